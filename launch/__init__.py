@@ -1,0 +1,1 @@
+"""Getting runs onto machines: grid expansion and validation for multiruns."""

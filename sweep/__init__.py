@@ -1,0 +1,1 @@
+"""One scaling-sweep run end to end: budget, data, training loop, checkpoints, results."""

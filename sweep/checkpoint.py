@@ -1,0 +1,67 @@
+"""Where a checkpoint is written and read: `save_checkpoint` / `load_checkpoint`.
+
+One file, `<run>/checkpoints/latest.pt`, written to a temporary file and renamed over the old
+one, so a crash mid-write never leaves a half checkpoint. It holds the model, the optimizer,
+the step (which is also the data position: the reader is a function of (seed, step, rank) and
+the learning rate a function of the step), the RNG states and the wall time spent so far.
+Loaded with `weights_only=True`: no pickled code runs on load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from sweep.errors import ConfigError
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any]
+) -> None:
+    state = {
+        "format_version": FORMAT_VERSION,
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "extra": extra,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[int, dict[str, Any]] | None:
+    """Restore model, optimizer and RNG from `path` if it exists: (step, extra), else None."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {state.get('format_version')} != {FORMAT_VERSION}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except Exception as err:
+        raise ConfigError(
+            f"checkpoint {path} cannot be loaded ({type(err).__name__}: {err}); it does not "
+            "match this run's config or is damaged: move it away to restart the run from step 0"
+        ) from err
+    torch.set_rng_state(state["rng_cpu"])
+    if state["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return state["step"], state["extra"]

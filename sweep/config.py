@@ -1,0 +1,210 @@
+"""Typed schema of the config tree.
+
+The values live in `conf/` (the single source of defaults); these dataclasses only give every
+field its type, so that Hydra rejects a typo or a wrong type at compose time. Fields with a
+closed set of values are Enums: OmegaConf then names the accepted values in its error.
+Checks that need more than one field (D a multiple of the head dim, ...) are in `validate`.
+
+Letters used everywhere: D width, L depth, V vocabulary size, T tokens, N parameters.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
+
+from sweep.errors import ConfigError
+
+
+class DataSource(enum.Enum):
+    embedded = "embedded"  # prose that ships with Python itself (pydoc topics, docstrings)
+    files = "files"  # the user's own .txt / .jsonl / .parquet files
+
+
+class TokenizerKind(enum.Enum):
+    byte = "byte"  # 256 byte values + end-of-document: V = 257
+    bpe = "bpe"  # byte-level BPE trained on the corpus (HF tokenizers), V = data.vocab_size
+
+
+class WeightDecayMode(enum.Enum):
+    coupled = "coupled"  # torch AdamW: decay multiplied by the learning rate
+    independent = "independent"  # decay not scaled by the learning rate
+    l2 = "l2"  # explicit 0.5 * wd * ||w||^2 penalty added to the loss
+
+
+class Device(enum.Enum):
+    auto = "auto"  # cuda when available, else cpu
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(enum.Enum):
+    auto = "auto"  # bf16 autocast where the device runs it fast, else fp32
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+@dataclass
+class ModelConfig:
+    d: int = MISSING  # width D
+    l: int = MISSING  # depth L (number of blocks)
+    head_dim: int = MISSING  # heads = D / head_dim
+    mlp_ratio: int = MISSING  # MLP hidden size F = mlp_ratio * D
+    seq_len: int = MISSING  # tokens per training sequence
+    rope_base: float = MISSING
+
+
+@dataclass
+class DataConfig:
+    source: DataSource = MISSING
+    tokenizer: TokenizerKind = MISSING
+    vocab_size: int = MISSING  # BPE target vocabulary (the byte tokenizer ignores it)
+    paths: List[str] = MISSING  # `files` source: files, folders or glob patterns
+    text_field: str = MISSING  # field / column holding the text in .jsonl and .parquet
+    eval_tokens: int = MISSING  # size of the fixed held-out split, in tokens
+    cache_dir: str = MISSING  # token caches live here, shared by every run of a sweep
+
+
+@dataclass
+class OptimConfig:
+    lr: float = MISSING  # peak learning rate
+    weight_decay: float = MISSING
+    weight_decay_mode: WeightDecayMode = MISSING
+    b1: float = MISSING
+    b2: float = MISSING
+    eps: float = MISSING
+    warmup_steps: int = MISSING  # linear warmup length ...
+    warmup_max_fraction: float = MISSING  # ... capped at this fraction of the run's steps
+    final_lr_fraction: float = MISSING  # cosine decays to this fraction of the peak
+    grad_clip: Optional[float] = MISSING  # max global grad norm; null = no clipping
+
+
+@dataclass
+class TrainLoopConfig:
+    batch_size: int = MISSING  # sequences per optimizer step
+    log_every: int = MISSING  # steps between metrics.jsonl lines (and divergence checks)
+    eval_every: int = MISSING  # steps between held-out evals (and one at the end)
+    checkpoint_every_minutes: float = MISSING  # wall-clock checkpoint cadence
+    divergence_factor: float = MISSING  # diverged if loss > factor * ln(V) (or not finite)
+    device: Device = MISSING
+    precision: Precision = MISSING
+    compile: Optional[bool] = MISSING  # null = on for CUDA, off for CPU
+
+
+@dataclass
+class BudgetConfig:
+    tokens_per_param: float = MISSING  # Chinchilla-optimal is 20
+    count_embedding: bool = MISSING  # N = 12 D^2 L (+ D V when true)
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    seed: int = MISSING
+    out_dir: str = MISSING  # root of all run folders
+
+
+def register_configs() -> None:
+    """Make the schema known to Hydra as `train_schema` (used by conf/train.yaml)."""
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+register_configs()
+
+
+def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
+    """The composed DictConfig (without its `hydra` node) as TrainConfig dataclasses."""
+    if isinstance(cfg, TrainConfig):
+        return cfg
+    if "hydra" in cfg:
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            del cfg["hydra"]
+    try:
+        typed = OmegaConf.to_object(cfg)
+    except Exception as err:  # a missing value, most often
+        raise ConfigError(f"incomplete config: {err}") from err
+    if not isinstance(typed, TrainConfig):
+        raise ConfigError(f"config is not a train config: {type(typed).__name__}")
+    return typed
+
+
+def to_plain(cfg: TrainConfig) -> dict[str, Any]:
+    """Plain dict (Enums as their names), for YAML files and hashing."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ConfigError for any value that cannot make a run. Cheap: no data is read."""
+    m, o, t, d = cfg.model, cfg.optim, cfg.train, cfg.data
+    _positive("model.d", m.d)
+    if m.l < 1:
+        raise ConfigError(f"model.l={m.l}: depth must be an integer >= 1")
+    _positive("model.head_dim", m.head_dim)
+    if m.d % m.head_dim:
+        raise ConfigError(
+            f"model.d={m.d} is not a multiple of model.head_dim={m.head_dim}: "
+            f"use a width in {{{m.head_dim}, {2 * m.head_dim}, {3 * m.head_dim}, ...}} "
+            "or set model.head_dim to a divisor of it"
+        )
+    if m.head_dim % 2:
+        raise ConfigError(f"model.head_dim={m.head_dim}: rotary embeddings need an even head dim")
+    _positive("model.mlp_ratio", m.mlp_ratio)
+    _positive("model.seq_len", m.seq_len)
+    _positive("model.rope_base", m.rope_base)
+    _positive("optim.lr", o.lr)
+    if o.weight_decay < 0:
+        raise ConfigError(f"optim.weight_decay={o.weight_decay}: must be >= 0")
+    for name, beta in (("optim.b1", o.b1), ("optim.b2", o.b2)):
+        if not 0 <= beta < 1:
+            raise ConfigError(f"{name}={beta}: must be in [0, 1)")
+    if o.eps < 0:
+        raise ConfigError(f"optim.eps={o.eps}: must be >= 0")
+    if o.warmup_steps < 0:
+        raise ConfigError(f"optim.warmup_steps={o.warmup_steps}: must be >= 0")
+    if not 0 <= o.warmup_max_fraction <= 1:
+        raise ConfigError(f"optim.warmup_max_fraction={o.warmup_max_fraction}: must be in [0, 1]")
+    if not 0 <= o.final_lr_fraction <= 1:
+        raise ConfigError(f"optim.final_lr_fraction={o.final_lr_fraction}: must be in [0, 1]")
+    if o.grad_clip is not None and o.grad_clip <= 0:
+        raise ConfigError(f"optim.grad_clip={o.grad_clip}: must be > 0, or null for no clipping")
+    _positive("train.batch_size", t.batch_size)
+    _positive("train.log_every", t.log_every)
+    _positive("train.eval_every", t.eval_every)
+    _positive("train.checkpoint_every_minutes", t.checkpoint_every_minutes)
+    if t.divergence_factor <= 1:
+        raise ConfigError(
+            f"train.divergence_factor={t.divergence_factor}: must be > 1 (a multiple of the "
+            "loss ln(V) of a uniform guess)"
+        )
+    _positive("budget.tokens_per_param", cfg.budget.tokens_per_param)
+    if d.tokenizer is TokenizerKind.bpe and d.vocab_size < 258:
+        raise ConfigError(
+            f"data.vocab_size={d.vocab_size}: a byte-level BPE needs at least 258 entries "
+            "(256 bytes + end-of-document + merges)"
+        )
+    if d.eval_tokens < m.seq_len + 1:
+        raise ConfigError(
+            f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "
+            f"of model.seq_len + 1 = {m.seq_len + 1} tokens"
+        )
+    if d.source is DataSource.files:
+        if not d.paths:
+            raise ConfigError("data=files needs data.paths: a list of files, folders or globs")
+        for p in d.paths:
+            if not any(ch in p for ch in "*?[") and not Path(p).exists():
+                raise ConfigError(f"data.paths: {p!r} does not exist")
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name}={value}: must be > 0")

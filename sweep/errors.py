@@ -1,0 +1,8 @@
+"""The one exception type for mistakes a user can make (bad override, missing data, ...).
+
+Raised before any compute is spent, with the offending value and what would be accepted.
+"""
+
+
+class ConfigError(ValueError):
+    """A user mistake: the message names the value and what is accepted."""

@@ -1,0 +1,140 @@
+"""A run's identity and its folder: the contract every other part (launchers, status, fits,
+W&B) relies on.
+
+The folder is `out_dir/<name>` with name = readable prefix + short hash of the config fields
+that change what is trained, e.g. `d512-l8-b256-lr3e-03-wd0.1-3f9a2c1e`; never a timestamp or a
+job number, so a re-launched or requeued run finds its own checkpoint. It holds:
+
+  config.yaml      the resolved config (written at start)
+  checkpoints/     latest.pt, written atomically (sweep/checkpoint.py)
+  metrics.jsonl    one JSON line per log step (and per eval)
+  result.json      written atomically, last; its `status` is complete | diverged | failed
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from sweep.config import TrainConfig, to_plain
+
+STATUSES = ("complete", "diverged", "failed")
+
+# Fields that do not change what is trained: where runs go, how often they log, eval and
+# checkpoint, which device and compiler run them. Everything else is identity.
+NON_IDENTITY_FIELDS = {
+    "out_dir": None,
+    "data": {"cache_dir"},
+    "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile"},
+}
+
+
+def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
+    plain = to_plain(cfg)
+    for key, sub in NON_IDENTITY_FIELDS.items():
+        if sub is None:
+            plain.pop(key, None)
+        else:
+            for name in sub:
+                plain[key].pop(name, None)
+    return plain
+
+
+def run_hash(cfg: TrainConfig) -> str:
+    blob = json.dumps(identity_fields(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def run_name(cfg: TrainConfig) -> str:
+    """Readable prefix (the grid coordinates) + hash of the whole identity."""
+    o = cfg.optim
+    prefix = f"d{cfg.model.d}-l{cfg.model.l}-b{cfg.train.batch_size}-lr{o.lr:.1e}-wd{o.weight_decay:g}"
+    return f"{prefix}-{run_hash(cfg)}"
+
+
+class RunDir:
+    """Paths and file operations of one run folder."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @classmethod
+    def for_config(cls, cfg: TrainConfig) -> "RunDir":
+        return cls(Path(cfg.out_dir) / run_name(cfg))
+
+    config_file = property(lambda self: self.path / "config.yaml")
+    metrics_file = property(lambda self: self.path / "metrics.jsonl")
+    result_file = property(lambda self: self.path / "result.json")
+    checkpoint_dir = property(lambda self: self.path / "checkpoints")
+    checkpoint_file = property(lambda self: self.path / "checkpoints" / "latest.pt")
+
+    def write_config(self, cfg: TrainConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(to_plain(cfg), sort_keys=False)
+        atomic_write_text(self.config_file, text)
+
+    def read_result(self) -> dict[str, Any] | None:
+        if not self.result_file.exists():
+            return None
+        return json.loads(self.result_file.read_text())
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        if result.get("status") not in STATUSES:
+            raise ValueError(f"result status {result.get('status')!r} not in {STATUSES}")
+        atomic_write_text(self.result_file, json.dumps(_finite(result), indent=2) + "\n")
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_file, "a") as f:
+            f.write(json.dumps(_finite(record)) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_file.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line]
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop records of steps later than `after_step`: on resume from a checkpoint at that
+        step, those steps are trained again and logged again."""
+        kept = [r for r in self.read_metrics() if r["step"] <= after_step]
+        atomic_write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite(record: Any) -> Any:
+    """JSON has no NaN/Inf: write them as null (a diverged loss is recorded as its status)."""
+    if isinstance(record, float) and not math.isfinite(record):
+        return None
+    if isinstance(record, dict):
+        return {k: _finite(v) for k, v in record.items()}
+    if isinstance(record, (list, tuple)):
+        return [_finite(v) for v in record]
+    return record
+
+
+def iter_run_dirs(root: str | os.PathLike) -> Iterable[RunDir]:
+    """Every run folder directly under a sweep root (those with a config.yaml), sorted."""
+    root = Path(root)
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if (path / "config.yaml").is_file():
+            yield RunDir(path)

@@ -1,0 +1,37 @@
+"""Tiny CPU configs composed from the real config tree, for every test module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+import sweep.config  # noqa: F401  (registers the schema with Hydra)
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+# A run small enough to train in about a second on one CPU core.
+TINY = [
+    "model.d=32",
+    "model.l=1",
+    "model.head_dim=16",
+    "model.seq_len=32",
+    "train.batch_size=4",
+    "budget.tokens_per_param=0.5",
+    "optim.warmup_steps=2",
+    "optim.lr=3e-3",
+    "train.log_every=2",
+    "train.eval_every=4",
+    "train.device=cpu",
+    "train.precision=fp32",
+    "train.compile=false",
+    "data.eval_tokens=2048",
+]
+
+
+def compose_config(*overrides: str, config_name: str = "train"):
+    """The DictConfig Hydra would give `python -m sweep.train OVERRIDES`."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose(config_name, overrides=list(overrides))
+
+

@@ -1,0 +1,61 @@
+"""sweep/checkpoint.py: atomic save, safe load, clear error on a damaged file."""
+
+import pytest
+import torch
+
+from model import Transformer, TransformerShape
+from sweep.checkpoint import load_checkpoint, save_checkpoint
+from sweep.errors import ConfigError
+
+SHAPE = TransformerShape(d=16, l=1, vocab_size=11, seq_len=8, head_dim=8, mlp_ratio=4, rope_base=1e4)
+
+
+def model_and_optimizer(seed: int):
+    torch.manual_seed(seed)
+    model = Transformer(SHAPE)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.zeros(1, 8, dtype=torch.long)).sum().backward()
+    optimizer.step()
+    return model, optimizer
+
+
+def test_round_trip_restores_model_optimizer_step_and_rng(tmp_path):
+    path = tmp_path / "checkpoints" / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    torch.manual_seed(123)
+    save_checkpoint(path, model, optimizer, step=17, extra={"wall_seconds": 4.5})
+    expected_draw = torch.rand(3)
+
+    other, other_opt = model_and_optimizer(1)
+    step, extra = load_checkpoint(path, other, other_opt)
+    assert (step, extra) == (17, {"wall_seconds": 4.5})
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert other_opt.state_dict()["state"][0]["step"] == optimizer.state_dict()["state"][0]["step"]
+    torch.testing.assert_close(torch.rand(3), expected_draw)
+    assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]
+
+
+def test_no_checkpoint_means_start_from_zero(tmp_path):
+    model, optimizer = model_and_optimizer(0)
+    assert load_checkpoint(tmp_path / "latest.pt", model, optimizer) is None
+
+
+def test_a_damaged_checkpoint_is_a_clear_error_naming_the_file(tmp_path):
+    path = tmp_path / "latest.pt"
+    path.write_bytes(b"not a checkpoint")
+    model, optimizer = model_and_optimizer(0)
+    with pytest.raises(ConfigError, match="latest.pt cannot be loaded"):
+        load_checkpoint(path, model, optimizer)
+
+
+def test_loading_runs_no_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "latest.pt"
+    torch.save({"format_version": 1, "step": 0, "model": Evil()}, path)
+    model, optimizer = model_and_optimizer(0)
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        load_checkpoint(path, model, optimizer)

@@ -1,0 +1,77 @@
+"""sweep/config.py: the config tree composes into typed dataclasses; mistakes fail early."""
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from sweep.config import DataSource, TrainConfig, WeightDecayMode, to_typed, validate
+from sweep.errors import ConfigError
+from tests.helpers import compose_config
+
+
+def test_defaults_are_the_nanodo_recipe():
+    cfg = to_typed(compose_config())
+    assert isinstance(cfg, TrainConfig)
+    assert (cfg.model.d, cfg.model.l, cfg.model.head_dim, cfg.model.seq_len) == (512, 6, 64, 512)
+    assert cfg.model.mlp_ratio == 4
+    assert (cfg.optim.b1, cfg.optim.b2, cfg.optim.eps) == (0.9, 0.95, 1e-20)
+    assert cfg.optim.weight_decay == 0.1 and cfg.optim.weight_decay_mode is WeightDecayMode.coupled
+    assert cfg.optim.final_lr_fraction == 0.1
+    assert cfg.budget.tokens_per_param == 20 and cfg.budget.count_embedding
+    assert cfg.data.source is DataSource.embedded
+    validate(cfg)
+
+
+def test_overrides_use_the_documented_names():
+    cfg = to_typed(compose_config("model.d=128", "model.l=3", "train.batch_size=8", "optim.lr=1e-3",
+                                  "optim.weight_decay=0", "budget.tokens_per_param=40", "seed=7",
+                                  "data=files", "data.paths=[a.txt]", "out_dir=/tmp/x"))
+    assert (cfg.model.d, cfg.model.l, cfg.train.batch_size, cfg.seed) == (128, 3, 8, 7)
+    assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.budget.tokens_per_param) == (1e-3, 0.0, 40)
+    assert cfg.data.source is DataSource.files and cfg.data.paths == ["a.txt"]
+    assert cfg.data.cache_dir == "/tmp/x/token_cache"
+
+
+def test_a_typo_fails_at_compose_time():
+    with pytest.raises(ConfigCompositionException, match="modle"):
+        compose_config("modle.d=64")
+
+
+def test_a_wrong_type_fails_at_compose_time():
+    with pytest.raises((ConfigCompositionException, ValidationError), match="model.d"):
+        compose_config("model.d=wide")
+
+
+def test_an_unknown_choice_names_the_accepted_ones():
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config("optim.weight_decay_mode=decoupled")
+    assert "expected one of [coupled, independent, l2]" in str(err.value.__cause__)
+
+
+def test_an_unknown_data_source_names_the_options():
+    with pytest.raises(ConfigCompositionException, match="embedded"):
+        compose_config("data=c5")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.d=100", "model.d=100 is not a multiple of model.head_dim=64"),
+    ("model.l=0", "model.l=0"),
+    ("optim.lr=0", "optim.lr=0.0"),
+    ("optim.lr=-1e-3", "optim.lr=-0.001"),
+    ("train.batch_size=0", "train.batch_size=0"),
+    ("train.batch_size=-4", "train.batch_size=-4"),
+    ("optim.weight_decay=-0.1", "optim.weight_decay=-0.1"),
+    ("optim.b2=1.0", "optim.b2=1.0"),
+    ("optim.grad_clip=0", "optim.grad_clip=0.0"),
+    ("train.divergence_factor=1", "train.divergence_factor=1.0"),
+])
+def test_impossible_values_are_refused_with_the_value(override, message):
+    cfg = to_typed(compose_config(override))
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("+", r"\+")):
+        validate(cfg)
+
+
+def test_a_missing_file_is_named():
+    cfg = to_typed(compose_config("data=files", "data.paths=[/nonexistent/corpus.txt]"))
+    with pytest.raises(ConfigError, match="/nonexistent/corpus.txt"):
+        validate(cfg)

@@ -1,0 +1,78 @@
+"""sweep/optim.py: AdamW groups, the three weight-decay modes, warmup + cosine."""
+
+import math
+
+import pytest
+import torch
+
+from model import Transformer, TransformerShape
+from sweep.config import OptimConfig, WeightDecayMode
+from sweep.optim import build_optimizer, l2_penalty, lr_at, warmup_steps
+
+
+def optim(**kw) -> OptimConfig:
+    base = dict(lr=1e-2, weight_decay=0.1, weight_decay_mode=WeightDecayMode.coupled, b1=0.9, b2=0.95,
+                eps=1e-20, warmup_steps=10, warmup_max_fraction=0.1, final_lr_fraction=0.1, grad_clip=1.0)
+    return OptimConfig(**{**base, **kw})
+
+
+def small_model():
+    torch.manual_seed(0)
+    return Transformer(TransformerShape(d=16, l=1, vocab_size=11, seq_len=8, head_dim=8, mlp_ratio=4, rope_base=1e4))
+
+
+def test_norm_gains_are_never_decayed():
+    model = small_model()
+    opt = build_optimizer(model, optim())
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim == 1 for p in plain["params"]) and all(p.ndim == 2 for p in decayed["params"])
+    assert opt.defaults["betas"] == (0.9, 0.95) and opt.defaults["eps"] == 1e-20
+
+
+def decay_step(mode: WeightDecayMode, lr: float) -> float:
+    """Shrink factor of a weight after one step with zero gradient."""
+    model = small_model()
+    opt = build_optimizer(model, optim(weight_decay_mode=mode, lr=1e-2))
+    for group in opt.param_groups:
+        group["lr"] = lr
+    w = model.head.weight
+    before = w.detach().clone()
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    return (w.detach() / before).mean().item()
+
+
+def test_coupled_decay_is_scaled_by_the_learning_rate():
+    assert decay_step(WeightDecayMode.coupled, lr=1e-2) == pytest.approx(1 - 1e-2 * 0.1)
+
+
+def test_independent_decay_follows_the_schedule_but_not_the_peak():
+    assert decay_step(WeightDecayMode.independent, lr=1e-2) == pytest.approx(1 - 0.1)
+    assert decay_step(WeightDecayMode.independent, lr=5e-3) == pytest.approx(1 - 0.05)
+
+
+def test_l2_mode_puts_the_penalty_in_the_loss_instead():
+    assert decay_step(WeightDecayMode.l2, lr=1e-2) == pytest.approx(1.0)
+    model = small_model()
+    penalty = l2_penalty(model, optim(weight_decay_mode=WeightDecayMode.l2))
+    expected = 0.05 * sum(p.pow(2).sum() for p in model.parameters() if p.ndim == 2)
+    torch.testing.assert_close(penalty, expected)
+    assert l2_penalty(model, optim()) is None
+
+
+def test_warmup_is_capped_by_a_fraction_of_the_run():
+    assert warmup_steps(optim(warmup_steps=1000), total_steps=100_000) == 1000
+    assert warmup_steps(optim(warmup_steps=1000), total_steps=200) == 20
+
+
+def test_schedule_warms_up_linearly_then_cosine_decays_to_ten_percent():
+    cfg, total = optim(warmup_steps=10, warmup_max_fraction=1.0), 110
+    lrs = [lr_at(s, cfg, total) for s in range(total)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[9] == pytest.approx(1e-2)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:10]))
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] == pytest.approx(1e-3)
+    midpoint = 10 + (total - 1 - 10) / 2
+    assert lr_at(math.ceil(midpoint), cfg, total) == pytest.approx(0.55e-2, rel=0.02)
