@@ -1,0 +1,469 @@
+"""The memory-mapped token cache: a corpus tokenized once, shared by every run of a sweep.
+
+One entry per (corpus, tokenizer, V, held-out size, cache version), a folder in `data.cache_dir`
+named `{source}-{tokenizer}-v{V}-{key[:12]}` holding:
+
+    train.bin      train stream: each document's ids then EOS, documents in corpus order
+    eval.bin       held-out stream, same layout (uint16 when V <= 65536, else uint32)
+    manifest.json  counts, dtype, sha256 of each .bin, fingerprint of the corpus
+    tokenizer.json the trained BPE (bpe only)
+
+The held-out split is fixed: documents ordered by the sha1 of their text go to eval until it
+holds at least `data.eval_tokens` tokens (exact duplicates of an eval document go with it);
+every other document is train. A BPE is trained on train documents only.
+
+An entry is built in a temporary folder next to its final place and renamed into it, under an
+`fcntl.flock` lock per entry: concurrent runs build it once, and nobody reads a half-written
+entry. An existing entry is checked when opened; a bad one is reported, never rebuilt over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from sweep.config import DataConfig, DataSource, TokenizerKind
+from sweep.data.corpus import iter_documents, source_fingerprint
+from sweep.data.tokenizer import (
+    BPE_FILE,
+    BpeTokenizer,
+    ByteTokenizer,
+    Tokenizer,
+    load_tokenizer,
+    vocab_size,
+)
+from sweep.errors import ConfigError
+
+log = logging.getLogger("sweep.data")
+
+# Bump when the layout or the split changes: old entries then get other keys (other folders).
+CACHE_VERSION = 1
+TRAIN_FILE, EVAL_FILE, MANIFEST_FILE = "train.bin", "eval.bin", "manifest.json"
+
+_CHECKSUM_MAX_BYTES = 1 << 30  # above 1 GB, opening would hash for seconds per run: sizes only
+_ENCODE_BATCH_DOCS = 1024
+_PROGRESS_EVERY_S = 30.0
+_BPE_HOLDOUT_BYTES_PER_TOKEN = 4  # first guess at a BPE's bytes per token (doubled if short)
+_MANIFEST_KEYS = ("version", "source", "tokenizer", "vocab_size", "eos_id", "dtype",
+                  "n_train_tokens", "n_eval_tokens", "sha256")
+
+
+@dataclass
+class TokenCache:
+    """A prepared, checked cache entry. Token arrays are read-only memory maps."""
+
+    path: Path
+    manifest: dict
+    vocab_size: int  # V
+    eos_id: int
+
+    def train_tokens(self) -> np.memmap:
+        """The train stream, shape (T_train,)."""
+        return _memmap(self.path / TRAIN_FILE, self.manifest["dtype"],
+                       self.manifest["n_train_tokens"])
+
+    def eval_tokens(self) -> np.memmap:
+        """The held-out stream, shape (T_eval,)."""
+        return _memmap(self.path / EVAL_FILE, self.manifest["dtype"],
+                       self.manifest["n_eval_tokens"])
+
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer these tokens were made with."""
+        return load_tokenizer(TokenizerKind(self.manifest["tokenizer"]), self.path,
+                              self.vocab_size)
+
+
+def cache_key(data: DataConfig) -> str:
+    """sha256 (hex) of everything that decides an entry's content."""
+    parts = [CACHE_VERSION, DataSource(data.source).value, TokenizerKind(data.tokenizer).value,
+             vocab_size(data), data.text_field, data.eval_tokens, source_fingerprint(data)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def cache_entry_path(data: DataConfig) -> Path:
+    """The folder of the entry `data` needs (which may not exist yet)."""
+    name = (f"{DataSource(data.source).value}-{TokenizerKind(data.tokenizer).value}"
+            f"-v{vocab_size(data)}-{cache_key(data)[:12]}")
+    return Path(data.cache_dir) / name
+
+
+def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenCache:
+    """The checked token cache entry for `data`, built first if it does not exist yet.
+
+    `seq_len` only checks that the train split holds at least one sequence.
+    """
+    if data.eval_tokens < 1:
+        raise ConfigError(f"data.eval_tokens={data.eval_tokens}: must be >= 1")
+    if seq_len < 1:
+        raise ConfigError(f"model.seq_len={seq_len}: must be >= 1")
+    entry = cache_entry_path(data)
+    if not entry.exists():  # entries appear complete (by rename) or not at all
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"data.cache_dir={data.cache_dir!r} cannot be created ({err})"
+            ) from err
+        with _locked(entry.parent / f".{entry.name}.lock", entry):
+            if not entry.exists():  # another process may have built it while we waited
+                _build_entry(data, entry)
+    return _open_entry(entry, data, seq_len)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def _build_entry(data: DataConfig, entry: Path) -> None:
+    """Tokenize the corpus into a temporary folder, check it, rename it to `entry`."""
+    for stale in entry.parent.glob(f".{entry.name}.tmp-*"):  # left by a killed builder
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = entry.parent / f".{entry.name}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    source, kind = DataSource(data.source).value, TokenizerKind(data.tokenizer).value
+    log.info("tokenizing %s corpus with %s tokenizer -> %s", source, kind, entry)
+    start = time.monotonic()
+    try:
+        manifest = _tokenize_corpus(data, tmp)
+        manifest["build_seconds"] = round(time.monotonic() - start, 3)
+        _write_json(tmp / MANIFEST_FILE, manifest)
+        _fsync_dir(tmp)
+        os.rename(tmp, entry)
+        _fsync_dir(entry.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info(
+        "token cache ready in %.1f s: %d documents (%d train, %d eval), %d train tokens, "
+        "%d eval tokens -> %s", manifest["build_seconds"],
+        manifest["n_train_documents"] + manifest["n_eval_documents"],
+        manifest["n_train_documents"], manifest["n_eval_documents"],
+        manifest["n_train_tokens"], manifest["n_eval_tokens"], entry,
+    )
+
+
+def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
+    """Write train.bin, eval.bin (and tokenizer.json) into `folder`; return the manifest."""
+    V = vocab_size(data)
+    dtype = _dtype_for(V)
+
+    # Pass 1: a hash and a length per document, to choose the held-out split.
+    hashes, n_bytes = [], []
+    for doc in iter_documents(data):
+        raw = doc.encode("utf-8")
+        hashes.append(int.from_bytes(hashlib.sha1(raw).digest()[:8], "big"))
+        n_bytes.append(len(raw))
+    n_docs = len(hashes)
+    if n_docs == 0:
+        raise ConfigError(f"the {DataSource(data.source).value} corpus has no non-empty document")
+    hash_D = np.array(hashes, dtype=np.uint64)
+    bytes_D = np.array(n_bytes, dtype=np.int64)
+    order_D = np.argsort(hash_D, kind="stable")  # documents by hash, ties in corpus order
+
+    # The eval documents (in hash order), with their token streams when already known.
+    eval_ids: dict[int, np.ndarray] = {}
+    if TokenizerKind(data.tokenizer) is TokenizerKind.byte:
+        tokenizer: Tokenizer = ByteTokenizer()
+        k = _prefix_len(hash_D[order_D], bytes_D[order_D] + 1, data.eval_tokens)
+        eval_docs = order_D[:k]
+        n_eval_tokens = int((bytes_D[eval_docs] + 1).sum())
+        _check_eval_reached(data, n_eval_tokens, int((bytes_D + 1).sum()))
+    else:
+        tokenizer, eval_docs, eval_ids = _train_bpe_holding_out(data, hash_D, bytes_D, order_D)
+        tokenizer.save(folder)
+        if tokenizer.trained_size < V:
+            log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
+                        "has too few distinct merges", tokenizer.trained_size, V)
+
+    # Last pass: tokenize and write. Train documents stream to disk in corpus order.
+    is_eval_D = np.zeros(n_docs, dtype=bool)
+    is_eval_D[eval_docs] = True
+    train = _SplitWriter(folder / TRAIN_FILE, dtype, V)
+    pending: list[str] = []
+    n_seen, last_report = 0, time.monotonic()
+    for i, doc in enumerate(iter_documents(data)):
+        n_seen = i + 1
+        if n_seen > n_docs:
+            break
+        if is_eval_D[i]:
+            if i not in eval_ids:
+                eval_ids[i] = tokenizer.encode_stream([doc])
+            continue
+        pending.append(doc)
+        if len(pending) >= _ENCODE_BATCH_DOCS:
+            train.write(tokenizer.encode_stream(pending))
+            pending.clear()
+            if time.monotonic() - last_report > _PROGRESS_EVERY_S:
+                last_report = time.monotonic()
+                log.info("tokenized %d / %d documents", n_seen, n_docs)
+    train.write(tokenizer.encode_stream(pending))
+    train.close()
+    if n_seen != n_docs:
+        raise ConfigError(
+            f"the corpus changed while it was being tokenized ({n_docs} documents, then "
+            f"{n_seen}{'+' if n_seen > n_docs else ''}): run again once data.paths is stable"
+        )
+    evals = _SplitWriter(folder / EVAL_FILE, dtype, V)
+    for i in eval_docs:
+        evals.write(eval_ids[int(i)])
+    evals.close()
+    _check_eval_reached(data, evals.n_tokens, train.n_tokens + evals.n_tokens)
+
+    manifest = {
+        "version": CACHE_VERSION,
+        "source": DataSource(data.source).value,
+        "tokenizer": TokenizerKind(data.tokenizer).value,
+        "vocab_size": V,
+        "eos_id": tokenizer.eos_id,
+        "dtype": np.dtype(dtype).name,
+        "n_train_tokens": train.n_tokens,
+        "n_eval_tokens": evals.n_tokens,
+        "n_train_documents": int(n_docs - is_eval_D.sum()),
+        "n_eval_documents": int(is_eval_D.sum()),
+        "eval_tokens_requested": data.eval_tokens,
+        "distinct_train_token_ids": train.distinct_ids(),
+        "distinct_eval_token_ids": evals.distinct_ids(),
+        "sha256": {TRAIN_FILE: train.sha256.hexdigest(), EVAL_FILE: evals.sha256.hexdigest()},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": source_fingerprint(data),
+        "key": cache_key(data),
+    }
+    if isinstance(tokenizer, BpeTokenizer):
+        manifest["bpe_trained_size"] = tokenizer.trained_size
+    return manifest
+
+
+def _train_bpe_holding_out(
+    data: DataConfig, hash_D: np.ndarray, bytes_D: np.ndarray, order_D: np.ndarray
+) -> tuple[BpeTokenizer, np.ndarray, dict[int, np.ndarray]]:
+    """Train a BPE without the eval documents, which need the BPE to be counted in tokens.
+
+    Hold out the first documents in hash order worth `factor` bytes per wanted eval token,
+    train on the rest, and keep as eval the shortest prefix of the held-out documents that
+    reaches data.eval_tokens BPE tokens (the remainder becomes train data, unseen by the BPE).
+    When even the held-out documents fall short, double `factor` and train again.
+    """
+    n_docs = len(hash_D)
+    hash_sorted, bytes_sorted = hash_D[order_D], bytes_D[order_D]
+    factor = _BPE_HOLDOUT_BYTES_PER_TOKEN
+    while True:
+        k_held = _prefix_len(hash_sorted, bytes_sorted + 1, factor * data.eval_tokens)
+        if k_held >= n_docs:
+            raise ConfigError(
+                f"the {DataSource(data.source).value} corpus ({n_docs} documents, "
+                f"{int(bytes_D.sum())} bytes) is too small for a BPE: setting aside "
+                f"{factor * data.eval_tokens} bytes ({factor} per token of data.eval_tokens="
+                f"{data.eval_tokens}) for the held-out split leaves no document to train it on, "
+                "so add documents or lower data.eval_tokens"
+            )
+        held_D = np.zeros(n_docs, dtype=bool)
+        held_D[order_D[:k_held]] = True
+        held_text: dict[int, str] = {}
+
+        def train_documents() -> Iterator[str]:
+            for i, doc in enumerate(iter_documents(data)):
+                if held_D[i]:
+                    held_text[i] = doc
+                else:
+                    yield doc
+
+        tokenizer = BpeTokenizer.train(train_documents(), vocab_size(data))
+        held_docs = order_D[:k_held]
+        missing = [int(i) for i in held_docs if int(i) not in held_text]
+        if missing:
+            raise ConfigError(
+                "the corpus changed while it was being tokenized (a document disappeared): "
+                "run again once data.paths is stable"
+            )
+        streams = [tokenizer.encode_stream([held_text[int(i)]]) for i in held_docs]
+        counts = np.array([len(s) for s in streams], dtype=np.int64)
+        k = _prefix_len(hash_sorted[:k_held], counts, data.eval_tokens)
+        if counts[:k].sum() >= data.eval_tokens:
+            eval_docs = held_docs[:k]
+            return tokenizer, eval_docs, {int(i): s for i, s in zip(eval_docs, streams)}
+        log.info("held-out documents hold %d BPE tokens, fewer than data.eval_tokens=%d: "
+                 "holding out more and training again", counts.sum(), data.eval_tokens)
+        factor *= 2
+
+
+def _prefix_len(hash_sorted: np.ndarray, count_sorted: np.ndarray, target: int) -> int:
+    """How many documents (in hash order) it takes to hold `target` tokens.
+
+    Exact duplicates of the last one taken are taken too, so that no copy of an eval document
+    lands in train. All documents when they hold fewer than `target`.
+    """
+    cum = np.cumsum(count_sorted)
+    k = int(np.searchsorted(cum, target, side="left")) + 1
+    if k >= len(cum):
+        return len(cum)
+    while k < len(hash_sorted) and hash_sorted[k] == hash_sorted[k - 1]:
+        k += 1
+    return k
+
+
+def _check_eval_reached(data: DataConfig, n_eval: int, n_total: int) -> None:
+    if n_eval < data.eval_tokens:
+        raise ConfigError(
+            f"the {DataSource(data.source).value} corpus holds only {n_total} tokens with the "
+            f"{TokenizerKind(data.tokenizer).value} tokenizer, fewer than the "
+            f"data.eval_tokens={data.eval_tokens} to hold out plus a training set: add "
+            "documents or lower data.eval_tokens"
+        )
+
+
+class _SplitWriter:
+    """Appends token arrays to one .bin file, hashing and counting as it goes."""
+
+    def __init__(self, path: Path, dtype: np.dtype, V: int):
+        self._file = open(path, "wb")
+        self._dtype = dtype
+        self.sha256 = hashlib.sha256()
+        self.n_tokens = 0
+        self._used_V = np.zeros(V, dtype=bool)
+
+    def write(self, stream_T: np.ndarray) -> None:
+        if not len(stream_T):
+            return
+        raw = stream_T.astype(self._dtype).tobytes()
+        self._file.write(raw)
+        self.sha256.update(raw)
+        self.n_tokens += len(stream_T)
+        self._used_V[np.unique(stream_T)] = True
+
+    def distinct_ids(self) -> int:
+        return int(self._used_V.sum())
+
+    def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening and checking
+
+
+def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenCache:
+    """Check an existing entry against its manifest and the config; wrap it."""
+    V = vocab_size(data)
+    try:
+        manifest = json.loads((entry / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as err:
+        raise _unusable(entry, f"{MANIFEST_FILE} is missing or not valid JSON ({err})") from err
+    if not isinstance(manifest, dict) or any(k not in manifest for k in _MANIFEST_KEYS):
+        raise _unusable(entry, f"{MANIFEST_FILE} lacks one of {', '.join(_MANIFEST_KEYS)}")
+    if not (isinstance(manifest["sha256"], dict) and isinstance(manifest["eos_id"], int)
+            and all(isinstance(manifest[k], int) and manifest[k] >= 0
+                    for k in ("n_train_tokens", "n_eval_tokens"))):
+        raise _unusable(entry, f"{MANIFEST_FILE} has a field of the wrong type")
+    if manifest["version"] != CACHE_VERSION:
+        raise _unusable(entry, f"it has cache version {manifest['version']!r}, this code "
+                               f"reads version {CACHE_VERSION}")
+    wanted = {"source": DataSource(data.source).value,
+              "tokenizer": TokenizerKind(data.tokenizer).value, "vocab_size": V,
+              "dtype": np.dtype(_dtype_for(V)).name}
+    for name, value in wanted.items():
+        if manifest[name] != value:
+            raise _unusable(entry, f"its manifest says {name}={manifest[name]!r} where the "
+                                   f"config needs {value!r}")
+    itemsize = np.dtype(manifest["dtype"]).itemsize
+    for file, count_key in ((TRAIN_FILE, "n_train_tokens"), (EVAL_FILE, "n_eval_tokens")):
+        path = entry / file
+        expected = int(manifest[count_key]) * itemsize
+        size = path.stat().st_size if path.is_file() else None
+        if size != expected:
+            raise _unusable(entry, f"{file} holds {size if size is not None else 'no'} bytes "
+                                   f"where the manifest's {manifest[count_key]} "
+                                   f"{manifest['dtype']} tokens need {expected}")
+        # Hashing a multi-GB file would cost every run seconds: above 1 GB sizes alone are
+        # checked, the checksum stays in the manifest for `sha256sum` by hand.
+        if size <= _CHECKSUM_MAX_BYTES and _sha256_file(path) != manifest["sha256"].get(file):
+            raise _unusable(entry, f"{file} does not match the sha256 in its manifest")
+    cache = TokenCache(path=entry, manifest=manifest, vocab_size=V,
+                       eos_id=int(manifest["eos_id"]))
+    if manifest["tokenizer"] == TokenizerKind.bpe.value:
+        try:
+            cache.tokenizer()
+        except Exception as err:  # tokenizers raises plain Exceptions for a bad file
+            raise _unusable(entry, f"its {BPE_FILE} cannot be loaded ({err})") from err
+    if manifest["n_train_tokens"] < seq_len + 1:
+        raise ConfigError(
+            f"the {manifest['source']} corpus leaves {manifest['n_train_tokens']} train tokens "
+            f"after holding out {manifest['n_eval_tokens']} eval tokens, fewer than one "
+            f"sequence of model.seq_len + 1 = {seq_len + 1} tokens: add documents, or lower "
+            "data.eval_tokens or model.seq_len"
+        )
+    return cache
+
+
+def _unusable(entry: Path, what: str) -> ConfigError:
+    return ConfigError(f"token cache entry {entry} is unusable: {what}; delete that folder to "
+                       "have it rebuilt")
+
+
+def _memmap(path: Path, dtype: str, n_tokens: int) -> np.ndarray:
+    if n_tokens == 0:  # np.memmap refuses empty files
+        empty = np.empty(0, dtype=dtype)
+        empty.flags.writeable = False
+        return empty
+    return np.memmap(path, dtype=dtype, mode="r", shape=(n_tokens,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _dtype_for(V: int) -> np.dtype:
+    return np.dtype(np.uint16) if V <= 1 << 16 else np.dtype(np.uint32)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path, entry: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_path` (created if needed; never deleted, since deleting
+    a lock file lets two processes lock two different files)."""
+    with open(lock_path, "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process to finish preparing %s", entry)
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

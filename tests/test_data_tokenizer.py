@@ -1,0 +1,72 @@
+"""sweep/data/tokenizer.py: byte and BPE tokenizers, V from the config alone."""
+
+import numpy as np
+import pytest
+
+from sweep.config import DataConfig, DataSource, TokenizerKind
+from sweep.data.tokenizer import BpeTokenizer, ByteTokenizer, load_tokenizer, vocab_size
+from sweep.errors import ConfigError
+
+TEXTS = ["plain ascii", "héllo wörld — ünïcode ✓ 日本語 🙂", "", "tabs\tand\nnewlines"]
+
+
+def config(tokenizer, vocab=512, cache_dir="unused"):
+    return DataConfig(source=DataSource.embedded, tokenizer=TokenizerKind(tokenizer),
+                      vocab_size=vocab, paths=[], text_field="text", eval_tokens=2000,
+                      cache_dir=cache_dir)
+
+
+def small_corpus(n_docs=300, seed=0):
+    """Documents of words drawn from a fixed list: plenty of merges for a small BPE."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzéö"))
+    words = ["".join(rng.choice(letters, size=rng.integers(2, 9))) for _ in range(400)]
+    zipf_W = 1.0 / np.arange(1, len(words) + 1)
+    return [" ".join(rng.choice(words, size=60, p=zipf_W / zipf_W.sum())) + "."
+            for _ in range(n_docs)]
+
+
+def test_byte_tokenizer_is_utf8_with_eos_256():
+    tok = ByteTokenizer()
+    assert (tok.vocab_size, tok.eos_id) == (257, 256)
+    ids = tok.encode_batch(TEXTS)
+    assert ids[0] == list(b"plain ascii")
+    assert [tok.decode(x) for x in ids] == TEXTS
+
+
+def test_a_stream_is_each_document_then_eos():
+    tok = ByteTokenizer()
+    stream_T = tok.encode_stream(["ab", "", "é"])
+    assert stream_T.tolist() == [97, 98, 256, 256, 0xC3, 0xA9, 256]
+    assert tok.decode(stream_T.tolist()) == "abé"  # EOS ids are dropped
+
+
+def test_vocab_size_comes_from_the_config_without_building(tmp_path):
+    cache_dir = tmp_path / "cache"
+    assert vocab_size(config("byte", vocab=4096, cache_dir=str(cache_dir))) == 257
+    assert vocab_size(config("bpe", vocab=4096, cache_dir=str(cache_dir))) == 4096
+    assert not cache_dir.exists()
+
+
+def test_a_bpe_smaller_than_its_byte_alphabet_is_refused():
+    with pytest.raises(ConfigError, match="data.vocab_size=200"):
+        vocab_size(config("bpe", vocab=200))
+
+
+def test_bpe_trains_to_the_requested_size_round_trips_and_reloads(tmp_path):
+    tok = BpeTokenizer.train(small_corpus(), vocab_size=320)
+    assert (tok.vocab_size, tok.trained_size, tok.eos_id) == (320, 320, 0)
+
+    ids = tok.encode_batch(TEXTS)
+    assert all(0 < i < 320 for doc in ids for i in doc)  # 0 is EOS, never produced by text
+    assert [tok.decode(x) for x in ids] == TEXTS
+    literal_ids = tok.encode_batch(["an <eos> in the text is text"])[0]
+    assert 0 not in literal_ids
+    unseen = small_corpus(n_docs=301)[-1]  # same words, a document it was not trained on
+    assert len(tok.encode_batch([unseen])[0]) < 0.7 * len(unseen.encode("utf-8"))  # it merges
+
+    tok.save(tmp_path)
+    again = load_tokenizer(TokenizerKind.bpe, tmp_path, vocab_size=320)
+    assert again.encode_batch(TEXTS + ["<eos>"]) == tok.encode_batch(TEXTS + ["<eos>"])
+    stream_T = again.encode_stream(["ab", "cd"])
+    assert stream_T[-1] == 0 and (stream_T == 0).sum() == 2
