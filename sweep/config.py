@@ -187,11 +187,6 @@ def validate(cfg: TrainConfig) -> None:
             "loss ln(V) of a uniform guess)"
         )
     _positive("budget.tokens_per_param", cfg.budget.tokens_per_param)
-    if d.tokenizer is TokenizerKind.bpe and d.vocab_size < 258:
-        raise ConfigError(
-            f"data.vocab_size={d.vocab_size}: a byte-level BPE needs at least 258 entries "
-            "(256 bytes + end-of-document + merges)"
-        )
     if d.eval_tokens < m.seq_len + 1:
         raise ConfigError(
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "

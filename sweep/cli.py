@@ -1,0 +1,142 @@
+"""The `sweep` command: plan a grid, show a sweep's status, run the demo.
+
+    sweep plan model.d=64,96 model.l=1,2 optim.lr=1e-3,3e-3   # N, tokens, steps, FLOPs per point
+    sweep status runs/                                          # table of runs in a sweep folder
+    sweep status runs/ --plot runs/scaling.png --csv runs.csv
+    sweep demo                                                  # a small local scaling sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from sweep.errors import ConfigError
+
+# Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+
+STATUS_ORDER = ("complete", "diverged", "failed", "started", "pending")
+
+
+def _num(x: Any, fmt: str) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return format(x, fmt)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, s = divmod(int(round(seconds)), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
+
+
+def plan(overrides: Sequence[str], config_name: str) -> int:
+    from launch.grid import compose_grid
+
+    grid = compose_grid(overrides, config_name)
+    table = Table(title=f"plan: {len(grid)} runs", show_lines=False)
+    for col in ("d", "l", "batch", "lr", "wd", "N", "tokens", "steps", "FLOPs", "state", "run folder"):
+        table.add_column(col, justify="left" if col in ("state", "run folder") else "right")
+    states: dict[str, int] = {}
+    for point in grid:
+        cfg, b, state = point.cfg, point.budget, point.state()
+        states[state] = states.get(state, 0) + 1
+        table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
+                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
+                      f"{b.flops:.2e}", state, str(point.run.path))
+    console.print(table)
+    total_flops = sum(p.budget.flops for p in grid)
+    total_tokens = sum(p.budget.tokens for p in grid)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    console.print(f"total: {len(grid)} runs ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
+    return 0
+
+
+def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None) -> int:
+    from sweep.results import load_runs
+
+    if not sweep_dir.is_dir():
+        raise ConfigError(f"sweep folder {sweep_dir} does not exist")
+    rows = load_runs(sweep_dir)
+    if not rows:
+        raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
+    rows.sort(key=lambda r: (r.get("n_params") or 0, r["d"], r["l"], r["lr"], r["batch_size"], r["seed"]))
+    table = Table(title=f"{sweep_dir}: {len(rows)} runs")
+    for col in ("d", "l", "batch", "lr", "wd", "seed", "status", "steps", "train loss", "eval loss",
+                "N", "tokens", "wall"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for r in rows:
+        steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
+        table.add_row(str(r["d"]), str(r["l"]), str(r["batch_size"]), f"{r['lr']:.2e}", f"{r['weight_decay']:g}",
+                      str(r["seed"]), r["status"], steps, _num(r.get("final_train_loss"), ".4f"),
+                      _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
+                      _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")))
+    console.print(table)
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for r in rows:
+        if r["status"] == "failed":
+            console.print(f"failed: {r['path']}: {r.get('error', '')}")
+    if csv_path is not None:
+        columns = sorted({k for r in rows for k in r if k != "traceback"})
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        console.print(f"runs table written to {csv_path}")
+    if plot is not None:
+        from sweep.plots import plot_loss_vs_size
+
+        plotted = plot_loss_vs_size(rows, plot)
+        console.print(f"plot of {plotted} complete runs written to {plot}")
+    return 0
+
+
+def demo(out_dir: Path) -> int:
+    """The embedded-corpus scaling sweep of conf/demo.yaml, then its table and plot."""
+    cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", f"out_dir={out_dir}"]
+    console.print("running: " + " ".join(cmd[1:]))
+    code = subprocess.call(cmd)
+    status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="list a grid's runs with N, tokens, steps and FLOPs, without training")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m sweep.train -m")
+    p.add_argument("--config-name", default="train")
+    s = sub.add_parser("status", help="table of the runs in a sweep folder")
+    s.add_argument("sweep_dir", type=Path)
+    s.add_argument("--plot", type=Path, help="write a PNG of final loss against N and FLOPs")
+    s.add_argument("--csv", type=Path, help="write the runs table as CSV")
+    d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
+    d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        if args.command == "plan":
+            return plan(args.overrides, args.config_name)
+        if args.command == "status":
+            return status(args.sweep_dir, args.plot, args.csv)
+        return demo(args.out_dir)
+    except ConfigError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

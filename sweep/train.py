@@ -1,0 +1,293 @@
+"""One training run end to end, and the Hydra entry point `python -m sweep.train`.
+
+    python -m sweep.train model.d=128 model.l=2            # one run
+    python -m sweep.train -m model.d=64,96 model.l=1,2     # a local grid
+
+`train(cfg)` is the whole run: budget, data, model, AdamW + warmup/cosine, periodic held-out
+eval, divergence detection, checkpoints (wall-clock cadence and SIGUSR2/SIGTERM), and the run
+folder (sweep/rundir.py). Re-running a finished grid point does nothing and says so; re-running
+an interrupted one resumes from its checkpoint and ends exactly where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import hydra
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+from model import Transformer
+from sweep import progress
+from sweep.budget import Budget, compute_budget, model_shape
+from sweep.checkpoint import load_checkpoint, save_checkpoint
+from sweep.config import TrainConfig, to_typed, validate
+from sweep.data import TrainReader, eval_batches, prepare_token_cache
+from sweep.device import Placement, resolve_placement
+from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
+from sweep.preempt import StopRequest
+from sweep.rundir import RunDir
+
+log = logging.getLogger("sweep.train")
+
+FINAL_STATUSES = ("complete", "diverged")  # a failed run is tried again when re-launched
+
+
+class RunInterrupted(Exception):
+    """A stop signal arrived: the checkpoint is saved and the run can be resumed."""
+
+    def __init__(self, run: RunDir, step: int, signal_name: str):
+        super().__init__(f"{signal_name} received: saved {run.checkpoint_file} at step {step}; "
+                         "re-run the same command to resume")
+        self.run, self.step, self.signal_name = run, step, signal_name
+
+
+class LossTracker:
+    """Train losses between log lines, kept on the device (no host sync per step), and the
+    last `window` losses for the final train loss. Its state goes into checkpoints, so a
+    resumed run logs exactly what an uninterrupted one logs."""
+
+    def __init__(self, window: int, device: torch.device):
+        self.device = device
+        self.since_log: list[torch.Tensor] = []
+        self.recent: collections.deque[torch.Tensor] = collections.deque(maxlen=window)
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.since_log.append(loss.detach())
+        self.recent.append(loss.detach())
+
+    def take_mean(self) -> float:
+        """Mean loss since the last call (one host sync), then start a new interval."""
+        mean = torch.stack(self.since_log).mean().item()
+        self.since_log.clear()
+        return mean
+
+    def final(self) -> float:
+        return torch.stack(list(self.recent)).mean().item()
+
+    def state(self) -> dict[str, list[float]]:
+        return {"since_log": [x.item() for x in self.since_log], "recent": [x.item() for x in self.recent]}
+
+    def load(self, state: dict[str, list[float]]) -> None:
+        as_tensor = lambda x: torch.tensor(x, device=self.device)  # noqa: E731
+        self.since_log = [as_tensor(x) for x in state["since_log"]]
+        self.recent.extend(as_tensor(x) for x in state["recent"])
+
+
+@dataclass
+class Clock:
+    """Wall time of the run across attempts (restored from the checkpoint on resume)."""
+
+    prior_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        return self.prior_seconds + time.perf_counter() - self.started
+
+
+def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
+    """Run one grid point to its budget; returns the dict written to result.json."""
+    cfg = to_typed(cfg)
+    validate(cfg)
+    budget = compute_budget(cfg)
+    run = RunDir.for_config(cfg)
+    previous = run.read_result()
+    if previous is not None and previous.get("status") in FINAL_STATUSES:
+        log.info("%s: already %s (final eval loss %s): nothing to do",
+                 run.path, previous["status"], previous.get("final_eval_loss"))
+        return previous
+    cache = prepare_token_cache(cfg.data, cfg.model.seq_len)
+    placement = resolve_placement(cfg.train)
+    run.write_config(cfg)
+    try:
+        return _train(cfg, budget, run, cache, placement)
+    except RunInterrupted:
+        raise
+    except Exception as err:
+        run.write_result(_result(cfg, budget, "failed", error=f"{type(err).__name__}: {err}",
+                                 traceback=traceback.format_exc()))
+        raise
+
+
+def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement) -> dict[str, Any]:
+    shape = model_shape(cfg)
+    torch.manual_seed(cfg.seed)
+    model = Transformer(shape).to(placement.device)
+    optimizer = build_optimizer(model, cfg.optim, fused=placement.device.type == "cuda")
+    reader = TrainReader(cache.train_tokens(), cfg.model.seq_len, cfg.train.batch_size, cfg.seed)
+    eval_tokens = cache.eval_tokens()
+
+    t, lc = cfg.train, cfg.optim
+    step, clock, losses = 0, Clock(), LossTracker(t.log_every, placement.device)
+    resumed = load_checkpoint(run.checkpoint_file, model, optimizer)
+    if resumed is not None:
+        step, extra = resumed
+        clock.prior_seconds = extra["wall_seconds"]
+        losses.load(extra["losses"])
+        run.truncate_metrics(after_step=step)
+        log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
+    elif run.metrics_file.exists():
+        run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
+    if placement.compile:
+        model.compile_blocks()
+
+    epochs = reader.epochs(budget.steps)
+    log.info("%s: %s on %s; %.2f epochs over %s unique train tokens",
+             run.path.name, budget.summary(), placement.describe(), epochs,
+             f"{len(cache.train_tokens()):,}")
+
+    divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
+    last_log = (time.perf_counter(), step)
+    last_checkpoint = time.perf_counter()
+    record: dict[str, Any] = {}
+    with StopRequest() as stop, progress.bar(budget.steps, run.path.name, start=step) as bar:
+        while step < budget.steps:
+            lr = lr_at(step, lc, budget.steps)
+            set_lr(optimizer, lr)
+            batch_BxT1 = reader.batch(step).to(placement.device, non_blocking=True)
+            with placement.autocast():
+                logits_BxTxV = model(batch_BxT1[:, :-1])
+            loss = F.cross_entropy(logits_BxTxV.float().flatten(0, 1), batch_BxT1[:, 1:].flatten())
+            penalty = l2_penalty(model, lc)
+            (loss if penalty is None else loss + penalty).backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), lc.grad_clip or math.inf)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.add(loss)
+            step += 1
+            bar.advance()
+
+            last = step == budget.steps
+            if step % t.log_every == 0 or last:
+                now = time.perf_counter()
+                train_loss = losses.take_mean()
+                record = {
+                    "step": step,
+                    "tokens": step * budget.tokens_per_step,
+                    "flops": 6.0 * budget.n_params * step * budget.tokens_per_step,
+                    "lr": lr,
+                    "train_loss": train_loss,
+                    "grad_norm": grad_norm.item(),
+                    "tokens_per_second": (step - last_log[1]) * budget.tokens_per_step / (now - last_log[0]),
+                    "wall_seconds": clock.seconds,
+                }
+                last_log = (now, step)
+                if not math.isfinite(train_loss) or train_loss > divergence_limit:
+                    run.append_metrics(record)
+                    return _finish(run, cfg, budget, "diverged", record, clock, epochs,
+                                   reason=f"train loss {train_loss} at step {step} is not below "
+                                   f"{divergence_limit:.3f} = divergence_factor x ln(V)")
+                if step % t.eval_every == 0 or last:
+                    record["eval_loss"], record["eval_loss_stderr"] = evaluate(
+                        model, eval_tokens, cfg, placement)
+                run.append_metrics(record)
+                bar.log(record)
+
+            if stop.requested or time.perf_counter() - last_checkpoint > 60 * t.checkpoint_every_minutes:
+                if not last:
+                    save_checkpoint(run.checkpoint_file, model, optimizer, step,
+                                    {"wall_seconds": clock.seconds, "losses": losses.state()})
+                    last_checkpoint = time.perf_counter()
+                if stop.requested:
+                    raise RunInterrupted(run, step, stop.signal.name)
+    save_checkpoint(run.checkpoint_file, model, optimizer, step,
+                    {"wall_seconds": clock.seconds, "losses": losses.state()})
+    record["train_loss"] = losses.final()  # over the last log_every steps, not a short tail
+    return _finish(run, cfg, budget, "complete", record, clock, epochs)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, tokens, cfg: TrainConfig, placement: Placement) -> tuple[float, float]:
+    """Mean next-token loss over the whole held-out split, and its standard error over
+    sequences."""
+    was_training = model.training
+    model.eval()
+    per_seq = []
+    for batch_BxT1 in eval_batches(tokens, cfg.model.seq_len, cfg.train.batch_size):
+        batch_BxT1 = batch_BxT1.to(placement.device)
+        with placement.autocast():
+            logits_BxTxV = model(batch_BxT1[:, :-1])
+        loss_BxT = F.cross_entropy(logits_BxTxV.float().transpose(1, 2), batch_BxT1[:, 1:], reduction="none")
+        per_seq.append(loss_BxT.mean(dim=1))
+    model.train(was_training)
+    losses = torch.cat(per_seq).double()
+    stderr = losses.std().item() / math.sqrt(len(losses)) if len(losses) > 1 else float("nan")
+    return losses.mean().item(), stderr
+
+
+def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "run": RunDir.for_config(cfg).path.name,
+        "d": cfg.model.d,
+        "l": cfg.model.l,
+        "batch_size": cfg.train.batch_size,
+        "lr": cfg.optim.lr,
+        "weight_decay": cfg.optim.weight_decay,
+        "weight_decay_mode": cfg.optim.weight_decay_mode.value,
+        "seed": cfg.seed,
+        "seq_len": cfg.model.seq_len,
+        "data": cfg.data.source.value,
+        "tokenizer": cfg.data.tokenizer.value,
+        "vocab_size": model_shape(cfg).vocab_size,
+        "tokens_per_param": cfg.budget.tokens_per_param,
+        "n_params": budget.n_params,
+        "n_params_nonembedding": budget.n_params_nonembedding,
+        "n_params_embedding": budget.n_params_embedding,
+        "n_params_total": budget.n_params_total,
+        "tokens": budget.tokens,
+        "flops": budget.flops,
+        "steps": budget.steps,
+        **fields,
+    }
+
+
+def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
+            clock: Clock, epochs: float, reason: str | None = None) -> dict[str, Any]:
+    wall = clock.seconds
+    result = _result(
+        cfg, budget, status,
+        final_train_loss=record.get("train_loss"),
+        final_eval_loss=record.get("eval_loss"),
+        final_eval_loss_stderr=record.get("eval_loss_stderr"),
+        steps_done=record.get("step"),
+        wall_seconds=wall,
+        tokens_per_second=record.get("tokens", 0) / wall if wall > 0 else None,
+        epochs=epochs,
+        **({"reason": reason} if reason else {}),
+    )
+    run.write_result(result)
+    (log.warning if status != "complete" else log.info)(
+        "%s: %s, train loss %s, eval loss %s, %.0f s%s", run.path.name, status,
+        _fmt(result["final_train_loss"]), _fmt(result["final_eval_loss"]), wall,
+        f" ({reason})" if reason else "")
+    return result
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base=None)
+def main(cfg: DictConfig) -> float | None:
+    """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
+    try:
+        result = train(cfg)
+    except RunInterrupted as stop:
+        log.warning("%s", stop)
+        sys.exit(128 + int(signal.Signals[stop.signal_name]))
+    return result.get("final_eval_loss")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""sweep/cli.py: `sweep plan` and `sweep status` (tables, CSV, plot)."""
+
+import csv
+
+import pytest
+
+from sweep.cli import main
+from sweep.rundir import RunDir
+from sweep.train import train
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    import sweep.cli
+
+    monkeypatch.setattr(sweep.cli.console, "width", 250)
+
+
+def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsys, wide_console):
+    assert main(["plan", "model.d=64,128", "model.l=1,2", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 4 runs" in out
+    assert f"{12 * 64**2 * 1 + 64 * 257:,}" in out  # N of d=64, l=1
+    assert "total: 4 runs (4 pending)" in out
+    assert not any(tmp_path.iterdir())
+
+
+def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
+    assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
+    assert "model.d=100 is not a multiple" in capsys.readouterr().out
+
+
+def test_status_shows_finished_started_and_failed_runs(tiny_config, tmp_path, capsys, wide_console):
+    done = tiny_config("seed=1")
+    train(done)
+    started = RunDir.for_config(tiny_config("seed=2"))
+    started.write_config(tiny_config("seed=2"))
+    started.append_metrics({"step": 2, "train_loss": 4.0, "wall_seconds": 1.0})
+    failed = RunDir.for_config(tiny_config("seed=3"))
+    failed.write_config(tiny_config("seed=3"))
+    failed.write_result({"status": "failed", "error": "RuntimeError: boom", "steps": 9, "d": 32})
+
+    plot, table = tmp_path / "scaling.png", tmp_path / "runs.csv"
+    assert main(["status", str(tmp_path / "runs"), "--plot", str(plot), "--csv", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "3 runs" in out
+    assert "1 complete, 1 failed, 1 started" in out
+    assert "RuntimeError: boom" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader(table.open()))
+    assert sorted(r["status"] for r in rows) == ["complete", "failed", "started"]
+    assert {"n_params", "flops", "final_eval_loss", "lr", "d"} <= set(rows[0])
+
+
+def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["status", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().out

@@ -1,0 +1,205 @@
+"""sweep/train.py: one run end to end on a tiny CPU config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import sweep.train as train_module
+from sweep.data import TrainReader
+from sweep.errors import ConfigError
+from sweep.preempt import StopRequest
+from sweep.rundir import RunDir
+from sweep.config import to_typed
+from sweep.train import RunInterrupted, train
+from tests.helpers import TINY, compose_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+RESULT_FIELDS = {"status", "final_train_loss", "final_eval_loss", "n_params", "n_params_nonembedding",
+                 "n_params_total", "tokens", "flops", "steps", "wall_seconds", "tokens_per_second",
+                 "d", "l", "batch_size", "lr", "weight_decay", "seed", "epochs"}
+METRIC_FIELDS = {"step", "tokens", "flops", "lr", "train_loss", "grad_norm", "tokens_per_second"}
+
+
+def test_a_run_trains_to_its_budget_and_writes_its_folder(tiny_config):
+    cfg = tiny_config()
+    result = train(cfg)
+    run = RunDir.for_config(cfg)
+    assert result["status"] == "complete"
+    assert RESULT_FIELDS <= set(result)
+    assert json.loads(run.result_file.read_text()) == result
+    assert (result["d"], result["l"], result["batch_size"], result["lr"]) == (32, 1, 4, 3e-3)
+    assert result["tokens"] == result["steps"] * 4 * 32 >= 0.5 * result["n_params"]
+    assert result["flops"] == 6 * result["n_params"] * result["tokens"]
+    assert yaml.safe_load(run.config_file.read_text())["model"]["d"] == 32
+    metrics = run.read_metrics()
+    assert all(METRIC_FIELDS <= set(m) for m in metrics)
+    assert [m["step"] for m in metrics][-1] == result["steps"]
+    evals = [m["step"] for m in metrics if "eval_loss" in m]
+    assert evals[-1] == result["steps"] and all(s % 4 == 0 for s in evals[:-1])
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    assert result["final_eval_loss"] == metrics[-1]["eval_loss"]
+
+
+def test_re_running_a_complete_point_does_nothing_and_says_so(tiny_config, caplog):
+    cfg = tiny_config()
+    first = train(cfg)
+    run = RunDir.for_config(cfg)
+    mtime = run.result_file.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="sweep.train"):
+        again = train(cfg)
+    assert again == first
+    assert run.result_file.stat().st_mtime_ns == mtime
+    assert "already complete" in caplog.text
+
+
+class StopAtStep(StopRequest):
+    """A StopRequest whose SIGUSR2 'arrives' while step `at` runs."""
+
+    at = 5
+
+    def __init__(self):
+        super().__init__()
+        self.checks = 0
+
+    @property
+    def requested(self) -> bool:
+        self.checks += 1
+        if self.checks == self.at:  # checked once at the end of every step
+            self.signal = signal.SIGUSR2
+        return self.signal is not None
+
+
+def test_a_stop_signal_saves_a_checkpoint_and_the_resumed_run_ends_exactly_the_same(
+        tiny_config, tmp_path, monkeypatch):
+    reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
+
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAtStep)
+        with pytest.raises(RunInterrupted, match="SIGUSR2"):
+            train(cfg)
+    assert run.checkpoint_file.exists() and not run.result_file.exists()
+    assert [p.name for p in run.checkpoint_dir.iterdir()] == ["latest.pt"]  # nothing half-written
+    assert run.read_metrics()[-1]["step"] <= StopAtStep.at
+
+    resumed = train(cfg)
+    assert resumed["final_train_loss"] == reference["final_train_loss"]
+    assert resumed["final_eval_loss"] == reference["final_eval_loss"]
+    steps = [m["step"] for m in run.read_metrics()]
+    assert steps == sorted(set(steps)), "metrics.jsonl has each logged step once"
+
+
+def test_a_crash_is_recorded_as_failed_and_the_rerun_resumes_from_the_last_checkpoint(
+        tiny_config, tmp_path, monkeypatch):
+    reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
+    cfg = tiny_config("train.checkpoint_every_minutes=1e-9")  # checkpoint after every step
+    run = RunDir.for_config(cfg)
+    real_batch = TrainReader.batch
+
+    def crash_at_step_7(self, step):
+        if step == 7:
+            raise RuntimeError("node lost")
+        return real_batch(self, step)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainReader, "batch", crash_at_step_7)
+        with pytest.raises(RuntimeError, match="node lost"):
+            train(cfg)
+    failed = run.read_result()
+    assert failed["status"] == "failed" and "node lost" in failed["error"] and "Traceback" in failed["traceback"]
+
+    resumed = train(cfg)
+    assert resumed["status"] == "complete"
+    assert resumed["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_path, shared_cache_dir):
+    overrides = [*TINY, "budget.tokens_per_param=1", "train.log_every=1", "train.eval_every=50",
+                 f"data.cache_dir={shared_cache_dir}", f"out_dir={tmp_path / 'runs'}"]
+    cfg = to_typed(compose_config(*overrides))
+    run = RunDir.for_config(cfg)
+    proc = subprocess.Popen([sys.executable, "-m", "sweep.train", *overrides], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if run.metrics_file.exists() and len(run.metrics_file.read_text().splitlines()) >= 10:
+            proc.send_signal(signal.SIGUSR2)
+            break
+        time.sleep(0.02)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGUSR2, output
+    assert "re-run the same command to resume" in output
+    stopped_at = run.read_metrics()[-1]["step"]
+    assert run.checkpoint_file.exists() and not run.result_file.exists()
+
+    result = train(cfg)
+    assert result["status"] == "complete" and stopped_at < result["steps"]
+    reference = train(to_typed(compose_config(*overrides[:-1], f"out_dir={tmp_path / 'reference'}")))
+    assert result["final_train_loss"] == reference["final_train_loss"]
+    assert result["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def test_a_diverging_run_ends_with_status_diverged_instead_of_crashing(tiny_config):
+    result = train(tiny_config("optim.lr=100", "optim.grad_clip=null", "optim.warmup_steps=0"))
+    assert result["status"] == "diverged"
+    assert "divergence_factor" in result["reason"]
+
+
+@pytest.mark.parametrize("mode", ["independent", "l2"])
+def test_every_weight_decay_mode_trains(tiny_config, mode):
+    result = train(tiny_config(f"optim.weight_decay_mode={mode}"))
+    assert result["status"] == "complete" and result["final_train_loss"] < 5.0
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.d=40", "model.d=40"),
+    ("budget.tokens_per_param=0.0001", "smaller than one step"),
+])
+def test_bad_input_fails_before_anything_is_written(tiny_config, tmp_path, override, message):
+    cfg = tiny_config(override)
+    with pytest.raises(ConfigError, match=message):
+        train(cfg)
+    assert not (tmp_path / "runs").exists() or not any(p.name.startswith("d") for p in (tmp_path / "runs").iterdir())
+
+
+def test_missing_data_files_fail_before_training(tiny_config, tmp_path):
+    cfg = tiny_config("data=files", f"data.paths=[{tmp_path / 'missing.txt'}]")
+    with pytest.raises(ConfigError, match="missing.txt"):
+        train(cfg)
+    assert not RunDir.for_config(cfg).path.exists()
+
+
+def test_hydra_multirun_trains_the_grid_and_skips_finished_points(tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "model.d=16,32", "model.l=1", "model.head_dim=16",
+           "model.seq_len=32", "train.batch_size=4", "budget.tokens_per_param=0.5", "train.device=cpu",
+           "data.eval_tokens=2048", f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    runs = sorted(p.name for p in out.iterdir() if (p / "result.json").exists())
+    assert [r.split("-")[0] for r in runs] == ["d16", "d32"]
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    assert (again.stdout + again.stderr).count("already complete") == 2
+
+
+def test_an_invalid_grid_point_stops_the_multirun_before_any_training(tmp_path):
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "model.d=64,100", f"out_dir={out}"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "1 of 2 grid points are invalid" in proc.stdout + proc.stderr
+    assert "model.d=100 is not a multiple of model.head_dim=64" in proc.stdout + proc.stderr
+    assert not out.exists() or not any(out.iterdir())
