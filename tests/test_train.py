@@ -141,6 +141,8 @@ def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_pat
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGUSR2, output
     assert "re-run the same command to resume" in output
+    assert "tokens=" in output and "steps=" in output and "FLOPs=" in output  # budget printed at start
+    assert "epochs over" in output
     stopped_at = run.read_metrics()[-1]["step"]
     assert run.checkpoint_file.exists() and not run.result_file.exists()
 
