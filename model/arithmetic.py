@@ -46,3 +46,22 @@ def flops_per_token(shape: TransformerShape, seq_len: int | None = None) -> floa
     t = shape.seq_len if seq_len is None else seq_len
     counts = param_counts(shape)
     return 6.0 * (counts.blocks_matmul + counts.head) + 12.0 * shape.l * shape.d * t
+
+
+# Dense (no sparsity) bf16 tensor-core peak FLOP/s from vendor datasheets, per device. Used for
+# MFU and for GPU-hour estimates; keys are the names `device` settings accept.
+PEAK_FLOPS_BF16 = {
+    "h100-sxm": 989e12,
+    "h100-pcie": 756e12,
+    "h200": 989e12,
+    "a100": 312e12,
+    "l40s": 362e12,
+    "l4": 121e12,
+}
+
+
+def peak_flops(device: str) -> float:
+    try:
+        return PEAK_FLOPS_BF16[device]
+    except KeyError:
+        raise KeyError(f"unknown device {device!r}: known peaks are for {', '.join(PEAK_FLOPS_BF16)}") from None

@@ -114,9 +114,14 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     except RunInterrupted:
         raise
     except Exception as err:
-        run.write_result(_result(cfg, budget, "failed", error=f"{type(err).__name__}: {err}",
-                                 traceback=traceback.format_exc()))
+        record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
         raise
+
+
+def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> None:
+    """Write result.json with status failed (a re-launch resumes the run from its checkpoint)."""
+    fields = {"error": error, **({"traceback": trace} if trace else {})}
+    RunDir.for_config(cfg).write_result(_result(cfg, compute_budget(cfg), "failed", **fields))
 
 
 def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement) -> dict[str, Any]:
@@ -279,7 +284,7 @@ def _fmt(x: float | None) -> str:
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base=None)
-def main(cfg: DictConfig) -> float | None:
+def _task(cfg: DictConfig) -> float | None:
     """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
     try:
         result = train(cfg)
@@ -287,6 +292,21 @@ def main(cfg: DictConfig) -> float | None:
         log.warning("%s", stop)
         sys.exit(128 + int(signal.Signals[stop.signal_name]))
     return result.get("final_eval_loss")
+
+
+def main() -> None:
+    """`python -m sweep.train [--dry-run] [-m] OVERRIDES`: Hydra with the project's launchers.
+
+    The launchers are registered by hand: Hydra's plugin scan does not see packages installed
+    in editable mode. `--dry-run` is `hydra.launcher.dry_run=true` (slurm launcher)."""
+    from hydra.core.plugins import Plugins
+    from hydra_plugins.sweep_launchers import SlurmLauncher
+
+    Plugins.instance().register(SlurmLauncher)
+    if "--dry-run" in sys.argv:
+        sys.argv.remove("--dry-run")
+        sys.argv.append("hydra.launcher.dry_run=true")
+    _task()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""The callable a submitit job runs: one training run, and the requeue protocol.
+
+Inside a Slurm job submitit owns SIGUSR2 (checkpoint, requeue, exit). While a run trains, the
+training loop holds SIGUSR2 and SIGTERM instead (sweep/preempt.py) so that a signal stops it at
+a step boundary, after its checkpoint is saved. When the loop reports the interruption, this
+job hands the signal back to submitit's handler, which calls `checkpoint()` (the same job
+again: it resumes from its own run folder) and requeues the job, counting time-outs against
+`max_requeues`. A job that has used up its requeues is recorded as failed in result.json, so it
+never shows as complete, and re-launching the sweep resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Any
+
+import submitit
+
+from sweep.config import TrainConfig
+from sweep.train import RunInterrupted, record_failure, train
+
+log = logging.getLogger("sweep.job")
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """Picklable: holds only the typed config of its run."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def __call__(self) -> dict[str, Any]:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
+        try:
+            return train(self.cfg)
+        except RunInterrupted as stop:
+            log.warning("%s", stop)
+            handler = signal.getsignal(signal.Signals[stop.signal_name])
+            if callable(handler):  # submitit's: checkpoint() + requeue + exit, or refuse
+                try:
+                    handler(int(signal.Signals[stop.signal_name]), None)
+                except submitit.core.utils.UncompletedJobError as refused:
+                    record_failure(self.cfg, f"time limit reached and not requeued: {refused}")
+                    raise
+            sys.exit(128 + int(signal.Signals[stop.signal_name]))  # e.g. SIGTERM on pre-emption

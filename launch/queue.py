@@ -1,0 +1,79 @@
+"""Slurm's view of submitted jobs (sacct, with squeue as a fallback), and the sweep manifest:
+which job last ran each run folder.
+
+The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted run (appended, never
+rewritten): {"run", "path", "job_id", "bucket", "submitted"}.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+MANIFEST = "sweep_manifest.jsonl"
+
+# States in which a job still holds (or waits for) its run: do not submit the run again.
+ACTIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED",
+                 "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
+
+
+def append_manifest(out_dir: Path, entries: Iterable[dict]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    with open(out_dir / MANIFEST, "a") as f:
+        for entry in entries:
+            f.write(json.dumps({**entry, "submitted": now}) + "\n")
+
+
+def latest_jobs(out_dir: Path) -> dict[str, dict]:
+    """run name -> its most recent manifest entry."""
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return {}
+    latest: dict[str, dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            latest[entry["run"]] = entry
+    return latest
+
+
+def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
+    """job id (e.g. '123_4' for an array task) -> Slurm state ('RUNNING', 'TIMEOUT', ...).
+    Jobs Slurm does not know are left out. Empty when no Slurm client is installed."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    states: dict[str, str] = {}
+    try:
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+                             capture_output=True, text=True, timeout=timeout_s)
+        if out.returncode == 0:
+            for line in out.stdout.splitlines():
+                job_id, _, state = line.partition("|")
+                if job_id:
+                    states[job_id] = state.split()[0] if state else "UNKNOWN"
+        missing = [i for i in ids if i not in states]
+        if missing:  # accounting lags or is off: ask the controller
+            out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
+                                 capture_output=True, text=True, timeout=timeout_s)
+            for line in out.stdout.splitlines():
+                job_id, _, state = line.partition("|")
+                if job_id:
+                    states[job_id] = state
+    except FileNotFoundError:
+        return {}
+    return {i: s for i, s in states.items() if i in ids}
+
+
+def max_array_size(timeout_s: float = 30) -> int:
+    """The cluster's MaxArraySize (array indices run 0 .. MaxArraySize - 1)."""
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=timeout_s)
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "MaxArraySize":
+            return int(value.strip())
+    return 1001  # Slurm's default

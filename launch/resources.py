@@ -1,0 +1,61 @@
+"""What each grid point asks of a cluster: estimated GPU-hours and its resource bucket.
+
+A grid spans models whose costs differ by orders of magnitude, so one time limit for all is
+wrong. Points are grouped into buckets by estimated cost; each bucket has its own Slurm time
+limit (and GPU count where configured) and is submitted as its own job array.
+
+GPU-hours = training FLOPs (flops_per_token x tokens, attention included) / (assumed MFU x the
+device's bf16 peak) / 3600.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from model import flops_per_token, peak_flops
+from sweep.budget import Budget, model_shape
+from sweep.config import TrainConfig
+from sweep.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    max_hours: float  # points estimated at most this many GPU-hours go here
+    time_min: int  # Slurm time limit of each job of the bucket
+    gpus_per_node: int  # GPUs (= DDP ranks, one task per GPU) of each job
+
+
+def estimate_gpu_hours(cfg: TrainConfig, budget: Budget, assumed_mfu: float, device: str) -> float:
+    if not 0 < assumed_mfu <= 1:
+        raise ConfigError(f"hydra.launcher.assumed_mfu={assumed_mfu}: must be in (0, 1]")
+    try:
+        peak = peak_flops(device)
+    except KeyError as err:
+        raise ConfigError(f"hydra.launcher.device: {err.args[0]}") from None
+    flops = flops_per_token(model_shape(cfg)) * budget.tokens
+    return flops / (assumed_mfu * peak) / 3600
+
+
+def pick_bucket(gpu_hours: float, buckets: Sequence[Bucket], max_requeues: int) -> Bucket:
+    """The first bucket whose max_hours covers the estimate; past the last one, the last one,
+    provided the run fits in its time limit x (1 + max_requeues) attempts (it resumes from its
+    checkpoint at each requeue)."""
+    if not buckets:
+        raise ConfigError("hydra.launcher.buckets is empty: give at least one {name, max_hours, time_min}")
+    for bucket in buckets:
+        if gpu_hours <= bucket.max_hours:
+            return bucket
+    last = buckets[-1]
+    wall_min = 60 * gpu_hours / last.gpus_per_node
+    attempts = math.ceil(wall_min / last.time_min)
+    if attempts > 1 + max_requeues:
+        raise ConfigError(
+            f"a run estimated at {gpu_hours:.1f} GPU-hours needs {attempts} attempts of the largest "
+            f"bucket {last.name!r} ({last.time_min} min x {last.gpus_per_node} GPUs) but "
+            f"hydra.launcher.max_requeues={max_requeues} allows {1 + max_requeues}: add a larger "
+            "bucket or allow more requeues"
+        )
+    return last

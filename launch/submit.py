@@ -1,0 +1,172 @@
+"""Where a job is submitted: `submit_grid` turns validated grid points into submitit job arrays.
+
+    plan_grid   compose + validate every point, estimate GPU-hours, pick a bucket, read state
+    print_plan  the dry-run table (one row per run, plus totals)
+    submit_grid skip finished and queued runs, then one job array per bucket (split at the
+                cluster's MaxArraySize), and the sweep manifest
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import submitit
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from launch.grid import GridPoint, build_grid
+from launch.job import TrainJob
+from launch.queue import ACTIVE_STATES, append_manifest, job_states, latest_jobs, max_array_size
+from launch.resources import Bucket, estimate_gpu_hours, pick_bucket
+from sweep.errors import ConfigError
+
+log = logging.getLogger("sweep.launch")
+
+FINISHED = ("complete", "diverged")
+
+
+@dataclass
+class SlurmOptions:
+    """`hydra.launcher.*` of conf/hydra/launcher/slurm.yaml (the defaults live there)."""
+
+    folder: str  # submitit's job files and logs
+    dry_run: bool
+    partition: str | None
+    account: str | None
+    qos: str | None
+    constraint: str | None
+    gpus_per_node: int
+    cpus_per_task: int
+    mem_gb: float
+    nodes: int
+    tasks_per_node: int | None  # null: one task per GPU
+    setup: list[str]
+    additional_parameters: dict[str, Any]
+    array_parallelism: int
+    max_requeues: int
+    signal_delay_s: int
+    assumed_mfu: float
+    device: str  # key of model.PEAK_FLOPS_BF16
+    max_array_size: int | None  # null: read MaxArraySize from the cluster
+    buckets: list[dict[str, Any]] = field(default_factory=list)
+
+    def bucket_specs(self) -> list[Bucket]:
+        return [Bucket(name=b["name"], max_hours=float(b["max_hours"]), time_min=int(b["time_min"]),
+                       gpus_per_node=int(b.get("gpus_per_node") or self.gpus_per_node)) for b in self.buckets]
+
+
+@dataclass
+class PlannedRun:
+    point: GridPoint
+    gpu_hours: float
+    bucket: Bucket
+    state: str  # complete | diverged | failed | started | pending | queued (a live Slurm job)
+    job_id: str | None = None
+
+
+def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], DictConfig],
+              options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
+    grid = build_grid(points, compose)
+    buckets = options.bucket_specs()
+    if any(b.gpus_per_node * options.nodes > 1 for b in buckets) or options.nodes > 1:
+        raise ConfigError(
+            "hydra.launcher: more than one GPU per run (gpus_per_node or a bucket's gpus_per_node > 1, "
+            "or nodes > 1) needs distributed training, which this version does not do yet: use 1"
+        )
+    planned = []
+    for point in grid:
+        hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
+        planned.append(PlannedRun(point, hours, pick_bucket(hours, buckets, options.max_requeues), point.state()))
+    if slurm_states:
+        _mark_queued(planned)
+    return planned
+
+
+def _mark_queued(planned: list[PlannedRun]) -> None:
+    """Runs whose latest job (from each sweep folder's manifest) is still alive are `queued`."""
+    latest: dict[str, dict] = {}
+    for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
+        latest.update(latest_jobs(out_dir))
+    open_runs = [p for p in planned if p.state not in FINISHED and p.point.run.path.name in latest]
+    states = job_states(latest[p.point.run.path.name]["job_id"] for p in open_runs)
+    for p in open_runs:
+        job_id = latest[p.point.run.path.name]["job_id"]
+        if states.get(job_id) in ACTIVE_STATES:
+            p.state, p.job_id = "queued", job_id
+
+
+def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
+    table = Table(title=f"plan: {len(planned)} runs")
+    for col in ("d", "l", "batch", "lr", "wd", "N", "tokens", "steps", "FLOPs", "GPU-h", "bucket", "state"):
+        table.add_column(col, justify="left" if col in ("bucket", "state") else "right")
+    for p in planned:
+        cfg, b = p.point.cfg, p.point.budget
+        table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
+                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
+                      f"{b.flops:.2e}", f"{p.gpu_hours:.3g}", p.bucket.name,
+                      p.state + (f" ({p.job_id})" if p.job_id else ""))
+    console.print(table)
+    counts: dict[str, int] = {}
+    for p in planned:
+        counts[p.state] = counts.get(p.state, 0) + 1
+    todo = [p for p in planned if p.state not in FINISHED and p.state != "queued"]
+    console.print(
+        f"total: {len(planned)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
+        f"{sum(p.point.budget.flops for p in planned):.3e} FLOPs, {sum(p.gpu_hours for p in planned):.3g} "
+        f"GPU-hours estimated; to submit: {len(todo)} runs, {sum(p.gpu_hours for p in todo):.3g} GPU-hours")
+
+
+def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecutor:
+    executor = submitit.SlurmExecutor(folder=options.folder, max_num_timeout=options.max_requeues)
+    params: dict[str, Any] = dict(
+        job_name=f"sweep-{bucket.name}",
+        time=bucket.time_min,
+        nodes=options.nodes,
+        gpus_per_node=bucket.gpus_per_node or None,
+        ntasks_per_node=options.tasks_per_node or max(1, bucket.gpus_per_node),
+        cpus_per_task=options.cpus_per_task,
+        mem=f"{int(options.mem_gb * 1024)}M",
+        setup=list(options.setup),
+        additional_parameters=dict(options.additional_parameters),
+        array_parallelism=options.array_parallelism,
+        signal_delay_s=options.signal_delay_s,
+        stderr_to_stdout=True,
+    )
+    for key in ("partition", "account", "qos", "constraint"):
+        if getattr(options, key):
+            params[key] = getattr(options, key)
+    executor.update_parameters(**params)
+    return executor
+
+
+def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
+                make_executor: Callable[[SlurmOptions, Bucket], Any] = slurm_executor) -> list[dict]:
+    """Submit every run that is neither finished nor queued; returns the manifest entries."""
+    todo = [p for p in planned if p.state not in FINISHED and p.state != "queued"]
+    skipped = len(planned) - len(todo)
+    if skipped:
+        log.info("%d of %d runs are finished or queued: not submitted again", skipped, len(planned))
+    if not todo:
+        return []
+    limit = options.max_array_size or max_array_size()
+    entries: list[dict] = []
+    for bucket in options.bucket_specs():
+        runs = [p for p in todo if p.bucket == bucket]
+        for start in range(0, len(runs), limit):
+            chunk = runs[start:start + limit]
+            executor = make_executor(options, bucket)
+            with executor.batch():
+                jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]
+            for p, job in zip(chunk, jobs):
+                entries.append({"run": p.point.run.path.name, "path": str(p.point.run.path),
+                                "job_id": str(job.job_id), "bucket": bucket.name})
+            log.info("bucket %s: submitted %d runs as job array %s (time limit %d min, %d GPU each)",
+                     bucket.name, len(chunk), str(jobs[0].job_id).split("_")[0], bucket.time_min,
+                     bucket.gpus_per_node)
+    for out_dir in {Path(p.point.cfg.out_dir) for p in todo}:
+        append_manifest(out_dir, [e for e in entries if Path(e["path"]).parent == out_dir])
+    return entries
