@@ -77,3 +77,25 @@ def max_array_size(timeout_s: float = 30) -> int:
         if key.strip() == "MaxArraySize":
             return int(value.strip())
     return 1001  # Slurm's default
+
+
+def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
+    """Add each run's latest job (`job_id`, `job_state`, `log`) to its runs-table row, and let
+    Slurm settle runs without a result.json: a live job makes the run `queued` or `running`; a
+    job that ended without a result (killed, out of memory, node failure, time-outs past
+    max_requeues) makes it `failed`, never complete."""
+    latest = latest_jobs(out_dir)
+    states = job_states(latest[r["run"]]["job_id"] for r in rows if r["run"] in latest)
+    for row in rows:
+        entry = latest.get(row["run"])
+        if entry is None:
+            continue
+        state = states.get(entry["job_id"])
+        row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
+        if row["status"] not in ("started", "pending") or state is None:
+            continue
+        if state in ACTIVE_STATES:
+            row["status"] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
+        else:
+            row["status"] = "failed"
+            row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"

@@ -162,8 +162,10 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
             with executor.batch():
                 jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]
             for p, job in zip(chunk, jobs):
+                paths = getattr(job, "paths", None)
                 entries.append({"run": p.point.run.path.name, "path": str(p.point.run.path),
-                                "job_id": str(job.job_id), "bucket": bucket.name})
+                                "job_id": str(job.job_id), "bucket": bucket.name,
+                                "log": str(paths.stdout) if paths is not None else None})
             log.info("bucket %s: submitted %d runs as job array %s (time limit %d min, %d GPU each)",
                      bucket.name, len(chunk), str(jobs[0].job_id).split("_")[0], bucket.time_min,
                      bucket.gpus_per_node)

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import logging
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +27,7 @@ from sweep.errors import ConfigError
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
-STATUS_ORDER = ("complete", "diverged", "failed", "started", "pending")
+STATUS_ORDER = ("complete", "diverged", "failed", "running", "queued", "started", "pending")
 
 
 def _num(x: Any, fmt: str) -> str:
@@ -64,7 +66,9 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     return 0
 
 
-def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None) -> int:
+def runs_with_queue_state(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The runs table of a sweep folder, with Slurm's state of each run's latest job."""
+    from launch.queue import attach_queue_state
     from sweep.results import load_runs
 
     if not sweep_dir.is_dir():
@@ -72,23 +76,59 @@ def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None) -> int:
     rows = load_runs(sweep_dir)
     if not rows:
         raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
+    attach_queue_state(rows, sweep_dir)
+    return rows
+
+
+def wait(sweep_dir: Path, interval_s: float) -> None:
+    """Follow a sweep until no run is queued or running: a live line on a terminal, a plain
+    line per change otherwise."""
+    from rich.live import Live
+
+    def summary() -> tuple[str, bool]:
+        rows = runs_with_queue_state(sweep_dir)
+        counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
+        active = counts["running"] + counts["queued"]
+        return f"{sweep_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
+
+    line, active = summary()
+    with Live(line, console=console, auto_refresh=False, transient=True) if console.is_terminal \
+            else contextlib.nullcontext() as live:
+        printed = None
+        while active:
+            if live is not None:
+                live.update(line, refresh=True)
+            elif line != printed:
+                console.print(line)
+                printed = line
+            time.sleep(interval_s)
+            line, active = summary()
+
+
+def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
+           interval_s: float = 10.0) -> int:
+    if follow:
+        wait(sweep_dir, interval_s)
+    rows = runs_with_queue_state(sweep_dir)
     rows.sort(key=lambda r: (r.get("n_params") or 0, r["d"], r["l"], r["lr"], r["batch_size"], r["seed"]))
     table = Table(title=f"{sweep_dir}: {len(rows)} runs")
     for col in ("d", "l", "batch", "lr", "wd", "seed", "status", "steps", "train loss", "eval loss",
-                "N", "tokens", "wall"):
-        table.add_column(col, justify="left" if col == "status" else "right")
+                "N", "tokens", "wall", "job"):
+        table.add_column(col, justify="left" if col in ("status", "job") else "right")
     for r in rows:
         steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
         table.add_row(str(r["d"]), str(r["l"]), str(r["batch_size"]), f"{r['lr']:.2e}", f"{r['weight_decay']:g}",
                       str(r["seed"]), r["status"], steps, _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
-                      _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")))
+                      _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
+                      f"{r['job_id']} {r['job_state'] or ''}".strip() if r.get("job_id") else "")
     console.print(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
         if r["status"] == "failed":
-            console.print(f"failed: {r['path']}: {r.get('error', '')}")
+            where = f" (traceback: {r['path']}/result.json)" if r.get("traceback") else ""
+            console.print(f"failed: {r['path']}: {r.get('error', '')}{where}")
     if csv_path is not None:
         columns = sorted({k for r in rows for k in r if k != "traceback"})
         with open(csv_path, "w", newline="") as f:
@@ -123,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("sweep_dir", type=Path)
     s.add_argument("--plot", type=Path, help="write a PNG of final loss against N and FLOPs")
     s.add_argument("--csv", type=Path, help="write the runs table as CSV")
+    s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
+    s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
@@ -131,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             return plan(args.overrides, args.config_name)
         if args.command == "status":
-            return status(args.sweep_dir, args.plot, args.csv)
+            return status(args.sweep_dir, args.plot, args.csv, args.wait, args.interval)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

@@ -29,3 +29,11 @@ def test_flops_per_token_is_six_matmul_params_plus_attention():
     expected = 6 * (12 * 256**2 * 4 + 256 * 1000) + 12 * 4 * 256 * 512
     assert flops_per_token(shape) == expected
     assert flops_per_token(shape, seq_len=128) < expected
+
+
+def test_device_peaks_are_dense_bf16_datasheet_figures():
+    from model import peak_flops
+
+    assert peak_flops("h100-sxm") == 989e12 and peak_flops("a100") == 312e12
+    with pytest.raises(KeyError, match="unknown device 'v1'"):
+        peak_flops("v1")

@@ -20,3 +20,20 @@ def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
 @pytest.mark.skipif(shutil.which("sacct") is not None, reason="checks the behaviour without a Slurm client")
 def test_without_slurm_no_state_is_known():
     assert job_states(["1_0"]) == {}
+
+
+def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path, monkeypatch):
+    import launch.queue
+
+    rows = [{"run": "a", "status": "started"}, {"run": "b", "status": "pending"},
+            {"run": "c", "status": "complete"}, {"run": "d", "status": "pending"}]
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"5_{i}", "bucket": "s",
+                                "log": f"/logs/5_{i}_0_log.out"} for i, r in enumerate("abc")])
+    monkeypatch.setattr(launch.queue, "job_states",
+                        lambda ids: {"5_0": "OUT_OF_MEMORY", "5_1": "PENDING", "5_2": "COMPLETED"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    a, b, c, d = rows
+    assert a["status"] == "failed" and "OUT_OF_MEMORY" in a["error"] and "/logs/5_0_0_log.out" in a["error"]
+    assert b["status"] == "queued" and b["job_id"] == "5_1"
+    assert c["status"] == "complete" and c["job_state"] == "COMPLETED"
+    assert d == {"run": "d", "status": "pending"}
