@@ -32,6 +32,8 @@ class TrainJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
+        if submitit.JobEnvironment().num_tasks > 1:  # one task per GPU: torch.distributed's variables
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
             return train(self.cfg)
         except RunInterrupted as stop:

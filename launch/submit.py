@@ -54,6 +54,10 @@ class SlurmOptions:
     max_array_size: int | None  # null: read MaxArraySize from the cluster
     buckets: list[dict[str, Any]] = field(default_factory=list)
 
+    def tasks_per_job(self, bucket: Bucket) -> int:
+        """Tasks per node: one per GPU (DDP ranks), unless set."""
+        return self.tasks_per_node or max(1, bucket.gpus_per_node)
+
     def bucket_specs(self) -> list[Bucket]:
         return [Bucket(name=b["name"], max_hours=float(b["max_hours"]), time_min=int(b["time_min"]),
                        gpus_per_node=int(b.get("gpus_per_node") or self.gpus_per_node)) for b in self.buckets]
@@ -72,15 +76,18 @@ def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], Di
               options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
     grid = build_grid(points, compose)
     buckets = options.bucket_specs()
-    if any(b.gpus_per_node * options.nodes > 1 for b in buckets) or options.nodes > 1:
-        raise ConfigError(
-            "hydra.launcher: more than one GPU per run (gpus_per_node or a bucket's gpus_per_node > 1, "
-            "or nodes > 1) needs distributed training, which this version does not do yet: use 1"
-        )
-    planned = []
+    planned, errors = [], []
     for point in grid:
         hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
-        planned.append(PlannedRun(point, hours, pick_bucket(hours, buckets, options.max_requeues), point.state()))
+        bucket = pick_bucket(hours, buckets, options.max_requeues)
+        ranks = options.nodes * options.tasks_per_job(bucket)
+        if point.cfg.train.batch_size % ranks:
+            errors.append(f"  {' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
+                          f"not divisible by the {ranks} ranks of bucket {bucket.name!r}")
+        planned.append(PlannedRun(point, hours, bucket, point.state()))
+    if errors:
+        raise ConfigError(f"{len(errors)} of {len(grid)} grid points are invalid; nothing was submitted:\n"
+                          + "\n".join(errors))
     if slurm_states:
         _mark_queued(planned)
     return planned
@@ -127,7 +134,7 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecu
         time=bucket.time_min,
         nodes=options.nodes,
         gpus_per_node=bucket.gpus_per_node or None,
-        ntasks_per_node=options.tasks_per_node or max(1, bucket.gpus_per_node),
+        ntasks_per_node=options.tasks_per_job(bucket),
         cpus_per_task=options.cpus_per_task,
         mem=f"{int(options.mem_gb * 1024)}M",
         setup=list(options.setup),

@@ -34,11 +34,13 @@ def bf16_is_fast(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def resolve_placement(train: TrainLoopConfig) -> Placement:
+def resolve_placement(train: TrainLoopConfig, local_rank: int = 0) -> Placement:
     if train.device is Device.cuda and not torch.cuda.is_available():
         raise ConfigError("train.device=cuda but no CUDA device is visible: use auto or cpu")
     use_cuda = train.device is Device.cuda or (train.device is Device.auto and torch.cuda.is_available())
-    device = torch.device("cuda" if use_cuda else "cpu")
+    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
     bf16 = {Precision.bf16: True, Precision.fp32: False}.get(train.precision, None)
     if bf16 is None:
         bf16 = bf16_is_fast(device)

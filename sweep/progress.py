@@ -48,8 +48,18 @@ def _describe(record: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+class _Silent(_Plain):
+    """For the ranks other than 0 of a distributed run: rank 0 reports."""
+
+    def log(self, record: dict[str, Any]) -> None:
+        pass
+
+
 @contextlib.contextmanager
-def bar(total: int, name: str, start: int = 0) -> Iterator[_Plain]:
+def bar(total: int, name: str, start: int = 0, enabled: bool = True) -> Iterator[_Plain]:
+    if not enabled:
+        yield _Silent(total, name, start)
+        return
     if not sys.stderr.isatty():
         yield _Plain(total, name, start)
         return

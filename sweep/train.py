@@ -27,12 +27,14 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from model import Transformer
-from sweep import progress
+from sweep import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
 from sweep.checkpoint import load_checkpoint, save_checkpoint
 from sweep.config import TrainConfig, to_typed, validate
+from sweep.errors import ConfigError
 from sweep.data import TrainReader, eval_batches, prepare_token_cache
 from sweep.device import Placement, resolve_placement
+from sweep.distributed import World, world_from_env
 from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
 from sweep.preempt import StopRequest
 from sweep.rundir import RunDir
@@ -99,6 +101,10 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     """Run one grid point to its budget; returns the dict written to result.json."""
     cfg = to_typed(cfg)
     validate(cfg)
+    world = world_from_env()
+    if cfg.train.batch_size % world.world_size:
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} is not divisible by the "
+                          f"{world.world_size} data-parallel ranks: use a multiple of {world.world_size}")
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
     previous = run.read_result()
@@ -107,14 +113,17 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
     cache = prepare_token_cache(cfg.data, cfg.model.seq_len)
-    placement = resolve_placement(cfg.train)
-    run.write_config(cfg)
+    placement = resolve_placement(cfg.train, local_rank=world.local_rank)
+    distributed.init(world, placement.device)
+    if world.is_main:
+        run.write_config(cfg)
     try:
-        return _train(cfg, budget, run, cache, placement)
+        return _train(cfg, budget, run, cache, placement, world)
     except RunInterrupted:
         raise
     except Exception as err:
-        record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
+        if world.is_main:
+            record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
         raise
 
 
@@ -124,13 +133,18 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> No
     RunDir.for_config(cfg).write_result(_result(cfg, compute_budget(cfg), "failed", **fields))
 
 
-def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement) -> dict[str, Any]:
+def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement,
+           world: World) -> dict[str, Any]:
     shape = model_shape(cfg)
     torch.manual_seed(cfg.seed)
     model = Transformer(shape).to(placement.device)
     optimizer = build_optimizer(model, cfg.optim, fused=placement.device.type == "cuda")
-    reader = TrainReader(cache.train_tokens(), cfg.model.seq_len, cfg.train.batch_size, cfg.seed)
+    # Each rank reads its slice of the global batch: together the ranks read exactly the
+    # windows one process would, so the run is the same whatever the number of GPUs.
+    reader = TrainReader(cache.train_tokens(), cfg.model.seq_len, cfg.train.batch_size // world.world_size,
+                         cfg.seed, rank=world.rank, world_size=world.world_size)
     eval_tokens = cache.eval_tokens()
+    writes = world.is_main  # rank 0 alone writes the run folder
 
     t, lc = cfg.train, cfg.optim
     step, clock, losses = 0, Clock(), LossTracker(t.log_every, placement.device)
@@ -139,29 +153,36 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         step, extra = resumed
         clock.prior_seconds = extra["wall_seconds"]
         losses.load(extra["losses"])
-        run.truncate_metrics(after_step=step)
+        if writes:
+            run.truncate_metrics(after_step=step)
         log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
-    elif run.metrics_file.exists():
+    elif run.metrics_file.exists() and writes:
         run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
     if placement.compile:
         model.compile_blocks()
+    forward = model
+    if world.distributed:
+        device_ids = [placement.device.index] if placement.device.type == "cuda" else None
+        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     epochs = reader.epochs(budget.steps)
-    log.info("%s: %s on %s; %.2f epochs over %s unique train tokens",
-             run.path.name, budget.summary(), placement.describe(), epochs,
-             f"{len(cache.train_tokens()):,}")
+    if writes:
+        log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens",
+                 run.path.name, budget.summary(), placement.describe(),
+                 f" x {world.world_size} ranks" if world.distributed else "", epochs,
+                 f"{len(cache.train_tokens()):,}")
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
     last_log = (time.perf_counter(), step)
     last_checkpoint = time.perf_counter()
     record: dict[str, Any] = {}
-    with StopRequest() as stop, progress.bar(budget.steps, run.path.name, start=step) as bar:
+    with StopRequest() as stop, progress.bar(budget.steps, run.path.name, start=step, enabled=writes) as bar:
         while step < budget.steps:
             lr = lr_at(step, lc, budget.steps)
             set_lr(optimizer, lr)
             batch_BxT1 = reader.batch(step).to(placement.device, non_blocking=True)
             with placement.autocast():
-                logits_BxTxV = model(batch_BxT1[:, :-1])
+                logits_BxTxV = forward(batch_BxT1[:, :-1])
             loss = F.cross_entropy(logits_BxTxV.float().flatten(0, 1), batch_BxT1[:, 1:].flatten())
             penalty = l2_penalty(model, lc)
             (loss if penalty is None else loss + penalty).backward()
@@ -173,9 +194,10 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
             bar.advance()
 
             last = step == budget.steps
-            if step % t.log_every == 0 or last:
+            log_step = step % t.log_every == 0 or last
+            if log_step:
                 now = time.perf_counter()
-                train_loss = losses.take_mean()
+                train_loss, = distributed.mean([losses.take_mean()], world, placement.device)
                 record = {
                     "step": step,
                     "tokens": step * budget.tokens_per_step,
@@ -188,27 +210,37 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
                 }
                 last_log = (now, step)
                 if not math.isfinite(train_loss) or train_loss > divergence_limit:
-                    run.append_metrics(record)
-                    return _finish(run, cfg, budget, "diverged", record, clock, epochs,
+                    if writes:
+                        run.append_metrics(record)
+                    return _finish(run, cfg, budget, "diverged", record, clock, epochs, writes,
                                    reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
                 if step % t.eval_every == 0 or last:
                     record["eval_loss"], record["eval_loss_stderr"] = evaluate(
                         model, eval_tokens, cfg, placement)
-                run.append_metrics(record)
+                if writes:
+                    run.append_metrics(record)
                 bar.log(record)
 
-            if stop.requested or time.perf_counter() - last_checkpoint > 60 * t.checkpoint_every_minutes:
-                if not last:
-                    save_checkpoint(run.checkpoint_file, model, optimizer, step,
-                                    {"wall_seconds": clock.seconds, "losses": losses.state()})
+            # Ranks agree on stopping and checkpointing (at log steps only, to keep collectives
+            # off the other steps); a single process decides at every step.
+            if log_step or not world.distributed:
+                checkpoint_due = time.perf_counter() - last_checkpoint > 60 * t.checkpoint_every_minutes
+                stopping, checkpoint_due = distributed.any_true([stop.requested, checkpoint_due], world,
+                                                                placement.device)
+                if (stopping or checkpoint_due) and not last:
+                    if writes:
+                        save_checkpoint(run.checkpoint_file, model, optimizer, step,
+                                        {"wall_seconds": clock.seconds, "losses": losses.state()})
+                    distributed.barrier(world)  # nobody exits before the checkpoint is whole
                     last_checkpoint = time.perf_counter()
-                if stop.requested:
-                    raise RunInterrupted(run, step, stop.signal.name)
-    save_checkpoint(run.checkpoint_file, model, optimizer, step,
-                    {"wall_seconds": clock.seconds, "losses": losses.state()})
-    record["train_loss"] = losses.final()  # over the last log_every steps, not a short tail
-    return _finish(run, cfg, budget, "complete", record, clock, epochs)
+                if stopping:
+                    raise RunInterrupted(run, step, (stop.signal or signal.SIGTERM).name)
+    if writes:
+        save_checkpoint(run.checkpoint_file, model, optimizer, step,
+                        {"wall_seconds": clock.seconds, "losses": losses.state()})
+    record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
+    return _finish(run, cfg, budget, "complete", record, clock, epochs, writes)
 
 
 @torch.no_grad()
@@ -258,7 +290,7 @@ def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dic
 
 
 def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
-            clock: Clock, epochs: float, reason: str | None = None) -> dict[str, Any]:
+            clock: Clock, epochs: float, writes: bool, reason: str | None = None) -> dict[str, Any]:
     wall = clock.seconds
     result = _result(
         cfg, budget, status,
@@ -271,6 +303,8 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
         epochs=epochs,
         **({"reason": reason} if reason else {}),
     )
+    if not writes:
+        return result
     run.write_result(result)
     (log.warning if status != "complete" else log.info)(
         "%s: %s, train loss %s, eval loss %s, %.0f s%s", run.path.name, status,

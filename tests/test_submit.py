@@ -74,6 +74,8 @@ def test_finished_runs_are_not_submitted_again(tmp_path, shared_cache_dir):
     assert [e["run"] for e in entries] == [planned[1].point.run.path.name]
 
 
-def test_multi_gpu_runs_are_refused_until_distributed_training_exists(tmp_path, shared_cache_dir):
-    with pytest.raises(ConfigError, match="distributed training"):
-        plan(tmp_path, shared_cache_dir, gpus_per_node=2)
+def test_a_batch_that_does_not_split_over_a_bucket_s_ranks_is_refused_before_submitting(tmp_path, shared_cache_dir):
+    planned = plan(tmp_path, shared_cache_dir, "seed=0", gpus_per_node=2)  # batch 4 over 2 ranks: fine
+    assert planned[0].bucket.gpus_per_node == 2
+    with pytest.raises(ConfigError, match="train.batch_size=4 is not divisible by the 3 ranks"):
+        plan(tmp_path, shared_cache_dir, "seed=0", gpus_per_node=3)
