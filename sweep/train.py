@@ -331,11 +331,12 @@ def _task(cfg: DictConfig) -> float | None:
 def main() -> None:
     """`python -m sweep.train [--dry-run] [-m] OVERRIDES`: Hydra with the project's launchers.
 
-    The launchers are registered by hand: Hydra's plugin scan does not see packages installed
+    The sweeper and launchers are registered by hand: Hydra's plugin scan does not see packages installed
     in editable mode. `--dry-run` is `hydra.launcher.dry_run=true` (slurm launcher)."""
     from hydra.core.plugins import Plugins
-    from hydra_plugins.sweep_launchers import SlurmLauncher
+    from hydra_plugins.sweep_launchers import GridSweeper, SlurmLauncher
 
+    Plugins.instance().register(GridSweeper)
     Plugins.instance().register(SlurmLauncher)
     if "--dry-run" in sys.argv:
         sys.argv.remove("--dry-run")

@@ -1,20 +1,78 @@
-"""The project's Hydra launchers. Hydra instantiates launchers only from the `hydra_plugins`
-namespace, so pyproject.toml installs this folder as `hydra_plugins.sweep_launchers`; their
-configs are conf/hydra/launcher/*.yaml. The logic lives in launch/submit.py."""
+"""The project's Hydra plugins: the grid sweeper (the default) and the Slurm launcher. Hydra
+instantiates plugins only from the `hydra_plugins` namespace, so pyproject.toml installs this
+folder as `hydra_plugins.sweep_launchers`, and sweep.train registers the classes by hand (Hydra's
+plugin scan misses editable installs). Configs: conf/hydra/{sweeper,launcher}/*.yaml. The logic
+lives in launch/grid.py and launch/submit.py."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any, Sequence
+import logging
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from launch.grid import GridComposer, build_grid, config_sweep_params, split_grid
 from launch.submit import SlurmOptions, plan_grid, print_plan, submit_grid
 from sweep.errors import ConfigError
+
+log = logging.getLogger("sweep.grid")
+
+
+@contextlib.contextmanager
+def user_errors_exit() -> Iterator[None]:
+    """A user's mistake ends the command with its message alone (exit code 2), not with the
+    traceback Hydra prints for errors in plugins."""
+    try:
+        yield
+    except ConfigError as err:
+        log.error("%s", err)
+        raise SystemExit(2) from None
+
+
+def grid_composer(hydra_context: HydraContext, config: DictConfig) -> GridComposer:
+    loader = hydra_context.config_loader
+    return GridComposer(lambda point: loader.load_sweep_config(config, point), loader.repository.group_exists)
+
+
+class GridSweeper(Sweeper):
+    """`hydra/sweeper=grid` (the default): Hydra's basic grid, except that every point is
+    composed and validated before the launcher sees any (one invalid point stops the whole
+    multirun, naming each bad point), and all points go to the launcher in one batch.
+    `hydra.sweeper.params` may declare grid dimensions in a config (conf/demo.yaml does)."""
+
+    def __init__(self, params: Any = None) -> None:
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self.launcher: Launcher | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.hydra_context is not None and self.config is not None and self.launcher is not None
+        points = split_grid(config_sweep_params(self.config) + list(arguments))
+        with user_errors_exit():
+            grid = build_grid(points, grid_composer(self.hydra_context, self.config))
+        done = sum(point.state() in ("complete", "diverged") for point in grid)
+        log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        results = self.launcher.launch(points, initial_job_idx=0)
+        for result in results:
+            _ = result.return_value  # raises the first failure, after every job has run
+        return [results]
 
 
 class SlurmLauncher(Launcher):
@@ -38,8 +96,8 @@ class SlurmLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.hydra_context is not None and self.config is not None
-        loader = self.hydra_context.config_loader
-        planned = plan_grid(job_overrides, lambda point: loader.load_sweep_config(self.config, point), self.options)
+        with user_errors_exit():
+            planned = plan_grid(job_overrides, grid_composer(self.hydra_context, self.config), self.options)
         print_plan(planned, Console(width=200))
         if self.options.dry_run:
             return []
