@@ -115,8 +115,9 @@ def build_grid(points: Sequence[Sequence[str]],
                compose: Callable[[list[str]], DictConfig | TrainConfig]) -> list[GridPoint]:
     """Compose and validate every point; raise one ConfigError naming every invalid point."""
     grid, errors = [], []
+    fixed = _fixed_overrides(points)
     for overrides in points:
-        where = " ".join(_coordinates(overrides, points)) or "(defaults)"
+        where = " ".join(o for o in overrides if o not in fixed) or "(defaults)"
         try:
             cfg = to_typed(compose(list(overrides)))
             validate(cfg)
@@ -132,12 +133,11 @@ def build_grid(points: Sequence[Sequence[str]],
     return grid
 
 
-def _coordinates(overrides: Sequence[str], points: Sequence[Sequence[str]]) -> list[str]:
-    """The overrides of one point that vary across the grid (all of them for a single point)."""
+def _fixed_overrides(points: Sequence[Sequence[str]]) -> set[str]:
+    """Overrides shared by every point (none for a single point): not worth naming in errors."""
     if len(points) < 2:
-        return list(overrides)
-    fixed = set(points[0]).intersection(*map(set, points[1:]))
-    return [o for o in overrides if o not in fixed]
+        return set()
+    return set(points[0]).intersection(*map(set, points[1:]))
 
 
 def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[GridPoint]:
