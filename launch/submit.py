@@ -66,8 +66,8 @@ class SlurmOptions:
 @dataclass
 class PlannedRun:
     point: GridPoint
-    gpu_hours: float
-    bucket: Bucket
+    gpu_hours: float | None  # None when run locally
+    bucket: Bucket | None
     state: str  # complete | diverged | failed | started | pending | queued (a live Slurm job)
     job_id: str | None = None
 
@@ -114,17 +114,19 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         cfg, b = p.point.cfg, p.point.budget
         table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
                       f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
-                      f"{b.flops:.2e}", f"{p.gpu_hours:.3g}", p.bucket.name,
+                      f"{b.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
+                      p.bucket.name if p.bucket else "local",
                       p.state + (f" ({p.job_id})" if p.job_id else ""))
     console.print(table)
     counts: dict[str, int] = {}
     for p in planned:
         counts[p.state] = counts.get(p.state, 0) + 1
     todo = [p for p in planned if p.state not in FINISHED and p.state != "queued"]
+    hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
     console.print(
         f"total: {len(planned)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-        f"{sum(p.point.budget.flops for p in planned):.3e} FLOPs, {sum(p.gpu_hours for p in planned):.3g} "
-        f"GPU-hours estimated; to submit: {len(todo)} runs, {sum(p.gpu_hours for p in todo):.3g} GPU-hours")
+        f"{sum(p.point.budget.flops for p in planned):.3e} FLOPs, {hours(planned):.3g} GPU-hours estimated; "
+        f"to run: {len(todo)} runs, {hours(todo):.3g} GPU-hours")
 
 
 def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecutor:

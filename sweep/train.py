@@ -334,10 +334,10 @@ def main() -> None:
     The sweeper and launchers are registered by hand: Hydra's plugin scan does not see packages installed
     in editable mode. `--dry-run` is `hydra.launcher.dry_run=true` (slurm launcher)."""
     from hydra.core.plugins import Plugins
-    from hydra_plugins.sweep_launchers import GridSweeper, SlurmLauncher
+    from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
 
-    Plugins.instance().register(GridSweeper)
-    Plugins.instance().register(SlurmLauncher)
+    for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
+        Plugins.instance().register(plugin)
     if "--dry-run" in sys.argv:
         sys.argv.remove("--dry-run")
         sys.argv.append("hydra.launcher.dry_run=true")

@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from launch.grid import GridComposer, build_grid, config_sweep_params, split_grid
-from launch.submit import SlurmOptions, plan_grid, print_plan, submit_grid
+from launch.local import LocalOptions, run_locally
+from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, submit_grid
 from sweep.errors import ConfigError
 
 log = logging.getLogger("sweep.grid")
@@ -75,24 +76,55 @@ class GridSweeper(Sweeper):
         return [results]
 
 
-class SlurmLauncher(Launcher):
-    """`hydra/launcher=slurm`: validate the whole grid, then one submitit job array per resource
-    bucket; returns after submission (the jobs run on their own)."""
+def launcher_options(cls: type, options: dict[str, Any]) -> Any:
+    """`hydra.launcher.*` as the launcher's options dataclass; an unknown key names the accepted."""
+    plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+             for k, v in options.items()}
+    accepted = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(plain) - accepted)
+    if unknown:
+        raise ConfigError(f"hydra.launcher: unknown option(s) {', '.join(unknown)}; "
+                          f"accepted: {', '.join(sorted(accepted))}")
+    return cls(**plain)
+
+
+class _ProjectLauncher(Launcher):
+    options_class: type
 
     def __init__(self, **options: Any) -> None:
-        plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-                 for k, v in options.items()}
-        accepted = {f.name for f in dataclasses.fields(SlurmOptions)}
-        unknown = sorted(set(plain) - accepted)
-        if unknown:
-            raise ConfigError(f"hydra.launcher: unknown option(s) {', '.join(unknown)}; "
-                              f"accepted: {', '.join(sorted(accepted))}")
-        self.options = SlurmOptions(**plain)
+        self.options = launcher_options(self.options_class, options)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
+
+
+class LocalLauncher(_ProjectLauncher):
+    """`hydra/launcher=local`: every run in its own process on this machine, `parallelism` at
+    a time; waits for all of them."""
+
+    options_class = LocalOptions
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.hydra_context is not None and self.config is not None
+        with user_errors_exit():
+            grid = build_grid(job_overrides, grid_composer(self.hydra_context, self.config))
+        print_plan([PlannedRun(p, None, None, p.state()) for p in grid], Console(width=200))
+        if self.options.dry_run:
+            return []
+        with user_errors_exit():
+            outcomes = run_locally(grid, self.options)
+        return [JobReturn(overrides=list(o.point.overrides),
+                          status=JobStatus.FAILED if o.error else JobStatus.COMPLETED,
+                          _return_value=o.error or (o.result or {}).get("final_eval_loss")) for o in outcomes]
+
+
+class SlurmLauncher(_ProjectLauncher):
+    """`hydra/launcher=slurm`: validate the whole grid, then one submitit job array per resource
+    bucket; returns after submission (the jobs run on their own)."""
+
+    options_class = SlurmOptions
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.hydra_context is not None and self.config is not None

@@ -1,0 +1,95 @@
+"""Running grid points on this machine, each in its own process (submitit's LocalExecutor):
+at most `parallelism` runs at once, each given its own GPUs, with the same skip-if-finished
+rule and manifest as on Slurm. The command waits until every run has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import submitit
+
+from launch.grid import GridPoint
+from launch.job import TrainJob
+from launch.queue import append_manifest
+from sweep.errors import ConfigError
+
+log = logging.getLogger("sweep.launch")
+
+FINISHED = ("complete", "diverged")
+
+
+@dataclass
+class LocalOptions:
+    """`hydra.launcher.*` of conf/hydra/launcher/local.yaml (the defaults live there)."""
+
+    folder: str  # submitit's job files and logs
+    dry_run: bool
+    parallelism: int  # runs at once
+    gpus_per_run: int  # 0: CPU
+    visible_gpus: list[int] | None  # GPUs to share out; null: 0 .. parallelism x gpus_per_run - 1
+    tasks_per_run: int | None  # null: one per GPU (DDP ranks), 1 on CPU
+    timeout_min: int  # a run still going after this is stopped (it checkpoints first)
+    poll_s: float  # how often to look at running jobs
+
+
+@dataclass
+class Outcome:
+    point: GridPoint
+    result: dict[str, Any] | None  # result.json of the run, when the job returned
+    error: BaseException | None  # what the job raised
+
+
+def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:
+    """Run every point that is not finished; returns one Outcome per point (finished ones
+    without running them again)."""
+    if options.parallelism < 1:
+        raise ConfigError(f"hydra.launcher.parallelism={options.parallelism}: must be >= 1")
+    gpus = list(options.visible_gpus if options.visible_gpus is not None
+                else range(options.parallelism * options.gpus_per_run))
+    if options.gpus_per_run * options.parallelism > len(gpus):
+        raise ConfigError(f"hydra.launcher: {options.parallelism} runs x {options.gpus_per_run} GPUs do not fit "
+                          f"in visible_gpus={gpus}")
+    tasks = options.tasks_per_run or max(1, options.gpus_per_run)
+    for point in points:
+        if point.cfg.train.batch_size % tasks:
+            raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
+                              f"not divisible by the {tasks} ranks of each run")
+    outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if p.state() in FINISHED}
+    todo = [p for p in points if id(p) not in outcomes]
+    if len(outcomes):
+        log.info("%d of %d runs are finished: not run again", len(outcomes), len(points))
+    g = options.gpus_per_run
+    free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
+    running: list[tuple[GridPoint, Any, list[int]]] = []
+    pending = list(todo)
+    while pending or running:
+        while pending and free:
+            point, slot = pending.pop(0), free.pop(0)
+            executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
+            executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
+                                       gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
+            job = executor.submit(TrainJob(point.cfg))
+            append_manifest(Path(point.cfg.out_dir), [{"run": point.run.path.name, "path": str(point.run.path),
+                                                       "job_id": str(job.job_id), "bucket": "local",
+                                                       "log": str(job.paths.stdout)}])
+            running.append((point, job, slot))
+            log.info("started %s (pid %s%s)", point.run.path.name, job.job_id, f", GPUs {slot}" if slot else "")
+        time.sleep(options.poll_s)
+        for entry in [r for r in running if r[1].done()]:
+            point, job, slot = entry
+            running.remove(entry)
+            free.append(slot)
+            try:
+                outcome = Outcome(point, job.results()[0], None)  # rank 0 wrote it
+            except Exception as err:  # the run's own failure, with the job's traceback
+                outcome = Outcome(point, point.run.read_result(), err)
+            outcomes[id(point)] = outcome
+            status = (outcome.result or {}).get("status", "failed")
+            log.info("%s: %s, eval loss %s (%d of %d done; log %s)", point.run.path.name, status,
+                     (outcome.result or {}).get("final_eval_loss"), len(outcomes), len(points), job.paths.stdout)
+    return [outcomes[id(p)] for p in points]

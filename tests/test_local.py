@@ -1,0 +1,44 @@
+"""launch/local.py through `hydra/launcher=local`: runs in their own processes, skip-if-done,
+failures reported after every run, and data-parallel runs with two processes on CPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from launch.queue import latest_jobs
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def multirun(out: Path, cache: Path, *overrides: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
+           "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
+           "budget.tokens_per_param=0.5", "data.eval_tokens=2048", "train.device=cpu",
+           f"data.cache_dir={cache}", f"out_dir={out}", *overrides]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
+
+
+def test_local_launcher_runs_each_point_in_its_own_process_and_skips_finished_ones(tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    first = multirun(out, shared_cache_dir, "model.d=16,32")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(r["status"] for r in results(out).values()) == ["complete", "complete"]
+    manifest = latest_jobs(out)
+    assert len(manifest) == 2 and all(Path(e["log"]).exists() for e in manifest.values())
+    again = multirun(out, shared_cache_dir, "model.d=16,32")
+    assert again.returncode == 0 and "2 of 2 runs are finished: not run again" in again.stdout + again.stderr
+
+
+def test_two_processes_per_run_train_as_one(tmp_path, shared_cache_dir):
+    single = multirun(tmp_path / "single", shared_cache_dir, "model.d=32")
+    ddp = multirun(tmp_path / "ddp", shared_cache_dir, "model.d=32", "hydra.launcher.tasks_per_run=2")
+    assert single.returncode == 0 and ddp.returncode == 0, ddp.stdout + ddp.stderr
+    (one,), (two,) = results(tmp_path / "single").values(), results(tmp_path / "ddp").values()
+    assert abs(one["final_eval_loss"] - two["final_eval_loss"]) < 1e-4 * one["final_eval_loss"]
+    log = Path(next(iter(latest_jobs(tmp_path / "ddp").values()))["log"]).read_text()
+    assert "x 2 ranks" in log
