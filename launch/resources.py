@@ -49,7 +49,7 @@ def pick_bucket(gpu_hours: float, buckets: Sequence[Bucket], max_requeues: int) 
         if gpu_hours <= bucket.max_hours:
             return bucket
     last = buckets[-1]
-    wall_min = 60 * gpu_hours / last.gpus_per_node
+    wall_min = 60 * gpu_hours / max(1, last.gpus_per_node)
     attempts = math.ceil(wall_min / last.time_min)
     if attempts > 1 + max_requeues:
         raise ConfigError(

@@ -60,7 +60,7 @@ class SlurmOptions:
 
     def bucket_specs(self) -> list[Bucket]:
         return [Bucket(name=b["name"], max_hours=float(b["max_hours"]), time_min=int(b["time_min"]),
-                       gpus_per_node=int(b.get("gpus_per_node") or self.gpus_per_node)) for b in self.buckets]
+                       gpus_per_node=int(b.get("gpus_per_node", self.gpus_per_node))) for b in self.buckets]
 
 
 @dataclass
