@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import traceback
 from typing import Any
 
 import submitit
 
 from sweep.config import TrainConfig
+from sweep.distributed import world_from_env
+from sweep.rundir import RunDir
 from sweep.train import RunInterrupted, record_failure, train
 
 log = logging.getLogger("sweep.job")
@@ -32,7 +35,7 @@ class TrainJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
-        if submitit.JobEnvironment().num_tasks > 1:  # one task per GPU: torch.distributed's variables
+        if _num_tasks() > 1:  # one task per GPU: torch.distributed's variables, from submitit's view
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
             return train(self.cfg)
@@ -46,3 +49,17 @@ class TrainJob(submitit.helpers.Checkpointable):
                     record_failure(self.cfg, f"time limit reached and not requeued: {refused}")
                     raise
             sys.exit(128 + int(signal.Signals[stop.signal_name]))  # e.g. SIGTERM on pre-emption
+        except Exception as err:
+            # A job fails where the submitting command could not see it (data gone, a node's
+            # disk full, ...): record it, unless the training loop already did.
+            if world_from_env().is_main and (RunDir.for_config(self.cfg).read_result() or {}).get("status") != "failed":
+                record_failure(self.cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
+            raise
+
+
+def _num_tasks() -> int:
+    """Tasks of this submitit job (1 when called outside one, e.g. in a test)."""
+    try:
+        return submitit.JobEnvironment().num_tasks
+    except RuntimeError:  # not inside a Slurm or local submitit job
+        return 1

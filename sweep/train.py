@@ -128,9 +128,13 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
 
 
 def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> None:
-    """Write result.json with status failed (a re-launch resumes the run from its checkpoint)."""
+    """Write result.json with status failed (a re-launch resumes the run from its checkpoint),
+    and config.yaml if the run failed before writing it, so `sweep status` lists the run."""
+    run = RunDir.for_config(cfg)
+    if not run.config_file.exists():
+        run.write_config(cfg)
     fields = {"error": error, **({"traceback": trace} if trace else {})}
-    RunDir.for_config(cfg).write_result(_result(cfg, compute_budget(cfg), "failed", **fields))
+    run.write_result(_result(cfg, compute_budget(cfg), "failed", **fields))
 
 
 def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement,

@@ -1,0 +1,24 @@
+"""launch/job.py: the callable a submitit job runs."""
+
+import pytest
+
+from launch.job import TrainJob
+from sweep.rundir import RunDir
+
+
+def test_a_job_runs_its_training_run(tiny_config):
+    result = TrainJob(tiny_config())()
+    assert result["status"] == "complete"
+
+
+def test_a_job_that_fails_before_training_is_recorded_as_failed(tiny_config, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("text " * 1000)
+    cfg = tiny_config("data=files", f"data.paths=[{corpus}]", "data.tokenizer=byte", "data.eval_tokens=100")
+    corpus.unlink()  # valid when submitted, gone when the job starts
+    with pytest.raises(Exception, match="corpus.txt"):
+        TrainJob(cfg)()
+    run = RunDir.for_config(cfg)
+    result = run.read_result()
+    assert result["status"] == "failed" and "corpus.txt" in result["error"] and "Traceback" in result["traceback"]
+    assert run.config_file.exists()  # so `sweep status` lists it
