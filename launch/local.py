@@ -70,6 +70,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     while pending or running:
         while pending and free:
             point, slot = pending.pop(0), free.pop(0)
+            point.run.write_config(point.cfg)
             executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
             executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
                                        gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)

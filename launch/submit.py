@@ -167,6 +167,8 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
         runs = [p for p in todo if p.bucket == bucket]
         for start in range(0, len(runs), limit):
             chunk = runs[start:start + limit]
+            for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
+                p.point.run.write_config(p.point.cfg)
             executor = make_executor(options, bucket)
             with executor.batch():
                 jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]

@@ -9,6 +9,8 @@ import pytest
 from sweep.config import TrainConfig, to_typed
 from tests.helpers import TINY, compose_config
 
+pytest_plugins = ["tests.slurm_cluster"]
+
 
 @pytest.fixture
 def tiny_config(tmp_path, shared_cache_dir):

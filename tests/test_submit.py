@@ -61,6 +61,7 @@ def test_runs_are_bucketed_by_cost_and_arrays_split_at_max_array_size(tmp_path, 
     assert len(entries) == 8
     manifest = latest_jobs(tmp_path / "runs")
     assert set(manifest) == {p.point.run.path.name for p in planned}
+    assert all((p.point.run.path / "config.yaml").exists() for p in planned)  # `sweep status` lists queued runs
 
 
 def test_finished_runs_are_not_submitted_again(tmp_path, shared_cache_dir):

@@ -1,0 +1,104 @@
+"""The Slurm launcher end to end on the project's own single-node Slurm (tests/slurm_cluster.py):
+submit-and-exit, a job on a (fake) GPU falling back to CPU, a run that hits its time limit and
+is requeued and resumes to exactly the loss of an uninterrupted run, a crash shown as failed,
+and no double submission."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from launch.queue import latest_jobs
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = ["model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4", "data.eval_tokens=2048",
+       "train.device=auto", "train.precision=fp32", "train.compile=false"]
+CLUSTER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
+           "hydra.launcher.array_parallelism=2", "hydra.launcher.max_array_size=null"]
+
+
+def submit(out: Path, cache: Path, *overrides: str, buckets: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *CLUSTER, f"hydra.launcher.buckets={buckets}", *RUN,
+           f"data.cache_dir={cache}", f"out_dir={out}", *overrides]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def status(out: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sweep.cli", "status", str(out), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
+
+
+def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    buckets = "[{name:cpu,max_hours:1e-9,time_min:5,gpus_per_node:0},{name:gpu,max_hours:1,time_min:5,gpus_per_node:1}]"
+    started = time.time()
+    sub = submit(out, shared_cache_dir, "model.d=16,32", "budget.tokens_per_param=0.5", buckets=buckets)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    assert time.time() - started < 60, "submission returns without waiting for the jobs"
+    manifest = latest_jobs(out)
+    assert {e["bucket"] for e in manifest.values()} == {"cpu", "gpu"}  # d=16 is cheap, d=32 is not
+
+    again = submit(out, shared_cache_dir, "model.d=16,32", "budget.tokens_per_param=0.5", buckets=buckets)
+    assert "finished or queued: not submitted again" in again.stdout + again.stderr
+    assert latest_jobs(out) == manifest
+
+    done = status(out, "--wait", "--interval", "2")
+    assert done.returncode == 0, done.stdout + done.stderr + slurm_cluster.diagnose()
+    assert sorted(r["status"] for r in results(out).values()) == ["complete", "complete"]
+    assert "2 complete" in done.stdout and "COMPLETED" in done.stdout
+    assert {slurm_cluster.final_state(e["job_id"]) for e in manifest.values()} == {"COMPLETED"}
+    gpu_log = Path(next(e for e in manifest.values() if e["bucket"] == "gpu")["log"]).read_text()
+    assert "on cpu" in gpu_log  # the test cluster's GPU is fake: the run fell back to the CPU
+
+
+def test_a_run_past_its_time_limit_is_requeued_and_ends_as_if_uninterrupted(slurm_cluster, tmp_path, shared_cache_dir):
+    # ~40 s of training: more than the ~20-50 s from a 1-minute job's start to Slurm's SIGUSR2
+    # (sent signal_delay_s before the limit, on slurmctld's 30 s timer), so it is requeued at least once
+    run = [*RUN, "model.d=32", "budget.tokens_per_param=40", "train.log_every=10", "train.eval_every=1000",
+           f"data.cache_dir={shared_cache_dir}"]
+
+    def submit_run(out: Path, time_min: int) -> None:
+        sub = subprocess.run([sys.executable, "-m", "sweep.train", "-m", *CLUSTER, *run, f"out_dir={out}",
+                              f"hydra.launcher.buckets=[{{name:b,max_hours:1,time_min:{time_min},gpus_per_node:0}}]",
+                              "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_requeues=8"],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert sub.returncode == 0, sub.stdout + sub.stderr
+
+    out, reference = tmp_path / "sweep", tmp_path / "reference"
+    submit_run(out, time_min=1)
+    submit_run(reference, time_min=10)  # the same run, uninterrupted, in the same job environment
+    assert status(out, "--wait", "--interval", "3", timeout=900).returncode == 0, slurm_cluster.diagnose()
+    assert status(reference, "--wait", "--interval", "3").returncode == 0
+
+    (result,), (expected,) = results(out).values(), results(reference).values()
+    assert result["status"] == "complete", result
+    log = Path(next(iter(latest_jobs(out).values()))["log"]).read_text()
+    assert "resuming from step" in log, "the run was requeued and resumed from its checkpoint"
+    assert "resuming" not in Path(next(iter(latest_jobs(reference).values()))["log"]).read_text()
+    assert result["final_eval_loss"] == expected["final_eval_loss"]
+    assert result["final_train_loss"] == expected["final_train_loss"]
+
+
+def test_a_crashing_job_shows_as_failed_with_its_traceback(slurm_cluster, tmp_path, shared_cache_dir):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a small corpus that will be gone when the job starts. " * 200)
+    out = tmp_path / "sweep"
+    sub = submit(out, tmp_path / "cache", "data=files", f"data.paths=[{corpus}]", "data.tokenizer=byte",
+                 "data.eval_tokens=100", "model.d=16", "budget.tokens_per_param=0.5",
+                 "+hydra.launcher.additional_parameters.begin=now+5",
+                 buckets="[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    corpus.unlink()  # valid when submitted, missing when the job runs
+    done = status(out, "--wait", "--interval", "2")
+    (result,) = results(out).values()
+    assert result["status"] == "failed" and "corpus.txt" in result["error"]
+    assert "1 failed" in done.stdout and "traceback:" in done.stdout
+    (job,) = latest_jobs(out).values()
+    assert slurm_cluster.final_state(job["job_id"]) == "FAILED"
