@@ -65,3 +65,15 @@ def peak_flops(device: str) -> float:
         return PEAK_FLOPS_BF16[device]
     except KeyError:
         raise KeyError(f"unknown device {device!r}: known peaks are for {', '.join(PEAK_FLOPS_BF16)}") from None
+
+
+# Substrings of torch.cuda.get_device_name() -> PEAK_FLOPS_BF16 key, most specific first
+# ("NVIDIA H100 80GB HBM3" is an SXM part, "NVIDIA H100 PCIe" is not).
+_DEVICE_NAMES = (("h100 pcie", "h100-pcie"), ("h100", "h100-sxm"), ("h200", "h200"), ("a100", "a100"),
+                 ("l40s", "l40s"), ("l4", "l4"))
+
+
+def device_key(device_name: str) -> str | None:
+    """The PEAK_FLOPS_BF16 key of a CUDA device name, or None when its peak is not known."""
+    name = device_name.lower()
+    return next((key for part, key in _DEVICE_NAMES if part in name), None)

@@ -2,6 +2,7 @@
 
     sweep plan model.d=64,96 model.l=1,2 optim.lr=1e-3,3e-3   # N, tokens, steps, FLOPs per point
     sweep status runs/                                          # table of runs in a sweep folder
+    sweep status wandb:my-team/scaling-sweep/runs               # ... or in a W&B project's group
     sweep status runs/ --plot runs/scaling.png --csv runs.csv
     sweep demo                                                  # a small local scaling sweep
 """
@@ -66,8 +67,18 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     return 0
 
 
+def runs_table(source: str) -> list[dict[str, Any]]:
+    """The runs table of a sweep folder (with Slurm's state of each run's latest job), or of a
+    W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
+    from sweep.wandb_runs import load_wandb_runs, parse_source
+
+    wandb_sweep = parse_source(source)
+    if wandb_sweep is not None:
+        return load_wandb_runs(wandb_sweep)
+    return runs_with_queue_state(Path(source))
+
+
 def runs_with_queue_state(sweep_dir: Path) -> list[dict[str, Any]]:
-    """The runs table of a sweep folder, with Slurm's state of each run's latest job."""
     from launch.queue import attach_queue_state
     from sweep.results import load_runs
 
@@ -80,16 +91,16 @@ def runs_with_queue_state(sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def wait(sweep_dir: Path, interval_s: float) -> None:
+def wait(source: str, interval_s: float) -> None:
     """Follow a sweep until no run is queued or running: a live line on a terminal, a plain
     line per change otherwise."""
     from rich.live import Live
 
     def summary() -> tuple[str, bool]:
-        rows = runs_with_queue_state(sweep_dir)
+        rows = runs_table(source)
         counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
         active = counts["running"] + counts["queued"]
-        return f"{sweep_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
+        return f"{source}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
 
     line, active = summary()
     with Live(line, console=console, auto_refresh=False, transient=True) if console.is_terminal \
@@ -105,13 +116,14 @@ def wait(sweep_dir: Path, interval_s: float) -> None:
             line, active = summary()
 
 
-def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
+def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
            interval_s: float = 10.0) -> int:
+    source = str(source)
     if follow:
-        wait(sweep_dir, interval_s)
-    rows = runs_with_queue_state(sweep_dir)
+        wait(source, interval_s)
+    rows = runs_table(source)
     rows.sort(key=lambda r: (r.get("n_params") or 0, r["d"], r["l"], r["lr"], r["batch_size"], r["seed"]))
-    table = Table(title=f"{sweep_dir}: {len(rows)} runs")
+    table = Table(title=f"{source}: {len(rows)} runs")
     for col in ("d", "l", "batch", "lr", "wd", "seed", "status", "steps", "train loss", "eval loss",
                 "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
@@ -127,7 +139,8 @@ def status(sweep_dir: Path, plot: Path | None, csv_path: Path | None, follow: bo
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
         if r["status"] == "failed":
-            where = f" (traceback: {r['path']}/result.json)" if r.get("traceback") else ""
+            where = "" if not r.get("traceback") else " (traceback: in the W&B run's summary)" \
+                if r.get("wandb_id") else f" (traceback: {r['path']}/result.json)"
             console.print(f"failed: {r['path']}: {r.get('error', '')}{where}")
     if csv_path is not None:
         columns = sorted({k for r in rows for k in r if k != "traceback"})
@@ -159,8 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("plan", help="list a grid's runs with N, tokens, steps and FLOPs, without training")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m sweep.train -m")
     p.add_argument("--config-name", default="train")
-    s = sub.add_parser("status", help="table of the runs in a sweep folder")
-    s.add_argument("sweep_dir", type=Path)
+    s = sub.add_parser("status", help="table of the runs in a sweep folder or a W&B group")
+    s.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     s.add_argument("--plot", type=Path, help="write a PNG of final loss against N and FLOPs")
     s.add_argument("--csv", type=Path, help="write the runs table as CSV")
     s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
@@ -173,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             return plan(args.overrides, args.config_name)
         if args.command == "status":
-            return status(args.sweep_dir, args.plot, args.csv, args.wait, args.interval)
+            return status(args.sweep, args.plot, args.csv, args.wait, args.interval)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

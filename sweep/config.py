@@ -44,6 +44,17 @@ class Device(enum.Enum):
     cuda = "cuda"
 
 
+class LoggerKind(enum.Enum):
+    wandb = "wandb"  # one Weights & Biases run per training run
+    none = "none"  # metrics.jsonl only
+
+
+class LoggerMode(enum.Enum):
+    auto = "auto"  # online when a W&B API key is configured, else offline
+    online = "online"
+    offline = "offline"  # into the run folder, to `wandb sync` later
+
+
 class Precision(enum.Enum):
     auto = "auto"  # bf16 autocast where the device runs it fast, else fp32
     bf16 = "bf16"
@@ -104,18 +115,29 @@ class BudgetConfig:
 
 
 @dataclass
+class LoggerConfig:
+    kind: LoggerKind = MISSING
+    mode: LoggerMode = MISSING
+    project: str = MISSING
+    entity: Optional[str] = MISSING  # null: the API key's default entity
+    group: Optional[str] = MISSING  # null: the sweep's name (the last part of out_dir)
+    tags: List[str] = MISSING  # added to the tags every run gets (its coordinates)
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     seed: int = MISSING
     out_dir: str = MISSING  # root of all run folders
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainLoopConfig,
-             "budget": BudgetConfig}
+             "budget": BudgetConfig, "logger": LoggerConfig}
 
 
 def register_configs() -> None:

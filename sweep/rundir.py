@@ -27,10 +27,11 @@ from sweep.config import TrainConfig, to_plain
 
 STATUSES = ("complete", "diverged", "failed")
 
-# Fields that do not change what is trained: where runs go, how often they log, eval and
-# checkpoint, which device and compiler run them. Everything else is identity.
+# Fields that do not change what is trained: where runs go and where they are tracked, how often
+# they log, eval and checkpoint, which device and compiler run them. Everything else is identity.
 NON_IDENTITY_FIELDS = {
     "out_dir": None,
+    "logger": None,
     "data": {"cache_dir"},
     "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile"},
 }

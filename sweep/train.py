@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from model import Transformer
+from model.arithmetic import device_key, flops_per_token, peak_flops
 from sweep import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
 from sweep.checkpoint import load_checkpoint, save_checkpoint
@@ -38,6 +39,7 @@ from sweep.distributed import World, world_from_env
 from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
 from sweep.preempt import StopRequest
 from sweep.rundir import RunDir
+from sweep.tracking import Tracker, open_tracker
 
 log = logging.getLogger("sweep.train")
 
@@ -117,29 +119,37 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     distributed.init(world, placement.device)
     if world.is_main:
         run.write_config(cfg)
+    tracker = open_tracker(cfg, coordinates(cfg, budget), world.is_main)
     try:
-        return _train(cfg, budget, run, cache, placement, world)
+        return _train(cfg, budget, run, cache, placement, world, tracker)
     except RunInterrupted:
+        tracker.interrupted()
         raise
-    except Exception as err:
-        if world.is_main:
-            record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
+    except BaseException as err:
+        if world.is_main and isinstance(err, Exception):
+            tracker.finish(record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc()))
+        else:
+            tracker.interrupted()  # KeyboardInterrupt, SystemExit: not the run's failure
         raise
 
 
-def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> None:
+def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> dict[str, Any]:
     """Write result.json with status failed (a re-launch resumes the run from its checkpoint),
     and config.yaml if the run failed before writing it, so `sweep status` lists the run."""
     run = RunDir.for_config(cfg)
     if not run.config_file.exists():
         run.write_config(cfg)
     fields = {"error": error, **({"traceback": trace} if trace else {})}
-    run.write_result(_result(cfg, compute_budget(cfg), "failed", **fields))
+    result = _result(cfg, compute_budget(cfg), "failed", **fields)
+    run.write_result(result)
+    return result
 
 
 def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement,
-           world: World) -> dict[str, Any]:
+           world: World, tracker: Tracker) -> dict[str, Any]:
     shape = model_shape(cfg)
+    peak = device_peak_flops(placement, world)  # None where not known (CPUs)
+    model_flops_per_token = flops_per_token(shape)
     torch.manual_seed(cfg.seed)
     model = Transformer(shape).to(placement.device)
     optimizer = build_optimizer(model, cfg.optim, fused=placement.device.type == "cuda")
@@ -158,6 +168,8 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         clock.prior_seconds = extra["wall_seconds"]
         losses.load(extra["losses"])
         if writes:
+            logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
+            tracker.skip_through(logged[-1]["step"] if logged else step)
             run.truncate_metrics(after_step=step)
         log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
     elif run.metrics_file.exists() and writes:
@@ -212,11 +224,13 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
                     "tokens_per_second": (step - last_log[1]) * budget.tokens_per_step / (now - last_log[0]),
                     "wall_seconds": clock.seconds,
                 }
+                record["mfu"] = record["tokens_per_second"] * model_flops_per_token / peak if peak else None
                 last_log = (now, step)
                 if not math.isfinite(train_loss) or train_loss > divergence_limit:
                     if writes:
                         run.append_metrics(record)
-                    return _finish(run, cfg, budget, "diverged", record, clock, epochs, writes,
+                        tracker.log(record)
+                    return _finish(run, cfg, budget, "diverged", record, clock, epochs, writes, tracker,
                                    reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
                 if step % t.eval_every == 0 or last:
@@ -224,6 +238,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
                         model, eval_tokens, cfg, placement)
                 if writes:
                     run.append_metrics(record)
+                    tracker.log(record)
                 bar.log(record)
 
             # Ranks agree on stopping and checkpointing (at log steps only, to keep collectives
@@ -244,7 +259,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         save_checkpoint(run.checkpoint_file, model, optimizer, step,
                         {"wall_seconds": clock.seconds, "losses": losses.state()})
     record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
-    return _finish(run, cfg, budget, "complete", record, clock, epochs, writes)
+    return _finish(run, cfg, budget, "complete", record, clock, epochs, writes, tracker)
 
 
 @torch.no_grad()
@@ -266,9 +281,19 @@ def evaluate(model: torch.nn.Module, tokens, cfg: TrainConfig, placement: Placem
     return losses.mean().item(), stderr
 
 
-def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dict[str, Any]:
+def device_peak_flops(placement: Placement, world: World) -> float | None:
+    """bf16 peak FLOP/s of all the run's GPUs together, for MFU; None when the device's peak is
+    not known (CPUs, GPUs missing from model.arithmetic.PEAK_FLOPS_BF16)."""
+    if placement.device.type != "cuda":
+        return None
+    key = device_key(torch.cuda.get_device_name(placement.device))
+    return peak_flops(key) * world.world_size if key else None
+
+
+def coordinates(cfg: TrainConfig, budget: Budget) -> dict[str, Any]:
+    """What identifies a run on a scaling plot: its grid coordinates and its size. Heads every
+    result.json and the W&B run's config."""
     return {
-        "status": status,
         "run": RunDir.for_config(cfg).path.name,
         "d": cfg.model.d,
         "l": cfg.model.l,
@@ -289,12 +314,16 @@ def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dic
         "tokens": budget.tokens,
         "flops": budget.flops,
         "steps": budget.steps,
-        **fields,
     }
 
 
+def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dict[str, Any]:
+    return {"status": status, **coordinates(cfg, budget), **fields}
+
+
 def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
-            clock: Clock, epochs: float, writes: bool, reason: str | None = None) -> dict[str, Any]:
+            clock: Clock, epochs: float, writes: bool, tracker: Tracker,
+            reason: str | None = None) -> dict[str, Any]:
     wall = clock.seconds
     result = _result(
         cfg, budget, status,
@@ -310,6 +339,7 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
     if not writes:
         return result
     run.write_result(result)
+    tracker.finish(result)
     (log.warning if status != "complete" else log.info)(
         "%s: %s, train loss %s, eval loss %s, %.0f s%s", run.path.name, status,
         _fmt(result["final_train_loss"]), _fmt(result["final_eval_loss"]), wall,

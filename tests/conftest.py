@@ -23,6 +23,18 @@ def tiny_config(tmp_path, shared_cache_dir):
     return make
 
 
+@pytest.fixture(autouse=True)
+def wandb_isolated(tmp_path_factory, monkeypatch):
+    """No test reaches a W&B server, finds the user's W&B login, or writes W&B settings outside
+    pytest's folders (runs that track log offline into their own run folder)."""
+    home = tmp_path_factory.getbasetemp() / "wandb-home"
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT", "WANDB_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    for var, sub in (("WANDB_CONFIG_DIR", "config"), ("WANDB_CACHE_DIR", "cache"), ("WANDB_DATA_DIR", "data")):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("NETRC", str(home / "netrc"))  # no `wandb login` entry
+
+
 @pytest.fixture(scope="session")
 def shared_cache_dir(tmp_path_factory) -> Path:
     """One token cache for the whole test session: the embedded corpus is tokenized once."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import signal
+
 from hydra import compose, initialize_config_dir
 
 import sweep.config  # noqa: F401  (registers the schema with Hydra)
+from sweep.preempt import StopRequest
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -26,6 +29,7 @@ TINY = [
     "train.precision=fp32",
     "train.compile=false",
     "data.eval_tokens=2048",
+    "logger=none",
 ]
 
 
@@ -35,3 +39,18 @@ def compose_config(*overrides: str, config_name: str = "train"):
         return compose(config_name, overrides=list(overrides))
 
 
+class StopAtStep(StopRequest):
+    """A StopRequest whose SIGUSR2 'arrives' while step `at` runs."""
+
+    at = 5
+
+    def __init__(self):
+        super().__init__()
+        self.checks = 0
+
+    @property
+    def requested(self) -> bool:
+        self.checks += 1
+        if self.checks == self.at:  # checked once at the end of every step
+            self.signal = signal.SIGUSR2
+        return self.signal is not None

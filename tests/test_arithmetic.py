@@ -3,6 +3,7 @@
 import pytest
 
 from model import Transformer, TransformerShape, flops_per_token, param_counts
+from model.arithmetic import device_key, peak_flops
 
 
 @pytest.mark.parametrize("d,l,v,k", [(64, 1, 257, 64), (128, 3, 1000, 32), (96, 2, 50, 16)])
@@ -37,3 +38,13 @@ def test_device_peaks_are_dense_bf16_datasheet_figures():
     assert peak_flops("h100-sxm") == 989e12 and peak_flops("a100") == 312e12
     with pytest.raises(KeyError, match="unknown device 'v1'"):
         peak_flops("v1")
+
+
+def test_cuda_device_names_map_to_their_bf16_peak():
+    assert device_key("NVIDIA H100 80GB HBM3") == "h100-sxm"
+    assert device_key("NVIDIA H100 PCIe") == "h100-pcie"
+    assert device_key("NVIDIA H200") == "h200"
+    assert device_key("NVIDIA A100-SXM4-80GB") == "a100"
+    assert device_key("NVIDIA L40S") == "l40s"
+    assert device_key("NVIDIA GeForce GTX 1080") is None  # no known peak: no MFU
+    assert peak_flops(device_key("NVIDIA H100 80GB HBM3")) == 989e12

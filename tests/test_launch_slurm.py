@@ -15,7 +15,7 @@ from launch.queue import latest_jobs
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = ["model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4", "data.eval_tokens=2048",
-       "train.device=auto", "train.precision=fp32", "train.compile=false"]
+       "train.device=auto", "train.precision=fp32", "train.compile=false", "logger=none"]
 CLUSTER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
            "hydra.launcher.array_parallelism=2", "hydra.launcher.max_array_size=null"]
 

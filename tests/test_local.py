@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 def multirun(out: Path, cache: Path, *overrides: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
            "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
-           "budget.tokens_per_param=0.5", "data.eval_tokens=2048", "train.device=cpu",
+           "budget.tokens_per_param=0.5", "data.eval_tokens=2048", "train.device=cpu", "logger=none",
            f"data.cache_dir={cache}", f"out_dir={out}", *overrides]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 

@@ -17,18 +17,17 @@ import yaml
 import sweep.train as train_module
 from sweep.data import TrainReader
 from sweep.errors import ConfigError
-from sweep.preempt import StopRequest
 from sweep.rundir import RunDir
 from sweep.config import to_typed
 from sweep.train import RunInterrupted, train
-from tests.helpers import TINY, compose_config
+from tests.helpers import TINY, StopAtStep, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
 
 RESULT_FIELDS = {"status", "final_train_loss", "final_eval_loss", "n_params", "n_params_nonembedding",
                  "n_params_total", "tokens", "flops", "steps", "wall_seconds", "tokens_per_second",
                  "d", "l", "batch_size", "lr", "weight_decay", "seed", "epochs"}
-METRIC_FIELDS = {"step", "tokens", "flops", "lr", "train_loss", "grad_norm", "tokens_per_second"}
+METRIC_FIELDS = {"step", "tokens", "flops", "lr", "train_loss", "grad_norm", "tokens_per_second", "mfu"}
 
 
 def test_a_run_trains_to_its_budget_and_writes_its_folder(tiny_config):
@@ -44,6 +43,7 @@ def test_a_run_trains_to_its_budget_and_writes_its_folder(tiny_config):
     assert yaml.safe_load(run.config_file.read_text())["model"]["d"] == 32
     metrics = run.read_metrics()
     assert all(METRIC_FIELDS <= set(m) for m in metrics)
+    assert {m["mfu"] for m in metrics} == {None}  # a CPU has no known peak FLOP/s
     assert [m["step"] for m in metrics][-1] == result["steps"]
     evals = [m["step"] for m in metrics if "eval_loss" in m]
     assert evals[-1] == result["steps"] and all(s % 4 == 0 for s in evals[:-1])
@@ -61,23 +61,6 @@ def test_re_running_a_complete_point_does_nothing_and_says_so(tiny_config, caplo
     assert again == first
     assert run.result_file.stat().st_mtime_ns == mtime
     assert "already complete" in caplog.text
-
-
-class StopAtStep(StopRequest):
-    """A StopRequest whose SIGUSR2 'arrives' while step `at` runs."""
-
-    at = 5
-
-    def __init__(self):
-        super().__init__()
-        self.checks = 0
-
-    @property
-    def requested(self) -> bool:
-        self.checks += 1
-        if self.checks == self.at:  # checked once at the end of every step
-            self.signal = signal.SIGUSR2
-        return self.signal is not None
 
 
 def test_a_stop_signal_saves_a_checkpoint_and_the_resumed_run_ends_exactly_the_same(
@@ -187,7 +170,7 @@ def test_hydra_multirun_trains_the_grid_and_skips_finished_points(tmp_path, shar
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "sweep.train", "-m", "model.d=16,32", "model.l=1", "model.head_dim=16",
            "model.seq_len=32", "train.batch_size=4", "budget.tokens_per_param=0.5", "train.device=cpu",
-           "data.eval_tokens=2048", f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+           "data.eval_tokens=2048", "logger=none", f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
     first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
     runs = sorted(p.name for p in out.iterdir() if (p / "result.json").exists())

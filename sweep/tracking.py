@@ -1,0 +1,167 @@
+"""Experiment tracking: each run streamed to Weights & Biases (`logger=wandb`), or nowhere
+(`logger=none`; the run folder's metrics.jsonl and result.json hold everything either way).
+
+- The W&B run id is the run's identity hash (the end of its folder name) with resume="allow",
+  so a requeued or re-launched run continues its W&B run instead of starting a new one.
+- group = the sweep (`logger.group`, by default the last part of `out_dir`), job_type = train,
+  name = the run folder's name; config = the resolved config plus the scaling coordinates
+  (d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = the coordinates + `logger.tags`.
+- Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
+  into `<run folder>/wandb/`, to `wandb sync` later. The key itself is never passed or written.
+- Tracking never stops training: the first W&B error is logged once, then this run's tracker is
+  silent. Only rank 0 tracks.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
+from sweep.rundir import RunDir, run_hash
+
+log = logging.getLogger("sweep.tracking")
+
+AXES = ("step", "tokens", "flops")  # x-axes: every metric can be plotted against each
+# metrics.jsonl key -> W&B metric
+METRICS = {
+    "train_loss": "train/loss",
+    "lr": "train/lr",
+    "grad_norm": "train/grad_norm",
+    "eval_loss": "eval/loss",
+    "eval_loss_stderr": "eval/loss_stderr",
+    "tokens_per_second": "perf/tokens_per_second",
+    "mfu": "perf/mfu",
+    "wall_seconds": "perf/wall_seconds",
+}
+INIT_TIMEOUT_S = 60  # an unreachable server delays the start by at most this, then the run goes on
+
+
+class Tracker:
+    """Tracks nothing: `logger=none`, ranks other than 0, or W&B failed to start."""
+
+    def log(self, record: dict[str, Any]) -> None:
+        """One metrics.jsonl record (step, tokens, flops, losses, ...)."""
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """The run ended (complete, diverged or failed): `result` is its result.json."""
+
+    def interrupted(self) -> None:
+        """The run stopped on a signal and will resume later."""
+
+    def skip_through(self, step: int) -> None:
+        """A resumed run: its earlier attempt logged up to `step`; steps up to there are logged
+        again with identical values, and are not sent twice."""
+
+
+class WandbTracker(Tracker):
+    def __init__(self, run: Any, label: str):
+        self.run, self.label = run, label  # self.run is None once W&B has failed
+        # An online run resumed by W&B continues after the last step it holds; a resumed
+        # training run re-logs the steps since its checkpoint (identical values): skip those,
+        # so that each attempt's history (offline: each offline-run folder) is disjoint.
+        self.first_step = run.starting_step if run.resumed else 0
+
+    def _safely(self, what: str, call: Callable[[Any], None]) -> None:
+        if self.run is None:
+            return
+        try:
+            call(self.run)
+        except Exception as err:  # W&B must never stop training
+            log.warning("%s: W&B %s failed (%s: %s); no more W&B logging for this run, training goes on "
+                        "(metrics.jsonl is complete)", self.label, what, type(err).__name__, err)
+            run, self.run = self.run, None
+            try:
+                run.finish(exit_code=1)
+            except Exception:
+                pass
+
+    def log(self, record: dict[str, Any]) -> None:
+        if record["step"] < self.first_step:
+            return
+        data = {axis: record[axis] for axis in AXES}
+        data.update({METRICS[k]: v for k, v in record.items() if k in METRICS and v is not None})
+        self._safely("log", lambda run: run.log(data, step=record["step"]))
+
+    def skip_through(self, step: int) -> None:
+        self.first_step = max(self.first_step, step + 1)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        def close(run: Any) -> None:
+            run.summary.update(result)
+            run.finish(exit_code=0 if result.get("status") in ("complete", "diverged") else 1)
+
+        self._safely("finish", close)
+        self.run = None
+
+    def interrupted(self) -> None:
+        def close(run: Any) -> None:
+            run.mark_preempting()
+            run.finish(exit_code=1)
+
+        self._safely("finish", close)
+        self.run = None
+
+
+def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -> Tracker:
+    """The run's tracker; a W&B run is started (or resumed) here."""
+    if cfg.logger.kind is LoggerKind.none or not is_main:
+        return Tracker()
+    run_dir = RunDir.for_config(cfg)
+    try:
+        import wandb
+
+        mode = resolve_mode(cfg.logger.mode)
+        run = wandb.init(
+            project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg), job_type="train",
+            name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path), mode=mode,
+            tags=run_tags(cfg, coordinates), config={**coordinates, "config": to_plain(cfg)}, reinit="create_new",
+            settings=wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S),
+        )
+        for axis in AXES:
+            run.define_metric(axis)
+        for section in ("train", "eval", "perf"):
+            run.define_metric(f"{section}/*", step_metric="tokens")
+    except Exception as err:
+        log.warning("%s: W&B could not start (%s: %s); training goes on without it (metrics.jsonl is "
+                    "complete)", run_dir.path.name, type(err).__name__, err)
+        return Tracker()
+    where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
+        if run.settings.mode == "offline" else run.url
+    log.info("%s: W&B run %s (%s)", run_dir.path.name, run.id, where)
+    return WandbTracker(run, run_dir.path.name)
+
+
+def sweep_group(cfg: TrainConfig) -> str:
+    return cfg.logger.group or Path(os.path.abspath(cfg.out_dir)).name
+
+
+def run_tags(cfg: TrainConfig, coordinates: dict[str, Any]) -> list[str]:
+    c = coordinates
+    tags = [f"d{c['d']}", f"l{c['l']}", f"b{c['batch_size']}", f"lr{c['lr']:.1e}", f"wd{c['weight_decay']:g}",
+            f"data:{c['data']}", f"tokenizer:{c['tokenizer']}", *cfg.logger.tags]
+    return [t[:64] for t in tags]  # W&B's limit on a tag's length
+
+
+def resolve_mode(mode: LoggerMode) -> str | None:
+    """`auto`: WANDB_MODE when set (None: W&B reads it), else online if an API key is configured."""
+    if mode is not LoggerMode.auto:
+        return mode.value
+    if os.environ.get("WANDB_MODE"):
+        return None
+    return "online" if api_key_configured() else "offline"
+
+
+def api_key_configured() -> bool:
+    """WANDB_API_KEY, or a `wandb login` entry in ~/.netrc (or $NETRC) for the W&B host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False

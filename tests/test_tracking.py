@@ -1,0 +1,154 @@
+"""sweep/tracking.py: every run is one W&B run (offline here, read back from the files W&B
+wrote), resumed rather than duplicated, and W&B never stops training."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import sweep.train as train_module
+from sweep.config import LoggerMode
+from sweep.rundir import RunDir, run_hash
+from sweep.tracking import Tracker, open_tracker, resolve_mode
+from sweep.train import RunInterrupted, train
+from tests.helpers import StopAtStep
+from tests.wandb_offline import read_offline_run
+
+WANDB = ["logger=wandb", "logger.mode=offline", "logger.project=tests"]
+
+
+def offline_runs(run: RunDir):
+    """The run's W&B runs, oldest first (one per training attempt)."""
+    return [read_offline_run(p) for p in sorted((run.path / "wandb").glob("offline-run-*"))]
+
+
+def test_a_run_is_one_wandb_run_named_by_its_identity_with_its_coordinates(tiny_config):
+    cfg = tiny_config(*WANDB, "logger.tags=[width]")
+    result = train(cfg)
+    run = RunDir.for_config(cfg)
+    (tracked,) = offline_runs(run)
+    assert tracked.id == run_hash(cfg) and run.path.name.endswith(tracked.id)
+    assert (tracked.name, tracked.group, tracked.job_type, tracked.project) == (run.path.name, "runs", "train", "tests")
+    assert {"d32", "l1", "b4", "lr3.0e-03", "wd0.1", "data:embedded", "tokenizer:byte", "width"} <= set(tracked.tags)
+    for key in ("d", "l", "batch_size", "lr", "weight_decay", "n_params", "tokens", "flops", "tokens_per_param",
+                "data", "tokenizer"):
+        assert tracked.config[key] == result[key], key
+    assert tracked.config["config"]["model"]["d"] == 32  # the whole resolved config too
+    assert tracked.summary["status"] == "complete"
+    for key in ("final_train_loss", "final_eval_loss", "n_params", "tokens", "flops", "steps_done"):
+        assert tracked.summary[key] == result[key], key
+    assert tracked.exit_code == 0
+
+    metrics = run.read_metrics()
+    assert [h["step"] for h in tracked.history] == [m["step"] for m in metrics]
+    assert [h["train/loss"] for h in tracked.history] == [m["train_loss"] for m in metrics]
+    evals = [h for h in tracked.history if "eval/loss" in h]
+    assert evals[-1]["eval/loss"] == result["final_eval_loss"]
+    assert {"tokens", "flops", "train/lr", "train/grad_norm", "perf/tokens_per_second"} <= set(tracked.history[-1])
+    assert {"step", "tokens", "flops"} <= set(tracked.metrics)  # the axes
+    assert tracked.metrics["train/*"] == "tokens"
+
+
+def test_a_resumed_run_continues_the_same_wandb_run(tiny_config, monkeypatch):
+    cfg = tiny_config(*WANDB)
+    run = RunDir.for_config(cfg)
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAtStep)
+        with pytest.raises(RunInterrupted):
+            train(cfg)
+    train(cfg)
+    first, second = offline_runs(run)
+    assert first.id == second.id == run_hash(cfg)  # `wandb sync` appends the second to the first
+    assert first.exit_code != 0 and "status" not in first.summary  # preempted, not finished
+    assert second.summary["status"] == "complete" and second.exit_code == 0
+    # disjoint histories that together are the whole run: `wandb sync` appends one to the other
+    assert first.history[-1]["step"] < second.history[0]["step"]
+    assert [h["step"] for h in first.history + second.history] == [m["step"] for m in run.read_metrics()]
+
+
+def test_several_runs_in_one_process_each_finish_their_wandb_run(tiny_config):
+    results = [train(tiny_config(*WANDB, f"seed={seed}")) for seed in (0, 1)]
+    ids = set()
+    for result in results:
+        (tracked,) = offline_runs(RunDir(Path(tiny_config().out_dir) / result["run"]))
+        assert tracked.exit_code == 0 and tracked.summary["final_eval_loss"] == result["final_eval_loss"]
+        ids.add(tracked.id)
+    assert len(ids) == 2
+
+
+def test_a_failed_run_is_a_failed_wandb_run_with_its_status(tiny_config, monkeypatch):
+    cfg = tiny_config(*WANDB)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(train_module, "evaluate", explode)
+    with pytest.raises(RuntimeError):
+        train(cfg)
+    (tracked,) = offline_runs(RunDir.for_config(cfg))
+    assert tracked.summary["status"] == "failed" and "out of memory" in tracked.summary["error"]
+    assert tracked.exit_code == 1
+
+
+def test_the_api_key_is_never_written(tiny_config, tmp_path, monkeypatch):
+    secret = "local-0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    cfg = tiny_config(*WANDB)
+    train(cfg)
+    assert offline_runs(RunDir.for_config(cfg))
+    for path in Path(cfg.out_dir).rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_wandb_failing_to_start_or_to_log_never_stops_training(tiny_config, monkeypatch, caplog):
+    import wandb
+
+    reference = train(tiny_config("logger=none", "seed=3"))
+    def no_server(**kwargs):
+        raise ConnectionError("no route to host")
+
+    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger="sweep.tracking"):
+        patch.setattr(wandb, "init", no_server)
+        result = train(tiny_config(*WANDB, "seed=3", "out_dir=" + str(Path(tiny_config().out_dir).parent / "b")))
+    assert result["final_eval_loss"] == reference["final_eval_loss"]
+    assert caplog.text.count("W&B could not start") == 1
+
+    calls = []
+
+    def flaky_log(self, data, step=None, commit=None):
+        calls.append(step)
+        raise OSError("wandb service went away")
+
+    monkeypatch.setattr(wandb.Run, "log", flaky_log)
+    caplog.clear()
+    cfg = tiny_config(*WANDB, "seed=3", "out_dir=" + str(Path(tiny_config().out_dir).parent / "c"))
+    with caplog.at_level(logging.WARNING, logger="sweep.tracking"):
+        result = train(cfg)
+    assert result["final_eval_loss"] == reference["final_eval_loss"]
+    assert len(calls) == 1 and caplog.text.count("W&B log failed") == 1  # reported once, then quiet
+    assert len(RunDir.for_config(cfg).read_metrics()) == len(RunDir.for_config(tiny_config("logger=none", "seed=3")).read_metrics())
+
+
+def test_logger_none_and_other_ranks_track_nothing(tiny_config):
+    cfg = tiny_config("logger=none")
+    train(cfg)
+    assert not (RunDir.for_config(cfg).path / "wandb").exists()
+    assert type(open_tracker(tiny_config(*WANDB), {}, is_main=False)) is Tracker
+
+
+def test_mode_auto_is_online_only_with_an_api_key(tmp_path, monkeypatch):
+    assert resolve_mode(LoggerMode.auto) == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert resolve_mode(LoggerMode.auto) == "online"
+    monkeypatch.delenv("WANDB_API_KEY")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "y" * 40 + "\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert resolve_mode(LoggerMode.auto) == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_mode(LoggerMode.auto) is None  # W&B reads WANDB_MODE itself
+    assert resolve_mode(LoggerMode.offline) == "offline"
