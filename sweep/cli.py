@@ -117,7 +117,7 @@ def wait(source: str, interval_s: float) -> None:
 
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
-           interval_s: float = 10.0) -> int:
+           interval_s: float = 10.0, upload: bool = False) -> int:
     source = str(source)
     if follow:
         wait(source, interval_s)
@@ -154,7 +154,37 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
 
         plotted = plot_loss_vs_size(rows, plot)
         console.print(f"plot of {plotted} complete runs written to {plot}")
+    if upload:
+        from sweep.tracking import upload_report
+
+        where = upload_report(rows, {"scaling": plot} if plot is not None else {}, **report_target(source, rows))
+        console.print(f"runs table{' and plot' if plot is not None else ''} logged to W&B: {where}")
     return 0
+
+
+def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where `--upload` logs: the W&B group read from, or the W&B settings (logger.*) the sweep
+    folder's runs were trained with."""
+    import tempfile
+
+    import yaml
+
+    from sweep.config import LoggerMode
+    from sweep.tracking import sweep_group
+    from sweep.wandb_runs import parse_source
+
+    wandb_sweep = parse_source(source)
+    if wandb_sweep is not None:
+        return dict(project=wandb_sweep.project, entity=wandb_sweep.entity, group=wandb_sweep.group,
+                    mode=LoggerMode.auto, folder=Path(tempfile.gettempdir()) / "sweep-wandb-reports")
+    config_file = Path(rows[0]["path"]) / "config.yaml"
+    cfg = yaml.safe_load(config_file.read_text())
+    if "logger" not in cfg:
+        raise ConfigError(f"{config_file} has no logger settings (a run trained before W&B tracking): "
+                          "re-run the sweep's command once to rewrite it, or read the sweep from W&B")
+    logger = cfg["logger"]
+    return dict(project=logger["project"], entity=logger["entity"], group=sweep_group(logger["group"], source),
+                mode=LoggerMode[logger["mode"]], folder=Path(source))
 
 
 def demo(out_dir: Path) -> int:
@@ -178,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--csv", type=Path, help="write the runs table as CSV")
     s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
     s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
+    s.add_argument("--upload", action="store_true",
+                   help="log the runs table (and --plot's figure) to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
@@ -186,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             return plan(args.overrides, args.config_name)
         if args.command == "status":
-            return status(args.sweep, args.plot, args.csv, args.wait, args.interval)
+            return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
+from sweep.errors import ConfigError
 from sweep.rundir import RunDir, run_hash
 
 log = logging.getLogger("sweep.tracking")
@@ -117,9 +118,10 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
 
         mode = resolve_mode(cfg.logger.mode)
         run = wandb.init(
-            project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg), job_type="train",
-            name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path), mode=mode,
-            tags=run_tags(cfg, coordinates), config={**coordinates, "config": to_plain(cfg)}, reinit="create_new",
+            project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
+            job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
+            mode=mode, tags=run_tags(cfg, coordinates), config={**coordinates, "config": to_plain(cfg)},
+            reinit="create_new",
             settings=wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S),
         )
         for axis in AXES:
@@ -136,8 +138,9 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
     return WandbTracker(run, run_dir.path.name)
 
 
-def sweep_group(cfg: TrainConfig) -> str:
-    return cfg.logger.group or Path(os.path.abspath(cfg.out_dir)).name
+def sweep_group(group: str | None, out_dir: str | os.PathLike) -> str:
+    """The W&B group of a sweep: logger.group, or else the name of its out_dir."""
+    return group or Path(os.path.abspath(out_dir)).name
 
 
 def run_tags(cfg: TrainConfig, coordinates: dict[str, Any]) -> list[str]:
@@ -165,3 +168,31 @@ def api_key_configured() -> bool:
         return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
+
+
+def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, project: str, entity: str | None,
+                  group: str, mode: LoggerMode, folder: Path) -> str:
+    """Log a sweep's runs table (every column of `rows`: coordinates, results and, once fitted,
+    predictions) and its figures as one W&B run of the sweep's group (job_type = analysis).
+    Offline (no API key, or mode offline) it goes to `folder`/wandb, to `wandb sync` later.
+    Returns where it went. Unlike in training, W&B failing to start is the command's error."""
+    import wandb
+
+    columns = sorted({k for r in rows for k in r if k != "traceback"})
+    cell = lambda v: v if v is None or isinstance(v, (int, float, str, bool)) else str(v)  # noqa: E731
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        run = wandb.init(project=project, entity=entity, group=group, job_type="analysis", name=f"{group}-report",
+                         dir=str(folder), mode=resolve_mode(mode), reinit="create_new",
+                         settings=wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S))
+    except Exception as err:  # no key, no network: nothing was logged
+        where = "/".join(p for p in (entity, project, group) if p)
+        raise ConfigError(f"could not start a W&B run in {where}: {type(err).__name__}: {err}") from err
+    try:
+        run.log({"runs": wandb.Table(columns=columns, data=[[cell(r.get(c)) for c in columns] for r in rows]),
+                 **{name: wandb.Image(str(path)) for name, path in figures.items()}})
+        where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
+            if run.settings.mode == "offline" else run.url
+    finally:
+        run.finish()
+    return where

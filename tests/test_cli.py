@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from sweep.cli import main
+from sweep.cli import main, report_target
 from sweep.rundir import RunDir
 from sweep.train import train
 
@@ -56,3 +56,30 @@ def test_status_shows_finished_started_and_failed_runs(tiny_config, tmp_path, ca
 def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["status", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().out
+
+
+def test_status_upload_logs_the_table_and_plot_to_the_sweep_s_wandb_group(tiny_config, tmp_path, capsys):
+    train(tiny_config("logger.mode=offline"))  # logger=none: W&B settings are still recorded
+    plot = tmp_path / "scaling.png"
+    assert main(["status", str(tmp_path / "runs"), "--plot", str(plot), "--upload"]) == 0
+    assert "runs table and plot logged to W&B: offline in" in capsys.readouterr().out
+    (report,) = (tmp_path / "runs" / "wandb").glob("offline-run-*")
+    assert any((report / "files" / "media" / "table").glob("runs_*.table.json"))
+
+
+def test_a_report_from_a_wandb_group_goes_back_to_that_group():
+    target = report_target("wandb:team/scaling/width", rows=[])
+    assert (target["entity"], target["project"], target["group"]) == ("team", "scaling", "width")
+
+
+def test_uploading_runs_without_wandb_settings_is_a_clear_error(tiny_config, tmp_path, capsys):
+    import yaml
+
+    cfg = tiny_config()
+    train(cfg)
+    config_file = RunDir.for_config(cfg).config_file
+    old = yaml.safe_load(config_file.read_text())
+    del old["logger"]  # as written before runs were tracked
+    config_file.write_text(yaml.safe_dump(old))
+    assert main(["status", str(tmp_path / "runs"), "--upload"]) == 2
+    assert "has no logger settings" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import pytest
 import sweep.train as train_module
 from sweep.config import LoggerMode
 from sweep.rundir import RunDir, run_hash
-from sweep.tracking import Tracker, open_tracker, resolve_mode
+from sweep.tracking import Tracker, open_tracker, resolve_mode, upload_report
 from sweep.train import RunInterrupted, train
 from tests.helpers import StopAtStep
 from tests.wandb_offline import read_offline_run
@@ -129,7 +129,8 @@ def test_wandb_failing_to_start_or_to_log_never_stops_training(tiny_config, monk
         result = train(cfg)
     assert result["final_eval_loss"] == reference["final_eval_loss"]
     assert len(calls) == 1 and caplog.text.count("W&B log failed") == 1  # reported once, then quiet
-    assert len(RunDir.for_config(cfg).read_metrics()) == len(RunDir.for_config(tiny_config("logger=none", "seed=3")).read_metrics())
+    untracked = RunDir.for_config(tiny_config("logger=none", "seed=3"))
+    assert len(RunDir.for_config(cfg).read_metrics()) == len(untracked.read_metrics())
 
 
 def test_logger_none_and_other_ranks_track_nothing(tiny_config):
@@ -152,3 +153,44 @@ def test_mode_auto_is_online_only_with_an_api_key(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert resolve_mode(LoggerMode.auto) is None  # W&B reads WANDB_MODE itself
     assert resolve_mode(LoggerMode.offline) == "offline"
+
+
+def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
+    import json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = tmp_path / "scaling.png"
+    plt.plot([1, 2], [3, 4])
+    plt.savefig(figure)
+    plt.close()
+    rows = [{"run": "a", "d": 32, "final_eval_loss": 3.5, "traceback": "not uploaded"},
+            {"run": "b", "d": 64, "final_eval_loss": 3.1, "fit": {"E": 1.7}}]
+    where = upload_report(rows, {"scaling": figure}, project="tests", entity=None, group="sweep",
+                          mode=LoggerMode.offline, folder=tmp_path / "sweep")
+    (folder,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*")
+    assert str(folder) in where and "wandb sync" in where
+    report = read_offline_run(folder)
+    assert (report.job_type, report.group, report.name, report.exit_code) == ("analysis", "sweep", "sweep-report", 0)
+    (logged,) = report.history
+    assert logged["runs/_type"] == "table-file" and logged["scaling/_type"] == "image-file"  # nested keys, flattened
+    table = json.loads((folder / "files" / logged["runs/path"]).read_text())
+    assert table["columns"] == ["d", "final_eval_loss", "fit", "run"]
+    assert table["data"] == [[32, 3.5, None, "a"], [64, 3.1, "{'E': 1.7}", "b"]]
+    assert (folder / "files" / logged["scaling/path"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypatch):
+    import wandb
+
+    from sweep.errors import ConfigError
+
+    def no_server(**kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(wandb, "init", no_server)
+    with pytest.raises(ConfigError, match="could not start a W&B run in team/tests/sweep: ConnectionError"):
+        upload_report([{"run": "a"}], {}, project="tests", entity="team", group="sweep", mode=LoggerMode.online,
+                      folder=tmp_path)
