@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ def records(path: Path) -> list[pb.Record]:
             pos += BLOCK - pos % BLOCK
             continue
         _crc, length, kind = struct.unpack_from("<IHB", data, pos)
+        if pos + 7 + length > len(data):
+            break  # the writer is still writing this record
         chunk = data[pos + 7:pos + 7 + length]
         pos += 7 + length
         if kind == 0 and length == 0:
@@ -62,7 +65,20 @@ class OfflineRun:
     exit_code: int | None = None
 
 
-def read_offline_run(folder: Path) -> OfflineRun:
+def read_offline_run(folder: Path, timeout_s: float = 30) -> OfflineRun:
+    """The run as W&B recorded it, once its exit record is written: W&B's service process writes
+    the file behind the training process (finish() may return before the file is complete)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = _read(folder)
+        if run is not None and run.exit_code is not None:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{folder}: no {'run' if run is None else 'exit'} record after {timeout_s} s")
+        time.sleep(0.2)
+
+
+def _read(folder: Path) -> OfflineRun | None:
     (path,) = folder.glob("run-*.wandb")
     run = None
     for r in records(path):
