@@ -17,11 +17,9 @@ from launch.grid import GridPoint
 from launch.job import TrainJob
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
+from sweep.rundir import FINISHED
 
 log = logging.getLogger("sweep.launch")
-
-FINISHED = ("complete", "diverged")
-
 
 @dataclass
 class LocalOptions:

@@ -23,11 +23,9 @@ from launch.job import TrainJob
 from launch.queue import ACTIVE_STATES, append_manifest, job_states, latest_jobs, max_array_size
 from launch.resources import Bucket, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
+from sweep.rundir import FINISHED
 
 log = logging.getLogger("sweep.launch")
-
-FINISHED = ("complete", "diverged")
-
 
 @dataclass
 class SlurmOptions:

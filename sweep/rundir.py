@@ -26,6 +26,7 @@ import yaml
 from sweep.config import TrainConfig, to_plain
 
 STATUSES = ("complete", "diverged", "failed")
+FINISHED = ("complete", "diverged")  # never run again; a failed run is retried when re-launched
 
 # Fields that do not change what is trained: where runs go and where they are tracked, how often
 # they log, eval and checkpoint, which device and compiler run them. Everything else is identity.

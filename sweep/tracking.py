@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
 from sweep.errors import ConfigError
-from sweep.rundir import RunDir, run_hash
+from sweep.rundir import FINISHED, RunDir, run_hash
 
 log = logging.getLogger("sweep.tracking")
 
@@ -94,7 +94,7 @@ class WandbTracker(Tracker):
     def finish(self, result: dict[str, Any]) -> None:
         def close(run: Any) -> None:
             run.summary.update(result)
-            run.finish(exit_code=0 if result.get("status") in ("complete", "diverged") else 1)
+            run.finish(exit_code=0 if result.get("status") in FINISHED else 1)
 
         self._safely("finish", close)
         self.run = None
@@ -122,7 +122,7 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
             mode=mode, tags=run_tags(cfg, coordinates), config={**coordinates, "config": to_plain(cfg)},
             reinit="create_new",
-            settings=wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S),
+            settings=_settings(),
         )
         for axis in AXES:
             run.define_metric(axis)
@@ -136,6 +136,13 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
         if run.settings.mode == "offline" else run.url
     log.info("%s: W&B run %s (%s)", run_dir.path.name, run.id, where)
     return WandbTracker(run, run_dir.path.name)
+
+
+def _settings() -> Any:
+    """No console capture (logs go to the job's own log), no banners, a bounded wait for the server."""
+    import wandb
+
+    return wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S)
 
 
 def sweep_group(group: str | None, out_dir: str | os.PathLike) -> str:
@@ -184,7 +191,7 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
     try:
         run = wandb.init(project=project, entity=entity, group=group, job_type="analysis", name=f"{group}-report",
                          dir=str(folder), mode=resolve_mode(mode), reinit="create_new",
-                         settings=wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S))
+                         settings=_settings())
     except Exception as err:  # no key, no network: nothing was logged
         where = "/".join(p for p in (entity, project, group) if p)
         raise ConfigError(f"could not start a W&B run in {where}: {type(err).__name__}: {err}") from err

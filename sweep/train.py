@@ -38,13 +38,10 @@ from sweep.device import Placement, resolve_placement
 from sweep.distributed import World, world_from_env
 from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
 from sweep.preempt import StopRequest
-from sweep.rundir import RunDir
+from sweep.rundir import FINISHED, RunDir
 from sweep.tracking import Tracker, open_tracker
 
 log = logging.getLogger("sweep.train")
-
-FINAL_STATUSES = ("complete", "diverged")  # a failed run is tried again when re-launched
-
 
 class RunInterrupted(Exception):
     """A stop signal arrived: the checkpoint is saved and the run can be resumed."""
@@ -110,7 +107,7 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
     previous = run.read_result()
-    if previous is not None and previous.get("status") in FINAL_STATUSES:
+    if previous is not None and previous.get("status") in FINISHED:
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous

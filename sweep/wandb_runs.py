@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweep.errors import ConfigError
+from sweep.rundir import STATUSES
 
 PREFIX = "wandb:"
 COORDINATES = ("run", "d", "l", "batch_size", "lr", "weight_decay", "seed", "n_params", "n_params_nonembedding",
@@ -66,7 +67,7 @@ def wandb_row(run: Any) -> dict[str, Any]:
     config, summary = dict(run.config), dict(run.summary_metrics)
     row = {k: config[k] for k in COORDINATES if k in config}
     row.update(run=config.get("run", run.name), path=run.url, wandb_id=run.id, wandb_state=run.state)
-    if summary.get("status") in ("complete", "diverged", "failed"):  # the run's result.json
+    if summary.get("status") in STATUSES:  # the run's result.json
         return {**row, **{k: v for k, v in summary.items() if not k.startswith("_") and "/" not in k},
                 "path": run.url}
     row.update(status=STATES.get(run.state, "started"), steps_done=summary.get("step", 0),

@@ -24,6 +24,7 @@ from launch.grid import GridComposer, build_grid, config_sweep_params, split_gri
 from launch.local import LocalOptions, run_locally
 from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, submit_grid
 from sweep.errors import ConfigError
+from sweep.rundir import FINISHED
 
 log = logging.getLogger("sweep.grid")
 
@@ -65,7 +66,7 @@ class GridSweeper(Sweeper):
         points = split_grid(config_sweep_params(self.config) + list(arguments))
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
-        done = sum(point.state() in ("complete", "diverged") for point in grid)
+        done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
