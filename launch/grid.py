@@ -156,3 +156,33 @@ def config_sweep_params(config: DictConfig) -> list[str]:
     """Sweep dimensions a config itself declares in `hydra.sweeper.params` (the demo does)."""
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     return [f"{key}={value}" for key, value in params.items()]
+
+
+def check_data_ready(grid: Sequence[GridPoint]) -> None:
+    """Every unfinished point on a streamed corpus (hf, c4, synthetic) finds its prepared shards,
+    holding enough tokens for it: one ConfigError naming each problem, before any job starts.
+    (Corpora built by the first run, embedded and files, are checked by that run.)"""
+    from sweep.data.access import check_epochs
+    from sweep.data.prepare import is_streamed, open_prepared, prepared_path
+    from sweep.rundir import FINISHED
+
+    by_entry: dict[Path, list[GridPoint]] = {}
+    for point in grid:
+        if is_streamed(point.cfg.data) and point.state() not in FINISHED:
+            by_entry.setdefault(prepared_path(point.cfg.data), []).append(point)
+    errors = []
+    for points in by_entry.values():
+        try:
+            corpus = open_prepared(points[0].cfg.data, max(p.cfg.model.seq_len for p in points))
+        except ConfigError as err:
+            errors.append(f"  {err}")
+            continue
+        for point in points:
+            try:
+                check_epochs(point.cfg.data, corpus.n_train_tokens, point.budget.tokens,
+                             point.cfg.model.seq_len, point.run.path.name)
+            except ConfigError as err:
+                errors.append(f"  {err}")
+    if errors:
+        raise ConfigError("the grid's data is not ready; nothing was run:\n"
+                          + "\n".join(errors))

@@ -1,6 +1,7 @@
-"""The `sweep` command: plan a grid, show a sweep's status, run the demo.
+"""The `sweep` command: plan a grid, prepare its data, show a sweep's status, run the demo.
 
     sweep plan model.d=64,96 model.l=1,2 optim.lr=1e-3,3e-3   # N, tokens, steps, FLOPs per point
+    sweep prepare data=c4 model.d=256,512 model.l=4,8 --workers 16  # tokenize what the grid needs
     sweep status runs/                                          # table of runs in a sweep folder
     sweep status wandb:my-team/scaling-sweep/runs               # ... or in a W&B project's group
     sweep status runs/ --plot runs/scaling.png --csv runs.csv
@@ -65,6 +66,41 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     console.print(f"total: {len(grid)} runs ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
     return 0
+
+
+def prepare(overrides: Sequence[str], config_name: str, workers: int, slurm: bool, time_min: int,
+            wait: bool) -> int:
+    from launch.prepare import prepare_grid, submit_prepare
+
+    if slurm:
+        job = submit_prepare(overrides, config_name, workers, time_min)
+        console.print(f"sweep prepare submitted as Slurm job {job.job_id}; log: {job.paths.stdout}")
+        if not wait:
+            return 0
+        summaries = job.result()
+    else:
+        summaries = prepare_grid(overrides, config_name, workers)
+    ready = True
+    for s in summaries:
+        console.print(f"[bold]{s['path']}[/bold] ({s['runs']} runs)", highlight=False)
+        console.print(f"  {s['train_tokens']:,} train tokens in {s['shards']} shard(s), {s['eval_tokens']:,} eval "
+                      f"tokens, V = {s['vocab_size']:,}; the largest run reads {s['largest_run_tokens']:,} "
+                      f"tokens = {s['largest_run_epochs']:.3g} epochs", highlight=False)
+        if s.get("worker_tokens_per_second"):
+            console.print(f"  tokenized at {s['worker_tokens_per_second']:,.0f} tokens/s per worker")
+        if s.get("true_entropy_nats") is not None:
+            console.print(f"  true entropy rate of the source: {s['true_entropy_nats']:.4f} nats/token")
+        density = s.get("density")
+        if density:
+            console.print("  density (" + ", ".join(f"{k} {density[k]:.4g}" for k in DENSITY_SHOWN if k in density)
+                          + ")", highlight=False)
+        if not s["ready"]:
+            ready = False
+            console.print(f"  [red]not enough:[/red] {s['problem']}", highlight=False)
+    return 0 if ready else 1
+
+
+DENSITY_SHOWN = ("documents_examined", "exact_duplicate_rate", "near_duplicate_rate", "unique_token_fraction")
 
 
 def runs_table(source: str) -> list[dict[str, Any]]:
@@ -202,6 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("plan", help="list a grid's runs with N, tokens, steps and FLOPs, without training")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m sweep.train -m")
     p.add_argument("--config-name", default="train")
+    r = sub.add_parser("prepare", help="tokenize, once, the data a grid needs (streamed corpora: up to the "
+                                       "largest run's tokens)")
+    r.add_argument("overrides", nargs="*", help="the sweep's Hydra overrides (data=c4 model.d=256,512 ...)")
+    r.add_argument("--config-name", default="train")
+    r.add_argument("--workers", type=int, default=1, help="tokenizer processes (one unit, a data file, each)")
+    r.add_argument("--slurm", action="store_true",
+                   help="run as one Slurm CPU job with the overrides' hydra/launcher=slurm settings")
+    r.add_argument("--time-min", type=int, default=1440, help="time limit of the --slurm job, minutes")
+    r.add_argument("--wait", action="store_true", help="with --slurm: wait for the job and print its summary")
     s = sub.add_parser("status", help="table of the runs in a sweep folder or a W&B group")
     s.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     s.add_argument("--plot", type=Path, help="write a PNG of final loss against N and FLOPs")
@@ -217,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return plan(args.overrides, args.config_name)
+        if args.command == "prepare":
+            return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

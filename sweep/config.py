@@ -24,12 +24,16 @@ from sweep.errors import ConfigError
 
 class DataSource(enum.Enum):
     embedded = "embedded"  # prose that ships with Python itself (pydoc topics, docstrings)
-    files = "files"  # the user's own .txt / .jsonl / .parquet files
+    files = "files"  # the user's own .txt / .jsonl(.gz) / .parquet files
+    hf = "hf"  # a `datasets` dataset (hub name or local folder), streamed; c4 is one
+    synthetic = "synthetic"  # a random sparse Markov source with a known entropy rate
 
 
 class TokenizerKind(enum.Enum):
     byte = "byte"  # 256 byte values + end-of-document: V = 257
     bpe = "bpe"  # byte-level BPE trained on the corpus (HF tokenizers), V = data.vocab_size
+    pretrained = "pretrained"  # a `transformers` tokenizer (data.tokenizer_name), + BOS if asked
+    none = "none"  # the source emits token ids itself (synthetic), V = data.vocab_size
 
 
 class WeightDecayMode(enum.Enum):
@@ -72,14 +76,36 @@ class ModelConfig:
 
 
 @dataclass
+class SyntheticConfig:
+    """The Markov source of data=synthetic (sweep/data/synthetic.py says what each knob does)."""
+    seed: int = MISSING  # the language: its transition structure and its documents
+    order: int = MISSING  # tokens of context that decide the next token's distribution
+    branching: int = MISSING  # non-EOS successors of every context
+    eos_prob: float = MISSING  # probability of ending the document after any token
+    zipf: float = MISSING  # successor probabilities proportional to 1 / rank^zipf
+    repeat_fraction: float = MISSING  # train documents that copy an earlier one
+    unique_documents: Optional[int] = MISSING  # null: all train documents are new draws
+    documents_per_shard: int = MISSING  # documents generated per prepared shard
+
+
+@dataclass
 class DataConfig:
     source: DataSource = MISSING
     tokenizer: TokenizerKind = MISSING
-    vocab_size: int = MISSING  # BPE target vocabulary (the byte tokenizer ignores it)
+    vocab_size: int = MISSING  # V for bpe / pretrained (+ BOS) / none (the byte tokenizer: 257)
     paths: List[str] = MISSING  # `files` source: files, folders or glob patterns
-    text_field: str = MISSING  # field / column holding the text in .jsonl and .parquet
+    text_field: str = MISSING  # field / column holding the text
     eval_tokens: int = MISSING  # size of the fixed held-out split, in tokens
     cache_dir: str = MISSING  # token caches live here, shared by every run of a sweep
+    tokenizer_name: Optional[str] = MISSING  # pretrained: a hub name or a local folder
+    add_bos: bool = MISSING  # pretrained: put a BOS id (= the tokenizer's size) before each document
+    hf_path: Optional[str] = MISSING  # hf: dataset name on the hub, or a local dataset folder
+    hf_name: Optional[str] = MISSING  # hf: the dataset's configuration (c4: en)
+    split: str = MISSING  # hf: the split trained on
+    eval_split: Optional[str] = MISSING  # hf: held-out split; null: the first train documents
+    max_epochs: Optional[float] = MISSING  # passes over the train tokens a run may make; null: any
+    density_documents: int = MISSING  # documents the data-density report examines
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
 @dataclass
@@ -160,6 +186,7 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     # Values were checked against the schema by OmegaConf; building the dataclasses directly
     # is much faster than OmegaConf.to_object, which matters for grids of hundreds of points.
     sections = {name: cls(**plain.pop(name)) for name, cls in _SECTIONS.items()}
+    sections["data"].synthetic = SyntheticConfig(**sections["data"].synthetic)
     return TrainConfig(**sections, **plain)
 
 
@@ -227,6 +254,19 @@ def validate(cfg: TrainConfig) -> None:
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "
             f"of model.seq_len + 1 = {m.seq_len + 1} tokens"
         )
+    from sweep.data.prepare import check_tokenizer  # (sweep.data imports this module)
+
+    check_tokenizer(d)
+    if d.max_epochs is not None and d.max_epochs <= 0:
+        raise ConfigError(f"data.max_epochs={d.max_epochs}: must be > 0, or null for any number of passes")
+    _positive("data.density_documents", d.density_documents)
+    if d.source is DataSource.synthetic:
+        from sweep.data.prepare import synthetic_spec
+
+        from sweep.data.synthetic import check_vocab
+
+        check_vocab(synthetic_spec(d), d.vocab_size, d.vocab_size - 1)  # EOS is the last id
+        _positive("data.synthetic.documents_per_shard", d.synthetic.documents_per_shard)
     if d.source is DataSource.files:
         if not d.paths:
             raise ConfigError("data=files needs data.paths: a list of files, folders or globs")

@@ -33,7 +33,7 @@ FINISHED = ("complete", "diverged")  # never run again; a failed run is retried 
 NON_IDENTITY_FIELDS = {
     "out_dir": None,
     "logger": None,
-    "data": {"cache_dir"},
+    "data": {"cache_dir", "max_epochs", "density_documents"},
     "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile"},
 }
 

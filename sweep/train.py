@@ -33,7 +33,8 @@ from sweep.budget import Budget, compute_budget, model_shape
 from sweep.checkpoint import load_checkpoint, save_checkpoint
 from sweep.config import TrainConfig, to_typed, validate
 from sweep.errors import ConfigError
-from sweep.data import TrainReader, eval_batches, prepare_token_cache
+from sweep.data import TrainReader, eval_batches
+from sweep.data.access import check_epochs, corpus_facts, open_corpus
 from sweep.device import Placement, resolve_placement
 from sweep.distributed import World, world_from_env
 from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
@@ -111,7 +112,8 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
-    cache = prepare_token_cache(cfg.data, cfg.model.seq_len)
+    cache = open_corpus(cfg.data, cfg.model.seq_len)
+    check_epochs(cfg.data, len(cache.train_tokens()), budget.tokens, cfg.model.seq_len, run.path.name)
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
     if world.is_main:
@@ -179,6 +181,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     epochs = reader.epochs(budget.steps)
+    facts = corpus_facts(cache, budget.tokens)
     if writes:
         log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens",
                  run.path.name, budget.summary(), placement.describe(),
@@ -227,7 +230,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
                     if writes:
                         run.append_metrics(record)
                         tracker.log(record)
-                    return _finish(run, cfg, budget, "diverged", record, clock, epochs, writes, tracker,
+                    return _finish(run, cfg, budget, "diverged", record, clock, facts, writes, tracker,
                                    reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
                 if step % t.eval_every == 0 or last:
@@ -256,7 +259,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         save_checkpoint(run.checkpoint_file, model, optimizer, step,
                         {"wall_seconds": clock.seconds, "losses": losses.state()})
     record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
-    return _finish(run, cfg, budget, "complete", record, clock, epochs, writes, tracker)
+    return _finish(run, cfg, budget, "complete", record, clock, facts, writes, tracker)
 
 
 @torch.no_grad()
@@ -319,7 +322,7 @@ def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dic
 
 
 def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
-            clock: Clock, epochs: float, writes: bool, tracker: Tracker,
+            clock: Clock, facts: dict[str, Any], writes: bool, tracker: Tracker,
             reason: str | None = None) -> dict[str, Any]:
     wall = clock.seconds
     result = _result(
@@ -330,7 +333,7 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
         steps_done=record.get("step"),
         wall_seconds=wall,
         tokens_per_second=record.get("tokens", 0) / wall if wall > 0 else None,
-        epochs=epochs,
+        **facts,  # epochs over the corpus, its density, the synthetic source's true entropy
         **({"reason": reason} if reason else {}),
     )
     if not writes:

@@ -40,7 +40,7 @@ def config(tmp_path, paths, tokenizer="byte", vocab=320, eval_tokens=2000, **kw)
     return DataConfig(source=kw.get("source", DataSource.files),
                       tokenizer=TokenizerKind(tokenizer), vocab_size=vocab,
                       paths=[str(p) for p in paths], text_field="text",
-                      eval_tokens=eval_tokens, cache_dir=str(tmp_path / "cache"))
+                      eval_tokens=eval_tokens, cache_dir=str(tmp_path / "cache"), density_documents=1000)
 
 
 def documents_of(stream_T: np.ndarray, eos_id: int) -> list[bytes]:
@@ -215,7 +215,7 @@ def test_two_processes_preparing_at_once_build_one_entry(tmp_path, corpus):
     entry = cache_entry_path(data)
     entry.parent.mkdir(parents=True)
     fields = {"vocab_size": 320, "paths": data.paths, "text_field": "text",
-              "eval_tokens": data.eval_tokens, "cache_dir": data.cache_dir}
+              "eval_tokens": data.eval_tokens, "cache_dir": data.cache_dir, "density_documents": 1000}
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # Hold the entry's lock while both start, so that both find no entry and must wait on it.
     with open(entry.parent / f".{entry.name}.lock", "a") as lock:

@@ -78,8 +78,23 @@ def test_a_path_that_matches_nothing_is_named(tmp_path):
 
 def test_an_unknown_extension_is_named_with_the_accepted_ones(tmp_path):
     (tmp_path / "corpus.csv").write_text("a,b\n")
-    with pytest.raises(ConfigError, match=r"corpus\.csv.*\.txt, \.jsonl, \.parquet"):
+    with pytest.raises(ConfigError, match=r"corpus\.csv.*\.txt, \.jsonl, \.jsonl\.gz, \.parquet"):
         list(iter_documents(files_config(tmp_path / "corpus.csv")))
+
+
+def test_gzipped_json_lines_read_like_plain_ones_and_a_bad_gzip_is_named(tmp_path):
+    import gzip
+
+    lines = "".join(json.dumps({"text": f"document {i}"}) + "\n" for i in range(3))
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt") as f:
+        f.write(lines)
+    (tmp_path / "b.jsonl").write_text(lines)
+    assert list(iter_documents(files_config(tmp_path / "a.jsonl.gz"))) == \
+        list(iter_documents(files_config(tmp_path / "b.jsonl")))
+    assert len(list(iter_documents(files_config(tmp_path)))) == 6  # a folder: both files
+    (tmp_path / "c.jsonl.gz").write_bytes(gzip.compress(lines.encode())[:-12])
+    with pytest.raises(ConfigError, match="c.jsonl.gz: not a readable gzip file"):
+        list(iter_documents(files_config(tmp_path / "c.jsonl.gz")))
 
 
 def test_a_missing_jsonl_field_names_the_field_file_and_line(tmp_path):

@@ -13,7 +13,7 @@ TEXTS = ["plain ascii", "héllo wörld — ünïcode ✓ 日本語 🙂", "", "t
 def config(tokenizer, vocab=512, cache_dir="unused"):
     return DataConfig(source=DataSource.embedded, tokenizer=TokenizerKind(tokenizer),
                       vocab_size=vocab, paths=[], text_field="text", eval_tokens=2000,
-                      cache_dir=cache_dir)
+                      cache_dir=cache_dir, density_documents=1000)
 
 
 def small_corpus(n_docs=300, seed=0):
@@ -70,3 +70,20 @@ def test_bpe_trains_to_the_requested_size_round_trips_and_reloads(tmp_path):
     assert again.encode_batch(TEXTS + ["<eos>"]) == tok.encode_batch(TEXTS + ["<eos>"])
     stream_T = again.encode_stream(["ab", "cd"])
     assert stream_T[-1] == 0 and (stream_T == 0).sum() == 2
+
+
+def test_a_t5_sentencepiece_folder_loads_with_bos_and_eos_around_each_document(tmp_path):
+    from sweep.data.tokenizer import PretrainedTokenizer
+    from sweep.errors import ConfigError
+    from tests.c4_fixture import write_t5_tokenizer
+
+    folder = write_t5_tokenizer(tmp_path / "t5", vocab=300)  # spiece.model alone, as T5's hub folder
+    tok = PretrainedTokenizer.load(folder, add_bos=True, vocab_size=401)  # 300 + 100 extra ids + BOS
+    assert (tok.eos_id, tok.bos_id) == (1, 400)
+    stream_T = tok.encode_stream(["first document.", "second one."])
+    ends = np.flatnonzero(stream_T == 1)
+    assert len(ends) == 2 and stream_T[0] == 400 and stream_T[ends[0] + 1] == 400
+    assert tok.decode(stream_T[: ends[0] + 1]) == "first document."
+    with pytest.raises(ConfigError, match="data.vocab_size=400.*400 entries \\+ 1 BOS = 401: set data.vocab_size=401"):
+        PretrainedTokenizer.load(folder, add_bos=True, vocab_size=400)
+    assert PretrainedTokenizer.load(folder, add_bos=False, vocab_size=400).bos_id is None

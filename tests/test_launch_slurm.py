@@ -103,3 +103,17 @@ def test_a_crashing_job_shows_as_failed_with_its_traceback(slurm_cluster, tmp_pa
     assert "1 failed" in done.stdout and "traceback:" in done.stdout
     (job,) = latest_jobs(out).values()
     assert slurm_cluster.final_state(job["job_id"]) == "FAILED"
+
+
+def test_sweep_prepare_runs_as_its_own_slurm_job(slurm_cluster, tmp_path):
+    data = ["data=synthetic", "data.vocab_size=64", "data.synthetic.documents_per_shard=200",
+            "data.density_documents=500"]
+    prepare = [sys.executable, "-m", "sweep.cli", "prepare", *CLUSTER, *RUN, *data, "model.d=16,32",
+               "budget.tokens_per_param=0.5", f"data.cache_dir={tmp_path / 'cache'}", f"out_dir={tmp_path / 'sweep'}",
+               "--slurm", "--wait", "--workers", "1", "--time-min", "5"]
+    done = subprocess.run(prepare, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr + slurm_cluster.diagnose()
+    assert "submitted as Slurm job" in done.stdout and "true entropy rate" in done.stdout
+    (entry,) = (tmp_path / "cache").glob("synthetic-*")
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert manifest["n_train_tokens"] > 0 and manifest["true_entropy_nats"] > 0

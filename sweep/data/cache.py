@@ -30,16 +30,18 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
 from sweep.data.corpus import iter_documents, source_fingerprint
+from sweep.data.density import density_report
 from sweep.data.tokenizer import (
     BPE_FILE,
     BpeTokenizer,
     ByteTokenizer,
+    PretrainedTokenizer,
     Tokenizer,
     load_tokenizer,
     vocab_size,
@@ -82,13 +84,15 @@ class TokenCache:
     def tokenizer(self) -> Tokenizer:
         """The tokenizer these tokens were made with."""
         return load_tokenizer(TokenizerKind(self.manifest["tokenizer"]), self.path,
-                              self.vocab_size)
+                              self.vocab_size, add_bos=bool(self.manifest.get("add_bos")))
 
 
 def cache_key(data: DataConfig) -> str:
     """sha256 (hex) of everything that decides an entry's content."""
     parts = [CACHE_VERSION, DataSource(data.source).value, TokenizerKind(data.tokenizer).value,
              vocab_size(data), data.text_field, data.eval_tokens, source_fingerprint(data)]
+    if TokenizerKind(data.tokenizer) is TokenizerKind.pretrained:
+        parts += [str(data.tokenizer_name), bool(data.add_bos)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -138,6 +142,9 @@ def _build_entry(data: DataConfig, entry: Path) -> None:
     try:
         manifest = _tokenize_corpus(data, tmp)
         manifest["build_seconds"] = round(time.monotonic() - start, 3)
+        manifest["density"] = density_report(
+            _memmap(tmp / TRAIN_FILE, manifest["dtype"], manifest["n_train_tokens"]),
+            manifest["eos_id"], max_documents=data.density_documents)
         _write_json(tmp / MANIFEST_FILE, manifest)
         _fsync_dir(tmp)
         os.rename(tmp, entry)
@@ -174,18 +181,27 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
 
     # The eval documents (in hash order), with their token streams when already known.
     eval_ids: dict[int, np.ndarray] = {}
-    if TokenizerKind(data.tokenizer) is TokenizerKind.byte:
+    kind = TokenizerKind(data.tokenizer)
+    if kind is TokenizerKind.byte:
         tokenizer: Tokenizer = ByteTokenizer()
         k = _prefix_len(hash_D[order_D], bytes_D[order_D] + 1, data.eval_tokens)
         eval_docs = order_D[:k]
         n_eval_tokens = int((bytes_D[eval_docs] + 1).sum())
         _check_eval_reached(data, n_eval_tokens, int((bytes_D + 1).sum()))
-    else:
-        tokenizer, eval_docs, eval_ids = _train_bpe_holding_out(data, hash_D, bytes_D, order_D)
+    elif kind is TokenizerKind.pretrained:
+        pretrained = PretrainedTokenizer.load(data.tokenizer_name, data.add_bos, V)
+        tokenizer, eval_docs, eval_ids = _hold_out(data, hash_D, bytes_D, order_D, lambda docs: _drain(docs, pretrained))
+        tokenizer.save(folder)
+    elif kind is TokenizerKind.bpe:
+        tokenizer, eval_docs, eval_ids = _hold_out(
+            data, hash_D, bytes_D, order_D, lambda docs: BpeTokenizer.train(docs, vocab_size(data)))
         tokenizer.save(folder)
         if tokenizer.trained_size < V:
             log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
                         "has too few distinct merges", tokenizer.trained_size, V)
+    else:
+        raise ConfigError(f"data.tokenizer={kind.value} does not go with data.source="
+                          f"{DataSource(data.source).value}: accepted are byte, bpe, pretrained")
 
     # Last pass: tokenize and write. Train documents stream to disk in corpus order.
     is_eval_D = np.zeros(n_docs, dtype=bool)
@@ -227,6 +243,8 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
         "tokenizer": TokenizerKind(data.tokenizer).value,
         "vocab_size": V,
         "eos_id": tokenizer.eos_id,
+        "bos_id": tokenizer.bos_id,
+        "add_bos": tokenizer.bos_id is not None,
         "dtype": np.dtype(dtype).name,
         "n_train_tokens": train.n_tokens,
         "n_eval_tokens": evals.n_tokens,
@@ -245,15 +263,24 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
     return manifest
 
 
-def _train_bpe_holding_out(
-    data: DataConfig, hash_D: np.ndarray, bytes_D: np.ndarray, order_D: np.ndarray
-) -> tuple[BpeTokenizer, np.ndarray, dict[int, np.ndarray]]:
-    """Train a BPE without the eval documents, which need the BPE to be counted in tokens.
+def _drain(documents: Iterator[str], tokenizer: Tokenizer) -> Tokenizer:
+    """A pretrained tokenizer learns nothing: read the documents (to collect the held-out ones)."""
+    for _ in documents:
+        pass
+    return tokenizer
+
+
+def _hold_out(
+    data: DataConfig, hash_D: np.ndarray, bytes_D: np.ndarray, order_D: np.ndarray,
+    make_tokenizer: Callable[[Iterator[str]], Tokenizer],
+) -> tuple[Tokenizer, np.ndarray, dict[int, np.ndarray]]:
+    """Choose the eval documents when only the tokenizer can count their tokens, and make that
+    tokenizer (a BPE: trained without the eval documents) from the train documents.
 
     Hold out the first documents in hash order worth `factor` bytes per wanted eval token,
-    train on the rest, and keep as eval the shortest prefix of the held-out documents that
-    reaches data.eval_tokens BPE tokens (the remainder becomes train data, unseen by the BPE).
-    When even the held-out documents fall short, double `factor` and train again.
+    make the tokenizer from the rest, and keep as eval the shortest prefix of the held-out
+    documents that reaches data.eval_tokens tokens (the remainder becomes train data, unseen by
+    a BPE). When even the held-out documents fall short, double `factor` and try again.
     """
     n_docs = len(hash_D)
     hash_sorted, bytes_sorted = hash_D[order_D], bytes_D[order_D]
@@ -263,7 +290,7 @@ def _train_bpe_holding_out(
         if k_held >= n_docs:
             raise ConfigError(
                 f"the {DataSource(data.source).value} corpus ({n_docs} documents, "
-                f"{int(bytes_D.sum())} bytes) is too small for a BPE: setting aside "
+                f"{int(bytes_D.sum())} bytes) is too small for data.tokenizer={data.tokenizer.value}: setting aside "
                 f"{factor * data.eval_tokens} bytes ({factor} per token of data.eval_tokens="
                 f"{data.eval_tokens}) for the held-out split leaves no document to train it on, "
                 "so add documents or lower data.eval_tokens"
@@ -279,7 +306,7 @@ def _train_bpe_holding_out(
                 else:
                     yield doc
 
-        tokenizer = BpeTokenizer.train(train_documents(), vocab_size(data))
+        tokenizer = make_tokenizer(train_documents())
         held_docs = order_D[:k_held]
         missing = [int(i) for i in held_docs if int(i) not in held_text]
         if missing:
@@ -293,8 +320,8 @@ def _train_bpe_holding_out(
         if counts[:k].sum() >= data.eval_tokens:
             eval_docs = held_docs[:k]
             return tokenizer, eval_docs, {int(i): s for i, s in zip(eval_docs, streams)}
-        log.info("held-out documents hold %d BPE tokens, fewer than data.eval_tokens=%d: "
-                 "holding out more and training again", counts.sum(), data.eval_tokens)
+        log.info("held-out documents hold %d tokens, fewer than data.eval_tokens=%d: "
+                 "holding out more and trying again", counts.sum(), data.eval_tokens)
         factor *= 2
 
 
@@ -393,11 +420,11 @@ def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenCache:
             raise _unusable(entry, f"{file} does not match the sha256 in its manifest")
     cache = TokenCache(path=entry, manifest=manifest, vocab_size=V,
                        eos_id=int(manifest["eos_id"]))
-    if manifest["tokenizer"] == TokenizerKind.bpe.value:
+    if manifest["tokenizer"] in (TokenizerKind.bpe.value, TokenizerKind.pretrained.value):
         try:
             cache.tokenizer()
         except Exception as err:  # tokenizers raises plain Exceptions for a bad file
-            raise _unusable(entry, f"its {BPE_FILE} cannot be loaded ({err})") from err
+            raise _unusable(entry, f"its tokenizer cannot be loaded ({err})") from err
     if manifest["n_train_tokens"] < seq_len + 1:
         raise ConfigError(
             f"the {manifest['source']} corpus leaves {manifest['n_train_tokens']} train tokens "

@@ -6,8 +6,8 @@ Two sources (`data.source`):
   download: every pydoc help topic (`pydoc_data.topics`), then the docstrings of the standard
   library's `.py` files (module, class, function), walked in sorted order. Same Python, same
   documents, same order.
-- `files`: the user's `.txt` (one document per file), `.jsonl` (one per line, field
-  `data.text_field`) and `.parquet` (one per row of column `data.text_field`) files, named in
+- `files`: the user's `.txt` (one document per file), `.jsonl` / `.jsonl.gz` (one per line,
+  field `data.text_field`) and `.parquet` (one per row of column `data.text_field`) files, named in
   `data.paths` as files, folders (recursive) or glob patterns, each expanded in sorted order.
 
 `source_fingerprint` is a cheap string that changes when the corpus changes; the token cache
@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import glob
+import gzip
 import inspect
 import json
 import os
@@ -35,7 +36,7 @@ from sweep.errors import ConfigError
 # caches then stop matching instead of silently standing for a different corpus.
 CORPUS_VERSION = 1
 
-EXTENSIONS = (".txt", ".jsonl", ".parquet")
+EXTENSIONS = (".txt", ".jsonl", ".jsonl.gz", ".parquet")
 
 _MIN_DOCSTRING_CHARS = 40  # shorter docstrings are mostly "Return self." fragments
 _SKIPPED_STDLIB_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib",
@@ -53,7 +54,7 @@ def iter_documents(data: DataConfig) -> Iterator[str]:
     for path in resolve_files(data.paths):
         if path.suffix == ".txt":
             yield from _txt_documents(path)
-        elif path.suffix == ".jsonl":
+        elif path.name.endswith((".jsonl", ".jsonl.gz")):
             yield from _jsonl_documents(path, data.text_field)
         else:
             yield from _parquet_documents(path, data.text_field)
@@ -94,14 +95,14 @@ def resolve_files(paths: list[str]) -> list[Path]:
             if match.is_dir():
                 found = sorted(
                     p for p in match.rglob("*")
-                    if p.is_file() and p.suffix in EXTENSIONS and not p.name.startswith(".")
+                    if p.is_file() and p.name.endswith(EXTENSIONS) and not p.name.startswith(".")
                 )
                 if not found:
                     raise ConfigError(
                         f"data.paths: folder {str(match)!r} holds no {'/'.join(EXTENSIONS)} file"
                     )
                 files.extend(found)
-            elif match.suffix in EXTENSIONS:
+            elif match.name.endswith(EXTENSIONS):
                 files.append(match)
             else:
                 raise ConfigError(
@@ -165,8 +166,16 @@ def _txt_documents(path: Path) -> Iterator[str]:
 
 
 def _jsonl_documents(path: Path, field: str) -> Iterator[str]:
-    with open(path, "rb") as f:  # decoded line by line, so that an error names its line
-        for lineno, raw in enumerate(f, start=1):
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:  # decoded line by line, so that an error names its line
+        lines = enumerate(f, start=1)
+        while True:
+            try:
+                lineno, raw = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError) as err:  # gzip: a bad or truncated file
+                raise ConfigError(f"{path}: not a readable gzip file ({err})") from err
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:

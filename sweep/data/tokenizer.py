@@ -4,6 +4,11 @@
 - `bpe`: a byte-level BPE (HF `tokenizers`) trained on the train documents to V =
   `data.vocab_size` entries, `<eos>` being id 0; saved as `tokenizer.json` in the token cache
   entry and loaded from there by every run.
+- `pretrained`: a `transformers` tokenizer, `data.tokenizer_name` being a hub name (read from the
+  local HF cache when offline) or a local folder (e.g. one holding T5's `spiece.model`). Its EOS
+  ends each document; with `data.add_bos` a BOS id equal to the tokenizer's size starts each
+  document, so T5's 32,100 entries + BOS give V = 32,101. Saved into the cache entry.
+- `none`: the source emits ids itself (data=synthetic); V = `data.vocab_size`, nothing to encode.
 
 `vocab_size(data)` gives V from the config alone, so the model and the token budget can use it
 before any data is prepared.
@@ -12,6 +17,7 @@ before any data is prepared.
 from __future__ import annotations
 
 import abc
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -25,6 +31,7 @@ BYTE_EOS_ID = 256
 BPE_EOS = "<eos>"
 BPE_EOS_ID = 0  # the first special token the trainer adds
 BPE_FILE = "tokenizer.json"
+PRETRAINED_DIR = "tokenizer"  # save_pretrained folder inside a cache entry
 
 
 def vocab_size(data: DataConfig) -> int:
@@ -32,6 +39,10 @@ def vocab_size(data: DataConfig) -> int:
     kind = TokenizerKind(data.tokenizer)
     if kind is TokenizerKind.byte:
         return BYTE_VOCAB_SIZE
+    if kind in (TokenizerKind.pretrained, TokenizerKind.none):
+        if data.vocab_size < 2:
+            raise ConfigError(f"data.vocab_size={data.vocab_size}: must be >= 2")
+        return data.vocab_size
     if data.vocab_size < BYTE_VOCAB_SIZE + 1:
         raise ConfigError(
             f"data.vocab_size={data.vocab_size}: a byte-level BPE needs at least "
@@ -46,6 +57,7 @@ class Tokenizer(abc.ABC):
     kind: TokenizerKind
     vocab_size: int  # V: every id is in [0, V)
     eos_id: int
+    bos_id: int | None = None  # when set, starts every document of a stream
 
     @abc.abstractmethod
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
@@ -56,14 +68,18 @@ class Tokenizer(abc.ABC):
         """Text of `ids`; EOS ids are dropped."""
 
     def encode_stream(self, texts: list[str]) -> np.ndarray:
-        """One flat uint32 array: each text's ids followed by EOS, texts in order."""
+        """One flat uint32 array: each text's ids followed by EOS (preceded by BOS when the
+        tokenizer has one), texts in order."""
         ids = self.encode_batch(texts)
-        stream_T = np.empty(sum(len(x) + 1 for x in ids), dtype=np.uint32)
+        bos = int(self.bos_id is not None)
+        stream_T = np.empty(sum(len(x) + 1 + bos for x in ids), dtype=np.uint32)
         pos = 0
         for doc in ids:
-            stream_T[pos : pos + len(doc)] = doc
-            stream_T[pos + len(doc)] = self.eos_id
-            pos += len(doc) + 1
+            if bos:
+                stream_T[pos] = self.bos_id
+            stream_T[pos + bos : pos + bos + len(doc)] = doc
+            stream_T[pos + bos + len(doc)] = self.eos_id
+            pos += len(doc) + 1 + bos
         return stream_T
 
     def save(self, folder: Path) -> None:
@@ -147,15 +163,78 @@ class BpeTokenizer(Tokenizer):
         return cls(HFTokenizer.from_file(str(Path(folder) / BPE_FILE)), vocab_size)
 
 
+class PretrainedTokenizer(Tokenizer):
+    """A `transformers` tokenizer (T5's SentencePiece for C4), EOS after each document and,
+    with `add_bos`, a BOS id = the tokenizer's size before it."""
+
+    kind = TokenizerKind.pretrained
+
+    def __init__(self, hf_tokenizer, add_bos: bool, vocab_size: int, name: str):
+        self._hf = hf_tokenizer
+        if hf_tokenizer.eos_token_id is None:
+            raise ConfigError(f"data.tokenizer_name={name!r} has no EOS token to end documents with")
+        self.eos_id = int(hf_tokenizer.eos_token_id)
+        size = len(hf_tokenizer)
+        self.bos_id = size if add_bos else None
+        needed = size + int(add_bos)
+        if vocab_size != needed:
+            raise ConfigError(
+                f"data.vocab_size={vocab_size}, but tokenizer {name!r} has {size} entries"
+                f"{' + 1 BOS' if add_bos else ''} = {needed}: set data.vocab_size={needed}"
+            )
+        self.vocab_size = vocab_size
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self._hf(texts, add_special_tokens=False, return_attention_mask=False,
+                        verbose=False)["input_ids"]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._hf.decode([i for i in ids if i != self.bos_id], skip_special_tokens=True)
+
+    def save(self, folder: Path) -> None:
+        self._hf.save_pretrained(str(Path(folder) / PRETRAINED_DIR))
+
+    @classmethod
+    def load(cls, name: str | Path, add_bos: bool, vocab_size: int) -> "PretrainedTokenizer":
+        """From a hub name (the local HF cache when offline) or a local folder."""
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        folder = Path(os.path.expanduser(str(name)))
+        # T5's own files: a folder holding spiece.model alone (no tokenizer_config.json)
+        bare_sentencepiece = (folder / "spiece.model").is_file() and not (folder / "tokenizer_config.json").exists()
+        cls_ = transformers.T5Tokenizer if bare_sentencepiece else transformers.AutoTokenizer
+        try:
+            hf = cls_.from_pretrained(str(folder) if folder.exists() else str(name))
+        except Exception as err:  # OSError for a missing name, ValueError for a bad folder, ...
+            raise ConfigError(
+                f"data.tokenizer_name={str(name)!r} cannot be loaded ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}); give a hub name available "
+                "offline in the HF cache or a local folder holding the tokenizer (e.g. T5's "
+                "spiece.model)"
+            ) from err
+        return cls(hf, add_bos, vocab_size, str(name))
+
+
 def train_tokenizer(data: DataConfig, train_documents: Iterable[str]) -> Tokenizer:
     """The tokenizer of `data`, trained on `train_documents` when it needs training."""
-    if TokenizerKind(data.tokenizer) is TokenizerKind.byte:
+    kind = TokenizerKind(data.tokenizer)
+    if kind is TokenizerKind.byte:
         return ByteTokenizer()
+    if kind is TokenizerKind.pretrained:
+        return PretrainedTokenizer.load(data.tokenizer_name, data.add_bos, vocab_size(data))
+    if kind is TokenizerKind.none:
+        raise ConfigError(f"data.tokenizer=none only goes with data=synthetic, not {data.source}")
     return BpeTokenizer.train(train_documents, vocab_size(data))
 
 
-def load_tokenizer(kind: TokenizerKind, folder: Path, vocab_size: int) -> Tokenizer:
+def load_tokenizer(kind: TokenizerKind, folder: Path, vocab_size: int, add_bos: bool = False) -> Tokenizer:
     """The tokenizer saved in a token cache entry `folder`."""
-    if TokenizerKind(kind) is TokenizerKind.byte:
+    kind = TokenizerKind(kind)
+    if kind is TokenizerKind.byte:
         return ByteTokenizer()
+    if kind is TokenizerKind.pretrained:
+        return PretrainedTokenizer.load(Path(folder) / PRETRAINED_DIR, add_bos, vocab_size)
+    if kind is TokenizerKind.none:
+        raise ConfigError("a data=synthetic corpus has no tokenizer: its ids are its tokens")
     return BpeTokenizer.load(folder, vocab_size)

@@ -20,7 +20,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from launch.grid import GridComposer, build_grid, config_sweep_params, split_grid
+from launch.grid import GridComposer, build_grid, check_data_ready, config_sweep_params, split_grid
 from launch.local import LocalOptions, run_locally
 from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, submit_grid
 from sweep.errors import ConfigError
@@ -66,6 +66,8 @@ class GridSweeper(Sweeper):
         points = split_grid(config_sweep_params(self.config) + list(arguments))
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
+            if not getattr(getattr(self.launcher, "options", None), "dry_run", False):
+                check_data_ready(grid)  # prepared corpora hold every run's tokens
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
         sweep_dir = Path(self.config.hydra.sweep.dir)
