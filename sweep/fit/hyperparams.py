@@ -1,0 +1,205 @@
+"""Hyperparameter laws (DeepSeek LLM 2024): per compute budget (or per model size), the optimal
+learning rate or batch size from a sweep, then power laws of compute: lr_opt = c C^e,
+B_opt = c C^e (DeepSeek's data: eta_opt = 0.3118 C^-0.125, B_opt = 0.292 C^0.3271), and for the
+batch size Kaplan's form against the loss, B_opt = B* / L^(1/alpha_B).
+
+Per group (runs grouped by FLOPs as in sweep/fit/isoflop.py, or by n_params), at each distinct
+value of the swept hyperparameter the lowest loss stands (the other hyperparameters free). A
+parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (default 2)
+values on each side of it (at least 3 values; at an edge of the grid, more from the other side).
+Its vertex is the optimum (`status` "vertex"); a vertex outside the sampled values is clipped to
+the nearest end ("clipped"), a parabola opening downward gives the best sampled value
+("no_curvature"). Only "vertex" groups enter the power laws unless include_flagged=True. Groups
+with fewer than 3 distinct values are skipped and reported; none left is an error.
+
+The near-optimal band of a group: its runs within `band` (default 0.25%) of its best loss, i.e.
+loss <= best * (1 + band), with the learning rates and batch sizes they span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
+from sweep.fit.table import RunsTable, jsonable, validate
+
+PARAMS = ("lr", "batch_size")
+BY = ("flops", "n_params")
+STATUSES = ("vertex", "clipped", "no_curvature", "skipped")
+MIN_VALUES = 3
+
+
+@dataclass(frozen=True)
+class NearOptimalBand:
+    """The runs of one group with loss <= loss_max = best loss x (1 + band)."""
+
+    runs: tuple[str, ...]
+    loss_max: float
+    lr_range: tuple[float, float] | None
+    batch_size_range: tuple[float, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class HyperparamGroup:
+    """One compute budget (or model size) `key`: the sampled values of the hyperparameter, the
+    best run, and the optimum (None when skipped; `note` says why, or what was flagged)."""
+
+    key: float
+    n_runs: int
+    n_values: int
+    value_min: float
+    value_max: float
+    best_run: str
+    best_value: float
+    best_loss: float
+    band: NearOptimalBand
+    status: str
+    opt_value: float | None = None
+    opt_loss: float | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({**self.__dict__, "band": self.band.to_dict()})
+
+
+@dataclass(frozen=True)
+class HyperparamLaw:
+    """`param`_opt = law.coefficient * `by`^law.exponent over the groups used; for the batch
+    size also `loss_law`: B_opt = B_star * L^(-1/alpha_B) with L the loss at the optimum."""
+
+    param: str
+    by: str
+    law: PowerLaw
+    groups: list[HyperparamGroup]
+    band: float
+    include_flagged: bool
+    loss_law: PowerLaw | None = None
+    excluded_runs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def used(self) -> list[HyperparamGroup]:
+        return [g for g in self.groups if _usable(g, self.include_flagged)]
+
+    @property
+    def alpha_B(self) -> float | None:
+        return -1.0 / self.loss_law.exponent if self.loss_law else None
+
+    @property
+    def B_star(self) -> float | None:
+        return self.loss_law.coefficient if self.loss_law else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"param": self.param, "by": self.by, "coefficient": self.law.coefficient,
+                               "exponent": self.law.exponent, "exponent_stderr": self.law.exponent_stderr,
+                               "groups_used": len(self.used), "law": self.law.to_dict(), "band": self.band,
+                               "include_flagged": self.include_flagged,
+                               "groups": [g.to_dict() for g in self.groups],
+                               "excluded_runs": dict(self.excluded_runs)}
+        if self.loss_law is not None:
+            e = self.loss_law.exponent
+            out["loss_law"] = {"B_star": self.B_star, "alpha_B": self.alpha_B,
+                               "alpha_B_stderr": self.loss_law.exponent_stderr / e**2, **self.loss_law.to_dict()}
+        return jsonable(out)
+
+
+def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float = 0.1,
+                           budgets: Sequence[float] | None = None, band: float = 0.0025, neighbours: int = 2,
+                           include_flagged: bool = False) -> HyperparamLaw:
+    """The optimal `param` (lr | batch_size) per group of `by` (flops | n_params) and its power
+    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets."""
+    if param not in PARAMS:
+        raise ConfigError(f"param {param!r}: the hyperparameter laws are for {' or '.join(PARAMS)}")
+    if by not in BY:
+        raise ConfigError(f"by {by!r}: runs are grouped by {' or '.join(BY)}")
+    if neighbours < 1:
+        raise ConfigError(f"neighbours {neighbours!r}: the parabola takes at least 1 value on each side of the best")
+    validate(table, MIN_VALUES, f"a {param} law")
+    values_R = table.column(param)
+    missing_R = ~(np.isfinite(values_R) & (values_R > 0))
+    if missing_R.any():
+        i = int(np.argmax(missing_R))
+        raise ConfigError(f"run {table.names[i]!r}: {param} = {float(values_R[i])!r}; must be finite and positive")
+    key_G, group_R = group_budgets(table.flops_R if by == "flops" else table.n_params_R, rel_tol, budgets)
+    bands = near_optimal_bands(table, key_G, group_R, band)
+    groups = [_fit_group(table, values_R, group_R == g, key, bands[g], neighbours)
+              for g, key in enumerate(key_G) if (group_R == g).any()]
+    used = [g for g in groups if _usable(g, include_flagged)]
+    if len(used) < 2:
+        notes = "; ".join(f"{by}={g.key:.3g}: {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
+        raise ConfigError(f"a {param} law needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
+                          f"distinct {param} values; {len(used)} of {len(groups)} qualify ({notes})")
+    law = fit_power_law([g.key for g in used], [g.opt_value for g in used])
+    loss_law = None
+    if param == "batch_size" and len({g.opt_loss for g in used}) >= 2:
+        loss_law = fit_power_law([g.opt_loss for g in used], [g.opt_value for g in used])
+    return HyperparamLaw(param, by, law, groups, band, include_flagged, loss_law, dict(table.excluded))
+
+
+def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
+                       band: float = 0.0025) -> list[NearOptimalBand]:
+    """Per group g: the runs with loss <= (1 + band) x the group's lowest loss."""
+    if not (np.isfinite(band) and band >= 0):
+        raise ConfigError(f"band {band!r}: the near-optimal band is a relative loss margin >= 0 (0.0025 = 0.25%)")
+    bands = []
+    for g in range(len(key_G)):
+        in_group_R = group_R == g
+        if not in_group_R.any():
+            bands.append(NearOptimalBand((), float("nan"), None, None))
+            continue
+        loss_max = float(table.loss_R[in_group_R].min() * (1 + band))
+        near_R = in_group_R & (table.loss_R <= loss_max)
+        bands.append(NearOptimalBand(tuple(n for n, k in zip(table.names, near_R) if k), loss_max,
+                                     _span(table.lr_R, near_R), _span(table.batch_size_R, near_R)))
+    return bands
+
+
+def _fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, key: float,
+               band: NearOptimalBand, neighbours: int) -> HyperparamGroup:
+    index_B = np.flatnonzero(in_group_R)
+    value_V, loss_V, best_V = best_per_value(values_R[index_B], table.loss_R[index_B])
+    i = int(np.argmin(loss_V))
+    base = dict(key=float(key), n_runs=len(index_B), n_values=len(value_V), value_min=float(value_V[0]),
+                value_max=float(value_V[-1]), best_run=table.names[index_B[best_V[i]]],
+                best_value=float(value_V[i]), best_loss=float(loss_V[i]), band=band)
+    if len(value_V) < MIN_VALUES:
+        return HyperparamGroup(**base, status="skipped", note=f"{len(value_V)} distinct value(s), needs {MIN_VALUES}")
+    lo, hi = _window(i, len(value_V), neighbours)
+    logv_V = np.log(value_V)
+    parabola = fit_parabola(logv_V[lo:hi], loss_V[lo:hi])
+    if not parabola.opens_upward:
+        return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_V[i]), opt_loss=float(loss_V[i]),
+                               note="the parabola around the best opens downward: the best sampled value stands")
+    x = parabola.vertex
+    clipped = float(np.clip(x, logv_V[0], logv_V[-1]))
+    if clipped != x:
+        return HyperparamGroup(**base, status="clipped", opt_value=float(np.exp(clipped)),
+                               opt_loss=float(parabola(clipped)),
+                               note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
+                                    f"[{value_V[0]:.4g}, {value_V[-1]:.4g}]: clipped")
+    return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
+
+
+def _window(i: int, n: int, neighbours: int) -> tuple[int, int]:
+    """[lo, hi): up to `neighbours` values each side of i, widened to at least 3 at an edge."""
+    lo, hi = max(0, i - neighbours), min(n, i + neighbours + 1)
+    while hi - lo < MIN_VALUES:
+        lo, hi = (lo - 1, hi) if hi == n else (lo, hi + 1)
+    return lo, hi
+
+
+def _span(values_R: np.ndarray | None, keep_R: np.ndarray) -> tuple[float, float] | None:
+    if values_R is None:
+        return None
+    kept = values_R[keep_R & np.isfinite(values_R)]
+    return (float(kept.min()), float(kept.max())) if len(kept) else None
+
+
+def _usable(group: HyperparamGroup, include_flagged: bool) -> bool:
+    return group.status == "vertex" or (include_flagged and group.status in ("clipped", "no_curvature"))

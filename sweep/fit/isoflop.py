@@ -1,0 +1,237 @@
+"""Chinchilla Approach 2 (IsoFLOP profiles): per compute budget, a parabola of final loss against
+log N and its minimum N_opt(C), D_opt(C) = C / (6 N_opt); then N_opt = k_N C^a and
+D_opt = k_D C^b fitted by least squares in log space.
+
+How budgets are formed (`group_budgets`): without explicit budgets, runs sorted by FLOPs are
+chained into one budget while their FLOPs stay within `rel_tol` (default 10%) of the budget's
+smallest; a budget's C is the geometric mean of its runs' FLOPs. With explicit budgets, each run
+joins the nearest one (in log C) when within `rel_tol` of it, else it is left out and counted.
+Approach 2 needs an IsoFLOP design: several model sizes trained at the same C (tokens chosen per
+size so that 6 N D is the same). A sweep at a fixed tokens per parameter (e.g. 20 N) has one N
+per budget, and is told so. Where several runs share an N within a budget (a learning-rate grid,
+seeds), the lowest loss stands for that N.
+
+Budgets with fewer than `min_sizes` distinct N, whose parabola opens downward, or whose minimum
+lies outside the sampled N range are reported with the reason and left out of the power laws.
+
+Also the small pieces the other fits share: `PowerLaw` / `fit_power_law`, `fit_parabola`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.table import RunsTable, jsonable, validate
+
+MIN_SIZES = 3
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """y = coefficient * x^exponent, fitted as ln y = ln k + e ln x by least squares over
+    `n_points`. Standard errors from the regression's residuals (None when n_points = 2);
+    `rms_log_residual` is the spread of ln y about the line."""
+
+    coefficient: float
+    exponent: float
+    exponent_stderr: float
+    log_coefficient_stderr: float
+    n_points: int
+    rms_log_residual: float
+
+    def __call__(self, x: Any) -> Any:
+        return self.coefficient * np.asarray(x, dtype=float) ** self.exponent
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+def fit_power_law(x_P: Sequence[float], y_P: Sequence[float]) -> PowerLaw:
+    """Least squares of ln y on ln x (centred, so the two standard errors are uncorrelated)."""
+    logx_P, logy_P = np.log(np.asarray(x_P, dtype=float)), np.log(np.asarray(y_P, dtype=float))
+    n = len(logx_P)
+    if n < 2 or np.ptp(logx_P) == 0:
+        raise ConfigError(f"a power law needs at least 2 points at distinct x; got {n}")
+    mean = logx_P.mean()
+    dx_P = logx_P - mean
+    sxx = float(dx_P @ dx_P)
+    exponent = float(dx_P @ (logy_P - logy_P.mean())) / sxx
+    intercept = float(logy_P.mean())  # at x = e^mean
+    residual_P = logy_P - intercept - exponent * dx_P
+    ssr = float(residual_P @ residual_P)
+    var = ssr / (n - 2) if n > 2 else float("nan")
+    se_exponent = float(np.sqrt(var / sxx))
+    se_log_coefficient = float(np.sqrt(var / n + mean**2 * var / sxx))
+    return PowerLaw(float(np.exp(intercept - exponent * mean)), exponent, se_exponent, se_log_coefficient, n,
+                    float(np.sqrt(ssr / n)))
+
+
+@dataclass(frozen=True)
+class Parabola:
+    """y = c2 (x - x0)^2 + c1 (x - x0) + c0, fitted by least squares (x0: the mean of the xs)."""
+
+    c2: float
+    c1: float
+    c0: float
+    x0: float
+
+    @property
+    def opens_upward(self) -> bool:
+        return self.c2 > 0
+
+    @property
+    def vertex(self) -> float:
+        return self.x0 - self.c1 / (2 * self.c2)
+
+    def __call__(self, x: Any) -> Any:
+        dx = np.asarray(x, dtype=float) - self.x0
+        return self.c2 * dx**2 + self.c1 * dx + self.c0
+
+
+def fit_parabola(x_P: Sequence[float], y_P: Sequence[float]) -> Parabola:
+    x_P, y_P = np.asarray(x_P, dtype=float), np.asarray(y_P, dtype=float)
+    if len(np.unique(x_P)) < 3:
+        raise ConfigError(f"a parabola needs at least 3 distinct x; got {len(np.unique(x_P))}")
+    x0 = float(x_P.mean())
+    c2, c1, c0 = np.polyfit(x_P - x0, y_P, 2)
+    return Parabola(float(c2), float(c1), float(c0), x0)
+
+
+def group_budgets(flops_R: np.ndarray, rel_tol: float = 0.1,
+                  budgets: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(budget_G, group_R): the compute budgets and each run's index into them (-1: in none).
+    See the module docstring for how budgets are formed; the same grouping serves model sizes
+    (pass n_params as `flops_R`)."""
+    flops_R = np.asarray(flops_R, dtype=float)
+    if not (np.isfinite(rel_tol) and 0 <= rel_tol < 1):
+        raise ConfigError(f"rel_tol {rel_tol!r}: the relative tolerance within a budget is in [0, 1)")
+    if budgets is not None:
+        budget_G = np.asarray(budgets, dtype=float)
+        if budget_G.ndim != 1 or not len(budget_G) or not (np.isfinite(budget_G) & (budget_G > 0)).all():
+            raise ConfigError(f"budgets {list(budgets)!r}: explicit budgets are finite positive numbers")
+        nearest_R = np.abs(np.log(flops_R)[:, None] - np.log(budget_G)[None, :]).argmin(axis=1)
+        within_R = np.abs(flops_R / budget_G[nearest_R] - 1) <= rel_tol
+        return budget_G, np.where(within_R, nearest_R, -1)
+    order_R = np.argsort(flops_R, kind="stable")
+    group_R = np.empty(len(flops_R), dtype=int)
+    g, first = -1, None
+    for i in order_R:
+        if first is None or flops_R[i] > first * (1 + rel_tol):
+            g, first = g + 1, flops_R[i]
+        group_R[i] = g
+    budget_G = np.array([np.exp(np.log(flops_R[group_R == k]).mean()) for k in range(g + 1)])
+    return budget_G, group_R
+
+
+def best_per_value(values_R: np.ndarray, loss_R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value_V, loss_V, index_V): the distinct values in increasing order, the lowest loss at
+    each, and which run gave it."""
+    value_V = np.unique(values_R)
+    index_V = np.array([np.flatnonzero(values_R == v)[np.argmin(loss_R[values_R == v])] for v in value_V])
+    return value_V, loss_R[index_V], index_V
+
+
+@dataclass(frozen=True)
+class IsoFlopBudget:
+    """One compute budget: its runs, sampled sizes, and the parabola's minimum (None where the
+    budget is excluded; `excluded` then says why)."""
+
+    flops: float
+    n_runs: int
+    n_sizes: int
+    n_params_min: float
+    n_params_max: float
+    n_opt: float | None = None
+    d_opt: float | None = None
+    loss_opt: float | None = None
+    curvature: float | None = None  # d^2 loss / d(ln N)^2 / 2
+    excluded: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class IsoFlopFit:
+    """N_opt = n_opt.coefficient * C^a and D_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
+    b = d_opt.exponent = 1 - a, since D_opt = C / (6 N_opt)) over the used budgets; every budget
+    is listed, excluded ones with their reason."""
+
+    n_opt: PowerLaw
+    d_opt: PowerLaw
+    budgets: list[IsoFlopBudget]
+    rel_tol: float
+    runs: int
+    runs_outside_budgets: int = 0
+    excluded_runs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def a(self) -> float:
+        return self.n_opt.exponent
+
+    @property
+    def b(self) -> float:
+        return self.d_opt.exponent
+
+    @property
+    def used(self) -> list[IsoFlopBudget]:
+        return [b for b in self.budgets if b.excluded is None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"approach": 2, "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),
+                "b": jsonable(self.b), "b_stderr": jsonable(self.d_opt.exponent_stderr),
+                "budgets_used": len(self.used), "n_opt": self.n_opt.to_dict(), "d_opt": self.d_opt.to_dict(),
+                "budgets": [b.to_dict() for b in self.budgets], "rel_tol": self.rel_tol, "runs": self.runs,
+                "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs)}
+
+
+def fit_isoflop(table: RunsTable, rel_tol: float = 0.1, budgets: Sequence[float] | None = None,
+                min_sizes: int = MIN_SIZES) -> IsoFlopFit:
+    """Approach 2 on the table's complete runs. ConfigError when fewer than 2 budgets are usable."""
+    if min_sizes < 3:
+        raise ConfigError(f"min_sizes {min_sizes!r}: a parabola needs at least 3 model sizes per budget")
+    validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)")
+    budget_G, group_R = group_budgets(table.flops_R, rel_tol, budgets)
+    fits = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes)
+            for g, C in enumerate(budget_G) if (group_R == g).any()]
+    used = [b for b in fits if b.excluded is None]
+    if len(used) < 2:
+        raise ConfigError(_too_few_budgets(fits, min_sizes))
+    flops_U = [b.flops for b in used]
+    return IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
+                      fit_power_law(flops_U, [b.d_opt for b in used]),
+                      fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded))
+
+
+def _fit_budget(C: float, n_params_B: np.ndarray, loss_B: np.ndarray, min_sizes: int) -> IsoFlopBudget:
+    n_V, loss_V, _ = best_per_value(n_params_B, loss_B)
+    base = dict(flops=float(C), n_runs=len(n_params_B), n_sizes=len(n_V), n_params_min=float(n_V[0]),
+                n_params_max=float(n_V[-1]))
+    if len(n_V) < min_sizes:
+        return IsoFlopBudget(**base, excluded=f"{len(n_V)} model size(s), needs {min_sizes}")
+    parabola = fit_parabola(np.log(n_V), loss_V)
+    if not parabola.opens_upward:
+        return IsoFlopBudget(**base, curvature=parabola.c2, excluded="the parabola opens downward (no minimum)")
+    logn_opt = parabola.vertex
+    if not np.log(n_V[0]) <= logn_opt <= np.log(n_V[-1]):
+        return IsoFlopBudget(**base, n_opt=float(np.exp(logn_opt)), curvature=parabola.c2,
+                             excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside the sampled "
+                                      f"range [{n_V[0]:.4g}, {n_V[-1]:.4g}]")
+    n_opt = float(np.exp(logn_opt))
+    return IsoFlopBudget(**base, n_opt=n_opt, d_opt=float(C / (6 * n_opt)), loss_opt=float(parabola(logn_opt)),
+                         curvature=parabola.c2)
+
+
+def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
+    lines = "; ".join(f"C={b.flops:.3g}: {b.excluded or 'usable'}" for b in fits)
+    message = (f"Approach 2 needs at least 2 usable compute budgets; "
+               f"{sum(b.excluded is None for b in fits)} of {len(fits)} are ({lines})")
+    if all(b.n_sizes < min_sizes for b in fits):
+        message += (f". Approach 2 needs an IsoFLOP design: at least {min_sizes} model sizes trained at the same "
+                    "compute (tokens chosen per size so that 6 N D is the same); a sweep at a fixed tokens per "
+                    "parameter has one size per budget (Approach 3, the parametric fit, suits such a sweep)")
+    return message

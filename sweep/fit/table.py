@@ -1,0 +1,283 @@
+"""The runs table the fits read: one row per complete run with its size N (n_params), tokens D,
+compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's CSV / parquet file.
+
+Only complete runs are kept; diverged, failed and unfinished runs are left out and counted by
+status (`RunsTable.excluded`), so a fit can say what it did not see. `validate` is the one check
+every fit runs first: finite, positive N, D, C and loss, and enough runs.
+
+Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl), which
+Approach 1 (sweep/fit/envelope.py) reads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+
+REQUIRED = ("n_params", "tokens", "loss")
+OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l")
+HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
+LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
+NAME_COLUMNS = ("run", "name")
+FILE_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    """R complete runs. Every `*_R` array has shape (R,); an optional hyperparameter column is
+    None when the source has no such column, NaN for a run that lacks the value. `flops_R` is the
+    source's where given, else 6 N D. `batch_size_R` is in the source's unit (a sweep folder:
+    sequences per step). `excluded` counts the rows left out, by status."""
+
+    names: tuple[str, ...]
+    n_params_R: np.ndarray
+    tokens_R: np.ndarray
+    loss_R: np.ndarray
+    flops_R: np.ndarray
+    recipe: tuple[str | None, ...] | None = None
+    lr_R: np.ndarray | None = None
+    batch_size_R: np.ndarray | None = None
+    weight_decay_R: np.ndarray | None = None
+    d_R: np.ndarray | None = None
+    l_R: np.ndarray | None = None
+    excluded: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def column(self, name: str) -> np.ndarray:
+        """A hyperparameter column (lr, batch_size, weight_decay, d, l) as a float array (R,)."""
+        if name not in HYPERPARAMETERS:
+            raise ConfigError(f"{name!r} is not a hyperparameter column; accepted: {', '.join(HYPERPARAMETERS)}")
+        values_R = getattr(self, f"{name}_R")
+        if values_R is None or not np.isfinite(values_R).any():
+            raise ConfigError(f"the runs table{_of(self.source)} has no {name!r} values")
+        return values_R
+
+    def select(self, keep_R: np.ndarray) -> "RunsTable":
+        """The runs where the boolean mask `keep_R` is true (`excluded` unchanged)."""
+        keep_R = np.asarray(keep_R, dtype=bool)
+        arrays = {f: getattr(self, f)[keep_R] for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
+        arrays.update({f"{h}_R": getattr(self, f"{h}_R")[keep_R] for h in HYPERPARAMETERS
+                       if getattr(self, f"{h}_R") is not None})
+        recipe = _pick(self.recipe, keep_R) if self.recipe is not None else None
+        return replace(self, names=_pick(self.names, keep_R), recipe=recipe, **arrays)
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
+
+
+def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
+    """The runs table of the dicts sweep/results.py (or sweep/wandb_runs.py) gives: loss is
+    final_eval_loss; only status == "complete" is kept, every other status is counted."""
+    kept, names, excluded = [], [], {}
+    for i, row in enumerate(rows):
+        status = row.get("status") or "unknown"
+        if status != "complete":
+            excluded[status] = excluded.get(status, 0) + 1
+            continue
+        kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss"))})
+        names.append(str(row.get("run") or row.get("path") or f"row {i}"))
+    columns = {c: [r.get(c) for r in kept] for c in REQUIRED + OPTIONAL}
+    table = _build(names, columns, excluded, source)
+    return validate(table, 1, "a runs table")
+
+
+def from_file(path: str | os.PathLike) -> RunsTable:
+    """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
+    final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l, and a run name
+    (run or name). A `status` column, where present, keeps only the complete rows."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.suffix not in FILE_SUFFIXES:
+        raise ConfigError(f"{path}: a runs file is {' or '.join(FILE_SUFFIXES)}, not {path.suffix or 'no suffix'!r}")
+    if not path.is_file():
+        raise ConfigError(f"runs file {path} does not exist")
+    try:
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except Exception as err:  # malformed file
+        raise ConfigError(f"could not read {path}: {type(err).__name__}: {err}") from err
+    loss_column = next((c for c in LOSS_ALIASES if c in frame.columns), None)
+    missing = [c for c in REQUIRED if c not in frame.columns and not (c == "loss" and loss_column)]
+    if missing:
+        has = ", ".join(map(str, frame.columns))
+        raise ConfigError(f"{path} lacks the column(s) {', '.join(missing)}; it has {has}; "
+                          f"required: {', '.join(REQUIRED)} (loss may be named final_eval_loss)")
+    frame = frame.rename(columns={loss_column: "loss"}) if loss_column != "loss" else frame
+    excluded = {}
+    if "status" in frame.columns:
+        status_R = frame["status"].fillna("unknown").astype(str)
+        for status, count in status_R[status_R != "complete"].value_counts().items():
+            excluded[status] = int(count)
+        frame = frame[(status_R == "complete").to_numpy()]
+    name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+    names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
+    columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
+    return validate(_build(names, columns, excluded, str(path)), 1, "a runs table")
+
+
+def load_runs_table(source: str | os.PathLike) -> RunsTable:
+    """A .csv / .parquet file, a sweep folder, or a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
+    text = str(source)
+    if Path(text).suffix in FILE_SUFFIXES and not text.startswith("wandb:"):
+        return from_file(text)
+    from sweep.cli import runs_table
+
+    return from_rows(runs_table(text), source=text)
+
+
+def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
+    """The table unchanged, or a ConfigError naming the first run whose N, D, C or loss is not a
+    finite positive number, or saying how many runs `purpose` needs."""
+    for column in ("n_params_R", "tokens_R", "loss_R", "flops_R"):
+        values_R = getattr(table, column)
+        if values_R.shape != (len(table),):
+            raise ConfigError(f"column {column[:-2]} has shape {values_R.shape}, expected ({len(table)},)")
+        bad_R = ~(np.isfinite(values_R) & (values_R > 0))
+        if bad_R.any():
+            i = int(np.argmax(bad_R))
+            raise ConfigError(f"run {table.names[i]!r}{_of(table.source)}: {column[:-2]} = {float(values_R[i])!r}; "
+                              f"n_params, tokens, flops and loss must be finite and positive "
+                              f"({int(bad_R.sum())} such row(s))")
+    if len(table) < min_runs:
+        left_out = f" ({_counts(table.excluded)} left out)" if table.excluded else ""
+        raise ConfigError(f"{purpose} needs at least {min_runs} complete runs; the runs table"
+                          f"{_of(table.source)} has {len(table)}{left_out}")
+    return table
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's loss against training compute: S points, flops increasing."""
+
+    name: str
+    n_params: float
+    tokens_S: np.ndarray
+    flops_S: np.ndarray
+    loss_S: np.ndarray
+
+
+@dataclass(frozen=True)
+class Curves:
+    """The curves of the complete runs of a sweep; `loss_key` says which loss they hold
+    (eval_loss or train_loss); `excluded` counts the runs left out, by status."""
+
+    runs: list[Curve]
+    loss_key: str
+    excluded: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+
+
+LOSS_KEYS = ("auto", "eval_loss", "train_loss")
+
+
+def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
+    """Each complete run's metrics.jsonl as a loss-vs-FLOPs curve. loss = "auto" takes the
+    eval_loss records where every complete run has at least two of them, else every run's
+    train_loss records (one kind of loss for all runs: the two are not comparable). A record's C
+    is its `flops` (6 N tokens where absent)."""
+    from sweep.rundir import iter_run_dirs
+
+    text = str(sweep_dir)
+    if loss not in LOSS_KEYS:
+        raise ConfigError(f"loss {loss!r} is not one of {', '.join(LOSS_KEYS)}")
+    if text.startswith("wandb:"):
+        raise ConfigError(f"{text}: loss curves are read from a sweep folder's metrics.jsonl files; "
+                          "W&B groups are not supported for Approach 1")
+    if not Path(text).is_dir():
+        raise ConfigError(f"sweep folder {text} does not exist")
+    runs, excluded = [], {}
+    for run in iter_run_dirs(text):
+        result = run.read_result() or {}
+        status = result.get("status", "unfinished")
+        if status != "complete":
+            excluded[status] = excluded.get(status, 0) + 1
+            continue
+        runs.append((run.path.name, float(result["n_params"]), _by_step(run.read_metrics())))
+    if not runs:
+        raise ConfigError(f"{text} holds no complete runs{f' ({_counts(excluded)})' if excluded else ''}")
+    if loss == "auto":
+        enough_evals = all(sum(r.get("eval_loss") is not None for r in records) >= 2 for _, _, records in runs)
+        loss = "eval_loss" if enough_evals else "train_loss"
+    curves = [_curve(name, n_params, records, loss) for name, n_params, records in runs]
+    if None in curves:
+        excluded[f"no {loss} records"] = curves.count(None)
+    return Curves([c for c in curves if c is not None], loss, excluded, text)
+
+
+def _by_step(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per step (the last written), in step order."""
+    return sorted({r["step"]: r for r in records if "step" in r}.values(), key=lambda r: r["step"])
+
+
+def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_key: str) -> Curve | None:
+    points = [r for r in records if r.get(loss_key) is not None and r.get("tokens")]
+    if not points:
+        return None
+    tokens_S = np.array([r["tokens"] for r in points], dtype=float)
+    flops_S = np.array([r.get("flops") or 6.0 * n_params * r["tokens"] for r in points], dtype=float)
+    loss_S = np.array([r[loss_key] for r in points], dtype=float)
+    return Curve(name, n_params, tokens_S, flops_S, loss_S)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN / Inf as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, int], source: str) -> RunsTable:
+    n_params_R, tokens_R, loss_R = (_floats(columns[c], c, names) for c in REQUIRED)
+    flops_R = _floats(columns["flops"], "flops", names)
+    flops_R = np.where(np.isnan(flops_R), 6.0 * n_params_R * tokens_R, flops_R)
+    optional = {f"{h}_R": _floats(columns[h], h, names) if any(_given(v) for v in columns[h]) else None
+                for h in HYPERPARAMETERS}
+    recipes = columns["recipe"]
+    recipe = tuple(str(v) if _given(v) else None for v in recipes) if any(_given(v) for v in recipes) else None
+    return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, recipe=recipe, excluded=excluded,
+                     source=source, **optional)
+
+
+def _pick(values: Sequence[Any], keep_R: np.ndarray) -> tuple[Any, ...]:
+    return tuple(v for v, k in zip(values, keep_R) if k)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _floats(values: Sequence[Any], column: str, names: Sequence[str]) -> np.ndarray:
+    """None -> NaN; a value that is not a number -> ConfigError naming it, its column and run."""
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"run {names[i]!r}: {column} = {v!r} is not a number") from None
+    return out
+
+
+def _of(source: str) -> str:
+    return f" of {source}" if source else ""
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

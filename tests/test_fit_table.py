@@ -1,0 +1,156 @@
+"""sweep/fit/table.py: the runs table the fits read, from rows, files and sweep folders, and the
+per-run loss curves of a sweep folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sweep.errors import ConfigError
+from sweep.fit.table import from_file, from_rows, load_runs_table, read_curves, validate
+from sweep.rundir import RunDir
+
+
+def row(name, status="complete", n=1e6, tokens=2e7, loss=3.0, **extra):
+    return {"run": name, "status": status, "n_params": n, "tokens": tokens, "final_eval_loss": loss,
+            "d": 64, "l": 2, "batch_size": 16, "lr": 1e-3, "weight_decay": 0.1, "seed": 0, **extra}
+
+
+def test_rows_keep_complete_runs_and_count_the_others():
+    rows = [row("a", flops=1.5e14), row("b", n=2e6, lr=3e-3), row("c", status="diverged", loss=None),
+            row("d", status="diverged"), row("e", status="failed", loss=None), row("f", status="started")]
+    table = from_rows(rows, source="sweep")
+    assert table.names == ("a", "b")
+    assert table.excluded == {"diverged": 2, "failed": 1, "started": 1}
+    np.testing.assert_array_equal(table.loss_R, [3.0, 3.0])
+    np.testing.assert_array_equal(table.lr_R, [1e-3, 3e-3])
+    assert table.flops_R[0] == 1.5e14  # given
+    assert table.flops_R[1] == 6 * 2e6 * 2e7  # absent: 6 N D
+    assert table.recipe is None
+    assert table.select(table.lr_R > 2e-3).names == ("b",)
+
+
+def test_file_loaders_read_csv_and_parquet(tmp_path):
+    frame = pd.DataFrame({"run": ["a", "b", "c", "d"], "n_params": [1e6, 2e6, 4e6, 8e6],
+                          "tokens": [2e7, 4e7, 8e7, 1.6e8], "loss": [3.2, 3.0, 2.9, float("nan")],
+                          "recipe": ["base", "base", "new", "new"], "status": ["complete"] * 3 + ["diverged"]})
+    for path in (tmp_path / "runs.csv", tmp_path / "runs.parquet"):
+        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
+        table = load_runs_table(path)
+        assert table.names == ("a", "b", "c") and table.excluded == {"diverged": 1}
+        np.testing.assert_allclose(table.flops_R, 6 * table.n_params_R * table.tokens_R)
+        assert table.recipe == ("base", "base", "new")
+        assert table.lr_R is None
+        with pytest.raises(ConfigError, match="no 'lr' values"):
+            table.column("lr")
+
+
+def test_missing_column_names_what_the_file_has_and_needs(tmp_path):
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"n_params": [1e6], "loss": [3.0], "lr": [1e-3]}).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; it has n_params, loss, lr; required"):
+        from_file(path)
+
+
+@pytest.mark.parametrize("column,value,shown", [("loss", float("nan"), "loss = nan"),
+                                                ("n_params", -5.0, "n_params = -5.0"),
+                                                ("tokens", 0.0, "tokens = 0.0")])
+def test_bad_values_name_the_run_and_value(tmp_path, column, value, shown):
+    frame = pd.DataFrame({"n_params": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.0, 2.9]})
+    frame.loc[1, column] = value
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    with pytest.raises(ConfigError, match=f"run 'row 1'.*{shown}"):
+        from_file(tmp_path / "runs.csv")
+
+
+def test_a_complete_run_without_a_loss_or_with_text_is_an_error():
+    with pytest.raises(ConfigError, match="run 'b'.*loss = nan"):
+        from_rows([row("a"), row("b", loss=None)])
+    with pytest.raises(ConfigError, match="run 'a': tokens = 'lots' is not a number"):
+        from_rows([row("a", tokens="lots")])
+
+
+def test_too_few_runs_says_how_many_and_how_many_needed():
+    table = from_rows([row("a"), row("b"), row("c", status="failed")])
+    with pytest.raises(ConfigError, match=r"Approach 2 needs at least 6 complete runs; .* has 2 \(1 failed left out\)"):
+        validate(table, 6, "Approach 2")
+    with pytest.raises(ConfigError, match="at least 1 complete runs"):
+        from_rows([row("c", status="failed")])
+
+
+def test_unknown_file_and_missing_file_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_runs_table(tmp_path / "nothing.parquet")
+    (tmp_path / "runs.txt").write_text("n_params\n")
+    with pytest.raises(ConfigError, match=r"\.csv or \.parquet"):
+        from_file(tmp_path / "runs.txt")
+
+
+def write_run(root, name, status, n_params, records, loss=None):
+    """A run folder as RunDir writes it, without training: config.yaml, metrics.jsonl, result.json."""
+    run = RunDir(root / name)
+    run.path.mkdir(parents=True)
+    run.config_file.write_text(yaml.safe_dump({"model": {"d": 64, "l": 2}, "train": {"batch_size": 16},
+                                               "optim": {"lr": 1e-3, "weight_decay": 0.1}, "seed": 0}))
+    for record in records:
+        run.append_metrics(record)
+    run.write_result({"status": status, "run": name, "n_params": n_params, "tokens": records[-1]["tokens"],
+                      "flops": 6.0 * n_params * records[-1]["tokens"], "final_eval_loss": loss})
+
+
+def test_a_sweep_folder_loads_through_the_runs_table(tmp_path):
+    records = [{"step": 1, "tokens": 1000, "train_loss": 4.0}]
+    write_run(tmp_path, "a", "complete", 100, records, loss=3.5)
+    write_run(tmp_path, "b", "diverged", 200, records)
+    table = load_runs_table(tmp_path)
+    assert table.names == ("a",) and table.excluded == {"diverged": 1}
+    assert table.loss_R[0] == 3.5 and table.flops_R[0] == 6.0 * 100 * 1000
+    assert json.dumps(table.summary())
+
+
+def test_curves_take_eval_loss_where_every_run_has_it(tmp_path):
+    a = [{"step": s, "tokens": 100 * s, "flops": 6e4 * s, "train_loss": 5.0 - s, "eval_loss": 5.5 - s}
+         for s in (1, 2, 3)]
+    write_run(tmp_path, "a", "complete", 100, a, loss=2.5)
+    b = [{"step": s, "tokens": 100 * s, "train_loss": 4.0 - s, **({"eval_loss": 4.5 - s} if s > 1 else {})}
+         for s in (1, 2, 3)]
+    write_run(tmp_path, "b", "complete", 200, b, loss=1.5)
+    write_run(tmp_path, "c", "failed", 300, b)
+    curves = read_curves(tmp_path)
+    assert curves.loss_key == "eval_loss" and curves.excluded == {"failed": 1}
+    first, second = curves.runs
+    np.testing.assert_array_equal(first.loss_S, [4.5, 3.5, 2.5])
+    np.testing.assert_array_equal(second.loss_S, [2.5, 1.5])  # only the records with an eval
+    np.testing.assert_array_equal(second.flops_S, [6.0 * 200 * 200, 6.0 * 200 * 300])  # 6 N tokens
+    assert read_curves(tmp_path, loss="train_loss").runs[1].loss_S.tolist() == [3.0, 2.0, 1.0]
+    write_run(tmp_path, "d", "complete", 100, [{"step": 1, "tokens": 100, "train_loss": 4.0}], loss=4.0)
+    curves = read_curves(tmp_path, loss="eval_loss")
+    assert len(curves.runs) == 2 and curves.excluded == {"failed": 1, "no eval_loss records": 1}
+
+
+def test_curves_fall_back_to_train_loss_for_every_run(tmp_path):
+    write_run(tmp_path, "a", "complete", 100, [{"step": s, "tokens": s, "train_loss": 4.0, "eval_loss": 4.1}
+                                               for s in (1, 2)])
+    write_run(tmp_path, "b", "complete", 100, [{"step": s, "tokens": s, "train_loss": 4.0} for s in (1, 2)])
+    curves = read_curves(tmp_path)
+    assert curves.loss_key == "train_loss" and [len(c.loss_S) for c in curves.runs] == [2, 2]
+    with pytest.raises(ConfigError, match="W&B groups are not supported"):
+        read_curves("wandb:team/proj/group")
+    with pytest.raises(ConfigError, match="'val' is not one of auto, eval_loss, train_loss"):
+        read_curves(tmp_path, loss="val")
+
+
+def test_a_status_csv_loads_with_final_eval_loss(tmp_path):
+    """The CSV `sweep status --csv` writes: final_eval_loss, status, and empty cells for
+    unfinished runs."""
+    path = tmp_path / "runs.csv"
+    path.write_text("final_eval_loss,flops,lr,n_params,run,status,tokens\n"
+                    "3.1,1.2e15,0.001,1000000,a,complete,200000000\n"
+                    ",,0.002,,b,pending,\n")
+    table = from_file(path)
+    assert table.names == ("a",) and table.excluded == {"pending": 1}
+    assert (table.loss_R[0], table.flops_R[0], table.lr_R[0]) == (3.1, 1.2e15, 1e-3)
