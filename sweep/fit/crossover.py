@@ -1,0 +1,260 @@
+"""Where two recipes' scaling laws cross (SCIENCE.md sections 1 and 3, "scaling-law crossover").
+
+Each recipe's runs get a Chinchilla fit (sweep.fit.parametric). The recipes are compared along
+each law's own compute-optimal frontier: L*(C) = L(N_opt(C), D_opt(C)), the loss the recipe
+reaches at compute C when N and D are split its own best way. A crossing is a compute C where
+L*_x(C) - L*_y(C) changes sign within [C_min, C_max]; by default that range is the runs'
+compute range (C = 6 N D over both recipes) widened by a factor of 10 each way
+(DEFAULT_EXTEND), since the question is usually one step beyond the largest affordable run.
+
+All crossings in range are reported, in increasing C; the bootstrap interval and the fraction
+of resamples that cross are about the FIRST (lowest-C) crossing. The bootstrap resamples each
+recipe's runs independently (one batched L-BFGS call per recipe), pairs resample b of one
+recipe with resample b of the other, and finds that pair's first crossing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.parametric import (CHINCHILLA, ChinchillaLaw, LawFit, check_bootstrap_args,
+                                  bootstrap_thetas, fit_chinchilla, law_samples,
+                                  percentile_interval, validate_runs)
+
+DEFAULT_EXTEND = 10.0
+GRID_POINTS = 513  # log-spaced C per range, searched for sign changes
+BISECTIONS = 60  # then each bracket is halved this often (in log C)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    compute: float  # C where the two compute-optimal losses are equal
+    loss: float  # that loss
+    n_opt: dict[str, float]  # recipe -> its own law's N_opt(C)
+    better_below: str  # recipe with the lower L* just below C (the other wins above)
+
+
+@dataclass(frozen=True)
+class CrossoverResult:
+    recipes: tuple[str, str]
+    fits: dict[str, LawFit]
+    compute_range: tuple[float, float]
+    crossings: tuple[Crossing, ...]  # all in range, increasing C
+    winner: str | None  # with no crossing: the recipe with the lower L* throughout the range
+    n_resamples: int
+    level: float
+    seed: int
+    cross_fraction: float  # resamples whose laws cross in range
+    compute_interval: tuple[float, float] | None  # of the first crossing, over those resamples
+    n_opt_intervals: dict[str, tuple[float, float]] | None  # recipe -> N_opt there
+
+    @property
+    def crosses(self) -> bool:
+        return bool(self.crossings)
+
+    @property
+    def first(self) -> Crossing | None:
+        return self.crossings[0] if self.crossings else None
+
+    def summary(self) -> str:
+        lo, hi = self.compute_range
+        where = f"in C = [{lo:.3g}, {hi:.3g}] FLOPs"
+        spread = (f"{self.cross_fraction:.0%} of {self.n_resamples} bootstrap resamples cross "
+                  f"{where}")
+        if not self.crossings:
+            return (f"no crossing {where}: {self.winner!r} has the lower compute-optimal loss "
+                    f"throughout ({spread})")
+        first = self.crossings[0]
+        other = self.recipes[1] if first.better_below == self.recipes[0] else self.recipes[0]
+        n_opt = ", ".join(f"{n:.3g} for {r!r}" for r, n in first.n_opt.items())
+        text = (f"{first.better_below!r} has the lower compute-optimal loss below "
+                f"C = {first.compute:.3g} FLOPs (N_opt {n_opt}), {other!r} above it")
+        if len(self.crossings) > 1:
+            text += f"; {len(self.crossings) - 1} more crossing(s) at C = " + ", ".join(
+                f"{c.compute:.3g}" for c in self.crossings[1:])
+        if self.compute_interval is not None:
+            ci_lo, ci_hi = self.compute_interval
+            text += (f"; {self.level:.0%} bootstrap interval C = [{ci_lo:.3g}, {ci_hi:.3g}]")
+        text += f"; {spread}"
+        if self.cross_fraction < 0.5:
+            text += ": the data cannot place the crossing"
+        return text
+
+
+def frontier_loss(p: dict[str, np.ndarray], C) -> np.ndarray:
+    """L*(C) = E + A / N_opt^alpha + B / D_opt^beta of Chinchilla laws given as named arrays
+    (E, A, B, alpha, beta, a, b, G), elementwise with C (numpy broadcasting)."""
+    x = np.asarray(C, dtype=np.float64) / 6
+    with np.errstate(all="ignore"):  # a degenerate resample (alpha or beta ~ 0) gives NaN
+        n_opt = p["G"] * x ** p["a"]
+        d_opt = x ** p["b"] / p["G"]
+        return p["E"] + p["A"] / n_opt ** p["alpha"] + p["B"] / d_opt ** p["beta"]
+
+
+def loss_opt_BxG(params: dict[str, np.ndarray], C_G: np.ndarray) -> np.ndarray:
+    """L*(C) of B laws (params as B arrays) at each of G computes."""
+    return frontier_loss({name: np.asarray(v)[:, None] for name, v in params.items()}, C_G)
+
+
+def law_params(laws: list[ChinchillaLaw]) -> dict[str, np.ndarray]:
+    """Named B arrays of B laws, as loss_opt_BxG wants them."""
+    names = ("E", "A", "B", "alpha", "beta", "a", "b", "G")
+    return {name: np.array([getattr(law, name) for law in laws]) for name in names}
+
+
+def sign_changes(params_x, params_y, logC_G: np.ndarray):
+    """Brackets (row, lo, hi in log C) where L*_x - L*_y changes sign between grid points."""
+    delta_BxG = loss_opt_BxG(params_x, np.exp(logC_G)) - loss_opt_BxG(params_y, np.exp(logC_G))
+    with np.errstate(invalid="ignore"):
+        change_BxG = np.sign(delta_BxG[:, :-1]) * np.sign(delta_BxG[:, 1:]) < 0
+    rows, cols = np.nonzero(change_BxG)
+    return rows, logC_G[cols], logC_G[cols + 1], delta_BxG
+
+
+def bisect(params_x, params_y, rows, lo, hi) -> np.ndarray:
+    """log C of the sign change inside each bracket [lo, hi] of law pair `rows`."""
+    px = {name: v[rows] for name, v in params_x.items()}
+    py = {name: v[rows] for name, v in params_y.items()}
+
+    def delta(logC):
+        return frontier_loss(px, np.exp(logC)) - frontier_loss(py, np.exp(logC))
+
+    d_lo = delta(lo)
+    for _ in range(BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        d_mid = delta(mid)
+        same = np.sign(d_mid) == np.sign(d_lo)
+        lo, d_lo = np.where(same, mid, lo), np.where(same, d_mid, d_lo)
+        hi = np.where(same, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def law_crossings(law_x: ChinchillaLaw, law_y: ChinchillaLaw,
+                  compute_range: tuple[float, float]) -> list[float]:
+    """Every C in compute_range where the two laws' compute-optimal losses are equal."""
+    logC_G = np.linspace(*np.log(_check_range(compute_range)), GRID_POINTS)
+    px, py = law_params([law_x]), law_params([law_y])
+    rows, lo, hi, _ = sign_changes(px, py, logC_G)
+    return sorted(np.exp(bisect(px, py, rows, lo, hi)).tolist())
+
+
+def _check_range(compute_range) -> tuple[float, float]:
+    try:
+        lo, hi = (float(c) for c in compute_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"compute_range={compute_range!r}: accepted is (C_min, C_max) in "
+                          f"FLOPs with 0 < C_min < C_max") from None
+    if not (0 < lo < hi < np.inf):
+        raise ConfigError(f"compute_range={compute_range!r}: accepted is (C_min, C_max) in "
+                          f"FLOPs with 0 < C_min < C_max")
+    return lo, hi
+
+
+def split_recipes(N, D, L, recipe):
+    """{recipe: (N_R, D_R, L_R)} for exactly two recipe tags, in sorted order of the tags."""
+    tags_R = np.asarray(recipe).astype(str)
+    arrays = [np.asarray(v) for v in (N, D, L)]
+    if tags_R.ndim != 1 or any(a.shape != tags_R.shape for a in arrays):
+        raise ConfigError(f"recipe must tag every run: got {tags_R.shape} tags for N, D, L of "
+                          f"shapes {[a.shape for a in arrays]}")
+    names = np.unique(tags_R)
+    if names.size != 2:
+        raise ConfigError(f"a crossover compares exactly 2 recipes; the runs are tagged with "
+                          f"{names.size}: {', '.join(repr(n) for n in names.tolist())}")
+    return {str(name): tuple(a[tags_R == name] for a in arrays) for name in names}
+
+
+def find_crossover(N, D, L, recipe, *, compute_range: tuple[float, float] | None = None,
+                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float = 0.95,
+                   seed: int = 0) -> CrossoverResult:
+    """Fit a Chinchilla law per recipe (runs tagged by `recipe`, two distinct tags) and find
+    where their compute-optimal losses cross in compute_range (default: the runs' range of
+    C = 6 N D widened `extend` x each way), with a bootstrap interval for the first crossing."""
+    check_bootstrap_args(n_resamples, level)
+    _check_extend(extend)
+    if compute_range is not None:
+        _check_range(compute_range)
+    runs = split_recipes(N, D, L, recipe)
+    for name, (n_R, d_R, l_R) in runs.items():  # all checked before any is fitted
+        try:
+            validate_runs(n_R, d_R, l_R, n_params=CHINCHILLA.n_params, law="chinchilla")
+        except ConfigError as exc:
+            raise ConfigError(f"recipe {name!r}: {exc}") from None
+    fits = {name: fit_chinchilla(*arrays) for name, arrays in runs.items()}
+    return crossover_of_fits(fits, compute_range=compute_range, extend=extend,
+                             n_resamples=n_resamples, level=level, seed=seed)
+
+
+def crossover_of_fits(fits: dict[str, LawFit], *,
+                      compute_range: tuple[float, float] | None = None,
+                      extend: float = DEFAULT_EXTEND, n_resamples: int = 1000,
+                      level: float = 0.95, seed: int = 0) -> CrossoverResult:
+    """find_crossover from two Chinchilla fits already made ({recipe: fit}, in that order)."""
+    check_bootstrap_args(n_resamples, level)
+    _check_extend(extend)
+    if len(fits) != 2 or any(f.form != "chinchilla" for f in fits.values()):
+        raise ConfigError(f"a crossover compares 2 Chinchilla fits, got "
+                          f"{ {name: f.form for name, f in fits.items()} }")
+    x, y = fits
+    if compute_range is None:
+        C_R = np.concatenate([6 * f.N_R * f.D_R for f in fits.values()])
+        compute_range = (C_R.min() / extend, C_R.max() * extend)
+    lo, hi = _check_range(compute_range)
+    logC_G = np.linspace(np.log(lo), np.log(hi), GRID_POINTS)
+
+    laws = {name: f.law for name, f in fits.items()}
+    px, py = law_params([laws[x]]), law_params([laws[y]])
+    rows, b_lo, b_hi, delta_1xG = sign_changes(px, py, logC_G)
+    for name, law in laws.items():
+        if not np.all(np.isfinite(law.loss_opt(np.exp(logC_G)))):
+            raise ConfigError(f"recipe {name!r}: its fitted law (alpha={law.alpha:.3g}, "
+                              f"beta={law.beta:.3g}) has no compute-optimal frontier in "
+                              f"C = [{lo:.3g}, {hi:.3g}]; accepted are fits with alpha, beta > 0")
+    crossings = tuple(crossing(laws, x, y, float(np.exp(c)))
+                      for c in sorted(bisect(px, py, rows, b_lo, b_hi)))
+    winner = None if crossings else (x if delta_1xG[0, GRID_POINTS // 2] < 0 else y)
+
+    rng_x, rng_y = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    theta_x, _, _, _ = bootstrap_thetas(fits[x], n_resamples, rng_x)
+    theta_y, _, _, _ = bootstrap_thetas(fits[y], n_resamples, rng_y)
+    bx, by = law_samples("chinchilla", theta_x), law_samples("chinchilla", theta_y)
+    first_B = first_crossings(bx, by, logC_G)
+    crossed_B = np.isfinite(first_B)
+    compute_interval = n_opt_intervals = None
+    if crossed_B.any():
+        C_B = first_B[crossed_B]
+        compute_interval = percentile_interval(C_B, level)
+        n_opt_intervals = {name: percentile_interval(s["G"][crossed_B] * (C_B / 6)
+                                                     ** s["a"][crossed_B], level)
+                           for name, s in ((x, bx), (y, by))}
+    return CrossoverResult(
+        recipes=(x, y), fits=fits, compute_range=(lo, hi), crossings=crossings, winner=winner,
+        n_resamples=n_resamples, level=level, seed=seed,
+        cross_fraction=float(crossed_B.mean()), compute_interval=compute_interval,
+        n_opt_intervals=n_opt_intervals)
+
+
+def _check_extend(extend) -> None:
+    if not extend >= 1:
+        raise ConfigError(f"extend={extend!r}: accepted is a factor >= 1")
+
+
+def first_crossings(params_x, params_y, logC_G: np.ndarray) -> np.ndarray:
+    """C of the first crossing of each law pair b in the grid's range, NaN where none."""
+    rows, lo, hi, delta_BxG = sign_changes(params_x, params_y, logC_G)
+    first_B = np.full(delta_BxG.shape[0], np.nan)
+    if rows.size:
+        rows, at = np.unique(rows, return_index=True)  # nonzero() is row-major: lowest C first
+        first_B[rows] = np.exp(bisect(params_x, params_y, rows, lo[at], hi[at]))
+    return first_B
+
+
+def crossing(laws: dict[str, ChinchillaLaw], x: str, y: str, C: float) -> Crossing:
+    below = C * np.exp(-1e-6)
+    better_below = x if laws[x].loss_opt(below) < laws[y].loss_opt(below) else y
+    return Crossing(compute=C, loss=float(laws[x].loss_opt(C)),
+                    n_opt={name: float(law.n_opt(C)) for name, law in laws.items()},
+                    better_below=better_below)

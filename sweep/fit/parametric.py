@@ -1,0 +1,683 @@
+"""Parametric loss laws L(N, D) fitted the Chinchilla Approach 3 way (SCIENCE.md sections 2, 3).
+
+Two laws, both fitted by minimising the SUM over runs of Huber_delta(LSE(terms) - log L),
+delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
+the start that ends lowest and reporting its convergence:
+
+    chinchilla   L = E + A / N^alpha + B / D^beta
+                 terms: log_A - alpha log N, log_B - beta log D, log_E
+                 grid (published): alpha, beta in {0, 0.5, .., 2}, log_E in {-1, -0.5, .., 1},
+                 log_A, log_B in {0, 5, .., 25}: 4,500 starts
+    subscaling   L = A R_D / D^alpha + B R_N / N^beta + E   (Chen et al. 2025, as published:
+                 A, alpha go with D and B, beta with N), OTR = D / N,
+                 R_D = 1 + 1 / (1 + exp(-k_D OTR)), R_N = 1 + 1 / (1 + exp(-k_N OTR))
+                 terms: log_A + log R_D - alpha log D, log_B + log R_N - beta log N, log_E
+                 k_D, k_N are fitted as log k (so k > 0): the published law has R rising from
+                 1.5 to 2 as OTR grows (more over-training, less return); k < 0 would reverse
+                 that, and log k puts k of 1e-4 .. 1e-1 on one scale for the optimiser.
+                 grid: 1,296 starts (see SUBSCALING_EXPONENT_STARTS below)
+
+A fit needs at least one run more than the law has parameters (6 for Chinchilla, 8 for the
+sub-scaling law), two distinct N and two distinct D, and finite N, D, L > 0.
+
+Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, D_opt, tokens
+per parameter), the bootstrap (resample counts are per-run weights, so all resamples are one
+batched L-BFGS call started from the full-data optimum and the grid's other distinct local
+optima) and the held-out comparison of the two laws (fit below a size or compute cutoff,
+predict the runs at or above it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.lbfgs import minimize
+
+HUBER_DELTA = 1e-3
+MAX_ITER = 1000
+BLOCK_ELEMENTS = 16_384  # the objective is evaluated in row blocks of about this many cells
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)  # set 1 to evaluate in the calling thread only
+# other local optima kept for the bootstrap's starts: a different fit (some run's predicted log
+# loss differs by more than DISTINCT_FIT) with an objective within OPTIMUM_SLACK x the best
+DISTINCT_FIT = 1e-3
+OPTIMUM_SLACK = 2.0
+MAX_EXTRA_OPTIMA = 4
+MAX_OPTIMA_CHECKED = 500
+
+
+# --- the laws ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChinchillaLaw:
+    """L(N, D) = E + A / N^alpha + B / D^beta and its compute-optimal allocation (C = 6 N D)."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+
+    def predict(self, N, D) -> np.ndarray:
+        N, D = np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64)
+        return self.E + self.A / N**self.alpha + self.B / D**self.beta
+
+    @property
+    def G(self) -> float:
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+
+    @property
+    def a(self) -> float:
+        """N_opt grows as C^a."""
+        return self.beta / (self.alpha + self.beta)
+
+    @property
+    def b(self) -> float:
+        """D_opt grows as C^b."""
+        return self.alpha / (self.alpha + self.beta)
+
+    def n_opt(self, C) -> np.ndarray:
+        return self.G * (np.asarray(C, dtype=np.float64) / 6) ** self.a
+
+    def d_opt(self, C) -> np.ndarray:
+        return (np.asarray(C, dtype=np.float64) / 6) ** self.b / self.G
+
+    def tokens_per_param(self, C) -> np.ndarray:
+        """D_opt / N_opt at compute C."""
+        return self.d_opt(C) / self.n_opt(C)
+
+    def loss_opt(self, C) -> np.ndarray:
+        """The loss of the compute-optimal run at compute C, L(N_opt(C), D_opt(C))."""
+        return self.predict(self.n_opt(C), self.d_opt(C))
+
+    def params(self) -> dict[str, float]:
+        return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta}
+
+
+@dataclass(frozen=True)
+class SubScalingLaw:
+    """L(N, D) = A R_D / D^alpha + B R_N / N^beta + E, R_x = 1 + sigmoid(k_x D / N)."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    k_D: float
+    k_N: float
+
+    def predict(self, N, D) -> np.ndarray:
+        N, D = np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64)
+        otr = D / N
+        r_d = 1 + 1 / (1 + np.exp(-self.k_D * otr))
+        r_n = 1 + 1 / (1 + np.exp(-self.k_N * otr))
+        return self.A * r_d / D**self.alpha + self.B * r_n / N**self.beta + self.E
+
+    def params(self) -> dict[str, float]:
+        return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta,
+                "k_D": self.k_D, "k_N": self.k_N}
+
+
+# --- input checks --------------------------------------------------------------------------
+
+def run_arrays(N, D, L):
+    """(N_R, D_R, L_R) as float64 arrays of one length, finite and > 0, or a ConfigError that
+    names the first bad value and its row."""
+    arrays = {}
+    for name, what, values in (("N", "parameters", N), ("D", "tokens", D), ("L", "loss", L)):
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} ({what}) must be numbers: {exc}") from None
+        if arr.ndim != 1:
+            raise ConfigError(f"{name} ({what}) must be a 1-D array of runs, got shape {arr.shape}")
+        arrays[name] = arr
+    lengths = {name: len(arr) for name, arr in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ConfigError(f"N, D and L must have one entry per run; got lengths {lengths}")
+    for name, arr in arrays.items():
+        bad_R = np.flatnonzero(~np.isfinite(arr))
+        if bad_R.size:
+            raise ConfigError(f"{name} is {arr[bad_R[0]]} at run {_rows(bad_R)}: every run needs "
+                              f"finite N, D and L")
+        bad_R = np.flatnonzero(arr <= 0)
+        if bad_R.size:
+            raise ConfigError(f"{name}={arr[bad_R[0]]:g} at run {_rows(bad_R)}: N, D and L must "
+                              f"be > 0")
+    return arrays["N"], arrays["D"], arrays["L"]
+
+
+def validate_runs(N, D, L, *, n_params: int = 5, weights=None, law: str = "chinchilla"):
+    """run_arrays, and enough runs to fit a law of n_params parameters, or a ConfigError.
+
+    Accepted: R >= n_params + 1 runs (one more than the law has parameters, so a fit is not
+    an interpolation), at least two distinct N and two distinct D, and weights (if given) one
+    finite number >= 0 per run."""
+    N_R, D_R, L_R = run_arrays(N, D, L)
+    if len(N_R) < n_params + 1:
+        raise ConfigError(f"{len(N_R)} runs are too few to fit the {law} law ({n_params} "
+                          f"parameters): need at least {n_params + 1}")
+    for name, arr in (("N", N_R), ("D", D_R)):
+        distinct = np.unique(arr)
+        if distinct.size < 2:
+            raise ConfigError(f"every run has {name}={distinct[0]:g}: the {law} law needs at "
+                              f"least 2 distinct N and 2 distinct D")
+    if weights is not None:
+        w_R = np.asarray(weights, dtype=np.float64)
+        if w_R.shape != N_R.shape:
+            raise ConfigError(f"weights of shape {w_R.shape}: accepted is one weight per run, "
+                              f"shape {N_R.shape}")
+        bad_R = np.flatnonzero(~(np.isfinite(w_R) & (w_R >= 0)))
+        if bad_R.size:
+            raise ConfigError(f"weight {w_R[bad_R[0]]} at run {_rows(bad_R)}: accepted are "
+                              f"finite weights >= 0")
+    return N_R, D_R, L_R
+
+
+def _rows(rows_R: np.ndarray) -> str:
+    shown = ", ".join(str(i) for i in rows_R[:5])
+    if rows_R.size == 1:
+        return f"row {shown}"
+    return f"rows {shown}{' ...' if rows_R.size > 5 else ''}"
+
+
+# --- objectives: SUM of Huber(LSE(terms) - log L), with the gradient -------------------------
+#
+# LSE(u_1, u_2, log E) = log(e^u_1 + e^u_2 + E) is computed without the max shift: the terms
+# are exponentials of moderate numbers at every start, and a trial step that overflows gives a
+# non-finite f, which the line search rejects. exp and log dominate the cost (about 9 ns each
+# per element), so each cell of the S x R arrays takes three of them and is updated in place.
+
+@dataclass(frozen=True)
+class LogRuns:
+    logL_R: np.ndarray
+    otr_R: np.ndarray  # D / N
+    X_n_Rx2: np.ndarray  # (1, -log N): sums and log N moments in one product
+    X_d_Rx2: np.ndarray  # (1, -log D)
+
+    @classmethod
+    def of(cls, N_R, D_R, L_R) -> LogRuns:
+        ones_R = np.ones_like(N_R)
+        return cls(logL_R=np.log(L_R), otr_R=D_R / N_R,
+                   X_n_Rx2=np.stack([ones_R, -np.log(N_R)], axis=1),
+                   X_d_Rx2=np.stack([ones_R, -np.log(D_R)], axis=1))
+
+    @property
+    def logN_R(self) -> np.ndarray:
+        return -self.X_n_Rx2[:, 1]
+
+    @property
+    def logD_R(self) -> np.ndarray:
+        return -self.X_d_Rx2[:, 1]
+
+
+def huber_of_log(e_1, e_2, E_Kx1, logL_R, w_KxR, delta: float):
+    """f_K = sum_R w Huber(log(e_1 + e_2 + E) - log L) and dh/du (= w Huber'(r) / sum), K x R.
+
+    Huber(r) = c (r - c / 2) with c = clip(r, -delta, delta): r^2 / 2 inside, delta (|r| -
+    delta / 2) outside."""
+    s_KxR = e_1 + e_2
+    s_KxR += E_Kx1
+    r_KxR = np.log(s_KxR)
+    r_KxR -= logL_R
+    c_KxR = np.clip(r_KxR, -delta, delta)
+    r_KxR -= 0.5 * c_KxR
+    r_KxR *= c_KxR  # now the Huber loss of each run
+    if w_KxR is not None:
+        r_KxR *= w_KxR
+        c_KxR *= w_KxR
+    c_KxR /= s_KxR
+    return r_KxR.sum(axis=1), c_KxR
+
+
+def chinchilla_objective(theta_KxP, runs: LogRuns, w_KxR, delta: float = HUBER_DELTA):
+    """theta = (log_A, log_B, log_E, alpha, beta): terms log_A - alpha log N, log_B - beta
+    log D, log_E."""
+    log_a, log_b, log_e, alpha, beta = (c[:, None] for c in theta_KxP.T)
+    e_n = np.exp(log_a + alpha * runs.X_n_Rx2[:, 1])
+    e_d = np.exp(log_b + beta * runs.X_d_Rx2[:, 1])
+    E_Kx1 = np.exp(log_e)
+    f_K, dh_KxR = huber_of_log(e_n, e_d, E_Kx1, runs.logL_R, w_KxR, delta)
+    g_n_Kx2 = (e_n * dh_KxR) @ runs.X_n_Rx2  # d/d log_A, d/d alpha
+    g_d_Kx2 = (e_d * dh_KxR) @ runs.X_d_Rx2
+    g_e_K = dh_KxR.sum(axis=1) * E_Kx1[:, 0]
+    grad_KxP = np.stack([g_n_Kx2[:, 0], g_d_Kx2[:, 0], g_e_K, g_n_Kx2[:, 1], g_d_Kx2[:, 1]],
+                        axis=1)
+    return f_K, grad_KxP
+
+
+def subscaling_objective(theta_KxP, runs: LogRuns, w_KxR, delta: float = HUBER_DELTA):
+    """theta = (log_A, log_B, log_E, alpha, beta, log_k_D, log_k_N): terms log_A + log R_D -
+    alpha log D, log_B + log R_N - beta log N, log_E."""
+    log_a, log_b, log_e, alpha, beta, log_kd, log_kn = (c[:, None] for c in theta_KxP.T)
+    z_d = np.exp(log_kd) * runs.otr_R
+    z_n = np.exp(log_kn) * runs.otr_R
+    sig_d = 1 / (1 + np.exp(-z_d))
+    sig_n = 1 / (1 + np.exp(-z_n))
+    e_d = np.exp(log_a + alpha * runs.X_d_Rx2[:, 1]) * (1 + sig_d)
+    e_n = np.exp(log_b + beta * runs.X_n_Rx2[:, 1]) * (1 + sig_n)
+    E_Kx1 = np.exp(log_e)
+    f_K, dh_KxR = huber_of_log(e_d, e_n, E_Kx1, runs.logL_R, w_KxR, delta)
+    e_d *= dh_KxR  # now dF/du_D
+    e_n *= dh_KxR
+    g_d_Kx2 = e_d @ runs.X_d_Rx2
+    g_n_Kx2 = e_n @ runs.X_n_Rx2
+    # d log(1 + sigmoid(z)) / d log k = sigmoid (1 - sigmoid) z / (1 + sigmoid)
+    g_kd_K = np.einsum("kr,kr->k", e_d, sig_d * (1 - sig_d) * z_d / (1 + sig_d))
+    g_kn_K = np.einsum("kr,kr->k", e_n, sig_n * (1 - sig_n) * z_n / (1 + sig_n))
+    grad_KxP = np.stack([g_d_Kx2[:, 0], g_n_Kx2[:, 0], dh_KxR.sum(axis=1) * E_Kx1[:, 0],
+                         g_d_Kx2[:, 1], g_n_Kx2[:, 1], g_kd_K, g_kn_K], axis=1)
+    return f_K, grad_KxP
+
+
+# --- start grids -----------------------------------------------------------------------------
+
+ALPHA_BETA_STARTS = (0.0, 0.5, 1.0, 1.5, 2.0)
+LOG_E_STARTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+LOG_AB_STARTS = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
+# The sub-scaling grid keeps the Chinchilla grid's log A, log B values, thins alpha, beta to
+# {0.5, 1, 1.5} and log E to {0}, and adds k_D, k_N in {1e-3, 1e-2} (R rising within the usual
+# OTR of 1 .. 1000, fully or barely): 6 x 6 x 1 x 3 x 3 x 2 x 2 = 1,296 starts. On synthetic
+# sub-scaling data about 20% of starts reach the best fit, from every value of every axis, and
+# each start costs about twice a Chinchilla one, so the fit costs about what Chinchilla's does.
+SUBSCALING_EXPONENT_STARTS = (0.5, 1.0, 1.5)
+SUBSCALING_LOG_E_STARTS = (0.0,)
+K_STARTS = (1e-3, 1e-2)
+
+
+def chinchilla_start_grid() -> np.ndarray:
+    """The published grid: 6 x 6 x 5 x 5 x 5 = 4,500 starts of (log_A, log_B, log_E, alpha,
+    beta)."""
+    return _grid(LOG_AB_STARTS, LOG_AB_STARTS, LOG_E_STARTS, ALPHA_BETA_STARTS, ALPHA_BETA_STARTS)
+
+
+def subscaling_start_grid() -> np.ndarray:
+    """1,296 starts of (log_A, log_B, log_E, alpha, beta, log_k_D, log_k_N)."""
+    log_k = tuple(np.log(K_STARTS))
+    return _grid(LOG_AB_STARTS, LOG_AB_STARTS, SUBSCALING_LOG_E_STARTS,
+                 SUBSCALING_EXPONENT_STARTS, SUBSCALING_EXPONENT_STARTS, log_k, log_k)
+
+
+def _grid(*axes) -> np.ndarray:
+    return np.array(list(itertools.product(*axes)), dtype=np.float64)
+
+
+# --- the two forms: names, objective, grid, law ------------------------------------------------
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    theta_names: tuple[str, ...]
+    objective: Callable
+    start_grid: Callable[[], np.ndarray]
+    law_of: Callable[[np.ndarray], object]
+
+    @property
+    def n_params(self) -> int:
+        return len(self.theta_names)
+
+
+def _exp(v) -> float:
+    with np.errstate(over="ignore"):
+        return float(np.exp(v))  # inf, not OverflowError, for a degenerate end point
+
+
+def _chinchilla_law(theta_P) -> ChinchillaLaw:
+    log_a, log_b, log_e, alpha, beta = (float(v) for v in theta_P)
+    return ChinchillaLaw(E=_exp(log_e), A=_exp(log_a), B=_exp(log_b), alpha=alpha, beta=beta)
+
+
+def _subscaling_law(theta_P) -> SubScalingLaw:
+    log_a, log_b, log_e, alpha, beta, log_kd, log_kn = (float(v) for v in theta_P)
+    return SubScalingLaw(E=_exp(log_e), A=_exp(log_a), B=_exp(log_b), alpha=alpha, beta=beta,
+                         k_D=_exp(log_kd), k_N=_exp(log_kn))
+
+
+CHINCHILLA = Form("chinchilla", ("log_A", "log_B", "log_E", "alpha", "beta"),
+                  chinchilla_objective, chinchilla_start_grid, _chinchilla_law)
+SUBSCALING = Form("subscaling", ("log_A", "log_B", "log_E", "alpha", "beta", "log_k_D", "log_k_N"),
+                  subscaling_objective, subscaling_start_grid, _subscaling_law)
+FORMS = {form.name: form for form in (CHINCHILLA, SUBSCALING)}
+
+
+# --- fitting -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LawFit:
+    """The best of the grid: its law, objective (summed Huber) and convergence."""
+
+    form: str  # chinchilla | subscaling
+    law: ChinchillaLaw | SubScalingLaw
+    objective: float
+    converged: bool
+    reason: str  # gtol | ftol | max_iter | line_search (see sweep.fit.lbfgs)
+    n_iter: int
+    n_runs: int
+    n_starts: int
+    start_index: int  # row of the start grid that won
+    start: dict[str, float]  # its values, by theta name
+    n_converged_starts: int
+    theta_P: np.ndarray = field(repr=False)
+    optima_KxP: np.ndarray = field(repr=False)  # different local optima of the grid, best first
+    N_R: np.ndarray = field(repr=False)
+    D_R: np.ndarray = field(repr=False)
+    L_R: np.ndarray = field(repr=False)
+    weights_R: np.ndarray = field(repr=False)
+
+    def predict(self, N, D) -> np.ndarray:
+        return self.law.predict(N, D)
+
+    def params(self) -> dict[str, float]:
+        return self.law.params()
+
+    def summary(self) -> str:
+        params = " ".join(f"{name}={value:.4g}" for name, value in self.params().items())
+        if isinstance(self.law, ChinchillaLaw):
+            params += f" (a={self.law.a:.4g}, b={self.law.b:.4g})"
+        status = ("converged" if self.converged else "NOT converged") + f" ({self.reason})"
+        return (f"{self.form}: {params}; {status} after {self.n_iter} iterations; best of "
+                f"{self.n_starts:,} starts (start {self.start_index}); {self.n_runs} runs, "
+                f"summed Huber {self.objective:.4g}")
+
+
+def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None):
+    """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem.
+
+    The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the K x R
+    temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
+    GIL, and each block writes its own rows, so the result does not depend on the threads."""
+    n_runs = len(runs.logL_R)
+    block = max(1, BLOCK_ELEMENTS // n_runs)
+
+    def fun(theta_KxP, idx_K):
+        f_K = np.empty(len(idx_K))
+        grad_KxP = np.empty_like(theta_KxP)
+
+        def evaluate(rows: slice) -> None:
+            w_KxR = None if w_SxR is None else w_SxR[idx_K[rows]]
+            with np.errstate(all="ignore"):  # per thread; the line search rejects inf / NaN
+                f_K[rows], grad_KxP[rows] = form.objective(theta_KxP[rows], runs, w_KxR)
+
+        blocks = [slice(lo, lo + block) for lo in range(0, len(idx_K), block)]
+        if len(blocks) > 1 and THREADS > 1:
+            list(_thread_pool().map(evaluate, blocks))
+        else:
+            for rows in blocks:
+                evaluate(rows)
+        return f_K, grad_KxP
+
+    return minimize(fun, theta0_SxP, max_iter=MAX_ITER)
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, pool)
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    """One pool per process (a forked child gets a new one: the parent's threads are not
+    there)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=THREADS,
+                                                 thread_name_prefix="sweep-fit"))
+    return _POOL[1]
+
+
+def fit_law(form: Form | str, N, D, L, weights=None) -> LawFit:
+    """Fit `form` (chinchilla | subscaling) from its full start grid, keep the best start.
+
+    `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum."""
+    form = _form(form)
+    N_R, D_R, L_R = validate_runs(N, D, L, n_params=form.n_params, weights=weights,
+                                  law=form.name)
+    w_R = np.ones_like(L_R) if weights is None else np.asarray(weights, dtype=np.float64)
+    theta0_SxP = form.start_grid()
+    w_SxR = None if weights is None else np.broadcast_to(w_R, (len(theta0_SxP), len(w_R)))
+    result = minimize_form(form, LogRuns.of(N_R, D_R, L_R), theta0_SxP, w_SxR)
+    f_S = np.where(np.isfinite(result.f_S), result.f_S, np.inf)
+    best = int(np.argmin(f_S))
+    return LawFit(
+        form=form.name,
+        law=form.law_of(result.x_SxP[best]),
+        objective=float(result.f_S[best]),
+        converged=bool(result.converged_S[best]),
+        reason=str(result.reason_S[best]),
+        n_iter=int(result.n_iter_S[best]),
+        n_runs=len(L_R),
+        n_starts=len(theta0_SxP),
+        start_index=best,
+        start=dict(zip(form.theta_names, theta0_SxP[best].tolist())),
+        n_converged_starts=int(result.converged_S.sum()),
+        theta_P=result.x_SxP[best].copy(),
+        optima_KxP=distinct_optima(form, N_R, D_R, result.x_SxP, f_S),
+        N_R=N_R, D_R=D_R, L_R=L_R, weights_R=w_R,
+    )
+
+
+def fit_chinchilla(N, D, L, weights=None) -> LawFit:
+    """Chinchilla Approach 3: E + A/N^alpha + B/D^beta from the 4,500-start grid."""
+    return fit_law(CHINCHILLA, N, D, L, weights)
+
+
+def fit_subscaling(N, D, L, weights=None) -> LawFit:
+    """The sub-scaling law of SCIENCE.md section 2 from the 1,296-start grid."""
+    return fit_law(SUBSCALING, N, D, L, weights)
+
+
+def distinct_optima(form: Form, N_R, D_R, x_SxP: np.ndarray, f_S: np.ndarray,
+                    keep: int = 1 + MAX_EXTRA_OPTIMA) -> np.ndarray:
+    """Up to `keep` end points of the grid, best first, that are different fits of the runs:
+    each predicts some run's log loss more than DISTINCT_FIT away from every one kept before
+    it, and has an objective within OPTIMUM_SLACK x the best. (End points that differ only
+    along a flat direction, such as log E -> -inf, count as one.)"""
+    order_S = np.argsort(f_S, kind="stable")
+    f_best = f_S[order_S[0]]
+    kept: list[int] = []
+    kept_logL: list[np.ndarray] = []
+    for s in order_S[:MAX_OPTIMA_CHECKED]:
+        if not f_S[s] <= OPTIMUM_SLACK * f_best:
+            break
+        with np.errstate(all="ignore"):
+            logL_R = np.log(form.law_of(x_SxP[s]).predict(N_R, D_R))
+        if all(np.max(np.abs(logL_R - other)) > DISTINCT_FIT for other in kept_logL):
+            kept.append(s)
+            kept_logL.append(logL_R)
+            if len(kept) == keep:
+                break
+    return x_SxP[kept]
+
+
+def _form(form: Form | str) -> Form:
+    if isinstance(form, Form):
+        return form
+    if form not in FORMS:
+        raise ConfigError(f"law={form!r} is not known; accepted: {', '.join(FORMS)}")
+    return FORMS[form]
+
+
+# --- bootstrap -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Percentile intervals over resamples of the runs (drawn with replacement, seeded)."""
+
+    fit: LawFit
+    n_resamples: int
+    level: float
+    seed: int
+    compute: float | None  # C at which tokens_per_param, n_opt, d_opt are reported
+    n_starts_per_resample: int
+    converged_fraction: float
+    intervals: dict[str, tuple[float, float]]
+    samples: dict[str, np.ndarray] = field(repr=False)  # name -> n_resamples values
+    theta_BxP: np.ndarray = field(repr=False)
+
+    def laws(self) -> list:
+        form = FORMS[self.fit.form]
+        return [form.law_of(theta_P) for theta_P in self.theta_BxP]
+
+    def summary(self) -> str:
+        at = f" (n_opt, d_opt, tokens_per_param at C={self.compute:.3g})" if self.compute else ""
+        lines = [f"{self.level:.0%} intervals from {self.n_resamples} resamples (seed "
+                 f"{self.seed}, {self.converged_fraction:.0%} converged){at}:"]
+        point = {**self.fit.params(), **_derived(self.fit.law, self.compute)}
+        for name, (lo, hi) in self.intervals.items():
+            lines.append(f"  {name:>16} {point.get(name, float('nan')):.4g}  [{lo:.4g}, {hi:.4g}]")
+        return "\n".join(lines)
+
+
+def _derived(law, compute: float | None) -> dict[str, float]:
+    if not isinstance(law, ChinchillaLaw):
+        return {}
+    out = {"a": law.a, "b": law.b, "G": law.G}
+    if compute is not None:
+        out.update(n_opt=float(law.n_opt(compute)), d_opt=float(law.d_opt(compute)),
+                   tokens_per_param=float(law.tokens_per_param(compute)))
+    return out
+
+
+def resample_weights(n_runs: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap resamples as counts: row b says how often each run was drawn (sums to R)."""
+    return rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_resamples).astype(float)
+
+
+def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
+                     n_extra_starts: int = MAX_EXTRA_OPTIMA):
+    """theta_BxP, f_B, converged_B of every resample, and the starts per resample.
+
+    One batched L-BFGS call: each resample starts from the full-data optimum and from up to
+    n_extra_starts other local optima of the grid fit that are different fits with an
+    objective within OPTIMUM_SLACK x the best (so a resample whose best basin is another one
+    still finds it); its best end point is kept. Re-running the whole grid per resample would
+    cost 4,500 x more and, in our checks, found the same optima."""
+    form = FORMS[fit.form]
+    starts_KxP = fit.optima_KxP[: 1 + n_extra_starts]
+    k = len(starts_KxP)
+    w_BxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
+    result = minimize_form(form, LogRuns.of(fit.N_R, fit.D_R, fit.L_R),
+                           np.tile(starts_KxP, (n_resamples, 1)), np.repeat(w_BxR, k, axis=0))
+    f_BxK = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
+    best_B = np.arange(n_resamples) * k + np.argmin(f_BxK, axis=1)
+    return result.x_SxP[best_B], result.f_S[best_B], result.converged_S[best_B], k
+
+
+def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+              compute: float | None = None,
+              n_extra_starts: int = MAX_EXTRA_OPTIMA) -> BootstrapResult:
+    """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
+    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C."""
+    check_bootstrap_args(n_resamples, level)
+    if compute is not None and (fit.form != "chinchilla" or not compute > 0):
+        raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "
+                          f"a compute > 0 (FLOPs)")
+    theta_BxP, _, converged_B, k = bootstrap_thetas(fit, n_resamples,
+                                                    np.random.default_rng(seed), n_extra_starts)
+    samples = law_samples(fit.form, theta_BxP, compute)
+    return BootstrapResult(
+        fit=fit, n_resamples=n_resamples, level=level, seed=seed, compute=compute,
+        n_starts_per_resample=k, converged_fraction=float(converged_B.mean()),
+        intervals={name: percentile_interval(v_B, level) for name, v_B in samples.items()},
+        samples=samples, theta_BxP=theta_BxP)
+
+
+def law_samples(form: str, theta_BxP: np.ndarray, compute: float | None = None) -> dict:
+    """Named parameter arrays (B values each) of B laws given as theta rows."""
+    out = {"E": np.exp(theta_BxP[:, 2]), "A": np.exp(theta_BxP[:, 0]),
+           "B": np.exp(theta_BxP[:, 1]), "alpha": theta_BxP[:, 3], "beta": theta_BxP[:, 4]}
+    if form == "subscaling":
+        out["k_D"], out["k_N"] = np.exp(theta_BxP[:, 5]), np.exp(theta_BxP[:, 6])
+        return out
+    alpha, beta = out["alpha"], out["beta"]
+    with np.errstate(all="ignore"):
+        out["a"] = beta / (alpha + beta)
+        out["b"] = alpha / (alpha + beta)
+        out["G"] = (alpha * out["A"] / (beta * out["B"])) ** (1 / (alpha + beta))
+        if compute is not None:
+            out["n_opt"] = out["G"] * (compute / 6) ** out["a"]
+            out["d_opt"] = (compute / 6) ** out["b"] / out["G"]
+            out["tokens_per_param"] = out["d_opt"] / out["n_opt"]
+    return out
+
+
+def percentile_interval(values_B: np.ndarray, level: float) -> tuple[float, float]:
+    lo, hi = np.nanpercentile(values_B, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def check_bootstrap_args(n_resamples, level) -> None:
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
+        raise ConfigError(f"n_resamples={n_resamples!r}: accepted is a whole number >= 2")
+    if not 0 < level < 1:
+        raise ConfigError(f"level={level!r}: accepted is a probability in (0, 1), e.g. 0.95")
+
+
+# --- held-out comparison ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeldOutError:
+    mean_abs_rel: float  # mean |pred / L - 1|
+    rms_log: float  # sqrt(mean (log pred - log L)^2)
+    max_abs_rel: float  # max |pred / L - 1|
+
+
+@dataclass(frozen=True)
+class LawComparison:
+    """Both laws fitted on the runs below the cutoff, judged on the runs at or above it."""
+
+    by: str  # n_params | flops
+    cutoff: float
+    n_train: int
+    n_held_out: int
+    fits: dict[str, LawFit]
+    errors: dict[str, HeldOutError]
+    held_out_rows: np.ndarray  # indices into the input of the held-out runs
+    predictions: dict[str, np.ndarray]  # law -> prediction of each held-out run
+
+    @property
+    def best(self) -> str:
+        """The law with the lower RMS log error on the held-out runs."""
+        return min(self.errors, key=lambda name: self.errors[name].rms_log)
+
+
+def held_out_error(pred_T: np.ndarray, L_T: np.ndarray) -> HeldOutError:
+    rel_T = pred_T / L_T - 1
+    return HeldOutError(mean_abs_rel=float(np.mean(np.abs(rel_T))),
+                        rms_log=float(np.sqrt(np.mean(np.log(pred_T / L_T) ** 2))),
+                        max_abs_rel=float(np.max(np.abs(rel_T))))
+
+
+def compare_laws(N, D, L, *, cutoff: float, by: str = "n_params",
+                 laws: tuple[str, ...] = ("chinchilla", "subscaling")) -> LawComparison:
+    """Fit each law on runs with N (by="n_params") or C = 6 N D (by="flops") below `cutoff`,
+    predict the runs at or above it and report each law's held-out error."""
+    N_R, D_R, L_R = run_arrays(N, D, L)
+    if by not in ("n_params", "flops"):
+        raise ConfigError(f"by={by!r}: accepted are 'n_params' and 'flops'")
+    if not isinstance(cutoff, (int, float, np.number)) or not cutoff > 0:
+        raise ConfigError(f"cutoff={cutoff!r}: accepted is a number > 0 (parameters or FLOPs)")
+    x_R = N_R if by == "n_params" else 6 * N_R * D_R
+    train_R = x_R < cutoff
+    n_train, n_test = int(train_R.sum()), int((~train_R).sum())
+    if n_test == 0:
+        raise ConfigError(f"cutoff={cutoff:g} ({by}) leaves no run to predict: the largest run "
+                          f"has {by}={x_R.max():g}; accepted is a cutoff <= that")
+    forms = [_form(name) for name in laws]
+    for form in forms:
+        try:
+            validate_runs(N_R[train_R], D_R[train_R], L_R[train_R], n_params=form.n_params,
+                          law=form.name)
+        except ConfigError as exc:
+            raise ConfigError(f"cutoff={cutoff:g} ({by}) leaves {n_train} runs below it to fit "
+                              f"on: {exc}") from None
+    fits = {form.name: fit_law(form, N_R[train_R], D_R[train_R], L_R[train_R]) for form in forms}
+    predictions = {name: f.predict(N_R[~train_R], D_R[~train_R]) for name, f in fits.items()}
+    return LawComparison(
+        by=by, cutoff=float(cutoff), n_train=n_train, n_held_out=n_test, fits=fits,
+        errors={name: held_out_error(p_T, L_R[~train_R]) for name, p_T in predictions.items()},
+        held_out_rows=np.flatnonzero(~train_R), predictions=predictions)

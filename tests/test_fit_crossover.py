@@ -1,0 +1,130 @@
+"""sweep/fit/crossover.py: the compute where two recipes' fitted laws cross, or which wins."""
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit.crossover import crossover_of_fits, find_crossover, law_crossings
+from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
+
+# X is better at small compute; Y (lower E, larger A and B) wins from C = 1.56e19 on
+LAW_X = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+LAW_Y = ChinchillaLaw(E=1.4, A=500.0, B=512.5, alpha=0.34, beta=0.28)
+LAW_WORSE = ChinchillaLaw(E=1.8, A=450.0, B=450.0, alpha=0.34, beta=0.28)  # X wins throughout
+
+
+def recipe_runs(laws: dict, noise=0.005, seed=1):
+    """30 runs per recipe: N 1e7 .. 3e9 x 5 .. 200 tokens per parameter (C 3e15 .. 1e22).
+    (With noise seed 0 the fitted x, y cross at 1.5 x the truth, just outside the interval;
+    seeds 1 .. 3 land within 1.15 x.)"""
+    n_NxT, tpp_NxT = np.meshgrid(np.logspace(7, 9.5, 6), np.logspace(0.7, 2.3, 5), indexing="ij")
+    N_R, D_R = n_NxT.ravel(), (n_NxT * tpp_NxT).ravel()
+    rng = np.random.default_rng(seed)
+    parts = [(N_R, D_R, law.predict(N_R, D_R) * np.exp(noise * rng.normal(size=N_R.size)),
+              np.full(N_R.size, name)) for name, law in laws.items()]
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def test_the_crossing_of_two_known_laws():
+    (truth,) = law_crossings(LAW_X, LAW_Y, (1e15, 1e23))
+    assert truth == pytest.approx(1.5638e19, rel=1e-3)
+    assert LAW_X.loss_opt(truth / 2) < LAW_Y.loss_opt(truth / 2)
+    assert LAW_X.loss_opt(truth * 2) > LAW_Y.loss_opt(truth * 2)
+    assert law_crossings(LAW_X, LAW_WORSE, (1e15, 1e23)) == []
+
+
+@pytest.fixture(scope="module")
+def xy_result():
+    return find_crossover(*recipe_runs({"x": LAW_X, "y": LAW_Y}), n_resamples=200, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fits(xy_result):
+    """Chinchilla fits of the recipes x, y (from find_crossover) and worse."""
+    N_R, D_R, L_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y, "worse": LAW_WORSE})
+    worse_R = tag_R == "worse"
+    return {**xy_result.fits, "worse": fit_chinchilla(N_R[worse_R], D_R[worse_R], L_R[worse_R])}
+
+
+def test_find_crossover_fits_each_recipe_and_finds_the_crossing(xy_result):
+    truth = law_crossings(LAW_X, LAW_Y, (1e15, 1e23))[0]
+    result = xy_result
+    assert result.recipes == ("x", "y")
+    assert {name: fit.n_runs for name, fit in result.fits.items()} == {"x": 30, "y": 30}
+    assert result.crosses and len(result.crossings) == 1
+    first = result.first
+    assert first.compute == pytest.approx(truth, rel=0.5)
+    assert first.better_below == "x"
+    lo, hi = result.compute_interval
+    assert lo < truth < hi
+    assert result.compute_range[0] == pytest.approx(6 * 1e7 * 10**7.7 / 10)
+    assert result.compute_range[1] == pytest.approx(6 * 10**9.5 * 10**11.8 * 10)
+
+
+def test_the_crossing_of_the_fitted_laws_with_its_interval(fits):
+    truth = law_crossings(LAW_X, LAW_Y, (1e15, 1e23))[0]
+    result = crossover_of_fits({"x": fits["x"], "y": fits["y"]}, n_resamples=200, seed=1)
+    first = result.first
+    assert first.compute == pytest.approx(truth, rel=0.5)  # within a factor 1.5
+    assert first.n_opt["x"] == pytest.approx(fits["x"].law.n_opt(first.compute))
+    assert fits["x"].law.loss_opt(first.compute) == pytest.approx(
+        fits["y"].law.loss_opt(first.compute), rel=1e-9)
+    assert first.loss == pytest.approx(LAW_X.loss_opt(truth), rel=0.03)
+    lo, hi = result.compute_interval
+    assert lo < truth < hi and hi / lo < 20
+    assert result.cross_fraction > 0.9
+    n_lo, n_hi = result.n_opt_intervals["y"]
+    assert n_lo < first.n_opt["y"] < n_hi
+    assert result.winner is None
+    assert result.summary().startswith("'x' has the lower compute-optimal loss below C = 1.")
+
+
+def test_when_one_recipe_dominates_there_is_no_crossing_and_a_winner(fits):
+    result = crossover_of_fits({"x": fits["x"], "worse": fits["worse"]}, n_resamples=100)
+    assert not result.crosses and result.first is None
+    assert result.winner == "x"
+    assert result.cross_fraction < 0.05 and result.compute_interval is None
+    assert result.summary().startswith("no crossing in C = [")
+    assert "'x' has the lower compute-optimal loss throughout" in result.summary()
+
+
+def test_a_range_that_excludes_the_crossing_names_the_winner_there(fits):
+    pair = {"x": fits["x"], "y": fits["y"]}
+    above = crossover_of_fits(pair, compute_range=(1e21, 1e23), n_resamples=20)
+    below = crossover_of_fits(pair, compute_range=(1e15, 1e18), n_resamples=20)
+    assert (above.crosses, above.winner, below.crosses, below.winner) == (False, "y", False, "x")
+
+
+def test_every_crossing_in_range_is_reported():
+    # along the frontier L* = E + K C^-gamma; U (larger E and gamma) is worse at both ends of
+    # the range and better in between
+    law_u = ChinchillaLaw(E=1.8, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+    law_v = ChinchillaLaw(E=1.5, A=60.0, B=62.0, alpha=0.2, beta=0.21)
+    crossings = law_crossings(law_u, law_v, (1e12, 1e28))
+    assert len(crossings) == 2 and crossings[0] < crossings[1]
+    for c in crossings:
+        assert law_u.loss_opt(c) == pytest.approx(law_v.loss_opt(c), rel=1e-9)
+
+
+@pytest.mark.parametrize("tags, message", [
+    (["a"] * 60, "exactly 2 recipes; the runs are tagged with 1: 'a'"),
+    (["a"] * 20 + ["b"] * 20 + ["c"] * 20, "tagged with 3: 'a', 'b', 'c'"),
+    (["a"] * 55 + ["b"] * 5, "recipe 'b': 5 runs are too few"),
+    (["a"] * 59, "recipe must tag every run"),
+])
+def test_bad_recipe_tags_are_refused(tags, message):
+    N_R, D_R, L_R, _ = recipe_runs({"x": LAW_X, "y": LAW_Y})
+    with pytest.raises(ConfigError, match=message):
+        find_crossover(N_R, D_R, L_R, tags, n_resamples=10)
+
+
+def test_bad_settings_are_refused_before_any_fit(fits):
+    N_R, D_R, L_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y})
+    with pytest.raises(ConfigError, match=r"compute_range=\(1e\+22, 1e\+20\): accepted is"):
+        find_crossover(N_R, D_R, L_R, tag_R, compute_range=(1e22, 1e20))
+    with pytest.raises(ConfigError, match="extend=0.5: accepted is a factor >= 1"):
+        find_crossover(N_R, D_R, L_R, tag_R, extend=0.5)
+    with pytest.raises(ConfigError, match="n_resamples=0: accepted is a whole number >= 2"):
+        find_crossover(N_R, D_R, L_R, tag_R, n_resamples=0)
+    with pytest.raises(ConfigError, match="compares 2 Chinchilla fits"):
+        crossover_of_fits({"x": fits["x"]})
