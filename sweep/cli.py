@@ -5,6 +5,8 @@
     sweep status runs/                                          # table of runs in a sweep folder
     sweep status wandb:my-team/scaling-sweep/runs               # ... or in a W&B project's group
     sweep status runs/ --plot runs/scaling.png --csv runs.csv
+    sweep fit runs/ --law chinchilla --bootstrap 1000 --json        # a scaling law fitted to a sweep
+    sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
     sweep demo                                                  # a small local scaling sweep
 """
 
@@ -25,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sweep.errors import ConfigError
+from sweep.fit.laws import LAWS
 
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -198,6 +201,55 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     return 0
 
 
+def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
+        compute: float | None, cutoff: float | None, by: str, upload: bool) -> int:
+    import json
+
+    import yaml
+
+    from sweep.fit.laws import fit_law
+    from sweep.fit.table import from_file, from_rows, read_curves
+
+    if (source is None) == (runs_file is None):
+        raise ConfigError("sweep fit takes a sweep folder or W&B group, or --runs-table FILE (one of them)")
+    rows = None
+    if runs_file is not None:
+        table = from_file(runs_file)
+    else:
+        rows = runs_table(source)
+        table = from_rows(rows, source=source)
+    curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
+    result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        console.print(yaml.safe_dump(result, sort_keys=False), highlight=False)
+    if upload:
+        if rows is None:
+            raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
+                              "not --runs-table")
+        from sweep.tracking import upload_report
+
+        where = upload_report(table_rows(table, result), {}, fits={law: result}, **report_target(source, rows))
+        console.print(f"runs table with the {law} fit logged to W&B: {where}")
+    return 0
+
+
+def table_rows(table, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fitted runs, with the law's prediction of each (chinchilla, subscaling)."""
+    rows = [{"run": name, "n_params": float(n), "tokens": float(t), "flops": float(c), "loss": float(loss)}
+            for name, n, t, c, loss in zip(table.names, table.n_params_R, table.tokens_R, table.flops_R,
+                                           table.loss_R)]
+    if result.get("form") in ("chinchilla", "subscaling"):
+        from sweep.fit.parametric import ChinchillaLaw, SubScalingLaw
+
+        names = ("E", "A", "B", "alpha", "beta") + (("k_D", "k_N") if result["form"] == "subscaling" else ())
+        law = (SubScalingLaw if result["form"] == "subscaling" else ChinchillaLaw)(**{k: result[k] for k in names})
+        for row in rows:
+            row[f"pred_{result['form']}"] = float(law.predict(row["n_params"], row["tokens"]))
+    return rows
+
+
 def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Where `--upload` logs: the W&B group read from, or the W&B settings (logger.*) the sweep
     folder's runs were trained with."""
@@ -255,6 +307,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
     s.add_argument("--upload", action="store_true",
                    help="log the runs table (and --plot's figure) to the sweep's W&B group")
+    f = sub.add_parser("fit", help="fit a scaling law to a sweep's complete runs")
+    f.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
+    f.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
+    f.add_argument("--law", default="chinchilla", choices=LAWS)
+    f.add_argument("--json", action="store_true", help="print the estimates as JSON")
+    f.add_argument("--bootstrap", type=int, default=0, help="resamples for confidence intervals (0: none)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    f.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given (default: the "
+                                                 "largest run's)")
+    f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
+                                                "(default: the largest size is held out)")
+    f.add_argument("--by", default="n_params", choices=("n_params", "flops"), help="--law compare: what --cutoff cuts")
+    f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
@@ -264,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return plan(args.overrides, args.config_name)
         if args.command == "prepare":
             return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
+        if args.command == "fit":
+            return fit(args.sweep, args.runs_table, args.law, args.json, args.bootstrap, args.seed, args.compute,
+                       args.cutoff, args.by, args.upload)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

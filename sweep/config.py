@@ -159,6 +159,7 @@ class TrainConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     seed: int = MISSING
+    recipe: Optional[str] = MISSING  # a label for comparing training recipes (sweep fit --law crossover)
     out_dir: str = MISSING  # root of all run folders
 
 

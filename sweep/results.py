@@ -10,7 +10,7 @@ import yaml
 
 from sweep.rundir import RunDir, iter_run_dirs
 
-COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed")
+COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe")
 
 
 def run_row(run: RunDir) -> dict[str, Any]:
@@ -26,6 +26,7 @@ def run_row(run: RunDir) -> dict[str, Any]:
         "lr": cfg["optim"]["lr"],
         "weight_decay": cfg["optim"]["weight_decay"],
         "seed": cfg["seed"],
+        "recipe": cfg.get("recipe"),
     }
     result = run.read_result()
     if result is not None:

@@ -154,6 +154,8 @@ def run_tags(cfg: TrainConfig, coordinates: dict[str, Any]) -> list[str]:
     c = coordinates
     tags = [f"d{c['d']}", f"l{c['l']}", f"b{c['batch_size']}", f"lr{c['lr']:.1e}", f"wd{c['weight_decay']:g}",
             f"data:{c['data']}", f"tokenizer:{c['tokenizer']}", *cfg.logger.tags]
+    if c.get("recipe"):
+        tags.append(f"recipe:{c['recipe']}")
     return [t[:64] for t in tags]  # W&B's limit on a tag's length
 
 
@@ -178,9 +180,10 @@ def api_key_configured() -> bool:
 
 
 def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, project: str, entity: str | None,
-                  group: str, mode: LoggerMode, folder: Path) -> str:
+                  group: str, mode: LoggerMode, folder: Path, fits: dict[str, Any] | None = None) -> str:
     """Log a sweep's runs table (every column of `rows`: coordinates, results and, once fitted,
-    predictions) and its figures as one W&B run of the sweep's group (job_type = analysis).
+    predictions) and its figures as one W&B run of the sweep's group (job_type = analysis);
+    `fits` (the fitted laws' numbers) goes to that run's summary.
     Offline (no API key, or mode offline) it goes to `folder`/wandb, to `wandb sync` later.
     Returns where it went. Unlike in training, W&B failing to start is the command's error."""
     import wandb
@@ -198,6 +201,8 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
     try:
         run.log({"runs": wandb.Table(columns=columns, data=[[cell(r.get(c)) for c in columns] for r in rows]),
                  **{name: wandb.Image(str(path)) for name, path in figures.items()}})
+        if fits:
+            run.summary.update({"fits": fits})
         where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
             if run.settings.mode == "offline" else run.url
     finally:

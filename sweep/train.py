@@ -302,6 +302,7 @@ def coordinates(cfg: TrainConfig, budget: Budget) -> dict[str, Any]:
         "weight_decay": cfg.optim.weight_decay,
         "weight_decay_mode": cfg.optim.weight_decay_mode.value,
         "seed": cfg.seed,
+        "recipe": cfg.recipe,
         "seq_len": cfg.model.seq_len,
         "data": cfg.data.source.value,
         "tokenizer": cfg.data.tokenizer.value,

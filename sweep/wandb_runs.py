@@ -16,7 +16,7 @@ from sweep.errors import ConfigError
 from sweep.rundir import STATUSES
 
 PREFIX = "wandb:"
-COORDINATES = ("run", "d", "l", "batch_size", "lr", "weight_decay", "seed", "n_params", "n_params_nonembedding",
+COORDINATES = ("run", "d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe", "n_params", "n_params_nonembedding",
                "n_params_embedding", "n_params_total", "tokens", "flops", "steps", "tokens_per_param", "data",
                "tokenizer", "vocab_size", "seq_len", "weight_decay_mode")
 # W&B run state (while there is no result in the summary) -> runs-table status

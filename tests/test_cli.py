@@ -1,6 +1,7 @@
 """sweep/cli.py: `sweep plan` and `sweep status` (tables, CSV, plot)."""
 
 import csv
+import json
 
 import pytest
 
@@ -83,3 +84,49 @@ def test_uploading_runs_without_wandb_settings_is_a_clear_error(tiny_config, tmp
     config_file.write_text(yaml.safe_dump(old))
     assert main(["status", str(tmp_path / "runs"), "--upload"]) == 2
     assert "has no logger settings" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory, shared_cache_dir):
+    """A real sweep of 6 tiny runs on the embedded corpus: 3 widths x 2 token budgets."""
+    from sweep.config import to_typed
+    from tests.helpers import TINY, compose_config
+
+    out = tmp_path_factory.mktemp("small-sweep")
+    for d in (16, 32, 48):
+        for tokens_per_param in (1, 2):
+            train(to_typed(compose_config(*TINY, f"out_dir={out}", f"data.cache_dir={shared_cache_dir}",
+                                          f"model.d={d}", f"budget.tokens_per_param={tokens_per_param}")))
+    return out
+
+
+def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
+    from tests.test_fit_laws import rows
+
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows())
+    assert main(["fit", "--runs-table", str(table), "--law", "chinchilla", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
+
+
+def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
+    assert main(["fit", "--law", "chinchilla"]) == 2
+    assert "sweep folder or W&B group, or --runs-table" in capsys.readouterr().out
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
+    assert main(["fit", "--runs-table", str(table)]) == 2
+    assert "at least 6" in capsys.readouterr().out
+
+
+def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
+    assert main(["fit", str(small_sweep), "--law", "chinchilla", "--upload"]) == 0
+    out = capsys.readouterr().out
+    assert "n_runs: 6" in out and "runs table with the chinchilla fit logged to W&B: offline in" in out
+    reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
+    (table_file,) = (reports[-1] / "files" / "media" / "table").glob("runs_*.table.json")
+    logged = json.loads(table_file.read_text())
+    assert "pred_chinchilla" in logged["columns"] and len(logged["data"]) == 6

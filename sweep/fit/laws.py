@@ -1,0 +1,91 @@
+"""`sweep fit --law NAME`: each law fitted on a runs table, as one JSON-able dict.
+
+    chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / D_opt / tokens per
+                 parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
+    subscaling   the sub-optimal law of SCIENCE.md section 2, the same robust way
+    compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
+    isoflop      Approach 2: parabolas per compute budget, N_opt and D_opt power laws of C
+    envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
+    lr, batch    optimal learning rate / batch size per budget, power laws of C, near-optimal band
+    crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.table import Curves, RunsTable, jsonable
+
+LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
+
+
+def fit_to_dict(fit: Any) -> dict[str, Any]:
+    """A LawFit's parameters and convergence."""
+    out: dict[str, Any] = {"form": fit.form, **fit.params()}
+    law = fit.law
+    if hasattr(law, "a"):
+        out.update(a=law.a, b=law.b, G=law.G)
+    out.update(converged=fit.converged, reason=fit.reason, n_iter=fit.n_iter, n_runs=fit.n_runs,
+               n_starts=fit.n_starts, n_converged_starts=fit.n_converged_starts, objective=fit.objective)
+    return out
+
+
+def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
+            compute: float | None = None, cutoff: float | None = None, by: str = "n_params",
+            level: float = 0.95) -> dict[str, Any]:
+    """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
+    from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
+
+    if law not in LAWS:
+        raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
+    N, D, L = table.n_params_R, table.tokens_R, table.loss_R
+    head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
+    if law in ("chinchilla", "subscaling"):
+        fit = parametric.fit_law(law, N, D, L)
+        out = {**head, **fit_to_dict(fit)}
+        if law == "chinchilla":
+            C = float(table.flops_R.max()) if compute is None else compute
+            out.update(compute=C, n_opt=float(fit.law.n_opt(C)), d_opt=float(fit.law.d_opt(C)),
+                       tokens_per_param=float(fit.law.tokens_per_param(C)))
+        if bootstrap > 0:
+            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed,
+                                        compute=out.get("compute"))
+            out["bootstrap"] = {"n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
+                                "converged_fraction": boot.converged_fraction,
+                                "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+        return jsonable(out)
+    if law == "compare":
+        if cutoff is None:  # hold out the largest size (or compute)
+            values = N if by == "n_params" else table.flops_R
+            cutoff = float(np.unique(values)[-1])
+        cmp = parametric.compare_laws(N, D, L, cutoff=cutoff, by=by)
+        return jsonable({**head, "by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train,
+                         "n_held_out": cmp.n_held_out, "best": cmp.best,
+                         "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()},
+                         "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()}})
+    if law == "isoflop":
+        return jsonable({**head, **isoflop.fit_isoflop(table).to_dict()})
+    if law == "envelope":
+        if curves is None:
+            raise ConfigError("--law envelope reads each run's metrics.jsonl: give a sweep folder, not a "
+                              "runs-table file or a W&B group")
+        return jsonable({**head, **envelope.fit_envelope(curves).to_dict()})
+    if law in ("lr", "batch"):
+        param = "lr" if law == "lr" else "batch_size"
+        return jsonable({**head, **hyperparams.fit_hyperparameter_law(table, param=param).to_dict()})
+    if table.recipe is None:
+        raise ConfigError("--law crossover needs runs tagged with two recipes: train them with recipe=NAME "
+                          "(or give a runs table with a recipe column)")
+    tags = np.array([r if r is not None else "" for r in table.recipe])
+    if (tags == "").any():
+        raise ConfigError(f"--law crossover: {int((tags == '').sum())} runs have no recipe label")
+    result = crossover.find_crossover(N, D, L, tags, n_resamples=bootstrap or 200, level=level, seed=seed)
+    return jsonable({**head, "recipes": list(result.recipes), "summary": result.summary(),
+                     "compute_range": list(result.compute_range), "crosses": result.crosses,
+                     "crossings": [vars(c) for c in result.crossings], "winner": result.winner,
+                     "cross_fraction": result.cross_fraction,
+                     "compute_interval": list(result.compute_interval) if result.compute_interval else None,
+                     "fits": {name: fit_to_dict(f) for name, f in result.fits.items()}})

@@ -1,0 +1,64 @@
+"""sweep/fit/laws.py: every `sweep fit --law` on a runs table, as JSON-able numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit.laws import LAWS, fit_law
+from sweep.fit.table import from_rows
+
+TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+
+
+def rows(noise=0.002, seed=1, recipe=None):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, n in enumerate(np.geomspace(1e6, 1e8, 8)):
+        for j, tpp in enumerate((5, 10, 20, 40)):
+            d = n * tpp
+            loss = (TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]) * np.exp(rng.normal(0, noise))
+            out.append({"run": f"r{i}-{j}", "status": "complete", "n_params": n, "tokens": d, "flops": 6 * n * d,
+                        "final_eval_loss": loss, "recipe": recipe})
+    return out
+
+
+def test_chinchilla_gives_the_published_quantities_and_intervals():
+    table = from_rows(rows() + [{"run": "x", "status": "diverged", "n_params": 1.0, "tokens": 1.0}])
+    out = fit_law("chinchilla", table, bootstrap=50, compute=1e21)
+    json.dumps(out)  # JSON as it is
+    assert out["n_runs"] == 32 and out["excluded"] == {"diverged": 1}
+    assert out["E"] == pytest.approx(1.7, rel=0.05) and out["alpha"] == pytest.approx(0.34, abs=0.03)
+    assert out["a"] == pytest.approx(out["beta"] / (out["alpha"] + out["beta"]))
+    assert out["tokens_per_param"] == pytest.approx(out["d_opt"] / out["n_opt"]) and out["compute"] == 1e21
+    assert out["converged"] and out["n_starts"] == 4500
+    lo, hi = out["bootstrap"]["intervals"]["E"]
+    assert lo <= out["E"] <= hi and out["bootstrap"]["n_resamples"] == 50
+
+
+def test_compare_holds_out_the_largest_size_by_default():
+    out = fit_law("compare", from_rows(rows()))
+    assert out["n_held_out"] == 4 and out["cutoff"] == pytest.approx(1e8)
+    assert set(out["held_out_errors"]) == {"chinchilla", "subscaling"}
+    assert out["held_out_errors"]["chinchilla"]["rms_log"] < 0.02
+
+
+def test_crossover_needs_two_labelled_recipes():
+    with pytest.raises(ConfigError, match="recipe=NAME"):
+        fit_law("crossover", from_rows(rows()))
+    table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b"))
+    out = fit_law("crossover", table, bootstrap=20)
+    assert sorted(out["recipes"]) == ["a", "b"] and isinstance(out["summary"], str)
+
+
+def test_unknown_laws_and_missing_curves_are_named():
+    table = from_rows(rows())
+    with pytest.raises(ConfigError, match="--law 'kaplan': accepted are " + ", ".join(LAWS)):
+        fit_law("kaplan", table)
+    with pytest.raises(ConfigError, match="metrics.jsonl"):
+        fit_law("envelope", table)
+    with pytest.raises(ConfigError, match="6"):
+        fit_law("chinchilla", from_rows(rows()[:3]))
