@@ -7,6 +7,7 @@
     sweep status runs/ --plot runs/scaling.png --csv runs.csv
     sweep fit runs/ --law chinchilla --bootstrap 1000 --json        # a scaling law fitted to a sweep
     sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
+    sweep report runs/                                          # every fit: report.md, figures, CSV
     sweep demo                                                  # a small local scaling sweep
 """
 
@@ -201,25 +202,31 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     return 0
 
 
+def load_table(source: str | None, runs_file: Path | None):
+    """The runs table of a sweep folder / W&B group (with its rows) or of a CSV / parquet file."""
+    from sweep.fit.table import from_file, from_rows
+
+    if (source is None) == (runs_file is None):
+        raise ConfigError("give a sweep folder or W&B group, or --runs-table FILE (one of them)")
+    if runs_file is not None:
+        return from_file(runs_file), None
+    rows = runs_table(source)
+    return from_rows(rows, source=source), rows
+
+
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
-        compute: float | None, cutoff: float | None, by: str, upload: bool) -> int:
+        compute: float | None, cutoff: float | None, by: str, upload: bool, recipe: str | None = None) -> int:
     import json
 
     import yaml
 
     from sweep.fit.laws import fit_law
-    from sweep.fit.table import from_file, from_rows, read_curves
+    from sweep.fit.table import read_curves
 
-    if (source is None) == (runs_file is None):
-        raise ConfigError("sweep fit takes a sweep folder or W&B group, or --runs-table FILE (one of them)")
-    rows = None
-    if runs_file is not None:
-        table = from_file(runs_file)
-    else:
-        rows = runs_table(source)
-        table = from_rows(rows, source=source)
+    table, rows = load_table(source, runs_file)
     curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
-    result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by)
+    result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
+                     recipe=recipe)
     if as_json:
         print(json.dumps(result, indent=2))
     else:
@@ -232,6 +239,39 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
 
         where = upload_report(table_rows(table, result), {}, fits={law: result}, **report_target(source, rows))
         console.print(f"runs table with the {law} fit logged to W&B: {where}")
+    return 0
+
+
+def report(source: str | None, runs_file: Path | None, out: Path | None, bootstrap: int, seed: int,
+           compute: float | None, cutoff: float | None, recipe: str | None, upload: bool) -> int:
+    """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
+    from sweep.fit.report import write_report
+    from sweep.fit.table import read_curves
+
+    table, rows = load_table(source, runs_file)
+    if out is None:
+        base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
+        out = base / "report"
+    curves = None
+    if source and Path(source).is_dir():
+        try:
+            curves = read_curves(Path(source))
+        except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
+            console.print(f"loss curves not read: {err}", highlight=False)
+    result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
+                          compute=compute, recipe=recipe)
+    console.print(f"report written to {result.markdown} ({len(result.figures)} figures, runs.csv, fits.json)")
+    for analysis, reason in result.skipped.items():
+        console.print(f"  skipped {analysis}: {reason}", highlight=False)
+    if upload:
+        if rows is None:
+            raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
+                              "not --runs-table")
+        from sweep.tracking import upload_report
+
+        where = upload_report(result.rows_with_predictions(), result.figures, fits=result.fits,
+                              **report_target(source, rows))
+        console.print(f"runs with predictions, figures and fits logged to W&B: {where}")
     return 0
 
 
@@ -319,7 +359,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
     f.add_argument("--by", default="n_params", choices=("n_params", "flops"), help="--law compare: what --cutoff cuts")
+    f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME)")
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
+    rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
+    rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
+    rp.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
+    rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
+    rp.add_argument("--bootstrap", type=int, default=200, help="resamples for the confidence intervals")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given")
+    rp.add_argument("--cutoff", type=float, help="held-out comparison: fit below this N (default: the largest "
+                                                "size is held out)")
+    rp.add_argument("--recipe", help="the recipe sections 1-5 use (default: the first); crossover uses all")
+    rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
+                                                         "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
@@ -331,7 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
         if args.command == "fit":
             return fit(args.sweep, args.runs_table, args.law, args.json, args.bootstrap, args.seed, args.compute,
-                       args.cutoff, args.by, args.upload)
+                       args.cutoff, args.by, args.upload, args.recipe)
+        if args.command == "report":
+            return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
+                          args.cutoff, args.recipe, args.upload)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

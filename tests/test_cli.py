@@ -115,7 +115,7 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
 
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
-    assert "sweep folder or W&B group, or --runs-table" in capsys.readouterr().out
+    assert "a sweep folder or W&B group, or --runs-table" in capsys.readouterr().out
     table = tmp_path / "runs.csv"
     table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
     assert main(["fit", "--runs-table", str(table)]) == 2
@@ -130,3 +130,26 @@ def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
     (table_file,) = (reports[-1] / "files" / "media" / "table").glob("runs_*.table.json")
     logged = json.loads(table_file.read_text())
     assert "pred_chinchilla" in logged["columns"] and len(logged["data"]) == 6
+    from tests.wandb_offline import read_offline_run
+
+    summary = read_offline_run(reports[-1]).summary
+    fitted = summary.get("fits") or {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("fits/")}
+    assert "chinchilla" in json.dumps(fitted) and "alpha" in json.dumps(fitted)
+
+
+def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
+    out_dir = small_sweep / "report"
+    assert main(["report", str(small_sweep), "--bootstrap", "20", "--upload"]) == 0
+    out = capsys.readouterr().out
+    assert f"report written to {out_dir / 'report.md'}" in out and "skipped isoflop" in out
+    markdown = (out_dir / "report.md").read_text()
+    assert "Approach 3" in markdown and "![" in markdown
+    for figure in ("loss_vs_n.png", "loss_vs_flops.png", "residuals.png"):
+        assert (out_dir / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(out_dir / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6 and all(float(r["pred_chinchilla"]) > 0 for r in rows)
+    assert json.loads((out_dir / "fits.json").read_text())["chinchilla"]
+    assert "runs with predictions, figures and fits logged to W&B: offline in" in out
+    reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
+    assert any((reports[-1] / "files" / "media" / "images").glob("loss_vs_n_*.png"))

@@ -62,3 +62,15 @@ def test_unknown_laws_and_missing_curves_are_named():
         fit_law("envelope", table)
     with pytest.raises(ConfigError, match="6"):
         fit_law("chinchilla", from_rows(rows()[:3]))
+
+
+def test_parametric_laws_see_the_best_run_of_each_point_and_one_recipe_at_a_time():
+    worse = [dict(r, run=r["run"] + "-high-lr", final_eval_loss=r["final_eval_loss"] * 1.1) for r in rows()]
+    out = fit_law("chinchilla", from_rows(rows() + worse))
+    assert (out["n_runs"], out["n_points"]) == (64, 32) and out["E"] == pytest.approx(1.7, rel=0.05)
+    table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b"))
+    with pytest.raises(ConfigError, match=r"2 recipes \(a, b\).*--recipe NAME"):
+        fit_law("chinchilla", table)
+    assert fit_law("chinchilla", table, recipe="b")["n_runs"] == 32
+    with pytest.raises(ConfigError, match=r"--recipe 'c': the runs' recipes are \['a', 'b'\]"):
+        fit_law("chinchilla", table, recipe="c")

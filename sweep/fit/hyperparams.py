@@ -128,7 +128,7 @@ def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops
         raise ConfigError(f"run {table.names[i]!r}: {param} = {float(values_R[i])!r}; must be finite and positive")
     key_G, group_R = group_budgets(table.flops_R if by == "flops" else table.n_params_R, rel_tol, budgets)
     bands = near_optimal_bands(table, key_G, group_R, band)
-    groups = [_fit_group(table, values_R, group_R == g, key, bands[g], neighbours)
+    groups = [fit_group(table, values_R, group_R == g, key, bands[g], neighbours)
               for g, key in enumerate(key_G) if (group_R == g).any()]
     used = [g for g in groups if _usable(g, include_flagged)]
     if len(used) < 2:
@@ -160,7 +160,7 @@ def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
     return bands
 
 
-def _fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, key: float,
+def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, key: float,
                band: NearOptimalBand, neighbours: int) -> HyperparamGroup:
     index_B = np.flatnonzero(in_group_R)
     value_V, loss_V, best_V = best_per_value(values_R[index_B], table.loss_R[index_B])
@@ -170,7 +170,7 @@ def _fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, k
                 best_value=float(value_V[i]), best_loss=float(loss_V[i]), band=band)
     if len(value_V) < MIN_VALUES:
         return HyperparamGroup(**base, status="skipped", note=f"{len(value_V)} distinct value(s), needs {MIN_VALUES}")
-    lo, hi = _window(i, len(value_V), neighbours)
+    lo, hi = parabola_window(i, len(value_V), neighbours)
     logv_V = np.log(value_V)
     parabola = fit_parabola(logv_V[lo:hi], loss_V[lo:hi])
     if not parabola.opens_upward:
@@ -186,7 +186,7 @@ def _fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, k
     return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
 
 
-def _window(i: int, n: int, neighbours: int) -> tuple[int, int]:
+def parabola_window(i: int, n: int, neighbours: int) -> tuple[int, int]:
     """[lo, hi): up to `neighbours` values each side of i, widened to at least 3 at an edge."""
     lo, hi = max(0, i - neighbours), min(n, i + neighbours + 1)
     while hi - lo < MIN_VALUES:

@@ -8,6 +8,10 @@
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
     lr, batch    optimal learning rate / batch size per budget, power laws of C, near-optimal band
     crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
+
+The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
+(recipe, N, D), the best run there (`table.best_points`); the others read every run. A table of
+several recipes is fitted one recipe at a time (`recipe`), except by crossover.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.table import Curves, RunsTable, jsonable
+from sweep.fit.table import Curves, RunsTable, best_points, jsonable
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
 
@@ -28,21 +32,34 @@ def fit_to_dict(fit: Any) -> dict[str, Any]:
     law = fit.law
     if hasattr(law, "a"):
         out.update(a=law.a, b=law.b, G=law.G)
-    out.update(converged=fit.converged, reason=fit.reason, n_iter=fit.n_iter, n_runs=fit.n_runs,
+    out.update(converged=fit.converged, reason=fit.reason, n_iter=fit.n_iter, n_points=fit.n_runs,
                n_starts=fit.n_starts, n_converged_starts=fit.n_converged_starts, objective=fit.objective)
     return out
 
 
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str = "n_params",
-            level: float = 0.95) -> dict[str, Any]:
+            level: float = 0.95, recipe: str | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
 
     if law not in LAWS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
-    N, D, L = table.n_params_R, table.tokens_R, table.loss_R
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
+    labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
+    if recipe is not None:
+        if recipe not in labels:
+            raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {labels or 'none'}")
+        table = table.select(np.array([r == recipe for r in table.recipe]))
+        head.update(recipe=recipe, n_runs=len(table))
+    elif len(labels) > 1 and law != "crossover":
+        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): fit one with "
+                          "--recipe NAME, or compare them with --law crossover")
+    if law in ("chinchilla", "subscaling", "compare", "crossover"):
+        tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
+        table = table.select(best_points(table, tags))
+        head["n_points"] = len(table)  # the best run of each (recipe, N, D)
+    N, D, L = table.n_params_R, table.tokens_R, table.loss_R
     if law in ("chinchilla", "subscaling"):
         fit = parametric.fit_law(law, N, D, L)
         out = {**head, **fit_to_dict(fit)}

@@ -229,6 +229,20 @@ def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_k
     return Curve(name, n_params, tokens_S, flops_S, loss_S)
 
 
+def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarray:
+    """(R,) True for the run with the lowest loss among those sharing its recipe tag, N and D:
+    the points parametric laws are fitted to (tuned runs, as Hoffmann et al. and DeepSeek fit),
+    so that a learning-rate grid does not pull a law up by its worse runs."""
+    best: dict[tuple, int] = {}
+    for i, key in enumerate(zip(tags_R if tags_R is not None else [""] * len(table),
+                                table.n_params_R.tolist(), table.tokens_R.tolist())):
+        if key not in best or table.loss_R[i] < table.loss_R[best[key]]:
+            best[key] = i
+    keep_R = np.zeros(len(table), dtype=bool)
+    keep_R[list(best.values())] = True
+    return keep_R
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN / Inf as None."""
     if isinstance(value, dict):

@@ -1,0 +1,833 @@
+"""`sweep report`: every fit of sweep/fit/ that a runs table supports, written as one self-contained
+folder: report.md (numbers as Markdown tables, figures linked relatively), the figures (PNG),
+runs.csv (each run with each fitted law's prediction and log residual) and fits.json.
+
+Sections, each skipped with the fit's own ConfigError message when the table cannot support it:
+
+    1  Chinchilla Approach 3 with bootstrap intervals      loss_vs_n, loss_vs_flops, residuals
+    2  the sub-scaling law and the held-out comparison
+    3  Approach 2 (IsoFLOP parabolas)                      isoflop
+    4  Approach 1 (lower envelope of loss curves)          frontier
+    5  optimal lr / batch size laws, near-optimal band     lr_ucurves, batch_ucurves
+    6  crossover of two recipes                            crossover
+
+Which runs each fit sees:
+- With several recipes (the `recipe` column), sections 1-5 use one recipe's runs (`recipe`,
+  default the first labelled one in sorted order): one law fitted to two recipes at once
+  describes neither.
+  Section 6 fits each recipe.
+- The parametric fits (sections 1, 2, 6) see one point per (recipe, N, D): the lowest loss of
+  the runs that share them, as Hoffmann et al. and DeepSeek fit tuned runs; a learning-rate grid
+  would otherwise pull the law up by its worse runs. Approaches 1, 2 and the hyperparameter
+  laws read every run (they pick the best per size / value themselves).
+
+Only when no section can run is the first section's ConfigError raised, before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from sweep.errors import ConfigError  # noqa: E402
+from sweep.fit.crossover import CrossoverResult, crossover_of_fits  # noqa: E402
+from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  # noqa: E402
+                                   fit_hyperparameter_law, near_optimal_bands)
+# the per-group optimum and its parabola window, so the U-curves are drawn even where too few
+# budgets qualify for a power law (fit_hyperparameter_law then raises)
+from sweep.fit.hyperparams import fit_group, parabola_window  # noqa: E402
+from sweep.fit.isoflop import (IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
+                               group_budgets)
+from sweep.fit.laws import fit_to_dict  # noqa: E402
+from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
+                                  check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
+from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
+
+DPI = 110
+BAND = 0.0025  # near-optimal: within 0.25% of the best loss of its budget
+NEIGHBOURS = 2  # as fit_hyperparameter_law's default
+MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
+PARAM_LABEL = {"lr": "learning rate", "batch_size": "batch size"}
+FIGURE_OF = {"lr": "lr_ucurves", "batch_size": "batch_ucurves"}
+
+
+@dataclass
+class ReportResult:
+    """What write_report wrote: `figures` maps a figure's name (loss_vs_n, ...) to its PNG,
+    `fits` is fits.json's content, `skipped` maps each analysis that could not run (see
+    ANALYSES; lr_law / batch_size_law: U-curves drawn, no power law) to the reason."""
+
+    out_dir: Path
+    markdown: Path
+    figures: dict[str, Path]
+    fits: dict[str, Any]
+    skipped: dict[str, str]
+    csv: Path
+    json: Path
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def rows_with_predictions(self) -> list[dict[str, Any]]:
+        """runs.csv's rows as dicts (numbers as floats, a missing value as None)."""
+        return [dict(row) for row in self.rows]
+
+
+# --- the fits --------------------------------------------------------------------------------
+
+@dataclass
+class _Hyper:
+    """One hyperparameter's groups (by compute budget) and, where fittable, its power law."""
+
+    param: str
+    groups: list[HyperparamGroup]
+    law: HyperparamLaw | None
+    key_G: np.ndarray
+    group_R: np.ndarray
+    law_error: str | None = None  # why there is no power law
+
+
+@dataclass
+class _Fits:
+    table: RunsTable  # every run
+    tags_R: np.ndarray | None  # recipe of each run (None: no recipe column)
+    recipe: str | None  # the recipe of sections 1-5 when the table has several
+    main_R: np.ndarray  # runs of that recipe (all runs without recipes)
+    point_R: np.ndarray  # the lowest loss of its (recipe, N, D): what the parametric fits see
+    compute: float
+    cutoff: float | None
+    skipped: dict[str, str] = field(default_factory=dict)
+    chinchilla: LawFit | None = None
+    boot: BootstrapResult | None = None
+    subscaling: LawFit | None = None
+    comparison: LawComparison | None = None
+    isoflop: IsoFlopFit | None = None
+    envelope: EnvelopeFit | None = None
+    hyper: dict[str, _Hyper] = field(default_factory=dict)
+    recipe_fits: dict[str, LawFit] = field(default_factory=dict)
+    crossover: CrossoverResult | None = None
+
+    @property
+    def main(self) -> RunsTable:
+        return self.table.select(self.main_R)
+
+    @property
+    def points(self) -> RunsTable:
+        return self.table.select(self.main_R & self.point_R)
+
+    def attempt(self, analysis: str, make: Callable[[], Any]) -> Any:
+        """make(), or None with the ConfigError's message recorded as why `analysis` was skipped."""
+        try:
+            return make()
+        except ConfigError as err:
+            self.skipped[analysis] = str(err)
+            return None
+
+
+def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
+                 bootstrap_resamples: int = 200, seed: int = 0, cutoff: float | None = None,
+                 compute: float | None = None, recipe: str | None = None) -> ReportResult:
+    """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
+    into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
+    the compute-optimal allocation is reported (default: the largest run's); `cutoff`: the held-
+    out comparison fits below this N and predicts the runs at or above it (default: the largest
+    N); `recipe`: whose runs sections 1-5 fit when the table has several recipes. ConfigError
+    (nothing written) when no analysis can run."""
+    validate(table, 1, "a report")
+    check_bootstrap_args(bootstrap_resamples, 0.95)
+    if compute is not None and not (math.isfinite(compute) and compute > 0):
+        raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
+    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe)
+    ran = [a for a in ANALYSES if a not in fits.skipped]
+    if not ran:
+        reasons = "; ".join(f"{a}: {fits.skipped[a]}" for a in ANALYSES[1:])
+        raise ConfigError(f"no analysis can run on the runs table{_of(table.source)}: "
+                          f"{fits.skipped['chinchilla']} (and {reasons})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Path] = {}
+    sections = [_section_chinchilla(fits, out_dir, figures), _section_subscaling(fits),
+                _section_isoflop(fits, out_dir, figures), _section_envelope(fits, curves, out_dir, figures),
+                _section_hyperparameters(fits, out_dir, figures), _section_crossover(fits, out_dir, figures)]
+    markdown = out_dir / "report.md"
+    markdown.write_text("\n\n".join([_header(fits, bootstrap_resamples, seed), *sections]) + "\n")
+    rows = _rows(fits)
+    csv_path = out_dir / "runs.csv"
+    _write_csv(rows, csv_path)
+    fits_dict = jsonable(_fits_dict(fits))
+    json_path = out_dir / "fits.json"
+    json_path.write_text(json.dumps(fits_dict, indent=2, allow_nan=False) + "\n")
+    return ReportResult(out_dir, markdown, figures, fits_dict, dict(fits.skipped), csv_path, json_path, rows)
+
+
+def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int, cutoff: float | None,
+             compute: float | None, recipe: str | None) -> _Fits:
+    tags_R = None if table.recipe is None else np.array([r if r is not None else "" for r in table.recipe])
+    main_R = np.ones(len(table), dtype=bool)
+    names = sorted(set(tags_R.tolist())) if tags_R is not None else []
+    if recipe is not None and recipe not in names:
+        raise ConfigError(f"recipe={recipe!r} is not in the runs table{_of(table.source)}; its recipes: "
+                          f"{', '.join(repr(n) for n in names) or 'none (no recipe column)'}")
+    chosen = None
+    if len(names) > 1:  # by default the first labelled recipe
+        chosen = recipe if recipe is not None else next(n for n in names if n)
+        main_R = tags_R == chosen
+    point_R = best_points(table, tags_R)
+    main_flops = table.flops_R[main_R]
+    fits = _Fits(table, tags_R, chosen, main_R, point_R,
+                 compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff)
+    points, main = fits.points, fits.main
+    N, D, L = points.n_params_R, points.tokens_R, points.loss_R
+
+    fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, D, L))
+    if fits.chinchilla is not None:
+        fits.boot = fits.attempt("chinchilla", lambda: bootstrap(
+            fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute))
+    fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, D, L))
+    if fits.cutoff is None and len(points):
+        fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
+    fits.comparison = fits.attempt("held_out", lambda: compare_laws(N, D, L, cutoff=fits.cutoff))
+    if len(points) < len(main):  # say that the fits saw points, not runs
+        for analysis in ("chinchilla", "subscaling", "held_out"):
+            if analysis in fits.skipped:
+                fits.skipped[analysis] = (f"{len(points)} distinct (N, D) points among {len(main)} runs: "
+                                          f"{fits.skipped[analysis]}")
+    fits.isoflop = fits.attempt("isoflop", lambda: fit_isoflop(main))
+    if curves is None:
+        fits.skipped["envelope"] = ("no loss curves were given: Approach 1 reads every run's loss-vs-FLOPs "
+                                    "curve (metrics.jsonl), so it needs a sweep folder")
+    else:
+        fits.envelope = fits.attempt("envelope", lambda: fit_envelope(_main_curves(curves, main)))
+    for param in ("lr", "batch_size"):
+        hyper = fits.attempt(param, lambda: _fit_hyper(main, param))
+        if hyper is not None:
+            fits.hyper[param] = hyper
+            if hyper.law_error is not None:
+                fits.skipped[f"{param}_law"] = hyper.law_error
+    fits.crossover = fits.attempt("crossover", lambda: _fit_crossover(fits, names, n_resamples, seed))
+    return fits
+
+
+def _main_curves(curves: Curves, main: RunsTable) -> Curves:
+    """The curves of the main recipe's runs when the names match (else all of them)."""
+    names = set(main.names)
+    kept = [c for c in curves.runs if c.name in names]
+    if not kept or len(kept) == len(curves.runs):
+        return curves
+    return Curves(kept, curves.loss_key, curves.excluded, curves.source)
+
+
+def _fit_hyper(main: RunsTable, param: str) -> _Hyper:
+    """The groups (and power law where fittable) of `param`; ConfigError when no budget has at
+    least MIN_VALUES distinct values of it."""
+    values_R = main.column(param)  # ConfigError when the table has no such column
+    key_G, group_R = group_budgets(main.flops_R)
+    counts = [len(np.unique(values_R[(group_R == g) & np.isfinite(values_R)])) for g in range(len(key_G))]
+    if max(counts) < MIN_VALUES:
+        raise ConfigError(f"no compute budget has {MIN_VALUES} distinct {param} values (at most {max(counts)} "
+                          f"in each of {len(key_G)} budget(s)): a {param} law needs a {param} grid per budget")
+    try:
+        law = fit_hyperparameter_law(main, param, band=BAND, neighbours=NEIGHBOURS)
+        return _Hyper(param, law.groups, law, key_G, group_R)
+    except ConfigError as err:
+        if not (np.isfinite(values_R) & (values_R > 0)).all():
+            raise
+        law_error = str(err)
+    bands = near_optimal_bands(main, key_G, group_R, BAND)
+    groups = [fit_group(main, values_R, group_R == g, key, bands[g], NEIGHBOURS)
+              for g, key in enumerate(key_G) if (group_R == g).any()]
+    return _Hyper(param, groups, None, key_G, group_R, law_error)
+
+
+def _fit_crossover(fits: _Fits, names: list[str], n_resamples: int, seed: int) -> CrossoverResult:
+    if fits.tags_R is None:
+        raise ConfigError("the runs table has no recipe column: a crossover compares two recipes (train them "
+                          "with recipe=NAME, or give a table with a recipe column)")
+    if "" in names:
+        raise ConfigError(f"{int((fits.tags_R == '').sum())} runs have no recipe label")
+    if len(names) != 2:
+        raise ConfigError(f"a crossover compares exactly 2 recipes; the runs are tagged with {len(names)}: "
+                          f"{', '.join(repr(n) for n in names)}")
+    for name in names:
+        if name == fits.recipe and fits.chinchilla is not None:
+            fits.recipe_fits[name] = fits.chinchilla
+            continue
+        points = fits.table.select((fits.tags_R == name) & fits.point_R)
+        try:
+            fits.recipe_fits[name] = fit_chinchilla(points.n_params_R, points.tokens_R, points.loss_R)
+        except ConfigError as err:
+            raise ConfigError(f"recipe {name!r}: {err}") from None
+    return crossover_of_fits({name: fits.recipe_fits[name] for name in names}, n_resamples=n_resamples,
+                             seed=seed)
+
+
+# --- the sections ------------------------------------------------------------------------------
+
+def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
+    table = fits.table
+    excluded = (", ".join(f"{n} {status}" for status, n in sorted(table.excluded.items()))
+                if table.excluded else "none")
+    lines = ["# Scaling-law report", "",
+             f"- Source: `{table.source or 'a runs table'}`",
+             f"- Runs used: {len(table)} complete runs; excluded by status: {excluded}"]
+    if fits.tags_R is not None:
+        counts = {n: int((fits.tags_R == n).sum()) for n in sorted(set(fits.tags_R.tolist()))}
+        lines.append("- Recipes: " + ", ".join(f"{n!r} ({k} runs)" for n, k in counts.items()))
+        if fits.recipe is not None:
+            lines.append(f"- Sections 1-5 fit the {int(fits.main_R.sum())} runs of recipe {fits.recipe!r} "
+                         "(one law over two recipes would describe neither); section 6 fits each recipe")
+    n_main, n_points = int(fits.main_R.sum()), int((fits.main_R & fits.point_R).sum())
+    if n_points < n_main:
+        lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, D): the lowest loss of the "
+                     f"runs sharing them (a hyperparameter grid, seeds): {n_points} points from {n_main} runs")
+    if fits.boot is not None:
+        lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of the points, seed {seed}, 95% percentile "
+                     "intervals")
+    lines.append("- Files: `runs.csv` (every run with each law's prediction and log residual), `fits.json` "
+                 "(every fit's numbers)")
+    ran = [a for a in ANALYSES if a not in fits.skipped]
+    lines.append(f"- Analyses run: {', '.join(ran)}; skipped: "
+                 f"{', '.join(a for a in ANALYSES if a in fits.skipped) or 'none'}")
+    return "\n".join(lines)
+
+
+def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
+    title = "## 1. Chinchilla Approach 3: L(N, D) = E + A / N^alpha + B / D^beta"
+    if fits.chinchilla is None or fits.boot is None:
+        return _skipped(title, fits.skipped["chinchilla"])
+    fit, boot, C = fits.chinchilla, fits.boot, fits.compute
+    law = fit.law
+    point = {**fit.params(), "a": law.a, "b": law.b, "G": law.G, "n_opt": float(law.n_opt(C)),
+             "d_opt": float(law.d_opt(C)), "tokens_per_param": float(law.tokens_per_param(C))}
+    meaning = {"E": "irreducible loss (nats/token)", "A": "size term coefficient", "B": "data term coefficient",
+               "alpha": "size exponent", "beta": "data exponent", "a": "N_opt grows as C^a",
+               "b": "D_opt grows as C^b", "G": "allocation constant", "n_opt": f"N_opt at C = {C:.3g}",
+               "d_opt": f"D_opt at C = {C:.3g} (tokens)", "tokens_per_param": f"D_opt / N_opt at C = {C:.3g}"}
+    rows = [(name, _g(point[name]), _interval(boot.intervals.get(name)), meaning[name]) for name in point]
+    status = "converged" if fit.converged else "**NOT converged**"
+    lines = [title, "",
+             f"Fitted on {fit.n_runs} points by minimising the summed Huber loss (delta 1e-3) of log-loss residuals "
+             f"with L-BFGS from {fit.n_starts:,} starts, keeping the best.", "",
+             _md_table(("parameter", "estimate", f"{boot.level:.0%} interval", "meaning"), rows), "",
+             _md_table(("convergence", "value"), [
+                 ("status", f"{status} ({fit.reason}) after {fit.n_iter} iterations"),
+                 ("starts converged", f"{fit.n_converged_starts:,} of {fit.n_starts:,}"),
+                 ("objective (summed Huber)", _g(fit.objective)),
+                 ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
+             f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
+             f"D_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter."]
+    points = fits.points
+    lines += ["", _figure(figures, out_dir, "loss_vs_n", "Final loss against N with the fitted law",
+                          lambda p: _plot_loss_vs_n(points, law, p)),
+              _figure(figures, out_dir, "loss_vs_flops", "Final loss against compute with the fitted frontier L*(C)",
+                      lambda p: _plot_loss_vs_flops(points, law, C, p)),
+              _figure(figures, out_dir, "residuals", "Log residual of each point against N",
+                      lambda p: _plot_residuals(points, fits, p))]
+    return "\n".join(lines)
+
+
+def _section_subscaling(fits: _Fits) -> str:
+    title = "## 2. Sub-scaling law and held-out comparison"
+    lines = [title, "",
+             "L(N, D) = A R_D / D^alpha + B R_N / N^beta + E, R_x = 1 + 1 / (1 + exp(-k_x D / N)) "
+             "(Chen et al. 2025; A, alpha go with D)."]
+    if fits.subscaling is None:
+        lines += ["", f"Sub-scaling fit skipped: {fits.skipped['subscaling']}"]
+    else:
+        fit = fits.subscaling
+        lines += ["", _md_table(("parameter", "estimate"), [(k, _g(v)) for k, v in fit.params().items()]), "",
+                  f"Fitted on {fit.n_runs} points from {fit.n_starts:,} starts: "
+                  f"{'converged' if fit.converged else '**NOT converged**'} ({fit.reason}) after {fit.n_iter} "
+                  f"iterations, {fit.n_converged_starts:,} starts converged, objective {_g(fit.objective)}."]
+    if fits.comparison is None:
+        lines += ["", f"Held-out comparison skipped: {fits.skipped['held_out']}"]
+        if fits.subscaling is None:
+            return _skipped(title, f"sub-scaling fit: {fits.skipped['subscaling']}; held-out comparison: "
+                                   f"{fits.skipped['held_out']}")
+        return "\n".join(lines)
+    cmp = fits.comparison
+    lines += ["", f"Held-out comparison: both laws fitted on the {cmp.n_train} points with {cmp.by} < "
+                  f"{cmp.cutoff:.4g}, judged on the {cmp.n_held_out} at or above it.", "",
+              _md_table(("law", "mean abs rel error", "max abs rel error", "RMS log error"),
+                        [(name, _pct(e.mean_abs_rel), _pct(e.max_abs_rel), _g(e.rms_log))
+                         for name, e in cmp.errors.items()]), "",
+              f"Lower held-out error: **{cmp.best}**."]
+    points = fits.points
+    rows = [(_g(points.n_params_R[i]), _g(points.tokens_R[i]), _g(points.loss_R[i]),
+             *(_g(cmp.predictions[name][k]) for name in cmp.predictions))
+            for k, i in enumerate(cmp.held_out_rows[:20])]
+    lines += ["", _md_table(("N", "D", "loss", *(f"pred {name}" for name in cmp.predictions)), rows)]
+    return "\n".join(lines)
+
+
+def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
+    title = "## 3. Approach 2: IsoFLOP profiles"
+    if fits.isoflop is None:
+        return _skipped(title, fits.skipped["isoflop"])
+    iso = fits.isoflop
+    rows = [(f"{b.flops:.3g}", b.n_runs, b.n_sizes, _g(b.n_opt), _g(b.d_opt), _g(b.loss_opt), b.excluded or "used")
+            for b in iso.budgets]
+    chin = fits.chinchilla
+    compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
+    lines = [title, "",
+             "Per compute budget, a parabola of final loss in ln N; its minimum is N_opt(C), D_opt = C / (6 N_opt).",
+             "", _md_table(("C (FLOPs)", "runs", "sizes", "N_opt", "D_opt", "loss at minimum", "status"), rows), "",
+             f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
+             f"D_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
+             f"over {len(iso.used)} budgets{compare}.", "",
+             _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
+                     lambda p: _plot_isoflop(fits.main, iso, chin, p))]
+    return "\n".join(lines)
+
+
+def _section_envelope(fits: _Fits, curves: Curves | None, out_dir: Path, figures: dict[str, Path]) -> str:
+    title = "## 4. Approach 1: lower envelope of the loss curves"
+    if fits.envelope is None:
+        return _skipped(title, fits.skipped["envelope"])
+    env = fits.envelope
+    used = [p for p in env.points if not p.at_edge]
+    chin = fits.chinchilla
+    compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
+    lines = [title, "",
+             f"The lowest {env.loss_key} over {env.curves} runs at each of {len(env.points)} log-spaced C; "
+             f"{len(used)} points are won by a size other than the smallest or largest and enter the power laws.",
+             "",
+             f"N_opt = {env.n_opt.coefficient:.4g} C^a with a = {env.a:.4g} +- {_g(env.n_opt.exponent_stderr)}; "
+             f"D_opt = {env.d_opt.coefficient:.4g} C^b with b = {env.b:.4g} +- {_g(env.d_opt.exponent_stderr)}"
+             f"{compare}. (Standard errors are optimistic: the grid points are not independent.)", "",
+             _figure(figures, out_dir, "frontier", "Loss curves and their lower envelope",
+                     lambda p: _plot_frontier(_main_curves(curves, fits.main), env, p))]
+    return "\n".join(lines)
+
+
+def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
+    title = "## 5. Hyperparameters: optimal learning rate and batch size"
+    parts = [title]
+    for param in ("lr", "batch_size"):
+        label = PARAM_LABEL[param]
+        sub = f"### {label[0].upper()}{label[1:]}"
+        if param not in fits.hyper:
+            parts.append(f"{sub}\n\nSkipped: {fits.skipped[param]}")
+            continue
+        hyper = fits.hyper[param]
+        rows = [(f"{g.key:.3g}", g.n_runs, g.n_values, g.best_run, _g(g.best_loss), _g(g.opt_value), g.status,
+                 g.note or "") for g in hyper.groups]
+        lines = [sub, "",
+                 f"Per compute budget, a parabola of the best loss at each {label} in ln({param}); its vertex is the "
+                 "optimum (only 'vertex' budgets enter the power law).", "",
+                 _md_table(("C (FLOPs)", "runs", "values", "best run", "best loss", f"{param}_opt", "status",
+                            "note"), rows), ""]
+        if hyper.law is not None:
+            law = hyper.law.law
+            lines.append(f"Power law: {param}_opt = {law.coefficient:.4g} C^{law.exponent:.4g} "
+                         f"(exponent +- {_g(law.exponent_stderr)}) over {len(hyper.law.used)} budgets.")
+            if hyper.law.loss_law is not None:
+                lines.append(f"Against the loss (Kaplan): B_opt = B* / L^(1/alpha_B) with B* = "
+                             f"{hyper.law.B_star:.4g}, alpha_B = {hyper.law.alpha_B:.4g}.")
+        else:
+            lines.append(f"Power law not fitted: {fits.skipped[f'{param}_law']}")
+        lines += ["", _figure(figures, out_dir, FIGURE_OF[param], f"Loss against {label} per compute budget",
+                              lambda p, h=hyper: _plot_ucurves(fits.main, h, p))]
+        parts.append("\n".join(lines))
+    if fits.hyper:
+        parts.append(_near_optimal_band(fits))
+    return "\n\n".join(parts)
+
+
+def _near_optimal_band(fits: _Fits) -> str:
+    main = fits.main
+    key_G, group_R = group_budgets(main.flops_R)
+    bands = near_optimal_bands(main, key_G, group_R, BAND)
+    rows = [(f"{key:.3g}", f"{len(b.runs)} of {int((group_R == g).sum())}", _g(b.loss_max), _span(b.lr_range),
+             _span(b.batch_size_range)) for g, (key, b) in enumerate(zip(key_G, bands))]
+    return "\n".join([f"### Near-optimal band (within {BAND:.2%} of the best loss of each budget)", "",
+                      _md_table(("C (FLOPs)", "runs in band", "loss <=", "lr range", "batch size range"), rows)])
+
+
+def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
+    title = "## 6. Crossover of two recipes"
+    if fits.crossover is None:
+        return _skipped(title, fits.skipped["crossover"])
+    result = fits.crossover
+    rows = [(name, f.n_runs, *(_g(v) for v in f.params().values()), _g(f.law.a), _g(f.law.b),
+             "yes" if f.converged else "**no**") for name, f in result.fits.items()]
+    lines = [title, "",
+             "A Chinchilla law per recipe, compared along each one's compute-optimal frontier "
+             "L*(C) = L(N_opt(C), D_opt(C)).", "",
+             _md_table(("recipe", "points", "E", "A", "B", "alpha", "beta", "a", "b", "converged"), rows), "",
+             f"**{result.summary()}**."]
+    if result.crossings:
+        lines += ["", _md_table(("C (FLOPs)", "loss", *(f"N_opt {r}" for r in result.recipes), "better below"),
+                                [(f"{c.compute:.4g}", _g(c.loss), *(_g(c.n_opt[r]) for r in result.recipes),
+                                  c.better_below) for c in result.crossings])]
+    lines += ["", _figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
+                          lambda p: _plot_crossover(fits, result, p))]
+    return "\n".join(lines)
+
+
+def _skipped(title: str, reason: str) -> str:
+    return f"{title}\n\nSkipped: {reason}"
+
+
+def _figure(figures: dict[str, Path], out_dir: Path, name: str, caption: str, draw: Callable[[Path], None]) -> str:
+    path = out_dir / f"{name}.png"
+    draw(path)
+    figures[name] = path
+    return f"![{caption}]({path.name})"
+
+
+# --- runs.csv and fits.json ---------------------------------------------------------------------
+
+def _rows(fits: _Fits) -> list[dict[str, Any]]:
+    """Every run: its numbers, the optional columns present, and each law's prediction (a run of
+    another recipe: its own recipe's Chinchilla law, from section 6)."""
+    table = fits.table
+    optional = [c for c in OPTIONAL if c != "flops" and
+                (table.recipe if c == "recipe" else getattr(table, f"{c}_R")) is not None]
+    laws: list[tuple[str, np.ndarray, Any]] = []  # (name, runs it predicts, law)
+    if fits.chinchilla is not None:
+        laws.append(("chinchilla", fits.main_R, fits.chinchilla.law))
+    if fits.tags_R is not None:
+        for name, fit in fits.recipe_fits.items():
+            if name != fits.recipe:
+                laws.append(("chinchilla", fits.tags_R == name, fit.law))
+    if fits.subscaling is not None:
+        laws.append(("subscaling", fits.main_R, fits.subscaling.law))
+    pred = {"chinchilla": np.full(len(table), np.nan), "subscaling": np.full(len(table), np.nan)}
+    for name, runs_R, law in laws:
+        pred[name][runs_R] = law.predict(table.n_params_R[runs_R], table.tokens_R[runs_R])
+    rows = []
+    for i, run in enumerate(table.names):
+        row: dict[str, Any] = {"name": run, "n_params": float(table.n_params_R[i]), "tokens": float(table.tokens_R[i]),
+                               "flops": float(table.flops_R[i]), "loss": float(table.loss_R[i])}
+        for column in optional:
+            row[column] = table.recipe[i] if column == "recipe" else _num(getattr(table, f"{column}_R")[i])
+        row["tokens_per_param"] = float(table.tokens_R[i] / table.n_params_R[i])
+        row["fitted"] = bool(fits.point_R[i])
+        for name in ("chinchilla", "subscaling"):
+            p = _num(pred[name][i])
+            row[f"pred_{name}"] = p
+            row[f"log_residual_{name}"] = None if p is None else float(np.log(table.loss_R[i] / p))
+        rows.append(row)
+    return rows
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def _fits_dict(fits: _Fits) -> dict[str, Any]:
+    out: dict[str, Any] = {**fits.table.summary(), "recipe": fits.recipe,
+                           "points": int((fits.main_R & fits.point_R).sum()),
+                           "compute": fits.compute, "cutoff": fits.cutoff}
+    if fits.chinchilla is not None:
+        law, C = fits.chinchilla.law, fits.compute
+        out["chinchilla"] = {**fit_to_dict(fits.chinchilla), "compute": C, "n_opt": law.n_opt(C),
+                             "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C)}
+        if fits.boot is not None:
+            boot = fits.boot
+            out["chinchilla"]["bootstrap"] = {
+                "n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
+                "converged_fraction": boot.converged_fraction, "n_starts_per_resample": boot.n_starts_per_resample,
+                "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+    if fits.subscaling is not None:
+        out["subscaling"] = fit_to_dict(fits.subscaling)
+    if fits.comparison is not None:
+        cmp = fits.comparison
+        out["held_out"] = {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
+                           "best": cmp.best, "errors": {k: vars(e) for k, e in cmp.errors.items()},
+                           "fits": {k: fit_to_dict(f) for k, f in cmp.fits.items()}}
+    if fits.isoflop is not None:
+        out["isoflop"] = fits.isoflop.to_dict()
+    if fits.envelope is not None:
+        out["envelope"] = fits.envelope.to_dict()
+    for param, hyper in fits.hyper.items():
+        out[param] = (hyper.law.to_dict() if hyper.law is not None else
+                      {"param": param, "law": None, "groups": [g.to_dict() for g in hyper.groups]})
+    if fits.crossover is not None:
+        r = fits.crossover
+        out["crossover"] = {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
+                            "crosses": r.crosses, "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
+                            "n_resamples": r.n_resamples, "level": r.level, "cross_fraction": r.cross_fraction,
+                            "compute_interval": list(r.compute_interval) if r.compute_interval else None,
+                            "n_opt_intervals": ({k: list(v) for k, v in r.n_opt_intervals.items()}
+                                                if r.n_opt_intervals else None),
+                            "fits": {k: fit_to_dict(f) for k, f in r.fits.items()}}
+    out["skipped"] = dict(fits.skipped)
+    return out
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+def _plot_loss_vs_n(points: RunsTable, law, path: Path) -> None:
+    """One series per compute budget or per tokens-per-parameter ratio (whichever the design has
+    fewer of), each with the law along it; else points coloured by D / N and the law's values."""
+    N, D, L, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
+    tpp = D / N
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    by_c, by_t = group_budgets(C), group_budgets(tpp)
+    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "D/N")
+    if len(key_G) <= MAX_SERIES:
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(key_G)))
+        for g, key in enumerate(key_G):
+            in_R = group_R == g
+            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"D/N = {key:.3g}"
+            ax.scatter(N[in_R], L[in_R], color=colours[g], s=22, zorder=3, label=label)
+            n_x = np.geomspace(N[in_R].min(), N[in_R].max(), 60) if np.ptp(N[in_R]) else N[in_R][:1]
+            d_x = key / (6 * n_x) if kind == "C" else key * n_x
+            ax.plot(n_x, law.predict(n_x, d_x), color=colours[g], lw=1.2)
+        ax.legend(fontsize=7, title=f"points; lines: fitted law at fixed {kind}", title_fontsize=7)
+    else:
+        sc = ax.scatter(N, L, c=tpp, norm=LogNorm(), cmap="viridis", s=22, zorder=3, label="final loss")
+        ax.scatter(N, law.predict(N, D), marker="x", color="k", s=18, label="fitted law")
+        fig.colorbar(sc, ax=ax, label="tokens per parameter D / N")
+        ax.legend(fontsize=8)
+    _log_axes(ax, "parameters N", "final loss (nats/token)")
+    ax.set_title(f"Loss against model size: Approach 3 fit (E = {law.E:.3g}, alpha = {law.alpha:.3g}, "
+                 f"beta = {law.beta:.3g})", fontsize=9)
+    _save(fig, path)
+
+
+def _plot_loss_vs_flops(points: RunsTable, law, compute: float, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    sc = ax.scatter(points.flops_R, points.loss_R, c=points.n_params_R, norm=LogNorm(), cmap="viridis", s=22,
+                    zorder=3)
+    fig.colorbar(sc, ax=ax, label="parameters N")
+    lo, hi = min(points.flops_R.min(), compute) / 3, max(points.flops_R.max(), compute) * 3
+    c_x = np.geomspace(lo, hi, 200)
+    ax.plot(c_x, law.loss_opt(c_x), color="C3", lw=1.5, label="compute-optimal frontier L*(C) of the fit")
+    ax.axvline(compute, color="0.4", ls=":", lw=1,
+               label=f"C = {compute:.3g}: N_opt = {float(law.n_opt(compute)):.3g}, "
+                     f"D/N = {float(law.tokens_per_param(compute)):.3g}")
+    ax.legend(fontsize=8)
+    _log_axes(ax, "training compute C (FLOPs)", "final loss (nats/token)")
+    ax.set_title("Loss against compute with the fitted compute-optimal frontier", fontsize=9)
+    _save(fig, path)
+
+
+def _plot_residuals(points: RunsTable, fits: _Fits, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, fit, marker in (("chinchilla", fits.chinchilla, "o"), ("subscaling", fits.subscaling, "^")):
+        if fit is None:
+            continue
+        resid = np.log(points.loss_R / fit.predict(points.n_params_R, points.tokens_R))
+        rms = float(np.sqrt(np.mean(resid**2)))
+        ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8,
+                   label=f"{name} (RMS {100 * rms:.2g}%)")
+    ax.axhline(0, color="0.3", lw=0.8)
+    _log_axes(ax, "parameters N", "log residual ln(L / L_fit) (%)", y_log=False)
+    ax.legend(fontsize=8)
+    ax.set_title("Residuals of the fitted laws (in-sample)", fontsize=9)
+    _save(fig, path)
+
+
+def _plot_isoflop(main: RunsTable, iso: IsoFlopFit, chin: LawFit | None, path: Path) -> None:
+    fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.4))
+    budget_G = np.array([b.flops for b in iso.budgets])
+    _, group_R = group_budgets(main.flops_R, iso.rel_tol, budget_G)
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(iso.budgets)))
+    for g, b in enumerate(iso.budgets):
+        n_V, loss_V, _ = best_per_value(main.n_params_R[group_R == g], main.loss_R[group_R == g])
+        label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
+        ax.plot(n_V, loss_V, "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1, label=label)
+        if b.excluded is None:
+            n_x = np.geomspace(n_V[0], n_V[-1], 80)
+            ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
+            ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
+    _log_axes(ax, "parameters N", "final loss (nats/token)")
+    ax.legend(fontsize=7, title="stars: parabola minima", title_fontsize=7)
+    ax.set_title("IsoFLOP profiles", fontsize=9)
+    used = iso.used
+    c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
+    ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
+    ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
+    if chin is not None:
+        ax_opt.plot(c_x, chin.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
+                    label=f"Approach 3: N_opt ~ C^{chin.law.a:.3f}")
+    _log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
+    ax_opt.legend(fontsize=8)
+    ax_opt.set_title("Compute-optimal model size", fontsize=9)
+    _save(fig, path)
+
+
+def _plot_frontier(curves: Curves, env: EnvelopeFit, path: Path) -> None:
+    fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for c in curves.runs:
+        ax.plot(c.flops_S, c.loss_S, color="0.6", lw=0.7, alpha=0.7)
+    flops_P = np.array([p.flops for p in env.points])
+    ax.plot(flops_P, [p.loss for p in env.points], color="C3", lw=2, label="lower envelope")
+    edge = np.array([p.at_edge for p in env.points])
+    ax.plot(flops_P[~edge], np.array([p.loss for p in env.points])[~edge], "o", color="C3", ms=3.5,
+            label="envelope points fitted")
+    ax.plot(flops_P[edge], np.array([p.loss for p in env.points])[edge], "o", mfc="none", color="C3", ms=3.5,
+            label="won by the smallest / largest size (not fitted)")
+    _log_axes(ax, "training compute C (FLOPs)", f"{env.loss_key} (nats/token)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{env.curves} loss curves (grey) and their lower envelope", fontsize=9)
+    ax_opt.plot(flops_P[~edge], [p.n_opt for p, e in zip(env.points, edge) if not e], "o", color="C3", ms=4,
+                label="N of the envelope's run")
+    c_x = np.geomspace(flops_P.min(), flops_P.max(), 50)
+    ax_opt.plot(c_x, env.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 1: N_opt ~ C^{env.a:.3f}")
+    _log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
+    ax_opt.legend(fontsize=8)
+    ax_opt.set_title("Compute-optimal model size from the envelope", fontsize=9)
+    _save(fig, path)
+
+
+def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
+    """Left: per budget, the best loss at each value relative to the budget's best (%), the
+    parabola fitted around the best and its optimum; the near-optimal band as a line. Right: the
+    optima against C with the power law."""
+    param, label = hyper.param, PARAM_LABEL[hyper.param]
+    values_R = main.column(param)
+    fig, (ax, ax_law) = plt.subplots(1, 2, figsize=(11, 4.4))
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(hyper.key_G)))
+    for g, key in enumerate(hyper.key_G):
+        group = next((h for h in hyper.groups if h.key == float(key)), None)
+        in_R = hyper.group_R == g
+        if group is None or group.status == "skipped":
+            continue
+        value_V, loss_V, _ = best_per_value(values_R[in_R], main.loss_R[in_R])
+        best = group.best_loss
+        ax.plot(value_V, 100 * (loss_V / best - 1), "o", color=colours[g], ms=4, label=f"C = {key:.2g}")
+        lo, hi = parabola_window(int(np.argmin(loss_V)), len(value_V), NEIGHBOURS)
+        parabola = fit_parabola(np.log(value_V[lo:hi]), loss_V[lo:hi])
+        x = np.linspace(np.log(value_V[lo]), np.log(value_V[hi - 1]), 60)
+        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colours[g], lw=1.1)
+        if group.opt_value is not None:
+            ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colours[g], ms=11, mec="k",
+                    mew=0.6)
+    ax.axhline(100 * BAND, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({BAND:.2%})")
+    _log_axes(ax, label, "loss above the budget's best (%)", y_log=False)
+    ax.legend(fontsize=7, title="stars: optimum", title_fontsize=7)
+    ax.set_title(f"U-curves: best loss at each {label} per compute budget", fontsize=9)
+    for status, marker in (("vertex", "o"), ("clipped", "v"), ("no_curvature", "x")):
+        shown = [h for h in hyper.groups if h.status == status]
+        if shown:
+            ax_law.plot([h.key for h in shown], [h.opt_value for h in shown], marker, ls="none", color="C0",
+                        label=f"optimum ({status})")
+    if hyper.law is not None:
+        c_x = np.geomspace(hyper.key_G.min() / 2, hyper.key_G.max() * 2, 50)
+        law = hyper.law.law
+        ax_law.plot(c_x, law(c_x), color="C3", lw=1.2,
+                    label=f"{param}_opt = {law.coefficient:.3g} C^{law.exponent:.3f}")
+        ax_law.set_title(f"Optimal {label} against compute", fontsize=9)
+    else:
+        ax_law.set_title(f"Optimal {label} per budget (too few budgets for a power law)", fontsize=9)
+    _log_axes(ax_law, "training compute C (FLOPs)", f"optimal {label}")
+    ax_law.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _plot_crossover(fits: _Fits, result: CrossoverResult, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    c_x = np.geomspace(*result.compute_range, 300)
+    for k, name in enumerate(result.recipes):
+        runs = fits.table.select((fits.tags_R == name) & fits.point_R)
+        ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
+        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: L*(C)")
+    if result.compute_interval is not None:
+        ax.axvspan(*result.compute_interval, color="0.5", alpha=0.2,
+                   label=f"{result.level:.0%} bootstrap interval of the crossing")
+    for c in result.crossings:
+        ax.axvline(c.compute, color="k", ls="--", lw=1)
+        ax.annotate(f"cross at C = {c.compute:.3g}", (c.compute, c.loss), xytext=(6, 12), textcoords="offset points",
+                    fontsize=8)
+    if not result.crossings:
+        ax.text(0.02, 0.03, f"no crossing in range: {result.winner!r} is better throughout", transform=ax.transAxes,
+                fontsize=8)
+    _log_axes(ax, "training compute C (FLOPs)", "final loss; lines: L*(C) (nats/token)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Crossover of {result.recipes[0]!r} and {result.recipes[1]!r} "
+                 f"({result.cross_fraction:.0%} of resamples cross)", fontsize=9)
+    _save(fig, path)
+
+
+def _log_axes(ax, xlabel: str, ylabel: str, y_log: bool = True) -> None:
+    """Log x (and y), labels, grid, readable ticks; call after plotting (the ticks follow the limits)."""
+    ax.set_xscale("log")
+    if y_log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    _readable_ticks(ax.xaxis, ax.get_xlim())
+    if y_log:
+        _readable_ticks(ax.yaxis, ax.get_ylim())
+
+
+def _readable_ticks(axis, limits: tuple[float, float]) -> None:
+    """A log axis over less than 1.5 decades (a loss axis, an lr grid), where the default would
+    label no tick or crowd its minor ones, gets a few plain ticks: linear steps (2.4, 2.8, ...)
+    within a factor 5, else 1-2-5 steps per decade; a wider axis keeps its decades."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+
+    lo, hi = limits
+    axis.set_minor_formatter(NullFormatter())
+    if not (lo > 0 and hi / lo < 10**1.5):
+        return
+    if hi / lo < 5:
+        ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+    else:
+        ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+    axis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _g(value: Any) -> str:
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.4g}"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.3g}%"
+
+
+def _interval(pair: tuple[float, float] | None) -> str:
+    return "" if pair is None else f"[{_g(pair[0])}, {_g(pair[1])}]"
+
+
+def _span(pair: tuple[float, float] | None) -> str:
+    return "n/a" if pair is None else (_g(pair[0]) if pair[0] == pair[1] else f"{_g(pair[0])} .. {_g(pair[1])}")
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _of(source: str) -> str:
+    return f" of {source}" if source else ""

@@ -1,0 +1,199 @@
+"""sweep/fit/report.py: the report folder of runs drawn from known laws: every section, its
+figures (valid PNGs), runs.csv predictions and fits.json; sections the table cannot support say
+why; a table no analysis can use is refused before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit.parametric import ChinchillaLaw
+from sweep.fit.report import PNG_SIGNATURE, write_report
+from sweep.fit.table import Curve, Curves, RunsTable
+
+# recipe x is better at small compute, y (lower E, larger A and B) from C = 1.56e19 on; both have
+# the same N_opt(C), so one IsoFLOP design brackets both optima
+LAW_X = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+LAW_Y = ChinchillaLaw(E=1.4, A=500.0, B=512.5, alpha=0.34, beta=0.28)
+CROSSING = 1.5638e19
+BUDGETS = np.logspace(17.5, 20.5, 4)
+SIZE_FACTORS = (1 / 6, 1 / 2.5, 1.0, 2.5, 6.0)  # x N_opt(C)
+GRID = (1 / 3, 1.0, 3.0)  # x the optimal lr / batch size
+
+
+def lr_opt(c):
+    return 0.3118 * c**-0.125  # DeepSeek LLM's law
+
+
+def batch_opt(c):
+    return 0.292 * c**0.3271
+
+
+def u_term(value, opt):
+    return 0.02 * np.log(value / opt) ** 2
+
+
+def make_table(rows, excluded=None):
+    columns = {k: [r[k] for r in rows] for k in rows[0]}
+    opt = {k: np.array(columns[k], dtype=float) for k in ("lr", "batch_size") if k in columns}
+    return RunsTable(tuple(columns["name"]), *(np.array(columns[k], dtype=float)
+                                               for k in ("n_params", "tokens", "loss", "flops")),
+                     recipe=tuple(columns["recipe"]) if "recipe" in columns else None,
+                     lr_R=opt.get("lr"), batch_size_R=opt.get("batch_size"), excluded=excluded or {},
+                     source="synthetic")
+
+
+def isoflop_rows(recipes=(("x", LAW_X), ("y", LAW_Y)), budgets=BUDGETS, noise=1e-3, seed=0):
+    """Per recipe, budget and size (5 around N_opt(C)), a 3 x 3 grid of lr and batch size: the
+    law's loss x exp(noise) plus a U in ln lr and in ln batch size (0 at the optimum)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for recipe, law in recipes:
+        for c in budgets:
+            for k, f in enumerate(SIZE_FACTORS):
+                n = float(LAW_X.n_opt(c)) * f
+                d = c / (6 * n)
+                for i, lr_f in enumerate(GRID):
+                    for j, b_f in enumerate(GRID):
+                        lr, batch = lr_opt(c) * lr_f, batch_opt(c) * b_f
+                        loss = (float(law.predict(n, d)) * np.exp(noise * rng.standard_normal())
+                                + u_term(lr, lr_opt(c)) + u_term(batch, batch_opt(c)))
+                        rows.append(dict(name=f"{recipe}-C{c:.2g}-n{k}-lr{i}-b{j}", n_params=n, tokens=d, flops=c,
+                                         loss=loss, recipe=recipe, lr=lr, batch_size=batch))
+    return rows
+
+
+def curves_of(rows):
+    """The loss-vs-FLOPs curve of each recipe-x run at the optimal lr and batch size (its law's
+    loss along its tokens)."""
+    runs = []
+    for r in rows:
+        if r["recipe"] == "x" and r["name"].endswith("lr1-b1"):
+            tokens_S = np.geomspace(r["tokens"] / 50, r["tokens"], 25)
+            runs.append(Curve(r["name"], r["n_params"], tokens_S, 6 * r["n_params"] * tokens_S,
+                              LAW_X.predict(r["n_params"], tokens_S)))
+    return Curves(runs, "eval_loss", source="synthetic")
+
+
+def sections(markdown: str) -> dict[str, str]:
+    """'## 1. ...' heading number -> that section's text."""
+    parts = re.split(r"^## (\d)\. ", markdown, flags=re.M)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    rows = isoflop_rows()
+    out = tmp_path_factory.mktemp("report")
+    return rows, write_report(make_table(rows, {"diverged": 3}), out, curves=curves_of(rows), bootstrap_resamples=50)
+
+
+def test_every_section_and_figure_of_a_full_design(full):
+    rows, result = full
+    text = result.markdown.read_text()
+    assert result.skipped == {}
+    assert "excluded by status: 3 diverged" in text and "recipe 'x'" in text
+    assert set(sections(text)) == {"1", "2", "3", "4", "5", "6"} and "Skipped" not in text
+    names = {"loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "frontier", "lr_ucurves", "batch_ucurves",
+             "crossover"}
+    assert set(result.figures) == names
+    for name, path in result.figures.items():
+        assert path.parent == result.out_dir and path.read_bytes()[:8] == PNG_SIGNATURE
+        assert f"]({name}.png)" in text  # embedded with a relative link
+    assert "Lower held-out error" in sections(text)["2"]
+    assert "cross" in sections(text)["6"] and "bootstrap interval" in sections(text)["6"]
+
+
+def test_fits_json_holds_the_true_laws(full):
+    _, result = full
+    fits = json.loads(result.json.read_text())
+    assert fits == result.fits
+    chin = fits["chinchilla"]
+    assert chin["E"] == pytest.approx(LAW_X.E, abs=0.05) and chin["converged"]
+    lo, hi = chin["bootstrap"]["intervals"]["alpha"]
+    assert lo <= chin["alpha"] <= hi
+    assert chin["tokens_per_param"] == pytest.approx(float(LAW_X.tokens_per_param(BUDGETS[-1])), rel=0.1)
+    assert fits["isoflop"]["a"] == pytest.approx(LAW_X.a, abs=0.02)
+    assert 0.3 < fits["envelope"]["a"] < 0.6
+    assert fits["lr"]["exponent"] == pytest.approx(-0.125, abs=0.02)
+    assert fits["batch_size"]["exponent"] == pytest.approx(0.3271, abs=0.02)
+    assert fits["held_out"]["n_held_out"] == 1 and set(fits["held_out"]["errors"]) == {"chinchilla", "subscaling"}
+    lo, hi = fits["crossover"]["compute_interval"]
+    assert fits["crossover"]["crossings"][0]["compute"] == pytest.approx(CROSSING, rel=0.5) and lo < CROSSING < hi
+
+
+def test_runs_csv_predicts_each_run_with_its_own_recipes_law(full):
+    rows, result = full
+    with result.csv.open() as f:
+        written = list(csv.DictReader(f))
+    table_rows = result.rows_with_predictions()
+    assert len(written) == len(table_rows) == len(rows) == 360
+    assert [r["name"] for r in written] == [r["name"] for r in rows]
+    assert {"recipe", "lr", "batch_size", "pred_chinchilla", "log_residual_chinchilla", "pred_subscaling"} <= set(
+        written[0])
+    for row, truth in zip(table_rows, rows):
+        law = LAW_X if truth["recipe"] == "x" else LAW_Y
+        assert row["pred_chinchilla"] == pytest.approx(float(law.predict(truth["n_params"], truth["tokens"])),
+                                                       rel=0.01)
+        assert row["log_residual_chinchilla"] == pytest.approx(np.log(row["loss"] / row["pred_chinchilla"]))
+        assert (row["pred_subscaling"] is None) == (truth["recipe"] == "y")
+    # the fitted point of each (recipe, N, D) is its run at the optimal lr and batch size
+    assert sum(r["fitted"] for r in table_rows) == 40
+    assert all(r["name"].endswith("lr1-b1") for r in table_rows if r["fitted"])
+
+
+def test_sections_the_table_cannot_support_say_why(tmp_path):
+    """A fixed tokens-per-parameter sweep: no IsoFLOP design, no lr or batch size column, no
+    recipes, no curves; Approach 3 and the sub-scaling comparison still run."""
+    rng = np.random.default_rng(1)
+    rows = [dict(name=f"n{k}-t{t}", n_params=n, tokens=t * n, flops=6 * t * n * n,
+                 loss=float(LAW_X.predict(n, t * n)) * np.exp(1e-3 * rng.standard_normal()))
+            for k, n in enumerate(np.logspace(7, 9.5, 6)) for t in (10, 20, 40)]
+    result = write_report(make_table(rows, {"diverged": 2, "failed": 1}), tmp_path / "out", bootstrap_resamples=20)
+    text = result.markdown.read_text()
+    assert "excluded by status: 2 diverged, 1 failed" in text
+    assert set(result.skipped) == {"isoflop", "envelope", "lr", "batch_size", "crossover"}
+    assert "IsoFLOP design" in result.skipped["isoflop"] and "no 'lr' values" in result.skipped["lr"]
+    by_number = sections(text)
+    for number, reason in (("3", "isoflop"), ("4", "envelope"), ("6", "crossover")):
+        assert f"Skipped: {result.skipped[reason]}" in by_number[number]
+    assert f"Skipped: {result.skipped['lr']}" in by_number["5"]
+    assert f"Skipped: {result.skipped['batch_size']}" in by_number["5"]
+    assert "Skipped" not in by_number["1"] + by_number["2"]
+    assert set(result.figures) == {"loss_vs_n", "loss_vs_flops", "residuals"}
+    assert sorted(p.name for p in result.out_dir.glob("*.png")) == ["loss_vs_flops.png", "loss_vs_n.png",
+                                                                    "residuals.png"]
+    fits = json.loads(result.json.read_text())
+    assert fits["chinchilla"]["E"] == pytest.approx(LAW_X.E, abs=0.1) and "isoflop" not in fits
+    assert fits["skipped"] == result.skipped
+    assert all(r["pred_chinchilla"] is not None for r in result.rows_with_predictions())
+
+
+def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
+    """One budget of 5 sizes x 3 lr: 5 (N, D) points are too few for Approach 3, one budget too
+    few for IsoFLOP and for an lr power law, but its U-curve is drawn."""
+    rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),), budgets=BUDGETS[:1]) if r["name"].endswith("b1")]
+    for r in rows:
+        del r["recipe"], r["batch_size"]
+    result = write_report(make_table(rows), tmp_path)
+    assert "need at least 6" in result.skipped["chinchilla"]
+    assert "lr_law" in result.skipped and "needs at least 2 flops groups" in result.skipped["lr_law"]
+    assert set(result.figures) == {"lr_ucurves"} and result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
+    text = result.markdown.read_text()
+    assert f"Skipped: {result.skipped['chinchilla']}" in sections(text)["1"]
+    assert "Power law not fitted" in sections(text)["5"]
+    assert json.loads(result.json.read_text())["lr"]["groups"][0]["status"] == "vertex"
+
+
+def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):
+    rows = [dict(name=f"r{k}", n_params=n, tokens=20 * n, flops=120 * n * n, loss=float(LAW_X.predict(n, 20 * n)))
+            for k, n in enumerate(np.logspace(7, 9, 5))]
+    with pytest.raises(ConfigError, match=r"no analysis can run.*5 runs are too few to fit the chinchilla law "
+                                          r"\(5 parameters\): need at least 6"):
+        write_report(make_table(rows), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
