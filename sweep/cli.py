@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import logging
 import math
 import subprocess
@@ -316,11 +317,18 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def demo(out_dir: Path) -> int:
-    """The embedded-corpus scaling sweep of conf/demo.yaml, then its table and plot."""
+    """The embedded-corpus scaling sweep of conf/demo.yaml, then its table, plot and fit."""
     cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", f"out_dir={out_dir}"]
     console.print("running: " + " ".join(cmd[1:]))
     code = subprocess.call(cmd)
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
+    if code == 0:
+        report(str(out_dir), None, out_dir / "report", bootstrap=200, seed=0, compute=None, cutoff=None,
+               recipe=None, upload=False)
+        law = json.loads((out_dir / "report" / "fits.json").read_text()).get("chinchilla")
+        if law:
+            console.print(f"Chinchilla fit: L(N, D) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
+                          f"{law['B']:.3g} / D^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
     return code
 
 

@@ -37,6 +37,27 @@ def fit_to_dict(fit: Any) -> dict[str, Any]:
     return out
 
 
+def bootstrap_to_dict(boot: Any) -> dict[str, Any]:
+    return {"n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
+            "converged_fraction": boot.converged_fraction, "n_starts_per_resample": boot.n_starts_per_resample,
+            "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+
+
+def comparison_to_dict(cmp: Any) -> dict[str, Any]:
+    return {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
+            "best": cmp.best, "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
+            "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()}}
+
+
+def crossover_to_dict(r: Any) -> dict[str, Any]:
+    return {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
+            "crosses": r.crosses, "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
+            "n_resamples": r.n_resamples, "level": r.level, "cross_fraction": r.cross_fraction,
+            "compute_interval": list(r.compute_interval) if r.compute_interval else None,
+            "n_opt_intervals": {k: list(v) for k, v in r.n_opt_intervals.items()} if r.n_opt_intervals else None,
+            "fits": {name: fit_to_dict(f) for name, f in r.fits.items()}}
+
+
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str = "n_params",
             level: float = 0.95, recipe: str | None = None) -> dict[str, Any]:
@@ -70,19 +91,14 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         if bootstrap > 0:
             boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed,
                                         compute=out.get("compute"))
-            out["bootstrap"] = {"n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
-                                "converged_fraction": boot.converged_fraction,
-                                "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+            out["bootstrap"] = bootstrap_to_dict(boot)
         return jsonable(out)
     if law == "compare":
         if cutoff is None:  # hold out the largest size (or compute)
             values = N if by == "n_params" else table.flops_R
             cutoff = float(np.unique(values)[-1])
         cmp = parametric.compare_laws(N, D, L, cutoff=cutoff, by=by)
-        return jsonable({**head, "by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train,
-                         "n_held_out": cmp.n_held_out, "best": cmp.best,
-                         "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()},
-                         "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()}})
+        return jsonable({**head, **comparison_to_dict(cmp)})
     if law == "isoflop":
         return jsonable({**head, **isoflop.fit_isoflop(table).to_dict()})
     if law == "envelope":
@@ -100,9 +116,4 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     if (tags == "").any():
         raise ConfigError(f"--law crossover: {int((tags == '').sum())} runs have no recipe label")
     result = crossover.find_crossover(N, D, L, tags, n_resamples=bootstrap or 200, level=level, seed=seed)
-    return jsonable({**head, "recipes": list(result.recipes), "summary": result.summary(),
-                     "compute_range": list(result.compute_range), "crosses": result.crosses,
-                     "crossings": [vars(c) for c in result.crossings], "winner": result.winner,
-                     "cross_fraction": result.cross_fraction,
-                     "compute_interval": list(result.compute_interval) if result.compute_interval else None,
-                     "fits": {name: fit_to_dict(f) for name, f in result.fits.items()}})
+    return jsonable({**head, **crossover_to_dict(result)})

@@ -51,7 +51,7 @@ from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  
 from sweep.fit.hyperparams import fit_group, parabola_window  # noqa: E402
 from sweep.fit.isoflop import (IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
                                group_budgets)
-from sweep.fit.laws import fit_to_dict  # noqa: E402
+from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict  # noqa: E402
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
                                   check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
@@ -542,18 +542,11 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
         out["chinchilla"] = {**fit_to_dict(fits.chinchilla), "compute": C, "n_opt": law.n_opt(C),
                              "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C)}
         if fits.boot is not None:
-            boot = fits.boot
-            out["chinchilla"]["bootstrap"] = {
-                "n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
-                "converged_fraction": boot.converged_fraction, "n_starts_per_resample": boot.n_starts_per_resample,
-                "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+            out["chinchilla"]["bootstrap"] = bootstrap_to_dict(fits.boot)
     if fits.subscaling is not None:
         out["subscaling"] = fit_to_dict(fits.subscaling)
     if fits.comparison is not None:
-        cmp = fits.comparison
-        out["held_out"] = {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
-                           "best": cmp.best, "errors": {k: vars(e) for k, e in cmp.errors.items()},
-                           "fits": {k: fit_to_dict(f) for k, f in cmp.fits.items()}}
+        out["held_out"] = comparison_to_dict(fits.comparison)
     if fits.isoflop is not None:
         out["isoflop"] = fits.isoflop.to_dict()
     if fits.envelope is not None:
@@ -562,14 +555,7 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
         out[param] = (hyper.law.to_dict() if hyper.law is not None else
                       {"param": param, "law": None, "groups": [g.to_dict() for g in hyper.groups]})
     if fits.crossover is not None:
-        r = fits.crossover
-        out["crossover"] = {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
-                            "crosses": r.crosses, "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
-                            "n_resamples": r.n_resamples, "level": r.level, "cross_fraction": r.cross_fraction,
-                            "compute_interval": list(r.compute_interval) if r.compute_interval else None,
-                            "n_opt_intervals": ({k: list(v) for k, v in r.n_opt_intervals.items()}
-                                                if r.n_opt_intervals else None),
-                            "fits": {k: fit_to_dict(f) for k, f in r.fits.items()}}
+        out["crossover"] = crossover_to_dict(fits.crossover)
     out["skipped"] = dict(fits.skipped)
     return out
 
