@@ -216,7 +216,7 @@ def load_table(source: str | None, runs_file: Path | None):
 
 
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
-        compute: float | None, cutoff: float | None, by: str, upload: bool, recipe: str | None = None) -> int:
+        compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None) -> int:
     import json
 
     import yaml
@@ -366,7 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "largest run's)")
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
-    f.add_argument("--by", default="n_params", choices=("n_params", "flops"), help="--law compare: what --cutoff cuts")
+    f.add_argument("--by", choices=("n_params", "flops"),
+                   help="--law compare: what --cutoff cuts (default n_params); --law lr / batch: optimum per "
+                        "compute budget (flops, default) or per model size (n_params)")
     f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME)")
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")

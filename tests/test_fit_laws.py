@@ -74,3 +74,20 @@ def test_parametric_laws_see_the_best_run_of_each_point_and_one_recipe_at_a_time
     assert fit_law("chinchilla", table, recipe="b")["n_runs"] == 32
     with pytest.raises(ConfigError, match=r"--recipe 'c': the runs' recipes are \['a', 'b'\]"):
         fit_law("chinchilla", table, recipe="c")
+
+
+def test_the_optimal_learning_rate_is_found_per_budget_or_per_size():
+    rng = np.random.default_rng(0)
+    lr_rows = []
+    for n in np.geomspace(1e6, 1e8, 4):
+        d = 20 * n
+        lr_opt = 0.3118 * (6 * n * d) ** -0.125
+        for lr in lr_opt * np.array([0.25, 0.5, 1, 2, 4]):
+            loss = (2.0 + 0.05 * np.log(lr / lr_opt) ** 2) * np.exp(rng.normal(0, 1e-5))
+            lr_rows.append({"run": f"{n:.0f}-{lr:.2e}", "status": "complete", "n_params": n, "tokens": d,
+                            "final_eval_loss": loss, "lr": lr})
+    per_budget = fit_law("lr", from_rows(lr_rows))
+    per_size = fit_law("lr", from_rows(lr_rows), by="n_params")
+    assert per_budget["by"] == "flops" and per_size["by"] == "n_params" and per_budget["law"] == "lr"
+    assert per_budget["power_law"]["exponent"] == pytest.approx(-0.125, abs=0.01)
+    assert per_size["power_law"]["exponent"] == pytest.approx(-0.25, abs=0.02)  # C = 120 N^2 here

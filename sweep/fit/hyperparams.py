@@ -98,7 +98,7 @@ class HyperparamLaw:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"param": self.param, "by": self.by, "coefficient": self.law.coefficient,
                                "exponent": self.law.exponent, "exponent_stderr": self.law.exponent_stderr,
-                               "groups_used": len(self.used), "law": self.law.to_dict(), "band": self.band,
+                               "groups_used": len(self.used), "power_law": self.law.to_dict(), "band": self.band,
                                "include_flagged": self.include_flagged,
                                "groups": [g.to_dict() for g in self.groups],
                                "excluded_runs": dict(self.excluded_runs)}

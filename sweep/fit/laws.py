@@ -6,7 +6,8 @@
     compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
     isoflop      Approach 2: parabolas per compute budget, N_opt and D_opt power laws of C
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
-    lr, batch    optimal learning rate / batch size per budget, power laws of C, near-optimal band
+    lr, batch    optimal learning rate / batch size per budget (by="flops") or per model size
+                 (by="n_params"), power laws of it, near-optimal band
     crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
 
 The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
@@ -59,7 +60,7 @@ def crossover_to_dict(r: Any) -> dict[str, Any]:
 
 
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
-            compute: float | None = None, cutoff: float | None = None, by: str = "n_params",
+            compute: float | None = None, cutoff: float | None = None, by: str | None = None,
             level: float = 0.95, recipe: str | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
@@ -94,6 +95,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
             out["bootstrap"] = bootstrap_to_dict(boot)
         return jsonable(out)
     if law == "compare":
+        by = by or "n_params"
         if cutoff is None:  # hold out the largest size (or compute)
             values = N if by == "n_params" else table.flops_R
             cutoff = float(np.unique(values)[-1])
@@ -108,7 +110,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         return jsonable({**head, **envelope.fit_envelope(curves).to_dict()})
     if law in ("lr", "batch"):
         param = "lr" if law == "lr" else "batch_size"
-        return jsonable({**head, **hyperparams.fit_hyperparameter_law(table, param=param).to_dict()})
+        by = by or "flops"  # optimum per compute budget, or per model size
+        return jsonable({**head, **hyperparams.fit_hyperparameter_law(table, param=param, by=by).to_dict()})
     if table.recipe is None:
         raise ConfigError("--law crossover needs runs tagged with two recipes: train them with recipe=NAME "
                           "(or give a runs table with a recipe column)")

@@ -553,7 +553,7 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
         out["envelope"] = fits.envelope.to_dict()
     for param, hyper in fits.hyper.items():
         out[param] = (hyper.law.to_dict() if hyper.law is not None else
-                      {"param": param, "law": None, "groups": [g.to_dict() for g in hyper.groups]})
+                      {"param": param, "power_law": None, "groups": [g.to_dict() for g in hyper.groups]})
     if fits.crossover is not None:
         out["crossover"] = crossover_to_dict(fits.crossover)
     out["skipped"] = dict(fits.skipped)
