@@ -203,13 +203,16 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     return 0
 
 
-def load_table(source: str | None, runs_file: Path | None):
+def load_table(source: str | None, runs_file: Path | None, upload: bool = False):
     """The runs table of a sweep folder / W&B group (with its rows) or of a CSV / parquet file."""
     from sweep.fit.table import from_file, from_rows
 
     if (source is None) == (runs_file is None):
         raise ConfigError("give a sweep folder or W&B group, or --runs-table FILE (one of them)")
     if runs_file is not None:
+        if upload:
+            raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
+                              "not --runs-table")
         return from_file(runs_file), None
     rows = runs_table(source)
     return from_rows(rows, source=source), rows
@@ -217,14 +220,12 @@ def load_table(source: str | None, runs_file: Path | None):
 
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
         compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None) -> int:
-    import json
-
     import yaml
 
     from sweep.fit.laws import fit_law
     from sweep.fit.table import read_curves
 
-    table, rows = load_table(source, runs_file)
+    table, rows = load_table(source, runs_file, upload)
     curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
                      recipe=recipe)
@@ -233,9 +234,6 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     else:
         console.print(yaml.safe_dump(result, sort_keys=False), highlight=False)
     if upload:
-        if rows is None:
-            raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
-                              "not --runs-table")
         from sweep.tracking import upload_report
 
         where = upload_report(table_rows(table, result), {}, fits={law: result}, **report_target(source, rows))
@@ -249,7 +247,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
 
-    table, rows = load_table(source, runs_file)
+    table, rows = load_table(source, runs_file, upload)
     if out is None:
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
         out = base / "report"
@@ -265,9 +263,6 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     for analysis, reason in result.skipped.items():
         console.print(f"  skipped {analysis}: {reason}", highlight=False)
     if upload:
-        if rows is None:
-            raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
-                              "not --runs-table")
         from sweep.tracking import upload_report
 
         where = upload_report(result.rows_with_predictions(), result.figures, fits=result.fits,

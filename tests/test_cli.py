@@ -120,6 +120,8 @@ def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, 
     table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
     assert main(["fit", "--runs-table", str(table)]) == 2
     assert "at least 6" in capsys.readouterr().out
+    assert main(["report", "--runs-table", str(table), "--upload"]) == 2  # said before any fit
+    assert "--upload logs to the sweep's W&B group" in capsys.readouterr().out
 
 
 def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
