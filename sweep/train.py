@@ -113,14 +113,15 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
     cache = open_corpus(cfg.data, cfg.model.seq_len)
-    check_epochs(cfg.data, len(cache.train_tokens()), budget.tokens, cfg.model.seq_len, run.path.name)
+    train_T = cache.train_tokens()  # memory-mapped once (a prepared corpus: every shard)
+    check_epochs(cfg.data, len(train_T), budget.tokens, cfg.model.seq_len, run.path.name)
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
     if world.is_main:
         run.write_config(cfg)
     tracker = open_tracker(cfg, coordinates(cfg, budget), world.is_main)
     try:
-        return _train(cfg, budget, run, cache, placement, world, tracker)
+        return _train(cfg, budget, run, cache, train_T, placement, world, tracker)
     except RunInterrupted:
         tracker.interrupted()
         raise
@@ -144,7 +145,7 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
     return result
 
 
-def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Placement,
+def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
            world: World, tracker: Tracker) -> dict[str, Any]:
     shape = model_shape(cfg)
     peak = device_peak_flops(placement, world)  # None where not known (CPUs)
@@ -154,7 +155,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
     optimizer = build_optimizer(model, cfg.optim, fused=placement.device.type == "cuda")
     # Each rank reads its slice of the global batch: together the ranks read exactly the
     # windows one process would, so the run is the same whatever the number of GPUs.
-    reader = TrainReader(cache.train_tokens(), cfg.model.seq_len, cfg.train.batch_size // world.world_size,
+    reader = TrainReader(train_T, cfg.model.seq_len, cfg.train.batch_size // world.world_size,
                          cfg.seed, rank=world.rank, world_size=world.world_size)
     eval_tokens = cache.eval_tokens()
     writes = world.is_main  # rank 0 alone writes the run folder
@@ -180,13 +181,12 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, placement: Plac
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
-    epochs = reader.epochs(budget.steps)
-    facts = corpus_facts(cache, budget.tokens)
+    facts = corpus_facts(cache, budget.tokens, n_train_tokens=len(train_T))
     if writes:
         log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens",
                  run.path.name, budget.summary(), placement.describe(),
-                 f" x {world.world_size} ranks" if world.distributed else "", epochs,
-                 f"{len(cache.train_tokens()):,}")
+                 f" x {world.world_size} ranks" if world.distributed else "", facts["epochs"],
+                 f"{len(train_T):,}")
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
     last_log = (time.perf_counter(), step)

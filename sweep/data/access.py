@@ -60,13 +60,13 @@ DENSITY_FIELDS = ("documents_examined", "mean_document_tokens", "exact_duplicate
                   "near_or_exact_duplicate_rate", "unique_token_fraction")
 
 
-def corpus_facts(corpus: Corpus, tokens_read: int) -> dict:
+def corpus_facts(corpus: Corpus, tokens_read: int, n_train_tokens: int | None = None) -> dict:
     """What a run's result records of its data: epochs over the train tokens (and over their
     estimated unique tokens), the density report's headline numbers, and the synthetic
     source's true entropy rate (the loss no model can beat)."""
     from sweep.data.density import epochs
 
-    n_train = len(corpus.train_tokens())
+    n_train = len(corpus.train_tokens()) if n_train_tokens is None else n_train_tokens
     manifest = corpus.manifest
     facts: dict = {"epochs": tokens_read / max(n_train, 1), "train_tokens_available": n_train}
     density = manifest.get("density")

@@ -351,23 +351,29 @@ def _check_eval_reached(data: DataConfig, n_eval: int, n_total: int) -> None:
 
 
 class _SplitWriter:
-    """Appends token arrays to one .bin file, hashing and counting as it goes."""
+    """Appends token arrays to one .bin file, hashing and counting tokens, documents (EOS ids)
+    and distinct ids as it goes. Also writes the shards of prepared corpora (prepare.py)."""
 
-    def __init__(self, path: Path, dtype: np.dtype, V: int):
+    def __init__(self, path: Path, dtype: np.dtype, V: int, eos_id: int | None = None):
         self._file = open(path, "wb")
         self._dtype = dtype
         self.sha256 = hashlib.sha256()
         self.n_tokens = 0
+        self.n_documents = 0
+        self._eos_id = eos_id
         self._used_V = np.zeros(V, dtype=bool)
 
     def write(self, stream_T: np.ndarray) -> None:
         if not len(stream_T):
             return
-        raw = stream_T.astype(self._dtype).tobytes()
+        stream_T = np.asarray(stream_T)
+        raw = stream_T.astype(self._dtype, copy=False).tobytes()
         self._file.write(raw)
         self.sha256.update(raw)
         self.n_tokens += len(stream_T)
-        self._used_V[np.unique(stream_T)] = True
+        if self._eos_id is not None:
+            self.n_documents += int((stream_T == self._eos_id).sum())
+        self._used_V[stream_T] = True
 
     def distinct_ids(self) -> int:
         return int(self._used_V.sum())

@@ -44,7 +44,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
-from sweep.data.cache import _dtype_for, _fsync_dir, _locked, _memmap, _sha256_file, _write_json
+from sweep.data.cache import _dtype_for, _fsync_dir, _locked, _memmap, _sha256_file, _SplitWriter, _write_json
 from sweep.data.shards import ShardedTokens
 from sweep.data.synthetic import document_tokens, documents, entropy_rate
 from sweep.data.tokenizer import (
@@ -334,7 +334,7 @@ def _prepare_eval(data: DataConfig, entry: Path) -> dict[str, Any]:
     start = time.monotonic()
     dtype = _dtype_for(vocab_size(data))
     tmp = entry / f"{EVAL_FILE}.tmp-{os.getpid()}"
-    writer = _ShardWriter(tmp, dtype, _eos_id(data, str(entry)))
+    writer = _SplitWriter(tmp, dtype, vocab_size(data), eos_id=_eos_id(data, str(entry)))
     if DataSource(data.source) is DataSource.synthetic:
         spec, V = synthetic_spec(data), vocab_size(data)
         first = 0
@@ -464,7 +464,7 @@ def _tokenize_unit(data: DataConfig, entry: str, unit: int, skip: int) -> dict[s
     V = vocab_size(data)
     name = f"train-{unit:05d}.bin"
     tmp = f"{name}.tmp-{os.getpid()}"
-    writer = _ShardWriter(Path(entry) / tmp, _dtype_for(V), _eos_id(data, entry))
+    writer = _SplitWriter(Path(entry) / tmp, _dtype_for(V), V, eos_id=_eos_id(data, entry))
     for stream_T in _unit_streams(data, entry, unit, skip):
         writer.write(stream_T)
     writer.close()
@@ -494,32 +494,6 @@ def _unit_streams(data: DataConfig, entry: str, unit: int, skip: int) -> Iterato
             pending.clear()
     if pending:
         yield tokenizer.encode_stream(pending)
-
-
-class _ShardWriter:
-    """Appends token arrays to one file, counting tokens and documents (EOS ids) and hashing."""
-
-    def __init__(self, path: Path, dtype: np.dtype, eos_id: int):
-        self._file = open(path, "wb")
-        self._dtype = dtype
-        self.eos_id = eos_id
-        self.sha256 = hashlib.sha256()
-        self.n_tokens = 0
-        self.n_documents = 0
-
-    def write(self, stream_T: np.ndarray) -> None:
-        if not len(stream_T):
-            return
-        raw = np.asarray(stream_T).astype(self._dtype, copy=False).tobytes()
-        self._file.write(raw)
-        self.sha256.update(raw)
-        self.n_tokens += len(stream_T)
-        self.n_documents += int((np.asarray(stream_T) == self.eos_id).sum())
-
-    def close(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
 
 
 def _density(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> dict[str, Any]:
