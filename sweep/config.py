@@ -132,6 +132,7 @@ class TrainLoopConfig:
     device: Device = MISSING
     precision: Precision = MISSING
     compile: Optional[bool] = MISSING  # null = on for CUDA, off for CPU
+    peak_tflops: Optional[float] = MISSING  # MFU's peak per device; null: datasheet, else measured
 
 
 @dataclass
@@ -244,6 +245,8 @@ def validate(cfg: TrainConfig) -> None:
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every)
     _positive("train.checkpoint_every_minutes", t.checkpoint_every_minutes)
+    if t.peak_tflops is not None:
+        _positive("train.peak_tflops", t.peak_tflops)
     if t.divergence_factor <= 1:
         raise ConfigError(
             f"train.divergence_factor={t.divergence_factor}: must be > 1 (a multiple of the "

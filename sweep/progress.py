@@ -44,7 +44,10 @@ def _describe(record: dict[str, Any]) -> str:
     parts = [f"loss {record['train_loss']:.4f}"]
     if "eval_loss" in record:
         parts.append(f"eval {record['eval_loss']:.4f}")
-    parts.append(f"{record['tokens_per_second']:,.0f} tok/s")
+    if record.get("tokens_per_second") is not None:
+        parts.append(f"{record['tokens_per_second']:,.0f} tok/s")
+    if record.get("mfu") is not None:
+        parts.append(f"MFU {record['mfu']:.1%}")
     return " ".join(parts)
 
 

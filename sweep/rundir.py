@@ -34,7 +34,8 @@ NON_IDENTITY_FIELDS = {
     "out_dir": None,
     "logger": None,
     "data": {"cache_dir", "max_epochs", "density_documents"},
-    "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile"},
+    "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile",
+              "peak_tflops"},
 }
 
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from model import Transformer
-from model.arithmetic import device_key, flops_per_token, peak_flops
+from model.arithmetic import flops_per_token
 from sweep import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
 from sweep.checkpoint import load_checkpoint, save_checkpoint
@@ -35,11 +35,14 @@ from sweep.config import TrainConfig, to_typed, validate
 from sweep.errors import ConfigError
 from sweep.data import TrainReader, eval_batches
 from sweep.data.access import check_epochs, corpus_facts, open_corpus
+from sweep.data.prefetch import Prefetcher
 from sweep.device import Placement, resolve_placement
 from sweep.distributed import World, world_from_env
-from sweep.optim import build_optimizer, l2_penalty, lr_at, set_lr
+from sweep.optim import build_optimizer, lr_at
 from sweep.preempt import StopRequest
 from sweep.rundir import FINISHED, RunDir
+from sweep.step import TrainStep
+from sweep.throughput import Speed, StepTimer, run_peak
 from sweep.tracking import Tracker, open_tracker
 
 log = logging.getLogger("sweep.train")
@@ -148,25 +151,27 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
 def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
            world: World, tracker: Tracker) -> dict[str, Any]:
     shape = model_shape(cfg)
-    peak = device_peak_flops(placement, world)  # None where not known (CPUs)
-    model_flops_per_token = flops_per_token(shape)
+    t = cfg.train
+    peak = run_peak(placement.device, placement.bf16, world.world_size, t.peak_tflops)
     torch.manual_seed(cfg.seed)
     model = Transformer(shape).to(placement.device)
-    optimizer = build_optimizer(model, cfg.optim, fused=placement.device.type == "cuda")
+    optimizer = build_optimizer(model, cfg.optim)
     # Each rank reads its slice of the global batch: together the ranks read exactly the
     # windows one process would, so the run is the same whatever the number of GPUs.
-    reader = TrainReader(train_T, cfg.model.seq_len, cfg.train.batch_size // world.world_size,
+    reader = TrainReader(train_T, cfg.model.seq_len, t.batch_size // world.world_size,
                          cfg.seed, rank=world.rank, world_size=world.world_size)
     eval_tokens = cache.eval_tokens()
     writes = world.is_main  # rank 0 alone writes the run folder
 
-    t, lc = cfg.train, cfg.optim
     step, clock, losses = 0, Clock(), LossTracker(t.log_every, placement.device)
+    timer = StepTimer(placement.device)
     resumed = load_checkpoint(run.checkpoint_file, model, optimizer)
     if resumed is not None:
         step, extra = resumed
         clock.prior_seconds = extra["wall_seconds"]
         losses.load(extra["losses"])
+        if "timer" in extra:
+            timer.load(extra["timer"])
         if writes:
             logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
             tracker.skip_through(logged[-1]["step"] if logged else step)
@@ -180,40 +185,46 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
     if world.distributed:
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    train_step = TrainStep(forward, model, optimizer, placement, cfg.optim)
+    speed = Speed(timer, peak, budget.tokens_per_step, flops_per_token(shape), placement.compile)
 
     facts = corpus_facts(cache, budget.tokens, n_train_tokens=len(train_T))
     if writes:
-        log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens",
+        log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens; MFU against %.3g TFLOP/s (%s)",
                  run.path.name, budget.summary(), placement.describe(),
                  f" x {world.world_size} ranks" if world.distributed else "", facts["epochs"],
-                 f"{len(train_T):,}")
+                 f"{len(train_T):,}", peak.flops / 1e12, peak.source)
+
+    def save() -> None:
+        if writes:
+            save_checkpoint(run.checkpoint_file, model, optimizer, step,
+                            {"wall_seconds": clock.seconds, "losses": losses.state(), "timer": timer.state()})
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
-    last_log = (time.perf_counter(), step)
     last_checkpoint = time.perf_counter()
+    first_step = step
     record: dict[str, Any] = {}
-    with StopRequest() as stop, progress.bar(budget.steps, run.path.name, start=step, enabled=writes) as bar:
+    with (StopRequest() as stop,
+          Prefetcher(reader, step, budget.steps, placement.device) as batches,
+          progress.bar(budget.steps, run.path.name, start=step, enabled=writes) as bar):
+        timer.attempt_starts()
         while step < budget.steps:
-            lr = lr_at(step, lc, budget.steps)
-            set_lr(optimizer, lr)
-            batch_BxT1 = reader.batch(step).to(placement.device, non_blocking=True)
-            with placement.autocast():
-                logits_BxTxV = forward(batch_BxT1[:, :-1])
-            loss = F.cross_entropy(logits_BxTxV.float().flatten(0, 1), batch_BxT1[:, 1:].flatten())
-            penalty = l2_penalty(model, lc)
-            (loss if penalty is None else loss + penalty).backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), lc.grad_clip or math.inf)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            lr = lr_at(step, cfg.optim, budget.steps)
+            loss, grad_norm = train_step(batches.take(step), lr)
             losses.add(loss)
             step += 1
             bar.advance()
+            if step == first_step + 1:
+                timer.first_step_done(step)
+                if writes:
+                    log.info("%s: first step done in %.1f s%s", run.path.name, timer.first_step_seconds,
+                             _since_start(timer.startup_seconds))
 
             last = step == budget.steps
             log_step = step % t.log_every == 0 or last
             if log_step:
-                now = time.perf_counter()
-                train_loss, = distributed.mean([losses.take_mean()], world, placement.device)
+                train_loss, = distributed.mean([losses.take_mean()], world, placement.device)  # syncs
+                steps_per_second = timer.pause(step)
                 record = {
                     "step": step,
                     "tokens": step * budget.tokens_per_step,
@@ -221,17 +232,15 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
                     "lr": lr,
                     "train_loss": train_loss,
                     "grad_norm": grad_norm.item(),
-                    "tokens_per_second": (step - last_log[1]) * budget.tokens_per_step / (now - last_log[0]),
+                    **speed.of_interval(steps_per_second),
                     "wall_seconds": clock.seconds,
                 }
-                record["mfu"] = record["tokens_per_second"] * model_flops_per_token / peak if peak else None
-                last_log = (now, step)
                 if not math.isfinite(train_loss) or train_loss > divergence_limit:
                     if writes:
                         run.append_metrics(record)
                         tracker.log(record)
-                    return _finish(run, cfg, budget, "diverged", record, clock, facts, writes, tracker,
-                                   reason=f"train loss {train_loss} at step {step} is not below "
+                    return _finish(run, cfg, budget, "diverged", record, clock, facts, speed, writes,
+                                   tracker, reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
                 if step % t.eval_every == 0 or last:
                     record["eval_loss"], record["eval_loss_stderr"] = evaluate(
@@ -248,18 +257,22 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
                 stopping, checkpoint_due = distributed.any_true([stop.requested, checkpoint_due], world,
                                                                 placement.device)
                 if (stopping or checkpoint_due) and not last:
-                    if writes:
-                        save_checkpoint(run.checkpoint_file, model, optimizer, step,
-                                        {"wall_seconds": clock.seconds, "losses": losses.state()})
+                    timer.pause(step)
+                    save()
                     distributed.barrier(world)  # nobody exits before the checkpoint is whole
                     last_checkpoint = time.perf_counter()
+                    timer.resume(step)
                 if stopping:
                     raise RunInterrupted(run, step, (stop.signal or signal.SIGTERM).name)
-    if writes:
-        save_checkpoint(run.checkpoint_file, model, optimizer, step,
-                        {"wall_seconds": clock.seconds, "losses": losses.state()})
+            if log_step:
+                timer.resume(step)  # evals, logging and checkpoints are not training time
+    save()
     record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
-    return _finish(run, cfg, budget, "complete", record, clock, facts, writes, tracker)
+    return _finish(run, cfg, budget, "complete", record, clock, facts, speed, writes, tracker)
+
+
+def _since_start(seconds: float | None) -> str:
+    return f", {seconds:.1f} s after the process started" if seconds is not None else ""
 
 
 @torch.no_grad()
@@ -269,25 +282,18 @@ def evaluate(model: torch.nn.Module, tokens, cfg: TrainConfig, placement: Placem
     was_training = model.training
     model.eval()
     per_seq = []
-    for batch_BxT1 in eval_batches(tokens, cfg.model.seq_len, cfg.train.batch_size):
-        batch_BxT1 = batch_BxT1.to(placement.device)
+    B = cfg.train.batch_size
+    for batch_bxT1 in eval_batches(tokens, cfg.model.seq_len, B):
+        b = len(batch_bxT1)  # the last batch may be short: padded to B, so compiled blocks see one shape
+        batch_BxT1 = torch.cat([batch_bxT1, batch_bxT1[:1].expand(B - b, -1)]).to(placement.device)
         with placement.autocast():
             logits_BxTxV = model(batch_BxT1[:, :-1])
         loss_BxT = F.cross_entropy(logits_BxTxV.float().transpose(1, 2), batch_BxT1[:, 1:], reduction="none")
-        per_seq.append(loss_BxT.mean(dim=1))
+        per_seq.append(loss_BxT[:b].mean(dim=1))
     model.train(was_training)
     losses = torch.cat(per_seq).double()
     stderr = losses.std().item() / math.sqrt(len(losses)) if len(losses) > 1 else float("nan")
     return losses.mean().item(), stderr
-
-
-def device_peak_flops(placement: Placement, world: World) -> float | None:
-    """bf16 peak FLOP/s of all the run's GPUs together, for MFU; None when the device's peak is
-    not known (CPUs, GPUs missing from model.arithmetic.PEAK_FLOPS_BF16)."""
-    if placement.device.type != "cuda":
-        return None
-    key = device_key(torch.cuda.get_device_name(placement.device))
-    return peak_flops(key) * world.world_size if key else None
 
 
 def coordinates(cfg: TrainConfig, budget: Budget) -> dict[str, Any]:
@@ -323,7 +329,7 @@ def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dic
 
 
 def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
-            clock: Clock, facts: dict[str, Any], writes: bool, tracker: Tracker,
+            clock: Clock, facts: dict[str, Any], speed: Speed, writes: bool, tracker: Tracker,
             reason: str | None = None) -> dict[str, Any]:
     wall = clock.seconds
     result = _result(
@@ -333,7 +339,8 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
         final_eval_loss_stderr=record.get("eval_loss_stderr"),
         steps_done=record.get("step"),
         wall_seconds=wall,
-        tokens_per_second=record.get("tokens", 0) / wall if wall > 0 else None,
+        tokens_per_second=record.get("tokens", 0) / wall if wall > 0 else None,  # evals, start-up included
+        **speed.of_run(),  # steady training tokens/s, MFU and its peak, first step, start-up
         **facts,  # epochs over the corpus, its density, the synthetic source's true entropy
         **({"reason": reason} if reason else {}),
     )
@@ -342,14 +349,15 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
     run.write_result(result)
     tracker.finish(result)
     (log.warning if status != "complete" else log.info)(
-        "%s: %s, train loss %s, eval loss %s, %.0f s%s", run.path.name, status,
-        _fmt(result["final_train_loss"]), _fmt(result["final_eval_loss"]), wall,
+        "%s: %s, train loss %s, eval loss %s, %.0f s, %s training tokens/s, MFU %s%s", run.path.name,
+        status, _fmt(result["final_train_loss"]), _fmt(result["final_eval_loss"]), wall,
+        _fmt(result["train_tokens_per_second"], ",.0f"), _fmt(result["mfu"], ".1%"),
         f" ({reason})" if reason else "")
     return result
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+def _fmt(x: float | None, spec: str = ".4f") -> str:
+    return "n/a" if x is None else format(x, spec)
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base=None)

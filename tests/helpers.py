@@ -7,8 +7,10 @@ from pathlib import Path
 import signal
 
 from hydra import compose, initialize_config_dir
+from torch.overrides import TorchFunctionMode
 
 import sweep.config  # noqa: F401  (registers the schema with Hydra)
+from sweep.config import OptimConfig, WeightDecayMode
 from sweep.preempt import StopRequest
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -54,3 +56,27 @@ class StopAtStep(StopRequest):
         if self.checks == self.at:  # checked once at the end of every step
             self.signal = signal.SIGUSR2
         return self.signal is not None
+
+
+def optim_config(**overrides) -> OptimConfig:
+    """An OptimConfig for unit tests: the usual AdamW settings, any field overridden."""
+    base = dict(lr=1e-2, weight_decay=0.1, weight_decay_mode=WeightDecayMode.coupled, b1=0.9, b2=0.95,
+                eps=1e-20, warmup_steps=10, warmup_max_fraction=0.1, final_lr_fraction=0.1, grad_clip=1.0)
+    return OptimConfig(**{**base, **overrides})
+
+
+class HostReads(TorchFunctionMode):
+    """Records every tensor operation that reads a value back to the host (a device sync on a
+    GPU), with `step` as it was when it happened (set it from outside)."""
+
+    READS = {"item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy", "cpu", "nonzero"}
+
+    def __init__(self):
+        super().__init__()
+        self.step: int | None = None
+        self.reads: list[tuple[int | None, str]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in self.READS:
+            self.reads.append((self.step, func.__name__))
+        return func(*args, **(kwargs or {}))

@@ -6,14 +6,9 @@ import pytest
 import torch
 
 from model import Transformer, TransformerShape
-from sweep.config import OptimConfig, WeightDecayMode
+from sweep.config import WeightDecayMode
 from sweep.optim import build_optimizer, l2_penalty, lr_at, warmup_steps
-
-
-def optim(**kw) -> OptimConfig:
-    base = dict(lr=1e-2, weight_decay=0.1, weight_decay_mode=WeightDecayMode.coupled, b1=0.9, b2=0.95,
-                eps=1e-20, warmup_steps=10, warmup_max_fraction=0.1, final_lr_fraction=0.1, grad_clip=1.0)
-    return OptimConfig(**{**base, **kw})
+from tests.helpers import optim_config as optim
 
 
 def small_model():
@@ -28,6 +23,25 @@ def test_norm_gains_are_never_decayed():
     assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
     assert all(p.ndim == 1 for p in plain["params"]) and all(p.ndim == 2 for p in decayed["params"])
     assert opt.defaults["betas"] == (0.9, 0.95) and opt.defaults["eps"] == 1e-20
+
+
+def test_adamw_is_fused_on_cpu_and_cuda_and_matches_the_unfused_update():
+    model = small_model()
+    opt = build_optimizer(model, optim())
+    assert opt.defaults["fused"] is True  # the CPU has torch's fused kernel too
+    reference_model = small_model()
+    reference = torch.optim.AdamW([{"params": g["params"], "weight_decay": g["weight_decay"]} for g in
+                                   build_optimizer(reference_model, optim()).param_groups],
+                                  lr=1e-3, betas=(0.9, 0.95), eps=1e-20, foreach=True)
+    for m, o in ((model, opt), (reference_model, reference)):
+        for g in o.param_groups:
+            g["lr"] = 1e-3
+        for _ in range(3):
+            for p in m.parameters():
+                p.grad = torch.ones_like(p)
+            o.step()
+    for a, b in zip(model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(a, b)
 
 
 def decay_step(mode: WeightDecayMode, lr: float) -> float:

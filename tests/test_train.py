@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import sweep.train as train_module
@@ -19,14 +20,15 @@ from sweep.data import TrainReader
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
 from sweep.config import to_typed
-from sweep.train import RunInterrupted, train
-from tests.helpers import TINY, StopAtStep, compose_config
+from sweep.train import RunInterrupted, evaluate, train
+from tests.helpers import TINY, HostReads, StopAtStep, compose_config
 
 REPO = Path(__file__).resolve().parent.parent
 
 RESULT_FIELDS = {"status", "final_train_loss", "final_eval_loss", "n_params", "n_params_nonembedding",
                  "n_params_total", "tokens", "flops", "steps", "wall_seconds", "tokens_per_second",
-                 "d", "l", "batch_size", "lr", "weight_decay", "seed", "epochs"}
+                 "d", "l", "batch_size", "lr", "weight_decay", "seed", "epochs", "train_tokens_per_second",
+                 "mfu", "peak_flops", "peak_flops_source", "first_step_seconds", "startup_seconds"}
 METRIC_FIELDS = {"step", "tokens", "flops", "lr", "train_loss", "grad_norm", "tokens_per_second", "mfu"}
 
 
@@ -43,7 +45,7 @@ def test_a_run_trains_to_its_budget_and_writes_its_folder(tiny_config):
     assert yaml.safe_load(run.config_file.read_text())["model"]["d"] == 32
     metrics = run.read_metrics()
     assert all(METRIC_FIELDS <= set(m) for m in metrics)
-    assert {m["mfu"] for m in metrics} == {None}  # a CPU has no known peak FLOP/s
+    assert all(0 < m["mfu"] < 1 and m["tokens_per_second"] > 0 for m in metrics)
     assert [m["step"] for m in metrics][-1] == result["steps"]
     evals = [m["step"] for m in metrics if "eval_loss" in m]
     assert evals[-1] == result["steps"] and all(s % 4 == 0 for s in evals[:-1])
@@ -134,6 +136,60 @@ def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_pat
     reference = train(to_typed(compose_config(*overrides[:-1], f"out_dir={tmp_path / 'reference'}")))
     assert result["final_train_loss"] == reference["final_train_loss"]
     assert result["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def test_the_loop_reads_values_back_to_the_host_only_at_log_steps(tiny_config, monkeypatch):
+    cfg = tiny_config("train.log_every=5", "train.eval_every=10")
+    reads = HostReads()
+
+    def lr_at_and_mark(step, *args):
+        reads.step = step
+        return train_module.lr_at.__wrapped__(step, *args)
+
+    lr_at_and_mark.__wrapped__ = train_module.lr_at
+    monkeypatch.setattr(train_module, "lr_at", lr_at_and_mark)
+    with reads:
+        result = train(cfg)
+    steps = result["steps"]
+    assert steps > 15
+    in_steps = {step for step, _ in reads.reads if step is not None}
+    log_steps = {s - 1 for s in range(1, steps + 1) if s % 5 == 0 or s == steps}  # 0-based step indices
+    assert in_steps and in_steps <= log_steps, sorted(in_steps - log_steps)
+
+
+def test_a_compiled_run_compiles_the_block_once_and_evals_do_not_recompile(tiny_config, monkeypatch):
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    graphs_at_eval = []
+
+    def evaluate_and_count(*args):
+        out = evaluate(*args)
+        graphs_at_eval.append(counters["stats"]["unique_graphs"])
+        return out
+
+    monkeypatch.setattr(train_module, "evaluate", evaluate_and_count)
+    result = train(tiny_config("model.l=2", "train.compile=true"))
+    # one graph for both blocks while training, one for the loss, one for the blocks under
+    # no_grad in eval (its short last batch padded to the training batch size)
+    assert len(graphs_at_eval) > 3 and set(graphs_at_eval) == {3}
+    assert counters["stats"]["unique_graphs"] == 3
+    assert result["compile_seconds"] > 0 and result["first_step_seconds"] >= result["compile_seconds"]
+
+
+def test_the_result_carries_tokens_per_second_and_mfu_with_the_peak_used(tiny_config):
+    measured = train(tiny_config())
+    assert measured["peak_flops"] > 0 and measured["peak_flops_source"].startswith("measured: float32")
+    given = train(tiny_config("train.peak_tflops=0.5", "seed=1"))
+    assert given["peak_flops"] == 0.5e12 and "train.peak_tflops" in given["peak_flops_source"]
+    for result in (measured, given):
+        expected_mfu = result["train_tokens_per_second"] * result["model_flops_per_token"] / result["peak_flops"]
+        assert result["mfu"] == pytest.approx(expected_mfu)
+        # steady training is faster than the whole run's average (first step, evals, start-up)
+        assert result["train_tokens_per_second"] > result["tokens_per_second"] > 0
+        assert 0 < result["first_step_seconds"] < result["startup_seconds"] < 600
+        assert result["compile_seconds"] is None  # an eager run
 
 
 def test_a_diverging_run_ends_with_status_diverged_instead_of_crashing(tiny_config):
