@@ -37,7 +37,8 @@ def test_a_run_is_one_wandb_run_named_by_its_identity_with_its_coordinates(tiny_
         assert tracked.config[key] == result[key], key
     assert tracked.config["config"]["model"]["d"] == 32  # the whole resolved config too
     assert tracked.summary["status"] == "complete"
-    for key in ("final_train_loss", "final_eval_loss", "n_params", "tokens", "flops", "steps_done"):
+    for key in ("final_train_loss", "final_eval_loss", "n_params", "tokens", "flops", "steps_done",
+                "train_tokens_per_second", "mfu", "peak_flops", "peak_flops_source", "first_step_seconds"):
         assert tracked.summary[key] == result[key], key
     assert tracked.exit_code == 0
 
@@ -46,7 +47,8 @@ def test_a_run_is_one_wandb_run_named_by_its_identity_with_its_coordinates(tiny_
     assert [h["train/loss"] for h in tracked.history] == [m["train_loss"] for m in metrics]
     evals = [h for h in tracked.history if "eval/loss" in h]
     assert evals[-1]["eval/loss"] == result["final_eval_loss"]
-    assert {"tokens", "flops", "train/lr", "train/grad_norm", "perf/tokens_per_second"} <= set(tracked.history[-1])
+    assert {"tokens", "flops", "train/lr", "train/grad_norm", "perf/tokens_per_second",
+            "perf/mfu"} <= set(tracked.history[-1])
     assert {"step", "tokens", "flops"} <= set(tracked.metrics)  # the axes
     assert tracked.metrics["train/*"] == "tokens"
 
