@@ -1,15 +1,21 @@
 """Training throughput and MFU of our model against a `transformers` GPT-2 of the same shape.
 
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
-                                    [--modes eager,compiled] [--precisions fp32,bf16]
+                                    [--modes eager,compiled] [--precisions fp32,bf16] [--startup]
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile: our model
 compiles each block, the reference the whole model) and precision (fp32, bf16 autocast), one
-process times full training steps (forward, backward, AdamW: fused on CUDA) of both models
-interleaved, after warm-up steps that also absorb compilation, and prints tokens/s, achieved
-model FLOP/s (model/arithmetic.flops_per_token, the same formula for both), MFU against a peak
-measured in the same run (a large matmul in that precision) and against the datasheet peak
-where known (H100 SXM bf16 dense: 989 TFLOP/s), and ours / reference.
+process times the training loop's own step (sweep/step.TrainStep: forward, fp32 loss, backward,
+clipping, fused AdamW, the loss compiled in compiled mode) on both models, interleaved, after
+warm-up steps that also absorb compilation, and prints tokens/s, achieved model FLOP/s
+(model/arithmetic.flops_per_token, the same formula for both), MFU against a peak measured in
+the same run (a large matmul in that precision) and against the datasheet peak where known
+(H100 SXM bf16 dense: 989 TFLOP/s), ours / reference, each model's first step (compilation
+included) and the time the reader takes to make one batch (made on the prefetch thread while
+the previous step runs).
+
+`--startup` also runs one real compiled training run (`python -m sweep.train`, D = 256, L = 4)
+and prints what its result.json says: first step, compile, and process start to first step.
 
 The reference is GPT2LMHeadModel (attn_implementation="sdpa", untied head, no dropout) with
 n_embd = D, n_layer = L, n_head = D / 64, n_inner = 4 D, GELU. Differences that remain: GPT-2
@@ -23,10 +29,14 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
 from model import Transformer, TransformerShape
 from model.arithmetic import device_key, flops_per_token, peak_flops
+from sweep.config import OptimConfig
+from sweep.device import Placement
+from sweep.optim import build_optimizer
+from sweep.step import TrainStep
+from sweep.throughput import measure_matmul_flops, sync
 
 SEQ, VOCAB = 512, 32101
 
@@ -43,47 +53,76 @@ def reference_model(shape: TransformerShape) -> torch.nn.Module:
 
 
 class Bench:
-    """One model's training step, timed."""
+    """One model's training step (the training loop's own), timed."""
 
-    def __init__(self, model: torch.nn.Module, forward, device: torch.device, bf16: bool):
-        self.model, self.forward, self.device, self.bf16 = model.to(device), forward, device, bf16
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
-        self.seconds, self.steps = 0.0, 0
+    def __init__(self, model: torch.nn.Module, forward, placement: Placement, optim: OptimConfig):
+        model = model.to(placement.device)
+        self.device = placement.device
+        self.step_fn = TrainStep(forward, model, build_optimizer(model, optim), placement, optim)
+        self.seconds, self.steps, self.first_step_seconds = 0.0, 0, None
 
     def step(self, batch_BxT1: torch.Tensor, timed: bool) -> None:
         sync(self.device)
         start = time.perf_counter()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits_BxTxV = self.forward(batch_BxT1[:, :-1])
-        loss = F.cross_entropy(logits_BxTxV.float().flatten(0, 1), batch_BxT1[:, 1:].flatten())
-        loss.backward()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.step_fn(batch_BxT1, lr=1e-4)
         sync(self.device)
+        seconds = time.perf_counter() - start
+        if self.first_step_seconds is None:
+            self.first_step_seconds = seconds
         if timed:
-            self.seconds += time.perf_counter() - start
+            self.seconds += seconds
             self.steps += 1
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def default_optim() -> OptimConfig:
+    """The config tree's AdamW settings (conf/train.yaml)."""
+    from hydra import compose, initialize_config_dir
+
+    from launch.grid import CONF_DIR
+    from sweep.config import to_typed
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return to_typed(compose("train")).optim
 
 
-def measured_peak(device: torch.device, bf16: bool) -> float:
-    """FLOP/s of a large matmul in this precision on this device (best of a few)."""
-    n = 8192 if device.type == "cuda" else 2048
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    best = 0.0
-    for _ in range(5):
-        sync(device)
+def reader_seconds_per_batch(batch: int) -> float:
+    """Time TrainReader takes to make one batch (batch x seq + 1) from a memory-mapped corpus."""
+    import tempfile
+
+    import numpy as np
+
+    from sweep.data import TrainReader
+
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        np.random.default_rng(0).integers(0, VOCAB, 20_000_000, dtype=np.uint16).tofile(f.name)
+        reader = TrainReader(np.memmap(f.name, dtype=np.uint16, mode="r"), SEQ, batch, seed=0)
+        reader.batch(0)
         start = time.perf_counter()
-        for _ in range(3):
-            a @ b
-        sync(device)
-        best = max(best, 3 * 2 * n**3 / (time.perf_counter() - start))
-    return best
+        for step in range(1, 21):
+            reader.batch(step)
+        return (time.perf_counter() - start) / 20
+
+
+def startup_run() -> None:
+    """One real compiled run; prints the timings its result.json records."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    out = tempfile.mkdtemp(prefix="startup-bench-")
+    overrides = ["model.d=256", "model.l=4", "model.seq_len=512", "train.batch_size=4", "train.compile=true",
+                 "budget.tokens_per_param=0.05", "data.eval_tokens=20000", "logger=none", f"out_dir={out}"]
+    start = time.time()
+    subprocess.run([sys.executable, "-m", "sweep.train", *overrides], check=True, capture_output=True)
+    wall = time.time() - start
+    (result_file,) = __import__("pathlib").Path(out).glob("*/result.json")
+    result = json.loads(result_file.read_text())
+    print(f"startup run ({' '.join(overrides[:6])}; {result['steps']} steps): process start -> first step done "
+          f"{result['startup_seconds']:.1f} s, first step {result['first_step_seconds']:.1f} s, of which compile "
+          f"{result['compile_seconds']:.1f} s; steady {result['train_tokens_per_second']:,.0f} tokens/s, "
+          f"MFU {result['mfu']:.1%} of {result['peak_flops'] / 1e12:.2f} TFLOP/s ({result['peak_flops_source']}); "
+          f"whole command {wall:.1f} s")
 
 
 def main() -> None:
@@ -94,18 +133,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--modes", default="eager,compiled")
     parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     args = parser.parse_args()
+    optim = default_optim()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     batch = args.batch or (32 if device.type == "cuda" else 4)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     key = device_key(name) if device.type == "cuda" else None
     datasheet = peak_flops(key) if key else None
     print(f"device: {name}; torch {torch.__version__}; batch {batch} x seq {SEQ}; V {VOCAB}")
+    print(f"reader: {reader_seconds_per_batch(batch) * 1e3:.1f} ms to make one batch (on the prefetch thread)")
     print(f"{'shape':>9} {'mode':>8} {'prec':>5} {'ours tok/s':>11} {'ref tok/s':>10} {'ours/ref':>8} "
           f"{'TFLOP/s':>8} {'MFU meas':>8} {'MFU sheet':>9}")
     for precision in args.precisions.split(","):
         bf16 = precision == "bf16"
-        peak = measured_peak(device, bf16)
+        peak = measure_matmul_flops(device, torch.bfloat16 if bf16 else torch.float32,
+                                    n=8192 if device.type == "cuda" else 2048, trials=5)
         print(f"measured {precision} matmul peak: {peak / 1e12:.2f} TFLOP/s"
               + (f"; datasheet bf16 {datasheet / 1e12:.0f} TFLOP/s" if datasheet else ""))
         for shape_text in args.shapes.split(","):
@@ -117,20 +160,17 @@ def main() -> None:
                 ours = Transformer(shape)
                 ref = reference_model(shape)
                 ours_forward, ref_forward = ours, (lambda x, m=ref: m(x).logits)
-                compile_s = {}
                 if mode == "compiled":
-                    start = time.perf_counter()
                     ours.compile_blocks()
                     ref_compiled = torch.compile(ref)
                     ref_forward = lambda x, m=ref_compiled: m(x).logits  # noqa: E731
-                    compile_s["setup"] = time.perf_counter() - start
-                benches = {"ours": Bench(ours, ours_forward, device, bf16), "ref": Bench(ref, ref_forward, device, bf16)}
+                placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
+                benches = {"ours": Bench(ours, ours_forward, placement, optim),
+                           "ref": Bench(ref, ref_forward, placement, optim)}
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
-                for which, bench in benches.items():
-                    start = time.perf_counter()
+                for bench in benches.values():
                     for _ in range(args.warmup):
                         bench.step(batch_BxT1, timed=False)
-                    compile_s[which] = time.perf_counter() - start
                 for _ in range(args.steps):  # interleaved: machine noise hits both alike
                     for bench in benches.values():
                         bench.step(batch_BxT1, timed=True)
@@ -139,8 +179,11 @@ def main() -> None:
                 print(f"{shape_text:>9} {mode:>8} {precision:>5} {rate['ours']:11,.0f} {rate['ref']:10,.0f} "
                       f"{rate['ours'] / rate['ref']:8.2f} {achieved / 1e12:8.3f} {achieved / peak:8.1%} "
                       f"{(f'{achieved / datasheet:.1%}' if datasheet and bf16 else '-'):>9}"
-                      f"   (warm-up s: ours {compile_s['ours']:.1f}, ref {compile_s['ref']:.1f})")
+                      f"   (first step s: ours {benches['ours'].first_step_seconds:.1f}, "
+                      f"ref {benches['ref'].first_step_seconds:.1f})")
                 del benches, ours, ref
+    if args.startup:
+        startup_run()
 
 
 if __name__ == "__main__":
