@@ -1,5 +1,6 @@
 """A run's measured speed: training tokens/s, MFU and the peak FLOP/s it is measured against,
-the first step's time (compilation included) and the time from process start to the first step.
+the first step's time (compilation included) and the time from process start to the first step
+(for a later run in the same process: from the run's start).
 
 The peak (`run_peak`): `train.peak_tflops` when set; else the datasheet bf16 peak of a known
 GPU (model/arithmetic.PEAK_FLOPS_BF16); else one measured at start-up with a large matmul in
@@ -80,15 +81,28 @@ def process_start_time() -> float | None:
     return boot + start_ticks / os.sysconf("SC_CLK_TCK")
 
 
+_process_origin_used = False
+
+
+def startup_origin() -> float:
+    """Where a run's start-up is counted from (a time.time() timestamp): the process start for
+    the first run of a process, the call itself for later runs in the same process (Hydra's
+    basic launcher trains a whole grid in one process)."""
+    global _process_origin_used
+    started = None if _process_origin_used else process_start_time()
+    _process_origin_used = True
+    return started if started is not None else time.time()
+
+
 class StepTimer:
     """Seconds spent in training steps, and the steps they cover, across attempts (its state
     goes into checkpoints); the first step of each attempt is timed on its own."""
 
-    def __init__(self, device: torch.device):
-        self.device = device
+    def __init__(self, device: torch.device, origin: float):
+        self.device, self.origin = device, origin  # origin: startup_origin()
         self.seconds, self.steps = 0.0, 0  # steady steps: every attempt's first step left out
         self.first_step_seconds: float | None = None  # this attempt's, compile included
-        self.startup_seconds: float | None = None  # process start -> first step done
+        self.startup_seconds: float | None = None  # origin (process start) -> first step done
         self._since: tuple[float, int] | None = None  # (time, step) of the open interval
         self._step_started: float | None = None
 
@@ -100,8 +114,7 @@ class StepTimer:
         sync(self.device)
         now = time.perf_counter()
         self.first_step_seconds = now - self._step_started
-        started = process_start_time()
-        self.startup_seconds = time.time() - started if started is not None else None
+        self.startup_seconds = time.time() - self.origin
         self._since = (now, step)
 
     def pause(self, step: int) -> float | None:

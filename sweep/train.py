@@ -42,7 +42,7 @@ from sweep.optim import build_optimizer, lr_at
 from sweep.preempt import StopRequest
 from sweep.rundir import FINISHED, RunDir
 from sweep.step import TrainStep
-from sweep.throughput import Speed, StepTimer, run_peak
+from sweep.throughput import Speed, StepTimer, run_peak, startup_origin
 from sweep.tracking import Tracker, open_tracker
 
 log = logging.getLogger("sweep.train")
@@ -102,6 +102,7 @@ class Clock:
 
 def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     """Run one grid point to its budget; returns the dict written to result.json."""
+    started_at = startup_origin()  # the process start, for the first run of a process
     cfg = to_typed(cfg)
     validate(cfg)
     world = world_from_env()
@@ -124,7 +125,7 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
         run.write_config(cfg)
     tracker = open_tracker(cfg, coordinates(cfg, budget), world.is_main)
     try:
-        return _train(cfg, budget, run, cache, train_T, placement, world, tracker)
+        return _train(cfg, budget, run, cache, train_T, placement, world, tracker, started_at)
     except RunInterrupted:
         tracker.interrupted()
         raise
@@ -149,7 +150,7 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
 
 
 def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
-           world: World, tracker: Tracker) -> dict[str, Any]:
+           world: World, tracker: Tracker, started_at: float) -> dict[str, Any]:
     shape = model_shape(cfg)
     t = cfg.train
     peak = run_peak(placement.device, placement.bf16, world.world_size, t.peak_tflops)
@@ -164,7 +165,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
     writes = world.is_main  # rank 0 alone writes the run folder
 
     step, clock, losses = 0, Clock(), LossTracker(t.log_every, placement.device)
-    timer = StepTimer(placement.device)
+    timer = StepTimer(placement.device, origin=started_at)
     resumed = load_checkpoint(run.checkpoint_file, model, optimizer)
     if resumed is not None:
         step, extra = resumed
@@ -217,8 +218,8 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
             if step == first_step + 1:
                 timer.first_step_done(step)
                 if writes:
-                    log.info("%s: first step done in %.1f s%s", run.path.name, timer.first_step_seconds,
-                             _since_start(timer.startup_seconds))
+                    log.info("%s: first step done in %.1f s, %.1f s after the start", run.path.name,
+                             timer.first_step_seconds, timer.startup_seconds)
 
             last = step == budget.steps
             log_step = step % t.log_every == 0 or last
@@ -269,10 +270,6 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
     save()
     record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
     return _finish(run, cfg, budget, "complete", record, clock, facts, speed, writes, tracker)
-
-
-def _since_start(seconds: float | None) -> str:
-    return f", {seconds:.1f} s after the process started" if seconds is not None else ""
 
 
 @torch.no_grad()

@@ -29,8 +29,17 @@ def test_process_start_is_before_now_and_after_the_interpreter_was_launched():
     assert started is not None and 0 < time.time() - started < 24 * 3600
 
 
+def test_start_up_counts_from_the_process_start_once_then_from_each_run_start(monkeypatch):
+    import sweep.throughput as throughput
+
+    monkeypatch.setattr(throughput, "_process_origin_used", False)
+    assert throughput.startup_origin() == process_start_time()
+    later = throughput.startup_origin()  # a second run in the same process
+    assert later > process_start_time() and time.time() - later < 1
+
+
 def test_the_timer_counts_only_steps_between_log_steps_and_leaves_out_the_first():
-    timer = StepTimer(CPU)
+    timer = StepTimer(CPU, origin=time.time())
     timer.attempt_starts()
     time.sleep(0.05)  # the first step: compilation
     timer.first_step_done(step=1)
@@ -48,14 +57,14 @@ def test_the_timer_counts_only_steps_between_log_steps_and_leaves_out_the_first(
 
 
 def test_a_resumed_timer_goes_on_from_the_saved_totals():
-    timer = StepTimer(CPU)
+    timer = StepTimer(CPU, origin=time.time())
     timer.load({"seconds": 3.0, "steps": 30})
     assert timer.steps_per_second == 10.0
-    assert StepTimer(CPU).steps_per_second is None
+    assert StepTimer(CPU, origin=time.time()).steps_per_second is None
 
 
 def test_mfu_is_model_flops_per_second_over_the_peak():
-    timer = StepTimer(CPU)
+    timer = StepTimer(CPU, origin=time.time())
     timer.load({"seconds": 2.0, "steps": 10})
     speed = Speed(timer, Peak(1e12, "given"), tokens_per_step=1000, flops_per_token=1e6, compiled=False)
     run = speed.of_run()
