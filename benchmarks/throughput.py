@@ -148,7 +148,7 @@ def main() -> None:
     for precision in args.precisions.split(","):
         bf16 = precision == "bf16"
         peak = measure_matmul_flops(device, torch.bfloat16 if bf16 else torch.float32,
-                                    n=8192 if device.type == "cuda" else 2048, trials=5)
+                                    n=8192 if device.type == "cuda" else 2048, seconds=2.0)
         print(f"measured {precision} matmul peak: {peak / 1e12:.2f} TFLOP/s"
               + (f"; datasheet bf16 {datasheet / 1e12:.0f} TFLOP/s" if datasheet else ""))
         for shape_text in args.shapes.split(","):

@@ -37,20 +37,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_matmul_flops(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 3,
-                         trials: int = 3) -> float:
-    """FLOP/s of an n x n x n matmul on this device in this dtype (best of `trials`)."""
+def measure_matmul_flops(device: torch.device, dtype: torch.dtype, n: int, seconds: float = 0.3) -> float:
+    """FLOP/s of an n x n x n matmul on this device in this dtype: the best of as many timed
+    products as fit in about `seconds` (at least one), after one warm-up product."""
     a_NxN = torch.randn(n, n, device=device, dtype=dtype)
     b_NxN = torch.randn(n, n, device=device, dtype=dtype)
     a_NxN @ b_NxN  # warm-up: library initialisation, kernel choice
-    best = 0.0
-    for _ in range(trials):
+    best, spent = 0.0, 0.0
+    while spent < seconds or best == 0.0:
         sync(device)
         start = time.perf_counter()
-        for _ in range(repeats):
-            a_NxN @ b_NxN
+        a_NxN @ b_NxN
         sync(device)
-        best = max(best, repeats * 2 * n**3 / (time.perf_counter() - start))
+        elapsed = time.perf_counter() - start
+        best, spent = max(best, 2 * n**3 / elapsed), spent + elapsed
     return best
 
 
