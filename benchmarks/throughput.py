@@ -109,6 +109,7 @@ def startup_run() -> None:
     import subprocess
     import sys
     import tempfile
+    from pathlib import Path
 
     out = tempfile.mkdtemp(prefix="startup-bench-")
     overrides = ["model.d=256", "model.l=4", "model.seq_len=512", "train.batch_size=4", "train.compile=true",
@@ -116,7 +117,7 @@ def startup_run() -> None:
     start = time.time()
     subprocess.run([sys.executable, "-m", "sweep.train", *overrides], check=True, capture_output=True)
     wall = time.time() - start
-    (result_file,) = __import__("pathlib").Path(out).glob("*/result.json")
+    (result_file,) = Path(out).glob("*/result.json")
     result = json.loads(result_file.read_text())
     print(f"startup run ({' '.join(overrides[:6])}; {result['steps']} steps): process start -> first step done "
           f"{result['startup_seconds']:.1f} s, first step {result['first_step_seconds']:.1f} s, of which compile "
