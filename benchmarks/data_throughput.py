@@ -17,10 +17,8 @@ train reader keeps up with the fastest run.
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
-import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,16 +32,9 @@ from sweep.data.corpus import iter_documents
 from sweep.data.prepare import prepare_streamed
 from sweep.data.reader import TrainReader
 
-README = """---
-configs:
-- config_name: en
-  data_files:
-  - split: train
-    path: en/c4-train.*.json.gz
-  - split: validation
-    path: en/c4-validation.*.json.gz
----
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.c4_fixture import write_c4, write_t5_tokenizer  # noqa: E402  (the tests' C4 layout)
+
 PIECES = 8000
 
 
@@ -51,27 +42,6 @@ def embedded_documents() -> list[str]:
     data = DataConfig(source=DataSource.embedded, tokenizer=TokenizerKind.byte, vocab_size=257, paths=[],
                       text_field="text", eval_tokens=1, cache_dir="")
     return list(iter_documents(data))
-
-
-def write_c4(root: Path, docs: list[str], files: int, per_file: int) -> None:
-    (root / "en").mkdir(parents=True)
-    (root / "README.md").write_text(README)
-    for split, n_files in (("train", files), ("validation", 1)):
-        for i in range(n_files):
-            with gzip.open(root / "en" / f"c4-{split}.{i:05d}-of-{n_files:05d}.json.gz", "wt") as f:
-                for j in range(per_file):
-                    text = docs[(i * per_file + j) % len(docs)]
-                    f.write(json.dumps({"text": text, "timestamp": "2019-04-25T12:57:54Z", "url": "u"}) + "\n")
-
-
-def write_tokenizer(folder: Path, docs: list[str]) -> None:
-    import sentencepiece as spm
-
-    folder.mkdir()
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(docs), model_writer=model, vocab_size=PIECES,
-                                   model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
-    (folder / "spiece.model").write_bytes(model.getvalue())
 
 
 def c4_config(root: Path, cache: Path) -> DataConfig:
@@ -89,8 +59,8 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="data-throughput-"))
     docs = embedded_documents()
-    write_c4(root / "c4", docs, args.files, args.docs_per_file)
-    write_tokenizer(root / "t5", docs)
+    write_c4(root / "c4", args.files, args.docs_per_file, args.docs_per_file, corpus=docs)
+    write_t5_tokenizer(root / "t5", PIECES, corpus=docs)
     print(f"corpus: {args.files} C4-format files x {args.docs_per_file} documents of English prose; "
           f"T5-style SentencePiece, {PIECES} pieces; {os.cpu_count()} CPUs")
 

@@ -48,13 +48,17 @@ def documents(n: int, seed: int) -> list[str]:
 
 
 def write_c4(root: Path, train_files: int = 3, docs_per_file: int = 40, validation_docs: int = 60,
-             seed: int = 0) -> Path:
-    """A local C4 folder; returns it. Documents differ across files and splits."""
+             seed: int = 0, corpus: list[str] | None = None) -> Path:
+    """A local C4 folder; returns it. Documents differ across files and splits, or, with
+    `corpus`, file i holds corpus documents i * per_file, i * per_file + 1, ... (cycling)."""
     (root / "en").mkdir(parents=True, exist_ok=True)
     (root / "README.md").write_text(README)
     for split, n_files, per_file in (("train", train_files, docs_per_file), ("validation", 1, validation_docs)):
         for i in range(n_files):
-            texts = documents(per_file, seed=seed * 1000 + (500 if split == "validation" else 0) + i)
+            if corpus is not None:
+                texts = [corpus[(i * per_file + j) % len(corpus)] for j in range(per_file)]
+            else:
+                texts = documents(per_file, seed=seed * 1000 + (500 if split == "validation" else 0) + i)
             with gzip.open(root / "en" / f"c4-{split}.{i:05d}-of-{n_files:05d}.json.gz", "wt") as f:
                 for j, text in enumerate(texts):
                     f.write(json.dumps({"text": text, "timestamp": "2019-04-25T12:57:54Z",
@@ -69,13 +73,15 @@ def train_texts(root: Path, unit: int) -> list[str]:
         return [json.loads(line)["text"] for line in f]
 
 
-def write_t5_tokenizer(folder: Path, vocab: int = 300) -> Path:
-    """A folder holding `spiece.model` (pad 0, EOS 1, unk 2, as T5's); returns it."""
+def write_t5_tokenizer(folder: Path, vocab: int = 300, corpus: list[str] | None = None) -> Path:
+    """A folder holding `spiece.model` (pad 0, EOS 1, unk 2, as T5's), trained on `corpus`
+    (default: 400 generated documents); returns it."""
     import sentencepiece as spm
 
     folder.mkdir(parents=True, exist_ok=True)
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(documents(400, seed=123)), model_writer=model,
+    texts = documents(400, seed=123) if corpus is None else corpus
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model,
                                    vocab_size=vocab, model_type="unigram", pad_id=0, eos_id=1, unk_id=2,
                                    bos_id=-1, minloglevel=2)
     (folder / "spiece.model").write_bytes(model.getvalue())
