@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.isoflop import PowerLaw, fit_power_law
+from sweep.fit.isoflop import AllocationExponents, PowerLaw, fit_power_law
 from sweep.fit.table import Curve, Curves, jsonable
 
 MIN_SIZES = 3
@@ -41,7 +41,7 @@ class EnvelopePoint:
 
 
 @dataclass(frozen=True)
-class EnvelopeFit:
+class EnvelopeFit(AllocationExponents):
     """N_opt = n_opt.coefficient * C^a, D_opt = d_opt.coefficient * C^b over the envelope points
     not at an edge; `loss_key` says which loss the curves hold."""
 
@@ -51,14 +51,6 @@ class EnvelopeFit:
     loss_key: str
     curves: int
     excluded_runs: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def a(self) -> float:
-        return self.n_opt.exponent
-
-    @property
-    def b(self) -> float:
-        return self.d_opt.exponent
 
     def to_dict(self) -> dict[str, Any]:
         return {"approach": 1, "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),

@@ -155,8 +155,23 @@ class IsoFlopBudget:
         return jsonable(self.__dict__)
 
 
+class AllocationExponents:
+    """a and b of N_opt ~ C^a, D_opt ~ C^b, for fits holding `n_opt` and `d_opt` power laws."""
+
+    n_opt: PowerLaw
+    d_opt: PowerLaw
+
+    @property
+    def a(self) -> float:
+        return self.n_opt.exponent
+
+    @property
+    def b(self) -> float:
+        return self.d_opt.exponent
+
+
 @dataclass(frozen=True)
-class IsoFlopFit:
+class IsoFlopFit(AllocationExponents):
     """N_opt = n_opt.coefficient * C^a and D_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
     b = d_opt.exponent = 1 - a, since D_opt = C / (6 N_opt)) over the used budgets; every budget
     is listed, excluded ones with their reason."""
@@ -168,14 +183,6 @@ class IsoFlopFit:
     runs: int
     runs_outside_budgets: int = 0
     excluded_runs: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def a(self) -> float:
-        return self.n_opt.exponent
-
-    @property
-    def b(self) -> float:
-        return self.d_opt.exponent
 
     @property
     def used(self) -> list[IsoFlopBudget]:
