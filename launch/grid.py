@@ -20,8 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
 from sweep.config import TrainConfig, to_typed, validate
-from sweep.errors import ConfigError
-from sweep.rundir import RunDir
+from sweep.errors import ConfigError, DamagedFile
+from sweep.rundir import DAMAGED, RunDir
 
 log = logging.getLogger("sweep.grid")
 
@@ -101,14 +101,19 @@ class GridPoint:
 
     def state(self) -> str:
         """complete | diverged | failed (from result.json), started (a checkpoint or metrics
-        exist), or pending."""
-        run = self.run
-        result = run.read_result()
-        if result is not None:
-            return result["status"]
-        if run.checkpoint_file.exists() or run.metrics_file.exists():
-            return "started"
-        return "pending"
+        exist), pending, or damaged (a file of the run cannot be read: `damage()` says which)."""
+        try:
+            return self.run.state()
+        except DamagedFile:
+            return DAMAGED
+
+    def damage(self) -> DamagedFile | None:
+        """What makes the run damaged (one line naming the file and what to do), or None."""
+        try:
+            self.run.state()
+        except DamagedFile as err:
+            return err
+        return None
 
 
 def build_grid(points: Sequence[Sequence[str]],

@@ -1,6 +1,7 @@
 """Running grid points on this machine, each in its own process (submitit's LocalExecutor):
 at most `parallelism` runs at once, each given its own GPUs, with the same skip-if-finished
-rule and manifest as on Slurm. The command waits until every run has ended.
+rule and manifest as on Slurm. A damaged run (a file of it cannot be read) is skipped with its
+one line and every other run goes on. The command waits until every run has ended.
 """
 
 from __future__ import annotations
@@ -58,9 +59,14 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                               f"not divisible by the {tasks} ranks of each run")
     outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if p.state() in FINISHED}
-    todo = [p for p in points if id(p) not in outcomes]
     if len(outcomes):
         log.info("%d of %d runs are finished: not run again", len(outcomes), len(points))
+    for point in points:
+        damage = point.damage()
+        if damage is not None:
+            log.warning("skipped: %s", damage)
+            outcomes[id(point)] = Outcome(point, None, damage)
+    todo = [p for p in points if id(p) not in outcomes]
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[GridPoint, Any, list[int]]] = []

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import subprocess
 from pathlib import Path
 from typing import Iterable
+
+log = logging.getLogger("sweep.launch")
 
 MANIFEST = "sweep_manifest.jsonl"
 
@@ -29,16 +32,31 @@ def append_manifest(out_dir: Path, entries: Iterable[dict]) -> None:
 
 
 def latest_jobs(out_dir: Path) -> dict[str, dict]:
-    """run name -> its most recent manifest entry."""
+    """run name -> its most recent manifest entry. A line that is not an entry (torn by a kill,
+    edited by hand) is skipped with one warning naming the file and the line."""
     path = Path(out_dir) / MANIFEST
     if not path.exists():
         return {}
     latest: dict[str, dict] = {}
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
-            entry = json.loads(line)
-            latest[entry["run"]] = entry
+            entry = _manifest_entry(line)
+            if entry is None:
+                log.warning("%s: line %d is not a manifest entry (JSON with run and job_id): skipped",
+                            path, number)
+            else:
+                latest[entry["run"]] = entry
     return latest
+
+
+def _manifest_entry(line: bytes) -> dict | None:
+    try:
+        entry = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("run", "job_id")):
+        return None
+    return entry
 
 
 def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:

@@ -23,9 +23,11 @@ from launch.job import TrainJob
 from launch.queue import ACTIVE_STATES, append_manifest, job_states, latest_jobs, max_array_size
 from launch.resources import Bucket, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
-from sweep.rundir import FINISHED
+from sweep.rundir import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
+
+NOT_SUBMITTED = (*FINISHED, "queued", DAMAGED)  # states of runs a submission leaves alone
 
 @dataclass
 class SlurmOptions:
@@ -66,7 +68,7 @@ class PlannedRun:
     point: GridPoint
     gpu_hours: float | None  # None when run locally
     bucket: Bucket | None
-    state: str  # complete | diverged | failed | started | pending | queued (a live Slurm job)
+    state: str  # complete | diverged | failed | started | pending | queued (a live Slurm job) | damaged
     job_id: str | None = None
 
 
@@ -119,7 +121,7 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
     counts: dict[str, int] = {}
     for p in planned:
         counts[p.state] = counts.get(p.state, 0) + 1
-    todo = [p for p in planned if p.state not in FINISHED and p.state != "queued"]
+    todo = [p for p in planned if p.state not in NOT_SUBMITTED]
     hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
     console.print(
         f"total: {len(planned)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
@@ -152,11 +154,15 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecu
 
 def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
                 make_executor: Callable[[SlurmOptions, Bucket], Any] = slurm_executor) -> list[dict]:
-    """Submit every run that is neither finished nor queued; returns the manifest entries."""
-    todo = [p for p in planned if p.state not in FINISHED and p.state != "queued"]
+    """Submit every run that is neither finished, queued nor damaged; returns the manifest entries."""
+    todo = [p for p in planned if p.state not in NOT_SUBMITTED]
     skipped = len(planned) - len(todo)
     if skipped:
-        log.info("%d of %d runs are finished or queued: not submitted again", skipped, len(planned))
+        log.info("%d of %d runs are finished, queued or damaged: not submitted again", skipped, len(planned))
+    for p in planned:
+        damage = p.point.damage() if p.state == DAMAGED else None
+        if damage is not None:
+            log.warning("skipped: %s", damage)
     if not todo:
         return []
     limit = options.max_array_size or max_array_size()

@@ -34,7 +34,7 @@ from sweep.fit.laws import LAWS
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
-STATUS_ORDER = ("complete", "diverged", "failed", "running", "queued", "started", "pending")
+STATUS_ORDER = ("complete", "diverged", "failed", "running", "queued", "started", "pending", "damaged")
 
 
 def _num(x: Any, fmt: str) -> str:
@@ -70,6 +70,10 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     total_tokens = sum(p.budget.tokens for p in grid)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     console.print(f"total: {len(grid)} runs ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
+    for point in grid:
+        damage = point.damage()
+        if damage is not None:
+            console.print(f"damaged: {damage}", highlight=False)
     return 0
 
 
@@ -163,15 +167,17 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     if follow:
         wait(source, interval_s)
     rows = runs_table(source)
-    rows.sort(key=lambda r: (r.get("n_params") or 0, r["d"], r["l"], r["lr"], r["batch_size"], r["seed"]))
+    rows.sort(key=lambda r: (r["status"] == "damaged", r.get("n_params") or 0,
+                             *(r[k] or 0 for k in ("d", "l", "lr", "batch_size", "seed")), r["run"]))
     table = Table(title=f"{source}: {len(rows)} runs")
     for col in ("d", "l", "batch", "lr", "wd", "seed", "status", "steps", "train loss", "eval loss",
                 "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
     for r in rows:
         steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
-        table.add_row(str(r["d"]), str(r["l"]), str(r["batch_size"]), f"{r['lr']:.2e}", f"{r['weight_decay']:g}",
-                      str(r["seed"]), r["status"], steps, _num(r.get("final_train_loss"), ".4f"),
+        table.add_row(_num(r["d"], ""), _num(r["l"], ""), _num(r["batch_size"], ""), _num(r["lr"], ".2e"),
+                      _num(r["weight_decay"], "g"), _num(r["seed"], ""), r["status"], steps,
+                      _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
                       f"{r['job_id']} {r['job_state'] or ''}".strip() if r.get("job_id") else "")
@@ -183,6 +189,8 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
             where = "" if not r.get("traceback") else " (traceback: in the W&B run's summary)" \
                 if r.get("wandb_id") else f" (traceback: {r['path']}/result.json)"
             console.print(f"failed: {r['path']}: {r.get('error', '')}{where}")
+        elif r["status"] == "damaged":
+            console.print(f"damaged: {r['error']}", highlight=False)
     if csv_path is not None:
         columns = sorted({k for r in rows for k in r if k != "traceback"})
         with open(csv_path, "w", newline="") as f:

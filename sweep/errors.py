@@ -6,3 +6,12 @@ Raised before any compute is spent, with the offending value and what would be a
 
 class ConfigError(ValueError):
     """A user mistake: the message names the value and what is accepted."""
+
+
+class DamagedFile(ConfigError):
+    """A file the project wrote and reads back cannot be read (truncated, not JSON / YAML, not the
+    shape it should have): one line naming the file, what is wrong and what to do."""
+
+    def __init__(self, path: object, problem: str, remedy: str):
+        self.path, self.problem, self.remedy = path, problem, remedy
+        super().__init__(f"{path}: {problem}; {remedy}")

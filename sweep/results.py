@@ -6,28 +6,46 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
-
-from sweep.rundir import RunDir, iter_run_dirs
+from sweep.errors import DamagedFile
+from sweep.rundir import CONFIG_REMEDY, DAMAGED, RunDir, iter_run_dirs
 
 COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe")
 
 
 def run_row(run: RunDir) -> dict[str, Any]:
     """The run's coordinates and outcome. `status` is complete | diverged | failed from
-    result.json, or started (checkpoint / metrics but no result) or pending."""
-    cfg = yaml.safe_load(run.config_file.read_text())
-    row: dict[str, Any] = {
-        "run": run.path.name,
-        "path": str(run.path),
-        "d": cfg["model"]["d"],
-        "l": cfg["model"]["l"],
-        "batch_size": cfg["train"]["batch_size"],
-        "lr": cfg["optim"]["lr"],
-        "weight_decay": cfg["optim"]["weight_decay"],
-        "seed": cfg["seed"],
-        "recipe": cfg.get("recipe"),
-    }
+    result.json, or started (checkpoint / metrics but no result) or pending; `damaged`, with the
+    one-line `error` naming the file, when a file it is read from cannot be read."""
+    try:
+        return _read_row(run)
+    except DamagedFile as err:
+        return {"run": run.path.name, "path": str(run.path), **dict.fromkeys(COORDINATES),
+                "status": DAMAGED, "error": str(err)}
+
+
+def _coordinates(run: RunDir) -> dict[str, Any]:
+    cfg = run.read_config()
+    row = {name: _setting(run, cfg, key) for name, key in SETTINGS.items()}
+    return {**row, "recipe": cfg.get("recipe")}
+
+
+SETTINGS = {"d": "model.d", "l": "model.l", "batch_size": "train.batch_size", "lr": "optim.lr",
+            "weight_decay": "optim.weight_decay", "seed": "seed"}  # column -> config.yaml key
+
+
+def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise DamagedFile(run.config_file, f"lacks the setting {key}", CONFIG_REMEDY)
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DamagedFile(run.config_file, f"{key} = {value!r} is not a number", CONFIG_REMEDY)
+    return value
+
+
+def _read_row(run: RunDir) -> dict[str, Any]:
+    row: dict[str, Any] = {"run": run.path.name, "path": str(run.path), **_coordinates(run)}
     result = run.read_result()
     if result is not None:
         return {**row, **result, "run": row["run"], "path": row["path"]}

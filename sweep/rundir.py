@@ -9,12 +9,18 @@ job number, so a re-launched or requeued run finds its own checkpoint. It holds:
   checkpoints/     latest.pt, written atomically (sweep/checkpoint.py)
   metrics.jsonl    one JSON line per log step (and per eval)
   result.json      written atomically, last; its `status` is complete | diverged | failed
+
+Every file is read back defensively: one that cannot be read (truncated, not JSON / YAML, not
+the shape written) raises DamagedFile naming it, what is wrong and what to do; the run's state is
+then `damaged` and the other runs go on. A last metrics.jsonl line without its newline was torn
+by a process killed mid-write: it was never acknowledged and is dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -24,9 +30,18 @@ from typing import Any, Iterable
 import yaml
 
 from sweep.config import TrainConfig, to_plain
+from sweep.errors import DamagedFile
+
+log = logging.getLogger("sweep.rundir")
 
 STATUSES = ("complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # never run again; a failed run is retried when re-launched
+DAMAGED = "damaged"  # a run file cannot be read (DamagedFile says which and what to do)
+
+RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint"
+CONFIG_REMEDY = "re-run the sweep's command to rewrite it, or delete the run folder"
+METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or delete the run folder "
+                  "to train the run again")
 
 # Fields that do not change what is trained: where runs go and where they are tracked, how often
 # they log, eval and checkpoint, which device and compiler run them. Everything else is identity.
@@ -83,10 +98,39 @@ class RunDir:
         text = yaml.safe_dump(to_plain(cfg), sort_keys=False)
         atomic_write_text(self.config_file, text)
 
+    def read_config(self) -> dict[str, Any]:
+        """config.yaml as a plain mapping; DamagedFile when it is not one."""
+        try:
+            config = yaml.safe_load(self.config_file.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise DamagedFile(self.config_file, f"not YAML ({_first_line(err)})", CONFIG_REMEDY) from None
+        if not isinstance(config, dict):
+            raise DamagedFile(self.config_file, f"holds {_kind(config)}, not a mapping of settings", CONFIG_REMEDY)
+        return config
+
     def read_result(self) -> dict[str, Any] | None:
+        """result.json, or None when the run has not ended; DamagedFile when it is empty,
+        truncated, not a JSON object or has no known status."""
         if not self.result_file.exists():
             return None
-        return json.loads(self.result_file.read_text())
+        result = read_json_object(self.result_file, RESUME_REMEDY)
+        if result.get("status") not in STATUSES:
+            raise DamagedFile(self.result_file, f"status {result.get('status')!r} is not one of "
+                              f"{', '.join(STATUSES)}", RESUME_REMEDY)
+        return result
+
+    def state(self) -> str:
+        """complete | diverged | failed (from result.json), started (a checkpoint or metrics
+        exist) or pending; DamagedFile when result.json, or the metrics.jsonl a resume would
+        read, cannot be read."""
+        result = self.read_result()
+        if result is not None and result["status"] in FINISHED:
+            return result["status"]
+        if self.checkpoint_file.exists():
+            self.read_metrics()  # a resume reads it back
+        if result is not None:
+            return result["status"]
+        return "started" if self.checkpoint_file.exists() or self.metrics_file.exists() else "pending"
 
     def write_result(self, result: dict[str, Any]) -> None:
         if result.get("status") not in STATUSES:
@@ -98,15 +142,54 @@ class RunDir:
             f.write(json.dumps(_finite(record)) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of metrics.jsonl, each a JSON object with a `step`. A torn last line (no
+        newline: the writer was killed mid-line) is dropped; any other bad line: DamagedFile."""
         if not self.metrics_file.exists():
             return []
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line]
+        lines = self.metrics_file.read_bytes().split(b"\n")
+        if lines[-1]:
+            log.debug("%s: dropped a torn last line (%d bytes, no newline)", self.metrics_file, len(lines[-1]))
+        records = []
+        for number, line in enumerate(lines[:-1], start=1):
+            if line.strip():
+                records.append(_metrics_record(self.metrics_file, number, line))
+        return records
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records of steps later than `after_step`: on resume from a checkpoint at that
         step, those steps are trained again and logged again."""
         kept = [r for r in self.read_metrics() if r["step"] <= after_step]
         atomic_write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def read_json_object(path: Path, remedy: str) -> dict[str, Any]:
+    """A JSON file holding an object; DamagedFile (naming `path`, with `remedy`) otherwise."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as err:
+        problem = "empty" if not path.stat().st_size else f"not valid JSON ({_first_line(err)})"
+        raise DamagedFile(path, problem, remedy) from None
+    if not isinstance(value, dict):
+        raise DamagedFile(path, f"holds {_kind(value)}, not a JSON object", remedy)
+    return value
+
+
+def _metrics_record(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise DamagedFile(path, f"line {number} is not JSON", METRICS_REMEDY) from None
+    if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+        raise DamagedFile(path, f"line {number} is not a record with an integer step", METRICS_REMEDY)
+    return record
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -111,6 +111,7 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
                           f"{world.world_size} data-parallel ranks: use a multiple of {world.world_size}")
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
+    run.state()  # a damaged result.json or resumed metrics.jsonl: its DamagedFile line, before any compute
     previous = run.read_result()
     if previous is not None and previous.get("status") in FINISHED:
         log.info("%s: already %s (final eval loss %s): nothing to do",

@@ -11,6 +11,7 @@ Approach 1 (sweep/fit/envelope.py) reads.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
+
+log = logging.getLogger("sweep.fit")
 
 REQUIRED = ("n_params", "tokens", "loss")
 OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l")
@@ -77,10 +80,13 @@ class RunsTable:
 
 def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
     """The runs table of the dicts sweep/results.py (or sweep/wandb_runs.py) gives: loss is
-    final_eval_loss; only status == "complete" is kept, every other status is counted."""
+    final_eval_loss; only status == "complete" is kept, every other status is counted (a damaged
+    run is also named, in one line)."""
     kept, names, excluded = [], [], {}
     for i, row in enumerate(rows):
         status = row.get("status") or "unknown"
+        if status == "damaged":
+            log.warning("left out: %s", row.get("error"))
         if status != "complete":
             excluded[status] = excluded.get(status, 0) + 1
             continue
@@ -197,12 +203,15 @@ def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
         raise ConfigError(f"sweep folder {text} does not exist")
     runs, excluded = [], {}
     for run in iter_run_dirs(text):
-        result = run.read_result() or {}
-        status = result.get("status", "unfinished")
-        if status != "complete":
+        try:
+            status, curve = _complete_run(run)
+        except DamagedFile as err:
+            log.warning("left out: %s", err)
+            status, curve = "damaged", None
+        if curve is None:
             excluded[status] = excluded.get(status, 0) + 1
             continue
-        runs.append((run.path.name, float(result["n_params"]), _by_step(run.read_metrics())))
+        runs.append(curve)
     if not runs:
         raise ConfigError(f"{text} holds no complete runs{f' ({_counts(excluded)})' if excluded else ''}")
     if loss == "auto":
@@ -212,6 +221,21 @@ def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
     if None in curves:
         excluded[f"no {loss} records"] = curves.count(None)
     return Curves([c for c in curves if c is not None], loss, excluded, text)
+
+
+def _complete_run(run) -> tuple[str, tuple[str, float, list[dict[str, Any]]] | None]:
+    """The run's status, and its (name, N, records by step) when complete; DamagedFile when its
+    result.json or metrics.jsonl cannot be read."""
+    from sweep.rundir import RESUME_REMEDY
+
+    result = run.read_result() or {}
+    status = result.get("status", "unfinished")
+    if status != "complete":
+        return status, None
+    n_params = result.get("n_params")
+    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
+        raise DamagedFile(run.result_file, f"n_params = {n_params!r} is not a number", RESUME_REMEDY)
+    return status, (run.path.name, float(n_params), _by_step(run.read_metrics()))
 
 
 def _by_step(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

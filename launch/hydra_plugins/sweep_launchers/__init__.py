@@ -23,8 +23,8 @@ from rich.console import Console
 from launch.grid import GridComposer, build_grid, check_data_ready, config_sweep_params, split_grid
 from launch.local import LocalOptions, run_locally
 from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, submit_grid
-from sweep.errors import ConfigError
-from sweep.rundir import FINISHED
+from sweep.errors import ConfigError, DamagedFile
+from sweep.rundir import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.grid")
 
@@ -74,9 +74,28 @@ class GridSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results = self.launcher.launch(points, initial_job_idx=0)
-        for result in results:
-            _ = result.return_value  # raises the first failure, after every job has run
+        raise_failures(results)
         return [results]
+
+
+def raise_failures(results: Sequence[JobReturn]) -> None:
+    """After every job has run: name the damaged runs the launcher skipped (exit code 2 when
+    nothing else failed), then raise the first failure of a run, if any."""
+    skipped, failure = [], None
+    for result in results:
+        try:
+            _ = result.return_value
+        except DamagedFile as err:
+            skipped.append(err)
+        except Exception as err:  # noqa: BLE001 (raised below, once every result is seen)
+            failure = failure or err
+    if skipped:
+        log.error("%d of %d runs were skipped as damaged (every other run went on):\n%s", len(skipped),
+                  len(results), "\n".join(f"  {err}" for err in skipped))
+    if failure is not None:
+        raise failure
+    if skipped:
+        raise SystemExit(2)
 
 
 def launcher_options(cls: type, options: dict[str, Any]) -> Any:
@@ -137,5 +156,13 @@ class SlurmLauncher(_ProjectLauncher):
         if self.options.dry_run:
             return []
         job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
-        return [JobReturn(overrides=list(p.point.overrides), status=JobStatus.COMPLETED,
-                          _return_value=job_of.get(p.point.run.path.name, p.state)) for p in planned]
+        return [submitted(p, job_of) for p in planned]
+
+
+def submitted(p: PlannedRun, job_of: dict[str, str]) -> JobReturn:
+    """A submitted (or skipped) run as Hydra's job return: failed with its DamagedFile when damaged."""
+    damage = p.point.damage() if p.state == DAMAGED else None
+    if damage is not None:
+        return JobReturn(overrides=list(p.point.overrides), status=JobStatus.FAILED, _return_value=damage)
+    return JobReturn(overrides=list(p.point.overrides), status=JobStatus.COMPLETED,
+                     _return_value=job_of.get(p.point.run.path.name, p.state))
