@@ -46,3 +46,30 @@ def test_the_demo_config_declares_its_own_grid(tmp_path):
     grid = compose_grid([f"out_dir={tmp_path}"], config_name="demo")
     assert len(grid) >= 6
     assert len({p.budget.n_params for p in grid}) >= 3
+
+
+def test_a_point_whose_result_cannot_be_read_is_damaged_and_says_which_file(tmp_path):
+    grid = compose_grid(["model.d=64,128", "model.l=2", f"out_dir={tmp_path}"])
+    grid[0].run.path.mkdir(parents=True)
+    grid[0].run.result_file.write_text('{"status": "comp')
+    assert [p.state() for p in grid] == ["damaged", "pending"]
+    assert grid[1].damage() is None
+    assert str(grid[0].damage()).startswith(f"{grid[0].run.result_file}: not valid JSON")
+
+
+def test_a_grid_skips_its_damaged_point_trains_the_others_and_names_what_it_skipped(tmp_path, shared_cache_dir):
+    from tests.test_local import multirun, results
+
+    out = tmp_path / "sweep"
+    damaged = compose_grid(["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32",
+                            "train.batch_size=4", "budget.tokens_per_param=0.5", "data.eval_tokens=2048",
+                            f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"])[0].run
+    damaged.path.mkdir(parents=True)
+    damaged.result_file.write_text("[]")
+    proc = multirun(out, shared_cache_dir, "model.d=16,32")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert [(name.split("-")[0], r["status"]) for name, r in results(out).items() if name != damaged.path.name] \
+        == [("d32", "complete")]
+    assert f"skipped: {damaged.result_file}: holds a list, not a JSON object" in output
+    assert "1 of 2 runs were skipped as damaged" in output and "Traceback" not in output

@@ -1,6 +1,6 @@
 """launch/queue.py: the sweep manifest and Slurm job states."""
 
-from launch.queue import append_manifest, job_states, latest_jobs
+from launch.queue import MANIFEST, append_manifest, job_states, latest_jobs
 
 
 def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
@@ -33,3 +33,17 @@ def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path
     assert b["status"] == "queued" and b["job_id"] == "5_1"
     assert c["status"] == "complete" and c["job_state"] == "COMPLETED"
     assert d == {"run": "d", "status": "pending"}
+
+
+def test_a_bad_manifest_line_is_skipped_with_one_warning_naming_file_and_line(tmp_path, caplog):
+    append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "1_0", "bucket": "small"}])
+    with open(tmp_path / MANIFEST, "a") as f:
+        f.write('{"run": "b", "job_id": "1_1"\n["not", "an", "entry"]\n{"run": "c"}\n')
+    append_manifest(tmp_path, [{"run": "d", "path": "/x/d", "job_id": "2_0", "bucket": "small"}])
+    with open(tmp_path / MANIFEST, "a") as f:
+        f.write('{"run": "e", "path": "/x/e", "jo')  # a submit killed mid-write
+    latest = latest_jobs(tmp_path)
+    assert sorted(latest) == ["a", "d"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(": line ")[1].split(" ")[0] for w in warnings] == ["2", "3", "4", "6"]
+    assert all(w.startswith(f"{tmp_path / MANIFEST}: line ") and "skipped" in w for w in warnings)

@@ -21,3 +21,34 @@ def test_folders_without_a_config_are_not_runs(tmp_path):
     (tmp_path / "token_cache").mkdir()
     assert load_runs(tmp_path) == []
     assert load_runs(tmp_path / "missing") == []
+
+
+def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_config, tmp_path):
+    healthy = tiny_config("optim.lr=1e-3")
+    RunDir.for_config(healthy).write_config(healthy)
+    damaged = {}
+    for lr, damage in ((2e-3, "truncated result"), (3e-3, "list result"), (4e-3, "garbage config"),
+                       (5e-3, "config without model.d")):
+        cfg = tiny_config(f"optim.lr={lr}")
+        run = RunDir.for_config(cfg)
+        run.write_config(cfg)
+        damaged[run.path.name] = damage
+        if damage == "truncated result":
+            run.result_file.write_text('{"status": "complete", "final_eval')
+        elif damage == "list result":
+            run.result_file.write_text("[]")
+        elif damage == "garbage config":
+            run.config_file.write_text("\x00\x01: : [")
+        else:
+            run.config_file.write_text(run.config_file.read_text().replace("  d: 32\n", ""))
+    rows = {r["run"]: r for r in load_runs(tmp_path / "runs")}
+    assert rows[RunDir.for_config(healthy).path.name]["status"] == "pending"
+    for name, damage in damaged.items():
+        row = rows[name]
+        assert row["status"] == "damaged", damage
+        assert row["error"].startswith(str(tmp_path / "runs" / name)) and "\n" not in row["error"], damage
+    errors = sorted(rows[name]["error"] for name in damaged)
+    assert any("result.json: not valid JSON" in e for e in errors)
+    assert any("result.json: holds a list, not a JSON object" in e for e in errors)
+    assert any("config.yaml: not YAML" in e for e in errors)
+    assert any("config.yaml: lacks the setting model.d" in e for e in errors)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import RunDir, atomic_write_text, run_name
 
 
@@ -51,3 +52,77 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     atomic_write_text(path, "one")
     atomic_write_text(path, "two")
     assert path.read_text() == "two"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "empty"),
+    ('{"status": "compl', "not valid JSON"),
+    ("[1, 2]", "holds a list, not a JSON object"),
+    ('{"final_eval_loss": 3.1}', "status None is not one of"),
+    ('{"status": "running"}', "status 'running' is not one of"),
+])
+def test_a_damaged_result_is_one_error_naming_the_file_and_the_fix(tmp_path, text, problem):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.result_file.write_text(text)
+    with pytest.raises(DamagedFile) as caught:
+        run.read_result()
+    message = str(caught.value)
+    assert isinstance(caught.value, ConfigError) and "\n" not in message
+    assert message.startswith(f"{run.result_file}: ") and problem in message
+    assert "delete it and re-run the command" in message
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("model: [d: 1\n", "not YAML"),
+    ("- 1\n- 2\n", "holds a list, not a mapping"),
+    ("", "holds nothing, not a mapping"),
+])
+def test_a_damaged_config_is_one_error_naming_the_file(tmp_path, text, problem):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.config_file.write_text(text)
+    with pytest.raises(DamagedFile, match=problem) as caught:
+        run.read_config()
+    assert str(caught.value).startswith(f"{run.config_file}: ") and "\n" not in str(caught.value)
+
+
+def test_a_torn_last_metrics_line_was_never_acknowledged_and_is_dropped(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    for step in (2, 4):
+        run.append_metrics({"step": step, "train_loss": 1.0})
+    with open(run.metrics_file, "a") as f:
+        f.write('{"step": 6, "train_lo')  # killed mid-write
+    assert [r["step"] for r in run.read_metrics()] == [2, 4]
+    run.truncate_metrics(after_step=4)
+    assert run.metrics_file.read_text().endswith('"train_loss": 1.0}\n')
+
+
+@pytest.mark.parametrize("bad_line", ['{"step": 4, "train_lo', "[4]", '{"train_loss": 1.0}'])
+def test_a_bad_metrics_line_in_the_middle_means_the_file_is_damaged(tmp_path, bad_line):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.append_metrics({"step": 2, "train_loss": 1.0})
+    with open(run.metrics_file, "a") as f:
+        f.write(bad_line + "\n")
+    run.append_metrics({"step": 6, "train_loss": 1.0})
+    with pytest.raises(DamagedFile, match="line 2 is not") as caught:
+        run.read_metrics()
+    assert str(caught.value).startswith(f"{run.metrics_file}: ")
+
+
+def test_a_run_with_a_damaged_file_is_in_state_damaged_only_where_the_file_is_read(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.metrics_file.write_text("garbage\n")
+    assert run.state() == "started"  # no checkpoint: a fresh start deletes metrics.jsonl
+    run.checkpoint_dir.mkdir()
+    run.checkpoint_file.write_bytes(b"checkpoint")
+    with pytest.raises(DamagedFile, match="metrics.jsonl: line 1 is not JSON"):
+        run.state()  # a resume would read it
+    run.write_result({"status": "complete"})
+    assert run.state() == "complete"
+    run.result_file.write_text("")
+    with pytest.raises(DamagedFile, match="result.json: empty"):
+        run.state()
