@@ -54,6 +54,37 @@ def test_status_shows_finished_started_and_failed_runs(tiny_config, tmp_path, ca
     assert {"n_params", "flops", "final_eval_loss", "lr", "d"} <= set(rows[0])
 
 
+def test_status_shows_a_damaged_run_with_its_one_line_and_every_other_run(
+        tiny_config, tmp_path, capsys, wide_console):
+    runs = {}
+    for seed in (1, 2, 3):
+        cfg = tiny_config(f"seed={seed}")
+        runs[seed] = RunDir.for_config(cfg)
+        runs[seed].write_config(cfg)
+    runs[1].write_result({"status": "failed", "error": "RuntimeError: boom"})
+    runs[2].result_file.write_text("")  # truncated by a full disk
+    table = tmp_path / "runs.csv"
+    assert main(["status", str(tmp_path / "runs"), "--csv", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "1 failed, 1 pending, 1 damaged" in out
+    assert f"damaged: {runs[2].result_file}: empty; delete it and re-run the command" in out
+    rows = {r["run"]: r for r in csv.DictReader(table.open())}
+    assert rows[runs[2].path.name]["status"] == "damaged"
+    assert [rows[runs[s].path.name]["status"] for s in (1, 3)] == ["failed", "pending"]
+
+
+def test_plan_marks_a_damaged_point_and_names_its_file(tmp_path, capsys, wide_console):
+    from launch.grid import compose_grid
+
+    run = compose_grid(["model.d=64", f"out_dir={tmp_path}"])[0].run
+    run.path.mkdir()
+    run.result_file.write_text('{"status": "done"}')
+    assert main(["plan", "model.d=64,128", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "total: 2 runs (1 damaged, 1 pending)" in out
+    assert f"damaged: {run.result_file}: status 'done' is not one of complete, diverged, failed" in out
+
+
 def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["status", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().out
@@ -137,6 +168,27 @@ def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
     summary = read_offline_run(reports[-1]).summary
     fitted = summary.get("fits") or {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("fits/")}
     assert "chinchilla" in json.dumps(fitted) and "alpha" in json.dumps(fitted)
+
+
+def test_fits_leave_out_a_damaged_run_with_one_line(small_sweep, tmp_path, capsys, caplog):
+    import shutil
+
+    from sweep.fit.table import read_curves
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(small_sweep, sweep, ignore=shutil.ignore_patterns("wandb", "report"))
+    first = sorted(p for p in sweep.iterdir() if (p / "result.json").exists())[0]
+    shutil.copytree(first, sweep / "z-bad-result")
+    (sweep / "z-bad-result" / "result.json").write_text('{"status": "complete", "n_par')
+    shutil.copytree(first, sweep / "z-bad-metrics")
+    metrics = sweep / "z-bad-metrics" / "metrics.jsonl"
+    metrics.write_text("garbage\n" + metrics.read_text())
+    assert main(["fit", str(sweep), "--law", "chinchilla", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_runs"] == 7  # the runs table reads result.json only
+    assert f"left out: {sweep / 'z-bad-result' / 'result.json'}: not valid JSON" in caplog.text
+    curves = read_curves(sweep)
+    assert len(curves.runs) == 6 and curves.excluded == {"damaged": 2}
+    assert f"left out: {metrics}: line 1 is not JSON" in caplog.text
 
 
 def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):

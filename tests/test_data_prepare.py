@@ -133,6 +133,21 @@ def test_a_damaged_shard_is_reported_not_read(c4_dir, t5_dir, tmp_path):
         open_prepared(data, seq_len=16)
 
 
+@pytest.mark.parametrize("damage", ["a shard entry that is not an object", "no vocab_size"])
+def test_a_manifest_with_an_incomplete_entry_names_its_folder_and_the_fix(c4_dir, t5_dir, tmp_path, damage):
+    data = c4_config(c4_dir, t5_dir, tmp_path)
+    corpus = prepare_streamed(data, train_tokens=100)
+    manifest_file = corpus.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    if damage == "no vocab_size":
+        del manifest["vocab_size"]
+    else:
+        manifest["shards"] = ["train-00000.bin"]
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=rf"{corpus.path.name} is unusable: manifest\.json .*delete that folder"):
+        open_prepared(data, seq_len=16)
+
+
 def test_a_wrong_vocab_size_names_the_right_one(c4_dir, t5_dir, tmp_path):
     with pytest.raises(ConfigError, match=rf"data.vocab_size=32101.*{T5_SIZE} entries \+ 1 BOS = {T5_SIZE + 1}"):
         prepare_streamed(c4_config(c4_dir, t5_dir, tmp_path, vocab_size=32101), train_tokens=100)

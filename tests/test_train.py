@@ -17,7 +17,7 @@ import yaml
 
 import sweep.train as train_module
 from sweep.data import TrainReader
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import RunDir
 from sweep.config import to_typed
 from sweep.train import RunInterrupted, evaluate, train
@@ -108,6 +108,42 @@ def test_a_crash_is_recorded_as_failed_and_the_rerun_resumes_from_the_last_check
     resumed = train(cfg)
     assert resumed["status"] == "complete"
     assert resumed["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def test_a_torn_last_metrics_line_is_dropped_and_the_run_resumes_exactly_the_same(
+        tiny_config, tmp_path, monkeypatch):
+    reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAtStep)
+        with pytest.raises(RunInterrupted):
+            train(cfg)
+    with open(run.metrics_file, "a") as f:
+        f.write('{"step": 99, "tokens": 12')  # the process was killed mid-line
+
+    resumed = train(cfg)
+    assert resumed["status"] == "complete"
+    assert resumed["final_eval_loss"] == reference["final_eval_loss"]
+    steps = [m["step"] for m in run.read_metrics()]
+    assert steps == sorted(set(steps)) and 99 not in steps
+
+
+def test_a_run_with_a_damaged_file_stops_with_one_line_before_any_compute(tiny_config, monkeypatch):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.path.mkdir(parents=True)
+    run.result_file.write_text('{"status": "complete", "final_ev')
+    monkeypatch.setattr(train_module, "open_corpus", lambda *a: pytest.fail("compute started"))
+    with pytest.raises(DamagedFile, match="result.json: not valid JSON"):
+        train(cfg)
+    run.result_file.unlink()
+    run.checkpoint_dir.mkdir()
+    run.checkpoint_file.write_bytes(b"a checkpoint to resume from")
+    run.metrics_file.write_text('{"step": 2}\nnot json\n{"step": 6}\n')
+    with pytest.raises(DamagedFile, match="metrics.jsonl: line 2 is not JSON"):
+        train(cfg)
+    assert sorted(p.name for p in run.path.iterdir()) == ["checkpoints", "metrics.jsonl"]
 
 
 def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_path, shared_cache_dir):

@@ -193,9 +193,13 @@ def _check_entry(entry: Path, data: DataConfig, verify_checksums: bool) -> Prepa
         raise _unusable(entry, f"it has version {manifest.get('version')!r}, this code reads {PREPARED_VERSION}")
     if manifest.get("description") != describe_source(data):
         raise _unusable(entry, "its manifest describes another corpus than the config")
-    files = [(s["file"], s["n_tokens"], s["sha256"]) for s in shards]
-    if evals:
-        files.append((EVAL_FILE, evals["n_tokens"], evals["sha256"]))
+    try:
+        files = [(s["file"], s["n_tokens"], s["sha256"]) for s in shards]
+        if evals:
+            files.append((EVAL_FILE, evals["n_tokens"], evals["sha256"]))
+        vocab_size, eos_id = int(manifest["vocab_size"]), int(manifest["eos_id"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise _unusable(entry, f"{MANIFEST_FILE} has an incomplete entry ({type(err).__name__}: {err})") from err
     for name, n_tokens, sha in files:
         path = entry / name
         size = path.stat().st_size if path.is_file() else None
@@ -204,7 +208,7 @@ def _check_entry(entry: Path, data: DataConfig, verify_checksums: bool) -> Prepa
                                    f"manifest's {n_tokens} {dtype.name} tokens need {n_tokens * dtype.itemsize}")
         if verify_checksums and _sha256_file(path) != sha:
             raise _unusable(entry, f"{name} does not match the sha256 in its manifest")
-    return PreparedCorpus(entry, manifest, int(manifest["vocab_size"]), int(manifest["eos_id"]))
+    return PreparedCorpus(entry, manifest, vocab_size, eos_id)
 
 
 def _unusable(entry: Path, what: str) -> ConfigError:
