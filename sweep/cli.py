@@ -299,9 +299,8 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     folder's runs were trained with."""
     import tempfile
 
-    import yaml
-
     from sweep.config import LoggerMode
+    from sweep.rundir import RunDir
     from sweep.tracking import sweep_group
     from sweep.wandb_runs import parse_source
 
@@ -309,8 +308,8 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     if wandb_sweep is not None:
         return dict(project=wandb_sweep.project, entity=wandb_sweep.entity, group=wandb_sweep.group,
                     mode=LoggerMode.auto, folder=Path(tempfile.gettempdir()) / "sweep-wandb-reports")
-    config_file = Path(rows[0]["path"]) / "config.yaml"
-    cfg = yaml.safe_load(config_file.read_text())
+    run = RunDir(next((r for r in rows if r["status"] != "damaged"), rows[0])["path"])
+    config_file, cfg = run.config_file, run.read_config()
     if "logger" not in cfg:
         raise ConfigError(f"{config_file} has no logger settings (a run trained before W&B tracking): "
                           "re-run the sweep's command once to rewrite it, or read the sweep from W&B")

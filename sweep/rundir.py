@@ -38,7 +38,7 @@ STATUSES = ("complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # never run again; a failed run is retried when re-launched
 DAMAGED = "damaged"  # a run file cannot be read (DamagedFile says which and what to do)
 
-RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint"
+RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint, if any"
 CONFIG_REMEDY = "re-run the sweep's command to rewrite it, or delete the run folder"
 METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or delete the run folder "
                   "to train the run again")

@@ -104,6 +104,19 @@ def test_a_report_from_a_wandb_group_goes_back_to_that_group():
     assert (target["entity"], target["project"], target["group"]) == ("team", "scaling", "width")
 
 
+def test_an_upload_takes_its_wandb_settings_from_a_run_that_is_not_damaged(tiny_config, tmp_path):
+    from sweep.results import load_runs
+
+    cfg = tiny_config("logger.project=my-project")
+    RunDir.for_config(cfg).write_config(cfg)
+    broken = tmp_path / "runs" / "a-broken"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("logger: [project")
+    rows = load_runs(tmp_path / "runs")
+    assert rows[0]["status"] == "damaged"
+    assert report_target(str(tmp_path / "runs"), rows)["project"] == "my-project"
+
+
 def test_uploading_runs_without_wandb_settings_is_a_clear_error(tiny_config, tmp_path, capsys):
     import yaml
 
