@@ -75,6 +75,18 @@ def test_finished_runs_are_not_submitted_again(tmp_path, shared_cache_dir):
     assert [e["run"] for e in entries] == [planned[1].point.run.path.name]
 
 
+def test_a_damaged_run_is_planned_as_damaged_and_not_submitted(tmp_path, shared_cache_dir, caplog):
+    damaged = plan(tmp_path, shared_cache_dir, "seed=0")[0].point.run
+    damaged.path.mkdir(parents=True)
+    damaged.result_file.write_text('{"status": "complete", "n_p')
+    planned = plan(tmp_path, shared_cache_dir, "seed=0,1")
+    assert [p.state for p in planned] == ["damaged", "pending"]
+    FakeExecutor.arrays = []
+    entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    assert [e["run"] for e in entries] == [planned[1].point.run.path.name]
+    assert f"skipped: {damaged.result_file}: not valid JSON" in caplog.text
+
+
 def test_a_batch_that_does_not_split_over_a_bucket_s_ranks_is_refused_before_submitting(tmp_path, shared_cache_dir):
     planned = plan(tmp_path, shared_cache_dir, "seed=0", gpus_per_node=2)  # batch 4 over 2 ranks: fine
     assert planned[0].bucket.gpus_per_node == 2
