@@ -21,6 +21,7 @@ import submitit
 
 from sweep.config import TrainConfig
 from sweep.distributed import world_from_env
+from sweep.errors import DamagedFile
 from sweep.rundir import RunDir
 from sweep.train import RunInterrupted, record_failure, train
 
@@ -49,6 +50,8 @@ class TrainJob(submitit.helpers.Checkpointable):
                     record_failure(self.cfg, f"time limit reached and not requeued: {refused}")
                     raise
             sys.exit(128 + int(signal.Signals[stop.signal_name]))  # e.g. SIGTERM on pre-emption
+        except DamagedFile:
+            raise  # not the run's failure: its damaged file stays as it is, named in the job's log
         except Exception as err:
             # A job fails where the submitting command could not see it (data gone, a node's
             # disk full, ...): record it, unless the training loop already did.

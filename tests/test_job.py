@@ -22,3 +22,15 @@ def test_a_job_that_fails_before_training_is_recorded_as_failed(tiny_config, tmp
     result = run.read_result()
     assert result["status"] == "failed" and "corpus.txt" in result["error"] and "Traceback" in result["traceback"]
     assert run.config_file.exists()  # so `sweep status` lists it
+
+
+def test_a_job_of_a_damaged_run_leaves_its_damaged_file_as_it_is(tiny_config):
+    from sweep.errors import DamagedFile
+
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.path.mkdir(parents=True)
+    run.result_file.write_text('{"status": "complete", "final_ev')  # damaged after submission
+    with pytest.raises(DamagedFile, match="result.json: not valid JSON"):
+        TrainJob(cfg)()
+    assert run.result_file.read_text() == '{"status": "complete", "final_ev'
