@@ -9,6 +9,9 @@ job number, so a re-launched or requeued run finds its own checkpoint. It holds:
   checkpoints/     latest.pt, written atomically (sweep/checkpoint.py)
   metrics.jsonl    one JSON line per log step (and per eval)
   result.json      written atomically, last; its `status` is complete | diverged | failed
+
+A write that fails raises one `StorageError` naming the file and the free space. Temporary files
+of atomic writes left by a killed process are removed when the run starts again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Iterable
 import yaml
 
 from sweep.config import TrainConfig, to_plain
+from sweep.storage import write_failed
 
 STATUSES = ("complete", "diverged", "failed")
 FINISHED = ("complete", "diverged")  # never run again; a failed run is retried when re-launched
@@ -94,8 +98,20 @@ class RunDir:
         atomic_write_text(self.result_file, json.dumps(_finite(result), indent=2) + "\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_file, "a") as f:
-            f.write(json.dumps(_finite(record)) + "\n")
+        try:
+            with open(self.metrics_file, "a") as f:
+                f.write(json.dumps(_finite(record)) + "\n")
+        except OSError as err:
+            raise write_failed(self.metrics_file, err) from None
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove the temporary files of atomic writes (checkpoint, result, config, metrics) that
+        a killed process left behind; only the process training the run may call this."""
+        stale = [tmp for file in (self.checkpoint_file, self.result_file, self.config_file, self.metrics_file)
+                 for tmp in file.parent.glob(f".{file.name}.*.tmp")]
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+        return stale
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_file.exists():
@@ -110,18 +126,23 @@ class RunDir:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary file in the same folder, fsync, then rename over `path`; a failed
+    write leaves `path` as it was and raises a StorageError."""
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as err:
+        raise write_failed(path, err) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _finite(record: Any) -> Any:
