@@ -51,7 +51,8 @@ def save_checkpoint(
 
 
 def checkpoint_bytes(model: nn.Module) -> int:
-    """About the size of a checkpoint: the parameters and AdamW's two moments of each."""
+    """The size of a checkpoint less its RNG states and headers (tens of KiB): the parameters and
+    AdamW's two moments of each. Never more than the real size, so the check never refuses one that fits."""
     return 3 * sum(p.numel() * p.element_size() for p in model.parameters())
 
 

@@ -218,7 +218,7 @@ def small_disk(tmp_path):
                              capture_output=True).returncode == 0 if shutil.which("mount") else False
     yield path if mounted else None
     if mounted:
-        subprocess.run(["umount", str(path)], check=True)
+        subprocess.run(["umount", "--lazy", str(path)], check=True)  # lazy: a leaked open file does not block it
 
 
 def fail_after_first_save(real_save):
