@@ -268,6 +268,20 @@ def test_a_full_disk_is_one_clear_error_recorded_as_failed_and_the_rerun_resumes
     assert resumed["status"] == "complete" and resumed["final_eval_loss"] == reference["final_eval_loss"]
 
 
+def test_a_run_that_trained_to_its_budget_is_complete_even_if_its_final_checkpoint_cannot_be_written(
+        tiny_config, monkeypatch, caplog):
+    cfg = tiny_config()  # the default cadence: the only checkpoint is the final one
+
+    def disk_full(obj, f, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with caplog.at_level(logging.WARNING, logger="sweep.train"):
+        result = train(cfg)
+    assert result["status"] == "complete" and RunDir.for_config(cfg).read_result()["status"] == "complete"
+    assert "the final checkpoint was not written" in caplog.text and "No space left on device" in caplog.text
+
+
 def test_a_disk_without_room_for_a_checkpoint_fails_the_run_before_its_first_step(tiny_config, monkeypatch):
     cfg = tiny_config()
     run = RunDir.for_config(cfg)
