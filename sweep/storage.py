@@ -24,13 +24,17 @@ def free_bytes(path: Path) -> int | None:
 
 
 def describe_bytes(n: int | None) -> str:
+    """e.g. 512 B, 9.8 KiB, 3.1 GiB."""
     if n is None:
         return "unknown"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
+    if n < 1024:
+        return f"{n} B"
+    size, unit = n / 1024, "KiB"
+    for larger in ("MiB", "GiB", "TiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f} {unit}"
 
 
 def write_failed(path: Path, err: OSError) -> StorageError:
