@@ -1,7 +1,9 @@
 """Where a checkpoint is written and read: `save_checkpoint` / `load_checkpoint`.
 
 One file, `<run>/checkpoints/latest.pt`, written to a temporary file and renamed over the old
-one, so a crash mid-write never leaves a half checkpoint. It holds the model, the optimizer,
+one, so a crash mid-write never leaves a half checkpoint, and a write that fails (disk full, I/O
+error, permission) leaves the previous checkpoint as it was and raises one `StorageError` naming
+the file and the free space (the temporary file is removed). It holds the model, the optimizer,
 the step (which is also the data position: the reader is a function of (seed, step, rank) and
 the learning rate a function of the step), the RNG states and the wall time spent so far.
 Loaded with `weights_only=True`: no pickled code runs on load.
@@ -16,7 +18,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, StorageError
+from sweep.storage import describe_bytes, free_bytes, write_failed
 
 FORMAT_VERSION = 1
 
@@ -33,15 +36,33 @@ def save_checkpoint(
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "extra": extra,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(state, tmp)
-        with open(tmp, "rb") as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:  # a file object: a failed write is an OSError with its errno
+            torch.save(state, f)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise write_failed(path, err) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def checkpoint_bytes(model: nn.Module) -> int:
+    """The size of a checkpoint less its RNG states and headers (tens of KiB): the parameters and
+    AdamW's two moments of each. Never more than the real size, so the check never refuses one that fits."""
+    return 3 * sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def check_room_for_checkpoint(path: Path, model: nn.Module) -> None:
+    """Before the first step: a checkpoint of `model` must fit next to the current one (it is
+    written in full before it replaces it), else the run would train and then lose its work."""
+    needed, free = checkpoint_bytes(model), free_bytes(path)
+    if free is not None and free < needed:
+        raise StorageError(f"no room for checkpoint {path}: it needs about {describe_bytes(needed)} and its "
+                           f"file system has {describe_bytes(free)} free. Free space or choose another out_dir")
 
 
 def load_checkpoint(

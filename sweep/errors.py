@@ -15,3 +15,8 @@ class DamagedFile(ConfigError):
     def __init__(self, path: object, problem: str, remedy: str):
         self.path, self.problem, self.remedy = path, problem, remedy
         super().__init__(f"{path}: {problem}; {remedy}")
+
+
+class StorageError(ConfigError):
+    """A file of a run folder cannot be written (disk full, I/O error, no permission). Shown as one
+    line like a user mistake: the fix is outside the program, and re-running resumes the run."""

@@ -14,6 +14,9 @@ Every file is read back defensively: one that cannot be read (truncated, not JSO
 the shape written) raises DamagedFile naming it, what is wrong and what to do; the run's state is
 then `damaged` and the other runs go on. A last metrics.jsonl line without its newline was torn
 by a process killed mid-write: it was never acknowledged and is dropped.
+
+A write that fails raises one `StorageError` naming the file and the free space. Temporary files
+of atomic writes left by a killed process are removed when the run starts again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import DamagedFile
+from sweep.storage import write_failed
 
 log = logging.getLogger("sweep.rundir")
 
@@ -138,8 +142,20 @@ class RunDir:
         atomic_write_text(self.result_file, json.dumps(_finite(result), indent=2) + "\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_file, "a") as f:
-            f.write(json.dumps(_finite(record)) + "\n")
+        try:
+            with open(self.metrics_file, "a") as f:
+                f.write(json.dumps(_finite(record)) + "\n")
+        except OSError as err:
+            raise write_failed(self.metrics_file, err) from None
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove the temporary files of atomic writes (checkpoint, result, config, metrics) that
+        a killed process left behind; only the process training the run may call this."""
+        stale = [tmp for file in (self.checkpoint_file, self.result_file, self.config_file, self.metrics_file)
+                 for tmp in file.parent.glob(f".{file.name}.*.tmp")]
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+        return stale
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The records of metrics.jsonl, each a JSON object with a `step`. A torn last line (no
@@ -193,18 +209,23 @@ def _first_line(err: BaseException) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary file in the same folder, fsync, then rename over `path`; a failed
+    write leaves `path` as it was and raises a StorageError."""
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as err:
+        raise write_failed(path, err) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _finite(record: Any) -> Any:

@@ -30,9 +30,9 @@ from model import Transformer
 from model.arithmetic import flops_per_token
 from sweep import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
-from sweep.checkpoint import load_checkpoint, save_checkpoint
+from sweep.checkpoint import check_room_for_checkpoint, load_checkpoint, save_checkpoint
 from sweep.config import TrainConfig, to_typed, validate
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, StorageError
 from sweep.data import TrainReader, eval_batches
 from sweep.data.access import check_epochs, corpus_facts, open_corpus
 from sweep.data.prefetch import Prefetcher
@@ -123,6 +123,8 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
     if world.is_main:
+        for stale in run.remove_stale_temporaries():
+            log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
         run.write_config(cfg)
     tracker = open_tracker(cfg, coordinates(cfg, budget), world.is_main)
     try:
@@ -140,13 +142,17 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
 
 def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> dict[str, Any]:
     """Write result.json with status failed (a re-launch resumes the run from its checkpoint),
-    and config.yaml if the run failed before writing it, so `sweep status` lists the run."""
+    and config.yaml if the run failed before writing it, so `sweep status` lists the run. Best
+    effort: where even that cannot be written (a full disk), the log says so."""
     run = RunDir.for_config(cfg)
-    if not run.config_file.exists():
-        run.write_config(cfg)
     fields = {"error": error, **({"traceback": trace} if trace else {})}
     result = _result(cfg, compute_budget(cfg), "failed", **fields)
-    run.write_result(result)
+    try:
+        if not run.config_file.exists():
+            run.write_config(cfg)
+        run.write_result(result)
+    except StorageError as err:
+        log.error("%s: the failure could not be recorded either: %s", run.path.name, err)
     return result
 
 
@@ -181,6 +187,8 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
         log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
     elif run.metrics_file.exists() and writes:
         run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
+    if writes:
+        check_room_for_checkpoint(run.checkpoint_file, model)  # before any compute is spent
     if placement.compile:
         model.compile_blocks()
     forward = model
@@ -206,6 +214,8 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
     last_checkpoint = time.perf_counter()
     first_step = step
     record: dict[str, Any] = {}
+    # The stop request is held until the run has ended: a signal at the last step or while the
+    # result is written does not interrupt a finished run (nor reach a launcher's handler).
     with (StopRequest() as stop,
           Prefetcher(reader, step, budget.steps, placement.device) as batches,
           progress.bar(budget.steps, run.path.name, start=step, enabled=writes) as bar):
@@ -264,13 +274,19 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
                     distributed.barrier(world)  # nobody exits before the checkpoint is whole
                     last_checkpoint = time.perf_counter()
                     timer.resume(step)
-                if stopping:
+                if stopping and not last:  # at the last step the run simply finishes
                     raise RunInterrupted(run, step, (stop.signal or signal.SIGTERM).name)
             if log_step:
                 timer.resume(step)  # evals, logging and checkpoints are not training time
-    save()
-    record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
-    return _finish(run, cfg, budget, "complete", record, clock, facts, speed, writes, tracker)
+        try:
+            save()
+        except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
+            log.warning("%s: the final checkpoint was not written: %s", run.path.name, err)
+        record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
+        result = _finish(run, cfg, budget, "complete", record, clock, facts, speed, writes, tracker)
+        if stop.signal is not None and writes:
+            log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
+        return result
 
 
 @torch.no_grad()

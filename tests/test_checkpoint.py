@@ -1,11 +1,14 @@
 """sweep/checkpoint.py: atomic save, safe load, clear error on a damaged file."""
 
+import errno
+import os
+
 import pytest
 import torch
 
 from model import Transformer, TransformerShape
-from sweep.checkpoint import load_checkpoint, save_checkpoint
-from sweep.errors import ConfigError
+from sweep.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
+from sweep.errors import ConfigError, StorageError
 
 SHAPE = TransformerShape(d=16, l=1, vocab_size=11, seq_len=8, head_dim=8, mlp_ratio=4, rope_base=1e4)
 
@@ -59,3 +62,29 @@ def test_loading_runs_no_pickled_code(tmp_path):
     model, optimizer = model_and_optimizer(0)
     with pytest.raises(ConfigError, match="cannot be loaded"):
         load_checkpoint(path, model, optimizer)
+
+
+def test_a_failed_write_names_the_file_and_the_free_space_and_the_previous_checkpoint_survives(
+        tmp_path, monkeypatch):
+    path = tmp_path / "checkpoints" / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    save_checkpoint(path, model, optimizer, step=1, extra={})
+
+    def disk_full(obj, f, *args, **kwargs):
+        f.write(b"part of a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(StorageError, match=rf"cannot write {path}: \[Errno 28\] No space left on device; "
+                                           r"[0-9.]+ [KMG]?i?B free on its file system"):
+        save_checkpoint(path, model, optimizer, step=2, extra={})
+    monkeypatch.undo()
+    assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]  # the temporary file is removed
+    assert load_checkpoint(path, *model_and_optimizer(1))[0] == 1
+
+
+def test_the_size_estimate_checked_before_the_first_step_is_a_checkpoint_without_its_small_headers(tmp_path):
+    path = tmp_path / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    save_checkpoint(path, model, optimizer, step=1, extra={})
+    assert checkpoint_bytes(model) <= path.stat().st_size < checkpoint_bytes(model) + 32 * 1024

@@ -1,10 +1,12 @@
 """sweep/rundir.py: run identity, folder names, atomic result files."""
 
+import errno
 import json
+import os
 
 import pytest
 
-from sweep.errors import ConfigError, DamagedFile
+from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.rundir import RunDir, atomic_write_text, run_name
 
 
@@ -126,3 +128,24 @@ def test_a_run_with_a_damaged_file_is_in_state_damaged_only_where_the_file_is_re
     run.result_file.write_text("")
     with pytest.raises(DamagedFile, match="result.json: empty"):
         run.state()
+
+def test_a_failed_atomic_write_names_the_file_and_the_free_space_and_keeps_the_old_content(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    atomic_write_text(path, "old")
+
+    def io_error(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "fsync", io_error)
+    with pytest.raises(StorageError, match=rf"cannot write {path}: \[Errno 5\] .* free on its file system") as err:
+        atomic_write_text(path, "new")
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # the temporary file is removed
+
+
+def test_a_failed_metrics_append_names_the_file(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.metrics_file.mkdir(parents=True)  # appending to it fails like a read-only or broken file
+    with pytest.raises(StorageError, match=f"cannot write {run.metrics_file}: .*Is a directory"):
+        run.append_metrics({"step": 1})

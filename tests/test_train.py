@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,9 +17,11 @@ import pytest
 import torch
 import yaml
 
+import sweep.checkpoint as checkpoint_module
 import sweep.train as train_module
 from sweep.data import TrainReader
-from sweep.errors import ConfigError, DamagedFile
+from sweep.errors import ConfigError, DamagedFile, StorageError
+from sweep.results import load_runs
 from sweep.rundir import RunDir
 from sweep.config import to_typed
 from sweep.train import RunInterrupted, evaluate, train
@@ -172,6 +176,156 @@ def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_pat
     reference = train(to_typed(compose_config(*overrides[:-1], f"out_dir={tmp_path / 'reference'}")))
     assert result["final_train_loss"] == reference["final_train_loss"]
     assert result["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def trained_values(metrics: list[dict]) -> list[dict]:
+    """metrics.jsonl without its timings: what must be the same however often a run was stopped."""
+    return [{k: v for k, v in m.items() if k in ("step", "lr", "train_loss", "grad_norm", "eval_loss")}
+            for m in metrics]
+
+
+def test_a_stop_signal_at_any_step_leaves_that_step_or_a_complete_run_and_the_resume_ends_the_same(
+        tiny_config, tmp_path, monkeypatch):
+    few_steps = "budget.tokens_per_param=0.06"
+    reference_cfg = tiny_config(few_steps, f"out_dir={tmp_path / 'uninterrupted'}")
+    reference = train(reference_cfg)
+    reference_metrics = RunDir.for_config(reference_cfg).read_metrics()
+    steps = reference["steps"]
+    assert 6 <= steps <= 14
+    for k in range(1, steps + 1):
+        cfg = tiny_config(few_steps, f"out_dir={tmp_path / f'stopped-at-{k}'}")
+        run = RunDir.for_config(cfg)
+        with monkeypatch.context() as patch:
+            patch.setattr(StopAtStep, "at", k)
+            patch.setattr(train_module, "StopRequest", StopAtStep)
+            if k < steps:
+                with pytest.raises(RunInterrupted, match=f"at step {k};") as stopped:
+                    train(cfg)
+                assert stopped.value.step == k
+                assert not run.result_file.exists()
+            else:
+                assert train(cfg)["status"] == "complete"  # at the last step the run simply finishes
+        assert torch.load(run.checkpoint_file, weights_only=True)["step"] == k
+        result = train(cfg)
+        assert (result["status"], result["final_train_loss"], result["final_eval_loss"]) == (
+            "complete", reference["final_train_loss"], reference["final_eval_loss"]), f"stopped at step {k}"
+        assert trained_values(run.read_metrics()) == trained_values(reference_metrics), f"stopped at step {k}"
+
+
+def test_a_stop_signal_while_the_result_is_written_leaves_the_run_complete(tiny_config, monkeypatch):
+    cfg = tiny_config()
+    real_write_result = RunDir.write_result
+
+    def signalled_while_writing(self, result):
+        os.kill(os.getpid(), signal.SIGUSR2)  # e.g. Slurm's time-limit warning
+        real_write_result(self, result)
+
+    passed_on = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: passed_on.append(signum))  # a launcher's
+    try:
+        monkeypatch.setattr(RunDir, "write_result", signalled_while_writing)
+        result = train(cfg)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert result["status"] == "complete" and RunDir.for_config(cfg).read_result()["status"] == "complete"
+    assert passed_on == [], "the finished run was handed to the launcher's requeue handler"
+
+
+def test_temporary_files_left_by_a_killed_process_are_removed_when_the_run_starts(tiny_config):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.checkpoint_dir.mkdir(parents=True)
+    stale = [run.checkpoint_dir / ".latest.pt.4242.tmp", run.path / ".result.json.k2j3.tmp",
+             run.path / ".config.yaml.x8a1.tmp", run.path / ".metrics.jsonl.q0w9.tmp"]
+    for tmp in stale:
+        tmp.write_bytes(b"half written")
+    assert train(cfg)["status"] == "complete"
+    assert not any(tmp.exists() for tmp in stale)
+    assert sorted(p.name for p in run.path.rglob("*") if p.is_file()) == [
+        "config.yaml", "latest.pt", "metrics.jsonl", "result.json"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs folder where this machine allows mounting one (root with CAP_SYS_ADMIN), else None."""
+    path = tmp_path / "small-disk"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
+                             capture_output=True).returncode == 0 if shutil.which("mount") else False
+    yield path if mounted else None
+    if mounted:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)  # lazy: a leaked open file does not block it
+
+
+def fail_after_first_save(real_save):
+    """torch.save that fails like a full disk (part written, then ENOSPC) after its first call."""
+    calls = []
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            f.write(b"part of a checkpoint")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(obj, f, *args, **kwargs)
+
+    return save
+
+
+def test_a_full_disk_is_one_clear_error_recorded_as_failed_and_the_rerun_resumes_from_the_last_checkpoint(
+        tiny_config, tmp_path, small_disk, monkeypatch, caplog):
+    reference_cfg = tiny_config(f"out_dir={tmp_path / 'uninterrupted'}")
+    reference = train(reference_cfg)
+    checkpoint_size = RunDir.for_config(reference_cfg).checkpoint_file.stat().st_size
+    out_dir = small_disk or tmp_path / "disk"
+    cfg = tiny_config(f"out_dir={out_dir}", "train.checkpoint_every_minutes=1e-9")  # after every step
+    run = RunDir.for_config(cfg)
+    filler = out_dir / "filler"
+    with monkeypatch.context() as patch:
+        if small_disk:  # room for the first checkpoint, not for a second one written next to it
+            filler.write_bytes(bytes(shutil.disk_usage(small_disk).free - int(1.5 * checkpoint_size) - 2 ** 16))
+        else:
+            patch.setattr(torch, "save", fail_after_first_save(torch.save))
+        with pytest.raises(StorageError) as failed:
+            train(cfg)
+    message = str(failed.value)
+    assert str(run.checkpoint_file) in message and "No space left on device" in message
+    assert "free on its file system" in message
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__  # one error, no chain
+    recorded = run.read_result()
+    assert recorded["status"] == "failed" and "No space left on device" in recorded["error"]
+    assert load_runs(out_dir)[0]["status"] == "failed"  # what `sweep status` shows
+    assert [p.name for p in run.checkpoint_dir.iterdir()] == ["latest.pt"]  # no temporary file left
+    assert torch.load(run.checkpoint_file, weights_only=True)["step"] == 1  # the previous one, whole
+
+    filler.unlink(missing_ok=True)
+    with caplog.at_level(logging.INFO, logger="sweep.train"):
+        resumed = train(cfg)
+    assert "resuming from step 1 of" in caplog.text
+    assert resumed["status"] == "complete" and resumed["final_eval_loss"] == reference["final_eval_loss"]
+
+
+def test_a_run_that_trained_to_its_budget_is_complete_even_if_its_final_checkpoint_cannot_be_written(
+        tiny_config, monkeypatch, caplog):
+    cfg = tiny_config()  # the default cadence: the only checkpoint is the final one
+
+    def disk_full(obj, f, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with caplog.at_level(logging.WARNING, logger="sweep.train"):
+        result = train(cfg)
+    assert result["status"] == "complete" and RunDir.for_config(cfg).read_result()["status"] == "complete"
+    assert "the final checkpoint was not written" in caplog.text and "No space left on device" in caplog.text
+
+
+def test_a_disk_without_room_for_a_checkpoint_fails_the_run_before_its_first_step(tiny_config, monkeypatch):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    monkeypatch.setattr(checkpoint_module, "free_bytes", lambda path: 10_000)
+    with pytest.raises(StorageError, match=r"no room for checkpoint .*latest.pt: it needs about .* 9.8 KiB free"):
+        train(cfg)
+    assert not run.metrics_file.exists() and not run.checkpoint_file.exists()  # nothing trained
+    assert run.read_result()["status"] == "failed"
 
 
 def test_the_loop_reads_values_back_to_the_host_only_at_log_steps(tiny_config, monkeypatch):
