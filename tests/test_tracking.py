@@ -165,7 +165,7 @@ def test_an_unreachable_wandb_server_costs_seconds_and_the_run_logs_offline(tiny
     with caplog.at_level(logging.WARNING, logger="sweep.tracking"):
         train(cfg)
     hole.close()
-    assert opened_in[0] < 10
+    assert opened_in[0] < 30  # W&B alone waited 60 s; a few seconds on an idle machine, W&B's start included
     assert caplog.text.count(f"127.0.0.1:{port} did not answer") == 1 and "logging offline" in caplog.text
     run = RunDir.for_config(cfg)
     (tracked,) = offline_runs(run)  # nothing lost: `wandb sync` uploads it later
