@@ -8,22 +8,36 @@
   (d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = the coordinates + `logger.tags`.
 - Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
   into `<run folder>/wandb/`, to `wandb sync` later. The key itself is never passed or written.
+- An online run first asks the W&B server for any HTTP answer (once per process, at most
+  PROBE_TIMEOUT_S): a server that does not answer costs a run that long, and the run logs offline
+  into its run folder instead (`wandb sync` later).
+- No gaps across attempts: after an attempt's W&B finish() returns, the run folder records the
+  last step W&B surely holds (`wandb/tracked_step.json`). A resumed attempt logs again every
+  record of metrics.jsonl after that step (identical values): online, after the step the
+  server holds (`run.starting_step`). A signal while W&B finishes waits for it to finish.
 - Tracking never stops training: the first W&B error is logged once, then this run's tracker is
   silent. Only rank 0 tracks.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import netrc
 import os
+import ssl
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
 from sweep.errors import ConfigError
-from sweep.rundir import FINISHED, RunDir, run_hash
+from sweep.preempt import StopRequest
+from sweep.rundir import FINISHED, RunDir, atomic_write_text, run_hash
 
 log = logging.getLogger("sweep.tracking")
 
@@ -39,7 +53,8 @@ METRICS = {
     "mfu": "perf/mfu",
     "wall_seconds": "perf/wall_seconds",
 }
-INIT_TIMEOUT_S = 60  # an unreachable server delays the start by at most this, then the run goes on
+INIT_TIMEOUT_S = 60  # a server that answers but does not start the run: the run goes on without W&B
+PROBE_TIMEOUT_S = 3  # a server that does not answer within this costs a run no more: it logs offline
 
 
 class Tracker:
@@ -54,24 +69,31 @@ class Tracker:
     def interrupted(self) -> None:
         """The run stopped on a signal and will resume later."""
 
-    def skip_through(self, step: int) -> None:
-        """A resumed run: its earlier attempt logged up to `step`; steps up to there are logged
-        again with identical values, and are not sent twice."""
+    def catch_up(self, records: Iterable[dict[str, Any]]) -> None:
+        """A resumed run: `records` are what its earlier attempts logged up to its checkpoint
+        (metrics.jsonl); those W&B may not hold are logged again, the others not twice."""
 
 
 class WandbTracker(Tracker):
-    def __init__(self, run: Any, label: str):
+    def __init__(self, run: Any, label: str, tracked_step_file: Path):
         self.run, self.label = run, label  # self.run is None once W&B has failed
-        # An online run resumed by W&B continues after the last step it holds; a resumed
-        # training run re-logs the steps since its checkpoint (identical values): skip those,
-        # so that each attempt's history (offline: each offline-run folder) is disjoint.
-        self.first_step = run.starting_step if run.resumed else 0
+        self.tracked_step_file = tracked_step_file
+        # Steps before first_step are held by W&B already and are not sent twice (an attempt's
+        # history, offline each offline-run folder, starts after them): online, what the server
+        # holds; offline, what earlier attempts surely wrote.
+        if run.settings.mode == "online":
+            self.first_step = run.starting_step if run.resumed else 0
+        else:
+            self.first_step = read_tracked_step(tracked_step_file) + 1
+        self.last_logged = self.first_step - 1
 
-    def _safely(self, what: str, call: Callable[[Any], None]) -> None:
+    def _safely(self, what: str, call: Callable[[Any], None]) -> bool:
+        """Whether `call` succeeded; W&B failing is reported once and ends this run's tracking."""
         if self.run is None:
-            return
+            return False
         try:
             call(self.run)
+            return True
         except Exception as err:  # W&B must never stop training
             log.warning("%s: W&B %s failed (%s: %s); no more W&B logging for this run, training goes on "
                         "(metrics.jsonl is complete)", self.label, what, type(err).__name__, err)
@@ -80,32 +102,57 @@ class WandbTracker(Tracker):
                 run.finish(exit_code=1)
             except Exception:
                 pass
+        return False
 
     def log(self, record: dict[str, Any]) -> None:
-        if record["step"] < self.first_step:
+        if record["step"] < self.first_step or record["step"] <= self.last_logged:
             return
         data = {axis: record[axis] for axis in AXES}
         data.update({METRICS[k]: v for k, v in record.items() if k in METRICS and v is not None})
-        self._safely("log", lambda run: run.log(data, step=record["step"]))
+        if self._safely("log", lambda run: run.log(data, step=record["step"])):
+            self.last_logged = record["step"]
 
-    def skip_through(self, step: int) -> None:
-        self.first_step = max(self.first_step, step + 1)
+    def catch_up(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.log(record)
 
     def finish(self, result: dict[str, Any]) -> None:
         def close(run: Any) -> None:
             run.summary.update(result)
             run.finish(exit_code=0 if result.get("status") in FINISHED else 1)
 
-        self._safely("finish", close)
-        self.run = None
+        self._close(close)
 
     def interrupted(self) -> None:
         def close(run: Any) -> None:
             run.mark_preempting()
             run.finish(exit_code=1)
 
-        self._safely("finish", close)
+        self._close(close)
+
+    def _close(self, close: Callable[[Any], None]) -> None:
+        """Finish the W&B run; once finish() has returned, W&B surely holds every step logged.
+        A stop signal meanwhile (SIGUSR2, SIGTERM) waits: the run has ended, its summary is
+        written, and the process goes on to exit normally."""
+        with StopRequest():
+            if self._safely("finish", close):
+                write_tracked_step(self.tracked_step_file, self.last_logged)
         self.run = None
+
+
+def read_tracked_step(path: Path) -> int:
+    """The last step W&B surely holds, as recorded in `path`; -1 (none) when not recorded or unreadable."""
+    try:
+        return int(json.loads(path.read_text())["step"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return -1
+
+
+def write_tracked_step(path: Path, step: int) -> None:
+    try:
+        atomic_write_text(path, json.dumps({"step": step}) + "\n")
+    except OSError as err:  # the next attempt logs these steps again: nothing lost
+        log.warning("could not record the last step W&B holds in %s (%s)", path, err)
 
 
 def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -> Tracker:
@@ -116,7 +163,7 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
     try:
         import wandb
 
-        mode = resolve_mode(cfg.logger.mode)
+        mode = offline_if_unreachable(resolve_mode(cfg.logger.mode), run_dir.path.name)
         run = wandb.init(
             project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
@@ -135,7 +182,49 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
     where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
         if run.settings.mode == "offline" else run.url
     log.info("%s: W&B run %s (%s)", run_dir.path.name, run.id, where)
-    return WandbTracker(run, run_dir.path.name)
+    return WandbTracker(run, run_dir.path.name, run_dir.path / "wandb" / "tracked_step.json")
+
+
+def offline_if_unreachable(mode: str | None, label: str) -> str | None:
+    """`mode`, or offline when it is online and the W&B server does not answer."""
+    if (mode or os.environ.get("WANDB_MODE")) not in ("online", "run"):
+        return mode
+    from wandb.sdk import wandb_setup
+
+    # WANDB_BASE_URL, else W&B's settings files (`wandb login --host`) or its default
+    base_url = os.environ.get("WANDB_BASE_URL") or wandb_setup.singleton().settings.base_url
+    if server_answers(base_url):
+        return mode
+    log.warning("%s: the W&B server %s did not answer within %g s: logging offline into the run folder "
+                "(upload later with `wandb sync`)", label, base_url, PROBE_TIMEOUT_S)
+    return "offline"
+
+
+_answers: dict[str, bool] = {}  # base URL -> whether it answered, asked once per process
+
+
+def server_answers(base_url: str) -> bool:
+    """Whether `base_url` gives any HTTP answer (an error status included) within PROBE_TIMEOUT_S,
+    name resolution, connection and TLS included."""
+    if base_url not in _answers:
+        answered: list[bool] = []
+        probe = threading.Thread(target=lambda: answered.append(_http_answers(base_url)), daemon=True)
+        probe.start()
+        probe.join(PROBE_TIMEOUT_S)  # a black hole: the thread stays behind, asleep, until it times out
+        _answers[base_url] = bool(answered and answered[0])
+    return _answers[base_url]
+
+
+def _http_answers(url: str) -> bool:
+    any_certificate = ssl.create_default_context()  # a server that answers is enough: nothing is sent
+    any_certificate.check_hostname, any_certificate.verify_mode = False, ssl.CERT_NONE
+    try:
+        urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S, context=any_certificate).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    return True
 
 
 def _settings() -> Any:

@@ -182,7 +182,7 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
             timer.load(extra["timer"])
         if writes:
             logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
-            tracker.skip_through(logged[-1]["step"] if logged else step)
+            tracker.catch_up(r for r in logged if r["step"] <= step)  # what W&B may not hold
             run.truncate_metrics(after_step=step)
         log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
     elif run.metrics_file.exists() and writes:

@@ -4,6 +4,10 @@ wrote), resumed rather than duplicated, and W&B never stops training."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from sweep.rundir import RunDir, run_hash
 from sweep.tracking import Tracker, open_tracker, resolve_mode, upload_report
 from sweep.train import RunInterrupted, train
 from tests.helpers import StopAtStep
-from tests.wandb_offline import read_offline_run
+from tests.wandb_offline import read_offline_run, read_unfinished_offline_run, records_with_ends
 
 WANDB = ["logger=wandb", "logger.mode=offline", "logger.project=tests"]
 
@@ -68,6 +72,105 @@ def test_a_resumed_run_continues_the_same_wandb_run(tiny_config, monkeypatch):
     # disjoint histories that together are the whole run: `wandb sync` appends one to the other
     assert first.history[-1]["step"] < second.history[0]["step"]
     assert [h["step"] for h in first.history + second.history] == [m["step"] for m in run.read_metrics()]
+
+
+def cut_after_first_history_record(folder: Path) -> None:
+    """What a killed W&B writer leaves: the run's file ends after its first logged step."""
+    (path,) = folder.glob("run-*.wandb")
+    end = next(end for end, record in records_with_ends(path) if record.WhichOneof("record_type") == "history")
+    os.truncate(path, end)
+
+
+def test_steps_a_killed_wandb_writer_never_wrote_are_logged_again_by_the_next_attempt(tiny_config, monkeypatch):
+    import wandb
+
+    cfg = tiny_config(*WANDB)
+    run = RunDir.for_config(cfg)
+    real_finish = wandb.Run.finish
+
+    def writer_killed(self, *args, **kwargs):  # scancel / scontrol requeue: W&B's writer dies too
+        real_finish(self, *args, **kwargs)
+        raise OSError("wandb-core went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAtStep)
+        patch.setattr(wandb.Run, "finish", writer_killed)
+        with pytest.raises(RunInterrupted):
+            train(cfg)
+    (folder,) = (run.path / "wandb").glob("offline-run-*")
+    read_offline_run(folder)  # W&B is done writing it
+    cut_after_first_history_record(folder)
+    train(cfg)
+
+    first = read_unfinished_offline_run(folder)
+    (second,) = [read_offline_run(p) for p in (run.path / "wandb").glob("offline-run-*") if p != folder]
+    metrics = {m["step"]: m for m in run.read_metrics()}
+    assert [h["step"] for h in first.history] == [2]  # the killed attempt logged 2 and 4, wrote only 2
+    assert {h["step"] for h in first.history + second.history} == set(metrics)  # no gap
+    for logged in second.history:
+        assert logged["train/loss"] == metrics[logged["step"]]["train_loss"]  # logged again, identical
+    assert second.summary["status"] == "complete" and second.exit_code == 0
+
+
+def test_a_stop_signal_while_wandb_finishes_leaves_the_summary_and_a_normal_exit(tiny_config, monkeypatch):
+    import wandb
+
+    cfg = tiny_config(*WANDB)
+    real_finish = wandb.Run.finish
+
+    def signalled_while_finishing(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGUSR2)  # Slurm's time-limit warning, just as W&B finishes
+        real_finish(self, *args, **kwargs)
+
+    def scheduler_requeues(signum, frame):  # what submitit's handler does: requeue, exit non-zero
+        raise SystemExit(1)
+
+    monkeypatch.setattr(wandb.Run, "finish", signalled_while_finishing)
+    previous = signal.signal(signal.SIGUSR2, scheduler_requeues)
+    try:
+        result = train(cfg)
+        assert signal.getsignal(signal.SIGUSR2) is scheduler_requeues  # put back once W&B has finished
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert result["status"] == "complete"
+    (tracked,) = offline_runs(RunDir.for_config(cfg))
+    assert tracked.summary["status"] == "complete" and tracked.exit_code == 0
+
+
+def black_hole() -> socket.socket:
+    """A loopback server that accepts TCP connections (the kernel's backlog) and never answers."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    return server
+
+
+@pytest.mark.parametrize("server", ["closed port", "black hole"])
+def test_an_unreachable_wandb_server_costs_seconds_and_the_run_logs_offline(tiny_config, monkeypatch, caplog,
+                                                                           server):
+    hole = black_hole()
+    port = 9 if server == "closed port" else hole.getsockname()[1]
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "0" * 40)  # mode auto: online
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    opened_in = []
+
+    def timed_open_tracker(*args, **kwargs):
+        started = time.perf_counter()
+        tracker = open_tracker(*args, **kwargs)
+        opened_in.append(time.perf_counter() - started)
+        return tracker
+
+    monkeypatch.setattr(train_module, "open_tracker", timed_open_tracker)
+    cfg = tiny_config("logger=wandb", "logger.project=tests")
+    with caplog.at_level(logging.WARNING, logger="sweep.tracking"):
+        train(cfg)
+    hole.close()
+    assert opened_in[0] < 30  # W&B alone waited 60 s; a few seconds on an idle machine, W&B's start included
+    assert caplog.text.count(f"127.0.0.1:{port} did not answer") == 1 and "logging offline" in caplog.text
+    run = RunDir.for_config(cfg)
+    (tracked,) = offline_runs(run)  # nothing lost: `wandb sync` uploads it later
+    assert [h["step"] for h in tracked.history] == [m["step"] for m in run.read_metrics()]
+    assert tracked.summary["status"] == "complete"
 
 
 def test_several_runs_in_one_process_each_finish_their_wandb_run(tiny_config):

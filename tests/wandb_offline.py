@@ -18,6 +18,11 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 
 
 def records(path: Path) -> list[pb.Record]:
+    return [record for _end, record in records_with_ends(path)]
+
+
+def records_with_ends(path: Path) -> list[tuple[int, pb.Record]]:
+    """Each whole record, with the offset in the file where it ends."""
     data = path.read_bytes()
     assert data.startswith(HEADER), f"{path} is not a W&B run file"
     out, pos, pending = [], len(HEADER), b""
@@ -39,7 +44,7 @@ def records(path: Path) -> list[pb.Record]:
         if kind in (FULL, LAST):
             record = pb.Record()
             record.ParseFromString(pending)
-            out.append(record)
+            out.append((pos, record))
     return out
 
 
@@ -76,6 +81,11 @@ def read_offline_run(folder: Path, timeout_s: float = 30) -> OfflineRun:
         if time.monotonic() > deadline:
             raise AssertionError(f"{folder}: no {'run' if run is None else 'exit'} record after {timeout_s} s")
         time.sleep(0.2)
+
+
+def read_unfinished_offline_run(folder: Path) -> OfflineRun | None:
+    """What the run's file holds now, exit record or not (a writer that was killed)."""
+    return _read(folder)
 
 
 def _read(folder: Path) -> OfflineRun | None:
