@@ -100,10 +100,14 @@ class GridPoint:
         return RunDir.for_config(self.cfg)
 
     def state(self) -> str:
-        """complete | diverged | failed (from result.json), started (a checkpoint or metrics
-        exist), or pending."""
+        """complete | diverged | failed (from result.json), running (a live process holds the
+        run folder), started (a checkpoint or metrics exist), or pending."""
         run = self.run
         result = run.read_result()
+        if result is not None and result["status"] != "failed":
+            return result["status"]
+        if run.holder() is not None:  # e.g. a failed run being retried
+            return "running"
         if result is not None:
             return result["status"]
         if run.checkpoint_file.exists() or run.metrics_file.exists():

@@ -46,7 +46,7 @@ def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_clus
     assert {e["bucket"] for e in manifest.values()} == {"cpu", "gpu"}  # d=16 is cheap, d=32 is not
 
     again = submit(out, shared_cache_dir, "model.d=16,32", "budget.tokens_per_param=0.5", buckets=buckets)
-    assert "finished or queued: not submitted again" in again.stdout + again.stderr
+    assert "finished, queued or running: not submitted again" in again.stdout + again.stderr
     assert latest_jobs(out) == manifest
 
     done = status(out, "--wait", "--interval", "2")
