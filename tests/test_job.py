@@ -4,6 +4,7 @@ import pytest
 
 from launch.job import TrainJob
 from sweep.rundir import RunDir
+from sweep.train import record_failure
 
 
 def test_a_job_runs_its_training_run(tiny_config):
@@ -22,3 +23,26 @@ def test_a_job_that_fails_before_training_is_recorded_as_failed(tiny_config, tmp
     result = run.read_result()
     assert result["status"] == "failed" and "corpus.txt" in result["error"] and "Traceback" in result["traceback"]
     assert run.config_file.exists()  # so `sweep status` lists it
+
+
+def test_a_job_whose_run_is_held_elsewhere_returns_running_and_records_nothing(tiny_config):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    with run.hold():
+        assert TrainJob(cfg)()["status"] == "running"
+    assert run.read_result() is None
+
+
+def test_a_finished_run_is_never_requeued(tiny_config):
+    cfg = tiny_config()
+    job = TrainJob(cfg)
+    assert job.checkpoint() is not None  # unfinished: submitit requeues the same job
+    job()
+    assert job.checkpoint() is None  # submitit: "not requeued: checkpoint function returned None"
+
+
+def test_an_error_after_the_run_finished_keeps_its_result(tiny_config):
+    cfg = tiny_config()
+    result = TrainJob(cfg)()
+    assert record_failure(cfg, "SIGUSR2 while W&B was closing the run") == result
+    assert RunDir.for_config(cfg).read_result()["status"] == "complete"

@@ -33,3 +33,24 @@ def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path
     assert b["status"] == "queued" and b["job_id"] == "5_1"
     assert c["status"] == "complete" and c["job_state"] == "COMPLETED"
     assert d == {"run": "d", "status": "pending"}
+
+
+def test_pending_array_ranges_are_expanded_to_their_tasks():
+    from launch.queue import expand_job_ids
+
+    assert expand_job_ids("11_[0-2%3]") == ["11_0", "11_1", "11_2"]
+    assert expand_job_ids("11_[3,5-7]") == ["11_3", "11_5", "11_6", "11_7"]
+    assert expand_job_ids("11_[0-8:4%2]") == ["11_0", "11_4", "11_8"]
+    assert expand_job_ids("11_4") == ["11_4"] and expand_job_ids("12") == ["12"]
+
+
+def test_a_cancelled_job_shows_as_cancelled_not_failed(tmp_path, monkeypatch):
+    import launch.queue
+
+    rows = [{"run": "a", "status": "started"}, {"run": "b", "status": "pending"}]
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"5_{i}", "bucket": "s",
+                                "log": f"/logs/5_{i}_0_log.out"} for i, r in enumerate("ab")])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"5_0": "CANCELLED", "5_1": "RUNNING"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["status"] == "cancelled" and "5_0" in rows[0]["error"]
+    assert rows[1]["status"] == "running"
