@@ -90,14 +90,18 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     if not ids:
         return {}
     states: dict[str, str] = {}
-    try:
-        out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+    arrays = sorted({i.split("_")[0] for i in ids if "_" in i})  # an array cancelled before any task
+    try:                                                        # started is one line: its job id
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids + arrays)],
                              capture_output=True, text=True, timeout=timeout_s)
         if out.returncode == 0:
             for line in out.stdout.splitlines():
                 job_id, _, state = line.partition("|")
                 for task in expand_job_ids(job_id) if job_id else []:
                     states[task] = state.split()[0] if state else "UNKNOWN"
+            for i in ids:
+                if i not in states and i.split("_")[0] in states:
+                    states[i] = states[i.split("_")[0]]
         missing = [i for i in ids if i not in states]
         if missing:  # accounting lags or is off: ask the controller
             out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
