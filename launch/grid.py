@@ -100,8 +100,8 @@ class GridPoint:
         return RunDir.for_config(self.cfg)
 
     def state(self) -> str:
-        """complete | diverged | failed (from result.json), started (a checkpoint or metrics
-        exist), pending, or damaged (a file of the run cannot be read: `damage()` says which)."""
+        """complete | diverged | failed (from result.json), running (a live process holds the
+        run folder), started (a checkpoint or metrics exist), pending, or damaged (a file of the run cannot be read: `damage()` says which)."""
         try:
             return self.run.state()
         except DamagedFile:

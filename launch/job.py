@@ -22,7 +22,7 @@ import submitit
 from sweep.config import TrainConfig
 from sweep.distributed import world_from_env
 from sweep.errors import DamagedFile
-from sweep.rundir import RunDir
+from sweep.rundir import FINISHED, RunDir, RunHeld
 from sweep.train import RunInterrupted, record_failure, train
 
 log = logging.getLogger("sweep.job")
@@ -40,6 +40,9 @@ class TrainJob(submitit.helpers.Checkpointable):
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
             return train(self.cfg)
+        except RunHeld as held:  # another process trains the run: skipped, not failed
+            log.warning("%s", held)
+            return held_result(held)
         except RunInterrupted as stop:
             log.warning("%s", stop)
             handler = signal.getsignal(signal.Signals[stop.signal_name])
@@ -55,9 +58,31 @@ class TrainJob(submitit.helpers.Checkpointable):
         except Exception as err:
             # A job fails where the submitting command could not see it (data gone, a node's
             # disk full, ...): record it, unless the training loop already did.
-            if world_from_env().is_main and (RunDir.for_config(self.cfg).read_result() or {}).get("status") != "failed":
+            run = RunDir.for_config(self.cfg)
+            result = run.read_result() or {}
+            if result.get("status") in FINISHED:  # e.g. a signal while W&B was closing the run
+                log.warning("%s: already %s; ignoring %s: %s", run.path.name, result["status"],
+                            type(err).__name__, err)
+                return result
+            if world_from_env().is_main and result.get("status") != "failed" \
+                    and run.holder() is None:  # a live holder records its own outcome
                 record_failure(self.cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
             raise
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission | None:
+        """Called by submitit on SIGUSR2: the same job again, to resume; None (no requeue) once
+        the run's result.json says it is finished."""
+        result = RunDir.for_config(self.cfg).read_result() or {}
+        if result.get("status") in FINISHED:
+            log.info("%s: already %s: not requeued", RunDir.for_config(self.cfg).path.name, result["status"])
+            return None
+        return super().checkpoint(*args, **kwargs)
+
+
+def held_result(held: RunHeld) -> dict[str, Any]:
+    """What a job returns for a run another process holds: `running`, with its holder (no
+    result.json is written: the holder writes it)."""
+    return {"status": "running", "run": held.path.name, "held_by": held.holder}
 
 
 def _num_tasks() -> int:

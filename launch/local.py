@@ -18,7 +18,7 @@ from launch.grid import GridPoint
 from launch.job import TrainJob
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
-from sweep.rundir import FINISHED
+from sweep.rundir import FINISHED, describe_holder
 
 log = logging.getLogger("sweep.launch")
 
@@ -66,6 +66,10 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         if damage is not None:
             log.warning("skipped: %s", damage)
             outcomes[id(point)] = Outcome(point, None, damage)
+    for point in points:
+        holder = None if id(point) in outcomes else point.run.holder()
+        if holder is not None:
+            outcomes[id(point)] = held_outcome(point, holder)
     todo = [p for p in points if id(p) not in outcomes]
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
@@ -73,7 +77,12 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     pending = list(todo)
     while pending or running:
         while pending and free:
-            point, slot = pending.pop(0), free.pop(0)
+            point = pending.pop(0)
+            holder = point.run.holder()
+            if holder is not None:  # another command started it meanwhile
+                outcomes[id(point)] = held_outcome(point, holder)
+                continue
+            slot = free.pop(0)
             point.run.write_config(point.cfg)
             executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
             executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
@@ -98,3 +107,9 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             log.info("%s: %s, eval loss %s (%d of %d done; log %s)", point.run.path.name, status,
                      (outcome.result or {}).get("final_eval_loss"), len(outcomes), len(points), job.paths.stdout)
     return [outcomes[id(p)] for p in points]
+
+
+def held_outcome(point: GridPoint, holder: dict[str, Any]) -> Outcome:
+    """A run another live process trains (sweep/rundir.py RunDir.hold): not started here."""
+    log.info("%s: held by %s: not started", point.run.path.name, describe_holder(holder))
+    return Outcome(point, {"status": "running", "held_by": holder}, None)

@@ -7,20 +7,59 @@ rewritten): {"run", "path", "job_id", "bucket", "submitted"}.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import logging
+import re
 import subprocess
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 log = logging.getLogger("sweep.launch")
 
 MANIFEST = "sweep_manifest.jsonl"
+SUBMIT_LOCK = ".submit.lock"
 
 # States in which a job still holds (or waits for) its run: do not submit the run again.
 ACTIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED",
                  "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
+RUNNING_STATES = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"}  # the rest of ACTIVE_STATES: queued
+
+# An array's tasks that have not started are listed as one line: `11_[0-2%3]`, `11_[3,5-7]`.
+ARRAY_RANGE = re.compile(r"^(?P<job>\d+)_\[(?P<tasks>[^\]]*)\]$")
+
+
+def expand_job_ids(job_id: str) -> list[str]:
+    """`11_[0-2%3]` -> ['11_0', '11_1', '11_2'] (`%3`: at most 3 at once); `11_[3,5-7]` ->
+    ['11_3', '11_5', '11_6', '11_7']; `0-15:4` steps by 4; any other id as it is."""
+    match = ARRAY_RANGE.match(job_id.strip())
+    if match is None:
+        return [job_id.strip()]
+    ids = []
+    for part in match["tasks"].split("%")[0].split(","):
+        first, _, rest = part.partition("-")
+        last, _, step = rest.partition(":")
+        ids += [f"{match['job']}_{i}" for i in range(int(first), int(last or first) + 1, int(step or 1))]
+    return ids
+
+
+@contextlib.contextmanager
+def submission_lock(out_dirs: Iterable[Path]) -> Iterator[None]:
+    """Held while a command plans and submits runs of these sweep folders (flock on
+    `out_dir/.submit.lock`, released when the process ends): a second identical command waits,
+    then sees the first one's jobs and submits nothing twice."""
+    with contextlib.ExitStack() as stack:
+        for out_dir in sorted({Path(d) for d in out_dirs}):  # always in the same order: no deadlock
+            out_dir.mkdir(parents=True, exist_ok=True)
+            f = stack.enter_context(open(out_dir / SUBMIT_LOCK, "a"))
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("%s: another command is submitting runs of this sweep: waiting for it", out_dir)
+                fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def append_manifest(out_dir: Path, entries: Iterable[dict]) -> None:
@@ -66,22 +105,26 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     if not ids:
         return {}
     states: dict[str, str] = {}
-    try:
-        out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+    arrays = sorted({i.split("_")[0] for i in ids if "_" in i})  # an array cancelled before any task
+    try:                                                        # started is one line: its job id
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids + arrays)],
                              capture_output=True, text=True, timeout=timeout_s)
         if out.returncode == 0:
             for line in out.stdout.splitlines():
                 job_id, _, state = line.partition("|")
-                if job_id:
-                    states[job_id] = state.split()[0] if state else "UNKNOWN"
+                for task in expand_job_ids(job_id) if job_id else []:
+                    states[task] = state.split()[0] if state else "UNKNOWN"
+            for i in ids:
+                if i not in states and i.split("_")[0] in states:
+                    states[i] = states[i.split("_")[0]]
         missing = [i for i in ids if i not in states]
         if missing:  # accounting lags or is off: ask the controller
             out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
                                  capture_output=True, text=True, timeout=timeout_s)
             for line in out.stdout.splitlines():
                 job_id, _, state = line.partition("|")
-                if job_id:
-                    states[job_id] = state
+                for task in expand_job_ids(job_id) if job_id else []:
+                    states[task] = state
     except FileNotFoundError:
         return {}
     return {i: s for i, s in states.items() if i in ids}
@@ -100,8 +143,9 @@ def max_array_size(timeout_s: float = 30) -> int:
 def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     """Add each run's latest job (`job_id`, `job_state`, `log`) to its runs-table row, and let
     Slurm settle runs without a result.json: a live job makes the run `queued` or `running`; a
-    job that ended without a result (killed, out of memory, node failure, time-outs past
-    max_requeues) makes it `failed`, never complete."""
+    job cancelled (scancel) makes it `cancelled`; any other job that ended without a result
+    (killed, out of memory, node failure, time-outs past max_requeues) makes it `failed`, never
+    complete."""
     latest = latest_jobs(out_dir)
     states = job_states(latest[r["run"]]["job_id"] for r in rows if r["run"] in latest)
     for row in rows:
@@ -113,7 +157,10 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         if row["status"] not in ("started", "pending") or state is None:
             continue
         if state in ACTIVE_STATES:
-            row["status"] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
+            row["status"] = "running" if state in RUNNING_STATES else "queued"
+        elif state == "CANCELLED":
+            row["status"] = "cancelled"
+            row["error"] = f"Slurm job {entry['job_id']} was cancelled; log: {entry.get('log')}"
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"

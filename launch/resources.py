@@ -39,6 +39,34 @@ def estimate_gpu_hours(cfg: TrainConfig, budget: Budget, assumed_mfu: float, dev
     return flops / (assumed_mfu * peak) / 3600
 
 
+STARTUP_S = 60  # from a job's start to submitit's SIGUSR2 handler and the first steps
+
+
+def signal_delay_range(time_min: int) -> tuple[int, int]:
+    """The `signal_delay_s` a bucket accepts: SIGUSR2 arrives at the time limit minus the delay.
+    At least STARTUP_S must come before it (a signal before submitit's handler is installed kills
+    the job: FAILED), and submitit must still take it for a time-out (it counts a SIGUSR2 as one
+    only after min(80% of the limit, the limit - 10 min) of the attempt; an earlier one is a
+    pre-emption, never counted against max_requeues: the run would be requeued forever)."""
+    limit_s = 60 * time_min
+    return 1, min(limit_s - STARTUP_S, max(limit_s // 5, 600) - STARTUP_S // 2)
+
+
+def check_signal_delay(buckets: Sequence[Bucket], signal_delay_s: int) -> None:
+    """One ConfigError naming every bucket whose time limit the delay does not fit."""
+    errors = []
+    for bucket in buckets:
+        low, high = signal_delay_range(bucket.time_min)
+        if not low <= signal_delay_s <= high:
+            errors.append(f"bucket {bucket.name!r} (time_min={bucket.time_min}) accepts "
+                          + (f"{low} .. {high}" if low <= high else "none: raise its time_min to 2 or more"))
+    if errors:
+        raise ConfigError(f"hydra.launcher.signal_delay_s={signal_delay_s} does not fit: "
+                          + "; ".join(errors) + f" (SIGUSR2 comes signal_delay_s before the limit; "
+                          f"{STARTUP_S} s of start-up must come before it, and submitit must count it "
+                          "as a time-out)")
+
+
 def pick_bucket(gpu_hours: float, buckets: Sequence[Bucket], max_requeues: int) -> Bucket:
     """The first bucket whose max_hours covers the estimate; past the last one, the last one,
     provided the run fits in its time limit x (1 + max_requeues) attempts (it resumes from its

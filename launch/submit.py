@@ -20,14 +20,12 @@ from rich.table import Table
 
 from launch.grid import GridPoint, build_grid
 from launch.job import TrainJob
-from launch.queue import ACTIVE_STATES, append_manifest, job_states, latest_jobs, max_array_size
-from launch.resources import Bucket, estimate_gpu_hours, pick_bucket
+from launch.queue import ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_jobs, max_array_size
+from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
 from sweep.rundir import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
-
-NOT_SUBMITTED = (*FINISHED, "queued", DAMAGED)  # states of runs a submission leaves alone
 
 @dataclass
 class SlurmOptions:
@@ -68,14 +66,21 @@ class PlannedRun:
     point: GridPoint
     gpu_hours: float | None  # None when run locally
     bucket: Bucket | None
-    state: str  # complete | diverged | failed | started | pending | queued (a live Slurm job) | damaged
+    state: str  # complete | diverged | failed | started | pending | queued | running (a live job or holder) | damaged
     job_id: str | None = None
+    job_bucket: str | None = None  # the bucket its live job was submitted to
+
+    @property
+    def to_submit(self) -> bool:
+        """Neither finished, held by a live job or process, nor damaged."""
+        return self.state not in FINISHED and self.state not in ("queued", "running", DAMAGED)
 
 
 def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], DictConfig],
               options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
     grid = build_grid(points, compose)
     buckets = options.bucket_specs()
+    check_signal_delay(buckets, options.signal_delay_s)
     planned, errors = [], []
     for point in grid:
         hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
@@ -93,8 +98,17 @@ def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], Di
     return planned
 
 
+def refresh_states(planned: Sequence[PlannedRun]) -> None:
+    """Read each run's state again (run folder, then Slurm): under the submission lock, what
+    another command submitted meanwhile is seen."""
+    for p in planned:
+        p.state, p.job_id, p.job_bucket = p.point.state(), None, None
+    _mark_queued(list(planned))
+
+
 def _mark_queued(planned: list[PlannedRun]) -> None:
-    """Runs whose latest job (from each sweep folder's manifest) is still alive are `queued`."""
+    """Runs whose latest job (from each sweep folder's manifest) is still alive are `queued`, or
+    `running` once Slurm runs it."""
     latest: dict[str, dict] = {}
     for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
         latest.update(latest_jobs(out_dir))
@@ -103,7 +117,8 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
     for p in open_runs:
         job_id = latest[p.point.run.path.name]["job_id"]
         if states.get(job_id) in ACTIVE_STATES:
-            p.state, p.job_id = "queued", job_id
+            p.state = "running" if states[job_id] in RUNNING_STATES else "queued"
+            p.job_id, p.job_bucket = job_id, latest[p.point.run.path.name].get("bucket")
 
 
 def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
@@ -115,13 +130,13 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
                       f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
                       f"{b.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
-                      p.bucket.name if p.bucket else "local",
+                      p.job_bucket or (p.bucket.name if p.bucket else "local"),
                       p.state + (f" ({p.job_id})" if p.job_id else ""))
     console.print(table)
     counts: dict[str, int] = {}
     for p in planned:
         counts[p.state] = counts.get(p.state, 0) + 1
-    todo = [p for p in planned if p.state not in NOT_SUBMITTED]
+    todo = [p for p in planned if p.to_submit]
     hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
     console.print(
         f"total: {len(planned)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
@@ -154,11 +169,13 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecu
 
 def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
                 make_executor: Callable[[SlurmOptions, Bucket], Any] = slurm_executor) -> list[dict]:
-    """Submit every run that is neither finished, queued nor damaged; returns the manifest entries."""
-    todo = [p for p in planned if p.state not in NOT_SUBMITTED]
+    """Submit every run that is neither finished, queued, running nor damaged; returns the
+    manifest entries. Call it under `launch.queue.submission_lock`, after `refresh_states`."""
+    todo = [p for p in planned if p.to_submit]
     skipped = len(planned) - len(todo)
     if skipped:
-        log.info("%d of %d runs are finished, queued or damaged: not submitted again", skipped, len(planned))
+        log.info("%d of %d runs are finished, queued, running or damaged: not submitted again", skipped,
+                 len(planned))
     for p in planned:
         damage = p.point.damage() if p.state == DAMAGED else None
         if damage is not None:

@@ -34,7 +34,8 @@ from sweep.fit.laws import LAWS
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
-STATUS_ORDER = ("complete", "diverged", "failed", "running", "queued", "started", "pending", "damaged")
+STATUS_ORDER = ("complete", "diverged", "failed", "cancelled", "running", "queued", "started", "pending",
+                "damaged")
 
 
 def _num(x: Any, fmt: str) -> str:
@@ -185,6 +186,8 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
+        if r["status"] == "cancelled":
+            console.print(f"cancelled: {r['path']}: {r.get('error', '')}")
         if r["status"] == "failed":
             where = "" if not r.get("traceback") else " (traceback: in the W&B run's summary)" \
                 if r.get("wandb_id") else f" (traceback: {r['path']}/result.json)"

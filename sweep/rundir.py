@@ -9,6 +9,7 @@ job number, so a re-launched or requeued run finds its own checkpoint. It holds:
   checkpoints/     latest.pt, written atomically (sweep/checkpoint.py)
   metrics.jsonl    one JSON line per log step (and per eval)
   result.json      written atomically, last; its `status` is complete | diverged | failed
+  .lock            held (flock) by the one process training the run; names that process
 
 Every file is read back defensively: one that cannot be read (truncated, not JSON / YAML, not
 the shape written) raises DamagedFile naming it, what is wrong and what to do; the run's state is
@@ -17,23 +18,37 @@ by a process killed mid-write: it was never acknowledged and is dropped.
 
 A write that fails raises one `StorageError` naming the file and the free space. Temporary files
 of atomic writes left by a killed process are removed when the run starts again.
+
+One run folder is trained by one process at a time: `RunDir.hold()` takes a non-blocking
+`flock` on `.lock` for the whole run, and a second process that finds it held gets `RunHeld`
+(and skips the run). A holder that dies releases it with its process (the kernel drops the
+lock), so nothing blocks forever. The lock file is never deleted: deleting it would let two
+processes lock two different files. Across nodes this needs a shared file system with flock
+(NFSv4, Lustre mounted with `flock`, GPFS, BeeGFS); where flock is not supported, `hold()`
+raises a ConfigError naming the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import errno
+import fcntl
 import hashlib
 import json
 import logging
 import math
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
 from sweep.config import TrainConfig, to_plain
-from sweep.errors import DamagedFile
+from sweep.errors import ConfigError, DamagedFile
 from sweep.storage import write_failed
 
 log = logging.getLogger("sweep.rundir")
@@ -69,6 +84,31 @@ def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
     return plain
 
 
+class RunHeld(Exception):
+    """The run folder is held by another live process (which trains the run): not a failure."""
+
+    def __init__(self, path: Path, holder: dict[str, Any] | None):
+        super().__init__(f"{path}: held by {describe_holder(holder)}: not run here")
+        self.path, self.holder = path, holder
+
+
+def describe_holder(holder: dict[str, Any] | None) -> str:
+    """'pid 123 on node7 (Slurm job 45_2) since 2026-01-01T00:00:00+00:00'."""
+    if not holder:
+        return "another process"
+    job = f" (Slurm job {holder['slurm_job']})" if holder.get("slurm_job") else ""
+    return f"pid {holder.get('pid')} on {holder.get('host')}{job} since {holder.get('since')}"
+
+
+def this_process() -> dict[str, Any]:
+    """Who holds a run: written into its lock file for other processes' messages."""
+    array_task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    job = (f"{os.environ['SLURM_ARRAY_JOB_ID']}_{array_task}" if array_task and "SLURM_ARRAY_JOB_ID" in os.environ
+           else os.environ.get("SLURM_JOB_ID"))
+    return {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job": job,
+            "since": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
 def run_hash(cfg: TrainConfig) -> str:
     blob = json.dumps(identity_fields(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
@@ -96,6 +136,58 @@ class RunDir:
     result_file = property(lambda self: self.path / "result.json")
     checkpoint_dir = property(lambda self: self.path / "checkpoints")
     checkpoint_file = property(lambda self: self.path / "checkpoints" / "latest.pt")
+    lock_file = property(lambda self: self.path / ".lock")
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the run folder for this process until the block ends; `RunHeld` (naming the
+        holder) when another live process holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            if not self._try_flock(fd, fcntl.LOCK_EX):
+                raise RunHeld(self.path, self.holder())
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(this_process()) + "\n").encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def holder(self) -> dict[str, Any] | None:
+        """Who holds the run folder ({host, pid, slurm_job, since}; {} if it has not said yet),
+        or None when it is free. Does not take it."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            if self._try_flock(fd, fcntl.LOCK_SH, tries=1):
+                return None
+            try:
+                return json.loads(os.pread(fd, 4096, 0).decode())
+            except ValueError:  # being written
+                return {}
+        finally:
+            os.close(fd)
+
+    def _try_flock(self, fd: int, kind: int, tries: int = 5) -> bool:
+        """Non-blocking flock; a few short retries ride over another process's probe (holder()
+        holds a shared lock for microseconds)."""
+        for attempt in range(tries):
+            try:
+                fcntl.flock(fd, kind | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if attempt + 1 < tries:
+                    time.sleep(0.05)
+            except OSError as err:
+                if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise ConfigError(
+                        f"{self.lock_file}: the file system does not support flock ({err.strerror}); "
+                        "run folders need one that does (local disk, NFSv4, Lustre mounted with flock, "
+                        "GPFS): set out_dir there") from None
+                raise
+        return False
 
     def write_config(self, cfg: TrainConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -124,12 +216,14 @@ class RunDir:
         return result
 
     def state(self) -> str:
-        """complete | diverged | failed (from result.json), started (a checkpoint or metrics
-        exist) or pending; DamagedFile when result.json, or the metrics.jsonl a resume would
-        read, cannot be read."""
+        """complete | diverged | failed (from result.json), running (a live process holds
+        the folder), started (a checkpoint or metrics exist) or pending; DamagedFile when
+        result.json, or the metrics.jsonl a resume would read, cannot be read."""
         result = self.read_result()
         if result is not None and result["status"] in FINISHED:
             return result["status"]
+        if self.holder() is not None:  # a live process trains it (e.g. a failed run being retried)
+            return "running"
         if self.checkpoint_file.exists():
             self.read_metrics()  # a resume reads it back
         if result is not None:

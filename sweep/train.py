@@ -12,6 +12,7 @@ an interrupted one resumes from its checkpoint and ends exactly where an uninter
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import signal
@@ -19,7 +20,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import hydra
 import torch
@@ -40,7 +41,7 @@ from sweep.device import Placement, resolve_placement
 from sweep.distributed import World, world_from_env
 from sweep.optim import build_optimizer, lr_at
 from sweep.preempt import StopRequest
-from sweep.rundir import FINISHED, RunDir
+from sweep.rundir import FINISHED, RunDir, RunHeld
 from sweep.step import TrainStep
 from sweep.throughput import Speed, StepTimer, run_peak, startup_origin
 from sweep.tracking import Tracker, open_tracker
@@ -122,6 +123,34 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     check_epochs(cfg.data, len(train_T), budget.tokens, cfg.model.seq_len, run.path.name)
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
+    with hold_run(run, world, placement.device):
+        return _train_holding(cfg, budget, run, cache, train_T, placement, world, started_at)
+
+
+@contextlib.contextmanager
+def hold_run(run: RunDir, world: World, device: torch.device) -> Iterator[None]:
+    """Rank 0 holds the run folder (sweep/rundir.py) until the run ends; every rank raises
+    `RunHeld` when another process holds it, so all ranks take the same branch."""
+    with contextlib.ExitStack() as holding:
+        held: RunHeld | None = None
+        if world.is_main:
+            try:
+                holding.enter_context(run.hold())
+            except RunHeld as err:
+                held = err
+        held_anywhere, = distributed.any_true([held is not None], world, device)
+        if held_anywhere:
+            raise held or RunHeld(run.path, None)
+        yield
+
+
+def _train_holding(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
+                   world: World, started_at: float) -> dict[str, Any]:
+    """The run, once this process holds its folder: nothing is written to it before."""
+    previous = run.read_result()  # the previous holder may have finished it
+    if previous is not None and previous.get("status") in FINISHED:
+        log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
+        return previous
     if world.is_main:
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
@@ -145,6 +174,9 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
     and config.yaml if the run failed before writing it, so `sweep status` lists the run. Best
     effort: where even that cannot be written (a full disk), the log says so."""
     run = RunDir.for_config(cfg)
+    previous = run.read_result()
+    if previous is not None and previous.get("status") in FINISHED:
+        return previous  # it ended before the error (e.g. a signal while W&B was closing): keep it
     fields = {"error": error, **({"traceback": trace} if trace else {})}
     result = _result(cfg, compute_budget(cfg), "failed", **fields)
     try:
@@ -382,6 +414,9 @@ def _task(cfg: DictConfig) -> float | None:
     except RunInterrupted as stop:
         log.warning("%s", stop)
         sys.exit(128 + int(signal.Signals[stop.signal_name]))
+    except RunHeld as held:  # another process trains it: skipped, not failed
+        log.warning("%s", held)
+        return None
     return result.get("final_eval_loss")
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from launch.job import TrainJob
 from sweep.rundir import RunDir
+from sweep.train import record_failure
 
 
 def test_a_job_runs_its_training_run(tiny_config):
@@ -34,3 +35,26 @@ def test_a_job_of_a_damaged_run_leaves_its_damaged_file_as_it_is(tiny_config):
     with pytest.raises(DamagedFile, match="result.json: not valid JSON"):
         TrainJob(cfg)()
     assert run.result_file.read_text() == '{"status": "complete", "final_ev'
+
+
+def test_a_job_whose_run_is_held_elsewhere_returns_running_and_records_nothing(tiny_config):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    with run.hold():
+        assert TrainJob(cfg)()["status"] == "running"
+    assert run.read_result() is None
+
+
+def test_a_finished_run_is_never_requeued(tiny_config):
+    cfg = tiny_config()
+    job = TrainJob(cfg)
+    assert job.checkpoint() is not None  # unfinished: submitit requeues the same job
+    job()
+    assert job.checkpoint() is None  # submitit: "not requeued: checkpoint function returned None"
+
+
+def test_an_error_after_the_run_finished_keeps_its_result(tiny_config):
+    cfg = tiny_config()
+    result = TrainJob(cfg)()
+    assert record_failure(cfg, "SIGUSR2 while W&B was closing the run") == result
+    assert RunDir.for_config(cfg).read_result()["status"] == "complete"

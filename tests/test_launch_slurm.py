@@ -1,7 +1,7 @@
 """The Slurm launcher end to end on the project's own single-node Slurm (tests/slurm_cluster.py):
 submit-and-exit, a job on a (fake) GPU falling back to CPU, a run that hits its time limit and
 is requeued and resumes to exactly the loss of an uninterrupted run, a crash shown as failed,
-and no double submission."""
+no double submission (pending array tasks, two submits at once) and a cancel shown as cancelled."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from launch.queue import latest_jobs
+from tests.slurm_cluster import slurm
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = ["model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4", "data.eval_tokens=2048",
@@ -46,7 +47,7 @@ def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_clus
     assert {e["bucket"] for e in manifest.values()} == {"cpu", "gpu"}  # d=16 is cheap, d=32 is not
 
     again = submit(out, shared_cache_dir, "model.d=16,32", "budget.tokens_per_param=0.5", buckets=buckets)
-    assert "finished or queued: not submitted again" in again.stdout + again.stderr
+    assert "finished, queued or running: not submitted again" in again.stdout + again.stderr
     assert latest_jobs(out) == manifest
 
     done = status(out, "--wait", "--interval", "2")
@@ -59,21 +60,22 @@ def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_clus
 
 
 def test_a_run_past_its_time_limit_is_requeued_and_ends_as_if_uninterrupted(slurm_cluster, tmp_path, shared_cache_dir):
-    # ~40 s of training: more than the ~20-50 s from a 1-minute job's start to Slurm's SIGUSR2
-    # (sent signal_delay_s before the limit, on slurmctld's 30 s timer), so it is requeued at least once;
-    # on a busy machine it takes more attempts: max_requeues is generous
-    run = [*RUN, "model.d=32", "budget.tokens_per_param=40", "train.log_every=10", "train.eval_every=1000",
+    # ~80 s of training: more than the ~30-60 s from a 2-minute job's start to Slurm's SIGUSR2
+    # (sent signal_delay_s=60 before the limit, on slurmctld's 30 s timer; a 1-minute bucket leaves
+    # no room for start-up and is refused), so it is requeued at least once; on a busy machine it
+    # takes more attempts: max_requeues is generous
+    run = [*RUN, "model.d=32", "budget.tokens_per_param=80", "train.log_every=10", "train.eval_every=1000",
            f"data.cache_dir={shared_cache_dir}"]
 
     def submit_run(out: Path, time_min: int) -> None:
         sub = subprocess.run([sys.executable, "-m", "sweep.train", "-m", *CLUSTER, *run, f"out_dir={out}",
                               f"hydra.launcher.buckets=[{{name:b,max_hours:1,time_min:{time_min},gpus_per_node:0}}]",
-                              "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_requeues=30"],
+                              "hydra.launcher.signal_delay_s=60", "hydra.launcher.max_requeues=30"],
                              cwd=REPO, capture_output=True, text=True, timeout=120)
         assert sub.returncode == 0, sub.stdout + sub.stderr
 
     out, reference = tmp_path / "sweep", tmp_path / "reference"
-    submit_run(out, time_min=1)
+    submit_run(out, time_min=2)
     submit_run(reference, time_min=10)  # the same run, uninterrupted, in the same job environment
     assert status(out, "--wait", "--interval", "3", timeout=1500).returncode == 0, slurm_cluster.diagnose()
     assert status(reference, "--wait", "--interval", "3").returncode == 0
@@ -117,3 +119,47 @@ def test_sweep_prepare_runs_as_its_own_slurm_job(slurm_cluster, tmp_path):
     (entry,) = (tmp_path / "cache").glob("synthetic-*")
     manifest = json.loads((entry / "manifest.json").read_text())
     assert manifest["n_train_tokens"] > 0 and manifest["true_entropy_nats"] > 0
+
+
+HELD = "+hydra.launcher.additional_parameters.hold=true"  # sbatch --hold: the array stays PENDING, cheap
+
+
+def test_a_pending_array_is_not_submitted_again_is_waited_for_and_a_cancel_shows_as_cancelled(
+        slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    buckets = "[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]"
+    grid = ("model.d=16", "seed=0,1,2", "budget.tokens_per_param=0.5", HELD)
+    sub = submit(out, shared_cache_dir, *grid, buckets=buckets)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    manifest = latest_jobs(out)
+    array = next(iter(manifest.values()))["job_id"].split("_")[0]
+    assert slurm("squeue", "-h", "-o", "%i", "-j", array).strip().startswith(f"{array}_[")  # e.g. 11_[0-2%2]
+    waiter = subprocess.Popen([sys.executable, "-m", "sweep.cli", "status", str(out), "--wait", "--interval", "1"],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        again = submit(out, shared_cache_dir, *grid, buckets=buckets)
+        assert "3 of 3 runs are finished, queued or running: not submitted again" in again.stdout + again.stderr
+        assert latest_jobs(out) == manifest
+        shown = status(out)
+        assert "3 queued" in shown.stdout and "PENDING" in shown.stdout, shown.stdout + shown.stderr
+        assert waiter.poll() is None, "--wait waits for pending array tasks"
+    finally:
+        slurm("scancel", array)
+    waited = waiter.communicate(timeout=120)[0]
+    assert "3 cancelled" in waited, waited
+    assert "failed" not in status(out).stdout
+
+
+def test_two_identical_submits_at_the_same_moment_submit_each_run_once(slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *CLUSTER, "hydra.launcher.buckets=[{name:cpu,max_hours:1,"
+           "time_min:5,gpus_per_node:0}]", *RUN, "model.d=16", "seed=0,1", "budget.tokens_per_param=0.5", HELD,
+           f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+    both = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0] for p in both]
+    manifest_lines = (out / "sweep_manifest.jsonl").read_text().splitlines()
+    arrays = {e["job_id"].split("_")[0] for e in latest_jobs(out).values()}
+    slurm("scancel", *arrays)
+    assert [p.returncode for p in both] == [0, 0], outputs
+    assert len(manifest_lines) == 2 and len(arrays) == 1, manifest_lines

@@ -42,3 +42,24 @@ def test_two_processes_per_run_train_as_one(tmp_path, shared_cache_dir):
     assert abs(one["final_eval_loss"] - two["final_eval_loss"]) < 1e-4 * one["final_eval_loss"]
     log = Path(next(iter(latest_jobs(tmp_path / "ddp").values()))["log"]).read_text()
     assert "x 2 ranks" in log
+
+
+def test_two_identical_sweeps_started_together_train_each_run_exactly_once(tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
+           "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4", "model.d=16", "seed=0,1",
+           "budget.tokens_per_param=2", "data.eval_tokens=2048", "train.device=cpu", "train.precision=fp32",
+           "logger=none",
+           f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+    both = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    logs = "".join(path.read_text() for path in (out / ".submitit").glob("*.out"))
+    for name, result in results(out).items():
+        assert result["status"] == "complete"
+        steps = [json.loads(line)["step"] for line in (out / name / "metrics.jsonl").read_text().splitlines()]
+        assert steps == sorted(set(steps)) and steps[-1] == result["steps"]  # each step once, in order
+        assert logs.count(f"{name}: first step done") == 1, logs  # trained by one process
+        assert logs.count(f"{name}: complete, train loss") == 1, logs  # result written once
+    assert len(results(out)) == 2

@@ -47,3 +47,24 @@ def test_a_bad_manifest_line_is_skipped_with_one_warning_naming_file_and_line(tm
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert [w.split(": line ")[1].split(" ")[0] for w in warnings] == ["2", "3", "4", "6"]
     assert all(w.startswith(f"{tmp_path / MANIFEST}: line ") and "skipped" in w for w in warnings)
+
+
+def test_pending_array_ranges_are_expanded_to_their_tasks():
+    from launch.queue import expand_job_ids
+
+    assert expand_job_ids("11_[0-2%3]") == ["11_0", "11_1", "11_2"]
+    assert expand_job_ids("11_[3,5-7]") == ["11_3", "11_5", "11_6", "11_7"]
+    assert expand_job_ids("11_[0-8:4%2]") == ["11_0", "11_4", "11_8"]
+    assert expand_job_ids("11_4") == ["11_4"] and expand_job_ids("12") == ["12"]
+
+
+def test_a_cancelled_job_shows_as_cancelled_not_failed(tmp_path, monkeypatch):
+    import launch.queue
+
+    rows = [{"run": "a", "status": "started"}, {"run": "b", "status": "pending"}]
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"5_{i}", "bucket": "s",
+                                "log": f"/logs/5_{i}_0_log.out"} for i, r in enumerate("ab")])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"5_0": "CANCELLED", "5_1": "RUNNING"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["status"] == "cancelled" and "5_0" in rows[0]["error"]
+    assert rows[1]["status"] == "running"

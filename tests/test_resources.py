@@ -35,3 +35,16 @@ def test_a_run_past_the_last_bucket_must_fit_in_its_requeues():
     assert pick_bucket(60, BUCKETS, max_requeues=2).name == "large"  # 3 attempts of 24 h
     with pytest.raises(ConfigError, match="needs 3 attempts .* allows 2"):
         pick_bucket(60, BUCKETS, max_requeues=1)
+
+
+def test_a_signal_delay_must_fit_in_every_bucket_with_room_for_start_up():
+    from launch.resources import check_signal_delay
+
+    check_signal_delay(BUCKETS, 120)  # the defaults
+    check_signal_delay([Bucket("two", 1, 2, 0)], 60)
+    with pytest.raises(ConfigError, match=r"signal_delay_s=40 .*'one' \(time_min=1\) accepts none"):
+        check_signal_delay([Bucket("one", 1, 1, 0)], 40)  # SIGUSR2 before submitit's handler: FAILED
+    with pytest.raises(ConfigError, match=r"signal_delay_s=90 .*'two' \(time_min=2\) accepts 1 \.\. 60"):
+        check_signal_delay([Bucket("two", 1, 2, 0)], 90)
+    with pytest.raises(ConfigError, match=r"'small' \(time_min=60\) accepts 1 \.\. 690"):
+        check_signal_delay(BUCKETS, 1200)  # submitit would count the time-limit signal as a pre-emption

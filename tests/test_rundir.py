@@ -3,6 +3,9 @@
 import errno
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +152,33 @@ def test_a_failed_metrics_append_names_the_file(tmp_path):
     run.metrics_file.mkdir(parents=True)  # appending to it fails like a read-only or broken file
     with pytest.raises(StorageError, match=f"cannot write {run.metrics_file}: .*Is a directory"):
         run.append_metrics({"step": 1})
+def test_a_run_folder_is_held_by_one_holder_at_a_time_which_is_named(tmp_path):
+    from sweep.rundir import RunHeld
+
+    run = RunDir(tmp_path / "run")
+    assert run.holder() is None
+    with run.hold():
+        assert run.holder()["pid"] == os.getpid()
+        with pytest.raises(RunHeld, match=f"held by pid {os.getpid()} on "):
+            with RunDir(tmp_path / "run").hold():
+                pass
+    assert run.holder() is None and run.lock_file.exists()  # released, never deleted
+    with run.hold():
+        pass
+
+
+def test_a_holder_killed_with_sigkill_does_not_block_the_run(tmp_path):
+    run = RunDir(tmp_path / "run")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from sweep.rundir import RunDir\n"
+         f"with RunDir({str(run.path)!r}).hold():\n    print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert run.holder()["pid"] == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.holder() is None
+    with run.hold():
+        assert run.holder()["pid"] == os.getpid()

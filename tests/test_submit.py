@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from launch.submit import SlurmOptions, plan_grid, submit_grid
+from launch.submit import SlurmOptions, plan_grid, refresh_states, submit_grid
 from launch.queue import latest_jobs
 from launch.grid import split_grid
 from sweep.errors import ConfigError
@@ -92,3 +92,19 @@ def test_a_batch_that_does_not_split_over_a_bucket_s_ranks_is_refused_before_sub
     assert planned[0].bucket.gpus_per_node == 2
     with pytest.raises(ConfigError, match="train.batch_size=4 is not divisible by the 3 ranks"):
         plan(tmp_path, shared_cache_dir, "seed=0", gpus_per_node=3)
+
+
+def test_a_signal_delay_that_does_not_fit_a_bucket_is_refused_before_submitting(tmp_path, shared_cache_dir):
+    with pytest.raises(ConfigError, match=r"signal_delay_s=100 .*'tiny' \(time_min=2\)"):
+        plan(tmp_path, shared_cache_dir, "seed=0", signal_delay_s=100)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_runs_held_by_a_live_job_or_process_are_not_submitted_again(tmp_path, shared_cache_dir):
+    planned = plan(tmp_path, shared_cache_dir, "seed=0,1")
+    with planned[0].point.run.hold():
+        refresh_states(planned)
+        assert [p.state for p in planned] == ["running", "pending"]
+        FakeExecutor.arrays = []
+        entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    assert [e["run"] for e in entries] == [planned[1].point.run.path.name]

@@ -434,3 +434,15 @@ def test_an_invalid_grid_point_stops_the_multirun_before_any_training(tmp_path):
     assert "1 of 2 grid points are invalid" in proc.stdout + proc.stderr
     assert "model.d=100 is not a multiple of model.head_dim=64" in proc.stdout + proc.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_run_held_by_another_process_is_skipped_with_nothing_written(tiny_config):
+    from sweep.rundir import RunHeld
+
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    with run.hold():  # as another process would (flock: another open of the lock file)
+        with pytest.raises(RunHeld, match="held by pid"):
+            train(cfg)
+        assert sorted(p.name for p in run.path.iterdir()) == [".lock"]  # no config, metrics, result
+    assert train(cfg)["status"] == "complete"

@@ -22,7 +22,8 @@ from rich.console import Console
 
 from launch.grid import GridComposer, build_grid, check_data_ready, config_sweep_params, split_grid
 from launch.local import LocalOptions, run_locally
-from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, submit_grid
+from launch.queue import submission_lock
+from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, refresh_states, submit_grid
 from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import DAMAGED, FINISHED
 
@@ -151,11 +152,15 @@ class SlurmLauncher(_ProjectLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.hydra_context is not None and self.config is not None
         with user_errors_exit():
-            planned = plan_grid(job_overrides, grid_composer(self.hydra_context, self.config), self.options)
-        print_plan(planned, Console(width=200))
+            planned = plan_grid(job_overrides, grid_composer(self.hydra_context, self.config), self.options,
+                                slurm_states=self.options.dry_run)
         if self.options.dry_run:
+            print_plan(planned, Console(width=200))
             return []
-        job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
+        with submission_lock(Path(p.point.cfg.out_dir) for p in planned):  # one submitter per sweep
+            refresh_states(planned)
+            print_plan(planned, Console(width=200))
+            job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
         return [submitted(p, job_of) for p in planned]
 
 
