@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -365,7 +366,18 @@ def _task(cfg: DictConfig) -> float | None:
     except RunInterrupted as stop:
         log.warning("%s", stop)
         sys.exit(128 + int(signal.Signals[stop.signal_name]))
+    except ConfigError as err:  # found only once the run started (the command line was checked)
+        exit_on_user_error(err)
     return result.get("final_eval_loss")
+
+
+def exit_on_user_error(err: ConfigError) -> None:
+    """A user's mistake: `error: MESSAGE` on stderr and exit code 2; with HYDRA_FULL_ERROR=1
+    the traceback instead."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main() -> None:
@@ -376,11 +388,17 @@ def main() -> None:
     from hydra.core.plugins import Plugins
     from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
 
+    from launch.command_line import check_command_line
+
     for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
         Plugins.instance().register(plugin)
     if "--dry-run" in sys.argv:
         sys.argv.remove("--dry-run")
         sys.argv.append("hydra.launcher.dry_run=true")
+    try:
+        check_command_line(sys.argv[1:])  # before Hydra creates any folder
+    except ConfigError as err:
+        exit_on_user_error(err)
     _task()
 
 
