@@ -187,7 +187,7 @@ def check_data_ready(grid: Sequence[GridPoint]) -> None:
     starts (the problems of `data_problems`)."""
     errors = data_problems(grid)
     if errors:
-        raise ConfigError("the grid's data is not ready; nothing was run:\n"
+        raise ConfigError("the grid's inputs are not ready; nothing was run:\n"
                           + "\n".join(f"  {e}" for e in errors))
 
 
