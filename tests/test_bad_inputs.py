@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from launch.command_line import check_command_line
 from sweep.cli import main as sweep_cli
 from sweep.config import to_typed
 from sweep.data.cache import prepare_token_cache
@@ -148,6 +147,8 @@ IN_PROCESS_CASES = [
 
 @pytest.mark.parametrize("overrides, words", IN_PROCESS_CASES)
 def test_the_command_line_check_names_the_bad_value_and_what_is_accepted(overrides, words, inputs, tmp_path):
+    from launch.command_line import check_command_line  # what `python -m sweep.train` runs before Hydra
+
     out_dir = tmp_path / "runs"
     with pytest.raises(ConfigError) as err:
         check_command_line(command(overrides, inputs, out_dir))
