@@ -70,7 +70,8 @@ ENTRY_POINT_CASES = [
     (["data=files", "data.paths=[{empty}]"], ["empty.txt", "no non-empty document"]),
     (["out_dir={a_file}/runs"], ["out_dir=", "a_file", "which is a file"]),
     pytest.param(["train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
-    (["-m", "model.d=32,40"], ["1 of 2 grid points", "model.d=40"]),
+    (["-m", "optim.lr=1e-3,inf"], ["1 of 2 grid points", "optim.lr=inf", "finite"]),
+    pytest.param(["-m", "model.l=1,2", "train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
     (["-m", "model.l=1,2", "data=files", "data.paths=[{binary}]"], ["binary.txt", "not UTF-8"]),
 ]
 
