@@ -22,7 +22,6 @@ from sweep.data.cache import prepare_token_cache
 from sweep.errors import ConfigError
 from tests.helpers import TINY, compose_config
 
-REPO = Path(__file__).resolve().parent.parent
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="train.device=cuda is valid where CUDA is")
 NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 
