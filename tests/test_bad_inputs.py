@@ -84,6 +84,7 @@ def test_the_command_line_refuses_bad_input_in_one_line_with_exit_code_2_and_cre
                           env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
+    assert "error: " in output
     for word in words:
         assert word in output
     assert "Traceback" not in output

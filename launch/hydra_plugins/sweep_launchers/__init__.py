@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -31,12 +33,15 @@ log = logging.getLogger("sweep.grid")
 
 @contextlib.contextmanager
 def user_errors_exit() -> Iterator[None]:
-    """A user's mistake ends the command with its message alone (exit code 2), not with the
-    traceback Hydra prints for errors in plugins."""
+    """A user's mistake ends the command with its message alone (`error: ...`, exit code 2),
+    as a single run's does, not with the traceback Hydra prints for errors in plugins
+    (HYDRA_FULL_ERROR=1 shows it)."""
     try:
         yield
     except ConfigError as err:
-        log.error("%s", err)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
