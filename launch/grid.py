@@ -182,19 +182,20 @@ def config_sweep_params(config: DictConfig) -> list[str]:
     return [f"{key}={value}" for key, value in params.items()]
 
 
-def check_data_ready(grid: Sequence[GridPoint]) -> None:
+def check_data_ready(grid: Sequence[GridPoint], runs_here: bool = True) -> None:
     """Every unfinished point can start: one ConfigError naming each problem, before any job
     starts (the problems of `data_problems`)."""
-    errors = data_problems(grid)
+    errors = data_problems(grid, runs_here)
     if errors:
         raise ConfigError("the grid's inputs are not ready; nothing was run:\n"
                           + "\n".join(f"  {e}" for e in errors))
 
 
-def data_problems(grid: Sequence[GridPoint]) -> list[str]:
+def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str]:
     """What stops an unfinished point from starting: a streamed corpus (hf, c4, synthetic)
     without prepared shards holding enough tokens for it; a local corpus (files) whose files are
-    missing, unreadable or hold no document; train.device=cuda without CUDA; an out_dir or
+    missing, unreadable or hold no document; train.device=cuda without CUDA (when the runs start on this machine,
+    `runs_here`); an out_dir or
     data.cache_dir that cannot be written (sweep/preflight.py). Each problem named once."""
     from sweep.data.access import check_epochs
     from sweep.data.prepare import is_streamed, open_prepared, prepared_path
@@ -206,7 +207,7 @@ def data_problems(grid: Sequence[GridPoint]) -> list[str]:
     for point in unfinished:
         inputs = (point.cfg.train.device, point.cfg.out_dir, repr(point.cfg.data))
         if inputs not in problems:
-            problems[inputs] = _input_problem(point.cfg, check_run_inputs)
+            problems[inputs] = _input_problem(point.cfg, lambda cfg: check_run_inputs(cfg, runs_here))
     errors = list(dict.fromkeys(p for p in problems.values() if p))
     by_entry: dict[Path, list[GridPoint]] = {}
     for point in unfinished:

@@ -18,10 +18,12 @@ from sweep.device import check_device
 from sweep.errors import ConfigError
 
 
-def check_run_inputs(cfg: TrainConfig) -> None:
-    """The device is there, out_dir (and a local corpus's cache_dir) can be written, the
-    corpus files hold documents. Prepared (streamed) corpora: launch/grid.py check_data_ready."""
-    check_device(cfg.train)
+def check_run_inputs(cfg: TrainConfig, runs_here: bool = True) -> None:
+    """The device is there (when the run will start on this machine, `runs_here`; not for a
+    Slurm job submitted from a login node), out_dir (and a local corpus's cache_dir) can be
+    written, the corpus files hold documents. Prepared (streamed) corpora: launch/grid.py."""
+    if runs_here:
+        check_device(cfg.train)
     check_writable_dir("out_dir", cfg.out_dir)
     check_local_corpus(cfg.data)
 

@@ -181,3 +181,13 @@ def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):
     assert sweep_cli(["plan", *TINY, "modle.d=64,128"]) == 2
     out = capsys.readouterr().out
     assert "did you mean model" in out and "accepted keys" in out and "Traceback" not in out
+
+
+@NO_CUDA
+def test_a_slurm_grid_is_not_refused_for_cuda_missing_on_the_submitting_machine(tmp_path):
+    from launch.grid import compose_grid, data_problems
+
+    grid = compose_grid([*TINY, "train.device=cuda", f"out_dir={tmp_path}/runs", f"data.cache_dir={tmp_path}/cache"])
+    assert data_problems(grid, runs_here=False) == []
+    assert any("train.device=cuda" in p for p in data_problems(grid, runs_here=True))
+    assert not (tmp_path / "runs").exists()

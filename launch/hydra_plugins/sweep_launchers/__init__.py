@@ -72,7 +72,9 @@ class GridSweeper(Sweeper):
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
             if not getattr(getattr(self.launcher, "options", None), "dry_run", False):
-                check_data_ready(grid)  # prepared corpora hold every run's tokens
+                # prepared corpora hold every run's tokens, files are readable, folders writable;
+                # the device only where the runs start on this machine (not Slurm's login node)
+                check_data_ready(grid, runs_here=not isinstance(self.launcher, SlurmLauncher))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
         sweep_dir = Path(self.config.hydra.sweep.dir)
