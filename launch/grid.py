@@ -11,7 +11,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -19,7 +19,7 @@ from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
-from sweep.config import TrainConfig, to_typed, validate
+from sweep.config import TrainConfig, check_key, to_typed, validate
 from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import DAMAGED, RunDir
 
@@ -119,6 +119,7 @@ class GridPoint:
 def build_grid(points: Sequence[Sequence[str]],
                compose: Callable[[list[str]], DictConfig | TrainConfig]) -> list[GridPoint]:
     """Compose and validate every point; raise one ConfigError naming every invalid point."""
+    check_override_keys({o for overrides in points for o in overrides})
     grid, errors = [], []
     fixed = _fixed_overrides(points)
     for overrides in points:
@@ -129,13 +130,36 @@ def build_grid(points: Sequence[Sequence[str]],
             grid.append(GridPoint(list(overrides), cfg, compute_budget(cfg)))
         except ConfigError as err:
             errors.append(f"  {where}: {err}")
-        except Exception as err:  # Hydra / OmegaConf composition errors: typos, wrong types
-            errors.append(f"  {where}: {type(err).__name__}: {err}")
+        except Exception as err:  # Hydra / OmegaConf composition errors: wrong types, unknown choices
+            errors.append(f"  {where}: {composition_error(err)}")
     if errors:
         raise ConfigError(
             f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n" + "\n".join(errors)
         )
     return grid
+
+
+def check_override_keys(overrides: Iterable[str]) -> None:
+    """Every plain `key=value` override names a key of the schema (sweep/config.py check_key):
+    a typo is refused with the accepted keys, never with Hydra's advice to add it with `+`."""
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if ("=" in override and not key.startswith(("+", "~", "hydra")) and "@" not in key
+                and "/" not in key and not (CONF_DIR / key).is_dir()):
+            check_key(key)
+
+
+def composition_error(err: Exception) -> str:
+    """Hydra's or OmegaConf's error as one line: its message without the advice to append a key
+    with `+` and without OmegaConf's internal object type."""
+    lines = [line.strip() for line in str(err).splitlines()]
+    if err.__cause__ is not None:  # "Error merging override": the reason is the cause
+        lines += [line.strip() for line in str(err.__cause__).splitlines()]
+    if "Config search path:" in lines:
+        lines = lines[:lines.index("Config search path:")]
+    kept = [line for line in lines if line and not line.startswith(("To append", "object_type", "reference_type", "Set the env"))]
+    return " ".join(line if line.endswith((":", ".", ";")) else line + ";" for line in kept).rstrip(";") \
+        or type(err).__name__
 
 
 def _fixed_overrides(points: Sequence[Sequence[str]]) -> set[str]:
@@ -163,31 +187,56 @@ def config_sweep_params(config: DictConfig) -> list[str]:
     return [f"{key}={value}" for key, value in params.items()]
 
 
-def check_data_ready(grid: Sequence[GridPoint]) -> None:
-    """Every unfinished point on a streamed corpus (hf, c4, synthetic) finds its prepared shards,
-    holding enough tokens for it: one ConfigError naming each problem, before any job starts.
-    (Corpora built by the first run, embedded and files, are checked by that run.)"""
+def check_data_ready(grid: Sequence[GridPoint], runs_here: bool = True) -> None:
+    """Every unfinished point can start: one ConfigError naming each problem, before any job
+    starts (the problems of `data_problems`)."""
+    errors = data_problems(grid, runs_here)
+    if errors:
+        raise ConfigError("the grid's inputs are not ready; nothing was run:\n"
+                          + "\n".join(f"  {e}" for e in errors))
+
+
+def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str]:
+    """What stops an unfinished point from starting: a streamed corpus (hf, c4, synthetic)
+    without prepared shards holding enough tokens for it; a local corpus (files) whose files are
+    missing, unreadable or hold no document; train.device=cuda without CUDA (when the runs start on this machine,
+    `runs_here`); an out_dir or
+    data.cache_dir that cannot be written (sweep/preflight.py). Each problem named once."""
     from sweep.data.access import check_epochs
     from sweep.data.prepare import is_streamed, open_prepared, prepared_path
+    from sweep.preflight import check_run_inputs
     from sweep.rundir import FINISHED
 
+    unfinished = [point for point in grid if point.state() not in FINISHED]
+    problems: dict[tuple, str | None] = {}  # one check per distinct device, out_dir and corpus
+    for point in unfinished:
+        inputs = (point.cfg.train.device, point.cfg.out_dir, repr(point.cfg.data))
+        if inputs not in problems:
+            problems[inputs] = _input_problem(point.cfg, lambda cfg: check_run_inputs(cfg, runs_here))
+    errors = list(dict.fromkeys(p for p in problems.values() if p))
     by_entry: dict[Path, list[GridPoint]] = {}
-    for point in grid:
-        if is_streamed(point.cfg.data) and point.state() not in FINISHED:
+    for point in unfinished:
+        if is_streamed(point.cfg.data):
             by_entry.setdefault(prepared_path(point.cfg.data), []).append(point)
-    errors = []
     for points in by_entry.values():
         try:
             corpus = open_prepared(points[0].cfg.data, max(p.cfg.model.seq_len for p in points))
         except ConfigError as err:
-            errors.append(f"  {err}")
+            errors.append(str(err))
             continue
         for point in points:
             try:
                 check_epochs(point.cfg.data, corpus.n_train_tokens, point.budget.tokens,
                              point.cfg.model.seq_len, point.run.path.name)
             except ConfigError as err:
-                errors.append(f"  {err}")
-    if errors:
-        raise ConfigError("the grid's data is not ready; nothing was run:\n"
-                          + "\n".join(errors))
+                errors.append(str(err))
+    return errors
+
+
+def _input_problem(cfg: TrainConfig, check: Callable[[TrainConfig], None]) -> str | None:
+    """The first problem `check` finds with a point's inputs, or None."""
+    try:
+        check(cfg)
+    except ConfigError as err:
+        return str(err)
+    return None

@@ -128,13 +128,23 @@ def runs_with_queue_state(sweep_dir: Path) -> list[dict[str, Any]]:
     from launch.queue import attach_queue_state
     from sweep.results import load_runs
 
-    if not sweep_dir.is_dir():
-        raise ConfigError(f"sweep folder {sweep_dir} does not exist")
+    check_sweep_folder(sweep_dir)
     rows = load_runs(sweep_dir)
     if not rows:
         raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
     attach_queue_state(rows, sweep_dir)
     return rows
+
+
+SWEEP_SOURCES = "a sweep folder (the out_dir of a sweep, holding its run folders) or wandb:[ENTITY/]PROJECT/GROUP"
+
+
+def check_sweep_folder(sweep_dir: Path) -> None:
+    """`sweep_dir` is a folder; a file or a missing path is a ConfigError saying what is accepted."""
+    if sweep_dir.is_dir():
+        return
+    what = "is a file" if sweep_dir.exists() else "does not exist"
+    raise ConfigError(f"{sweep_dir} {what}; accepted: {SWEEP_SOURCES}")
 
 
 def wait(source: str, interval_s: float) -> None:

@@ -11,7 +11,9 @@ Letters used everywhere: D width, L depth, V vocabulary size, T tokens, N parame
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -176,6 +178,31 @@ def register_configs() -> None:
 register_configs()
 
 
+def check_key(key: str) -> None:
+    """A dotted key of the schema (`model.d`, `data.synthetic.seed`); anything else is a
+    ConfigError naming the accepted keys of its section and the closest one."""
+    section: Any = TrainConfig
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        accepted = [f.name for f in dataclasses.fields(section)]
+        if part not in accepted:
+            where = ".".join(parts[:depth])
+            close = difflib.get_close_matches(part, accepted, n=1)
+            hint = f"; did you mean {'.'.join([*parts[:depth], close[0]])}?" if close else ""
+            raise ConfigError(f"{key}: unknown key {part!r} in {where or 'the config'}; accepted keys"
+                              f"{' of ' + where if where else ''}: {', '.join(accepted)}{hint}")
+        field_type = _field_types(section)[part]
+        if depth < len(parts) - 1 and not dataclasses.is_dataclass(field_type):
+            raise ConfigError(f"{key}: {'.'.join(parts[:depth + 1])} is a value, not a section")
+        section = field_type
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """Field name -> its dataclass type (for sections) or None (values)."""
+    return {f.name: f.default_factory if dataclasses.is_dataclass(f.default_factory) else None
+            for f in dataclasses.fields(cls)}
+
+
 def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     """The composed DictConfig (without its `hydra` node) as TrainConfig dataclasses."""
     if isinstance(cfg, TrainConfig):
@@ -187,9 +214,22 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
         raise ConfigError(f"incomplete config: {err}") from err
     # Values were checked against the schema by OmegaConf; building the dataclasses directly
     # is much faster than OmegaConf.to_object, which matters for grids of hundreds of points.
-    sections = {name: cls(**plain.pop(name)) for name, cls in _SECTIONS.items()}
-    sections["data"].synthetic = SyntheticConfig(**sections["data"].synthetic)
-    return TrainConfig(**sections, **plain)
+    try:
+        sections = {name: cls(**plain.pop(name)) for name, cls in _SECTIONS.items()}
+        sections["data"].synthetic = SyntheticConfig(**sections["data"].synthetic)
+        return TrainConfig(**sections, **plain)
+    except TypeError:  # a key added with `+key=value` that the schema does not have
+        _check_keys(cfg)
+        raise
+
+
+def _check_keys(cfg: DictConfig, prefix: str = "") -> None:
+    """check_key for every key of a composed config (its `hydra` node aside)."""
+    for name in cfg:
+        if prefix or name != "hydra":
+            check_key(f"{prefix}{name}")
+            if OmegaConf.is_dict(cfg._get_node(name)):
+                _check_keys(cfg._get_node(name), f"{prefix}{name}.")
 
 
 def to_plain(cfg: TrainConfig) -> dict[str, Any]:
@@ -209,6 +249,7 @@ def _plain(value: Any) -> Any:
 
 def validate(cfg: TrainConfig) -> None:
     """Raise ConfigError for any value that cannot make a run. Cheap: no data is read."""
+    _check_finite(cfg)
     m, o, t, d = cfg.model, cfg.optim, cfg.train, cfg.data
     _positive("model.d", m.d)
     if m.l < 1:
@@ -282,3 +323,46 @@ def validate(cfg: TrainConfig) -> None:
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise ConfigError(f"{name}={value}: must be > 0")
+
+
+def _check_finite(cfg: TrainConfig) -> None:
+    """inf and nan pass every range check written as a comparison: refuse them first, for every
+    float field of the schema, naming the value and the accepted range."""
+    for name, value in _float_fields(cfg):
+        if value is not None and not math.isfinite(value):
+            accepted = FLOAT_RANGES.get(name, "a finite number")
+            raise ConfigError(f"{name}={value}: must be a finite number; accepted: {accepted}")
+
+
+# What validate accepts for each float field (named when inf or nan is given).
+FLOAT_RANGES = {
+    "model.rope_base": "> 0",
+    "optim.lr": "> 0",
+    "optim.weight_decay": ">= 0",
+    "optim.b1": "[0, 1)",
+    "optim.b2": "[0, 1)",
+    "optim.eps": ">= 0",
+    "optim.warmup_max_fraction": "[0, 1]",
+    "optim.final_lr_fraction": "[0, 1]",
+    "optim.grad_clip": "> 0, or null for no clipping",
+    "train.checkpoint_every_minutes": "> 0",
+    "train.divergence_factor": "> 1",
+    "train.peak_tflops": "> 0, or null (datasheet or measured)",
+    "budget.tokens_per_param": "> 0",
+    "data.max_epochs": "> 0, or null for any number of passes",
+    "data.synthetic.eos_prob": "(0, 1)",
+    "data.synthetic.zipf": ">= 0",
+    "data.synthetic.repeat_fraction": "[0, 1)",
+}
+
+
+def _float_fields(cfg: Any, prefix: str = "") -> list[tuple[str, float | None]]:
+    """(dotted name, value) of every float-typed field, nested sections included."""
+    found = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            found.extend(_float_fields(value, f"{prefix}{f.name}."))
+        elif isinstance(value, float):
+            found.append((f"{prefix}{f.name}", value))
+    return found

@@ -34,9 +34,14 @@ def bf16_is_fast(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def resolve_placement(train: TrainLoopConfig, local_rank: int = 0) -> Placement:
+def check_device(train: TrainLoopConfig) -> None:
+    """The device asked for is there (cheap: no device is initialised)."""
     if train.device is Device.cuda and not torch.cuda.is_available():
         raise ConfigError("train.device=cuda but no CUDA device is visible: use auto or cpu")
+
+
+def resolve_placement(train: TrainLoopConfig, local_rank: int = 0) -> Placement:
+    check_device(train)
     use_cuda = train.device is Device.cuda or (train.device is Device.auto and torch.cuda.is_available())
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:

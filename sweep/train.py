@@ -15,6 +15,7 @@ import collections
 import contextlib
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
@@ -417,7 +420,20 @@ def _task(cfg: DictConfig) -> float | None:
     except RunHeld as held:  # another process trains it: skipped, not failed
         log.warning("%s", held)
         return None
+    except ConfigError as err:  # found only once the run started (the command line was checked)
+        if HydraConfig.get().mode is RunMode.MULTIRUN:
+            raise  # the grid sweeper names it once every other point has run (a damaged one is skipped)
+        exit_on_user_error(err)
     return result.get("final_eval_loss")
+
+
+def exit_on_user_error(err: ConfigError) -> None:
+    """A user's mistake: `error: MESSAGE` on stderr and exit code 2; with HYDRA_FULL_ERROR=1
+    the traceback instead."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main() -> None:
@@ -428,11 +444,17 @@ def main() -> None:
     from hydra.core.plugins import Plugins
     from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
 
+    from launch.command_line import check_command_line
+
     for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
         Plugins.instance().register(plugin)
     if "--dry-run" in sys.argv:
         sys.argv.remove("--dry-run")
         sys.argv.append("hydra.launcher.dry_run=true")
+    try:
+        check_command_line(sys.argv[1:])  # before Hydra creates any folder
+    except ConfigError as err:
+        exit_on_user_error(err)
     _task()
 
 

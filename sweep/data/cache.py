@@ -141,6 +141,11 @@ def _build_entry(data: DataConfig, entry: Path) -> None:
     start = time.monotonic()
     try:
         manifest = _tokenize_corpus(data, tmp)
+        if manifest["n_train_tokens"] == 0:
+            raise ConfigError(
+                f"the held-out split took every document of the corpus ({manifest['n_eval_documents']} "
+                f"documents, {manifest['n_eval_tokens']} tokens for data.eval_tokens={data.eval_tokens}), "
+                "leaving none to train on: lower data.eval_tokens or add documents")
         manifest["build_seconds"] = round(time.monotonic() - start, 3)
         manifest["density"] = density_report(
             _memmap(tmp / TRAIN_FILE, manifest["dtype"], manifest["n_train_tokens"]),

@@ -52,12 +52,7 @@ def iter_documents(data: DataConfig) -> Iterator[str]:
         yield from _embedded_corpus()
         return
     for path in resolve_files(data.paths):
-        if path.suffix == ".txt":
-            yield from _txt_documents(path)
-        elif path.name.endswith((".jsonl", ".jsonl.gz")):
-            yield from _jsonl_documents(path, data.text_field)
-        else:
-            yield from _parquet_documents(path, data.text_field)
+        yield from _file_documents(path, data.text_field)
 
 
 def source_fingerprint(data: DataConfig) -> str:
@@ -115,6 +110,33 @@ def resolve_files(paths: list[str]) -> list[Path]:
     return list(unique)
 
 
+def check_documents(data: DataConfig) -> None:
+    """Every file of a `files` corpus exists, is readable and holds a non-empty document in
+    the accepted format. Cheap: reads each file up to its first document, tokenizes nothing."""
+    if DataSource(data.source) is not DataSource.files:
+        return
+    for path in resolve_files(data.paths):
+        try:
+            first = next(_file_documents(path, data.text_field), None)
+        except OSError as err:
+            raise ConfigError(f"data.paths: {path} cannot be read ({err.strerror or err})") from err
+        if first is None:
+            raise ConfigError(f"data.paths: {path} holds no non-empty document; accepted: {_FORMATS}")
+
+
+_FORMATS = (".txt files of UTF-8 text (one document per file), .jsonl(.gz) / .parquet files with a "
+            "string field data.text_field (one document per record)")
+
+
+def _file_documents(path: Path, text_field: str) -> Iterator[str]:
+    """The documents of one corpus file, by its extension."""
+    if path.suffix == ".txt":
+        return _txt_documents(path)
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        return _jsonl_documents(path, text_field)
+    return _parquet_documents(path, text_field)
+
+
 @functools.lru_cache(maxsize=1)
 def _embedded_corpus() -> tuple[str, ...]:
     """Built once per process (seconds, about 2 MB): preparing a cache reads it several times."""
@@ -160,7 +182,10 @@ def _txt_documents(path: Path) -> Iterator[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
+                          f"accepted: {_FORMATS}") from err
+    if "\x00" in text:
+        raise ConfigError(f"{path}: a binary file (it holds NUL bytes); accepted: {_FORMATS}")
     if text.strip():
         yield text
 

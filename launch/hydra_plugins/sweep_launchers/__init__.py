@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -32,12 +34,15 @@ log = logging.getLogger("sweep.grid")
 
 @contextlib.contextmanager
 def user_errors_exit() -> Iterator[None]:
-    """A user's mistake ends the command with its message alone (exit code 2), not with the
-    traceback Hydra prints for errors in plugins."""
+    """A user's mistake ends the command with its message alone (`error: ...`, exit code 2),
+    as a single run's does, not with the traceback Hydra prints for errors in plugins
+    (HYDRA_FULL_ERROR=1 shows it)."""
     try:
         yield
     except ConfigError as err:
-        log.error("%s", err)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -68,14 +73,17 @@ class GridSweeper(Sweeper):
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
             if not getattr(getattr(self.launcher, "options", None), "dry_run", False):
-                check_data_ready(grid)  # prepared corpora hold every run's tokens
+                # prepared corpora hold every run's tokens, files are readable, folders writable;
+                # the device only where the runs start on this machine (not Slurm's login node)
+                check_data_ready(grid, runs_here=not isinstance(self.launcher, SlurmLauncher))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results = self.launcher.launch(points, initial_job_idx=0)
-        raise_failures(results)
+        with user_errors_exit():  # a run's ConfigError (a full disk, ...): one line, after every run
+            raise_failures(results)
         return [results]
 
 

@@ -1,0 +1,90 @@
+"""The `python -m sweep.train` command line checked before Hydra runs it, so that a user's
+mistake is one message (exit code 2) and Hydra never creates the run's folder for it.
+
+A single run is composed with every override, validated and its inputs checked (device,
+writable folders, corpus files, prepared shards: launch/grid.py data_problems). A multirun is
+checked for what Hydra composes before the grid sweeper (the overrides that are not sweeps, and
+every override's key); the sweeper then checks each grid point (launch/grid.py build_grid).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems
+from sweep.budget import compute_budget
+from sweep.config import to_typed, validate
+from sweep.errors import ConfigError
+from sweep.preflight import check_writable_dir
+
+# Hydra flags this check understands; with any other flag (--help, --cfg, --config-path, ...)
+# the command line is left to Hydra alone.
+_MULTIRUN_FLAGS = ("-m", "--multirun")
+_CONFIG_NAME_FLAGS = ("-cn", "--config-name")
+
+
+def check_command_line(args: Sequence[str]) -> None:
+    """Raise ConfigError for a mistake in `args` (sys.argv[1:] of `python -m sweep.train`)."""
+    parsed = _parse_args(args)
+    if parsed is None:
+        return
+    overrides, multirun, config_name = parsed
+    check_override_keys(overrides)
+    if multirun:
+        check_multirun(overrides, config_name)
+    else:
+        check_single_run(overrides, config_name)
+
+
+def _parse_args(args: Sequence[str]) -> tuple[list[str], bool, str] | None:
+    """(overrides, multirun, config name), or None for flags this check leaves to Hydra."""
+    overrides, multirun, config_name = [], False, "train"
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in _MULTIRUN_FLAGS:
+            multirun = True
+        elif arg in _CONFIG_NAME_FLAGS and rest:
+            config_name = rest.pop(0)
+        elif arg.startswith("--config-name="):
+            config_name = arg.split("=", 1)[1]
+        elif arg.startswith("-"):
+            return None
+        else:
+            overrides.append(arg)
+    return overrides, multirun, config_name
+
+
+def check_single_run(overrides: list[str], config_name: str = "train") -> None:
+    """Compose, validate and check the inputs of one run, as `python -m sweep.train` would."""
+    cfg = to_typed(_compose(overrides, config_name))
+    validate(cfg)
+    problems = data_problems([GridPoint(overrides, cfg, compute_budget(cfg))])
+    if problems:
+        raise ConfigError(problems[0])
+
+
+def check_multirun(overrides: list[str], config_name: str = "train") -> None:
+    """What Hydra composes before the grid sweeper: the config with the overrides that are not
+    sweeps; and the sweep's folder (out_dir), created by the sweeper, must be creatable."""
+    parser = OverridesParser.create()
+    try:
+        fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+    except Exception as err:  # a malformed override
+        raise ConfigError(composition_error(err)) from err
+    base = _compose(fixed, config_name)
+    out_dir_swept = any(o.split("=", 1)[0].lstrip("+") == "out_dir" for o in overrides if o not in fixed)
+    if not out_dir_swept:
+        check_writable_dir("out_dir", base.out_dir)
+
+
+def _compose(overrides: list[str], config_name: str):
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            return compose(config_name, overrides=list(overrides))
+    except Exception as err:  # Hydra / OmegaConf: wrong types, unknown choices, bad syntax
+        raise ConfigError(composition_error(err)) from err

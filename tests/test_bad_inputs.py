@@ -1,0 +1,193 @@
+"""Every bad input is one clear message naming the value and what is accepted, exit code 2, no
+traceback, nothing created (no out_dir, no token cache), before any compute.
+
+The first table runs the real command line (`python -m sweep.train ...`, a few seconds each);
+the second calls the same check in-process (launch/command_line.py check_command_line, which
+`python -m sweep.train` runs before Hydra), for the many cases that do not need a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sweep.cli import main as sweep_cli
+from sweep.config import to_typed
+from sweep.data.cache import prepare_token_cache
+from sweep.errors import ConfigError
+from tests.helpers import TINY, compose_config
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="train.device=cuda is valid where CUDA is")
+NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+
+
+@pytest.fixture
+def inputs(tmp_path) -> dict[str, str]:
+    """Bad files and folders, by name: {name} in a case's overrides is replaced by its path."""
+    data = tmp_path / "data"
+    data.mkdir()
+    files = {
+        "empty": ("empty.txt", b"  \n"),
+        "binary": ("binary.txt", bytes(range(256)) * 8),
+        "nul": ("nul.txt", b"text\x00with a NUL byte"),
+        "jsonl_no_field": ("no_field.jsonl", b'{"body": "a document in the wrong field"}\n'),
+        "blank": ("blank.jsonl", b"\n\n"),
+        "binary_parquet": ("binary.parquet", b"PAR1 not really"),
+        "notes": ("notes.md", b"a document with an unknown extension"),
+    }
+    names = {}
+    for name, (file, content) in files.items():
+        (data / file).write_bytes(content)
+        names[name] = str(data / file)
+    (tmp_path / "a_file").write_text("not a folder")
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    return {**names, "a_file": str(tmp_path / "a_file"), "read_only": str(read_only),
+            "missing": str(tmp_path / "missing.txt")}
+
+
+def command(overrides: list[str], inputs: dict[str, str], out_dir: Path) -> list[str]:
+    """The case's overrides with paths filled in, writing under out_dir unless it names one."""
+    flags = [o for o in overrides if o.startswith("-")]  # Hydra takes its flags before the overrides
+    filled = [o.format(**inputs) for o in overrides if o not in flags]
+    if not any(o.startswith("out_dir=") for o in filled):
+        filled.append(f"out_dir={out_dir}")
+    return [*flags, *TINY, f"data.cache_dir={out_dir}/token_cache", *filled]
+
+
+# (overrides, words the message must hold)
+ENTRY_POINT_CASES = [
+    (["model.d=40"], ["model.d=40", "multiple of model.head_dim=16"]),
+    (["modle.d=64"], ["modle", "accepted keys", "did you mean model"]),
+    (["optim.lr=inf"], ["optim.lr=inf", "finite", "> 0"]),
+    (["data=files", "data.paths=[{empty}]"], ["empty.txt", "no non-empty document"]),
+    (["out_dir={a_file}/runs"], ["out_dir=", "a_file", "which is a file"]),
+    pytest.param(["train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
+    (["-m", "optim.lr=1e-3,inf"], ["1 of 2 grid points", "optim.lr=inf", "finite"]),
+    pytest.param(["-m", "model.l=1,2", "train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
+    (["-m", "model.l=1,2", "data=files", "data.paths=[{binary}]"], ["binary.txt", "not UTF-8"]),
+]
+
+
+@pytest.mark.parametrize("overrides, words", ENTRY_POINT_CASES)
+def test_the_command_line_refuses_bad_input_in_one_line_with_exit_code_2_and_creates_nothing(
+        overrides, words, inputs, tmp_path):
+    out_dir = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *command(overrides, inputs, out_dir)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "error: " in output
+    for word in words:
+        assert word in output
+    assert "Traceback" not in output
+    assert "+modle" not in output  # no advice to add a typo as a new key
+    assert not out_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "data", "read_only"]
+
+
+def test_hydra_full_error_still_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *TINY, "model.d=40", f"out_dir={tmp_path}/runs"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "model.d=40" in proc.stderr
+
+
+IN_PROCESS_CASES = [
+    (["-m", "modle.l=1,2"], ["modle", "accepted keys"]),
+    (["-m", "model.l=1,2", "hydra/launcher=nope"], ["hydra/launcher/nope", "local", "slurm"]),
+    (["logger.mode=sometimes"], ["sometimes", "auto, online, offline"]),
+    (["budget.tokens_per_param=inf"], ["budget.tokens_per_param=inf", "finite"]),
+    (["model.l=0"], ["model.l=0", ">= 1"]),
+    (["optim.lr=0"], ["optim.lr=0", "> 0"]),
+    (["optim.lr=nan"], ["optim.lr=nan", "finite"]),
+    (["optim.weight_decay=inf"], ["optim.weight_decay=inf", ">= 0"]),
+    (["optim.eps=inf"], ["optim.eps=inf", ">= 0"]),
+    (["optim.grad_clip=inf"], ["optim.grad_clip=inf", "null for no clipping"]),
+    (["optim.b2=nan"], ["optim.b2=nan", "[0, 1)"]),
+    (["optim.warmup_max_fraction=inf"], ["optim.warmup_max_fraction=inf", "[0, 1]"]),
+    (["optim.warmup_steps=-1"], ["optim.warmup_steps=-1", ">= 0"]),
+    (["model.rope_base=inf"], ["model.rope_base=inf", "> 0"]),
+    (["train.peak_tflops=inf"], ["train.peak_tflops=inf", "> 0"]),
+    (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
+    (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),
+    (["train.batch_size=0"], ["train.batch_size=0", "> 0"]),
+    (["data.max_epochs=inf"], ["data.max_epochs=inf", "null for any number"]),
+    (["data.eval_tokens=8"], ["data.eval_tokens=8", "model.seq_len + 1"]),
+    (["data=synthetic", "data.synthetic.zipf=inf"], ["data.synthetic.zipf=inf", ">= 0"]),
+    (["model.d=wide"], ["model.d", "wide", "Integer"]),
+    (["model.d=[64,128]"], ["model.d", "list", "Integer"]),
+    (["model.dd=64"], ["model.dd", "accepted keys of model", "head_dim", "did you mean model.d"]),
+    (["+modle.d=64"], ["modle", "accepted keys", "model"]),
+    (["+model.width=64"], ["model.width", "accepted keys of model"]),
+    (["data.synthetic.sed=1"], ["data.synthetic.sed", "did you mean data.synthetic.seed"]),
+    (["data=nope"], ["data/nope", "embedded", "files"]),
+    (["train.device=gpu"], ["gpu", "auto, cpu, cuda"]),
+    (["data=files"], ["data=files needs data.paths"]),
+    (["data=files", "data.paths=[{missing}]"], ["missing.txt", "does not exist"]),
+    (["data=files", "data.paths=[{notes}]"], ["notes.md", "accepted extensions"]),
+    (["data=files", "data.paths=[{nul}]"], ["nul.txt", "binary"]),
+    (["data=files", "data.paths=[{jsonl_no_field}]"], ["no_field.jsonl", "data.text_field='text'", "body"]),
+    (["data=files", "data.paths=[{blank}]"], ["blank.jsonl", "no non-empty document"]),
+    (["data=files", "data.paths=[{binary_parquet}]"], ["binary.parquet", "not a readable parquet"]),
+    (["out_dir={a_file}"], ["out_dir=", "is a file"]),
+    (["data.cache_dir={a_file}/cache"], ["data.cache_dir=", "which is a file"]),
+    pytest.param(["out_dir={read_only}/runs"], ["out_dir=", "read-only"], marks=NOT_ROOT),
+    (["-m", "model.l=1,2", "out_dir={a_file}"], ["out_dir=", "is a file"]),
+    (["-m", "model.l=1,2", "optim.lr=abc"], ["optim.lr", "abc"]),
+]
+
+
+@pytest.mark.parametrize("overrides, words", IN_PROCESS_CASES)
+def test_the_command_line_check_names_the_bad_value_and_what_is_accepted(overrides, words, inputs, tmp_path):
+    from launch.command_line import check_command_line  # what `python -m sweep.train` runs before Hydra
+
+    out_dir = tmp_path / "runs"
+    with pytest.raises(ConfigError) as err:
+        check_command_line(command(overrides, inputs, out_dir))
+    message = str(err.value)
+    for word in words:
+        assert word in message
+    assert "\n" not in message and "+modle" not in message
+    assert not out_dir.exists()
+
+
+def test_a_held_out_split_that_takes_every_document_says_what_the_user_controls(tmp_path):
+    (tmp_path / "one.txt").write_text("a single short document " * 4)
+    data = to_typed(compose_config(*TINY, "data=files", "data.tokenizer=byte", f"data.paths=[{tmp_path}/one.txt]",
+                                   "data.eval_tokens=50", f"data.cache_dir={tmp_path}/cache")).data
+    with pytest.raises(ConfigError, match="held-out split took every document.*lower data.eval_tokens or add "
+                                          "documents") as err:
+        prepare_token_cache(data, 32)
+    assert "tokens_T" not in str(err.value)
+
+
+def test_sweep_status_of_a_file_says_it_is_a_file_and_what_is_accepted(tmp_path, capsys):
+    (tmp_path / "runs.csv").write_text("d,l\n")
+    assert sweep_cli(["status", str(tmp_path / "runs.csv")]) == 2
+    out = capsys.readouterr().out
+    assert "runs.csv is a file" in out and "a sweep folder" in out and "wandb:" in out
+
+
+def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):
+    assert sweep_cli(["plan", *TINY, "modle.d=64,128"]) == 2
+    out = capsys.readouterr().out
+    assert "did you mean model" in out and "accepted keys" in out and "Traceback" not in out
+
+
+@NO_CUDA
+def test_a_slurm_grid_is_not_refused_for_cuda_missing_on_the_submitting_machine(tmp_path):
+    from launch.grid import compose_grid, data_problems
+
+    grid = compose_grid([*TINY, "train.device=cuda", f"out_dir={tmp_path}/runs", f"data.cache_dir={tmp_path}/cache"])
+    assert data_problems(grid, runs_here=False) == []
+    assert any("train.device=cuda" in p for p in data_problems(grid, runs_here=True))
+    assert not (tmp_path / "runs").exists()
