@@ -7,14 +7,15 @@ import os
 from typing import Any
 
 from sweep.errors import DamagedFile
-from sweep.rundir import CONFIG_REMEDY, DAMAGED, RunDir, iter_run_dirs
+from sweep.rundir import CONFIG_REMEDY, DAMAGED, FINISHED, RunDir, iter_run_dirs
 
 COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe")
 
 
 def run_row(run: RunDir) -> dict[str, Any]:
     """The run's coordinates and outcome. `status` is complete | diverged | failed from
-    result.json, or started (checkpoint / metrics but no result) or pending; `damaged`, with the
+    result.json, running (a live process holds the folder), started (checkpoint / metrics but no
+    result) or pending; `damaged`, with the
     one-line `error` naming the file, when a file it is read from cannot be read."""
     try:
         return _read_row(run)
@@ -47,14 +48,16 @@ def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:
 def _read_row(run: RunDir) -> dict[str, Any]:
     row: dict[str, Any] = {"run": run.path.name, "path": str(run.path), **_coordinates(run)}
     result = run.read_result()
+    # a live process holds it: a run training now (on this machine, or a failed one being retried)
+    held = (result is None or result["status"] not in FINISHED) and run.holder() is not None
     if result is not None:
-        return {**row, **result, "run": row["run"], "path": row["path"]}
+        return {**row, **result, "run": row["run"], "path": row["path"], **({"status": "running"} if held else {})}
     metrics = run.read_metrics()
     last = metrics[-1] if metrics else {}
     evals = [r for r in metrics if r.get("eval_loss") is not None]
     return {
         **row,
-        "status": "started" if metrics or run.checkpoint_file.exists() else "pending",
+        "status": "running" if held else "started" if metrics or run.checkpoint_file.exists() else "pending",
         "steps_done": last.get("step", 0),
         "final_train_loss": last.get("train_loss"),
         "final_eval_loss": evals[-1]["eval_loss"] if evals else None,

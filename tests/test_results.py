@@ -52,3 +52,13 @@ def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_conf
     assert any("result.json: holds a list, not a JSON object" in e for e in errors)
     assert any("config.yaml: not YAML" in e for e in errors)
     assert any("config.yaml: lacks the setting model.d" in e for e in errors)
+
+
+def test_a_run_held_by_a_live_process_is_running_also_when_an_earlier_attempt_failed(tiny_config, tmp_path):
+    fresh, retried = tiny_config("optim.lr=1e-3"), tiny_config("optim.lr=2e-3")
+    for cfg in (fresh, retried):
+        RunDir.for_config(cfg).write_config(cfg)
+    RunDir.for_config(retried).write_result({"status": "failed", "error": "node lost"})
+    with RunDir.for_config(fresh).hold(), RunDir.for_config(retried).hold():
+        assert {r["lr"]: r["status"] for r in load_runs(tmp_path / "runs")} == {1e-3: "running", 2e-3: "running"}
+    assert {r["lr"]: r["status"] for r in load_runs(tmp_path / "runs")} == {1e-3: "pending", 2e-3: "failed"}
