@@ -282,7 +282,8 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
     folder.mkdir(parents=True, exist_ok=True)
     try:
         run = wandb.init(project=project, entity=entity, group=group, job_type="analysis", name=f"{group}-report",
-                         dir=str(folder), mode=resolve_mode(mode), reinit="create_new",
+                         dir=str(folder), mode=offline_if_unreachable(resolve_mode(mode), f"{group}-report"),
+                         reinit="create_new",
                          settings=_settings())
     except Exception as err:  # no key, no network: nothing was logged
         where = "/".join(p for p in (entity, project, group) if p)

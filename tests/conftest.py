@@ -33,6 +33,8 @@ def wandb_isolated(tmp_path_factory, monkeypatch):
     for var, sub in (("WANDB_CONFIG_DIR", "config"), ("WANDB_CACHE_DIR", "cache"), ("WANDB_DATA_DIR", "data")):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("NETRC", str(home / "netrc"))  # no `wandb login` entry
+    # A test that goes online by mistake asks a closed port on this machine, never a real server.
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
 
 
 @pytest.fixture(scope="session")

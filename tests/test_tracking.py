@@ -246,6 +246,7 @@ def test_logger_none_and_other_ranks_track_nothing(tiny_config):
 
 
 def test_mode_auto_is_online_only_with_an_api_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_BASE_URL")  # the key of api.wandb.ai, W&B's default host
     assert resolve_mode(LoggerMode.auto) == "offline"
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     assert resolve_mode(LoggerMode.auto) == "online"
@@ -285,6 +286,18 @@ def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
     assert table["columns"] == ["d", "final_eval_loss", "fit", "run"]
     assert table["data"] == [[32, 3.5, None, "a"], [64, 3.1, "{'E': 1.7}", "b"]]
     assert (folder / "files" / logged["scaling/path"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_report_to_a_server_that_never_answers_is_logged_offline_within_seconds(tmp_path, monkeypatch):
+    hole = black_hole()
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "0" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{hole.getsockname()[1]}")
+    started = time.perf_counter()
+    where = upload_report([{"run": "a"}], {}, project="tests", entity=None, group="sweep", mode=LoggerMode.online,
+                          folder=tmp_path / "sweep")
+    hole.close()
+    assert time.perf_counter() - started < 30  # W&B alone waited 60 s, then failed
+    assert "offline in" in where and "wandb sync" in where
 
 
 def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypatch):
