@@ -143,8 +143,10 @@ def check_sweep_folder(sweep_dir: Path) -> None:
     """`sweep_dir` is a folder; a file or a missing path is a ConfigError saying what is accepted."""
     if sweep_dir.is_dir():
         return
-    what = "is a file" if sweep_dir.exists() else "does not exist"
-    raise ConfigError(f"{sweep_dir} {what}; accepted: {SWEEP_SOURCES}")
+    if sweep_dir.exists():
+        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit` and `sweep report` "
+                          "read a CSV or parquet table of runs with --runs-table FILE)")
+    raise ConfigError(f"{sweep_dir} does not exist; accepted: {SWEEP_SOURCES}")
 
 
 def wait(source: str, interval_s: float) -> None:

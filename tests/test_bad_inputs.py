@@ -170,11 +170,13 @@ def test_a_held_out_split_that_takes_every_document_says_what_the_user_controls(
     assert "tokens_T" not in str(err.value)
 
 
-def test_sweep_status_of_a_file_says_it_is_a_file_and_what_is_accepted(tmp_path, capsys):
+def test_sweep_status_or_fit_of_a_file_says_it_is_a_file_and_what_is_accepted(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("d,l\n")
     assert sweep_cli(["status", str(tmp_path / "runs.csv")]) == 2
     out = capsys.readouterr().out
     assert "runs.csv is a file" in out and "a sweep folder" in out and "wandb:" in out
+    assert sweep_cli(["fit", str(tmp_path / "runs.csv")]) == 2
+    assert "--runs-table FILE" in capsys.readouterr().out
 
 
 def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):
