@@ -39,15 +39,42 @@ def save_checkpoint(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:  # a file object: a failed write is an OSError with its errno
-            torch.save(state, f)
-            f.flush()
+        with open(tmp, "wb", buffering=0) as f:
+            writer = WholeWrites(f)
+            try:
+                torch.save(state, writer)
+            except RuntimeError:  # torch's zip writer reports a failed write as its own error
+                if writer.error is None:
+                    raise
+                raise writer.error from None
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:
         raise write_failed(path, err) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class WholeWrites:
+    """A raw file for torch.save: each write is written whole (a raw write may be short), and the
+    OSError of a failed one (no space, I/O error) is kept, since torch turns it into a RuntimeError."""
+
+    def __init__(self, raw: Any):
+        self.raw, self.error = raw, None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n_bytes = view.nbytes
+        try:
+            while view:
+                view = view[self.raw.write(view):]
+        except OSError as err:
+            self.error = err
+            raise
+        return n_bytes
+
+    def flush(self) -> None:
+        pass
 
 
 def checkpoint_bytes(model: nn.Module) -> int:

@@ -158,7 +158,7 @@ class RunDir:
         or None when it is free. Does not take it."""
         try:
             fd = os.open(self.lock_file, os.O_RDONLY)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no such run folder (out_dir may even be a file)
             return None
         try:
             if self._try_flock(fd, fcntl.LOCK_SH, tries=1):

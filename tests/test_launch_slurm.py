@@ -47,7 +47,7 @@ def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_clus
     assert {e["bucket"] for e in manifest.values()} == {"cpu", "gpu"}  # d=16 is cheap, d=32 is not
 
     again = submit(out, shared_cache_dir, "model.d=16,32", "budget.tokens_per_param=0.5", buckets=buckets)
-    assert "finished, queued or running: not submitted again" in again.stdout + again.stderr
+    assert "finished, queued, running or damaged: not submitted again" in again.stdout + again.stderr
     assert latest_jobs(out) == manifest
 
     done = status(out, "--wait", "--interval", "2")
@@ -138,7 +138,7 @@ def test_a_pending_array_is_not_submitted_again_is_waited_for_and_a_cancel_shows
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         again = submit(out, shared_cache_dir, *grid, buckets=buckets)
-        assert "3 of 3 runs are finished, queued or running: not submitted again" in again.stdout + again.stderr
+        assert "3 of 3 runs are finished, queued, running or damaged: not submitted again" in again.stdout + again.stderr
         assert latest_jobs(out) == manifest
         shown = status(out)
         assert "3 queued" in shown.stdout and "PENDING" in shown.stdout, shown.stdout + shown.stderr

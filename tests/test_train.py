@@ -242,7 +242,7 @@ def test_temporary_files_left_by_a_killed_process_are_removed_when_the_run_start
     assert train(cfg)["status"] == "complete"
     assert not any(tmp.exists() for tmp in stale)
     assert sorted(p.name for p in run.path.rglob("*") if p.is_file()) == [
-        "config.yaml", "latest.pt", "metrics.jsonl", "result.json"]
+        ".lock", "config.yaml", "latest.pt", "metrics.jsonl", "result.json"]
 
 
 @pytest.fixture
