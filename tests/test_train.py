@@ -69,16 +69,21 @@ def test_re_running_a_complete_point_does_nothing_and_says_so(tiny_config, caplo
     assert "already complete" in caplog.text
 
 
+def interrupted_by_a_signal(cfg, monkeypatch) -> RunDir:
+    """Train `cfg` until a SIGUSR2 'arrives' during step StopAtStep.at; its run folder."""
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAtStep)
+        with pytest.raises(RunInterrupted, match="SIGUSR2"):
+            train(cfg)
+    return RunDir.for_config(cfg)
+
+
 def test_a_stop_signal_saves_a_checkpoint_and_the_resumed_run_ends_exactly_the_same(
         tiny_config, tmp_path, monkeypatch):
     reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
 
     cfg = tiny_config()
-    run = RunDir.for_config(cfg)
-    with monkeypatch.context() as patch:
-        patch.setattr(train_module, "StopRequest", StopAtStep)
-        with pytest.raises(RunInterrupted, match="SIGUSR2"):
-            train(cfg)
+    run = interrupted_by_a_signal(cfg, monkeypatch)
     assert run.checkpoint_file.exists() and not run.result_file.exists()
     assert [p.name for p in run.checkpoint_dir.iterdir()] == ["latest.pt"]  # nothing half-written
     assert run.read_metrics()[-1]["step"] <= StopAtStep.at
@@ -118,11 +123,7 @@ def test_a_torn_last_metrics_line_is_dropped_and_the_run_resumes_exactly_the_sam
         tiny_config, tmp_path, monkeypatch):
     reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
     cfg = tiny_config()
-    run = RunDir.for_config(cfg)
-    with monkeypatch.context() as patch:
-        patch.setattr(train_module, "StopRequest", StopAtStep)
-        with pytest.raises(RunInterrupted):
-            train(cfg)
+    run = interrupted_by_a_signal(cfg, monkeypatch)
     with open(run.metrics_file, "a") as f:
         f.write('{"step": 99, "tokens": 12')  # the process was killed mid-line
 
