@@ -3,6 +3,10 @@
 Raised before any compute is spent, with the offending value and what would be accepted.
 """
 
+import os
+import sys
+from typing import NoReturn
+
 
 class ConfigError(ValueError):
     """A user mistake: the message names the value and what is accepted."""
@@ -20,3 +24,12 @@ class DamagedFile(ConfigError):
 class StorageError(ConfigError):
     """A file of a run folder cannot be written (disk full, I/O error, no permission). Shown as one
     line like a user mistake: the fix is outside the program, and re-running resumes the run."""
+
+
+def exit_on_user_error(err: ConfigError) -> NoReturn:
+    """A user's mistake ends the command with its message alone: `error: MESSAGE` on stderr and
+    exit code 2; with HYDRA_FULL_ERROR=1 the traceback instead."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"error: {err}", file=sys.stderr)
+    raise SystemExit(2) from None

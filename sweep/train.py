@@ -15,7 +15,6 @@ import collections
 import contextlib
 import logging
 import math
-import os
 import signal
 import sys
 import time
@@ -36,7 +35,7 @@ from sweep import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
 from sweep.checkpoint import check_room_for_checkpoint, load_checkpoint, save_checkpoint
 from sweep.config import TrainConfig, to_typed, validate
-from sweep.errors import ConfigError, StorageError
+from sweep.errors import ConfigError, StorageError, exit_on_user_error
 from sweep.data import TrainReader, eval_batches
 from sweep.data.access import check_epochs, corpus_facts, open_corpus
 from sweep.data.prefetch import Prefetcher
@@ -115,9 +114,8 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
                           f"{world.world_size} data-parallel ranks: use a multiple of {world.world_size}")
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
-    run.state()  # a damaged result.json or resumed metrics.jsonl: its DamagedFile line, before any compute
-    previous = run.read_result()
-    if previous is not None and previous.get("status") in FINISHED:
+    if run.state() in FINISHED:  # a damaged result.json or metrics.jsonl raises its one line here
+        previous = run.read_result()
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
@@ -425,15 +423,6 @@ def _task(cfg: DictConfig) -> float | None:
             raise  # the grid sweeper names it once every other point has run (a damaged one is skipped)
         exit_on_user_error(err)
     return result.get("final_eval_loss")
-
-
-def exit_on_user_error(err: ConfigError) -> None:
-    """A user's mistake: `error: MESSAGE` on stderr and exit code 2; with HYDRA_FULL_ERROR=1
-    the traceback instead."""
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        raise err
-    print(f"error: {err}", file=sys.stderr)
-    sys.exit(2)
 
 
 def main() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -26,7 +24,7 @@ from launch.grid import GridComposer, build_grid, check_data_ready, config_sweep
 from launch.local import LocalOptions, run_locally
 from launch.queue import submission_lock
 from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, refresh_states, submit_grid
-from sweep.errors import ConfigError, DamagedFile
+from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.rundir import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.grid")
@@ -40,10 +38,7 @@ def user_errors_exit() -> Iterator[None]:
     try:
         yield
     except ConfigError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        exit_on_user_error(err)
 
 
 def grid_composer(hydra_context: HydraContext, config: DictConfig) -> GridComposer:
