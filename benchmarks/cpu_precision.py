@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from model import Transformer, TransformerShape
-from sweep.device import bf16_is_fast
+from sweep.run.device import bf16_is_fast
 
 SHAPES = [(64, 2), (128, 2)]  # (D, L)
 SEQ_LEN, BATCH, VOCAB, STEPS = 128, 32, 257, 4

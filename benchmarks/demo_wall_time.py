@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="demo-bench-")) / "demo"
     start = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "sweep.cli", "demo", "--out-dir", str(out)],
+    code = subprocess.call([sys.executable, "-m", "launch.cli", "demo", "--out-dir", str(out)],
                            stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}")

@@ -5,7 +5,7 @@
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile: our model
 compiles each block, the reference the whole model) and precision (fp32, bf16 autocast), one
-process times the training loop's own step (sweep/step.TrainStep: forward, fp32 loss, backward,
+process times the training loop's own step (sweep/run/step.TrainStep: forward, fp32 loss, backward,
 clipping, fused AdamW, the loss compiled in compiled mode) on both models, interleaved, after
 warm-up steps that also absorb compilation, and prints tokens/s, achieved model FLOP/s
 (model/arithmetic.flops_per_token, the same formula for both), MFU against a peak measured in
@@ -33,10 +33,10 @@ import torch
 from model import Transformer, TransformerShape
 from model.arithmetic import device_key, flops_per_token, peak_flops
 from sweep.config import OptimConfig
-from sweep.device import Placement
-from sweep.optim import build_optimizer
-from sweep.step import TrainStep
-from sweep.throughput import measure_matmul_flops, sync
+from sweep.run.device import Placement
+from sweep.run.optim import build_optimizer
+from sweep.run.step import TrainStep
+from sweep.run.throughput import measure_matmul_flops, sync
 
 SEQ, VOCAB = 512, 32101
 

@@ -29,7 +29,7 @@ import json, sys, time
 from sweep.config import to_typed
 from sweep.budget import compute_budget
 from sweep.tracking import open_tracker
-from sweep.train import coordinates
+from sweep.run.loop import coordinates
 from tests.helpers import TINY, compose_config
 
 cfg = to_typed(compose_config(*TINY, "logger=wandb", "logger.mode=auto", "logger.project=bench",

@@ -1,7 +1,7 @@
 """The callable a submitit job runs: one training run, and the requeue protocol.
 
 Inside a Slurm job submitit owns SIGUSR2 (checkpoint, requeue, exit). While a run trains, the
-training loop holds SIGUSR2 and SIGTERM instead (sweep/preempt.py) so that a signal stops it at
+training loop holds SIGUSR2 and SIGTERM instead (sweep/run/preempt.py) so that a signal stops it at
 a step boundary, after its checkpoint is saved. When the loop reports the interruption, this
 job hands the signal back to submitit's handler, which calls `checkpoint()` (the same job
 again: it resumes from its own run folder) and requeues the job, counting time-outs against
@@ -20,10 +20,10 @@ from typing import Any
 import submitit
 
 from sweep.config import TrainConfig
-from sweep.distributed import world_from_env
+from sweep.run.distributed import world_from_env
 from sweep.errors import DamagedFile
 from sweep.rundir import FINISHED, RunDir, RunHeld
-from sweep.train import RunInterrupted, record_failure, train
+from sweep.run.loop import RunInterrupted, record_failure, train
 
 log = logging.getLogger("sweep.job")
 

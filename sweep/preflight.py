@@ -14,7 +14,7 @@ from pathlib import Path
 from sweep.config import DataConfig, TrainConfig
 from sweep.data.corpus import check_documents
 from sweep.data.prepare import is_streamed
-from sweep.device import check_device
+from sweep.run.device import check_device
 from sweep.errors import ConfigError
 
 

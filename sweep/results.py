@@ -4,9 +4,10 @@ result.json and metrics.jsonl. What `sweep status`, the plots and (later) the fi
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from sweep.errors import DamagedFile
+from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import CONFIG_REMEDY, DAMAGED, FINISHED, RunDir, iter_run_dirs
 
 COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe")
@@ -67,3 +68,32 @@ def _read_row(run: RunDir) -> dict[str, Any]:
 
 def load_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return [run_row(run) for run in iter_run_dirs(sweep_dir)]
+
+
+SWEEP_SOURCES = "a sweep folder (the out_dir of a sweep, holding its run folders) or wandb:[ENTITY/]PROJECT/GROUP"
+
+
+def load_source(source: str) -> list[dict[str, Any]]:
+    """The runs table of a sweep folder or of a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`); a
+    missing folder, a file or a folder without runs is a ConfigError saying what is accepted."""
+    from sweep.wandb_runs import load_wandb_runs, parse_source
+
+    wandb_sweep = parse_source(source)
+    if wandb_sweep is not None:
+        return load_wandb_runs(wandb_sweep)
+    sweep_dir = Path(source)
+    check_sweep_folder(sweep_dir)
+    rows = load_runs(sweep_dir)
+    if not rows:
+        raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
+    return rows
+
+
+def check_sweep_folder(sweep_dir: Path) -> None:
+    """`sweep_dir` is a folder; a file or a missing path is a ConfigError saying what is accepted."""
+    if sweep_dir.is_dir():
+        return
+    if sweep_dir.exists():
+        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit` and `sweep report` "
+                          "read a CSV or parquet table of runs with --runs-table FILE)")
+    raise ConfigError(f"{sweep_dir} does not exist; accepted: {SWEEP_SOURCES}")

@@ -6,7 +6,7 @@ that change what is trained, e.g. `d512-l8-b256-lr3e-03-wd0.1-3f9a2c1e`; never a
 job number, so a re-launched or requeued run finds its own checkpoint. It holds:
 
   config.yaml      the resolved config (written at start)
-  checkpoints/     latest.pt, written atomically (sweep/checkpoint.py)
+  checkpoints/     latest.pt, written atomically (sweep/run/checkpoint.py)
   metrics.jsonl    one JSON line per log step (and per eval)
   result.json      written atomically, last; its `status` is complete | diverged | failed
   .lock            held (flock) by the one process training the run; names that process
@@ -40,7 +40,6 @@ import logging
 import math
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -49,7 +48,7 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
-from sweep.storage import write_failed
+from sweep.storage import atomic_write, write_failed
 
 log = logging.getLogger("sweep.rundir")
 
@@ -192,7 +191,7 @@ class RunDir:
     def write_config(self, cfg: TrainConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(to_plain(cfg), sort_keys=False)
-        atomic_write_text(self.config_file, text)
+        atomic_write(self.config_file, text)
 
     def read_config(self) -> dict[str, Any]:
         """config.yaml as a plain mapping; DamagedFile when it is not one."""
@@ -233,7 +232,7 @@ class RunDir:
     def write_result(self, result: dict[str, Any]) -> None:
         if result.get("status") not in STATUSES:
             raise ValueError(f"result status {result.get('status')!r} not in {STATUSES}")
-        atomic_write_text(self.result_file, json.dumps(_finite(result), indent=2) + "\n")
+        atomic_write(self.result_file, json.dumps(_finite(result), indent=2) + "\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         try:
@@ -269,7 +268,7 @@ class RunDir:
         """Drop records of steps later than `after_step`: on resume from a checkpoint at that
         step, those steps are trained again and logged again."""
         kept = [r for r in self.read_metrics() if r["step"] <= after_step]
-        atomic_write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def read_json_object(path: Path, remedy: str) -> dict[str, Any]:
@@ -300,26 +299,6 @@ def _kind(value: Any) -> str:
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`; a failed
-    write leaves `path` as it was and raises a StorageError."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as err:
-        raise write_failed(path, err) from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def _finite(record: Any) -> Any:

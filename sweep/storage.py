@@ -1,13 +1,19 @@
-"""Free space on a run folder's file system, and the one error a failed write becomes.
+"""The one atomic write, free space on a file system, and the one error a failed write becomes.
 
-A write that fails (disk full, I/O error, no permission) is a `StorageError` naming the file,
-the OS error and the free space left there: one line, no chain of tracebacks.
+`atomic_write(path, data)` writes a temporary file beside `path`, fsyncs it, renames it over
+`path` and fsyncs the folder: a reader sees the old file or the new one, never half of one. The
+file gets the mode a plain `open()` would give (0666 less the umask), so a teammate can read a
+shared sweep. A write that fails (disk full, I/O error, no permission) is a `StorageError` naming
+the file, the OS error and the free space left there: one line, no chain of tracebacks.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from sweep.errors import StorageError
 
@@ -43,3 +49,55 @@ def write_failed(path: Path, err: OSError) -> StorageError:
     return StorageError(f"cannot write {path}: {reason}; {describe_bytes(free_bytes(path))} free on its "
                         "file system. Free space (or fix the permission) and re-run the same command: the run "
                         "resumes from its last checkpoint")
+
+
+def atomic_write(path: Path, data: str | bytes | Callable[[BinaryIO], None]) -> None:
+    """Replace `path` with `data` (text as UTF-8, bytes, or a function that writes into a binary
+    file) all at once; a failed write leaves `path` as it was and raises a StorageError."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: give what open() would
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            if callable(data):
+                data(f)
+            else:
+                write_whole(f, data.encode() if isinstance(data, str) else data)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        fsync_dir(path.parent)
+    except OSError as err:
+        raise write_failed(path, err) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_whole(f: BinaryIO, data: bytes | memoryview) -> None:
+    """Write all of `data` to a raw (unbuffered) file, whose writes may be short."""
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[f.write(view):]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

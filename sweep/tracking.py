@@ -36,8 +36,9 @@ from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
 from sweep.errors import ConfigError
-from sweep.preempt import StopRequest
-from sweep.rundir import FINISHED, RunDir, atomic_write_text, run_hash
+from sweep.run.preempt import StopRequest
+from sweep.rundir import FINISHED, RunDir, run_hash
+from sweep.storage import atomic_write
 
 log = logging.getLogger("sweep.tracking")
 
@@ -150,7 +151,7 @@ def read_tracked_step(path: Path) -> int:
 
 def write_tracked_step(path: Path, step: int) -> None:
     try:
-        atomic_write_text(path, json.dumps({"step": step}) + "\n")
+        atomic_write(path, json.dumps({"step": step}) + "\n")
     except OSError as err:  # the next attempt logs these steps again: nothing lost
         log.warning("could not record the last step W&B holds in %s (%s)", path, err)
 

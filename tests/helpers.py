@@ -11,7 +11,7 @@ from torch.overrides import TorchFunctionMode
 
 import sweep.config  # noqa: F401  (registers the schema with Hydra)
 from sweep.config import OptimConfig, WeightDecayMode
-from sweep.preempt import StopRequest
+from sweep.run.preempt import StopRequest
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweep.cli import main as sweep_cli
+from launch.cli import main as sweep_cli
 from sweep.config import to_typed
 from sweep.data.cache import prepare_token_cache
 from sweep.errors import ConfigError

@@ -1,4 +1,4 @@
-"""sweep/checkpoint.py: atomic save, safe load, clear error on a damaged file."""
+"""sweep/run/checkpoint.py: atomic save, safe load, clear error on a damaged file."""
 
 import errno
 import os
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model import Transformer, TransformerShape
-from sweep.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
+from sweep.run.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
 from sweep.errors import ConfigError, StorageError
 
 SHAPE = TransformerShape(d=16, l=1, vocab_size=11, seq_len=8, head_dim=8, mlp_ratio=4, rope_base=1e4)

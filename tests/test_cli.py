@@ -1,21 +1,21 @@
-"""sweep/cli.py: `sweep plan` and `sweep status` (tables, CSV, plot)."""
+"""launch/cli.py: `sweep plan` and `sweep status` (tables, CSV, plot)."""
 
 import csv
 import json
 
 import pytest
 
-from sweep.cli import main, report_target
+from launch.cli import main, report_target
 from sweep.rundir import RunDir
-from sweep.train import train
+from sweep.run.loop import train
 
 
 @pytest.fixture
 def wide_console(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
-    import sweep.cli
+    import launch.cli
 
-    monkeypatch.setattr(sweep.cli.console, "width", 250)
+    monkeypatch.setattr(launch.cli.console, "width", 250)
 
 
 def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsys, wide_console):

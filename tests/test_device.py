@@ -1,10 +1,10 @@
-"""sweep/device.py: device, precision and compile choices."""
+"""sweep/run/device.py: device, precision and compile choices."""
 
 import pytest
 import torch
 
 from sweep.config import Device, Precision
-from sweep.device import bf16_is_fast, resolve_placement
+from sweep.run.device import bf16_is_fast, resolve_placement
 from sweep.errors import ConfigError
 
 

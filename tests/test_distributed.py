@@ -1,4 +1,4 @@
-"""sweep/distributed.py with sweep/train.py: data-parallel training on CPU (gloo, 2 ranks)."""
+"""sweep/run/distributed.py with sweep/run/loop.py: data-parallel training on CPU (gloo, 2 ranks)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import socket
 import pytest
 
 from sweep.config import TrainConfig
-from sweep.distributed import World, world_from_env
+from sweep.run.distributed import World, world_from_env
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
-from sweep.train import train
+from sweep.run.loop import train
 
 
 def _free_port() -> int:

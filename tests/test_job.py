@@ -4,7 +4,7 @@ import pytest
 
 from launch.job import TrainJob
 from sweep.rundir import RunDir
-from sweep.train import record_failure
+from sweep.run.loop import record_failure
 
 
 def test_a_job_runs_its_training_run(tiny_config):

@@ -28,7 +28,7 @@ def submit(out: Path, cache: Path, *overrides: str, buckets: str) -> subprocess.
 
 
 def status(out: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sweep.cli", "status", str(out), *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "launch.cli", "status", str(out), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -110,7 +110,7 @@ def test_a_crashing_job_shows_as_failed_with_its_traceback(slurm_cluster, tmp_pa
 def test_sweep_prepare_runs_as_its_own_slurm_job(slurm_cluster, tmp_path):
     data = ["data=synthetic", "data.vocab_size=64", "data.synthetic.documents_per_shard=200",
             "data.density_documents=500"]
-    prepare = [sys.executable, "-m", "sweep.cli", "prepare", *CLUSTER, *RUN, *data, "model.d=16,32",
+    prepare = [sys.executable, "-m", "launch.cli", "prepare", *CLUSTER, *RUN, *data, "model.d=16,32",
                "budget.tokens_per_param=0.5", f"data.cache_dir={tmp_path / 'cache'}", f"out_dir={tmp_path / 'sweep'}",
                "--slurm", "--wait", "--workers", "1", "--time-min", "5"]
     done = subprocess.run(prepare, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -134,7 +134,7 @@ def test_a_pending_array_is_not_submitted_again_is_waited_for_and_a_cancel_shows
     manifest = latest_jobs(out)
     array = next(iter(manifest.values()))["job_id"].split("_")[0]
     assert slurm("squeue", "-h", "-o", "%i", "-j", array).strip().startswith(f"{array}_[")  # e.g. 11_[0-2%2]
-    waiter = subprocess.Popen([sys.executable, "-m", "sweep.cli", "status", str(out), "--wait", "--interval", "1"],
+    waiter = subprocess.Popen([sys.executable, "-m", "launch.cli", "status", str(out), "--wait", "--interval", "1"],
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         again = submit(out, shared_cache_dir, *grid, buckets=buckets)

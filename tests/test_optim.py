@@ -1,4 +1,4 @@
-"""sweep/optim.py: AdamW groups, the three weight-decay modes, warmup + cosine."""
+"""sweep/run/optim.py: AdamW groups, the three weight-decay modes, warmup + cosine."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch
 
 from model import Transformer, TransformerShape
 from sweep.config import WeightDecayMode
-from sweep.optim import build_optimizer, l2_penalty, lr_at, warmup_steps
+from sweep.run.optim import build_optimizer, l2_penalty, lr_at, warmup_steps
 from tests.helpers import optim_config as optim
 
 

@@ -1,11 +1,11 @@
-"""sweep/preempt.py: SIGUSR2 / SIGTERM become a flag instead of killing the process."""
+"""sweep/run/preempt.py: SIGUSR2 / SIGTERM become a flag instead of killing the process."""
 
 import os
 import signal
 
 import pytest
 
-from sweep.preempt import StopRequest
+from sweep.run.preempt import StopRequest
 
 
 @pytest.mark.parametrize("sig", [signal.SIGUSR2, signal.SIGTERM])

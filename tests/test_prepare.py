@@ -11,9 +11,9 @@ import pytest
 
 from launch.grid import check_data_ready, compose_grid
 from launch.prepare import corpus_needs, prepare_grid
-from sweep.cli import main
+from launch.cli import main
 from sweep.errors import ConfigError
-from sweep.train import train
+from sweep.run.loop import train
 from tests.c4_fixture import write_c4, write_t5_tokenizer
 from tests.helpers import TINY
 

@@ -1,12 +1,12 @@
-"""sweep/progress.py: plain progress lines when not attached to a terminal."""
+"""sweep/run/progress.py: plain progress lines when not attached to a terminal."""
 
 import logging
 
-from sweep.progress import bar
+from sweep.run.progress import bar
 
 
 def test_plain_progress_logs_about_twenty_lines_whatever_the_length(caplog):
-    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(1000, "run") as progress:
+    with caplog.at_level(logging.INFO, logger="sweep.run.progress"), bar(1000, "run") as progress:
         for _ in range(1000):
             progress.advance()
             progress.log({"train_loss": 1.0, "tokens_per_second": 10.0})
@@ -16,7 +16,7 @@ def test_plain_progress_logs_about_twenty_lines_whatever_the_length(caplog):
 
 
 def test_a_resumed_loop_counts_from_its_start(caplog):
-    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(100, "run", start=90) as progress:
+    with caplog.at_level(logging.INFO, logger="sweep.run.progress"), bar(100, "run", start=90) as progress:
         for _ in range(10):
             progress.advance()
             progress.log({"train_loss": 2.0, "eval_loss": 1.5, "tokens_per_second": 1.0})

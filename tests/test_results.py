@@ -2,7 +2,7 @@
 
 from sweep.results import load_runs
 from sweep.rundir import RunDir
-from sweep.train import train
+from sweep.run.loop import train
 
 
 def test_rows_carry_coordinates_and_outcome(tiny_config, tmp_path):

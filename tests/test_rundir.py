@@ -1,6 +1,5 @@
 """sweep/rundir.py: run identity, folder names, atomic result files."""
 
-import errno
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import ConfigError, DamagedFile, StorageError
-from sweep.rundir import RunDir, atomic_write_text, run_name
+from sweep.rundir import RunDir, run_name
 
 
 def test_name_is_readable_coordinates_plus_hash(tiny_config):
@@ -50,13 +49,6 @@ def test_truncate_metrics_drops_steps_after_the_checkpoint(tmp_path):
         run.append_metrics({"step": step, "train_loss": 1.0})
     run.truncate_metrics(after_step=4)
     assert [r["step"] for r in run.read_metrics()] == [2, 4]
-
-
-def test_atomic_write_replaces_whole_file(tmp_path):
-    path = tmp_path / "f.txt"
-    atomic_write_text(path, "one")
-    atomic_write_text(path, "two")
-    assert path.read_text() == "two"
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -131,21 +123,6 @@ def test_a_run_with_a_damaged_file_is_in_state_damaged_only_where_the_file_is_re
     run.result_file.write_text("")
     with pytest.raises(DamagedFile, match="result.json: empty"):
         run.state()
-
-def test_a_failed_atomic_write_names_the_file_and_the_free_space_and_keeps_the_old_content(tmp_path, monkeypatch):
-    path = tmp_path / "result.json"
-    atomic_write_text(path, "old")
-
-    def io_error(fd):
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-    monkeypatch.setattr(os, "fsync", io_error)
-    with pytest.raises(StorageError, match=rf"cannot write {path}: \[Errno 5\] .* free on its file system") as err:
-        atomic_write_text(path, "new")
-    assert err.value.__cause__ is None and err.value.__suppress_context__
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # the temporary file is removed
-
 
 def test_a_failed_metrics_append_names_the_file(tmp_path):
     run = RunDir(tmp_path / "run")

@@ -1,4 +1,4 @@
-"""sweep/step.py: one optimizer step, with nothing read back to the host."""
+"""sweep/run/step.py: one optimizer step, with nothing read back to the host."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from model import Transformer, TransformerShape
 from sweep.config import WeightDecayMode
-from sweep.device import Placement
-from sweep.optim import build_optimizer
-from sweep.step import TrainStep, next_token_loss
+from sweep.run.device import Placement
+from sweep.run.optim import build_optimizer
+from sweep.run.step import TrainStep, next_token_loss
 from tests.helpers import HostReads, optim_config
 
 EAGER = Placement(device=torch.device("cpu"), bf16=False, compile=False)

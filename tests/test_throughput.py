@@ -1,4 +1,4 @@
-"""sweep/throughput.py: the peak MFU is measured against, and the timing of training steps."""
+"""sweep/run/throughput.py: the peak MFU is measured against, and the timing of training steps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from sweep.throughput import Peak, Speed, StepTimer, measure_matmul_flops, process_start_time, run_peak
+from sweep.run.throughput import Peak, Speed, StepTimer, measure_matmul_flops, process_start_time, run_peak
 
 CPU = torch.device("cpu")
 
@@ -30,7 +30,7 @@ def test_process_start_is_before_now_and_after_the_interpreter_was_launched():
 
 
 def test_start_up_counts_from_the_process_start_once_then_from_each_run_start(monkeypatch):
-    import sweep.throughput as throughput
+    import sweep.run.throughput as throughput
 
     monkeypatch.setattr(throughput, "_process_origin_used", False)
     assert throughput.startup_origin() == process_start_time()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import sweep.train as train_module
+import sweep.run.loop as train_module
 from sweep.config import LoggerMode
 from sweep.rundir import RunDir, run_hash
 from sweep.tracking import Tracker, open_tracker, resolve_mode, upload_report
-from sweep.train import RunInterrupted, train
+from sweep.run.loop import RunInterrupted, train
 from tests.helpers import StopAtStep
 from tests.wandb_offline import read_offline_run, read_unfinished_offline_run, records_with_ends
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from wandb.apis.public import Run
 
-from sweep.cli import main
+from launch.cli import main
 from sweep.errors import ConfigError
 from sweep.wandb_runs import WandbSweep, load_wandb_runs, parse_source
 

@@ -136,9 +136,9 @@ def load_runs_table(source: str | os.PathLike) -> RunsTable:
     text = str(source)
     if Path(text).suffix in FILE_SUFFIXES and not text.startswith("wandb:"):
         return from_file(text)
-    from sweep.cli import runs_table
+    from sweep.results import load_source
 
-    return from_rows(runs_table(text), source=text)
+    return from_rows(load_source(text), source=text)
 
 
 def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:

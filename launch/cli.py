@@ -116,37 +116,14 @@ DENSITY_SHOWN = ("documents_examined", "exact_duplicate_rate", "near_duplicate_r
 def runs_table(source: str) -> list[dict[str, Any]]:
     """The runs table of a sweep folder (with Slurm's state of each run's latest job), or of a
     W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
-    from sweep.wandb_runs import load_wandb_runs, parse_source
-
-    wandb_sweep = parse_source(source)
-    if wandb_sweep is not None:
-        return load_wandb_runs(wandb_sweep)
-    return runs_with_queue_state(Path(source))
-
-
-def runs_with_queue_state(sweep_dir: Path) -> list[dict[str, Any]]:
     from launch.queue import attach_queue_state
-    from sweep.results import load_runs
+    from sweep.results import load_source
+    from sweep.wandb_runs import parse_source
 
-    check_sweep_folder(sweep_dir)
-    rows = load_runs(sweep_dir)
-    if not rows:
-        raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
-    attach_queue_state(rows, sweep_dir)
+    rows = load_source(source)
+    if parse_source(source) is None:
+        attach_queue_state(rows, Path(source))
     return rows
-
-
-SWEEP_SOURCES = "a sweep folder (the out_dir of a sweep, holding its run folders) or wandb:[ENTITY/]PROJECT/GROUP"
-
-
-def check_sweep_folder(sweep_dir: Path) -> None:
-    """`sweep_dir` is a folder; a file or a missing path is a ConfigError saying what is accepted."""
-    if sweep_dir.is_dir():
-        return
-    if sweep_dir.exists():
-        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit` and `sweep report` "
-                          "read a CSV or parquet table of runs with --runs-table FILE)")
-    raise ConfigError(f"{sweep_dir} does not exist; accepted: {SWEEP_SOURCES}")
 
 
 def wait(source: str, interval_s: float) -> None:

@@ -1,4 +1,4 @@
-"""sweep/train.py: one run end to end on a tiny CPU config."""
+"""sweep/run/loop.py: one run end to end on a tiny CPU config."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import pytest
 import torch
 import yaml
 
-import sweep.checkpoint as checkpoint_module
-import sweep.train as train_module
+import sweep.run.checkpoint as checkpoint_module
+import sweep.run.loop as train_module
 from sweep.data import TrainReader
 from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.results import load_runs
 from sweep.rundir import RunDir
 from sweep.config import to_typed
-from sweep.train import RunInterrupted, evaluate, train
+from sweep.run.loop import RunInterrupted, evaluate, train
 from tests.helpers import TINY, HostReads, StopAtStep, compose_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any, Iterator
 
-log = logging.getLogger("sweep.progress")
+log = logging.getLogger("sweep.run.progress")
 
 
 class _Plain:

@@ -11,15 +11,14 @@ Loaded with `weights_only=True`: no pickled code runs on load.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 import torch.nn as nn
 
 from sweep.errors import ConfigError, StorageError
-from sweep.storage import describe_bytes, free_bytes, write_failed
+from sweep.storage import atomic_write, describe_bytes, free_bytes, write_whole
 
 FORMAT_VERSION = 1
 
@@ -36,23 +35,17 @@ def save_checkpoint(
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "extra": extra,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb", buffering=0) as f:
-            writer = WholeWrites(f)
-            try:
-                torch.save(state, writer)
-            except RuntimeError:  # torch's zip writer reports a failed write as its own error
-                if writer.error is None:
-                    raise
-                raise writer.error from None
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise write_failed(path, err) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    def write(f: BinaryIO) -> None:
+        writer = WholeWrites(f)
+        try:
+            torch.save(state, writer)
+        except RuntimeError:  # torch's zip writer reports a failed write as its own error
+            if writer.error is None:
+                raise
+            raise writer.error from None
+
+    atomic_write(path, write)
 
 
 class WholeWrites:
@@ -63,11 +56,9 @@ class WholeWrites:
         self.raw, self.error = raw, None
 
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        n_bytes = view.nbytes
+        n_bytes = memoryview(data).nbytes
         try:
-            while view:
-                view = view[self.raw.write(view):]
+            write_whole(self.raw, data)
         except OSError as err:
             self.error = err
             raise

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from sweep.config import OptimConfig
-from sweep.device import Placement
-from sweep.optim import l2_penalty, set_lr
+from sweep.run.device import Placement
+from sweep.run.optim import l2_penalty, set_lr
 
 
 def next_token_loss(logits_BxTxV: torch.Tensor, targets_BxT: torch.Tensor) -> torch.Tensor:

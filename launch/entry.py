@@ -1,0 +1,71 @@
+"""The Hydra entry point of one run or a grid: `python -m sweep.train` and `sweep-train`.
+
+    python -m sweep.train model.d=128 model.l=2            # one run
+    python -m sweep.train -m model.d=64,96 model.l=1,2     # a grid (conf/hydra/launcher: local, slurm)
+
+The command line is checked before Hydra creates any folder (launch/command_line.py); the task
+function hands the composed config to the training loop (sweep/run/loop.py) and turns its
+outcomes into exit codes: an interrupted run exits 128 + its signal, a run held by another
+process is skipped, a user's mistake is one `error:` line.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from sweep.errors import ConfigError, exit_on_user_error
+from sweep.rundir import RunHeld
+from sweep.run.loop import RunInterrupted, train
+
+log = logging.getLogger("sweep.train")
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base=None)
+def _task(cfg: DictConfig) -> float | None:
+    """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
+    try:
+        result = train(cfg)
+    except RunInterrupted as stop:
+        log.warning("%s", stop)
+        sys.exit(128 + int(signal.Signals[stop.signal_name]))
+    except RunHeld as held:  # another process trains it: skipped, not failed
+        log.warning("%s", held)
+        return None
+    except ConfigError as err:  # found only once the run started (the command line was checked)
+        if HydraConfig.get().mode is RunMode.MULTIRUN:
+            raise  # the grid sweeper names it once every other point has run (a damaged one is skipped)
+        exit_on_user_error(err)
+    return result.get("final_eval_loss")
+
+
+def main() -> None:
+    """`python -m sweep.train [--dry-run] [-m] OVERRIDES`: Hydra with the project's launchers.
+
+    The sweeper and launchers are registered by hand: Hydra's plugin scan does not see packages installed
+    in editable mode. `--dry-run` is `hydra.launcher.dry_run=true` (slurm launcher)."""
+    from hydra.core.plugins import Plugins
+    from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
+
+    from launch.command_line import check_command_line
+
+    for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
+        Plugins.instance().register(plugin)
+    if "--dry-run" in sys.argv:
+        sys.argv.remove("--dry-run")
+        sys.argv.append("hydra.launcher.dry_run=true")
+    try:
+        check_command_line(sys.argv[1:])  # before Hydra creates any folder
+    except ConfigError as err:
+        exit_on_user_error(err)
+    _task()
+
+
+if __name__ == "__main__":
+    main()
