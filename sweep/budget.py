@@ -13,6 +13,7 @@ from model import TransformerShape, param_counts
 from sweep.config import TrainConfig
 from sweep.data import vocab_size
 from sweep.errors import ConfigError
+from sweep.record import training_flops
 
 
 def model_shape(cfg: TrainConfig) -> TransformerShape:
@@ -78,5 +79,5 @@ def compute_budget(cfg: TrainConfig) -> Budget:
         tokens_per_step=tokens_per_step,
         steps=steps,
         tokens=tokens,
-        flops=6.0 * n * tokens,
+        flops=training_flops(n, tokens),
     )
