@@ -49,7 +49,7 @@ def main() -> None:
     """`python -m sweep.train [--dry-run] [-m] OVERRIDES`: Hydra with the project's launchers.
 
     The sweeper and launchers are registered by hand: Hydra's plugin scan does not see packages installed
-    in editable mode. `--dry-run` is `hydra.launcher.dry_run=true` (slurm launcher)."""
+    in editable mode. `--dry-run`: see `dry_run_args`."""
     from hydra.core.plugins import Plugins
     from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
 
@@ -58,13 +58,21 @@ def main() -> None:
     for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
         Plugins.instance().register(plugin)
     if "--dry-run" in sys.argv:
-        sys.argv.remove("--dry-run")
-        sys.argv.append("hydra.launcher.dry_run=true")
+        sys.argv[1:] = dry_run_args(sys.argv[1:])
     try:
         check_command_line(sys.argv[1:])  # before Hydra creates any folder
     except ConfigError as err:
         exit_on_user_error(err)
     _task()
+
+
+def dry_run_args(args: list[str]) -> list[str]:
+    """`--dry-run` is the grid sweeper's `hydra.sweeper.dry_run=true`: whatever the launcher,
+    the plan is printed and nothing runs. Without `-m` it plans the one run (a grid of one)."""
+    args = [arg for arg in args if arg != "--dry-run"]
+    if not any(arg in ("-m", "--multirun") for arg in args):
+        args.insert(0, "-m")
+    return [*args, "hydra.sweeper.dry_run=true"]
 
 
 if __name__ == "__main__":

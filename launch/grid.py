@@ -1,8 +1,8 @@
 """A multirun grid: expand the command line's sweep overrides into grid points, compose each
 one, and validate ALL of them before any is trained.
 
-Used by `sweep plan`, by the grid sweeper (every `python -m sweep.train -m ...`, before its
-launcher starts the first job) and by the Slurm launcher.
+Used by `sweep plan` and by the grid sweeper (every `python -m sweep.train -m ...`), which hands
+the validated grid to the project's launchers (launch/hydra_plugins/sweep_launchers).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, OmegaConf
@@ -28,10 +29,12 @@ log = logging.getLogger("sweep.grid")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
-def split_grid(overrides: Sequence[str]) -> list[list[str]]:
+def split_grid(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> list[list[str]]:
     """['model.d=64,96', 'seed=0'] -> [['model.d=64', 'seed=0'], ['model.d=96', 'seed=0']],
-    in the order Hydra's basic sweeper launches them."""
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    in the order Hydra's basic sweeper launches them. `glob(...)` sweeps list a config group's
+    options, so they need Hydra's config loader (the sweeper's, or GlobalHydra's); `range(...)`
+    and `choice(...)` do not."""
+    parsed = OverridesParser.create(config_loader=config_loader).parse_overrides(list(overrides))
     return [list(point) for batch in BasicSweeper.split_arguments(parsed, None) for point in batch]
 
 
@@ -176,9 +179,9 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         base = compose(config_name, overrides=[], return_hydra_config=True)
-        repository = GlobalHydra.instance().config_loader().repository
-        composer = GridComposer(lambda point: compose(config_name, overrides=point), repository.group_exists)
-        return build_grid(split_grid(config_sweep_params(base) + list(overrides)), composer)
+        loader = GlobalHydra.instance().config_loader()
+        composer = GridComposer(lambda point: compose(config_name, overrides=point), loader.repository.group_exists)
+        return build_grid(split_grid(config_sweep_params(base) + list(overrides), loader), composer)
 
 
 def config_sweep_params(config: DictConfig) -> list[str]:

@@ -1,6 +1,7 @@
 """Where a job is submitted: `submit_grid` turns validated grid points into submitit job arrays.
 
-    plan_grid   compose + validate every point, estimate GPU-hours, pick a bucket, read state
+    plan_slurm  a validated grid: estimate GPU-hours, pick a bucket, read state (plan_grid:
+                compose + validate the points first; plan_local: a plan without Slurm)
     print_plan  the dry-run table (one row per run, plus totals)
     submit_grid skip finished and queued runs, then one job array per bucket (split at the
                 cluster's MaxArraySize), and the sweep manifest
@@ -78,7 +79,19 @@ class PlannedRun:
 
 def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], DictConfig],
               options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
-    grid = build_grid(points, compose)
+    """Compose and validate every point (launch/grid.py build_grid), then plan it for Slurm."""
+    return plan_slurm(build_grid(points, compose), options, slurm_states)
+
+
+def plan_local(grid: Sequence[GridPoint]) -> list[PlannedRun]:
+    """A validated grid planned to run on this machine: no GPU-hour estimate, no bucket."""
+    return [PlannedRun(point, None, None, point.state()) for point in grid]
+
+
+def plan_slurm(grid: Sequence[GridPoint], options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
+    """A validated grid planned for Slurm: each run's estimated GPU-hours, bucket and state
+    (`slurm_states`: queued or running from its latest job); one ConfigError naming every point
+    whose batch does not split over its bucket's ranks, before anything is submitted."""
     buckets = options.bucket_specs()
     check_signal_delay(buckets, options.signal_delay_s)
     planned, errors = [], []

@@ -6,6 +6,7 @@ lives in launch/grid.py and launch/submit.py."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import dataclasses
 import logging
@@ -20,10 +21,11 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from launch.grid import GridComposer, build_grid, check_data_ready, config_sweep_params, split_grid
+from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, config_sweep_params, split_grid
 from launch.local import LocalOptions, run_locally
 from launch.queue import submission_lock
-from launch.submit import PlannedRun, SlurmOptions, plan_grid, print_plan, refresh_states, submit_grid
+from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
+                           submit_grid)
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.rundir import DAMAGED, FINISHED
 
@@ -49,10 +51,14 @@ def grid_composer(hydra_context: HydraContext, config: DictConfig) -> GridCompos
 class GridSweeper(Sweeper):
     """`hydra/sweeper=grid` (the default): Hydra's basic grid, except that every point is
     composed and validated before the launcher sees any (one invalid point stops the whole
-    multirun, naming each bad point), and all points go to the launcher in one batch.
-    `hydra.sweeper.params` may declare grid dimensions in a config (conf/demo.yaml does)."""
+    multirun, naming each bad point), and all points go to the launcher in one batch: the
+    project's launchers get the validated grid itself (`launch_grid`), any other launcher the
+    override lists (`launch`). `hydra.sweeper.params` may declare grid dimensions in a config
+    (conf/demo.yaml does). `dry_run` (`--dry-run`; or the project launchers' own `dry_run`):
+    print the plan and launch nothing, whatever the launcher."""
 
-    def __init__(self, params: Any = None) -> None:
+    def __init__(self, params: Any = None, dry_run: bool = False) -> None:
+        self.dry_run = dry_run
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
         self.launcher: Launcher | None = None
@@ -64,19 +70,26 @@ class GridSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.hydra_context is not None and self.config is not None and self.launcher is not None
-        points = split_grid(config_sweep_params(self.config) + list(arguments))
+        points = split_grid(config_sweep_params(self.config) + list(arguments), self.hydra_context.config_loader)
+        ours = isinstance(self.launcher, ProjectLauncher)
+        dry_run = self.dry_run or (ours and self.launcher.options.dry_run)
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
-            if not getattr(getattr(self.launcher, "options", None), "dry_run", False):
+            if not dry_run:
                 # prepared corpora hold every run's tokens, files are readable, folders writable;
                 # the device only where the runs start on this machine (not Slurm's login node)
                 check_data_ready(grid, runs_here=not isinstance(self.launcher, SlurmLauncher))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
+        if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
+            with user_errors_exit():
+                planned = self.launcher.plan(grid) if ours else plan_local(grid)
+            print_plan(planned, Console(width=200))
+            return [[]]
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        results = self.launcher.launch(points, initial_job_idx=0)
+        results = self.launcher.launch_grid(grid) if ours else self.launcher.launch(points, initial_job_idx=0)
         with user_errors_exit():  # a run's ConfigError (a full disk, ...): one line, after every run
             raise_failures(results)
         return [results]
@@ -114,7 +127,11 @@ def launcher_options(cls: type, options: dict[str, Any]) -> Any:
     return cls(**plain)
 
 
-class _ProjectLauncher(Launcher):
+class ProjectLauncher(Launcher):
+    """A launcher of this project: `launch_grid` takes a grid the sweeper already composed and
+    validated; Hydra's `launch(job_overrides)` composes and validates the grid first (for any
+    other caller) and then does the same."""
+
     options_class: type
 
     def __init__(self, **options: Any) -> None:
@@ -125,18 +142,32 @@ class _ProjectLauncher(Launcher):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
 
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.hydra_context is not None and self.config is not None
+        with user_errors_exit():
+            grid = build_grid(job_overrides, grid_composer(self.hydra_context, self.config))
+        return self.launch_grid(grid)
 
-class LocalLauncher(_ProjectLauncher):
+    @abc.abstractmethod
+    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
+        """What `launch_grid` would do with each point (the dry-run table)."""
+
+    @abc.abstractmethod
+    def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
+        """Run or submit a validated grid (`options.dry_run`: print its plan and return none)."""
+
+
+class LocalLauncher(ProjectLauncher):
     """`hydra/launcher=local`: every run in its own process on this machine, `parallelism` at
     a time; waits for all of them."""
 
     options_class = LocalOptions
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        assert self.hydra_context is not None and self.config is not None
-        with user_errors_exit():
-            grid = build_grid(job_overrides, grid_composer(self.hydra_context, self.config))
-        print_plan([PlannedRun(p, None, None, p.state()) for p in grid], Console(width=200))
+    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
+        return plan_local(grid)
+
+    def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
+        print_plan(self.plan(grid), Console(width=200))
         if self.options.dry_run:
             return []
         with user_errors_exit():
@@ -146,17 +177,19 @@ class LocalLauncher(_ProjectLauncher):
                           _return_value=o.error or (o.result or {}).get("final_eval_loss")) for o in outcomes]
 
 
-class SlurmLauncher(_ProjectLauncher):
-    """`hydra/launcher=slurm`: validate the whole grid, then one submitit job array per resource
-    bucket; returns after submission (the jobs run on their own)."""
+class SlurmLauncher(ProjectLauncher):
+    """`hydra/launcher=slurm`: plan the whole validated grid (buckets, ranks), then one submitit
+    job array per resource bucket; returns after submission (the jobs run on their own)."""
 
     options_class = SlurmOptions
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        assert self.hydra_context is not None and self.config is not None
+    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
+        """With each run's Slurm state (queued or running from its latest job)."""
+        return plan_slurm(grid, self.options, slurm_states=True)
+
+    def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
         with user_errors_exit():
-            planned = plan_grid(job_overrides, grid_composer(self.hydra_context, self.config), self.options,
-                                slurm_states=self.options.dry_run)
+            planned = plan_slurm(grid, self.options, slurm_states=self.options.dry_run)
         if self.options.dry_run:
             print_plan(planned, Console(width=200))
             return []
