@@ -1,9 +1,22 @@
-"""launch/grid.py: grid expansion and validation of every point before any runs."""
+"""launch/grid.py and the grid sweeper: grid expansion, validation of every point before any
+runs, the validated grid handed to the launcher, and `--dry-run` with any launcher."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext
 
-from launch.grid import compose_grid, split_grid
+from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher
+from launch.grid import CONF_DIR, compose_grid, split_grid
 from sweep.errors import ConfigError
+from tests.helpers import TINY
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_split_grid_is_the_cartesian_product_in_launch_order():
@@ -73,3 +86,99 @@ def test_a_grid_skips_its_damaged_point_trains_the_others_and_names_what_it_skip
         == [("d32", "complete")]
     assert f"skipped: {damaged.result_file}: holds a list, not a JSON object" in output
     assert "1 of 2 runs were skipped as damaged" in output and "Traceback" not in output
+
+
+def test_glob_range_and_choice_sweeps_compose_into_a_grid(tmp_path):
+    # `sweep plan` composes this way; glob() lists a config group's options (here: logger)
+    grid = compose_grid(["logger=glob(*)", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)", f"out_dir={tmp_path}"])
+    assert len(grid) == 8
+    assert {p.cfg.logger.kind.value for p in grid} == {"none", "wandb"}
+    assert {p.cfg.seed for p in grid} == {0, 1}
+    assert {p.cfg.optim.lr for p in grid} == {1e-3, 3e-3}
+
+
+class ComposesNothing(LocalLauncher):
+    """The project's local launcher, recording the grid it is handed instead of running it."""
+
+    def launch(self, job_overrides, initial_job_idx):
+        raise AssertionError("the launcher was asked to compose the grid again")
+
+    def launch_grid(self, grid):
+        self.grid = grid
+        return []
+
+
+class ThirdParty(Launcher):
+    """A launcher that is not the project's (as Hydra's basic one): it gets override lists."""
+
+    def __init__(self):
+        self.launched = []
+
+    def setup(self, *, hydra_context, task_function, config):
+        pass
+
+    def launch(self, job_overrides, initial_job_idx):
+        self.launched.extend(list(o) for o in job_overrides)
+        return []
+
+
+def sweep_with(launcher, tmp_path, *arguments, dry_run=False):
+    """GridSweeper.sweep(arguments) as a multirun calls it, with `launcher` set up."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        overrides = [*TINY, f"out_dir={tmp_path}", "hydra/launcher=local"]
+        config = compose("train", overrides=overrides, return_hydra_config=True)
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=None)
+        sweeper = GridSweeper(dry_run=dry_run)
+        sweeper.hydra_context, sweeper.config, sweeper.launcher = context, config, launcher
+        launcher.setup(hydra_context=context, task_function=None, config=config)
+        return sweeper.sweep([*overrides[:-1], *arguments])
+
+
+def local_launcher(cls, tmp_path):
+    return cls(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=1, gpus_per_run=0, visible_gpus=None,
+               tasks_per_run=None, timeout_min=1, poll_s=0.1)
+
+
+def test_the_sweeper_hands_its_validated_grid_to_a_project_launcher_without_composing_it_again(tmp_path):
+    launcher = local_launcher(ComposesNothing, tmp_path)
+    sweep_with(launcher, tmp_path, "model.d=16,32", "seed=range(0,2)")
+    assert [(p.cfg.model.d, p.cfg.seed) for p in launcher.grid] == [(16, 0), (16, 1), (32, 0), (32, 1)]
+    assert launcher.grid[0].budget.n_params < launcher.grid[2].budget.n_params
+
+
+def test_a_launcher_that_is_not_the_projects_gets_the_override_lists(tmp_path):
+    launcher = ThirdParty()
+    sweep_with(launcher, tmp_path, "model.d=16,32")
+    assert [[o for o in point if o.startswith("model.d=")] for point in launcher.launched] \
+        == [["model.d=16"], ["model.d=32"]]
+
+
+def test_a_dry_run_prints_the_plan_and_neither_launches_nor_writes_anything(tmp_path, capsys):
+    launcher = ThirdParty()
+    out_dir = tmp_path / "sweep"
+    sweep_with(launcher, out_dir, "model.d=16,32", "logger=glob(*)", dry_run=True)
+    assert launcher.launched == []
+    assert "plan: 4 runs" in capsys.readouterr().out
+    assert not out_dir.exists()
+
+
+def dry_run(tmp_path, *overrides, multirun=False):
+    """`python -m sweep.train [-m] --dry-run TINY OVERRIDES` with Hydra's basic launcher (no hydra/launcher)."""
+    out_dir = tmp_path / "sweep"
+    flags = ["-m", "--dry-run"] if multirun else ["--dry-run"]
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *flags, *TINY, f"out_dir={out_dir}", *overrides],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not out_dir.exists()  # nothing ran, nothing was written
+    return proc.stdout
+
+
+def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(tmp_path):
+    out = dry_run(tmp_path, "model.d=16,32", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)", "logger=glob(*)",
+                  multirun=True)
+    assert "plan: 16 runs" in out and "total: 16 runs (16 pending)" in out
+
+
+def test_dry_run_of_a_single_run_plans_that_one_run(tmp_path):
+    out = dry_run(tmp_path, "model.d=48")
+    assert "plan: 1 runs" in out and "total: 1 runs (1 pending)" in out
