@@ -103,6 +103,7 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
     `hydra/launcher=slurm` overrides (partition, account, qos, setup, folder); returns the job."""
     import submitit
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
     from hydra_plugins.sweep_launchers import launcher_options
@@ -110,7 +111,8 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
     from launch.submit import SlurmOptions
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        first_point = split_grid(list(overrides))[0] if overrides else []  # any one point will do
+        loader = GlobalHydra.instance().config_loader()  # a glob() sweep lists its group's options
+        first_point = split_grid(list(overrides), loader)[0] if overrides else []  # any one point will do
         cfg = compose(config_name, overrides=first_point, return_hydra_config=True)
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     if "SlurmLauncher" not in str(launcher.pop("_target_", "")):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launch.grid import check_data_ready, compose_grid
-from launch.prepare import corpus_needs, prepare_grid
+from launch.prepare import corpus_needs, prepare_grid, submit_prepare
 from launch.cli import main
 from sweep.errors import ConfigError
 from sweep.run.loop import train
@@ -83,3 +83,9 @@ def test_a_synthetic_sweep_records_the_true_entropy_its_loss_cannot_beat(tmp_pat
     result = train(compose_grid(overrides)[0].cfg)
     assert result["true_entropy_nats"] == entropy
     assert result["final_eval_loss"] > entropy  # no model beats the source's entropy rate
+
+
+def test_prepare_as_a_slurm_job_reads_a_glob_sweep_for_its_slurm_settings():
+    # the grid's first point is composed for the launcher settings: glob() needs Hydra's config loader
+    with pytest.raises(ConfigError, match="add hydra/launcher=slurm"):
+        submit_prepare(["logger=glob(*)", "model.d=64,128"], "train", workers=1, time_min=1)
