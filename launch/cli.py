@@ -9,6 +9,7 @@
     sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
     sweep report runs/                                          # every fit: report.md, figures, CSV
     sweep demo                                                  # a small local scaling sweep
+    sweep completion bash                                       # bash completion of this command
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from launch.completion import SHELLS, bash_completion
 from sweep.errors import ConfigError
 from sweep.fit.laws import LAWS
 
@@ -379,7 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                          "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
+    c = sub.add_parser("completion", help="print the bash completion script of this command")
+    c.add_argument("shell", choices=SHELLS)
     args = parser.parse_args(argv)
+    if args.command == "completion":
+        sys.stdout.write(bash_completion(parser))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.command == "plan":

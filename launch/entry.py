@@ -48,15 +48,10 @@ def _task(cfg: DictConfig) -> float | None:
 def main() -> None:
     """`python -m sweep.train [--dry-run] [-m] OVERRIDES`: Hydra with the project's launchers.
 
-    The sweeper and launchers are registered by hand: Hydra's plugin scan does not see packages installed
-    in editable mode. `--dry-run`: see `dry_run_args`."""
-    from hydra.core.plugins import Plugins
-    from hydra_plugins.sweep_launchers import GridSweeper, LocalLauncher, SlurmLauncher
-
+    Hydra's own plugin scan finds the sweeper and launchers in the installed `hydra_plugins`
+    namespace (pyproject.toml). `--dry-run`: see `dry_run_args`."""
     from launch.command_line import check_command_line
 
-    for plugin in (GridSweeper, LocalLauncher, SlurmLauncher):
-        Plugins.instance().register(plugin)
     if "--dry-run" in sys.argv:
         sys.argv[1:] = dry_run_args(sys.argv[1:])
     try:

@@ -1,7 +1,7 @@
 """The project's Hydra plugins: the grid sweeper (the default) and the Slurm launcher. Hydra
 instantiates plugins only from the `hydra_plugins` namespace, so pyproject.toml installs this
-folder as `hydra_plugins.sweep_launchers`, and sweep.train registers the classes by hand (Hydra's
-plugin scan misses editable installs). Configs: conf/hydra/{sweeper,launcher}/*.yaml. The logic
+folder as `hydra_plugins.sweep_launchers`, where Hydra's own plugin scan finds them (under
+editable and regular installs). Configs: conf/hydra/{sweeper,launcher}/*.yaml. The logic
 lives in launch/grid.py and launch/submit.py."""
 
 from __future__ import annotations
