@@ -29,7 +29,7 @@ from model import TransformerShape
 from model.arithmetic import flops_per_token, peak_flops
 from sweep.config import DataConfig, DataSource, SyntheticConfig, TokenizerKind
 from sweep.data.corpus import iter_documents
-from sweep.data.prepare import prepare_streamed
+from sweep.data.streamed import prepare_streamed
 from sweep.data.reader import TrainReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -16,6 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems
 from sweep.budget import compute_budget
 from sweep.config import to_typed, validate
+from sweep.data.checks import check_data
 from sweep.errors import ConfigError
 from sweep.preflight import check_writable_dir
 
@@ -61,6 +62,7 @@ def check_single_run(overrides: list[str], config_name: str = "train") -> None:
     """Compose, validate and check the inputs of one run, as `python -m sweep.train` would."""
     cfg = to_typed(_compose(overrides, config_name))
     validate(cfg)
+    check_data(cfg.data)
     problems = data_problems([GridPoint(overrides, cfg, compute_budget(cfg))])
     if problems:
         raise ConfigError(problems[0])

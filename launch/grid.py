@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
 from sweep.config import TrainConfig, check_key, to_typed, validate
+from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
 from sweep.rundir import DAMAGED, RunDir
 
@@ -130,6 +131,7 @@ def build_grid(points: Sequence[Sequence[str]],
         try:
             cfg = to_typed(compose(list(overrides)))
             validate(cfg)
+            check_data(cfg.data)
             grid.append(GridPoint(list(overrides), cfg, compute_budget(cfg)))
         except ConfigError as err:
             errors.append(f"  {where}: {err}")
@@ -206,7 +208,7 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
     `runs_here`); an out_dir or
     data.cache_dir that cannot be written (sweep/preflight.py). Each problem named once."""
     from sweep.data.access import check_epochs
-    from sweep.data.prepare import is_streamed, open_prepared, prepared_path
+    from sweep.data.streamed import is_streamed, open_prepared, prepared_path
     from sweep.preflight import check_run_inputs
     from sweep.rundir import FINISHED
 

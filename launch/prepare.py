@@ -2,8 +2,8 @@
 
 The grid is composed from the same overrides as the sweep, so prepare knows every corpus the
 sweep uses and the largest run's tokens on each. Streamed corpora (hf, c4, synthetic) are
-prepared up to that (sweep/data/prepare.py), in `workers` processes; local corpora (embedded,
-files) get their token cache built (sweep/data/cache.py).
+prepared up to that (sweep/data/streamed.py), in `workers` processes; local corpora (embedded,
+files) get their token cache built (sweep/data/local.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Sequence
 from launch.grid import GridPoint, compose_grid
 from sweep.config import DataConfig
 from sweep.data.access import check_epochs
-from sweep.data.cache import prepare_token_cache
-from sweep.data.prepare import is_streamed, prepare_streamed, tokens_needed
+from sweep.data.local import prepare_token_cache
+from sweep.data.streamed import is_streamed, prepare_streamed, tokens_needed
 from sweep.errors import ConfigError
 
 log = logging.getLogger("sweep.prepare")

@@ -248,7 +248,11 @@ def _plain(value: Any) -> Any:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Raise ConfigError for any value that cannot make a run. Cheap: no data is read."""
+    """Raise ConfigError for any value that cannot make a run. Cheap: no data is read.
+
+    What only the data package knows (a tokenizer that goes with the source, a synthetic
+    language that fits its vocabulary) is `sweep.data.checks.check_data`, which every caller
+    runs right after this."""
     _check_finite(cfg)
     m, o, t, d = cfg.model, cfg.optim, cfg.train, cfg.data
     _positive("model.d", m.d)
@@ -299,18 +303,10 @@ def validate(cfg: TrainConfig) -> None:
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "
             f"of model.seq_len + 1 = {m.seq_len + 1} tokens"
         )
-    from sweep.data.prepare import check_tokenizer  # (sweep.data imports this module)
-
-    check_tokenizer(d)
     if d.max_epochs is not None and d.max_epochs <= 0:
         raise ConfigError(f"data.max_epochs={d.max_epochs}: must be > 0, or null for any number of passes")
     _positive("data.density_documents", d.density_documents)
     if d.source is DataSource.synthetic:
-        from sweep.data.prepare import synthetic_spec
-
-        from sweep.data.synthetic import check_vocab
-
-        check_vocab(synthetic_spec(d), d.vocab_size, d.vocab_size - 1)  # EOS is the last id
         _positive("data.synthetic.documents_per_shard", d.synthetic.documents_per_shard)
     if d.source is DataSource.files:
         if not d.paths:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sweep.config import DataConfig, TrainConfig
 from sweep.data.corpus import check_documents
-from sweep.data.prepare import is_streamed
+from sweep.data.streamed import is_streamed
 from sweep.run.device import check_device
 from sweep.errors import ConfigError
 

@@ -18,7 +18,7 @@ import torch
 
 from launch.cli import main as sweep_cli
 from sweep.config import to_typed
-from sweep.data.cache import prepare_token_cache
+from sweep.data.local import prepare_token_cache
 from sweep.errors import ConfigError
 from tests.helpers import TINY, compose_config
 
@@ -72,6 +72,7 @@ ENTRY_POINT_CASES = [
     (["-m", "optim.lr=1e-3,inf"], ["1 of 2 grid points", "optim.lr=inf", "finite"]),
     pytest.param(["-m", "model.l=1,2", "train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
     (["-m", "model.l=1,2", "data=files", "data.paths=[{binary}]"], ["binary.txt", "not UTF-8"]),
+    (["-m", "model.l=1,2", "data=synthetic", "data.vocab_size=8"], ["2 of 2 grid points", "data.synthetic.branching=8"]),
 ]
 
 
@@ -123,6 +124,9 @@ IN_PROCESS_CASES = [
     (["data.max_epochs=inf"], ["data.max_epochs=inf", "null for any number"]),
     (["data.eval_tokens=8"], ["data.eval_tokens=8", "model.seq_len + 1"]),
     (["data=synthetic", "data.synthetic.zipf=inf"], ["data.synthetic.zipf=inf", ">= 0"]),
+    (["data=synthetic", "data.vocab_size=8"], ["data.synthetic.branching=8", "[1, 7]"]),
+    (["data=synthetic", "data.tokenizer=byte"], ["data.tokenizer=byte", "accepted are none"]),
+    (["data.tokenizer=none"], ["data.tokenizer=none", "only goes with data=synthetic"]),
     (["model.d=wide"], ["model.d", "wide", "Integer"]),
     (["model.d=[64,128]"], ["model.d", "list", "Integer"]),
     (["model.dd=64"], ["model.dd", "accepted keys of model", "head_dim", "did you mean model.d"]),

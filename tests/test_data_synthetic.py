@@ -24,7 +24,7 @@ V, EOS = 64, 5  # EOS deliberately not 0 or V - 1
 
 def spec(**changes) -> SyntheticSpec:
     return SyntheticSpec(**{"seed": 1, "order": 2, "branching": 4, "eos_prob": 0.05,
-                            "zipf": 1.0, **changes})
+                            "zipf": 1.0, "repeat_fraction": 0.0, "unique_documents": None, **changes})
 
 
 def outcome_probs(s: SyntheticSpec) -> np.ndarray:
@@ -247,3 +247,17 @@ def test_from_config_takes_the_config_keys_and_the_manifest_has_the_entropy_rate
     assert manifest["entropy_rate_nats"] == pytest.approx(1.5 * math.log(2))
     assert manifest["branching"] == 2 and manifest["mean_document_tokens"] == 2.0
     assert "entropy rate" in s.describe() and "25%" in s.describe()
+
+
+def test_the_spec_has_no_defaults_of_its_own_the_config_tree_has_them():
+    from sweep.config import to_typed
+    from sweep.data.synthetic import synthetic_spec
+    from tests.helpers import compose_config
+
+    with pytest.raises(TypeError):
+        SyntheticSpec(seed=1)  # every value comes from conf/data_common.yaml
+    with pytest.raises(ConfigError, match="data.synthetic.repeat_fraction: missing"):
+        SyntheticSpec.from_config(seed=1, order=1, branching=2, eos_prob=0.5, zipf=0.0)
+    data = to_typed(compose_config("data=synthetic", "data.synthetic.order=3")).data
+    assert synthetic_spec(data) == SyntheticSpec(seed=0, order=3, branching=8, eos_prob=0.01, zipf=1.0,
+                                                 repeat_fraction=0.0, unique_documents=None)

@@ -1,19 +1,29 @@
-"""sweep/data/tokenizer.py: byte and BPE tokenizers, V from the config alone."""
+"""sweep/data/tokenizer.py: byte and BPE tokenizers, V from the config alone, one factory for every kind."""
 
 import numpy as np
 import pytest
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
-from sweep.data.tokenizer import BpeTokenizer, ByteTokenizer, load_tokenizer, vocab_size
+from sweep.data.tokenizer import (
+    ACCEPTED_KINDS,
+    BpeTokenizer,
+    ByteTokenizer,
+    SyntheticIds,
+    check_tokenizer,
+    load_tokenizer,
+    new_tokenizer,
+    vocab_size,
+)
 from sweep.errors import ConfigError
 
 TEXTS = ["plain ascii", "héllo wörld — ünïcode ✓ 日本語 🙂", "", "tabs\tand\nnewlines"]
 
 
-def config(tokenizer, vocab=512, cache_dir="unused"):
-    return DataConfig(source=DataSource.embedded, tokenizer=TokenizerKind(tokenizer),
+def config(tokenizer, vocab=512, cache_dir="unused", source="embedded", hf_path=None, tokenizer_name=None):
+    return DataConfig(source=DataSource(source), tokenizer=TokenizerKind(tokenizer),
                       vocab_size=vocab, paths=[], text_field="text", eval_tokens=2000,
-                      cache_dir=cache_dir, density_documents=1000)
+                      cache_dir=cache_dir, density_documents=1000, hf_path=hf_path,
+                      tokenizer_name=tokenizer_name, add_bos=False)
 
 
 def small_corpus(n_docs=300, seed=0):
@@ -89,3 +99,35 @@ def test_a_t5_sentencepiece_folder_loads_with_bos_and_eos_around_each_document(t
     assert PretrainedTokenizer.load(folder, add_bos=False, vocab_size=400).bos_id is None
     texts = ["Plain words.", "  leading spaces and ünïcode ✓", "<extra_id_0> and </s> as text", ""]
     assert tok.encode_batch(texts) == tok._hf(texts, add_special_tokens=False)["input_ids"]
+
+
+def test_one_factory_makes_the_tokenizer_of_each_kind(tmp_path):
+    assert isinstance(new_tokenizer(config("byte")), ByteTokenizer)
+    bpe = new_tokenizer(config("bpe", vocab=320), small_corpus())
+    assert isinstance(bpe, BpeTokenizer) and bpe.trained_size == 320
+    ids = new_tokenizer(config("none", vocab=64, source="synthetic"))
+    assert isinstance(ids, SyntheticIds) and (ids.vocab_size, ids.eos_id) == (64, 63)
+    bpe.save(tmp_path)  # what a token store holds, loaded back by the same module
+    assert load_tokenizer(TokenizerKind.bpe, tmp_path, 320).encode_batch(TEXTS) == bpe.encode_batch(TEXTS)
+    with pytest.raises(ConfigError, match="a data=synthetic corpus has no tokenizer"):
+        load_tokenizer(TokenizerKind.none, tmp_path, 64)
+
+
+@pytest.mark.parametrize("source, kind, message", [
+    ("embedded", "none", "data.tokenizer=none only goes with data=synthetic"),
+    ("files", "none", "data.tokenizer=none only goes with data=synthetic"),
+    ("synthetic", "byte", "data.tokenizer=byte does not go with data.source=synthetic: accepted are none"),
+    ("hf", "bpe", "data.tokenizer=bpe does not go with data.source=hf: accepted are pretrained, byte"),
+    ("hf", "none", "data.tokenizer=none does not go with data.source=hf: accepted are pretrained, byte"),
+])
+def test_each_source_names_the_tokenizers_it_accepts(source, kind, message):
+    assert TokenizerKind(kind) not in ACCEPTED_KINDS[DataSource(source)]
+    with pytest.raises(ConfigError, match=message):
+        new_tokenizer(config(kind, source=source, hf_path="somewhere"))
+
+
+def test_a_pretrained_tokenizer_needs_its_name_and_hf_data_its_path():
+    with pytest.raises(ConfigError, match="data.tokenizer=pretrained needs data.tokenizer_name"):
+        check_tokenizer(config("pretrained", source="hf", hf_path="somewhere"))
+    with pytest.raises(ConfigError, match="data=hf needs data.hf_path"):
+        check_tokenizer(config("byte", source="hf"))

@@ -1,8 +1,8 @@
 """What a run opens, and the check that it holds enough tokens for the run.
 
-- embedded / files corpora: the token cache (sweep/data/cache.py), built by the first run that
-  needs it (or by `sweep prepare`).
-- hf / c4 / synthetic corpora: the shards `sweep prepare` made (sweep/data/prepare.py); a run
+- embedded / files corpora: their token store entry (sweep/data/local.py), built by the first
+  run that needs it (or by `sweep prepare`).
+- hf / c4 / synthetic corpora: the shards `sweep prepare` made (sweep/data/streamed.py); a run
   never tokenizes them, and fails before training when they are missing.
 
 `check_epochs` compares the tokens a run reads with the prepared train tokens: a run that would
@@ -11,29 +11,15 @@ pass over them more than `data.max_epochs` times fails before training, with bot
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import numpy as np
-
 from sweep.config import DataConfig
-from sweep.data.cache import prepare_token_cache
-from sweep.data.prepare import check_tokenizer, is_streamed, open_prepared, tokens_needed
+from sweep.data.local import prepare_token_cache
+from sweep.data.store import TokenStore
+from sweep.data.streamed import is_streamed, open_prepared, tokens_needed
+from sweep.data.tokenizer import check_tokenizer
 from sweep.errors import ConfigError
 
 
-class Corpus(Protocol):
-    """What training reads: a token cache entry or a prepared (sharded) corpus."""
-
-    manifest: dict
-    vocab_size: int
-    eos_id: int
-
-    def train_tokens(self) -> np.ndarray: ...
-
-    def eval_tokens(self) -> np.ndarray: ...
-
-
-def open_corpus(data: DataConfig, seq_len: int) -> Corpus:
+def open_corpus(data: DataConfig, seq_len: int) -> TokenStore:
     check_tokenizer(data)
     if is_streamed(data):
         return open_prepared(data, seq_len)
@@ -60,7 +46,7 @@ DENSITY_FIELDS = ("documents_examined", "mean_document_tokens", "exact_duplicate
                   "near_or_exact_duplicate_rate", "unique_token_fraction")
 
 
-def corpus_facts(corpus: Corpus, tokens_read: int, n_train_tokens: int | None = None) -> dict:
+def corpus_facts(corpus: TokenStore, tokens_read: int, n_train_tokens: int | None = None) -> dict:
     """What a run's result records of its data: epochs over the train tokens (and over their
     estimated unique tokens), the density report's headline numbers, and the synthetic
     source's true entropy rate (the loss no model can beat)."""

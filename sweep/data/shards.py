@@ -1,6 +1,6 @@
 """Several memory-mapped token files read as one stream.
 
-A prepared corpus (sweep/data/prepare.py) keeps its train tokens in shards `train-00000.bin`,
+A prepared corpus (sweep/data/streamed.py) keeps its train tokens in shards `train-00000.bin`,
 `train-00001.bin`, ...; `ShardedTokens` lets the reader index them as if they were one array:
 `len()` is the total, and `tokens[index]` with an integer array of any shape gathers across
 shard boundaries (a training window may start in one shard and end in the next).

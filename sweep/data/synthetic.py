@@ -62,6 +62,7 @@ from typing import Optional
 
 import numpy as np
 
+from sweep.config import DataConfig
 from sweep.errors import ConfigError
 
 STREAMS = ("train", "eval")
@@ -88,15 +89,17 @@ _TO_UNIT = 2.0 ** -53  # a uint64 >> 11 times this is uniform in [0, 1)
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """The synthetic language (`data.synthetic.*`); V and the EOS id come from elsewhere."""
+    """The synthetic language (`data.synthetic.*`); V and the EOS id come from elsewhere.
 
-    seed: int = 0  # the chain and every draw
-    order: int = 2  # K: tokens of context
-    branching: int = 8  # J: non-EOS successors of every context, 1 <= J <= V - 1
-    eos_prob: float = 0.01  # e: probability of EOS after any context, 0 < e < 1
-    zipf: float = 1.0  # q_j proportional to 1 / (j + 1)^zipf; 0 = uniform
-    repeat_fraction: float = 0.0  # r: train documents that copy an earlier one, 0 <= r < 1
-    unique_documents: Optional[int] = None  # U: train cycles over this many documents
+    No field has a default: the values live in conf/data_common.yaml (`synthetic_spec`)."""
+
+    seed: int  # the chain and every draw
+    order: int  # K: tokens of context
+    branching: int  # J: non-EOS successors of every context, 1 <= J <= V - 1
+    eos_prob: float  # e: probability of EOS after any context, 0 < e < 1
+    zipf: float  # q_j proportional to 1 / (j + 1)^zipf; 0 = uniform
+    repeat_fraction: float  # r: train documents that copy an earlier one, 0 <= r < 1
+    unique_documents: Optional[int]  # U: train cycles over this many documents; None: no cycling
 
     def __post_init__(self):
         for name in ("seed", "order", "branching"):
@@ -110,11 +113,14 @@ class SyntheticSpec:
 
     @classmethod
     def from_config(cls, **values) -> SyntheticSpec:
-        """From the keys under `data.synthetic` (missing keys take the defaults above)."""
+        """From the keys under `data.synthetic` (every one of them: the spec has no defaults)."""
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"{_PREFIX}{unknown[0]}: unknown key; accepted: {', '.join(known)}")
+        missing = [name for name in known if name not in values]
+        if missing:
+            raise ConfigError(f"{_PREFIX}{missing[0]}: missing; the spec needs {', '.join(known)}")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -133,6 +139,14 @@ class SyntheticSpec:
         if self.unique_documents is not None:
             line += f"; train: epochs over {self.unique_documents} documents"
         return line
+
+
+def synthetic_spec(data: DataConfig) -> SyntheticSpec:
+    """`data.synthetic` as the source's SyntheticSpec (its ranges checked)."""
+    s = data.synthetic
+    return SyntheticSpec.from_config(seed=s.seed, order=s.order, branching=s.branching, eos_prob=s.eos_prob,
+                                     zipf=s.zipf, repeat_fraction=s.repeat_fraction,
+                                     unique_documents=s.unique_documents)
 
 
 def entropy_rate(spec: SyntheticSpec) -> float:

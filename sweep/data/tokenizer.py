@@ -11,7 +11,10 @@
 - `none`: the source emits ids itself (data=synthetic); V = `data.vocab_size`, nothing to encode.
 
 `vocab_size(data)` gives V from the config alone, so the model and the token budget can use it
-before any data is prepared.
+before any data is prepared. This module is the one place that maps a kind to its tokenizer:
+`ACCEPTED_KINDS` / `check_tokenizer` (which kinds a source takes), `new_tokenizer` (the
+tokenizer a new token store is made with, trained when it needs training) and `load_tokenizer`
+(the one saved in a store).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
-from sweep.config import DataConfig, TokenizerKind
+from sweep.config import DataConfig, DataSource, TokenizerKind
 from sweep.errors import ConfigError
 
 BYTE_VOCAB_SIZE = 257  # 256 byte values + EOS
@@ -32,6 +35,27 @@ BPE_EOS = "<eos>"
 BPE_EOS_ID = 0  # the first special token the trainer adds
 BPE_FILE = "tokenizer.json"
 PRETRAINED_DIR = "tokenizer"  # save_pretrained folder inside a cache entry
+
+# The tokenizer kinds each source can be tokenized with.
+_TEXT_KINDS = (TokenizerKind.byte, TokenizerKind.bpe, TokenizerKind.pretrained)
+ACCEPTED_KINDS = {DataSource.embedded: _TEXT_KINDS, DataSource.files: _TEXT_KINDS,
+                  DataSource.hf: (TokenizerKind.pretrained, TokenizerKind.byte),
+                  DataSource.synthetic: (TokenizerKind.none,)}
+
+
+def check_tokenizer(data: DataConfig) -> None:
+    """The source/tokenizer pair must be one that can work (no data is read)."""
+    source, kind = DataSource(data.source), TokenizerKind(data.tokenizer)
+    if kind not in ACCEPTED_KINDS[source]:
+        if ACCEPTED_KINDS[source] == _TEXT_KINDS and kind is TokenizerKind.none:
+            raise ConfigError("data.tokenizer=none only goes with data=synthetic (whose ids are its tokens)")
+        raise ConfigError(f"data.tokenizer={kind.value} does not go with data.source={source.value}: "
+                          f"accepted are {', '.join(k.value for k in ACCEPTED_KINDS[source])}")
+    if kind is TokenizerKind.pretrained and not data.tokenizer_name:
+        raise ConfigError("data.tokenizer=pretrained needs data.tokenizer_name: a hub name "
+                          "(google-t5/t5-base) or a local tokenizer folder")
+    if source is DataSource.hf and not data.hf_path:
+        raise ConfigError("data=hf needs data.hf_path: a dataset name on the hub or a local dataset folder")
 
 
 def vocab_size(data: DataConfig) -> int:
@@ -221,20 +245,39 @@ class PretrainedTokenizer(Tokenizer):
         return cls(hf, add_bos, vocab_size, str(name))
 
 
-def train_tokenizer(data: DataConfig, train_documents: Iterable[str]) -> Tokenizer:
-    """The tokenizer of `data`, trained on `train_documents` when it needs training."""
+class SyntheticIds(Tokenizer):
+    """The synthetic source's ids (`none`): EOS is the last id, no text."""
+
+    kind = TokenizerKind.none
+
+    def __init__(self, vocab_size: int):
+        self.vocab_size = vocab_size
+        self.eos_id = vocab_size - 1
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        raise ConfigError("a data=synthetic corpus has no text to encode")
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(str(int(i)) for i in ids if i != self.eos_id)
+
+
+def new_tokenizer(data: DataConfig, train_documents: Iterable[str] = ()) -> Tokenizer:
+    """The tokenizer a new token store of `data` is made with: trained on `train_documents`
+    (bpe), loaded (pretrained), or nothing to make (byte, none). `train_documents` is read only
+    by a tokenizer that trains."""
+    check_tokenizer(data)
     kind = TokenizerKind(data.tokenizer)
     if kind is TokenizerKind.byte:
         return ByteTokenizer()
     if kind is TokenizerKind.pretrained:
         return PretrainedTokenizer.load(data.tokenizer_name, data.add_bos, vocab_size(data))
     if kind is TokenizerKind.none:
-        raise ConfigError(f"data.tokenizer=none only goes with data=synthetic, not {data.source}")
+        return SyntheticIds(vocab_size(data))
     return BpeTokenizer.train(train_documents, vocab_size(data))
 
 
 def load_tokenizer(kind: TokenizerKind, folder: Path, vocab_size: int, add_bos: bool = False) -> Tokenizer:
-    """The tokenizer saved in a token cache entry `folder`."""
+    """The tokenizer saved in a token store `folder` (what `Tokenizer.save` wrote there)."""
     kind = TokenizerKind(kind)
     if kind is TokenizerKind.byte:
         return ByteTokenizer()

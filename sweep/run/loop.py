@@ -31,6 +31,7 @@ from sweep.config import TrainConfig, to_typed, validate
 from sweep.errors import ConfigError, StorageError
 from sweep.data import TrainReader, eval_batches
 from sweep.data.access import check_epochs, corpus_facts, open_corpus
+from sweep.data.checks import check_data
 from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
@@ -101,6 +102,7 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     started_at = startup_origin()  # the process start, for the first run of a process
     cfg = to_typed(cfg)
     validate(cfg)
+    check_data(cfg.data)
     world = world_from_env()
     if cfg.train.batch_size % world.world_size:
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} is not divisible by the "

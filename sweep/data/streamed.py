@@ -1,4 +1,5 @@
-"""Streamed corpora (data=hf / c4, data=synthetic), tokenized once by `sweep prepare` into shards.
+"""Streamed corpora (data=hf / c4, data=synthetic), tokenized once by `sweep prepare` into the shards
+of a token store entry (sweep/data/store.py).
 
 A streamed corpus has no end a sweep could reach (C4: 156 B tokens; the synthetic source is
 infinite), so it is prepared up to what the sweep needs: `sweep prepare` asks for the largest
@@ -37,32 +38,32 @@ import multiprocessing
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
-from sweep.data.cache import _dtype_for, _fsync_dir, _locked, _memmap, _sha256_file, _SplitWriter, _write_json
-from sweep.data.shards import ShardedTokens
-from sweep.data.synthetic import document_tokens, documents, entropy_rate
-from sweep.data.tokenizer import (
-    PRETRAINED_DIR,
-    ByteTokenizer,
-    PretrainedTokenizer,
-    Tokenizer,
-    vocab_size,
+from sweep.data.store import (
+    EVAL_FILE,
+    MANIFEST_FILE,
+    SplitWriter,
+    TokenStore,
+    check_token_files,
+    entry_lock,
+    read_manifest,
+    token_dtype,
+    unusable,
+    write_manifest,
 )
+from sweep.data.synthetic import document_tokens, documents, entropy_rate, synthetic_spec
+from sweep.data.tokenizer import SyntheticIds, Tokenizer, check_tokenizer, load_tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
 
 log = logging.getLogger("sweep.data")
 
 PREPARED_VERSION = 1
-MANIFEST_FILE, EVAL_FILE = "manifest.json", "eval.bin"
 STREAMED = (DataSource.hf, DataSource.synthetic)
-TOKENIZERS = {DataSource.hf: (TokenizerKind.pretrained, TokenizerKind.byte),
-              DataSource.synthetic: (TokenizerKind.none,)}
 
 _ENCODE_BATCH_DOCS = 512
 _DENSITY_MAX_TOKENS = 64 << 20  # tokens of the first shards the density report may read
@@ -70,21 +71,6 @@ _DENSITY_MAX_TOKENS = 64 << 20  # tokens of the first shards the density report 
 
 def is_streamed(data: DataConfig) -> bool:
     return DataSource(data.source) in STREAMED
-
-
-def check_tokenizer(data: DataConfig) -> None:
-    """The source/tokenizer pair must be one that can work (no data is read)."""
-    source, kind = DataSource(data.source), TokenizerKind(data.tokenizer)
-    if source in TOKENIZERS and kind not in TOKENIZERS[source]:
-        raise ConfigError(f"data.tokenizer={kind.value} does not go with data.source={source.value}: "
-                          f"accepted are {', '.join(k.value for k in TOKENIZERS[source])}")
-    if source not in TOKENIZERS and kind is TokenizerKind.none:
-        raise ConfigError("data.tokenizer=none only goes with data=synthetic (whose ids are its tokens)")
-    if kind is TokenizerKind.pretrained and not data.tokenizer_name:
-        raise ConfigError("data.tokenizer=pretrained needs data.tokenizer_name: a hub name "
-                          "(google-t5/t5-base) or a local tokenizer folder")
-    if source is DataSource.hf and not data.hf_path:
-        raise ConfigError("data=hf needs data.hf_path: a dataset name on the hub or a local dataset folder")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,35 +120,7 @@ def prepared_path(data: DataConfig) -> Path:
 # The prepared corpus, as runs see it
 
 
-@dataclass
-class PreparedCorpus:
-    """A checked entry. Token arrays are read-only memory maps."""
-
-    path: Path
-    manifest: dict
-    vocab_size: int  # V
-    eos_id: int
-
-    @property
-    def n_train_tokens(self) -> int:
-        return int(self.manifest["n_train_tokens"])
-
-    def train_tokens(self) -> ShardedTokens:
-        """The train stream, all shards in unit order: length T_train."""
-        dtype = self.manifest["dtype"]
-        return ShardedTokens([_memmap(self.path / s["file"], dtype, s["n_tokens"])
-                              for s in self.manifest["shards"]])
-
-    def eval_tokens(self) -> np.ndarray:
-        """The held-out stream, shape (T_eval,)."""
-        return _memmap(self.path / EVAL_FILE, self.manifest["dtype"], self.manifest["eval"]["n_tokens"])
-
-    def tokenizer(self) -> Tokenizer:
-        return _entry_tokenizer(str(self.path), self.manifest["tokenizer"], self.vocab_size,
-                                bool(self.manifest.get("add_bos")))
-
-
-def open_prepared(data: DataConfig, seq_len: int) -> PreparedCorpus:
+def open_prepared(data: DataConfig, seq_len: int) -> TokenStore:
     """The prepared entry of `data`, its files checked against the manifest (sizes; the
     checksums are checked by `sweep prepare`). A missing entry is a ConfigError saying what to run."""
     entry = prepared_path(data)
@@ -182,45 +140,31 @@ def open_prepared(data: DataConfig, seq_len: int) -> PreparedCorpus:
     return corpus
 
 
-def _check_entry(entry: Path, data: DataConfig, verify_checksums: bool) -> PreparedCorpus:
-    try:
-        manifest = json.loads((entry / MANIFEST_FILE).read_text())
-        shards, evals = manifest["shards"], manifest["eval"]
-        dtype = np.dtype(manifest["dtype"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise _unusable(entry, f"{MANIFEST_FILE} is unreadable or incomplete ({type(err).__name__}: {err})") from err
+def _check_entry(entry: Path, data: DataConfig, verify_checksums: bool) -> TokenStore:
+    manifest = read_manifest(entry, streamed=True)
+    if not all(k in manifest for k in ("shards", "eval", "dtype")):
+        raise _unusable(entry, f"{MANIFEST_FILE} is unreadable or incomplete (it lacks shards, eval or dtype)")
     if manifest.get("version") != PREPARED_VERSION:
         raise _unusable(entry, f"it has version {manifest.get('version')!r}, this code reads {PREPARED_VERSION}")
     if manifest.get("description") != describe_source(data):
         raise _unusable(entry, "its manifest describes another corpus than the config")
     try:
-        files = [(s["file"], s["n_tokens"], s["sha256"]) for s in shards]
-        if evals:
-            files.append((EVAL_FILE, evals["n_tokens"], evals["sha256"]))
         vocab_size, eos_id = int(manifest["vocab_size"]), int(manifest["eos_id"])
     except (KeyError, TypeError, ValueError) as err:
         raise _unusable(entry, f"{MANIFEST_FILE} has an incomplete entry ({type(err).__name__}: {err})") from err
-    for name, n_tokens, sha in files:
-        path = entry / name
-        size = path.stat().st_size if path.is_file() else None
-        if size != n_tokens * dtype.itemsize:
-            raise _unusable(entry, f"{name} holds {size if size is not None else 'no'} bytes where the "
-                                   f"manifest's {n_tokens} {dtype.name} tokens need {n_tokens * dtype.itemsize}")
-        if verify_checksums and _sha256_file(path) != sha:
-            raise _unusable(entry, f"{name} does not match the sha256 in its manifest")
-    return PreparedCorpus(entry, manifest, vocab_size, eos_id)
+    check_token_files(entry, manifest, checksum_max_bytes=math.inf if verify_checksums else None, streamed=True)
+    return TokenStore(entry, manifest, vocab_size, eos_id)
 
 
 def _unusable(entry: Path, what: str) -> ConfigError:
-    return ConfigError(f"prepared corpus {entry} is unusable: {what}; delete that folder and run "
-                       "`sweep prepare` again")
+    return unusable(entry, what, streamed=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Preparing
 
 
-def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> PreparedCorpus:
+def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> TokenStore:
     """Make the entry of `data` hold at least `train_tokens` train tokens (fewer only when the
     dataset ends first), plus its eval split; resume or extend an existing entry."""
     check_tokenizer(data)
@@ -233,7 +177,7 @@ def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> P
         entry.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"data.cache_dir={data.cache_dir!r} cannot be created ({err})") from err
-    with _locked(entry.parent / f".{entry.name}.lock", entry):
+    with entry_lock(entry):
         for stale in entry.glob("*.tmp-*"):  # left by a killed prepare
             stale.unlink()
         if (entry / MANIFEST_FILE).exists():
@@ -264,7 +208,7 @@ def _new_manifest(data: DataConfig, entry: Path) -> dict[str, Any]:
         "vocab_size": V,
         "eos_id": tokenizer.eos_id,
         "bos_id": tokenizer.bos_id,
-        "dtype": np.dtype(_dtype_for(V)).name,
+        "dtype": token_dtype(V).name,
         "n_units": _unit_count(data),  # null: unbounded (synthetic)
         "eval": {},
         "shards": [],
@@ -282,47 +226,20 @@ def _new_manifest(data: DataConfig, entry: Path) -> dict[str, Any]:
 
 def _make_tokenizer(data: DataConfig, entry: Path) -> Tokenizer:
     """The tokenizer, saved into the entry for the workers and the runs."""
-    kind = TokenizerKind(data.tokenizer)
-    if kind is TokenizerKind.pretrained:
-        tokenizer = PretrainedTokenizer.load(_local_or_name(data.tokenizer_name), data.add_bos, vocab_size(data))
-        tokenizer.save(entry)
-        return tokenizer
-    if kind is TokenizerKind.byte:
-        return ByteTokenizer()
-    return _SyntheticIds(data)
+    tokenizer = new_tokenizer(data)
+    tokenizer.save(entry)
+    return tokenizer
 
 
-class _SyntheticIds(Tokenizer):
-    """The synthetic source's ids: EOS is the last id, no text."""
-
-    kind = TokenizerKind.none
-
-    def __init__(self, data: DataConfig):
-        self.vocab_size = vocab_size(data)
-        self.eos_id = self.vocab_size - 1
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        raise ConfigError("a data=synthetic corpus has no text to encode")
-
-    def decode(self, ids) -> str:
-        return " ".join(str(int(i)) for i in ids if i != self.eos_id)
-
-
-@functools.lru_cache(maxsize=4)
-def _entry_tokenizer(entry: str, kind: str, V: int, add_bos: bool) -> Tokenizer:
-    """The tokenizer saved in an entry (each worker process loads it once)."""
-    kind_ = TokenizerKind(kind)
-    if kind_ is TokenizerKind.pretrained:
-        return PretrainedTokenizer.load(Path(entry) / PRETRAINED_DIR, add_bos, V)
-    if kind_ is TokenizerKind.byte:
-        return ByteTokenizer()
-    raise ConfigError("a data=synthetic corpus has no tokenizer: its ids are its tokens")
+# Each worker process loads the entry's tokenizer once.
+_entry_tokenizer = functools.lru_cache(maxsize=4)(load_tokenizer)
 
 
 def _eos_id(data: DataConfig, entry: str) -> int:
-    if DataSource(data.source) is DataSource.synthetic:
-        return vocab_size(data) - 1
-    return _entry_tokenizer(entry, TokenizerKind(data.tokenizer).value, vocab_size(data), data.add_bos).eos_id
+    kind = TokenizerKind(data.tokenizer)
+    if kind is TokenizerKind.none:
+        return SyntheticIds(vocab_size(data)).eos_id
+    return _entry_tokenizer(kind, entry, vocab_size(data), data.add_bos).eos_id
 
 
 def _unit_count(data: DataConfig) -> int | None:
@@ -336,9 +253,9 @@ def _unit_count(data: DataConfig) -> int | None:
 def _prepare_eval(data: DataConfig, entry: Path) -> dict[str, Any]:
     """Write eval.bin: whole documents until data.eval_tokens tokens are held."""
     start = time.monotonic()
-    dtype = _dtype_for(vocab_size(data))
+    dtype = token_dtype(vocab_size(data))
     tmp = entry / f"{EVAL_FILE}.tmp-{os.getpid()}"
-    writer = _SplitWriter(tmp, dtype, vocab_size(data), eos_id=_eos_id(data, str(entry)))
+    writer = SplitWriter(tmp, dtype, vocab_size(data), eos_id=_eos_id(data, str(entry)))
     if DataSource(data.source) is DataSource.synthetic:
         spec, V = synthetic_spec(data), vocab_size(data)
         first = 0
@@ -353,7 +270,7 @@ def _prepare_eval(data: DataConfig, entry: Path) -> dict[str, Any]:
     else:
         from sweep.data.hf_source import eval_documents
 
-        tokenizer = _entry_tokenizer(str(entry), TokenizerKind(data.tokenizer).value, vocab_size(data), data.add_bos)
+        tokenizer = _entry_tokenizer(TokenizerKind(data.tokenizer), str(entry), vocab_size(data), data.add_bos)
         records = 0
         for text in eval_documents(data):
             records += 1
@@ -468,7 +385,7 @@ def _tokenize_unit(data: DataConfig, entry: str, unit: int, skip: int) -> dict[s
     V = vocab_size(data)
     name = f"train-{unit:05d}.bin"
     tmp = f"{name}.tmp-{os.getpid()}"
-    writer = _SplitWriter(Path(entry) / tmp, _dtype_for(V), V, eos_id=_eos_id(data, entry))
+    writer = SplitWriter(Path(entry) / tmp, token_dtype(V), V, eos_id=_eos_id(data, entry))
     for stream_T in _unit_streams(data, entry, unit, skip):
         writer.write(stream_T)
     writer.close()
@@ -488,7 +405,7 @@ def _unit_streams(data: DataConfig, entry: str, unit: int, skip: int) -> Iterato
         return
     from sweep.data.hf_source import unit_documents
 
-    tokenizer = _entry_tokenizer(entry, TokenizerKind(data.tokenizer).value, vocab_size(data), data.add_bos)
+    tokenizer = _entry_tokenizer(TokenizerKind(data.tokenizer), entry, vocab_size(data), data.add_bos)
     pending: list[str] = []
     for text in unit_documents(data, unit, skip):
         if text.strip():
@@ -504,7 +421,7 @@ def _density(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> dict[st
     """The data-density report of the first train documents (sweep/data/density.py)."""
     from sweep.data.density import density_report
 
-    corpus = PreparedCorpus(entry, manifest, int(manifest["vocab_size"]), int(manifest["eos_id"]))
+    corpus = TokenStore(entry, manifest, int(manifest["vocab_size"]), int(manifest["eos_id"]))
     tokens = corpus.train_tokens()
     sample_T = tokens[: min(len(tokens), _DENSITY_MAX_TOKENS)]
     report = density_report(sample_T, corpus.eos_id, max_documents=data.density_documents)
@@ -516,20 +433,8 @@ def _density(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> dict[st
 # Small things
 
 
-def synthetic_spec(data: DataConfig):
-    """data.synthetic as the source's SyntheticSpec (its ranges checked)."""
-    from sweep.data.synthetic import SyntheticSpec
-
-    s = data.synthetic
-    return SyntheticSpec(seed=s.seed, order=s.order, branching=s.branching, eos_prob=s.eos_prob, zipf=s.zipf,
-                         repeat_fraction=s.repeat_fraction, unique_documents=s.unique_documents)
-
-
 def _save(entry: Path, manifest: dict[str, Any]) -> None:
-    tmp = entry / f"{MANIFEST_FILE}.tmp-{os.getpid()}"
-    _write_json(tmp, manifest)
-    os.rename(tmp, entry / MANIFEST_FILE)
-    _fsync_dir(entry)
+    write_manifest(entry, manifest)
 
 
 def _now() -> str:

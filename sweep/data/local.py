@@ -1,4 +1,5 @@
-"""The memory-mapped token cache: a corpus tokenized once, shared by every run of a sweep.
+"""Local corpora (data=embedded / files): tokenized once, by the first run, into one token store
+entry (sweep/data/store.py), shared by every run of a sweep.
 
 One entry per (corpus, tokenizer, V, held-out size, cache version), a folder in `data.cache_dir`
 named `{source}-{tokenizer}-v{V}-{key[:12]}` holding:
@@ -12,47 +13,50 @@ The held-out split is fixed: documents ordered by the sha1 of their text go to e
 holds at least `data.eval_tokens` tokens (exact duplicates of an eval document go with it);
 every other document is train. A BPE is trained on train documents only.
 
-An entry is built in a temporary folder next to its final place and renamed into it, under an
-`fcntl.flock` lock per entry: concurrent runs build it once, and nobody reads a half-written
+An entry is built in a temporary folder next to its final place and renamed into it, under the
+entry's lock (store.entry_lock): concurrent runs build it once, and nobody reads a half-written
 entry. An existing entry is checked when opened; a bad one is reported, never rebuilt over.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
 from sweep.data.corpus import iter_documents, source_fingerprint
 from sweep.data.density import density_report
-from sweep.data.tokenizer import (
-    BPE_FILE,
-    BpeTokenizer,
-    ByteTokenizer,
-    PretrainedTokenizer,
-    Tokenizer,
-    load_tokenizer,
-    vocab_size,
+from sweep.data.store import (
+    EVAL_FILE,
+    MANIFEST_FILE,
+    TRAIN_FILE,
+    SplitWriter,
+    TokenStore,
+    check_token_files,
+    entry_lock,
+    memmap_tokens,
+    read_manifest,
+    token_dtype,
+    unusable,
+    write_manifest,
 )
+from sweep.data.tokenizer import BpeTokenizer, Tokenizer, check_tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
+from sweep.storage import fsync_dir
 
 log = logging.getLogger("sweep.data")
 
 # Bump when the layout or the split changes: old entries then get other keys (other folders).
 CACHE_VERSION = 1
-TRAIN_FILE, EVAL_FILE, MANIFEST_FILE = "train.bin", "eval.bin", "manifest.json"
 
 _CHECKSUM_MAX_BYTES = 1 << 30  # above 1 GB, opening would hash for seconds per run: sizes only
 _ENCODE_BATCH_DOCS = 1024
@@ -60,31 +64,6 @@ _PROGRESS_EVERY_S = 30.0
 _BPE_HOLDOUT_BYTES_PER_TOKEN = 4  # first guess at a BPE's bytes per token (doubled if short)
 _MANIFEST_KEYS = ("version", "source", "tokenizer", "vocab_size", "eos_id", "dtype",
                   "n_train_tokens", "n_eval_tokens", "sha256")
-
-
-@dataclass
-class TokenCache:
-    """A prepared, checked cache entry. Token arrays are read-only memory maps."""
-
-    path: Path
-    manifest: dict
-    vocab_size: int  # V
-    eos_id: int
-
-    def train_tokens(self) -> np.memmap:
-        """The train stream, shape (T_train,)."""
-        return _memmap(self.path / TRAIN_FILE, self.manifest["dtype"],
-                       self.manifest["n_train_tokens"])
-
-    def eval_tokens(self) -> np.memmap:
-        """The held-out stream, shape (T_eval,)."""
-        return _memmap(self.path / EVAL_FILE, self.manifest["dtype"],
-                       self.manifest["n_eval_tokens"])
-
-    def tokenizer(self) -> Tokenizer:
-        """The tokenizer these tokens were made with."""
-        return load_tokenizer(TokenizerKind(self.manifest["tokenizer"]), self.path,
-                              self.vocab_size, add_bos=bool(self.manifest.get("add_bos")))
 
 
 def cache_key(data: DataConfig) -> str:
@@ -103,11 +82,12 @@ def cache_entry_path(data: DataConfig) -> Path:
     return Path(data.cache_dir) / name
 
 
-def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenCache:
+def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenStore:
     """The checked token cache entry for `data`, built first if it does not exist yet.
 
     `seq_len` only checks that the train split holds at least one sequence.
     """
+    check_tokenizer(data)
     if data.eval_tokens < 1:
         raise ConfigError(f"data.eval_tokens={data.eval_tokens}: must be >= 1")
     if seq_len < 1:
@@ -120,7 +100,7 @@ def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenCache:
             raise ConfigError(
                 f"data.cache_dir={data.cache_dir!r} cannot be created ({err})"
             ) from err
-        with _locked(entry.parent / f".{entry.name}.lock", entry):
+        with entry_lock(entry):
             if not entry.exists():  # another process may have built it while we waited
                 _build_entry(data, entry)
     return _open_entry(entry, data, seq_len)
@@ -148,12 +128,11 @@ def _build_entry(data: DataConfig, entry: Path) -> None:
                 "leaving none to train on: lower data.eval_tokens or add documents")
         manifest["build_seconds"] = round(time.monotonic() - start, 3)
         manifest["density"] = density_report(
-            _memmap(tmp / TRAIN_FILE, manifest["dtype"], manifest["n_train_tokens"]),
+            memmap_tokens(tmp / TRAIN_FILE, manifest["dtype"], manifest["n_train_tokens"]),
             manifest["eos_id"], max_documents=data.density_documents)
-        _write_json(tmp / MANIFEST_FILE, manifest)
-        _fsync_dir(tmp)
+        write_manifest(tmp, manifest)
         os.rename(tmp, entry)
-        _fsync_dir(entry.parent)
+        fsync_dir(entry.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -169,7 +148,7 @@ def _build_entry(data: DataConfig, entry: Path) -> None:
 def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
     """Write train.bin, eval.bin (and tokenizer.json) into `folder`; return the manifest."""
     V = vocab_size(data)
-    dtype = _dtype_for(V)
+    dtype = token_dtype(V)
 
     # Pass 1: a hash and a length per document, to choose the held-out split.
     hashes, n_bytes = [], []
@@ -186,32 +165,23 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
 
     # The eval documents (in hash order), with their token streams when already known.
     eval_ids: dict[int, np.ndarray] = {}
-    kind = TokenizerKind(data.tokenizer)
-    if kind is TokenizerKind.byte:
-        tokenizer: Tokenizer = ByteTokenizer()
+    if TokenizerKind(data.tokenizer) is TokenizerKind.byte:  # its token counts are the bytes + EOS
+        tokenizer = new_tokenizer(data)
         k = _prefix_len(hash_D[order_D], bytes_D[order_D] + 1, data.eval_tokens)
         eval_docs = order_D[:k]
         n_eval_tokens = int((bytes_D[eval_docs] + 1).sum())
         _check_eval_reached(data, n_eval_tokens, int((bytes_D + 1).sum()))
-    elif kind is TokenizerKind.pretrained:
-        pretrained = PretrainedTokenizer.load(data.tokenizer_name, data.add_bos, V)
-        tokenizer, eval_docs, eval_ids = _hold_out(data, hash_D, bytes_D, order_D, lambda docs: _drain(docs, pretrained))
-        tokenizer.save(folder)
-    elif kind is TokenizerKind.bpe:
-        tokenizer, eval_docs, eval_ids = _hold_out(
-            data, hash_D, bytes_D, order_D, lambda docs: BpeTokenizer.train(docs, vocab_size(data)))
-        tokenizer.save(folder)
-        if tokenizer.trained_size < V:
-            log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
-                        "has too few distinct merges", tokenizer.trained_size, V)
     else:
-        raise ConfigError(f"data.tokenizer={kind.value} does not go with data.source="
-                          f"{DataSource(data.source).value}: accepted are byte, bpe, pretrained")
+        tokenizer, eval_docs, eval_ids = _hold_out(data, hash_D, bytes_D, order_D)
+    tokenizer.save(folder)
+    if isinstance(tokenizer, BpeTokenizer) and tokenizer.trained_size < V:
+        log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
+                    "has too few distinct merges", tokenizer.trained_size, V)
 
     # Last pass: tokenize and write. Train documents stream to disk in corpus order.
     is_eval_D = np.zeros(n_docs, dtype=bool)
     is_eval_D[eval_docs] = True
-    train = _SplitWriter(folder / TRAIN_FILE, dtype, V)
+    train = SplitWriter(folder / TRAIN_FILE, dtype, V)
     pending: list[str] = []
     n_seen, last_report = 0, time.monotonic()
     for i, doc in enumerate(iter_documents(data)):
@@ -236,7 +206,7 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
             f"the corpus changed while it was being tokenized ({n_docs} documents, then "
             f"{n_seen}{'+' if n_seen > n_docs else ''}): run again once data.paths is stable"
         )
-    evals = _SplitWriter(folder / EVAL_FILE, dtype, V)
+    evals = SplitWriter(folder / EVAL_FILE, dtype, V)
     for i in eval_docs:
         evals.write(eval_ids[int(i)])
     evals.close()
@@ -268,16 +238,8 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
     return manifest
 
 
-def _drain(documents: Iterator[str], tokenizer: Tokenizer) -> Tokenizer:
-    """A pretrained tokenizer learns nothing: read the documents (to collect the held-out ones)."""
-    for _ in documents:
-        pass
-    return tokenizer
-
-
 def _hold_out(
     data: DataConfig, hash_D: np.ndarray, bytes_D: np.ndarray, order_D: np.ndarray,
-    make_tokenizer: Callable[[Iterator[str]], Tokenizer],
 ) -> tuple[Tokenizer, np.ndarray, dict[int, np.ndarray]]:
     """Choose the eval documents when only the tokenizer can count their tokens, and make that
     tokenizer (a BPE: trained without the eval documents) from the train documents.
@@ -311,7 +273,10 @@ def _hold_out(
                 else:
                     yield doc
 
-        tokenizer = make_tokenizer(train_documents())
+        documents = train_documents()
+        tokenizer = new_tokenizer(data, documents)
+        for _ in documents:  # what the tokenizer did not read (all of it, for a pretrained one)
+            pass
         held_docs = order_D[:k_held]
         missing = [int(i) for i in held_docs if int(i) not in held_text]
         if missing:
@@ -355,52 +320,15 @@ def _check_eval_reached(data: DataConfig, n_eval: int, n_total: int) -> None:
         )
 
 
-class _SplitWriter:
-    """Appends token arrays to one .bin file, hashing and counting tokens, documents (EOS ids)
-    and distinct ids as it goes. Also writes the shards of prepared corpora (prepare.py)."""
-
-    def __init__(self, path: Path, dtype: np.dtype, V: int, eos_id: int | None = None):
-        self._file = open(path, "wb")
-        self._dtype = dtype
-        self.sha256 = hashlib.sha256()
-        self.n_tokens = 0
-        self.n_documents = 0
-        self._eos_id = eos_id
-        self._used_V = np.zeros(V, dtype=bool)
-
-    def write(self, stream_T: np.ndarray) -> None:
-        if not len(stream_T):
-            return
-        stream_T = np.asarray(stream_T)
-        raw = stream_T.astype(self._dtype, copy=False).tobytes()
-        self._file.write(raw)
-        self.sha256.update(raw)
-        self.n_tokens += len(stream_T)
-        if self._eos_id is not None:
-            self.n_documents += int((stream_T == self._eos_id).sum())
-        self._used_V[stream_T] = True
-
-    def distinct_ids(self) -> int:
-        return int(self._used_V.sum())
-
-    def close(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-
-
 # ---------------------------------------------------------------------------------------------
 # Opening and checking
 
 
-def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenCache:
+def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenStore:
     """Check an existing entry against its manifest and the config; wrap it."""
     V = vocab_size(data)
-    try:
-        manifest = json.loads((entry / MANIFEST_FILE).read_text())
-    except (OSError, ValueError) as err:
-        raise _unusable(entry, f"{MANIFEST_FILE} is missing or not valid JSON ({err})") from err
-    if not isinstance(manifest, dict) or any(k not in manifest for k in _MANIFEST_KEYS):
+    manifest = read_manifest(entry, streamed=False)
+    if any(k not in manifest for k in _MANIFEST_KEYS):
         raise _unusable(entry, f"{MANIFEST_FILE} lacks one of {', '.join(_MANIFEST_KEYS)}")
     if not (isinstance(manifest["sha256"], dict) and isinstance(manifest["eos_id"], int)
             and all(isinstance(manifest[k], int) and manifest[k] >= 0
@@ -411,26 +339,15 @@ def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenCache:
                                f"reads version {CACHE_VERSION}")
     wanted = {"source": DataSource(data.source).value,
               "tokenizer": TokenizerKind(data.tokenizer).value, "vocab_size": V,
-              "dtype": np.dtype(_dtype_for(V)).name}
+              "dtype": token_dtype(V).name}
     for name, value in wanted.items():
         if manifest[name] != value:
             raise _unusable(entry, f"its manifest says {name}={manifest[name]!r} where the "
                                    f"config needs {value!r}")
-    itemsize = np.dtype(manifest["dtype"]).itemsize
-    for file, count_key in ((TRAIN_FILE, "n_train_tokens"), (EVAL_FILE, "n_eval_tokens")):
-        path = entry / file
-        expected = int(manifest[count_key]) * itemsize
-        size = path.stat().st_size if path.is_file() else None
-        if size != expected:
-            raise _unusable(entry, f"{file} holds {size if size is not None else 'no'} bytes "
-                                   f"where the manifest's {manifest[count_key]} "
-                                   f"{manifest['dtype']} tokens need {expected}")
-        # Hashing a multi-GB file would cost every run seconds: above 1 GB sizes alone are
-        # checked, the checksum stays in the manifest for `sha256sum` by hand.
-        if size <= _CHECKSUM_MAX_BYTES and _sha256_file(path) != manifest["sha256"].get(file):
-            raise _unusable(entry, f"{file} does not match the sha256 in its manifest")
-    cache = TokenCache(path=entry, manifest=manifest, vocab_size=V,
-                       eos_id=int(manifest["eos_id"]))
+    # Hashing a multi-GB file would cost every run seconds: above 1 GB sizes alone are
+    # checked, the checksum stays in the manifest for `sha256sum` by hand.
+    check_token_files(entry, manifest, checksum_max_bytes=_CHECKSUM_MAX_BYTES, streamed=False)
+    cache = TokenStore(path=entry, manifest=manifest, vocab_size=V, eos_id=int(manifest["eos_id"]))
     if manifest["tokenizer"] in (TokenizerKind.bpe.value, TokenizerKind.pretrained.value):
         try:
             cache.tokenizer()
@@ -447,61 +364,4 @@ def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenCache:
 
 
 def _unusable(entry: Path, what: str) -> ConfigError:
-    return ConfigError(f"token cache entry {entry} is unusable: {what}; delete that folder to "
-                       "have it rebuilt")
-
-
-def _memmap(path: Path, dtype: str, n_tokens: int) -> np.ndarray:
-    if n_tokens == 0:  # np.memmap refuses empty files
-        empty = np.empty(0, dtype=dtype)
-        empty.flags.writeable = False
-        return empty
-    return np.memmap(path, dtype=dtype, mode="r", shape=(n_tokens,))
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def _dtype_for(V: int) -> np.dtype:
-    return np.dtype(np.uint16) if V <= 1 << 16 else np.dtype(np.uint32)
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path, entry: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `lock_path` (created if needed; never deleted, since deleting
-    a lock file lets two processes lock two different files)."""
-    with open(lock_path, "a") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another process to finish preparing %s", entry)
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return unusable(entry, what, streamed=False)

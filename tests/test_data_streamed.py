@@ -1,4 +1,4 @@
-"""sweep/data/prepare.py (+ hf_source.py): streamed corpora tokenized once into shards.
+"""sweep/data/streamed.py (+ hf_source.py, store.py): streamed corpora tokenized once into shards.
 
 C4 is stood in for by a local folder in C4's own layout and format, read through the same
 `datasets.load_dataset(..., streaming=True)` call as the hub's, with a SentencePiece tokenizer
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from sweep.config import DataConfig, DataSource, SyntheticConfig, TokenizerKind
-from sweep.data import prepare as prep
+from sweep.data import streamed as prep
 from sweep.data.access import open_corpus
-from sweep.data.prepare import open_prepared, prepare_streamed, prepared_path
+from sweep.data.streamed import open_prepared, prepare_streamed, prepared_path
 from sweep.data.tokenizer import PretrainedTokenizer
 from sweep.errors import ConfigError
 from tests.c4_fixture import train_texts, write_c4, write_t5_tokenizer
@@ -172,7 +172,8 @@ def test_the_synthetic_source_records_its_true_entropy(tmp_path):
                       add_bos=False, hf_path=None, hf_name=None, split="train", eval_split=None, max_epochs=1.0,
                       density_documents=1000, synthetic=synthetic)
     corpus = prepare_streamed(data, train_tokens=2000)
-    spec = SyntheticSpec(seed=3, order=2, branching=4, eos_prob=0.05, zipf=1.0)
+    spec = SyntheticSpec(seed=3, order=2, branching=4, eos_prob=0.05, zipf=1.0, repeat_fraction=0.0,
+                         unique_documents=None)
     assert corpus.manifest["true_entropy_nats"] == pytest.approx(entropy_rate(spec))
     assert corpus.n_train_tokens >= 2000 and corpus.manifest["eval"]["n_tokens"] >= 500
     assert corpus.manifest["n_units"] is None and corpus.eos_id == 63

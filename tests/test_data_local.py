@@ -1,4 +1,4 @@
-"""sweep/data/cache.py: the shared, memory-mapped token cache."""
+"""sweep/data/local.py (+ store.py): a local corpus tokenized once into the shared, memory-mapped token store."""
 
 import hashlib
 import json
@@ -14,7 +14,7 @@ import pytest
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
 from sweep.data import prepare_token_cache
-from sweep.data.cache import cache_entry_path
+from sweep.data.local import cache_entry_path
 from sweep.data.tokenizer import BpeTokenizer
 from sweep.errors import ConfigError
 
@@ -198,7 +198,7 @@ CHILD = """
 import hashlib, json, logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 from sweep.config import DataConfig, DataSource, TokenizerKind
-from sweep.data.cache import prepare_token_cache
+from sweep.data.local import prepare_token_cache
 fields = json.loads(sys.argv[1])
 data = DataConfig(**{**fields, "source": DataSource.files, "tokenizer": TokenizerKind.byte})
 print("ready", flush=True)
