@@ -13,7 +13,7 @@ from sweep.fit.parametric import (CHINCHILLA, SUBSCALING, ChinchillaLaw, LogRuns
                                   fit_chinchilla, fit_subscaling, subscaling_start_grid)
 
 TRUE_CHINCHILLA = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
-# Chen et al.'s reported fit (SCIENCE.md section 2)
+# Chen et al.'s reported fit (README "The science: Sub-scaling and data density")
 TRUE_SUBSCALING = SubScalingLaw(E=1.372, A=455.345, B=61.929, alpha=0.289, beta=0.272,
                                 k_D=0.00810, k_N=0.00114)
 

@@ -1,4 +1,4 @@
-"""Where two recipes' scaling laws cross (SCIENCE.md sections 1 and 3, "scaling-law crossover").
+"""Where two recipes' scaling laws cross (README "The science: Crossover between recipes").
 
 Each recipe's runs get a Chinchilla fit (sweep.fit.parametric). The recipes are compared along
 each law's own compute-optimal frontier: L*(C) = L(N_opt(C), D_opt(C)), the loss the recipe

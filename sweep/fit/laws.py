@@ -2,7 +2,7 @@
 
     chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / D_opt / tokens per
                  parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
-    subscaling   the sub-optimal law of SCIENCE.md section 2, the same robust way
+    subscaling   the sub-optimal law of README "The science: Sub-scaling and data density", the same robust way
     compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
     isoflop      Approach 2: parabolas per compute budget, N_opt and D_opt power laws of C
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve

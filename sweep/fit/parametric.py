@@ -1,4 +1,4 @@
-"""Parametric loss laws L(N, D) fitted the Chinchilla Approach 3 way (SCIENCE.md sections 2, 3).
+"""Parametric loss laws L(N, D) fitted the Chinchilla Approach 3 way (README "The science: Approach 3: the parametric law" and "Sub-scaling and data density").
 
 Two laws, both fitted by minimising the SUM over runs of Huber_delta(LSE(terms) - log L),
 delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
@@ -466,7 +466,7 @@ def fit_chinchilla(N, D, L, weights=None) -> LawFit:
 
 
 def fit_subscaling(N, D, L, weights=None) -> LawFit:
-    """The sub-scaling law of SCIENCE.md section 2 from the 1,296-start grid."""
+    """The sub-scaling law (README "The science: Sub-scaling and data density"), 1,296 starts."""
     return fit_law(SUBSCALING, N, D, L, weights)
 
 
