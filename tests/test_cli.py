@@ -157,6 +157,26 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
     assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
 
 
+def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monkeypatch, capsys):
+    """`sweep report`'s resamples and seed are conf/fit.yaml's: the command line repeats no number."""
+    import yaml
+    from importlib.resources import files
+
+    import launch.cli
+    from tests.test_fit_laws import rows
+
+    assert yaml.safe_load(files("conf").joinpath("fit.yaml").read_text()) == {"bootstrap": 200, "seed": 0}
+    monkeypatch.setattr(launch.cli, "fit_defaults", lambda: {"bootstrap": 7, "seed": 3})
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows())
+    assert main(["report", "--runs-table", str(table), "--out", str(tmp_path / "report")]) == 0
+    boot = json.loads((tmp_path / "report" / "fits.json").read_text())["chinchilla"]["bootstrap"]
+    assert (boot["n_resamples"], boot["seed"]) == (7, 3)
+
+
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
     assert "a sweep folder or W&B group, or --runs-table" in capsys.readouterr().out

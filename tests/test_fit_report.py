@@ -180,7 +180,7 @@ def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
     rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),), budgets=BUDGETS[:1]) if r["name"].endswith("b1")]
     for r in rows:
         del r["recipe"], r["batch_size"]
-    result = write_report(make_table(rows), tmp_path)
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
     assert "need at least 6" in result.skipped["chinchilla"]
     assert "lr_law" in result.skipped and "needs at least 2 flops groups" in result.skipped["lr_law"]
     assert set(result.figures) == {"lr_ucurves"} and result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
@@ -195,5 +195,5 @@ def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):
             for k, n in enumerate(np.logspace(7, 9, 5))]
     with pytest.raises(ConfigError, match=r"no analysis can run.*5 runs are too few to fit the chinchilla law "
                                           r"\(5 parameters\): need at least 6"):
-        write_report(make_table(rows), tmp_path / "out")
+        write_report(make_table(rows), tmp_path / "out", bootstrap_resamples=20)
     assert not (tmp_path / "out").exists()

@@ -118,5 +118,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     tags = np.array([r if r is not None else "" for r in table.recipe])
     if (tags == "").any():
         raise ConfigError(f"--law crossover: {int((tags == '').sum())} runs have no recipe label")
-    result = crossover.find_crossover(N, D, L, tags, n_resamples=bootstrap or 200, level=level, seed=seed)
+    if bootstrap < 2:
+        raise ConfigError(f"--law crossover: bootstrap={bootstrap}: the crossing's interval needs a bootstrap of "
+                          "K >= 2 resamples (`sweep fit` takes conf/fit.yaml's unless --bootstrap K is given)")
+    result = crossover.find_crossover(N, D, L, tags, n_resamples=bootstrap, level=level, seed=seed)
     return jsonable({**head, **crossover_to_dict(result)})

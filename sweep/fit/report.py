@@ -138,7 +138,7 @@ class _Fits:
 
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
-                 bootstrap_resamples: int = 200, seed: int = 0, cutoff: float | None = None,
+                 bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
                  compute: float | None = None, recipe: str | None = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
