@@ -310,17 +310,24 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 mode=LoggerMode[logger["mode"]], folder=Path(source))
 
 
-def fit_defaults() -> dict[str, Any]:
-    """`bootstrap` and `seed` of the fits' command lines, from conf/fit.yaml (their one home)."""
+def conf_file(name: str) -> dict[str, Any]:
+    """A file of the config tree (the installed `conf` package), as plain YAML."""
     from importlib.resources import files
 
     import yaml
 
-    return yaml.safe_load(files("conf").joinpath("fit.yaml").read_text())
+    return yaml.safe_load(files("conf").joinpath(name).read_text())
 
 
-def demo(out_dir: Path) -> int:
-    """The embedded-corpus scaling sweep of conf/demo.yaml, then its table, plot and fit."""
+def fit_defaults() -> dict[str, Any]:
+    """`bootstrap` and `seed` of the fits' command lines, from conf/fit.yaml (their one home)."""
+    return conf_file("fit.yaml")
+
+
+def demo(out_dir: Path | None) -> int:
+    """The embedded-corpus scaling sweep of conf/demo.yaml (its grid, and its out_dir unless one is
+    given), then its table, plot and fit."""
+    out_dir = Path(conf_file("demo.yaml")["out_dir"]) if out_dir is None else out_dir
     cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", f"out_dir={out_dir}"]
     console.print("running: " + " ".join(cmd[1:]))
     code = subprocess.call(cmd)
@@ -391,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
-    d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
+    d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -240,3 +240,18 @@ def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
     assert "runs with predictions, figures and fits logged to W&B: offline in" in out
     reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
     assert any((reports[-1] / "files" / "media" / "images").glob("loss_vs_n_*.png"))
+
+
+def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_path):
+    """`sweep demo` names conf/demo.yaml and takes its out_dir from there: no grid or folder in code."""
+    import launch.cli
+
+    calls = []
+    conf_file = launch.cli.conf_file
+    monkeypatch.setattr(launch.cli, "conf_file", lambda name: {"out_dir": str(tmp_path / "demo-runs")}
+                        if name == "demo.yaml" else conf_file(name))
+    monkeypatch.setattr(launch.cli.subprocess, "call", lambda cmd: calls.append(cmd) or 1)
+    monkeypatch.setattr(launch.cli, "status", lambda out_dir, **kwargs: calls.append(out_dir))
+    assert main(["demo"]) == 1
+    assert calls[0][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
+    assert calls[1] == tmp_path / "demo-runs"
