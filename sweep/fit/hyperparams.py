@@ -1,7 +1,7 @@
 """Hyperparameter laws (DeepSeek LLM 2024): per compute budget (or per model size), the optimal
 learning rate or batch size from a sweep, then power laws of compute: lr_opt = c C^e,
 B_opt = c C^e (DeepSeek's data: eta_opt = 0.3118 C^-0.125, B_opt = 0.292 C^0.3271), and for the
-batch size Kaplan's form against the loss, B_opt = B* / L^(1/alpha_B).
+batch size Kaplan's form against the loss, B_opt = B* / loss^(1/alpha_B).
 
 Per group (runs grouped by FLOPs as in sweep/fit/isoflop.py, or by n_params), at each distinct
 value of the swept hyperparameter the lowest loss stands (the other hyperparameters free). A
@@ -14,6 +14,10 @@ with fewer than 3 distinct values are skipped and reported; none left is an erro
 
 The near-optimal band of a group: its runs within `band` (default 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
+(budgets or sizes), X the distinct values of the swept hyperparameter. B_opt is a batch size
+(B, sequences, as the runs table gives it); B_star and alpha_B are Kaplan's constants.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class HyperparamGroup:
 @dataclass(frozen=True)
 class HyperparamLaw:
     """`param`_opt = law.coefficient * `by`^law.exponent over the groups used; for the batch
-    size also `loss_law`: B_opt = B_star * L^(-1/alpha_B) with L the loss at the optimum."""
+    size also `loss_law`: B_opt = B_star * loss^(-1/alpha_B), the loss at the optimum."""
 
     param: str
     by: str
@@ -162,27 +166,27 @@ def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
 
 def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, key: float,
                band: NearOptimalBand, neighbours: int) -> HyperparamGroup:
-    index_B = np.flatnonzero(in_group_R)
-    value_V, loss_V, best_V = best_per_value(values_R[index_B], table.loss_R[index_B])
-    i = int(np.argmin(loss_V))
-    base = dict(key=float(key), n_runs=len(index_B), n_values=len(value_V), value_min=float(value_V[0]),
-                value_max=float(value_V[-1]), best_run=table.names[index_B[best_V[i]]],
-                best_value=float(value_V[i]), best_loss=float(loss_V[i]), band=band)
-    if len(value_V) < MIN_VALUES:
-        return HyperparamGroup(**base, status="skipped", note=f"{len(value_V)} distinct value(s), needs {MIN_VALUES}")
-    lo, hi = parabola_window(i, len(value_V), neighbours)
-    logv_V = np.log(value_V)
-    parabola = fit_parabola(logv_V[lo:hi], loss_V[lo:hi])
+    members = np.flatnonzero(in_group_R)
+    value_X, loss_X, best_X = best_per_value(values_R[members], table.loss_R[members])
+    i = int(np.argmin(loss_X))
+    base = dict(key=float(key), n_runs=len(members), n_values=len(value_X), value_min=float(value_X[0]),
+                value_max=float(value_X[-1]), best_run=table.names[members[best_X[i]]],
+                best_value=float(value_X[i]), best_loss=float(loss_X[i]), band=band)
+    if len(value_X) < MIN_VALUES:
+        return HyperparamGroup(**base, status="skipped", note=f"{len(value_X)} distinct value(s), needs {MIN_VALUES}")
+    lo, hi = parabola_window(i, len(value_X), neighbours)
+    logv_X = np.log(value_X)
+    parabola = fit_parabola(logv_X[lo:hi], loss_X[lo:hi])
     if not parabola.opens_upward:
-        return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_V[i]), opt_loss=float(loss_V[i]),
+        return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
                                note="the parabola around the best opens downward: the best sampled value stands")
     x = parabola.vertex
-    clipped = float(np.clip(x, logv_V[0], logv_V[-1]))
+    clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
     if clipped != x:
         return HyperparamGroup(**base, status="clipped", opt_value=float(np.exp(clipped)),
                                opt_loss=float(parabola(clipped)),
                                note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
-                                    f"[{value_V[0]:.4g}, {value_V[-1]:.4g}]: clipped")
+                                    f"[{value_X[0]:.4g}, {value_X[-1]:.4g}]: clipped")
     return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
 
 
