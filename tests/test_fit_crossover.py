@@ -17,8 +17,9 @@ def recipe_runs(laws: dict, noise=0.005, seed=1):
     """30 runs per recipe: N 1e7 .. 3e9 x 5 .. 200 tokens per parameter (C 3e15 .. 1e22).
     (With noise seed 0 the fitted x, y cross at 1.5 x the truth, just outside the interval;
     seeds 1 .. 3 land within 1.15 x.)"""
-    n_NxT, tpp_NxT = np.meshgrid(np.logspace(7, 9.5, 6), np.logspace(0.7, 2.3, 5), indexing="ij")
-    N_R, tokens_R = n_NxT.ravel(), (n_NxT * tpp_NxT).ravel()
+    n_XxY, tpp_XxY = np.meshgrid(  # X sizes x Y tokens-per-parameter ratios
+        np.logspace(7, 9.5, 6), np.logspace(0.7, 2.3, 5), indexing="ij")
+    N_R, tokens_R = n_XxY.ravel(), (n_XxY * tpp_XxY).ravel()
     rng = np.random.default_rng(seed)
     parts = [(N_R, tokens_R, law.predict(N_R, tokens_R) * np.exp(noise * rng.normal(size=N_R.size)),
               np.full(N_R.size, name)) for name, law in laws.items()]
