@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.laws import LAWS
 
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
@@ -319,11 +320,6 @@ def conf_file(name: str) -> dict[str, Any]:
     return yaml.safe_load(files("conf").joinpath(name).read_text())
 
 
-def fit_defaults() -> dict[str, Any]:
-    """`bootstrap` and `seed` of the fits' command lines, from conf/fit.yaml (their one home)."""
-    return conf_file("fit.yaml")
-
-
 def demo(out_dir: Path | None) -> int:
     """The embedded-corpus scaling sweep of conf/demo.yaml (its grid, and its out_dir unless one is
     given), then its table, plot and fit."""
@@ -334,7 +330,7 @@ def demo(out_dir: Path | None) -> int:
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
     if code == 0:
         defaults = fit_defaults()
-        report(str(out_dir), None, out_dir / "report", bootstrap=defaults["bootstrap"], seed=defaults["seed"],
+        report(str(out_dir), None, out_dir / "report", bootstrap=defaults.bootstrap, seed=defaults.seed,
                compute=None, cutoff=None, recipe=None, upload=False)
         law = json.loads((out_dir / "report" / "fits.json").read_text()).get("chinchilla")
         if law:
@@ -373,9 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--law", default="chinchilla", choices=LAWS)
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
     f.add_argument("--bootstrap", type=int, help="resamples for confidence intervals (default: none; --law "
-                                                  f"crossover: {defaults['bootstrap']}, conf/fit.yaml)")
-    f.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the bootstrap")
-    f.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given (default: the "
+                                                  f"crossover: {defaults.bootstrap}, conf/fit.yaml)")
+    f.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    f.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given (default: the "
                                                  "largest run's)")
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
@@ -388,10 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     rp.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
     rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
-    rp.add_argument("--bootstrap", type=int, default=defaults["bootstrap"],
+    rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,
                     help="resamples for the confidence intervals (default: conf/fit.yaml)")
-    rp.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the bootstrap")
-    rp.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given")
+    rp.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    rp.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given")
     rp.add_argument("--cutoff", type=float, help="held-out comparison: fit below this N (default: the largest "
                                                 "size is held out)")
     rp.add_argument("--recipe", help="the recipe sections 1-5 use (default: the first); crossover uses all")
@@ -408,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
         if args.command == "fit":
             bootstrap = args.bootstrap if args.bootstrap is not None else \
-                defaults["bootstrap"] if args.law == "crossover" else 0
+                defaults.bootstrap if args.law == "crossover" else 0
             return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
                        args.cutoff, args.by, args.upload, args.recipe)
         if args.command == "report":

@@ -159,14 +159,14 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
 
 def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monkeypatch, capsys):
     """`sweep report`'s resamples and seed are conf/fit.yaml's: the command line repeats no number."""
-    import yaml
-    from importlib.resources import files
+    import dataclasses
 
     import launch.cli
+    from sweep.fit.defaults import fit_defaults
     from tests.test_fit_laws import rows
 
-    assert yaml.safe_load(files("conf").joinpath("fit.yaml").read_text()) == {"bootstrap": 200, "seed": 0}
-    monkeypatch.setattr(launch.cli, "fit_defaults", lambda: {"bootstrap": 7, "seed": 3})
+    assert (fit_defaults().bootstrap, fit_defaults().seed) == (200, 0)  # README: 200 resamples, seed 0
+    monkeypatch.setattr(launch.cli, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), bootstrap=7, seed=3))
     table = tmp_path / "runs.csv"
     with open(table, "w", newline="") as f:
         writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")

@@ -97,7 +97,7 @@ def test_a_range_that_excludes_the_crossing_names_the_winner_there(fits):
 
 
 def test_every_crossing_in_range_is_reported():
-    # along the frontier L* = E + K C^-gamma; U (larger E and gamma) is worse at both ends of
+    # along the frontier loss* = E + c C^-gamma; U (larger E and gamma) is worse at both ends of
     # the range and better in between
     law_u = ChinchillaLaw(E=1.8, A=400.0, B=410.0, alpha=0.34, beta=0.28)
     law_v = ChinchillaLaw(E=1.5, A=60.0, B=62.0, alpha=0.2, beta=0.21)

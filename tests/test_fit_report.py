@@ -142,7 +142,7 @@ def test_runs_csv_predicts_each_run_with_its_own_recipes_law(full):
                                                        rel=0.01)
         assert row["log_residual_chinchilla"] == pytest.approx(np.log(row["loss"] / row["pred_chinchilla"]))
         assert (row["pred_subscaling"] is None) == (truth["recipe"] == "y")
-    # the fitted point of each (recipe, N, D) is its run at the optimal lr and batch size
+    # the fitted point of each (recipe, N, T) is its run at the optimal lr and batch size
     assert sum(r["fitted"] for r in table_rows) == 40
     assert all(r["name"].endswith("lr1-b1") for r in table_rows if r["fitted"])
 
@@ -175,7 +175,7 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
 
 
 def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
-    """One budget of 5 sizes x 3 lr: 5 (N, D) points are too few for Approach 3, one budget too
+    """One budget of 5 sizes x 3 lr: 5 (N, T) points are too few for Approach 3, one budget too
     few for IsoFLOP and for an lr power law, but its U-curve is drawn."""
     rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),), budgets=BUDGETS[:1]) if r["name"].endswith("b1")]
     for r in rows:

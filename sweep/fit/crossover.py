@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.parametric import (CHINCHILLA, ChinchillaLaw, LawFit, check_bootstrap_args,
                                   bootstrap_thetas, fit_chinchilla, law_samples,
                                   params_times_tokens, percentile_interval, validate_runs)
@@ -172,11 +173,13 @@ def split_recipes(N, tokens, loss, recipe):
 
 
 def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float] | None = None,
-                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float = 0.95,
+                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float | None = None,
                    seed: int = 0) -> CrossoverResult:
     """Fit a Chinchilla law per recipe (runs tagged by `recipe`, two distinct tags) and find
     where their compute-optimal losses cross in compute_range (default: the runs' range of
-    C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing."""
+    C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing
+    (level None: conf/fit.yaml's)."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if compute_range is not None:
@@ -195,8 +198,9 @@ def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float
 def crossover_of_fits(fits: dict[str, LawFit], *,
                       compute_range: tuple[float, float] | None = None,
                       extend: float = DEFAULT_EXTEND, n_resamples: int = 1000,
-                      level: float = 0.95, seed: int = 0) -> CrossoverResult:
+                      level: float | None = None, seed: int = 0) -> CrossoverResult:
     """find_crossover from two Chinchilla fits already made ({recipe: fit}, in that order)."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if len(fits) != 2 or any(f.form != "chinchilla" for f in fits.values()):

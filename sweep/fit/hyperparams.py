@@ -5,14 +5,14 @@ batch size Kaplan's form against the loss, B_opt = B* / loss^(1/alpha_B).
 
 Per group (runs grouped by FLOPs as in sweep/fit/isoflop.py, or by n_params), at each distinct
 value of the swept hyperparameter the lowest loss stands (the other hyperparameters free). A
-parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (default 2)
+parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2)
 values on each side of it (at least 3 values; at an edge of the grid, more from the other side).
 Its vertex is the optimum (`status` "vertex"); a vertex outside the sampled values is clipped to
 the nearest end ("clipped"), a parabola opening downward gives the best sampled value
 ("no_curvature"). Only "vertex" groups enter the power laws unless include_flagged=True. Groups
 with fewer than 3 distinct values are skipped and reported; none left is an error.
 
-The near-optimal band of a group: its runs within `band` (default 0.25%) of its best loss, i.e.
+The near-optimal band of a group: its runs within `band` (conf/fit.yaml: 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
 from sweep.fit.table import RunsTable, jsonable, validate
 
@@ -113,11 +114,15 @@ class HyperparamLaw:
         return jsonable(out)
 
 
-def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float = 0.1,
-                           budgets: Sequence[float] | None = None, band: float = 0.0025, neighbours: int = 2,
-                           include_flagged: bool = False) -> HyperparamLaw:
+def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float | None = None,
+                           budgets: Sequence[float] | None = None, band: float | None = None,
+                           neighbours: int | None = None, include_flagged: bool = False) -> HyperparamLaw:
     """The optimal `param` (lr | batch_size) per group of `by` (flops | n_params) and its power
-    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets."""
+    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets. rel_tol,
+    band, neighbours left at None are conf/fit.yaml's budget_tolerance, band and neighbours."""
+    defaults = fit_defaults()
+    band = defaults.band if band is None else band
+    neighbours = defaults.neighbours if neighbours is None else neighbours
     if param not in PARAMS:
         raise ConfigError(f"param {param!r}: the hyperparameter laws are for {' or '.join(PARAMS)}")
     if by not in BY:
@@ -147,8 +152,10 @@ def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops
 
 
 def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
-                       band: float = 0.0025) -> list[NearOptimalBand]:
-    """Per group g: the runs with loss <= (1 + band) x the group's lowest loss."""
+                       band: float | None = None) -> list[NearOptimalBand]:
+    """Per group g: the runs with loss <= (1 + band) x the group's lowest loss (band None:
+    conf/fit.yaml's)."""
+    band = fit_defaults().band if band is None else band
     if not (np.isfinite(band) and band >= 0):
         raise ConfigError(f"band {band!r}: the near-optimal band is a relative loss margin >= 0 (0.0025 = 0.25%)")
     bands = []

@@ -3,7 +3,7 @@ log N and its minimum N_opt(C), T_opt(C) = C / (6 N_opt); then N_opt = c_N C^a a
 T_opt = c_T C^b fitted by least squares in log space (`d_opt`: T_opt, the published name).
 
 How budgets are formed (`group_budgets`): without explicit budgets, runs sorted by FLOPs are
-chained into one budget while their FLOPs stay within `rel_tol` (default 10%) of the budget's
+chained into one budget while their FLOPs stay within `rel_tol` (conf/fit.yaml: 10%) of the budget's
 smallest; a budget's C is the geometric mean of its runs' FLOPs. With explicit budgets, each run
 joins the nearest one (in log C) when within `rel_tol` of it, else it is left out and counted.
 Approach 2 needs an IsoFLOP design: several model sizes trained at the same C (tokens chosen per
@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.table import RunsTable, jsonable, validate
 from sweep.record import training_flops
 
@@ -106,12 +107,13 @@ def fit_parabola(x_I: Sequence[float], y_I: Sequence[float]) -> Parabola:
     return Parabola(float(c2), float(c1), float(c0), x0)
 
 
-def group_budgets(flops_R: np.ndarray, rel_tol: float = 0.1,
+def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None,
                   budgets: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(budget_G, group_R): the compute budgets and each run's index into them (-1: in none).
     See the module docstring for how budgets are formed; the same grouping serves model sizes
-    (pass n_params as `flops_R`)."""
+    (pass n_params as `flops_R`). rel_tol None: conf/fit.yaml's budget_tolerance."""
     flops_R = np.asarray(flops_R, dtype=float)
+    rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
     if not (np.isfinite(rel_tol) and 0 <= rel_tol < 1):
         raise ConfigError(f"rel_tol {rel_tol!r}: the relative tolerance within a budget is in [0, 1)")
     if budgets is not None:
@@ -201,9 +203,11 @@ class IsoFlopFit(AllocationExponents):
                 "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs)}
 
 
-def fit_isoflop(table: RunsTable, rel_tol: float = 0.1, budgets: Sequence[float] | None = None,
+def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
                 min_sizes: int = MIN_SIZES) -> IsoFlopFit:
-    """Approach 2 on the table's complete runs. ConfigError when fewer than 2 budgets are usable."""
+    """Approach 2 on the table's complete runs (rel_tol None: conf/fit.yaml's budget_tolerance).
+    ConfigError when fewer than 2 budgets are usable."""
+    rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
     if min_sizes < 3:
         raise ConfigError(f"min_sizes {min_sizes!r}: a parabola needs at least 3 model sizes per budget")
     validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)")

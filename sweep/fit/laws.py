@@ -61,7 +61,7 @@ def crossover_to_dict(r: Any) -> dict[str, Any]:
 
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
-            level: float = 0.95, recipe: str | None = None) -> dict[str, Any]:
+            level: float | None = None, recipe: str | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
 

@@ -21,7 +21,7 @@ the start that ends lowest and reporting its convergence:
 A fit needs at least one run more than the law has parameters (6 for Chinchilla, 8 for the
 sub-scaling law), two distinct N and two distinct T, and finite N, T, loss > 0.
 
-Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, D_opt, tokens
+Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, T_opt, tokens
 per parameter), the bootstrap (resample counts are per-run weights, so all resamples are one
 batched L-BFGS call started from the full-data optimum and the grid's other distinct local
 optima) and the held-out comparison of the two laws (fit below a size or compute cutoff,
@@ -43,6 +43,7 @@ from typing import Callable
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.lbfgs import minimize
 from sweep.record import training_flops
 
@@ -580,11 +581,13 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
     return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
 
 
-def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float | None = None, seed: int = 0,
               compute: float | None = None,
               n_extra_starts: int = MAX_EXTRA_OPTIMA) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
-    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C."""
+    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C. level
+    None: conf/fit.yaml's."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
         raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "

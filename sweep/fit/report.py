@@ -46,6 +46,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 from sweep.errors import ConfigError  # noqa: E402
 from sweep.fit.crossover import CrossoverResult, crossover_of_fits  # noqa: E402
+from sweep.fit.defaults import fit_defaults  # noqa: E402
 from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  # noqa: E402
                                    fit_hyperparameter_law, near_optimal_bands)
@@ -61,8 +62,6 @@ from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, 
 from sweep.record import training_flops  # noqa: E402
 
 DPI = 110
-BAND = 0.0025  # near-optimal: within 0.25% of the best loss of its budget
-NEIGHBOURS = 2  # as fit_hyperparameter_law's default
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -151,7 +150,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     N); `recipe`: whose runs sections 1-5 fit when the table has several recipes. ConfigError
     (nothing written) when no analysis can run."""
     validate(table, 1, "a report")
-    check_bootstrap_args(bootstrap_resamples, 0.95)
+    check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
     fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe)
@@ -244,14 +243,14 @@ def _fit_hyper(main: RunsTable, param: str) -> _Hyper:
         raise ConfigError(f"no compute budget has {MIN_VALUES} distinct {param} values (at most {max(counts)} "
                           f"in each of {len(key_G)} budget(s)): a {param} law needs a {param} grid per budget")
     try:
-        law = fit_hyperparameter_law(main, param, band=BAND, neighbours=NEIGHBOURS)
+        law = fit_hyperparameter_law(main, param)
         return _Hyper(param, law.groups, law, key_G, group_R)
     except ConfigError as err:
         if not (np.isfinite(values_R) & (values_R > 0)).all():
             raise
         law_error = str(err)
-    bands = near_optimal_bands(main, key_G, group_R, BAND)
-    groups = [fit_group(main, values_R, group_R == g, key, bands[g], NEIGHBOURS)
+    bands = near_optimal_bands(main, key_G, group_R)
+    groups = [fit_group(main, values_R, group_R == g, key, bands[g], fit_defaults().neighbours)
               for g, key in enumerate(key_G) if (group_R == g).any()]
     return _Hyper(param, groups, None, key_G, group_R, law_error)
 
@@ -454,10 +453,11 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
 def _near_optimal_band(fits: _Fits) -> str:
     main = fits.main
     key_G, group_R = group_budgets(main.flops_R)
-    bands = near_optimal_bands(main, key_G, group_R, BAND)
+    band = fit_defaults().band
+    bands = near_optimal_bands(main, key_G, group_R, band)
     rows = [(f"{key:.3g}", f"{len(b.runs)} of {int((group_R == g).sum())}", _g(b.loss_max), _span(b.lr_range),
              _span(b.batch_size_range)) for g, (key, b) in enumerate(zip(key_G, bands))]
-    return "\n".join([f"### Near-optimal band (within {BAND:.2%} of the best loss of each budget)", "",
+    return "\n".join([f"### Near-optimal band (within {band:.2%} of the best loss of each budget)", "",
                       _md_table(("C (FLOPs)", "runs in band", "loss <=", "lr range", "batch size range"), rows)])
 
 
@@ -697,14 +697,15 @@ def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
         value_X, loss_X, _ = best_per_value(values_R[in_R], main.loss_R[in_R])
         best = group.best_loss
         ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colours[g], ms=4, label=f"C = {key:.2g}")
-        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), NEIGHBOURS)
+        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
         parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
         x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
         ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colours[g], lw=1.1)
         if group.opt_value is not None:
             ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colours[g], ms=11, mec="k",
                     mew=0.6)
-    ax.axhline(100 * BAND, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({BAND:.2%})")
+    band = fit_defaults().band
+    ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
     _log_axes(ax, label, "loss above the budget's best (%)", y_log=False)
     ax.legend(fontsize=7, title="stars: optimum", title_fontsize=7)
     ax.set_title(f"U-curves: best loss at each {label} per compute budget", fontsize=9)
