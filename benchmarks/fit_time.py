@@ -25,12 +25,12 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), args.runs))
-    D = N * np.exp(rng.uniform(np.log(5), np.log(200), args.runs))
-    L = (1.7 + 400 / N**0.34 + 410 / D**0.28) * np.exp(rng.normal(0, 0.01, args.runs))
+    tokens = N * np.exp(rng.uniform(np.log(5), np.log(200), args.runs))
+    loss = (1.7 + 400 / N**0.34 + 410 / tokens**0.28) * np.exp(rng.normal(0, 0.01, args.runs))
     print(f"{args.runs} runs, {os.cpu_count()} CPUs")
 
     start = time.perf_counter()
-    fit = fit_chinchilla(N, D, L)
+    fit = fit_chinchilla(N, tokens, loss)
     print(f"chinchilla, {fit.n_starts:,} starts in one batched L-BFGS: {time.perf_counter() - start:.1f} s; "
           f"{fit.summary()}")
     start = time.perf_counter()
@@ -39,7 +39,7 @@ def main() -> None:
           f"E in [{boot.intervals['E'][0]:.3f}, {boot.intervals['E'][1]:.3f}], "
           f"{boot.converged_fraction:.0%} converged")
     start = time.perf_counter()
-    sub = fit_subscaling(N, D, L)
+    sub = fit_subscaling(N, tokens, loss)
     print(f"subscaling, {sub.n_starts:,} starts: {time.perf_counter() - start:.1f} s")
 
 

@@ -31,6 +31,7 @@ from rich.table import Table
 
 from launch.completion import SHELLS, bash_completion
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.laws import LAWS
 
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
@@ -312,23 +313,36 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 mode=LoggerMode[logger["mode"]], folder=Path(source))
 
 
-def demo(out_dir: Path) -> int:
-    """The embedded-corpus scaling sweep of conf/demo.yaml, then its table, plot and fit."""
+def conf_file(name: str) -> dict[str, Any]:
+    """A file of the config tree (the installed `conf` package), as plain YAML."""
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("conf").joinpath(name).read_text())
+
+
+def demo(out_dir: Path | None) -> int:
+    """The embedded-corpus scaling sweep of conf/demo.yaml (its grid, and its out_dir unless one is
+    given), then its table, plot and fit."""
+    out_dir = Path(conf_file("demo.yaml")["out_dir"]) if out_dir is None else out_dir
     cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", f"out_dir={out_dir}"]
     console.print("running: " + " ".join(cmd[1:]))
     code = subprocess.call(cmd)
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
     if code == 0:
-        report(str(out_dir), None, out_dir / "report", bootstrap=200, seed=0, compute=None, cutoff=None,
-               recipe=None, upload=False)
+        defaults = fit_defaults()
+        report(str(out_dir), None, out_dir / "report", bootstrap=defaults.bootstrap, seed=defaults.seed,
+               compute=None, cutoff=None, recipe=None, upload=False)
         law = json.loads((out_dir / "report" / "fits.json").read_text()).get("chinchilla")
         if law:
-            console.print(f"Chinchilla fit: L(N, D) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
-                          f"{law['B']:.3g} / D^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
+            console.print(f"Chinchilla fit: loss(N, T) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
+                          f"{law['B']:.3g} / T^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    defaults = fit_defaults()
     parser = argparse.ArgumentParser(prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="list a grid's runs with N, tokens, steps and FLOPs, without training")
@@ -356,9 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
     f.add_argument("--law", default="chinchilla", choices=LAWS)
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
-    f.add_argument("--bootstrap", type=int, default=0, help="resamples for confidence intervals (0: none)")
-    f.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    f.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given (default: the "
+    f.add_argument("--bootstrap", type=int, help="resamples for confidence intervals (default: none; --law "
+                                                  f"crossover: {defaults.bootstrap}, conf/fit.yaml)")
+    f.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    f.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given (default: the "
                                                  "largest run's)")
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
@@ -371,16 +386,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     rp.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
     rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
-    rp.add_argument("--bootstrap", type=int, default=200, help="resamples for the confidence intervals")
-    rp.add_argument("--seed", type=int, default=0)
-    rp.add_argument("--compute", type=float, help="C at which N_opt, D_opt, tokens/param are given")
+    rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,
+                    help="resamples for the confidence intervals (default: conf/fit.yaml)")
+    rp.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    rp.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given")
     rp.add_argument("--cutoff", type=float, help="held-out comparison: fit below this N (default: the largest "
                                                 "size is held out)")
     rp.add_argument("--recipe", help="the recipe sections 1-5 use (default: the first); crossover uses all")
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
-    d.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
+    d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)
     args = parser.parse_args(argv)
@@ -394,7 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "prepare":
             return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
         if args.command == "fit":
-            return fit(args.sweep, args.runs_table, args.law, args.json, args.bootstrap, args.seed, args.compute,
+            bootstrap = args.bootstrap if args.bootstrap is not None else \
+                defaults.bootstrap if args.law == "crossover" else 0
+            return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
                        args.cutoff, args.by, args.upload, args.recipe)
         if args.command == "report":
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,

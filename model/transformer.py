@@ -1,4 +1,4 @@
-"""NanoDO-style decoder-only transformer (SCIENCE.md section 1).
+"""NanoDO-style decoder-only transformer (README "The science: The model and its training setup").
 
 Pre-norm blocks (RMSNorm), rotary position embedding, QK-norm, causal SDPA attention, GELU MLP
 with F = mlp_ratio * D, no biases anywhere, untied input embedding and output head.

@@ -5,7 +5,7 @@ field its type, so that Hydra rejects a typo or a wrong type at compose time. Fi
 closed set of values are Enums: OmegaConf then names the accepted values in its error.
 Checks that need more than one field (D a multiple of the head dim, ...) are in `validate`.
 
-Letters used everywhere: D width, L depth, V vocabulary size, T tokens, N parameters.
+Letters (README "The science: Letters"): D width, L depth, V vocabulary size, T tokens, N parameters.
 """
 
 from __future__ import annotations

@@ -157,6 +157,26 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
     assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
 
 
+def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monkeypatch, capsys):
+    """`sweep report`'s resamples and seed are conf/fit.yaml's: the command line repeats no number."""
+    import dataclasses
+
+    import launch.cli
+    from sweep.fit.defaults import fit_defaults
+    from tests.test_fit_laws import rows
+
+    assert (fit_defaults().bootstrap, fit_defaults().seed) == (200, 0)  # README: 200 resamples, seed 0
+    monkeypatch.setattr(launch.cli, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), bootstrap=7, seed=3))
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows())
+    assert main(["report", "--runs-table", str(table), "--out", str(tmp_path / "report")]) == 0
+    boot = json.loads((tmp_path / "report" / "fits.json").read_text())["chinchilla"]["bootstrap"]
+    assert (boot["n_resamples"], boot["seed"]) == (7, 3)
+
+
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
     assert "a sweep folder or W&B group, or --runs-table" in capsys.readouterr().out
@@ -220,3 +240,18 @@ def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
     assert "runs with predictions, figures and fits logged to W&B: offline in" in out
     reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
     assert any((reports[-1] / "files" / "media" / "images").glob("loss_vs_n_*.png"))
+
+
+def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_path):
+    """`sweep demo` names conf/demo.yaml and takes its out_dir from there: no grid or folder in code."""
+    import launch.cli
+
+    calls = []
+    conf_file = launch.cli.conf_file
+    monkeypatch.setattr(launch.cli, "conf_file", lambda name: {"out_dir": str(tmp_path / "demo-runs")}
+                        if name == "demo.yaml" else conf_file(name))
+    monkeypatch.setattr(launch.cli.subprocess, "call", lambda cmd: calls.append(cmd) or 1)
+    monkeypatch.setattr(launch.cli, "status", lambda out_dir, **kwargs: calls.append(out_dir))
+    assert main(["demo"]) == 1
+    assert calls[0][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
+    assert calls[1] == tmp_path / "demo-runs"

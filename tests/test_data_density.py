@@ -101,9 +101,9 @@ def test_signature_agreement_estimates_the_jaccard_similarity():
     variants = [mutate(base, f, seed=7) for f in (0.005, 0.02, 0.05, 0.1)]
     docs = [base] + variants
     lengths = np.cumsum([0] + [len(d) + 1 for d in docs])
-    sig_DxP = minhash_signatures(to_stream(docs), lengths[:-1], lengths[1:] - 1, num_perm=256)
+    sig_MxP = minhash_signatures(to_stream(docs), lengths[:-1], lengths[1:] - 1, num_perm=256)
     for d, variant in enumerate(variants, start=1):
-        agreement = (sig_DxP[0] == sig_DxP[d]).mean()
+        agreement = (sig_MxP[0] == sig_MxP[d]).mean()
         assert agreement == pytest.approx(jaccard(base, variant), abs=0.1)
 
 
@@ -211,9 +211,9 @@ def test_a_document_is_compared_with_more_than_the_nearest_earlier_one_of_its_bu
     sig_1 = np.concatenate([sig_0[:96], sig_0[96:] + 1000])
     sig_2 = sig_0.copy()
     sig_2[96::8] += 2000
-    near_D = density._near_duplicates(np.stack([sig_0, sig_1, sig_2]), np.ones(3, bool),
+    near_M = density._near_duplicates(np.stack([sig_0, sig_1, sig_2]), np.ones(3, bool),
                                       bands=16, rows=8, threshold=0.8)
-    assert near_D.tolist() == [False, False, True]
+    assert near_M.tolist() == [False, False, True]
 
 
 def test_default_bands_split_num_perm_just_below_the_threshold():

@@ -62,10 +62,10 @@ def test_a_long_eval_stream_costs_the_entropy_rate_and_draws_each_outcome_at_its
     assert np.isfinite(surprisal_T).all()
     assert surprisal_T.mean() == pytest.approx(entropy_rate(s), rel=0.01)
     # the J + 1 probabilities differ (zipf = 1), so each surprisal value names one outcome
-    probs_C = outcome_probs(s)
+    probs_Y = outcome_probs(s)
     values, counts = np.unique(np.round(np.exp(-surprisal_T), 12), return_counts=True)
-    assert values == pytest.approx(probs_C)
-    assert counts / len(tokens_T) == pytest.approx(probs_C, abs=0.005)
+    assert values == pytest.approx(probs_Y)
+    assert counts / len(tokens_T) == pytest.approx(probs_Y, abs=0.005)
 
 
 @pytest.mark.parametrize("changes", [{}, {"branching": 63, "zipf": 2.0}, {"branching": 1}])
@@ -74,22 +74,22 @@ def test_a_successor_is_drawn_exactly_at_every_threshold_not_just_on_average(cha
 
     chain = _chain(spec(**changes), V, EOS)
     thresholds = chain.bounds_J[:-1].astype(np.int64)  # of q's cumulative sum, times 2^53
-    u53_M = np.concatenate([thresholds - 1, thresholds, thresholds + 1, [0, 2**53 - 1],
+    u53_W = np.concatenate([thresholds - 1, thresholds, thresholds + 1, [0, 2**53 - 1],
                             np.random.default_rng(0).integers(0, 2**53, 10_000)])
-    expected_M = np.searchsorted(thresholds, u53_M, side="right")  # thresholds <= u, counted
-    assert np.array_equal(_outcomes(chain, u53_M.astype(np.uint64)), expected_M)
+    expected_W = np.searchsorted(thresholds, u53_W, side="right")  # thresholds <= u, counted
+    assert np.array_equal(_outcomes(chain, u53_W.astype(np.uint64)), expected_W)
 
 
 @pytest.mark.parametrize("branching", [1, 5, V - 1])
 def test_every_context_has_branching_distinct_non_eos_successors(branching):
     s = spec(branching=branching)
-    contexts_NxK = np.random.default_rng(0).integers(0, V, size=(500, 2))
-    succ_NxJ = successors(s, V, EOS, contexts_NxK)
-    assert succ_NxJ.shape == (500, branching)
-    assert all(len(set(row)) == branching for row in succ_NxJ.tolist())
-    assert (succ_NxJ != EOS).all() and (succ_NxJ < V).all()
+    contexts_MxO = np.random.default_rng(0).integers(0, V, size=(500, 2))
+    succ_MxJ = successors(s, V, EOS, contexts_MxO)
+    assert succ_MxJ.shape == (500, branching)
+    assert all(len(set(row)) == branching for row in succ_MxJ.tolist())
+    assert (succ_MxJ != EOS).all() and (succ_MxJ < V).all()
     # successor lists are windows of one permutation at V - 1 offsets; 500 contexts hit most
-    assert len({tuple(row) for row in succ_NxJ.tolist()}) > (V - 1) * 0.9
+    assert len({tuple(row) for row in succ_MxJ.tolist()}) > (V - 1) * 0.9
 
 
 def test_after_any_context_the_next_token_has_the_same_distribution_and_nothing_else():
@@ -132,8 +132,8 @@ def test_documents_are_self_contained_pure_functions_of_their_index():
 
 def test_the_token_stream_is_the_documents_back_to_back_cut_to_length():
     s = spec()
-    docs_T, lengths_N = document_tokens(s, V, EOS, "eval", 0, 200)
-    assert np.array_equal(np.cumsum(lengths_N) - 1, np.flatnonzero(docs_T == EOS))
+    docs_T, lengths_M = document_tokens(s, V, EOS, "eval", 0, 200)
+    assert np.array_equal(np.cumsum(lengths_M) - 1, np.flatnonzero(docs_T == EOS))
     stream_T = token_stream(s, V, EOS, "eval", 3000)
     assert stream_T.dtype == np.uint32 and len(stream_T) == 3000
     assert np.array_equal(stream_T, docs_T[:3000])
@@ -162,12 +162,12 @@ def test_train_and_eval_draw_differently_from_the_same_chain():
 
 def test_document_lengths_are_geometric_with_mean_one_over_eos_prob_and_known_in_advance():
     s = spec(eos_prob=0.05)
-    tokens_T, lengths_N = document_tokens(s, V, EOS, "eval", 0, 10_000)
-    assert lengths_N.min() == 1  # an empty document is just its EOS
-    assert lengths_N.mean() == pytest.approx(1 / 0.05, rel=0.03)
-    assert (lengths_N == 1).mean() == pytest.approx(0.05, abs=0.01)
-    assert np.array_equal(document_lengths(s, "eval", 0, 10_000), lengths_N)
-    assert np.array_equal(document_lengths(s, "eval", 300, 20), lengths_N[300:320])
+    tokens_T, lengths_M = document_tokens(s, V, EOS, "eval", 0, 10_000)
+    assert lengths_M.min() == 1  # an empty document is just its EOS
+    assert lengths_M.mean() == pytest.approx(1 / 0.05, rel=0.03)
+    assert (lengths_M == 1).mean() == pytest.approx(0.05, abs=0.01)
+    assert np.array_equal(document_lengths(s, "eval", 0, 10_000), lengths_M)
+    assert np.array_equal(document_lengths(s, "eval", 300, 20), lengths_M[300:320])
     r = spec(eos_prob=0.05, repeat_fraction=0.5)
     assert np.array_equal(document_lengths(r, "train", 0, 500),
                           [len(d) for d in documents(r, V, EOS, "train", 0, 500)])

@@ -17,10 +17,11 @@ def recipe_runs(laws: dict, noise=0.005, seed=1):
     """30 runs per recipe: N 1e7 .. 3e9 x 5 .. 200 tokens per parameter (C 3e15 .. 1e22).
     (With noise seed 0 the fitted x, y cross at 1.5 x the truth, just outside the interval;
     seeds 1 .. 3 land within 1.15 x.)"""
-    n_NxT, tpp_NxT = np.meshgrid(np.logspace(7, 9.5, 6), np.logspace(0.7, 2.3, 5), indexing="ij")
-    N_R, D_R = n_NxT.ravel(), (n_NxT * tpp_NxT).ravel()
+    n_XxY, tpp_XxY = np.meshgrid(  # X sizes x Y tokens-per-parameter ratios
+        np.logspace(7, 9.5, 6), np.logspace(0.7, 2.3, 5), indexing="ij")
+    N_R, tokens_R = n_XxY.ravel(), (n_XxY * tpp_XxY).ravel()
     rng = np.random.default_rng(seed)
-    parts = [(N_R, D_R, law.predict(N_R, D_R) * np.exp(noise * rng.normal(size=N_R.size)),
+    parts = [(N_R, tokens_R, law.predict(N_R, tokens_R) * np.exp(noise * rng.normal(size=N_R.size)),
               np.full(N_R.size, name)) for name, law in laws.items()]
     return tuple(np.concatenate(column) for column in zip(*parts))
 
@@ -41,9 +42,9 @@ def xy_result():
 @pytest.fixture(scope="module")
 def fits(xy_result):
     """Chinchilla fits of the recipes x, y (from find_crossover) and worse."""
-    N_R, D_R, L_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y, "worse": LAW_WORSE})
+    N_R, tokens_R, loss_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y, "worse": LAW_WORSE})
     worse_R = tag_R == "worse"
-    return {**xy_result.fits, "worse": fit_chinchilla(N_R[worse_R], D_R[worse_R], L_R[worse_R])}
+    return {**xy_result.fits, "worse": fit_chinchilla(N_R[worse_R], tokens_R[worse_R], loss_R[worse_R])}
 
 
 def test_find_crossover_fits_each_recipe_and_finds_the_crossing(xy_result):
@@ -96,7 +97,7 @@ def test_a_range_that_excludes_the_crossing_names_the_winner_there(fits):
 
 
 def test_every_crossing_in_range_is_reported():
-    # along the frontier L* = E + K C^-gamma; U (larger E and gamma) is worse at both ends of
+    # along the frontier loss* = E + c C^-gamma; U (larger E and gamma) is worse at both ends of
     # the range and better in between
     law_u = ChinchillaLaw(E=1.8, A=400.0, B=410.0, alpha=0.34, beta=0.28)
     law_v = ChinchillaLaw(E=1.5, A=60.0, B=62.0, alpha=0.2, beta=0.21)
@@ -113,18 +114,18 @@ def test_every_crossing_in_range_is_reported():
     (["a"] * 59, "recipe must tag every run"),
 ])
 def test_bad_recipe_tags_are_refused(tags, message):
-    N_R, D_R, L_R, _ = recipe_runs({"x": LAW_X, "y": LAW_Y})
+    N_R, tokens_R, loss_R, _ = recipe_runs({"x": LAW_X, "y": LAW_Y})
     with pytest.raises(ConfigError, match=message):
-        find_crossover(N_R, D_R, L_R, tags, n_resamples=10)
+        find_crossover(N_R, tokens_R, loss_R, tags, n_resamples=10)
 
 
 def test_bad_settings_are_refused_before_any_fit(fits):
-    N_R, D_R, L_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y})
+    N_R, tokens_R, loss_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y})
     with pytest.raises(ConfigError, match=r"compute_range=\(1e\+22, 1e\+20\): accepted is"):
-        find_crossover(N_R, D_R, L_R, tag_R, compute_range=(1e22, 1e20))
+        find_crossover(N_R, tokens_R, loss_R, tag_R, compute_range=(1e22, 1e20))
     with pytest.raises(ConfigError, match="extend=0.5: accepted is a factor >= 1"):
-        find_crossover(N_R, D_R, L_R, tag_R, extend=0.5)
+        find_crossover(N_R, tokens_R, loss_R, tag_R, extend=0.5)
     with pytest.raises(ConfigError, match="n_resamples=0: accepted is a whole number >= 2"):
-        find_crossover(N_R, D_R, L_R, tag_R, n_resamples=0)
+        find_crossover(N_R, tokens_R, loss_R, tag_R, n_resamples=0)
     with pytest.raises(ConfigError, match="compares 2 Chinchilla fits"):
         crossover_of_fits({"x": fits["x"]})

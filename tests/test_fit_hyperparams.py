@@ -16,7 +16,7 @@ from sweep.fit.table import RunsTable
 BUDGETS = np.logspace(17, 21, 5)
 LR_C, LR_E = 0.3118, -0.125  # DeepSeek LLM's eta_opt = 0.3118 C^-0.125
 B_C, B_E = 0.292, 0.3271  # and B_opt = 0.292 C^0.3271
-B_STAR, ALPHA_B = 2e8, 0.21  # Kaplan's B_crit = B* / L^(1/alpha_B)
+B_STAR, ALPHA_B = 2e8, 0.21  # Kaplan's B_crit = B* / loss^(1/alpha_B)
 
 
 def table_of(flops_R, loss_R, lr_R=None, batch_R=None):

@@ -27,7 +27,7 @@ def n_opt_true(c):
 
 
 def table_of(points, losses=None):
-    """points: (N, C) pairs; D = C / (6 N); loss from the law unless given."""
+    """points: (N, C) pairs; T = C / (6 N); loss from the law unless given."""
     n_R = np.array([p[0] for p in points], dtype=float)
     flops_R = np.array([p[1] for p in points], dtype=float)
     tokens_R = flops_R / (6 * n_R)
@@ -73,7 +73,7 @@ def test_budgets_without_a_minimum_are_reported_and_excluded():
 
 
 def test_a_fixed_tokens_per_parameter_sweep_is_told_it_needs_an_isoflop_design():
-    points = [(n, 120 * n * n) for n in np.logspace(6, 8, 8) for _ in range(3)]  # D = 20 N, 3 lrs each
+    points = [(n, 120 * n * n) for n in np.logspace(6, 8, 8) for _ in range(3)]  # T = 20 N, 3 lrs each
     with pytest.raises(ConfigError, match="needs an IsoFLOP design"):
         fit_isoflop(table_of(points))
 

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
+from sweep.record import training_flops
 from sweep.fit import parametric
 from sweep.fit.parametric import (CHINCHILLA, SUBSCALING, ChinchillaLaw, LogRuns, SubScalingLaw,
                                   bootstrap, chinchilla_start_grid, compare_laws,
                                   fit_chinchilla, fit_subscaling, subscaling_start_grid)
 
 TRUE_CHINCHILLA = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
-# Chen et al.'s reported fit (SCIENCE.md section 2)
+# Chen et al.'s reported fit (README "The science: Sub-scaling and data density")
 TRUE_SUBSCALING = SubScalingLaw(E=1.372, A=455.345, B=61.929, alpha=0.289, beta=0.272,
                                 k_D=0.00810, k_N=0.00114)
 
@@ -25,15 +26,15 @@ def runs_grid(tokens_per_param=(0.5, 2.5), n_sizes=8, n_ratios=6):
     return n_NxT.ravel(), (n_NxT * tpp_NxT).ravel()
 
 
-def noisy(law, N_R, D_R, noise, seed=0):
+def noisy(law, N_R, tokens_R, noise, seed=0):
     """The law's loss times exp(noise x standard normal): ~noise relative scatter."""
-    return law.predict(N_R, D_R) * np.exp(noise * np.random.default_rng(seed).normal(size=N_R.size))
+    return law.predict(N_R, tokens_R) * np.exp(noise * np.random.default_rng(seed).normal(size=N_R.size))
 
 
 @pytest.fixture(scope="module")
 def chinchilla_runs():
-    N_R, D_R = runs_grid()  # 48 runs, 20 .. 320 tokens per parameter
-    return N_R, D_R, noisy(TRUE_CHINCHILLA, N_R, D_R, 0.01, seed=1)
+    N_R, tokens_R = runs_grid()  # 48 runs, 20 .. 320 tokens per parameter
+    return N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.01, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,8 @@ def chinchilla_fit(chinchilla_runs):
 
 @pytest.fixture(scope="module")
 def subscaling_runs():
-    N_R, D_R = runs_grid(tokens_per_param=(0.0, 3.3))  # OTR 1 .. 2000
-    return N_R, D_R, noisy(TRUE_SUBSCALING, N_R, D_R, 0.003, seed=1)
+    N_R, tokens_R = runs_grid(tokens_per_param=(0.0, 3.3))  # OTR 1 .. 2000
+    return N_R, tokens_R, noisy(TRUE_SUBSCALING, N_R, tokens_R, 0.003, seed=1)
 
 
 # --- Chinchilla ------------------------------------------------------------------------------
@@ -58,8 +59,8 @@ def test_noise_free_runs_are_recovered_almost_exactly_from_one_batched_call(monk
         return real(fun, x0_SxP, **kw)
 
     monkeypatch.setattr(parametric, "minimize", counting)
-    N_R, D_R = runs_grid(n_sizes=6, n_ratios=5)
-    fit = fit_chinchilla(N_R, D_R, TRUE_CHINCHILLA.predict(N_R, D_R))
+    N_R, tokens_R = runs_grid(n_sizes=6, n_ratios=5)
+    fit = fit_chinchilla(N_R, tokens_R, TRUE_CHINCHILLA.predict(N_R, tokens_R))
     assert calls == [(4500, 5)]  # the whole grid, one L-BFGS call
     assert fit.n_starts == 4500
     assert fit.start == dict(zip(CHINCHILLA.theta_names, chinchilla_start_grid()[fit.start_index]))
@@ -93,8 +94,8 @@ def test_noisy_runs_recover_the_law_within_tolerances(chinchilla_fit):
     assert law.beta == pytest.approx(TRUE_CHINCHILLA.beta, abs=0.05)
     assert law.a == pytest.approx(TRUE_CHINCHILLA.a, abs=0.03)
     assert law.b == pytest.approx(TRUE_CHINCHILLA.b, abs=0.03)
-    N_R, D_R, L_R = chinchilla_fit.N_R, chinchilla_fit.D_R, chinchilla_fit.L_R
-    assert np.max(np.abs(chinchilla_fit.predict(N_R, D_R) / L_R - 1)) < 0.04
+    N_R, tokens_R, loss_R = chinchilla_fit.N_R, chinchilla_fit.tokens_R, chinchilla_fit.loss_R
+    assert np.max(np.abs(chinchilla_fit.predict(N_R, tokens_R) / loss_R - 1)) < 0.04
 
 
 def test_compute_optimal_allocation_minimises_loss_at_fixed_compute():
@@ -113,14 +114,14 @@ def test_compute_optimal_allocation_minimises_loss_at_fixed_compute():
 
 
 def test_objective_is_the_summed_huber_of_log_residuals(chinchilla_runs):
-    N_R, D_R, L_R = chinchilla_runs
+    N_R, tokens_R, loss_R = chinchilla_runs
     law = ChinchillaLaw(E=1.6, A=300.0, B=500.0, alpha=0.3, beta=0.3)
-    r_R = np.log(law.predict(N_R, D_R)) - np.log(L_R)
+    r_R = np.log(law.predict(N_R, tokens_R)) - np.log(loss_R)
     assert np.sum(np.abs(r_R) < 1e-3) > 0 and np.sum(np.abs(r_R) > 1e-3) > 0  # both branches
     huber_R = np.where(np.abs(r_R) <= 1e-3, 0.5 * r_R**2, 1e-3 * (np.abs(r_R) - 0.5e-3))
     theta_1xP = np.log([[300.0, 500.0, 1.6]])
     theta_1xP = np.column_stack([theta_1xP, [[0.3, 0.3]]])
-    f_1, _ = CHINCHILLA.objective(theta_1xP, LogRuns.of(N_R, D_R, L_R), None)
+    f_1, _ = CHINCHILLA.objective(theta_1xP, LogRuns.of(N_R, tokens_R, loss_R), None)
     assert f_1[0] == pytest.approx(huber_R.sum(), rel=1e-12)  # summed, delta = 1e-3
 
 
@@ -216,9 +217,9 @@ def test_held_out_error_favours_the_law_that_made_the_data(subscaling_comparison
 
 
 def test_on_chinchilla_data_both_laws_predict_well(chinchilla_runs):
-    N_R, D_R, L_R = chinchilla_runs
-    comparison = compare_laws(N_R, D_R, L_R, cutoff=3e19, by="flops")
-    held_out_R = 6 * N_R * D_R >= 3e19
+    N_R, tokens_R, loss_R = chinchilla_runs
+    comparison = compare_laws(N_R, tokens_R, loss_R, cutoff=3e19, by="flops")
+    held_out_R = training_flops(N_R, tokens_R) >= 3e19
     assert comparison.held_out_rows.tolist() == np.flatnonzero(held_out_R).tolist()
     for name, err in comparison.errors.items():
         assert err.mean_abs_rel < 0.03, name
@@ -229,34 +230,34 @@ def test_on_chinchilla_data_both_laws_predict_well(chinchilla_runs):
 # --- bad input -----------------------------------------------------------------------------------
 
 GOOD_N = np.array([1e7, 1e7, 1e8, 1e8, 1e9, 1e9])
-GOOD_D = GOOD_N * np.array([10, 40, 10, 40, 10, 40])
-GOOD_L = TRUE_CHINCHILLA.predict(GOOD_N, GOOD_D)
+GOOD_T = GOOD_N * np.array([10, 40, 10, 40, 10, 40])
+GOOD_LOSS = TRUE_CHINCHILLA.predict(GOOD_N, GOOD_T)
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda N, D, L: (N[:5], D[:5], L[:5]),
+    (lambda N, T, loss: (N[:5], T[:5], loss[:5]),
      "5 runs are too few to fit the chinchilla law (5 parameters): need at least 6"),
-    (lambda N, D, L: (np.full(6, 1e8), D, L),
-     "every run has N=1e+08: the chinchilla law needs at least 2 distinct N and 2 distinct D"),
-    (lambda N, D, L: (N, np.full(6, 1e10), L),
-     "every run has D=1e+10"),
-    (lambda N, D, L: (N, D, np.where(np.arange(6) == 3, 0.0, L)),
-     "L=0 at run row 3: N, D and L must be > 0"),
-    (lambda N, D, L: (np.where(np.arange(6) >= 4, -N, N), D, L),
-     "N=-1e+09 at run rows 4, 5: N, D and L must be > 0"),
-    (lambda N, D, L: (N, D, np.where(np.arange(6) == 2, np.nan, L)),
-     "L is nan at run row 2: every run needs finite N, D and L"),
-    (lambda N, D, L: (N, D[:5], L),
+    (lambda N, T, loss: (np.full(6, 1e8), T, loss),
+     "every run has N=1e+08: the chinchilla law needs at least 2 distinct N and 2 distinct token counts"),
+    (lambda N, T, loss: (N, np.full(6, 1e10), loss),
+     "every run has tokens=1e+10"),
+    (lambda N, T, loss: (N, T, np.where(np.arange(6) == 3, 0.0, loss)),
+     "loss=0 at run row 3: N, tokens and loss must be > 0"),
+    (lambda N, T, loss: (np.where(np.arange(6) >= 4, -N, N), T, loss),
+     "N=-1e+09 at run rows 4, 5: N, tokens and loss must be > 0"),
+    (lambda N, T, loss: (N, T, np.where(np.arange(6) == 2, np.nan, loss)),
+     "loss is nan at run row 2: every run needs finite N, tokens and loss"),
+    (lambda N, T, loss: (N, T[:5], loss),
      "one entry per run; got lengths"),
 ])
 def test_bad_runs_are_refused_with_the_bad_value(change, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        fit_chinchilla(*change(GOOD_N, GOOD_D, GOOD_L))
+        fit_chinchilla(*change(GOOD_N, GOOD_T, GOOD_LOSS))
 
 
 def test_subscaling_needs_eight_runs():
     with pytest.raises(ConfigError, match="need at least 8"):
-        fit_subscaling(GOOD_N, GOOD_D, GOOD_L)
+        fit_subscaling(GOOD_N, GOOD_T, GOOD_LOSS)
 
 
 def test_bad_bootstrap_and_comparison_settings_are_refused(chinchilla_fit, chinchilla_runs):
@@ -277,7 +278,7 @@ def test_bad_bootstrap_and_comparison_settings_are_refused(chinchilla_fit, chinc
 def test_bad_weights_are_refused():
     with pytest.raises(ConfigError, match=re.escape("weights of shape (5,): accepted is one "
                                                     "weight per run, shape (6,)")):
-        fit_chinchilla(GOOD_N, GOOD_D, GOOD_L, weights=np.ones(5))
+        fit_chinchilla(GOOD_N, GOOD_T, GOOD_LOSS, weights=np.ones(5))
     with pytest.raises(ConfigError, match="weight -1.0 at run row 2: accepted are finite "
                                           "weights >= 0"):
-        fit_chinchilla(GOOD_N, GOOD_D, GOOD_L, weights=[1, 1, -1, 1, 1, 1])
+        fit_chinchilla(GOOD_N, GOOD_T, GOOD_LOSS, weights=[1, 1, -1, 1, 1, 1])

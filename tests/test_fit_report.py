@@ -142,7 +142,7 @@ def test_runs_csv_predicts_each_run_with_its_own_recipes_law(full):
                                                        rel=0.01)
         assert row["log_residual_chinchilla"] == pytest.approx(np.log(row["loss"] / row["pred_chinchilla"]))
         assert (row["pred_subscaling"] is None) == (truth["recipe"] == "y")
-    # the fitted point of each (recipe, N, D) is its run at the optimal lr and batch size
+    # the fitted point of each (recipe, N, T) is its run at the optimal lr and batch size
     assert sum(r["fitted"] for r in table_rows) == 40
     assert all(r["name"].endswith("lr1-b1") for r in table_rows if r["fitted"])
 
@@ -175,12 +175,12 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
 
 
 def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
-    """One budget of 5 sizes x 3 lr: 5 (N, D) points are too few for Approach 3, one budget too
+    """One budget of 5 sizes x 3 lr: 5 (N, T) points are too few for Approach 3, one budget too
     few for IsoFLOP and for an lr power law, but its U-curve is drawn."""
     rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),), budgets=BUDGETS[:1]) if r["name"].endswith("b1")]
     for r in rows:
         del r["recipe"], r["batch_size"]
-    result = write_report(make_table(rows), tmp_path)
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
     assert "need at least 6" in result.skipped["chinchilla"]
     assert "lr_law" in result.skipped and "needs at least 2 flops groups" in result.skipped["lr_law"]
     assert set(result.figures) == {"lr_ucurves"} and result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
@@ -195,5 +195,5 @@ def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):
             for k, n in enumerate(np.logspace(7, 9, 5))]
     with pytest.raises(ConfigError, match=r"no analysis can run.*5 runs are too few to fit the chinchilla law "
                                           r"\(5 parameters\): need at least 6"):
-        write_report(make_table(rows), tmp_path / "out")
+        write_report(make_table(rows), tmp_path / "out", bootstrap_resamples=20)
     assert not (tmp_path / "out").exists()

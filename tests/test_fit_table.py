@@ -29,7 +29,7 @@ def test_rows_keep_complete_runs_and_count_the_others():
     np.testing.assert_array_equal(table.loss_R, [3.0, 3.0])
     np.testing.assert_array_equal(table.lr_R, [1e-3, 3e-3])
     assert table.flops_R[0] == 1.5e14  # given
-    assert table.flops_R[1] == 6 * 2e6 * 2e7  # absent: 6 N D
+    assert table.flops_R[1] == 6 * 2e6 * 2e7  # absent: 6 N T
     assert table.recipe is None
     assert table.select(table.lr_R > 2e-3).names == ("b",)
 

@@ -44,7 +44,7 @@ run's result:
     version                         format of this report (REPORT_VERSION)
     stream_tokens                   length of the whole stream, EOS included
     sampled                         True when the stream holds more documents than examined
-    documents_examined              D, the number of documents read (at most max_documents)
+    documents_examined              M, the number of documents read (at most max_documents)
     tokens_examined                 their tokens, EOS excluded
     mean_document_tokens            tokens_examined / documents_examined
     short_documents                 documents shorter than ngram (one whole-content n-gram)
@@ -69,7 +69,9 @@ run's result:
 `epochs(tokens_read, n_train_tokens, unique_token_fraction)` turns a run's tokens read into its
 passes over the corpus and over the corpus's estimated unique tokens.
 
-Letters: D documents, P = num_perm, M tokens of a block, G n-grams, E documents in the buckets.
+Letters (README "The science: Letters"; T tokens and V the vocabulary as everywhere): M documents,
+P = num_perm, G n-grams, J documents in the LSH buckets, Y candidate pairs, Z rows of a band,
+S short documents, W positions of an n-gram, U distinct ids.
 """
 
 from __future__ import annotations
@@ -106,23 +108,23 @@ def density_report(tokens_T: np.ndarray, eos_id: int, *, max_documents: int = 10
     _check_threshold(threshold)
     bands, rows = _bands_and_rows(num_perm, bands, rows, threshold)
 
-    starts_D, ends_D = split_documents(tokens_T, eos_id, max_documents + 1)
-    sampled = len(starts_D) > max_documents
-    starts_D, ends_D = starts_D[:max_documents], ends_D[:max_documents]
-    if len(starts_D) == 0:
+    starts_M, ends_M = split_documents(tokens_T, eos_id, max_documents + 1)
+    sampled = len(starts_M) > max_documents
+    starts_M, ends_M = starts_M[:max_documents], ends_M[:max_documents]
+    if len(starts_M) == 0:
         raise ConfigError(f"the token stream ({len(tokens_T)} tokens) holds no document: "
                           f"every token is eos_id={eos_id}")
-    lengths_D = ends_D - starts_D
-    digests, sig_DxP, ids_U = _fingerprints(tokens_T, starts_D, ends_D, ngram, num_perm, seed)
+    lengths_M = ends_M - starts_M
+    digests, sig_MxP, ids_U = _fingerprints(tokens_T, starts_M, ends_M, ngram, num_perm, seed)
     distinct = int(np.count_nonzero(ids_U != np.array(eos_id).astype(np.uint64)))
 
-    exact_D = _exact_duplicates(digests)
-    near_D = _near_duplicates(sig_DxP, ~exact_D, bands, rows, threshold) & ~exact_D
-    either_D = exact_D | near_D
-    n_docs, n_tokens = len(lengths_D), int(lengths_D.sum())
+    exact_M = _exact_duplicates(digests)
+    near_M = _near_duplicates(sig_MxP, ~exact_M, bands, rows, threshold) & ~exact_M
+    either_M = exact_M | near_M
+    n_docs, n_tokens = len(lengths_M), int(lengths_M.sum())
 
-    def token_fraction(mask_D: np.ndarray) -> float:
-        return int(lengths_D[mask_D].sum()) / n_tokens
+    def token_fraction(mask_M: np.ndarray) -> float:
+        return int(lengths_M[mask_M].sum()) / n_tokens
 
     return {
         "version": REPORT_VERSION,
@@ -131,18 +133,18 @@ def density_report(tokens_T: np.ndarray, eos_id: int, *, max_documents: int = 10
         "documents_examined": n_docs,
         "tokens_examined": n_tokens,
         "mean_document_tokens": n_tokens / n_docs,
-        "short_documents": int((lengths_D < ngram).sum()),
+        "short_documents": int((lengths_M < ngram).sum()),
         "distinct_token_ids": distinct,
-        "exact_duplicate_documents": int(exact_D.sum()),
-        "exact_duplicate_rate": int(exact_D.sum()) / n_docs,
-        "exact_duplicate_token_fraction": token_fraction(exact_D),
-        "near_duplicate_documents": int(near_D.sum()),
-        "near_duplicate_rate": int(near_D.sum()) / n_docs,
-        "near_duplicate_token_fraction": token_fraction(near_D),
-        "near_or_exact_duplicate_documents": int(either_D.sum()),
-        "near_or_exact_duplicate_rate": int(either_D.sum()) / n_docs,
-        "near_or_exact_duplicate_token_fraction": token_fraction(either_D),
-        "unique_token_fraction": token_fraction(~either_D),
+        "exact_duplicate_documents": int(exact_M.sum()),
+        "exact_duplicate_rate": int(exact_M.sum()) / n_docs,
+        "exact_duplicate_token_fraction": token_fraction(exact_M),
+        "near_duplicate_documents": int(near_M.sum()),
+        "near_duplicate_rate": int(near_M.sum()) / n_docs,
+        "near_duplicate_token_fraction": token_fraction(near_M),
+        "near_or_exact_duplicate_documents": int(either_M.sum()),
+        "near_or_exact_duplicate_rate": int(either_M.sum()) / n_docs,
+        "near_or_exact_duplicate_token_fraction": token_fraction(either_M),
+        "unique_token_fraction": token_fraction(~either_M),
         "lsh_threshold": lsh_threshold(bands, rows),
         "params": {"ngram": ngram, "num_perm": num_perm, "bands": bands, "rows": rows,
                    "threshold": threshold, "seed": seed, "max_documents": max_documents,
@@ -169,9 +171,9 @@ def epochs(tokens_read: int, n_train_tokens: int, unique_token_fraction: float) 
 
 def split_documents(tokens_T: np.ndarray, eos_id: int,
                     max_documents: int) -> tuple[np.ndarray, np.ndarray]:
-    """(starts_D, ends_D), int64: the first `max_documents` non-empty documents of the stream.
+    """(starts_M, ends_M), int64: the first `max_documents` non-empty documents of the stream.
 
-    Document d is tokens_T[starts_D[d]:ends_D[d]], EOS excluded. The stream is searched
+    Document d is tokens_T[starts_M[d]:ends_M[d]], EOS excluded. The stream is searched
     `_SCAN_TOKENS` at a time and only as far as needed.
     """
     _check_stream(tokens_T, eos_id)
@@ -179,15 +181,15 @@ def split_documents(tokens_T: np.ndarray, eos_id: int,
     starts, ends, found, doc_start = [], [], 0, 0
     n = len(tokens_T)
     for lo in range(0, n, _SCAN_TOKENS):
-        eos_E = np.flatnonzero(np.asarray(tokens_T[lo:lo + _SCAN_TOKENS]) == eos_id) + lo
-        if len(eos_E) == 0:
+        eos_J = np.flatnonzero(np.asarray(tokens_T[lo:lo + _SCAN_TOKENS]) == eos_id) + lo
+        if len(eos_J) == 0:
             continue
-        starts_E = np.concatenate(([doc_start], eos_E[:-1] + 1))
-        keep_E = eos_E > starts_E  # not empty
-        starts.append(starts_E[keep_E])
-        ends.append(eos_E[keep_E])
-        found += int(keep_E.sum())
-        doc_start = int(eos_E[-1]) + 1
+        starts_J = np.concatenate(([doc_start], eos_J[:-1] + 1))
+        keep_J = eos_J > starts_J  # not empty
+        starts.append(starts_J[keep_J])
+        ends.append(eos_J[keep_J])
+        found += int(keep_J.sum())
+        doc_start = int(eos_J[-1]) + 1
         if found >= max_documents:
             break
     else:
@@ -196,18 +198,18 @@ def split_documents(tokens_T: np.ndarray, eos_id: int,
             ends.append(np.array([n]))
     if not starts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    starts_D = np.concatenate(starts).astype(np.int64)[:max_documents]
-    ends_D = np.concatenate(ends).astype(np.int64)[:max_documents]
-    return starts_D, ends_D
+    starts_M = np.concatenate(starts).astype(np.int64)[:max_documents]
+    ends_M = np.concatenate(ends).astype(np.int64)[:max_documents]
+    return starts_M, ends_M
 
 
-def minhash_signatures(tokens_T: np.ndarray, starts_D: np.ndarray, ends_D: np.ndarray, *,
+def minhash_signatures(tokens_T: np.ndarray, starts_M: np.ndarray, ends_M: np.ndarray, *,
                        ngram: int = 5, num_perm: int = 128, seed: int = 0) -> np.ndarray:
-    """MinHash signatures (D, num_perm), uint32, of the documents tokens_T[starts:ends]."""
+    """MinHash signatures (M, num_perm), uint32, of the documents tokens_T[starts:ends]."""
     _check_positive_int("ngram", ngram)
     _check_positive_int("num_perm", num_perm)
     _check_int("seed", seed, low=0)
-    return _fingerprints(tokens_T, np.asarray(starts_D, np.int64), np.asarray(ends_D, np.int64),
+    return _fingerprints(tokens_T, np.asarray(starts_M, np.int64), np.asarray(ends_M, np.int64),
                          ngram, num_perm, seed)[1]
 
 
@@ -223,39 +225,39 @@ def default_bands(num_perm: int, threshold: float) -> tuple[int, int]:
     return max(below, key=lambda s: lsh_threshold(*s)) if below else (num_perm, 1)
 
 
-def _fingerprints(tokens_T, starts_D, ends_D, ngram, num_perm, seed):
-    """(blake2b digest of each document, MinHash signatures (D, P) uint32, ids seen (EOS too)).
+def _fingerprints(tokens_T, starts_M, ends_M, ngram, num_perm, seed):
+    """(blake2b digest of each document, MinHash signatures (M, P) uint32, ids seen (EOS too)).
 
     Documents are read in blocks of about _BLOCK_TOKENS; a longer one is read in pieces.
     """
     rng = np.random.default_rng(seed)
     a_P = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False)
     b_P = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False)
-    n_docs = len(starts_D)
-    lengths_D = ends_D - starts_D
-    cum_end_D = np.cumsum(lengths_D)
+    n_docs = len(starts_M)
+    lengths_M = ends_M - starts_M
+    cum_end_M = np.cumsum(lengths_M)
     digests: list[bytes] = []
-    sig_DxP = np.empty((n_docs, num_perm), np.uint32)
+    sig_MxP = np.empty((n_docs, num_perm), np.uint32)
     seen = _IdSet()
     lo = 0
     while lo < n_docs:
-        budget = cum_end_D[lo] - lengths_D[lo] + _BLOCK_TOKENS
-        hi = max(int(np.searchsorted(cum_end_D, budget, side="right")), lo + 1)
-        if lengths_D[lo] > max(_BLOCK_TOKENS, ngram):
-            digest, sig_DxP[lo] = _long_document(tokens_T, starts_D[lo], ends_D[lo], ngram,
+        budget = cum_end_M[lo] - lengths_M[lo] + _BLOCK_TOKENS
+        hi = max(int(np.searchsorted(cum_end_M, budget, side="right")), lo + 1)
+        if lengths_M[lo] > max(_BLOCK_TOKENS, ngram):
+            digest, sig_MxP[lo] = _long_document(tokens_T, starts_M[lo], ends_M[lo], ngram,
                                                  a_P, b_P, seen)
             digests.append(digest)
         else:
-            base = starts_D[lo]
-            t_M = np.asarray(tokens_T[base:ends_D[hi - 1]]).astype(np.uint64)
-            seen.add(t_M)
-            rel_starts, rel_ends = starts_D[lo:hi] - base, ends_D[lo:hi] - base
-            digests.extend(hashlib.blake2b(t_M[s:e], digest_size=16).digest()
+            base = starts_M[lo]
+            t_T = np.asarray(tokens_T[base:ends_M[hi - 1]]).astype(np.uint64)
+            seen.add(t_T)
+            rel_starts, rel_ends = starts_M[lo:hi] - base, ends_M[lo:hi] - base
+            digests.extend(hashlib.blake2b(t_T[s:e], digest_size=16).digest()
                            for s, e in zip(rel_starts.tolist(), rel_ends.tolist()))
-            x_G, offsets = _block_ngrams(t_M, rel_starts, rel_ends, ngram)
-            sig_DxP[lo:hi] = _minhash(x_G, offsets, a_P, b_P)
+            x_G, offsets = _block_ngrams(t_T, rel_starts, rel_ends, ngram)
+            sig_MxP[lo:hi] = _minhash(x_G, offsets, a_P, b_P)
         lo = hi
-    return digests, sig_DxP, seen.ids()
+    return digests, sig_MxP, seen.ids()
 
 
 def _long_document(tokens_T, start, end, ngram, a_P, b_P, seen):
@@ -264,11 +266,11 @@ def _long_document(tokens_T, start, end, ngram, a_P, b_P, seen):
     sig_P = np.full(len(a_P), np.iinfo(np.uint32).max, np.uint32)
     for lo in range(int(start), int(end), _BLOCK_TOKENS):
         hi = min(lo + _BLOCK_TOKENS, int(end))
-        t_M = np.asarray(tokens_T[lo:min(hi + ngram - 1, int(end))]).astype(np.uint64)
-        hasher.update(t_M[:hi - lo])
-        seen.add(t_M[:hi - lo])
-        if len(t_M) >= ngram:  # n-grams starting in [lo, hi)
-            x_G = _ngram_hashes(t_M, ngram)
+        t_T = np.asarray(tokens_T[lo:min(hi + ngram - 1, int(end))]).astype(np.uint64)
+        hasher.update(t_T[:hi - lo])
+        seen.add(t_T[:hi - lo])
+        if len(t_T) >= ngram:  # n-grams starting in [lo, hi)
+            x_G = _ngram_hashes(t_T, ngram)
             sig_P = np.minimum(sig_P, _minhash(x_G, np.array([0]), a_P, b_P)[0])
     return hasher.digest(), sig_P
 
@@ -282,61 +284,61 @@ class _IdSet:
         self.seen_V = np.zeros(0, bool)
         self.large_U = np.zeros(0, np.uint64)
 
-    def add(self, t_M: np.ndarray) -> None:
-        top = int(t_M.max())
+    def add(self, t_T: np.ndarray) -> None:
+        top = int(t_T.max())
         if top >= 1 << 32:
             raise ConfigError(f"token id {top} (or a negative id) in the stream: ids must lie "
                               "in 0..2^32 - 1")
         if top >= self._BITMAP_MAX:
-            large = t_M >= self._BITMAP_MAX
-            self.large_U = np.union1d(self.large_U, t_M[large])
-            t_M = t_M[~large]
-            top = int(t_M.max()) if len(t_M) else -1
+            large = t_T >= self._BITMAP_MAX
+            self.large_U = np.union1d(self.large_U, t_T[large])
+            t_T = t_T[~large]
+            top = int(t_T.max()) if len(t_T) else -1
         if top >= len(self.seen_V):
             self.seen_V = np.concatenate([self.seen_V, np.zeros(top + 1 - len(self.seen_V), bool)])
-        self.seen_V[t_M] = True
+        self.seen_V[t_T] = True
 
     def ids(self) -> np.ndarray:
         return np.concatenate([np.flatnonzero(self.seen_V).astype(np.uint64), self.large_U])
 
 
-def _block_ngrams(t_M, rel_starts_D, rel_ends_D, ngram):
-    """(x_G, offsets_D): 32-bit hashes of each document's n-grams, document d's from offsets[d].
+def _block_ngrams(t_T, rel_starts_M, rel_ends_M, ngram):
+    """(x_G, offsets_M): 32-bit hashes of each document's n-grams, document d's from offsets[d].
 
     A document shorter than ngram gets one n-gram: its ids, padded with _PAD.
     """
-    lengths_D = rel_ends_D - rel_starts_D
-    counts_D = np.maximum(lengths_D - ngram + 1, 1)
-    offsets_D = np.concatenate(([0], np.cumsum(counts_D)[:-1]))
-    x_G = np.empty(int(counts_D.sum()), np.uint64)
-    full_D = lengths_D >= ngram
-    if len(t_M) >= ngram and full_D.any():
-        h_G = _ngram_hashes(t_M, ngram)  # every position of the block, across documents too
-        n_full, rank_F = counts_D[full_D], _ranks(counts_D[full_D])
-        x_G[np.repeat(offsets_D[full_D], n_full) + rank_F] = h_G[
-            np.repeat(rel_starts_D[full_D], n_full) + rank_F]
-    if not full_D.all():
-        short_starts, short_lengths = rel_starts_D[~full_D], lengths_D[~full_D]
-        pos_SxN = short_starts[:, None] + np.arange(ngram)
-        inside_SxN = np.arange(ngram) < short_lengths[:, None]
-        padded_SxN = np.where(inside_SxN, t_M[np.minimum(pos_SxN, len(t_M) - 1)], _PAD)
-        x_G[offsets_D[~full_D]] = _ngram_hashes(padded_SxN.ravel(), ngram)[::ngram]
-    return x_G, offsets_D
+    lengths_M = rel_ends_M - rel_starts_M
+    counts_M = np.maximum(lengths_M - ngram + 1, 1)
+    offsets_M = np.concatenate(([0], np.cumsum(counts_M)[:-1]))
+    x_G = np.empty(int(counts_M.sum()), np.uint64)
+    full_M = lengths_M >= ngram
+    if len(t_T) >= ngram and full_M.any():
+        h_G = _ngram_hashes(t_T, ngram)  # every position of the block, across documents too
+        n_full, rank_G = counts_M[full_M], _ranks(counts_M[full_M])
+        x_G[np.repeat(offsets_M[full_M], n_full) + rank_G] = h_G[
+            np.repeat(rel_starts_M[full_M], n_full) + rank_G]
+    if not full_M.all():
+        short_starts, short_lengths = rel_starts_M[~full_M], lengths_M[~full_M]
+        pos_SxW = short_starts[:, None] + np.arange(ngram)
+        inside_SxW = np.arange(ngram) < short_lengths[:, None]
+        padded_SxW = np.where(inside_SxW, t_T[np.minimum(pos_SxW, len(t_T) - 1)], _PAD)
+        x_G[offsets_M[~full_M]] = _ngram_hashes(padded_SxW.ravel(), ngram)[::ngram]
+    return x_G, offsets_M
 
 
-def _ranks(counts_D):
+def _ranks(counts_M):
     """0..counts[0]-1, 0..counts[1]-1, ... concatenated."""
-    total = int(counts_D.sum())
-    return np.arange(total) - np.repeat(np.cumsum(counts_D) - counts_D, counts_D)
+    total = int(counts_M.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts_M) - counts_M, counts_M)
 
 
-def _ngram_hashes(t_M, ngram):
-    """The 32-bit hash (as uint64) of the n-gram starting at each position 0..M-ngram."""
-    n_grams = len(t_M) - ngram + 1
-    h_G = t_M[:n_grams].copy()
+def _ngram_hashes(t_T, ngram):
+    """The 32-bit hash (as uint64) of the n-gram starting at each position 0..T-ngram."""
+    n_grams = len(t_T) - ngram + 1
+    h_G = t_T[:n_grams].copy()
     for k in range(1, ngram):
         h_G *= _NGRAM_MULT
-        h_G += t_M[k:k + n_grams]
+        h_G += t_T[k:k + n_grams]
     return _mix64(h_G) >> _S32
 
 
@@ -350,75 +352,75 @@ def _mix64(z):
     return z
 
 
-def _minhash(x_G, offsets_D, a_P, b_P):
-    """Signatures (D, P), uint32: min over each document's n-grams of ((a x + b) mod 2^64) >> 32.
+def _minhash(x_G, offsets_M, a_P, b_P):
+    """Signatures (M, P), uint32: min over each document's n-grams of ((a x + b) mod 2^64) >> 32.
 
     One permutation at a time over the whole block: the (G,) temporary stays in cache.
     """
-    min_PxD = np.empty((len(a_P), len(offsets_D)), np.uint64)
+    min_PxM = np.empty((len(a_P), len(offsets_M)), np.uint64)
     tmp_G = np.empty_like(x_G)
     for k in range(len(a_P)):
         np.multiply(x_G, a_P[k], out=tmp_G)  # wraps: mod 2^64, the family's definition
         tmp_G += b_P[k]
-        np.minimum.reduceat(tmp_G, offsets_D, out=min_PxD[k])
-    return (min_PxD >> _S32).astype(np.uint32).T
+        np.minimum.reduceat(tmp_G, offsets_M, out=min_PxM[k])
+    return (min_PxM >> _S32).astype(np.uint32).T
 
 
 def _exact_duplicates(digests):
-    """exact_D: True where a document's digest was seen at an earlier document."""
+    """exact_M: True where a document's digest was seen at an earlier document."""
     seen: set[bytes] = set()
-    exact_D = np.zeros(len(digests), bool)
+    exact_M = np.zeros(len(digests), bool)
     for d, digest in enumerate(digests):
-        exact_D[d] = digest in seen
+        exact_M[d] = digest in seen
         seen.add(digest)
-    return exact_D
+    return exact_M
 
 
-def _near_duplicates(sig_DxP, indexed_D, bands, rows, threshold):
-    """near_D: True where an earlier indexed document shares a band and agrees >= threshold.
+def _near_duplicates(sig_MxP, indexed_M, bands, rows, threshold):
+    """near_M: True where an earlier indexed document shares a band and agrees >= threshold.
 
     Per band, the indexed documents are sorted by (band key, index); a document is compared
     with the documents 1, 2, ..., CANDIDATES_PER_BAND places before it in the same bucket,
     nearest first, until one matches.
     """
-    docs_E = np.flatnonzero(indexed_D)
-    sig_ExP = sig_DxP[docs_E]
-    n_idx = len(docs_E)
-    need = math.ceil(threshold * sig_DxP.shape[1] - 1e-9)  # agreeing positions
+    docs_J = np.flatnonzero(indexed_M)
+    sig_JxP = sig_MxP[docs_J]
+    n_idx = len(docs_J)
+    need = math.ceil(threshold * sig_MxP.shape[1] - 1e-9)  # agreeing positions
     orders, sorted_keys = [], []
     for band in range(bands):
-        keys_E = _band_keys(sig_ExP[:, band * rows:(band + 1) * rows])
-        order_E = np.argsort(keys_E, kind="stable")  # ties keep index order: earlier first
-        orders.append(order_E)
-        sorted_keys.append(keys_E[order_E])
-    found_E = np.zeros(n_idx, bool)
+        keys_J = _band_keys(sig_JxP[:, band * rows:(band + 1) * rows])
+        order_J = np.argsort(keys_J, kind="stable")  # ties keep index order: earlier first
+        orders.append(order_J)
+        sorted_keys.append(keys_J[order_J])
+    found_J = np.zeros(n_idx, bool)
     for gap in range(1, CANDIDATES_PER_BAND + 1):
         codes, any_bucket = [], False
-        for order_E, keys_E in zip(orders, sorted_keys):
-            same = keys_E[gap:] == keys_E[:-gap]
+        for order_J, keys_J in zip(orders, sorted_keys):
+            same = keys_J[gap:] == keys_J[:-gap]
             any_bucket |= bool(same.any())
-            earlier, later = order_E[:-gap][same], order_E[gap:][same]
-            keep = ~found_E[later]
+            earlier, later = order_J[:-gap][same], order_J[gap:][same]
+            keep = ~found_J[later]
             codes.append(earlier[keep].astype(np.int64) * n_idx + later[keep])
         if not any_bucket:
             break  # no bucket holds gap + 1 documents
-        earlier_C, later_C = np.divmod(np.unique(np.concatenate(codes)), n_idx)
-        for lo in range(0, len(earlier_C), _PAIR_CHUNK):
-            e, l = earlier_C[lo:lo + _PAIR_CHUNK], later_C[lo:lo + _PAIR_CHUNK]
-            agree_C = (sig_ExP[e] == sig_ExP[l]).sum(axis=1)
-            found_E[l[agree_C >= need]] = True
-    near_D = np.zeros(len(indexed_D), bool)
-    near_D[docs_E[found_E]] = True
-    return near_D
+        earlier_Y, later_Y = np.divmod(np.unique(np.concatenate(codes)), n_idx)
+        for lo in range(0, len(earlier_Y), _PAIR_CHUNK):
+            e, l = earlier_Y[lo:lo + _PAIR_CHUNK], later_Y[lo:lo + _PAIR_CHUNK]
+            agree_Y = (sig_JxP[e] == sig_JxP[l]).sum(axis=1)
+            found_J[l[agree_Y >= need]] = True
+    near_M = np.zeros(len(indexed_M), bool)
+    near_M[docs_J[found_J]] = True
+    return near_M
 
 
-def _band_keys(sig_ExR):
+def _band_keys(sig_JxZ):
     """One 64-bit key per document for its values in one band (a collision only costs a check)."""
-    key_E = np.zeros(len(sig_ExR), np.uint64)
-    for column_E in sig_ExR.T:
-        key_E *= _BAND_MULT
-        key_E += column_E
-    return _mix64(key_E)
+    key_J = np.zeros(len(sig_JxZ), np.uint64)
+    for column_J in sig_JxZ.T:
+        key_J *= _BAND_MULT
+        key_J += column_J
+    return _mix64(key_J)
 
 
 def _bands_and_rows(num_perm, bands, rows, threshold):

@@ -10,7 +10,8 @@ within an epoch.
 
 Evaluation: the held-out stream, cut the same way and read in order, always the same set.
 
-Letters: B batch size, S = seq_len.
+Letters (README "The science: Letters"): B batch size, T tokens (a window's T = seq_len, or the
+whole stream's, `tokens_T`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sweep.errors import ConfigError
 
 
 class TrainReader:
-    """Batches of training windows, shape (B, S + 1): inputs [:, :-1], targets [:, 1:]."""
+    """Batches of training windows, shape (B, T + 1): inputs [:, :-1], targets [:, 1:]."""
 
     def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int,
                  rank: int = 0, world_size: int = 1):
@@ -47,7 +48,7 @@ class TrainReader:
         self._window_S1 = np.arange(seq_len + 1)
 
     def batch(self, step: int) -> torch.Tensor:
-        """The batch of optimizer step `step` on this rank: int64 tensor (B, S + 1)."""
+        """The batch of optimizer step `step` on this rank: int64 tensor (B, T + 1)."""
         if step < 0:
             raise ValueError(f"step={step}: must be >= 0")
         g_B = (step * self.world_size + self.rank) * self.batch_size + np.arange(self.batch_size)
@@ -56,8 +57,8 @@ class TrainReader:
         for epoch in np.unique(epoch_B):  # one epoch, or two when the batch straddles them
             sel = epoch_B == epoch
             window_B[sel] = self._permutation(int(epoch))[pos_B[sel]]
-        index_BxS1 = (window_B * self.seq_len)[:, None] + self._window_S1[None, :]
-        return torch.from_numpy(np.asarray(self.tokens_T[index_BxS1], dtype=np.int64))
+        index_BxT1 = (window_B * self.seq_len)[:, None] + self._window_S1[None, :]
+        return torch.from_numpy(np.asarray(self.tokens_T[index_BxT1], dtype=np.int64))
 
     def epochs(self, steps: int) -> float:
         """Passes over the unique train tokens that `steps` steps (all ranks together) make."""
@@ -73,9 +74,9 @@ class TrainReader:
 
 
 def eval_batches(tokens: np.ndarray, seq_len: int, batch_size: int) -> Iterator[torch.Tensor]:
-    """The whole held-out stream as int64 batches (<= B, S + 1), in a fixed order.
+    """The whole held-out stream as int64 batches (<= B, T + 1), in a fixed order.
 
-    Window i is tokens[i * S : i * S + S + 1], as in training; the ragged tail is dropped and
+    Window i is tokens[i * T : i * T + T + 1], as in training; the ragged tail is dropped and
     the last batch may hold fewer than B windows.
     """
     if seq_len < 1 or batch_size < 1:
@@ -86,8 +87,8 @@ def eval_batches(tokens: np.ndarray, seq_len: int, batch_size: int) -> Iterator[
             f"the eval split holds {len(tokens)} tokens, fewer than one sequence of "
             f"model.seq_len + 1 = {seq_len + 1}: raise data.eval_tokens"
         )
-    window_S1 = np.arange(seq_len + 1)
+    window_T1 = np.arange(seq_len + 1)
     for first in range(0, n_seqs, batch_size):
         starts_B = np.arange(first, min(first + batch_size, n_seqs)) * seq_len
-        index_BxS1 = starts_B[:, None] + window_S1[None, :]
-        yield torch.from_numpy(np.asarray(tokens[index_BxS1], dtype=np.int64))
+        index_BxT1 = starts_B[:, None] + window_T1[None, :]
+        yield torch.from_numpy(np.asarray(tokens[index_BxT1], dtype=np.int64))

@@ -1,10 +1,10 @@
 """A synthetic language whose entropy rate is known exactly, plus a knob for repeated documents.
 
-A fitted scaling law L(N, D) = E + ... has an irreducible loss E; on this language E is known:
-it is the entropy rate H, so a sweep can compare its fitted E with the truth.
+A fitted scaling law loss(N, T) = E + ... has an irreducible loss E; on this language E is known:
+it is the entropy rate h, so a sweep can compare its fitted E with the truth.
 
-The source is a sparse Markov chain of order K over ids 0..V-1, one of them EOS. The context of
-a token is the K tokens before it, cut after the most recent EOS and left-padded with EOS: every
+The source is a sparse Markov chain of order O over ids 0..V-1, one of them EOS. The context of
+a token is the O tokens before it, cut after the most recent EOS and left-padded with EOS: every
 document starts from the all-EOS context and depends on nothing before it. Every context has
 the same multiset of next-token probabilities:
 
@@ -13,7 +13,7 @@ the same multiset of next-token probabilities:
     successor j        with probability (1 - e) q_j,   j = 0..J-1, J = branching,
                        q_j proportional to 1 / (j + 1)^zipf (zipf = 0: uniform)
 
-so the entropy rate is exactly H = -sum_c p_c ln p_c over those J + 1 probabilities, whatever
+so the entropy rate is exactly h = -sum_y p_y ln p_y over those J + 1 probabilities, whatever
 the stationary distribution (`entropy_rate`). The successors of a context are
 perm[(o + j) mod (V - 1)], where perm is a seeded permutation of the V - 1 non-EOS ids and the
 offset o comes from a 64-bit hash of (seed, context): J distinct non-EOS ids by construction.
@@ -22,7 +22,7 @@ Randomness is counter-based (splitmix64 on numpy uint64 arrays, nothing from num
 draws of document i of a stream are x_s = splitmix64(key(seed, stream, i) + s * golden), so a
 document is a pure function of (spec, V, eos_id, stream, i), whatever range of documents is
 generated and however many lanes generate it (`lanes` is a speed knob only). As EOS does not
-depend on the context, a document's length is drawn first, from x_0 (geometric: P(L = n) =
+depend on the context, a document's length is drawn first, from x_0 (geometric: P(length = n) =
 e (1 - e)^(n - 1), EOS included), then its non-EOS tokens from x_1, x_2, ... with probabilities
 q_j: the same distribution as an EOS-or-not draw at every step, and lengths are known before any
 token is (`document_lengths`: a preparer can place every document of a range without generating
@@ -42,12 +42,13 @@ Redundancy, train stream only (eval is always fresh documents):
 
 Setting both is refused: they are two ways to say how often documents repeat.
 
-H is the loss of a model that sees each token's whole context. A model reading windows cut
-mid-document (as TrainReader does) lacks part of the context for the first K - 1 targets of a
-window, so its best mean loss over S = seq_len targets is H plus at most (K - 1) ln(V) / S.
+h is the loss of a model that sees each token's whole context. A model reading windows cut
+mid-document (as TrainReader does) lacks part of the context for the first O - 1 targets of a
+window, so its best mean loss over T = seq_len targets is h plus at most (O - 1) ln(V) / T.
 
-Letters: V vocabulary size, T tokens, M lanes (documents generated side by side), N documents,
-K order (context length), J successors per context (branching), C = J + 1 outcomes per context
+Letters (README "The science: Letters"; V and T as everywhere): V vocabulary size, T tokens,
+M documents, W lanes (documents generated side by side), O order (context length), J successors
+per context (branching), Y = J + 1 outcomes per context
 (outcome 0 is EOS, outcome 1 + j successor j).
 """
 
@@ -94,7 +95,7 @@ class SyntheticSpec:
     No field has a default: the values live in conf/data_common.yaml (`synthetic_spec`)."""
 
     seed: int  # the chain and every draw
-    order: int  # K: tokens of context
+    order: int  # O: tokens of context
     branching: int  # J: non-EOS successors of every context, 1 <= J <= V - 1
     eos_prob: float  # e: probability of EOS after any context, 0 < e < 1
     zipf: float  # q_j proportional to 1 / (j + 1)^zipf; 0 = uniform
@@ -150,9 +151,9 @@ def synthetic_spec(data: DataConfig) -> SyntheticSpec:
 
 
 def entropy_rate(spec: SyntheticSpec) -> float:
-    """H in nats per token (EOS included): the loss of a perfect model, E of a scaling law."""
-    probs_C = _outcome_probs(spec.branching, spec.eos_prob, spec.zipf)
-    return float(-(probs_C * np.log(probs_C)).sum())
+    """h in nats per token (EOS included): the loss of a perfect model, E of a scaling law."""
+    probs_Y = _outcome_probs(spec.branching, spec.eos_prob, spec.zipf)
+    return float(-(probs_Y * np.log(probs_Y)).sum())
 
 
 def check_vocab(spec: SyntheticSpec, V: int, eos_id: int) -> None:
@@ -166,21 +167,21 @@ def check_vocab(spec: SyntheticSpec, V: int, eos_id: int) -> None:
                           f"[1, {V - 1}] (V={V}, one id is EOS)")
 
 
-def successors(spec: SyntheticSpec, V: int, eos_id: int, contexts_NxK) -> np.ndarray:
-    """The J successors of each context, uint32 (N, J), column j drawn with prob (1 - e) q_j.
+def successors(spec: SyntheticSpec, V: int, eos_id: int, contexts_MxO) -> np.ndarray:
+    """The J successors of each context, uint32 (M, J), column j drawn with prob (1 - e) q_j.
 
-    A context is K ids, oldest first, as the chain sees it: ids before the document's start are
+    A context is O ids, oldest first, as the chain sees it: ids before the document's start are
     EOS (the all-EOS context starts every document) and no EOS follows a non-EOS id.
     """
     chain = _chain(spec, V, eos_id)
-    contexts_NxK = np.asarray(contexts_NxK)
-    if contexts_NxK.ndim != 2 or contexts_NxK.shape[1] != spec.order:
-        raise ValueError(f"contexts shape {contexts_NxK.shape}: need (N, order={spec.order})")
-    _check_ids(contexts_NxK, V)
-    ctx = [contexts_NxK[:, i].astype(np.uint64) for i in range(spec.order)]
-    offset_N = _offsets(chain, ctx)
-    index_NxJ = offset_N[:, None] + np.arange(spec.branching)[None, :]
-    return chain.perm2_V2[index_NxJ].astype(np.uint32)
+    contexts_MxO = np.asarray(contexts_MxO)
+    if contexts_MxO.ndim != 2 or contexts_MxO.shape[1] != spec.order:
+        raise ValueError(f"contexts shape {contexts_MxO.shape}: need (M, order={spec.order})")
+    _check_ids(contexts_MxO, V)
+    ctx = [contexts_MxO[:, i].astype(np.uint64) for i in range(spec.order)]
+    offset_M = _offsets(chain, ctx)
+    index_MxJ = offset_M[:, None] + np.arange(spec.branching)[None, :]
+    return chain.perm2_V2[index_MxJ].astype(np.uint32)
 
 
 def log_prob(spec: SyntheticSpec, V: int, eos_id: int, tokens_T) -> np.ndarray:
@@ -209,42 +210,42 @@ def log_prob(spec: SyntheticSpec, V: int, eos_id: int, tokens_T) -> np.ndarray:
     offset_T = _offsets(chain, ctx)
     rank_T = (chain.position_V[tokens_T] - offset_T) % (V - 1)  # successor j, when < J
     out_T = np.full(T, -np.inf)
-    out_T[is_eos_T] = chain.log_probs_C[0]
+    out_T[is_eos_T] = chain.log_probs_Y[0]
     hit_T = ~is_eos_T & (rank_T < spec.branching)
-    out_T[hit_T] = chain.log_probs_C[1 + rank_T[hit_T]]
+    out_T[hit_T] = chain.log_probs_Y[1 + rank_T[hit_T]]
     return out_T
 
 
 def documents(spec: SyntheticSpec, V: int, eos_id: int, stream: str, first_doc: int,
               n_docs: int, *, lanes: int = DEFAULT_LANES) -> list[np.ndarray]:
     """Documents first_doc .. first_doc + n_docs - 1 of `stream`, each uint32 ending in EOS."""
-    tokens_T, lengths_N = document_tokens(spec, V, eos_id, stream, first_doc, n_docs, lanes=lanes)
-    return np.split(tokens_T, np.cumsum(lengths_N)[:-1]) if n_docs else []
+    tokens_T, lengths_M = document_tokens(spec, V, eos_id, stream, first_doc, n_docs, lanes=lanes)
+    return np.split(tokens_T, np.cumsum(lengths_M)[:-1]) if n_docs else []
 
 
 def document_tokens(spec: SyntheticSpec, V: int, eos_id: int, stream: str, first_doc: int,
                     n_docs: int, *, lanes: int = DEFAULT_LANES) -> tuple[np.ndarray, np.ndarray]:
-    """The same documents as one flat uint32 stream (T,), with each one's length (N,)."""
+    """The same documents as one flat uint32 stream (T,), with each one's length (M,)."""
     chain = _chain(spec, V, eos_id)
     if lanes < 1:
         raise ValueError(f"lanes={lanes}: must be >= 1")
-    docs_N = _document_range(stream, first_doc, n_docs)
-    fresh_N = _fresh_indices(spec, stream, docs_N)
-    unique_U, inverse_N = np.unique(fresh_N, return_inverse=True)
+    docs_M = _document_range(stream, first_doc, n_docs)
+    fresh_M = _fresh_indices(spec, stream, docs_M)
+    unique_U, inverse_M = np.unique(fresh_M, return_inverse=True)
     keys_U = _keys(_key(spec.seed, _STREAM_DRAWS, _STREAM_CODE[stream]), unique_U)
     tokens_T, lengths_U = _generate(chain, keys_U, lanes)
-    if len(unique_U) == n_docs and np.array_equal(fresh_N, unique_U):
+    if len(unique_U) == n_docs and np.array_equal(fresh_M, unique_U):
         return tokens_T, lengths_U
-    return _gather_documents(tokens_T, lengths_U, inverse_N)
+    return _gather_documents(tokens_T, lengths_U, inverse_M)
 
 
 def document_lengths(spec: SyntheticSpec, stream: str, first_doc: int,
                      n_docs: int) -> np.ndarray:
-    """int64 (N,): tokens of each of those documents, EOS included, without generating them."""
-    docs_N = _document_range(stream, first_doc, n_docs)
-    keys_N = _keys(_key(spec.seed, _STREAM_DRAWS, _STREAM_CODE[stream]),
-                   _fresh_indices(spec, stream, docs_N))
-    return _lengths(math.log1p(-spec.eos_prob), keys_N)
+    """int64 (M,): tokens of each of those documents, EOS included, without generating them."""
+    docs_M = _document_range(stream, first_doc, n_docs)
+    keys_M = _keys(_key(spec.seed, _STREAM_DRAWS, _STREAM_CODE[stream]),
+                   _fresh_indices(spec, stream, docs_M))
+    return _lengths(math.log1p(-spec.eos_prob), keys_M)
 
 
 def token_stream(spec: SyntheticSpec, V: int, eos_id: int, stream: str, n_tokens: int, *,
@@ -327,7 +328,7 @@ def _check_ids(ids: np.ndarray, V: int) -> None:
 
 @dataclass(frozen=True, eq=False)
 class _Chain:
-    order: int  # K
+    order: int  # O
     eos_id: int
     n: int  # V - 1 non-EOS ids
     offset_key: np.uint64  # hashes contexts
@@ -339,11 +340,11 @@ class _Chain:
     bounds_J: np.ndarray  # uint64 (J,): thresholds (J - 1,) then 2^53: u < bounds[j] stops
     guide_G: np.ndarray  # int64 (2^12,): successor at the start of each cell
     guide_steps: int  # most thresholds inside one cell
-    log_probs_C: np.ndarray  # float64 (C,): EOS, then successor j
+    log_probs_Y: np.ndarray  # float64 (Y,): EOS, then successor j
 
 
 def _outcome_probs(branching: int, eos_prob: float, zipf: float) -> np.ndarray:
-    """float64 (C,): EOS, then successor j = 0..J-1."""
+    """float64 (Y,): EOS, then successor j = 0..J-1."""
     q_J = 1.0 / np.arange(1, branching + 1, dtype=np.float64) ** zipf
     q_J /= q_J.sum()
     return np.concatenate([[eos_prob], (1.0 - eos_prob) * q_J])
@@ -363,8 +364,8 @@ def _build_chain(seed: int, order: int, branching: int, eos_prob: float, zipf: f
     perm_n = non_eos_n[_seeded_order(_key(seed, _CHAIN_PERM), n)]
     position_V = np.zeros(V, dtype=np.int64)
     position_V[perm_n.astype(np.int64)] = np.arange(n)
-    probs_C = _outcome_probs(branching, eos_prob, zipf)
-    q_J = probs_C[1:] / probs_C[1:].sum()
+    probs_Y = _outcome_probs(branching, eos_prob, zipf)
+    q_J = probs_Y[1:] / probs_Y[1:].sum()
     thresholds_J1 = np.round(np.cumsum(q_J)[:-1] * 2.0 ** 53).astype(np.uint64)
     bounds_J = np.append(thresholds_J1, np.uint64(1 << 53))
     cell_starts_G = np.arange(1 << _GUIDE_BITS, dtype=np.uint64) << np.uint64(53 - _GUIDE_BITS)
@@ -378,130 +379,130 @@ def _build_chain(seed: int, order: int, branching: int, eos_prob: float, zipf: f
     return _Chain(order=order, eos_id=eos_id, n=n, offset_key=offset_key,
                   perm2_V2=perm2_V2, position_V=position_V, log1m_eos=math.log1p(-eos_prob),
                   bounds_J=bounds_J, guide_G=guide_G,
-                  guide_steps=guide_steps, log_probs_C=np.log(probs_C))
+                  guide_steps=guide_steps, log_probs_Y=np.log(probs_Y))
 
 
-def _outcomes(chain: _Chain, u53_M: np.ndarray) -> np.ndarray:
-    """int64 (M,): the successor j (drawn with probability q_j) of 53-bit uniforms u53_M."""
-    j_M = chain.guide_G[u53_M >> np.uint64(53 - _GUIDE_BITS)]
+def _outcomes(chain: _Chain, u53_W: np.ndarray) -> np.ndarray:
+    """int64 (W,): the successor j (drawn with probability q_j) of 53-bit uniforms u53_W."""
+    j_W = chain.guide_G[u53_W >> np.uint64(53 - _GUIDE_BITS)]
     for _ in range(chain.guide_steps):
-        j_M += u53_M >= chain.bounds_J[j_M]
-    return j_M
+        j_W += u53_W >= chain.bounds_J[j_W]
+    return j_W
 
 
 def _offsets(chain: _Chain, ctx: list[np.ndarray]) -> np.ndarray:
-    """int64 offset o in [0, V - 1) of each context; ctx: K uint64 arrays (M,), oldest first."""
-    h_M = ctx[0] ^ chain.offset_key
-    h_M *= _GOLDEN
-    for c_M in ctx[1:]:
-        h_M ^= c_M
-        h_M *= _GOLDEN
-    _mix64_(h_M)
-    h_M >>= np.uint64(32)  # Lemire's multiply-shift: floor(h32 * n / 2^32), no division
-    h_M *= np.uint64(chain.n)
-    h_M >>= np.uint64(32)
-    return h_M.view(np.int64)
+    """int64 offset o in [0, V - 1) of each context; ctx: O uint64 arrays (W,), oldest first."""
+    h_W = ctx[0] ^ chain.offset_key
+    h_W *= _GOLDEN
+    for c_W in ctx[1:]:
+        h_W ^= c_W
+        h_W *= _GOLDEN
+    _mix64_(h_W)
+    h_W >>= np.uint64(32)  # Lemire's multiply-shift: floor(h32 * n / 2^32), no division
+    h_W *= np.uint64(chain.n)
+    h_W >>= np.uint64(32)
+    return h_W.view(np.int64)
 
 
 # --- generation -------------------------------------------------------------------------------
 
 
-def _generate(chain: _Chain, keys_N: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The documents whose draw keys are keys_N: flat uint32 (T,) in order, lengths (N,).
+def _generate(chain: _Chain, keys_M: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The documents whose draw keys are keys_M: flat uint32 (T,) in order, lengths (M,).
 
     Lengths come first (`_lengths`), so each document's place in the output is known and its
-    EOS written at once. M lanes then run one document each, longest first (lanes finish
+    EOS written at once. W lanes then run one document each, longest first (lanes finish
     together), writing token after token in place; a lane whose document is done takes the
     next one, and once none is left it is dropped.
     """
     eos = np.uint64(chain.eos_id)
-    length_N = _lengths(chain.log1m_eos, keys_N)
-    end_N = np.cumsum(length_N)  # one past each document's EOS
-    tokens_T = np.empty(int(end_N[-1]) if len(end_N) else 0, dtype=np.uint32)
-    tokens_T[end_N - 1] = chain.eos_id
-    queue_Q = np.flatnonzero(length_N > 1)  # documents with tokens before their EOS
-    queue_Q = queue_Q[np.argsort(-length_N[queue_Q], kind="stable")]
-    M = min(lanes, len(queue_Q))
-    lane_doc_M = queue_Q[:M]
-    state_M = keys_N[lane_doc_M]  # splitmix64 state of each lane's document (a copy)
-    dest_M = end_N[lane_doc_M] - length_N[lane_doc_M]  # where the lane writes next
-    eos_at_M = end_N[lane_doc_M] - 1  # where its document's EOS already is
-    ctx = [np.full(M, eos) for _ in range(chain.order)]  # oldest first
-    next_q = M
-    while len(dest_M):
-        state_M += _GOLDEN
-        u53_M = _mix64_(state_M.copy())
-        u53_M >>= np.uint64(11)
-        token_M = chain.perm2_V2[_offsets(chain, ctx) + _outcomes(chain, u53_M)]
-        tokens_T[dest_M] = token_M
-        dest_M += 1
-        ctx = ctx[1:] + [token_M]
-        done_M = dest_M == eos_at_M
-        if not done_M.any():
+    length_M = _lengths(chain.log1m_eos, keys_M)
+    end_M = np.cumsum(length_M)  # one past each document's EOS
+    tokens_T = np.empty(int(end_M[-1]) if len(end_M) else 0, dtype=np.uint32)
+    tokens_T[end_M - 1] = chain.eos_id
+    queue_Q = np.flatnonzero(length_M > 1)  # documents with tokens before their EOS
+    queue_Q = queue_Q[np.argsort(-length_M[queue_Q], kind="stable")]
+    W = min(lanes, len(queue_Q))
+    lane_doc_W = queue_Q[:W]
+    state_W = keys_M[lane_doc_W]  # splitmix64 state of each lane's document (a copy)
+    dest_W = end_M[lane_doc_W] - length_M[lane_doc_W]  # where the lane writes next
+    eos_at_W = end_M[lane_doc_W] - 1  # where its document's EOS already is
+    ctx = [np.full(W, eos) for _ in range(chain.order)]  # oldest first
+    next_q = W
+    while len(dest_W):
+        state_W += _GOLDEN
+        u53_W = _mix64_(state_W.copy())
+        u53_W >>= np.uint64(11)
+        token_W = chain.perm2_V2[_offsets(chain, ctx) + _outcomes(chain, u53_W)]
+        tokens_T[dest_W] = token_W
+        dest_W += 1
+        ctx = ctx[1:] + [token_W]
+        done_W = dest_W == eos_at_W
+        if not done_W.any():
             continue
-        done_E = np.flatnonzero(done_M)
-        n_new = min(len(done_E), len(queue_Q) - next_q)
+        done_I = np.flatnonzero(done_W)
+        n_new = min(len(done_I), len(queue_Q) - next_q)
         if n_new:  # refill: the lane starts the next document from the all-EOS context
-            lane_R, doc_R = done_E[:n_new], queue_Q[next_q : next_q + n_new]
-            state_M[lane_R] = keys_N[doc_R]
-            dest_M[lane_R] = end_N[doc_R] - length_N[doc_R]
-            eos_at_M[lane_R] = end_N[doc_R] - 1
-            for c_M in ctx:
-                c_M[lane_R] = eos
+            lane_Z, doc_Z = done_I[:n_new], queue_Q[next_q : next_q + n_new]
+            state_W[lane_Z] = keys_M[doc_Z]
+            dest_W[lane_Z] = end_M[doc_Z] - length_M[doc_Z]
+            eos_at_W[lane_Z] = end_M[doc_Z] - 1
+            for c_W in ctx:
+                c_W[lane_Z] = eos
             next_q += n_new
-        if n_new < len(done_E):  # no document left for these lanes: drop them
-            keep_M = np.ones(len(dest_M), dtype=bool)
-            keep_M[done_E[n_new:]] = False
-            state_M, dest_M, eos_at_M = state_M[keep_M], dest_M[keep_M], eos_at_M[keep_M]
-            ctx = [c_M[keep_M] for c_M in ctx]
-    return tokens_T, length_N
+        if n_new < len(done_I):  # no document left for these lanes: drop them
+            keep_W = np.ones(len(dest_W), dtype=bool)
+            keep_W[done_I[n_new:]] = False
+            state_W, dest_W, eos_at_W = state_W[keep_W], dest_W[keep_W], eos_at_W[keep_W]
+            ctx = [c_W[keep_W] for c_W in ctx]
+    return tokens_T, length_M
 
 
-def _lengths(log1m_eos: float, keys_N: np.ndarray) -> np.ndarray:
-    """int64 (N,): tokens of each document, its EOS included: geometric, P(L = n) = e (1-e)^(n-1).
+def _lengths(log1m_eos: float, keys_M: np.ndarray) -> np.ndarray:
+    """int64 (M,): tokens of each document, its EOS included: geometric, P(length = n) = e (1-e)^(n-1).
 
     Drawn by inversion from the document's first draw (its steps use the following ones). The
     same as drawing EOS with probability e at every step, as EOS does not depend on the context.
     """
-    x_N = _mix64_(keys_N.copy())
-    x_N >>= np.uint64(11)
-    u_N = (x_N + np.uint64(1)) * _TO_UNIT  # in (0, 1]
-    return np.maximum(np.ceil(np.log(u_N) / log1m_eos), 1).astype(np.int64)
+    x_M = _mix64_(keys_M.copy())
+    x_M >>= np.uint64(11)
+    u_M = (x_M + np.uint64(1)) * _TO_UNIT  # in (0, 1]
+    return np.maximum(np.ceil(np.log(u_M) / log1m_eos), 1).astype(np.int64)
 
 
 def _gather_documents(tokens_T: np.ndarray, lengths_U: np.ndarray,
-                      inverse_N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Documents inverse_N[0], inverse_N[1], ... of a flat stream, as one flat stream."""
+                      inverse_M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Documents inverse_M[0], inverse_M[1], ... of a flat stream, as one flat stream."""
     start_U = np.cumsum(lengths_U) - lengths_U
-    lengths_N = lengths_U[inverse_N]
-    out_start_N = np.cumsum(lengths_N) - lengths_N
-    index_T = np.repeat(start_U[inverse_N] - out_start_N, lengths_N)
+    lengths_M = lengths_U[inverse_M]
+    out_start_M = np.cumsum(lengths_M) - lengths_M
+    index_T = np.repeat(start_U[inverse_M] - out_start_M, lengths_M)
     index_T += np.arange(len(index_T))
-    return tokens_T[index_T], lengths_N
+    return tokens_T[index_T], lengths_M
 
 
 # --- which fresh document each stream document is --------------------------------------------
 
 
-def _fresh_indices(spec: SyntheticSpec, stream: str, docs_N: np.ndarray) -> np.ndarray:
-    """int64 (N,): the fresh (independently drawn) document that each stream document is."""
+def _fresh_indices(spec: SyntheticSpec, stream: str, docs_M: np.ndarray) -> np.ndarray:
+    """int64 (M,): the fresh (independently drawn) document that each stream document is."""
     if stream == "eval":
-        return docs_N
+        return docs_M
     if spec.unique_documents is not None:
-        return _unique_pool(spec.seed, spec.unique_documents, docs_N)
+        return _unique_pool(spec.seed, spec.unique_documents, docs_M)
     if spec.repeat_fraction > 0:
-        return _copy_roots(spec.seed, spec.repeat_fraction, docs_N)
-    return docs_N
+        return _copy_roots(spec.seed, spec.repeat_fraction, docs_M)
+    return docs_M
 
 
-def _unique_pool(seed: int, U: int, docs_N: np.ndarray) -> np.ndarray:
+def _unique_pool(seed: int, U: int, docs_M: np.ndarray) -> np.ndarray:
     """Document i is pool entry order_p[i mod U] of pass p = i // U."""
-    pass_N, pos_N = np.divmod(docs_N, U)
-    fresh_N = np.empty_like(docs_N)
-    for p in np.unique(pass_N):
-        sel_N = pass_N == p
-        fresh_N[sel_N] = _pass_order(seed, U, int(p))[pos_N[sel_N]]
-    return fresh_N
+    pass_M, pos_M = np.divmod(docs_M, U)
+    fresh_M = np.empty_like(docs_M)
+    for p in np.unique(pass_M):
+        sel_M = pass_M == p
+        fresh_M[sel_M] = _pass_order(seed, U, int(p))[pos_M[sel_M]]
+    return fresh_M
 
 
 @functools.lru_cache(maxsize=4)
@@ -511,34 +512,34 @@ def _pass_order(seed: int, U: int, p: int) -> np.ndarray:
     return order_U
 
 
-def _copy_roots(seed: int, r: float, docs_N: np.ndarray) -> np.ndarray:
+def _copy_roots(seed: int, r: float, docs_M: np.ndarray) -> np.ndarray:
     """Follow copies back: a copy of a copy of i is the fresh document at the end of the chain."""
-    root_N = docs_N.copy()
-    todo_A = np.arange(len(docs_N))  # documents still maybe a copy
+    root_M = docs_M.copy()
+    todo_A = np.arange(len(docs_M))  # documents still maybe a copy
     coin_key, source_key = _key(seed, _COPY_COIN), _key(seed, _COPY_SOURCE)
     while len(todo_A):
-        i_A = root_N[todo_A]
+        i_A = root_M[todo_A]
         copy_A = (_unit(coin_key, i_A) < r) & (i_A > 0)
         todo_A, i_A = todo_A[copy_A], i_A[copy_A]
         source_A = np.floor(_unit(source_key, i_A) * i_A).astype(np.int64)
-        root_N[todo_A] = np.minimum(source_A, i_A - 1)  # strictly earlier: the loop ends
-    return root_N
+        root_M[todo_A] = np.minimum(source_A, i_A - 1)  # strictly earlier: the loop ends
+    return root_M
 
 
 # --- hashing ----------------------------------------------------------------------------------
 
 
-def _mix64_(x_M: np.ndarray) -> np.ndarray:
+def _mix64_(x_W: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer, in place on a uint64 array (a bijection that mixes every bit)."""
-    t_M = x_M >> _SHIFTS[0]
-    x_M ^= t_M
-    x_M *= _MIX1
-    np.right_shift(x_M, _SHIFTS[1], out=t_M)
-    x_M ^= t_M
-    x_M *= _MIX2
-    np.right_shift(x_M, _SHIFTS[2], out=t_M)
-    x_M ^= t_M
-    return x_M
+    t_W = x_W >> _SHIFTS[0]
+    x_W ^= t_W
+    x_W *= _MIX1
+    np.right_shift(x_W, _SHIFTS[1], out=t_W)
+    x_W ^= t_W
+    x_W *= _MIX2
+    np.right_shift(x_W, _SHIFTS[2], out=t_W)
+    x_W ^= t_W
+    return x_W
 
 
 def _mix_int(x: int) -> int:
@@ -557,20 +558,20 @@ def _key(*parts: int) -> int:
     return h
 
 
-def _keys(key: int, index_N: np.ndarray) -> np.ndarray:
-    """uint64 (N,): one key per index under `key` (splitmix64's i-th output)."""
-    x_N = np.asarray(index_N, dtype=np.int64).astype(np.uint64)
-    x_N += np.uint64(1)
-    x_N *= _GOLDEN
-    x_N += np.uint64(key)
-    return _mix64_(x_N)
+def _keys(key: int, index_M: np.ndarray) -> np.ndarray:
+    """uint64 (M,): one key per index under `key` (splitmix64's i-th output)."""
+    x_M = np.asarray(index_M, dtype=np.int64).astype(np.uint64)
+    x_M += np.uint64(1)
+    x_M *= _GOLDEN
+    x_M += np.uint64(key)
+    return _mix64_(x_M)
 
 
-def _unit(key: int, index_N: np.ndarray) -> np.ndarray:
-    """float64 (N,) uniform in [0, 1), one per index under `key`."""
-    x_N = _keys(key, index_N)
-    x_N >>= np.uint64(11)
-    return x_N * _TO_UNIT
+def _unit(key: int, index_M: np.ndarray) -> np.ndarray:
+    """float64 (M,) uniform in [0, 1), one per index under `key`."""
+    x_M = _keys(key, index_M)
+    x_M >>= np.uint64(11)
+    return x_M * _TO_UNIT
 
 
 def _seeded_order(key: int, n: int) -> np.ndarray:

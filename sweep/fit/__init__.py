@@ -1,1 +1,1 @@
-"""Scaling-law fits of a finished sweep's runs table (SCIENCE.md section 3)."""
+"""Scaling-law fits of a finished sweep's runs table (README "The science")."""

@@ -1,16 +1,19 @@
-"""Where two recipes' scaling laws cross (SCIENCE.md sections 1 and 3, "scaling-law crossover").
+"""Where two recipes' scaling laws cross (README "The science: Crossover between recipes").
 
 Each recipe's runs get a Chinchilla fit (sweep.fit.parametric). The recipes are compared along
-each law's own compute-optimal frontier: L*(C) = L(N_opt(C), D_opt(C)), the loss the recipe
-reaches at compute C when N and D are split its own best way. A crossing is a compute C where
-L*_x(C) - L*_y(C) changes sign within [C_min, C_max]; by default that range is the runs'
-compute range (C = 6 N D over both recipes) widened by a factor of 10 each way
+each law's own compute-optimal frontier: loss*(C) = loss(N_opt(C), T_opt(C)), the loss the
+recipe reaches at compute C when N and T are split its own best way. A crossing is a compute C
+where loss*_x(C) - loss*_y(C) changes sign within [C_min, C_max]; by default that range is the
+runs' compute range (C = 6 N T over both recipes) widened by a factor of 10 each way
 (DEFAULT_EXTEND), since the question is usually one step beyond the largest affordable run.
 
 All crossings in range are reported, in increasing C; the bootstrap interval and the fraction
 of resamples that cross are about the FIRST (lowest-C) crossing. The bootstrap resamples each
 recipe's runs independently (one batched L-BFGS call per recipe), pairs resample b of one
 recipe with resample b of the other, and finds that pair's first crossing.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here
+G the points of a log-spaced grid of C, Q bootstrap resamples (pairs of resampled laws).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.parametric import (CHINCHILLA, ChinchillaLaw, LawFit, check_bootstrap_args,
                                   bootstrap_thetas, fit_chinchilla, law_samples,
-                                  percentile_interval, validate_runs)
+                                  params_times_tokens, percentile_interval, validate_runs)
+from sweep.record import training_flops
 
 DEFAULT_EXTEND = 10.0
 GRID_POINTS = 513  # log-spaced C per range, searched for sign changes
@@ -34,7 +39,7 @@ class Crossing:
     compute: float  # C where the two compute-optimal losses are equal
     loss: float  # that loss
     n_opt: dict[str, float]  # recipe -> its own law's N_opt(C)
-    better_below: str  # recipe with the lower L* just below C (the other wins above)
+    better_below: str  # recipe with the lower loss* just below C (the other wins above)
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class CrossoverResult:
     fits: dict[str, LawFit]
     compute_range: tuple[float, float]
     crossings: tuple[Crossing, ...]  # all in range, increasing C
-    winner: str | None  # with no crossing: the recipe with the lower L* throughout the range
+    winner: str | None  # with no crossing: the recipe with the lower loss* throughout the range
     n_resamples: int
     level: float
     seed: int
@@ -85,33 +90,33 @@ class CrossoverResult:
 
 
 def frontier_loss(p: dict[str, np.ndarray], C) -> np.ndarray:
-    """L*(C) = E + A / N_opt^alpha + B / D_opt^beta of Chinchilla laws given as named arrays
+    """loss*(C) = E + A / N_opt^alpha + B / T_opt^beta of Chinchilla laws given as named arrays
     (E, A, B, alpha, beta, a, b, G), elementwise with C (numpy broadcasting)."""
-    x = np.asarray(C, dtype=np.float64) / 6
+    x = params_times_tokens(C)
     with np.errstate(all="ignore"):  # a degenerate resample (alpha or beta ~ 0) gives NaN
         n_opt = p["G"] * x ** p["a"]
-        d_opt = x ** p["b"] / p["G"]
-        return p["E"] + p["A"] / n_opt ** p["alpha"] + p["B"] / d_opt ** p["beta"]
+        t_opt = x ** p["b"] / p["G"]
+        return p["E"] + p["A"] / n_opt ** p["alpha"] + p["B"] / t_opt ** p["beta"]
 
 
-def loss_opt_BxG(params: dict[str, np.ndarray], C_G: np.ndarray) -> np.ndarray:
-    """L*(C) of B laws (params as B arrays) at each of G computes."""
+def loss_opt_QxG(params: dict[str, np.ndarray], C_G: np.ndarray) -> np.ndarray:
+    """loss*(C) of Q laws (params as Q arrays) at each of G computes."""
     return frontier_loss({name: np.asarray(v)[:, None] for name, v in params.items()}, C_G)
 
 
 def law_params(laws: list[ChinchillaLaw]) -> dict[str, np.ndarray]:
-    """Named B arrays of B laws, as loss_opt_BxG wants them."""
+    """Named Q arrays of Q laws, as loss_opt_QxG wants them."""
     names = ("E", "A", "B", "alpha", "beta", "a", "b", "G")
     return {name: np.array([getattr(law, name) for law in laws]) for name in names}
 
 
 def sign_changes(params_x, params_y, logC_G: np.ndarray):
-    """Brackets (row, lo, hi in log C) where L*_x - L*_y changes sign between grid points."""
-    delta_BxG = loss_opt_BxG(params_x, np.exp(logC_G)) - loss_opt_BxG(params_y, np.exp(logC_G))
+    """Brackets (row, lo, hi in log C) where loss*_x - loss*_y changes sign between grid points."""
+    delta_QxG = loss_opt_QxG(params_x, np.exp(logC_G)) - loss_opt_QxG(params_y, np.exp(logC_G))
     with np.errstate(invalid="ignore"):
-        change_BxG = np.sign(delta_BxG[:, :-1]) * np.sign(delta_BxG[:, 1:]) < 0
-    rows, cols = np.nonzero(change_BxG)
-    return rows, logC_G[cols], logC_G[cols + 1], delta_BxG
+        change_QxG = np.sign(delta_QxG[:, :-1]) * np.sign(delta_QxG[:, 1:]) < 0
+    rows, cols = np.nonzero(change_QxG)
+    return rows, logC_G[cols], logC_G[cols + 1], delta_QxG
 
 
 def bisect(params_x, params_y, rows, lo, hi) -> np.ndarray:
@@ -153,12 +158,12 @@ def _check_range(compute_range) -> tuple[float, float]:
     return lo, hi
 
 
-def split_recipes(N, D, L, recipe):
-    """{recipe: (N_R, D_R, L_R)} for exactly two recipe tags, in sorted order of the tags."""
+def split_recipes(N, tokens, loss, recipe):
+    """{recipe: (N_R, tokens_R, loss_R)} for exactly two recipe tags, in sorted order of the tags."""
     tags_R = np.asarray(recipe).astype(str)
-    arrays = [np.asarray(v) for v in (N, D, L)]
+    arrays = [np.asarray(v) for v in (N, tokens, loss)]
     if tags_R.ndim != 1 or any(a.shape != tags_R.shape for a in arrays):
-        raise ConfigError(f"recipe must tag every run: got {tags_R.shape} tags for N, D, L of "
+        raise ConfigError(f"recipe must tag every run: got {tags_R.shape} tags for N, tokens, loss of "
                           f"shapes {[a.shape for a in arrays]}")
     names = np.unique(tags_R)
     if names.size != 2:
@@ -167,20 +172,22 @@ def split_recipes(N, D, L, recipe):
     return {str(name): tuple(a[tags_R == name] for a in arrays) for name in names}
 
 
-def find_crossover(N, D, L, recipe, *, compute_range: tuple[float, float] | None = None,
-                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float = 0.95,
+def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float] | None = None,
+                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float | None = None,
                    seed: int = 0) -> CrossoverResult:
     """Fit a Chinchilla law per recipe (runs tagged by `recipe`, two distinct tags) and find
     where their compute-optimal losses cross in compute_range (default: the runs' range of
-    C = 6 N D widened `extend` x each way), with a bootstrap interval for the first crossing."""
+    C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing
+    (level None: conf/fit.yaml's)."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if compute_range is not None:
         _check_range(compute_range)
-    runs = split_recipes(N, D, L, recipe)
-    for name, (n_R, d_R, l_R) in runs.items():  # all checked before any is fitted
+    runs = split_recipes(N, tokens, loss, recipe)
+    for name, (n_R, tokens_R, loss_R) in runs.items():  # all checked before any is fitted
         try:
-            validate_runs(n_R, d_R, l_R, n_params=CHINCHILLA.n_params, law="chinchilla")
+            validate_runs(n_R, tokens_R, loss_R, n_params=CHINCHILLA.n_params, law="chinchilla")
         except ConfigError as exc:
             raise ConfigError(f"recipe {name!r}: {exc}") from None
     fits = {name: fit_chinchilla(*arrays) for name, arrays in runs.items()}
@@ -191,8 +198,9 @@ def find_crossover(N, D, L, recipe, *, compute_range: tuple[float, float] | None
 def crossover_of_fits(fits: dict[str, LawFit], *,
                       compute_range: tuple[float, float] | None = None,
                       extend: float = DEFAULT_EXTEND, n_resamples: int = 1000,
-                      level: float = 0.95, seed: int = 0) -> CrossoverResult:
+                      level: float | None = None, seed: int = 0) -> CrossoverResult:
     """find_crossover from two Chinchilla fits already made ({recipe: fit}, in that order)."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if len(fits) != 2 or any(f.form != "chinchilla" for f in fits.values()):
@@ -200,7 +208,7 @@ def crossover_of_fits(fits: dict[str, LawFit], *,
                           f"{ {name: f.form for name, f in fits.items()} }")
     x, y = fits
     if compute_range is None:
-        C_R = np.concatenate([6 * f.N_R * f.D_R for f in fits.values()])
+        C_R = np.concatenate([training_flops(f.N_R, f.tokens_R) for f in fits.values()])
         compute_range = (C_R.min() / extend, C_R.max() * extend)
     lo, hi = _check_range(compute_range)
     logC_G = np.linspace(np.log(lo), np.log(hi), GRID_POINTS)
@@ -221,19 +229,19 @@ def crossover_of_fits(fits: dict[str, LawFit], *,
     theta_x, _, _, _ = bootstrap_thetas(fits[x], n_resamples, rng_x)
     theta_y, _, _, _ = bootstrap_thetas(fits[y], n_resamples, rng_y)
     bx, by = law_samples("chinchilla", theta_x), law_samples("chinchilla", theta_y)
-    first_B = first_crossings(bx, by, logC_G)
-    crossed_B = np.isfinite(first_B)
+    first_Q = first_crossings(bx, by, logC_G)
+    crossed_Q = np.isfinite(first_Q)
     compute_interval = n_opt_intervals = None
-    if crossed_B.any():
-        C_B = first_B[crossed_B]
-        compute_interval = percentile_interval(C_B, level)
-        n_opt_intervals = {name: percentile_interval(s["G"][crossed_B] * (C_B / 6)
-                                                     ** s["a"][crossed_B], level)
+    if crossed_Q.any():
+        C_Q = first_Q[crossed_Q]
+        compute_interval = percentile_interval(C_Q, level)
+        n_opt_intervals = {name: percentile_interval(s["G"][crossed_Q] * params_times_tokens(C_Q)
+                                                     ** s["a"][crossed_Q], level)
                            for name, s in ((x, bx), (y, by))}
     return CrossoverResult(
         recipes=(x, y), fits=fits, compute_range=(lo, hi), crossings=crossings, winner=winner,
         n_resamples=n_resamples, level=level, seed=seed,
-        cross_fraction=float(crossed_B.mean()), compute_interval=compute_interval,
+        cross_fraction=float(crossed_Q.mean()), compute_interval=compute_interval,
         n_opt_intervals=n_opt_intervals)
 
 
@@ -243,13 +251,13 @@ def _check_extend(extend) -> None:
 
 
 def first_crossings(params_x, params_y, logC_G: np.ndarray) -> np.ndarray:
-    """C of the first crossing of each law pair b in the grid's range, NaN where none."""
-    rows, lo, hi, delta_BxG = sign_changes(params_x, params_y, logC_G)
-    first_B = np.full(delta_BxG.shape[0], np.nan)
+    """C of the first crossing of each law pair q in the grid's range, NaN where none."""
+    rows, lo, hi, delta_QxG = sign_changes(params_x, params_y, logC_G)
+    first_Q = np.full(delta_QxG.shape[0], np.nan)
     if rows.size:
         rows, at = np.unique(rows, return_index=True)  # nonzero() is row-major: lowest C first
-        first_B[rows] = np.exp(bisect(params_x, params_y, rows, lo[at], hi[at]))
-    return first_B
+        first_Q[rows] = np.exp(bisect(params_x, params_y, rows, lo[at], hi[at]))
+    return first_Q
 
 
 def crossing(laws: dict[str, ChinchillaLaw], x: str, y: str, C: float) -> Crossing:

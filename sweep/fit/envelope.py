@@ -1,7 +1,7 @@
 """Chinchilla Approach 1: the lower envelope of the runs' loss-vs-FLOPs curves. At each compute C
 of a log-spaced grid, every run whose curve spans C gives its loss there (linear interpolation
 in log C, never extrapolated past its first or last record); the lowest is the envelope, its run's
-N is N_opt(C) and D_opt(C) = C / (6 N_opt). N_opt = k_N C^a and D_opt = k_D C^b are then
+N is N_opt(C) and T_opt(C) = C / (6 N_opt). N_opt = c_N C^a and T_opt = c_T C^b are then
 fitted over the envelope points as in Approach 2 (sweep/fit/isoflop.py).
 
 Envelope points won by the smallest or the largest model of the sweep are reported but left out
@@ -11,6 +11,10 @@ model wins by default, at the largest C only the largest model is still training
 Caveats, as in Hoffmann et al.: N_opt(C) is one of the sampled sizes (a staircase, so dense sizes
 help); a run's loss partway through a cosine schedule is above what a run decayed at that point
 would reach; the grid points are not independent, so the standard errors are optimistic.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here S the records
+of one run's curve, G the points of the log-spaced grid of C, U the envelope points the power
+laws use.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.isoflop import AllocationExponents, PowerLaw, fit_power_law
 from sweep.fit.table import Curve, Curves, jsonable
+from sweep.record import training_flops
 
 MIN_SIZES = 3
 
@@ -42,7 +47,7 @@ class EnvelopePoint:
 
 @dataclass(frozen=True)
 class EnvelopeFit(AllocationExponents):
-    """N_opt = n_opt.coefficient * C^a, D_opt = d_opt.coefficient * C^b over the envelope points
+    """N_opt = n_opt.coefficient * C^a, T_opt = d_opt.coefficient * C^b over the envelope points
     not at an edge; `loss_key` says which loss the curves hold."""
 
     n_opt: PowerLaw
@@ -94,7 +99,8 @@ def envelope(runs: list[Curve], n_points: int, edges: tuple[float, float]) -> li
     for g in np.flatnonzero(np.isfinite(loss_GxR).any(axis=1)):
         best = runs[int(np.argmin(loss_GxR[g]))]
         C = float(np.exp(logc_G[g]))
-        points.append(EnvelopePoint(C, best.n_params, C / (6 * best.n_params), float(loss_GxR[g].min()), best.name,
+        tokens = C / training_flops(best.n_params, 1.0)
+        points.append(EnvelopePoint(C, best.n_params, tokens, float(loss_GxR[g].min()), best.name,
                                     best.n_params in edges))
     return points
 

@@ -1,19 +1,23 @@
 """Hyperparameter laws (DeepSeek LLM 2024): per compute budget (or per model size), the optimal
 learning rate or batch size from a sweep, then power laws of compute: lr_opt = c C^e,
 B_opt = c C^e (DeepSeek's data: eta_opt = 0.3118 C^-0.125, B_opt = 0.292 C^0.3271), and for the
-batch size Kaplan's form against the loss, B_opt = B* / L^(1/alpha_B).
+batch size Kaplan's form against the loss, B_opt = B* / loss^(1/alpha_B).
 
 Per group (runs grouped by FLOPs as in sweep/fit/isoflop.py, or by n_params), at each distinct
 value of the swept hyperparameter the lowest loss stands (the other hyperparameters free). A
-parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (default 2)
+parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2)
 values on each side of it (at least 3 values; at an edge of the grid, more from the other side).
 Its vertex is the optimum (`status` "vertex"); a vertex outside the sampled values is clipped to
 the nearest end ("clipped"), a parabola opening downward gives the best sampled value
 ("no_curvature"). Only "vertex" groups enter the power laws unless include_flagged=True. Groups
 with fewer than 3 distinct values are skipped and reported; none left is an error.
 
-The near-optimal band of a group: its runs within `band` (default 0.25%) of its best loss, i.e.
+The near-optimal band of a group: its runs within `band` (conf/fit.yaml: 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
+(budgets or sizes), X the distinct values of the swept hyperparameter. B_opt is a batch size
+(B, sequences, as the runs table gives it); B_star and alpha_B are Kaplan's constants.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
 from sweep.fit.table import RunsTable, jsonable, validate
 
@@ -72,7 +77,7 @@ class HyperparamGroup:
 @dataclass(frozen=True)
 class HyperparamLaw:
     """`param`_opt = law.coefficient * `by`^law.exponent over the groups used; for the batch
-    size also `loss_law`: B_opt = B_star * L^(-1/alpha_B) with L the loss at the optimum."""
+    size also `loss_law`: B_opt = B_star * loss^(-1/alpha_B), the loss at the optimum."""
 
     param: str
     by: str
@@ -109,11 +114,15 @@ class HyperparamLaw:
         return jsonable(out)
 
 
-def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float = 0.1,
-                           budgets: Sequence[float] | None = None, band: float = 0.0025, neighbours: int = 2,
-                           include_flagged: bool = False) -> HyperparamLaw:
+def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float | None = None,
+                           budgets: Sequence[float] | None = None, band: float | None = None,
+                           neighbours: int | None = None, include_flagged: bool = False) -> HyperparamLaw:
     """The optimal `param` (lr | batch_size) per group of `by` (flops | n_params) and its power
-    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets."""
+    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets. rel_tol,
+    band, neighbours left at None are conf/fit.yaml's budget_tolerance, band and neighbours."""
+    defaults = fit_defaults()
+    band = defaults.band if band is None else band
+    neighbours = defaults.neighbours if neighbours is None else neighbours
     if param not in PARAMS:
         raise ConfigError(f"param {param!r}: the hyperparameter laws are for {' or '.join(PARAMS)}")
     if by not in BY:
@@ -143,8 +152,10 @@ def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops
 
 
 def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
-                       band: float = 0.0025) -> list[NearOptimalBand]:
-    """Per group g: the runs with loss <= (1 + band) x the group's lowest loss."""
+                       band: float | None = None) -> list[NearOptimalBand]:
+    """Per group g: the runs with loss <= (1 + band) x the group's lowest loss (band None:
+    conf/fit.yaml's)."""
+    band = fit_defaults().band if band is None else band
     if not (np.isfinite(band) and band >= 0):
         raise ConfigError(f"band {band!r}: the near-optimal band is a relative loss margin >= 0 (0.0025 = 0.25%)")
     bands = []
@@ -162,27 +173,27 @@ def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,
 
 def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, key: float,
                band: NearOptimalBand, neighbours: int) -> HyperparamGroup:
-    index_B = np.flatnonzero(in_group_R)
-    value_V, loss_V, best_V = best_per_value(values_R[index_B], table.loss_R[index_B])
-    i = int(np.argmin(loss_V))
-    base = dict(key=float(key), n_runs=len(index_B), n_values=len(value_V), value_min=float(value_V[0]),
-                value_max=float(value_V[-1]), best_run=table.names[index_B[best_V[i]]],
-                best_value=float(value_V[i]), best_loss=float(loss_V[i]), band=band)
-    if len(value_V) < MIN_VALUES:
-        return HyperparamGroup(**base, status="skipped", note=f"{len(value_V)} distinct value(s), needs {MIN_VALUES}")
-    lo, hi = parabola_window(i, len(value_V), neighbours)
-    logv_V = np.log(value_V)
-    parabola = fit_parabola(logv_V[lo:hi], loss_V[lo:hi])
+    members = np.flatnonzero(in_group_R)
+    value_X, loss_X, best_X = best_per_value(values_R[members], table.loss_R[members])
+    i = int(np.argmin(loss_X))
+    base = dict(key=float(key), n_runs=len(members), n_values=len(value_X), value_min=float(value_X[0]),
+                value_max=float(value_X[-1]), best_run=table.names[members[best_X[i]]],
+                best_value=float(value_X[i]), best_loss=float(loss_X[i]), band=band)
+    if len(value_X) < MIN_VALUES:
+        return HyperparamGroup(**base, status="skipped", note=f"{len(value_X)} distinct value(s), needs {MIN_VALUES}")
+    lo, hi = parabola_window(i, len(value_X), neighbours)
+    logv_X = np.log(value_X)
+    parabola = fit_parabola(logv_X[lo:hi], loss_X[lo:hi])
     if not parabola.opens_upward:
-        return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_V[i]), opt_loss=float(loss_V[i]),
+        return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
                                note="the parabola around the best opens downward: the best sampled value stands")
     x = parabola.vertex
-    clipped = float(np.clip(x, logv_V[0], logv_V[-1]))
+    clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
     if clipped != x:
         return HyperparamGroup(**base, status="clipped", opt_value=float(np.exp(clipped)),
                                opt_loss=float(parabola(clipped)),
                                note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
-                                    f"[{value_V[0]:.4g}, {value_V[-1]:.4g}]: clipped")
+                                    f"[{value_X[0]:.4g}, {value_X[-1]:.4g}]: clipped")
     return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
 
 

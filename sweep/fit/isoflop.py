@@ -1,13 +1,13 @@
 """Chinchilla Approach 2 (IsoFLOP profiles): per compute budget, a parabola of final loss against
-log N and its minimum N_opt(C), D_opt(C) = C / (6 N_opt); then N_opt = k_N C^a and
-D_opt = k_D C^b fitted by least squares in log space.
+log N and its minimum N_opt(C), T_opt(C) = C / (6 N_opt); then N_opt = c_N C^a and
+T_opt = c_T C^b fitted by least squares in log space (`d_opt`: T_opt, the published name).
 
 How budgets are formed (`group_budgets`): without explicit budgets, runs sorted by FLOPs are
-chained into one budget while their FLOPs stay within `rel_tol` (default 10%) of the budget's
+chained into one budget while their FLOPs stay within `rel_tol` (conf/fit.yaml: 10%) of the budget's
 smallest; a budget's C is the geometric mean of its runs' FLOPs. With explicit budgets, each run
 joins the nearest one (in log C) when within `rel_tol` of it, else it is left out and counted.
 Approach 2 needs an IsoFLOP design: several model sizes trained at the same C (tokens chosen per
-size so that 6 N D is the same). A sweep at a fixed tokens per parameter (e.g. 20 N) has one N
+size so that 6 N T is the same). A sweep at a fixed tokens per parameter (e.g. 20 N) has one N
 per budget, and is told so. Where several runs share an N within a budget (a learning-rate grid,
 seeds), the lowest loss stands for that N.
 
@@ -15,6 +15,10 @@ Budgets with fewer than `min_sizes` distinct N, whose parabola opens downward, o
 lies outside the sampled N range are reported with the reason and left out of the power laws.
 
 Also the small pieces the other fits share: `PowerLaw` / `fit_power_law`, `fit_parabola`.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G compute
+budgets, U the budgets the power laws use, X distinct values (model sizes), I the points of one
+regression.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.table import RunsTable, jsonable, validate
+from sweep.record import training_flops
 
 MIN_SIZES = 3
 
@@ -50,19 +56,19 @@ class PowerLaw:
         return jsonable(self.__dict__)
 
 
-def fit_power_law(x_P: Sequence[float], y_P: Sequence[float]) -> PowerLaw:
+def fit_power_law(x_I: Sequence[float], y_I: Sequence[float]) -> PowerLaw:
     """Least squares of ln y on ln x (centred, so the two standard errors are uncorrelated)."""
-    logx_P, logy_P = np.log(np.asarray(x_P, dtype=float)), np.log(np.asarray(y_P, dtype=float))
-    n = len(logx_P)
-    if n < 2 or np.ptp(logx_P) == 0:
+    logx_I, logy_I = np.log(np.asarray(x_I, dtype=float)), np.log(np.asarray(y_I, dtype=float))
+    n = len(logx_I)
+    if n < 2 or np.ptp(logx_I) == 0:
         raise ConfigError(f"a power law needs at least 2 points at distinct x; got {n}")
-    mean = logx_P.mean()
-    dx_P = logx_P - mean
-    sxx = float(dx_P @ dx_P)
-    exponent = float(dx_P @ (logy_P - logy_P.mean())) / sxx
-    intercept = float(logy_P.mean())  # at x = e^mean
-    residual_P = logy_P - intercept - exponent * dx_P
-    ssr = float(residual_P @ residual_P)
+    mean = logx_I.mean()
+    dx_I = logx_I - mean
+    sxx = float(dx_I @ dx_I)
+    exponent = float(dx_I @ (logy_I - logy_I.mean())) / sxx
+    intercept = float(logy_I.mean())  # at x = e^mean
+    residual_I = logy_I - intercept - exponent * dx_I
+    ssr = float(residual_I @ residual_I)
     var = ssr / (n - 2) if n > 2 else float("nan")
     se_exponent = float(np.sqrt(var / sxx))
     se_log_coefficient = float(np.sqrt(var / n + mean**2 * var / sxx))
@@ -92,21 +98,22 @@ class Parabola:
         return self.c2 * dx**2 + self.c1 * dx + self.c0
 
 
-def fit_parabola(x_P: Sequence[float], y_P: Sequence[float]) -> Parabola:
-    x_P, y_P = np.asarray(x_P, dtype=float), np.asarray(y_P, dtype=float)
-    if len(np.unique(x_P)) < 3:
-        raise ConfigError(f"a parabola needs at least 3 distinct x; got {len(np.unique(x_P))}")
-    x0 = float(x_P.mean())
-    c2, c1, c0 = np.polyfit(x_P - x0, y_P, 2)
+def fit_parabola(x_I: Sequence[float], y_I: Sequence[float]) -> Parabola:
+    x_I, y_I = np.asarray(x_I, dtype=float), np.asarray(y_I, dtype=float)
+    if len(np.unique(x_I)) < 3:
+        raise ConfigError(f"a parabola needs at least 3 distinct x; got {len(np.unique(x_I))}")
+    x0 = float(x_I.mean())
+    c2, c1, c0 = np.polyfit(x_I - x0, y_I, 2)
     return Parabola(float(c2), float(c1), float(c0), x0)
 
 
-def group_budgets(flops_R: np.ndarray, rel_tol: float = 0.1,
+def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None,
                   budgets: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(budget_G, group_R): the compute budgets and each run's index into them (-1: in none).
     See the module docstring for how budgets are formed; the same grouping serves model sizes
-    (pass n_params as `flops_R`)."""
+    (pass n_params as `flops_R`). rel_tol None: conf/fit.yaml's budget_tolerance."""
     flops_R = np.asarray(flops_R, dtype=float)
+    rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
     if not (np.isfinite(rel_tol) and 0 <= rel_tol < 1):
         raise ConfigError(f"rel_tol {rel_tol!r}: the relative tolerance within a budget is in [0, 1)")
     if budgets is not None:
@@ -128,11 +135,11 @@ def group_budgets(flops_R: np.ndarray, rel_tol: float = 0.1,
 
 
 def best_per_value(values_R: np.ndarray, loss_R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value_V, loss_V, index_V): the distinct values in increasing order, the lowest loss at
+    """(value_X, loss_X, index_X): the distinct values in increasing order, the lowest loss at
     each, and which run gave it."""
-    value_V = np.unique(values_R)
-    index_V = np.array([np.flatnonzero(values_R == v)[np.argmin(loss_R[values_R == v])] for v in value_V])
-    return value_V, loss_R[index_V], index_V
+    value_X = np.unique(values_R)
+    index_X = np.array([np.flatnonzero(values_R == v)[np.argmin(loss_R[values_R == v])] for v in value_X])
+    return value_X, loss_R[index_X], index_X
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,7 @@ class IsoFlopBudget:
 
 
 class AllocationExponents:
-    """a and b of N_opt ~ C^a, D_opt ~ C^b, for fits holding `n_opt` and `d_opt` power laws."""
+    """a and b of N_opt ~ C^a, T_opt ~ C^b, for fits holding `n_opt` and `d_opt` power laws."""
 
     n_opt: PowerLaw
     d_opt: PowerLaw
@@ -172,8 +179,8 @@ class AllocationExponents:
 
 @dataclass(frozen=True)
 class IsoFlopFit(AllocationExponents):
-    """N_opt = n_opt.coefficient * C^a and D_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
-    b = d_opt.exponent = 1 - a, since D_opt = C / (6 N_opt)) over the used budgets; every budget
+    """N_opt = n_opt.coefficient * C^a and T_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
+    b = d_opt.exponent = 1 - a, since T_opt = C / (6 N_opt)) over the used budgets; every budget
     is listed, excluded ones with their reason."""
 
     n_opt: PowerLaw
@@ -196,9 +203,11 @@ class IsoFlopFit(AllocationExponents):
                 "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs)}
 
 
-def fit_isoflop(table: RunsTable, rel_tol: float = 0.1, budgets: Sequence[float] | None = None,
+def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
                 min_sizes: int = MIN_SIZES) -> IsoFlopFit:
-    """Approach 2 on the table's complete runs. ConfigError when fewer than 2 budgets are usable."""
+    """Approach 2 on the table's complete runs (rel_tol None: conf/fit.yaml's budget_tolerance).
+    ConfigError when fewer than 2 budgets are usable."""
+    rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
     if min_sizes < 3:
         raise ConfigError(f"min_sizes {min_sizes!r}: a parabola needs at least 3 model sizes per budget")
     validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)")
@@ -214,23 +223,23 @@ def fit_isoflop(table: RunsTable, rel_tol: float = 0.1, budgets: Sequence[float]
                       fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded))
 
 
-def _fit_budget(C: float, n_params_B: np.ndarray, loss_B: np.ndarray, min_sizes: int) -> IsoFlopBudget:
-    n_V, loss_V, _ = best_per_value(n_params_B, loss_B)
-    base = dict(flops=float(C), n_runs=len(n_params_B), n_sizes=len(n_V), n_params_min=float(n_V[0]),
-                n_params_max=float(n_V[-1]))
-    if len(n_V) < min_sizes:
-        return IsoFlopBudget(**base, excluded=f"{len(n_V)} model size(s), needs {min_sizes}")
-    parabola = fit_parabola(np.log(n_V), loss_V)
+def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes: int) -> IsoFlopBudget:
+    n_X, loss_X, _ = best_per_value(n_params_R, loss_R)
+    base = dict(flops=float(C), n_runs=len(n_params_R), n_sizes=len(n_X), n_params_min=float(n_X[0]),
+                n_params_max=float(n_X[-1]))
+    if len(n_X) < min_sizes:
+        return IsoFlopBudget(**base, excluded=f"{len(n_X)} model size(s), needs {min_sizes}")
+    parabola = fit_parabola(np.log(n_X), loss_X)
     if not parabola.opens_upward:
         return IsoFlopBudget(**base, curvature=parabola.c2, excluded="the parabola opens downward (no minimum)")
     logn_opt = parabola.vertex
-    if not np.log(n_V[0]) <= logn_opt <= np.log(n_V[-1]):
+    if not np.log(n_X[0]) <= logn_opt <= np.log(n_X[-1]):
         return IsoFlopBudget(**base, n_opt=float(np.exp(logn_opt)), curvature=parabola.c2,
                              excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside the sampled "
-                                      f"range [{n_V[0]:.4g}, {n_V[-1]:.4g}]")
+                                      f"range [{n_X[0]:.4g}, {n_X[-1]:.4g}]")
     n_opt = float(np.exp(logn_opt))
-    return IsoFlopBudget(**base, n_opt=n_opt, d_opt=float(C / (6 * n_opt)), loss_opt=float(parabola(logn_opt)),
-                         curvature=parabola.c2)
+    t_opt = float(C / training_flops(n_opt, 1.0))
+    return IsoFlopBudget(**base, n_opt=n_opt, d_opt=t_opt, loss_opt=float(parabola(logn_opt)), curvature=parabola.c2)
 
 
 def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
@@ -239,6 +248,6 @@ def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
                f"{sum(b.excluded is None for b in fits)} of {len(fits)} are ({lines})")
     if all(b.n_sizes < min_sizes for b in fits):
         message += (f". Approach 2 needs an IsoFLOP design: at least {min_sizes} model sizes trained at the same "
-                    "compute (tokens chosen per size so that 6 N D is the same); a sweep at a fixed tokens per "
+                    "compute (tokens chosen per size so that 6 N T is the same); a sweep at a fixed tokens per "
                     "parameter has one size per budget (Approach 3, the parametric fit, suits such a sweep)")
     return message

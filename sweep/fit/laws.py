@@ -1,17 +1,17 @@
 """`sweep fit --law NAME`: each law fitted on a runs table, as one JSON-able dict.
 
-    chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / D_opt / tokens per
+    chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / T_opt (d_opt) / tokens per
                  parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
-    subscaling   the sub-optimal law of SCIENCE.md section 2, the same robust way
+    subscaling   the sub-optimal law of README "The science: Sub-scaling and data density", the same robust way
     compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
-    isoflop      Approach 2: parabolas per compute budget, N_opt and D_opt power laws of C
+    isoflop      Approach 2: parabolas per compute budget, N_opt and T_opt power laws of C
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
     lr, batch    optimal learning rate / batch size per budget (by="flops") or per model size
                  (by="n_params"), power laws of it, near-optimal band
     crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
 
 The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
-(recipe, N, D), the best run there (`table.best_points`); the others read every run. A table of
+(recipe, N, T), the best run there (`table.best_points`); the others read every run. A table of
 several recipes is fitted one recipe at a time (`recipe`), except by crossover.
 """
 
@@ -61,7 +61,7 @@ def crossover_to_dict(r: Any) -> dict[str, Any]:
 
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
-            level: float = 0.95, recipe: str | None = None) -> dict[str, Any]:
+            level: float | None = None, recipe: str | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
 
@@ -80,10 +80,10 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
         table = table.select(best_points(table, tags))
-        head["n_points"] = len(table)  # the best run of each (recipe, N, D)
-    N, D, L = table.n_params_R, table.tokens_R, table.loss_R
+        head["n_points"] = len(table)  # the best run of each (recipe, N, T)
+    N, tokens, loss = table.n_params_R, table.tokens_R, table.loss_R
     if law in ("chinchilla", "subscaling"):
-        fit = parametric.fit_law(law, N, D, L)
+        fit = parametric.fit_law(law, N, tokens, loss)
         out = {**head, **fit_to_dict(fit)}
         if law == "chinchilla":
             C = float(table.flops_R.max()) if compute is None else compute
@@ -99,7 +99,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         if cutoff is None:  # hold out the largest size (or compute)
             values = N if by == "n_params" else table.flops_R
             cutoff = float(np.unique(values)[-1])
-        cmp = parametric.compare_laws(N, D, L, cutoff=cutoff, by=by)
+        cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by)
         return jsonable({**head, **comparison_to_dict(cmp)})
     if law == "isoflop":
         return jsonable({**head, **isoflop.fit_isoflop(table).to_dict()})
@@ -118,5 +118,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     tags = np.array([r if r is not None else "" for r in table.recipe])
     if (tags == "").any():
         raise ConfigError(f"--law crossover: {int((tags == '').sum())} runs have no recipe label")
-    result = crossover.find_crossover(N, D, L, tags, n_resamples=bootstrap or 200, level=level, seed=seed)
+    if bootstrap < 2:
+        raise ConfigError(f"--law crossover: bootstrap={bootstrap}: the crossing's interval needs a bootstrap of "
+                          "K >= 2 resamples (`sweep fit` takes conf/fit.yaml's unless --bootstrap K is given)")
+    result = crossover.find_crossover(N, tokens, loss, tags, n_resamples=bootstrap, level=level, seed=seed)
     return jsonable({**head, **crossover_to_dict(result)})

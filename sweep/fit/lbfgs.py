@@ -23,11 +23,13 @@ from typing import Callable
 
 import numpy as np
 
-# fun(x_KxP, idx_K) -> (f_K, grad_KxP): the objective of problems idx_K at points x_KxP.
+# fun(x_WxP, idx_W) -> (f_W, grad_WxP): the objective of problems idx_W at points x_WxP.
 Objective = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-# Inside, vectors are stored P x K (a parameter's values of all K problems contiguous), so the
-# per-problem dot products and updates run along long rows; fun still sees K x P.
+# Letters: S problems, W the problems still working (not yet stopped), J those of them still in a
+# line search, P parameters, M history slots. Inside, vectors are stored P x W (a parameter's
+# values of all W problems contiguous), so the per-problem dot products and updates run along
+# long rows; fun still sees W x P.
 
 ARMIJO_C1 = 1e-4
 WOLFE_C2 = 0.9
@@ -50,33 +52,33 @@ class LBFGSResult:
         return len(self.f_S)
 
 
-def dot(a_PxK: np.ndarray, b_PxK: np.ndarray) -> np.ndarray:
-    return np.einsum("pk,pk->k", a_PxK, b_PxK)
+def dot(a_PxW: np.ndarray, b_PxW: np.ndarray) -> np.ndarray:
+    return np.einsum("pw,pw->w", a_PxW, b_PxW)
 
 
-def evaluate(fun: Objective, x_PxK: np.ndarray, idx_K: np.ndarray):
-    f_K, grad_KxP = fun(np.ascontiguousarray(x_PxK.T), idx_K)
-    return np.asarray(f_K, dtype=np.float64), np.ascontiguousarray(np.asarray(grad_KxP).T)
+def evaluate(fun: Objective, x_PxW: np.ndarray, idx_W: np.ndarray):
+    f_W, grad_WxP = fun(np.ascontiguousarray(x_PxW.T), idx_W)
+    return np.asarray(f_W, dtype=np.float64), np.ascontiguousarray(np.asarray(grad_WxP).T)
 
 
-def two_loop_direction(g_PxK: np.ndarray, s_MxPxK: np.ndarray, y_MxPxK: np.ndarray,
-                       rho_MxK: np.ndarray, gamma_K: np.ndarray, order: list[int]) -> np.ndarray:
+def two_loop_direction(g_PxW: np.ndarray, s_MxPxW: np.ndarray, y_MxPxW: np.ndarray,
+                       rho_MxW: np.ndarray, gamma_W: np.ndarray, order: list[int]) -> np.ndarray:
     """-H g by the two-loop recursion over the history slots in `order` (newest first). Empty
-    or skipped slots have rho = 0 and change nothing; gamma_K scales the initial Hessian."""
-    q_PxK = g_PxK.copy()
-    alpha_MxK = np.zeros_like(rho_MxK)
+    or skipped slots have rho = 0 and change nothing; gamma_W scales the initial Hessian."""
+    q_PxW = g_PxW.copy()
+    alpha_MxW = np.zeros_like(rho_MxW)
     for i in order:
-        alpha_MxK[i] = rho_MxK[i] * dot(s_MxPxK[i], q_PxK)
-        q_PxK -= alpha_MxK[i] * y_MxPxK[i]
-    q_PxK *= gamma_K
+        alpha_MxW[i] = rho_MxW[i] * dot(s_MxPxW[i], q_PxW)
+        q_PxW -= alpha_MxW[i] * y_MxPxW[i]
+    q_PxW *= gamma_W
     for i in reversed(order):
-        beta_K = rho_MxK[i] * dot(y_MxPxK[i], q_PxK)
-        q_PxK += s_MxPxK[i] * (alpha_MxK[i] - beta_K)
-    return -q_PxK
+        beta_W = rho_MxW[i] * dot(y_MxPxW[i], q_PxW)
+        q_PxW += s_MxPxW[i] * (alpha_MxW[i] - beta_W)
+    return -q_PxW
 
 
-def wolfe_search(fun: Objective, idx_K: np.ndarray, x_PxK: np.ndarray, f_K: np.ndarray,
-                 gd_K: np.ndarray, d_PxK: np.ndarray, t_K: np.ndarray):
+def wolfe_search(fun: Objective, idx_W: np.ndarray, x_PxW: np.ndarray, f_W: np.ndarray,
+                 gd_W: np.ndarray, d_PxW: np.ndarray, t_W: np.ndarray):
     """Weak Wolfe line search by bracketing (Lewis & Overton): find t with
     f(x + t d) <= f + c1 t g.d (sufficient decrease) and g(x + t d).d >= c2 g.d (curvature).
 
@@ -84,42 +86,42 @@ def wolfe_search(fun: Objective, idx_K: np.ndarray, x_PxK: np.ndarray, f_K: np.n
     directions get long steps); one that does not decrease enough becomes the bracket's upper
     end, and the next trial is the minimum of the quadratic through f and f' at the lower end
     and f at the upper end, kept within 10% .. 50% of the bracket (10% if f was not finite).
-    If the trials run out, the longest step with sufficient decrease is taken. Returns (ok_K,
-    t_K, f_new_K, g_new_PxK, n_eval_K); rows with ok False found no step that decreases f."""
-    p, k = x_PxK.shape
-    lo_K, hi_K, t_K = np.zeros(k), np.full(k, np.inf), t_K.copy()
-    f_lo_K, gd_lo_K, f_hi_K = f_K.copy(), gd_K.copy(), np.full(k, np.inf)
-    ok_K = np.zeros(k, bool)  # has a point with sufficient decrease (at lo)
-    f_new_K = np.full(k, np.inf)
-    g_new_PxK = np.zeros((p, k))
-    n_eval_K = np.zeros(k, int)
+    If the trials run out, the longest step with sufficient decrease is taken. Returns (ok_W,
+    t_W, f_new_W, g_new_PxW, n_eval_W); rows with ok False found no step that decreases f."""
+    p, k = x_PxW.shape
+    lo_W, hi_W, t_W = np.zeros(k), np.full(k, np.inf), t_W.copy()
+    f_lo_W, gd_lo_W, f_hi_W = f_W.copy(), gd_W.copy(), np.full(k, np.inf)
+    ok_W = np.zeros(k, bool)  # has a point with sufficient decrease (at lo)
+    f_new_W = np.full(k, np.inf)
+    g_new_PxW = np.zeros((p, k))
+    n_eval_W = np.zeros(k, int)
     todo_J = np.arange(k)
     for _ in range(MAX_LINE_SEARCH):
         if todo_J.size == 0:
             break
-        t_J = t_K[todo_J]
-        d_PxJ = d_PxK[:, todo_J]
+        t_J = t_W[todo_J]
+        d_PxJ = d_PxW[:, todo_J]
         with np.errstate(all="ignore"):
-            f_J, g_PxJ = evaluate(fun, x_PxK[:, todo_J] + t_J * d_PxJ, idx_K[todo_J])
+            f_J, g_PxJ = evaluate(fun, x_PxW[:, todo_J] + t_J * d_PxJ, idx_W[todo_J])
             finite_J = np.isfinite(f_J) & np.all(np.isfinite(g_PxJ), axis=0)
-            decrease_J = (finite_J & (f_J <= f_K[todo_J] + ARMIJO_C1 * t_J * gd_K[todo_J])
-                          & (f_J < f_K[todo_J]))  # and not a step lost in rounding
+            decrease_J = (finite_J & (f_J <= f_W[todo_J] + ARMIJO_C1 * t_J * gd_W[todo_J])
+                          & (f_J < f_W[todo_J]))  # and not a step lost in rounding
             slope_J = dot(g_PxJ, d_PxJ)
-            curvature_J = slope_J >= WOLFE_C2 * gd_K[todo_J]
-        n_eval_K[todo_J] += 1
+            curvature_J = slope_J >= WOLFE_C2 * gd_W[todo_J]
+        n_eval_W[todo_J] += 1
         good_J = todo_J[decrease_J]
-        ok_K[good_J] = True
-        lo_K[good_J] = t_J[decrease_J]
-        f_new_K[good_J] = f_lo_K[good_J] = f_J[decrease_J]
-        gd_lo_K[good_J] = slope_J[decrease_J]
-        g_new_PxK[:, good_J] = g_PxJ[:, decrease_J]
+        ok_W[good_J] = True
+        lo_W[good_J] = t_J[decrease_J]
+        f_new_W[good_J] = f_lo_W[good_J] = f_J[decrease_J]
+        gd_lo_W[good_J] = slope_J[decrease_J]
+        g_new_PxW[:, good_J] = g_PxJ[:, decrease_J]
         bad_J = todo_J[~decrease_J]
-        hi_K[bad_J] = t_J[~decrease_J]
-        f_hi_K[bad_J] = np.where(finite_J[~decrease_J], f_J[~decrease_J], np.inf)
+        hi_W[bad_J] = t_J[~decrease_J]
+        f_hi_W[bad_J] = np.where(finite_J[~decrease_J], f_J[~decrease_J], np.inf)
         todo_J = todo_J[~(decrease_J & curvature_J)]
-        t_K[todo_J] = next_trial(lo_K[todo_J], hi_K[todo_J], f_lo_K[todo_J], gd_lo_K[todo_J],
-                                 f_hi_K[todo_J])
-    return ok_K, lo_K, f_new_K, g_new_PxK, n_eval_K
+        t_W[todo_J] = next_trial(lo_W[todo_J], hi_W[todo_J], f_lo_W[todo_J], gd_lo_W[todo_J],
+                                 f_hi_W[todo_J])
+    return ok_W, lo_W, f_new_W, g_new_PxW, n_eval_W
 
 
 def next_trial(lo_J, hi_J, f_lo_J, gd_lo_J, f_hi_J) -> np.ndarray:
@@ -135,59 +137,59 @@ def next_trial(lo_J, hi_J, f_lo_J, gd_lo_J, f_hi_J) -> np.ndarray:
 
 @dataclass
 class History:
-    """The last m (s, y) pairs of the K running problems, in a ring of m slots shared by all:
+    """The last m (s, y) pairs of the W running problems, in a ring of m slots shared by all:
     every iteration writes one slot per problem, an empty pair (rho = 0, a no-op in the
     two-loop recursion) where the step failed or the curvature s.y was not positive."""
 
-    s_MxPxK: np.ndarray
-    y_MxPxK: np.ndarray
-    rho_MxK: np.ndarray
-    gamma_K: np.ndarray  # s.y / y.y of the newest kept pair: the initial Hessian's scale
+    s_MxPxW: np.ndarray
+    y_MxPxW: np.ndarray
+    rho_MxW: np.ndarray
+    gamma_W: np.ndarray  # s.y / y.y of the newest kept pair: the initial Hessian's scale
 
     @classmethod
     def empty(cls, m: int, p: int, k: int) -> History:
         return cls(np.zeros((m, p, k)), np.zeros((m, p, k)), np.zeros((m, k)), np.ones(k))
 
-    def direction(self, g_PxK: np.ndarray, it: int) -> np.ndarray:
-        m = len(self.rho_MxK)
+    def direction(self, g_PxW: np.ndarray, it: int) -> np.ndarray:
+        m = len(self.rho_MxW)
         order = [(it - 1 - i) % m for i in range(m)]  # newest slot first
-        return two_loop_direction(g_PxK, self.s_MxPxK, self.y_MxPxK, self.rho_MxK,
-                                  self.gamma_K, order)
+        return two_loop_direction(g_PxW, self.s_MxPxW, self.y_MxPxW, self.rho_MxW,
+                                  self.gamma_W, order)
 
     def has_pairs(self) -> np.ndarray:
-        return np.any(self.rho_MxK > 0, axis=0)
+        return np.any(self.rho_MxW > 0, axis=0)
 
-    def push(self, it: int, step_PxK: np.ndarray, dy_PxK: np.ndarray) -> None:
-        sy_K, yy_K = dot(step_PxK, dy_PxK), dot(dy_PxK, dy_PxK)
-        keep_K = (sy_K > 0) & (sy_K > 1e-12 * yy_K)
-        slot = it % len(self.rho_MxK)
-        self.s_MxPxK[slot] = step_PxK
-        self.y_MxPxK[slot] = dy_PxK
-        self.rho_MxK[slot] = np.where(keep_K, 1.0 / np.where(keep_K, sy_K, 1.0), 0.0)
-        self.gamma_K = np.where(keep_K, sy_K / np.where(keep_K, yy_K, 1.0), self.gamma_K)
+    def push(self, it: int, step_PxW: np.ndarray, dy_PxW: np.ndarray) -> None:
+        sy_W, yy_W = dot(step_PxW, dy_PxW), dot(dy_PxW, dy_PxW)
+        keep_W = (sy_W > 0) & (sy_W > 1e-12 * yy_W)
+        slot = it % len(self.rho_MxW)
+        self.s_MxPxW[slot] = step_PxW
+        self.y_MxPxW[slot] = dy_PxW
+        self.rho_MxW[slot] = np.where(keep_W, 1.0 / np.where(keep_W, sy_W, 1.0), 0.0)
+        self.gamma_W = np.where(keep_W, sy_W / np.where(keep_W, yy_W, 1.0), self.gamma_W)
 
-    def forget(self, rows_K: np.ndarray) -> None:
-        self.rho_MxK[:, rows_K] = 0.0
-        self.gamma_K[rows_K] = 1.0
+    def forget(self, rows_W: np.ndarray) -> None:
+        self.rho_MxW[:, rows_W] = 0.0
+        self.gamma_W[rows_W] = 1.0
 
-    def keep(self, rows_K: np.ndarray) -> History:
-        return History(self.s_MxPxK[:, :, rows_K], self.y_MxPxK[:, :, rows_K],
-                       self.rho_MxK[:, rows_K], self.gamma_K[rows_K])
+    def keep(self, rows_W: np.ndarray) -> History:
+        return History(self.s_MxPxW[:, :, rows_W], self.y_MxPxW[:, :, rows_W],
+                       self.rho_MxW[:, rows_W], self.gamma_W[rows_W])
 
 
-def stop_reasons(ok_K, fresh_K, f_old_K, f_K, g_PxK, gtol: float, ftol: float) -> np.ndarray:
+def stop_reasons(ok_W, fresh_W, f_old_W, f_W, g_PxW, gtol: float, ftol: float) -> np.ndarray:
     """Per problem after a step: "" (go on), gtol, ftol or line_search."""
-    reason_K = np.full(len(f_K), "", dtype=object)
-    small_f_K = (f_old_K - f_K) <= ftol * np.maximum(np.abs(f_old_K), np.abs(f_K))
-    reason_K[ok_K & small_f_K] = "ftol"
-    reason_K[ok_K & (np.max(np.abs(g_PxK), axis=0) <= gtol)] = "gtol"
-    reason_K[~ok_K & fresh_K] = "line_search"
-    return reason_K
+    reason_W = np.full(len(f_W), "", dtype=object)
+    small_f_W = (f_old_W - f_W) <= ftol * np.maximum(np.abs(f_old_W), np.abs(f_W))
+    reason_W[ok_W & small_f_W] = "ftol"
+    reason_W[ok_W & (np.max(np.abs(g_PxW), axis=0) <= gtol)] = "gtol"
+    reason_W[~ok_W & fresh_W] = "line_search"
+    return reason_W
 
 
 def minimize(fun: Objective, x0_SxP: np.ndarray, *, history: int = 10, max_iter: int = 1000,
              gtol: float = 1e-10, ftol: float = 1e-10) -> LBFGSResult:
-    """Minimise S problems from x0_SxP; `fun(x_KxP, idx_K)` evaluates problems idx_K.
+    """Minimise S problems from x0_SxP; `fun(x_WxP, idx_W)` evaluates problems idx_W.
 
     Only the running problems are evaluated: finished ones are dropped from every array."""
     x_PxS = np.array(x0_SxP, dtype=np.float64).T.copy()
@@ -202,44 +204,44 @@ def minimize(fun: Objective, x0_SxP: np.ndarray, *, history: int = 10, max_iter:
     reason_S = np.full(n_problems, "", dtype=object)
     reason_S[np.max(np.abs(g_PxS), axis=0) <= gtol] = "gtol"
 
-    idx_K = np.flatnonzero(reason_S == "")
-    x_PxK, f_K, g_PxK = x_PxS[:, idx_K], f_S[idx_K], g_PxS[:, idx_K]
-    hist = History.empty(history, p, idx_K.size)
+    idx_W = np.flatnonzero(reason_S == "")
+    x_PxW, f_W, g_PxW = x_PxS[:, idx_W], f_S[idx_W], g_PxS[:, idx_W]
+    hist = History.empty(history, p, idx_W.size)
     for it in range(max_iter):
-        if idx_K.size == 0:
+        if idx_W.size == 0:
             break
-        d_PxK = hist.direction(g_PxK, it)
-        gd_K = dot(g_PxK, d_PxK)
-        fresh_K = ~(gd_K < 0) | ~hist.has_pairs()
-        d_PxK[:, fresh_K] = -g_PxK[:, fresh_K]  # no history, or not a descent direction
-        gd_K[fresh_K] = -dot(g_PxK[:, fresh_K], g_PxK[:, fresh_K])
-        t_K = np.where(fresh_K, np.minimum(1.0, 1.0 / np.sqrt(-gd_K)), 1.0)
-        ok_K, t_K, f_new_K, g_new_PxK, n_eval_K = wolfe_search(fun, idx_K, x_PxK, f_K, gd_K,
-                                                                d_PxK, t_K)
-        n_eval_S[idx_K] += n_eval_K
-        n_iter_S[idx_K] += 1
+        d_PxW = hist.direction(g_PxW, it)
+        gd_W = dot(g_PxW, d_PxW)
+        fresh_W = ~(gd_W < 0) | ~hist.has_pairs()
+        d_PxW[:, fresh_W] = -g_PxW[:, fresh_W]  # no history, or not a descent direction
+        gd_W[fresh_W] = -dot(g_PxW[:, fresh_W], g_PxW[:, fresh_W])
+        t_W = np.where(fresh_W, np.minimum(1.0, 1.0 / np.sqrt(-gd_W)), 1.0)
+        ok_W, t_W, f_new_W, g_new_PxW, n_eval_W = wolfe_search(fun, idx_W, x_PxW, f_W, gd_W,
+                                                                d_PxW, t_W)
+        n_eval_S[idx_W] += n_eval_W
+        n_iter_S[idx_W] += 1
 
-        step_PxK = np.where(ok_K, t_K * d_PxK, 0.0)
-        hist.push(it, step_PxK, np.where(ok_K, g_new_PxK - g_PxK, 0.0))
-        hist.forget(~ok_K & ~fresh_K)  # retry from steepest descent next time
-        f_old_K = f_K
-        x_PxK = x_PxK + step_PxK
-        f_K = np.where(ok_K, f_new_K, f_K)
-        g_PxK = np.where(ok_K, g_new_PxK, g_PxK)
+        step_PxW = np.where(ok_W, t_W * d_PxW, 0.0)
+        hist.push(it, step_PxW, np.where(ok_W, g_new_PxW - g_PxW, 0.0))
+        hist.forget(~ok_W & ~fresh_W)  # retry from steepest descent next time
+        f_old_W = f_W
+        x_PxW = x_PxW + step_PxW
+        f_W = np.where(ok_W, f_new_W, f_W)
+        g_PxW = np.where(ok_W, g_new_PxW, g_PxW)
 
-        reason_K = stop_reasons(ok_K, fresh_K, f_old_K, f_K, g_PxK, gtol, ftol)
-        done_K = reason_K != ""
-        if done_K.any():
-            done = idx_K[done_K]
-            x_PxS[:, done], g_PxS[:, done] = x_PxK[:, done_K], g_PxK[:, done_K]
-            f_S[done] = f_K[done_K]
-            reason_S[done] = reason_K[done_K]
-            run_K = ~done_K
-            idx_K, f_K = idx_K[run_K], f_K[run_K]
-            x_PxK, g_PxK = x_PxK[:, run_K], g_PxK[:, run_K]
-            hist = hist.keep(run_K)
-    x_PxS[:, idx_K], f_S[idx_K], g_PxS[:, idx_K] = x_PxK, f_K, g_PxK
-    reason_S[idx_K] = "max_iter"
+        reason_W = stop_reasons(ok_W, fresh_W, f_old_W, f_W, g_PxW, gtol, ftol)
+        done_W = reason_W != ""
+        if done_W.any():
+            done = idx_W[done_W]
+            x_PxS[:, done], g_PxS[:, done] = x_PxW[:, done_W], g_PxW[:, done_W]
+            f_S[done] = f_W[done_W]
+            reason_S[done] = reason_W[done_W]
+            run_W = ~done_W
+            idx_W, f_W = idx_W[run_W], f_W[run_W]
+            x_PxW, g_PxW = x_PxW[:, run_W], g_PxW[:, run_W]
+            hist = hist.keep(run_W)
+    x_PxS[:, idx_W], f_S[idx_W], g_PxS[:, idx_W] = x_PxW, f_W, g_PxW
+    reason_S[idx_W] = "max_iter"
     reason_S = reason_S.astype(str)
     return LBFGSResult(x_SxP=x_PxS.T.copy(), f_S=f_S, grad_SxP=g_PxS.T.copy(),
                        n_iter_S=n_iter_S, n_eval_S=n_eval_S,

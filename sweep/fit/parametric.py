@@ -1,30 +1,35 @@
-"""Parametric loss laws L(N, D) fitted the Chinchilla Approach 3 way (SCIENCE.md sections 2, 3).
+"""Parametric loss laws loss(N, T) fitted the Chinchilla Approach 3 way (README "The science:
+Approach 3: the parametric law" and "The science: Sub-scaling and data density").
 
-Two laws, both fitted by minimising the SUM over runs of Huber_delta(LSE(terms) - log L),
+Two laws, both fitted by minimising the SUM over runs of Huber_delta(LSE(terms) - log loss),
 delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
 the start that ends lowest and reporting its convergence:
 
-    chinchilla   L = E + A / N^alpha + B / D^beta
-                 terms: log_A - alpha log N, log_B - beta log D, log_E
+    chinchilla   loss = E + A / N^alpha + B / T^beta
+                 terms: log_A - alpha log N, log_B - beta log T, log_E
                  grid (published): alpha, beta in {0, 0.5, .., 2}, log_E in {-1, -0.5, .., 1},
                  log_A, log_B in {0, 5, .., 25}: 4,500 starts
-    subscaling   L = A R_D / D^alpha + B R_N / N^beta + E   (Chen et al. 2025, as published:
-                 A, alpha go with D and B, beta with N), OTR = D / N,
+    subscaling   loss = A R_D / T^alpha + B R_N / N^beta + E   (Chen et al. 2025, as published:
+                 A, alpha go with the tokens T and B, beta with N; their D is our T), OTR = T / N,
                  R_D = 1 + 1 / (1 + exp(-k_D OTR)), R_N = 1 + 1 / (1 + exp(-k_N OTR))
-                 terms: log_A + log R_D - alpha log D, log_B + log R_N - beta log N, log_E
+                 terms: log_A + log R_D - alpha log T, log_B + log R_N - beta log N, log_E
                  k_D, k_N are fitted as log k (so k > 0): the published law has R rising from
                  1.5 to 2 as OTR grows (more over-training, less return); k < 0 would reverse
                  that, and log k puts k of 1e-4 .. 1e-1 on one scale for the optimiser.
                  grid: 1,296 starts (see SUBSCALING_EXPONENT_STARTS below)
 
 A fit needs at least one run more than the law has parameters (6 for Chinchilla, 8 for the
-sub-scaling law), two distinct N and two distinct D, and finite N, D, L > 0.
+sub-scaling law), two distinct N and two distinct T, and finite N, T, loss > 0.
 
-Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, D_opt, tokens
+Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, T_opt, tokens
 per parameter), the bootstrap (resample counts are per-run weights, so all resamples are one
 batched L-BFGS call started from the full-data optimum and the grid's other distinct local
 optima) and the held-out comparison of the two laws (fit below a size or compute cutoff,
 predict the runs at or above it).
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here
+S starts of a grid, W the rows of one objective evaluation, P a law's parameters (theta),
+O distinct local optima, Q bootstrap resamples. The loss is spelled out.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from typing import Callable
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.lbfgs import minimize
+from sweep.record import training_flops
 
 HUBER_DELTA = 1e-3
 MAX_ITER = 1000
@@ -55,9 +62,16 @@ MAX_OPTIMA_CHECKED = 500
 
 # --- the laws ------------------------------------------------------------------------------
 
+def params_times_tokens(C) -> np.ndarray:
+    """N·T that a compute C pays for: C = training_flops(N, T) = 6·N·T is linear in N·T."""
+    return np.asarray(C, dtype=np.float64) / training_flops(1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class ChinchillaLaw:
-    """L(N, D) = E + A / N^alpha + B / D^beta and its compute-optimal allocation (C = 6 N D)."""
+    """loss(N, T) = E + A / N^alpha + B / T^beta and its compute-optimal allocation (C = 6 N T).
+
+    `d_opt` is the compute-optimal number of tokens T_opt (the published name, D for data)."""
 
     E: float
     A: float
@@ -65,9 +79,9 @@ class ChinchillaLaw:
     alpha: float
     beta: float
 
-    def predict(self, N, D) -> np.ndarray:
-        N, D = np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64)
-        return self.E + self.A / N**self.alpha + self.B / D**self.beta
+    def predict(self, N, tokens) -> np.ndarray:
+        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
+        return self.E + self.A / N**self.alpha + self.B / tokens**self.beta
 
     @property
     def G(self) -> float:
@@ -80,21 +94,21 @@ class ChinchillaLaw:
 
     @property
     def b(self) -> float:
-        """D_opt grows as C^b."""
+        """T_opt grows as C^b."""
         return self.alpha / (self.alpha + self.beta)
 
     def n_opt(self, C) -> np.ndarray:
-        return self.G * (np.asarray(C, dtype=np.float64) / 6) ** self.a
+        return self.G * params_times_tokens(C) ** self.a
 
     def d_opt(self, C) -> np.ndarray:
-        return (np.asarray(C, dtype=np.float64) / 6) ** self.b / self.G
+        return params_times_tokens(C) ** self.b / self.G
 
     def tokens_per_param(self, C) -> np.ndarray:
-        """D_opt / N_opt at compute C."""
+        """T_opt / N_opt at compute C."""
         return self.d_opt(C) / self.n_opt(C)
 
     def loss_opt(self, C) -> np.ndarray:
-        """The loss of the compute-optimal run at compute C, L(N_opt(C), D_opt(C))."""
+        """The loss of the compute-optimal run at compute C, loss(N_opt(C), T_opt(C))."""
         return self.predict(self.n_opt(C), self.d_opt(C))
 
     def params(self) -> dict[str, float]:
@@ -103,7 +117,7 @@ class ChinchillaLaw:
 
 @dataclass(frozen=True)
 class SubScalingLaw:
-    """L(N, D) = A R_D / D^alpha + B R_N / N^beta + E, R_x = 1 + sigmoid(k_x D / N)."""
+    """loss(N, T) = A R_D / T^alpha + B R_N / N^beta + E, R_x = 1 + sigmoid(k_x T / N)."""
 
     E: float
     A: float
@@ -113,12 +127,12 @@ class SubScalingLaw:
     k_D: float
     k_N: float
 
-    def predict(self, N, D) -> np.ndarray:
-        N, D = np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64)
-        otr = D / N
+    def predict(self, N, tokens) -> np.ndarray:
+        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
+        otr = tokens / N
         r_d = 1 + 1 / (1 + np.exp(-self.k_D * otr))
         r_n = 1 + 1 / (1 + np.exp(-self.k_N * otr))
-        return self.A * r_d / D**self.alpha + self.B * r_n / N**self.beta + self.E
+        return self.A * r_d / tokens**self.alpha + self.B * r_n / N**self.beta + self.E
 
     def params(self) -> dict[str, float]:
         return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta,
@@ -127,48 +141,48 @@ class SubScalingLaw:
 
 # --- input checks --------------------------------------------------------------------------
 
-def run_arrays(N, D, L):
-    """(N_R, D_R, L_R) as float64 arrays of one length, finite and > 0, or a ConfigError that
+def run_arrays(N, tokens, loss):
+    """(N_R, tokens_R, loss_R) as float64 arrays of one length, finite and > 0, or a ConfigError that
     names the first bad value and its row."""
     arrays = {}
-    for name, what, values in (("N", "parameters", N), ("D", "tokens", D), ("L", "loss", L)):
+    for name, what, values in (("N", "N (parameters)", N), ("tokens", "tokens", tokens), ("loss", "loss", loss)):
         try:
             arr = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name} ({what}) must be numbers: {exc}") from None
+            raise ConfigError(f"{what} must be numbers: {exc}") from None
         if arr.ndim != 1:
-            raise ConfigError(f"{name} ({what}) must be a 1-D array of runs, got shape {arr.shape}")
+            raise ConfigError(f"{what} must be a 1-D array of runs, got shape {arr.shape}")
         arrays[name] = arr
     lengths = {name: len(arr) for name, arr in arrays.items()}
     if len(set(lengths.values())) != 1:
-        raise ConfigError(f"N, D and L must have one entry per run; got lengths {lengths}")
+        raise ConfigError(f"N, tokens and loss must have one entry per run; got lengths {lengths}")
     for name, arr in arrays.items():
         bad_R = np.flatnonzero(~np.isfinite(arr))
         if bad_R.size:
             raise ConfigError(f"{name} is {arr[bad_R[0]]} at run {_rows(bad_R)}: every run needs "
-                              f"finite N, D and L")
+                              f"finite N, tokens and loss")
         bad_R = np.flatnonzero(arr <= 0)
         if bad_R.size:
-            raise ConfigError(f"{name}={arr[bad_R[0]]:g} at run {_rows(bad_R)}: N, D and L must "
+            raise ConfigError(f"{name}={arr[bad_R[0]]:g} at run {_rows(bad_R)}: N, tokens and loss must "
                               f"be > 0")
-    return arrays["N"], arrays["D"], arrays["L"]
+    return arrays["N"], arrays["tokens"], arrays["loss"]
 
 
-def validate_runs(N, D, L, *, n_params: int = 5, weights=None, law: str = "chinchilla"):
+def validate_runs(N, tokens, loss, *, n_params: int = 5, weights=None, law: str = "chinchilla"):
     """run_arrays, and enough runs to fit a law of n_params parameters, or a ConfigError.
 
     Accepted: R >= n_params + 1 runs (one more than the law has parameters, so a fit is not
-    an interpolation), at least two distinct N and two distinct D, and weights (if given) one
+    an interpolation), at least two distinct N and two distinct token counts, and weights (if given) one
     finite number >= 0 per run."""
-    N_R, D_R, L_R = run_arrays(N, D, L)
+    N_R, tokens_R, loss_R = run_arrays(N, tokens, loss)
     if len(N_R) < n_params + 1:
         raise ConfigError(f"{len(N_R)} runs are too few to fit the {law} law ({n_params} "
                           f"parameters): need at least {n_params + 1}")
-    for name, arr in (("N", N_R), ("D", D_R)):
+    for name, arr in (("N", N_R), ("tokens", tokens_R)):
         distinct = np.unique(arr)
         if distinct.size < 2:
             raise ConfigError(f"every run has {name}={distinct[0]:g}: the {law} law needs at "
-                              f"least 2 distinct N and 2 distinct D")
+                              f"least 2 distinct N and 2 distinct token counts")
     if weights is not None:
         w_R = np.asarray(weights, dtype=np.float64)
         if w_R.shape != N_R.shape:
@@ -178,7 +192,7 @@ def validate_runs(N, D, L, *, n_params: int = 5, weights=None, law: str = "chinc
         if bad_R.size:
             raise ConfigError(f"weight {w_R[bad_R[0]]} at run {_rows(bad_R)}: accepted are "
                               f"finite weights >= 0")
-    return N_R, D_R, L_R
+    return N_R, tokens_R, loss_R
 
 
 def _rows(rows_R: np.ndarray) -> str:
@@ -188,7 +202,7 @@ def _rows(rows_R: np.ndarray) -> str:
     return f"rows {shown}{' ...' if rows_R.size > 5 else ''}"
 
 
-# --- objectives: SUM of Huber(LSE(terms) - log L), with the gradient -------------------------
+# --- objectives: SUM of Huber(LSE(terms) - log loss), with the gradient -------------------------
 #
 # LSE(u_1, u_2, log E) = log(e^u_1 + e^u_2 + E) is computed without the max shift: the terms
 # are exponentials of moderate numbers at every start, and a trial step that overflows gives a
@@ -197,84 +211,84 @@ def _rows(rows_R: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class LogRuns:
-    logL_R: np.ndarray
-    otr_R: np.ndarray  # D / N
+    log_loss_R: np.ndarray
+    otr_R: np.ndarray  # T / N
     X_n_Rx2: np.ndarray  # (1, -log N): sums and log N moments in one product
-    X_d_Rx2: np.ndarray  # (1, -log D)
+    X_t_Rx2: np.ndarray  # (1, -log T)
 
     @classmethod
-    def of(cls, N_R, D_R, L_R) -> LogRuns:
+    def of(cls, N_R, tokens_R, loss_R) -> LogRuns:
         ones_R = np.ones_like(N_R)
-        return cls(logL_R=np.log(L_R), otr_R=D_R / N_R,
+        return cls(log_loss_R=np.log(loss_R), otr_R=tokens_R / N_R,
                    X_n_Rx2=np.stack([ones_R, -np.log(N_R)], axis=1),
-                   X_d_Rx2=np.stack([ones_R, -np.log(D_R)], axis=1))
+                   X_t_Rx2=np.stack([ones_R, -np.log(tokens_R)], axis=1))
 
     @property
     def logN_R(self) -> np.ndarray:
         return -self.X_n_Rx2[:, 1]
 
     @property
-    def logD_R(self) -> np.ndarray:
-        return -self.X_d_Rx2[:, 1]
+    def log_tokens_R(self) -> np.ndarray:
+        return -self.X_t_Rx2[:, 1]
 
 
-def huber_of_log(e_1, e_2, E_Kx1, logL_R, w_KxR, delta: float):
-    """f_K = sum_R w Huber(log(e_1 + e_2 + E) - log L) and dh/du (= w Huber'(r) / sum), K x R.
+def huber_of_log(e_1, e_2, E_Wx1, log_loss_R, w_WxR, delta: float):
+    """f_W = sum_R w Huber(log(e_1 + e_2 + E) - log loss) and dh/du (= w Huber'(r) / sum), W x R.
 
     Huber(r) = c (r - c / 2) with c = clip(r, -delta, delta): r^2 / 2 inside, delta (|r| -
     delta / 2) outside."""
-    s_KxR = e_1 + e_2
-    s_KxR += E_Kx1
-    r_KxR = np.log(s_KxR)
-    r_KxR -= logL_R
-    c_KxR = np.clip(r_KxR, -delta, delta)
-    r_KxR -= 0.5 * c_KxR
-    r_KxR *= c_KxR  # now the Huber loss of each run
-    if w_KxR is not None:
-        r_KxR *= w_KxR
-        c_KxR *= w_KxR
-    c_KxR /= s_KxR
-    return r_KxR.sum(axis=1), c_KxR
+    s_WxR = e_1 + e_2
+    s_WxR += E_Wx1
+    r_WxR = np.log(s_WxR)
+    r_WxR -= log_loss_R
+    c_WxR = np.clip(r_WxR, -delta, delta)
+    r_WxR -= 0.5 * c_WxR
+    r_WxR *= c_WxR  # now the Huber loss of each run
+    if w_WxR is not None:
+        r_WxR *= w_WxR
+        c_WxR *= w_WxR
+    c_WxR /= s_WxR
+    return r_WxR.sum(axis=1), c_WxR
 
 
-def chinchilla_objective(theta_KxP, runs: LogRuns, w_KxR, delta: float = HUBER_DELTA):
+def chinchilla_objective(theta_WxP, runs: LogRuns, w_WxR, delta: float = HUBER_DELTA):
     """theta = (log_A, log_B, log_E, alpha, beta): terms log_A - alpha log N, log_B - beta
-    log D, log_E."""
-    log_a, log_b, log_e, alpha, beta = (c[:, None] for c in theta_KxP.T)
+    log T, log_E."""
+    log_a, log_b, log_e, alpha, beta = (c[:, None] for c in theta_WxP.T)
     e_n = np.exp(log_a + alpha * runs.X_n_Rx2[:, 1])
-    e_d = np.exp(log_b + beta * runs.X_d_Rx2[:, 1])
-    E_Kx1 = np.exp(log_e)
-    f_K, dh_KxR = huber_of_log(e_n, e_d, E_Kx1, runs.logL_R, w_KxR, delta)
-    g_n_Kx2 = (e_n * dh_KxR) @ runs.X_n_Rx2  # d/d log_A, d/d alpha
-    g_d_Kx2 = (e_d * dh_KxR) @ runs.X_d_Rx2
-    g_e_K = dh_KxR.sum(axis=1) * E_Kx1[:, 0]
-    grad_KxP = np.stack([g_n_Kx2[:, 0], g_d_Kx2[:, 0], g_e_K, g_n_Kx2[:, 1], g_d_Kx2[:, 1]],
+    e_t = np.exp(log_b + beta * runs.X_t_Rx2[:, 1])
+    E_Wx1 = np.exp(log_e)
+    f_W, dh_WxR = huber_of_log(e_n, e_t, E_Wx1, runs.log_loss_R, w_WxR, delta)
+    g_n_Wx2 = (e_n * dh_WxR) @ runs.X_n_Rx2  # d/d log_A, d/d alpha
+    g_t_Wx2 = (e_t * dh_WxR) @ runs.X_t_Rx2
+    g_e_W = dh_WxR.sum(axis=1) * E_Wx1[:, 0]
+    grad_WxP = np.stack([g_n_Wx2[:, 0], g_t_Wx2[:, 0], g_e_W, g_n_Wx2[:, 1], g_t_Wx2[:, 1]],
                         axis=1)
-    return f_K, grad_KxP
+    return f_W, grad_WxP
 
 
-def subscaling_objective(theta_KxP, runs: LogRuns, w_KxR, delta: float = HUBER_DELTA):
+def subscaling_objective(theta_WxP, runs: LogRuns, w_WxR, delta: float = HUBER_DELTA):
     """theta = (log_A, log_B, log_E, alpha, beta, log_k_D, log_k_N): terms log_A + log R_D -
-    alpha log D, log_B + log R_N - beta log N, log_E."""
-    log_a, log_b, log_e, alpha, beta, log_kd, log_kn = (c[:, None] for c in theta_KxP.T)
+    alpha log T, log_B + log R_N - beta log N, log_E."""
+    log_a, log_b, log_e, alpha, beta, log_kd, log_kn = (c[:, None] for c in theta_WxP.T)
     z_d = np.exp(log_kd) * runs.otr_R
     z_n = np.exp(log_kn) * runs.otr_R
     sig_d = 1 / (1 + np.exp(-z_d))
     sig_n = 1 / (1 + np.exp(-z_n))
-    e_d = np.exp(log_a + alpha * runs.X_d_Rx2[:, 1]) * (1 + sig_d)
+    e_t = np.exp(log_a + alpha * runs.X_t_Rx2[:, 1]) * (1 + sig_d)
     e_n = np.exp(log_b + beta * runs.X_n_Rx2[:, 1]) * (1 + sig_n)
-    E_Kx1 = np.exp(log_e)
-    f_K, dh_KxR = huber_of_log(e_d, e_n, E_Kx1, runs.logL_R, w_KxR, delta)
-    e_d *= dh_KxR  # now dF/du_D
-    e_n *= dh_KxR
-    g_d_Kx2 = e_d @ runs.X_d_Rx2
-    g_n_Kx2 = e_n @ runs.X_n_Rx2
+    E_Wx1 = np.exp(log_e)
+    f_W, dh_WxR = huber_of_log(e_t, e_n, E_Wx1, runs.log_loss_R, w_WxR, delta)
+    e_t *= dh_WxR  # now dF/du_D
+    e_n *= dh_WxR
+    g_t_Wx2 = e_t @ runs.X_t_Rx2
+    g_n_Wx2 = e_n @ runs.X_n_Rx2
     # d log(1 + sigmoid(z)) / d log k = sigmoid (1 - sigmoid) z / (1 + sigmoid)
-    g_kd_K = np.einsum("kr,kr->k", e_d, sig_d * (1 - sig_d) * z_d / (1 + sig_d))
-    g_kn_K = np.einsum("kr,kr->k", e_n, sig_n * (1 - sig_n) * z_n / (1 + sig_n))
-    grad_KxP = np.stack([g_d_Kx2[:, 0], g_n_Kx2[:, 0], dh_KxR.sum(axis=1) * E_Kx1[:, 0],
-                         g_d_Kx2[:, 1], g_n_Kx2[:, 1], g_kd_K, g_kn_K], axis=1)
-    return f_K, grad_KxP
+    g_kd_W = np.einsum("kr,kr->k", e_t, sig_d * (1 - sig_d) * z_d / (1 + sig_d))
+    g_kn_W = np.einsum("kr,kr->k", e_n, sig_n * (1 - sig_n) * z_n / (1 + sig_n))
+    grad_WxP = np.stack([g_t_Wx2[:, 0], g_n_Wx2[:, 0], dh_WxR.sum(axis=1) * E_Wx1[:, 0],
+                         g_t_Wx2[:, 1], g_n_Wx2[:, 1], g_kd_W, g_kn_W], axis=1)
+    return f_W, grad_WxP
 
 
 # --- start grids -----------------------------------------------------------------------------
@@ -365,14 +379,14 @@ class LawFit:
     start: dict[str, float]  # its values, by theta name
     n_converged_starts: int
     theta_P: np.ndarray = field(repr=False)
-    optima_KxP: np.ndarray = field(repr=False)  # different local optima of the grid, best first
+    optima_OxP: np.ndarray = field(repr=False)  # different local optima of the grid, best first
     N_R: np.ndarray = field(repr=False)
-    D_R: np.ndarray = field(repr=False)
-    L_R: np.ndarray = field(repr=False)
+    tokens_R: np.ndarray = field(repr=False)
+    loss_R: np.ndarray = field(repr=False)
     weights_R: np.ndarray = field(repr=False)
 
-    def predict(self, N, D) -> np.ndarray:
-        return self.law.predict(N, D)
+    def predict(self, N, tokens) -> np.ndarray:
+        return self.law.predict(N, tokens)
 
     def params(self) -> dict[str, float]:
         return self.law.params()
@@ -390,28 +404,28 @@ class LawFit:
 def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None):
     """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem.
 
-    The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the K x R
+    The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the W x R
     temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
     GIL, and each block writes its own rows, so the result does not depend on the threads."""
-    n_runs = len(runs.logL_R)
+    n_runs = len(runs.log_loss_R)
     block = max(1, BLOCK_ELEMENTS // n_runs)
 
-    def fun(theta_KxP, idx_K):
-        f_K = np.empty(len(idx_K))
-        grad_KxP = np.empty_like(theta_KxP)
+    def fun(theta_WxP, idx_W):
+        f_W = np.empty(len(idx_W))
+        grad_WxP = np.empty_like(theta_WxP)
 
         def evaluate(rows: slice) -> None:
-            w_KxR = None if w_SxR is None else w_SxR[idx_K[rows]]
+            w_WxR = None if w_SxR is None else w_SxR[idx_W[rows]]
             with np.errstate(all="ignore"):  # per thread; the line search rejects inf / NaN
-                f_K[rows], grad_KxP[rows] = form.objective(theta_KxP[rows], runs, w_KxR)
+                f_W[rows], grad_WxP[rows] = form.objective(theta_WxP[rows], runs, w_WxR)
 
-        blocks = [slice(lo, lo + block) for lo in range(0, len(idx_K), block)]
+        blocks = [slice(lo, lo + block) for lo in range(0, len(idx_W), block)]
         if len(blocks) > 1 and THREADS > 1:
             list(_thread_pool().map(evaluate, blocks))
         else:
             for rows in blocks:
                 evaluate(rows)
-        return f_K, grad_KxP
+        return f_W, grad_WxP
 
     return minimize(fun, theta0_SxP, max_iter=MAX_ITER)
 
@@ -429,17 +443,17 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def fit_law(form: Form | str, N, D, L, weights=None) -> LawFit:
+def fit_law(form: Form | str, N, tokens, loss, weights=None) -> LawFit:
     """Fit `form` (chinchilla | subscaling) from its full start grid, keep the best start.
 
     `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum."""
     form = _form(form)
-    N_R, D_R, L_R = validate_runs(N, D, L, n_params=form.n_params, weights=weights,
+    N_R, tokens_R, loss_R = validate_runs(N, tokens, loss, n_params=form.n_params, weights=weights,
                                   law=form.name)
-    w_R = np.ones_like(L_R) if weights is None else np.asarray(weights, dtype=np.float64)
+    w_R = np.ones_like(loss_R) if weights is None else np.asarray(weights, dtype=np.float64)
     theta0_SxP = form.start_grid()
     w_SxR = None if weights is None else np.broadcast_to(w_R, (len(theta0_SxP), len(w_R)))
-    result = minimize_form(form, LogRuns.of(N_R, D_R, L_R), theta0_SxP, w_SxR)
+    result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR)
     f_S = np.where(np.isfinite(result.f_S), result.f_S, np.inf)
     best = int(np.argmin(f_S))
     return LawFit(
@@ -449,28 +463,28 @@ def fit_law(form: Form | str, N, D, L, weights=None) -> LawFit:
         converged=bool(result.converged_S[best]),
         reason=str(result.reason_S[best]),
         n_iter=int(result.n_iter_S[best]),
-        n_runs=len(L_R),
+        n_runs=len(loss_R),
         n_starts=len(theta0_SxP),
         start_index=best,
         start=dict(zip(form.theta_names, theta0_SxP[best].tolist())),
         n_converged_starts=int(result.converged_S.sum()),
         theta_P=result.x_SxP[best].copy(),
-        optima_KxP=distinct_optima(form, N_R, D_R, result.x_SxP, f_S),
-        N_R=N_R, D_R=D_R, L_R=L_R, weights_R=w_R,
+        optima_OxP=distinct_optima(form, N_R, tokens_R, result.x_SxP, f_S),
+        N_R=N_R, tokens_R=tokens_R, loss_R=loss_R, weights_R=w_R,
     )
 
 
-def fit_chinchilla(N, D, L, weights=None) -> LawFit:
-    """Chinchilla Approach 3: E + A/N^alpha + B/D^beta from the 4,500-start grid."""
-    return fit_law(CHINCHILLA, N, D, L, weights)
+def fit_chinchilla(N, tokens, loss, weights=None) -> LawFit:
+    """Chinchilla Approach 3: E + A/N^alpha + B/T^beta from the 4,500-start grid."""
+    return fit_law(CHINCHILLA, N, tokens, loss, weights)
 
 
-def fit_subscaling(N, D, L, weights=None) -> LawFit:
-    """The sub-scaling law of SCIENCE.md section 2 from the 1,296-start grid."""
-    return fit_law(SUBSCALING, N, D, L, weights)
+def fit_subscaling(N, tokens, loss, weights=None) -> LawFit:
+    """The sub-scaling law (README "The science: Sub-scaling and data density"), 1,296 starts."""
+    return fit_law(SUBSCALING, N, tokens, loss, weights)
 
 
-def distinct_optima(form: Form, N_R, D_R, x_SxP: np.ndarray, f_S: np.ndarray,
+def distinct_optima(form: Form, N_R, tokens_R, x_SxP: np.ndarray, f_S: np.ndarray,
                     keep: int = 1 + MAX_EXTRA_OPTIMA) -> np.ndarray:
     """Up to `keep` end points of the grid, best first, that are different fits of the runs:
     each predicts some run's log loss more than DISTINCT_FIT away from every one kept before
@@ -484,10 +498,10 @@ def distinct_optima(form: Form, N_R, D_R, x_SxP: np.ndarray, f_S: np.ndarray,
         if not f_S[s] <= OPTIMUM_SLACK * f_best:
             break
         with np.errstate(all="ignore"):
-            logL_R = np.log(form.law_of(x_SxP[s]).predict(N_R, D_R))
-        if all(np.max(np.abs(logL_R - other)) > DISTINCT_FIT for other in kept_logL):
+            log_loss_R = np.log(form.law_of(x_SxP[s]).predict(N_R, tokens_R))
+        if all(np.max(np.abs(log_loss_R - other)) > DISTINCT_FIT for other in kept_logL):
             kept.append(s)
-            kept_logL.append(logL_R)
+            kept_logL.append(log_loss_R)
             if len(kept) == keep:
                 break
     return x_SxP[kept]
@@ -516,11 +530,11 @@ class BootstrapResult:
     converged_fraction: float
     intervals: dict[str, tuple[float, float]]
     samples: dict[str, np.ndarray] = field(repr=False)  # name -> n_resamples values
-    theta_BxP: np.ndarray = field(repr=False)
+    theta_QxP: np.ndarray = field(repr=False)
 
     def laws(self) -> list:
         form = FORMS[self.fit.form]
-        return [form.law_of(theta_P) for theta_P in self.theta_BxP]
+        return [form.law_of(theta_P) for theta_P in self.theta_QxP]
 
     def summary(self) -> str:
         at = f" (n_opt, d_opt, tokens_per_param at C={self.compute:.3g})" if self.compute else ""
@@ -549,7 +563,7 @@ def resample_weights(n_runs: int, n_resamples: int, rng: np.random.Generator) ->
 
 def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
                      n_extra_starts: int = MAX_EXTRA_OPTIMA):
-    """theta_BxP, f_B, converged_B of every resample, and the starts per resample.
+    """theta_QxP, f_Q, converged_Q of every resample, and the starts per resample.
 
     One batched L-BFGS call: each resample starts from the full-data optimum and from up to
     n_extra_starts other local optima of the grid fit that are different fits with an
@@ -557,41 +571,43 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
     still finds it); its best end point is kept. Re-running the whole grid per resample would
     cost 4,500 x more and, in our checks, found the same optima."""
     form = FORMS[fit.form]
-    starts_KxP = fit.optima_KxP[: 1 + n_extra_starts]
-    k = len(starts_KxP)
-    w_BxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
-    result = minimize_form(form, LogRuns.of(fit.N_R, fit.D_R, fit.L_R),
-                           np.tile(starts_KxP, (n_resamples, 1)), np.repeat(w_BxR, k, axis=0))
-    f_BxK = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
-    best_B = np.arange(n_resamples) * k + np.argmin(f_BxK, axis=1)
-    return result.x_SxP[best_B], result.f_S[best_B], result.converged_S[best_B], k
+    starts_OxP = fit.optima_OxP[: 1 + n_extra_starts]
+    k = len(starts_OxP)
+    w_QxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
+    result = minimize_form(form, LogRuns.of(fit.N_R, fit.tokens_R, fit.loss_R),
+                           np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0))
+    f_QxO = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
+    best_Q = np.arange(n_resamples) * k + np.argmin(f_QxO, axis=1)
+    return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
 
 
-def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float | None = None, seed: int = 0,
               compute: float | None = None,
               n_extra_starts: int = MAX_EXTRA_OPTIMA) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
-    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C."""
+    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C. level
+    None: conf/fit.yaml's."""
+    level = fit_defaults().level if level is None else level
     check_bootstrap_args(n_resamples, level)
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
         raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "
                           f"a compute > 0 (FLOPs)")
-    theta_BxP, _, converged_B, k = bootstrap_thetas(fit, n_resamples,
+    theta_QxP, _, converged_Q, k = bootstrap_thetas(fit, n_resamples,
                                                     np.random.default_rng(seed), n_extra_starts)
-    samples = law_samples(fit.form, theta_BxP, compute)
+    samples = law_samples(fit.form, theta_QxP, compute)
     return BootstrapResult(
         fit=fit, n_resamples=n_resamples, level=level, seed=seed, compute=compute,
-        n_starts_per_resample=k, converged_fraction=float(converged_B.mean()),
-        intervals={name: percentile_interval(v_B, level) for name, v_B in samples.items()},
-        samples=samples, theta_BxP=theta_BxP)
+        n_starts_per_resample=k, converged_fraction=float(converged_Q.mean()),
+        intervals={name: percentile_interval(v_Q, level) for name, v_Q in samples.items()},
+        samples=samples, theta_QxP=theta_QxP)
 
 
-def law_samples(form: str, theta_BxP: np.ndarray, compute: float | None = None) -> dict:
-    """Named parameter arrays (B values each) of B laws given as theta rows."""
-    out = {"E": np.exp(theta_BxP[:, 2]), "A": np.exp(theta_BxP[:, 0]),
-           "B": np.exp(theta_BxP[:, 1]), "alpha": theta_BxP[:, 3], "beta": theta_BxP[:, 4]}
+def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) -> dict:
+    """Named parameter arrays (Q values each) of Q laws given as theta rows."""
+    out = {"E": np.exp(theta_QxP[:, 2]), "A": np.exp(theta_QxP[:, 0]),
+           "B": np.exp(theta_QxP[:, 1]), "alpha": theta_QxP[:, 3], "beta": theta_QxP[:, 4]}
     if form == "subscaling":
-        out["k_D"], out["k_N"] = np.exp(theta_BxP[:, 5]), np.exp(theta_BxP[:, 6])
+        out["k_D"], out["k_N"] = np.exp(theta_QxP[:, 5]), np.exp(theta_QxP[:, 6])
         return out
     alpha, beta = out["alpha"], out["beta"]
     with np.errstate(all="ignore"):
@@ -599,14 +615,14 @@ def law_samples(form: str, theta_BxP: np.ndarray, compute: float | None = None) 
         out["b"] = alpha / (alpha + beta)
         out["G"] = (alpha * out["A"] / (beta * out["B"])) ** (1 / (alpha + beta))
         if compute is not None:
-            out["n_opt"] = out["G"] * (compute / 6) ** out["a"]
-            out["d_opt"] = (compute / 6) ** out["b"] / out["G"]
+            out["n_opt"] = out["G"] * params_times_tokens(compute) ** out["a"]
+            out["d_opt"] = params_times_tokens(compute) ** out["b"] / out["G"]
             out["tokens_per_param"] = out["d_opt"] / out["n_opt"]
     return out
 
 
-def percentile_interval(values_B: np.ndarray, level: float) -> tuple[float, float]:
-    lo, hi = np.nanpercentile(values_B, [50 * (1 - level), 50 * (1 + level)])
+def percentile_interval(values_Q: np.ndarray, level: float) -> tuple[float, float]:
+    lo, hi = np.nanpercentile(values_Q, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
 
 
@@ -621,9 +637,9 @@ def check_bootstrap_args(n_resamples, level) -> None:
 
 @dataclass(frozen=True)
 class HeldOutError:
-    mean_abs_rel: float  # mean |pred / L - 1|
-    rms_log: float  # sqrt(mean (log pred - log L)^2)
-    max_abs_rel: float  # max |pred / L - 1|
+    mean_abs_rel: float  # mean |pred / loss - 1|
+    rms_log: float  # sqrt(mean (log pred - log loss)^2)
+    max_abs_rel: float  # max |pred / loss - 1|
 
 
 @dataclass(frozen=True)
@@ -645,23 +661,23 @@ class LawComparison:
         return min(self.errors, key=lambda name: self.errors[name].rms_log)
 
 
-def held_out_error(pred_T: np.ndarray, L_T: np.ndarray) -> HeldOutError:
-    rel_T = pred_T / L_T - 1
-    return HeldOutError(mean_abs_rel=float(np.mean(np.abs(rel_T))),
-                        rms_log=float(np.sqrt(np.mean(np.log(pred_T / L_T) ** 2))),
-                        max_abs_rel=float(np.max(np.abs(rel_T))))
+def held_out_error(pred_R: np.ndarray, loss_R: np.ndarray) -> HeldOutError:
+    rel_R = pred_R / loss_R - 1
+    return HeldOutError(mean_abs_rel=float(np.mean(np.abs(rel_R))),
+                        rms_log=float(np.sqrt(np.mean(np.log(pred_R / loss_R) ** 2))),
+                        max_abs_rel=float(np.max(np.abs(rel_R))))
 
 
-def compare_laws(N, D, L, *, cutoff: float, by: str = "n_params",
+def compare_laws(N, tokens, loss, *, cutoff: float, by: str = "n_params",
                  laws: tuple[str, ...] = ("chinchilla", "subscaling")) -> LawComparison:
-    """Fit each law on runs with N (by="n_params") or C = 6 N D (by="flops") below `cutoff`,
+    """Fit each law on runs with N (by="n_params") or C = 6 N T (by="flops") below `cutoff`,
     predict the runs at or above it and report each law's held-out error."""
-    N_R, D_R, L_R = run_arrays(N, D, L)
+    N_R, tokens_R, loss_R = run_arrays(N, tokens, loss)
     if by not in ("n_params", "flops"):
         raise ConfigError(f"by={by!r}: accepted are 'n_params' and 'flops'")
     if not isinstance(cutoff, (int, float, np.number)) or not cutoff > 0:
         raise ConfigError(f"cutoff={cutoff!r}: accepted is a number > 0 (parameters or FLOPs)")
-    x_R = N_R if by == "n_params" else 6 * N_R * D_R
+    x_R = N_R if by == "n_params" else training_flops(N_R, tokens_R)
     train_R = x_R < cutoff
     n_train, n_test = int(train_R.sum()), int((~train_R).sum())
     if n_test == 0:
@@ -670,14 +686,14 @@ def compare_laws(N, D, L, *, cutoff: float, by: str = "n_params",
     forms = [_form(name) for name in laws]
     for form in forms:
         try:
-            validate_runs(N_R[train_R], D_R[train_R], L_R[train_R], n_params=form.n_params,
+            validate_runs(N_R[train_R], tokens_R[train_R], loss_R[train_R], n_params=form.n_params,
                           law=form.name)
         except ConfigError as exc:
             raise ConfigError(f"cutoff={cutoff:g} ({by}) leaves {n_train} runs below it to fit "
                               f"on: {exc}") from None
-    fits = {form.name: fit_law(form, N_R[train_R], D_R[train_R], L_R[train_R]) for form in forms}
-    predictions = {name: f.predict(N_R[~train_R], D_R[~train_R]) for name, f in fits.items()}
+    fits = {form.name: fit_law(form, N_R[train_R], tokens_R[train_R], loss_R[train_R]) for form in forms}
+    predictions = {name: f.predict(N_R[~train_R], tokens_R[~train_R]) for name, f in fits.items()}
     return LawComparison(
         by=by, cutoff=float(cutoff), n_train=n_train, n_held_out=n_test, fits=fits,
-        errors={name: held_out_error(p_T, L_R[~train_R]) for name, p_T in predictions.items()},
+        errors={name: held_out_error(p_R, loss_R[~train_R]) for name, p_R in predictions.items()},
         held_out_rows=np.flatnonzero(~train_R), predictions=predictions)

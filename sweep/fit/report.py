@@ -16,13 +16,16 @@ Which runs each fit sees:
   default the first labelled one in sorted order): one law fitted to two recipes at once
   describes neither.
   Section 6 fits each recipe.
-- The parametric fits (sections 1, 2, 6) see one point per (recipe, N, D): the lowest loss of
+- The parametric fits (sections 1, 2, 6) see one point per (recipe, N, T): the lowest loss of
   the runs that share them, as Hoffmann et al. and DeepSeek fit tuned runs; a learning-rate grid
   would otherwise pull the law up by its worse runs. Approaches 1, 2 and the hyperparameter
   laws read every run (they pick the best per size / value themselves).
 
 Only when no section can run is the first section's ConfigError raised, before anything is
 written.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
+(budgets, ratios, recipes), X distinct values of a swept quantity, S the points of a curve.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 from sweep.errors import ConfigError  # noqa: E402
 from sweep.fit.crossover import CrossoverResult, crossover_of_fits  # noqa: E402
+from sweep.fit.defaults import fit_defaults  # noqa: E402
 from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  # noqa: E402
                                    fit_hyperparameter_law, near_optimal_bands)
@@ -55,10 +59,9 @@ from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossover_to_d
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
                                   check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
+from sweep.record import training_flops  # noqa: E402
 
 DPI = 110
-BAND = 0.0025  # near-optimal: within 0.25% of the best loss of its budget
-NEIGHBOURS = 2  # as fit_hyperparameter_law's default
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -106,7 +109,7 @@ class _Fits:
     tags_R: np.ndarray | None  # recipe of each run (None: no recipe column)
     recipe: str | None  # the recipe of sections 1-5 when the table has several
     main_R: np.ndarray  # runs of that recipe (all runs without recipes)
-    point_R: np.ndarray  # the lowest loss of its (recipe, N, D): what the parametric fits see
+    point_R: np.ndarray  # the lowest loss of its (recipe, N, T): what the parametric fits see
     compute: float
     cutoff: float | None
     skipped: dict[str, str] = field(default_factory=dict)
@@ -138,7 +141,7 @@ class _Fits:
 
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
-                 bootstrap_resamples: int = 200, seed: int = 0, cutoff: float | None = None,
+                 bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
                  compute: float | None = None, recipe: str | None = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
@@ -147,7 +150,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     N); `recipe`: whose runs sections 1-5 fit when the table has several recipes. ConfigError
     (nothing written) when no analysis can run."""
     validate(table, 1, "a report")
-    check_bootstrap_args(bootstrap_resamples, 0.95)
+    check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
     fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe)
@@ -190,20 +193,20 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     fits = _Fits(table, tags_R, chosen, main_R, point_R,
                  compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff)
     points, main = fits.points, fits.main
-    N, D, L = points.n_params_R, points.tokens_R, points.loss_R
+    N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R
 
-    fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, D, L))
+    fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, tokens, loss))
     if fits.chinchilla is not None:
         fits.boot = fits.attempt("chinchilla", lambda: bootstrap(
             fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute))
-    fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, D, L))
+    fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss))
     if fits.cutoff is None and len(points):
         fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
-    fits.comparison = fits.attempt("held_out", lambda: compare_laws(N, D, L, cutoff=fits.cutoff))
+    fits.comparison = fits.attempt("held_out", lambda: compare_laws(N, tokens, loss, cutoff=fits.cutoff))
     if len(points) < len(main):  # say that the fits saw points, not runs
         for analysis in ("chinchilla", "subscaling", "held_out"):
             if analysis in fits.skipped:
-                fits.skipped[analysis] = (f"{len(points)} distinct (N, D) points among {len(main)} runs: "
+                fits.skipped[analysis] = (f"{len(points)} distinct (N, T) points among {len(main)} runs: "
                                           f"{fits.skipped[analysis]}")
     fits.isoflop = fits.attempt("isoflop", lambda: fit_isoflop(main))
     if curves is None:
@@ -240,14 +243,14 @@ def _fit_hyper(main: RunsTable, param: str) -> _Hyper:
         raise ConfigError(f"no compute budget has {MIN_VALUES} distinct {param} values (at most {max(counts)} "
                           f"in each of {len(key_G)} budget(s)): a {param} law needs a {param} grid per budget")
     try:
-        law = fit_hyperparameter_law(main, param, band=BAND, neighbours=NEIGHBOURS)
+        law = fit_hyperparameter_law(main, param)
         return _Hyper(param, law.groups, law, key_G, group_R)
     except ConfigError as err:
         if not (np.isfinite(values_R) & (values_R > 0)).all():
             raise
         law_error = str(err)
-    bands = near_optimal_bands(main, key_G, group_R, BAND)
-    groups = [fit_group(main, values_R, group_R == g, key, bands[g], NEIGHBOURS)
+    bands = near_optimal_bands(main, key_G, group_R)
+    groups = [fit_group(main, values_R, group_R == g, key, bands[g], fit_defaults().neighbours)
               for g, key in enumerate(key_G) if (group_R == g).any()]
     return _Hyper(param, groups, None, key_G, group_R, law_error)
 
@@ -291,7 +294,7 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
                          "(one law over two recipes would describe neither); section 6 fits each recipe")
     n_main, n_points = int(fits.main_R.sum()), int((fits.main_R & fits.point_R).sum())
     if n_points < n_main:
-        lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, D): the lowest loss of the "
+        lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the lowest loss of the "
                      f"runs sharing them (a hyperparameter grid, seeds): {n_points} points from {n_main} runs")
     if fits.boot is not None:
         lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of the points, seed {seed}, 95% percentile "
@@ -305,7 +308,7 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
 
 
 def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
-    title = "## 1. Chinchilla Approach 3: L(N, D) = E + A / N^alpha + B / D^beta"
+    title = "## 1. Chinchilla Approach 3: loss(N, T) = E + A / N^alpha + B / T^beta"
     if fits.chinchilla is None or fits.boot is None:
         return _skipped(title, fits.skipped["chinchilla"])
     fit, boot, C = fits.chinchilla, fits.boot, fits.compute
@@ -314,8 +317,8 @@ def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) ->
              "d_opt": float(law.d_opt(C)), "tokens_per_param": float(law.tokens_per_param(C))}
     meaning = {"E": "irreducible loss (nats/token)", "A": "size term coefficient", "B": "data term coefficient",
                "alpha": "size exponent", "beta": "data exponent", "a": "N_opt grows as C^a",
-               "b": "D_opt grows as C^b", "G": "allocation constant", "n_opt": f"N_opt at C = {C:.3g}",
-               "d_opt": f"D_opt at C = {C:.3g} (tokens)", "tokens_per_param": f"D_opt / N_opt at C = {C:.3g}"}
+               "b": "T_opt grows as C^b", "G": "allocation constant", "n_opt": f"N_opt at C = {C:.3g}",
+               "d_opt": f"T_opt at C = {C:.3g} (tokens)", "tokens_per_param": f"T_opt / N_opt at C = {C:.3g}"}
     rows = [(name, _g(point[name]), _interval(boot.intervals.get(name)), meaning[name]) for name in point]
     status = "converged" if fit.converged else "**NOT converged**"
     lines = [title, "",
@@ -328,11 +331,11 @@ def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) ->
                  ("objective (summed Huber)", _g(fit.objective)),
                  ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
              f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
-             f"D_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter."]
+             f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter."]
     points = fits.points
     lines += ["", _figure(figures, out_dir, "loss_vs_n", "Final loss against N with the fitted law",
                           lambda p: _plot_loss_vs_n(points, law, p)),
-              _figure(figures, out_dir, "loss_vs_flops", "Final loss against compute with the fitted frontier L*(C)",
+              _figure(figures, out_dir, "loss_vs_flops", "Final loss against compute with the fitted frontier loss*(C)",
                       lambda p: _plot_loss_vs_flops(points, law, C, p)),
               _figure(figures, out_dir, "residuals", "Log residual of each point against N",
                       lambda p: _plot_residuals(points, fits, p))]
@@ -342,8 +345,8 @@ def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) ->
 def _section_subscaling(fits: _Fits) -> str:
     title = "## 2. Sub-scaling law and held-out comparison"
     lines = [title, "",
-             "L(N, D) = A R_D / D^alpha + B R_N / N^beta + E, R_x = 1 + 1 / (1 + exp(-k_x D / N)) "
-             "(Chen et al. 2025; A, alpha go with D)."]
+             "loss(N, T) = A R_D / T^alpha + B R_N / N^beta + E, R_x = 1 + 1 / (1 + exp(-k_x T / N)) "
+             "(Chen et al. 2025; A, alpha go with the tokens T, their D)."]
     if fits.subscaling is None:
         lines += ["", f"Sub-scaling fit skipped: {fits.skipped['subscaling']}"]
     else:
@@ -369,7 +372,7 @@ def _section_subscaling(fits: _Fits) -> str:
     rows = [(_g(points.n_params_R[i]), _g(points.tokens_R[i]), _g(points.loss_R[i]),
              *(_g(cmp.predictions[name][k]) for name in cmp.predictions))
             for k, i in enumerate(cmp.held_out_rows[:20])]
-    lines += ["", _md_table(("N", "D", "loss", *(f"pred {name}" for name in cmp.predictions)), rows)]
+    lines += ["", _md_table(("N", "T", "loss", *(f"pred {name}" for name in cmp.predictions)), rows)]
     return "\n".join(lines)
 
 
@@ -383,10 +386,10 @@ def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> st
     chin = fits.chinchilla
     compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
     lines = [title, "",
-             "Per compute budget, a parabola of final loss in ln N; its minimum is N_opt(C), D_opt = C / (6 N_opt).",
-             "", _md_table(("C (FLOPs)", "runs", "sizes", "N_opt", "D_opt", "loss at minimum", "status"), rows), "",
+             "Per compute budget, a parabola of final loss in ln N; its minimum is N_opt(C), T_opt = C / (6 N_opt).",
+             "", _md_table(("C (FLOPs)", "runs", "sizes", "N_opt", "T_opt", "loss at minimum", "status"), rows), "",
              f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
-             f"D_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
+             f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
              f"over {len(iso.used)} budgets{compare}.", "",
              _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
                      lambda p: _plot_isoflop(fits.main, iso, chin, p))]
@@ -406,7 +409,7 @@ def _section_envelope(fits: _Fits, curves: Curves | None, out_dir: Path, figures
              f"{len(used)} points are won by a size other than the smallest or largest and enter the power laws.",
              "",
              f"N_opt = {env.n_opt.coefficient:.4g} C^a with a = {env.a:.4g} +- {_g(env.n_opt.exponent_stderr)}; "
-             f"D_opt = {env.d_opt.coefficient:.4g} C^b with b = {env.b:.4g} +- {_g(env.d_opt.exponent_stderr)}"
+             f"T_opt = {env.d_opt.coefficient:.4g} C^b with b = {env.b:.4g} +- {_g(env.d_opt.exponent_stderr)}"
              f"{compare}. (Standard errors are optimistic: the grid points are not independent.)", "",
              _figure(figures, out_dir, "frontier", "Loss curves and their lower envelope",
                      lambda p: _plot_frontier(_main_curves(curves, fits.main), env, p))]
@@ -435,7 +438,7 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
             lines.append(f"Power law: {param}_opt = {law.coefficient:.4g} C^{law.exponent:.4g} "
                          f"(exponent +- {_g(law.exponent_stderr)}) over {len(hyper.law.used)} budgets.")
             if hyper.law.loss_law is not None:
-                lines.append(f"Against the loss (Kaplan): B_opt = B* / L^(1/alpha_B) with B* = "
+                lines.append(f"Against the loss (Kaplan): B_opt = B* / loss^(1/alpha_B) with B* = "
                              f"{hyper.law.B_star:.4g}, alpha_B = {hyper.law.alpha_B:.4g}.")
         else:
             lines.append(f"Power law not fitted: {fits.skipped[f'{param}_law']}")
@@ -450,10 +453,11 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
 def _near_optimal_band(fits: _Fits) -> str:
     main = fits.main
     key_G, group_R = group_budgets(main.flops_R)
-    bands = near_optimal_bands(main, key_G, group_R, BAND)
+    band = fit_defaults().band
+    bands = near_optimal_bands(main, key_G, group_R, band)
     rows = [(f"{key:.3g}", f"{len(b.runs)} of {int((group_R == g).sum())}", _g(b.loss_max), _span(b.lr_range),
              _span(b.batch_size_range)) for g, (key, b) in enumerate(zip(key_G, bands))]
-    return "\n".join([f"### Near-optimal band (within {BAND:.2%} of the best loss of each budget)", "",
+    return "\n".join([f"### Near-optimal band (within {band:.2%} of the best loss of each budget)", "",
                       _md_table(("C (FLOPs)", "runs in band", "loss <=", "lr range", "batch size range"), rows)])
 
 
@@ -466,7 +470,7 @@ def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> 
              "yes" if f.converged else "**no**") for name, f in result.fits.items()]
     lines = [title, "",
              "A Chinchilla law per recipe, compared along each one's compute-optimal frontier "
-             "L*(C) = L(N_opt(C), D_opt(C)).", "",
+             "loss*(C) = loss(N_opt(C), T_opt(C)).", "",
              _md_table(("recipe", "points", "E", "A", "B", "alpha", "beta", "a", "b", "converged"), rows), "",
              f"**{result.summary()}**."]
     if result.crossings:
@@ -564,26 +568,26 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
 
 def _plot_loss_vs_n(points: RunsTable, law, path: Path) -> None:
     """One series per compute budget or per tokens-per-parameter ratio (whichever the design has
-    fewer of), each with the law along it; else points coloured by D / N and the law's values."""
-    N, D, L, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
-    tpp = D / N
+    fewer of), each with the law along it; else points coloured by T / N and the law's values."""
+    N, tokens, loss, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
+    tpp = tokens / N
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     by_c, by_t = group_budgets(C), group_budgets(tpp)
-    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "D/N")
+    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "T/N")
     if len(key_G) <= MAX_SERIES:
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(key_G)))
         for g, key in enumerate(key_G):
             in_R = group_R == g
-            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"D/N = {key:.3g}"
-            ax.scatter(N[in_R], L[in_R], color=colours[g], s=22, zorder=3, label=label)
+            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"T/N = {key:.3g}"
+            ax.scatter(N[in_R], loss[in_R], color=colours[g], s=22, zorder=3, label=label)
             n_x = np.geomspace(N[in_R].min(), N[in_R].max(), 60) if np.ptp(N[in_R]) else N[in_R][:1]
-            d_x = key / (6 * n_x) if kind == "C" else key * n_x
-            ax.plot(n_x, law.predict(n_x, d_x), color=colours[g], lw=1.2)
+            t_x = key / training_flops(n_x, 1.0) if kind == "C" else key * n_x
+            ax.plot(n_x, law.predict(n_x, t_x), color=colours[g], lw=1.2)
         ax.legend(fontsize=7, title=f"points; lines: fitted law at fixed {kind}", title_fontsize=7)
     else:
-        sc = ax.scatter(N, L, c=tpp, norm=LogNorm(), cmap="viridis", s=22, zorder=3, label="final loss")
-        ax.scatter(N, law.predict(N, D), marker="x", color="k", s=18, label="fitted law")
-        fig.colorbar(sc, ax=ax, label="tokens per parameter D / N")
+        sc = ax.scatter(N, loss, c=tpp, norm=LogNorm(), cmap="viridis", s=22, zorder=3, label="final loss")
+        ax.scatter(N, law.predict(N, tokens), marker="x", color="k", s=18, label="fitted law")
+        fig.colorbar(sc, ax=ax, label="tokens per parameter T / N")
         ax.legend(fontsize=8)
     _log_axes(ax, "parameters N", "final loss (nats/token)")
     ax.set_title(f"Loss against model size: Approach 3 fit (E = {law.E:.3g}, alpha = {law.alpha:.3g}, "
@@ -598,10 +602,10 @@ def _plot_loss_vs_flops(points: RunsTable, law, compute: float, path: Path) -> N
     fig.colorbar(sc, ax=ax, label="parameters N")
     lo, hi = min(points.flops_R.min(), compute) / 3, max(points.flops_R.max(), compute) * 3
     c_x = np.geomspace(lo, hi, 200)
-    ax.plot(c_x, law.loss_opt(c_x), color="C3", lw=1.5, label="compute-optimal frontier L*(C) of the fit")
+    ax.plot(c_x, law.loss_opt(c_x), color="C3", lw=1.5, label="compute-optimal frontier loss*(C) of the fit")
     ax.axvline(compute, color="0.4", ls=":", lw=1,
                label=f"C = {compute:.3g}: N_opt = {float(law.n_opt(compute)):.3g}, "
-                     f"D/N = {float(law.tokens_per_param(compute)):.3g}")
+                     f"T/N = {float(law.tokens_per_param(compute)):.3g}")
     ax.legend(fontsize=8)
     _log_axes(ax, "training compute C (FLOPs)", "final loss (nats/token)")
     ax.set_title("Loss against compute with the fitted compute-optimal frontier", fontsize=9)
@@ -618,7 +622,7 @@ def _plot_residuals(points: RunsTable, fits: _Fits, path: Path) -> None:
         ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8,
                    label=f"{name} (RMS {100 * rms:.2g}%)")
     ax.axhline(0, color="0.3", lw=0.8)
-    _log_axes(ax, "parameters N", "log residual ln(L / L_fit) (%)", y_log=False)
+    _log_axes(ax, "parameters N", "log residual ln(loss / loss_fit) (%)", y_log=False)
     ax.legend(fontsize=8)
     ax.set_title("Residuals of the fitted laws (in-sample)", fontsize=9)
     _save(fig, path)
@@ -630,11 +634,11 @@ def _plot_isoflop(main: RunsTable, iso: IsoFlopFit, chin: LawFit | None, path: P
     _, group_R = group_budgets(main.flops_R, iso.rel_tol, budget_G)
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(iso.budgets)))
     for g, b in enumerate(iso.budgets):
-        n_V, loss_V, _ = best_per_value(main.n_params_R[group_R == g], main.loss_R[group_R == g])
+        n_X, loss_X, _ = best_per_value(main.n_params_R[group_R == g], main.loss_R[group_R == g])
         label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
-        ax.plot(n_V, loss_V, "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1, label=label)
+        ax.plot(n_X, loss_X, "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1, label=label)
         if b.excluded is None:
-            n_x = np.geomspace(n_V[0], n_V[-1], 80)
+            n_x = np.geomspace(n_X[0], n_X[-1], 80)
             ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
             ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
     _log_axes(ax, "parameters N", "final loss (nats/token)")
@@ -657,19 +661,19 @@ def _plot_frontier(curves: Curves, env: EnvelopeFit, path: Path) -> None:
     fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.4))
     for c in curves.runs:
         ax.plot(c.flops_S, c.loss_S, color="0.6", lw=0.7, alpha=0.7)
-    flops_P = np.array([p.flops for p in env.points])
-    ax.plot(flops_P, [p.loss for p in env.points], color="C3", lw=2, label="lower envelope")
+    flops_S = np.array([p.flops for p in env.points])
+    ax.plot(flops_S, [p.loss for p in env.points], color="C3", lw=2, label="lower envelope")
     edge = np.array([p.at_edge for p in env.points])
-    ax.plot(flops_P[~edge], np.array([p.loss for p in env.points])[~edge], "o", color="C3", ms=3.5,
+    ax.plot(flops_S[~edge], np.array([p.loss for p in env.points])[~edge], "o", color="C3", ms=3.5,
             label="envelope points fitted")
-    ax.plot(flops_P[edge], np.array([p.loss for p in env.points])[edge], "o", mfc="none", color="C3", ms=3.5,
+    ax.plot(flops_S[edge], np.array([p.loss for p in env.points])[edge], "o", mfc="none", color="C3", ms=3.5,
             label="won by the smallest / largest size (not fitted)")
     _log_axes(ax, "training compute C (FLOPs)", f"{env.loss_key} (nats/token)")
     ax.legend(fontsize=7)
     ax.set_title(f"{env.curves} loss curves (grey) and their lower envelope", fontsize=9)
-    ax_opt.plot(flops_P[~edge], [p.n_opt for p, e in zip(env.points, edge) if not e], "o", color="C3", ms=4,
+    ax_opt.plot(flops_S[~edge], [p.n_opt for p, e in zip(env.points, edge) if not e], "o", color="C3", ms=4,
                 label="N of the envelope's run")
-    c_x = np.geomspace(flops_P.min(), flops_P.max(), 50)
+    c_x = np.geomspace(flops_S.min(), flops_S.max(), 50)
     ax_opt.plot(c_x, env.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 1: N_opt ~ C^{env.a:.3f}")
     _log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
     ax_opt.legend(fontsize=8)
@@ -690,17 +694,18 @@ def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
         in_R = hyper.group_R == g
         if group is None or group.status == "skipped":
             continue
-        value_V, loss_V, _ = best_per_value(values_R[in_R], main.loss_R[in_R])
+        value_X, loss_X, _ = best_per_value(values_R[in_R], main.loss_R[in_R])
         best = group.best_loss
-        ax.plot(value_V, 100 * (loss_V / best - 1), "o", color=colours[g], ms=4, label=f"C = {key:.2g}")
-        lo, hi = parabola_window(int(np.argmin(loss_V)), len(value_V), NEIGHBOURS)
-        parabola = fit_parabola(np.log(value_V[lo:hi]), loss_V[lo:hi])
-        x = np.linspace(np.log(value_V[lo]), np.log(value_V[hi - 1]), 60)
+        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colours[g], ms=4, label=f"C = {key:.2g}")
+        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
+        parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
+        x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
         ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colours[g], lw=1.1)
         if group.opt_value is not None:
             ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colours[g], ms=11, mec="k",
                     mew=0.6)
-    ax.axhline(100 * BAND, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({BAND:.2%})")
+    band = fit_defaults().band
+    ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
     _log_axes(ax, label, "loss above the budget's best (%)", y_log=False)
     ax.legend(fontsize=7, title="stars: optimum", title_fontsize=7)
     ax.set_title(f"U-curves: best loss at each {label} per compute budget", fontsize=9)
@@ -728,7 +733,7 @@ def _plot_crossover(fits: _Fits, result: CrossoverResult, path: Path) -> None:
     for k, name in enumerate(result.recipes):
         runs = fits.table.select((fits.tags_R == name) & fits.point_R)
         ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
-        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: L*(C)")
+        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: loss*(C)")
     if result.compute_interval is not None:
         ax.axvspan(*result.compute_interval, color="0.5", alpha=0.2,
                    label=f"{result.level:.0%} bootstrap interval of the crossing")
@@ -739,7 +744,7 @@ def _plot_crossover(fits: _Fits, result: CrossoverResult, path: Path) -> None:
     if not result.crossings:
         ax.text(0.02, 0.03, f"no crossing in range: {result.winner!r} is better throughout", transform=ax.transAxes,
                 fontsize=8)
-    _log_axes(ax, "training compute C (FLOPs)", "final loss; lines: L*(C) (nats/token)")
+    _log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
     ax.legend(fontsize=7)
     ax.set_title(f"Crossover of {result.recipes[0]!r} and {result.recipes[1]!r} "
                  f"({result.cross_fraction:.0%} of resamples cross)", fontsize=9)

@@ -1,12 +1,15 @@
-"""The runs table the fits read: one row per complete run with its size N (n_params), tokens D,
+"""The runs table the fits read: one row per complete run with its size N (n_params), tokens T,
 compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's CSV / parquet file.
 
 Only complete runs are kept; diverged, failed and unfinished runs are left out and counted by
 status (`RunsTable.excluded`), so a fit can say what it did not see. `validate` is the one check
-every fit runs first: finite, positive N, D, C and loss, and enough runs.
+every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
 Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl), which
 Approach 1 (sweep/fit/envelope.py) reads.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here S the records
+of one run's curve.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ FILE_SUFFIXES = (".csv", ".parquet")
 class RunsTable:
     """R complete runs. Every `*_R` array has shape (R,); an optional hyperparameter column is
     None when the source has no such column, NaN for a run that lacks the value. `flops_R` is the
-    source's where given, else 6 N D. `batch_size_R` is in the source's unit (a sweep folder:
+    source's where given, else 6 N T. `batch_size_R` is in the source's unit (a sweep folder:
     sequences per step). `excluded` counts the rows left out, by status."""
 
     names: tuple[str, ...]
@@ -142,7 +145,7 @@ def load_runs_table(source: str | os.PathLike) -> RunsTable:
 
 
 def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
-    """The table unchanged, or a ConfigError naming the first run whose N, D, C or loss is not a
+    """The table unchanged, or a ConfigError naming the first run whose N, T, C or loss is not a
     finite positive number, or saying how many runs `purpose` needs."""
     for column in ("n_params_R", "tokens_R", "loss_R", "flops_R"):
         values_R = getattr(table, column)
@@ -254,7 +257,7 @@ def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_k
 
 
 def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarray:
-    """(R,) True for the run with the lowest loss among those sharing its recipe tag, N and D:
+    """(R,) True for the run with the lowest loss among those sharing its recipe tag, N and T:
     the points parametric laws are fitted to (tuned runs, as Hoffmann et al. and DeepSeek fit),
     so that a learning-rate grid does not pull a law up by its worse runs."""
     best: dict[tuple, int] = {}

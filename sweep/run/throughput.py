@@ -39,15 +39,16 @@ def sync(device: torch.device) -> None:
 
 def measure_matmul_flops(device: torch.device, dtype: torch.dtype, n: int, seconds: float = 0.3) -> float:
     """FLOP/s of an n x n x n matmul on this device in this dtype: the best of as many timed
-    products as fit in about `seconds` (at least one), after one warm-up product."""
-    a_NxN = torch.randn(n, n, device=device, dtype=dtype)
-    b_NxN = torch.randn(n, n, device=device, dtype=dtype)
-    a_NxN @ b_NxN  # warm-up: library initialisation, kernel choice
+    products as fit in about `seconds` (at least one), after one warm-up product. X = n (N is the
+    parameters)."""
+    a_XxX = torch.randn(n, n, device=device, dtype=dtype)
+    b_XxX = torch.randn(n, n, device=device, dtype=dtype)
+    a_XxX @ b_XxX  # warm-up: library initialisation, kernel choice
     best, spent = 0.0, 0.0
     while spent < seconds or best == 0.0:
         sync(device)
         start = time.perf_counter()
-        a_NxN @ b_NxN
+        a_XxX @ b_XxX
         sync(device)
         elapsed = time.perf_counter() - start
         best, spent = max(best, 2 * n**3 / elapsed), spent + elapsed

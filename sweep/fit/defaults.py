@@ -1,0 +1,29 @@
+"""The fits' defaults, from conf/fit.yaml (their one home, as conf/ is for every default).
+
+A fitting function whose argument is left at None takes the value from here; `sweep fit`,
+`sweep report` and `sweep demo` take their --bootstrap and --seed defaults from here too.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib.resources import files
+
+import yaml
+
+
+@dataclass(frozen=True)
+class FitDefaults:
+    bootstrap: int  # resamples of `sweep report` and `sweep fit --law crossover`
+    seed: int  # seed of the bootstrap
+    level: float  # probability of the percentile intervals
+    budget_tolerance: float  # relative FLOPs tolerance within one compute budget
+    band: float  # near-optimal: within this relative margin of a budget's best loss
+    neighbours: int  # values each side of the best in the lr / batch parabolas
+
+
+@functools.cache
+def fit_defaults() -> FitDefaults:
+    """conf/fit.yaml of the installed `conf` package, read once per process."""
+    return FitDefaults(**yaml.safe_load(files("conf").joinpath("fit.yaml").read_text()))

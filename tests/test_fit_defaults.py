@@ -1,0 +1,22 @@
+"""sweep/fit/defaults.py: the fits' defaults have one home, conf/fit.yaml."""
+
+import dataclasses
+
+import numpy as np
+
+from sweep.fit import isoflop
+from sweep.fit.defaults import FitDefaults, fit_defaults
+
+
+def test_conf_fit_yaml_holds_every_default_the_readme_names():
+    assert fit_defaults() == FitDefaults(bootstrap=200, seed=0, level=0.95, budget_tolerance=0.1, band=0.0025,
+                                         neighbours=2)
+
+
+def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):
+    flops_R = np.array([1.0, 1.3, 2.0])
+    assert isoflop.group_budgets(flops_R)[1].tolist() == [0, 1, 2]  # 10%: three budgets
+    wider = dataclasses.replace(fit_defaults(), budget_tolerance=0.5)
+    monkeypatch.setattr(isoflop, "fit_defaults", lambda: wider)
+    assert isoflop.group_budgets(flops_R)[1].tolist() == [0, 0, 1]
+    assert isoflop.group_budgets(flops_R, rel_tol=0.1)[1].tolist() == [0, 1, 2]  # an explicit value wins
