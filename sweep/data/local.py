@@ -16,6 +16,8 @@ every other document is train. A BPE is trained on train documents only.
 An entry is built in a temporary folder next to its final place and renamed into it, under the
 entry's lock (store.entry_lock): concurrent runs build it once, and nobody reads a half-written
 entry. An existing entry is checked when opened; a bad one is reported, never rebuilt over.
+
+Letters: M documents of the corpus (README "The science: Letters").
 """
 
 from __future__ import annotations
@@ -159,28 +161,28 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
     n_docs = len(hashes)
     if n_docs == 0:
         raise ConfigError(f"the {DataSource(data.source).value} corpus has no non-empty document")
-    hash_D = np.array(hashes, dtype=np.uint64)
-    bytes_D = np.array(n_bytes, dtype=np.int64)
-    order_D = np.argsort(hash_D, kind="stable")  # documents by hash, ties in corpus order
+    hash_M = np.array(hashes, dtype=np.uint64)
+    bytes_M = np.array(n_bytes, dtype=np.int64)
+    order_M = np.argsort(hash_M, kind="stable")  # documents by hash, ties in corpus order
 
     # The eval documents (in hash order), with their token streams when already known.
     eval_ids: dict[int, np.ndarray] = {}
     if TokenizerKind(data.tokenizer) is TokenizerKind.byte:  # its token counts are the bytes + EOS
         tokenizer = new_tokenizer(data)
-        k = _prefix_len(hash_D[order_D], bytes_D[order_D] + 1, data.eval_tokens)
-        eval_docs = order_D[:k]
-        n_eval_tokens = int((bytes_D[eval_docs] + 1).sum())
-        _check_eval_reached(data, n_eval_tokens, int((bytes_D + 1).sum()))
+        k = _prefix_len(hash_M[order_M], bytes_M[order_M] + 1, data.eval_tokens)
+        eval_docs = order_M[:k]
+        n_eval_tokens = int((bytes_M[eval_docs] + 1).sum())
+        _check_eval_reached(data, n_eval_tokens, int((bytes_M + 1).sum()))
     else:
-        tokenizer, eval_docs, eval_ids = _hold_out(data, hash_D, bytes_D, order_D)
+        tokenizer, eval_docs, eval_ids = _hold_out(data, hash_M, bytes_M, order_M)
     tokenizer.save(folder)
     if isinstance(tokenizer, BpeTokenizer) and tokenizer.trained_size < V:
         log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
                     "has too few distinct merges", tokenizer.trained_size, V)
 
     # Last pass: tokenize and write. Train documents stream to disk in corpus order.
-    is_eval_D = np.zeros(n_docs, dtype=bool)
-    is_eval_D[eval_docs] = True
+    is_eval_M = np.zeros(n_docs, dtype=bool)
+    is_eval_M[eval_docs] = True
     train = SplitWriter(folder / TRAIN_FILE, dtype, V)
     pending: list[str] = []
     n_seen, last_report = 0, time.monotonic()
@@ -188,7 +190,7 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
         n_seen = i + 1
         if n_seen > n_docs:
             break
-        if is_eval_D[i]:
+        if is_eval_M[i]:
             if i not in eval_ids:
                 eval_ids[i] = tokenizer.encode_stream([doc])
             continue
@@ -223,8 +225,8 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
         "dtype": np.dtype(dtype).name,
         "n_train_tokens": train.n_tokens,
         "n_eval_tokens": evals.n_tokens,
-        "n_train_documents": int(n_docs - is_eval_D.sum()),
-        "n_eval_documents": int(is_eval_D.sum()),
+        "n_train_documents": int(n_docs - is_eval_M.sum()),
+        "n_eval_documents": int(is_eval_M.sum()),
         "eval_tokens_requested": data.eval_tokens,
         "distinct_train_token_ids": train.distinct_ids(),
         "distinct_eval_token_ids": evals.distinct_ids(),
@@ -239,7 +241,7 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
 
 
 def _hold_out(
-    data: DataConfig, hash_D: np.ndarray, bytes_D: np.ndarray, order_D: np.ndarray,
+    data: DataConfig, hash_M: np.ndarray, bytes_M: np.ndarray, order_M: np.ndarray,
 ) -> tuple[Tokenizer, np.ndarray, dict[int, np.ndarray]]:
     """Choose the eval documents when only the tokenizer can count their tokens, and make that
     tokenizer (a BPE: trained without the eval documents) from the train documents.
@@ -249,26 +251,26 @@ def _hold_out(
     documents that reaches data.eval_tokens tokens (the remainder becomes train data, unseen by
     a BPE). When even the held-out documents fall short, double `factor` and try again.
     """
-    n_docs = len(hash_D)
-    hash_sorted, bytes_sorted = hash_D[order_D], bytes_D[order_D]
+    n_docs = len(hash_M)
+    hash_sorted, bytes_sorted = hash_M[order_M], bytes_M[order_M]
     factor = _BPE_HOLDOUT_BYTES_PER_TOKEN
     while True:
         k_held = _prefix_len(hash_sorted, bytes_sorted + 1, factor * data.eval_tokens)
         if k_held >= n_docs:
             raise ConfigError(
                 f"the {DataSource(data.source).value} corpus ({n_docs} documents, "
-                f"{int(bytes_D.sum())} bytes) is too small for data.tokenizer={data.tokenizer.value}: setting aside "
+                f"{int(bytes_M.sum())} bytes) is too small for data.tokenizer={data.tokenizer.value}: setting aside "
                 f"{factor * data.eval_tokens} bytes ({factor} per token of data.eval_tokens="
                 f"{data.eval_tokens}) for the held-out split leaves no document to train it on, "
                 "so add documents or lower data.eval_tokens"
             )
-        held_D = np.zeros(n_docs, dtype=bool)
-        held_D[order_D[:k_held]] = True
+        held_M = np.zeros(n_docs, dtype=bool)
+        held_M[order_M[:k_held]] = True
         held_text: dict[int, str] = {}
 
         def train_documents() -> Iterator[str]:
             for i, doc in enumerate(iter_documents(data)):
-                if held_D[i]:
+                if held_M[i]:
                     held_text[i] = doc
                 else:
                     yield doc
@@ -277,7 +279,7 @@ def _hold_out(
         tokenizer = new_tokenizer(data, documents)
         for _ in documents:  # what the tokenizer did not read (all of it, for a pretrained one)
             pass
-        held_docs = order_D[:k_held]
+        held_docs = order_M[:k_held]
         missing = [int(i) for i in held_docs if int(i) not in held_text]
         if missing:
             raise ConfigError(
