@@ -71,14 +71,16 @@ class GridSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         assert self.hydra_context is not None and self.config is not None and self.launcher is not None
         points = split_grid(config_sweep_params(self.config) + list(arguments), self.hydra_context.config_loader)
-        ours = isinstance(self.launcher, ProjectLauncher)
+        # a project launcher by what it can do: Hydra's plugin scan executes this module again, so
+        # the launcher's class may come from another copy of it than this sweeper's
+        ours = callable(getattr(self.launcher, "launch_grid", None))
         dry_run = self.dry_run or (ours and self.launcher.options.dry_run)
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config))
             if not dry_run:
                 # prepared corpora hold every run's tokens, files are readable, folders writable;
                 # the device only where the runs start on this machine (not Slurm's login node)
-                check_data_ready(grid, runs_here=not isinstance(self.launcher, SlurmLauncher))
+                check_data_ready(grid, runs_here=getattr(self.launcher, "runs_here", True))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
         if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
@@ -133,6 +135,7 @@ class ProjectLauncher(Launcher):
     other caller) and then does the same."""
 
     options_class: type
+    runs_here = True  # runs start on this machine: its device is checked before any starts
 
     def __init__(self, **options: Any) -> None:
         self.options = launcher_options(self.options_class, options)
@@ -182,6 +185,7 @@ class SlurmLauncher(ProjectLauncher):
     job array per resource bucket; returns after submission (the jobs run on their own)."""
 
     options_class = SlurmOptions
+    runs_here = False  # jobs start on compute nodes: no device check on the submitting machine
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
         """With each run's Slurm state (queued or running from its latest job)."""
