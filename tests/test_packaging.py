@@ -11,7 +11,7 @@ folder outside the project."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
 import shutil
 import site
@@ -26,8 +26,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTED = ("pyproject.toml", "README.md", "sweep", "model", "launch", "conf")  # what a build reads
-MISSING = [name for name in ("pip", "setuptools", "venv") if importlib.util.find_spec(name) is None]
-if MISSING or shutil.which("bash") is None:  # pip installs, setuptools builds (offline), venv isolates
+
+
+def installed(distribution: str) -> bool:
+    """Asked of its metadata, not by finding its module: finding pip's module spec switches
+    setuptools' distutils shim off for this whole process, and torch.compile then fails."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+MISSING = [name for name in ("pip", "setuptools") if not installed(name)]
+if MISSING or shutil.which("bash") is None:  # pip installs, setuptools builds (offline)
     pytest.skip(f"installing the project needs {', '.join(MISSING) or 'bash'} in this environment",
                 allow_module_level=True)
 
