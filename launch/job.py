@@ -22,7 +22,8 @@ import submitit
 from sweep.config import TrainConfig
 from sweep.run.distributed import world_from_env
 from sweep.errors import DamagedFile
-from sweep.rundir import FINISHED, RunDir, RunHeld
+from sweep.record import FINISHED
+from sweep.rundir import RunDir, RunHeld
 from sweep.run.loop import RunInterrupted, record_failure, train
 
 log = logging.getLogger("sweep.job")
