@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Iterable, Optional, TypeVar
 
 if TYPE_CHECKING:
-    from sweep.budget import Budget
     from sweep.config import TrainConfig
 
 Number = TypeVar("Number")
@@ -102,7 +101,9 @@ class Coordinates:
     steps: int = _budget()
 
     @classmethod
-    def of(cls, cfg: TrainConfig, budget: Budget, *, run: str, vocab_size: int) -> "Coordinates":
+    def of(cls, cfg: TrainConfig, budget: Any, *, run: str, vocab_size: int) -> "Coordinates":
+        """The coordinates of the run `cfg` configures, with its sweep.budget.Budget (which imports
+        this module: hence no annotation), its folder's name and its V."""
         values: dict[str, Any] = {"run": run, "vocab_size": vocab_size}
         for f in fields(cls):
             if "setting" in f.metadata:
