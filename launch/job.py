@@ -22,7 +22,8 @@ import submitit
 from sweep.config import TrainConfig
 from sweep.run.distributed import world_from_env
 from sweep.errors import DamagedFile
-from sweep.rundir import FINISHED, RunDir, RunHeld
+from sweep.record import FAILED, FINISHED, RUNNING
+from sweep.rundir import RunDir, RunHeld
 from sweep.run.loop import RunInterrupted, record_failure, train
 
 log = logging.getLogger("sweep.job")
@@ -64,7 +65,7 @@ class TrainJob(submitit.helpers.Checkpointable):
                 log.warning("%s: already %s; ignoring %s: %s", run.path.name, result["status"],
                             type(err).__name__, err)
                 return result
-            if world_from_env().is_main and result.get("status") != "failed" \
+            if world_from_env().is_main and result.get("status") != FAILED \
                     and run.holder() is None:  # a live holder records its own outcome
                 record_failure(self.cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
             raise
@@ -82,7 +83,7 @@ class TrainJob(submitit.helpers.Checkpointable):
 def held_result(held: RunHeld) -> dict[str, Any]:
     """What a job returns for a run another process holds: `running`, with its holder (no
     result.json is written: the holder writes it)."""
-    return {"status": "running", "run": held.path.name, "held_by": held.holder}
+    return {"status": RUNNING, "run": held.path.name, "held_by": held.holder}
 
 
 def _num_tasks() -> int:

@@ -12,11 +12,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
+from sweep.record import COMPLETE  # noqa: E402
+
 
 def plot_loss_vs_size(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> int:
     """Two panels (loss vs N, loss vs FLOPs), one series per learning rate, complete runs only.
     Returns the number of runs plotted."""
-    done = [r for r in rows if r.get("status") == "complete" and r.get("final_eval_loss") is not None]
+    done = [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None]
     series: dict[float, list[dict[str, Any]]] = defaultdict(list)
     for row in done:
         series[row["lr"]].append(row)

@@ -8,31 +8,28 @@ from pathlib import Path
 from typing import Any
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.rundir import CONFIG_REMEDY, DAMAGED, FINISHED, RunDir, iter_run_dirs
+from sweep.record import DAMAGED, FINISHED, GRID_AXES, SETTINGS, run_status
+from sweep.rundir import CONFIG_REMEDY, RunDir, iter_run_dirs
 
-COORDINATES = ("d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe")
+ROW_COORDINATES = (*GRID_AXES, "recipe")  # the coordinates every run folder's row has (sweep/record.py)
 
 
 def run_row(run: RunDir) -> dict[str, Any]:
-    """The run's coordinates and outcome. `status` is complete | diverged | failed from
-    result.json, running (a live process holds the folder), started (checkpoint / metrics but no
-    result) or pending; `damaged`, with the
+    """The run's coordinates and outcome. `status` (sweep/record.py run_status) is complete |
+    diverged | failed from result.json, running (a live process holds the folder), started
+    (checkpoint / metrics but no result) or pending; `damaged`, with the
     one-line `error` naming the file, when a file it is read from cannot be read."""
     try:
         return _read_row(run)
     except DamagedFile as err:
-        return {"run": run.path.name, "path": str(run.path), **dict.fromkeys(COORDINATES),
+        return {"run": run.path.name, "path": str(run.path), **dict.fromkeys(ROW_COORDINATES),
                 "status": DAMAGED, "error": str(err)}
 
 
 def _coordinates(run: RunDir) -> dict[str, Any]:
     cfg = run.read_config()
-    row = {name: _setting(run, cfg, key) for name, key in SETTINGS.items()}
-    return {**row, "recipe": cfg.get("recipe")}
-
-
-SETTINGS = {"d": "model.d", "l": "model.l", "batch_size": "train.batch_size", "lr": "optim.lr",
-            "weight_decay": "optim.weight_decay", "seed": "seed"}  # column -> config.yaml key
+    row = {name: _setting(run, cfg, SETTINGS[name]) for name in GRID_AXES}
+    return {**row, "recipe": cfg.get(SETTINGS["recipe"])}
 
 
 def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:
@@ -49,16 +46,17 @@ def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:
 def _read_row(run: RunDir) -> dict[str, Any]:
     row: dict[str, Any] = {"run": run.path.name, "path": str(run.path), **_coordinates(run)}
     result = run.read_result()
+    recorded = None if result is None else result["status"]
     # a live process holds it: a run training now (on this machine, or a failed one being retried)
-    held = (result is None or result["status"] not in FINISHED) and run.holder() is not None
+    held = recorded not in FINISHED and run.holder() is not None
     if result is not None:
-        return {**row, **result, "run": row["run"], "path": row["path"], **({"status": "running"} if held else {})}
+        return {**row, **result, "run": row["run"], "path": row["path"], "status": run_status(recorded, held, True)}
     metrics = run.read_metrics()
     last = metrics[-1] if metrics else {}
     evals = [r for r in metrics if r.get("eval_loss") is not None]
     return {
         **row,
-        "status": "running" if held else "started" if metrics or run.checkpoint_file.exists() else "pending",
+        "status": run_status(recorded, held, started=bool(metrics) or run.checkpoint_file.exists()),
         "steps_done": last.get("step", 0),
         "final_train_loss": last.get("train_loss"),
         "final_eval_loss": evals[-1]["eval_loss"] if evals else None,

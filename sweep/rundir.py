@@ -48,13 +48,11 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
+from sweep.record import DAMAGED, FINISHED, STATUSES, run_name_prefix, run_status  # noqa: F401  DAMAGED:
+# launch/grid.py, submit.py, local.py and the plugins still read DAMAGED and FINISHED from here
 from sweep.storage import atomic_write, write_failed
 
 log = logging.getLogger("sweep.rundir")
-
-STATUSES = ("complete", "diverged", "failed")
-FINISHED = ("complete", "diverged")  # never run again; a failed run is retried when re-launched
-DAMAGED = "damaged"  # a run file cannot be read (DamagedFile says which and what to do)
 
 RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint, if any"
 CONFIG_REMEDY = "re-run the sweep's command to rewrite it, or delete the run folder"
@@ -114,10 +112,8 @@ def run_hash(cfg: TrainConfig) -> str:
 
 
 def run_name(cfg: TrainConfig) -> str:
-    """Readable prefix (the grid coordinates) + hash of the whole identity."""
-    o = cfg.optim
-    prefix = f"d{cfg.model.d}-l{cfg.model.l}-b{cfg.train.batch_size}-lr{o.lr:.1e}-wd{o.weight_decay:g}"
-    return f"{prefix}-{run_hash(cfg)}"
+    """Readable prefix (the grid coordinates, sweep/record.py) + hash of the whole identity."""
+    return f"{run_name_prefix(cfg)}-{run_hash(cfg)}"
 
 
 class RunDir:
@@ -215,19 +211,17 @@ class RunDir:
         return result
 
     def state(self) -> str:
-        """complete | diverged | failed (from result.json), running (a live process holds
-        the folder), started (a checkpoint or metrics exist) or pending; DamagedFile when
-        result.json, or the metrics.jsonl a resume would read, cannot be read."""
+        """The run's status (sweep/record.py run_status): complete | diverged | failed (from
+        result.json), running (a live process holds the folder), started (a checkpoint or metrics
+        exist) or pending; DamagedFile when result.json, or the metrics.jsonl a resume would read,
+        cannot be read."""
         result = self.read_result()
-        if result is not None and result["status"] in FINISHED:
-            return result["status"]
-        if self.holder() is not None:  # a live process trains it (e.g. a failed run being retried)
-            return "running"
-        if self.checkpoint_file.exists():
+        recorded = None if result is None else result["status"]
+        held = recorded not in FINISHED and self.holder() is not None  # e.g. a failed run being retried
+        if recorded not in FINISHED and not held and self.checkpoint_file.exists():
             self.read_metrics()  # a resume reads it back
-        if result is not None:
-            return result["status"]
-        return "started" if self.checkpoint_file.exists() or self.metrics_file.exists() else "pending"
+        started = self.checkpoint_file.exists() or self.metrics_file.exists()
+        return run_status(recorded, held, started)
 
     def write_result(self, result: dict[str, Any]) -> None:
         if result.get("status") not in STATUSES:

@@ -4,8 +4,9 @@
 - The W&B run id is the run's identity hash (the end of its folder name) with resume="allow",
   so a requeued or re-launched run continues its W&B run instead of starting a new one.
 - group = the sweep (`logger.group`, by default the last part of `out_dir`), job_type = train,
-  name = the run folder's name; config = the resolved config plus the scaling coordinates
-  (d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = the coordinates + `logger.tags`.
+  name = the run folder's name; config = the resolved config plus the run's coordinates
+  (sweep/record.py: d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = its grid
+  labels, data and tokenizer + `logger.tags` (+ its recipe), as sweep/record.py run_tags makes them.
 - Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
   into `<run folder>/wandb/`, to `wandb sync` later. The key itself is never passed or written.
 - An online run first asks the W&B server for any HTTP answer (once per process, at most
@@ -36,8 +37,9 @@ from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
 from sweep.errors import ConfigError
+from sweep.record import FINISHED, Coordinates, run_tags
 from sweep.run.preempt import StopRequest
-from sweep.rundir import FINISHED, RunDir, run_hash
+from sweep.rundir import RunDir, run_hash
 from sweep.storage import atomic_write
 
 log = logging.getLogger("sweep.tracking")
@@ -156,7 +158,7 @@ def write_tracked_step(path: Path, step: int) -> None:
         log.warning("could not record the last step W&B holds in %s (%s)", path, err)
 
 
-def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -> Tracker:
+def open_tracker(cfg: TrainConfig, coordinates: Coordinates, is_main: bool) -> Tracker:
     """The run's tracker; a W&B run is started (or resumed) here."""
     if cfg.logger.kind is LoggerKind.none or not is_main:
         return Tracker()
@@ -168,7 +170,8 @@ def open_tracker(cfg: TrainConfig, coordinates: dict[str, Any], is_main: bool) -
         run = wandb.init(
             project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
-            mode=mode, tags=run_tags(cfg, coordinates), config={**coordinates, "config": to_plain(cfg)},
+            mode=mode, tags=run_tags(coordinates, cfg.logger.tags),
+            config={**coordinates.as_dict(), "config": to_plain(cfg)},
             reinit="create_new",
             settings=_settings(),
         )
@@ -238,15 +241,6 @@ def _settings() -> Any:
 def sweep_group(group: str | None, out_dir: str | os.PathLike) -> str:
     """The W&B group of a sweep: logger.group, or else the name of its out_dir."""
     return group or Path(os.path.abspath(out_dir)).name
-
-
-def run_tags(cfg: TrainConfig, coordinates: dict[str, Any]) -> list[str]:
-    c = coordinates
-    tags = [f"d{c['d']}", f"l{c['l']}", f"b{c['batch_size']}", f"lr{c['lr']:.1e}", f"wd{c['weight_decay']:g}",
-            f"data:{c['data']}", f"tokenizer:{c['tokenizer']}", *cfg.logger.tags]
-    if c.get("recipe"):
-        tags.append(f"recipe:{c['recipe']}")
-    return [t[:64] for t in tags]  # W&B's limit on a tag's length
 
 
 def resolve_mode(mode: LoggerMode) -> str | None:

@@ -13,15 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweep.errors import ConfigError
-from sweep.rundir import STATUSES
+from sweep.record import COORDINATES, FAILED, STARTED, STATUS_OF_WANDB_STATE, STATUSES
 
 PREFIX = "wandb:"
-COORDINATES = ("run", "d", "l", "batch_size", "lr", "weight_decay", "seed", "recipe", "n_params", "n_params_nonembedding",
-               "n_params_embedding", "n_params_total", "tokens", "flops", "steps", "tokens_per_param", "data",
-               "tokenizer", "vocab_size", "seq_len", "weight_decay_mode")
-# W&B run state (while there is no result in the summary) -> runs-table status
-STATES = {"running": "running", "pending": "queued", "preempting": "started", "preempted": "started",
-          "finished": "started", "crashed": "failed", "failed": "failed", "killed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,9 @@ def wandb_row(run: Any) -> dict[str, Any]:
     if summary.get("status") in STATUSES:  # the run's result.json
         return {**row, **{k: v for k, v in summary.items() if not k.startswith("_") and "/" not in k},
                 "path": run.url}
-    row.update(status=STATES.get(run.state, "started"), steps_done=summary.get("step", 0),
+    row.update(status=STATUS_OF_WANDB_STATE.get(run.state, STARTED), steps_done=summary.get("step", 0),
                final_train_loss=summary.get("train/loss"), final_eval_loss=summary.get("eval/loss"),
                wall_seconds=summary.get("perf/wall_seconds"))
-    if row["status"] == "failed":
+    if row["status"] == FAILED:
         row["error"] = f"W&B run {run.id} ended {run.state} without a result"
     return row

@@ -26,17 +26,31 @@ def test_round_trip_restores_model_optimizer_step_and_rng(tmp_path):
     path = tmp_path / "checkpoints" / "latest.pt"
     model, optimizer = model_and_optimizer(0)
     torch.manual_seed(123)
-    save_checkpoint(path, model, optimizer, step=17, extra={"wall_seconds": 4.5})
+    save_checkpoint(path, model, optimizer, {"step": 17, "wall_seconds": 4.5})
     expected_draw = torch.rand(3)
 
     other, other_opt = model_and_optimizer(1)
-    step, extra = load_checkpoint(path, other, other_opt)
-    assert (step, extra) == (17, {"wall_seconds": 4.5})
+    run_state = load_checkpoint(path, other, other_opt)
+    assert run_state == {"step": 17, "wall_seconds": 4.5}
     for a, b in zip(model.state_dict().values(), other.state_dict().values()):
         torch.testing.assert_close(a, b)
     assert other_opt.state_dict()["state"][0]["step"] == optimizer.state_dict()["state"][0]["step"]
     torch.testing.assert_close(torch.rand(3), expected_draw)
     assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]
+
+
+def test_the_file_keeps_the_layout_of_format_version_1_and_such_files_load(tmp_path):
+    path = tmp_path / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    save_checkpoint(path, model, optimizer, {"step": 5, "wall_seconds": 2.0, "losses": {"since_log": [], "recent": [3.0]}})
+    saved = torch.load(path, weights_only=True)
+    assert (saved["format_version"], saved["step"]) == (1, 5)
+    assert saved["extra"] == {"wall_seconds": 2.0, "losses": {"since_log": [], "recent": [3.0]}}
+    # as written before the run state was typed: no step timer in extra
+    torch.save({**saved, "step": 9, "extra": {"wall_seconds": 7.5, "losses": {"since_log": [2.5], "recent": [2.5]}}},
+               path)
+    assert load_checkpoint(path, *model_and_optimizer(1)) == {
+        "step": 9, "wall_seconds": 7.5, "losses": {"since_log": [2.5], "recent": [2.5]}}
 
 
 def test_no_checkpoint_means_start_from_zero(tmp_path):
@@ -68,7 +82,7 @@ def test_a_failed_write_names_the_file_and_the_free_space_and_the_previous_check
         tmp_path, monkeypatch):
     path = tmp_path / "checkpoints" / "latest.pt"
     model, optimizer = model_and_optimizer(0)
-    save_checkpoint(path, model, optimizer, step=1, extra={})
+    save_checkpoint(path, model, optimizer, {"step": 1})
 
     def disk_full(obj, f, *args, **kwargs):
         f.write(b"part of a checkpoint")
@@ -77,14 +91,14 @@ def test_a_failed_write_names_the_file_and_the_free_space_and_the_previous_check
     monkeypatch.setattr(torch, "save", disk_full)
     with pytest.raises(StorageError, match=rf"cannot write {path}: \[Errno 28\] No space left on device; "
                                            r"[0-9.]+ [KMG]?i?B free on its file system"):
-        save_checkpoint(path, model, optimizer, step=2, extra={})
+        save_checkpoint(path, model, optimizer, {"step": 2})
     monkeypatch.undo()
     assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]  # the temporary file is removed
-    assert load_checkpoint(path, *model_and_optimizer(1))[0] == 1
+    assert load_checkpoint(path, *model_and_optimizer(1))["step"] == 1
 
 
 def test_the_size_estimate_checked_before_the_first_step_is_a_checkpoint_without_its_small_headers(tmp_path):
     path = tmp_path / "latest.pt"
     model, optimizer = model_and_optimizer(0)
-    save_checkpoint(path, model, optimizer, step=1, extra={})
+    save_checkpoint(path, model, optimizer, {"step": 1})
     assert checkpoint_bytes(model) <= path.stat().st_size < checkpoint_bytes(model) + 32 * 1024

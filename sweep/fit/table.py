@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
+from sweep.record import COMPLETE, DAMAGED
 
 log = logging.getLogger("sweep.fit")
 
@@ -88,9 +89,9 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
     kept, names, excluded = [], [], {}
     for i, row in enumerate(rows):
         status = row.get("status") or "unknown"
-        if status == "damaged":
+        if status == DAMAGED:
             log.warning("left out: %s", row.get("error"))
-        if status != "complete":
+        if status != COMPLETE:
             excluded[status] = excluded.get(status, 0) + 1
             continue
         kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss"))})
@@ -125,9 +126,9 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     excluded = {}
     if "status" in frame.columns:
         status_R = frame["status"].fillna("unknown").astype(str)
-        for status, count in status_R[status_R != "complete"].value_counts().items():
+        for status, count in status_R[status_R != COMPLETE].value_counts().items():
             excluded[status] = int(count)
-        frame = frame[(status_R == "complete").to_numpy()]
+        frame = frame[(status_R == COMPLETE).to_numpy()]
     name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
@@ -210,7 +211,7 @@ def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
             status, curve = _complete_run(run)
         except DamagedFile as err:
             log.warning("left out: %s", err)
-            status, curve = "damaged", None
+            status, curve = DAMAGED, None
         if curve is None:
             excluded[status] = excluded.get(status, 0) + 1
             continue
@@ -233,7 +234,7 @@ def _complete_run(run) -> tuple[str, tuple[str, float, list[dict[str, Any]]] | N
 
     result = run.read_result() or {}
     status = result.get("status", "unfinished")
-    if status != "complete":
+    if status != COMPLETE:
         return status, None
     n_params = result.get("n_params")
     if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):

@@ -5,8 +5,10 @@ one, so a crash mid-write never leaves a half checkpoint, and a write that fails
 error, permission) leaves the previous checkpoint as it was and raises one `StorageError` naming
 the file and the free space (the temporary file is removed). It holds the model, the optimizer,
 the step (which is also the data position: the reader is a function of (seed, step, rank) and
-the learning rate a function of the step), the RNG states and the wall time spent so far.
-Loaded with `weights_only=True`: no pickled code runs on load.
+the learning rate a function of the step), the RNG states, and the rest of the run's state
+(sweep/run/state.py RunState.state_dict: wall time, recent losses, step timer). The file's layout
+(FORMAT_VERSION 1): {format_version, step, model, optimizer, rng_cpu, rng_cuda, extra}, `extra`
+holding the run state less its step. Loaded with `weights_only=True`: no pickled code runs on load.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any]
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, run_state: dict[str, Any]
 ) -> None:
+    """Save the model, the optimizer, the RNG states and `run_state` (RunState.state_dict(): a
+    `step` and plain values) to `path`, whole or not at all."""
+    extra = {k: v for k, v in run_state.items() if k != "step"}
     state = {
         "format_version": FORMAT_VERSION,
-        "step": step,
+        "step": run_state["step"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "rng_cpu": torch.get_rng_state(),
@@ -85,8 +90,9 @@ def check_room_for_checkpoint(path: Path, model: nn.Module) -> None:
 
 def load_checkpoint(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[int, dict[str, Any]] | None:
-    """Restore model, optimizer and RNG from `path` if it exists: (step, extra), else None."""
+) -> dict[str, Any] | None:
+    """Restore model, optimizer and RNG from `path` if it exists and return the run state saved
+    with them (for RunState.load_state_dict), else None."""
     if not path.exists():
         return None
     try:
@@ -103,4 +109,4 @@ def load_checkpoint(
     torch.set_rng_state(state["rng_cpu"])
     if state["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng_cuda"])
-    return state["step"], state["extra"]
+    return {"step": state["step"], **state["extra"]}

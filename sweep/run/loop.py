@@ -8,14 +8,13 @@ an interrupted one resumes from its checkpoint and ends exactly where an uninter
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import math
 import signal
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
@@ -36,10 +35,12 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
+from sweep.record import COMPLETE, DIVERGED, FAILED, FINISHED, Coordinates, training_flops
 from sweep.run.preempt import StopRequest
-from sweep.rundir import FINISHED, RunDir, RunHeld
+from sweep.rundir import RunDir, RunHeld
+from sweep.run.state import RunState
 from sweep.run.step import TrainStep
-from sweep.run.throughput import Speed, StepTimer, run_peak, startup_origin
+from sweep.run.throughput import Speed, run_peak, startup_origin
 from sweep.tracking import Tracker, open_tracker
 
 log = logging.getLogger("sweep.train")
@@ -53,48 +54,26 @@ class RunInterrupted(Exception):
         self.run, self.step, self.signal_name = run, step, signal_name
 
 
-class LossTracker:
-    """Train losses between log lines, kept on the device (no host sync per step), and the
-    last `window` losses for the final train loss. Its state goes into checkpoints, so a
-    resumed run logs exactly what an uninterrupted one logs."""
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run trains and where, fixed once its folder is known: the config, the budget and the
+    run folder, the ranks and the device, the corpus (its train tokens memory-mapped once) and what
+    the result records of it, and when the process started."""
 
-    def __init__(self, window: int, device: torch.device):
-        self.device = device
-        self.since_log: list[torch.Tensor] = []
-        self.recent: collections.deque[torch.Tensor] = collections.deque(maxlen=window)
-
-    def add(self, loss: torch.Tensor) -> None:
-        self.since_log.append(loss.detach())
-        self.recent.append(loss.detach())
-
-    def take_mean(self) -> float:
-        """Mean loss since the last call (one host sync), then start a new interval."""
-        mean = torch.stack(self.since_log).mean().item()
-        self.since_log.clear()
-        return mean
-
-    def final(self) -> float:
-        return torch.stack(list(self.recent)).mean().item()
-
-    def state(self) -> dict[str, list[float]]:
-        return {"since_log": [x.item() for x in self.since_log], "recent": [x.item() for x in self.recent]}
-
-    def load(self, state: dict[str, list[float]]) -> None:
-        as_tensor = lambda x: torch.tensor(x, device=self.device)  # noqa: E731
-        self.since_log = [as_tensor(x) for x in state["since_log"]]
-        self.recent.extend(as_tensor(x) for x in state["recent"])
-
-
-@dataclass
-class Clock:
-    """Wall time of the run across attempts (restored from the checkpoint on resume)."""
-
-    prior_seconds: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
+    cfg: TrainConfig
+    budget: Budget
+    run: RunDir
+    world: World
+    placement: Placement
+    corpus: Any  # sweep.data.access.open_corpus(...)
+    train_T: Any  # corpus.train_tokens()
+    facts: dict[str, Any]  # sweep.data.access.corpus_facts: epochs, density, true entropy
+    started_at: float  # throughput.startup_origin()
 
     @property
-    def seconds(self) -> float:
-        return self.prior_seconds + time.perf_counter() - self.started
+    def writes(self) -> bool:
+        """Rank 0 alone writes the run folder (and tracks)."""
+        return self.world.is_main
 
 
 def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
@@ -119,8 +98,10 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
     check_epochs(cfg.data, len(train_T), budget.tokens, cfg.model.seq_len, run.path.name)
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
+    facts = corpus_facts(cache, budget.tokens, n_train_tokens=len(train_T))
+    setup = RunSetup(cfg, budget, run, world, placement, cache, train_T, facts, started_at)
     with hold_run(run, world, placement.device):
-        return _train_holding(cfg, budget, run, cache, train_T, placement, world, started_at)
+        return _train_holding(setup)
 
 
 @contextlib.contextmanager
@@ -140,9 +121,9 @@ def hold_run(run: RunDir, world: World, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _train_holding(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
-                   world: World, started_at: float) -> dict[str, Any]:
+def _train_holding(setup: RunSetup) -> dict[str, Any]:
     """The run, once this process holds its folder: nothing is written to it before."""
+    cfg, run, world = setup.cfg, setup.run, setup.world
     previous = run.read_result()  # the previous holder may have finished it
     if previous is not None and previous.get("status") in FINISHED:
         log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
@@ -151,9 +132,9 @@ def _train_holding(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
         run.write_config(cfg)
-    tracker = open_tracker(cfg, coordinates(cfg, budget), world.is_main)
+    tracker = open_tracker(cfg, coordinates(cfg, setup.budget), world.is_main)
     try:
-        return _train(cfg, budget, run, cache, train_T, placement, world, tracker, started_at)
+        return _train(setup, tracker)
     except RunInterrupted:
         tracker.interrupted()
         raise
@@ -174,7 +155,7 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
     if previous is not None and previous.get("status") in FINISHED:
         return previous  # it ended before the error (e.g. a signal while W&B was closing): keep it
     fields = {"error": error, **({"traceback": trace} if trace else {})}
-    result = _result(cfg, compute_budget(cfg), "failed", **fields)
+    result = _result(cfg, compute_budget(cfg), FAILED, **fields)
     try:
         if not run.config_file.exists():
             run.write_config(cfg)
@@ -184,8 +165,9 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
     return result
 
 
-def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placement: Placement,
-           world: World, tracker: Tracker, started_at: float) -> dict[str, Any]:
+def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
+    cfg, budget, run, placement, world, writes = (setup.cfg, setup.budget, setup.run, setup.placement, setup.world,
+                                                  setup.writes)
     shape = model_shape(cfg)
     t = cfg.train
     peak = run_peak(placement.device, placement.bf16, world.world_size, t.peak_tflops)
@@ -194,25 +176,19 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
     optimizer = build_optimizer(model, cfg.optim)
     # Each rank reads its slice of the global batch: together the ranks read exactly the
     # windows one process would, so the run is the same whatever the number of GPUs.
-    reader = TrainReader(train_T, cfg.model.seq_len, t.batch_size // world.world_size,
+    reader = TrainReader(setup.train_T, cfg.model.seq_len, t.batch_size // world.world_size,
                          cfg.seed, rank=world.rank, world_size=world.world_size)
-    eval_tokens = cache.eval_tokens()
-    writes = world.is_main  # rank 0 alone writes the run folder
+    eval_tokens = setup.corpus.eval_tokens()
 
-    step, clock, losses = 0, Clock(), LossTracker(t.log_every, placement.device)
-    timer = StepTimer(placement.device, origin=started_at)
-    resumed = load_checkpoint(run.checkpoint_file, model, optimizer)
-    if resumed is not None:
-        step, extra = resumed
-        clock.prior_seconds = extra["wall_seconds"]
-        losses.load(extra["losses"])
-        if "timer" in extra:
-            timer.load(extra["timer"])
+    state = RunState.start(t.log_every, placement.device, origin=setup.started_at)
+    saved = load_checkpoint(run.checkpoint_file, model, optimizer)
+    if saved is not None:
+        state.load_state_dict(saved)
         if writes:
             logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
-            tracker.catch_up(r for r in logged if r["step"] <= step)  # what W&B may not hold
-            run.truncate_metrics(after_step=step)
-        log.info("%s: resuming from step %d of %d", run.path.name, step, budget.steps)
+            tracker.catch_up(r for r in logged if r["step"] <= state.step)  # what W&B may not hold
+            run.truncate_metrics(after_step=state.step)
+        log.info("%s: resuming from step %d of %d", run.path.name, state.step, budget.steps)
     elif run.metrics_file.exists() and writes:
         run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
     if writes:
@@ -224,35 +200,34 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     train_step = TrainStep(forward, model, optimizer, placement, cfg.optim)
+    timer = state.timer
     speed = Speed(timer, peak, budget.tokens_per_step, flops_per_token(shape), placement.compile)
 
-    facts = corpus_facts(cache, budget.tokens, n_train_tokens=len(train_T))
     if writes:
         log.info("%s: %s on %s%s; %.2f epochs over %s unique train tokens; MFU against %.3g TFLOP/s (%s)",
                  run.path.name, budget.summary(), placement.describe(),
-                 f" x {world.world_size} ranks" if world.distributed else "", facts["epochs"],
-                 f"{len(train_T):,}", peak.flops / 1e12, peak.source)
+                 f" x {world.world_size} ranks" if world.distributed else "", setup.facts["epochs"],
+                 f"{len(setup.train_T):,}", peak.flops / 1e12, peak.source)
 
     def save() -> None:
         if writes:
-            save_checkpoint(run.checkpoint_file, model, optimizer, step,
-                            {"wall_seconds": clock.seconds, "losses": losses.state(), "timer": timer.state()})
+            save_checkpoint(run.checkpoint_file, model, optimizer, state.state_dict())
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
     last_checkpoint = time.perf_counter()
-    first_step = step
-    record: dict[str, Any] = {}
+    first_step = state.step
     # The stop request is held until the run has ended: a signal at the last step or while the
     # result is written does not interrupt a finished run (nor reach a launcher's handler).
     with (StopRequest() as stop,
-          Prefetcher(reader, step, budget.steps, placement.device) as batches,
-          progress.bar(budget.steps, run.path.name, start=step, enabled=writes) as bar):
+          Prefetcher(reader, state.step, budget.steps, placement.device) as batches,
+          progress.bar(budget.steps, run.path.name, start=state.step, enabled=writes) as bar):
         timer.attempt_starts()
-        while step < budget.steps:
-            lr = lr_at(step, cfg.optim, budget.steps)
-            loss, grad_norm = train_step(batches.take(step), lr)
-            losses.add(loss)
-            step += 1
+        while state.step < budget.steps:
+            lr = lr_at(state.step, cfg.optim, budget.steps)
+            loss, grad_norm = train_step(batches.take(state.step), lr)
+            state.losses.add(loss)
+            state.step += 1
+            step = state.step
             bar.advance()
             if step == first_step + 1:
                 timer.first_step_done(step)
@@ -263,24 +238,24 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
             last = step == budget.steps
             log_step = step % t.log_every == 0 or last
             if log_step:
-                train_loss, = distributed.mean([losses.take_mean()], world, placement.device)  # syncs
+                train_loss, = distributed.mean([state.losses.take_mean()], world, placement.device)  # syncs
                 steps_per_second = timer.pause(step)
-                record = {
+                record = state.record = {
                     "step": step,
                     "tokens": step * budget.tokens_per_step,
-                    "flops": 6.0 * budget.n_params * step * budget.tokens_per_step,
+                    "flops": training_flops(budget.n_params, step * budget.tokens_per_step),
                     "lr": lr,
                     "train_loss": train_loss,
                     "grad_norm": grad_norm.item(),
                     **speed.of_interval(steps_per_second),
-                    "wall_seconds": clock.seconds,
+                    "wall_seconds": state.clock.seconds,
                 }
                 if not math.isfinite(train_loss) or train_loss > divergence_limit:
                     if writes:
                         run.append_metrics(record)
                         tracker.log(record)
-                    return _finish(run, cfg, budget, "diverged", record, clock, facts, speed, writes,
-                                   tracker, reason=f"train loss {train_loss} at step {step} is not below "
+                    return _finish(setup, state, speed, tracker, DIVERGED,
+                                   reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
                 if step % t.eval_every == 0 or last:
                     record["eval_loss"], record["eval_loss_stderr"] = evaluate(
@@ -310,8 +285,9 @@ def _train(cfg: TrainConfig, budget: Budget, run: RunDir, cache, train_T, placem
             save()
         except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
             log.warning("%s: the final checkpoint was not written: %s", run.path.name, err)
-        record["train_loss"], = distributed.mean([losses.final()], world, placement.device)  # last log_every steps
-        result = _finish(run, cfg, budget, "complete", record, clock, facts, speed, writes, tracker)
+        # the last log_every steps
+        state.record["train_loss"], = distributed.mean([state.losses.final()], world, placement.device)
+        result = _finish(setup, state, speed, tracker, COMPLETE)
         if stop.signal is not None and writes:
             log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
         return result
@@ -338,44 +314,22 @@ def evaluate(model: torch.nn.Module, tokens, cfg: TrainConfig, placement: Placem
     return losses.mean().item(), stderr
 
 
-def coordinates(cfg: TrainConfig, budget: Budget) -> dict[str, Any]:
-    """What identifies a run on a scaling plot: its grid coordinates and its size. Heads every
-    result.json and the W&B run's config."""
-    return {
-        "run": RunDir.for_config(cfg).path.name,
-        "d": cfg.model.d,
-        "l": cfg.model.l,
-        "batch_size": cfg.train.batch_size,
-        "lr": cfg.optim.lr,
-        "weight_decay": cfg.optim.weight_decay,
-        "weight_decay_mode": cfg.optim.weight_decay_mode.value,
-        "seed": cfg.seed,
-        "recipe": cfg.recipe,
-        "seq_len": cfg.model.seq_len,
-        "data": cfg.data.source.value,
-        "tokenizer": cfg.data.tokenizer.value,
-        "vocab_size": model_shape(cfg).vocab_size,
-        "tokens_per_param": cfg.budget.tokens_per_param,
-        "n_params": budget.n_params,
-        "n_params_nonembedding": budget.n_params_nonembedding,
-        "n_params_embedding": budget.n_params_embedding,
-        "n_params_total": budget.n_params_total,
-        "tokens": budget.tokens,
-        "flops": budget.flops,
-        "steps": budget.steps,
-    }
+def coordinates(cfg: TrainConfig, budget: Budget) -> Coordinates:
+    """The run's coordinates (sweep/record.py): they head every result.json and are the W&B run's config."""
+    return Coordinates.of(cfg, budget, run=RunDir.for_config(cfg).path.name, vocab_size=model_shape(cfg).vocab_size)
 
 
 def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dict[str, Any]:
-    return {"status": status, **coordinates(cfg, budget), **fields}
+    return {"status": status, **coordinates(cfg, budget).as_dict(), **fields}
 
 
-def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: dict[str, Any],
-            clock: Clock, facts: dict[str, Any], speed: Speed, writes: bool, tracker: Tracker,
+def _finish(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker, status: str,
             reason: str | None = None) -> dict[str, Any]:
-    wall = clock.seconds
+    """Record how the run ended, from its last metrics record: result.json and the tracker's summary."""
+    run, record = setup.run, state.record
+    wall = state.clock.seconds
     result = _result(
-        cfg, budget, status,
+        setup.cfg, setup.budget, status,
         final_train_loss=record.get("train_loss"),
         final_eval_loss=record.get("eval_loss"),
         final_eval_loss_stderr=record.get("eval_loss_stderr"),
@@ -383,14 +337,14 @@ def _finish(run: RunDir, cfg: TrainConfig, budget: Budget, status: str, record: 
         wall_seconds=wall,
         tokens_per_second=record.get("tokens", 0) / wall if wall > 0 else None,  # evals, start-up included
         **speed.of_run(),  # steady training tokens/s, MFU and its peak, first step, start-up
-        **facts,  # epochs over the corpus, its density, the synthetic source's true entropy
+        **setup.facts,  # epochs over the corpus, its density, the synthetic source's true entropy
         **({"reason": reason} if reason else {}),
     )
-    if not writes:
+    if not setup.writes:
         return result
     run.write_result(result)
     tracker.finish(result)
-    (log.warning if status != "complete" else log.info)(
+    (log.warning if status != COMPLETE else log.info)(
         "%s: %s, train loss %s, eval loss %s, %.0f s, %s training tokens/s, MFU %s%s", run.path.name,
         status, _fmt(result["final_train_loss"]), _fmt(result["final_eval_loss"]), wall,
         _fmt(result["train_tokens_per_second"], ",.0f"), _fmt(result["mfu"], ".1%"),
