@@ -23,7 +23,8 @@ from sweep.budget import Budget, compute_budget
 from sweep.config import TrainConfig, check_key, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
-from sweep.rundir import DAMAGED, RunDir
+from sweep.record import DAMAGED
+from sweep.rundir import RunDir
 
 log = logging.getLogger("sweep.grid")
 
@@ -210,7 +211,7 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
     from sweep.data.access import check_epochs
     from sweep.data.streamed import is_streamed, open_prepared, prepared_path
     from sweep.preflight import check_run_inputs
-    from sweep.rundir import FINISHED
+    from sweep.record import FINISHED
 
     unfinished = [point for point in grid if point.state() not in FINISHED]
     problems: dict[tuple, str | None] = {}  # one check per distinct device, out_dir and corpus

@@ -18,7 +18,8 @@ from launch.grid import GridPoint
 from launch.job import TrainJob
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
-from sweep.rundir import FINISHED, describe_holder
+from sweep.record import FINISHED
+from sweep.rundir import describe_holder
 
 log = logging.getLogger("sweep.launch")
 

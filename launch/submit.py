@@ -24,7 +24,7 @@ from launch.job import TrainJob
 from launch.queue import ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_jobs, max_array_size
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
-from sweep.rundir import DAMAGED, FINISHED
+from sweep.record import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
 

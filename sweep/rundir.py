@@ -48,8 +48,7 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import DAMAGED, FINISHED, STATUSES, run_name_prefix, run_status  # noqa: F401  DAMAGED:
-# launch/grid.py, submit.py, local.py and the plugins still read DAMAGED and FINISHED from here
+from sweep.record import FINISHED, STATUSES, run_name_prefix, run_status
 from sweep.storage import atomic_write, write_failed
 
 log = logging.getLogger("sweep.rundir")

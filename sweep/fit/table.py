@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import COMPLETE, DAMAGED
+from sweep.record import COMPLETE, DAMAGED, training_flops
 
 log = logging.getLogger("sweep.fit")
 
@@ -252,7 +252,7 @@ def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_k
     if not points:
         return None
     tokens_S = np.array([r["tokens"] for r in points], dtype=float)
-    flops_S = np.array([r.get("flops") or 6.0 * n_params * r["tokens"] for r in points], dtype=float)
+    flops_S = np.array([r.get("flops") or training_flops(n_params, r["tokens"]) for r in points], dtype=float)
     loss_S = np.array([r[loss_key] for r in points], dtype=float)
     return Curve(name, n_params, tokens_S, flops_S, loss_S)
 
@@ -287,7 +287,7 @@ def jsonable(value: Any) -> Any:
 def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, int], source: str) -> RunsTable:
     n_params_R, tokens_R, loss_R = (_floats(columns[c], c, names) for c in REQUIRED)
     flops_R = _floats(columns["flops"], "flops", names)
-    flops_R = np.where(np.isnan(flops_R), 6.0 * n_params_R * tokens_R, flops_R)
+    flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
     optional = {f"{h}_R": _floats(columns[h], h, names) if any(_given(v) for v in columns[h]) else None
                 for h in HYPERPARAMETERS}
     recipes = columns["recipe"]

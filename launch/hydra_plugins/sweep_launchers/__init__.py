@@ -27,7 +27,7 @@ from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
                            submit_grid)
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
-from sweep.rundir import DAMAGED, FINISHED
+from sweep.record import DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.grid")
 
