@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from launch.completion import SHELLS, bash_completion
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.laws import LAWS
+from sweep.storage import atomic_write
 
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -188,10 +190,11 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
             console.print(f"damaged: {r['error']}", highlight=False)
     if csv_path is not None:
         columns = sorted({k for r in rows for k in r if k != "traceback"})
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(Path(csv_path), text.getvalue())
         console.print(f"runs table written to {csv_path}")
     if plot is not None:
         from sweep.plots import plot_loss_vs_size

@@ -20,3 +20,9 @@ def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):
     monkeypatch.setattr(isoflop, "fit_defaults", lambda: wider)
     assert isoflop.group_budgets(flops_R)[1].tolist() == [0, 0, 1]
     assert isoflop.group_budgets(flops_R, rel_tol=0.1)[1].tolist() == [0, 1, 2]  # an explicit value wins
+
+
+def test_a_bootstrap_left_at_none_takes_resamples_level_and_seed_from_conf_fit_yaml():
+    defaults = fit_defaults()
+    assert defaults.resolve_bootstrap(None, None, None) == (200, 0.95, 0)
+    assert defaults.resolve_bootstrap(20, 0.5, 7) == (20, 0.5, 7)  # explicit values win

@@ -173,13 +173,13 @@ def split_recipes(N, tokens, loss, recipe):
 
 
 def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float] | None = None,
-                   extend: float = DEFAULT_EXTEND, n_resamples: int = 1000, level: float | None = None,
-                   seed: int = 0) -> CrossoverResult:
+                   extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
+                   level: float | None = None, seed: int | None = None) -> CrossoverResult:
     """Fit a Chinchilla law per recipe (runs tagged by `recipe`, two distinct tags) and find
     where their compute-optimal losses cross in compute_range (default: the runs' range of
     C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing
-    (level None: conf/fit.yaml's)."""
-    level = fit_defaults().level if level is None else level
+    (n_resamples, level, seed None: conf/fit.yaml's)."""
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if compute_range is not None:
@@ -197,10 +197,10 @@ def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float
 
 def crossover_of_fits(fits: dict[str, LawFit], *,
                       compute_range: tuple[float, float] | None = None,
-                      extend: float = DEFAULT_EXTEND, n_resamples: int = 1000,
-                      level: float | None = None, seed: int = 0) -> CrossoverResult:
+                      extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
+                      level: float | None = None, seed: int | None = None) -> CrossoverResult:
     """find_crossover from two Chinchilla fits already made ({recipe: fit}, in that order)."""
-    level = fit_defaults().level if level is None else level
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if len(fits) != 2 or any(f.form != "chinchilla" for f in fits.values()):

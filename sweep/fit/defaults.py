@@ -22,6 +22,12 @@ class FitDefaults:
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
 
+    def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
+                          seed: int | None) -> tuple[int, float, int]:
+        """A bootstrap's (resamples, level, seed), each None replaced by its value here."""
+        return (self.bootstrap if n_resamples is None else n_resamples,
+                self.level if level is None else level, self.seed if seed is None else seed)
+
 
 @functools.cache
 def fit_defaults() -> FitDefaults:

@@ -581,13 +581,13 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
     return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
 
 
-def bootstrap(fit: LawFit, *, n_resamples: int = 1000, level: float | None = None, seed: int = 0,
-              compute: float | None = None,
+def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | None = None,
+              seed: int | None = None, compute: float | None = None,
               n_extra_starts: int = MAX_EXTRA_OPTIMA) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
-    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C. level
-    None: conf/fit.yaml's."""
-    level = fit_defaults().level if level is None else level
+    its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C.
+    n_resamples, level, seed None: conf/fit.yaml's."""
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
         raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "

@@ -31,6 +31,7 @@ Letters (README "The science: Letters"): N parameters, T tokens, C compute, R ru
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootst
                                   check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
 from sweep.record import training_flops  # noqa: E402
+from sweep.storage import atomic_write  # noqa: E402
 
 DPI = 110
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
@@ -166,13 +168,13 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
                 _section_isoflop(fits, out_dir, figures), _section_envelope(fits, curves, out_dir, figures),
                 _section_hyperparameters(fits, out_dir, figures), _section_crossover(fits, out_dir, figures)]
     markdown = out_dir / "report.md"
-    markdown.write_text("\n\n".join([_header(fits, bootstrap_resamples, seed), *sections]) + "\n")
+    atomic_write(markdown, "\n\n".join([_header(fits, bootstrap_resamples, seed), *sections]) + "\n")
     rows = _rows(fits)
     csv_path = out_dir / "runs.csv"
     _write_csv(rows, csv_path)
     fits_dict = jsonable(_fits_dict(fits))
     json_path = out_dir / "fits.json"
-    json_path.write_text(json.dumps(fits_dict, indent=2, allow_nan=False) + "\n")
+    atomic_write(json_path, json.dumps(fits_dict, indent=2, allow_nan=False) + "\n")
     return ReportResult(out_dir, markdown, figures, fits_dict, dict(fits.skipped), csv_path, json_path, rows)
 
 
@@ -530,11 +532,12 @@ def _rows(fits: _Fits) -> list[dict[str, Any]]:
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    atomic_write(path, text.getvalue())
 
 
 def _fits_dict(fits: _Fits) -> dict[str, Any]:
