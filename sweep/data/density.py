@@ -96,11 +96,14 @@ _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)  # s
 _S27, _S30, _S31, _S32 = (np.uint64(s) for s in (27, 30, 31, 32))
 
 
-def density_report(tokens_T: np.ndarray, eos_id: int, *, max_documents: int = 100_000,
+def density_report(tokens_T: np.ndarray, eos_id: int, *, max_documents: int | None = None,
                    ngram: int = 5, num_perm: int = 128, bands: int | None = None,
                    rows: int | None = None, threshold: float = 0.8, seed: int = 0) -> dict:
-    """The density report (see the module docstring) of the first `max_documents` documents."""
+    """The density report (see the module docstring) of the first `max_documents` documents
+    (None: every document; runs pass `data.density_documents`)."""
     _check_stream(tokens_T, eos_id)
+    if max_documents is None:
+        max_documents = len(tokens_T)  # a document holds at least one token
     for name, value in (("max_documents", max_documents), ("ngram", ngram),
                         ("num_perm", num_perm)):
         _check_positive_int(name, value)
