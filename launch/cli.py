@@ -165,13 +165,14 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     rows.sort(key=lambda r: (r["status"] == "damaged", r.get("n_params") or 0,
                              *(r[k] or 0 for k in ("d", "l", "lr", "batch_size", "seed")), r["run"]))
     table = Table(title=f"{source}: {len(rows)} runs")
-    for col in ("d", "l", "batch", "lr", "wd", "seed", "status", "steps", "train loss", "eval loss",
-                "N", "tokens", "wall", "job"):
+    for col in ("d", "l", "batch", "lr", "wd", "seed", "tokens/param", "status", "steps", "train loss",
+                "eval loss", "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
     for r in rows:
         steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
         table.add_row(_num(r["d"], ""), _num(r["l"], ""), _num(r["batch_size"], ""), _num(r["lr"], ".2e"),
-                      _num(r["weight_decay"], "g"), _num(r["seed"], ""), r["status"], steps,
+                      _num(r["weight_decay"], "g"), _num(r["seed"], ""), _num(r.get("tokens_per_param"), "g"),
+                      r["status"], steps,
                       _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
@@ -189,11 +190,12 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
         elif r["status"] == "damaged":
             console.print(f"damaged: {r['error']}", highlight=False)
     if csv_path is not None:
-        columns = sorted({k for r in rows for k in r if k != "traceback"})
+        flat = [flatten(r) for r in rows]
+        columns = sorted({k for r in flat for k in r if k != "traceback"})
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(flat)
         atomic_write(Path(csv_path), text.getvalue())
         console.print(f"runs table written to {csv_path}")
     if plot is not None:
@@ -207,6 +209,18 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
         where = upload_report(rows, {"scaling": plot} if plot is not None else {}, **report_target(source, rows))
         console.print(f"runs table{' and plot' if plot is not None else ''} logged to W&B: {where}")
     return 0
+
+
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A runs-table row with its nested fields as dotted columns (`data_density.exact_duplicate_rate`),
+    so a CSV holds numbers, not a Python dict's text."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def load_table(source: str | None, runs_file: Path | None, upload: bool = False):

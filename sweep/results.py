@@ -11,7 +11,7 @@ from sweep.errors import ConfigError, DamagedFile
 from sweep.record import DAMAGED, FINISHED, GRID_AXES, SETTINGS, run_status
 from sweep.rundir import CONFIG_REMEDY, RunDir, iter_run_dirs
 
-ROW_COORDINATES = (*GRID_AXES, "recipe")  # the coordinates every run folder's row has (sweep/record.py)
+ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
 
 
 def run_row(run: RunDir) -> dict[str, Any]:
@@ -29,7 +29,9 @@ def run_row(run: RunDir) -> dict[str, Any]:
 def _coordinates(run: RunDir) -> dict[str, Any]:
     cfg = run.read_config()
     row = {name: _setting(run, cfg, SETTINGS[name]) for name in GRID_AXES}
-    return {**row, "recipe": cfg.get(SETTINGS["recipe"])}
+    budget = cfg.get("budget")
+    tokens_per_param = budget.get("tokens_per_param") if isinstance(budget, dict) else None
+    return {**row, "tokens_per_param": tokens_per_param, "recipe": cfg.get(SETTINGS["recipe"])}
 
 
 def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:

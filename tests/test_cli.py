@@ -255,3 +255,19 @@ def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_pa
     assert main(["demo"]) == 1
     assert calls[0][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
     assert calls[1] == tmp_path / "demo-runs"
+
+
+def test_status_shows_tokens_per_param_and_its_csv_flattens_nested_fields(tiny_config, tmp_path, capsys,
+                                                                          wide_console):
+    run = RunDir.for_config(tiny_config("budget.tokens_per_param=7"))
+    run.write_config(tiny_config("budget.tokens_per_param=7"))
+    run.write_result({"status": "failed", "error": "RuntimeError: boom", "tokens_per_param": 7,
+                      "data_density": {"exact_duplicate_rate": 0.25, "near_duplicate_rate": 0.5}})
+    table = tmp_path / "runs.csv"
+    assert main(["status", str(tmp_path / "runs"), "--csv", str(table)]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "status" in line and "seed" in line)
+    assert "tokens/param" in header
+    row, = csv.DictReader(table.open())
+    assert row["tokens_per_param"] == "7"
+    assert (row["data_density.exact_duplicate_rate"], row["data_density.near_duplicate_rate"]) == ("0.25", "0.5")
+    assert "data_density" not in row  # numbers, not a Python dict's text

@@ -62,3 +62,12 @@ def test_a_run_held_by_a_live_process_is_running_also_when_an_earlier_attempt_fa
     with RunDir.for_config(fresh).hold(), RunDir.for_config(retried).hold():
         assert {r["lr"]: r["status"] for r in load_runs(tmp_path / "runs")} == {1e-3: "running", 2e-3: "running"}
     assert {r["lr"]: r["status"] for r in load_runs(tmp_path / "runs")} == {1e-3: "pending", 2e-3: "failed"}
+
+
+def test_every_row_carries_its_tokens_per_param_also_before_it_has_a_result(tiny_config, tmp_path):
+    for ratio in (5, 20):
+        pending = tiny_config(f"budget.tokens_per_param={ratio}")
+        RunDir.for_config(pending).write_config(pending)
+    rows = load_runs(tmp_path / "runs")
+    assert sorted(r["tokens_per_param"] for r in rows) == [5, 20]
+    assert {r["status"] for r in rows} == {"pending"}
