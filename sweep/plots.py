@@ -15,18 +15,48 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from sweep.record import COMPLETE  # noqa: E402
 
 
+# What a series of the figure may be told apart by: every swept setting but the size (d, l),
+# with the label it gets in the legend.
+SERIES_KEYS = {"tokens_per_param": "tokens/param", "lr": "lr", "batch_size": "batch", "weight_decay": "wd",
+               "seed": "seed", "recipe": "recipe"}
+
+
+def group_series(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs split into series by the swept settings that differ among them (token budget,
+    learning rate, batch, weight decay, seed, recipe), each series labelled by its values, e.g.
+    `tokens/param 5, lr 0.003`; one series `all runs` when only the size was swept."""
+    varied = [key for key in SERIES_KEYS if len({r.get(key) for r in runs}) > 1]
+    series: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        series[tuple(run.get(key) for key in varied)].append(run)
+    labelled = {}
+    for values in sorted(series, key=lambda values: tuple(map(_order, values))):
+        label = ", ".join(f"{SERIES_KEYS[key]} {_value(value)}" for key, value in zip(varied, values))
+        labelled[label or "all runs"] = series[values]
+    return labelled
+
+
+def _order(value: Any) -> tuple:
+    """Numbers in increasing order, then labels (a recipe) alphabetically, then unset."""
+    if value is None:
+        return (2, "")
+    return (1, value) if isinstance(value, str) else (0, value)
+
+
+def _value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def plot_loss_vs_size(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> int:
-    """Two panels (loss vs N, loss vs FLOPs), one series per learning rate, complete runs only.
-    Returns the number of runs plotted."""
+    """Two panels (loss vs N, loss vs FLOPs), complete runs only, one series per combination of
+    the swept settings other than the size (`group_series`). Returns the number of runs plotted."""
     done = [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None]
-    series: dict[float, list[dict[str, Any]]] = defaultdict(list)
-    for row in done:
-        series[row["lr"]].append(row)
+    series = group_series(done)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, key, label in ((axes[0], "n_params", "parameters N"), (axes[1], "flops", "training FLOPs (6 N T)")):
-        for lr, runs in sorted(series.items()):
+        for name, runs in series.items():
             runs = sorted(runs, key=lambda r: r[key])
-            ax.plot([r[key] for r in runs], [r["final_eval_loss"] for r in runs], "o-", label=f"lr {lr:g}")
+            ax.plot([r[key] for r in runs], [r["final_eval_loss"] for r in runs], "o-", label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())

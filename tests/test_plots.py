@@ -1,6 +1,6 @@
 """sweep/plots.py: the loss-vs-size figure."""
 
-from sweep.plots import plot_loss_vs_size
+from sweep.plots import group_series, plot_loss_vs_size
 
 
 def test_plots_complete_runs_only(tmp_path):
@@ -11,3 +11,16 @@ def test_plots_complete_runs_only(tmp_path):
     path = tmp_path / "scaling.png"
     assert plot_loss_vs_size(rows, path) == 3
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_series_are_grouped_by_every_swept_setting_but_the_size():
+    # the demo's design: 3 widths x 3 token budgets at one learning rate
+    demo = [{"d": d, "lr": 3e-3, "tokens_per_param": t, "seed": 0} for d in (32, 48, 64) for t in (5, 10, 20)]
+    series = group_series(demo)
+    assert list(series) == ["tokens/param 5", "tokens/param 10", "tokens/param 20"]
+    assert all(sorted(r["d"] for r in runs) == [32, 48, 64] for runs in series.values())
+    grid = [{"d": d, "lr": lr, "tokens_per_param": 20, "batch_size": b} for d in (32, 64) for lr in (1e-3, 3e-3)
+            for b in (8, 16)]
+    assert list(group_series(grid)) == ["lr 0.001, batch 8", "lr 0.001, batch 16", "lr 0.003, batch 8",
+                                        "lr 0.003, batch 16"]
+    assert list(group_series([{"d": d, "lr": 1e-3} for d in (32, 64)])) == ["all runs"]
