@@ -9,6 +9,7 @@ with the source (sweep/data/tokenizer.py) and a synthetic language that fits its
 from __future__ import annotations
 
 from sweep.config import DataConfig, DataSource
+from sweep.errors import ConfigError
 from sweep.data.synthetic import check_vocab, synthetic_spec
 from sweep.data.tokenizer import check_tokenizer
 
@@ -18,3 +19,11 @@ def check_data(data: DataConfig) -> None:
     check_tokenizer(data)
     if DataSource(data.source) is DataSource.synthetic:
         check_vocab(synthetic_spec(data), data.vocab_size, data.vocab_size - 1)  # EOS is the last id
+
+
+def check_entry_inputs(data: DataConfig) -> None:
+    """What building any token store entry needs, local or streamed: a tokenizer that goes with
+    the source and a held-out split of at least one token."""
+    check_tokenizer(data)
+    if data.eval_tokens < 1:
+        raise ConfigError(f"data.eval_tokens={data.eval_tokens}: must be >= 1")

@@ -36,6 +36,7 @@ import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
 from sweep.data.corpus import iter_documents, source_fingerprint
+from sweep.data.checks import check_entry_inputs
 from sweep.data.density import density_report
 from sweep.data.store import (
     EVAL_FILE,
@@ -51,7 +52,7 @@ from sweep.data.store import (
     unusable,
     write_manifest,
 )
-from sweep.data.tokenizer import BpeTokenizer, Tokenizer, check_tokenizer, new_tokenizer, vocab_size
+from sweep.data.tokenizer import BpeTokenizer, Tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
 from sweep.storage import fsync_dir
 
@@ -89,9 +90,7 @@ def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenStore:
 
     `seq_len` only checks that the train split holds at least one sequence.
     """
-    check_tokenizer(data)
-    if data.eval_tokens < 1:
-        raise ConfigError(f"data.eval_tokens={data.eval_tokens}: must be >= 1")
+    check_entry_inputs(data)
     if seq_len < 1:
         raise ConfigError(f"model.seq_len={seq_len}: must be >= 1")
     entry = cache_entry_path(data)

@@ -44,6 +44,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from sweep.config import DataConfig, DataSource, TokenizerKind
+from sweep.data.checks import check_entry_inputs
 from sweep.data.store import (
     EVAL_FILE,
     MANIFEST_FILE,
@@ -57,7 +58,7 @@ from sweep.data.store import (
     write_manifest,
 )
 from sweep.data.synthetic import document_tokens, documents, entropy_rate, synthetic_spec
-from sweep.data.tokenizer import SyntheticIds, Tokenizer, check_tokenizer, load_tokenizer, new_tokenizer, vocab_size
+from sweep.data.tokenizer import SyntheticIds, Tokenizer, load_tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
 
 log = logging.getLogger("sweep.data")
@@ -167,9 +168,7 @@ def _unusable(entry: Path, what: str) -> ConfigError:
 def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> TokenStore:
     """Make the entry of `data` hold at least `train_tokens` train tokens (fewer only when the
     dataset ends first), plus its eval split; resume or extend an existing entry."""
-    check_tokenizer(data)
-    if data.eval_tokens < 1:
-        raise ConfigError(f"data.eval_tokens={data.eval_tokens}: must be >= 1")
+    check_entry_inputs(data)
     if workers < 1:
         raise ConfigError(f"--workers={workers}: must be >= 1")
     entry = prepared_path(data)
