@@ -8,8 +8,9 @@ The design (the kind that biased the old estimator on published data): a fixed l
 `--sizes` model sizes log-spaced over `--decades` decades of N, the same for every budget, and
 `--budgets` budgets log-spaced over 3 decades of C (1e18 .. 1e21), the ladder centred on their true
 optima, which move 1.35 decades of N across the budgets (a quarter of the way up the ladder at the
-smallest budget, three quarters at the largest, for 2.5 decades); each budget trains every ladder size (T = C / (6 N)), so sizes reach far to both sides of the
-optimum, down to well under one token per parameter. Loss: the law's, times
+smallest budget, three quarters at the largest, for 2.5 decades); each budget trains every ladder
+size (T = C / (6 N)), so sizes reach far to both sides of the optimum, down to well under one
+token per parameter. Loss: the law's, times
 exp(noise * standard normal), one run per size. True a = beta / (alpha + beta); true N_opt at
 the largest budget from ChinchillaLaw.n_opt.
 """

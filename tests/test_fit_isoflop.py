@@ -5,12 +5,14 @@ usable minimum, and refuses designs and tunables it cannot fit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.isoflop import fit_isoflop, fit_power_law, group_budgets, size_window
 from sweep.fit.table import RunsTable
 
@@ -205,3 +207,12 @@ def test_the_bootstrap_interval_of_the_exponent_holds_the_truth_on_a_seeded_nois
 def test_bad_tunables_are_refused_before_any_fit(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         fit_isoflop(table_of(isoflop_points()), **kwargs)
+
+
+def test_a_bad_window_in_conf_fit_yaml_is_named(monkeypatch):
+    from sweep.fit import isoflop
+
+    bad = dataclasses.replace(fit_defaults(), isoflop_neighbours=-1)
+    monkeypatch.setattr(isoflop, "fit_defaults", lambda: bad)
+    with pytest.raises(ConfigError, match="isoflop_neighbours -1: accepted is a whole number >= 1"):
+        fit_isoflop(table_of(isoflop_points()))
