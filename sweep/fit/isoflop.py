@@ -27,15 +27,19 @@ Budgets with fewer than `min_sizes` distinct N, whose parabola opens downward, o
 lies outside the window of sizes fitted (or the sampled N range) are reported with the reason and
 left out of the power laws.
 
-The exponent's interval (`n_resamples` > 0): a residual bootstrap of each used budget's parabola,
-the sizes held fixed. The design's sizes are chosen, not drawn, and there is usually one run per
-size, so resampling runs would drop sizes (the best one in about a third of resamples); instead
-each resample adds the window's residuals, drawn with replacement, leverage-adjusted
-(r / sqrt(1 - h)) and centred, to the parabola's fitted values, refits that parabola (one matrix
-product for all resamples: the design is fixed), takes its vertex and refits the power laws.
-Percentile intervals of a, b, and N_opt, T_opt at the largest used budget. A resample whose parabola
-opens downward gives no value (`valid_fraction`); a window of exactly 3 sizes has no residuals and
-adds no spread (`budgets_without_residuals`).
+The exponent's interval (`n_resamples` > 0): a residual bootstrap of the parabolas, the sizes held
+fixed. The design's sizes are chosen, not drawn, and there is usually one run per size, so
+resampling runs would drop sizes (the best one in about a third of resamples); instead each
+resample multiplies a window's fitted losses by 1 + a relative residual drawn with replacement,
+chooses the window again around the resample's best size, refits that parabola (one matrix product
+per window position: the design is fixed), takes its vertex and refits the power laws. The
+residuals are leverage-adjusted (r / sqrt(1 - h)), centred, relative to the fitted loss and pooled
+over the used budgets: a window of 7 sizes leaves 4 degrees of freedom, too few to estimate its
+own noise (per-budget residuals covered the true a in 89% of 100 seeds at 95% on the low-noise
+table of benchmarks/RESULTS.md, pooled 91%), and a final loss's seed-to-seed noise is about
+proportional to it. Percentile intervals of a, b, and N_opt, T_opt at the largest used budget. A
+resample whose parabola opens downward gives no value (`valid_fraction`); a window of exactly 3
+sizes has no residuals (`budgets_without_residuals`; with none anywhere the interval has no width).
 
 Also the small pieces the other fits share: `PowerLaw` / `fit_power_law`, `fit_parabola`.
 
@@ -290,8 +294,8 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
                         fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded), int(neighbours))
     if not n_resamples:
         return result
-    windows = [w for b, w in fitted if b.excluded is None]
-    boot = bootstrap_isoflop(np.array(flops_U), windows, n_resamples, level, seed)
+    profiles = [w for b, w in fitted if b.excluded is None]
+    boot = bootstrap_isoflop(np.array(flops_U), profiles, neighbours, n_resamples, level, seed)
     return replace(result, bootstrap=boot)
 
 
@@ -306,8 +310,8 @@ def size_window(best: int, n: int, neighbours: int) -> tuple[int, int]:
 
 
 def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes: int,
-                neighbours: int) -> tuple[IsoFlopBudget, tuple[np.ndarray, np.ndarray] | None]:
-    """The budget and (ln N_W, loss_W) of its window (None when it has too few sizes)."""
+                neighbours: int) -> tuple[IsoFlopBudget, BudgetProfile | None]:
+    """The budget and its profile (None when it has too few sizes)."""
     n_X, loss_X, _ = best_per_value(n_params_R, loss_R)
     base = dict(flops=float(C), n_runs=len(n_params_R), n_sizes=len(n_X), n_params_min=float(n_X[0]),
                 n_params_max=float(n_X[-1]))
@@ -318,55 +322,90 @@ def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes:
             f"the best size and {neighbours} each side: {hi - lo} of {len(n_X)} sizes"
             + (" (shifted at an edge)" if loss_X[lo:hi].argmin() != neighbours else ""))
     base.update(n_sizes_fitted=hi - lo, window_n_min=float(n_X[lo]), window_n_max=float(n_X[hi - 1]), window=rule)
-    logn_W, loss_W = np.log(n_X[lo:hi]), loss_X[lo:hi]
+    profile = BudgetProfile(np.log(n_X), loss_X, lo, hi)
+    logn_W, loss_W = profile.logn_X[lo:hi], loss_X[lo:hi]
     parabola = fit_parabola(logn_W, loss_W)
     if not parabola.opens_upward:
         return IsoFlopBudget(**base, curvature=parabola.c2,
-                             excluded="the parabola opens downward (no minimum)"), (logn_W, loss_W)
+                             excluded="the parabola opens downward (no minimum)"), profile
     logn_opt = parabola.vertex
     if not logn_W[0] <= logn_opt <= logn_W[-1]:
         where = (f"the sampled range [{n_X[0]:.4g}, {n_X[-1]:.4g}]"
                  if not np.log(n_X[0]) <= logn_opt <= np.log(n_X[-1]) else
                  f"the {hi - lo} sizes fitted around the best, [{n_X[lo]:.4g}, {n_X[hi - 1]:.4g}]")
         return IsoFlopBudget(**base, n_opt=float(np.exp(logn_opt)), curvature=parabola.c2,
-                             excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside {where}"), (logn_W, loss_W)
+                             excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside {where}"), profile
     n_opt = float(np.exp(logn_opt))
     t_opt = float(C / training_flops(n_opt, 1.0))
     return (IsoFlopBudget(**base, n_opt=n_opt, d_opt=t_opt, loss_opt=float(parabola(logn_opt)), curvature=parabola.c2),
-            (logn_W, loss_W))
+            profile)
 
 
-def bootstrap_isoflop(flops_U: np.ndarray, windows: Sequence[tuple[np.ndarray, np.ndarray]], n_resamples: int,
+@dataclass(frozen=True)
+class BudgetProfile:
+    """One budget's best loss at each size (ln N_X increasing, loss_X) and its window [lo, hi)."""
+
+    logn_X: np.ndarray
+    loss_X: np.ndarray
+    lo: int
+    hi: int
+
+
+def bootstrap_isoflop(flops_U: np.ndarray, profiles: Sequence[BudgetProfile], neighbours: int, n_resamples: int,
                       level: float, seed: int) -> IsoFlopBootstrap:
-    """The residual bootstrap of the module docstring over the used budgets' windows (ln N_W, loss_W)."""
+    """The residual bootstrap of the module docstring over the used budgets' profiles: per
+    resample and budget, the window's fitted losses times (1 + a relative residual drawn from all
+    used windows'), the window chosen again around the resample's best size (so its choice varies
+    as it would with the noise), the parabola refitted; then the power laws."""
     rng = np.random.default_rng(seed)
-    logn_opt_QxU = np.empty((n_resamples, len(windows)))
-    without_residuals = 0
-    for u, (logn_W, loss_W) in enumerate(windows):
-        dx_W = logn_W - logn_W.mean()
-        design_Wx3 = np.stack([dx_W**2, dx_W, np.ones_like(dx_W)], axis=1)
-        solve_3xW = np.linalg.pinv(design_Wx3)
-        fitted_W = design_Wx3 @ (solve_3xW @ loss_W)
-        leverage_W = np.einsum("wk,kw->w", design_Wx3, solve_3xW)
-        spare_W = 1 - leverage_W
-        adjusted_W = np.where(spare_W > 1e-9, (loss_W - fitted_W) / np.sqrt(np.maximum(spare_W, 1e-9)), 0.0)
-        adjusted_W = adjusted_W - adjusted_W.mean()
-        without_residuals += not np.any(spare_W > 1e-9)
-        draw_QxW = rng.integers(len(loss_W), size=(n_resamples, len(loss_W)))
-        coef_Qx3 = (fitted_W + adjusted_W[draw_QxW]) @ solve_3xW.T
-        c2_Q, c1_Q = coef_Qx3[:, 0], coef_Qx3[:, 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logn_opt_QxU[:, u] = np.where(c2_Q > 0, logn_W.mean() - c1_Q / (2 * c2_Q), np.nan)
+    logn_opt_QxU = np.empty((n_resamples, len(profiles)))
+    fits = [_parabola_residuals(p.logn_X[p.lo:p.hi], p.loss_X[p.lo:p.hi]) for p in profiles]
+    without_residuals = sum(not adjusted_W.any() for _, adjusted_W in fits)
+    pooled_I = np.concatenate([adjusted_W / fitted_W for fitted_W, adjusted_W in fits if adjusted_W.any()]
+                              or [np.zeros(1)])  # relative residuals of every budget's window
+    for u, (p, (fitted_W, _)) in enumerate(zip(profiles, fits)):
+        draw_QxW = rng.integers(len(pooled_I), size=(n_resamples, len(fitted_W)))
+        loss_QxX = np.tile(p.loss_X, (n_resamples, 1))
+        loss_QxX[:, p.lo:p.hi] = fitted_W * (1 + pooled_I[draw_QxW])
+        width = p.hi - p.lo
+        lo_Q = np.clip(loss_QxX.argmin(axis=1) - neighbours, 0, len(p.loss_X) - width)
+        for lo in np.unique(lo_Q):
+            rows = lo_Q == lo
+            logn_W = p.logn_X[lo:lo + width]
+            solve_3xW = np.linalg.pinv(_parabola_design(logn_W))
+            coef_Qx3 = loss_QxX[rows, lo:lo + width] @ solve_3xW.T
+            c2_Q, c1_Q = coef_Qx3[:, 0], coef_Qx3[:, 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logn_opt_QxU[rows, u] = np.where(c2_Q > 0, logn_W.mean() - c1_Q / (2 * c2_Q), np.nan)
     logc_U = np.log(flops_U)
     dc_U = logc_U - logc_U.mean()
     a_Q = (logn_opt_QxU - logn_opt_QxU.mean(axis=1, keepdims=True)) @ dc_U / (dc_U @ dc_U)
-    logn_at_max_Q = logn_opt_QxU.mean(axis=1) + a_Q * dc_U.max()
     compute = float(np.max(flops_U))
-    n_opt_Q = np.exp(logn_at_max_Q)
-    samples = {"a": a_Q, "b": 1 - a_Q, "n_opt": n_opt_Q, "d_opt": compute / training_flops(n_opt_Q, 1.0)}
+    with np.errstate(over="ignore", divide="ignore"):
+        n_opt_Q = np.exp(logn_opt_QxU.mean(axis=1) + a_Q * dc_U.max())
+        samples = {"a": a_Q, "b": 1 - a_Q, "n_opt": n_opt_Q, "d_opt": compute / training_flops(n_opt_Q, 1.0)}
     return IsoFlopBootstrap(n_resamples, float(level), int(seed), compute,
                             {k: percentile_interval(v_Q, level) for k, v_Q in samples.items()},
                             float(np.isfinite(a_Q).mean()), int(without_residuals))
+
+
+def _parabola_design(logn_W: np.ndarray) -> np.ndarray:
+    """The least-squares design (dx^2, dx, 1) of a parabola in dx = ln N - mean ln N."""
+    dx_W = logn_W - logn_W.mean()
+    return np.stack([dx_W**2, dx_W, np.ones_like(dx_W)], axis=1)
+
+
+def _parabola_residuals(logn_W: np.ndarray, loss_W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fitted_W, adjusted_W): the parabola's fitted losses and its residuals r / sqrt(1 - h)
+    (h: leverage), centred; all 0 where the parabola passes through every point (3 sizes)."""
+    design_Wx3 = _parabola_design(logn_W)
+    solve_3xW = np.linalg.pinv(design_Wx3)
+    fitted_W = design_Wx3 @ (solve_3xW @ loss_W)
+    spare_W = 1 - np.einsum("wk,kw->w", design_Wx3, solve_3xW)
+    if not (spare_W > 1e-9).any():
+        return fitted_W, np.zeros_like(fitted_W)
+    adjusted_W = (loss_W - fitted_W) / np.sqrt(np.maximum(spare_W, 1e-9))
+    return fitted_W, adjusted_W - adjusted_W.mean()
 
 
 def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
