@@ -389,8 +389,8 @@ def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> st
     compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
     boot = iso.bootstrap
     intervals = ("" if boot is None else
-                 f" {boot.level:.0%} intervals ({boot.n_resamples} resamples, residual bootstrap of each parabola, "
-                 f"the sizes fixed): a in {_interval(boot.intervals['a'])}, b in {_interval(boot.intervals['b'])}; "
+                 f" {boot.level:.0%} intervals ({boot.n_resamples} resamples; a residual bootstrap of the parabolas, "
+                 f"the sizes fixed, the windows chosen again): a in {_interval(boot.intervals['a'])}, b in {_interval(boot.intervals['b'])}; "
                  f"at C = {boot.compute:.3g}, N_opt in {_interval(boot.intervals['n_opt'])}, "
                  f"T_opt in {_interval(boot.intervals['d_opt'])}."
                  + (f" {1 - boot.valid_fraction:.0%} of resamples had a parabola opening downward (no value)."
@@ -675,6 +675,12 @@ def _plot_isoflop(main: RunsTable, iso: IsoFlopFit, chin: LawFit | None, path: P
     c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
     ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
     ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
+    if iso.bootstrap is not None:
+        boot = iso.bootstrap
+        lo, hi = boot.intervals["n_opt"]
+        n_fit = float(iso.n_opt(boot.compute))
+        ax_opt.errorbar([boot.compute], [n_fit], yerr=[[max(n_fit - lo, 0)], [max(hi - n_fit, 0)]], color="C0",
+                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap)")
     if chin is not None:
         ax_opt.plot(c_x, chin.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
                     label=f"Approach 3: N_opt ~ C^{chin.law.a:.3f}")
