@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -197,3 +198,12 @@ def test_a_slurm_grid_is_not_refused_for_cuda_missing_on_the_submitting_machine(
     assert data_problems(grid, runs_here=False) == []
     assert any("train.device=cuda" in p for p in data_problems(grid, runs_here=True))
     assert not (tmp_path / "runs").exists()
+
+
+def test_sweep_fit_isoflop_refuses_a_bootstrap_of_one_resample_before_fitting(tmp_path, capsys):
+    sizes = [1e7, 2e7, 4e7, 8e7, 1.6e8]
+    rows = [(n, c / (6 * n), 2 + 0.01 * np.log(n / 4e7) ** 2) for c in (1e18, 1e19) for n in sizes]
+    (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n" + "".join(f"{n},{t},{l}\n" for n, t, l in rows))
+    assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "isoflop", "--bootstrap", "1"]) == 2
+    out = capsys.readouterr().out
+    assert "n_resamples=1: accepted is a whole number >= 2" in out and "Traceback" not in out

@@ -1,15 +1,19 @@
 """sweep/fit/isoflop.py: Approach 2 recovers the compute-optimal exponents of a known Chinchilla
-law, reports and excludes budgets without a usable minimum, and refuses designs it cannot fit."""
+law (with sizes far from the optimum too, through a window around each budget's best size),
+gives the exponent an interval that holds the truth, reports and excludes budgets without a
+usable minimum, and refuses designs and tunables it cannot fit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.isoflop import fit_isoflop, fit_power_law, group_budgets
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.isoflop import fit_isoflop, fit_power_law, group_budgets, size_window
 from sweep.fit.table import RunsTable
 
 # Hoffmann et al. 2022's fit: a = beta / (alpha + beta) = 0.4516, b = alpha / (alpha + beta) = 0.5484
@@ -110,3 +114,105 @@ def test_power_law_standard_errors():
     assert np.isnan(two.exponent_stderr) and two.to_dict()["exponent_stderr"] is None
     with pytest.raises(ConfigError, match="at least 2 points at distinct x"):
         fit_power_law([5.0, 5.0], [1.0, 2.0])
+
+
+def ladder_points(budgets=np.logspace(18, 21, 6), sizes=16, decades=2.5):
+    """The same `sizes` N (log-spaced over `decades`, centred on the budgets' optima) at every
+    budget: the optima move 1.35 decades across the ladder, so each budget samples far more on
+    one side of its optimum than on the other, down to 0.004 tokens per parameter."""
+    centre = np.log10(n_opt_true(np.array([budgets[0], budgets[-1]]))).mean()
+    ladder = np.logspace(centre - decades / 2, centre + decades / 2, sizes)
+    return [(n, c) for c in budgets for n in ladder]
+
+
+def test_a_window_around_each_best_size_recovers_the_exponent_that_a_parabola_through_all_sizes_misses():
+    table = table_of(ladder_points())
+    true_a = BETA / (ALPHA + BETA)
+    windowed = fit_isoflop(table)  # conf/fit.yaml: the best size and 3 each side
+    every = fit_isoflop(table, neighbours=16)
+    assert windowed.a == pytest.approx(true_a, abs=0.002)
+    assert abs(every.a - true_a) > 0.01  # -0.016: the far sizes pull each vertex towards the ladder's middle
+    assert windowed.n_opt(1e21) == pytest.approx(n_opt_true(1e21), rel=0.03)
+    assert windowed.neighbours == 3 and every.to_dict()["neighbours"] == 16
+
+
+def test_each_budget_records_the_sizes_its_parabola_took():
+    points = ladder_points(budgets=[1e18, 1e21])
+    few = [(n, 1e20) for n in np.logspace(8, 9, 5)]
+    fit = fit_isoflop(table_of(points + few))
+    ladder = np.unique([n for n, _ in points])
+    small, middle, large = sorted(fit.budgets, key=lambda b: b.flops)
+    for budget in (small, large):
+        best = int(np.argmin(np.abs(np.log(ladder / n_opt_true(budget.flops)))))
+        assert budget.n_sizes == 16 and budget.n_sizes_fitted == 7
+        assert budget.window_n_min == pytest.approx(ladder[best - 3])
+        assert budget.window_n_max == pytest.approx(ladder[best + 3])
+        assert budget.window == "the best size and 3 each side: 7 of 16 sizes"
+    assert middle.n_sizes_fitted == 5 and middle.window == "all 5 sizes (at most 2 x 3 + 1)"
+    assert (middle.window_n_min, middle.window_n_max) == pytest.approx((1e8, 1e9))
+    listed = json.loads(json.dumps(fit.to_dict()))["budgets"][0]
+    assert listed["n_sizes_fitted"] == 7 and listed["window"].startswith("the best size and 3 each side")
+
+
+def test_the_window_keeps_its_width_at_an_edge_and_takes_a_small_budget_whole():
+    assert size_window(best=8, n=16, neighbours=3) == (5, 12)
+    assert size_window(best=1, n=16, neighbours=3) == (0, 7)  # shifted inward
+    assert size_window(best=15, n=16, neighbours=3) == (9, 16)
+    assert size_window(best=0, n=7, neighbours=3) == (0, 7)
+    assert size_window(best=2, n=5, neighbours=3) == (0, 5)
+
+
+def test_a_budget_whose_best_is_its_largest_size_is_excluded_with_the_reason():
+    points = ladder_points(budgets=[1e18, 1e21])
+    edge = [(n, 1e23) for n in np.logspace(8, 10, 12)]  # the loss still falls at the largest size
+    x = np.log(np.array([n for n, _ in edge]) / 1e8)
+    for edge_losses, reason in ((3.0 - 0.1 * x, "opens downward"),
+                                (3.0 - 0.1 * x + 0.003 * x**2, "outside the sampled range [1e+08, 1e+10]")):
+        fit = fit_isoflop(table_of(points + edge, list(table_of(points).loss_R) + list(edge_losses)))
+        excluded = [b for b in fit.budgets if b.excluded]
+        assert len(excluded) == 1 and reason in excluded[0].excluded
+        assert excluded[0].window == "the best size and 3 each side: 7 of 12 sizes (shifted at an edge)"
+        assert excluded[0].window_n_max == pytest.approx(1e10) and len(fit.used) == 2
+
+
+def test_the_bootstrap_interval_of_the_exponent_holds_the_truth_on_a_seeded_noisy_table():
+    rng = np.random.default_rng(3)
+    points = ladder_points()
+    clean = table_of(points)
+    noisy = table_of(points, clean.loss_R * np.exp(0.003 * rng.standard_normal(len(points))))
+    true_a = BETA / (ALPHA + BETA)
+    fit = fit_isoflop(noisy, n_resamples=200, seed=1)
+    boot = fit.bootstrap
+    lo, hi = boot.intervals["a"]
+    assert lo < true_a < hi and lo < fit.a < hi and hi - lo < 0.1
+    assert boot.intervals["b"] == pytest.approx((1 - hi, 1 - lo))
+    assert boot.compute == pytest.approx(1e21)
+    n_lo, n_hi = boot.intervals["n_opt"]
+    assert n_lo < n_opt_true(1e21) < n_hi
+    assert boot.valid_fraction == 1.0 and boot.budgets_without_residuals == 0
+    assert fit_isoflop(noisy, n_resamples=200, seed=1).bootstrap == boot  # seeded
+    assert fit_isoflop(noisy, n_resamples=200, seed=2).bootstrap.intervals != boot.intervals
+    as_json = json.loads(json.dumps(fit.to_dict()))["bootstrap"]
+    assert as_json["n_resamples"] == 200 and as_json["level"] == 0.95 and len(as_json["intervals"]["a"]) == 2
+    assert fit_isoflop(noisy).bootstrap is None and "bootstrap" not in fit_isoflop(noisy).to_dict()
+    assert fit_isoflop(noisy, n_resamples=None).bootstrap.n_resamples == 200  # conf/fit.yaml's
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(neighbours=0), "isoflop_neighbours 0: accepted is a whole number >= 1"),
+    (dict(neighbours=2.5), "isoflop_neighbours 2.5"),
+    (dict(n_resamples=1), "n_resamples=1: accepted is a whole number >= 2"),
+    (dict(n_resamples=20, level=1.5), "level=1.5: accepted is a probability"),
+])
+def test_bad_tunables_are_refused_before_any_fit(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        fit_isoflop(table_of(isoflop_points()), **kwargs)
+
+
+def test_a_bad_window_in_conf_fit_yaml_is_named(monkeypatch):
+    from sweep.fit import isoflop
+
+    bad = dataclasses.replace(fit_defaults(), isoflop_neighbours=-1)
+    monkeypatch.setattr(isoflop, "fit_defaults", lambda: bad)
+    with pytest.raises(ConfigError, match="isoflop_neighbours -1: accepted is a whole number >= 1"):
+        fit_isoflop(table_of(isoflop_points()))

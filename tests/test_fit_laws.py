@@ -91,3 +91,23 @@ def test_the_optimal_learning_rate_is_found_per_budget_or_per_size():
     assert per_budget["by"] == "flops" and per_size["by"] == "n_params" and per_budget["law"] == "lr"
     assert per_budget["power_law"]["exponent"] == pytest.approx(-0.125, abs=0.01)
     assert per_size["power_law"]["exponent"] == pytest.approx(-0.25, abs=0.02)  # C = 120 N^2 here
+
+
+def test_isoflop_records_each_budgets_window_and_gives_intervals_with_a_bootstrap():
+    rng = np.random.default_rng(0)
+    iso_rows = []
+    for c in np.logspace(17, 20, 4):
+        for k, n in enumerate(np.sqrt(c / 120) * np.geomspace(1 / 30, 30, 12)):  # 3 decades around 20 T/N
+            d = c / (6 * n)
+            loss = (TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]) * np.exp(
+                rng.normal(0, 0.002))
+            iso_rows.append({"run": f"c{c:.0e}-{k}", "status": "complete", "n_params": n, "tokens": d, "flops": c,
+                             "final_eval_loss": loss})
+    table = from_rows(iso_rows)
+    plain = fit_law("isoflop", table)
+    assert "bootstrap" not in plain and plain["neighbours"] == 3
+    assert [b["n_sizes_fitted"] for b in plain["budgets"]] == [7, 7, 7, 7]
+    out = fit_law("isoflop", table, bootstrap=50, seed=3)
+    json.dumps(out)
+    lo, hi = out["bootstrap"]["intervals"]["a"]
+    assert lo < 0.28 / (0.34 + 0.28) < hi and out["bootstrap"]["seed"] == 3

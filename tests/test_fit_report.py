@@ -106,6 +106,9 @@ def test_every_section_and_figure_of_a_full_design(full):
         assert path.parent == result.out_dir and path.read_bytes()[:8] == PNG_SIGNATURE
         assert f"]({name}.png)" in text  # embedded with a relative link
     assert "Lower held-out error" in sections(text)["2"]
+    isoflop = sections(text)["3"]
+    assert "sizes fitted (N range)" in isoflop and "95% intervals (50 resamples" in isoflop
+    assert re.search(r"a in \[0\.4\d*, 0\.4\d*\]", isoflop)
     assert "cross" in sections(text)["6"] and "bootstrap interval" in sections(text)["6"]
 
 
@@ -119,6 +122,8 @@ def test_fits_json_holds_the_true_laws(full):
     assert lo <= chin["alpha"] <= hi
     assert chin["tokens_per_param"] == pytest.approx(float(LAW_X.tokens_per_param(BUDGETS[-1])), rel=0.1)
     assert fits["isoflop"]["a"] == pytest.approx(LAW_X.a, abs=0.02)
+    lo, hi = fits["isoflop"]["bootstrap"]["intervals"]["a"]
+    assert lo < LAW_X.a < hi and fits["isoflop"]["bootstrap"]["n_resamples"] == 50
     assert 0.3 < fits["envelope"]["a"] < 0.6
     assert fits["lr"]["exponent"] == pytest.approx(-0.125, abs=0.02)
     assert fits["batch_size"]["exponent"] == pytest.approx(0.3271, abs=0.02)

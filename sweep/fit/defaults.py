@@ -21,6 +21,7 @@ class FitDefaults:
     budget_tolerance: float  # relative FLOPs tolerance within one compute budget
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
+    isoflop_neighbours: int  # model sizes each side of a budget's best in the IsoFLOP parabolas
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
                           seed: int | None) -> tuple[int, float, int]:

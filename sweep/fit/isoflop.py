@@ -11,25 +11,57 @@ size so that 6 N T is the same). A sweep at a fixed tokens per parameter (e.g. 2
 per budget, and is told so. Where several runs share an N within a budget (a learning-rate grid,
 seeds), the lowest loss stands for that N.
 
+The window (`isoflop_neighbours`, conf/fit.yaml: k = 3): each budget's parabola is fitted to its
+best (lowest-loss) size and k sizes on each side of it, 2k + 1 consecutive sizes, shifted inward at
+an edge of the sampled range so that it keeps 2k + 1; a budget of at most 2k + 1 sizes is fitted
+whole. Why: at fixed C the loss in x = ln N is E' + A e^(-alpha x) + B' e^(beta x), a parabola only
+near its minimum; sizes far from it (a decade away, where a model sees a few tokens per parameter)
+pull the vertex towards the side sampled further, and as a design's sizes sit differently around
+each budget's optimum, that pull changes with C and biases the exponent (Porian et al. 2024;
+0.780 against a published 0.706 on 16 sizes per budget). A count of sizes rather than a loss margin
+around the best: the parabola then always has the same number of points (so the same noise), the
+rule does not depend on the noise or on the loss's scale, and it is the rule of the lr / batch laws
+(`neighbours`). Each budget records the sizes it fitted, their N range and the rule in words.
+On synthetic ladders of 16 sizes over 2.5 decades at 6 budgets (benchmarks/isoflop_coverage.py,
+RESULTS.md) the all-sizes parabola's a was off by -0.015 (sd 0.004), the window's by -0.001;
+k = 3 because k = 2 loses budgets at 1% noise (32 of 600 excluded) and k = 4 keeps enough of
+the far sizes to under-cover (91% at 95%, N_opt 84%).
+
 Budgets with fewer than `min_sizes` distinct N, whose parabola opens downward, or whose minimum
-lies outside the sampled N range are reported with the reason and left out of the power laws.
+lies outside the window of sizes fitted (or the sampled N range) are reported with the reason and
+left out of the power laws.
+
+The exponent's interval (`n_resamples` > 0): a residual bootstrap of the parabolas, the sizes held
+fixed. The design's sizes are chosen, not drawn, and there is usually one run per size, so
+resampling runs would drop sizes (the best one in about a third of resamples); instead each
+resample multiplies a window's fitted losses by 1 + a relative residual drawn with replacement,
+chooses the window again around the resample's best size, refits that parabola (one matrix product
+per window position: the design is fixed), takes its vertex and refits the power laws. The
+residuals are leverage-adjusted (r / sqrt(1 - h)), centred, relative to the fitted loss and pooled
+over the used budgets: a window of 7 sizes leaves 4 degrees of freedom, too few to estimate its
+own noise (per-budget residuals covered the true a in 89% of 100 seeds at 95% on the low-noise
+table of benchmarks/RESULTS.md, pooled 91%), and a final loss's seed-to-seed noise is about
+proportional to it. Percentile intervals of a, b, and N_opt, T_opt at the largest used budget. A
+resample whose parabola opens downward gives no value (`valid_fraction`); a window of exactly 3
+sizes has no residuals (`budgets_without_residuals`; with none anywhere the interval has no width).
 
 Also the small pieces the other fits share: `PowerLaw` / `fit_power_law`, `fit_parabola`.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G compute
 budgets, U the budgets the power laws use, X distinct values (model sizes), I the points of one
-regression.
+regression, W the sizes of one window, Q bootstrap resamples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.parametric import check_bootstrap_args, percentile_interval
 from sweep.fit.table import RunsTable, jsonable, validate
 from sweep.record import training_flops
 
@@ -144,8 +176,10 @@ def best_per_value(values_R: np.ndarray, loss_R: np.ndarray) -> tuple[np.ndarray
 
 @dataclass(frozen=True)
 class IsoFlopBudget:
-    """One compute budget: its runs, sampled sizes, and the parabola's minimum (None where the
-    budget is excluded; `excluded` then says why)."""
+    """One compute budget: its runs, sampled sizes, the window of sizes its parabola was fitted to
+    (`n_sizes_fitted` of them, N from `window_n_min` to `window_n_max`, chosen by the rule `window`
+    says in words) and the parabola's minimum (None where the budget is excluded; `excluded` then
+    says why)."""
 
     flops: float
     n_runs: int
@@ -157,6 +191,10 @@ class IsoFlopBudget:
     loss_opt: float | None = None
     curvature: float | None = None  # d^2 loss / d(ln N)^2 / 2
     excluded: str | None = None
+    n_sizes_fitted: int | None = None
+    window_n_min: float | None = None
+    window_n_max: float | None = None
+    window: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self.__dict__)
@@ -178,10 +216,29 @@ class AllocationExponents:
 
 
 @dataclass(frozen=True)
+class IsoFlopBootstrap:
+    """Percentile intervals (at `level`, from `n_resamples` residual-bootstrap resamples, `seed`)
+    of a, b and of N_opt, T_opt at `compute`, the largest used budget (module docstring)."""
+
+    n_resamples: int
+    level: float
+    seed: int
+    compute: float
+    intervals: dict[str, tuple[float, float]]
+    valid_fraction: float  # resamples where every used budget's parabola opened upward
+    budgets_without_residuals: int  # used budgets fitted to exactly 3 sizes (no spread from them)
+    method: str = "residual bootstrap of each budget's parabola (sizes fixed), power laws refitted"
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({**self.__dict__, "intervals": {k: list(v) for k, v in self.intervals.items()}})
+
+
+@dataclass(frozen=True)
 class IsoFlopFit(AllocationExponents):
     """N_opt = n_opt.coefficient * C^a and T_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
     b = d_opt.exponent = 1 - a, since T_opt = C / (6 N_opt)) over the used budgets; every budget
-    is listed, excluded ones with their reason."""
+    is listed, excluded ones with their reason. `neighbours`: the window's k (module docstring);
+    `bootstrap`: the exponents' intervals when asked for."""
 
     n_opt: PowerLaw
     d_opt: PowerLaw
@@ -190,56 +247,169 @@ class IsoFlopFit(AllocationExponents):
     runs: int
     runs_outside_budgets: int = 0
     excluded_runs: dict[str, int] = field(default_factory=dict)
+    neighbours: int | None = None
+    bootstrap: IsoFlopBootstrap | None = None
 
     @property
     def used(self) -> list[IsoFlopBudget]:
         return [b for b in self.budgets if b.excluded is None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"approach": 2, "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),
-                "b": jsonable(self.b), "b_stderr": jsonable(self.d_opt.exponent_stderr),
-                "budgets_used": len(self.used), "n_opt": self.n_opt.to_dict(), "d_opt": self.d_opt.to_dict(),
-                "budgets": [b.to_dict() for b in self.budgets], "rel_tol": self.rel_tol, "runs": self.runs,
-                "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs)}
+        out = {"approach": 2, "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),
+               "b": jsonable(self.b), "b_stderr": jsonable(self.d_opt.exponent_stderr),
+               "budgets_used": len(self.used), "n_opt": self.n_opt.to_dict(), "d_opt": self.d_opt.to_dict(),
+               "budgets": [b.to_dict() for b in self.budgets], "rel_tol": self.rel_tol, "runs": self.runs,
+               "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs),
+               "neighbours": self.neighbours}
+        if self.bootstrap is not None:
+            out["bootstrap"] = self.bootstrap.to_dict()
+        return out
 
 
 def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
-                min_sizes: int = MIN_SIZES) -> IsoFlopFit:
-    """Approach 2 on the table's complete runs (rel_tol None: conf/fit.yaml's budget_tolerance).
-    ConfigError when fewer than 2 budgets are usable."""
-    rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
+                min_sizes: int = MIN_SIZES, neighbours: int | None = None, n_resamples: int | None = 0,
+                level: float | None = None, seed: int | None = None) -> IsoFlopFit:
+    """Approach 2 on the table's complete runs. rel_tol, neighbours None: conf/fit.yaml's
+    budget_tolerance, isoflop_neighbours. n_resamples 0: no intervals; K >= 2: a bootstrap of K
+    resamples; None (like level, seed None): conf/fit.yaml's. ConfigError when fewer than 2 budgets
+    are usable."""
+    defaults = fit_defaults()
+    rel_tol = defaults.budget_tolerance if rel_tol is None else rel_tol
+    neighbours = defaults.isoflop_neighbours if neighbours is None else neighbours
     if min_sizes < 3:
         raise ConfigError(f"min_sizes {min_sizes!r}: a parabola needs at least 3 model sizes per budget")
+    if not isinstance(neighbours, (int, np.integer)) or isinstance(neighbours, bool) or neighbours < 1:
+        raise ConfigError(f"isoflop_neighbours {neighbours!r}: accepted is a whole number >= 1 (the sizes "
+                          "on each side of a budget's best that its parabola takes)")
+    if n_resamples != 0:
+        n_resamples, level, seed = defaults.resolve_bootstrap(n_resamples, level, seed)
+        check_bootstrap_args(n_resamples, level)
     validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)")
     budget_G, group_R = group_budgets(table.flops_R, rel_tol, budgets)
-    fits = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes)
-            for g, C in enumerate(budget_G) if (group_R == g).any()]
+    fitted = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes, neighbours)
+              for g, C in enumerate(budget_G) if (group_R == g).any()]
+    fits = [b for b, _ in fitted]
     used = [b for b in fits if b.excluded is None]
     if len(used) < 2:
         raise ConfigError(_too_few_budgets(fits, min_sizes))
     flops_U = [b.flops for b in used]
-    return IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
-                      fit_power_law(flops_U, [b.d_opt for b in used]),
-                      fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded))
+    result = IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
+                        fit_power_law(flops_U, [b.d_opt for b in used]),
+                        fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded), int(neighbours))
+    if not n_resamples:
+        return result
+    profiles = [w for b, w in fitted if b.excluded is None]
+    boot = bootstrap_isoflop(np.array(flops_U), profiles, neighbours, n_resamples, level, seed)
+    return replace(result, bootstrap=boot)
 
 
-def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes: int) -> IsoFlopBudget:
+def size_window(best: int, n: int, neighbours: int) -> tuple[int, int]:
+    """[lo, hi): the best size and `neighbours` on each side, 2 neighbours + 1 consecutive sizes
+    shifted inward at an edge; all n sizes when n <= 2 neighbours + 1."""
+    width = 2 * neighbours + 1
+    if n <= width:
+        return 0, n
+    lo = min(max(best - neighbours, 0), n - width)
+    return lo, lo + width
+
+
+def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes: int,
+                neighbours: int) -> tuple[IsoFlopBudget, BudgetProfile | None]:
+    """The budget and its profile (None when it has too few sizes)."""
     n_X, loss_X, _ = best_per_value(n_params_R, loss_R)
     base = dict(flops=float(C), n_runs=len(n_params_R), n_sizes=len(n_X), n_params_min=float(n_X[0]),
                 n_params_max=float(n_X[-1]))
     if len(n_X) < min_sizes:
-        return IsoFlopBudget(**base, excluded=f"{len(n_X)} model size(s), needs {min_sizes}")
-    parabola = fit_parabola(np.log(n_X), loss_X)
+        return IsoFlopBudget(**base, excluded=f"{len(n_X)} model size(s), needs {min_sizes}"), None
+    lo, hi = size_window(int(np.argmin(loss_X)), len(n_X), neighbours)
+    rule = (f"all {len(n_X)} sizes (at most 2 x {neighbours} + 1)" if hi - lo == len(n_X) else
+            f"the best size and {neighbours} each side: {hi - lo} of {len(n_X)} sizes"
+            + (" (shifted at an edge)" if loss_X[lo:hi].argmin() != neighbours else ""))
+    base.update(n_sizes_fitted=hi - lo, window_n_min=float(n_X[lo]), window_n_max=float(n_X[hi - 1]), window=rule)
+    profile = BudgetProfile(np.log(n_X), loss_X, lo, hi)
+    logn_W, loss_W = profile.logn_X[lo:hi], loss_X[lo:hi]
+    parabola = fit_parabola(logn_W, loss_W)
     if not parabola.opens_upward:
-        return IsoFlopBudget(**base, curvature=parabola.c2, excluded="the parabola opens downward (no minimum)")
+        return IsoFlopBudget(**base, curvature=parabola.c2,
+                             excluded="the parabola opens downward (no minimum)"), profile
     logn_opt = parabola.vertex
-    if not np.log(n_X[0]) <= logn_opt <= np.log(n_X[-1]):
+    if not logn_W[0] <= logn_opt <= logn_W[-1]:
+        where = (f"the sampled range [{n_X[0]:.4g}, {n_X[-1]:.4g}]"
+                 if not np.log(n_X[0]) <= logn_opt <= np.log(n_X[-1]) else
+                 f"the {hi - lo} sizes fitted around the best, [{n_X[lo]:.4g}, {n_X[hi - 1]:.4g}]")
         return IsoFlopBudget(**base, n_opt=float(np.exp(logn_opt)), curvature=parabola.c2,
-                             excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside the sampled "
-                                      f"range [{n_X[0]:.4g}, {n_X[-1]:.4g}]")
+                             excluded=f"the minimum N = {np.exp(logn_opt):.4g} lies outside {where}"), profile
     n_opt = float(np.exp(logn_opt))
     t_opt = float(C / training_flops(n_opt, 1.0))
-    return IsoFlopBudget(**base, n_opt=n_opt, d_opt=t_opt, loss_opt=float(parabola(logn_opt)), curvature=parabola.c2)
+    return (IsoFlopBudget(**base, n_opt=n_opt, d_opt=t_opt, loss_opt=float(parabola(logn_opt)), curvature=parabola.c2),
+            profile)
+
+
+@dataclass(frozen=True)
+class BudgetProfile:
+    """One budget's best loss at each size (ln N_X increasing, loss_X) and its window [lo, hi)."""
+
+    logn_X: np.ndarray
+    loss_X: np.ndarray
+    lo: int
+    hi: int
+
+
+def bootstrap_isoflop(flops_U: np.ndarray, profiles: Sequence[BudgetProfile], neighbours: int, n_resamples: int,
+                      level: float, seed: int) -> IsoFlopBootstrap:
+    """The residual bootstrap of the module docstring over the used budgets' profiles: per
+    resample and budget, the window's fitted losses times (1 + a relative residual drawn from all
+    used windows'), the window chosen again around the resample's best size (so its choice varies
+    as it would with the noise), the parabola refitted; then the power laws."""
+    rng = np.random.default_rng(seed)
+    logn_opt_QxU = np.empty((n_resamples, len(profiles)))
+    fits = [_parabola_residuals(p.logn_X[p.lo:p.hi], p.loss_X[p.lo:p.hi]) for p in profiles]
+    without_residuals = sum(not adjusted_W.any() for _, adjusted_W in fits)
+    pooled_I = np.concatenate([adjusted_W / fitted_W for fitted_W, adjusted_W in fits if adjusted_W.any()]
+                              or [np.zeros(1)])  # relative residuals of every budget's window
+    for u, (p, (fitted_W, _)) in enumerate(zip(profiles, fits)):
+        draw_QxW = rng.integers(len(pooled_I), size=(n_resamples, len(fitted_W)))
+        loss_QxX = np.tile(p.loss_X, (n_resamples, 1))
+        loss_QxX[:, p.lo:p.hi] = fitted_W * (1 + pooled_I[draw_QxW])
+        width = p.hi - p.lo
+        lo_Q = np.clip(loss_QxX.argmin(axis=1) - neighbours, 0, len(p.loss_X) - width)
+        for lo in np.unique(lo_Q):
+            rows = lo_Q == lo
+            logn_W = p.logn_X[lo:lo + width]
+            solve_3xW = np.linalg.pinv(_parabola_design(logn_W))
+            coef_Qx3 = loss_QxX[rows, lo:lo + width] @ solve_3xW.T
+            c2_Q, c1_Q = coef_Qx3[:, 0], coef_Qx3[:, 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logn_opt_QxU[rows, u] = np.where(c2_Q > 0, logn_W.mean() - c1_Q / (2 * c2_Q), np.nan)
+    logc_U = np.log(flops_U)
+    dc_U = logc_U - logc_U.mean()
+    a_Q = (logn_opt_QxU - logn_opt_QxU.mean(axis=1, keepdims=True)) @ dc_U / (dc_U @ dc_U)
+    compute = float(np.max(flops_U))
+    with np.errstate(over="ignore", divide="ignore"):
+        n_opt_Q = np.exp(logn_opt_QxU.mean(axis=1) + a_Q * dc_U.max())
+        samples = {"a": a_Q, "b": 1 - a_Q, "n_opt": n_opt_Q, "d_opt": compute / training_flops(n_opt_Q, 1.0)}
+    return IsoFlopBootstrap(n_resamples, float(level), int(seed), compute,
+                            {k: percentile_interval(v_Q, level) for k, v_Q in samples.items()},
+                            float(np.isfinite(a_Q).mean()), int(without_residuals))
+
+
+def _parabola_design(logn_W: np.ndarray) -> np.ndarray:
+    """The least-squares design (dx^2, dx, 1) of a parabola in dx = ln N - mean ln N."""
+    dx_W = logn_W - logn_W.mean()
+    return np.stack([dx_W**2, dx_W, np.ones_like(dx_W)], axis=1)
+
+
+def _parabola_residuals(logn_W: np.ndarray, loss_W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fitted_W, adjusted_W): the parabola's fitted losses and its residuals r / sqrt(1 - h)
+    (h: leverage), centred; all 0 where the parabola passes through every point (3 sizes)."""
+    design_Wx3 = _parabola_design(logn_W)
+    solve_3xW = np.linalg.pinv(design_Wx3)
+    fitted_W = design_Wx3 @ (solve_3xW @ loss_W)
+    spare_W = 1 - np.einsum("wk,kw->w", design_Wx3, solve_3xW)
+    if not (spare_W > 1e-9).any():
+        return fitted_W, np.zeros_like(fitted_W)
+    adjusted_W = (loss_W - fitted_W) / np.sqrt(np.maximum(spare_W, 1e-9))
+    return fitted_W, adjusted_W - adjusted_W.mean()
 
 
 def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:

@@ -4,7 +4,8 @@
                  parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
     subscaling   the sub-optimal law of README "The science: Sub-scaling and data density", the same robust way
     compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
-    isoflop      Approach 2: parabolas per compute budget, N_opt and T_opt power laws of C
+    isoflop      Approach 2: parabolas per compute budget (around its best size), N_opt and T_opt
+                 power laws of C; with bootstrap > 0, percentile intervals of a, b, N_opt, T_opt
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
     lr, batch    optimal learning rate / batch size per budget (by="flops") or per model size
                  (by="n_params"), power laws of it, near-optimal band
@@ -102,7 +103,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by)
         return jsonable({**head, **comparison_to_dict(cmp)})
     if law == "isoflop":
-        return jsonable({**head, **isoflop.fit_isoflop(table).to_dict()})
+        return jsonable({**head, **isoflop.fit_isoflop(table, n_resamples=bootstrap, level=level, seed=seed).to_dict()})
     if law == "envelope":
         if curves is None:
             raise ConfigError("--law envelope reads each run's metrics.jsonl: give a sweep folder, not a "

@@ -54,7 +54,7 @@ from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  
 # the per-group optimum and its parabola window, so the U-curves are drawn even where too few
 # budgets qualify for a power law (fit_hyperparameter_law then raises)
 from sweep.fit.hyperparams import fit_group, parabola_window  # noqa: E402
-from sweep.fit.isoflop import (IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
+from sweep.fit.isoflop import (IsoFlopBudget, IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
                                group_budgets)
 from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict  # noqa: E402
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
@@ -210,7 +210,7 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
             if analysis in fits.skipped:
                 fits.skipped[analysis] = (f"{len(points)} distinct (N, T) points among {len(main)} runs: "
                                           f"{fits.skipped[analysis]}")
-    fits.isoflop = fits.attempt("isoflop", lambda: fit_isoflop(main))
+    fits.isoflop = fits.attempt("isoflop", lambda: fit_isoflop(main, n_resamples=n_resamples, seed=seed))
     if curves is None:
         fits.skipped["envelope"] = ("no loss curves were given: Approach 1 reads every run's loss-vs-FLOPs "
                                     "curve (metrics.jsonl), so it needs a sweep folder")
@@ -383,19 +383,38 @@ def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> st
     if fits.isoflop is None:
         return _skipped(title, fits.skipped["isoflop"])
     iso = fits.isoflop
-    rows = [(f"{b.flops:.3g}", b.n_runs, b.n_sizes, _g(b.n_opt), _g(b.d_opt), _g(b.loss_opt), b.excluded or "used")
-            for b in iso.budgets]
+    rows = [(f"{b.flops:.3g}", b.n_runs, b.n_sizes, _window_cell(b), _g(b.n_opt), _g(b.d_opt), _g(b.loss_opt),
+             b.excluded or "used") for b in iso.budgets]
     chin = fits.chinchilla
     compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
+    boot = iso.bootstrap
+    intervals = ("" if boot is None else
+                 f" {boot.level:.0%} intervals ({boot.n_resamples} resamples; a residual bootstrap of the parabolas, "
+                 f"the sizes fixed, the windows chosen again): a in {_interval(boot.intervals['a'])}, b in {_interval(boot.intervals['b'])}; "
+                 f"at C = {boot.compute:.3g}, N_opt in {_interval(boot.intervals['n_opt'])}, "
+                 f"T_opt in {_interval(boot.intervals['d_opt'])}."
+                 + (f" {1 - boot.valid_fraction:.0%} of resamples had a parabola opening downward (no value)."
+                    if boot.valid_fraction < 1 else "")
+                 + (f" {boot.budgets_without_residuals} budget(s) fitted to exactly 3 sizes add no spread."
+                    if boot.budgets_without_residuals else ""))
     lines = [title, "",
-             "Per compute budget, a parabola of final loss in ln N; its minimum is N_opt(C), T_opt = C / (6 N_opt).",
-             "", _md_table(("C (FLOPs)", "runs", "sizes", "N_opt", "T_opt", "loss at minimum", "status"), rows), "",
+             f"Per compute budget, a parabola of final loss in ln N through its best size and {iso.neighbours} "
+             f"sizes on each side ({2 * iso.neighbours + 1}; a budget of fewer is fitted whole; conf/fit.yaml "
+             "isoflop_neighbours); its minimum is N_opt(C), T_opt = C / (6 N_opt).",
+             "", _md_table(("C (FLOPs)", "runs", "sizes", "sizes fitted (N range)", "N_opt", "T_opt",
+                            "loss at minimum", "status"), rows), "",
              f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
              f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
-             f"over {len(iso.used)} budgets{compare}.", "",
+             f"over {len(iso.used)} budgets{compare}.{intervals}", "",
              _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
                      lambda p: _plot_isoflop(fits.main, iso, chin, p))]
     return "\n".join(lines)
+
+
+def _window_cell(budget: IsoFlopBudget) -> str:
+    if budget.n_sizes_fitted is None:
+        return "-"
+    return f"{budget.n_sizes_fitted} ({_g(budget.window_n_min)} .. {_g(budget.window_n_max)})"
 
 
 def _section_envelope(fits: _Fits, curves: Curves | None, out_dir: Path, figures: dict[str, Path]) -> str:
@@ -639,18 +658,29 @@ def _plot_isoflop(main: RunsTable, iso: IsoFlopFit, chin: LawFit | None, path: P
     for g, b in enumerate(iso.budgets):
         n_X, loss_X, _ = best_per_value(main.n_params_R[group_R == g], main.loss_R[group_R == g])
         label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
-        ax.plot(n_X, loss_X, "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1, label=label)
+        fitted_X = ((n_X >= b.window_n_min * (1 - 1e-9)) & (n_X <= b.window_n_max * (1 + 1e-9))
+                    if b.n_sizes_fitted is not None else np.zeros(len(n_X), dtype=bool))
+        ax.plot(n_X[fitted_X], loss_X[fitted_X], "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1,
+                label=label)
+        ax.plot(n_X[~fitted_X], loss_X[~fitted_X], "o", mfc="none", color=colours[g], ms=4,
+                alpha=0.5 if b.excluded else 1)
         if b.excluded is None:
-            n_x = np.geomspace(n_X[0], n_X[-1], 80)
+            n_x = np.geomspace(b.window_n_min, b.window_n_max, 80)
             ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
             ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
     _log_axes(ax, "parameters N", "final loss (nats/token)")
-    ax.legend(fontsize=7, title="stars: parabola minima", title_fontsize=7)
+    ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7)
     ax.set_title("IsoFLOP profiles", fontsize=9)
     used = iso.used
     c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
     ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
     ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
+    if iso.bootstrap is not None:
+        boot = iso.bootstrap
+        lo, hi = boot.intervals["n_opt"]
+        n_fit = float(iso.n_opt(boot.compute))
+        ax_opt.errorbar([boot.compute], [n_fit], yerr=[[max(n_fit - lo, 0)], [max(hi - n_fit, 0)]], color="C0",
+                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap)")
     if chin is not None:
         ax_opt.plot(c_x, chin.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
                     label=f"Approach 3: N_opt ~ C^{chin.law.a:.3f}")
