@@ -21,6 +21,7 @@ class FitDefaults:
     budget_tolerance: float  # relative FLOPs tolerance within one compute budget
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
+    min_log_spread: float  # Step Law: least RMS spread of the cells' (ln N, ln D) off one line
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
                           seed: int | None) -> tuple[int, float, int]:
