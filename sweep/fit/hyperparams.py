@@ -268,6 +268,9 @@ def fit_laws(optima: HyperparamOptima, include_flagged: bool = False) -> Hyperpa
     loss, and Step Law's form over the cells. ConfigError when fewer than 2 groups qualify."""
     param, by, groups = optima.param, optima.by, optima.groups
     used = [g for g in groups if _usable(g, include_flagged)]
+    if by == "cell" and len(used) >= 2 and len(group_budgets(np.array([g.key for g in used]))[0]) < 2:
+        raise ConfigError(f"a {param} law in C needs cells with an optimum at 2 or more compute budgets; the "
+                          f"{len(used)} of {len(groups)} cells that qualify are all at C = {used[0].key:.3g}")
     if len(used) < 2:
         notes = "; ".join(_describe(g, by) + f": {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
         raise ConfigError(f"a {param} law needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
