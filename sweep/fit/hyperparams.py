@@ -38,9 +38,10 @@ batch size, ln D spread that far; otherwise a ConfigError naming what is missing
 The near-optimal band of a group: its runs within `band` (conf/fit.yaml: 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
 
-Letters (README "The science: Letters"): N parameters, T (= D) tokens, C compute, R runs; and here G
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G
 groups (budgets, sizes or cells), X the distinct values of the swept hyperparameter, I the cells of
-one regression, K its variables (ln N, ln D). B_opt is a batch size (B, sequences, as the runs
+one regression, J its variables (ln N, ln D). In Step Law's forms D keeps the published meaning,
+data (tokens, T), as in `d_opt`. B_opt is a batch size (B, sequences, as the runs
 table gives it); B_star and alpha_B are Kaplan's constants.
 """
 
@@ -306,12 +307,12 @@ def fit_step_law(param: str, cells: Sequence[HyperparamGroup], n_cells: int | No
         raise ConfigError(f"Step Law's {form} needs at least {MIN_CELLS} (N, tokens) cells with an optimum inside "
                           f"at least {MIN_VALUES} distinct {param} values; {len(cells)} of {n_cells} cells qualify: "
                           f"sweep {param} at more (N, tokens) pairs")
-    logx_IxK = np.log(np.array([[getattr(c, v) for v in variables] for c in cells], dtype=float))
+    logx_IxJ = np.log(np.array([[getattr(c, v) for v in variables] for c in cells], dtype=float))
     logy_I = np.log(np.array([c.opt_value for c in cells], dtype=float))
-    mean_K = logx_IxK.mean(axis=0)
-    dx_IxK = logx_IxK - mean_K
-    n, k = dx_IxK.shape
-    spread = float(np.linalg.svd(dx_IxK, compute_uv=False)[-1] / np.sqrt(n))  # RMS distance off the best line
+    mean_J = logx_IxJ.mean(axis=0)
+    dx_IxJ = logx_IxJ - mean_J
+    n, k = dx_IxJ.shape
+    spread = float(np.linalg.svd(dx_IxJ, compute_uv=False)[-1] / np.sqrt(n))  # RMS distance off the best line
     if spread < min_log_spread:
         if k == 1:
             raise ConfigError(f"Step Law's {form} needs cells at several token budgets: the {n} cells' ln D spread "
@@ -322,17 +323,17 @@ def fit_step_law(param: str, cells: Sequence[HyperparamGroup], n_cells: int | No
                           f"per parameter, or one compute budget, puts every cell on a line): sweep {param} at "
                           "(N, tokens) pairs off that line, e.g. a second tokens per parameter")
     dy_I = logy_I - logy_I.mean()
-    gram_KxK = dx_IxK.T @ dx_IxK
-    exponent_K = np.linalg.solve(gram_KxK, dx_IxK.T @ dy_I)
-    residual_I = dy_I - dx_IxK @ exponent_K
+    gram_JxJ = dx_IxJ.T @ dx_IxJ
+    exponent_J = np.linalg.solve(gram_JxJ, dx_IxJ.T @ dy_I)
+    residual_I = dy_I - dx_IxJ @ exponent_J
     ssr = float(residual_I @ residual_I)
     dof = n - k - 1
     var = ssr / dof if dof > 0 else float("nan")
-    cov_KxK = var * np.linalg.inv(gram_KxK)
-    log_c = float(logy_I.mean() - mean_K @ exponent_K)
-    se_log_c = float(np.sqrt(var / n + mean_K @ cov_KxK @ mean_K))
-    return StepLaw(param, variables, float(np.exp(log_c)), tuple(float(e) for e in exponent_K),
-                   tuple(float(np.sqrt(v)) for v in np.diag(cov_KxK)), se_log_c, n, float(np.sqrt(ssr / n)))
+    cov_JxJ = var * np.linalg.inv(gram_JxJ)
+    log_c = float(logy_I.mean() - mean_J @ exponent_J)
+    se_log_c = float(np.sqrt(var / n + mean_J @ cov_JxJ @ mean_J))
+    return StepLaw(param, variables, float(np.exp(log_c)), tuple(float(e) for e in exponent_J),
+                   tuple(float(np.sqrt(v)) for v in np.diag(cov_JxJ)), se_log_c, n, float(np.sqrt(ssr / n)))
 
 
 def group_cells(n_params_R: np.ndarray, tokens_R: np.ndarray,
