@@ -204,7 +204,7 @@ def test_section_5_gives_step_law_beside_deepseek_per_cell(full):
     assert step["c"] == pytest.approx(0.3118 * 6**-0.125, rel=0.3) and step["n_points"] == 20
     assert result.fits["batch_size"]["step_law"]["form"] == "B_opt = c D^b"
     text = sections(result.markdown.read_text())["5"]
-    assert "Per (N, tokens) cell" in text and "| law | form | c | exponents | stderr | points |" in text
+    assert "Per (N, tokens) cell" in text and "| law | form | c | exponents | stderr | points | rms ln residual |" in text
     assert "| DeepSeek (2024), in C | lr_opt = c C^e |" in text
     assert f"| Step Law (Li et al. 2025), in N, D | lr_opt = c N^a D^b | {step['c']:.4g} | a = {step['a']:.4g}, " in text
     assert "| Step Law (Li et al. 2025), in D | B_opt = c D^b |" in text and "Kaplan (2020)" in text

@@ -455,7 +455,9 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
                             "status", "note"), rows), ""]
         law_rows = _law_rows(hyper)
         if law_rows:
-            lines += [_md_table(("law", "form", "c", "exponents", "stderr", "points"), law_rows), ""]
+            lines += [_md_table(("law", "form", "c", "exponents", "stderr", "points", "rms ln residual"), law_rows),
+                      "", "The rms ln residual is the scatter of the optima about each law: a law in C alone "
+                          "scatters where optima at one C differ with (N, D).", ""]
         if hyper.law is None:
             lines.append(f"Power law not fitted: {fits.skipped[f'{param}_law']}")
         if hyper.step_law is None:
@@ -476,18 +478,21 @@ def _law_rows(hyper: _Hyper) -> list[tuple[Any, ...]]:
     if hyper.law is not None:
         law = hyper.law.law
         rows.append(("DeepSeek (2024), in C", f"{hyper.param}_opt = c C^e", _g(law.coefficient),
-                     f"e = {law.exponent:.4g}", f"e +- {_g(law.exponent_stderr)}", law.n_points))
+                     f"e = {law.exponent:.4g}", f"e +- {_g(law.exponent_stderr)}", law.n_points,
+                     _g(law.rms_log_residual)))
     step = hyper.step_law
     if step is not None:
         names = [("a" if v == "n_params" else "b") for v in step.variables]
         rows.append((f"Step Law (Li et al. 2025), in {', '.join('N' if k == 'a' else 'D' for k in names)}", step.form, _g(step.coefficient),
                      ", ".join(f"{k} = {e:.4g}" for k, e in zip(names, step.exponents)),
-                     ", ".join(f"{k} +- {_g(se)}" for k, se in zip(names, step.exponent_stderrs)), step.n_points))
+                     ", ".join(f"{k} +- {_g(se)}" for k, se in zip(names, step.exponent_stderrs)), step.n_points,
+                     _g(step.rms_log_residual)))
     if hyper.law is not None and hyper.law.loss_law is not None:
         loss_law = hyper.law.loss_law
         rows.append(("Kaplan (2020), in the loss", "B_opt = B* / loss^(1/alpha_B)", _g(hyper.law.B_star),
                      f"alpha_B = {hyper.law.alpha_B:.4g}",
-                     f"alpha_B +- {_g(loss_law.exponent_stderr / loss_law.exponent**2)}", loss_law.n_points))
+                     f"alpha_B +- {_g(loss_law.exponent_stderr / loss_law.exponent**2)}", loss_law.n_points,
+                     _g(loss_law.rms_log_residual)))
     return rows
 
 
