@@ -173,7 +173,8 @@ def test_step_law_recovers_the_learning_rate_in_n_and_d():
     assert step.coefficient == pytest.approx(STEP_LR[0], rel=0.15)
     assert 0 < step.exponent_stderrs[0] < 0.01 and step.n_points == 9
     out = law.to_dict()
-    assert out["step_law"]["form"] == "lr_opt = c N^a D^b" and out["step_law"]["a"] == pytest.approx(STEP_LR[1], abs=0.01)
+    assert out["step_law"]["form"] == "lr_opt = c N^a D^b"
+    assert out["step_law"]["a"] == pytest.approx(STEP_LR[1], abs=0.01)
     assert out["step_law_skipped"] is None and "exponent" in out  # DeepSeek's form in C beside it
     json.dumps(out)
 
@@ -201,7 +202,8 @@ def test_two_cells_at_one_budget_are_not_merged():
     (budget,) = find_optima(table, "lr").groups  # one budget: no law of C, but its optimum
     assert budget.n_cells == 2 and budget.status == "vertex"
     assert budget.opt_value == pytest.approx(1e-3, rel=1e-9)  # the lower-loss cell's own optimum
-    assert budget.n_params == pytest.approx(n1) and (budget.n_runs, budget.n_values) == (14, 7) and "2 (N, tokens) cells" in budget.note
+    assert budget.n_params == pytest.approx(n1) and (budget.n_runs, budget.n_values) == (14, 7)
+    assert "2 (N, tokens) cells" in budget.note
     by_cell = find_optima(table, "lr", by="cell")
     assert [g.opt_value for g in by_cell.groups] == pytest.approx([1e-3, 8e-3], rel=1e-9)
 

@@ -342,13 +342,13 @@ def group_cells(n_params_R: np.ndarray, tokens_R: np.ndarray,
     run's cell: runs whose N agree within rel_tol (None: conf/fit.yaml's budget_tolerance) and,
     among those, whose tokens do (each chained as isoflop.group_budgets chains FLOPs)."""
     n_params_R, tokens_R = np.asarray(n_params_R, dtype=float), np.asarray(tokens_R, dtype=float)
-    size_S, size_R = group_budgets(n_params_R, rel_tol)
+    sizes, size_R = group_budgets(n_params_R, rel_tol)
     cell_R = np.empty(len(n_params_R), dtype=int)
     n_params_G, tokens_G = [], []
-    for s in range(len(size_S)):
+    for s in range(len(sizes)):
         members = np.flatnonzero(size_R == s)
-        tokens_T, budget_of_member = group_budgets(tokens_R[members], rel_tol)
-        for t, tokens in enumerate(tokens_T):
+        token_budgets, budget_of_member = group_budgets(tokens_R[members], rel_tol)
+        for t, tokens in enumerate(token_budgets):
             cell_R[members[budget_of_member == t]] = len(n_params_G)
             n_params_G.append(float(np.exp(np.log(n_params_R[members[budget_of_member == t]]).mean())))
             tokens_G.append(float(tokens))
@@ -372,12 +372,12 @@ def _fit_cells(table: RunsTable, values_R: np.ndarray, members: np.ndarray, rel_
     return cells, cell_runs
 
 
-def _group_optimum(table: RunsTable, values_R: np.ndarray, members: np.ndarray, key: float, band: NearOptimalBand,
-                   by: str, rel_tol: float | None, band_margin: float,
+def _group_optimum(table: RunsTable, values_R: np.ndarray, members: np.ndarray, key: float,
+                   group_band: NearOptimalBand, by: str, rel_tol: float | None, band: float,
                    neighbours: int) -> tuple[HyperparamGroup, np.ndarray]:
     """A group's optimum: its only cell's, or of several cells the one with the lowest loss among
     those with an optimum (see the module docstring); and the runs of that cell."""
-    cells, cell_runs = _fit_cells(table, values_R, members, rel_tol, band_margin, neighbours)
+    cells, cell_runs = _fit_cells(table, values_R, members, rel_tol, band, neighbours)
     fitted = [i for i, c in enumerate(cells) if c.status != "skipped"]
     pool = fitted or list(range(len(cells)))
     i = min(pool, key=lambda j: cells[j].best_loss)
@@ -391,7 +391,7 @@ def _group_optimum(table: RunsTable, values_R: np.ndarray, members: np.ndarray, 
         else:
             what = f"{len(cells)} (N, tokens) cells in this {where}, none with {MIN_VALUES} distinct values"
         note = what if note is None else f"{what}; {note}"
-    group = replace(chosen, key=float(key), n_runs=len(members), band=band, note=note, n_cells=len(cells))
+    group = replace(chosen, key=float(key), n_runs=len(members), band=group_band, note=note, n_cells=len(cells))
     return group, cell_runs[i]
 
 

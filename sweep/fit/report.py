@@ -483,7 +483,8 @@ def _law_rows(hyper: _Hyper) -> list[tuple[Any, ...]]:
     step = hyper.step_law
     if step is not None:
         names = [("a" if v == "n_params" else "b") for v in step.variables]
-        rows.append((f"Step Law (Li et al. 2025), in {', '.join('N' if k == 'a' else 'D' for k in names)}", step.form, _g(step.coefficient),
+        variables = ", ".join("N" if k == "a" else "D" for k in names)
+        rows.append((f"Step Law (Li et al. 2025), in {variables}", step.form, _g(step.coefficient),
                      ", ".join(f"{k} = {e:.4g}" for k, e in zip(names, step.exponents)),
                      ", ".join(f"{k} +- {_g(se)}" for k, se in zip(names, step.exponent_stderrs)), step.n_points,
                      _g(step.rms_log_residual)))
