@@ -247,3 +247,14 @@ def test_step_law_needs_three_cells_with_an_optimum():
         fit_hyperparameter_law(two, "lr", by="cell", budgets=[1e18])
     with pytest.raises(ConfigError, match="by 'tokens': runs are grouped by flops, n_params or cell"):
         fit_hyperparameter_law(two, "lr", by="tokens")
+
+
+def test_by_size_takes_the_longest_trained_cell_of_each_size():
+    """Per size 3 token budgets (5, 20, 80 N), each its own lr grid: the size's optimum is that of
+    its lowest-loss cell, D = 80 N, so lr_opt = 1.79 80^0.307 N^(0.307 - 0.713) across sizes."""
+    law = fit_hyperparameter_law(cell_table(GRID_CELLS, step_lr), "lr", by="n_params")
+    assert [g.n_cells for g in law.groups] == [3, 3, 3]
+    assert [g.tokens / g.n_params for g in law.groups] == pytest.approx([80, 80, 80])
+    assert [g.opt_value for g in law.groups] == pytest.approx([step_lr(n, 80 * n) for n in SIZES], rel=0.02)
+    assert law.law.exponent == pytest.approx(STEP_LR[1] + STEP_LR[2], abs=0.01)
+    assert law.step_law.exponent("tokens") == pytest.approx(STEP_LR[2], abs=0.01)  # the cells' law beside it
