@@ -734,7 +734,8 @@ def _plot_frontier(curves: Curves, env: EnvelopeFit, path: Path) -> None:
 def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
     """Left: per group (budget, or (N, tokens) cell), the best loss at each value relative to the
     group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
-    a line. Right: the optima against C with the power law."""
+    a line. Right: the optima against C with the power law and Step Law's value at each group's
+    (N, D)."""
     param, label = hyper.param, PARAM_LABEL[hyper.param]
     values_R = main.column(param)
     fig, (ax, ax_law) = plt.subplots(1, 2, figsize=(11, 4.4))
@@ -768,6 +769,10 @@ def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
         if shown:
             ax_law.plot([h.key for h in shown], [h.opt_value for h in shown], marker, ls="none", color="C0",
                         label=f"optimum ({status})")
+    placed = [h for h in hyper.groups if h.status != "skipped" and h.n_params is not None]
+    if hyper.step_law is not None and placed:
+        ax_law.plot([h.key for h in placed], hyper.step_law([h.n_params for h in placed], [h.tokens for h in placed]),
+                    "s", mfc="none", color="C2", label=f"Step Law {hyper.step_law.form} at each (N, D)")
     if hyper.law is not None:
         c_x = np.geomspace(min(keys) / 2, max(keys) * 2, 50)
         law = hyper.law.law
