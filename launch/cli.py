@@ -394,9 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "largest run's)")
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
-    f.add_argument("--by", choices=("n_params", "flops"),
-                   help="--law compare: what --cutoff cuts (default n_params); --law lr / batch: optimum per "
-                        "compute budget (flops, default) or per model size (n_params)")
+    f.add_argument("--by", choices=("n_params", "flops", "cell"),
+                   help="--law compare: what --cutoff cuts (n_params, default, or flops); --law lr / batch: optimum "
+                        "per compute budget (flops, default; a budget of several (N, tokens) cells takes its "
+                        "lowest-loss cell's), per model size (n_params), or per (N, tokens) cell (cell: Step Law's "
+                        "lr_opt = c N^a D^b, B_opt = c D^b required); each beside Step Law's form over the cells")
     f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME)")
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")

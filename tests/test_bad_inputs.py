@@ -207,3 +207,24 @@ def test_sweep_fit_isoflop_refuses_a_bootstrap_of_one_resample_before_fitting(tm
     assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "isoflop", "--bootstrap", "1"]) == 2
     out = capsys.readouterr().out
     assert "n_resamples=1: accepted is a whole number >= 2" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("tokens_per_param, sizes, words", [
+    ((20,), 5, ["--law lr --by cell", "needs cells spread in both N and D", "one line", "min_log_spread 0.1",
+                "a second tokens per parameter"]),
+    ((5, 20), 1, ["--law lr --by cell", "at least 3 (N, tokens) cells", "2 of 2 cells qualify"]),
+])
+def test_sweep_fit_lr_by_cell_names_what_step_law_lacks(tokens_per_param, sizes, words, tmp_path, capsys):
+    """Step Law's lr_opt = c N^a D^b needs 3 cells off one line in (ln N, ln D): a sweep at one
+    tokens per parameter, or too few cells, is one message saying what to add."""
+    lines = ["run,n_params,tokens,loss,lr"]
+    for n in [1e6 * 10**k for k in range(sizes)]:
+        for tpp in tokens_per_param:
+            for i, lr in enumerate((1e-3, 2e-3, 4e-3, 8e-3)):
+                lines.append(f"r{n:.0f}-{tpp}-{i},{n},{tpp * n},{3.0 + 0.05 * (i - 1.6) ** 2},{lr}")
+    (tmp_path / "runs.csv").write_text("\n".join(lines) + "\n")
+    assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "lr", "--by", "cell"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    for word in words:
+        assert word in out
+    assert "Traceback" not in out

@@ -60,7 +60,7 @@ def test_completes_the_options_of_the_subcommand_typed(script):
 
 def test_completes_the_choices_of_an_option_or_argument(script):
     assert complete(script, ["sweep", "fit", "--law", "ch"]) == ["chinchilla"]
-    assert complete(script, ["sweep", "fit", "--by", ""]) == ["n_params", "flops"]
+    assert complete(script, ["sweep", "fit", "--by", ""]) == ["n_params", "flops", "cell"]
     assert complete(script, ["sweep", "completion", ""]) == ["bash"]
 
 

@@ -10,7 +10,7 @@ from sweep.fit.defaults import FitDefaults, fit_defaults
 
 def test_conf_fit_yaml_holds_every_default_the_readme_names():
     assert fit_defaults() == FitDefaults(bootstrap=200, seed=0, level=0.95, budget_tolerance=0.1, band=0.0025,
-                                         neighbours=2, isoflop_neighbours=3)
+                                         neighbours=2, isoflop_neighbours=3, min_log_spread=0.1)
 
 
 def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):

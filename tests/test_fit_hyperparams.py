@@ -1,6 +1,7 @@
-"""sweep/fit/hyperparams.py: optimal learning rate and batch size per budget from losses drawn as
-known quadratics in log lr / log batch, their power laws of compute, Kaplan's batch-vs-loss law,
-the near-optimal band, flagged and skipped budgets."""
+"""sweep/fit/hyperparams.py: optimal learning rate and batch size per budget and per (N, tokens)
+cell from losses drawn as known quadratics in log lr / log batch, their power laws of compute,
+Step Law's forms in N and D, Kaplan's batch-vs-loss law, the near-optimal band, flagged and
+skipped budgets, cells that cannot support Step Law."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.hyperparams import fit_hyperparameter_law
+from sweep.fit.hyperparams import find_optima, fit_hyperparameter_law, fit_step_law, group_cells
+from sweep.fit.laws import fit_law
 from sweep.fit.table import RunsTable
 
 BUDGETS = np.logspace(17, 21, 5)
@@ -118,3 +120,141 @@ def test_bad_input_is_an_error():
     losses[2] = float("nan")
     with pytest.raises(ConfigError, match="run 'run2': loss = nan"):
         fit_hyperparameter_law(table_of(flops, losses, lr_R=lrs), "lr")
+
+
+# --- per (N, tokens) cell and Step Law's forms in N and D (Li et al. 2025) -------------------------
+
+STEP_LR = (1.79, -0.713, 0.307)  # Step Law's lr_opt = 1.79 N^-0.713 D^0.307
+STEP_B = (0.58, 0.571)  # and B_opt = 0.58 D^0.571
+SIZES = np.geomspace(1e7, 1e9, 3)
+RATIOS = (5.0, 20.0, 80.0)  # tokens per parameter: the cells lie on three lines, not one
+
+
+def step_lr(n, d):
+    return STEP_LR[0] * n ** STEP_LR[1] * d ** STEP_LR[2]
+
+
+def step_batch(n, d):
+    return STEP_B[0] * d ** STEP_B[1]
+
+
+def base_loss(n, d):
+    return 1.7 + 400 * n**-0.34 + 410 * d**-0.28
+
+
+def cell_table(cells, opt, param="lr", noise=1e-4, seed=0, grid=range(-3, 4)):
+    """Per (N, D) cell 7 values of `param` a factor 2 apart, off-centre from opt(N, D) by 2^0.3;
+    loss = base(N, D) + 0.05 ln(value / opt)^2 (+ noise): each cell's U-curve has its known optimum."""
+    rng = np.random.default_rng(seed)
+    n_R, d_R, values, losses = [], [], [], []
+    for n, d in cells:
+        for k in grid:
+            value = opt(n, d) * 2.0 ** (k + 0.3)
+            n_R.append(n)
+            d_R.append(d)
+            values.append(value)
+            losses.append(base_loss(n, d) + 0.05 * np.log(value / opt(n, d)) ** 2 + noise * rng.standard_normal())
+    n_R, d_R = np.array(n_R), np.array(d_R)
+    columns = {"lr_R" if param == "lr" else "batch_size_R": np.array(values)}
+    return RunsTable(tuple(f"run{i}" for i in range(len(n_R))), n_R, d_R, np.array(losses), 6 * n_R * d_R,
+                     **columns)
+
+
+GRID_CELLS = [(n, r * n) for n in SIZES for r in RATIOS]
+
+
+def test_step_law_recovers_the_learning_rate_in_n_and_d():
+    law = fit_hyperparameter_law(cell_table(GRID_CELLS, step_lr), "lr", by="cell")
+    assert law.by == "cell" and len(law.groups) == 9 and all(g.status == "vertex" for g in law.groups)
+    assert np.allclose([(g.n_params, g.tokens) for g in law.groups], GRID_CELLS, rtol=1e-9)
+    step = law.step_law
+    assert step.exponent("n_params") == pytest.approx(STEP_LR[1], abs=0.01)
+    assert step.exponent("tokens") == pytest.approx(STEP_LR[2], abs=0.01)
+    assert step.coefficient == pytest.approx(STEP_LR[0], rel=0.15)
+    assert 0 < step.exponent_stderrs[0] < 0.01 and step.n_points == 9
+    out = law.to_dict()
+    assert out["step_law"]["form"] == "lr_opt = c N^a D^b"
+    assert out["step_law"]["a"] == pytest.approx(STEP_LR[1], abs=0.01)
+    assert out["step_law_skipped"] is None and "exponent" in out  # DeepSeek's form in C beside it
+    json.dumps(out)
+
+
+def test_step_law_recovers_the_batch_size_in_d():
+    law = fit_hyperparameter_law(cell_table(GRID_CELLS, step_batch, "batch_size", noise=0.0), "batch_size",
+                                 by="cell")
+    assert law.step_law.variables == ("tokens",)
+    assert law.step_law.exponent("tokens") == pytest.approx(STEP_B[1], abs=1e-6)
+    assert law.step_law.coefficient == pytest.approx(STEP_B[0], rel=1e-5)
+    assert law.to_dict()["step_law"]["form"] == "B_opt = c D^b" and "a" not in law.to_dict()["step_law"]
+
+
+def test_two_cells_at_one_budget_are_not_merged():
+    """Same C = 6 N D, different optima (1e-3, 8e-3 on one lr grid) and base losses (2.00, 2.02):
+    merged, each lr's lowest loss would come from either cell and the parabola from neither."""
+    n1, n2, c = 1e8, 4e8, 1.2e19
+    cells = [(n1, c / (6 * n1)), (n2, c / (6 * n2))]
+    opt = {cells[0]: 1e-3, cells[1]: 8e-3}
+    base = {cells[0]: 2.0, cells[1]: 2.02}
+    lrs = 1e-3 * 2.0 ** np.arange(-2, 5)  # shared grid: 2.5e-4 .. 1.6e-2
+    rows = [(n, d, lr, base[(n, d)] + 0.05 * np.log(lr / opt[(n, d)]) ** 2) for n, d in cells for lr in lrs]
+    n_R, d_R, lr_R, loss_R = (np.array(col) for col in zip(*rows))
+    table = RunsTable(tuple(f"run{i}" for i in range(len(rows))), n_R, d_R, loss_R, 6 * n_R * d_R, lr_R=lr_R)
+    (budget,) = find_optima(table, "lr").groups  # one budget: no law of C, but its optimum
+    assert budget.n_cells == 2 and budget.status == "vertex"
+    assert budget.opt_value == pytest.approx(1e-3, rel=1e-9)  # the lower-loss cell's own optimum
+    assert budget.n_params == pytest.approx(n1) and (budget.n_runs, budget.n_values) == (14, 7)
+    assert "2 (N, tokens) cells" in budget.note
+    by_cell = find_optima(table, "lr", by="cell")
+    assert [g.opt_value for g in by_cell.groups] == pytest.approx([1e-3, 8e-3], rel=1e-9)
+
+
+def test_a_batch_grid_whose_tokens_round_to_whole_steps_is_one_cell():
+    n_R = np.array([1e8] * 4 + [1.05e8])
+    tokens_R = np.array([2.000e9, 2.004e9, 2.016e9, 2.05e9, 2.0e9])  # rounded up to whole batches
+    n_G, tokens_G, cell_R = group_cells(n_R, tokens_R)
+    assert len(n_G) == 1 and (cell_R == 0).all()
+    n_G, tokens_G, cell_R = group_cells(n_R, np.array([2e9, 2e9, 4e9, 4e9, 2e9]))
+    assert cell_R.tolist() == [0, 0, 1, 1, 0] and tokens_G == pytest.approx([2e9, 4e9])
+
+
+def test_a_fixed_tokens_per_parameter_sweep_has_no_step_law():
+    """D = 20 N: every cell on one line in (ln N, ln D); by flops the law in C stands and says
+    why Step Law is missing; by cell it is an error naming what to add."""
+    table = cell_table([(n, 20 * n) for n in np.geomspace(1e7, 1e9, 5)], step_lr)
+    law = fit_hyperparameter_law(table, "lr")
+    assert law.step_law is None and "one line" in law.step_law_skipped
+    assert law.to_dict()["step_law"] is None
+    with pytest.raises(ConfigError, match=r"--law lr --by cell: Step Law's lr_opt = c N\^a D\^b needs cells spread "
+                                          r"in both N and D.*a second tokens per parameter"):
+        fit_law("lr", table, by="cell")
+
+
+def test_step_law_needs_three_cells_with_an_optimum():
+    cells = [GRID_CELLS[i] for i in (0, 5, 7)]  # off one line in (ln N, ln D)
+    two = cell_table(cells[:2], step_lr)
+    with pytest.raises(ConfigError, match=r"at least 3 \(N, tokens\) cells.*2 of 2 cells qualify"):
+        fit_law("lr", two, by="cell")
+    full = cell_table(cells, step_lr)
+    assert fit_law("lr", full, by="cell")["step_law"]["n_points"] == 3
+    keep_R = np.ones(len(full), dtype=bool)
+    keep_R[-5:] = False  # the third cell keeps two lr values: skipped, so 2 of 3 cells qualify
+    law = fit_hyperparameter_law(full.select(keep_R), "lr", by="cell")
+    assert [g.status for g in law.cells] == ["vertex", "vertex", "skipped"] and law.step_law is None
+    assert "2 of 3 cells qualify" in law.step_law_skipped
+    with pytest.raises(ConfigError, match="at several token budgets"):
+        fit_step_law("batch_size", [law.cells_used[0]] * 3)
+    with pytest.raises(ConfigError, match="budgets .* by='cell'"):
+        fit_hyperparameter_law(two, "lr", by="cell", budgets=[1e18])
+    with pytest.raises(ConfigError, match="by 'tokens': runs are grouped by flops, n_params or cell"):
+        fit_hyperparameter_law(two, "lr", by="tokens")
+
+
+def test_by_size_takes_the_longest_trained_cell_of_each_size():
+    """Per size 3 token budgets (5, 20, 80 N), each its own lr grid: the size's optimum is that of
+    its lowest-loss cell, D = 80 N, so lr_opt = 1.79 80^0.307 N^(0.307 - 0.713) across sizes."""
+    law = fit_hyperparameter_law(cell_table(GRID_CELLS, step_lr), "lr", by="n_params")
+    assert [g.n_cells for g in law.groups] == [3, 3, 3]
+    assert [g.tokens / g.n_params for g in law.groups] == pytest.approx([80, 80, 80])
+    assert [g.opt_value for g in law.groups] == pytest.approx([step_lr(n, 80 * n) for n in SIZES], rel=0.02)
+    assert law.law.exponent == pytest.approx(STEP_LR[1] + STEP_LR[2], abs=0.01)
+    assert law.step_law.exponent("tokens") == pytest.approx(STEP_LR[2], abs=0.01)  # the cells' law beside it

@@ -91,6 +91,7 @@ def test_the_optimal_learning_rate_is_found_per_budget_or_per_size():
     assert per_budget["by"] == "flops" and per_size["by"] == "n_params" and per_budget["law"] == "lr"
     assert per_budget["power_law"]["exponent"] == pytest.approx(-0.125, abs=0.01)
     assert per_size["power_law"]["exponent"] == pytest.approx(-0.25, abs=0.02)  # C = 120 N^2 here
+    assert per_budget["step_law"] is None and "one line" in per_budget["step_law_skipped"]  # D = 20 N
 
 
 def test_isoflop_records_each_budgets_window_and_gives_intervals_with_a_bootstrap():
@@ -111,3 +112,29 @@ def test_isoflop_records_each_budgets_window_and_gives_intervals_with_a_bootstra
     json.dumps(out)
     lo, hi = out["bootstrap"]["intervals"]["a"]
     assert lo < 0.28 / (0.34 + 0.28) < hi and out["bootstrap"]["seed"] == 3
+
+
+def test_the_learning_rate_per_cell_gives_step_laws_form_in_n_and_d():
+    """Sizes x tokens per parameter, an lr grid in each cell around lr_opt = 1.79 N^-0.713 D^0.307
+    (Step Law's fit): --by cell finds it; --by flops keeps one optimum per budget beside it."""
+    rng = np.random.default_rng(0)
+    lr_rows = []
+    for n in np.geomspace(1e6, 1e8, 3):
+        for tpp in (5, 20, 80):
+            d = tpp * n
+            lr_opt = 1.79 * n**-0.713 * d**0.307
+            for lr in lr_opt * 2.0 ** np.arange(-3, 4):
+                loss = (2.0 + 0.05 * np.log(lr / lr_opt) ** 2) * np.exp(rng.normal(0, 1e-5))
+                lr_rows.append({"run": f"{n:.0f}-{tpp}-{lr:.2e}", "status": "complete", "n_params": n, "tokens": d,
+                                "final_eval_loss": loss, "lr": lr})
+    per_cell = fit_law("lr", from_rows(lr_rows), by="cell")
+    assert per_cell["by"] == "cell" and per_cell["groups_used"] == 9
+    step = per_cell["step_law"]
+    assert step["form"] == "lr_opt = c N^a D^b" and step["n_points"] == 9
+    assert step["a"] == pytest.approx(-0.713, abs=0.005) and step["b"] == pytest.approx(0.307, abs=0.005)
+    assert step["c"] == pytest.approx(1.79, rel=0.05) and step["a_stderr"] < 0.005
+    per_budget = fit_law("lr", from_rows(lr_rows))
+    assert per_budget["by"] == "flops" and per_budget["step_law"] == step
+    json.dumps(per_cell)
+    with pytest.raises(ConfigError, match="by='cell'"):  # a cutoff is in N or C
+        fit_law("compare", from_rows(rows()), by="cell")

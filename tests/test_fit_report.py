@@ -187,12 +187,49 @@ def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
         del r["recipe"], r["batch_size"]
     result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
     assert "need at least 6" in result.skipped["chinchilla"]
-    assert "lr_law" in result.skipped and "needs at least 2 flops groups" in result.skipped["lr_law"]
+    assert "lr_law" in result.skipped and "at 2 or more compute budgets" in result.skipped["lr_law"]
     assert set(result.figures) == {"lr_ucurves"} and result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
     text = result.markdown.read_text()
     assert f"Skipped: {result.skipped['chinchilla']}" in sections(text)["1"]
     assert "Power law not fitted" in sections(text)["5"]
-    assert json.loads(result.json.read_text())["lr"]["groups"][0]["status"] == "vertex"
+    # one budget: its 5 cells lie on the line ln N + ln D = ln(C/6)
+    step_note = "Step Law not fitted: Step Law's lr_opt = c N^a D^b needs cells spread in both N and D"
+    assert step_note in sections(text)["5"]
+    lr = json.loads(result.json.read_text())["lr"]
+    assert lr["by"] == "cell" and [g["status"] for g in lr["groups"]] == ["vertex"] * 5 and lr["step_law"] is None
+
+
+def test_section_5_gives_step_law_beside_deepseek_per_cell(full):
+    """The full design holds 5 sizes per budget, each with its own lr grid: the optima are taken
+    per (N, tokens) cell, and lr_opt = 0.3118 (6 N D)^-0.125 is Step Law's form with a = b = -0.125."""
+    _, result = full
+    lr = result.fits["lr"]
+    assert lr["by"] == "cell" and len(lr["groups"]) == 20 and lr["groups"] == lr["cells"]
+    step = lr["step_law"]
+    assert step["a"] == pytest.approx(-0.125, abs=0.03) and step["b"] == pytest.approx(-0.125, abs=0.03)
+    assert step["c"] == pytest.approx(0.3118 * 6**-0.125, rel=0.3) and step["n_points"] == 20
+    assert result.fits["batch_size"]["step_law"]["form"] == "B_opt = c D^b"
+    text = sections(result.markdown.read_text())["5"]
+    assert "Per (N, tokens) cell" in text
+    assert "| law | form | c | exponents | stderr | points | rms ln residual |" in text
+    assert "| DeepSeek (2024), in C | lr_opt = c C^e |" in text
+    row = f"| Step Law (Li et al. 2025), in N, D | lr_opt = c N^a D^b | {step['c']:.4g} | a = {step['a']:.4g}, "
+    assert row in text
+    assert "| Step Law (Li et al. 2025), in D | B_opt = c D^b |" in text and "Kaplan (2020)" in text
+    assert "Loss against learning rate per (N, tokens) cell" in text
+
+
+def test_section_5_stays_per_budget_with_one_cell_per_budget(tmp_path):
+    """One size per budget (its lr grid): the optima per compute budget, DeepSeek's law in C, and
+    Step Law's form skipped because every cell lies on one line (one tokens per parameter)."""
+    rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),)) if "-n2-" in r["name"] and r["name"].endswith("b1")]
+    for r in rows:
+        del r["recipe"], r["batch_size"]
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
+    lr = result.fits["lr"]
+    assert lr["by"] == "flops" and lr["exponent"] == pytest.approx(-0.125, abs=0.02) and lr["step_law"] is None
+    text = sections(result.markdown.read_text())["5"]
+    assert "Per compute budget" in text and "Step Law not fitted" in text and "one line" in text
 
 
 def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):

@@ -22,6 +22,7 @@ class FitDefaults:
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
     isoflop_neighbours: int  # model sizes each side of a budget's best in the IsoFLOP parabolas
+    min_log_spread: float  # Step Law: least RMS spread of the cells' (ln N, ln D) off one line
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
                           seed: int | None) -> tuple[int, float, int]:

@@ -1,28 +1,53 @@
-"""Hyperparameter laws (DeepSeek LLM 2024): per compute budget (or per model size), the optimal
-learning rate or batch size from a sweep, then power laws of compute: lr_opt = c C^e,
-B_opt = c C^e (DeepSeek's data: eta_opt = 0.3118 C^-0.125, B_opt = 0.292 C^0.3271), and for the
-batch size Kaplan's form against the loss, B_opt = B* / loss^(1/alpha_B).
+"""Hyperparameter laws: per compute budget, per model size or per (N, tokens) cell, the optimal
+learning rate or batch size from a sweep; then DeepSeek LLM's (2024) power laws of compute,
+lr_opt = c C^e, B_opt = c C^e (their data: eta_opt = 0.3118 C^-0.125, B_opt = 0.292 C^0.3271),
+Step Law's (Li et al. 2025, arXiv 2503.04715) joint forms in N and D = training tokens,
+lr_opt = c N^a D^b and B_opt = c D^b (their data: 1.79 N^-0.713 D^0.307, 0.58 D^0.571), and for
+the batch size Kaplan's form against the loss, B_opt = B* / loss^(1/alpha_B).
 
-Per group (runs grouped by FLOPs as in sweep/fit/isoflop.py, or by n_params), at each distinct
-value of the swept hyperparameter the lowest loss stands (the other hyperparameters free). A
-parabola of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2)
-values on each side of it (at least 3 values; at an edge of the grid, more from the other side).
-Its vertex is the optimum (`status` "vertex"); a vertex outside the sampled values is clipped to
-the nearest end ("clipped"), a parabola opening downward gives the best sampled value
-("no_curvature"). Only "vertex" groups enter the power laws unless include_flagged=True. Groups
-with fewer than 3 distinct values are skipped and reported; none left is an error.
+Cells (`group_cells`): runs whose N agree within `rel_tol` (conf/fit.yaml budget_tolerance: 10%,
+chained from the smallest as isoflop.group_budgets chains FLOPs) and, among those, whose tokens
+agree within the same tolerance form one (N, tokens) cell; a cell's N, tokens and C are the
+geometric means of its runs'. The tolerance on tokens absorbs the rounding of a run's tokens to
+whole steps of its batch (a batch-size grid at one budget is one cell).
+
+Groups (`by`): "cell": each cell is a group. "flops" (runs grouped as in sweep/fit/isoflop.py) and
+"n_params": a group holding several cells (an IsoFLOP design: sizes x token budgets at one C; or
+one size at several token budgets) is not merged into one U-curve, whose optimum would mix
+different (N, D): each cell gets its own optimum and the group takes that of the cell with the
+lowest loss (by flops: the compute-optimal allocation among those sampled, the allocation at which
+DeepSeek state their law; by n_params: the longest-trained cell), with `n_cells` and a note saying
+so. Cells of one run per hyperparameter value are skipped as any group is.
+
+Per cell, at each distinct value of the swept hyperparameter the lowest loss stands (the other
+hyperparameters free). A parabola of loss in ln(value) is fitted to the best value and up to
+`neighbours` (conf/fit.yaml: 2) values on each side of it (at least 3 values; at an edge of the grid,
+more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
+sampled values is clipped to the nearest end ("clipped"), a parabola opening downward gives the
+best sampled value ("no_curvature"). Only "vertex" groups (and cells) enter the laws unless
+include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left
+is an error.
+
+The Step Law forms (`fit_step_law`) are fitted on the cells' optima, by least squares of ln opt on
+(ln N, ln D) (the batch size: on ln D), with standard errors from the residuals. They need at least
+3 cells whose (ln N, ln D) lie off one straight line by at least `min_log_spread` (conf/fit.yaml:
+0.1, RMS, natural-log units; a sweep at one tokens per parameter has D = r N, one line) -- for the
+batch size, ln D spread that far; otherwise a ConfigError naming what is missing (in a law's
+`step_law_skipped` where the law was asked by flops or n_params).
 
 The near-optimal band of a group: its runs within `band` (conf/fit.yaml: 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
 
-Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
-(budgets or sizes), X the distinct values of the swept hyperparameter. B_opt is a batch size
-(B, sequences, as the runs table gives it); B_star and alpha_B are Kaplan's constants.
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G
+groups (budgets, sizes or cells), X the distinct values of the swept hyperparameter, I the cells of
+one regression, J its variables (ln N, ln D). In Step Law's forms D keeps the published meaning,
+data (tokens, T), as in `d_opt`. B_opt is a batch size (B, sequences, as the runs
+table gives it); B_star and alpha_B are Kaplan's constants.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,9 +58,13 @@ from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_
 from sweep.fit.table import RunsTable, jsonable, validate
 
 PARAMS = ("lr", "batch_size")
-BY = ("flops", "n_params")
+BY = ("flops", "n_params", "cell")
 STATUSES = ("vertex", "clipped", "no_curvature", "skipped")
 MIN_VALUES = 3
+MIN_CELLS = 3  # cells a Step Law form needs
+STEP_LAW_VARIABLES = {"lr": ("n_params", "tokens"), "batch_size": ("tokens",)}
+STEP_LAW_FORM = {"lr": "lr_opt = c N^a D^b", "batch_size": "B_opt = c D^b"}
+EXPONENT_OF = {"n_params": "a", "tokens": "b"}  # Step Law's names of the exponents on N and on D
 
 
 @dataclass(frozen=True)
@@ -53,8 +82,10 @@ class NearOptimalBand:
 
 @dataclass(frozen=True)
 class HyperparamGroup:
-    """One compute budget (or model size) `key`: the sampled values of the hyperparameter, the
-    best run, and the optimum (None when skipped; `note` says why, or what was flagged)."""
+    """One compute budget, model size or (N, tokens) cell `key` (its C for a cell): the sampled
+    values of the hyperparameter, the best run, and the optimum (None when skipped; `note` says
+    why, or what was flagged). `n_params` and `tokens`: the cell whose U-curve gave the optimum
+    (the group's own for a cell; of a group of `n_cells` > 1, the cell with the lowest loss)."""
 
     key: float
     n_runs: int
@@ -69,15 +100,75 @@ class HyperparamGroup:
     opt_value: float | None = None
     opt_loss: float | None = None
     note: str | None = None
+    n_params: float | None = None
+    tokens: float | None = None
+    n_cells: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({**self.__dict__, "band": self.band.to_dict()})
 
 
 @dataclass(frozen=True)
+class StepLaw:
+    """Li et al. 2025's joint form: `param`_opt = coefficient * prod over `variables` of
+    variable^exponent (lr: c N^a D^b; batch size: c D^b), fitted as ln opt = ln c + sum a_k ln x_k
+    by least squares over `n_points` cells. Standard errors from the residuals (None without a
+    degree of freedom left); `rms_log_residual` is the spread of ln opt about the fit."""
+
+    param: str
+    variables: tuple[str, ...]  # "n_params" (N), "tokens" (D)
+    coefficient: float
+    exponents: tuple[float, ...]
+    exponent_stderrs: tuple[float, ...]
+    log_coefficient_stderr: float
+    n_points: int
+    rms_log_residual: float
+
+    @property
+    def form(self) -> str:
+        return STEP_LAW_FORM[self.param]
+
+    def exponent(self, variable: str) -> float:
+        return self.exponents[self.variables.index(variable)]
+
+    def __call__(self, n_params: Any, tokens: Any) -> Any:
+        x = {"n_params": np.asarray(n_params, dtype=float), "tokens": np.asarray(tokens, dtype=float)}
+        out = self.coefficient
+        for variable, e in zip(self.variables, self.exponents):
+            out = out * x[variable] ** e
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"form": self.form, "c": self.coefficient}
+        for variable, e, se in zip(self.variables, self.exponents, self.exponent_stderrs):
+            out[EXPONENT_OF[variable]] = e
+            out[f"{EXPONENT_OF[variable]}_stderr"] = se
+        out.update(log_c_stderr=self.log_coefficient_stderr, n_points=self.n_points,
+                   rms_log_residual=self.rms_log_residual)
+        return jsonable(out)
+
+
+@dataclass(frozen=True)
+class HyperparamOptima:
+    """The optimum of each group (`by`) and of each (N, tokens) cell, before any law. `group_runs`
+    lists, per group, the indices of the runs whose U-curve gave its optimum (a group of several
+    cells: its chosen cell's)."""
+
+    param: str
+    by: str
+    groups: list[HyperparamGroup]
+    group_runs: list[np.ndarray]
+    cells: list[HyperparamGroup]
+    band: float
+    excluded_runs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class HyperparamLaw:
-    """`param`_opt = law.coefficient * `by`^law.exponent over the groups used; for the batch
-    size also `loss_law`: B_opt = B_star * loss^(-1/alpha_B), the loss at the optimum."""
+    """`param`_opt = law.coefficient * `by`^law.exponent over the groups used (by cell: the
+    cells' C); `step_law`: Step Law's form in N and D over the cells used (None: `step_law_skipped`
+    says why); for the batch size also `loss_law`: B_opt = B_star * loss^(-1/alpha_B), the loss at
+    the optimum."""
 
     param: str
     by: str
@@ -87,10 +178,17 @@ class HyperparamLaw:
     include_flagged: bool
     loss_law: PowerLaw | None = None
     excluded_runs: dict[str, int] = field(default_factory=dict)
+    cells: list[HyperparamGroup] = field(default_factory=list)
+    step_law: StepLaw | None = None
+    step_law_skipped: str | None = None
 
     @property
     def used(self) -> list[HyperparamGroup]:
         return [g for g in self.groups if _usable(g, self.include_flagged)]
+
+    @property
+    def cells_used(self) -> list[HyperparamGroup]:
+        return [g for g in self.cells if _usable(g, self.include_flagged)]
 
     @property
     def alpha_B(self) -> float | None:
@@ -105,7 +203,10 @@ class HyperparamLaw:
                                "exponent": self.law.exponent, "exponent_stderr": self.law.exponent_stderr,
                                "groups_used": len(self.used), "power_law": self.law.to_dict(), "band": self.band,
                                "include_flagged": self.include_flagged,
+                               "step_law": self.step_law.to_dict() if self.step_law else None,
+                               "step_law_skipped": self.step_law_skipped,
                                "groups": [g.to_dict() for g in self.groups],
+                               "cells": [g.to_dict() for g in self.cells],
                                "excluded_runs": dict(self.excluded_runs)}
         if self.loss_law is not None:
             e = self.loss_law.exponent
@@ -117,16 +218,28 @@ class HyperparamLaw:
 def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float | None = None,
                            budgets: Sequence[float] | None = None, band: float | None = None,
                            neighbours: int | None = None, include_flagged: bool = False) -> HyperparamLaw:
-    """The optimal `param` (lr | batch_size) per group of `by` (flops | n_params) and its power
-    law; `budgets`: explicit group centres (FLOPs or sizes), as in isoflop.group_budgets. rel_tol,
-    band, neighbours left at None are conf/fit.yaml's budget_tolerance, band and neighbours."""
+    """The optimal `param` (lr | batch_size) per group of `by` (flops | n_params | cell), its
+    power law of the groups' C (or N), and Step Law's form in N and D over the cells (skipped with
+    the reason when the cells cannot support it). Arguments as `find_optima`."""
+    return fit_laws(find_optima(table, param, by, rel_tol, budgets, band, neighbours), include_flagged)
+
+
+def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float | None = None,
+                budgets: Sequence[float] | None = None, band: float | None = None,
+                neighbours: int | None = None) -> HyperparamOptima:
+    """The optimum of `param` per group of `by` and per cell; `budgets`: explicit group centres
+    (FLOPs or sizes; not with by="cell"), as in isoflop.group_budgets. rel_tol, band, neighbours
+    left at None are conf/fit.yaml's budget_tolerance, band and neighbours."""
     defaults = fit_defaults()
     band = defaults.band if band is None else band
     neighbours = defaults.neighbours if neighbours is None else neighbours
     if param not in PARAMS:
         raise ConfigError(f"param {param!r}: the hyperparameter laws are for {' or '.join(PARAMS)}")
     if by not in BY:
-        raise ConfigError(f"by {by!r}: runs are grouped by {' or '.join(BY)}")
+        raise ConfigError(f"by {by!r}: runs are grouped by {', '.join(BY[:-1])} or {BY[-1]}")
+    if by == "cell" and budgets is not None:
+        raise ConfigError(f"budgets {list(budgets)!r}: by='cell' groups the runs by (N, tokens); explicit budgets "
+                          "are the centres of flops or n_params groups")
     if neighbours < 1:
         raise ConfigError(f"neighbours {neighbours!r}: the parabola takes at least 1 value on each side of the best")
     validate(table, MIN_VALUES, f"a {param} law")
@@ -135,20 +248,157 @@ def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops
     if missing_R.any():
         i = int(np.argmax(missing_R))
         raise ConfigError(f"run {table.names[i]!r}: {param} = {float(values_R[i])!r}; must be finite and positive")
+    everyone_R = np.arange(len(table))
+    cells, cell_runs = _fit_cells(table, values_R, everyone_R, rel_tol, band, neighbours)
+    if by == "cell":
+        return HyperparamOptima(param, by, cells, cell_runs, cells, band, dict(table.excluded))
     key_G, group_R = group_budgets(table.flops_R if by == "flops" else table.n_params_R, rel_tol, budgets)
     bands = near_optimal_bands(table, key_G, group_R, band)
-    groups = [fit_group(table, values_R, group_R == g, key, bands[g], neighbours)
-              for g, key in enumerate(key_G) if (group_R == g).any()]
+    groups, group_runs = [], []
+    for g, key in enumerate(key_G):
+        if (group_R == g).any():
+            group, runs = _group_optimum(table, values_R, np.flatnonzero(group_R == g), key, bands[g], by, rel_tol,
+                                         band, neighbours)
+            groups.append(group)
+            group_runs.append(runs)
+    return HyperparamOptima(param, by, groups, group_runs, cells, band, dict(table.excluded))
+
+
+def fit_laws(optima: HyperparamOptima, include_flagged: bool = False) -> HyperparamLaw:
+    """The power law of the groups' optima in their key (C, or N), Kaplan's batch law against the
+    loss, and Step Law's form over the cells. ConfigError when fewer than 2 groups qualify."""
+    param, by, groups = optima.param, optima.by, optima.groups
     used = [g for g in groups if _usable(g, include_flagged)]
+    if by == "cell" and len(used) >= 2 and len(group_budgets(np.array([g.key for g in used]))[0]) < 2:
+        raise ConfigError(f"a {param} law in C needs cells with an optimum at 2 or more compute budgets; the "
+                          f"{len(used)} of {len(groups)} cells that qualify are all at C = {used[0].key:.3g}")
     if len(used) < 2:
-        notes = "; ".join(f"{by}={g.key:.3g}: {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
+        notes = "; ".join(_describe(g, by) + f": {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
         raise ConfigError(f"a {param} law needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
                           f"distinct {param} values; {len(used)} of {len(groups)} qualify ({notes})")
     law = fit_power_law([g.key for g in used], [g.opt_value for g in used])
     loss_law = None
     if param == "batch_size" and len({g.opt_loss for g in used}) >= 2:
         loss_law = fit_power_law([g.opt_loss for g in used], [g.opt_value for g in used])
-    return HyperparamLaw(param, by, law, groups, band, include_flagged, loss_law, dict(table.excluded))
+    step_law, step_law_skipped = None, None
+    try:
+        step_law = fit_step_law(param, [g for g in optima.cells if _usable(g, include_flagged)], len(optima.cells))
+    except ConfigError as err:
+        step_law_skipped = str(err)
+    return HyperparamLaw(param, by, law, groups, optima.band, include_flagged, loss_law, dict(optima.excluded_runs),
+                         optima.cells, step_law, step_law_skipped)
+
+
+def fit_step_law(param: str, cells: Sequence[HyperparamGroup], n_cells: int | None = None,
+                 min_log_spread: float | None = None) -> StepLaw:
+    """Step Law's form of `param` (lr: c N^a D^b; batch_size: c D^b) by least squares on the
+    logarithms of the cells' optima (cells with n_params, tokens and opt_value; `n_cells`: how many
+    cells there were before the unusable ones were left out, for the message). ConfigError naming
+    what is missing: fewer than 3 cells, or cells whose (ln N, ln D) (batch size: ln D) spread
+    less than min_log_spread (None: conf/fit.yaml's) off one line (one point)."""
+    min_log_spread = fit_defaults().min_log_spread if min_log_spread is None else min_log_spread
+    if param not in PARAMS:
+        raise ConfigError(f"param {param!r}: the hyperparameter laws are for {' or '.join(PARAMS)}")
+    if not (np.isfinite(min_log_spread) and min_log_spread > 0):
+        raise ConfigError(f"min_log_spread {min_log_spread!r}: the cells' spread in ln N, ln D is a number > 0")
+    form, variables = STEP_LAW_FORM[param], STEP_LAW_VARIABLES[param]
+    n_cells = len(cells) if n_cells is None else n_cells
+    if len(cells) < MIN_CELLS:
+        raise ConfigError(f"Step Law's {form} needs at least {MIN_CELLS} (N, tokens) cells with an optimum inside "
+                          f"at least {MIN_VALUES} distinct {param} values; {len(cells)} of {n_cells} cells qualify: "
+                          f"sweep {param} at more (N, tokens) pairs")
+    logx_IxJ = np.log(np.array([[getattr(c, v) for v in variables] for c in cells], dtype=float))
+    logy_I = np.log(np.array([c.opt_value for c in cells], dtype=float))
+    mean_J = logx_IxJ.mean(axis=0)
+    dx_IxJ = logx_IxJ - mean_J
+    n, k = dx_IxJ.shape
+    spread = float(np.linalg.svd(dx_IxJ, compute_uv=False)[-1] / np.sqrt(n))  # RMS distance off the best line
+    if spread < min_log_spread:
+        if k == 1:
+            raise ConfigError(f"Step Law's {form} needs cells at several token budgets: the {n} cells' ln D spread "
+                              f"{spread:.3g} (RMS), under min_log_spread {min_log_spread:g}: sweep {param} at other "
+                              "token budgets")
+        raise ConfigError(f"Step Law's {form} needs cells spread in both N and D: the {n} cells' (ln N, ln D) lie "
+                          f"within {spread:.3g} (RMS) of one line, under min_log_spread {min_log_spread:g} (one tokens "
+                          f"per parameter, or one compute budget, puts every cell on a line): sweep {param} at "
+                          "(N, tokens) pairs off that line, e.g. a second tokens per parameter")
+    dy_I = logy_I - logy_I.mean()
+    gram_JxJ = dx_IxJ.T @ dx_IxJ
+    exponent_J = np.linalg.solve(gram_JxJ, dx_IxJ.T @ dy_I)
+    residual_I = dy_I - dx_IxJ @ exponent_J
+    ssr = float(residual_I @ residual_I)
+    dof = n - k - 1
+    var = ssr / dof if dof > 0 else float("nan")
+    cov_JxJ = var * np.linalg.inv(gram_JxJ)
+    log_c = float(logy_I.mean() - mean_J @ exponent_J)
+    se_log_c = float(np.sqrt(var / n + mean_J @ cov_JxJ @ mean_J))
+    return StepLaw(param, variables, float(np.exp(log_c)), tuple(float(e) for e in exponent_J),
+                   tuple(float(np.sqrt(v)) for v in np.diag(cov_JxJ)), se_log_c, n, float(np.sqrt(ssr / n)))
+
+
+def group_cells(n_params_R: np.ndarray, tokens_R: np.ndarray,
+                rel_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_params_G, tokens_G, cell_R): the (N, tokens) cells, ordered by N then tokens, and each
+    run's cell: runs whose N agree within rel_tol (None: conf/fit.yaml's budget_tolerance) and,
+    among those, whose tokens do (each chained as isoflop.group_budgets chains FLOPs)."""
+    n_params_R, tokens_R = np.asarray(n_params_R, dtype=float), np.asarray(tokens_R, dtype=float)
+    sizes, size_R = group_budgets(n_params_R, rel_tol)
+    cell_R = np.empty(len(n_params_R), dtype=int)
+    n_params_G, tokens_G = [], []
+    for s in range(len(sizes)):
+        members = np.flatnonzero(size_R == s)
+        token_budgets, budget_of_member = group_budgets(tokens_R[members], rel_tol)
+        for t, tokens in enumerate(token_budgets):
+            cell_R[members[budget_of_member == t]] = len(n_params_G)
+            n_params_G.append(float(np.exp(np.log(n_params_R[members[budget_of_member == t]]).mean())))
+            tokens_G.append(float(tokens))
+    return np.array(n_params_G), np.array(tokens_G), cell_R
+
+
+def _fit_cells(table: RunsTable, values_R: np.ndarray, members: np.ndarray, rel_tol: float | None, band: float,
+               neighbours: int) -> tuple[list[HyperparamGroup], list[np.ndarray]]:
+    """The optimum of each cell among the runs `members`, keyed by the cell's C, and its runs."""
+    n_params_G, tokens_G, cell_of_member = group_cells(table.n_params_R[members], table.tokens_R[members], rel_tol)
+    cells, cell_runs = [], []
+    for g, (n_params, tokens) in enumerate(zip(n_params_G, tokens_G)):
+        runs = members[cell_of_member == g]
+        in_cell_R = np.zeros(len(table), dtype=bool)
+        in_cell_R[runs] = True
+        key = float(np.exp(np.log(table.flops_R[runs]).mean()))
+        cell_band = near_optimal_bands(table, np.array([key]), np.where(in_cell_R, 0, -1), band)[0]
+        cell = fit_group(table, values_R, in_cell_R, key, cell_band, neighbours)
+        cells.append(replace(cell, n_params=float(n_params), tokens=float(tokens)))
+        cell_runs.append(runs)
+    return cells, cell_runs
+
+
+def _group_optimum(table: RunsTable, values_R: np.ndarray, members: np.ndarray, key: float,
+                   group_band: NearOptimalBand, by: str, rel_tol: float | None, band: float,
+                   neighbours: int) -> tuple[HyperparamGroup, np.ndarray]:
+    """A group's optimum: its only cell's, or of several cells the one with the lowest loss among
+    those with an optimum (see the module docstring); and the runs of that cell."""
+    cells, cell_runs = _fit_cells(table, values_R, members, rel_tol, band, neighbours)
+    fitted = [i for i, c in enumerate(cells) if c.status != "skipped"]
+    pool = fitted or list(range(len(cells)))
+    i = min(pool, key=lambda j: cells[j].best_loss)
+    chosen = cells[i]
+    note = chosen.note
+    if len(cells) > 1:
+        where = "budget" if by == "flops" else "size"
+        if fitted:
+            what = (f"{len(cells)} (N, tokens) cells in this {where}: the optimum of the one with the lowest loss "
+                    f"(N = {chosen.n_params:.4g}, T = {chosen.tokens:.4g}; {len(fitted)} with an optimum)")
+        else:
+            what = f"{len(cells)} (N, tokens) cells in this {where}, none with {MIN_VALUES} distinct values"
+        note = what if note is None else f"{what}; {note}"
+    group = replace(chosen, key=float(key), n_runs=len(members), band=group_band, note=note, n_cells=len(cells))
+    return group, cell_runs[i]
+
+
+def _describe(group: HyperparamGroup, by: str) -> str:
+    if by == "cell":
+        return f"N={group.n_params:.3g} T={group.tokens:.3g}"
+    return f"{by}={group.key:.3g}"
 
 
 def near_optimal_bands(table: RunsTable, key_G: np.ndarray, group_R: np.ndarray,

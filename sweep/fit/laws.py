@@ -7,8 +7,10 @@
     isoflop      Approach 2: parabolas per compute budget (around its best size), N_opt and T_opt
                  power laws of C; with bootstrap > 0, percentile intervals of a, b, N_opt, T_opt
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
-    lr, batch    optimal learning rate / batch size per budget (by="flops") or per model size
-                 (by="n_params"), power laws of it, near-optimal band
+    lr, batch    optimal learning rate / batch size per budget (by="flops"), per model size
+                 (by="n_params") or per (N, tokens) cell (by="cell"), power laws of it (DeepSeek's,
+                 in C or N) and Step Law's joint form over the cells (`step_law`: lr_opt = c N^a D^b,
+                 B_opt = c D^b; by="cell" requires it), near-optimal band
     crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
 
 The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
@@ -111,8 +113,11 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         return jsonable({**head, **envelope.fit_envelope(curves).to_dict()})
     if law in ("lr", "batch"):
         param = "lr" if law == "lr" else "batch_size"
-        by = by or "flops"  # optimum per compute budget, or per model size
-        return jsonable({**head, **hyperparams.fit_hyperparameter_law(table, param=param, by=by).to_dict()})
+        by = by or "flops"  # optimum per compute budget, per model size, or per (N, tokens) cell
+        fit = hyperparams.fit_hyperparameter_law(table, param=param, by=by)
+        if by == "cell" and fit.step_law is None:  # asked for the law in N and D
+            raise ConfigError(f"--law {law} --by cell: {fit.step_law_skipped}")
+        return jsonable({**head, **fit.to_dict()})
     if table.recipe is None:
         raise ConfigError("--law crossover needs runs tagged with two recipes: train them with recipe=NAME "
                           "(or give a runs table with a recipe column)")

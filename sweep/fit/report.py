@@ -8,7 +8,8 @@ Sections, each skipped with the fit's own ConfigError message when the table can
     2  the sub-scaling law and the held-out comparison
     3  Approach 2 (IsoFLOP parabolas)                      isoflop
     4  Approach 1 (lower envelope of loss curves)          frontier
-    5  optimal lr / batch size laws, near-optimal band     lr_ucurves, batch_ucurves
+    5  optimal lr / batch size laws (DeepSeek's in C, Step  lr_ucurves, batch_ucurves
+       Law's in N and D), near-optimal band
     6  crossover of two recipes                            crossover
 
 Which runs each fit sees:
@@ -20,6 +21,10 @@ Which runs each fit sees:
   the runs that share them, as Hoffmann et al. and DeepSeek fit tuned runs; a learning-rate grid
   would otherwise pull the law up by its worse runs. Approaches 1, 2 and the hyperparameter
   laws read every run (they pick the best per size / value themselves).
+- The hyperparameter laws (section 5) take each compute budget's optimum, or, where some budget
+  holds several (N, tokens) cells (an IsoFLOP design with a grid per size, several token budgets),
+  each cell's (`by="cell"`: the optima of different (N, D) are not merged); Step Law's forms are
+  fitted on the cells either way.
 
 Only when no section can run is the first section's ConfigError raised, before anything is
 written.
@@ -49,11 +54,10 @@ from sweep.errors import ConfigError  # noqa: E402
 from sweep.fit.crossover import CrossoverResult, crossover_of_fits  # noqa: E402
 from sweep.fit.defaults import fit_defaults  # noqa: E402
 from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
-from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw,  # noqa: E402
-                                   fit_hyperparameter_law, near_optimal_bands)
-# the per-group optimum and its parabola window, so the U-curves are drawn even where too few
-# budgets qualify for a power law (fit_hyperparameter_law then raises)
-from sweep.fit.hyperparams import fit_group, parabola_window  # noqa: E402
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,  # noqa: E402
+                                   find_optima, fit_laws, fit_step_law, near_optimal_bands)
+# the parabola window of a U-curve, to draw the parabola each optimum came from
+from sweep.fit.hyperparams import parabola_window  # noqa: E402
 from sweep.fit.isoflop import (IsoFlopBudget, IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
                                group_budgets)
 from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict  # noqa: E402
@@ -95,13 +99,16 @@ class ReportResult:
 
 @dataclass
 class _Hyper:
-    """One hyperparameter's groups (by compute budget) and, where fittable, its power law."""
+    """One hyperparameter's groups (by compute budget, or by (N, tokens) cell), the runs whose
+    U-curve gave each group's optimum, and, where fittable, its power law of C and Step Law's form."""
 
     param: str
+    by: str
     groups: list[HyperparamGroup]
+    group_runs: list[np.ndarray]
     law: HyperparamLaw | None
-    key_G: np.ndarray
-    group_R: np.ndarray
+    step_law: StepLaw | None
+    step_law_skipped: str | None = None
     law_error: str | None = None  # why there is no power law
 
 
@@ -236,25 +243,30 @@ def _main_curves(curves: Curves, main: RunsTable) -> Curves:
 
 
 def _fit_hyper(main: RunsTable, param: str) -> _Hyper:
-    """The groups (and power law where fittable) of `param`; ConfigError when no budget has at
-    least MIN_VALUES distinct values of it."""
-    values_R = main.column(param)  # ConfigError when the table has no such column
-    key_G, group_R = group_budgets(main.flops_R)
-    counts = [len(np.unique(values_R[(group_R == g) & np.isfinite(values_R)])) for g in range(len(key_G))]
-    if max(counts) < MIN_VALUES:
-        raise ConfigError(f"no compute budget has {MIN_VALUES} distinct {param} values (at most {max(counts)} "
-                          f"in each of {len(key_G)} budget(s)): a {param} law needs a {param} grid per budget")
+    """The groups (per budget, or per cell where a budget holds several cells), the power law and
+    Step Law's form where fittable; ConfigError when no group has at least MIN_VALUES distinct
+    values of `param`."""
+    optima = find_optima(main, param)  # ConfigError when the table has no such column
+    if any(g.n_cells > 1 for g in optima.groups):
+        optima = find_optima(main, param, by="cell")
+    if all(g.status == "skipped" for g in optima.cells):
+        most = max(g.n_values for g in optima.cells)
+        raise ConfigError(f"no (N, tokens) cell has {MIN_VALUES} distinct {param} values (at most {most} in each of "
+                          f"{len(optima.cells)} cell(s)): a {param} law needs a {param} grid per cell")
+    law, law_error = None, None
     try:
-        law = fit_hyperparameter_law(main, param)
-        return _Hyper(param, law.groups, law, key_G, group_R)
+        law = fit_laws(optima)
     except ConfigError as err:
-        if not (np.isfinite(values_R) & (values_R > 0)).all():
-            raise
         law_error = str(err)
-    bands = near_optimal_bands(main, key_G, group_R)
-    groups = [fit_group(main, values_R, group_R == g, key, bands[g], fit_defaults().neighbours)
-              for g, key in enumerate(key_G) if (group_R == g).any()]
-    return _Hyper(param, groups, None, key_G, group_R, law_error)
+    if law is not None:
+        step_law, step_law_skipped = law.step_law, law.step_law_skipped
+    else:
+        step_law, step_law_skipped = None, None
+        try:
+            step_law = fit_step_law(param, [g for g in optima.cells if g.status == "vertex"], len(optima.cells))
+        except ConfigError as err:
+            step_law_skipped = str(err)
+    return _Hyper(param, optima.by, optima.groups, optima.group_runs, law, step_law, step_law_skipped, law_error)
 
 
 def _fit_crossover(fits: _Fits, names: list[str], n_resamples: int, seed: int) -> CrossoverResult:
@@ -447,28 +459,61 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
             parts.append(f"{sub}\n\nSkipped: {fits.skipped[param]}")
             continue
         hyper = fits.hyper[param]
-        rows = [(f"{g.key:.3g}", g.n_runs, g.n_values, g.best_run, _g(g.best_loss), _g(g.opt_value), g.status,
-                 g.note or "") for g in hyper.groups]
-        lines = [sub, "",
-                 f"Per compute budget, a parabola of the best loss at each {label} in ln({param}); its vertex is the "
-                 "optimum (only 'vertex' budgets enter the power law).", "",
-                 _md_table(("C (FLOPs)", "runs", "values", "best run", "best loss", f"{param}_opt", "status",
-                            "note"), rows), ""]
-        if hyper.law is not None:
-            law = hyper.law.law
-            lines.append(f"Power law: {param}_opt = {law.coefficient:.4g} C^{law.exponent:.4g} "
-                         f"(exponent +- {_g(law.exponent_stderr)}) over {len(hyper.law.used)} budgets.")
-            if hyper.law.loss_law is not None:
-                lines.append(f"Against the loss (Kaplan): B_opt = B* / loss^(1/alpha_B) with B* = "
-                             f"{hyper.law.B_star:.4g}, alpha_B = {hyper.law.alpha_B:.4g}.")
+        rows = [(f"{g.key:.3g}", _g(g.n_params), _g(g.tokens), g.n_runs, g.n_values, g.best_run, _g(g.best_loss),
+                 _g(g.opt_value), g.status, g.note or "")
+                for g in sorted(hyper.groups, key=lambda g: (round(math.log(g.key), 1), g.n_params or 0))]
+        if hyper.by == "cell":
+            what = (f"Per (N, tokens) cell (some compute budget holds several cells, whose optima are not merged), a "
+                    f"parabola of the best loss at each {label} in ln({param}); its vertex is the optimum (only "
+                    "'vertex' cells enter the laws).")
         else:
+            what = (f"Per compute budget, a parabola of the best loss at each {label} in ln({param}); its vertex is "
+                    "the optimum (only 'vertex' budgets enter the laws).")
+        lines = [sub, "", what, "",
+                 _md_table(("C (FLOPs)", "N", "tokens", "runs", "values", "best run", "best loss", f"{param}_opt",
+                            "status", "note"), rows), ""]
+        law_rows = _law_rows(hyper)
+        if law_rows:
+            lines += [_md_table(("law", "form", "c", "exponents", "stderr", "points", "rms ln residual"), law_rows),
+                      "", "The rms ln residual is the scatter of the optima about each law: a law in C alone "
+                          "scatters where optima at one C differ with (N, D).", ""]
+        if hyper.law is None:
             lines.append(f"Power law not fitted: {fits.skipped[f'{param}_law']}")
-        lines += ["", _figure(figures, out_dir, FIGURE_OF[param], f"Loss against {label} per compute budget",
+        if hyper.step_law is None:
+            lines.append(f"Step Law not fitted: {hyper.step_law_skipped}")
+        grouped = "(N, tokens) cell" if hyper.by == "cell" else "compute budget"
+        lines += ["", _figure(figures, out_dir, FIGURE_OF[param], f"Loss against {label} per {grouped}",
                               lambda p, h=hyper: _plot_ucurves(fits.main, h, p))]
         parts.append("\n".join(lines))
     if fits.hyper:
         parts.append(_near_optimal_band(fits))
     return "\n\n".join(parts)
+
+
+def _law_rows(hyper: _Hyper) -> list[tuple[Any, ...]]:
+    """The table of section 5's laws: DeepSeek's power law in C, Step Law's form in N and D,
+    Kaplan's batch size against the loss; each where fitted."""
+    rows = []
+    if hyper.law is not None:
+        law = hyper.law.law
+        rows.append(("DeepSeek (2024), in C", f"{hyper.param}_opt = c C^e", _g(law.coefficient),
+                     f"e = {law.exponent:.4g}", f"e +- {_g(law.exponent_stderr)}", law.n_points,
+                     _g(law.rms_log_residual)))
+    step = hyper.step_law
+    if step is not None:
+        names = [("a" if v == "n_params" else "b") for v in step.variables]
+        variables = ", ".join("N" if k == "a" else "D" for k in names)
+        rows.append((f"Step Law (Li et al. 2025), in {variables}", step.form, _g(step.coefficient),
+                     ", ".join(f"{k} = {e:.4g}" for k, e in zip(names, step.exponents)),
+                     ", ".join(f"{k} +- {_g(se)}" for k, se in zip(names, step.exponent_stderrs)), step.n_points,
+                     _g(step.rms_log_residual)))
+    if hyper.law is not None and hyper.law.loss_law is not None:
+        loss_law = hyper.law.loss_law
+        rows.append(("Kaplan (2020), in the loss", "B_opt = B* / loss^(1/alpha_B)", _g(hyper.law.B_star),
+                     f"alpha_B = {hyper.law.alpha_B:.4g}",
+                     f"alpha_B +- {_g(loss_law.exponent_stderr / loss_law.exponent**2)}", loss_law.n_points,
+                     _g(loss_law.rms_log_residual)))
+    return rows
 
 
 def _near_optimal_band(fits: _Fits) -> str:
@@ -579,7 +624,9 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
         out["envelope"] = fits.envelope.to_dict()
     for param, hyper in fits.hyper.items():
         out[param] = (hyper.law.to_dict() if hyper.law is not None else
-                      {"param": param, "power_law": None, "groups": [g.to_dict() for g in hyper.groups]})
+                      {"param": param, "by": hyper.by, "power_law": None,
+                       "step_law": hyper.step_law.to_dict() if hyper.step_law else None,
+                       "step_law_skipped": hyper.step_law_skipped, "groups": [g.to_dict() for g in hyper.groups]})
     if fits.crossover is not None:
         out["crossover"] = crossover_to_dict(fits.crossover)
     out["skipped"] = dict(fits.skipped)
@@ -715,46 +762,55 @@ def _plot_frontier(curves: Curves, env: EnvelopeFit, path: Path) -> None:
 
 
 def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
-    """Left: per budget, the best loss at each value relative to the budget's best (%), the
-    parabola fitted around the best and its optimum; the near-optimal band as a line. Right: the
-    optima against C with the power law."""
+    """Left: per group (budget, or (N, tokens) cell), the best loss at each value relative to the
+    group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
+    a line. Right: the optima against C with the power law and Step Law's value at each group's
+    (N, D)."""
     param, label = hyper.param, PARAM_LABEL[hyper.param]
     values_R = main.column(param)
     fig, (ax, ax_law) = plt.subplots(1, 2, figsize=(11, 4.4))
-    colours = plt.cm.viridis(np.linspace(0, 0.9, len(hyper.key_G)))
-    for g, key in enumerate(hyper.key_G):
-        group = next((h for h in hyper.groups if h.key == float(key)), None)
-        in_R = hyper.group_R == g
-        if group is None or group.status == "skipped":
+    keys = [g.key for g in hyper.groups]
+    norm = LogNorm(min(keys), max(keys) * 1.0001)
+    by_cell = hyper.by == "cell"
+    labelled = len(hyper.groups) <= MAX_SERIES
+    for group, runs in zip(hyper.groups, hyper.group_runs):
+        if group.status == "skipped":
             continue
-        value_X, loss_X, _ = best_per_value(values_R[in_R], main.loss_R[in_R])
+        colour = plt.cm.viridis(0.9 * norm(group.key))
+        value_X, loss_X, _ = best_per_value(values_R[runs], main.loss_R[runs])
         best = group.best_loss
-        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colours[g], ms=4, label=f"C = {key:.2g}")
+        name = f"N = {group.n_params:.2g}, T = {group.tokens:.2g}" if by_cell else f"C = {group.key:.2g}"
+        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colour, ms=4, label=name if labelled else None)
         lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
         parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
         x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
-        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colours[g], lw=1.1)
+        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colour, lw=1.1)
         if group.opt_value is not None:
-            ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colours[g], ms=11, mec="k",
+            ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colour, ms=11, mec="k",
                     mew=0.6)
     band = fit_defaults().band
     ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
-    _log_axes(ax, label, "loss above the budget's best (%)", y_log=False)
-    ax.legend(fontsize=7, title="stars: optimum", title_fontsize=7)
-    ax.set_title(f"U-curves: best loss at each {label} per compute budget", fontsize=9)
+    grouped = "(N, tokens) cell" if by_cell else "compute budget"
+    _log_axes(ax, label, f"loss above the {'cell' if by_cell else 'budget'}'s best (%)", y_log=False)
+    ax.legend(fontsize=7, title="stars: optimum" + ("" if labelled else "; colour: C"), title_fontsize=7)
+    ax.set_title(f"U-curves: best loss at each {label} per {grouped}", fontsize=9)
     for status, marker in (("vertex", "o"), ("clipped", "v"), ("no_curvature", "x")):
         shown = [h for h in hyper.groups if h.status == status]
         if shown:
             ax_law.plot([h.key for h in shown], [h.opt_value for h in shown], marker, ls="none", color="C0",
                         label=f"optimum ({status})")
+    placed = [h for h in hyper.groups if h.status != "skipped" and h.n_params is not None]
+    if hyper.step_law is not None and placed:
+        ax_law.plot([h.key for h in placed], hyper.step_law([h.n_params for h in placed], [h.tokens for h in placed]),
+                    "s", mfc="none", color="C2", label=f"Step Law {hyper.step_law.form} at each (N, D)")
     if hyper.law is not None:
-        c_x = np.geomspace(hyper.key_G.min() / 2, hyper.key_G.max() * 2, 50)
+        c_x = np.geomspace(min(keys) / 2, max(keys) * 2, 50)
         law = hyper.law.law
         ax_law.plot(c_x, law(c_x), color="C3", lw=1.2,
                     label=f"{param}_opt = {law.coefficient:.3g} C^{law.exponent:.3f}")
         ax_law.set_title(f"Optimal {label} against compute", fontsize=9)
     else:
-        ax_law.set_title(f"Optimal {label} per budget (too few budgets for a power law)", fontsize=9)
+        ax_law.set_title(f"Optimal {label} per {grouped} (too few budgets for a power law)", fontsize=9)
     _log_axes(ax_law, "training compute C (FLOPs)", f"optimal {label}")
     ax_law.legend(fontsize=8)
     _save(fig, path)
