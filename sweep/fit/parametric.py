@@ -716,8 +716,9 @@ def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | Non
 
 def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) -> dict:
     """Named parameter arrays (Q values each) of Q laws given as theta rows."""
-    out = {"E": np.exp(theta_QxP[:, 2]), "A": np.exp(theta_QxP[:, 0]),
-           "B": np.exp(theta_QxP[:, 1]), "alpha": theta_QxP[:, 3], "beta": theta_QxP[:, 4]}
+    with np.errstate(over="ignore"):  # A or B running off to infinity is flagged, not warned about
+        out = {"E": np.exp(theta_QxP[:, 2]), "A": np.exp(theta_QxP[:, 0]),
+               "B": np.exp(theta_QxP[:, 1]), "alpha": theta_QxP[:, 3], "beta": theta_QxP[:, 4]}
     if form == "subscaling":
         out["k_D"], out["k_N"] = np.exp(theta_QxP[:, 5]), np.exp(theta_QxP[:, 6])
         return out
