@@ -239,7 +239,8 @@ def load_table(source: str | None, runs_file: Path | None, upload: bool = False)
 
 
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
-        compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None) -> int:
+        compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None,
+        fix: Sequence[str] | None = None) -> int:
     import yaml
 
     from sweep.fit.laws import fit_law
@@ -248,11 +249,13 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     table, rows = load_table(source, runs_file, upload)
     curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
-                     recipe=recipe)
+                     recipe=recipe, fix=fix)
     if as_json:
         print(json.dumps(result, indent=2))
     else:
         console.print(yaml.safe_dump(result, sort_keys=False), highlight=False)
+    for line in fit_warnings(result):  # after the YAML; with --json on stderr, so stdout stays JSON
+        print(line, file=sys.stderr if as_json else sys.stdout)
     if upload:
         from sweep.tracking import upload_report
 
@@ -261,8 +264,25 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     return 0
 
 
+def fit_warnings(result: dict[str, Any]) -> list[str]:
+    """Plain lines for a fit's identifiability flags (`warning: E: ...`; a fit of compare / crossover
+    prefixed by its name) and, where the runs carry it, the true entropy beside E."""
+    lines = []
+    sources = [("", result)] + [(f"{name}: ", f) for name, f in (result.get("fits") or {}).items()]
+    for prefix, fit_dict in sources:
+        for flag in fit_dict.get("identifiability") or []:
+            lines.append(f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})")
+    if result.get("true_entropy_nats") is not None and result.get("E") is not None:
+        inside = result.get("E_interval_contains_truth")
+        where = ("" if inside is None else "; inside E's interval" if inside else "; OUTSIDE E's interval")
+        lines.append(f"true entropy of the synthetic corpus: {result['true_entropy_nats']:.4g} nats/token beside "
+                     f"fitted E = {result['E']:.4g}{where}")
+    return lines
+
+
 def report(source: str | None, runs_file: Path | None, out: Path | None, bootstrap: int, seed: int,
-           compute: float | None, cutoff: float | None, recipe: str | None, upload: bool) -> int:
+           compute: float | None, cutoff: float | None, recipe: str | None, upload: bool,
+           fix: Sequence[str] | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
@@ -278,7 +298,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
     result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
-                          compute=compute, recipe=recipe)
+                          compute=compute, recipe=recipe, fix=fix)
     console.print(f"report written to {result.markdown} ({len(result.figures)} figures, runs.csv, fits.json)")
     for analysis, reason in result.skipped.items():
         console.print(f"  skipped {analysis}: {reason}", highlight=False)
@@ -400,6 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "lowest-loss cell's), per model size (n_params), or per (N, tokens) cell (cell: Step Law's "
                         "lr_opt = c N^a D^b, B_opt = c D^b required); each beside Step Law's form over the cells")
     f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME)")
+    f.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="hold a parameter of the chinchilla / subscaling fit at a value: E=VALUE (nats/token), "
+                        "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
@@ -412,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--cutoff", type=float, help="held-out comparison: fit below this N (default: the largest "
                                                 "size is held out)")
     rp.add_argument("--recipe", help="the recipe sections 1-5 use (default: the first); crossover uses all")
+    rp.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                    help="hold a parameter of the chinchilla / subscaling fit at a value: E=VALUE (nats/token), "
+                         "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
@@ -432,10 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             bootstrap = args.bootstrap if args.bootstrap is not None else \
                 defaults.bootstrap if args.law == "crossover" else 0
             return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
-                       args.cutoff, args.by, args.upload, args.recipe)
+                       args.cutoff, args.by, args.upload, args.recipe, args.fix)
         if args.command == "report":
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
-                          args.cutoff, args.recipe, args.upload)
+                          args.cutoff, args.recipe, args.upload, args.fix)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

@@ -184,6 +184,34 @@ def test_sweep_status_or_fit_of_a_file_says_it_is_a_file_and_what_is_accepted(tm
     assert "--runs-table FILE" in capsys.readouterr().out
 
 
+FIX_CASES = [  # `sweep fit` / `sweep report` --fix: refused before any fit, naming the value and what is accepted
+    (["fit", "--fix", "E=0"], ["--fix E=0", "0 < E < the lowest loss"]),
+    (["fit", "--fix", "E=99"], ["--fix E=99", "0 < E < the lowest loss"]),
+    (["fit", "--fix", "G=1"], ["'G' cannot be held", "accepted: E, alpha, beta"]),
+    (["fit", "--fix", "E"], ["--fix 'E'", "NAME=VALUE"]),
+    (["fit", "--fix", "E=true"], ["--fix E=true", "no true_entropy_nats", "--fix E=VALUE with a number"]),
+    (["fit", "--law", "isoflop", "--fix", "E=1"], ["--fix with --law isoflop", "--law chinchilla"]),
+    (["report", "--fix", "alpha=-1"], ["--fix alpha=-1", "exponent > 0"]),
+]
+
+
+@pytest.mark.parametrize("args, words", FIX_CASES)
+def test_a_bad_fix_is_one_line_naming_the_value_and_what_is_accepted(args, words, tmp_path, capsys):
+    import csv
+
+    from tests.test_fit_laws import rows
+
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows())
+    assert sweep_cli([args[0], "--runs-table", str(table), *args[1:]]) == 2
+    out = capsys.readouterr().out
+    assert all(word in " ".join(out.split()) for word in words) and "Traceback" not in out
+    assert not (tmp_path / "report").exists()
+
+
 def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):
     assert sweep_cli(["plan", *TINY, "modle.d=64,128"]) == 2
     out = capsys.readouterr().out

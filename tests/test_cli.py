@@ -157,6 +157,26 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
     assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
 
 
+def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_json(tmp_path, capsys):
+    from tests.test_fit_laws import synthetic_rows
+
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss", "true_entropy_nats"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(synthetic_rows(1.69))
+    assert main(["fit", "--runs-table", str(table), "--compute", "1e23", "--fix", "E=true"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed:\n  E: 1.69" in out and out.index("identifiability:") < out.index("warning: n_opt: N_opt = ")
+    assert "true entropy of the synthetic corpus: 1.69 nats/token beside fitted E = 1.69" in out
+    assert main(["fit", "--runs-table", str(table), "--compute", "1e23", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["identifiability"] and "warning: n_opt: " in captured.err
+    assert main(["fit", "--runs-table", str(table), "--fix", "E=0"]) == 2
+    assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().out
+
+
 def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monkeypatch, capsys):
     """`sweep report`'s resamples and seed are conf/fit.yaml's: the command line repeats no number."""
     import dataclasses

@@ -138,3 +138,60 @@ def test_the_learning_rate_per_cell_gives_step_laws_form_in_n_and_d():
     json.dumps(per_cell)
     with pytest.raises(ConfigError, match="by='cell'"):  # a cutoff is in N or C
         fit_law("compare", from_rows(rows()), by="cell")
+
+
+def synthetic_rows(truth=1.7):
+    """rows() of a data=synthetic sweep: each run's result carries the corpus's true_entropy_nats."""
+    return [{**r, "true_entropy_nats": truth} for r in rows()]
+
+
+def test_every_parametric_fit_carries_its_identifiability_flags_and_compare_fits_too():
+    out = fit_law("chinchilla", from_rows(rows()), compute=1e23)
+    flags = {f["parameter"]: f for f in out["identifiability"]}
+    assert "n_opt" in flags and "x the largest sampled N" in flags["n_opt"]["problem"] and flags["n_opt"]["remedy"]
+    assert "E" not in flags and out["fixed"] == {}
+    inside = fit_law("chinchilla", from_rows(rows()))  # at the largest run's compute
+    assert not any(f["parameter"] in ("E", "alpha", "beta") for f in inside["identifiability"])
+    cmp = fit_law("compare", from_rows(rows()))
+    assert all(isinstance(f["identifiability"], list) for f in cmp["fits"].values())
+
+
+def test_fix_e_holds_e_at_a_value_or_at_the_runs_true_entropy():
+    out = fit_law("chinchilla", from_rows(rows()), fix=["E=1.6"])
+    assert out["E"] == pytest.approx(1.6, rel=1e-15) and out["fixed"] == {"E": 1.6} and out["n_starts"] == 900
+    truth = fit_law("chinchilla", from_rows(synthetic_rows(1.69)), fix=["E=true"], bootstrap=5)
+    assert truth["E"] == pytest.approx(1.69, rel=1e-15) and truth["bootstrap"]["intervals"]["E"] == [
+        pytest.approx(1.69, rel=1e-15)] * 2
+    assert truth["true_entropy_nats"] == 1.69 and truth["E_interval_contains_truth"] is True
+
+
+def test_chinchilla_shows_the_true_entropy_beside_e_and_whether_its_interval_holds_it():
+    out = fit_law("chinchilla", from_rows(synthetic_rows(1.7)), bootstrap=20)
+    lo, hi = out["bootstrap"]["intervals"]["E"]
+    assert out["true_entropy_nats"] == 1.7 and out["E_interval_contains_truth"] == (lo <= 1.7 <= hi)
+    assert fit_law("chinchilla", from_rows(synthetic_rows(1.7)))["E_interval_contains_truth"] is None  # no bootstrap
+    assert "true_entropy_nats" not in fit_law("chinchilla", from_rows(rows()))
+
+
+@pytest.mark.parametrize("fix, words", [
+    (["E=0"], ["--fix E=0", "0 < E < the lowest loss"]),
+    (["E=99"], ["--fix E=99", "0 < E < the lowest loss"]),
+    (["G=1"], ["'G' cannot be held", "accepted: E, alpha, beta"]),
+    (["E"], ["--fix 'E'", "NAME=VALUE"]),
+    (["E=abc"], ["--fix E='abc'", "a number"]),
+    (["E=true"], ["--fix E=true", "no true_entropy_nats", "--fix E=VALUE"]),
+    (["alpha=true"], ["only E takes 'true'"]),
+])
+def test_bad_fix_values_are_named_with_what_is_accepted(fix, words):
+    with pytest.raises(ConfigError) as err:
+        fit_law("chinchilla", from_rows(rows()), fix=fix)
+    assert all(w in str(err.value) for w in words)
+
+
+def test_fix_with_a_law_that_holds_nothing_and_runs_of_two_corpora_are_refused():
+    with pytest.raises(ConfigError, match="--fix with --law isoflop.*accepted: --law chinchilla or --law subscaling"):
+        fit_law("isoflop", from_rows(rows()), fix=["E=1.6"])
+    mixed = synthetic_rows(1.7)
+    mixed[0]["true_entropy_nats"] = 1.5
+    with pytest.raises(ConfigError, match=r"different true_entropy_nats \(1.5, 1.7\)"):
+        fit_law("chinchilla", from_rows(mixed), fix=["E=true"])

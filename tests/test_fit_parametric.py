@@ -282,3 +282,64 @@ def test_bad_weights_are_refused():
     with pytest.raises(ConfigError, match="weight -1.0 at run row 2: accepted are finite "
                                           "weights >= 0"):
         fit_chinchilla(GOOD_N, GOOD_T, GOOD_LOSS, weights=[1, 1, -1, 1, 1, 1])
+
+
+# --- honest intervals at a bound, held parameters ---------------------------------------------------
+
+def pinned_runs():
+    """12 runs of the law above (E = 1.7) over one decade of N, 2% noise: the fit's E collapses to
+    about 1e-29 (the runs show no floor), though resamples of the same runs find E > 0."""
+    N_R = np.repeat(np.geomspace(1e6, 1e7, 4), 3)
+    tokens_R = N_R * np.tile([5.0, 20.0, 80.0], 4)
+    return N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.02, seed=2)
+
+
+@pytest.fixture(scope="module")
+def pinned_fit():
+    fit = fit_chinchilla(*pinned_runs())
+    assert fit.law.E < 1e-20  # the premise: the full-data optimum sits at the bound E -> 0
+    return fit
+
+
+def test_a_fit_pinned_at_e_zero_gets_the_bound_as_lower_end_and_a_wide_interval_not_a_zero_width_one(pinned_fit):
+    boot = bootstrap(pinned_fit, n_resamples=20, seed=0)
+    lo, hi = boot.intervals["E"]
+    assert lo == 0.0  # the bound, not 1e-29
+    assert hi > 0.5  # resamples started off the bound find a floor: the interval is honest about it
+    assert 0 < boot.at_bound["E"] < 1
+    assert boot.n_starts_per_resample == len(pinned_fit.optima_OxP) + 36  # conf/fit.yaml: 4 x 3 x 3 grid
+    optima_only = bootstrap(pinned_fit, n_resamples=20, seed=0, grid_starts=False)
+    assert optima_only.intervals["E"] == (0.0, 0.0) and optima_only.at_bound["E"] == 1.0  # as it was
+
+
+def test_the_resample_start_grid_is_scaled_to_the_runs_and_reaches_low_e(pinned_fit):
+    grid_KxP = parametric.resample_start_grid(pinned_fit)
+    lowest = pinned_fit.loss_R.min()
+    assert grid_KxP.shape == (36, 5)
+    assert np.exp(grid_KxP[:, 2]).min() == pytest.approx(1e-4 * lowest)
+    assert np.exp(grid_KxP[:, 2]).max() == pytest.approx(0.9 * lowest)
+    law = CHINCHILLA.law_of(grid_KxP[0])  # each start predicts losses of the runs' magnitude
+    pred_R = law.predict(pinned_fit.N_R, pinned_fit.tokens_R)
+    assert 0.3 < np.median(pred_R / pinned_fit.loss_R) < 3
+
+
+def test_fixed_e_stays_exactly_at_its_value_and_the_rest_is_the_best_fit_given_it(chinchilla_runs):
+    fit = fit_chinchilla(*chinchilla_runs, fix={"E": 1.6})
+    assert fit.theta_P[2] == np.log(1.6) and fit.law.E == pytest.approx(1.6, rel=1e-15)
+    assert fit.fixed == {"E": 1.6} and fit.n_starts == 900  # the grid's 5 log_E values collapse to one
+    runs = LogRuns.of(*chinchilla_runs)
+    _, grad_1xP = CHINCHILLA.objective(fit.theta_P[None], runs, None)
+    assert np.abs(grad_1xP[0, [0, 1, 3, 4]]).max() < 1e-7  # stationary in every free parameter
+    free = fit_chinchilla(*chinchilla_runs)
+    assert fit.objective >= free.objective  # holding E costs fit, never gains it
+    boot = bootstrap(fit, n_resamples=10, seed=0)
+    assert np.all(boot.samples["E"] == fit.law.E) and "E" not in boot.at_bound
+
+
+def test_fix_accepts_e_between_zero_and_the_lowest_loss_and_names_the_bad_value(chinchilla_runs):
+    lowest = chinchilla_runs[2].min()
+    for fix, words in (({"E": 0.0}, "0 < E < the lowest loss"), ({"E": lowest}, f"{lowest:.4g}"),
+                       ({"G": 1.0}, "accepted: E, alpha, beta"), ({"alpha": -0.1}, "exponent > 0")):
+        with pytest.raises(ConfigError) as err:
+            fit_chinchilla(*chinchilla_runs, fix=fix)
+        assert words in str(err.value)

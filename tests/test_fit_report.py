@@ -239,3 +239,39 @@ def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):
                                           r"\(5 parameters\): need at least 6"):
         write_report(make_table(rows), tmp_path / "out", bootstrap_resamples=20)
     assert not (tmp_path / "out").exists()
+
+
+def synthetic_corpus_table():
+    """12 runs of LAW_X (E = 1.7) over one decade of N, 2% noise, each carrying the corpus's
+    true_entropy_nats = 1.7: the full-data fit's E collapses to ~1e-29 (no floor in the runs)."""
+    from tests.test_fit_parametric import pinned_runs
+
+    N_R, tokens_R, loss_R = pinned_runs()
+    return RunsTable(tuple(f"r{i}" for i in range(len(N_R))), N_R, tokens_R, loss_R, 6 * N_R * tokens_R,
+                     true_entropy_nats_R=np.full(len(N_R), 1.7), source="synthetic")
+
+
+def test_section_1_lists_what_the_data_cannot_pin_down_and_the_true_entropy_beside_e(tmp_path):
+    result = write_report(synthetic_corpus_table(), tmp_path, bootstrap_resamples=20)
+    one, two = sections(result.markdown.read_text())["1"], sections(result.markdown.read_text())["2"]
+    assert "True entropy of the synthetic corpus: 1.7 nats/token, beside the fitted E = " in one
+    assert "inside E's interval." in one  # the interval runs from the bound 0 past 1.7
+    assert "What the data cannot pin down:" in one and "- **E**: E = " in one and "--fix E=VALUE" in one
+    assert "What the data cannot pin down" in two
+    chinchilla = json.loads(result.json.read_text())["chinchilla"]
+    assert chinchilla["true_entropy_nats"] == 1.7 and chinchilla["E_interval_contains_truth"] is True
+    assert chinchilla["bootstrap"]["intervals"]["E"][0] == 0.0 and chinchilla["bootstrap"]["at_bound"]["E"] > 0
+    assert "E" in {f["parameter"] for f in chinchilla["identifiability"]}
+
+
+def test_fix_e_true_holds_e_at_the_corpus_entropy_in_sections_1_and_2(tmp_path):
+    result = write_report(synthetic_corpus_table(), tmp_path, bootstrap_resamples=10, fix=["E=true"])
+    text = result.markdown.read_text()
+    assert "- Held (--fix, sections 1 and 2): E = 1.7;" in text
+    fits = json.loads(result.json.read_text())
+    assert fits["chinchilla"]["E"] == pytest.approx(1.7, rel=1e-15) and fits["chinchilla"]["fixed"] == {"E": 1.7}
+    assert fits["subscaling"]["E"] == pytest.approx(1.7, rel=1e-15)
+    assert "E" not in {f["parameter"] for f in fits["chinchilla"]["identifiability"]}
+    with pytest.raises(ConfigError, match=r"--fix E=9: accepted is 0 < E < the lowest loss"):
+        write_report(synthetic_corpus_table(), tmp_path / "bad", bootstrap_resamples=10, fix=["E=9"])
+    assert not (tmp_path / "bad").exists()

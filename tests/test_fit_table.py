@@ -154,3 +154,15 @@ def test_a_status_csv_loads_with_final_eval_loss(tmp_path):
     table = from_file(path)
     assert table.names == ("a",) and table.excluded == {"pending": 1}
     assert (table.loss_R[0], table.flops_R[0], table.lr_R[0]) == (3.1, 1.2e15, 1e-3)
+
+
+def test_a_synthetic_corpus_true_entropy_column_is_read_kept_and_must_agree(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,tokens,loss,true_entropy_nats\n1e6,2e7,3.1,1.7\n2e6,4e7,2.9,1.7\n")
+    table = from_file(path)
+    assert table.true_entropy() == 1.7 and table.select(np.array([False, True])).true_entropy_nats_R.tolist() == [1.7]
+    rows = [{"status": "complete", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.0, "true_entropy_nats": v}
+            for v in (1.7, None)]
+    with pytest.raises(ConfigError, match=r"different true_entropy_nats \(1.7; 1 runs none\)"):
+        from_rows(rows).true_entropy()
+    assert from_rows(rows[1:]).true_entropy() is None and from_rows(rows[1:]).true_entropy_nats_R is None

@@ -23,6 +23,18 @@ class FitDefaults:
     neighbours: int  # values each side of the best in the lr / batch parabolas
     isoflop_neighbours: int  # model sizes each side of a budget's best in the IsoFLOP parabolas
     min_log_spread: float  # Step Law: least RMS spread of the cells' (ln N, ln D) off one line
+    resample_e_fractions: tuple[float, ...]  # bootstrap starts: E as fractions of the lowest loss
+    resample_exponents: tuple[float, ...]  # bootstrap starts: alpha, beta values
+    e_floor_fraction: float  # E below this fraction of the lowest loss is at its bound 0
+    exponent_floor: float  # an exponent below this is at its bound 0
+    exponent_ceiling: float  # an exponent above this is implausibly steep
+    log_coefficient_max: float  # log A, log B above this: a coefficient running off to infinity
+    max_orders: float  # an interval spanning more orders of magnitude than this is flagged
+    min_converged_fraction: float  # fewer bootstrap resamples converged than this is flagged
+
+    def __post_init__(self) -> None:
+        for name in ("resample_e_fractions", "resample_exponents"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
                           seed: int | None) -> tuple[int, float, int]:

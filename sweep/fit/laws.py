@@ -30,21 +30,45 @@ from sweep.fit.table import Curves, RunsTable, best_points, jsonable
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
 
 
-def fit_to_dict(fit: Any) -> dict[str, Any]:
-    """A LawFit's parameters and convergence."""
+def fit_to_dict(fit: Any, boot: Any = None, compute: float | None = None) -> dict[str, Any]:
+    """A LawFit's parameters, convergence, the parameters held (--fix) and its identifiability
+    flags (sweep/fit/identify.py: from the fit, its bootstrap `boot` and the compute of N_opt
+    where given; an empty list when the data pin everything down)."""
+    from sweep.fit.identify import identifiability_flags
+
     out: dict[str, Any] = {"form": fit.form, **fit.params()}
     law = fit.law
     if hasattr(law, "a"):
         out.update(a=law.a, b=law.b, G=law.G)
     out.update(converged=fit.converged, reason=fit.reason, n_iter=fit.n_iter, n_points=fit.n_runs,
-               n_starts=fit.n_starts, n_converged_starts=fit.n_converged_starts, objective=fit.objective)
+               n_starts=fit.n_starts, n_converged_starts=fit.n_converged_starts, objective=fit.objective,
+               fixed=dict(fit.fixed),
+               identifiability=[f.to_dict() for f in identifiability_flags(fit, boot, compute)])
     return out
 
 
 def bootstrap_to_dict(boot: Any) -> dict[str, Any]:
+    """A BootstrapResult's intervals, the fraction of resamples at each bound, and the flags of its
+    fit with the intervals (sweep/fit/identify.py)."""
+    from sweep.fit.identify import identifiability_flags
+
     return {"n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
             "converged_fraction": boot.converged_fraction, "n_starts_per_resample": boot.n_starts_per_resample,
-            "intervals": {k: list(v) for k, v in boot.intervals.items()}}
+            "intervals": {k: list(v) for k, v in boot.intervals.items()}, "at_bound": dict(boot.at_bound),
+            "identifiability": [f.to_dict() for f in identifiability_flags(boot.fit, boot, boot.compute)]}
+
+
+def truth_to_dict(table: RunsTable, boot: Any = None) -> dict[str, Any]:
+    """The runs' true entropy (data=synthetic) beside E: `true_entropy_nats` and, with a bootstrap,
+    whether E's interval contains it; {} when the runs carry none (or disagree)."""
+    try:
+        truth = table.true_entropy()
+    except ConfigError:
+        return {}
+    if truth is None:
+        return {}
+    inside = None if boot is None else bool(boot.intervals["E"][0] <= truth <= boot.intervals["E"][1])
+    return {"true_entropy_nats": truth, "E_interval_contains_truth": inside}
 
 
 def comparison_to_dict(cmp: Any) -> dict[str, Any]:
@@ -64,12 +88,17 @@ def crossover_to_dict(r: Any) -> dict[str, Any]:
 
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
-            level: float | None = None, recipe: str | None = None) -> dict[str, Any]:
-    """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it."""
+            level: float | None = None, recipe: str | None = None, fix: Any = None) -> dict[str, Any]:
+    """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it. `fix`:
+    parameters of chinchilla / subscaling held at a value (sweep/fit/fixed.py: "E=1.69", "E=true")."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
+    from sweep.fit.fixed import fix_values
 
     if law not in LAWS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
+    if fix and law not in ("chinchilla", "subscaling"):
+        raise ConfigError(f"--fix with --law {law}: parameters are held only in the chinchilla and subscaling "
+                          "fits; accepted: --law chinchilla or --law subscaling")
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
     if recipe is not None:
@@ -86,16 +115,19 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         head["n_points"] = len(table)  # the best run of each (recipe, N, T)
     N, tokens, loss = table.n_params_R, table.tokens_R, table.loss_R
     if law in ("chinchilla", "subscaling"):
-        fit = parametric.fit_law(law, N, tokens, loss)
+        fit = parametric.fit_law(law, N, tokens, loss, fix=fix_values(fix, table))
         out = {**head, **fit_to_dict(fit)}
+        C = None
         if law == "chinchilla":
             C = float(table.flops_R.max()) if compute is None else compute
             out.update(compute=C, n_opt=float(fit.law.n_opt(C)), d_opt=float(fit.law.d_opt(C)),
                        tokens_per_param=float(fit.law.tokens_per_param(C)))
+        boot = None
         if bootstrap > 0:
-            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed,
-                                        compute=out.get("compute"))
+            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed, compute=C)
             out["bootstrap"] = bootstrap_to_dict(boot)
+        out["identifiability"] = fit_to_dict(fit, boot, C)["identifiability"]
+        out.update(truth_to_dict(table, boot))
         return jsonable(out)
     if law == "compare":
         by = by or "n_params"

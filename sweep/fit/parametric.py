@@ -23,9 +23,10 @@ sub-scaling law), two distinct N and two distinct T, and finite N, T, loss > 0.
 
 Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, T_opt, tokens
 per parameter), the bootstrap (resample counts are per-run weights, so all resamples are one
-batched L-BFGS call started from the full-data optimum and the grid's other distinct local
-optima) and the held-out comparison of the two laws (fit below a size or compute cutoff,
-predict the runs at or above it).
+batched L-BFGS call started from the full-data optimum, the grid's other distinct local
+optima and a small grid scaled to the runs, keeping each resample's best end point), `--fix`
+(parameters held at a value) and the held-out comparison of the two laws (fit below a size or
+compute cutoff, predict the runs at or above it).
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here
 S starts of a grid, W the rows of one objective evaluation, P a law's parameters (theta),
@@ -384,6 +385,7 @@ class LawFit:
     tokens_R: np.ndarray = field(repr=False)
     loss_R: np.ndarray = field(repr=False)
     weights_R: np.ndarray = field(repr=False)
+    fixed: dict[str, float] = field(default_factory=dict)  # parameters held at a value (E, alpha, beta)
 
     def predict(self, N, tokens) -> np.ndarray:
         return self.law.predict(N, tokens)
@@ -401,8 +403,10 @@ class LawFit:
                 f"summed Huber {self.objective:.4g}")
 
 
-def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None):
-    """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem.
+def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None, held_P=None):
+    """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem;
+    held_P (optional, bool per theta column) holds those columns at their start values: their
+    gradient is zeroed, so L-BFGS never moves them (every step is a combination of gradients).
 
     The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the W x R
     temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
@@ -418,6 +422,8 @@ def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None)
             w_WxR = None if w_SxR is None else w_SxR[idx_W[rows]]
             with np.errstate(all="ignore"):  # per thread; the line search rejects inf / NaN
                 f_W[rows], grad_WxP[rows] = form.objective(theta_WxP[rows], runs, w_WxR)
+            if held_P is not None:
+                grad_WxP[rows, held_P] = 0.0
 
         blocks = [slice(lo, lo + block) for lo in range(0, len(idx_W), block)]
         if len(blocks) > 1 and THREADS > 1:
@@ -443,17 +449,22 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def fit_law(form: Form | str, N, tokens, loss, weights=None) -> LawFit:
+def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, float] | None = None) -> LawFit:
     """Fit `form` (chinchilla | subscaling) from its full start grid, keep the best start.
 
-    `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum."""
+    `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum. `fix`
+    (optional) holds parameters at values, e.g. {"E": 1.69}: the grid's rows take those values
+    (duplicates dropped) and L-BFGS never moves them, so the other parameters are the best fit
+    given them."""
     form = _form(form)
     N_R, tokens_R, loss_R = validate_runs(N, tokens, loss, n_params=form.n_params, weights=weights,
                                   law=form.name)
+    fixed = check_fix(fix, loss_R)
     w_R = np.ones_like(loss_R) if weights is None else np.asarray(weights, dtype=np.float64)
-    theta0_SxP = form.start_grid()
+    theta0_SxP = hold(form, form.start_grid(), fixed)
     w_SxR = None if weights is None else np.broadcast_to(w_R, (len(theta0_SxP), len(w_R)))
-    result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR)
+    result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR,
+                           held_mask(form, fixed))
     f_S = np.where(np.isfinite(result.f_S), result.f_S, np.inf)
     best = int(np.argmin(f_S))
     return LawFit(
@@ -470,18 +481,67 @@ def fit_law(form: Form | str, N, tokens, loss, weights=None) -> LawFit:
         n_converged_starts=int(result.converged_S.sum()),
         theta_P=result.x_SxP[best].copy(),
         optima_OxP=distinct_optima(form, N_R, tokens_R, result.x_SxP, f_S),
-        N_R=N_R, tokens_R=tokens_R, loss_R=loss_R, weights_R=w_R,
+        N_R=N_R, tokens_R=tokens_R, loss_R=loss_R, weights_R=w_R, fixed=fixed,
     )
 
 
-def fit_chinchilla(N, tokens, loss, weights=None) -> LawFit:
+def fit_chinchilla(N, tokens, loss, weights=None, fix: dict[str, float] | None = None) -> LawFit:
     """Chinchilla Approach 3: E + A/N^alpha + B/T^beta from the 4,500-start grid."""
-    return fit_law(CHINCHILLA, N, tokens, loss, weights)
+    return fit_law(CHINCHILLA, N, tokens, loss, weights, fix)
 
 
-def fit_subscaling(N, tokens, loss, weights=None) -> LawFit:
+def fit_subscaling(N, tokens, loss, weights=None, fix: dict[str, float] | None = None) -> LawFit:
     """The sub-scaling law (README "The science: Sub-scaling and data density"), 1,296 starts."""
-    return fit_law(SUBSCALING, N, tokens, loss, weights)
+    return fit_law(SUBSCALING, N, tokens, loss, weights, fix)
+
+
+# --- parameters held at a value (--fix E=VALUE) ---------------------------------------------------
+
+# a fixable parameter -> (its theta column, the map from its value to that column)
+FIXABLE: dict[str, tuple[str, Callable[[float], float]]] = {
+    "E": ("log_E", np.log), "alpha": ("alpha", float), "beta": ("beta", float)}
+
+
+def check_fix(fix: dict[str, float] | None, loss_R: np.ndarray) -> dict[str, float]:
+    """`fix` as {name: float}, or a ConfigError naming the bad name or value and what is accepted:
+    names E, alpha, beta; 0 < E < the lowest loss (the law is E plus positive terms); exponents
+    finite and > 0."""
+    fixed: dict[str, float] = {}
+    for name, value in (fix or {}).items():
+        if name not in FIXABLE:
+            raise ConfigError(f"--fix {name}={value}: {name!r} cannot be held; accepted: "
+                              f"{', '.join(FIXABLE)} (e.g. --fix E=1.69 or --fix E=true)")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--fix {name}={value!r}: accepted is a number") from None
+        lowest = float(np.min(loss_R))
+        if name == "E" and not (np.isfinite(value) and 0 < value < lowest):
+            raise ConfigError(f"--fix E={value:g}: accepted is 0 < E < the lowest loss of the runs "
+                              f"({lowest:.4g}): E is the loss no size or data can go below")
+        if name != "E" and not (np.isfinite(value) and value > 0):
+            raise ConfigError(f"--fix {name}={value:g}: accepted is a finite exponent > 0")
+        fixed[name] = value
+    return fixed
+
+
+def held_mask(form: Form, fixed: dict[str, float]) -> np.ndarray | None:
+    """(P,) True for the theta columns held at a value; None when nothing is held."""
+    if not fixed:
+        return None
+    return np.array([name in {FIXABLE[k][0] for k in fixed} for name in form.theta_names])
+
+
+def hold(form: Form, theta_SxP: np.ndarray, fixed: dict[str, float]) -> np.ndarray:
+    """The starts with the held columns set to their values, duplicate rows dropped (first kept)."""
+    if not fixed:
+        return theta_SxP
+    theta_SxP = theta_SxP.copy()
+    for name, value in fixed.items():
+        column, to_theta = FIXABLE[name]
+        theta_SxP[:, form.theta_names.index(column)] = to_theta(value)
+    _, first_S = np.unique(theta_SxP, axis=0, return_index=True)
+    return theta_SxP[np.sort(first_S)]
 
 
 def distinct_optima(form: Form, N_R, tokens_R, x_SxP: np.ndarray, f_S: np.ndarray,
@@ -531,6 +591,9 @@ class BootstrapResult:
     intervals: dict[str, tuple[float, float]]
     samples: dict[str, np.ndarray] = field(repr=False)  # name -> n_resamples values
     theta_QxP: np.ndarray = field(repr=False)
+    # fraction of resamples with each parameter at a bound (E at 0, an exponent at 0, A or B
+    # running off to infinity; thresholds in conf/fit.yaml); only parameters with some are listed
+    at_bound: dict[str, float] = field(default_factory=dict)
 
     def laws(self) -> list:
         form = FORMS[self.fit.form]
@@ -561,51 +624,101 @@ def resample_weights(n_runs: int, n_resamples: int, rng: np.random.Generator) ->
     return rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_resamples).astype(float)
 
 
+def resample_start_grid(fit: LawFit) -> np.ndarray:
+    """K starts every resample tries besides the grid's optima (K = 36 by conf/fit.yaml), scaled
+    to the runs: E at each of `resample_e_fractions` x the lowest loss (the smallest puts E
+    near its bound 0, so a resample whose best fit has no floor finds it), alpha and beta each
+    in `resample_exponents`, and A, B such that each term is half the mean loss above E at the
+    runs' geometric centre. Sub-scaling: k_D = k_N = 1e-2 and R_D, R_N taken as 1.5. Held
+    parameters are set to their values (duplicates dropped)."""
+    form = FORMS[fit.form]
+    defaults = fit_defaults()
+    lowest, mean = float(np.min(fit.loss_R)), float(np.mean(fit.loss_R))
+    log_n, log_t = float(np.mean(np.log(fit.N_R))), float(np.mean(np.log(fit.tokens_R)))
+    rows = []
+    for fraction, alpha, beta in itertools.product(defaults.resample_e_fractions,
+                                                   defaults.resample_exponents, defaults.resample_exponents):
+        E = fraction * lowest
+        log_half = np.log(max(mean - E, 0.05 * mean) / 2)
+        if form is CHINCHILLA:  # A with N, B with T
+            rows.append((log_half + alpha * log_n, log_half + beta * log_t, np.log(E), alpha, beta))
+        else:  # A with T, B with N, each times R = 1.5
+            log_k = np.log(1e-2)
+            rows.append((log_half - np.log(1.5) + alpha * log_t, log_half - np.log(1.5) + beta * log_n,
+                         np.log(E), alpha, beta, log_k, log_k))
+    return hold(form, np.array(rows, dtype=np.float64), fit.fixed)
+
+
 def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
-                     n_extra_starts: int = MAX_EXTRA_OPTIMA):
+                     n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True):
     """theta_QxP, f_Q, converged_Q of every resample, and the starts per resample.
 
-    One batched L-BFGS call: each resample starts from the full-data optimum and from up to
-    n_extra_starts other local optima of the grid fit that are different fits with an
-    objective within OPTIMUM_SLACK x the best (so a resample whose best basin is another one
-    still finds it); its best end point is kept. Re-running the whole grid per resample would
-    cost 4,500 x more and, in our checks, found the same optima."""
+    One batched L-BFGS call (Q x starts problems): each resample starts from the full-data
+    optimum, from up to n_extra_starts other local optima of the grid fit that are different
+    fits with an objective within OPTIMUM_SLACK x the best, and (grid_starts) from the K starts
+    of `resample_start_grid`; its best end point is kept. Starting only from the full-data
+    optimum gave a fit pinned at a bound (E -> 0) a zero-width interval: every resample stayed
+    in the basin it started in. Held parameters (fit.fixed) stay held."""
     form = FORMS[fit.form]
     starts_OxP = fit.optima_OxP[: 1 + n_extra_starts]
+    if grid_starts:
+        starts_OxP = np.concatenate([starts_OxP, resample_start_grid(fit)])
     k = len(starts_OxP)
     w_QxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
     result = minimize_form(form, LogRuns.of(fit.N_R, fit.tokens_R, fit.loss_R),
-                           np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0))
+                           np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0),
+                           held_mask(form, fit.fixed))
     f_QxO = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
     best_Q = np.arange(n_resamples) * k + np.argmin(f_QxO, axis=1)
     return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
 
 
+def bound_fractions(fit: LawFit, theta_QxP: np.ndarray) -> dict[str, float]:
+    """Fraction of rows of theta_QxP with each parameter at a bound (conf/fit.yaml): E below
+    e_floor_fraction x the lowest loss (its bound 0), alpha or beta below exponent_floor (0),
+    log A or log B above log_coefficient_max (infinity). Held parameters and those with no row at
+    a bound are left out."""
+    d = fit_defaults()
+    names = FORMS[fit.form].theta_names
+    column = {name: theta_QxP[:, names.index(name)] for name in ("log_E", "alpha", "beta", "log_A", "log_B")}
+    at_Q = {"E": column["log_E"] < np.log(d.e_floor_fraction * float(np.min(fit.loss_R))),
+            "alpha": column["alpha"] < d.exponent_floor, "beta": column["beta"] < d.exponent_floor,
+            "A": column["log_A"] > d.log_coefficient_max, "B": column["log_B"] > d.log_coefficient_max}
+    return {name: float(v_Q.mean()) for name, v_Q in at_Q.items() if v_Q.any() and name not in fit.fixed}
+
+
 def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | None = None,
               seed: int | None = None, compute: float | None = None,
-              n_extra_starts: int = MAX_EXTRA_OPTIMA) -> BootstrapResult:
+              n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
     its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C.
-    n_resamples, level, seed None: conf/fit.yaml's."""
+    n_resamples, level, seed None: conf/fit.yaml's. Honest at the bound: a resample whose E is
+    below conf's e_floor_fraction x the lowest loss counts as E = 0, so when enough resamples
+    lose the floor E's interval starts at 0 (not at 1e-31); `at_bound` says how many did."""
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
         raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "
                           f"a compute > 0 (FLOPs)")
-    theta_QxP, _, converged_Q, k = bootstrap_thetas(fit, n_resamples,
-                                                    np.random.default_rng(seed), n_extra_starts)
+    theta_QxP, _, converged_Q, k = bootstrap_thetas(fit, n_resamples, np.random.default_rng(seed),
+                                                    n_extra_starts, grid_starts)
     samples = law_samples(fit.form, theta_QxP, compute)
+    at_bound = bound_fractions(fit, theta_QxP)
+    if "E" in at_bound:  # E below the floor is E at its bound 0
+        floor = fit_defaults().e_floor_fraction * float(np.min(fit.loss_R))
+        samples["E"] = np.where(samples["E"] < floor, 0.0, samples["E"])
     return BootstrapResult(
         fit=fit, n_resamples=n_resamples, level=level, seed=seed, compute=compute,
         n_starts_per_resample=k, converged_fraction=float(converged_Q.mean()),
         intervals={name: percentile_interval(v_Q, level) for name, v_Q in samples.items()},
-        samples=samples, theta_QxP=theta_QxP)
+        samples=samples, theta_QxP=theta_QxP, at_bound=at_bound)
 
 
 def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) -> dict:
     """Named parameter arrays (Q values each) of Q laws given as theta rows."""
-    out = {"E": np.exp(theta_QxP[:, 2]), "A": np.exp(theta_QxP[:, 0]),
-           "B": np.exp(theta_QxP[:, 1]), "alpha": theta_QxP[:, 3], "beta": theta_QxP[:, 4]}
+    with np.errstate(over="ignore"):  # A or B running off to infinity is flagged, not warned about
+        out = {"E": np.exp(theta_QxP[:, 2]), "A": np.exp(theta_QxP[:, 0]),
+               "B": np.exp(theta_QxP[:, 1]), "alpha": theta_QxP[:, 3], "beta": theta_QxP[:, 4]}
     if form == "subscaling":
         out["k_D"], out["k_N"] = np.exp(theta_QxP[:, 5]), np.exp(theta_QxP[:, 6])
         return out

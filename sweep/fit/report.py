@@ -60,7 +60,10 @@ from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, S
 from sweep.fit.hyperparams import parabola_window  # noqa: E402
 from sweep.fit.isoflop import (IsoFlopBudget, IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
                                group_budgets)
-from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict  # noqa: E402
+from sweep.fit.fixed import fix_values  # noqa: E402
+from sweep.fit.identify import Flag, identifiability_flags  # noqa: E402
+from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict,  # noqa: E402
+                            truth_to_dict)
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
                                   check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
@@ -122,6 +125,7 @@ class _Fits:
     compute: float
     cutoff: float | None
     skipped: dict[str, str] = field(default_factory=dict)
+    fixed: dict[str, float] = field(default_factory=dict)  # --fix: parameters held in sections 1, 2
     chinchilla: LawFit | None = None
     boot: BootstrapResult | None = None
     subscaling: LawFit | None = None
@@ -151,18 +155,19 @@ class _Fits:
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
                  bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
-                 compute: float | None = None, recipe: str | None = None) -> ReportResult:
+                 compute: float | None = None, recipe: str | None = None, fix: Any = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
     the compute-optimal allocation is reported (default: the largest run's); `cutoff`: the held-
     out comparison fits below this N and predicts the runs at or above it (default: the largest
-    N); `recipe`: whose runs sections 1-5 fit when the table has several recipes. ConfigError
-    (nothing written) when no analysis can run."""
+    N); `recipe`: whose runs sections 1-5 fit when the table has several recipes; `fix`: parameters
+    the Chinchilla and sub-scaling fits hold (sweep/fit/fixed.py: "E=1.69", "E=true"). ConfigError
+    (nothing written) when no analysis can run or `fix` is not accepted."""
     validate(table, 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
-    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe)
+    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix)
     ran = [a for a in ANALYSES if a not in fits.skipped]
     if not ran:
         reasons = "; ".join(f"{a}: {fits.skipped[a]}" for a in ANALYSES[1:])
@@ -186,7 +191,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
 
 
 def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int, cutoff: float | None,
-             compute: float | None, recipe: str | None) -> _Fits:
+             compute: float | None, recipe: str | None, fix: Any = None) -> _Fits:
     tags_R = None if table.recipe is None else np.array([r if r is not None else "" for r in table.recipe])
     main_R = np.ones(len(table), dtype=bool)
     names = sorted(set(tags_R.tolist())) if tags_R is not None else []
@@ -203,12 +208,13 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
                  compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff)
     points, main = fits.points, fits.main
     N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R
+    fits.fixed = fix_values(fix, main)  # a bad --fix is the user's mistake: raised, nothing fitted
 
-    fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, tokens, loss))
+    fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, tokens, loss, fix=fits.fixed))
     if fits.chinchilla is not None:
         fits.boot = fits.attempt("chinchilla", lambda: bootstrap(
             fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute))
-    fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss))
+    fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss, fix=fits.fixed))
     if fits.cutoff is None and len(points):
         fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
     fits.comparison = fits.attempt("held_out", lambda: compare_laws(N, tokens, loss, cutoff=fits.cutoff))
@@ -311,8 +317,13 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
         lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the lowest loss of the "
                      f"runs sharing them (a hyperparameter grid, seeds): {n_points} points from {n_main} runs")
     if fits.boot is not None:
-        lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of the points, seed {seed}, 95% percentile "
-                     "intervals")
+        lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of the points, seed {seed}, "
+                     f"{fits.boot.level:.0%} percentile intervals; each resample keeps the best of "
+                     f"{fits.boot.n_starts_per_resample} starts (the full-data optimum, the grid's other optima and a "
+                     "small grid scaled to the runs)")
+    if fits.fixed:
+        held = ", ".join(f"{k} = {v:.6g}" for k, v in fits.fixed.items())
+        lines.append(f"- Held (--fix, sections 1 and 2): {held}; the other parameters are the best fit given it")
     lines.append("- Files: `runs.csv` (every run with each law's prediction and log residual), `fits.json` "
                  "(every fit's numbers)")
     ran = [a for a in ANALYSES if a not in fits.skipped]
@@ -346,6 +357,13 @@ def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) ->
                  ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
              f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
              f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter."]
+    truth = truth_to_dict(fits.main, boot)
+    if truth:
+        lo, hi = boot.intervals["E"]
+        lines += ["", f"True entropy of the synthetic corpus: {truth['true_entropy_nats']:.4g} nats/token, beside the "
+                      f"fitted E = {_g(law.E)} [{_g(lo)}, {_g(hi)}]: "
+                      + ("inside E's interval." if truth["E_interval_contains_truth"] else "**outside E's interval**.")]
+    lines += ["", _cannot_pin_down(identifiability_flags(fit, boot, C), fit.fixed)]
     points = fits.points
     lines += ["", _figure(figures, out_dir, "loss_vs_n", "Final loss against N with the fitted law",
                           lambda p: _plot_loss_vs_n(points, law, p)),
@@ -368,7 +386,8 @@ def _section_subscaling(fits: _Fits) -> str:
         lines += ["", _md_table(("parameter", "estimate"), [(k, _g(v)) for k, v in fit.params().items()]), "",
                   f"Fitted on {fit.n_runs} points from {fit.n_starts:,} starts: "
                   f"{'converged' if fit.converged else '**NOT converged**'} ({fit.reason}) after {fit.n_iter} "
-                  f"iterations, {fit.n_converged_starts:,} starts converged, objective {_g(fit.objective)}."]
+                  f"iterations, {fit.n_converged_starts:,} starts converged, objective {_g(fit.objective)}.", "",
+                  _cannot_pin_down(identifiability_flags(fit), fit.fixed)]
     if fits.comparison is None:
         lines += ["", f"Held-out comparison skipped: {fits.skipped['held_out']}"]
         if fits.subscaling is None:
@@ -388,6 +407,15 @@ def _section_subscaling(fits: _Fits) -> str:
             for k, i in enumerate(cmp.held_out_rows[:20])]
     lines += ["", _md_table(("N", "T", "loss", *(f"pred {name}" for name in cmp.predictions)), rows)]
     return "\n".join(lines)
+
+
+def _cannot_pin_down(flags: list[Flag], fixed: dict[str, float]) -> str:
+    """The identifiability flags as a short Markdown list (sweep/fit/identify.py)."""
+    held = f" ({', '.join(f'{k} held at {v:.6g}' for k, v in fixed.items())})" if fixed else ""
+    if not flags:
+        return f"What the data cannot pin down{held}: nothing flagged."
+    return "\n".join([f"What the data cannot pin down{held}:", ""] +
+                     [f"- **{f.parameter}**: {f.problem}. Remedy: {f.remedy}." for f in flags])
 
 
 def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
@@ -610,8 +638,9 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
                            "compute": fits.compute, "cutoff": fits.cutoff}
     if fits.chinchilla is not None:
         law, C = fits.chinchilla.law, fits.compute
-        out["chinchilla"] = {**fit_to_dict(fits.chinchilla), "compute": C, "n_opt": law.n_opt(C),
-                             "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C)}
+        out["chinchilla"] = {**fit_to_dict(fits.chinchilla, fits.boot, C), "compute": C, "n_opt": law.n_opt(C),
+                             "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C),
+                             **truth_to_dict(fits.main, fits.boot)}
         if fits.boot is not None:
             out["chinchilla"]["bootstrap"] = bootstrap_to_dict(fits.boot)
     if fits.subscaling is not None:

@@ -29,7 +29,7 @@ from sweep.record import COMPLETE, DAMAGED, training_flops
 log = logging.getLogger("sweep.fit")
 
 REQUIRED = ("n_params", "tokens", "loss")
-OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l")
+OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "true_entropy_nats")
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 NAME_COLUMNS = ("run", "name")
@@ -54,6 +54,7 @@ class RunsTable:
     weight_decay_R: np.ndarray | None = None
     d_R: np.ndarray | None = None
     l_R: np.ndarray | None = None
+    true_entropy_nats_R: np.ndarray | None = None  # a synthetic corpus's entropy rate (nats/token), NaN where absent
     excluded: dict[str, int] = field(default_factory=dict)
     source: str = ""
 
@@ -75,8 +76,25 @@ class RunsTable:
         arrays = {f: getattr(self, f)[keep_R] for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
         arrays.update({f"{h}_R": getattr(self, f"{h}_R")[keep_R] for h in HYPERPARAMETERS
                        if getattr(self, f"{h}_R") is not None})
+        if self.true_entropy_nats_R is not None:
+            arrays["true_entropy_nats_R"] = self.true_entropy_nats_R[keep_R]
         recipe = _pick(self.recipe, keep_R) if self.recipe is not None else None
         return replace(self, names=_pick(self.names, keep_R), recipe=recipe, **arrays)
+
+    def true_entropy(self) -> float | None:
+        """The runs' `true_entropy_nats` (the entropy rate of a data=synthetic corpus: the loss no
+        model can go below), None when no run has one; ConfigError when the runs disagree or only
+        some carry it (they were trained on different corpora)."""
+        if self.true_entropy_nats_R is None or not np.isfinite(self.true_entropy_nats_R).any():
+            return None
+        values = np.unique(self.true_entropy_nats_R[np.isfinite(self.true_entropy_nats_R)])
+        missing = int((~np.isfinite(self.true_entropy_nats_R)).sum())
+        if values.size > 1 or missing:
+            shown = ", ".join(f"{v:.6g}" for v in values[:5])
+            raise ConfigError(f"the runs{_of(self.source)} carry different true_entropy_nats ({shown}"
+                              f"{f'; {missing} runs none' if missing else ''}): a single true entropy needs "
+                              f"every run trained on one synthetic corpus")
+        return float(values[0])
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
@@ -103,7 +121,8 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
 
 def from_file(path: str | os.PathLike) -> RunsTable:
     """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
-    final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l, and a run name
+    final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l,
+    true_entropy_nats, and a run name
     (run or name). A `status` column, where present, keeps only the complete rows."""
     import pandas as pd
 
@@ -290,6 +309,9 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
     flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
     optional = {f"{h}_R": _floats(columns[h], h, names) if any(_given(v) for v in columns[h]) else None
                 for h in HYPERPARAMETERS}
+    entropy = columns["true_entropy_nats"]
+    optional["true_entropy_nats_R"] = (_floats(entropy, "true_entropy_nats", names)
+                                  if any(_given(v) for v in entropy) else None)
     recipes = columns["recipe"]
     recipe = tuple(str(v) if _given(v) else None for v in recipes) if any(_given(v) for v in recipes) else None
     return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, recipe=recipe, excluded=excluded,

@@ -1,0 +1,161 @@
+"""What a parametric fit's data cannot pin down: identifiability flags, each a parameter, the
+problem in words with its numbers, and what would fix it (README "Fitting scaling laws:
+Identifiability").
+
+Given a LawFit (sweep/fit/parametric.py), optionally its BootstrapResult and the compute C at
+which N_opt is reported, `identifiability_flags` lists:
+
+    bound          a parameter at or near a bound: E below e_floor_fraction x the lowest loss
+                   (E -> 0), an exponent below exponent_floor or above exponent_ceiling, log A or
+                   log B above log_coefficient_max
+    interval       a bootstrap interval of a positive quantity spanning more than max_orders
+                   orders of magnitude, or reaching a bound (E's lower end 0, an exponent's below
+                   exponent_floor, A's or B's above exp(log_coefficient_max))
+    extrapolation  (Chinchilla, given C) N_opt, T_opt or tokens per parameter at C outside the
+                   sampled range of N, T or T / N, and by what factor
+    convergence    the full-data fit not converged, or fewer bootstrap resamples converged than
+                   min_converged_fraction
+
+Thresholds are conf/fit.yaml's (sweep/fit/defaults.py). A held parameter (--fix) is not flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from sweep.fit.defaults import fit_defaults
+
+MORE_SIZES = "more model sizes over a wider N range (larger N)"
+LONGER_RUNS = "longer runs (more tokens per parameter) at several sizes"
+FIX_E = "fix E with --fix E=VALUE if the irreducible loss is known (--fix E=true for a synthetic corpus)"
+REMEDY = {
+    "E": f"{LONGER_RUNS} and larger N, so the loss flattens towards E; or {FIX_E}",
+    "alpha": f"{MORE_SIZES}; or {FIX_E}",
+    "A": f"{MORE_SIZES}; or {FIX_E}",
+    "beta": f"{LONGER_RUNS}; or {FIX_E}",
+    "B": f"{LONGER_RUNS}; or {FIX_E}",
+    "k_D": "more token-per-parameter ratios, from under- to over-trained",
+    "k_N": "more token-per-parameter ratios, from under- to over-trained",
+    "a": f"{MORE_SIZES} and {LONGER_RUNS}",
+    "b": f"{MORE_SIZES} and {LONGER_RUNS}",
+    "G": f"{MORE_SIZES} and {LONGER_RUNS}",
+    "n_opt": "runs at sizes around N_opt at this compute, or report N_opt at a compute the runs reach",
+    "d_opt": "runs of T_opt tokens at this compute, or report at a compute the runs reach",
+    "tokens_per_param": "runs at the tokens per parameter the law prefers at this compute",
+    "fit": "more runs, or a simpler law (--fix E=VALUE removes the flattest direction)",
+}
+POSITIVE = ("E", "A", "B", "G", "k_D", "k_N", "n_opt", "d_opt", "tokens_per_param")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One thing the data cannot pin down: which parameter, the problem, what would fix it."""
+
+    parameter: str
+    problem: str
+    remedy: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return f"warning: {self.parameter}: {self.problem} (remedy: {self.remedy})"
+
+
+def identifiability_flags(fit: Any, boot: Any = None, compute: float | None = None) -> list[Flag]:
+    """The flags of `fit` (a LawFit), its bootstrap `boot` (a BootstrapResult, optional) and the
+    compute C of its N_opt (optional; Chinchilla only); empty when the data pin everything down."""
+    flags = [*_bound_flags(fit), *_interval_flags(fit, boot), *_extrapolation_flags(fit, compute),
+             *_convergence_flags(fit, boot)]
+    if fit.form == "subscaling":  # there A, alpha go with the tokens and B, beta with N
+        swap = {"alpha": "beta", "beta": "alpha", "A": "B", "B": "A"}
+        flags = [Flag(f.parameter, f.problem, REMEDY[swap.get(f.parameter, f.parameter)]) for f in flags]
+    return [f for f in flags if f.parameter not in fit.fixed]
+
+
+def _flag(parameter: str, problem: str) -> Flag:
+    return Flag(parameter, problem, REMEDY[parameter])
+
+
+def _bound_flags(fit: Any) -> list[Flag]:
+    d = fit_defaults()
+    params = fit.params()
+    lowest = float(np.min(fit.loss_R))
+    out = []
+    if params["E"] < d.e_floor_fraction * lowest:
+        out.append(_flag("E", f"E = {params['E']:.3g} has collapsed to its bound 0 (below {d.e_floor_fraction:g} x "
+                              f"the lowest loss {lowest:.4g}): the runs show no floor"))
+    for name in ("alpha", "beta"):
+        if params[name] < d.exponent_floor:
+            out.append(_flag(name, f"{name} = {params[name]:.3g} is at its bound 0 (below {d.exponent_floor:g})"))
+        elif params[name] > d.exponent_ceiling:
+            out.append(_flag(name, f"{name} = {params[name]:.3g} is implausibly steep (above {d.exponent_ceiling:g})"))
+    for name in ("A", "B"):
+        if params[name] > 0 and math.log(params[name]) > d.log_coefficient_max:
+            out.append(_flag(name, f"{name} = {params[name]:.3g} runs off to infinity (log {name} = "
+                                   f"{math.log(params[name]):.1f} > {d.log_coefficient_max:g})"))
+    return out
+
+
+def _interval_flags(fit: Any, boot: Any) -> list[Flag]:
+    if boot is None:
+        return []
+    d = fit_defaults()
+    out = []
+    at_bound = getattr(boot, "at_bound", {})
+    for name, (lo, hi) in boot.intervals.items():
+        what = f"its {boot.level:.0%} interval [{lo:.3g}, {hi:.3g}]"
+        share = at_bound.get(name)
+        bound_words = f" ({share:.0%} of resamples at the bound)" if share else ""
+        if name == "E" and lo <= 0:
+            out.append(_flag(name, f"{what} reaches the bound E = 0{bound_words}: the runs cannot tell E "
+                                   f"from 0"))
+        elif name in ("alpha", "beta") and (lo < d.exponent_floor or hi > d.exponent_ceiling):
+            out.append(_flag(name, f"{what} reaches below {d.exponent_floor:g} or above "
+                                   f"{d.exponent_ceiling:g}{bound_words}"))
+        elif name in ("A", "B") and share:
+            out.append(_flag(name, f"{what}: {share:.0%} of resamples run off to infinity (log {name} > "
+                                   f"{d.log_coefficient_max:g})"))
+        elif name in POSITIVE and lo > 0 and math.isfinite(hi) and math.log10(hi / lo) > d.max_orders:
+            out.append(_flag(name, f"{what} spans {math.log10(hi / lo):.1f} orders of magnitude (more than "
+                                   f"{d.max_orders:g})"))
+        elif name in POSITIVE and not (lo > 0 and math.isfinite(hi)):
+            out.append(_flag(name, f"{what} is not a finite positive range"))
+    return out
+
+
+def _extrapolation_flags(fit: Any, compute: float | None) -> list[Flag]:
+    law = fit.law
+    if compute is None or not hasattr(law, "n_opt"):
+        return []
+    out = []
+    checks = (("n_opt", "N_opt", float(law.n_opt(compute)), fit.N_R, "sampled N"),
+              ("d_opt", "T_opt", float(law.d_opt(compute)), fit.tokens_R, "sampled tokens"),
+              ("tokens_per_param", "T_opt / N_opt", float(law.tokens_per_param(compute)),
+               fit.tokens_R / fit.N_R, "sampled tokens per parameter"))
+    for name, label, value, sampled_R, what in checks:
+        lo, hi = float(np.min(sampled_R)), float(np.max(sampled_R))
+        if not (math.isfinite(value) and value > 0):
+            out.append(_flag(name, f"{label} at C = {compute:.3g} is {value:.3g}: no allocation"))
+        elif value > hi:
+            out.append(_flag(name, f"{label} = {value:.3g} at C = {compute:.3g} is {value / hi:.3g}x the largest "
+                                   f"{what} ({hi:.3g}): an extrapolation"))
+        elif value < lo:
+            out.append(_flag(name, f"{label} = {value:.3g} at C = {compute:.3g} is {lo / value:.3g}x below the "
+                                   f"smallest {what} ({lo:.3g}): an extrapolation"))
+    return out
+
+
+def _convergence_flags(fit: Any, boot: Any) -> list[Flag]:
+    out = []
+    if not fit.converged:
+        out.append(_flag("fit", f"the best start did not converge ({fit.reason} after {fit.n_iter} iterations)"))
+    minimum = fit_defaults().min_converged_fraction
+    if boot is not None and boot.converged_fraction < minimum:
+        out.append(_flag("fit", f"only {boot.converged_fraction:.0%} of {boot.n_resamples} bootstrap resamples "
+                                f"converged (below {minimum:.0%}): the intervals are rough"))
+    return out

@@ -1,0 +1,81 @@
+"""sweep/fit/identify.py: what a parametric fit's data cannot pin down, each flag with its numbers
+and a remedy, on tables drawn from a known law where the answer is known."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sweep.fit.identify import identifiability_flags
+from sweep.fit.parametric import bootstrap, fit_chinchilla
+from tests.test_fit_parametric import TRUE_CHINCHILLA, noisy, pinned_runs, runs_grid
+
+
+@pytest.fixture(scope="module")
+def well_sampled():
+    """48 runs over 2.7 decades of N, 20 .. 320 tokens per parameter, 1% noise: every parameter
+    is pinned down."""
+    N_R, tokens_R = runs_grid()
+    return fit_chinchilla(N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.01, seed=1))
+
+
+@pytest.fixture(scope="module")
+def pinned():
+    return fit_chinchilla(*pinned_runs())
+
+
+def by_parameter(flags):
+    return {f.parameter: f for f in flags}
+
+
+def test_a_well_sampled_fit_inside_its_range_has_no_flag(well_sampled):
+    C = 6 * 1e9 * 1e11  # N_opt, T_opt and their ratio lie inside the sampled ranges
+    assert identifiability_flags(well_sampled, None, C) == []
+
+
+def test_e_collapsed_to_zero_is_flagged_with_its_number_and_the_remedy(pinned):
+    flag = by_parameter(identifiability_flags(pinned))["E"]
+    assert "collapsed to its bound 0" in flag.problem and f"{pinned.law.E:.3g}" in flag.problem
+    assert "longer runs" in flag.remedy and "--fix E=VALUE" in flag.remedy
+    assert flag.line().startswith("warning: E: ")
+
+
+def test_an_interval_reaching_e_zero_is_flagged_with_the_share_of_resamples_at_the_bound(pinned):
+    boot = bootstrap(pinned, n_resamples=20, seed=0)
+    flags = [f for f in identifiability_flags(pinned, boot) if f.parameter == "E"]
+    assert any("reaches the bound E = 0" in f.problem and f"{boot.at_bound['E']:.0%} of resamples" in f.problem
+               for f in flags)
+
+
+def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(well_sampled):
+    boot = bootstrap(well_sampled, n_resamples=5, seed=0)
+    wide = dataclasses.replace(boot, intervals={**boot.intervals, "G": (1e-3, 10.0), "A": (100.0, 900.0)})
+    flags = by_parameter(identifiability_flags(well_sampled, wide))
+    assert "spans 4.0 orders of magnitude (more than 2)" in flags["G"].problem  # conf/fit.yaml max_orders
+    assert "A" not in flags  # under one order
+
+
+def test_n_opt_beyond_the_sampled_sizes_is_an_extrapolation_by_a_stated_factor(well_sampled):
+    C = 1e26
+    flags = by_parameter(identifiability_flags(well_sampled, None, C))
+    n_opt, largest = float(well_sampled.law.n_opt(C)), well_sampled.N_R.max()
+    assert f"is {n_opt / largest:.3g}x the largest sampled N" in flags["n_opt"].problem
+    assert "d_opt" in flags
+
+
+def test_exponents_at_or_beyond_their_bounds_and_huge_coefficients_are_flagged(well_sampled):
+    theta_P = well_sampled.theta_P.copy()
+    theta_P[[0, 3]] = 60.0, 0.01  # log A = 60 (A = 1e26), alpha = 0.01
+    law = dataclasses.replace(well_sampled.law, A=float(np.exp(60.0)), alpha=0.01)
+    flags = by_parameter(identifiability_flags(dataclasses.replace(well_sampled, law=law, theta_P=theta_P)))
+    assert "alpha = 0.01 is at its bound 0" in flags["alpha"].problem
+    assert "runs off to infinity (log A = 60.0 > 50)" in flags["A"].problem
+
+
+def test_too_few_converged_resamples_and_held_parameters(pinned):
+    boot = bootstrap(pinned, n_resamples=5, seed=0)
+    rough = dataclasses.replace(boot, converged_fraction=0.5)
+    assert "only 50% of 5 bootstrap resamples converged" in by_parameter(identifiability_flags(pinned, rough))[
+        "fit"].problem
+    held = fit_chinchilla(*pinned_runs(), fix={"E": 1.7})
+    assert "E" not in by_parameter(identifiability_flags(held))  # a held E is the user's, not the data's
