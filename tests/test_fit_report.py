@@ -97,7 +97,7 @@ def test_every_section_and_figure_of_a_full_design(full):
     rows, result = full
     text = result.markdown.read_text()
     assert result.skipped == {}
-    assert "excluded by status: 3 diverged" in text and "recipe 'x'" in text
+    assert "excluded: 3 diverged" in text and "recipe 'x'" in text
     assert set(sections(text)) == {"1", "2", "3", "4", "5", "6"} and "Skipped" not in text
     names = {"loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "frontier", "lr_ucurves", "batch_ucurves",
              "crossover"}
@@ -156,7 +156,7 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
             for k, n in enumerate(np.logspace(7, 9.5, 6)) for t in (10, 20, 40)]
     result = write_report(make_table(rows, {"diverged": 2, "failed": 1}), tmp_path / "out", bootstrap_resamples=20)
     text = result.markdown.read_text()
-    assert "excluded by status: 2 diverged, 1 failed" in text
+    assert "excluded: 2 diverged, 1 failed" in text
     assert set(result.skipped) == {"isoflop", "envelope", "lr", "batch_size", "crossover"}
     assert "IsoFLOP design" in result.skipped["isoflop"] and "no 'lr' values" in result.skipped["lr"]
     by_number = sections(text)
