@@ -197,3 +197,22 @@ def test_a_slurm_grid_is_not_refused_for_cuda_missing_on_the_submitting_machine(
     assert data_problems(grid, runs_here=False) == []
     assert any("train.device=cuda" in p for p in data_problems(grid, runs_here=True))
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "--min-tokens-per-param", "-1"], "--min-tokens-per-param -1.0: accepted is a finite number > 0"),
+    (["fit", "--min-tokens-per-param", "nan"], "--min-tokens-per-param nan: accepted is a finite number > 0"),
+    (["report", "--min-tokens-per-param", "0"], "--min-tokens-per-param 0.0: accepted is a finite number > 0"),
+    (["fit", "--min-tokens-per-param", "1000"], "has 0 (6 tokens_per_param < 1000 left out)"),
+    (["fit", "--recipe", "all"], "--recipe all: the runs table of {table} has no recipe labels"),
+    (["fit", "--law", "crossover", "--recipe", "all"], "needs runs tagged with two or more recipes"),
+])
+def test_bad_fit_options_are_named_before_any_fit(tmp_path, capsys, args, message):
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n" + "".join(f"{n},{20 * n},{3 - k / 10}\n"
+                                                        for k, n in enumerate((1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7))))
+    out_dir = tmp_path / "report"
+    assert sweep_cli([*args, "--runs-table", str(table), *(["--out", str(out_dir)] if args[0] == "report" else [])]) == 2
+    printed = capsys.readouterr().out.replace("\n", "")
+    assert message.format(table=table) in printed and "Traceback" not in printed
+    assert not out_dir.exists()

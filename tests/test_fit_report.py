@@ -109,6 +109,42 @@ def test_every_section_and_figure_of_a_full_design(full):
     assert "cross" in sections(text)["6"] and "bootstrap interval" in sections(text)["6"]
 
 
+def test_the_held_out_points_are_listed_with_each_law_s_prediction(full):
+    _, result = full
+    held_out = [r for r in result.fits["held_out"]["per_run"] if r["held_out"]]
+    (run,) = held_out  # the largest size's point: its best lr and batch size, at the largest budget
+    assert run["name"].startswith("x-C3.2e+20-n4") and run["name"].endswith("lr1-b1")
+    assert run["flops"] == pytest.approx(BUDGETS[-1])
+    section = sections(result.markdown.read_text())["2"]
+    assert "| run | N | T | C (FLOPs) | loss | pred chinchilla (rel error) | pred subscaling (rel error) |" in section
+    assert f"| {run['name']} | " in section and f"({run['rel_error_chinchilla']:+.2%})" in section
+    assert len(result.fits["held_out"]["per_run"]) == 20  # the points of recipe x, training ones marked
+
+
+def test_recipes_are_compared_pairwise_and_runs_below_a_ratio_left_out(tmp_path):
+    """Three recipes drawn from known laws (z between x and y), on a fixed grid of sizes and
+    ratios; runs with 2 tokens per parameter are left out by --min-tokens-per-param 5."""
+    law_z = ChinchillaLaw(E=1.51, A=442.5, B=453.5625, alpha=0.34, beta=0.28)
+    rng = np.random.default_rng(2)
+    rows = [dict(name=f"{recipe}-n{k}-t{t}", n_params=n, tokens=t * n, flops=6 * t * n * n, recipe=recipe,
+                 loss=float(law.predict(n, t * n)) * np.exp(5e-3 * rng.standard_normal()))
+            for recipe, law in (("x", LAW_X), ("y", LAW_Y), ("z", law_z))
+            for k, n in enumerate(np.logspace(7, 9.5, 6)) for t in (2, 5, 20, 60, 200)]
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20, min_tokens_per_param=5)
+    assert result.fits["excluded"] == {"tokens_per_param < 5": 18} and result.fits["min_tokens_per_param"] == 5
+    assert result.fits["runs"] == 72
+    text = result.markdown.read_text()
+    assert "- Filter: runs with tokens / N < 5 left out of every fit" in text
+    crossover = result.fits["crossover"]
+    assert [p["recipes"] for p in crossover["pairs"]] == [["x", "y"], ["x", "z"], ["y", "z"]]
+    assert [s["recipe"] for s in crossover["lowest"]] == ["x", "z", "y"]
+    section = sections(text)["6"]
+    assert all(f"### {x} / {y}" in section for x, y in (("x", "y"), ("x", "z"), ("y", "z")))
+    assert "| C from (FLOPs) | C to (FLOPs) | lowest loss* |" in section
+    assert result.figures["crossover"].read_bytes()[:8] == PNG_SIGNATURE
+    assert all(r["pred_chinchilla"] is not None for r in result.rows_with_predictions())
+
+
 def test_fits_json_holds_the_true_laws(full):
     _, result = full
     fits = json.loads(result.json.read_text())

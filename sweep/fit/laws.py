@@ -170,6 +170,8 @@ def _fit_each_recipe(law: str, table: RunsTable, head: dict[str, Any], labels: l
         raise ConfigError(f"--recipe {ALL_RECIPES} --law {law}: the loss curves carry no recipe; fit one "
                           "recipe's sweep folder at a time")
     unlabelled = sum(r is None for r in table.recipe)
+    if options["compute"] is None:  # N_opt, T_opt of every recipe at one C: the largest run's of any
+        options["compute"] = float(table.flops_R.max())
     results, skipped = {}, {}
     for name in labels:
         try:
