@@ -250,8 +250,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     if upload and recipe == ALL_RECIPES:
         raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
                           f"--recipe {ALL_RECIPES}")
-    curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() and \
-        recipe != ALL_RECIPES else None
+    curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
                      recipe=recipe, min_tokens_per_param=min_tokens_per_param)
     if as_json:

@@ -92,6 +92,8 @@ def test_recipe_all_fits_every_recipe_side_by_side():
     assert fit_law("chinchilla", table, recipe="b")["E"] == b["E"]  # the same fit as --recipe b
     with pytest.raises(ConfigError, match="--recipe all: the runs table has no recipe labels"):
         fit_law("chinchilla", from_rows(rows()), recipe="all")
+    with pytest.raises(ConfigError, match="--recipe all --law envelope: the loss curves carry no recipe label"):
+        fit_law("envelope", table, recipe="all")
     with pytest.raises(ConfigError, match="no recipe can be fitted: 'c': "):
         fit_law("chinchilla", from_rows(few), recipe="all")
 

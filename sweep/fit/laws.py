@@ -166,9 +166,9 @@ def _fit_each_recipe(law: str, table: RunsTable, head: dict[str, Any], labels: l
     if not labels:
         raise ConfigError(f"--recipe {ALL_RECIPES}: the runs table{' of ' + table.source if table.source else ''} "
                           "has no recipe labels (train with recipe=NAME or give a recipe column)")
-    if options["curves"] is not None:
-        raise ConfigError(f"--recipe {ALL_RECIPES} --law {law}: the loss curves carry no recipe; fit one "
-                          "recipe's sweep folder at a time")
+    if law == "envelope":
+        raise ConfigError(f"--recipe {ALL_RECIPES} --law envelope: the loss curves carry no recipe label; fit "
+                          "one recipe's sweep folder at a time")
     unlabelled = sum(r is None for r in table.recipe)
     if options["compute"] is None:  # N_opt, T_opt of every recipe at one C: the largest run's of any
         options["compute"] = float(table.flops_R.max())
