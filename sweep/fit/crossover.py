@@ -216,7 +216,7 @@ def split_recipes(N, tokens, loss, recipe, exactly: int | None = 2):
         raise ConfigError(f"recipe must tag every run: got {tags_R.shape} tags for N, tokens, loss of "
                           f"shapes {[a.shape for a in arrays]}")
     names = np.unique(tags_R)
-    if names.size != (exactly or max(names.size, 2)):
+    if (names.size < 2) if exactly is None else (names.size != exactly):
         wanted = f"exactly {exactly}" if exactly else "at least 2"
         raise ConfigError(f"a crossover compares {wanted} recipes; the runs are tagged with "
                           f"{names.size}: {', '.join(repr(n) for n in names.tolist())}")

@@ -380,7 +380,7 @@ def _section_subscaling(fits: _Fits) -> str:
               f"Lower held-out error: **{cmp.best}**."]
     held_out = cmp.per_run()
     shown = (f"the first {MAX_HELD_OUT_ROWS} of the {len(held_out)} held-out points"
-             if len(held_out) > MAX_HELD_OUT_ROWS else f"each held-out point")
+             if len(held_out) > MAX_HELD_OUT_ROWS else "each held-out point")
     rows = [(run["name"], _g(run["n_params"]), _g(run["tokens"]), _g(run["flops"]), _g(run["loss"]),
              *(f"{_g(run[f'pred_{name}'])} ({run[f'rel_error_{name}']:+.2%})" for name in cmp.fits))
             for run in held_out[:MAX_HELD_OUT_ROWS]]
