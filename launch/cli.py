@@ -240,18 +240,33 @@ def load_table(source: str | None, runs_file: Path | None, upload: bool = False)
 
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
         compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None,
-        fix: Sequence[str] | None = None) -> int:
+        fix: Sequence[str] | None = None,
+        min_tokens_per_param: float | None = None) -> int:
     import yaml
 
-    from sweep.fit.laws import fit_law
+    from sweep.fit.laws import ALL_RECIPES, fit_law
     from sweep.fit.table import read_curves
 
     table, rows = load_table(source, runs_file, upload)
+    if upload and recipe == ALL_RECIPES:
+        raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
+                          f"--recipe {ALL_RECIPES}")
     curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
-                     recipe=recipe, fix=fix)
+                     recipe=recipe, fix=fix,
+                     min_tokens_per_param=min_tokens_per_param)
     if as_json:
         print(json.dumps(result, indent=2))
+    elif "recipes" in result and isinstance(result["recipes"], dict):  # --recipe all
+        head = {k: v for k, v in result.items() if k not in ("recipes", "skipped")}
+        console.print(yaml.safe_dump(head, sort_keys=False), highlight=False)
+        console.print(recipes_side_by_side(result["recipes"]))
+        for name, why in result["skipped"].items():
+            console.print(f"recipe {name!r} skipped: {why}", highlight=False)
+    elif law == "compare":
+        console.print(yaml.safe_dump({k: v for k, v in result.items() if k != "per_run"}, sort_keys=False),
+                      highlight=False)
+        console.print(held_out_table(result))
     else:
         console.print(yaml.safe_dump(result, sort_keys=False), highlight=False)
     for line in fit_warnings(result):  # after the YAML; with --json on stderr, so stdout stays JSON
@@ -264,25 +279,68 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     return 0
 
 
-def fit_warnings(result: dict[str, Any]) -> list[str]:
-    """Plain lines for a fit's identifiability flags (`warning: E: ...`; a fit of compare / crossover
-    prefixed by its name) and, where the runs carry it, the true entropy beside E."""
-    lines = []
-    sources = [("", result)] + [(f"{name}: ", f) for name, f in (result.get("fits") or {}).items()]
-    for prefix, fit_dict in sources:
-        for flag in fit_dict.get("identifiability") or []:
-            lines.append(f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})")
+def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
+    """Plain lines for a fit's identifiability flags (`warning: E: ...`; a fit inside compare /
+    crossover prefixed by its name, one of --recipe all by its recipe) and, where the runs carry
+    it, the true entropy beside E."""
+    lines = [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"
+             for flag in result.get("identifiability") or []]
+    for name, fit_dict in (result.get("fits") or {}).items():
+        lines += fit_warnings(fit_dict, f"{prefix}{name}: ")
+    recipes = result.get("recipes")
+    for name, recipe_result in (recipes.items() if isinstance(recipes, dict) else ()):
+        lines += fit_warnings(recipe_result, f"{prefix}recipe {name}: ")
     if result.get("true_entropy_nats") is not None and result.get("E") is not None:
         inside = result.get("E_interval_contains_truth")
         where = ("" if inside is None else "; inside E's interval" if inside else "; OUTSIDE E's interval")
-        lines.append(f"true entropy of the synthetic corpus: {result['true_entropy_nats']:.4g} nats/token beside "
-                     f"fitted E = {result['E']:.4g}{where}")
+        lines.append(f"{prefix}true entropy of the synthetic corpus: {result['true_entropy_nats']:.4g} nats/token "
+                     f"beside fitted E = {result['E']:.4g}{where}")
     return lines
+
+
+def recipes_side_by_side(results: dict[str, dict[str, Any]]) -> Table:
+    """--recipe all: one column per recipe, one row per number or word of the fits (nested fields
+    dotted; lists, the per-recipe fits of compare and the run counts by status left to --json)."""
+    skip = ("law", "source", "recipe", "fits.", "per_run", "excluded", "start.", "budgets", "groups")
+    flat = {name: {k: v for k, v in flatten(result).items() if not k.startswith(skip)
+                   and (v is None or isinstance(v, (int, float, str, bool)))} for name, result in results.items()}
+    keys = list(dict.fromkeys(k for fields in flat.values() for k in fields))
+    table = Table(title="each recipe fitted alone (--json: every field)")
+    table.add_column("")
+    for name in results:
+        table.add_column(name, justify="right")
+    for key in keys:
+        table.add_row(key, *(_cell(flat[name].get(key)) for name in results))
+    return table
+
+
+def held_out_table(result: dict[str, Any]) -> Table:
+    """--law compare: each held-out run with every law's prediction and relative error."""
+    laws = list(result["held_out_errors"])
+    table = Table(title=f"held-out runs ({result['by']} >= {result['cutoff']:.4g}); rel error = pred / loss - 1")
+    for column in ("run", "N", "tokens", "C (FLOPs)", "loss"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for law in laws:
+        table.add_column(f"pred {law}", justify="right")
+        table.add_column("rel error", justify="right")
+    for run in result["per_run"]:
+        if run["held_out"]:
+            table.add_row(run["name"], *(_num(run[k], ".4g") for k in ("n_params", "tokens", "flops", "loss")),
+                          *(cell for law in laws for cell in (_num(run[f"pred_{law}"], ".4g"),
+                                                              _num(run[f"rel_error_{law}"], "+.2%"))))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return _num(value, ".4g")
+    return "-" if value is None else str(value)
 
 
 def report(source: str | None, runs_file: Path | None, out: Path | None, bootstrap: int, seed: int,
            compute: float | None, cutoff: float | None, recipe: str | None, upload: bool,
-           fix: Sequence[str] | None = None) -> int:
+           fix: Sequence[str] | None = None,
+           min_tokens_per_param: float | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
@@ -298,7 +356,8 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
     result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
-                          compute=compute, recipe=recipe, fix=fix)
+                          compute=compute, recipe=recipe, fix=fix,
+                     min_tokens_per_param=min_tokens_per_param)
     console.print(f"report written to {result.markdown} ({len(result.figures)} figures, runs.csv, fits.json)")
     for analysis, reason in result.skipped.items():
         console.print(f"  skipped {analysis}: {reason}", highlight=False)
@@ -415,11 +474,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--cutoff", type=float, help="--law compare: fit below this N (or C), predict above "
                                                 "(default: the largest size is held out)")
     f.add_argument("--by", choices=("n_params", "flops", "cell"),
-                   help="--law compare: what --cutoff cuts (n_params, default, or flops); --law lr / batch: optimum "
+                   help="--law compare: what --cutoff cuts (n_params, default, or flops: the table's flops column where "
+                        "given, else 6 N T); --law lr / batch: optimum "
                         "per compute budget (flops, default; a budget of several (N, tokens) cells takes its "
                         "lowest-loss cell's), per model size (n_params), or per (N, tokens) cell (cell: Step Law's "
                         "lr_opt = c N^a D^b, B_opt = c D^b required); each beside Step Law's form over the cells")
-    f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME)")
+    f.add_argument("--recipe", help="fit the runs of this recipe (runs trained with recipe=NAME); 'all': every "
+                                    "recipe fitted alone, side by side")
+    f.add_argument("--min-tokens-per-param", type=float, metavar="X",
+                   help="leave out runs with tokens / N < X from the fit (counted in excluded)")
     f.add_argument("--fix", action="append", metavar="NAME=VALUE",
                    help="hold a parameter of the chinchilla / subscaling fit at a value: E=VALUE (nats/token), "
                         "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
@@ -438,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--fix", action="append", metavar="NAME=VALUE",
                     help="hold a parameter of the chinchilla / subscaling fit at a value: E=VALUE (nats/token), "
                          "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
+    rp.add_argument("--min-tokens-per-param", type=float, metavar="X",
+                    help="leave out runs with tokens / N < X from every fit (counted in excluded)")
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
@@ -458,10 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             bootstrap = args.bootstrap if args.bootstrap is not None else \
                 defaults.bootstrap if args.law == "crossover" else 0
             return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
-                       args.cutoff, args.by, args.upload, args.recipe, args.fix)
+                       args.cutoff, args.by, args.upload, args.recipe, args.fix,
+                       args.min_tokens_per_param)
         if args.command == "report":
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
-                          args.cutoff, args.recipe, args.upload, args.fix)
+                          args.cutoff, args.recipe, args.upload, args.fix,
+                          args.min_tokens_per_param)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

@@ -256,3 +256,22 @@ def test_sweep_fit_lr_by_cell_names_what_step_law_lacks(tokens_per_param, sizes,
     for word in words:
         assert word in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "--min-tokens-per-param", "-1"], "--min-tokens-per-param -1.0: accepted is a finite number > 0"),
+    (["fit", "--min-tokens-per-param", "nan"], "--min-tokens-per-param nan: accepted is a finite number > 0"),
+    (["report", "--min-tokens-per-param", "0"], "--min-tokens-per-param 0.0: accepted is a finite number > 0"),
+    (["fit", "--min-tokens-per-param", "1000"], "has 0 (6 tokens_per_param < 1000 left out)"),
+    (["fit", "--recipe", "all"], "--recipe all: the runs table of {table} has no recipe labels"),
+    (["fit", "--law", "crossover", "--recipe", "all"], "needs runs tagged with two or more recipes"),
+])
+def test_bad_fit_options_are_named_before_any_fit(tmp_path, capsys, args, message):
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n" + "".join(f"{n},{20 * n},{3 - k / 10}\n"
+                                                        for k, n in enumerate((1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7))))
+    out_dir = tmp_path / "report"
+    assert sweep_cli([*args, "--runs-table", str(table), *(["--out", str(out_dir)] if args[0] == "report" else [])]) == 2
+    printed = capsys.readouterr().out.replace("\n", "")
+    assert message.format(table=table) in printed and "Traceback" not in printed
+    assert not out_dir.exists()

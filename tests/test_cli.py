@@ -291,3 +291,42 @@ def test_status_shows_tokens_per_param_and_its_csv_flattens_nested_fields(tiny_c
     assert row["tokens_per_param"] == "7"
     assert (row["data_density.exact_duplicate_rate"], row["data_density.near_duplicate_rate"]) == ("0.25", "0.5")
     assert "data_density" not in row  # numbers, not a Python dict's text
+
+
+def write_runs(path, rows, columns=("run", "n_params", "tokens", "final_eval_loss")):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_fit_compare_prints_each_held_out_run_with_its_predictions(tmp_path, capsys, wide_console):
+    from tests.test_fit_laws import rows
+
+    flops_column = [dict(r, flops=r["flops"] * (1e8 / r["n_params"]) ** 0.5) for r in rows()]  # not 6 N T
+    table = write_runs(tmp_path / "runs.csv", flops_column, ("run", "n_params", "tokens", "flops", "final_eval_loss"))
+    assert main(["fit", "--runs-table", str(table), "--law", "compare", "--by", "flops",
+                 "--min-tokens-per-param", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "tokens_per_param < 10: 8" in out and "min_tokens_per_param: 10.0" in out
+    assert "held-out runs (flops >= " in out and "pred chinchilla" in out and "pred subscaling" in out
+    assert "per_run" not in out  # the runs are in the table, not repeated as YAML
+    (held_out,) = [r for r in flops_column if r["flops"] == max(r["flops"] for r in flops_column)]
+    (line,) = [line for line in out.splitlines() if f" {held_out['run']} " in line]
+    assert "%" in line  # its relative errors
+
+
+def test_fit_recipe_all_prints_the_recipes_side_by_side(tmp_path, capsys, wide_console):
+    from tests.test_fit_laws import rows
+
+    table = write_runs(tmp_path / "runs.csv", rows(recipe="a") + rows(seed=2, recipe="b", E=2.0),
+                       ("run", "n_params", "tokens", "final_eval_loss", "recipe"))
+    assert main(["fit", "--runs-table", str(table), "--recipe", "all", "--json"]) == 0
+    fits = json.loads(capsys.readouterr().out)["recipes"]
+    assert main(["fit", "--runs-table", str(table), "--recipe", "all"]) == 0
+    out = capsys.readouterr().out
+    (header,) = [line for line in out.splitlines() if " a " in line and " b " in line]
+    (e_row,) = [line for line in out.splitlines() if line.strip(" │|").startswith("E ")]
+    assert f"{fits['a']['E']:.4g}" in e_row and f"{fits['b']['E']:.4g}" in e_row
+    assert header.index(" a ") < header.index(" b ")

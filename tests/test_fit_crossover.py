@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.crossover import crossover_of_fits, find_crossover, law_crossings
+from sweep.fit.crossover import (crossover_of_fits, crossovers_of_fits, find_crossover, find_crossovers,
+                                  law_crossings)
 from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
 
 # X is better at small compute; Y (lower E, larger A and B) wins from C = 1.56e19 on
@@ -129,3 +130,55 @@ def test_bad_settings_are_refused_before_any_fit(fits):
         find_crossover(N_R, tokens_R, loss_R, tag_R, n_resamples=0)
     with pytest.raises(ConfigError, match="compares 2 Chinchilla fits"):
         crossover_of_fits({"x": fits["x"]})
+
+
+# a third recipe between the two: Z is lowest from C = 1.16e18 (crossing X) to 2.93e20 (crossing Y)
+LAW_Z = ChinchillaLaw(E=1.51, A=442.5, B=453.5625, alpha=0.34, beta=0.28)
+
+
+def test_the_pairwise_crossings_of_three_known_laws():
+    assert law_crossings(LAW_X, LAW_Z, (1e15, 1e23)) == [pytest.approx(1.164e18, rel=1e-3)]
+    assert law_crossings(LAW_Z, LAW_Y, (1e15, 1e23)) == [pytest.approx(2.929e20, rel=1e-3)]
+
+
+@pytest.fixture(scope="module")
+def xyz_result():
+    return find_crossovers(*recipe_runs({"x": LAW_X, "y": LAW_Y, "z": LAW_Z}), n_resamples=100, seed=0)
+
+
+def test_three_recipes_give_every_pair_and_who_is_lowest_where(xyz_result):
+    result = xyz_result
+    assert result.recipes == ("x", "y", "z")
+    assert [p.recipes for p in result.pairs] == [("x", "y"), ("x", "z"), ("y", "z")]
+    for x, y in (("x", "y"), ("x", "z"), ("y", "z")):
+        laws = {"x": LAW_X, "y": LAW_Y, "z": LAW_Z}
+        (truth,) = law_crossings(laws[x], laws[y], result.compute_range)
+        pair = result.pair(y, x)
+        assert pair.recipes == (x, y) and pair.compute_range == result.compute_range
+        assert len(pair.crossings) == 1 and pair.first.compute == pytest.approx(truth, rel=0.6)
+        lo, hi = pair.compute_interval
+        assert lo < truth < hi
+    assert [s.recipe for s in result.lowest] == ["x", "z", "y"]
+    assert result.lowest[0].compute_from == result.compute_range[0]
+    assert result.lowest[-1].compute_to == result.compute_range[1]
+    # each stretch ends where the two leading fitted frontiers cross
+    assert result.lowest[0].compute_to == pytest.approx(result.pair("x", "z").first.compute, rel=1e-6)
+    assert result.lowest[1].compute_to == pytest.approx(result.pair("y", "z").first.compute, rel=1e-6)
+    assert result.summary().startswith(f"lowest compute-optimal loss in C = [{result.compute_range[0]:.3g}, ")
+    assert "'x' for C in [" in result.summary() and "3 of 3 pairs cross in range" in result.summary()
+
+
+def test_each_recipe_is_bootstrapped_once_and_its_resamples_reused_in_every_pair(xyz_result, monkeypatch):
+    import sweep.fit.crossover as crossover
+
+    calls = []
+    real = crossover.bootstrap_thetas
+    monkeypatch.setattr(crossover, "bootstrap_thetas", lambda fit, *a: calls.append(fit) or real(fit, *a))
+    again = crossovers_of_fits(xyz_result.fits, n_resamples=100, seed=0)
+    assert len(calls) == 3 and {id(f) for f in calls} == {id(f) for f in xyz_result.fits.values()}
+    assert again.pair("x", "y").compute_interval == xyz_result.pair("x", "y").compute_interval
+    # a recipe's resamples do not depend on which other recipes are compared: the pair x, y
+    # alone (seed streams 0, 1) is the pair x, y of the three
+    alone = crossover_of_fits({"x": xyz_result.fits["x"], "y": xyz_result.fits["y"]}, n_resamples=100, seed=0)
+    assert alone.compute_interval == xyz_result.pair("x", "y").compute_interval
+    assert alone.cross_fraction == xyz_result.pair("x", "y").cross_fraction

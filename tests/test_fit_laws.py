@@ -14,13 +14,13 @@ from sweep.fit.table import from_rows
 TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
 
 
-def rows(noise=0.002, seed=1, recipe=None):
+def rows(noise=0.002, seed=1, recipe=None, E=TRUE["E"]):
     rng = np.random.default_rng(seed)
     out = []
     for i, n in enumerate(np.geomspace(1e6, 1e8, 8)):
         for j, tpp in enumerate((5, 10, 20, 40)):
             d = n * tpp
-            loss = (TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]) * np.exp(rng.normal(0, noise))
+            loss = (E + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]) * np.exp(rng.normal(0, noise))
             out.append({"run": f"r{i}-{j}", "status": "complete", "n_params": n, "tokens": d, "flops": 6 * n * d,
                         "final_eval_loss": loss, "recipe": recipe})
     return out
@@ -44,6 +44,73 @@ def test_compare_holds_out_the_largest_size_by_default():
     assert out["n_held_out"] == 4 and out["cutoff"] == pytest.approx(1e8)
     assert set(out["held_out_errors"]) == {"chinchilla", "subscaling"}
     assert out["held_out_errors"]["chinchilla"]["rms_log"] < 0.02
+
+
+def test_compare_gives_every_run_s_predictions_and_cuts_on_the_flops_column():
+    flops_column = [dict(r, flops=r["flops"] * (1e8 / r["n_params"]) ** 0.5) for r in rows()]  # not 6 N T
+    out = fit_law("compare", from_rows(flops_column), by="flops")
+    json.dumps(out)
+    assert "min_tokens_per_param" not in out  # no filter asked, none said
+    flops_R = np.array([r["flops"] for r in flops_column])
+    held_out = [r for r in out["per_run"] if r["held_out"]]
+    assert out["cutoff"] == pytest.approx(flops_R.max()) and len(out["per_run"]) == 32
+    assert [r["name"] for r in held_out] == [flops_column[int(np.argmax(flops_R))]["run"]]
+    assert [r["flops"] for r in out["per_run"]] == pytest.approx(flops_R.tolist())
+    run = held_out[0]
+    for law in ("chinchilla", "subscaling"):
+        assert run[f"rel_error_{law}"] == pytest.approx(run[f"pred_{law}"] / run["loss"] - 1)
+        assert abs(run[f"rel_error_{law}"]) == pytest.approx(out["held_out_errors"][law]["max_abs_rel"])
+
+
+def test_min_tokens_per_param_leaves_runs_out_of_every_law_and_says_so():
+    table = from_rows(rows())  # 8 sizes x 5, 10, 20, 40 tokens per parameter
+    out = fit_law("chinchilla", table, min_tokens_per_param=10)
+    assert out["n_runs"] == 24 and out["min_tokens_per_param"] == 10
+    assert out["excluded"] == {"tokens_per_param < 10": 8}
+    assert out["E"] == pytest.approx(1.7, rel=0.05)
+    compare = fit_law("compare", table, min_tokens_per_param=10)
+    assert compare["n_held_out"] == 3 and len(compare["per_run"]) == 24
+    assert min(r["tokens"] / r["n_params"] for r in compare["per_run"]) == pytest.approx(10)
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=r"--min-tokens-per-param .*: accepted is a finite number > 0"):
+            fit_law("chinchilla", table, min_tokens_per_param=bad)
+    with pytest.raises(ConfigError, match=r"has 0 \(32 tokens_per_param < 100 left out\)"):
+        fit_law("chinchilla", table, min_tokens_per_param=100)
+
+
+def test_recipe_all_fits_every_recipe_side_by_side():
+    few = rows(seed=3, recipe="c")[:4]  # too few runs for a Chinchilla fit
+    table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=2.0) + few)
+    out = fit_law("chinchilla", table, recipe="all", min_tokens_per_param=5)
+    json.dumps(out)
+    assert out["recipe"] == "all" and list(out["recipes"]) == ["a", "b"] and out["n_runs"] == 68
+    assert out["min_tokens_per_param"] == 5
+    a, b = out["recipes"]["a"], out["recipes"]["b"]
+    assert (a["recipe"], a["n_runs"], b["recipe"], b["n_runs"]) == ("a", 32, "b", 32)
+    assert a["E"] == pytest.approx(1.7, rel=0.05) and b["E"] == pytest.approx(2.0, rel=0.05)
+    assert list(out["skipped"]) == ["c"] and "at least 6" in out["skipped"]["c"]
+    assert fit_law("chinchilla", table, recipe="b")["E"] == b["E"]  # the same fit as --recipe b
+    with pytest.raises(ConfigError, match="--recipe all: the runs table has no recipe labels"):
+        fit_law("chinchilla", from_rows(rows()), recipe="all")
+    with pytest.raises(ConfigError, match="--recipe all --law envelope: the loss curves carry no recipe label"):
+        fit_law("envelope", table, recipe="all")
+    with pytest.raises(ConfigError, match="no recipe can be fitted: 'c': "):
+        fit_law("chinchilla", from_rows(few), recipe="all")
+
+
+def test_crossover_of_three_recipes_gives_every_pair_and_of_two_the_pair_s_keys_at_the_top():
+    three = fit_law("crossover", from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=1.6)
+                                           + rows(seed=3, recipe="c", E=1.8)), bootstrap=10, recipe="all")
+    json.dumps(three)
+    assert three["recipes"] == ["a", "b", "c"] and set(three["fits"]) == {"a", "b", "c"}
+    assert [p["recipes"] for p in three["pairs"]] == [["a", "b"], ["a", "c"], ["b", "c"]]
+    assert all("fits" not in p and p["winner"] is not None for p in three["pairs"])  # same shapes: no crossing
+    assert [s["recipe"] for s in three["lowest"]] == ["b"] and "crosses" not in three
+    assert three["summary"].startswith("lowest compute-optimal loss in C = [")
+    two = fit_law("crossover", from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=1.6)), bootstrap=10)
+    (pair,) = two["pairs"]
+    assert {k: two[k] for k in pair} == pair  # the keys of before, at the top
+    assert two["winner"] == "b" and two["summary"].startswith("no crossing in C = [")
 
 
 def test_crossover_needs_two_labelled_recipes():

@@ -97,7 +97,7 @@ def test_every_section_and_figure_of_a_full_design(full):
     rows, result = full
     text = result.markdown.read_text()
     assert result.skipped == {}
-    assert "excluded by status: 3 diverged" in text and "recipe 'x'" in text
+    assert "excluded: 3 diverged" in text and "recipe 'x'" in text
     assert set(sections(text)) == {"1", "2", "3", "4", "5", "6"} and "Skipped" not in text
     names = {"loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "frontier", "lr_ucurves", "batch_ucurves",
              "crossover"}
@@ -110,6 +110,42 @@ def test_every_section_and_figure_of_a_full_design(full):
     assert "sizes fitted (N range)" in isoflop and "95% intervals (50 resamples" in isoflop
     assert re.search(r"a in \[0\.4\d*, 0\.4\d*\]", isoflop)
     assert "cross" in sections(text)["6"] and "bootstrap interval" in sections(text)["6"]
+
+
+def test_the_held_out_points_are_listed_with_each_law_s_prediction(full):
+    _, result = full
+    held_out = [r for r in result.fits["held_out"]["per_run"] if r["held_out"]]
+    (run,) = held_out  # the largest size's point: its best lr and batch size, at the largest budget
+    assert run["name"].startswith("x-C3.2e+20-n4") and run["name"].endswith("lr1-b1")
+    assert run["flops"] == pytest.approx(BUDGETS[-1])
+    section = sections(result.markdown.read_text())["2"]
+    assert "| run | N | T | C (FLOPs) | loss | pred chinchilla (rel error) | pred subscaling (rel error) |" in section
+    assert f"| {run['name']} | " in section and f"({run['rel_error_chinchilla']:+.2%})" in section
+    assert len(result.fits["held_out"]["per_run"]) == 20  # the points of recipe x, training ones marked
+
+
+def test_recipes_are_compared_pairwise_and_runs_below_a_ratio_left_out(tmp_path):
+    """Three recipes drawn from known laws (z between x and y), on a fixed grid of sizes and
+    ratios; runs with 2 tokens per parameter are left out by --min-tokens-per-param 5."""
+    law_z = ChinchillaLaw(E=1.51, A=442.5, B=453.5625, alpha=0.34, beta=0.28)
+    rng = np.random.default_rng(2)
+    rows = [dict(name=f"{recipe}-n{k}-t{t}", n_params=n, tokens=t * n, flops=6 * t * n * n, recipe=recipe,
+                 loss=float(law.predict(n, t * n)) * np.exp(5e-3 * rng.standard_normal()))
+            for recipe, law in (("x", LAW_X), ("y", LAW_Y), ("z", law_z))
+            for k, n in enumerate(np.logspace(7, 9.5, 6)) for t in (2, 5, 20, 60, 200)]
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20, min_tokens_per_param=5)
+    assert result.fits["excluded"] == {"tokens_per_param < 5": 18} and result.fits["min_tokens_per_param"] == 5
+    assert result.fits["runs"] == 72
+    text = result.markdown.read_text()
+    assert "- Filter: runs with tokens / N < 5 left out of every fit" in text
+    crossover = result.fits["crossover"]
+    assert [p["recipes"] for p in crossover["pairs"]] == [["x", "y"], ["x", "z"], ["y", "z"]]
+    assert [s["recipe"] for s in crossover["lowest"]] == ["x", "z", "y"]
+    section = sections(text)["6"]
+    assert all(f"### {x} / {y}" in section for x, y in (("x", "y"), ("x", "z"), ("y", "z")))
+    assert "| C from (FLOPs) | C to (FLOPs) | lowest loss* |" in section
+    assert result.figures["crossover"].read_bytes()[:8] == PNG_SIGNATURE
+    assert all(r["pred_chinchilla"] is not None for r in result.rows_with_predictions())
 
 
 def test_fits_json_holds_the_true_laws(full):
@@ -161,7 +197,7 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
             for k, n in enumerate(np.logspace(7, 9.5, 6)) for t in (10, 20, 40)]
     result = write_report(make_table(rows, {"diverged": 2, "failed": 1}), tmp_path / "out", bootstrap_resamples=20)
     text = result.markdown.read_text()
-    assert "excluded by status: 2 diverged, 1 failed" in text
+    assert "excluded: 2 diverged, 1 failed" in text
     assert set(result.skipped) == {"isoflop", "envelope", "lr", "batch_size", "crossover"}
     assert "IsoFLOP design" in result.skipped["isoflop"] and "no 'lr' values" in result.skipped["lr"]
     by_number = sections(text)

@@ -34,6 +34,20 @@ def test_rows_keep_complete_runs_and_count_the_others():
     assert table.select(table.lr_R > 2e-3).names == ("b",)
 
 
+def test_runs_below_a_tokens_per_param_ratio_are_left_out_and_counted():
+    rows = [row("a", tokens=5e5), row("b", tokens=1e6, lr=3e-3), row("c", tokens=2e7), row("d", status="failed")]
+    table = from_rows(rows, source="sweep")  # 0.5, 1 and 20 tokens per parameter
+    assert table.with_min_tokens_per_param(None) is table
+    kept = table.with_min_tokens_per_param(1)
+    assert kept.names == ("b", "c") and kept.lr_R.tolist() == [3e-3, 1e-3]
+    assert kept.excluded == {"failed": 1, "tokens_per_param < 1": 1}
+    assert table.with_min_tokens_per_param(0.5).excluded == {"failed": 1}  # nothing below: nothing counted
+    assert table.with_min_tokens_per_param(2.5).excluded["tokens_per_param < 2.5"] == 2
+    for bad in (0, -2, float("nan"), float("inf"), True, "3"):
+        with pytest.raises(ConfigError, match="--min-tokens-per-param .*: accepted is a finite number > 0"):
+            table.with_min_tokens_per_param(bad)
+
+
 def test_file_loaders_read_csv_and_parquet(tmp_path):
     frame = pd.DataFrame({"run": ["a", "b", "c", "d"], "n_params": [1e6, 2e6, 4e6, 8e6],
                           "tokens": [2e7, 4e7, 8e7, 1.6e8], "loss": [3.2, 3.0, 2.9, float("nan")],

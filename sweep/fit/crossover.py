@@ -12,8 +12,16 @@ of resamples that cross are about the FIRST (lowest-C) crossing. The bootstrap r
 recipe's runs independently (one batched L-BFGS call per recipe), pairs resample b of one
 recipe with resample b of the other, and finds that pair's first crossing.
 
+More than two recipes (find_crossovers, crossovers_of_fits): every pair in sorted order, each
+as above over one common compute range; each recipe is bootstrapped ONCE and its resamples
+reused in every pair it belongs to (a recipe's resamples are independent of the others'), so
+with two recipes the one pair is exactly find_crossover's result. Also which recipe has the
+lowest loss*(C) along the range (`lowest`: stretches of C, their ends where the leading
+pair's frontiers cross).
+
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here
-G the points of a log-spaced grid of C, Q bootstrap resamples (pairs of resampled laws).
+G the points of a log-spaced grid of C, Q bootstrap resamples (pairs of resampled laws), K
+recipes.
 """
 
 from __future__ import annotations
@@ -89,6 +97,47 @@ class CrossoverResult:
         return text
 
 
+@dataclass(frozen=True)
+class Lowest:
+    """A stretch of compute where one recipe has the lowest compute-optimal loss."""
+
+    recipe: str
+    compute_from: float
+    compute_to: float
+
+
+@dataclass(frozen=True)
+class RecipeCrossovers:
+    """Two or more recipes: every pair's CrossoverResult (pairs in the recipes' order, x before
+    y) over one compute range, and which recipe is lowest where."""
+
+    recipes: tuple[str, ...]
+    fits: dict[str, LawFit]
+    compute_range: tuple[float, float]
+    pairs: tuple[CrossoverResult, ...]
+    lowest: tuple[Lowest, ...]  # in increasing C, covering compute_range
+    n_resamples: int
+    level: float
+    seed: int
+
+    def pair(self, x: str, y: str) -> CrossoverResult:
+        """The pair of recipes x and y (either order)."""
+        return next(p for p in self.pairs if set(p.recipes) == {x, y})
+
+    def summary(self) -> str:
+        lo, hi = self.compute_range
+        stretches = ", ".join(f"{s.recipe!r} for C in [{s.compute_from:.3g}, {s.compute_to:.3g}]"
+                              for s in self.lowest)
+        crossing = [p for p in self.pairs if p.crosses]
+        text = (f"lowest compute-optimal loss in C = [{lo:.3g}, {hi:.3g}] FLOPs: {stretches}; "
+                f"{len(crossing)} of {len(self.pairs)} pairs cross in range")
+        if crossing:
+            text += " (" + "; ".join(f"{p.recipes[0]!r} / {p.recipes[1]!r} at C = "
+                                     + ", ".join(f"{c.compute:.3g}" for c in p.crossings)
+                                     + f", {p.cross_fraction:.0%} of resamples cross" for p in crossing) + ")"
+        return text
+
+
 def frontier_loss(p: dict[str, np.ndarray], C) -> np.ndarray:
     """loss*(C) = E + A / N_opt^alpha + B / T_opt^beta of Chinchilla laws given as named arrays
     (E, A, B, alpha, beta, a, b, G), elementwise with C (numpy broadcasting)."""
@@ -158,16 +207,18 @@ def _check_range(compute_range) -> tuple[float, float]:
     return lo, hi
 
 
-def split_recipes(N, tokens, loss, recipe):
-    """{recipe: (N_R, tokens_R, loss_R)} for exactly two recipe tags, in sorted order of the tags."""
+def split_recipes(N, tokens, loss, recipe, exactly: int | None = 2):
+    """{recipe: (N_R, tokens_R, loss_R)} for `exactly` recipe tags (None: two or more), in
+    sorted order of the tags."""
     tags_R = np.asarray(recipe).astype(str)
     arrays = [np.asarray(v) for v in (N, tokens, loss)]
     if tags_R.ndim != 1 or any(a.shape != tags_R.shape for a in arrays):
         raise ConfigError(f"recipe must tag every run: got {tags_R.shape} tags for N, tokens, loss of "
                           f"shapes {[a.shape for a in arrays]}")
     names = np.unique(tags_R)
-    if names.size != 2:
-        raise ConfigError(f"a crossover compares exactly 2 recipes; the runs are tagged with "
+    if (names.size < 2) if exactly is None else (names.size != exactly):
+        wanted = f"exactly {exactly}" if exactly else "at least 2"
+        raise ConfigError(f"a crossover compares {wanted} recipes; the runs are tagged with "
                           f"{names.size}: {', '.join(repr(n) for n in names.tolist())}")
     return {str(name): tuple(a[tags_R == name] for a in arrays) for name in names}
 
@@ -179,20 +230,37 @@ def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float
     where their compute-optimal losses cross in compute_range (default: the runs' range of
     C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing
     (n_resamples, level, seed None: conf/fit.yaml's)."""
-    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
+    fits = fit_recipes(N, tokens, loss, recipe, 2, compute_range, extend, n_resamples, level)
+    return crossover_of_fits(fits, compute_range=compute_range, extend=extend,
+                             n_resamples=n_resamples, level=level, seed=seed)
+
+
+def find_crossovers(N, tokens, loss, recipe, *, compute_range: tuple[float, float] | None = None,
+                    extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
+                    level: float | None = None, seed: int | None = None) -> RecipeCrossovers:
+    """find_crossover for two or more recipes: a Chinchilla law per recipe, every pair's
+    crossings (sorted pairs), which recipe is lowest where."""
+    fits = fit_recipes(N, tokens, loss, recipe, None, compute_range, extend, n_resamples, level)
+    return crossovers_of_fits(fits, compute_range=compute_range, extend=extend,
+                              n_resamples=n_resamples, level=level, seed=seed)
+
+
+def fit_recipes(N, tokens, loss, recipe, exactly, compute_range, extend, n_resamples,
+                level) -> dict[str, LawFit]:
+    """{recipe: Chinchilla fit}, every argument checked and every recipe's runs validated
+    before any is fitted."""
+    n_resamples, level, _ = fit_defaults().resolve_bootstrap(n_resamples, level, None)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if compute_range is not None:
         _check_range(compute_range)
-    runs = split_recipes(N, tokens, loss, recipe)
-    for name, (n_R, tokens_R, loss_R) in runs.items():  # all checked before any is fitted
+    runs = split_recipes(N, tokens, loss, recipe, exactly)
+    for name, (n_R, tokens_R, loss_R) in runs.items():
         try:
             validate_runs(n_R, tokens_R, loss_R, n_params=CHINCHILLA.n_params, law="chinchilla")
         except ConfigError as exc:
             raise ConfigError(f"recipe {name!r}: {exc}") from None
-    fits = {name: fit_chinchilla(*arrays) for name, arrays in runs.items()}
-    return crossover_of_fits(fits, compute_range=compute_range, extend=extend,
-                             n_resamples=n_resamples, level=level, seed=seed)
+    return {name: fit_chinchilla(*arrays) for name, arrays in runs.items()}
 
 
 def crossover_of_fits(fits: dict[str, LawFit], *,
@@ -200,36 +268,64 @@ def crossover_of_fits(fits: dict[str, LawFit], *,
                       extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
                       level: float | None = None, seed: int | None = None) -> CrossoverResult:
     """find_crossover from two Chinchilla fits already made ({recipe: fit}, in that order)."""
+    if len(fits) != 2:
+        raise ConfigError(f"a crossover compares 2 Chinchilla fits, got "
+                          f"{ {name: f.form for name, f in fits.items()} }")
+    (result,) = crossovers_of_fits(fits, compute_range=compute_range, extend=extend,
+                                   n_resamples=n_resamples, level=level, seed=seed).pairs
+    return result
+
+
+def crossovers_of_fits(fits: dict[str, LawFit], *,
+                       compute_range: tuple[float, float] | None = None,
+                       extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
+                       level: float | None = None, seed: int | None = None) -> RecipeCrossovers:
+    """Every pair of two or more Chinchilla fits ({recipe: fit}; pairs in that order), over one
+    compute range (default: all recipes' runs, widened `extend` x each way); each recipe is
+    bootstrapped once (its own stream of the seed) and reused in every pair."""
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
-    if len(fits) != 2 or any(f.form != "chinchilla" for f in fits.values()):
-        raise ConfigError(f"a crossover compares 2 Chinchilla fits, got "
+    if len(fits) < 2 or any(f.form != "chinchilla" for f in fits.values()):
+        raise ConfigError(f"a crossover compares 2 or more Chinchilla fits, got "
                           f"{ {name: f.form for name, f in fits.items()} }")
-    x, y = fits
     if compute_range is None:
         C_R = np.concatenate([training_flops(f.N_R, f.tokens_R) for f in fits.values()])
         compute_range = (C_R.min() / extend, C_R.max() * extend)
     lo, hi = _check_range(compute_range)
     logC_G = np.linspace(np.log(lo), np.log(hi), GRID_POINTS)
-
     laws = {name: f.law for name, f in fits.items()}
-    px, py = law_params([laws[x]]), law_params([laws[y]])
-    rows, b_lo, b_hi, delta_1xG = sign_changes(px, py, logC_G)
     for name, law in laws.items():
         if not np.all(np.isfinite(law.loss_opt(np.exp(logC_G)))):
             raise ConfigError(f"recipe {name!r}: its fitted law (alpha={law.alpha:.3g}, "
                               f"beta={law.beta:.3g}) has no compute-optimal frontier in "
                               f"C = [{lo:.3g}, {hi:.3g}]; accepted are fits with alpha, beta > 0")
+    rngs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(fits)))
+    samples = {name: law_samples("chinchilla", bootstrap_thetas(fit, n_resamples, rng)[0])
+               for (name, fit), rng in zip(fits.items(), rngs)}
+    names = list(fits)
+    pairs = tuple(pair_crossover({x: fits[x], y: fits[y]}, samples[x], samples[y], (lo, hi),
+                                 n_resamples, level, seed)
+                  for i, x in enumerate(names) for y in names[i + 1:])
+    return RecipeCrossovers(recipes=tuple(names), fits=dict(fits), compute_range=(lo, hi), pairs=pairs,
+                            lowest=lowest_stretches(laws, (lo, hi)), n_resamples=n_resamples,
+                            level=level, seed=seed)
+
+
+def pair_crossover(pair: dict[str, LawFit], samples_x: dict, samples_y: dict,
+                   compute_range: tuple[float, float], n_resamples: int, level: float,
+                   seed: int) -> CrossoverResult:
+    """The crossings of two fits ({x: fit, y: fit}) in compute_range, with the first crossing's
+    bootstrap interval from the recipes' resampled laws (law_samples of each)."""
+    x, y = pair
+    logC_G = np.linspace(*np.log(compute_range), GRID_POINTS)
+    laws = {name: f.law for name, f in pair.items()}
+    px, py = law_params([laws[x]]), law_params([laws[y]])
+    rows, b_lo, b_hi, delta_1xG = sign_changes(px, py, logC_G)
     crossings = tuple(crossing(laws, x, y, float(np.exp(c)))
                       for c in sorted(bisect(px, py, rows, b_lo, b_hi)))
     winner = None if crossings else (x if delta_1xG[0, GRID_POINTS // 2] < 0 else y)
-
-    rng_x, rng_y = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    theta_x, _, _, _ = bootstrap_thetas(fits[x], n_resamples, rng_x)
-    theta_y, _, _, _ = bootstrap_thetas(fits[y], n_resamples, rng_y)
-    bx, by = law_samples("chinchilla", theta_x), law_samples("chinchilla", theta_y)
-    first_Q = first_crossings(bx, by, logC_G)
+    first_Q = first_crossings(samples_x, samples_y, logC_G)
     crossed_Q = np.isfinite(first_Q)
     compute_interval = n_opt_intervals = None
     if crossed_Q.any():
@@ -237,12 +333,31 @@ def crossover_of_fits(fits: dict[str, LawFit], *,
         compute_interval = percentile_interval(C_Q, level)
         n_opt_intervals = {name: percentile_interval(s["G"][crossed_Q] * params_times_tokens(C_Q)
                                                      ** s["a"][crossed_Q], level)
-                           for name, s in ((x, bx), (y, by))}
+                           for name, s in ((x, samples_x), (y, samples_y))}
     return CrossoverResult(
-        recipes=(x, y), fits=fits, compute_range=(lo, hi), crossings=crossings, winner=winner,
-        n_resamples=n_resamples, level=level, seed=seed,
+        recipes=(x, y), fits=dict(pair), compute_range=compute_range, crossings=crossings, winner=winner, n_resamples=n_resamples, level=level, seed=seed,
         cross_fraction=float(crossed_Q.mean()), compute_interval=compute_interval,
         n_opt_intervals=n_opt_intervals)
+
+
+def lowest_stretches(laws: dict[str, ChinchillaLaw],
+                     compute_range: tuple[float, float]) -> tuple[Lowest, ...]:
+    """The stretches of compute_range where each recipe has the lowest loss*(C), in increasing
+    C (found on a log grid of C); each end inside the range is bisected where the two leading
+    frontiers cross."""
+    names = list(laws)
+    logC_G = np.linspace(*np.log(compute_range), GRID_POINTS)
+    loss_KxG = np.stack([law.loss_opt(np.exp(logC_G)) for law in laws.values()])
+    best_G = np.argmin(loss_KxG, axis=0)
+    ends = [float(compute_range[0])]
+    for g in np.flatnonzero(best_G[:-1] != best_G[1:]):
+        px, py = law_params([laws[names[best_G[g]]]]), law_params([laws[names[best_G[g + 1]]]])
+        ends.append(float(np.exp(bisect(px, py, np.zeros(1, dtype=int), logC_G[g:g + 1],
+                                        logC_G[g + 1:g + 2])[0])))
+    ends.append(float(compute_range[1]))
+    leaders = [best_G[0], *best_G[1:][best_G[:-1] != best_G[1:]]]
+    return tuple(Lowest(recipe=names[k], compute_from=ends[i], compute_to=ends[i + 1])
+                 for i, k in enumerate(leaders))
 
 
 def _check_extend(extend) -> None:

@@ -3,7 +3,8 @@
     chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / T_opt (d_opt) / tokens per
                  parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
     subscaling   the sub-optimal law of README "The science: Sub-scaling and data density", the same robust way
-    compare      both laws fitted below a cutoff (N or C), their errors on the runs above it
+    compare      both laws fitted below a cutoff (N or C, C the table's flops column where given,
+                 else 6 N T), their errors on the runs above it, each run's predictions (per_run)
     isoflop      Approach 2: parabolas per compute budget (around its best size), N_opt and T_opt
                  power laws of C; with bootstrap > 0, percentile intervals of a, b, N_opt, T_opt
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve
@@ -11,11 +12,15 @@
                  (by="n_params") or per (N, tokens) cell (by="cell"), power laws of it (DeepSeek's,
                  in C or N) and Step Law's joint form over the cells (`step_law`: lr_opt = c N^a D^b,
                  B_opt = c D^b; by="cell" requires it), near-optimal band
-    crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross
+    crossover    a law per recipe (the runs' `recipe` label), where their optimal losses cross:
+                 every pair of recipes (`pairs`), which recipe is lowest where (`lowest`)
 
 The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
 (recipe, N, T), the best run there (`table.best_points`); the others read every run. A table of
-several recipes is fitted one recipe at a time (`recipe`), except by crossover.
+several recipes is fitted one recipe at a time (`recipe`), or each recipe side by side
+(recipe="all": {"recipes": {name: result}}), except by crossover, which takes every recipe.
+`min_tokens_per_param` leaves out runs with tokens / N below it from every law (counted in
+`excluded`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.table import Curves, RunsTable, best_points, jsonable
+from sweep.fit.table import Curves, RunsTable, best_points, jsonable, validate
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
 
@@ -72,12 +77,16 @@ def truth_to_dict(table: RunsTable, boot: Any = None) -> dict[str, Any]:
 
 
 def comparison_to_dict(cmp: Any) -> dict[str, Any]:
+    """The held-out errors, the fits, and `per_run`: every run (held_out true or false) with each
+    law's prediction, relative and log error."""
     return {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
             "best": cmp.best, "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
+            "per_run": cmp.per_run(include_train=True),
             "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()}}
 
 
 def crossover_to_dict(r: Any) -> dict[str, Any]:
+    """One pair of recipes (a CrossoverResult)."""
     return {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
             "crosses": r.crosses, "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
             "n_resamples": r.n_resamples, "level": r.level, "cross_fraction": r.cross_fraction,
@@ -86,11 +95,30 @@ def crossover_to_dict(r: Any) -> dict[str, Any]:
             "fits": {name: fit_to_dict(f) for name, f in r.fits.items()}}
 
 
+def crossovers_to_dict(r: Any) -> dict[str, Any]:
+    """Two or more recipes (a RecipeCrossovers): `pairs` (each pair's crossover, without its
+    fits), `lowest` (which recipe has the lowest loss* where) and each recipe's fit. With exactly
+    two recipes the one pair's keys (crosses, crossings, winner, ..., its summary) are also at
+    the top level, as before there were pairs."""
+    pairs = [{k: v for k, v in crossover_to_dict(p).items() if k != "fits"} for p in r.pairs]
+    out = {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
+           "n_resamples": r.n_resamples, "level": r.level, "lowest": [vars(s) for s in r.lowest]}
+    if len(pairs) == 1:
+        out.update(pairs[0])
+    return {**out, "pairs": pairs, "fits": {name: fit_to_dict(f) for name, f in r.fits.items()}}
+
+
+ALL_RECIPES = "all"  # recipe= value that fits every recipe side by side
+
+
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
-            level: float | None = None, recipe: str | None = None, fix: Any = None) -> dict[str, Any]:
+            level: float | None = None, recipe: str | None = None, fix: Any = None,
+            min_tokens_per_param: float | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it. `fix`:
-    parameters of chinchilla / subscaling held at a value (sweep/fit/fixed.py: "E=1.69", "E=true")."""
+    parameters of chinchilla / subscaling held at a value (sweep/fit/fixed.py: "E=1.69", "E=true").
+    recipe="all": each recipe fitted alone, {"recipes": {name: result}} (a recipe the law cannot
+    be fitted to is named in "skipped" with the reason; ConfigError when none can)."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
     from sweep.fit.fixed import fix_values
 
@@ -99,9 +127,15 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     if fix and law not in ("chinchilla", "subscaling"):
         raise ConfigError(f"--fix with --law {law}: parameters are held only in the chinchilla and subscaling "
                           "fits; accepted: --law chinchilla or --law subscaling")
+    table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
+    if min_tokens_per_param is not None:
+        head["min_tokens_per_param"] = min_tokens_per_param
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
-    if recipe is not None:
+    if recipe == ALL_RECIPES and law != "crossover":  # crossover takes every recipe anyway
+        return _fit_each_recipe(law, table, head, labels, curves=curves, bootstrap=bootstrap, seed=seed,
+                                compute=compute, cutoff=cutoff, by=by, level=level, fix=fix)
+    if recipe is not None and not (recipe == ALL_RECIPES and law == "crossover"):
         if recipe not in labels:
             raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {labels or 'none'}")
         table = table.select(np.array([r == recipe for r in table.recipe]))
@@ -134,7 +168,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         if cutoff is None:  # hold out the largest size (or compute)
             values = N if by == "n_params" else table.flops_R
             cutoff = float(np.unique(values)[-1])
-        cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by)
+        cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by, flops=table.flops_R,
+                                      names=table.names)
         return jsonable({**head, **comparison_to_dict(cmp)})
     if law == "isoflop":
         return jsonable({**head, **isoflop.fit_isoflop(table, n_resamples=bootstrap, level=level, seed=seed).to_dict()})
@@ -151,7 +186,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
             raise ConfigError(f"--law {law} --by cell: {fit.step_law_skipped}")
         return jsonable({**head, **fit.to_dict()})
     if table.recipe is None:
-        raise ConfigError("--law crossover needs runs tagged with two recipes: train them with recipe=NAME "
+        raise ConfigError("--law crossover needs runs tagged with two or more recipes: train them with recipe=NAME "
                           "(or give a runs table with a recipe column)")
     tags = np.array([r if r is not None else "" for r in table.recipe])
     if (tags == "").any():
@@ -159,5 +194,32 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     if bootstrap < 2:
         raise ConfigError(f"--law crossover: bootstrap={bootstrap}: the crossing's interval needs a bootstrap of "
                           "K >= 2 resamples (`sweep fit` takes conf/fit.yaml's unless --bootstrap K is given)")
-    result = crossover.find_crossover(N, tokens, loss, tags, n_resamples=bootstrap, level=level, seed=seed)
-    return jsonable({**head, **crossover_to_dict(result)})
+    result = crossover.find_crossovers(N, tokens, loss, tags, n_resamples=bootstrap, level=level, seed=seed)
+    return jsonable({**head, **crossovers_to_dict(result)})
+
+
+def _fit_each_recipe(law: str, table: RunsTable, head: dict[str, Any], labels: list[str],
+                     **options: Any) -> dict[str, Any]:
+    """recipe="all": fit_law per recipe label, side by side."""
+    if not labels:
+        raise ConfigError(f"--recipe {ALL_RECIPES}: the runs table{' of ' + table.source if table.source else ''} "
+                          "has no recipe labels (train with recipe=NAME or give a recipe column)")
+    if law == "envelope":
+        raise ConfigError(f"--recipe {ALL_RECIPES} --law envelope: the loss curves carry no recipe label; fit "
+                          "one recipe's sweep folder at a time")
+    unlabelled = sum(r is None for r in table.recipe)
+    if options["compute"] is None:  # N_opt, T_opt of every recipe at one C: the largest run's of any
+        options["compute"] = float(table.flops_R.max())
+    results, skipped = {}, {}
+    for name in labels:
+        try:
+            results[name] = fit_law(law, table, recipe=name, **options)
+        except ConfigError as err:
+            skipped[name] = str(err)
+    if not results:
+        raise ConfigError(f"--recipe {ALL_RECIPES} --law {law}: no recipe can be fitted: "
+                          + "; ".join(f"{name!r}: {why}" for name, why in skipped.items()))
+    out = {**head, "recipe": ALL_RECIPES, "recipes": results, "skipped": skipped}
+    if unlabelled:
+        out["unlabelled_runs"] = unlabelled  # left out: no recipe to fit them with
+    return jsonable(out)

@@ -10,7 +10,7 @@ Sections, each skipped with the fit's own ConfigError message when the table can
     4  Approach 1 (lower envelope of loss curves)          frontier
     5  optimal lr / batch size laws (DeepSeek's in C, Step  lr_ucurves, batch_ucurves
        Law's in N and D), near-optimal band
-    6  crossover of two recipes                            crossover
+    6  crossover of the recipes (every pair)               crossover
 
 Which runs each fit sees:
 - With several recipes (the `recipe` column), sections 1-5 use one recipe's runs (`recipe`,
@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from sweep.errors import ConfigError  # noqa: E402
-from sweep.fit.crossover import CrossoverResult, crossover_of_fits  # noqa: E402
+from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits  # noqa: E402
 from sweep.fit.defaults import fit_defaults  # noqa: E402
 from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,  # noqa: E402
@@ -62,7 +62,7 @@ from sweep.fit.isoflop import (IsoFlopBudget, IsoFlopFit, best_per_value, fit_is
                                group_budgets)
 from sweep.fit.fixed import fix_values  # noqa: E402
 from sweep.fit.identify import Flag, identifiability_flags  # noqa: E402
-from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossover_to_dict, fit_to_dict,  # noqa: E402
+from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,  # noqa: E402
                             truth_to_dict)
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
                                   check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
@@ -71,6 +71,7 @@ from sweep.record import training_flops  # noqa: E402
 from sweep.storage import atomic_write  # noqa: E402
 
 DPI = 110
+MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -134,7 +135,8 @@ class _Fits:
     envelope: EnvelopeFit | None = None
     hyper: dict[str, _Hyper] = field(default_factory=dict)
     recipe_fits: dict[str, LawFit] = field(default_factory=dict)
-    crossover: CrossoverResult | None = None
+    crossover: RecipeCrossovers | None = None
+    min_tokens_per_param: float | None = None  # runs below it were left out of every fit
 
     @property
     def main(self) -> RunsTable:
@@ -155,19 +157,22 @@ class _Fits:
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
                  bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
-                 compute: float | None = None, recipe: str | None = None, fix: Any = None) -> ReportResult:
+                 compute: float | None = None, recipe: str | None = None, fix: Any = None,
+                 min_tokens_per_param: float | None = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
     the compute-optimal allocation is reported (default: the largest run's); `cutoff`: the held-
     out comparison fits below this N and predicts the runs at or above it (default: the largest
     N); `recipe`: whose runs sections 1-5 fit when the table has several recipes; `fix`: parameters
-    the Chinchilla and sub-scaling fits hold (sweep/fit/fixed.py: "E=1.69", "E=true"). ConfigError
-    (nothing written) when no analysis can run or `fix` is not accepted."""
-    validate(table, 1, "a report")
+    the Chinchilla and sub-scaling fits hold (sweep/fit/fixed.py: "E=1.69", "E=true");
+    `min_tokens_per_param`: runs with tokens / N below it are left out of every fit (counted in
+    `excluded`). ConfigError (nothing written) when no analysis can run or `fix` is not accepted."""
+    table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
     fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix)
+    fits.min_tokens_per_param = min_tokens_per_param
     ran = [a for a in ANALYSES if a not in fits.skipped]
     if not ran:
         reasons = "; ".join(f"{a}: {fits.skipped[a]}" for a in ANALYSES[1:])
@@ -217,7 +222,8 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss, fix=fits.fixed))
     if fits.cutoff is None and len(points):
         fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
-    fits.comparison = fits.attempt("held_out", lambda: compare_laws(N, tokens, loss, cutoff=fits.cutoff))
+    fits.comparison = fits.attempt("held_out", lambda: compare_laws(
+        N, tokens, loss, cutoff=fits.cutoff, flops=points.flops_R, names=points.names))
     if len(points) < len(main):  # say that the fits saw points, not runs
         for analysis in ("chinchilla", "subscaling", "held_out"):
             if analysis in fits.skipped:
@@ -275,14 +281,14 @@ def _fit_hyper(main: RunsTable, param: str) -> _Hyper:
     return _Hyper(param, optima.by, optima.groups, optima.group_runs, law, step_law, step_law_skipped, law_error)
 
 
-def _fit_crossover(fits: _Fits, names: list[str], n_resamples: int, seed: int) -> CrossoverResult:
+def _fit_crossover(fits: _Fits, names: list[str], n_resamples: int, seed: int) -> RecipeCrossovers:
     if fits.tags_R is None:
-        raise ConfigError("the runs table has no recipe column: a crossover compares two recipes (train them "
+        raise ConfigError("the runs table has no recipe column: a crossover compares two or more recipes (train them "
                           "with recipe=NAME, or give a table with a recipe column)")
     if "" in names:
         raise ConfigError(f"{int((fits.tags_R == '').sum())} runs have no recipe label")
-    if len(names) != 2:
-        raise ConfigError(f"a crossover compares exactly 2 recipes; the runs are tagged with {len(names)}: "
+    if len(names) < 2:
+        raise ConfigError(f"a crossover compares 2 or more recipes; the runs are tagged with {len(names)}: "
                           f"{', '.join(repr(n) for n in names)}")
     for name in names:
         if name == fits.recipe and fits.chinchilla is not None:
@@ -293,8 +299,8 @@ def _fit_crossover(fits: _Fits, names: list[str], n_resamples: int, seed: int) -
             fits.recipe_fits[name] = fit_chinchilla(points.n_params_R, points.tokens_R, points.loss_R)
         except ConfigError as err:
             raise ConfigError(f"recipe {name!r}: {err}") from None
-    return crossover_of_fits({name: fits.recipe_fits[name] for name in names}, n_resamples=n_resamples,
-                             seed=seed)
+    return crossovers_of_fits({name: fits.recipe_fits[name] for name in names}, n_resamples=n_resamples,
+                              seed=seed)
 
 
 # --- the sections ------------------------------------------------------------------------------
@@ -305,7 +311,9 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
                 if table.excluded else "none")
     lines = ["# Scaling-law report", "",
              f"- Source: `{table.source or 'a runs table'}`",
-             f"- Runs used: {len(table)} complete runs; excluded by status: {excluded}"]
+             f"- Runs used: {len(table)} complete runs; excluded: {excluded}"]
+    if fits.min_tokens_per_param is not None:
+        lines.append(f"- Filter: runs with tokens / N < {fits.min_tokens_per_param:g} left out of every fit")
     if fits.tags_R is not None:
         counts = {n: int((fits.tags_R == n).sum()) for n in sorted(set(fits.tags_R.tolist()))}
         lines.append("- Recipes: " + ", ".join(f"{n!r} ({k} runs)" for n, k in counts.items()))
@@ -401,11 +409,16 @@ def _section_subscaling(fits: _Fits) -> str:
                         [(name, _pct(e.mean_abs_rel), _pct(e.max_abs_rel), _g(e.rms_log))
                          for name, e in cmp.errors.items()]), "",
               f"Lower held-out error: **{cmp.best}**."]
-    points = fits.points
-    rows = [(_g(points.n_params_R[i]), _g(points.tokens_R[i]), _g(points.loss_R[i]),
-             *(_g(cmp.predictions[name][k]) for name in cmp.predictions))
-            for k, i in enumerate(cmp.held_out_rows[:20])]
-    lines += ["", _md_table(("N", "T", "loss", *(f"pred {name}" for name in cmp.predictions)), rows)]
+    held_out = cmp.per_run()
+    shown = (f"the first {MAX_HELD_OUT_ROWS} of the {len(held_out)} held-out points"
+             if len(held_out) > MAX_HELD_OUT_ROWS else "each held-out point")
+    rows = [(run["name"], _g(run["n_params"]), _g(run["tokens"]), _g(run["flops"]), _g(run["loss"]),
+             *(f"{_g(run[f'pred_{name}'])} ({run[f'rel_error_{name}']:+.2%})" for name in cmp.fits))
+            for run in held_out[:MAX_HELD_OUT_ROWS]]
+    lines += ["", f"Predictions of {shown} (relative error pred / loss - 1; every run's in fits.json "
+                  "`held_out.per_run`):", "",
+              _md_table(("run", "N", "T", "C (FLOPs)", "loss", *(f"pred {name} (rel error)" for name in cmp.fits)),
+                        rows)]
     return "\n".join(lines)
 
 
@@ -556,7 +569,7 @@ def _near_optimal_band(fits: _Fits) -> str:
 
 
 def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
-    title = "## 6. Crossover of two recipes"
+    title = "## 6. Crossover of the recipes"
     if fits.crossover is None:
         return _skipped(title, fits.skipped["crossover"])
     result = fits.crossover
@@ -564,15 +577,22 @@ def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> 
              "yes" if f.converged else "**no**") for name, f in result.fits.items()]
     lines = [title, "",
              "A Chinchilla law per recipe, compared along each one's compute-optimal frontier "
-             "loss*(C) = loss(N_opt(C), T_opt(C)).", "",
+             "loss*(C) = loss(N_opt(C), T_opt(C)); every pair of recipes, each recipe's bootstrap "
+             f"({result.n_resamples} resamples) shared by its pairs.", "",
              _md_table(("recipe", "points", "E", "A", "B", "alpha", "beta", "a", "b", "converged"), rows), "",
-             f"**{result.summary()}**."]
-    if result.crossings:
-        lines += ["", _md_table(("C (FLOPs)", "loss", *(f"N_opt {r}" for r in result.recipes), "better below"),
-                                [(f"{c.compute:.4g}", _g(c.loss), *(_g(c.n_opt[r]) for r in result.recipes),
-                                  c.better_below) for c in result.crossings])]
-    lines += ["", _figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
-                          lambda p: _plot_crossover(fits, result, p))]
+             "Lowest compute-optimal loss:", "",
+             _md_table(("C from (FLOPs)", "C to (FLOPs)", "lowest loss*"),
+                       [(f"{s.compute_from:.4g}", f"{s.compute_to:.4g}", s.recipe) for s in result.lowest]), ""]
+    for pair in result.pairs:
+        x, y = pair.recipes
+        lines += [f"### {x} / {y}", "", f"**{pair.summary()}**."]
+        if pair.crossings:
+            lines += ["", _md_table(("C (FLOPs)", "loss", f"N_opt {x}", f"N_opt {y}", "better below"),
+                                    [(f"{c.compute:.4g}", _g(c.loss), _g(c.n_opt[x]), _g(c.n_opt[y]),
+                                      c.better_below) for c in pair.crossings])]
+        lines.append("")
+    lines.append(_figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
+                         lambda p: _plot_crossover(fits, result, p)))
     return "\n".join(lines)
 
 
@@ -633,7 +653,8 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _fits_dict(fits: _Fits) -> dict[str, Any]:
-    out: dict[str, Any] = {**fits.table.summary(), "recipe": fits.recipe,
+    out: dict[str, Any] = {**fits.table.summary(), "min_tokens_per_param": fits.min_tokens_per_param,
+                           "recipe": fits.recipe,
                            "points": int((fits.main_R & fits.point_R).sum()),
                            "compute": fits.compute, "cutoff": fits.cutoff}
     if fits.chinchilla is not None:
@@ -657,7 +678,7 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
                        "step_law": hyper.step_law.to_dict() if hyper.step_law else None,
                        "step_law_skipped": hyper.step_law_skipped, "groups": [g.to_dict() for g in hyper.groups]})
     if fits.crossover is not None:
-        out["crossover"] = crossover_to_dict(fits.crossover)
+        out["crossover"] = crossovers_to_dict(fits.crossover)
     out["skipped"] = dict(fits.skipped)
     return out
 
@@ -845,27 +866,31 @@ def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
     _save(fig, path)
 
 
-def _plot_crossover(fits: _Fits, result: CrossoverResult, path: Path) -> None:
+def _plot_crossover(fits: _Fits, result: RecipeCrossovers, path: Path) -> None:
+    """Every recipe's points and frontier loss*(C); every pair's crossings (dashed) and, with
+    two recipes, the bootstrap interval of the first crossing."""
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     c_x = np.geomspace(*result.compute_range, 300)
     for k, name in enumerate(result.recipes):
         runs = fits.table.select((fits.tags_R == name) & fits.point_R)
         ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
         ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: loss*(C)")
-    if result.compute_interval is not None:
-        ax.axvspan(*result.compute_interval, color="0.5", alpha=0.2,
+    if len(result.pairs) == 1 and result.pairs[0].compute_interval is not None:
+        ax.axvspan(*result.pairs[0].compute_interval, color="0.5", alpha=0.2,
                    label=f"{result.level:.0%} bootstrap interval of the crossing")
-    for c in result.crossings:
-        ax.axvline(c.compute, color="k", ls="--", lw=1)
-        ax.annotate(f"cross at C = {c.compute:.3g}", (c.compute, c.loss), xytext=(6, 12), textcoords="offset points",
-                    fontsize=8)
-    if not result.crossings:
-        ax.text(0.02, 0.03, f"no crossing in range: {result.winner!r} is better throughout", transform=ax.transAxes,
-                fontsize=8)
+    for pair in result.pairs:
+        for c in pair.crossings:
+            ax.axvline(c.compute, color="k", ls="--", lw=1)
+            ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
+                        xytext=(6, 12), textcoords="offset points", fontsize=8)
+    if not any(p.crossings for p in result.pairs):
+        ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
+                transform=ax.transAxes, fontsize=8)
     _log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
     ax.legend(fontsize=7)
-    ax.set_title(f"Crossover of {result.recipes[0]!r} and {result.recipes[1]!r} "
-                 f"({result.cross_fraction:.0%} of resamples cross)", fontsize=9)
+    crossing = sum(p.crosses for p in result.pairs)
+    ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
+                 f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
     _save(fig, path)
 
 

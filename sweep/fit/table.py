@@ -96,6 +96,22 @@ class RunsTable:
                               f"every run trained on one synthetic corpus")
         return float(values[0])
 
+    def with_min_tokens_per_param(self, ratio: float | None) -> "RunsTable":
+        """The runs with tokens / N >= ratio; those left out are counted in `excluded` under
+        "tokens_per_param < RATIO". None: the table unchanged. ConfigError unless ratio is a
+        finite number > 0."""
+        if ratio is None:
+            return self
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)) or \
+                not (math.isfinite(ratio) and ratio > 0):
+            raise ConfigError(f"--min-tokens-per-param {ratio!r}: accepted is a finite number > 0 "
+                              f"(runs with fewer tokens per parameter are left out of the fits)")
+        keep_R = self.tokens_R >= ratio * self.n_params_R
+        if keep_R.all():
+            return self
+        excluded = {**self.excluded, f"tokens_per_param < {ratio:g}": int((~keep_R).sum())}
+        return replace(self.select(keep_R), excluded=excluded)
+
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
 
