@@ -250,11 +250,14 @@ def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_pa
     conf_file = launch.cli.conf_file
     monkeypatch.setattr(launch.cli, "conf_file", lambda name: {"out_dir": str(tmp_path / "demo-runs")}
                         if name == "demo.yaml" else conf_file(name))
+    monkeypatch.setattr(launch.cli, "prepare", lambda overrides, config_name, **kwargs:
+                        calls.append((config_name, overrides)) or 0)
     monkeypatch.setattr(launch.cli.subprocess, "call", lambda cmd: calls.append(cmd) or 1)
     monkeypatch.setattr(launch.cli, "status", lambda out_dir, **kwargs: calls.append(out_dir))
     assert main(["demo"]) == 1
-    assert calls[0][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
-    assert calls[1] == tmp_path / "demo-runs"
+    assert calls[0] == ("demo", [f"out_dir={tmp_path / 'demo-runs'}"])  # its synthetic corpus, generated first
+    assert calls[1][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
+    assert calls[2] == tmp_path / "demo-runs"
 
 
 def test_status_shows_tokens_per_param_and_its_csv_flattens_nested_fields(tiny_config, tmp_path, capsys,
@@ -271,3 +274,41 @@ def test_status_shows_tokens_per_param_and_its_csv_flattens_nested_fields(tiny_c
     assert row["tokens_per_param"] == "7"
     assert (row["data_density.exact_duplicate_rate"], row["data_density.near_duplicate_rate"]) == ("0.25", "0.5")
     assert "data_density" not in row  # numbers, not a Python dict's text
+
+
+def test_status_has_a_column_for_every_other_setting_that_differs_among_the_runs(tiny_config, tmp_path, capsys,
+                                                                                 wide_console):
+    """Two runs alike in the fixed columns but for their warmup and recipe: status shows both
+    settings, so no two rows look alike; settings all runs share, and where runs go or how often
+    they log, get no column."""
+    configs = [tiny_config("optim.warmup_steps=2", "recipe=short", "train.log_every=3"),
+               tiny_config("optim.warmup_steps=5", "recipe=long", "train.log_every=7")]
+    for cfg in configs:
+        RunDir.for_config(cfg).write_config(cfg)
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if "status" in line and "seed" in line)
+    assert "optim.warmup_steps" in header and "recipe" in header
+    assert "train.log_every" not in header and "model.seq_len" not in header and "out_dir" not in header
+    columns = [cell.strip() for cell in header.split("┃")]
+    rows = [[cell.strip() for cell in line.split("│")] for line in lines if "pending" in line and "│" in line]
+    assert sorted((row[columns.index("optim.warmup_steps")], row[columns.index("recipe")]) for row in rows) == [
+        ("2", "short"), ("5", "long")]
+
+
+def test_the_demo_is_a_grid_of_3_widths_by_3_token_budgets_on_the_synthetic_corpus(tmp_path):
+    """What the README says of `sweep demo`: 3 widths x 3 token budgets (5, 10, 20 tokens per
+    parameter) on data=synthetic, whose entropy rate is known, with fixed seeds (reproducible),
+    on the CPU, each run's folder named with its width and token budget."""
+    from launch.grid import compose_grid
+    from sweep.data.synthetic import entropy_rate, synthetic_spec
+
+    grid = compose_grid([f"out_dir={tmp_path}"], config_name="demo")
+    assert sorted((p.cfg.model.d, p.cfg.budget.tokens_per_param) for p in grid) == [
+        (d, tpp) for d in (32, 48, 64) for tpp in (5, 10, 20)]
+    assert {p.cfg.data.source.value for p in grid} == {"synthetic"}
+    assert {(p.cfg.seed, p.cfg.data.synthetic.seed, p.cfg.train.device.value) for p in grid} == {(0, 0, "cpu")}
+    assert len({entropy_rate(synthetic_spec(p.cfg.data)) for p in grid}) == 1
+    assert len({p.run.path.name.rsplit("-", 1)[0] for p in grid}) == 9  # no two runs' names look alike
+    assert all(f"d{p.cfg.model.d}-" in p.run.path.name and f"-tpp{p.cfg.budget.tokens_per_param:g}-" in p.run.path.name
+               for p in grid)
