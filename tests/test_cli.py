@@ -312,3 +312,15 @@ def test_the_demo_is_a_grid_of_3_widths_by_3_token_budgets_on_the_synthetic_corp
     assert len({p.run.path.name.rsplit("-", 1)[0] for p in grid}) == 9  # no two runs' names look alike
     assert all(f"d{p.cfg.model.d}-" in p.run.path.name and f"-tpp{p.cfg.budget.tokens_per_param:g}-" in p.run.path.name
                for p in grid)
+
+
+def test_the_demo_s_last_line_sets_the_fitted_e_beside_the_corpus_s_true_entropy():
+    from launch.cli import entropy_line
+
+    law = {"E": 3.41, "bootstrap": {"intervals": {"E": [3.37, 3.44]}}}
+    synthetic = [{"true_entropy_nats": 3.394}] * 2
+    assert entropy_line(law, synthetic) == ("fitted E = 3.410 [3.370, 3.440] nats/token; true entropy rate of the "
+                                            "corpus h = 3.394 (inside E's interval), E - h = +0.016")
+    assert "(outside E's interval)" in entropy_line({**law, "E": 3.5, "bootstrap": {"intervals": {"E": [3.45, 3.6]}}},
+                                                    synthetic)
+    assert entropy_line({"E": 1.2}, [{"true_entropy_nats": None}]) == "fitted E = 1.200 nats/token"  # a real corpus
