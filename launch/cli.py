@@ -158,11 +158,11 @@ def wait(source: str, interval_s: float) -> None:
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
            interval_s: float = 10.0, upload: bool = False) -> int:
+    from sweep.results import differing_settings
+
     source = str(source)
     if follow:
         wait(source, interval_s)
-    from sweep.results import differing_settings
-
     rows = runs_table(source)
     rows.sort(key=lambda r: (r["status"] == "damaged", r.get("n_params") or 0,
                              *(r.get(k) or 0 for k in ("d", "l", "lr", "batch_size", "seed", "tokens_per_param")),
