@@ -1,4 +1,4 @@
-"""Wall time of the README demo (target: under 15 minutes on 2 CPU cores).
+"""Wall time of the README demo (target: under 10 minutes on 2 CPU cores).
 
     python benchmarks/demo_wall_time.py [--out-dir DIR]
 
@@ -30,12 +30,12 @@ def main() -> None:
                            stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"{'run':44s} {'N':>9s} {'steps':>6s} {'wall s':>7s} {'tok/s':>8s}  eval loss")
+    print(f"{'run':50s} {'N':>9s} {'steps':>6s} {'wall s':>7s} {'tok/s':>8s}  eval loss")
     for result_file in sorted(out.glob("*/result.json")):
         r = json.loads(result_file.read_text())
-        print(f"{r['run']:44s} {r['n_params']:9,d} {r['steps']:6d} {r['wall_seconds']:7.1f} "
+        print(f"{r['run']:50s} {r['n_params']:9,d} {r['steps']:6d} {r['wall_seconds']:7.1f} "
               f"{r['tokens_per_second']:8,.0f}  {r['final_eval_loss']:.4f}")
-    print(f"demo exit code {code}; total wall time {wall / 60:.1f} min (target < 15 min)")
+    print(f"demo exit code {code}; total wall time {wall / 60:.1f} min (target < 10 min)")
 
 
 if __name__ == "__main__":

@@ -158,21 +158,26 @@ def wait(source: str, interval_s: float) -> None:
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
            interval_s: float = 10.0, upload: bool = False) -> int:
+    from sweep.results import differing_settings
+
     source = str(source)
     if follow:
         wait(source, interval_s)
     rows = runs_table(source)
     rows.sort(key=lambda r: (r["status"] == "damaged", r.get("n_params") or 0,
-                             *(r[k] or 0 for k in ("d", "l", "lr", "batch_size", "seed")), r["run"]))
+                             *(r.get(k) or 0 for k in ("d", "l", "lr", "batch_size", "seed", "tokens_per_param")),
+                             r["run"]))
+    # a column for every other setting whose value differs among the runs (recipe, warmup, data, ...)
+    differing = differing_settings(rows, shown=STATUS_SETTINGS)
     table = Table(title=f"{source}: {len(rows)} runs")
-    for col in ("d", "l", "batch", "lr", "wd", "seed", "tokens/param", "status", "steps", "train loss",
+    for col in ("d", "l", "batch", "lr", "wd", "seed", "tokens/param", *differing, "status", "steps", "train loss",
                 "eval loss", "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
-    for r in rows:
+    for i, r in enumerate(rows):
         steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
         table.add_row(_num(r["d"], ""), _num(r["l"], ""), _num(r["batch_size"], ""), _num(r["lr"], ".2e"),
                       _num(r["weight_decay"], "g"), _num(r["seed"], ""), _num(r.get("tokens_per_param"), "g"),
-                      r["status"], steps,
+                      *(_setting_text(values[i]) for values in differing.values()), r["status"], steps,
                       _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
@@ -209,6 +214,17 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
         where = upload_report(rows, {"scaling": plot} if plot is not None else {}, **report_target(source, rows))
         console.print(f"runs table{' and plot' if plot is not None else ''} logged to W&B: {where}")
     return 0
+
+
+# the settings `sweep status` always shows (its first columns)
+STATUS_SETTINGS = ("model.d", "model.l", "train.batch_size", "optim.lr", "optim.weight_decay", "seed",
+                   "budget.tokens_per_param")
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    return _num(value, "g") if isinstance(value, (int, float)) else str(value)
 
 
 def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -419,12 +435,17 @@ def conf_file(name: str) -> dict[str, Any]:
 
 
 def demo(out_dir: Path | None) -> int:
-    """The embedded-corpus scaling sweep of conf/demo.yaml (its grid, and its out_dir unless one is
-    given), then its table, plot and fit."""
+    """The synthetic-corpus scaling sweep of conf/demo.yaml (its grid, and its out_dir unless one is
+    given): its corpus generated (`sweep prepare`), its runs, then their table, plot and fit, whose
+    irreducible loss E is set beside the corpus's known entropy rate."""
     out_dir = Path(conf_file("demo.yaml")["out_dir"]) if out_dir is None else out_dir
-    cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", f"out_dir={out_dir}"]
-    console.print("running: " + " ".join(cmd[1:]))
-    code = subprocess.call(cmd)
+    overrides = [f"out_dir={out_dir}"]
+    console.print("preparing the demo's corpus: sweep prepare --config-name demo " + " ".join(overrides))
+    code = prepare(overrides, "demo", workers=1, slurm=False, time_min=0, wait=False)
+    cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", *overrides]
+    if code == 0:
+        console.print("running: " + " ".join(cmd[1:]))
+        code = subprocess.call(cmd)
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
     if code == 0:
         defaults = fit_defaults()
@@ -434,7 +455,22 @@ def demo(out_dir: Path | None) -> int:
         if law:
             console.print(f"Chinchilla fit: loss(N, T) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
                           f"{law['B']:.3g} / T^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
+            console.print(entropy_line(law, runs_table(str(out_dir))), highlight=False)
     return code
+
+
+def entropy_line(law: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The fitted E, with its bootstrap interval, beside the corpus's true entropy rate h (the
+    runs' `true_entropy_nats`), when the corpus has one."""
+    truths = {r["true_entropy_nats"] for r in rows if r.get("true_entropy_nats") is not None}
+    interval = (law.get("bootstrap") or {}).get("intervals", {}).get("E")
+    fitted = f"fitted E = {law['E']:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+    if len(truths) != 1:
+        return fitted + " nats/token"
+    (h,) = truths
+    where = "" if not interval else (" (inside E's interval)" if interval[0] <= h <= interval[1]
+                                     else " (outside E's interval)")
+    return f"{fitted} nats/token; true entropy rate of the corpus h = {h:.3f}{where}, E - h = {law['E'] - h:+.3f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,10 @@
   field says where it comes from: a config setting (its path in config.yaml), the budget
   (sweep/budget.py) or the run folder. They head every result.json (`as_dict()`, in field order)
   and are the W&B run's config; the runs table and W&B read-back read the same names.
-- `run_name_prefix(cfg)`: the readable start of a run folder's name, `d512-l8-b256-lr3.0e-03-wd0.1`
-  (the identity hash that ends it is sweep/rundir.py's).
+- `run_name_prefix(cfg)`: the readable start of a run folder's name, `d512-l8-b256-lr3.0e-03-wd0.1-tpp20`
+  (the identity hash that ends it is sweep/rundir.py's); `legacy_run_name_prefix(cfg)` the name runs
+  had before tokens per parameter joined it (`d512-l8-b256-lr3.0e-03-wd0.1`), under which a sweep
+  started then still finds its folders.
 - `run_tags(coordinates, extra)`: a run's W&B tags, the same grid labels plus data, tokenizer, recipe.
 - The status vocabulary and `run_status`, how a run's status follows from its result.json, the
   process holding its folder and what it left; `STATUS_OF_WANDB_STATE` for a run W&B still tracks.
@@ -129,20 +131,32 @@ def setting_value(cfg: Any, path: str) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def _grid_labels(d: int, l: int, batch_size: int, lr: float, weight_decay: float) -> list[str]:
-    return [f"d{d}", f"l{l}", f"b{batch_size}", f"lr{lr:.1e}", f"wd{weight_decay:g}"]
+def _grid_labels(d: int, l: int, batch_size: int, lr: float, weight_decay: float, tokens_per_param: float) -> list[str]:
+    return [f"d{d}", f"l{l}", f"b{batch_size}", f"lr{lr:.1e}", f"wd{weight_decay:g}", f"tpp{tokens_per_param:g}"]
+
+
+def _config_labels(cfg: TrainConfig) -> list[str]:
+    return _grid_labels(cfg.model.d, cfg.model.l, cfg.train.batch_size, cfg.optim.lr, cfg.optim.weight_decay,
+                        cfg.budget.tokens_per_param)
 
 
 def run_name_prefix(cfg: TrainConfig) -> str:
-    """The readable start of a run folder's name: its grid coordinates, `d512-l8-b256-lr3.0e-03-wd0.1`."""
-    return "-".join(_grid_labels(cfg.model.d, cfg.model.l, cfg.train.batch_size, cfg.optim.lr, cfg.optim.weight_decay))
+    """The readable start of a run folder's name: its grid coordinates and tokens per parameter,
+    `d512-l8-b256-lr3.0e-03-wd0.1-tpp20` (runs of one size and lr at several token budgets differ)."""
+    return "-".join(_config_labels(cfg))
+
+
+def legacy_run_name_prefix(cfg: TrainConfig) -> str:
+    """The prefix run folders had before tokens per parameter joined it, `d512-l8-b256-lr3.0e-03-wd0.1`:
+    sweep/rundir.py finds a run started then under it (the hash that follows is the same)."""
+    return "-".join(_config_labels(cfg)[:-1])
 
 
 def run_tags(coordinates: Coordinates, extra: Iterable[str] = ()) -> list[str]:
     """A run's W&B tags: its grid labels, data and tokenizer, the `extra` tags (logger.tags) and its
     recipe, each cut to W&B's 64 characters."""
     c = coordinates
-    tags = [*_grid_labels(c.d, c.l, c.batch_size, c.lr, c.weight_decay), f"data:{c.data}",
+    tags = [*_grid_labels(c.d, c.l, c.batch_size, c.lr, c.weight_decay, c.tokens_per_param), f"data:{c.data}",
             f"tokenizer:{c.tokenizer}", *extra]
     if c.recipe:
         tags.append(f"recipe:{c.recipe}")

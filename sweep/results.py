@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import DAMAGED, FINISHED, GRID_AXES, SETTINGS, run_status
-from sweep.rundir import CONFIG_REMEDY, RunDir, iter_run_dirs
+from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs
 
 ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
 
@@ -64,6 +64,46 @@ def _read_row(run: RunDir) -> dict[str, Any]:
         "final_eval_loss": evals[-1]["eval_loss"] if evals else None,
         "wall_seconds": last.get("wall_seconds"),
     }
+
+
+def differing_settings(rows: list[dict[str, Any]], shown: Iterable[str] = ()) -> dict[str, list[Any]]:
+    """The settings (dotted config keys, `optim.warmup_steps`) whose values differ among the rows'
+    runs, each with its value in every row (None where a run lacks it), in config order: what a
+    table of the rows must show besides its `shown` keys so that no two rows differ unseen. Keys
+    that do not change what is trained (where runs go, how often they log: sweep/rundir.py) are
+    left out. A row's settings are its run folder's config.yaml, or, for a W&B run or a folder
+    whose config cannot be read, the coordinates the row holds."""
+    settings_R = [_row_settings(row) for row in rows]
+    keys = list(dict.fromkeys(k for settings in settings_R for k in settings))
+    hidden = set(shown)
+    differing = {}
+    for key in keys:
+        if key in hidden or not is_identity_setting(key):
+            continue
+        values = [settings.get(key) for settings in settings_R]
+        if any(v != values[0] for v in values[1:]):
+            differing[key] = values
+    return differing
+
+
+def _row_settings(row: dict[str, Any]) -> dict[str, Any]:
+    path = Path(str(row.get("path", "")))
+    if row.get("status") != DAMAGED and (path / "config.yaml").is_file():
+        try:
+            return _dotted(RunDir(path).read_config())
+        except DamagedFile:
+            pass
+    return {SETTINGS[name]: row[name] for name in SETTINGS if name in row}
+
+
+def _dotted(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def load_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -2,8 +2,11 @@
 W&B) relies on.
 
 The folder is `out_dir/<name>` with name = readable prefix + short hash of the config fields
-that change what is trained, e.g. `d512-l8-b256-lr3e-03-wd0.1-3f9a2c1e`; never a timestamp or a
-job number, so a re-launched or requeued run finds its own checkpoint. It holds:
+that change what is trained, e.g. `d512-l8-b256-lr3.0e-03-wd0.1-tpp20-3f9a2c1e`; never a timestamp
+or a job number, so a re-launched or requeued run finds its own checkpoint. A run started before
+tokens per parameter joined the prefix has its folder under the old name (`...-wd0.1-3f9a2c1e`,
+the same hash): `RunDir.for_config` finds it there when no folder has the new name, so re-running
+an older sweep's command resumes or skips its runs instead of training them again. It holds:
 
   config.yaml      the resolved config (written at start)
   checkpoints/     latest.pt, written atomically (sweep/run/checkpoint.py)
@@ -48,7 +51,7 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import FINISHED, STATUSES, run_name_prefix, run_status
+from sweep.record import FINISHED, STATUSES, legacy_run_name_prefix, run_name_prefix, run_status
 from sweep.storage import atomic_write, write_failed
 
 log = logging.getLogger("sweep.rundir")
@@ -67,6 +70,15 @@ NON_IDENTITY_FIELDS = {
     "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile",
               "peak_tflops"},
 }
+
+
+def is_identity_setting(key: str) -> bool:
+    """Whether the dotted config key (`optim.lr`, `train.log_every`) is part of a run's identity."""
+    head, _, rest = key.partition(".")
+    if head not in NON_IDENTITY_FIELDS:
+        return True
+    sub = NON_IDENTITY_FIELDS[head]
+    return sub is not None and rest.split(".")[0] not in sub
 
 
 def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
@@ -115,6 +127,11 @@ def run_name(cfg: TrainConfig) -> str:
     return f"{run_name_prefix(cfg)}-{run_hash(cfg)}"
 
 
+def legacy_run_name(cfg: TrainConfig) -> str:
+    """The name the run's folder had before tokens per parameter joined the prefix (same hash)."""
+    return f"{legacy_run_name_prefix(cfg)}-{run_hash(cfg)}"
+
+
 class RunDir:
     """Paths and file operations of one run folder."""
 
@@ -123,7 +140,13 @@ class RunDir:
 
     @classmethod
     def for_config(cls, cfg: TrainConfig) -> "RunDir":
-        return cls(Path(cfg.out_dir) / run_name(cfg))
+        """The run's folder: `out_dir/run_name(cfg)`, or the folder of the same run under its
+        legacy name when only that one exists (a sweep started before the name changed)."""
+        path = Path(cfg.out_dir) / run_name(cfg)
+        legacy = Path(cfg.out_dir) / legacy_run_name(cfg)
+        if not path.exists() and legacy.is_dir():
+            return cls(legacy)
+        return cls(path)
 
     config_file = property(lambda self: self.path / "config.yaml")
     metrics_file = property(lambda self: self.path / "metrics.jsonl")

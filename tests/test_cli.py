@@ -270,11 +270,14 @@ def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_pa
     conf_file = launch.cli.conf_file
     monkeypatch.setattr(launch.cli, "conf_file", lambda name: {"out_dir": str(tmp_path / "demo-runs")}
                         if name == "demo.yaml" else conf_file(name))
+    monkeypatch.setattr(launch.cli, "prepare", lambda overrides, config_name, **kwargs:
+                        calls.append((config_name, overrides)) or 0)
     monkeypatch.setattr(launch.cli.subprocess, "call", lambda cmd: calls.append(cmd) or 1)
     monkeypatch.setattr(launch.cli, "status", lambda out_dir, **kwargs: calls.append(out_dir))
     assert main(["demo"]) == 1
-    assert calls[0][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
-    assert calls[1] == tmp_path / "demo-runs"
+    assert calls[0] == ("demo", [f"out_dir={tmp_path / 'demo-runs'}"])  # its synthetic corpus, generated first
+    assert calls[1][-3:] == ["--config-name", "demo", f"out_dir={tmp_path / 'demo-runs'}"]
+    assert calls[2] == tmp_path / "demo-runs"
 
 
 def test_status_shows_tokens_per_param_and_its_csv_flattens_nested_fields(tiny_config, tmp_path, capsys,
@@ -330,3 +333,53 @@ def test_fit_recipe_all_prints_the_recipes_side_by_side(tmp_path, capsys, wide_c
     (e_row,) = [line for line in out.splitlines() if line.strip(" │|").startswith("E ")]
     assert f"{fits['a']['E']:.4g}" in e_row and f"{fits['b']['E']:.4g}" in e_row
     assert header.index(" a ") < header.index(" b ")
+
+
+def test_status_has_a_column_for_every_other_setting_that_differs_among_the_runs(tiny_config, tmp_path, capsys,
+                                                                                 wide_console):
+    """Two runs alike in the fixed columns but for their warmup and recipe: status shows both
+    settings, so no two rows look alike; settings all runs share, and where runs go or how often
+    they log, get no column."""
+    configs = [tiny_config("optim.warmup_steps=2", "recipe=short", "train.log_every=3"),
+               tiny_config("optim.warmup_steps=5", "recipe=long", "train.log_every=7")]
+    for cfg in configs:
+        RunDir.for_config(cfg).write_config(cfg)
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if "status" in line and "seed" in line)
+    assert "optim.warmup_steps" in header and "recipe" in header
+    assert "train.log_every" not in header and "model.seq_len" not in header and "out_dir" not in header
+    columns = [cell.strip() for cell in header.split("┃")]
+    rows = [[cell.strip() for cell in line.split("│")] for line in lines if "pending" in line and "│" in line]
+    assert sorted((row[columns.index("optim.warmup_steps")], row[columns.index("recipe")]) for row in rows) == [
+        ("2", "short"), ("5", "long")]
+
+
+def test_the_demo_is_a_grid_of_3_widths_by_3_token_budgets_on_the_synthetic_corpus(tmp_path):
+    """What the README says of `sweep demo`: 3 widths x 3 token budgets (5, 10, 20 tokens per
+    parameter) on data=synthetic, whose entropy rate is known, with fixed seeds (reproducible),
+    on the CPU, each run's folder named with its width and token budget."""
+    from launch.grid import compose_grid
+    from sweep.data.synthetic import entropy_rate, synthetic_spec
+
+    grid = compose_grid([f"out_dir={tmp_path}"], config_name="demo")
+    assert sorted((p.cfg.model.d, p.cfg.budget.tokens_per_param) for p in grid) == [
+        (d, tpp) for d in (32, 48, 64) for tpp in (5, 10, 20)]
+    assert {p.cfg.data.source.value for p in grid} == {"synthetic"}
+    assert {(p.cfg.seed, p.cfg.data.synthetic.seed, p.cfg.train.device.value) for p in grid} == {(0, 0, "cpu")}
+    assert len({entropy_rate(synthetic_spec(p.cfg.data)) for p in grid}) == 1
+    assert len({p.run.path.name.rsplit("-", 1)[0] for p in grid}) == 9  # no two runs' names look alike
+    assert all(f"d{p.cfg.model.d}-" in p.run.path.name and f"-tpp{p.cfg.budget.tokens_per_param:g}-" in p.run.path.name
+               for p in grid)
+
+
+def test_the_demo_s_last_line_sets_the_fitted_e_beside_the_corpus_s_true_entropy():
+    from launch.cli import entropy_line
+
+    law = {"E": 3.41, "bootstrap": {"intervals": {"E": [3.37, 3.44]}}}
+    synthetic = [{"true_entropy_nats": 3.394}] * 2
+    assert entropy_line(law, synthetic) == ("fitted E = 3.410 [3.370, 3.440] nats/token; true entropy rate of the "
+                                            "corpus h = 3.394 (inside E's interval), E - h = +0.016")
+    assert "(outside E's interval)" in entropy_line({**law, "E": 3.5, "bootstrap": {"intervals": {"E": [3.45, 3.6]}}},
+                                                    synthetic)
+    assert entropy_line({"E": 1.2}, [{"true_entropy_nats": None}]) == "fitted E = 1.200 nats/token"  # a real corpus

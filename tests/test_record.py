@@ -7,8 +7,8 @@ from dataclasses import fields
 import pytest
 
 from sweep.budget import compute_budget, model_shape
-from sweep.record import (COORDINATES, FINISHED, GRID_AXES, SETTINGS, STATUSES, Coordinates, run_name_prefix,
-                          run_status, run_tags, setting_value, training_flops)
+from sweep.record import (COORDINATES, FINISHED, GRID_AXES, SETTINGS, STATUSES, Coordinates, legacy_run_name_prefix,
+                          run_name_prefix, run_status, run_tags, setting_value, training_flops)
 from sweep.rundir import RunDir
 
 
@@ -43,11 +43,13 @@ def test_grid_axes_are_the_numeric_coordinates_a_run_folder_row_reads_from_confi
 
 
 def test_the_name_prefix_and_the_tags_share_the_grid_labels(tiny_config):
-    cfg = tiny_config("model.d=64", "model.l=2", "optim.lr=3e-3", "optim.weight_decay=0.1", "recipe=" + "r" * 80)
-    assert run_name_prefix(cfg) == "d64-l2-b4-lr3.0e-03-wd0.1"
+    cfg = tiny_config("model.d=64", "model.l=2", "optim.lr=3e-3", "optim.weight_decay=0.1", "recipe=" + "r" * 80,
+                      "budget.tokens_per_param=10")
+    assert run_name_prefix(cfg) == "d64-l2-b4-lr3.0e-03-wd0.1-tpp10"
+    assert legacy_run_name_prefix(cfg) == "d64-l2-b4-lr3.0e-03-wd0.1"  # before tokens per parameter joined it
     tags = run_tags(coordinates_of(cfg), ["width"])
-    assert tags[:5] == ["d64", "l2", "b4", "lr3.0e-03", "wd0.1"] and "-".join(tags[:5]) == run_name_prefix(cfg)
-    assert tags[5:] == [f"data:{cfg.data.source.value}", f"tokenizer:{cfg.data.tokenizer.value}", "width",
+    assert tags[:6] == ["d64", "l2", "b4", "lr3.0e-03", "wd0.1", "tpp10"] and "-".join(tags[:6]) == run_name_prefix(cfg)
+    assert tags[6:] == [f"data:{cfg.data.source.value}", f"tokenizer:{cfg.data.tokenizer.value}", "width",
                         ("recipe:" + "r" * 80)[:64]]
     assert "recipe:" not in " ".join(run_tags(coordinates_of(tiny_config()), []))
 

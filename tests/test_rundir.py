@@ -9,14 +9,42 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import ConfigError, DamagedFile, StorageError
-from sweep.rundir import RunDir, run_name
+from sweep.rundir import RunDir, legacy_run_name, run_name
 
 
 def test_name_is_readable_coordinates_plus_hash(tiny_config):
-    name = run_name(tiny_config("model.d=64", "model.l=2", "optim.lr=3e-3", "optim.weight_decay=0.1"))
+    name = run_name(tiny_config("model.d=64", "model.l=2", "optim.lr=3e-3", "optim.weight_decay=0.1",
+                                "budget.tokens_per_param=5"))
     prefix, digest = name.rsplit("-", 1)
-    assert prefix == "d64-l2-b4-lr3.0e-03-wd0.1"
+    assert prefix == "d64-l2-b4-lr3.0e-03-wd0.1-tpp5"
     assert len(digest) == 8 and int(digest, 16) >= 0
+
+
+def test_runs_of_one_size_at_several_token_budgets_have_names_that_say_which_budget(tiny_config):
+    names = [run_name(tiny_config(f"budget.tokens_per_param={tpp}")) for tpp in (5, 10, 20, 2.5)]
+    assert [name.rsplit("-", 2)[1] for name in names] == ["tpp5", "tpp10", "tpp20", "tpp2.5"]
+
+
+def test_a_run_started_under_its_legacy_name_is_found_there_and_not_started_again(tiny_config):
+    """A sweep started before tokens per parameter joined the name: re-running its command finds
+    each run's folder under the old name (same hash), so finished runs are skipped and started
+    ones resume, instead of new folders being trained from scratch."""
+    cfg = tiny_config("model.d=64", "optim.lr=3e-3", "budget.tokens_per_param=5")
+    assert legacy_run_name(cfg) == run_name(cfg).replace("-tpp5-", "-")
+    old = RunDir(Path(cfg.out_dir) / legacy_run_name(cfg))
+    old.write_config(cfg)
+    old.write_result({"status": "complete", "final_eval_loss": 3.0})
+    found = RunDir.for_config(cfg)
+    assert found.path == old.path and found.state() == "complete"
+    other_budget = tiny_config("model.d=64", "optim.lr=3e-3", "budget.tokens_per_param=10")
+    assert RunDir.for_config(other_budget).path.name == run_name(other_budget)  # a new run: the new name
+
+
+def test_a_folder_under_the_new_name_wins_over_a_legacy_one(tiny_config):
+    cfg = tiny_config("budget.tokens_per_param=5")
+    RunDir(Path(cfg.out_dir) / legacy_run_name(cfg)).write_config(cfg)
+    RunDir(Path(cfg.out_dir) / run_name(cfg)).write_config(cfg)
+    assert RunDir.for_config(cfg).path.name == run_name(cfg)
 
 
 def test_identity_ignores_where_and_how_often_but_not_what_is_trained(tiny_config):
