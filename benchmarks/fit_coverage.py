@@ -2,11 +2,12 @@
 known law with realistic sampling and noise are fitted and bootstrapped; the printout says how
 often each nominal 95% (and 80%) interval holds the true E, alpha, beta and N_opt at C = 10x the
 largest run's compute, for the bootstrap as it is (each resample keeps the best of the full-data
-optimum, the grid's other optima and a small grid scaled to the runs) and as it was (the
-optima only), and how often identify.py flags a parameter.
+optimum, the grid's other optima and a small grid scaled to the runs), with resamples of the
+residuals ("residual", the default) or of the runs ("case"), and as it was (the optima only,
+runs resampled: "old"), and how often identify.py flags a parameter (residual bootstrap).
 
     nice -n 10 python benchmarks/fit_coverage.py [--seeds 60] [--resamples 100] [--noise 0.015]
-                                                 [--design wide|narrow]
+                                                 [--design wide|narrow] [--methods residual,case,old]
 
 The law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s constants, rounded),
 sampled (wide) at 5 sizes 3e6 .. 1e8 x 4 tokens per parameter 5 .. 40 (20 runs) or (narrow) at
@@ -47,11 +48,14 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=100)
     parser.add_argument("--noise", type=float, default=0.015)
     parser.add_argument("--design", choices=tuple(DESIGNS), default="wide")
+    parser.add_argument("--methods", default="residual,case,old",
+                        help="bootstraps to compare: residual, case (both with the resample starts), old")
     args = parser.parse_args()
     sizes, ratios = DESIGNS[args.design]
     C = 10 * float(training_flops(sizes[-1], sizes[-1] * ratios[-1]))
     truth = {"E": TRUE.E, "alpha": TRUE.alpha, "beta": TRUE.beta, "n_opt": float(TRUE.n_opt(C))}
-    methods = {"new": True, "old": False}
+    known = {"residual": (True, "residual"), "case": (True, "case"), "old": (False, "case")}
+    methods = {name: known[name] for name in args.methods.split(",")}
     hits = {(m, lvl, name): 0 for m in methods for lvl in LEVELS for name in NAMES}
     e_zero = {m: 0 for m in methods}
     raw_e_hits = {lvl: 0 for lvl in LEVELS}  # the old bootstrap, E as the optimiser left it
@@ -60,8 +64,9 @@ def main() -> None:
     for seed in range(args.seeds):
         n_R, tokens_R, loss_R = table(seed, args.noise, sizes, ratios)
         fit = fit_chinchilla(n_R, tokens_R, loss_R)
-        for method, grid_starts in methods.items():
-            boot = bootstrap(fit, n_resamples=args.resamples, seed=seed, compute=C, grid_starts=grid_starts)
+        for method, (grid_starts, resampled) in methods.items():
+            boot = bootstrap(fit, n_resamples=args.resamples, seed=seed, compute=C, grid_starts=grid_starts,
+                             method=resampled)
             e_zero[method] += boot.intervals["E"][0] == 0
             for lvl in LEVELS:
                 for name in NAMES:
@@ -71,7 +76,7 @@ def main() -> None:
                 for lvl in LEVELS:
                     lo, hi = percentile_interval(np.exp(boot.theta_QxP[:, 2]), lvl)
                     raw_e_hits[lvl] += lo <= TRUE.E <= hi
-            if method == "new":
+            if method == next(iter(methods)):
                 for parameter in {f.parameter for f in identifiability_flags(fit, boot, C)}:
                     flagged[parameter] = flagged.get(parameter, 0) + 1
     seconds = time.perf_counter() - start
@@ -88,10 +93,10 @@ def main() -> None:
                 p = hits[method, lvl, name] / n
                 cells.append(f"{p:.0%} +- {np.sqrt(p * (1 - p) / n):.0%}")
             print(f"| {method} | {lvl:.0%} | " + " | ".join(cells) + f" | {e_zero[method] / n:.0%} |")
-    for lvl in LEVELS:
+    for lvl in LEVELS if "old" in methods else ():
         p = raw_e_hits[lvl] / n
         print(f"| old, E as fitted | {lvl:.0%} | {p:.0%} +- {np.sqrt(p * (1 - p) / n):.0%} | | | | |")
-    print("flagged (new bootstrap), share of seeds: " +
+    print(f"flagged ({next(iter(methods))} bootstrap), share of seeds: " +
           ", ".join(f"{k} {v / n:.0%}" for k, v in sorted(flagged.items(), key=lambda kv: -kv[1])))
 
 

@@ -34,6 +34,8 @@ from launch.completion import SHELLS, bash_completion
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.laws import LAWS
+from sweep.fit.parametric import BOOTSTRAP_METHODS
+from sweep.results import flatten
 from sweep.storage import atomic_write
 
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
@@ -227,18 +229,6 @@ def _setting_text(value: Any) -> str:
     return _num(value, "g") if isinstance(value, (int, float)) else str(value)
 
 
-def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A runs-table row with its nested fields as dotted columns (`data_density.exact_duplicate_rate`),
-    so a CSV holds numbers, not a Python dict's text."""
-    flat: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def load_table(source: str | None, runs_file: Path | None, upload: bool = False):
     """The runs table of a sweep folder / W&B group (with its rows) or of a CSV / parquet file."""
     from sweep.fit.table import from_file, from_rows
@@ -257,7 +247,7 @@ def load_table(source: str | None, runs_file: Path | None, upload: bool = False)
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
         compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None,
         fix: Sequence[str] | None = None,
-        min_tokens_per_param: float | None = None) -> int:
+        min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> int:
     import yaml
 
     from sweep.fit.laws import ALL_RECIPES, fit_law
@@ -270,7 +260,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
                      recipe=recipe, fix=fix,
-                     min_tokens_per_param=min_tokens_per_param)
+                     min_tokens_per_param=min_tokens_per_param, bootstrap_method=bootstrap_method)
     if as_json:
         print(json.dumps(result, indent=2))
     elif "recipes" in result and isinstance(result["recipes"], dict):  # --recipe all
@@ -356,7 +346,7 @@ def _cell(value: Any) -> str:
 def report(source: str | None, runs_file: Path | None, out: Path | None, bootstrap: int, seed: int,
            compute: float | None, cutoff: float | None, recipe: str | None, upload: bool,
            fix: Sequence[str] | None = None,
-           min_tokens_per_param: float | None = None) -> int:
+           min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
@@ -372,8 +362,8 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
     result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
-                          compute=compute, recipe=recipe, fix=fix,
-                     min_tokens_per_param=min_tokens_per_param)
+                          compute=compute, recipe=recipe, fix=fix, min_tokens_per_param=min_tokens_per_param,
+                          bootstrap_method=bootstrap_method)
     console.print(f"report written to {result.markdown} ({len(result.figures)} figures, runs.csv, fits.json)")
     for analysis, reason in result.skipped.items():
         console.print(f"  skipped {analysis}: {reason}", highlight=False)
@@ -504,6 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
     f.add_argument("--bootstrap", type=int, help="resamples for confidence intervals (default: none; --law "
                                                   f"crossover: {defaults.bootstrap}, conf/fit.yaml)")
+    f.add_argument("--bootstrap-method", choices=BOOTSTRAP_METHODS,
+                   help="chinchilla / subscaling intervals: resample the fit's log residuals, the runs staying where "
+                        f"the grid put them (residual), or the runs (case); default {defaults.bootstrap_method}, "
+                        "conf/fit.yaml")
     f.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
     f.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given (default: the "
                                                  "largest run's)")
@@ -529,6 +523,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
     rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,
                     help="resamples for the confidence intervals (default: conf/fit.yaml)")
+    rp.add_argument("--bootstrap-method", choices=BOOTSTRAP_METHODS,
+                    help="section 1's intervals: resample the fit's log residuals (residual) or the runs (case); "
+                         f"default {defaults.bootstrap_method}, conf/fit.yaml")
     rp.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
     rp.add_argument("--compute", type=float, help="C at which N_opt, T_opt, tokens/param are given")
     rp.add_argument("--cutoff", type=float, help="held-out comparison: fit below this N (default: the largest "
@@ -560,11 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 defaults.bootstrap if args.law == "crossover" else 0
             return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
                        args.cutoff, args.by, args.upload, args.recipe, args.fix,
-                       args.min_tokens_per_param)
+                       args.min_tokens_per_param, args.bootstrap_method)
         if args.command == "report":
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
                           args.cutoff, args.recipe, args.upload, args.fix,
-                          args.min_tokens_per_param)
+                          args.min_tokens_per_param, args.bootstrap_method)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
         return demo(args.out_dir)

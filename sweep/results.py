@@ -90,17 +90,20 @@ def _row_settings(row: dict[str, Any]) -> dict[str, Any]:
     path = Path(str(row.get("path", "")))
     if row.get("status") != DAMAGED and (path / "config.yaml").is_file():
         try:
-            return _dotted(RunDir(path).read_config())
+            return flatten(RunDir(path).read_config())
         except DamagedFile:
             pass
     return {SETTINGS[name]: row[name] for name in SETTINGS if name in row}
 
 
-def _dotted(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested dict (a run's config, a runs-table row) with its nested fields as dotted keys
+    (`optim.lr`, `data_density.exact_duplicate_rate`): a CSV or a table column holds numbers, not a
+    Python dict's text."""
     flat: dict[str, Any] = {}
-    for key, value in config.items():
+    for key, value in row.items():
         if isinstance(value, dict):
-            flat.update(_dotted(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat

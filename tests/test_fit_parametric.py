@@ -348,14 +348,17 @@ def pinned_fit():
     return fit
 
 
-def test_a_fit_pinned_at_e_zero_gets_the_bound_as_lower_end_and_a_wide_interval_not_a_zero_width_one(pinned_fit):
-    boot = bootstrap(pinned_fit, n_resamples=20, seed=0)
+@pytest.mark.parametrize("method", ["residual", "case"])
+def test_a_fit_pinned_at_e_zero_gets_the_bound_as_lower_end_and_a_wide_interval_not_a_zero_width_one(pinned_fit,
+                                                                                                    method):
+    boot = bootstrap(pinned_fit, n_resamples=20, seed=0, method=method)
+    assert boot.method == method
     lo, hi = boot.intervals["E"]
     assert lo == 0.0  # the bound, not 1e-29
     assert hi > 0.5  # resamples started off the bound find a floor: the interval is honest about it
     assert 0 < boot.at_bound["E"] < 1
     assert boot.n_starts_per_resample == len(pinned_fit.optima_OxP) + 36  # conf/fit.yaml: 4 x 3 x 3 grid
-    optima_only = bootstrap(pinned_fit, n_resamples=20, seed=0, grid_starts=False)
+    optima_only = bootstrap(pinned_fit, n_resamples=20, seed=0, grid_starts=False, method=method)
     assert optima_only.intervals["E"] == (0.0, 0.0) and optima_only.at_bound["E"] == 1.0  # as it was
 
 
@@ -390,3 +393,35 @@ def test_fix_accepts_e_between_zero_and_the_lowest_loss_and_names_the_bad_value(
         with pytest.raises(ConfigError) as err:
             fit_chinchilla(*chinchilla_runs, fix=fix)
         assert words in str(err.value)
+
+
+def test_a_residual_resample_keeps_every_run_and_draws_the_fits_own_scaled_residuals(chinchilla_fit):
+    """The residual bootstrap keeps the grid as designed: each resample is every run's fitted log
+    loss plus one of the fit's log residuals (centred, scaled by sqrt(R / (R - 5)) for the five
+    fitted parameters), so no resample can lose the sizes or budgets that pin E."""
+    fit = chinchilla_fit
+    log_loss_QxR = parametric.residual_resamples(fit, 50, np.random.default_rng(0))
+    log_pred_R = np.log(fit.predict(fit.N_R, fit.tokens_R))
+    residual_R = np.log(fit.loss_R) - log_pred_R
+    R = fit.n_runs
+    scaled_R = (residual_R - residual_R.mean()) * np.sqrt(R / (R - 5))
+    drawn_QxR = log_loss_QxR - log_pred_R
+    assert log_loss_QxR.shape == (50, R)
+    assert np.isin(np.round(drawn_QxR, 12), np.round(scaled_R, 12)).all()
+    assert len(np.unique(np.round(drawn_QxR[0], 12))) > 1  # drawn with replacement, not one shift
+
+
+@pytest.mark.parametrize("method", ["residual", "case"])
+def test_both_bootstraps_hold_the_truth_and_keep_a_held_e(chinchilla_fit, chinchilla_runs, method):
+    boot = bootstrap(chinchilla_fit, n_resamples=60, seed=3, method=method)
+    for name in ("E", "alpha", "beta"):
+        lo, hi = boot.intervals[name]
+        assert lo < TRUE_CHINCHILLA.params()[name] < hi, (name, lo, hi)
+    held = fit_chinchilla(*chinchilla_runs, fix={"E": 1.7})
+    held_boot = bootstrap(held, n_resamples=10, seed=0, method=method)
+    assert (held_boot.samples["E"] == 1.7).all()
+
+
+def test_an_unknown_bootstrap_method_is_named_with_the_accepted_ones(chinchilla_fit):
+    with pytest.raises(ConfigError, match="bootstrap method 'jackknife': accepted are residual, case"):
+        bootstrap(chinchilla_fit, n_resamples=10, method="jackknife")

@@ -16,6 +16,7 @@ import yaml
 @dataclass(frozen=True)
 class FitDefaults:
     bootstrap: int  # resamples of `sweep report` and `sweep fit --law crossover`
+    bootstrap_method: str  # residual | case: what a parametric fit's bootstrap resamples
     seed: int  # seed of the bootstrap
     level: float  # probability of the percentile intervals
     budget_tolerance: float  # relative FLOPs tolerance within one compute budget

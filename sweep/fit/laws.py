@@ -57,7 +57,7 @@ def bootstrap_to_dict(boot: Any) -> dict[str, Any]:
     fit with the intervals (sweep/fit/identify.py)."""
     from sweep.fit.identify import identifiability_flags
 
-    return {"n_resamples": boot.n_resamples, "level": boot.level, "seed": boot.seed,
+    return {"n_resamples": boot.n_resamples, "method": boot.method, "level": boot.level, "seed": boot.seed,
             "converged_fraction": boot.converged_fraction, "n_starts_per_resample": boot.n_starts_per_resample,
             "intervals": {k: list(v) for k, v in boot.intervals.items()}, "at_bound": dict(boot.at_bound),
             "identifiability": [f.to_dict() for f in identifiability_flags(boot.fit, boot, boot.compute)]}
@@ -114,11 +114,12 @@ ALL_RECIPES = "all"  # recipe= value that fits every recipe side by side
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
             level: float | None = None, recipe: str | None = None, fix: Any = None,
-            min_tokens_per_param: float | None = None) -> dict[str, Any]:
+            min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> dict[str, Any]:
     """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it. `fix`:
     parameters of chinchilla / subscaling held at a value (sweep/fit/fixed.py: "E=1.69", "E=true").
     recipe="all": each recipe fitted alone, {"recipes": {name: result}} (a recipe the law cannot
-    be fitted to is named in "skipped" with the reason; ConfigError when none can)."""
+    be fitted to is named in "skipped" with the reason; ConfigError when none can).
+    bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's (None: conf/fit.yaml's)."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
     from sweep.fit.fixed import fix_values
 
@@ -134,7 +135,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
     if recipe == ALL_RECIPES and law != "crossover":  # crossover takes every recipe anyway
         return _fit_each_recipe(law, table, head, labels, curves=curves, bootstrap=bootstrap, seed=seed,
-                                compute=compute, cutoff=cutoff, by=by, level=level, fix=fix)
+                                compute=compute, cutoff=cutoff, by=by, level=level, fix=fix,
+                                bootstrap_method=bootstrap_method)
     if recipe is not None and not (recipe == ALL_RECIPES and law == "crossover"):
         if recipe not in labels:
             raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {labels or 'none'}")
@@ -158,7 +160,8 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
                        tokens_per_param=float(fit.law.tokens_per_param(C)))
         boot = None
         if bootstrap > 0:
-            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed, compute=C)
+            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed, compute=C,
+                                        method=bootstrap_method)
             out["bootstrap"] = bootstrap_to_dict(boot)
         out["identifiability"] = fit_to_dict(fit, boot, C)["identifiability"]
         out.update(truth_to_dict(table, boot))

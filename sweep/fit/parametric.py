@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -403,10 +403,13 @@ class LawFit:
                 f"summed Huber {self.objective:.4g}")
 
 
-def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None, held_P=None):
+def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None, held_P=None,
+                  log_loss_SxR=None):
     """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem;
     held_P (optional, bool per theta column) holds those columns at their start values: their
-    gradient is zeroed, so L-BFGS never moves them (every step is a combination of gradients).
+    gradient is zeroed, so L-BFGS never moves them (every step is a combination of gradients);
+    log_loss_SxR (optional) gives each problem its own log losses of the runs (a residual
+    bootstrap's), in place of runs.log_loss_R.
 
     The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the W x R
     temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
@@ -420,8 +423,9 @@ def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None,
 
         def evaluate(rows: slice) -> None:
             w_WxR = None if w_SxR is None else w_SxR[idx_W[rows]]
+            rows_runs = runs if log_loss_SxR is None else replace(runs, log_loss_R=log_loss_SxR[idx_W[rows]])
             with np.errstate(all="ignore"):  # per thread; the line search rejects inf / NaN
-                f_W[rows], grad_WxP[rows] = form.objective(theta_WxP[rows], runs, w_WxR)
+                f_W[rows], grad_WxP[rows] = form.objective(theta_WxP[rows], rows_runs, w_WxR)
             if held_P is not None:
                 grad_WxP[rows, held_P] = 0.0
 
@@ -594,6 +598,7 @@ class BootstrapResult:
     # fraction of resamples with each parameter at a bound (E at 0, an exponent at 0, A or B
     # running off to infinity; thresholds in conf/fit.yaml); only parameters with some are listed
     at_bound: dict[str, float] = field(default_factory=dict)
+    method: str = "residual"  # residual | case (see bootstrap_thetas)
 
     def laws(self) -> list:
         form = FORMS[self.fit.form]
@@ -649,28 +654,64 @@ def resample_start_grid(fit: LawFit) -> np.ndarray:
     return hold(form, np.array(rows, dtype=np.float64), fit.fixed)
 
 
+BOOTSTRAP_METHODS = ("residual", "case")
+
+
 def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
-                     n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True):
+                     n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True,
+                     method: str | None = None):
     """theta_QxP, f_Q, converged_Q of every resample, and the starts per resample.
 
+    method (None: conf/fit.yaml's bootstrap_method):
+        residual  the runs stay where the sweep put them (a grid is designed, not drawn); each
+                  resample adds to the fit's log prediction of every run a log residual drawn
+                  with replacement from the fit's own, centred and scaled by sqrt(R / (R - P))
+                  (P the free parameters) for the spread the fit absorbed
+        case      runs drawn with replacement (counts as weights): on a small grid a resample
+                  often lacks the sizes or budgets that pin E, and collapses it
     One batched L-BFGS call (Q x starts problems): each resample starts from the full-data
     optimum, from up to n_extra_starts other local optima of the grid fit that are different
     fits with an objective within OPTIMUM_SLACK x the best, and (grid_starts) from the K starts
     of `resample_start_grid`; its best end point is kept. Starting only from the full-data
     optimum gave a fit pinned at a bound (E -> 0) a zero-width interval: every resample stayed
     in the basin it started in. Held parameters (fit.fixed) stay held."""
+    method = check_bootstrap_method(fit_defaults().bootstrap_method if method is None else method)
     form = FORMS[fit.form]
     starts_OxP = fit.optima_OxP[: 1 + n_extra_starts]
     if grid_starts:
         starts_OxP = np.concatenate([starts_OxP, resample_start_grid(fit)])
     k = len(starts_OxP)
-    w_QxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
-    result = minimize_form(form, LogRuns.of(fit.N_R, fit.tokens_R, fit.loss_R),
-                           np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0),
-                           held_mask(form, fit.fixed))
+    runs = LogRuns.of(fit.N_R, fit.tokens_R, fit.loss_R)
+    log_loss_SxR = None
+    if method == "case":
+        w_QxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
+    else:
+        w_QxR = np.broadcast_to(fit.weights_R, (n_resamples, fit.n_runs))
+        log_loss_SxR = np.repeat(residual_resamples(fit, n_resamples, rng), k, axis=0)
+    result = minimize_form(form, runs, np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0),
+                           held_mask(form, fit.fixed), log_loss_SxR)
     f_QxO = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
     best_Q = np.arange(n_resamples) * k + np.argmin(f_QxO, axis=1)
     return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
+
+
+def residual_resamples(fit: LawFit, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """log_loss_QxR: the fit's log prediction of each run plus a log residual drawn with
+    replacement from the fit's residuals (of the runs with weight > 0), centred and scaled by
+    sqrt(R / (R - P)), P the law's free (not held) parameters."""
+    log_pred_R = np.log(fit.predict(fit.N_R, fit.tokens_R))
+    kept_R = fit.weights_R > 0
+    residual_K = (np.log(fit.loss_R) - log_pred_R)[kept_R]
+    n_free = FORMS[fit.form].n_params - len(fit.fixed)
+    scale = np.sqrt(len(residual_K) / max(len(residual_K) - n_free, 1))
+    residual_K = (residual_K - residual_K.mean()) * scale
+    return log_pred_R + residual_K[rng.integers(0, len(residual_K), size=(n_resamples, fit.n_runs))]
+
+
+def check_bootstrap_method(method: str) -> str:
+    if method not in BOOTSTRAP_METHODS:
+        raise ConfigError(f"bootstrap method {method!r}: accepted are {', '.join(BOOTSTRAP_METHODS)}")
+    return method
 
 
 def bound_fractions(fit: LawFit, theta_QxP: np.ndarray) -> dict[str, float]:
@@ -689,10 +730,12 @@ def bound_fractions(fit: LawFit, theta_QxP: np.ndarray) -> dict[str, float]:
 
 def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | None = None,
               seed: int | None = None, compute: float | None = None,
-              n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True) -> BootstrapResult:
+              n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True,
+              method: str | None = None) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
     its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C.
-    n_resamples, level, seed None: conf/fit.yaml's. Honest at the bound: a resample whose E is
+    n_resamples, level, seed, method (residual | case, see bootstrap_thetas) None: conf/fit.yaml's.
+    Honest at the bound: a resample whose E is
     below conf's e_floor_fraction x the lowest loss counts as E = 0, so when enough resamples
     lose the floor E's interval starts at 0 (not at 1e-31); `at_bound` says how many did."""
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
@@ -700,8 +743,9 @@ def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | Non
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
         raise ConfigError(f"compute={compute!r}: tokens per parameter need a Chinchilla fit and "
                           f"a compute > 0 (FLOPs)")
+    method = check_bootstrap_method(fit_defaults().bootstrap_method if method is None else method)
     theta_QxP, _, converged_Q, k = bootstrap_thetas(fit, n_resamples, np.random.default_rng(seed),
-                                                    n_extra_starts, grid_starts)
+                                                    n_extra_starts, grid_starts, method)
     samples = law_samples(fit.form, theta_QxP, compute)
     at_bound = bound_fractions(fit, theta_QxP)
     if "E" in at_bound:  # E below the floor is E at its bound 0
@@ -711,7 +755,7 @@ def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | Non
         fit=fit, n_resamples=n_resamples, level=level, seed=seed, compute=compute,
         n_starts_per_resample=k, converged_fraction=float(converged_Q.mean()),
         intervals={name: percentile_interval(v_Q, level) for name, v_Q in samples.items()},
-        samples=samples, theta_QxP=theta_QxP, at_bound=at_bound)
+        samples=samples, theta_QxP=theta_QxP, at_bound=at_bound, method=method)
 
 
 def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) -> dict:

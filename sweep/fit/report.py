@@ -65,7 +65,8 @@ from sweep.fit.identify import Flag, identifiability_flags  # noqa: E402
 from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,  # noqa: E402
                             truth_to_dict)
 from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
-                                  check_bootstrap_args, compare_laws, fit_chinchilla, fit_subscaling)
+                                  check_bootstrap_args, check_bootstrap_method, compare_laws, fit_chinchilla,
+                                  fit_subscaling)
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
 from sweep.record import training_flops  # noqa: E402
 from sweep.storage import atomic_write  # noqa: E402
@@ -158,7 +159,7 @@ class _Fits:
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
                  bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
                  compute: float | None = None, recipe: str | None = None, fix: Any = None,
-                 min_tokens_per_param: float | None = None) -> ReportResult:
+                 min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
     the compute-optimal allocation is reported (default: the largest run's); `cutoff`: the held-
@@ -166,12 +167,15 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     N); `recipe`: whose runs sections 1-5 fit when the table has several recipes; `fix`: parameters
     the Chinchilla and sub-scaling fits hold (sweep/fit/fixed.py: "E=1.69", "E=true");
     `min_tokens_per_param`: runs with tokens / N below it are left out of every fit (counted in
-    `excluded`). ConfigError (nothing written) when no analysis can run or `fix` is not accepted."""
+    `excluded`); `bootstrap_method`: residual | case (None: conf/fit.yaml's). ConfigError (nothing
+    written) when no analysis can run or `fix` or `bootstrap_method` is not accepted."""
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
-    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix)
+    if bootstrap_method is not None:
+        check_bootstrap_method(bootstrap_method)
+    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix, bootstrap_method)
     fits.min_tokens_per_param = min_tokens_per_param
     ran = [a for a in ANALYSES if a not in fits.skipped]
     if not ran:
@@ -196,7 +200,8 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
 
 
 def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int, cutoff: float | None,
-             compute: float | None, recipe: str | None, fix: Any = None) -> _Fits:
+             compute: float | None, recipe: str | None, fix: Any = None,
+             bootstrap_method: str | None = None) -> _Fits:
     tags_R = None if table.recipe is None else np.array([r if r is not None else "" for r in table.recipe])
     main_R = np.ones(len(table), dtype=bool)
     names = sorted(set(tags_R.tolist())) if tags_R is not None else []
@@ -218,7 +223,7 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     fits.chinchilla = fits.attempt("chinchilla", lambda: fit_chinchilla(N, tokens, loss, fix=fits.fixed))
     if fits.chinchilla is not None:
         fits.boot = fits.attempt("chinchilla", lambda: bootstrap(
-            fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute))
+            fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute, method=bootstrap_method))
     fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss, fix=fits.fixed))
     if fits.cutoff is None and len(points):
         fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
@@ -325,7 +330,9 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
         lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the lowest loss of the "
                      f"runs sharing them (a hyperparameter grid, seeds): {n_points} points from {n_main} runs")
     if fits.boot is not None:
-        lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of the points, seed {seed}, "
+        what = ("the fit's log residuals, the points kept where the grid put them" if fits.boot.method == "residual"
+                else "the points")
+        lines.append(f"- Bootstrap (section 1): {n_resamples} resamples of {what}, seed {seed}, "
                      f"{fits.boot.level:.0%} percentile intervals; each resample keeps the best of "
                      f"{fits.boot.n_starts_per_resample} starts (the full-data optimum, the grid's other optima and a "
                      "small grid scaled to the runs)")
