@@ -423,5 +423,11 @@ def test_both_bootstraps_hold_the_truth_and_keep_a_held_e(chinchilla_fit, chinch
 
 
 def test_an_unknown_bootstrap_method_is_named_with_the_accepted_ones(chinchilla_fit):
-    with pytest.raises(ConfigError, match="bootstrap method 'jackknife': accepted are residual, case"):
+    with pytest.raises(ConfigError, match="bootstrap method 'jackknife': accepted are case, residual"):
         bootstrap(chinchilla_fit, n_resamples=10, method="jackknife")
+
+
+def test_an_interval_end_among_infinite_resamples_is_infinite_not_nan():
+    values_Q = np.array([1.0, 2.0, 3.0] + [np.inf] * 5)
+    lo, hi = parametric.percentile_interval(values_Q, 0.95)
+    assert lo == pytest.approx(1.175) and hi == np.inf
