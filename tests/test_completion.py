@@ -52,7 +52,7 @@ def test_completes_subcommands(script):
 
 
 def test_completes_the_options_of_the_subcommand_typed(script):
-    assert complete(script, ["sweep", "fit", "--b"]) == ["--bootstrap", "--by"]
+    assert complete(script, ["sweep", "fit", "--b"]) == ["--bootstrap", "--bootstrap-method", "--by"]
     assert complete(script, ["sweep", "status", "--"]) == ["--help", "--plot", "--csv", "--wait", "--interval",
                                                            "--upload"]
     assert complete(script, ["sweep", "fit", "--law", "chinchilla", "--j"]) == ["--json"]
@@ -61,6 +61,7 @@ def test_completes_the_options_of_the_subcommand_typed(script):
 def test_completes_the_choices_of_an_option_or_argument(script):
     assert complete(script, ["sweep", "fit", "--law", "ch"]) == ["chinchilla"]
     assert complete(script, ["sweep", "fit", "--by", ""]) == ["n_params", "flops", "cell"]
+    assert complete(script, ["sweep", "fit", "--bootstrap-method", ""]) == ["case", "residual"]
     assert complete(script, ["sweep", "completion", ""]) == ["bash"]
 
 
