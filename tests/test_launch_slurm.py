@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from launch.queue import latest_jobs
 from tests.slurm_cluster import slurm
 
@@ -59,6 +61,7 @@ def test_a_grid_is_submitted_and_the_command_returns_then_runs_finish(slurm_clus
     assert "on cpu" in gpu_log  # the test cluster's GPU is fake: the run fell back to the CPU
 
 
+@pytest.mark.slow  # about 6 minutes: Slurm's time limit is whole minutes, then the requeued job runs
 def test_a_run_past_its_time_limit_is_requeued_and_ends_as_if_uninterrupted(slurm_cluster, tmp_path, shared_cache_dir):
     # ~80 s of training: more than the ~30-60 s from a 2-minute job's start to Slurm's SIGUSR2
     # (sent signal_delay_s=60 before the limit, on slurmctld's 30 s timer; a 1-minute bucket leaves
