@@ -269,6 +269,7 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
             chunk = runs[start:start + limit]
             for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
                 p.point.run.write_config(p.point.cfg)
+                p.point.run.record_overrides(p.point.overrides)
             executor = make_executor(options, bucket)
             with executor.batch():
                 jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]

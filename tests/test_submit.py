@@ -70,6 +70,14 @@ def test_runs_are_bucketed_by_cost_and_arrays_split_at_max_array_size(tmp_path, 
     assert all((p.point.run.path / "config.yaml").exists() for p in planned)  # `sweep status` lists queued runs
 
 
+def test_each_submitted_run_records_the_overrides_of_its_grid_point(tmp_path, shared_cache_dir):
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16,32")
+    submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    for p in planned:
+        assert p.point.run.read_overrides() == p.point.overrides
+        assert f"model.d={p.point.cfg.model.d}" in p.point.run.read_overrides()
+
+
 def test_finished_runs_are_not_submitted_again(tmp_path, shared_cache_dir):
     planned = plan(tmp_path, shared_cache_dir, "seed=0,1")
     done = planned[0].point

@@ -176,10 +176,14 @@ class LocalLauncher(ProjectLauncher):
         return plan_local(grid)
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
-        print_plan(self.plan(grid), Console(width=200))
+        planned = self.plan(grid)
+        print_plan(planned, Console(width=200))
         if self.options.dry_run:
             return []
         with user_errors_exit():
+            for p in planned:  # each run this launch starts records the overrides that made it
+                if p.to_submit:
+                    p.point.run.record_overrides(p.point.overrides)
             outcomes = run_locally(grid, self.options)
         return [JobReturn(overrides=list(o.point.overrides),
                           status=JobStatus.FAILED if o.error else JobStatus.COMPLETED,
