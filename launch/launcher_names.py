@@ -9,21 +9,19 @@ launcher's YAML; both given with different values is one ConfigError naming both
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from launch.grid import CONF_DIR
 from sweep.errors import ConfigError
-
-LAUNCHER_CONF_DIR = Path(__file__).resolve().parent.parent / "conf" / "hydra" / "launcher"
 
 
 def given_options(launcher: DictConfig, conf_name: str) -> set[str]:
     """The keys of `hydra.launcher` (as composed, interpolations unresolved) whose values differ
     from conf/hydra/launcher/<conf_name>.yaml: set on the command line or in a config."""
     composed = OmegaConf.to_container(launcher, resolve=False)
-    defaults = OmegaConf.to_container(OmegaConf.load(LAUNCHER_CONF_DIR / f"{conf_name}.yaml"), resolve=False)
+    defaults = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "hydra" / "launcher" / f"{conf_name}.yaml"), resolve=False)
     return {key for key, value in composed.items() if key in defaults and value != defaults[key]}
 
 
