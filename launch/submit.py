@@ -93,9 +93,17 @@ class SlurmOptions:
                 if bucket.get("gpus_per_node", gpus) != gpus:
                     raise ConfigError(f"hydra.launcher.gres={self.gres} asks for {gpus} GPUs per node but bucket "
                                       f"{bucket['name']!r} has gpus_per_node={bucket['gpus_per_node']}")
-        if self.mem_per_gpu is not None and self.mem_per_cpu is not None:
-            raise ConfigError(f"hydra.launcher.mem_per_gpu={self.mem_per_gpu} and "
-                              f"hydra.launcher.mem_per_cpu={self.mem_per_cpu}: Slurm takes one of them")
+        # Slurm takes one memory option and one CPU option: the more specific replaces ours,
+        # unless ours was given too
+        memory = [f"{key}={getattr(self, key)}" for key in ("mem_per_gpu", "mem_per_cpu")
+                  if getattr(self, key) is not None]
+        if memory and "mem_gb" in given:
+            memory.insert(0, f"mem_gb={self.mem_gb}")
+        if len(memory) > 1:
+            raise ConfigError(f"hydra.launcher.{' and hydra.launcher.'.join(memory)}: Slurm takes one of them")
+        if self.cpus_per_gpu is not None and "cpus_per_task" in given:
+            raise ConfigError(f"hydra.launcher.cpus_per_gpu={self.cpus_per_gpu} and hydra.launcher.cpus_per_task="
+                              f"{self.cpus_per_task}: Slurm takes one of them")
         return dataclasses.replace(self, **changes)
 
     def tasks_per_job(self, bucket: Bucket) -> int:

@@ -174,6 +174,8 @@ def test_hydra_submitit_launcher_names_mean_what_they_mean_there(tmp_path):
     (dict(gres="gpu:2", buckets=[{"name": "big", "max_hours": 1, "time_min": 60, "gpus_per_node": 8}]), set(),
      ["gres=gpu:2", "'big'", "gpus_per_node=8"]),
     (dict(mem_per_gpu="8G", mem_per_cpu="1G"), set(), ["mem_per_gpu=8G", "mem_per_cpu=1G"]),
+    (dict(mem_per_gpu="8G", mem_gb=16), {"mem_gb"}, ["mem_gb=16", "mem_per_gpu=8G"]),
+    (dict(cpus_per_gpu=4, cpus_per_task=2), {"cpus_per_task"}, ["cpus_per_gpu=4", "cpus_per_task=2"]),
 ])
 def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(tmp_path, kw, given, words):
     with pytest.raises(ConfigError) as err:
