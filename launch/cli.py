@@ -463,10 +463,60 @@ def entropy_line(law: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return f"{fitted} nats/token; true entropy rate of the corpus h = {h:.3f}{where}, E - h = {law['E'] - h:+.3f}"
 
 
+TRAINING_HELP = """\
+training (Hydra's command line, not a subcommand; `sweep-train` is the same command):
+    python -m sweep.train model.d=128 model.l=2 optim.lr=3e-3           # one run, here
+    python -m sweep.train -m hydra/launcher=local model.d=64,128 optim.lr=1e-3,3e-3   # a grid, here
+    python -m sweep.train -m hydra/launcher=slurm model.d=256,512 model.l=4,8 --dry-run  # plan a Slurm grid
+    python -m sweep.train --help          # its main keys and defaults, launchers, examples
+
+`sweep SUBCOMMAND --help`: that subcommand's options and examples.
+"""
+
+SUBCOMMAND_EXAMPLES = {
+    "plan": """\
+    sweep plan model.d=64,128 model.l=1,2 optim.lr=1e-3,3e-3
+    sweep plan --config-name demo                      # the demo's grid (conf/demo.yaml)""",
+    "prepare": """\
+    sweep prepare --config-name demo                   # the demo's synthetic corpus
+    sweep prepare data=c4 model.d=256,512 model.l=4,8 --workers 16""",
+    "status": """\
+    sweep status runs/demo
+    sweep status runs/demo --plot scaling.png --csv runs.csv
+    sweep status runs/width-depth --wait               # until no run is queued or running
+    sweep status wandb:my-team/scaling-sweep/demo      # the runs of a W&B group""",
+    "fit": """\
+    sweep fit runs/demo                                # loss(N, T) = E + A/N^alpha + B/T^beta
+    sweep fit runs/demo --law chinchilla --bootstrap 200 --json
+    sweep fit runs/demo --law compare                  # fit the smaller runs, predict the largest
+    sweep fit --runs-table runs.csv --law isoflop""",
+    "report": """\
+    sweep report runs/demo                             # runs/demo/report/report.md and figures
+    sweep report runs/demo --out demo-report --bootstrap 200""",
+    "demo": """\
+    sweep demo
+    sweep demo --out-dir runs/my-demo""",
+    "completion": """\
+    source <(sweep completion bash)""",
+}
+
+
+class SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: its examples (SUBCOMMAND_EXAMPLES) after its options, as written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        examples = SUBCOMMAND_EXAMPLES.get(str(kwargs.get("prog", "")).split()[-1])
+        if examples and "epilog" not in kwargs:
+            kwargs["epilog"] = "examples:\n" + examples
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = fit_defaults()
-    parser = argparse.ArgumentParser(prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="sweep", description=__doc__, epilog=TRAINING_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=SubcommandParser)
     p = sub.add_parser("plan", help="list a grid's runs with N, tokens, steps and FLOPs, without training")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m sweep.train -m")
     p.add_argument("--config-name", default="train")

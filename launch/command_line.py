@@ -33,6 +33,7 @@ def check_command_line(args: Sequence[str]) -> None:
         return
     overrides, multirun, config_name = parsed
     check_override_keys(overrides)
+    check_launcher_keys(overrides, config_name)
     if multirun:
         check_multirun(overrides, config_name)
     else:
@@ -56,6 +57,29 @@ def _parse_args(args: Sequence[str]) -> tuple[list[str], bool, str] | None:
         else:
             overrides.append(arg)
     return overrides, multirun, config_name
+
+
+def check_launcher_keys(overrides: list[str], config_name: str = "train") -> None:
+    """Every `hydra.launcher.<key>=...` names an option of the chosen launcher: a typo is refused
+    with the options it accepts, never with Hydra's "not in struct". (`+hydra.launcher.<key>`
+    adds a key: the launcher itself refuses one it does not know, naming the accepted.)"""
+    keys = [o.split("=", 1)[0] for o in overrides if o.startswith("hydra.launcher.")]
+    if not keys:
+        return
+    parser = OverridesParser.create()
+    try:
+        rest = [o for o in overrides if not o.startswith("hydra.launcher.")
+                and not parser.parse_override(o).is_sweep_override()]
+    except Exception as err:  # a malformed override
+        raise ConfigError(composition_error(err)) from err
+    hydra = _compose(rest, config_name, return_hydra_config=True).hydra
+    accepted = sorted(key for key in hydra.launcher if key != "_target_")
+    for key in keys:
+        option = key.split(".")[2]
+        if option not in hydra.launcher:
+            launcher = hydra.runtime.choices.get("hydra/launcher")
+            raise ConfigError(f"{key}: not an option of hydra/launcher={launcher}; accepted: "
+                              + (", ".join(accepted) or "none (choose hydra/launcher=local or slurm)"))
 
 
 def check_single_run(overrides: list[str], config_name: str = "train") -> None:
@@ -82,11 +106,11 @@ def check_multirun(overrides: list[str], config_name: str = "train") -> None:
         check_writable_dir("out_dir", base.out_dir)
 
 
-def _compose(overrides: list[str], config_name: str):
+def _compose(overrides: list[str], config_name: str, return_hydra_config: bool = False):
     from hydra import compose, initialize_config_dir
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            return compose(config_name, overrides=list(overrides))
+            return compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
     except Exception as err:  # Hydra / OmegaConf: wrong types, unknown choices, bad syntax
         raise ConfigError(composition_error(err)) from err

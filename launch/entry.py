@@ -20,8 +20,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from sweep.errors import ConfigError, exit_on_user_error
-from sweep.rundir import RunHeld
+from sweep.config import to_typed
+from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
+from sweep.record import FINISHED, RUNNING
+from sweep.rundir import RunDir, RunHeld
 from sweep.run.loop import RunInterrupted, train
 
 log = logging.getLogger("sweep.train")
@@ -31,6 +33,7 @@ log = logging.getLogger("sweep.train")
 def _task(cfg: DictConfig) -> float | None:
     """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
     try:
+        record_overrides(cfg)
         result = train(cfg)
     except RunInterrupted as stop:
         log.warning("%s", stop)
@@ -43,6 +46,19 @@ def _task(cfg: DictConfig) -> float | None:
             raise  # the grid sweeper names it once every other point has run (a damaged one is skipped)
         exit_on_user_error(err)
     return result.get("final_eval_loss")
+
+
+def record_overrides(cfg: DictConfig) -> None:
+    """The run's overrides.yaml gets this command's overrides (Hydra's task overrides: a single
+    run's, or a grid point's under a launcher that calls this task), unless the run is finished,
+    held by another process or damaged (train() says which)."""
+    run = RunDir.for_config(to_typed(cfg))
+    try:
+        state = run.state()
+    except DamagedFile:
+        return
+    if state not in FINISHED and state != RUNNING:
+        run.record_overrides(HydraConfig.get().overrides.task)
 
 
 def main() -> None:

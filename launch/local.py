@@ -6,6 +6,7 @@ one line and every other run goes on. The command waits until every run has ende
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import submitit
 
 from launch.grid import GridPoint
 from launch.job import TrainJob
+from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
 from sweep.record import FINISHED
@@ -35,6 +37,12 @@ class LocalOptions:
     tasks_per_run: int | None  # null: one per GPU (DDP ranks), 1 on CPU
     timeout_min: int  # a run still going after this is stopped (it checkpoints first)
     poll_s: float  # how often to look at running jobs
+    submitit_folder: str | None  # hydra-submitit-launcher's name for folder
+
+    def with_aliases(self, given: set[str]) -> "LocalOptions":
+        """`submitit_folder`, when given, is `folder` (launch/launcher_names.py); `timeout_min`
+        has hydra-submitit-launcher's name and meaning already."""
+        return dataclasses.replace(self, folder=aliased_value(self, "submitit_folder", "folder", given))
 
 
 @dataclass

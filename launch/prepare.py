@@ -108,6 +108,7 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
 
     from hydra_plugins.sweep_launchers import launcher_options
     from launch.grid import CONF_DIR, split_grid
+    from launch.launcher_names import given_options
     from launch.submit import SlurmOptions
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
@@ -119,12 +120,14 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
         raise ConfigError("sweep prepare --slurm takes its Slurm settings from the sweep's "
                           "hydra/launcher=slurm overrides: add hydra/launcher=slurm (and e.g. "
                           "hydra.launcher.partition=...)")
-    options: SlurmOptions = launcher_options(SlurmOptions, launcher)
+    options: SlurmOptions = launcher_options(SlurmOptions, launcher).with_aliases(
+        given_options(cfg.hydra.launcher, "slurm"))  # submitit_folder is folder
     executor = submitit.SlurmExecutor(folder=options.folder)
     params: dict[str, Any] = dict(job_name="sweep-prepare", time=time_min, nodes=1, ntasks_per_node=1,
-                                  cpus_per_task=workers, mem=f"{int(options.mem_gb * 1024)}M",
-                                  setup=list(options.setup), stderr_to_stdout=True,
+                                  cpus_per_task=workers, setup=list(options.setup), stderr_to_stdout=True,
                                   additional_parameters=dict(options.additional_parameters))
+    if options.mem_gb is not None:
+        params["mem"] = f"{int(options.mem_gb * 1024)}M"
     for key in ("partition", "account", "qos", "constraint"):
         if getattr(options, key):
             params[key] = getattr(options, key)

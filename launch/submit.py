@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from launch.grid import GridPoint, build_grid
 from launch.job import TrainJob
+from launch.launcher_names import aliased_value
 from launch.queue import ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_jobs, max_array_size
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
@@ -30,7 +32,8 @@ log = logging.getLogger("sweep.launch")
 
 @dataclass
 class SlurmOptions:
-    """`hydra.launcher.*` of conf/hydra/launcher/slurm.yaml (the defaults live there)."""
+    """`hydra.launcher.*` of conf/hydra/launcher/slurm.yaml (the defaults live there); with
+    hydra-submitit-launcher's names of some options (`with_aliases` resolves them)."""
 
     folder: str  # submitit's job files and logs
     dry_run: bool
@@ -38,9 +41,19 @@ class SlurmOptions:
     account: str | None
     qos: str | None
     constraint: str | None
+    exclude: str | None
+    gres: str | None  # a GPU count there is every job's GPU count
+    comment: str | None
+    mem_per_gpu: str | None  # replaces mem_gb
+    mem_per_cpu: str | None  # replaces mem_gb
+    cpus_per_gpu: int | None  # replaces cpus_per_task
+    gpus_per_task: int | None
+    srun_args: list[str] | None
+    name: str | None  # job name; None: sweep-<bucket>
+    stderr_to_stdout: bool
     gpus_per_node: int
     cpus_per_task: int
-    mem_gb: float
+    mem_gb: float | None
     nodes: int
     tasks_per_node: int | None  # null: one task per GPU
     setup: list[str]
@@ -51,7 +64,47 @@ class SlurmOptions:
     assumed_mfu: float
     device: str  # key of model.PEAK_FLOPS_BF16
     max_array_size: int | None  # null: read MaxArraySize from the cluster
+    submitit_folder: str | None  # hydra-submitit-launcher's name for folder
+    max_num_timeout: int | None  # hydra-submitit-launcher's name for max_requeues
+    timeout_min: int | None  # hydra-submitit-launcher's single time limit: one bucket for all runs
     buckets: list[dict[str, Any]] = field(default_factory=list)
+
+    def with_aliases(self, given: set[str]) -> "SlurmOptions":
+        """The options once hydra-submitit-launcher's names are resolved (`given`: the options set
+        away from their defaults, launch/launcher_names.py given_options): `submitit_folder` is
+        `folder`, `max_num_timeout` is `max_requeues`; `timeout_min` makes one bucket, named
+        `timeout_min`, that every run goes to (a run longer than one attempt continues over
+        requeues, within max_requeues); a GPU count in `gres` is `gpus_per_node`. ConfigError
+        where an alias and ours disagree."""
+        changes: dict[str, Any] = {"folder": aliased_value(self, "submitit_folder", "folder", given),
+                                   "max_requeues": aliased_value(self, "max_num_timeout", "max_requeues", given)}
+        if self.timeout_min is not None:
+            if "buckets" in given:
+                raise ConfigError(f"hydra.launcher.timeout_min={self.timeout_min} and hydra.launcher.buckets "
+                                  "are both given: timeout_min is one bucket for every run; give one of them")
+            changes["buckets"] = [{"name": "timeout_min", "max_hours": 0, "time_min": self.timeout_min}]
+        gpus = gres_gpus(self.gres)
+        if gpus is not None:
+            if "gpus_per_node" in given and self.gpus_per_node != gpus:
+                raise ConfigError(f"hydra.launcher.gres={self.gres} asks for {gpus} GPUs per node but "
+                                  f"hydra.launcher.gpus_per_node={self.gpus_per_node}: give one of them")
+            changes["gpus_per_node"] = gpus
+            for bucket in changes.get("buckets", self.buckets):
+                if bucket.get("gpus_per_node", gpus) != gpus:
+                    raise ConfigError(f"hydra.launcher.gres={self.gres} asks for {gpus} GPUs per node but bucket "
+                                      f"{bucket['name']!r} has gpus_per_node={bucket['gpus_per_node']}")
+        # Slurm takes one memory option and one CPU option: the more specific replaces ours,
+        # unless ours was given too
+        memory = [f"{key}={getattr(self, key)}" for key in ("mem_per_gpu", "mem_per_cpu")
+                  if getattr(self, key) is not None]
+        if memory and "mem_gb" in given:
+            memory.insert(0, f"mem_gb={self.mem_gb}")
+        if len(memory) > 1:
+            raise ConfigError(f"hydra.launcher.{' and hydra.launcher.'.join(memory)}: Slurm takes one of them")
+        if self.cpus_per_gpu is not None and "cpus_per_task" in given:
+            raise ConfigError(f"hydra.launcher.cpus_per_gpu={self.cpus_per_gpu} and hydra.launcher.cpus_per_task="
+                              f"{self.cpus_per_task}: Slurm takes one of them")
+        return dataclasses.replace(self, **changes)
 
     def tasks_per_job(self, bucket: Bucket) -> int:
         """Tasks per node: one per GPU (DDP ranks), unless set."""
@@ -157,24 +210,45 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         f"to run: {len(todo)} runs, {hours(todo):.3g} GPU-hours")
 
 
+def gres_gpus(gres: str | None) -> int | None:
+    """The GPU count of an sbatch --gres value (`gpu:2`, `gpu:a100:2`, `gpu` = 1), or None when
+    it asks for no GPU."""
+    for item in (gres or "").split(","):
+        parts = item.strip().split(":")
+        if parts[0] == "gpu":
+            return int(parts[-1]) if len(parts) > 1 and parts[-1].isdigit() else 1
+    return None
+
+
+# options passed to submitit's SlurmExecutor under their own name when set
+PASSED_AS_IS = ("partition", "account", "qos", "constraint", "exclude", "gres", "comment", "mem_per_gpu",
+                "mem_per_cpu", "cpus_per_gpu", "gpus_per_task", "srun_args")
+
+
 def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecutor:
+    """The executor of one bucket's job array (`options` with its aliases resolved). Slurm takes
+    one of --mem / --mem-per-gpu / --mem-per-cpu, one of --cpus-per-task / --cpus-per-gpu, and
+    GPUs from --gres or --gpus-per-node: the more specific one given replaces ours."""
     executor = submitit.SlurmExecutor(folder=options.folder, max_num_timeout=options.max_requeues)
     params: dict[str, Any] = dict(
-        job_name=f"sweep-{bucket.name}",
+        job_name=options.name or f"sweep-{bucket.name}",
         time=bucket.time_min,
         nodes=options.nodes,
-        gpus_per_node=bucket.gpus_per_node or None,
         ntasks_per_node=options.tasks_per_job(bucket),
-        cpus_per_task=options.cpus_per_task,
-        mem=f"{int(options.mem_gb * 1024)}M",
         setup=list(options.setup),
         additional_parameters=dict(options.additional_parameters),
         array_parallelism=options.array_parallelism,
         signal_delay_s=options.signal_delay_s,
-        stderr_to_stdout=True,
+        stderr_to_stdout=options.stderr_to_stdout,
     )
-    for key in ("partition", "account", "qos", "constraint"):
-        if getattr(options, key):
+    if gres_gpus(options.gres) is None and bucket.gpus_per_node:
+        params["gpus_per_node"] = bucket.gpus_per_node
+    if options.cpus_per_gpu is None:
+        params["cpus_per_task"] = options.cpus_per_task
+    if options.mem_per_gpu is None and options.mem_per_cpu is None and options.mem_gb is not None:
+        params["mem"] = f"{int(options.mem_gb * 1024)}M"
+    for key in PASSED_AS_IS:
+        if getattr(options, key) is not None:
             params[key] = getattr(options, key)
     executor.update_parameters(**params)
     return executor
@@ -203,6 +277,7 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
             chunk = runs[start:start + limit]
             for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
                 p.point.run.write_config(p.point.cfg)
+                p.point.run.record_overrides(p.point.overrides)
             executor = make_executor(options, bucket)
             with executor.batch():
                 jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]

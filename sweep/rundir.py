@@ -9,6 +9,8 @@ the same hash): `RunDir.for_config` finds it there when no folder has the new na
 an older sweep's command resumes or skips its runs instead of training them again. It holds:
 
   config.yaml      the resolved config (written at start)
+  overrides.yaml   the command-line overrides of each launch that started or submitted the run,
+                   with its time, oldest first (Hydra's .hydra/overrides.yaml, with a history)
   checkpoints/     latest.pt, written atomically (sweep/run/checkpoint.py)
   metrics.jsonl    one JSON line per log step (and per eval)
   result.json      written atomically, last; its `status` is complete | diverged | failed
@@ -58,6 +60,7 @@ log = logging.getLogger("sweep.rundir")
 
 RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint, if any"
 CONFIG_REMEDY = "re-run the sweep's command to rewrite it, or delete the run folder"
+OVERRIDES_REMEDY = "delete the damaged entry (or the file: it is a record, the run does not read it)"
 METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or delete the run folder "
                   "to train the run again")
 
@@ -149,6 +152,7 @@ class RunDir:
         return cls(path)
 
     config_file = property(lambda self: self.path / "config.yaml")
+    overrides_file = property(lambda self: self.path / "overrides.yaml")
     metrics_file = property(lambda self: self.path / "metrics.jsonl")
     result_file = property(lambda self: self.path / "result.json")
     checkpoint_dir = property(lambda self: self.path / "checkpoints")
@@ -220,6 +224,40 @@ class RunDir:
         if not isinstance(config, dict):
             raise DamagedFile(self.config_file, f"holds {_kind(config)}, not a mapping of settings", CONFIG_REMEDY)
         return config
+
+    def record_overrides(self, overrides: Iterable[str]) -> None:
+        """Append one launch's overrides (a YAML list, as Hydra's overrides.yaml) and its time to
+        overrides.yaml, whose earlier entries stay as written: a re-launch with other but
+        equivalent overrides (the same identity) is one more entry."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        entry = yaml.safe_dump([{"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                                 "overrides": [str(o) for o in overrides]}], sort_keys=False)
+        try:
+            previous = self.overrides_file.read_text() if self.overrides_file.exists() else ""
+        except (OSError, UnicodeDecodeError) as err:
+            raise DamagedFile(self.overrides_file, f"cannot be read ({_first_line(err)})", OVERRIDES_REMEDY) from None
+        atomic_write(self.overrides_file, previous + ("" if not previous or previous.endswith("\n") else "\n") + entry)
+
+    def read_overrides_history(self) -> list[dict[str, Any]]:
+        """Every launch recorded in overrides.yaml, oldest first: `{at, overrides}` each; [] for a
+        run launched before the file existed; DamagedFile when it is not such a list."""
+        if not self.overrides_file.exists():
+            return []
+        try:
+            history = yaml.safe_load(self.overrides_file.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise DamagedFile(self.overrides_file, f"not YAML ({_first_line(err)})", OVERRIDES_REMEDY) from None
+        if not isinstance(history, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("overrides"), list) for e in history):
+            raise DamagedFile(self.overrides_file, f"holds {_kind(history)}, not a list of {{at, overrides}} "
+                              "entries", OVERRIDES_REMEDY)
+        return history
+
+    def read_overrides(self) -> list[str] | None:
+        """The overrides of the latest launch (the command line that made config.yaml, less
+        the command), or None when none was recorded."""
+        history = self.read_overrides_history()
+        return [str(o) for o in history[-1]["overrides"]] if history else None
 
     def read_result(self) -> dict[str, Any] | None:
         """result.json, or None when the run has not ended; DamagedFile when it is empty,

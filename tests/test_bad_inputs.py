@@ -106,6 +106,9 @@ def test_hydra_full_error_still_shows_the_traceback(tmp_path):
 IN_PROCESS_CASES = [
     (["-m", "modle.l=1,2"], ["modle", "accepted keys"]),
     (["-m", "model.l=1,2", "hydra/launcher=nope"], ["hydra/launcher/nope", "local", "slurm"]),
+    (["-m", "model.l=1,2", "hydra/launcher=slurm", "hydra.launcher.timeout_mi=60"],
+     ["hydra.launcher.timeout_mi", "hydra/launcher=slurm", "accepted", "timeout_min", "max_num_timeout"]),
+    (["-m", "model.l=1,2", "hydra.launcher.timeout_min=60"], ["hydra/launcher=basic", "local or slurm"]),
     (["logger.mode=sometimes"], ["sometimes", "auto, online, offline"]),
     (["budget.tokens_per_param=inf"], ["budget.tokens_per_param=inf", "finite"]),
     (["model.l=0"], ["model.l=0", ">= 1"]),

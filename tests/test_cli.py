@@ -383,3 +383,15 @@ def test_the_demo_s_last_line_sets_the_fitted_e_beside_the_corpus_s_true_entropy
     assert "(outside E's interval)" in entropy_line({**law, "E": 3.5, "bootstrap": {"intervals": {"E": [3.45, 3.6]}}},
                                                     synthetic)
     assert entropy_line({"E": 1.2}, [{"true_entropy_nats": None}]) == "fitted E = 1.200 nats/token"  # a real corpus
+
+
+def test_sweep_help_says_how_to_train_and_each_subcommand_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    page = capsys.readouterr().out
+    assert "python -m sweep.train" in page and "sweep-train" in page and "python -m sweep.train --help" in page
+    for name in ("plan", "prepare", "status", "fit", "report", "demo", "completion"):
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        examples = capsys.readouterr().out.split("examples:\n")[1]
+        assert examples.strip() and all(f"sweep {name}" in line for line in examples.strip().splitlines())

@@ -136,7 +136,7 @@ def sweep_with(launcher, tmp_path, *arguments, dry_run=False):
 
 def local_launcher(cls, tmp_path):
     return cls(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=1, gpus_per_run=0, visible_gpus=None,
-               tasks_per_run=None, timeout_min=1, poll_s=0.1)
+               tasks_per_run=None, timeout_min=1, poll_s=0.1, submitit_folder=None)
 
 
 def test_the_sweeper_hands_its_validated_grid_to_a_project_launcher_without_composing_it_again(tmp_path):

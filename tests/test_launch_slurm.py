@@ -1,7 +1,8 @@
 """The Slurm launcher end to end on the project's own single-node Slurm (tests/slurm_cluster.py):
 submit-and-exit, a job on a (fake) GPU falling back to CPU, a run that hits its time limit and
 is requeued and resumes to exactly the loss of an uninterrupted run, a crash shown as failed,
-no double submission (pending array tasks, two submits at once) and a cancel shown as cancelled."""
+no double submission (pending array tasks, two submits at once), a cancel shown as cancelled, and
+hydra-submitit-launcher's option names in a real sbatch."""
 
 from __future__ import annotations
 
@@ -166,3 +167,21 @@ def test_two_identical_submits_at_the_same_moment_submit_each_run_once(slurm_clu
     slurm("scancel", *arrays)
     assert [p.returncode for p in both] == [0, 0], outputs
     assert len(manifest_lines) == 2 and len(arrays) == 1, manifest_lines
+
+
+def test_hydra_submitit_launcher_s_names_reach_a_real_sbatch(slurm_cluster, tmp_path, shared_cache_dir):
+    out, logs = tmp_path / "sweep", tmp_path / "logs"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *CLUSTER, *RUN, "model.d=16", "budget.tokens_per_param=0.5",
+           HELD, "hydra.launcher.timeout_min=7", "hydra.launcher.max_num_timeout=1", "hydra.launcher.gres=gpu:1",
+           "hydra.launcher.comment=scaling-ladder", "hydra.launcher.name=ladder",
+           f"hydra.launcher.submitit_folder={logs}/%j", f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+    sub = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    entry, = latest_jobs(out).values()
+    try:
+        job = slurm("scontrol", "show", "job", entry["job_id"])
+        assert "JobName=ladder" in job and "Comment=scaling-ladder" in job and "TimeLimit=00:07:00" in job
+        assert "gres/gpu=1" in job or "gres:gpu:1" in job or "gres/gpu:1" in job, job
+        assert entry["bucket"] == "timeout_min" and Path(entry["log"]).is_relative_to(logs)
+    finally:
+        slurm("scancel", entry["job_id"].split("_")[0])

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from launch.local import LocalOptions
 from launch.queue import latest_jobs
+from sweep.errors import ConfigError
+from sweep.rundir import iter_run_dirs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,3 +68,21 @@ def test_two_identical_sweeps_started_together_train_each_run_exactly_once(tmp_p
         assert logs.count(f"{name}: first step done") == 1, logs  # trained by one process
         assert logs.count(f"{name}: complete, train loss") == 1, logs  # result written once
     assert len(results(out)) == 2
+
+
+def test_a_local_run_records_its_overrides_and_takes_hydra_submitit_launcher_s_folder_name(tmp_path, shared_cache_dir):
+    out, logs = tmp_path / "sweep", tmp_path / "job-logs"
+    proc = multirun(out, shared_cache_dir, "model.d=16", f"hydra.launcher.submitit_folder={logs}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run, = iter_run_dirs(out)
+    assert "model.d=16" in run.read_overrides() and f"out_dir={out}" in run.read_overrides()
+    entry, = latest_jobs(out).values()
+    assert Path(entry["log"]).parent == logs
+
+
+def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
+    options = LocalOptions(folder="runs/.submitit", dry_run=False, parallelism=1, gpus_per_run=0, visible_gpus=None,
+                           tasks_per_run=None, timeout_min=60, poll_s=1.0, submitit_folder="/shared/logs")
+    assert options.with_aliases(set()).folder == "/shared/logs"
+    with pytest.raises(ConfigError, match="submitit_folder=/shared/logs.*folder=runs/.submitit"):
+        options.with_aliases({"folder"})

@@ -187,3 +187,25 @@ def test_a_holder_killed_with_sigkill_does_not_block_the_run(tmp_path):
     assert run.holder() is None
     with run.hold():
         assert run.holder()["pid"] == os.getpid()
+
+
+def test_each_launch_s_overrides_are_recorded_and_the_latest_read_back(tiny_config):
+    run = RunDir.for_config(tiny_config())
+    assert run.read_overrides() is None and run.read_overrides_history() == []  # a run from before the record
+    run.record_overrides(["optim.lr=0.003", "model.d=32"])
+    run.record_overrides(["optim.lr=3e-3", "model.d=32"])  # the same run, written another way
+    history = run.read_overrides_history()
+    assert [entry["overrides"] for entry in history] == [["optim.lr=0.003", "model.d=32"],
+                                                        ["optim.lr=3e-3", "model.d=32"]]
+    assert all("T" in entry["at"] and entry["at"].endswith("+00:00") for entry in history)
+    assert run.read_overrides() == ["optim.lr=3e-3", "model.d=32"]
+
+
+@pytest.mark.parametrize("text", ["- [unclosed", "a: mapping\n", "- at: x\n  overrides: model.d=32\n"])
+def test_a_damaged_overrides_record_is_named_with_what_to_do(tiny_config, text):
+    run = RunDir.for_config(tiny_config())
+    run.path.mkdir(parents=True)
+    run.overrides_file.write_text(text)
+    with pytest.raises(DamagedFile) as err:
+        run.read_overrides()
+    assert "overrides.yaml" in str(err.value) and "delete" in str(err.value)

@@ -2,10 +2,14 @@
 
 import contextlib
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 
-from launch.submit import SlurmOptions, plan_grid, refresh_states, submit_grid
+from launch.submit import SlurmOptions, plan_grid, refresh_states, slurm_executor, submit_grid
 from launch.queue import latest_jobs
 from launch.grid import split_grid
 from sweep.errors import ConfigError
@@ -17,7 +21,9 @@ def options(tmp_path, **kw) -> SlurmOptions:
     base = dict(folder=str(tmp_path / "submitit"), dry_run=False, partition=None, account=None, qos=None,
                 constraint=None, gpus_per_node=1, cpus_per_task=1, mem_gb=1, nodes=1, tasks_per_node=None,
                 setup=[], additional_parameters={}, array_parallelism=2, max_requeues=1, signal_delay_s=30,
-                assumed_mfu=0.5, device="a100", max_array_size=3,
+                assumed_mfu=0.5, device="a100", max_array_size=3, exclude=None, gres=None, comment=None,
+                mem_per_gpu=None, mem_per_cpu=None, cpus_per_gpu=None, gpus_per_task=None, srun_args=None,
+                name=None, stderr_to_stdout=True, submitit_folder=None, max_num_timeout=None, timeout_min=None,
                 buckets=[{"name": "tiny", "max_hours": 1e-9, "time_min": 2},
                          {"name": "rest", "max_hours": 1, "time_min": 5}])
     return SlurmOptions(**{**base, **kw})
@@ -46,9 +52,9 @@ class FakeExecutor:
         return job
 
 
-def plan(tmp_path, shared_cache_dir, *grid, **kw):
+def plan(tmp_path, shared_cache_dir, *grid, options_for=lambda o: o, **kw):
     points = split_grid([*TINY, *grid, f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={shared_cache_dir}"])
-    return plan_grid(points, lambda o: compose_config(*o), options(tmp_path, **kw), slurm_states=False)
+    return plan_grid(points, lambda o: compose_config(*o), options_for(options(tmp_path, **kw)), slurm_states=False)
 
 
 def test_runs_are_bucketed_by_cost_and_arrays_split_at_max_array_size(tmp_path, shared_cache_dir):
@@ -62,6 +68,14 @@ def test_runs_are_bucketed_by_cost_and_arrays_split_at_max_array_size(tmp_path, 
     manifest = latest_jobs(tmp_path / "runs")
     assert set(manifest) == {p.point.run.path.name for p in planned}
     assert all((p.point.run.path / "config.yaml").exists() for p in planned)  # `sweep status` lists queued runs
+
+
+def test_each_submitted_run_records_the_overrides_of_its_grid_point(tmp_path, shared_cache_dir):
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16,32")
+    submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    for p in planned:
+        assert p.point.run.read_overrides() == p.point.overrides
+        assert f"model.d={p.point.cfg.model.d}" in p.point.run.read_overrides()
 
 
 def test_finished_runs_are_not_submitted_again(tmp_path, shared_cache_dir):
@@ -108,3 +122,89 @@ def test_runs_held_by_a_live_job_or_process_are_not_submitted_again(tmp_path, sh
         FakeExecutor.arrays = []
         entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
     assert [e["run"] for e in entries] == [planned[1].point.run.path.name]
+
+
+@pytest.fixture
+def no_slurm_needed(monkeypatch):
+    """submitit's SlurmExecutor refuses to be built where `srun` is missing; its sbatch text needs none."""
+    monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 1))
+
+
+def sbatch_text(options: SlurmOptions) -> str:
+    """The sbatch script submitit would write for the first bucket's job array."""
+    executor = slurm_executor(options, options.bucket_specs()[0])
+    return _make_sbatch_string(command="python -m x", folder=options.folder, **executor.parameters)
+
+
+def test_hydra_submitit_launcher_s_slurm_options_reach_sbatch(tmp_path, no_slurm_needed):
+    text = sbatch_text(options(tmp_path, exclude="node3", comment="scaling sweep", gres="gpu:a100:2",
+                               mem_per_gpu="80G", cpus_per_gpu=4, gpus_per_task=1, srun_args=["--cpu-bind=none"],
+                               name="ladder", partition="gpu").with_aliases({"gres"}))
+    for line in ("#SBATCH --exclude=node3", "#SBATCH --comment='scaling sweep'", "#SBATCH --gres=gpu:a100:2",
+                 "#SBATCH --mem-per-gpu=80G", "#SBATCH --cpus-per-gpu=4", "#SBATCH --gpus-per-task=1",
+                 "#SBATCH --job-name=ladder", "#SBATCH --partition=gpu", "--cpu-bind=none"):
+        assert line in text
+    # Slurm takes one of each pair: the more specific option given replaces ours
+    assert "--mem=" not in text and "--cpus-per-task" not in text and "--gpus-per-node" not in text
+    assert "--ntasks-per-node=2" in text  # one task per GPU of the gres
+
+
+def test_without_them_sbatch_gets_our_memory_cpus_gpus_and_one_log(tmp_path, no_slurm_needed):
+    text = sbatch_text(options(tmp_path, stderr_to_stdout=True))
+    assert "#SBATCH --mem=1024M" in text and "#SBATCH --cpus-per-task=1" in text
+    assert "#SBATCH --gpus-per-node=1" in text and "#SBATCH --job-name=sweep-tiny" in text
+    assert "--error" not in text  # stderr goes to the job's one log
+    assert "--error" in sbatch_text(options(tmp_path, stderr_to_stdout=False))
+
+
+def test_hydra_submitit_launcher_names_mean_what_they_mean_there(tmp_path):
+    resolved = options(tmp_path, submitit_folder="/shared/%j", max_num_timeout=5, timeout_min=90,
+                       gres="gpu:2").with_aliases(set())
+    assert resolved.folder == "/shared/%j" and resolved.max_requeues == 5 and resolved.gpus_per_node == 2
+    assert [(b.name, b.time_min, b.gpus_per_node) for b in resolved.bucket_specs()] == [("timeout_min", 90, 2)]
+    unchanged = options(tmp_path).with_aliases(set())
+    assert unchanged == options(tmp_path)
+
+
+@pytest.mark.parametrize("kw, given, words", [
+    (dict(max_num_timeout=5, max_requeues=2), {"max_requeues"}, ["max_num_timeout=5", "max_requeues=2"]),
+    (dict(submitit_folder="/a", folder="/b"), {"folder"}, ["submitit_folder=/a", "folder=/b"]),
+    (dict(timeout_min=60), {"buckets"}, ["timeout_min=60", "buckets"]),
+    (dict(gres="gpu:2", gpus_per_node=4), {"gpus_per_node"}, ["gres=gpu:2", "gpus_per_node=4"]),
+    (dict(gres="gpu:2", buckets=[{"name": "big", "max_hours": 1, "time_min": 60, "gpus_per_node": 8}]), set(),
+     ["gres=gpu:2", "'big'", "gpus_per_node=8"]),
+    (dict(mem_per_gpu="8G", mem_per_cpu="1G"), set(), ["mem_per_gpu=8G", "mem_per_cpu=1G"]),
+    (dict(mem_per_gpu="8G", mem_gb=16), {"mem_gb"}, ["mem_gb=16", "mem_per_gpu=8G"]),
+    (dict(cpus_per_gpu=4, cpus_per_task=2), {"cpus_per_task"}, ["cpus_per_gpu=4", "cpus_per_task=2"]),
+])
+def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(tmp_path, kw, given, words):
+    with pytest.raises(ConfigError) as err:
+        options(tmp_path, **kw).with_aliases(given)
+    assert all(word in str(err.value) for word in words)
+
+
+def test_the_same_value_under_both_names_is_accepted(tmp_path):
+    resolved = options(tmp_path, max_num_timeout=2, max_requeues=2).with_aliases({"max_requeues"})
+    assert resolved.max_requeues == 2
+
+
+def test_timeout_min_keeps_the_requeue_rule_and_the_signal_delay_check(tmp_path, shared_cache_dir):
+    # one 2-minute bucket: a run needing more than max_requeues + 1 attempts is refused
+    big = dict(timeout_min=2, max_requeues=0, signal_delay_s=30, assumed_mfu=1e-9)
+    with pytest.raises(ConfigError, match="'timeout_min'.*max_requeues=0"):
+        plan(tmp_path, shared_cache_dir, options_for=lambda o: o.with_aliases(set()), **big)
+    with pytest.raises(ConfigError, match="signal_delay_s=120.*'timeout_min'"):
+        plan(tmp_path, shared_cache_dir, options_for=lambda o: o.with_aliases(set()), timeout_min=2, signal_delay_s=120)
+
+
+def test_a_hydra_submitit_launcher_command_line_plans_end_to_end(tmp_path):
+    out_dir = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "--dry-run", "hydra/launcher=slurm", *TINY, "model.d=16,32",
+           "hydra.launcher.timeout_min=60", "hydra.launcher.max_num_timeout=5", "hydra.launcher.gres=gpu:2",
+           "hydra.launcher.exclude=node3", "hydra.launcher.comment=ladder",
+           f"hydra.launcher.submitit_folder={tmp_path}/submitit/%j", f"out_dir={out_dir}"]
+    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "plan: 2 runs" in proc.stdout and proc.stdout.count("timeout_min") == 2  # the one bucket
+    assert not out_dir.exists()

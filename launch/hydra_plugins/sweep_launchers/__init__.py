@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, config_sweep_params, split_grid
+from launch.launcher_names import given_options
 from launch.local import LocalOptions, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
@@ -135,6 +136,7 @@ class ProjectLauncher(Launcher):
     other caller) and then does the same."""
 
     options_class: type
+    conf_name: str  # conf/hydra/launcher/<conf_name>.yaml holds its defaults
     runs_here = True  # runs start on this machine: its device is checked before any starts
 
     def __init__(self, **options: Any) -> None:
@@ -143,7 +145,10 @@ class ProjectLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Keeps the config; resolves hydra-submitit-launcher's option names (launch/launcher_names.py)."""
         self.hydra_context, self.config = hydra_context, config
+        with user_errors_exit():
+            self.options = self.options.with_aliases(given_options(config.hydra.launcher, self.conf_name))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.hydra_context is not None and self.config is not None
@@ -165,15 +170,20 @@ class LocalLauncher(ProjectLauncher):
     a time; waits for all of them."""
 
     options_class = LocalOptions
+    conf_name = "local"
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
         return plan_local(grid)
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
-        print_plan(self.plan(grid), Console(width=200))
+        planned = self.plan(grid)
+        print_plan(planned, Console(width=200))
         if self.options.dry_run:
             return []
         with user_errors_exit():
+            for p in planned:  # each run this launch starts records the overrides that made it
+                if p.to_submit:
+                    p.point.run.record_overrides(p.point.overrides)
             outcomes = run_locally(grid, self.options)
         return [JobReturn(overrides=list(o.point.overrides),
                           status=JobStatus.FAILED if o.error else JobStatus.COMPLETED,
@@ -185,6 +195,7 @@ class SlurmLauncher(ProjectLauncher):
     job array per resource bucket; returns after submission (the jobs run on their own)."""
 
     options_class = SlurmOptions
+    conf_name = "slurm"
     runs_here = False  # jobs start on compute nodes: no device check on the submitting machine
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:

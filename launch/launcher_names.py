@@ -1,0 +1,37 @@
+"""hydra-submitit-launcher's option names, accepted by the project's launchers with their meaning.
+
+Users of hydra-submitit-launcher write `submitit_folder`, `max_num_timeout` and `timeout_min`;
+here they are `folder`, `max_requeues` and the time limits of `buckets` (README "Running on
+Slurm" has the table). In conf/hydra/launcher/*.yaml such a name is null: not given. Given, it
+takes the place of ours. Ours counts as given when its value differs from the default of the
+launcher's YAML; both given with different values is one ConfigError naming both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from launch.grid import CONF_DIR
+from sweep.errors import ConfigError
+
+
+def given_options(launcher: DictConfig, conf_name: str) -> set[str]:
+    """The keys of `hydra.launcher` (as composed, interpolations unresolved) whose values differ
+    from conf/hydra/launcher/<conf_name>.yaml: set on the command line or in a config."""
+    composed = OmegaConf.to_container(launcher, resolve=False)
+    defaults = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "hydra" / "launcher" / f"{conf_name}.yaml"), resolve=False)
+    return {key for key, value in composed.items() if key in defaults and value != defaults[key]}
+
+
+def aliased_value(options: Any, alias: str, ours: str, given: set[str]) -> Any:
+    """The value of option `ours` once hydra-submitit-launcher's `alias` of it is taken into
+    account: the alias when it is given, ours otherwise; ConfigError when both are given and differ."""
+    value, own = getattr(options, alias), getattr(options, ours)
+    if value is None:
+        return own
+    if ours in given and own != value:
+        raise ConfigError(f"hydra.launcher.{alias}={value} and hydra.launcher.{ours}={own} disagree: "
+                          f"{alias} is hydra-submitit-launcher's name for {ours}; give one of them")
+    return value
