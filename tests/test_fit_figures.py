@@ -25,7 +25,8 @@ def test_a_figure_is_drawn_onto_the_axes_it_is_given(table):
     assert draw_residuals(table, {"true law": LAW_X}, ax=right) is user
     assert "E = 1.7, alpha = 0.34" in left.get_title() and left.get_xscale() == "log"
     (points,) = right.collections
-    assert np.abs(points.get_offsets()[:, 1]).max() < 1  # the true law's residuals: noise, in %
+    assert len(points.get_offsets()) == len(table)  # one residual per run, the true law's: small
+    assert np.abs(points.get_offsets()[:, 1]).max() < 5  # % (noise and the lr / batch grid's U-terms)
     assert len(user.axes) == 2  # nothing added beside the user's axes
 
 
