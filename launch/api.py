@@ -3,7 +3,7 @@ figures (the `sweep` command, launch/cli.py, is the same from a shell).
 
     from launch import api
 
-    api.plan(["model.d=64,96", "optim.lr=1e-3,3e-3"])     # DataFrame: one row per grid point
+    api.plan(["model.d=64,128", "optim.lr=1e-3,3e-3"])     # DataFrame: one row per grid point
     runs = api.load("runs/demo")                          # DataFrame: one row per run, nested fields dotted
     runs = api.load("wandb:my-team/scaling-sweep/demo")   # ... or a W&B group, or a .csv / .parquet file
     fitted = api.fit(runs[runs["lr"] == 3e-3], "chinchilla", bootstrap=100)
