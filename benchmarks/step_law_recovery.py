@@ -2,6 +2,7 @@
 recovered from noisy U-curves, and whether their standard errors are honest: over many seeds,
 tables drawn from Li et al. 2025's published law, fitted per (N, tokens) cell.
 
+    pip install -e '.[bench]'   # scipy, for the t quantiles (the project itself does not need it)
     python benchmarks/step_law_recovery.py [--seeds 200] [--noise 0.002]
 
 Each table: 3 sizes (1e7, 1e8, 1e9) x 3 tokens per parameter (5, 20, 80) = 9 cells; per cell 5

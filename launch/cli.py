@@ -159,10 +159,33 @@ def wait(source: str, interval_s: float) -> None:
 
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
-           interval_s: float = 10.0, upload: bool = False) -> int:
+           interval_s: float = 10.0, upload: bool = False, as_json: bool = False, parquet: Path | None = None) -> int:
+    """`sweep status`: the runs table printed, and written as CSV / parquet / a plot where asked;
+    with `as_json` the rows are printed as JSON on stdout, everything else goes to stderr."""
+    if not as_json:
+        return _status(str(source), plot, csv_path, follow, interval_s, upload, False, parquet)
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # the console's lines too: stdout holds only the JSON
+        rows = _status(str(source), plot, csv_path, follow, interval_s, upload, True, parquet)
+    print(json_rows(rows), file=stdout)
+    return 0
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """The rows flattened like the CSV (every column in every row, null where a run lacks it) as
+    a JSON list, one row per line."""
+    from launch.api import flat_rows
+    from sweep.fit.table import jsonable
+
+    columns, flat = flat_rows(rows)
+    lines = [json.dumps(jsonable({c: r.get(c) for c in columns}), allow_nan=False) for r in flat]
+    return "[" + ",\n ".join(lines) + "]"
+
+
+def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool, interval_s: float, upload: bool,
+            rows_only: bool, parquet: Path | None) -> Any:
     from sweep.results import differing_settings
 
-    source = str(source)
     if follow:
         wait(source, interval_s)
     rows = runs_table(source)
@@ -184,7 +207,8 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
                       f"{r['job_id']} {r['job_state'] or ''}".strip() if r.get("job_id") else "")
-    console.print(table)
+    if not rows_only:
+        console.print(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
@@ -205,6 +229,12 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
         writer.writerows(flat)
         atomic_write(Path(csv_path), text.getvalue())
         console.print(f"runs table written to {csv_path}")
+    if parquet is not None:
+        from launch.api import runs_frame
+
+        frame = runs_frame(rows)
+        atomic_write(Path(parquet), lambda f: frame.to_parquet(f, index=False))
+        console.print(f"runs table written to {parquet}")
     if plot is not None:
         from sweep.plots import plot_loss_vs_size
 
@@ -215,7 +245,7 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
 
         where = upload_report(rows, {"scaling": plot} if plot is not None else {}, **report_target(source, rows))
         console.print(f"runs table{' and plot' if plot is not None else ''} logged to W&B: {where}")
-    return 0
+    return rows if rows_only else 0
 
 
 # the settings `sweep status` always shows (its first columns)
@@ -533,6 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     s.add_argument("--plot", type=Path, help="write a PNG of final loss against N and FLOPs")
     s.add_argument("--csv", type=Path, help="write the runs table as CSV")
+    s.add_argument("--json", action="store_true",
+                   help="print the runs table as JSON rows (nested fields dotted, as in the CSV) on stdout; the "
+                        "rest goes to stderr")
+    s.add_argument("--parquet", type=Path, metavar="FILE", help="write the runs table as parquet")
     s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
     s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
     s.add_argument("--upload", action="store_true",
@@ -613,7 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           args.cutoff, args.recipe, args.upload, args.fix,
                           args.min_tokens_per_param, args.bootstrap_method)
         if args.command == "status":
-            return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload)
+            return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
+                          args.parquet)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

@@ -1,4 +1,6 @@
-"""Figures of a finished sweep: final eval loss against N and against training FLOPs."""
+"""Figures of a finished sweep: final eval loss against N and against training FLOPs
+(`sweep status --plot`), drawn onto a caller's axes or a fresh matplotlib Figure, without pyplot
+and without switching the backend."""
 
 from __future__ import annotations
 
@@ -6,13 +8,11 @@ import os
 from collections import defaultdict
 from typing import Any, Sequence
 
-import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
-
-from sweep.record import COMPLETE  # noqa: E402
+from sweep.fit.figures import new_axes, save
+from sweep.record import COMPLETE
 
 
 # What a series of the figure may be told apart by: every swept setting but the size (d, l),
@@ -47,12 +47,19 @@ def _value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def plot_loss_vs_size(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> int:
-    """Two panels (loss vs N, loss vs FLOPs), complete runs only, one series per combination of
-    the swept settings other than the size (`group_series`). Returns the number of runs plotted."""
-    done = [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None]
+def complete_runs(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The complete runs with a final eval loss: the ones the figure shows."""
+    return [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None]
+
+
+def draw_loss_vs_size(rows: Sequence[dict[str, Any]], axes: Any = None) -> Figure:
+    """Two panels (loss vs N, loss vs FLOPs) onto `axes` (a pair; None: a fresh Figure with a
+    title), complete runs only (`complete_runs`), one series per combination of the swept settings
+    other than the size (`group_series`)."""
+    done = complete_runs(rows)
     series = group_series(done)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fresh = axes is None
+    fig, axes = new_axes(axes, 2, (11, 4.2), sharey=True)
     for ax, key, label in ((axes[0], "n_params", "parameters N"), (axes[1], "flops", "training FLOPs (6 N T)")):
         for name, runs in series.items():
             runs = sorted(runs, key=lambda r: r[key])
@@ -66,8 +73,12 @@ def plot_loss_vs_size(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("final held-out loss (nats/token)")
     axes[1].legend(title=f"{len(done)} complete runs", fontsize=8)
-    fig.suptitle("Final loss against model size and compute")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return len(done)
+    if fresh:
+        fig.suptitle("Final loss against model size and compute")
+    return fig
+
+
+def plot_loss_vs_size(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> int:
+    """`draw_loss_vs_size` saved as a PNG at `path`. Returns the number of runs plotted."""
+    save(draw_loss_vs_size(rows), path, dpi=120)
+    return len(complete_runs(rows))

@@ -41,3 +41,20 @@ def wandb_isolated(tmp_path_factory, monkeypatch):
 def shared_cache_dir(tmp_path_factory) -> Path:
     """One token cache for the whole test session: the embedded corpus is tokenized once."""
     return tmp_path_factory.mktemp("token_cache")
+
+
+SMALL_SWEEP = ("model.d=16,32,48", "budget.tokens_per_param=1,2")  # the grid of `small_sweep`
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory, shared_cache_dir):
+    """A real sweep of 6 tiny runs on the embedded corpus: 3 widths x 2 token budgets
+    (SMALL_SWEEP over TINY), trained once per session for the tests of the CLI and the API."""
+    from sweep.run.loop import train
+
+    out = tmp_path_factory.mktemp("small-sweep")
+    for d in (16, 32, 48):
+        for tokens_per_param in (1, 2):
+            train(to_typed(compose_config(*TINY, f"out_dir={out}", f"data.cache_dir={shared_cache_dir}",
+                                          f"model.d={d}", f"budget.tokens_per_param={tokens_per_param}")))
+    return out

@@ -130,18 +130,22 @@ def test_uploading_runs_without_wandb_settings_is_a_clear_error(tiny_config, tmp
     assert "has no logger settings" in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def small_sweep(tmp_path_factory, shared_cache_dir):
-    """A real sweep of 6 tiny runs on the embedded corpus: 3 widths x 2 token budgets."""
-    from sweep.config import to_typed
-    from tests.helpers import TINY, compose_config
+def test_status_json_prints_only_the_flattened_rows_on_stdout_and_parquet_writes_them(small_sweep, tmp_path,
+                                                                                     capsys):
+    import pandas as pd
 
-    out = tmp_path_factory.mktemp("small-sweep")
-    for d in (16, 32, 48):
-        for tokens_per_param in (1, 2):
-            train(to_typed(compose_config(*TINY, f"out_dir={out}", f"data.cache_dir={shared_cache_dir}",
-                                          f"model.d={d}", f"budget.tokens_per_param={tokens_per_param}")))
-    return out
+    parquet = tmp_path / "runs.parquet"
+    assert main(["status", str(small_sweep), "--json", "--parquet", str(parquet)]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)  # nothing but the JSON on stdout
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"complete"}
+    assert len({tuple(r) for r in rows}) == 1  # every row has every column, like the CSV
+    assert {"n_params", "flops", "final_eval_loss", "lr", "d"} <= set(rows[0]) and "traceback" not in rows[0]
+    assert not any(isinstance(v, dict) for r in rows for v in r.values())  # nested fields dotted
+    assert "6 complete" in captured.err and f"runs table written to {parquet}" in captured.err
+    frame = pd.read_parquet(parquet)
+    assert sorted(frame.columns) == sorted(rows[0]) and len(frame) == 6
+    assert sorted(frame["n_params"]) == sorted(r["n_params"] for r in rows)
 
 
 def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):

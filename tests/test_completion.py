@@ -53,8 +53,8 @@ def test_completes_subcommands(script):
 
 def test_completes_the_options_of_the_subcommand_typed(script):
     assert complete(script, ["sweep", "fit", "--b"]) == ["--bootstrap", "--bootstrap-method", "--by"]
-    assert complete(script, ["sweep", "status", "--"]) == ["--help", "--plot", "--csv", "--wait", "--interval",
-                                                           "--upload"]
+    assert complete(script, ["sweep", "status", "--"]) == ["--help", "--plot", "--csv", "--json", "--parquet", "--wait",
+                                                           "--interval", "--upload"]
     assert complete(script, ["sweep", "fit", "--law", "chinchilla", "--j"]) == ["--json"]
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sweep.errors import ConfigError
-from sweep.fit.table import from_file, from_rows, load_runs_table, read_curves, validate
+from sweep.fit.table import from_file, from_frame, from_rows, load_runs_table, read_curves, validate
 from sweep.rundir import RunDir
 
 
@@ -68,6 +68,15 @@ def test_missing_column_names_what_the_file_has_and_needs(tmp_path):
     pd.DataFrame({"n_params": [1e6], "loss": [3.0], "lr": [1e-3]}).to_csv(path, index=False)
     with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; it has n_params, loss, lr; required"):
         from_file(path)
+
+
+def test_a_dataframe_reads_like_a_file_and_names_its_missing_column():
+    frame = pd.DataFrame({"run": ["a", "b"], "n_params": [1e6, 2e6], "tokens": [2e7, 4e7],
+                          "final_eval_loss": [3.2, 3.0], "status": ["complete", "failed"]})
+    table = from_frame(frame, "a notebook's runs")
+    assert table.names == ("a",) and table.excluded == {"failed": 1} and table.loss_R.tolist() == [3.2]
+    with pytest.raises(ConfigError, match=r"a notebook's runs lacks the column\(s\) tokens"):
+        from_frame(frame.drop(columns="tokens"), "a notebook's runs")
 
 
 @pytest.mark.parametrize("column,value,shown", [("loss", float("nan"), "loss = nan"),

@@ -192,3 +192,33 @@ def test_a_regular_install_holds_every_module_and_config_of_the_project(tmp_path
                 name = path.relative_to(source).as_posix()
                 expected.add(name.replace("launch/hydra_plugins/", "hydra_plugins/", 1))
     assert in_wheel == expected
+
+
+# declared for a module the project does not import itself: transformers' T5 tokenizer loads it
+RUNTIME_ONLY = {"sentencepiece": "transformers' T5 tokenizer reads spiece.model with it"}
+
+
+def test_the_dependencies_are_what_the_project_imports():
+    """Every third-party module sweep/, launch/ and model/ import (at the top or in a function)
+    comes from a declared dependency, and every dependency is imported (or RUNTIME_ONLY says by
+    whom); test and benchmark tools are extras."""
+    import ast
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    modules = set()
+    for package in ("sweep", "launch", "model"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.split(".")[0])
+    own = {"sweep", "launch", "model", "conf", "hydra_plugins"}
+    third_party = {m for m in modules - own if m not in sys.stdlib_module_names}
+    distributions = importlib.metadata.packages_distributions()
+    imported = {distributions[m][0].lower().replace("_", "-") for m in third_party}
+    assert imported <= declared, f"imported, not declared: {sorted(imported - declared)}"
+    assert declared - imported == set(RUNTIME_ONLY), f"declared, not imported: {sorted(declared - imported)}"

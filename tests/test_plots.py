@@ -24,3 +24,16 @@ def test_series_are_grouped_by_every_swept_setting_but_the_size():
     assert list(group_series(grid)) == ["lr 0.001, batch 8", "lr 0.001, batch 16", "lr 0.003, batch 8",
                                         "lr 0.003, batch 16"]
     assert list(group_series([{"d": d, "lr": 1e-3} for d in (32, 64)])) == ["all runs"]
+
+
+def test_the_figure_is_drawn_onto_a_pair_of_the_user_s_axes():
+    from matplotlib.figure import Figure
+
+    from sweep.plots import draw_loss_vs_size
+
+    rows = [{"status": "complete", "n_params": n, "flops": 6 * n * 20 * n, "final_eval_loss": 5 / n**0.1}
+            for n in (1e4, 1e5)]
+    user = Figure()
+    axes = user.subplots(1, 2)
+    assert draw_loss_vs_size(rows, axes) is user
+    assert [len(ax.lines) for ax in axes] == [1, 1] and axes[0].get_xlabel() == "parameters N"

@@ -25,6 +25,7 @@ several recipes is fitted one recipe at a time (`recipe`), or each recipe side b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,32 +112,85 @@ def crossovers_to_dict(r: Any) -> dict[str, Any]:
 ALL_RECIPES = "all"  # recipe= value that fits every recipe side by side
 
 
+@dataclass(frozen=True)
+class FittedLaw:
+    """One law fitted by `fit_result`. `fit` is the typed result: a LawFit (chinchilla, subscaling:
+    `predict(N, T)`, `law.n_opt(C)`, ...), LawComparison (compare), IsoFlopFit (isoflop),
+    EnvelopeFit (envelope), HyperparamLaw (lr, batch; `optima` holds the U-curves it came from)
+    or RecipeCrossovers (crossover). `bootstrap`: chinchilla / subscaling's BootstrapResult where
+    resampled. `table`: the runs it was fitted to (the parametric laws: the best run of each
+    (recipe, N, T)). `summary`: the JSON-able dict `sweep fit --json` prints."""
+
+    law: str
+    fit: Any
+    table: RunsTable
+    summary: dict[str, Any]
+    bootstrap: Any = None
+    optima: Any = None  # lr, batch: the HyperparamOptima
+    curves: Curves | None = None  # envelope: the loss curves
+    compute: float | None = None  # chinchilla: the C of N_opt, T_opt in `summary`
+
+    def predict(self, n_params: Any, tokens: Any) -> Any:
+        """The fitted loss at (N, T): chinchilla and subscaling; ConfigError for the other laws."""
+        if not hasattr(self.fit, "predict"):
+            raise ConfigError(f"a {self.law} fit predicts no loss: predict(N, T) is the chinchilla and subscaling "
+                              "laws'")
+        return self.fit.predict(n_params, tokens)
+
+
 def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
             level: float | None = None, recipe: str | None = None, fix: Any = None,
             min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> dict[str, Any]:
-    """Fit `law` (one of LAWS) on `table`; ConfigError when the table cannot support it. `fix`:
-    parameters of chinchilla / subscaling held at a value (sweep/fit/fixed.py: "E=1.69", "E=true").
-    recipe="all": each recipe fitted alone, {"recipes": {name: result}} (a recipe the law cannot
-    be fitted to is named in "skipped" with the reason; ConfigError when none can).
-    bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's (None: conf/fit.yaml's)."""
-    from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
-    from sweep.fit.fixed import fix_values
+    """Fit `law` (one of LAWS) on `table`: `fit_result`'s summary dict; ConfigError when the table
+    cannot support it. recipe="all": each recipe fitted alone, {"recipes": {name: result}} (a
+    recipe the law cannot be fitted to is named in "skipped" with the reason; ConfigError when
+    none can)."""
+    options = dict(curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by, level=level,
+                   fix=fix, bootstrap_method=bootstrap_method)
+    if recipe == ALL_RECIPES and law in LAWS and law != "crossover":  # crossover takes every recipe anyway
+        _check_law(law, fix)
+        table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
+        labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
+        return _fit_each_recipe(law, table, _head(law, table, min_tokens_per_param), labels, **options)
+    return fit_result(law, table, recipe=recipe, min_tokens_per_param=min_tokens_per_param, **options).summary
 
+
+def _check_law(law: str, fix: Any) -> None:
     if law not in LAWS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
     if fix and law not in ("chinchilla", "subscaling"):
         raise ConfigError(f"--fix with --law {law}: parameters are held only in the chinchilla and subscaling "
                           "fits; accepted: --law chinchilla or --law subscaling")
-    table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
+
+
+def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dict[str, Any]:
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
     if min_tokens_per_param is not None:
         head["min_tokens_per_param"] = min_tokens_per_param
+    return head
+
+
+def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
+               compute: float | None = None, cutoff: float | None = None, by: str | None = None,
+               level: float | None = None, recipe: str | None = None, fix: Any = None,
+               min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> FittedLaw:
+    """Fit `law` (one of LAWS) on `table`, as a FittedLaw (the typed fit and its summary dict);
+    ConfigError when the table cannot support it. `fix`: parameters of chinchilla / subscaling held
+    at a value (sweep/fit/fixed.py: "E=1.69", "E=true"). `recipe`: the recipe whose runs are fitted
+    (required when the runs have several, except by crossover, which takes every recipe; "all" is
+    fit_law's). bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's (None:
+    conf/fit.yaml's)."""
+    from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
+    from sweep.fit.fixed import fix_values
+
+    _check_law(law, fix)
+    table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
+    head = _head(law, table, min_tokens_per_param)
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
-    if recipe == ALL_RECIPES and law != "crossover":  # crossover takes every recipe anyway
-        return _fit_each_recipe(law, table, head, labels, curves=curves, bootstrap=bootstrap, seed=seed,
-                                compute=compute, cutoff=cutoff, by=by, level=level, fix=fix,
-                                bootstrap_method=bootstrap_method)
+    if recipe == ALL_RECIPES and law != "crossover":
+        raise ConfigError(f"recipe={ALL_RECIPES!r}: one fit is one recipe's; fit each of {labels or 'the recipes'} "
+                          "with recipe=NAME (or fit_law, whose recipe='all' gives their summaries side by side)")
     if recipe is not None and not (recipe == ALL_RECIPES and law == "crossover"):
         if recipe not in labels:
             raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {labels or 'none'}")
@@ -165,7 +219,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
             out["bootstrap"] = bootstrap_to_dict(boot)
         out["identifiability"] = fit_to_dict(fit, boot, C)["identifiability"]
         out.update(truth_to_dict(table, boot))
-        return jsonable(out)
+        return FittedLaw(law, fit, table, jsonable(out), bootstrap=boot, compute=C)
     if law == "compare":
         by = by or "n_params"
         if cutoff is None:  # hold out the largest size (or compute)
@@ -173,21 +227,24 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
             cutoff = float(np.unique(values)[-1])
         cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by, flops=table.flops_R,
                                       names=table.names)
-        return jsonable({**head, **comparison_to_dict(cmp)})
+        return FittedLaw(law, cmp, table, jsonable({**head, **comparison_to_dict(cmp)}))
     if law == "isoflop":
-        return jsonable({**head, **isoflop.fit_isoflop(table, n_resamples=bootstrap, level=level, seed=seed).to_dict()})
+        iso = isoflop.fit_isoflop(table, n_resamples=bootstrap, level=level, seed=seed)
+        return FittedLaw(law, iso, table, jsonable({**head, **iso.to_dict()}))
     if law == "envelope":
         if curves is None:
             raise ConfigError("--law envelope reads each run's metrics.jsonl: give a sweep folder, not a "
                               "runs-table file or a W&B group")
-        return jsonable({**head, **envelope.fit_envelope(curves).to_dict()})
+        env = envelope.fit_envelope(curves)
+        return FittedLaw(law, env, table, jsonable({**head, **env.to_dict()}), curves=curves)
     if law in ("lr", "batch"):
         param = "lr" if law == "lr" else "batch_size"
         by = by or "flops"  # optimum per compute budget, per model size, or per (N, tokens) cell
-        fit = hyperparams.fit_hyperparameter_law(table, param=param, by=by)
+        optima = hyperparams.find_optima(table, param=param, by=by)
+        fit = hyperparams.fit_laws(optima)
         if by == "cell" and fit.step_law is None:  # asked for the law in N and D
             raise ConfigError(f"--law {law} --by cell: {fit.step_law_skipped}")
-        return jsonable({**head, **fit.to_dict()})
+        return FittedLaw(law, fit, table, jsonable({**head, **fit.to_dict()}), optima=optima)
     if table.recipe is None:
         raise ConfigError("--law crossover needs runs tagged with two or more recipes: train them with recipe=NAME "
                           "(or give a runs table with a recipe column)")
@@ -198,7 +255,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
         raise ConfigError(f"--law crossover: bootstrap={bootstrap}: the crossing's interval needs a bootstrap of "
                           "K >= 2 resamples (`sweep fit` takes conf/fit.yaml's unless --bootstrap K is given)")
     result = crossover.find_crossovers(N, tokens, loss, tags, n_resamples=bootstrap, level=level, seed=seed)
-    return jsonable({**head, **crossovers_to_dict(result)})
+    return FittedLaw(law, result, table, jsonable({**head, **crossovers_to_dict(result)}))
 
 
 def _fit_each_recipe(law: str, table: RunsTable, head: dict[str, Any], labels: list[str],

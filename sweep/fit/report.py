@@ -43,40 +43,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from sweep.errors import ConfigError  # noqa: E402
-from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits  # noqa: E402
-from sweep.fit.defaults import fit_defaults  # noqa: E402
-from sweep.fit.envelope import EnvelopeFit, fit_envelope  # noqa: E402
-from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,  # noqa: E402
+from sweep.errors import ConfigError
+from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.envelope import EnvelopeFit, fit_envelope
+from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_isoflop, draw_loss_vs_flops,
+                               draw_loss_vs_n, draw_residuals, draw_ucurves, save)
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,
                                    find_optima, fit_laws, fit_step_law, near_optimal_bands)
-# the parabola window of a U-curve, to draw the parabola each optimum came from
-from sweep.fit.hyperparams import parabola_window  # noqa: E402
-from sweep.fit.isoflop import (IsoFlopBudget, IsoFlopFit, best_per_value, fit_isoflop, fit_parabola,  # noqa: E402
-                               group_budgets)
-from sweep.fit.fixed import fix_values  # noqa: E402
-from sweep.fit.identify import Flag, identifiability_flags  # noqa: E402
-from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,  # noqa: E402
+from sweep.fit.isoflop import IsoFlopBudget, IsoFlopFit, fit_isoflop, group_budgets
+from sweep.fit.fixed import fix_values
+from sweep.fit.identify import Flag, identifiability_flags
+from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,
                             truth_to_dict)
-from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,  # noqa: E402
+from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,
                                   check_bootstrap_args, check_bootstrap_method, compare_laws, fit_chinchilla,
                                   fit_subscaling)
-from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate  # noqa: E402
-from sweep.record import training_flops  # noqa: E402
-from sweep.storage import atomic_write  # noqa: E402
+from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
+from sweep.storage import atomic_write
 
-DPI = 110
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
-MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
-PARAM_LABEL = {"lr": "learning rate", "batch_size": "batch size"}
 FIGURE_OF = {"lr": "lr_ucurves", "batch_size": "batch_ucurves"}
 
 
@@ -381,11 +371,11 @@ def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) ->
     lines += ["", _cannot_pin_down(identifiability_flags(fit, boot, C), fit.fixed)]
     points = fits.points
     lines += ["", _figure(figures, out_dir, "loss_vs_n", "Final loss against N with the fitted law",
-                          lambda p: _plot_loss_vs_n(points, law, p)),
+                          lambda: draw_loss_vs_n(points, law)),
               _figure(figures, out_dir, "loss_vs_flops", "Final loss against compute with the fitted frontier loss*(C)",
-                      lambda p: _plot_loss_vs_flops(points, law, C, p)),
+                      lambda: draw_loss_vs_flops(points, law, C)),
               _figure(figures, out_dir, "residuals", "Log residual of each point against N",
-                      lambda p: _plot_residuals(points, fits, p))]
+                      lambda: draw_residuals(points, _laws(fits)))]
     return "\n".join(lines)
 
 
@@ -467,7 +457,7 @@ def _section_isoflop(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> st
              f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
              f"over {len(iso.used)} budgets{compare}.{intervals}", "",
              _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
-                     lambda p: _plot_isoflop(fits.main, iso, chin, p))]
+                     lambda: draw_isoflop(fits.main, iso, chin))]
     return "\n".join(lines)
 
 
@@ -493,7 +483,7 @@ def _section_envelope(fits: _Fits, curves: Curves | None, out_dir: Path, figures
              f"T_opt = {env.d_opt.coefficient:.4g} C^b with b = {env.b:.4g} +- {_g(env.d_opt.exponent_stderr)}"
              f"{compare}. (Standard errors are optimistic: the grid points are not independent.)", "",
              _figure(figures, out_dir, "frontier", "Loss curves and their lower envelope",
-                     lambda p: _plot_frontier(_main_curves(curves, fits.main), env, p))]
+                     lambda: draw_frontier(_main_curves(curves, fits.main), env))]
     return "\n".join(lines)
 
 
@@ -531,7 +521,7 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
             lines.append(f"Step Law not fitted: {hyper.step_law_skipped}")
         grouped = "(N, tokens) cell" if hyper.by == "cell" else "compute budget"
         lines += ["", _figure(figures, out_dir, FIGURE_OF[param], f"Loss against {label} per {grouped}",
-                              lambda p, h=hyper: _plot_ucurves(fits.main, h, p))]
+                              lambda h=hyper: draw_ucurves(fits.main, h, h.law, h.step_law))]
         parts.append("\n".join(lines))
     if fits.hyper:
         parts.append(_near_optimal_band(fits))
@@ -599,7 +589,7 @@ def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> 
                                       c.better_below) for c in pair.crossings])]
         lines.append("")
     lines.append(_figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
-                         lambda p: _plot_crossover(fits, result, p)))
+                         lambda: draw_crossover(fits.table.select(fits.point_R), result)))
     return "\n".join(lines)
 
 
@@ -607,11 +597,18 @@ def _skipped(title: str, reason: str) -> str:
     return f"{title}\n\nSkipped: {reason}"
 
 
-def _figure(figures: dict[str, Path], out_dir: Path, name: str, caption: str, draw: Callable[[Path], None]) -> str:
+def _figure(figures: dict[str, Path], out_dir: Path, name: str, caption: str, draw: Callable[[], Any]) -> str:
+    """Draw a figure (sweep/fit/figures.py), save it as out_dir/NAME.png and link it."""
     path = out_dir / f"{name}.png"
-    draw(path)
+    save(draw(), path)
     figures[name] = path
     return f"![{caption}]({path.name})"
+
+
+def _laws(fits: _Fits) -> dict[str, LawFit]:
+    """The parametric fits made, by name: the residuals figure's laws."""
+    made = {"chinchilla": fits.chinchilla, "subscaling": fits.subscaling}
+    return {name: fit for name, fit in made.items() if fit is not None}
 
 
 # --- runs.csv and fits.json ---------------------------------------------------------------------
@@ -688,255 +685,6 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
         out["crossover"] = crossovers_to_dict(fits.crossover)
     out["skipped"] = dict(fits.skipped)
     return out
-
-
-# --- figures ------------------------------------------------------------------------------------
-
-def _plot_loss_vs_n(points: RunsTable, law, path: Path) -> None:
-    """One series per compute budget or per tokens-per-parameter ratio (whichever the design has
-    fewer of), each with the law along it; else points coloured by T / N and the law's values."""
-    N, tokens, loss, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
-    tpp = tokens / N
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    by_c, by_t = group_budgets(C), group_budgets(tpp)
-    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "T/N")
-    if len(key_G) <= MAX_SERIES:
-        colours = plt.cm.viridis(np.linspace(0, 0.9, len(key_G)))
-        for g, key in enumerate(key_G):
-            in_R = group_R == g
-            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"T/N = {key:.3g}"
-            ax.scatter(N[in_R], loss[in_R], color=colours[g], s=22, zorder=3, label=label)
-            n_x = np.geomspace(N[in_R].min(), N[in_R].max(), 60) if np.ptp(N[in_R]) else N[in_R][:1]
-            t_x = key / training_flops(n_x, 1.0) if kind == "C" else key * n_x
-            ax.plot(n_x, law.predict(n_x, t_x), color=colours[g], lw=1.2)
-        ax.legend(fontsize=7, title=f"points; lines: fitted law at fixed {kind}", title_fontsize=7)
-    else:
-        sc = ax.scatter(N, loss, c=tpp, norm=LogNorm(), cmap="viridis", s=22, zorder=3, label="final loss")
-        ax.scatter(N, law.predict(N, tokens), marker="x", color="k", s=18, label="fitted law")
-        fig.colorbar(sc, ax=ax, label="tokens per parameter T / N")
-        ax.legend(fontsize=8)
-    _log_axes(ax, "parameters N", "final loss (nats/token)")
-    ax.set_title(f"Loss against model size: Approach 3 fit (E = {law.E:.3g}, alpha = {law.alpha:.3g}, "
-                 f"beta = {law.beta:.3g})", fontsize=9)
-    _save(fig, path)
-
-
-def _plot_loss_vs_flops(points: RunsTable, law, compute: float, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    sc = ax.scatter(points.flops_R, points.loss_R, c=points.n_params_R, norm=LogNorm(), cmap="viridis", s=22,
-                    zorder=3)
-    fig.colorbar(sc, ax=ax, label="parameters N")
-    lo, hi = min(points.flops_R.min(), compute) / 3, max(points.flops_R.max(), compute) * 3
-    c_x = np.geomspace(lo, hi, 200)
-    ax.plot(c_x, law.loss_opt(c_x), color="C3", lw=1.5, label="compute-optimal frontier loss*(C) of the fit")
-    ax.axvline(compute, color="0.4", ls=":", lw=1,
-               label=f"C = {compute:.3g}: N_opt = {float(law.n_opt(compute)):.3g}, "
-                     f"T/N = {float(law.tokens_per_param(compute)):.3g}")
-    ax.legend(fontsize=8)
-    _log_axes(ax, "training compute C (FLOPs)", "final loss (nats/token)")
-    ax.set_title("Loss against compute with the fitted compute-optimal frontier", fontsize=9)
-    _save(fig, path)
-
-
-def _plot_residuals(points: RunsTable, fits: _Fits, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for name, fit, marker in (("chinchilla", fits.chinchilla, "o"), ("subscaling", fits.subscaling, "^")):
-        if fit is None:
-            continue
-        resid = np.log(points.loss_R / fit.predict(points.n_params_R, points.tokens_R))
-        rms = float(np.sqrt(np.mean(resid**2)))
-        ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8,
-                   label=f"{name} (RMS {100 * rms:.2g}%)")
-    ax.axhline(0, color="0.3", lw=0.8)
-    _log_axes(ax, "parameters N", "log residual ln(loss / loss_fit) (%)", y_log=False)
-    ax.legend(fontsize=8)
-    ax.set_title("Residuals of the fitted laws (in-sample)", fontsize=9)
-    _save(fig, path)
-
-
-def _plot_isoflop(main: RunsTable, iso: IsoFlopFit, chin: LawFit | None, path: Path) -> None:
-    fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.4))
-    budget_G = np.array([b.flops for b in iso.budgets])
-    _, group_R = group_budgets(main.flops_R, iso.rel_tol, budget_G)
-    colours = plt.cm.viridis(np.linspace(0, 0.9, len(iso.budgets)))
-    for g, b in enumerate(iso.budgets):
-        n_X, loss_X, _ = best_per_value(main.n_params_R[group_R == g], main.loss_R[group_R == g])
-        label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
-        fitted_X = ((n_X >= b.window_n_min * (1 - 1e-9)) & (n_X <= b.window_n_max * (1 + 1e-9))
-                    if b.n_sizes_fitted is not None else np.zeros(len(n_X), dtype=bool))
-        ax.plot(n_X[fitted_X], loss_X[fitted_X], "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1,
-                label=label)
-        ax.plot(n_X[~fitted_X], loss_X[~fitted_X], "o", mfc="none", color=colours[g], ms=4,
-                alpha=0.5 if b.excluded else 1)
-        if b.excluded is None:
-            n_x = np.geomspace(b.window_n_min, b.window_n_max, 80)
-            ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
-            ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
-    _log_axes(ax, "parameters N", "final loss (nats/token)")
-    ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7)
-    ax.set_title("IsoFLOP profiles", fontsize=9)
-    used = iso.used
-    c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
-    ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
-    ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
-    if iso.bootstrap is not None:
-        boot = iso.bootstrap
-        lo, hi = boot.intervals["n_opt"]
-        n_fit = float(iso.n_opt(boot.compute))
-        ax_opt.errorbar([boot.compute], [n_fit], yerr=[[max(n_fit - lo, 0)], [max(hi - n_fit, 0)]], color="C0",
-                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap)")
-    if chin is not None:
-        ax_opt.plot(c_x, chin.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
-                    label=f"Approach 3: N_opt ~ C^{chin.law.a:.3f}")
-    _log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
-    ax_opt.legend(fontsize=8)
-    ax_opt.set_title("Compute-optimal model size", fontsize=9)
-    _save(fig, path)
-
-
-def _plot_frontier(curves: Curves, env: EnvelopeFit, path: Path) -> None:
-    fig, (ax, ax_opt) = plt.subplots(1, 2, figsize=(11, 4.4))
-    for c in curves.runs:
-        ax.plot(c.flops_S, c.loss_S, color="0.6", lw=0.7, alpha=0.7)
-    flops_S = np.array([p.flops for p in env.points])
-    ax.plot(flops_S, [p.loss for p in env.points], color="C3", lw=2, label="lower envelope")
-    edge = np.array([p.at_edge for p in env.points])
-    ax.plot(flops_S[~edge], np.array([p.loss for p in env.points])[~edge], "o", color="C3", ms=3.5,
-            label="envelope points fitted")
-    ax.plot(flops_S[edge], np.array([p.loss for p in env.points])[edge], "o", mfc="none", color="C3", ms=3.5,
-            label="won by the smallest / largest size (not fitted)")
-    _log_axes(ax, "training compute C (FLOPs)", f"{env.loss_key} (nats/token)")
-    ax.legend(fontsize=7)
-    ax.set_title(f"{env.curves} loss curves (grey) and their lower envelope", fontsize=9)
-    ax_opt.plot(flops_S[~edge], [p.n_opt for p, e in zip(env.points, edge) if not e], "o", color="C3", ms=4,
-                label="N of the envelope's run")
-    c_x = np.geomspace(flops_S.min(), flops_S.max(), 50)
-    ax_opt.plot(c_x, env.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 1: N_opt ~ C^{env.a:.3f}")
-    _log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
-    ax_opt.legend(fontsize=8)
-    ax_opt.set_title("Compute-optimal model size from the envelope", fontsize=9)
-    _save(fig, path)
-
-
-def _plot_ucurves(main: RunsTable, hyper: _Hyper, path: Path) -> None:
-    """Left: per group (budget, or (N, tokens) cell), the best loss at each value relative to the
-    group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
-    a line. Right: the optima against C with the power law and Step Law's value at each group's
-    (N, D)."""
-    param, label = hyper.param, PARAM_LABEL[hyper.param]
-    values_R = main.column(param)
-    fig, (ax, ax_law) = plt.subplots(1, 2, figsize=(11, 4.4))
-    keys = [g.key for g in hyper.groups]
-    norm = LogNorm(min(keys), max(keys) * 1.0001)
-    by_cell = hyper.by == "cell"
-    labelled = len(hyper.groups) <= MAX_SERIES
-    for group, runs in zip(hyper.groups, hyper.group_runs):
-        if group.status == "skipped":
-            continue
-        colour = plt.cm.viridis(0.9 * norm(group.key))
-        value_X, loss_X, _ = best_per_value(values_R[runs], main.loss_R[runs])
-        best = group.best_loss
-        name = f"N = {group.n_params:.2g}, T = {group.tokens:.2g}" if by_cell else f"C = {group.key:.2g}"
-        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colour, ms=4, label=name if labelled else None)
-        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
-        parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
-        x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
-        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colour, lw=1.1)
-        if group.opt_value is not None:
-            ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colour, ms=11, mec="k",
-                    mew=0.6)
-    band = fit_defaults().band
-    ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
-    grouped = "(N, tokens) cell" if by_cell else "compute budget"
-    _log_axes(ax, label, f"loss above the {'cell' if by_cell else 'budget'}'s best (%)", y_log=False)
-    ax.legend(fontsize=7, title="stars: optimum" + ("" if labelled else "; colour: C"), title_fontsize=7)
-    ax.set_title(f"U-curves: best loss at each {label} per {grouped}", fontsize=9)
-    for status, marker in (("vertex", "o"), ("clipped", "v"), ("no_curvature", "x")):
-        shown = [h for h in hyper.groups if h.status == status]
-        if shown:
-            ax_law.plot([h.key for h in shown], [h.opt_value for h in shown], marker, ls="none", color="C0",
-                        label=f"optimum ({status})")
-    placed = [h for h in hyper.groups if h.status != "skipped" and h.n_params is not None]
-    if hyper.step_law is not None and placed:
-        ax_law.plot([h.key for h in placed], hyper.step_law([h.n_params for h in placed], [h.tokens for h in placed]),
-                    "s", mfc="none", color="C2", label=f"Step Law {hyper.step_law.form} at each (N, D)")
-    if hyper.law is not None:
-        c_x = np.geomspace(min(keys) / 2, max(keys) * 2, 50)
-        law = hyper.law.law
-        ax_law.plot(c_x, law(c_x), color="C3", lw=1.2,
-                    label=f"{param}_opt = {law.coefficient:.3g} C^{law.exponent:.3f}")
-        ax_law.set_title(f"Optimal {label} against compute", fontsize=9)
-    else:
-        ax_law.set_title(f"Optimal {label} per {grouped} (too few budgets for a power law)", fontsize=9)
-    _log_axes(ax_law, "training compute C (FLOPs)", f"optimal {label}")
-    ax_law.legend(fontsize=8)
-    _save(fig, path)
-
-
-def _plot_crossover(fits: _Fits, result: RecipeCrossovers, path: Path) -> None:
-    """Every recipe's points and frontier loss*(C); every pair's crossings (dashed) and, with
-    two recipes, the bootstrap interval of the first crossing."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    c_x = np.geomspace(*result.compute_range, 300)
-    for k, name in enumerate(result.recipes):
-        runs = fits.table.select((fits.tags_R == name) & fits.point_R)
-        ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
-        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: loss*(C)")
-    if len(result.pairs) == 1 and result.pairs[0].compute_interval is not None:
-        ax.axvspan(*result.pairs[0].compute_interval, color="0.5", alpha=0.2,
-                   label=f"{result.level:.0%} bootstrap interval of the crossing")
-    for pair in result.pairs:
-        for c in pair.crossings:
-            ax.axvline(c.compute, color="k", ls="--", lw=1)
-            ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
-                        xytext=(6, 12), textcoords="offset points", fontsize=8)
-    if not any(p.crossings for p in result.pairs):
-        ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
-                transform=ax.transAxes, fontsize=8)
-    _log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
-    ax.legend(fontsize=7)
-    crossing = sum(p.crosses for p in result.pairs)
-    ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
-                 f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
-    _save(fig, path)
-
-
-def _log_axes(ax, xlabel: str, ylabel: str, y_log: bool = True) -> None:
-    """Log x (and y), labels, grid, readable ticks; call after plotting (the ticks follow the limits)."""
-    ax.set_xscale("log")
-    if y_log:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="both", alpha=0.3)
-    _readable_ticks(ax.xaxis, ax.get_xlim())
-    if y_log:
-        _readable_ticks(ax.yaxis, ax.get_ylim())
-
-
-def _readable_ticks(axis, limits: tuple[float, float]) -> None:
-    """A log axis over less than 1.5 decades (a loss axis, an lr grid), where the default would
-    label no tick or crowd its minor ones, gets a few plain ticks: linear steps (2.4, 2.8, ...)
-    within a factor 5, else 1-2-5 steps per decade; a wider axis keeps its decades."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
-
-    lo, hi = limits
-    axis.set_minor_formatter(NullFormatter())
-    if not (lo > 0 and hi / lo < 10**1.5):
-        return
-    if hi / lo < 5:
-        ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
-    else:
-        ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
-    axis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
-    axis.set_minor_locator(NullLocator())
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-
-
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
 
 
 # --- formatting ---------------------------------------------------------------------------------

@@ -151,11 +151,18 @@ def from_file(path: str | os.PathLike) -> RunsTable:
         frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
     except Exception as err:  # malformed file
         raise ConfigError(f"could not read {path}: {type(err).__name__}: {err}") from err
+    return from_frame(frame, str(path))
+
+
+def from_frame(frame: Any, source: str = "") -> RunsTable:
+    """The runs table of a pandas DataFrame with the columns `from_file` reads (a runs file, or
+    the table of a sweep a user filtered in a notebook); ConfigError naming a missing column."""
+    where = source or "the runs table"
     loss_column = next((c for c in LOSS_ALIASES if c in frame.columns), None)
     missing = [c for c in REQUIRED if c not in frame.columns and not (c == "loss" and loss_column)]
     if missing:
         has = ", ".join(map(str, frame.columns))
-        raise ConfigError(f"{path} lacks the column(s) {', '.join(missing)}; it has {has}; "
+        raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
                           f"required: {', '.join(REQUIRED)} (loss may be named final_eval_loss)")
     frame = frame.rename(columns={loss_column: "loss"}) if loss_column != "loss" else frame
     excluded = {}
@@ -167,7 +174,7 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
-    return validate(_build(names, columns, excluded, str(path)), 1, "a runs table")
+    return validate(_build(names, columns, excluded, source), 1, "a runs table")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:

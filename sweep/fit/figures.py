@@ -1,0 +1,317 @@
+"""The figures of the fits, each drawn onto a caller's axes or a fresh figure, returned as a
+matplotlib Figure: what `sweep report` saves (sweep/fit/report.py) and what a notebook shows
+(launch/api.py).
+
+    draw_loss_vs_n(points, law)              final loss against N with the fitted law
+    draw_loss_vs_flops(points, law, C)       against compute, with the law's frontier loss*(C)
+    draw_residuals(points, {name: law})      each law's log residual against N
+    draw_isoflop(runs, iso, chinchilla)      IsoFLOP parabolas | N_opt(C)                 (2 axes)
+    draw_frontier(curves, envelope)          loss curves and their envelope | N_opt(C)   (2 axes)
+    draw_ucurves(runs, optima, law, step)    lr / batch U-curves | optimum against C      (2 axes)
+    draw_crossover(points, crossovers)       each recipe's points and loss*(C), the crossings
+
+`ax` (one Axes) or `axes` (a pair, left and right) are the caller's; None draws onto a fresh
+`matplotlib.figure.Figure` of the report's size. Nothing here uses pyplot or switches the
+backend: a fresh Figure is not shown by pyplot (display it in a notebook as the cell's value, or
+save it with `save`), and the caller's backend stays the caller's.
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; G groups, X
+distinct values of a swept quantity.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+
+from sweep.fit.crossover import RecipeCrossovers
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.envelope import EnvelopeFit
+from sweep.fit.hyperparams import parabola_window
+from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_budgets
+from sweep.fit.table import Curves, RunsTable
+from sweep.record import training_flops
+
+DPI = 110  # the report's PNGs
+MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
+PARAM_LABEL = {"lr": "learning rate", "batch_size": "batch size"}
+VIRIDIS = colormaps["viridis"]
+
+
+def new_axes(ax: Any, n: int, figsize: tuple[float, float], **subplots: Any) -> tuple[Figure, list[Any]]:
+    """The figure and the `n` axes to draw on: the caller's (`ax`: one Axes, or a sequence of n),
+    or a fresh Figure of `figsize` with n axes side by side (`subplots`: Figure.subplots' options,
+    sharey=True)."""
+    if ax is None:
+        fig = Figure(figsize=figsize)
+        axes = fig.subplots(1, n, **subplots)
+        return fig, list(np.atleast_1d(axes))
+    axes = list(np.ravel(np.asarray(ax, dtype=object))) if n > 1 else [ax]
+    if len(axes) != n:
+        raise ValueError(f"this figure draws onto {n} axes (left, right); {len(axes)} were given")
+    return axes[0].figure, axes
+
+
+def save(fig: Figure, path: str | os.PathLike, dpi: int = DPI) -> None:
+    """Lay the figure out and write it (PNG by the suffix), without pyplot."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+
+
+def draw_loss_vs_n(points: RunsTable, law: Any, ax: Any = None) -> Figure:
+    """One series per compute budget or per tokens-per-parameter ratio (whichever the design has
+    fewer of), each with the law along it; else points coloured by T / N and the law's values.
+    `law`: a ChinchillaLaw or SubScalingLaw (a LawFit's `.law`)."""
+    N, tokens, loss, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
+    tpp = tokens / N
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    by_c, by_t = group_budgets(C), group_budgets(tpp)
+    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "T/N")
+    if len(key_G) <= MAX_SERIES:
+        colours = VIRIDIS(np.linspace(0, 0.9, len(key_G)))
+        for g, key in enumerate(key_G):
+            in_R = group_R == g
+            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"T/N = {key:.3g}"
+            ax.scatter(N[in_R], loss[in_R], color=colours[g], s=22, zorder=3, label=label)
+            n_x = np.geomspace(N[in_R].min(), N[in_R].max(), 60) if np.ptp(N[in_R]) else N[in_R][:1]
+            t_x = key / training_flops(n_x, 1.0) if kind == "C" else key * n_x
+            ax.plot(n_x, law.predict(n_x, t_x), color=colours[g], lw=1.2)
+        ax.legend(fontsize=7, title=f"points; lines: fitted law at fixed {kind}", title_fontsize=7)
+    else:
+        sc = ax.scatter(N, loss, c=tpp, norm=LogNorm(), cmap="viridis", s=22, zorder=3, label="final loss")
+        ax.scatter(N, law.predict(N, tokens), marker="x", color="k", s=18, label="fitted law")
+        fig.colorbar(sc, ax=ax, label="tokens per parameter T / N")
+        ax.legend(fontsize=8)
+    log_axes(ax, "parameters N", "final loss (nats/token)")
+    ax.set_title(f"Loss against model size: Approach 3 fit (E = {law.E:.3g}, alpha = {law.alpha:.3g}, "
+                 f"beta = {law.beta:.3g})", fontsize=9)
+    return fig
+
+
+def draw_loss_vs_flops(points: RunsTable, law: Any, compute: float, ax: Any = None) -> Figure:
+    """The points against C coloured by N, the fitted ChinchillaLaw's frontier loss*(C), and its
+    N_opt and T / N at `compute`."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    sc = ax.scatter(points.flops_R, points.loss_R, c=points.n_params_R, norm=LogNorm(), cmap="viridis", s=22,
+                    zorder=3)
+    fig.colorbar(sc, ax=ax, label="parameters N")
+    lo, hi = min(points.flops_R.min(), compute) / 3, max(points.flops_R.max(), compute) * 3
+    c_x = np.geomspace(lo, hi, 200)
+    ax.plot(c_x, law.loss_opt(c_x), color="C3", lw=1.5, label="compute-optimal frontier loss*(C) of the fit")
+    ax.axvline(compute, color="0.4", ls=":", lw=1,
+               label=f"C = {compute:.3g}: N_opt = {float(law.n_opt(compute)):.3g}, "
+                     f"T/N = {float(law.tokens_per_param(compute)):.3g}")
+    ax.legend(fontsize=8)
+    log_axes(ax, "training compute C (FLOPs)", "final loss (nats/token)")
+    ax.set_title("Loss against compute with the fitted compute-optimal frontier", fontsize=9)
+    return fig
+
+
+RESIDUAL_MARKERS = ("o", "^", "s", "D")
+
+
+def draw_residuals(points: RunsTable, laws: Mapping[str, Any], ax: Any = None) -> Figure:
+    """Each law's log residual ln(loss / predicted) in % against N, with its RMS; `laws` maps a
+    name (chinchilla, subscaling) to a law or fit with `predict(N, T)`."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.2))
+    for (name, law), marker in zip(laws.items(), RESIDUAL_MARKERS):
+        resid = np.log(points.loss_R / law.predict(points.n_params_R, points.tokens_R))
+        rms = float(np.sqrt(np.mean(resid**2)))
+        ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8,
+                   label=f"{name} (RMS {100 * rms:.2g}%)")
+    ax.axhline(0, color="0.3", lw=0.8)
+    log_axes(ax, "parameters N", "log residual ln(loss / loss_fit) (%)", y_log=False)
+    ax.legend(fontsize=8)
+    ax.set_title("Residuals of the fitted laws (in-sample)", fontsize=9)
+    return fig
+
+
+def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes: Any = None) -> Figure:
+    """Left: each budget's best loss per size, its parabola and minimum. Right: the minima against
+    C with Approach 2's power law (and its bootstrap interval), beside Approach 3's N_opt(C) when
+    `chinchilla` (a LawFit) is given."""
+    fig, (ax, ax_opt) = new_axes(axes, 2, (11, 4.4))
+    budget_G = np.array([b.flops for b in iso.budgets])
+    _, group_R = group_budgets(runs.flops_R, iso.rel_tol, budget_G)
+    colours = VIRIDIS(np.linspace(0, 0.9, len(iso.budgets)))
+    for g, b in enumerate(iso.budgets):
+        n_X, loss_X, _ = best_per_value(runs.n_params_R[group_R == g], runs.loss_R[group_R == g])
+        label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
+        fitted_X = ((n_X >= b.window_n_min * (1 - 1e-9)) & (n_X <= b.window_n_max * (1 + 1e-9))
+                    if b.n_sizes_fitted is not None else np.zeros(len(n_X), dtype=bool))
+        ax.plot(n_X[fitted_X], loss_X[fitted_X], "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1,
+                label=label)
+        ax.plot(n_X[~fitted_X], loss_X[~fitted_X], "o", mfc="none", color=colours[g], ms=4,
+                alpha=0.5 if b.excluded else 1)
+        if b.excluded is None:
+            n_x = np.geomspace(b.window_n_min, b.window_n_max, 80)
+            ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
+            ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
+    log_axes(ax, "parameters N", "final loss (nats/token)")
+    ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7)
+    ax.set_title("IsoFLOP profiles", fontsize=9)
+    used = iso.used
+    c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
+    ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
+    ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
+    if iso.bootstrap is not None:
+        boot = iso.bootstrap
+        lo, hi = boot.intervals["n_opt"]
+        n_fit = float(iso.n_opt(boot.compute))
+        ax_opt.errorbar([boot.compute], [n_fit], yerr=[[max(n_fit - lo, 0)], [max(hi - n_fit, 0)]], color="C0",
+                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap)")
+    if chinchilla is not None:
+        ax_opt.plot(c_x, chinchilla.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
+                    label=f"Approach 3: N_opt ~ C^{chinchilla.law.a:.3f}")
+    log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
+    ax_opt.legend(fontsize=8)
+    ax_opt.set_title("Compute-optimal model size", fontsize=9)
+    return fig
+
+
+def draw_frontier(curves: Curves, env: EnvelopeFit, axes: Any = None) -> Figure:
+    """Left: every run's loss curve (grey) and their lower envelope. Right: the N of the
+    envelope's run against C with Approach 1's power law."""
+    fig, (ax, ax_opt) = new_axes(axes, 2, (11, 4.4))
+    for c in curves.runs:
+        ax.plot(c.flops_S, c.loss_S, color="0.6", lw=0.7, alpha=0.7)
+    flops_S = np.array([p.flops for p in env.points])
+    ax.plot(flops_S, [p.loss for p in env.points], color="C3", lw=2, label="lower envelope")
+    edge = np.array([p.at_edge for p in env.points])
+    ax.plot(flops_S[~edge], np.array([p.loss for p in env.points])[~edge], "o", color="C3", ms=3.5,
+            label="envelope points fitted")
+    ax.plot(flops_S[edge], np.array([p.loss for p in env.points])[edge], "o", mfc="none", color="C3", ms=3.5,
+            label="won by the smallest / largest size (not fitted)")
+    log_axes(ax, "training compute C (FLOPs)", f"{env.loss_key} (nats/token)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{env.curves} loss curves (grey) and their lower envelope", fontsize=9)
+    ax_opt.plot(flops_S[~edge], [p.n_opt for p, e in zip(env.points, edge) if not e], "o", color="C3", ms=4,
+                label="N of the envelope's run")
+    c_x = np.geomspace(flops_S.min(), flops_S.max(), 50)
+    ax_opt.plot(c_x, env.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 1: N_opt ~ C^{env.a:.3f}")
+    log_axes(ax_opt, "training compute C (FLOPs)", "compute-optimal N_opt (parameters)")
+    ax_opt.legend(fontsize=8)
+    ax_opt.set_title("Compute-optimal model size from the envelope", fontsize=9)
+    return fig
+
+
+def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = None, axes: Any = None) -> Figure:
+    """Left: per group (budget, or (N, tokens) cell), the best loss at each value relative to the
+    group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
+    a line. Right: the optima against C with the power law and Step Law's value at each group's
+    (N, D). `optima`: a HyperparamOptima (param, by, groups, group_runs: sweep/fit/hyperparams.py
+    find_optima); `law`: its HyperparamLaw (fit_laws) and `step_law` its StepLaw, where fitted."""
+    param, label = optima.param, PARAM_LABEL[optima.param]
+    values_R = runs.column(param)
+    fig, (ax, ax_law) = new_axes(axes, 2, (11, 4.4))
+    keys = [g.key for g in optima.groups]
+    norm = LogNorm(min(keys), max(keys) * 1.0001)
+    by_cell = optima.by == "cell"
+    labelled = len(optima.groups) <= MAX_SERIES
+    for group, members in zip(optima.groups, optima.group_runs):
+        if group.status == "skipped":
+            continue
+        colour = VIRIDIS(0.9 * norm(group.key))
+        value_X, loss_X, _ = best_per_value(values_R[members], runs.loss_R[members])
+        best = group.best_loss
+        name = f"N = {group.n_params:.2g}, T = {group.tokens:.2g}" if by_cell else f"C = {group.key:.2g}"
+        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colour, ms=4, label=name if labelled else None)
+        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
+        parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
+        x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
+        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colour, lw=1.1)
+        if group.opt_value is not None:
+            ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colour, ms=11, mec="k",
+                    mew=0.6)
+    band = fit_defaults().band
+    ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
+    grouped = "(N, tokens) cell" if by_cell else "compute budget"
+    log_axes(ax, label, f"loss above the {'cell' if by_cell else 'budget'}'s best (%)", y_log=False)
+    ax.legend(fontsize=7, title="stars: optimum" + ("" if labelled else "; colour: C"), title_fontsize=7)
+    ax.set_title(f"U-curves: best loss at each {label} per {grouped}", fontsize=9)
+    for status, marker in (("vertex", "o"), ("clipped", "v"), ("no_curvature", "x")):
+        shown = [h for h in optima.groups if h.status == status]
+        if shown:
+            ax_law.plot([h.key for h in shown], [h.opt_value for h in shown], marker, ls="none", color="C0",
+                        label=f"optimum ({status})")
+    placed = [h for h in optima.groups if h.status != "skipped" and h.n_params is not None]
+    if step_law is not None and placed:
+        ax_law.plot([h.key for h in placed], step_law([h.n_params for h in placed], [h.tokens for h in placed]),
+                    "s", mfc="none", color="C2", label=f"Step Law {step_law.form} at each (N, D)")
+    if law is not None:
+        c_x = np.geomspace(min(keys) / 2, max(keys) * 2, 50)
+        power = law.law
+        ax_law.plot(c_x, power(c_x), color="C3", lw=1.2,
+                    label=f"{param}_opt = {power.coefficient:.3g} C^{power.exponent:.3f}")
+        ax_law.set_title(f"Optimal {label} against compute", fontsize=9)
+    else:
+        ax_law.set_title(f"Optimal {label} per {grouped} (too few budgets for a power law)", fontsize=9)
+    log_axes(ax_law, "training compute C (FLOPs)", f"optimal {label}")
+    ax_law.legend(fontsize=8)
+    return fig
+
+
+def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) -> Figure:
+    """Every recipe's points (those of `points` with its recipe label) and frontier loss*(C);
+    every pair's crossings (dashed) and, with two recipes, the bootstrap interval of the first
+    crossing."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    recipe_R = np.array([r if r is not None else "" for r in points.recipe or ("",) * len(points)])
+    c_x = np.geomspace(*result.compute_range, 300)
+    for k, name in enumerate(result.recipes):
+        runs = points.select(recipe_R == name)
+        ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
+        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: loss*(C)")
+    if len(result.pairs) == 1 and result.pairs[0].compute_interval is not None:
+        ax.axvspan(*result.pairs[0].compute_interval, color="0.5", alpha=0.2,
+                   label=f"{result.level:.0%} bootstrap interval of the crossing")
+    for pair in result.pairs:
+        for c in pair.crossings:
+            ax.axvline(c.compute, color="k", ls="--", lw=1)
+            ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
+                        xytext=(6, 12), textcoords="offset points", fontsize=8)
+    if not any(p.crossings for p in result.pairs):
+        ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
+                transform=ax.transAxes, fontsize=8)
+    log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
+    ax.legend(fontsize=7)
+    crossing = sum(p.crosses for p in result.pairs)
+    ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
+                 f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
+    return fig
+
+
+def log_axes(ax: Any, xlabel: str, ylabel: str, y_log: bool = True) -> None:
+    """Log x (and y), labels, grid, readable ticks; call after plotting (the ticks follow the limits)."""
+    ax.set_xscale("log")
+    if y_log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    readable_ticks(ax.xaxis, ax.get_xlim())
+    if y_log:
+        readable_ticks(ax.yaxis, ax.get_ylim())
+
+
+def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
+    """A log axis over less than 1.5 decades (a loss axis, an lr grid), where the default would
+    label no tick or crowd its minor ones, gets a few plain ticks: linear steps (2.4, 2.8, ...)
+    within a factor 5, else 1-2-5 steps per decade; a wider axis keeps its decades."""
+    lo, hi = limits
+    axis.set_minor_formatter(NullFormatter())
+    if not (lo > 0 and hi / lo < 10**1.5):
+        return
+    if hi / lo < 5:
+        ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+    else:
+        ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+    axis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
