@@ -131,7 +131,9 @@ class Bar:
 
 
 class RichBar(Bar):
-    """A live rich bar; started at the first update after the delay (never for a shorter loop)."""
+    """A live rich bar; started at the first update after the delay (never for a shorter loop).
+    Bars inside another one (a bootstrap inside `sweep report`) are rows of the same live display
+    (rich allows one at a time); a nested row goes when its loop ends."""
 
     def __init__(self, *args: Any, console: Any):
         super().__init__(*args)
@@ -141,15 +143,9 @@ class RichBar(Bar):
 
     def show(self) -> None:
         if self.progress is None:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
-                                     TextColumn("ETA {task.fields[eta]}"), TextColumn("{task.fields[info]}"),
-                                     console=self.console, transient=False)
+            self.progress = _shared_display(self.console)
             self.task = self.progress.add_task(self.name, total=self.total, completed=self.done,
                                                **self._fields())
-            self.progress.start()
             self.shown = True
         self.progress.update(self.task, total=self.total, completed=self.done, **self._fields())
 
@@ -159,9 +155,32 @@ class RichBar(Bar):
                 "eta": format_duration(self.eta()), "info": self.info}
 
     def finish(self) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, total=self.total, completed=self.done, **self._fields())
+        if self.progress is None:
+            return
+        self.progress.update(self.task, total=self.total, completed=self.done, **self._fields())
+        _LIVE["users"] -= 1
+        if _LIVE["users"] == 0:  # the outermost bar: its last state stays on the screen
             self.progress.stop()
+            _LIVE["progress"] = None
+        else:
+            self.progress.remove_task(self.task)
+
+
+_LIVE: dict[str, Any] = {"progress": None, "users": 0}  # the one live display and the bars on it
+
+
+def _shared_display(console: Any) -> Any:
+    """The live display (rich Progress) bars are drawn on: started by the first bar that shows."""
+    if _LIVE["progress"] is None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        _LIVE["progress"] = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
+                                     TextColumn("ETA {task.fields[eta]}"), TextColumn("{task.fields[info]}"),
+                                     console=console, transient=False)
+        _LIVE["progress"].start()
+    _LIVE["users"] += 1
+    return _LIVE["progress"]
 
 
 @contextlib.contextmanager

@@ -98,3 +98,15 @@ def test_on_a_terminal_a_live_bar_is_drawn_and_log_lines_print_above_it(caplog):
     assert "100/100 resamples" in text and "3 chunks" in text
     assert "━" in text  # the bar
     assert not [r for r in caplog.records if r.name == "sweep.progress"]  # no plain lines besides
+
+
+def test_a_bar_inside_another_is_a_row_of_the_same_live_display():
+    out = io.StringIO()
+    console = Console(force_terminal=True, file=out, width=150)
+    with progress(3, "report", unit="fits", console=console) as outer:
+        outer.update(info="chinchilla")
+        with progress(10, "bootstrap", unit="resamples", console=console) as inner:
+            inner.advance(10)  # rich allows one live display: this one joins the report's
+        outer.update(done=3, info="crossover")
+    text = out.getvalue()
+    assert "10/10 resamples" in text and "3/3 fits" in text
