@@ -185,6 +185,16 @@ def test_bootstrap_is_deterministic_in_its_seed_and_level_is_configurable(chinch
         first.intervals["alpha"][1] - first.intervals["alpha"][0])
 
 
+def test_a_fit_shows_its_starts_stopped_and_finds_the_same_law(chinchilla_runs, chinchilla_fit, caplog,
+                                                                monkeypatch):
+    monkeypatch.setattr(parametric, "PROGRESS_DELAY_S", 0.0)  # a fit this small shows nothing otherwise
+    with caplog.at_level("INFO", logger="sweep.progress"):
+        shown = fit_chinchilla(*chinchilla_runs)
+    np.testing.assert_array_equal(shown.theta_P, chinchilla_fit.theta_P)
+    lines = [r.message for r in caplog.records]
+    assert lines[-1] == "chinchilla fit: 4,500/4,500 starts stopped (100%)" and len(lines) <= 21
+
+
 def test_a_bootstrap_in_chunks_finds_the_fits_one_batched_call_finds(chinchilla_fit, monkeypatch):
     """Its resamples run in chunks to show progress between them: the same draws and starts. The
     batch size changes rounding (about 1e-16 in a gradient), which L-BFGS stopped at ftol carries

@@ -411,12 +411,12 @@ class LawFit:
 
 
 def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None, held_P=None,
-                  log_loss_SxR=None):
+                  log_loss_SxR=None, on_iteration=None):
     """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem;
     held_P (optional, bool per theta column) holds those columns at their start values: their
     gradient is zeroed, so L-BFGS never moves them (every step is a combination of gradients);
     log_loss_SxR (optional) gives each problem its own log losses of the runs (a residual
-    bootstrap's), in place of runs.log_loss_R.
+    bootstrap's), in place of runs.log_loss_R; on_iteration: see sweep.fit.lbfgs.minimize.
 
     The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the W x R
     temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
@@ -444,7 +444,7 @@ def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None,
                 evaluate(rows)
         return f_W, grad_WxP
 
-    return minimize(fun, theta0_SxP, max_iter=MAX_ITER)
+    return minimize(fun, theta0_SxP, max_iter=MAX_ITER, on_iteration=on_iteration)
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, pool)
@@ -460,13 +460,15 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, float] | None = None) -> LawFit:
+def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, float] | None = None,
+            show_progress: bool = True) -> LawFit:
     """Fit `form` (chinchilla | subscaling) from its full start grid, keep the best start.
 
     `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum. `fix`
     (optional) holds parameters at values, e.g. {"E": 1.69}: the grid's rows take those values
     (duplicates dropped) and L-BFGS never moves them, so the other parameters are the best fit
-    given them."""
+    given them. show_progress: a bar of the starts stopped once it has taken PROGRESS_DELAY_S (the
+    numbers are the same without)."""
     form = _form(form)
     N_R, tokens_R, loss_R = validate_runs(N, tokens, loss, n_params=form.n_params, weights=weights,
                                   law=form.name)
@@ -474,8 +476,10 @@ def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, floa
     w_R = np.ones_like(loss_R) if weights is None else np.asarray(weights, dtype=np.float64)
     theta0_SxP = hold(form, form.start_grid(), fixed)
     w_SxR = None if weights is None else np.broadcast_to(w_R, (len(theta0_SxP), len(w_R)))
-    result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR,
-                           held_mask(form, fixed))
+    with progress(len(theta0_SxP), f"{form.name} fit", unit="starts stopped", enabled=show_progress,
+                  delay_s=PROGRESS_DELAY_S) as bar:
+        result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR,
+                               held_mask(form, fixed), on_iteration=lambda n: bar.update(done=n))
     f_S = np.where(np.isfinite(result.f_S), result.f_S, np.inf)
     best = int(np.argmin(f_S))
     return LawFit(
