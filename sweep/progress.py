@@ -211,10 +211,14 @@ def progress(total: float, name: str, *, unit: str = "", start: float = 0, enabl
 
 @contextlib.contextmanager
 def _logs_through(console: Any) -> Iterator[None]:
-    """Log handlers writing to the real stderr write through `console` meanwhile (so their lines
-    print above the live bar instead of through it)."""
+    """Log handlers writing to the terminal (stderr, or stdout when it is a terminal too: Hydra
+    logs there) write through `console` meanwhile, so their lines print above the live bar
+    instead of through it."""
+    streams = [sys.stderr, sys.__stderr__]
+    if sys.stdout.isatty():
+        streams += [sys.stdout, sys.__stdout__]
     handlers = [h for h in logging.getLogger().handlers
-                if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.__stderr__)]
+                if type(h) is logging.StreamHandler and any(h.stream is s for s in streams)]
     proxy = _ConsoleStream(console)
     previous = [h.setStream(proxy) for h in handlers]
     try:
