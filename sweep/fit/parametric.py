@@ -706,7 +706,7 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
     size = max(-(-n_resamples // max(1, chunks)), -(-MIN_CHUNK_PROBLEMS // k))
     with progress(n_resamples, f"bootstrap of the {fit.form} fit", unit="resamples", enabled=show_progress,
                   delay_s=PROGRESS_DELAY_S) as bar:
-        for lo in range(0, n_resamples, size):  # each chunk one batched call: the same steps as one call
+        for lo in range(0, n_resamples, size):  # one batched call per chunk: the draws and starts of one call
             q = slice(lo, min(lo + size, n_resamples))
             n = q.stop - q.start
             result = minimize_form(form, runs, np.tile(starts_OxP, (n, 1)), np.repeat(w_QxR[q], k, axis=0),
