@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import json
@@ -35,6 +34,7 @@ from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.laws import LAWS
 from sweep.fit.parametric import BOOTSTRAP_METHODS
+from sweep.progress import progress
 from sweep.results import flatten
 from sweep.storage import atomic_write
 
@@ -134,28 +134,43 @@ def runs_table(source: str) -> list[dict[str, Any]]:
 
 
 def wait(source: str, interval_s: float) -> None:
-    """Follow a sweep until no run is queued or running: a live line on a terminal, a plain
-    line per change otherwise."""
-    from rich.live import Live
+    """Follow a sweep until no run is queued or running: on a terminal a bar of the runs ended
+    with the counts by status and an ETA from the steps done; otherwise a plain line per change."""
 
-    def summary() -> tuple[str, bool]:
+    def summary() -> tuple[list[dict[str, Any]], str, bool]:
         rows = runs_table(source)
         counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
         active = counts["running"] + counts["queued"]
-        return f"{source}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
+        return rows, ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
 
-    line, active = summary()
-    with Live(line, console=console, auto_refresh=False, transient=True) if console.is_terminal \
-            else contextlib.nullcontext() as live:
+    rows, counts, active = summary()
+    if not console.is_terminal:
         printed = None
         while active:
-            if live is not None:
-                live.update(line, refresh=True)
-            elif line != printed:
-                console.print(line)
-                printed = line
+            if counts != printed:
+                console.print(f"{source}: {counts}")
+                printed = counts
             time.sleep(interval_s)
-            line, active = summary()
+            rows, counts, active = summary()
+        return
+    with progress(len(rows), source, unit="runs ended", console=console) as bar:
+        while active:
+            bar.update(done=sum(r["status"] in ENDED for r in rows), total=len(rows), info=counts,
+                       work=(sum(run_fraction_done(r) for r in rows), len(rows)))
+            time.sleep(interval_s)
+            rows, counts, active = summary()
+        bar.update(done=sum(r["status"] in ENDED for r in rows), total=len(rows), info=counts)
+
+
+ENDED = ("complete", "diverged", "failed", "cancelled")
+
+
+def run_fraction_done(row: dict[str, Any]) -> float:
+    """1 for a run that has ended; its steps done of its steps where the row has both; else 0."""
+    if row["status"] in ENDED:
+        return 1.0
+    steps, done = row.get("steps"), row.get("steps_done")
+    return min(1.0, done / steps) if steps and done else 0.0
 
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,

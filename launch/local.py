@@ -7,8 +7,10 @@ one line and every other run goes on. The command waits until every run has ende
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +22,7 @@ from launch.job import TrainJob
 from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
+from sweep.progress import progress
 from sweep.record import FINISHED
 from sweep.rundir import describe_holder
 
@@ -84,38 +87,81 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[GridPoint, Any, list[int]]] = []
     pending = list(todo)
-    while pending or running:
-        while pending and free:
-            point = pending.pop(0)
-            holder = point.run.holder()
-            if holder is not None:  # another command started it meanwhile
-                outcomes[id(point)] = held_outcome(point, holder)
-                continue
-            slot = free.pop(0)
-            point.run.write_config(point.cfg)
-            executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
-            executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
-                                       gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
-            job = executor.submit(TrainJob(point.cfg))
-            append_manifest(Path(point.cfg.out_dir), [{"run": point.run.path.name, "path": str(point.run.path),
-                                                       "job_id": str(job.job_id), "bucket": "local",
-                                                       "log": str(job.paths.stdout)}])
-            running.append((point, job, slot))
-            log.info("started %s (pid %s%s)", point.run.path.name, job.job_id, f", GPUs {slot}" if slot else "")
-        time.sleep(options.poll_s)
-        for entry in [r for r in running if r[1].done()]:
-            point, job, slot = entry
-            running.remove(entry)
-            free.append(slot)
-            try:
-                outcome = Outcome(point, job.results()[0], None)  # rank 0 wrote it
-            except Exception as err:  # the run's own failure, with the job's traceback
-                outcome = Outcome(point, point.run.read_result(), err)
-            outcomes[id(point)] = outcome
-            status = (outcome.result or {}).get("status", "failed")
-            log.info("%s: %s, eval loss %s (%d of %d done; log %s)", point.run.path.name, status,
-                     (outcome.result or {}).get("final_eval_loss"), len(outcomes), len(points), job.paths.stdout)
+    with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar:
+        while pending or running:
+            while pending and free:
+                point = pending.pop(0)
+                holder = point.run.holder()
+                if holder is not None:  # another command started it meanwhile
+                    outcomes[id(point)] = held_outcome(point, holder)
+                    continue
+                slot = free.pop(0)
+                point.run.write_config(point.cfg)
+                executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
+                executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
+                                           gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
+                job = executor.submit(TrainJob(point.cfg))
+                append_manifest(Path(point.cfg.out_dir), [{"run": point.run.path.name, "path": str(point.run.path),
+                                                           "job_id": str(job.job_id), "bucket": "local",
+                                                           "log": str(job.paths.stdout)}])
+                running.append((point, job, slot))
+                log.info("started %s (pid %s%s)", point.run.path.name, job.job_id, f", GPUs {slot}" if slot else "")
+            time.sleep(options.poll_s)
+            for entry in [r for r in running if r[1].done()]:
+                point, job, slot = entry
+                running.remove(entry)
+                free.append(slot)
+                try:
+                    outcome = Outcome(point, job.results()[0], None)  # rank 0 wrote it
+                except Exception as err:  # the run's own failure, with the job's traceback
+                    outcome = Outcome(point, point.run.read_result(), err)
+                outcomes[id(point)] = outcome
+                status = (outcome.result or {}).get("status", "failed")
+                log.info("%s: %s, eval loss %s (%d of %d done; log %s)", point.run.path.name, status,
+                         (outcome.result or {}).get("final_eval_loss"), len(outcomes), len(points), job.paths.stdout)
+            report_sweep(bar, points, outcomes, [entry[0] for entry in running])
     return [outcomes[id(p)] for p in points]
+
+
+def report_sweep(bar: Any, points: Sequence[GridPoint], outcomes: dict[int, Outcome],
+                 running: Sequence[GridPoint]) -> None:
+    """The bar's runs ended out of all, the counts by outcome and the runs training now; its ETA
+    from planned FLOPs: those of ended runs, and of running runs the part their steps have done."""
+    total = sum(p.budget.flops for p in points)
+    done = sum(p.budget.flops for p in points if id(p) in outcomes)
+    done += sum(p.budget.flops * min(1.0, last_step(p.run.metrics_file) / max(p.budget.steps, 1)) for p in running)
+    bar.update(done=len(outcomes), info=describe_runs(outcomes.values(), running), work=(done, total))
+
+
+def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int = 3) -> str:
+    """'2 complete, 1 failed, 2 running: d16-..., d32-...' (running names: the first few)."""
+    counts = Counter("failed" if o.error is not None and not o.result else (o.result or {}).get("status", "failed")
+                     for o in outcomes)
+    counts.pop("running", None)  # held by another process: ended here
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    if running:
+        names = [p.run.path.name for p in running]
+        more = f" +{len(names) - names_shown}" if len(names) > names_shown else ""
+        parts.append(f"{len(running)} running: {', '.join(names[:names_shown])}{more}")
+    return ", ".join(parts)
+
+
+def last_step(metrics_file: Path) -> int:
+    """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
+    end, so it costs the same at any length."""
+    try:
+        with open(metrics_file, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().split(b"\n")[:-1]  # the part after the last newline is torn or empty
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):  # the first, cut by the seek
+            continue
+    return 0
 
 
 def held_outcome(point: GridPoint, holder: dict[str, Any]) -> Outcome:

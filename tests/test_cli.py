@@ -399,3 +399,44 @@ def test_sweep_help_says_how_to_train_and_each_subcommand_has_examples(capsys):
             main([name, "--help"])
         examples = capsys.readouterr().out.split("examples:\n")[1]
         assert examples.strip() and all(f"sweep {name}" in line for line in examples.strip().splitlines())
+
+
+# --- sweep status --wait: follows a sweep until no run is queued or running ---------------------
+
+def polls(monkeypatch, *tables):
+    """runs_table answers each table in turn (the last one again after that)."""
+    import launch.cli
+
+    answers = list(tables)
+    monkeypatch.setattr(launch.cli, "runs_table", lambda source: answers.pop(0) if len(answers) > 1 else answers[0])
+
+
+def rows(*statuses, steps_done=0):
+    return [{"status": s, "steps": 10, "steps_done": 10 if s == "complete" else steps_done} for s in statuses]
+
+
+def test_waiting_off_a_terminal_prints_a_line_per_change(monkeypatch, capsys, wide_console):
+    from launch.cli import wait
+
+    polls(monkeypatch, rows("running", "queued"), rows("running", "queued"), rows("complete", "running"),
+          rows("complete", "complete"))
+    wait("sweep", interval_s=0)
+    assert capsys.readouterr().out.splitlines() == ["sweep: 1 running, 1 queued", "sweep: 1 complete, 1 running"]
+
+
+def test_waiting_on_a_terminal_draws_a_bar_of_runs_ended_with_the_counts(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import launch.cli
+    from launch.cli import run_fraction_done, wait
+
+    out = io.StringIO()
+    monkeypatch.setattr(launch.cli, "console", Console(force_terminal=True, file=out, width=150))
+    polls(monkeypatch, rows("running", "queued", steps_done=5), rows("complete", "running", steps_done=5),
+          rows("complete", "failed"))
+    wait("sweep", interval_s=0)
+    text = out.getvalue()
+    assert "2/2 runs ended" in text and "1 complete, 1 failed" in text and "━" in text
+    assert [run_fraction_done(r) for r in rows("running", "failed", "pending", steps_done=5)] == [0.5, 1.0, 0.5]

@@ -233,3 +233,13 @@ def test_two_processes_preparing_at_once_build_one_entry(tmp_path, corpus):
     assert path_a == path_b == str(entry) and tokens_a == tokens_b
     assert sum(err.count("tokenizing files corpus") for _, err in outputs) == 1
     assert [p.name for p in entry.parent.iterdir() if not p.name.endswith(".lock")] == [entry.name]
+
+
+def test_tokenizing_shows_documents_done_of_all(tmp_path, corpus, caplog, monkeypatch):
+    monkeypatch.setattr("sweep.data.local._PROGRESS_DELAY_S", 0.0)  # this small one shows nothing otherwise
+    with caplog.at_level(logging.INFO, logger="sweep.progress"):
+        built = prepare_token_cache(config(tmp_path, [corpus]), SEQ_LEN)
+    last = caplog.records[-1].message
+    n_docs = built.manifest["n_train_documents"] + built.manifest["n_eval_documents"]
+    assert last == f"tokenize files corpus: {n_docs:,}/{n_docs:,} documents (100%), " \
+                   f"{built.manifest['n_train_tokens']:,} train tokens"

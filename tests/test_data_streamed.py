@@ -7,6 +7,7 @@ the tests train (tests/c4_fixture.py)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -162,7 +163,7 @@ def test_unreadable_datasets_and_fields_are_named(c4_dir, t5_dir, tmp_path):
         prepare_streamed(c4_config(c4_dir, tmp_path / "no-tokenizer", tmp_path), train_tokens=100)
 
 
-def test_the_synthetic_source_records_its_true_entropy(tmp_path):
+def test_the_synthetic_source_records_its_true_entropy_and_prepare_shows_its_progress(tmp_path, caplog):
     from sweep.data.synthetic import SyntheticSpec, entropy_rate
 
     synthetic = SyntheticConfig(seed=3, order=2, branching=4, eos_prob=0.05, zipf=1.0, repeat_fraction=0.0,
@@ -171,7 +172,12 @@ def test_the_synthetic_source_records_its_true_entropy(tmp_path):
                       text_field="text", eval_tokens=500, cache_dir=str(tmp_path), tokenizer_name=None,
                       add_bos=False, hf_path=None, hf_name=None, split="train", eval_split=None, max_epochs=1.0,
                       density_documents=1000, synthetic=synthetic)
-    corpus = prepare_streamed(data, train_tokens=2000)
+    with caplog.at_level(logging.INFO, logger="sweep.progress"):
+        corpus = prepare_streamed(data, train_tokens=2000)
+    lines = [r.message for r in caplog.records if r.name == "sweep.progress"]
+    assert lines[0].startswith("prepare synthetic: ") and " train tokens (" in lines[0] and ", ETA " in lines[0]
+    assert lines[-1].startswith("prepare synthetic: 2,000/2,000 train tokens (100%), unit ")
+    assert len(lines) <= 21
     spec = SyntheticSpec(seed=3, order=2, branching=4, eos_prob=0.05, zipf=1.0, repeat_fraction=0.0,
                          unique_documents=None)
     assert corpus.manifest["true_entropy_nats"] == pytest.approx(entropy_rate(spec))

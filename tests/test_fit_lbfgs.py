@@ -93,3 +93,14 @@ def test_a_start_where_the_objective_is_not_finite_is_refused():
 
     with pytest.raises(ValueError, match="not finite at the starting points"):
         minimize(log_barrier, np.array([[1.0], [-1.0]]))
+
+
+def test_each_iteration_reports_the_problems_stopped_and_changes_nothing():
+    conditions = [1, 10, 1e3, 1e5, 1e6]
+    fun, c_SxP = quadratics(conditions)
+    stopped = []
+    watched = minimize(fun, np.zeros_like(c_SxP), on_iteration=stopped.append)
+    quiet = minimize(fun, np.zeros_like(c_SxP))
+    np.testing.assert_array_equal(watched.x_SxP, quiet.x_SxP)
+    assert stopped == sorted(stopped) and stopped[-1] == len(conditions)
+    assert len(stopped) == quiet.n_iter_S.max() + 1  # one per iteration, and the end

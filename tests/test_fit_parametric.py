@@ -185,6 +185,41 @@ def test_bootstrap_is_deterministic_in_its_seed_and_level_is_configurable(chinch
         first.intervals["alpha"][1] - first.intervals["alpha"][0])
 
 
+def test_a_fit_shows_its_starts_stopped_and_finds_the_same_law(chinchilla_runs, chinchilla_fit, caplog,
+                                                                monkeypatch):
+    monkeypatch.setattr(parametric, "PROGRESS_DELAY_S", 0.0)  # a fit this small shows nothing otherwise
+    with caplog.at_level("INFO", logger="sweep.progress"):
+        shown = fit_chinchilla(*chinchilla_runs)
+    np.testing.assert_array_equal(shown.theta_P, chinchilla_fit.theta_P)
+    lines = [r.message for r in caplog.records]
+    assert lines[-1] == "chinchilla fit: 4,500/4,500 starts stopped (100%)" and len(lines) <= 21
+
+
+def test_a_bootstrap_in_chunks_finds_the_fits_one_batched_call_finds(chinchilla_fit, monkeypatch):
+    """Its resamples run in chunks to show progress between them: the same draws and starts. The
+    batch size changes rounding (about 1e-16 in a gradient), which L-BFGS stopped at ftol carries
+    to about 1e-7 in theta: far inside the interval's width, and fixed for a fixed seed."""
+    rng = lambda: np.random.default_rng(3)  # noqa: E731
+    monkeypatch.setattr(parametric, "MIN_CHUNK_PROBLEMS", 1)
+    one = parametric.bootstrap_thetas(chinchilla_fit, 8, rng(), chunks=1, show_progress=False)
+    chunked = parametric.bootstrap_thetas(chinchilla_fit, 8, rng(), chunks=3, show_progress=False)
+    np.testing.assert_allclose(one[0], chunked[0], rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(one[2], chunked[2])
+
+
+def test_a_bootstrap_gives_the_same_intervals_with_and_without_its_progress(chinchilla_fit, caplog, monkeypatch):
+    monkeypatch.setattr(parametric, "PROGRESS_DELAY_S", 0.0)  # a short one shows nothing otherwise
+    monkeypatch.setattr(parametric, "MIN_CHUNK_PROBLEMS", 300)  # 20 resamples x 37 starts: 3 chunks
+    with caplog.at_level("INFO", logger="sweep.progress"):
+        shown = bootstrap(chinchilla_fit, n_resamples=20, seed=7)
+    silent = bootstrap(chinchilla_fit, n_resamples=20, seed=7, show_progress=False)
+    np.testing.assert_array_equal(shown.theta_QxP, silent.theta_QxP)
+    assert shown.intervals == silent.intervals
+    lines = [r.message for r in caplog.records]
+    assert len(lines) == 3 and lines[0].startswith("bootstrap of the chinchilla fit: 9/20 resamples (45%), ETA ")
+    assert lines[-1] == "bootstrap of the chinchilla fit: 20/20 resamples (100%)"
+
+
 # --- sub-scaling law and the held-out comparison -------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -311,3 +311,16 @@ def test_fix_e_true_holds_e_at_the_corpus_entropy_in_sections_1_and_2(tmp_path):
     with pytest.raises(ConfigError, match=r"--fix E=9: accepted is 0 < E < the lowest loss"):
         write_report(synthetic_corpus_table(), tmp_path / "bad", bootstrap_resamples=10, fix=["E=9"])
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_report_that_takes_a_while_logs_a_line_per_fit(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("sweep.fit.report.PROGRESS_DELAY_S", 0.0)  # this small one shows nothing otherwise
+    rows = [r for r in isoflop_rows(recipes=(("x", LAW_X),), budgets=BUDGETS[:1]) if r["name"].endswith("b1")]
+    for r in rows:
+        del r["recipe"], r["batch_size"]
+    with caplog.at_level("INFO", logger="sweep.progress"):
+        write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
+    lines = [r.message for r in caplog.records if r.name == "sweep.progress"]
+    assert lines[0].startswith("sweep report: 1/9 fits (11%), ETA ") and lines[0].endswith(", chinchilla")
+    assert lines[-1] == "sweep report: 9/9 fits (100%), writing the report"
+    assert len(lines) == 10  # one per fit (the bootstrap's: none, its fit could not run) and the last

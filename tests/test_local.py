@@ -1,17 +1,20 @@
 """launch/local.py through `hydra/launcher=local`: runs in their own processes, skip-if-done,
-failures reported after every run, and data-parallel runs with two processes on CPU."""
+failures reported after every run, and data-parallel runs with two processes on CPU; the
+sweep's progress (runs ended, counts, an ETA from planned FLOPs)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from launch.local import LocalOptions
+from launch.local import LocalOptions, Outcome, describe_runs, last_step, report_sweep
 from launch.queue import latest_jobs
 from sweep.errors import ConfigError
-from sweep.rundir import iter_run_dirs
+from sweep.progress import progress
+from sweep.rundir import RunDir, iter_run_dirs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,6 +40,7 @@ def test_local_launcher_runs_each_point_in_its_own_process_and_skips_finished_on
     assert len(manifest) == 2 and all(Path(e["log"]).exists() for e in manifest.values())
     again = multirun(out, shared_cache_dir, "model.d=16,32")
     assert again.returncode == 0 and "2 of 2 runs are finished: not run again" in again.stdout + again.stderr
+    assert "sweep: 2/2 runs ended (100%), 2 complete" in first.stdout + first.stderr  # the progress line
 
 
 def test_two_processes_per_run_train_as_one(tmp_path, shared_cache_dir):
@@ -86,3 +90,43 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
     assert options.with_aliases(set()).folder == "/shared/logs"
     with pytest.raises(ConfigError, match="submitit_folder=/shared/logs.*folder=runs/.submitit"):
         options.with_aliases({"folder"})
+
+
+# --- the sweep's progress: runs ended of all, counts, running runs, ETA from planned FLOPs -------
+
+class FakePoint:
+    """What the progress of a local sweep reads of a GridPoint: its run folder and budget."""
+
+    def __init__(self, folder: Path, flops: float, steps: int):
+        self.run = RunDir(folder)
+        self.budget = SimpleNamespace(flops=flops, steps=steps)
+
+
+def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    assert last_step(metrics) == 0  # no file yet
+    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
+                               for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
+    assert last_step(metrics) == 39
+
+
+def test_the_sweep_reports_runs_ended_and_an_eta_from_the_flops_done(tmp_path):
+    ended, running, waiting = (FakePoint(tmp_path / name, flops, 10) for name, flops in
+                               (("ended", 1e15), ("running", 2e15), ("waiting", 1e15)))
+    (tmp_path / "running").mkdir()
+    (tmp_path / "running" / "metrics.jsonl").write_text('{"step": 5}\n')  # half its 10 steps
+    outcomes = {id(ended): Outcome(ended, {"status": "complete"}, None)}
+    with progress(3, "sweep", enabled=False) as bar:
+        report_sweep(bar, [ended, running, waiting], outcomes, [running])
+    assert bar.done == 1
+    assert bar.work == (2e15, 4e15)  # the ended run's 1e15 and half of the running one's 2e15
+    assert bar.info == "1 complete, 1 running: running"
+
+
+def test_failed_and_held_runs_are_counted_apart():
+    def outcome(result, error=None):
+        return Outcome(None, result, error)
+    text = describe_runs([outcome({"status": "complete"}), outcome(None, RuntimeError("boom")),
+                          outcome({"status": "failed"}, RuntimeError("nan")), outcome({"status": "diverged"}),
+                          outcome({"status": "running", "held_by": {}})], [])
+    assert text == "1 complete, 1 diverged, 2 failed"

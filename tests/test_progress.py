@@ -1,7 +1,13 @@
-"""sweep/run/progress.py: plain progress lines when not attached to a terminal."""
+"""sweep/progress.py (the progress of every long loop) and sweep/run/progress.py (training's step
+bar): a live bar on a terminal, plain log lines when not attached to one."""
 
+import io
 import logging
+import sys
 
+from rich.console import Console
+
+from sweep.progress import eta_seconds, format_duration, progress
 from sweep.run.progress import bar
 
 
@@ -21,3 +27,86 @@ def test_a_resumed_loop_counts_from_its_start(caplog):
             progress.advance()
             progress.log({"train_loss": 2.0, "eval_loss": 1.5, "tokens_per_second": 1.0})
     assert caplog.records[-1].message == "run step 100/100 loss 2.0000 eval 1.5000 1 tok/s"
+
+
+# --- sweep/progress.py: the one progress helper of every long loop --------------------------
+
+def test_eta_is_the_work_left_over_the_rate_seen_since_the_start():
+    assert eta_seconds(done=25, total=100, elapsed_s=10) == 30
+    assert eta_seconds(done=60, total=100, elapsed_s=10, start=40) == 20  # 20 done in 10 s, 40 left
+    assert eta_seconds(done=40, total=100, elapsed_s=10, start=40) is None  # no rate yet
+    assert eta_seconds(done=100, total=100, elapsed_s=0) == 0
+
+
+def test_durations_read_as_hours_minutes_seconds():
+    assert [format_duration(s) for s in (None, 12.4, 187, 7500)] == ["?", "12s", "3m07s", "2h05m"]
+
+
+def test_a_plain_loop_logs_twenty_lines_and_the_last_one_says_all_is_done(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), \
+            progress(1000, "bootstrap", unit="resamples") as bar:
+        for _ in range(1000):
+            bar.advance()
+    lines = [r.message for r in caplog.records]
+    assert len(lines) == 20
+    assert lines[0].startswith("bootstrap: 50/1,000 resamples (5%), ETA ")
+    assert lines[-1] == "bootstrap: 1,000/1,000 resamples (100%)"
+
+
+def test_a_plain_loop_that_stops_short_still_logs_where_it_stopped(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(100, "prepare", unit="tokens") as bar:
+        bar.update(done=3, info="unit 0")
+    [line] = [r.message for r in caplog.records]
+    assert line.startswith("prepare: 3/100 tokens (3%), ETA ") and line.endswith(", unit 0")
+
+
+def test_a_separate_work_measure_gives_the_eta():
+    with progress(4, "sweep", unit="runs", enabled=False) as bar:
+        bar.update(done=1, work=(1.0, 9.0))  # the first report: the work starts at 1
+        bar.update(work=(3.0, 9.0))
+        bar.started_at -= 1000.0  # 2 of 8 done in 1000 s: 6 left take 3000 s
+        assert round(bar.eta()) == 3000
+
+
+def test_a_loop_shorter_than_its_delay_shows_nothing(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(10, "fit", delay_s=60) as bar:
+        bar.advance(10)
+    assert caplog.records == []
+
+
+def test_a_disabled_loop_is_silent(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(10, "fit", enabled=False) as bar:
+        bar.advance(10)
+    assert caplog.records == []
+
+
+def test_on_a_terminal_a_live_bar_is_drawn_and_log_lines_print_above_it(caplog):
+    out = io.StringIO()
+    console = Console(force_terminal=True, file=out, width=150)
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(handler)
+    try:
+        with progress(100, "bootstrap", unit="resamples", console=console) as bar:
+            bar.advance(40)
+            logging.getLogger("sweep.test").warning("a line while the bar is live")
+            bar.update(done=100, info="3 chunks")
+        assert handler.stream is sys.stderr  # given back afterwards
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = out.getvalue()
+    assert "a line while the bar is live" in text
+    assert "100/100 resamples" in text and "3 chunks" in text
+    assert "━" in text  # the bar
+    assert not [r for r in caplog.records if r.name == "sweep.progress"]  # no plain lines besides
+
+
+def test_a_bar_inside_another_is_a_row_of_the_same_live_display():
+    out = io.StringIO()
+    console = Console(force_terminal=True, file=out, width=150)
+    with progress(3, "report", unit="fits", console=console) as outer:
+        outer.update(info="chinchilla")
+        with progress(10, "bootstrap", unit="resamples", console=console) as inner:
+            inner.advance(10)  # rich allows one live display: this one joins the report's
+        outer.update(done=3, info="crossover")
+    text = out.getvalue()
+    assert "10/10 resamples" in text and "3/3 fits" in text

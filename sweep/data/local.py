@@ -54,6 +54,7 @@ from sweep.data.store import (
 )
 from sweep.data.tokenizer import BpeTokenizer, Tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
+from sweep.progress import progress
 from sweep.storage import fsync_dir
 
 log = logging.getLogger("sweep.data")
@@ -63,7 +64,7 @@ CACHE_VERSION = 1
 
 _CHECKSUM_MAX_BYTES = 1 << 30  # above 1 GB, opening would hash for seconds per run: sizes only
 _ENCODE_BATCH_DOCS = 1024
-_PROGRESS_EVERY_S = 30.0
+_PROGRESS_DELAY_S = 1.0  # a corpus tokenized sooner shows no progress
 _BPE_HOLDOUT_BYTES_PER_TOKEN = 4  # first guess at a BPE's bytes per token (doubled if short)
 _MANIFEST_KEYS = ("version", "source", "tokenizer", "vocab_size", "eos_id", "dtype",
                   "n_train_tokens", "n_eval_tokens", "sha256")
@@ -184,23 +185,24 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
     is_eval_M[eval_docs] = True
     train = SplitWriter(folder / TRAIN_FILE, dtype, V)
     pending: list[str] = []
-    n_seen, last_report = 0, time.monotonic()
-    for i, doc in enumerate(iter_documents(data)):
-        n_seen = i + 1
-        if n_seen > n_docs:
-            break
-        if is_eval_M[i]:
-            if i not in eval_ids:
-                eval_ids[i] = tokenizer.encode_stream([doc])
-            continue
-        pending.append(doc)
-        if len(pending) >= _ENCODE_BATCH_DOCS:
-            train.write(tokenizer.encode_stream(pending))
-            pending.clear()
-            if time.monotonic() - last_report > _PROGRESS_EVERY_S:
-                last_report = time.monotonic()
-                log.info("tokenized %d / %d documents", n_seen, n_docs)
-    train.write(tokenizer.encode_stream(pending))
+    n_seen = 0
+    with progress(n_docs, f"tokenize {DataSource(data.source).value} corpus", unit="documents",
+                  delay_s=_PROGRESS_DELAY_S) as bar:
+        for i, doc in enumerate(iter_documents(data)):
+            n_seen = i + 1
+            if n_seen > n_docs:
+                break
+            if is_eval_M[i]:
+                if i not in eval_ids:
+                    eval_ids[i] = tokenizer.encode_stream([doc])
+                continue
+            pending.append(doc)
+            if len(pending) >= _ENCODE_BATCH_DOCS:
+                train.write(tokenizer.encode_stream(pending))
+                pending.clear()
+                bar.update(done=n_seen, info=f"{train.n_tokens:,} train tokens")
+        train.write(tokenizer.encode_stream(pending))
+        bar.update(done=min(n_seen, n_docs), info=f"{train.n_tokens:,} train tokens")
     train.close()
     if n_seen != n_docs:
         raise ConfigError(

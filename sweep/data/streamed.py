@@ -60,6 +60,7 @@ from sweep.data.store import (
 from sweep.data.synthetic import document_tokens, documents, entropy_rate, synthetic_spec
 from sweep.data.tokenizer import SyntheticIds, Tokenizer, load_tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
+from sweep.progress import progress
 
 log = logging.getLogger("sweep.data")
 
@@ -303,42 +304,53 @@ def _prepare_train(data: DataConfig, entry: Path, manifest: dict[str, Any], want
     started = time.monotonic()
     in_flight: list[tuple[int, concurrent.futures.Future]] = []
     pool = _pool(workers)
-    try:
-        while True:
-            # Keep as many units in flight as the tokens still missing need (by the mean so far).
-            shards = manifest["shards"]
-            missing = wanted - manifest["n_train_tokens"] - sum(_mean_tokens(shards) for _ in in_flight)
-            while (missing > 0 and len(in_flight) < workers
-                   and (n_units is None or next_unit < n_units)):
-                skip = skip0 if next_unit == 0 else 0
-                in_flight.append((next_unit, pool.submit(_tokenize_unit, data, str(entry), next_unit, skip)))
-                next_unit += 1
-                missing -= _mean_tokens(shards)
-            if not in_flight:
-                break
-            unit, future = in_flight.pop(0)  # record in unit order
-            shard = future.result()
-            os.rename(entry / shard.pop("tmp"), entry / shard["file"])
-            shards.append(shard)
-            manifest["n_train_tokens"] += shard["n_tokens"]
-            manifest["n_train_documents"] += shard["n_documents"]
-            manifest["exhausted"] = n_units is not None and len(shards) >= n_units
-            manifest["updated"] = _now()
-            manifest["worker_tokens_per_second"] = _worker_rate(shards)
-            _save(entry, manifest)
-            elapsed = time.monotonic() - started
-            log.info("unit %d%s: %s tokens in %.1f s; %s of %s train tokens prepared (%.0f s)", unit,
-                     f"/{n_units}" if n_units else "", f"{shard['n_tokens']:,}", shard["seconds"],
-                     f"{manifest['n_train_tokens']:,}", f"{wanted:,}", elapsed)
-    finally:
-        for _, future in in_flight:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for stale in entry.glob("*.tmp-*"):
-            stale.unlink()
+    with progress(wanted, f"prepare {_short_name(data)}", unit="train tokens",
+                  start=min(manifest["n_train_tokens"], wanted)) as bar:
+        try:
+            while True:
+                # Keep as many units in flight as the tokens still missing need (by the mean so far).
+                shards = manifest["shards"]
+                missing = wanted - manifest["n_train_tokens"] - sum(_mean_tokens(shards) for _ in in_flight)
+                while (missing > 0 and len(in_flight) < workers
+                       and (n_units is None or next_unit < n_units)):
+                    skip = skip0 if next_unit == 0 else 0
+                    in_flight.append((next_unit, pool.submit(_tokenize_unit, data, str(entry), next_unit, skip)))
+                    next_unit += 1
+                    missing -= _mean_tokens(shards)
+                if not in_flight:
+                    break
+                unit, future = in_flight.pop(0)  # record in unit order
+                shard = future.result()
+                os.rename(entry / shard.pop("tmp"), entry / shard["file"])
+                shards.append(shard)
+                manifest["n_train_tokens"] += shard["n_tokens"]
+                manifest["n_train_documents"] += shard["n_documents"]
+                manifest["exhausted"] = n_units is not None and len(shards) >= n_units
+                manifest["updated"] = _now()
+                manifest["worker_tokens_per_second"] = _worker_rate(shards)
+                _save(entry, manifest)
+                elapsed = time.monotonic() - started
+                units = f"{unit}/{n_units}" if n_units else f"{unit}"
+                bar.update(done=min(manifest["n_train_tokens"], wanted), info=f"unit {units}")
+                log.debug("unit %s: %s tokens in %.1f s; %s of %s train tokens prepared (%.0f s)", units,
+                          f"{shard['n_tokens']:,}", shard["seconds"], f"{manifest['n_train_tokens']:,}",
+                          f"{wanted:,}", elapsed)
+        finally:
+            for _, future in in_flight:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for stale in entry.glob("*.tmp-*"):
+                stale.unlink()
     if manifest["exhausted"] and manifest["n_train_tokens"] < wanted:
         log.warning("the dataset ended after %s train tokens, fewer than the %s asked for: runs needing "
                     "more repeat data (data.max_epochs allows it)", f"{manifest['n_train_tokens']:,}", f"{wanted:,}")
+
+
+def _short_name(data: DataConfig) -> str:
+    """The corpus in a few words: its dataset's last path part, or 'synthetic'."""
+    if DataSource(data.source) is DataSource.synthetic:
+        return "synthetic"
+    return str(data.hf_path).rstrip("/").rsplit("/", 1)[-1]
 
 
 def _mean_tokens(shards: list[dict]) -> float:

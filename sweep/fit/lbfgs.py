@@ -188,10 +188,13 @@ def stop_reasons(ok_W, fresh_W, f_old_W, f_W, g_PxW, gtol: float, ftol: float) -
 
 
 def minimize(fun: Objective, x0_SxP: np.ndarray, *, history: int = 10, max_iter: int = 1000,
-             gtol: float = 1e-10, ftol: float = 1e-10) -> LBFGSResult:
+             gtol: float = 1e-10, ftol: float = 1e-10,
+             on_iteration: Callable[[int], None] | None = None) -> LBFGSResult:
     """Minimise S problems from x0_SxP; `fun(x_WxP, idx_W)` evaluates problems idx_W.
 
-    Only the running problems are evaluated: finished ones are dropped from every array."""
+    Only the running problems are evaluated: finished ones are dropped from every array.
+    on_iteration (optional) is told after each iteration how many problems have stopped (S at
+    the end), e.g. for a progress bar; it sees nothing of the numbers."""
     x_PxS = np.array(x0_SxP, dtype=np.float64).T.copy()
     if x_PxS.ndim != 2:
         raise ValueError(f"x0 must be S x P, got shape {np.shape(x0_SxP)}")
@@ -240,6 +243,10 @@ def minimize(fun: Objective, x0_SxP: np.ndarray, *, history: int = 10, max_iter:
             idx_W, f_W = idx_W[run_W], f_W[run_W]
             x_PxW, g_PxW = x_PxW[:, run_W], g_PxW[:, run_W]
             hist = hist.keep(run_W)
+        if on_iteration is not None:
+            on_iteration(n_problems - idx_W.size)
+    if on_iteration is not None:
+        on_iteration(n_problems)
     x_PxS[:, idx_W], f_S[idx_W], g_PxS[:, idx_W] = x_PxW, f_W, g_PxW
     reason_S[idx_W] = "max_iter"
     reason_S = reason_S.astype(str)

@@ -46,6 +46,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.lbfgs import minimize
+from sweep.progress import progress
 from sweep.record import training_flops
 
 HUBER_DELTA = 1e-3
@@ -59,6 +60,12 @@ DISTINCT_FIT = 1e-3
 OPTIMUM_SLACK = 2.0
 MAX_EXTRA_OPTIMA = 4
 MAX_OPTIMA_CHECKED = 500
+# a bootstrap runs its resamples in up to BOOTSTRAP_CHUNKS batched calls, to show progress between
+# them, each of at least MIN_CHUNK_PROBLEMS problems (resamples x starts: a call costs its slowest
+# problem's iterations, whatever its width); the cost is measured in benchmarks/fit_time.py
+BOOTSTRAP_CHUNKS = 20
+MIN_CHUNK_PROBLEMS = 2_000
+PROGRESS_DELAY_S = 1.0  # a fit or bootstrap shows progress once it has taken this long
 
 
 # --- the laws ------------------------------------------------------------------------------
@@ -404,12 +411,12 @@ class LawFit:
 
 
 def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None, held_P=None,
-                  log_loss_SxR=None):
+                  log_loss_SxR=None, on_iteration=None):
     """One batched L-BFGS call over S problems; w_SxR (optional) weighs the runs per problem;
     held_P (optional, bool per theta column) holds those columns at their start values: their
     gradient is zeroed, so L-BFGS never moves them (every step is a combination of gradients);
     log_loss_SxR (optional) gives each problem its own log losses of the runs (a residual
-    bootstrap's), in place of runs.log_loss_R.
+    bootstrap's), in place of runs.log_loss_R; on_iteration: see sweep.fit.lbfgs.minimize.
 
     The objective is evaluated in blocks of rows (BLOCK_ELEMENTS cells each, so the W x R
     temporaries stay in cache), spread over THREADS threads: numpy's exp and log release the
@@ -437,7 +444,7 @@ def minimize_form(form: Form, runs: LogRuns, theta0_SxP: np.ndarray, w_SxR=None,
                 evaluate(rows)
         return f_W, grad_WxP
 
-    return minimize(fun, theta0_SxP, max_iter=MAX_ITER)
+    return minimize(fun, theta0_SxP, max_iter=MAX_ITER, on_iteration=on_iteration)
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, pool)
@@ -453,13 +460,15 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, float] | None = None) -> LawFit:
+def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, float] | None = None,
+            show_progress: bool = True) -> LawFit:
     """Fit `form` (chinchilla | subscaling) from its full start grid, keep the best start.
 
     `weights` (optional, one per run, >= 0) multiply each run's Huber term in the sum. `fix`
     (optional) holds parameters at values, e.g. {"E": 1.69}: the grid's rows take those values
     (duplicates dropped) and L-BFGS never moves them, so the other parameters are the best fit
-    given them."""
+    given them. show_progress: a bar of the starts stopped once it has taken PROGRESS_DELAY_S (the
+    numbers are the same without)."""
     form = _form(form)
     N_R, tokens_R, loss_R = validate_runs(N, tokens, loss, n_params=form.n_params, weights=weights,
                                   law=form.name)
@@ -467,8 +476,10 @@ def fit_law(form: Form | str, N, tokens, loss, weights=None, fix: dict[str, floa
     w_R = np.ones_like(loss_R) if weights is None else np.asarray(weights, dtype=np.float64)
     theta0_SxP = hold(form, form.start_grid(), fixed)
     w_SxR = None if weights is None else np.broadcast_to(w_R, (len(theta0_SxP), len(w_R)))
-    result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR,
-                           held_mask(form, fixed))
+    with progress(len(theta0_SxP), f"{form.name} fit", unit="starts stopped", enabled=show_progress,
+                  delay_s=PROGRESS_DELAY_S) as bar:
+        result = minimize_form(form, LogRuns.of(N_R, tokens_R, loss_R), theta0_SxP, w_SxR,
+                               held_mask(form, fixed), on_iteration=lambda n: bar.update(done=n))
     f_S = np.where(np.isfinite(result.f_S), result.f_S, np.inf)
     best = int(np.argmin(f_S))
     return LawFit(
@@ -659,7 +670,7 @@ BOOTSTRAP_METHODS = ("case", "residual")
 
 def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
                      n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True,
-                     method: str | None = None):
+                     method: str | None = None, chunks: int = BOOTSTRAP_CHUNKS, show_progress: bool = True):
     """theta_QxP, f_Q, converged_Q of every resample, and the starts per resample.
 
     method (None: conf/fit.yaml's bootstrap_method):
@@ -670,7 +681,8 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
                   with replacement from the fit's own, centred and scaled by sqrt(R / (R - P))
                   (P the free parameters) for the spread the fit absorbed; a little under the
                   nominal coverage on a 12-run grid
-    One batched L-BFGS call (Q x starts problems): each resample starts from the full-data
+    Batched L-BFGS calls (Q x starts problems, in up to `chunks` calls of at least
+    MIN_CHUNK_PROBLEMS problems each, for a progress bar): each resample starts from the full-data
     optimum, from up to n_extra_starts other local optima of the grid fit that are different
     fits with an objective within OPTIMUM_SLACK x the best, and (grid_starts) from the K starts
     of `resample_start_grid`; its best end point is kept. Starting only from the full-data
@@ -683,17 +695,28 @@ def bootstrap_thetas(fit: LawFit, n_resamples: int, rng: np.random.Generator,
         starts_OxP = np.concatenate([starts_OxP, resample_start_grid(fit)])
     k = len(starts_OxP)
     runs = LogRuns.of(fit.N_R, fit.tokens_R, fit.loss_R)
-    log_loss_SxR = None
+    log_loss_QxR = None
     if method == "case":
         w_QxR = resample_weights(fit.n_runs, n_resamples, rng) * fit.weights_R
     else:
         w_QxR = np.broadcast_to(fit.weights_R, (n_resamples, fit.n_runs))
-        log_loss_SxR = np.repeat(residual_resamples(fit, n_resamples, rng), k, axis=0)
-    result = minimize_form(form, runs, np.tile(starts_OxP, (n_resamples, 1)), np.repeat(w_QxR, k, axis=0),
-                           held_mask(form, fit.fixed), log_loss_SxR)
-    f_QxO = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n_resamples, k)
-    best_Q = np.arange(n_resamples) * k + np.argmin(f_QxO, axis=1)
-    return result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q], k
+        log_loss_QxR = residual_resamples(fit, n_resamples, rng)
+    theta_QxP = np.empty((n_resamples, starts_OxP.shape[1]))
+    f_Q, converged_Q = np.empty(n_resamples), np.empty(n_resamples, dtype=bool)
+    size = max(-(-n_resamples // max(1, chunks)), -(-MIN_CHUNK_PROBLEMS // k))
+    with progress(n_resamples, f"bootstrap of the {fit.form} fit", unit="resamples", enabled=show_progress,
+                  delay_s=PROGRESS_DELAY_S) as bar:
+        for lo in range(0, n_resamples, size):  # one batched call per chunk: the draws and starts of one call
+            q = slice(lo, min(lo + size, n_resamples))
+            n = q.stop - q.start
+            result = minimize_form(form, runs, np.tile(starts_OxP, (n, 1)), np.repeat(w_QxR[q], k, axis=0),
+                                   held_mask(form, fit.fixed),
+                                   None if log_loss_QxR is None else np.repeat(log_loss_QxR[q], k, axis=0))
+            f_QxO = np.where(np.isfinite(result.f_S), result.f_S, np.inf).reshape(n, k)
+            best_Q = np.arange(n) * k + np.argmin(f_QxO, axis=1)
+            theta_QxP[q], f_Q[q], converged_Q[q] = result.x_SxP[best_Q], result.f_S[best_Q], result.converged_S[best_Q]
+            bar.advance(n)
+    return theta_QxP, f_Q, converged_Q, k
 
 
 def residual_resamples(fit: LawFit, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -732,13 +755,14 @@ def bound_fractions(fit: LawFit, theta_QxP: np.ndarray) -> dict[str, float]:
 def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | None = None,
               seed: int | None = None, compute: float | None = None,
               n_extra_starts: int = MAX_EXTRA_OPTIMA, grid_starts: bool = True,
-              method: str | None = None) -> BootstrapResult:
+              method: str | None = None, show_progress: bool = True) -> BootstrapResult:
     """Percentile intervals for every parameter of `fit`'s law and, for a Chinchilla law, for
     its exponents a, b, G and (given `compute`) tokens_per_param, n_opt, d_opt at that C.
     n_resamples, level, seed, method (residual | case, see bootstrap_thetas) None: conf/fit.yaml's.
     Honest at the bound: a resample whose E is
     below conf's e_floor_fraction x the lowest loss counts as E = 0, so when enough resamples
-    lose the floor E's interval starts at 0 (not at 1e-31); `at_bound` says how many did."""
+    lose the floor E's interval starts at 0 (not at 1e-31); `at_bound` says how many did.
+    show_progress: a bar (plain lines off a terminal) once it has taken PROGRESS_DELAY_S."""
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     check_bootstrap_args(n_resamples, level)
     if compute is not None and (fit.form != "chinchilla" or not compute > 0):
@@ -746,7 +770,8 @@ def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | Non
                           f"a compute > 0 (FLOPs)")
     method = check_bootstrap_method(fit_defaults().bootstrap_method if method is None else method)
     theta_QxP, _, converged_Q, k = bootstrap_thetas(fit, n_resamples, np.random.default_rng(seed),
-                                                    n_extra_starts, grid_starts, method)
+                                                    n_extra_starts, grid_starts, method,
+                                                    show_progress=show_progress)
     samples = law_samples(fit.form, theta_QxP, compute)
     at_bound = bound_fractions(fit, theta_QxP)
     if "E" in at_bound:  # E below the floor is E at its bound 0

@@ -58,9 +58,10 @@ from sweep.fit.fixed import fix_values
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,
                             truth_to_dict)
-from sweep.fit.parametric import (BootstrapResult, LawComparison, LawFit, bootstrap,
-                                  check_bootstrap_args, check_bootstrap_method, compare_laws, fit_chinchilla,
-                                  fit_subscaling)
+from sweep.fit.parametric import (PROGRESS_DELAY_S, BootstrapResult, LawComparison, LawFit,
+                                  bootstrap, check_bootstrap_args, check_bootstrap_method, compare_laws,
+                                  fit_chinchilla, fit_subscaling)
+from sweep.progress import progress
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
 from sweep.storage import atomic_write
 
@@ -128,6 +129,7 @@ class _Fits:
     recipe_fits: dict[str, LawFit] = field(default_factory=dict)
     crossover: RecipeCrossovers | None = None
     min_tokens_per_param: float | None = None  # runs below it were left out of every fit
+    bar: Any = None  # the report's progress (sweep/progress.py): one step per fit attempted
 
     @property
     def main(self) -> RunsTable:
@@ -139,11 +141,16 @@ class _Fits:
 
     def attempt(self, analysis: str, make: Callable[[], Any]) -> Any:
         """make(), or None with the ConfigError's message recorded as why `analysis` was skipped."""
+        if self.bar is not None:
+            self.bar.update(info=analysis)
         try:
             return make()
         except ConfigError as err:
             self.skipped[analysis] = str(err)
             return None
+        finally:
+            if self.bar is not None:
+                self.bar.advance()
 
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
@@ -165,7 +172,12 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
     if bootstrap_method is not None:
         check_bootstrap_method(bootstrap_method)
-    fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix, bootstrap_method)
+    # one step per fit: chinchilla, its bootstrap, subscaling, held_out, isoflop, envelope, lr,
+    # batch_size, crossover; shown once the report has taken PROGRESS_DELAY_S
+    with progress(9, "sweep report", unit="fits", delay_s=PROGRESS_DELAY_S) as bar:
+        fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix, bootstrap_method,
+                        bar)
+        bar.update(done=bar.total, info="writing the report")
     fits.min_tokens_per_param = min_tokens_per_param
     ran = [a for a in ANALYSES if a not in fits.skipped]
     if not ran:
@@ -191,7 +203,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
 
 def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int, cutoff: float | None,
              compute: float | None, recipe: str | None, fix: Any = None,
-             bootstrap_method: str | None = None) -> _Fits:
+             bootstrap_method: str | None = None, bar: Any = None) -> _Fits:
     tags_R = None if table.recipe is None else np.array([r if r is not None else "" for r in table.recipe])
     main_R = np.ones(len(table), dtype=bool)
     names = sorted(set(tags_R.tolist())) if tags_R is not None else []
@@ -205,7 +217,7 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     point_R = best_points(table, tags_R)
     main_flops = table.flops_R[main_R]
     fits = _Fits(table, tags_R, chosen, main_R, point_R,
-                 compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff)
+                 compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff, bar=bar)
     points, main = fits.points, fits.main
     N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R
     fits.fixed = fix_values(fix, main)  # a bad --fix is the user's mistake: raised, nothing fitted
@@ -214,6 +226,8 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     if fits.chinchilla is not None:
         fits.boot = fits.attempt("chinchilla", lambda: bootstrap(
             fits.chinchilla, n_resamples=n_resamples, seed=seed, compute=fits.compute, method=bootstrap_method))
+    elif bar is not None:
+        bar.advance()  # no bootstrap without a fit
     fits.subscaling = fits.attempt("subscaling", lambda: fit_subscaling(N, tokens, loss, fix=fits.fixed))
     if fits.cutoff is None and len(points):
         fits.cutoff = float(np.unique(N)[-1])  # hold out the largest size
@@ -228,6 +242,8 @@ def _fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: in
     if curves is None:
         fits.skipped["envelope"] = ("no loss curves were given: Approach 1 reads every run's loss-vs-FLOPs "
                                     "curve (metrics.jsonl), so it needs a sweep folder")
+        if bar is not None:
+            bar.advance()
     else:
         fits.envelope = fits.attempt("envelope", lambda: fit_envelope(_main_curves(curves, main)))
     for param in ("lr", "batch_size"):
