@@ -280,7 +280,8 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     if upload:
         from sweep.tracking import upload_report
 
-        where = upload_report(table_rows(table, result), {}, fits={law: result}, **report_target(source, rows))
+        where = upload_report(table_rows(table, result), {}, fits={law: result}, kind=f"fit-{law}",
+                              **report_target(source, rows))
         console.print(f"runs table with the {law} fit logged to W&B: {where}")
     return 0
 
@@ -371,7 +372,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         from sweep.tracking import upload_report
 
         where = upload_report(result.rows_with_predictions(), result.figures, fits=result.fits,
-                              **report_target(source, rows))
+                              files=[result.markdown, result.csv, result.json], **report_target(source, rows))
         console.print(f"runs with predictions, figures and fits logged to W&B: {where}")
     return 0
 

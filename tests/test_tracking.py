@@ -277,7 +277,7 @@ def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
     where = upload_report(rows, {"scaling": figure}, project="tests", entity=None, group="sweep",
                           mode=LoggerMode.offline, folder=tmp_path / "sweep")
     (folder,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*")
-    assert str(folder) in where and "wandb sync" in where
+    assert str(folder) in where and f"sweep sync {tmp_path / 'sweep'}" in where
     report = read_offline_run(folder)
     assert (report.job_type, report.group, report.name, report.exit_code) == ("analysis", "sweep", "sweep-report", 0)
     (logged,) = report.history
@@ -286,6 +286,32 @@ def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
     assert table["columns"] == ["d", "final_eval_loss", "fit", "run"]
     assert table["data"] == [[32, 3.5, None, "a"], [64, 3.1, "{'E': 1.7}", "b"]]
     assert (folder / "files" / logged["scaling/path"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_report_upload_is_a_new_version_of_the_sweeps_report_artifact(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    files = [out / "report.md", out / "runs.csv", out / "fits.json"]
+    for path in files:
+        path.write_text(f"{path.name}\n")
+    figure = out / "loss_vs_n.png"
+    from PIL import Image
+
+    Image.new("RGB", (2, 2)).save(figure)
+    for _ in range(2):
+        upload_report([{"run": "a"}], {"loss_vs_n": figure}, project="tests", entity=None, group="sweep",
+                      mode=LoggerMode.offline, folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, files=files)
+    upload_report([{"run": "a"}], {}, project="tests", entity=None, group="sweep", mode=LoggerMode.offline,
+                  folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, kind="fit-chinchilla")
+    runs = [read_offline_run(f) for f in (tmp_path / "sweep" / "wandb").glob("offline-run-*")]
+    artifacts = sorted((a for run in runs for a in run.artifacts if a["type"].startswith("scaling-")),
+                       key=lambda a: a["name"], reverse=True)  # besides W&B's own one for the runs table
+    assert [(a["name"], a["type"]) for a in artifacts] == [("sweep-report", "scaling-report")] * 2 + \
+        [("sweep-fit-chinchilla", "scaling-fit-chinchilla")]
+    report, again, fit = artifacts
+    assert report["files"] == {p.name: p.stat().st_size for p in (*files, figure)}
+    assert "latest" in report["aliases"] and again["digest"] == report["digest"]  # one artifact, versioned
+    assert list(fit["files"]) == ["fits.json"]  # the fit's numbers, written by the upload
 
 
 def test_a_report_to_a_server_that_never_answers_is_logged_offline_within_seconds(tmp_path, monkeypatch):
@@ -297,7 +323,7 @@ def test_a_report_to_a_server_that_never_answers_is_logged_offline_within_second
                           folder=tmp_path / "sweep")
     hole.close()
     assert time.perf_counter() - started < 30  # W&B alone waited 60 s, then failed
-    assert "offline in" in where and "wandb sync" in where
+    assert "offline in" in where and "sweep sync" in where
 
 
 def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypatch):
