@@ -170,10 +170,8 @@ def open_tracker(cfg: TrainConfig, coordinates: Coordinates, is_main: bool) -> T
         return Tracker()
     run_dir = RunDir.for_config(cfg)
     try:
-        import wandb
-
         mode = offline_if_unreachable(resolve_mode(cfg.logger.mode), run_dir.path.name)
-        run = start_run(lambda mode, timeout_s: wandb.init(
+        run = start_run(lambda mode, timeout_s: init_wandb(
             project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
             mode=mode, tags=run_tags(coordinates, cfg.logger.tags),
@@ -213,14 +211,31 @@ def start_run(init: Callable[[str | None, float], Any], mode: str | None, start:
             return init(mode, min(start.init_timeout_s, deadline - clock()))
         except Exception as err:  # a 429, a timeout, a service that did not start: try again, or go offline
             last = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if tries >= start.attempts:
+            break
         wait_s = start.backoff_s * 2 ** (tries - 1) * (0.5 + jitter())
-        if tries >= start.attempts or deadline - clock() - wait_s < start.init_timeout_s / 2:
+        if deadline - clock() - wait_s < start.init_timeout_s / 2:
             break
         log.info("%s: W&B did not start the run (%s); try %d in %.1f s", label, last, tries + 1, wait_s)
         sleep(wait_s)
     log.warning("%s: W&B did not start the run online in %d tries (%.1f s; last: %s): logging offline into the "
                 "run folder (upload later with `sweep sync`)", label, tries, clock() - started, last)
     return init("offline", start.init_timeout_s)
+
+
+def init_wandb(**kwargs: Any) -> Any:
+    """wandb.init(**kwargs); when it fails, W&B's service process is shut down: it would hold the
+    run id of the failed start ("run ID is in use") and refuse the next try and the offline run."""
+    import wandb
+
+    try:
+        return wandb.init(**kwargs)
+    except Exception:
+        try:
+            wandb.teardown()
+        except Exception:
+            pass
+        raise
 
 
 def is_online(mode: str | None) -> bool:
@@ -332,7 +347,7 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
     folder.mkdir(parents=True, exist_ok=True)
     label = f"{group}-report"
     try:
-        run = start_run(lambda mode, timeout_s: wandb.init(
+        run = start_run(lambda mode, timeout_s: init_wandb(
             project=project, entity=entity, group=group, job_type="analysis", name=label, dir=str(folder),
             mode=mode, reinit="create_new", settings=_settings(timeout_s),
         ), offline_if_unreachable(resolve_mode(mode), label), start_defaults(), label)

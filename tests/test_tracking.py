@@ -15,9 +15,11 @@ import pytest
 import sweep.run.loop as train_module
 from sweep.config import LoggerMode
 from sweep.rundir import RunDir, run_hash
-from sweep.tracking import Tracker, open_tracker, resolve_mode, upload_report
+from sweep.config import WandbStartConfig
+from sweep.tracking import Tracker, open_tracker, resolve_mode, start_run, upload_report
 from sweep.run.loop import RunInterrupted, train
 from tests.helpers import StopAtStep
+from tests.wandb_servers import SERVERS
 from tests.wandb_offline import read_offline_run, read_unfinished_offline_run, records_with_ends
 
 WANDB = ["logger=wandb", "logger.mode=offline", "logger.project=tests"]
@@ -171,6 +173,98 @@ def test_an_unreachable_wandb_server_costs_seconds_and_the_run_logs_offline(tiny
     (tracked,) = offline_runs(run)  # nothing lost: `wandb sync` uploads it later
     assert [h["step"] for h in tracked.history] == [m["step"] for m in run.read_metrics()]
     assert tracked.summary["status"] == "complete"
+
+
+@pytest.mark.parametrize("server", ["429 always", "never starts the run"])
+def test_a_server_that_answers_but_does_not_start_the_run_costs_bounded_tries_then_offline(
+        tiny_config, monkeypatch, caplog, server):
+    from sweep.budget import compute_budget
+    from sweep.run.loop import coordinates
+
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "0" * 40)  # mode auto: online
+    cfg = tiny_config("logger=wandb", "logger.project=tests", "logger.start.attempts=2",
+                      "logger.start.init_timeout_s=1", "logger.start.backoff_s=0.2", "logger.start.max_total_s=8")
+    with SERVERS[server]() as url, caplog.at_level(logging.INFO, logger="sweep.tracking"):
+        monkeypatch.setenv("WANDB_BASE_URL", url)
+        started = time.perf_counter()
+        tracker = open_tracker(cfg, coordinates(cfg, compute_budget(cfg)), is_main=True)
+        opened_in = time.perf_counter() - started
+        for step in (1, 2):
+            tracker.log({"step": step, "tokens": 64 * step, "flops": 1e6 * step, "train_loss": 5.0 / step})
+        tracker.finish({"status": "complete"})
+    assert opened_in < 8 + 20  # the tries' bound, plus W&B's offline start on a busy machine
+    assert caplog.text.count("try 2 in") == 1
+    assert "did not start the run online in 2 tries" in caplog.text and "sweep sync" in caplog.text
+    (tracked,) = offline_runs(RunDir.for_config(cfg))  # nothing lost: `sweep sync` uploads it later
+    assert [h["step"] for h in tracked.history] == [1, 2] and tracked.id == run_hash(cfg)
+    assert tracked.summary["status"] == "complete"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_online_starts_are_retried_with_jittered_growing_waits_within_the_bound(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    clock, tries = FakeClock(), []
+
+    def rate_limited(mode, timeout_s):
+        tries.append((mode, round(timeout_s, 6), clock.now))
+        if mode == "offline":
+            return "offline run"
+        clock.now += timeout_s
+        raise RuntimeError("HTTP 429: Too Many Requests")
+
+    jitters = iter([0.0, 1.0, 0.5])
+    start = WandbStartConfig(attempts=4, init_timeout_s=3, backoff_s=1, max_total_s=100)
+    run = start_run(rate_limited, "online", start, "r", sleep=clock.sleep, jitter=lambda: next(jitters), clock=clock)
+    assert run == "offline run"
+    # waits 1 * 0.5, 2 * 1.5, 4 * 1.0 between 4 tries of 3 s each
+    assert tries == [("online", 3, 0), ("online", 3, 3.5), ("online", 3, 9.5), ("online", 3, 16.5),
+                     ("offline", 3, 19.5)]
+
+    clock, tries = FakeClock(), []
+    start = WandbStartConfig(attempts=10, init_timeout_s=3, backoff_s=1, max_total_s=11)
+    start_run(rate_limited, "online", start, "r", sleep=clock.sleep, jitter=lambda: 0.5, clock=clock)
+    online = [t for t in tries if t[0] == "online"]
+    assert [t[2] for t in online] == [0, 4, 9] and online[-1][1] == 2  # the last try gets what is left
+    assert tries[-1][2] <= start.max_total_s
+
+    answers = iter([RuntimeError("timed out"), "online run"])
+
+    def second_try_works(mode, timeout_s):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert start_run(second_try_works, "online", start, "r", sleep=lambda s: None) == "online run"
+
+    def broken(mode, timeout_s):
+        tries.append(mode)
+        raise ValueError("offline runs are not retried")
+
+    tries = []
+    with pytest.raises(ValueError):
+        start_run(broken, "offline", start, "r")
+    assert tries == ["offline"]
+
+
+def test_start_settings_are_checked_before_any_run(tiny_config):
+    from sweep.config import validate
+    from sweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="logger.start.attempts=0: must be > 0"):
+        validate(tiny_config("logger.start.attempts=0"))
+    with pytest.raises(ConfigError, match="logger.start.backoff_s=-1.0: must be >= 0"):
+        validate(tiny_config("logger.start.backoff_s=-1"))
 
 
 def test_several_runs_in_one_process_each_finish_their_wandb_run(tiny_config):
