@@ -373,7 +373,8 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         from sweep.tracking import upload_report
 
         where = upload_report(result.rows_with_predictions(), result.figures, fits=result.fits,
-                              files=[result.markdown, result.csv, result.json], **report_target(source, rows))
+                              files=[result.markdown, result.csv, result.json], kind="report",
+                              **report_target(source, rows))
         console.print(f"runs with predictions, figures and fits logged to W&B: {where}")
     return 0
 

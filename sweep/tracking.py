@@ -329,13 +329,14 @@ def api_key_configured() -> bool:
 
 def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, project: str, entity: str | None,
                   group: str, mode: LoggerMode, folder: Path, fits: dict[str, Any] | None = None,
-                  files: Sequence[Path] = (), kind: str = "report") -> str:
+                  files: Sequence[Path] = (), kind: str | None = None) -> str:
     """Log a sweep's runs table (every column of `rows`: coordinates, results and, once fitted,
     predictions) and its figures as one W&B run of the sweep's group (job_type = analysis);
     `fits` (the fitted laws' numbers) goes to that run's summary.
 
-    The same upload is also a new version of the W&B artifact `<group>-<kind>` (type
-    `scaling-<kind>`): `files`, the figures, and `fits` as fits.json (unless `files` holds one).
+    With a `kind` (report, fit-LAW), the upload is also a new version of the W&B artifact
+    `<group>-<kind>` (type `scaling-<kind>`): `files`, the figures, and `fits` as fits.json
+    (unless `files` holds one).
 
     Offline (no API key, mode offline, or a server that does not start the run) it goes to
     `folder`/wandb, to `sweep sync` later. Returns where it went. Unlike in training, W&B failing
@@ -359,7 +360,8 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
                  **{name: wandb.Image(str(path)) for name, path in figures.items()}})
         if fits:
             run.summary.update({"fits": fits})
-        artifact = report_artifact(f"{group}-{kind}", f"scaling-{kind}", [*files, *figures.values()], fits)
+        artifact = report_artifact(f"{group}-{kind}", f"scaling-{kind}", [*files, *figures.values()], fits) \
+            if kind else None
         if artifact is not None:
             run.log_artifact(artifact)
         where = f"offline in {run.dir}; upload with `sweep sync {folder}`" \

@@ -394,7 +394,8 @@ def test_each_report_upload_is_a_new_version_of_the_sweeps_report_artifact(tmp_p
     Image.new("RGB", (2, 2)).save(figure)
     for _ in range(2):
         upload_report([{"run": "a"}], {"loss_vs_n": figure}, project="tests", entity=None, group="sweep",
-                      mode=LoggerMode.offline, folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, files=files)
+                      mode=LoggerMode.offline, folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, files=files,
+                      kind="report")
     upload_report([{"run": "a"}], {}, project="tests", entity=None, group="sweep", mode=LoggerMode.offline,
                   folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, kind="fit-chinchilla")
     runs = [read_offline_run(f) for f in (tmp_path / "sweep" / "wandb").glob("offline-run-*")]

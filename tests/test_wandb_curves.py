@@ -90,7 +90,8 @@ def test_each_complete_runs_eval_loss_history_is_its_curve_with_one_sampled_requ
     first = curves.runs[0]
     assert first.n_params == 1e7 and first.name == "N1e+07-r0"
     assert first.tokens_S.tolist() == expected.tokens_S[::3].tolist()
-    assert first.loss_S.tolist() == expected.loss_S[::3].tolist() and first.flops_S.tolist() == expected.flops_S[::3].tolist()
+    assert first.loss_S.tolist() == expected.loss_S[::3].tolist()
+    assert first.flops_S.tolist() == expected.flops_S[::3].tolist()
 
 
 def test_a_second_read_of_finished_runs_makes_no_history_request(group, tmp_path):
