@@ -8,7 +8,7 @@
   (sweep/record.py: d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = its grid
   labels, data and tokenizer + `logger.tags` (+ its recipe), as sweep/record.py run_tags makes them.
 - Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
-  into `<run folder>/wandb/`, to `wandb sync` later. The key itself is never passed or written.
+  into `<run folder>/wandb/`, to `sweep sync` later. The key itself is never passed or written.
 - An online run first asks the W&B server for any HTTP answer (once per process, at most
   PROBE_TIMEOUT_S): a server that does not answer costs a run that long, and the run logs offline
   into its run folder instead (`sweep sync` later).
@@ -254,7 +254,7 @@ def offline_if_unreachable(mode: str | None, label: str) -> str | None:
     if server_answers(base_url):
         return mode
     log.warning("%s: the W&B server %s did not answer within %g s: logging offline into the run folder "
-                "(upload later with `wandb sync`)", label, base_url, PROBE_TIMEOUT_S)
+                "(upload later with `sweep sync`)", label, base_url, PROBE_TIMEOUT_S)
     return "offline"
 
 
