@@ -16,7 +16,8 @@ a time, which for hundreds of runs can take longer than the training (W&B issues
 - A run folder held by a live process (still training) is left for later: its last attempt is
   still being written.
 - Each attempt's command output goes to `sweep-sync.log` in its folder; a failed one's tail is in
-  the summary.
+  the summary. An attempt not uploaded within the time limit (conf/sync.yaml `timeout_s`: wandb
+  sync retries an unreachable server for minutes) is killed and counts as failed.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def find_uploads(sweep_dir: Path) -> list[Upload]:
     return uploads
 
 
-def upload(item: Upload, command: Callable[[Path], Sequence[str]]) -> UploadResult:
-    """Run `command` for each attempt not yet synced, in order; stop at the first failure."""
+def upload(item: Upload, command: Callable[[Path], Sequence[str]], timeout_s: float | None = None) -> UploadResult:
+    """Run `command` for each attempt not yet synced, in order, each for at most `timeout_s`
+    (None: no limit); stop at the first failure."""
     started = time.perf_counter()
     if item.held:
         return UploadResult(item.label, "held")
@@ -118,9 +120,14 @@ def upload(item: Upload, command: Callable[[Path], Sequence[str]]) -> UploadResu
     for attempt in pending:
         args = [str(a) for a in command(attempt)]
         with open(attempt / LOG_NAME, "w") as log:
-            code = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+            try:
+                code = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      timeout=timeout_s).returncode
+            except subprocess.TimeoutExpired:  # the command is killed; its attempt is uploaded next time
+                code = None
         if code != 0 or not is_synced(attempt):
-            why = f"exit code {code}" if code != 0 else "exit code 0 but no .wandb.synced marker written"
+            why = f"no upload within {timeout_s:g} s (killed)" if code is None else f"exit code {code}" \
+                if code != 0 else "exit code 0 but no .wandb.synced marker written"
             tail = (attempt / LOG_NAME).read_text(errors="replace").splitlines()[-TAIL_LINES:]
             log_text = "\n".join([f"{attempt}: {why}; `{' '.join(args)}`; log {attempt / LOG_NAME}:", *tail])
             return UploadResult(item.label, "failed", done, time.perf_counter() - started, log_text)
@@ -129,16 +136,18 @@ def upload(item: Upload, command: Callable[[Path], Sequence[str]]) -> UploadResu
 
 
 def sync_sweep(sweep_dir: Path, jobs: int, command: Callable[[Path], Sequence[str]] | None = None,
-               on_result: Callable[[UploadResult, int, int], None] = lambda result, done, total: None) -> SyncSummary:
+               on_result: Callable[[UploadResult, int, int], None] = lambda result, done, total: None,
+               timeout_s: float | None = None) -> SyncSummary:
     """Upload every offline W&B run of the sweep, `jobs` at once, each attempt by `command`
-    (default wandb_sync_command); `on_result(result, done, total)` is called as each finishes."""
+    (default wandb_sync_command) within `timeout_s`; `on_result(result, done, total)` is called
+    as each finishes."""
     command = command or wandb_sync_command
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs {jobs!r}: accepted is an integer >= 1 (W&B runs uploaded at once)")
     uploads = find_uploads(sweep_dir)
     summary = SyncSummary()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(upload, item, command) for item in uploads]
+        futures = [pool.submit(upload, item, command, timeout_s) for item in uploads]
         try:
             for future in as_completed(futures):
                 summary.results.append(future.result())

@@ -172,3 +172,13 @@ def test_the_real_upload_command_is_wandb_sync_with_options_it_has(tmp_path):
     assert "Usage: " in help_text and "sync [OPTIONS] [PATHS]" in help_text
     for option in (arg for arg in command[4:] if arg.startswith("-")):
         assert option in help_text, option
+
+
+def test_an_upload_that_hangs_is_killed_after_the_time_limit_and_counted_failed(sweep, tmp_path):
+    def hangs(attempt):
+        return [sys.executable, "-c", "import time; print('setting up run', flush=True); time.sleep(60)"]
+
+    summary = sync_sweep(sweep, jobs=4, command=hangs, timeout_s=0.5)
+    assert {r.label for r in summary.of("failed")} == {"d64-l2-aaaa1111", "d96-l2-bbbb2222", "wandb/rep0rt01"}
+    assert all("no upload within 0.5 s (killed)" in r.log for r in summary.of("failed"))
+    assert not any(is_synced(a) for u in find_uploads(sweep) if u.label != "d128-l2-cccc3333" for a in u.attempts)
