@@ -13,7 +13,8 @@ sweep/fit/table.py read_curves gives them from run folders' metrics.jsonl:
 - Each answer is cached on disk (`cache_dir`), keyed by the run's id, state, history length
   (historyLineCount) and last heartbeat, which come with the runs' listing: a second read of
   finished runs makes no history request; a run that logged more since is read again.
-- Progress: a line every PROGRESS_EVERY runs read from W&B, and a summary.
+- `workers` (conf/wandb_history.yaml) requests at once: thousands of runs read one by one take
+  long. Progress: a line every PROGRESS_EVERY runs, and a summary.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +74,7 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
         complete.append((run, row))
     if not complete:
         raise ConfigError(f"{sweep} holds no complete runs" + (f" ({_counts(excluded)})" if excluded else ""))
-    reader = HistoryReader(cache_dir, samples)
+    reader = HistoryReader(cache_dir, samples, defaults["workers"])
     keys = ("eval_loss",) if loss == "auto" else (loss,)
     curves = reader.curves(complete, keys[0])
     if loss == "auto" and not all(c is not None and len(c.loss_S) >= 2 for c in curves):
@@ -87,17 +90,24 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
 class HistoryReader:
     """Sampled histories, from the disk cache when the run has not changed since."""
 
-    def __init__(self, cache_dir: Path, samples: int):
-        self.cache_dir, self.samples = cache_dir, samples
+    def __init__(self, cache_dir: Path, samples: int, workers: int = 1):
+        self.cache_dir, self.samples, self.workers = cache_dir, samples, workers
         self.fetched = self.cached = 0
+        self.lock = threading.Lock()
 
     def curves(self, runs: list[tuple[Any, dict[str, Any]]], loss_key: str) -> list[Curve | None]:
+        """The runs' curves, in their order; `workers` history requests at once."""
+        def curve(item: tuple[Any, dict[str, Any]]) -> Curve | None:
+            run, row = item
+            return to_curve(row["run"], float(row["n_params"]), self.history(run, loss_key), loss_key)
+
         out = []
-        for i, (run, row) in enumerate(runs):
-            out.append(to_curve(row["run"], float(row["n_params"]), self.history(run, loss_key), loss_key))
-            if (i + 1) % PROGRESS_EVERY == 0 and i + 1 < len(runs):
-                log.info("histories: %d/%d runs read (%d from W&B, %d cached)", i + 1, len(runs), self.fetched,
-                         self.cached)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for i, result in enumerate(pool.map(curve, runs)):
+                out.append(result)
+                if (i + 1) % PROGRESS_EVERY == 0 and i + 1 < len(runs):
+                    log.info("histories: %d/%d runs read (%d from W&B, %d cached)", i + 1, len(runs), self.fetched,
+                             self.cached)
         return out
 
     def history(self, run: Any, loss_key: str) -> list[dict[str, Any]]:
@@ -109,7 +119,8 @@ class HistoryReader:
         try:
             cached = json.loads(path.read_text())
             if cached["key"] == key:
-                self.cached += 1
+                with self.lock:
+                    self.cached += 1
                 return cached["rows"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -118,7 +129,8 @@ class HistoryReader:
         except Exception as err:  # no network, no permission
             raise ConfigError(f"could not read the history of W&B run {run.id} ({run.name}): "
                               f"{type(err).__name__}: {err}") from err
-        self.fetched += 1
+        with self.lock:
+            self.fetched += 1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, json.dumps({"key": key, "rows": rows}))
