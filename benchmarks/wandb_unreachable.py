@@ -1,13 +1,18 @@
-"""What an unreachable W&B server costs a run at its start (target: a few seconds).
+"""What a W&B server that cannot take a run costs the run at its start (target: seconds).
 
     python benchmarks/wandb_unreachable.py
 
 Opens one run's tracker (`sweep.tracking.open_tracker`, logger=wandb, mode auto) with an API key
-set, each time in a fresh process (as every run of a sweep does), against two servers that
-cannot be reached, both on the loopback interface only:
-  - closed: WANDB_BASE_URL=http://127.0.0.1:9 (nothing listens: the connection is refused);
-  - black hole: a local socket that accepts TCP connections and never answers.
+set, each time in a fresh process (as every run of a sweep does), against four servers on the
+loopback interface only (tests/wandb_servers.py):
+  - closed port: nothing listens (the connection is refused);
+  - black hole: TCP connections accepted, never answered;
+  - 429 always: every request answered HTTP 429 Too Many Requests (a rate-limited server);
+  - never starts the run: answers a GET, never answers wandb.init's GraphQL POST;
 and, for reference, with no API key at all (offline from the start: W&B's own start-up).
+Each server is tried with two start settings in the same run:
+  - before: one wandb.init try bounded by 60 s (what the code did before logger.start existed);
+  - after: conf/wandb_start.yaml (a few short tries, jittered waits, a bound on the total).
 Prints the seconds from the call to a tracker ready for training, and the mode it ended in.
 """
 
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +37,7 @@ from sweep.run.loop import coordinates
 from tests.helpers import TINY, compose_config
 
 cfg = to_typed(compose_config(*TINY, "logger=wandb", "logger.mode=auto", "logger.project=bench",
-                              "out_dir=" + sys.argv[1]))
+                              "out_dir=" + sys.argv[1], *sys.argv[2:]))
 started = time.perf_counter()
 tracker = open_tracker(cfg, coordinates(cfg, compute_budget(cfg)), is_main=True)
 seconds = time.perf_counter() - started
@@ -44,15 +48,12 @@ print("RESULT " + json.dumps({"seconds": seconds, "mode": mode}), flush=True)
 """
 
 
-def black_hole() -> socket.socket:
-    """A loopback socket that completes TCP handshakes (the kernel's backlog) and never answers."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(128)
-    return server
+# logger.start settings: the old behaviour (one try, W&B waiting up to 60 s) and conf/wandb_start.yaml
+STARTS = {"before": ["logger.start.attempts=1", "logger.start.init_timeout_s=60", "logger.start.max_total_s=60"],
+          "after": []}
 
 
-def open_tracker_seconds(base_url: str | None, folder: Path) -> dict:
+def open_tracker_seconds(base_url: str | None, folder: Path, overrides: list[str]) -> dict:
     home = folder / "wandb-home"
     server = {"WANDB_API_KEY": "local-" + "0" * 40, "WANDB_BASE_URL": base_url} if base_url else {}
     env = {**os.environ, **server,
@@ -61,7 +62,7 @@ def open_tracker_seconds(base_url: str | None, folder: Path) -> dict:
     for var in ("WANDB_MODE", *(() if base_url else ("WANDB_API_KEY", "WANDB_BASE_URL"))):
         env.pop(var, None)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, str(folder / "runs")], env=env, cwd=REPO,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(folder / "runs"), *overrides], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     results = [line[len("RESULT "):] for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not results:
@@ -70,15 +71,19 @@ def open_tracker_seconds(base_url: str | None, folder: Path) -> dict:
 
 
 def main() -> None:
-    hole = black_hole()
-    servers = {"no API key": None, "closed port": "http://127.0.0.1:9",
-               "black hole": f"http://127.0.0.1:{hole.getsockname()[1]}"}
+    sys.path.insert(0, str(REPO))
+    from tests.wandb_servers import SERVERS
+
     with tempfile.TemporaryDirectory() as tmp:
-        for name, url in servers.items():
-            figures = open_tracker_seconds(url, Path(tmp) / name.replace(" ", "-"))
-            print(f"{name:12s} {url or '-':24s} open_tracker {figures['seconds']:6.1f} s -> {figures['mode']:8s} "
-                  f"(whole process {figures['process_seconds']:.1f} s)", flush=True)
-    hole.close()
+        figures = open_tracker_seconds(None, Path(tmp) / "no-key", [])
+        print(f"{'no API key':22s} {'-':7s} open_tracker {figures['seconds']:6.1f} s -> {figures['mode']:8s} "
+              f"(whole process {figures['process_seconds']:.1f} s)", flush=True)
+        for name, server in SERVERS.items():
+            for when, overrides in STARTS.items():
+                with server() as url:
+                    figures = open_tracker_seconds(url, Path(tmp) / f"{name}-{when}".replace(" ", "-"), overrides)
+                print(f"{name:22s} {when:7s} open_tracker {figures['seconds']:6.1f} s -> {figures['mode']:8s} "
+                      f"(whole process {figures['process_seconds']:.1f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
     sweep fit runs/ --law chinchilla --bootstrap 1000 --json        # a scaling law fitted to a sweep
     sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
     sweep report runs/                                          # every fit: report.md, figures, CSV
+    sweep sync runs/ --jobs 8                                   # upload its offline W&B runs
     sweep demo                                                  # a small local scaling sweep
     sweep completion bash                                       # bash completion of this command
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -302,7 +304,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     if upload and recipe == ALL_RECIPES:
         raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
                           f"--recipe {ALL_RECIPES}")
-    curves = read_curves(Path(source)) if law == "envelope" and source and Path(source).is_dir() else None
+    curves = read_curves(source) if law == "envelope" and source and has_curves(source) else None
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
                      recipe=recipe, fix=fix,
                      min_tokens_per_param=min_tokens_per_param, bootstrap_method=bootstrap_method)
@@ -325,7 +327,8 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     if upload:
         from sweep.tracking import upload_report
 
-        where = upload_report(table_rows(table, result), {}, fits={law: result}, **report_target(source, rows))
+        where = upload_report(table_rows(table, result), {}, fits={law: result}, kind=f"fit-{law}",
+                              **report_target(source, rows))
         console.print(f"runs table with the {law} fit logged to W&B: {where}")
     return 0
 
@@ -401,9 +404,9 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
         out = base / "report"
     curves = None
-    if source and Path(source).is_dir():
+    if source and has_curves(source):
         try:
-            curves = read_curves(Path(source))
+            curves = read_curves(source)
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
     result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
@@ -416,9 +419,15 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         from sweep.tracking import upload_report
 
         where = upload_report(result.rows_with_predictions(), result.figures, fits=result.fits,
+                              files=[result.markdown, result.csv, result.json], kind="report",
                               **report_target(source, rows))
         console.print(f"runs with predictions, figures and fits logged to W&B: {where}")
     return 0
+
+
+def has_curves(source: str) -> bool:
+    """Whether a source has loss curves (Approach 1): a sweep folder, or a W&B group."""
+    return source.startswith("wandb:") or Path(source).is_dir()
 
 
 def table_rows(table, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -458,6 +467,27 @@ def report_target(source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     logger = cfg["logger"]
     return dict(project=logger["project"], entity=logger["entity"], group=sweep_group(logger["group"], source),
                 mode=LoggerMode[logger["mode"]], folder=Path(source))
+
+
+def sync(source: Path, jobs: int | None) -> int:
+    """`sweep sync`: upload the sweep's offline W&B runs, `jobs` runs at once; 1 when any failed."""
+    from launch.sync import sync_sweep
+
+    defaults = conf_file("sync.yaml")
+    jobs = defaults["jobs"] if jobs is None else jobs
+
+    def progress(result, done: int, total: int) -> None:
+        attempts = f" ({result.synced} attempt{'s' * (result.synced != 1)}, {result.seconds:.1f} s)" \
+            if result.synced else ""
+        console.print(f"[{done}/{total}] {result.label}: {result.outcome}{attempts}", highlight=False)
+
+    summary = sync_sweep(source, jobs, on_result=progress, timeout_s=defaults["timeout_s"])
+    console.print(f"{source}: {summary.line()} W&B runs", highlight=False)
+    for result in summary.of("held"):
+        console.print(f"held: {result.label} is still training; sync it when it stops", highlight=False)
+    for result in summary.of("failed"):
+        console.print(f"failed: {result.label}: {result.log}", highlight=False)
+    return 1 if summary.of("failed") else 0
 
 
 def conf_file(name: str) -> dict[str, Any]:
@@ -538,6 +568,9 @@ SUBCOMMAND_EXAMPLES = {
     "report": """\
     sweep report runs/demo                             # runs/demo/report/report.md and figures
     sweep report runs/demo --out demo-report --bootstrap 200""",
+    "sync": """\
+    sweep sync runs/demo                               # every offline W&B run of the sweep, 8 at once
+    sweep sync runs/width-depth --jobs 32              # again after an interruption: skips what was synced""",
     "demo": """\
     sweep demo
     sweep demo --out-dir runs/my-demo""",
@@ -637,6 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="leave out runs with tokens / N < X from every fit (counted in excluded)")
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
+    sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
+    sy.add_argument("sweep", type=Path, metavar="SWEEP_DIR")
+    sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
@@ -664,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
                           args.parquet)
+        if args.command == "sync":
+            return sync(args.sweep, args.jobs)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

@@ -144,6 +144,16 @@ class BudgetConfig:
 
 
 @dataclass
+class WandbStartConfig:
+    """How an online W&B run starts (conf/wandb_start.yaml): tries, each bounded, jittered waits."""
+
+    attempts: int = MISSING  # wandb.init tries while online, before logging offline
+    init_timeout_s: float = MISSING  # each try's limit
+    backoff_s: float = MISSING  # the wait before the 2nd try, doubled before each next one, jittered
+    max_total_s: float = MISSING  # tries and waits together never take longer
+
+
+@dataclass
 class LoggerConfig:
     kind: LoggerKind = MISSING
     mode: LoggerMode = MISSING
@@ -151,6 +161,7 @@ class LoggerConfig:
     entity: Optional[str] = MISSING  # null: the API key's default entity
     group: Optional[str] = MISSING  # null: the sweep's name (the last part of out_dir)
     tags: List[str] = MISSING  # added to the tags every run gets (its coordinates)
+    start: WandbStartConfig = field(default_factory=WandbStartConfig)
 
 
 @dataclass
@@ -217,6 +228,7 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     try:
         sections = {name: cls(**plain.pop(name)) for name, cls in _SECTIONS.items()}
         sections["data"].synthetic = SyntheticConfig(**sections["data"].synthetic)
+        sections["logger"].start = WandbStartConfig(**sections["logger"].start)
         return TrainConfig(**sections, **plain)
     except TypeError:  # a key added with `+key=value` that the schema does not have
         _check_keys(cfg)
@@ -298,6 +310,12 @@ def validate(cfg: TrainConfig) -> None:
             "loss ln(V) of a uniform guess)"
         )
     _positive("budget.tokens_per_param", cfg.budget.tokens_per_param)
+    start = cfg.logger.start
+    _positive("logger.start.attempts", start.attempts)
+    _positive("logger.start.init_timeout_s", start.init_timeout_s)
+    _positive("logger.start.max_total_s", start.max_total_s)
+    if start.backoff_s < 0:
+        raise ConfigError(f"logger.start.backoff_s={start.backoff_s}: must be >= 0")
     if d.eval_tokens < m.seq_len + 1:
         raise ConfigError(
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "

@@ -8,10 +8,15 @@
   (sweep/record.py: d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = its grid
   labels, data and tokenizer + `logger.tags` (+ its recipe), as sweep/record.py run_tags makes them.
 - Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
-  into `<run folder>/wandb/`, to `wandb sync` later. The key itself is never passed or written.
+  into `<run folder>/wandb/`, to `sweep sync` later. The key itself is never passed or written.
 - An online run first asks the W&B server for any HTTP answer (once per process, at most
   PROBE_TIMEOUT_S): a server that does not answer costs a run that long, and the run logs offline
-  into its run folder instead (`wandb sync` later).
+  into its run folder instead (`sweep sync` later).
+- A server that answers but does not start the run (rate limits: HTTP 429; an overloaded server;
+  W&B's service process slow to start when many runs start at once) gets `logger.start.attempts`
+  tries of wandb.init, each bounded by `logger.start.init_timeout_s`, with jittered exponential
+  waits between them (`backoff_s`), all within `max_total_s` (conf/wandb_start.yaml); then the
+  run logs offline into its run folder, nothing lost (`sweep sync` uploads it later).
 - No gaps across attempts: after an attempt's W&B finish() returns, the run folder records the
   last step W&B surely holds (`wandb/tracked_step.json`). A resumed attempt logs again every
   record of metrics.jsonl after that step (identical values): online, after the step the
@@ -27,15 +32,17 @@ import json
 import logging
 import netrc
 import os
+import random
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlparse
 
-from sweep.config import LoggerKind, LoggerMode, TrainConfig, to_plain
+from sweep.config import LoggerKind, LoggerMode, TrainConfig, WandbStartConfig, to_plain
 from sweep.errors import ConfigError
 from sweep.record import FINISHED, Coordinates, run_tags
 from sweep.run.preempt import StopRequest
@@ -56,7 +63,6 @@ METRICS = {
     "mfu": "perf/mfu",
     "wall_seconds": "perf/wall_seconds",
 }
-INIT_TIMEOUT_S = 60  # a server that answers but does not start the run: the run goes on without W&B
 PROBE_TIMEOUT_S = 3  # a server that does not answer within this costs a run no more: it logs offline
 
 
@@ -164,17 +170,15 @@ def open_tracker(cfg: TrainConfig, coordinates: Coordinates, is_main: bool) -> T
         return Tracker()
     run_dir = RunDir.for_config(cfg)
     try:
-        import wandb
-
         mode = offline_if_unreachable(resolve_mode(cfg.logger.mode), run_dir.path.name)
-        run = wandb.init(
+        run = start_run(lambda mode, timeout_s: init_wandb(
             project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
             mode=mode, tags=run_tags(coordinates, cfg.logger.tags),
             config={**coordinates.as_dict(), "config": to_plain(cfg)},
             reinit="create_new",
-            settings=_settings(),
-        )
+            settings=_settings(timeout_s),
+        ), mode, cfg.logger.start, run_dir.path.name)
         for axis in AXES:
             run.define_metric(axis)
         for section in ("train", "eval", "perf"):
@@ -183,15 +187,65 @@ def open_tracker(cfg: TrainConfig, coordinates: Coordinates, is_main: bool) -> T
         log.warning("%s: W&B could not start (%s: %s); training goes on without it (metrics.jsonl is "
                     "complete)", run_dir.path.name, type(err).__name__, err)
         return Tracker()
-    where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
+    where = f"offline in {run.dir}; upload with `sweep sync {run_dir.path.parent}`" \
         if run.settings.mode == "offline" else run.url
     log.info("%s: W&B run %s (%s)", run_dir.path.name, run.id, where)
     return WandbTracker(run, run_dir.path.name, run_dir.path / "wandb" / "tracked_step.json")
 
 
+def start_run(init: Callable[[str | None, float], Any], mode: str | None, start: WandbStartConfig, label: str,
+              sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] = random.random,
+              clock: Callable[[], float] = time.monotonic) -> Any:
+    """The W&B run `init(mode, timeout_s)` starts. Online: up to `start.attempts` tries, each
+    bounded by `start.init_timeout_s` and by what is left of `start.max_total_s`; before try k+1 a
+    wait of backoff_s * 2^(k-1) * (0.5 + jitter()) (runs that failed together do not retry
+    together); no try is begun with less than half an init_timeout_s left. Then offline (into the
+    run folder). Other modes: one try, its error raised."""
+    if not is_online(mode):
+        return init(mode, start.init_timeout_s)
+    deadline = clock() + start.max_total_s
+    started, tries = clock(), 0
+    while True:
+        tries += 1
+        try:
+            return init(mode, min(start.init_timeout_s, deadline - clock()))
+        except Exception as err:  # a 429, a timeout, a service that did not start: try again, or go offline
+            last = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if tries >= start.attempts:
+            break
+        wait_s = start.backoff_s * 2 ** (tries - 1) * (0.5 + jitter())
+        if deadline - clock() - wait_s < start.init_timeout_s / 2:
+            break
+        log.info("%s: W&B did not start the run (%s); try %d in %.1f s", label, last, tries + 1, wait_s)
+        sleep(wait_s)
+    log.warning("%s: W&B did not start the run online in %d tries (%.1f s; last: %s): logging offline into the "
+                "run folder (upload later with `sweep sync`)", label, tries, clock() - started, last)
+    return init("offline", start.init_timeout_s)
+
+
+def init_wandb(**kwargs: Any) -> Any:
+    """wandb.init(**kwargs); when it fails, W&B's service process is shut down: it would hold the
+    run id of the failed start ("run ID is in use") and refuse the next try and the offline run."""
+    import wandb
+
+    try:
+        return wandb.init(**kwargs)
+    except Exception:
+        try:
+            wandb.teardown()
+        except Exception:
+            pass
+        raise
+
+
+def is_online(mode: str | None) -> bool:
+    """Whether a wandb.init `mode` (None: W&B reads WANDB_MODE) logs to the server."""
+    return (mode or os.environ.get("WANDB_MODE")) in ("online", "run")
+
+
 def offline_if_unreachable(mode: str | None, label: str) -> str | None:
     """`mode`, or offline when it is online and the W&B server does not answer."""
-    if (mode or os.environ.get("WANDB_MODE")) not in ("online", "run"):
+    if not is_online(mode):
         return mode
     from wandb.sdk import wandb_setup
 
@@ -200,7 +254,7 @@ def offline_if_unreachable(mode: str | None, label: str) -> str | None:
     if server_answers(base_url):
         return mode
     log.warning("%s: the W&B server %s did not answer within %g s: logging offline into the run folder "
-                "(upload later with `wandb sync`)", label, base_url, PROBE_TIMEOUT_S)
+                "(upload later with `sweep sync`)", label, base_url, PROBE_TIMEOUT_S)
     return "offline"
 
 
@@ -231,11 +285,21 @@ def _http_answers(url: str) -> bool:
     return True
 
 
-def _settings() -> Any:
-    """No console capture (logs go to the job's own log), no banners, a bounded wait for the server."""
+def _settings(timeout_s: float) -> Any:
+    """No console capture (logs go to the job's own log), no banners, a bounded wait for the
+    server and for W&B's service process to start."""
     import wandb
 
-    return wandb.Settings(console="off", quiet=True, init_timeout=INIT_TIMEOUT_S)
+    return wandb.Settings(console="off", quiet=True, init_timeout=timeout_s, x_service_wait=timeout_s)
+
+
+def start_defaults() -> WandbStartConfig:
+    """conf/wandb_start.yaml: how a run that has no config of its own (a report) starts."""
+    from importlib.resources import files
+
+    import yaml
+
+    return WandbStartConfig(**yaml.safe_load(files("conf").joinpath("wandb_start.yaml").read_text()))
 
 
 def sweep_group(group: str | None, out_dir: str | os.PathLike) -> str:
@@ -264,22 +328,30 @@ def api_key_configured() -> bool:
 
 
 def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, project: str, entity: str | None,
-                  group: str, mode: LoggerMode, folder: Path, fits: dict[str, Any] | None = None) -> str:
+                  group: str, mode: LoggerMode, folder: Path, fits: dict[str, Any] | None = None,
+                  files: Sequence[Path] = (), kind: str | None = None) -> str:
     """Log a sweep's runs table (every column of `rows`: coordinates, results and, once fitted,
     predictions) and its figures as one W&B run of the sweep's group (job_type = analysis);
     `fits` (the fitted laws' numbers) goes to that run's summary.
-    Offline (no API key, or mode offline) it goes to `folder`/wandb, to `wandb sync` later.
-    Returns where it went. Unlike in training, W&B failing to start is the command's error."""
+
+    With a `kind` (report, fit-LAW), the upload is also a new version of the W&B artifact
+    `<group>-<kind>` (type `scaling-<kind>`): `files`, the figures, and `fits` as fits.json
+    (unless `files` holds one).
+
+    Offline (no API key, mode offline, or a server that does not start the run) it goes to
+    `folder`/wandb, to `sweep sync` later. Returns where it went. Unlike in training, W&B failing
+    to start even offline is the command's error."""
     import wandb
 
     columns = sorted({k for r in rows for k in r if k != "traceback"})
     cell = lambda v: v if v is None or isinstance(v, (int, float, str, bool)) else str(v)  # noqa: E731
     folder.mkdir(parents=True, exist_ok=True)
+    label = f"{group}-report"
     try:
-        run = wandb.init(project=project, entity=entity, group=group, job_type="analysis", name=f"{group}-report",
-                         dir=str(folder), mode=offline_if_unreachable(resolve_mode(mode), f"{group}-report"),
-                         reinit="create_new",
-                         settings=_settings())
+        run = start_run(lambda mode, timeout_s: init_wandb(
+            project=project, entity=entity, group=group, job_type="analysis", name=label, dir=str(folder),
+            mode=mode, reinit="create_new", settings=_settings(timeout_s),
+        ), offline_if_unreachable(resolve_mode(mode), label), start_defaults(), label)
     except Exception as err:  # no key, no network: nothing was logged
         where = "/".join(p for p in (entity, project, group) if p)
         raise ConfigError(f"could not start a W&B run in {where}: {type(err).__name__}: {err}") from err
@@ -288,8 +360,29 @@ def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, proje
                  **{name: wandb.Image(str(path)) for name, path in figures.items()}})
         if fits:
             run.summary.update({"fits": fits})
-        where = f"offline in {run.dir}; upload with `wandb sync {Path(run.dir).parent}`" \
+        artifact = report_artifact(f"{group}-{kind}", f"scaling-{kind}", [*files, *figures.values()], fits) \
+            if kind else None
+        if artifact is not None:
+            run.log_artifact(artifact)
+        where = f"offline in {run.dir}; upload with `sweep sync {folder}`" \
             if run.settings.mode == "offline" else run.url
     finally:
         run.finish()
     return where
+
+
+def report_artifact(name: str, kind: str, files: Sequence[Path], fits: dict[str, Any] | None) -> Any:
+    """A wandb.Artifact holding `files` (each under its own name) and `fits` as fits.json unless
+    a file of that name is among them; None when it would be empty."""
+    import wandb
+
+    names = {Path(f).name for f in files}
+    if not files and not fits:
+        return None
+    artifact = wandb.Artifact(name, type=kind, metadata={"files": sorted(names | ({"fits.json"} if fits else set()))})
+    for path in files:
+        artifact.add_file(str(path), name=Path(path).name)
+    if fits and "fits.json" not in names:
+        with artifact.new_file("fits.json") as out:
+            json.dump(fits, out, indent=2, default=str)
+    return artifact

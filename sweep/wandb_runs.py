@@ -42,6 +42,12 @@ def parse_source(text: str) -> WandbSweep | None:
 
 def load_wandb_runs(sweep: WandbSweep, api: Any = None) -> list[dict[str, Any]]:
     """One row per train run of the group, as sweep.results.run_row gives for a run folder."""
+    return [wandb_row(run) for run in train_runs(sweep, api)]
+
+
+def train_runs(sweep: WandbSweep, api: Any = None) -> list[Any]:
+    """The public API's Run objects of the group's train runs (one listing request per page);
+    ConfigError when W&B cannot be read or the group holds none."""
     if api is None:
         import wandb
 
@@ -54,7 +60,7 @@ def load_wandb_runs(sweep: WandbSweep, api: Any = None) -> list[dict[str, Any]]:
     if not runs:
         raise ConfigError(f"{sweep} holds no train runs: check the entity, project and group "
                           "(logger.group, by default the name of the sweep's out_dir)")
-    return [wandb_row(run) for run in runs]
+    return runs
 
 
 def wandb_row(run: Any) -> dict[str, Any]:

@@ -225,6 +225,8 @@ def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
     summary = read_offline_run(reports[-1]).summary
     fitted = summary.get("fits") or {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("fits/")}
     assert "chinchilla" in json.dumps(fitted) and "alpha" in json.dumps(fitted)
+    artifacts = [a for r in reports for a in read_offline_run(r).artifacts if a["type"] == "scaling-fit-chinchilla"]
+    assert artifacts and all(list(a["files"]) == ["fits.json"] for a in artifacts)  # versions of <group>-fit-chinchilla
 
 
 def test_fits_leave_out_a_damaged_run_with_one_line(small_sweep, tmp_path, capsys, caplog):
@@ -264,6 +266,11 @@ def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
     assert "runs with predictions, figures and fits logged to W&B: offline in" in out
     reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
     assert any((reports[-1] / "files" / "media" / "images").glob("loss_vs_n_*.png"))
+    from tests.wandb_offline import read_offline_run
+
+    (artifact,) = [a for r in reports for a in read_offline_run(r).artifacts if a["type"] == "scaling-report"]
+    assert artifact["name"] == f"{small_sweep.name}-report"
+    assert {"report.md", "runs.csv", "fits.json", "loss_vs_n.png", "residuals.png"} <= set(artifact["files"])
 
 
 def test_the_demo_runs_the_grid_and_folder_of_conf_demo_yaml(monkeypatch, tmp_path):
@@ -394,7 +401,7 @@ def test_sweep_help_says_how_to_train_and_each_subcommand_has_examples(capsys):
         main(["--help"])
     page = capsys.readouterr().out
     assert "python -m sweep.train" in page and "sweep-train" in page and "python -m sweep.train --help" in page
-    for name in ("plan", "prepare", "status", "fit", "report", "demo", "completion"):
+    for name in ("plan", "prepare", "status", "fit", "report", "sync", "demo", "completion"):
         with pytest.raises(SystemExit):
             main([name, "--help"])
         examples = capsys.readouterr().out.split("examples:\n")[1]

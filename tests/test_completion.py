@@ -45,8 +45,8 @@ def test_script_is_valid_bash_that_registers_the_sweep_command(script):
 
 
 def test_completes_subcommands(script):
-    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "demo", "completion",
-                                               "-h", "--help"]
+    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "sync", "demo",
+                                               "completion", "-h", "--help"]
     assert complete(script, ["sweep", "pl"]) == ["plan"]
     assert complete(script, ["sweep", "re"]) == ["report"]
 

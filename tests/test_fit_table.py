@@ -161,8 +161,8 @@ def test_curves_fall_back_to_train_loss_for_every_run(tmp_path):
     write_run(tmp_path, "b", "complete", 100, [{"step": s, "tokens": s, "train_loss": 4.0} for s in (1, 2)])
     curves = read_curves(tmp_path)
     assert curves.loss_key == "train_loss" and [len(c.loss_S) for c in curves.runs] == [2, 2]
-    with pytest.raises(ConfigError, match="W&B groups are not supported"):
-        read_curves("wandb:team/proj/group")
+    with pytest.raises(ConfigError, match="wandb:ENTITY/PROJECT/GROUP"):  # a W&B group: tests/test_wandb_curves.py
+        read_curves("wandb:group")
     with pytest.raises(ConfigError, match="'val' is not one of auto, eval_loss, train_loss"):
         read_curves(tmp_path, loss="val")
 

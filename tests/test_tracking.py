@@ -15,9 +15,11 @@ import pytest
 import sweep.run.loop as train_module
 from sweep.config import LoggerMode
 from sweep.rundir import RunDir, run_hash
-from sweep.tracking import Tracker, open_tracker, resolve_mode, upload_report
+from sweep.config import WandbStartConfig
+from sweep.tracking import Tracker, open_tracker, resolve_mode, start_run, upload_report
 from sweep.run.loop import RunInterrupted, train
 from tests.helpers import StopAtStep
+from tests.wandb_servers import SERVERS
 from tests.wandb_offline import read_offline_run, read_unfinished_offline_run, records_with_ends
 
 WANDB = ["logger=wandb", "logger.mode=offline", "logger.project=tests"]
@@ -173,6 +175,98 @@ def test_an_unreachable_wandb_server_costs_seconds_and_the_run_logs_offline(tiny
     assert tracked.summary["status"] == "complete"
 
 
+@pytest.mark.parametrize("server", ["429 always", "never starts the run"])
+def test_a_server_that_answers_but_does_not_start_the_run_costs_bounded_tries_then_offline(
+        tiny_config, monkeypatch, caplog, server):
+    from sweep.budget import compute_budget
+    from sweep.run.loop import coordinates
+
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "0" * 40)  # mode auto: online
+    cfg = tiny_config("logger=wandb", "logger.project=tests", "logger.start.attempts=2",
+                      "logger.start.init_timeout_s=1", "logger.start.backoff_s=0.2", "logger.start.max_total_s=8")
+    with SERVERS[server]() as url, caplog.at_level(logging.INFO, logger="sweep.tracking"):
+        monkeypatch.setenv("WANDB_BASE_URL", url)
+        started = time.perf_counter()
+        tracker = open_tracker(cfg, coordinates(cfg, compute_budget(cfg)), is_main=True)
+        opened_in = time.perf_counter() - started
+        for step in (1, 2):
+            tracker.log({"step": step, "tokens": 64 * step, "flops": 1e6 * step, "train_loss": 5.0 / step})
+        tracker.finish({"status": "complete"})
+    assert opened_in < 8 + 20  # the tries' bound, plus W&B's offline start on a busy machine
+    assert caplog.text.count("try 2 in") == 1
+    assert "did not start the run online in 2 tries" in caplog.text and "sweep sync" in caplog.text
+    (tracked,) = offline_runs(RunDir.for_config(cfg))  # nothing lost: `sweep sync` uploads it later
+    assert [h["step"] for h in tracked.history] == [1, 2] and tracked.id == run_hash(cfg)
+    assert tracked.summary["status"] == "complete"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_online_starts_are_retried_with_jittered_growing_waits_within_the_bound(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    clock, tries = FakeClock(), []
+
+    def rate_limited(mode, timeout_s):
+        tries.append((mode, round(timeout_s, 6), clock.now))
+        if mode == "offline":
+            return "offline run"
+        clock.now += timeout_s
+        raise RuntimeError("HTTP 429: Too Many Requests")
+
+    jitters = iter([0.0, 1.0, 0.5])
+    start = WandbStartConfig(attempts=4, init_timeout_s=3, backoff_s=1, max_total_s=100)
+    run = start_run(rate_limited, "online", start, "r", sleep=clock.sleep, jitter=lambda: next(jitters), clock=clock)
+    assert run == "offline run"
+    # waits 1 * 0.5, 2 * 1.5, 4 * 1.0 between 4 tries of 3 s each
+    assert tries == [("online", 3, 0), ("online", 3, 3.5), ("online", 3, 9.5), ("online", 3, 16.5),
+                     ("offline", 3, 19.5)]
+
+    clock, tries = FakeClock(), []
+    start = WandbStartConfig(attempts=10, init_timeout_s=3, backoff_s=1, max_total_s=11)
+    start_run(rate_limited, "online", start, "r", sleep=clock.sleep, jitter=lambda: 0.5, clock=clock)
+    online = [t for t in tries if t[0] == "online"]
+    assert [t[2] for t in online] == [0, 4, 9] and online[-1][1] == 2  # the last try gets what is left
+    assert tries[-1][2] <= start.max_total_s
+
+    answers = iter([RuntimeError("timed out"), "online run"])
+
+    def second_try_works(mode, timeout_s):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert start_run(second_try_works, "online", start, "r", sleep=lambda s: None) == "online run"
+
+    def broken(mode, timeout_s):
+        tries.append(mode)
+        raise ValueError("offline runs are not retried")
+
+    tries = []
+    with pytest.raises(ValueError):
+        start_run(broken, "offline", start, "r")
+    assert tries == ["offline"]
+
+
+def test_start_settings_are_checked_before_any_run(tiny_config):
+    from sweep.config import validate
+    from sweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="logger.start.attempts=0: must be > 0"):
+        validate(tiny_config("logger.start.attempts=0"))
+    with pytest.raises(ConfigError, match="logger.start.backoff_s=-1.0: must be >= 0"):
+        validate(tiny_config("logger.start.backoff_s=-1"))
+
+
 def test_several_runs_in_one_process_each_finish_their_wandb_run(tiny_config):
     results = [train(tiny_config(*WANDB, f"seed={seed}")) for seed in (0, 1)]
     ids = set()
@@ -277,7 +371,7 @@ def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
     where = upload_report(rows, {"scaling": figure}, project="tests", entity=None, group="sweep",
                           mode=LoggerMode.offline, folder=tmp_path / "sweep")
     (folder,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*")
-    assert str(folder) in where and "wandb sync" in where
+    assert str(folder) in where and f"sweep sync {tmp_path / 'sweep'}" in where
     report = read_offline_run(folder)
     assert (report.job_type, report.group, report.name, report.exit_code) == ("analysis", "sweep", "sweep-report", 0)
     (logged,) = report.history
@@ -286,6 +380,33 @@ def test_a_report_logs_the_runs_table_and_figures_as_an_analysis_run(tmp_path):
     assert table["columns"] == ["d", "final_eval_loss", "fit", "run"]
     assert table["data"] == [[32, 3.5, None, "a"], [64, 3.1, "{'E': 1.7}", "b"]]
     assert (folder / "files" / logged["scaling/path"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_report_upload_is_a_new_version_of_the_sweeps_report_artifact(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    files = [out / "report.md", out / "runs.csv", out / "fits.json"]
+    for path in files:
+        path.write_text(f"{path.name}\n")
+    figure = out / "loss_vs_n.png"
+    from PIL import Image
+
+    Image.new("RGB", (2, 2)).save(figure)
+    for _ in range(2):
+        upload_report([{"run": "a"}], {"loss_vs_n": figure}, project="tests", entity=None, group="sweep",
+                      mode=LoggerMode.offline, folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, files=files,
+                      kind="report")
+    upload_report([{"run": "a"}], {}, project="tests", entity=None, group="sweep", mode=LoggerMode.offline,
+                  folder=tmp_path / "sweep", fits={"chinchilla": {"E": 1.7}}, kind="fit-chinchilla")
+    runs = [read_offline_run(f) for f in (tmp_path / "sweep" / "wandb").glob("offline-run-*")]
+    artifacts = sorted((a for run in runs for a in run.artifacts if a["type"].startswith("scaling-")),
+                       key=lambda a: a["name"], reverse=True)  # besides W&B's own one for the runs table
+    assert [(a["name"], a["type"]) for a in artifacts] == [("sweep-report", "scaling-report")] * 2 + \
+        [("sweep-fit-chinchilla", "scaling-fit-chinchilla")]
+    report, again, fit = artifacts
+    assert report["files"] == {p.name: p.stat().st_size for p in (*files, figure)}
+    assert "latest" in report["aliases"] and again["digest"] == report["digest"]  # one artifact, versioned
+    assert list(fit["files"]) == ["fits.json"]  # the fit's numbers, written by the upload
 
 
 def test_a_report_to_a_server_that_never_answers_is_logged_offline_within_seconds(tmp_path, monkeypatch):
@@ -297,7 +418,7 @@ def test_a_report_to_a_server_that_never_answers_is_logged_offline_within_second
                           folder=tmp_path / "sweep")
     hole.close()
     assert time.perf_counter() - started < 30  # W&B alone waited 60 s, then failed
-    assert "offline in" in where and "wandb sync" in where
+    assert "offline in" in where and "sweep sync" in where
 
 
 def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypatch):

@@ -67,6 +67,7 @@ class OfflineRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)  # metric name or glob -> its step metric
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # name, type, aliases, files: path -> size
     exit_code: int | None = None
 
 
@@ -105,6 +106,10 @@ def _read(folder: Path) -> OfflineRun | None:
             run.summary.update({_key(i): json.loads(i.value_json) for i in r.summary.update})
         elif kind == "metric":
             run.metrics[r.metric.name or r.metric.glob_name] = r.metric.step_metric
+        elif kind == "artifact":
+            a = r.artifact
+            run.artifacts.append({"name": a.name, "type": a.type, "aliases": list(a.aliases), "digest": a.digest,
+                                  "files": {e.path: e.size for e in a.manifest.contents}})
         elif kind == "exit":
             run.exit_code = r.exit.exit_code
     return run

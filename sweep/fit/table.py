@@ -5,8 +5,9 @@ Only complete runs are kept; diverged, failed and unfinished runs are left out a
 status (`RunsTable.excluded`), so a fit can say what it did not see. `validate` is the one check
 every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
-Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl), which
-Approach 1 (sweep/fit/envelope.py) reads.
+Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl) or of
+a W&B group (each run's history: sweep/wandb_curves.py), which Approach 1 (sweep/fit/envelope.py)
+reads.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here S the records
 of one run's curve.
@@ -24,6 +25,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
+from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
 from sweep.record import COMPLETE, DAMAGED, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -207,33 +209,10 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
     return table
 
 
-@dataclass(frozen=True)
-class Curve:
-    """One run's loss against training compute: S points, flops increasing."""
-
-    name: str
-    n_params: float
-    tokens_S: np.ndarray
-    flops_S: np.ndarray
-    loss_S: np.ndarray
-
-
-@dataclass(frozen=True)
-class Curves:
-    """The curves of the complete runs of a sweep; `loss_key` says which loss they hold
-    (eval_loss or train_loss); `excluded` counts the runs left out, by status."""
-
-    runs: list[Curve]
-    loss_key: str
-    excluded: dict[str, int] = field(default_factory=dict)
-    source: str = ""
-
-
-LOSS_KEYS = ("auto", "eval_loss", "train_loss")
 
 
 def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
-    """Each complete run's metrics.jsonl as a loss-vs-FLOPs curve. loss = "auto" takes the
+    """Each complete run's metrics.jsonl (a W&B group: its history) as a loss-vs-FLOPs curve. loss = "auto" takes the
     eval_loss records where every complete run has at least two of them, else every run's
     train_loss records (one kind of loss for all runs: the two are not comparable). A record's C
     is its `flops` (6 N tokens where absent)."""
@@ -242,9 +221,11 @@ def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
     text = str(sweep_dir)
     if loss not in LOSS_KEYS:
         raise ConfigError(f"loss {loss!r} is not one of {', '.join(LOSS_KEYS)}")
-    if text.startswith("wandb:"):
-        raise ConfigError(f"{text}: loss curves are read from a sweep folder's metrics.jsonl files; "
-                          "W&B groups are not supported for Approach 1")
+    if text.startswith("wandb:"):  # the runs' W&B histories (one sampled request per run, cached)
+        from sweep.wandb_curves import read_wandb_curves
+        from sweep.wandb_runs import parse_source
+
+        return read_wandb_curves(parse_source(text), loss)
     if not Path(text).is_dir():
         raise ConfigError(f"sweep folder {text} does not exist")
     runs, excluded = [], {}
