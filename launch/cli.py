@@ -1,6 +1,6 @@
 """The `sweep` command: plan a grid, prepare its data, show a sweep's status, run the demo.
 
-    sweep plan model.d=64,96 model.l=1,2 optim.lr=1e-3,3e-3   # N, tokens, steps, FLOPs per point
+    sweep plan model.d=64,128 model.l=1,2 optim.lr=1e-3,3e-3   # N, tokens, steps, FLOPs per point
     sweep prepare data=c4 model.d=256,512 model.l=4,8 --workers 16  # tokenize what the grid needs
     sweep status runs/                                          # table of runs in a sweep folder
     sweep status wandb:my-team/scaling-sweep/runs               # ... or in a W&B project's group

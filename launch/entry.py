@@ -1,7 +1,7 @@
 """The Hydra entry point of one run or a grid: `python -m sweep.train` and `sweep-train`.
 
     python -m sweep.train model.d=128 model.l=2            # one run
-    python -m sweep.train -m model.d=64,96 model.l=1,2     # a grid (conf/hydra/launcher: local, slurm)
+    python -m sweep.train -m model.d=64,128 model.l=1,2     # a grid (conf/hydra/launcher: local, slurm)
 
 The command line is checked before Hydra creates any folder (launch/command_line.py); the task
 function hands the composed config to the training loop (sweep/run/loop.py) and turns its
