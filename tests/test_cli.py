@@ -181,6 +181,7 @@ def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_js
     assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monkeypatch, capsys):
     """`sweep report`'s resamples and seed are conf/fit.yaml's: the command line repeats no number."""
     import dataclasses

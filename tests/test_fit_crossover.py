@@ -146,6 +146,7 @@ def xyz_result():
     return find_crossovers(*recipe_runs({"x": LAW_X, "y": LAW_Y, "z": LAW_Z}), n_resamples=100, seed=0)
 
 
+@pytest.mark.slow
 def test_three_recipes_give_every_pair_and_who_is_lowest_where(xyz_result):
     result = xyz_result
     assert result.recipes == ("x", "y", "z")
@@ -168,6 +169,7 @@ def test_three_recipes_give_every_pair_and_who_is_lowest_where(xyz_result):
     assert "'x' for C in [" in result.summary() and "3 of 3 pairs cross in range" in result.summary()
 
 
+@pytest.mark.slow
 def test_each_recipe_is_bootstrapped_once_and_its_resamples_reused_in_every_pair(xyz_result, monkeypatch):
     import sweep.fit.crossover as crossover
 

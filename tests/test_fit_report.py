@@ -124,6 +124,7 @@ def test_the_held_out_points_are_listed_with_each_law_s_prediction(full):
     assert len(result.fits["held_out"]["per_run"]) == 20  # the points of recipe x, training ones marked
 
 
+@pytest.mark.slow
 def test_recipes_are_compared_pairwise_and_runs_below_a_ratio_left_out(tmp_path):
     """Three recipes drawn from known laws (z between x and y), on a fixed grid of sizes and
     ratios; runs with 2 tokens per parameter are left out by --min-tokens-per-param 5."""

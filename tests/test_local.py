@@ -43,6 +43,7 @@ def test_local_launcher_runs_each_point_in_its_own_process_and_skips_finished_on
     assert "sweep: 2/2 runs ended (100%), 2 complete" in first.stdout + first.stderr  # the progress line
 
 
+@pytest.mark.slow
 def test_two_processes_per_run_train_as_one(tmp_path, shared_cache_dir):
     single = multirun(tmp_path / "single", shared_cache_dir, "model.d=32")
     ddp = multirun(tmp_path / "ddp", shared_cache_dir, "model.d=32", "hydra.launcher.tasks_per_run=2")

@@ -64,6 +64,7 @@ def test_longer_than_seq_len_is_refused():
         Transformer(SHAPE)(torch.zeros(1, 17, dtype=torch.long))
 
 
+@pytest.mark.slow
 def test_compile_blocks_keeps_state_dict_keys_and_outputs():
     torch.manual_seed(0)
     model = Transformer(SHAPE)
