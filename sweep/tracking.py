@@ -21,6 +21,11 @@
   last step W&B surely holds (`wandb/tracked_step.json`). A resumed attempt logs again every
   record of metrics.jsonl after that step (identical values): online, after the step the
   server holds (`run.starting_step`). A signal while W&B finishes waits for it to finish.
+- Training never waits for W&B to start: the run starts in a background thread (all of the
+  above: probe, tries, waits, the offline fallback) while training goes on; records logged
+  meanwhile are held in order and sent once the W&B run exists. Only the end of the run (finish,
+  interrupted) waits for a start still under way, at most `logger.start.max_total_s` plus W&B's
+  offline start: a run that trains longer than that loses no time to W&B at all.
 - Tracking never stops training: the first W&B error is logged once, then this run's tracker is
   silent. Only rank 0 tracks.
 """
@@ -64,6 +69,9 @@ METRICS = {
     "wall_seconds": "perf/wall_seconds",
 }
 PROBE_TIMEOUT_S = 3  # a server that does not answer within this costs a run no more: it logs offline
+# The end of a run waits for a W&B start still under way at most logger.start.max_total_s plus this
+# (the probe, W&B's service shutdown after failed tries and its offline start: 5-12 s on a loaded machine)
+END_WAIT_MARGIN_S = 60
 
 
 class Tracker:
@@ -164,11 +172,82 @@ def write_tracked_step(path: Path, step: int) -> None:
         log.warning("could not record the last step W&B holds in %s (%s)", path, err)
 
 
+class StartingTracker(Tracker):
+    """The tracker `start()` returns, started in a background thread so that training does not
+    wait for it. Until it is ready, records are held here in the order logged (they are also in
+    metrics.jsonl); the first call after it is ready sends them, from the training thread (W&B's
+    run is only ever used by one thread at a time). finish() and interrupted() wait for the start,
+    at most `wait_s` (then the run ends untracked; a stop signal meanwhile waits too, as while W&B
+    finishes)."""
+
+    def __init__(self, start: Callable[[], Tracker], label: str, wait_s: float):
+        self.label, self.wait_s = label, wait_s
+        self._started: list[Tracker] = []  # the started tracker, once the thread has made it
+        self._ready: Tracker | None = None  # the same, once the held records were sent to it
+        self._held: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._start, args=(start,), name=f"wandb-start {label}", daemon=True)
+        self._thread.start()
+
+    def _start(self, start: Callable[[], Tracker]) -> None:
+        try:
+            tracker = start()
+        except BaseException as err:  # noqa: BLE001 (a thread's error would only be printed)
+            log.warning("%s: W&B could not start (%s: %s); training goes on without it (metrics.jsonl is "
+                        "complete)", self.label, type(err).__name__, err)
+            tracker = Tracker()
+        self._started.append(tracker)
+
+    def started(self) -> Tracker | None:
+        """The started tracker, the held records sent to it; None while it is still starting."""
+        if self._ready is None and self._started:
+            self._ready, held, self._held = self._started[0], self._held, []
+            for record in held:
+                self._ready.log(record)
+        return self._ready
+
+    def ended(self) -> Tracker:
+        """The started tracker once the start is over (waiting for it, at most wait_s)."""
+        self._thread.join(self.wait_s)
+        tracker = self.started()
+        if tracker is None:
+            log.warning("%s: W&B had not started the run %g s after the end of training; the run ends "
+                        "untracked (metrics.jsonl is complete)", self.label, self.wait_s)
+            self._ready = tracker = Tracker()
+        return tracker
+
+    def log(self, record: dict[str, Any]) -> None:
+        tracker = self.started()
+        if tracker is None:
+            self._held.append(record)
+        else:
+            tracker.log(record)
+
+    def catch_up(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.log(record)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        with StopRequest():
+            self.ended().finish(result)
+
+    def interrupted(self) -> None:
+        with StopRequest():
+            self.ended().interrupted()
+
+
 def open_tracker(cfg: TrainConfig, coordinates: Coordinates, is_main: bool) -> Tracker:
-    """The run's tracker; a W&B run is started (or resumed) here."""
+    """The run's tracker. A W&B run is started (or resumed) in the background (StartingTracker):
+    this returns at once."""
     if cfg.logger.kind is LoggerKind.none or not is_main:
         return Tracker()
     run_dir = RunDir.for_config(cfg)
+    return StartingTracker(lambda: start_tracker(cfg, coordinates, run_dir), run_dir.path.name,
+                           wait_s=cfg.logger.start.max_total_s + END_WAIT_MARGIN_S)
+
+
+def start_tracker(cfg: TrainConfig, coordinates: Coordinates, run_dir: RunDir) -> Tracker:
+    """A W&B run started (or resumed) for the run in `run_dir`, online or offline as the server
+    allows; a tracker of nothing when W&B cannot start at all."""
     try:
         mode = offline_if_unreachable(resolve_mode(cfg.logger.mode), run_dir.path.name)
         run = start_run(lambda mode, timeout_s: init_wandb(
