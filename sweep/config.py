@@ -61,6 +61,14 @@ class LoggerMode(enum.Enum):
     offline = "offline"  # into the run folder, to `wandb sync` later
 
 
+class Schedule(enum.Enum):
+    cosine = "cosine"  # linear warmup, cosine decay to final_lr_fraction over the whole run
+    wsd = "wsd"  # warmup, stable at the peak, then a cooldown over the last cooldown_fraction
+
+
+COOLDOWN_SHAPES = ("linear", "1-sqrt")  # optim.cooldown_shape (a string: `1-sqrt` is no Python name)
+
+
 class Precision(enum.Enum):
     auto = "auto"  # bf16 autocast where the device runs it fast, else fp32
     bf16 = "bf16"
@@ -120,8 +128,11 @@ class OptimConfig:
     eps: float = MISSING
     warmup_steps: int = MISSING  # linear warmup length ...
     warmup_max_fraction: float = MISSING  # ... capped at this fraction of the run's steps
-    final_lr_fraction: float = MISSING  # cosine decays to this fraction of the peak
+    final_lr_fraction: float = MISSING  # the schedule ends at this fraction of the peak
     grad_clip: Optional[float] = MISSING  # max global grad norm; null = no clipping
+    schedule: Schedule = MISSING  # cosine | wsd
+    cooldown_fraction: float = MISSING  # wsd: the fraction of the steps that decays, in (0, 1]
+    cooldown_shape: str = MISSING  # wsd: linear | 1-sqrt (COOLDOWN_SHAPES)
 
 
 @dataclass
@@ -141,6 +152,13 @@ class TrainLoopConfig:
 class BudgetConfig:
     tokens_per_param: float = MISSING  # Chinchilla-optimal is 20
     count_embedding: bool = MISSING  # N = 12 D^2 L (+ D V when true)
+    # With optim.schedule=wsd and a grid over tokens_per_param: per point of the other axes one
+    # trunk (constant learning rate) and one cooldown branch per budget (sweep/ladder.py)
+    branch: bool = MISSING
+    # Set by the planner, never by hand: the largest tokens_per_param of the run's ladder (the
+    # trunk's length and warmup), and whether the run is the ladder's trunk
+    ladder_tokens_per_param: Optional[float] = MISSING
+    trunk: bool = MISSING
 
 
 @dataclass
@@ -310,6 +328,20 @@ def validate(cfg: TrainConfig) -> None:
             "loss ln(V) of a uniform guess)"
         )
     _positive("budget.tokens_per_param", cfg.budget.tokens_per_param)
+    if not 0 < o.cooldown_fraction <= 1:
+        raise ConfigError(f"optim.cooldown_fraction={o.cooldown_fraction}: must be in (0, 1]")
+    if o.cooldown_shape not in COOLDOWN_SHAPES:
+        raise ConfigError(f"optim.cooldown_shape={o.cooldown_shape}: accepted: {', '.join(COOLDOWN_SHAPES)}")
+    b = cfg.budget
+    if b.branch and o.schedule is not Schedule.wsd:
+        raise ConfigError(f"budget.branch=true with optim.schedule={o.schedule.value}: cooldown branches need "
+                          "optim.schedule=wsd (a cosine run decays over its whole length: nothing to share)")
+    if not b.branch and (b.ladder_tokens_per_param is not None or b.trunk):
+        raise ConfigError("budget.ladder_tokens_per_param and budget.trunk are set by the planner of a "
+                          "budget.branch=true grid; leave them at null / false")
+    if b.ladder_tokens_per_param is not None and b.ladder_tokens_per_param < b.tokens_per_param:
+        raise ConfigError(f"budget.tokens_per_param={b.tokens_per_param:g} is above its ladder's largest "
+                          f"budget.ladder_tokens_per_param={b.ladder_tokens_per_param:g}")
     start = cfg.logger.start
     _positive("logger.start.attempts", start.attempts)
     _positive("logger.start.init_timeout_s", start.init_timeout_s)

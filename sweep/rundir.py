@@ -84,6 +84,12 @@ def is_identity_setting(key: str) -> bool:
     return sub is not None and rest.split(".")[0] not in sub
 
 
+# Settings that only exist for a schedule or a ladder: left out of the identity while they are
+# unused, so the runs of sweeps started before they existed keep their names (and hashes)
+WSD_ONLY = ("schedule", "cooldown_fraction", "cooldown_shape")  # optim.*, with optim.schedule=cosine
+LADDER_ONLY = ("branch", "ladder_tokens_per_param", "trunk")  # budget.*, with budget.branch=false
+
+
 def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
     plain = to_plain(cfg)
     for key, sub in NON_IDENTITY_FIELDS.items():
@@ -92,6 +98,12 @@ def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
         else:
             for name in sub:
                 plain[key].pop(name, None)
+    if plain["optim"]["schedule"] == "cosine":
+        for name in WSD_ONLY:
+            plain["optim"].pop(name)
+    if not plain["budget"]["branch"]:
+        for name in LADDER_ONLY:
+            plain["budget"].pop(name)
     return plain
 
 
@@ -157,6 +169,10 @@ class RunDir:
     result_file = property(lambda self: self.path / "result.json")
     checkpoint_dir = property(lambda self: self.path / "checkpoints")
     checkpoint_file = property(lambda self: self.path / "checkpoints" / "latest.pt")
+
+    def kept_checkpoint(self, step: int) -> Path:
+        """A checkpoint kept at `step` beside latest.pt (a ladder trunk's, where branches start)."""
+        return self.checkpoint_dir / f"step-{step:08d}.pt"
     lock_file = property(lambda self: self.path / ".lock")
 
     @contextlib.contextmanager

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from torch.overrides import TorchFunctionMode
 
 import sweep.config  # noqa: F401  (registers the schema with Hydra)
-from sweep.config import OptimConfig, WeightDecayMode
+from sweep.config import OptimConfig, Schedule, WeightDecayMode
 from sweep.run.preempt import StopRequest
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -61,7 +61,8 @@ class StopAtStep(StopRequest):
 def optim_config(**overrides) -> OptimConfig:
     """An OptimConfig for unit tests: the usual AdamW settings, any field overridden."""
     base = dict(lr=1e-2, weight_decay=0.1, weight_decay_mode=WeightDecayMode.coupled, b1=0.9, b2=0.95,
-                eps=1e-20, warmup_steps=10, warmup_max_fraction=0.1, final_lr_fraction=0.1, grad_clip=1.0)
+                eps=1e-20, warmup_steps=10, warmup_max_fraction=0.1, final_lr_fraction=0.1, grad_clip=1.0,
+                schedule=Schedule.cosine, cooldown_fraction=0.2, cooldown_shape="1-sqrt")
     return OptimConfig(**{**base, **overrides})
 
 

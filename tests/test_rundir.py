@@ -20,6 +20,21 @@ def test_name_is_readable_coordinates_plus_hash(tiny_config):
     assert len(digest) == 8 and int(digest, 16) >= 0
 
 
+def test_settings_a_run_does_not_use_leave_its_name_as_it_was_before_they_existed(tiny_config):
+    """The schedule's and the ladder's settings joined the config after sweeps were run: while
+    unused (cosine, no branching) they are not part of the identity, so those runs keep their
+    folders. The hashes are the ones the code gave before they existed."""
+    from sweep.rundir import run_hash
+
+    assert run_hash(tiny_config()) == "deb91728"
+    assert run_hash(tiny_config("optim.lr=1e-2", "budget.tokens_per_param=5")) == "4e60a459"
+    assert run_hash(tiny_config("optim.cooldown_fraction=0.5")) == "deb91728"  # unused by cosine
+    assert run_hash(tiny_config("optim.schedule=wsd")) != "deb91728"
+    wsd = run_hash(tiny_config("optim.schedule=wsd"))
+    assert run_hash(tiny_config("optim.schedule=wsd", "optim.cooldown_shape=linear")) != wsd
+    assert run_hash(tiny_config("optim.schedule=wsd", "budget.branch=true")) != wsd
+
+
 def test_runs_of_one_size_at_several_token_budgets_have_names_that_say_which_budget(tiny_config):
     names = [run_name(tiny_config(f"budget.tokens_per_param={tpp}")) for tpp in (5, 10, 20, 2.5)]
     assert [name.rsplit("-", 2)[1] for name in names] == ["tpp5", "tpp10", "tpp20", "tpp2.5"]

@@ -1,0 +1,145 @@
+"""Cooldown-branch ladders (README "Cooldown branches"): every token budget of a model for
+little more than the price of its longest run.
+
+With `optim.schedule=wsd` and `budget.branch=true`, the grid points that differ only in
+`budget.tokens_per_param` are one ladder. Its trunk trains at the constant peak learning rate
+(after the warmup) up to the largest budget's cooldown start; each budget is a branch: a normal
+run that starts from the trunk's checkpoint at its own cooldown start and decays over its
+cooldown (Hägele et al. 2024, arXiv 2405.18392).
+
+Letters: S a run's steps, c = S - round(cooldown_fraction S) its cooldown start (the trunk step a
+branch starts from), B the ladder's largest tokens_per_param (the trunk's budget).
+
+    budgets {5, 10, 20, 40}, cooldown 20%:   trunk  0 ── c5 ── c10 ──── c20 ──────── c40 (stops)
+                                             branch 5          c5 ─ S5
+                                             branch 40                               c40 ─ S40
+
+The trunk runs in segments, each ending at a branch point where it keeps a checkpoint
+(`RunDir.kept_checkpoint(c)`); a branch needs only the segment that ends at its c. Both the
+trunk and the branches are runs with their own folder (identity-named: the planner sets
+`budget.ladder_tokens_per_param` = B on each, `budget.trunk` on the trunk). The warmup of every
+member is that of the trunk (computed from S of budget B), so a branch is step for step the wsd
+run of its budget with that warmup. The trunk is not a point of the fits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+from sweep.budget import compute_budget
+from sweep.config import TrainConfig
+from sweep.errors import ConfigError
+from sweep.record import FINISHED
+from sweep.rundir import RunDir, identity_fields
+from sweep.run.optim import warmup_steps
+
+SEGMENT_DONE = "segment"  # what a trunk job returns when it stopped at a segment end (no result.json)
+TRUNK, BRANCH = "trunk", "branch"  # result.json `role` of ladder members (plain runs have none)
+
+
+def cooldown_start(total_steps: int, cooldown_fraction: float) -> int:
+    """The first step of a wsd run's cooldown: its last round(cooldown_fraction x S) steps (at
+    least one) decay."""
+    return total_steps - max(1, round(cooldown_fraction * total_steps))
+
+
+def is_member(cfg: TrainConfig) -> bool:
+    """Whether the run is a ladder's trunk or branch (planned: its ladder budget is set)."""
+    return cfg.budget.branch and cfg.budget.ladder_tokens_per_param is not None
+
+
+def with_budget(cfg: TrainConfig, **changes: object) -> TrainConfig:
+    """A copy of `cfg` with budget fields changed (the rest shared: configs are not mutated)."""
+    return dataclasses.replace(cfg, budget=dataclasses.replace(cfg.budget, **changes))
+
+
+def trunk_config(cfg: TrainConfig) -> TrainConfig:
+    """The trunk of a planned member's ladder (the member itself when it is the trunk)."""
+    return with_budget(cfg, tokens_per_param=cfg.budget.ladder_tokens_per_param, trunk=True)
+
+
+def ladder_steps(cfg: TrainConfig) -> int:
+    """S of the ladder's largest budget: every member's warmup is computed from it."""
+    return compute_budget(with_budget(cfg, tokens_per_param=cfg.budget.ladder_tokens_per_param,
+                                      trunk=False)).steps
+
+
+def branch_step(cfg: TrainConfig) -> int:
+    """The trunk step a branch starts from: its cooldown start. For the trunk: where it stops."""
+    return cooldown_start(compute_budget(cfg).steps, cfg.optim.cooldown_fraction)
+
+
+def trunk_segment_done(trunk: TrainConfig, step: int) -> bool:
+    """Whether the trunk has kept its checkpoint at `step` (or has ended)."""
+    run = RunDir.for_config(trunk)
+    return run.kept_checkpoint(step).exists() or (run.read_result() or {}).get("status") in FINISHED
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One trunk and its branches (ascending budgets); `segments`: the trunk's stop steps,
+    ascending and distinct (every branch's cooldown start; the last is the trunk's end)."""
+
+    trunk: TrainConfig
+    branches: tuple[TrainConfig, ...]
+    branch_steps: tuple[int, ...]  # c of each branch, in the order of `branches`
+
+    @property
+    def segments(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.branch_steps)))
+
+
+def ladder_key(cfg: TrainConfig) -> str:
+    """What the points of one ladder share: the identity less the budget per parameter."""
+    fields = identity_fields(cfg)
+    fields["budget"].pop("tokens_per_param")
+    return repr(sorted(_flatten(fields).items()))
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def plan_ladders(cfgs: Sequence[TrainConfig], labels: Sequence[str] | None = None) -> list[Ladder]:
+    """The ladders of the points asking for branching (all of `cfgs` must): grouped by
+    `ladder_key`, each with at least two budgets, each branch's cooldown start after the trunk's
+    warmup. One ConfigError naming every problem (by the points' `labels`), before anything runs."""
+    labels = list(labels) if labels is not None else [f"budget.tokens_per_param={c.budget.tokens_per_param:g}"
+                                                       for c in cfgs]
+    groups: dict[str, list[int]] = {}
+    for i, cfg in enumerate(cfgs):
+        groups.setdefault(ladder_key(cfg), []).append(i)
+    ladders, errors = [], []
+    for members in groups.values():
+        budgets = sorted({cfgs[i].budget.tokens_per_param for i in members})
+        first = cfgs[members[0]]
+        if len(budgets) < 2:
+            errors.append(f"{labels[members[0]]}: budget.branch=true needs a grid over budget.tokens_per_param "
+                          f"(e.g. -m budget.tokens_per_param=5,10,20,40); this point's ladder has only "
+                          f"{budgets[0]:g}")
+            continue
+        top = budgets[-1]
+        trunk = with_budget(first, tokens_per_param=top, ladder_tokens_per_param=top, trunk=True)
+        branches = tuple(with_budget(first, tokens_per_param=b, ladder_tokens_per_param=top, trunk=False)
+                         for b in budgets)
+        warm = warmup_steps(first.optim, ladder_steps(trunk))
+        steps = tuple(branch_step(b) for b in branches)
+        for b, c in zip(branches, steps):
+            if c < warm:
+                errors.append(f"budget.tokens_per_param={b.budget.tokens_per_param:g} in the ladder of "
+                              f"{labels[members[0]]}: its cooldown would start at step {c}, before the trunk's "
+                              f"warmup ends at step {warm}: the trunk cannot reach it. Use larger budgets, a "
+                              f"smaller optim.cooldown_fraction or a shorter warmup")
+        ladders.append(Ladder(trunk, branches, steps))
+    if errors:
+        raise ConfigError(f"{len(errors)} problem(s) with the cooldown-branch ladders; nothing was run:\n"
+                          + "\n".join(f"  {e}" for e in errors))
+    return ladders
