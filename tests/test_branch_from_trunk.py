@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import sweep.run.loop as train_module
+from sweep.data import TrainReader
 from sweep.errors import ConfigError
 from sweep.fit.table import from_rows, read_curves
 from sweep.ladder import SEGMENT_DONE, plan_ladders
@@ -108,6 +109,24 @@ def test_a_trunk_interrupted_mid_segment_resumes_and_keeps_the_same_checkpoint(l
     train(elsewhere, until_step=33)
     for name, tensor in torch.load(RunDir.for_config(elsewhere).kept_checkpoint(33), weights_only=True)["model"].items():
         assert torch.equal(torch.load(trunk.kept_checkpoint(33), weights_only=True)["model"][name], tensor), name
+
+
+def test_a_trunk_segment_that_failed_is_recorded_as_failed_until_a_rerun_ends_the_segment(ladder, monkeypatch):
+    real_batch = TrainReader.batch
+
+    def crash_at_step_20(self, step):
+        if step == 20:
+            raise RuntimeError("node lost")
+        return real_batch(self, step)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainReader, "batch", crash_at_step_20)
+        with pytest.raises(RuntimeError, match="node lost"):
+            train(ladder.trunk, until_step=33)
+    trunk = RunDir.for_config(ladder.trunk)
+    assert (trunk.read_result()["status"], trunk.read_result()["role"]) == ("failed", "trunk")
+    assert train(ladder.trunk, until_step=33)["status"] == SEGMENT_DONE
+    assert not trunk.result_file.exists() and trunk.kept_checkpoint(33).exists()
 
 
 def test_the_branch_of_the_largest_budget_starts_at_the_trunks_end_and_records_what_it_shares(
