@@ -111,6 +111,15 @@ def test_a_trunk_interrupted_mid_segment_resumes_and_keeps_the_same_checkpoint(l
         assert torch.equal(torch.load(trunk.kept_checkpoint(33), weights_only=True)["model"][name], tensor), name
 
 
+def test_a_trunk_already_past_a_segment_end_it_did_not_keep_is_one_clear_error_before_training(ladder):
+    train(ladder.trunk, until_step=40)
+    trunk = RunDir.for_config(ladder.trunk)
+    with pytest.raises(ConfigError, match="at step 40, past step 33 where this trunk should have kept "
+                                          "step-00000033.pt"):
+        train(ladder.trunk, until_step=33)
+    assert not trunk.kept_checkpoint(33).exists()
+
+
 def test_a_trunk_segment_that_failed_is_recorded_as_failed_until_a_rerun_ends_the_segment(ladder, monkeypatch):
     real_batch = TrainReader.batch
 
