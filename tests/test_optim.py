@@ -140,8 +140,9 @@ def test_a_ladder_members_warmup_is_computed_from_the_ladders_steps_not_its_own(
     assert [lr_at(s, cfg, 41, warmup_of_steps=81) for s in range(33)] == [lr_at(s, cfg, 81) for s in range(33)]
 
 
-def test_a_trunk_is_at_the_peak_from_its_warmup_to_where_it_stops_its_cooldown_start():
-    cfg = wsd(warmup_steps=1000, warmup_max_fraction=0.1)
+@pytest.mark.parametrize("floor", [0.1, 0.3, 0.0])
+def test_a_trunk_is_at_the_peak_from_its_warmup_to_where_it_stops_its_cooldown_start(floor):
+    cfg = wsd(warmup_steps=1000, warmup_max_fraction=0.1, final_lr_fraction=floor)
     stop = cooldown_start(81, cfg.cooldown_fraction)
     assert stop == 65
     assert {lr_at(s, cfg, 81) for s in range(7, stop)} == {1e-2}
