@@ -11,22 +11,33 @@ from sweep.progress import eta_seconds, format_duration, progress
 from sweep.run.progress import bar
 
 
-def test_plain_progress_logs_about_twenty_lines_whatever_the_length(caplog):
-    with caplog.at_level(logging.INFO, logger="sweep.run.progress"), bar(1000, "run") as progress:
-        for _ in range(1000):
+def test_training_logs_about_twenty_lines_each_with_the_record_of_its_step(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(1000, "run") as progress:
+        for step in range(1, 1001):
             progress.advance()
-            progress.log({"train_loss": 1.0, "tokens_per_second": 10.0})
+            if step % 10 == 0:  # train.log_every
+                progress.log({"train_loss": 1000.0 / step, "tokens_per_second": 10.0})
     lines = [r.message for r in caplog.records]
     assert 19 <= len(lines) <= 21
-    assert lines[-1].startswith("run step 1000/1000 loss 1.0000")
+    assert lines[0].startswith("run: 50/1,000 steps (5%), ETA ") and lines[0].endswith("loss 20.0000 10 tok/s")
+    assert lines[-1] == "run: 1,000/1,000 steps (100%), loss 1.0000 10 tok/s"
 
 
-def test_a_resumed_loop_counts_from_its_start(caplog):
-    with caplog.at_level(logging.INFO, logger="sweep.run.progress"), bar(100, "run", start=90) as progress:
+def test_a_resumed_run_counts_from_its_start(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(100, "run", start=90) as progress:
         for _ in range(10):
             progress.advance()
             progress.log({"train_loss": 2.0, "eval_loss": 1.5, "tokens_per_second": 1.0})
-    assert caplog.records[-1].message == "run step 100/100 loss 2.0000 eval 1.5000 1 tok/s"
+    assert caplog.records[-1].message == "run: 100/100 steps (100%), loss 2.0000 eval 1.5000 1 tok/s"
+    assert not any(r.message.startswith("run: 9/") for r in caplog.records)
+
+
+def test_the_ranks_other_than_0_report_nothing(caplog):
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(10, "run", enabled=False) as progress:
+        for _ in range(10):
+            progress.advance()
+            progress.log({"train_loss": 2.0})
+    assert caplog.records == []
 
 
 # --- sweep/progress.py: the one progress helper of every long loop --------------------------
