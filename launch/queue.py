@@ -1,8 +1,9 @@
 """Slurm's view of submitted jobs (sacct, with squeue as a fallback), and the sweep manifest:
 which job last ran each run folder.
 
-The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted run (appended, never
-rewritten): {"run", "path", "job_id", "bucket", "submitted"}.
+The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted job (appended, never
+rewritten): {"run", "path", "job_id", "bucket", "submitted"}; a ladder's jobs (launch/jobs.py) add
+"segment" (a trunk segment: the step it ends at) and "after" (the job id it waits for).
 """
 
 from __future__ import annotations
@@ -71,12 +72,29 @@ def append_manifest(out_dir: Path, entries: Iterable[dict]) -> None:
 
 
 def latest_jobs(out_dir: Path) -> dict[str, dict]:
-    """run name -> its most recent manifest entry. A line that is not an entry (torn by a kill,
-    edited by hand) is skipped with one warning naming the file and the line."""
+    """run name -> its most recent manifest entry (for a ladder's trunk: its latest segment's).
+    A line that is not an entry (torn by a kill, edited by hand) is skipped with one warning
+    naming the file and the line."""
+    return {entry["run"]: entry for entry in manifest_entries(out_dir)}
+
+
+def latest_job_entries(out_dir: Path) -> dict[tuple[str, int | None], dict]:
+    """(run name, trunk segment end or None) -> the most recent manifest entry of that job
+    (launch/jobs.py Job.key): each segment of a trunk apart."""
+    return {job_key(entry): entry for entry in manifest_entries(out_dir)}
+
+
+def job_key(entry: dict) -> tuple[str, int | None]:
+    """The job a manifest entry ran: its run, and for a trunk segment the step the segment ends at."""
+    return entry["run"], entry.get("segment")
+
+
+def manifest_entries(out_dir: Path) -> Iterator[dict]:
+    """The manifest's entries in the order they were appended (unreadable lines skipped, each
+    with a warning)."""
     path = Path(out_dir) / MANIFEST
     if not path.exists():
-        return {}
-    latest: dict[str, dict] = {}
+        return
     for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
             entry = _manifest_entry(line)
@@ -84,8 +102,7 @@ def latest_jobs(out_dir: Path) -> dict[str, dict]:
                 log.warning("%s: line %d is not a manifest entry (JSON with run and job_id): skipped",
                             path, number)
             else:
-                latest[entry["run"]] = entry
-    return latest
+                yield entry
 
 
 def _manifest_entry(line: bytes) -> dict | None:
@@ -156,11 +173,15 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
         if row["status"] not in ("started", "pending") or state is None:
             continue
+        if entry.get("segment") is not None and state == "COMPLETED":  # a trunk between its segments
+            continue
         if state in ACTIVE_STATES:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            row["error"] = f"Slurm job {entry['job_id']} was cancelled; log: {entry.get('log')}"
+            waited = (f" (it waited for job {entry['after']} to end well: re-running the sweep submits it again)"
+                      if entry.get("after") else "")
+            row["error"] = f"Slurm job {entry['job_id']} was cancelled{waited}; log: {entry.get('log')}"
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"

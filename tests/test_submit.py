@@ -35,8 +35,8 @@ class FakeExecutor:
     arrays: list = []
     ids = itertools.count(100)
 
-    def __init__(self, options, bucket):
-        self.bucket, self.jobs = bucket, []
+    def __init__(self, options, bucket, after=None):
+        self.bucket, self.after, self.jobs = bucket, after, []
 
     @contextlib.contextmanager
     def batch(self):
