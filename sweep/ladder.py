@@ -31,18 +31,11 @@ from typing import Sequence
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig
 from sweep.errors import ConfigError
-from sweep.record import FINISHED
+from sweep.record import BRANCH, FINISHED, TRUNK, training_flops  # TRUNK, BRANCH: importable from here too
 from sweep.rundir import RunDir, identity_fields
-from sweep.run.optim import warmup_steps
+from sweep.run.optim import cooldown_start, warmup_steps  # cooldown_start: importable from here too
 
 SEGMENT_DONE = "segment"  # what a trunk job returns when it stopped at a segment end (no result.json)
-TRUNK, BRANCH = "trunk", "branch"  # result.json `role` of ladder members (plain runs have none)
-
-
-def cooldown_start(total_steps: int, cooldown_fraction: float) -> int:
-    """The first step of a wsd run's cooldown: its last round(cooldown_fraction x S) steps (at
-    least one) decay."""
-    return total_steps - max(1, round(cooldown_fraction * total_steps))
 
 
 def is_member(cfg: TrainConfig) -> bool:
@@ -143,3 +136,18 @@ def plan_ladders(cfgs: Sequence[TrainConfig], labels: Sequence[str] | None = Non
         raise ConfigError(f"{len(errors)} problem(s) with the cooldown-branch ladders; nothing was run:\n"
                           + "\n".join(f"  {e}" for e in errors))
     return ladders
+
+
+def member_result_fields(cfg: TrainConfig) -> dict[str, object]:
+    """What result.json adds for a ladder member (none for other runs): its `role`; a branch also
+    its `parent` (the trunk's folder name), `branched_at_step` c, and the FLOPs of its S steps
+    split into `own_flops` (6 N (S - c) tokens_per_step, what it trained itself) and
+    `shared_flops` (6 N c tokens_per_step, the trunk's part); its `flops` stays 6 N T."""
+    if not is_member(cfg):
+        return {}
+    if cfg.budget.trunk:
+        return {"role": TRUNK}
+    budget, start = compute_budget(cfg), branch_step(cfg)
+    return {"role": BRANCH, "parent": RunDir.for_config(trunk_config(cfg)).path.name, "branched_at_step": start,
+            "own_flops": training_flops(budget.n_params, (budget.steps - start) * budget.tokens_per_step),
+            "shared_flops": training_flops(budget.n_params, start * budget.tokens_per_step)}

@@ -46,6 +46,23 @@ DAMAGED = "damaged"  # a file of the run cannot be read (DamagedFile says which 
 STATUSES = (COMPLETE, DIVERGED, FAILED)  # what result.json records
 FINISHED = (COMPLETE, DIVERGED)  # never run again; a failed run is retried when re-launched
 
+# result.json `role` of a cooldown-branch ladder's members (sweep/ladder.py; plain runs have none).
+# A trunk is no point of a scaling plot or fit: it stops before any cooldown. A branch is one.
+TRUNK, BRANCH = "trunk", "branch"
+
+
+def run_role(cfg: TrainConfig) -> str | None:
+    """TRUNK or BRANCH for a planned ladder member (its ladder budget is set), else None."""
+    if not (cfg.budget.branch and cfg.budget.ladder_tokens_per_param is not None):
+        return None
+    return TRUNK if cfg.budget.trunk else BRANCH
+
+
+def is_fit_point(row: dict[str, Any]) -> bool:
+    """Whether a runs-table row or result.json may be a point of a plot or fit: any run but a
+    ladder's trunk (its status aside)."""
+    return row.get("role") != TRUNK
+
 
 def run_status(recorded: str | None, held: bool, started: bool) -> str:
     """A run's status from its result.json's `recorded` status (None: no result), whether a live

@@ -316,6 +316,7 @@ class RunDir:
         a killed process left behind; only the process training the run may call this."""
         stale = [tmp for file in (self.checkpoint_file, self.result_file, self.config_file, self.metrics_file)
                  for tmp in file.parent.glob(f".{file.name}.*.tmp")]
+        stale += self.checkpoint_dir.glob(".step-*.pt.*.tmp")  # kept checkpoints (a ladder trunk's)
         for tmp in stale:
             tmp.unlink(missing_ok=True)
         return stale
@@ -337,8 +338,12 @@ class RunDir:
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records of steps later than `after_step`: on resume from a checkpoint at that
         step, those steps are trained again and logged again."""
-        kept = [r for r in self.read_metrics() if r["step"] <= after_step]
-        atomic_write(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+        self.write_metrics([r for r in self.read_metrics() if r["step"] <= after_step])
+
+    def write_metrics(self, records: Iterable[dict[str, Any]]) -> None:
+        """Replace metrics.jsonl with `records`, all at once (a ladder branch starts with its
+        trunk's)."""
+        atomic_write(self.metrics_file, "".join(json.dumps(_finite(r)) + "\n" for r in records))
 
 
 def read_json_object(path: Path, remedy: str) -> dict[str, Any]:

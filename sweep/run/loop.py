@@ -1,9 +1,17 @@
 """One training run end to end (the Hydra entry point `python -m sweep.train` is launch/entry.py).
 
-`train(cfg)` is the whole run: budget, data, model, AdamW + warmup/cosine, periodic held-out
-eval, divergence detection, checkpoints (wall-clock cadence and SIGUSR2/SIGTERM), and the run
-folder (sweep/rundir.py). Re-running a finished grid point does nothing and says so; re-running
-an interrupted one resumes from its checkpoint and ends exactly where an uninterrupted run ends.
+`train(cfg)` is the whole run: budget, data, model, AdamW + warmup and the schedule's decay,
+periodic held-out eval, divergence detection, checkpoints (wall-clock cadence and SIGUSR2/SIGTERM),
+and the run folder (sweep/rundir.py). Re-running a finished grid point does nothing and says so;
+re-running an interrupted one resumes from its checkpoint and ends exactly where an uninterrupted
+run ends.
+
+The members of a cooldown-branch ladder (sweep/ladder.py) are runs too. `train(trunk, until_step)`
+trains a trunk up to a segment end (at most its own end, its cooldown start), keeps its checkpoint
+there (`RunDir.kept_checkpoint`) and returns `{"status": SEGMENT_DONE, "run", "step"}`; at its end
+it writes result.json (role trunk). A branch without a checkpoint of its own starts from its
+trunk's kept checkpoint at its cooldown start, with the trunk's metrics records up to there, and
+ends as any run does (role branch, parent, branched_at_step, own_flops, shared_flops).
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import shutil
 import signal
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -35,9 +45,11 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.record import COMPLETE, DIVERGED, FAILED, FINISHED, Coordinates, training_flops
+from sweep.ladder import SEGMENT_DONE, branch_step, is_member, ladder_steps, member_result_fields, trunk_config
+from sweep.record import BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, TRUNK, Coordinates, run_role, training_flops
 from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, RunHeld
+from sweep.storage import atomic_write
 from sweep.run.state import RunState
 from sweep.run.step import TrainStep
 from sweep.run.throughput import Speed, run_peak, startup_origin
@@ -58,7 +70,8 @@ class RunInterrupted(Exception):
 class RunSetup:
     """What a run trains and where, fixed once its folder is known: the config, the budget and the
     run folder, the ranks and the device, the corpus (its train tokens memory-mapped once) and what
-    the result records of it, and when the process started."""
+    the result records of it, when the process started, and the step this call trains to
+    (`stop_step`: the run's last step, or a ladder trunk's segment end)."""
 
     cfg: TrainConfig
     budget: Budget
@@ -69,6 +82,7 @@ class RunSetup:
     train_T: Any  # corpus.train_tokens()
     facts: dict[str, Any]  # sweep.data.access.corpus_facts: epochs, density, true entropy
     started_at: float  # throughput.startup_origin()
+    stop_step: int
 
     @property
     def writes(self) -> bool:
@@ -76,11 +90,24 @@ class RunSetup:
         return self.world.is_main
 
 
-def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
-    """Run one grid point to its budget; returns the dict written to result.json."""
+UNPLANNED_BRANCH = ("budget.branch=true makes one trunk and one cooldown branch per budget of a grid over "
+                    "budget.tokens_per_param, and this run is no point of such a grid: run the grid (e.g. "
+                    "python -m sweep.train -m optim.schedule=wsd budget.branch=true "
+                    "budget.tokens_per_param=5,10,20,40), or set budget.branch=false for a single wsd run")
+
+
+def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[str, Any]:
+    """Run one grid point to its budget; returns the dict written to result.json. A ladder's
+    trunk stops at min(`until_step`, its end) and, before its end, returns
+    `{"status": SEGMENT_DONE, "run": <folder name>, "step": <step>}` (no result.json)."""
     started_at = startup_origin()  # the process start, for the first run of a process
     cfg = to_typed(cfg)
     validate(cfg)
+    role = run_role(cfg)
+    if cfg.budget.branch and role is None:
+        raise ConfigError(UNPLANNED_BRANCH)
+    if until_step is not None and role != TRUNK:
+        raise ValueError(f"until_step={until_step}: only a ladder's trunk stops at a segment end")
     check_data(cfg.data)
     world = world_from_env()
     if cfg.train.batch_size % world.world_size:
@@ -88,20 +115,48 @@ def train(cfg: TrainConfig | DictConfig) -> dict[str, Any]:
                           f"{world.world_size} data-parallel ranks: use a multiple of {world.world_size}")
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
+    stop_step = budget.steps if role != TRUNK else min(branch_step(cfg), budget.steps if until_step is None
+                                                      else until_step)
     if run.state() in FINISHED:  # a damaged result.json or metrics.jsonl raises its one line here
         previous = run.read_result()
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
-        return previous
+        return previous if stop_step == budget.steps or role != TRUNK or stop_step == branch_step(cfg) \
+            else segment_done(run, stop_step)
+    if role == TRUNK and stop_step < branch_step(cfg) and run.kept_checkpoint(stop_step).exists():
+        log.info("%s: already at step %d (its checkpoint there is kept): nothing to do", run.path, stop_step)
+        return segment_done(run, stop_step)
+    if role == BRANCH and not run.checkpoint_file.exists():
+        check_trunk_checkpoint(cfg)
     cache = open_corpus(cfg.data, cfg.model.seq_len)
     train_T = cache.train_tokens()  # memory-mapped once (a prepared corpus: every shard)
     check_epochs(cfg.data, len(train_T), budget.tokens, cfg.model.seq_len, run.path.name)
     placement = resolve_placement(cfg.train, local_rank=world.local_rank)
     distributed.init(world, placement.device)
     facts = corpus_facts(cache, budget.tokens, n_train_tokens=len(train_T))
-    setup = RunSetup(cfg, budget, run, world, placement, cache, train_T, facts, started_at)
+    setup = RunSetup(cfg, budget, run, world, placement, cache, train_T, facts, started_at, stop_step)
     with hold_run(run, world, placement.device):
         return _train_holding(setup)
+
+
+def segment_done(run: RunDir, step: int) -> dict[str, Any]:
+    """What a trunk returns when it has stopped at a segment end (step) before its own end."""
+    return {"status": SEGMENT_DONE, "run": run.path.name, "step": step}
+
+
+def trunk_checkpoint(cfg: TrainConfig) -> tuple[RunDir, Path]:
+    """A branch's trunk folder and the trunk's kept checkpoint it starts from."""
+    trunk = RunDir.for_config(trunk_config(cfg))
+    return trunk, trunk.kept_checkpoint(branch_step(cfg))
+
+
+def check_trunk_checkpoint(cfg: TrainConfig) -> None:
+    """A branch can start: its trunk has kept its checkpoint at the branch's cooldown start."""
+    _, path = trunk_checkpoint(cfg)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist: this cooldown branch starts from its trunk's checkpoint at "
+                          f"step {branch_step(cfg)}; the trunk's segment up to that step must run first (the "
+                          "launchers order it so: run the whole grid)")
 
 
 @contextlib.contextmanager
@@ -127,7 +182,11 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
     previous = run.read_result()  # the previous holder may have finished it
     if previous is not None and previous.get("status") in FINISHED:
         log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
-        return previous
+        return previous if setup.stop_step == setup.budget.steps or setup.stop_step == branch_step(cfg) \
+            else segment_done(run, setup.stop_step)
+    if run_role(cfg) == TRUNK and setup.stop_step < branch_step(cfg) and run.kept_checkpoint(setup.stop_step).exists():
+        log.info("%s: already at step %d by another process: nothing to do", run.path, setup.stop_step)
+        return segment_done(run, setup.stop_step)
     if world.is_main:
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
@@ -184,11 +243,17 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     saved = load_checkpoint(run.checkpoint_file, model, optimizer)
     if saved is not None:
         state.load_state_dict(saved)
+        if state.step > setup.stop_step:  # a trunk past a segment end whose checkpoint it did not keep
+            raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past step {setup.stop_step} where "
+                              f"this trunk should have kept {run.kept_checkpoint(setup.stop_step).name}: its "
+                              "branches from there cannot start; move the trunk's folder away to run it again")
         if writes:
             logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
             tracker.catch_up(r for r in logged if r["step"] <= state.step)  # what W&B may not hold
             run.truncate_metrics(after_step=state.step)
         log.info("%s: resuming from step %d of %d", run.path.name, state.step, budget.steps)
+    elif run_role(cfg) == BRANCH:
+        start_from_trunk(setup, model, optimizer, state, tracker)
     elif run.metrics_file.exists() and writes:
         run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
     if writes:
@@ -219,11 +284,12 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     # The stop request is held until the run has ended: a signal at the last step or while the
     # result is written does not interrupt a finished run (nor reach a launcher's handler).
     with (StopRequest() as stop,
-          Prefetcher(reader, state.step, budget.steps, placement.device) as batches,
-          progress.bar(budget.steps, run.path.name, start=state.step, enabled=writes) as bar):
+          Prefetcher(reader, state.step, setup.stop_step, placement.device) as batches,
+          progress.bar(setup.stop_step, run.path.name, start=state.step, enabled=writes) as bar):
         timer.attempt_starts()
-        while state.step < budget.steps:
-            lr = lr_at(state.step, cfg.optim, budget.steps)
+        warmup_of_steps = ladder_steps(cfg) if is_member(cfg) else None  # a ladder's warmup is its trunk's
+        while state.step < setup.stop_step:
+            lr = lr_at(state.step, cfg.optim, budget.steps, warmup_of_steps)
             loss, grad_norm = train_step(batches.take(state.step), lr)
             state.losses.add(loss)
             state.step += 1
@@ -236,6 +302,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                              timer.first_step_seconds, timer.startup_seconds)
 
             last = step == budget.steps
+            stops = step == setup.stop_step  # the run's last step, or a trunk's segment end (logged as any step)
             log_step = step % t.log_every == 0 or last
             if log_step:
                 train_loss, = distributed.mean([state.losses.take_mean()], world, placement.device)  # syncs
@@ -271,16 +338,18 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                 checkpoint_due = time.perf_counter() - last_checkpoint > 60 * t.checkpoint_every_minutes
                 stopping, checkpoint_due = distributed.any_true([stop.requested, checkpoint_due], world,
                                                                 placement.device)
-                if (stopping or checkpoint_due) and not last:
+                if (stopping or checkpoint_due) and not stops:
                     timer.pause(step)
                     save()
                     distributed.barrier(world)  # nobody exits before the checkpoint is whole
                     last_checkpoint = time.perf_counter()
                     timer.resume(step)
-                if stopping and not last:  # at the last step the run simply finishes
+                if stopping and not stops:  # at the last step the run simply finishes
                     raise RunInterrupted(run, step, (stop.signal or signal.SIGTERM).name)
             if log_step:
                 timer.resume(step)  # evals, logging and checkpoints are not training time
+        if setup.stop_step < budget.steps:
+            return _end_segment(setup, state, speed, tracker, save)
         try:
             save()
         except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
@@ -291,6 +360,51 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
         if stop.signal is not None and writes:
             log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
         return result
+
+
+def start_from_trunk(setup: RunSetup, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: RunState,
+                     tracker: Tracker) -> None:
+    """A branch's first attempt: the trunk's kept checkpoint at the branch's cooldown start
+    (model, optimizer, RNG, run state) and the trunk's metrics records up to there, written into
+    the branch's metrics.jsonl and sent to its tracker (its curve is whole, as a resumed run's)."""
+    trunk, path = trunk_checkpoint(setup.cfg)
+    saved = load_checkpoint(path, model, optimizer)
+    if saved is None:
+        check_trunk_checkpoint(setup.cfg)  # removed since the check before the start: raises
+    start = branch_step(setup.cfg)
+    if saved["step"] != start:
+        raise ConfigError(f"{path} is at step {saved['step']}, not at step {start}: it is damaged; move the "
+                          "trunk's folder away to run it again")
+    state.load_state_dict(saved)
+    state.trunk_seconds = state.clock.prior_seconds
+    if setup.writes:
+        shared = [r for r in trunk.read_metrics() if r["step"] <= start]
+        setup.run.write_metrics(shared)
+        tracker.catch_up(shared)
+    log.info("%s: starts from step %d of its trunk %s", setup.run.path.name, start, trunk.path.name)
+
+
+def _end_segment(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker,
+                 save: Any) -> dict[str, Any]:
+    """A trunk at a segment end: its checkpoint saved and kept there (where branches start), then
+    result.json at the trunk's end (its FLOPs as trained: 6 N x the tokens of its steps), else
+    SEGMENT_DONE."""
+    run, budget, step = setup.run, setup.budget, state.step
+    save()
+    if setup.writes:
+        kept = run.kept_checkpoint(step)
+        with open(run.checkpoint_file, "rb") as latest:
+            atomic_write(kept, lambda f: shutil.copyfileobj(latest, f, 1 << 20))
+    distributed.barrier(setup.world)
+    if step < branch_step(setup.cfg):
+        tracker.interrupted()  # the next segment resumes its W&B run
+        log.info("%s: segment done at step %d; kept %s", run.path.name, step, run.kept_checkpoint(step).name)
+        return segment_done(run, step)
+    if state.losses.recent:
+        state.record["train_loss"], = distributed.mean([state.losses.final()], setup.world, setup.placement.device)
+    tokens = step * budget.tokens_per_step
+    return _finish(setup, state, speed, tracker, COMPLETE, steps_done=step, tokens=tokens,
+                   flops=training_flops(budget.n_params, tokens))
 
 
 @torch.no_grad()
@@ -320,14 +434,16 @@ def coordinates(cfg: TrainConfig, budget: Budget) -> Coordinates:
 
 
 def _result(cfg: TrainConfig, budget: Budget, status: str, **fields: Any) -> dict[str, Any]:
-    return {"status": status, **coordinates(cfg, budget).as_dict(), **fields}
+    return {"status": status, **coordinates(cfg, budget).as_dict(), **member_result_fields(cfg), **fields}
 
 
 def _finish(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker, status: str,
-            reason: str | None = None) -> dict[str, Any]:
-    """Record how the run ended, from its last metrics record: result.json and the tracker's summary."""
+            reason: str | None = None, **trained: Any) -> dict[str, Any]:
+    """Record how the run ended, from its last metrics record: result.json and the tracker's
+    summary. `trained`: fields that say what it trained when that is not its budget (a trunk)."""
     run, record = setup.run, state.record
     wall = state.clock.seconds
+    own = {"own_wall_seconds": wall - state.trunk_seconds} if run_role(setup.cfg) == BRANCH else {}
     result = _result(
         setup.cfg, setup.budget, status,
         final_train_loss=record.get("train_loss"),
@@ -340,6 +456,7 @@ def _finish(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker, st
         **setup.facts,  # epochs over the corpus, its density, the synthetic source's true entropy
         **({"reason": reason} if reason else {}),
     )
+    result.update(own, **trained)
     if not setup.writes:
         return result
     run.write_result(result)

@@ -63,14 +63,16 @@ class Clock:
 class RunState:
     """A run's progress: `step` (also its data position and learning rate: both are functions of
     the step), its `clock`, the train `losses` not yet logged and the last log_every of them, the
-    `timer` of its training steps, and `record`, the metrics.jsonl record of its last log step
-    (not saved: a resumed run writes its next one before it ends)."""
+    `timer` of its training steps, `record`, the metrics.jsonl record of its last log step
+    (not saved: a resumed run writes its next one before it ends), and for a ladder's branch
+    `trunk_seconds`, the part of its clock its trunk spent (the clock of the checkpoint it started from)."""
 
     step: int
     clock: Clock
     losses: LossTracker
     timer: StepTimer
     record: dict[str, Any] = field(default_factory=dict)
+    trunk_seconds: float = 0.0
 
     @classmethod
     def start(cls, loss_window: int, device: torch.device, origin: float) -> "RunState":
@@ -80,7 +82,7 @@ class RunState:
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint saves of it (sweep/run/checkpoint.py): plain numbers and lists."""
         return {"step": self.step, "wall_seconds": self.clock.seconds, "losses": self.losses.state_dict(),
-                "timer": self.timer.state()}
+                "timer": self.timer.state(), "trunk_seconds": self.trunk_seconds}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's state (one written before the timer was saved has none)."""
@@ -89,3 +91,4 @@ class RunState:
         self.losses.load_state_dict(state["losses"])
         if "timer" in state:
             self.timer.load(state["timer"])
+        self.trunk_seconds = state.get("trunk_seconds", 0.0)
