@@ -198,6 +198,15 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     return 0
 
 
+def _job_text(row: dict[str, Any]) -> str:
+    """The status table's `job` column: the run's current Slurm job and its state; for a ladder's
+    trunk, the step its current segment ends at."""
+    if not row.get("job_id"):
+        return ""
+    segment = f" (segment to step {row['segment']})" if row.get("segment") is not None else ""
+    return f"{row['job_id']} {row['job_state'] or ''}".strip() + segment
+
+
 def json_rows(rows: list[dict[str, Any]]) -> str:
     """The rows flattened like the CSV (every column in every row, null where a run lacks it) as
     a JSON list, one row per line."""
@@ -233,7 +242,7 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                       _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
-                      f"{r['job_id']} {r['job_state'] or ''}".strip() if r.get("job_id") else "")
+                      _job_text(r))
     if not rows_only:
         console.print(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}

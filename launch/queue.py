@@ -158,19 +158,24 @@ def max_array_size(timeout_s: float = 30) -> int:
 
 
 def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
-    """Add each run's latest job (`job_id`, `job_state`, `log`) to its runs-table row, and let
-    Slurm settle runs without a result.json: a live job makes the run `queued` or `running`; a
-    job cancelled (scancel) makes it `cancelled`; any other job that ended without a result
-    (killed, out of memory, node failure, time-outs past max_requeues) makes it `failed`, never
-    complete."""
-    latest = latest_jobs(out_dir)
-    states = job_states(latest[r["run"]]["job_id"] for r in rows if r["run"] in latest)
+    """Add each run's current job (`job_id`, `job_state`, `log`; a ladder trunk's also `segment`,
+    the step its current segment ends at) to its runs-table row, and let Slurm settle runs
+    without a result.json: a live job makes the run `queued` or `running`; a job cancelled
+    (scancel, or by Slurm because the job it waited for failed) makes it `cancelled`; any other
+    job that ended without a result (killed, out of memory, node failure, time-outs past
+    max_requeues) makes it `failed`, never complete. A trunk between two segments stays `started`."""
+    entries_of: dict[str, list[dict]] = {}
+    for entry in latest_job_entries(out_dir).values():
+        entries_of.setdefault(entry["run"], []).append(entry)
+    states = job_states(e["job_id"] for r in rows for e in entries_of.get(r["run"], []))
     for row in rows:
-        entry = latest.get(row["run"])
-        if entry is None:
+        if row["run"] not in entries_of:
             continue
+        entry = current_entry(entries_of[row["run"]], states)
         state = states.get(entry["job_id"])
         row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
+        if entry.get("segment") is not None:
+            row["segment"] = entry["segment"]
         if row["status"] not in ("started", "pending") or state is None:
             continue
         if entry.get("segment") is not None and state == "COMPLETED":  # a trunk between its segments
@@ -179,9 +184,18 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            waited = (f" (it waited for job {entry['after']} to end well: re-running the sweep submits it again)"
-                      if entry.get("after") else "")
+            waited = (f" (it waited for job {entry['after']}, which did not end well; running the sweep again "
+                      "submits it again)" if entry.get("after") else "")
             row["error"] = f"Slurm job {entry['job_id']} was cancelled{waited}; log: {entry.get('log')}"
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"
+
+
+def current_entry(entries: list[dict], states: dict[str, str]) -> dict:
+    """The job a run is at: a trunk's first segment whose job has not completed (else its last
+    segment's); any other run's latest job."""
+    segments = sorted((e for e in entries if e.get("segment") is not None), key=lambda e: e["segment"])
+    if not segments:
+        return entries[-1]
+    return next((e for e in segments if states.get(e["job_id"]) != "COMPLETED"), segments[-1])
