@@ -2,8 +2,9 @@
 at most `parallelism` runs at once, each given its own GPUs, with the same skip-if-finished
 rule and manifest as on Slurm, and the same job plan (launch/jobs.py): a ladder's trunk
 segments and branches start once the job they wait for is done; a failed segment leaves its
-dependants not run (`cancelled`), and running the sweep again runs them. A damaged run (a file of it cannot be read) is skipped with its
-one line and every other run goes on. The command waits until every run has ended.
+dependants not run (`cancelled`), and running the sweep again runs them. A damaged run (a file
+of it cannot be read) is skipped with its one line and every other run goes on. The command
+waits until every run has ended.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
 from sweep.progress import progress
-from sweep.record import FINISHED
+from sweep.record import DAMAGED, FINISHED
 from sweep.rundir import describe_holder
 
 log = logging.getLogger("sweep.launch")
@@ -91,7 +92,8 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         if holder is not None:
             outcomes[id(point)] = held_outcome(point, holder)
     jobs = job_plan(points)
-    ended_well = {id(j) for j in jobs if j.kind == SEGMENT and id(j.point) not in outcomes and j.done()}
+    ended_well = {id(j) for j in jobs if j.kind == SEGMENT and j.point.state() != DAMAGED
+                  and j.done()}  # a finished trunk's segments too: its branches may not be
     pending = [j for j in jobs if id(j.point) not in outcomes and id(j) not in ended_well]
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run

@@ -200,6 +200,11 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
         ("branch", 1, started[1].last_step), ("branch", 2, again[1].last_step)]
     assert all(o.result["status"] == "complete" for o in outcomes)
 
+    grid[1].run.result_file.unlink()  # a branch of the finished trunk is missing: it alone runs
+    _, last, outcomes = run_fake_ladder(tmp_path, monkeypatch)
+    assert [(j.kind, j.point.run.path) for j in last] == [("branch", grid[1].run.path)]
+    assert all(o.result["status"] == "complete" for o in outcomes)
+
 
 def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
