@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from launch.grid import GridPoint
+from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
 from sweep.record import FINISHED, training_flops
 from sweep.rundir import RunDir
@@ -74,9 +75,13 @@ class Job:
 
     def done(self) -> bool:
         """A segment: the trunk kept its checkpoint at the segment's end (or ended); any other
-        job: its run is finished (complete or diverged)."""
+        job: its run is finished (complete or diverged). Not done while a file of the run cannot
+        be read (its point's state is then `damaged`)."""
         if self.kind == SEGMENT:
-            return trunk_segment_done(self.point.cfg, self.last_step)
+            try:
+                return trunk_segment_done(self.point.cfg, self.last_step)
+            except DamagedFile:
+                return False
         return self.point.state() in FINISHED
 
 

@@ -63,3 +63,10 @@ def test_a_segment_is_done_once_the_trunk_kept_its_checkpoint_there_and_a_branch
     branch.point.run.path.mkdir(parents=True)
     branch.point.run.write_result({"status": "complete"})
     assert branch.done()
+
+
+def test_a_segment_of_a_trunk_whose_result_cannot_be_read_is_not_done_and_its_point_is_damaged(tmp_path):
+    first = job_plan(ladder_grid(tmp_path))[0]
+    first.point.run.path.mkdir(parents=True)
+    first.point.run.result_file.write_text('{"status": "comp')
+    assert not first.done() and first.point.state() == "damaged"
