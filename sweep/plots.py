@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from sweep.fit.figures import new_axes, save
-from sweep.record import COMPLETE
+from sweep.record import COMPLETE, is_fit_point
 
 
 # What a series of the figure may be told apart by: every swept setting but the size (d, l),
@@ -48,8 +48,9 @@ def _value(value: Any) -> str:
 
 
 def complete_runs(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The complete runs with a final eval loss: the ones the figure shows."""
-    return [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None]
+    """The complete runs with a final eval loss, ladder trunks aside: the ones the figure shows."""
+    return [r for r in rows if r.get("status") == COMPLETE and r.get("final_eval_loss") is not None
+            and is_fit_point(r)]
 
 
 def draw_loss_vs_size(rows: Sequence[dict[str, Any]], axes: Any = None) -> Figure:

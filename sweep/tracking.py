@@ -5,7 +5,8 @@
   so a requeued or re-launched run continues its W&B run instead of starting a new one.
 - group = the sweep (`logger.group`, by default the last part of `out_dir`), job_type = train,
   name = the run folder's name; config = the resolved config plus the run's coordinates
-  (sweep/record.py: d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...); tags = its grid
+  (sweep/record.py: d, l, batch_size, lr, weight_decay, N, tokens, FLOPs, ...), and for a wsd run its
+  schedule and, in a cooldown-branch ladder, its role (trunk | branch); tags = its grid
   labels, data and tokenizer + `logger.tags` (+ its recipe), as sweep/record.py run_tags makes them.
 - Mode `auto`: online when an API key is configured (`wandb login`, WANDB_API_KEY), else offline
   into `<run folder>/wandb/`, to `sweep sync` later. The key itself is never passed or written.
@@ -47,9 +48,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlparse
 
-from sweep.config import LoggerKind, LoggerMode, TrainConfig, WandbStartConfig, to_plain
+from sweep.config import LoggerKind, LoggerMode, Schedule, TrainConfig, WandbStartConfig, to_plain
 from sweep.errors import ConfigError
-from sweep.record import FINISHED, Coordinates, run_tags
+from sweep.record import FINISHED, Coordinates, run_role, run_tags
 from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, run_hash
 from sweep.storage import atomic_write
@@ -254,7 +255,7 @@ def start_tracker(cfg: TrainConfig, coordinates: Coordinates, run_dir: RunDir) -
             project=cfg.logger.project, entity=cfg.logger.entity, group=sweep_group(cfg.logger.group, cfg.out_dir),
             job_type="train", name=run_dir.path.name, id=run_hash(cfg), resume="allow", dir=str(run_dir.path),
             mode=mode, tags=run_tags(coordinates, cfg.logger.tags),
-            config={**coordinates.as_dict(), "config": to_plain(cfg)},
+            config={**coordinates.as_dict(), **schedule_config(cfg), "config": to_plain(cfg)},
             reinit="create_new",
             settings=_settings(timeout_s),
         ), mode, cfg.logger.start, run_dir.path.name)
@@ -270,6 +271,16 @@ def start_tracker(cfg: TrainConfig, coordinates: Coordinates, run_dir: RunDir) -
         if run.settings.mode == "offline" else run.url
     log.info("%s: W&B run %s (%s)", run_dir.path.name, run.id, where)
     return WandbTracker(run, run_dir.path.name, run_dir.path / "wandb" / "tracked_step.json")
+
+
+def schedule_config(cfg: TrainConfig) -> dict[str, Any]:
+    """What a W&B run's config says of its schedule beyond the coordinates: a wsd run its
+    `schedule`, a cooldown-branch ladder's member also its `role` (trunk | branch), so the W&B
+    table tells them apart (cosine runs: nothing, as before)."""
+    if cfg.optim.schedule is not Schedule.wsd:
+        return {}
+    role = run_role(cfg)
+    return {"schedule": cfg.optim.schedule.value, **({"role": role} if role else {})}
 
 
 def start_run(init: Callable[[str | None, float], Any], mode: str | None, start: WandbStartConfig, label: str,

@@ -31,7 +31,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves
-from sweep.record import COMPLETE, training_flops
+from sweep.record import COMPLETE, TRUNK, is_fit_point, training_flops
 from sweep.storage import atomic_write
 from sweep.tracking import METRICS
 from sweep.wandb_runs import WandbSweep, train_runs, wandb_row
@@ -67,8 +67,9 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
     complete, excluded = [], {}
     for run in train_runs(sweep, api):
         row = wandb_row(run)
-        if row.get("status") != COMPLETE or not row.get("n_params"):
-            status = row.get("status") if row.get("status") != COMPLETE else "no n_params"
+        if row.get("status") != COMPLETE or not row.get("n_params") or not is_fit_point(row):
+            status = (TRUNK if not is_fit_point(row) else row.get("status") if row.get("status") != COMPLETE
+                      else "no n_params")
             excluded[status] = excluded.get(status, 0) + 1
             continue
         complete.append((run, row))

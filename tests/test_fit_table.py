@@ -34,6 +34,14 @@ def test_rows_keep_complete_runs_and_count_the_others():
     assert table.select(table.lr_R > 2e-3).names == ("b",)
 
 
+def test_a_ladder_trunk_is_no_point_of_a_fit_and_is_counted_as_left_out():
+    rows = [row("trunk", role="trunk"), row("b5", role="branch"), row("b10", role="branch", tokens=4e7), row("plain")]
+    table = from_rows(rows)
+    assert table.names == ("b5", "b10", "plain") and table.excluded == {"trunk": 1}
+    framed = from_frame(pd.DataFrame(rows))
+    assert framed.names == ("b5", "b10", "plain") and framed.excluded == {"trunk": 1}
+
+
 def test_runs_below_a_tokens_per_param_ratio_are_left_out_and_counted():
     rows = [row("a", tokens=5e5), row("b", tokens=1e6, lr=3e-3), row("c", tokens=2e7), row("d", status="failed")]
     table = from_rows(rows, source="sweep")  # 0.5, 1 and 20 tokens per parameter

@@ -13,6 +13,12 @@ def test_plots_complete_runs_only(tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_ladder_trunk_is_not_plotted(tmp_path):
+    rows = [{"status": "complete", "lr": 1e-3, "n_params": n, "flops": 6 * n * 20 * n, "final_eval_loss": 5 / n**0.1,
+             "role": role} for n, role in ((1e4, "branch"), (1e5, "branch"), (1e6, "trunk"))]
+    assert plot_loss_vs_size(rows, tmp_path / "scaling.png") == 2
+
+
 def test_series_are_grouped_by_every_swept_setting_but_the_size():
     # the demo's design: 3 widths x 3 token budgets at one learning rate
     demo = [{"d": d, "lr": 3e-3, "tokens_per_param": t, "seed": 0} for d in (32, 48, 64) for t in (5, 10, 20)]

@@ -94,6 +94,24 @@ def test_truncate_metrics_drops_steps_after_the_checkpoint(tmp_path):
     assert [r["step"] for r in run.read_metrics()] == [2, 4]
 
 
+def test_metrics_can_be_replaced_whole(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.append_metrics({"step": 9, "train_loss": 1.0})
+    run.write_metrics([{"step": 2, "train_loss": float("nan")}, {"step": 4, "train_loss": 2.0}])
+    assert run.read_metrics() == [{"step": 2, "train_loss": None}, {"step": 4, "train_loss": 2.0}]
+
+
+def test_temporaries_of_kept_checkpoints_are_stale_temporaries_too(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.checkpoint_dir.mkdir(parents=True)
+    stale = run.checkpoint_dir / ".step-00000033.pt.x1y2.tmp"
+    stale.write_bytes(b"half")
+    run.kept_checkpoint(33).write_bytes(b"whole")
+    assert run.remove_stale_temporaries() == [stale]
+    assert not stale.exists() and run.kept_checkpoint(33).exists()
+
+
 @pytest.mark.parametrize("text, problem", [
     ("", "empty"),
     ('{"status": "compl', "not valid JSON"),

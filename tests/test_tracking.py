@@ -18,7 +18,8 @@ import sweep.tracking as tracking_module
 from sweep.config import LoggerMode
 from sweep.rundir import RunDir, run_hash
 from sweep.config import WandbStartConfig
-from sweep.tracking import Tracker, open_tracker, resolve_mode, start_run, upload_report
+from sweep.ladder import plan_ladders
+from sweep.tracking import Tracker, open_tracker, resolve_mode, schedule_config, start_run, upload_report
 from sweep.run.loop import RunInterrupted, train
 from tests.helpers import StopAtStep
 from tests.wandb_servers import SERVERS
@@ -30,6 +31,15 @@ WANDB = ["logger=wandb", "logger.mode=offline", "logger.project=tests"]
 def offline_runs(run: RunDir):
     """The run's W&B runs, oldest first (one per training attempt)."""
     return [read_offline_run(p) for p in sorted((run.path / "wandb").glob("offline-run-*"))]
+
+
+def test_the_wandb_config_of_a_wsd_run_says_its_schedule_and_of_a_ladder_member_its_role(tiny_config):
+    assert schedule_config(tiny_config()) == {}  # cosine runs: as before
+    assert schedule_config(tiny_config("optim.schedule=wsd")) == {"schedule": "wsd"}
+    ladder, = plan_ladders([tiny_config("optim.schedule=wsd", "budget.branch=true", f"budget.tokens_per_param={b}")
+                            for b in (0.25, 0.5)])
+    assert schedule_config(ladder.trunk) == {"schedule": "wsd", "role": "trunk"}
+    assert {schedule_config(b)["role"] for b in ladder.branches} == {"branch"}
 
 
 def test_a_run_is_one_wandb_run_named_by_its_identity_with_its_coordinates(tiny_config):

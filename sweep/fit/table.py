@@ -2,7 +2,8 @@
 compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's CSV / parquet file.
 
 Only complete runs are kept; diverged, failed and unfinished runs are left out and counted by
-status (`RunsTable.excluded`), so a fit can say what it did not see. `validate` is the one check
+status (`RunsTable.excluded`), so a fit can say what it did not see. A cooldown-branch ladder's
+trunk (role "trunk", sweep/ladder.py) is no point of a fit: it is left out, counted as "trunk". `validate` is the one check
 every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
 Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl) or of
@@ -26,7 +27,7 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.record import COMPLETE, DAMAGED, training_flops
+from sweep.record import COMPLETE, DAMAGED, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
 
@@ -121,10 +122,10 @@ class RunsTable:
 def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
     """The runs table of the dicts sweep/results.py (or sweep/wandb_runs.py) gives: loss is
     final_eval_loss; only status == "complete" is kept, every other status is counted (a damaged
-    run is also named, in one line)."""
+    run is also named, in one line), and so is a ladder's trunk."""
     kept, names, excluded = [], [], {}
     for i, row in enumerate(rows):
-        status = row.get("status") or "unknown"
+        status = (row.get("status") or "unknown") if is_fit_point(row) else TRUNK
         if status == DAMAGED:
             log.warning("left out: %s", row.get("error"))
         if status != COMPLETE:
@@ -141,7 +142,8 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
     final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l,
     true_entropy_nats, and a run name
-    (run or name). A `status` column, where present, keeps only the complete rows."""
+    (run or name). A `status` column, where present, keeps only the complete rows; a `role`
+    column leaves out the rows of ladder trunks."""
     import pandas as pd
 
     path = Path(path)
@@ -168,6 +170,11 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
                           f"required: {', '.join(REQUIRED)} (loss may be named final_eval_loss)")
     frame = frame.rename(columns={loss_column: "loss"}) if loss_column != "loss" else frame
     excluded = {}
+    if "role" in frame.columns:
+        trunk_R = (frame["role"] == TRUNK).to_numpy()
+        if trunk_R.any():
+            excluded[TRUNK] = int(trunk_R.sum())
+        frame = frame[~trunk_R]
     if "status" in frame.columns:
         status_R = frame["status"].fillna("unknown").astype(str)
         for status, count in status_R[status_R != COMPLETE].value_counts().items():
@@ -256,7 +263,7 @@ def _complete_run(run) -> tuple[str, tuple[str, float, list[dict[str, Any]]] | N
     from sweep.rundir import RESUME_REMEDY
 
     result = run.read_result() or {}
-    status = result.get("status", "unfinished")
+    status = result.get("status", "unfinished") if is_fit_point(result) else TRUNK
     if status != COMPLETE:
         return status, None
     n_params = result.get("n_params")

@@ -106,8 +106,8 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
     role = run_role(cfg)
     if cfg.budget.branch and role is None:
         raise ConfigError(UNPLANNED_BRANCH)
-    if until_step is not None and role != TRUNK:
-        raise ValueError(f"until_step={until_step}: only a ladder's trunk stops at a segment end")
+    if until_step is not None and (role != TRUNK or until_step < 1):
+        raise ValueError(f"until_step={until_step}: only a ladder's trunk stops at a segment end, a step >= 1")
     check_data(cfg.data)
     world = world_from_env()
     if cfg.train.batch_size % world.world_size:
@@ -117,15 +117,14 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
     run = RunDir.for_config(cfg)
     stop_step = budget.steps if role != TRUNK else min(branch_step(cfg), budget.steps if until_step is None
                                                       else until_step)
+    if segment_kept(cfg, run, stop_step):
+        log.info("%s: already at step %d (its checkpoint there is kept): nothing to do", run.path, stop_step)
+        return segment_done(run, stop_step)
     if run.state() in FINISHED:  # a damaged result.json or metrics.jsonl raises its one line here
         previous = run.read_result()
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
-        return previous if stop_step == budget.steps or role != TRUNK or stop_step == branch_step(cfg) \
-            else segment_done(run, stop_step)
-    if role == TRUNK and stop_step < branch_step(cfg) and run.kept_checkpoint(stop_step).exists():
-        log.info("%s: already at step %d (its checkpoint there is kept): nothing to do", run.path, stop_step)
-        return segment_done(run, stop_step)
+        return previous
     if role == BRANCH and not run.checkpoint_file.exists():
         check_trunk_checkpoint(cfg)
     cache = open_corpus(cfg.data, cfg.model.seq_len)
@@ -137,6 +136,12 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
     setup = RunSetup(cfg, budget, run, world, placement, cache, train_T, facts, started_at, stop_step)
     with hold_run(run, world, placement.device):
         return _train_holding(setup)
+
+
+def segment_kept(cfg: TrainConfig, run: RunDir, stop_step: int) -> bool:
+    """Whether `cfg` is a ladder's trunk whose segment ending at `stop_step`, before its own end, is
+    done: its checkpoint there is kept (a trunk that diverged before has none)."""
+    return run_role(cfg) == TRUNK and stop_step < branch_step(cfg) and run.kept_checkpoint(stop_step).exists()
 
 
 def segment_done(run: RunDir, step: int) -> dict[str, Any]:
@@ -180,13 +185,12 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
     """The run, once this process holds its folder: nothing is written to it before."""
     cfg, run, world = setup.cfg, setup.run, setup.world
     previous = run.read_result()  # the previous holder may have finished it
-    if previous is not None and previous.get("status") in FINISHED:
-        log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
-        return previous if setup.stop_step == setup.budget.steps or setup.stop_step == branch_step(cfg) \
-            else segment_done(run, setup.stop_step)
-    if run_role(cfg) == TRUNK and setup.stop_step < branch_step(cfg) and run.kept_checkpoint(setup.stop_step).exists():
+    if segment_kept(cfg, run, setup.stop_step):
         log.info("%s: already at step %d by another process: nothing to do", run.path, setup.stop_step)
         return segment_done(run, setup.stop_step)
+    if previous is not None and previous.get("status") in FINISHED:
+        log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
+        return previous
     if world.is_main:
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
@@ -397,6 +401,8 @@ def _end_segment(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracke
             atomic_write(kept, lambda f: shutil.copyfileobj(latest, f, 1 << 20))
     distributed.barrier(setup.world)
     if step < branch_step(setup.cfg):
+        if setup.writes:
+            run.result_file.unlink(missing_ok=True)  # an earlier attempt's failure: it is resolved
         tracker.interrupted()  # the next segment resumes its W&B run
         log.info("%s: segment done at step %d; kept %s", run.path.name, step, run.kept_checkpoint(step).name)
         return segment_done(run, step)

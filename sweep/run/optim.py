@@ -92,6 +92,8 @@ def lr_at(step: int, optim: OptimConfig, total_steps: int, warmup_of_steps: int 
         return peak * (step + 1) / warm
     floor = optim.final_lr_fraction
     if optim.schedule is Schedule.wsd:
+        if step < cooldown_start(total_steps, optim.cooldown_fraction):
+            return peak  # stable: exactly the peak, whatever the floor
         return peak * (floor + (1 - floor) * cooldown_factor(step, optim, total_steps))
     decay_steps = max(1, total_steps - 1 - warm)
     progress = min(1.0, (step - warm) / decay_steps)
@@ -99,11 +101,9 @@ def lr_at(step: int, optim: OptimConfig, total_steps: int, warmup_of_steps: int 
 
 
 def cooldown_factor(step: int, optim: OptimConfig, total_steps: int) -> float:
-    """wsd: 1 before the cooldown start, then 1 - p (linear) or 1 - sqrt(p) (1-sqrt), p from 0 at
-    the cooldown's first step to 1 at the last step (a one-step cooldown: p = 1 at once)."""
+    """wsd, a step of the cooldown: 1 - p (linear) or 1 - sqrt(p) (1-sqrt), p from 0 at the
+    cooldown's first step to 1 at the last step (a one-step cooldown: p = 1 at once)."""
     start = cooldown_start(total_steps, optim.cooldown_fraction)
-    if step < start:
-        return 1.0
     last = total_steps - 1
     progress = 1.0 if last <= start else min(1.0, (step - start) / (last - start))
     return 1 - (math.sqrt(progress) if optim.cooldown_shape == "1-sqrt" else progress)
