@@ -193,9 +193,10 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
 
 
 def current_entry(entries: list[dict], states: dict[str, str]) -> dict:
-    """The job a run is at: a trunk's first segment whose job has not completed (else its last
+    """The job a run is at: a trunk's first segment whose Slurm job has a state other than
+    COMPLETED (else, and where Slurm knows none of them, e.g. on this machine, its last
     segment's); any other run's latest job."""
     segments = sorted((e for e in entries if e.get("segment") is not None), key=lambda e: e["segment"])
     if not segments:
         return entries[-1]
-    return next((e for e in segments if states.get(e["job_id"]) != "COMPLETED"), segments[-1])
+    return next((e for e in segments if states.get(e["job_id"]) not in (None, "COMPLETED")), segments[-1])

@@ -114,3 +114,13 @@ def test_a_trunk_between_two_segments_stays_started(tmp_path, monkeypatch):
     monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"8": "COMPLETED"})
     launch.queue.attach_queue_state(rows, tmp_path)
     assert rows[0]["status"] == "started" and rows[0]["segment"] == 10
+
+
+def test_a_trunk_whose_jobs_slurm_does_not_know_shows_its_last_segment(tmp_path, monkeypatch):
+    import launch.queue
+
+    ladder_manifest(tmp_path)  # e.g. the local launcher's process ids
+    rows = [{"run": "t", "status": "complete"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert (rows[0]["job_id"], rows[0]["segment"]) == ("9", 20)
