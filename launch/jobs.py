@@ -86,9 +86,10 @@ class Job:
 
 
 def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
-    """The jobs of a grid (launch/grid.py build_grid's, ladders expanded), dependencies first:
-    plain runs and first segments, then what waits for them, and so on. A trunk's segments end
-    at its branches' cooldown starts (the last one at its own end: it runs to the end then)."""
+    """The jobs of a grid (launch/grid.py build_grid's, ladders expanded) in grid order, each
+    after the job it waits for: a plain run as it comes; a ladder where its trunk stands, each
+    trunk segment followed by the branches that start at its end. A trunk's segments end at its
+    branches' cooldown starts (the last one at its own end: it runs to the end then)."""
     branches: dict[str, list[GridPoint]] = {}
     for point in grid:
         if point.role == BRANCH:
@@ -96,26 +97,14 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     jobs: list[Job] = []
     for point in grid:
         if point.role == TRUNK:
-            ends = sorted({branch_step(b.cfg) for b in branches.get(point.run.path.name, [])})
-            first, previous, segments = 0, None, {}
+            members = branches.get(point.run.path.name, [])
+            ends = sorted({branch_step(b.cfg) for b in members})
+            first, previous = 0, None
             for end in ends:
                 previous = Job(point, SEGMENT, first, end, previous, None if end == ends[-1] else end)
-                segments[end] = previous
                 jobs.append(previous)
+                jobs += [Job(b, BRANCH, end, b.budget.steps, previous) for b in members if branch_step(b.cfg) == end]
                 first = end
-            for branch in branches.get(point.run.path.name, []):
-                c = branch_step(branch.cfg)
-                jobs.append(Job(branch, BRANCH, c, branch.budget.steps, segments[c]))
         elif point.role is None:
             jobs.append(Job(point, RUN, 0, point.budget.steps))
-    return order_by_dependency(jobs)
-
-
-def order_by_dependency(jobs: Sequence[Job]) -> list[Job]:
-    """Jobs with each one after its dependency (stable otherwise): wave by wave of depth."""
-    return sorted(jobs, key=depth)
-
-
-def depth(job: Job) -> int:
-    """0 for a job without dependency, else 1 + its dependency's depth."""
-    return 0 if job.after is None else 1 + depth(job.after)
+    return jobs

@@ -188,7 +188,7 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
         tmp_path, monkeypatch):
     grid, started, outcomes = run_fake_ladder(tmp_path, monkeypatch, failing_segment=1)
     assert [(j.kind, j.point.cfg.budget.tokens_per_param) for j in started] == [
-        ("segment", 2), ("segment", 2), ("branch", 0.5)]  # the second segment failed
+        ("segment", 2), ("branch", 0.5), ("segment", 2)]  # the second segment failed
     trunk, *branches = outcomes
     assert isinstance(trunk.error, RuntimeError)
     assert [o.result["status"] for o in branches] == ["complete", "cancelled", "cancelled"]
@@ -196,8 +196,8 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
 
     _, again, outcomes = run_fake_ladder(tmp_path, monkeypatch)  # running it again runs what was left
     assert [(j.kind, j.point.cfg.budget.tokens_per_param, j.first_step) for j in again] == [
-        ("segment", 2, started[1].first_step), ("segment", 2, started[1].last_step),
-        ("branch", 1, started[1].last_step), ("branch", 2, again[1].last_step)]
+        ("segment", 2, started[2].first_step), ("branch", 1, started[2].last_step),
+        ("segment", 2, started[2].last_step), ("branch", 2, again[2].last_step)]
     assert all(o.result["status"] == "complete" for o in outcomes)
 
     grid[1].run.result_file.unlink()  # a branch of the finished trunk is missing: it alone runs

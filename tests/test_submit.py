@@ -231,8 +231,8 @@ def test_a_new_ladder_submits_every_segment_after_the_previous_and_each_branch_a
     planned = plan_ladder(tmp_path, shared_cache_dir)
     segments, branches = by_kind(planned, SEGMENT), by_kind(planned, BRANCH)
     assert [(p, after) for p, after in submissions(planned)] == [
-        (segments[0], None), (segments[1], segments[0]), (branches[0], segments[0]),
-        (segments[2], segments[1]), (branches[1], segments[1]), (branches[2], segments[2])]
+        (segments[0], None), (branches[0], segments[0]), (segments[1], segments[0]),
+        (branches[1], segments[1]), (segments[2], segments[1]), (branches[2], segments[2])]
     FakeExecutor.batches = []
     entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
     id_of = {(e["run"], e.get("segment")): e["job_id"] for e in entries}
@@ -253,7 +253,7 @@ def test_done_jobs_are_skipped_and_a_dependency_on_a_done_or_queued_job_is_dropp
     branches[0].state = "complete"
     segments[1].state, segments[1].job_id = "running", "7_0"
     assert [(p, after) for p, after in submissions(planned)] == [
-        (segments[2], "7_0"), (branches[1], "7_0"), (branches[2], segments[2])]
+        (branches[1], "7_0"), (segments[2], "7_0"), (branches[2], segments[2])]
 
 
 def test_re_running_submits_nothing_when_every_job_is_done_or_queued(tmp_path, shared_cache_dir, monkeypatch):
