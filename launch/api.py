@@ -40,7 +40,8 @@ FIGURES = {"loss_vs_n": ("chinchilla", "subscaling"), "loss_vs_flops": ("chinchi
 def plan(overrides: Sequence[str] = (), config_name: str = "train"):
     """The grid of `python -m sweep.train -m OVERRIDES` as a DataFrame, one row per point in launch
     order: its coordinates (d, l, batch_size, lr, weight_decay, seed, tokens_per_param, recipe), its
-    budget (n_params, tokens, steps, flops), its state (complete, pending, ...; `sweep plan`'s),
+    budget (n_params, tokens, steps, flops), its `role` (`trunk` / `branch` for the runs of a
+    cooldown-branch ladder, None for a plain run), its state (complete, pending, ...; `sweep plan`'s),
     run folder (`run`, `path`) and overrides. Every point is composed and validated first: one
     ConfigError naming each invalid point, as `sweep plan` gives."""
     import pandas as pd
@@ -54,7 +55,8 @@ def plan(overrides: Sequence[str] = (), config_name: str = "train"):
         b = point.budget
         rows.append({**{name: setting_value(point.cfg, SETTINGS[name]) for name in ROW_COORDINATES},
                      "n_params": b.n_params, "tokens": b.tokens, "steps": b.steps, "flops": b.flops,
-                     "state": point.state(), "run": point.run.path.name, "path": str(point.run.path),
+                     "role": point.role, "state": point.state(), "run": point.run.path.name,
+                     "path": str(point.run.path),
                      "overrides": " ".join(point.overrides)})
     return pd.DataFrame(rows)
 

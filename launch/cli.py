@@ -63,23 +63,33 @@ def _duration(seconds: float | None) -> str:
 
 def plan(overrides: Sequence[str], config_name: str) -> int:
     from launch.grid import compose_grid
+    from launch.jobs import RUN
+    from launch.submit import ladder_saving, plan_local
 
     grid = compose_grid(overrides, config_name)
-    table = Table(title=f"plan: {len(grid)} runs", show_lines=False)
-    for col in ("d", "l", "batch", "lr", "wd", "N", "tokens", "steps", "FLOPs", "state", "run folder"):
-        table.add_column(col, justify="left" if col in ("state", "run folder") else "right")
+    planned = plan_local(grid)  # a ladder's trunk segments and branches are jobs of their own
+    ladders = any(p.job.kind != RUN for p in planned)
+    unit = "jobs" if ladders else "runs"
+    table = Table(title=f"plan: {len(planned)} {unit}", show_lines=False)
+    for col in ("d", "l", "batch", "lr", "wd", "N", *(("job",) if ladders else ()), "tokens", "steps", "FLOPs",
+                "state", "run folder"):
+        table.add_column(col, justify="left" if col in ("job", "state", "run folder") else "right")
     states: dict[str, int] = {}
-    for point in grid:
-        cfg, b, state = point.cfg, point.budget, point.state()
+    for p in planned:
+        job, cfg, b, state = p.job, p.point.cfg, p.point.budget, p.state
         states[state] = states.get(state, 0) + 1
+        kind = (job.role,) if ladders else ()
+        steps = f"{job.first_step:,} -> {job.last_step:,}" if job.kind != RUN else f"{b.steps:,}"
         table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
-                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
-                      f"{b.flops:.2e}", state, str(point.run.path))
+                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", *kind, f"{b.tokens:,}", steps,
+                      f"{job.flops:.2e}", state, str(p.point.run.path))
     console.print(table)
-    total_flops = sum(p.budget.flops for p in grid)
-    total_tokens = sum(p.budget.tokens for p in grid)
+    total_flops = sum(p.job.flops for p in planned)
+    total_tokens = sum((p.job.last_step - p.job.first_step) * p.point.budget.tokens_per_step for p in planned)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-    console.print(f"total: {len(grid)} runs ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
+    console.print(f"total: {len(planned)} {unit} ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
+    if ladders:
+        console.print(ladder_saving(planned), highlight=False)
     for point in grid:
         damage = point.damage()
         if damage is not None:
@@ -188,6 +198,15 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
     return 0
 
 
+def _job_text(row: dict[str, Any]) -> str:
+    """The status table's `job` column: the run's current Slurm job and its state; for a ladder's
+    trunk, the step its current segment ends at."""
+    if not row.get("job_id"):
+        return ""
+    segment = f" (segment to step {row['segment']})" if row.get("segment") is not None else ""
+    return f"{row['job_id']} {row['job_state'] or ''}".strip() + segment
+
+
 def json_rows(rows: list[dict[str, Any]]) -> str:
     """The rows flattened like the CSV (every column in every row, null where a run lacks it) as
     a JSON list, one row per line."""
@@ -223,7 +242,7 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                       _num(r.get("final_train_loss"), ".4f"),
                       _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
-                      f"{r['job_id']} {r['job_state'] or ''}".strip() if r.get("job_id") else "")
+                      _job_text(r))
     if not rows_only:
         console.print(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}

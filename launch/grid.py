@@ -1,5 +1,6 @@
 """A multirun grid: expand the command line's sweep overrides into grid points, compose each
-one, and validate ALL of them before any is trained.
+one, and validate ALL of them before any is trained. Points asking for cooldown branches
+(`budget.branch=true`) become their ladders' trunk and branch points (sweep/ladder.py).
 
 Used by `sweep plan` and by the grid sweeper (every `python -m sweep.train -m ...`), which hands
 the validated grid to the project's launchers (launch/hydra_plugins/sweep_launchers).
@@ -23,6 +24,7 @@ from sweep.budget import Budget, compute_budget
 from sweep.config import TrainConfig, check_key, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
+from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, plan_ladders, with_budget
 from sweep.record import DAMAGED
 from sweep.rundir import RunDir
 
@@ -104,6 +106,13 @@ class GridPoint:
     def run(self) -> RunDir:
         return RunDir.for_config(self.cfg)
 
+    @property
+    def role(self) -> str | None:
+        """`trunk` or `branch` for the members of a cooldown-branch ladder; None for a plain run."""
+        if not is_member(self.cfg):
+            return None
+        return TRUNK if self.cfg.budget.trunk else BRANCH
+
     def state(self) -> str:
         """complete | diverged | failed (from result.json), running (a live process holds the
         run folder), started (a checkpoint or metrics exist), pending, or damaged (a file of the run cannot be read: `damage()` says which)."""
@@ -142,7 +151,51 @@ def build_grid(points: Sequence[Sequence[str]],
         raise ConfigError(
             f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n" + "\n".join(errors)
         )
-    return grid
+    return expand_ladders(grid, fixed)
+
+
+def expand_ladders(grid: Sequence[GridPoint], fixed: Iterable[str] = ()) -> list[GridPoint]:
+    """The grid with its `budget.branch=true` points replaced by their ladders (sweep/ladder.py
+    plan_ladders): per ladder its trunk, then one branch per budget, where the ladder's first
+    point stood; plain points stay as they are. Each new point's overrides reproduce it: a
+    branch's are its point's plus the planner's `budget.ladder_tokens_per_param`; the trunk's are
+    those of the ladder's largest budget plus the planner's and `budget.trunk=true`.
+    plan_ladders' ConfigError (a ladder of one budget, a budget the trunk cannot reach)
+    names the points by their overrides that differ."""
+    asking = [p for p in grid if p.cfg.budget.branch and not is_member(p.cfg)]
+    if not asking:
+        return list(grid)
+    fixed = set(fixed)
+    labels = [" ".join(o for o in p.overrides if o not in fixed) or "(defaults)" for p in asking]
+    asking_ids = {id(p) for p in asking}
+    ladders = {ladder_key(with_budget(ladder.trunk, ladder_tokens_per_param=None, trunk=False)): ladder
+               for ladder in plan_ladders([p.cfg for p in asking], labels)}
+    expanded: list[GridPoint] = []
+    for point in grid:
+        if id(point) not in asking_ids:
+            expanded.append(point)
+            continue
+        key = ladder_key(point.cfg)
+        ladder = ladders.pop(key, None)
+        if ladder is None:  # its ladder stands where its first point stood
+            continue
+        members = [p for p in asking if ladder_key(p.cfg) == key]
+        by_budget = {p.cfg.budget.tokens_per_param: p for p in reversed(members)}  # the first of each budget
+        top = ladder.trunk.budget.tokens_per_param
+        planner = f"budget.ladder_tokens_per_param={top:g}"
+        trunk_overrides = [*with_override(by_budget[top].overrides, planner), "budget.trunk=true"]
+        expanded.append(GridPoint(trunk_overrides, ladder.trunk, compute_budget(ladder.trunk)))
+        for branch in ladder.branches:
+            overrides = with_override(by_budget[branch.budget.tokens_per_param].overrides, planner)
+            expanded.append(GridPoint(overrides, branch, compute_budget(branch)))
+    return expanded
+
+
+def with_override(overrides: Sequence[str], override: str) -> list[str]:
+    """`overrides` with `override` set: replacing one of the same key, else appended."""
+    key = override.split("=", 1)[0]
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+") != key]
+    return [*kept, override]
 
 
 def check_override_keys(overrides: Iterable[str]) -> None:

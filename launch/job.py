@@ -30,17 +30,18 @@ log = logging.getLogger("sweep.job")
 
 
 class TrainJob(submitit.helpers.Checkpointable):
-    """Picklable: holds only the typed config of its run."""
+    """Picklable: holds only the typed config of its run, and for a ladder's trunk segment the
+    step it stops at (`until_step`; None: the run's end)."""
 
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: TrainConfig, until_step: int | None = None):
+        self.cfg, self.until_step = cfg, until_step
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
         if _num_tasks() > 1:  # one task per GPU: torch.distributed's variables, from submitit's view
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
-            return train(self.cfg)
+            return train(self.cfg, until_step=self.until_step)
         except RunHeld as held:  # another process trains the run: skipped, not failed
             log.warning("%s", held)
             return held_result(held)

@@ -1,7 +1,10 @@
 """Running grid points on this machine, each in its own process (submitit's LocalExecutor):
 at most `parallelism` runs at once, each given its own GPUs, with the same skip-if-finished
-rule and manifest as on Slurm. A damaged run (a file of it cannot be read) is skipped with its
-one line and every other run goes on. The command waits until every run has ended.
+rule and manifest as on Slurm, and the same job plan (launch/jobs.py): a ladder's trunk
+segments and branches start once the job they wait for is done; a failed segment leaves its
+dependants not run (`cancelled`), and running the sweep again runs them. A damaged run (a file
+of it cannot be read) is skipped with its one line and every other run goes on. The command
+waits until every run has ended.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ import submitit
 
 from launch.grid import GridPoint
 from launch.job import TrainJob
+from launch.jobs import SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
 from sweep.errors import ConfigError
 from sweep.progress import progress
-from sweep.record import FINISHED
+from sweep.record import DAMAGED, FINISHED
 from sweep.rundir import describe_holder
 
 log = logging.getLogger("sweep.launch")
+
+CANCELLED = "cancelled"  # a job not run because the one it waits for did not end well (as `sweep status` says)
 
 @dataclass
 class LocalOptions:
@@ -56,8 +62,11 @@ class Outcome:
 
 
 def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:
-    """Run every point that is not finished; returns one Outcome per point (finished ones
-    without running them again)."""
+    """Run the jobs of every point that is not finished (launch/jobs.py job_plan: a ladder's
+    trunk segments and branches, each started once the job it waits for is done); returns one
+    Outcome per point (finished ones without running them again). A job whose dependency did
+    not end well (failed, damaged, held elsewhere) is not run: its point is `cancelled`, and
+    running the sweep again runs it."""
     if options.parallelism < 1:
         raise ConfigError(f"hydra.launcher.parallelism={options.parallelism}: must be >= 1")
     gpus = list(options.visible_gpus if options.visible_gpus is not None
@@ -82,45 +91,90 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         holder = None if id(point) in outcomes else point.run.holder()
         if holder is not None:
             outcomes[id(point)] = held_outcome(point, holder)
-    todo = [p for p in points if id(p) not in outcomes]
+    jobs = job_plan(points)
+    ended_well = {id(j) for j in jobs if j.kind == SEGMENT and j.point.state() != DAMAGED
+                  and j.done()}  # a finished trunk's segments too: its branches may not be
+    pending = [j for j in jobs if id(j.point) not in outcomes and id(j) not in ended_well]
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
-    running: list[tuple[GridPoint, Any, list[int]]] = []
-    pending = list(todo)
+    running: list[tuple[Job, Any, list[int]]] = []
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar:
         while pending or running:
-            while pending and free:
-                point = pending.pop(0)
-                holder = point.run.holder()
+            for job in [j for j in pending if j.after is not None and not waits_well(j.after, ended_well, outcomes,
+                                                                                       running, pending)]:
+                pending.remove(job)
+                if id(job.point) not in outcomes:
+                    outcomes[id(job.point)] = cancelled_outcome(job)
+            for job in [j for j in pending if j.after is None or id(j.after) in ended_well]:
+                if not free:
+                    break
+                pending.remove(job)
+                holder = job.point.run.holder()
                 if holder is not None:  # another command started it meanwhile
-                    outcomes[id(point)] = held_outcome(point, holder)
+                    outcomes[id(job.point)] = held_outcome(job.point, holder)
                     continue
                 slot = free.pop(0)
-                point.run.write_config(point.cfg)
-                executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
-                executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
-                                           gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
-                job = executor.submit(TrainJob(point.cfg))
-                append_manifest(Path(point.cfg.out_dir), [{"run": point.run.path.name, "path": str(point.run.path),
-                                                           "job_id": str(job.job_id), "bucket": "local",
-                                                           "log": str(job.paths.stdout)}])
-                running.append((point, job, slot))
-                log.info("started %s (pid %s%s)", point.run.path.name, job.job_id, f", GPUs {slot}" if slot else "")
+                running.append((job, start_job(job, options, tasks, slot), slot))
             time.sleep(options.poll_s)
             for entry in [r for r in running if r[1].done()]:
-                point, job, slot = entry
+                job, submitted, slot = entry
                 running.remove(entry)
                 free.append(slot)
-                try:
-                    outcome = Outcome(point, job.results()[0], None)  # rank 0 wrote it
-                except Exception as err:  # the run's own failure, with the job's traceback
-                    outcome = Outcome(point, point.run.read_result(), err)
-                outcomes[id(point)] = outcome
-                status = (outcome.result or {}).get("status", "failed")
-                log.info("%s: %s, eval loss %s (%d of %d done; log %s)", point.run.path.name, status,
-                         (outcome.result or {}).get("final_eval_loss"), len(outcomes), len(points), job.paths.stdout)
-            report_sweep(bar, points, outcomes, [entry[0] for entry in running])
+                end_job(job, submitted, outcomes, ended_well)
+            report_sweep(bar, points, outcomes, list({id(e[0].point): e[0].point for e in running}.values()))
     return [outcomes[id(p)] for p in points]
+
+
+def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],
+               pending: Sequence[Job]) -> bool:
+    """Whether a job's dependency has ended well, or still may: it is running or waiting to run."""
+    return (id(after) in ended_well or any(r[0] is after for r in running)
+            or (after in pending and id(after.point) not in outcomes))
+
+
+def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> Any:
+    """Start one job in its own process on `slot`'s GPUs; its manifest entry names it."""
+    point = job.point
+    point.run.write_config(point.cfg)
+    executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
+    executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
+                               gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
+    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step))
+    entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
+             "bucket": "local", "log": str(submitted.paths.stdout)}
+    if job.kind == SEGMENT:
+        entry["segment"] = job.last_step
+    append_manifest(Path(point.cfg.out_dir), [entry])
+    log.info("started %s (pid %s%s)", job.label, submitted.job_id, f", GPUs {slot}" if slot else "")
+    return submitted
+
+
+def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: set[int]) -> None:
+    """Record how a job ended: a segment that kept its checkpoint has ended well (its trunk's
+    outcome waits for the trunk's end); any other job ends its point."""
+    point = job.point
+    try:
+        outcome = Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
+    except Exception as err:  # the run's own failure, with the job's traceback
+        outcome = Outcome(point, point.run.read_result(), err)
+    if job.kind == SEGMENT and outcome.error is None and job.done():
+        ended_well.add(id(job))
+        if job.until_step is not None:
+            log.info("%s: segment done (log %s)", job.label, submitted.paths.stdout)
+            return
+    elif job.kind != SEGMENT and outcome.error is None:
+        ended_well.add(id(job))
+    outcomes[id(point)] = outcome
+    status = (outcome.result or {}).get("status", "failed")
+    log.info("%s: %s, eval loss %s (log %s)", job.label, status, (outcome.result or {}).get("final_eval_loss"),
+             submitted.paths.stdout)
+
+
+def cancelled_outcome(job: Job) -> Outcome:
+    """A job not run because the job it waits for did not end well."""
+    reason = f"not run: {job.after.label} did not end well; running the sweep again runs it"
+    log.warning("%s: cancelled: %s", job.label, reason)
+    return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 
 
 def report_sweep(bar: Any, points: Sequence[GridPoint], outcomes: dict[int, Outcome],

@@ -1,8 +1,9 @@
 """Slurm's view of submitted jobs (sacct, with squeue as a fallback), and the sweep manifest:
 which job last ran each run folder.
 
-The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted run (appended, never
-rewritten): {"run", "path", "job_id", "bucket", "submitted"}.
+The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted job (appended, never
+rewritten): {"run", "path", "job_id", "bucket", "submitted"}; a ladder's jobs (launch/jobs.py) add
+"segment" (a trunk segment: the step it ends at) and "after" (the job id it waits for).
 """
 
 from __future__ import annotations
@@ -71,12 +72,29 @@ def append_manifest(out_dir: Path, entries: Iterable[dict]) -> None:
 
 
 def latest_jobs(out_dir: Path) -> dict[str, dict]:
-    """run name -> its most recent manifest entry. A line that is not an entry (torn by a kill,
-    edited by hand) is skipped with one warning naming the file and the line."""
+    """run name -> its most recent manifest entry (for a ladder's trunk: its latest segment's).
+    A line that is not an entry (torn by a kill, edited by hand) is skipped with one warning
+    naming the file and the line."""
+    return {entry["run"]: entry for entry in manifest_entries(out_dir)}
+
+
+def latest_job_entries(out_dir: Path) -> dict[tuple[str, int | None], dict]:
+    """(run name, trunk segment end or None) -> the most recent manifest entry of that job
+    (launch/jobs.py Job.key): each segment of a trunk apart."""
+    return {job_key(entry): entry for entry in manifest_entries(out_dir)}
+
+
+def job_key(entry: dict) -> tuple[str, int | None]:
+    """The job a manifest entry ran: its run, and for a trunk segment the step the segment ends at."""
+    return entry["run"], entry.get("segment")
+
+
+def manifest_entries(out_dir: Path) -> Iterator[dict]:
+    """The manifest's entries in the order they were appended (unreadable lines skipped, each
+    with a warning)."""
     path = Path(out_dir) / MANIFEST
     if not path.exists():
-        return {}
-    latest: dict[str, dict] = {}
+        return
     for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
             entry = _manifest_entry(line)
@@ -84,8 +102,7 @@ def latest_jobs(out_dir: Path) -> dict[str, dict]:
                 log.warning("%s: line %d is not a manifest entry (JSON with run and job_id): skipped",
                             path, number)
             else:
-                latest[entry["run"]] = entry
-    return latest
+                yield entry
 
 
 def _manifest_entry(line: bytes) -> dict | None:
@@ -141,26 +158,45 @@ def max_array_size(timeout_s: float = 30) -> int:
 
 
 def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
-    """Add each run's latest job (`job_id`, `job_state`, `log`) to its runs-table row, and let
-    Slurm settle runs without a result.json: a live job makes the run `queued` or `running`; a
-    job cancelled (scancel) makes it `cancelled`; any other job that ended without a result
-    (killed, out of memory, node failure, time-outs past max_requeues) makes it `failed`, never
-    complete."""
-    latest = latest_jobs(out_dir)
-    states = job_states(latest[r["run"]]["job_id"] for r in rows if r["run"] in latest)
+    """Add each run's current job (`job_id`, `job_state`, `log`; a ladder trunk's also `segment`,
+    the step its current segment ends at) to its runs-table row, and let Slurm settle runs
+    without a result.json: a live job makes the run `queued` or `running`; a job cancelled
+    (scancel, or by Slurm because the job it waited for failed) makes it `cancelled`; any other
+    job that ended without a result (killed, out of memory, node failure, time-outs past
+    max_requeues) makes it `failed`, never complete. A trunk between two segments stays `started`."""
+    entries_of: dict[str, list[dict]] = {}
+    for entry in latest_job_entries(out_dir).values():
+        entries_of.setdefault(entry["run"], []).append(entry)
+    states = job_states(e["job_id"] for r in rows for e in entries_of.get(r["run"], []))
     for row in rows:
-        entry = latest.get(row["run"])
-        if entry is None:
+        if row["run"] not in entries_of:
             continue
+        entry = current_entry(entries_of[row["run"]], states)
         state = states.get(entry["job_id"])
         row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
+        if entry.get("segment") is not None:
+            row["segment"] = entry["segment"]
         if row["status"] not in ("started", "pending") or state is None:
+            continue
+        if entry.get("segment") is not None and state == "COMPLETED":  # a trunk between its segments
             continue
         if state in ACTIVE_STATES:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            row["error"] = f"Slurm job {entry['job_id']} was cancelled; log: {entry.get('log')}"
+            waited = (f" (it waited for job {entry['after']}, which did not end well; running the sweep again "
+                      "submits it again)" if entry.get("after") else "")
+            row["error"] = f"Slurm job {entry['job_id']} was cancelled{waited}; log: {entry.get('log')}"
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"
+
+
+def current_entry(entries: list[dict], states: dict[str, str]) -> dict:
+    """The job a run is at: a trunk's first segment whose Slurm job has a state other than
+    COMPLETED (else, and where Slurm knows none of them, e.g. on this machine, its last
+    segment's); any other run's latest job."""
+    segments = sorted((e for e in entries if e.get("segment") is not None), key=lambda e: e["segment"])
+    if not segments:
+        return entries[-1]
+    return next((e for e in segments if states.get(e["job_id"]) not in (None, "COMPLETED")), segments[-1])

@@ -1,10 +1,13 @@
 """Where a job is submitted: `submit_grid` turns validated grid points into submitit job arrays.
 
-    plan_slurm  a validated grid: estimate GPU-hours, pick a bucket, read state (plan_grid:
+    plan_slurm  a validated grid's jobs (launch/jobs.py: a plain run is one job, a ladder its trunk
+                segments and branches): estimate GPU-hours, pick a bucket, read state (plan_grid:
                 compose + validate the points first; plan_local: a plan without Slurm)
-    print_plan  the dry-run table (one row per run, plus totals)
-    submit_grid skip finished and queued runs, then one job array per bucket (split at the
-                cluster's MaxArraySize), and the sweep manifest
+    print_plan  the dry-run table (one row per job, plus totals; with ladders, the same grid's
+                cost as cosine runs from scratch and the saving)
+    submit_grid skip finished and queued jobs, then one job array per bucket and dependency
+                (split at the cluster's MaxArraySize; a job waiting for another gets
+                `--dependency=afterok:<id> --kill-on-invalid-dep=yes`), and the sweep manifest
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from rich.table import Table
 
 from launch.grid import GridPoint, build_grid
 from launch.job import TrainJob
+from launch.jobs import RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value
-from launch.queue import ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_jobs, max_array_size
+from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
+                          max_array_size)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.errors import ConfigError
-from sweep.record import DAMAGED, FINISHED
+from sweep.record import COMPLETE, DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
 
@@ -117,17 +122,32 @@ class SlurmOptions:
 
 @dataclass
 class PlannedRun:
-    point: GridPoint
-    gpu_hours: float | None  # None when run locally
+    """One planned job (launch/jobs.py Job): a plain run, a ladder's branch or trunk segment."""
+
+    job: Job
+    gpu_hours: float | None  # of the job's own steps; None when run locally
     bucket: Bucket | None
     state: str  # complete | diverged | failed | started | pending | queued | running (a live job or holder) | damaged
     job_id: str | None = None
     job_bucket: str | None = None  # the bucket its live job was submitted to
+    run_gpu_hours: float | None = None  # of its point trained as a run from scratch (all S steps)
+
+    @property
+    def point(self) -> GridPoint:
+        return self.job.point
 
     @property
     def to_submit(self) -> bool:
         """Neither finished, held by a live job or process, nor damaged."""
         return self.state not in FINISHED and self.state not in ("queued", "running", DAMAGED)
+
+
+def job_state(job: Job) -> str:
+    """A trunk segment is complete once the trunk kept its checkpoint there; otherwise, and for
+    every other job, its run's state."""
+    if job.kind == SEGMENT and job.done():
+        return COMPLETE
+    return job.point.state()
 
 
 def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], DictConfig],
@@ -137,65 +157,77 @@ def plan_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], Di
 
 
 def plan_local(grid: Sequence[GridPoint]) -> list[PlannedRun]:
-    """A validated grid planned to run on this machine: no GPU-hour estimate, no bucket."""
-    return [PlannedRun(point, None, None, point.state()) for point in grid]
+    """A validated grid's jobs planned to run on this machine: no GPU-hour estimate, no bucket."""
+    return [PlannedRun(job, None, None, job_state(job)) for job in job_plan(grid)]
 
 
 def plan_slurm(grid: Sequence[GridPoint], options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
-    """A validated grid planned for Slurm: each run's estimated GPU-hours, bucket and state
-    (`slurm_states`: queued or running from its latest job); one ConfigError naming every point
-    whose batch does not split over its bucket's ranks, before anything is submitted."""
+    """A validated grid's jobs planned for Slurm: each job's estimated GPU-hours (of its own
+    steps), bucket and state (`slurm_states`: queued or running from its latest job); one
+    ConfigError naming every point whose batch does not split over its bucket's ranks, before
+    anything is submitted."""
     buckets = options.bucket_specs()
     check_signal_delay(buckets, options.signal_delay_s)
     planned, errors = [], []
-    for point in grid:
-        hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
+    for job in job_plan(grid):
+        point = job.point
+        run_hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
+        hours = run_hours * job.share
         bucket = pick_bucket(hours, buckets, options.max_requeues)
         ranks = options.nodes * options.tasks_per_job(bucket)
         if point.cfg.train.batch_size % ranks:
             errors.append(f"  {' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                           f"not divisible by the {ranks} ranks of bucket {bucket.name!r}")
-        planned.append(PlannedRun(point, hours, bucket, point.state()))
+        planned.append(PlannedRun(job, hours, bucket, job_state(job), run_gpu_hours=run_hours))
     if errors:
-        raise ConfigError(f"{len(errors)} of {len(grid)} grid points are invalid; nothing was submitted:\n"
-                          + "\n".join(errors))
+        raise ConfigError(f"{len(errors)} of {len(planned)} jobs are invalid; nothing was submitted:\n"
+                          + "\n".join(dict.fromkeys(errors)))
     if slurm_states:
         _mark_queued(planned)
     return planned
 
 
 def refresh_states(planned: Sequence[PlannedRun]) -> None:
-    """Read each run's state again (run folder, then Slurm): under the submission lock, what
+    """Read each job's state again (run folder, then Slurm): under the submission lock, what
     another command submitted meanwhile is seen."""
     for p in planned:
-        p.state, p.job_id, p.job_bucket = p.point.state(), None, None
+        p.state, p.job_id, p.job_bucket = job_state(p.job), None, None
     _mark_queued(list(planned))
 
 
 def _mark_queued(planned: list[PlannedRun]) -> None:
-    """Runs whose latest job (from each sweep folder's manifest) is still alive are `queued`, or
-    `running` once Slurm runs it."""
-    latest: dict[str, dict] = {}
+    """Jobs whose latest Slurm job (from each sweep folder's manifest) is still alive are
+    `queued`, or `running` once Slurm runs it."""
+    latest: dict[tuple[str, int | None], dict] = {}
     for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
-        latest.update(latest_jobs(out_dir))
-    open_runs = [p for p in planned if p.state not in FINISHED and p.point.run.path.name in latest]
-    states = job_states(latest[p.point.run.path.name]["job_id"] for p in open_runs)
-    for p in open_runs:
-        job_id = latest[p.point.run.path.name]["job_id"]
-        if states.get(job_id) in ACTIVE_STATES:
-            p.state = "running" if states[job_id] in RUNNING_STATES else "queued"
-            p.job_id, p.job_bucket = job_id, latest[p.point.run.path.name].get("bucket")
+        latest.update(latest_job_entries(out_dir))
+    open_jobs = [p for p in planned if p.state not in FINISHED and p.job.key in latest]
+    states = job_states(latest[p.job.key]["job_id"] for p in open_jobs)
+    for p in open_jobs:
+        entry = latest[p.job.key]
+        if states.get(entry["job_id"]) in ACTIVE_STATES:
+            p.state = "running" if states[entry["job_id"]] in RUNNING_STATES else "queued"
+            p.job_id, p.job_bucket = entry["job_id"], entry.get("bucket")
 
 
 def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
-    table = Table(title=f"plan: {len(planned)} runs")
-    for col in ("d", "l", "batch", "lr", "wd", "N", "tokens", "steps", "FLOPs", "GPU-h", "bucket", "state"):
-        table.add_column(col, justify="left" if col in ("bucket", "state") else "right")
+    """One row per job (a trunk segment's or branch's steps `first -> last`, with the FLOPs and
+    GPU-hours of those steps alone), then the totals; with ladders also the line of
+    `ladder_saving`."""
+    ladders = any(p.job.kind != RUN for p in planned)
+    unit = "jobs" if ladders else "runs"
+    table = Table(title=f"plan: {len(planned)} {unit}")
+    columns = ("d", "l", "batch", "lr", "wd", "N", *(("job",) if ladders else ()), "tokens", "steps", "FLOPs",
+               "GPU-h", "bucket", "state")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("job", "bucket", "state") else "right")
     for p in planned:
-        cfg, b = p.point.cfg, p.point.budget
+        cfg, b, job = p.point.cfg, p.point.budget, p.job
+        steps = f"{job.first_step:,} -> {job.last_step:,}" if job.kind != RUN else f"{b.steps:,}"
+        kind = ((job.role,) if ladders else ())
         table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
-                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", f"{b.tokens:,}", f"{b.steps:,}",
-                      f"{b.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
+                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", *kind, f"{b.tokens:,}", steps,
+                      f"{job.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
                       p.job_bucket or (p.bucket.name if p.bucket else "local"),
                       p.state + (f" ({p.job_id})" if p.job_id else ""))
     console.print(table)
@@ -205,9 +237,46 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
     todo = [p for p in planned if p.to_submit]
     hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
     console.print(
-        f"total: {len(planned)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-        f"{sum(p.point.budget.flops for p in planned):.3e} FLOPs, {hours(planned):.3g} GPU-hours estimated; "
-        f"to run: {len(todo)} runs, {hours(todo):.3g} GPU-hours")
+        f"total: {len(planned)} {unit} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
+        f"{sum(p.job.flops for p in planned):.3e} FLOPs, {hours(planned):.3g} GPU-hours estimated; "
+        f"to run: {len(todo)} {unit}, {hours(todo):.3g} GPU-hours")
+    if ladders:
+        console.print(ladder_saving(planned), highlight=False)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The cost of a planned grid, and of the same grid trained as cosine runs from scratch."""
+
+    flops: float
+    cosine_flops: float
+    gpu_hours: float | None  # None when planned without estimates (locally)
+    cosine_gpu_hours: float | None
+
+    @property
+    def saving(self) -> float:
+        """The fraction of the cosine grid's compute the plan saves."""
+        return 1 - self.flops / self.cosine_flops if self.cosine_flops else 0.0
+
+
+def plan_totals(planned: Sequence[PlannedRun]) -> Totals:
+    """FLOPs (and GPU-hours) as planned: each job's own steps, a trunk's segments counted once;
+    as cosine runs: each point of the fit (plain run or branch) from scratch, its 6 N T."""
+    estimated = all(p.gpu_hours is not None for p in planned)
+    points = [p for p in planned if p.job.kind != SEGMENT]
+    return Totals(flops=sum(p.job.flops for p in planned), cosine_flops=sum(p.job.cosine_flops for p in points),
+                  gpu_hours=sum(p.gpu_hours for p in planned) if estimated else None,
+                  cosine_gpu_hours=sum(p.run_gpu_hours or 0.0 for p in points) if estimated else None)
+
+
+def ladder_saving(planned: Sequence[PlannedRun]) -> str:
+    """'as planned (cooldown branches): 4.70e+15 FLOPs, 1.2 GPU-hours; the same grid as cosine
+    runs from scratch: 7.50e+15 FLOPs, 1.9 GPU-hours; saving 37% of the compute'."""
+    t = plan_totals(planned)
+    hours = lambda h: "" if h is None else f", {h:.3g} GPU-hours"  # noqa: E731
+    return (f"as planned (cooldown branches): {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; the same grid as cosine "
+            f"runs from scratch: {t.cosine_flops:.3e} FLOPs{hours(t.cosine_gpu_hours)}; saving "
+            f"{100 * t.saving:.0f}% of the compute")
 
 
 def gres_gpus(gres: str | None) -> int | None:
@@ -225,10 +294,13 @@ PASSED_AS_IS = ("partition", "account", "qos", "constraint", "exclude", "gres", 
                 "mem_per_cpu", "cpus_per_gpu", "gpus_per_task", "srun_args")
 
 
-def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecutor:
+def slurm_executor(options: SlurmOptions, bucket: Bucket, after: str | None = None) -> submitit.SlurmExecutor:
     """The executor of one bucket's job array (`options` with its aliases resolved). Slurm takes
     one of --mem / --mem-per-gpu / --mem-per-cpu, one of --cpus-per-task / --cpus-per-gpu, and
-    GPUs from --gres or --gpus-per-node: the more specific one given replaces ours."""
+    GPUs from --gres or --gpus-per-node: the more specific one given replaces ours. `after`: the
+    job id every job of the array waits for (`--dependency=afterok:<after>`); should that job
+    not end well, Slurm cancels them (`--kill-on-invalid-dep=yes`) rather than leave them
+    pending forever."""
     executor = submitit.SlurmExecutor(folder=options.folder, max_num_timeout=options.max_requeues)
     params: dict[str, Any] = dict(
         job_name=options.name or f"sweep-{bucket.name}",
@@ -241,6 +313,9 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecu
         signal_delay_s=options.signal_delay_s,
         stderr_to_stdout=options.stderr_to_stdout,
     )
+    if after is not None:
+        params["dependency"] = f"afterok:{after}"
+        params["additional_parameters"]["kill_on_invalid_dep"] = "yes"
     if gres_gpus(options.gres) is None and bucket.gpus_per_node:
         params["gpus_per_node"] = bucket.gpus_per_node
     if options.cpus_per_gpu is None:
@@ -254,15 +329,41 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket) -> submitit.SlurmExecu
     return executor
 
 
+def submissions(planned: Sequence[PlannedRun]) -> list[tuple[PlannedRun, PlannedRun | str | None]]:
+    """The jobs to submit (dependency-ordered, as planned), each with what it waits for: None
+    when its dependency is done (or it has none), the Slurm id of a dependency that is queued or
+    running, or the dependency itself when it is submitted now too. A job whose dependency is
+    neither (damaged, or held by a process outside Slurm) is left for a later command."""
+    by_job = {id(p.job): p for p in planned}
+    chosen: dict[int, PlannedRun] = {}
+    plan: list[tuple[PlannedRun, PlannedRun | str | None]] = []
+    for p in planned:
+        if not p.to_submit:
+            continue
+        after = None if p.job.after is None else by_job[id(p.job.after)]
+        if after is None or after.state in FINISHED:
+            plan.append((p, None))
+        elif id(after.job) in chosen:
+            plan.append((p, after))
+        elif after.job_id is not None and after.state in ("queued", "running"):
+            plan.append((p, after.job_id))
+        else:
+            log.info("%s waits for %s (%s): not submitted now", p.job.label, after.job.label, after.state)
+            continue
+        chosen[id(p.job)] = p
+    return plan
+
+
 def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
-                make_executor: Callable[[SlurmOptions, Bucket], Any] = slurm_executor) -> list[dict]:
-    """Submit every run that is neither finished, queued, running nor damaged; returns the
+                make_executor: Callable[[SlurmOptions, Bucket, str | None], Any] = slurm_executor) -> list[dict]:
+    """Submit every job that is neither finished, queued, running nor damaged (`submissions`),
+    one job array per bucket and dependency, a job after the one it waits for; returns the
     manifest entries. Call it under `launch.queue.submission_lock`, after `refresh_states`."""
-    todo = [p for p in planned if p.to_submit]
+    todo = submissions(planned)
     skipped = len(planned) - len(todo)
     if skipped:
-        log.info("%d of %d runs are finished, queued, running or damaged: not submitted again", skipped,
-                 len(planned))
+        log.info("%d of %d %s are finished, queued, running or damaged: not submitted again", skipped,
+                 len(planned), "runs" if all(p.job.kind == RUN for p in planned) else "jobs")
     for p in planned:
         damage = p.point.damage() if p.state == DAMAGED else None
         if damage is not None:
@@ -270,25 +371,52 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
     if not todo:
         return []
     limit = options.max_array_size or max_array_size()
+    submitted: dict[int, str] = {}  # id(PlannedRun) -> its Slurm job id
     entries: list[dict] = []
-    for bucket in options.bucket_specs():
-        runs = [p for p in todo if p.bucket == bucket]
-        for start in range(0, len(runs), limit):
-            chunk = runs[start:start + limit]
-            for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
-                p.point.run.write_config(p.point.cfg)
-                p.point.run.record_overrides(p.point.overrides)
-            executor = make_executor(options, bucket)
-            with executor.batch():
-                jobs = [executor.submit(TrainJob(p.point.cfg)) for p in chunk]
-            for p, job in zip(chunk, jobs):
-                paths = getattr(job, "paths", None)
-                entries.append({"run": p.point.run.path.name, "path": str(p.point.run.path),
-                                "job_id": str(job.job_id), "bucket": bucket.name,
-                                "log": str(paths.stdout) if paths is not None else None})
-            log.info("bucket %s: submitted %d runs as job array %s (time limit %d min, %d GPU each)",
-                     bucket.name, len(chunk), str(jobs[0].job_id).split("_")[0], bucket.time_min,
-                     bucket.gpus_per_node)
-    for out_dir in {Path(p.point.cfg.out_dir) for p in todo}:
+    depth: dict[int, int] = {}
+    for p, after in todo:
+        depth[id(p)] = 1 + depth[id(after)] if isinstance(after, PlannedRun) else 0
+    for wave in sorted(set(depth.values())):  # a job's dependency is submitted in an earlier wave
+        groups: dict[tuple[str, str | None], list[PlannedRun]] = {}
+        for p, after in todo:
+            if depth[id(p)] == wave:
+                after_id = submitted[id(after)] if isinstance(after, PlannedRun) else after
+                groups.setdefault((p.bucket.name, after_id), []).append(p)
+        for bucket in options.bucket_specs():
+            for (name, after_id), runs in groups.items():
+                if name == bucket.name:
+                    entries += _submit_array(runs, bucket, after_id, options, make_executor, limit, submitted)
+    for out_dir in {Path(p.point.cfg.out_dir) for p, _ in todo}:
         append_manifest(out_dir, [e for e in entries if Path(e["path"]).parent == out_dir])
+    return entries
+
+
+def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None, options: SlurmOptions,
+                  make_executor: Callable[[SlurmOptions, Bucket, str | None], Any], limit: int,
+                  submitted: dict[int, str]) -> list[dict]:
+    """Submit jobs of one bucket waiting for the same job (`after`) as job arrays of at most
+    `limit` tasks; records each one's id in `submitted`; returns their manifest entries."""
+    entries: list[dict] = []
+    for start in range(0, len(runs), limit):
+        chunk = runs[start:start + limit]
+        for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
+            p.point.run.write_config(p.point.cfg)
+            p.point.run.record_overrides(p.point.overrides)
+        executor = make_executor(options, bucket, after)
+        with executor.batch():
+            jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step)) for p in chunk]
+        for p, job in zip(chunk, jobs):
+            paths = getattr(job, "paths", None)
+            submitted[id(p)] = str(job.job_id)
+            entry = {"run": p.point.run.path.name, "path": str(p.point.run.path), "job_id": str(job.job_id),
+                     "bucket": bucket.name, "log": str(paths.stdout) if paths is not None else None}
+            if p.job.kind == SEGMENT:
+                entry["segment"] = p.job.last_step
+            if after is not None:
+                entry["after"] = after
+            entries.append(entry)
+        log.info("bucket %s: submitted %d %s as job array %s (time limit %d min, %d GPU each%s)",
+                 bucket.name, len(chunk), "runs" if all(p.job.kind == RUN for p in chunk) else "jobs",
+                 str(jobs[0].job_id).split("_")[0], bucket.time_min, bucket.gpus_per_node,
+                 f"; after job {after}" if after else "")
     return entries

@@ -113,3 +113,11 @@ def test_importing_and_drawing_leave_matplotlib_s_backend_as_the_user_set_it():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["svg", "Figure"]
+
+
+def test_the_plan_of_a_ladder_has_its_trunk_and_one_branch_per_budget(tmp_path):
+    base = [o for o in TINY if not o.startswith("budget.tokens_per_param=")]
+    planned = api.plan([*base, "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=1,2",
+                        f"out_dir={tmp_path}"])
+    assert list(zip(planned["role"], planned["tokens_per_param"])) == [("trunk", 2), ("branch", 1), ("branch", 2)]
+    assert "budget.trunk=true" in planned["overrides"][0]

@@ -182,3 +182,50 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
 def test_dry_run_of_a_single_run_plans_that_one_run(tmp_path):
     out = dry_run(tmp_path, "model.d=48")
     assert "plan: 1 runs" in out and "total: 1 runs (1 pending)" in out
+
+
+LADDER = [o for o in TINY if not o.startswith("budget.tokens_per_param=")] + ["optim.schedule=wsd", "budget.branch=true"]
+
+
+def test_a_branch_grid_becomes_per_ladder_one_trunk_and_a_branch_per_budget_whose_overrides_reproduce_them(tmp_path):
+    grid = compose_grid([*LADDER, "model.d=16,32", "budget.tokens_per_param=1,2,4", f"out_dir={tmp_path}"])
+    assert [(p.cfg.model.d, p.role, p.cfg.budget.tokens_per_param) for p in grid] == [
+        (d, role, tpp) for d in (16, 32) for role, tpp in (("trunk", 4), ("branch", 1), ("branch", 2), ("branch", 4))]
+    for point in grid:
+        assert point.cfg.budget.ladder_tokens_per_param == 4 and point.cfg.budget.trunk == (point.role == "trunk")
+        (again,) = compose_grid(point.overrides)  # the overrides recorded in its run folder make it again
+        assert again.run.path == point.run.path and again.role == point.role
+    assert len({p.run.path for p in grid}) == 8  # the trunk and the branch of the largest budget are two runs
+
+
+def test_plain_points_stay_plain_runs_beside_the_ladders(tmp_path):
+    grid = compose_grid([*LADDER, "budget.branch=false,true", "budget.tokens_per_param=1,2", f"out_dir={tmp_path}"])
+    assert [p.role for p in grid] == [None, None, "trunk", "branch", "branch"]
+    assert not any(p.cfg.budget.branch for p in grid[:2])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["budget.tokens_per_param=2"], "budget.branch=true needs a grid over budget.tokens_per_param"),
+    (["budget.tokens_per_param=1,2", "optim.schedule=cosine"], "cooldown branches need optim.schedule=wsd"),
+    (["budget.tokens_per_param=1,2", "optim.cooldown_fraction=1.5"], "optim.cooldown_fraction=1.5: must be in"),
+    (["budget.tokens_per_param=0.1,2", "optim.warmup_steps=20"], "the trunk cannot reach it"),
+])
+def test_a_bad_ladder_is_one_clear_error_before_anything_runs(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        compose_grid([*LADDER, *overrides, f"out_dir={tmp_path}"])
+    assert not tmp_path.joinpath("runs").exists()
+
+
+def test_a_dry_run_plans_the_trunk_segments_and_branches_with_the_saving_over_cosine_runs(tmp_path):
+    out = dry_run(tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2,4", multirun=True)
+    assert "plan: 6 jobs" in out and "total: 6 jobs (6 pending)" in out
+    assert out.count("trunk tpp=4") == 3 and out.count("branch tpp=") == 3
+    assert "the same grid as cosine runs from scratch" in out and "saving" in out
+
+
+def test_a_ladder_is_refused_by_a_launcher_that_cannot_order_its_jobs(tmp_path, capsys):
+    launcher = ThirdParty()
+    with pytest.raises(SystemExit) as ended:
+        sweep_with(launcher, tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2")
+    assert ended.value.code == 2 and launcher.launched == []
+    assert "add hydra/launcher=local (this machine) or hydra/launcher=slurm" in capsys.readouterr().err

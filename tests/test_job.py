@@ -58,3 +58,21 @@ def test_an_error_after_the_run_finished_keeps_its_result(tiny_config):
     result = TrainJob(cfg)()
     assert record_failure(cfg, "SIGUSR2 while W&B was closing the run") == result
     assert RunDir.for_config(cfg).read_result()["status"] == "complete"
+
+
+def test_a_trunk_segment_job_stops_at_its_segment_end_and_is_requeued_as_the_same_segment(tmp_path,
+                                                                                           shared_cache_dir):
+    from launch.grid import compose_grid
+    from launch.jobs import SEGMENT, job_plan
+    from sweep.ladder import SEGMENT_DONE
+    from tests.helpers import TINY
+
+    base = [o for o in TINY if not o.startswith("budget.tokens_per_param=")]
+    grid = compose_grid([*base, "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=0.5,1",
+                         f"out_dir={tmp_path}", f"data.cache_dir={shared_cache_dir}"])
+    first = next(j for j in job_plan(grid) if j.kind == SEGMENT)
+    job = TrainJob(first.point.cfg, until_step=first.until_step)
+    requeued = job.checkpoint()
+    assert requeued.function.until_step == first.until_step  # a requeued segment resumes to the same end
+    assert job() == {"status": SEGMENT_DONE, "run": first.point.run.path.name, "step": first.last_step}
+    assert first.done() and first.point.run.read_result() is None

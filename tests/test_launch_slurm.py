@@ -185,3 +185,62 @@ def test_hydra_submitit_launcher_s_names_reach_a_real_sbatch(slurm_cluster, tmp_
         assert entry["bucket"] == "timeout_min" and Path(entry["log"]).is_relative_to(logs)
     finally:
         slurm("scancel", entry["job_id"].split("_")[0])
+
+
+LADDER = ("optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=0.5,1", "optim.warmup_steps=2")
+CPU = "[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]"
+
+
+def test_a_two_budget_ladder_ends_with_both_branches_complete_each_segment_run_once_and_a_rerun_submits_nothing(
+        slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    started = time.time()
+    sub = submit(out, shared_cache_dir, "model.d=16", *LADDER, buckets=CPU)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    assert time.time() - started < 60, "submission returns once all is queued, without waiting for the jobs"
+    entries = [json.loads(line) for line in (out / "sweep_manifest.jsonl").read_text().splitlines()]
+    segments = [e for e in entries if "segment" in e]
+    branches = [e for e in entries if "segment" not in e]
+    assert len(segments) == 2 and len(branches) == 2
+    assert "after" not in segments[0] and segments[1]["after"] == segments[0]["job_id"]  # afterok chain
+    assert sorted(b["after"] for b in branches) == sorted(s["job_id"] for s in segments)
+
+    again = submit(out, shared_cache_dir, "model.d=16", *LADDER, buckets=CPU)
+    assert "4 of 4 jobs are finished, queued, running or damaged: not submitted again" in again.stdout + again.stderr
+    assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4
+
+    done = status(out, "--wait", "--interval", "2")
+    assert done.returncode == 0, done.stdout + done.stderr + slurm_cluster.diagnose()
+    finished = results(out)
+    assert sorted((r["role"], r["status"]) for r in finished.values()) == [
+        ("branch", "complete"), ("branch", "complete"), ("trunk", "complete")]
+    assert {slurm_cluster.final_state(e["job_id"]) for e in entries} == {"COMPLETED"}
+    trunk_log = "".join(Path(s["log"]).read_text() for s in segments)
+    assert trunk_log.count("first step done") == 2  # each segment trained its own steps, once
+
+    after = submit(out, shared_cache_dir, "model.d=16", *LADDER, buckets=CPU)
+    assert after.returncode == 0 and "not submitted again" in after.stdout + after.stderr
+    assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4  # a re-run submits nothing
+
+
+@pytest.mark.slow  # about a minute: a failed segment, then the whole ladder again (test_queue, test_local cover the rules)
+def test_a_failed_segment_leaves_its_dependants_cancelled_and_a_rerun_resubmits_them(slurm_cluster, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"  # one document a line
+    text = "".join(json.dumps({"text": f"document {i} of a small corpus, gone when the first segment starts. " * 8})
+                   + "\n" for i in range(60))
+    corpus.write_text(text)
+    out = tmp_path / "sweep"
+    grid = ("data=files", f"data.paths=[{corpus}]", "data.tokenizer=byte", "data.eval_tokens=100", "model.d=16",
+            *LADDER)
+    sub = submit(out, tmp_path / "cache", *grid, "+hydra.launcher.additional_parameters.begin=now+5", buckets=CPU)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    corpus.unlink()  # valid when submitted, missing when the first segment runs
+    done = status(out, "--wait", "--interval", "2")
+    assert "1 failed" in done.stdout and "2 cancelled" in done.stdout, done.stdout + slurm_cluster.diagnose()
+    assert "which did not end well; running the sweep again submits it again" in " ".join(done.stdout.split())
+    corpus.write_text(text)
+    again = submit(out, tmp_path / "cache", *grid, buckets=CPU)
+    assert again.returncode == 0, again.stdout + again.stderr
+    done = status(out, "--wait", "--interval", "2")
+    assert sorted(r["status"] for r in results(out).values()) == ["complete"] * 3, \
+        again.stdout + again.stderr + done.stdout

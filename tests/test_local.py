@@ -131,3 +131,93 @@ def test_failed_and_held_runs_are_counted_apart():
                           outcome({"status": "failed"}, RuntimeError("nan")), outcome({"status": "diverged"}),
                           outcome({"status": "running", "held_by": {}})], [])
     assert text == "1 complete, 1 diverged, 2 failed"
+
+
+# --- a cooldown-branch ladder: its jobs in dependency order -------------------------------------
+
+LADDER = ["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
+          "optim.warmup_steps=2", "data.eval_tokens=2048", "train.device=cpu", "logger=none", "optim.schedule=wsd",
+          "budget.branch=true", "budget.tokens_per_param=0.5,1,2"]
+
+
+class FakeSubmitted:
+    """A job that ended at once: a segment keeps its checkpoint (or raises, when failing);
+    a branch writes a complete result."""
+
+    def __init__(self, job, failing):
+        self.job, self.paths = job, SimpleNamespace(stdout="log")
+        self.error = RuntimeError(f"segment to {job.last_step} failed") if job in failing else None
+        if self.error is None:
+            if job.kind == "segment":
+                job.point.run.kept_checkpoint(job.last_step).parent.mkdir(parents=True, exist_ok=True)
+                job.point.run.kept_checkpoint(job.last_step).write_bytes(b"")
+            if job.until_step is None:
+                job.point.run.path.mkdir(parents=True, exist_ok=True)
+                job.point.run.write_result({"status": "complete"})
+
+    def done(self):
+        return True
+
+    def results(self):
+        if self.error:
+            raise self.error
+        return [{"status": "segment"} if self.job.until_step is not None else self.job.point.run.read_result()]
+
+
+def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
+    """run_locally on a 3-budget ladder with jobs that end at once; returns the jobs started, in order."""
+    from launch.grid import compose_grid
+    from launch.jobs import job_plan
+    from launch.local import run_locally
+
+    grid = compose_grid([*LADDER, f"out_dir={tmp_path / 'sweep'}"])
+    segments = [j for j in job_plan(grid) if j.kind == "segment"]
+    failing = {s.key for s in segments[failing_segment:failing_segment + 1]} if failing_segment is not None else set()
+    started = []
+
+    def start(job, options, tasks, slot):
+        started.append(job)
+        return FakeSubmitted(job, [job] if job.key in failing else [])
+    monkeypatch.setattr("launch.local.start_job", start)
+    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
+                           visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
+    return grid, started, run_locally(grid, options)
+
+
+def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves_its_dependants_cancelled(
+        tmp_path, monkeypatch):
+    grid, started, outcomes = run_fake_ladder(tmp_path, monkeypatch, failing_segment=1)
+    assert [(j.kind, j.point.cfg.budget.tokens_per_param) for j in started] == [
+        ("segment", 2), ("branch", 0.5), ("segment", 2)]  # the second segment failed
+    trunk, *branches = outcomes
+    assert isinstance(trunk.error, RuntimeError)
+    assert [o.result["status"] for o in branches] == ["complete", "cancelled", "cancelled"]
+    assert "did not end well; running the sweep again runs it" in branches[1].result["error"]
+
+    _, again, outcomes = run_fake_ladder(tmp_path, monkeypatch)  # running it again runs what was left
+    assert [(j.kind, j.point.cfg.budget.tokens_per_param, j.first_step) for j in again] == [
+        ("segment", 2, started[2].first_step), ("branch", 1, started[2].last_step),
+        ("segment", 2, started[2].last_step), ("branch", 2, again[2].last_step)]
+    assert all(o.result["status"] == "complete" for o in outcomes)
+
+    grid[1].run.result_file.unlink()  # a branch of the finished trunk is missing: it alone runs
+    _, last, outcomes = run_fake_ladder(tmp_path, monkeypatch)
+    assert [(j.kind, j.point.run.path) for j in last] == [("branch", grid[1].run.path)]
+    assert all(o.result["status"] == "complete" for o in outcomes)
+
+
+def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    ladder = [o for o in LADDER if not o.startswith("budget.tokens_per_param")] + ["budget.tokens_per_param=0.5,1"]
+    first = multirun(out, shared_cache_dir, *ladder)
+    assert first.returncode == 0, first.stdout + first.stderr
+    done = results(out)
+    assert sorted((r.get("role"), r["status"]) for r in done.values()) == [
+        ("branch", "complete"), ("branch", "complete"), ("trunk", "complete")]
+    entries = [json.loads(line) for line in (out / "sweep_manifest.jsonl").read_text().splitlines()]
+    assert len(entries) == 4
+    segments = [e["segment"] for e in entries if "segment" in e]
+    assert len(segments) == len(set(segments)) == 2  # each trunk segment trained once
+    again = multirun(out, shared_cache_dir, *ladder)
+    assert again.returncode == 0 and "3 of 3 runs are finished: not run again" in again.stdout + again.stderr
+    assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4

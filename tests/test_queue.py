@@ -68,3 +68,59 @@ def test_a_cancelled_job_shows_as_cancelled_not_failed(tmp_path, monkeypatch):
     launch.queue.attach_queue_state(rows, tmp_path)
     assert rows[0]["status"] == "cancelled" and "5_0" in rows[0]["error"]
     assert rows[1]["status"] == "running"
+
+
+def ladder_manifest(tmp_path):
+    """A trunk `t` in two segments (to steps 10 and 20) and a branch `b` after the second."""
+    append_manifest(tmp_path, [{"run": "t", "path": "/x/t", "job_id": "8", "bucket": "s", "segment": 10},
+                               {"run": "t", "path": "/x/t", "job_id": "9", "bucket": "s", "segment": 20, "after": "8"},
+                               {"run": "b", "path": "/x/b", "job_id": "10", "bucket": "s", "after": "9"}])
+
+
+def test_each_trunk_segment_is_a_job_of_its_own_in_the_manifest(tmp_path):
+    from launch.queue import latest_job_entries
+
+    ladder_manifest(tmp_path)
+    append_manifest(tmp_path, [{"run": "t", "path": "/x/t", "job_id": "11", "bucket": "s", "segment": 20}])
+    jobs = latest_job_entries(tmp_path)
+    assert {key: e["job_id"] for key, e in jobs.items()} == {("t", 10): "8", ("t", 20): "11", ("b", None): "10"}
+    assert latest_jobs(tmp_path)["t"]["job_id"] == "11"
+
+
+def test_a_trunk_shows_its_current_segment_and_a_dependant_of_a_failed_segment_shows_as_cancelled(tmp_path,
+                                                                                                 monkeypatch):
+    import launch.queue
+
+    ladder_manifest(tmp_path)
+    rows = [{"run": "t", "status": "started"}, {"run": "b", "status": "pending"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"8": "COMPLETED", "9": "RUNNING", "10": "PENDING"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert (rows[0]["status"], rows[0]["job_id"], rows[0]["segment"]) == ("running", "9", 20)
+    assert rows[1]["status"] == "queued"
+
+    rows = [{"run": "t", "status": "failed"}, {"run": "b", "status": "pending"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"8": "COMPLETED", "9": "FAILED", "10": "CANCELLED"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["status"] == "failed" and rows[0]["job_id"] == "9"
+    assert rows[1]["status"] == "cancelled"
+    assert "waited for job 9, which did not end well; running the sweep again submits it again" in rows[1]["error"]
+
+
+def test_a_trunk_between_two_segments_stays_started(tmp_path, monkeypatch):
+    import launch.queue
+
+    append_manifest(tmp_path, [{"run": "t", "path": "/x/t", "job_id": "8", "bucket": "s", "segment": 10}])
+    rows = [{"run": "t", "status": "started"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"8": "COMPLETED"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["status"] == "started" and rows[0]["segment"] == 10
+
+
+def test_a_trunk_whose_jobs_slurm_does_not_know_shows_its_last_segment(tmp_path, monkeypatch):
+    import launch.queue
+
+    ladder_manifest(tmp_path)  # e.g. the local launcher's process ids
+    rows = [{"run": "t", "status": "complete"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert (rows[0]["job_id"], rows[0]["segment"]) == ("9", 20)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 
-from launch.submit import SlurmOptions, plan_grid, refresh_states, slurm_executor, submit_grid
-from launch.queue import latest_jobs
+from launch.jobs import BRANCH, SEGMENT
+from launch.submit import (SlurmOptions, ladder_saving, plan_grid, plan_totals, print_plan, refresh_states,
+                           slurm_executor, submissions, submit_grid)
+from launch.queue import latest_job_entries, latest_jobs
 from launch.grid import split_grid
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
@@ -33,10 +35,11 @@ class FakeExecutor:
     """Records batches as submitit.SlurmExecutor would submit them."""
 
     arrays: list = []
+    batches: list = []  # (bucket, the job id it waits for, its jobs), in submission order
     ids = itertools.count(100)
 
-    def __init__(self, options, bucket):
-        self.bucket, self.jobs = bucket, []
+    def __init__(self, options, bucket, after=None):
+        self.bucket, self.after, self.jobs = bucket, after, []
 
     @contextlib.contextmanager
     def batch(self):
@@ -45,6 +48,7 @@ class FakeExecutor:
         for i, job in enumerate(self.jobs):
             job.job_id = f"{array}_{i}"
         FakeExecutor.arrays.append((self.bucket.name, len(self.jobs)))
+        FakeExecutor.batches.append((self.bucket.name, self.after, self.jobs))
 
     def submit(self, fn):
         job = type("Job", (), {"fn": fn, "job_id": None})()
@@ -52,8 +56,8 @@ class FakeExecutor:
         return job
 
 
-def plan(tmp_path, shared_cache_dir, *grid, options_for=lambda o: o, **kw):
-    points = split_grid([*TINY, *grid, f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={shared_cache_dir}"])
+def plan(tmp_path, shared_cache_dir, *grid, options_for=lambda o: o, base=TINY, **kw):
+    points = split_grid([*base, *grid, f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={shared_cache_dir}"])
     return plan_grid(points, lambda o: compose_config(*o), options_for(options(tmp_path, **kw)), slurm_states=False)
 
 
@@ -208,3 +212,107 @@ def test_a_hydra_submitit_launcher_command_line_plans_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "plan: 2 runs" in proc.stdout and proc.stdout.count("timeout_min") == 2  # the one bucket
     assert not out_dir.exists()
+
+
+LADDER = [o for o in TINY if not o.startswith("budget.tokens_per_param=")] + [
+    "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=1,2,4"]
+
+
+def plan_ladder(tmp_path, shared_cache_dir, *grid, **kw):
+    return plan(tmp_path, shared_cache_dir, *grid, base=LADDER, **kw)
+
+
+def by_kind(planned, kind):
+    return [p for p in planned if p.job.kind == kind]
+
+
+def test_a_new_ladder_submits_every_segment_after_the_previous_and_each_branch_after_its_segment(tmp_path,
+                                                                                              shared_cache_dir):
+    planned = plan_ladder(tmp_path, shared_cache_dir)
+    segments, branches = by_kind(planned, SEGMENT), by_kind(planned, BRANCH)
+    assert [(p, after) for p, after in submissions(planned)] == [
+        (segments[0], None), (branches[0], segments[0]), (segments[1], segments[0]),
+        (branches[1], segments[1]), (segments[2], segments[1]), (branches[2], segments[2])]
+    FakeExecutor.batches = []
+    entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    id_of = {(e["run"], e.get("segment")): e["job_id"] for e in entries}
+    for bucket, after, jobs in FakeExecutor.batches:
+        for job in jobs:
+            p = next(p for p in planned if p.point.cfg == job.fn.cfg and p.job.until_step == job.fn.until_step)
+            assert after == (None if p.job.after is None else id_of[p.job.after.key])
+    assert [e.get("segment") for e in entries if e.get("segment")] == [s.job.last_step for s in segments]
+    assert [s.job.until_step for s in segments][-1] is None  # the last segment trains to the trunk's end
+    assert latest_job_entries(tmp_path / "runs").keys() == {p.job.key for p in planned}
+
+
+def test_done_jobs_are_skipped_and_a_dependency_on_a_done_or_queued_job_is_dropped_or_kept(tmp_path,
+                                                                                           shared_cache_dir):
+    planned = plan_ladder(tmp_path, shared_cache_dir)
+    segments, branches = by_kind(planned, SEGMENT), by_kind(planned, BRANCH)
+    segments[0].state = "complete"  # the trunk kept its checkpoint at the first branch point
+    branches[0].state = "complete"
+    segments[1].state, segments[1].job_id = "running", "7_0"
+    assert [(p, after) for p, after in submissions(planned)] == [
+        (branches[1], "7_0"), (segments[2], "7_0"), (branches[2], segments[2])]
+
+
+def test_re_running_submits_nothing_when_every_job_is_done_or_queued(tmp_path, shared_cache_dir, monkeypatch):
+    planned = plan_ladder(tmp_path, shared_cache_dir)
+    entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
+    monkeypatch.setattr("launch.submit.job_states", lambda ids: {i: "PENDING" for i in ids})
+    refresh_states(planned)
+    assert {p.state for p in planned} == {"queued"} and submissions(planned) == []
+    assert submit_grid(planned, options(tmp_path), make_executor=FakeExecutor) == []
+    monkeypatch.setattr("launch.submit.job_states", lambda ids: {i: "CANCELLED" for i in ids})  # a segment failed
+    refresh_states(planned)
+    assert len(submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)) == len(entries)
+
+
+def test_a_dependency_neither_done_nor_queued_nor_submitted_now_holds_its_dependants_back(tmp_path,
+                                                                                         shared_cache_dir):
+    planned = plan_ladder(tmp_path, shared_cache_dir)
+    segments = by_kind(planned, SEGMENT)
+    segments[0].state = "running"  # held by a process outside Slurm: no job id to wait for
+    assert submissions(planned) == []
+
+
+def test_the_totals_count_the_trunk_once_against_the_same_grid_as_cosine_runs(tmp_path, shared_cache_dir, capsys):
+    planned = plan_ladder(tmp_path, shared_cache_dir)
+    totals = plan_totals(planned)
+    trunk_end = by_kind(planned, SEGMENT)[-1].job
+    branches = [p.job for p in by_kind(planned, BRANCH)]
+    assert totals.flops == pytest.approx(
+        trunk_end.point.budget.flops * trunk_end.last_step / trunk_end.point.budget.steps
+        + sum(b.flops for b in branches))
+    assert totals.cosine_flops == sum(b.point.budget.flops for b in branches)
+    assert totals.gpu_hours == pytest.approx(sum(p.gpu_hours for p in planned))
+    assert totals.cosine_gpu_hours == pytest.approx(sum(p.run_gpu_hours for p in by_kind(planned, BRANCH)))
+    assert 0 < totals.saving < 1 and totals.cosine_gpu_hours > totals.gpu_hours
+    assert f"saving {100 * totals.saving:.0f}% of the compute" in ladder_saving(planned)
+
+
+def test_the_issue_s_ladder_of_5_10_20_40_with_a_20_percent_cooldown_costs_47_units_instead_of_75(tmp_path,
+                                                                                                shared_cache_dir):
+    grid = [o for o in LADDER if not o.startswith("budget.tokens_per_param=")] + [
+        "budget.tokens_per_param=5,10,20,40", "model.d=64", "model.head_dim=16", "train.batch_size=1"]
+    totals = plan_totals(plan(tmp_path, shared_cache_dir, *grid, base=()))
+    assert totals.flops / totals.cosine_flops == pytest.approx(47 / 75, abs=0.01)
+
+
+def test_the_dry_run_table_has_trunk_segment_and_branch_rows_and_the_saving(tmp_path, shared_cache_dir):
+    from rich.console import Console
+
+    console = Console(width=250, record=True)
+    print_plan(plan_ladder(tmp_path, shared_cache_dir), console)
+    text = console.export_text()
+    assert "plan: 6 jobs" in text and text.count("trunk tpp=4") == 3 and text.count("branch tpp=") == 3
+    assert "the same grid as cosine runs from scratch" in text and "GPU-hours; saving" in text
+
+
+def test_a_job_waiting_for_another_gets_afterok_and_is_cancelled_should_that_one_fail(tmp_path, no_slurm_needed):
+    o = options(tmp_path)
+    executor = slurm_executor(o, o.bucket_specs()[0], after="123_4")
+    text = _make_sbatch_string(command="python -m x", folder=o.folder, **executor.parameters)
+    assert "#SBATCH --dependency=afterok:123_4" in text and "#SBATCH --kill-on-invalid-dep=yes" in text
+    plain = sbatch_text(o)
+    assert "--dependency" not in plain and "--kill-on-invalid-dep" not in plain

@@ -89,6 +89,11 @@ class GridSweeper(Sweeper):
                 planned = self.launcher.plan(grid) if ours else plan_local(grid)
             print_plan(planned, Console(width=200))
             return [[]]
+        if not ours and any(point.role is not None for point in grid):
+            with user_errors_exit():
+                raise ConfigError("budget.branch=true: a cooldown-branch ladder runs as trunk segments and branches "
+                                  "in order, which only the project's launchers do: add hydra/launcher=local "
+                                  "(this machine) or hydra/launcher=slurm")
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
