@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from sweep.config import to_typed
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
+from sweep.ladder import check_planned
 from sweep.record import FINISHED, RUNNING
 from sweep.rundir import RunDir, RunHeld
 from sweep.run.loop import RunInterrupted, train
@@ -33,6 +34,7 @@ log = logging.getLogger("sweep.train")
 def _task(cfg: DictConfig) -> float | None:
     """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
     try:
+        check_planned(to_typed(cfg))  # before the run's folder gets its overrides.yaml
         record_overrides(cfg)
         result = train(cfg)
     except RunInterrupted as stop:

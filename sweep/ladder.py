@@ -151,3 +151,13 @@ def member_result_fields(cfg: TrainConfig) -> dict[str, object]:
     return {"role": BRANCH, "parent": RunDir.for_config(trunk_config(cfg)).path.name, "branched_at_step": start,
             "own_flops": training_flops(budget.n_params, (budget.steps - start) * budget.tokens_per_step),
             "shared_flops": training_flops(budget.n_params, start * budget.tokens_per_step)}
+
+
+def check_planned(cfg: TrainConfig) -> None:
+    """A run with budget.branch=true is a ladder member the planner made (a grid point): one
+    ConfigError for a single run that asks for branching."""
+    if cfg.budget.branch and not is_member(cfg):
+        raise ConfigError("budget.branch=true makes one trunk and one cooldown branch per budget of a grid over "
+                          "budget.tokens_per_param, and this run is no point of such a grid: run the grid (e.g. "
+                          "python -m sweep.train -m hydra/launcher=local optim.schedule=wsd budget.branch=true "
+                          "budget.tokens_per_param=5,10,20,40), or set budget.branch=false for a single wsd run")

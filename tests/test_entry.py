@@ -24,6 +24,15 @@ def test_a_single_run_records_its_overrides_once_per_launch_that_trains_it(tmp_p
     assert run.read_overrides() == overrides
 
 
+def test_a_single_run_that_asks_for_cooldown_branches_is_one_error_and_leaves_no_folder(tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *TINY, "optim.schedule=wsd", "budget.branch=true",
+                           f"out_dir={out}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert "budget.branch=true" in proc.stderr and "budget.tokens_per_param=5,10,20,40" in proc.stderr
+    assert list(iter_run_dirs(out)) == [] and not any(out.rglob("overrides.yaml"))
+
+
 def help_page(*args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "sweep.train", *args, "--help"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)

@@ -45,7 +45,7 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.ladder import SEGMENT_DONE, branch_step, is_member, ladder_steps, member_result_fields, trunk_config
+from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
 from sweep.record import BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, TRUNK, Coordinates, run_role, training_flops
 from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, RunHeld
@@ -90,12 +90,6 @@ class RunSetup:
         return self.world.is_main
 
 
-UNPLANNED_BRANCH = ("budget.branch=true makes one trunk and one cooldown branch per budget of a grid over "
-                    "budget.tokens_per_param, and this run is no point of such a grid: run the grid (e.g. "
-                    "python -m sweep.train -m optim.schedule=wsd budget.branch=true "
-                    "budget.tokens_per_param=5,10,20,40), or set budget.branch=false for a single wsd run")
-
-
 def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[str, Any]:
     """Run one grid point to its budget; returns the dict written to result.json. A ladder's
     trunk stops at min(`until_step`, its end) and, before its end, returns
@@ -103,9 +97,8 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
     started_at = startup_origin()  # the process start, for the first run of a process
     cfg = to_typed(cfg)
     validate(cfg)
+    check_planned(cfg)
     role = run_role(cfg)
-    if cfg.budget.branch and role is None:
-        raise ConfigError(UNPLANNED_BRANCH)
     if until_step is not None and (role != TRUNK or until_step < 1):
         raise ValueError(f"until_step={until_step}: only a ladder's trunk stops at a segment end, a step >= 1")
     check_data(cfg.data)
