@@ -25,6 +25,7 @@ run of its budget with that warmup. The trunk is not a point of the fits.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -88,17 +89,7 @@ def ladder_key(cfg: TrainConfig) -> str:
     """What the points of one ladder share: the identity less the budget per parameter."""
     fields = identity_fields(cfg)
     fields["budget"].pop("tokens_per_param")
-    return repr(sorted(_flatten(fields).items()))
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    return json.dumps(fields, sort_keys=True)
 
 
 def plan_ladders(cfgs: Sequence[TrainConfig], labels: Sequence[str] | None = None) -> list[Ladder]:
