@@ -2,7 +2,7 @@
 (issue 17; goal: at most 0.65x the compute, every branch's final eval loss within 1% of the
 cosine run's, or better).
 
-    python benchmarks/cooldown_ladder.py [--out-dir DIR] [--widths 32,48,64] [--budgets 5,10,20,40]
+    python benchmarks/cooldown_ladder.py [--out-dir DIR] [--widths 32,48,64] [--budgets 5,10,20,40] [--seed 0]
 
 The grid is the README demo's (conf/demo.yaml: data=synthetic with a known entropy rate, local
 launcher, one run after another on the CPU) over the given widths and tokens per parameter:
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=None, help="default: a new temporary folder")
     parser.add_argument("--widths", default="32,48,64")
     parser.add_argument("--budgets", default="5,10,20,40")
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed (initialisation and data order)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="ladder-bench-"))
@@ -76,13 +77,14 @@ def main() -> None:
     if prepare.returncode != 0:
         raise SystemExit(f"sweep prepare failed:\n{prepare.stdout[-4000:]}\n{prepare.stderr[-4000:]}")
     cache = out / "token_cache"  # one corpus for both sweeps
-    walls = {"cosine": run_sweep(out / "cosine", cache, args.widths, args.budgets, []),
+    seed = [f"seed={args.seed}"]
+    walls = {"cosine": run_sweep(out / "cosine", cache, args.widths, args.budgets, seed),
              "wsd": run_sweep(out / "wsd", cache, args.widths, args.budgets,
-                              ["optim.schedule=wsd", "budget.branch=true"])}
+                              [*seed, "optim.schedule=wsd", "budget.branch=true"])}
     runs = {way: results(out / way) for way in walls}
     flops = {way: sum(trained_flops(r) for r in runs[way]) for way in walls}
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}; "
-          f"widths {args.widths}, budgets {args.budgets}; folders {out}")
+          f"widths {args.widths}, budgets {args.budgets}, seed {args.seed}; folders {out}")
     for way in walls:
         print(f"{way:7s} {len(runs[way]):3d} runs  FLOPs {flops[way]:.3e}  wall {walls[way] / 60:5.1f} min")
     print(f"wsd / cosine: FLOPs {flops['wsd'] / flops['cosine']:.3f}x, wall {walls['wsd'] / walls['cosine']:.3f}x")
