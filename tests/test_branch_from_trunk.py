@@ -191,7 +191,8 @@ def test_only_a_trunk_stops_at_a_segment_end(ladder):
 
 def test_a_single_run_asking_for_branches_is_one_clear_error_before_any_compute(tiny_config):
     cfg = tiny_config("optim.schedule=wsd", "budget.branch=true")
-    with pytest.raises(ConfigError, match="grid over budget.tokens_per_param.*-m optim.schedule=wsd budget.branch=true"):
+    with pytest.raises(ConfigError, match="grid over budget.tokens_per_param.*-m hydra/launcher=local "
+                                          "optim.schedule=wsd budget.branch=true"):
         train(cfg)
     assert not RunDir.for_config(cfg).path.exists()
 
