@@ -99,3 +99,23 @@ def test_the_schedule_is_the_one_training_follows(tiny_config):
     assert cfg.optim.schedule is Schedule.wsd and warmup == 5
     assert np.array_equal(lr_S, [lr_at(i, cfg.optim, len(lr_S)) for i in range(len(lr_S))])
     assert lr_S[10] == cfg.optim.lr and lr_S[-1] < lr_S[10]
+
+
+def test_a_ladder_branch_follows_its_trunk_s_warmup_and_a_trunk_is_not_predicted(tiny_config, tmp_path):
+    """A branch's schedule is the wsd run of its budget with the warmup of the ladder's largest
+    budget (as training sets it); its trunk has no final loss of its own and is skipped."""
+    from sweep.ladder import plan_ladders
+
+    points = [tiny_config("optim.schedule=wsd", "budget.branch=true", "optim.warmup_steps=1000",
+                          f"budget.tokens_per_param={b}") for b in (0.5, 2)]
+    (ladder,) = plan_ladders(points)
+    short, long = ladder.branches
+    lr_short, warmup_short = learning_rates(short)
+    lr_long, warmup_long = learning_rates(long)
+    assert warmup_short == warmup_long > len(lr_short) * 0.1  # the trunk's warmup, longer than its own would be
+    start = len(lr_short) - round(0.2 * len(lr_short))  # the short branch's cooldown start
+    assert np.array_equal(lr_short[:start], lr_long[:start]) and lr_short[-1] < lr_long[len(lr_short) - 1]
+    trunk = RunDir.for_config(ladder.trunk)
+    trunk.write_config(ladder.trunk)
+    (p,) = predict_sweep(trunk.path.parent, n_resamples=10)
+    assert p.prediction is None and p.skipped.startswith("a ladder's trunk")
