@@ -18,7 +18,7 @@ predicts the run's final loss under its own schedule, cosine or wsd, a ladder's 
   an argument, not a fitted parameter: one curve does not pin it down.
 
 Fit. The law is linear in (L0, A, C) for a fixed alpha, so alpha is searched on a fine grid
-(ALPHAS: 240 values, log-spaced over [0.02, 3], 2.2% apart) and, for each alpha, (L0, A, C) are the
+(ALPHAS: 480 values, log-spaced over [0.02, 3], 1.05% apart) and, for each alpha, (L0, A, C) are the
 least-squares solution with L0, A, C >= 0 (a loss is not negative; it falls with the forward area
 and with annealing) in closed form; the best alpha wins. No start points, no local optima: the same answer
 every time, and a bootstrap costs array operations only.
@@ -62,7 +62,7 @@ import numpy as np
 from sweep.errors import ConfigError
 
 DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024)
-ALPHAS = np.geomspace(0.02, 3.0, 240)  # the alpha grid
+ALPHAS = np.geomspace(0.02, 3.0, 480)  # the alpha grid
 MIN_POINTS = 8  # fitted train records needed: 4 parameters and as many degrees of freedom left
 GAP_POINTS = 3  # the eval-train gap is the mean over the last this many eval records
 
@@ -172,7 +172,8 @@ def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_BxP: np.ndarray):
     design_GxPx3 = np.stack([np.ones((n_alphas, n_points)), x_PxG.T,
                              np.broadcast_to(-z_P, (n_alphas, n_points))], axis=-1)
     gram_Gx3x3 = np.einsum("gpi,gpj->gij", design_GxPx3, design_GxPx3)
-    rhs_BxGx3 = np.einsum("gpi,bp->bgi", design_GxPx3, y_BxP)
+    rhs_BxGx3 = np.stack([np.broadcast_to(y_BxP.sum(1)[:, None], (len(y_BxP), n_alphas)), y_BxP @ x_PxG,
+                          np.broadcast_to(-(y_BxP @ z_P)[:, None], (len(y_BxP), n_alphas))], axis=-1)  # (B, G, 3)
     yy_B = (y_BxP ** 2).sum(1)
     best_sse = np.full(rhs_BxGx3.shape[:2], np.inf)
     best_BxGx3 = np.zeros(rhs_BxGx3.shape)
