@@ -86,11 +86,15 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
                   level: float | None = None, seed: int | None = None) -> list[RunPrediction]:
     """Every run folder of the sweep folder `source`, predicted (or skipped with its reason).
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a W&B group, a
-    folder that does not exist or holds no run, or a fraction outside (0, 1]."""
+    folder that does not exist or holds no run, a fraction outside (0, 1] or fewer than 1 resample."""
     from sweep.fit.defaults import fit_defaults
     from sweep.rundir import iter_run_dirs
 
     check_fraction(at_fraction)
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ConfigError(f"--bootstrap {n_resamples!r}: accepted is an integer >= 1 (the resamples of each run's "
+                          "interval)")
     text = str(source)
     if text.startswith("wandb:"):
         raise ConfigError(f"{text}: sweep predict reads a sweep folder (each run's config.yaml gives its "
@@ -100,8 +104,6 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     runs = list(iter_run_dirs(text))
     if not runs:
         raise ConfigError(f"{text} holds no run folders (folders with a config.yaml)")
-    defaults = fit_defaults()
-    n_resamples, level, seed = defaults.resolve_bootstrap(n_resamples, level, seed)
     return [predict_run(run, at_fraction, n_resamples=n_resamples, level=level, seed=seed) for run in runs]
 
 
