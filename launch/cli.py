@@ -8,6 +8,7 @@
     sweep fit runs/ --law chinchilla --bootstrap 1000 --json        # a scaling law fitted to a sweep
     sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
     sweep report runs/                                          # every fit: report.md, figures, CSV
+    sweep predict runs/ --at-fraction 0.25                      # each run's final loss from its first 25%
     sweep sync runs/ --jobs 8                                   # upload its offline W&B runs
     sweep demo                                                  # a small local scaling sweep
     sweep completion bash                                       # bash completion of this command
@@ -428,9 +429,19 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
             curves = read_curves(source)
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
+    predictions = fraction = None
+    if source and not source.startswith("wandb:") and Path(source).is_dir():  # a run's schedule is in its folder
+        from sweep.fit.predict import REPORT_FRACTION, predict_sweep
+
+        try:
+            fraction = REPORT_FRACTION
+            predictions = predict_sweep(source, fraction, n_resamples=bootstrap, seed=seed)
+        except ConfigError as err:
+            console.print(f"final losses not predicted: {err}", highlight=False)
     result = write_report(table, out, curves=curves, bootstrap_resamples=bootstrap, seed=seed, cutoff=cutoff,
                           compute=compute, recipe=recipe, fix=fix, min_tokens_per_param=min_tokens_per_param,
-                          bootstrap_method=bootstrap_method)
+                          bootstrap_method=bootstrap_method, predictions=predictions,
+                          prediction_fraction=fraction)
     console.print(f"report written to {result.markdown} ({len(result.figures)} figures, runs.csv, fits.json)")
     for analysis, reason in result.skipped.items():
         console.print(f"  skipped {analysis}: {reason}", highlight=False)
@@ -441,6 +452,44 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
                               files=[result.markdown, result.csv, result.json], kind="report",
                               **report_target(source, rows))
         console.print(f"runs with predictions, figures and fits logged to W&B: {where}")
+    return 0
+
+
+def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: int | None, seed: int) -> int:
+    """`sweep predict`: each run's final eval loss predicted from its loss curve so far (or, with
+    `at_fraction`, from the first part of it), with its interval; the error of the finished ones."""
+    from sweep.fit.predict import predict_sweep, summarize
+    from sweep.fit.table import jsonable
+
+    predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed)
+    summary = summarize(predictions)
+    if as_json:
+        print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "summary": summary,
+                                   "runs": [p.to_dict() for p in predictions]}), indent=2, allow_nan=False))
+        return 0
+    level = next((p.prediction.level for p in predictions if p.prediction is not None), fit_defaults().level)
+    cut = f", each cut at {at_fraction:g} of its steps" if at_fraction is not None else ""
+    table = Table(title=f"{source}: final eval loss predicted from the loss curve{cut}")
+    for col in ("run", "status", "seen", "predicted", f"{level:.0%} interval", "actual", "error"):
+        table.add_column(col, justify="left" if col in ("run", "status") else "right")
+    for p in predictions:
+        if p.prediction is None:
+            continue
+        lo, hi = p.prediction.interval
+        error = "-" if p.error is None else f"{p.error:+.4f} ({p.relative_error:+.2%})"
+        table.add_row(p.run, p.status, f"{p.prediction.fraction_seen:.0%} ({p.prediction.steps_seen:,}/"
+                      f"{p.prediction.steps:,})", f"{p.predicted:.4f}", f"{lo:.4f} .. {hi:.4f}",
+                      _num(p.actual, ".4f"), error)
+    console.print(table)
+    for p in predictions:
+        if p.skipped is not None:
+            console.print(f"skipped {p.run}: {p.skipped}", highlight=False)
+    line = f"{summary['predicted']} of {summary['runs']} runs predicted"
+    if summary["finished_predicted"]:
+        line += (f"; over the {summary['finished_predicted']} finished: median |error| "
+                 f"{summary['median_abs_relative_error']:.2%}, worst {summary['max_abs_relative_error']:.2%}, "
+                 f"the interval holds the actual loss for {summary['coverage']:.0%}")
+    console.print(line, highlight=False)
     return 0
 
 
@@ -587,6 +636,10 @@ SUBCOMMAND_EXAMPLES = {
     "report": """\
     sweep report runs/demo                             # runs/demo/report/report.md and figures
     sweep report runs/demo --out demo-report --bootstrap 200""",
+    "predict": """\
+    sweep predict runs/demo                            # every run, finished or training, from its curve so far
+    sweep predict runs/demo --at-fraction 0.25         # replay: what it would have said at 25% of each run
+    sweep predict runs/demo --json --bootstrap 500""",
     "sync": """\
     sweep sync runs/demo                               # every offline W&B run of the sweep, 8 at once
     sweep sync runs/width-depth --jobs 32              # again after an interruption: skips what was synced""",
@@ -689,6 +742,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="leave out runs with tokens / N < X from every fit (counted in excluded)")
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
+    pr = sub.add_parser("predict", help="predict each run's final eval loss from its loss curve so far (the "
+                                        "Tissue et al. 2024 curve law), with an interval")
+    pr.add_argument("sweep", metavar="SWEEP_DIR")
+    pr.add_argument("--at-fraction", type=float, metavar="F",
+                    help="cut each run's curve at this fraction (0, 1] of its steps first: what the prediction "
+                         "would have been then (finished runs: against their actual final loss)")
+    pr.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    pr.add_argument("--bootstrap", type=int, help=f"resamples of each run's interval (default {defaults.bootstrap}, "
+                                                  "conf/fit.yaml)")
+    pr.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
     sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
     sy.add_argument("sweep", type=Path, metavar="SWEEP_DIR")
     sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")
@@ -716,6 +779,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
                           args.cutoff, args.recipe, args.upload, args.fix,
                           args.min_tokens_per_param, args.bootstrap_method)
+        if args.command == "predict":
+            return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
                           args.parquet)

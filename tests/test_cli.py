@@ -258,8 +258,9 @@ def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
     assert f"report written to {out_dir / 'report.md'}" in out and "skipped isoflop" in out
     markdown = (out_dir / "report.md").read_text()
     assert "Approach 3" in markdown and "![" in markdown
-    for figure in ("loss_vs_n.png", "loss_vs_flops.png", "residuals.png"):
+    for figure in ("loss_vs_n.png", "loss_vs_flops.png", "residuals.png", "predicted_vs_actual.png"):
         assert (out_dir / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## 7. Final loss predicted from the first part of each curve" in markdown
     with open(out_dir / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and all(float(r["pred_chinchilla"]) > 0 for r in rows)
@@ -397,12 +398,45 @@ def test_the_demo_s_last_line_sets_the_fitted_e_beside_the_corpus_s_true_entropy
     assert entropy_line({"E": 1.2}, [{"true_entropy_nats": None}]) == "fitted E = 1.200 nats/token"  # a real corpus
 
 
+def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsys, wide_console):
+    assert main(["predict", str(small_sweep), "--at-fraction", "0.5", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "final eval loss predicted from the loss curve, each cut at 0.5 of its steps" in out
+    assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
+    assert "6 of 6 runs predicted; over the 6 finished: median |error|" in out
+
+
+def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):
+    assert main(["predict", str(small_sweep), "--at-fraction", "0.05", "--json", "--bootstrap", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["at_fraction"] == 0.05 and len(result["runs"]) == 6
+    skipped = [r for r in result["runs"] if r["skipped"]]
+    assert skipped and all("the curve law needs at least 8" in r["skipped"] for r in skipped)
+    assert all(r["actual"] is not None for r in result["runs"])  # finished runs: the actual loss beside
+    predicted = [r for r in result["runs"] if not r["skipped"]]
+    assert all(len(r["interval"]) == 2 and r["error"] == pytest.approx(r["predicted"] - r["actual"])
+               for r in predicted)
+    assert result["summary"]["skipped"] == len(skipped)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--at-fraction", "0"], "--at-fraction 0.0: accepted is a fraction of each run's steps in (0, 1]"),
+    (["--at-fraction", "1.2"], "--at-fraction 1.2: accepted is a fraction"),
+    (["--bootstrap", "0"], "--bootstrap 0: accepted is an integer >= 1"),
+])
+def test_sweep_predict_bad_input_is_one_clear_error(tmp_path, capsys, args, message):
+    assert main(["predict", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().out
+    assert main(["predict", str(tmp_path)]) == 2
+    assert "holds no run folders" in capsys.readouterr().out
+
+
 def test_sweep_help_says_how_to_train_and_each_subcommand_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     page = capsys.readouterr().out
     assert "python -m sweep.train" in page and "sweep-train" in page and "python -m sweep.train --help" in page
-    for name in ("plan", "prepare", "status", "fit", "report", "sync", "demo", "completion"):
+    for name in ("plan", "prepare", "status", "fit", "report", "predict", "sync", "demo", "completion"):
         with pytest.raises(SystemExit):
             main([name, "--help"])
         examples = capsys.readouterr().out.split("examples:\n")[1]

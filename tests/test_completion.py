@@ -45,9 +45,11 @@ def test_script_is_valid_bash_that_registers_the_sweep_command(script):
 
 
 def test_completes_subcommands(script):
-    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "sync", "demo",
-                                               "completion", "-h", "--help"]
+    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "predict", "sync",
+                                               "demo", "completion", "-h", "--help"]
     assert complete(script, ["sweep", "pl"]) == ["plan"]
+    assert complete(script, ["sweep", "pre"]) == ["prepare", "predict"]
+    assert complete(script, ["sweep", "predict", "--a"]) == ["--at-fraction"]
     assert complete(script, ["sweep", "re"]) == ["report"]
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.fit.figures import draw_isoflop, draw_loss_vs_flops, draw_loss_vs_n, draw_residuals, save
+from sweep.fit.figures import (draw_isoflop, draw_loss_vs_flops, draw_loss_vs_n, draw_predicted_vs_actual,
+                               draw_residuals, save)
 from sweep.fit.isoflop import fit_isoflop
-from tests.test_fit_report import LAW_X, PNG_SIGNATURE, isoflop_rows, make_table
+from tests.test_fit_report import LAW_X, PNG_SIGNATURE, fabricated_predictions, isoflop_rows, make_table
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,15 @@ def test_without_axes_a_fresh_figure_of_the_report_s_size_is_returned_and_saved(
     assert fig.canvas.manager is None  # not a pyplot figure: nothing to close, no window
     save(fig, tmp_path / "loss_vs_flops.png")
     assert (tmp_path / "loss_vs_flops.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_predicted_against_actual_is_one_series_per_width_with_its_intervals():
+    user = Figure()
+    ax = user.subplots()
+    assert draw_predicted_vs_actual(fabricated_predictions(), ax=ax) is user
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["predicted = actual", "width d = 32", "width d = 64"]
+    assert "actual final eval loss" in ax.get_xlabel() and "first 50%" in ax.get_ylabel()
+    assert "4 finished runs" in ax.get_title()
+    with pytest.raises(ValueError, match="no finished run was predicted"):
+        draw_predicted_vs_actual(fabricated_predictions()[-1:])

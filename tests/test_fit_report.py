@@ -325,3 +325,34 @@ def test_a_report_that_takes_a_while_logs_a_line_per_fit(tmp_path, caplog, monke
     assert lines[0].startswith("sweep report: 1/9 fits (11%), ETA ") and lines[0].endswith(", chinchilla")
     assert lines[-1] == "sweep report: 9/9 fits (100%), writing the report"
     assert len(lines) == 10  # one per fit (the bootstrap's: none, its fit could not run) and the last
+
+
+def fabricated_predictions():
+    """Four finished runs (two widths) predicted from half their curve, and one skipped run: what
+    sweep/fit/predict.py predict_sweep gives for a sweep folder."""
+    from sweep.fit.curve_law import CurveLaw, FinalLossPrediction
+    from sweep.fit.predict import RunPrediction
+
+    def run(name, d, lr, predicted, actual):
+        prediction = FinalLossPrediction(predicted, (predicted - 0.03, predicted + 0.03), 0.95,
+                                         CurveLaw(2.0, 1.0, 0.5, 0.6), 0.02, 500, 1000, 40, 50, 4, 0.01)
+        return RunPrediction(name, "complete", {"d": d, "lr": lr}, prediction, actual)
+
+    return [run("a", 32, 1e-3, 3.02, 3.0), run("b", 32, 3e-3, 2.95, 2.9), run("c", 64, 1e-3, 2.71, 2.75),
+            run("d", 64, 3e-3, 2.62, 2.6),
+            RunPrediction("e", "started", {"d": 64, "lr": 1e-2}, skipped="no records yet")]
+
+
+def test_section_7_draws_the_predicted_final_losses_against_the_actual_ones(tmp_path):
+    rows = isoflop_rows(recipes=(("x", LAW_X),))
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=10, predictions=fabricated_predictions(),
+                          prediction_fraction=0.5)
+    assert result.figures["predicted_vs_actual"].read_bytes()[:8] == PNG_SIGNATURE
+    seventh = sections(result.markdown.read_text())["7"]
+    assert "up to 50% of its steps" in seventh and "4 of 5 runs predicted" in seventh
+    assert "](predicted_vs_actual.png)" in seventh and "- `e`: no records yet" in seventh
+    prediction = json.loads(result.json.read_text())["prediction"]
+    assert prediction["at_fraction"] == 0.5 and prediction["summary"]["coverage"] == 0.5  # b, c miss by > 0.03
+    assert [r["run"] for r in prediction["runs"]] == ["a", "b", "c", "d", "e"]
+    without = write_report(make_table(rows), tmp_path / "without", bootstrap_resamples=10)
+    assert "7" not in sections(without.markdown.read_text()) and "predicted_vs_actual" not in without.figures

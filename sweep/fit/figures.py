@@ -9,6 +9,8 @@ matplotlib Figure: what `sweep report` saves (sweep/fit/report.py) and what a no
     draw_frontier(curves, envelope)          loss curves and their envelope | N_opt(C)   (2 axes)
     draw_ucurves(runs, optima, law, step)    lr / batch U-curves | optimum against C      (2 axes)
     draw_crossover(points, crossovers)       each recipe's points and loss*(C), the crossings
+    draw_predicted_vs_actual(predictions)    each finished run's predicted final loss (its curve cut
+                                             short, sweep/fit/predict.py) against the actual one
 
 `ax` (one Axes) or `axes` (a pair, left and right) are the caller's; None draws onto a fresh
 `matplotlib.figure.Figure` of the report's size. Nothing here uses pyplot or switches the
@@ -35,6 +37,7 @@ from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit
 from sweep.fit.hyperparams import parabola_window
 from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_budgets
+from sweep.fit.predict import RunPrediction, swept_axis
 from sweep.fit.table import Curves, RunsTable
 from sweep.record import training_flops
 
@@ -284,6 +287,45 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
     crossing = sum(p.crosses for p in result.pairs)
     ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
                  f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
+    return fig
+
+
+SWEPT_LABEL = {"d": "width d", "l": "depth l", "tokens_per_param": "tokens per parameter", "batch_size": "batch size",
+               "lr": "learning rate", "weight_decay": "weight decay"}
+
+
+def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = None) -> Figure:
+    """The finished runs' predicted final eval loss (bars: its interval) against the actual one,
+    one colour per value of the first swept coordinate (width first: sweep/fit/predict.py
+    swept_axis), and the line predicted = actual. ValueError when no finished run was predicted."""
+    scored = [p for p in predictions if p.predicted is not None and p.actual is not None]
+    if not scored:
+        raise ValueError("no finished run was predicted: nothing to draw")
+    fig, (ax,) = new_axes(ax, 1, (6.4, 5.2))
+    key = swept_axis(scored)
+    values = sorted({p.coordinates.get(key) for p in scored}) if key else [None]
+    colours = VIRIDIS(np.linspace(0, 0.9, len(values)))
+    for value, colour in zip(values, colours):
+        group = [p for p in scored if key is None or p.coordinates.get(key) == value]
+        actual = np.array([p.actual for p in group])
+        predicted = np.array([p.predicted for p in group])
+        lo, hi = np.array([p.prediction.interval for p in group]).T
+        label = None if key is None else f"{SWEPT_LABEL[key]} = {value:g}"
+        ax.errorbar(actual, predicted, yerr=[np.maximum(predicted - lo, 0), np.maximum(hi - predicted, 0)], fmt="o",
+                    ms=4, color=colour, ecolor=colour, elinewidth=1, capsize=2, alpha=0.85, label=label)
+    actual_all = [p.actual for p in scored]
+    low, high = min(actual_all), max(actual_all)
+    pad = 0.05 * (high - low) or 0.05 * high
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="0.4", ls="--", lw=1, label="predicted = actual")
+    ax.set_xlim(low - pad, high + pad)
+    seen = max(p.prediction.fraction_seen for p in scored)
+    ax.set_xlabel("actual final eval loss (nats/token)")
+    ax.set_ylabel(f"predicted from at most the first {seen:.0%} of the curve (nats/token)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    level = scored[0].prediction.level
+    ax.set_title(f"Final loss predicted by the curve law, {len(scored)} finished runs (bars: {level:.0%} interval)",
+                 fontsize=9)
     return fig
 
 

@@ -11,6 +11,9 @@ Sections, each skipped with the fit's own ConfigError message when the table can
     5  optimal lr / batch size laws (DeepSeek's in C, Step  lr_ucurves, batch_ucurves
        Law's in N and D), near-optimal band
     6  crossover of the recipes (every pair)               crossover
+    7  final loss predicted from each run's curve cut      predicted_vs_actual
+       short (sweep/fit/predict.py; only when the caller
+       gives the predictions: a sweep folder's runs)
 
 Which runs each fit sees:
 - With several recipes (the `recipe` column), sections 1-5 use one recipe's runs (`recipe`,
@@ -50,7 +53,7 @@ from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
 from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_isoflop, draw_loss_vs_flops,
-                               draw_loss_vs_n, draw_residuals, draw_ucurves, save)
+                               draw_loss_vs_n, draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,
                                    find_optima, fit_laws, fit_step_law, near_optimal_bands)
 from sweep.fit.isoflop import IsoFlopBudget, IsoFlopFit, fit_isoflop, group_budgets
@@ -61,6 +64,7 @@ from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to
 from sweep.fit.parametric import (PROGRESS_DELAY_S, BootstrapResult, LawComparison, LawFit,
                                   bootstrap, check_bootstrap_args, check_bootstrap_method, compare_laws,
                                   fit_chinchilla, fit_subscaling)
+from sweep.fit.predict import RunPrediction, summarize
 from sweep.progress import progress
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
 from sweep.storage import atomic_write
@@ -156,7 +160,9 @@ class _Fits:
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
                  bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
                  compute: float | None = None, recipe: str | None = None, fix: Any = None,
-                 min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> ReportResult:
+                 min_tokens_per_param: float | None = None, bootstrap_method: str | None = None,
+                 predictions: Sequence[RunPrediction] | None = None,
+                 prediction_fraction: float | None = None) -> ReportResult:
     """Fit everything `table` supports and write report.md, the figures, runs.csv and fits.json
     into `out_dir` (created; files of the same names replaced). `compute`: the C (FLOPs) at which
     the compute-optimal allocation is reported (default: the largest run's); `cutoff`: the held-
@@ -164,7 +170,9 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     N); `recipe`: whose runs sections 1-5 fit when the table has several recipes; `fix`: parameters
     the Chinchilla and sub-scaling fits hold (sweep/fit/fixed.py: "E=1.69", "E=true");
     `min_tokens_per_param`: runs with tokens / N below it are left out of every fit (counted in
-    `excluded`); `bootstrap_method`: residual | case (None: conf/fit.yaml's). ConfigError (nothing
+    `excluded`); `bootstrap_method`: residual | case (None: conf/fit.yaml's); `predictions`: the
+    runs' final losses predicted from their curves cut at `prediction_fraction` of their steps
+    (sweep/fit/predict.py predict_sweep), section 7 (none without them). ConfigError (nothing
     written) when no analysis can run or `fix` or `bootstrap_method` is not accepted."""
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
@@ -190,12 +198,18 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     sections = [_section_chinchilla(fits, out_dir, figures), _section_subscaling(fits),
                 _section_isoflop(fits, out_dir, figures), _section_envelope(fits, curves, out_dir, figures),
                 _section_hyperparameters(fits, out_dir, figures), _section_crossover(fits, out_dir, figures)]
+    if predictions is not None:
+        sections.append(_section_prediction(predictions, prediction_fraction, out_dir, figures))
     markdown = out_dir / "report.md"
     atomic_write(markdown, "\n\n".join([_header(fits, bootstrap_resamples, seed), *sections]) + "\n")
     rows = _rows(fits)
     csv_path = out_dir / "runs.csv"
     _write_csv(rows, csv_path)
-    fits_dict = jsonable(_fits_dict(fits))
+    fits_dict = _fits_dict(fits)
+    if predictions is not None:
+        fits_dict["prediction"] = {"at_fraction": prediction_fraction, "summary": summarize(list(predictions)),
+                                   "runs": [p.to_dict() for p in predictions]}
+    fits_dict = jsonable(fits_dict)
     json_path = out_dir / "fits.json"
     atomic_write(json_path, json.dumps(fits_dict, indent=2, allow_nan=False) + "\n")
     return ReportResult(out_dir, markdown, figures, fits_dict, dict(fits.skipped), csv_path, json_path, rows)
@@ -606,6 +620,29 @@ def _section_crossover(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> 
         lines.append("")
     lines.append(_figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
                          lambda: draw_crossover(fits.table.select(fits.point_R), result)))
+    return "\n".join(lines)
+
+
+def _section_prediction(predictions: Sequence[RunPrediction], fraction: float | None, out_dir: Path,
+                        figures: dict[str, Path]) -> str:
+    title = "## 7. Final loss predicted from the first part of each curve"
+    cut = f"{fraction:.0%} of its steps" if fraction is not None else "what it has logged"
+    summary = summarize(list(predictions))
+    lines = [title, "",
+             f"Each run's final eval loss predicted by the curve law of Tissue et al. 2024 (L = L0 + A S1^-alpha - "
+             f"C S2, S1 and S2 the forward and annealing areas of the run's own learning-rate schedule) fitted to its "
+             f"train loss up to {cut} (`sweep predict`). {summary['predicted']} of {summary['runs']} runs predicted."]
+    if summary["finished_predicted"]:
+        level = next(p.prediction.level for p in predictions if p.prediction is not None)
+        lines += ["", _md_table(("finished runs predicted", "median absolute relative error", "worst absolute relative error",
+                                 f"{level:.0%} intervals holding the actual loss"),
+                                [(summary["finished_predicted"], _pct(summary["median_abs_relative_error"]),
+                                  _pct(summary["max_abs_relative_error"]), _pct(summary["coverage"]))]),
+                  "", _figure(figures, out_dir, "predicted_vs_actual", "Predicted against actual final loss",
+                              lambda: draw_predicted_vs_actual(predictions))]
+    skipped = [p for p in predictions if p.skipped is not None]
+    if skipped:
+        lines += ["", "Not predicted:", ""] + [f"- `{p.run}`: {p.skipped}" for p in skipped]
     return "\n".join(lines)
 
 
