@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import signal
 
@@ -81,3 +83,21 @@ class HostReads(TorchFunctionMode):
         if getattr(func, "__name__", "") in self.READS:
             self.reads.append((self.step, func.__name__))
         return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def node_lost_at(step: int, monkeypatch) -> Iterator[None]:
+    """Inside, the training reader raises RuntimeError("node lost") when asked for `step`'s batch
+    (a crash mid-run); the reader is put back on leaving."""
+    from sweep.data import TrainReader
+
+    real_batch = TrainReader.batch
+
+    def crash(self, asked):
+        if asked == step:
+            raise RuntimeError("node lost")
+        return real_batch(self, asked)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainReader, "batch", crash)
+        yield

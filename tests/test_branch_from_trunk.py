@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import sweep.run.loop as train_module
-from sweep.data import TrainReader
 from sweep.errors import ConfigError
 from sweep.fit.table import from_rows, read_curves
 from sweep.ladder import SEGMENT_DONE, plan_ladders
@@ -18,7 +17,7 @@ from sweep.results import load_runs
 from sweep.rundir import RunDir
 from sweep.run.loop import RunInterrupted, train
 from sweep.run.optim import warmup_steps
-from tests.helpers import StopAtStep
+from tests.helpers import StopAtStep, node_lost_at
 
 LADDER = ("optim.schedule=wsd", "budget.branch=true", "optim.warmup_steps=1000")  # warmup: 10% of the trunk's S
 BUDGETS = (0.25, 0.5)  # S = 41 and 81 steps of the TINY model; cooldown starts 33 and 65
@@ -121,15 +120,7 @@ def test_a_trunk_already_past_a_segment_end_it_did_not_keep_is_one_clear_error_b
 
 
 def test_a_trunk_segment_that_failed_is_recorded_as_failed_until_a_rerun_ends_the_segment(ladder, monkeypatch):
-    real_batch = TrainReader.batch
-
-    def crash_at_step_20(self, step):
-        if step == 20:
-            raise RuntimeError("node lost")
-        return real_batch(self, step)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(TrainReader, "batch", crash_at_step_20)
+    with node_lost_at(20, monkeypatch):
         with pytest.raises(RuntimeError, match="node lost"):
             train(ladder.trunk, until_step=33)
     trunk = RunDir.for_config(ladder.trunk)

@@ -19,13 +19,12 @@ import yaml
 
 import sweep.run.checkpoint as checkpoint_module
 import sweep.run.loop as train_module
-from sweep.data import TrainReader
 from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.results import load_runs
 from sweep.rundir import RunDir
 from sweep.config import to_typed
 from sweep.run.loop import RunInterrupted, evaluate, train
-from tests.helpers import TINY, HostReads, StopAtStep, compose_config
+from tests.helpers import TINY, HostReads, StopAtStep, compose_config, node_lost_at
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -100,15 +99,7 @@ def test_a_crash_is_recorded_as_failed_and_the_rerun_resumes_from_the_last_check
     reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))
     cfg = tiny_config("train.checkpoint_every_minutes=1e-9")  # checkpoint after every step
     run = RunDir.for_config(cfg)
-    real_batch = TrainReader.batch
-
-    def crash_at_step_7(self, step):
-        if step == 7:
-            raise RuntimeError("node lost")
-        return real_batch(self, step)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(TrainReader, "batch", crash_at_step_7)
+    with node_lost_at(7, monkeypatch):
         with pytest.raises(RuntimeError, match="node lost"):
             train(cfg)
     failed = run.read_result()
