@@ -162,6 +162,18 @@ class BudgetConfig:
 
 
 @dataclass
+class EarlyStopConfig:
+    """Stopping the runs of a budget group that cannot win it (sweep/early_stop.py, README "Early
+    stopping"). Not part of a run's identity: a probed run trains exactly as a plain one."""
+
+    enabled: bool = MISSING
+    fraction: float = MISSING  # decide after this fraction of each run's steps, in (0, 1)
+    margin: float = MISSING  # relative, in [0, 1): stop when the run's interval lies above the best's by more
+    resamples: int = MISSING  # bootstrap resamples of each prediction's interval
+    level: float = MISSING  # the intervals' level, in (0, 1)
+
+
+@dataclass
 class WandbStartConfig:
     """How an online W&B run starts (conf/wandb_start.yaml): tries, each bounded, jittered waits."""
 
@@ -190,13 +202,15 @@ class TrainConfig:
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     seed: int = MISSING
     recipe: Optional[str] = MISSING  # a label for comparing training recipes (sweep fit --law crossover)
     out_dir: str = MISSING  # root of all run folders
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainLoopConfig,
-             "budget": BudgetConfig, "logger": LoggerConfig}
+             "budget": BudgetConfig, "logger": LoggerConfig,
+             "early_stop": EarlyStopConfig}
 
 
 def register_configs() -> None:
@@ -342,6 +356,7 @@ def validate(cfg: TrainConfig) -> None:
     if b.ladder_tokens_per_param is not None and b.ladder_tokens_per_param < b.tokens_per_param:
         raise ConfigError(f"budget.tokens_per_param={b.tokens_per_param:g} is above its ladder's largest "
                           f"budget.ladder_tokens_per_param={b.ladder_tokens_per_param:g}")
+    _check_early_stop(cfg)
     start = cfg.logger.start
     _positive("logger.start.attempts", start.attempts)
     _positive("logger.start.init_timeout_s", start.init_timeout_s)
@@ -364,6 +379,30 @@ def validate(cfg: TrainConfig) -> None:
         for p in d.paths:
             if not any(ch in p for ch in "*?[") and not Path(p).exists():
                 raise ConfigError(f"data.paths: {p!r} does not exist")
+
+
+def _check_early_stop(cfg: TrainConfig) -> None:
+    e = cfg.early_stop
+    if not 0 < e.fraction < 1:
+        raise ConfigError(f"early_stop.fraction={e.fraction}: accepted is a fraction of each run's steps in (0, 1)")
+    if not 0 <= e.margin < 1:
+        raise ConfigError(f"early_stop.margin={e.margin}: accepted is a relative margin in [0, 1) (0.01: 1% of "
+                          "the best run's predicted loss)")
+    if e.resamples < 1:
+        raise ConfigError(f"early_stop.resamples={e.resamples}: accepted is an integer >= 1")
+    if not 0 < e.level < 1:
+        raise ConfigError(f"early_stop.level={e.level}: accepted is an interval level in (0, 1)")
+    if not e.enabled:
+        return
+    if cfg.budget.branch:
+        raise ConfigError("early_stop.enabled=true with budget.branch=true: a cooldown-branch ladder is not "
+                          "early-stopped; set one of them to false")
+    o = cfg.optim
+    if o.schedule is Schedule.wsd and e.fraction < 1 - o.cooldown_fraction:
+        raise ConfigError(f"early_stop.fraction={e.fraction} with optim.schedule=wsd: before the cooldown "
+                          f"(the last optim.cooldown_fraction={o.cooldown_fraction} of the steps) the loss-curve "
+                          "law cannot tell how much the decay will lower the loss; use optim.schedule=cosine or "
+                          f"early_stop.fraction >= {1 - o.cooldown_fraction:g}")
 
 
 def _positive(name: str, value: float) -> None:

@@ -38,13 +38,16 @@ def training_flops(n_params: Number, tokens: Number) -> Number:
 COMPLETE = "complete"  # trained to its budget
 DIVERGED = "diverged"  # stopped: its train loss went above divergence_factor x ln(V)
 FAILED = "failed"  # an error; re-launching resumes it from its checkpoint
+STOPPED_EARLY = "stopped_early"  # its budget group's best beat its predicted final loss (sweep/early_stop.py)
 RUNNING = "running"  # a live process holds its folder
 STARTED = "started"  # it left a checkpoint or metrics, and no process holds it
 PENDING = "pending"  # nothing trained yet
 QUEUED = "queued"  # a scheduler (Slurm, W&B) has it waiting to start
 DAMAGED = "damaged"  # a file of the run cannot be read (DamagedFile says which and what to do)
-STATUSES = (COMPLETE, DIVERGED, FAILED)  # what result.json records
+STATUSES = (COMPLETE, DIVERGED, FAILED, STOPPED_EARLY)  # what result.json records
 FINISHED = (COMPLETE, DIVERGED)  # never run again; a failed run is retried when re-launched
+# A run stopped early is not run again while early stopping is on; with it off, re-launching
+# resumes it from its checkpoint to its end (sweep/early_stop.py is_settled)
 
 # result.json `role` of a cooldown-branch ladder's members (sweep/ladder.py; plain runs have none).
 # A trunk is no point of a scaling plot or fit: it stops before any cooldown. A branch is one.

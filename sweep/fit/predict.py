@@ -108,15 +108,20 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
 
 
 def run_config(run: Any):
-    """A run folder's config.yaml as a TrainConfig (settings it lacks take the schema's defaults)."""
+    """A run folder's config.yaml as a TrainConfig; a setting it lacks (a run from before the
+    setting existed) takes its default in conf/train.yaml."""
+    from importlib.resources import files
+
     from omegaconf import OmegaConf
 
     from sweep.config import TrainConfig, to_typed
     from sweep.rundir import CONFIG_REMEDY
 
     plain = run.read_config()
+    defaults = OmegaConf.create(files("conf").joinpath("train.yaml").read_text())
+    defaults = {k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}
     try:
-        return to_typed(OmegaConf.merge(OmegaConf.structured(TrainConfig), plain))
+        return to_typed(OmegaConf.merge(OmegaConf.structured(TrainConfig), defaults, plain))
     except Exception as err:  # a setting the schema does not know, a value of the wrong type
         raise DamagedFile(run.config_file, f"not a config of this version ({type(err).__name__}: "
                           f"{str(err).splitlines()[0]})", CONFIG_REMEDY) from None
@@ -134,9 +139,10 @@ def learning_rates(cfg: Any) -> tuple[np.ndarray, int]:
     return lr_S, warmup_steps(cfg.optim, steps if warmup_of is None else warmup_of)
 
 
-def predict_run(run: Any, at_fraction: float | None = None, *, n_resamples: int = 200, level: float = 0.95,
-                seed: int = 0) -> RunPrediction:
-    """One run folder (a RunDir) predicted, or skipped with its reason."""
+def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int | None = None, n_resamples: int = 200,
+                level: float = 0.95, seed: int = 0) -> RunPrediction:
+    """One run folder (a RunDir) predicted, or skipped with its reason; from its records up to
+    `at_fraction` of its steps, or up to step `until_step` (early stopping's probe step), or all."""
     from sweep.record import DIVERGED, PENDING, TRUNK, run_role
 
     name, status, coordinates, actual = run.path.name, "damaged", {}, None
@@ -161,6 +167,8 @@ def predict_run(run: Any, at_fraction: float | None = None, *, n_resamples: int 
         records = sorted({r["step"]: r for r in run.read_metrics() if "step" in r}.values(), key=lambda r: r["step"])
         if at_fraction is not None:
             records = [r for r in records if r["step"] <= at_fraction * len(lr_S)]
+        if until_step is not None:
+            records = [r for r in records if r["step"] <= until_step]
         train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
         evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
         if not train:

@@ -1,0 +1,267 @@
+"""Early stopping (README "Early stopping"): the runs of a budget group that cannot win it stop at a
+set fraction of their training, and their predicted final loss stands for them.
+
+A budget group is the runs of a grid that differ only in learning rate, batch size and weight
+decay: same model, same tokens, same data and seed (`group_key`). With `early_stop.enabled`, each
+run of a group of two or more trains first to its probe step P = `probe_step(cfg)` (F of its steps,
+rounded down to a log step, F = early_stop.fraction) and keeps its checkpoint there. Once every
+member has, the group is decided once (`decide_group`): each member's final eval loss is predicted
+from its records up to its P by the loss-curve law (sweep/fit/curve_law.py), a finished member
+stands with its actual final loss; then a member is stopped when
+
+    lo_r > (1 + margin) * hi_b
+
+where [lo_r, hi_r] is its interval and [lo_b, hi_b] that of the group's best b (lowest predicted;
+both intervals at early_stop.level). So the best is never stopped; a run that cannot be predicted
+(too few records, a diverged or failed run) is never stopped and is no comparator either; no run
+is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
+checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end.
+
+The decisions of a group are one JSON file, `<out_dir>/.early_stop/<group_key>.json`, written under
+a lock by whichever job decides first; decisions in it are never changed (members added to the
+grid later are decided then, against all members). With early stopping off, re-launching a sweep
+resumes its stopped runs to their end (`is_settled`).
+
+Letters: S a run's steps, F the fraction, P the probe step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from sweep.budget import compute_budget
+from sweep.config import TrainConfig
+from sweep.errors import ConfigError, DamagedFile
+from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
+from sweep.rundir import RunDir, identity_fields
+from sweep.storage import atomic_write
+
+log = logging.getLogger("sweep.early_stop")
+
+STOP, CONTINUE, UNDECIDED = "stop", "continue", "undecided"  # a member's action
+FREE_SETTINGS = (("optim", "lr"), ("optim", "weight_decay"), ("train", "batch_size"))  # what a group's members vary
+DECISIONS_DIR = ".early_stop"  # under out_dir
+
+
+def group_key(cfg: TrainConfig) -> str:
+    """The budget group of a run: its identity without learning rate, weight decay and batch size,
+    as `d32-l2-tpp20-<hash>`."""
+    plain = identity_fields(cfg)
+    for section, name in FREE_SETTINGS:
+        plain[section].pop(name, None)
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
+    return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{digest}"
+
+
+def probe_step(cfg: TrainConfig) -> int | None:
+    """P: the step a run of an early-stopped group trains to before the group is decided, F of its
+    steps rounded down to a multiple of train.log_every (so a record stands there); None when that
+    leaves no step before its end or none at all (the run is not early-stopped: it just trains)."""
+    steps = compute_budget(cfg).steps
+    every = cfg.train.log_every
+    step = int(math.floor(cfg.early_stop.fraction * steps / every)) * every
+    return step if 0 < step < steps else None
+
+
+def is_settled(cfg: TrainConfig, state: str) -> bool:
+    """Whether a run in `state` (sweep/record.py) is not run again: finished, or stopped early while
+    early stopping is on (with it off, a stopped run is resumed to its end)."""
+    return state in FINISHED or (state == STOPPED_EARLY and cfg.early_stop.enabled)
+
+
+def early_stopped_groups(cfgs: Sequence[TrainConfig]) -> dict[str, list[int]]:
+    """The groups of a grid that early stopping applies to, as group_key -> indices into `cfgs`:
+    early_stop.enabled, two members or more, each with a probe step. Other runs just train."""
+    groups: dict[str, list[int]] = {}
+    for i, cfg in enumerate(cfgs):
+        if cfg.early_stop.enabled and probe_step(cfg) is not None:
+            groups.setdefault(group_key(cfg), []).append(i)
+    return {key: members for key, members in groups.items() if len(members) >= 2}
+
+
+@dataclass(frozen=True)
+class MemberDecision:
+    """One member of a group: its action, the loss it stood with (predicted, or actual for a
+    finished run) and interval, what the action compared it with, and why."""
+
+    run: str
+    action: str  # stop | continue | undecided
+    predicted: float | None = None
+    interval: tuple[float, float] | None = None
+    predicted_at_step: int | None = None  # P (None: a finished run's actual loss)
+    steps: int | None = None
+    best_run: str | None = None
+    best_predicted: float | None = None
+    best_interval: tuple[float, float] | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("interval", "best_interval"):
+            out[key] = None if out[key] is None else list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "MemberDecision":
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in raw.items() if k in known}
+        for key in ("interval", "best_interval"):
+            if fields.get(key) is not None:
+                fields[key] = tuple(fields[key])
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What `decide` knows of a member: a loss with its interval (an actual loss: lo = hi = loss),
+    or None with the reason it cannot be compared; whether it may still be stopped (a finished
+    run may not)."""
+
+    run: str
+    loss: float | None
+    interval: tuple[float, float] | None
+    stoppable: bool
+    reason: str = ""
+    at_step: int | None = None
+    steps: int | None = None
+
+
+def decide(standings: Sequence[Standing], margin: float) -> list[MemberDecision]:
+    """The rule, pure: each stoppable member with a loss is stopped when the low end of its
+    interval is above (1 + margin) times the high end of the best member's (the lowest loss);
+    members without a loss stay undecided and are never stopped."""
+    if not 0 <= margin < 1:
+        raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
+    ranked = [s for s in standings if s.loss is not None]
+    best = min(ranked, key=lambda s: s.loss) if ranked else None
+    decisions = []
+    for s in standings:
+        common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps)
+        if s.loss is None:
+            decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
+            continue
+        vs = dict(best_run=best.run, best_predicted=best.loss, best_interval=best.interval)
+        if not s.stoppable:
+            decisions.append(MemberDecision(action=CONTINUE, reason=s.reason or "finished", **common, **vs))
+        elif s is not best and s.interval[0] > (1 + margin) * best.interval[1]:
+            decisions.append(MemberDecision(
+                action=STOP, **common, **vs,
+                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {best.run}'s "
+                       f"[{best.interval[0]:.4f}, {best.interval[1]:.4f}] by more than {margin:.2%}"))
+        else:
+            reason = "the group's best" if s is best else f"not clearly worse than {best.run}"
+            decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **vs))
+    return decisions
+
+
+def decisions_file(cfg: TrainConfig) -> Path:
+    return Path(cfg.out_dir) / DECISIONS_DIR / f"{group_key(cfg)}.json"
+
+
+def read_decisions(cfg: TrainConfig) -> dict[str, MemberDecision]:
+    """The decisions taken for the group of `cfg` so far, by run folder name ({} before any)."""
+    path = decisions_file(cfg)
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {name: MemberDecision.from_dict(d) for name, d in raw["members"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DamagedFile(path, f"not an early-stopping decision file ({type(err).__name__}: {err})",
+                          "delete it: the group is decided again from its runs' records") from None
+
+
+def decision_for(cfg: TrainConfig) -> MemberDecision | None:
+    """This run's decision, if its group was decided with it."""
+    return read_decisions(cfg).get(RunDir.for_config(cfg).path.name)
+
+
+@contextlib.contextmanager
+def _group_lock(cfg: TrainConfig) -> Iterator[None]:
+    path = decisions_file(cfg).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held for the seconds a group's predictions take
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
+    """Decide the members of one budget group (every one past its probe step, or finished) that have
+    no decision yet, against all members; write them to the group's decisions file (under a lock:
+    the first job of a group to call this decides, the others read) and return every decision by
+    run folder name. Decisions already taken stand."""
+    if not cfgs:
+        return {}
+    keys = {group_key(c) for c in cfgs}
+    if len(keys) != 1:
+        raise ValueError(f"decide_group: the runs span {len(keys)} budget groups: {sorted(keys)}")
+    first = cfgs[0]
+    with _group_lock(first):
+        taken = read_decisions(first)
+        names = [RunDir.for_config(c).path.name for c in cfgs]
+        if all(n in taken for n in names):
+            return taken
+        standings = [standing(c, taken.get(n)) for c, n in zip(cfgs, names)]
+        new = {d.run: d for d in decide(standings, first.early_stop.margin) if d.run not in taken}
+        decided = {**taken, **new}
+        body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
+                "level": first.early_stop.level, "members": {n: d.to_dict() for n, d in decided.items()}}
+        atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
+    for d in new.values():
+        log.info("%s: early stopping: %s (%s)", d.run, d.action, d.reason)
+    return decided
+
+
+def standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing:
+    """What a member brings to its group's decision: a finished run its actual final eval loss; a
+    run stopped earlier the prediction it was stopped with; any other run the prediction from its
+    records up to its probe step (None with the reason when it cannot be predicted)."""
+    from sweep.fit.predict import predict_run
+
+    run = RunDir.for_config(cfg)
+    name = run.path.name
+    try:
+        result = run.read_result() or {}
+    except DamagedFile as err:
+        return Standing(name, None, None, False, str(err))
+    status = result.get("status")
+    if status == COMPLETE and isinstance(result.get("final_eval_loss"), (int, float)):
+        loss = float(result["final_eval_loss"])
+        return Standing(name, loss, (loss, loss), False, "finished")
+    if status == DIVERGED:
+        return Standing(name, None, None, False, "diverged")
+    if status == STOPPED_EARLY and taken is not None and taken.predicted is not None:
+        return Standing(name, taken.predicted, taken.interval, False, "stopped earlier",
+                        taken.predicted_at_step, taken.steps)
+    at = probe_step(cfg)
+    e = cfg.early_stop
+    p = predict_run(run, until_step=at, n_resamples=e.resamples, level=e.level, seed=cfg.seed)
+    if p.prediction is None:
+        return Standing(name, None, None, False, f"not predicted: {p.skipped}")
+    seen = p.prediction.steps_seen
+    if at is None or seen < at:
+        return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of probe step {at}")
+    return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps)
+
+
+def result_fields(decision: MemberDecision) -> dict[str, Any]:
+    """What result.json (and the W&B summary) of a decided run records: for a stopped one its
+    predicted final eval loss and interval at top level (what the lr / batch laws read), and the
+    whole decision under `early_stop`."""
+    out: dict[str, Any] = {"early_stop": decision.to_dict()}
+    if decision.action == STOP:
+        out.update(predicted_final_eval_loss=decision.predicted,
+                   predicted_interval=list(decision.interval) if decision.interval else None)
+    return out
