@@ -15,11 +15,12 @@ import logging
 import signal
 import sys
 import traceback
-from typing import Any
+from typing import Any, Sequence
 
 import submitit
 
 from sweep.config import TrainConfig
+from sweep.early_stop import decide_group
 from sweep.run.distributed import world_from_env
 from sweep.errors import DamagedFile
 from sweep.record import FAILED, FINISHED, RUNNING
@@ -30,17 +31,23 @@ log = logging.getLogger("sweep.job")
 
 
 class TrainJob(submitit.helpers.Checkpointable):
-    """Picklable: holds only the typed config of its run, and for a ladder's trunk segment the
-    step it stops at (`until_step`; None: the run's end)."""
+    """Picklable: holds only the typed config of its run, for a ladder's trunk segment or an
+    early-stopped run's probe the step it stops at (`until_step`; None: the run's end), and for the
+    rest of an early-stopped run the configs of its budget group (`group`, itself included): the
+    group is decided first (sweep/early_stop.py decide_group: the first job of the group decides,
+    the others read its decisions), then the run trains on or records its stop."""
 
-    def __init__(self, cfg: TrainConfig, until_step: int | None = None):
-        self.cfg, self.until_step = cfg, until_step
+    def __init__(self, cfg: TrainConfig, until_step: int | None = None,
+                 group: Sequence[TrainConfig] | None = None):
+        self.cfg, self.until_step, self.group = cfg, until_step, tuple(group) if group else None
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
         if _num_tasks() > 1:  # one task per GPU: torch.distributed's variables, from submitit's view
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
+            if self.group is not None:  # every rank: the first to take the lock decides, the others read
+                decide_group(self.group)
             return train(self.cfg, until_step=self.until_step)
         except RunHeld as held:  # another process trains the run: skipped, not failed
             log.warning("%s", held)
