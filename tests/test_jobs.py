@@ -25,19 +25,19 @@ def test_a_ladder_is_a_chain_of_trunk_segments_each_branch_after_the_segment_end
     c = [branch_step(b.point.cfg) for b in branches]  # cooldown starts of budgets 1, 2, 4
     assert c == sorted(c) and c[-1] == cooldown_start(trunk.budget.steps, 0.2)
     assert [(s.first_step, s.last_step) for s in segments] == [(0, c[0]), (c[0], c[1]), (c[1], c[2])]
-    assert [s.after for s in segments] == [None, segments[0], segments[1]]
+    assert [s.after for s in segments] == [(), (segments[0],), (segments[1],)]
     assert [s.until_step for s in segments] == [c[0], c[1], None]  # the last one runs to the trunk's end
     for branch, segment in zip(branches, segments):
-        assert branch.after is segment and branch.first_step == segment.last_step
+        assert branch.after == (segment,) and branch.first_step == segment.last_step
         assert branch.last_step == branch.point.budget.steps and branch.until_step is None
-    assert all(jobs.index(j.after) < jobs.index(j) for j in jobs if j.after is not None)  # dependencies first
+    assert all(jobs.index(a) < jobs.index(j) for j in jobs for a in j.after)  # dependencies first
 
 
 def test_plain_points_are_one_job_each_beside_the_ladders(tmp_path):
     jobs = job_plan(compose_grid([*LADDER, "budget.branch=true,false", f"out_dir={tmp_path}"]))
     plain = [j for j in jobs if j.kind == RUN]
     assert len(plain) == 3 and len(jobs) == 3 + 6
-    assert all(j.after is None and j.first_step == 0 and j.last_step == j.point.budget.steps for j in plain)
+    assert all(j.after == () and j.first_step == 0 and j.last_step == j.point.budget.steps for j in plain)
 
 
 def test_each_job_spends_the_flops_of_its_own_steps_and_the_segments_add_up_to_the_trunk(tmp_path):

@@ -231,15 +231,15 @@ def test_a_new_ladder_submits_every_segment_after_the_previous_and_each_branch_a
     planned = plan_ladder(tmp_path, shared_cache_dir)
     segments, branches = by_kind(planned, SEGMENT), by_kind(planned, BRANCH)
     assert [(p, after) for p, after in submissions(planned)] == [
-        (segments[0], None), (branches[0], segments[0]), (segments[1], segments[0]),
-        (branches[1], segments[1]), (segments[2], segments[1]), (branches[2], segments[2])]
+        (segments[0], ()), (branches[0], (segments[0],)), (segments[1], (segments[0],)),
+        (branches[1], (segments[1],)), (segments[2], (segments[1],)), (branches[2], (segments[2],))]
     FakeExecutor.batches = []
     entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
     id_of = {(e["run"], e.get("segment")): e["job_id"] for e in entries}
     for bucket, after, jobs in FakeExecutor.batches:
         for job in jobs:
             p = next(p for p in planned if p.point.cfg == job.fn.cfg and p.job.until_step == job.fn.until_step)
-            assert after == (None if p.job.after is None else id_of[p.job.after.key])
+            assert after == (None if not p.job.after else id_of[p.job.after[0].key])
     assert [e.get("segment") for e in entries if e.get("segment")] == [s.job.last_step for s in segments]
     assert [s.job.until_step for s in segments][-1] is None  # the last segment trains to the trunk's end
     assert latest_job_entries(tmp_path / "runs").keys() == {p.job.key for p in planned}
@@ -253,7 +253,7 @@ def test_done_jobs_are_skipped_and_a_dependency_on_a_done_or_queued_job_is_dropp
     branches[0].state = "complete"
     segments[1].state, segments[1].job_id = "running", "7_0"
     assert [(p, after) for p, after in submissions(planned)] == [
-        (branches[1], "7_0"), (segments[2], "7_0"), (branches[2], segments[2])]
+        (branches[1], ("7_0",)), (segments[2], ("7_0",)), (branches[2], (segments[2],))]
 
 
 def test_re_running_submits_nothing_when_every_job_is_done_or_queued(tmp_path, shared_cache_dir, monkeypatch):
