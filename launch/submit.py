@@ -32,7 +32,7 @@ from launch.launcher_names import aliased_value
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
-from sweep.early_stop import early_stopped_groups, probe_step
+from sweep.early_stop import early_stopped_groups, is_settled, probe_step
 from sweep.errors import ConfigError
 from sweep.record import COMPLETE, DAMAGED, FINISHED
 
@@ -142,8 +142,9 @@ class PlannedRun:
 
     @property
     def to_submit(self) -> bool:
-        """Neither finished, held by a live job or process, nor damaged."""
-        return self.state not in FINISHED and self.state not in ("queued", "running", DAMAGED)
+        """Neither settled (finished, or stopped early while early stopping is on), held by a live
+        job or process, nor damaged."""
+        return not is_settled(self.point.cfg, self.state) and self.state not in ("queued", "running", DAMAGED)
 
 
 def job_state(job: Job) -> str:
@@ -205,7 +206,7 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
     latest: dict[tuple[str, int | None], dict] = {}
     for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
         latest.update(latest_job_entries(out_dir))
-    open_jobs = [p for p in planned if p.state not in FINISHED and p.job.key in latest]
+    open_jobs = [p for p in planned if not is_settled(p.point.cfg, p.state) and p.job.key in latest]
     states = job_states(latest[p.job.key]["job_id"] for p in open_jobs)
     for p in open_jobs:
         entry = latest[p.job.key]
