@@ -298,7 +298,8 @@ def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains
         tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
     grid = ["model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "optim.warmup_steps=2",
-            "train.precision=fp32", "early_stop.enabled=true", "early_stop.fraction=0.5", "optim.lr=1e-6,3e-3"]
+            "train.eval_every=8", "train.precision=fp32", "early_stop.enabled=true", "early_stop.fraction=0.5",
+            "early_stop.resamples=50", "optim.lr=1e-6,3e-3"]
     first = multirun(out, shared_cache_dir, *grid)
     assert first.returncode == 0, first.stdout + first.stderr
     by_lr = {r["lr"]: r for r in results(out).values()}
