@@ -250,6 +250,7 @@ EARLY_STOP = ("model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "t
               "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "optim.lr=1e-6,3e-3")
 
 
+@pytest.mark.slow  # about 70 s: four jobs, two in a row (test_local covers the same grid, test_submit the afterok)
 def test_early_stopping_on_slurm_stops_the_hopeless_run_after_afterok_on_both_probes_and_a_rerun_submits_nothing(
         slurm_cluster, tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
