@@ -3,9 +3,8 @@ at most `parallelism` runs at once, each given its own GPUs, with the same skip-
 rule and manifest as on Slurm, and the same job plan (launch/jobs.py): a ladder's trunk
 segments and branches start once the job they wait for is done, an early-stopped group's rests
 once all its probes are; a failed segment or probe leaves its dependants not run (`cancelled`),
-and running the sweep again runs them. A damaged run (a file
-of it cannot be read) is skipped with its one line and every other run goes on. The command
-waits until every run has ended.
+and running the sweep again runs them. A damaged run (a file of it cannot be read) is skipped
+with its one line and every other run goes on. The command waits until every run has ended.
 """
 
 from __future__ import annotations

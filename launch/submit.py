@@ -295,8 +295,8 @@ def ladder_saving(planned: Sequence[PlannedRun]) -> str:
 @dataclass(frozen=True)
 class EarlyStopBound:
     """The cost of a grid's early-stopped groups if every run trains to its end, and the least
-    early stopping can make it: in each group only one run (the one dearest to finish) trains
-    on past its probe step P."""
+    early stopping can make it: in each group only one run (its best, at the least the cheapest
+    to finish) trains on past its probe step P."""
 
     flops: float
     least_flops: float
@@ -324,16 +324,17 @@ def early_stop_bound(planned: Sequence[PlannedRun]) -> EarlyStopBound:
             costs.append((p.point.budget.flops, p.point.budget.flops * share, h, h * share))
         full += sum(c[0] for c in costs)
         hours += sum(c[2] for c in costs)
-        rest = min(costs, key=lambda c: c[0] - c[1])  # the best may be any member: the cheapest to finish
-        least += sum(c[1] for c in costs) + rest[0] - rest[1]
-        least_hours += sum(c[3] for c in costs) + rest[2] - rest[3]
+        best = min(costs, key=lambda c: c[0] - c[1])  # the best may be any member: at the least the cheapest to finish
+        least += sum(c[1] for c in costs) + best[0] - best[1]
+        least_hours += sum(c[3] for c in costs) + best[2] - best[3]
     return EarlyStopBound(full, least, hours if estimated else None, least_hours if estimated else None)
 
 
 def early_stop_saving(planned: Sequence[PlannedRun]) -> str:
     """'early stopping: its groups with every run to its end: 7.50e+15 FLOPs, 1.9 GPU-hours; at
     least 3.00e+15 FLOPs, 0.8 GPU-hours if all but each group's best stop at their probe step:
-    saving at most 60% of the compute (a bound: the groups are decided as they train)'."""
+    saving at most 60% of the compute (a bound: which runs stop is known once each group is
+    decided)'."""
     t = early_stop_bound(planned)
     hours = lambda h: "" if h is None else f", {h:.3g} GPU-hours"  # noqa: E731
     return (f"early stopping: its groups with every run to its end: {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; "

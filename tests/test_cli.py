@@ -507,7 +507,8 @@ def test_status_shows_a_run_stopped_early_with_its_predicted_final_loss_and_coun
 
 def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_on_the_saving(tmp_path, capsys,
                                                                                           wide_console):
-    assert main(["plan", "model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true", f"out_dir={tmp_path}"]) == 0
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true"]
+    assert main(["plan", *grid, f"out_dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert "plan: 6 jobs" in out and out.count("│ probe ") == 3 and out.count("│ rest ") == 3
     saving = re.search(r"if all but each group's best stop at their probe step: saving at most (\d+)% of the compute "

@@ -106,7 +106,7 @@ def test_each_member_of_an_early_stopped_group_gets_a_probe_to_its_probe_step_an
             assert rest.after == tuple(probes)  # every probe of its group, not the other group's
             assert [c for c in rest.group] == [j.point.cfg for j in probes]  # decides its group first
             assert probe.flops + rest.flops == probe.point.budget.flops
-            assert probe.cosine_flops == 0 and rest.cosine_flops == rest.point.budget.flops  # the rest stands for the point
+            assert probe.cosine_flops == 0 and rest.cosine_flops == rest.point.budget.flops  # the rest: the point
             assert probe.key != rest.key and rest.key == (rest.point.run.path.name, None)
     assert len({group_key(p.cfg) for p in grid}) == 2
 

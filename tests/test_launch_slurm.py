@@ -246,8 +246,8 @@ def test_a_failed_segment_leaves_its_dependants_cancelled_and_a_rerun_resubmits_
         again.stdout + again.stderr + done.stdout
 
 
-EARLY_STOP = ("model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "train.eval_every=8", "optim.warmup_steps=2",
-              "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "optim.lr=1e-6,3e-3")
+EARLY_STOP = ("model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "train.eval_every=8",
+              "optim.warmup_steps=2", "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "optim.lr=1e-6,3e-3")
 
 
 @pytest.mark.slow  # about 70 s: four jobs, two in a row (test_local covers the same grid, test_submit the afterok)

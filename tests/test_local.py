@@ -315,7 +315,8 @@ def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains
     assert len(manifest) == 4  # two probes, two rests
 
     again = multirun(out, shared_cache_dir, *grid)
-    assert again.returncode == 0 and "2 of 2 runs are finished or stopped early: not run again" in again.stdout + again.stderr
+    assert again.returncode == 0
+    assert "2 of 2 runs are finished or stopped early: not run again" in again.stdout + again.stderr
     assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4  # trained nothing
 
     resumed = multirun(out, shared_cache_dir, *grid, "early_stop.enabled=false")
