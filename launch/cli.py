@@ -44,8 +44,8 @@ from sweep.storage import atomic_write
 # Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
-STATUS_ORDER = ("complete", "diverged", "failed", "cancelled", "running", "queued", "started", "pending",
-                "damaged")
+STATUS_ORDER = ("complete", "diverged", "stopped_early", "failed", "cancelled", "running", "queued", "started",
+                "pending", "damaged")
 
 
 def _num(x: Any, fmt: str) -> str:
@@ -65,10 +65,10 @@ def _duration(seconds: float | None) -> str:
 def plan(overrides: Sequence[str], config_name: str) -> int:
     from launch.grid import compose_grid
     from launch.jobs import RUN
-    from launch.submit import ladder_saving, plan_local
+    from launch.submit import plan_local, plan_notes
 
     grid = compose_grid(overrides, config_name)
-    planned = plan_local(grid)  # a ladder's trunk segments and branches are jobs of their own
+    planned = plan_local(grid)  # a ladder's trunk segments and branches, early stopping's probes and rests: jobs
     ladders = any(p.job.kind != RUN for p in planned)
     unit = "jobs" if ladders else "runs"
     table = Table(title=f"plan: {len(planned)} {unit}", show_lines=False)
@@ -89,8 +89,8 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     total_tokens = sum((p.job.last_step - p.job.first_step) * p.point.budget.tokens_per_step for p in planned)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     console.print(f"total: {len(planned)} {unit} ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
-    if ladders:
-        console.print(ladder_saving(planned), highlight=False)
+    for line in plan_notes(planned):
+        console.print(line, highlight=False)
     for point in grid:
         damage = point.damage()
         if damage is not None:
@@ -175,7 +175,7 @@ def wait(source: str, interval_s: float) -> None:
         bar.update(done=sum(r["status"] in ENDED for r in rows), total=len(rows), info=counts)
 
 
-ENDED = ("complete", "diverged", "failed", "cancelled")
+ENDED = ("complete", "diverged", "stopped_early", "failed", "cancelled")
 
 
 def run_fraction_done(row: dict[str, Any]) -> float:
@@ -201,11 +201,22 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
 
 def _job_text(row: dict[str, Any]) -> str:
     """The status table's `job` column: the run's current Slurm job and its state; for a ladder's
-    trunk, the step its current segment ends at."""
+    trunk, the step its current segment ends at; for an early-stopped run's probe, its probe step."""
     if not row.get("job_id"):
         return ""
-    segment = f" (segment to step {row['segment']})" if row.get("segment") is not None else ""
-    return f"{row['job_id']} {row['job_state'] or ''}".strip() + segment
+    part = next((f" ({name} to step {row[name]})" for name in ("segment", "probe") if row.get(name) is not None), "")
+    return f"{row['job_id']} {row['job_state'] or ''}".strip() + part
+
+
+def _predicted_text(row: dict[str, Any]) -> str:
+    """The status table's `predicted` column: a run stopped early's predicted final eval loss and
+    its interval (its eval loss column holds its last eval, at its probe step)."""
+    predicted, interval = row.get("predicted_final_eval_loss"), row.get("predicted_interval")
+    if not isinstance(predicted, (int, float)):
+        return ""
+    if isinstance(interval, (list, tuple)) and len(interval) == 2:
+        return f"{predicted:.4f} [{_num(interval[0], '.4f')}, {_num(interval[1], '.4f')}]"
+    return f"{predicted:.4f}"
 
 
 def json_rows(rows: list[dict[str, Any]]) -> str:
@@ -232,8 +243,9 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
     # a column for every other setting whose value differs among the runs (recipe, warmup, data, ...)
     differing = differing_settings(rows, shown=STATUS_SETTINGS)
     table = Table(title=f"{source}: {len(rows)} runs")
+    predicted = any(_predicted_text(r) for r in rows)  # a column only when a run was stopped early
     for col in ("d", "l", "batch", "lr", "wd", "seed", "tokens/param", *differing, "status", "steps", "train loss",
-                "eval loss", "N", "tokens", "wall", "job"):
+                "eval loss", *(("predicted",) if predicted else ()), "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
     for i, r in enumerate(rows):
         steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
@@ -241,7 +253,8 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                       _num(r["weight_decay"], "g"), _num(r["seed"], ""), _num(r.get("tokens_per_param"), "g"),
                       *(_setting_text(values[i]) for values in differing.values()), r["status"], steps,
                       _num(r.get("final_train_loss"), ".4f"),
-                      _num(r.get("final_eval_loss"), ".4f"), _num(r.get("n_params"), ","),
+                      _num(r.get("final_eval_loss"), ".4f"), *((_predicted_text(r),) if predicted else ()),
+                      _num(r.get("n_params"), ","),
                       _num(r.get("tokens"), ","), _duration(r.get("wall_seconds")),
                       _job_text(r))
     if not rows_only:
@@ -251,6 +264,10 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
     for r in rows:
         if r["status"] == "cancelled":
             console.print(f"cancelled: {r['path']}: {r.get('error', '')}")
+        if r["status"] == "stopped_early":
+            decision = r.get("early_stop") if isinstance(r.get("early_stop"), dict) else {}
+            console.print(f"stopped early: {r['path']}: predicted final eval loss {_predicted_text(r) or '-'}; "
+                          f"{decision.get('reason', '')}", highlight=False)
         if r["status"] == "failed":
             where = "" if not r.get("traceback") else " (traceback: in the W&B run's summary)" \
                 if r.get("wandb_id") else f" (traceback: {r['path']}/result.json)"

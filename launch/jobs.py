@@ -8,51 +8,74 @@ at its cooldown start c:
                |             |              |               |
            branch 5      branch 10      branch 20       branch 40
 
+An early-stopped budget group (sweep/early_stop.py) is two jobs per member: a probe, steps 0 -> P,
+and the rest, steps P -> S, after every probe of its group; the rest decides the group first
+(launch/job.py), then trains on or records its stop:
+
+    probe a [0 -> Pa]   probe b [0 -> Pb]   probe c [0 -> Pc]
+           \\___________________|___________________/
+           |                    |                   |
+      rest a [Pa -> Sa]   rest b [Pb -> Sb]   rest c [Pc -> Sc]
+
+A member already settled (finished, or stopped early while early stopping is on) keeps one plain
+job, done: it is not run again but counts in its group's decision.
+
 Both launchers run this plan: Slurm orders it with `afterok` dependencies (launch/submit.py),
-the local launcher starts a job once its dependency is done (launch/local.py). Pure: nothing
+the local launcher starts a job once its dependencies are done (launch/local.py). Pure: nothing
 here submits or trains.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from launch.grid import GridPoint
+from sweep.config import TrainConfig
+from sweep.early_stop import decision_for, early_stopped_groups, is_settled, probe_step
 from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
-from sweep.record import FINISHED, training_flops
+from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
 from sweep.rundir import RunDir
 
-RUN, SEGMENT = "run", "segment"  # a Job's kind, beside BRANCH
+RUN, SEGMENT, PROBE, REST = "run", "segment", "probe", "rest"  # a Job's kind, beside BRANCH
+PARTIAL = (SEGMENT, PROBE)  # kinds that train part of a run and leave it to a later job
 
 
 @dataclass(frozen=True, eq=False)
 class Job:
-    """One job: a plain run, a branch, or a trunk segment (steps first_step -> last_step)."""
+    """One job: a plain run, a branch, a trunk segment (steps first_step -> last_step), or an
+    early-stopped run's probe (0 -> P) or rest (P -> S)."""
 
     point: GridPoint
-    kind: str  # run | segment | branch
-    first_step: int  # 0; a segment: the previous segment's end; a branch: its cooldown start c
-    last_step: int  # the run's steps S; a segment: its end c_k
-    after: "Job | None" = None  # the job that must end well first
-    until_step: int | None = None  # what the job passes to train(): a segment's end, None at the trunk's end
+    kind: str  # run | segment | branch | probe | rest
+    first_step: int  # 0; a segment: the previous segment's end; a branch: its cooldown start c; a rest: P
+    last_step: int  # the run's steps S; a segment: its end c_k; a probe: P
+    after: tuple["Job", ...] = ()  # the jobs that must end well first
+    until_step: int | None = None  # what the job passes to train(): a segment's end or P, None at the run's end
+    group: tuple[TrainConfig, ...] | None = None  # a rest: its budget group's configs (itself included)
 
     @property
     def key(self) -> tuple[str, int | None]:
-        """(run folder name, segment end or None): names the job in the manifest."""
-        return self.point.run.path.name, self.last_step if self.kind == SEGMENT else None
+        """(run folder name, segment end or probe step, else None): names the job in the manifest."""
+        return self.point.run.path.name, self.last_step if self.kind in PARTIAL else None
 
     @property
     def label(self) -> str:
         name = self.point.run.path.name
-        return f"{name} [steps {self.first_step} -> {self.last_step}]" if self.kind == SEGMENT else name
+        if self.kind == SEGMENT:
+            return f"{name} [steps {self.first_step} -> {self.last_step}]"
+        if self.kind in (PROBE, REST):
+            return f"{name} [{self.kind}: steps {self.first_step} -> {self.last_step}]"
+        return name
 
     @property
     def role(self) -> str:
-        """What the plan's `job` column shows: 'trunk tpp=40', 'branch tpp=5', or 'run'."""
-        if self.kind == RUN:
-            return RUN
+        """What the plan's `job` column shows: 'trunk tpp=40', 'branch tpp=5', 'probe', 'rest' or 'run'."""
+        if self.kind in (RUN, PROBE, REST):
+            return self.kind
         name = "trunk" if self.kind == SEGMENT else BRANCH
         return f"{name} tpp={self.point.cfg.budget.tokens_per_param:g}"
 
@@ -69,42 +92,102 @@ class Job:
 
     @property
     def cosine_flops(self) -> float:
-        """What the job's point costs as a cosine run from scratch: its 6 N T; a segment, no
-        point of the fit, none."""
-        return 0.0 if self.kind == SEGMENT else self.point.budget.flops
+        """What the job's point costs as a cosine run from scratch: its 6 N T; a segment (no point
+        of the fit) and a probe (its rest stands for the point), none."""
+        return 0.0 if self.kind in PARTIAL else self.point.budget.flops
 
     def done(self) -> bool:
-        """A segment: the trunk kept its checkpoint at the segment's end (or ended); any other
-        job: its run is finished (complete or diverged). Not done while a file of the run cannot
-        be read (its point's state is then `damaged`)."""
-        if self.kind == SEGMENT:
-            try:
+        """A segment: the trunk kept its checkpoint at the segment's end (or ended); a probe:
+        `probe_done`; any other job: its run is settled (finished, or stopped early while early
+        stopping is on). Not done while a file of the run cannot be read (its point's state is
+        then `damaged`)."""
+        try:
+            if self.kind == SEGMENT:
                 return trunk_segment_done(self.point.cfg, self.last_step)
-            except DamagedFile:
-                return False
-        return self.point.state() in FINISHED
+            if self.kind == PROBE:
+                return probe_done(self.point, self.last_step)
+        except DamagedFile:
+            return False
+        return is_settled(self.point.cfg, self.point.state())
+
+
+def probe_done(point: GridPoint, step: int) -> bool:
+    """Whether a run is past its probe step P = `step`: its group has a decision for it, or it is
+    finished or stopped, or its metrics.jsonl's last record is at P or later (train() logs a
+    record at every log step, and P is one). Raises DamagedFile when its decisions file or
+    result cannot be read."""
+    state = point.state()
+    if state == DAMAGED:
+        return False
+    if state in FINISHED or state == STOPPED_EARLY or decision_for(point.cfg) is not None:
+        return True
+    return last_step(point.run.metrics_file) >= step
+
+
+def last_step(metrics_file: Path) -> int:
+    """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
+    end, so it costs the same at any length."""
+    try:
+        with open(metrics_file, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().split(b"\n")[:-1]  # the part after the last newline is torn or empty
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):  # the first, cut by the seek
+            continue
+    return 0
 
 
 def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
-    """The jobs of a grid (launch/grid.py build_grid's, ladders expanded) in grid order, each
-    after the job it waits for: a plain run as it comes; a ladder where its trunk stands, each
-    trunk segment followed by the branches that start at its end. A trunk's segments end at its
-    branches' cooldown starts (the last one at its own end: it runs to the end then)."""
+    """The jobs of a grid (launch/grid.py build_grid's, ladders and early-stopped groups
+    expanded) in grid order, each after the jobs it waits for: a plain run as it comes; a ladder
+    where its trunk stands, each trunk segment followed by the branches that start at its end;
+    an early-stopped group where its first member stands, its probes then its rests. A trunk's
+    segments end at its branches' cooldown starts (the last one at its own end: it runs to the
+    end then)."""
     branches: dict[str, list[GridPoint]] = {}
     for point in grid:
         if point.role == BRANCH:
             branches.setdefault(RunDir.for_config(trunk_config(point.cfg)).path.name, []).append(point)
+    groups = {members[0]: [grid[i] for i in members]
+              for members in early_stopped_groups([p.cfg for p in grid]).values()}
+    in_group = {id(p) for members in groups.values() for p in members}
     jobs: list[Job] = []
-    for point in grid:
+    for i, point in enumerate(grid):
         if point.role == TRUNK:
             members = branches.get(point.run.path.name, [])
             ends = sorted({branch_step(b.cfg) for b in members})
-            first, previous = 0, None
+            first, previous = 0, ()
             for end in ends:
-                previous = Job(point, SEGMENT, first, end, previous, None if end == ends[-1] else end)
-                jobs.append(previous)
-                jobs += [Job(b, BRANCH, end, b.budget.steps, previous) for b in members if branch_step(b.cfg) == end]
-                first = end
-        elif point.role is None:
+                segment = Job(point, SEGMENT, first, end, previous, None if end == ends[-1] else end)
+                jobs.append(segment)
+                jobs += [Job(b, BRANCH, end, b.budget.steps, (segment,)) for b in members if branch_step(b.cfg) == end]
+                first, previous = end, (segment,)
+        elif i in groups:
+            jobs += group_jobs(groups[i])
+        elif point.role is None and id(point) not in in_group:
             jobs.append(Job(point, RUN, 0, point.budget.steps))
     return jobs
+
+
+def group_jobs(members: Sequence[GridPoint]) -> list[Job]:
+    """An early-stopped group's jobs: each member not settled a probe (0 -> P) and a rest (P -> S)
+    after all the group's probes, carrying the group's configs; a settled member (it counts in
+    the decision) one plain job, done."""
+    configs = tuple(p.cfg for p in members)
+    live = [p for p in members if not settled(p)]
+    probes = [Job(p, PROBE, 0, probe_step(p.cfg), (), probe_step(p.cfg)) for p in live]
+    rests = [Job(p, REST, probe.last_step, p.budget.steps, tuple(probes), None, configs)
+             for p, probe in zip(live, probes)]
+    plain = [Job(p, RUN, 0, p.budget.steps) for p in members if settled(p)]
+    return [*plain, *probes, *rests]
+
+
+def settled(point: GridPoint) -> bool:
+    """Not run again (sweep/early_stop.py is_settled); a damaged point is not (its jobs are
+    planned, and skipped as damaged)."""
+    return is_settled(point.cfg, point.state())

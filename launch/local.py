@@ -1,16 +1,15 @@
 """Running grid points on this machine, each in its own process (submitit's LocalExecutor):
 at most `parallelism` runs at once, each given its own GPUs, with the same skip-if-finished
 rule and manifest as on Slurm, and the same job plan (launch/jobs.py): a ladder's trunk
-segments and branches start once the job they wait for is done; a failed segment leaves its
-dependants not run (`cancelled`), and running the sweep again runs them. A damaged run (a file
-of it cannot be read) is skipped with its one line and every other run goes on. The command
-waits until every run has ended.
+segments and branches start once the job they wait for is done, an early-stopped group's rests
+once all its probes are; a failed segment or probe leaves its dependants not run (`cancelled`),
+and running the sweep again runs them. A damaged run (a file of it cannot be read) is skipped
+with its one line and every other run goes on. The command waits until every run has ended.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections import Counter
@@ -22,12 +21,13 @@ import submitit
 
 from launch.grid import GridPoint
 from launch.job import TrainJob
-from launch.jobs import SEGMENT, Job, job_plan
+from launch.jobs import PARTIAL, Job, job_plan, last_step
 from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
+from sweep.early_stop import is_settled
 from sweep.errors import ConfigError
 from sweep.progress import progress
-from sweep.record import DAMAGED, FINISHED
+from sweep.record import DAMAGED, STOPPED_EARLY
 from sweep.rundir import describe_holder
 
 log = logging.getLogger("sweep.launch")
@@ -62,11 +62,12 @@ class Outcome:
 
 
 def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:
-    """Run the jobs of every point that is not finished (launch/jobs.py job_plan: a ladder's
-    trunk segments and branches, each started once the job it waits for is done); returns one
-    Outcome per point (finished ones without running them again). A job whose dependency did
-    not end well (failed, damaged, held elsewhere) is not run: its point is `cancelled`, and
-    running the sweep again runs it."""
+    """Run the jobs of every point that is not settled (launch/jobs.py job_plan: a ladder's
+    trunk segments and branches, an early-stopped group's probes and rests, each started once
+    the jobs it waits for are done); returns one Outcome per point (settled ones, finished or
+    stopped early, without running them again). A job whose dependency did not end well (failed,
+    damaged, held elsewhere) is not run: its point is `cancelled`, and running the sweep again
+    runs it."""
     if options.parallelism < 1:
         raise ConfigError(f"hydra.launcher.parallelism={options.parallelism}: must be >= 1")
     gpus = list(options.visible_gpus if options.visible_gpus is not None
@@ -79,9 +80,11 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         if point.cfg.train.batch_size % tasks:
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                               f"not divisible by the {tasks} ranks of each run")
-    outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if p.state() in FINISHED}
+    outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if is_settled(p.cfg, p.state())}
     if len(outcomes):
-        log.info("%d of %d runs are finished: not run again", len(outcomes), len(points))
+        stopped = any((o.result or {}).get("status") == STOPPED_EARLY for o in outcomes.values())
+        log.info("%d of %d runs are finished%s: not run again", len(outcomes), len(points),
+                 " or stopped early" if stopped else "")
     for point in points:
         damage = point.damage()
         if damage is not None:
@@ -92,7 +95,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         if holder is not None:
             outcomes[id(point)] = held_outcome(point, holder)
     jobs = job_plan(points)
-    ended_well = {id(j) for j in jobs if j.kind == SEGMENT and j.point.state() != DAMAGED
+    ended_well = {id(j) for j in jobs if j.kind in PARTIAL and j.point.state() != DAMAGED
                   and j.done()}  # a finished trunk's segments too: its branches may not be
     pending = [j for j in jobs if id(j.point) not in outcomes and id(j) not in ended_well]
     g = options.gpus_per_run
@@ -100,12 +103,17 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     running: list[tuple[Job, Any, list[int]]] = []
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar:
         while pending or running:
-            for job in [j for j in pending if j.after is not None and not waits_well(j.after, ended_well, outcomes,
-                                                                                       running, pending)]:
-                pending.remove(job)
-                if id(job.point) not in outcomes:
-                    outcomes[id(job.point)] = cancelled_outcome(job)
-            for job in [j for j in pending if j.after is None or id(j.after) in ended_well]:
+            for job in pending[:]:
+                failed = next((a for a in job.after if not waits_well(a, ended_well, outcomes, running, pending)),
+                              None)
+                if failed is not None:
+                    pending.remove(job)
+                    if id(job.point) not in outcomes:
+                        outcomes[id(job.point)] = cancelled_outcome(job, failed)
+            for job in [j for j in pending if all(id(a) in ended_well for a in j.after)]:
+                if id(job.point) in outcomes:  # its run ended in an earlier job (e.g. diverged before its probe step)
+                    pending.remove(job)
+                    continue
                 if not free:
                     break
                 pending.remove(job)
@@ -139,30 +147,31 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
     executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
                                gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
-    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step))
+    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group))
     entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
              "bucket": "local", "log": str(submitted.paths.stdout)}
-    if job.kind == SEGMENT:
-        entry["segment"] = job.last_step
+    if job.kind in PARTIAL:
+        entry[job.kind] = job.last_step
     append_manifest(Path(point.cfg.out_dir), [entry])
     log.info("started %s (pid %s%s)", job.label, submitted.job_id, f", GPUs {slot}" if slot else "")
     return submitted
 
 
 def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: set[int]) -> None:
-    """Record how a job ended: a segment that kept its checkpoint has ended well (its trunk's
-    outcome waits for the trunk's end); any other job ends its point."""
+    """Record how a job ended: a segment that kept its checkpoint, or a probe past its probe
+    step, has ended well (its run's outcome waits for the run's end, unless it ended there);
+    any other job ends its point."""
     point = job.point
     try:
         outcome = Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
     except Exception as err:  # the run's own failure, with the job's traceback
         outcome = Outcome(point, point.run.read_result(), err)
-    if job.kind == SEGMENT and outcome.error is None and job.done():
+    if job.kind in PARTIAL and outcome.error is None and job.done():
         ended_well.add(id(job))
-        if job.until_step is not None:
-            log.info("%s: segment done (log %s)", job.label, submitted.paths.stdout)
+        if job.until_step is not None and not is_settled(point.cfg, point.state()):
+            log.info("%s: %s done (log %s)", job.label, job.kind, submitted.paths.stdout)
             return
-    elif job.kind != SEGMENT and outcome.error is None:
+    elif job.kind not in PARTIAL and outcome.error is None:
         ended_well.add(id(job))
     outcomes[id(point)] = outcome
     status = (outcome.result or {}).get("status", "failed")
@@ -170,9 +179,9 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
              submitted.paths.stdout)
 
 
-def cancelled_outcome(job: Job) -> Outcome:
-    """A job not run because the job it waits for did not end well."""
-    reason = f"not run: {job.after.label} did not end well; running the sweep again runs it"
+def cancelled_outcome(job: Job, failed: Job) -> Outcome:
+    """A job not run because a job it waits for (`failed`) did not end well."""
+    reason = f"not run: {failed.label} did not end well; running the sweep again runs it"
     log.warning("%s: cancelled: %s", job.label, reason)
     return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 
@@ -188,7 +197,8 @@ def report_sweep(bar: Any, points: Sequence[GridPoint], outcomes: dict[int, Outc
 
 
 def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int = 3) -> str:
-    """'2 complete, 1 failed, 2 running: d16-..., d32-...' (running names: the first few)."""
+    """'2 complete, 1 failed, 1 stopped_early, 2 running: d16-..., d32-...' (running names: the
+    first few)."""
     counts = Counter("failed" if o.error is not None and not o.result else (o.result or {}).get("status", "failed")
                      for o in outcomes)
     counts.pop("running", None)  # held by another process: ended here
@@ -198,24 +208,6 @@ def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int 
         more = f" +{len(names) - names_shown}" if len(names) > names_shown else ""
         parts.append(f"{len(running)} running: {', '.join(names[:names_shown])}{more}")
     return ", ".join(parts)
-
-
-def last_step(metrics_file: Path) -> int:
-    """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
-    end, so it costs the same at any length."""
-    try:
-        with open(metrics_file, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 4096))
-            lines = f.read().split(b"\n")[:-1]  # the part after the last newline is torn or empty
-    except OSError:
-        return 0
-    for line in reversed(lines):
-        try:
-            return int(json.loads(line)["step"])
-        except (ValueError, KeyError, TypeError):  # the first, cut by the seek
-            continue
-    return 0
 
 
 def held_outcome(point: GridPoint, holder: dict[str, Any]) -> Outcome:

@@ -3,7 +3,9 @@ which job last ran each run folder.
 
 The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted job (appended, never
 rewritten): {"run", "path", "job_id", "bucket", "submitted"}; a ladder's jobs (launch/jobs.py) add
-"segment" (a trunk segment: the step it ends at) and "after" (the job id it waits for).
+"segment" (a trunk segment: the step it ends at) and "after" (the job id it waits for); an
+early-stopped run's probe adds "probe" (its probe step), its rest "after" (the ids of its group's
+probe jobs, ':'-joined).
 """
 
 from __future__ import annotations
@@ -79,14 +81,21 @@ def latest_jobs(out_dir: Path) -> dict[str, dict]:
 
 
 def latest_job_entries(out_dir: Path) -> dict[tuple[str, int | None], dict]:
-    """(run name, trunk segment end or None) -> the most recent manifest entry of that job
-    (launch/jobs.py Job.key): each segment of a trunk apart."""
+    """(run name, trunk segment end or probe step or None) -> the most recent manifest entry of
+    that job (launch/jobs.py Job.key): each segment of a trunk apart, a probe apart from its rest."""
     return {job_key(entry): entry for entry in manifest_entries(out_dir)}
 
 
 def job_key(entry: dict) -> tuple[str, int | None]:
-    """The job a manifest entry ran: its run, and for a trunk segment the step the segment ends at."""
-    return entry["run"], entry.get("segment")
+    """The job a manifest entry ran: its run, and for a trunk segment the step the segment ends
+    at, for a probe its probe step."""
+    return entry["run"], part_end(entry)
+
+
+def part_end(entry: dict) -> int | None:
+    """The step a job that trains part of a run (a trunk segment, a probe) ends at; None for a
+    job that trains its run to the end (a plain run, a branch, a rest)."""
+    return entry.get("segment", entry.get("probe"))
 
 
 def manifest_entries(out_dir: Path) -> Iterator[dict]:
@@ -159,11 +168,12 @@ def max_array_size(timeout_s: float = 30) -> int:
 
 def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     """Add each run's current job (`job_id`, `job_state`, `log`; a ladder trunk's also `segment`,
-    the step its current segment ends at) to its runs-table row, and let Slurm settle runs
-    without a result.json: a live job makes the run `queued` or `running`; a job cancelled
-    (scancel, or by Slurm because the job it waited for failed) makes it `cancelled`; any other
-    job that ended without a result (killed, out of memory, node failure, time-outs past
-    max_requeues) makes it `failed`, never complete. A trunk between two segments stays `started`."""
+    the step its current segment ends at; an early-stopped run's probe `probe`, its probe step) to
+    its runs-table row, and let Slurm settle runs without a result.json: a live job makes the run
+    `queued` or `running`; a job cancelled (scancel, or by Slurm because a job it waited for
+    failed) makes it `cancelled`; any other job that ended without a result (killed, out of
+    memory, node failure, time-outs past max_requeues) makes it `failed`, never complete. A trunk
+    between two segments, a run between its probe and its rest, stays `started`."""
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
@@ -174,18 +184,22 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         entry = current_entry(entries_of[row["run"]], states)
         state = states.get(entry["job_id"])
         row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
-        if entry.get("segment") is not None:
-            row["segment"] = entry["segment"]
+        for part in ("segment", "probe"):
+            if entry.get(part) is not None:
+                row[part] = entry[part]
         if row["status"] not in ("started", "pending") or state is None:
             continue
-        if entry.get("segment") is not None and state == "COMPLETED":  # a trunk between its segments
+        if part_end(entry) is not None and state == "COMPLETED":  # between a trunk's segments, or probe and rest
             continue
         if state in ACTIVE_STATES:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            waited = (f" (it waited for job {entry['after']}, which did not end well; running the sweep again "
-                      "submits it again)" if entry.get("after") else "")
+            after = entry.get("after") or ""
+            waited = "" if not after else (
+                f" (it waited for job {after}, which did not end well; running the sweep again submits it again)"
+                if ":" not in after else f" (it waited for jobs {after.replace(':', ', ')}, one of which did not "
+                                         "end well; running the sweep again submits it again)")
             row["error"] = f"Slurm job {entry['job_id']} was cancelled{waited}; log: {entry.get('log')}"
         else:
             row["status"] = "failed"
@@ -193,10 +207,11 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
 
 
 def current_entry(entries: list[dict], states: dict[str, str]) -> dict:
-    """The job a run is at: a trunk's first segment whose Slurm job has a state other than
-    COMPLETED (else, and where Slurm knows none of them, e.g. on this machine, its last
-    segment's); any other run's latest job."""
-    segments = sorted((e for e in entries if e.get("segment") is not None), key=lambda e: e["segment"])
-    if not segments:
+    """The job a run is at: of a run trained in parts (a trunk's segments; an early-stopped run's
+    probe, then its rest), the first whose Slurm job has a state other than COMPLETED (else, and
+    where Slurm knows none of them, e.g. on this machine, the last); any other run's latest job."""
+    parts = sorted((e for e in entries if part_end(e) is not None), key=part_end)
+    if not parts:
         return entries[-1]
-    return next((e for e in segments if states.get(e["job_id"]) not in (None, "COMPLETED")), segments[-1])
+    parts += [e for e in entries if part_end(e) is None]  # a probe's rest, after it
+    return next((e for e in parts if states.get(e["job_id"]) not in (None, "COMPLETED")), parts[-1])

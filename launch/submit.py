@@ -1,13 +1,15 @@
 """Where a job is submitted: `submit_grid` turns validated grid points into submitit job arrays.
 
     plan_slurm  a validated grid's jobs (launch/jobs.py: a plain run is one job, a ladder its trunk
-                segments and branches): estimate GPU-hours, pick a bucket, read state (plan_grid:
-                compose + validate the points first; plan_local: a plan without Slurm)
+                segments and branches, an early-stopped group its probes and rests): estimate
+                GPU-hours, pick a bucket, read state (plan_grid: compose + validate the points
+                first; plan_local: a plan without Slurm)
     print_plan  the dry-run table (one row per job, plus totals; with ladders, the same grid's
-                cost as cosine runs from scratch and the saving)
-    submit_grid skip finished and queued jobs, then one job array per bucket and dependency
-                (split at the cluster's MaxArraySize; a job waiting for another gets
-                `--dependency=afterok:<id> --kill-on-invalid-dep=yes`), and the sweep manifest
+                cost as cosine runs from scratch and the saving; with early stopping, the grid's
+                cost with every run to its end and the most early stopping can save)
+    submit_grid skip finished and queued jobs, then one job array per bucket and dependency set
+                (split at the cluster's MaxArraySize; a job waiting for others gets
+                `--dependency=afterok:<id>:<id>... --kill-on-invalid-dep=yes`), and the sweep manifest
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from rich.table import Table
 
 from launch.grid import GridPoint, build_grid
 from launch.job import TrainJob
-from launch.jobs import RUN, SEGMENT, Job, job_plan
+from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
+from sweep.early_stop import early_stopped_groups, is_settled, probe_step
 from sweep.errors import ConfigError
 from sweep.record import COMPLETE, DAMAGED, FINISHED
 
@@ -122,7 +125,8 @@ class SlurmOptions:
 
 @dataclass
 class PlannedRun:
-    """One planned job (launch/jobs.py Job): a plain run, a ladder's branch or trunk segment."""
+    """One planned job (launch/jobs.py Job): a plain run, a ladder's branch or trunk segment, an
+    early-stopped run's probe or rest."""
 
     job: Job
     gpu_hours: float | None  # of the job's own steps; None when run locally
@@ -138,14 +142,15 @@ class PlannedRun:
 
     @property
     def to_submit(self) -> bool:
-        """Neither finished, held by a live job or process, nor damaged."""
-        return self.state not in FINISHED and self.state not in ("queued", "running", DAMAGED)
+        """Neither settled (finished, or stopped early while early stopping is on), held by a live
+        job or process, nor damaged."""
+        return not is_settled(self.point.cfg, self.state) and self.state not in ("queued", "running", DAMAGED)
 
 
 def job_state(job: Job) -> str:
-    """A trunk segment is complete once the trunk kept its checkpoint there; otherwise, and for
-    every other job, its run's state."""
-    if job.kind == SEGMENT and job.done():
+    """A trunk segment is complete once the trunk kept its checkpoint there, a probe once its run
+    is past its probe step; otherwise, and for every other job, its run's state."""
+    if job.kind in PARTIAL and job.done():
         return COMPLETE
     return job.point.state()
 
@@ -201,7 +206,7 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
     latest: dict[tuple[str, int | None], dict] = {}
     for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
         latest.update(latest_job_entries(out_dir))
-    open_jobs = [p for p in planned if p.state not in FINISHED and p.job.key in latest]
+    open_jobs = [p for p in planned if not is_settled(p.point.cfg, p.state) and p.job.key in latest]
     states = job_states(latest[p.job.key]["job_id"] for p in open_jobs)
     for p in open_jobs:
         entry = latest[p.job.key]
@@ -211,20 +216,20 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
 
 
 def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
-    """One row per job (a trunk segment's or branch's steps `first -> last`, with the FLOPs and
-    GPU-hours of those steps alone), then the totals; with ladders also the line of
-    `ladder_saving`."""
-    ladders = any(p.job.kind != RUN for p in planned)
-    unit = "jobs" if ladders else "runs"
+    """One row per job (a trunk segment's, branch's, probe's or rest's steps `first -> last`,
+    with the FLOPs and GPU-hours of those steps alone), then the totals; with ladders also the
+    line of `ladder_saving`, with early stopping that of `early_stop_saving`."""
+    jobs = any(p.job.kind != RUN for p in planned)
+    unit = "jobs" if jobs else "runs"
     table = Table(title=f"plan: {len(planned)} {unit}")
-    columns = ("d", "l", "batch", "lr", "wd", "N", *(("job",) if ladders else ()), "tokens", "steps", "FLOPs",
+    columns = ("d", "l", "batch", "lr", "wd", "N", *(("job",) if jobs else ()), "tokens", "steps", "FLOPs",
                "GPU-h", "bucket", "state")
     for col in columns:
         table.add_column(col, justify="left" if col in ("job", "bucket", "state") else "right")
     for p in planned:
         cfg, b, job = p.point.cfg, p.point.budget, p.job
         steps = f"{job.first_step:,} -> {job.last_step:,}" if job.kind != RUN else f"{b.steps:,}"
-        kind = ((job.role,) if ladders else ())
+        kind = ((job.role,) if jobs else ())
         table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
                       f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", *kind, f"{b.tokens:,}", steps,
                       f"{job.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
@@ -240,8 +245,16 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         f"total: {len(planned)} {unit} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
         f"{sum(p.job.flops for p in planned):.3e} FLOPs, {hours(planned):.3g} GPU-hours estimated; "
         f"to run: {len(todo)} {unit}, {hours(todo):.3g} GPU-hours")
-    if ladders:
-        console.print(ladder_saving(planned), highlight=False)
+    for line in plan_notes(planned):
+        console.print(line, highlight=False)
+
+
+def plan_notes(planned: Sequence[PlannedRun]) -> list[str]:
+    """The lines under a plan's totals: `ladder_saving` when it has ladders, `early_stop_saving`
+    when it has early-stopped groups."""
+    kinds = {p.job.kind for p in planned}
+    return ([ladder_saving(planned)] if kinds & {SEGMENT, BRANCH} else []) + (
+        [early_stop_saving(planned)] if kinds & {PROBE, REST} else [])
 
 
 @dataclass(frozen=True)
@@ -263,7 +276,7 @@ def plan_totals(planned: Sequence[PlannedRun]) -> Totals:
     """FLOPs (and GPU-hours) as planned: each job's own steps, a trunk's segments counted once;
     as cosine runs: each point of the fit (plain run or branch) from scratch, its 6 N T."""
     estimated = all(p.gpu_hours is not None for p in planned)
-    points = [p for p in planned if p.job.kind != SEGMENT]
+    points = [p for p in planned if p.job.kind not in PARTIAL]
     return Totals(flops=sum(p.job.flops for p in planned), cosine_flops=sum(p.job.cosine_flops for p in points),
                   gpu_hours=sum(p.gpu_hours for p in planned) if estimated else None,
                   cosine_gpu_hours=sum(p.run_gpu_hours or 0.0 for p in points) if estimated else None)
@@ -277,6 +290,57 @@ def ladder_saving(planned: Sequence[PlannedRun]) -> str:
     return (f"as planned (cooldown branches): {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; the same grid as cosine "
             f"runs from scratch: {t.cosine_flops:.3e} FLOPs{hours(t.cosine_gpu_hours)}; saving "
             f"{100 * t.saving:.0f}% of the compute")
+
+
+@dataclass(frozen=True)
+class EarlyStopBound:
+    """The cost of a grid's early-stopped groups if every run trains to its end, and the least
+    early stopping can make it: in each group only one run (its best, at the least the cheapest
+    to finish) trains on past its probe step P."""
+
+    flops: float
+    least_flops: float
+    gpu_hours: float | None  # None when planned without estimates (locally)
+    least_gpu_hours: float | None
+
+    @property
+    def saving(self) -> float:
+        """The most of the groups' compute early stopping can save (a bound: which runs stop is
+        known only once each group is decided)."""
+        return 1 - self.least_flops / self.flops if self.flops else 0.0
+
+
+def early_stop_bound(planned: Sequence[PlannedRun]) -> EarlyStopBound:
+    """`EarlyStopBound` of the planned grid's early-stopped groups (sweep/early_stop.py
+    early_stopped_groups: finished members too), from each point's planned budget."""
+    runs = list({id(p.point): p for p in planned}.values())  # one per point: its GPU-hours from scratch
+    estimated = all(p.run_gpu_hours is not None for p in runs)
+    full = least = hours = least_hours = 0.0
+    for members in early_stopped_groups([p.point.cfg for p in runs]).values():
+        costs = []  # (cost to the end, cost to P) of each member, in FLOPs and GPU-hours
+        for p in (runs[i] for i in members):
+            share = probe_step(p.point.cfg) / p.point.budget.steps
+            h = p.run_gpu_hours or 0.0
+            costs.append((p.point.budget.flops, p.point.budget.flops * share, h, h * share))
+        full += sum(c[0] for c in costs)
+        hours += sum(c[2] for c in costs)
+        best = min(costs, key=lambda c: c[0] - c[1])  # the best may be any member: at the least the cheapest to finish
+        least += sum(c[1] for c in costs) + best[0] - best[1]
+        least_hours += sum(c[3] for c in costs) + best[2] - best[3]
+    return EarlyStopBound(full, least, hours if estimated else None, least_hours if estimated else None)
+
+
+def early_stop_saving(planned: Sequence[PlannedRun]) -> str:
+    """'early stopping: its groups with every run to its end: 7.50e+15 FLOPs, 1.9 GPU-hours; at
+    least 3.00e+15 FLOPs, 0.8 GPU-hours if all but each group's best stop at their probe step:
+    saving at most 60% of the compute (a bound: which runs stop is known once each group is
+    decided)'."""
+    t = early_stop_bound(planned)
+    hours = lambda h: "" if h is None else f", {h:.3g} GPU-hours"  # noqa: E731
+    return (f"early stopping: its groups with every run to its end: {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; "
+            f"at least {t.least_flops:.3e} FLOPs{hours(t.least_gpu_hours)} if all but each group's best stop at "
+            f"their probe step: saving at most {100 * t.saving:.0f}% of the compute (a bound: which runs stop "
+            f"is known once each group is decided)")
 
 
 def gres_gpus(gres: str | None) -> int | None:
@@ -300,7 +364,8 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket, after: str | None = No
     GPUs from --gres or --gpus-per-node: the more specific one given replaces ours. `after`: the
     job id every job of the array waits for (`--dependency=afterok:<after>`); should that job
     not end well, Slurm cancels them (`--kill-on-invalid-dep=yes`) rather than leave them
-    pending forever."""
+    pending forever. `after` may name several jobs, ':'-joined (`afterok:<id>:<id>`: every one
+    must end well)."""
     executor = submitit.SlurmExecutor(folder=options.folder, max_num_timeout=options.max_requeues)
     params: dict[str, Any] = dict(
         job_name=options.name or f"sweep-{bucket.name}",
@@ -329,35 +394,42 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket, after: str | None = No
     return executor
 
 
-def submissions(planned: Sequence[PlannedRun]) -> list[tuple[PlannedRun, PlannedRun | str | None]]:
-    """The jobs to submit (dependency-ordered, as planned), each with what it waits for: None
-    when its dependency is done (or it has none), the Slurm id of a dependency that is queued or
-    running, or the dependency itself when it is submitted now too. A job whose dependency is
-    neither (damaged, or held by a process outside Slurm) is left for a later command."""
+Dependency = PlannedRun | str  # a job submitted now too, or the Slurm id of one queued or running
+
+
+def submissions(planned: Sequence[PlannedRun]) -> list[tuple[PlannedRun, tuple[Dependency, ...]]]:
+    """The jobs to submit (dependency-ordered, as planned), each with what it waits for: of each
+    of its dependencies that is not done, its Slurm id when it is queued or running, or the
+    dependency itself when it is submitted now too (none left: it waits for nothing). A job with
+    a dependency that is neither (damaged, or held by a process outside Slurm) is left for a
+    later command."""
     by_job = {id(p.job): p for p in planned}
     chosen: dict[int, PlannedRun] = {}
-    plan: list[tuple[PlannedRun, PlannedRun | str | None]] = []
+    plan: list[tuple[PlannedRun, tuple[Dependency, ...]]] = []
     for p in planned:
         if not p.to_submit:
             continue
-        after = None if p.job.after is None else by_job[id(p.job.after)]
-        if after is None or after.state in FINISHED:
-            plan.append((p, None))
-        elif id(after.job) in chosen:
-            plan.append((p, after))
-        elif after.job_id is not None and after.state in ("queued", "running"):
-            plan.append((p, after.job_id))
+        waits: list[Dependency] = []
+        for after in (by_job[id(a)] for a in p.job.after):
+            if after.state in FINISHED:
+                continue
+            if id(after.job) in chosen:
+                waits.append(after)
+            elif after.job_id is not None and after.state in ("queued", "running"):
+                waits.append(after.job_id)
+            else:
+                log.info("%s waits for %s (%s): not submitted now", p.job.label, after.job.label, after.state)
+                break
         else:
-            log.info("%s waits for %s (%s): not submitted now", p.job.label, after.job.label, after.state)
-            continue
-        chosen[id(p.job)] = p
+            plan.append((p, tuple(waits)))
+            chosen[id(p.job)] = p
     return plan
 
 
 def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
                 make_executor: Callable[[SlurmOptions, Bucket, str | None], Any] = slurm_executor) -> list[dict]:
     """Submit every job that is neither finished, queued, running nor damaged (`submissions`),
-    one job array per bucket and dependency, a job after the one it waits for; returns the
+    one job array per bucket and dependency set, a job after the ones it waits for; returns the
     manifest entries. Call it under `launch.queue.submission_lock`, after `refresh_states`."""
     todo = submissions(planned)
     skipped = len(planned) - len(todo)
@@ -375,13 +447,13 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
     entries: list[dict] = []
     depth: dict[int, int] = {}
     for p, after in todo:
-        depth[id(p)] = 1 + depth[id(after)] if isinstance(after, PlannedRun) else 0
-    for wave in sorted(set(depth.values())):  # a job's dependency is submitted in an earlier wave
+        depth[id(p)] = max((1 + depth[id(a)] for a in after if isinstance(a, PlannedRun)), default=0)
+    for wave in sorted(set(depth.values())):  # a job's dependencies are submitted in earlier waves
         groups: dict[tuple[str, str | None], list[PlannedRun]] = {}
         for p, after in todo:
             if depth[id(p)] == wave:
-                after_id = submitted[id(after)] if isinstance(after, PlannedRun) else after
-                groups.setdefault((p.bucket.name, after_id), []).append(p)
+                ids = [submitted[id(a)] if isinstance(a, PlannedRun) else a for a in after]
+                groups.setdefault((p.bucket.name, ":".join(ids) or None), []).append(p)
         for bucket in options.bucket_specs():
             for (name, after_id), runs in groups.items():
                 if name == bucket.name:
@@ -394,8 +466,9 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
 def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None, options: SlurmOptions,
                   make_executor: Callable[[SlurmOptions, Bucket, str | None], Any], limit: int,
                   submitted: dict[int, str]) -> list[dict]:
-    """Submit jobs of one bucket waiting for the same job (`after`) as job arrays of at most
-    `limit` tasks; records each one's id in `submitted`; returns their manifest entries."""
+    """Submit jobs of one bucket waiting for the same jobs (`after`: their ids, ':'-joined) as job
+    arrays of at most `limit` tasks; records each one's id in `submitted`; returns their manifest
+    entries."""
     entries: list[dict] = []
     for start in range(0, len(runs), limit):
         chunk = runs[start:start + limit]
@@ -404,19 +477,20 @@ def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None,
             p.point.run.record_overrides(p.point.overrides)
         executor = make_executor(options, bucket, after)
         with executor.batch():
-            jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step)) for p in chunk]
+            jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step, group=p.job.group))
+                    for p in chunk]
         for p, job in zip(chunk, jobs):
             paths = getattr(job, "paths", None)
             submitted[id(p)] = str(job.job_id)
             entry = {"run": p.point.run.path.name, "path": str(p.point.run.path), "job_id": str(job.job_id),
                      "bucket": bucket.name, "log": str(paths.stdout) if paths is not None else None}
-            if p.job.kind == SEGMENT:
-                entry["segment"] = p.job.last_step
+            if p.job.kind in PARTIAL:
+                entry[p.job.kind] = p.job.last_step
             if after is not None:
                 entry["after"] = after
             entries.append(entry)
         log.info("bucket %s: submitted %d %s as job array %s (time limit %d min, %d GPU each%s)",
                  bucket.name, len(chunk), "runs" if all(p.job.kind == RUN for p in chunk) else "jobs",
                  str(jobs[0].job_id).split("_")[0], bucket.time_min, bucket.gpus_per_node,
-                 f"; after job {after}" if after else "")
+                 f"; after job{'s' if ':' in after else ''} {after.replace(':', ', ')}" if after else "")
     return entries

@@ -50,7 +50,7 @@ from urllib.parse import urlparse
 
 from sweep.config import LoggerKind, LoggerMode, Schedule, TrainConfig, WandbStartConfig, to_plain
 from sweep.errors import ConfigError
-from sweep.record import FINISHED, Coordinates, run_role, run_tags
+from sweep.record import FINISHED, STOPPED_EARLY, Coordinates, run_role, run_tags
 from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, run_hash
 from sweep.storage import atomic_write
@@ -137,7 +137,7 @@ class WandbTracker(Tracker):
     def finish(self, result: dict[str, Any]) -> None:
         def close(run: Any) -> None:
             run.summary.update(result)
-            run.finish(exit_code=0 if result.get("status") in FINISHED else 1)
+            run.finish(exit_code=0 if result.get("status") in (*FINISHED, STOPPED_EARLY) else 1)  # a clean end
 
         self._close(close)
 

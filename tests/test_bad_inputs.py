@@ -74,6 +74,8 @@ ENTRY_POINT_CASES = [
     pytest.param(["-m", "model.l=1,2", "train.device=cuda"], ["train.device=cuda", "auto or cpu"], marks=NO_CUDA),
     (["-m", "model.l=1,2", "data=files", "data.paths=[{binary}]"], ["binary.txt", "not UTF-8"]),
     (["-m", "model.l=1,2", "data=synthetic", "data.vocab_size=8"], ["2 of 2 grid points", "data.synthetic.branching=8"]),
+    (["-m", "optim.lr=1e-3,3e-3", "early_stop.fraction=2"], ["early_stop.fraction=2.0", "in (0, 1)"]),
+    (["-m", "optim.lr=1e-3,3e-3", "early_stop.enabled=true"], ["early_stop.enabled=true", "hydra/launcher=local"]),
 ]
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -483,3 +484,35 @@ def test_waiting_on_a_terminal_draws_a_bar_of_runs_ended_with_the_counts(monkeyp
     text = out.getvalue()
     assert "2/2 runs ended" in text and "1 complete, 1 failed" in text and "━" in text
     assert [run_fraction_done(r) for r in rows("running", "failed", "pending", steps_done=5)] == [0.5, 1.0, 0.5]
+
+
+def test_status_shows_a_run_stopped_early_with_its_predicted_final_loss_and_counts_it_as_ended(
+        tiny_config, tmp_path, capsys, wide_console):
+    from launch.cli import run_fraction_done
+
+    stopped_cfg = tiny_config("early_stop.enabled=true", "optim.lr=1e-5")
+    stopped = RunDir.for_config(stopped_cfg)
+    stopped.write_config(stopped_cfg)
+    decision = {"run": stopped.path.name, "action": "stop", "predicted": 5.4321, "interval": [5.1, 5.7],
+                "reason": "its interval [5.1000, 5.7000] lies above the best's by more than 0.00%"}
+    stopped.write_result({"status": "stopped_early", "steps": 80, "steps_done": 20, "final_eval_loss": 6.0,
+                          "predicted_final_eval_loss": 5.4321, "predicted_interval": [5.1, 5.7],
+                          "early_stop": decision})
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "stopped_early" in out and "1 stopped_early" in out
+    assert "5.4321 [5.1000, 5.7000]" in out and "predicted" in out  # the column, shown when a run was stopped
+    assert f"stopped early: {stopped.path}: predicted final eval loss 5.4321 [5.1000, 5.7000]; its interval" in out
+    assert run_fraction_done({"status": "stopped_early", "steps": 80, "steps_done": 20}) == 1.0  # ended
+
+
+def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_on_the_saving(tmp_path, capsys,
+                                                                                          wide_console):
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true"]
+    assert main(["plan", *grid, f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 6 jobs" in out and out.count("│ probe ") == 3 and out.count("│ rest ") == 3
+    saving = re.search(r"if all but each group's best stop at their probe step: saving at most (\d+)% of the compute "
+                       r"\(a bound", out)
+    assert saving and 50 <= int(saving[1]) <= 55  # 1 - (3 x 1/4 + 3/4) / 3, each P rounded down to a log step
+    assert not any(tmp_path.iterdir())

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.fit.figures import (draw_isoflop, draw_loss_vs_flops, draw_loss_vs_n, draw_predicted_vs_actual,
-                               draw_residuals, save)
+from sweep.fit.figures import (PREDICTED_LABEL, draw_isoflop, draw_loss_vs_flops, draw_loss_vs_n,
+                               draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
+from sweep.fit.hyperparams import find_optima
 from sweep.fit.isoflop import fit_isoflop
+from sweep.fit.table import load_runs_table
+from tests.test_fit_hyperparams import write_lr_sweep
 from tests.test_fit_report import LAW_X, PNG_SIGNATURE, fabricated_predictions, isoflop_rows, make_table
 
 
@@ -59,3 +62,32 @@ def test_predicted_against_actual_is_one_series_per_width_with_its_intervals():
     assert "4 finished runs" in ax.get_title()
     with pytest.raises(ValueError, match="no finished run was predicted"):
         draw_predicted_vs_actual(fabricated_predictions()[-1:])
+
+
+def test_u_curves_draw_runs_stopped_early_hollow_with_their_interval(tmp_path):
+    """2 widths x 7 lrs, the 4 far ones of each stopped early (predicted +-0.02)."""
+    write_lr_sweep(tmp_path)
+    runs = load_runs_table(tmp_path)
+    optima = find_optima(runs, "lr")
+    user = Figure()
+    ax, ax_law = user.subplots(1, 2)
+    assert draw_ucurves(runs, optima, axes=(ax, ax_law)) is user
+    points = [line for line in ax.get_lines() if line.get_marker() == "o" and len(line.get_xdata())]
+    filled = [line for line in points if line.get_markerfacecolor() != "none"]
+    hollow = [line for line in points if line.get_markerfacecolor() == "none"]
+    assert [len(line.get_xdata()) for line in filled] == [3, 3]  # each width's complete runs
+    assert [len(line.get_xdata()) for line in hollow] == [4, 4]  # its runs stopped early
+    for group, line in zip(optima.groups, hollow):
+        np.testing.assert_allclose(sorted(line.get_xdata()), sorted(runs.stopped.lr_R[runs.stopped.d_R == (
+            32 if group.n_params < 2e6 else 64)]))
+    bars = [c for c in ax.containers if c.has_yerr]
+    assert len(bars) == 2
+    for group, container in zip(optima.groups, bars):
+        (segments,) = [c.get_segments() for c in container.lines[2]]
+        heights = [s[1][1] - s[0][1] for s in segments]
+        np.testing.assert_allclose(heights, 100 * 0.04 / group.best_loss, rtol=1e-6)  # the interval, in % of best
+    handles, labels = ax.get_legend_handles_labels()
+    assert labels.count(PREDICTED_LABEL) == 1
+    assert handles[labels.index(PREDICTED_LABEL)].get_markerfacecolor() == "none"
+    assert ax.get_xlabel() == "learning rate" and "above the budget's best" in ax.get_ylabel()
+    assert PREDICTED_LABEL not in ax_law.get_legend_handles_labels()[1]

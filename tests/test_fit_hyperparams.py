@@ -258,3 +258,64 @@ def test_by_size_takes_the_longest_trained_cell_of_each_size():
     assert [g.opt_value for g in law.groups] == pytest.approx([step_lr(n, 80 * n) for n in SIZES], rel=0.02)
     assert law.law.exponent == pytest.approx(STEP_LR[1] + STEP_LR[2], abs=0.01)
     assert law.step_law.exponent("tokens") == pytest.approx(STEP_LR[2], abs=0.01)  # the cells' law beside it
+
+
+WIDTHS = {32: 1e6, 64: 4e6}  # d -> N of the lr sweep folders below
+FAR = (-3, -2, 2, 3)  # the grid's values stopped early: the far ends of each U
+
+
+def write_lr_sweep(root, stopped=FAR, predicted=None, unpredicted=False):
+    """Run folders of an lr grid at 2 widths (20 tokens per parameter; 7 lrs a factor 2 apart
+    around DeepSeek's optimum, loss = 2 + 0.05 ln(lr / opt)^2 + a size term). The runs at the
+    grid steps `stopped` are stopped_early with that loss predicted (+-0.02; `predicted(d, k,
+    loss)` replaces it) and a last recorded eval loss 0.5 above; `unpredicted`: one more stopped
+    run per width, at step 4, with no prediction."""
+    from tests.test_fit_table import write_grid_run
+
+    for d, n in WIDTHS.items():
+        c = 6 * n * 20 * n
+        opt = LR_C * c**LR_E
+        for k in (*range(-3, 4), *((4,) if unpredicted else ())):
+            lr = opt * 2.0 ** (k + 0.3)
+            loss = 2.0 + 30 * n**-0.3 + 0.05 * np.log(lr / opt) ** 2
+            if k in stopped:
+                guess = predicted(d, k, loss) if predicted else loss
+                write_grid_run(root, f"d{d}-k{k}", "stopped_early", n, lr, loss + 0.5, d=d, predicted=guess,
+                               interval=[guess - 0.02, guess + 0.02])
+            elif k == 4:
+                write_grid_run(root, f"d{d}-k{k}", "stopped_early", n, lr, loss + 0.5, d=d)
+            else:
+                write_grid_run(root, f"d{d}-k{k}", "complete", n, lr, loss, d=d)
+
+
+def test_runs_stopped_early_stand_in_the_lr_law_with_their_predicted_loss(tmp_path):
+    from sweep.fit.table import load_runs_table
+
+    write_lr_sweep(tmp_path / "stopped", unpredicted=True)
+    write_lr_sweep(tmp_path / "complete", stopped=())
+    law = fit_hyperparameter_law(load_runs_table(tmp_path / "stopped"), "lr")
+    every_run_complete = fit_hyperparameter_law(load_runs_table(tmp_path / "complete"), "lr")
+    assert law.law.exponent == pytest.approx(every_run_complete.law.exponent, rel=1e-9)
+    assert law.law.coefficient == pytest.approx(every_run_complete.law.coefficient, rel=1e-9)
+    for group, same in zip(law.groups, every_run_complete.groups):
+        assert (group.n_runs, group.n_values, group.n_predicted, group.best_predicted) == (7, 7, 4, False)
+        assert (same.n_predicted, same.best_predicted) == (0, False)
+        assert group.opt_value == pytest.approx(same.opt_value, rel=1e-9) and group.status == "vertex"
+    assert law.excluded_runs == {"stopped_early without a predicted loss": 2}  # left out, counted
+    assert every_run_complete.excluded_runs == {}
+    summary = law.to_dict()["groups"][0]
+    assert (summary["n_predicted"], summary["best_predicted"]) == (4, False)
+
+
+def test_a_u_curve_whose_best_point_is_a_prediction_says_so(tmp_path):
+    """The d=64 run at grid step 2 was predicted below what the group's best then reached."""
+    from sweep.fit.table import load_runs_table
+
+    write_lr_sweep(tmp_path, predicted=lambda d, k, loss: loss - 0.2 if (d, k) == (64, 2) else loss)
+    result = fit_law("lr", load_runs_table(tmp_path))  # what `sweep fit --law lr` prints
+    assert result["n_runs"] == 14 and result["predicted"] == 8 and result["excluded"] == {}
+    small, large = sorted(result["groups"], key=lambda g: g["key"])
+    assert (small["best_predicted"], small["n_predicted"]) == (False, 4)
+    assert (large["best_predicted"], large["best_run"], large["n_predicted"]) == (True, "d64-k2", 4)
+    chinchilla_sees = load_runs_table(tmp_path)
+    assert len(chinchilla_sees) == 6 and chinchilla_sees.excluded == {"stopped_early": 8}

@@ -14,7 +14,7 @@ import pytest
 from sweep.errors import ConfigError
 from sweep.fit.parametric import ChinchillaLaw
 from sweep.fit.report import PNG_SIGNATURE, write_report
-from sweep.fit.table import Curve, Curves, RunsTable
+from sweep.fit.table import Curve, Curves, RunsTable, from_rows
 
 # recipe x is better at small compute, y (lower E, larger A and B) from C = 1.56e19 on; both have
 # the same N_opt(C), so one IsoFLOP design brackets both optima
@@ -267,6 +267,57 @@ def test_section_5_stays_per_budget_with_one_cell_per_budget(tmp_path):
     assert lr["by"] == "flops" and lr["exponent"] == pytest.approx(-0.125, abs=0.02) and lr["step_law"] is None
     text = sections(result.markdown.read_text())["5"]
     assert "Per compute budget" in text and "Step Law not fitted" in text and "one line" in text
+
+
+def with_stopped_runs(rows):
+    """The full design's rows as a sweep's runs table gives them (complete), and 7 runs stopped
+    early, each at recipe x's N_opt size and best batch size (recipe y: the last): per budget one
+    at 9 x lr_opt predicted at its true loss (+-1%); one at the first budget, 2 x lr_opt, predicted
+    10% below the law (a wild prediction: were it a point of the parametric fits, it would be its
+    (N, T)'s best); one at the second budget without a prediction; one of recipe y."""
+    complete = [{**r, "run": r["name"], "status": "complete"} for r in rows]
+    stopped = []
+
+    def stop(recipe, law, c, lr_factor, predicted):
+        n = float(LAW_X.n_opt(c))
+        d, lr = c / (6 * n), lr_opt(c) * lr_factor
+        loss = float(law.predict(n, d)) + u_term(lr, lr_opt(c))
+        guess = None if predicted is None else predicted * loss
+        stopped.append(dict(run=f"{recipe}-C{c:.2g}-n2-lr{lr_factor:g}x-b1-stopped", status="stopped_early",
+                            n_params=n, tokens=d, flops=c, final_eval_loss=loss + 0.3, recipe=recipe, lr=lr,
+                            batch_size=batch_opt(c), predicted_final_eval_loss=guess,
+                            predicted_interval=None if guess is None else [0.99 * guess, 1.01 * guess]))
+
+    for c in BUDGETS:
+        stop("x", LAW_X, c, 9.0, 1.0)
+    stop("x", LAW_X, BUDGETS[0], 2.0, 0.9)
+    stop("x", LAW_X, BUDGETS[1], 27.0, None)
+    stop("y", LAW_Y, BUDGETS[0], 9.0, 1.0)
+    return from_rows(complete + stopped, source="synthetic")
+
+
+def test_runs_stopped_early_are_out_of_the_parametric_fits_and_predicted_points_of_section_5(full, tmp_path):
+    rows, without = full
+    result = write_report(with_stopped_runs(rows), tmp_path, bootstrap_resamples=10)
+    text = result.markdown.read_text()
+    assert "- Runs used: 360 complete runs; excluded: 7 stopped_early" in text
+    assert ("- Runs stopped early (7): in no fit but the learning-rate and batch-size laws (section 5), where the 6 "
+            "with a predicted final loss stand with it, marked as predicted") in text
+    for name in ("E", "A", "B", "alpha", "beta"):  # as if the stopped runs were not there at all
+        assert result.fits["chinchilla"][name] == pytest.approx(without.fits["chinchilla"][name], rel=1e-9)
+    assert result.fits["isoflop"]["a"] == pytest.approx(without.fits["isoflop"]["a"], rel=1e-9)
+    (pair,), (same,) = result.fits["crossover"]["pairs"], without.fits["crossover"]["pairs"]
+    assert pair["crossings"] == same["crossings"]
+    assert not any(r["name"].endswith("stopped") for r in result.rows)
+    lr = result.fits["lr"]
+    assert sum(g["n_predicted"] for g in lr["groups"]) == 5  # recipe x's 5 predicted runs; y's is y's
+    (wild,) = [g for g in lr["groups"] if g["best_predicted"]]
+    assert wild["best_run"] == f"x-C{BUDGETS[0]:.2g}-n2-lr2x-b1-stopped" and wild["n_predicted"] == 2
+    assert lr["excluded_runs"] == {"stopped_early without a predicted loss": 1}
+    section = sections(text)["5"]
+    assert "5 points are runs stopped early, standing with their predicted final loss" in section
+    assert f"| 2 of 5 | {wild['best_run']} (predicted) |" in section
+    assert "lr_ucurves" in result.figures
 
 
 def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):

@@ -197,3 +197,71 @@ def test_a_synthetic_corpus_true_entropy_column_is_read_kept_and_must_agree(tmp_
     with pytest.raises(ConfigError, match=r"different true_entropy_nats \(1.7; 1 runs none\)"):
         from_rows(rows).true_entropy()
     assert from_rows(rows[1:]).true_entropy() is None and from_rows(rows[1:]).true_entropy_nats_R is None
+
+
+def write_grid_run(root, name, status, n_params, lr, loss, d=64, batch_size=16, predicted=None, interval=None):
+    """A run folder of an lr grid as a run leaves it, without training: config.yaml (its settings)
+    and result.json; a stopped_early run's result.json also carries its prediction (the final
+    eval loss of its last record, `loss`, is not it)."""
+    run = RunDir(root / name)
+    run.path.mkdir(parents=True)
+    settings = {"model": {"d": d, "l": 2}, "train": {"batch_size": batch_size},
+                "optim": {"lr": lr, "weight_decay": 0.1}, "seed": 0, "budget": {"tokens_per_param": 20}}
+    run.config_file.write_text(yaml.safe_dump(settings))
+    tokens = 20 * n_params
+    result = {"status": status, "run": name, "d": d, "l": 2, "batch_size": batch_size, "lr": lr, "weight_decay": 0.1,
+              "seed": 0, "n_params": n_params, "tokens": tokens, "flops": 6.0 * n_params * tokens,
+              "final_eval_loss": loss}
+    if status == "stopped_early":
+        result.update(predicted_final_eval_loss=predicted, predicted_interval=interval,
+                      early_stop={"run": name, "action": "stop", "predicted": predicted, "interval": interval})
+    run.write_result(result)
+
+
+def test_runs_stopped_early_are_out_of_the_fits_table_and_set_aside_with_their_prediction(tmp_path):
+    write_grid_run(tmp_path, "a", "complete", 1e6, 1e-3, 3.0)
+    write_grid_run(tmp_path, "b", "complete", 1e6, 2e-3, 2.9, batch_size=32)
+    write_grid_run(tmp_path, "s", "stopped_early", 1e6, 8e-3, 3.6, predicted=3.2, interval=[3.15, 3.25])
+    write_grid_run(tmp_path, "u", "stopped_early", 1e6, 1.6e-2, 3.9)  # stopped, but no prediction recorded
+    write_grid_run(tmp_path, "f", "failed", 1e6, 3e-2, None)
+    table = load_runs_table(tmp_path)
+    assert table.names == ("a", "b") and table.loss_R.tolist() == [3.0, 2.9]  # what every parametric fit reads
+    assert table.excluded == {"stopped_early": 2, "failed": 1} and table.predicted_R is None
+    assert table.stopped.names == ("s",) and table.stopped.loss_R.tolist() == [3.2]  # the prediction, not 3.6
+    every = table.with_stopped()
+    assert every.names == ("a", "b", "s") and every.loss_R.tolist() == [3.0, 2.9, 3.2]
+    assert every.is_predicted().tolist() == [False, False, True] and every.lr_R.tolist() == [1e-3, 2e-3, 8e-3]
+    np.testing.assert_array_equal(every.interval_Rx2[2], [3.15, 3.25])
+    assert np.isnan(every.interval_Rx2[:2]).all()
+    assert every.excluded == {"failed": 1, "stopped_early without a predicted loss": 1}
+    assert every.with_stopped() is every and table.select(table.lr_R > 1.5e-3).stopped is table.stopped
+    assert every.select(every.lr_R > 1.5e-3).is_predicted().tolist() == [False, True]
+    assert table.with_min_tokens_per_param(30).stopped.names == ()  # 20 tokens per parameter: filtered alike
+    assert table.with_min_tokens_per_param(30).with_stopped().excluded["tokens_per_param < 30"] == 3
+
+
+def test_stopped_runs_of_a_recipe_go_with_it():
+    rows = [row("a", recipe="x"), row("b", recipe="y"),
+            row("s", status="stopped_early", recipe="x", predicted_final_eval_loss=3.4),
+            row("t", status="stopped_early", recipe="y", predicted_final_eval_loss=3.5)]
+    table = from_rows(rows)
+    x = table.of_recipe("x")
+    assert x.names == ("a",) and x.stopped.names == ("s",) and x.with_stopped().recipe == ("x", "x")
+    assert table.of_recipe("z").with_stopped().names == ()
+
+
+def test_a_status_csv_sets_stopped_runs_aside_with_their_predicted_loss_and_interval(tmp_path):
+    """`sweep status --csv` writes a list as its text: "[lo, hi]"."""
+    path = tmp_path / "runs.csv"
+    path.write_text("final_eval_loss,lr,n_params,predicted_final_eval_loss,predicted_interval,run,status,tokens\n"
+                    "3.1,0.001,1000000,,,a,complete,20000000\n"
+                    "3.6,0.008,1000000,3.3,\"[3.2, 3.4]\",s,stopped_early,20000000\n"
+                    "3.7,0.016,1000000,3.5,,t,stopped_early,20000000\n"
+                    "3.9,0.032,1000000,,,u,stopped_early,20000000\n")
+    table = from_file(path)
+    assert table.names == ("a",) and table.excluded == {"stopped_early": 3}
+    every = table.with_stopped()
+    assert every.names == ("a", "s", "t") and every.loss_R.tolist() == [3.1, 3.3, 3.5]
+    np.testing.assert_array_equal(every.interval_Rx2[1], [3.2, 3.4])
+    assert np.isnan(every.interval_Rx2[2]).all()  # no interval: drawn without a bar
+    assert every.excluded == {"stopped_early without a predicted loss": 1}

@@ -1,8 +1,11 @@
-"""launch/jobs.py: the job plan of a grid with cooldown-branch ladders (which jobs, which waits
-for which, what each really spends), without running anything."""
+"""launch/jobs.py: the job plan of a grid with cooldown-branch ladders and early-stopped budget
+groups (which jobs, which waits for which, what each really spends), without running anything."""
+
+import json
 
 from launch.grid import compose_grid
-from launch.jobs import BRANCH, RUN, SEGMENT, job_plan
+from launch.jobs import BRANCH, PROBE, REST, RUN, SEGMENT, job_plan, last_step
+from sweep.early_stop import CONTINUE, MemberDecision, decisions_file, group_key, probe_step
 from sweep.ladder import branch_step, cooldown_start
 from sweep.record import training_flops
 from tests.helpers import TINY
@@ -25,19 +28,19 @@ def test_a_ladder_is_a_chain_of_trunk_segments_each_branch_after_the_segment_end
     c = [branch_step(b.point.cfg) for b in branches]  # cooldown starts of budgets 1, 2, 4
     assert c == sorted(c) and c[-1] == cooldown_start(trunk.budget.steps, 0.2)
     assert [(s.first_step, s.last_step) for s in segments] == [(0, c[0]), (c[0], c[1]), (c[1], c[2])]
-    assert [s.after for s in segments] == [None, segments[0], segments[1]]
+    assert [s.after for s in segments] == [(), (segments[0],), (segments[1],)]
     assert [s.until_step for s in segments] == [c[0], c[1], None]  # the last one runs to the trunk's end
     for branch, segment in zip(branches, segments):
-        assert branch.after is segment and branch.first_step == segment.last_step
+        assert branch.after == (segment,) and branch.first_step == segment.last_step
         assert branch.last_step == branch.point.budget.steps and branch.until_step is None
-    assert all(jobs.index(j.after) < jobs.index(j) for j in jobs if j.after is not None)  # dependencies first
+    assert all(jobs.index(a) < jobs.index(j) for j in jobs for a in j.after)  # dependencies first
 
 
 def test_plain_points_are_one_job_each_beside_the_ladders(tmp_path):
     jobs = job_plan(compose_grid([*LADDER, "budget.branch=true,false", f"out_dir={tmp_path}"]))
     plain = [j for j in jobs if j.kind == RUN]
     assert len(plain) == 3 and len(jobs) == 3 + 6
-    assert all(j.after is None and j.first_step == 0 and j.last_step == j.point.budget.steps for j in plain)
+    assert all(j.after == () and j.first_step == 0 and j.last_step == j.point.budget.steps for j in plain)
 
 
 def test_each_job_spends_the_flops_of_its_own_steps_and_the_segments_add_up_to_the_trunk(tmp_path):
@@ -70,3 +73,101 @@ def test_a_segment_of_a_trunk_whose_result_cannot_be_read_is_not_done_and_its_po
     first.point.run.path.mkdir(parents=True)
     first.point.run.result_file.write_text('{"status": "comp')
     assert not first.done() and first.point.state() == "damaged"
+
+
+# --- early-stopped budget groups: a probe per member, then the rests after all the group's probes ---
+
+def early_stop_grid(tmp_path, *more):
+    """Two budget groups (d=16 and d=32) of two learning rates each."""
+    return compose_grid([*TINY, "early_stop.enabled=true", "model.d=16,32", "optim.lr=1e-3,3e-3",
+                         f"out_dir={tmp_path}", *more])
+
+
+def finish(point, status):
+    point.run.path.mkdir(parents=True, exist_ok=True)
+    point.run.write_result({"status": status})
+
+
+def test_each_member_of_an_early_stopped_group_gets_a_probe_to_its_probe_step_and_a_rest_after_all_its_group_s_probes(
+        tmp_path):
+    grid = early_stop_grid(tmp_path)
+    jobs = job_plan(grid)
+    assert len(jobs) == 8 and {j.kind for j in jobs} == {PROBE, REST}
+    for group in ({grid[0].run.path, grid[1].run.path}, {grid[2].run.path, grid[3].run.path}):
+        probes = [j for j in jobs if j.kind == PROBE and j.point.run.path in group]
+        rests = [j for j in jobs if j.kind == REST and j.point.run.path in group]
+        assert len(probes) == len(rests) == 2
+        assert max(jobs.index(j) for j in probes) < min(jobs.index(j) for j in rests)  # probes first
+        for probe, rest in zip(probes, rests):
+            p, steps = probe_step(probe.point.cfg), probe.point.budget.steps
+            assert probe.point is rest.point and 0 < p < steps
+            assert (probe.first_step, probe.last_step, probe.until_step, probe.after) == (0, p, p, ())
+            assert (rest.first_step, rest.last_step, rest.until_step) == (p, steps, None)
+            assert rest.after == tuple(probes)  # every probe of its group, not the other group's
+            assert [c for c in rest.group] == [j.point.cfg for j in probes]  # decides its group first
+            assert probe.flops + rest.flops == probe.point.budget.flops
+            assert probe.cosine_flops == 0 and rest.cosine_flops == rest.point.budget.flops  # the rest: the point
+            assert probe.key != rest.key and rest.key == (rest.point.run.path.name, None)
+    assert len({group_key(p.cfg) for p in grid}) == 2
+
+
+def test_a_finished_member_gets_no_job_to_run_and_still_counts_in_its_group_s_decision(tmp_path):
+    grid = early_stop_grid(tmp_path)
+    finish(grid[0], "complete")
+    jobs = job_plan(grid)
+    mine = [j for j in jobs if j.point is grid[0]]
+    assert [(j.kind, j.done()) for j in mine] == [(RUN, True)]  # listed, done: never run again
+    rest = next(j for j in jobs if j.kind == REST and j.point is grid[1])
+    assert [j.point for j in rest.after] == [grid[1]]  # waits only for the probe still to train
+    assert grid[0].cfg in rest.group and len(rest.group) == 2
+
+
+def test_a_stopped_run_is_settled_while_early_stopping_is_on_and_planned_plainly_to_resume_when_it_is_off(tmp_path):
+    finish(early_stop_grid(tmp_path)[0], "stopped_early")
+    on = job_plan(early_stop_grid(tmp_path))
+    assert [(j.kind, j.done()) for j in on if j.point.run.path == on[0].point.run.path] == [(RUN, True)]
+    assert sorted(j.kind for j in on) == [PROBE] * 3 + [REST] * 3 + [RUN]
+    off = job_plan(early_stop_grid(tmp_path, "early_stop.enabled=false"))
+    assert [j.kind for j in off] == [RUN] * 4 and all(j.after == () for j in off)
+    stopped = next(j for j in off if j.point.run.path == on[0].point.run.path)
+    assert not stopped.done()  # train() resumes it from its checkpoint to its end
+
+
+def test_runs_outside_an_early_stopped_group_keep_one_plain_job(tmp_path):
+    alone = compose_grid([*TINY, "early_stop.enabled=true", "model.d=16,32", f"out_dir={tmp_path}"])  # groups of one
+    assert [j.kind for j in job_plan(alone)] == [RUN, RUN]
+    no_probe = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.fraction=0.01", "optim.lr=1e-3,3e-3",
+                             f"out_dir={tmp_path}"])  # 1% of its steps is before its first log step
+    assert [probe_step(p.cfg) for p in no_probe] == [None, None] and [j.kind for j in job_plan(no_probe)] == [RUN, RUN]
+    assert [j.kind for j in job_plan(early_stop_grid(tmp_path, "early_stop.enabled=false"))] == [RUN] * 4
+
+
+def test_a_probe_is_done_once_its_run_logged_its_probe_step_or_its_group_decided_it_or_it_finished(tmp_path):
+    grid = early_stop_grid(tmp_path)
+    probes = [j for j in job_plan(grid) if j.kind == PROBE]
+    first, second, third = probes[:3]
+    assert not any(j.done() for j in probes)
+    run = first.point.run
+    run.path.mkdir(parents=True)
+    run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(2, first.last_step, 2)))
+    assert not first.done()  # a record short of P
+    with open(run.metrics_file, "a") as f:
+        f.write(json.dumps({"step": first.last_step}) + "\n")
+    assert first.done()
+    decisions = decisions_file(second.point.cfg)
+    decisions.parent.mkdir(parents=True, exist_ok=True)
+    decision = MemberDecision(run=second.point.run.path.name, action=CONTINUE)
+    decisions.write_text(json.dumps({"members": {decision.run: decision.to_dict()}}))
+    assert second.done()
+    finish(third.point, "diverged")
+    assert third.done()
+    decisions.write_text('{"members": ')  # a damaged decisions file: not done, never a traceback
+    assert not second.done()
+
+
+def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    assert last_step(metrics) == 0  # no file yet
+    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
+                               for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
+    assert last_step(metrics) == 39

@@ -244,3 +244,32 @@ def test_a_failed_segment_leaves_its_dependants_cancelled_and_a_rerun_resubmits_
     done = status(out, "--wait", "--interval", "2")
     assert sorted(r["status"] for r in results(out).values()) == ["complete"] * 3, \
         again.stdout + again.stderr + done.stdout
+
+
+EARLY_STOP = ("model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "train.eval_every=8",
+              "optim.warmup_steps=2", "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "optim.lr=1e-6,3e-3")
+
+
+@pytest.mark.slow  # about 70 s: four jobs, two in a row (test_local covers the same grid, test_submit the afterok)
+def test_early_stopping_on_slurm_stops_the_hopeless_run_after_afterok_on_both_probes_and_a_rerun_submits_nothing(
+        slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    sub = submit(out, shared_cache_dir, *EARLY_STOP, buckets=CPU)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    entries = [json.loads(line) for line in (out / "sweep_manifest.jsonl").read_text().splitlines()]
+    probes = [e for e in entries if "probe" in e]
+    rests = [e for e in entries if "probe" not in e]
+    assert len(probes) == len(rests) == 2 and not any("after" in e for e in probes)
+    assert all(sorted(r["after"].split(":")) == sorted(p["job_id"] for p in probes) for r in rests)
+
+    done = status(out, "--wait", "--interval", "2")
+    assert done.returncode == 0, done.stdout + done.stderr + slurm_cluster.diagnose()
+    by_lr = {r["lr"]: r for r in results(out).values()}
+    assert by_lr[1e-6]["status"] == "stopped_early" and by_lr[3e-3]["status"] == "complete"
+    assert by_lr[1e-6]["predicted_final_eval_loss"] > by_lr[3e-3]["final_eval_loss"]
+    assert "1 complete, 1 stopped_early" in done.stdout and "stopped early:" in done.stdout
+    assert {slurm_cluster.final_state(e["job_id"]) for e in entries} == {"COMPLETED"}
+
+    again = submit(out, shared_cache_dir, *EARLY_STOP, buckets=CPU)
+    assert again.returncode == 0 and "not submitted again" in again.stdout + again.stderr
+    assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4  # a re-run submits nothing

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from launch.local import LocalOptions, Outcome, describe_runs, last_step, report_sweep
+from launch.local import LocalOptions, Outcome, describe_runs, report_sweep
 from launch.queue import latest_jobs
 from sweep.errors import ConfigError
 from sweep.progress import progress
@@ -101,14 +101,6 @@ class FakePoint:
     def __init__(self, folder: Path, flops: float, steps: int):
         self.run = RunDir(folder)
         self.budget = SimpleNamespace(flops=flops, steps=steps)
-
-
-def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path):
-    metrics = tmp_path / "metrics.jsonl"
-    assert last_step(metrics) == 0  # no file yet
-    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
-                               for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
-    assert last_step(metrics) == 39
 
 
 def test_the_sweep_reports_runs_ended_and_an_eta_from_the_flops_done(tmp_path):
@@ -221,3 +213,116 @@ def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(t
     again = multirun(out, shared_cache_dir, *ladder)
     assert again.returncode == 0 and "3 of 3 runs are finished: not run again" in again.stdout + again.stderr
     assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4
+
+
+# --- early stopping: each group's probes, then its rests ----------------------------------------
+
+EARLY_STOP = [o for o in LADDER if not o.startswith(("optim.schedule", "budget."))] + [
+    "budget.tokens_per_param=1", "train.log_every=2", "early_stop.enabled=true", "model.d=16,32", "optim.lr=1e-3,3e-3"]
+
+
+class FakeTraining:
+    """A probe or rest job that ended at once: a probe logs records up to its probe step, a rest
+    writes a complete result (or it raises, when failing)."""
+
+    def __init__(self, job, failing):
+        self.job, self.paths = job, SimpleNamespace(stdout="log")
+        self.error = RuntimeError(f"{job.label} failed") if failing else None
+        if self.error is None:
+            job.point.run.path.mkdir(parents=True, exist_ok=True)
+            if job.kind == "probe":
+                job.point.run.metrics_file.write_text(
+                    "".join(json.dumps({"step": s}) + "\n" for s in range(2, job.last_step + 1, 2)))
+            else:
+                job.point.run.write_result({"status": "complete"})
+
+    def done(self):
+        return True
+
+    def results(self):
+        if self.error:
+            raise self.error
+        return [{"status": "segment"} if self.job.kind == "probe" else self.job.point.run.read_result()]
+
+
+def run_fake_early_stop(tmp_path, monkeypatch, failing_probe=None):
+    """run_locally on two budget groups of two runs each, with jobs that end at once; returns the
+    grid, the jobs started in order, and the outcomes."""
+    from launch.grid import compose_grid
+    from launch.local import run_locally
+
+    grid = compose_grid([*EARLY_STOP, f"out_dir={tmp_path / 'sweep'}"])
+    started = []
+
+    def start(job, options, tasks, slot):
+        started.append(job)
+        return FakeTraining(job, job.kind == "probe" and job.point.run.path == failing_probe)
+    monkeypatch.setattr("launch.local.start_job", start)
+    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
+                           visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
+    return grid, started, run_locally(grid, options)
+
+
+def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed_probe_cancels_its_group_s_rests(
+        tmp_path, monkeypatch):
+    grid, started, outcomes = run_fake_early_stop(tmp_path, monkeypatch)
+    for group in (grid[:2], grid[2:]):
+        order = [j.kind for j in started if j.point in group]
+        assert order == ["probe", "probe", "rest", "rest"]
+        rests = [j for j in started if j.kind == "rest" and j.point in group]
+        assert all(r.group == tuple(p.cfg for p in group) for r in rests)  # each decides its group first
+    assert [o.result["status"] for o in outcomes] == ["complete"] * 4
+
+    for point in grid:
+        point.run.result_file.unlink()
+        point.run.metrics_file.unlink()
+    _, started, outcomes = run_fake_early_stop(tmp_path, monkeypatch, failing_probe=grid[2].run.path)
+    assert [o.result["status"] for o in outcomes[:2]] == ["complete", "complete"]  # the other group goes on
+    assert isinstance(outcomes[2].error, RuntimeError) and outcomes[3].result["status"] == "cancelled"
+    assert "[probe: steps 0 -> " in outcomes[3].result["error"]  # names the probe that did not end well
+    assert not any(j.kind == "rest" and j.point.run.path in (grid[2].run.path, grid[3].run.path) for j in started)
+
+    _, again, outcomes = run_fake_early_stop(tmp_path, monkeypatch)  # running it again runs what was left
+    assert [(j.kind, j.point.run.path) for j in again] == [
+        ("probe", grid[2].run.path), ("rest", grid[2].run.path), ("rest", grid[3].run.path)]
+    assert [o.result["status"] for o in outcomes] == ["complete"] * 4
+
+
+def test_stopped_runs_are_counted_apart():
+    text = describe_runs([Outcome(None, {"status": "complete"}, None), Outcome(None, {"status": "stopped_early"}, None),
+                          Outcome(None, {"status": "stopped_early"}, None)], [])
+    assert text == "1 complete, 2 stopped_early"
+
+
+def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains_nothing_and_turned_off_it_resumes(
+        tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    grid = ["model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "optim.warmup_steps=2",
+            "train.eval_every=8", "train.precision=fp32", "early_stop.enabled=true", "early_stop.fraction=0.5",
+            "early_stop.resamples=50", "optim.lr=1e-6,3e-3"]
+    first = multirun(out, shared_cache_dir, *grid)
+    assert first.returncode == 0, first.stdout + first.stderr
+    by_lr = {r["lr"]: r for r in results(out).values()}
+    stopped, best = by_lr[1e-6], by_lr[3e-3]
+    assert stopped["status"] == "stopped_early" and best["status"] == "complete"
+    lo, hi = stopped["predicted_interval"]
+    assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > best["early_stop"]["best_interval"][1]
+    assert stopped["early_stop"]["action"] == "stop" and best["early_stop"]["action"] == "continue"
+    steps = [json.loads(line)["step"] for line in (out / stopped["run"] / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == stopped["early_stop"]["predicted_at_step"] < stopped["steps"]  # trained to P only
+    assert len(list((out / ".early_stop").glob("*.json"))) == 1  # the group's decisions
+    manifest = (out / "sweep_manifest.jsonl").read_text().splitlines()
+    assert len(manifest) == 4  # two probes, two rests
+
+    again = multirun(out, shared_cache_dir, *grid)
+    assert again.returncode == 0
+    assert "2 of 2 runs are finished or stopped early: not run again" in again.stdout + again.stderr
+    assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4  # trained nothing
+
+    resumed = multirun(out, shared_cache_dir, *grid, "early_stop.enabled=false")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = {r["lr"]: r for r in results(out).values()}
+    assert after[1e-6]["status"] == "complete" and after[1e-6]["steps"] == stopped["steps"]
+    assert after[3e-3] == best  # the finished run is not touched
+    steps = [json.loads(line)["step"] for line in (out / stopped["run"] / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == stopped["steps"]  # from its checkpoint on, each step once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -438,3 +439,56 @@ def test_a_run_held_by_another_process_is_skipped_with_nothing_written(tiny_conf
             train(cfg)
         assert sorted(p.name for p in run.path.iterdir()) == [".lock"]  # no config, metrics, result
     assert train(cfg)["status"] == "complete"
+
+
+EARLY_STOP = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50")
+
+
+def probe_and_decide(tiny_config, *lrs: str) -> list:
+    """A budget group trained to its probe step (40 of 81) and decided (sweep/early_stop.py)."""
+    from sweep.early_stop import decide_group, probe_step
+
+    cfgs = [tiny_config(*EARLY_STOP, f"optim.lr={lr}") for lr in lrs]
+    for cfg in cfgs:
+        assert train(cfg, until_step=probe_step(cfg)) == {"status": "segment", "run": RunDir.for_config(cfg).path.name,
+                                                          "step": 40}
+    decide_group(cfgs)
+    return cfgs
+
+
+def test_an_early_stopped_run_stops_at_its_probe_step_with_its_checkpoint_and_no_result(tiny_config):
+    from sweep.run.checkpoint import checkpoint_step
+
+    cfg = tiny_config(*EARLY_STOP)
+    run = RunDir.for_config(cfg)
+    assert train(cfg, until_step=40)["step"] == 40
+    assert checkpoint_step(run.checkpoint_file) == 40 and not run.result_file.exists()
+    assert run.read_metrics()[-1]["step"] == 40
+    assert train(cfg, until_step=40)["step"] == 40  # again: nothing to do
+    with pytest.raises(ValueError, match="only a ladder's trunk or an early-stopped run"):
+        train(tiny_config(), until_step=40)
+
+
+def test_a_run_its_group_stops_records_its_prediction_at_its_probe_step_and_the_best_trains_on(tiny_config):
+    good, bad = probe_and_decide(tiny_config, "3e-3", "1e-5")
+    stopped, complete = train(bad), train(good)
+    assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 40  # never before its probe step
+    lo, hi = stopped["predicted_interval"]
+    assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > complete["early_stop"]["interval"][1]
+    assert stopped["early_stop"]["action"] == "stop" and stopped["early_stop"]["best_run"] == complete["run"]
+    assert stopped["trained_flops"] == pytest.approx(stopped["flops"] * 40 / 81)
+    assert stopped["flops"] == complete["flops"]  # its coordinates stay its budget's (same group, same cell)
+    assert complete["status"] == "complete" and complete["early_stop"]["action"] == "continue"
+    assert RunDir.for_config(bad).read_result() == stopped
+    assert train(bad) == stopped  # re-running with early stopping on: nothing to do
+
+
+def test_a_stopped_run_resumed_with_early_stopping_off_ends_at_the_loss_it_would_have_reached(tiny_config, tmp_path):
+    _, bad = probe_and_decide(tiny_config, "3e-3", "1e-5")
+    train(bad)
+    resumed = train(dataclasses.replace(bad, early_stop=dataclasses.replace(bad.early_stop, enabled=False)))
+    never_stopped = train(dataclasses.replace(bad, out_dir=str(tmp_path / "plain")))
+    assert resumed["status"] == "complete" and resumed["steps_done"] == 81
+    assert resumed["final_eval_loss"] == never_stopped["final_eval_loss"]
+    assert resumed["final_train_loss"] == never_stopped["final_train_loss"]
+    assert resumed["early_stop"]["action"] == "stop"  # what was decided stays on record

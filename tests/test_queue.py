@@ -124,3 +124,40 @@ def test_a_trunk_whose_jobs_slurm_does_not_know_shows_its_last_segment(tmp_path,
     monkeypatch.setattr(launch.queue, "job_states", lambda ids: {})
     launch.queue.attach_queue_state(rows, tmp_path)
     assert (rows[0]["job_id"], rows[0]["segment"]) == ("9", 20)
+
+
+def early_stop_manifest(tmp_path):
+    """Runs `a` and `b` of one budget group: each a probe (to step 20), then a rest after both probes."""
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"12_{i}", "bucket": "s", "probe": 20}
+                               for i, r in enumerate("ab")])
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"13_{i}", "bucket": "s", "after": "12_0:12_1"}
+                               for i, r in enumerate("ab")])
+
+
+def test_a_probe_and_its_rest_are_two_jobs_and_the_run_is_at_the_first_not_completed(tmp_path, monkeypatch):
+    import launch.queue
+    from launch.queue import latest_job_entries
+
+    early_stop_manifest(tmp_path)
+    assert {key: e["job_id"] for key, e in latest_job_entries(tmp_path).items()} == {
+        ("a", 20): "12_0", ("b", 20): "12_1", ("a", None): "13_0", ("b", None): "13_1"}
+    rows = [{"run": "a", "status": "running"}, {"run": "b", "status": "started"}]
+    monkeypatch.setattr(launch.queue, "job_states",
+                        lambda ids: {"12_0": "RUNNING", "12_1": "COMPLETED", "13_0": "PENDING", "13_1": "PENDING"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert (rows[0]["job_id"], rows[0]["probe"]) == ("12_0", 20)  # still probing
+    assert (rows[1]["status"], rows[1]["job_id"]) == ("queued", "13_1")  # its rest waits for a's probe
+
+    rows = [{"run": "a", "status": "failed"}, {"run": "b", "status": "started"}]
+    monkeypatch.setattr(launch.queue, "job_states",
+                        lambda ids: {"12_0": "FAILED", "12_1": "COMPLETED", "13_0": "CANCELLED", "13_1": "CANCELLED"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["status"] == "failed" and rows[0]["job_id"] == "12_0"  # the probe that failed
+    assert rows[1]["status"] == "cancelled"
+    assert ("waited for jobs 12_0, 12_1, one of which did not end well; running the sweep again submits it again"
+            in rows[1]["error"])
+
+    rows = [{"run": "b", "status": "started"}]  # between its probe and its rest, before the rest is submitted
+    append_manifest(tmp_path / "one", [{"run": "b", "path": "/x/b", "job_id": "12_1", "bucket": "s", "probe": 20}])
+    launch.queue.attach_queue_state(rows, tmp_path / "one")
+    assert rows[0]["status"] == "started"

@@ -67,5 +67,5 @@ def test_a_status_follows_from_the_result_the_holder_and_what_the_run_left(recor
     assert run_status(recorded, held, started) == status
 
 
-def test_result_json_records_complete_diverged_or_failed_and_the_first_two_are_never_run_again():
-    assert STATUSES == ("complete", "diverged", "failed") and FINISHED == ("complete", "diverged")
+def test_result_json_records_complete_diverged_failed_or_stopped_early_and_the_first_two_are_never_run_again():
+    assert STATUSES == ("complete", "diverged", "failed", "stopped_early") and FINISHED == ("complete", "diverged")

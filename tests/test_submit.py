@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 
-from launch.jobs import BRANCH, SEGMENT
-from launch.submit import (SlurmOptions, ladder_saving, plan_grid, plan_totals, print_plan, refresh_states,
-                           slurm_executor, submissions, submit_grid)
+from launch.jobs import BRANCH, PROBE, REST, SEGMENT
+from launch.submit import (SlurmOptions, early_stop_bound, ladder_saving, plan_grid, plan_totals, print_plan,
+                           refresh_states, slurm_executor, submissions, submit_grid)
 from launch.queue import latest_job_entries, latest_jobs
 from launch.grid import split_grid
+from sweep.early_stop import group_key, probe_step
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
 from tests.helpers import TINY, compose_config
@@ -231,15 +232,15 @@ def test_a_new_ladder_submits_every_segment_after_the_previous_and_each_branch_a
     planned = plan_ladder(tmp_path, shared_cache_dir)
     segments, branches = by_kind(planned, SEGMENT), by_kind(planned, BRANCH)
     assert [(p, after) for p, after in submissions(planned)] == [
-        (segments[0], None), (branches[0], segments[0]), (segments[1], segments[0]),
-        (branches[1], segments[1]), (segments[2], segments[1]), (branches[2], segments[2])]
+        (segments[0], ()), (branches[0], (segments[0],)), (segments[1], (segments[0],)),
+        (branches[1], (segments[1],)), (segments[2], (segments[1],)), (branches[2], (segments[2],))]
     FakeExecutor.batches = []
     entries = submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)
     id_of = {(e["run"], e.get("segment")): e["job_id"] for e in entries}
     for bucket, after, jobs in FakeExecutor.batches:
         for job in jobs:
             p = next(p for p in planned if p.point.cfg == job.fn.cfg and p.job.until_step == job.fn.until_step)
-            assert after == (None if p.job.after is None else id_of[p.job.after.key])
+            assert after == (None if not p.job.after else id_of[p.job.after[0].key])
     assert [e.get("segment") for e in entries if e.get("segment")] == [s.job.last_step for s in segments]
     assert [s.job.until_step for s in segments][-1] is None  # the last segment trains to the trunk's end
     assert latest_job_entries(tmp_path / "runs").keys() == {p.job.key for p in planned}
@@ -253,7 +254,7 @@ def test_done_jobs_are_skipped_and_a_dependency_on_a_done_or_queued_job_is_dropp
     branches[0].state = "complete"
     segments[1].state, segments[1].job_id = "running", "7_0"
     assert [(p, after) for p, after in submissions(planned)] == [
-        (branches[1], "7_0"), (segments[2], "7_0"), (branches[2], segments[2])]
+        (branches[1], ("7_0",)), (segments[2], ("7_0",)), (branches[2], (segments[2],))]
 
 
 def test_re_running_submits_nothing_when_every_job_is_done_or_queued(tmp_path, shared_cache_dir, monkeypatch):
@@ -316,3 +317,102 @@ def test_a_job_waiting_for_another_gets_afterok_and_is_cancelled_should_that_one
     assert "#SBATCH --dependency=afterok:123_4" in text and "#SBATCH --kill-on-invalid-dep=yes" in text
     plain = sbatch_text(o)
     assert "--dependency" not in plain and "--kill-on-invalid-dep" not in plain
+
+
+# --- early stopping: probes, then rests after every probe of their group --------------------------
+
+EARLY_STOP = ("early_stop.enabled=true", "model.d=16,32", "optim.lr=1e-3,3e-3")  # two groups of two
+
+
+def plan_early_stop(tmp_path, shared_cache_dir, *grid, **kw):
+    return plan(tmp_path, shared_cache_dir, *EARLY_STOP, *grid, **kw)
+
+
+def test_a_rest_waits_with_afterok_for_every_probe_of_its_group_and_arrays_group_jobs_by_their_dependencies(
+        tmp_path, shared_cache_dir):
+    planned = plan_early_stop(tmp_path, shared_cache_dir)
+    probes, rests = by_kind(planned, PROBE), by_kind(planned, REST)
+    assert len(probes) == len(rests) == 4
+    FakeExecutor.batches = []
+    entries = submit_grid(planned, options(tmp_path, max_array_size=10), make_executor=FakeExecutor)
+    id_of = {p.point.run.path.name: e["job_id"] for e in entries for p in probes if e.get("probe") is not None
+             and e["run"] == p.point.run.path.name}
+    for bucket, after, jobs in FakeExecutor.batches:
+        for job in jobs:
+            if job.fn.group is None:  # a probe: waits for nothing, trains to its probe step
+                assert after is None and job.fn.until_step == probe_step(job.fn.cfg)
+            else:  # a rest: after every probe of its group, the group's configs to decide it with
+                group = [p for p in probes if group_key(p.point.cfg) == group_key(job.fn.cfg)]
+                assert after == ":".join(id_of[p.point.run.path.name] for p in group)
+                assert job.fn.until_step is None and list(job.fn.group) == [p.point.cfg for p in group]
+    waits = [after for _, after, _ in FakeExecutor.batches]
+    assert len(waits) == len(set(waits)) == 1 + 2  # the probes (one bucket: a quarter run is cheap); a rest array a group
+    assert all(e["after"].count(":") == 1 for e in entries if e.get("probe") is None)
+
+
+def test_a_probe_already_done_is_left_out_of_its_group_s_dependency_and_a_settled_member_is_not_submitted(
+        tmp_path, shared_cache_dir):
+    planned = plan_early_stop(tmp_path, shared_cache_dir)
+    done = by_kind(planned, PROBE)[0].point.run  # past its probe step: its rest waits only for the other probe
+    done.path.mkdir(parents=True)
+    p = probe_step(planned[0].point.cfg)
+    done.metrics_file.write_text("".join(f'{{"step": {s}}}\n' for s in range(2, p + 1, 2)))
+    stopped = by_kind(planned, PROBE)[3].point.run  # stopped early: settled while early stopping is on
+    stopped.path.mkdir(parents=True)
+    stopped.write_result({"status": "stopped_early"})
+    planned = plan_early_stop(tmp_path, shared_cache_dir)
+    todo = {(p.job.kind, p.point.run.path): after for p, after in submissions(planned)}
+    first, second = by_kind(planned, PROBE)[:2]
+    assert ("probe", done.path) not in todo and ("rest", done.path) in todo
+    assert todo[("rest", done.path)] == todo[("rest", second.point.run.path)] == (second,)
+    assert not any(path == stopped.path for _, path in todo)  # not submitted at all
+    assert [p.state for p in planned if p.point.run.path == stopped.path] == ["stopped_early"]
+
+
+def test_a_rest_whose_group_s_probe_is_queued_waits_for_its_slurm_id_and_one_neither_done_nor_queued_holds_it_back(
+        tmp_path, shared_cache_dir):
+    planned = plan_early_stop(tmp_path, shared_cache_dir)
+    probes = by_kind(planned, PROBE)
+    probes[0].state, probes[0].job_id = "queued", "7_0"
+    todo = dict((p.job, after) for p, after in submissions(planned))
+    assert todo[by_kind(planned, REST)[0].job] == ("7_0", probes[1])
+    probes[0].state, probes[0].job_id = "running", None  # held by a process outside Slurm: no id to wait for
+    assert {p.job.kind for p, _ in submissions(planned)} == {PROBE, REST}
+    assert not any(p.job.kind == REST and group_key(p.point.cfg) == group_key(probes[0].point.cfg)
+                   for p, _ in submissions(planned))
+
+
+def test_the_plan_shows_probe_and_rest_jobs_and_the_most_early_stopping_can_save_as_a_bound(tmp_path,
+                                                                                            shared_cache_dir):
+    from rich.console import Console
+
+    planned = plan_early_stop(tmp_path, shared_cache_dir, buckets=[{"name": "small", "max_hours": 1e-9, "time_min": 2},
+                                                                   {"name": "large", "max_hours": 1, "time_min": 5}])
+    bound = early_stop_bound(planned)
+    full = sum(p.point.budget.flops for p in by_kind(planned, REST))
+    least = sum(p.job.flops for p in by_kind(planned, PROBE)) + sum(  # each group's cheapest rest finishes
+        min(p.job.flops for p in by_kind(planned, REST) if p.point.cfg.model.d == d) for d in (16, 32))
+    assert bound.flops == pytest.approx(full) and bound.least_flops == pytest.approx(least)
+    assert bound.saving == pytest.approx(1 - least / full)
+    assert 0.3 < bound.saving < 0.45  # pairs stopped at 25% of their steps: 1 - 1.25 / 2
+    assert bound.least_gpu_hours < bound.gpu_hours
+    console = Console(width=250, record=True)
+    print_plan(planned, console)
+    text = console.export_text()
+    assert "plan: 8 jobs" in text and text.count("│ probe ") == 4 and text.count("│ rest ") == 4
+    assert f"saving at most {100 * bound.saving:.0f}% of the compute (a bound" in text
+    assert "cooldown branches" not in text
+    assert totals_unchanged(planned)
+
+
+def totals_unchanged(planned):
+    """A probe and its rest are one point of the fit: counted once as a run from scratch."""
+    totals = plan_totals(planned)
+    return totals.flops == pytest.approx(totals.cosine_flops) and totals.saving == pytest.approx(0)
+
+
+def test_a_job_waiting_for_several_gets_one_afterok_naming_them_all(tmp_path, no_slurm_needed):
+    o = options(tmp_path)
+    executor = slurm_executor(o, o.bucket_specs()[0], after="12_0:12_1:13_0")
+    text = _make_sbatch_string(command="python -m x", folder=o.folder, **executor.parameters)
+    assert "#SBATCH --dependency=afterok:12_0:12_1:13_0" in text and "#SBATCH --kill-on-invalid-dep=yes" in text

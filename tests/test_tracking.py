@@ -520,3 +520,18 @@ def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypat
     with pytest.raises(ConfigError, match="could not start a W&B run in team/tests/sweep: ConnectionError"):
         upload_report([{"run": "a"}], {}, project="tests", entity="team", group="sweep", mode=LoggerMode.online,
                       folder=tmp_path)
+
+
+def test_a_run_stopped_early_ends_its_wandb_run_with_the_status_and_the_predicted_loss(tiny_config):
+    from sweep.early_stop import decide_group
+
+    on = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", *WANDB)
+    good, bad = (tiny_config(*on, f"optim.lr={lr}") for lr in ("3e-3", "1e-5"))
+    for cfg in (good, bad):
+        train(cfg, until_step=40)
+    decide_group([good, bad])
+    result = train(bad)
+    last = offline_runs(RunDir.for_config(bad))[-1]
+    assert last.summary["status"] == "stopped_early" and last.exit_code == 0
+    assert last.summary["predicted_final_eval_loss"] == result["predicted_final_eval_loss"]
+    assert last.summary["predicted_interval"] == result["predicted_interval"]

@@ -7,7 +7,8 @@ matplotlib Figure: what `sweep report` saves (sweep/fit/report.py) and what a no
     draw_residuals(points, {name: law})      each law's log residual against N
     draw_isoflop(runs, iso, chinchilla)      IsoFLOP parabolas | N_opt(C)                 (2 axes)
     draw_frontier(curves, envelope)          loss curves and their envelope | N_opt(C)   (2 axes)
-    draw_ucurves(runs, optima, law, step)    lr / batch U-curves | optimum against C      (2 axes)
+    draw_ucurves(runs, optima, law, step)    lr / batch U-curves | optimum against C      (2 axes);
+                                             runs stopped early: hollow, bars their interval
     draw_crossover(points, crossovers)       each recipe's points and loss*(C), the crossings
     draw_predicted_vs_actual(predictions)    each finished run's predicted final loss (its curve cut
                                              short, sweep/fit/predict.py) against the actual one
@@ -44,6 +45,7 @@ from sweep.record import training_flops
 DPI = 110  # the report's PNGs
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PARAM_LABEL = {"lr": "learning rate", "batch_size": "batch size"}
+PREDICTED_LABEL = "predicted (stopped early)"  # the U-curves' legend entry for a run stopped early
 VIRIDIS = colormaps["viridis"]
 
 
@@ -209,22 +211,36 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
     group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
     a line. Right: the optima against C with the power law and Step Law's value at each group's
     (N, D). `optima`: a HyperparamOptima (param, by, groups, group_runs: sweep/fit/hyperparams.py
-    find_optima); `law`: its HyperparamLaw (fit_laws) and `step_law` its StepLaw, where fitted."""
+    find_optima); `law`: its HyperparamLaw (fit_laws) and `step_law` its StepLaw, where fitted.
+    `runs`: the table find_optima was given; a point that is a run stopped early, standing with its
+    predicted final loss, is drawn hollow with the prediction's interval as its bar."""
     param, label = optima.param, PARAM_LABEL[optima.param]
+    runs = runs.with_stopped()  # as find_optima took it: the indices of optima.group_runs are this table's
     values_R = runs.column(param)
+    predicted_R = runs.is_predicted()
     fig, (ax, ax_law) = new_axes(axes, 2, (11, 4.4))
     keys = [g.key for g in optima.groups]
     norm = LogNorm(min(keys), max(keys) * 1.0001)
     by_cell = optima.by == "cell"
     labelled = len(optima.groups) <= MAX_SERIES
+    any_predicted = False
     for group, members in zip(optima.groups, optima.group_runs):
         if group.status == "skipped":
             continue
         colour = VIRIDIS(0.9 * norm(group.key))
-        value_X, loss_X, _ = best_per_value(values_R[members], runs.loss_R[members])
+        value_X, loss_X, best_X = best_per_value(values_R[members], runs.loss_R[members])
         best = group.best_loss
         name = f"N = {group.n_params:.2g}, T = {group.tokens:.2g}" if by_cell else f"C = {group.key:.2g}"
-        ax.plot(value_X, 100 * (loss_X / best - 1), "o", color=colour, ms=4, label=name if labelled else None)
+        actual_X = ~predicted_R[members[best_X]]
+        ax.plot(value_X[actual_X], 100 * (loss_X[actual_X] / best - 1), "o", color=colour, ms=4,
+                label=name if labelled else None)
+        if not actual_X.all():
+            lo_X, hi_X = runs.interval_Rx2[members[best_X][~actual_X]].T
+            loss = loss_X[~actual_X]
+            yerr = 100 / best * np.nan_to_num(np.maximum([loss - lo_X, hi_X - loss], 0))  # no interval: no bar
+            ax.errorbar(value_X[~actual_X], 100 * (loss / best - 1), yerr=yerr, fmt="o", mfc="none", color=colour,
+                        ms=4, elinewidth=0.8, capsize=2)
+            any_predicted = True
         lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
         parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
         x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
@@ -232,6 +248,8 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
         if group.opt_value is not None:
             ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colour, ms=11, mec="k",
                     mew=0.6)
+    if any_predicted:
+        ax.plot([], [], "o", mfc="none", color="0.3", ms=4, label=PREDICTED_LABEL)
     band = fit_defaults().band
     ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
     grouped = "(N, tokens) cell" if by_cell else "compute budget"

@@ -35,6 +35,12 @@ The Step Law forms (`fit_step_law`) are fitted on the cells' optima, by least sq
 batch size, ln D spread that far; otherwise a ConfigError naming what is missing (in a law's
 `step_law_skipped` where the law was asked by flops or n_params).
 
+Runs stopped early (status stopped_early, sweep/early_stop.py) count here, standing with their
+predicted final loss (the runs table's `with_stopped`): a U-curve's points are then partly
+predictions. Each group says how many of its points are (`n_predicted`) and whether its best
+point is one (`best_predicted`); a stopped run without a prediction is left out and counted in
+`excluded_runs`. The parametric fits never see them (sweep/fit/table.py).
+
 The near-optimal band of a group: its runs within `band` (conf/fit.yaml: 0.25%) of its best loss, i.e.
 loss <= best * (1 + band), with the learning rates and batch sizes they span.
 
@@ -85,7 +91,10 @@ class HyperparamGroup:
     """One compute budget, model size or (N, tokens) cell `key` (its C for a cell): the sampled
     values of the hyperparameter, the best run, and the optimum (None when skipped; `note` says
     why, or what was flagged). `n_params` and `tokens`: the cell whose U-curve gave the optimum
-    (the group's own for a cell; of a group of `n_cells` > 1, the cell with the lowest loss)."""
+    (the group's own for a cell; of a group of `n_cells` > 1, the cell with the lowest loss).
+    `n_predicted`: of that U-curve's `n_values` points (the best loss at each value), those that
+    are a run stopped early standing with its predicted final loss; `best_predicted`: whether the
+    best point (best_run) is one."""
 
     key: float
     n_runs: int
@@ -103,6 +112,8 @@ class HyperparamGroup:
     n_params: float | None = None
     tokens: float | None = None
     n_cells: int = 1
+    n_predicted: int = 0
+    best_predicted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({**self.__dict__, "band": self.band.to_dict()})
@@ -227,9 +238,11 @@ def fit_hyperparameter_law(table: RunsTable, param: str = "lr", by: str = "flops
 def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol: float | None = None,
                 budgets: Sequence[float] | None = None, band: float | None = None,
                 neighbours: int | None = None) -> HyperparamOptima:
-    """The optimum of `param` per group of `by` and per cell; `budgets`: explicit group centres
-    (FLOPs or sizes; not with by="cell"), as in isoflop.group_budgets. rel_tol, band, neighbours
-    left at None are conf/fit.yaml's budget_tolerance, band and neighbours."""
+    """The optimum of `param` per group of `by` and per cell, over every run of `table`, its runs
+    stopped early with their predicted loss (`table.with_stopped()`: the indices of `group_runs`
+    are that table's); `budgets`: explicit group centres (FLOPs or sizes; not with by="cell"), as
+    in isoflop.group_budgets. rel_tol, band, neighbours left at None are conf/fit.yaml's
+    budget_tolerance, band and neighbours."""
     defaults = fit_defaults()
     band = defaults.band if band is None else band
     neighbours = defaults.neighbours if neighbours is None else neighbours
@@ -242,7 +255,7 @@ def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol:
                           "are the centres of flops or n_params groups")
     if neighbours < 1:
         raise ConfigError(f"neighbours {neighbours!r}: the parabola takes at least 1 value on each side of the best")
-    validate(table, MIN_VALUES, f"a {param} law")
+    table = validate(table.with_stopped(), MIN_VALUES, f"a {param} law")
     values_R = table.column(param)
     missing_R = ~(np.isfinite(values_R) & (values_R > 0))
     if missing_R.any():
@@ -426,9 +439,11 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
     members = np.flatnonzero(in_group_R)
     value_X, loss_X, best_X = best_per_value(values_R[members], table.loss_R[members])
     i = int(np.argmin(loss_X))
+    predicted_X = table.is_predicted()[members[best_X]]
     base = dict(key=float(key), n_runs=len(members), n_values=len(value_X), value_min=float(value_X[0]),
                 value_max=float(value_X[-1]), best_run=table.names[members[best_X[i]]],
-                best_value=float(value_X[i]), best_loss=float(loss_X[i]), band=band)
+                best_value=float(value_X[i]), best_loss=float(loss_X[i]), band=band,
+                n_predicted=int(predicted_X.sum()), best_predicted=bool(predicted_X[i]))
     if len(value_X) < MIN_VALUES:
         return HyperparamGroup(**base, status="skipped", note=f"{len(value_X)} distinct value(s), needs {MIN_VALUES}")
     lo, hi = parabola_window(i, len(value_X), neighbours)

@@ -20,7 +20,9 @@ The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to o
 several recipes is fitted one recipe at a time (`recipe`), or each recipe side by side
 (recipe="all": {"recipes": {name: result}}), except by crossover, which takes every recipe.
 `min_tokens_per_param` leaves out runs with tokens / N below it from every law (counted in
-`excluded`).
+`excluded`). Runs stopped early are no point of any law (counted in `excluded` as stopped_early)
+but those of lr and batch, whose U-curves take them with their predicted final loss (`predicted`:
+how many; `excluded` then counts only the stopped runs without a prediction).
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     if recipe is not None and not (recipe == ALL_RECIPES and law == "crossover"):
         if recipe not in labels:
             raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {labels or 'none'}")
-        table = table.select(np.array([r == recipe for r in table.recipe]))
+        table = table.of_recipe(recipe)
         head.update(recipe=recipe, n_runs=len(table))
     elif len(labels) > 1 and law != "crossover":
         raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): fit one with "
@@ -240,6 +242,8 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     if law in ("lr", "batch"):
         param = "lr" if law == "lr" else "batch_size"
         by = by or "flops"  # optimum per compute budget, per model size, or per (N, tokens) cell
+        table = table.with_stopped()  # the runs stopped early stand with their predicted loss
+        head.update(n_runs=len(table), predicted=int(table.is_predicted().sum()), excluded=table.excluded)
         optima = hyperparams.find_optima(table, param=param, by=by)
         fit = hyperparams.fit_laws(optima)
         if by == "cell" and fit.step_law is None:  # asked for the law in N and D

@@ -24,6 +24,9 @@ Which runs each fit sees:
   the runs that share them, as Hoffmann et al. and DeepSeek fit tuned runs; a learning-rate grid
   would otherwise pull the law up by its worse runs. Approaches 1, 2 and the hyperparameter
   laws read every run (they pick the best per size / value themselves).
+- Runs stopped early (status stopped_early) are in no fit but the hyperparameter laws (section
+  5), whose U-curves take them with their predicted final loss, marked as predicted (the table's
+  `predicted` column, hollow markers with the prediction's interval in the figures).
 - The hyperparameter laws (section 5) take each compute budget's optimum, or, where some budget
   holds several (N, tokens) cells (an IsoFLOP design with a grid per size, several token budgets),
   each cell's (`by="cell"`: the optima of different (N, D) are not merged); Step Law's forms are
@@ -66,6 +69,7 @@ from sweep.fit.parametric import (PROGRESS_DELAY_S, BootstrapResult, LawComparis
                                   fit_chinchilla, fit_subscaling)
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.progress import progress
+from sweep.record import STOPPED_EARLY
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
 from sweep.storage import atomic_write
 
@@ -137,7 +141,8 @@ class _Fits:
 
     @property
     def main(self) -> RunsTable:
-        return self.table.select(self.main_R)
+        """The runs of sections 1-5 (the stopped ones set aside with them: of that recipe)."""
+        return self.table if self.recipe is None else self.table.of_recipe(self.recipe)
 
     @property
     def points(self) -> RunsTable:
@@ -337,6 +342,11 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
     lines = ["# Scaling-law report", "",
              f"- Source: `{table.source or 'a runs table'}`",
              f"- Runs used: {len(table)} complete runs; excluded: {excluded}"]
+    if STOPPED_EARLY in table.excluded:
+        predicted = len(table.stopped) if table.stopped is not None else 0
+        lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "
+                     f"batch-size laws (section 5), where the {predicted} with a predicted final loss stand with it, "
+                     "marked as predicted")
     if fits.min_tokens_per_param is not None:
         lines.append(f"- Filter: runs with tokens / N < {fits.min_tokens_per_param:g} left out of every fit")
     if fits.tags_R is not None:
@@ -527,8 +537,9 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
             parts.append(f"{sub}\n\nSkipped: {fits.skipped[param]}")
             continue
         hyper = fits.hyper[param]
-        rows = [(f"{g.key:.3g}", _g(g.n_params), _g(g.tokens), g.n_runs, g.n_values, g.best_run, _g(g.best_loss),
-                 _g(g.opt_value), g.status, g.note or "")
+        rows = [(f"{g.key:.3g}", _g(g.n_params), _g(g.tokens), g.n_runs, g.n_values, _predicted_points(g),
+                 g.best_run + (" (predicted)" if g.best_predicted else ""), _g(g.best_loss), _g(g.opt_value),
+                 g.status, g.note or "")
                 for g in sorted(hyper.groups, key=lambda g: (round(math.log(g.key), 1), g.n_params or 0))]
         if hyper.by == "cell":
             what = (f"Per (N, tokens) cell (some compute budget holds several cells, whose optima are not merged), a "
@@ -537,9 +548,14 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
         else:
             what = (f"Per compute budget, a parabola of the best loss at each {label} in ln({param}); its vertex is "
                     "the optimum (only 'vertex' budgets enter the laws).")
+        predicted = sum(g.n_predicted for g in hyper.groups)
+        if predicted:
+            what += (f" {predicted} points are runs stopped early, standing with their predicted final loss "
+                     "(`predicted`; hollow markers, bars: the prediction's interval); a best run marked (predicted) "
+                     "is one such.")
         lines = [sub, "", what, "",
-                 _md_table(("C (FLOPs)", "N", "tokens", "runs", "values", "best run", "best loss", f"{param}_opt",
-                            "status", "note"), rows), ""]
+                 _md_table(("C (FLOPs)", "N", "tokens", "runs", "values", "predicted", "best run", "best loss",
+                            f"{param}_opt", "status", "note"), rows), ""]
         law_rows = _law_rows(hyper)
         if law_rows:
             lines += [_md_table(("law", "form", "c", "exponents", "stderr", "points", "rms ln residual"), law_rows),
@@ -556,6 +572,11 @@ def _section_hyperparameters(fits: _Fits, out_dir: Path, figures: dict[str, Path
     if fits.hyper:
         parts.append(_near_optimal_band(fits))
     return "\n\n".join(parts)
+
+
+def _predicted_points(group: HyperparamGroup) -> str:
+    """How many of a U-curve's points are predicted losses: "0", or "2 of 5"."""
+    return f"{group.n_predicted} of {group.n_values}" if group.n_predicted else "0"
 
 
 def _law_rows(hyper: _Hyper) -> list[tuple[Any, ...]]:
@@ -585,7 +606,7 @@ def _law_rows(hyper: _Hyper) -> list[tuple[Any, ...]]:
 
 
 def _near_optimal_band(fits: _Fits) -> str:
-    main = fits.main
+    main = fits.main.with_stopped()
     key_G, group_R = group_budgets(main.flops_R)
     band = fit_defaults().band
     bands = near_optimal_bands(main, key_G, group_R, band)

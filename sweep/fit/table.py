@@ -1,8 +1,13 @@
 """The runs table the fits read: one row per complete run with its size N (n_params), tokens T,
 compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's CSV / parquet file.
 
-Only complete runs are kept; diverged, failed and unfinished runs are left out and counted by
-status (`RunsTable.excluded`), so a fit can say what it did not see. A cooldown-branch ladder's
+Only complete runs are kept; diverged, failed, unfinished and early-stopped runs are left out and
+counted by status (`RunsTable.excluded`), so a fit can say what it did not see. A run stopped early
+(status stopped_early, sweep/early_stop.py) is no point of a parametric fit: it never reached its
+budget. It is set aside (`RunsTable.stopped`) with its predicted final loss as its loss and the
+prediction's interval (result.json's predicted_final_eval_loss and predicted_interval; a stopped run
+without a numeric prediction is counted there instead) for the learning-rate and batch-size laws,
+which take it in with `with_stopped` and mark it `predicted`. A cooldown-branch ladder's
 trunk (role "trunk", sweep/ladder.py) is no point of a fit: it is left out, counted as "trunk". `validate` is the one check
 every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
@@ -16,6 +21,7 @@ of one run's curve.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -27,7 +33,7 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.record import COMPLETE, DAMAGED, TRUNK, is_fit_point, training_flops
+from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
 
@@ -36,6 +42,8 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "tr
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 NAME_COLUMNS = ("run", "name")
+PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
+UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 FILE_SUFFIXES = (".csv", ".parquet")
 
 
@@ -44,7 +52,13 @@ class RunsTable:
     """R complete runs. Every `*_R` array has shape (R,); an optional hyperparameter column is
     None when the source has no such column, NaN for a run that lacks the value. `flops_R` is the
     source's where given, else 6 N T. `batch_size_R` is in the source's unit (a sweep folder:
-    sequences per step). `excluded` counts the rows left out, by status."""
+    sequences per step). `excluded` counts the rows left out, by status.
+
+    `stopped`: the runs stopped early, set aside (None: the source has none); their table's loss is
+    the predicted final loss, its `excluded` counts the stopped runs without one. `with_stopped`
+    gives every run, complete and stopped, with `predicted_R` (True: the loss is a prediction) and
+    `interval_Rx2` (the prediction's [lo, hi], NaN where none); a table without stopped runs in it
+    has predicted_R None."""
 
     names: tuple[str, ...]
     n_params_R: np.ndarray
@@ -60,6 +74,9 @@ class RunsTable:
     true_entropy_nats_R: np.ndarray | None = None  # a synthetic corpus's entropy rate (nats/token), NaN where absent
     excluded: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    predicted_R: np.ndarray | None = None
+    interval_Rx2: np.ndarray | None = None
+    stopped: "RunsTable | None" = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -74,15 +91,54 @@ class RunsTable:
         return values_R
 
     def select(self, keep_R: np.ndarray) -> "RunsTable":
-        """The runs where the boolean mask `keep_R` is true (`excluded` unchanged)."""
+        """The runs where the boolean mask `keep_R` is true (`excluded` and the stopped runs set
+        aside unchanged: `of_recipe` and `with_min_tokens_per_param` filter those too)."""
         keep_R = np.asarray(keep_R, dtype=bool)
         arrays = {f: getattr(self, f)[keep_R] for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
+        for name in ("predicted_R", "interval_Rx2"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)[keep_R]
         arrays.update({f"{h}_R": getattr(self, f"{h}_R")[keep_R] for h in HYPERPARAMETERS
                        if getattr(self, f"{h}_R") is not None})
         if self.true_entropy_nats_R is not None:
             arrays["true_entropy_nats_R"] = self.true_entropy_nats_R[keep_R]
         recipe = _pick(self.recipe, keep_R) if self.recipe is not None else None
         return replace(self, names=_pick(self.names, keep_R), recipe=recipe, **arrays)
+
+    def of_recipe(self, recipe: str) -> "RunsTable":
+        """The runs labelled `recipe` ("": the unlabelled ones), the stopped runs set aside too."""
+        stopped = self.stopped.of_recipe(recipe) if self.stopped is not None else None
+        labels = self.recipe or (None,) * len(self)
+        return replace(self.select(np.array([(r or "") == recipe for r in labels], dtype=bool)), stopped=stopped)
+
+    def with_stopped(self) -> "RunsTable":
+        """Every run: the complete ones, then the stopped ones set aside, each standing with its
+        predicted final loss (`predicted_R` True, `interval_Rx2` its interval); `excluded` then
+        counts the stopped runs without a prediction (UNPREDICTED) instead of every stopped run.
+        The table itself when no run was stopped."""
+        if self.stopped is None:
+            return self
+        stopped, n = self.stopped, len(self)
+        arrays = {f: np.concatenate([getattr(self, f), getattr(stopped, f)])
+                  for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
+        for name in (*(f"{h}_R" for h in HYPERPARAMETERS), "true_entropy_nats_R"):
+            mine, theirs = getattr(self, name), getattr(stopped, name)
+            arrays[name] = None if mine is None and theirs is None else np.concatenate(
+                [np.full(n, np.nan) if mine is None else mine,
+                 np.full(len(stopped), np.nan) if theirs is None else theirs])
+        recipe = None if self.recipe is None and stopped.recipe is None else (
+            (self.recipe or (None,) * n) + (stopped.recipe or (None,) * len(stopped)))
+        excluded = {k: v for k, v in self.excluded.items() if k != STOPPED_EARLY}
+        for k, v in stopped.excluded.items():
+            excluded[k] = excluded.get(k, 0) + v
+        predicted_R = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(stopped), dtype=bool)])
+        interval_Rx2 = np.concatenate([np.full((n, 2), np.nan), stopped.interval_Rx2])
+        return replace(self, names=self.names + stopped.names, recipe=recipe, excluded=excluded,
+                       predicted_R=predicted_R, interval_Rx2=interval_Rx2, stopped=None, **arrays)
+
+    def is_predicted(self) -> np.ndarray:
+        """(R,) True where a run's loss is its predicted final loss (a run stopped early)."""
+        return self.predicted_R if self.predicted_R is not None else np.zeros(len(self), dtype=bool)
 
     def true_entropy(self) -> float | None:
         """The runs' `true_entropy_nats` (the entropy rate of a data=synthetic corpus: the loss no
@@ -110,10 +166,11 @@ class RunsTable:
             raise ConfigError(f"--min-tokens-per-param {ratio!r}: accepted is a finite number > 0 "
                               f"(runs with fewer tokens per parameter are left out of the fits)")
         keep_R = self.tokens_R >= ratio * self.n_params_R
+        stopped = self.stopped.with_min_tokens_per_param(ratio) if self.stopped is not None else None
         if keep_R.all():
-            return self
+            return self if stopped is self.stopped else replace(self, stopped=stopped)
         excluded = {**self.excluded, f"tokens_per_param < {ratio:g}": int((~keep_R).sum())}
-        return replace(self.select(keep_R), excluded=excluded)
+        return replace(self.select(keep_R), excluded=excluded, stopped=stopped)
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
@@ -122,19 +179,22 @@ class RunsTable:
 def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
     """The runs table of the dicts sweep/results.py (or sweep/wandb_runs.py) gives: loss is
     final_eval_loss; only status == "complete" is kept, every other status is counted (a damaged
-    run is also named, in one line), and so is a ladder's trunk."""
-    kept, names, excluded = [], [], {}
+    run is also named, in one line), and so is a ladder's trunk; the stopped_early rows are also
+    set aside (`stopped`)."""
+    kept, names, excluded, stopped = [], [], {}, []
     for i, row in enumerate(rows):
         status = (row.get("status") or "unknown") if is_fit_point(row) else TRUNK
         if status == DAMAGED:
             log.warning("left out: %s", row.get("error"))
+        if status == STOPPED_EARLY:
+            stopped.append((_name(row, i), row))
         if status != COMPLETE:
             excluded[status] = excluded.get(status, 0) + 1
             continue
         kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss"))})
-        names.append(str(row.get("run") or row.get("path") or f"row {i}"))
+        names.append(_name(row, i))
     columns = {c: [r.get(c) for r in kept] for c in REQUIRED + OPTIONAL}
-    table = _build(names, columns, excluded, source)
+    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped, source))
     return validate(table, 1, "a runs table")
 
 
@@ -142,8 +202,10 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
     final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l,
     true_entropy_nats, and a run name
-    (run or name). A `status` column, where present, keeps only the complete rows; a `role`
-    column leaves out the rows of ladder trunks."""
+    (run or name). A `status` column, where present, keeps only the complete rows (the
+    stopped_early ones are set aside with their predicted_final_eval_loss and predicted_interval
+    columns, as `sweep status --csv` writes them); a `role` column leaves out the rows of ladder
+    trunks."""
     import pandas as pd
 
     path = Path(path)
@@ -175,15 +237,21 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
         if trunk_R.any():
             excluded[TRUNK] = int(trunk_R.sum())
         frame = frame[~trunk_R]
+    name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+    stopped = None
     if "status" in frame.columns:
         status_R = frame["status"].fillna("unknown").astype(str)
         for status, count in status_R[status_R != COMPLETE].value_counts().items():
             excluded[status] = int(count)
+        stopped_rows = frame[(status_R == STOPPED_EARLY).to_numpy()]
+        if len(stopped_rows):
+            stopped = [(str(r[name_column]) if name_column else f"row {i}", r)
+                       for i, r in zip(stopped_rows.index, stopped_rows.to_dict("records"))]
         frame = frame[(status_R == COMPLETE).to_numpy()]
-    name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
-    return validate(_build(names, columns, excluded, source), 1, "a runs table")
+    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source))
+    return validate(table, 1, "a runs table")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:
@@ -327,6 +395,43 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
     recipe = tuple(str(v) if _given(v) else None for v in recipes) if any(_given(v) for v in recipes) else None
     return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, recipe=recipe, excluded=excluded,
                      source=source, **optional)
+
+
+def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str) -> RunsTable | None:
+    """The table of the runs stopped early, (name, row) each: loss = the row's
+    predicted_final_eval_loss, interval_Rx2 its predicted_interval ([lo, hi], NaN where absent);
+    the rows without a finite numeric prediction are counted in its `excluded` (UNPREDICTED).
+    None when there is no stopped run."""
+    if not stopped:
+        return None
+    kept = [(name, {**row, "loss": row[PREDICTED_LOSS]}) for name, row in stopped if _finite(row.get(PREDICTED_LOSS))]
+    unpredicted = len(stopped) - len(kept)
+    columns = {c: [row.get(c) for _, row in kept] for c in REQUIRED + OPTIONAL}
+    table = _build([name for name, _ in kept], columns, {UNPREDICTED: unpredicted} if unpredicted else {}, source)
+    interval_Rx2 = np.array([_interval(row.get(PREDICTED_INTERVAL)) for _, row in kept], dtype=float).reshape(-1, 2)
+    return replace(table, predicted_R=np.ones(len(kept), dtype=bool), interval_Rx2=interval_Rx2)
+
+
+def _interval(value: Any) -> tuple[float, float]:
+    """A predicted_interval as (lo, hi): a pair of numbers, or its text in a CSV cell ("[2.9, 3.1]");
+    (NaN, NaN) for anything else (a missing interval only loses its error bar)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return (math.nan, math.nan)
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) == 2 and all(_finite(v) for v in value):
+        return (float(value[0]), float(value[1]))
+    return (math.nan, math.nan)
+
+
+def _finite(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, float, np.number))
+            and math.isfinite(float(value)))
+
+
+def _name(row: dict[str, Any], i: int) -> str:
+    return str(row.get("run") or row.get("path") or f"row {i}")
 
 
 def _pick(values: Sequence[Any], keep_R: np.ndarray) -> tuple[Any, ...]:

@@ -88,6 +88,17 @@ def check_room_for_checkpoint(path: Path, model: nn.Module) -> None:
                            f"file system has {describe_bytes(free)} free. Free space or choose another out_dir")
 
 
+def checkpoint_step(path: Path) -> int | None:
+    """The step a checkpoint was saved at (None: no checkpoint), its tensors memory-mapped, not read."""
+    if not path.exists():
+        return None
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
+    except Exception as err:
+        raise ConfigError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is damaged: move it "
+                          "away to restart the run from step 0") from err
+
+
 def load_checkpoint(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any] | None:

@@ -12,6 +12,14 @@ there (`RunDir.kept_checkpoint`) and returns `{"status": SEGMENT_DONE, "run", "s
 it writes result.json (role trunk). A branch without a checkpoint of its own starts from its
 trunk's kept checkpoint at its cooldown start, with the trunk's metrics records up to there, and
 ends as any run does (role branch, parent, branched_at_step, own_flops, shared_flops).
+
+A run of an early-stopped budget group (sweep/early_stop.py) trains in two calls:
+`train(cfg, until_step=P)` to its probe step P, where it saves its checkpoint and returns
+`{"status": SEGMENT_DONE, ...}` (no result.json); then, once its group is decided, `train(cfg)`:
+a run the decision stops records `status: stopped_early` at its checkpoint with its predicted final
+loss (result.json and the tracker's summary) and trains no further; any other trains to its end
+and records its decision beside its result. With early stopping off, `train(cfg)` resumes a run
+stopped early from its checkpoint to its end.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from model import Transformer
 from model.arithmetic import flops_per_token
 from sweep.run import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
-from sweep.run.checkpoint import check_room_for_checkpoint, load_checkpoint, save_checkpoint
+from sweep.run.checkpoint import check_room_for_checkpoint, checkpoint_step, load_checkpoint, save_checkpoint
 from sweep.config import TrainConfig, to_typed, validate
 from sweep.errors import ConfigError, StorageError
 from sweep.data import TrainReader, eval_batches
@@ -45,8 +53,10 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
+from sweep.early_stop import STOP, MemberDecision, decision_for, is_settled, result_fields
 from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
-from sweep.record import BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, TRUNK, Coordinates, run_role, training_flops
+from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
+                          training_flops)
 from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, RunHeld
 from sweep.storage import atomic_write
@@ -92,15 +102,17 @@ class RunSetup:
 
 def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[str, Any]:
     """Run one grid point to its budget; returns the dict written to result.json. A ladder's
-    trunk stops at min(`until_step`, its end) and, before its end, returns
-    `{"status": SEGMENT_DONE, "run": <folder name>, "step": <step>}` (no result.json)."""
+    trunk, or an early-stopped run at its probe step, stops at min(`until_step`, its end) and,
+    before its end, returns `{"status": SEGMENT_DONE, "run": <folder name>, "step": <step>}` (no
+    result.json)."""
     started_at = startup_origin()  # the process start, for the first run of a process
     cfg = to_typed(cfg)
     validate(cfg)
     check_planned(cfg)
     role = run_role(cfg)
-    if until_step is not None and (role != TRUNK or until_step < 1):
-        raise ValueError(f"until_step={until_step}: only a ladder's trunk stops at a segment end, a step >= 1")
+    if until_step is not None and (until_step < 1 or not (role == TRUNK or (role is None and cfg.early_stop.enabled))):
+        raise ValueError(f"until_step={until_step}: only a ladder's trunk or an early-stopped run stops at a step "
+                         ">= 1 before its end")
     check_data(cfg.data)
     world = world_from_env()
     if cfg.train.batch_size % world.world_size:
@@ -108,16 +120,21 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
                           f"{world.world_size} data-parallel ranks: use a multiple of {world.world_size}")
     budget = compute_budget(cfg)
     run = RunDir.for_config(cfg)
-    stop_step = budget.steps if role != TRUNK else min(branch_step(cfg), budget.steps if until_step is None
-                                                      else until_step)
+    if role == TRUNK:
+        stop_step = min(branch_step(cfg), budget.steps if until_step is None else until_step)
+    else:
+        stop_step = budget.steps if until_step is None else min(until_step, budget.steps)
     if segment_kept(cfg, run, stop_step):
         log.info("%s: already at step %d (its checkpoint there is kept): nothing to do", run.path, stop_step)
         return segment_done(run, stop_step)
-    if run.state() in FINISHED:  # a damaged result.json or metrics.jsonl raises its one line here
+    if is_settled(cfg, run.state()):  # a damaged result.json or metrics.jsonl raises its one line here
         previous = run.read_result()
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
+    if stop_step < budget.steps and role is None and decision_for(cfg) is not None:
+        log.info("%s: its budget group is decided, so it is past its probe step %d: nothing to do", run.path, stop_step)
+        return segment_done(run, stop_step)
     if role == BRANCH and not run.checkpoint_file.exists():
         check_trunk_checkpoint(cfg)
     cache = open_corpus(cfg.data, cfg.model.seq_len)
@@ -181,9 +198,17 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
     if segment_kept(cfg, run, setup.stop_step):
         log.info("%s: already at step %d by another process: nothing to do", run.path, setup.stop_step)
         return segment_done(run, setup.stop_step)
-    if previous is not None and previous.get("status") in FINISHED:
+    if previous is not None and is_settled(cfg, previous.get("status")):
         log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
         return previous
+    decision = decision_for(cfg) if cfg.early_stop.enabled and setup.stop_step == setup.budget.steps else None
+    if decision is not None and decision.action == STOP:
+        return record_stop(setup, decision)
+    if previous is not None and previous.get("status") == STOPPED_EARLY:  # early stopping is off now
+        log.info("%s: stopped early at step %s; early stopping is off: resuming it to its end", run.path.name,
+                 previous.get("steps_done"))
+        if world.is_main:
+            run.result_file.unlink(missing_ok=True)
     if world.is_main:
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
@@ -240,6 +265,11 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     saved = load_checkpoint(run.checkpoint_file, model, optimizer)
     if saved is not None:
         state.load_state_dict(saved)
+        if state.step >= setup.stop_step and run_role(cfg) is None and setup.stop_step < budget.steps:
+            log.info("%s: its checkpoint is at step %d, at or past its probe step %d: nothing to do",
+                     run.path.name, state.step, setup.stop_step)
+            tracker.interrupted()
+            return segment_done(run, setup.stop_step)
         if state.step > setup.stop_step:  # a trunk past a segment end whose checkpoint it did not keep
             raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past step {setup.stop_step} where "
                               f"this trunk should have kept {run.kept_checkpoint(setup.stop_step).name}: its "
@@ -345,6 +375,8 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                     raise RunInterrupted(run, step, (stop.signal or signal.SIGTERM).name)
             if log_step:
                 timer.resume(step)  # evals, logging and checkpoints are not training time
+        if setup.stop_step < budget.steps and run_role(cfg) is None:
+            return _end_probe(setup, state, tracker, save)
         if setup.stop_step < budget.steps:
             return _end_segment(setup, state, speed, tracker, save)
         try:
@@ -379,6 +411,54 @@ def start_from_trunk(setup: RunSetup, model: torch.nn.Module, optimizer: torch.o
         setup.run.write_metrics(shared)
         tracker.catch_up(shared)
     log.info("%s: starts from step %d of its trunk %s", setup.run.path.name, start, trunk.path.name)
+
+
+def _end_probe(setup: RunSetup, state: RunState, tracker: Tracker, save: Any) -> dict[str, Any]:
+    """An early-stopped run at its probe step: its checkpoint saved there, no result.json (an
+    earlier attempt's failure is resolved); its group's decision comes next (sweep/early_stop.py)."""
+    run = setup.run
+    save()
+    distributed.barrier(setup.world)
+    if setup.writes:
+        run.result_file.unlink(missing_ok=True)
+    tracker.interrupted()  # the rest of the run resumes its W&B run
+    log.info("%s: at its probe step %d: checkpoint saved; its budget group is decided next", run.path.name, state.step)
+    return segment_done(run, state.step)
+
+
+def record_stop(setup: RunSetup, decision: MemberDecision) -> dict[str, Any]:
+    """A run its group's decision stops: result.json with status stopped_early at its checkpoint,
+    from its last metrics record there, with the prediction (sweep/early_stop.py result_fields),
+    and the same as the tracker's summary. Nothing is trained; the checkpoint stays, so the run
+    can be resumed to its end (early stopping off)."""
+    cfg, run, budget = setup.cfg, setup.run, setup.budget
+    step = checkpoint_step(run.checkpoint_file)
+    if step is None:
+        raise ConfigError(f"{run.checkpoint_file} does not exist: this run was decided stopped at step "
+                          f"{decision.predicted_at_step} but its checkpoint is gone; set early_stop.enabled=false "
+                          "to train it from the start")
+    records = [r for r in run.read_metrics() if r["step"] <= step] if setup.writes else []
+    last = records[-1] if records else {}
+    evals = [r for r in records if r.get("eval_loss") is not None]
+    wall = last.get("wall_seconds")
+    result = _result(cfg, budget, STOPPED_EARLY,
+                     final_train_loss=last.get("train_loss"),
+                     final_eval_loss=evals[-1]["eval_loss"] if evals else None,
+                     final_eval_loss_stderr=evals[-1].get("eval_loss_stderr") if evals else None,
+                     steps_done=step,
+                     trained_flops=training_flops(budget.n_params, step * budget.tokens_per_step),
+                     wall_seconds=wall,
+                     reason=f"stopped early at step {step} of {budget.steps}: {decision.reason}",
+                     **setup.facts, **result_fields(decision))
+    if not setup.writes:
+        return result
+    run.truncate_metrics(after_step=step)
+    tracker = open_tracker(cfg, coordinates(cfg, budget), True)
+    run.write_result(result)
+    tracker.finish(result)
+    log.warning("%s: stopped early at step %d of %d: predicted final eval loss %.4f [%.4f, %.4f]; %s", run.path.name,
+                step, budget.steps, decision.predicted, *decision.interval, decision.reason)
+    return result
 
 
 def _end_segment(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker,
@@ -455,7 +535,7 @@ def _finish(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker, st
         **setup.facts,  # epochs over the corpus, its density, the synthetic source's true entropy
         **({"reason": reason} if reason else {}),
     )
-    result.update(own, **trained)
+    result.update(own, **trained, **decision_fields(setup))
     if not setup.writes:
         return result
     run.write_result(result)
@@ -466,6 +546,20 @@ def _finish(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracker, st
         _fmt(result["train_tokens_per_second"], ",.0f"), _fmt(result["mfu"], ".1%"),
         f" ({reason})" if reason else "")
     return result
+
+
+def decision_fields(setup: RunSetup) -> dict[str, Any]:
+    """The early-stopping decision of a run that has one (it went on, or was resumed after its
+    stop), under `early_stop`; nothing for other runs. A damaged decisions file costs the run
+    this record, not its result."""
+    if run_role(setup.cfg) is not None:
+        return {}
+    try:
+        decision = decision_for(setup.cfg)
+    except Exception as err:  # DamagedFile: said in the log; the result is what matters here
+        log.warning("%s: its early-stopping decision is not recorded: %s", setup.run.path.name, err)
+        return {}
+    return {} if decision is None else {"early_stop": decision.to_dict()}
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:

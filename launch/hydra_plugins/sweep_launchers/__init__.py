@@ -27,6 +27,7 @@ from launch.local import LocalOptions, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
                            submit_grid)
+from sweep.early_stop import early_stopped_groups
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.record import DAMAGED, FINISHED
 
@@ -94,6 +95,11 @@ class GridSweeper(Sweeper):
                 raise ConfigError("budget.branch=true: a cooldown-branch ladder runs as trunk segments and branches "
                                   "in order, which only the project's launchers do: add hydra/launcher=local "
                                   "(this machine) or hydra/launcher=slurm")
+        if not ours and early_stopped_groups([point.cfg for point in grid]):
+            with user_errors_exit():
+                raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
+                                  "are decided together, then go on, which only the project's launchers do: add "
+                                  "hydra/launcher=local (this machine) or hydra/launcher=slurm")
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")

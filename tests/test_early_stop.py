@@ -1,0 +1,144 @@
+"""sweep/early_stop.py: budget groups, the probe step, the stopping rule (never the best, never a
+run that cannot be predicted, both intervals and the margin considered), and a real group decided
+from its runs' records at their probe step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sweep.config import validate
+from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, Standing, decide, decide_group, decisions_file,
+                              early_stopped_groups, group_key, is_settled, probe_step, read_decisions)
+from sweep.errors import ConfigError, DamagedFile
+from sweep.record import COMPLETE, DIVERGED, FAILED, STOPPED_EARLY
+from sweep.run.loop import train
+
+ON = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50")
+
+
+def predicted(run: str, loss: float, half_width: float) -> Standing:
+    return Standing(run, loss, (loss - half_width, loss + half_width), True, at_step=40, steps=81)
+
+
+def test_a_group_is_the_runs_that_differ_only_in_lr_batch_size_and_weight_decay(tiny_config):
+    base = tiny_config()
+    same = [tiny_config("optim.lr=1e-2"), tiny_config("train.batch_size=8"), tiny_config("optim.weight_decay=0.3"),
+            tiny_config("train.log_every=4"), tiny_config(*ON)]
+    other = [tiny_config("model.d=48"), tiny_config("budget.tokens_per_param=1"), tiny_config("seed=1"),
+             tiny_config("optim.warmup_steps=3")]
+    assert all(group_key(c) == group_key(base) for c in same)
+    assert all(group_key(c) != group_key(base) for c in other)
+    assert group_key(base).startswith("d32-l1-tpp0.5-")
+
+
+def test_the_probe_step_is_the_fraction_of_the_steps_on_a_log_step(tiny_config):
+    assert probe_step(tiny_config(*ON)) == 40  # 81 steps, half, log_every 2
+    assert probe_step(tiny_config(*ON, "early_stop.fraction=0.3", "train.log_every=4")) == 24  # 24.3 -> 24
+    assert probe_step(tiny_config(*ON, "early_stop.fraction=0.01")) is None  # no log step before 0.81
+
+
+def test_only_enabled_groups_of_two_or_more_runs_are_early_stopped(tiny_config):
+    cfgs = [tiny_config(*ON, "optim.lr=1e-3"), tiny_config(*ON, "optim.lr=3e-3"), tiny_config(*ON, "model.d=48"),
+            tiny_config("optim.lr=1e-2")]
+    assert list(early_stopped_groups(cfgs).values()) == [[0, 1]]
+
+
+def test_a_stopped_run_is_settled_only_while_early_stopping_is_on(tiny_config):
+    on, off = tiny_config(*ON), tiny_config()
+    assert is_settled(on, STOPPED_EARLY) and not is_settled(off, STOPPED_EARLY)
+    assert is_settled(off, COMPLETE) and is_settled(off, DIVERGED) and not is_settled(on, FAILED)
+
+
+def test_a_run_is_stopped_only_when_its_interval_lies_above_the_best_s_by_the_margin():
+    standings = [predicted("best", 3.00, 0.02), predicted("far", 3.30, 0.05), predicted("overlaps", 3.05, 0.04),
+                 predicted("near", 3.06, 0.01)]
+    by_run = {d.run: d for d in decide(standings, margin=0.0)}
+    assert by_run["best"].action == CONTINUE and by_run["best"].reason == "the group's best"
+    assert by_run["far"].action == STOP and by_run["far"].best_run == "best"
+    assert by_run["overlaps"].action == CONTINUE  # 3.01 < 3.02: the intervals overlap
+    assert by_run["near"].action == STOP  # 3.05 > 3.02
+    by_run = {d.run: d for d in decide(standings, margin=0.02)}  # stop above 1.02 x 3.02 = 3.0804
+    assert by_run["near"].action == CONTINUE and by_run["far"].action == STOP
+
+
+def test_the_best_is_never_stopped_whatever_the_intervals():
+    for width in (0.0, 0.01, 1.0):
+        decisions = decide([predicted("a", 3.2, width), predicted("b", 3.1, width), predicted("c", 3.5, width)], 0.0)
+        assert {d.run: d.action for d in decisions}["b"] == CONTINUE
+
+
+def test_a_run_that_cannot_be_predicted_is_never_stopped_nor_compared_with():
+    standings = [Standing("unknown", None, None, False, "not predicted: too few records"), predicted("a", 3.0, 0.01),
+                 predicted("b", 3.5, 0.01)]
+    by_run = {d.run: d for d in decide(standings, 0.0)}
+    assert by_run["unknown"].action == UNDECIDED and "too few records" in by_run["unknown"].reason
+    assert by_run["b"].best_run == "a" and by_run["b"].action == STOP
+
+
+def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
+    standings = [Standing("done", 3.4, (3.4, 3.4), False, "finished"), predicted("better", 3.0, 0.01)]
+    by_run = {d.run: d for d in decide(standings, 0.0)}
+    assert by_run["done"].action == CONTINUE and by_run["better"].action == CONTINUE
+    standings = [Standing("done", 3.0, (3.0, 3.0), False, "finished"), predicted("worse", 3.3, 0.1)]
+    assert {d.run: d.action for d in decide(standings, 0.0)}["worse"] == STOP
+
+
+@pytest.mark.parametrize("override, message", [
+    ("early_stop.fraction=0", "early_stop.fraction=0.0: accepted is a fraction"),
+    ("early_stop.fraction=1", "early_stop.fraction=1.0: accepted is a fraction"),
+    ("early_stop.margin=-0.1", "early_stop.margin=-0.1: accepted is a relative margin"),
+    ("early_stop.level=1", "early_stop.level=1.0: accepted is an interval level"),
+    ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
+])
+def test_settings_out_of_range_are_one_clear_error(tiny_config, override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(tiny_config(override))
+
+
+def test_a_schedule_the_law_cannot_predict_at_the_fraction_is_refused_before_any_compute(tiny_config):
+    with pytest.raises(ConfigError, match="before the cooldown"):
+        validate(tiny_config(*ON, "optim.schedule=wsd", "early_stop.fraction=0.5"))
+    validate(tiny_config(*ON, "optim.schedule=wsd", "early_stop.fraction=0.85"))  # inside the cooldown: fine
+    with pytest.raises(ConfigError, match="budget.branch=true"):
+        validate(tiny_config(*ON, "optim.schedule=wsd", "budget.branch=true"))
+
+
+def probed_group(tiny_config, *lrs: str) -> list:
+    cfgs = [tiny_config(*ON, f"optim.lr={lr}") for lr in lrs]
+    for cfg in cfgs:
+        assert train(cfg, until_step=probe_step(cfg))["step"] == 40
+    return cfgs
+
+
+def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(tiny_config):
+    cfgs = probed_group(tiny_config, "3e-3", "1e-5")  # 1e-5 barely moves from the start
+    decisions = decide_group(cfgs)
+    good, bad = (decisions[d] for d in sorted(decisions, key=lambda n: "lr1.0e-05" in n))
+    assert good.action == CONTINUE and bad.action == STOP and bad.best_run == good.run
+    assert bad.predicted_at_step == 40 and bad.interval[0] > good.interval[1]
+    written = json.loads(decisions_file(cfgs[0]).read_text())
+    assert written["fraction"] == 0.5 and set(written["members"]) == set(decisions)
+    assert decide_group(list(reversed(cfgs))) == decisions  # decided once: a second call reads the file
+
+
+def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):
+    first = probed_group(tiny_config, "3e-3", "1e-5")
+    taken = decide_group(first)
+    added = probed_group(tiny_config, "2e-5")
+    decisions = decide_group(first + added)
+    assert {k: decisions[k] for k in taken} == taken and len(decisions) == 3
+
+
+def test_a_damaged_decisions_file_names_itself(tiny_config):
+    cfgs = probed_group(tiny_config, "3e-3", "1e-5")
+    decide_group(cfgs)
+    decisions_file(cfgs[0]).write_text("{not json")
+    with pytest.raises(DamagedFile, match="not an early-stopping decision file"):
+        read_decisions(cfgs[0])
+
+
+def test_runs_of_different_groups_are_never_decided_together(tiny_config):
+    with pytest.raises(ValueError, match="2 budget groups"):
+        decide_group([tiny_config(*ON), tiny_config(*ON, "model.d=48")])
