@@ -5,8 +5,9 @@ nominal rate, the same best lr per width, at least 40% of the grid's compute sav
     python benchmarks/early_stop.py [--seed 0] [--out FILE.json] [--only replay|stop] [--work-dir DIR]
 
 The grid: conf/demo.yaml (data=synthetic with a known entropy rate, local launcher, one run after
-another on the CPU), widths d32 and d48 (l=2) x learning rates 1e-3 .. 1.6e-2 (x2 apart) at 20
-tokens per parameter: 640 and 1320 steps, 50 of warmup, cosine to 10% of the peak. Records: a
+another on the CPU), widths d32 and d48 (l=2) x 6 learning rates 1e-3 .. 3.2e-2 (x2 apart) at 20
+tokens per parameter: 640 and 1320 steps, 50 of warmup, cosine to 10% of the peak. 3.2e-2 is there
+because d32's best was 1.6e-2 (seed 0), at the edge of 1e-3 .. 1.6e-2. Records: a
 train_loss every 5 steps and an eval_loss every 25 (train.log_every=5, train.eval_every=25, not
 identity settings, so they change no run's training): 25% of the d32 runs (160 steps) then holds
 22 train records past the warmup and 4 eval records for the eval-train gap; with the demo's 10 and
@@ -40,7 +41,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = "32,48"
-LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2"
+LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
 GRID = ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={LRS}",
         "train.log_every=5", "train.eval_every=25", "logger=none"]
 FRACTIONS = (0.1, 0.25, 0.5)
@@ -78,6 +79,14 @@ def best_lr(losses: dict[float, float]) -> float | None:
     return min(losses, key=losses.get) if losses else None
 
 
+def regret(actuals: dict[float, float], chosen: float | None) -> float | None:
+    """How much worse the chosen lr's actual final loss is than the best's (relative): 0 when the
+    same; near 0 when the grid's best few lrs end within noise of each other."""
+    if chosen is None or chosen not in actuals:
+        return None
+    return actuals[chosen] / min(actuals.values()) - 1
+
+
 def replay(full: Path, shared: bool) -> dict:
     """The predictor on the full grid's curves cut at each fraction."""
     from sweep.fit.predict import predict_sweep, summarize
@@ -89,9 +98,11 @@ def replay(full: Path, shared: bool) -> dict:
         widths = {}
         for d in sorted({p.coordinates["d"] for p in predictions}):
             members = [p for p in predictions if p.coordinates["d"] == d]
-            actual = best_lr({p.coordinates["lr"]: p.actual for p in members if p.actual is not None})
+            actuals = {p.coordinates["lr"]: p.actual for p in members if p.actual is not None}
+            actual = best_lr(actuals)
             predicted = best_lr({p.coordinates["lr"]: p.predicted for p in members if p.predicted is not None})
-            widths[d] = {"best_lr_actual": actual, "best_lr_predicted": predicted, "same": actual == predicted}
+            widths[d] = {"best_lr_actual": actual, "best_lr_predicted": predicted, "same": actual == predicted,
+                         "regret": regret(actuals, predicted)}
         out[fraction] = {"summary": summary, "best_lr": widths,
                          "runs": [{k: v for k, v in p.to_dict().items()
                                    if k in ("run", "d", "lr", "predicted", "interval", "actual", "relative_error",
@@ -115,11 +126,13 @@ def stop_comparison(full: Path, stopped: Path) -> dict:
     used, grid = sum(map(trained_flops, stop_runs)), sum(map(trained_flops, full_runs))
     widths = {}
     for d in sorted({r["d"] for r in full_runs}):
-        actual = best_lr({r["lr"]: r["final_eval_loss"] for r in full_runs if r["d"] == d})
+        actuals = {r["lr"]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
+        actual = best_lr(actuals)
         standing = {r["lr"]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
         chosen = best_lr(standing)
         chosen_run = next((r for r in stop_runs if r["d"] == d and r["lr"] == chosen), None)
         widths[d] = {"best_lr_full": actual, "best_lr_early_stop": chosen, "same": actual == chosen,
+                     "regret": regret(actuals, chosen),
                      "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
                      "stopped": sorted(r["lr"] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
     return {"flops_used": used, "flops_full_grid": grid, "fraction_used": used / grid if grid else None,
@@ -130,13 +143,14 @@ def stop_comparison(full: Path, stopped: Path) -> dict:
 def print_replay(name: str, figures: dict) -> None:
     print(f"\nreplay, {name}:")
     print(f"{'cut':>5s} {'predicted':>9s} {'skipped':>7s} {'median |err|':>12s} {'worst |err|':>11s} {'coverage':>8s}  "
-          "best lr per width (predicted / actual)")
+          "best lr per width (predicted / actual; if they differ, the actual loss of the predicted one above the best)")
     for fraction, f in figures.items():
         s = f["summary"]
         med = "-" if s["median_abs_relative_error"] is None else f"{s['median_abs_relative_error']:.2%}"
         worst = "-" if s["max_abs_relative_error"] is None else f"{s['max_abs_relative_error']:.2%}"
         cov = "-" if s["coverage"] is None else f"{s['coverage']:.0%}"
-        lrs = "  ".join(f"d{d}: {w['best_lr_predicted']} / {w['best_lr_actual']}{'' if w['same'] else ' DIFFERS'}"
+        lrs = "  ".join(f"d{d}: {w['best_lr_predicted']} / {w['best_lr_actual']}"
+                        + ("" if w["same"] else " DIFFERS" + (f" (+{w['regret']:.2%})" if w["regret"] is not None else ""))
                         for d, w in f["best_lr"].items())
         print(f"{fraction:5.0%} {s['predicted']:9d} {s['skipped']:7d} {med:>12s} {worst:>11s} {cov:>8s}  {lrs}")
 
@@ -171,7 +185,8 @@ def main() -> None:
         print(f"\nearly stopping at 25%: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
         for d, w in s["best_lr"].items():
-            print(f"  d{d}: best lr {w['best_lr_early_stop']} (full grid: {w['best_lr_full']}) "
+            print(f"  d{d}: best lr {w['best_lr_early_stop']} (full grid: {w['best_lr_full']}; its actual loss "
+                  f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
                   f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped lrs {w['stopped']}")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
