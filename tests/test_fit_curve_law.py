@@ -197,8 +197,8 @@ def test_a_run_still_in_its_initial_descent_is_not_predicted():
 
 def test_the_interval_holds_what_the_earlier_records_predicted():
     """The bootstrap sees the noise about the fitted curve, not the drift of the fit as records
-    arrive: the interval is widened to hold the prediction from the first 75% of the records
-    seen, mirrored about the prediction."""
+    arrive: the interval is widened to hold the predictions from the first half and the first 75%
+    of the records seen, mirrored about the prediction."""
     lr_S = schedule()
     records = cut(curve(lr_S, noise=0.01, seed=4), 0.25)
     p = predict_final_loss(lr_S, *records, warmup=WARMUP, n_resamples=50)

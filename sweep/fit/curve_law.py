@@ -56,9 +56,10 @@ correlation of neighbouring residuals that a misfit of the curve's shape leaves;
 refitted (alpha included) and predicts the final loss, with the gap redrawn from the resample's
 own gaps. The interval is the percentile interval of these predictions at `level`. It measures the
 fit's uncertainty given the law; it cannot see the law being wrong beyond the data. So it is
-widened to hold, mirrored about the prediction, the prediction from the first DRIFT_AT = 75% of the
-records seen: how far the prediction still moves as records arrive (on the replay, coverage at
-50% went from 67% to 83%).
+widened to hold, mirrored about the prediction, the predictions from the first half and the first
+3/4 of the records seen (DRIFT_AT): how far the prediction still moves as records arrive. On the
+replay of benchmarks/early_stop.py (3 seeds, the group fit) this took the coverage at 50% from
+82%, 50%, 40% to 100%, 88%, 80%, and at 25% from 60%, 29%, 80% to 70%, 57%, 80%: still under 95%.
 
 Not done: a wsd run seen
 only before its cooldown has S2 = 0 so far and C is not identified: it raises CurveFitError
@@ -85,7 +86,7 @@ MIN_POINTS = 8  # fitted train records needed: 4 parameters and as many degrees 
 GAP_POINTS = 3  # the eval-train gap is the mean over the last this many eval records
 PLUNGE_SMOOTH = 5  # records averaged to find where the initial descent ends
 PLUNGE_RATE = 0.8  # ... whose steepening is looked for where the learning rate is still this near its peak
-DRIFT_AT = 0.75  # the interval holds the prediction from the first 75% of the records seen, mirrored
+DRIFT_AT = (0.5, 0.75)  # the interval holds the predictions from the first half and 3/4 of the records seen, mirrored
 
 
 def decay_for(steps: int) -> float:
@@ -344,7 +345,8 @@ def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resa
     order. shared: the curves that can be fitted share alpha, A and C (each keeps its own L0 and
     eval-train gap): the curves of one budget group, whose learning rates differ; alone, each is
     fitted with its own four. The interval is the bootstrap's, widened where needed to hold the
-    prediction that the first DRIFT_AT of each curve's records gives, mirrored about it."""
+    predictions that the first half and the first 3/4 of each curve's records give (DRIFT_AT; those
+    that can be made), mirrored about it."""
     if not 0 < level < 1:
         raise CurveFitError(f"level={level!r}: accepted is 0 < level < 1")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
@@ -359,23 +361,24 @@ def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resa
             out.append(err)
     for members in ([list(prepared)] if shared and prepared else [[i] for i in prepared]):
         predictions = _predict_jointly([prepared[i] for i in members], n_resamples, level, seed)
-        earlier = {}
-        for i, p in zip(members, predictions):
-            try:
-                earlier[i] = _prepare(_cut(curves[i], int(DRIFT_AT * p.steps_seen)), decay)
-            except CurveFitError:  # too few records then: the bootstrap's interval stands
-                pass
-        drifted = [i for i in members if i in earlier]
-        before = dict(zip(drifted, _predict_jointly([earlier[i] for i in drifted], 1, level, seed))) if drifted else {}
+        drift = {i: 0.0 for i in members}
+        for at in DRIFT_AT:
+            earlier = {}
+            for i, p in zip(members, predictions):
+                try:
+                    earlier[i] = _prepare(_cut(curves[i], int(at * p.steps_seen)), decay)
+                except CurveFitError:  # too few records then
+                    pass
+            drifted = [i for i in members if i in earlier]
+            for i, q in zip(drifted, _predict_jointly([earlier[i] for i in drifted], 1, level, seed) if drifted else []):
+                drift[i] = max(drift[i], abs(predictions[members.index(i)].predicted - q.predicted))
         for i, p in zip(members, predictions):
             if p.predicted <= 0:
                 out[i] = CurveFitError(f"the law extrapolates to a final loss of {p.predicted:.3g} from the "
                                        f"{p.steps_seen} of {p.steps} steps seen: too little of the curve to predict from")
                 continue
-            if i in before:
-                drift = abs(p.predicted - before[i].predicted)
-                p = replace(p, interval=(min(p.interval[0], p.predicted - drift),
-                                         max(p.interval[1], p.predicted + drift)))
+            p = replace(p, interval=(min(p.interval[0], p.predicted - drift[i]),
+                                     max(p.interval[1], p.predicted + drift[i])))
             out[i] = p
     return out
 
