@@ -213,7 +213,7 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
         names = [RunDir.for_config(c).path.name for c in cfgs]
         if all(n in taken for n in names):
             return taken
-        standings = [standing(c, taken.get(n)) for c, n in zip(cfgs, names)]
+        standings = group_standings(cfgs, taken)
         new = {d.run: d for d in decide(standings, first.early_stop.margin) if d.run not in taken}
         decided = {**taken, **new}
         body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
@@ -227,9 +227,22 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
 def standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing:
     """What a member brings to its group's decision: a finished run its actual final eval loss; a
     run stopped earlier the prediction it was stopped with; any other run the prediction from its
-    records up to its probe step (None with the reason when it cannot be predicted)."""
+    records up to its probe step (None with the reason when it cannot be predicted), made alone
+    (group_standings predicts a group's members together)."""
     from sweep.fit.predict import predict_run
 
+    recorded = _recorded_standing(cfg, taken)
+    if recorded is not None:
+        return recorded
+    e = cfg.early_stop
+    p = predict_run(RunDir.for_config(cfg), until_step=probe_step(cfg), n_resamples=e.resamples, level=e.level,
+                    seed=cfg.seed)
+    return _predicted_standing(cfg, p)
+
+
+def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing | None:
+    """A member's standing from what it recorded (finished, diverged, stopped earlier, a damaged
+    result); None when it is to be predicted."""
     run = RunDir.for_config(cfg)
     name = run.path.name
     try:
@@ -245,9 +258,12 @@ def standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing:
     if status == STOPPED_EARLY and taken is not None and taken.predicted is not None:
         return Standing(name, taken.predicted, taken.interval, False, "stopped earlier",
                         taken.predicted_at_step, taken.steps)
-    at = probe_step(cfg)
-    e = cfg.early_stop
-    p = predict_run(run, until_step=at, n_resamples=e.resamples, level=e.level, seed=cfg.seed)
+    return None
+
+
+def _predicted_standing(cfg: TrainConfig, p: Any) -> Standing:
+    """A member's standing from its prediction (a sweep.fit.predict.RunPrediction) at its probe step."""
+    at, name = probe_step(cfg), p.run
     if p.prediction is None:
         return Standing(name, None, None, False, f"not predicted: {p.skipped}")
     seen = p.prediction.steps_seen
@@ -264,4 +280,22 @@ def result_fields(decision: MemberDecision) -> dict[str, Any]:
     if decision.action == STOP:
         out.update(predicted_final_eval_loss=decision.predicted,
                    predicted_interval=list(decision.interval) if decision.interval else None)
+    return out
+
+
+def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision]) -> list[Standing]:
+    """`standing` of every member of one budget group, in order; the members to be predicted are
+    predicted together, each from its records up to its probe step, sharing the curve law's alpha,
+    A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
+    annealing, and the group's runs at their different learning rates pin it down together."""
+    from sweep.fit.predict import predict_runs
+
+    out = [_recorded_standing(c, taken.get(RunDir.for_config(c).path.name)) for c in cfgs]
+    todo = [i for i, s in enumerate(out) if s is None]
+    if todo:
+        e = cfgs[todo[0]].early_stop
+        predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], [probe_step(cfgs[i]) for i in todo],
+                                   n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed)
+        for i, p in zip(todo, predictions):
+            out[i] = _predicted_standing(cfgs[i], p)
     return out

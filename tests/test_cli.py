@@ -404,7 +404,8 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
     out = capsys.readouterr().out
     assert "final eval loss predicted from the loss curve, each cut at 0.5 of its steps" in out
     assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
-    assert "6 of 6 runs predicted; over the 6 finished: median |error|" in out
+    assert "5 of 6 runs predicted; over the 5 finished: median |error|" in out  # d16 at 2 tokens/param: still in
+    # its initial descent at half its 113 steps
 
 
 def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):

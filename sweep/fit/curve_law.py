@@ -1,5 +1,5 @@
-"""The loss-curve law of Tissue et al. 2024 (arXiv 2408.11029), fitted to one run's curve so far,
-and its prediction of the run's final eval loss with a bootstrap interval: what `sweep predict`
+"""The loss-curve law of Tissue et al. 2024 (arXiv 2408.11029), fitted to a run's curve so far
+(alone, or with the other runs of its budget group: shared alpha, A and C), and its prediction of the run's final eval loss with a bootstrap interval: what `sweep predict`
 (sweep/fit/predict.py) gives per run, and what an early-stopping rule can compare.
 
     L(s) = L0 + A * S1(s)^(-alpha) - C * S2(s)
@@ -11,11 +11,15 @@ predicts the run's final loss under its own schedule, cosine or wsd, a ladder's 
 - S1(s) = sum_{i<=s} eta_i, the forward area (warmup included: it is ground the weights covered).
 - S2(s) = sum_{i<=s} m_i, the annealing area, in the paper's momentum form
   m_i = lambda m_{i-1} + max(0, eta_{i-1} - eta_i). Only decreases anneal: the warmup's rises are
-  no negative annealing (the paper fits after the warmup). lambda = DECAY = 0.999, the paper's
-  value: its annealing lags by about 1 / (1 - lambda) = 1000 updates, which the paper found to
-  fit runs of 10^4 - 10^5 steps; for runs much shorter than that the momentum barely decays and
-  S2 is the plain area between the peak and the schedule (the paper's lambda -> 1 limit). It is
-  an argument, not a fitted parameter: one curve does not pin it down.
+  no negative annealing (the paper fits after the warmup). Its annealing lags by about
+  1 / (1 - lambda) updates; the paper's lambda = DECAY = 0.999 (a lag of 1000) fits its runs of
+  10^4 - 10^5 steps. Here lambda = decay_for(S) makes the lag LAG_FRACTION = 1% of the run's own
+  S steps (0.999 at S = 10^5): with 0.999, runs of 600-1300 steps never see their momentum
+  decay, and the annealing term C S2 had to be extrapolated from a few percent of its final size
+  at 25% of a run. On the replay of benchmarks/early_stop.py (seed 0, its first 8 runs) a lag of
+  1% of S predicted best of 0.1%, 1% and 5% of S (median error at 25%: 2.5% against 3.8% for 5%),
+  and far better than 0.999 (20%). It is an argument, not a fitted parameter: one curve does not pin it down.
+  not pin it down.
 
 Fit. The law is linear in (L0, A, C) for a fixed alpha, so alpha is searched on a fine grid
 (ALPHAS: 480 values, log-spaced over [0.02, 3], 1.05% apart) and, for each alpha, (L0, A, C) are the
@@ -33,7 +37,17 @@ prediction is the law at the run's last update S plus that gap, measured as the 
 eval_loss(k) - L(k) at the last GAP_POINTS eval records seen. Fitting the eval points alone would
 leave a 4-parameter law a handful of points at 25-50% of a run. Records in the warmup (and the
 first, whose window starts from the untrained weights, S1 = 0) are not fitted: the law describes
-training after it.
+training after it. Nor are the records of the initial descent from about ln V, which falls
+faster and faster against S1 at first (no power law does): the fit starts after its steepest
+point (plunge_end), and a run whose descent has not levelled off yet is not predicted.
+
+A budget group. Runs that differ only in learning rate (batch size, weight decay) share the
+model and the data: their curves against the forward area S1 differ mostly by the noise floor
+of their learning rate. Fitted together (predict_final_losses), they share alpha, A and C (the
+shape of the curve and the gain of annealing) and each keeps its own L0 and eval-train gap: a
+weighted least squares, each curve weighed by 1 / its own residual variance alone, in closed
+form per alpha (_solve_shared). At 25% of a run the annealing seen so far is small; the group's
+runs, each at its own learning rate, pin C and the shape down together.
 
 Interval: a moving-block residual bootstrap (Kuensch 1989). The fitted curve stays, its residuals
 (in step order) are redrawn in blocks of b = ceil(n^(1/3)) consecutive records (the rate that
@@ -41,9 +55,14 @@ is optimal for a block bootstrap's variance, Hall, Horowitz and Jing 1995), whic
 correlation of neighbouring residuals that a misfit of the curve's shape leaves; each resample is
 refitted (alpha included) and predicts the final loss, with the gap redrawn from the resample's
 own gaps. The interval is the percentile interval of these predictions at `level`. It measures the
-fit's uncertainty given the law; it cannot see the law being wrong beyond the data.
+fit's uncertainty given the law; it cannot see the law being wrong beyond the data. So it is
+widened to hold, mirrored about the prediction, the predictions from the first half and the first
+3/4 of the records seen (DRIFT_AT): how far the prediction still moves as records arrive. On the
+replay of benchmarks/early_stop.py (3 seeds, the group fit) the intervals so widened hold the
+actual final loss 80-100% of the time at 50% and 67-80% at 25%: still under 95% at 25%
+(benchmarks/RESULTS.md).
 
-Not done: exponents shared across the runs of a sweep (each run is fitted alone); a wsd run seen
+Not done: a wsd run seen
 only before its cooldown has S2 = 0 so far and C is not identified: it raises CurveFitError
 (`sweep predict` shows it as the run's skip reason).
 
@@ -54,17 +73,53 @@ B bootstrap resamples.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
 from sweep.errors import ConfigError
 
-DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024)
+DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024), for runs of 10^4 - 10^5 steps
+LAG_FRACTION = 0.01  # a run of S steps: lambda = 1 - 1 / (LAG_FRACTION S), an annealing lag of 1% of its steps
 ALPHAS = np.geomspace(0.02, 3.0, 480)  # the alpha grid
 MIN_POINTS = 8  # fitted train records needed: 4 parameters and as many degrees of freedom left
 GAP_POINTS = 3  # the eval-train gap is the mean over the last this many eval records
+PLUNGE_SMOOTH = 5  # records averaged to find where the initial descent ends
+PLUNGE_RATE = 0.8  # ... whose steepening is looked for where the learning rate is still this near its peak
+DRIFT_AT = (0.5, 0.75)  # the interval holds the predictions from the first half and 3/4 of the records seen, mirrored
+
+
+def decay_for(steps: int) -> float:
+    """lambda for a run of `steps` updates: its annealing lags by LAG_FRACTION of them (the paper's
+    0.999, a lag of 1000 updates, for runs of 10^5 steps)."""
+    return 1 - 1 / max(1.0, LAG_FRACTION * steps)
+
+
+def plunge_end(s1: np.ndarray, steps_P: np.ndarray, loss_P: np.ndarray) -> int | None:
+    """The step where the loss falls fastest against the forward area (records smoothed over
+    PLUNGE_SMOOTH): the end of the initial descent from about ln V, which no power law in S1
+    describes; 0 when it cannot be told. Only the records where the learning rate is still at
+    least PLUNGE_RATE of its peak are looked at (annealing steepens the curve against S1 too).
+    None while the descent is still going on: its steepest point is in the last third of those
+    records, or after it the loss falls faster in the second half of them than in the first."""
+    rate_P = np.diff(s1)[np.minimum(steps_P, len(s1) - 1) - 1]  # the learning rate of each record's last update
+    high = rate_P >= PLUNGE_RATE * rate_P.max()
+    steps_P, loss_P = steps_P[high], loss_P[high]
+    if len(loss_P) < 2 * PLUNGE_SMOOTH:
+        return 0
+    smooth = np.convolve(loss_P, np.ones(PLUNGE_SMOOTH) / PLUNGE_SMOOTH, mode="valid")
+    at = steps_P[PLUNGE_SMOOTH // 2: PLUNGE_SMOOTH // 2 + len(smooth)]
+    slope = np.diff(smooth) / np.maximum(np.diff(s1[at]), 1e-300)
+    i = int(np.argmin(slope))
+    if i + 1 > 2 * len(slope) / 3:
+        return None
+    after = steps_P > at[i + 1]
+    x, y = s1[steps_P[after]], loss_P[after]
+    half = len(x) // 2
+    if half >= 3 and np.polyfit(x[half:], y[half:], 1)[0] < np.polyfit(x[:half], y[:half], 1)[0]:
+        return None
+    return int(at[i + 1])
 
 
 class CurveFitError(ConfigError):
@@ -197,27 +252,43 @@ def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_BxP: np.ndarray):
     return best_BxGx3[..., 0], best_BxGx3[..., 1], best_BxGx3[..., 2], np.maximum(best_sse, 0.0)
 
 
-def predict_final_loss(lr_S: Sequence[float], train_steps: Sequence[int], train_loss: Sequence[float],
-                       eval_steps: Sequence[int], eval_loss: Sequence[float], *, warmup: int = 0,
-                       n_resamples: int = 200, level: float = 0.95, seed: int = 0,
-                       decay: float = DECAY) -> FinalLossPrediction:
-    """Fit the law to a run's records so far and predict its eval loss after its last update.
+@dataclass(frozen=True)
+class Curve:
+    """One run's records so far and its schedule (predict_final_loss's arguments)."""
 
-    lr_S: the learning rate of every update of the run's budget (S of them). train_steps /
-    train_loss: the train_loss records (step k: the mean loss of the updates since the previous
-    record); eval_steps / eval_loss: the eval records (the loss after k updates); steps beyond
-    S are an error. warmup: records up to this step are not fitted. CurveFitError when too few
-    records remain, no eval record was seen, or the annealing term cannot be identified."""
-    if not 0 < level < 1:
-        raise CurveFitError(f"level={level!r}: accepted is 0 < level < 1")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise CurveFitError(f"n_resamples={n_resamples!r}: accepted is an integer >= 1")
-    s1, s2 = schedule_areas(lr_S, decay)
-    steps = len(s1) - 1
-    t_steps = np.asarray(train_steps, dtype=int)
-    t_loss = np.asarray(train_loss, dtype=float)
-    e_steps = np.asarray(eval_steps, dtype=int)
-    e_loss = np.asarray(eval_loss, dtype=float)
+    lr_S: Sequence[float]
+    train_steps: Sequence[int]
+    train_loss: Sequence[float]
+    eval_steps: Sequence[int]
+    eval_loss: Sequence[float]
+    warmup: int = 0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A curve ready to fit: its fitted records y_P and the law's features (sweep._features)."""
+
+    y_P: np.ndarray
+    x_PxG: np.ndarray
+    z_P: np.ndarray
+    x_ExG: np.ndarray
+    z_E: np.ndarray
+    ye_E: np.ndarray
+    x_G: np.ndarray
+    z_last: np.ndarray
+    seen: int
+    steps: int
+
+
+def _prepare(curve: Curve, decay: float | None) -> _Prepared:
+    """The records to fit and their features; CurveFitError when too few records remain, no eval
+    record was seen, or the annealing term cannot be identified."""
+    s1, s2 = schedule_areas(curve.lr_S, decay_for(len(curve.lr_S)) if decay is None else decay)
+    steps, warmup = len(s1) - 1, curve.warmup
+    t_steps = np.asarray(curve.train_steps, dtype=int)
+    t_loss = np.asarray(curve.train_loss, dtype=float)
+    e_steps = np.asarray(curve.eval_steps, dtype=int)
+    e_loss = np.asarray(curve.eval_loss, dtype=float)
     if len(t_steps) != len(t_loss) or len(e_steps) != len(e_loss):
         raise CurveFitError("steps and losses differ in length")
     if (t_steps > steps).any() or (e_steps > steps).any():
@@ -226,6 +297,12 @@ def predict_final_loss(lr_S: Sequence[float], train_steps: Sequence[int], train_
     t_steps, t_loss = t_steps[order], t_loss[order]
     starts_all = np.concatenate([[0], t_steps[:-1]]) if len(t_steps) else t_steps
     keep = (starts_all >= max(1, warmup)) & (t_steps > starts_all) & np.isfinite(t_loss)
+    if keep.sum() >= MIN_POINTS:
+        start = plunge_end(s1, t_steps[keep], t_loss[keep])
+        if start is None:
+            raise CurveFitError("still in its initial descent (the loss has not yet begun to level off): the law "
+                                "describes the curve after it")
+        keep &= t_steps > start
     starts_P, ends_P, y_P = starts_all[keep], t_steps[keep], t_loss[keep]
     if len(y_P) < MIN_POINTS:
         raise CurveFitError(f"{len(y_P)} train_loss records after the warmup (step {warmup}); the curve law "
@@ -240,37 +317,161 @@ def predict_final_loss(lr_S: Sequence[float], train_steps: Sequence[int], train_
     if float(np.ptp(z_P)) <= 1e-12 * max(1.0, float(z_last)) and float(z_last) > float(z_P.max()) * (1 + 1e-9):
         raise CurveFitError(f"no annealing seen yet (the learning rate has not decayed by step {seen}, a wsd run "
                             "before its cooldown): the law's annealing term C cannot be fitted")
+    return _Prepared(y_P, x_PxG, z_P, x_ExG, z_E, ye_E, x_G, z_last, seen, steps)
 
-    def fit(y_BxP: np.ndarray):
-        l0, a, c, sse = _solve(x_PxG, z_P, y_BxP)
-        g = np.argmin(sse, axis=1)
-        rows = np.arange(len(y_BxP))
-        return l0[rows, g], a[rows, g], c[rows, g], g
 
-    l0, a, c, g = fit(y_P[None, :])
-    law = CurveLaw(float(l0[0]), float(a[0]), float(ALPHAS[g[0]]), float(c[0]))
-    fitted_P = l0[0] + a[0] * x_PxG[:, g[0]] - c[0] * z_P
-    residual_P = y_P - fitted_P
-    gaps_E = ye_E - (l0[0] + a[0] * x_ExG[:, g[0]] - c[0] * z_E)
-    gap = float(gaps_E.mean())
-    final = float(l0[0] + a[0] * x_G[g[0]] - c[0] * z_last)
+def predict_final_loss(lr_S: Sequence[float], train_steps: Sequence[int], train_loss: Sequence[float],
+                       eval_steps: Sequence[int], eval_loss: Sequence[float], *, warmup: int = 0,
+                       n_resamples: int = 200, level: float = 0.95, seed: int = 0,
+                       decay: float | None = None) -> FinalLossPrediction:
+    """Fit the law to a run's records so far and predict its eval loss after its last update.
 
-    n = len(y_P)
-    block = max(1, math.ceil(n ** (1 / 3)))
+    lr_S: the learning rate of every update of the run's budget (S of them). train_steps /
+    train_loss: the train_loss records (step k: the mean loss of the updates since the previous
+    record); eval_steps / eval_loss: the eval records (the loss after k updates); steps beyond
+    S are an error. warmup: records up to this step are not fitted. decay: lambda, by default
+    decay_for(S). CurveFitError when too few records remain, the initial descent is not over, no
+    eval record was seen, or the annealing term cannot be identified."""
+    (result,) = predict_final_losses([Curve(lr_S, train_steps, train_loss, eval_steps, eval_loss, warmup)],
+                                     n_resamples=n_resamples, level=level, seed=seed, decay=decay)
+    if isinstance(result, CurveFitError):
+        raise result
+    return result
+
+
+def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resamples: int = 200,
+                         level: float = 0.95, seed: int = 0,
+                         decay: float | None = None) -> list[FinalLossPrediction | CurveFitError]:
+    """Each curve's predicted final eval loss (or the CurveFitError saying why it has none), in
+    order. shared: the curves that can be fitted share alpha, A and C (each keeps its own L0 and
+    eval-train gap): the curves of one budget group, whose learning rates differ; alone, each is
+    fitted with its own four. The interval is the bootstrap's, widened where needed to hold the
+    predictions that the first half and the first 3/4 of each curve's records give (DRIFT_AT; those
+    that can be made), mirrored about it."""
+    if not 0 < level < 1:
+        raise CurveFitError(f"level={level!r}: accepted is 0 < level < 1")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise CurveFitError(f"n_resamples={n_resamples!r}: accepted is an integer >= 1")
+    out: list[FinalLossPrediction | CurveFitError | None] = []
+    prepared: dict[int, _Prepared] = {}
+    for i, curve in enumerate(curves):
+        try:
+            prepared[i] = _prepare(curve, decay)
+            out.append(None)  # filled below
+        except CurveFitError as err:
+            out.append(err)
+    for members in ([list(prepared)] if shared and prepared else [[i] for i in prepared]):
+        predictions = _predict_jointly([prepared[i] for i in members], n_resamples, level, seed)
+        drift = {i: 0.0 for i in members}
+        for at in DRIFT_AT:
+            earlier = {}
+            for i, p in zip(members, predictions):
+                try:
+                    earlier[i] = _prepare(_cut(curves[i], int(at * p.steps_seen)), decay)
+                except CurveFitError:  # too few records then
+                    pass
+            drifted = [i for i in members if i in earlier]
+            for i, q in zip(drifted, _predict_jointly([earlier[i] for i in drifted], 1, level, seed) if drifted else []):
+                drift[i] = max(drift[i], abs(predictions[members.index(i)].predicted - q.predicted))
+        for i, p in zip(members, predictions):
+            if p.predicted <= 0:
+                out[i] = CurveFitError(f"the law extrapolates to a final loss of {p.predicted:.3g} from the "
+                                       f"{p.steps_seen} of {p.steps} steps seen: too little of the curve to predict from")
+                continue
+            p = replace(p, interval=(min(p.interval[0], p.predicted - drift[i]),
+                                     max(p.interval[1], p.predicted + drift[i])))
+            out[i] = p
+    return out
+
+
+def _cut(curve: Curve, step: int) -> Curve:
+    """The curve's records up to `step`."""
+    train = [(k, v) for k, v in zip(curve.train_steps, curve.train_loss) if k <= step]
+    evals = [(k, v) for k, v in zip(curve.eval_steps, curve.eval_loss) if k <= step]
+    return Curve(curve.lr_S, *(zip(*train) if train else ((), ())), *(zip(*evals) if evals else ((), ())),
+                 curve.warmup)
+
+
+def _predict_jointly(curves: Sequence[_Prepared], n_resamples: int, level: float,
+                     seed: int) -> list[FinalLossPrediction]:
+    """The curves fitted together (one curve: its own law; more: alpha, A and C shared), then
+    block-bootstrapped, every resample refitted the same way."""
     rng = np.random.default_rng(seed)
-    n_blocks = math.ceil(n / block)
-    starts_BxK = rng.integers(0, n - block + 1, size=(n_resamples, n_blocks))
-    index_BxP = (starts_BxK[:, :, None] + np.arange(block)).reshape(n_resamples, -1)[:, :n]
-    y_BxP = fitted_P[None, :] + residual_P[index_BxP]
-    bl0, ba, bc, bg = fit(y_BxP)
-    law_E_B = bl0[:, None] + ba[:, None] * x_ExG[:, bg].T - bc[:, None] * z_E[None, :]
-    gap_draw_BxE = rng.integers(0, len(ye_E), size=(n_resamples, len(ye_E)))
-    rows = np.arange(n_resamples)[:, None]
-    gap_B = (ye_E[gap_draw_BxE] - law_E_B[rows, gap_draw_BxE]).mean(1)
-    final_B = bl0 + ba * x_G[bg] - bc * z_last + gap_B
+    if len(curves) == 1:
+        def fit(y_per_curve):
+            l0, a, c, sse = _solve(curves[0].x_PxG, curves[0].z_P, y_per_curve[0])
+            return [(l0, a, c)], sse
+    else:
+        own = [_solve(c.x_PxG, c.z_P, c.y_P[None, :])[3].min() for c in curves]
+        weights = [len(c.y_P) / max(sse, 1e-12) for c, sse in zip(curves, own)]  # 1 / each curve's noise variance
+
+        def fit(y_per_curve):
+            return _solve_shared(curves, y_per_curve, weights)
+    params, criterion = fit([c.y_P[None, :] for c in curves])
+    g = int(np.argmin(criterion[0]))
+    laws, residuals, finals, gaps, blocks, resampled = [], [], [], [], [], []
+    for c, (l0, a, cc) in zip(curves, params):
+        l0, a, cc = float(l0[0, g]), float(a[0, g]), float(cc[0, g])
+        laws.append(CurveLaw(l0, a, float(ALPHAS[g]), cc))
+        fitted_P = l0 + a * c.x_PxG[:, g] - cc * c.z_P
+        residuals.append(c.y_P - fitted_P)
+        gaps.append(float((c.ye_E - (l0 + a * c.x_ExG[:, g] - cc * c.z_E)).mean()))
+        finals.append(float(l0 + a * c.x_G[g] - cc * c.z_last))
+        n = len(c.y_P)
+        block = max(1, math.ceil(n ** (1 / 3)))
+        starts_BxK = rng.integers(0, n - block + 1, size=(n_resamples, math.ceil(n / block)))
+        index_BxP = (starts_BxK[:, :, None] + np.arange(block)).reshape(n_resamples, -1)[:, :n]
+        blocks.append(block)
+        resampled.append(fitted_P[None, :] + residuals[-1][index_BxP])
+    bparams, bcriterion = fit(resampled)
+    bg = np.argmin(bcriterion, axis=1)  # each resample's alpha
+    rows = np.arange(n_resamples)
     tail = (1 - level) / 2
-    lo, hi = np.quantile(final_B, [tail, 1 - tail])
-    return FinalLossPrediction(
-        predicted=final + gap, interval=(float(lo), float(hi)), level=level, law=law, gap=gap, steps_seen=seen,
-        steps=steps, n_points=n, n_resamples=n_resamples, block=block,
-        rmse=float(np.sqrt(np.mean(residual_P ** 2))))
+    out = []
+    for c, law, residual_P, final, gap, block, (bl0, ba, bc) in zip(
+            curves, laws, residuals, finals, gaps, blocks, bparams):
+        bl0, ba, bc = bl0[rows, bg], ba[rows, bg], bc[rows, bg]
+        law_BxE = bl0[:, None] + ba[:, None] * c.x_ExG[:, bg].T - bc[:, None] * c.z_E[None, :]
+        gap_draw_BxE = rng.integers(0, len(c.ye_E), size=(n_resamples, len(c.ye_E)))
+        gap_B = (c.ye_E[gap_draw_BxE] - law_BxE[rows[:, None], gap_draw_BxE]).mean(1)
+        final_B = bl0 + ba * c.x_G[bg] - bc * c.z_last + gap_B
+        lo, hi = np.quantile(final_B, [tail, 1 - tail])
+        out.append(FinalLossPrediction(
+            predicted=final + gap, interval=(float(lo), float(hi)), level=level, law=law, gap=gap,
+            steps_seen=c.seen, steps=c.steps, n_points=len(c.y_P), n_resamples=n_resamples, block=block,
+            rmse=float(np.sqrt(np.mean(residual_P ** 2)))))
+    return out
+
+
+def _solve_shared(curves: Sequence[_Prepared], y_per_curve: Sequence[np.ndarray], weights: Sequence[float]):
+    """One A and C for all the curves, each with its own L0, for every resample b and alpha g: the
+    weighted least squares (curve r weighs weights[r]) in closed form: each curve's L0 is its mean
+    residual, so (A, C) solve one 2 x 2 system of the curves' centred sums. C < 0 is clipped to 0
+    (A then fitted alone); an alpha that would need A < 0 is not a solution (SSE inf). Returns per
+    curve (L0, A, C), each (B, G), and the weighted SSE (B, G)."""
+    stats = []
+    for c, y_BxP, w in zip(curves, y_per_curve, weights):
+        mx_G, mz, my_B = c.x_PxG.mean(0), c.z_P.mean(), y_BxP.mean(1)
+        cx_PxG, cz_P, cy_BxP = c.x_PxG - mx_G, c.z_P - mz, y_BxP - my_B[:, None]
+        stats.append(dict(w=w, mx=mx_G, mz=mz, my=my_B, xx=(cx_PxG ** 2).sum(0), zz=float(cz_P @ cz_P),
+                          xz=cz_P @ cx_PxG, xy=cy_BxP @ cx_PxG, zy=cy_BxP @ cz_P, yy=(cy_BxP ** 2).sum(1)))
+    sxx = sum(t["w"] * t["xx"] for t in stats)  # (G,)
+    sxz = sum(t["w"] * t["xz"] for t in stats)  # (G,)
+    szz = sum(t["w"] * t["zz"] for t in stats)
+    sxy = sum(t["w"] * t["xy"] for t in stats)  # (B, G)
+    szy = sum(t["w"] * t["zy"] for t in stats)[:, None]  # (B, 1)
+    det = sxx * szz - sxz ** 2
+    det = np.where(np.abs(det) > 1e-12 * np.maximum(sxx * szz, 1e-300), det, np.inf)  # z no help: C = 0 below
+    a_BxG = (sxy * szz - szy * sxz) / det
+    minus_c = (szy * sxx - sxy * sxz) / det  # the model is y = L0 + A x - C z
+    clipped = minus_c >= 0
+    a_BxG = np.where(clipped, sxy / np.maximum(sxx, 1e-300), a_BxG)
+    c_BxG = np.where(clipped, 0.0, -minus_c)
+    out, total = [], np.zeros(a_BxG.shape)
+    for t in stats:
+        l0 = t["my"][:, None] - a_BxG * t["mx"] + c_BxG * t["mz"]
+        sse = (t["yy"][:, None] - 2 * a_BxG * t["xy"] + 2 * c_BxG * t["zy"][:, None] + a_BxG ** 2 * t["xx"]
+               - 2 * a_BxG * c_BxG * t["xz"] + c_BxG ** 2 * t["zz"])
+        out.append((l0, a_BxG, c_BxG))
+        total += t["w"] * np.maximum(sse, 0.0)
+    return out, np.where(a_BxG >= 0, total, np.inf)

@@ -6,10 +6,14 @@ config.yaml (sweep/run/optim.py lr_at; a ladder member's warmup is its trunk's, 
 `at_fraction` F replays the past: each run's records are cut at F of its steps first (what the
 predictor would have said then); a finished run then gets its actual final eval loss and the error.
 
+The runs of one budget group (sweep/early_stop.py group_key: the same model, tokens, data and
+seed; learning rate, batch size or weight decay differ) are fitted together, sharing the law's
+alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fits each alone.
+
 A run that cannot be predicted is kept with a one-line `skipped` reason: a ladder's trunk (no final
 loss of its own: its branches are the runs), a diverged run, no records yet, too few records after
-the warmup, no eval record yet, no annealing seen yet (wsd before its cooldown), an unreadable
-folder.
+the warmup, still in its initial descent, no eval record yet, no annealing seen yet (wsd before
+its cooldown), an unreadable folder.
 
 Letters: S a run's steps, F the fraction of them seen.
 """
@@ -18,14 +22,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.fit.curve_law import FinalLossPrediction, predict_final_loss
+from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
 SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("budget", "tokens_per_param"),
@@ -83,8 +87,9 @@ def check_fraction(at_fraction: float | None) -> None:
 
 
 def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *, n_resamples: int | None = None,
-                  level: float | None = None, seed: int | None = None) -> list[RunPrediction]:
-    """Every run folder of the sweep folder `source`, predicted (or skipped with its reason).
+                  level: float | None = None, seed: int | None = None, shared: bool = True) -> list[RunPrediction]:
+    """Every run folder of the sweep folder `source`, predicted (or skipped with its reason), the
+    runs of a budget group together unless `shared` is False.
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a W&B group, a
     folder that does not exist or holds no run, a fraction outside (0, 1] or fewer than 1 resample."""
     from sweep.fit.defaults import fit_defaults
@@ -104,7 +109,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     runs = list(iter_run_dirs(text))
     if not runs:
         raise ConfigError(f"{text} holds no run folders (folders with a config.yaml)")
-    return [predict_run(run, at_fraction, n_resamples=n_resamples, level=level, seed=seed) for run in runs]
+    return predict_runs(runs, None, at_fraction, shared=shared, n_resamples=n_resamples, level=level, seed=seed)
 
 
 def run_config(run: Any):
@@ -141,8 +146,44 @@ def learning_rates(cfg: Any) -> tuple[np.ndarray, int]:
 
 def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int | None = None, n_resamples: int = 200,
                 level: float = 0.95, seed: int = 0) -> RunPrediction:
-    """One run folder (a RunDir) predicted, or skipped with its reason; from its records up to
+    """One run folder (a RunDir) predicted alone, or skipped with its reason; from its records up to
     `at_fraction` of its steps, or up to step `until_step` (early stopping's probe step), or all."""
+    (prediction,) = predict_runs([run], [until_step], at_fraction, n_resamples=n_resamples, level=level, seed=seed)
+    return prediction
+
+
+def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
+                 at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
+                 level: float = 0.95, seed: int = 0) -> list[RunPrediction]:
+    """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
+    records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
+    shared: the runs of one budget group (sweep/early_stop.py group_key: they differ only in lr,
+    batch size and weight decay) are fitted with one alpha (sweep/fit/curve_law.py
+    predict_final_losses), each keeping its own L0, A, C and gap; a run that cannot be fitted is
+    skipped and leaves the others' fit alone."""
+    from sweep.early_stop import group_key
+
+    until_steps = [None] * len(runs) if until_steps is None else list(until_steps)
+    if len(until_steps) != len(runs):
+        raise ValueError(f"predict_runs: {len(runs)} runs and {len(until_steps)} until_steps")
+    read = [_read_run(run, at_fraction, until) for run, until in zip(runs, until_steps)]
+    out: list[RunPrediction | None] = [r if isinstance(r, RunPrediction) else None for r in read]
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(read):
+        if not isinstance(r, RunPrediction):
+            groups.setdefault(group_key(r[1]) if shared else str(i), []).append(i)
+    for members in groups.values():
+        results = predict_final_losses([read[i][2] for i in members], n_resamples=n_resamples, level=level, seed=seed)
+        for i, result in zip(members, results):
+            p = read[i][0]
+            out[i] = replace(p, skipped=str(result)) if isinstance(result, CurveFitError) else \
+                replace(p, prediction=result)
+    return out
+
+
+def _read_run(run: Any, at_fraction: float | None, until_step: int | None):
+    """(the run's RunPrediction without a prediction yet, its config, its Curve), or the
+    RunPrediction skipped with its reason."""
     from sweep.record import DIVERGED, PENDING, TRUNK, run_role
 
     name, status, coordinates, actual = run.path.name, "damaged", {}, None
@@ -173,10 +214,9 @@ def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int |
         evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
         if not train:
             return skip("no train_loss records" + (f" in the first {at_fraction:g} of its steps" if at_fraction else ""))
-        prediction = predict_final_loss(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup,
-                                        n_resamples=n_resamples, level=level, seed=seed)
-        return RunPrediction(name, status, coordinates, prediction, actual)
-    except (DamagedFile, ConfigError) as err:  # CurveFitError too: the curve's reason
+        curve = Curve(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup)
+        return RunPrediction(name, status, coordinates, actual=actual), cfg, curve
+    except (DamagedFile, ConfigError) as err:
         return skip(str(err))
 
 

@@ -1,0 +1,196 @@
+"""Predicting a run's final loss from its first part, and early stopping, on a learning-rate grid
+(issue 18; goals: median |error| under 1% at 25% of training, intervals that cover at their
+nominal rate, the same best lr per width, at least 40% of the grid's compute saved).
+
+    python benchmarks/early_stop.py [--seed 0] [--out FILE.json] [--only replay|stop] [--work-dir DIR]
+
+The grid: conf/demo.yaml (data=synthetic with a known entropy rate, local launcher, one run after
+another on the CPU), widths d32 and d48 (l=2) x 6 learning rates 1e-3 .. 3.2e-2 (x2 apart) at 20
+tokens per parameter: 640 and 1320 steps, 50 of warmup, cosine to 10% of the peak. 3.2e-2 is there
+because d32's best was 1.6e-2 (seed 0), at the edge of 1e-3 .. 1.6e-2. Records: a
+train_loss every 5 steps and an eval_loss every 25 (train.log_every=5, train.eval_every=25, not
+identity settings, so they change no run's training): 25% of the d32 runs (160 steps) then holds
+22 train records past the warmup and 4 eval records for the eval-train gap; with the demo's 10 and
+100 it would hold 11 and one.
+
+- replay: the grid trained to completion into WORK/seedS/full, then `sweep predict`'s predictor
+  (sweep.fit.predict.predict_sweep) replayed on the same curves cut at 10%, 25% and 50% of each
+  run: per fraction the median and worst |relative error| of the predicted final eval loss, the
+  95% interval's coverage, the runs it could not predict, and per width whether the best lr by
+  predicted loss is the best by actual loss. Both predictors are replayed: each run fitted alone
+  (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
+- stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
+  (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
+  6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
+  step) against the full grid's; and per width whether the best lr (a stopped run stands with its
+  predicted loss; the best must be a run that completed) is the full grid's.
+Prints a table; writes everything as JSON to --out. Record the figures, with the machine, date and
+command, in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WIDTHS = "32,48"
+LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
+GRID = ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={LRS}",
+        "train.log_every=5", "train.eval_every=25", "logger=none"]
+FRACTIONS = (0.1, 0.25, 0.5)
+EARLY_STOP = ["early_stop.enabled=true", "early_stop.fraction=0.25"]
+
+
+def prepare(cache: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *GRID[:4], f"data.cache_dir={cache}"],
+                          cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"sweep prepare failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+
+
+def results(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+
+
+def train_grid(out: Path, cache: Path, seed: int, extra: list[str]) -> float:
+    """Train the grid into `out` (runs already finished there are not trained again); wall seconds."""
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *GRID, f"seed={seed}", f"out_dir={out}",
+           f"data.cache_dir={cache}", *extra]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}\nexit code {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return time.perf_counter() - started
+
+
+def complete(out: Path) -> bool:
+    runs = results(out)
+    return len(runs) == 2 * len(LRS.split(",")) and all(r["status"] == "complete" for r in runs)
+
+
+def best_lr(losses: dict[float, float]) -> float | None:
+    return min(losses, key=losses.get) if losses else None
+
+
+def regret(actuals: dict[float, float], chosen: float | None) -> float | None:
+    """How much worse the chosen lr's actual final loss is than the best's (relative): 0 when the
+    same; near 0 when the grid's best few lrs end within noise of each other."""
+    if chosen is None or chosen not in actuals:
+        return None
+    return actuals[chosen] / min(actuals.values()) - 1
+
+
+def replay(full: Path, shared: bool) -> dict:
+    """The predictor on the full grid's curves cut at each fraction."""
+    from sweep.fit.predict import predict_sweep, summarize
+
+    out = {}
+    for fraction in FRACTIONS:
+        predictions = predict_sweep(full, fraction, shared=shared)
+        summary = summarize(predictions)
+        widths = {}
+        for d in sorted({p.coordinates["d"] for p in predictions}):
+            members = [p for p in predictions if p.coordinates["d"] == d]
+            actuals = {p.coordinates["lr"]: p.actual for p in members if p.actual is not None}
+            actual = best_lr(actuals)
+            predicted = best_lr({p.coordinates["lr"]: p.predicted for p in members if p.predicted is not None})
+            widths[d] = {"best_lr_actual": actual, "best_lr_predicted": predicted, "same": actual == predicted,
+                         "regret": regret(actuals, predicted)}
+        out[fraction] = {"summary": summary, "best_lr": widths,
+                         "runs": [{k: v for k, v in p.to_dict().items()
+                                   if k in ("run", "d", "lr", "predicted", "interval", "actual", "relative_error",
+                                            "covered", "skipped", "alpha", "fraction_seen")} for p in predictions]}
+    return out
+
+
+def trained_flops(result: dict) -> float:
+    """6 N x the tokens this run trained: its steps done x tokens per step."""
+    return 6.0 * result["n_params"] * result["steps_done"] * result["batch_size"] * result["seq_len"]
+
+
+def standing_loss(result: dict) -> float | None:
+    """What a run stands with in its group's U-curve: its final eval loss, or if stopped its predicted one."""
+    key = "predicted_final_eval_loss" if result["status"] == "stopped_early" else "final_eval_loss"
+    return result.get(key)
+
+
+def stop_comparison(full: Path, stopped: Path) -> dict:
+    full_runs, stop_runs = results(full), results(stopped)
+    used, grid = sum(map(trained_flops, stop_runs)), sum(map(trained_flops, full_runs))
+    widths = {}
+    for d in sorted({r["d"] for r in full_runs}):
+        actuals = {r["lr"]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
+        actual = best_lr(actuals)
+        standing = {r["lr"]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
+        chosen = best_lr(standing)
+        chosen_run = next((r for r in stop_runs if r["d"] == d and r["lr"] == chosen), None)
+        widths[d] = {"best_lr_full": actual, "best_lr_early_stop": chosen, "same": actual == chosen,
+                     "regret": regret(actuals, chosen),
+                     "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
+                     "stopped": sorted(r["lr"] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
+    return {"flops_used": used, "flops_full_grid": grid, "fraction_used": used / grid if grid else None,
+            "saved": 1 - used / grid if grid else None, "runs": len(stop_runs),
+            "stopped": sum(r["status"] == "stopped_early" for r in stop_runs), "best_lr": widths}
+
+
+def print_replay(name: str, figures: dict) -> None:
+    print(f"\nreplay, {name}:")
+    print(f"{'cut':>5s} {'predicted':>9s} {'skipped':>7s} {'median |err|':>12s} {'worst |err|':>11s} {'coverage':>8s}  "
+          "best lr per width (predicted / actual; if they differ, the actual loss of the predicted one above the best)")
+    for fraction, f in figures.items():
+        s = f["summary"]
+        med = "-" if s["median_abs_relative_error"] is None else f"{s['median_abs_relative_error']:.2%}"
+        worst = "-" if s["max_abs_relative_error"] is None else f"{s['max_abs_relative_error']:.2%}"
+        cov = "-" if s["coverage"] is None else f"{s['coverage']:.0%}"
+        lrs = "  ".join(f"d{d}: {w['best_lr_predicted']} / {w['best_lr_actual']}"
+                        + ("" if w["same"] else " DIFFERS" + (f" (+{w['regret']:.2%})" if w["regret"] is not None else ""))
+                        for d, w in f["best_lr"].items())
+        print(f"{fraction:5.0%} {s['predicted']:9d} {s['skipped']:7d} {med:>12s} {worst:>11s} {cov:>8s}  {lrs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed (initialisation and data order)")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--only", choices=("replay", "stop"), default=None, help="one part (default: both)")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "runs" / "es_bench",
+                        help="the grids' folders (WORK/seedS/full, WORK/seedS/stop) and the corpus; finished "
+                             "runs there are reused")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    work, cache = args.work_dir, args.work_dir / "token_cache"
+    full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / "stop"
+    prepare(cache)
+    report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
+                    "seed": args.seed, "widths": WIDTHS, "lrs": LRS, "grid": GRID, "work_dir": str(work)}
+    if not complete(full):
+        report["full_wall_seconds"] = train_grid(full, cache, args.seed, [])
+    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {LRS}; folders {work}")
+    for r in results(full):
+        print(f"  {r['run']:45s} steps {r['steps']:5d}  final eval loss {r['final_eval_loss']:.4f}")
+    if args.only in (None, "replay"):
+        report["replay"] = {"shared": replay(full, True), "per_run": replay(full, False)}
+        print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
+        print_replay("each run fitted alone", report["replay"]["per_run"])
+    if args.only in (None, "stop"):
+        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, EARLY_STOP)
+        s = report["stop"] = stop_comparison(full, stopped)
+        print(f"\nearly stopping at 25%: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
+              f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
+        for d, w in s["best_lr"].items():
+            print(f"  d{d}: best lr {w['best_lr_early_stop']} (full grid: {w['best_lr_full']}; its actual loss "
+                  f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
+                  f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped lrs {w['stopped']}")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
