@@ -246,8 +246,9 @@ def test_a_failed_segment_leaves_its_dependants_cancelled_and_a_rerun_resubmits_
         again.stdout + again.stderr + done.stdout
 
 
-EARLY_STOP = ("model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "train.eval_every=8",
-              "optim.warmup_steps=2", "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "optim.lr=1e-6,3e-3")
+EARLY_STOP = ("model.d=32", "budget.tokens_per_param=4", "train.log_every=2", "train.eval_every=8",
+              "optim.warmup_steps=2", "early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50",
+              "optim.lr=1e-2,3e-1")  # 3e-1: far too high, it levels off high (test_local's grid)
 
 
 @pytest.mark.slow  # about 70 s: four jobs, two in a row (test_local covers the same grid, test_submit the afterok)
@@ -265,8 +266,8 @@ def test_early_stopping_on_slurm_stops_the_hopeless_run_after_afterok_on_both_pr
     done = status(out, "--wait", "--interval", "2")
     assert done.returncode == 0, done.stdout + done.stderr + slurm_cluster.diagnose()
     by_lr = {r["lr"]: r for r in results(out).values()}
-    assert by_lr[1e-6]["status"] == "stopped_early" and by_lr[3e-3]["status"] == "complete"
-    assert by_lr[1e-6]["predicted_final_eval_loss"] > by_lr[3e-3]["final_eval_loss"]
+    assert by_lr[3e-1]["status"] == "stopped_early" and by_lr[1e-2]["status"] == "complete"
+    assert by_lr[3e-1]["predicted_final_eval_loss"] > by_lr[1e-2]["final_eval_loss"]
     assert "1 complete, 1 stopped_early" in done.stdout and "stopped early:" in done.stdout
     assert {slurm_cluster.final_state(e["job_id"]) for e in entries} == {"COMPLETED"}
 

@@ -297,13 +297,13 @@ def test_stopped_runs_are_counted_apart():
 def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains_nothing_and_turned_off_it_resumes(
         tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
-    grid = ["model.d=32", "budget.tokens_per_param=1", "train.log_every=2", "optim.warmup_steps=2",
+    grid = ["model.d=32", "budget.tokens_per_param=4", "train.log_every=2", "optim.warmup_steps=2",
             "train.eval_every=8", "train.precision=fp32", "early_stop.enabled=true", "early_stop.fraction=0.5",
-            "early_stop.resamples=50", "optim.lr=1e-6,3e-3"]
+            "early_stop.resamples=50", "optim.lr=1e-2,3e-1"]  # 3e-1: far too high, it levels off high
     first = multirun(out, shared_cache_dir, *grid)
     assert first.returncode == 0, first.stdout + first.stderr
     by_lr = {r["lr"]: r for r in results(out).values()}
-    stopped, best = by_lr[1e-6], by_lr[3e-3]
+    stopped, best = by_lr[3e-1], by_lr[1e-2]
     assert stopped["status"] == "stopped_early" and best["status"] == "complete"
     lo, hi = stopped["predicted_interval"]
     assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > best["early_stop"]["best_interval"][1]
@@ -322,7 +322,7 @@ def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains
     resumed = multirun(out, shared_cache_dir, *grid, "early_stop.enabled=false")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = {r["lr"]: r for r in results(out).values()}
-    assert after[1e-6]["status"] == "complete" and after[1e-6]["steps"] == stopped["steps"]
-    assert after[3e-3] == best  # the finished run is not touched
+    assert after[3e-1]["status"] == "complete" and after[3e-1]["steps"] == stopped["steps"]
+    assert after[1e-2] == best  # the finished run is not touched
     steps = [json.loads(line)["step"] for line in (out / stopped["run"] / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == stopped["steps"]  # from its checkpoint on, each step once

@@ -442,16 +442,19 @@ def test_a_run_held_by_another_process_is_skipped_with_nothing_written(tiny_conf
 
 
 EARLY_STOP = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50")
+# A group the predictor can decide: runs of 641 steps, evals every 8, probed at step 320 (at 81
+# steps the runs are still in their first fall from ln V at half their steps: not predicted)
+DECIDABLE = (*EARLY_STOP, "budget.tokens_per_param=4", "train.eval_every=8")
 
 
 def probe_and_decide(tiny_config, *lrs: str) -> list:
-    """A budget group trained to its probe step (40 of 81) and decided (sweep/early_stop.py)."""
+    """A budget group trained to its probe step (320 of 641) and decided (sweep/early_stop.py)."""
     from sweep.early_stop import decide_group, probe_step
 
-    cfgs = [tiny_config(*EARLY_STOP, f"optim.lr={lr}") for lr in lrs]
+    cfgs = [tiny_config(*DECIDABLE, f"optim.lr={lr}") for lr in lrs]
     for cfg in cfgs:
         assert train(cfg, until_step=probe_step(cfg)) == {"status": "segment", "run": RunDir.for_config(cfg).path.name,
-                                                          "step": 40}
+                                                          "step": 320}
     decide_group(cfgs)
     return cfgs
 
@@ -470,13 +473,13 @@ def test_an_early_stopped_run_stops_at_its_probe_step_with_its_checkpoint_and_no
 
 
 def test_a_run_its_group_stops_records_its_prediction_at_its_probe_step_and_the_best_trains_on(tiny_config):
-    good, bad = probe_and_decide(tiny_config, "3e-3", "1e-5")
+    good, bad = probe_and_decide(tiny_config, "1e-2", "3e-1")  # 3e-1: far too high, it levels off high
     stopped, complete = train(bad), train(good)
-    assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 40  # never before its probe step
+    assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 320  # never before its probe step
     lo, hi = stopped["predicted_interval"]
     assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > complete["early_stop"]["interval"][1]
     assert stopped["early_stop"]["action"] == "stop" and stopped["early_stop"]["best_run"] == complete["run"]
-    assert stopped["trained_flops"] == pytest.approx(stopped["flops"] * 40 / 81)
+    assert stopped["trained_flops"] == pytest.approx(stopped["flops"] * 320 / 641)
     assert stopped["flops"] == complete["flops"]  # its coordinates stay its budget's (same group, same cell)
     assert complete["status"] == "complete" and complete["early_stop"]["action"] == "continue"
     assert RunDir.for_config(bad).read_result() == stopped
@@ -484,11 +487,11 @@ def test_a_run_its_group_stops_records_its_prediction_at_its_probe_step_and_the_
 
 
 def test_a_stopped_run_resumed_with_early_stopping_off_ends_at_the_loss_it_would_have_reached(tiny_config, tmp_path):
-    _, bad = probe_and_decide(tiny_config, "3e-3", "1e-5")
+    _, bad = probe_and_decide(tiny_config, "1e-2", "3e-1")
     train(bad)
     resumed = train(dataclasses.replace(bad, early_stop=dataclasses.replace(bad.early_stop, enabled=False)))
     never_stopped = train(dataclasses.replace(bad, out_dir=str(tmp_path / "plain")))
-    assert resumed["status"] == "complete" and resumed["steps_done"] == 81
+    assert resumed["status"] == "complete" and resumed["steps_done"] == 641
     assert resumed["final_eval_loss"] == never_stopped["final_eval_loss"]
     assert resumed["final_train_loss"] == never_stopped["final_train_loss"]
     assert resumed["early_stop"]["action"] == "stop"  # what was decided stays on record

@@ -525,10 +525,11 @@ def test_a_report_that_cannot_reach_wandb_is_one_clear_error(tmp_path, monkeypat
 def test_a_run_stopped_early_ends_its_wandb_run_with_the_status_and_the_predicted_loss(tiny_config):
     from sweep.early_stop import decide_group
 
-    on = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", *WANDB)
-    good, bad = (tiny_config(*on, f"optim.lr={lr}") for lr in ("3e-3", "1e-5"))
+    on = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50", "budget.tokens_per_param=4",
+          "train.eval_every=8", *WANDB)  # a group the predictor decides (tests/test_loop.py DECIDABLE)
+    good, bad = (tiny_config(*on, f"optim.lr={lr}") for lr in ("1e-2", "3e-1"))
     for cfg in (good, bad):
-        train(cfg, until_step=40)
+        train(cfg, until_step=320)
     decide_group([good, bad])
     result = train(bad)
     last = offline_runs(RunDir.for_config(bad))[-1]
