@@ -115,14 +115,22 @@ def trained_flops(result: dict) -> float:
     return 6.0 * result["n_params"] * result["steps_done"] * result["batch_size"] * result["seq_len"]
 
 
-def standing_loss(result: dict) -> float | None:
-    """What a run stands with in its group's U-curve: its final eval loss, or if stopped its predicted one."""
-    key = "predicted_final_eval_loss" if result["status"] == "stopped_early" else "final_eval_loss"
-    return result.get(key)
+def standing_losses(folder: Path) -> dict[str, float]:
+    """What each run stands with in its group's U-curve, as the lr law reads it (sweep/fit/table.py):
+    its final eval loss, or if stopped its predicted one (never below the run it lost to)."""
+    from sweep.fit.table import load_runs_table
+
+    table = load_runs_table(folder).with_stopped()
+    return dict(zip(table.names, map(float, table.loss_R)))
 
 
 def stop_comparison(full: Path, stopped: Path) -> dict:
     full_runs, stop_runs = results(full), results(stopped)
+    stands = standing_losses(stopped)
+
+    def standing_loss(result: dict) -> float | None:
+        return stands.get(result["run"])
+
     used, grid = sum(map(trained_flops, stop_runs)), sum(map(trained_flops, full_runs))
     widths = {}
     for d in sorted({r["d"] for r in full_runs}):

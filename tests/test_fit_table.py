@@ -240,6 +240,16 @@ def test_runs_stopped_early_are_out_of_the_fits_table_and_set_aside_with_their_p
     assert table.with_min_tokens_per_param(30).with_stopped().excluded["tokens_per_param < 30"] == 3
 
 
+def test_a_stopped_run_never_stands_below_the_completed_run_it_was_judged_worse_than():
+    stopped = {"status": "stopped_early", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.9}
+    rows = [{"status": "complete", "run": "best", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.466},
+            {**stopped, "run": "low", "predicted_final_eval_loss": 3.375, "early_stop": {"best_run": "best"}},
+            {**stopped, "run": "high", "predicted_final_eval_loss": 3.7, "early_stop": {"best_run": "best"}},
+            {**stopped, "run": "alone", "predicted_final_eval_loss": 3.2, "early_stop": {"best_run": "gone"}}]
+    # 'low' was predicted below where its best ended (both predicted low): it stands at 3.466
+    assert from_rows(rows).stopped.loss_R.tolist() == [3.466, 3.7, 3.2]
+
+
 def test_stopped_runs_of_a_recipe_go_with_it():
     rows = [row("a", recipe="x"), row("b", recipe="y"),
             row("s", status="stopped_early", recipe="x", predicted_final_eval_loss=3.4),

@@ -194,7 +194,8 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
         kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss"))})
         names.append(_name(row, i))
     columns = {c: [r.get(c) for r in kept] for c in REQUIRED + OPTIONAL}
-    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped, source))
+    actual = {name: row["loss"] for name, row in zip(names, kept) if _finite(row["loss"])}
+    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped, source, actual))
     return validate(table, 1, "a runs table")
 
 
@@ -397,14 +398,27 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
                      source=source, **optional)
 
 
-def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str) -> RunsTable | None:
+def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
+               actual: dict[str, float] | None = None) -> RunsTable | None:
     """The table of the runs stopped early, (name, row) each: loss = the row's
     predicted_final_eval_loss, interval_Rx2 its predicted_interval ([lo, hi], NaN where absent);
     the rows without a finite numeric prediction are counted in its `excluded` (UNPREDICTED).
-    None when there is no stopped run."""
+    None when there is no stopped run.
+
+    A run was stopped because it was judged to end worse than its group's best (`early_stop.best_run`
+    of its result.json). Where that run completed (`actual`: complete runs' final losses by name)
+    and ended above the stopped run's prediction, the prediction contradicts the decision it was
+    stopped by (both were predicted low): the stopped run stands at the best run's actual final loss
+    instead, the least loss the decision allows it, so it never becomes its U-curve's best."""
     if not stopped:
         return None
-    kept = [(name, {**row, "loss": row[PREDICTED_LOSS]}) for name, row in stopped if _finite(row.get(PREDICTED_LOSS))]
+    actual = actual or {}
+
+    def standing(row: dict[str, Any]) -> float:
+        best = (row.get("early_stop") or {}).get("best_run") if isinstance(row.get("early_stop"), dict) else None
+        return max(row[PREDICTED_LOSS], actual.get(best, -math.inf))
+
+    kept = [(name, {**row, "loss": standing(row)}) for name, row in stopped if _finite(row.get(PREDICTED_LOSS))]
     unpredicted = len(stopped) - len(kept)
     columns = {c: [row.get(c) for _, row in kept] for c in REQUIRED + OPTIONAL}
     table = _build([name for name, _ in kept], columns, {UNPREDICTED: unpredicted} if unpredicted else {}, source)
