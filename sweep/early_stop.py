@@ -224,22 +224,6 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
     return decided
 
 
-def standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing:
-    """What a member brings to its group's decision: a finished run its actual final eval loss; a
-    run stopped earlier the prediction it was stopped with; any other run the prediction from its
-    records up to its probe step (None with the reason when it cannot be predicted), made alone
-    (group_standings predicts a group's members together)."""
-    from sweep.fit.predict import predict_run
-
-    recorded = _recorded_standing(cfg, taken)
-    if recorded is not None:
-        return recorded
-    e = cfg.early_stop
-    p = predict_run(RunDir.for_config(cfg), until_step=probe_step(cfg), n_resamples=e.resamples, level=e.level,
-                    seed=cfg.seed)
-    return _predicted_standing(cfg, p)
-
-
 def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing | None:
     """A member's standing from what it recorded (finished, diverged, stopped earlier, a damaged
     result); None when it is to be predicted."""
@@ -284,7 +268,8 @@ def result_fields(decision: MemberDecision) -> dict[str, Any]:
 
 
 def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision]) -> list[Standing]:
-    """`standing` of every member of one budget group, in order; the members to be predicted are
+    """What every member of one budget group brings to its decision, in order: a finished run its
+    actual final eval loss, a run stopped earlier the prediction it was stopped with; the members to be predicted are
     predicted together, each from its records up to its probe step, sharing the curve law's alpha,
     A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
     annealing, and the group's runs at their different learning rates pin it down together."""
