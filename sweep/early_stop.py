@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import math
@@ -42,24 +41,13 @@ from sweep.budget import compute_budget
 from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
-from sweep.rundir import RunDir, identity_fields
+from sweep.rundir import RunDir, group_key  # group_key: importable from here too
 from sweep.storage import atomic_write
 
 log = logging.getLogger("sweep.early_stop")
 
 STOP, CONTINUE, UNDECIDED = "stop", "continue", "undecided"  # a member's action
-FREE_SETTINGS = (("optim", "lr"), ("optim", "weight_decay"), ("train", "batch_size"))  # what a group's members vary
 DECISIONS_DIR = ".early_stop"  # under out_dir
-
-
-def group_key(cfg: TrainConfig) -> str:
-    """The budget group of a run: its identity without learning rate, weight decay and batch size,
-    as `d32-l2-tpp20-<hash>`."""
-    plain = identity_fields(cfg)
-    for section, name in FREE_SETTINGS:
-        plain[section].pop(name, None)
-    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
-    return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{digest}"
 
 
 def probe_step(cfg: TrainConfig) -> int | None:

@@ -108,6 +108,19 @@ def identity_fields(cfg: TrainConfig) -> dict[str, Any]:
     return plain
 
 
+GROUP_FREE_SETTINGS = (("optim", "lr"), ("optim", "weight_decay"), ("train", "batch_size"))  # what a group's runs vary
+
+
+def group_key(cfg: TrainConfig) -> str:
+    """The budget group of a run: its identity without learning rate, weight decay and batch size,
+    as `d32-l2-tpp20-<hash>`."""
+    plain = identity_fields(cfg)
+    for section, name in GROUP_FREE_SETTINGS:
+        plain[section].pop(name, None)
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
+    return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{digest}"
+
+
 class RunHeld(Exception):
     """The run folder is held by another live process (which trains the run): not a failure."""
 

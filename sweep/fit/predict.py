@@ -6,7 +6,7 @@ config.yaml (sweep/run/optim.py lr_at; a ladder member's warmup is its trunk's, 
 `at_fraction` F replays the past: each run's records are cut at F of its steps first (what the
 predictor would have said then); a finished run then gets its actual final eval loss and the error.
 
-The runs of one budget group (sweep/early_stop.py group_key: the same model, tokens, data and
+The runs of one budget group (sweep/rundir.py group_key: the same model, tokens, data and
 seed; learning rate, batch size or weight decay differ) are fitted together, sharing the law's
 alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fits each alone.
 
@@ -157,11 +157,11 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
                  level: float = 0.95, seed: int = 0) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
-    shared: the runs of one budget group (sweep/early_stop.py group_key: they differ only in lr,
+    shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
     batch size and weight decay) are fitted with one alpha (sweep/fit/curve_law.py
     predict_final_losses), each keeping its own L0, A, C and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone."""
-    from sweep.early_stop import group_key
+    from sweep.rundir import group_key
 
     until_steps = [None] * len(runs) if until_steps is None else list(until_steps)
     if len(until_steps) != len(runs):
