@@ -179,11 +179,12 @@ def group_jobs(members: Sequence[GridPoint]) -> list[Job]:
     after all the group's probes, carrying the group's configs; a settled member (it counts in
     the decision) one plain job, done."""
     configs = tuple(p.cfg for p in members)
-    live = [p for p in members if not settled(p)]
+    done = [settled(p) for p in members]  # each run's files read once
+    live = [p for p, d in zip(members, done) if not d]
     probes = [Job(p, PROBE, 0, probe_step(p.cfg), (), probe_step(p.cfg)) for p in live]
     rests = [Job(p, REST, probe.last_step, p.budget.steps, tuple(probes), None, configs)
              for p, probe in zip(live, probes)]
-    plain = [Job(p, RUN, 0, p.budget.steps) for p in members if settled(p)]
+    plain = [Job(p, RUN, 0, p.budget.steps) for p, d in zip(members, done) if d]
     return [*plain, *probes, *rests]
 
 

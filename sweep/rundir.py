@@ -65,7 +65,8 @@ METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or 
                   "to train the run again")
 
 # Fields that do not change what is trained: where runs go and where they are tracked, how often
-# they log, eval and checkpoint, which device and compiler run them, whether they are early-stopped. Everything else is identity.
+# they log, eval and checkpoint, which device and compiler run them, whether they are early-stopped
+# (a probed run trains exactly as a plain one). Everything else is identity.
 NON_IDENTITY_FIELDS = {
     "out_dir": None,
     "logger": None,

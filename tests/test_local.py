@@ -133,19 +133,24 @@ LADDER = ["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "t
 
 
 class FakeSubmitted:
-    """A job that ended at once: a segment keeps its checkpoint (or raises, when failing);
-    a branch writes a complete result."""
+    """A job that ended at once (or raised, when failing): a ladder segment keeps its checkpoint,
+    an early-stopped run's probe logs records up to its probe step, a job that trains to its run's
+    end writes a complete result."""
 
-    def __init__(self, job, failing):
+    def __init__(self, job, failing: bool):
         self.job, self.paths = job, SimpleNamespace(stdout="log")
-        self.error = RuntimeError(f"segment to {job.last_step} failed") if job in failing else None
+        self.error = RuntimeError(f"{job.label} failed") if failing else None
         if self.error is None:
+            run = job.point.run
+            run.path.mkdir(parents=True, exist_ok=True)
             if job.kind == "segment":
-                job.point.run.kept_checkpoint(job.last_step).parent.mkdir(parents=True, exist_ok=True)
-                job.point.run.kept_checkpoint(job.last_step).write_bytes(b"")
+                run.kept_checkpoint(job.last_step).parent.mkdir(parents=True, exist_ok=True)
+                run.kept_checkpoint(job.last_step).write_bytes(b"")
+            if job.kind == "probe":
+                steps = range(2, job.last_step + 1, 2)
+                run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in steps))
             if job.until_step is None:
-                job.point.run.path.mkdir(parents=True, exist_ok=True)
-                job.point.run.write_result({"status": "complete"})
+                run.write_result({"status": "complete"})
 
     def done(self):
         return True
@@ -169,7 +174,7 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
 
     def start(job, options, tasks, slot):
         started.append(job)
-        return FakeSubmitted(job, [job] if job.key in failing else [])
+        return FakeSubmitted(job, job.key in failing)
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
@@ -221,30 +226,6 @@ EARLY_STOP = [o for o in LADDER if not o.startswith(("optim.schedule", "budget."
     "budget.tokens_per_param=1", "train.log_every=2", "early_stop.enabled=true", "model.d=16,32", "optim.lr=1e-3,3e-3"]
 
 
-class FakeTraining:
-    """A probe or rest job that ended at once: a probe logs records up to its probe step, a rest
-    writes a complete result (or it raises, when failing)."""
-
-    def __init__(self, job, failing):
-        self.job, self.paths = job, SimpleNamespace(stdout="log")
-        self.error = RuntimeError(f"{job.label} failed") if failing else None
-        if self.error is None:
-            job.point.run.path.mkdir(parents=True, exist_ok=True)
-            if job.kind == "probe":
-                job.point.run.metrics_file.write_text(
-                    "".join(json.dumps({"step": s}) + "\n" for s in range(2, job.last_step + 1, 2)))
-            else:
-                job.point.run.write_result({"status": "complete"})
-
-    def done(self):
-        return True
-
-    def results(self):
-        if self.error:
-            raise self.error
-        return [{"status": "segment"} if self.job.kind == "probe" else self.job.point.run.read_result()]
-
-
 def run_fake_early_stop(tmp_path, monkeypatch, failing_probe=None):
     """run_locally on two budget groups of two runs each, with jobs that end at once; returns the
     grid, the jobs started in order, and the outcomes."""
@@ -256,7 +237,7 @@ def run_fake_early_stop(tmp_path, monkeypatch, failing_probe=None):
 
     def start(job, options, tasks, slot):
         started.append(job)
-        return FakeTraining(job, job.kind == "probe" and job.point.run.path == failing_probe)
+        return FakeSubmitted(job, job.kind == "probe" and job.point.run.path == failing_probe)
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)

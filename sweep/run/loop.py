@@ -440,14 +440,13 @@ def record_stop(setup: RunSetup, decision: MemberDecision) -> dict[str, Any]:
     records = [r for r in run.read_metrics() if r["step"] <= step] if setup.writes else []
     last = records[-1] if records else {}
     evals = [r for r in records if r.get("eval_loss") is not None]
-    wall = last.get("wall_seconds")
     result = _result(cfg, budget, STOPPED_EARLY,
                      final_train_loss=last.get("train_loss"),
                      final_eval_loss=evals[-1]["eval_loss"] if evals else None,
                      final_eval_loss_stderr=evals[-1].get("eval_loss_stderr") if evals else None,
                      steps_done=step,
                      trained_flops=training_flops(budget.n_params, step * budget.tokens_per_step),
-                     wall_seconds=wall,
+                     wall_seconds=last.get("wall_seconds"),
                      reason=f"stopped early at step {step} of {budget.steps}: {decision.reason}",
                      **setup.facts, **result_fields(decision))
     if not setup.writes:
