@@ -165,20 +165,28 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
     """run_locally on a 3-budget ladder with jobs that end at once; returns the jobs started, in order."""
     from launch.grid import compose_grid
     from launch.jobs import job_plan
-    from launch.local import run_locally
 
     grid = compose_grid([*LADDER, f"out_dir={tmp_path / 'sweep'}"])
     segments = [j for j in job_plan(grid) if j.kind == "segment"]
     failing = {s.key for s in segments[failing_segment:failing_segment + 1]} if failing_segment is not None else set()
+    started, outcomes = run_with_fake_jobs(grid, tmp_path, monkeypatch, lambda job: job.key in failing)
+    return grid, started, outcomes
+
+
+def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails):
+    """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`), 2 at a time;
+    returns the jobs started, in order, and the outcomes."""
+    from launch.local import run_locally
+
     started = []
 
     def start(job, options, tasks, slot):
         started.append(job)
-        return FakeSubmitted(job, job.key in failing)
+        return FakeSubmitted(job, fails(job))
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
-    return grid, started, run_locally(grid, options)
+    return started, run_locally(grid, options)
 
 
 def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves_its_dependants_cancelled(
@@ -230,18 +238,11 @@ def run_fake_early_stop(tmp_path, monkeypatch, failing_probe=None):
     """run_locally on two budget groups of two runs each, with jobs that end at once; returns the
     grid, the jobs started in order, and the outcomes."""
     from launch.grid import compose_grid
-    from launch.local import run_locally
 
     grid = compose_grid([*EARLY_STOP, f"out_dir={tmp_path / 'sweep'}"])
-    started = []
-
-    def start(job, options, tasks, slot):
-        started.append(job)
-        return FakeSubmitted(job, job.kind == "probe" and job.point.run.path == failing_probe)
-    monkeypatch.setattr("launch.local.start_job", start)
-    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
-                           visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
-    return grid, started, run_locally(grid, options)
+    started, outcomes = run_with_fake_jobs(
+        grid, tmp_path, monkeypatch, lambda job: job.kind == "probe" and job.point.run.path == failing_probe)
+    return grid, started, outcomes
 
 
 def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed_probe_cancels_its_group_s_rests(
