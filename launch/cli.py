@@ -9,6 +9,7 @@
     sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
     sweep report runs/                                          # every fit: report.md, figures, CSV
     sweep predict runs/ --at-fraction 0.25                      # each run's final loss from its first 25%
+    sweep predict wandb:my-team/scaling-sweep/runs              # ... of the runs of a W&B group
     sweep sync runs/ --jobs 8                                   # upload its offline W&B runs
     sweep demo                                                  # a small local scaling sweep
     sweep completion bash                                       # bash completion of this command
@@ -447,7 +448,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
         except ConfigError as err:  # Approach 1 is then skipped, with the reason, like any other fit
             console.print(f"loss curves not read: {err}", highlight=False)
     predictions = fraction = None
-    if source and not source.startswith("wandb:") and Path(source).is_dir():  # a run's schedule is in its folder
+    if source and has_curves(source):  # a folder's or a W&B group's runs: their curves and configs
         from sweep.fit.predict import REPORT_FRACTION, predict_sweep
 
         try:
@@ -656,7 +657,8 @@ SUBCOMMAND_EXAMPLES = {
     "predict": """\
     sweep predict runs/demo                            # every run, finished or training, from its curve so far
     sweep predict runs/demo --at-fraction 0.25         # replay: what it would have said at 25% of each run
-    sweep predict runs/demo --json --bootstrap 500""",
+    sweep predict runs/demo --json --bootstrap 500
+    sweep predict wandb:my-team/scaling-sweep/demo     # ... or the runs of a W&B group (sampled histories)""",
     "sync": """\
     sweep sync runs/demo                               # every offline W&B run of the sweep, 8 at once
     sweep sync runs/width-depth --jobs 32              # again after an interruption: skips what was synced""",
@@ -761,7 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                          "fits to the sweep's W&B group")
     pr = sub.add_parser("predict", help="predict each run's final eval loss from its loss curve so far (the "
                                         "Tissue et al. 2024 curve law), with an interval")
-    pr.add_argument("sweep", metavar="SWEEP_DIR")
+    pr.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
     pr.add_argument("--at-fraction", type=float, metavar="F",
                     help="cut each run's curve at this fraction (0, 1] of its steps first: what the prediction "
                          "would have been then (finished runs: against their actual final loss)")

@@ -15,6 +15,8 @@ sweep/fit/table.py read_curves gives them from run folders' metrics.jsonl:
   finished runs makes no history request; a run that logged more since is read again.
 - `workers` (conf/wandb_history.yaml) requests at once: thousands of runs read one by one take
   long. Progress: a line every PROGRESS_EVERY runs, and a summary.
+- The reader (HistoryReader: any metrics, one cached sampled request per run and set of keys) is
+  also how `sweep predict wandb:...` reads each run's train and eval loss (sweep/wandb_records.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from sweep.wandb_runs import WandbSweep, train_runs, wandb_row
 log = logging.getLogger("sweep.fit")
 
 PROGRESS_EVERY = 25
+T, U = TypeVar("T"), TypeVar("U")
 
 
 def history_defaults() -> dict[str, Any]:
@@ -55,15 +58,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "scaling-sweep" / "wandb-history"
 
 
+def history_reader(cache_dir: Path | None = None, samples: int | None = None) -> HistoryReader:
+    """A HistoryReader with conf/wandb_history.yaml's samples, cache folder and workers where not given."""
+    defaults = history_defaults()
+    samples = defaults["samples"] if samples is None else samples
+    return HistoryReader(Path(cache_dir or defaults["cache_dir"] or default_cache_dir()), samples, defaults["workers"])
+
+
 def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, cache_dir: Path | None = None,
                       samples: int | None = None) -> Curves:
     """Each complete train run's loss-vs-FLOPs curve from its W&B history. loss = "auto" takes
     eval/loss where every complete run has at least two eval points, else train/loss for all."""
     if loss not in LOSS_KEYS:
         raise ConfigError(f"loss {loss!r} is not one of {', '.join(LOSS_KEYS)}")
-    defaults = history_defaults()
-    samples = defaults["samples"] if samples is None else samples
-    cache_dir = Path(cache_dir or defaults["cache_dir"] or default_cache_dir())
     complete, excluded = [], {}
     for run in train_runs(sweep, api):
         row = wandb_row(run)
@@ -75,7 +82,7 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
         complete.append((run, row))
     if not complete:
         raise ConfigError(f"{sweep} holds no complete runs" + (f" ({_counts(excluded)})" if excluded else ""))
-    reader = HistoryReader(cache_dir, samples, defaults["workers"])
+    reader = history_reader(cache_dir, samples)
     keys = ("eval_loss",) if loss == "auto" else (loss,)
     curves = reader.curves(complete, keys[0])
     if loss == "auto" and not all(c is not None and len(c.loss_S) >= 2 for c in curves):
@@ -84,7 +91,7 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
     if None in curves:
         excluded[f"no {loss_key} records"] = curves.count(None)
     log.info("%s: %d loss curves (%s), %d runs' histories from W&B, %d from the cache %s", sweep,
-             sum(c is not None for c in curves), loss_key, reader.fetched, reader.cached, cache_dir)
+             sum(c is not None for c in curves), loss_key, reader.fetched, reader.cached, reader.cache_dir)
     return Curves([c for c in curves if c is not None], loss_key, excluded, str(sweep))
 
 
@@ -100,23 +107,32 @@ class HistoryReader:
         """The runs' curves, in their order; `workers` history requests at once."""
         def curve(item: tuple[Any, dict[str, Any]]) -> Curve | None:
             run, row = item
-            return to_curve(row["run"], float(row["n_params"]), self.history(run, loss_key), loss_key)
+            rows = self.history(run, ["tokens", "flops", METRICS[loss_key]])
+            return to_curve(row["run"], float(row["n_params"]), rows, loss_key)
 
+        return self.each(curve, runs)
+
+    def each(self, read: Callable[[T], U], items: Sequence[T]) -> list[U]:
+        """read(item) for every item, in their order, `workers` at once (each makes its history
+        requests), with a progress line every PROGRESS_EVERY items."""
         out = []
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for i, result in enumerate(pool.map(curve, runs)):
+            for i, result in enumerate(pool.map(read, items)):
                 out.append(result)
-                if (i + 1) % PROGRESS_EVERY == 0 and i + 1 < len(runs):
-                    log.info("histories: %d/%d runs read (%d from W&B, %d cached)", i + 1, len(runs), self.fetched,
+                if (i + 1) % PROGRESS_EVERY == 0 and i + 1 < len(items):
+                    log.info("histories: %d/%d runs read (%d from W&B, %d cached)", i + 1, len(items), self.fetched,
                              self.cached)
         return out
 
-    def history(self, run: Any, loss_key: str) -> list[dict[str, Any]]:
-        keys = ["tokens", "flops", METRICS[loss_key]]
+    def history(self, run: Any, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The run's sampled history of the W&B metrics `keys`: the rows holding every one of them
+        (and `_step`), as W&B's sampledHistory answers; ConfigError when it cannot be read."""
+        keys = list(keys)
         key = {"run": f"{run.entity}/{run.project}/{run.id}", "state": run.state, "keys": keys,
                "samples": self.samples, "history_line_count": _attr(run, "history_line_count"),
                "heartbeat_at": _attr(run, "heartbeat_at")}
-        path = self.cache_dir / f"{run.entity}--{run.project}--{run.id}--{METRICS[loss_key].replace('/', '_')}.json"
+        names = "+".join(k.replace("/", "_") for k in keys)
+        path = self.cache_dir / f"{run.entity}--{run.project}--{run.id}--{names}.json"
         try:
             cached = json.loads(path.read_text())
             if cached["key"] == key:

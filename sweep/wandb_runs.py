@@ -48,12 +48,12 @@ def load_wandb_runs(sweep: WandbSweep, api: Any = None) -> list[dict[str, Any]]:
 def train_runs(sweep: WandbSweep, api: Any = None) -> list[Any]:
     """The public API's Run objects of the group's train runs (one listing request per page);
     ConfigError when W&B cannot be read or the group holds none."""
-    if api is None:
-        import wandb
-
-        api = wandb.Api(timeout=60)
     path = f"{sweep.entity}/{sweep.project}" if sweep.entity else sweep.project
     try:
+        if api is None:
+            import wandb
+
+            api = wandb.Api(timeout=60)  # raises without an API key
         runs = list(api.runs(path, filters={"group": sweep.group, "jobType": "train"}))
     except Exception as err:  # no key, no network, no such project
         raise ConfigError(f"could not read the runs of {sweep} from W&B: {type(err).__name__}: {err}") from err

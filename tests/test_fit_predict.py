@@ -126,8 +126,9 @@ def test_a_source_without_runs_is_one_clear_error(tmp_path):
         predict_sweep(tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="holds no run folders"):
         predict_sweep(tmp_path)
-    with pytest.raises(ConfigError, match="reads a sweep folder"):
-        predict_sweep("wandb:team/project/group")
+    # a W&B group: tests/test_wandb_records.py
+    with pytest.raises(ConfigError, match="a W&B sweep is wandb:ENTITY/PROJECT/GROUP"):
+        predict_sweep("wandb:group-only")
 
 
 def test_the_schedule_is_the_one_training_follows(tiny_config):

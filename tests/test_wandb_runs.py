@@ -90,3 +90,5 @@ def test_an_empty_or_unreachable_group_is_one_clear_error():
 
     with pytest.raises(ConfigError, match="could not read the runs of wandb:scaling/demo"):
         load_wandb_runs(WandbSweep(None, "scaling", "demo"), api=Offline())
+    with pytest.raises(ConfigError, match="could not read the runs of wandb:scaling/demo from W&B: UsageError: No API"):
+        load_wandb_runs(WandbSweep(None, "scaling", "demo"))  # no API key here (tests/conftest.py wandb_isolated)

@@ -254,7 +254,11 @@ def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_BxP: np.ndarray):
 
 @dataclass(frozen=True)
 class Curve:
-    """One run's records so far and its schedule (predict_final_loss's arguments)."""
+    """One run's records so far and its schedule (predict_final_loss's arguments). train_window:
+    None when the train records are all there (a run folder's metrics.jsonl): each one covers the
+    updates since the previous record; k when rows may be missing (a W&B sampled history): a
+    record at step k covers the updates (k - train_window, k], clipped at 0 (the run's
+    train.log_every: sweep/run/loop.py logs the mean loss of the last log_every updates)."""
 
     lr_S: Sequence[float]
     train_steps: Sequence[int]
@@ -262,6 +266,7 @@ class Curve:
     eval_steps: Sequence[int]
     eval_loss: Sequence[float]
     warmup: int = 0
+    train_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -295,7 +300,13 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
         raise CurveFitError(f"records beyond the schedule's {steps} steps: the curve is not this schedule's")
     order = np.argsort(t_steps)
     t_steps, t_loss = t_steps[order], t_loss[order]
-    starts_all = np.concatenate([[0], t_steps[:-1]]) if len(t_steps) else t_steps
+    if curve.train_window is None:  # every record there: each covers the updates since the previous one
+        starts_all = np.concatenate([[0], t_steps[:-1]]) if len(t_steps) else t_steps
+    elif isinstance(curve.train_window, bool) or not isinstance(curve.train_window, (int, np.integer)) or \
+            curve.train_window < 1:
+        raise CurveFitError(f"train_window={curve.train_window!r}: accepted is None or an integer >= 1")
+    else:  # rows may be missing (sampled): each record covers its own train_window updates
+        starts_all = np.maximum(t_steps - int(curve.train_window), 0)
     keep = (starts_all >= max(1, warmup)) & (t_steps > starts_all) & np.isfinite(t_loss)
     if keep.sum() >= MIN_POINTS:
         start = plunge_end(s1, t_steps[keep], t_loss[keep])
@@ -388,8 +399,9 @@ def _cut(curve: Curve, step: int) -> Curve:
     """The curve's records up to `step`."""
     train = [(k, v) for k, v in zip(curve.train_steps, curve.train_loss) if k <= step]
     evals = [(k, v) for k, v in zip(curve.eval_steps, curve.eval_loss) if k <= step]
-    return Curve(curve.lr_S, *(zip(*train) if train else ((), ())), *(zip(*evals) if evals else ((), ())),
-                 curve.warmup)
+    (train_steps, train_loss), (eval_steps, eval_loss) = (zip(*train) if train else ((), ())), \
+        (zip(*evals) if evals else ((), ()))
+    return replace(curve, train_steps=train_steps, train_loss=train_loss, eval_steps=eval_steps, eval_loss=eval_loss)
 
 
 def _predict_jointly(curves: Sequence[_Prepared], n_resamples: int, level: float,

@@ -1,8 +1,16 @@
-"""`sweep predict`: every run of a sweep folder, finished or still training, with its final eval
-loss predicted by the loss-curve law (sweep/fit/curve_law.py) from the records it has so far.
+"""`sweep predict`: every run of a sweep folder or a W&B group, finished or still training, with
+its final eval loss predicted by the loss-curve law (sweep/fit/curve_law.py) from the records it
+has so far.
+
+A run is read through one interface (RunSource): a run folder (FolderRun: config.yaml,
+metrics.jsonl, result.json) or a W&B run (sweep/wandb_records.py: its logged config, its sampled
+train and eval loss history, its state and summary). From there one path: the config becomes a
+TrainConfig (train_config), the records a Curve, the runs are grouped. A W&B history is sampled
+(rows dropped), so there each train record is fitted against its own window of train.log_every
+updates (Curve.train_window), not the updates since the previous row seen.
 
 Each run's schedule is its own: the learning rate of every update up to its budget, from its
-config.yaml (sweep/run/optim.py lr_at; a ladder member's warmup is its trunk's, as in training).
+config (sweep/run/optim.py lr_at; a ladder member's warmup is its trunk's, as in training).
 `at_fraction` F replays the past: each run's records are cut at F of its steps first (what the
 predictor would have said then); a finished run then gets its actual final eval loss and the error.
 
@@ -13,7 +21,8 @@ alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fit
 A run that cannot be predicted is kept with a one-line `skipped` reason: a ladder's trunk (no final
 loss of its own: its branches are the runs), a diverged run, no records yet, too few records after
 the warmup, still in its initial descent, no eval record yet, no annealing seen yet (wsd before
-its cooldown), an unreadable folder.
+its cooldown), an unreadable folder, a W&B run without the config training logs or whose history
+cannot be read.
 
 Letters: S a run's steps, F the fraction of them seen.
 """
@@ -24,7 +33,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -88,10 +97,12 @@ def check_fraction(at_fraction: float | None) -> None:
 
 def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *, n_resamples: int | None = None,
                   level: float | None = None, seed: int | None = None, shared: bool = True) -> list[RunPrediction]:
-    """Every run folder of the sweep folder `source`, predicted (or skipped with its reason), the
-    runs of a budget group together unless `shared` is False.
-    Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a W&B group, a
-    folder that does not exist or holds no run, a fraction outside (0, 1] or fewer than 1 resample."""
+    """Every run folder of the sweep folder `source`, or every train run of the W&B group
+    `source` = wandb:[ENTITY/]PROJECT/GROUP, predicted (or skipped with its reason), the runs of a
+    budget group together unless `shared` is False.
+    Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
+    does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
+    fraction outside (0, 1] or fewer than 1 resample."""
     from sweep.fit.defaults import fit_defaults
     from sweep.rundir import iter_run_dirs
 
@@ -101,35 +112,106 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
         raise ConfigError(f"--bootstrap {n_resamples!r}: accepted is an integer >= 1 (the resamples of each run's "
                           "interval)")
     text = str(source)
+    options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed)
     if text.startswith("wandb:"):
-        raise ConfigError(f"{text}: sweep predict reads a sweep folder (each run's config.yaml gives its "
-                          "learning-rate schedule); give the folder the runs were trained into")
+        from sweep.wandb_records import wandb_run_sources
+        from sweep.wandb_runs import parse_source
+
+        return predict_sources(wandb_run_sources(parse_source(text)), None, at_fraction, **options)
     if not Path(text).is_dir():
         raise ConfigError(f"sweep folder {text} does not exist")
     runs = list(iter_run_dirs(text))
     if not runs:
         raise ConfigError(f"{text} holds no run folders (folders with a config.yaml)")
-    return predict_runs(runs, None, at_fraction, shared=shared, n_resamples=n_resamples, level=level, seed=seed)
+    return predict_runs(runs, None, at_fraction, **options)
 
 
-def run_config(run: Any):
-    """A run folder's config.yaml as a TrainConfig; a setting it lacks (a run from before the
-    setting existed) takes its default in conf/train.yaml."""
+class RunSource(Protocol):
+    """A run as the predictor reads it, wherever it is: a run folder (FolderRun) or a W&B run
+    (sweep/wandb_records.py WandbRun). A method may raise ConfigError (DamagedFile included): the
+    run is then skipped with that message."""
+
+    name: str
+    sampled: bool  # rows may be missing from records(): each train record's window is train.log_every
+
+    @property
+    def where(self) -> str:
+        """Where the config is (named in a config's error)."""
+
+    @property
+    def remedy(self) -> str:
+        """What to do about a config this version cannot read."""
+
+    def status(self) -> str:
+        """complete | diverged | failed | running | started | pending (sweep/record.py)."""
+
+    def config(self) -> dict[str, Any]:
+        """The run's config as a plain mapping (to_plain(cfg), as training wrote it)."""
+
+    def result(self) -> dict[str, Any]:
+        """The run's result (result.json's fields: status, final_eval_loss ...), {} while it runs."""
+
+    def records(self) -> list[dict[str, Any]]:
+        """Its records: each with a `step`, and train_loss and / or eval_loss."""
+
+
+@dataclass(frozen=True)
+class FolderRun:
+    """A run folder (RunDir) as a RunSource: metrics.jsonl holds every record."""
+
+    run: Any
+    sampled = False
+
+    @property
+    def name(self) -> str:
+        return self.run.path.name
+
+    @property
+    def where(self) -> str:
+        return str(self.run.config_file)
+
+    @property
+    def remedy(self) -> str:
+        from sweep.rundir import CONFIG_REMEDY
+
+        return CONFIG_REMEDY
+
+    def status(self) -> str:
+        return self.run.state()
+
+    def config(self) -> dict[str, Any]:
+        return self.run.read_config()
+
+    def result(self) -> dict[str, Any]:
+        return self.run.read_result() or {}
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.run.read_metrics()
+
+
+def train_config(plain: dict[str, Any], where: str, remedy: str):
+    """A run's config (a plain mapping) as a TrainConfig; a setting it lacks (a run from before the
+    setting existed) takes its default in conf/train.yaml. DamagedFile naming `where` and the
+    `remedy` when it is not a config of this version."""
     from importlib.resources import files
 
     from omegaconf import OmegaConf
 
     from sweep.config import TrainConfig, to_typed
-    from sweep.rundir import CONFIG_REMEDY
 
-    plain = run.read_config()
     defaults = OmegaConf.create(files("conf").joinpath("train.yaml").read_text())
     defaults = {k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}
     try:
         return to_typed(OmegaConf.merge(OmegaConf.structured(TrainConfig), defaults, plain))
     except Exception as err:  # a setting the schema does not know, a value of the wrong type
-        raise DamagedFile(run.config_file, f"not a config of this version ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0]})", CONFIG_REMEDY) from None
+        raise DamagedFile(where, f"not a config of this version ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0]})", remedy) from None
+
+
+def actual_final_loss(result: dict[str, Any]) -> float | None:
+    """A complete run's final eval loss from its result (None for any other run or a non-finite loss)."""
+    actual = result.get("final_eval_loss") if result.get("status") == "complete" else None
+    return float(actual) if isinstance(actual, (int, float)) and math.isfinite(actual) else None
 
 
 def learning_rates(cfg: Any) -> tuple[np.ndarray, int]:
@@ -161,6 +243,14 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     batch size and weight decay) are fitted with one alpha (sweep/fit/curve_law.py
     predict_final_losses), each keeping its own L0, A, C and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone."""
+    return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
+                           n_resamples=n_resamples, level=level, seed=seed)
+
+
+def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
+                    at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
+                    level: float = 0.95, seed: int = 0) -> list[RunPrediction]:
+    """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
 
     until_steps = [None] * len(runs) if until_steps is None else list(until_steps)
@@ -181,23 +271,21 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     return out
 
 
-def _read_run(run: Any, at_fraction: float | None, until_step: int | None):
+def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
     """(the run's RunPrediction without a prediction yet, its config, its Curve), or the
     RunPrediction skipped with its reason."""
     from sweep.record import DIVERGED, PENDING, TRUNK, run_role
 
-    name, status, coordinates, actual = run.path.name, "damaged", {}, None
+    name, status, coordinates, actual = run.name, "damaged", {}, None
 
     def skip(reason: str) -> RunPrediction:
         return RunPrediction(name, status, coordinates, actual=actual, skipped=reason)
 
     try:
-        status = run.state()
-        cfg = run_config(run)
+        status = run.status()
+        actual = actual_final_loss(run.result())
+        cfg = train_config(run.config(), run.where, run.remedy)
         coordinates = {key: getattr(getattr(cfg, section), setting) for key, (section, setting) in SETTING_OF.items()}
-        result = run.read_result() or {}
-        actual = result.get("final_eval_loss") if result.get("status") == "complete" else None
-        actual = float(actual) if isinstance(actual, (int, float)) and math.isfinite(actual) else None
         if run_role(cfg) == TRUNK:
             return skip("a ladder's trunk: it has no final loss of its own (its branches are predicted)")
         if status == DIVERGED:
@@ -205,7 +293,7 @@ def _read_run(run: Any, at_fraction: float | None, until_step: int | None):
         if status == PENDING:
             return skip("no records yet")
         lr_S, warmup = learning_rates(cfg)
-        records = sorted({r["step"]: r for r in run.read_metrics() if "step" in r}.values(), key=lambda r: r["step"])
+        records = sorted({r["step"]: r for r in run.records() if "step" in r}.values(), key=lambda r: r["step"])
         if at_fraction is not None:
             records = [r for r in records if r["step"] <= at_fraction * len(lr_S)]
         if until_step is not None:
@@ -214,7 +302,8 @@ def _read_run(run: Any, at_fraction: float | None, until_step: int | None):
         evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
         if not train:
             return skip("no train_loss records" + (f" in the first {at_fraction:g} of its steps" if at_fraction else ""))
-        curve = Curve(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup)
+        curve = Curve(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup,
+                      train_window=cfg.train.log_every if run.sampled else None)
         return RunPrediction(name, status, coordinates, actual=actual), cfg, curve
     except (DamagedFile, ConfigError) as err:
         return skip(str(err))
