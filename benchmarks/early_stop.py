@@ -42,14 +42,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = "32,48"
 LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
-GRID = ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={LRS}",
-        "train.log_every=5", "train.eval_every=25", "logger=none"]
+
+
+def grid(lrs: str) -> list[str]:
+    """The sweep's overrides for learning rates `lrs` (comma-separated)."""
+    return ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
+            "train.log_every=5", "train.eval_every=25", "logger=none"]
+
+
 FRACTIONS = (0.1, 0.25, 0.5)
+ORACLE_MARGINS = (0.0, 0.005, 0.01)  # runs ending within this of their width's best are never stopped by the bound
 EARLY_STOP = ["early_stop.enabled=true", "early_stop.fraction=0.25"]
 
 
 def prepare(cache: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *GRID[:4], f"data.cache_dir={cache}"],
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *grid(LRS)[:4], f"data.cache_dir={cache}"],
                           cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"sweep prepare failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
@@ -59,9 +66,9 @@ def results(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
 
 
-def train_grid(out: Path, cache: Path, seed: int, extra: list[str]) -> float:
+def train_grid(out: Path, cache: Path, seed: int, lrs: str, extra: list[str]) -> float:
     """Train the grid into `out` (runs already finished there are not trained again); wall seconds."""
-    cmd = [sys.executable, "-m", "sweep.train", "-m", *GRID, f"seed={seed}", f"out_dir={out}",
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *grid(lrs), f"seed={seed}", f"out_dir={out}",
            f"data.cache_dir={cache}", *extra]
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -70,9 +77,9 @@ def train_grid(out: Path, cache: Path, seed: int, extra: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def complete(out: Path) -> bool:
+def complete(out: Path, lrs: str) -> bool:
     runs = results(out)
-    return len(runs) == 2 * len(LRS.split(",")) and all(r["status"] == "complete" for r in runs)
+    return len(runs) == len(WIDTHS.split(",")) * len(lrs.split(",")) and all(r["status"] == "complete" for r in runs)
 
 
 def best_lr(losses: dict[float, float]) -> float | None:
@@ -148,6 +155,36 @@ def stop_comparison(full: Path, stopped: Path) -> dict:
             "stopped": sum(r["status"] == "stopped_early" for r in stop_runs), "best_lr": widths}
 
 
+def oracle_saving(full: Path, fraction: float, margin: float) -> dict:
+    """The most any stopping rule could save on this grid at `fraction` without stopping a run that
+    ends within `margin` (relative) of its width's best: every run that ends further above it stopped
+    at its probe step (sweep/early_stop.py probe_step), the rest trained to their end. An upper
+    bound set by the grid, not by the predictor: a grid whose learning rates all end near the best
+    leaves an early-stopping rule little to save."""
+    from omegaconf import OmegaConf
+
+    from sweep.early_stop import probe_step
+    from sweep.fit.predict import FolderRun, train_config
+    from sweep.rundir import iter_run_dirs
+
+    runs = []
+    for run in iter_run_dirs(full):
+        result = run.read_result() or {}
+        if result.get("status") != "complete":
+            continue
+        folder = FolderRun(run)
+        cfg = train_config(folder.config(), folder.where, folder.remedy)
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cfg), {"early_stop": {"fraction": fraction}}))
+        probe = probe_step(cfg)
+        runs.append((result, (probe or result["steps"]) / result["steps"]))
+    best = {d: min(r["final_eval_loss"] for r, _ in runs if r["d"] == d) for d in {r["d"] for r, _ in runs}}
+    grid_flops = sum(trained_flops(r) for r, _ in runs)
+    stoppable = [(r, seen) for r, seen in runs if r["final_eval_loss"] > (1 + margin) * best[r["d"]]]
+    saved = sum(trained_flops(r) * (1 - seen) for r, seen in stoppable)
+    return {"fraction": fraction, "margin": margin, "saved": saved / grid_flops if grid_flops else None,
+            "stoppable": sorted((r["d"], r["lr"]) for r, _ in stoppable)}
+
+
 def print_replay(name: str, figures: dict) -> None:
     print(f"\nreplay, {name}:")
     print(f"{'cut':>5s} {'predicted':>9s} {'skipped':>7s} {'median |err|':>12s} {'worst |err|':>11s} {'coverage':>8s}  "
@@ -171,24 +208,32 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO / "runs" / "es_bench",
                         help="the grids' folders (WORK/seedS/full, WORK/seedS/stop) and the corpus; finished "
                              "runs there are reused")
+    parser.add_argument("--lrs", default=LRS, help=f"the grid's learning rates, comma-separated (default {LRS}); "
+                        "give each grid its own --work-dir")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / "stop"
     prepare(cache)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
-                    "seed": args.seed, "widths": WIDTHS, "lrs": LRS, "grid": GRID, "work_dir": str(work)}
-    if not complete(full):
-        report["full_wall_seconds"] = train_grid(full, cache, args.seed, [])
-    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {LRS}; folders {work}")
+                    "seed": args.seed, "widths": WIDTHS, "lrs": args.lrs, "grid": grid(args.lrs), "work_dir": str(work)}
+    if not complete(full, args.lrs):
+        report["full_wall_seconds"] = train_grid(full, cache, args.seed, args.lrs, [])
+    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {args.lrs}; folders {work}")
     for r in results(full):
         print(f"  {r['run']:45s} steps {r['steps']:5d}  final eval loss {r['final_eval_loss']:.4f}")
+    report["oracle"] = [oracle_saving(full, fraction, margin) for fraction in FRACTIONS for margin in ORACLE_MARGINS]
+    print("\nthe most any rule could save (every run ending more than the margin above its width's best stopped at "
+          "its probe step):")
+    for o in report["oracle"]:
+        print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}: {o['saved']:.1%} of the grid's FLOPs "
+              f"({len(o['stoppable'])} runs: {', '.join(f'd{d} lr {lr:g}' for d, lr in o['stoppable'])})")
     if args.only in (None, "replay"):
         report["replay"] = {"shared": replay(full, True), "per_run": replay(full, False)}
         print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
         print_replay("each run fitted alone", report["replay"]["per_run"])
     if args.only in (None, "stop"):
-        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, EARLY_STOP)
+        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, args.lrs, EARLY_STOP)
         s = report["stop"] = stop_comparison(full, stopped)
         print(f"\nearly stopping at 25%: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
