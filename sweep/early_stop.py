@@ -11,8 +11,15 @@ stands with its actual final loss; then a member is stopped when
 
     lo_r > (1 + margin) * hi_b
 
-where [lo_r, hi_r] is its interval and [lo_b, hi_b] that of the group's best b (lowest predicted;
-both intervals at early_stop.level). So the best is never stopped; a run that cannot be predicted
+where [lo_r, hi_r] is its interval and hi_b the lowest high end in the group: b is the member
+whose loss the group is surest of (both intervals at early_stop.level; a finished member's is its
+actual loss). A stopped run is then, at that level, worse than a run that goes on (b itself cannot
+be stopped: no lo is above its own hi). Comparing with b rather than with the lowest prediction
+matters where the lowest prediction is also the least certain: on the early-stopping benchmark's
+wide grid (benchmarks/RESULTS.md) the d32 group's lowest prediction at 25% had the interval
+[-1.49, 8.26], under which nothing could be stopped, while runs ending 35-52% above the best were
+clearly above another member's [3.46, 3.81]. The group's best (lowest predicted) is never stopped
+either: its lo is at most its prediction, at most b's, at most hi_b. A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
 checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end.
@@ -87,7 +94,7 @@ class MemberDecision:
     interval: tuple[float, float] | None = None
     predicted_at_step: int | None = None  # P (None: a finished run's actual loss)
     steps: int | None = None
-    best_run: str | None = None
+    best_run: str | None = None  # the member compared with: the lowest high end of the group (decide)
     best_predicted: float | None = None
     best_interval: tuple[float, float] | None = None
     reason: str = ""
@@ -125,28 +132,30 @@ class Standing:
 
 def decide(standings: Sequence[Standing], margin: float) -> list[MemberDecision]:
     """The rule, pure: each stoppable member with a loss is stopped when the low end of its
-    interval is above (1 + margin) times the high end of the best member's (the lowest loss);
-    members without a loss stay undecided and are never stopped."""
+    interval is above (1 + margin) times the lowest high end in the group (the member whose loss
+    is surest: the decision's `best_run`); the lowest predicted loss is never stopped; members
+    without a loss stay undecided and are never stopped."""
     if not 0 <= margin < 1:
         raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
     ranked = [s for s in standings if s.loss is not None]
     best = min(ranked, key=lambda s: s.loss) if ranked else None
+    surest = min(ranked, key=lambda s: (s.interval[1], s.loss)) if ranked else None
     decisions = []
     for s in standings:
         common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps)
         if s.loss is None:
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
-        vs = dict(best_run=best.run, best_predicted=best.loss, best_interval=best.interval)
+        vs = dict(best_run=surest.run, best_predicted=surest.loss, best_interval=surest.interval)
         if not s.stoppable:
             decisions.append(MemberDecision(action=CONTINUE, reason=s.reason or "finished", **common, **vs))
-        elif s is not best and s.interval[0] > (1 + margin) * best.interval[1]:
+        elif s is not best and s is not surest and s.interval[0] > (1 + margin) * surest.interval[1]:
             decisions.append(MemberDecision(
                 action=STOP, **common, **vs,
-                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {best.run}'s "
-                       f"[{best.interval[0]:.4f}, {best.interval[1]:.4f}] by more than {margin:.2%}"))
+                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {surest.run}'s "
+                       f"[{surest.interval[0]:.4f}, {surest.interval[1]:.4f}] by more than {margin:.2%}"))
         else:
-            reason = "the group's best" if s is best else f"not clearly worse than {best.run}"
+            reason = "the group's best" if s is best else f"not clearly worse than {surest.run}"
             decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **vs))
     return decisions
 

@@ -69,6 +69,31 @@ def test_the_best_is_never_stopped_whatever_the_intervals():
         assert {d.run: d.action for d in decisions}["b"] == CONTINUE
 
 
+def test_a_run_is_compared_with_the_member_whose_loss_is_surest_not_the_vaguest_low_prediction():
+    standings = [predicted("vague", 3.00, 5.0), predicted("sure", 3.20, 0.02), predicted("far", 3.50, 0.05),
+                 predicted("close", 3.23, 0.02)]
+    by_run = {d.run: d for d in decide(standings, 0.0)}
+    assert by_run["vague"].action == CONTINUE and by_run["vague"].reason == "the group's best"
+    assert by_run["sure"].action == CONTINUE
+    assert by_run["far"].action == STOP and by_run["far"].best_run == "sure"  # 3.45 > 3.22
+    assert by_run["close"].action == CONTINUE  # 3.21 < 3.22: the intervals overlap
+
+
+def test_every_stopped_run_loses_to_a_member_that_goes_on_and_the_lowest_prediction_goes_on():
+    rng = __import__("random").Random(0)
+    for _ in range(300):
+        standings = [predicted(f"r{i}", rng.uniform(3.0, 4.0), rng.choice((0.0, 0.01, 0.1, 1.0)))
+                     for i in range(rng.randint(2, 7))]
+        decisions = {d.run: d for d in decide(standings, rng.choice((0.0, 0.01)))}
+        lowest = min(standings, key=lambda s: s.loss)
+        assert decisions[lowest.run].action == CONTINUE
+        going_on = {s.run: s for s in standings if decisions[s.run].action == CONTINUE}
+        for s in standings:
+            if decisions[s.run].action == STOP:
+                assert decisions[s.run].best_run in going_on
+                assert s.interval[0] > going_on[decisions[s.run].best_run].interval[1]
+
+
 def test_a_run_that_cannot_be_predicted_is_never_stopped_nor_compared_with():
     standings = [Standing("unknown", None, None, False, "not predicted: too few records"), predicted("a", 3.0, 0.01),
                  predicted("b", 3.5, 0.01)]
@@ -119,10 +144,10 @@ def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(
     runs this short and noisy their intervals overlap (measured: neither stopped)."""
     cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
     decisions = decide_group(cfgs)
-    best = min(decisions.values(), key=lambda d: d.predicted)
+    surest = min(decisions.values(), key=lambda d: (d.interval[1], d.predicted))
     for d in decisions.values():
         assert d.predicted is not None and d.predicted_at_step == probe_step(cfgs[0]) == 160
-        assert d.best_run == best.run and d.action == (STOP if d.interval[0] > best.interval[1] else CONTINUE)
+        assert d.best_run == surest.run and d.action == (STOP if d.interval[0] > surest.interval[1] else CONTINUE)
     written = json.loads(decisions_file(cfgs[0]).read_text())
     assert written["fraction"] == 0.5 and set(written["members"]) == set(decisions)
     assert decide_group(list(reversed(cfgs))) == decisions  # decided once: a second call reads the file

@@ -405,8 +405,9 @@ def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
     the rows without a finite numeric prediction are counted in its `excluded` (UNPREDICTED).
     None when there is no stopped run.
 
-    A run was stopped because it was judged to end worse than its group's best (`early_stop.best_run`
-    of its result.json). Where that run completed (`actual`: complete runs' final losses by name)
+    A run was stopped because it was judged to end worse than another member of its group
+    (`early_stop.best_run` of its result.json: the member whose loss the group was surest of). Where
+    that run completed (`actual`: complete runs' final losses by name)
     and ended above the stopped run's prediction, the prediction contradicts the decision it was
     stopped by (both were predicted low): the stopped run stands at the best run's actual final loss
     instead, the least loss the decision allows it, so it never becomes its U-curve's best."""
