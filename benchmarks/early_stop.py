@@ -3,6 +3,7 @@
 nominal rate, the same best lr per width, at least 40% of the grid's compute saved).
 
     python benchmarks/early_stop.py [--seed 0] [--out FILE.json] [--only replay|stop] [--work-dir DIR]
+                                    [--lrs 1e-3,...] [--batches 2,4,... --lrs ONE_LR]
 
 The grid: conf/demo.yaml (data=synthetic with a known entropy rate, local launcher, one run after
 another on the CPU), widths d32 and d48 (l=2) x 6 learning rates 1e-3 .. 3.2e-2 (x2 apart) at 20
@@ -19,12 +20,16 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   95% interval's coverage, the runs it could not predict, and per width whether the best lr by
   predicted loss is the best by actual loss. Both predictors are replayed: each run fitted alone
   (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
+  Then early stopping replayed on those curves with decisions at 25%, at 25% and 50%, and at 25%, 50%
+  and 75% (RUNGS: the runs still going decided again later): the compute it would save.
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
   (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
   step) against the full grid's; and per width whether the best lr (a stopped run stands with its
   predicted loss; the best must be a run that completed) is the full grid's.
-Prints a table; writes everything as JSON to --out. Record the figures, with the machine, date and
+--batches sweeps the batch size instead (train.batch_size, at the one learning rate --lrs gives; the
+same tokens, so a smaller batch takes more steps): the best setting per width is then the best batch
+size. Prints a table; writes everything as JSON to --out. Record the figures, with the machine, date and
 command, in benchmarks/RESULTS.md.
 """
 
@@ -37,6 +42,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,10 +50,17 @@ WIDTHS = "32,48"
 LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
 
 
-def grid(lrs: str) -> list[str]:
-    """The sweep's overrides for learning rates `lrs` (comma-separated)."""
+def grid(lrs: str, batches: str | None = None) -> list[str]:
+    """The sweep's overrides for learning rates `lrs` (comma-separated) and, if given, batch sizes
+    `batches` (comma-separated; the demo's 8 otherwise)."""
     return ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
-            "train.log_every=5", "train.eval_every=25", "logger=none"]
+            *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", "train.eval_every=25",
+            "logger=none"]
+
+
+def swept(batches: str | None) -> str:
+    """The coordinate a width's runs differ in: the batch size with --batches, else the learning rate."""
+    return "batch_size" if batches else "lr"
 
 
 FRACTIONS = (0.1, 0.25, 0.5)
@@ -66,9 +79,10 @@ def results(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
 
 
-def train_grid(out: Path, cache: Path, seed: int, lrs: str, extra: list[str]) -> float:
-    """Train the grid into `out` (runs already finished there are not trained again); wall seconds."""
-    cmd = [sys.executable, "-m", "sweep.train", "-m", *grid(lrs), f"seed={seed}", f"out_dir={out}",
+def train_grid(out: Path, cache: Path, seed: int, overrides: list[str], extra: list[str]) -> float:
+    """Train the grid (`grid`'s overrides) into `out` (runs already finished there are not trained
+    again); wall seconds."""
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *overrides, f"seed={seed}", f"out_dir={out}",
            f"data.cache_dir={cache}", *extra]
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -77,25 +91,27 @@ def train_grid(out: Path, cache: Path, seed: int, lrs: str, extra: list[str]) ->
     return time.perf_counter() - started
 
 
-def complete(out: Path, lrs: str) -> bool:
+def complete(out: Path, size: int) -> bool:
+    """Whether all `size` runs of the grid finished in `out`."""
     runs = results(out)
-    return len(runs) == len(WIDTHS.split(",")) * len(lrs.split(",")) and all(r["status"] == "complete" for r in runs)
+    return len(runs) == size and all(r["status"] == "complete" for r in runs)
 
 
-def best_lr(losses: dict[float, float]) -> float | None:
+def best_setting(losses: dict[float, float]) -> float | None:
+    """The swept value (lr or batch size) with the lowest loss."""
     return min(losses, key=losses.get) if losses else None
 
 
 def regret(actuals: dict[float, float], chosen: float | None) -> float | None:
-    """How much worse the chosen lr's actual final loss is than the best's (relative): 0 when the
-    same; near 0 when the grid's best few lrs end within noise of each other."""
+    """How much worse the chosen setting's actual final loss is than the best's (relative): 0 when
+    the same; near 0 when the grid's best few settings end within noise of each other."""
     if chosen is None or chosen not in actuals:
         return None
     return actuals[chosen] / min(actuals.values()) - 1
 
 
-def replay(full: Path, shared: bool) -> dict:
-    """The predictor on the full grid's curves cut at each fraction."""
+def replay(full: Path, shared: bool, axis: str) -> dict:
+    """The predictor on the full grid's curves cut at each fraction; the best `axis` value per width."""
     from sweep.fit.predict import predict_sweep, summarize
 
     out = {}
@@ -105,14 +121,14 @@ def replay(full: Path, shared: bool) -> dict:
         widths = {}
         for d in sorted({p.coordinates["d"] for p in predictions}):
             members = [p for p in predictions if p.coordinates["d"] == d]
-            actuals = {p.coordinates["lr"]: p.actual for p in members if p.actual is not None}
-            actual = best_lr(actuals)
-            predicted = best_lr({p.coordinates["lr"]: p.predicted for p in members if p.predicted is not None})
-            widths[d] = {"best_lr_actual": actual, "best_lr_predicted": predicted, "same": actual == predicted,
+            actuals = {p.coordinates[axis]: p.actual for p in members if p.actual is not None}
+            actual = best_setting(actuals)
+            predicted = best_setting({p.coordinates[axis]: p.predicted for p in members if p.predicted is not None})
+            widths[d] = {"best_actual": actual, "best_predicted": predicted, "same": actual == predicted,
                          "regret": regret(actuals, predicted)}
-        out[fraction] = {"summary": summary, "best_lr": widths,
+        out[fraction] = {"summary": summary, "axis": axis, "best": widths,
                          "runs": [{k: v for k, v in p.to_dict().items()
-                                   if k in ("run", "d", "lr", "predicted", "interval", "actual", "relative_error",
+                                   if k in ("run", "d", "lr", "batch_size", "predicted", "interval", "actual", "relative_error",
                                             "covered", "skipped", "alpha", "fraction_seen")} for p in predictions]}
     return out
 
@@ -131,7 +147,7 @@ def standing_losses(folder: Path) -> dict[str, float]:
     return dict(zip(table.names, map(float, table.loss_R)))
 
 
-def stop_comparison(full: Path, stopped: Path) -> dict:
+def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
     full_runs, stop_runs = results(full), results(stopped)
     stands = standing_losses(stopped)
 
@@ -141,30 +157,40 @@ def stop_comparison(full: Path, stopped: Path) -> dict:
     used, grid = sum(map(trained_flops, stop_runs)), sum(map(trained_flops, full_runs))
     widths = {}
     for d in sorted({r["d"] for r in full_runs}):
-        actuals = {r["lr"]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
-        actual = best_lr(actuals)
-        standing = {r["lr"]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
-        chosen = best_lr(standing)
-        chosen_run = next((r for r in stop_runs if r["d"] == d and r["lr"] == chosen), None)
-        widths[d] = {"best_lr_full": actual, "best_lr_early_stop": chosen, "same": actual == chosen,
+        actuals = {r[axis]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
+        actual = best_setting(actuals)
+        standing = {r[axis]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
+        chosen = best_setting(standing)
+        chosen_run = next((r for r in stop_runs if r["d"] == d and r[axis] == chosen), None)
+        widths[d] = {"best_full": actual, "best_early_stop": chosen, "same": actual == chosen,
                      "regret": regret(actuals, chosen),
                      "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
-                     "stopped": sorted(r["lr"] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
+                     "stopped": sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
     return {"flops_used": used, "flops_full_grid": grid, "fraction_used": used / grid if grid else None,
             "saved": 1 - used / grid if grid else None, "runs": len(stop_runs),
-            "stopped": sum(r["status"] == "stopped_early" for r in stop_runs), "best_lr": widths}
+            "stopped": sum(r["status"] == "stopped_early" for r in stop_runs), "axis": axis, "best": widths}
 
 
-def oracle_saving(full: Path, fraction: float, margin: float) -> dict:
+def probe_at(run, fraction: float) -> int | None:
+    """The probe step a run folder (a sweep.rundir.RunDir) would have with early_stop.fraction =
+    `fraction` (sweep/early_stop.py probe_step)."""
+    from omegaconf import OmegaConf
+
+    from sweep.early_stop import probe_step
+    from sweep.fit.predict import FolderRun, train_config
+
+    folder = FolderRun(run)
+    cfg = train_config(folder.config(), folder.where, folder.remedy)
+    return probe_step(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cfg),
+                                                          {"early_stop": {"fraction": fraction}})))
+
+
+def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict:
     """The most any stopping rule could save on this grid at `fraction` without stopping a run that
     ends within `margin` (relative) of its width's best: every run that ends further above it stopped
     at its probe step (sweep/early_stop.py probe_step), the rest trained to their end. An upper
     bound set by the grid, not by the predictor: a grid whose learning rates all end near the best
     leaves an early-stopping rule little to save."""
-    from omegaconf import OmegaConf
-
-    from sweep.early_stop import probe_step
-    from sweep.fit.predict import FolderRun, train_config
     from sweep.rundir import iter_run_dirs
 
     runs = []
@@ -172,32 +198,66 @@ def oracle_saving(full: Path, fraction: float, margin: float) -> dict:
         result = run.read_result() or {}
         if result.get("status") != "complete":
             continue
-        folder = FolderRun(run)
-        cfg = train_config(folder.config(), folder.where, folder.remedy)
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cfg), {"early_stop": {"fraction": fraction}}))
-        probe = probe_step(cfg)
-        runs.append((result, (probe or result["steps"]) / result["steps"]))
+        runs.append((result, (probe_at(run, fraction) or result["steps"]) / result["steps"]))
     best = {d: min(r["final_eval_loss"] for r, _ in runs if r["d"] == d) for d in {r["d"] for r, _ in runs}}
     grid_flops = sum(trained_flops(r) for r, _ in runs)
     stoppable = [(r, seen) for r, seen in runs if r["final_eval_loss"] > (1 + margin) * best[r["d"]]]
     saved = sum(trained_flops(r) * (1 - seen) for r, seen in stoppable)
     return {"fraction": fraction, "margin": margin, "saved": saved / grid_flops if grid_flops else None,
-            "stoppable": sorted((r["d"], r["lr"]) for r, _ in stoppable)}
+            "stoppable": sorted((r["d"], r[axis]) for r, _ in stoppable)}
+
+
+RUNGS = ((0.25,), (0.25, 0.5), (0.25, 0.5, 0.75))  # decided at these fractions, in turn
+
+
+def rung_replay(full: Path, rungs: tuple[float, ...], axis: str) -> dict:
+    """Early stopping replayed on the full grid's curves with decisions at several fractions: at
+    each, the runs still going are predicted together from their records up to it (as a group's
+    deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
+    earlier stands with its prediction). A run stopped at F saves 1 - F of its compute; the best per
+    width is kept when no run that ends best is stopped."""
+    from sweep.early_stop import Standing, decide
+    from sweep.fit.predict import predict_runs
+    from sweep.rundir import iter_run_dirs
+
+    runs = [(run, run.read_result() or {}) for run in iter_run_dirs(full)]
+    runs = [(run, r) for run, r in runs if r.get("status") == "complete"]
+    saved, widths = 0.0, {}
+    for d in sorted({r["d"] for _, r in runs}):
+        members = [(run, r) for run, r in runs if r["d"] == d]
+        stopped: dict[str, tuple[float, Standing]] = {}
+        for fraction in rungs:
+            going = [(run, r) for run, r in members if r["run"] not in stopped]
+            predictions = predict_runs([run for run, _ in going], [probe_at(run, fraction) for run, _ in going])
+            standings = [Standing(r["run"], None, None, False, str(p.skipped)) if p.prediction is None else
+                         Standing(r["run"], p.prediction.predicted, tuple(p.prediction.interval), True)
+                         for (_, r), p in zip(going, predictions)]
+            standings += [s for _, s in stopped.values()]
+            for decision, standing in zip(decide(standings, 0.0), standings):
+                if decision.action == "stop":
+                    stopped[decision.run] = (fraction, replace(standing, stoppable=False))
+        best = min(members, key=lambda m: m[1]["final_eval_loss"])[1]
+        saved += sum(trained_flops(r) * (1 - stopped[r["run"]][0]) for _, r in members if r["run"] in stopped)
+        widths[d] = {"best_kept": best["run"] not in stopped,
+                     "stopped": sorted((r[axis], stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
+                                       for _, r in members if r["run"] in stopped)}
+    grid_flops = sum(trained_flops(r) for _, r in runs)
+    return {"rungs": list(rungs), "saved": saved / grid_flops if grid_flops else None, "best": widths}
 
 
 def print_replay(name: str, figures: dict) -> None:
     print(f"\nreplay, {name}:")
     print(f"{'cut':>5s} {'predicted':>9s} {'skipped':>7s} {'median |err|':>12s} {'worst |err|':>11s} {'coverage':>8s}  "
-          "best lr per width (predicted / actual; if they differ, the actual loss of the predicted one above the best)")
+          "best setting per width (predicted / actual; if they differ, the actual loss of the predicted one above the best)")
     for fraction, f in figures.items():
         s = f["summary"]
         med = "-" if s["median_abs_relative_error"] is None else f"{s['median_abs_relative_error']:.2%}"
         worst = "-" if s["max_abs_relative_error"] is None else f"{s['max_abs_relative_error']:.2%}"
         cov = "-" if s["coverage"] is None else f"{s['coverage']:.0%}"
-        lrs = "  ".join(f"d{d}: {w['best_lr_predicted']} / {w['best_lr_actual']}"
-                        + ("" if w["same"] else " DIFFERS" + (f" (+{w['regret']:.2%})" if w["regret"] is not None else ""))
-                        for d, w in f["best_lr"].items())
-        print(f"{fraction:5.0%} {s['predicted']:9d} {s['skipped']:7d} {med:>12s} {worst:>11s} {cov:>8s}  {lrs}")
+        best = "  ".join(f"d{d}: {w['best_predicted']} / {w['best_actual']}"
+                         + ("" if w["same"] else " DIFFERS" + (f" (+{w['regret']:.2%})" if w["regret"] is not None else ""))
+                         for d, w in f["best"].items())
+        print(f"{fraction:5.0%} {s['predicted']:9d} {s['skipped']:7d} {med:>12s} {worst:>11s} {cov:>8s}  {best}")
 
 
 def main() -> None:
@@ -210,37 +270,54 @@ def main() -> None:
                              "runs there are reused")
     parser.add_argument("--lrs", default=LRS, help=f"the grid's learning rates, comma-separated (default {LRS}); "
                         "give each grid its own --work-dir")
+    parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
+                        "learning rate --lrs gives, instead of the learning rate")
     args = parser.parse_args()
+    if args.batches and "," in args.lrs:
+        parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not {args.lrs}")
+    axis, overrides = swept(args.batches), grid(args.lrs, args.batches)
+    size = len(WIDTHS.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
+    name = {"lr": "lr", "batch_size": "batch"}[axis]
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / "stop"
     prepare(cache)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
-                    "seed": args.seed, "widths": WIDTHS, "lrs": args.lrs, "grid": grid(args.lrs), "work_dir": str(work)}
-    if not complete(full, args.lrs):
-        report["full_wall_seconds"] = train_grid(full, cache, args.seed, args.lrs, [])
-    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {args.lrs}; folders {work}")
+                    "seed": args.seed, "widths": WIDTHS, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
+                    "work_dir": str(work)}
+    if not complete(full, size):
+        report["full_wall_seconds"] = train_grid(full, cache, args.seed, overrides, [])
+    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {args.lrs}; batches "
+          f"{args.batches or 8}; folders {work}")
     for r in results(full):
         print(f"  {r['run']:45s} steps {r['steps']:5d}  final eval loss {r['final_eval_loss']:.4f}")
-    report["oracle"] = [oracle_saving(full, fraction, margin) for fraction in FRACTIONS for margin in ORACLE_MARGINS]
+    report["oracle"] = [oracle_saving(full, fraction, margin, axis) for fraction in FRACTIONS for margin in ORACLE_MARGINS]
     print("\nthe most any rule could save (every run ending more than the margin above its width's best stopped at "
           "its probe step):")
     for o in report["oracle"]:
         print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}: {o['saved']:.1%} of the grid's FLOPs "
-              f"({len(o['stoppable'])} runs: {', '.join(f'd{d} lr {lr:g}' for d, lr in o['stoppable'])})")
+              f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {v:g}' for d, v in o['stoppable'])})")
     if args.only in (None, "replay"):
-        report["replay"] = {"shared": replay(full, True), "per_run": replay(full, False)}
+        report["replay"] = {"shared": replay(full, True, axis), "per_run": replay(full, False, axis)}
         print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
         print_replay("each run fitted alone", report["replay"]["per_run"])
+        report["rungs"] = [rung_replay(full, rungs, axis) for rungs in RUNGS]
+        print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
+        for r in report["rungs"]:
+            print(f"  decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: {r['saved']:.1%} of the grid's FLOPs saved; "
+                  + "; ".join(f"d{d}: best kept {w['best_kept']}, stopped "
+                              + (", ".join(f"{name} {v:g} at {f:.0%} (ends {e:+.2%})" for v, f, e in w["stopped"]) or "none")
+                              for d, w in r["best"].items()))
     if args.only in (None, "stop"):
-        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, args.lrs, EARLY_STOP)
-        s = report["stop"] = stop_comparison(full, stopped)
+        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, overrides, EARLY_STOP)
+        s = report["stop"] = stop_comparison(full, stopped, axis)
         print(f"\nearly stopping at 25%: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
-        for d, w in s["best_lr"].items():
-            print(f"  d{d}: best lr {w['best_lr_early_stop']} (full grid: {w['best_lr_full']}; its actual loss "
+        for d, w in s["best"].items():
+            print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
-                  f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped lrs {w['stopped']}")
+                  f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
+                  f"{w['stopped']}")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
 
