@@ -406,6 +406,18 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
     assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
     assert "5 of 6 runs predicted; over the 5 finished: median |error|" in out  # d16 at 2 tokens/param: still in
     # its initial descent at half its 113 steps
+    assert "caution: 5 of the runs predicted were seen for part of their steps: their intervals hold the final " \
+           "loss less often than 95%" in out
+
+
+def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_seen(small_sweep, capsys):
+    assert main(["predict", str(small_sweep), "--json", "--bootstrap", "20"]) == 0
+    assert json.loads(capsys.readouterr().out)["caution"] is None  # finished runs, seen whole
+    assert main(["predict", str(small_sweep), "--at-fraction", "0.3", "--json", "--bootstrap", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    seen = [r["fraction_seen"] for r in result["runs"] if not r["skipped"]]
+    assert seen and all(f < 1 for f in seen)
+    assert result["caution"].startswith(f"{len(seen)} of the runs predicted were seen for part of their steps")
 
 
 def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):
