@@ -46,7 +46,6 @@ SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("bu
 REPORT_FRACTION = 0.5  # `sweep report`'s predicted-against-actual figure replays each run at half its steps
 
 
-
 @dataclass(frozen=True)
 class RunPrediction:
     """One run: its predicted final eval loss (None with a `skipped` reason), the actual one where
@@ -326,7 +325,7 @@ def partly_seen(predictions: Sequence[RunPrediction]) -> list[RunPrediction]:
     """The runs predicted from part of their curve: their intervals cover less often than their
     level says (what `sweep predict` cautions about). On the early-stopping benchmark
     (benchmarks/RESULTS.md, "Predicting the final loss and early stopping") the 95% intervals held
-    the actual final loss for 57-88% of the runs at 25% of each run, 73-100% at 50%, 80-82% at 75%."""
+    the actual final loss for 57-88% of the runs at 25% of each run, 73-100% at 50%."""
     return [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
 
 
