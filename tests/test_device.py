@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from sweep.config import Device, Precision
 from sweep.run.device import bf16_is_fast, resolve_placement
 from sweep.errors import ConfigError
 
