@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from model import TransformerShape
 from model.arithmetic import flops_per_token, peak_flops
 from sweep.config import DataConfig, DataSource, SyntheticConfig, TokenizerKind
