@@ -102,7 +102,11 @@ def plunge_end(s1: np.ndarray, steps_P: np.ndarray, loss_P: np.ndarray) -> int |
     describes; 0 when it cannot be told. Only the records where the learning rate is still at
     least PLUNGE_RATE of its peak are looked at (annealing steepens the curve against S1 too).
     None while the descent is still going on: its steepest point is in the last third of those
-    records, or after it the loss falls faster in the second half of them than in the first."""
+    records, or after it the loss falls faster in the second half of them than in the first. A
+    run whose descent ended within its warmup (a high learning rate) leaves a flat, noisy stretch
+    whose steepest point is noise and can fall late: it reads as None too, even when finished
+    (the early-stopping benchmark's d32 at lr 6.4e-2 and 1.28e-1). Letting such runs through by a
+    significance test was tried and predicted them worse (benchmarks/RESULTS.md)."""
     rate_P = np.diff(s1)[np.minimum(steps_P, len(s1) - 1) - 1]  # the learning rate of each record's last update
     high = rate_P >= PLUNGE_RATE * rate_P.max()
     steps_P, loss_P = steps_P[high], loss_P[high]
@@ -311,8 +315,9 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
     if keep.sum() >= MIN_POINTS:
         start = plunge_end(s1, t_steps[keep], t_loss[keep])
         if start is None:
-            raise CurveFitError("still in its initial descent (the loss has not yet begun to level off): the law "
-                                "describes the curve after it")
+            raise CurveFitError("still in its initial descent (the loss has not yet begun to level off), or too "
+                                "noisy after the warmup to tell where that descent ended: the law describes the "
+                                "curve after it")
         keep &= t_steps > start
     starts_P, ends_P, y_P = starts_all[keep], t_steps[keep], t_loss[keep]
     if len(y_P) < MIN_POINTS:
