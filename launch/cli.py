@@ -476,17 +476,13 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
 def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: int | None, seed: int) -> int:
     """`sweep predict`: each run's final eval loss predicted from its loss curve so far (or, with
     `at_fraction`, from the first part of it), with its interval; the error of the finished ones."""
-    from sweep.fit.predict import partly_seen, predict_sweep, summarize
+    from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
     from sweep.fit.table import jsonable
 
     predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed)
     summary = summarize(predictions)
     level = next((p.prediction.level for p in predictions if p.prediction is not None), fit_defaults().level)
-    partial = partly_seen(predictions)
-    caution = (f"{len(partial)} of the runs predicted were seen for part of their steps: their intervals hold the "
-               f"final loss less often than {level:.0%} (on the early-stopping benchmark the 95% intervals held it "
-               "for 57-88% of the runs at 25% of each run, 73-100% at 50%; README \"What to expect\" under sweep "
-               "predict)") if partial else None
+    caution = partly_seen_caution(predictions, level)
     if as_json:
         print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "summary": summary,
                                    "caution": caution, "runs": [p.to_dict() for p in predictions]}),

@@ -321,12 +321,18 @@ def summarize(predictions: list[RunPrediction]) -> dict[str, Any]:
             "coverage": float(np.mean([p.covered for p in scored])) if scored else None}
 
 
-def partly_seen(predictions: Sequence[RunPrediction]) -> list[RunPrediction]:
-    """The runs predicted from part of their curve: their intervals cover less often than their
-    level says (what `sweep predict` cautions about). On the early-stopping benchmark
-    (benchmarks/RESULTS.md, "Predicting the final loss and early stopping") the 95% intervals held
-    the actual final loss for 57-88% of the runs at 25% of each run, 73-100% at 50%."""
-    return [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
+def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> str | None:
+    """What `sweep predict` cautions about when runs were predicted from part of their curve: their
+    intervals cover less often than their level says. The figures are the early-stopping
+    benchmark's (benchmarks/RESULTS.md, "Predicting the final loss and early stopping"). None when
+    every run predicted was seen whole."""
+    partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
+    if not partial:
+        return None
+    return (f"{len(partial)} of the runs predicted were seen for part of their steps: their intervals hold the "
+            f"final loss less often than {level:.0%} (on the early-stopping benchmark the 95% intervals held it "
+            "for 57-88% of the runs at 25% of each run, 73-100% at 50%; README \"What to expect\" under sweep "
+            "predict)")
 
 
 def swept_axis(predictions: list[RunPrediction]) -> str | None:
