@@ -32,6 +32,11 @@ class FitDefaults:
     log_coefficient_max: float  # log A, log B above this: a coefficient running off to infinity
     max_orders: float  # an interval spanning more orders of magnitude than this is flagged
     min_converged_fraction: float  # fewer bootstrap resamples converged than this is flagged
+    suggest_count: int  # sweep suggest: runs proposed when no --count nor --budget is given
+    suggest_noise_floor: float  # sweep suggest: least scatter of a new run's log loss about the law
+    suggest_max_extrapolation: float  # sweep suggest: the target compute over the largest run's, at most
+    replay_growth: float  # sweep suggest --replay: each round's budget over the compute spent so far
+    replay_holdout: int  # sweep suggest --replay: the largest sizes held out
 
     def __post_init__(self) -> None:
         for name in ("resample_e_fractions", "resample_exponents"):

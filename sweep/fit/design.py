@@ -1,0 +1,221 @@
+"""Choosing the next runs of a scaling study: which (N, T) most sharpen what the fit is asked.
+
+The bootstrap of a parametric fit (sweep/fit/parametric.py `bootstrap`) gives Q laws that the
+runs cannot tell apart. Taken together they are a joint distribution of every quantity the laws
+predict: the log loss of each candidate run, and the targets (the log of the compute-optimal loss
+L*(C) and of N_opt(C) at a target compute C). Training a candidate m observes its log loss with
+the fit's noise sigma^2; treating that distribution as Gaussian with the bootstrap's covariance S
+(the ensemble, linear-Gaussian update), observing m shrinks a target t's variance by
+
+    S[t, m]^2 / (S[m, m] + sigma^2)
+
+and the covariance itself by the same rank-one update, so a second candidate is scored against
+what the first already tells (a point next to one already chosen adds little). The criterion is
+the mean, over the targets, of the fraction of each target's variance removed; an interval's
+expected width after the runs is its width now x sqrt(variance after / variance now).
+
+A set is chosen greedily, one run at a time. Given a number of runs and no budget: each time the
+candidate that removes the most variance. Given a budget of FLOPs: each time the candidate that
+removes the most variance per FLOP among those the budget still affords, and, apart, the one that
+removes the most outright; the set of the two that removes more is kept (the usual guard of a
+cost-weighted greedy choice, Khuller, Moss and Naor 1999). Each bootstrap column is clipped to its
+central 95% before the covariance, so a resample whose coefficient ran off to infinity does not
+decide.
+
+Letters: Q bootstrap laws, M candidates, T targets (T is also tokens elsewhere: here only as an
+axis letter), K points of the optimum's search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.record import training_flops
+
+TARGETS = ("loss", "n_opt")  # what the criterion sharpens: log L*(C), log N_opt(C)
+CLIP_PERCENT = 2.5  # each bootstrap column is clipped to its [2.5, 97.5] percentiles
+RATIOS_K = np.geomspace(0.05, 2e4, 1201)  # tokens per parameter searched for the optimum at C
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A run that could be trained next: its N, tokens, FLOPs (6 N T unless given), a label, and the
+    Hydra overrides that train it (empty when the source has no configs, e.g. a table file)."""
+
+    n_params: float
+    tokens: float
+    flops: float = 0.0
+    label: str = ""
+    overrides: tuple[str, ...] = ()
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.flops:
+            object.__setattr__(self, "flops", float(training_flops(self.n_params, self.tokens)))
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.n_params
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chosen set: `picked` indexes the candidates in the order chosen; `gain` is each pick's
+    criterion gain (the mean fraction of the targets' variance it removes, given the picks before
+    it); `width_ratio` maps each target to its expected interval width after all the picks over its
+    width now; `criterion` says how the set was chosen."""
+
+    picked: tuple[int, ...]
+    gain: tuple[float, ...]
+    width_ratio: dict[str, float]
+    criterion: str
+    targets: tuple[str, ...] = TARGETS
+    flops: float = 0.0
+    variance_now: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_gain(self) -> float:
+        return float(sum(self.gain))
+
+
+def optimum_at(law, compute: float) -> tuple[float, float]:
+    """(L*, N_opt) of a law at compute C = 6 N T: its lowest predicted loss over the tokens per
+    parameter in RATIOS_K (N = sqrt(C / (6 r)), T = r N), refined by a parabola in log r."""
+    n_K = np.sqrt(compute / (6.0 * RATIOS_K))
+    with np.errstate(all="ignore"):
+        loss_K = np.asarray(law.predict(n_K, RATIOS_K * n_K), dtype=np.float64)
+    loss_K = np.where(np.isfinite(loss_K), loss_K, np.inf)
+    k = int(np.argmin(loss_K))
+    if not np.isfinite(loss_K[k]):
+        return float("nan"), float("nan")
+    log_r = np.log(RATIOS_K)
+    if 0 < k < len(RATIOS_K) - 1:
+        y0, y1, y2 = loss_K[k - 1: k + 2]
+        curvature = y0 - 2 * y1 + y2
+        if curvature > 0:
+            step = 0.5 * (y0 - y2) / curvature  # in units of the grid's spacing
+            r = float(np.exp(log_r[k] + step * (log_r[k + 1] - log_r[k])))
+            n = float(np.sqrt(compute / (6.0 * r)))
+            return float(law.predict(np.array([n]), np.array([r * n]))[0]), n
+    return float(loss_K[k]), float(n_K[k])
+
+
+def target_samples(laws: Sequence, compute: float, targets: Sequence[str] = TARGETS) -> np.ndarray:
+    """(Q, T) log values of the targets under each law (NaN where a law has no optimum)."""
+    check_targets(targets)
+    out_QxT = np.empty((len(laws), len(targets)))
+    for q, law in enumerate(laws):
+        loss, n = optimum_at(law, compute)
+        values = {"loss": loss, "n_opt": n}
+        with np.errstate(all="ignore"):
+            out_QxT[q] = [np.log(values[t]) for t in targets]
+    return out_QxT
+
+
+def candidate_samples(laws: Sequence, candidates: Sequence[Candidate]) -> np.ndarray:
+    """(Q, M) log predicted loss of each candidate under each law."""
+    n_M = np.array([c.n_params for c in candidates], dtype=np.float64)
+    t_M = np.array([c.tokens for c in candidates], dtype=np.float64)
+    out_QxM = np.empty((len(laws), len(candidates)))
+    for q, law in enumerate(laws):
+        with np.errstate(all="ignore"):
+            out_QxM[q] = np.log(np.asarray(law.predict(n_M, t_M), dtype=np.float64))
+    return out_QxM
+
+
+def check_targets(targets: Sequence[str]) -> None:
+    bad = [t for t in targets if t not in TARGETS]
+    if bad or not targets:
+        raise ConfigError(f"target {', '.join(map(repr, bad)) or '(none)'}: accepted are {', '.join(TARGETS)} "
+                          "(one or both)")
+
+
+def clipped_covariance(samples_QxV: np.ndarray) -> np.ndarray:
+    """(V, V) covariance of the columns, each clipped to its central 95% (rows with a non-finite
+    value left out)."""
+    finite_Q = np.isfinite(samples_QxV).all(axis=1)
+    x_QxV = samples_QxV[finite_Q]
+    if len(x_QxV) < 3:
+        raise ConfigError(f"only {len(x_QxV)} of {len(samples_QxV)} bootstrap laws give finite predictions: "
+                          "too few to tell which runs would sharpen the fit")
+    lo_V, hi_V = np.percentile(x_QxV, [CLIP_PERCENT, 100 - CLIP_PERCENT], axis=0)
+    x_QxV = np.clip(x_QxV, lo_V, hi_V)
+    x_QxV = x_QxV - x_QxV.mean(axis=0)
+    return x_QxV.T @ x_QxV / (len(x_QxV) - 1)
+
+
+def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray, noise_var: float, *,
+           count: int | None = None, budget: float | None = None,
+           targets: Sequence[str] = TARGETS) -> Choice:
+    """The set of candidates (at most `count`, total cost within `budget`; at least one bound) that
+    removes the most of the targets' variance, chosen greedily (module docstring)."""
+    if count is None and budget is None:
+        raise ConfigError("choose: give a count of runs, a budget of FLOPs, or both")
+    if count is not None and count < 1:
+        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
+    cost_M = np.asarray(cost_M, dtype=np.float64)
+    n_targets = target_QxT.shape[1]
+    cov_VxV = clipped_covariance(np.concatenate([target_QxT, candidate_QxM], axis=1))
+    var0_T = np.diag(cov_VxV)[:n_targets].copy()
+    if budget is not None and budget < cost_M.min():
+        raise ConfigError(f"--budget {budget:.3g} FLOPs is smaller than the cheapest candidate "
+                          f"({cost_M.min():.3g} FLOPs): accepted is at least that")
+    if budget is None:  # K runs, whatever they cost
+        runs = [(f"the most of the targets' variance removed by {count} runs",
+                 _greedy(cov_VxV, var0_T, cost_M, noise_var, count, None, per_cost=False))]
+    else:
+        runs = [("the most of the targets' variance removed per FLOP, within the budget",
+                 _greedy(cov_VxV, var0_T, cost_M, noise_var, count, budget, per_cost=True)),
+                ("the most of the targets' variance removed within the budget",
+                 _greedy(cov_VxV, var0_T, cost_M, noise_var, count, budget, per_cost=False))]
+    criterion, (picked, gain, var_T) = max(runs, key=lambda r: sum(r[1][1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio_T = np.sqrt(np.where(var0_T > 0, var_T / var0_T, 1.0))
+    return Choice(tuple(picked), tuple(gain), {t: float(r) for t, r in zip(targets, ratio_T)}, criterion,
+                  tuple(targets), float(cost_M[list(picked)].sum()) if picked else 0.0,
+                  {t: float(v) for t, v in zip(targets, var0_T)})
+
+
+def _greedy(cov_VxV: np.ndarray, var0_T: np.ndarray, cost_M: np.ndarray, noise_var: float,
+            count: int | None, budget: float | None, per_cost: bool):
+    n_targets = len(var0_T)
+    cov = cov_VxV.copy()
+    left = np.inf if budget is None else float(budget)
+    weight_T = np.where(var0_T > 0, 1.0 / np.where(var0_T > 0, var0_T, 1.0), 0.0) / n_targets
+    picked: list[int] = []
+    gains: list[float] = []
+    open_M = np.ones(len(cost_M), dtype=bool)
+    while count is None or len(picked) < count:
+        affordable_M = open_M & (cost_M <= left)
+        if not affordable_M.any():
+            break
+        m_idx = n_targets + np.arange(len(cost_M))
+        denom_M = np.diag(cov)[m_idx] + noise_var
+        gain_M = (weight_T[:, None] * cov[:n_targets][:, m_idx] ** 2).sum(axis=0) / denom_M
+        score_M = gain_M / cost_M if per_cost else gain_M
+        score_M = np.where(affordable_M, score_M, -np.inf)
+        j = int(np.argmax(score_M))
+        if not gain_M[j] > 0:
+            break
+        v = n_targets + j
+        cov = cov - np.outer(cov[:, v], cov[v, :]) / (cov[v, v] + noise_var)
+        picked.append(j)
+        gains.append(float(gain_M[j]))
+        open_M[j] = False
+        left -= cost_M[j]
+    return picked, gains, np.diag(cov)[:n_targets].copy()
+
+
+def noise_variance(fit, floor: float) -> float:
+    """sigma^2 of a new run's log loss about the law: the fit's log residuals' mean square, scaled by
+    R / (R - P) for the spread the fit absorbed, at least floor^2."""
+    from sweep.fit.parametric import FORMS
+
+    residual_R = np.log(fit.loss_R) - np.log(fit.predict(fit.N_R, fit.tokens_R))
+    n_free = FORMS[fit.form].n_params - len(fit.fixed)
+    dof = max(len(residual_R) - n_free, 1)
+    return max(float(np.sum(residual_R ** 2) / dof), floor ** 2)

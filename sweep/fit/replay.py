@@ -1,0 +1,298 @@
+"""Replay of an active choice of runs on a finished table: would choosing runs by the criterion
+(sweep/fit/design.py) have reached the table's answer for less compute than the usual designs?
+
+The table's runs are the pool. Its largest sizes (the `holdout` largest distinct N, every token
+budget of them) are held out: the test the fits extrapolate to, never chosen. A cell is one (N,
+tokens) of the pool: choosing it pays the FLOPs of every run in it (a learning-rate grid at that
+size is trained whole) and the fit sees its best loss, as every parametric fit of the project does.
+
+Every design starts from the same seed design: the pool's cells in order of FLOPs, cheapest first,
+until they number at least the law's parameters + 2 and span 3 sizes and 2 token budgets (the
+cheapest corner of the grid, where a study starts). Then
+
+- active: each round fits the law to the cells chosen so far, bootstraps it, and adds `count`
+  cells of the pool by the criterion (its default targets: L* and N_opt at the held-out runs'
+  median compute);
+- random: the remaining cells in a random order (seeded);
+- grid: the usual grid bottom-up: the sizes from the smallest, each size with all its token
+  budgets (cheapest first);
+- spread: the sizes spread over the whole range first (the largest and smallest, then the middle,
+  then halfway between, ...), each with all its token budgets.
+
+Each round of the active design is compared with the others at the same compute (each takes the
+prefix of its order whose FLOPs are nearest the active design's): the fitted law's error on the
+held-out runs (mean |predicted / actual - 1|) and the width of the bootstrap interval of L* and
+N_opt at the target compute. A fit that fails (too few runs) reads NaN.
+
+Letters: R runs, G cells (distinct (N, T) of the pool), Q bootstrap laws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit import design
+from sweep.fit.parametric import FORMS, bootstrap, fit_law, percentile_interval
+from sweep.fit.table import RunsTable
+
+BASELINES = ("random", "grid", "spread")
+STRATEGIES = ("active", *BASELINES)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The table's distinct (N, T): best loss of each, FLOPs paid for each (all its runs)."""
+
+    n_params_G: np.ndarray
+    tokens_G: np.ndarray
+    loss_G: np.ndarray
+    cost_G: np.ndarray
+    names: tuple[str, ...]  # the best run's name of each cell
+
+    @classmethod
+    def of(cls, table: RunsTable) -> "Cells":
+        keys: dict[tuple[float, float], list[int]] = {}
+        for i, key in enumerate(zip(table.n_params_R.tolist(), table.tokens_R.tolist())):
+            keys.setdefault(key, []).append(i)
+        order = sorted(keys, key=lambda k: (k[0], k[1]))
+        best = [min(keys[k], key=lambda i: table.loss_R[i]) for k in order]
+        return cls(np.array([k[0] for k in order]), np.array([k[1] for k in order]),
+                   table.loss_R[best].astype(np.float64),
+                   np.array([float(table.flops_R[keys[k]].sum()) for k in order]),
+                   tuple(table.names[i] for i in best))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One design at one compute: its cells, compute (FLOPs and fraction of the pool's), the held-out
+    error of its fit, and the relative width of L*'s interval and the factor hi / lo of N_opt's."""
+
+    strategy: str
+    n_cells: int
+    compute: float
+    fraction: float
+    heldout_error: float
+    width_loss: float
+    width_n_opt: float
+
+
+@dataclass(frozen=True)
+class Round:
+    round: int
+    picked: tuple[str, ...]  # the cells the active design added this round (best run's names)
+    gain: float  # the criterion's expected gain of the round's picks
+    evaluations: dict[str, Evaluation]
+
+
+@dataclass(frozen=True)
+class Replay:
+    law: str
+    growth: float
+    count: int | None
+    seed: int
+    resamples: int
+    target_compute: float
+    pool_flops: float
+    seed_design: tuple[str, ...]
+    heldout: tuple[str, ...]
+    full: Evaluation  # the whole pool
+    rounds: tuple[Round, ...]
+    criterion: str = ""
+    orders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def reached(self, strategy: str = "active", tolerance: float = 0.1) -> float | None:
+        """The smallest fraction of the pool's compute at which `strategy`'s held-out error is within
+        `tolerance` (relative) of the whole pool's; None if it never is."""
+        goal = self.full.heldout_error * (1 + tolerance)
+        for r in self.rounds:
+            e = r.evaluations[strategy]
+            if np.isfinite(e.heldout_error) and e.heldout_error <= goal:
+                return e.fraction
+        return None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["reached_full_error_at"] = {s: self.reached(s) for s in STRATEGIES}
+        return out
+
+
+def heldout_mask(cells: Cells, holdout: int) -> np.ndarray:
+    sizes = np.unique(cells.n_params_G)
+    if not 1 <= holdout < len(sizes) - 2:
+        raise ConfigError(f"--holdout {holdout}: the table has {len(sizes)} sizes; accepted is 1 .. "
+                          f"{len(sizes) - 3} (3 sizes must stay in the pool for its seed design)")
+    return cells.n_params_G >= sizes[-holdout]
+
+
+def seed_design(cells: Cells, pool_G: np.ndarray, n_params: int) -> list[int]:
+    """The pool's cheapest cells until at least n_params + 2 of them span 3 sizes and 2 token budgets."""
+    chosen: list[int] = []
+    for g in np.argsort(cells.cost_G, kind="stable"):
+        if not pool_G[g]:
+            continue
+        chosen.append(int(g))
+        if (len(chosen) >= n_params + 2 and len(set(cells.n_params_G[chosen])) >= 3
+                and len(set(cells.tokens_G[chosen])) >= 2):
+            return chosen
+    raise ConfigError(f"the pool's {int(pool_G.sum())} cells do not hold a seed design ({n_params + 2} runs over "
+                      "3 sizes and 2 token budgets): replay needs a larger table")
+
+
+def baseline_order(strategy: str, cells: Cells, rest: Sequence[int], rng: np.random.Generator) -> list[int]:
+    rest = list(rest)
+    if strategy == "random":
+        return [rest[i] for i in rng.permutation(len(rest))]
+    sizes = sorted(set(cells.n_params_G[rest].tolist()))
+    if strategy == "grid":
+        size_order = sizes
+    elif strategy == "spread":
+        size_order = [sizes[i] for i in _spread_order(len(sizes))]
+    else:
+        raise ConfigError(f"baseline {strategy!r}: accepted are {', '.join(BASELINES)}")
+    return [g for n in size_order for g in sorted((g for g in rest if cells.n_params_G[g] == n),
+                                                  key=lambda g: cells.cost_G[g])]
+
+
+def _spread_order(n: int) -> list[int]:
+    """0 .. n-1 in the order that spreads over the range first: the ends, then the middle, then the
+    middles of the halves, ..."""
+    if n <= 2:
+        return list(range(n))[::-1]
+    order, seen = [n - 1, 0], {0, n - 1}
+    intervals = [(0, n - 1)]
+    while intervals:
+        nxt = []
+        for lo, hi in intervals:
+            if hi - lo < 2:
+                continue
+            mid = (lo + hi) // 2
+            if mid not in seen:
+                order.append(mid)
+                seen.add(mid)
+            nxt += [(lo, mid), (mid, hi)]
+        intervals = nxt
+    return order
+
+
+class Evaluator:
+    """Fits (and bootstraps) the law on a set of cells, scoring it against the held-out runs;
+    results are kept per set, so a design that reaches a set another already had costs nothing."""
+
+    def __init__(self, cells: Cells, heldout_G: np.ndarray, law: str, resamples: int, seed: int,
+                 target_compute: float, pool_flops: float, level: float, truth=None):
+        self.cells, self.heldout_G, self.law = cells, heldout_G, law
+        h = heldout_G
+        self.heldout_loss = cells.loss_G[h] if truth is None else np.asarray(
+            truth(cells.n_params_G[h], cells.tokens_G[h]), dtype=np.float64)
+        self.resamples, self.seed, self.level = resamples, seed, level
+        self.target_compute, self.pool_flops = target_compute, pool_flops
+        self._seen: dict[frozenset, tuple] = {}
+
+    def fit(self, chosen: Sequence[int]):
+        key = frozenset(chosen)
+        if key not in self._seen:
+            c, idx = self.cells, sorted(chosen)
+            try:
+                fit = fit_law(self.law, c.n_params_G[idx], c.tokens_G[idx], c.loss_G[idx], show_progress=False)
+                boot = bootstrap(fit, n_resamples=self.resamples, seed=self.seed, level=self.level,
+                                 show_progress=False)
+            except ConfigError:
+                fit = boot = None
+            self._seen[key] = (fit, boot)
+        return self._seen[key]
+
+    def evaluate(self, strategy: str, chosen: Sequence[int]) -> Evaluation:
+        fit, boot = self.fit(chosen)
+        compute = float(self.cells.cost_G[list(chosen)].sum())
+        error = width_loss = width_n = float("nan")
+        if fit is not None:
+            h = self.heldout_G
+            pred = fit.predict(self.cells.n_params_G[h], self.cells.tokens_G[h])
+            error = float(np.mean(np.abs(pred / self.heldout_loss - 1)))
+            log_QxT = design.target_samples(boot.laws(), self.target_compute)
+            finite_Q = np.isfinite(log_QxT).all(axis=1)
+            if finite_Q.sum() >= 2:
+                lo, hi = percentile_interval(np.exp(log_QxT[finite_Q, 0]), self.level)
+                point, _ = design.optimum_at(fit.law, self.target_compute)
+                width_loss = (hi - lo) / point
+                lo, hi = percentile_interval(np.exp(log_QxT[finite_Q, 1]), self.level)
+                width_n = hi / lo if lo > 0 else float("inf")
+        return Evaluation(strategy, len(chosen), compute, compute / self.pool_flops, error, width_loss, width_n)
+
+
+def replay(table: RunsTable, *, law: str = "chinchilla", growth: float = 1.0, count: int | None = None,
+           holdout: int = 1, seed: int = 0, resamples: int = 100, level: float = 0.95, max_fraction: float = 1.0,
+           noise_floor: float = 0.003, targets: Sequence[str] = design.TARGETS, truth=None) -> Replay:
+    """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
+    seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
+    round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
+    known law's) that the held-out error is measured against in place of the held-out runs' losses."""
+    if law not in FORMS:
+        raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
+    if count is not None and count < 1:
+        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
+    if not growth > 0:
+        raise ConfigError(f"--growth {growth}: accepted is a number > 0 (each round's budget over the compute "
+                          "spent so far)")
+    if not 0 < max_fraction <= 1:
+        raise ConfigError(f"max_fraction={max_fraction}: accepted is a fraction in (0, 1]")
+    design.check_targets(targets)
+    cells = Cells.of(table)
+    heldout_G = heldout_mask(cells, holdout)
+    pool_G = ~heldout_G
+    pool_flops = float(cells.cost_G[pool_G].sum())
+    target_compute = float(np.median(training_flops_of(cells, heldout_G)))
+    evaluator = Evaluator(cells, heldout_G, law, resamples, seed, target_compute, pool_flops, level, truth)
+    start = seed_design(cells, pool_G, FORMS[law].n_params)
+    rest = [int(g) for g in np.flatnonzero(pool_G) if g not in start]
+    rng = np.random.default_rng(seed)
+    orders = {s: start + baseline_order(s, cells, rest, rng) for s in BASELINES}
+
+    active, rounds, criterion = list(start), [], ""
+    picks, gain = list(start), 0.0  # this round's
+    while True:
+        spent = float(cells.cost_G[active].sum())
+        evaluations = {"active": evaluator.evaluate("active", active)}
+        for s in BASELINES:
+            evaluations[s] = evaluator.evaluate(s, nearest_prefix(orders[s], cells.cost_G, spent))
+        rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
+        left = [g for g in rest if g not in active]
+        if not left or spent / pool_flops >= max_fraction:
+            break
+        fit, boot = evaluator.fit(active)
+        picks, gain = [], 0.0
+        if fit is not None:
+            laws = boot.laws()
+            cand = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]), float(cells.cost_G[g]))
+                    for g in left]
+            choice = design.choose(design.target_samples(laws, target_compute, targets),
+                                   design.candidate_samples(laws, cand), cells.cost_G[left],
+                                   design.noise_variance(fit, noise_floor), count=count,
+                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=targets)
+            picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
+        if not picks:  # no fit, or no candidate tells anything: the cheapest next
+            picks = [min(left, key=lambda g: cells.cost_G[g])]
+        active += picks
+    orders["active"] = list(active)
+    full = evaluator.evaluate("full", [int(g) for g in np.flatnonzero(pool_G)])
+    return Replay(law, growth, count, seed, resamples, target_compute, pool_flops,
+                  tuple(cells.names[g] for g in start), tuple(cells.names[g] for g in np.flatnonzero(heldout_G)),
+                  full, tuple(rounds), criterion, {s: tuple(cells.names[g] for g in o) for s, o in orders.items()})
+
+
+def training_flops_of(cells: Cells, mask_G: np.ndarray) -> np.ndarray:
+    return 6.0 * cells.n_params_G[mask_G] * cells.tokens_G[mask_G]
+
+
+def nearest_prefix(order: Sequence[int], cost_G: np.ndarray, compute: float) -> list[int]:
+    """The prefix of `order` whose total cost is nearest `compute` (the shorter on a tie)."""
+    total_P = np.concatenate([[0.0], np.cumsum(cost_G[list(order)])])
+    n = int(np.argmin(np.abs(total_P - compute)))
+    return list(order[:n])

@@ -1,0 +1,127 @@
+"""`sweep suggest`'s answer: the next runs that most sharpen what a fit is asked at a target compute.
+
+The law is fitted to the finished runs (the best run of each (N, T), as every parametric fit here)
+and bootstrapped; sweep/fit/design.py scores the candidates against the bootstrap's laws and
+chooses the set. The answer holds the intervals now (the bootstrap's percentile intervals of L*(C)
+and N_opt(C)), the set chosen with each run's gain, and the intervals' expected widths after it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit import design
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.parametric import FORMS, bootstrap, fit_law, percentile_interval
+from sweep.fit.table import RunsTable, best_points, validate
+
+
+@dataclass(frozen=True)
+class Proposal:
+    candidate: design.Candidate
+    gain: float  # the mean fraction of the targets' variance this run removes, given the ones before it
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    law: str
+    target_compute: float
+    targets: tuple[str, ...]
+    criterion: str
+    n_points: int  # the (N, T) points fitted
+    level: float
+    resamples: int
+    seed: int
+    now: dict[str, tuple[float, float, float]]  # target -> (fit's value, interval lo, hi)
+    expected: dict[str, tuple[float, float]]  # target -> the interval expected after the proposals
+    proposals: tuple[Proposal, ...]
+    n_candidates: int
+    count: int | None
+    budget: float | None
+
+    @property
+    def flops(self) -> float:
+        return float(sum(p.candidate.flops for p in self.proposals))
+
+    def to_dict(self) -> dict:
+        return {
+            "law": self.law, "target_compute": self.target_compute, "targets": list(self.targets),
+            "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
+            "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
+            "count": self.count, "budget": self.budget, "flops": self.flops,
+            "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
+            "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
+            "proposals": [{"label": p.candidate.label, "n_params": p.candidate.n_params,
+                           "tokens": p.candidate.tokens, "tokens_per_param": p.candidate.tokens_per_param,
+                           "flops": p.candidate.flops, "steps": p.candidate.steps, "gain": p.gain,
+                           "overrides": list(p.candidate.overrides)} for p in self.proposals],
+        }
+
+
+def check_target_compute(compute: float, table: RunsTable) -> float:
+    """C must be a finite number of FLOPs between the smallest run's and max_extrapolation x the largest's."""
+    limit = fit_defaults().suggest_max_extrapolation
+    lo, hi = float(table.flops_R.min()), float(table.flops_R.max())
+    if isinstance(compute, bool) or not isinstance(compute, (int, float)) or not math.isfinite(compute) \
+            or not lo <= compute <= limit * hi:
+        raise ConfigError(f"--target-compute {compute!r}: accepted is a number of FLOPs from the smallest run's "
+                          f"({lo:.3g}) to {limit:g} x the largest run's ({limit * hi:.3g})")
+    return float(compute)
+
+
+def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_compute: float,
+            law: str = "chinchilla", count: int | None = None, budget: float | None = None,
+            resamples: int | None = None, seed: int | None = None, level: float | None = None,
+            targets: Sequence[str] = design.TARGETS, noise_floor: float | None = None) -> Suggestion:
+    """The runs among `candidates` that most sharpen `targets` at `target_compute` (module
+    docstring). count None and budget None: conf/fit.yaml's suggest_count runs. Candidates already
+    run (the same N and T as a fitted point) or costing more than the target compute are left out."""
+    defaults = fit_defaults()
+    if law not in FORMS:
+        raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
+    design.check_targets(targets)
+    resamples, level, seed = defaults.resolve_bootstrap(resamples, level, seed)
+    noise_floor = defaults.suggest_noise_floor if noise_floor is None else noise_floor
+    if count is None and budget is None:
+        count = defaults.suggest_count
+    if budget is not None and not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+        raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
+    table = validate(table, 1, "sweep suggest")
+    table = table.select(best_points(table))
+    target_compute = check_target_compute(target_compute, table)
+    fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
+    done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
+    pool = [c for c in candidates if (float(c.n_params), float(c.tokens)) not in done and c.flops <= target_compute]
+    if not pool:
+        raise ConfigError(f"no candidate left to propose: of {len(candidates)}, every one was already run or costs "
+                          f"more than the target compute ({target_compute:.3g} FLOPs); widen --candidates")
+    boot = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False)
+    laws = boot.laws()
+    target_QxT = design.target_samples(laws, target_compute, targets)
+    choice = design.choose(target_QxT, design.candidate_samples(laws, pool), np.array([c.flops for c in pool]),
+                           design.noise_variance(fit, noise_floor), count=count, budget=budget, targets=targets)
+    point = dict(zip(("loss", "n_opt"), design.optimum_at(fit.law, target_compute)))
+    now, expected = {}, {}
+    for t, log_Q in zip(targets, target_QxT.T):
+        values_Q = np.exp(log_Q[np.isfinite(log_Q)])
+        lo, hi = percentile_interval(values_Q, level) if len(values_Q) >= 2 else (float("nan"),) * 2
+        now[t] = (point[t], lo, hi)
+        expected[t] = shrunk_interval(point[t], lo, hi, choice.width_ratio[t], log_scale=(t == "n_opt"))
+    proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
+    return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
+                      now, expected, proposals, len(pool), count, budget)
+
+
+def shrunk_interval(point: float, lo: float, hi: float, ratio: float, log_scale: bool) -> tuple[float, float]:
+    """The interval [lo, hi] with its width times `ratio` about `point` (in log for a quantity spanning
+    factors, N_opt)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return lo, hi
+    if log_scale and lo > 0 and point > 0:
+        return (float(point * (lo / point) ** ratio), float(point * (hi / point) ** ratio))
+    return float(point - (point - lo) * ratio), float(point + (hi - point) * ratio)
