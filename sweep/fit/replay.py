@@ -13,14 +13,16 @@ cheapest corner of the grid, where a study starts). Then
 - active: each round fits the law to the cells chosen so far, bootstraps it, and adds `count`
   cells of the pool by the criterion (its default targets: L* and N_opt at the held-out runs'
   median compute);
-- random: the remaining cells in a random order (seeded);
+- random: the remaining cells in a random order (seeded), each taken if it still fits the compute
+  (a random design of that compute, as "Cost Rand" in Li et al. 2026);
 - grid: the usual grid bottom-up: the sizes from the smallest, each size with all its token
   budgets (cheapest first);
 - spread: the sizes spread over the whole range first (the largest and smallest, then the middle,
   then halfway between, ...), each with all its token budgets.
 
-Each round of the active design is compared with the others at the same compute (each takes the
-prefix of its order whose FLOPs are nearest the active design's): the fitted law's error on the
+Each round of the active design is compared with the others at the same compute (grid and spread
+take the prefix of their order whose FLOPs are nearest the active design's, random walks its order
+taking each cell that still fits): the fitted law's error on the
 held-out runs (mean |predicted / actual - 1|) and the width of the bootstrap interval of L* and
 N_opt at the target compute. A fit that fails (too few runs) reads NaN.
 
@@ -108,14 +110,16 @@ class Replay:
     orders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def reached(self, strategy: str = "active", tolerance: float = 0.1) -> float | None:
-        """The smallest fraction of the pool's compute at which `strategy`'s held-out error is within
-        `tolerance` (relative) of the whole pool's; None if it never is."""
+        """The smallest fraction of the pool's compute from which on (that round and every later one)
+        `strategy`'s held-out error stays within `tolerance` (relative) of the whole pool's; None if
+        not even its last round is."""
         goal = self.full.heldout_error * (1 + tolerance)
+        fraction = None
         for r in self.rounds:
             e = r.evaluations[strategy]
-            if np.isfinite(e.heldout_error) and e.heldout_error <= goal:
-                return e.fraction
-        return None
+            within = bool(np.isfinite(e.heldout_error) and e.heldout_error <= goal)
+            fraction = (e.fraction if fraction is None else fraction) if within else None
+        return fraction
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -261,7 +265,8 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float = 1.0, co
         spent = float(cells.cost_G[active].sum())
         evaluations = {"active": evaluator.evaluate("active", active)}
         for s in BASELINES:
-            evaluations[s] = evaluator.evaluate(s, nearest_prefix(orders[s], cells.cost_G, spent))
+            same = fitting_walk if s == "random" else nearest_prefix
+            evaluations[s] = evaluator.evaluate(s, same(orders[s], cells.cost_G, spent))
         rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
         left = [g for g in rest if g not in active]
         if not left or spent / pool_flops >= max_fraction:
@@ -296,3 +301,14 @@ def nearest_prefix(order: Sequence[int], cost_G: np.ndarray, compute: float) -> 
     total_P = np.concatenate([[0.0], np.cumsum(cost_G[list(order)])])
     n = int(np.argmin(np.abs(total_P - compute)))
     return list(order[:n])
+
+
+def fitting_walk(order: Sequence[int], cost_G: np.ndarray, compute: float) -> list[int]:
+    """The cells of `order` taken one by one when they still fit within `compute` (the first
+    `keep` always: the seed design)."""
+    taken, left = [], compute
+    for g in order:
+        if cost_G[g] <= left * (1 + 1e-9):
+            taken.append(g)
+            left -= cost_G[g]
+    return taken

@@ -92,6 +92,10 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     if budget is not None and not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
     table = validate(table, 1, "sweep suggest")
+    labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
+    if len(labels) > 1:
+        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
+                          "recipe at a time (a table of that recipe's runs)")
     table = table.select(best_points(table))
     target_compute = check_target_compute(target_compute, table)
     fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)

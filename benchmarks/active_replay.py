@@ -1,0 +1,148 @@
+"""Does choosing runs by the criterion reach the whole pool's answer for less compute? Replays
+(sweep/fit/replay.py, the same as `sweep suggest --replay`) on tables drawn from a known law over
+several seeds, and on finished sweeps.
+
+    nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
+        [--design wide|narrow] [--growth 1.0] [--json OUT]
+    nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
+
+Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
+standard normal). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
+6 sizes 1e6 .. 1e8 x 3 tokens per parameter 5, 20, 80 (18 runs). The largest size is held out. With
+a known law the held-out error is measured against the law itself (the noise-free loss of the held-out
+runs: the error of the extrapolation, not of one noisy run); on a finished sweep against the held-out
+runs' losses.
+
+Per seed, each strategy is read at fixed fractions of the pool's compute: its evaluation at the last
+round whose compute is at most that fraction (every strategy is evaluated at the same rounds). Printed:
+the mean over seeds (and the spread, min .. max) of the held-out error and of L*'s interval width per
+strategy and fraction, how often the active choice beat each baseline, and at what fraction of the
+pool's compute each strategy came within 10% of the whole pool's error and stayed there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from sweep.fit.parametric import ChinchillaLaw
+from sweep.fit.replay import BASELINES, STRATEGIES, replay
+from sweep.fit.table import from_rows, load_runs_table
+
+TRUE = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+DESIGNS = {"wide": (np.geomspace(1e6, 3e8, 8), (5.0, 10.0, 20.0, 40.0, 80.0)),
+           "narrow": (np.geomspace(1e6, 1e8, 6), (5.0, 20.0, 80.0))}
+FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def known_law_table(seed: int, noise: float, design: str):
+    sizes, ratios = DESIGNS[design]
+    rng = np.random.default_rng(seed)
+    rows = [{"status": "complete", "run": f"N{n:.3g}-tpp{r:g}", "n_params": n, "tokens": n * r,
+             "loss": float(TRUE.predict(n, n * r) * np.exp(noise * rng.normal()))}
+            for n in sizes for r in ratios]
+    return from_rows(rows, source=f"known law, {design} design, seed {seed}")
+
+
+def at_fraction(rep, strategy: str, fraction: float):
+    """The strategy's evaluation at the last round whose (active) compute is at most `fraction`."""
+    chosen = None
+    for r in rep.rounds:
+        if r.evaluations["active"].fraction <= fraction + 1e-12:
+            chosen = r.evaluations[strategy]
+    return chosen
+
+
+def print_replay(rep) -> None:
+    print(f"  seed design: {len(rep.seed_design)} runs; held out: {len(rep.heldout)}; target C "
+          f"{rep.target_compute:.3g}; whole pool: error {100 * rep.full.heldout_error:.2f}%, L* width "
+          f"{100 * rep.full.width_loss:.1f}%")
+    print("  round  " + "  ".join(f"{s:>27}" for s in STRATEGIES))
+    for r in rep.rounds:
+        cells = [f"{100 * e.fraction:6.2f}% {100 * e.heldout_error:6.2f}% {100 * e.width_loss:6.1f}%"
+                 for e in (r.evaluations[s] for s in STRATEGIES)]
+        print(f"  {r.round:>5}  " + "  ".join(f"{c:>27}" for c in cells))
+    print("  (each: compute % of the pool, held-out error, L* interval width)")
+    print("  within 10% of the whole pool's error at: " + ", ".join(
+        f"{s} {'never' if rep.reached(s) is None else f'{100 * rep.reached(s):.1f}%'}" for s in STRATEGIES))
+
+
+def summarise(reps) -> dict:
+    out = {"fractions": list(FRACTIONS), "error": {}, "width": {}, "wins": {}}
+    for s in STRATEGIES:
+        err_FxS = np.array([[getattr(at_fraction(rep, s, f), "heldout_error", np.nan) for rep in reps]
+                            for f in FRACTIONS])
+        wid_FxS = np.array([[getattr(at_fraction(rep, s, f), "width_loss", np.nan) for rep in reps]
+                            for f in FRACTIONS])
+        out["error"][s], out["width"][s] = err_FxS, wid_FxS
+    for b in BASELINES:
+        out["wins"][b] = (out["error"]["active"] < out["error"][b]).sum(axis=1)
+    return out
+
+
+def print_summary(reps, summary) -> None:
+    n = len(reps)
+    print(f"\nMean over {n} seeds (min .. max) of the held-out error, by fraction of the pool's compute:")
+    print("  fraction  " + "  ".join(f"{s:>24}" for s in STRATEGIES) + "   active beat " + "/".join(BASELINES))
+    for i, f in enumerate(FRACTIONS):
+        cells = []
+        for s in STRATEGIES:
+            e = summary["error"][s][i]
+            cells.append(f"{100 * np.nanmean(e):6.2f}% ({100 * np.nanmin(e):.2f} .. {100 * np.nanmax(e):.2f})"
+                         if np.isfinite(e).any() else "-")
+        wins = "/".join(str(int(summary["wins"][b][i])) for b in BASELINES)
+        print(f"  {100 * f:7.0f}%  " + "  ".join(f"{c:>24}" for c in cells) + f"   {wins} of {n}")
+    print("Mean L* interval width (relative), same fractions:")
+    for i, f in enumerate(FRACTIONS):
+        print(f"  {100 * f:7.0f}%  " + "  ".join(f"{100 * np.nanmean(summary['width'][s][i]):23.1f}%"
+                                               if np.isfinite(summary['width'][s][i]).any() else f"{'-':>24}"
+                                               for s in STRATEGIES))
+    full = np.array([rep.full.heldout_error for rep in reps])
+    print(f"Whole pool's error: mean {100 * full.mean():.2f}% ({100 * full.min():.2f} .. {100 * full.max():.2f})")
+    for s in STRATEGIES:
+        reached = [rep.reached(s) for rep in reps]
+        shown = ", ".join("never" if r is None else f"{100 * r:.1f}%" for r in reached)
+        print(f"  {s}: within 10% of it at {shown}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--resamples", type=int, default=60)
+    p.add_argument("--noise", type=float, default=0.01)
+    p.add_argument("--design", choices=tuple(DESIGNS), default="wide")
+    p.add_argument("--growth", type=float, default=1.0)
+    p.add_argument("--holdout", type=int, default=1)
+    p.add_argument("--table", help="a finished sweep folder or runs table instead of known-law tables")
+    p.add_argument("--json", help="write every replay's to_dict() here")
+    args = p.parse_args()
+    start = time.perf_counter()
+    reps = []
+    if args.table:
+        table = load_runs_table(args.table)
+        print(f"{args.table}: {len(table)} runs")
+        rep = replay(table, growth=args.growth, holdout=args.holdout, seed=args.first_seed,
+                     resamples=args.resamples)
+        print_replay(rep)
+        reps.append(rep)
+    else:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            table = known_law_table(seed, args.noise, args.design)
+            rep = replay(table, growth=args.growth, holdout=args.holdout, seed=seed, resamples=args.resamples,
+                         truth=TRUE.predict)
+            print(f"seed {seed} ({time.perf_counter() - start:.0f} s):")
+            print_replay(rep)
+            reps.append(rep)
+        print_summary(reps, summarise(reps))
+    print(f"\n{time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([rep.to_dict() for rep in reps], fh, default=float)
+
+
+if __name__ == "__main__":
+    main()
