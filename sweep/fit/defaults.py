@@ -37,6 +37,7 @@ class FitDefaults:
     suggest_max_extrapolation: float  # sweep suggest: the target compute over the largest run's, at most
     replay_growth: float  # sweep suggest --replay: each round's budget over the compute spent so far
     replay_holdout: int  # sweep suggest --replay: the largest sizes held out
+    replay_resamples: int  # sweep suggest --replay: bootstrap resamples of each fit
 
     def __post_init__(self) -> None:
         for name in ("resample_e_fractions", "resample_exponents"):

@@ -38,6 +38,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit import design
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.parametric import FORMS, bootstrap, fit_law, percentile_interval
 from sweep.fit.table import RunsTable
 
@@ -231,13 +232,22 @@ class Evaluator:
         return Evaluation(strategy, len(chosen), compute, compute / self.pool_flops, error, width_loss, width_n)
 
 
-def replay(table: RunsTable, *, law: str = "chinchilla", growth: float = 1.0, count: int | None = None,
-           holdout: int = 1, seed: int = 0, resamples: int = 100, level: float = 0.95, max_fraction: float = 1.0,
-           noise_floor: float = 0.003, targets: Sequence[str] = design.TARGETS, truth=None) -> Replay:
+def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = None, count: int | None = None,
+           holdout: int | None = None, seed: int = 0, resamples: int | None = None, level: float | None = None,
+           max_fraction: float = 1.0, noise_floor: float | None = None, targets: Sequence[str] = design.TARGETS,
+           truth=None) -> Replay:
     """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
     seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
     round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
-    known law's) that the held-out error is measured against in place of the held-out runs' losses."""
+    known law's) that the held-out error is measured against in place of the held-out runs' losses.
+    growth, holdout, resamples, level, noise_floor None: conf/fit.yaml's (replay_*, level,
+    suggest_noise_floor)."""
+    d = fit_defaults()
+    growth = d.replay_growth if growth is None else growth
+    holdout = d.replay_holdout if holdout is None else holdout
+    resamples = d.replay_resamples if resamples is None else resamples
+    level = d.level if level is None else level
+    noise_floor = d.suggest_noise_floor if noise_floor is None else noise_floor
     if law not in FORMS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
     if count is not None and count < 1:
