@@ -39,6 +39,8 @@ from sweep.record import training_flops
 TARGETS = ("loss", "n_opt")  # what the criterion sharpens: log L*(C), log N_opt(C)
 CLIP_PERCENT = 2.5  # each bootstrap column is clipped to its [2.5, 97.5] percentiles
 RATIOS_K = np.geomspace(0.05, 2e4, 1201)  # tokens per parameter searched for the optimum at C
+MIN_GAIN = 1e-9  # a run removing less of the targets' variance than this tells nothing: a target every law
+# agrees on has, after centring, a round-off variance (~1e-30) that would otherwise turn round-off into gains
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def _greedy(cov_VxV: np.ndarray, var0_T: np.ndarray, cost_M: np.ndarray, noise_v
         score_M = gain_M / cost_M if per_cost else gain_M
         score_M = np.where(affordable_M, score_M, -np.inf)
         j = int(np.argmax(score_M))
-        if not gain_M[j] > 0:
+        if not gain_M[j] > MIN_GAIN:
             break
         v = n_targets + j
         cov = cov - np.outer(cov[:, v], cov[v, :]) / (cov[v, v] + noise_var)
