@@ -236,8 +236,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float = 1.0, co
     known law's) that the held-out error is measured against in place of the held-out runs' losses."""
     if law not in FORMS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
-    if count is not None and count < 1:
-        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
+    design.check_count(count)
     if not growth > 0:
         raise ConfigError(f"--growth {growth}: accepted is a number > 0 (each round's budget over the compute "
                           "spent so far)")
