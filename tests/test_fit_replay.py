@@ -4,9 +4,11 @@ design starts from the same seed design, the cheapest corner spanning 3 sizes an
 the held-out runs are never chosen; each round's baselines are taken at the compute nearest the
 active design's; a round's picks cost at most its budget; a seed gives one answer.
 
-Time: the replay fixture fits and bootstraps (20 resamples) about a dozen sets of cells, ~30 s on
-this 2-core machine when idle (~95 s beside a benchmark); the determinism test replays two rounds
-twice, ~15 s idle."""
+Time (this 2-core machine, beside another CPU-heavy job at load ~9): the replay fixture fits and
+bootstraps (20 resamples) about a dozen sets of cells, 85-105 s (~45 s of CPU); the determinism
+test replays two rounds twice, 40-51 s (~25 s of CPU); the rest is instant. Idle, the CPU times
+are about the wall times, so neither is marked slow; max_fraction=0.3 on the fixture would save
+its last rounds (about a quarter) if the suite needs it."""
 
 import json
 import re
