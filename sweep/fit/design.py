@@ -28,6 +28,7 @@ axis letter), K points of the optimum's search.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -39,6 +40,8 @@ from sweep.record import training_flops
 TARGETS = ("loss", "n_opt")  # what the criterion sharpens: log L*(C), log N_opt(C)
 CLIP_PERCENT = 2.5  # each bootstrap column is clipped to its [2.5, 97.5] percentiles
 RATIOS_K = np.geomspace(0.05, 2e4, 1201)  # tokens per parameter searched for the optimum at C
+MIN_GAIN = 1e-9  # a run removing less of the targets' variance than this tells nothing: a target every law
+# agrees on has, after centring, a round-off variance (~1e-30) that would otherwise turn round-off into gains
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,20 @@ def check_targets(targets: Sequence[str]) -> None:
                           "(one or both)")
 
 
+def check_count(count: int | None) -> None:
+    """None (no bound) or a whole number >= 1 of runs."""
+    if count is not None and (isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1):
+        raise ConfigError(f"--count {count!r}: accepted is a whole number >= 1")
+
+
+def check_budget(budget: float | None, cost_M: Sequence[float]) -> None:
+    """None (no bound) or a budget of FLOPs that affords at least the cheapest candidate."""
+    cheapest = float(np.min(cost_M))
+    if budget is not None and budget < cheapest:
+        raise ConfigError(f"--budget {budget:.3g} FLOPs is smaller than the cheapest candidate "
+                          f"({cheapest:.3g} FLOPs): accepted is at least that")
+
+
 def clipped_covariance(samples_QxV: np.ndarray) -> np.ndarray:
     """(V, V) covariance of the columns, each clipped to its central 95% (rows with a non-finite
     value left out)."""
@@ -155,15 +172,12 @@ def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray
     removes the most of the targets' variance, chosen greedily (module docstring)."""
     if count is None and budget is None:
         raise ConfigError("choose: give a count of runs, a budget of FLOPs, or both")
-    if count is not None and count < 1:
-        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
+    check_count(count)
     cost_M = np.asarray(cost_M, dtype=np.float64)
+    check_budget(budget, cost_M)
     n_targets = target_QxT.shape[1]
     cov_VxV = clipped_covariance(np.concatenate([target_QxT, candidate_QxM], axis=1))
     var0_T = np.diag(cov_VxV)[:n_targets].copy()
-    if budget is not None and budget < cost_M.min():
-        raise ConfigError(f"--budget {budget:.3g} FLOPs is smaller than the cheapest candidate "
-                          f"({cost_M.min():.3g} FLOPs): accepted is at least that")
     if budget is None:  # K runs, whatever they cost
         runs = [(f"the most of the targets' variance removed by {count} runs",
                  _greedy(cov_VxV, var0_T, cost_M, noise_var, count, None, per_cost=False))]
@@ -199,7 +213,7 @@ def _greedy(cov_VxV: np.ndarray, var0_T: np.ndarray, cost_M: np.ndarray, noise_v
         score_M = gain_M / cost_M if per_cost else gain_M
         score_M = np.where(affordable_M, score_M, -np.inf)
         j = int(np.argmax(score_M))
-        if not gain_M[j] > 0:
+        if not gain_M[j] > MIN_GAIN:
             break
         v = n_targets + j
         cov = cov - np.outer(cov[:, v], cov[v, :]) / (cov[v, v] + noise_var)

@@ -31,6 +31,7 @@ Letters: R runs, G cells (distinct (N, T) of the pool), Q bootstrap laws.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -39,7 +40,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import FORMS, bootstrap, fit_law, percentile_interval
+from sweep.fit.parametric import FORMS, bootstrap, check_bootstrap_args, fit_law, percentile_interval
 from sweep.fit.table import RunsTable
 
 BASELINES = ("random", "grid", "spread")
@@ -130,8 +131,8 @@ class Replay:
 
 def heldout_mask(cells: Cells, holdout: int) -> np.ndarray:
     sizes = np.unique(cells.n_params_G)
-    if not 1 <= holdout < len(sizes) - 2:
-        raise ConfigError(f"--holdout {holdout}: the table has {len(sizes)} sizes; accepted is 1 .. "
+    if isinstance(holdout, bool) or not isinstance(holdout, numbers.Integral) or not 1 <= holdout < len(sizes) - 2:
+        raise ConfigError(f"--holdout {holdout!r}: the table has {len(sizes)} sizes; accepted is 1 .. "
                           f"{len(sizes) - 3} (3 sizes must stay in the pool for its seed design)")
     return cells.n_params_G >= sizes[-holdout]
 
@@ -233,27 +234,27 @@ class Evaluator:
 
 
 def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = None, count: int | None = None,
-           holdout: int | None = None, seed: int = 0, resamples: int | None = None, level: float | None = None,
-           max_fraction: float = 1.0, noise_floor: float | None = None, targets: Sequence[str] = design.TARGETS,
-           truth=None) -> Replay:
+           holdout: int | None = None, seed: int | None = None, resamples: int | None = None,
+           level: float | None = None, max_fraction: float = 1.0, noise_floor: float | None = None,
+           targets: Sequence[str] = design.TARGETS, truth=None) -> Replay:
     """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
     seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
     round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
     known law's) that the held-out error is measured against in place of the held-out runs' losses.
-    growth, holdout, resamples, level, noise_floor None: conf/fit.yaml's (replay_*, level,
-    suggest_noise_floor)."""
-    d = fit_defaults()
-    growth = d.replay_growth if growth is None else growth
-    holdout = d.replay_holdout if holdout is None else holdout
-    resamples = d.replay_resamples if resamples is None else resamples
-    level = d.level if level is None else level
-    noise_floor = d.suggest_noise_floor if noise_floor is None else noise_floor
+    growth, holdout, noise_floor, resamples, level, seed None: conf/fit.yaml's (replay_growth,
+    replay_holdout, suggest_noise_floor, replay_resamples, level, seed)."""
+    defaults = fit_defaults()
+    growth = defaults.replay_growth if growth is None else growth
+    holdout = defaults.replay_holdout if holdout is None else holdout
+    noise_floor = defaults.suggest_noise_floor if noise_floor is None else noise_floor
+    resamples, level, seed = defaults.resolve_bootstrap(
+        defaults.replay_resamples if resamples is None else resamples, level, seed)
+    check_bootstrap_args(resamples, level)  # else every fit's bootstrap fails and reads NaN, silently
     if law not in FORMS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
-    if count is not None and count < 1:
-        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
-    if not growth > 0:
-        raise ConfigError(f"--growth {growth}: accepted is a number > 0 (each round's budget over the compute "
+    design.check_count(count)
+    if isinstance(growth, bool) or not isinstance(growth, (int, float)) or not growth > 0:
+        raise ConfigError(f"--growth {growth!r}: accepted is a number > 0 (each round's budget over the compute "
                           "spent so far)")
     if not 0 < max_fraction <= 1:
         raise ConfigError(f"max_fraction={max_fraction}: accepted is a fraction in (0, 1]")

@@ -89,7 +89,9 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     noise_floor = defaults.suggest_noise_floor if noise_floor is None else noise_floor
     if count is None and budget is None:
         count = defaults.suggest_count
-    if budget is not None and not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+    design.check_count(count)
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                               or not math.isfinite(budget) or budget <= 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
     table = validate(table, 1, "sweep suggest")
     labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
@@ -98,12 +100,13 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
                           "recipe at a time (a table of that recipe's runs)")
     table = table.select(best_points(table))
     target_compute = check_target_compute(target_compute, table)
-    fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
     done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
     pool = [c for c in candidates if (float(c.n_params), float(c.tokens)) not in done and c.flops <= target_compute]
     if not pool:
         raise ConfigError(f"no candidate left to propose: of {len(candidates)}, every one was already run or costs "
                           f"more than the target compute ({target_compute:.3g} FLOPs); widen --candidates")
+    design.check_budget(budget, [c.flops for c in pool])  # the user's mistakes before any compute
+    fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
     boot = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False)
     laws = boot.laws()
     target_QxT = design.target_samples(laws, target_compute, targets)

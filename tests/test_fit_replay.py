@@ -1,0 +1,133 @@
+"""sweep/fit/replay.py: the replay of the active choice against the usual designs on a finished
+table from a known law (5 sizes 1e7 .. 1e9 x 3 token budgets, the largest size held out). Every
+design starts from the same seed design, the cheapest corner spanning 3 sizes and 2 token budgets;
+the held-out runs are never chosen; each round's baselines are taken at the compute nearest the
+active design's; a round's picks cost at most its budget; a seed gives one answer.
+
+Time (this 2-core machine, beside another CPU-heavy job at load ~9): the replay fixture fits and
+bootstraps (20 resamples) about a dozen sets of cells, 85-105 s (~45 s of CPU); the determinism
+test replays two rounds twice, 40-51 s (~25 s of CPU); the rest is instant. Idle, the CPU times
+are about the wall times, so neither is marked slow; max_fraction=0.3 on the fixture would save
+its last rounds (about a quarter) if the suite needs it."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit.replay import BASELINES, STRATEGIES, replay
+from tests.known_law_tables import law_table
+
+SIZES = np.geomspace(1e7, 1e9, 5)
+RATIOS = (5, 20, 80)
+N_CHINCHILLA_PARAMS = 5
+
+
+@pytest.fixture(scope="module")
+def table():
+    return law_table(SIZES, RATIOS)
+
+
+@pytest.fixture(scope="module")
+def cell_of(table):
+    """run name -> (N, tokens, FLOPs) (one run per cell here)."""
+    return {name: (n, t, c) for name, n, t, c in zip(table.names, table.n_params_R, table.tokens_R, table.flops_R)}
+
+
+@pytest.fixture(scope="module")
+def replayed(table):
+    return replay(table, resamples=20, growth=1.0, holdout=1, seed=0)
+
+
+def test_the_held_out_runs_are_the_largest_size_and_never_picked(replayed, cell_of):
+    assert sorted(cell_of[name][0] for name in replayed.heldout) == [SIZES[-1]] * 3
+    picked = {name for r in replayed.rounds for name in r.picked}
+    ordered = {name for order in replayed.orders.values() for name in order}
+    assert not set(replayed.heldout) & (picked | ordered)
+    assert replayed.full.n_cells == 12 and replayed.full.fraction == 1.0
+
+
+def test_the_seed_design_is_the_cheapest_corner_over_3_sizes_and_2_token_budgets(replayed, cell_of):
+    seed = replayed.seed_design
+    assert len(seed) >= N_CHINCHILLA_PARAMS + 2
+    assert len({cell_of[name][0] for name in seed}) >= 3
+    assert len({cell_of[name][1] for name in seed}) >= 2
+    rest = set(cell_of) - set(seed) - set(replayed.heldout)
+    assert max(cell_of[name][2] for name in seed) <= min(cell_of[name][2] for name in rest)
+
+
+def test_every_design_starts_from_the_same_seed_design(replayed):
+    seed = replayed.seed_design
+    assert set(replayed.orders) == set(STRATEGIES)
+    for strategy, order in replayed.orders.items():
+        assert order[:len(seed)] == seed, strategy
+    first = replayed.rounds[0]
+    assert first.picked == seed and first.gain == 0.0
+    assert {e.n_cells for e in first.evaluations.values()} == {len(seed)}
+    assert len({e.compute for e in first.evaluations.values()}) == 1
+
+
+def test_each_round_takes_the_baselines_at_the_compute_nearest_the_active_designs(replayed, cell_of):
+    for r in replayed.rounds:
+        active = r.evaluations["active"].compute
+        for strategy in BASELINES:
+            total_P = np.cumsum([0.0] + [cell_of[name][2] for name in replayed.orders[strategy]])
+            e = r.evaluations[strategy]
+            assert e.compute == pytest.approx(total_P[e.n_cells]), (r.round, strategy)
+            assert abs(e.compute - active) == pytest.approx(np.min(np.abs(total_P - active))), (r.round, strategy)
+
+
+def test_the_active_design_grows_by_at_most_its_budget_each_round(replayed, cell_of):
+    chosen = list(replayed.seed_design)
+    for r in replayed.rounds[1:]:
+        spent = sum(cell_of[name][2] for name in chosen)
+        left = set(cell_of) - set(chosen) - set(replayed.heldout)
+        budget = max(replayed.growth * spent, min(cell_of[name][2] for name in left))
+        assert r.picked and not set(r.picked) & set(chosen)
+        assert sum(cell_of[name][2] for name in r.picked) <= budget * (1 + 1e-12)
+        chosen += r.picked
+        assert r.evaluations["active"].n_cells == len(chosen)
+    assert tuple(chosen) == replayed.orders["active"]
+    assert len(chosen) == 12  # the whole pool, in the end
+
+
+def test_to_dict_is_json_and_says_when_each_design_reached_the_full_error(replayed):
+    out = json.loads(json.dumps(replayed.to_dict()))
+    assert set(out["reached_full_error_at"]) == set(STRATEGIES)
+    reached = replayed.reached("active")
+    assert reached is None or reached in [r.evaluations["active"].fraction for r in replayed.rounds]
+
+
+def test_a_seed_gives_one_replay(table):
+    """Two rounds (the seed design and one choice), replayed twice."""
+    one = replay(table, resamples=20, growth=1.0, seed=3, max_fraction=0.02)
+    two = replay(table, resamples=20, growth=1.0, seed=3, max_fraction=0.02)
+    assert len(one.rounds) == 2
+    assert json.dumps(one.to_dict()) == json.dumps(two.to_dict())
+
+
+@pytest.mark.parametrize("holdout", [0, 3, -1, 1.5, "1"])
+def test_a_holdout_out_of_range_is_one_clear_error(table, holdout):
+    with pytest.raises(ConfigError, match=re.escape(f"--holdout {holdout!r}: the table has 5 sizes; accepted is 1 .. 2")):
+        replay(table, holdout=holdout, resamples=20)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"count": 0}, "--count 0: accepted is a whole number >= 1"),
+    ({"growth": 0.0}, "--growth 0.0: accepted is a number > 0"),
+    ({"growth": "2"}, "--growth '2': accepted is a number > 0"),
+    ({"law": "kaplan"}, "--law 'kaplan': accepted are chinchilla"),
+    ({"max_fraction": 1.5}, "max_fraction=1.5: accepted is a fraction in"),
+    ({"resamples": 1}, "n_resamples=1: accepted is a whole number >= 2"),  # not every fit failing, silently
+])
+def test_other_bad_arguments_are_one_clear_error_each(table, kwargs, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        replay(table, **{"resamples": 20, **kwargs})
+
+
+def test_a_table_too_small_for_a_seed_design_is_one_clear_error():
+    small = law_table(np.geomspace(1e7, 1e8, 4), (20,))  # 3 sizes in the pool, but one token budget
+    with pytest.raises(ConfigError, match="do not hold a seed design"):
+        replay(small, resamples=20)

@@ -1,0 +1,166 @@
+"""sweep/fit/suggest.py: `sweep suggest`'s answer on a table from a known law. Candidates already
+run or costing more than the target compute are left out; the proposals narrow the intervals (the
+expected interval is never wider than the interval now); the answer is plain JSON; every user
+mistake (too few runs, a target compute out of range, a bad count or budget, no candidate left) is
+one ConfigError naming the value, raised before the fit."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit import suggest as suggest_module
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.design import Candidate
+from sweep.fit.suggest import shrunk_interval, suggest
+from sweep.fit.table import RunsTable
+from tests.known_law_tables import law_table
+
+SIZES = np.geomspace(1e7, 1e8, 4)
+RATIOS = (5, 20, 80)
+TARGET_COMPUTE = 1e21  # N_opt ~ 3e9: 30x the largest run
+ALREADY_RUN = Candidate(float(SIZES[0]), float(SIZES[0]) * 20, label="already run")
+TOO_COSTLY = Candidate(3e10, 6e11, label="too costly")  # 1.1e23 FLOPs > the target compute
+
+
+@pytest.fixture(scope="module")
+def table():
+    return law_table(SIZES, RATIOS)
+
+
+def candidates():
+    new = [Candidate(float(n), 40 * float(n), label=f"fitted size {n:.3g}") for n in SIZES]
+    new += [Candidate(n, 20 * n, label=f"large {n:.3g}") for n in (1e9, 2e9)]
+    return [ALREADY_RUN, TOO_COSTLY, *new]
+
+
+@pytest.fixture(scope="module")
+def suggestion(table):
+    """Two runs proposed among 6 new candidates (one bootstrap of 20 resamples: ~5-15 s)."""
+    return suggest(table, candidates(), target_compute=TARGET_COMPUTE, count=2, resamples=20, seed=0)
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """A fit or bootstrap reached fails the test: the error must come before any compute."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fit was reached")
+
+    monkeypatch.setattr(suggest_module, "fit_law", refuse)
+    monkeypatch.setattr(suggest_module, "bootstrap", refuse)
+
+
+# --- the answer -------------------------------------------------------------------------------
+
+def test_candidates_already_run_or_costing_more_than_the_target_are_left_out(suggestion):
+    assert suggestion.n_candidates == len(candidates()) - 2
+    labels = [p.candidate.label for p in suggestion.proposals]
+    assert len(labels) == 2 and not {"already run", "too costly"} & set(labels)
+    assert all(p.candidate.flops <= TARGET_COMPUTE for p in suggestion.proposals)
+
+
+def test_a_table_without_large_runs_is_proposed_a_large_run_first(suggestion):
+    assert suggestion.proposals[0].candidate.label.startswith("large")
+    assert suggestion.proposals[0].gain > suggestion.proposals[1].gain > 0
+
+
+def test_the_expected_interval_is_no_wider_than_the_interval_now(suggestion):
+    (_, lo, hi), (lo_after, hi_after) = suggestion.now["loss"], suggestion.expected["loss"]
+    assert lo < hi and 0 < hi_after - lo_after <= hi - lo
+    (_, lo, hi), (lo_after, hi_after) = suggestion.now["n_opt"], suggestion.expected["n_opt"]
+    assert lo < hi and 0 < math.log(hi_after / lo_after) <= math.log(hi / lo)  # N_opt's width: a factor
+
+
+def test_the_answer_says_what_was_asked(suggestion):
+    assert (suggestion.law, suggestion.target_compute, suggestion.count, suggestion.budget) == \
+        ("chinchilla", TARGET_COMPUTE, 2, None)
+    assert (suggestion.n_points, suggestion.resamples, suggestion.seed) == (12, 20, 0)
+    assert suggestion.targets == ("loss", "n_opt") and suggestion.level == fit_defaults().level
+    assert suggestion.flops == pytest.approx(sum(p.candidate.flops for p in suggestion.proposals))
+
+
+def test_to_dict_is_plain_json(suggestion):
+    out = json.loads(json.dumps(suggestion.to_dict(), allow_nan=False))
+    assert [p["label"] for p in out["proposals"]] == [p.candidate.label for p in suggestion.proposals]
+    assert out["proposals"][0]["tokens_per_param"] == pytest.approx(20)
+    assert set(out["now"]) == set(out["expected"]) == {"loss", "n_opt"}
+    assert out["now"]["loss"]["interval"] == list(suggestion.now["loss"][1:])
+
+
+def test_a_budget_bounds_the_proposals_cost(table):
+    budget = 3 * min(c.flops for c in candidates()[2:])
+    answer = suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=budget, resamples=20, seed=0)
+    assert answer.proposals and answer.flops <= budget
+    assert answer.count is None and answer.budget == budget
+
+
+def test_the_interval_shrinks_about_the_fits_value():
+    assert shrunk_interval(2.0, 1.8, 2.4, 0.5, log_scale=False) == pytest.approx((1.9, 2.2))
+    assert shrunk_interval(1e9, 1e8, 1e10, 0.5, log_scale=True) == pytest.approx((10 ** 8.5, 10 ** 9.5))
+    assert shrunk_interval(2.0, float("nan"), 2.4, 0.5, log_scale=False)[1] == 2.4  # no interval: as it was
+
+
+# --- one clear error for each mistake, before any compute -------------------------------------
+
+def test_too_few_runs_to_fit_is_one_clear_error():
+    with pytest.raises(ConfigError, match="5 runs are too few to fit the chinchilla law"):
+        suggest(law_table(np.geomspace(1e7, 1e8, 5), (20,)), candidates(), target_compute=1e19, count=1)
+
+
+def test_a_learning_rate_grid_counts_as_its_best_run():
+    rows = law_table(np.geomspace(1e7, 1e8, 5), (20,), seed=1)
+    twice = law_table(np.geomspace(1e7, 1e8, 5), (20,), seed=2)
+    both = RunsTable(rows.names + tuple(n + "-lr2" for n in twice.names),
+                      *(np.concatenate([getattr(rows, c), getattr(twice, c)])
+                        for c in ("n_params_R", "tokens_R", "loss_R", "flops_R")))
+    assert len(both) == 10
+    with pytest.raises(ConfigError, match="5 runs are too few"):
+        suggest(both, candidates(), target_compute=1e19, count=1)
+
+
+@pytest.mark.parametrize("compute", [1e15, "over", float("nan"), float("inf"), "1e21", True, None])
+def test_a_target_compute_out_of_range_is_one_clear_error(table, no_fit, compute):
+    if compute == "over":
+        compute = 2 * fit_defaults().suggest_max_extrapolation * float(table.flops_R.max())
+    with pytest.raises(ConfigError, match=re.escape(f"--target-compute {compute!r}: accepted is a number of FLOPs")):
+        suggest(table, candidates(), target_compute=compute, count=1)
+
+
+def test_the_target_compute_may_be_as_small_as_the_smallest_run(table):
+    smallest = float(table.flops_R.min())
+    assert suggest_module.check_target_compute(smallest, table) == smallest
+    assert suggest_module.check_target_compute(int(1e20), table) == 1e20
+
+
+@pytest.mark.parametrize("count", [0, -1, 2.5])
+def test_a_count_that_is_not_a_whole_number_of_runs_is_one_clear_error(table, no_fit, count):
+    with pytest.raises(ConfigError, match=re.escape(f"--count {count!r}: accepted is a whole number >= 1")):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, count=count)
+
+
+def test_a_budget_below_the_cheapest_candidate_left_is_one_clear_error(table, no_fit):
+    cheapest = min(c.flops for c in candidates()[2:])  # the already-run one is cheaper, and left out
+    with pytest.raises(ConfigError, match=re.escape(f"--budget {cheapest / 2:.3g} FLOPs is smaller than the "
+                                                    f"cheapest candidate ({cheapest:.3g} FLOPs)")):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=cheapest / 2)
+
+
+@pytest.mark.parametrize("budget", [0, -1e18, float("nan"), "1e19"])
+def test_a_budget_that_is_not_a_positive_number_is_one_clear_error(table, no_fit, budget):
+    with pytest.raises(ConfigError, match=re.escape(f"--budget {budget!r}: accepted is a number of FLOPs > 0")):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=budget)
+
+
+def test_no_candidate_left_is_one_clear_error(table, no_fit):
+    with pytest.raises(ConfigError, match="no candidate left to propose: of 2"):
+        suggest(table, [ALREADY_RUN, TOO_COSTLY], target_compute=TARGET_COMPUTE, count=1)
+
+
+def test_an_unknown_law_or_target_is_one_clear_error(table, no_fit):
+    with pytest.raises(ConfigError, match="--law 'kaplan': accepted are chinchilla"):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, law="kaplan", count=1)
+    with pytest.raises(ConfigError, match="target 'E': accepted are loss, n_opt"):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, targets=("E",), count=1)
