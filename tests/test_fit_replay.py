@@ -1,8 +1,9 @@
 """sweep/fit/replay.py: the replay of the active choice against the usual designs on a finished
 table from a known law (5 sizes 1e7 .. 1e9 x 3 token budgets, the largest size held out). Every
 design starts from the same seed design, the cheapest corner spanning 3 sizes and 2 token budgets;
-the held-out runs are never chosen; each round's baselines are taken at the compute nearest the
-active design's; a round's picks cost at most its budget; a seed gives one answer.
+the held-out runs are never chosen; each round's baselines are taken at the active design's compute
+(grid and spread: the prefix of their order nearest it; random: each cell of its order that still
+fits); a round's picks cost at most its budget; a seed gives one answer.
 
 Time (this 2-core machine, beside another CPU-heavy job at load ~9): the replay fixture fits and
 bootstraps (20 resamples) about a dozen sets of cells, 85-105 s (~45 s of CPU); the determinism
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.replay import BASELINES, STRATEGIES, replay
+from sweep.fit.replay import STRATEGIES, replay
 from tests.known_law_tables import law_table
 
 SIZES = np.geomspace(1e7, 1e9, 5)
@@ -69,14 +70,27 @@ def test_every_design_starts_from_the_same_seed_design(replayed):
     assert len({e.compute for e in first.evaluations.values()}) == 1
 
 
-def test_each_round_takes_the_baselines_at_the_compute_nearest_the_active_designs(replayed, cell_of):
+def test_each_round_takes_grid_and_spread_at_the_prefix_nearest_the_active_designs_compute(replayed, cell_of):
     for r in replayed.rounds:
         active = r.evaluations["active"].compute
-        for strategy in BASELINES:
+        for strategy in ("grid", "spread"):
             total_P = np.cumsum([0.0] + [cell_of[name][2] for name in replayed.orders[strategy]])
             e = r.evaluations[strategy]
             assert e.compute == pytest.approx(total_P[e.n_cells]), (r.round, strategy)
             assert abs(e.compute - active) == pytest.approx(np.min(np.abs(total_P - active))), (r.round, strategy)
+
+
+def test_each_round_takes_random_as_the_cells_of_its_order_that_still_fit_the_active_designs_compute(
+        replayed, cell_of):
+    for r in replayed.rounds:
+        active = r.evaluations["active"].compute
+        taken, left = 0, active
+        for name in replayed.orders["random"]:  # walked independently of replay.fitting_walk
+            if cell_of[name][2] <= left * (1 + 1e-9):
+                taken, left = taken + 1, left - cell_of[name][2]
+        e = r.evaluations["random"]
+        assert e.n_cells == taken and e.compute <= active * (1 + 1e-9), r.round
+        assert e.compute == pytest.approx(active - left), r.round
 
 
 def test_the_active_design_grows_by_at_most_its_budget_each_round(replayed, cell_of):
