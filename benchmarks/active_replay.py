@@ -3,7 +3,7 @@
 several seeds, and on finished sweeps.
 
     nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
-        [--design wide|narrow] [--growth 1.0] [--json OUT]
+        [--design wide|narrow] [--growth 1.0] [--targets loss,n_opt|heldout] [--json OUT]
     nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
 
 Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
@@ -119,6 +119,8 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=1)
     p.add_argument("--table", help="a finished sweep folder or runs table instead of known-law tables")
     p.add_argument("--json", help="write every replay's to_dict() here")
+    p.add_argument("--targets", default="loss,n_opt",
+                   help="the criterion's targets: loss,n_opt (sweep suggest's) or heldout (the held-out runs' losses)")
     args = p.parse_args()
     start = time.perf_counter()
     reps = []
@@ -126,14 +128,14 @@ def main() -> None:
         table = load_runs_table(args.table)
         print(f"{args.table}: {len(table)} runs")
         rep = replay(table, growth=args.growth, holdout=args.holdout, seed=args.first_seed,
-                     resamples=args.resamples)
+                     resamples=args.resamples, targets=tuple(args.targets.split(",")))
         print_replay(rep)
         reps.append(rep)
     else:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             table = known_law_table(seed, args.noise, args.design)
             rep = replay(table, growth=args.growth, holdout=args.holdout, seed=seed, resamples=args.resamples,
-                         truth=TRUE.predict)
+                         truth=TRUE.predict, targets=tuple(args.targets.split(",")))
             print(f"seed {seed} ({time.perf_counter() - start:.0f} s):")
             print_replay(rep)
             reps.append(rep)

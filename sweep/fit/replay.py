@@ -12,7 +12,8 @@ cheapest corner of the grid, where a study starts). Then
 
 - active: each round fits the law to the cells chosen so far, bootstraps it, and adds `count`
   cells of the pool by the criterion (its default targets: L* and N_opt at the held-out runs'
-  median compute);
+  median compute, as `sweep suggest`'s; targets=("heldout",): the held-out runs' own log losses, the
+  "target region" of Li et al. 2026);
 - random: the remaining cells in a random order (seeded), each taken if it still fits the compute
   (a random design of that compute, as "Cost Rand" in Li et al. 2026);
 - grid: the usual grid bottom-up: the sizes from the smallest, each size with all its token
@@ -44,6 +45,7 @@ from sweep.fit.parametric import FORMS, bootstrap, check_bootstrap_args, fit_law
 from sweep.fit.table import RunsTable
 
 BASELINES = ("random", "grid", "spread")
+HELDOUT = "heldout"  # targets=("heldout",): the criterion sharpens the held-out runs' predicted losses
 STRATEGIES = ("active", *BASELINES)
 
 
@@ -258,7 +260,9 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                           "spent so far)")
     if not 0 < max_fraction <= 1:
         raise ConfigError(f"max_fraction={max_fraction}: accepted is a fraction in (0, 1]")
-    design.check_targets(targets)
+    heldout_targets = tuple(targets) == (HELDOUT,)
+    if not heldout_targets:
+        design.check_targets(targets)
     cells = Cells.of(table)
     heldout_G = heldout_mask(cells, holdout)
     pool_G = ~heldout_G
@@ -288,10 +292,16 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
             laws = boot.laws()
             cand = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]), float(cells.cost_G[g]))
                     for g in left]
-            choice = design.choose(design.target_samples(laws, target_compute, targets),
-                                   design.candidate_samples(laws, cand), cells.cost_G[left],
+            if heldout_targets:  # the log loss of each held-out run
+                tested = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]))
+                          for g in np.flatnonzero(heldout_G)]
+                target_QxT, names = design.candidate_samples(laws, tested), tuple(f"{HELDOUT}{i}" for i in
+                                                                                   range(len(tested)))
+            else:
+                target_QxT, names = design.target_samples(laws, target_compute, targets), tuple(targets)
+            choice = design.choose(target_QxT, design.candidate_samples(laws, cand), cells.cost_G[left],
                                    design.noise_variance(fit, noise_floor), count=count,
-                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=targets)
+                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names)
             picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
         if not picks:  # no fit, or no candidate tells anything: the cheapest next
             picks = [min(left, key=lambda g: cells.cost_G[g])]
