@@ -585,7 +585,7 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
     console.print(f"criterion: {result.criterion}; targets: "
                   + ", ".join(f"log {TARGET_NAMES[t]}" for t in result.targets), highlight=False)
     intervals = Table(title=f"at C: the fit's value, its {level} interval now and the one expected after the runs")
-    for column in ("", "fit", f"{level} interval now", "expected after", "width"):
+    for column in ("", "fit", f"{level} interval now", "expected after", "width after / now"):
         intervals.add_column(column, justify="left" if not column else "right")
     for t in result.targets:
         value, lo, hi = result.now[t]
