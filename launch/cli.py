@@ -10,6 +10,8 @@
     sweep report runs/                                          # every fit: report.md, figures, CSV
     sweep predict runs/ --at-fraction 0.25                      # each run's final loss from its first 25%
     sweep predict wandb:my-team/scaling-sweep/runs              # ... of the runs of a W&B group
+    sweep suggest runs/ --target-compute 1e21 --count 4         # the next runs that most sharpen L*(C), N_opt(C)
+    sweep suggest --replay runs.csv                             # ... replayed on a finished table
     sweep sync runs/ --jobs 8                                   # upload its offline W&B runs
     sweep demo                                                  # a small local scaling sweep
     sweep completion bash                                       # bash completion of this command
@@ -515,6 +517,159 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
     return 0
 
 
+def suggest(source: str, target_compute: float | None, law: str, budget: float | None, count: int | None,
+            candidates_text: str | None, bootstrap: int | None, seed: int, as_json: bool) -> int:
+    """`sweep suggest`: the runs that most narrow the bootstrap intervals of L*(C) and N_opt(C) at
+    the target compute (sweep/fit/suggest.py), each with its cost and the command that trains it."""
+    from sweep.fit.candidates import candidate_set, is_table_file
+    from sweep.fit.suggest import suggest as propose
+    from sweep.fit.table import jsonable, load_runs_table
+
+    if target_compute is None:
+        raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
+    if count is not None and count < 1:
+        raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
+    table = load_runs_table(source)
+    cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None)
+    if not cands.candidates:
+        raise ConfigError(f"no candidate left: each of the {cands.left_out} points fails its config's checks, e.g. "
+                          f"{cands.left_out_reason}; give other values with --candidates")
+    result = propose(table, cands.candidates, target_compute=target_compute, law=law, count=count, budget=budget,
+                     resamples=bootstrap, seed=seed)
+    launcher = conf_file("hydra/launcher/slurm.yaml")
+    mfu, device = launcher["assumed_mfu"], launcher["device"]
+    hours = [proposal_gpu_hours(p.candidate, cands.configs.get(p.candidate.label), mfu, device)
+             for p in result.proposals]
+    commands = [train_command(p.candidate.overrides) if cands.why_no_command is None else None
+                for p in result.proposals]
+    if as_json:
+        out = result.to_dict()
+        for proposal, h, command in zip(out["proposals"], hours, commands):
+            proposal.update(gpu_hours=h, command=command)
+        out.update(source=str(source), base_run=cands.base.name if cands.base else None,
+                   no_command=cands.why_no_command, gpu_hours=float(sum(hours)),
+                   gpu_hours_assumed={"assumed_mfu": mfu, "device": device})
+        print(json.dumps(jsonable(out), indent=2))
+        return 0
+    print_suggestion(result, cands, hours, commands, source, mfu, device)
+    return 0
+
+
+def proposal_gpu_hours(candidate, cfg, mfu: float, device: str) -> float:
+    """launch/resources.py's estimate for a candidate with a config; a table file's (no config): its
+    6 N T FLOPs over the same assumed MFU x peak."""
+    from launch.resources import estimate_gpu_hours
+    from model import peak_flops
+    from sweep.budget import compute_budget
+
+    if cfg is not None:
+        return estimate_gpu_hours(cfg, compute_budget(cfg), mfu, device)
+    return candidate.flops / (mfu * peak_flops(device)) / 3600
+
+
+def train_command(overrides: Sequence[str]) -> str:
+    import shlex
+
+    return " ".join(["python -m sweep.train", *(shlex.quote(o) for o in overrides)])
+
+
+TARGET_NAMES = {"loss": "L*(C)", "n_opt": "N_opt(C)"}
+
+
+def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[str | None], source: str,
+                     mfu: float, device: str) -> None:
+    level = f"{result.level:.0%}"
+    console.print(f"{source}: {result.law} law fitted to {result.n_points} (N, tokens) points, {result.resamples} "
+                  f"bootstrap resamples (seed {result.seed}); target compute C = {result.target_compute:.3g} FLOPs",
+                  highlight=False)
+    console.print(f"criterion: {result.criterion}; targets: "
+                  + ", ".join(f"log {TARGET_NAMES[t]}" for t in result.targets), highlight=False)
+    intervals = Table(title=f"at C: the fit's value, its {level} interval now and the one expected after the runs")
+    for column in ("", "fit", f"{level} interval now", "expected after", "width after / now"):
+        intervals.add_column(column, justify="left" if not column else "right")
+    for t in result.targets:
+        value, lo, hi = result.now[t]
+        new_lo, new_hi = result.expected[t]
+        ratio = (new_hi - new_lo) / (hi - lo) if hi > lo else float("nan")
+        intervals.add_row(TARGET_NAMES[t], _num(value, ".4g"), f"{_num(lo, '.4g')} .. {_num(hi, '.4g')}",
+                          f"{_num(new_lo, '.4g')} .. {_num(new_hi, '.4g')}", f"x {_num(ratio, '.2f')}")
+    console.print(intervals)
+    configs = bool(cands.configs)
+    table = Table(title=f"{len(result.proposals)} runs proposed of {result.n_candidates} candidates "
+                        f"({result.flops:.3g} FLOPs, {sum(hours):.3g} GPU-hours*)")
+    columns = ("run", *(("d", "l") if configs else ()), "tokens/param", "N", "tokens", "steps", "FLOPs",
+               "GPU-hours*", "gain")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for p, h in zip(result.proposals, hours):
+        c = p.candidate
+        cfg = cands.configs.get(c.label)
+        shape = (str(cfg.model.d), str(cfg.model.l)) if configs else ()
+        table.add_row(c.label, *shape, _num(c.tokens_per_param, ".3g"), f"{c.n_params:,.0f}", f"{c.tokens:,.0f}",
+                      "-" if c.steps is None else f"{c.steps:,}", f"{c.flops:.3g}", _num(h, ".3g"),
+                      f"{p.gain:.1%}")
+    console.print(table)
+    how = ("FLOPs per token (attention included) x tokens" if configs else "6 N T (a table file: no shape, attention "
+           "left out)")
+    console.print(f"* GPU-hours: {how} / (assumed MFU {mfu:g} x the {device} bf16 peak): conf/hydra/launcher/"
+                  "slurm.yaml's assumed_mfu and device. gain: the fraction of the targets' variance (mean over "
+                  "them) each run removes, given the runs above it.", highlight=False)
+    if cands.base is not None:
+        left = f"; {cands.left_out} points left out (first: {cands.left_out_reason})" if cands.left_out else ""
+        console.print(f"candidates: the config of {cands.base.name} (the best complete run of the largest N) with "
+                      + ", ".join(f"{k}={','.join(f'{v:g}' for v in vs)}" for k, vs in cands.axes.items())
+                      + left, highlight=False)
+    if cands.why_no_command is not None:
+        console.print(f"no command line: {cands.why_no_command}", highlight=False)
+        return
+    console.print("commands:", highlight=False)
+    for command in commands:
+        console.print(f"  {command}", highlight=False, soft_wrap=True)
+
+
+def replay(source: str, law: str, growth: float | None, count: int | None, holdout: int | None,
+           bootstrap: int | None, seed: int, as_json: bool) -> int:
+    """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
+    less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
+    from sweep.fit.replay import STRATEGIES, replay as replay_choice
+    from sweep.fit.table import jsonable, load_runs_table
+
+    defaults = fit_defaults()
+    result = replay_choice(load_runs_table(source), law=law,
+                           growth=defaults.replay_growth if growth is None else growth, count=count,
+                           holdout=defaults.replay_holdout if holdout is None else holdout, seed=seed,
+                           resamples=defaults.bootstrap if bootstrap is None else bootstrap,
+                           level=defaults.level, noise_floor=defaults.suggest_noise_floor)
+    if as_json:
+        print(json.dumps(jsonable(result.to_dict()), indent=2))
+        return 0
+    console.print(f"{source}: replay of the active choice, {result.law} law, {result.resamples} bootstrap "
+                  f"resamples (seed {result.seed}); each round's budget {result.growth:g} x the compute spent"
+                  + (f", at most {result.count} runs a round" if result.count else ""), highlight=False)
+    console.print(f"seed design ({len(result.seed_design)} runs): {', '.join(result.seed_design)}", highlight=False)
+    console.print(f"held out ({len(result.heldout)} runs): {', '.join(result.heldout)}", highlight=False)
+    console.print(f"target compute: {result.target_compute:.3g} FLOPs (the held-out runs' median); pool: "
+                  f"{result.pool_flops:.3g} FLOPs", highlight=False)
+    table = Table(title="each round: the active design and the others at the same compute")
+    for column in ("round", "design", "picked", "compute", "held-out error", "L* width", "N_opt factor"):
+        table.add_column(column, justify="left" if column in ("design", "picked") else "right")
+    for r in result.rounds:
+        for s in STRATEGIES:
+            e = r.evaluations[s]
+            table.add_row(str(r.round) if s == "active" else "", s, ", ".join(r.picked) if s == "active" else "",
+                          f"{e.fraction:.1%}", _num(e.heldout_error, ".2%"), _num(e.width_loss, ".2%"),
+                          _num(e.width_n_opt, ".3g"), end_section=(s == STRATEGIES[-1]))
+    console.print(table)
+    console.print(f"the whole pool: held-out error {_num(result.full.heldout_error, '.2%')}, L* width "
+                  f"{_num(result.full.width_loss, '.2%')}, N_opt factor {_num(result.full.width_n_opt, '.3g')}",
+                  highlight=False)
+    reached = {s: result.reached(s) for s in STRATEGIES}
+    console.print("within 10% of the whole pool's held-out error at: " + ", ".join(
+        f"{s} {'never' if f is None else f'{f:.0%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),
+        highlight=False)
+    return 0
+
+
 def has_curves(source: str) -> bool:
     """Whether a source has loss curves (Approach 1): a sweep folder, or a W&B group."""
     return source.startswith("wandb:") or Path(source).is_dir()
@@ -663,6 +818,12 @@ SUBCOMMAND_EXAMPLES = {
     sweep predict runs/demo --at-fraction 0.25         # replay: what it would have said at 25% of each run
     sweep predict runs/demo --json --bootstrap 500
     sweep predict wandb:my-team/scaling-sweep/demo     # ... or the runs of a W&B group (sampled histories)""",
+    "suggest": """\
+    sweep suggest runs/demo --target-compute 1e15                 # 4 runs that most narrow L*(C), N_opt(C)
+    sweep suggest runs/demo --target-compute 1e15 --budget 3e14   # the best set within 3e14 FLOPs
+    sweep suggest runs/demo --target-compute 1e15 --candidates "model.d=64,96,128 budget.tokens_per_param=10,40"
+    sweep suggest runs.csv --target-compute 1e21 --json           # a table file: candidates on N only
+    sweep suggest --replay runs.csv --bootstrap 50                # active vs random / grid / spread on a table""",
     "sync": """\
     sweep sync runs/demo                               # every offline W&B run of the sweep, 8 at once
     sweep sync runs/width-depth --jobs 32              # again after an interruption: skips what was synced""",
@@ -683,6 +844,25 @@ class SubcommandParser(argparse.ArgumentParser):
             kwargs["epilog"] = "examples:\n" + examples
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+
+
+def suggest_command(args: argparse.Namespace) -> int:
+    """`sweep suggest`'s arguments to `suggest` or `replay` (one source: SOURCE or --replay TABLE)."""
+    if (args.sweep is None) == (args.replay is None):
+        raise ConfigError("give a SOURCE to suggest runs for, or --replay TABLE (one of them)")
+    if args.replay is not None:
+        loose = [f"--{k.replace('_', '-')}" for k in ("target_compute", "budget", "candidates")
+                 if getattr(args, k) is not None]
+        if loose:
+            raise ConfigError(f"{', '.join(loose)}: not taken by --replay (its target compute is the held-out runs' "
+                              "median; accepted: --law, --growth, --count, --holdout, --bootstrap, --seed, --json)")
+        return replay(args.replay, args.law, args.growth, args.count, args.holdout, args.bootstrap, args.seed,
+                      args.json)
+    loose = [f"--{k}" for k in ("growth", "holdout") if getattr(args, k) is not None]
+    if loose:
+        raise ConfigError(f"{', '.join(loose)}: taken only with --replay TABLE")
+    return suggest(args.sweep, args.target_compute, args.law, args.budget, args.count, args.candidates,
+                   args.bootstrap, args.seed, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -775,6 +955,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--bootstrap", type=int, help=f"resamples of each run's interval (default {defaults.bootstrap}, "
                                                   "conf/fit.yaml)")
     pr.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    sg = sub.add_parser("suggest", help="propose the next runs that most narrow the intervals of L*(C) and N_opt(C) "
+                                        "at a target compute, with their cost and command line")
+    sg.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
+    sg.add_argument("--target-compute", type=float, metavar="C",
+                    help="FLOPs at which L* and N_opt are asked (e.g. 1e21); required unless --replay")
+    sg.add_argument("--law", default="chinchilla", choices=("chinchilla", "subscaling"))
+    sg.add_argument("--budget", type=float, metavar="FLOPS", help="total FLOPs of the runs proposed, chosen jointly")
+    sg.add_argument("--count", type=int, metavar="K",
+                    help=f"runs proposed (default {defaults.suggest_count} without --budget, conf/fit.yaml; with "
+                         "--budget: no cap)")
+    sg.add_argument("--candidates", metavar='"KEY=V1,V2 ..."',
+                    help="the candidate axes' values (each replaces the sweep's; a table file: n_params, "
+                         "budget.tokens_per_param)")
+    sg.add_argument("--bootstrap", type=int, metavar="K",
+                    help=f"bootstrap resamples (default {defaults.bootstrap}, conf/fit.yaml)")
+    sg.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap (and of --replay's "
+                                                                     "random design)")
+    sg.add_argument("--json", action="store_true", help="print the proposals (or the replay) as JSON")
+    sg.add_argument("--replay", metavar="TABLE", help="replay the choice on a finished runs table (any source) "
+                                                      "against random, grid and spread designs")
+    sg.add_argument("--growth", type=float, metavar="G", help="--replay: each round's budget over the compute spent "
+                                                              f"(default {defaults.replay_growth:g}, conf/fit.yaml)")
+    sg.add_argument("--holdout", type=int, metavar="H", help="--replay: the largest sizes held out (default "
+                                                             f"{defaults.replay_holdout}, conf/fit.yaml)")
+    # Closing the loop (submit the proposals through the sweep's launcher, wait, suggest again):
+    # launch/suggest_loop.py adds its options here.
     sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
     sy.add_argument("sweep", type=Path, metavar="SWEEP_DIR")
     sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")
@@ -807,6 +1013,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
                           args.parquet)
+        if args.command == "suggest":
+            return suggest_command(args)
         if args.command == "sync":
             return sync(args.sweep, args.jobs)
         return demo(args.out_dir)

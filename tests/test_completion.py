@@ -45,8 +45,8 @@ def test_script_is_valid_bash_that_registers_the_sweep_command(script):
 
 
 def test_completes_subcommands(script):
-    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "predict", "sync",
-                                               "demo", "completion", "-h", "--help"]
+    assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "predict", "suggest",
+                                               "sync", "demo", "completion", "-h", "--help"]
     assert complete(script, ["sweep", "pl"]) == ["plan"]
     assert complete(script, ["sweep", "pre"]) == ["prepare", "predict"]
     assert complete(script, ["sweep", "predict", "--a"]) == ["--at-fraction"]
@@ -65,6 +65,7 @@ def test_completes_the_choices_of_an_option_or_argument(script):
     assert complete(script, ["sweep", "fit", "--by", ""]) == ["n_params", "flops", "cell"]
     assert complete(script, ["sweep", "fit", "--bootstrap-method", ""]) == ["case", "residual"]
     assert complete(script, ["sweep", "completion", ""]) == ["bash"]
+    assert complete(script, ["sweep", "suggest", "runs", "--law", ""]) == ["chinchilla", "subscaling"]
 
 
 def test_completes_file_names_for_paths_and_nothing_for_other_values(script, tmp_path):

@@ -14,7 +14,9 @@ def test_conf_fit_yaml_holds_every_default_the_readme_names():
                                          resample_e_fractions=(0.0001, 0.3, 0.6, 0.9),
                                          resample_exponents=(0.15, 0.4, 1.0), e_floor_fraction=0.001,
                                          exponent_floor=0.02, exponent_ceiling=3.0, log_coefficient_max=50,
-                                         max_orders=2, min_converged_fraction=0.9)
+                                         max_orders=2, min_converged_fraction=0.9, suggest_count=4,
+                                         suggest_noise_floor=0.003, suggest_max_extrapolation=1e6,
+                                         suggest_max_widths=10, replay_growth=1.0, replay_holdout=1)
 
 
 def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):

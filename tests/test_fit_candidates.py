@@ -1,0 +1,148 @@
+"""sweep/fit/candidates.py: the runs `sweep suggest` chooses among, from a sweep folder, a W&B group
+or a table file."""
+
+import pytest
+
+from sweep.budget import compute_budget
+from sweep.config import to_plain
+from sweep.errors import ConfigError
+from sweep.fit.candidates import NO_CONFIGS, candidate_set, candidate_widths, replaced
+from sweep.fit.table import from_rows
+from sweep.rundir import RunDir
+
+BASE_LR = "optim.lr=0.002"  # the tuned learning rate of the best run of the largest N
+
+
+def finished_run(tiny_config, d, tokens_per_param, loss, lr="optim.lr=0.003"):
+    """A complete run folder (config, overrides, result) written without training."""
+    overrides = [f"model.d={d}", f"budget.tokens_per_param={tokens_per_param}", lr, "model.head_dim=16"]
+    cfg = tiny_config(*overrides)
+    budget = compute_budget(cfg)
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    run.record_overrides(overrides)
+    run.write_result({"status": "complete", "d": d, "l": cfg.model.l, "tokens_per_param": tokens_per_param,
+                      "n_params": budget.n_params, "tokens": budget.tokens, "flops": budget.flops,
+                      "steps": budget.steps, "final_eval_loss": loss})
+    return run
+
+
+@pytest.fixture
+def sweep_folder(tiny_config, tmp_path):
+    """3 widths x 2 token budgets; at the largest width a second learning rate that did better."""
+    for d, loss in ((16, 5.0), (32, 4.6), (48, 4.4)):
+        for tokens_per_param in (1, 2):
+            finished_run(tiny_config, d, tokens_per_param, loss - 0.1 * tokens_per_param)
+    finished_run(tiny_config, 48, 2, 4.0, lr=BASE_LR)
+    return tmp_path / "runs"
+
+
+def test_a_sweep_s_candidates_take_the_best_run_of_the_largest_n_and_vary_width_depth_and_tokens(sweep_folder):
+    cands = candidate_set(str(sweep_folder))
+    assert cands.base.cfg.optim.lr == 0.002 and cands.base.cfg.model.d == 48
+    assert cands.axes == {"model.d": (16, 32, 48, 64, 80, 96), "model.l": (1,), "budget.tokens_per_param": (1, 2)}
+    assert len(cands.candidates) == 6 * 2 and cands.left_out == 0
+    for c in cands.candidates:
+        cfg = cands.configs[c.label]
+        assert cfg.model.d % cfg.model.head_dim == 0 and c.steps >= 1
+        budget = compute_budget(cfg)
+        assert (c.n_params, c.tokens, c.flops, c.steps) == (budget.n_params, budget.tokens, budget.flops, budget.steps)
+        assert cfg.optim.lr == 0.002  # the base's tuned settings
+    (d64,) = [c for c in cands.candidates if c.label == "d64-l1-tpp2"]
+    keys = [o.split("=")[0] for o in d64.overrides]
+    assert sorted(keys) == sorted(set(keys))  # each key once
+    assert {"model.d=64", "budget.tokens_per_param=2", BASE_LR, "model.head_dim=16", "model.l=1"} <= set(d64.overrides)
+
+
+def test_given_axes_replace_the_sweep_s_and_points_without_one_step_are_left_out(sweep_folder):
+    cands = candidate_set(str(sweep_folder), "model.l=1,2 budget.tokens_per_param=0.01")
+    assert cands.axes["model.l"] == (1, 2) and cands.axes["model.d"] == (16, 32, 48, 64, 80, 96)
+    # 0.01 tokens per parameter of the narrowest models is less than one step of 4 x 32 tokens
+    assert cands.left_out > 0 and "smaller than one step" in cands.left_out_reason
+    assert len(cands.candidates) + cands.left_out == 6 * 2
+    assert all(c.steps >= 1 for c in cands.candidates)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model.x=1", "accepted for a sweep folder or W&B group are model.d, model.l, budget.tokens_per_param"),
+    ("model.d=abc", "model.d='abc': accepted is a whole number >= 1"),
+    ("model.l=1.5", "model.l='1.5': accepted is a whole number >= 1"),
+    ("budget.tokens_per_param=-2", "accepted is a number > 0"),
+    ("model.d=40", "model.d=40: not a multiple of model.head_dim=16"),
+    ("model.d=32 model.d=64", "model.d is given twice"),
+])
+def test_bad_candidates_are_one_clear_error_naming_the_value(sweep_folder, text, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        candidate_set(str(sweep_folder), text)
+
+
+def test_many_widths_are_thinned_geometrically_keeping_the_sweep_s_own():
+    widths = candidate_widths([64, 320, 1024], head_dim=64, max_widths=10)
+    assert {64, 320, 1024} <= set(widths) and max(widths) == 2048
+    assert all(d % 64 == 0 for d in widths) and len(widths) <= 13 < len(range(64, 2049, 64))
+    assert candidate_widths([16, 48], head_dim=16, max_widths=10) == (16, 32, 48, 64, 80, 96)  # few: every one
+
+
+def test_replaced_overrides_set_the_axes_once_and_keep_the_others_in_order():
+    assert replaced(["model.d=48", "optim.lr=0.002", "+budget.tokens_per_param=2"],
+                    {"model.d": 64, "budget.tokens_per_param": 20.0, "model.l": 2}) == (
+        "model.d=64", "optim.lr=0.002", "budget.tokens_per_param=20.0", "model.l=2")
+
+
+def test_a_table_file_s_candidates_are_on_n_only_without_a_command(tmp_path):
+    rows = [{"run": f"r{n}-{r}", "status": "complete", "n_params": n, "tokens": n * r, "final_eval_loss": 3.0}
+            for n in (1e6, 2e6) for r in (10, 20.0004)]
+    path = tmp_path / "runs.csv"
+    from_rows(rows)  # a valid table
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    cands = candidate_set(str(path))
+    assert cands.axes == {"n_params": (1e6, 2e6, 4e6, 8e6), "budget.tokens_per_param": (10.0, 20.0)}
+    assert len(cands.candidates) == 8 and all(c.overrides == () and c.steps is None for c in cands.candidates)
+    assert cands.why_no_command == NO_CONFIGS and cands.configs == {}
+    assert candidate_set(str(path), "n_params=3e6 budget.tokens_per_param=40").axes == {
+        "n_params": (3e6,), "budget.tokens_per_param": (40.0,)}
+    with pytest.raises(ConfigError, match="accepted for a table file .* are n_params, budget.tokens_per_param"):
+        candidate_set(str(path), "model.d=64")
+
+
+class FakeRun:
+    """A W&B public-API Run as sweep/wandb_runs.py reads it."""
+
+    def __init__(self, cfg, loss, run_id):
+        budget = compute_budget(cfg)
+        self.id, self.name, self.url, self.state = run_id, f"run-{run_id}", f"https://wandb/{run_id}", "finished"
+        self.config = {"d": cfg.model.d, "l": cfg.model.l, "tokens_per_param": cfg.budget.tokens_per_param,
+                       "config": to_plain(cfg)}
+        self.summary_metrics = {"status": "complete", "n_params": budget.n_params, "tokens": budget.tokens,
+                                "final_eval_loss": loss}
+
+
+class FakeApi:
+    def __init__(self, runs):
+        self._runs = runs
+
+    def runs(self, path, filters=None):
+        return self._runs
+
+
+def test_a_w_and_b_group_s_command_is_rebuilt_from_the_config_keys_that_differ_from_conf(tiny_config):
+    runs = [FakeRun(tiny_config("model.d=16", "model.head_dim=16"), 5.0, "a"),
+            FakeRun(tiny_config("model.d=32", "model.head_dim=16", "optim.lr=0.002"), 4.0, "b")]
+    cands = candidate_set("wandb:team/project/group", api=FakeApi(runs))
+    assert cands.base.name == "run-b" and cands.why_no_command is None
+    (c,) = [c for c in cands.candidates if c.label == "d64-l1-tpp0.5"]
+    assert {"model.d=64", "model.l=1", "budget.tokens_per_param=0.5", "optim.lr=0.002", "model.head_dim=16",
+            "train.device=cpu"} <= set(c.overrides)
+    assert not any(o.startswith(("model.rope_base=", "optim.b1=")) for o in c.overrides)  # conf's defaults
+
+
+def test_a_w_and_b_run_without_its_full_config_is_one_clear_error(tiny_config):
+    run = FakeRun(tiny_config("model.head_dim=16"), 4.0, "a")
+    del run.config["config"]
+    with pytest.raises(ConfigError, match="W&B run a .* has no full config"):
+        candidate_set("wandb:team/project/group", api=FakeApi([run]))
