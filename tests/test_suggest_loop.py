@@ -242,13 +242,15 @@ def multirun(sweep_dir: Path, cache: Path, *overrides: str) -> subprocess.Comple
 
 
 def test_a_round_trains_its_proposal_with_the_sweep_s_own_launcher_and_settings(tmp_path, shared_cache_dir):
-    """About a minute on a free 2-core machine: 6 runs of 12-72 steps, then one of 48."""
+    """6 runs of 6-36 steps (one multirun, 2 at once), then the loop's one run of 24 steps: about 3 minutes
+    on this 2-core machine under load (the run startups dominate)."""
     sweep_dir = tmp_path / "sweep"
-    proc = multirun(sweep_dir, shared_cache_dir, "model.l=1,2,3", "budget.tokens_per_param=0.5,1")
+    proc = multirun(sweep_dir, shared_cache_dir, "hydra.launcher.parallelism=2", "model.l=1,2,3",
+                    "budget.tokens_per_param=0.25,0.5")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     base = next(iter_run_dirs(sweep_dir))
     proposal = [o for o in base.read_overrides() if not o.startswith(("model.l=", "budget.tokens_per_param="))]
-    (point,) = compose_grid([*proposal, "model.l=4", "budget.tokens_per_param=0.5"])
+    (point,) = compose_grid([*proposal, "model.l=4", "budget.tokens_per_param=0.25"])
     b = point.budget
     cands = [Candidate(b.n_params, b.tokens, b.flops, "d16-l4", tuple(point.overrides), b.steps)]
     target = 10 * float(load_runs_table(sweep_dir).flops_R.max())
@@ -265,4 +267,23 @@ def test_a_round_trains_its_proposal_with_the_sweep_s_own_launcher_and_settings(
     assert new_cfg["model"]["l"] == 4
     manifest = [json.loads(line) for line in (sweep_dir / "sweep_manifest.jsonl").read_text().splitlines()]
     assert manifest[-1]["run"] == r.runs[0] and manifest[-1]["bucket"] == "local"  # through the local launcher
-    assert "hydra/launcher=local" in OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.hydra
+    launcher = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.hydra  # the proposal's launch saved it again
+    assert "hydra/launcher=local" in launcher and "hydra.launcher.parallelism=2" in launcher
+
+
+@pytest.mark.slow  # a Slurm testbed and one tiny job: about a minute once the testbed is up
+def test_on_slurm_the_proposals_are_submitted_as_jobs_and_waited_for(slurm_cluster, law_sweep, shared_cache_dir):
+    cluster = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
+               "hydra.launcher.max_array_size=null",
+               "hydra.launcher.buckets=[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]"]
+    (law_sweep / "multirun.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": {
+        "overrides": {"hydra": cluster}, "runtime": {"choices": {"hydra/launcher": "slurm"}}}})))
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.25")
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)})
+    assert result.reason == "rounds"
+    (r,) = read_rounds(law_sweep).rounds
+    assert r.ended["outcomes"][0]["status"] == "complete", slurm_cluster.diagnose()
+    entry = [json.loads(line) for line in (law_sweep / "sweep_manifest.jsonl").read_text().splitlines()][-1]
+    assert entry["run"] == r.runs[0] and entry["bucket"] == "cpu"  # a Slurm job of the sweep's bucket
+    assert slurm_cluster.final_state(entry["job_id"]) == "COMPLETED"
