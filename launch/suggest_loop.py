@@ -54,7 +54,9 @@ from typing import Any, Callable, Sequence
 from omegaconf import OmegaConf
 
 from launch.grid import GridPoint, compose_grid, with_override
+from launch.prepare import corpus_needs
 from launch.queue import attach_queue_state, manifest_entries
+from sweep.data.streamed import is_streamed, prepare_streamed
 from sweep.errors import ConfigError
 from sweep.fit.design import Candidate
 from sweep.fit.rounds import ENDED, PROPOSED, STOPPED, Round, append_event, read_rounds, relative_width
@@ -124,7 +126,7 @@ def run_from_args(args: argparse.Namespace, candidates_for: Callable[[RunsTable]
                "count": getattr(args, "count", None), "budget": getattr(args, "budget", None),
                "resamples": getattr(args, "bootstrap", None), "seed": getattr(args, "seed", None)}
     result = run_rounds(args.sweep, candidates_for=candidates_for, suggest_options=options, rounds=args.rounds,
-                        until_width=args.until_width, train=train)
+                        until_width=getattr(args, "until_width", None), train=train)
     print(f"stopped after {result.rounds} round(s): {result.detail}; rounds recorded in "
           f"{Path(args.sweep) / 'suggest' / 'rounds.jsonl'} (`sweep report {args.sweep}`: Active rounds)")
     return 0
@@ -174,7 +176,8 @@ def run_rounds(sweep_dir: str | os.PathLike, *, candidates_for: Callable[[RunsTa
         record = read_rounds(sweep_dir)
         last = record.rounds[-1] if record.rounds else None
         before = None
-        if last is not None and last.ended is not None and has_same_runs(sweep_dir, last):
+        if last is not None and last.ended is not None and has_same_runs(sweep_dir, last) \
+                and asked_the_same(last, suggest_options):
             width = relative_width(last.after("loss"))
         else:  # no round yet, or runs came since: fit the folder as it is
             before = fit_at_target(load_runs_table(sweep_dir), **fit_options)
@@ -242,6 +245,14 @@ def has_same_runs(sweep_dir: Path, last: Round) -> bool:
     return seen is None or seen == complete_runs(sweep_dir)
 
 
+def asked_the_same(last: Round, suggest_options: dict[str, Any]) -> bool:
+    """Whether the last round was fitted at the same target compute with the same law (its fit
+    after then stands for the fit now)."""
+    asked = last.proposed["suggestion"]
+    return (asked.get("target_compute") == suggest_options["target_compute"]
+            and asked.get("law") == suggest_options.get("law", "chinchilla"))
+
+
 def complete_runs(sweep_dir: Path) -> int:
     return sum((run.read_result() or {}).get("status") == COMPLETE for run in iter_run_dirs(sweep_dir))
 
@@ -306,9 +317,6 @@ def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: 
 def prepare_streamed_data(points: Sequence[GridPoint]) -> None:
     """Extend each streamed corpus (hf, c4, synthetic) to the tokens the points read, as `sweep
     prepare` does; local corpora are built by the runs."""
-    from launch.prepare import corpus_needs
-    from sweep.data.streamed import is_streamed, prepare_streamed
-
     for need in corpus_needs(points):
         if is_streamed(need.data):
             prepare_streamed(need.data, need.train_tokens)
