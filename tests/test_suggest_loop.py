@@ -121,6 +121,26 @@ def test_a_sweep_whose_interval_is_already_narrow_enough_trains_nothing(law_swee
     assert read_rounds(law_sweep).stopped["reason"] == "width"
 
 
+def test_the_last_round_s_fit_after_stands_for_now_only_at_the_same_target_compute(law_sweep, shared_cache_dir,
+                                                                                   monkeypatch):
+    import launch.suggest_loop as loop
+
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
+    options = {**OPTIONS, "target_compute": target_of(law_sweep)}
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options, train=StandIn())
+    fitted_at = []
+    real_fit = loop.fit_at_target
+    monkeypatch.setattr(loop, "fit_at_target", lambda table, **kw: fitted_at.append(kw["target_compute"])
+                        or real_fit(table, **kw))
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, until_width=0.5, suggest_options=options,
+               train=StandIn())
+    assert fitted_at == []  # the recorded fit after is the fit now
+    other = {**options, "target_compute": 100 * options["target_compute"]}
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, until_width=0.5, suggest_options=other,
+               train=StandIn())
+    assert fitted_at == [other["target_compute"]]  # another C: fitted again
+
+
 def test_no_candidate_left_stops_the_loop_and_says_so(law_sweep, shared_cache_dir):
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
     result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=3,
