@@ -14,6 +14,11 @@ Sections, each skipped with the fit's own ConfigError message when the table can
     7  final loss predicted from each run's curve cut      predicted_vs_actual
        short (sweep/fit/predict.py; only when the caller
        gives the predictions: a sweep folder's runs)
+    8  active rounds (`sweep suggest --rounds`: a sweep
+       folder with suggest/rounds.jsonl, sweep/fit/rounds.py):
+       per round the runs proposed, their FLOPs, the L*(C)
+       and N_opt(C) intervals before -> after; why the loop
+       stopped
 
 Which runs each fit sees:
 - With several recipes (the `recipe` column), sections 1-5 use one recipe's runs (`recipe`,
@@ -51,7 +56,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
@@ -68,6 +73,7 @@ from sweep.fit.parametric import (PROGRESS_DELAY_S, BootstrapResult, LawComparis
                                   bootstrap, check_bootstrap_args, check_bootstrap_method, compare_laws,
                                   fit_chinchilla, fit_subscaling)
 from sweep.fit.predict import RunPrediction, summarize
+from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
 from sweep.progress import progress
 from sweep.record import STOPPED_EARLY
 from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
@@ -205,6 +211,9 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
                 _section_hyperparameters(fits, out_dir, figures), _section_crossover(fits, out_dir, figures)]
     if predictions is not None:
         sections.append(_section_prediction(predictions, prediction_fraction, out_dir, figures))
+    active = _section_active_rounds(table.source)
+    if active is not None:
+        sections.append(active)
     markdown = out_dir / "report.md"
     atomic_write(markdown, "\n\n".join([_header(fits, bootstrap_resamples, seed), *sections]) + "\n")
     rows = _rows(fits)
@@ -665,6 +674,48 @@ def _section_prediction(predictions: Sequence[RunPrediction], fraction: float | 
     if skipped:
         lines += ["", "Not predicted:", ""] + [f"- `{p.run}`: {p.skipped}" for p in skipped]
     return "\n".join(lines)
+
+
+def _section_active_rounds(source: str) -> str | None:
+    """Section 8 when the source is a sweep folder whose loop recorded rounds (sweep/fit/rounds.py)."""
+    if not source or not Path(source).is_dir() or not rounds_path(source).exists():
+        return None
+    title = "## 8. Active rounds"
+    try:
+        record = read_rounds(source)
+    except DamagedFile as err:
+        return _skipped(title, str(err))
+    if not record.rounds:
+        return None
+    first = record.rounds[0].proposed["suggestion"]
+    rows = []
+    for r in record.rounds:
+        status = {o["run"]: o["status"] for o in (r.ended or {}).get("outcomes") or []}
+        runs = ", ".join(f"`{name}` ({status.get(name, 'training')})" for name in r.runs) or "none"
+        rows.append((r.number, runs, _g(r.flops), *(f"{_triple(r.before(t))} -> {_triple(r.after(t))}"
+                                                   for t in ("loss", "n_opt"))))
+    level = first.get("level")
+    lines = [title, "",
+             f"`sweep suggest --rounds`: each round proposed the runs that most narrow the "
+             f"{_pct(level) if level else ''} bootstrap intervals of L*(C) and N_opt(C) at C = "
+             f"{_g(first.get('target_compute'))} FLOPs ({first.get('law')} law; {first.get('criterion')}), trained "
+             "them with the sweep's own launcher and refitted. Before -> after: the value [interval] of the fit "
+             "the round chose from and of the refit once its runs ended (\"training\": not ended).", "",
+             _md_table(("round", "runs proposed (outcome)", "FLOPs", "L*(C) before -> after",
+                        "N_opt(C) before -> after"), rows), ""]
+    if record.stopped is not None:
+        reason = record.stopped.get("reason")
+        lines.append(f"The loop stopped after {record.stopped.get('round')} round(s): "
+                     f"{STOP_REASONS.get(reason, reason)} ({record.stopped.get('detail')}).")
+    else:
+        lines.append(f"The loop has not stopped: round {record.rounds[-1].number} is training or was interrupted "
+                     "(the same `sweep suggest --rounds` command resumes it).")
+    return "\n".join(lines)
+
+
+def _triple(entry: tuple[float, float, float] | None) -> str:
+    """value [lo, hi] of a (value, lo, hi); n/a where none."""
+    return "n/a" if entry is None else f"{_g(entry[0])} {_interval(entry[1:])}"
 
 
 def _skipped(title: str, reason: str) -> str:

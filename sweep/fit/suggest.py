@@ -132,3 +132,42 @@ def shrunk_interval(point: float, lo: float, hi: float, ratio: float, log_scale:
     if log_scale and lo > 0 and point > 0:
         return (float(point * (lo / point) ** ratio), float(point * (hi / point) ** ratio))
     return float(point - (point - lo) * ratio), float(point + (hi - point) * ratio)
+
+
+@dataclass(frozen=True)
+class TargetFit:
+    """The fit of a table at a target compute: `now` maps each target to (the fit's value,
+    interval lo, hi), as Suggestion.now; `params` the fitted law's parameters; `n_points` the
+    (N, T) points fitted."""
+
+    now: dict[str, tuple[float, float, float]]
+    params: dict[str, float]
+    n_points: int
+
+    def to_dict(self) -> dict:
+        return {**{t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
+                "params": dict(self.params), "n_points": self.n_points}
+
+
+def fit_at_target(table: RunsTable, *, target_compute: float, law: str = "chinchilla",
+                  resamples: int | None = None, seed: int | None = None, level: float | None = None,
+                  targets: Sequence[str] = design.TARGETS) -> TargetFit:
+    """L*(C) and N_opt(C) of the law fitted to the table's best points, with the bootstrap's
+    percentile intervals (what `suggest` reports as `now`, without choosing): the fit before and
+    after a round of launch/suggest_loop.py."""
+    if law not in FORMS:
+        raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
+    design.check_targets(targets)
+    resamples, level, seed = fit_defaults().resolve_bootstrap(resamples, level, seed)
+    table = validate(table, 1, "sweep suggest")
+    table = table.select(best_points(table))
+    fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
+    laws = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False).laws()
+    target_QxT = design.target_samples(laws, target_compute, targets)
+    point = dict(zip(("loss", "n_opt"), design.optimum_at(fit.law, target_compute)))
+    now = {}
+    for t, log_Q in zip(targets, target_QxT.T):
+        values_Q = np.exp(log_Q[np.isfinite(log_Q)])
+        lo, hi = percentile_interval(values_Q, level) if len(values_Q) >= 2 else (float("nan"),) * 2
+        now[t] = (point[t], lo, hi)
+    return TargetFit(now, {k: float(v) for k, v in fit.params().items()}, len(table))

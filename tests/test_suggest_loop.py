@@ -1,0 +1,309 @@
+"""launch/suggest_loop.py: rounds of suggest -> train -> refit on a sweep folder, recorded in
+suggest/rounds.jsonl; stopping after N rounds or once L*'s interval is narrow enough; a resumed
+loop finishes an interrupted round without choosing again; a failed proposal is recorded, not
+fatal; proposals trained through the sweep's own launcher with the sweep's settings; the report's
+"Active rounds" section; one clear error for each bad option or source.
+
+Most tests train nothing: their sweep folder holds run folders written as a run would (composed
+config, result.json) with losses from a known law, and `train` is a stand-in that writes the
+proposals' results the same way. The last test trains for real with the local launcher."""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from launch.grid import compose_grid
+from launch.suggest_loop import (add_loop_options, check_loop_options, launch_settings, loop_requested,
+                                 run_from_args, run_rounds)
+from sweep.errors import ConfigError
+from sweep.fit.design import Candidate
+from sweep.fit.parametric import ChinchillaLaw
+from sweep.fit.report import write_report
+from sweep.fit.rounds import read_rounds, rounds_path
+from sweep.fit.table import load_runs_table
+from sweep.rundir import RunDir, iter_run_dirs
+from tests.helpers import TINY
+
+REPO = Path(__file__).resolve().parent.parent
+LAW = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+OPTIONS = {"law": "chinchilla", "count": 1, "resamples": 20, "seed": 0}
+
+
+def base_overrides(sweep_dir: Path, cache: Path) -> list[str]:
+    return [*TINY, f"out_dir={sweep_dir}", f"data.cache_dir={cache}"]
+
+
+def write_complete(point, loss: float | None = None, status: str = "complete") -> None:
+    """A finished run folder of a grid point, as a run writes it (config.yaml, overrides.yaml,
+    result.json), its loss from LAW unless given."""
+    run, budget = point.run, point.budget
+    run.write_config(point.cfg)
+    run.record_overrides(point.overrides)
+    loss = float(LAW.predict(budget.n_params, budget.tokens)) if loss is None and status == "complete" else loss
+    run.write_result({"status": status, "n_params": budget.n_params, "tokens": budget.tokens, "flops": budget.flops,
+                      "steps": budget.steps, "final_eval_loss": loss})
+
+
+@pytest.fixture
+def law_sweep(tmp_path, shared_cache_dir):
+    """A sweep folder of 8 complete runs (d 16..64 x 2 token budgets) whose losses follow LAW."""
+    sweep_dir = tmp_path / "sweep"
+    for point in compose_grid([*base_overrides(sweep_dir, shared_cache_dir), "model.d=16,32,48,64",
+                               "budget.tokens_per_param=1,4"]):
+        write_complete(point)
+    return sweep_dir
+
+
+def candidates_of(sweep_dir: Path, cache: Path, *axes: str) -> list[Candidate]:
+    """Candidates built by hand: the base overrides with the given axes, one per grid point."""
+    out = []
+    for point in compose_grid([*base_overrides(sweep_dir, cache), *axes]):
+        b = point.budget
+        out.append(Candidate(b.n_params, b.tokens, b.flops, point.run.path.name, tuple(point.overrides), b.steps))
+    return out
+
+
+class StandIn:
+    """`train`: writes each point's run as complete with LAW's loss (or as failed for the runs in
+    `fail`), recording the points it was given."""
+
+    def __init__(self, fail=()):
+        self.calls, self.fail = [], set(fail)
+
+    def __call__(self, sweep_dir, points):
+        self.calls.append([p.run.path.name for p in points])
+        for point in points:
+            failed = any(f in point.run.path.name for f in self.fail)
+            write_complete(point, status="failed" if failed else "complete")
+
+
+def target_of(sweep_dir: Path) -> float:
+    return 10 * float(load_runs_table(sweep_dir).flops_R.max())
+
+
+def test_one_round_records_the_proposal_the_fit_before_and_after_and_why_it_stopped(law_sweep, shared_cache_dir):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    train = StandIn()
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=train)
+    assert (result.rounds, result.reason) == (1, "rounds")
+    lines = [json.loads(line) for line in rounds_path(law_sweep).read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["proposed", "ended", "stopped"]
+    proposed, ended, stopped = lines
+    (proposal,) = proposed["suggestion"]["proposals"]
+    assert proposal["label"] in {c.label for c in cands} and proposed["runs"] == [proposal["label"]]
+    assert train.calls == [proposed["runs"]]  # the proposal was trained, as its own run folder
+    assert set(proposed["params"]) == {"E", "A", "B", "alpha", "beta"}
+    assert proposed["suggestion"]["now"]["loss"]["interval"][0] <= proposed["suggestion"]["now"]["loss"]["value"]
+    assert ended["outcomes"] == [{"run": proposal["label"], "status": "complete", "error": None,
+                                  "final_eval_loss": pytest.approx(float(LAW.predict(proposal["n_params"],
+                                                                                     proposal["tokens"])))}]
+    assert ended["after"]["n_points"] == 9 and set(ended["after"]) >= {"loss", "n_opt", "params"}
+    assert stopped["reason"] == "rounds" and stopped["round"] == 1
+    again = StandIn()  # the same command again: the folder holds its 1 round, nothing is trained
+    assert run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+                      suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=again).reason == "rounds"
+    assert again.calls == [] and len(rounds_path(law_sweep).read_text().splitlines()) == 3  # no second stop line
+
+
+def test_a_sweep_whose_interval_is_already_narrow_enough_trains_nothing(law_sweep, shared_cache_dir):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
+    train = StandIn()
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=3, until_width=0.999,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=train)
+    assert result.reason == "width" and result.rounds == 0 and result.width < 0.999
+    assert train.calls == []
+    assert read_rounds(law_sweep).stopped["reason"] == "width"
+
+
+def test_the_last_round_s_fit_after_stands_for_now_only_at_the_same_target_compute(law_sweep, shared_cache_dir,
+                                                                                   monkeypatch):
+    import launch.suggest_loop as loop
+
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
+    options = {**OPTIONS, "target_compute": target_of(law_sweep)}
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options, train=StandIn())
+    fitted_at = []
+    real_fit = loop.fit_at_target
+    monkeypatch.setattr(loop, "fit_at_target", lambda table, **kw: fitted_at.append(kw["target_compute"])
+                        or real_fit(table, **kw))
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, until_width=0.5, suggest_options=options,
+               train=StandIn())
+    assert fitted_at == []  # the recorded fit after is the fit now
+    other = {**options, "target_compute": 100 * options["target_compute"]}
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, until_width=0.5, suggest_options=other,
+               train=StandIn())
+    assert fitted_at == [other["target_compute"]]  # another C: fitted again
+
+
+def test_no_candidate_left_stops_the_loop_and_says_so(law_sweep, shared_cache_dir):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=3,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=StandIn())
+    assert result.rounds == 1 and result.reason == "no_candidate"  # round 2: its only candidate was run
+    assert "no candidate left" in result.detail
+
+
+def test_a_failed_proposal_is_recorded_and_the_loop_goes_on(law_sweep, shared_cache_dir):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    train = StandIn(fail=("-",))  # every run fails
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=2,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=train)
+    assert result.reason == "rounds" and len(train.calls) == 2
+    record = read_rounds(law_sweep)
+    assert [o["status"] for r in record.rounds for o in r.ended["outcomes"]] == ["failed", "failed"]
+    assert record.rounds[0].ended["after"]["n_points"] == 8  # the refit took what finished
+
+
+def test_an_interrupted_round_is_finished_from_its_record_without_choosing_again(law_sweep, shared_cache_dir):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    options = {**OPTIONS, "target_compute": target_of(law_sweep)}
+
+    def interrupted(sweep_dir, points):
+        raise KeyboardInterrupt  # the loop is killed while round 1 trains
+
+    with pytest.raises(KeyboardInterrupt):
+        run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options, train=interrupted)
+    (open_round,) = read_rounds(law_sweep).rounds
+    assert open_round.ended is None
+
+    def no_choice(table):
+        raise AssertionError("the interrupted round's proposals are recorded: nothing is chosen again")
+
+    train = StandIn()
+    result = run_rounds(law_sweep, candidates_for=no_choice, rounds=1, suggest_options=options, train=train)
+    assert result.reason == "rounds" and train.calls == [open_round.runs]
+    events = [json.loads(line)["event"] for line in rounds_path(law_sweep).read_text().splitlines()]
+    assert events == ["proposed", "ended", "stopped"]
+
+
+@pytest.mark.parametrize("rounds, width, message", [
+    (0, None, "--rounds 0: accepted is a whole number of rounds >= 1"),
+    (2.5, None, "--rounds 2.5"),
+    (2, 1.5, "--until-width 1.5: accepted is a relative width"),
+    (2, 0, "--until-width 0:"),
+    (None, 0.1, "--until-width 0.1 needs --rounds N"),
+])
+def test_bad_loop_options_are_one_error_naming_the_value(rounds, width, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        check_loop_options(rounds, width)
+
+
+@pytest.mark.parametrize("source", ["runs.csv", "wandb:team/project/group", "missing-folder"])
+def test_a_source_that_cannot_train_is_one_error(tmp_path, source):
+    (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n1,2,3\n")
+    given = str(tmp_path / source) if not source.startswith("wandb:") else source
+    with pytest.raises(ConfigError, match="needs a sweep folder.*a runs table or a W&B group cannot train"):
+        run_rounds(given, candidates_for=lambda t: [], rounds=1, suggest_options={"target_compute": 1e15})
+
+
+def test_the_command_line_options_ask_for_the_loop_and_reach_it(law_sweep, shared_cache_dir, capsys):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sweep")
+    for name in ("--target-compute", "--budget"):
+        parser.add_argument(name, type=float)
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--bootstrap", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--law", default="chinchilla")
+    add_loop_options(parser)
+    assert not loop_requested(parser.parse_args([str(law_sweep)]))
+    args = parser.parse_args([str(law_sweep), "--target-compute", str(target_of(law_sweep)), "--count", "1",
+                              "--bootstrap", "20", "--rounds", "1", "--until-width", "0.5"])
+    assert loop_requested(args)
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
+    assert run_from_args(args, lambda table: cands, train=StandIn()) == 0
+    assert "stopped after" in capsys.readouterr().out
+
+
+def test_the_launcher_settings_are_the_sweep_s_latest_multirun_s(tmp_path):
+    (tmp_path / "multirun.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": {
+        "overrides": {"hydra": ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.mode=MULTIRUN"],
+                      "task": ["model.d=64,128"]},
+        "runtime": {"choices": {"hydra/launcher": "slurm"}}}})))
+    settings = launch_settings(tmp_path)
+    assert settings.hydra_overrides == ("hydra/launcher=slurm", "hydra.launcher.partition=gpu")
+    assert settings.queued  # Slurm: the loop waits for the jobs
+
+
+def test_without_multirun_yaml_the_launcher_is_local_unless_the_manifest_shows_slurm_jobs(tmp_path):
+    assert launch_settings(tmp_path).hydra_overrides == ("hydra/launcher=local",)
+    (tmp_path / "sweep_manifest.jsonl").write_text(json.dumps({"run": "a", "job_id": "12_0", "bucket": "small"}) + "\n")
+    with pytest.raises(ConfigError, match="Slurm jobs in its manifest but no multirun.yaml"):
+        launch_settings(tmp_path)
+
+
+def test_the_report_of_a_folder_with_rounds_has_an_active_rounds_section(law_sweep, shared_cache_dir, tmp_path):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+               suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=StandIn())
+    report = write_report(load_runs_table(law_sweep), tmp_path / "report", bootstrap_resamples=20)
+    text = report.markdown.read_text()
+    section = text[text.index("## 8. Active rounds"):]
+    (r,) = read_rounds(law_sweep).rounds
+    assert f"`{r.runs[0]}` (complete)" in section and " -> " in section
+    assert "The loop stopped after 1 round(s): the rounds asked for are done" in section
+
+
+# --- for real: the local launcher, a tiny sweep ----------------------------------------------------
+
+def multirun(sweep_dir: Path, cache: Path, *overrides: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
+           "model.d=16", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4", "budget.count_embedding=false",
+           "optim.warmup_steps=2", "optim.lr=3e-3", "train.log_every=4", "train.eval_every=8", "data.eval_tokens=512",
+           "train.device=cpu", "train.precision=fp32", "train.compile=false", "logger=none",
+           f"data.cache_dir={cache}", f"out_dir={sweep_dir}", *overrides]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+def test_a_round_trains_its_proposal_with_the_sweep_s_own_launcher_and_settings(tmp_path, shared_cache_dir):
+    """6 runs of 6-36 steps (one multirun, 2 at once), then the loop's one run of 24 steps: about 3 minutes
+    on this 2-core machine under load (the run startups dominate)."""
+    sweep_dir = tmp_path / "sweep"
+    proc = multirun(sweep_dir, shared_cache_dir, "hydra.launcher.parallelism=2", "model.l=1,2,3",
+                    "budget.tokens_per_param=0.25,0.5")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    base = next(iter_run_dirs(sweep_dir))
+    proposal = [o for o in base.read_overrides() if not o.startswith(("model.l=", "budget.tokens_per_param="))]
+    (point,) = compose_grid([*proposal, "model.l=4", "budget.tokens_per_param=0.25"])
+    b = point.budget
+    cands = [Candidate(b.n_params, b.tokens, b.flops, "d16-l4", tuple(point.overrides), b.steps)]
+    target = 10 * float(load_runs_table(sweep_dir).flops_R.max())
+    result = run_rounds(sweep_dir, candidates_for=lambda table: cands, rounds=1,
+                        suggest_options={**OPTIONS, "target_compute": target})
+    assert result.reason == "rounds"
+    (r,) = read_rounds(sweep_dir).rounds
+    assert r.runs == [point.run.path.name] and r.ended["outcomes"][0]["status"] == "complete"
+    trained = RunDir(sweep_dir / r.runs[0])
+    assert trained.read_result()["status"] == "complete"
+    base_cfg, new_cfg = base.read_config(), trained.read_config()
+    for key in ("out_dir", "data", "optim", "train", "seed"):  # the sweep's own settings
+        assert new_cfg[key] == base_cfg[key], key
+    assert new_cfg["model"]["l"] == 4
+    manifest = [json.loads(line) for line in (sweep_dir / "sweep_manifest.jsonl").read_text().splitlines()]
+    assert manifest[-1]["run"] == r.runs[0] and manifest[-1]["bucket"] == "local"  # through the local launcher
+    launcher = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.hydra  # the proposal's launch saved it again
+    assert "hydra/launcher=local" in launcher and "hydra.launcher.parallelism=2" in launcher
+
+
+@pytest.mark.slow  # a Slurm testbed and one tiny job: about a minute once the testbed is up
+def test_on_slurm_the_proposals_are_submitted_as_jobs_and_waited_for(slurm_cluster, law_sweep, shared_cache_dir):
+    cluster = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
+               "hydra.launcher.max_array_size=null",
+               "hydra.launcher.buckets=[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]"]
+    (law_sweep / "multirun.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": {
+        "overrides": {"hydra": cluster}, "runtime": {"choices": {"hydra/launcher": "slurm"}}}})))
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.25")
+    result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+                        suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)})
+    assert result.reason == "rounds"
+    (r,) = read_rounds(law_sweep).rounds
+    assert r.ended["outcomes"][0]["status"] == "complete", slurm_cluster.diagnose()
+    entry = [json.loads(line) for line in (law_sweep / "sweep_manifest.jsonl").read_text().splitlines()][-1]
+    assert entry["run"] == r.runs[0] and entry["bucket"] == "cpu"  # a Slurm job of the sweep's bucket
+    assert slurm_cluster.final_state(entry["job_id"]) == "COMPLETED"
