@@ -846,6 +846,21 @@ class SubcommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def add_loop_options(parser: argparse.ArgumentParser) -> None:
+    """`sweep suggest`'s options that close the loop (launch/suggest_loop.py runs it)."""
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="close the loop on a sweep folder: train the proposals with the sweep's own launcher and "
+                             "settings, wait, refit, suggest again, until the folder holds N rounds "
+                             "(recorded in SWEEP_DIR/suggest/rounds.jsonl; the same command again resumes)")
+    parser.add_argument("--until-width", type=float, metavar="W",
+                        help="with --rounds: stop earlier once L*(C)'s interval is narrower than W x L*(C) "
+                             "(0 < W < 1)")
+
+
+def loop_requested(args: argparse.Namespace) -> bool:
+    return getattr(args, "rounds", None) is not None or getattr(args, "until_width", None) is not None
+
+
 def suggest_command(args: argparse.Namespace) -> int:
     """`sweep suggest`'s arguments to `suggest` or `replay` (one source: SOURCE or --replay TABLE)."""
     if (args.sweep is None) == (args.replay is None):
@@ -861,6 +876,11 @@ def suggest_command(args: argparse.Namespace) -> int:
     loose = [f"--{k}" for k in ("growth", "holdout") if getattr(args, k) is not None]
     if loose:
         raise ConfigError(f"{', '.join(loose)}: taken only with --replay TABLE")
+    if loop_requested(args):
+        from launch.suggest_loop import run_from_args  # hydra and the launchers: only when the loop runs
+        from sweep.fit.candidates import candidate_set
+
+        return run_from_args(args, lambda table: candidate_set(args.sweep, args.candidates).candidates)
     return suggest(args.sweep, args.target_compute, args.law, args.budget, args.count, args.candidates,
                    args.bootstrap, args.seed, args.json)
 
@@ -979,8 +999,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                               f"(default {defaults.replay_growth:g}, conf/fit.yaml)")
     sg.add_argument("--holdout", type=int, metavar="H", help="--replay: the largest sizes held out (default "
                                                              f"{defaults.replay_holdout}, conf/fit.yaml)")
-    # Closing the loop (submit the proposals through the sweep's launcher, wait, suggest again):
-    # launch/suggest_loop.py adds its options here.
+    add_loop_options(sg)  # closing the loop: --rounds, --until-width
     sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
     sy.add_argument("sweep", type=Path, metavar="SWEEP_DIR")
     sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")

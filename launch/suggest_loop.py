@@ -100,21 +100,6 @@ class LoopResult:
 Train = Callable[[Path, Sequence[GridPoint]], None]
 
 
-def add_loop_options(parser: argparse.ArgumentParser) -> None:
-    """`sweep suggest`'s options that close the loop."""
-    parser.add_argument("--rounds", type=int, metavar="N",
-                        help="close the loop on a sweep folder: train the proposals with the sweep's own launcher and "
-                             "settings, wait, refit, suggest again, until the folder holds N rounds "
-                             "(recorded in SWEEP_DIR/suggest/rounds.jsonl; the same command again resumes)")
-    parser.add_argument("--until-width", type=float, metavar="W",
-                        help="with --rounds: stop earlier once L*(C)'s interval is narrower than W x L*(C) "
-                             "(0 < W < 1)")
-
-
-def loop_requested(args: argparse.Namespace) -> bool:
-    return getattr(args, "rounds", None) is not None or getattr(args, "until_width", None) is not None
-
-
 def run_from_args(args: argparse.Namespace, candidates_for: Callable[[RunsTable], Sequence[Candidate]],
                   train: Train | None = None) -> int:
     """`sweep suggest SWEEP_DIR --rounds N [--until-width W]` with `sweep suggest`'s options
