@@ -664,8 +664,8 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
                   f"{_num(result.full.width_loss, '.2%')}, N_opt factor {_num(result.full.width_n_opt, '.3g')}",
                   highlight=False)
     reached = {s: result.reached(s) for s in STRATEGIES}
-    console.print("within 10% of the whole pool's held-out error at: " + ", ".join(
-        f"{s} {'never' if f is None else f'{f:.0%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),
+    console.print("within 10% of the whole pool's held-out error from then on, from: " + ", ".join(
+        f"{s} {'never' if f is None else f'{f:.1%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),
         highlight=False)
     return 0
 
