@@ -145,3 +145,9 @@ def test_a_table_too_small_for_a_seed_design_is_one_clear_error():
     small = law_table(np.geomspace(1e7, 1e8, 4), (20,))  # 3 sizes in the pool, but one token budget
     with pytest.raises(ConfigError, match="do not hold a seed design"):
         replay(small, resamples=20)
+
+
+def test_a_table_of_three_sizes_is_one_error_naming_them():  # the README demo's 3 x 3 grid
+    demo_like = law_table(np.geomspace(1e7, 1e8, 3), (5, 10, 20))
+    with pytest.raises(ConfigError, match="the table has 3 model sizes: a replay needs at least 4"):
+        replay(demo_like, resamples=20)
