@@ -93,12 +93,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
                                or not math.isfinite(budget) or budget <= 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
-    table = validate(table, 1, "sweep suggest")
-    labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
-    if len(labels) > 1:
-        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
-                          "recipe at a time (a table of that recipe's runs)")
-    table = table.select(best_points(table))
+    table = fitted_points(table)
     target_compute = check_target_compute(target_compute, table)
     done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
     pool = [c for c in candidates if (float(c.n_params), float(c.tokens)) not in done and c.flops <= target_compute]
@@ -112,16 +107,34 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     target_QxT = design.target_samples(laws, target_compute, targets)
     choice = design.choose(target_QxT, design.candidate_samples(laws, pool), np.array([c.flops for c in pool]),
                            design.noise_variance(fit, noise_floor), count=count, budget=budget, targets=targets)
+    now = target_intervals(fit, target_QxT, target_compute, targets, level)
+    expected = {t: shrunk_interval(*now[t], choice.width_ratio[t], log_scale=(t == "n_opt")) for t in targets}
+    proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
+    return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
+                      now, expected, proposals, len(pool), count, budget)
+
+
+def fitted_points(table: RunsTable) -> RunsTable:
+    """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs."""
+    table = validate(table, 1, "sweep suggest")
+    labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
+    if len(labels) > 1:
+        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
+                          "recipe at a time (a table of that recipe's runs)")
+    return table.select(best_points(table))
+
+
+def target_intervals(fit, target_QxT: np.ndarray, target_compute: float, targets: Sequence[str],
+                     level: float) -> dict[str, tuple[float, float, float]]:
+    """Each target's (the fit's value at C, the bootstrap's percentile interval lo, hi) from the
+    bootstrap laws' log values target_QxT (NaN where a law has none)."""
     point = dict(zip(("loss", "n_opt"), design.optimum_at(fit.law, target_compute)))
-    now, expected = {}, {}
+    now = {}
     for t, log_Q in zip(targets, target_QxT.T):
         values_Q = np.exp(log_Q[np.isfinite(log_Q)])
         lo, hi = percentile_interval(values_Q, level) if len(values_Q) >= 2 else (float("nan"),) * 2
         now[t] = (point[t], lo, hi)
-        expected[t] = shrunk_interval(point[t], lo, hi, choice.width_ratio[t], log_scale=(t == "n_opt"))
-    proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
-    return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
-                      now, expected, proposals, len(pool), count, budget)
+    return now
 
 
 def shrunk_interval(point: float, lo: float, hi: float, ratio: float, log_scale: bool) -> tuple[float, float]:
@@ -159,15 +172,8 @@ def fit_at_target(table: RunsTable, *, target_compute: float, law: str = "chinch
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
     design.check_targets(targets)
     resamples, level, seed = fit_defaults().resolve_bootstrap(resamples, level, seed)
-    table = validate(table, 1, "sweep suggest")
-    table = table.select(best_points(table))
+    table = fitted_points(table)
     fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
     laws = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False).laws()
-    target_QxT = design.target_samples(laws, target_compute, targets)
-    point = dict(zip(("loss", "n_opt"), design.optimum_at(fit.law, target_compute)))
-    now = {}
-    for t, log_Q in zip(targets, target_QxT.T):
-        values_Q = np.exp(log_Q[np.isfinite(log_Q)])
-        lo, hi = percentile_interval(values_Q, level) if len(values_Q) >= 2 else (float("nan"),) * 2
-        now[t] = (point[t], lo, hi)
+    now = target_intervals(fit, design.target_samples(laws, target_compute, targets), target_compute, targets, level)
     return TargetFit(now, {k: float(v) for k, v in fit.params().items()}, len(table))
