@@ -146,3 +146,36 @@ def test_a_w_and_b_run_without_its_full_config_is_one_clear_error(tiny_config):
     del run.config["config"]
     with pytest.raises(ConfigError, match="W&B run a .* has no full config"):
         candidate_set("wandb:team/project/group", api=FakeApi([run]))
+
+
+def test_overrides_that_rebuild_the_base_config_are_its_command_line(tiny_config, tmp_path, shared_cache_dir):
+    from tests.helpers import TINY
+
+    full = [*TINY, f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={shared_cache_dir}"]
+    for d in (16, 32, 48):
+        for ratio in (1, 2):
+            run = finished_run(tiny_config, d, ratio, 5.0 - d / 100 - ratio / 10)
+            run.record_overrides([*full, f"model.d={d}", f"budget.tokens_per_param={ratio}", "optim.lr=0.003"])
+    cands = candidate_set(str(tmp_path / "runs"), "model.d=64 budget.tokens_per_param=2")
+    (c,) = cands.candidates
+    assert c.overrides == replaced([*full, "model.d=48", "budget.tokens_per_param=2", "optim.lr=0.003"],
+                                   {"model.d": 64, "model.l": 1, "budget.tokens_per_param": 2.0})
+
+
+def test_overrides_of_another_config_file_give_way_to_the_settings_that_differ_from_conf(
+        tiny_config, tmp_path, shared_cache_dir):
+    """A sweep run with --config-name demo records only its command line's overrides: composed onto
+    conf/train.yaml they are another config, so the command line is every setting of the base run
+    that differs from conf/train.yaml's, and it rebuilds the base run exactly."""
+    from sweep.fit.candidates import composed_config
+
+    for d in (16, 32, 48):
+        for ratio in (1, 2):
+            run = finished_run(tiny_config, d, ratio, 5.0 - d / 100 - ratio / 10)
+            run.record_overrides([f"model.d={d}", f"budget.tokens_per_param={ratio}"])  # not the TINY settings
+    cands = candidate_set(str(tmp_path / "runs"), "model.d=48 model.l=1 budget.tokens_per_param=2")
+    assert cands.why_no_command is None
+    (c,) = [c for c in candidate_set(str(tmp_path / "runs"), "model.d=64 budget.tokens_per_param=2").candidates]
+    assert "model.seq_len=32" in c.overrides and "train.batch_size=4" in c.overrides
+    same_axes = [o for o in c.overrides if not o.startswith("model.d=")] + ["model.d=48"]
+    assert to_plain(composed_config(same_axes)) == to_plain(cands.base.cfg)

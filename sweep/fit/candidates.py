@@ -13,8 +13,10 @@ are the ones the sweep tuned) and vary three axes:
 Each point is the base config with those three set; sweep/budget.py gives its N, tokens, steps
 and FLOPs. A point that fails sweep/config.py `validate` or the budget (fewer tokens than one
 step) is left out, and counted. Its command line is the base run's own overrides (its
-overrides.yaml; where none was recorded, as for a W&B run, the settings of its config that differ
-from conf/'s defaults) with the three axes replaced.
+overrides.yaml) with the three axes replaced, when they rebuild its config from conf/train.yaml;
+otherwise (none recorded, as for a W&B run, or a sweep of another --config-name, whose
+overrides.yaml holds only the command line's overrides) every setting of its config that differs
+from conf/train.yaml's.
 
 `--candidates "model.d=64,96,128 model.l=2,4 budget.tokens_per_param=10,20,40"` replaces any of
 the three axes; the others keep the set above.
@@ -167,7 +169,22 @@ def folder_base(row: dict[str, Any]) -> BaseRun:
     overrides = run.read_overrides()
     if overrides is None:  # a run from before overrides.yaml: its settings that differ from conf/'s
         return _rebuilt(run.path.name, cfg, f"{run.path.name} recorded no overrides")
+    if not rebuilds(cfg, overrides):  # e.g. a sweep of another --config-name (conf/demo.yaml): its
+        # overrides.yaml holds the command line's overrides, not the config file they applied to
+        return _rebuilt(run.path.name, cfg, f"{run.path.name}'s overrides do not rebuild its config from "
+                                            "conf/train.yaml")
     return BaseRun(run.path.name, cfg, tuple(overrides))
+
+
+def rebuilds(cfg: TrainConfig, overrides: Sequence[str]) -> bool:
+    """Whether conf/train.yaml composed with `overrides` is `cfg`, setting for setting."""
+    from sweep.results import flatten
+
+    try:
+        composed = composed_config(overrides)
+    except Exception:  # noqa: BLE001 (an override conf/train.yaml does not take: it does not rebuild)
+        return False
+    return flatten(to_plain(composed)) == flatten(to_plain(cfg))
 
 
 def wandb_base(run: Any, name: str) -> BaseRun:
@@ -194,12 +211,12 @@ def differing_overrides(cfg: TrainConfig) -> list[str]:
     """`key=value` for every setting of `cfg` that differs from conf/train.yaml's composed defaults."""
     from sweep.results import flatten
 
-    mine, default = flatten(to_plain(cfg)), flatten(to_plain(default_config()))
+    mine, default = flatten(to_plain(cfg)), flatten(to_plain(composed_config()))
     return [f"{key}={override_value(value)}" for key, value in mine.items() if default.get(key, object()) != value]
 
 
-def default_config() -> TrainConfig:
-    """conf/train.yaml composed with no overrides, typed."""
+def composed_config(overrides: Sequence[str] = ()) -> TrainConfig:
+    """conf/train.yaml composed with `overrides` (none: its defaults), typed."""
     from importlib.resources import files
 
     from hydra import compose, initialize_config_dir
@@ -208,9 +225,9 @@ def default_config() -> TrainConfig:
 
     try:
         with initialize_config_dir(config_dir=str(files("conf")), version_base=None):
-            return to_typed(compose("train"))
+            return to_typed(compose("train", overrides=list(overrides)))
     except ValueError:  # Hydra is initialized already (inside a Hydra app): compose there
-        return to_typed(compose("train"))
+        return to_typed(compose("train", overrides=list(overrides)))
 
 
 def override_value(value: Any) -> str:
@@ -224,7 +241,7 @@ def override_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(override_value(v) for v in value) + "]"
     text = str(value)
-    if re.fullmatch(r"[A-Za-z_][\w./:-]*", text) and text not in ("null", "true", "false"):
+    if re.fullmatch(r"[A-Za-z_/.][\w./:-]*", text) and text not in ("null", "true", "false"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
