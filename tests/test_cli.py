@@ -597,7 +597,7 @@ def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_pa
     for design in ("active", "random", "grid", "spread"):
         assert re.search(rf"│ {design} +│", out)
     assert "the whole pool: held-out error" in out
-    assert "within 10% of the whole pool's held-out error at: active " in out
+    assert "within 10% of the whole pool's held-out error from then on, from: active " in out
 
 
 def test_suggest_replay_json_is_the_replay_s_record(tmp_path, capsys):
