@@ -274,6 +274,8 @@ def launch_settings(sweep_dir: Path) -> LaunchSettings:
             raise ConfigError(f"{path}: cannot be read as Hydra's multirun config ({err}); the loop takes the "
                               "sweep's launcher settings from it") from None
         kept = tuple(o for o in overrides if not o.startswith(("hydra.sweeper.dry_run", "hydra.mode")))
+        if launcher and not any(o.startswith("hydra/launcher=") for o in kept):  # chosen by the config file
+            kept = (f"hydra/launcher={launcher}", *kept)  # (conf/demo.yaml's defaults), not on the command line
         return LaunchSettings(kept, str(launcher or "basic"), str(path))
     buckets = {e.get("bucket") for e in manifest_entries(sweep_dir)}
     if buckets - {"local", None}:

@@ -238,6 +238,15 @@ def test_the_launcher_settings_are_the_sweep_s_latest_multirun_s(tmp_path):
     assert settings.queued  # Slurm: the loop waits for the jobs
 
 
+def test_a_launcher_chosen_by_the_sweep_s_config_file_is_named_on_the_command_line(tmp_path):
+    """`python -m sweep.train -m --config-name demo` picks the local launcher in conf/demo.yaml's
+    defaults: no hydra/launcher override was saved, only Hydra's runtime choice."""
+    (tmp_path / "multirun.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": {
+        "overrides": {"hydra": ["hydra.mode=MULTIRUN"], "task": ["model.d=64,128"]},
+        "runtime": {"choices": {"hydra/launcher": "local"}}}})))
+    assert launch_settings(tmp_path).hydra_overrides == ("hydra/launcher=local",)
+
+
 def test_without_multirun_yaml_the_launcher_is_local_unless_the_manifest_shows_slurm_jobs(tmp_path):
     assert launch_settings(tmp_path).hydra_overrides == ("hydra/launcher=local",)
     (tmp_path / "sweep_manifest.jsonl").write_text(json.dumps({"run": "a", "job_id": "12_0", "bucket": "small"}) + "\n")
