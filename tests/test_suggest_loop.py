@@ -128,6 +128,7 @@ def test_a_sweep_whose_interval_is_already_narrow_enough_trains_nothing(law_swee
     assert read_rounds(law_sweep).stopped["reason"] == "width"
 
 
+@pytest.mark.slow  # about 20 s (two loops' fits); the one-round test covers the record it reuses
 def test_the_last_round_s_fit_after_stands_for_now_only_at_the_same_target_compute(law_sweep, shared_cache_dir,
                                                                                    monkeypatch):
     import launch.suggest_loop as loop
@@ -148,6 +149,7 @@ def test_the_last_round_s_fit_after_stands_for_now_only_at_the_same_target_compu
     assert fitted_at == [other["target_compute"]]  # another C: fitted again
 
 
+@pytest.mark.slow  # about 25 s; suggest's own "no candidate left" error is covered by test_fit_suggest.py
 def test_no_candidate_left_stops_the_loop_and_says_so(law_sweep, shared_cache_dir):
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
     result = run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=3,
