@@ -275,3 +275,22 @@ def test_a_status_csv_sets_stopped_runs_aside_with_their_predicted_loss_and_inte
     np.testing.assert_array_equal(every.interval_Rx2[1], [3.2, 3.4])
     assert np.isnan(every.interval_Rx2[2]).all()  # no interval: drawn without a bar
     assert every.excluded == {"stopped_early without a predicted loss": 1}
+
+
+def test_eval_stderr_and_duplicate_rate_are_read_from_rows_and_from_a_status_csv(tmp_path):
+    rows = [{"status": "complete", "n_params": 1e6 * (i + 1), "tokens": 2e7, "final_eval_loss": 3.0 - 0.1 * i,
+             "final_eval_loss_stderr": 0.01 * (i + 1), "data_density": {"near_or_exact_duplicate_rate": 0.5}}
+            for i in range(3)]
+    table = from_rows(rows)
+    assert table.loss_stderr_R.tolist() == pytest.approx([0.01, 0.02, 0.03])
+    assert table.duplicate_rate_R.tolist() == [0.5, 0.5, 0.5]
+    assert table.select(np.array([False, True, True])).loss_stderr_R.tolist() == pytest.approx([0.02, 0.03])
+    frame = pd.DataFrame({"n_params": [1e6, 2e6], "tokens": [2e7, 4e7], "final_eval_loss": [3.0, 2.9],
+                          "final_eval_loss_stderr": [0.01, float("nan")],
+                          "data_density.near_or_exact_duplicate_rate": [0.0, 0.3]})
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    table = from_file(path)
+    assert table.loss_stderr_R[0] == pytest.approx(0.01) and np.isnan(table.loss_stderr_R[1])
+    assert table.duplicate_rate_R.tolist() == [0.0, 0.3]
+    assert from_rows([{k: v for k, v in rows[0].items() if k != "final_eval_loss_stderr"}]).loss_stderr_R is None

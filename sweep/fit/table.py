@@ -38,7 +38,10 @@ from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, 
 log = logging.getLogger("sweep.fit")
 
 REQUIRED = ("n_params", "tokens", "loss")
-OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "true_entropy_nats")
+MEASURES = ("true_entropy_nats", "loss_stderr", "duplicate_rate")  # per-run numbers that are no grid coordinate
+MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status --csv` names them
+                   "duplicate_rate": "data_density.near_or_exact_duplicate_rate"}
+OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *MEASURES)
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 NAME_COLUMNS = ("run", "name")
@@ -72,6 +75,8 @@ class RunsTable:
     d_R: np.ndarray | None = None
     l_R: np.ndarray | None = None
     true_entropy_nats_R: np.ndarray | None = None  # a synthetic corpus's entropy rate (nats/token), NaN where absent
+    loss_stderr_R: np.ndarray | None = None  # the final eval loss's standard error over eval batches, NaN where absent
+    duplicate_rate_R: np.ndarray | None = None  # the corpus's near-or-exact duplicate document rate (data density)
     excluded: dict[str, int] = field(default_factory=dict)
     source: str = ""
     predicted_R: np.ndarray | None = None
@@ -100,8 +105,8 @@ class RunsTable:
                 arrays[name] = getattr(self, name)[keep_R]
         arrays.update({f"{h}_R": getattr(self, f"{h}_R")[keep_R] for h in HYPERPARAMETERS
                        if getattr(self, f"{h}_R") is not None})
-        if self.true_entropy_nats_R is not None:
-            arrays["true_entropy_nats_R"] = self.true_entropy_nats_R[keep_R]
+        arrays.update({f"{m}_R": getattr(self, f"{m}_R")[keep_R] for m in MEASURES
+                       if getattr(self, f"{m}_R") is not None})
         recipe = _pick(self.recipe, keep_R) if self.recipe is not None else None
         return replace(self, names=_pick(self.names, keep_R), recipe=recipe, **arrays)
 
@@ -121,7 +126,7 @@ class RunsTable:
         stopped, n = self.stopped, len(self)
         arrays = {f: np.concatenate([getattr(self, f), getattr(stopped, f)])
                   for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
-        for name in (*(f"{h}_R" for h in HYPERPARAMETERS), "true_entropy_nats_R"):
+        for name in (f"{h}_R" for h in (*HYPERPARAMETERS, *MEASURES)):
             mine, theirs = getattr(self, name), getattr(stopped, name)
             arrays[name] = None if mine is None and theirs is None else np.concatenate(
                 [np.full(n, np.nan) if mine is None else mine,
@@ -191,7 +196,7 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
         if status != COMPLETE:
             excluded[status] = excluded.get(status, 0) + 1
             continue
-        kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss"))})
+        kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss")), **_measures(row)})
         names.append(_name(row, i))
     columns = {c: [r.get(c) for r in kept] for c in REQUIRED + OPTIONAL}
     actual = {name: row["loss"] for name, row in zip(names, kept) if _finite(row["loss"])}
@@ -202,7 +207,8 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
 def from_file(path: str | os.PathLike) -> RunsTable:
     """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
     final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l,
-    true_entropy_nats, and a run name
+    true_entropy_nats, loss_stderr (the final eval loss's standard error), duplicate_rate (the
+    corpus's near-or-exact duplicate document rate), and a run name
     (run or name). A `status` column, where present, keeps only the complete rows (the
     stopped_early ones are set aside with their predicted_final_eval_loss and predicted_interval
     columns, as `sweep status --csv` writes them); a `role` column leaves out the rows of ladder
@@ -232,6 +238,8 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
         raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
                           f"required: {', '.join(REQUIRED)} (loss may be named final_eval_loss)")
     frame = frame.rename(columns={loss_column: "loss"}) if loss_column != "loss" else frame
+    frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
+                                  if name not in frame.columns and alias in frame.columns})
     excluded = {}
     if "role" in frame.columns:
         trunk_R = (frame["role"] == TRUNK).to_numpy()
@@ -389,13 +397,20 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
     flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
     optional = {f"{h}_R": _floats(columns[h], h, names) if any(_given(v) for v in columns[h]) else None
                 for h in HYPERPARAMETERS}
-    entropy = columns["true_entropy_nats"]
-    optional["true_entropy_nats_R"] = (_floats(entropy, "true_entropy_nats", names)
-                                  if any(_given(v) for v in entropy) else None)
+    optional.update({f"{m}_R": _floats(columns[m], m, names) if any(_given(v) for v in columns[m]) else None
+                     for m in MEASURES})
     recipes = columns["recipe"]
     recipe = tuple(str(v) if _given(v) else None for v in recipes) if any(_given(v) for v in recipes) else None
     return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, recipe=recipe, excluded=excluded,
                      source=source, **optional)
+
+
+def _measures(row: dict[str, Any]) -> dict[str, Any]:
+    """A sweep row's measured columns under the runs table's names (MEASURE_ALIASES: its final
+    eval loss's standard error, its corpus density report's duplicate rate, nested or flattened)."""
+    density = row.get("data_density")
+    nested = {"duplicate_rate": density.get("near_or_exact_duplicate_rate")} if isinstance(density, dict) else {}
+    return {name: row.get(name, row.get(alias, nested.get(name))) for name, alias in MEASURE_ALIASES.items()}
 
 
 def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
