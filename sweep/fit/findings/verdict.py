@@ -32,8 +32,8 @@ class Finding:
     `name`: the preset's name (conf/experiment/NAME.yaml); `claim`: the paper's finding in one
     sentence; `rule`: the verdict rule in words; `verdict`: one of VERDICTS; `because`: one
     sentence with the numbers that decided it; `rows`/`header`: the numbers behind it (each with
-    its uncertainty) as a table; `draw`: a function (figure path -> None) drawing its figure, None
-    when it has none; `details`: the same numbers for fits.json."""
+    its uncertainty) as a table; `draw`: a function returning its figure (a matplotlib Figure, drawn as
+    sweep/fit/figures.py draws: no pyplot), None when it has none; `details`: the same numbers for fits.json."""
 
     name: str
     claim: str
@@ -42,7 +42,7 @@ class Finding:
     because: str
     header: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = ()
-    draw: Callable[[Any], None] | None = None
+    draw: Callable[[], Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
