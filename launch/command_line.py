@@ -13,7 +13,7 @@ from typing import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems
+from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems, experiment_scale
 from sweep.budget import compute_budget
 from sweep.config import to_typed, validate
 from sweep.data.checks import check_data
@@ -85,6 +85,9 @@ def check_launcher_keys(overrides: list[str], config_name: str = "train") -> Non
 def check_single_run(overrides: list[str], config_name: str = "train") -> None:
     """Compose, validate and check the inputs of one run, as `python -m sweep.train` would."""
     cfg = to_typed(_compose(overrides, config_name))
+    if cfg.experiment.name is not None:
+        raise ConfigError(f"+experiment={cfg.experiment.name} is a grid: run it with -m (python -m sweep.train -m "
+                          f"{' '.join(overrides)}), or see its runs first with sweep plan {' '.join(overrides)}")
     validate(cfg)
     check_data(cfg.data)
     problems = data_problems([GridPoint(overrides, cfg, compute_budget(cfg))])
@@ -100,7 +103,8 @@ def check_multirun(overrides: list[str], config_name: str = "train") -> None:
         fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
     except Exception as err:  # a malformed override
         raise ConfigError(composition_error(err)) from err
-    base = _compose(fixed, config_name)
+    base = _compose(fixed, config_name, return_hydra_config=True)
+    experiment_scale(base)  # a scale the experiment lacks: one error before Hydra creates any folder
     out_dir_swept = any(o.split("=", 1)[0].lstrip("+") == "out_dir" for o in overrides if o not in fixed)
     if not out_dir_swept:
         check_writable_dir("out_dir", base.out_dir)

@@ -234,16 +234,80 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
     from hydra.core.global_hydra import GlobalHydra
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        base = compose(config_name, overrides=[], return_hydra_config=True)
+        base = compose(config_name, overrides=fixed_overrides(overrides), return_hydra_config=True)
         loader = GlobalHydra.instance().config_loader()
         composer = GridComposer(lambda point: compose(config_name, overrides=point), loader.repository.group_exists)
-        return build_grid(split_grid(config_sweep_params(base) + list(overrides), loader), composer)
+        return build_grid(grid_points(base, overrides, loader), composer)
 
 
-def config_sweep_params(config: DictConfig) -> list[str]:
-    """Sweep dimensions a config itself declares in `hydra.sweeper.params` (the demo does)."""
+def fixed_overrides(overrides: Sequence[str]) -> list[str]:
+    """The overrides that are not sweeps: what Hydra composes a multirun's config with."""
+    parser = OverridesParser.create()
+    return [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+
+
+def grid_points(config: DictConfig, arguments: Sequence[str], config_loader: ConfigLoader | None = None
+                ) -> list[list[str]]:
+    """The points of a multirun: each of the config's own grids (`config_grids`) with the command
+    line's `arguments` after it (a key given on the command line replaces the config's), expanded;
+    their union, in order, a point listed by two grids once."""
+    points: list[list[str]] = []
+    for grid in config_grids(config):
+        for point in split_grid([*grid, *arguments], config_loader):
+            if point not in points:
+                points.append(point)
+    return points
+
+
+def config_grids(config: DictConfig) -> list[list[str]]:
+    """The sweep dimensions a config itself declares, as one or more grids whose union is its
+    sweep: `hydra.sweeper.params` (the demo's); with an experiment preset (`+experiment=NAME`,
+    conf/experiment/), then the chosen scale's `overrides`, and one grid per entry of its `grids`
+    (each a list of overrides: an arm of the experiment, e.g. one recipe) or one grid without."""
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    return [f"{key}={value}" for key, value in params.items()]
+    declared = [f"{key}={value}" for key, value in params.items()]
+    scale = experiment_scale(config)
+    if scale is None:
+        return [declared]
+    shared = declared + scale.get("overrides", [])
+    return [shared + arm for arm in scale.get("grids") or [[]]]
+
+
+SCALE_KEYS = ("overrides", "grids", "note")
+
+
+def experiment_scale(config: DictConfig) -> dict[str, Any] | None:
+    """The chosen scale of the config's experiment preset ({overrides: [str], grids: [[str]], note}),
+    None without an experiment. ConfigError naming the scales accepted, or what is malformed."""
+    name = OmegaConf.select(config, "experiment.name")
+    chosen = OmegaConf.select(config, "experiment.scale")
+    scales = OmegaConf.select(config, "experiment.scales") or {}
+    if name is None:
+        if chosen not in (None, "cpu") or scales:
+            raise ConfigError(f"experiment.scale={chosen} (or experiment.scales) is set but no experiment is selected: "
+                              f"add +experiment=NAME (accepted: {', '.join(experiment_names()) or 'none found'})")
+        return None
+    if chosen not in scales:
+        raise ConfigError(f"experiment.scale={chosen}: the experiment {name} has the scales "
+                          f"{', '.join(map(str, scales)) or '(none)'}")
+    scale = OmegaConf.to_container(scales[chosen], resolve=False)
+    where = f"experiment {name}, scale {chosen}"
+    if not isinstance(scale, dict) or set(scale) - set(SCALE_KEYS):
+        raise ConfigError(f"{where}: a scale is a mapping with the keys {', '.join(SCALE_KEYS)}; it has "
+                          f"{', '.join(map(str, scale)) if isinstance(scale, dict) else repr(scale)}")
+    overrides, grids = scale.get("overrides") or [], scale.get("grids") or []
+    if not _strings(overrides) or not isinstance(grids, list) or not all(_strings(g) for g in grids):
+        raise ConfigError(f"{where}: `overrides` is a list of overrides (key=value) and `grids` a list of such lists")
+    return {"overrides": list(overrides), "grids": [list(g) for g in grids], "note": scale.get("note")}
+
+
+def experiment_names() -> list[str]:
+    """The experiment presets of the config tree (conf/experiment/NAME.yaml)."""
+    return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+def _strings(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
 
 
 def check_data_ready(grid: Sequence[GridPoint], runs_here: bool = True) -> None:

@@ -16,7 +16,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -195,6 +195,17 @@ class LoggerConfig:
 
 
 @dataclass
+class ExperimentConfig:
+    """An experiment preset (conf/experiment/NAME.yaml, `+experiment=NAME`): a paper's finding as a
+    ready grid at several scales. The grid sweeper adds the chosen scale's overrides and grids
+    (launch/grid.py config_grids); a run only records them (no part of its identity)."""
+    name: Optional[str] = MISSING  # null: no experiment
+    claim: Optional[str] = MISSING  # the finding, in one sentence
+    scale: str = MISSING  # one of `scales`' keys
+    scales: Dict[str, Any] = field(default_factory=dict)  # scale -> {overrides: [...], grids: [[...], ...], note: ...}
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -203,6 +214,7 @@ class TrainConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     seed: int = MISSING
     recipe: Optional[str] = MISSING  # a label for comparing training recipes (sweep fit --law crossover)
     out_dir: str = MISSING  # root of all run folders
@@ -210,7 +222,7 @@ class TrainConfig:
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainLoopConfig,
              "budget": BudgetConfig, "logger": LoggerConfig,
-             "early_stop": EarlyStopConfig}
+             "early_stop": EarlyStopConfig, "experiment": ExperimentConfig}
 
 
 def register_configs() -> None:

@@ -21,7 +21,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, config_sweep_params, split_grid
+from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, grid_points
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, run_locally
 from launch.queue import submission_lock
@@ -72,7 +72,8 @@ class GridSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.hydra_context is not None and self.config is not None and self.launcher is not None
-        points = split_grid(config_sweep_params(self.config) + list(arguments), self.hydra_context.config_loader)
+        with user_errors_exit():
+            points = grid_points(self.config, arguments, self.hydra_context.config_loader)
         # a project launcher by what it can do: Hydra's plugin scan executes this module again, so
         # the launcher's class may come from another copy of it than this sweeper's
         ours = callable(getattr(self.launcher, "launch_grid", None))
