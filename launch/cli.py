@@ -749,23 +749,51 @@ def demo(out_dir: Path | None) -> int:
     given): its corpus generated (`sweep prepare`), its runs, then their table, plot and fit, whose
     irreducible loss E is set beside the corpus's known entropy rate."""
     out_dir = Path(conf_file("demo.yaml")["out_dir"]) if out_dir is None else out_dir
-    overrides = [f"out_dir={out_dir}"]
-    console.print("preparing the demo's corpus: sweep prepare --config-name demo " + " ".join(overrides))
-    code = prepare(overrides, "demo", workers=1, slurm=False, time_min=0, wait=False)
-    cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", "demo", *overrides]
+    code = prepare_train_report([f"out_dir={out_dir}"], "demo", out_dir)
     if code == 0:
-        console.print("running: " + " ".join(cmd[1:]))
+        law = json.loads((out_dir / "report" / "fits.json").read_text()).get("chinchilla")
+        if law:
+            console.print(f"Chinchilla fit: loss(N, T) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
+                          f"{law['B']:.3g} / T^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
+            console.print(entropy_line(law, runs_table(str(out_dir))), highlight=False)
+    return code
+
+
+def experiment(name: str, overrides: Sequence[str]) -> int:
+    """`sweep experiment NAME [OVERRIDES]`: the preset conf/experiment/NAME.yaml run here as the demo
+    runs (its corpus prepared, its grid trained, its report written), then each finding's verdict."""
+    from launch.grid import compose_grid, experiment_names
+
+    if name not in experiment_names():
+        raise ConfigError(f"experiment {name!r}: accepted: {', '.join(experiment_names())}")
+    overrides = [f"+experiment={name}", *overrides]
+    grid = compose_grid(overrides)  # every point valid (and its out_dir known) before anything runs
+    out_dir = Path(grid[0].cfg.out_dir)
+    code = prepare_train_report(overrides, "train", out_dir)
+    if code == 0:
+        findings = json.loads((out_dir / "report" / "fits.json").read_text()).get("findings") or []
+        for finding in findings:
+            console.print(f"{finding['name']}: {finding['verdict']}: {finding['because']}", highlight=False)
+        console.print(f"report: {out_dir / 'report' / 'report.md'}", highlight=False)
+    return code
+
+
+def prepare_train_report(overrides: Sequence[str], config_name: str, out_dir: Path) -> int:
+    """A local sweep end to end: its corpus prepared (`sweep prepare`), its grid trained
+    (`python -m sweep.train -m`, each run in its own process), its table and plot (`sweep
+    status`), then, when every run ended well, its report in out_dir/report."""
+    shown = " ".join([*(["--config-name", config_name] if config_name != "train" else []), *overrides])
+    console.print(f"preparing the corpus: sweep prepare {shown}", highlight=False)
+    code = prepare(overrides, config_name, workers=1, slurm=False, time_min=0, wait=False)
+    cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", config_name, *overrides]
+    if code == 0:
+        console.print("running: " + " ".join(cmd[1:]), highlight=False)
         code = subprocess.call(cmd)
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
     if code == 0:
         defaults = fit_defaults()
         report(str(out_dir), None, out_dir / "report", bootstrap=defaults.bootstrap, seed=defaults.seed,
                compute=None, cutoff=None, recipe=None, upload=False)
-        law = json.loads((out_dir / "report" / "fits.json").read_text()).get("chinchilla")
-        if law:
-            console.print(f"Chinchilla fit: loss(N, T) = {law['E']:.3g} + {law['A']:.3g} / N^{law['alpha']:.3g} + "
-                          f"{law['B']:.3g} / T^{law['beta']:.3g}; report in {out_dir / 'report' / 'report.md'}")
-            console.print(entropy_line(law, runs_table(str(out_dir))), highlight=False)
     return code
 
 
@@ -830,6 +858,9 @@ SUBCOMMAND_EXAMPLES = {
     "demo": """\
     sweep demo
     sweep demo --out-dir runs/my-demo""",
+    "experiment": """\
+    sweep experiment lr_ucurve                          # conf/experiment/lr_ucurve.yaml at its CPU scale, here
+    sweep experiment otr out_dir=runs/otr-again         # with Hydra overrides""",
     "completion": """\
     source <(sweep completion bash)""",
 }
@@ -1005,6 +1036,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
     d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
+    e = sub.add_parser("experiment", help="run a paper's finding (conf/experiment/NAME.yaml) here: prepare, "
+                                          "train, report with its verdict")
+    e.add_argument("name", help="the preset: conf/experiment/NAME.yaml")
+    e.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. out_dir=...)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)
     args = parser.parse_args(argv)
@@ -1036,6 +1071,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return suggest_command(args)
         if args.command == "sync":
             return sync(args.sweep, args.jobs)
+        if args.command == "experiment":
+            return experiment(args.name, args.overrides)
         return demo(args.out_dir)
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
