@@ -12,6 +12,7 @@ finding, which runs make it present (the report's line when none is).
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 from sweep.errors import ConfigError
@@ -42,7 +43,10 @@ NEEDS = {
 
 def assess_findings(table: RunsTable, *, resamples: int, seed: int,
                     checks: tuple[Check, ...] = CHECKS) -> list[Finding]:
-    """The Finding of every check whose runs `table` holds, in the order of `checks`."""
+    """The Finding of every check whose runs `table` holds, in the order of `checks`. ConfigError
+    unless `resamples` (the redraws of each check's intervals) is an integer >= 1."""
+    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) or resamples < 1:
+        raise ConfigError(f"resamples {resamples!r}: the findings' redraws are an integer >= 1")
     table = table.with_stopped()
     found = []
     for check in checks:

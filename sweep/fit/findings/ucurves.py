@@ -48,8 +48,8 @@ from sweep.fit.figures import PARAM_LABEL, draw_batch_vs_loss, draw_finding_ucur
 from sweep.fit.findings.verdict import (CANNOT_TELL, FALLBACK_RELATIVE_STDERR, HELD, NOT_HELD, Z, Finding,
                                         combined, intervals_apart, lower_by, same_within_noise,
                                         stderr_or_fallback)
-from sweep.fit.hyperparams import MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands, \
-    parabola_window
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands,
+                                   parabola_window)
 from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
 from sweep.fit.table import RunsTable
 
@@ -64,7 +64,8 @@ BATCH_CLAIM = "Final loss against batch size at Chinchilla-optimal training is U
 BATCH_LOSS_CLAIM = "The optimal batch size grows as the loss falls (Kaplan's B_opt = B* / L^(1/alpha_B))."
 
 _NOISE = (f"two losses differ when they are more than Z = {Z:g} combined eval standard errors apart (a run without "
-          f"one counts with {FALLBACK_RELATIVE_STDERR:.1%} of its loss)")
+          f"one counts with {FALLBACK_RELATIVE_STDERR:.1%} of its loss, a run stopped early with at least a quarter "
+          "of its prediction's 95% interval)")
 _SHAPES = (f"per (N, tokens) cell, the best loss at each value; a cell is U when its best value is inside the grid and "
            f"both grid ends are above it, FLAT when every value is within noise of the best over at least "
            f"{FLAT_SPAN:g}x, else EDGE (the grid does not bracket the optimum); {_NOISE}")
