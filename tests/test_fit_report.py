@@ -100,7 +100,7 @@ def test_every_section_and_figure_of_a_full_design(full):
     assert "excluded: 3 diverged" in text and "recipe 'x'" in text
     assert set(sections(text)) == {"1", "2", "3", "4", "5", "6"} and "Skipped" not in text
     names = {"loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "frontier", "lr_ucurves", "batch_ucurves",
-             "crossover"}
+             "crossover", "finding_lr_ucurve", "finding_batch_ucurve", "finding_batch_vs_loss"}
     assert set(result.figures) == names
     for name, path in result.figures.items():
         assert path.parent == result.out_dir and path.read_bytes()[:8] == PNG_SIGNATURE
@@ -214,6 +214,8 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
     assert fits["chinchilla"]["E"] == pytest.approx(LAW_X.E, abs=0.1) and "isoflop" not in fits
     assert fits["skipped"] == result.skipped
     assert all(r["pred_chinchilla"] is not None for r in result.rows_with_predictions())
+    assert "## Findings\n\nNo finding's runs are present: lr_ucurve needs >= 3 learning rates" in text
+    assert fits["findings"] == []
 
 
 def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
@@ -225,7 +227,8 @@ def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
     result = write_report(make_table(rows), tmp_path, bootstrap_resamples=20)
     assert "need at least 6" in result.skipped["chinchilla"]
     assert "lr_law" in result.skipped and "at 2 or more compute budgets" in result.skipped["lr_law"]
-    assert set(result.figures) == {"lr_ucurves"} and result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
+    assert set(result.figures) == {"lr_ucurves", "finding_lr_ucurve"}
+    assert result.figures["lr_ucurves"].read_bytes()[:8] == PNG_SIGNATURE
     text = result.markdown.read_text()
     assert f"Skipped: {result.skipped['chinchilla']}" in sections(text)["1"]
     assert "Power law not fitted" in sections(text)["5"]
@@ -407,3 +410,25 @@ def test_section_7_draws_the_predicted_final_losses_against_the_actual_ones(tmp_
     assert [r["run"] for r in prediction["runs"]] == ["a", "b", "c", "d", "e"]
     without = write_report(make_table(rows), tmp_path / "without", bootstrap_resamples=10)
     assert "7" not in sections(without.markdown.read_text()) and "predicted_vs_actual" not in without.figures
+
+
+def test_a_report_on_one_size_s_lr_u_curve_opens_with_its_finding(tmp_path):
+    """One size, 5 learning rates around a known optimum: no law can be fitted, the report is still
+    written, and its Findings section (before section 1) gives lr_ucurve's verdict: one size cannot
+    tell whether the optimum moves."""
+    lrs = np.geomspace(3e-4, 1e-2, 5)
+    rows = [dict(name=f"lr{i}", n_params=1e8, tokens=2e9, flops=1.2e18, lr=lr,
+                 loss=3.0 + 0.05 * np.log(lr / 2e-3) ** 2) for i, lr in enumerate(lrs)]
+    result = write_report(make_table(rows), tmp_path, bootstrap_resamples=50, seed=3)
+    text = result.markdown.read_text()
+    assert text.index("## Findings") < text.index("## 1. ")
+    findings = text[text.index("## Findings"):text.index("## 1. ")]
+    assert "### lr_ucurve: cannot tell from these runs" in findings and "50 redraws (seed 3)" in findings
+    assert "**Cannot tell from these runs: one model size only (N=1e+08)" in findings
+    assert "Rule: per (N, tokens) cell" in findings and "| 1e+08 | 2e+09 |" in findings
+    assert "](finding_lr_ucurve.png)" in findings
+    assert result.figures["finding_lr_ucurve"].read_bytes()[:8] == PNG_SIGNATURE
+    (finding,) = json.loads(result.json.read_text())["findings"]
+    assert finding["name"] == "lr_ucurve" and finding["verdict"] == "cannot tell from these runs"
+    assert finding["details"]["cells"][0]["optimum"] == pytest.approx(2e-3, rel=1e-3)
+    assert finding["details"]["resamples"] == 50 and finding["details"]["seed"] == 3

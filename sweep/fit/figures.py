@@ -12,6 +12,10 @@ matplotlib Figure: what `sweep report` saves (sweep/fit/report.py) and what a no
     draw_crossover(points, crossovers)       each recipe's points and loss*(C), the crossings
     draw_predicted_vs_actual(predictions)    each finished run's predicted final loss (its curve cut
                                              short, sweep/fit/predict.py) against the actual one
+    draw_finding_ucurves(curves, param)      a finding's U-curves: loss against lr / batch size per
+                                             (N, tokens) cell, bars its stderr, the optimum's interval
+    draw_batch_vs_loss(curves, fit)          each cell's optimal batch size (its interval) against its
+                                             best loss, with the fitted ln B_opt = c + s ln L
 
 `ax` (one Axes) or `axes` (a pair, left and right) are the caller's; None draws onto a fresh
 `matplotlib.figure.Figure` of the report's size. Nothing here uses pyplot or switches the
@@ -29,6 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
@@ -344,6 +349,65 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
     level = scored[0].prediction.level
     ax.set_title(f"Final loss predicted by the curve law, {len(scored)} finished runs (bars: {level:.0%} interval)",
                  fontsize=9)
+    return fig
+
+
+def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None) -> Figure:
+    """A U-curve finding's cells (sweep/fit/findings/ucurves.py UCurve: n_params, tokens, recipe,
+    value_X, loss_X, stderr_X, shape, opt_value, interval), one line per cell coloured by its size
+    N: the best loss at each value with its standard error as bars, the optimum (star) with its
+    interval as a horizontal bar. Log x."""
+    label = PARAM_LABEL[param]
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    sizes = [c.n_params for c in curves]
+    norm = LogNorm(min(sizes), max(sizes) * 1.0001)
+    labelled = len(curves) <= MAX_SERIES
+    for c in sorted(curves, key=lambda c: (c.n_params, c.tokens)):
+        colour = VIRIDIS(0.9 * norm(c.n_params))
+        name = (f"{c.recipe}: " if c.recipe else "") + f"N = {c.n_params:.2g}, T = {c.tokens:.2g} ({c.shape})"
+        ax.errorbar(c.value_X, c.loss_X, yerr=c.stderr_X, fmt="o-", color=colour, ms=4, lw=1.1, elinewidth=0.8,
+                    capsize=2, label=name if labelled else None)
+        if c.opt_value is not None:
+            loss = float(np.min(c.loss_X))
+            lo, hi = c.interval
+            ax.errorbar([c.opt_value], [loss], xerr=[[max(c.opt_value - lo, 0)], [max(hi - c.opt_value, 0)]],
+                        fmt="*", color=colour, ms=11, mec="k", mew=0.6, elinewidth=1.4, capsize=3)
+    log_axes(ax, label, "final loss (nats/token)", y_log=False)
+    if labelled:
+        ax.legend(fontsize=7, title="bars: eval stderr; stars: optimum [interval]", title_fontsize=7)
+    else:
+        fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label="parameters N (bars: eval stderr; "
+                                                                           "stars: optimum [interval])")
+    ax.set_title(f"Final loss against {label} per (N, tokens) cell", fontsize=9)
+    return fig
+
+
+def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax: Any = None) -> Figure:
+    """Each cell's optimal batch size (bars: its interval) against its best loss (bars: its
+    standard error), coloured by N, hollow where the optimum is no parabola vertex (left out of
+    the fit); the fitted line B_opt = coefficient L^slope (`fit`: its dict, None: not fitted).
+    Log-log."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    sizes = [c.n_params for c in curves]
+    norm = LogNorm(min(sizes), max(sizes) * 1.0001)
+    for c in curves:
+        colour = VIRIDIS(0.9 * norm(c.n_params))
+        opt = c.opt_value if c.opt_value is not None else float(c.value_X[int(np.argmin(c.loss_X))])
+        loss, lo, hi = float(np.min(c.loss_X)), *c.interval
+        ax.errorbar([loss], [opt], xerr=[float(c.stderr_X[int(np.argmin(c.loss_X))])],
+                    yerr=[[max(opt - lo, 0)], [max(hi - opt, 0)]], fmt="o", color=colour,
+                    mfc=colour if c.is_vertex else "none", ms=6, elinewidth=1, capsize=2,
+                    label=f"N = {c.n_params:.2g}, T = {c.tokens:.2g}" if len(curves) <= MAX_SERIES else None)
+    if len(curves) > MAX_SERIES:
+        ax.plot([], [], "o", mfc="none", color="0.3", label="colour: N")
+    if fit is not None:
+        losses = [float(np.min(c.loss_X)) for c in curves]
+        l_x = np.geomspace(min(losses) * 0.98, max(losses) * 1.02, 50)
+        ax.plot(l_x, fit["coefficient"] * l_x ** fit["slope"], color="C3", lw=1.2,
+                label=f"B_opt = {fit['coefficient']:.3g} L^{fit['slope']:.3g} (s +- {fit['slope_stderr']:.2g})")
+    log_axes(ax, "best final loss L (nats/token)", "optimal batch size B_opt")
+    ax.legend(fontsize=7, title="hollow: no vertex, not fitted", title_fontsize=7)
+    ax.set_title("Optimal batch size against the loss", fontsize=9)
     return fig
 
 

@@ -4,6 +4,10 @@ runs.csv (each run with each fitted law's prediction and log residual) and fits.
 
 Sections, each skipped with the fit's own ConfigError message when the table cannot support it:
 
+       Findings: each finding of the papers whose runs     finding_NAME
+       are present (sweep/fit/findings/), its verdict,
+       the numbers behind it and the rule; none present:
+       which runs each needs
     1  Chinchilla Approach 3 with bootstrap intervals      loss_vs_n, loss_vs_flops, residuals
     2  the sub-scaling law and the held-out comparison
     3  Approach 2 (IsoFLOP parabolas)                      isoflop
@@ -32,6 +36,9 @@ Which runs each fit sees:
 - Runs stopped early (status stopped_early) are in no fit but the hyperparameter laws (section
   5), whose U-curves take them with their predicted final loss, marked as predicted (the table's
   `predicted` column, hollow markers with the prediction's interval in the figures).
+- The findings see every run of every recipe, the stopped ones with their predicted loss (each
+  check keeps recipes apart where it must); their redraws use the report's `bootstrap_resamples`
+  and `seed`.
 - The hyperparameter laws (section 5) take each compute budget's optimum, or, where some budget
   holds several (N, tokens) cells (an IsoFLOP design with a grid per size, several token budgets),
   each cell's (`by="cell"`: the optima of different (N, D) are not merged); Step Law's forms are
@@ -65,6 +72,8 @@ from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,
                                    find_optima, fit_laws, fit_step_law, near_optimal_bands)
 from sweep.fit.isoflop import IsoFlopBudget, IsoFlopFit, fit_isoflop, group_budgets
+from sweep.fit.findings import assess_findings, needs_line
+from sweep.fit.findings.verdict import Finding
 from sweep.fit.fixed import fix_values
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,
@@ -142,6 +151,7 @@ class _Fits:
     hyper: dict[str, _Hyper] = field(default_factory=dict)
     recipe_fits: dict[str, LawFit] = field(default_factory=dict)
     crossover: RecipeCrossovers | None = None
+    findings: list[Finding] = field(default_factory=list)  # the papers' findings whose runs are present
     min_tokens_per_param: float | None = None  # runs below it were left out of every fit
     bar: Any = None  # the report's progress (sweep/progress.py): one step per fit attempted
 
@@ -196,6 +206,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     with progress(9, "sweep report", unit="fits", delay_s=PROGRESS_DELAY_S) as bar:
         fits = _fit_all(table, curves, bootstrap_resamples, seed, cutoff, compute, recipe, fix, bootstrap_method,
                         bar)
+        fits.findings = assess_findings(table, resamples=bootstrap_resamples, seed=seed)
         bar.update(done=bar.total, info="writing the report")
     fits.min_tokens_per_param = min_tokens_per_param
     ran = [a for a in ANALYSES if a not in fits.skipped]
@@ -206,7 +217,8 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Path] = {}
-    sections = [_section_chinchilla(fits, out_dir, figures), _section_subscaling(fits),
+    sections = [_section_findings(fits.findings, bootstrap_resamples, seed, out_dir, figures),
+                _section_chinchilla(fits, out_dir, figures), _section_subscaling(fits),
                 _section_isoflop(fits, out_dir, figures), _section_envelope(fits, curves, out_dir, figures),
                 _section_hyperparameters(fits, out_dir, figures), _section_crossover(fits, out_dir, figures)]
     if predictions is not None:
@@ -384,6 +396,27 @@ def _header(fits: _Fits, n_resamples: int, seed: int) -> str:
     lines.append(f"- Analyses run: {', '.join(ran)}; skipped: "
                  f"{', '.join(a for a in ANALYSES if a in fits.skipped) or 'none'}")
     return "\n".join(lines)
+
+
+def _section_findings(findings: Sequence[Finding], n_resamples: int, seed: int, out_dir: Path,
+                      figures: dict[str, Path]) -> str:
+    """Per finding present: its verdict, claim, the sentence that decided it, its rule, its numbers
+    and its figure (finding_NAME.png); none present: the runs each one needs."""
+    title = "## Findings"
+    if not findings:
+        return f"{title}\n\n{needs_line()[0].upper()}{needs_line()[1:]}"
+    parts = [title, "",
+             "Each finding of the papers whose runs are present, checked on every run (runs stopped early stand "
+             "with their predicted loss): held, did not hold, or cannot tell from these runs. Uncertainties: each "
+             f"run's eval standard error, and intervals from {n_resamples} redraws (seed {seed})."]
+    for f in findings:
+        parts += ["", f"### {f.name}: {f.verdict}", "", f"Claim: {f.claim}", "",
+                  f"**{f.verdict[0].upper()}{f.verdict[1:]}: {f.because.rstrip('.')}.**", "", f"Rule: {f.rule}"]
+        if f.rows:
+            parts += ["", _md_table(f.header, f.rows)]
+        if f.draw is not None:
+            parts += ["", _figure(figures, out_dir, f"finding_{f.name}", f"{f.name}: {f.verdict}", f.draw)]
+    return "\n".join(parts)
 
 
 def _section_chinchilla(fits: _Fits, out_dir: Path, figures: dict[str, Path]) -> str:
@@ -808,6 +841,7 @@ def _fits_dict(fits: _Fits) -> dict[str, Any]:
                        "step_law_skipped": hyper.step_law_skipped, "groups": [g.to_dict() for g in hyper.groups]})
     if fits.crossover is not None:
         out["crossover"] = crossovers_to_dict(fits.crossover)
+    out["findings"] = [f.to_dict() for f in fits.findings]
     out["skipped"] = dict(fits.skipped)
     return out
 

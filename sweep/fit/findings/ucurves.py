@@ -1,0 +1,410 @@
+"""The U-curve findings (SCIENCE.md sections 1 and 2), each checked on a sweep's runs:
+
+    lr_ucurve      final loss against peak learning rate at Chinchilla-optimal training is
+                   U-shaped at every model size, and the optimum moves with size (Xiao 2024)
+    batch_ucurve   final loss against batch size is U-shaped: small batches are not better (Xiao)
+    batch_vs_loss  the optimal batch size grows as the loss falls, Kaplan's
+                   B_opt = B* / L^(1/alpha_B) (Chen et al. 2025)
+
+Each `assess_X(table, *, resamples, seed)` returns a Finding (sweep/fit/findings/verdict.py), or
+None when the table holds no runs that test it (the finding is then absent from the report).
+
+The U-curve of a cell. Runs are grouped into (N, tokens) cells as the hyperparameter laws group
+them (sweep/fit/hyperparams.py `group_cells`; per recipe when the table has several); at each
+distinct value of the swept hyperparameter the lowest loss stands (the other hyperparameters
+free), with that run's eval standard error (`verdict.stderr_or_fallback`; a run stopped early
+stands with its predicted loss, and at least a quarter of its prediction's 95% interval as its
+standard error). A cell with at least 3 distinct values is a U-curve; its shape:
+
+    FLAT  every value's loss is within noise of the best (verdict.same_within_noise) over a span
+          of at least FLAT_SPAN (4x) in the value: the loss does not depend on it there;
+    U     the best value is inside the grid and both grid ends lie above the best by the noise
+          rule (verdict.lower_by);
+    EDGE  otherwise: the best is at a grid end, or a grid end is within noise of the best (the
+          grid does not bracket the optimum on that side: `open_side` below / above / both).
+
+Its optimum is hyperparams' (`fit_group`: the vertex of a parabola in ln value around the best,
+clipped to the sampled range), with a LEVEL (95%) interval from `resamples` redraws of every
+point's loss within its standard error (normal, numpy's generator seeded with `seed`), the
+parabola refitted on each redraw in the same window rule (`parabola_window`) and clipped the same
+way. The redraws' parabolas are fitted all at once (one least-squares solve per window), the same
+fit as isoflop.fit_parabola.
+
+Letters (README "The science: Letters"): N parameters, T tokens, R runs; and here X the distinct
+values of the swept hyperparameter in one cell, K the redraws, I the cells of the batch-vs-loss
+fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.figures import PARAM_LABEL, draw_batch_vs_loss, draw_finding_ucurves
+from sweep.fit.findings.verdict import (CANNOT_TELL, FALLBACK_RELATIVE_STDERR, HELD, NOT_HELD, Z, Finding,
+                                        combined, intervals_apart, lower_by, same_within_noise,
+                                        stderr_or_fallback)
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands,
+                                   parabola_window)
+from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
+from sweep.fit.table import RunsTable
+
+U, FLAT, EDGE = "U", "FLAT", "EDGE"
+FLAT_SPAN = 4.0  # a FLAT cell spans at least this factor in the swept value
+LEVEL = 0.95  # the optimum's and the slope's intervals
+PREDICTION_Z = 1.96  # a stopped run's predicted interval is +- this many standard errors
+
+LR_CLAIM = ("Final loss against peak learning rate at Chinchilla-optimal training is U-shaped at every model size, "
+            "and the optimum moves with size.")
+BATCH_CLAIM = "Final loss against batch size at Chinchilla-optimal training is U-shaped: small batches are not better."
+BATCH_LOSS_CLAIM = "The optimal batch size grows as the loss falls (Kaplan's B_opt = B* / L^(1/alpha_B))."
+
+_NOISE = (f"two losses differ when they are more than Z = {Z:g} combined eval standard errors apart (a run without "
+          f"one counts with {FALLBACK_RELATIVE_STDERR:.1%} of its loss, a run stopped early with at least a quarter "
+          "of its prediction's 95% interval)")
+_SHAPES = (f"per (N, tokens) cell, the best loss at each value; a cell is U when its best value is inside the grid and "
+           f"both grid ends are above it, FLAT when every value is within noise of the best over at least "
+           f"{FLAT_SPAN:g}x, else EDGE (the grid does not bracket the optimum); {_NOISE}")
+_OPTIMUM = (f"the optimum is the vertex of a parabola in ln value around the best, its {LEVEL:.0%} interval from "
+            "redrawing every point's loss within its standard error and refitting")
+LR_RULE = (f"{_SHAPES}; {_OPTIMUM}. Held: at least 2 model sizes, every cell U, and the optimum intervals of the "
+           "smallest and largest size do not overlap. Did not hold: some cell is FLAT (no U there). Otherwise cannot "
+           "tell.")
+BATCH_RULE = (f"{_SHAPES}. Held: every cell U. Did not hold: in some cell the smallest batch is the best and below "
+              "the next batch by the noise rule (small batches better there). Otherwise cannot tell.")
+BATCH_LOSS_RULE = (f"per (N, tokens) cell with at least {MIN_VALUES} batch sizes, {_OPTIMUM}; the best loss with its "
+                   "standard error. Over the cells whose optimum is a vertex, least squares of ln B_opt = c + s ln L, "
+                   "s's standard error the larger of the regression's and the spread of s over the redraws. Held: at "
+                   f"least 3 such cells and s < 0 by more than Z = {Z:g} standard errors (B_opt grows as L falls). "
+                   f"Did not hold: at least 3 such cells and s > 0 by more than {Z:g} standard errors. Otherwise "
+                   "cannot tell.")
+HEADER = ("N", "tokens", "values swept", "best value", f"optimum [{LEVEL:.0%}]", "best loss +- stderr", "shape")
+
+
+@dataclass(frozen=True)
+class UCurve:
+    """One (N, tokens) cell's U-curve in `param`: value_X increasing, loss_X the best loss at
+    each, stderr_X its standard error (`fallback_X`: the fallback was used; `predicted_X`: a
+    run stopped early's predicted loss); `optimum` hyperparams' fit_group of the cell;
+    `opt_draws_K` and `best_loss_draws_K` the optimum and the best loss of each redraw;
+    `interval` the optimum's LEVEL interval; `shape` U / FLAT / EDGE, `open_side` (EDGE) the
+    side the grid leaves open: "below", "above" or "both"."""
+
+    param: str
+    recipe: str | None
+    n_params: float
+    tokens: float
+    value_X: np.ndarray
+    loss_X: np.ndarray
+    stderr_X: np.ndarray
+    fallback_X: np.ndarray
+    predicted_X: np.ndarray
+    optimum: HyperparamGroup
+    opt_draws_K: np.ndarray
+    best_loss_draws_K: np.ndarray
+    interval: tuple[float, float]
+    shape: str
+    open_side: str | None
+
+    @property
+    def best(self) -> int:
+        return int(np.argmin(self.loss_X))
+
+    @property
+    def best_value(self) -> float:
+        return float(self.value_X[self.best])
+
+    @property
+    def best_loss(self) -> float:
+        return float(self.loss_X[self.best])
+
+    @property
+    def best_stderr(self) -> float:
+        return float(self.stderr_X[self.best])
+
+    @property
+    def opt_value(self) -> float | None:
+        return self.optimum.opt_value
+
+    @property
+    def is_vertex(self) -> bool:
+        return self.optimum.status == "vertex"
+
+    def where(self) -> str:
+        """N=..., T=... (and the recipe where the table has several)."""
+        recipe = f"recipe {self.recipe!r}, " if self.recipe else ""
+        return f"{recipe}N={self.n_params:.3g}, T={self.tokens:.3g}"
+
+    def row(self) -> tuple[Any, ...]:
+        status = "" if self.is_vertex else f" ({self.optimum.status})"
+        optimum = f"{_g(self.opt_value)} [{_g(self.interval[0])}, {_g(self.interval[1])}]{status}"
+        fallback = " (fallback)" if self.fallback_X[self.best] else ""
+        predicted = " (predicted)" if self.predicted_X[self.best] else ""
+        return ((f"{self.recipe}: " if self.recipe else "") + _g(self.n_params), _g(self.tokens),
+                f"{_g(self.value_X[0])} .. {_g(self.value_X[-1])} ({len(self.value_X)})", _g(self.best_value),
+                optimum, f"{self.best_loss:.4f} +- {self.best_stderr:.2g}{fallback}{predicted}",
+                self.shape + (f" (open {self.open_side})" if self.open_side else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "n_params": self.n_params, "tokens": self.tokens, "param": self.param,
+                "values": self.value_X.tolist(), "losses": self.loss_X.tolist(), "stderrs": self.stderr_X.tolist(),
+                "stderr_fallback": self.fallback_X.tolist(), "predicted": self.predicted_X.tolist(),
+                "best_value": self.best_value, "best_loss": self.best_loss, "best_stderr": self.best_stderr,
+                "optimum": self.opt_value, "optimum_status": self.optimum.status,
+                "optimum_interval": list(self.interval), "shape": self.shape, "open_side": self.open_side}
+
+
+def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[UCurve]:
+    """The U-curve of every (N, tokens) cell (per recipe) with at least MIN_VALUES distinct
+    values of `param` (lr | batch_size), ordered by recipe, N, tokens; [] when none (or the
+    table has no such column). `table`: every run, the stopped ones standing with their
+    prediction (`with_stopped` is applied)."""
+    table = table.with_stopped()
+    values_R = getattr(table, f"{param}_R")
+    if values_R is None or len(table) == 0:
+        return []
+    usable_R = np.isfinite(values_R) & (values_R > 0)
+    recipe_R = np.array([r or "" for r in (table.recipe or ("",) * len(table))])
+    neighbours = fit_defaults().neighbours
+    rng = np.random.default_rng(seed)
+    out = []
+    for recipe in sorted(set(recipe_R[usable_R].tolist())):
+        members = np.flatnonzero(usable_R & (recipe_R == recipe))
+        n_params_G, tokens_G, cell_of_member = group_cells(table.n_params_R[members], table.tokens_R[members])
+        for g, (n_params, tokens) in enumerate(zip(n_params_G, tokens_G)):
+            runs = members[cell_of_member == g]
+            if len(np.unique(values_R[runs])) < MIN_VALUES:
+                continue
+            out.append(_ucurve(table, param, values_R, runs, recipe or None, float(n_params), float(tokens),
+                               resamples, rng, neighbours))
+    return out
+
+
+def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
+    """Final loss against peak learning rate is U-shaped at every size, the optimum moving with size."""
+    curves = ucurves(table, "lr", resamples=resamples, seed=seed)
+    if not curves:
+        return None
+    flat = [c for c in curves if c.shape == FLAT]
+    if flat:
+        verdict = NOT_HELD
+        because = _flat_because(flat[0], "lr") + (f" ({len(flat) - 1} more FLAT cell(s) in the table)"
+                                                  if len(flat) > 1 else "")
+    else:
+        moves, problems = _size_moves(curves)
+        problems = [_edge_because(c, "lr") for c in curves if c.shape == EDGE] + problems
+        if not problems:
+            verdict = HELD
+            because = ("every cell is U-shaped and the optimum moves with size: " +
+                       "; ".join(f"{_opt(small)} at N={small.n_params:.3g} vs {_opt(large)} at "
+                                 f"N={large.n_params:.3g}" for small, large in moves) + " (intervals apart)")
+        else:
+            verdict, because = CANNOT_TELL, _summary(problems)
+    return _finding("lr_ucurve", LR_CLAIM, LR_RULE, verdict, because, curves, resamples, seed,
+                    lambda: draw_finding_ucurves(curves, "lr"))
+
+
+def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
+    """Final loss against batch size is U-shaped: small batches are not better."""
+    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed)
+    if not curves:
+        return None
+    small_better = [c for c in curves if c.best == 0 and
+                    lower_by(c.loss_X[0], c.stderr_X[0], c.loss_X[1], c.stderr_X[1])]
+    if small_better:
+        c = small_better[0]
+        gap, noise = c.loss_X[1] - c.loss_X[0], Z * combined(c.stderr_X[0], c.stderr_X[1])
+        verdict = NOT_HELD
+        because = (f"at {c.where()} the smallest batch {_g(c.value_X[0])} is the best, {gap:.3g} below batch "
+                   f"{_g(c.value_X[1])} (more than the noise {noise:.2g}): small batches are better there")
+    elif all(c.shape == U for c in curves):
+        verdict = HELD
+        because = (f"all {len(curves)} cell(s) are U-shaped: the best batch is inside the grid and both ends are "
+                   "higher beyond noise (" + "; ".join(f"{c.where()}: best {_g(c.best_value)}" for c in curves) + ")")
+    else:
+        verdict = CANNOT_TELL
+        because = _summary([_flat_because(c, "batch_size", claim=False) if c.shape == FLAT else
+                            _edge_because(c, "batch_size") for c in curves if c.shape != U])
+    return _finding("batch_ucurve", BATCH_CLAIM, BATCH_RULE, verdict, because, curves, resamples, seed,
+                    lambda: draw_finding_ucurves(curves, "batch_size"))
+
+
+def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
+    """The optimal batch size grows as the loss falls (Kaplan's B_opt = B* / L^(1/alpha_B))."""
+    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed)
+    if len(curves) < 2:
+        return None
+    used = [c for c in curves if c.is_vertex]
+    fit = _slope(used) if len(used) >= 3 else None
+    if fit is None:
+        verdict = CANNOT_TELL
+        why = (f"fewer than 3 cells with an interior optimum ({len(used)} of {len(curves)} have a parabola vertex)"
+               if len(used) < 3 else "the cells' best losses do not differ: no slope against the loss")
+        because = f"{why}: sweep batch sizes at more (N, tokens) cells, bracketing each optimum"
+    else:
+        s, se = fit["slope"], fit["slope_stderr"]
+        numbers = (f"ln B_opt = c + s ln L over {len(used)} cells: s = {s:.3g} +- {se:.2g} "
+                   f"({LEVEL:.0%} redraw interval [{fit['slope_interval'][0]:.3g}, {fit['slope_interval'][1]:.3g}])")
+        if s < 0 and -s > Z * se:
+            verdict, because = HELD, f"{numbers}, below 0 by more than {Z:g} stderr: B_opt grows as L falls"
+        elif s > Z * se:
+            verdict, because = NOT_HELD, f"{numbers}, above 0 by more than {Z:g} stderr: B_opt shrinks as L falls"
+        else:
+            verdict, because = CANNOT_TELL, f"{numbers}: within {Z:g} stderr of 0 (slope within noise)"
+    rows = tuple((*c.row(), "yes" if c.is_vertex and fit is not None else "no") for c in curves)
+    details = {"param": "batch_size", "z": Z, "level": LEVEL, "resamples": resamples, "seed": seed,
+               "cells": [c.to_dict() for c in curves], "fit": fit}
+    return Finding("batch_vs_loss", BATCH_LOSS_CLAIM, BATCH_LOSS_RULE, verdict, because, (*HEADER, "in fit"), rows,
+                   lambda: draw_batch_vs_loss(curves, fit), details)
+
+
+# --- the pieces ---------------------------------------------------------------------------------
+
+def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray, recipe: str | None,
+            n_params: float, tokens: float, resamples: int, rng: np.random.Generator, neighbours: int) -> UCurve:
+    value_X, loss_X, index_X = best_per_value(values_R[runs], table.loss_R[runs])
+    best_R = runs[index_X]
+    stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
+    fallback_X = ~(np.isfinite(stderr_R[best_R]) & (stderr_R[best_R] > 0))
+    stderr_X = np.array([stderr_or_fallback(float(table.loss_R[r]), stderr_R[r]) for r in best_R])
+    predicted_X = table.is_predicted()[best_R]
+    if predicted_X.any() and table.interval_Rx2 is not None:
+        spread_X = (table.interval_Rx2[best_R, 1] - table.interval_Rx2[best_R, 0]) / (2 * PREDICTION_Z)
+        stderr_X = np.where(predicted_X & np.isfinite(spread_X), np.fmax(stderr_X, spread_X), stderr_X)
+    in_cell_R = np.zeros(len(table), dtype=bool)
+    in_cell_R[runs] = True
+    key = float(np.exp(np.log(table.flops_R[runs]).mean()))
+    band = near_optimal_bands(table, np.array([key]), np.where(in_cell_R, 0, -1))[0]
+    optimum = fit_group(table, values_R, in_cell_R, key, band, neighbours)
+    draws_KxX = loss_X + stderr_X * rng.standard_normal((resamples, len(value_X)))
+    opt_draws_K = _redrawn_optima(value_X, draws_KxX, neighbours)
+    tail = 100 * (1 - LEVEL) / 2
+    lo, hi = np.percentile(opt_draws_K, [tail, 100 - tail])
+    shape, open_side = _shape(value_X, loss_X, stderr_X)
+    return UCurve(param, recipe, n_params, tokens, value_X, loss_X, stderr_X, fallback_X, predicted_X, optimum,
+                  opt_draws_K, draws_KxX.min(axis=1), (float(lo), float(hi)), shape, open_side)
+
+
+def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, neighbours: int) -> np.ndarray:
+    """(K,) the optimum of each redrawn U-curve, as fit_group finds it: a parabola in ln value
+    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range (a
+    parabola opening downward: the redraw's best value)."""
+    logv_X = np.log(value_X)
+    best_K = np.argmin(loss_KxX, axis=1)
+    logopt_K = logv_X[best_K].copy()
+    for i in np.unique(best_K):
+        lo, hi = parabola_window(int(i), len(value_X), neighbours)
+        x_W = logv_X[lo:hi] - logv_X[lo:hi].mean()
+        design_Wx3 = np.stack([x_W**2, x_W, np.ones_like(x_W)], axis=1)
+        draws = best_K == i
+        c_3xK = np.linalg.lstsq(design_Wx3, loss_KxX[draws, lo:hi].T, rcond=None)[0]
+        upward_K = c_3xK[0] > 0
+        vertex_K = logv_X[lo:hi].mean() - c_3xK[1] / (2 * np.where(upward_K, c_3xK[0], 1.0))
+        logopt_K[draws] = np.where(upward_K, np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
+    return np.exp(logopt_K)
+
+
+def _shape(value_X: np.ndarray, loss_X: np.ndarray, stderr_X: np.ndarray) -> tuple[str, str | None]:
+    """(U | FLAT | EDGE, the side an EDGE grid leaves open: below | above | both)."""
+    i = int(np.argmin(loss_X))
+    b, se = loss_X[i], stderr_X[i]
+    if (all(same_within_noise(loss, s, b, se) for loss, s in zip(loss_X, stderr_X))
+            and value_X[-1] / value_X[0] >= FLAT_SPAN):
+        return FLAT, None
+    below = i > 0 and lower_by(b, se, loss_X[0], stderr_X[0])
+    above = i < len(loss_X) - 1 and lower_by(b, se, loss_X[-1], stderr_X[-1])
+    if below and above:
+        return U, None
+    return EDGE, "both" if not (below or above) else ("below" if not below else "above")
+
+
+def _size_moves(curves: Sequence[UCurve]) -> tuple[list[tuple[UCurve, UCurve]], list[str]]:
+    """Per recipe, (the smallest size's cell, the largest size's cell) -- of several cells at one
+    size, the one with the lowest loss, as hyperparams groups by size -- and the reasons the
+    optimum's move with size cannot be told (one size; no vertex; intervals overlapping)."""
+    moves, problems = [], []
+    for recipe in sorted({c.recipe or "" for c in curves}):
+        mine = [c for c in curves if (c.recipe or "") == recipe]
+        sizes, size_I = group_budgets(np.array([c.n_params for c in mine]))
+        of_recipe = f" of recipe {recipe!r}" if recipe else ""
+        if len(sizes) < 2:
+            problems.append(f"one model size only{of_recipe} (N={mine[0].n_params:.3g}): whether the optimum moves "
+                            "with size needs an lr grid at 2 or more sizes")
+            continue
+        small, large = (min((c for c, s in zip(mine, size_I) if s == k), key=lambda c: c.best_loss)
+                        for k in (0, len(sizes) - 1))
+        flagged = [c for c in (small, large) if not c.is_vertex and c.shape == U]
+        if flagged:
+            problems.append("; ".join(f"at {c.where()} the parabola gives no vertex ({c.optimum.status})"
+                                      for c in flagged))
+        elif small.shape == U and large.shape == U:
+            if intervals_apart(small.interval, large.interval):
+                moves.append((small, large))
+            else:
+                problems.append(f"the optimum intervals of the smallest and largest size overlap{of_recipe}: "
+                                f"{_opt(small)} at N={small.n_params:.3g} vs {_opt(large)} at N={large.n_params:.3g}")
+    return moves, problems
+
+
+def _slope(used: Sequence[UCurve]) -> dict[str, Any] | None:
+    """ln B_opt = c + s ln L over the cells `used` (best loss L, vertex B_opt): s, its regression
+    standard error, its spread over the redraws (each cell's redrawn optimum against its redrawn
+    best loss) and the stderr used, the larger; None when the losses are all equal."""
+    loss_I = np.array([c.best_loss for c in used])
+    if np.ptp(np.log(loss_I)) == 0:
+        return None
+    law = fit_power_law(loss_I, [c.opt_value for c in used])
+    logl_IxK = np.log(np.array([c.best_loss_draws_K for c in used]))
+    logb_IxK = np.log(np.array([c.opt_draws_K for c in used]))
+    dl_IxK = logl_IxK - logl_IxK.mean(axis=0)
+    slope_K = (dl_IxK * (logb_IxK - logb_IxK.mean(axis=0))).sum(axis=0) / (dl_IxK**2).sum(axis=0)
+    slope_K = slope_K[np.isfinite(slope_K)]
+    spread = float(slope_K.std(ddof=1)) if len(slope_K) > 1 else math.nan
+    tail = 100 * (1 - LEVEL) / 2
+    interval = [float(v) for v in np.percentile(slope_K, [tail, 100 - tail])] if len(slope_K) else [math.nan] * 2
+    stderr = float(np.nanmax([law.exponent_stderr, spread]))
+    return {"form": "ln B_opt = c + s ln L", "slope": law.exponent, "slope_stderr": stderr,
+            "slope_stderr_regression": law.exponent_stderr, "slope_stderr_redraws": spread,
+            "slope_interval": interval, "coefficient": law.coefficient, "n_cells": len(used),
+            "alpha_B": -1 / law.exponent if law.exponent else None, "B_star": law.coefficient,
+            "rms_log_residual": law.rms_log_residual}
+
+
+def _finding(name: str, claim: str, rule: str, verdict: str, because: str, curves: Sequence[UCurve],
+             resamples: int, seed: int, draw: Any) -> Finding:
+    details = {"param": curves[0].param, "z": Z, "flat_span": FLAT_SPAN, "level": LEVEL, "resamples": resamples,
+               "seed": seed, "cells": [c.to_dict() for c in curves]}
+    return Finding(name, claim, rule, verdict, because, HEADER, tuple(c.row() for c in curves), draw, details)
+
+
+def _flat_because(c: UCurve, param: str, claim: bool = True) -> str:
+    label = PARAM_LABEL[param]
+    text = (f"at {c.where()} every {label} from {_g(c.value_X[0])} to {_g(c.value_X[-1])} "
+            f"({c.value_X[-1] / c.value_X[0]:.3g}x) is within noise of the best (loss {c.best_loss:.4f} +- "
+            f"{c.best_stderr:.2g})")
+    return text + (f": the loss does not depend on the {label} there, no U" if claim else ": no U")
+
+
+def _edge_because(c: UCurve, param: str) -> str:
+    label = "lr" if param == "lr" else "batch size"
+    extend = {"below": f"below {_g(c.value_X[0])}", "above": f"above {_g(c.value_X[-1])}",
+              "both": f"below {_g(c.value_X[0])} and above {_g(c.value_X[-1])}"}[c.open_side or "both"]
+    return f"the grid does not bracket the optimum at {c.where()}: extend {label} {extend}"
+
+
+def _summary(reasons: Sequence[str], shown: int = 2) -> str:
+    """The first `shown` reasons, and how many more there are (the table lists every cell)."""
+    more = len(reasons) - shown
+    return "; ".join(reasons[:shown]) + (f"; and {more} more (see the table)" if more > 0 else "")
+
+
+def _opt(c: UCurve) -> str:
+    return f"{_g(c.opt_value)} [{_g(c.interval[0])}, {_g(c.interval[1])}]"
+
+
+def _g(value: Any) -> str:
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):.4g}"

@@ -1,0 +1,188 @@
+"""sweep/fit/findings/ucurves.py: the U-curve findings on tables built from known U-curves (a
+parabola of the loss in ln lr or ln batch size around a chosen optimum): each verdict comes out
+each way (held / did not hold / cannot tell), a finding is absent when its runs are, the optimum's
+interval covers the true vertex, and a run without an eval standard error counts with the
+fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from sweep.fit.findings.ucurves import (EDGE, FLAT, U, assess_batch_ucurve, assess_batch_vs_loss,
+                                        assess_lr_ucurve, ucurves)
+from sweep.fit.findings.verdict import CANNOT_TELL, FALLBACK_RELATIVE_STDERR, HELD, NOT_HELD, VERDICTS
+from sweep.fit.table import RunsTable
+
+LRS = np.geomspace(1e-3, 3e-2, 6)
+BATCHES = np.array([32.0, 64, 128, 256, 512, 1024])
+STDERR = 1e-3
+FAST = dict(resamples=50, seed=0)
+
+
+def u_losses(values, opt, base=3.0, curvature=0.05):
+    """A noiseless U: base + curvature (ln value - ln opt)^2."""
+    return base + curvature * np.log(np.asarray(values) / opt) ** 2
+
+
+def make_table(cells, param="lr", stderr=STDERR):
+    """cells: (N, values, losses) each, trained on 20 N tokens; the other hyperparameter fixed.
+    stderr None: no loss_stderr column."""
+    n_R = np.concatenate([np.full(len(v), n, dtype=float) for n, v, _ in cells])
+    value_R = np.concatenate([np.asarray(v, dtype=float) for _, v, _ in cells])
+    loss_R = np.concatenate([np.asarray(loss, dtype=float) for _, _, loss in cells])
+    other_R = np.full(len(n_R), 1e-3 if param == "batch_size" else 64.0)
+    columns = {"lr_R": value_R, "batch_size_R": other_R} if param == "lr" else {"lr_R": other_R,
+                                                                                "batch_size_R": value_R}
+    return RunsTable(tuple(f"run{i}" for i in range(len(n_R))), n_R, 20 * n_R, loss_R, 120 * n_R**2,
+                     loss_stderr_R=None if stderr is None else np.full(len(n_R), stderr), source="test", **columns)
+
+
+def lr_cells(opts, base=3.0):
+    return [(n, LRS, u_losses(LRS, opt, base)) for n, opt in opts]
+
+
+# --- lr_ucurve --------------------------------------------------------------------------------
+
+def test_lr_ucurve_holds_when_every_size_is_a_u_and_the_optimum_moves():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2), (1e8, 3e-3)])), **FAST)
+    assert finding.name == "lr_ucurve" and finding.verdict == HELD
+    assert "moves with size" in finding.because and "N=1e+07" in finding.because
+    assert [row[-1] for row in finding.rows] == [U, U]
+    assert "Z = 2" in finding.rule and "4x" in finding.rule
+
+
+def test_lr_ucurve_did_not_hold_where_the_loss_is_flat_in_lr():
+    flat = (1e8, LRS, 3.0 + 1e-4 * (np.arange(len(LRS)) % 2))  # within noise over 30x
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2)]) + [flat]), **FAST)
+    assert finding.verdict == NOT_HELD
+    assert "N=1e+08" in finding.because and "does not depend on the learning rate" in finding.because
+    assert [row[-1] for row in finding.rows] == [U, FLAT]
+
+
+def test_lr_ucurve_cannot_tell_from_one_size():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2)])), **FAST)
+    assert finding.verdict == CANNOT_TELL and "one model size only" in finding.because
+
+
+def test_lr_ucurve_cannot_tell_when_the_grid_does_not_bracket_the_optimum():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2), (1e8, 1e-1)])), **FAST)
+    assert finding.verdict == CANNOT_TELL
+    assert "does not bracket the optimum at N=1e+08" in finding.because and "extend lr above 0.03" in finding.because
+    assert finding.rows[1][-1] == f"{EDGE} (open above)"
+
+
+def test_lr_ucurve_cannot_tell_when_the_optimum_intervals_overlap():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 5e-3), (1e8, 5e-3)])), **FAST)
+    assert finding.verdict == CANNOT_TELL and "overlap" in finding.because
+
+
+def test_lr_ucurve_is_absent_without_three_learning_rates_in_a_cell():
+    two = [(1e7, LRS[:2], u_losses(LRS[:2], 1e-2)), (1e8, LRS[2:4], u_losses(LRS[2:4], 1e-2))]
+    assert assess_lr_ucurve(make_table(two), **FAST) is None
+    assert assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2)]), param="batch_size"), **FAST) is None
+
+
+def test_the_interval_covers_the_true_vertex_of_a_noiseless_u():
+    (curve,) = ucurves(make_table(lr_cells([(1e7, 5e-3)])), "lr", **FAST)
+    assert curve.shape == U and curve.is_vertex
+    assert curve.opt_value == pytest.approx(5e-3, rel=1e-6)
+    lo, hi = curve.interval
+    assert lo < 5e-3 < hi and hi / lo < 2
+
+
+def test_a_run_without_an_eval_stderr_counts_with_the_fallback():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2)]), stderr=None), **FAST)
+    (cell,) = finding.details["cells"]
+    assert cell["stderr_fallback"] == [True] * len(LRS)
+    assert cell["stderrs"] == pytest.approx(FALLBACK_RELATIVE_STDERR * np.array(cell["losses"]))
+    assert "(fallback)" in finding.rows[0][5]
+
+
+def test_the_finding_draws_its_figure_and_says_its_numbers():
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2), (1e8, 3e-3)])), **FAST)
+    assert isinstance(finding.draw(), Figure)
+    assert len(finding.header) == len(finding.rows[0])
+    d = finding.to_dict()
+    assert d["verdict"] in VERDICTS and d["details"]["resamples"] == 50 and len(d["details"]["cells"]) == 2
+
+
+# --- batch_ucurve -----------------------------------------------------------------------------
+
+def batch_cells(opts):
+    return [(n, BATCHES, u_losses(BATCHES, opt)) for n, opt in opts]
+
+
+def test_batch_ucurve_holds_when_every_cell_is_a_u():
+    finding = assess_batch_ucurve(make_table(batch_cells([(1e7, 100.0), (1e8, 300.0)]), "batch_size"), **FAST)
+    assert finding.verdict == HELD and "U-shaped" in finding.because
+
+
+def test_batch_ucurve_did_not_hold_where_the_smallest_batch_is_best_beyond_noise():
+    finding = assess_batch_ucurve(make_table(batch_cells([(1e7, 100.0), (1e8, 8.0)]), "batch_size"), **FAST)
+    assert finding.verdict == NOT_HELD
+    assert "smallest batch 32 is the best" in finding.because and "N=1e+08" in finding.because
+
+
+def test_batch_ucurve_cannot_tell_when_the_largest_batch_is_best():
+    finding = assess_batch_ucurve(make_table(batch_cells([(1e7, 100.0), (1e8, 4096.0)]), "batch_size"), **FAST)
+    assert finding.verdict == CANNOT_TELL and "extend batch size above 1024" in finding.because
+
+
+def test_batch_ucurve_is_absent_without_a_batch_grid():
+    assert assess_batch_ucurve(make_table(lr_cells([(1e7, 1e-2)])), **FAST) is None
+
+
+# --- batch_vs_loss ----------------------------------------------------------------------------
+
+def loss_cells(b_opt_of_loss, losses=(3.6, 3.3, 3.0, 2.7)):
+    """One cell per loss level: a U in ln batch size around b_opt_of_loss(level)."""
+    return [(1e7 * 3**k, BATCHES, u_losses(BATCHES, b_opt_of_loss(level), base=level))
+            for k, level in enumerate(losses)]
+
+
+def test_batch_vs_loss_holds_when_the_optimum_grows_as_the_loss_falls():
+    table = make_table(loss_cells(lambda loss: 100 * (loss / 3.0) ** -4), "batch_size")
+    finding = assess_batch_vs_loss(table, **FAST)
+    assert finding.verdict == HELD and "grows as L falls" in finding.because
+    fit = finding.details["fit"]
+    assert fit["slope"] == pytest.approx(-4, abs=0.2) and fit["n_cells"] == 4
+    assert fit["slope_stderr"] >= fit["slope_stderr_regression"]
+    assert isinstance(finding.draw(), Figure)
+
+
+def test_batch_vs_loss_did_not_hold_when_the_optimum_shrinks_as_the_loss_falls():
+    table = make_table(loss_cells(lambda loss: 100 * (loss / 3.0) ** 4), "batch_size")
+    assert assess_batch_vs_loss(table, **FAST).verdict == NOT_HELD
+
+
+def test_batch_vs_loss_cannot_tell_when_the_slope_is_within_noise():
+    table = make_table(loss_cells(lambda loss: 100.0), "batch_size")
+    finding = assess_batch_vs_loss(table, **FAST)
+    assert finding.verdict == CANNOT_TELL and "slope within noise" in finding.because
+
+
+def test_batch_vs_loss_cannot_tell_from_two_cells_and_is_absent_with_one():
+    two = make_table(loss_cells(lambda loss: 100 * (loss / 3.0) ** -4, losses=(3.3, 3.0)), "batch_size")
+    finding = assess_batch_vs_loss(two, **FAST)
+    assert finding.verdict == CANNOT_TELL and "fewer than 3 cells with an interior optimum" in finding.because
+    one = make_table(loss_cells(lambda loss: 100.0, losses=(3.0,)), "batch_size")
+    assert assess_batch_vs_loss(one, **FAST) is None
+
+
+# --- the cells --------------------------------------------------------------------------------
+
+def test_recipes_are_kept_apart_and_a_stopped_run_stands_with_its_prediction():
+    table = make_table(lr_cells([(1e7, 1e-2), (1e7, 3e-3)]))
+    recipes = ("a",) * len(LRS) + ("b",) * len(LRS)
+    from dataclasses import replace
+
+    table = replace(table, recipe=recipes)
+    stopped = replace(make_table([(1e7, [0.1], [3.5])]), recipe=("a",), names=("stopped",),
+                      predicted_R=np.ones(1, dtype=bool), interval_Rx2=np.array([[3.3, 3.7]]))
+    curves = ucurves(replace(table, stopped=stopped), "lr", **FAST)
+    assert [(c.recipe, len(c.value_X)) for c in curves] == [("a", len(LRS) + 1), ("b", len(LRS))]
+    a = curves[0]
+    assert a.predicted_X[-1] and a.stderr_X[-1] == pytest.approx(0.4 / (2 * 1.96))
+    assert a.opt_value == pytest.approx(1e-2, rel=0.05)
