@@ -640,3 +640,24 @@ def test_suggest_with_too_few_runs_says_what_the_fit_needs(tmp_path, capsys):
     table = write_runs(tmp_path / "few.csv", rows()[:3])
     assert main(["suggest", str(table), "--target-compute", "1e16"]) == 2
     assert "3 runs are too few to fit the chinchilla law (5 parameters): need at least 6" in capsys.readouterr().out
+
+
+def test_an_experiment_preset_runs_end_to_end_at_a_tiny_size_and_states_its_verdict(tmp_path, capsys, wide_console):
+    """`sweep experiment lr_ucurve` with tiny overrides: its corpus prepared, its grid trained here
+    (each run in its own process), its report opening with the finding's verdict."""
+    out_dir = tmp_path / "lr"
+    tiny = ["model.d=16", "model.l=1", "model.seq_len=32", "budget.tokens_per_param=2", "optim.warmup_steps=2",
+            "optim.lr=1e-3,1e-2,1e-1", "train.log_every=4", "train.eval_every=20", "train.precision=fp32",
+            "data.eval_tokens=2048", "logger=none", f"out_dir={out_dir}"]
+    assert main(["experiment", "lr_ucurve", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "lr_ucurve: cannot tell from these runs: " in out  # one size: whether the optimum moves is untested
+    report = (out_dir / "report" / "report.md").read_text()
+    assert "## Findings" in report and "### lr_ucurve: cannot tell from these runs" in report
+    assert (out_dir / "report" / "finding_lr_ucurve.png").is_file()
+    assert len(list(out_dir.glob("d16-l1-b8-lr*"))) == 3
+
+
+def test_an_unknown_experiment_is_one_error_naming_the_presets(capsys):
+    assert main(["experiment", "lr_ucurves"]) == 2
+    assert "experiment 'lr_ucurves': accepted: batch_ucurve, batch_vs_loss, density_subscaling" in capsys.readouterr().out
