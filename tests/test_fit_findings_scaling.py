@@ -208,3 +208,12 @@ def test_otr_on_a_table_of_two_corpora_takes_the_larger_one_alone():
     finding = assess_otr(from_rows(rows + other), resamples=50, seed=0)
     assert finding.details["group"] == "recipe (none), duplicate rate 0.00"
     assert finding.verdict == HELD and finding.details["ratios"][0]["alpha"] == pytest.approx(0.10, abs=0.003)
+
+
+def test_otr_exponent_stderr_is_at_least_the_eval_stderr_carried_through_the_fit():
+    finding = assess_otr(otr_table(SHRINKING, noise=0.0), resamples=50, seed=0)  # exact lines: no residuals
+    first = finding.details["ratios"][0]
+    lnC_X, lnL_X = np.array(first["lnC"]), np.array(first["lnL"])
+    dx_X = lnC_X - lnC_X.mean()
+    carried = np.sqrt(np.sum((dx_X * STDERR / np.exp(lnL_X)) ** 2)) / np.sum(dx_X**2)
+    assert first["stderr"] == pytest.approx(carried)

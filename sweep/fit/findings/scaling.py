@@ -42,7 +42,8 @@ DENSITY_RULE = (f"corpora told apart by their near-or-exact duplicate rate (to 0
 OTR_CLAIM = ("per over-training ratio r = tokens per parameter, the loss follows L = lambda_C C^-alpha_C; alpha_C "
              "shrinks as r grows, up to a threshold (20-50), then stays about constant")
 OTR_RULE = (f"per ratio r (to 2 significant digits) with {MIN_SIZES} or more sizes, least squares of ln L on ln C "
-            f"gives alpha_C with its standard error (and a bootstrap interval over the ratio's runs); held when "
+            f"gives alpha_C with its standard error (from the residuals, at least the losses' eval standard "
+            f"errors carried through the fit) and a bootstrap interval over the ratio's runs; held when "
             f"alpha_C at the smallest ratio exceeds alpha_C at the first ratio >= {OTR_THRESHOLD:g} by more than "
             f"Z = {Z:g} combined standard errors and (with two or more ratios >= {OTR_PLATEAU:g}) those differ "
             f"from each other by no more than Z combined standard errors; did not hold when alpha_C at the "
@@ -171,7 +172,8 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     ratio_K = list(fits)
     header = ("ratio T/N", "sizes", "alpha_C", f"{level:.0%} bootstrap interval", "lambda_C")
     rows = [(f"{r:g}", f"{f['sizes']}", plus_minus(f["alpha"], f["stderr"]),
-             f"[{f['interval'][0]:.3g}, {f['interval'][1]:.3g}]", f"{f['lambda']:.4g}") for r, f in fits.items()]
+             f"[{f['interval'][0]:.3g}, {f['interval'][1]:.3g}]" if math.isfinite(f["interval"][0]) else "-",
+             f"{f['lambda']:.4g}") for r, f in fits.items()]
     left_out = sorted(set(by_ratio) - set(fitted))
     details: dict[str, Any] = {"z": Z, "level": level, "resamples": resamples, "seed": seed, "group": group,
                                "ratios": [{"ratio": r, **{k: v for k, v in f.items() if k != "cells"}}
@@ -238,7 +240,8 @@ def largest_group(table: RunsTable) -> tuple[list[str | None], str | None]:
 
 def _power_law(cells: list[Cell], resamples: int, rng: np.random.Generator, level: float) -> dict[str, Any]:
     """Least squares of ln L on ln C over one ratio's cells: alpha_C (minus the slope), its
-    standard error, lambda_C, and the percentile interval of alpha_C over `resamples` resamples of
+    standard error (the larger of the residuals' and of the losses' eval standard errors carried
+    through the fit: a near-perfect line of few points does not claim more than the evals allow), lambda_C, and the percentile interval of alpha_C over `resamples` resamples of
     the cells drawn with replacement (a resample of one C only is left out)."""
     lnC_X = np.log([c.flops for c in cells])
     lnL_X = np.log([c.loss for c in cells])
@@ -246,7 +249,10 @@ def _power_law(cells: list[Cell], resamples: int, rng: np.random.Generator, leve
     dof = len(cells) - 2
     residual_X = lnL_X - (intercept + slope * lnC_X)
     sxx = float(((lnC_X - lnC_X.mean()) ** 2).sum())
-    stderr = math.sqrt(float((residual_X**2).sum()) / dof / sxx) if dof > 0 else math.inf
+    scatter = math.sqrt(float((residual_X**2).sum()) / dof / sxx) if dof > 0 else math.inf
+    se_lnL_X = np.array([c.stderr / c.loss for c in cells])  # each loss's eval standard error, in ln L
+    measured = math.sqrt(float((((lnC_X - lnC_X.mean()) * se_lnL_X) ** 2).sum())) / sxx
+    stderr = max(scatter, measured)
     interval = (math.nan, math.nan)
     if resamples >= 2:
         pick_QxX = rng.integers(0, len(cells), size=(resamples, len(cells)))
