@@ -4,6 +4,8 @@ offset, with eval standard errors set), and are absent when their recipes are ab
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -27,12 +29,12 @@ def run(name, recipe, n, tokens, loss, stderr=STDERR, **extra):
 
 
 def l2_table(l2_offset, stderr=STDERR, arms=("none", "coupled", "l2")):
-    """Per size (T = 20 N) and lr: none at the law, coupled 0.02 below it, l2 at the law plus
-    l2_offset[size index]."""
+    """Per size (T = 20 N) and lr: none at the law, coupled 0.02 below it, independent 0.01
+    below it, l2 at the law plus l2_offset[size index]."""
     rows = []
     for i, n in enumerate(SIZES):
         base = float(LAW.predict(n, 20 * n))
-        offsets = {"none": 0.0, "coupled": -0.02, "l2": l2_offset[i]}
+        offsets = {"none": 0.0, "coupled": -0.02, "independent": -0.01, "l2": l2_offset[i]}
         for arm in arms:
             for lr, penalty in LR_PENALTY.items():
                 rows.append(run(f"{arm}-{n:g}-{lr:g}", arm, n, 20 * n, base + offsets[arm] + penalty, stderr, lr=lr))
@@ -65,6 +67,14 @@ def test_l2_lower_at_a_smaller_size_only_cannot_tell():
 def test_l2_within_noise_of_the_best_arm_holds():
     finding = assess_l2_vs_decay(l2_table([-0.025, -0.025, -0.025]), resamples=50, seed=0)  # 0.005 below coupled
     assert finding.verdict == HELD
+
+
+def test_l2_lower_than_no_regularisation_but_not_than_weight_decay_holds():
+    table = l2_table([-0.015, -0.015, -0.015], arms=("none", "coupled", "independent", "l2"))
+    finding = assess_l2_vs_decay(table, resamples=50, seed=0)
+    assert finding.verdict == HELD
+    assert finding.header[2:6] == ("l2 loss", "none loss", "coupled loss", "independent loss")
+    assert json.loads(json.dumps(finding.to_dict()))["details"]["cells"][-1]["best_other"] == "coupled"
 
 
 def test_l2_absent_without_the_l2_and_none_recipes():
@@ -141,6 +151,7 @@ def test_lr_crossover_fit_is_stated():
     crossover = finding.details["crossover"]
     assert crossover["recipes"] == ["lr-2-over-d", "lr-constant"] and crossover["n_resamples"] == 20
     assert finding.details["crossover_summary"] in finding.because
+    json.dumps(finding.to_dict())  # fits.json takes it as it is
 
 
 def test_lr_absent_without_both_recipes():

@@ -5,6 +5,8 @@ are absent."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -92,6 +94,7 @@ def test_density_held_on_a_sub_scaling_corpus():
     assert finding.verdict == HELD
     errors = finding.details["held_out"]["held_out_errors"]
     assert errors["subscaling"]["mean_abs_rel"] < errors["chinchilla"]["mean_abs_rel"]
+    json.dumps(finding.to_dict())  # fits.json takes it as it is
 
 
 def test_density_absent_with_one_corpus_or_no_duplicate_rates():
@@ -147,6 +150,7 @@ def test_otr_exponent_shrinking_then_flat_holds_and_is_recovered():
         lo, hi = fitted["interval"]
         assert lo <= fitted["alpha"] <= hi
     assert ratios[0]["lambda"] == pytest.approx(60.0, rel=0.2)
+    json.dumps(finding.to_dict())  # fits.json takes it as it is
     assert "r = 5" in finding.because and "r = 20" in finding.because
 
 
