@@ -100,16 +100,17 @@ def test_l2_figure_is_a_labelled_figure():
 WIDTHS = (128, 256, 512, 1024)
 
 
-def lr_table(gaps, ratios=(20,), stderr=0.003):
+def lr_table(gaps, ratios=(20,), stderr=0.003, excess=(0, 0, 0, 0)):
     """Per width d (N = 48 d^2, 4 layers) and ratio: lr-2-over-d at the law, lr-constant
-    gaps[width index] above it."""
+    gaps[width index] above it; the tokens of width i are ratio N (1 + excess[i])."""
     rows = []
-    for d, gap in zip(WIDTHS, gaps):
+    for d, gap, more in zip(WIDTHS, gaps, excess):
         n = 48.0 * d * d
         for ratio in ratios:
-            base = float(LAW.predict(n, ratio * n))
-            rows.append(run(f"s-{d}-{ratio}", "lr-2-over-d", n, ratio * n, base, stderr, d=d))
-            rows.append(run(f"c-{d}-{ratio}", "lr-constant", n, ratio * n, base + gap, stderr, d=d))
+            tokens = ratio * n * (1 + more)
+            base = float(LAW.predict(n, tokens))
+            rows.append(run(f"s-{d}-{ratio}", "lr-2-over-d", n, tokens, base, stderr, d=d))
+            rows.append(run(f"c-{d}-{ratio}", "lr-constant", n, tokens, base + gap, stderr, d=d))
     return from_rows(rows)
 
 
@@ -120,6 +121,11 @@ def test_lr_scaled_wins_by_a_widening_margin_holds():
     assert [w["x"] for w in widths] == list(WIDTHS) and finding.details["x"] == "d"
     assert [w["diff"] for w in widths] == pytest.approx([0.0, 0.01, 0.04, 0.1])
     assert "+0.1" in finding.because and "1024" in finding.because
+
+
+def test_lr_widths_whose_tokens_were_rounded_up_are_compared_at_one_ratio():
+    finding = assess_lr_crossover(lr_table([0.0, 0.01, 0.04, 0.1], excess=(0.04, 0, 0.02, 0)), resamples=50, seed=0)
+    assert [w["x"] for w in finding.details["widths"]] == list(WIDTHS) and finding.verdict == HELD
 
 
 def test_lr_constant_lower_at_the_largest_width_did_not_hold():

@@ -125,14 +125,16 @@ def test_density_figure_has_one_colour_per_corpus():
 OTR_SIZES = (1e6, 3e6, 1e7, 3e7)
 
 
-def otr_table(alphas, noise=0.002, seed=0, sizes=OTR_SIZES):
-    """Per ratio r (alphas: r -> alpha_C) and size: loss = 60 C^-alpha_C times log-normal noise."""
+def otr_table(alphas, noise=0.002, seed=0, sizes=OTR_SIZES, excess=(0, 0, 0, 0)):
+    """Per ratio r (alphas: r -> alpha_C) and size: loss = 60 C^-alpha_C times log-normal noise;
+    the tokens of size i are r N (1 + excess[i]) (rounded up to whole steps)."""
     rng = np.random.default_rng(seed)
     rows = []
     for ratio, alpha in alphas.items():
-        for n in sizes:
-            loss = 60.0 * (6 * n * ratio * n) ** -alpha * float(np.exp(noise * rng.normal()))
-            rows.append({"status": "complete", "run": f"r{ratio}-{n:g}", "n_params": n, "tokens": ratio * n,
+        for n, more in zip(sizes, excess):
+            tokens = ratio * n * (1 + more)
+            loss = 60.0 * (6 * n * tokens) ** -alpha * float(np.exp(noise * rng.normal()))
+            rows.append({"status": "complete", "run": f"r{ratio}-{n:g}", "n_params": n, "tokens": tokens,
                          "loss": loss, "loss_stderr": STDERR})
     return from_rows(rows)
 
@@ -152,6 +154,12 @@ def test_otr_exponent_shrinking_then_flat_holds_and_is_recovered():
     assert ratios[0]["lambda"] == pytest.approx(60.0, rel=0.2)
     json.dumps(finding.to_dict())  # fits.json takes it as it is
     assert "r = 5" in finding.because and "r = 20" in finding.because
+
+
+def test_otr_ratios_a_little_above_the_one_asked_for_are_one_ratio():
+    finding = assess_otr(otr_table(SHRINKING, excess=(0, 0.03, 0.06, 0.01)), resamples=50, seed=0)  # 20 -> 21.2
+    assert [r["ratio"] for r in finding.details["ratios"]] == [5, 10, 20, 50, 100]  # each group's least
+    assert all(r["sizes"] == 4 for r in finding.details["ratios"]) and finding.verdict == HELD
 
 
 def test_otr_exponent_growing_did_not_hold():

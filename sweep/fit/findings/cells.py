@@ -19,6 +19,7 @@ import numpy as np
 
 from sweep.fit.findings.verdict import FALLBACK_RELATIVE_STDERR, stderr_or_fallback
 from sweep.fit.hyperparams import group_cells
+from sweep.fit.isoflop import group_budgets
 from sweep.fit.table import RunsTable
 
 
@@ -86,6 +87,21 @@ def fallback_note(cells: Sequence[Cell]) -> str:
         return ""
     return (f" (* {n} of {len(cells)} losses have no recorded eval standard error and count with "
             f"{FALLBACK_RELATIVE_STDERR:.1%} of the loss)")
+
+
+def by_tokens_per_param(cells: Sequence[Cell]) -> dict[float, list[Cell]]:
+    """The cells grouped by tokens per parameter T / N, in increasing order: ratios within the fits'
+    budget tolerance of one another form one group (a run's tokens are rounded up to whole steps,
+    so its T / N lands a little above the ratio it was given), keyed by the group's smallest ratio
+    (the one asked for) to 2 significant digits."""
+    if not cells:
+        return {}
+    ratio_X = np.array([c.tokens_per_param for c in cells])
+    _, group_X = group_budgets(ratio_X)
+    groups: dict[float, list[Cell]] = {}
+    for c, g in zip(cells, group_X.tolist()):
+        groups.setdefault(ratio_key(ratio_X[group_X == g].min()), []).append(c)
+    return dict(sorted(groups.items()))
 
 
 def ratio_key(value: float, digits: int = 2) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.crossover import find_crossovers
-from sweep.fit.findings.cells import Cell, best_cells, fallback_note, plus_minus, ratio_key
+from sweep.fit.findings.cells import Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus
 from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
 from sweep.fit.laws import crossovers_to_dict
 from sweep.fit.table import RunsTable, best_points, jsonable
@@ -124,9 +124,9 @@ def assess_lr_crossover(table: RunsTable, *, resamples: int, seed: int) -> Findi
     for c in cells:
         by_cell.setdefault((c.n_params, c.tokens), {})[c.group] = c
     paired = [pair for pair in by_cell.values() if len(pair) == 2]
-    by_ratio: dict[float, list[dict[str, Cell]]] = {}
-    for pair in paired:
-        by_ratio.setdefault(ratio_key(pair[LR_CONSTANT].tokens_per_param), []).append(pair)
+    pair_of = {id(pair[LR_CONSTANT]): pair for pair in paired}
+    by_ratio = {r: [pair_of[id(c)] for c in constant]
+                for r, constant in by_tokens_per_param([p[LR_CONSTANT] for p in paired]).items()}
     ratio = max(by_ratio, key=lambda r: (len(by_ratio[r]), -abs(math.log(r / PAPER_TOKENS_PER_PARAM))),
                 default=None)
     pairs = sorted(by_ratio.get(ratio, []), key=lambda p: p[LR_CONSTANT].n_params)

@@ -19,7 +19,8 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.findings.cells import Cell, best_cells, fallback_note, plus_minus, ratio_key
+from sweep.fit.findings.cells import (Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus,
+                                      ratio_key)
 from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
 from sweep.fit.laws import comparison_to_dict
 from sweep.fit.parametric import compare_laws, percentile_interval
@@ -41,7 +42,7 @@ DENSITY_RULE = (f"corpora told apart by their near-or-exact duplicate rate (to 0
                 f"corpus by the noise rule at every shared N; otherwise cannot tell")
 OTR_CLAIM = ("per over-training ratio r = tokens per parameter, the loss follows L = lambda_C C^-alpha_C; alpha_C "
              "shrinks as r grows, up to a threshold (20-50), then stays about constant")
-OTR_RULE = (f"per ratio r (to 2 significant digits) with {MIN_SIZES} or more sizes, least squares of ln L on ln C "
+OTR_RULE = (f"per ratio r (ratios within the fits' budget tolerance are one) with {MIN_SIZES} or more sizes, least squares of ln L on ln C "
             f"gives alpha_C with its standard error (from the residuals, at least the losses' eval standard "
             f"errors carried through the fit) and a bootstrap interval over the ratio's runs; held when "
             f"alpha_C at the smallest ratio exceeds alpha_C at the first ratio >= {OTR_THRESHOLD:g} by more than "
@@ -159,10 +160,8 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     law per ratio over mixed recipes or corpora would mix their levels)."""
     group_R, group = largest_group(table)
     cells = best_cells(table, group_R)
-    by_ratio: dict[float, list[Cell]] = {}
-    for c in cells:
-        by_ratio.setdefault(ratio_key(c.tokens_per_param), []).append(c)
-    fitted = {r: mine for r, mine in sorted(by_ratio.items())
+    by_ratio = by_tokens_per_param(cells)
+    fitted = {r: mine for r, mine in by_ratio.items()
               if len({ratio_key(c.n_params, 3) for c in mine}) >= MIN_SIZES}
     if len(fitted) < MIN_RATIOS:
         return None
