@@ -229,3 +229,14 @@ def test_otr_exponent_stderr_is_at_least_the_eval_stderr_carried_through_the_fit
     dx_X = lnC_X - lnC_X.mean()
     carried = np.sqrt(np.sum((dx_X * STDERR / np.exp(lnL_X)) ** 2)) / np.sum(dx_X**2)
     assert first["stderr"] == pytest.approx(carried)
+
+
+def test_density_reads_a_sweep_s_rows_stderr_and_density_report(subscaling_predicts_better):
+    """As sweep/results.py gives them: final_eval_loss, final_eval_loss_stderr, data_density."""
+    rows = [{"status": "complete", "run": row["run"], "n_params": row["n_params"], "tokens": row["tokens"],
+             "final_eval_loss": row["loss"], "final_eval_loss_stderr": 0.002,
+             "data_density": {"near_or_exact_duplicate_rate": row["duplicate_rate"] + 0.001}}
+            for row in corpus_rows(0.0, CHINCHILLA) + corpus_rows(0.5, SUBSCALING)]
+    finding = assess_density_subscaling(from_rows(rows), resamples=50, seed=0)
+    assert finding.details["duplicate_rates"] == [0.0, 0.5] and finding.verdict == HELD
+    assert finding.details["gains"]["0.50"][0]["stderr"] == pytest.approx(np.hypot(0.002, 0.002))
