@@ -240,3 +240,10 @@ def test_density_reads_a_sweep_s_rows_stderr_and_density_report(subscaling_predi
     finding = assess_density_subscaling(from_rows(rows), resamples=50, seed=0)
     assert finding.details["duplicate_rates"] == [0.0, 0.5] and finding.verdict == HELD
     assert finding.details["gains"]["0.50"][0]["stderr"] == pytest.approx(np.hypot(0.002, 0.002))
+
+
+def test_density_gains_are_compared_between_the_budgets_both_corpora_have(subscaling_predicts_better):
+    rows = corpus_rows(0.0, CHINCHILLA, ratios=(5, 10, 20)) + corpus_rows(0.3, SUBSCALING, ratios=(5, 10, 20, 40))
+    finding = assess_density_subscaling(from_rows(rows), resamples=50, seed=0)
+    assert all(g["tokens"] == pytest.approx([5 * g["n_params"], 20 * g["n_params"]])
+               for g in finding.details["gains"]["0.30"])  # not to 40 N, which the other corpus lacks

@@ -34,8 +34,9 @@ DENSITY_CLAIM = ("as data density (redundancy) rises the loss curve bends: more 
                  "the sub-scaling law predicts held-out larger runs better than Chinchilla's on the redundant corpus")
 DENSITY_RULE = (f"corpora told apart by their near-or-exact duplicate rate (to 0.01). Part 1, bending: per size N "
                 f"with two or more token budgets, the token gain g = loss(smallest T) - loss(largest T) with its "
-                f"combined standard error; it bends when the most redundant corpus's gain is lower than the least "
-                f"redundant's by more than Z = {Z:g} combined standard errors at every N both have. Part 2, "
+                f"combined standard error (between the budgets the least and the most redundant corpus share); it "
+                f"bends when the most redundant corpus's gain is lower than the least redundant's by more than "
+                f"Z = {Z:g} combined standard errors at every N both have. Part 2, "
                 f"held-out: on the most redundant corpus, the Chinchilla and sub-scaling laws fitted below its "
                 f"largest N predict the largest-N runs; sub-scaling wins when its mean absolute relative error is "
                 f"lower. Held when both parts hold; did not hold when the gain is larger on the most redundant "
@@ -65,8 +66,12 @@ def assess_density_subscaling(table: RunsTable, *, resamples: int, seed: int) ->
         return None
     cells = best_cells(table, rate_R)
     least, most = rates[0], rates[-1]
-    gains = {rate: _token_gains([c for c in cells if c.group == rate]) for rate in rates}
-    shared = sorted(set(gains[least]) & set(gains[most]))
+    budgets = {rate: _budgets([c for c in cells if c.group == rate]) for rate in rates}
+    common = {n: sorted(set(budgets[least][n]) & set(budgets[most][n]))
+              for n in set(budgets[least]) & set(budgets[most])}
+    ends = {n: (tokens[0], tokens[-1]) for n, tokens in common.items() if len(tokens) >= 2}
+    gains = {rate: _token_gains(budgets[rate], ends) for rate in rates}
+    shared = sorted(ends)
     bends = [lower_by(gains[most][n]["gain"], gains[most][n]["stderr"], gains[least][n]["gain"],
                       gains[least][n]["stderr"]) for n in shared]
     steeper = [lower_by(gains[least][n]["gain"], gains[least][n]["stderr"], gains[most][n]["gain"],
@@ -117,17 +122,25 @@ def assess_density_subscaling(table: RunsTable, *, resamples: int, seed: int) ->
                    because=because + note, header=header, rows=tuple(rows), draw=draw, details=jsonable(details))
 
 
-def _token_gains(cells: list[Cell]) -> dict[float, dict[str, Any]]:
-    """{N (3 significant digits): the gain from its smallest to its largest token budget} over the
-    sizes with two or more budgets."""
-    by_size: dict[float, list[Cell]] = {}
+def _budgets(cells: list[Cell]) -> dict[float, dict[float, Cell]]:
+    """{N: {T: cell}} (each to 3 significant digits)."""
+    out: dict[float, dict[float, Cell]] = {}
     for c in cells:
-        by_size.setdefault(ratio_key(c.n_params, 3), []).append(c)
+        out.setdefault(ratio_key(c.n_params, 3), {})[ratio_key(c.tokens, 3)] = c
+    return out
+
+
+def _token_gains(budgets: dict[float, dict[float, Cell]],
+                 ends: dict[float, tuple[float, float]]) -> dict[float, dict[str, Any]]:
+    """{N: the gain from its smallest to its largest token budget} over the sizes with two or more
+    budgets; at a size in `ends` ({N: (T_lo, T_hi)}, the budgets the compared corpora share) the
+    gain over those two where this corpus has both."""
     gains = {}
-    for n, mine in by_size.items():
-        if len(mine) < 2:
+    for n, by_tokens in budgets.items():
+        lo, hi = ends[n] if n in ends and set(ends[n]) <= set(by_tokens) else (min(by_tokens), max(by_tokens))
+        if lo == hi:
             continue
-        first, last = min(mine, key=lambda c: c.tokens), max(mine, key=lambda c: c.tokens)
+        first, last = by_tokens[lo], by_tokens[hi]
         gains[n] = {"first": first, "last": last, "tokens": (first.tokens, last.tokens), "gain": first.loss - last.loss,
                     "stderr": combined(first.stderr, last.stderr)}
     return gains
