@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.fit.figures import (PREDICTED_LABEL, draw_isoflop, draw_loss_vs_flops, draw_loss_vs_n,
-                               draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
+from sweep.fit.figures import (PREDICTED_LABEL, draw_best_loss_by_recipe, draw_isoflop, draw_loss_vs_flops,
+                               draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
+                               draw_recipe_difference, draw_residuals, draw_ucurves, save)
 from sweep.fit.hyperparams import find_optima
 from sweep.fit.isoflop import fit_isoflop
 from sweep.fit.table import load_runs_table
@@ -91,3 +92,43 @@ def test_u_curves_draw_runs_stopped_early_hollow_with_their_interval(tmp_path):
     assert handles[labels.index(PREDICTED_LABEL)].get_markerfacecolor() == "none"
     assert ax.get_xlabel() == "learning rate" and "above the budget's best" in ax.get_ylabel()
     assert PREDICTED_LABEL not in ax_law.get_legend_handles_labels()[1]
+
+
+def test_findings_best_loss_by_recipe_is_one_line_per_recipe_with_error_bars():
+    user = Figure()
+    ax = user.subplots()
+    series = {"l2": ([1e6, 4e6], [3.1, 2.8], [0.01, 0.01]), "coupled": ([4e6, 1e6], [2.7, 3.0], [0.01, 0.02])}
+    assert draw_best_loss_by_recipe(series, ax=ax, title="l2 against decay") is user
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["l2", "coupled"]
+    assert ax.get_xlabel() == "parameters N" and ax.get_title() == "l2 against decay"
+    coupled = ax.containers[1]
+    assert coupled.get_label() == "coupled" and list(coupled.lines[0].get_xdata()) == [1e6, 4e6]  # in order of N
+
+
+def test_findings_recipe_difference_has_the_losses_and_the_band(tmp_path):
+    series = {"a": ([128, 256], [3.0, 2.8], [0.01, 0.01]), "b": ([128, 256], [3.0, 2.7], [0.01, 0.01])}
+    fig = draw_recipe_difference("width d", series, ([128, 256], [0.0, 0.1], [0.014, 0.014]), 2.0, "a - b")
+    left, right = fig.axes
+    assert left.get_xlabel() == right.get_xlabel() == "width d" and right.get_ylabel() == "a - b (nats/token)"
+    (band,) = right.collections
+    assert band.get_label() == "+-2 combined standard errors"
+    save(fig, tmp_path / "difference.png")
+    assert (tmp_path / "difference.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_findings_loss_vs_tokens_has_a_colour_per_corpus_and_a_marker_per_size():
+    series = [(0.0, 1e6, [5e6, 2e7], [3.2, 3.0], [0.01, 0.01]), (0.3, 1e6, [5e6, 2e7], [3.1, 3.0], [0.01, 0.01]),
+              (0.0, 4e6, [2e7, 8e7], [2.9, 2.7], [0.01, 0.01])]
+    ax = draw_loss_vs_tokens_by_corpus(series).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "duplicate rate 0.00", "duplicate rate 0.30", "N = 1e+06", "N = 4e+06"]
+    assert len(ax.containers) == 3  # one line with error bars per (corpus, size)
+
+
+def test_findings_otr_draws_the_exponents_against_the_ratio_and_the_fitted_lines():
+    lines = [(5.0, [30.0, 32.0, 34.0], [1.2, 1.0, 0.8], 7.2, -0.2), (20.0, [31.0, 33.0, 35.0], [1.1, 1.0, 0.9], 4.2, -0.1)]
+    left, right = draw_otr([5.0, 20.0], [0.2, 0.1], [[0.18, 0.22], [np.nan, np.nan]], lines).axes
+    assert left.get_xscale() == "log" and left.get_ylabel() == "compute exponent alpha_C"
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["r = 5: alpha_C = 0.2", "r = 20: alpha_C = 0.1"]
+    fitted = right.get_lines()[1]
+    assert fitted.get_ydata()[0] == pytest.approx(7.2 - 0.2 * 30.0)

@@ -10,6 +10,10 @@ matplotlib Figure: what `sweep report` saves (sweep/fit/report.py) and what a no
     draw_ucurves(runs, optima, law, step)    lr / batch U-curves | optimum against C      (2 axes);
                                              runs stopped early: hollow, bars their interval
     draw_crossover(points, crossovers)       each recipe's points and loss*(C), the crossings
+    draw_best_loss_by_recipe(series)         findings: each recipe's best loss against N, error bars
+    draw_recipe_difference(x, series, diff)  findings: two recipes' losses | their difference, +-Z band  (2 axes)
+    draw_loss_vs_tokens_by_corpus(series)    findings: loss against T per size, a colour per corpus
+    draw_otr(r, alpha, interval, lines)      findings: alpha_C against T / N | ln L against ln C   (2 axes)
     draw_predicted_vs_actual(predictions)    each finished run's predicted final loss (its curve cut
                                              short, sweep/fit/predict.py) against the actual one
     draw_finding_ucurves(curves, param)      a finding's U-curves: loss against lr / batch size per
@@ -310,6 +314,99 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
     crossing = sum(p.crosses for p in result.pairs)
     ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
                  f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
+    return fig
+
+
+def draw_best_loss_by_recipe(series: Mapping[str, tuple[Any, Any, Any]], ax: Any = None,
+                             title: str = "Best loss per recipe") -> Figure:
+    """One line per recipe (or recipe and tokens-per-parameter group): `series` maps its label to
+    (N_X, loss_X, stderr_X), the best loss of each (N, tokens) cell with its eval standard error
+    as the error bar; log x."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    for k, (label, (n_X, loss_X, se_X)) in enumerate(series.items()):
+        order = np.argsort(n_X)
+        ax.errorbar(np.asarray(n_X)[order], np.asarray(loss_X)[order], yerr=np.asarray(se_X)[order], fmt="o-",
+                    color=f"C{k}", ms=4, lw=1.2, capsize=2, label=label)
+    log_axes(ax, "parameters N", "best final loss (nats/token)")
+    ax.legend(fontsize=7, title="bars: eval standard error", title_fontsize=7)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def draw_recipe_difference(x_label: str, series: Mapping[str, tuple[Any, Any, Any]],
+                           diff: tuple[Any, Any, Any], z: float, diff_label: str, axes: Any = None) -> Figure:
+    """Left: each recipe's best loss (`series`: label -> (x_X, loss_X, stderr_X)) against the
+    swept size x (width d or N), error bars its standard error. Right: the difference of the two
+    (`diff`: (x_X, diff_X, stderr_X), `diff_label` what it is) with its band of +-z standard
+    errors and the zero line; log x on both."""
+    fig, (ax, ax_diff) = new_axes(axes, 2, (11, 4.4))
+    for k, (label, (x_X, loss_X, se_X)) in enumerate(series.items()):
+        ax.errorbar(x_X, loss_X, yerr=se_X, fmt="o-", color=f"C{k}", ms=4, lw=1.2, capsize=2, label=label)
+    log_axes(ax, x_label, "best final loss (nats/token)")
+    ax.legend(fontsize=8, title="bars: eval standard error", title_fontsize=7)
+    ax.set_title("Best loss per recipe", fontsize=9)
+    x_X, diff_X, se_X = (np.asarray(v, dtype=float) for v in diff)
+    ax_diff.fill_between(x_X, diff_X - z * se_X, diff_X + z * se_X, color="C2", alpha=0.25,
+                         label=f"+-{z:g} combined standard errors")
+    ax_diff.plot(x_X, diff_X, "o-", color="C2", ms=4, lw=1.2, label=diff_label)
+    ax_diff.axhline(0, color="0.3", lw=0.8)
+    log_axes(ax_diff, x_label, f"{diff_label} (nats/token)", y_log=False)
+    ax_diff.legend(fontsize=8)
+    ax_diff.set_title("Difference of the recipes (> 0: the second recipe is lower)", fontsize=9)
+    return fig
+
+
+CORPUS_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def draw_loss_vs_tokens_by_corpus(series: Sequence[tuple[float, float, Any, Any, Any]], ax: Any = None) -> Figure:
+    """Loss against tokens T, one line per (corpus, size N): `series` holds (duplicate rate, N,
+    tokens_X, loss_X, stderr_X); one colour per corpus (its duplicate rate in the legend), one
+    marker per size; bars: eval standard error; log-log."""
+    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    rates = sorted({s[0] for s in series})
+    sizes = sorted({s[1] for s in series})
+    colours = VIRIDIS(np.linspace(0, 0.9, len(rates)))
+    for rate, n, tokens_X, loss_X, se_X in series:
+        colour = colours[rates.index(rate)]
+        marker = CORPUS_MARKERS[sizes.index(n) % len(CORPUS_MARKERS)]
+        ax.errorbar(tokens_X, loss_X, yerr=se_X, fmt=f"{marker}-", color=colour, ms=4, lw=1.1, capsize=2)
+    for rate, colour in zip(rates, colours):
+        ax.plot([], [], "-", color=colour, lw=2, label=f"duplicate rate {rate:.2f}")
+    for k, n in enumerate(sizes):
+        ax.plot([], [], CORPUS_MARKERS[k % len(CORPUS_MARKERS)], color="0.3", ms=5, label=f"N = {n:.3g}")
+    log_axes(ax, "tokens T", "best final loss (nats/token)")
+    ax.legend(fontsize=7, title="colour: corpus; marker: size", title_fontsize=7)
+    ax.set_title("Loss against tokens per size and corpus (bars: eval standard error)", fontsize=9)
+    return fig
+
+
+def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
+             lines: Sequence[tuple[float, Any, Any, float, float]], axes: Any = None) -> Figure:
+    """Left: the compute exponent alpha_C of each over-training ratio r = T / N against r (log x),
+    bars its interval (`interval_Kx2`). Right: ln L against ln C per ratio with its fitted line:
+    `lines` holds (r, lnC_X, lnL_X, intercept, slope), one colour per ratio."""
+    fig, (ax, ax_fit) = new_axes(axes, 2, (11, 4.4))
+    ratio_K, alpha_K = np.asarray(ratio_K, dtype=float), np.asarray(alpha_K, dtype=float)
+    lo_K, hi_K = np.asarray(interval_Kx2, dtype=float).reshape(-1, 2).T
+    norm = LogNorm(ratio_K.min(), ratio_K.max() * 1.0001)
+    yerr = np.nan_to_num(np.maximum([alpha_K - lo_K, hi_K - alpha_K], 0))
+    ax.errorbar(ratio_K, alpha_K, yerr=yerr, fmt="o-", color="C0", ms=5, lw=1.2, capsize=3,
+                label="alpha_C (bars: bootstrap interval)")
+    log_axes(ax, "over-training ratio r = T / N", "compute exponent alpha_C", y_log=False)
+    ax.legend(fontsize=8)
+    ax.set_title("Compute exponent per over-training ratio (L = lambda_C C^-alpha_C)", fontsize=9)
+    for r, lnC_X, lnL_X, intercept, slope in lines:
+        colour = VIRIDIS(0.9 * norm(r))
+        lnC_X = np.asarray(lnC_X, dtype=float)
+        ax_fit.plot(lnC_X, lnL_X, "o", color=colour, ms=4, label=f"r = {r:g}: alpha_C = {-slope:.3g}")
+        x = np.linspace(lnC_X.min(), lnC_X.max(), 20)
+        ax_fit.plot(x, intercept + slope * x, color=colour, lw=1.1)
+    ax_fit.set_xlabel("ln C (FLOPs)")
+    ax_fit.set_ylabel("ln L (final loss, nats/token)")
+    ax_fit.grid(True, alpha=0.3)
+    ax_fit.legend(fontsize=7)
+    ax_fit.set_title("ln L against ln C per ratio, with the least-squares lines", fontsize=9)
     return fig
 
 
