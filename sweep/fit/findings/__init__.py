@@ -16,29 +16,33 @@ import numbers
 from typing import Callable
 
 from sweep.errors import ConfigError
+from sweep.fit.findings.recipes import assess_l2_vs_decay, assess_lr_crossover
+from sweep.fit.findings.scaling import assess_density_subscaling, assess_otr
 from sweep.fit.findings.ucurves import assess_batch_ucurve, assess_batch_vs_loss, assess_lr_ucurve
 from sweep.fit.findings.verdict import CANNOT_TELL, Finding
 from sweep.fit.table import RunsTable
 
 Check = Callable[..., "Finding | None"]
 
-# --- the checks, in the issue's order: lr_ucurve, batch_ucurve, l2_vs_decay, lr_crossover,
-# density_subscaling, otr, batch_vs_loss. The lead adds F2's (sweep/fit/findings/recipes.py:
-# assess_l2_vs_decay, assess_lr_crossover; sweep/fit/findings/scaling.py: assess_density_subscaling,
-# assess_otr) between assess_batch_ucurve and assess_batch_vs_loss, and their lines to NEEDS.
+# --- the checks, in the issue's order (sweep/fit/findings/ucurves.py, recipes.py, scaling.py)
 CHECKS: tuple[Check, ...] = (
     assess_lr_ucurve,
     assess_batch_ucurve,
-    # F2: assess_l2_vs_decay, assess_lr_crossover, assess_density_subscaling, assess_otr
+    assess_l2_vs_decay,
+    assess_lr_crossover,
+    assess_density_subscaling,
+    assess_otr,
     assess_batch_vs_loss,
 )
 NEEDS = {
     "lr_ucurve": ">= 3 learning rates at one (N, tokens)",
     "batch_ucurve": ">= 3 batch sizes at one (N, tokens)",
-    # F2: "l2_vs_decay", "lr_crossover", "density_subscaling", "otr"
+    "l2_vs_decay": "runs labelled recipe=l2 and recipe=none (and coupled / independent)",
+    "lr_crossover": "runs labelled recipe=lr-constant and recipe=lr-2-over-d at several widths",
+    "density_subscaling": "runs on >= 2 corpora of different duplicate rates, each >= 2 token budgets per size",
+    "otr": ">= 3 tokens-per-parameter ratios with >= 3 sizes each",
     "batch_vs_loss": ">= 3 batch sizes at each of >= 2 (N, tokens)",
 }
-# --- end of the checks
 
 
 def assess_findings(table: RunsTable, *, resamples: int, seed: int,

@@ -47,7 +47,9 @@ LR_RULE = (f"per width at matched tokens per parameter, diff = best loss(lr-cons
 
 
 def assess_l2_vs_decay(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
-    """l2_vs_decay, or None when the runs carry no recipes `l2` and `none`."""
+    """Explicit L2 regularisation does not help pretraining: no better than none or weight decay.
+
+    None when the runs carry no recipes `l2` and `none`."""
     labels = set(table.recipe or ())
     if not {L2, NO_REGULARISATION} <= labels:
         return None
@@ -114,7 +116,9 @@ def assess_l2_vs_decay(table: RunsTable, *, resamples: int, seed: int) -> Findin
 
 
 def assess_lr_crossover(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
-    """lr_crossover, or None when the runs carry no recipes `lr-constant` and `lr-2-over-d`."""
+    """A constant learning rate and one scaled as 2/D are alike at small width, then 2/D wins by a widening margin.
+
+    None when the runs carry no recipes `lr-constant` and `lr-2-over-d`."""
     labels = set(table.recipe or ())
     if not {LR_CONSTANT, LR_SCALED} <= labels:
         return None

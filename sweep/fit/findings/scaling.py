@@ -56,8 +56,10 @@ OTR_RULE = (f"per ratio r (ratios within the fits' budget tolerance are one) wit
 # --- density_subscaling ---------------------------------------------------------------------------
 
 def assess_density_subscaling(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
-    """density_subscaling, or None unless the runs come from two or more corpora of different
-    duplicate rates (runs without a duplicate rate are not in it)."""
+    """As data density rises the loss curve bends, and the sub-scaling law predicts larger runs better.
+
+    None unless the runs come from two or more corpora of different duplicate rates (runs without
+    a duplicate rate are not in it)."""
     if table.duplicate_rate_R is None:
         return None
     rate_R = [round(float(r), RATE_DIGITS) if math.isfinite(r) else None for r in table.duplicate_rate_R]
@@ -168,7 +170,9 @@ def held_out_comparison(cells: list[Cell]) -> tuple[dict | None, str, bool | Non
 # --- otr -----------------------------------------------------------------------------------------
 
 def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
-    """otr, or None unless MIN_RATIOS or more over-training ratios each have MIN_SIZES sizes. A
+    """Per over-training ratio the compute exponent alpha_C shrinks as the ratio grows, up to a threshold.
+
+    None unless MIN_RATIOS or more over-training ratios each have MIN_SIZES sizes. A
     table of several recipes or corpora is checked on its largest (recipe, corpus) group alone (a
     law per ratio over mixed recipes or corpora would mix their levels)."""
     group_R, group = largest_group(table)
