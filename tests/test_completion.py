@@ -46,7 +46,7 @@ def test_script_is_valid_bash_that_registers_the_sweep_command(script):
 
 def test_completes_subcommands(script):
     assert complete(script, ["sweep", ""]) == ["plan", "prepare", "status", "fit", "report", "predict", "suggest",
-                                               "sync", "demo", "completion", "-h", "--help"]
+                                               "sync", "demo", "experiment", "completion", "-h", "--help"]
     assert complete(script, ["sweep", "pl"]) == ["plan"]
     assert complete(script, ["sweep", "pre"]) == ["prepare", "predict"]
     assert complete(script, ["sweep", "predict", "--a"]) == ["--at-fraction"]

@@ -140,7 +140,7 @@ def ok(result: subprocess.CompletedProcess) -> str:
 
 def test_sweep_starts_from_any_directory(installed):
     _, _, results = installed
-    assert "{plan,prepare,status,fit,report,predict,suggest,sync,demo,completion}" in ok(results["sweep --help"])
+    assert "{plan,prepare,status,fit,report,predict,suggest,sync,demo,experiment,completion}" in ok(results["sweep --help"])
     assert "total: 1 runs (1 pending)" in ok(results["sweep plan"])
 
 
@@ -172,7 +172,7 @@ def test_hydra_completion_of_sweep_train_offers_config_groups_and_keys(installed
 def test_completion_of_sweep_offers_its_subcommands(installed):
     _, _, results = installed
     assert ok(results["sweep tab"]).split() == ["plan", "prepare", "status", "fit", "report", "predict", "suggest",
-                                                "sync", "demo", "completion", "-h", "--help"]
+                                                "sync", "demo", "experiment", "completion", "-h", "--help"]
 
 
 def test_a_regular_install_holds_every_module_and_config_of_the_project(tmp_path):
