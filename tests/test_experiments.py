@@ -58,8 +58,8 @@ def test_the_grids_of_a_scale_are_a_union_of_arms_each_labelled_by_its_recipe(tm
     for point in grid:
         by_recipe.setdefault(point.cfg.recipe, set()).add((point.cfg.model.d, point.cfg.optim.lr))
     assert set(by_recipe) == {"lr-constant", "lr-2-over-d"}
-    assert {lr for _, lr in by_recipe["lr-constant"]} == {6e-3}
-    assert all(d * lr == pytest.approx(0.288) for d, lr in by_recipe["lr-2-over-d"])  # lr = c / D
+    assert {lr for _, lr in by_recipe["lr-constant"]} == {2.4e-2}
+    assert all(d * lr == pytest.approx(0.768) for d, lr in by_recipe["lr-2-over-d"])  # lr = c / D
     assert len(grid) == 16  # 2 recipes x 4 widths x 2 token budgets
 
 
