@@ -762,10 +762,8 @@ def demo(out_dir: Path | None) -> int:
 def experiment(name: str, overrides: Sequence[str]) -> int:
     """`sweep experiment NAME [OVERRIDES]`: the preset conf/experiment/NAME.yaml run here as the demo
     runs (its corpus prepared, its grid trained, its report written), then each finding's verdict."""
-    from launch.grid import compose_grid, experiment_names
+    from launch.grid import compose_grid
 
-    if name not in experiment_names():
-        raise ConfigError(f"experiment {name!r}: accepted: {', '.join(experiment_names())}")
     overrides = [f"+experiment={name}", *overrides]
     grid = compose_grid(overrides)  # every point valid (and its out_dir known) before anything runs
     out_dir = Path(grid[0].cfg.out_dir)
@@ -776,6 +774,14 @@ def experiment(name: str, overrides: Sequence[str]) -> int:
             console.print(f"{finding['name']}: {finding['verdict']}: {finding['because']}", highlight=False)
         console.print(f"report: {out_dir / 'report' / 'report.md'}", highlight=False)
     return code
+
+
+def experiment_presets() -> list[str]:
+    """The experiment presets of the installed config tree (conf/experiment/NAME.yaml)."""
+    from importlib.resources import files
+
+    return sorted(p.name.removesuffix(".yaml") for p in files("conf").joinpath("experiment").iterdir()
+                  if p.name.endswith(".yaml"))
 
 
 def prepare_train_report(overrides: Sequence[str], config_name: str, out_dir: Path) -> int:
@@ -1038,7 +1044,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
     e = sub.add_parser("experiment", help="run a paper's finding (conf/experiment/NAME.yaml) here: prepare, "
                                           "train, report with its verdict")
-    e.add_argument("name", help="the preset: conf/experiment/NAME.yaml")
+    e.add_argument("name", choices=experiment_presets(), metavar="NAME",
+                   help=f"the preset conf/experiment/NAME.yaml: {', '.join(experiment_presets())}")
     e.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. out_dir=...)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)

@@ -659,5 +659,8 @@ def test_an_experiment_preset_runs_end_to_end_at_a_tiny_size_and_states_its_verd
 
 
 def test_an_unknown_experiment_is_one_error_naming_the_presets(capsys):
-    assert main(["experiment", "lr_ucurves"]) == 2
-    assert "experiment 'lr_ucurves': accepted: batch_ucurve, batch_vs_loss, density_subscaling" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["experiment", "lr_ucurves"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'lr_ucurves' (choose from 'batch_ucurve', 'batch_vs_loss'" \
+        in capsys.readouterr().err
