@@ -432,3 +432,15 @@ def test_a_report_on_one_size_s_lr_u_curve_opens_with_its_finding(tmp_path):
     assert finding["name"] == "lr_ucurve" and finding["verdict"] == "cannot tell from these runs"
     assert finding["details"]["cells"][0]["optimum"] == pytest.approx(2e-3, rel=1e-3)
     assert finding["details"]["resamples"] == 50 and finding["details"]["seed"] == 3
+
+
+def test_a_finding_alone_is_a_report(tmp_path):
+    """l2_vs_decay's CPU design (2 sizes x 4 recipes, one run each) supports no fit, but its finding."""
+    n_R = np.repeat([2e4, 3.3e4], 4)
+    recipes = ("none", "coupled", "independent", "l2") * 2
+    loss_R = np.array([3.508, 3.511, 3.5085, 3.5076, 3.4637, 3.4704, 3.4645, 3.4677])
+    table = RunsTable(tuple(f"{r}-{n:g}" for r, n in zip(recipes, n_R)), n_R, 20 * n_R, loss_R, 120 * n_R ** 2,
+                      recipe=recipes, loss_stderr_R=np.full(8, 0.004))
+    result = write_report(table, tmp_path / "out", bootstrap_resamples=20)
+    report = result.markdown.read_text()
+    assert "### l2_vs_decay: held" in report and (tmp_path / "out" / "finding_l2_vs_decay.png").is_file()

@@ -44,8 +44,8 @@ Which runs each fit sees:
   each cell's (`by="cell"`: the optima of different (N, D) are not merged); Step Law's forms are
   fitted on the cells either way.
 
-Only when no section can run is the first section's ConfigError raised, before anything is
-written.
+Only when no section can run and no finding is present is the first section's ConfigError raised,
+before anything is written.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
 (budgets, ratios, recipes), X distinct values of a swept quantity, S the points of a curve.
@@ -194,7 +194,8 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     `excluded`); `bootstrap_method`: residual | case (None: conf/fit.yaml's); `predictions`: the
     runs' final losses predicted from their curves cut at `prediction_fraction` of their steps
     (sweep/fit/predict.py predict_sweep), section 7 (none without them). ConfigError (nothing
-    written) when no analysis can run or `fix` or `bootstrap_method` is not accepted."""
+    written) when no analysis can run and no finding is present, or `fix` or `bootstrap_method` is
+    not accepted."""
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
@@ -210,7 +211,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
         bar.update(done=bar.total, info="writing the report")
     fits.min_tokens_per_param = min_tokens_per_param
     ran = [a for a in ANALYSES if a not in fits.skipped]
-    if not ran:
+    if not ran and not fits.findings:  # a finding alone (l2_vs_decay's 2 sizes x 4 recipes) is a report
         reasons = "; ".join(f"{a}: {fits.skipped[a]}" for a in ANALYSES[1:])
         raise ConfigError(f"no analysis can run on the runs table{_of(table.source)}: "
                           f"{fits.skipped['chinchilla']} (and {reasons})")
