@@ -207,15 +207,16 @@ def test_sections_the_table_cannot_support_say_why(tmp_path):
     assert f"Skipped: {result.skipped['lr']}" in by_number["5"]
     assert f"Skipped: {result.skipped['batch_size']}" in by_number["5"]
     assert "Skipped" not in by_number["1"] + by_number["2"]
-    assert set(result.figures) == {"loss_vs_n", "loss_vs_flops", "residuals"}
-    assert sorted(p.name for p in result.out_dir.glob("*.png")) == ["loss_vs_flops.png", "loss_vs_n.png",
-                                                                    "residuals.png"]
+    # three token budgets per size over six sizes: the otr finding's runs (3 ratios x >= 3 sizes)
+    assert set(result.figures) == {"finding_otr", "loss_vs_n", "loss_vs_flops", "residuals"}
+    assert sorted(p.name for p in result.out_dir.glob("*.png")) == ["finding_otr.png", "loss_vs_flops.png",
+                                                                    "loss_vs_n.png", "residuals.png"]
     fits = json.loads(result.json.read_text())
+    assert [f["name"] for f in fits["findings"]] == ["otr"]
     assert fits["chinchilla"]["E"] == pytest.approx(LAW_X.E, abs=0.1) and "isoflop" not in fits
     assert fits["skipped"] == result.skipped
     assert all(r["pred_chinchilla"] is not None for r in result.rows_with_predictions())
-    assert "## Findings\n\nNo finding's runs are present: lr_ucurve needs >= 3 learning rates" in text
-    assert fits["findings"] == []
+    assert "## Findings\n\n" in text and "### otr: " in text  # the one finding these runs test
 
 
 def test_one_analysis_is_enough_and_the_rest_say_why(tmp_path):
