@@ -243,7 +243,10 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
 def fixed_overrides(overrides: Sequence[str]) -> list[str]:
     """The overrides that are not sweeps: what Hydra composes a multirun's config with."""
     parser = OverridesParser.create()
-    return [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+    try:
+        return [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+    except Exception as err:  # a malformed override: one error, as composing it would give
+        raise ConfigError(composition_error(err)) from err
 
 
 def grid_points(config: DictConfig, arguments: Sequence[str], config_loader: ConfigLoader | None = None
