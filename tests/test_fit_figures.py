@@ -105,6 +105,16 @@ def test_findings_best_loss_by_recipe_is_one_line_per_recipe_with_error_bars():
     assert coupled.get_label() == "coupled" and list(coupled.lines[0].get_xdata()) == [1e6, 4e6]  # in order of N
 
 
+def test_a_narrow_loss_axis_labels_no_two_ticks_alike():
+    user = Figure()
+    ax = user.subplots()
+    series = {"none": ([1e4, 2e4], [3.4637, 3.4704], [0.004, 0.004]), "l2": ([1e4, 2e4], [3.4677, 3.4645], [0.004, 0.004])}
+    draw_best_loss_by_recipe(series, ax=ax)
+    user.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels)  # 3.465, 3.47 (not 3.46, 3.46, 3.47)
+
+
 def test_findings_recipe_difference_has_the_losses_and_the_band(tmp_path):
     series = {"a": ([128, 256], [3.0, 2.8], [0.01, 0.01]), "b": ([128, 256], [3.0, 2.7], [0.01, 0.01])}
     fig = draw_recipe_difference("width d", series, ([128, 256], [0.0, 0.1], [0.014, 0.014]), 2.0, "a - b")

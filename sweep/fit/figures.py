@@ -533,6 +533,16 @@ def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
         ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
     else:
         ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
-    axis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    kept = [t for t in ticks if lo <= t <= hi]
+    axis.set_major_locator(FixedLocator(kept))
     axis.set_minor_locator(NullLocator())
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v, kept)))
+
+
+def tick_label(value: float, ticks: Sequence[float]) -> str:
+    """`value` with enough significant digits that no two of `ticks` read the same (3.465, not
+    3.46 beside another 3.46), at least 3."""
+    for digits in range(3, 8):
+        if len({f"{t:.{digits}g}" for t in ticks}) == len(set(ticks)):
+            break
+    return f"{value:.{digits}g}"
