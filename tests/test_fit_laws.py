@@ -78,6 +78,7 @@ def test_min_tokens_per_param_leaves_runs_out_of_every_law_and_says_so():
         fit_law("chinchilla", table, min_tokens_per_param=100)
 
 
+@pytest.mark.slow  # about 10 s; test_cli.py's `sweep fit --recipe all` covers it end to end
 def test_recipe_all_fits_every_recipe_side_by_side():
     few = rows(seed=3, recipe="c")[:4]  # too few runs for a Chinchilla fit
     table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=2.0) + few)
@@ -98,6 +99,7 @@ def test_recipe_all_fits_every_recipe_side_by_side():
         fit_law("chinchilla", from_rows(few), recipe="all")
 
 
+@pytest.mark.slow  # about 18 s; the crossover of two recipes is test_fit_crossover.py's
 def test_crossover_of_three_recipes_gives_every_pair_and_of_two_the_pair_s_keys_at_the_top():
     three = fit_law("crossover", from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=1.6)
                                            + rows(seed=3, recipe="c", E=1.8)), bootstrap=10, recipe="all")
@@ -117,7 +119,7 @@ def test_crossover_needs_two_labelled_recipes():
     with pytest.raises(ConfigError, match="recipe=NAME"):
         fit_law("crossover", from_rows(rows()))
     table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b"))
-    out = fit_law("crossover", table, bootstrap=20)
+    out = fit_law("crossover", table, bootstrap=5)
     assert sorted(out["recipes"]) == ["a", "b"] and isinstance(out["summary"], str)
 
 
@@ -212,6 +214,7 @@ def synthetic_rows(truth=1.7):
     return [{**r, "true_entropy_nats": truth} for r in rows()]
 
 
+@pytest.mark.slow  # about 12 s; the flags are test_fit_identify.py's
 def test_every_parametric_fit_carries_its_identifiability_flags_and_compare_fits_too():
     out = fit_law("chinchilla", from_rows(rows()), compute=1e23)
     flags = {f["parameter"]: f for f in out["identifiability"]}

@@ -300,6 +300,7 @@ def with_stopped_runs(rows):
     return from_rows(complete + stopped, source="synthetic")
 
 
+@pytest.mark.slow  # about 16 s (a whole report); the lr law's predicted points are test_fit_hyperparams.py's, the exclusion test_fit_table.py's
 def test_runs_stopped_early_are_out_of_the_parametric_fits_and_predicted_points_of_section_5(full, tmp_path):
     rows, without = full
     result = write_report(with_stopped_runs(rows), tmp_path, bootstrap_resamples=10)
@@ -343,6 +344,7 @@ def synthetic_corpus_table():
                      true_entropy_nats_R=np.full(len(N_R), 1.7), source="synthetic")
 
 
+@pytest.mark.slow  # about 15 s (a whole report); the flags are test_fit_identify.py's, the entropy beside E test_fit_laws.py's
 def test_section_1_lists_what_the_data_cannot_pin_down_and_the_true_entropy_beside_e(tmp_path):
     result = write_report(synthetic_corpus_table(), tmp_path, bootstrap_resamples=20)
     one, two = sections(result.markdown.read_text())["1"], sections(result.markdown.read_text())["2"]
@@ -398,6 +400,7 @@ def fabricated_predictions():
             RunPrediction("e", "started", {"d": 64, "lr": 1e-2}, skipped="no records yet")]
 
 
+@pytest.mark.slow  # about 30 s (two whole reports); the figure is test_fit_figures.py's, the predictions test_fit_predict.py's
 def test_section_7_draws_the_predicted_final_losses_against_the_actual_ones(tmp_path):
     rows = isoflop_rows(recipes=(("x", LAW_X),))
     result = write_report(make_table(rows), tmp_path, bootstrap_resamples=10, predictions=fabricated_predictions(),

@@ -191,6 +191,7 @@ LADDER = ("optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=0
 CPU = "[{name:cpu,max_hours:1,time_min:5,gpus_per_node:0}]"
 
 
+@pytest.mark.slow  # about 30 s on the testbed; the ladder's segments and re-run are test_local.py's, Slurm submission the grid tests'
 def test_a_two_budget_ladder_ends_with_both_branches_complete_each_segment_run_once_and_a_rerun_submits_nothing(
         slurm_cluster, tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"

@@ -276,6 +276,7 @@ def test_stopped_runs_are_counted_apart():
     assert text == "1 complete, 2 stopped_early"
 
 
+@pytest.mark.slow  # about 50 s (a sweep of real runs, then two re-runs); the stopping rule, the probe step's record and the resume to the same loss are covered by test_loop.py and test_early_stop.py
 def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains_nothing_and_turned_off_it_resumes(
         tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"

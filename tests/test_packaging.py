@@ -109,7 +109,8 @@ COMMANDS = {
 }
 
 
-@pytest.fixture(scope="module", params=["editable", "regular"])
+@pytest.fixture(scope="module", params=[  # editable is slow: CI and the README install editable
+    pytest.param("editable", marks=pytest.mark.slow), "regular"])
 def installed(request, tmp_path_factory) -> tuple[str, Path, dict[str, subprocess.CompletedProcess]]:
     """(kind, the installed project's folder, every command of COMMANDS run from an empty folder),
     the commands run side by side to keep the module fast."""

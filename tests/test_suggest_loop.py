@@ -6,7 +6,7 @@ fatal; proposals trained through the sweep's own launcher with the sweep's setti
 
 Most tests train nothing: their sweep folder holds run folders written as a run would (composed
 config, result.json) with losses from a known law, and `train` is a stand-in that writes the
-proposals' results the same way. The last test trains for real with the local launcher."""
+proposals' results the same way. Two slow tests train for real: with the local launcher and on Slurm."""
 
 import argparse
 import json
@@ -158,6 +158,7 @@ def test_no_candidate_left_stops_the_loop_and_says_so(law_sweep, shared_cache_di
     assert "no candidate left" in result.detail
 
 
+@pytest.mark.slow  # about 25 s (two rounds' fits); the round record it checks is the one-round test's, the resume the interrupted-round test's
 def test_a_failed_proposal_is_recorded_and_the_loop_goes_on(law_sweep, shared_cache_dir):
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
     train = StandIn(fail=("-",))  # every run fails
@@ -256,6 +257,7 @@ def test_without_multirun_yaml_the_launcher_is_local_unless_the_manifest_shows_s
         launch_settings(tmp_path)
 
 
+@pytest.mark.slow  # about 30 s (a whole report); the rounds record it renders is the one-round test's
 def test_the_report_of_a_folder_with_rounds_has_an_active_rounds_section(law_sweep, shared_cache_dir, tmp_path):
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
     run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
@@ -279,6 +281,7 @@ def multirun(sweep_dir: Path, cache: Path, *overrides: str) -> subprocess.Comple
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow  # about 60 s (7 real runs, each its own process); the loop itself is covered with a stand-in trainer above
 def test_a_round_trains_its_proposal_with_the_sweep_s_own_launcher_and_settings(tmp_path, shared_cache_dir):
     """6 runs of 6-36 steps (one multirun, 2 at once), then the loop's one run of 24 steps: about 3 minutes
     on this 2-core machine under load (the run startups dominate)."""
