@@ -318,6 +318,7 @@ def write_runs(path, rows, columns=("run", "n_params", "tokens", "final_eval_los
     return path
 
 
+@pytest.mark.slow  # about 10 s; the comparison's numbers are test_fit_laws.py's compare tests
 def test_fit_compare_prints_each_held_out_run_with_its_predictions(tmp_path, capsys, wide_console):
     from tests.test_fit_laws import rows
 
@@ -600,6 +601,7 @@ def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_pa
     assert "within 10% of the whole pool's held-out error from then on, from: active " in out
 
 
+@pytest.mark.slow  # about 15 s (a replay); the record is test_fit_replay.py's to_dict test, the command the replay test above
 def test_suggest_replay_json_is_the_replay_s_record(tmp_path, capsys):
     table = known_law_table(tmp_path)
     assert main(["suggest", "--replay", str(table), "--bootstrap", "20", "--growth", "10", "--json"]) == 0

@@ -358,6 +358,7 @@ def test_section_1_lists_what_the_data_cannot_pin_down_and_the_true_entropy_besi
     assert "E" in {f["parameter"] for f in chinchilla["identifiability"]}
 
 
+@pytest.mark.slow  # about 11 s (two reports); a fixed E is test_fit_parametric.py's
 def test_fix_e_true_holds_e_at_the_corpus_entropy_in_sections_1_and_2(tmp_path):
     result = write_report(synthetic_corpus_table(), tmp_path, bootstrap_resamples=10, fix=["E=true"])
     text = result.markdown.read_text()

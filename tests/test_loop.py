@@ -405,6 +405,7 @@ def test_missing_data_files_fail_before_training(tiny_config, tmp_path):
     assert not RunDir.for_config(cfg).path.exists()
 
 
+@pytest.mark.slow  # about 11 s; a grid trained and its finished points skipped is test_local.py's launcher test
 def test_hydra_multirun_trains_the_grid_and_skips_finished_points(tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "sweep.train", "-m", "model.d=16,32", "model.l=1", "model.head_dim=16",

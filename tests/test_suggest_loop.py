@@ -170,6 +170,7 @@ def test_a_failed_proposal_is_recorded_and_the_loop_goes_on(law_sweep, shared_ca
     assert record.rounds[0].ended["after"]["n_points"] == 8  # the refit took what finished
 
 
+@pytest.mark.slow  # about 16 s (two fits); the open round read back is test_fit_rounds.py's
 def test_an_interrupted_round_is_finished_from_its_record_without_choosing_again(law_sweep, shared_cache_dir):
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
     options = {**OPTIONS, "target_compute": target_of(law_sweep)}
