@@ -32,6 +32,7 @@ distinct values of a swept quantity.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping, Sequence
 
@@ -530,7 +531,7 @@ def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
     if not (lo > 0 and hi / lo < 10**1.5):
         return
     if hi / lo < 5:
-        ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+        ticks = MaxNLocator(nbins=5, steps=[1, 2, 5, 10]).tick_values(lo, hi)  # 3.46, 3.47 (not 3.4625)
     else:
         ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
     kept = [t for t in ticks if lo <= t <= hi]
@@ -540,9 +541,9 @@ def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
 
 
 def tick_label(value: float, ticks: Sequence[float]) -> str:
-    """`value` with enough significant digits that no two of `ticks` read the same (3.465, not
-    3.46 beside another 3.46), at least 3."""
+    """`value` with as many significant digits (at least 3) as the ticks need to read exactly
+    (3.465, not 3.46 beside another 3.46)."""
     for digits in range(3, 8):
-        if len({f"{t:.{digits}g}" for t in ticks}) == len(set(ticks)):
+        if all(math.isclose(float(f"{t:.{digits}g}"), t, rel_tol=1e-9, abs_tol=1e-12) for t in ticks):
             break
     return f"{value:.{digits}g}"
