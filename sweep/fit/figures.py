@@ -537,13 +537,14 @@ def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
     kept = [t for t in ticks if lo <= t <= hi]
     axis.set_major_locator(FixedLocator(kept))
     axis.set_minor_locator(NullLocator())
-    axis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v, kept)))
+    digits = tick_digits(kept)
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.{digits}g}"))
 
 
-def tick_label(value: float, ticks: Sequence[float]) -> str:
-    """`value` with as many significant digits (at least 3) as the ticks need to read exactly
+def tick_digits(ticks: Sequence[float]) -> int:
+    """The significant digits (at least 3, at most 7) that label every one of `ticks` exactly
     (3.465, not 3.46 beside another 3.46)."""
     for digits in range(3, 8):
         if all(math.isclose(float(f"{t:.{digits}g}"), t, rel_tol=1e-9, abs_tol=1e-12) for t in ticks):
-            break
-    return f"{value:.{digits}g}"
+            return digits
+    return 7
