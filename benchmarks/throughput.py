@@ -1,18 +1,27 @@
 """Training throughput and MFU of our model against a `transformers` GPT-2 of the same shape.
 
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
-                                    [--modes eager,compiled] [--precisions fp32,bf16] [--startup]
+                                    [--modes eager,compiled] [--precisions fp32,bf16]
+                                    [--chunk-tokens 8192] [--whole-compile] [--json FILE] [--startup]
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile: our model
 compiles each block, the reference the whole model) and precision (fp32, bf16 autocast), one
 process times the training loop's own step (sweep/run/step.TrainStep: forward, fp32 loss, backward,
-clipping, fused AdamW, the loss compiled in compiled mode) on both models, interleaved, after
+clipping, fused AdamW, the loss compiled in compiled mode) on each variant, interleaved, after
 warm-up steps that also absorb compilation, and prints tokens/s, achieved model FLOP/s
-(model/arithmetic.flops_per_token, the same formula for both), MFU against a peak measured in
+(model/arithmetic.flops_per_token, the same formula for all), MFU against a peak measured in
 the same run (a large matmul in that precision) and against the datasheet peak where known
-(H100 SXM bf16 dense: 989 TFLOP/s), ours / reference, each model's first step (compilation
-included) and the time the reader takes to make one batch (made on the prefetch thread while
-the previous step runs).
+(H100 SXM and H200 bf16 dense: 989 TFLOP/s), each variant / the reference, each one's first step
+(compilation included), its peak memory on CUDA, and the time the reader takes to make one batch
+(made on the prefetch thread while the previous step runs).
+
+Variants: `ours` (per-block compile, the whole fp32 logits), the reference `ref`, and with
+`--chunk-tokens C` also `ours chunked` (the head and the loss fused C tokens at a time, no
+whole logits: sweep/run/loss.py, `train.loss_chunk_tokens`), with `--whole-compile` also
+`ours whole` (torch.compile of the whole model instead of each block; compiled mode only).
+
+`--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 64, 32, 16, 8 at which
+one eager step of every variant fits in memory (the batch that fits).
 
 `--startup` also runs one real compiled training run (`python -m sweep.train`, D = 256, L = 4)
 and prints what its result.json says: first step, compile, and process start to first step.
@@ -26,7 +35,12 @@ biases in every linear layer, no QK-norm.
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -34,11 +48,13 @@ from model import Transformer, TransformerShape
 from model.arithmetic import device_key, flops_per_token, peak_flops
 from sweep.config import OptimConfig
 from sweep.run.device import Placement
+from sweep.run.loss import LogitsLoss, step_loss
 from sweep.run.optim import build_optimizer
 from sweep.run.step import TrainStep
 from sweep.run.throughput import measure_matmul_flops, sync
 
 SEQ, VOCAB = 512, 32101
+CUDA_BATCHES = (64, 32, 16, 8)  # tried largest first when --batch 0 on CUDA
 
 
 def reference_model(shape: TransformerShape) -> torch.nn.Module:
@@ -52,26 +68,81 @@ def reference_model(shape: TransformerShape) -> torch.nn.Module:
     return GPT2LMHeadModel(config)
 
 
-class Bench:
-    """One model's training step (the training loop's own), timed."""
+@dataclass
+class Variant:
+    """One model and how its step runs: built fresh for each (shape, mode, precision)."""
 
-    def __init__(self, model: torch.nn.Module, forward, placement: Placement, optim: OptimConfig):
-        model = model.to(placement.device)
-        self.device = placement.device
-        self.step_fn = TrainStep(forward, model, build_optimizer(model, optim), placement, optim)
+    name: str
+    model: torch.nn.Module
+    loss_of_batch: Callable[[torch.Tensor], torch.Tensor]
+
+
+def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, whole_compile: bool) -> list[Variant]:
+    """ours, [ours chunked], [ours whole], ref: on the device, compiled as the mode says."""
+    found = []
+    torch.manual_seed(0)
+    ours = Transformer(shape).to(placement.device)
+    if placement.compile:
+        ours.compile_blocks()
+    found.append(Variant("ours", ours, step_loss(ours, placement, None)))
+    if chunk_tokens:
+        torch.manual_seed(0)
+        chunked = Transformer(shape).to(placement.device)
+        if placement.compile:
+            chunked.compile_blocks()
+        found.append(Variant("ours chunked", chunked, step_loss(chunked, placement, chunk_tokens)))
+    if whole_compile and placement.compile:
+        torch.manual_seed(0)
+        whole = Transformer(shape).to(placement.device)
+        found.append(Variant("ours whole", whole, LogitsLoss(torch.compile(whole), placement.autocast,
+                                                              compile_loss=False)))
+    ref = reference_model(shape).to(placement.device)
+    ref_forward = torch.compile(ref) if placement.compile else ref
+    found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
+                                                compile_loss=placement.compile)))
+    return found
+
+
+class Bench:
+    """One variant's training step (the training loop's own), timed."""
+
+    def __init__(self, variant: Variant, device: torch.device, optim: OptimConfig):
+        self.name, self.device = variant.name, device
+        self.step_fn = TrainStep(variant.loss_of_batch, variant.model, build_optimizer(variant.model, optim), optim)
         self.seconds, self.steps, self.first_step_seconds = 0.0, 0, None
+        self.peak_bytes: int | None = None
 
     def step(self, batch_BxT1: torch.Tensor, timed: bool) -> None:
         sync(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         start = time.perf_counter()
         self.step_fn(batch_BxT1, lr=1e-4)
         sync(self.device)
         seconds = time.perf_counter() - start
+        if self.device.type == "cuda":
+            self.peak_bytes = max(self.peak_bytes or 0, torch.cuda.max_memory_allocated(self.device))
         if self.first_step_seconds is None:
             self.first_step_seconds = seconds
         if timed:
             self.seconds += seconds
             self.steps += 1
+
+
+def batch_that_fits(shape: TransformerShape, device: torch.device, bf16: bool, chunk_tokens: int,
+                    optim: OptimConfig) -> int:
+    """The largest of CUDA_BATCHES at which one eager step of each variant fits in memory."""
+    placement = Placement(device=device, bf16=bf16, compile=False)
+    for batch in CUDA_BATCHES:
+        try:
+            for variant in variants(shape, placement, chunk_tokens, whole_compile=False):
+                Bench(variant, device, optim).step(torch.randint(0, VOCAB, (batch, SEQ + 1), device=device), timed=False)
+                del variant
+            return batch
+        except torch.cuda.OutOfMemoryError:
+            gc.collect()
+            torch.cuda.empty_cache()
+    raise SystemExit(f"not even {CUDA_BATCHES[-1]} sequences of {SEQ} tokens fit at D={shape.d}, L={shape.l}")
 
 
 def default_optim() -> OptimConfig:
@@ -105,11 +176,9 @@ def reader_seconds_per_batch(batch: int) -> float:
 
 def startup_run() -> None:
     """One real compiled run; prints the timings its result.json records."""
-    import json
     import subprocess
     import sys
     import tempfile
-    from pathlib import Path
 
     out = tempfile.mkdtemp(prefix="startup-bench-")
     overrides = ["model.d=256", "model.l=4", "model.seq_len=512", "train.batch_size=4", "train.compile=true",
@@ -129,60 +198,75 @@ def startup_run() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shapes", default="256x4,256x8,512x4,512x8,1024x4,1024x8")
-    parser.add_argument("--batch", type=int, default=0, help="sequences per step (0: 4 on CPU, 32 on CUDA)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per model")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="sequences per step (0: 4 on a CPU; on CUDA the largest of 64, 32, 16, 8 that fits)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--modes", default="eager,compiled")
     parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--chunk-tokens", type=int, default=0,
+                        help="also time our model with the head and loss fused this many tokens at a time")
+    parser.add_argument("--whole-compile", action="store_true",
+                        help="also time our model compiled whole (compiled mode)")
+    parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     args = parser.parse_args()
     optim = default_optim()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    batch = args.batch or (32 if device.type == "cuda" else 4)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     key = device_key(name) if device.type == "cuda" else None
     datasheet = peak_flops(key) if key else None
-    print(f"device: {name}; torch {torch.__version__}; batch {batch} x seq {SEQ}; V {VOCAB}")
-    print(f"reader: {reader_seconds_per_batch(batch) * 1e3:.1f} ms to make one batch (on the prefetch thread)")
-    print(f"{'shape':>9} {'mode':>8} {'prec':>5} {'ours tok/s':>11} {'ref tok/s':>10} {'ours/ref':>8} "
-          f"{'TFLOP/s':>8} {'MFU meas':>8} {'MFU sheet':>9}")
+    print(f"device: {name}; torch {torch.__version__}; seq {SEQ}; V {VOCAB}")
+    rows = []
     for precision in args.precisions.split(","):
         bf16 = precision == "bf16"
         peak = measure_matmul_flops(device, torch.bfloat16 if bf16 else torch.float32,
                                     n=8192 if device.type == "cuda" else 2048, seconds=2.0)
         print(f"measured {precision} matmul peak: {peak / 1e12:.2f} TFLOP/s"
               + (f"; datasheet bf16 {datasheet / 1e12:.0f} TFLOP/s" if datasheet else ""))
+        print(f"{'shape':>9} {'batch':>5} {'mode':>8} {'prec':>5} {'variant':>12} {'tok/s':>10} {'/ref':>5} "
+              f"{'TFLOP/s':>8} {'MFU meas':>8} {'MFU sheet':>9} {'1st step s':>10} {'peak GB':>7}")
         for shape_text in args.shapes.split(","):
             d, l = (int(x) for x in shape_text.split("x"))
             shape = TransformerShape(d=d, l=l, vocab_size=VOCAB, seq_len=SEQ, head_dim=64, mlp_ratio=4,
                                      rope_base=1e4)
+            batch = args.batch or (batch_that_fits(shape, device, bf16, args.chunk_tokens, optim)
+                                   if device.type == "cuda" else 4)
             for mode in args.modes.split(","):
-                torch.manual_seed(0)
-                ours = Transformer(shape)
-                ref = reference_model(shape)
-                ours_forward, ref_forward = ours, (lambda x, m=ref: m(x).logits)
-                if mode == "compiled":
-                    ours.compile_blocks()
-                    ref_compiled = torch.compile(ref)
-                    ref_forward = lambda x, m=ref_compiled: m(x).logits  # noqa: E731
                 placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
-                benches = {"ours": Bench(ours, ours_forward, placement, optim),
-                           "ref": Bench(ref, ref_forward, placement, optim)}
+                benches = [Bench(v, device, optim)
+                           for v in variants(shape, placement, args.chunk_tokens, args.whole_compile)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
-                for bench in benches.values():
+                for bench in benches:
                     for _ in range(args.warmup):
                         bench.step(batch_BxT1, timed=False)
-                for _ in range(args.steps):  # interleaved: machine noise hits both alike
-                    for bench in benches.values():
+                for _ in range(args.steps):  # interleaved: machine noise hits every variant alike
+                    for bench in benches:
                         bench.step(batch_BxT1, timed=True)
-                rate = {k: b.steps * batch * SEQ / b.seconds for k, b in benches.items()}
-                achieved = rate["ours"] * flops_per_token(shape)
-                print(f"{shape_text:>9} {mode:>8} {precision:>5} {rate['ours']:11,.0f} {rate['ref']:10,.0f} "
-                      f"{rate['ours'] / rate['ref']:8.2f} {achieved / 1e12:8.3f} {achieved / peak:8.1%} "
-                      f"{(f'{achieved / datasheet:.1%}' if datasheet and bf16 else '-'):>9}"
-                      f"   (first step s: ours {benches['ours'].first_step_seconds:.1f}, "
-                      f"ref {benches['ref'].first_step_seconds:.1f})")
-                del benches, ours, ref
+                ref_rate = benches[-1].steps * batch * SEQ / benches[-1].seconds
+                for bench in benches:
+                    rate = bench.steps * batch * SEQ / bench.seconds
+                    achieved = rate * flops_per_token(shape)  # the reference's shape is ours: same formula
+                    row = {"shape": shape_text, "d": d, "l": l, "batch": batch, "seq": SEQ, "vocab": VOCAB,
+                           "mode": mode, "precision": precision, "variant": bench.name, "tokens_per_second": rate,
+                           "ratio_to_ref": rate / ref_rate, "model_tflops": achieved / 1e12,
+                           "mfu_measured_peak": achieved / peak, "measured_peak_tflops": peak / 1e12,
+                           "mfu_datasheet": achieved / datasheet if datasheet and bf16 else None,
+                           "first_step_seconds": bench.first_step_seconds,
+                           "peak_memory_gb": bench.peak_bytes / 1e9 if bench.peak_bytes else None,
+                           "device": name, "torch": torch.__version__}
+                    rows.append(row)
+                    sheet = f"{row['mfu_datasheet']:.1%}" if row["mfu_datasheet"] is not None else "-"
+                    memory = f"{row['peak_memory_gb']:.1f}" if row["peak_memory_gb"] is not None else "-"
+                    print(f"{shape_text:>9} {batch:>5} {mode:>8} {precision:>5} {bench.name:>12} {rate:10,.0f} "
+                          f"{rate / ref_rate:5.2f} {achieved / 1e12:8.3f} {achieved / peak:8.1%} {sheet:>9} "
+                          f"{bench.first_step_seconds:10.1f} {memory:>7}", flush=True)
+                del benches, batch_BxT1
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+    print(f"reader: {reader_seconds_per_batch(4) * 1e3:.1f} ms to make one batch of 4 (on the prefetch thread)")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.startup:
         startup_run()
 

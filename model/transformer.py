@@ -127,8 +127,8 @@ class Transformer(nn.Module):
         for block in self.blocks:
             block.compile()
 
-    def forward(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
-        """Logits_BxTxV for next-token prediction."""
+    def hidden(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """The final normed hidden states, hidden_BxTxD: what the output head turns into logits."""
         T = tokens_BxT.shape[1]
         if T > self.shape.seq_len:
             raise ValueError(f"sequence of {T} tokens is longer than seq_len={self.shape.seq_len}")
@@ -136,4 +136,8 @@ class Transformer(nn.Module):
         x_BxTxD = self.embed(tokens_BxT)
         for block in self.blocks:
             x_BxTxD = block(x_BxTxD, cos_TxK2, sin_TxK2)
-        return self.head(self.norm(x_BxTxD))
+        return self.norm(x_BxTxD)
+
+    def forward(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
+        """Logits_BxTxV for next-token prediction."""
+        return self.head(self.hidden(tokens_BxT))

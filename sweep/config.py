@@ -146,6 +146,7 @@ class TrainLoopConfig:
     precision: Precision = MISSING
     compile: Optional[bool] = MISSING  # null = on for CUDA, off for CPU
     peak_tflops: Optional[float] = MISSING  # MFU's peak per device; null: datasheet, else measured
+    loss_chunk_tokens: Optional[int] = MISSING  # head + loss fused, this many tokens at a time; null: whole logits
 
 
 @dataclass
@@ -348,6 +349,9 @@ def validate(cfg: TrainConfig) -> None:
     _positive("train.checkpoint_every_minutes", t.checkpoint_every_minutes)
     if t.peak_tflops is not None:
         _positive("train.peak_tflops", t.peak_tflops)
+    if t.loss_chunk_tokens is not None and t.loss_chunk_tokens < 1:
+        raise ConfigError(f"train.loss_chunk_tokens={t.loss_chunk_tokens}: must be >= 1 (tokens per chunk of the "
+                          "fused head and loss), or null for the whole logits")
     if t.divergence_factor <= 1:
         raise ConfigError(
             f"train.divergence_factor={t.divergence_factor}: must be > 1 (a multiple of the "

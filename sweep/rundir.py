@@ -65,8 +65,9 @@ METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or 
                   "to train the run again")
 
 # Fields that do not change what is trained: where runs go and where they are tracked, how often
-# they log, eval and checkpoint, which device and compiler run them, whether they are early-stopped
-# (a probed run trains exactly as a plain one), which experiment preset planned them. Everything else is identity.
+# they log, eval and checkpoint, which device and compiler run them, how the loss is chunked,
+# whether they are early-stopped (a probed run trains exactly as a plain one), which experiment
+# preset planned them. Everything else is identity.
 NON_IDENTITY_FIELDS = {
     "out_dir": None,
     "logger": None,
@@ -74,7 +75,7 @@ NON_IDENTITY_FIELDS = {
     "experiment": None,
     "data": {"cache_dir", "max_epochs", "density_documents"},
     "train": {"log_every", "eval_every", "checkpoint_every_minutes", "divergence_factor", "device", "compile",
-              "peak_tflops"},
+              "peak_tflops", "loss_chunk_tokens"},
 }
 
 

@@ -127,6 +127,7 @@ IN_PROCESS_CASES = [
     (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
     (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),
     (["train.batch_size=0"], ["train.batch_size=0", "> 0"]),
+    (["train.loss_chunk_tokens=0"], ["train.loss_chunk_tokens=0", ">= 1", "null for the whole logits"]),
     (["data.max_epochs=inf"], ["data.max_epochs=inf", "null for any number"]),
     (["data.eval_tokens=8"], ["data.eval_tokens=8", "model.seq_len + 1"]),
     (["data=synthetic", "data.synthetic.zipf=inf"], ["data.synthetic.zipf=inf", ">= 0"]),

@@ -45,8 +45,10 @@ def run_ranks(cfg: TrainConfig, world_size: int = 2) -> dict[int, dict]:
 
 
 def test_two_ranks_train_the_same_run_as_one_process_and_only_rank_0_writes(tiny_config, tmp_path):
+    """The ranks fuse the head and the loss in chunks (DDP wraps that module), the single process
+    takes the whole logits: the same run either way."""
     single = train(tiny_config(f"out_dir={tmp_path / 'single'}"))
-    cfg = tiny_config(f"out_dir={tmp_path / 'ddp'}")
+    cfg = tiny_config(f"out_dir={tmp_path / 'ddp'}", "train.loss_chunk_tokens=24")
     by_rank = run_ranks(cfg)
     run = RunDir.for_config(cfg)
     written = run.read_result()

@@ -32,6 +32,7 @@ import signal
 import time
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -61,6 +62,7 @@ from sweep.run.preempt import StopRequest
 from sweep.rundir import RunDir, RunHeld
 from sweep.storage import atomic_write
 from sweep.run.state import RunState
+from sweep.run.loss import step_loss
 from sweep.run.step import TrainStep
 from sweep.run.throughput import Speed, run_peak, startup_origin
 from sweep.tracking import Tracker, open_tracker
@@ -287,11 +289,11 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
         check_room_for_checkpoint(run.checkpoint_file, model)  # before any compute is spent
     if placement.compile:
         model.compile_blocks()
-    forward = model
+    ddp = None
     if world.distributed:
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None
-        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-    train_step = TrainStep(forward, model, optimizer, placement, cfg.optim)
+        ddp = partial(torch.nn.parallel.DistributedDataParallel, device_ids=device_ids)
+    train_step = TrainStep(step_loss(model, placement, t.loss_chunk_tokens, ddp), model, optimizer, cfg.optim)
     timer = state.timer
     speed = Speed(timer, peak, budget.tokens_per_step, flops_per_token(shape), placement.compile)
 
