@@ -15,7 +15,8 @@ import sweep.config  # noqa: F401  (registers the schema with Hydra)
 from sweep.config import OptimConfig, Schedule, WeightDecayMode
 from sweep.run.preempt import StopRequest
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO / "conf"
 
 # A run small enough to train in about a second on one CPU core.
 TINY = [
