@@ -565,6 +565,7 @@ def test_suggest_json_gives_each_proposal_its_gpu_hours_and_command(law_table, c
     assert out["no_command"].startswith("a table file has no configs")
 
 
+@pytest.mark.slow  # about 15 s (a sweep trained for it); the proposals' commands are test_suggest_json_gives_each_proposal_its_gpu_hours_and_command's, a folder's candidates test_fit_suggest.py's
 def test_suggest_on_a_sweep_folder_prints_the_command_that_trains_each_run(tiny_config, tmp_path, capsys,
                                                                            wide_console):
     from tests.test_fit_candidates import finished_run
@@ -588,6 +589,7 @@ def test_suggest_on_a_sweep_folder_prints_the_command_that_trains_each_run(tiny_
         assert re.search(r"budget\.tokens_per_param=[24]\.0\b", command)
 
 
+@pytest.mark.slow  # about 19 s; the replay itself (rounds, baselines at the same compute, held-out runs) is test_fit_replay.py's
 def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_path, capsys, wide_console):
     table = known_law_table(tmp_path)
     assert main(["suggest", "--replay", str(table), "--bootstrap", "20", "--growth", "10"]) == 0

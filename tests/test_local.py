@@ -54,6 +54,7 @@ def test_two_processes_per_run_train_as_one(tmp_path, shared_cache_dir):
     assert "x 2 ranks" in log
 
 
+@pytest.mark.slow  # about 16 s; a run held by another process is skipped, not trained twice: test_rundir.py's hold tests
 def test_two_identical_sweeps_started_together_train_each_run_exactly_once(tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
