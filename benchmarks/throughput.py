@@ -95,7 +95,7 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, w
         torch.manual_seed(0)
         whole = Transformer(shape).to(placement.device)
         found.append(Variant("ours whole", whole, LogitsLoss(torch.compile(whole), placement.autocast,
-                                                              compile_loss=False)))
+                                                              compile_loss=True)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
