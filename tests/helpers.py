@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Iterator
-
-import signal
 
 from hydra import compose, initialize_config_dir
 from torch.overrides import TorchFunctionMode
@@ -102,3 +104,19 @@ def node_lost_at(step: int, monkeypatch) -> Iterator[None]:
     with monkeypatch.context() as patch:
         patch.setattr(TrainReader, "batch", crash)
         yield
+
+
+def train_until_sigusr2(overrides: list[str], metrics_file: Path, lines: int = 10,
+                        timeout: float = 120) -> tuple[int, str]:
+    """`python -m sweep.train OVERRIDES` in its own process, sent a real SIGUSR2 once its metrics
+    file has `lines` lines (or left to end within `timeout`); (its exit status, its output)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sweep.train", *overrides], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if metrics_file.exists() and len(metrics_file.read_text().splitlines()) >= lines:
+            proc.send_signal(signal.SIGUSR2)
+            break
+        time.sleep(0.02)
+    output, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, output

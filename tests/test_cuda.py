@@ -8,9 +8,6 @@ Marked `cuda` and skipped where no CUDA device is visible (every CI machine);
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -29,7 +26,7 @@ from sweep.run.optim import build_optimizer
 from sweep.run.step import TrainStep
 from sweep.run.throughput import run_peak
 from sweep.rundir import RunDir
-from tests.helpers import REPO, TINY, compose_config, optim_config
+from tests.helpers import TINY, compose_config, optim_config, train_until_sigusr2
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(),
@@ -44,16 +41,8 @@ def test_a_compiled_bf16_run_on_cuda_stopped_by_sigusr2_resumes_to_the_uninterru
                  f"data.cache_dir={shared_cache_dir}", f"out_dir={tmp_path / 'runs'}"]
     cfg = to_typed(compose_config(*overrides))
     run = RunDir.for_config(cfg)
-    proc = subprocess.Popen([sys.executable, "-m", "sweep.train", *overrides], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 300  # the first step compiles
-    while time.time() < deadline and proc.poll() is None:
-        if run.metrics_file.exists() and len(run.metrics_file.read_text().splitlines()) >= 10:
-            proc.send_signal(signal.SIGUSR2)
-            break
-        time.sleep(0.02)
-    output, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 128 + signal.SIGUSR2, output
+    returncode, output = train_until_sigusr2(overrides, run.metrics_file, timeout=300)  # the first step compiles
+    assert returncode == 128 + signal.SIGUSR2, output
     assert "cuda bf16 autocast compiled" in output
     stopped_at = run.read_metrics()[-1]["step"]
     assert run.checkpoint_file.exists() and not run.result_file.exists()

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from sweep.results import load_runs
 from sweep.rundir import RunDir
 from sweep.config import to_typed
 from sweep.run.loop import RunInterrupted, evaluate, train
-from tests.helpers import TINY, HostReads, StopAtStep, compose_config, node_lost_at
+from tests.helpers import TINY, HostReads, StopAtStep, compose_config, node_lost_at, train_until_sigusr2
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -148,16 +147,8 @@ def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_pat
                  f"data.cache_dir={shared_cache_dir}", f"out_dir={tmp_path / 'runs'}"]
     cfg = to_typed(compose_config(*overrides))
     run = RunDir.for_config(cfg)
-    proc = subprocess.Popen([sys.executable, "-m", "sweep.train", *overrides], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if run.metrics_file.exists() and len(run.metrics_file.read_text().splitlines()) >= 10:
-            proc.send_signal(signal.SIGUSR2)
-            break
-        time.sleep(0.02)
-    output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGUSR2, output
+    returncode, output = train_until_sigusr2(overrides, run.metrics_file)
+    assert returncode == 128 + signal.SIGUSR2, output
     assert "re-run the same command to resume" in output
     assert "tokens=" in output and "steps=" in output and "FLOPs=" in output  # budget printed at start
     assert "epochs over" in output
