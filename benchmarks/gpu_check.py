@@ -164,9 +164,9 @@ def check_throughput(settings: Settings, check: Check, timeout: float, shape: st
     rc, _ = run(settings, [sys.executable, "benchmarks/throughput.py", *args, "--json", str(out)], timeout)
     rows = throughput_rows(out)
     for row in rows:
-        check.figures[row["variant"]] = {k: row[k] for k in ("batch", "tokens_per_second", "ratio_to_ref",
-                                                             "mfu_datasheet", "mfu_measured_peak",
-                                                             "first_step_seconds", "peak_memory_gb")}
+        check.figures[row["variant"]] = {k: row.get(k) for k in ("batch", "tokens_per_second", "ratio_to_ref",
+                                                                 "mfu_datasheet", "mfu_measured_peak",
+                                                                 "first_step_seconds", "peak_memory_gb", "error")}
     check.status = "timed out" if rc is None else "passed" if rc == 0 and rows else "failed"
     if settings.cpu:
         check.note = f"CPU stand-in: D x L = {cpu_shape}, eager fp32"
@@ -225,10 +225,13 @@ def figures_text(check: Check) -> str:
     if check.name.startswith("throughput") and f:
         parts = []
         for variant, row in f.items():
+            if row["error"]:
+                parts.append(f"{variant} failed ({row['error'][:120]})")
+                continue
             mfu = row["mfu_datasheet"] if row["mfu_datasheet"] is not None else row["mfu_measured_peak"]
             memory = f", {row['peak_memory_gb']:.0f} GB" if row["peak_memory_gb"] else ""
-            parts.append(f"{variant} {row['tokens_per_second']:,.0f} tok/s ({row['ratio_to_ref']:.2f}x ref, "
-                         f"MFU {mfu:.1%}{memory})")
+            ratio = f"{row['ratio_to_ref']:.2f}x ref, " if row["ratio_to_ref"] is not None else ""
+            parts.append(f"{variant} {row['tokens_per_second']:,.0f} tok/s ({ratio}MFU {mfu:.1%}{memory})")
         return f"batch {next(iter(f.values()))['batch']}: " + "; ".join(parts)
     if check.name.startswith("training") and "status" in f:
         def num(key: str, fmt: str) -> str:

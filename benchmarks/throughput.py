@@ -237,36 +237,54 @@ def main() -> None:
                 benches = [Bench(v, device, optim)
                            for v in variants(shape, placement, args.chunk_tokens, args.whole_compile)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
+                failed = {}
                 for bench in benches:
-                    for _ in range(args.warmup):
-                        bench.step(batch_BxT1, timed=False)
+                    try:
+                        for _ in range(args.warmup):
+                            bench.step(batch_BxT1, timed=False)
+                    except Exception as err:  # a variant that fails (compiling, out of memory) leaves the others measured
+                        failed[bench.name] = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+                        print(f"{bench.name}: failed in its warm-up: {failed[bench.name]}", flush=True)
+                        bench.step_fn = None
+                        gc.collect()
+                        if device.type == "cuda":
+                            torch.cuda.empty_cache()
+                working = [bench for bench in benches if bench.name not in failed]
                 for _ in range(args.steps):  # interleaved: machine noise hits every variant alike
-                    for bench in benches:
+                    for bench in working:
                         bench.step(batch_BxT1, timed=True)
-                ref_rate = benches[-1].steps * batch * SEQ / benches[-1].seconds
+                ref = next((bench for bench in working if bench.name == "ref"), None)
+                ref_rate = ref.steps * batch * SEQ / ref.seconds if ref else None
                 for bench in benches:
+                    row = {"shape": shape_text, "d": d, "l": l, "batch": batch, "seq": SEQ, "vocab": VOCAB,
+                           "mode": mode, "precision": precision, "variant": bench.name, "device": name,
+                           "torch": torch.__version__, "error": failed.get(bench.name)}
+                    if bench.name in failed:
+                        rows.append(row)
+                        continue
                     rate = bench.steps * batch * SEQ / bench.seconds
                     achieved = rate * flops_per_token(shape)  # the reference's shape is ours: same formula
-                    row = {"shape": shape_text, "d": d, "l": l, "batch": batch, "seq": SEQ, "vocab": VOCAB,
-                           "mode": mode, "precision": precision, "variant": bench.name, "tokens_per_second": rate,
-                           "ratio_to_ref": rate / ref_rate, "model_tflops": achieved / 1e12,
-                           "mfu_measured_peak": achieved / peak, "measured_peak_tflops": peak / 1e12,
-                           "mfu_datasheet": achieved / datasheet if datasheet and bf16 else None,
-                           "first_step_seconds": bench.first_step_seconds,
-                           "peak_memory_gb": bench.peak_bytes / 1e9 if bench.peak_bytes else None,
-                           "device": name, "torch": torch.__version__}
+                    row |= {"tokens_per_second": rate, "ratio_to_ref": rate / ref_rate if ref_rate else None,
+                            "model_tflops": achieved / 1e12, "mfu_measured_peak": achieved / peak,
+                            "measured_peak_tflops": peak / 1e12,
+                            "mfu_datasheet": achieved / datasheet if datasheet and bf16 else None,
+                            "first_step_seconds": bench.first_step_seconds,
+                            "peak_memory_gb": bench.peak_bytes / 1e9 if bench.peak_bytes else None}
                     rows.append(row)
                     sheet = f"{row['mfu_datasheet']:.1%}" if row["mfu_datasheet"] is not None else "-"
                     memory = f"{row['peak_memory_gb']:.1f}" if row["peak_memory_gb"] is not None else "-"
+                    ratio = f"{row['ratio_to_ref']:5.2f}" if ref_rate else "    -"
                     print(f"{shape_text:>9} {batch:>5} {mode:>8} {precision:>5} {bench.name:>12} {rate:10,.0f} "
-                          f"{rate / ref_rate:5.2f} {achieved / 1e12:8.3f} {achieved / peak:8.1%} {sheet:>9} "
+                          f"{ratio} {achieved / 1e12:8.3f} {achieved / peak:8.1%} {sheet:>9} "
                           f"{bench.first_step_seconds:10.1f} {memory:>7}", flush=True)
+                if args.json:  # after every shape: a run cut short keeps what it measured
+                    args.json.write_text(json.dumps(rows, indent=1) + "\n")
                 del benches, batch_BxT1
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
     print(f"reader: {reader_seconds_per_batch(4) * 1e3:.1f} ms to make one batch of 4 (on the prefetch thread)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if any(row["error"] for row in rows):
+        raise SystemExit("some variants failed: see their lines above (and `error` in the JSON rows)")
     if args.startup:
         startup_run()
 
