@@ -177,17 +177,19 @@ def check_training_run(settings: Settings, check: Check, timeout: float) -> None
     if settings.cpu:
         d, l, head_dim, seq, batch, steps = 64, 2, 16, 128, 4, 20
         placement = ["train.device=cpu", "train.precision=fp32", "train.compile=false", "data.eval_tokens=4096",
-                     "data.synthetic.documents_per_shard=1000", "data.density_documents=1000"]  # 0.4 M tokens, not 40 M
+                     "data.synthetic.documents_per_shard=1000"]  # shards of 0.4 M tokens, not 40 M
     else:
         fitted = [r["batch"] for r in throughput_rows(settings.out / "throughput_1024x8.json")]
         d, l, head_dim, seq, batch, steps = 1024, 8, 64, T, (fitted[0] if fitted else 32), 300
-        placement = ["train.device=cuda", "train.precision=bf16", "train.compile=true", "data.eval_tokens=65536"]
+        placement = ["train.device=cuda", "train.precision=bf16", "train.compile=true", "data.eval_tokens=65536",
+                     "data.synthetic.documents_per_shard=10000"]  # shards of 4 M tokens, as many as the run reads
     n_params = 12 * d * d * l + d * V  # N with the embedding (conf: budget.count_embedding=true)
     tokens_per_param = steps * batch * seq / n_params
     overrides = [f"model.d={d}", f"model.l={l}", f"model.head_dim={head_dim}", f"model.seq_len={seq}",
                  "data=synthetic", f"data.vocab_size={V}", f"data.synthetic.eos_prob={1 / DOC_TOKENS:g}",
                  f"train.batch_size={batch}", f"budget.tokens_per_param={tokens_per_param:.6g}", *placement,
                  "train.log_every=25", "train.eval_every=100000", "logger=none", f"out_dir={runs}",
+                 "data.density_documents=1000",  # prepare's duplicate report: a sample is enough here
                  f"data.cache_dir={settings.work / 'token_cache'}"]
     began = time.monotonic()
     rc, _ = run(settings, [sys.executable, "-m", "launch.cli", "prepare", *overrides], timeout)
