@@ -59,7 +59,7 @@ DOC_TOKENS = 400  # about C4's mean document length in T5 tokens
 @dataclass
 class Check:
     name: str
-    status: str = "not run"  # passed, failed, timed out, skipped, not run
+    status: str = "not run"  # passed, failed, timed out, not run
     seconds: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
     note: str = ""
@@ -124,7 +124,7 @@ def check_packages(settings: Settings, check: Check, timeout: float) -> None:
                            "--no-cache-dir", "--upgrade", "--target", str(site), *map(str, wheels)], timeout)
     settings.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(REPO), settings.env.get("PYTHONPATH")]))
     if rc == 0:
-        rc, output = run(settings, [sys.executable, "-c", f"import {', '.join(NEEDED)}"], 60)
+        rc, _ = run(settings, [sys.executable, "-c", f"import {', '.join(NEEDED)}"], 60)
     check.status = "passed" if rc == 0 else "failed"
     check.note = f"installed {len(wheels)} wheels for {', '.join(missing)}"
 
