@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from sweep.fit.parametric import ChinchillaLaw
-from sweep.fit.replay import BASELINES, STRATEGIES, replay
+from sweep.fit.replay import BASELINES, STRATEGIES, Evaluation, Replay, Round, replay
 from sweep.fit.table import from_rows, load_runs_table
 
 TRUE = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
@@ -83,6 +83,16 @@ def summarise(reps) -> dict:
     return out
 
 
+def replay_of(d: dict) -> Replay:
+    """A Replay back from its to_dict() (a --json file of an earlier run)."""
+    rounds = tuple(Round(r["round"], tuple(r["picked"]), r["gain"],
+                         {s: Evaluation(**e) for s, e in r["evaluations"].items()}) for r in d["rounds"])
+    plain = {k: v for k, v in d.items() if k in Replay.__dataclass_fields__ and k not in ("rounds", "full")}
+    plain.update(seed_design=tuple(d["seed_design"]), heldout=tuple(d["heldout"]),
+                 orders={s: tuple(o) for s, o in d["orders"].items()})
+    return Replay(**plain, full=Evaluation(**d["full"]), rounds=rounds)
+
+
 def print_summary(reps, summary) -> None:
     n = len(reps)
     print(f"\nMean over {n} seeds (min .. max) of the held-out error, by fraction of the pool's compute:")
@@ -100,6 +110,16 @@ def print_summary(reps, summary) -> None:
         print(f"  {100 * f:7.0f}%  " + "  ".join(f"{100 * np.nanmean(summary['width'][s][i]):23.1f}%"
                                                if np.isfinite(summary['width'][s][i]).any() else f"{'-':>24}"
                                                for s in STRATEGIES))
+    print("Active minus each baseline, paired by seed: mean difference of the held-out error in percentage "
+          "points (its standard error over seeds); negative: active lower")
+    print("  fraction  " + "  ".join(f"{b:>20}" for b in BASELINES))
+    for i, f in enumerate(FRACTIONS[:-1]):
+        cells = []
+        for b in BASELINES:
+            d = 100 * (summary["error"]["active"][i] - summary["error"][b][i])
+            d = d[np.isfinite(d)]
+            cells.append(f"{d.mean():+6.2f} ({d.std(ddof=1) / np.sqrt(len(d)):.2f})" if len(d) > 1 else "-")
+        print(f"  {100 * f:7.0f}%  " + "  ".join(f"{c:>20}" for c in cells))
     full = np.array([rep.full.heldout_error for rep in reps])
     print(f"Whole pool's error: mean {100 * full.mean():.2f}% ({100 * full.min():.2f} .. {100 * full.max():.2f})")
     for s in STRATEGIES:
@@ -119,11 +139,19 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=1)
     p.add_argument("--table", help="a finished sweep folder or runs table instead of known-law tables")
     p.add_argument("--json", help="write every replay's to_dict() here")
+    p.add_argument("--from-json", nargs="+", help="summarise the replays of earlier --json files (no replay run)")
     p.add_argument("--targets", default="loss,n_opt",
                    help="the criterion's targets: loss,n_opt (sweep suggest's) or heldout (the held-out runs' losses)")
     args = p.parse_args()
     start = time.perf_counter()
     reps = []
+    if args.from_json:
+        for path in args.from_json:
+            with open(path) as fh:
+                reps += [replay_of(d) for d in json.load(fh)]
+        print(f"{len(reps)} replays from {', '.join(args.from_json)}: seeds {sorted(r.seed for r in reps)}")
+        print_summary(reps, summarise(reps))
+        return
     if args.table:
         table = load_runs_table(args.table)
         print(f"{args.table}: {len(table)} runs")
