@@ -5,6 +5,7 @@ several seeds, and on finished sweeps.
     nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
         [--design wide|narrow] [--growth 1.0] [--targets loss,n_opt|heldout] [--json OUT]
     nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
+    python benchmarks/active_replay.py --from-json seeds0-8.json seeds9-17.json   # summarise earlier runs
 
 Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
 standard normal). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
@@ -17,7 +18,9 @@ Per seed, each strategy is read at fixed fractions of the pool's compute: its ev
 round whose compute is at most that fraction (every strategy is evaluated at the same rounds). Printed:
 the mean over seeds (and the spread, min .. max) of the held-out error and of L*'s interval width per
 strategy and fraction, how often the active choice beat each baseline, and at what fraction of the
-pool's compute each strategy came within 10% of the whole pool's error and stayed there.
+pool's compute each strategy came within 10% of the whole pool's error and stayed there, and active
+minus each baseline paired by seed with its standard error over the seeds (is a difference more than
+the seeds' scatter?).
 """
 
 from __future__ import annotations
