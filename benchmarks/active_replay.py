@@ -3,9 +3,10 @@
 several seeds, and on finished sweeps.
 
     nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
-        [--design wide|narrow] [--growth 1.0] [--targets loss,n_opt|heldout] [--json OUT]
+        [--design wide|narrow] [--growth 1.0] [--targets loss,n_opt|heldout] [--cost-exponent P] [--json OUT]
     nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
     python benchmarks/active_replay.py --from-json seeds0-8.json seeds9-17.json   # summarise earlier runs
+    python benchmarks/active_replay.py --from-json a.json --versus b.json  # ... and a's active minus b's, by seed
 
 Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
 standard normal). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
@@ -131,6 +132,20 @@ def print_summary(reps, summary) -> None:
         print(f"  {s}: within 10% of it at {shown}")
 
 
+def print_versus(reps, others) -> None:
+    """The first runs' active design minus the other runs' active design, paired by seed."""
+    by_seed = {r.seed: r for r in others}
+    pairs = [(r, by_seed[r.seed]) for r in reps if r.seed in by_seed]
+    print(f"\nActive (first files) minus active (--versus files), paired by seed over {len(pairs)} seeds: mean "
+          "difference of the held-out error in percentage points (its standard error); negative: the first lower")
+    for f in FRACTIONS[:-1]:
+        d = np.array([100 * (at_fraction(a, "active", f).heldout_error - at_fraction(b, "active", f).heldout_error)
+                      for a, b in pairs if at_fraction(a, "active", f) and at_fraction(b, "active", f)])
+        d = d[np.isfinite(d)]
+        print(f"  {100 * f:7.0f}%  " + (f"{d.mean():+6.2f} ({d.std(ddof=1) / np.sqrt(len(d)):.2f}), "
+                                       f"first lower in {int((d < 0).sum())} of {len(d)}" if len(d) > 1 else "-"))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=5)
@@ -145,6 +160,11 @@ def main() -> None:
     p.add_argument("--from-json", nargs="+", help="summarise the replays of earlier --json files (no replay run)")
     p.add_argument("--targets", default="loss,n_opt",
                    help="the criterion's targets: loss,n_opt (sweep suggest's) or heldout (the held-out runs' losses)")
+    p.add_argument("--cost-exponent", type=float,
+                   help="p of the criterion's score, variance removed / FLOPs^p (default: conf/fit.yaml's "
+                        "suggest_cost_exponent)")
+    p.add_argument("--versus", nargs="+", help="with --from-json: other runs' --json files, whose active design "
+                   "is compared with the first files', paired by seed")
     args = p.parse_args()
     start = time.perf_counter()
     reps = []
@@ -154,19 +174,27 @@ def main() -> None:
                 reps += [replay_of(d) for d in json.load(fh)]
         print(f"{len(reps)} replays from {', '.join(args.from_json)}: seeds {sorted(r.seed for r in reps)}")
         print_summary(reps, summarise(reps))
+        if args.versus:
+            others = []
+            for path in args.versus:
+                with open(path) as fh:
+                    others += [replay_of(d) for d in json.load(fh)]
+            print_versus(reps, others)
         return
     if args.table:
         table = load_runs_table(args.table)
         print(f"{args.table}: {len(table)} runs")
         rep = replay(table, growth=args.growth, holdout=args.holdout, seed=args.first_seed,
-                     resamples=args.resamples, targets=tuple(args.targets.split(",")))
+                     resamples=args.resamples, targets=tuple(args.targets.split(",")),
+                     cost_exponent=args.cost_exponent)
         print_replay(rep)
         reps.append(rep)
     else:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             table = known_law_table(seed, args.noise, args.design)
             rep = replay(table, growth=args.growth, holdout=args.holdout, seed=seed, resamples=args.resamples,
-                         truth=TRUE.predict, targets=tuple(args.targets.split(",")))
+                         truth=TRUE.predict, targets=tuple(args.targets.split(",")),
+                         cost_exponent=args.cost_exponent)
             print(f"seed {seed} ({time.perf_counter() - start:.0f} s):")
             print_replay(rep)
             reps.append(rep)

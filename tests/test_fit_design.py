@@ -152,6 +152,50 @@ def test_an_unknown_target_is_one_clear_error(laws):
         design.target_samples(laws, TARGET_COMPUTE, ("loss", "tokens"))
 
 
+# --- the cost exponent: gain per FLOPs^p within a budget ---------------------------------------
+
+def cheap_weak_and_dear_strong():
+    """Samples of one target and two candidates: the cheap one (1 FLOP) tells a tenth of what the
+    dear one (100 FLOPs) tells about the target."""
+    rng = np.random.default_rng(7)
+    target_Q = rng.normal(size=2000)
+    noise_var = 1.0
+    # a candidate x = c * target + unit noise removes c^2 var / (c^2 var + 1 + noise_var) of the target's variance
+    strong_Q = 3.0 * target_Q + rng.normal(size=2000)
+    weak_Q = 0.45 * target_Q + rng.normal(size=2000)
+    return target_Q[:, None], np.stack([weak_Q, strong_Q], axis=1), np.array([1.0, 100.0]), noise_var
+
+
+@pytest.mark.parametrize("cost_exponent, first", [(1.0, 0), (0.4, 1), (0.0, 1)])
+def test_the_cost_exponent_sets_how_much_a_runs_cost_weighs_against_its_gain(cost_exponent, first):
+    """Gains about 0.09 (cheap, 1 FLOP) and 0.81 (dear, 100 FLOPs): per FLOP the cheap run wins
+    (0.09 against 0.0081), per FLOPs^0.4 the dear one (0.81 / 100^0.4 = 0.13 against 0.09), outright
+    the dear one."""
+    target_QxT, candidate_QxM, cost_M, noise_var = cheap_weak_and_dear_strong()
+    choice = choose(target_QxT, candidate_QxM, cost_M, noise_var, count=1, budget=101.0,
+                    targets=("loss",), cost_exponent=cost_exponent)
+    assert choice.picked == (first,)
+    assert f"per FLOPs^{cost_exponent:g}" in choice.criterion
+
+
+def test_without_a_cost_exponent_the_one_of_conf_fit_yaml_is_taken():
+    from sweep.fit.defaults import fit_defaults
+
+    target_QxT, candidate_QxM, cost_M, noise_var = cheap_weak_and_dear_strong()
+    p = fit_defaults().suggest_cost_exponent
+    default = choose(target_QxT, candidate_QxM, cost_M, noise_var, budget=101.0, targets=("loss",))
+    given = choose(target_QxT, candidate_QxM, cost_M, noise_var, budget=101.0, targets=("loss",), cost_exponent=p)
+    assert default == given and f"per FLOPs^{p:g}" in default.criterion
+
+
+@pytest.mark.parametrize("cost_exponent", [-0.1, 1.5, float("nan"), True, "0.4"])
+def test_a_cost_exponent_outside_0_to_1_is_one_clear_error(cost_exponent):
+    target_QxT, candidate_QxM, cost_M, noise_var = cheap_weak_and_dear_strong()
+    with pytest.raises(ConfigError, match=re.escape(f"cost exponent {cost_exponent!r}: accepted is a number from 0")):
+        choose(target_QxT, candidate_QxM, cost_M, noise_var, budget=101.0, targets=("loss",),
+               cost_exponent=cost_exponent)
+
+
 # --- the arithmetic ---------------------------------------------------------------------------
 
 def test_the_expected_variance_is_the_gaussian_posterior_of_the_picks():

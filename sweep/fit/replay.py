@@ -241,17 +241,19 @@ class Evaluator:
 def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = None, count: int | None = None,
            holdout: int | None = None, seed: int | None = None, resamples: int | None = None,
            level: float | None = None, max_fraction: float = 1.0, noise_floor: float | None = None,
-           targets: Sequence[str] = design.TARGETS, truth=None) -> Replay:
+           targets: Sequence[str] = design.TARGETS, truth=None, cost_exponent: float | None = None) -> Replay:
     """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
     seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
     round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
     known law's) that the held-out error is measured against in place of the held-out runs' losses.
-    growth, holdout, noise_floor, resamples, level, seed None: conf/fit.yaml's (replay_growth,
-    replay_holdout, suggest_noise_floor, replay_resamples, level, seed)."""
+    growth, holdout, noise_floor, resamples, level, seed, cost_exponent None: conf/fit.yaml's (replay_growth,
+    replay_holdout, suggest_noise_floor, replay_resamples, level, seed, suggest_cost_exponent)."""
     defaults = fit_defaults()
     growth = defaults.replay_growth if growth is None else growth
     holdout = defaults.replay_holdout if holdout is None else holdout
     noise_floor = defaults.suggest_noise_floor if noise_floor is None else noise_floor
+    cost_exponent = design.check_cost_exponent(
+        defaults.suggest_cost_exponent if cost_exponent is None else cost_exponent)
     resamples, level, seed = defaults.resolve_bootstrap(
         defaults.replay_resamples if resamples is None else resamples, level, seed)
     check_bootstrap_args(resamples, level)  # else every fit's bootstrap fails and reads NaN, silently
@@ -304,7 +306,8 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                 target_QxT, names = design.target_samples(laws, target_compute, targets), tuple(targets)
             choice = design.choose(target_QxT, design.candidate_samples(laws, cand), cells.cost_G[left],
                                    design.noise_variance(fit, noise_floor), count=count,
-                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names)
+                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
+                                   cost_exponent=cost_exponent)
             picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
         if not picks:  # no fit, or no candidate tells anything: the cheapest next
             picks = [min(left, key=lambda g: cells.cost_G[g])]

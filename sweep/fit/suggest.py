@@ -77,16 +77,21 @@ def check_target_compute(compute: float, table: RunsTable) -> float:
 def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_compute: float,
             law: str = "chinchilla", count: int | None = None, budget: float | None = None,
             resamples: int | None = None, seed: int | None = None, level: float | None = None,
-            targets: Sequence[str] = design.TARGETS, noise_floor: float | None = None) -> Suggestion:
+            targets: Sequence[str] = design.TARGETS, noise_floor: float | None = None,
+            cost_exponent: float | None = None) -> Suggestion:
     """The runs among `candidates` that most sharpen `targets` at `target_compute` (module
     docstring). count None and budget None: conf/fit.yaml's suggest_count runs. Candidates already
-    run (the same N and T as a fitted point) or costing more than the target compute are left out."""
+    run (the same N and T as a fitted point) or costing more than the target compute are left out.
+    cost_exponent: with a budget, each pick the most variance removed per FLOPs^p (None:
+    conf/fit.yaml's suggest_cost_exponent)."""
     defaults = fit_defaults()
     if law not in FORMS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
     design.check_targets(targets)
     resamples, level, seed = defaults.resolve_bootstrap(resamples, level, seed)
     noise_floor = defaults.suggest_noise_floor if noise_floor is None else noise_floor
+    cost_exponent = design.check_cost_exponent(
+        defaults.suggest_cost_exponent if cost_exponent is None else cost_exponent)
     if count is None and budget is None:
         count = defaults.suggest_count
     design.check_count(count)
@@ -106,7 +111,8 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     laws = boot.laws()
     target_QxT = design.target_samples(laws, target_compute, targets)
     choice = design.choose(target_QxT, design.candidate_samples(laws, pool), np.array([c.flops for c in pool]),
-                           design.noise_variance(fit, noise_floor), count=count, budget=budget, targets=targets)
+                           design.noise_variance(fit, noise_floor), count=count, budget=budget, targets=targets,
+                           cost_exponent=cost_exponent)
     now = target_intervals(fit, target_QxT, target_compute, targets, level)
     expected = {t: shrunk_interval(*now[t], choice.width_ratio[t], log_scale=(t == "n_opt")) for t in targets}
     proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
