@@ -154,6 +154,12 @@ def test_a_budget_that_is_not_a_positive_number_is_one_clear_error(table, no_fit
         suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=budget)
 
 
+@pytest.mark.parametrize("cost_exponent", [-0.5, 2.0])
+def test_a_cost_exponent_outside_0_to_1_is_one_clear_error_before_any_fit(table, no_fit, cost_exponent):
+    with pytest.raises(ConfigError, match=re.escape(f"cost exponent {cost_exponent!r}: accepted is a number from 0")):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=1e20, cost_exponent=cost_exponent)
+
+
 def test_no_candidate_left_is_one_clear_error(table, no_fit):
     with pytest.raises(ConfigError, match="no candidate left to propose: of 2"):
         suggest(table, [ALREADY_RUN, TOO_COSTLY], target_compute=TARGET_COMPUTE, count=1)
