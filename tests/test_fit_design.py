@@ -155,8 +155,8 @@ def test_an_unknown_target_is_one_clear_error(laws):
 # --- the cost exponent: gain per FLOPs^p within a budget ---------------------------------------
 
 def cheap_weak_and_dear_strong():
-    """Samples of one target and two candidates: the cheap one (1 FLOP) tells a tenth of what the
-    dear one (100 FLOPs) tells about the target."""
+    """Samples of one target and two candidates: the cheap one (1 FLOP) tells about a ninth of what
+    the dear one (100 FLOPs) tells about the target."""
     rng = np.random.default_rng(7)
     target_Q = rng.normal(size=2000)
     noise_var = 1.0
@@ -191,7 +191,8 @@ def test_without_a_cost_exponent_the_one_of_conf_fit_yaml_is_taken():
 @pytest.mark.parametrize("cost_exponent", [-0.1, 1.5, float("nan"), True, "0.4"])
 def test_a_cost_exponent_outside_0_to_1_is_one_clear_error(cost_exponent):
     target_QxT, candidate_QxM, cost_M, noise_var = cheap_weak_and_dear_strong()
-    with pytest.raises(ConfigError, match=re.escape(f"cost exponent {cost_exponent!r}: accepted is a number from 0")):
+    message = f"suggest_cost_exponent {cost_exponent!r} (conf/fit.yaml): accepted is a number from 0"
+    with pytest.raises(ConfigError, match=re.escape(message)):
         choose(target_QxT, candidate_QxM, cost_M, noise_var, budget=101.0, targets=("loss",),
                cost_exponent=cost_exponent)
 

@@ -133,7 +133,7 @@ def test_a_holdout_out_of_range_is_one_clear_error(table, holdout):
     ({"growth": "2"}, "--growth '2': accepted is a number > 0"),
     ({"law": "kaplan"}, "--law 'kaplan': accepted are chinchilla"),
     ({"max_fraction": 1.5}, "max_fraction=1.5: accepted is a fraction in"),
-    ({"cost_exponent": 1.5}, "cost exponent 1.5: accepted is a number from 0"),
+    ({"cost_exponent": 1.5}, "suggest_cost_exponent 1.5 (conf/fit.yaml): accepted is a number from 0"),
     ({"resamples": 1}, "n_resamples=1: accepted is a whole number >= 2"),  # not every fit failing, silently
 ])
 def test_other_bad_arguments_are_one_clear_error_each(table, kwargs, message):

@@ -156,7 +156,8 @@ def test_a_budget_that_is_not_a_positive_number_is_one_clear_error(table, no_fit
 
 @pytest.mark.parametrize("cost_exponent", [-0.5, 2.0])
 def test_a_cost_exponent_outside_0_to_1_is_one_clear_error_before_any_fit(table, no_fit, cost_exponent):
-    with pytest.raises(ConfigError, match=re.escape(f"cost exponent {cost_exponent!r}: accepted is a number from 0")):
+    message = f"suggest_cost_exponent {cost_exponent!r} (conf/fit.yaml): accepted is a number from 0"
+    with pytest.raises(ConfigError, match=re.escape(message)):
         suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=1e20, cost_exponent=cost_exponent)
 
 

@@ -20,9 +20,9 @@ most variance removed per FLOPs^p among those the budget still affords, p = conf
 `suggest_cost_exponent` (0.4, the cost discount of Li et al. 2026). p = 1 (the most per FLOP) keeps
 to the cheapest runs, p = 0 (the most outright) spends the budget on the largest; replayed on
 tables from a known law, p = 0.4 reached a lower held-out error below 20% of the pool's compute
-than the earlier rule, the better of those two sets (benchmarks/RESULTS.md). Each bootstrap column is clipped to its
-central 95% before the covariance, so a resample whose coefficient ran off to infinity does not
-decide.
+than the earlier rule, the better of those two sets (benchmarks/RESULTS.md). Each bootstrap
+column is clipped to its central 95% before the covariance, so a resample whose coefficient ran
+off to infinity does not decide.
 
 Letters: Q bootstrap laws, M candidates, T targets (T is also tokens elsewhere: here only as an
 axis letter), K points of the optimum's search.
@@ -172,8 +172,8 @@ def check_cost_exponent(cost_exponent: float) -> float:
     """p of the score variance removed / FLOPs^p: a number from 0 (outright) to 1 (per FLOP)."""
     if isinstance(cost_exponent, bool) or not isinstance(cost_exponent, numbers.Real) \
             or not 0 <= cost_exponent <= 1:
-        raise ConfigError(f"cost exponent {cost_exponent!r}: accepted is a number from 0 (the most variance removed "
-                          "outright) to 1 (the most per FLOP)")
+        raise ConfigError(f"suggest_cost_exponent {cost_exponent!r} (conf/fit.yaml): accepted is a number from 0 "
+                          "(the most variance removed outright) to 1 (the most per FLOP)")
     return float(cost_exponent)
 
 
