@@ -3,7 +3,7 @@
 several seeds, and on finished sweeps.
 
     nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
-        [--design wide|narrow] [--growth 1.0] [--targets loss,n_opt|heldout] [--cost-exponent P] [--json OUT]
+        [--design wide|narrow] [--growth 1.0] [--count K] [--targets loss,n_opt|heldout] [--cost-exponent P] [--json OUT]
     nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
     python benchmarks/active_replay.py --from-json seeds0-8.json seeds9-17.json   # summarise earlier runs
     python benchmarks/active_replay.py --from-json a.json --versus b.json  # ... and a's active minus b's, by seed
@@ -154,6 +154,7 @@ def main() -> None:
     p.add_argument("--noise", type=float, default=0.01)
     p.add_argument("--design", choices=tuple(DESIGNS), default="wide")
     p.add_argument("--growth", type=float, default=1.0)
+    p.add_argument("--count", type=int, help="at most this many runs a round (default: no cap)")
     p.add_argument("--holdout", type=int, default=1)
     p.add_argument("--table", help="a finished sweep folder or runs table instead of known-law tables")
     p.add_argument("--json", help="write every replay's to_dict() here")
@@ -184,7 +185,7 @@ def main() -> None:
     if args.table:
         table = load_runs_table(args.table)
         print(f"{args.table}: {len(table)} runs")
-        rep = replay(table, growth=args.growth, holdout=args.holdout, seed=args.first_seed,
+        rep = replay(table, growth=args.growth, count=args.count, holdout=args.holdout, seed=args.first_seed,
                      resamples=args.resamples, targets=tuple(args.targets.split(",")),
                      cost_exponent=args.cost_exponent)
         print_replay(rep)
@@ -192,8 +193,8 @@ def main() -> None:
     else:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             table = known_law_table(seed, args.noise, args.design)
-            rep = replay(table, growth=args.growth, holdout=args.holdout, seed=seed, resamples=args.resamples,
-                         truth=TRUE.predict, targets=tuple(args.targets.split(",")),
+            rep = replay(table, growth=args.growth, count=args.count, holdout=args.holdout, seed=seed,
+                         resamples=args.resamples, truth=TRUE.predict, targets=tuple(args.targets.split(",")),
                          cost_exponent=args.cost_exponent)
             print(f"seed {seed} ({time.perf_counter() - start:.0f} s):")
             print_replay(rep)

@@ -1,0 +1,163 @@
+"""How close can ANY design that spends a given share of the pool's compute come to the whole pool's
+extrapolation error? A bound for issue 19's goal ("the whole pool's error with at most 30% of its
+compute"), on the tables of benchmarks/active_replay.py (a known law, 1% noise).
+
+For a design S (a set of the pool's cells), the fitted law's error on a held-out run h is, to first
+order in the noise, Gaussian with variance sigma^2 g_h^T (J_S^T J_S)^-1 g_h: J_S the (S, P)
+derivative of the runs' log loss with respect to the law's P = 5 parameters at the TRUE law, g_h
+the held-out run's, sigma the noise. The expected held-out error of the design (mean |pred / true -
+1| over the held-out runs) is then sqrt(2 / pi) x the mean of those standard deviations: what the
+design would give on average over noise draws if the fit were linear. It knows the true law, so
+no design chosen from data can do better on average, up to the fit's nonlinearity (which makes
+small designs worse than linear, not better).
+
+For each share of the pool's compute, the design with the lowest expected error among those
+within that compute (and holding the replay's seed design, which every replayed design starts from)
+is searched: greedy additions, then exchanges (drop one, add one or two) until none helps, from
+several starts. The designs found are then fitted (the project's `fit_law`) on the noisy
+tables of seeds 0 .. S-1, and their mean held-out error compared with the whole pool's on the same
+tables: whether the goal can be met at all, by a design that knew the truth.
+
+    nice -n 5 python benchmarks/design_bound.py [--seeds 32] [--design wide|narrow] [--noise 0.01]
+
+Letters: G cells of the pool, P law parameters, H held-out cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from active_replay import DESIGNS, TRUE, known_law_table
+from sweep.fit.parametric import fit_law
+from sweep.fit.replay import Cells, heldout_mask, seed_design
+
+SHARES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def log_loss_jacobian(N, T) -> np.ndarray:
+    """(len(N), P) derivative of log L at the true law w.r.t. (log E, log A, log B, alpha, beta)."""
+    N, T = np.asarray(N, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    a, b = TRUE.A * N ** -TRUE.alpha, TRUE.B * T ** -TRUE.beta
+    loss = TRUE.E + a + b
+    return np.stack([np.full_like(N, TRUE.E), a, b, -a * np.log(N), -b * np.log(T)], axis=1) / loss[:, None]
+
+
+class Bound:
+    def __init__(self, cells: Cells, heldout_G: np.ndarray, noise: float):
+        self.J_GxP = log_loss_jacobian(cells.n_params_G, cells.tokens_G)
+        self.g_HxP = self.J_GxP[heldout_G]
+        self.noise = noise
+
+    def expected_error(self, design: list[int]) -> float:
+        J = self.J_GxP[design]
+        fisher_PxP = J.T @ J
+        eig = np.linalg.eigvalsh(fisher_PxP)
+        if len(design) < J.shape[1] or eig[0] <= 1e-10 * eig[-1]:
+            return float("inf")
+        var_H = np.einsum("hp,hp->h", self.g_HxP, np.linalg.solve(fisher_PxP, self.g_HxP.T).T)
+        return float(np.sqrt(2 / np.pi) * self.noise * np.mean(np.sqrt(var_H)))
+
+
+def best_design(bound: Bound, cost_G: np.ndarray, pool: list[int], start: list[int], budget: float,
+                rng: np.random.Generator, restarts: int = 8) -> tuple[list[int], float]:
+    """Greedy additions (restart r scores each by the error it removes / its cost^p, p = 0 for the
+    first restart and drawn from [0, 1] for the others), then exchanges; the best of the restarts."""
+    best, best_err = list(start), bound.expected_error(start)
+    for r in range(restarts):
+        p = 0.0 if r == 0 else float(rng.uniform(0, 1))
+        chosen = list(start)
+        while True:
+            now = bound.expected_error(chosen)
+            left = budget - cost_G[chosen].sum()
+            options = [g for g in pool if g not in chosen and cost_G[g] <= left]
+            if not options:
+                break
+            err = np.array([bound.expected_error(chosen + [g]) for g in options])
+            score = (now - err) / cost_G[options] ** p if np.isfinite(now) else -err  # singular: the lowest error
+            chosen.append(options[int(np.argmax(score))])
+        chosen, err = exchange(bound, cost_G, pool, start, chosen, budget)
+        if err < best_err:
+            best, best_err = chosen, err
+    return sorted(best), best_err
+
+
+def exchange(bound: Bound, cost_G, pool, start, chosen, budget):
+    err = bound.expected_error(chosen)
+    while True:
+        out = [g for g in pool if g not in chosen]
+        moves = [[g] for g in out] + [[g, h] for i, g in enumerate(out) for h in out[i + 1:]]
+        best_move = None
+        for drop in [None] + [g for g in chosen if g not in start]:
+            base = [g for g in chosen if g != drop]
+            left = budget - cost_G[base].sum()
+            for add in moves:
+                if cost_G[add].sum() > left:
+                    continue
+                e = bound.expected_error(base + add)
+                if e < err * (1 - 1e-9):
+                    err, best_move = e, base + add
+        if best_move is None:
+            return chosen, err
+        chosen = best_move
+
+
+def heldout_error(cells: Cells, heldout_G: np.ndarray, design: list[int]) -> float:
+    fit = fit_law("chinchilla", cells.n_params_G[design], cells.tokens_G[design], cells.loss_G[design],
+                  show_progress=False)
+    n, t = cells.n_params_G[heldout_G], cells.tokens_G[heldout_G]
+    return float(np.mean(np.abs(fit.predict(n, t) / TRUE.predict(n, t) - 1)))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seeds", type=int, default=32)
+    p.add_argument("--design", choices=tuple(DESIGNS), default="wide")
+    p.add_argument("--noise", type=float, default=0.01)
+    p.add_argument("--holdout", type=int, default=1)
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    cells = Cells.of(known_law_table(0, args.noise, args.design))  # the cells and costs are the same every seed
+    heldout_G = heldout_mask(cells, args.holdout)
+    pool = [int(g) for g in np.flatnonzero(~heldout_G)]
+    pool_flops = float(cells.cost_G[pool].sum())
+    start = seed_design(cells, ~heldout_G, 5)
+    bound = Bound(cells, heldout_G, args.noise)
+    rng = np.random.default_rng(0)
+    designs = {}
+    print(f"{args.design} design: a pool of {len(pool)} cells, {int(heldout_G.sum())} held out, a seed design of "
+          f"{len(start)} ({100 * cells.cost_G[start].sum() / pool_flops:.2f}% of the pool's compute)")
+    full_err = bound.expected_error(pool)
+    print("\nthe lowest expected held-out error (linearised at the true law) of any design within each share:")
+    print(f"  {'share':>6} {'compute':>8} {'cells':>5} {'expected':>9} {'/ whole':>8}  cells by size (tokens per parameter)")
+    for share in SHARES:
+        if share == 1.0:
+            design, err = pool, full_err
+        else:
+            design, err = best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)
+        designs[share] = design
+        by_size: dict[float, list[str]] = {}
+        for g in design:
+            by_size.setdefault(cells.n_params_G[g], []).append(f"{cells.tokens_G[g] / cells.n_params_G[g]:g}")
+        text = "; ".join(f"{n:.2g}: {','.join(r)}" for n, r in sorted(by_size.items()) if n >= 1e7)
+        print(f"  {100 * share:5.0f}% {100 * cells.cost_G[design].sum() / pool_flops:7.1f}% {len(design):5d} "
+              f"{100 * err:8.3f}% {err / full_err:8.2f}  (every cell below 1e7 not listed) {text}")
+    print(f"\nfitted on the noisy tables of seeds 0 .. {args.seeds - 1} (mean held-out error, min .. max; "
+          "and per seed within 10% of the whole pool's):")
+    err_SxD = np.array([[heldout_error(c, heldout_G, designs[s]) for s in SHARES]
+                        for c in (Cells.of(known_law_table(seed, args.noise, args.design))
+                                  for seed in range(args.seeds))])
+    whole_S = err_SxD[:, -1]
+    for j, share in enumerate(SHARES):
+        e = err_SxD[:, j]
+        d = 100 * (e - whole_S)
+        print(f"  {100 * share:5.0f}%  {100 * e.mean():.2f}% ({100 * e.min():.2f} .. {100 * e.max():.2f}); minus the "
+              f"whole pool's {d.mean():+.2f} points (SE {d.std(ddof=1) / np.sqrt(len(d)):.2f}); within 10% of it in "
+              f"{int((e <= 1.1 * whole_S).sum())} of {len(e)} seeds")
+    print(f"\n{time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
