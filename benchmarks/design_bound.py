@@ -144,6 +144,10 @@ def main() -> None:
         text = "; ".join(f"{n:.2g}: {','.join(r)}" for n, r in sorted(by_size.items()) if n >= 1e7)
         print(f"  {100 * share:5.0f}% {100 * cells.cost_G[design].sum() / pool_flops:7.1f}% {len(design):5d} "
               f"{100 * err:8.3f}% {err / full_err:8.2f}  (every cell below 1e7 not listed) {text}")
+    within = next((share for share in np.arange(0.30, 1.0, 0.05)
+                   if best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)[1] <= 1.1 * full_err), 1.0)
+    print(f"  the smallest share (in steps of 5%) from which a design can expect to be within 10% of the whole pool's "
+          f"error: {100 * within:.0f}%")
     print(f"\nfitted on the noisy tables of seeds 0 .. {args.seeds - 1} (mean held-out error, min .. max; "
           "and per seed within 10% of the whole pool's):")
     err_SxD = np.array([[heldout_error(c, heldout_G, designs[s]) for s in SHARES]
