@@ -19,6 +19,7 @@ tables of seeds 0 .. S-1, and their mean held-out error compared with the whole 
 tables: whether the goal can be met at all, by a design that knew the truth.
 
     nice -n 5 python benchmarks/design_bound.py [--seeds 32] [--design wide|narrow] [--noise 0.01]
+        [--replays active_replay_A.json ...]   # and an active_replay.py run's active design against the bound
 
 Letters: G cells of the pool, P law parameters, H held-out cells.
 """
@@ -30,7 +31,9 @@ import time
 
 import numpy as np
 
-from active_replay import DESIGNS, TRUE, known_law_table
+import json
+
+from active_replay import DESIGNS, TRUE, at_fraction, known_law_table, replay_of
 from sweep.fit.parametric import fit_law
 from sweep.fit.replay import Cells, heldout_mask, seed_design
 
@@ -117,6 +120,8 @@ def main() -> None:
     p.add_argument("--design", choices=tuple(DESIGNS), default="wide")
     p.add_argument("--noise", type=float, default=0.01)
     p.add_argument("--holdout", type=int, default=1)
+    p.add_argument("--replays", nargs="+", help="active_replay.py --json files of the same tables: their active "
+                   "design's error minus the bound's designs', paired by seed")
     args = p.parse_args()
     t0 = time.perf_counter()
     cells = Cells.of(known_law_table(0, args.noise, args.design))  # the cells and costs are the same every seed
@@ -160,7 +165,24 @@ def main() -> None:
         print(f"  {100 * share:5.0f}%  {100 * e.mean():.2f}% ({100 * e.min():.2f} .. {100 * e.max():.2f}); minus the "
               f"whole pool's {d.mean():+.2f} points (SE {d.std(ddof=1) / np.sqrt(len(d)):.2f}); within 10% of it in "
               f"{int((e <= 1.1 * whole_S).sum())} of {len(e)} seeds")
+    if args.replays:
+        versus_replays(args.replays, err_SxD)
     print(f"\n{time.perf_counter() - t0:.0f} s")
+
+
+def versus_replays(paths: list[str], err_SxD: np.ndarray) -> None:
+    """The replays' active design (read at its last round within each share, as active_replay.py
+    reads it) minus the bound's design of that share, on the same seeds' tables."""
+    reps = [replay_of(d) for path in paths for d in json.load(open(path))]
+    reps = [r for r in reps if r.seed < len(err_SxD)]
+    print(f"\nthe active design of {', '.join(paths)} ({len(reps)} seeds) minus the bound's designs, paired by seed, "
+          "in points (SE):")
+    for j, share in enumerate(SHARES[:-1]):
+        active_S = np.array([at_fraction(r, "active", share).heldout_error for r in reps])
+        d = 100 * (active_S - err_SxD[[r.seed for r in reps], j])
+        d = d[np.isfinite(d)]
+        print(f"  {100 * share:5.0f}%  active {100 * np.nanmean(active_S):.2f}%  {d.mean():+.2f} "
+              f"({d.std(ddof=1) / np.sqrt(len(d)):.2f}), active lower in {int((d < 0).sum())} of {len(d)}")
 
 
 if __name__ == "__main__":
