@@ -33,7 +33,9 @@ import time
 import numpy as np
 
 from active_replay import DESIGNS, TRUE, at_fraction, known_law_table, replay_of
-from sweep.fit.parametric import fit_law
+from sweep.fit import design
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.parametric import ChinchillaLaw, fit_law
 from sweep.fit.replay import Cells, heldout_mask, seed_design
 
 SHARES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -169,24 +171,86 @@ def main() -> None:
         print(f"  {100 * share:5.0f}%  {100 * e.mean():.2f}% ({100 * e.min():.2f} .. {100 * e.max():.2f}); minus the "
               f"whole pool's {d.mean():+.2f} points (SE {d.std(ddof=1) / np.sqrt(len(d)):.2f}); within 10% of it in "
               f"{int((e <= 1.1 * whole_S).sum())} of {len(e)} seeds")
+    print("\nthe replay's rule given the truth (its ensemble drawn from the true law's linearisation), per round:")
+    print(f"  {'compute':>8} {'expected':>9} {'the bound at that compute':>26}")
+    for fraction, err in rule_given_truth(bound, cells, heldout_G, pool, start, args.noise):
+        if fraction >= 0.001:
+            lowest = best_design(bound, cells.cost_G, pool, start, fraction * pool_flops, rng, restarts=4)[1]
+            print(f"  {100 * fraction:7.2f}% {100 * err:8.2f}% {100 * lowest:25.2f}%  (x{err / lowest:.2f})")
     if args.replays:
-        versus_replays(args.replays, err_SxD)
+        versus_replays(args.replays, bound, cells, heldout_G, pool, start, args)
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 
-def versus_replays(paths: list[str], err_SxD: np.ndarray) -> None:
+def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: list[int],
+                   start: list[int], args) -> None:
     """The replays' active design (read at its last round within each share, as active_replay.py
-    reads it) minus the bound's design of that share, on the same seeds' tables."""
+    reads it) minus the bound's design of the same compute (the active design's, that round), both
+    fitted on the same seed's table."""
     reps = [replay_of(d) for path in paths for d in json.load(open(path))]
-    reps = [r for r in reps if r.seed < len(err_SxD)]
-    print(f"\nthe active design of {', '.join(paths)} ({len(reps)} seeds) minus the bound's designs, paired by seed, "
-          "in points (SE):")
-    for j, share in enumerate(SHARES[:-1]):
-        active_S = np.array([at_fraction(r, "active", share).heldout_error for r in reps])
-        d = 100 * (active_S - err_SxD[[r.seed for r in reps], j])
+    pool_flops = float(cells.cost_G[pool].sum())
+    rng, found = np.random.default_rng(0), {}
+    print(f"\nthe active design of {', '.join(paths)} ({len(reps)} seeds) minus the bound's design of the same "
+          "compute, paired by seed, in points (SE):")
+    for share in SHARES[:-1]:
+        active_S, bound_S = [], []
+        for rep in reps:
+            e = at_fraction(rep, "active", share)
+            key = round(e.fraction, 9)
+            if key not in found:
+                found[key] = best_design(bound, cells.cost_G, pool, start, e.fraction * pool_flops, rng, restarts=4)[0]
+            table = Cells.of(known_law_table(rep.seed, args.noise, args.design))
+            active_S.append(e.heldout_error)
+            bound_S.append(heldout_error(table, heldout_G, found[key]))
+        d = 100 * (np.array(active_S) - np.array(bound_S))
         d = d[np.isfinite(d)]
-        print(f"  {100 * share:5.0f}%  active {100 * np.nanmean(active_S):.2f}%  {d.mean():+.2f} "
-              f"({d.std(ddof=1) / np.sqrt(len(d)):.2f}), active lower in {int((d < 0).sum())} of {len(d)}")
+        print(f"  {100 * share:5.0f}%  active {100 * np.nanmean(active_S):.2f}%, the bound's design "
+              f"{100 * np.mean(bound_S):.2f}%: {d.mean():+.2f} ({d.std(ddof=1) / np.sqrt(len(d)):.2f}), active lower "
+              f"in {int((d < 0).sum())} of {len(d)}")
+
+
+def target_gradients(target_compute: float, step: float = 1e-4) -> np.ndarray:
+    """(T, P) derivative of log L*(C) and log N_opt(C) at the true law w.r.t. (log E, log A, log B,
+    alpha, beta), by central differences."""
+    theta_P = np.array([np.log(TRUE.E), np.log(TRUE.A), np.log(TRUE.B), TRUE.alpha, TRUE.beta])
+
+    def targets(t):
+        law = ChinchillaLaw(E=np.exp(t[0]), A=np.exp(t[1]), B=np.exp(t[2]), alpha=t[3], beta=t[4])
+        return np.log(design.optimum_at(law, target_compute))
+
+    out_TxP = np.empty((2, 5))
+    for k in range(5):
+        dt = np.zeros(5)
+        dt[k] = step
+        out_TxP[:, k] = (targets(theta_P + dt) - targets(theta_P - dt)) / (2 * step)
+    return out_TxP
+
+
+def rule_given_truth(bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: list[int], start: list[int],
+                     noise: float, draws: int = 4000) -> list[tuple[float, float]]:
+    """The replay's rounds (a budget of replay_growth x the compute spent, design.choose's greedy per
+    FLOPs^p, conf/fit.yaml's defaults, `sweep suggest`'s targets) with the criterion's ensemble drawn
+    from the TRUE law's linearisation, N(0, sigma^2 (J_S^T J_S)^-1) for the design S so far, in place
+    of a bootstrap of a fit: what the rule would choose if its ensemble were right. (fraction,
+    expected held-out error) per round."""
+    growth = fit_defaults().replay_growth
+    target = float(np.median(6.0 * cells.n_params_G[heldout_G] * cells.tokens_G[heldout_G]))
+    g_TxP = target_gradients(target)
+    pool_flops = float(cells.cost_G[pool].sum())
+    rng = np.random.default_rng(0)
+    chosen, out = list(start), []
+    while True:
+        spent = float(cells.cost_G[chosen].sum())
+        out.append((spent / pool_flops, bound.expected_error(chosen)))
+        left = [g for g in pool if g not in chosen]
+        if not left:
+            return out
+        J_SxP = bound.J_GxP[chosen]
+        cov_PxP = noise ** 2 * np.linalg.inv(J_SxP.T @ J_SxP + 1e-12 * np.eye(J_SxP.shape[1]))
+        delta_QxP = rng.multivariate_normal(np.zeros(len(cov_PxP)), cov_PxP, size=draws)
+        choice = design.choose(delta_QxP @ g_TxP.T, delta_QxP @ bound.J_GxP[left].T, cells.cost_G[left],
+                               noise ** 2, budget=max(growth * spent, float(cells.cost_G[left].min())))
+        chosen += [left[i] for i in choice.picked] or [min(left, key=lambda g: cells.cost_G[g])]
 
 
 if __name__ == "__main__":
