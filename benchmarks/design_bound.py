@@ -8,18 +8,21 @@ derivative of the runs' log loss with respect to the law's P = 5 parameters at t
 the held-out run's, sigma the noise. The expected held-out error of the design (mean |pred / true -
 1| over the held-out runs) is then sqrt(2 / pi) x the mean of those standard deviations: what the
 design would give on average over noise draws if the fit were linear. It knows the true law, so
-no design chosen from data can do better on average, up to the fit's nonlinearity (which makes
-small designs worse than linear, not better).
+to first order no design chosen from data can do better on average (the project's Huber fit and
+its nonlinearity in small designs move the fitted errors away from this figure: read it as ratios).
 
 For each share of the pool's compute, the design with the lowest expected error among those
 within that compute (and holding the replay's seed design, which every replayed design starts from)
 is searched: greedy additions, then exchanges (drop one, add one or two) until none helps, from
 several starts. The designs found are then fitted (the project's `fit_law`) on the noisy
 tables of seeds 0 .. S-1, and their mean held-out error compared with the whole pool's on the same
-tables: whether the goal can be met at all, by a design that knew the truth.
+tables: whether the goal can be met at all, by a design that knew the truth. Then the replay's rule
+(design.choose in doubling rounds) fed the true law's linearised ensemble instead of a bootstrap,
+against the bound round by round; and, with --replays, an active_replay.py run's active design
+against the bound's design of the same compute, fitted on the same seed's table.
 
     nice -n 5 python benchmarks/design_bound.py [--seeds 32] [--design wide|narrow] [--noise 0.01]
-        [--replays active_replay_A.json ...]   # and an active_replay.py run's active design against the bound
+        [--replays active_replay_A.json ...]
 
 Letters: G cells of the pool, P law parameters, H held-out cells.
 """
