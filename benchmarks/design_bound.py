@@ -77,6 +77,7 @@ def best_design(bound: Bound, cost_G: np.ndarray, pool: list[int], start: list[i
                 rng: np.random.Generator, restarts: int = 8) -> tuple[list[int], float]:
     """Greedy additions (restart r scores each by the error it removes / its cost^p, p = 0 for the
     first restart and drawn from [0, 1] for the others), then exchanges; the best of the restarts."""
+    budget *= 1 + 1e-9  # a budget equal to a design's own compute affords that design despite round-off
     best, best_err = list(start), bound.expected_error(start)
     for r in range(restarts):
         p = 0.0 if r == 0 else float(rng.uniform(0, 1))
