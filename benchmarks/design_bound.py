@@ -63,11 +63,11 @@ class Bound:
         self.g_HxP = self.J_GxP[heldout_G]
         self.noise = noise
 
-    def expected_error(self, design: list[int]) -> float:
-        J = self.J_GxP[design]
+    def expected_error(self, chosen: list[int]) -> float:
+        J = self.J_GxP[chosen]
         fisher_PxP = J.T @ J
         eig = np.linalg.eigvalsh(fisher_PxP)
-        if len(design) < J.shape[1] or eig[0] <= 1e-10 * eig[-1]:
+        if len(chosen) < J.shape[1] or eig[0] <= 1e-10 * eig[-1]:
             return float("inf")
         var_H = np.einsum("hp,hp->h", self.g_HxP, np.linalg.solve(fisher_PxP, self.g_HxP.T).T)
         return float(np.sqrt(2 / np.pi) * self.noise * np.mean(np.sqrt(var_H)))
@@ -98,6 +98,8 @@ def best_design(bound: Bound, cost_G: np.ndarray, pool: list[int], start: list[i
 
 
 def exchange(bound: Bound, cost_G, pool, start, chosen, budget):
+    """Swap at most one chosen cell (not of the seed design) for one or two others within the budget,
+    the swap that lowers the expected error most, until none does."""
     err = bound.expected_error(chosen)
     while True:
         out = [g for g in pool if g not in chosen]
@@ -117,8 +119,9 @@ def exchange(bound: Bound, cost_G, pool, start, chosen, budget):
         chosen = best_move
 
 
-def heldout_error(cells: Cells, heldout_G: np.ndarray, design: list[int]) -> float:
-    fit = fit_law("chinchilla", cells.n_params_G[design], cells.tokens_G[design], cells.loss_G[design],
+def heldout_error(cells: Cells, heldout_G: np.ndarray, chosen: list[int]) -> float:
+    """The chosen cells' fitted law's mean |predicted / true - 1| on the held-out runs."""
+    fit = fit_law("chinchilla", cells.n_params_G[chosen], cells.tokens_G[chosen], cells.loss_G[chosen],
                   show_progress=False)
     n, t = cells.n_params_G[heldout_G], cells.tokens_G[heldout_G]
     return float(np.mean(np.abs(fit.predict(n, t) / TRUE.predict(n, t) - 1)))
@@ -149,15 +152,15 @@ def main() -> None:
     print(f"  {'share':>6} {'compute':>8} {'cells':>5} {'expected':>9} {'/ whole':>8}  cells by size (tokens per parameter)")
     for share in SHARES:
         if share == 1.0:
-            design, err = pool, full_err
+            chosen, err = pool, full_err
         else:
-            design, err = best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)
-        designs[share] = design
+            chosen, err = best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)
+        designs[share] = chosen
         by_size: dict[float, list[str]] = {}
-        for g in design:
+        for g in chosen:
             by_size.setdefault(cells.n_params_G[g], []).append(f"{cells.tokens_G[g] / cells.n_params_G[g]:g}")
         text = "; ".join(f"{n:.2g}: {','.join(r)}" for n, r in sorted(by_size.items()) if n >= 1e7)
-        print(f"  {100 * share:5.0f}% {100 * cells.cost_G[design].sum() / pool_flops:7.1f}% {len(design):5d} "
+        print(f"  {100 * share:5.0f}% {100 * cells.cost_G[chosen].sum() / pool_flops:7.1f}% {len(chosen):5d} "
               f"{100 * err:8.3f}% {err / full_err:8.2f}  (every cell below 1e7 not listed) {text}")
     within = next((share for share in np.arange(0.30, 1.0, 0.05)
                    if best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)[1] <= 1.1 * full_err), 1.0)
