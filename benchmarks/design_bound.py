@@ -39,7 +39,7 @@ from active_replay import DESIGNS, TRUE, at_fraction, known_law_table, replay_of
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.parametric import ChinchillaLaw, fit_law
-from sweep.fit.replay import Cells, heldout_mask, seed_design
+from sweep.fit.replay import Cells, heldout_mask, seed_design, training_flops_of
 
 SHARES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
@@ -197,6 +197,7 @@ def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.n
     reps = [replay_of(d) for path in paths for d in json.load(open(path))]
     pool_flops = float(cells.cost_G[pool].sum())
     rng, found = np.random.default_rng(0), {}
+    tables = {rep.seed: Cells.of(known_law_table(rep.seed, args.noise, args.design)) for rep in reps}
     print(f"\nthe active design of {', '.join(paths)} ({len(reps)} seeds) minus the bound's design of the same "
           "compute, paired by seed, in points (SE):")
     for share in SHARES[:-1]:
@@ -206,9 +207,8 @@ def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.n
             key = round(e.fraction, 9)
             if key not in found:
                 found[key] = best_design(bound, cells.cost_G, pool, start, e.fraction * pool_flops, rng, restarts=4)[0]
-            table = Cells.of(known_law_table(rep.seed, args.noise, args.design))
             active_S.append(e.heldout_error)
-            bound_S.append(heldout_error(table, heldout_G, found[key]))
+            bound_S.append(heldout_error(tables[rep.seed], heldout_G, found[key]))
         d = 100 * (np.array(active_S) - np.array(bound_S))
         d = d[np.isfinite(d)]
         print(f"  {100 * share:5.0f}%  active {100 * np.nanmean(active_S):.2f}%, the bound's design "
@@ -241,7 +241,7 @@ def rule_given_truth(bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: li
     of a bootstrap of a fit: what the rule would choose if its ensemble were right. (fraction,
     expected held-out error) per round."""
     growth = fit_defaults().replay_growth
-    target = float(np.median(6.0 * cells.n_params_G[heldout_G] * cells.tokens_G[heldout_G]))
+    target = float(np.median(training_flops_of(cells, heldout_G)))  # the replay's target compute
     g_TxP = target_gradients(target)
     pool_flops = float(cells.cost_G[pool].sum())
     rng = np.random.default_rng(0)
