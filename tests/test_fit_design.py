@@ -263,6 +263,18 @@ def test_the_targets_are_the_logs_of_the_optimum_under_each_law():
         assert np.exp(out_QxT[q]) == pytest.approx([float(law.loss_opt(1e20)), float(law.n_opt(1e20))], rel=1e-3)
 
 
+def test_laws_with_runaway_coefficients_give_their_optimum_without_a_warning(recwarn):
+    """A bootstrap resample can run off to coefficients of 1e200 and exponents of 30 (the replay's
+    CPU sweep at 200 resamples did): its optimum reads inf or NaN, with no RuntimeWarning printed."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        law = ChinchillaLaw(E=float(rng.uniform(0, 3)), A=float(np.exp(rng.uniform(-50, 700))),
+                            B=float(np.exp(rng.uniform(-50, 700))), alpha=float(rng.uniform(-3, 40)),
+                            beta=float(rng.uniform(-3, 40)))
+        optimum_at(law, 1e20)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_a_candidates_flops_are_six_n_t_unless_given():
     assert Candidate(1e8, 2e9).flops == 6 * 1e8 * 2e9
     assert Candidate(1e8, 2e9, flops=5e18).flops == 5e18

@@ -106,7 +106,8 @@ def optimum_at(law, compute: float) -> tuple[float, float]:
             step = 0.5 * (y0 - y2) / curvature  # in units of the grid's spacing
             r = float(np.exp(log_r[k] + step * (log_r[k + 1] - log_r[k])))
             n = float(np.sqrt(compute / (6.0 * r)))
-            return float(law.predict(np.array([n]), np.array([r * n]))[0]), n
+            with np.errstate(all="ignore"):  # a bootstrap law with runaway coefficients: inf, not a warning
+                return float(law.predict(np.array([n]), np.array([r * n]))[0]), n
     return float(loss_K[k]), float(n_K[k])
 
 
