@@ -33,7 +33,8 @@ import time
 import numpy as np
 
 from sweep.fit.parametric import ChinchillaLaw
-from sweep.fit.replay import BASELINES, STRATEGIES, Evaluation, Replay, Round, replay
+from sweep.fit.replay import BASELINES, ORACLE, Evaluation, Replay, Round, replay
+from sweep.fit.replay import DESIGNS as COMPARED  # DESIGNS here: the tables' grids
 from sweep.fit.table import from_rows, load_runs_table
 
 TRUE = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
@@ -60,28 +61,33 @@ def at_fraction(rep, strategy: str, fraction: float):
     return chosen
 
 
+def designs_of(reps) -> list[str]:
+    """The designs every replay has (the oracle only in replays from after it was added)."""
+    return [s for s in COMPARED if all(s in rep.rounds[0].evaluations for rep in reps)]
+
+
 def print_replay(rep) -> None:
+    designs = designs_of([rep])
     print(f"  seed design: {len(rep.seed_design)} runs; held out: {len(rep.heldout)}; target C "
           f"{rep.target_compute:.3g}; whole pool: error {100 * rep.full.heldout_error:.2f}%, L* width "
           f"{100 * rep.full.width_loss:.1f}%")
-    print("  round  " + "  ".join(f"{s:>27}" for s in STRATEGIES))
+    print("  round  " + "  ".join(f"{s:>33}" for s in designs))
     for r in rep.rounds:
-        cells = [f"{100 * e.fraction:6.2f}% {100 * e.heldout_error:6.2f}% {100 * e.width_loss:6.1f}%"
-                 for e in (r.evaluations[s] for s in STRATEGIES)]
-        print(f"  {r.round:>5}  " + "  ".join(f"{c:>27}" for c in cells))
-    print("  (each: compute % of the pool, held-out error, L* interval width)")
+        cells = [f"{100 * e.fraction:6.2f}% {100 * e.heldout_error:6.2f}% {100 * e.width_loss:6.1f}% "
+                 f"x{e.expected_vs_full:.2f}" for e in (r.evaluations[s] for s in designs)]
+        print(f"  {r.round:>5}  " + "  ".join(f"{c:>33}" for c in cells))
+    print("  (each: compute % of the pool, held-out error, L* interval width, expected error / the whole pool's)")
     print("  within 10% of the whole pool's error at: " + ", ".join(
-        f"{s} {'never' if rep.reached(s) is None else f'{100 * rep.reached(s):.1f}%'}" for s in STRATEGIES))
+        f"{s} {'never' if rep.reached(s) is None else f'{100 * rep.reached(s):.1f}%'}" for s in designs)
+          + f"; the {ORACLE} expects it from {rep.oracle_within}")
 
 
 def summarise(reps) -> dict:
-    out = {"fractions": list(FRACTIONS), "error": {}, "width": {}, "wins": {}}
-    for s in STRATEGIES:
-        err_FxS = np.array([[getattr(at_fraction(rep, s, f), "heldout_error", np.nan) for rep in reps]
-                            for f in FRACTIONS])
-        wid_FxS = np.array([[getattr(at_fraction(rep, s, f), "width_loss", np.nan) for rep in reps]
-                            for f in FRACTIONS])
-        out["error"][s], out["width"][s] = err_FxS, wid_FxS
+    out = {"fractions": list(FRACTIONS), "error": {}, "width": {}, "expected": {}, "wins": {}}
+    for s in designs_of(reps):
+        for key, field in (("error", "heldout_error"), ("width", "width_loss"), ("expected", "expected_vs_full")):
+            out[key][s] = np.array([[getattr(at_fraction(rep, s, f), field, np.nan) for rep in reps]
+                                    for f in FRACTIONS])
     for b in BASELINES:
         out["wins"][b] = (out["error"]["active"] < out["error"][b]).sum(axis=1)
     return out
@@ -99,11 +105,12 @@ def replay_of(d: dict) -> Replay:
 
 def print_summary(reps, summary) -> None:
     n = len(reps)
+    designs = designs_of(reps)
     print(f"\nMean over {n} seeds (min .. max) of the held-out error, by fraction of the pool's compute:")
-    print("  fraction  " + "  ".join(f"{s:>24}" for s in STRATEGIES) + "   active beat " + "/".join(BASELINES))
+    print("  fraction  " + "  ".join(f"{s:>24}" for s in designs) + "   active beat " + "/".join(BASELINES))
     for i, f in enumerate(FRACTIONS):
         cells = []
-        for s in STRATEGIES:
+        for s in designs:
             e = summary["error"][s][i]
             cells.append(f"{100 * np.nanmean(e):6.2f}% ({100 * np.nanmin(e):.2f} .. {100 * np.nanmax(e):.2f})"
                          if np.isfinite(e).any() else "-")
@@ -113,20 +120,26 @@ def print_summary(reps, summary) -> None:
     for i, f in enumerate(FRACTIONS):
         print(f"  {100 * f:7.0f}%  " + "  ".join(f"{100 * np.nanmean(summary['width'][s][i]):23.1f}%"
                                                if np.isfinite(summary['width'][s][i]).any() else f"{'-':>24}"
-                                               for s in STRATEGIES))
+                                               for s in designs))
+    if ORACLE in designs:
+        print("Mean expected held-out error / the whole pool's (linearised at each table's whole-pool fit), same "
+              "fractions:")
+        for i, f in enumerate(FRACTIONS):
+            print(f"  {100 * f:7.0f}%  " + "  ".join(f"{np.nanmean(summary['expected'][s][i]):24.2f}" for s in designs))
     print("Active minus each baseline, paired by seed: mean difference of the held-out error in percentage "
           "points (its standard error over seeds); negative: active lower")
-    print("  fraction  " + "  ".join(f"{b:>20}" for b in BASELINES))
+    others = [s for s in designs if s != "active"]
+    print("  fraction  " + "  ".join(f"{b:>20}" for b in others))
     for i, f in enumerate(FRACTIONS[:-1]):
         cells = []
-        for b in BASELINES:
+        for b in others:
             d = 100 * (summary["error"]["active"][i] - summary["error"][b][i])
             d = d[np.isfinite(d)]
             cells.append(f"{d.mean():+6.2f} ({d.std(ddof=1) / np.sqrt(len(d)):.2f})" if len(d) > 1 else "-")
         print(f"  {100 * f:7.0f}%  " + "  ".join(f"{c:>20}" for c in cells))
     full = np.array([rep.full.heldout_error for rep in reps])
     print(f"Whole pool's error: mean {100 * full.mean():.2f}% ({100 * full.min():.2f} .. {100 * full.max():.2f})")
-    for s in STRATEGIES:
+    for s in designs:
         reached = [rep.reached(s) for rep in reps]
         shown = ", ".join("never" if r is None else f"{100 * r:.1f}%" for r in reached)
         print(f"  {s}: within 10% of it at {shown}")

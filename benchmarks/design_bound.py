@@ -38,85 +38,17 @@ import numpy as np
 from active_replay import DESIGNS, TRUE, at_fraction, known_law_table, replay_of
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import ChinchillaLaw, fit_law
+from sweep.fit.design_bound import DesignBound, smallest_share_within
+from sweep.fit.parametric import FORMS, fit_law
 from sweep.fit.replay import Cells, heldout_mask, seed_design, training_flops_of
 
 SHARES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+TRUE_THETA = np.array([np.log(TRUE.A), np.log(TRUE.B), np.log(TRUE.E), TRUE.alpha, TRUE.beta])  # Form.theta_names
 
 
-def log_loss_jacobian(N, T) -> np.ndarray:
-    """(len(N), P) derivative of log L at the true law w.r.t. (log E, log A, log B, alpha, beta)."""
-    N, T = np.asarray(N, dtype=np.float64), np.asarray(T, dtype=np.float64)
-    a, b = TRUE.A * N ** -TRUE.alpha, TRUE.B * T ** -TRUE.beta
-    loss = TRUE.E + a + b
-    return np.stack([np.full_like(N, TRUE.E), a, b, -a * np.log(N), -b * np.log(T)], axis=1) / loss[:, None]
-
-
-class Bound:
-    """The expected held-out error of a design of the pool's cells, linearised at the true law (a
-    least-squares fit; the project's Huber fit, delta 1e-3 on log residuals of about 1e-2, is nearer a
-    least-absolute fit, whose standard errors are about 1.25 times larger for Gaussian noise, for
-    every design alike: the ratios to the whole pool's are what the bound is read by)."""
-
-    def __init__(self, cells: Cells, heldout_G: np.ndarray, noise: float):
-        self.J_GxP = log_loss_jacobian(cells.n_params_G, cells.tokens_G)
-        self.g_HxP = self.J_GxP[heldout_G]
-        self.noise = noise
-
-    def expected_error(self, chosen: list[int]) -> float:
-        J = self.J_GxP[chosen]
-        fisher_PxP = J.T @ J
-        eig = np.linalg.eigvalsh(fisher_PxP)
-        if len(chosen) < J.shape[1] or eig[0] <= 1e-10 * eig[-1]:
-            return float("inf")
-        var_H = np.einsum("hp,hp->h", self.g_HxP, np.linalg.solve(fisher_PxP, self.g_HxP.T).T)
-        return float(np.sqrt(2 / np.pi) * self.noise * np.mean(np.sqrt(var_H)))
-
-
-def best_design(bound: Bound, cost_G: np.ndarray, pool: list[int], start: list[int], budget: float,
-                rng: np.random.Generator, restarts: int = 8) -> tuple[list[int], float]:
-    """Greedy additions (restart r scores each by the error it removes / its cost^p, p = 0 for the
-    first restart and drawn from [0, 1] for the others), then exchanges; the best of the restarts."""
-    budget *= 1 + 1e-9  # a budget equal to a design's own compute affords that design despite round-off
-    best, best_err = list(start), bound.expected_error(start)
-    for r in range(restarts):
-        p = 0.0 if r == 0 else float(rng.uniform(0, 1))
-        chosen = list(start)
-        while True:
-            now = bound.expected_error(chosen)
-            left = budget - cost_G[chosen].sum()
-            options = [g for g in pool if g not in chosen and cost_G[g] <= left]
-            if not options:
-                break
-            err = np.array([bound.expected_error(chosen + [g]) for g in options])
-            score = (now - err) / cost_G[options] ** p if np.isfinite(now) else -err  # singular: the lowest error
-            chosen.append(options[int(np.argmax(score))])
-        chosen, err = exchange(bound, cost_G, pool, start, chosen, budget)
-        if err < best_err:
-            best, best_err = chosen, err
-    return sorted(best), best_err
-
-
-def exchange(bound: Bound, cost_G, pool, start, chosen, budget):
-    """Swap at most one chosen cell (not of the seed design) for one or two others within the budget,
-    the swap that lowers the expected error most, until none does."""
-    err = bound.expected_error(chosen)
-    while True:
-        out = [g for g in pool if g not in chosen]
-        moves = [[g] for g in out] + [[g, h] for i, g in enumerate(out) for h in out[i + 1:]]
-        best_move = None
-        for drop in [None] + [g for g in chosen if g not in start]:
-            base = [g for g in chosen if g != drop]
-            left = budget - cost_G[base].sum()
-            for add in moves:
-                if cost_G[add].sum() > left:
-                    continue
-                e = bound.expected_error(base + add)
-                if e < err * (1 - 1e-9):
-                    err, best_move = e, base + add
-        if best_move is None:
-            return chosen, err
-        chosen = best_move
+def true_bound(cells: Cells, heldout_G: np.ndarray) -> DesignBound:
+    """Expected errors (per unit noise) linearised at the law the tables are drawn from."""
+    return DesignBound.at("chinchilla", TRUE_THETA, cells.n_params_G, cells.tokens_G, heldout_G)
 
 
 def heldout_error(cells: Cells, heldout_G: np.ndarray, chosen: list[int]) -> float:
@@ -142,19 +74,20 @@ def main() -> None:
     pool = [int(g) for g in np.flatnonzero(~heldout_G)]
     pool_flops = float(cells.cost_G[pool].sum())
     start = seed_design(cells, ~heldout_G, 5)
-    bound = Bound(cells, heldout_G, args.noise)
+    bound = true_bound(cells, heldout_G)  # per unit noise: x args.noise where a figure is printed
     rng = np.random.default_rng(0)
     designs = {}
     print(f"{args.design} design: a pool of {len(pool)} cells, {int(heldout_G.sum())} held out, a seed design of "
           f"{len(start)} ({100 * cells.cost_G[start].sum() / pool_flops:.2f}% of the pool's compute)")
-    full_err = bound.expected_error(pool)
+    full_err = args.noise * bound.expected_error(pool)
     print("\nthe lowest expected held-out error (linearised at the true law) of any design within each share:")
     print(f"  {'share':>6} {'compute':>8} {'cells':>5} {'expected':>9} {'/ whole':>8}  cells by size (tokens per parameter)")
     for share in SHARES:
         if share == 1.0:
             chosen, err = pool, full_err
         else:
-            chosen, err = best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)
+            chosen, err = bound.best(cells.cost_G, pool, start, share * pool_flops, rng, restarts=8)
+            err *= args.noise
         designs[share] = chosen
         by_size: dict[float, list[str]] = {}
         for g in chosen:
@@ -162,8 +95,7 @@ def main() -> None:
         text = "; ".join(f"{n:.2g}: {','.join(r)}" for n, r in sorted(by_size.items()) if n >= 1e7)
         print(f"  {100 * share:5.0f}% {100 * cells.cost_G[chosen].sum() / pool_flops:7.1f}% {len(chosen):5d} "
               f"{100 * err:8.3f}% {err / full_err:8.2f}  (every cell below 1e7 not listed) {text}")
-    within = next((share for share in np.arange(0.30, 1.0, 0.05)
-                   if best_design(bound, cells.cost_G, pool, start, share * pool_flops, rng)[1] <= 1.1 * full_err), 1.0)
+    within = smallest_share_within(bound, cells.cost_G, pool, start, rng)
     print(f"  the smallest share (in steps of 5%) from which a design can expect to be within 10% of the whole pool's "
           f"error: {100 * within:.0f}%")
     print(f"\nfitted on the noisy tables of seeds 0 .. {args.seeds - 1} (mean held-out error, min .. max; "
@@ -182,14 +114,46 @@ def main() -> None:
     print(f"  {'compute':>8} {'expected':>9} {'the bound at that compute':>26}")
     for fraction, err in rule_given_truth(bound, cells, heldout_G, pool, start, args.noise):
         if fraction >= 0.001:
-            lowest = best_design(bound, cells.cost_G, pool, start, fraction * pool_flops, rng, restarts=4)[1]
+            lowest = args.noise * bound.best(cells.cost_G, pool, start, fraction * pool_flops, rng, restarts=4)[1]
             print(f"  {100 * fraction:7.2f}% {100 * err:8.2f}% {100 * lowest:25.2f}%  (x{err / lowest:.2f})")
+    at_each_fit(bound, cells, heldout_G, pool, start, args)
     if args.replays:
         versus_replays(args.replays, bound, cells, heldout_G, pool, start, args)
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 
-def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: list[int],
+def at_each_fit(true: DesignBound, cells: Cells, heldout_G: np.ndarray, pool: list[int], start: list[int],
+                args) -> None:
+    """What `sweep suggest --replay` prints for the oracle, which cannot know the law: the bound
+    linearised at each table's own whole-pool fit, against the bound at the true law. Per share, the
+    best design's expected error over the whole pool's, both read at the seed's fit (mean, min ..
+    max over seeds), and the smallest share within 10%."""
+    pool_flops = float(cells.cost_G[pool].sum())
+    rng = np.random.default_rng(0)
+    shares = SHARES[:-1]
+    ratio_SxD, within_S = [], []
+    for seed in range(args.seeds):
+        c = Cells.of(known_law_table(seed, args.noise, args.design))
+        fit = fit_law("chinchilla", c.n_params_G[pool], c.tokens_G[pool], c.loss_G[pool], show_progress=False)
+        at_fit = DesignBound.at("chinchilla", fit.theta_P, c.n_params_G, c.tokens_G, heldout_G)
+        whole = at_fit.expected_error(pool)
+        ratio_SxD.append([at_fit.best(c.cost_G, pool, start, s * pool_flops, rng)[1] / whole for s in shares])
+        within_S.append(smallest_share_within(at_fit, c.cost_G, pool, start, rng))
+    ratio_SxD = np.array(ratio_SxD)
+    truth = [true.best(cells.cost_G, pool, start, s * pool_flops, rng)[1] / true.expected_error(pool) for s in shares]
+    print(f"\nthe bound linearised at each table's own whole-pool fit (what `sweep suggest --replay` prints), "
+          f"{args.seeds} seeds: the best design's expected error / the whole pool's, mean (min .. max), and at the "
+          "true law:")
+    for j, share in enumerate(shares):
+        r = ratio_SxD[:, j]
+        print(f"  {100 * share:5.0f}%  {r.mean():.2f} ({r.min():.2f} .. {r.max():.2f});  true law {truth[j]:.2f}")
+    counts = {w: within_S.count(w) for w in sorted(set(within_S))}
+    print("  the smallest share within 10% of the whole pool's expected error, at each fit: " + ", ".join(
+        f"{100 * w:.0f}% ({n} seeds)" for w, n in counts.items()) + f"; at the true law "
+          f"{100 * smallest_share_within(true, cells.cost_G, pool, start, rng):.0f}%")
+
+
+def versus_replays(paths: list[str], bound: DesignBound, cells: Cells, heldout_G: np.ndarray, pool: list[int],
                    start: list[int], args) -> None:
     """The replays' active design (read at its last round within each share, as active_replay.py
     reads it) minus the bound's design of the same compute (the active design's, that round), both
@@ -206,7 +170,7 @@ def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.n
             e = at_fraction(rep, "active", share)
             key = round(e.fraction, 9)
             if key not in found:
-                found[key] = best_design(bound, cells.cost_G, pool, start, e.fraction * pool_flops, rng, restarts=4)[0]
+                found[key] = bound.best(cells.cost_G, pool, start, e.fraction * pool_flops, rng, restarts=4)[0]
             active_S.append(e.heldout_error)
             bound_S.append(heldout_error(tables[rep.seed], heldout_G, found[key]))
         d = 100 * (np.array(active_S) - np.array(bound_S))
@@ -217,13 +181,12 @@ def versus_replays(paths: list[str], bound: Bound, cells: Cells, heldout_G: np.n
 
 
 def target_gradients(target_compute: float, step: float = 1e-4) -> np.ndarray:
-    """(T, P) derivative of log L*(C) and log N_opt(C) at the true law w.r.t. (log E, log A, log B,
-    alpha, beta), by central differences."""
-    theta_P = np.array([np.log(TRUE.E), np.log(TRUE.A), np.log(TRUE.B), TRUE.alpha, TRUE.beta])
+    """(T, P) derivative of log L*(C) and log N_opt(C) at the true law w.r.t. the chinchilla form's
+    fitting parameters (log A, log B, log E, alpha, beta), by central differences."""
+    theta_P = TRUE_THETA
 
     def targets(t):
-        law = ChinchillaLaw(E=np.exp(t[0]), A=np.exp(t[1]), B=np.exp(t[2]), alpha=t[3], beta=t[4])
-        return np.log(design.optimum_at(law, target_compute))
+        return np.log(design.optimum_at(FORMS["chinchilla"].law_of(t), target_compute))
 
     out_TxP = np.empty((2, 5))
     for k in range(5):
@@ -233,7 +196,7 @@ def target_gradients(target_compute: float, step: float = 1e-4) -> np.ndarray:
     return out_TxP
 
 
-def rule_given_truth(bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: list[int], start: list[int],
+def rule_given_truth(bound: DesignBound, cells: Cells, heldout_G: np.ndarray, pool: list[int], start: list[int],
                      noise: float, draws: int = 4000) -> list[tuple[float, float]]:
     """The replay's rounds (a budget of replay_growth x the compute spent, design.choose's greedy per
     FLOPs^p, conf/fit.yaml's defaults, `sweep suggest`'s targets) with the criterion's ensemble drawn
@@ -248,7 +211,7 @@ def rule_given_truth(bound: Bound, cells: Cells, heldout_G: np.ndarray, pool: li
     chosen, out = list(start), []
     while True:
         spent = float(cells.cost_G[chosen].sum())
-        out.append((spent / pool_flops, bound.expected_error(chosen)))
+        out.append((spent / pool_flops, noise * bound.expected_error(chosen)))
         left = [g for g in pool if g not in chosen]
         if not left:
             return out

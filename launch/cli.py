@@ -631,15 +631,11 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
            bootstrap: int | None, seed: int, as_json: bool) -> int:
     """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
     less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
-    from sweep.fit.replay import STRATEGIES, replay as replay_choice
+    from sweep.fit.replay import DESIGNS, ORACLE, replay as replay_choice
     from sweep.fit.table import jsonable, load_runs_table
 
-    defaults = fit_defaults()
-    result = replay_choice(load_runs_table(source), law=law,
-                           growth=defaults.replay_growth if growth is None else growth, count=count,
-                           holdout=defaults.replay_holdout if holdout is None else holdout, seed=seed,
-                           resamples=defaults.bootstrap if bootstrap is None else bootstrap,
-                           level=defaults.level, noise_floor=defaults.suggest_noise_floor)
+    result = replay_choice(load_runs_table(source), law=law, growth=growth, count=count, holdout=holdout, seed=seed,
+                           resamples=bootstrap)  # None: conf/fit.yaml's replay_* defaults
     if as_json:
         print(json.dumps(jsonable(result.to_dict()), indent=2))
         return 0
@@ -651,22 +647,33 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     console.print(f"target compute: {result.target_compute:.3g} FLOPs (the held-out runs' median); pool: "
                   f"{result.pool_flops:.3g} FLOPs", highlight=False)
     table = Table(title="each round: the active design and the others at the same compute")
-    for column in ("round", "design", "picked", "compute", "held-out error", "L* width", "N_opt factor"):
+    for column in ("round", "design", "picked", "compute", "held-out error", "expected / whole", "L* width",
+                   "N_opt factor"):
         table.add_column(column, justify="left" if column in ("design", "picked") else "right")
     for r in result.rounds:
-        for s in STRATEGIES:
+        shown = [s for s in DESIGNS if s in r.evaluations]
+        for s in shown:
             e = r.evaluations[s]
             table.add_row(str(r.round) if s == "active" else "", s, ", ".join(r.picked) if s == "active" else "",
-                          f"{e.fraction:.1%}", _num(e.heldout_error, ".2%"), _num(e.width_loss, ".2%"),
-                          _num(e.width_n_opt, ".3g"), end_section=(s == STRATEGIES[-1]))
+                          f"{e.fraction:.1%}", _num(e.heldout_error, ".2%"), _num(e.expected_vs_full, ".2f"),
+                          _num(e.width_loss, ".2%"), _num(e.width_n_opt, ".3g"), end_section=(s == shown[-1]))
     console.print(table)
+    if result.oracle_within is not None:
+        console.print("expected / whole: a design's expected held-out error over the whole pool's, linearised at the "
+                      f"whole pool's fit; {ORACLE}: the design of the round's compute the whole pool's fit expects to "
+                      "err least (it knows every run: what no design can expect to beat)", highlight=False)
     console.print(f"the whole pool: held-out error {_num(result.full.heldout_error, '.2%')}, L* width "
                   f"{_num(result.full.width_loss, '.2%')}, N_opt factor {_num(result.full.width_n_opt, '.3g')}",
                   highlight=False)
-    reached = {s: result.reached(s) for s in STRATEGIES}
+    reached = {s: result.reached(s) for s in DESIGNS if s in result.rounds[0].evaluations}
     console.print("within 10% of the whole pool's held-out error from then on, from: " + ", ".join(
         f"{s} {'never' if f is None else f'{f:.1%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),
         highlight=False)
+    if result.oracle_within is not None:
+        console.print(f"the {ORACLE} expects to be within 10% of the whole pool's error from "
+                      f"{result.oracle_within:.0%} of its compute: no design can expect it for less", highlight=False)
+    else:
+        console.print("no expected errors: the whole pool's fit failed, or cannot be linearised", highlight=False)
     return 0
 
 
@@ -1026,7 +1033,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="the candidate axes' values (each replaces the sweep's; a table file: n_params, "
                          "budget.tokens_per_param)")
     sg.add_argument("--bootstrap", type=int, metavar="K",
-                    help=f"bootstrap resamples (default {defaults.bootstrap}, conf/fit.yaml)")
+                    help=f"bootstrap resamples (default {defaults.bootstrap}; --replay: each round's fits', default "
+                         f"{defaults.replay_resamples}; conf/fit.yaml)")
     sg.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap (and of --replay's "
                                                                      "random design)")
     sg.add_argument("--json", action="store_true", help="print the proposals (or the replay) as JSON")

@@ -594,23 +594,34 @@ def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_pa
     table = known_law_table(tmp_path)
     assert main(["suggest", "--replay", str(table), "--bootstrap", "20", "--growth", "10"]) == 0
     out = capsys.readouterr().out
+    assert "replay of the active choice, chinchilla law, 20 bootstrap resamples (seed 0)" in out
     assert "seed design (7 runs): n0-t0, n0-t1, n1-t0, n0-t2, n1-t1, n2-t0, n1-t2" in out  # the cheapest corner
     assert "held out (3 runs): n3-t0, n3-t1, n3-t2" in out
     assert "target compute: 1.08e+17 FLOPs (the held-out runs' median)" in out
-    for design in ("active", "random", "grid", "spread"):
+    for design in ("active", "random", "grid", "spread", "oracle"):
         assert re.search(rf"│ {design} +│", out)
+    assert "expected / whole" in out
     assert "the whole pool: held-out error" in out
     assert "within 10% of the whole pool's held-out error from then on, from: active " in out
+    assert re.search(r"the oracle expects to be within 10% of the whole pool's error from \d+% of its compute: no design "
+                     "can expect it for less", out)
 
 
 @pytest.mark.slow  # about 15 s (a replay); the record is test_fit_replay.py's to_dict test, the command the replay test above
-def test_suggest_replay_json_is_the_replay_s_record(tmp_path, capsys):
+def test_suggest_replay_json_is_the_replay_s_record_with_conf_s_replay_resamples(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    import sweep.fit.replay
+    from sweep.fit.defaults import fit_defaults
+
     table = known_law_table(tmp_path)
-    assert main(["suggest", "--replay", str(table), "--bootstrap", "20", "--growth", "10", "--json"]) == 0
+    monkeypatch.setattr(sweep.fit.replay, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), replay_resamples=20))
+    assert main(["suggest", "--replay", str(table), "--growth", "10", "--json"]) == 0  # no --bootstrap: replay_resamples
     out = json.loads(capsys.readouterr().out)
     assert out["growth"] == 10 and out["resamples"] == 20 and len(out["heldout"]) == 3
-    assert set(out["rounds"][0]["evaluations"]) == {"active", "random", "grid", "spread"}
-    assert set(out["reached_full_error_at"]) == {"active", "random", "grid", "spread"}
+    assert set(out["rounds"][0]["evaluations"]) == {"active", "random", "grid", "spread", "oracle"}
+    assert set(out["reached_full_error_at"]) == {"active", "random", "grid", "spread", "oracle"}
+    assert 0 < out["oracle_within"] <= 1 and out["full"]["expected_vs_full"] == 1.0
 
 
 def known_law_table(tmp_path):

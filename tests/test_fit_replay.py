@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.replay import STRATEGIES, replay
+from sweep.fit.replay import DESIGNS, ORACLE, STRATEGIES, replay
 from tests.known_law_tables import law_table
 
 SIZES = np.geomspace(1e7, 1e9, 5)
@@ -106,9 +106,32 @@ def test_the_active_design_grows_by_at_most_its_budget_each_round(replayed, cell
     assert len(chosen) == 12  # the whole pool, in the end
 
 
+def test_each_round_s_oracle_holds_the_seed_design_within_the_active_compute_and_expects_least(replayed, cell_of):
+    """The oracle (the design the whole pool's fit expects to err least at the round's compute) is
+    searched from the round's other designs too: none that fits its compute expects less."""
+    for r in replayed.rounds:
+        oracle, active = r.evaluations[ORACLE], r.evaluations["active"]
+        assert oracle.compute <= active.compute * (1 + 1e-9)
+        assert oracle.n_cells >= len(replayed.seed_design)
+        for s in STRATEGIES:
+            e = r.evaluations[s]
+            if e.compute <= active.compute * (1 + 1e-9):
+                assert oracle.expected_vs_full <= e.expected_vs_full * (1 + 1e-9), (r.round, s)
+    assert replayed.full.expected_vs_full == pytest.approx(1.0)
+    assert replayed.rounds[0].evaluations["active"].expected_vs_full > 1.0
+
+
+def test_the_replay_says_from_which_share_even_the_oracle_expects_the_whole_pool_s_error(replayed):
+    assert 0 < replayed.oracle_within <= 1.0
+    last_above = max((r.evaluations[ORACLE].fraction for r in replayed.rounds
+                      if r.evaluations[ORACLE].expected_vs_full > 1.1), default=0.0)
+    assert replayed.oracle_within > last_above - 0.05  # searched in steps of 5%: no round's oracle within 10% before
+
+
 def test_to_dict_is_json_and_says_when_each_design_reached_the_full_error(replayed):
     out = json.loads(json.dumps(replayed.to_dict()))
-    assert set(out["reached_full_error_at"]) == set(STRATEGIES)
+    assert set(out["reached_full_error_at"]) == set(DESIGNS)
+    assert out["oracle_within"] == replayed.oracle_within
     reached = replayed.reached("active")
     assert reached is None or reached in [r.evaluations["active"].fraction for r in replayed.rounds]
 

@@ -27,6 +27,14 @@ taking each cell that still fits): the fitted law's error on the
 held-out runs (mean |predicted / actual - 1|) and the width of the bootstrap interval of L* and
 N_opt at the target compute. A fit that fails (too few runs) reads NaN.
 
+And against what no design can expect to beat (sweep/fit/design_bound.py), linearised at the whole
+pool's fit: each design's expected held-out error over the whole pool's (the noise of one table's
+draw averaged out), and the oracle: the design within the active design's compute with the lowest
+expected error (one that knows every run's result; it holds the seed design, and is never worse in
+expectation than the round's other designs), fitted like the others. From which share of the
+compute even the oracle can expect to be within 10% of the whole pool's error says whether a goal
+like "the whole pool's error for 30% of its compute" is reachable on the table at all.
+
 Letters: R runs, G cells (distinct (N, T) of the pool), Q bootstrap laws.
 """
 
@@ -41,12 +49,15 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.design_bound import DesignBound, smallest_share_within
 from sweep.fit.parametric import FORMS, bootstrap, check_bootstrap_args, fit_law, percentile_interval
 from sweep.fit.table import RunsTable
 
 BASELINES = ("random", "grid", "spread")
 HELDOUT = "heldout"  # targets=("heldout",): the criterion sharpens the held-out runs' predicted losses
 STRATEGIES = ("active", *BASELINES)
+ORACLE = "oracle"  # the design the whole pool's fit expects to err least at the round's compute
+DESIGNS = (*STRATEGIES, ORACLE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ class Evaluation:
     heldout_error: float
     width_loss: float
     width_n_opt: float
+    expected_vs_full: float = float("nan")  # expected held-out error (linearised at the whole pool's fit) / the
+    # whole pool's; NaN when the whole pool does not fit
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,8 @@ class Replay:
     rounds: tuple[Round, ...]
     criterion: str = ""
     orders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    oracle_within: float | None = None  # the smallest share of the pool's compute (steps of 5%) from which the
+    # oracle expects an error within 10% of the whole pool's; None when the whole pool does not fit
 
     def reached(self, strategy: str = "active", tolerance: float = 0.1) -> float | None:
         """The smallest fraction of the pool's compute from which on (that round and every later one)
@@ -120,14 +135,16 @@ class Replay:
         goal = self.full.heldout_error * (1 + tolerance)
         fraction = None
         for r in self.rounds:
-            e = r.evaluations[strategy]
+            e = r.evaluations.get(strategy)
+            if e is None:
+                return None
             within = bool(np.isfinite(e.heldout_error) and e.heldout_error <= goal)
             fraction = (e.fraction if fraction is None else fraction) if within else None
         return fraction
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["reached_full_error_at"] = {s: self.reached(s) for s in STRATEGIES}
+        out["reached_full_error_at"] = {s: self.reached(s) for s in DESIGNS}
         return out
 
 
@@ -205,6 +222,22 @@ class Evaluator:
         self.resamples, self.seed, self.level = resamples, seed, level
         self.target_compute, self.pool_flops = target_compute, pool_flops
         self._seen: dict[frozenset, tuple] = {}
+        self.bound: DesignBound | None = None
+        self.full_expected = float("nan")
+
+    def linearise_at(self, pool: Sequence[int]) -> None:
+        """Take the whole pool's fit as the law the designs' expected errors are linearised at."""
+        fit, _ = self.fit(pool)
+        if fit is None:
+            return
+        c = self.cells
+        try:
+            bound = DesignBound.at(fit.form, fit.theta_P, c.n_params_G, c.tokens_G, self.heldout_G)
+        except ConfigError:
+            return
+        full = bound.expected_error(pool)
+        if np.isfinite(full) and full > 0:
+            self.bound, self.full_expected = bound, full
 
     def fit(self, chosen: Sequence[int]):
         key = frozenset(chosen)
@@ -235,7 +268,9 @@ class Evaluator:
                 width_loss = (hi - lo) / point
                 lo, hi = percentile_interval(np.exp(log_QxT[finite_Q, 1]), self.level)
                 width_n = hi / lo if lo > 0 else float("inf")
-        return Evaluation(strategy, len(chosen), compute, compute / self.pool_flops, error, width_loss, width_n)
+        expected = float("nan") if self.bound is None else self.bound.expected_error(chosen) / self.full_expected
+        return Evaluation(strategy, len(chosen), compute, compute / self.pool_flops, error, width_loss, width_n,
+                          expected)
 
 
 def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = None, count: int | None = None,
@@ -275,18 +310,25 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
     target_compute = float(np.median(training_flops_of(cells, heldout_G)))
     evaluator = Evaluator(cells, heldout_G, law, resamples, seed, target_compute, pool_flops, level, truth)
     start = seed_design(cells, pool_G, FORMS[law].n_params)
-    rest = [int(g) for g in np.flatnonzero(pool_G) if g not in start]
+    pool = [int(g) for g in np.flatnonzero(pool_G)]
+    rest = [g for g in pool if g not in start]
     rng = np.random.default_rng(seed)
     orders = {s: start + baseline_order(s, cells, rest, rng) for s in BASELINES}
+    evaluator.linearise_at(pool)
+    oracle_rng = np.random.default_rng([seed, 1])  # the oracle's search, apart from the random order
 
     active, rounds, criterion = list(start), [], ""
     picks, gain = list(start), 0.0  # this round's
     while True:
         spent = float(cells.cost_G[active].sum())
-        evaluations = {"active": evaluator.evaluate("active", active)}
+        designs = {"active": list(active)}
         for s in BASELINES:
             same = fitting_walk if s == "random" else nearest_prefix
-            evaluations[s] = evaluator.evaluate(s, same(orders[s], cells.cost_G, spent))
+            designs[s] = same(orders[s], cells.cost_G, spent)
+        if evaluator.bound is not None:
+            designs[ORACLE] = evaluator.bound.best(cells.cost_G, pool, start, spent, oracle_rng,
+                                                   starts=list(designs.values()))[0]
+        evaluations = {s: evaluator.evaluate(s, chosen) for s, chosen in designs.items()}
         rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
         left = [g for g in rest if g not in active]
         if not left or spent / pool_flops >= max_fraction:
@@ -313,10 +355,13 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
             picks = [min(left, key=lambda g: cells.cost_G[g])]
         active += picks
     orders["active"] = list(active)
-    full = evaluator.evaluate("full", [int(g) for g in np.flatnonzero(pool_G)])
+    full = evaluator.evaluate("full", pool)
+    within = None if evaluator.bound is None else smallest_share_within(evaluator.bound, cells.cost_G, pool, start,
+                                                                         oracle_rng)
     return Replay(law, growth, count, seed, resamples, target_compute, pool_flops,
                   tuple(cells.names[g] for g in start), tuple(cells.names[g] for g in np.flatnonzero(heldout_G)),
-                  full, tuple(rounds), criterion, {s: tuple(cells.names[g] for g in o) for s, o in orders.items()})
+                  full, tuple(rounds), criterion, {s: tuple(cells.names[g] for g in o) for s, o in orders.items()},
+                  within)
 
 
 def training_flops_of(cells: Cells, mask_G: np.ndarray) -> np.ndarray:
