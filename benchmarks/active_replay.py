@@ -21,7 +21,10 @@ the mean over seeds (and the spread, min .. max) of the held-out error and of L*
 strategy and fraction, how often the active choice beat each baseline, and at what fraction of the
 pool's compute each strategy came within 10% of the whole pool's error and stayed there, and active
 minus each baseline paired by seed with its standard error over the seeds (is a difference more than
-the seeds' scatter?).
+the seeds' scatter?). With replays that have the oracle (the design of each round's compute the whole
+pool's fit expects to err least; sweep/fit/design_bound.py), also each design's expected error over
+the whole pool's, linearised at the seed's whole-pool fit: the same comparison with the noise of each
+table's draw averaged out, active minus each other design paired by seed.
 """
 
 from __future__ import annotations
@@ -126,6 +129,16 @@ def print_summary(reps, summary) -> None:
               "fractions:")
         for i, f in enumerate(FRACTIONS):
             print(f"  {100 * f:7.0f}%  " + "  ".join(f"{np.nanmean(summary['expected'][s][i]):24.2f}" for s in designs))
+        print("  active minus each other design, paired by seed (standard error); negative: active expects less")
+        for i, f in enumerate(FRACTIONS[:-1]):
+            cells = []
+            for b in designs[1:]:
+                d = summary["expected"]["active"][i] - summary["expected"][b][i]
+                d = d[np.isfinite(d)]
+                lower = int((d < -1e-9).sum())
+                cells.append(f"{d.mean():+6.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f}), lower in {lower}"
+                             if len(d) > 1 else "-")
+            print(f"  {100 * f:7.0f}%  " + "  ".join(f"{c:>30}" for c in cells))
     print("Active minus each baseline, paired by seed: mean difference of the held-out error in percentage "
           "points (its standard error over seeds); negative: active lower")
     others = [s for s in designs if s != "active"]

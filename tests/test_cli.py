@@ -615,7 +615,8 @@ def test_suggest_replay_json_is_the_replay_s_record_with_conf_s_replay_resamples
     from sweep.fit.defaults import fit_defaults
 
     table = known_law_table(tmp_path)
-    monkeypatch.setattr(sweep.fit.replay, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), replay_resamples=20))
+    fewer = dataclasses.replace(fit_defaults(), replay_resamples=20)
+    monkeypatch.setattr(sweep.fit.replay, "fit_defaults", lambda: fewer)
     assert main(["suggest", "--replay", str(table), "--growth", "10", "--json"]) == 0  # no --bootstrap: replay_resamples
     out = json.loads(capsys.readouterr().out)
     assert out["growth"] == 10 and out["resamples"] == 20 and len(out["heldout"]) == 3

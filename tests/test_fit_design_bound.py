@@ -30,7 +30,8 @@ def test_the_jacobian_is_the_log_loss_derivative_in_the_fitting_parameters():
     law = TRUE_LAW
     a, b = law.A * N_G ** -law.alpha, law.B * T_G ** -law.beta
     loss = law.E + a + b
-    analytic_GxP = np.stack([a, b, np.full_like(N_G, law.E), -a * np.log(N_G), -b * np.log(T_G)], axis=1) / loss[:, None]
+    d_GxP = np.stack([a, b, np.full_like(N_G, law.E), -a * np.log(N_G), -b * np.log(T_G)], axis=1)  # d L / d theta
+    analytic_GxP = d_GxP / loss[:, None]
     np.testing.assert_allclose(log_loss_jacobian("chinchilla", THETA, N_G, T_G), analytic_GxP, rtol=1e-6, atol=1e-9)
 
 

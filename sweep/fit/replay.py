@@ -30,8 +30,8 @@ N_opt at the target compute. A fit that fails (too few runs) reads NaN.
 And against what no design can expect to beat (sweep/fit/design_bound.py), linearised at the whole
 pool's fit: each design's expected held-out error over the whole pool's (the noise of one table's
 draw averaged out), and the oracle: the design within the active design's compute with the lowest
-expected error (one that knows every run's result; it holds the seed design, and is never worse in
-expectation than the round's other designs), fitted like the others. From which share of the
+expected error (one that knows every run's result; it holds the seed design, and expects no more
+than any of the round's other designs within that compute), fitted like the others. From which share of the
 compute even the oracle can expect to be within 10% of the whole pool's error says whether a goal
 like "the whole pool's error for 30% of its compute" is reachable on the table at all.
 
