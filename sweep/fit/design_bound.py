@@ -22,7 +22,8 @@ result), and its expected error the lowest any design could hope for at that com
 The lowest expected error within a budget is searched (the exact optimum is a knapsack over
 subsets): greedy additions, restart r scoring each by the error it removes / its cost^p (p = 0,
 then drawn from [0, 1]), from the required cells and from each given start; then exchanges (at
-most one cell out, one or two in, within the budget) until none lowers it; the best end point.
+most one cell out, one or two in, within the budget; one in only when more than PAIRS_UP_TO cells
+are out, so a pool of hundreds of runs stays quick) until none lowers it; the best end point.
 
 Letters: G cells, P law parameters, H held-out cells, B designs evaluated together.
 """
@@ -39,6 +40,7 @@ from sweep.fit.parametric import FORMS
 
 SINGULAR = 1e-10  # a design whose J^T J has eigenvalues below this fraction of its largest cannot fit the law
 STEP = 1e-5  # central differences of the log loss in the law's parameters (logs and exponents)
+PAIRS_UP_TO = 60  # exchanges add two cells at once only while at most this many are out of the design
 
 
 def log_loss_jacobian(form: str, theta_P: np.ndarray, N, T) -> np.ndarray:
@@ -133,14 +135,14 @@ class DesignBound:
             chosen.append(options[int(np.argmax(score_B))])
 
     def _exchange(self, cost_G, pool, required, chosen, budget) -> tuple[list[int], float]:
-        """Swap at most one chosen cell (not a required one) for one or two others within the budget,
-        the swap that lowers the expected error most, until none does."""
+        """Swap at most one chosen cell (not a required one) for one or two others within the budget
+        (one only past PAIRS_UP_TO cells out), the swap that lowers the expected error most, until none does."""
         chosen = list(chosen)
         err = self.expected_error(chosen)
         outer_GxPxP = self._outer(range(len(self.J_GxP)))
         while True:
             out = np.array([g for g in pool if g not in chosen], dtype=int)
-            first, second = np.triu_indices(len(out), k=1)
+            first, second = np.triu_indices(len(out) if len(out) <= PAIRS_UP_TO else 0, k=1)
             move_a = np.concatenate([out, out[first]])  # a move adds cell a, and b unless b is -1
             move_b = np.concatenate([np.full(len(out), -1), out[second]])
             move_cost = cost_G[move_a] + np.where(move_b >= 0, cost_G[np.maximum(move_b, 0)], 0.0)
