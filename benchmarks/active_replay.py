@@ -36,8 +36,8 @@ import time
 import numpy as np
 
 from sweep.fit.parametric import ChinchillaLaw
-from sweep.fit.replay import BASELINES, ORACLE, Evaluation, Replay, Round, replay
 from sweep.fit.replay import DESIGNS as COMPARED  # DESIGNS here: the tables' grids
+from sweep.fit.replay import BASELINES, ORACLE, Evaluation, Replay, Round, replay
 from sweep.fit.table import from_rows, load_runs_table
 
 TRUE = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)

@@ -75,8 +75,7 @@ class DesignBound:
     def expected_error(self, chosen: Sequence[int]) -> float:
         """sqrt(2 / pi) x the mean held-out standard deviation of a least-squares fit on `chosen`, per
         unit noise; inf when the design cannot fit the law."""
-        J_SxP = self.J_GxP[list(chosen)]
-        return float(self._errors((J_SxP.T @ J_SxP)[None])[0])
+        return float(self._errors(self._fisher(chosen)[None])[0])
 
     def _errors(self, fisher_BxPxP: np.ndarray) -> np.ndarray:
         g_HxP = self.J_GxP[self.heldout_G]
