@@ -1,6 +1,7 @@
 """The loss-curve law of Tissue et al. 2024 (arXiv 2408.11029), fitted to a run's curve so far
-(alone, or with the other runs of its budget group: shared alpha, A and C), and its prediction of the run's final eval loss with a bootstrap interval: what `sweep predict`
-(sweep/fit/predict.py) gives per run, and what an early-stopping rule can compare.
+(alone, or with the other runs of its budget group: shared alpha, A and C), and its prediction of
+the run's final eval loss with a bootstrap interval: what `sweep predict` (sweep/fit/predict.py)
+gives per run, and what an early-stopping rule can compare.
 
     L(s) = L0 + A * S1(s)^(-alpha) - C * S2(s)
 
@@ -18,8 +19,8 @@ predicts the run's final loss under its own schedule, cosine or wsd, a ladder's 
   decay, and the annealing term C S2 had to be extrapolated from a few percent of its final size
   at 25% of a run. On the replay of benchmarks/early_stop.py (seed 0, its first 8 runs) a lag of
   1% of S predicted best of 0.1%, 1% and 5% of S (median error at 25%: 2.5% against 3.8% for 5%),
-  and far better than 0.999 (20%). It is an argument, not a fitted parameter: one curve does not pin it down.
-  not pin it down.
+  and far better than 0.999 (20%). It is an argument, not a fitted parameter: one curve does not
+  pin it down.
 
 Fit. The law is linear in (L0, A, C) for a fixed alpha, so alpha is searched on a fine grid
 (ALPHAS: 480 values, log-spaced over [0.02, 3], 1.05% apart) and, for each alpha, (L0, A, C) are the

@@ -240,8 +240,8 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
     shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
-    batch size and weight decay) are fitted with one alpha (sweep/fit/curve_law.py
-    predict_final_losses), each keeping its own L0, A, C and gap; a run that cannot be fitted is
+    batch size and weight decay) are fitted together, sharing alpha, A and C (sweep/fit/curve_law.py
+    predict_final_losses), each keeping its own L0 and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
                            n_resamples=n_resamples, level=level, seed=seed)
