@@ -20,8 +20,9 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   95% interval's coverage, the runs it could not predict, and per width whether the best lr by
   predicted loss is the best by actual loss. Both predictors are replayed: each run fitted alone
   (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
-  Then early stopping replayed on those curves with decisions at 25%, at 25% and 50%, and at 25%, 50%
-  and 75% (RUNGS: the runs still going decided again later): the compute it would save.
+  Then early stopping replayed on those curves with one decision at 10%, 25% or 50%, with decisions
+  at 25% and 50%, and at 25%, 50% and 75% (RUNGS: the runs still going decided again later): the
+  compute it would save.
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
   (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
@@ -29,8 +30,9 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   predicted loss; the best must be a run that completed) is the full grid's.
 --batches sweeps the batch size instead (train.batch_size, at the one learning rate --lrs gives; the
 same tokens, so a smaller batch takes more steps): the best setting per width is then the best batch
-size. Prints a table; writes everything as JSON to --out. Record the figures, with the machine, date and
-command, in benchmarks/RESULTS.md.
+size. One --batches value with several --lrs is the learning-rate grid at that batch size. Prints a
+table; writes everything as JSON to --out. Record the figures, with the machine, date and command, in
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def grid(lrs: str, batches: str | None = None) -> list[str]:
 
 
 def swept(batches: str | None) -> str:
-    """The coordinate a width's runs differ in: the batch size with --batches, else the learning rate."""
-    return "batch_size" if batches else "lr"
+    """The coordinate a width's runs differ in: the batch size when --batches gives several, else the
+    learning rate (at the one batch size --batches gives, or the demo's 8)."""
+    return "batch_size" if batches and "," in batches else "lr"
 
 
 FRACTIONS = (0.1, 0.25, 0.5)
@@ -207,7 +210,7 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict
             "stoppable": sorted((r["d"], r[axis]) for r, _ in stoppable)}
 
 
-RUNGS = ((0.25,), (0.25, 0.5), (0.25, 0.5, 0.75))  # decided at these fractions, in turn
+RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75))  # decided at these fractions, in turn
 
 
 def rung_replay(full: Path, rungs: tuple[float, ...], axis: str) -> dict:
@@ -271,10 +274,11 @@ def main() -> None:
     parser.add_argument("--lrs", default=LRS, help=f"the grid's learning rates, comma-separated (default {LRS}); "
                         "give each grid its own --work-dir")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
-                        "learning rate --lrs gives, instead of the learning rate")
+                        "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
-    if args.batches and "," in args.lrs:
-        parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not {args.lrs}")
+    if args.batches and "," in args.batches and "," in args.lrs:
+        parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not "
+                     f"{args.lrs} (or one batch size to sweep the learning rate at it)")
     axis, overrides = swept(args.batches), grid(args.lrs, args.batches)
     size = len(WIDTHS.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
     name = {"lr": "lr", "batch_size": "batch"}[axis]
