@@ -22,7 +22,7 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
   Then early stopping replayed on those curves with one decision at 10%, 25% or 50%, with decisions
   at 25% and 50%, and at 25%, 50% and 75% (RUNGS: the runs still going decided again later): the
-  compute it would save.
+  compute it would save, with conf's early_stop.beaten_by and with 1 (one comparator).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
   (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -165,7 +166,11 @@ def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
         standing = {r[axis]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
         chosen = best_setting(standing)
         chosen_run = next((r for r in stop_runs if r["d"] == d and r[axis] == chosen), None)
+        final = {r["run"]: r["final_eval_loss"] for r in full_runs}
+        below = sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"
+                       and final[r["run"]] < final.get((r.get("early_stop") or {}).get("best_run"), math.inf))
         widths[d] = {"best_full": actual, "best_early_stop": chosen, "same": actual == chosen,
+                     "below_comparator": below,  # stopped, yet (in the full grid) ended below their comparator
                      "regret": regret(actuals, chosen),
                      "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
                      "stopped": sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
@@ -213,39 +218,53 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict
 RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75))  # decided at these fractions, in turn
 
 
-def rung_replay(full: Path, rungs: tuple[float, ...], axis: str) -> dict:
+def rule_defaults() -> tuple[float, int]:
+    """early_stop.margin and early_stop.beaten_by as conf/train.yaml sets them."""
+    from omegaconf import OmegaConf
+
+    rule = OmegaConf.load(REPO / "conf" / "train.yaml").early_stop
+    return float(rule.margin), int(rule.beaten_by)
+
+
+def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, beaten_by: int) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
-    earlier stands with its prediction). A run stopped at F saves 1 - F of its compute; the best per
-    width is kept when no run that ends best is stopped."""
+    earlier stands with its prediction), at conf's margin and the given beaten_by. A run stopped at
+    F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped."""
     from sweep.early_stop import Standing, decide
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
 
+    margin = rule_defaults()[0]
     runs = [(run, run.read_result() or {}) for run in iter_run_dirs(full)]
     runs = [(run, r) for run, r in runs if r.get("status") == "complete"]
     saved, widths = 0.0, {}
     for d in sorted({r["d"] for _, r in runs}):
         members = [(run, r) for run, r in runs if r["d"] == d]
-        stopped: dict[str, tuple[float, Standing]] = {}
+        stopped: dict[str, tuple[float, Standing, str]] = {}  # run -> (fraction, its standing, compared with)
         for fraction in rungs:
             going = [(run, r) for run, r in members if r["run"] not in stopped]
             predictions = predict_runs([run for run, _ in going], [probe_at(run, fraction) for run, _ in going])
             standings = [Standing(r["run"], None, None, False, str(p.skipped)) if p.prediction is None else
                          Standing(r["run"], p.prediction.predicted, tuple(p.prediction.interval), True)
                          for (_, r), p in zip(going, predictions)]
-            standings += [s for _, s in stopped.values()]
-            for decision, standing in zip(decide(standings, 0.0), standings):
+            standings += [s for _, s, _ in stopped.values()]
+            for decision, standing in zip(decide(standings, margin, beaten_by), standings):
                 if decision.action == "stop":
-                    stopped[decision.run] = (fraction, replace(standing, stoppable=False))
+                    stopped[decision.run] = (fraction, replace(standing, stoppable=False), decision.best_run)
         best = min(members, key=lambda m: m[1]["final_eval_loss"])[1]
         saved += sum(trained_flops(r) * (1 - stopped[r["run"]][0]) for _, r in members if r["run"] in stopped)
+        final = {r["run"]: r["final_eval_loss"] for _, r in members}
         widths[d] = {"best_kept": best["run"] not in stopped,
+                     # stopped, yet ended below the run it was judged worse than: the rule's promise broken
+                     "below_comparator": sorted(r[axis] for _, r in members if r["run"] in stopped
+                                                and final[r["run"]] < final[stopped[r["run"]][2]]),
                      "stopped": sorted((r[axis], stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
-    return {"rungs": list(rungs), "saved": saved / grid_flops if grid_flops else None, "best": widths}
+    return {"rungs": list(rungs), "beaten_by": beaten_by, "saved": saved / grid_flops if grid_flops else None,
+            "best": widths}
 
 
 def print_replay(name: str, figures: dict) -> None:
@@ -305,11 +324,14 @@ def main() -> None:
         report["replay"] = {"shared": replay(full, True, axis), "per_run": replay(full, False, axis)}
         print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
         print_replay("each run fitted alone", report["replay"]["per_run"])
-        report["rungs"] = [rung_replay(full, rungs, axis) for rungs in RUNGS]
+        compared = sorted({1, rule_defaults()[1]})  # one comparator, and conf's early_stop.beaten_by
+        report["rungs"] = [rung_replay(full, rungs, axis, k) for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
-            print(f"  decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: {r['saved']:.1%} of the grid's FLOPs saved; "
-                  + "; ".join(f"d{d}: best kept {w['best_kept']}, stopped "
+            print(f"  beaten_by {r['beaten_by']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
+                  f"{r['saved']:.1%} of the grid's FLOPs saved; "
+                  + "; ".join(f"d{d}: best kept {w['best_kept']}, ended below their comparator "
+                              f"{w['below_comparator'] or 'none'}, stopped "
                               + (", ".join(f"{name} {v:g} at {f:.0%} (ends {e:+.2%})" for v, f, e in w["stopped"]) or "none")
                               for d, w in r["best"].items()))
     if args.only in (None, "stop"):
@@ -321,7 +343,7 @@ def main() -> None:
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
                   f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
-                  f"{w['stopped']}")
+                  f"{w['stopped']} (of which ended below the run they were judged worse than: {w['below_comparator']})")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
 

@@ -170,6 +170,7 @@ class EarlyStopConfig:
     enabled: bool = MISSING
     fraction: float = MISSING  # decide after this fraction of each run's steps, in (0, 1)
     margin: float = MISSING  # relative, in [0, 1): stop when the run's interval lies above the best's by more
+    beaten_by: int = MISSING  # ... above the intervals of this many other members (>= 1; all, where fewer)
     resamples: int = MISSING  # bootstrap resamples of each prediction's interval
     level: float = MISSING  # the intervals' level, in (0, 1)
 
@@ -406,6 +407,9 @@ def _check_early_stop(cfg: TrainConfig) -> None:
                           "the best run's predicted loss)")
     if e.resamples < 1:
         raise ConfigError(f"early_stop.resamples={e.resamples}: accepted is an integer >= 1")
+    if e.beaten_by < 1:
+        raise ConfigError(f"early_stop.beaten_by={e.beaten_by}: accepted is an integer >= 1 (how many members a "
+                          "stopped run must be clearly worse than; 1: the surest one alone)")
     if not 0 < e.level < 1:
         raise ConfigError(f"early_stop.level={e.level}: accepted is an interval level in (0, 1)")
     if not e.enabled:

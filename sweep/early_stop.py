@@ -11,15 +11,21 @@ stands with its actual final loss; then a member is stopped when
 
     lo_r > (1 + margin) * hi_b
 
-where [lo_r, hi_r] is its interval and hi_b the lowest high end in the group: b is the member
-whose loss the group is surest of (both intervals at early_stop.level; a finished member's is its
-actual loss). A stopped run is then, at that level, worse than a run that goes on (b itself cannot
-be stopped: no lo is above its own hi). Comparing with b rather than with the lowest prediction
-matters where the lowest prediction is also the least certain: on the early-stopping benchmark's
-wide grid (benchmarks/RESULTS.md) the d32 group's lowest prediction at 25% had the interval
-[-1.49, 8.26], under which nothing could be stopped, while runs ending 35-52% above the best were
-clearly above another member's [3.46, 3.81]. The group's best (lowest predicted) is never stopped
-either: its lo is at most its prediction, at most b's, at most hi_b. A run that cannot be predicted
+where [lo_r, hi_r] is its interval and hi_b the k-th lowest high end among the other members,
+k = early_stop.beaten_by (or all of them, where fewer have a loss): b is that member (both
+intervals at early_stop.level; a finished member's is its actual loss). A stopped run is then, at
+that level, worse than k runs that go on (b itself cannot be stopped: its lo is below its own hi,
+at most the k-th lowest of the others'). Comparing with the members whose losses the group is
+surest of, rather than with the lowest prediction, matters where the lowest prediction is also the
+least certain: on the early-stopping benchmark's wide grid (benchmarks/RESULTS.md) the d32 group's
+lowest prediction at 25% had the interval [-1.49, 8.26], under which nothing could be stopped,
+while runs ending 35-52% above the best were clearly above another member's [3.46, 3.81]. k = 2
+by default because the surest interval is also the likeliest to be over-sure (the lowest of several
+high ends): on that benchmark at batch size 4 the d48 group's surest member at 25%, a low learning
+rate late in its initial descent, was [3.372, 3.415] and ended at 3.459, and with k = 1 runs that
+ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. The group's best
+(lowest predicted) is never stopped either: its lo is at most its prediction, at most b's, at most
+hi_b. A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
 checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end.
@@ -94,7 +100,7 @@ class MemberDecision:
     interval: tuple[float, float] | None = None
     predicted_at_step: int | None = None  # P (None: a finished run's actual loss)
     steps: int | None = None
-    best_run: str | None = None  # the member compared with: the lowest high end of the group (decide)
+    best_run: str | None = None  # the member compared with: the beaten_by-th lowest high end of the others (decide)
     best_predicted: float | None = None
     best_interval: tuple[float, float] | None = None
     reason: str = ""
@@ -130,32 +136,43 @@ class Standing:
     steps: int | None = None
 
 
-def decide(standings: Sequence[Standing], margin: float) -> list[MemberDecision]:
+def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list[MemberDecision]:
     """The rule, pure: each stoppable member with a loss is stopped when the low end of its
-    interval is above (1 + margin) times the lowest high end in the group (the member whose loss
-    is surest: the decision's `best_run`); the lowest predicted loss is never stopped; members
-    without a loss stay undecided and are never stopped."""
+    interval is above (1 + margin) times the high ends of `beaten_by` other members (of every other
+    member with a loss, where there are fewer): above the beaten_by-th lowest high end among the
+    others, that member being the decision's `best_run`. With beaten_by = 1 that is the member whose
+    loss the group is surest of; with 2, one member's over-sure interval cannot stop a run alone.
+    The lowest predicted loss is never stopped; members without a loss stay undecided and are never
+    stopped."""
     if not 0 <= margin < 1:
         raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
+    if isinstance(beaten_by, bool) or not isinstance(beaten_by, int) or beaten_by < 1:
+        raise ConfigError(f"early_stop.beaten_by={beaten_by!r}: accepted is an integer >= 1 (how many members a "
+                          "stopped run must be clearly worse than)")
     ranked = [s for s in standings if s.loss is not None]
     best = min(ranked, key=lambda s: s.loss) if ranked else None
-    surest = min(ranked, key=lambda s: (s.interval[1], s.loss)) if ranked else None
     decisions = []
     for s in standings:
         common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps)
         if s.loss is None:
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
-        vs = dict(best_run=surest.run, best_predicted=surest.loss, best_interval=surest.interval)
+        others = sorted((o for o in ranked if o is not s), key=lambda o: (o.interval[1], o.loss))
+        beaten = min(beaten_by, len(others))  # the members it must be clearly worse than
+        against = others[beaten - 1] if others else s
+        vs = dict(best_run=against.run, best_predicted=against.loss, best_interval=against.interval)
         if not s.stoppable:
             decisions.append(MemberDecision(action=CONTINUE, reason=s.reason or "finished", **common, **vs))
-        elif s is not best and s is not surest and s.interval[0] > (1 + margin) * surest.interval[1]:
+        elif s is not best and others and s.interval[0] > (1 + margin) * against.interval[1]:
+            also = f", as above {beaten - 1} other member{'s' if beaten > 2 else ''} with a lower high end" \
+                if beaten > 1 else ""
             decisions.append(MemberDecision(
                 action=STOP, **common, **vs,
-                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {surest.run}'s "
-                       f"[{surest.interval[0]:.4f}, {surest.interval[1]:.4f}] by more than {margin:.2%}"))
+                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {against.run}'s "
+                       f"[{against.interval[0]:.4f}, {against.interval[1]:.4f}] by more than {margin:.2%}{also}"))
         else:
-            reason = "the group's best" if s is best else f"not clearly worse than {surest.run}"
+            reason = "the group's best" if s is best else \
+                f"not clearly worse than {beaten} member{'s' if beaten > 1 else ''} (up to {against.run})"
             decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **vs))
     return decisions
 
@@ -211,9 +228,11 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
         if all(n in taken for n in names):
             return taken
         standings = group_standings(cfgs, taken)
-        new = {d.run: d for d in decide(standings, first.early_stop.margin) if d.run not in taken}
+        new = {d.run: d for d in decide(standings, first.early_stop.margin, first.early_stop.beaten_by)
+               if d.run not in taken}
         decided = {**taken, **new}
         body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
+                "beaten_by": first.early_stop.beaten_by,
                 "level": first.early_stop.level, "members": {n: d.to_dict() for n, d in decided.items()}}
         atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
     for d in new.values():

@@ -54,37 +54,38 @@ def test_a_stopped_run_is_settled_only_while_early_stopping_is_on(tiny_config):
 def test_a_run_is_stopped_only_when_its_interval_lies_above_the_best_s_by_the_margin():
     standings = [predicted("best", 3.00, 0.02), predicted("far", 3.30, 0.05), predicted("overlaps", 3.05, 0.04),
                  predicted("near", 3.06, 0.01)]
-    by_run = {d.run: d for d in decide(standings, margin=0.0)}
+    by_run = {d.run: d for d in decide(standings, margin=0.0, beaten_by=1)}
     assert by_run["best"].action == CONTINUE and by_run["best"].reason == "the group's best"
     assert by_run["far"].action == STOP and by_run["far"].best_run == "best"
     assert by_run["overlaps"].action == CONTINUE  # 3.01 < 3.02: the intervals overlap
     assert by_run["near"].action == STOP  # 3.05 > 3.02
-    by_run = {d.run: d for d in decide(standings, margin=0.02)}  # stop above 1.02 x 3.02 = 3.0804
+    by_run = {d.run: d for d in decide(standings, margin=0.02, beaten_by=1)}  # stop above 1.02 x 3.02 = 3.0804
     assert by_run["near"].action == CONTINUE and by_run["far"].action == STOP
 
 
 def test_the_best_is_never_stopped_whatever_the_intervals():
     for width in (0.0, 0.01, 1.0):
-        decisions = decide([predicted("a", 3.2, width), predicted("b", 3.1, width), predicted("c", 3.5, width)], 0.0)
+        decisions = decide([predicted("a", 3.2, width), predicted("b", 3.1, width), predicted("c", 3.5, width)], 0.0, 1)
         assert {d.run: d.action for d in decisions}["b"] == CONTINUE
 
 
 def test_a_run_is_compared_with_the_member_whose_loss_is_surest_not_the_vaguest_low_prediction():
     standings = [predicted("vague", 3.00, 5.0), predicted("sure", 3.20, 0.02), predicted("far", 3.50, 0.05),
                  predicted("close", 3.23, 0.02)]
-    by_run = {d.run: d for d in decide(standings, 0.0)}
+    by_run = {d.run: d for d in decide(standings, 0.0, 1)}
     assert by_run["vague"].action == CONTINUE and by_run["vague"].reason == "the group's best"
     assert by_run["sure"].action == CONTINUE
     assert by_run["far"].action == STOP and by_run["far"].best_run == "sure"  # 3.45 > 3.22
     assert by_run["close"].action == CONTINUE  # 3.21 < 3.22: the intervals overlap
 
 
-def test_every_stopped_run_loses_to_a_member_that_goes_on_and_the_lowest_prediction_goes_on():
+def test_every_stopped_run_loses_to_beaten_by_members_that_go_on_and_the_lowest_prediction_goes_on():
     rng = __import__("random").Random(0)
     for _ in range(300):
         standings = [predicted(f"r{i}", rng.uniform(3.0, 4.0), rng.choice((0.0, 0.01, 0.1, 1.0)))
                      for i in range(rng.randint(2, 7))]
-        decisions = {d.run: d for d in decide(standings, rng.choice((0.0, 0.01)))}
+        beaten_by = rng.choice((1, 2, 3))
+        decisions = {d.run: d for d in decide(standings, rng.choice((0.0, 0.01)), beaten_by)}
         lowest = min(standings, key=lambda s: s.loss)
         assert decisions[lowest.run].action == CONTINUE
         going_on = {s.run: s for s in standings if decisions[s.run].action == CONTINUE}
@@ -92,22 +93,41 @@ def test_every_stopped_run_loses_to_a_member_that_goes_on_and_the_lowest_predict
             if decisions[s.run].action == STOP:
                 assert decisions[s.run].best_run in going_on
                 assert s.interval[0] > going_on[decisions[s.run].best_run].interval[1]
+                beaten = [o for o in going_on.values() if o.interval[1] < s.interval[0]]
+                assert len(beaten) >= min(beaten_by, len(standings) - 1)
+
+
+def test_one_over_sure_member_cannot_stop_a_run_alone_with_beaten_by_two():
+    standings = [predicted("over-sure", 3.01, 0.01), predicted("next", 3.15, 0.10), predicted("near", 3.20, 0.10),
+                 predicted("far", 3.55, 0.05)]
+    one = {d.run: d for d in decide(standings, 0.0, beaten_by=1)}
+    assert one["near"].action == STOP and one["near"].best_run == "over-sure"  # 3.10 > 3.02
+    two = {d.run: d for d in decide(standings, 0.0, beaten_by=2)}
+    assert two["near"].action == CONTINUE and two["near"].reason == "not clearly worse than 2 members (up to next)"
+    assert two["far"].action == STOP and two["far"].best_run == "next"  # 3.50 > 3.25, and > 3.02
+    assert "as above 1 other member with a lower high end" in two["far"].reason
+
+
+def test_in_a_group_of_two_a_run_needs_to_be_worse_than_the_other_member_only():
+    standings = [predicted("good", 3.0, 0.02), predicted("bad", 3.6, 0.05)]
+    by_run = {d.run: d for d in decide(standings, 0.0, beaten_by=2)}
+    assert by_run["bad"].action == STOP and by_run["bad"].best_run == "good"
 
 
 def test_a_run_that_cannot_be_predicted_is_never_stopped_nor_compared_with():
     standings = [Standing("unknown", None, None, False, "not predicted: too few records"), predicted("a", 3.0, 0.01),
                  predicted("b", 3.5, 0.01)]
-    by_run = {d.run: d for d in decide(standings, 0.0)}
+    by_run = {d.run: d for d in decide(standings, 0.0, 1)}
     assert by_run["unknown"].action == UNDECIDED and "too few records" in by_run["unknown"].reason
     assert by_run["b"].best_run == "a" and by_run["b"].action == STOP
 
 
 def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     standings = [Standing("done", 3.4, (3.4, 3.4), False, "finished"), predicted("better", 3.0, 0.01)]
-    by_run = {d.run: d for d in decide(standings, 0.0)}
+    by_run = {d.run: d for d in decide(standings, 0.0, 1)}
     assert by_run["done"].action == CONTINUE and by_run["better"].action == CONTINUE
     standings = [Standing("done", 3.0, (3.0, 3.0), False, "finished"), predicted("worse", 3.3, 0.1)]
-    assert {d.run: d.action for d in decide(standings, 0.0)}["worse"] == STOP
+    assert {d.run: d.action for d in decide(standings, 0.0, 1)}["worse"] == STOP
 
 
 @pytest.mark.parametrize("override, message", [
@@ -116,6 +136,7 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     ("early_stop.margin=-0.1", "early_stop.margin=-0.1: accepted is a relative margin"),
     ("early_stop.level=1", "early_stop.level=1.0: accepted is an interval level"),
     ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
+    ("early_stop.beaten_by=0", "early_stop.beaten_by=0: accepted is an integer >= 1"),
 ])
 def test_settings_out_of_range_are_one_clear_error(tiny_config, override, message):
     with pytest.raises(ConfigError, match=message):
@@ -144,12 +165,12 @@ def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(
     runs this short and noisy their intervals overlap (measured: neither stopped)."""
     cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
     decisions = decide_group(cfgs)
-    surest = min(decisions.values(), key=lambda d: (d.interval[1], d.predicted))
     for d in decisions.values():
+        (other,) = [o for o in decisions.values() if o is not d]  # two members: each is compared with the other
         assert d.predicted is not None and d.predicted_at_step == probe_step(cfgs[0]) == 160
-        assert d.best_run == surest.run and d.action == (STOP if d.interval[0] > surest.interval[1] else CONTINUE)
+        assert d.best_run == other.run and d.action == (STOP if d.interval[0] > other.interval[1] else CONTINUE)
     written = json.loads(decisions_file(cfgs[0]).read_text())
-    assert written["fraction"] == 0.5 and set(written["members"]) == set(decisions)
+    assert written["fraction"] == 0.5 and written["beaten_by"] == 2 and set(written["members"]) == set(decisions)
     assert decide_group(list(reversed(cfgs))) == decisions  # decided once: a second call reads the file
 
 

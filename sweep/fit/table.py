@@ -421,7 +421,8 @@ def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
     None when there is no stopped run.
 
     A run was stopped because it was judged to end worse than another member of its group
-    (`early_stop.best_run` of its result.json: the member whose loss the group was surest of). Where
+    (`early_stop.best_run` of its result.json: of the early_stop.beaten_by members it was judged
+    worse than, the one with the highest high end; sweep/early_stop.py decide). Where
     that run completed (`actual`: complete runs' final losses by name)
     and ended above the stopped run's prediction, the prediction contradicts the decision it was
     stopped by (both were predicted low): the stopped run stands at the best run's actual final loss
