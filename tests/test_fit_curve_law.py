@@ -197,15 +197,16 @@ def test_a_run_still_in_its_initial_descent_is_not_predicted():
         predict_final_loss(lr_S, steps, falling, [100, 200, 300, 400, 500], falling[9::10], warmup=WARMUP)
 
 
-def test_the_interval_holds_what_the_earlier_records_predicted():
+@pytest.mark.parametrize("seen, earlier", [(0.25, 0.75), (0.25, 0.5), (0.5, 0.25)])
+def test_the_interval_holds_what_the_earlier_records_predicted(seen, earlier):
     """The bootstrap sees the noise about the fitted curve, not the drift of the fit as records
-    arrive: the interval is widened to hold the predictions from the first half and the first 75%
+    arrive: the interval is widened to hold the predictions from the first quarter, half and 3/4
     of the records seen, mirrored about the prediction."""
     lr_S = schedule()
-    records = cut(curve(lr_S, noise=0.01, seed=4), 0.25)
+    records = cut(curve(lr_S, noise=0.01, seed=4), seen)
     p = predict_final_loss(lr_S, *records, warmup=WARMUP, n_resamples=50)
     steps, train, eval_steps, evals = records
-    earlier_at = int(0.75 * p.steps_seen)
+    earlier_at = int(earlier * p.steps_seen)
     early = predict_final_loss(lr_S, steps[steps <= earlier_at], train[steps <= earlier_at],
                                eval_steps[eval_steps <= earlier_at], evals[eval_steps <= earlier_at], warmup=WARMUP,
                                n_resamples=1)
