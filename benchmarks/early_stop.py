@@ -159,6 +159,7 @@ def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
         return stands.get(result["run"])
 
     used, grid = sum(map(trained_flops, stop_runs)), sum(map(trained_flops, full_runs))
+    final = {r["run"]: r["final_eval_loss"] for r in full_runs}
     widths = {}
     for d in sorted({r["d"] for r in full_runs}):
         actuals = {r[axis]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
@@ -166,7 +167,6 @@ def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
         standing = {r[axis]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
         chosen = best_setting(standing)
         chosen_run = next((r for r in stop_runs if r["d"] == d and r[axis] == chosen), None)
-        final = {r["run"]: r["final_eval_loss"] for r in full_runs}
         below = sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"
                        and final[r["run"]] < final.get((r.get("early_stop") or {}).get("best_run"), math.inf))
         widths[d] = {"best_full": actual, "best_early_stop": chosen, "same": actual == chosen,
@@ -226,17 +226,16 @@ def rule_defaults() -> tuple[float, int]:
     return float(rule.margin), int(rule.beaten_by)
 
 
-def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, beaten_by: int) -> dict:
+def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
-    earlier stands with its prediction), at conf's margin and the given beaten_by. A run stopped at
+    earlier stands with its prediction), at the given margin and beaten_by. A run stopped at
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped."""
     from sweep.early_stop import Standing, decide
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
 
-    margin = rule_defaults()[0]
     runs = [(run, run.read_result() or {}) for run in iter_run_dirs(full)]
     runs = [(run, r) for run, r in runs if r.get("status") == "complete"]
     saved, widths = 0.0, {}
@@ -324,8 +323,9 @@ def main() -> None:
         report["replay"] = {"shared": replay(full, True, axis), "per_run": replay(full, False, axis)}
         print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
         print_replay("each run fitted alone", report["replay"]["per_run"])
-        compared = sorted({1, rule_defaults()[1]})  # one comparator, and conf's early_stop.beaten_by
-        report["rungs"] = [rung_replay(full, rungs, axis, k) for k in compared for rungs in RUNGS]
+        margin, beaten_by = rule_defaults()
+        compared = sorted({1, beaten_by})  # one comparator, and conf's early_stop.beaten_by
+        report["rungs"] = [rung_replay(full, rungs, axis, margin, k) for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
             print(f"  beaten_by {r['beaten_by']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
