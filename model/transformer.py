@@ -121,12 +121,6 @@ class Transformer(nn.Module):
                     std /= math.sqrt(2 * self.shape.l)
                 nn.init.trunc_normal_(p, std=std, a=-3 * std, b=3 * std)
 
-    def compile_blocks(self) -> None:
-        """torch.compile each block in place: the repeated block compiles once and the
-        state_dict keys stay unchanged (checkpoints load either way)."""
-        for block in self.blocks:
-            block.compile()
-
     def hidden(self, tokens_BxT: torch.Tensor) -> torch.Tensor:
         """The final normed hidden states, hidden_BxTxD: what the output head turns into logits."""
         T = tokens_BxT.shape[1]

@@ -74,7 +74,7 @@ def cuda_step(chunk_tokens: int | None) -> tuple[TrainStep, TrainReader]:
     shape = TransformerShape(d=64, l=2, vocab_size=V, seq_len=64, head_dim=16, mlp_ratio=4, rope_base=1e4)
     placement = Placement(device=torch.device("cuda"), bf16=True, compile=True)
     model = Transformer(shape).to(placement.device)
-    model.compile_blocks()
+    model.compile()  # as sweep/run/loop.py compiles a run's model
     config = optim_config()
     step = TrainStep(step_loss(model, placement, chunk_tokens), model, build_optimizer(model, config), config)
     tokens = np.random.default_rng(0).integers(0, V, 200_000, dtype=np.uint16)

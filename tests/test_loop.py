@@ -331,7 +331,7 @@ def test_the_loop_reads_values_back_to_the_host_only_at_log_steps(tiny_config, m
     assert in_steps and in_steps <= log_steps, sorted(in_steps - log_steps)
 
 
-def test_a_compiled_run_compiles_the_block_once_and_evals_do_not_recompile(tiny_config, monkeypatch):
+def test_a_compiled_run_compiles_the_model_once_and_evals_do_not_recompile(tiny_config, monkeypatch):
     from torch._dynamo.utils import counters
 
     torch._dynamo.reset()
@@ -345,7 +345,7 @@ def test_a_compiled_run_compiles_the_block_once_and_evals_do_not_recompile(tiny_
 
     monkeypatch.setattr(train_module, "evaluate", evaluate_and_count)
     result = train(tiny_config("model.l=2", "train.compile=true"))
-    # one graph for both blocks while training, one for the loss, one for the blocks under
+    # one graph for the forward while training, one for the loss, one for the forward under
     # no_grad in eval (its short last batch padded to the training batch size)
     assert len(graphs_at_eval) > 3 and set(graphs_at_eval) == {3}
     assert counters["stats"]["unique_graphs"] == 3

@@ -287,8 +287,8 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
         run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
     if writes:
         check_room_for_checkpoint(run.checkpoint_file, model)  # before any compute is spent
-    if placement.compile:
-        model.compile_blocks()
+    if placement.compile:  # the whole forward as one graph, in place (state_dict keys unchanged): on an H200 at
+        model.compile()  # D=1024 L=8, 1.68x the tokens/s of compiling each block (RESULTS "The GPU path")
     ddp = None
     if world.distributed:
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None

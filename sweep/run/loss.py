@@ -113,15 +113,17 @@ def linear_cross_entropy(hidden_NxD: torch.Tensor, weight_VxD: torch.Tensor, tar
 class ChunkedHeadLoss(nn.Module):
     """`loss(batch_BxT1)` for a model with `hidden(tokens_BxT)` (the final normed hidden states)
     and an output `head` (nn.Linear, no bias): the head and the loss fused, `chunk` tokens at a
-    time. A module, so that DistributedDataParallel can wrap the whole loss."""
+    time. A module, so that DistributedDataParallel can wrap the whole loss. `compiled`: `hidden`
+    is one torch.compile'd graph and so is each chunk's softmax, loss and gradient."""
 
     def __init__(self, model: nn.Module, chunk: int, autocast: Callable, compiled: bool = False):
         super().__init__()
         self.model, self.chunk, self.autocast, self.compiled = model, chunk, autocast, compiled
+        self.hidden = torch.compile(model.hidden) if compiled else model.hidden
 
     def forward(self, batch_BxT1: torch.Tensor) -> torch.Tensor:
         with self.autocast():
-            hidden_BxTxD = self.model.hidden(batch_BxT1[:, :-1])
+            hidden_BxTxD = self.hidden(batch_BxT1[:, :-1])
             return linear_cross_entropy(hidden_BxTxD.flatten(0, 1), self.model.head.weight,
                                         batch_BxT1[:, 1:].flatten(), self.chunk, self.compiled)
 
