@@ -68,3 +68,24 @@ def test_missing_packages_without_wheels_stop_the_check_at_once_naming_what_to_r
     assert "not_a_package_here missing" in checks[0]["note"]
     assert "bash benchmarks/fetch_gpu_wheels.sh" in checks[0]["note"]
     assert capsys.readouterr().out.rstrip().endswith("| throughput D=2048 L=16 | not run | 0 |  |")
+
+
+def test_skipped_checks_are_left_out_and_the_others_run_in_their_order(tmp_path, monkeypatch, capsys):
+    gpu_check = load_gpu_check(monkeypatch)
+    ran = []
+
+    def stand_in(name):
+        def check(settings, check, timeout):
+            ran.append(name)
+            check.status = "passed"
+        return check
+
+    monkeypatch.setattr(gpu_check, "CHECKS", [(name, stand_in(name), most, kept_back)
+                                              for name, _, most, kept_back in gpu_check.CHECKS])
+    assert gpu_check.main(["--cpu", "--out", str(tmp_path), "--skip", "throughput2048", "cuda"]) == 0
+    assert ran == ["packages", "throughput D=1024 L=8", "training run D=1024 L=8"]
+    checks = json.loads((tmp_path / "summary.json").read_text())["checks"]
+    assert [c["name"] for c in checks] == ran
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--cpu", "--out", str(tmp_path), "--skip", "throughput4096"])
+    assert "invalid choice: 'throughput4096'" in capsys.readouterr().err

@@ -288,7 +288,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     if writes:
         check_room_for_checkpoint(run.checkpoint_file, model)  # before any compute is spent
     if placement.compile:  # the whole forward as one graph, in place (state_dict keys unchanged): on an H200 at
-        model.compile()  # D=1024 L=8, 1.68x the tokens/s of compiling each block (RESULTS "The GPU path")
+        model.compile()  # D=1024 L=8 a run trained 1.55x faster than with each block compiled (RESULTS)
     ddp = None
     if world.distributed:
         device_ids = [placement.device.index] if placement.device.type == "cuda" else None
