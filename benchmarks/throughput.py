@@ -21,8 +21,12 @@ whole logits: sweep/run/loss.py, `train.loss_chunk_tokens`), with `--per-block-c
 `ours per-block` (torch.compile of each block instead of the whole model, as runs did before an
 H200 measured it 0.60x the whole model's speed; compiled mode only).
 
-`--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 64, 32, 16, 8 at which
-one eager step of every variant fits in memory (the batch that fits).
+`--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 at
+which one eager step of every variant fits in memory (the batch that fits).
+
+`--profile FILE`: after the timed steps, 3 more steps of `ours` under torch.profiler, and FILE
+gets where their time went: the share of the device's kernel time (the CPU's on a CPU) per kind
+of kernel (matmul, attention, fused Triton, optimizer, other) and the 25 costliest kernels.
 
 `--startup` also runs one real compiled training run (`python -m sweep.train`, D = 256, L = 4)
 and prints what its result.json says: first step, compile, and process start to first step.
@@ -55,7 +59,7 @@ from sweep.run.step import TrainStep
 from sweep.run.throughput import measure_matmul_flops, sync
 
 SEQ, VOCAB = 512, 32101
-CUDA_BATCHES = (64, 32, 16, 8)  # tried largest first when --batch 0 on CUDA
+CUDA_BATCHES = (128, 64, 32, 16, 8)  # tried largest first when --batch 0 on CUDA
 
 
 def reference_model(shape: TransformerShape) -> torch.nn.Module:
@@ -130,6 +134,48 @@ class Bench:
             self.steps += 1
 
 
+KERNEL_KINDS = (  # (kind, name fragments, lowercase): the first that matches names a kernel's kind
+    ("attention", ("flash", "fmha", "attention", "sdpa", "cudnn_generated_fort_native_sdpa")),
+    ("matmul", ("gemm", "cutlass", "xmma", "nvjet", "cublas", "::mm", "_mm_", "addmm", "bmm", "matmul", "::linear")),
+    ("optimizer", ("adam", "foreach", "multi_tensor", "clip")),
+    ("fused Triton", ("triton",)),
+)
+
+
+def kernel_kind(name: str) -> str:
+    low = name.lower()
+    return next((kind for kind, parts in KERNEL_KINDS if any(part in low for part in parts)), "other")
+
+
+def profile_steps(bench: "Bench", batch_BxT1: torch.Tensor, steps: int) -> str:
+    """`steps` steps of `bench` under torch.profiler: each kind of kernel's share of the device's
+    kernel time (the CPU's self time on a CPU), then the 25 costliest kernels, as text."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = bench.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            bench.step(batch_BxT1, timed=False)
+    events = [e for e in prof.key_averages() if not e.key.startswith("ProfilerStep")]
+    time_of = (lambda e: e.self_device_time_total) if cuda else (lambda e: e.self_cpu_time_total)
+    if cuda:  # kernels only: CPU-side operator events have no self device time of their own
+        events = [e for e in events if time_of(e) > 0]
+    total = sum(time_of(e) for e in events) or 1.0
+    by_kind: dict[str, float] = {}
+    for event in events:
+        by_kind[kernel_kind(event.key)] = by_kind.get(kernel_kind(event.key), 0.0) + time_of(event)
+    lines = [f"{'device kernel' if cuda else 'CPU self'} time over {steps} steps: {total / 1e3:,.1f} ms "
+             f"({total / 1e3 / steps:,.1f} ms a step)", "", f"{'kind':<14} {'share':>6} {'ms/step':>8}"]
+    for kind, spent in sorted(by_kind.items(), key=lambda item: -item[1]):
+        lines.append(f"{kind:<14} {spent / total:6.1%} {spent / 1e3 / steps:8.2f}")
+    lines += ["", f"{'share':>6} {'ms/step':>8} {'calls':>6}  {'kind':<13} kernel"]
+    for event in sorted(events, key=time_of, reverse=True)[:25]:
+        lines.append(f"{time_of(event) / total:6.1%} {time_of(event) / 1e3 / steps:8.3f} {event.count // steps:6d}  "
+                     f"{kernel_kind(event.key):<13} {event.key[:110]}")
+    return "\n".join(lines) + "\n"
+
+
 def batch_that_fits(shape: TransformerShape, device: torch.device, bf16: bool, chunk_tokens: int,
                     optim: OptimConfig) -> int:
     """The largest of CUDA_BATCHES at which one eager step of each variant fits in memory."""
@@ -200,7 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shapes", default="256x4,256x8,512x4,512x8,1024x4,1024x8")
     parser.add_argument("--batch", type=int, default=0,
-                        help="sequences per step (0: 4 on a CPU; on CUDA the largest of 64, 32, 16, 8 that fits)")
+                        help="sequences per step (0: 4 on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 that fits)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--modes", default="eager,compiled")
@@ -211,6 +257,8 @@ def main() -> None:
                         help="also time our model with each block compiled instead of the whole (compiled mode)")
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
+    parser.add_argument("--profile", type=Path, help="also profile 3 steps of ours (the last shape, mode and "
+                        "precision) and write where the time went to this file")
     args = parser.parse_args()
     optim = default_optim()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -280,6 +328,12 @@ def main() -> None:
                           f"{bench.first_step_seconds:10.1f} {memory:>7}", flush=True)
                 if args.json:  # after every shape: a run cut short keeps what it measured
                     args.json.write_text(json.dumps(rows, indent=1) + "\n")
+                ours = next((bench for bench in working if bench.name == "ours"), None)
+                if args.profile and ours:  # rewritten for each: the last one stays
+                    spent = profile_steps(ours, batch_BxT1, 3)
+                    args.profile.write_text(f"{shape_text} batch {batch} {mode} {precision} ours, {name}, torch "
+                                            f"{torch.__version__}\n\n{spent}")
+                    print(f"where {shape_text} {mode} {precision} ours spends a step:\n{spent}", flush=True)
                 del benches, batch_BxT1
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
