@@ -2,7 +2,8 @@
 
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
                                     [--modes eager,compiled] [--precisions fp32,bf16]
-                                    [--chunk-tokens 8192] [--per-block-compile] [--json FILE] [--startup]
+                                    [--chunk-tokens 8192] [--per-block-compile] [--pad-vocab 128]
+                                    [--json FILE] [--profile FILE] [--startup]
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile of the whole model,
 as a compiled run does) and precision (fp32, bf16 autocast), one
@@ -19,7 +20,10 @@ Variants: `ours` (the run's step: the whole fp32 logits), the reference `ref`, a
 `--chunk-tokens C` also `ours chunked` (the head and the loss fused C tokens at a time, no
 whole logits: sweep/run/loss.py, `train.loss_chunk_tokens`), with `--per-block-compile` also
 `ours per-block` (torch.compile of each block instead of the whole model, as runs did before an
-H200 measured it 0.60x the whole model's speed; compiled mode only).
+H200 measured it 0.60x the whole model's speed; compiled mode only), with `--pad-vocab M` also
+`ours padded V` (the embedding and head hold V rounded up to a multiple of M rows, as nanoGPT
+pads 50,257 to 50,304: a matmul whose output has V = 32,101 columns, an odd row stride, cannot
+use the aligned tensor-core kernels; FLOPs are still counted at the real V).
 
 `--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 at
 which one eager step of every variant fits in memory (the batch that fits).
@@ -43,7 +47,7 @@ import argparse
 import gc
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -82,9 +86,10 @@ class Variant:
     loss_of_batch: Callable[[torch.Tensor], torch.Tensor]
 
 
-def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, per_block: bool) -> list[Variant]:
-    """ours, [ours chunked], [ours per-block], ref: on the device, compiled as the mode says (ours
-    as sweep/run/loop.py compiles a run's model: the whole forward, in place)."""
+def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, per_block: bool,
+             pad_vocab: int = 0) -> list[Variant]:
+    """ours, [ours chunked], [ours per-block], [ours padded V], ref: on the device, compiled as the
+    mode says (ours as sweep/run/loop.py compiles a run's model: the whole forward, in place)."""
     found = []
     torch.manual_seed(0)
     ours = Transformer(shape).to(placement.device)
@@ -101,6 +106,13 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, p
         for block in blocks.blocks:
             block.compile()
         found.append(Variant("ours per-block", blocks, LogitsLoss(blocks, placement.autocast, compile_loss=True)))
+    if pad_vocab:  # the embedding and head rows rounded up (nanoGPT's 50,257 -> 50,304); the tokens stay < V
+        torch.manual_seed(0)
+        padded = Transformer(replace(shape, vocab_size=-(-shape.vocab_size // pad_vocab) * pad_vocab))
+        padded = padded.to(placement.device)
+        if placement.compile:
+            padded.compile()
+        found.append(Variant("ours padded V", padded, step_loss(padded, placement, None)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
@@ -176,13 +188,13 @@ def profile_steps(bench: "Bench", batch_BxT1: torch.Tensor, steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def batch_that_fits(shape: TransformerShape, device: torch.device, bf16: bool, chunk_tokens: int,
+def batch_that_fits(shape: TransformerShape, device: torch.device, bf16: bool, chunk_tokens: int, pad_vocab: int,
                     optim: OptimConfig) -> int:
     """The largest of CUDA_BATCHES at which one eager step of each variant fits in memory."""
     placement = Placement(device=device, bf16=bf16, compile=False)
     for batch in CUDA_BATCHES:
         try:
-            for variant in variants(shape, placement, chunk_tokens, per_block=False):
+            for variant in variants(shape, placement, chunk_tokens, per_block=False, pad_vocab=pad_vocab):
                 Bench(variant, device, optim).step(torch.randint(0, VOCAB, (batch, SEQ + 1), device=device), timed=False)
                 del variant
             return batch
@@ -255,6 +267,8 @@ def main() -> None:
                         help="also time our model with the head and loss fused this many tokens at a time")
     parser.add_argument("--per-block-compile", action="store_true",
                         help="also time our model with each block compiled instead of the whole (compiled mode)")
+    parser.add_argument("--pad-vocab", type=int, default=0, metavar="M",
+                        help="also time our model with V rounded up to a multiple of M (its embedding and head)")
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     parser.add_argument("--profile", type=Path, help="also profile 3 steps of ours (the last shape, mode and "
@@ -279,12 +293,13 @@ def main() -> None:
             d, l = (int(x) for x in shape_text.split("x"))
             shape = TransformerShape(d=d, l=l, vocab_size=VOCAB, seq_len=SEQ, head_dim=64, mlp_ratio=4,
                                      rope_base=1e4)
-            batch = args.batch or (batch_that_fits(shape, device, bf16, args.chunk_tokens, optim)
+            batch = args.batch or (batch_that_fits(shape, device, bf16, args.chunk_tokens, args.pad_vocab, optim)
                                    if device.type == "cuda" else 4)
             for mode in args.modes.split(","):
                 placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
                 benches = [Bench(v, device, optim)
-                           for v in variants(shape, placement, args.chunk_tokens, args.per_block_compile)]
+                           for v in variants(shape, placement, args.chunk_tokens, args.per_block_compile,
+                                             args.pad_vocab)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
                 failed = {}
                 for bench in benches:
