@@ -41,7 +41,7 @@ def test_the_cpu_mode_writes_what_it_measured(cpu_check):
     assert checks["cuda tests"]["figures"] == {"skipped": 5}
     assert "no CUDA device" in checks["cuda tests"]["note"]
     rows = json.loads((out / "throughput_1024x8.json").read_text())
-    assert [r["variant"] for r in rows] == ["ours", "ours padded V", "ref"]
+    assert [r["variant"] for r in rows] == ["ours", "ours chunked", "ours padded V", "ref"]
     assert all(r["tokens_per_second"] > 0 and r["vocab"] == 32101 and r["seq"] == 512 for r in rows)
     result = json.loads((out / "train_result.json").read_text())
     assert result["status"] == "complete" and result["vocab_size"] == 32101

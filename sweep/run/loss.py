@@ -52,24 +52,31 @@ def matmul_dtype(device_type: str, dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
-def chunk_loss_and_grad(logits_CxV: torch.Tensor, targets_C: torch.Tensor, n_tokens: int,
+def chunk_loss_and_grad(logits_CxVp: torch.Tensor, targets_C: torch.Tensor, n_tokens: int, vocab: int,
                         grad_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """A chunk's summed cross-entropy (fp32 at least) and d(mean loss)/d(logits) = (softmax -
-    one_hot) / N in `grad_dtype`, made in place of the logits (compiled: one or two kernels)."""
-    logits_CxV = logits_CxV.to(torch.promote_types(logits_CxV.dtype, torch.float32))
+    """A chunk's summed cross-entropy over the first `vocab` (V) of its Vp logit columns (fp32 at
+    least) and d(mean loss)/d(logits) = (softmax - one_hot) / N in `grad_dtype`, Vp columns wide
+    with the padding's zero (compiled: one or two kernels)."""
+    logits_CxV = logits_CxVp[:, :vocab].to(torch.promote_types(logits_CxVp.dtype, torch.float32))
     lse_C = torch.logsumexp(logits_CxV, dim=1)
     loss = (lse_C - logits_CxV.gather(1, targets_C[:, None]).squeeze(1)).sum()
     grad_CxV = logits_CxV.sub_(lse_C[:, None]).exp_()
     grad_CxV.scatter_add_(1, targets_C[:, None], torch.full_like(lse_C[:, None], -1.0))
-    return loss, grad_CxV.div_(n_tokens).to(grad_dtype)
+    return loss, F.pad(grad_CxV.div_(n_tokens).to(grad_dtype), (0, logits_CxVp.shape[1] - vocab))
 
 
 compiled_chunk_loss_and_grad = torch.compile(chunk_loss_and_grad)
 
 
+ALIGN_ROWS = 64  # the head's rows padded to a multiple of this in the chunks' matmuls
+
+
 class LinearCrossEntropy(torch.autograd.Function):
     """mean_n CE(hidden_NxD[n] @ weight_VxD^T, targets_N[n]), C rows at a time, with both
-    gradients computed in the forward pass (see the module docstring)."""
+    gradients computed in the forward pass (see the module docstring). The head weight is
+    padded with zero rows to Vp, a multiple of ALIGN_ROWS, for the matmuls: C x V logits at
+    V = 32,101 have an odd row stride, which keeps cuBLAS off its aligned tensor-core kernels
+    (RESULTS "The GPU path on an H200"); the padded columns are left out of the loss."""
 
     @staticmethod
     def forward(ctx, hidden_NxD: torch.Tensor, weight_VxD: torch.Tensor, targets_N: torch.Tensor,
@@ -78,20 +85,21 @@ class LinearCrossEntropy(torch.autograd.Function):
         dtype = matmul_dtype(device_type, weight_VxD.dtype)
         acc = torch.promote_types(dtype, torch.float32)  # the loss and the head's gradient: fp32 at least
         loss_and_grad = compiled_chunk_loss_and_grad if compiled else chunk_loss_and_grad
-        N = hidden_NxD.shape[0]
+        N, (V, D) = hidden_NxD.shape[0], weight_VxD.shape
+        Vp = -(-V // ALIGN_ROWS) * ALIGN_ROWS
         with torch.autocast(device_type, enabled=False):
-            w_VxD = weight_VxD.to(dtype)
+            w_VpxD = F.pad(weight_VxD.to(dtype), (0, 0, 0, Vp - V))
             h_NxD = hidden_NxD.to(dtype)
             loss_sum = torch.zeros((), dtype=acc, device=hidden_NxD.device)
             grad_h_NxD = torch.empty_like(hidden_NxD)
-            grad_w_VxD = torch.zeros(weight_VxD.shape, dtype=acc, device=weight_VxD.device)
+            grad_w_VpxD = torch.zeros((Vp, D), dtype=acc, device=weight_VxD.device)
             for start in range(0, N, chunk):
                 h_CxD = h_NxD[start:start + chunk]
-                loss, grad_CxV = loss_and_grad(h_CxD @ w_VxD.T, targets_N[start:start + chunk], N, dtype)
+                loss, grad_CxVp = loss_and_grad(h_CxD @ w_VpxD.T, targets_N[start:start + chunk], N, V, dtype)
                 loss_sum += loss
-                grad_h_NxD[start:start + chunk] = grad_CxV @ w_VxD
-                grad_w_VxD += (grad_CxV.T @ h_CxD).to(acc)  # summed over the chunks in fp32
-        ctx.save_for_backward(grad_h_NxD, grad_w_VxD.to(weight_VxD.dtype))
+                grad_h_NxD[start:start + chunk] = grad_CxVp @ w_VpxD
+                grad_w_VpxD += (grad_CxVp.T @ h_CxD).to(acc)  # summed over the chunks in fp32
+        ctx.save_for_backward(grad_h_NxD, grad_w_VpxD[:V].to(weight_VxD.dtype))
         return loss_sum / N
 
     @staticmethod
