@@ -11,7 +11,8 @@
   chunk's softmax, loss and gradient are one torch.compile'd function). The backward pass only
   scales the stored gradients.
 
-Letters: B batch, T sequence length, D width, V vocabulary, N = B x T tokens, C tokens per chunk.
+Letters: B batch, T sequence length, D width, V vocabulary, N = B x T tokens, C tokens per chunk,
+Vp = V rounded up to a multiple of ALIGN_ROWS.
 Both run inside the step's autocast (the head's matmuls in bf16 where it is on), softmax and loss
 in fp32. The training loop and benchmarks/throughput.py build theirs with `step_loss`.
 """
@@ -25,6 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sweep.run.device import Placement
+
+ALIGN_ROWS = 64  # the chunked loss pads the head to a multiple of this many rows in its matmuls
 
 
 def next_token_loss(logits_BxTxV: torch.Tensor, targets_BxT: torch.Tensor) -> torch.Tensor:
@@ -66,9 +69,6 @@ def chunk_loss_and_grad(logits_CxVp: torch.Tensor, targets_C: torch.Tensor, n_to
 
 
 compiled_chunk_loss_and_grad = torch.compile(chunk_loss_and_grad)
-
-
-ALIGN_ROWS = 64  # the head's rows padded to a multiple of this in the chunks' matmuls
 
 
 class LinearCrossEntropy(torch.autograd.Function):
