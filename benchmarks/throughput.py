@@ -147,15 +147,19 @@ class Bench:
 
 
 KERNEL_KINDS = (  # (kind, name fragments, lowercase): the first that matches names a kernel's kind
-    ("attention", ("flash", "fmha", "attention", "sdpa", "cudnn_generated_fort_native_sdpa")),
-    ("matmul", ("gemm", "cutlass", "xmma", "nvjet", "cublas", "::mm", "_mm_", "addmm", "bmm", "matmul", "::linear")),
+    ("attention", ("flash", "fmha", "attention", "sdpa")),
+    ("matmul", ("gemm", "cutlass", "xmma", "nvjet", "cublas", "::mm", "addmm", "bmm", "matmul", "::linear")),
     ("optimizer", ("adam", "foreach", "multi_tensor", "clip")),
-    ("fused Triton", ("triton",)),
 )
 
 
 def kernel_kind(name: str) -> str:
+    """matmul, attention, fused Triton, optimizer or other. Inductor's own kernels are named
+    triton_* after the ops they fuse (which may include an attention op's layout copies): fused
+    Triton, but for its matmul templates (triton_tem_*)."""
     low = name.lower()
+    if low.startswith("triton_"):
+        return "matmul" if low.startswith("triton_tem_") else "fused Triton"
     return next((kind for kind, parts in KERNEL_KINDS if any(part in low for part in parts)), "other")
 
 

@@ -92,3 +92,23 @@ def test_skipped_checks_are_left_out_and_the_others_run_in_their_order(tmp_path,
     with pytest.raises(SystemExit):
         gpu_check.main(["--cpu", "--out", str(tmp_path), "--skip", "throughput4096"])
     assert "invalid choice: 'throughput4096'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kernel, kind", [
+    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64", "matmul"),  # cuBLAS
+    ("nvjet_tst_256x128_64x4_1x2_h_bz_coopA_NTN", "matmul"),
+    ("triton_tem_fused_mm_0", "matmul"),  # Inductor's matmul template
+    ("aten::mm", "matmul"),  # a CPU profile's operator
+    ("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<64>>", "attention"),
+    ("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_3", "attention"),
+    ("triton_poi_fused__scaled_dot_product_flash_attention_transpose_3", "fused Triton"),  # a layout copy
+    ("triton_per_fused__to_copy_add_mean_mul_pow_rsqrt_0", "fused Triton"),
+    ("void at::native::multi_tensor_apply_kernel<FusedAdamMathFunctor>", "optimizer"),
+    ("Memcpy HtoD (Pageable -> Device)", "other"),
+])
+def test_the_profile_sorts_kernels_by_kind(kernel, kind, monkeypatch):
+    spec = importlib.util.spec_from_file_location("throughput_bench", REPO / "benchmarks" / "throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "throughput_bench", module)
+    spec.loader.exec_module(module)
+    assert module.kernel_kind(kernel) == kind
