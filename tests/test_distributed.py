@@ -75,3 +75,15 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused(tiny_config, monk
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(ConfigError, match="train.batch_size=4 is not divisible by the 3"):
         train(tiny_config())
+
+
+@pytest.mark.slow  # about 30 s: two ranks compiling (the uncompiled two-rank run above covers the rest)
+def test_two_compiled_ranks_train_the_same_run_as_one_compiled_process(tiny_config, tmp_path):
+    """Compiled in place inside DistributedDataParallel (Dynamo splits it at DDP's buckets): the
+    same run as one compiled process, to float tolerance."""
+    single = train(tiny_config(f"out_dir={tmp_path / 'single'}", "train.compile=true"))
+    cfg = tiny_config(f"out_dir={tmp_path / 'ddp'}", "train.compile=true")
+    by_rank = run_ranks(cfg)
+    assert by_rank[0]["status"] == by_rank[1]["status"] == "complete"
+    assert by_rank[0]["final_eval_loss"] == pytest.approx(single["final_eval_loss"], rel=1e-4)
+    assert by_rank[1]["final_eval_loss"] == by_rank[0]["final_eval_loss"]
