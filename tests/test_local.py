@@ -290,7 +290,9 @@ def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains
     stopped, best = by_lr[3e-1], by_lr[1e-2]
     assert stopped["status"] == "stopped_early" and best["status"] == "complete"
     lo, hi = stopped["predicted_interval"]
-    assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > best["early_stop"]["best_interval"][1]
+    assert lo <= stopped["predicted_final_eval_loss"] <= hi
+    # compared with the other member (a group of two), its interval lies above the best run's
+    assert stopped["early_stop"]["best_run"] == best["run"] and lo > best["early_stop"]["interval"][1]
     assert stopped["early_stop"]["action"] == "stop" and best["early_stop"]["action"] == "continue"
     steps = [json.loads(line)["step"] for line in (out / stopped["run"] / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == stopped["early_stop"]["predicted_at_step"] < stopped["steps"]  # trained to P only
