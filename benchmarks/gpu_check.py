@@ -152,20 +152,20 @@ def throughput_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def check_throughput(settings: Settings, check: Check, timeout: float, shape: str, cpu_shape: str,
-                     variants: list[str]) -> None:
+                     extras: list[str]) -> None:
+    """benchmarks/throughput.py at `shape` (`cpu_shape` in --cpu mode), ours and the reference, with
+    `extras`: "chunked", "padded V" (more variants) and "profile" (3 of our steps profiled)."""
     out = settings.out / f"throughput_{shape}.json"
     if settings.cpu:
         args = ["--shapes", cpu_shape, "--modes", "eager", "--precisions", "fp32", "--steps", "1", "--warmup", "1",
                 "--batch", "2"]
     else:
         args = ["--shapes", shape, "--modes", "compiled", "--precisions", "bf16", "--steps", "8", "--warmup", "3"]
-    if "chunked" in variants:
+    if "chunked" in extras:
         args += ["--chunk-tokens", "256" if settings.cpu else "8192"]
-    if "per-block" in variants and not settings.cpu:
-        args += ["--per-block-compile"]
-    if "padded V" in variants:
+    if "padded V" in extras:
         args += ["--pad-vocab", "128"]
-    if "profile" in variants:
+    if "profile" in extras:
         args += ["--profile", str(settings.out / f"profile_{shape}.txt")]
     rc, _ = run(settings, [sys.executable, "benchmarks/throughput.py", *args, "--json", str(out)], timeout)
     rows = throughput_rows(out)
