@@ -68,10 +68,10 @@ def load(source: str | os.PathLike):
     the columns of `sweep status --csv`. ConfigError for a missing folder or file."""
     import pandas as pd
 
-    from sweep.fit.table import FILE_SUFFIXES
+    from sweep.fit.table import is_table_file
 
     text = str(source)
-    if Path(text).suffix in FILE_SUFFIXES and not text.startswith("wandb:"):
+    if is_table_file(text):
         if not Path(text).is_file():
             raise ConfigError(f"runs file {text} does not exist")
         return pd.read_csv(text) if text.endswith(".csv") else pd.read_parquet(text)

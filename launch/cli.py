@@ -6,7 +6,7 @@
     sweep status wandb:my-team/scaling-sweep/runs               # ... or in a W&B project's group
     sweep status runs/ --plot runs/scaling.png --csv runs.csv
     sweep fit runs/ --law chinchilla --bootstrap 1000 --json        # a scaling law fitted to a sweep
-    sweep fit --runs-table runs.csv --law chinchilla --json         # ... or to your own table
+    sweep fit runs.csv --law chinchilla --json                      # ... or to your own table
     sweep report runs/                                          # every fit: report.md, figures, CSV
     sweep predict runs/ --at-fraction 0.25                      # each run's final loss from its first 25%
     sweep predict wandb:my-team/scaling-sweep/runs              # ... of the runs of a W&B group
@@ -316,12 +316,21 @@ def _setting_text(value: Any) -> str:
     return _num(value, "g") if isinstance(value, (int, float)) else str(value)
 
 
+def table_source(source: str | None, runs_file: Path | None) -> tuple[str | None, Path | None]:
+    """(source, runs_file) with a .csv / .parquet file given as the source taken as --runs-table."""
+    from sweep.fit.table import is_table_file
+
+    if (source is None) == (runs_file is None):
+        raise ConfigError("give a sweep folder or W&B group, or a .csv / .parquet runs file (or --runs-table "
+                          "FILE): one of them")
+    return (None, Path(source)) if source is not None and is_table_file(source) else (source, runs_file)
+
+
 def load_table(source: str | None, runs_file: Path | None, upload: bool = False):
     """The runs table of a sweep folder / W&B group (with its rows) or of a CSV / parquet file."""
     from sweep.fit.table import from_file, from_rows
 
-    if (source is None) == (runs_file is None):
-        raise ConfigError("give a sweep folder or W&B group, or --runs-table FILE (one of them)")
+    source, runs_file = table_source(source, runs_file)
     if runs_file is not None:
         if upload:
             raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
@@ -340,6 +349,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     from sweep.fit.laws import ALL_RECIPES, fit_law
     from sweep.fit.table import read_curves
 
+    source, runs_file = table_source(source, runs_file)
     table, rows = load_table(source, runs_file, upload)
     if upload and recipe == ALL_RECIPES:
         raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
@@ -439,6 +449,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
 
+    source, runs_file = table_source(source, runs_file)
     table, rows = load_table(source, runs_file, upload)
     if out is None:
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
@@ -521,9 +532,9 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
             candidates_text: str | None, bootstrap: int | None, seed: int, as_json: bool) -> int:
     """`sweep suggest`: the runs that most narrow the bootstrap intervals of L*(C) and N_opt(C) at
     the target compute (sweep/fit/suggest.py), each with its cost and the command that trains it."""
-    from sweep.fit.candidates import candidate_set, is_table_file
+    from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
-    from sweep.fit.table import jsonable, load_runs_table
+    from sweep.fit.table import is_table_file, jsonable, load_runs_table
 
     if target_compute is None:
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
@@ -959,7 +970,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--upload", action="store_true",
                    help="log the runs table (and --plot's figure) to the sweep's W&B group")
     f = sub.add_parser("fit", help="fit a scaling law to a sweep's complete runs")
-    f.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
+    f.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
     f.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
     f.add_argument("--law", default="chinchilla", choices=LAWS)
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
@@ -989,7 +1000,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
-    rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
+    rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
     rp.add_argument("--runs-table", type=Path, help="a CSV / parquet file with n_params, tokens, loss columns")
     rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
     rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,

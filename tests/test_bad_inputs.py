@@ -181,12 +181,15 @@ def test_a_held_out_split_that_takes_every_document_says_what_the_user_controls(
     assert "tokens_T" not in str(err.value)
 
 
-def test_sweep_status_or_fit_of_a_file_says_it_is_a_file_and_what_is_accepted(tmp_path, capsys):
+def test_sweep_status_of_a_file_says_it_is_a_file_and_fit_reads_a_runs_file_given_so(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("d,l\n")
     assert sweep_cli(["status", str(tmp_path / "runs.csv")]) == 2
     out = capsys.readouterr().out
     assert "runs.csv is a file" in out and "a sweep folder" in out and "wandb:" in out
-    assert sweep_cli(["fit", str(tmp_path / "runs.csv")]) == 2
+    assert sweep_cli(["fit", str(tmp_path / "runs.csv")]) == 2  # read as --runs-table: its columns are named
+    assert "lacks the column(s) n_params, tokens, loss" in capsys.readouterr().out
+    (tmp_path / "runs.txt").write_text("d,l\n")
+    assert sweep_cli(["fit", str(tmp_path / "runs.txt")]) == 2
     assert "--runs-table FILE" in capsys.readouterr().out
 
 

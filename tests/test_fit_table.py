@@ -87,6 +87,36 @@ def test_a_dataframe_reads_like_a_file_and_names_its_missing_column():
         from_frame(frame.drop(columns="tokens"), "a notebook's runs")
 
 
+def test_a_published_tables_column_names_are_read_and_said():
+    # Epoch AI's Chinchilla replication data names its columns so; a paper's N, D, L too
+    epoch = pd.DataFrame({"Model Size": [1e6, 2e6], "Training Tokens": [2e7, 4e7], "Training FLOP": [1.3e14, 5e14],
+                          "loss": [3.2, 3.0]})
+    table = from_frame(epoch, "epoch.csv")
+    assert table.n_params_R.tolist() == [1e6, 2e6] and table.tokens_R.tolist() == [2e7, 4e7]
+    assert table.flops_R.tolist() == [1.3e14, 5e14]
+    assert table.columns_read == {"n_params": "Model Size", "tokens": "Training Tokens", "flops": "Training FLOP"}
+    paper = from_frame(pd.DataFrame({"N": [1e6, 2e6], "D": [2e7, 4e7], "L": [3.2, 3.0], "d": [64, 96],
+                                     "learning_rate": [1e-3, 2e-3]}))
+    assert paper.loss_R.tolist() == [3.2, 3.0] and paper.d_R.tolist() == [64, 96] and paper.lr_R.tolist() == [1e-3, 2e-3]
+    assert paper.columns_read == {"n_params": "N", "tokens": "D", "loss": "L", "lr": "learning_rate"}
+
+
+def test_a_columns_own_name_wins_over_its_aliases_and_one_letter_names_keep_their_case():
+    frame = pd.DataFrame({"n_params": [1e6, 2e6], "params": [9.0, 9.0], "tokens": [2e7, 4e7],
+                          "final_eval_loss": [3.2, 3.0], "eval_loss": [9.0, 9.0]})
+    table = from_frame(frame)
+    assert table.n_params_R.tolist() == [1e6, 2e6] and table.loss_R.tolist() == [3.2, 3.0]
+    assert table.columns_read == {}
+    with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; .*tokens may be named D, training_tokens"):
+        from_frame(pd.DataFrame({"n_params": [1e6, 2e6], "d": [2e7, 4e7], "loss": [3.2, 3.0]}))
+
+
+def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
+    frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
+    with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):
+        from_frame(frame, "runs.csv")
+
+
 @pytest.mark.parametrize("column,value,shown", [("loss", float("nan"), "loss = nan"),
                                                 ("n_params", -5.0, "n_params = -5.0"),
                                                 ("tokens", 0.0, "tokens = 0.0")])

@@ -35,7 +35,6 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -45,7 +44,7 @@ from sweep.config import TrainConfig, to_plain, validate
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design import Candidate
-from sweep.fit.table import FILE_SUFFIXES, RunsTable, load_runs_table
+from sweep.fit.table import RunsTable, is_table_file, load_runs_table
 from sweep.record import COMPLETE
 
 WIDTH, DEPTH, RATIO = "model.d", "model.l", "budget.tokens_per_param"
@@ -84,10 +83,6 @@ class CandidateSet:
     def why_no_command(self) -> str | None:
         """None when every candidate has its command line; else why none has."""
         return NO_CONFIGS if self.base is None else self.base.why_no_command
-
-
-def is_table_file(source: str) -> bool:
-    return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def candidate_set(source: str, axes_text: str | None = None, *, table: RunsTable | None = None,

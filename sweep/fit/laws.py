@@ -168,6 +168,8 @@ def _check_law(law: str, fix: Any) -> None:
 
 def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dict[str, Any]:
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
+    if table.columns_read:
+        head["columns_read"] = dict(table.columns_read)
     if min_tokens_per_param is not None:
         head["min_tokens_per_param"] = min_tokens_per_param
     return head

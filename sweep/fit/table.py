@@ -44,6 +44,19 @@ MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status 
 OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *MEASURES)
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
+# Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
+# Tokens", "Training FLOP"), read where the table lacks the column's own name; compared with case,
+# spaces and hyphens ignored, except the papers' one-letter names, compared exactly ("D" is tokens,
+# "d" a width).
+COLUMN_ALIASES = {
+    "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "model_size", "model_params"),
+    "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "data_size", "dataset_size"),
+    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops"),
+    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss"),
+    "lr": ("learning_rate", "peak_lr"),
+    "batch_size": ("bs", "batch"),
+    "weight_decay": ("wd",),
+}
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
@@ -79,6 +92,7 @@ class RunsTable:
     duplicate_rate_R: np.ndarray | None = None  # the corpus's near-or-exact duplicate document rate (data density)
     excluded: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    columns_read: dict[str, str] = field(default_factory=dict)  # a column read under another name (COLUMN_ALIASES)
     predicted_R: np.ndarray | None = None
     interval_Rx2: np.ndarray | None = None
     stopped: "RunsTable | None" = None
@@ -231,13 +245,14 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     """The runs table of a pandas DataFrame with the columns `from_file` reads (a runs file, or
     the table of a sweep a user filtered in a notebook); ConfigError naming a missing column."""
     where = source or "the runs table"
-    loss_column = next((c for c in LOSS_ALIASES if c in frame.columns), None)
-    missing = [c for c in REQUIRED if c not in frame.columns and not (c == "loss" and loss_column)]
+    columns_read = _aliased_columns(frame.columns, where)
+    frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
+    missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         has = ", ".join(map(str, frame.columns))
+        also = "; ".join(f"{c} may be named {', '.join(COLUMN_ALIASES[c])}" for c in missing)
         raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
-                          f"required: {', '.join(REQUIRED)} (loss may be named final_eval_loss)")
-    frame = frame.rename(columns={loss_column: "loss"}) if loss_column != "loss" else frame
+                          f"required: {', '.join(REQUIRED)} ({also})")
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
     excluded = {}
@@ -259,14 +274,45 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
         frame = frame[(status_R == COMPLETE).to_numpy()]
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
-    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source))
+    table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
+                    columns_read={name: alias for name, alias in columns_read.items() if alias != "final_eval_loss"})
     return validate(table, 1, "a runs table")
+
+
+def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
+    """{column: the frame's column read as it}, for each column the frame lacks under its own name
+    but has under one of its COLUMN_ALIASES, the first of them in that order (the loss: first
+    final_eval_loss, as `sweep status --csv` writes it); ConfigError where two of the frame's
+    columns are the same alias but for case or spacing."""
+    def key(name: Any) -> str:
+        text = str(name).strip()
+        return text if len(text) == 1 else text.casefold().replace(" ", "_").replace("-", "_")
+
+    present = [str(c) for c in columns]
+    read = {}
+    for name, aliases in COLUMN_ALIASES.items():
+        if name in present:
+            continue
+        for alias in (*(LOSS_ALIASES[1:] if name == "loss" else ()), *aliases):
+            found = [c for c in present if key(c) == key(alias)]
+            if len(found) > 1:
+                raise ConfigError(f"{where}: the columns {', '.join(map(repr, found))} could each be {name}; "
+                                  f"keep one, or name the one to use {name!r}")
+            if found:
+                read[name] = found[0]
+                break
+    return read
+
+
+def is_table_file(source: str | os.PathLike) -> bool:
+    """Whether a source names a .csv / .parquet runs file (not a sweep folder or a W&B group)."""
+    return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:
     """A .csv / .parquet file, a sweep folder, or a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
     text = str(source)
-    if Path(text).suffix in FILE_SUFFIXES and not text.startswith("wandb:"):
+    if is_table_file(text):
         return from_file(text)
     from sweep.results import load_source
 
