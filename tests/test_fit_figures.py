@@ -4,15 +4,16 @@ fresh Figure of the report's size, without pyplot."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.fit.figures import (PREDICTED_LABEL, draw_best_loss_by_recipe, draw_isoflop, draw_loss_vs_flops,
+from sweep.fit.figures import (MAX_SERIES, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_isoflop, draw_loss_vs_flops,
                                draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
                                draw_recipe_difference, draw_residuals, draw_ucurves, save)
 from sweep.fit.hyperparams import find_optima
 from sweep.fit.isoflop import fit_isoflop
-from sweep.fit.table import load_runs_table
+from sweep.fit.table import from_frame, load_runs_table
 from tests.test_fit_hyperparams import write_lr_sweep
 from tests.test_fit_report import LAW_X, PNG_SIGNATURE, fabricated_predictions, isoflop_rows, make_table
 
@@ -43,6 +44,21 @@ def test_a_two_panel_figure_takes_a_pair_of_axes(table):
     assert pair[0].get_title() == "IsoFLOP profiles" and pair[1].get_title() == "Compute-optimal model size"
     with pytest.raises(ValueError, match="draws onto 2 axes"):
         draw_isoflop(table, iso, axes=pair[0])
+
+
+def test_isoflop_profiles_of_many_budgets_are_coloured_by_a_colour_bar_not_a_legend_entry_each(table):
+    # a published table's runs scattered over N and T (no IsoFLOP design) fall into dozens of budgets
+    rng = np.random.default_rng(0)
+    n_R, t_R = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 240)), np.exp(rng.uniform(np.log(5e9), np.log(5e11), 240))
+    scattered = from_frame(pd.DataFrame({"n_params": n_R, "tokens": t_R, "loss": 1.82 + 482 / n_R ** 0.35 + 2085 / t_R ** 0.37}))
+    iso = fit_isoflop(scattered)
+    assert len(iso.budgets) > MAX_SERIES
+    fig = draw_isoflop(scattered, iso)
+    assert not any(label.startswith("C = ") for label in fig.axes[0].get_legend_handles_labels()[1])
+    assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "compute budget C (FLOPs)"  # the colour bar
+    designed = draw_isoflop(table, fit_isoflop(table))  # 4 budgets: one legend entry each, no colour bar
+    assert sum(label.startswith("C = ") for label in designed.axes[0].get_legend_handles_labels()[1]) == 4
+    assert len(designed.axes) == 2
 
 
 def test_without_axes_a_fresh_figure_of_the_report_s_size_is_returned_and_saved(table, tmp_path):

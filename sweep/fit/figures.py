@@ -154,10 +154,12 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
     fig, (ax, ax_opt) = new_axes(axes, 2, (11, 4.4))
     budget_G = np.array([b.flops for b in iso.budgets])
     _, group_R = group_budgets(runs.flops_R, iso.rel_tol, budget_G)
-    colours = VIRIDIS(np.linspace(0, 0.9, len(iso.budgets)))
+    norm = LogNorm(budget_G.min(), budget_G.max() * 1.0001)
+    colours = VIRIDIS(0.9 * norm(budget_G))
+    labelled = len(iso.budgets) <= MAX_SERIES  # more: a colour bar of C instead of a legend entry each
     for g, b in enumerate(iso.budgets):
         n_X, loss_X, _ = best_per_value(runs.n_params_R[group_R == g], runs.loss_R[group_R == g])
-        label = f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")
+        label = (f"C = {b.flops:.2g}" + (" (excluded)" if b.excluded else "")) if labelled else None
         fitted_X = ((n_X >= b.window_n_min * (1 - 1e-9)) & (n_X <= b.window_n_max * (1 + 1e-9))
                     if b.n_sizes_fitted is not None else np.zeros(len(n_X), dtype=bool))
         ax.plot(n_X[fitted_X], loss_X[fitted_X], "o", color=colours[g], ms=4, alpha=0.5 if b.excluded else 1,
@@ -169,6 +171,10 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
             ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
             ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
     log_axes(ax, "parameters N", "final loss (nats/token)")
+    if not labelled:
+        fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label="compute budget C (FLOPs)")
+        if any(b.excluded for b in iso.budgets):
+            ax.plot([], [], "o", color="0.3", alpha=0.5, ms=4, label="faded: budget excluded")
     ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7)
     ax.set_title("IsoFLOP profiles", fontsize=9)
     used = iso.used
