@@ -158,3 +158,17 @@ def test_findings_otr_draws_the_exponents_against_the_ratio_and_the_fitted_lines
     assert [t.get_text() for t in right.get_legend().get_texts()] == ["r = 5: alpha_C = 0.2", "r = 20: alpha_C = 0.1"]
     fitted = right.get_lines()[1]
     assert fitted.get_ydata()[0] == pytest.approx(7.2 - 0.2 * 30.0)
+
+
+def test_findings_otr_of_many_ratios_has_a_colour_bar_and_keeps_the_exponents_readable_past_a_wild_interval():
+    ratio_K = np.geomspace(1, 1000, 14)
+    alpha_K = np.full(14, 0.04)
+    interval_Kx2 = np.column_stack([alpha_K - 0.01, alpha_K + 0.01])
+    interval_Kx2[3] = [-2.2, 0.05]  # a ratio with three sizes: its bootstrap interval runs wild
+    lines = [(r, [40.0, 45.0, 50.0], [1.2, 1.0, 0.8], 2.8, -0.04) for r in ratio_K]
+    fig = draw_otr(ratio_K, alpha_K, interval_Kx2, lines)
+    left, right, bar = fig.axes
+    assert right.get_legend() is None and bar.get_ylabel() == "over-training ratio r = T / N"
+    low, high = left.get_ylim()
+    assert -0.1 < low < 0.03 and 0.05 < high < 0.1  # the points' scale, not the wild interval's
+    assert "cut at the panel's edge" in left.get_legend().get_texts()[0].get_text()

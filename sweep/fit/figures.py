@@ -398,21 +398,32 @@ def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
     lo_K, hi_K = np.asarray(interval_Kx2, dtype=float).reshape(-1, 2).T
     norm = LogNorm(ratio_K.min(), ratio_K.max() * 1.0001)
     yerr = np.nan_to_num(np.maximum([alpha_K - lo_K, hi_K - alpha_K], 0))
+    # the panel spans the estimates and their typical interval: one ratio's wild bootstrap interval
+    # (few sizes) would otherwise flatten every other point onto a line
+    pad = max(float(np.ptp(alpha_K)) * 0.15, 2 * float(np.median(yerr)), 1e-3)
+    low, high = float(alpha_K.min()) - pad, float(alpha_K.max()) + pad
+    clipped = bool((alpha_K - yerr[0] < low).any() or (alpha_K + yerr[1] > high).any())
     ax.errorbar(ratio_K, alpha_K, yerr=yerr, fmt="o-", color="C0", ms=5, lw=1.2, capsize=3,
-                label="alpha_C (bars: bootstrap interval)")
+                label="alpha_C (bars: bootstrap interval" + (", cut at the panel's edge)" if clipped else ")"))
     log_axes(ax, "over-training ratio r = T / N", "compute exponent alpha_C", y_log=False)
+    ax.set_ylim(low, high)
     ax.legend(fontsize=8)
     ax.set_title("Compute exponent per over-training ratio (L = lambda_C C^-alpha_C)", fontsize=9)
+    labelled = len(lines) <= MAX_SERIES  # more: a colour bar of r instead of a legend entry each
     for r, lnC_X, lnL_X, intercept, slope in lines:
         colour = VIRIDIS(0.9 * norm(r))
         lnC_X = np.asarray(lnC_X, dtype=float)
-        ax_fit.plot(lnC_X, lnL_X, "o", color=colour, ms=4, label=f"r = {r:g}: alpha_C = {-slope:.3g}")
+        ax_fit.plot(lnC_X, lnL_X, "o", color=colour, ms=4,
+                    label=f"r = {r:g}: alpha_C = {-slope:.3g}" if labelled else None)
         x = np.linspace(lnC_X.min(), lnC_X.max(), 20)
         ax_fit.plot(x, intercept + slope * x, color=colour, lw=1.1)
     ax_fit.set_xlabel("ln C (FLOPs)")
     ax_fit.set_ylabel("ln L (final loss, nats/token)")
     ax_fit.grid(True, alpha=0.3)
-    ax_fit.legend(fontsize=7)
+    if labelled:
+        ax_fit.legend(fontsize=7)
+    else:
+        fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax_fit, label="over-training ratio r = T / N")
     ax_fit.set_title("ln L against ln C per ratio, with the least-squares lines", fontsize=9)
     return fig
 
