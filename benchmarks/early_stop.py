@@ -53,10 +53,10 @@ WIDTHS = "32,48"
 LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
 
 
-def grid(lrs: str, batches: str | None = None) -> list[str]:
+def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS) -> list[str]:
     """The sweep's overrides for learning rates `lrs` (comma-separated) and, if given, batch sizes
     `batches` (comma-separated; the demo's 8 otherwise)."""
-    return ["--config-name", "demo", f"model.d={WIDTHS}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
+    return ["--config-name", "demo", f"model.d={widths}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
             *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", "train.eval_every=25",
             "logger=none"]
 
@@ -114,13 +114,34 @@ def regret(actuals: dict[float, float], chosen: float | None) -> float | None:
     return actuals[chosen] / min(actuals.values()) - 1
 
 
-def replay(full: Path, shared: bool, axis: str) -> dict:
-    """The predictor on the full grid's curves cut at each fraction; the best `axis` value per width."""
-    from sweep.fit.predict import predict_sweep, summarize
+def with_smaller(full: Path, d: int) -> tuple[list, int]:
+    """(the run folders of width d, then the complete runs of the smaller widths), and how many of
+    the first: what a replay with --floor predicts width d from, as a sweep run in parallel would
+    have it (its smaller widths finish first: a d32 run costs under a fifth of a d48 one)."""
+    from sweep.rundir import iter_run_dirs
+
+    runs = [(run, run.read_result() or {}) for run in iter_run_dirs(full)]
+    members = [run for run, r in runs if r.get("d") == d]
+    smaller = [run for run, r in runs if r.get("status") == "complete" and r.get("d", d) < d]
+    return members + smaller, len(members)
+
+
+def replay(full: Path, shared: bool, axis: str, floor: float | str | None = None) -> dict:
+    """The predictor on the full grid's curves cut at each fraction; the best `axis` value per width.
+    With `floor`, a run with a complete smaller width at its settings is predicted from it
+    (sweep predict --floor; the collapse of curves), each width from its smaller widths only."""
+    from sweep.fit.predict import predict_runs, predict_sweep, summarize
 
     out = {}
+    widths = sorted({r["d"] for r in results(full)})
     for fraction in FRACTIONS:
-        predictions = predict_sweep(full, fraction, shared=shared)
+        if floor is None:
+            predictions = predict_sweep(full, fraction, shared=shared)
+        else:
+            predictions = []
+            for d in widths:
+                runs, members = with_smaller(full, d)
+                predictions += predict_runs(runs, None, fraction, shared=shared, floor=floor)[:members]
         summary = summarize(predictions)
         widths = {}
         for d in sorted({p.coordinates["d"] for p in predictions}):
@@ -133,7 +154,8 @@ def replay(full: Path, shared: bool, axis: str) -> dict:
         out[fraction] = {"summary": summary, "axis": axis, "best": widths,
                          "runs": [{k: v for k, v in p.to_dict().items()
                                    if k in ("run", "d", "lr", "batch_size", "predicted", "interval", "actual", "relative_error",
-                                            "covered", "skipped", "alpha", "fraction_seen")} for p in predictions]}
+                                            "covered", "skipped", "alpha", "fraction_seen", "method", "reference",
+                                            "band_from")} for p in predictions]}
     return out
 
 
@@ -226,12 +248,15 @@ def rule_defaults() -> tuple[float, int]:
     return float(rule.margin), int(rule.beaten_by)
 
 
-def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int) -> dict:
+def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int,
+                floor: float | str | None = None) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
     earlier stands with its prediction), at the given margin and beaten_by. A run stopped at
-    F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped."""
+    F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
+    With `floor`, each width's runs are predicted from the complete smaller widths where they can be
+    (replay's `floor`), the smaller widths' runs trained to their end (their compute is not saved)."""
     from sweep.early_stop import Standing, decide
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
@@ -244,7 +269,10 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
         stopped: dict[str, tuple[float, Standing, str]] = {}  # run -> (fraction, its standing, compared with)
         for fraction in rungs:
             going = [(run, r) for run, r in members if r["run"] not in stopped]
-            predictions = predict_runs([run for run, _ in going], [probe_at(run, fraction) for run, _ in going])
+            references = [] if floor is None else with_smaller(full, d)[0][len(members):]
+            predictions = predict_runs([run for run, _ in going] + references,
+                                       [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
+                                       floor=floor)[:len(going)]
             standings = [Standing(r["run"], None, None, False, str(p.skipped)) if p.prediction is None else
                          Standing(r["run"], p.prediction.predicted, tuple(p.prediction.interval), True)
                          for (_, r), p in zip(going, predictions)]
@@ -291,25 +319,31 @@ def main() -> None:
                              "runs there are reused")
     parser.add_argument("--lrs", default=LRS, help=f"the grid's learning rates, comma-separated (default {LRS}); "
                         "give each grid its own --work-dir")
+    parser.add_argument("--widths", default=WIDTHS, help=f"the grid's widths (default {WIDTHS}); with --floor a "
+                        "third, smaller width (16,32,48) measures the collapse's error one size down")
+    parser.add_argument("--floor", default=None, metavar="E|true",
+                        help="replay with `sweep predict --floor`: each width's runs predicted from the complete "
+                             "smaller width at their settings (the collapse of curves above E; true: the corpus's "
+                             "entropy rate), the others by the curve law")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
     if args.batches and "," in args.batches and "," in args.lrs:
         parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not "
                      f"{args.lrs} (or one batch size to sweep the learning rate at it)")
-    axis, overrides = swept(args.batches), grid(args.lrs, args.batches)
-    size = len(WIDTHS.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
+    axis, overrides = swept(args.batches), grid(args.lrs, args.batches, args.widths)
+    size = len(args.widths.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
     name = {"lr": "lr", "batch_size": "batch"}[axis]
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / "stop"
     prepare(cache)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
-                    "seed": args.seed, "widths": WIDTHS, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
+                    "seed": args.seed, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
                     "work_dir": str(work)}
     if not complete(full, size):
         report["full_wall_seconds"] = train_grid(full, cache, args.seed, overrides, [])
-    print(f"machine: {report['machine']}; seed {args.seed}; widths {WIDTHS}; lrs {args.lrs}; batches "
+    print(f"machine: {report['machine']}; seed {args.seed}; widths {args.widths}; lrs {args.lrs}; batches "
           f"{args.batches or 8}; folders {work}")
     for r in results(full):
         print(f"  {r['run']:45s} steps {r['steps']:5d}  final eval loss {r['final_eval_loss']:.4f}")
@@ -320,12 +354,20 @@ def main() -> None:
         print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}: {o['saved']:.1%} of the grid's FLOPs "
               f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {v:g}' for d, v in o['stoppable'])})")
     if args.only in (None, "replay"):
-        report["replay"] = {"shared": replay(full, True, axis), "per_run": replay(full, False, axis)}
-        print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
-        print_replay("each run fitted alone", report["replay"]["per_run"])
+        from sweep.fit.predict import check_floor
+
+        floor = check_floor(args.floor)
+        if floor is None:
+            report["replay"] = {"shared": replay(full, True, axis), "per_run": replay(full, False, axis)}
+            print_replay("exponents shared across each budget group (the default)", report["replay"]["shared"])
+            print_replay("each run fitted alone", report["replay"]["per_run"])
+        else:
+            report["replay"] = {"collapse": replay(full, True, axis, floor)}
+            print_replay(f"from the complete smaller width where there is one (--floor {floor}), else the curve law",
+                         report["replay"]["collapse"])
         margin, beaten_by = rule_defaults()
         compared = sorted({1, beaten_by})  # one comparator, and conf's early_stop.beaten_by
-        report["rungs"] = [rung_replay(full, rungs, axis, margin, k) for k in compared for rungs in RUNGS]
+        report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor) for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
             print(f"  beaten_by {r['beaten_by']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "

@@ -486,37 +486,46 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     return 0
 
 
-def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: int | None, seed: int) -> int:
+def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: int | None, seed: int,
+            floor: str | None = None) -> int:
     """`sweep predict`: each run's final eval loss predicted from its loss curve so far (or, with
-    `at_fraction`, from the first part of it), with its interval; the error of the finished ones."""
+    `at_fraction`, from the first part of it), with its interval; the error of the finished ones.
+    With `floor`, a run with a finished run of another size at its settings is predicted from it
+    (sweep/fit/collapse.py)."""
     from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
     from sweep.fit.table import jsonable
 
-    predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed)
+    predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed, floor=floor)
     summary = summarize(predictions)
     level = next((p.prediction.level for p in predictions if p.prediction is not None), fit_defaults().level)
     caution = partly_seen_caution(predictions, level)
     if as_json:
-        print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "summary": summary,
-                                   "caution": caution, "runs": [p.to_dict() for p in predictions]}),
-                         indent=2, allow_nan=False))
+        print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "floor": floor,
+                                   "summary": summary, "caution": caution,
+                                   "runs": [p.to_dict() for p in predictions]}), indent=2, allow_nan=False))
         return 0
     cut = f", each cut at {at_fraction:g} of its steps" if at_fraction is not None else ""
-    table = Table(title=f"{source}: final eval loss predicted from the loss curve{cut}")
-    for col in ("run", "status", "seen", "predicted", f"{level:.0%} interval", "actual", "error"):
-        table.add_column(col, justify="left" if col in ("run", "status") else "right")
+    how = "the loss curve" if floor is None else f"the loss curve or a finished run of another size (floor E = {floor})"
+    table = Table(title=f"{source}: final eval loss predicted from {how}{cut}")
+    columns = ("run", "status", "seen", *(("from",) if floor is not None else ()), "predicted",
+               f"{level:.0%} interval", "actual", "error")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("run", "status", "from") else "right")
     for p in predictions:
         if p.prediction is None:
             continue
         lo, hi = p.prediction.interval
         error = "-" if p.error is None else f"{p.error:+.4f} ({p.relative_error:+.2%})"
+        source_of = (getattr(p.prediction, "reference", None) or "curve law",) if floor is not None else ()
         table.add_row(p.run, p.status, f"{p.prediction.fraction_seen:.0%} ({p.prediction.steps_seen:,}/"
-                      f"{p.prediction.steps:,})", f"{p.predicted:.4f}", f"{lo:.4f} .. {hi:.4f}",
+                      f"{p.prediction.steps:,})", *source_of, f"{p.predicted:.4f}", f"{lo:.4f} .. {hi:.4f}",
                       _num(p.actual, ".4f"), error)
     console.print(table)
     for p in predictions:
         if p.skipped is not None:
             console.print(f"skipped {p.run}: {p.skipped}", highlight=False)
+        if p.collapse_skipped is not None:
+            console.print(f"not from a reference, {p.run}: {p.collapse_skipped}", highlight=False)
     line = f"{summary['predicted']} of {summary['runs']} runs predicted"
     if summary["finished_predicted"]:
         line += (f"; over the {summary['finished_predicted']} finished: median |error| "
@@ -869,6 +878,7 @@ SUBCOMMAND_EXAMPLES = {
     sweep predict runs/demo                            # every run, finished or training, from its curve so far
     sweep predict runs/demo --at-fraction 0.25         # replay: what it would have said at 25% of each run
     sweep predict runs/demo --json --bootstrap 500
+    sweep predict runs/demo --at-fraction 0.25 --floor true   # ... from a finished smaller size where there is one
     sweep predict wandb:my-team/scaling-sweep/demo     # ... or the runs of a W&B group (sampled histories)""",
     "suggest": """\
     sweep suggest runs/demo --target-compute 1e15                 # 4 runs that most narrow L*(C), N_opt(C)
@@ -1030,6 +1040,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--bootstrap", type=int, help=f"resamples of each run's interval (default {defaults.bootstrap}, "
                                                   "conf/fit.yaml)")
     pr.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
+    pr.add_argument("--floor", metavar="E|true",
+                    help="predict each run that has a finished run of another size at its settings (lr, batch, "
+                         "weight decay, tokens per parameter, schedule, data, seed) from that run, by the collapse of "
+                         "loss curves above the irreducible loss E: a number (nats/token), or 'true' for the "
+                         "corpus's true entropy rate (data=synthetic)")
     sg = sub.add_parser("suggest", help="propose the next runs that most narrow the intervals of L*(C) and N_opt(C) "
                                         "at a target compute, with their cost and command line")
     sg.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
@@ -1089,7 +1104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           args.cutoff, args.recipe, args.upload, args.fix,
                           args.min_tokens_per_param, args.bootstrap_method)
         if args.command == "predict":
-            return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed)
+            return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor)
         if args.command == "status":
             return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
                           args.parquet)

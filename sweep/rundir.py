@@ -124,6 +124,19 @@ def group_key(cfg: TrainConfig) -> str:
     return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{digest}"
 
 
+SIZE_SETTINGS = (("model", "d"), ("model", "l"))  # what the runs of one size ladder vary
+
+
+def size_key(cfg: TrainConfig) -> str:
+    """The runs that differ only in model size (width, depth): the same tokens per parameter,
+    learning rate, batch size, weight decay, schedule, data and seed (sweep/fit/collapse.py predicts
+    one from another). A hash of its identity without model.d and model.l."""
+    plain = identity_fields(cfg)
+    for section, name in SIZE_SETTINGS:
+        plain[section].pop(name, None)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+
+
 class RunHeld(Exception):
     """The run folder is held by another live process (which trains the run): not a failure."""
 

@@ -198,7 +198,7 @@ class FinalLossPrediction:
         return self.steps_seen / self.steps
 
     def to_dict(self) -> dict:
-        return {"predicted": self.predicted, "interval": list(self.interval), "level": self.level,
+        return {"method": "curve law", "predicted": self.predicted, "interval": list(self.interval), "level": self.level,
                 "L0": self.law.L0, "A": self.law.A, "alpha": self.law.alpha, "C": self.law.C, "gap": self.gap,
                 "steps_seen": self.steps_seen, "steps": self.steps, "fraction_seen": self.fraction_seen,
                 "n_points": self.n_points, "n_resamples": self.n_resamples, "block": self.block,

@@ -40,6 +40,7 @@ class FitDefaults:
     replay_growth: float  # sweep suggest --replay: each round's budget over the compute spent so far
     replay_holdout: int  # sweep suggest --replay: the largest sizes held out
     replay_resamples: int  # sweep suggest --replay: bootstrap resamples of each fit
+    collapse_min_band: float  # sweep predict --floor: the collapse prediction's least half-width, relative
 
     def __post_init__(self) -> None:
         for name in ("resample_e_fractions", "resample_exponents"):

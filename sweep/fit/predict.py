@@ -38,11 +38,13 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
+from sweep.fit.collapse import CollapseError, CollapsePrediction, EvalCurve, predict_by_collapse
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
 SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("budget", "tokens_per_param"),
               "batch_size": ("train", "batch_size"), "lr": ("optim", "lr"), "weight_decay": ("optim", "weight_decay")}
+TRUE_FLOOR = "true"  # --floor true: the collapse predictor's E is the reference's true_entropy_nats
 REPORT_FRACTION = 0.5  # `sweep report`'s predicted-against-actual figure replays each run at half its steps
 
 
@@ -54,9 +56,10 @@ class RunPrediction:
     run: str
     status: str
     coordinates: dict[str, Any] = field(default_factory=dict)
-    prediction: FinalLossPrediction | None = None
+    prediction: FinalLossPrediction | CollapsePrediction | None = None
     actual: float | None = None
     skipped: str | None = None
+    collapse_skipped: str | None = None  # with a floor: why this run has no collapse prediction though it has a reference
 
     @property
     def predicted(self) -> float | None:
@@ -84,6 +87,8 @@ class RunPrediction:
             out.update(self.prediction.to_dict())
         out.update(actual=self.actual, error=self.error, relative_error=self.relative_error, covered=self.covered,
                    skipped=self.skipped)
+        if self.collapse_skipped is not None:
+            out["collapse_skipped"] = self.collapse_skipped
         return out
 
 
@@ -95,24 +100,44 @@ def check_fraction(at_fraction: float | None) -> None:
         raise ConfigError(f"--at-fraction {at_fraction!r}: accepted is a fraction of each run's steps in (0, 1]")
 
 
+def check_floor(floor: float | str | None) -> float | str | None:
+    """The collapse predictor's floor E: None (not used), 'true' (each reference's
+    true_entropy_nats, which data=synthetic records) or a number >= 0 (nats/token);
+    ConfigError otherwise."""
+    if floor is None or floor == TRUE_FLOOR:
+        return floor
+    try:
+        value = float(floor)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(floor, bool) or not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"--floor {floor!r}: accepted is the irreducible loss E in nats/token (a number >= 0, e.g. "
+                          f"from a Chinchilla fit; 0: the plain ratio of the losses) or '{TRUE_FLOOR}' (the corpus's "
+                          "true entropy rate, data=synthetic)")
+    return value
+
+
 def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *, n_resamples: int | None = None,
-                  level: float | None = None, seed: int | None = None, shared: bool = True) -> list[RunPrediction]:
+                  level: float | None = None, seed: int | None = None, shared: bool = True,
+                  floor: float | str | None = None) -> list[RunPrediction]:
     """Every run folder of the sweep folder `source`, or every train run of the W&B group
     `source` = wandb:[ENTITY/]PROJECT/GROUP, predicted (or skipped with its reason), the runs of a
-    budget group together unless `shared` is False.
+    budget group together unless `shared` is False; with a `floor` (check_floor), a run with a
+    finished run of another size at its settings is predicted from it (sweep/fit/collapse.py).
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
-    fraction outside (0, 1] or fewer than 1 resample."""
+    fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0 or 'true'."""
     from sweep.fit.defaults import fit_defaults
     from sweep.rundir import iter_run_dirs
 
     check_fraction(at_fraction)
+    floor = check_floor(floor)
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
         raise ConfigError(f"--bootstrap {n_resamples!r}: accepted is an integer >= 1 (the resamples of each run's "
                           "interval)")
     text = str(source)
-    options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed)
+    options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed, floor=floor)
     if text.startswith("wandb:"):
         from sweep.wandb_records import wandb_run_sources
         from sweep.wandb_runs import parse_source
@@ -236,20 +261,21 @@ def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int |
 
 def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
                  at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                 level: float = 0.95, seed: int = 0) -> list[RunPrediction]:
+                 level: float = 0.95, seed: int = 0, floor: float | str | None = None) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
     shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
     batch size and weight decay) are fitted together, sharing alpha, A and C (sweep/fit/curve_law.py
     predict_final_losses), each keeping its own L0 and gap; a run that cannot be fitted is
-    skipped and leaves the others' fit alone."""
+    skipped and leaves the others' fit alone. With a `floor` (check_floor), a run that has a
+    finished run of another size at its settings is predicted from it instead (with_references)."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
-                           n_resamples=n_resamples, level=level, seed=seed)
+                           n_resamples=n_resamples, level=level, seed=seed, floor=floor)
 
 
 def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
                     at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                    level: float = 0.95, seed: int = 0) -> list[RunPrediction]:
+                    level: float = 0.95, seed: int = 0, floor: float | str | None = None) -> list[RunPrediction]:
     """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
 
@@ -268,12 +294,83 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
             p = read[i][0]
             out[i] = replace(p, skipped=str(result)) if isinstance(result, CurveFitError) else \
                 replace(p, prediction=result)
+    return out if floor is None else with_references(out, read, until_steps, floor, level)
+
+
+def with_references(predictions: list[RunPrediction], read: Sequence[Any], until_steps: Sequence[int | None],
+                    floor: float | str, level: float) -> list[RunPrediction]:
+    """Each run that has a finished run of another size at the same settings (sweep/rundir.py
+    size_key; its reference: the nearest smaller size by N, else the nearest larger) predicted
+    from it by the collapse of curves (sweep/fit/collapse.py), the reference's own reference (a
+    third size) measuring the error one size down; the others keep the curve law's prediction (or skip reason). A run the
+    collapse cannot predict (a floor not below its losses, no eval record yet) keeps the curve
+    law's too, its `collapse_skipped` saying why."""
+    from sweep.fit.defaults import fit_defaults
+
+    sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
+    sized = {i: r for i, r in sized.items() if r is not None}
+
+    def nearest(i: int, exclude: tuple[int, ...]) -> int | None:
+        """The finished run of another size at run i's settings: the nearest smaller in N (as a
+        sweep's smaller runs finish first), else the nearest larger."""
+        others = [(r.ln_n > sized[i].ln_n, abs(r.ln_n - sized[i].ln_n), j) for j, r in sized.items()
+                  if r.key == sized[i].key and r.whole.final is not None and j not in exclude
+                  and abs(r.ln_n - sized[i].ln_n) > 1e-9]
+        return min(others)[2] if others else None
+
+    out = list(predictions)
+    for i, run in sized.items():
+        ref = nearest(i, (i,))
+        if ref is None:
+            continue
+        down = nearest(ref, (i, ref))
+        e_floor = sized[ref].entropy if floor == TRUE_FLOOR else floor
+        if e_floor is None:
+            out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no "
+                                                      "true_entropy_nats (only data=synthetic does): give --floor E")
+            continue
+        try:
+            prediction = predict_by_collapse(run.seen, sized[ref].whole, float(e_floor), level=level,
+                                             min_band=fit_defaults().collapse_min_band, until_step=until_steps[i],
+                                             reference_of_reference=None if down is None else sized[down].whole)
+        except CollapseError as err:
+            out[i] = replace(out[i], collapse_skipped=str(err))
+            continue
+        out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
 
 
+@dataclass(frozen=True)
+class _SizedRun:
+    """A run read for the collapse predictor: its size key and ln N, its eval records seen (cut
+    as the curve law's) and whole, its final eval loss where finished, its true_entropy_nats."""
+
+    key: str
+    ln_n: float
+    seen: EvalCurve
+    whole: EvalCurve
+    entropy: float | None
+
+    @classmethod
+    def of(cls, read: tuple) -> "_SizedRun | None":
+        from sweep.budget import compute_budget
+        from sweep.rundir import size_key
+
+        p, cfg, curve, whole_evals, entropy = read
+        try:
+            n_params = compute_budget(cfg).n_params
+        except ConfigError:  # a config whose budget cannot be planned: no size to compare
+            return None
+        steps = len(curve.lr_S)
+        whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual)
+        return cls(size_key(cfg), math.log(n_params), EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual),
+                   whole, entropy)
+
+
 def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
-    """(the run's RunPrediction without a prediction yet, its config, its Curve), or the
-    RunPrediction skipped with its reason."""
+    """(the run's RunPrediction without a prediction yet, its config, its Curve, all its eval
+    records (step, loss) uncut, its true_entropy_nats or None), or the RunPrediction skipped with
+    its reason."""
     from sweep.record import DIVERGED, PENDING, TRUNK, run_role
 
     name, status, coordinates, actual = run.name, "damaged", {}, None
@@ -294,6 +391,7 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
             return skip("no records yet")
         lr_S, warmup = learning_rates(cfg)
         records = sorted({r["step"]: r for r in run.records() if "step" in r}.values(), key=lambda r: r["step"])
+        full_evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
         if at_fraction is not None:
             records = [r for r in records if r["step"] <= at_fraction * len(lr_S)]
         if until_step is not None:
@@ -304,7 +402,9 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
             return skip("no train_loss records" + (f" in the first {at_fraction:g} of its steps" if at_fraction else ""))
         curve = Curve(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup,
                       train_window=cfg.train.log_every if run.sampled else None)
-        return RunPrediction(name, status, coordinates, actual=actual), cfg, curve
+        entropy = run.result().get("true_entropy_nats")
+        return RunPrediction(name, status, coordinates, actual=actual), cfg, curve, full_evals, \
+            float(entropy) if isinstance(entropy, (int, float)) and math.isfinite(entropy) else None
     except (DamagedFile, ConfigError) as err:
         return skip(str(err))
 

@@ -1,0 +1,153 @@
+"""A run's final eval loss predicted from a finished run of another model size: the collapse of
+loss curves across sizes (Qiu et al. 2025, arXiv 2507.02119, "scaling collapse").
+
+Runs that differ only in model size (width, depth), trained at the same tokens per parameter, with
+the same learning rate, batch size, weight decay, schedule, data and seed (sweep/rundir.py
+size_key), trace one curve once each run's loss above the irreducible loss E is divided by its
+final value and its steps by its own steps. So a run seen up to a fraction f of its steps, with a
+finished run of another size (its reference) at the same settings, is predicted as
+
+    L(1) = E + k (L_ref(1) - E),    k = (L(f) - E) / (L_ref(f) - E)
+
+L(f): the run's last eval record seen (step s, f = s / S); L_ref(f): the reference's eval loss at
+f of its own steps (linear between its records). E (`floor`) is the caller's: the corpus's true
+entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, or 0
+(the plain ratio of the losses). On the early-stopping benchmark's grids (d48 runs from their d32
+references, 82 runs, 9 grids; benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28%
+with E the true entropy rate, 0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0;
+the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict.
+
+The interval is a band about the prediction, not a bootstrap: its half-width is the largest of
+- the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
+- one size down: where the reference has a finished reference of its own, the relative error of
+  this same prediction made for the reference at the same f (the method's error, measured out of
+  sample at this learning rate and schedule), scaled to this prediction;
+- `min_band` x the prediction (conf/fit.yaml collapse_min_band).
+How often it holds the final loss is measured, not assumed (README "Predicting a run's final
+loss"); it is reported with the level of the curve law's intervals so that both read alike.
+
+Letters: S a run's steps, f the fraction of them seen, E eval records (as arrays: steps_E, loss_E).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+DRIFT_FROM = 0.5  # the drift is read over the eval records from this fraction of the records' last step on
+
+
+class CollapseError(ValueError):
+    """Why a run cannot be predicted from its reference: no eval record yet, a floor not below the
+    losses, a reference that has no eval record at the fraction seen."""
+
+
+@dataclass(frozen=True)
+class EvalCurve:
+    """A run's eval records (steps_E ascending, loss_E) and its budget's steps S; `final` its final
+    eval loss where it finished (None while it trains)."""
+
+    name: str
+    steps_E: Sequence[int]
+    loss_E: Sequence[float]
+    steps: int
+    final: float | None = None
+
+    def has_record_by(self, fraction: float) -> bool:
+        return len(self.steps_E) > 0 and fraction * self.steps >= self.steps_E[0]
+
+    def loss_at(self, fraction: float) -> float:
+        """The eval loss at `fraction` of its steps, linear between records; CollapseError before its first."""
+        if not self.has_record_by(fraction):
+            raise CollapseError(f"reference {self.name} has no eval record by step {fraction * self.steps:.0f} "
+                                f"({fraction:.1%} of its {self.steps} steps, where the run was seen up to)")
+        return float(np.interp(fraction * self.steps, np.asarray(self.steps_E, dtype=float),
+                               np.asarray(self.loss_E, dtype=float)))
+
+
+@dataclass(frozen=True)
+class CollapsePrediction:
+    """A run's final eval loss predicted from `reference` (a finished run of another size) with the
+    floor E; `ratio` k; the band's half-width and which of its parts set it (`band_from`: drift,
+    one size down, or min_band). Reads like the curve law's FinalLossPrediction where a caller
+    only needs the prediction: predicted, interval, level, steps_seen, steps, fraction_seen."""
+
+    predicted: float
+    interval: tuple[float, float]
+    level: float
+    reference: str
+    floor: float
+    ratio: float
+    band_from: str
+    steps_seen: int
+    steps: int
+    one_size_down: float | None = None  # the relative error one size down, where measured
+
+    @property
+    def fraction_seen(self) -> float:
+        return self.steps_seen / self.steps
+
+    def to_dict(self) -> dict:
+        return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
+                "level": self.level, "reference": self.reference, "floor": self.floor, "ratio": self.ratio,
+                "band_from": self.band_from, "one_size_down": self.one_size_down, "steps_seen": self.steps_seen,
+                "steps": self.steps, "fraction_seen": self.fraction_seen}
+
+
+def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float, until_step: int | None = None) -> tuple[float, int, list[float]]:
+    """(k at the run's last eval record up to `until_step`, that record's step, k at each record
+    of [s/2, s]); CollapseError when the run has no eval record yet or a loss is not above the floor."""
+    steps_E = np.asarray(run.steps_E, dtype=int)
+    loss_E = np.asarray(run.loss_E, dtype=float)
+    seen = np.isfinite(loss_E) & (steps_E > 0) & ((steps_E <= until_step) if until_step is not None else True)
+    steps_E, loss_E = steps_E[seen], loss_E[seen]
+    if len(steps_E) == 0:
+        raise CollapseError("no eval_loss record yet")
+    last = int(steps_E[-1])
+    window = steps_E >= DRIFT_FROM * last
+    ratios = []
+    for step, loss in zip(steps_E[window], loss_E[window]):
+        if step < last and not reference.has_record_by(step / run.steps):
+            continue  # the drift is read where the reference has records; the last record must have one
+        ref = reference.loss_at(step / run.steps)
+        if not (loss > floor and ref > floor):
+            raise CollapseError(f"floor E = {floor:.4g} is not below the eval loss at step {step} ({loss:.4g}) and "
+                                f"the reference's there ({ref:.4g}): accepted is a floor below both")
+        ratios.append((loss - floor) / (ref - floor))
+    return ratios[-1], last, ratios
+
+
+def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, min_band: float, level: float,
+                        until_step: int | None = None, reference_of_reference: EvalCurve | None = None) -> CollapsePrediction:
+    """`run`'s final eval loss from its eval records (up to `until_step`) and the finished
+    `reference`, with the band described in the module docstring; `reference_of_reference`, a
+    finished run of a third size at the same settings, measures the error one size down.
+    CollapseError when it cannot be predicted (no eval record, a floor not below the losses, a
+    reference without a final loss)."""
+    if reference.final is None or not math.isfinite(reference.final):
+        raise CollapseError(f"reference {reference.name} has no final eval loss")
+    if not (math.isfinite(floor) and 0 <= floor < reference.final):
+        raise CollapseError(f"floor E = {floor!r}: accepted is 0 <= E < the reference's final eval loss "
+                            f"({reference.final:.4g})")
+    ratio, last, ratios = collapse_ratio(run, reference, floor, until_step)
+    reducible = reference.final - floor
+    predicted = floor + ratio * reducible
+    parts = {"drift": max(abs(k - ratio) for k in ratios) * reducible, "min_band": min_band * predicted}
+    down = None
+    if reference_of_reference is not None and reference_of_reference.final is not None:
+        fraction = last / run.steps
+        cut = int(fraction * reference.steps)
+        try:
+            own = predict_by_collapse(reference, reference_of_reference, floor, min_band=0.0, level=level, until_step=cut)
+            down = abs(own.predicted / reference.final - 1)
+            parts["one size down"] = down * predicted
+        except CollapseError:  # the reference has no eval record by then: not measured
+            pass
+    band_from = max(parts, key=parts.get)
+    half = parts[band_from]
+    return CollapsePrediction(predicted=predicted, interval=(predicted - half, predicted + half), level=level,
+                              reference=reference.name, floor=floor, ratio=ratio, band_from=band_from,
+                              steps_seen=last, steps=run.steps, one_size_down=down)

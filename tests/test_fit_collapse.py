@@ -1,0 +1,81 @@
+"""sweep/fit/collapse.py: a run's final eval loss from a finished run of another size, by the
+collapse of their curves above the floor E; the band's parts; what cannot be predicted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sweep.fit.collapse import CollapseError, EvalCurve, collapse_ratio, predict_by_collapse
+
+E = 3.0
+
+
+def universal(f):
+    """The shape every size shares: (L(f) - E) / (L(1) - E), 1 at the end of training."""
+    return 1 + 2.0 * (1 - np.asarray(f, dtype=float)) ** 2
+
+
+def run_of(name, steps, reducible, every=25, until=None, noise=0.0, seed=0):
+    """A run of `steps` whose reducible loss ends at `reducible`, eval every `every` steps."""
+    steps_E = np.arange(every, steps + 1, every)
+    loss_E = E + reducible * universal(steps_E / steps)
+    loss_E = loss_E + np.random.default_rng(seed).normal(0, noise, len(loss_E))
+    final = float(E + reducible)
+    if until is not None:
+        keep = steps_E <= until
+        return EvalCurve(name, steps_E[keep].tolist(), loss_E[keep].tolist(), steps, None)
+    return EvalCurve(name, steps_E.tolist(), loss_E.tolist(), steps, final)
+
+
+def test_on_curves_that_collapse_exactly_the_final_loss_is_recovered_from_a_quarter():
+    reference = run_of("d32", 640, 0.8)
+    seen = run_of("d48", 1300, 0.5, until=325)
+    p = predict_by_collapse(seen, reference, E, min_band=0.01, level=0.95)
+    assert p.predicted == pytest.approx(E + 0.5, rel=1e-4)  # the reference read linearly between its records
+    assert p.ratio == pytest.approx(0.5 / 0.8, rel=1e-3)
+    assert p.steps_seen == 325 and p.fraction_seen == pytest.approx(0.25)
+    assert p.band_from == "min_band"  # no drift: the ratio is the same at every record
+    assert p.interval == pytest.approx((p.predicted * 0.99, p.predicted * 1.01))
+    assert p.to_dict()["method"] == "collapse" and p.to_dict()["reference"] == "d32"
+
+
+def test_a_floor_below_the_truth_biases_the_prediction_and_the_ratio_drifts():
+    reference = run_of("d32", 640, 0.8)
+    seen = run_of("d48", 1300, 0.5, until=325)
+    exact = predict_by_collapse(seen, reference, E, min_band=0.0, level=0.95)
+    plain = predict_by_collapse(seen, reference, 0.0, min_band=0.0, level=0.95)
+    # with E = 0 the ratio of whole losses falls as the curves do: not constant, so it drifts
+    assert plain.predicted != pytest.approx(exact.predicted, rel=1e-3)
+    assert plain.band_from == "drift" and plain.interval[1] - plain.interval[0] > 0
+    k_last, last, ks = collapse_ratio(seen, reference, 0.0)
+    assert last == 325 and ks[-1] == k_last and len(ks) == len([s for s in range(25, 326, 25) if s >= 162.5])
+
+
+def test_the_error_one_size_down_sets_the_band_where_it_is_larger():
+    smallest = run_of("d16", 200, 1.6)
+    reference = run_of("d32", 640, 0.8)
+    # the reference lags the shape early on: predicted from d16 at 25% it comes out 3% high
+    bent = EvalCurve("d32", reference.steps_E, [loss * (1.03 if step <= 200 else 1.0)
+                                                   for step, loss in zip(reference.steps_E, reference.loss_E)],
+                     640, reference.final)
+    seen = run_of("d48", 1300, 0.5, until=325)
+    p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=smallest)
+    assert p.band_from == "one size down" and p.one_size_down > 0.01
+    lo, hi = p.interval
+    assert hi - p.predicted == pytest.approx(p.one_size_down * p.predicted)
+
+
+def test_what_cannot_be_predicted_says_why():
+    reference = run_of("d32", 640, 0.8)
+    with pytest.raises(CollapseError, match="no eval_loss record yet"):
+        predict_by_collapse(EvalCurve("d48", [], [], 1300), reference, E, min_band=0.01, level=0.95)
+    seen = run_of("d48", 1300, 0.5, until=325)
+    with pytest.raises(CollapseError, match="floor E = 3.9: accepted is 0 <= E < the reference's final"):
+        predict_by_collapse(seen, reference, 3.9, min_band=0.01, level=0.95)
+    running = run_of("d32", 640, 0.8, until=300)
+    with pytest.raises(CollapseError, match="reference d32 has no final eval loss"):
+        predict_by_collapse(seen, running, E, min_band=0.01, level=0.95)
+    early = run_of("d48", 1300, 0.5, every=10, until=20)  # f = 1.5%: before the reference's first eval record
+    with pytest.raises(CollapseError, match=r"reference d32 has no eval record by step 10 \(1.5% of its 640 steps"):
+        predict_by_collapse(early, reference, E, min_band=0.01, level=0.95)
