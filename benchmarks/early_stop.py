@@ -354,7 +354,7 @@ def main() -> None:
         print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}: {o['saved']:.1%} of the grid's FLOPs "
               f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {v:g}' for d, v in o['stoppable'])})")
     if args.only in (None, "replay"):
-        from sweep.fit.predict import check_floor
+        from sweep.fit.collapse import check_floor
 
         floor = check_floor(args.floor)
         if floor is None:

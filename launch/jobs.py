@@ -38,7 +38,7 @@ from sweep.early_stop import decision_for, early_stopped_groups, is_settled, pro
 from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
-from sweep.rundir import RunDir
+from sweep.rundir import RunDir, size_key
 
 RUN, SEGMENT, PROBE, REST = "run", "segment", "probe", "rest"  # a Job's kind, beside BRANCH
 PARTIAL = (SEGMENT, PROBE)  # kinds that train part of a run and leave it to a later job
@@ -157,16 +157,27 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
               for members in early_stopped_groups([p.cfg for p in grid]).values()}
     in_group = {id(p) for members in groups.values() for p in members}
     jobs: list[Job] = []
+    if any(members[0].cfg.early_stop.floor is not None for members in groups.values()):
+        groups = {first: groups[first] for first in sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g]))}
+        finals: dict[str, Job] = {}  # run folder name -> the job that ends it
+        placed = False
+        for i, point in enumerate(grid):
+            if i in groups and not placed:  # every group here, smaller models first: references end first
+                for members in groups.values():
+                    built = group_jobs(members, references_of(members, finals))
+                    finals.update({j.point.run.path.name: j for j in built if j.kind in (RUN, REST)})
+                    jobs += built
+                placed = True
+            elif point.role is None and id(point) not in in_group:
+                job = Job(point, RUN, 0, point.budget.steps)
+                finals[point.run.path.name] = job
+                jobs.append(job)
+            elif point.role is not None:
+                jobs += _ladder_jobs(point, branches) if point.role == TRUNK else []
+        return jobs
     for i, point in enumerate(grid):
         if point.role == TRUNK:
-            members = branches.get(point.run.path.name, [])
-            ends = sorted({branch_step(b.cfg) for b in members})
-            first, previous = 0, ()
-            for end in ends:
-                segment = Job(point, SEGMENT, first, end, previous, None if end == ends[-1] else end)
-                jobs.append(segment)
-                jobs += [Job(b, BRANCH, end, b.budget.steps, (segment,)) for b in members if branch_step(b.cfg) == end]
-                first, previous = end, (segment,)
+            jobs += _ladder_jobs(point, branches)
         elif i in groups:
             jobs += group_jobs(groups[i])
         elif point.role is None and id(point) not in in_group:
@@ -174,15 +185,40 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     return jobs
 
 
-def group_jobs(members: Sequence[GridPoint]) -> list[Job]:
+def _ladder_jobs(trunk: GridPoint, branches: dict[str, list[GridPoint]]) -> list[Job]:
+    """A ladder's jobs: its trunk's segments, each followed by the branches that start at its end."""
+    members = branches.get(trunk.run.path.name, [])
+    ends = sorted({branch_step(b.cfg) for b in members})
+    jobs: list[Job] = []
+    first, previous = 0, ()
+    for end in ends:
+        segment = Job(trunk, SEGMENT, first, end, previous, None if end == ends[-1] else end)
+        jobs.append(segment)
+        jobs += [Job(b, BRANCH, end, b.budget.steps, (segment,)) for b in members if branch_step(b.cfg) == end]
+        first, previous = end, (segment,)
+    return jobs
+
+
+def references_of(members: Sequence[GridPoint], finals: dict[str, Job]) -> tuple[Job, ...]:
+    """With early_stop.floor: the jobs that end the smaller runs of the grid at a member's settings
+    (sweep/rundir.py size_key), planned before (`finals`: run folder name -> its job), which the
+    group's rests wait for, so that each member can be predicted from a finished smaller run."""
+    keys = {size_key(p.cfg) for p in members}
+    smallest = min(p.budget.n_params for p in members)
+    return tuple(job for job in finals.values()
+                 if job.point.budget.n_params < smallest and size_key(job.point.cfg) in keys)
+
+
+def group_jobs(members: Sequence[GridPoint], references: tuple[Job, ...] = ()) -> list[Job]:
     """An early-stopped group's jobs: each member not settled a probe (0 -> P) and a rest (P -> S)
-    after all the group's probes, carrying the group's configs; a settled member (it counts in
-    the decision) one plain job, done."""
+    after all the group's probes (and the `references`' jobs: early_stop.floor), carrying the
+    group's configs; a settled member (it counts in the decision) one plain job, done."""
     configs = tuple(p.cfg for p in members)
     done = [settled(p) for p in members]  # each run's files read once
     live = [p for p, d in zip(members, done) if not d]
     probes = [Job(p, PROBE, 0, probe_step(p.cfg), (), probe_step(p.cfg)) for p in live]
-    rests = [Job(p, REST, probe.last_step, p.budget.steps, tuple(probes), None, configs)
+    waits = tuple(probes) + tuple(r for r in references if not r.done())
+    rests = [Job(p, REST, probe.last_step, p.budget.steps, waits, None, configs)
              for p, probe in zip(live, probes)]
     plain = [Job(p, RUN, 0, p.budget.steps) for p, d in zip(members, done) if d]
     return [*plain, *probes, *rests]

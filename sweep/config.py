@@ -173,6 +173,7 @@ class EarlyStopConfig:
     beaten_by: int = MISSING  # ... above the intervals of this many other members (>= 1; all, where fewer)
     resamples: int = MISSING  # bootstrap resamples of each prediction's interval
     level: float = MISSING  # the intervals' level, in (0, 1)
+    floor: Optional[str] = MISSING  # E or 'true': predict from a finished smaller run (sweep/fit/collapse.py)
 
 
 @dataclass
@@ -412,6 +413,9 @@ def _check_early_stop(cfg: TrainConfig) -> None:
                           "stopped run must be clearly worse than; 1: the surest one alone)")
     if not 0 < e.level < 1:
         raise ConfigError(f"early_stop.level={e.level}: accepted is an interval level in (0, 1)")
+    from sweep.fit.collapse import check_floor
+
+    check_floor(e.floor, "early_stop.floor")
     if not e.enabled:
         return
     if cfg.budget.branch:

@@ -104,6 +104,7 @@ class MemberDecision:
     best_predicted: float | None = None
     best_interval: tuple[float, float] | None = None
     reason: str = ""
+    predicted_from: str | None = None  # "curve law", or "collapse from <run>" (early_stop.floor)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -134,6 +135,7 @@ class Standing:
     reason: str = ""
     at_step: int | None = None
     steps: int | None = None
+    predicted_from: str | None = None  # MemberDecision.predicted_from
 
 
 def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list[MemberDecision]:
@@ -153,7 +155,8 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
     best = min(ranked, key=lambda s: s.loss) if ranked else None
     decisions = []
     for s in standings:
-        common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps)
+        common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps,
+                      predicted_from=s.predicted_from)
         if s.loss is None:
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
@@ -232,7 +235,7 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
                if d.run not in taken}
         decided = {**taken, **new}
         body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
-                "beaten_by": first.early_stop.beaten_by,
+                "beaten_by": first.early_stop.beaten_by, "floor": first.early_stop.floor,
                 "level": first.early_stop.level, "members": {n: d.to_dict() for n, d in decided.items()}}
         atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
     for d in new.values():
@@ -257,7 +260,7 @@ def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standi
         return Standing(name, None, None, False, "diverged")
     if status == STOPPED_EARLY and taken is not None and taken.predicted is not None:
         return Standing(name, taken.predicted, taken.interval, False, "stopped earlier",
-                        taken.predicted_at_step, taken.steps)
+                        taken.predicted_at_step, taken.steps, taken.predicted_from)
     return None
 
 
@@ -269,7 +272,9 @@ def _predicted_standing(cfg: TrainConfig, p: Any) -> Standing:
     seen = p.prediction.steps_seen
     if at is None or seen < at:
         return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of probe step {at}")
-    return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps)
+    reference = getattr(p.prediction, "reference", None)  # a CollapsePrediction's
+    return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
+                    "curve law" if reference is None else f"collapse from {reference}")
 
 
 def result_fields(decision: MemberDecision) -> dict[str, Any]:
@@ -283,20 +288,43 @@ def result_fields(decision: MemberDecision) -> dict[str, Any]:
     return out
 
 
+def finished_elsewhere(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
+    """The complete runs of the group's sweep folder outside the group: where its members find a
+    finished run of another size at their settings (early_stop.floor; sweep/fit/collapse.py)."""
+    from sweep.rundir import iter_run_dirs
+
+    members = {RunDir.for_config(c).path.name for c in cfgs}
+    out = []
+    for run in iter_run_dirs(cfgs[0].out_dir):
+        if run.path.name in members:
+            continue
+        try:
+            if (run.read_result() or {}).get("status") == COMPLETE:
+                out.append(run)
+        except DamagedFile:  # a damaged result is no reference; its own job reports it
+            continue
+    return out
+
+
 def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision]) -> list[Standing]:
     """What every member of one budget group brings to its decision, in order: a finished run its
     actual final eval loss, a run stopped earlier the prediction it was stopped with; the members to be predicted are
     predicted together, each from its records up to its probe step, sharing the curve law's alpha,
     A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
-    annealing, and the group's runs at their different learning rates pin it down together."""
+    annealing, and the group's runs at their different learning rates pin it down together. With
+    early_stop.floor, a member with a finished run of another size at its settings in the sweep
+    folder is predicted from it instead (the collapse of curves, sweep/fit/collapse.py)."""
+    from sweep.fit.collapse import check_floor
     from sweep.fit.predict import predict_runs
 
     out = [_recorded_standing(c, taken.get(RunDir.for_config(c).path.name)) for c in cfgs]
     todo = [i for i, s in enumerate(out) if s is None]
     if todo:
         e = cfgs[todo[0]].early_stop
+        floor = check_floor(e.floor, "early_stop.floor")
         predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], [probe_step(cfgs[i]) for i in todo],
-                                   n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed)
+                                   n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed, floor=floor,
+                                   references=[] if floor is None else finished_elsewhere(cfgs))
         for i, p in zip(todo, predictions):
             out[i] = _predicted_standing(cfgs[i], p)
     return out

@@ -137,6 +137,7 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     ("early_stop.level=1", "early_stop.level=1.0: accepted is an interval level"),
     ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
     ("early_stop.beaten_by=0", "early_stop.beaten_by=0: accepted is an integer >= 1"),
+    ("early_stop.floor=-1", "early_stop.floor='-1': accepted is the irreducible loss E in nats/token"),
 ])
 def test_settings_out_of_range_are_one_clear_error(tiny_config, override, message):
     with pytest.raises(ConfigError, match=message):
@@ -172,6 +173,26 @@ def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(
     written = json.loads(decisions_file(cfgs[0]).read_text())
     assert written["fraction"] == 0.5 and written["beaten_by"] == 2 and set(written["members"]) == set(decisions)
     assert decide_group(list(reversed(cfgs))) == decisions  # decided once: a second call reads the file
+
+
+def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its_settings(tiny_config):
+    """d32 runs probed at half their steps; d16 runs at the same settings finished: with
+    early_stop.floor each member with one is predicted from it (the collapse of curves), a member
+    without one by the curve law, as before."""
+    for lr in ("3e-3", "3e-2"):
+        train(tiny_config("model.d=16", f"optim.lr={lr}", "budget.tokens_per_param=2"))
+    members = [tiny_config(*ON, "early_stop.floor=0", f"optim.lr={lr}", "budget.tokens_per_param=2")
+               for lr in ("3e-3", "3e-2", "1e-2")]
+    for cfg in members:
+        train(cfg, until_step=probe_step(cfg))
+    decisions = decide_group(members)
+    by_lr = {cfg.optim.lr: decisions[name] for cfg, name in zip(members, decisions)}
+    assert by_lr[3e-3].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-03")
+    assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
+    assert by_lr[1e-2].predicted_from in ("curve law", None)  # no d16 run at 1e-2: the curve law (or not predicted)
+    for d in decisions.values():
+        assert d.predicted is None or d.predicted_at_step == probe_step(members[0])
+    assert json.loads(decisions_file(members[0]).read_text())["floor"] == "0"
 
 
 def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):

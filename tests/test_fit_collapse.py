@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.fit.collapse import CollapseError, EvalCurve, collapse_ratio, predict_by_collapse
+from sweep.errors import ConfigError
+from sweep.fit.collapse import CollapseError, EvalCurve, check_floor, collapse_ratio, predict_by_collapse
 
 E = 3.0
 
@@ -79,3 +80,13 @@ def test_what_cannot_be_predicted_says_why():
     early = run_of("d48", 1300, 0.5, every=10, until=20)  # f = 1.5%: before the reference's first eval record
     with pytest.raises(CollapseError, match=r"reference d32 has no eval record by step 10 \(1.5% of its 640 steps"):
         predict_by_collapse(early, reference, E, min_band=0.01, level=0.95)
+
+
+@pytest.mark.parametrize("bad", ["abc", -1.0, float("nan"), True, "inf"])
+def test_a_floor_is_a_number_at_least_0_or_true(bad):
+    with pytest.raises(ConfigError, match="--floor .*accepted is the irreducible loss E in nats/token"):
+        check_floor(bad)
+    with pytest.raises(ConfigError, match="early_stop.floor=.*accepted is the irreducible loss E"):
+        check_floor(bad, "early_stop.floor")
+    assert check_floor("2.5") == 2.5 and check_floor(0) == 0.0 and check_floor("true") == "true"
+    assert check_floor(None) is None

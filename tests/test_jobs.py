@@ -111,6 +111,29 @@ def test_each_member_of_an_early_stopped_group_gets_a_probe_to_its_probe_step_an
     assert len({group_key(p.cfg) for p in grid}) == 2
 
 
+def test_with_a_floor_a_group_s_rests_also_wait_for_the_smaller_runs_at_their_settings_planned_first(tmp_path):
+    # the larger width listed first: with early_stop.floor the smaller group is planned first all the same
+    grid = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=true", "model.d=32,16",
+                         "optim.lr=1e-3,3e-3", f"out_dir={tmp_path}"])
+    jobs = job_plan(grid)
+    assert len(jobs) == 8
+    small = [j for j in jobs if j.point.cfg.model.d == 16]
+    large = [j for j in jobs if j.point.cfg.model.d == 32]
+    assert max(jobs.index(j) for j in small) < min(jobs.index(j) for j in large)  # references end first
+    small_rests = [j for j in small if j.kind == REST]
+    for rest in (j for j in large if j.kind == REST):
+        own_probes = tuple(j for j in large if j.kind == PROBE)
+        assert rest.after == own_probes + tuple(small_rests)  # its probes, then the d16 runs at its settings
+    assert all(j.after == tuple(k for k in small if k.kind == PROBE) for j in small_rests)  # nothing smaller
+    finish(small_rests[0].point, "complete")  # a finished reference is no longer waited for
+    rest = next(j for j in job_plan(grid) if j.kind == REST and j.point.cfg.model.d == 32)
+    assert [j.point.cfg.model.d for j in rest.after].count(16) == 1
+    without = job_plan(compose_grid([*TINY, "early_stop.enabled=true", "model.d=32,16", "optim.lr=1e-3,3e-3",
+                                     f"out_dir={tmp_path / 'plain'}"]))
+    assert all(j.point.cfg.model.d == 32 for j in without[:4])  # grid order, each group after its own probes only
+    assert all(len(j.after) == 2 for j in without if j.kind == REST)
+
+
 def test_a_finished_member_gets_no_job_to_run_and_still_counts_in_its_group_s_decision(tmp_path):
     grid = early_stop_grid(tmp_path)
     finish(grid[0], "complete")

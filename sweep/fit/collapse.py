@@ -37,7 +37,30 @@ from typing import Sequence
 
 import numpy as np
 
+from sweep.errors import ConfigError
+
+TRUE_FLOOR = "true"  # a floor of 'true': each reference's true_entropy_nats (data=synthetic records it)
 DRIFT_FROM = 0.5  # the drift is read over the eval records from this fraction of the records' last step on
+
+
+def check_floor(floor: float | str | None, name: str = "--floor") -> float | str | None:
+    """The floor E as given (`sweep predict --floor`, early_stop.floor): None (not used), 'true'
+    (each reference's true_entropy_nats) or a number >= 0 in nats/token; ConfigError naming `name`
+    otherwise."""
+    if floor is None:
+        return None
+    if isinstance(floor, str) and floor.strip().lower() == TRUE_FLOOR:  # early_stop.floor=true reads as 'True'
+        return TRUE_FLOOR
+    try:
+        value = float(floor)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(floor, bool) or not (math.isfinite(value) and value >= 0):
+        sep = "=" if name.startswith("early_stop") else " "
+        raise ConfigError(f"{name}{sep}{floor!r}: accepted is the irreducible loss E in nats/token (a number >= 0, "
+                          f"e.g. from a Chinchilla fit; 0: the plain ratio of the losses) or '{TRUE_FLOOR}' (the "
+                          "corpus's true entropy rate, data=synthetic)")
+    return value
 
 
 class CollapseError(ValueError):

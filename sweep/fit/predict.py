@@ -38,13 +38,13 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.fit.collapse import CollapseError, CollapsePrediction, EvalCurve, predict_by_collapse
+from sweep.fit.collapse import (TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve, check_floor,
+                                predict_by_collapse)
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
 SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("budget", "tokens_per_param"),
               "batch_size": ("train", "batch_size"), "lr": ("optim", "lr"), "weight_decay": ("optim", "weight_decay")}
-TRUE_FLOOR = "true"  # --floor true: the collapse predictor's E is the reference's true_entropy_nats
 REPORT_FRACTION = 0.5  # `sweep report`'s predicted-against-actual figure replays each run at half its steps
 
 
@@ -98,23 +98,6 @@ def check_fraction(at_fraction: float | None) -> None:
     if isinstance(at_fraction, bool) or not isinstance(at_fraction, (int, float)) or \
             not (math.isfinite(at_fraction) and 0 < at_fraction <= 1):
         raise ConfigError(f"--at-fraction {at_fraction!r}: accepted is a fraction of each run's steps in (0, 1]")
-
-
-def check_floor(floor: float | str | None) -> float | str | None:
-    """The collapse predictor's floor E: None (not used), 'true' (each reference's
-    true_entropy_nats, which data=synthetic records) or a number >= 0 (nats/token);
-    ConfigError otherwise."""
-    if floor is None or floor == TRUE_FLOOR:
-        return floor
-    try:
-        value = float(floor)
-    except (TypeError, ValueError):
-        value = math.nan
-    if isinstance(floor, bool) or not (math.isfinite(value) and value >= 0):
-        raise ConfigError(f"--floor {floor!r}: accepted is the irreducible loss E in nats/token (a number >= 0, e.g. "
-                          f"from a Chinchilla fit; 0: the plain ratio of the losses) or '{TRUE_FLOOR}' (the corpus's "
-                          "true entropy rate, data=synthetic)")
-    return value
 
 
 def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *, n_resamples: int | None = None,
@@ -261,21 +244,25 @@ def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int |
 
 def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
                  at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                 level: float = 0.95, seed: int = 0, floor: float | str | None = None) -> list[RunPrediction]:
+                 level: float = 0.95, seed: int = 0, floor: float | str | None = None,
+                 references: Sequence[Any] = ()) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
     shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
     batch size and weight decay) are fitted together, sharing alpha, A and C (sweep/fit/curve_law.py
     predict_final_losses), each keeping its own L0 and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone. With a `floor` (check_floor), a run that has a
-    finished run of another size at its settings is predicted from it instead (with_references)."""
+    finished run of another size at its settings is predicted from it instead (with_references),
+    among `runs` and `references` (run folders only read as such: not predicted)."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
-                           n_resamples=n_resamples, level=level, seed=seed, floor=floor)
+                           n_resamples=n_resamples, level=level, seed=seed, floor=floor,
+                           references=[FolderRun(run) for run in references])
 
 
 def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
                     at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                    level: float = 0.95, seed: int = 0, floor: float | str | None = None) -> list[RunPrediction]:
+                    level: float = 0.95, seed: int = 0, floor: float | str | None = None,
+                    references: Sequence[RunSource] = ()) -> list[RunPrediction]:
     """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
 
@@ -294,7 +281,9 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
             p = read[i][0]
             out[i] = replace(p, skipped=str(result)) if isinstance(result, CurveFitError) else \
                 replace(p, prediction=result)
-    return out if floor is None else with_references(out, read, until_steps, floor, level)
+    if floor is None:
+        return out
+    return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level)
 
 
 def with_references(predictions: list[RunPrediction], read: Sequence[Any], until_steps: Sequence[int | None],
@@ -304,7 +293,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     from it by the collapse of curves (sweep/fit/collapse.py), the reference's own reference (a
     third size) measuring the error one size down; the others keep the curve law's prediction (or skip reason). A run the
     collapse cannot predict (a floor not below its losses, no eval record yet) keeps the curve
-    law's too, its `collapse_skipped` saying why."""
+    law's too, its `collapse_skipped` saying why. `read` holds the predictions' runs, then runs
+    read as references only."""
     from sweep.fit.defaults import fit_defaults
 
     sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
@@ -320,6 +310,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
 
     out = list(predictions)
     for i, run in sized.items():
+        if i >= len(predictions):  # a reference only: read, not predicted
+            continue
         ref = nearest(i, (i,))
         if ref is None:
             continue
