@@ -69,7 +69,7 @@ def swept(batches: str | None) -> str:
 
 FRACTIONS = (0.1, 0.25, 0.5)
 ORACLE_MARGINS = (0.0, 0.005, 0.01)  # runs ending within this of their width's best are never stopped by the bound
-EARLY_STOP = ["early_stop.enabled=true", "early_stop.fraction=0.25"]
+STOP_FRACTION = 0.25  # early_stop.fraction of the launcher's run (--only stop)
 
 
 def prepare(cache: Path) -> None:
@@ -325,6 +325,9 @@ def main() -> None:
                         help="replay with `sweep predict --floor`: each width's runs predicted from the complete "
                              "smaller width at their settings (the collapse of curves above E; true: the corpus's "
                              "entropy rate), the others by the curve law")
+    parser.add_argument("--stop-fraction", type=float, default=STOP_FRACTION,
+                        help=f"early_stop.fraction of the launcher's run (--only stop; default {STOP_FRACTION}); "
+                             "with --floor the launcher's run sets early_stop.floor too (WORK/seedS/stop-fF-floorE)")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
@@ -336,7 +339,11 @@ def main() -> None:
     name = {"lr": "lr", "batch_size": "batch"}[axis]
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
-    full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / "stop"
+    early_stop = ["early_stop.enabled=true", f"early_stop.fraction={args.stop_fraction:g}",
+                  *([f"early_stop.floor={args.floor}"] if args.floor else [])]
+    stop_name = "stop" if (args.stop_fraction, args.floor) == (STOP_FRACTION, None) else \
+        f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "")
+    full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / stop_name
     prepare(cache)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
                     "seed": args.seed, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
@@ -377,9 +384,9 @@ def main() -> None:
                               + (", ".join(f"{name} {v:g} at {f:.0%} (ends {e:+.2%})" for v, f, e in w["stopped"]) or "none")
                               for d, w in r["best"].items()))
     if args.only in (None, "stop"):
-        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, overrides, EARLY_STOP)
+        report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, overrides, early_stop)
         s = report["stop"] = stop_comparison(full, stopped, axis)
-        print(f"\nearly stopping at 25%: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
+        print(f"\nearly stopping at {args.stop_fraction:.0%}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
         for d, w in s["best"].items():
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
