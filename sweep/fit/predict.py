@@ -18,6 +18,11 @@ The runs of one budget group (sweep/rundir.py group_key: the same model, tokens,
 seed; learning rate, batch size or weight decay differ) are fitted together, sharing the law's
 alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fits each alone.
 
+With a floor E (`floor`: a number, or 'true' for the corpus's true entropy rate), a run with a
+finished run of another size at its settings (sweep/rundir.py size_key) is predicted from that
+run instead, by the collapse of loss curves across sizes (sweep/fit/collapse.py; with_references);
+the others keep the curve law.
+
 A run that cannot be predicted is kept with a one-line `skipped` reason: a ladder's trunk (no final
 loss of its own: its branches are the runs), a diverged run, no records yet, too few records after
 the warmup, still in its initial descent, no eval record yet, no annealing seen yet (wsd before
@@ -291,10 +296,10 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     """Each run that has a finished run of another size at the same settings (sweep/rundir.py
     size_key; its reference: the nearest smaller size by N, else the nearest larger) predicted
     from it by the collapse of curves (sweep/fit/collapse.py), the reference's own reference (a
-    third size) measuring the error one size down; the others keep the curve law's prediction (or skip reason). A run the
-    collapse cannot predict (a floor not below its losses, no eval record yet) keeps the curve
-    law's too, its `collapse_skipped` saying why. `read` holds the predictions' runs, then runs
-    read as references only."""
+    third size) measuring the error one size down; the others keep the curve law's prediction
+    (or skip reason). A run the collapse cannot predict (a floor not below its losses, no eval
+    record yet) keeps the curve law's too, its `collapse_skipped` saying why. `read` holds
+    _read_run's result for each prediction's run, then for each run read as a reference only."""
     from sweep.fit.defaults import fit_defaults
 
     sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
