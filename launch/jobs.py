@@ -158,7 +158,8 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     in_group = {id(p) for members in groups.values() for p in members}
     jobs: list[Job] = []
     if any(members[0].cfg.early_stop.floor is not None for members in groups.values()):
-        groups = {first: groups[first] for first in sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g]))}
+        smallest_first = sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g]))
+        groups = {first: groups[first] for first in smallest_first}
         finals: dict[str, Job] = {}  # run folder name -> the job that ends it
         placed = False
         for i, point in enumerate(grid):

@@ -86,7 +86,7 @@ class EvalCurve:
         """The eval loss at `fraction` of its steps, linear between records; CollapseError before its first."""
         if not self.has_record_by(fraction):
             raise CollapseError(f"reference {self.name} has no eval record by step {fraction * self.steps:.0f} "
-                                f"({fraction:.1%} of its {self.steps} steps, where the run was seen up to)")
+                                f"({fraction:.1%} of its {self.steps} steps, as far as the run was seen)")
         return float(np.interp(fraction * self.steps, np.asarray(self.steps_E, dtype=float),
                                np.asarray(self.loss_E, dtype=float)))
 
@@ -120,7 +120,8 @@ class CollapsePrediction:
                 "steps": self.steps, "fraction_seen": self.fraction_seen}
 
 
-def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float, until_step: int | None = None) -> tuple[float, int, list[float]]:
+def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
+                   until_step: int | None = None) -> tuple[float, int, list[float]]:
     """(k at the run's last eval record up to `until_step`, that record's step, k at each record
     of [s/2, s]); CollapseError when the run has no eval record yet or a loss is not above the floor."""
     steps_E = np.asarray(run.steps_E, dtype=int)
@@ -144,7 +145,8 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float, until_ste
 
 
 def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, min_band: float, level: float,
-                        until_step: int | None = None, reference_of_reference: EvalCurve | None = None) -> CollapsePrediction:
+                        until_step: int | None = None,
+                        reference_of_reference: EvalCurve | None = None) -> CollapsePrediction:
     """`run`'s final eval loss from its eval records (up to `until_step`) and the finished
     `reference`, with the band described in the module docstring; `reference_of_reference`, a
     finished run of a third size at the same settings, measures the error one size down.
@@ -164,7 +166,8 @@ def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, m
         fraction = last / run.steps
         cut = int(fraction * reference.steps)
         try:
-            own = predict_by_collapse(reference, reference_of_reference, floor, min_band=0.0, level=level, until_step=cut)
+            own = predict_by_collapse(reference, reference_of_reference, floor, min_band=0.0, level=level,
+                                      until_step=cut)
             down = abs(own.predicted / reference.final - 1)
             parts["one size down"] = down * predicted
         except CollapseError:  # the reference has no eval record by then: not measured

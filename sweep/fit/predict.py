@@ -64,7 +64,7 @@ class RunPrediction:
     prediction: FinalLossPrediction | CollapsePrediction | None = None
     actual: float | None = None
     skipped: str | None = None
-    collapse_skipped: str | None = None  # with a floor: why this run has no collapse prediction though it has a reference
+    collapse_skipped: str | None = None  # with a floor: why a run with a reference is not predicted from it
 
     @property
     def predicted(self) -> float | None:
@@ -360,8 +360,8 @@ class _SizedRun:
             return None
         steps = len(curve.lr_S)
         whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual)
-        return cls(size_key(cfg), math.log(n_params), EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual),
-                   whole, entropy)
+        seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual)
+        return cls(size_key(cfg), math.log(n_params), seen, whole, entropy)
 
 
 def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
