@@ -18,7 +18,10 @@ and the rest, steps P -> S, after every probe of its group; the rest decides the
       rest a [Pa -> Sa]   rest b [Pb -> Sb]   rest c [Pc -> Sc]
 
 A member already settled (finished, or stopped early while early stopping is on) keeps one plain
-job, done: it is not run again but counts in its group's decision.
+job, done: it is not run again but counts in its group's decision. With early_stop.floor (a member
+predicted from the finished smaller run at its settings: sweep/fit/collapse.py) the groups are
+planned smallest model first, and a group's rests also wait for the jobs that end those smaller
+runs (references_of).
 
 Both launchers run this plan: Slurm orders it with `afterok` dependencies (launch/submit.py),
 the local launcher starts a job once its dependencies are done (launch/local.py). Pure: nothing
@@ -146,7 +149,8 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     """The jobs of a grid (launch/grid.py build_grid's, ladders and early-stopped groups
     expanded) in grid order, each after the jobs it waits for: a plain run as it comes; a ladder
     where its trunk stands, each trunk segment followed by the branches that start at its end;
-    an early-stopped group where its first member stands, its probes then its rests. A trunk's
+    an early-stopped group where its first member stands, its probes then its rests (with
+    early_stop.floor: every group where the first stands, smallest model first). A trunk's
     segments end at its branches' cooldown starts (the last one at its own end: it runs to the
     end then)."""
     branches: dict[str, list[GridPoint]] = {}
