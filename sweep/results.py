@@ -72,28 +72,32 @@ def differing_settings(rows: list[dict[str, Any]], shown: Iterable[str] = ()) ->
     table of the rows must show besides its `shown` keys so that no two rows differ unseen. Keys
     that do not change what is trained (where runs go, how often they log: sweep/rundir.py) are
     left out. A row's settings are its run folder's config.yaml, or, for a W&B run or a folder
-    whose config cannot be read, the coordinates the row holds."""
-    settings_R = [_row_settings(row) for row in rows]
-    keys = list(dict.fromkeys(k for settings in settings_R for k in settings))
+    whose config cannot be read, the coordinates the row holds: such a row's other settings are
+    unknown, not different (one damaged run does not make every setting a column)."""
+    read_R = [_row_settings(row) for row in rows]
+    keys = list(dict.fromkeys(k for settings, _ in read_R for k in settings))
     hidden = set(shown)
     differing = {}
     for key in keys:
         if key in hidden or not is_identity_setting(key):
             continue
-        values = [settings.get(key) for settings in settings_R]
-        if any(v != values[0] for v in values[1:]):
+        values = [settings.get(key) for settings, _ in read_R]
+        known = [v for v, (settings, whole) in zip(values, read_R) if whole or key in settings]
+        if any(v != known[0] for v in known[1:]):
             differing[key] = values
     return differing
 
 
-def _row_settings(row: dict[str, Any]) -> dict[str, Any]:
+def _row_settings(row: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(the row's settings, whether they are its whole config: False for a W&B row or a folder
+    whose config cannot be read, whose settings are the coordinates the row holds)."""
     path = Path(str(row.get("path", "")))
     if row.get("status") != DAMAGED and (path / "config.yaml").is_file():
         try:
-            return flatten(RunDir(path).read_config())
+            return flatten(RunDir(path).read_config()), True
         except DamagedFile:
             pass
-    return {SETTINGS[name]: row[name] for name in SETTINGS if name in row}
+    return {SETTINGS[name]: row[name] for name in SETTINGS if row.get(name) is not None}, False
 
 
 def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -407,8 +407,18 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
     assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
     assert "5 of 6 runs predicted; over the 5 finished: median |error|" in out  # d16 at 2 tokens/param: still in
     # its initial descent at half its 113 steps
-    assert "caution: 5 of the runs predicted were seen for part of their steps: their intervals hold the final " \
-           "loss less often than 95%" in out
+    assert "caution: 5 of the runs predicted by the curve law were seen for part of their steps: their intervals " \
+           "hold the final loss less often than 95%" in out
+
+
+def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(small_sweep, capsys, wide_console):
+    assert main(["predict", str(small_sweep), "--at-fraction", "0.5", "--bootstrap", "20", "--floor", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "│ from" in out
+    assert out.count("d16-l1-b4-lr3.0e-03") >= 2  # the d32 runs' reference (the nearest smaller size)
+    assert "predicted from a finished run of another size: on that benchmark their bands held it" in out
+    assert main(["predict", str(small_sweep), "--floor", "-1"]) == 2
+    assert "--floor '-1': accepted is the irreducible loss E in nats/token" in capsys.readouterr().out
 
 
 def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_seen(small_sweep, capsys):
@@ -418,7 +428,8 @@ def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_s
     result = json.loads(capsys.readouterr().out)
     seen = [r["fraction_seen"] for r in result["runs"] if not r["skipped"]]
     assert seen and all(f < 1 for f in seen)
-    assert result["caution"].startswith(f"{len(seen)} of the runs predicted were seen for part of their steps")
+    assert result["caution"].startswith(f"{len(seen)} of the runs predicted by the curve law were seen for part of "
+                                        "their steps")
 
 
 def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):

@@ -1,6 +1,8 @@
 """sweep/results.py: the runs table of a sweep folder."""
 
-from sweep.results import load_runs
+from pathlib import Path
+
+from sweep.results import differing_settings, load_runs
 from sweep.rundir import RunDir
 from sweep.run.loop import train
 
@@ -52,6 +54,19 @@ def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_conf
     assert any("result.json: holds a list, not a JSON object" in e for e in errors)
     assert any("config.yaml: not YAML" in e for e in errors)
     assert any("config.yaml: lacks the setting model.d" in e for e in errors)
+
+
+def test_a_damaged_run_s_unknown_settings_are_not_settings_that_differ(tiny_config, tmp_path):
+    # a damaged row knows only its coordinates: the other settings are unknown for it, not different
+    for lr in (1e-3, 2e-3, 3e-3):
+        cfg = tiny_config(f"optim.lr={lr}", "optim.warmup_steps=3" if lr == 2e-3 else "optim.warmup_steps=2")
+        RunDir.for_config(cfg).write_config(cfg)
+    rows = load_runs(tmp_path / "runs")
+    assert set(differing_settings(rows)) == {"optim.lr", "optim.warmup_steps"}
+    broken = next(r for r in rows if r["lr"] == 3e-3)
+    (Path(broken["path"]) / "result.json").write_text('{"status": "complete", "final_eval')
+    rows = load_runs(tmp_path / "runs")
+    assert set(differing_settings(rows)) == {"optim.lr", "optim.warmup_steps"}
 
 
 def test_a_run_held_by_a_live_process_is_running_also_when_an_earlier_attempt_failed(tiny_config, tmp_path):

@@ -130,7 +130,7 @@ def open_prepared(data: DataConfig, seq_len: int) -> TokenStore:
     if not manifest_file.exists():
         raise ConfigError(
             f"data={DataSource(data.source).value} is not prepared ({entry} does not exist): run "
-            "`sweep prepare` with the sweep's overrides first (README: Preparing data)"
+            "`sweep prepare` with the sweep's overrides first (README: Data)"
         )
     corpus = _check_entry(entry, data, verify_checksums=False)
     if corpus.n_train_tokens < seq_len + 1 or corpus.manifest["eval"]["n_tokens"] < seq_len + 1:

@@ -421,15 +421,23 @@ def summarize(predictions: list[RunPrediction]) -> dict[str, Any]:
 def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> str | None:
     """What `sweep predict` cautions about when runs were predicted from part of their curve: their
     intervals cover less often than their level says. The figures are the early-stopping
-    benchmark's (benchmarks/RESULTS.md, "Predicting the final loss and early stopping"). None when
-    every run predicted was seen whole."""
+    benchmark's (benchmarks/RESULTS.md, "Predicting the final loss and early stopping" and
+    "Predicting from a finished smaller run"). None when every run predicted was seen whole."""
     partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
     if not partial:
         return None
-    return (f"{len(partial)} of the runs predicted were seen for part of their steps: their intervals hold the "
-            f"final loss less often than {level:.0%} (on the early-stopping benchmark the 95% intervals held it "
-            "for 57-88% of the runs at 25% of each run, 73-100% at 50%; README \"What to expect\" under sweep "
-            "predict)")
+    by_law = sum(not isinstance(p.prediction, CollapsePrediction) for p in partial)
+    parts = []
+    if by_law:
+        parts.append(f"{by_law} of the runs predicted by the curve law were seen for part of their steps: their "
+                     f"intervals hold the final loss less often than {level:.0%} (on the early-stopping benchmark the "
+                     "95% intervals held it for 70-94% of the runs at 25% of each run, 78-100% at 50%; README "
+                     "\"What to expect\" under sweep predict)")
+    if len(partial) > by_law:
+        parts.append(f"{len(partial) - by_law} predicted from a finished run of another size: on that benchmark "
+                     "their bands held it for 70-90% of the runs at 10%, 90-100% at 25%, all at 50%, the misses the "
+                     "slowest learning rates (README \"From a finished run of another size\")")
+    return "; ".join(parts)
 
 
 def swept_axis(predictions: list[RunPrediction]) -> str | None:

@@ -1,4 +1,4 @@
-"""The findings that compare training recipes (SCIENCE.md section 1): explicit L2 regularisation
+"""The findings that compare training recipes (Xiao 2024; README "The science"): explicit L2 regularisation
 against weight decay (l2_vs_decay) and a constant learning rate against one scaled as 2/D
 (lr_crossover), each checked on the runs its preset labels with those recipes.
 

@@ -1,4 +1,4 @@
-"""The findings on how loss scales (SCIENCE.md section 2, sub-scaling): data density bends the
+"""The findings on how loss scales (Chen et al. 2025, sub-scaling; README "The science"): data density bends the
 loss curve and the sub-scaling law predicts held-out runs better (density_subscaling), and the
 compute exponent shrinks with the over-training ratio up to a threshold (otr).
 

@@ -1,4 +1,4 @@
-"""The U-curve findings (SCIENCE.md sections 1 and 2), each checked on a sweep's runs:
+"""The U-curve findings (README "Reproducing the papers"), each checked on a sweep's runs:
 
     lr_ucurve      final loss against peak learning rate at Chinchilla-optimal training is
                    U-shaped at every model size, and the optimum moves with size (Xiao 2024)

@@ -1,6 +1,6 @@
 """What a finding's check returns, and the one noise rule every verdict uses.
 
-A finding (a claim of a paper, SCIENCE.md sections 1 and 2) is checked on the runs that test it
+A finding (a claim of a paper, README "Reproducing the papers") is checked on the runs that test it
 and gets one of three verdicts: it held, it did not hold, or these runs cannot tell. Each check
 states its rule in words (`Finding.rule`, printed in the report) and the numbers behind the
 verdict with their uncertainty.
