@@ -1078,12 +1078,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--out-dir", type=Path, help="where the runs go (default: conf/demo.yaml's out_dir)")
     e = sub.add_parser("experiment", help="run a paper's finding (conf/experiment/NAME.yaml) here: prepare, "
                                           "train, report with its verdict")
-    e.add_argument("name", choices=experiment_presets(), metavar="NAME",
+    e.add_argument("name", nargs="?", choices=experiment_presets(), metavar="NAME",
                    help=f"the preset conf/experiment/NAME.yaml: {', '.join(experiment_presets())}")
     e.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. out_dir=...)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "overrides", None) is not None and all("=" in x and not x.startswith("-") for x in extra):
+        args.overrides += extra  # overrides after an option (`sweep prepare data=c4 --workers 8 out_dir=...`)
+    elif extra:
+        parser.parse_args(argv)  # argparse's own error for what is not an override
+    if args.command == "experiment" and args.name is None:
+        parser.error(f"sweep experiment NAME: give a preset's NAME; accepted: {', '.join(experiment_presets())}")
     if args.command == "completion":
         sys.stdout.write(bash_completion(parser))
         return 0

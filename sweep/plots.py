@@ -73,7 +73,10 @@ def draw_loss_vs_size(rows: Sequence[dict[str, Any]], axes: Any = None) -> Figur
         ax.set_xlabel(label)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("final held-out loss (nats/token)")
-    axes[1].legend(title=f"{len(done)} complete runs", fontsize=8)
+    if series:
+        axes[1].legend(title=f"{len(done)} complete runs", fontsize=8)
+    else:  # nothing complete yet: say so on the figure, not through an empty legend's warning
+        axes[1].text(0.5, 0.5, "no complete runs yet", transform=axes[1].transAxes, ha="center", va="center")
     if fresh:
         fig.suptitle("Final loss against model size and compute")
     return fig

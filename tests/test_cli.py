@@ -691,3 +691,21 @@ def test_an_unknown_experiment_is_one_error_naming_the_presets(capsys):
     assert stop.value.code == 2
     assert "invalid choice: 'lr_ucurves' (choose from 'batch_ucurve', 'batch_vs_loss'" \
         in capsys.readouterr().err
+
+
+def test_overrides_after_an_option_are_overrides_and_anything_else_is_refused(tmp_path, capsys, wide_console):
+    assert main(["plan", "--config-name", "demo", "model.d=32", f"out_dir={tmp_path}", "--config-name", "demo",
+                 "optim.lr=2e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "2.00e-03" in out and "total: 3 runs" in out  # d32 x the demo's 3 token budgets, at the lr given last
+    with pytest.raises(SystemExit) as stop:
+        main(["plan", "--config-name", "demo", "--bogus", "model.d=32"])
+    assert stop.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_sweep_experiment_without_a_name_names_the_presets(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["experiment"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "sweep experiment NAME: give a preset's NAME; accepted: batch_ucurve" in err
+    assert "overrides" not in err.splitlines()[-1]

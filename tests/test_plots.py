@@ -1,6 +1,6 @@
 """sweep/plots.py: the loss-vs-size figure."""
 
-from sweep.plots import group_series, plot_loss_vs_size
+from sweep.plots import draw_loss_vs_size, group_series, plot_loss_vs_size
 
 
 def test_plots_complete_runs_only(tmp_path):
@@ -43,3 +43,13 @@ def test_the_figure_is_drawn_onto_a_pair_of_the_user_s_axes():
     axes = user.subplots(1, 2)
     assert draw_loss_vs_size(rows, axes) is user
     assert [len(ax.lines) for ax in axes] == [1, 1] and axes[0].get_xlabel() == "parameters N"
+
+
+def test_a_sweep_without_complete_runs_is_drawn_with_a_note_and_no_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" would fail here
+        fig = draw_loss_vs_size([{"status": "running", "n_params": 1e6, "flops": 1e12, "final_eval_loss": None}])
+    assert [t.get_text() for t in fig.axes[1].texts] == ["no complete runs yet"]
+    assert fig.axes[1].get_legend() is None
