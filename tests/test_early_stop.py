@@ -181,7 +181,8 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     without one by the curve law, as before."""
     for lr in ("3e-3", "3e-2"):
         train(tiny_config("model.d=16", f"optim.lr={lr}", "budget.tokens_per_param=2"))
-    members = [tiny_config(*ON, "early_stop.floor=0", f"optim.lr={lr}", "budget.tokens_per_param=2")
+    members = [tiny_config(*ON, "early_stop.floor=0", f"optim.lr={lr}", "budget.tokens_per_param=2",
+                           "train.eval_every=6")  # probe step 160 falls between two evals (156, 162)
                for lr in ("3e-3", "3e-2", "1e-2")]
     for cfg in members:
         train(cfg, until_step=probe_step(cfg))
@@ -191,7 +192,7 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
     assert by_lr[1e-2].predicted_from in ("curve law", None)  # no d16 run at 1e-2: the curve law (or not predicted)
     for d in decisions.values():
-        assert d.predicted is None or d.predicted_at_step == probe_step(members[0])
+        assert d.predicted is None or d.predicted_at_step == probe_step(members[0]) == 160
     assert json.loads(decisions_file(members[0]).read_text())["floor"] == "0"
 
 

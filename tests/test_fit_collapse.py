@@ -39,6 +39,9 @@ def test_on_curves_that_collapse_exactly_the_final_loss_is_recovered_from_a_quar
     assert p.band_from == "min_band"  # no drift: the ratio is the same at every record
     assert p.interval == pytest.approx((p.predicted * 0.99, p.predicted * 1.01))
     assert p.to_dict()["method"] == "collapse" and p.to_dict()["reference"] == "d32"
+    # seen up to a step past its last eval record (a probe step between two evals): seen there, read at the eval
+    later = predict_by_collapse(seen, reference, E, min_band=0.01, level=0.95, seen_until=330)
+    assert later.steps_seen == 330 and later.ratio_step == 325 and later.predicted == p.predicted
 
 
 def test_a_floor_below_the_truth_biases_the_prediction_and_the_ratio_drifts():

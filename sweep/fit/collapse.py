@@ -105,9 +105,10 @@ class CollapsePrediction:
     floor: float
     ratio: float
     band_from: str
-    steps_seen: int
+    steps_seen: int  # the run's records seen up to this step (train or eval): as the curve law's
     steps: int
     one_size_down: float | None = None  # the relative error one size down, where measured
+    ratio_step: int | None = None  # the eval record k was read at (<= steps_seen)
 
     @property
     def fraction_seen(self) -> float:
@@ -116,7 +117,8 @@ class CollapsePrediction:
     def to_dict(self) -> dict:
         return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
                 "level": self.level, "reference": self.reference, "floor": self.floor, "ratio": self.ratio,
-                "band_from": self.band_from, "one_size_down": self.one_size_down, "steps_seen": self.steps_seen,
+                "band_from": self.band_from, "one_size_down": self.one_size_down, "ratio_step": self.ratio_step,
+                "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen}
 
 
@@ -145,11 +147,13 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
 
 
 def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, min_band: float, level: float,
-                        until_step: int | None = None,
-                        reference_of_reference: EvalCurve | None = None) -> CollapsePrediction:
+                        until_step: int | None = None, reference_of_reference: EvalCurve | None = None,
+                        seen_until: int | None = None) -> CollapsePrediction:
     """`run`'s final eval loss from its eval records (up to `until_step`) and the finished
     `reference`, with the band described in the module docstring; `reference_of_reference`, a
     finished run of a third size at the same settings, measures the error one size down.
+    `seen_until`: the last step of the run's records (its train records may run past its last
+    eval record: a probe step between two evals), reported as steps_seen (default: that eval's).
     CollapseError when it cannot be predicted (no eval record, a floor not below the losses, a
     reference without a final loss)."""
     if reference.final is None or not math.isfinite(reference.final):
@@ -176,4 +180,5 @@ def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, m
     half = parts[band_from]
     return CollapsePrediction(predicted=predicted, interval=(predicted - half, predicted + half), level=level,
                               reference=reference.name, floor=floor, ratio=ratio, band_from=band_from,
-                              steps_seen=last, steps=run.steps, one_size_down=down)
+                              steps_seen=max(last, seen_until or 0), steps=run.steps, one_size_down=down,
+                              ratio_step=last)

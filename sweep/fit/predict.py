@@ -329,7 +329,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         try:
             prediction = predict_by_collapse(run.seen, sized[ref].whole, float(e_floor), level=level,
                                              min_band=fit_defaults().collapse_min_band, until_step=until_steps[i],
-                                             reference_of_reference=None if down is None else sized[down].whole)
+                                             reference_of_reference=None if down is None else sized[down].whole,
+                                             seen_until=run.seen_until)
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
@@ -347,6 +348,7 @@ class _SizedRun:
     seen: EvalCurve
     whole: EvalCurve
     entropy: float | None
+    seen_until: int  # the last step of its records seen (train or eval)
 
     @classmethod
     def of(cls, read: tuple) -> "_SizedRun | None":
@@ -361,7 +363,8 @@ class _SizedRun:
         steps = len(curve.lr_S)
         whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual)
         seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual)
-        return cls(size_key(cfg), math.log(n_params), seen, whole, entropy)
+        last = max([*curve.train_steps, *curve.eval_steps], default=0)
+        return cls(size_key(cfg), math.log(n_params), seen, whole, entropy, int(last))
 
 
 def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
