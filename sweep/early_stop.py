@@ -53,6 +53,7 @@ from typing import Any, Iterator, Sequence
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
+from sweep.fit.collapse import check_floor
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
 from sweep.rundir import RunDir, group_key  # group_key: importable from here too
 from sweep.storage import atomic_write
@@ -235,7 +236,7 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
                if d.run not in taken}
         decided = {**taken, **new}
         body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
-                "beaten_by": first.early_stop.beaten_by, "floor": first.early_stop.floor,
+                "beaten_by": first.early_stop.beaten_by, "floor": check_floor(first.early_stop.floor, "early_stop.floor"),
                 "level": first.early_stop.level, "members": {n: d.to_dict() for n, d in decided.items()}}
         atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
     for d in new.values():
@@ -314,7 +315,6 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
     annealing, and the group's runs at their different learning rates pin it down together. With
     early_stop.floor, a member with a finished run of another size at its settings in the sweep
     folder is predicted from it instead (the collapse of curves, sweep/fit/collapse.py)."""
-    from sweep.fit.collapse import check_floor
     from sweep.fit.predict import predict_runs
 
     out = [_recorded_standing(c, taken.get(RunDir.for_config(c).path.name)) for c in cfgs]

@@ -193,7 +193,7 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     assert by_lr[1e-2].predicted_from in ("curve law", None)  # no d16 run at 1e-2: the curve law (or not predicted)
     for d in decisions.values():
         assert d.predicted is None or d.predicted_at_step == probe_step(members[0]) == 160
-    assert json.loads(decisions_file(members[0]).read_text())["floor"] == "0"
+    assert json.loads(decisions_file(members[0]).read_text())["floor"] == 0.0
 
 
 def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):
