@@ -492,9 +492,11 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
     `at_fraction`, from the first part of it), with its interval; the error of the finished ones.
     With `floor`, a run with a finished run of another size at its settings is predicted from it
     (sweep/fit/collapse.py)."""
+    from sweep.fit.collapse import check_floor
     from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
     from sweep.fit.table import jsonable
 
+    floor = check_floor(floor)
     predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed, floor=floor)
     summary = summarize(predictions)
     level = next((p.prediction.level for p in predictions if p.prediction is not None), fit_defaults().level)

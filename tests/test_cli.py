@@ -414,7 +414,7 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
 def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(small_sweep, capsys, wide_console):
     assert main(["predict", str(small_sweep), "--at-fraction", "0.5", "--bootstrap", "20", "--floor", "0"]) == 0
     out = capsys.readouterr().out
-    assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "│ from" in out
+    assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "┃ from " in out
     assert out.count("d16-l1-b4-lr3.0e-03") >= 2  # the d32 runs' reference (the nearest smaller size)
     assert "predicted from a finished run of another size: on that benchmark their bands held it" in out
     assert main(["predict", str(small_sweep), "--floor", "-1"]) == 2

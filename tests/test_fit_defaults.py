@@ -17,7 +17,7 @@ def test_conf_fit_yaml_holds_every_default_the_readme_names():
                                          max_orders=2, min_converged_fraction=0.9, suggest_count=4,
                                          suggest_noise_floor=0.003, suggest_max_extrapolation=1e6,
                                          suggest_max_widths=10, suggest_cost_exponent=0.4, replay_growth=1.0,
-                                         replay_holdout=1, replay_resamples=60)
+                                         replay_holdout=1, replay_resamples=60, collapse_min_band=0.01)
 
 
 def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):
