@@ -117,11 +117,7 @@ GROUP_FREE_SETTINGS = (("optim", "lr"), ("optim", "weight_decay"), ("train", "ba
 def group_key(cfg: TrainConfig) -> str:
     """The budget group of a run: its identity without learning rate, weight decay and batch size,
     as `d32-l2-tpp20-<hash>`."""
-    plain = identity_fields(cfg)
-    for section, name in GROUP_FREE_SETTINGS:
-        plain[section].pop(name, None)
-    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
-    return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{digest}"
+    return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{_digest_without(cfg, GROUP_FREE_SETTINGS)[:8]}"
 
 
 SIZE_SETTINGS = (("model", "d"), ("model", "l"))  # what the runs of one size ladder vary
@@ -131,10 +127,15 @@ def size_key(cfg: TrainConfig) -> str:
     """The runs that differ only in model size (width, depth): the same tokens per parameter,
     learning rate, batch size, weight decay, schedule, data and seed (sweep/fit/collapse.py predicts
     one from another). A hash of its identity without model.d and model.l."""
+    return _digest_without(cfg, SIZE_SETTINGS)[:12]
+
+
+def _digest_without(cfg: TrainConfig, settings: tuple[tuple[str, str], ...]) -> str:
+    """The sha256 of the run's identity without `settings` ((section, name) pairs)."""
     plain = identity_fields(cfg)
-    for section, name in SIZE_SETTINGS:
+    for section, name in settings:
         plain[section].pop(name, None)
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class RunHeld(Exception):
