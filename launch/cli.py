@@ -349,7 +349,6 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     from sweep.fit.laws import ALL_RECIPES, fit_law
     from sweep.fit.table import read_curves
 
-    source, runs_file = table_source(source, runs_file)
     table, rows = load_table(source, runs_file, upload)
     if upload and recipe == ALL_RECIPES:
         raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
@@ -449,7 +448,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
 
-    source, runs_file = table_source(source, runs_file)
+    source, runs_file = table_source(source, runs_file)  # a runs file given as the source: its report beside it
     table, rows = load_table(source, runs_file, upload)
     if out is None:
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
