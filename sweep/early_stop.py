@@ -290,20 +290,25 @@ def result_fields(decision: MemberDecision) -> dict[str, Any]:
 
 
 def finished_elsewhere(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
-    """The complete runs of the group's sweep folder outside the group: where its members find a
-    finished run of another size at their settings (early_stop.floor; sweep/fit/collapse.py)."""
+    """The complete runs of the group's sweep folder outside the group at a member's learning
+    rate, batch size, weight decay and tokens per parameter (as their result.json records them):
+    where its members find a finished run of another size at their settings (early_stop.floor;
+    sweep/fit/collapse.py, which checks the rest of the settings). Only these are read whole."""
     from sweep.rundir import iter_run_dirs
 
     members = {RunDir.for_config(c).path.name for c in cfgs}
+    settings = {(c.optim.lr, c.train.batch_size, c.optim.weight_decay, c.budget.tokens_per_param) for c in cfgs}
     out = []
     for run in iter_run_dirs(cfgs[0].out_dir):
         if run.path.name in members:
             continue
         try:
-            if (run.read_result() or {}).get("status") == COMPLETE:
-                out.append(run)
+            result = run.read_result() or {}
         except DamagedFile:  # a damaged result is no reference; its own job reports it
             continue
+        recorded = tuple(result.get(k) for k in ("lr", "batch_size", "weight_decay", "tokens_per_param"))
+        if result.get("status") == COMPLETE and recorded in settings:
+            out.append(run)
     return out
 
 
