@@ -3,7 +3,8 @@
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
                                     [--modes eager,compiled] [--precisions fp32,bf16]
                                     [--chunk-tokens 8192] [--per-block-compile] [--pad-vocab 128]
-                                    [--json FILE] [--profile FILE] [--startup]
+                                    [--one-graph] [--autotune] [--json FILE] [--profile FILE]
+                                    [--startup]
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile of the whole model,
 as a compiled run does) and precision (fp32, bf16 autocast), one
@@ -23,7 +24,12 @@ whole logits: sweep/run/loss.py, `train.loss_chunk_tokens`), with `--per-block-c
 H200 measured it 0.60x the whole model's speed; compiled mode only), with `--pad-vocab M` also
 `ours padded V` (the embedding and head hold V rounded up to a multiple of M rows, as nanoGPT
 pads 50,257 to 50,304: a matmul whose output has V = 32,101 columns, an odd row stride, cannot
-use the aligned tensor-core kernels; FLOPs are still counted at the real V).
+use the aligned tensor-core kernels; FLOPs are still counted at the real V), with `--one-graph`
+also `ours one graph` (the forward and the fp32 loss compiled as one function, so that Inductor
+sees the logits' cast and softmax with the head that makes them; compiled mode only), and with
+`--autotune` also `ours autotuned` (the whole model compiled with mode
+"max-autotune-no-cudagraphs": Inductor times Triton templates against cuBLAS for each matmul;
+compiled mode only; its compile takes minutes).
 
 `--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 at
 which one eager step of every variant fits in memory (the batch that fits).
@@ -87,9 +93,10 @@ class Variant:
 
 
 def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, per_block: bool,
-             pad_vocab: int = 0) -> list[Variant]:
-    """ours, [ours chunked], [ours per-block], [ours padded V], ref: on the device, compiled as the
-    mode says (ours as sweep/run/loop.py compiles a run's model: the whole forward, in place)."""
+             pad_vocab: int = 0, one_graph: bool = False, autotune: bool = False) -> list[Variant]:
+    """ours, [ours chunked], [ours per-block], [ours padded V], [ours one graph], [ours autotuned],
+    ref: on the device, compiled as the mode says (ours as sweep/run/loop.py compiles a run's
+    model: the whole forward, in place)."""
     found = []
     torch.manual_seed(0)
     ours = Transformer(shape).to(placement.device)
@@ -113,6 +120,16 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, p
         if placement.compile:
             padded.compile()
         found.append(Variant("ours padded V", padded, step_loss(padded, placement, None)))
+    if one_graph and placement.compile:  # forward and loss in one torch.compile'd function
+        torch.manual_seed(0)
+        whole = Transformer(shape).to(placement.device)
+        found.append(Variant("ours one graph", whole,
+                             torch.compile(LogitsLoss(whole, placement.autocast, compile_loss=False))))
+    if autotune and placement.compile:
+        torch.manual_seed(0)
+        tuned = Transformer(shape).to(placement.device)
+        tuned.compile(mode="max-autotune-no-cudagraphs")
+        found.append(Variant("ours autotuned", tuned, step_loss(tuned, placement, None)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
@@ -273,6 +290,10 @@ def main() -> None:
                         help="also time our model with each block compiled instead of the whole (compiled mode)")
     parser.add_argument("--pad-vocab", type=int, default=0, metavar="M",
                         help="also time our model with V rounded up to a multiple of M (its embedding and head)")
+    parser.add_argument("--one-graph", action="store_true",
+                        help="also time our model with the forward and the loss compiled as one function")
+    parser.add_argument("--autotune", action="store_true",
+                        help="also time our model compiled with mode max-autotune-no-cudagraphs")
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     parser.add_argument("--profile", type=Path, help="also profile 3 steps of ours (the last shape, mode and "
@@ -303,7 +324,7 @@ def main() -> None:
                 placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
                 benches = [Bench(v, device, optim)
                            for v in variants(shape, placement, args.chunk_tokens, args.per_block_compile,
-                                             args.pad_vocab)]
+                                             args.pad_vocab, args.one_graph, args.autotune)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
                 failed = {}
                 for bench in benches:
