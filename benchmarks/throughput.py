@@ -3,7 +3,8 @@
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
                                     [--modes eager,compiled] [--precisions fp32,bf16]
                                     [--chunk-tokens 8192] [--per-block-compile] [--pad-vocab 128]
-                                    [--one-graph] [--autotune] [--json FILE] [--profile FILE]
+                                    [--one-graph] [--autotune] [--plain-head] [--json FILE]
+                                    [--profile FILE]
                                     [--startup]
 
 For each shape (D x L, seq 512, V = 32,101) and each mode (eager, torch.compile of the whole model,
@@ -29,7 +30,9 @@ also `ours one graph` (the forward and the fp32 loss compiled as one function, s
 sees the logits' cast and softmax with the head that makes them; compiled mode only), and with
 `--autotune` also `ours autotuned` (the whole model compiled with mode
 "max-autotune-no-cudagraphs": Inductor times Triton templates against cuBLAS for each matmul;
-compiled mode only; its compile takes minutes).
+compiled mode only; its compile takes minutes), and with `--plain-head` also `ours plain head`
+(the head's matmul at V itself, not padded to a multiple of model.transformer.HEAD_ALIGN: as runs
+were before the H200 measured it).
 
 `--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 at
 which one eager step of every variant fits in memory (the batch that fits).
@@ -93,9 +96,10 @@ class Variant:
 
 
 def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, per_block: bool,
-             pad_vocab: int = 0, one_graph: bool = False, autotune: bool = False) -> list[Variant]:
+             pad_vocab: int = 0, one_graph: bool = False, autotune: bool = False,
+             plain_head: bool = False) -> list[Variant]:
     """ours, [ours chunked], [ours per-block], [ours padded V], [ours one graph], [ours autotuned],
-    ref: on the device, compiled as the mode says (ours as sweep/run/loop.py compiles a run's
+    [ours plain head], ref: on the device, compiled as the mode says (ours as sweep/run/loop.py compiles a run's
     model: the whole forward, in place)."""
     found = []
     torch.manual_seed(0)
@@ -130,6 +134,13 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, p
         tuned = Transformer(shape).to(placement.device)
         tuned.compile(mode="max-autotune-no-cudagraphs")
         found.append(Variant("ours autotuned", tuned, step_loss(tuned, placement, None)))
+    if plain_head:
+        torch.manual_seed(0)
+        plain = Transformer(shape).to(placement.device)
+        plain.head_align = 1
+        if placement.compile:
+            plain.compile()
+        found.append(Variant("ours plain head", plain, step_loss(plain, placement, None)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
@@ -192,8 +203,12 @@ def profile_steps(bench: "Bench", batch_BxT1: torch.Tensor, steps: int) -> str:
             bench.step(batch_BxT1, timed=False)
     events = [e for e in prof.key_averages() if not e.key.startswith("ProfilerStep")]
     time_of = (lambda e: e.self_device_time_total) if cuda else (lambda e: e.self_cpu_time_total)
-    if cuda:  # kernels only: CPU-side operator events have no self device time of their own
-        events = [e for e in events if time_of(e) > 0]
+    if cuda:  # kernels only: an operator's (or a Triton launch's) own event carries its kernels' device
+        # time as well, which counted each kernel twice (the H200's first profile: 270 ms a 137 ms step)
+        from torch.autograd import DeviceType
+
+        kernels = [e for e in events if time_of(e) > 0 and e.device_type == DeviceType.CUDA]
+        events = kernels or [e for e in events if time_of(e) > 0]
     total = sum(time_of(e) for e in events) or 1.0
     by_kind: dict[str, float] = {}
     for event in events:
@@ -294,6 +309,8 @@ def main() -> None:
                         help="also time our model with the forward and the loss compiled as one function")
     parser.add_argument("--autotune", action="store_true",
                         help="also time our model compiled with mode max-autotune-no-cudagraphs")
+    parser.add_argument("--plain-head", action="store_true",
+                        help="also time our model with the head's matmul at V itself (not padded)")
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     parser.add_argument("--profile", type=Path, help="also profile 3 steps of ours (the last shape, mode and "
@@ -324,7 +341,7 @@ def main() -> None:
                 placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
                 benches = [Bench(v, device, optim)
                            for v in variants(shape, placement, args.chunk_tokens, args.per_block_compile,
-                                             args.pad_vocab, args.one_graph, args.autotune)]
+                                             args.pad_vocab, args.one_graph, args.autotune, args.plain_head)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
                 failed = {}
                 for bench in benches:

@@ -74,3 +74,24 @@ def test_compiling_in_place_keeps_state_dict_keys_and_outputs():
     model.compile()  # how a compiled run compiles its model: checkpoints load either way
     assert list(model.state_dict()) == keys
     torch.testing.assert_close(model(tokens), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_the_head_runs_padded_to_an_aligned_vocabulary_with_the_unpadded_values_and_gradients():
+    shape = TransformerShape(d=32, l=1, vocab_size=97, seq_len=8, head_dim=16, mlp_ratio=4,
+                             rope_base=10000.0)  # V = 97 -> 128 in the matmul
+    torch.manual_seed(0)
+    model = Transformer(shape)
+    tokens_BxT = torch.randint(0, 97, (2, 8))
+    logits_BxTxV = model(tokens_BxT)
+    assert logits_BxTxV.shape == (2, 8, 97) and logits_BxTxV.stride(1) == 128  # a view of the aligned matmul
+    expected_BxTxV = model.hidden(tokens_BxT) @ model.head.weight.T
+    torch.testing.assert_close(logits_BxTxV, expected_BxTxV)
+    logits_BxTxV.square().sum().backward()
+    padded_grad = model.head.weight.grad.clone()
+    model.zero_grad()
+    model.head_align = 1  # the plain head
+    plain_BxTxV = model(tokens_BxT)
+    assert plain_BxTxV.is_contiguous()
+    plain_BxTxV.square().sum().backward()
+    torch.testing.assert_close(padded_grad, model.head.weight.grad)
+    assert model.state_dict()["head.weight"].shape == (97, 32)  # checkpoints keep V rows
