@@ -880,6 +880,7 @@ SUBCOMMAND_EXAMPLES = {
     sweep predict runs/demo --at-fraction 0.25         # replay: what it would have said at 25% of each run
     sweep predict runs/demo --json --bootstrap 500
     sweep predict runs/demo --at-fraction 0.25 --floor true   # ... from a finished smaller size where there is one
+    sweep predict runs/demo --at-fraction 0.25 --floor auto   # ... E calibrated on the two sizes below each run
     sweep predict wandb:my-team/scaling-sweep/demo     # ... or the runs of a W&B group (sampled histories)""",
     "suggest": """\
     sweep suggest runs/demo --target-compute 1e15                 # 4 runs that most narrow L*(C), N_opt(C)
@@ -1041,11 +1042,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--bootstrap", type=int, help=f"resamples of each run's interval (default {defaults.bootstrap}, "
                                                   "conf/fit.yaml)")
     pr.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
-    pr.add_argument("--floor", metavar="E|true",
+    pr.add_argument("--floor", metavar="E|true|auto",
                     help="predict each run that has a finished run of another size at its settings (lr, batch, "
                          "weight decay, tokens per parameter, schedule, data, seed) from that run, by the collapse of "
-                         "loss curves above the irreducible loss E: a number (nats/token), or 'true' for the "
-                         "corpus's true entropy rate (data=synthetic)")
+                         "loss curves above the irreducible loss E: a number (nats/token), 'true' for the "
+                         "corpus's true entropy rate (data=synthetic), or 'auto': E calibrated on the finished runs "
+                         "of the two sizes below the run (at least 3 pairs at the same settings)")
     sg = sub.add_parser("suggest", help="propose the next runs that most narrow the intervals of L*(C) and N_opt(C) "
                                         "at a target compute, with their cost and command line")
     sg.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")

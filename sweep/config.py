@@ -173,7 +173,7 @@ class EarlyStopConfig:
     beaten_by: int = MISSING  # ... above the intervals of this many other members (>= 1; all, where fewer)
     resamples: int = MISSING  # bootstrap resamples of each prediction's interval
     level: float = MISSING  # the intervals' level, in (0, 1)
-    # E or 'true': predict from a finished smaller run (sweep/fit/collapse.py). None, not MISSING: a
+    # E, 'true' or 'auto': predict from a finished smaller run (sweep/fit/collapse.py). None, not MISSING: a
     # config written before the setting existed (a queued job's, a run folder's) reads as off
     floor: Optional[str] = None
 

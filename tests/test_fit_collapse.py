@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.collapse import CollapseError, EvalCurve, check_floor, collapse_ratio, predict_by_collapse
+from sweep.fit.collapse import (MIN_FLOOR_PAIRS, CollapseError, EvalCurve, calibrate_floor, check_floor, collapse_ratio,
+                                predict_by_collapse)
 
 E = 3.0
 
@@ -92,4 +93,29 @@ def test_a_floor_is_a_number_at_least_0_or_true(bad):
     with pytest.raises(ConfigError, match="early_stop.floor=.*accepted is the irreducible loss E"):
         check_floor(bad, "early_stop.floor")
     assert check_floor("2.5") == 2.5 and check_floor(0) == 0.0 and check_floor("true") == "true"
+    assert check_floor("auto") == "auto" and check_floor(" Auto ") == "auto"
     assert check_floor(None) is None
+
+
+def test_an_auto_floor_is_the_e_that_best_predicts_the_finished_pairs_one_size_down():
+    """Four settings (say learning rates) whose d16 and d32 runs finished: each d32 predicted from
+    its d16 partner at a quarter is exact only at the true E = 3, so calibration finds it; then
+    the d48 runs are predicted with it as with the true E."""
+    pairs = [(run_of(f"d32-{i}", 640, reducible, seed=i), run_of(f"d16-{i}", 200, 1.6 * reducible, seed=i))
+             for i, reducible in enumerate((0.5, 0.7, 0.9, 1.2))]
+    calibration = calibrate_floor(pairs, 0.25)
+    assert calibration.floor == pytest.approx(E, abs=0.01) and calibration.pairs == 4
+    assert calibration.fraction == 0.25 and calibration.median_error < 1e-3
+    assert "calibrated on 4 finished pairs one size down at 25%" in calibration.describe()
+    seen = run_of("d48", 1300, 0.4, until=325)
+    p = predict_by_collapse(seen, pairs[0][0], calibration.floor, min_band=0.0, level=0.95)
+    assert p.predicted == pytest.approx(E + 0.4, rel=1e-3)
+
+
+def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_enough_pairs():
+    pairs = [(run_of(f"d32-{i}", 640, r), run_of(f"d16-{i}", 200, 1.6 * r, every=50)) for i, r in enumerate((0.5, 1.0, 2.0))]
+    assert calibrate_floor(pairs, 0.1).fraction == 0.25  # d16's first eval record is at step 50 of 200
+    assert calibrate_floor(pairs, 0.1).floor == pytest.approx(E, abs=0.01)
+    unfinished = run_of("d32-x", 640, 0.5, until=300)
+    with pytest.raises(CollapseError, match=f"found 2 such pairs, at least {MIN_FLOOR_PAIRS} are needed"):
+        calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)

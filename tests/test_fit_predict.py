@@ -177,6 +177,17 @@ def test_with_a_floor_each_run_is_predicted_from_the_finished_run_of_the_nearest
     assert all(p.prediction is None or p.prediction.to_dict()["method"] == "curve law" for p in without.values())
 
 
+def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_the_curve_law(small_sweep):
+    """The small sweep has 2 d32 runs with a d16 partner: too few to calibrate E on for d48, and
+    none below d32 (or d16, predicted from d32), so every run says why and keeps the curve law's
+    prediction."""
+    for p in predict_sweep(small_sweep, 0.5, floor="auto", n_resamples=20):
+        assert p.collapse_skipped is not None, p.to_dict()
+        found = 2 if p.coordinates["d"] == 48 else 0
+        assert f"found {found} such pairs, at least 3 are needed" in p.collapse_skipped
+        assert p.prediction is None or p.prediction.to_dict()["method"] == "curve law"
+
+
 def test_a_true_floor_needs_a_synthetic_corpus(small_sweep):
     for p in predict_sweep(small_sweep, 0.5, floor="true", n_resamples=20):
         assert p.collapse_skipped.endswith("records no true_entropy_nats (only data=synthetic does): give --floor E")

@@ -11,8 +11,10 @@ finished run of another size (its reference) at the same settings, is predicted 
 
 L(f): the run's last eval record seen (step s, f = s / S); L_ref(f): the reference's eval loss at
 f of its own steps (linear between its records). E (`floor`) is the caller's: the corpus's true
-entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, or 0
-(the plain ratio of the losses). On the early-stopping benchmark's grids (d48 runs from their d32
+entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, 0
+(the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E
+whose prediction of the finished runs below the run's size from their own finished smaller
+partners, made at the same fraction, has the smallest median error. On the early-stopping benchmark's grids (d48 runs from their d32
 references, 82 runs, 9 grids; benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28%
 with E the true entropy rate, 0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0;
 the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict.
@@ -40,17 +42,21 @@ import numpy as np
 from sweep.errors import ConfigError
 
 TRUE_FLOOR = "true"  # a floor of 'true': each reference's true_entropy_nats (data=synthetic records it)
+AUTO_FLOOR = "auto"  # a floor of 'auto': E calibrated on finished pairs of smaller sizes (calibrate_floor)
+MIN_FLOOR_PAIRS = 3  # finished (run, smaller partner) pairs that an 'auto' floor is calibrated on, at least
 DRIFT_FROM = 0.5  # the drift is read over the eval records from this fraction of the records' last step on
 
 
 def check_floor(floor: float | str | None, name: str = "--floor") -> float | str | None:
     """The floor E as given (`sweep predict --floor`, early_stop.floor): None (not used), 'true'
-    (each reference's true_entropy_nats) or a number >= 0 in nats/token; ConfigError naming `name`
-    otherwise."""
+    (each reference's true_entropy_nats), 'auto' (calibrate_floor) or a number >= 0 in nats/token;
+    ConfigError naming `name` otherwise."""
     if floor is None:
         return None
     if isinstance(floor, str) and floor.strip().lower() == TRUE_FLOOR:  # early_stop.floor=true reads as 'True'
         return TRUE_FLOOR
+    if isinstance(floor, str) and floor.strip().lower() == AUTO_FLOOR:
+        return AUTO_FLOOR
     try:
         value = float(floor)
     except (TypeError, ValueError):
@@ -59,7 +65,8 @@ def check_floor(floor: float | str | None, name: str = "--floor") -> float | str
         sep = "=" if name.startswith("early_stop") else " "
         raise ConfigError(f"{name}{sep}{floor!r}: accepted is the irreducible loss E in nats/token (a number >= 0, "
                           f"e.g. from a Chinchilla fit; 0: the plain ratio of the losses) or '{TRUE_FLOOR}' (the "
-                          "corpus's true entropy rate, data=synthetic)")
+                          f"corpus's true entropy rate, data=synthetic) or '{AUTO_FLOOR}' (calibrated on the finished "
+                          "runs of two smaller sizes)")
     return value
 
 
@@ -109,6 +116,7 @@ class CollapsePrediction:
     steps: int
     one_size_down: float | None = None  # the relative error one size down, where measured
     ratio_step: int | None = None  # the eval record k was read at (<= steps_seen)
+    floor_from: str | None = None  # where E came from when calibrated (floor 'auto')
 
     @property
     def fraction_seen(self) -> float:
@@ -118,7 +126,7 @@ class CollapsePrediction:
         return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
                 "level": self.level, "reference": self.reference, "floor": self.floor, "ratio": self.ratio,
                 "band_from": self.band_from, "one_size_down": self.one_size_down, "ratio_step": self.ratio_step,
-                "steps_seen": self.steps_seen,
+                "floor_from": self.floor_from, "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen}
 
 
@@ -182,3 +190,49 @@ def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, m
                               reference=reference.name, floor=floor, ratio=ratio, band_from=band_from,
                               steps_seen=max(last, seen_until or 0), steps=run.steps, one_size_down=down,
                               ratio_step=last)
+
+
+@dataclass(frozen=True)
+class FloorCalibration:
+    """E calibrated one size down: `floor`, the number of finished pairs and the fraction it was
+    calibrated on, and the median |relative error| of their predictions with it."""
+
+    floor: float
+    pairs: int
+    fraction: float
+    median_error: float
+
+    def describe(self) -> str:
+        return (f"calibrated on {self.pairs} finished pairs one size down at {self.fraction:.0%} of their steps "
+                f"(median error {self.median_error:.2%})")
+
+
+def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: float,
+                    points: int = 400) -> FloorCalibration:
+    """The floor E that best predicts each finished run of `pairs` from its finished smaller
+    partner (run, partner), both read at `fraction` of their steps (later where a curve has no eval
+    record by then: the first fraction at which every pair has one): the E of the smallest median
+    |relative error| over a grid of `points` values from 0 to just below the lowest loss read.
+    The larger sizes' runs are predicted with it (with_references in sweep/fit/predict.py), so E
+    need not be known: on the early-stopping benchmark's grids (d16 -> d32 pairs calibrating the
+    prediction of d48 from d32, 2 seeds; benchmarks/RESULTS.md) E came out 0.7-2.8% below the
+    corpus's true entropy rate and the d48 runs' median error at 25% was 0.17-0.21% (0.25-0.30%
+    with the true E). CollapseError with fewer than MIN_FLOOR_PAIRS finished pairs."""
+    usable = [(run, partner) for run, partner in pairs if run.final is not None and partner.final is not None
+              and len(run.steps_E) and len(partner.steps_E)]
+    if len(usable) < MIN_FLOOR_PAIRS:
+        raise CollapseError(f"floor '{AUTO_FLOOR}' is calibrated on finished runs with a finished smaller partner at "
+                            f"the same settings below this run's size: found {len(usable)} such pairs, at least "
+                            f"{MIN_FLOOR_PAIRS} are needed (or give the floor E)")
+    first = max(max(run.steps_E[0] / run.steps, partner.steps_E[0] / partner.steps) for run, partner in usable)
+    at = min(max(fraction, first), 1.0)
+    seen_P = np.array([run.loss_at(at) for run, _ in usable])
+    partner_seen_P = np.array([partner.loss_at(at) for _, partner in usable])
+    partner_final_P = np.array([partner.final for _, partner in usable])
+    final_P = np.array([run.final for run, _ in usable])
+    low = min(seen_P.min(), partner_seen_P.min(), partner_final_P.min())
+    floor_G = np.linspace(0.0, 0.999 * low, points)[:, None]  # G candidate floors
+    predicted_GxP = floor_G + (seen_P - floor_G) / (partner_seen_P - floor_G) * (partner_final_P - floor_G)
+    error_G = np.median(np.abs(predicted_GxP / final_P - 1), axis=1)
+    best = int(np.argmin(error_G))
+    return FloorCalibration(float(floor_G[best, 0]), len(usable), float(at), float(error_G[best]))

@@ -18,7 +18,8 @@ The runs of one budget group (sweep/rundir.py group_key: the same model, tokens,
 seed; learning rate, batch size or weight decay differ) are fitted together, sharing the law's
 alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fits each alone.
 
-With a floor E (`floor`: a number, or 'true' for the corpus's true entropy rate), a run with a
+With a floor E (`floor`: a number, 'true' for the corpus's true entropy rate, or 'auto' for E
+calibrated on the finished runs of two smaller sizes: collapse.calibrate_floor), a run with a
 finished run of another size at its settings (sweep/rundir.py size_key) is predicted from that
 run instead, by the collapse of loss curves across sizes (sweep/fit/collapse.py; with_references);
 the others keep the curve law.
@@ -43,8 +44,8 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.fit.collapse import (TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve, check_floor,
-                                predict_by_collapse)
+from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
+                                FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
@@ -114,7 +115,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     finished run of another size at its settings is predicted from it (sweep/fit/collapse.py).
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
-    fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0 or 'true'."""
+    fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0, 'true' or 'auto'."""
     from sweep.fit.defaults import fit_defaults
     from sweep.rundir import iter_run_dirs
 
@@ -313,6 +314,28 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
                   and abs(r.ln_n - sized[i].ln_n) > 1e-9]
         return min(others)[2] if others else None
 
+    def smaller_partner(j: int) -> int | None:
+        """The finished run nearest below finished run j in N at its settings."""
+        below = [(sized[j].ln_n - r.ln_n, k) for k, r in sized.items()
+                 if r.key == sized[j].key and r.whole.final is not None and r.ln_n < sized[j].ln_n - 1e-9]
+        return min(below)[1] if below else None
+
+    pairs = {j: smaller_partner(j) for j, r in sized.items() if r.whole.final is not None}
+    calibrations: dict[tuple[float, float], FloorCalibration] = {}
+
+    def calibrated(i: int, until_step: int | None) -> FloorCalibration:
+        """floor 'auto' for run i: E calibrated on the finished pairs whose larger run is smaller
+        than run i (one size down and below), at the fraction of its steps run i was read at."""
+        steps_E = [s for s in sized[i].seen.steps_E if until_step is None or s <= until_step]
+        if not steps_E:
+            raise CollapseError("no eval_loss record yet")
+        key = (round(steps_E[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
+        if key not in calibrations:
+            below = [(sized[j].whole, sized[k].whole) for j, k in pairs.items()
+                     if k is not None and sized[j].ln_n < sized[i].ln_n - 1e-9]
+            calibrations[key] = calibrate_floor(below, key[0])
+        return calibrations[key]
+
     out = list(predictions)
     for i, run in sized.items():
         if i >= len(predictions):  # a reference only: read, not predicted
@@ -321,12 +344,17 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         if ref is None:
             continue
         down = nearest(ref, (i, ref))
-        e_floor = sized[ref].entropy if floor == TRUE_FLOOR else floor
-        if e_floor is None:
-            out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no "
-                                                      "true_entropy_nats (only data=synthetic does): give --floor E")
-            continue
+        calibration = None
         try:
+            if floor == AUTO_FLOOR:
+                calibration = calibrated(i, until_steps[i])
+                e_floor = calibration.floor
+            else:
+                e_floor = sized[ref].entropy if floor == TRUE_FLOOR else floor
+            if e_floor is None:
+                out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no "
+                                                          "true_entropy_nats (only data=synthetic does): give --floor E")
+                continue
             prediction = predict_by_collapse(run.seen, sized[ref].whole, float(e_floor), level=level,
                                              min_band=fit_defaults().collapse_min_band, until_step=until_steps[i],
                                              reference_of_reference=None if down is None else sized[down].whole,
@@ -334,6 +362,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
+        if calibration is not None:
+            prediction = replace(prediction, floor_from=calibration.describe())
         out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
 
