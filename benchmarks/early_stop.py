@@ -207,7 +207,8 @@ def probe_at(run, fraction: float) -> int | None:
     from omegaconf import OmegaConf
 
     from sweep.early_stop import probe_step
-    from sweep.fit.predict import FolderRun, train_config
+    from sweep.config import train_config
+    from sweep.fit.predict import FolderRun
 
     folder = FolderRun(run)
     cfg = train_config(folder.config(), folder.where, folder.remedy)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 
 
 class DataSource(enum.Enum):
@@ -477,3 +477,18 @@ def _float_fields(cfg: Any, prefix: str = "") -> list[tuple[str, float | None]]:
         elif isinstance(value, float):
             found.append((f"{prefix}{f.name}", value))
     return found
+
+
+def train_config(plain: dict[str, Any], where: str, remedy: str) -> TrainConfig:
+    """A run's config (a plain mapping) as a TrainConfig; a setting it lacks (a run from before the
+    setting existed) takes its default in conf/train.yaml. DamagedFile naming `where` and the
+    `remedy` when it is not a config of this version."""
+    from importlib.resources import files
+
+    defaults = OmegaConf.create(files("conf").joinpath("train.yaml").read_text())
+    defaults = {k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}
+    try:
+        return to_typed(OmegaConf.merge(OmegaConf.structured(TrainConfig), defaults, plain))
+    except Exception as err:  # a setting the schema does not know, a value of the wrong type
+        raise DamagedFile(where, f"not a config of this version ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0]})", remedy) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import DAMAGED, FINISHED, GRID_AXES, SETTINGS, run_status
+from sweep.record import DAMAGED, FINISHED, GRID_AXES, RUNNING, SETTINGS, STARTED, run_status
 from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs
 
 ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
@@ -56,14 +56,30 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     metrics = run.read_metrics()
     last = metrics[-1] if metrics else {}
     evals = [r for r in metrics if r.get("eval_loss") is not None]
+    status = run_status(recorded, held, started=bool(metrics) or run.checkpoint_file.exists())
     return {
         **row,
-        "status": run_status(recorded, held, started=bool(metrics) or run.checkpoint_file.exists()),
+        **(_planned(run) if status in (STARTED, RUNNING) else {}),
+        "status": status,
         "steps_done": last.get("step", 0),
         "final_train_loss": last.get("train_loss"),
         "final_eval_loss": evals[-1]["eval_loss"] if evals else None,
         "wall_seconds": last.get("wall_seconds"),
     }
+
+
+def _planned(run: RunDir) -> dict[str, Any]:
+    """A run in progress's N, tokens and steps, from its config's budget (a finished run's come
+    from its result.json; a pending run's are left out: a grid of hundreds queued would compose
+    each config to show them)."""
+    from sweep.budget import compute_budget
+    from sweep.config import train_config
+
+    try:
+        budget = compute_budget(train_config(run.read_config(), str(run.config_file), CONFIG_REMEDY))
+    except ConfigError:  # a budget that cannot be planned: its run fails at start and says why
+        return {}
+    return {"n_params": budget.n_params, "tokens": budget.tokens, "steps": budget.steps}
 
 
 def differing_settings(rows: list[dict[str, Any]], shown: Iterable[str] = ()) -> dict[str, list[Any]]:

@@ -19,6 +19,22 @@ def test_rows_carry_coordinates_and_outcome(tiny_config, tmp_path):
     assert rows[2e-3]["status"] == "pending" and rows[2e-3]["final_eval_loss"] is None
 
 
+def test_a_started_run_shows_its_planned_size_tokens_and_steps_a_pending_one_does_not(tiny_config, tmp_path):
+    from sweep.budget import compute_budget
+
+    started, pending = tiny_config("optim.lr=1e-3"), tiny_config("optim.lr=2e-3")
+    run = RunDir.for_config(started)
+    run.write_config(started)
+    run.append_metrics({"step": 2, "train_loss": 4.0, "wall_seconds": 1.0})  # metrics, no result yet
+    RunDir.for_config(pending).write_config(pending)
+    rows = {r["lr"]: r for r in load_runs(tmp_path / "runs")}
+    budget = compute_budget(started)
+    assert rows[1e-3]["status"] == "started" and rows[1e-3]["steps_done"] == 2
+    assert (rows[1e-3]["n_params"], rows[1e-3]["tokens"], rows[1e-3]["steps"]) == (budget.n_params, budget.tokens,
+                                                                                    budget.steps)
+    assert rows[2e-3]["status"] == "pending" and "n_params" not in rows[2e-3]
+
+
 def test_folders_without_a_config_are_not_runs(tmp_path):
     (tmp_path / "token_cache").mkdir()
     assert load_runs(tmp_path) == []

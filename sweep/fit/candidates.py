@@ -156,7 +156,7 @@ def sweep_base(source: str, api: Any = None) -> tuple[list[dict[str, Any]], Base
 
 
 def folder_base(row: dict[str, Any]) -> BaseRun:
-    from sweep.fit.predict import train_config
+    from sweep.config import train_config
     from sweep.rundir import RunDir
 
     run = RunDir(row["path"])
@@ -183,7 +183,7 @@ def rebuilds(cfg: TrainConfig, overrides: Sequence[str]) -> bool:
 
 
 def wandb_base(run: Any, name: str) -> BaseRun:
-    from sweep.fit.predict import train_config
+    from sweep.config import train_config
 
     plain = dict(run.config).get("config")
     where = f"the config of W&B run {run.id} ({name})"

@@ -43,6 +43,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
                                 FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
@@ -201,25 +202,6 @@ class FolderRun:
 
     def records(self) -> list[dict[str, Any]]:
         return self.run.read_metrics()
-
-
-def train_config(plain: dict[str, Any], where: str, remedy: str):
-    """A run's config (a plain mapping) as a TrainConfig; a setting it lacks (a run from before the
-    setting existed) takes its default in conf/train.yaml. DamagedFile naming `where` and the
-    `remedy` when it is not a config of this version."""
-    from importlib.resources import files
-
-    from omegaconf import OmegaConf
-
-    from sweep.config import TrainConfig, to_typed
-
-    defaults = OmegaConf.create(files("conf").joinpath("train.yaml").read_text())
-    defaults = {k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}
-    try:
-        return to_typed(OmegaConf.merge(OmegaConf.structured(TrainConfig), defaults, plain))
-    except Exception as err:  # a setting the schema does not know, a value of the wrong type
-        raise DamagedFile(where, f"not a config of this version ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0]})", remedy) from None
 
 
 def actual_final_loss(result: dict[str, Any]) -> float | None:
