@@ -14,10 +14,11 @@ f of its own steps (linear between its records). E (`floor`) is the caller's: th
 entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, 0
 (the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E
 whose prediction of the finished runs below the run's size from their own finished smaller
-partners, made at the same fraction, has the smallest median error. On the early-stopping benchmark's grids (d48 runs from their d32
-references, 82 runs, 9 grids; benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28%
-with E the true entropy rate, 0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0;
-the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict.
+partners, made at the same fraction, has the smallest median error. On the early-stopping
+benchmark's grids (d48 runs from their d32 references, 82 runs, 9 grids; benchmarks/RESULTS.md)
+the median |error| at 25% of a run was 0.28% with E the true entropy rate, 0.47% and 0.73% with
+E 5% and 10% below it, and 1.3% with E = 0; the loss-curve law (sweep/fit/curve_law.py) gave 1.8%
+on the runs it could predict.
 
 The interval is a band about the prediction, not a bootstrap: its half-width is the largest of
 - the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
@@ -214,10 +215,11 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
     record by then: the first fraction at which every pair has one): the E of the smallest median
     |relative error| over a grid of `points` values from 0 to just below the lowest loss read.
     The larger sizes' runs are predicted with it (with_references in sweep/fit/predict.py), so E
-    need not be known: on the early-stopping benchmark's grids (d16 -> d32 pairs calibrating the
-    prediction of d48 from d32, 2 seeds; benchmarks/RESULTS.md) E came out 0.7-2.8% below the
-    corpus's true entropy rate and the d48 runs' median error at 25% was 0.17-0.21% (0.25-0.30%
-    with the true E). CollapseError with fewer than MIN_FLOOR_PAIRS finished pairs."""
+    need not be known: on the early-stopping benchmark's widest grid (10 d16 -> d32 pairs
+    calibrating the prediction of d48 from d32, 2 seeds; benchmarks/RESULTS.md) E came out 0.6-2.8%
+    below the corpus's true entropy rate and the d48 runs' median error at 25% was 0.16-0.19%
+    (0.25-0.30% with the true E), at 10% 0.91-1.06% (0.51-0.55%). CollapseError with fewer than
+    MIN_FLOOR_PAIRS finished pairs."""
     usable = [(run, partner) for run, partner in pairs if run.final is not None and partner.final is not None
               and len(run.steps_E) and len(partner.steps_E)]
     if len(usable) < MIN_FLOOR_PAIRS:
