@@ -105,7 +105,7 @@ class MemberDecision:
     best_predicted: float | None = None
     best_interval: tuple[float, float] | None = None
     reason: str = ""
-    predicted_from: str | None = None  # "curve law", or "collapse from <run>" (early_stop.floor)
+    predicted_from: str | None = None  # "curve law", or "collapse from <run>, E = ..." (early_stop.floor)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -274,8 +274,10 @@ def _predicted_standing(cfg: TrainConfig, p: Any) -> Standing:
     if at is None or seen < at:
         return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of probe step {at}")
     reference = getattr(p.prediction, "reference", None)  # a CollapsePrediction's
+    source = "curve law" if reference is None else f"collapse from {reference}, E = {p.prediction.floor:.4g}" + (
+        f" {p.prediction.floor_from}" if p.prediction.floor_from else "")
     return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
-                    "curve law" if reference is None else f"collapse from {reference}")
+                    source)
 
 
 def result_fields(decision: MemberDecision) -> dict[str, Any]:

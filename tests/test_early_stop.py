@@ -189,6 +189,7 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     decisions = decide_group(members)
     by_lr = {cfg.optim.lr: decisions[name] for cfg, name in zip(members, decisions)}
     assert by_lr[3e-3].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-03")
+    assert by_lr[3e-3].predicted_from.endswith(", E = 0")  # the floor it was predicted with
     assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
     assert by_lr[1e-2].predicted_from in ("curve law", None)  # no d16 run at 1e-2: the curve law (or not predicted)
     for d in decisions.values():
