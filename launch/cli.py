@@ -525,8 +525,13 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
     for p in predictions:
         if p.skipped is not None:
             console.print(f"skipped {p.run}: {p.skipped}", highlight=False)
+    by_reason: dict[str, list[str]] = {}  # one line per reason: an 'auto' floor's is often every run's
+    for p in predictions:
         if p.collapse_skipped is not None:
-            console.print(f"not from a reference, {p.run}: {p.collapse_skipped}", highlight=False)
+            by_reason.setdefault(p.collapse_skipped, []).append(p.run)
+    for reason, runs in by_reason.items():
+        named = ", ".join(runs) if len(runs) <= 3 else f"{len(runs)} runs ({', '.join(runs[:2])}, ...)"
+        console.print(f"not from a reference, {named}: {reason}", highlight=False)
     line = f"{summary['predicted']} of {summary['runs']} runs predicted"
     if summary["finished_predicted"]:
         line += (f"; over the {summary['finished_predicted']} finished: median |error| "
