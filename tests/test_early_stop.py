@@ -197,6 +197,25 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     assert json.loads(decisions_file(members[0]).read_text())["floor"] == 0.0
 
 
+def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_smaller_sizes(tiny_config):
+    """d16 and d32 runs finished at three learning rates: the d48 members probed at half their
+    steps are predicted from d32, with E calibrated on the three d16 -> d32 pairs, and say so."""
+    lrs = ("3e-3", "1e-2", "3e-2")
+    for d in (16, 32):
+        for lr in lrs:
+            train(tiny_config(f"model.d={d}", f"optim.lr={lr}", "budget.tokens_per_param=2"))
+    members = [tiny_config(*ON, "early_stop.floor=auto", "model.d=48", f"optim.lr={lr}", "budget.tokens_per_param=2")
+               for lr in lrs]
+    for cfg in members:
+        train(cfg, until_step=probe_step(cfg))
+    decisions = decide_group(members)
+    assert json.loads(decisions_file(members[0]).read_text())["floor"] == "auto"
+    for cfg, name in zip(members, decisions):
+        source = decisions[name].predicted_from
+        assert source.startswith(f"collapse from d32-l1-b4-lr{cfg.optim.lr:.1e}"), source
+        assert "calibrated on 3 finished pairs one size down at 50% of their steps" in source, source
+
+
 def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):
     first = probed_group(tiny_config, "3e-3", "1e-5")
     taken = decide_group(first)
