@@ -68,18 +68,25 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     }
 
 
+_PLANNED: dict[tuple[str, int], dict[str, Any]] = {}  # (config file, its mtime_ns) -> _planned's answer
+
+
 def _planned(run: RunDir) -> dict[str, Any]:
     """A run in progress's N, tokens and steps, from its config's budget (a finished run's come
     from its result.json; a pending run's are left out: a grid of hundreds queued would compose
-    each config to show them)."""
+    each config to show them). About 30 ms a run the first time (the config merged with its
+    schema), then remembered while its config file is unchanged: `sweep status --follow` polls."""
     from sweep.budget import compute_budget
     from sweep.config import train_config
 
-    try:
-        budget = compute_budget(train_config(run.read_config(), str(run.config_file), CONFIG_REMEDY))
-    except ConfigError:  # a budget that cannot be planned: its run fails at start and says why
-        return {}
-    return {"n_params": budget.n_params, "tokens": budget.tokens, "steps": budget.steps}
+    key = (str(run.config_file), run.config_file.stat().st_mtime_ns)
+    if key not in _PLANNED:
+        try:
+            budget = compute_budget(train_config(run.read_config(), str(run.config_file), CONFIG_REMEDY))
+            _PLANNED[key] = {"n_params": budget.n_params, "tokens": budget.tokens, "steps": budget.steps}
+        except ConfigError:  # a budget that cannot be planned: its run fails at start and says why
+            _PLANNED[key] = {}
+    return _PLANNED[key]
 
 
 def differing_settings(rows: list[dict[str, Any]], shown: Iterable[str] = ()) -> dict[str, list[Any]]:
