@@ -14,8 +14,7 @@ from tests.helpers import REPO
 
 FILES = {"gpu_check.log", "summary.md", "summary.json", "throughput_1024x8.json", "profile_1024x8.txt",
          "throughput_2048x16.json", "train_result.json", "train_metrics.jsonl"}  # the device tool brings 8 back
-CHECKS = ["packages", "cuda tests", "throughput D=1024 L=8", "training run D=1024 L=8", "throughput D=2048 L=16",
-          "autotune D=1024 L=8"]
+CHECKS = ["packages", "cuda tests", "throughput D=1024 L=8", "training run D=1024 L=8", "throughput D=2048 L=16"]
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +41,7 @@ def test_the_cpu_mode_writes_what_it_measured(cpu_check):
     assert checks["cuda tests"]["figures"] == {"skipped": 5}
     assert "no CUDA device" in checks["cuda tests"]["note"]
     rows = json.loads((out / "throughput_1024x8.json").read_text())
-    # eager on the CPU: no "ours one graph" or "ours autotuned" (compiled only); the autotune check's
-    # ours and ref join the rows, named apart
-    assert [r["variant"] for r in rows] == ["ours", "ours chunked", "ours padded V", "ref", "ours (again)",
-                                            "ref (again)"]
+    assert [r["variant"] for r in rows] == ["ours", "ours chunked", "ours padded V", "ref"]
     assert all(r["tokens_per_second"] > 0 and r["vocab"] == 32101 and r["seq"] == 512 for r in rows)
     result = json.loads((out / "train_result.json").read_text())
     assert result["status"] == "complete" and result["vocab_size"] == 32101
@@ -71,10 +67,10 @@ def test_missing_packages_without_wheels_stop_the_check_at_once_naming_what_to_r
     monkeypatch.setattr(gpu_check, "WHEELS", tmp_path / "no-wheels")
     assert gpu_check.main(["--cpu", "--out", str(tmp_path / "out")]) == 1
     checks = json.loads((tmp_path / "out" / "summary.json").read_text())["checks"]
-    assert [c["status"] for c in checks] == ["failed"] + ["not run"] * 5
+    assert [c["status"] for c in checks] == ["failed"] + ["not run"] * 4
     assert "not_a_package_here missing" in checks[0]["note"]
     assert "bash benchmarks/fetch_gpu_wheels.sh" in checks[0]["note"]
-    assert capsys.readouterr().out.rstrip().endswith("| autotune D=1024 L=8 | not run | 0 |  |")
+    assert capsys.readouterr().out.rstrip().endswith("| throughput D=2048 L=16 | not run | 0 |  |")
 
 
 def test_skipped_checks_are_left_out_and_the_others_run_in_their_order(tmp_path, monkeypatch, capsys):
@@ -90,7 +86,7 @@ def test_skipped_checks_are_left_out_and_the_others_run_in_their_order(tmp_path,
     monkeypatch.setattr(gpu_check, "CHECKS", [(name, stand_in(name), most, kept_back)
                                               for name, _, most, kept_back in gpu_check.CHECKS])
     assert gpu_check.main(["--cpu", "--out", str(tmp_path), "--skip", "throughput2048", "cuda"]) == 0
-    assert ran == ["packages", "throughput D=1024 L=8", "training run D=1024 L=8", "autotune D=1024 L=8"]
+    assert ran == ["packages", "throughput D=1024 L=8", "training run D=1024 L=8"]
     checks = json.loads((tmp_path / "summary.json").read_text())["checks"]
     assert [c["name"] for c in checks] == ran
     with pytest.raises(SystemExit):
