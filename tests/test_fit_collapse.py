@@ -119,3 +119,16 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
     unfinished = run_of("d32-x", 640, 0.5, until=300)
     with pytest.raises(CollapseError, match=f"found 2 such pairs, at least {MIN_FLOOR_PAIRS} are needed"):
         calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)
+
+
+def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused():
+    """Larger runs whose loss is flat at their final value do not collapse onto their partners'
+    curves: every E shrinks their error as it nears their losses, so the best E is the lowest loss
+    read, which is no floor."""
+    def flat(name, steps, loss):
+        steps_E = list(range(25, steps + 1, 25))
+        return EvalCurve(name, steps_E, [loss] * len(steps_E), steps, loss)
+
+    pairs = [(flat(f"d32-{i}", 640, 3.2 + 0.1 * i), run_of(f"d16-{i}", 200, 0.8 + 0.2 * i)) for i in range(3)]
+    with pytest.raises(CollapseError, match="runs up to the lowest loss read .*do not collapse above a floor below it"):
+        calibrate_floor(pairs, 0.25)
