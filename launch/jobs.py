@@ -160,33 +160,26 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     groups = {members[0]: [grid[i] for i in members]
               for members in early_stopped_groups([p.cfg for p in grid]).values()}
     in_group = {id(p) for members in groups.values() for p in members}
-    jobs: list[Job] = []
-    if any(members[0].cfg.early_stop.floor is not None for members in groups.values()):
+    floor = any(members[0].cfg.early_stop.floor is not None for members in groups.values())
+    if floor:  # every group where the first stands, smaller models first: their references end first
         smallest_first = sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g]))
-        groups = {first: groups[first] for first in smallest_first}
-        finals: dict[str, Job] = {}  # run folder name -> the job that ends it
-        placed = False
-        for i, point in enumerate(grid):
-            if i in groups and not placed:  # every group here, smaller models first: references end first
-                for members in groups.values():
-                    built = group_jobs(members, references_of(members, finals))
-                    finals.update({j.point.run.path.name: j for j in built if j.kind in (RUN, REST)})
-                    jobs += built
-                placed = True
-            elif point.role is None and id(point) not in in_group:
-                job = Job(point, RUN, 0, point.budget.steps)
-                finals[point.run.path.name] = job
-                jobs.append(job)
-            elif point.role is not None:
-                jobs += _ladder_jobs(point, branches) if point.role == TRUNK else []
-        return jobs
+        placed = {min(groups): [groups[g] for g in smallest_first]} if groups else {}
+    else:
+        placed = {i: [members] for i, members in groups.items()}
+    jobs: list[Job] = []
+    finals: dict[str, Job] = {}  # run folder name -> the job that ends it (early_stop.floor's references)
     for i, point in enumerate(grid):
         if point.role == TRUNK:
             jobs += _ladder_jobs(point, branches)
-        elif i in groups:
-            jobs += group_jobs(groups[i])
+        elif i in placed:
+            for members in placed[i]:
+                built = group_jobs(members, references_of(members, finals) if floor else ())
+                finals.update({j.point.run.path.name: j for j in built if j.kind in (RUN, REST)})
+                jobs += built
         elif point.role is None and id(point) not in in_group:
-            jobs.append(Job(point, RUN, 0, point.budget.steps))
+            job = Job(point, RUN, 0, point.budget.steps)
+            finals[point.run.path.name] = job
+            jobs.append(job)
     return jobs
 
 
