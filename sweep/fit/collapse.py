@@ -240,7 +240,7 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
     error_G = np.median(np.abs(predicted_GxP / final_P - 1), axis=1)
     best = int(np.argmin(error_G))
     if best == points - 1:  # E -> the lowest loss shrinks every run's reducible loss, and so its error, to 0
-        raise CollapseError(f"floor '{AUTO_FLOOR}': the E that best predicts the {len(usable)} pairs one size down runs "
-                            f"up to the lowest loss read ({floor_G[best, 0]:.4g}): their curves do not collapse above "
+        raise CollapseError(f"floor '{AUTO_FLOOR}': the E that best predicts the {len(usable)} pairs one size down "
+                            f"runs up to the lowest loss read ({floor_G[best, 0]:.4g}): their curves do not collapse above "
                             "a floor below it; give the floor E (from a fit of earlier runs, or 0)")
     return FloorCalibration(float(floor_G[best, 0]), len(usable), float(at), float(error_G[best]))

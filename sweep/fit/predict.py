@@ -296,13 +296,9 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
                   and abs(r.ln_n - sized[i].ln_n) > 1e-9]
         return min(others)[2] if others else None
 
-    def smaller_partner(j: int) -> int | None:
-        """The finished run nearest below finished run j in N at its settings."""
-        below = [(sized[j].ln_n - r.ln_n, k) for k, r in sized.items()
-                 if r.key == sized[j].key and r.whole.final is not None and r.ln_n < sized[j].ln_n - 1e-9]
-        return min(below)[1] if below else None
-
-    pairs = {j: smaller_partner(j) for j, r in sized.items() if r.whole.final is not None}
+    # each finished run with a finished smaller one at its settings -> the nearest such (floor 'auto')
+    pairs = {j: k for j, r in sized.items() if r.whole.final is not None
+             and (k := nearest(j, (j,))) is not None and sized[k].ln_n < r.ln_n}
     calibrations: dict[tuple[float, float], FloorCalibration] = {}
 
     def calibrated(i: int, until_step: int | None) -> FloorCalibration:
@@ -313,8 +309,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
             raise CollapseError("no eval_loss record yet")
         key = (round(steps_E[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
         if key not in calibrations:
-            below = [(sized[j].whole, sized[k].whole) for j, k in pairs.items()
-                     if k is not None and sized[j].ln_n < sized[i].ln_n - 1e-9]
+            below = [(sized[j].whole, sized[k].whole) for j, k in pairs.items() if sized[j].ln_n < sized[i].ln_n - 1e-9]
             calibrations[key] = calibrate_floor(below, key[0])
         return calibrations[key]
 
@@ -334,8 +329,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
             else:
                 e_floor = sized[ref].entropy if floor == TRUE_FLOOR else floor
             if e_floor is None:
-                out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no "
-                                                          "true_entropy_nats (only data=synthetic does): give --floor E")
+                out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no true_"
+                                                          "entropy_nats (only data=synthetic does): give --floor E")
                 continue
             prediction = predict_by_collapse(run.seen, sized[ref].whole, float(e_floor), level=level,
                                              min_band=fit_defaults().collapse_min_band, until_step=until_steps[i],
