@@ -50,14 +50,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = "32,48"
+EVAL_EVERY = 25
 LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
 
 
-def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS) -> list[str]:
+def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS, eval_every: int = EVAL_EVERY) -> list[str]:
     """The sweep's overrides for learning rates `lrs` (comma-separated) and, if given, batch sizes
-    `batches` (comma-separated; the demo's 8 otherwise)."""
+    `batches` (comma-separated; the demo's 8 otherwise); an eval record every `eval_every` steps."""
     return ["--config-name", "demo", f"model.d={widths}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
-            *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", "train.eval_every=25",
+            *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", f"train.eval_every={eval_every}",
             "logger=none"]
 
 
@@ -329,13 +330,16 @@ def main() -> None:
     parser.add_argument("--stop-fraction", type=float, default=STOP_FRACTION,
                         help=f"early_stop.fraction of the launcher's run (--only stop; default {STOP_FRACTION}); "
                              "with --floor the launcher's run sets early_stop.floor too (WORK/seedS/stop-fF-floorE)")
+    parser.add_argument("--eval-every", type=int, default=EVAL_EVERY,
+                        help=f"train.eval_every of the grid's runs (default {EVAL_EVERY}); 10 puts an eval record at "
+                             "every width's probe step at 10%%, 25%% and 50%% (steps 20, 60, 130 of d16, d32, d48 at 10%%)")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
     if args.batches and "," in args.batches and "," in args.lrs:
         parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not "
                      f"{args.lrs} (or one batch size to sweep the learning rate at it)")
-    axis, overrides = swept(args.batches), grid(args.lrs, args.batches, args.widths)
+    axis, overrides = swept(args.batches), grid(args.lrs, args.batches, args.widths, args.eval_every)
     size = len(args.widths.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
     name = {"lr": "lr", "batch_size": "batch"}[axis]
     sys.path.insert(0, str(REPO))

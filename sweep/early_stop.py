@@ -74,6 +74,19 @@ def probe_step(cfg: TrainConfig) -> int | None:
     return step if 0 < step < steps else None
 
 
+def probe_eval_steps(cfg: TrainConfig) -> frozenset[int]:
+    """The steps at which a run evaluates besides every train.eval_every (with early_stop.enabled,
+    any run of the grid): its probe step P, where its group is decided from its eval loss, and the
+    log steps either side of P, where a larger run's decision reads it as a reference
+    (early_stop.floor): a run of S' > S steps reads it at P'/S' of its steps, within one of its own
+    log steps below F, which these records bracket (P - log_every <= F S - log_every < P' S / S' <= F S < P + log_every)."""
+    at = probe_step(cfg)
+    if at is None:
+        return frozenset()
+    every, steps = cfg.train.log_every, compute_budget(cfg).steps
+    return frozenset(step for step in (at - every, at, at + every) if 0 < step <= steps)
+
+
 def is_settled(cfg: TrainConfig, state: str) -> bool:
     """Whether a run in `state` (sweep/record.py) is not run again: finished, or stopped early while
     early stopping is on (with it off, a stopped run is resumed to its end)."""

@@ -8,9 +8,11 @@ import json
 
 import pytest
 
+from sweep.budget import compute_budget
 from sweep.config import validate
 from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, Standing, decide, decide_group, decisions_file,
-                              early_stopped_groups, group_key, is_settled, probe_step, read_decisions)
+                              early_stopped_groups, group_key, is_settled, probe_eval_steps, probe_step,
+                              read_decisions)
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import COMPLETE, DIVERGED, FAILED, STOPPED_EARLY
 from sweep.run.loop import train
@@ -37,6 +39,15 @@ def test_the_probe_step_is_the_fraction_of_the_steps_on_a_log_step(tiny_config):
     assert probe_step(tiny_config(*ON)) == 40  # 81 steps, half, log_every 2
     assert probe_step(tiny_config(*ON, "early_stop.fraction=0.3", "train.log_every=4")) == 24  # 24.3 -> 24
     assert probe_step(tiny_config(*ON, "early_stop.fraction=0.01")) is None  # no log step before 0.81
+
+
+def test_a_run_evaluates_at_its_probe_step_and_either_side_so_a_larger_run_can_read_it_there(tiny_config):
+    assert probe_eval_steps(tiny_config(*ON)) == {38, 40, 42}
+    assert probe_eval_steps(tiny_config(*ON, "early_stop.fraction=0.01")) == set()
+    small, large = tiny_config(*ON, "early_stop.fraction=0.1"), tiny_config(*ON, "early_stop.fraction=0.1", "model.d=48")
+    steps_small, steps_large = compute_budget(small).steps, compute_budget(large).steps
+    read_at = probe_step(large) / steps_large * steps_small  # where the larger run's decision reads the smaller
+    assert min(probe_eval_steps(small)) <= read_at <= max(probe_eval_steps(small))
 
 
 def test_only_enabled_groups_of_two_or_more_runs_are_early_stopped(tiny_config):

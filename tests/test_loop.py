@@ -464,6 +464,25 @@ def test_an_early_stopped_run_stops_at_its_probe_step_with_its_checkpoint_and_no
         train(tiny_config(), until_step=40)
 
 
+def test_with_early_stopping_on_every_run_evaluates_at_its_probe_step_and_the_log_steps_either_side(
+        tiny_config, tmp_path):
+    from sweep.early_stop import probe_step
+
+    probe, full = tiny_config(*EARLY_STOP, "train.eval_every=1000"), tiny_config(*EARLY_STOP, "train.eval_every=1000",
+                                                                                  "optim.lr=1e-2")
+    at = probe_step(probe)  # 40 of 81, log every 2
+    assert train(probe, until_step=at)["step"] == at < 1000  # not an eval_every step
+    assert [m["step"] for m in RunDir.for_config(probe).read_metrics() if "eval_loss" in m] == [at - 2, at]
+    result = train(full)  # a run trained whole (a larger run's reference): read near the same fraction
+    evals = [m["step"] for m in RunDir.for_config(full).read_metrics() if "eval_loss" in m]
+    assert evals == [at - 2, at, at + 2, result["steps"]]
+    off = dataclasses.replace(full, early_stop=dataclasses.replace(full.early_stop, enabled=False),
+                              out_dir=str(tmp_path / "plain"))
+    plain = train(off)
+    assert [m["step"] for m in RunDir.for_config(off).read_metrics() if "eval_loss" in m] == [plain["steps"]]
+    assert plain["final_eval_loss"] == result["final_eval_loss"]  # the extra eval changes no training
+
+
 def test_a_run_its_group_stops_records_its_prediction_at_its_probe_step_and_the_best_trains_on(tiny_config):
     good, bad = probe_and_decide(tiny_config, "1e-2", "3e-1")  # 3e-1: far too high, it levels off high
     stopped, complete = train(bad), train(good)

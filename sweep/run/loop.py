@@ -54,7 +54,7 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.early_stop import STOP, MemberDecision, decision_for, is_settled, result_fields
+from sweep.early_stop import STOP, MemberDecision, decision_for, is_settled, probe_eval_steps, result_fields
 from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
                           training_flops)
@@ -308,6 +308,10 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
             save_checkpoint(run.checkpoint_file, model, optimizer, state.state_dict())
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
+    # With early stopping on, every run also evaluates at its probe step P and the log steps either
+    # side (sweep/early_stop.py probe_eval_steps): a decided run is predicted from its eval loss at P,
+    # a finished run that is a larger run's reference (early_stop.floor) is read near the same fraction.
+    eval_at_probe = probe_eval_steps(cfg) if cfg.early_stop.enabled else frozenset()
     last_checkpoint = time.perf_counter()
     first_step = state.step
     # The stop request is held until the run has ended: a signal at the last step or while the
@@ -353,7 +357,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                     return _finish(setup, state, speed, tracker, DIVERGED,
                                    reason=f"train loss {train_loss} at step {step} is not below "
                                    f"{divergence_limit:.3f} = divergence_factor x ln(V)")
-                if step % t.eval_every == 0 or last:
+                if step % t.eval_every == 0 or last or step in eval_at_probe:
                     record["eval_loss"], record["eval_loss_stderr"] = evaluate(
                         model, eval_tokens, cfg, placement)
                 if writes:
