@@ -3,7 +3,7 @@
     python benchmarks/throughput.py [--shapes 256x4,512x4,...] [--batch 4] [--steps 3]
                                     [--modes eager,compiled] [--precisions fp32,bf16]
                                     [--chunk-tokens 8192] [--per-block-compile] [--pad-vocab 128]
-                                    [--one-graph] [--autotune] [--plain-head] [--json FILE]
+                                    [--one-graph] [--autotune] [--plain-head] [--separate-qk] [--json FILE]
                                     [--profile FILE]
                                     [--startup]
 
@@ -32,7 +32,9 @@ sees the logits' cast and softmax with the head that makes them; compiled mode o
 "max-autotune-no-cudagraphs": Inductor times Triton templates against cuBLAS for each matmul;
 compiled mode only; its compile takes minutes), and with `--plain-head` also `ours plain head`
 (the head's matmul at V itself, not padded to a multiple of model.transformer.HEAD_ALIGN: as runs
-were before the H200 measured it).
+were before the H200 measured it), and with `--separate-qk` also `ours separate qk` (the
+QK-norm module, then rotary on its output, as the model was before an H200 measured
+model.transformer.norm_and_rotate 1.04x faster).
 
 `--batch 0` (the default): 4 sequences on a CPU; on CUDA the largest of 128, 64, 32, 16, 8 at
 which one eager step of every variant fits in memory (the batch that fits).
@@ -56,13 +58,16 @@ import argparse
 import gc
 import json
 import time
+import types
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from model import Transformer, TransformerShape
+from model.transformer import apply_rotary
 from model.arithmetic import device_key, flops_per_token, peak_flops
 from sweep.config import OptimConfig
 from sweep.run.device import Placement
@@ -95,12 +100,24 @@ class Variant:
     loss_of_batch: Callable[[torch.Tensor], torch.Tensor]
 
 
+def separate_qk_forward(self, x_BxTxD: torch.Tensor, cos_TxK2: torch.Tensor, sin_TxK2: torch.Tensor) -> torch.Tensor:
+    """model.transformer.Attention.forward as it was before the H200 measured norm_and_rotate: the
+    QK-norm module (nn.RMSNorm), then apply_rotary on its bf16 output (`--separate-qk`)."""
+    B, T, D = x_BxTxD.shape
+    qkv_BxTx3xHxK = self.qkv(x_BxTxD).view(B, T, 3, self.n_heads, self.head_dim)
+    q_BxHxTxK, k_BxHxTxK, v_BxHxTxK = qkv_BxTx3xHxK.permute(2, 0, 3, 1, 4).unbind(0)
+    q_BxHxTxK = apply_rotary(self.q_norm(q_BxHxTxK), cos_TxK2, sin_TxK2)
+    k_BxHxTxK = apply_rotary(self.k_norm(k_BxHxTxK), cos_TxK2, sin_TxK2)
+    y_BxHxTxK = F.scaled_dot_product_attention(q_BxHxTxK, k_BxHxTxK, v_BxHxTxK, is_causal=True)
+    return self.out(y_BxHxTxK.transpose(1, 2).reshape(B, T, D))
+
+
 def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, per_block: bool,
              pad_vocab: int = 0, one_graph: bool = False, autotune: bool = False,
-             plain_head: bool = False) -> list[Variant]:
+             plain_head: bool = False, separate_qk: bool = False) -> list[Variant]:
     """ours, [ours chunked], [ours per-block], [ours padded V], [ours one graph], [ours autotuned],
-    [ours plain head], ref: on the device, compiled as the mode says (ours as sweep/run/loop.py compiles a run's
-    model: the whole forward, in place)."""
+    [ours plain head], [ours separate qk], ref: on the device, compiled as the mode says (ours as
+    sweep/run/loop.py compiles a run's model: the whole forward, in place)."""
     found = []
     torch.manual_seed(0)
     ours = Transformer(shape).to(placement.device)
@@ -141,6 +158,14 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, p
         if placement.compile:
             plain.compile()
         found.append(Variant("ours plain head", plain, step_loss(plain, placement, None)))
+    if separate_qk:
+        torch.manual_seed(0)
+        separate = Transformer(shape).to(placement.device)
+        for block in separate.blocks:
+            block.attn.forward = types.MethodType(separate_qk_forward, block.attn)
+        if placement.compile:
+            separate.compile()
+        found.append(Variant("ours separate qk", separate, step_loss(separate, placement, None)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
@@ -311,6 +336,8 @@ def main() -> None:
                         help="also time our model compiled with mode max-autotune-no-cudagraphs")
     parser.add_argument("--plain-head", action="store_true",
                         help="also time our model with the head's matmul at V itself (not padded)")
+    parser.add_argument("--separate-qk", action="store_true",
+                        help="also `ours separate qk`: the QK-norm module, then rotary (as before norm_and_rotate)")
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--startup", action="store_true", help="also time one real compiled run's start-up")
     parser.add_argument("--profile", type=Path, help="also profile 3 steps of ours (the last shape, mode and "
@@ -341,7 +368,8 @@ def main() -> None:
                 placement = Placement(device=device, bf16=bf16, compile=mode == "compiled")
                 benches = [Bench(v, device, optim)
                            for v in variants(shape, placement, args.chunk_tokens, args.per_block_compile,
-                                             args.pad_vocab, args.one_graph, args.autotune, args.plain_head)]
+                                             args.pad_vocab, args.one_graph, args.autotune, args.plain_head,
+                                             args.separate_qk)]
                 batch_BxT1 = torch.randint(0, VOCAB, (batch, SEQ + 1), device=device)
                 failed = {}
                 for bench in benches:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model import Transformer, TransformerShape
-from model.transformer import apply_rotary, rotary_tables
+from model.transformer import apply_rotary, norm_and_rotate, rotary_tables
 
 SHAPE = TransformerShape(d=32, l=2, vocab_size=50, seq_len=16, head_dim=8, mlp_ratio=4, rope_base=10000.0)
 
@@ -95,3 +95,18 @@ def test_the_head_runs_padded_to_an_aligned_vocabulary_with_the_unpadded_values_
     plain_BxTxV.square().sum().backward()
     torch.testing.assert_close(padded_grad, model.head.weight.grad)
     assert model.state_dict()["head.weight"].shape == (97, 32)  # checkpoints keep V rows
+
+
+def test_qk_norm_and_rotary_as_one_expression_equals_the_norm_module_then_rotary():
+    torch.manual_seed(0)
+    norm = torch.nn.RMSNorm(16)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    cos, sin = rotary_tables(8, 16, 1e4)
+    x = torch.randn(2, 3, 8, 16, requires_grad=True)
+    one = norm_and_rotate(x, norm.weight, cos, sin)
+    (grad_x,) = torch.autograd.grad(one.square().sum(), x)
+    two = apply_rotary(norm(x), cos, sin)
+    (grad_x_two,) = torch.autograd.grad(two.square().sum(), x)
+    torch.testing.assert_close(one, two)
+    torch.testing.assert_close(grad_x, grad_x_two)
