@@ -121,6 +121,26 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
         calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)
 
 
+def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_predicted_and_measures_nothing():
+    """Warmups are steps (50 here): at 10% a d16 run of 200 steps is still in its warmup, a d32 one
+    of 640 past it; the d32 run is not predicted from d16 there, nor does d16 -> d32 measure the
+    error one size down for d48 (the band falls back to the drift or min_band)."""
+    from dataclasses import replace
+
+    d16, d32 = replace(run_of("d16", 200, 1.0, every=5), warmup=50), replace(run_of("d32", 640, 0.8, every=5), warmup=50)
+    d32_seen = replace(run_of("d32", 640, 0.8, every=5, until=60), warmup=50)
+    with pytest.raises(CollapseError, match=r"reference d16 is still in its warmup \(50 steps\) at 9.4% of its 200"):
+        predict_by_collapse(d32_seen, d16, E, min_band=0.01, level=0.95)
+    d48_seen = replace(run_of("d48", 1300, 0.5, every=5, until=130), warmup=50)
+    p = predict_by_collapse(d48_seen, d32, E, min_band=0.01, level=0.95, reference_of_reference=d16)
+    assert p.one_size_down is None and p.predicted == pytest.approx(E + 0.5, rel=1e-3)
+    with pytest.raises(CollapseError, match="the run is still in its warmup"):
+        predict_by_collapse(replace(d48_seen, warmup=200), d32, E, min_band=0.01, level=0.95)
+    pairs = [(replace(run_of(f"d32-{i}", 640, r, every=5), warmup=50), replace(run_of(f"d16-{i}", 200, 1.6 * r, every=5),
+                                                                              warmup=50)) for i, r in enumerate((0.5, 1.0, 2.0))]
+    assert calibrate_floor(pairs, 0.1).fraction == 0.25  # past d16's warmup: step 50 of 200
+
+
 def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused():
     """Larger runs whose loss is flat at their final value do not collapse onto their partners'
     curves: every E shrinks their error as it nears their losses, so the best E is the lowest loss

@@ -10,7 +10,11 @@ finished run of another size (its reference) at the same settings, is predicted 
     L(1) = E + k (L_ref(1) - E),    k = (L(f) - E) / (L_ref(f) - E)
 
 L(f): the run's last eval record seen (step s, f = s / S); L_ref(f): the reference's eval loss at
-f of its own steps (linear between its records). E (`floor`) is the caller's: the corpus's true
+f of its own steps (linear between its records). Both must be past their warmups at f: a warmup is
+a number of steps, so at a fraction where the smaller run is still warming up (the demo's 50
+steps are a quarter of a d16 run, 8% of a d32 one) the curves do not collapse (predicted from d16
+at 10%, d32 runs at low learning rates came out up to 37% high, inside bands of 1-3%;
+benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true
 entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, 0
 (the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E
 whose prediction of the finished runs below the run's size from their own finished smaller
@@ -79,16 +83,20 @@ class CollapseError(ValueError):
 @dataclass(frozen=True)
 class EvalCurve:
     """A run's eval records (steps_E ascending, loss_E) and its budget's steps S; `final` its final
-    eval loss where it finished (None while it trains)."""
+    eval loss where it finished (None while it trains); `warmup` its warmup's steps."""
 
     name: str
     steps_E: Sequence[int]
     loss_E: Sequence[float]
     steps: int
     final: float | None = None
+    warmup: int = 0  # its warmup's steps
 
     def has_record_by(self, fraction: float) -> bool:
         return len(self.steps_E) > 0 and fraction * self.steps >= self.steps_E[0]
+
+    def past_warmup_at(self, fraction: float) -> bool:
+        return fraction * self.steps >= self.warmup
 
     def loss_at(self, fraction: float) -> float:
         """The eval loss at `fraction` of its steps, linear between records; CollapseError before its first."""
@@ -142,11 +150,17 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
     if len(steps_E) == 0:
         raise CollapseError("no eval_loss record yet")
     last = int(steps_E[-1])
+    for curve, at in ((run, last / run.steps), (reference, last / run.steps)):
+        if not curve.past_warmup_at(at):  # warmups are steps, not fractions: in one, curves do not collapse
+            raise CollapseError(f"{'the run' if curve is run else 'reference ' + curve.name} is still in its warmup "
+                                f"({curve.warmup} steps) at {at:.1%} of its {curve.steps} steps, where the run is "
+                                "read: the curves of two sizes collapse past their warmups")
     window = steps_E >= DRIFT_FROM * last
     ratios = []
     for step, loss in zip(steps_E[window], loss_E[window]):
-        if step < last and not reference.has_record_by(step / run.steps):
-            continue  # the drift is read where the reference has records; the last record must have one
+        at = step / run.steps
+        if step < last and not (reference.has_record_by(at) and run.past_warmup_at(at) and reference.past_warmup_at(at)):
+            continue  # the drift is read where the reference has records, past both warmups; the last must be
         ref = reference.loss_at(step / run.steps)
         if not (loss > floor and ref > floor):
             raise CollapseError(f"floor E = {floor:.4g} is not below the eval loss at step {step} ({loss:.4g}) and "
@@ -212,7 +226,8 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
                     points: int = 400) -> FloorCalibration:
     """The floor E that best predicts each finished run of `pairs` from its finished smaller
     partner (run, partner), both read at `fraction` of their steps (later where a curve has no eval
-    record by then: the first fraction at which every pair has one): the E of the smallest median
+    record by then or is in its warmup: the first fraction at which every pair has one, past both
+    warmups): the E of the smallest median
     |relative error| over a grid of `points` values from 0 to just below the lowest loss read.
     The larger sizes' runs are predicted with it (with_references in sweep/fit/predict.py), so E
     need not be known: on the early-stopping benchmark's widest grid (10 d16 -> d32 pairs
@@ -228,7 +243,8 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
         raise CollapseError(f"floor '{AUTO_FLOOR}' is calibrated on finished runs with a finished smaller partner at "
                             f"the same settings below this run's size: found {len(usable)} such pairs, at least "
                             f"{MIN_FLOOR_PAIRS} are needed (or give the floor E)")
-    first = max(max(run.steps_E[0] / run.steps, partner.steps_E[0] / partner.steps) for run, partner in usable)
+    first = max(max(run.steps_E[0] / run.steps, partner.steps_E[0] / partner.steps, run.warmup / run.steps,
+                    partner.warmup / partner.steps) for run, partner in usable)
     at = min(max(fraction, first), 1.0)
     seen_P = np.array([run.loss_at(at) for run, _ in usable])
     partner_seen_P = np.array([partner.loss_at(at) for _, partner in usable])

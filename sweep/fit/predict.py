@@ -368,8 +368,9 @@ class _SizedRun:
         except ConfigError:  # a config whose budget cannot be planned: no size to compare
             return None
         steps = len(curve.lr_S)
-        whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual)
-        seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual)
+        whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual,
+                          curve.warmup)
+        seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual, curve.warmup)
         last = max([*curve.train_steps, *curve.eval_steps], default=0)
         return cls(size_key(cfg), math.log(n_params), seen, whole, entropy, int(last))
 
