@@ -21,7 +21,8 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   predicted loss is the best by actual loss. Both predictors are replayed: each run fitted alone
   (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
   Then early stopping replayed on those curves with one decision at 10%, 25% or 50%, with decisions
-  at 25% and 50%, and at 25%, 50% and 75% (RUNGS: the runs still going decided again later): the
+  at 25% and 50%, at 25%, 50% and 75%, and from 10% on at 2, 4 and 7 fractions (RUNGS: the runs
+  still going decided again later; the launcher decides each group once, at early_stop.fraction): the
   compute it would save, with conf's early_stop.beaten_by and with 1 (one comparator).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
   (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
@@ -239,7 +240,8 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict
             "stoppable": sorted((r["d"], r[axis]) for r, _ in stoppable)}
 
 
-RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75))  # decided at these fractions, in turn
+RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75),  # decided at these fractions, in turn
+         (0.1, 0.25), (0.1, 0.2, 0.3, 0.5), (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5))  # (the launcher decides once)
 
 
 def rule_defaults() -> tuple[float, int]:

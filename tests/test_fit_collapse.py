@@ -141,14 +141,19 @@ def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_pre
     assert calibrate_floor(pairs, 0.1).fraction == 0.25  # past d16's warmup: step 50 of 200
 
 
-def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused():
-    """Larger runs whose loss is flat at their final value do not collapse onto their partners'
-    curves: every E shrinks their error as it nears their losses, so the best E is the lowest loss
-    read, which is no floor."""
-    def flat(name, steps, loss):
+def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused_and_runs_that_no_longer_fall_do_not_count():
+    """Larger runs that fall by 0.1 after a quarter while their partners fall by 1.5 or more do not
+    collapse onto them: the nearer E is to the losses, the smaller the error even against the
+    descent, so the best E is the lowest loss read, which is no floor. Runs flat after the quarter
+    have no descent to measure against and leave too few pairs."""
+    def falling(name, steps, start, final):
         steps_E = list(range(25, steps + 1, 25))
-        return EvalCurve(name, steps_E, [loss] * len(steps_E), steps, loss)
+        return EvalCurve(name, steps_E, np.interp(steps_E, [25, steps], [start, final]).tolist(), steps, final)
 
-    pairs = [(flat(f"d32-{i}", 640, 3.2 + 0.1 * i), run_of(f"d16-{i}", 200, 0.8 + 0.2 * i)) for i in range(3)]
+    pairs = [(falling(f"d32-{i}", 640, 3.35 + 0.1 * i, 3.2 + 0.1 * i), falling(f"d16-{i}", 200, 6.0 + i, 3.25 + 0.1 * i))
+             for i in range(3)]
     with pytest.raises(CollapseError, match="runs up to the lowest loss read .*do not collapse above a floor below it"):
         calibrate_floor(pairs, 0.25)
+    flat = [(falling(f"d32-{i}", 640, 3.2 + 0.1 * i, 3.2 + 0.1 * i), partner) for i, (_, partner) in enumerate(pairs)]
+    with pytest.raises(CollapseError, match="whose loss still falls after the fraction read: found 0 such pairs"):
+        calibrate_floor(flat, 0.25)
