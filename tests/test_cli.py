@@ -423,8 +423,8 @@ def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(sma
     assert main(["predict", str(small_sweep), "--at-fraction", "0.5", "--bootstrap", "20", "--floor", "auto"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("not from a reference")]
     assert len(lines) == 2, lines  # found 0 pairs (d16, d32: 4 runs), found 2 pairs (the 2 d48 runs)
-    assert any(line.startswith("not from a reference, 4 runs (d") and "found 0 such" in line for line in lines)
-    assert any(line.count("d48-") == 2 and "found 2 such" in line for line in lines)
+    assert any(line.startswith("not from a reference, 4 runs (d") and "found 0 finished pairs" in line for line in lines)
+    assert any(line.count("d48-") == 2 and "found 2 finished pairs" in line for line in lines)
 
 
 def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_seen(small_sweep, capsys):

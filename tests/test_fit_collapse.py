@@ -117,7 +117,7 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
     assert calibrate_floor(pairs, 0.1).fraction == 0.25  # d16's first eval record is at step 50 of 200
     assert calibrate_floor(pairs, 0.1).floor == pytest.approx(E, abs=0.01)
     unfinished = run_of("d32-x", 640, 0.5, until=300)
-    with pytest.raises(CollapseError, match=f"found 2 such pairs, at least {MIN_FLOOR_PAIRS} are needed"):
+    with pytest.raises(CollapseError, match=f"found 2 finished pairs one size down, at least {MIN_FLOOR_PAIRS} are needed"):
         calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)
 
 
@@ -155,5 +155,5 @@ def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused_and_runs_that_
     with pytest.raises(CollapseError, match="runs up to the lowest loss read .*do not collapse above a floor below it"):
         calibrate_floor(pairs, 0.25)
     flat = [(falling(f"d32-{i}", 640, 3.2 + 0.1 * i, 3.2 + 0.1 * i), partner) for i, (_, partner) in enumerate(pairs)]
-    with pytest.raises(CollapseError, match="whose loss still falls after the fraction read: found 0 such pairs"):
+    with pytest.raises(CollapseError, match="found 0 finished pairs one size down"):
         calibrate_floor(flat, 0.25)

@@ -184,7 +184,7 @@ def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_th
     for p in predict_sweep(small_sweep, 0.5, floor="auto", n_resamples=20):
         assert p.collapse_skipped is not None, p.to_dict()
         found = 2 if p.coordinates["d"] == 48 else 0
-        assert f"found {found} such pairs, at least 3 are needed" in p.collapse_skipped
+        assert f"found {found} finished pairs one size down, at least 3 are needed" in p.collapse_skipped
         assert p.prediction is None or p.prediction.to_dict()["method"] == "curve law"
 
 

@@ -253,9 +253,10 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
         at = min(max(fraction, first), 1.0)
         usable = [(run, partner) for run, partner in usable if run.loss_at(at) > run.final]  # a descent to measure against
     if len(usable) < MIN_FLOOR_PAIRS:
-        raise CollapseError(f"floor '{AUTO_FLOOR}' is calibrated on finished runs with a finished smaller partner at "
-                            f"the same settings below this run's size, whose loss still falls after the fraction read: "
-                            f"found {len(usable)} such pairs, at least {MIN_FLOOR_PAIRS} are needed (or give the floor E)")
+        raise CollapseError(f"floor '{AUTO_FLOOR}': found {len(usable)} finished pairs one size down, at least "
+                            f"{MIN_FLOOR_PAIRS} are needed (or give the floor E): finished runs below this run's size "
+                            "with a finished smaller partner at their settings, their loss still falling after the "
+                            "fraction read")
     seen_P = np.array([run.loss_at(at) for run, _ in usable])
     partner_seen_P = np.array([partner.loss_at(at) for _, partner in usable])
     partner_final_P = np.array([partner.final for _, partner in usable])
