@@ -55,10 +55,10 @@ def norm_and_rotate(x_BxHxTxK: torch.Tensor, weight_K: torch.Tensor, cos_TxK2: t
                     sin_TxK2: torch.Tensor) -> torch.Tensor:
     """apply_rotary(RMSNorm(x)) (QK-norm, then rotary) as one expression: rotating the channel pairs
     (i, i + K/2) keeps a vector's RMS, so x's RMS scale multiplies the rotated x * weight. Inductor
-    then makes one pass where the two modules made two: on an H200 at D = 1024, L = 8 the compiled
-    step ran 1.04x faster (benchmarks/RESULTS.md "A third H200"). The values are the two modules' (fp32 math, eps
-    as nn.RMSNorm's for fp32), with one bf16 rounding fewer under autocast. Compiled models use it;
-    eager ones the modules (Attention.forward)."""
+    then makes fewer passes than for the two modules: on an H200 at D = 1024, L = 8 the compiled
+    step ran 1.04x faster (benchmarks/RESULTS.md "A third H200"). The values are the two modules'
+    (fp32 math, eps as nn.RMSNorm's for fp32), with one bf16 rounding fewer under autocast.
+    Compiled models use it; eager ones the modules (Attention.forward)."""
     x_BxHxTxK32 = x_BxHxTxK.float()
     scale_BxHxTx1 = torch.rsqrt(x_BxHxTxK32.pow(2).mean(-1, keepdim=True) + torch.finfo(torch.float32).eps)
     x1, x2 = (x_BxHxTxK32 * weight_K).chunk(2, dim=-1)

@@ -79,7 +79,8 @@ def probe_eval_steps(cfg: TrainConfig) -> frozenset[int]:
     any run of the grid): its probe step P, where its group is decided from its eval loss, and the
     log steps either side of P, where a larger run's decision reads it as a reference
     (early_stop.floor): a run of S' > S steps reads it at P'/S' of its steps, within one of its own
-    log steps below F, which these records bracket (P - log_every <= F S - log_every < P' S / S' <= F S < P + log_every)."""
+    log steps below F, which these records bracket:
+    P - log_every <= F S - log_every < P' S / S' <= F S < P + log_every."""
     at = probe_step(cfg)
     if at is None:
         return frozenset()

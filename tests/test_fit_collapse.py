@@ -117,7 +117,8 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
     assert calibrate_floor(pairs, 0.1).fraction == 0.25  # d16's first eval record is at step 50 of 200
     assert calibrate_floor(pairs, 0.1).floor == pytest.approx(E, abs=0.01)
     unfinished = run_of("d32-x", 640, 0.5, until=300)
-    with pytest.raises(CollapseError, match=f"found 2 finished pairs one size down, at least {MIN_FLOOR_PAIRS} are needed"):
+    with pytest.raises(CollapseError,
+                       match=f"found 2 finished pairs one size down, at least {MIN_FLOOR_PAIRS} are needed"):
         calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)
 
 
@@ -127,7 +128,8 @@ def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_pre
     error one size down for d48 (the band falls back to the drift or min_band)."""
     from dataclasses import replace
 
-    d16, d32 = replace(run_of("d16", 200, 1.0, every=5), warmup=50), replace(run_of("d32", 640, 0.8, every=5), warmup=50)
+    d16 = replace(run_of("d16", 200, 1.0, every=5), warmup=50)
+    d32 = replace(run_of("d32", 640, 0.8, every=5), warmup=50)
     d32_seen = replace(run_of("d32", 640, 0.8, every=5, until=60), warmup=50)
     with pytest.raises(CollapseError, match=r"reference d16 is still in its warmup \(50 steps\) at 9.4% of its 200"):
         predict_by_collapse(d32_seen, d16, E, min_band=0.01, level=0.95)
@@ -136,8 +138,8 @@ def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_pre
     assert p.one_size_down is None and p.predicted == pytest.approx(E + 0.5, rel=1e-3)
     with pytest.raises(CollapseError, match="the run is still in its warmup"):
         predict_by_collapse(replace(d48_seen, warmup=200), d32, E, min_band=0.01, level=0.95)
-    pairs = [(replace(run_of(f"d32-{i}", 640, r, every=5), warmup=50), replace(run_of(f"d16-{i}", 200, 1.6 * r, every=5),
-                                                                              warmup=50)) for i, r in enumerate((0.5, 1.0, 2.0))]
+    pairs = [(replace(run_of(f"d32-{i}", 640, r, every=5), warmup=50),
+              replace(run_of(f"d16-{i}", 200, 1.6 * r, every=5), warmup=50)) for i, r in enumerate((0.5, 1.0, 2.0))]
     assert calibrate_floor(pairs, 0.1).fraction == 0.25  # past d16's warmup: step 50 of 200
 
 

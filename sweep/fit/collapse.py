@@ -14,16 +14,15 @@ f of its own steps (linear between its records). Both must be past their warmups
 a number of steps, so at a fraction where the smaller run is still warming up (the demo's 50
 steps are a quarter of a d16 run, 8% of a d32 one) the curves do not collapse (predicted from d16
 at 10%, d32 runs at low learning rates came out up to 37% high, inside bands of 1-3%;
-benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true
-entropy rate where data=synthetic records it (`--floor true`), a value from an earlier fit, 0
-(the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E
-whose prediction of the finished runs below the run's size from their own finished smaller
-partners, made at the same fraction, has the smallest median error relative to the descent still
-to come. On the early-stopping
-benchmark's grids (d48 runs from their d32 references, 82 runs, 9 grids; benchmarks/RESULTS.md)
-the median |error| at 25% of a run was 0.28% with E the true entropy rate, 0.47% and 0.73% with
-E 5% and 10% below it, and 1.3% with E = 0; the loss-curve law (sweep/fit/curve_law.py) gave 1.8%
-on the runs it could predict.
+benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true entropy rate where
+data=synthetic records it (`--floor true`), a value from an earlier fit, 0 (the plain ratio of
+the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
+the finished runs below the run's size from their own finished smaller partners, made at the
+same fraction, has the smallest median error relative to the descent still to come. On the
+early-stopping benchmark's grids (d48 runs from their d32 references, 82 runs, 9 grids;
+benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28% with E the true entropy rate,
+0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0; the loss-curve law
+(sweep/fit/curve_law.py) gave 1.8% on the runs it could predict.
 
 The interval is a band about the prediction, not a bootstrap: its half-width is the largest of
 - the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
@@ -160,9 +159,10 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
     ratios = []
     for step, loss in zip(steps_E[window], loss_E[window]):
         at = step / run.steps
-        if step < last and not (reference.has_record_by(at) and run.past_warmup_at(at) and reference.past_warmup_at(at)):
+        readable = reference.has_record_by(at) and run.past_warmup_at(at) and reference.past_warmup_at(at)
+        if step < last and not readable:
             continue  # the drift is read where the reference has records, past both warmups; the last must be
-        ref = reference.loss_at(step / run.steps)
+        ref = reference.loss_at(at)
         if not (loss > floor and ref > floor):
             raise CollapseError(f"floor E = {floor:.4g} is not below the eval loss at step {step} ({loss:.4g}) and "
                                 f"the reference's there ({ref:.4g}): accepted is a floor below both")
@@ -240,9 +240,9 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
     at 25%. Against the descent a prediction that misses it is as wrong whatever E. On the
     early-stopping benchmark's widest grid (10 d16 -> d32 pairs calibrating the prediction of d48
     from d32; seeds 0 and 1, and seed 0 again with an eval every 10 steps; benchmarks/RESULTS.md)
-    E came out 0.1-0.3% below the corpus's true
-    entropy rate at 10-25% (0.6-2.8% below it measured against the loss) and the d48 runs' median
-    error was 0.58-0.66% at 10% (0.51-0.55% with the true E), 0.15-0.29% at 25%. On the tiny
+    E came out 0.1-0.3% below the corpus's true entropy rate at 10-25% (0.6-2.8% below it measured
+    against the loss) and the d48 runs' median error was 0.58-0.66% at 10% (0.46-0.55% with the
+    true E), 0.15-0.29% at 25%. On the tiny
     real-text grid it still did worse than E = 0 at 10% (4.7% against 3.5%) and reached the lowest
     loss read at 25%: CollapseError there, as with fewer than MIN_FLOOR_PAIRS finished pairs."""
     usable = [(run, partner) for run, partner in pairs if run.final is not None and partner.final is not None
@@ -251,7 +251,8 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
         first = max(max(run.steps_E[0] / run.steps, partner.steps_E[0] / partner.steps, run.warmup / run.steps,
                         partner.warmup / partner.steps) for run, partner in usable)
         at = min(max(fraction, first), 1.0)
-        usable = [(run, partner) for run, partner in usable if run.loss_at(at) > run.final]  # a descent to measure against
+        usable = [(run, partner) for run, partner in usable
+                  if run.loss_at(at) > run.final]  # a descent to measure the error against
     if len(usable) < MIN_FLOOR_PAIRS:
         raise CollapseError(f"floor '{AUTO_FLOOR}': found {len(usable)} finished pairs one size down, at least "
                             f"{MIN_FLOOR_PAIRS} are needed (or give the floor E): finished runs below this run's size "
