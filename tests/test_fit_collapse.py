@@ -123,8 +123,8 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
 
 
 def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_predicted_and_measures_nothing():
-    """Warmups are steps (50 here): at 10% a d16 run of 200 steps is still in its warmup, a d32 one
-    of 640 past it; the d32 run is not predicted from d16 there, nor does d16 -> d32 measure the
+    """Warmups of 50 steps: at 10% a d16 run of 200 steps is still in its warmup, a d32 one of 640
+    past it; the d32 run is not predicted from d16 there, nor does d16 -> d32 measure the
     error one size down for d48 (the band falls back to the drift or min_band)."""
     from dataclasses import replace
 

@@ -11,10 +11,10 @@ finished run of another size (its reference) at the same settings, is predicted 
 
 L(f): the run's last eval record seen (step s, f = s / S); L_ref(f): the reference's eval loss at
 f of its own steps (linear between its records). Both must be past their warmups at f: a warmup is
-a number of steps, so at a fraction where the smaller run is still warming up (the demo's 50
-steps are a quarter of a d16 run, 8% of a d32 one) the curves do not collapse (predicted from d16
-at 10%, d32 runs at low learning rates came out up to 37% high, inside bands of 1-3%;
-benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true entropy rate where
+not the same fraction of every run (min(optim.warmup_steps, warmup_max_fraction x S): the demo's
+runs warm up for 20 of d16's 200 steps, 50 of d32's 640), and where one of the two is still
+warming up the curves do not collapse (d32 read at 9.4% from d16, at step 19 of its 20: the
+learning rates up to 8e-3 came out 5-37% high, inside bands of 1-3%; benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true entropy rate where
 data=synthetic records it (`--floor true`), a value from an earlier fit, 0 (the plain ratio of
 the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
 the finished runs below the run's size from their own finished smaller partners, made at the
@@ -151,7 +151,7 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
         raise CollapseError("no eval_loss record yet")
     last = int(steps_E[-1])
     for curve, at in ((run, last / run.steps), (reference, last / run.steps)):
-        if not curve.past_warmup_at(at):  # warmups are steps, not fractions: in one, curves do not collapse
+        if not curve.past_warmup_at(at):  # warmups differ in fraction: in one, curves do not collapse
             raise CollapseError(f"{'the run' if curve is run else 'reference ' + curve.name} is still in its warmup "
                                 f"({curve.warmup} steps) at {at:.1%} of its {curve.steps} steps, where the run is "
                                 "read: the curves of two sizes collapse past their warmups")
