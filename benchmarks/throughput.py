@@ -119,53 +119,49 @@ def variants(shape: TransformerShape, placement: Placement, chunk_tokens: int, p
     [ours plain head], [ours separate qk], ref: on the device, compiled as the mode says (ours as
     sweep/run/loop.py compiles a run's model: the whole forward, in place)."""
     found = []
-    torch.manual_seed(0)
-    ours = Transformer(shape).to(placement.device)
-    if placement.compile:
-        ours.compile()
-    found.append(Variant("ours", ours, step_loss(ours, placement, None)))
-    if chunk_tokens:
+
+    def fresh(of: TransformerShape = shape, before_compile: Callable[[Transformer], None] | None = None,
+              compiled: bool = True) -> Transformer:
+        """Our model with the seed-0 initialisation on the device, changed by `before_compile`, then
+        compiled as a run compiles it where the mode compiles and `compiled`."""
         torch.manual_seed(0)
-        chunked = Transformer(shape).to(placement.device)
+        model = Transformer(of).to(placement.device)
+        if before_compile is not None:
+            before_compile(model)
+        if compiled and placement.compile:
+            model.compile()
+        return model
+
+    def plain_variant(name: str, model: Transformer) -> Variant:
+        return Variant(name, model, step_loss(model, placement, None))
+
+    found.append(plain_variant("ours", fresh()))
+    if chunk_tokens:
+        chunked = fresh(compiled=False)
         found.append(Variant("ours chunked", chunked, step_loss(chunked, placement, chunk_tokens)))
     if per_block and placement.compile:
-        torch.manual_seed(0)
-        blocks = Transformer(shape).to(placement.device)
+        blocks = fresh(compiled=False)
         for block in blocks.blocks:
             block.compile()
         found.append(Variant("ours per-block", blocks, LogitsLoss(blocks, placement.autocast, compile_loss=True)))
     if pad_vocab:  # the embedding and head rows rounded up (nanoGPT's 50,257 -> 50,304); the tokens stay < V
-        torch.manual_seed(0)
-        padded = Transformer(replace(shape, vocab_size=-(-shape.vocab_size // pad_vocab) * pad_vocab))
-        padded = padded.to(placement.device)
-        if placement.compile:
-            padded.compile()
-        found.append(Variant("ours padded V", padded, step_loss(padded, placement, None)))
+        padded_V = -(-shape.vocab_size // pad_vocab) * pad_vocab
+        found.append(plain_variant("ours padded V", fresh(replace(shape, vocab_size=padded_V))))
     if one_graph and placement.compile:  # forward and loss in one torch.compile'd function
-        torch.manual_seed(0)
-        whole = Transformer(shape).to(placement.device)
+        whole = fresh(compiled=False)
         found.append(Variant("ours one graph", whole,
                              torch.compile(LogitsLoss(whole, placement.autocast, compile_loss=False))))
     if autotune and placement.compile:
-        torch.manual_seed(0)
-        tuned = Transformer(shape).to(placement.device)
+        tuned = fresh(compiled=False)
         tuned.compile(mode="max-autotune-no-cudagraphs")
-        found.append(Variant("ours autotuned", tuned, step_loss(tuned, placement, None)))
+        found.append(plain_variant("ours autotuned", tuned))
     if plain_head:
-        torch.manual_seed(0)
-        plain = Transformer(shape).to(placement.device)
-        plain.head_align = 1
-        if placement.compile:
-            plain.compile()
-        found.append(Variant("ours plain head", plain, step_loss(plain, placement, None)))
+        found.append(plain_variant("ours plain head", fresh(before_compile=lambda m: setattr(m, "head_align", 1))))
     if separate_qk:
-        torch.manual_seed(0)
-        separate = Transformer(shape).to(placement.device)
-        for block in separate.blocks:
-            block.attn.forward = types.MethodType(separate_qk_forward, block.attn)
-        if placement.compile:
-            separate.compile()
-        found.append(Variant("ours separate qk", separate, step_loss(separate, placement, None)))
+        def separate(model: Transformer) -> None:
+            for block in model.blocks:
+                block.attn.forward = types.MethodType(separate_qk_forward, block.attn)
+        found.append(plain_variant("ours separate qk", fresh(before_compile=separate)))
     ref = reference_model(shape).to(placement.device)
     ref_forward = torch.compile(ref) if placement.compile else ref
     found.append(Variant("ref", ref, LogitsLoss(lambda x, m=ref_forward: m(x).logits, placement.autocast,
