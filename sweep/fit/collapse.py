@@ -150,11 +150,11 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
     if len(steps_E) == 0:
         raise CollapseError("no eval_loss record yet")
     last = int(steps_E[-1])
-    for curve, at in ((run, last / run.steps), (reference, last / run.steps)):
-        if not curve.past_warmup_at(at):  # warmups differ in fraction: in one, curves do not collapse
+    for curve in (run, reference):
+        if not curve.past_warmup_at(last / run.steps):  # warmups differ in fraction: in one, curves do not collapse
             raise CollapseError(f"{'the run' if curve is run else 'reference ' + curve.name} is still in its warmup "
-                                f"({curve.warmup} steps) at {at:.1%} of its {curve.steps} steps, where the run is "
-                                "read: the curves of two sizes collapse past their warmups")
+                                f"({curve.warmup} steps) at {last / run.steps:.1%} of its {curve.steps} steps, where "
+                                "the run is read: the curves of two sizes collapse past their warmups")
     window = steps_E >= DRIFT_FROM * last
     ratios = []
     for step, loss in zip(steps_E[window], loss_E[window]):
