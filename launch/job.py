@@ -32,14 +32,16 @@ log = logging.getLogger("sweep.job")
 
 class TrainJob(submitit.helpers.Checkpointable):
     """Picklable: holds only the typed config of its run, for a ladder's trunk segment or an
-    early-stopped run's probe the step it stops at (`until_step`; None: the run's end), and for the
-    rest of an early-stopped run the configs of its budget group (`group`, itself included): the
-    group is decided first (sweep/early_stop.py decide_group: the first job of the group decides,
-    the others read its decisions), then the run trains on or records its stop."""
+    early-stopped run's probe or rung the step it stops at (`until_step`; None: the run's end), and
+    for the part of an early-stopped run after a decision step the configs of its budget group
+    (`group`, itself included) and that step's index (`rung`): the group is decided there first
+    (sweep/early_stop.py decide_group: the first job of the group decides, the others read its
+    decisions), then the run trains on or records its stop."""
 
     def __init__(self, cfg: TrainConfig, until_step: int | None = None,
-                 group: Sequence[TrainConfig] | None = None):
+                 group: Sequence[TrainConfig] | None = None, rung: int = 0):
         self.cfg, self.until_step, self.group = cfg, until_step, tuple(group) if group else None
+        self.rung = rung
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
@@ -47,7 +49,7 @@ class TrainJob(submitit.helpers.Checkpointable):
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
             if self.group is not None:  # every rank: the first to take the lock decides, the others read
-                decide_group(self.group)
+                decide_group(self.group, getattr(self, "rung", 0))  # (a job pickled before rungs: 0)
             return train(self.cfg, until_step=self.until_step)
         except RunHeld as held:  # another process trains the run: skipped, not failed
             log.warning("%s", held)

@@ -17,6 +17,11 @@ and the rest, steps P -> S, after every probe of its group; the rest decides the
            |                    |                   |
       rest a [Pa -> Sa]   rest b [Pb -> Sb]   rest c [Pc -> Sc]
 
+With early_stop.again_at (decision steps P_0 = P < P_1 < ...: sweep/early_stop.py decision_steps)
+a rung job stands between them for each later step, P_k -> P_k+1, after every job of its group
+ending at P_k; it decides the group at P_k, then trains on to P_k+1 or records its stop, and the
+rest decides at the last step.
+
 A member already settled (finished, or stopped early while early stopping is on) keeps one plain
 job, done: it is not run again but counts in its group's decision. With early_stop.floor (a member
 predicted from the finished smaller run at its settings: sweep/fit/collapse.py) the groups are
@@ -37,32 +42,34 @@ from typing import Sequence
 
 from launch.grid import GridPoint
 from sweep.config import TrainConfig
-from sweep.early_stop import decision_for, early_stopped_groups, is_settled, probe_step
+from sweep.early_stop import decided_past, decision_steps, early_stopped_groups, is_settled
 from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
 from sweep.rundir import RunDir, size_key
 
-RUN, SEGMENT, PROBE, REST = "run", "segment", "probe", "rest"  # a Job's kind, beside BRANCH
-PARTIAL = (SEGMENT, PROBE)  # kinds that train part of a run and leave it to a later job
+RUN, SEGMENT, PROBE, RUNG, REST = "run", "segment", "probe", "rung", "rest"  # a Job's kind, beside BRANCH
+PARTIAL = (SEGMENT, PROBE, RUNG)  # kinds that train part of a run and leave it to a later job
 
 
 @dataclass(frozen=True, eq=False)
 class Job:
     """One job: a plain run, a branch, a trunk segment (steps first_step -> last_step), or an
-    early-stopped run's probe (0 -> P) or rest (P -> S)."""
+    early-stopped run's probe (0 -> P), rung (P_k -> P_k+1) or rest (P_last -> S)."""
 
     point: GridPoint
-    kind: str  # run | segment | branch | probe | rest
-    first_step: int  # 0; a segment: the previous segment's end; a branch: its cooldown start c; a rest: P
-    last_step: int  # the run's steps S; a segment: its end c_k; a probe: P
+    kind: str  # run | segment | branch | probe | rung | rest
+    first_step: int  # 0; a segment: the previous segment's end; a branch: its cooldown start c; a rung, a rest: P_k
+    last_step: int  # the run's steps S; a segment: its end c_k; a probe: P; a rung: P_k+1
     after: tuple["Job", ...] = ()  # the jobs that must end well first
-    until_step: int | None = None  # what the job passes to train(): a segment's end or P, None at the run's end
-    group: tuple[TrainConfig, ...] | None = None  # a rest: its budget group's configs (itself included)
+    until_step: int | None = None  # what the job passes to train(): a segment's end, P or P_k+1; None at the run's end
+    group: tuple[TrainConfig, ...] | None = None  # a rung, a rest: its budget group's configs (itself included)
+    rung: int = 0  # a rung, a rest: the decision step k it decides at first
 
     @property
     def key(self) -> tuple[str, int | None]:
-        """(run folder name, segment end or probe step, else None): names the job in the manifest."""
+        """(run folder name, segment end or probe or next decision step, else None): names the job in
+        the manifest."""
         return self.point.run.path.name, self.last_step if self.kind in PARTIAL else None
 
     @property
@@ -70,14 +77,15 @@ class Job:
         name = self.point.run.path.name
         if self.kind == SEGMENT:
             return f"{name} [steps {self.first_step} -> {self.last_step}]"
-        if self.kind in (PROBE, REST):
+        if self.kind in (PROBE, RUNG, REST):
             return f"{name} [{self.kind}: steps {self.first_step} -> {self.last_step}]"
         return name
 
     @property
     def role(self) -> str:
-        """What the plan's `job` column shows: 'trunk tpp=40', 'branch tpp=5', 'probe', 'rest' or 'run'."""
-        if self.kind in (RUN, PROBE, REST):
+        """What the plan's `job` column shows: 'trunk tpp=40', 'branch tpp=5', 'probe', 'rung', 'rest'
+        or 'run'."""
+        if self.kind in (RUN, PROBE, RUNG, REST):
             return self.kind
         name = "trunk" if self.kind == SEGMENT else BRANCH
         return f"{name} tpp={self.point.cfg.budget.tokens_per_param:g}"
@@ -96,18 +104,18 @@ class Job:
     @property
     def cosine_flops(self) -> float:
         """What the job's point costs as a cosine run from scratch: its 6 N T; a segment (no point
-        of the fit) and a probe (its rest stands for the point), none."""
+        of the fit), a probe and a rung (its rest stands for the point), none."""
         return 0.0 if self.kind in PARTIAL else self.point.budget.flops
 
     def done(self) -> bool:
-        """A segment: the trunk kept its checkpoint at the segment's end (or ended); a probe:
-        `probe_done`; any other job: its run is settled (finished, or stopped early while early
+        """A segment: the trunk kept its checkpoint at the segment's end (or ended); a probe or a
+        rung: `probe_done`; any other job: its run is settled (finished, or stopped early while early
         stopping is on). Not done while a file of the run cannot be read (its point's state is
         then `damaged`)."""
         try:
             if self.kind == SEGMENT:
                 return trunk_segment_done(self.point.cfg, self.last_step)
-            if self.kind == PROBE:
+            if self.kind in (PROBE, RUNG):
                 return probe_done(self.point, self.last_step)
         except DamagedFile:
             return False
@@ -115,14 +123,14 @@ class Job:
 
 
 def probe_done(point: GridPoint, step: int) -> bool:
-    """Whether a run is past its probe step P = `step`: its group has a decision for it, or it is
-    finished or stopped, or its metrics.jsonl's last record is at P or later (train() logs a
-    record at every log step, and P is one). Raises DamagedFile when its decisions file or
-    result cannot be read."""
+    """Whether a run is past its decision step P = `step`: its group has decided it there or
+    later, or it is finished or stopped, or its metrics.jsonl's last record is at P or later
+    (train() logs a record at every log step, and P is one). Raises DamagedFile when its
+    decisions file or result cannot be read."""
     state = point.state()
     if state == DAMAGED:
         return False
-    if state in FINISHED or state == STOPPED_EARLY or decision_for(point.cfg) is not None:
+    if state in FINISHED or state == STOPPED_EARLY or decided_past(point.cfg, step):
         return True
     return last_step(point.run.metrics_file) >= step
 
@@ -208,18 +216,27 @@ def references_of(members: Sequence[GridPoint], finals: dict[str, Job]) -> tuple
 
 
 def group_jobs(members: Sequence[GridPoint], references: tuple[Job, ...] = ()) -> list[Job]:
-    """An early-stopped group's jobs: each member not settled a probe (0 -> P) and a rest (P -> S)
-    after all the group's probes (and the `references`' jobs: early_stop.floor), carrying the
-    group's configs; a settled member (it counts in the decision) one plain job, done."""
+    """An early-stopped group's jobs: each member not settled a probe (0 -> P_0), a rung per later
+    decision step (P_k -> P_k+1, after all the group's jobs ending at P_k) and a rest (P_last -> S,
+    likewise), each of these carrying the group's configs and deciding at its first step; the
+    first decision also waits for the `references`' jobs (early_stop.floor). A settled member (it
+    counts in the decisions) one plain job, done."""
     configs = tuple(p.cfg for p in members)
     done = [settled(p) for p in members]  # each run's files read once
     live = [p for p, d in zip(members, done) if not d]
-    probes = [Job(p, PROBE, 0, probe_step(p.cfg), (), probe_step(p.cfg)) for p in live]
-    waits = tuple(probes) + tuple(r for r in references if not r.done())
-    rests = [Job(p, REST, probe.last_step, p.budget.steps, waits, None, configs)
-             for p, probe in zip(live, probes)]
-    plain = [Job(p, RUN, 0, p.budget.steps) for p, d in zip(members, done) if d]
-    return [*plain, *probes, *rests]
+    at = [decision_steps(p.cfg) for p in live]  # as many steps for each: one per fraction
+    jobs = [Job(p, RUN, 0, p.budget.steps) for p, d in zip(members, done) if d]
+    previous = [Job(p, PROBE, 0, steps[0], (), steps[0]) for p, steps in zip(live, at)]
+    jobs += previous
+    waits = tuple(previous) + tuple(r for r in references if not r.done())
+    for k in range(len(at[0]) if at else 0):
+        last = k == len(at[0]) - 1
+        previous = [Job(p, REST, steps[k], p.budget.steps, waits, None, configs, k) if last else
+                    Job(p, RUNG, steps[k], steps[k + 1], waits, steps[k + 1], configs, k)
+                    for p, steps in zip(live, at)]
+        jobs += previous
+        waits = tuple(previous)
+    return jobs
 
 
 def settled(point: GridPoint) -> bool:

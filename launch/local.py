@@ -129,6 +129,9 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 running.remove(entry)
                 free.append(slot)
                 end_job(job, submitted, outcomes, ended_well)
+                if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later rungs
+                    ended_well.update(id(j) for j in pending  # are done, and its group's next jobs wait on them
+                                      if j.point is job.point and j.kind in PARTIAL and j.done())
             report_sweep(bar, points, outcomes, list({id(e[0].point): e[0].point for e in running}.values()))
     return [outcomes[id(p)] for p in points]
 
@@ -147,7 +150,7 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
     executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
                                gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
-    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group))
+    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung))
     entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
              "bucket": "local", "log": str(submitted.paths.stdout)}
     if job.kind in PARTIAL:

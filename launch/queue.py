@@ -81,21 +81,22 @@ def latest_jobs(out_dir: Path) -> dict[str, dict]:
 
 
 def latest_job_entries(out_dir: Path) -> dict[tuple[str, int | None], dict]:
-    """(run name, trunk segment end or probe step or None) -> the most recent manifest entry of
-    that job (launch/jobs.py Job.key): each segment of a trunk apart, a probe apart from its rest."""
+    """(run name, trunk segment end or probe or rung step or None) -> the most recent manifest entry
+    of that job (launch/jobs.py Job.key): each segment of a trunk apart, a probe and each rung apart
+    from its rest."""
     return {job_key(entry): entry for entry in manifest_entries(out_dir)}
 
 
 def job_key(entry: dict) -> tuple[str, int | None]:
     """The job a manifest entry ran: its run, and for a trunk segment the step the segment ends
-    at, for a probe its probe step."""
+    at, for a probe its probe step, for a rung the next decision step."""
     return entry["run"], part_end(entry)
 
 
 def part_end(entry: dict) -> int | None:
-    """The step a job that trains part of a run (a trunk segment, a probe) ends at; None for a
-    job that trains its run to the end (a plain run, a branch, a rest)."""
-    return entry.get("segment", entry.get("probe"))
+    """The step a job that trains part of a run (a trunk segment, a probe, a rung) ends at; None
+    for a job that trains its run to the end (a plain run, a branch, a rest)."""
+    return entry.get("segment", entry.get("probe", entry.get("rung")))
 
 
 def manifest_entries(out_dir: Path) -> Iterator[dict]:

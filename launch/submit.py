@@ -477,7 +477,8 @@ def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None,
             p.point.run.record_overrides(p.point.overrides)
         executor = make_executor(options, bucket, after)
         with executor.batch():
-            jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step, group=p.job.group))
+            jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step, group=p.job.group,
+                                               rung=p.job.rung))
                     for p in chunk]
         for p, job in zip(chunk, jobs):
             paths = getattr(job, "paths", None)

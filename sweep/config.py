@@ -169,6 +169,9 @@ class EarlyStopConfig:
 
     enabled: bool = MISSING
     fraction: float = MISSING  # decide after this fraction of each run's steps, in (0, 1)
+    # decide the runs still going again at these later fractions, increasing, in (fraction, 1). A list, not
+    # MISSING: a config written before the setting existed (a queued job's, a run folder's) decides once
+    again_at: List[float] = field(default_factory=list)
     margin: float = MISSING  # relative, in [0, 1): stop when the run's interval lies above the best's by more
     beaten_by: int = MISSING  # ... above the intervals of this many other members (>= 1; all, where fewer)
     resamples: int = MISSING  # bootstrap resamples of each prediction's interval
@@ -405,6 +408,10 @@ def _check_early_stop(cfg: TrainConfig) -> None:
     e = cfg.early_stop
     if not 0 < e.fraction < 1:
         raise ConfigError(f"early_stop.fraction={e.fraction}: accepted is a fraction of each run's steps in (0, 1)")
+    fractions = [e.fraction, *e.again_at]
+    if any(not b > a for a, b in zip(fractions, fractions[1:])) or not all(f < 1 for f in fractions):
+        raise ConfigError(f"early_stop.again_at={list(e.again_at)}: accepted are fractions of each run's steps, "
+                          f"increasing, above early_stop.fraction={e.fraction} and below 1 (e.g. [0.2, 0.3, 0.5])")
     if not 0 <= e.margin < 1:
         raise ConfigError(f"early_stop.margin={e.margin}: accepted is a relative margin in [0, 1) (0.01: 1% of "
                           "the best run's predicted loss)")

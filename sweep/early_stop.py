@@ -5,7 +5,7 @@ A budget group is the runs of a grid that differ only in learning rate, batch si
 decay: same model, same tokens, same data and seed (`group_key`). With `early_stop.enabled`, each
 run of a group of two or more trains first to its probe step P = `probe_step(cfg)` (F of its steps,
 rounded down to a log step, F = early_stop.fraction) and keeps its checkpoint there. Once every
-member has, the group is decided once (`decide_group`): each member's final eval loss is predicted
+member has, the group is decided (`decide_group`): each member's final eval loss is predicted
 from its records up to its P by the loss-curve law (sweep/fit/curve_law.py), a finished member
 stands with its actual final loss; then a member is stopped when
 
@@ -28,14 +28,20 @@ ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. Th
 hi_b. A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
-checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end.
+checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end,
+or, with `early_stop.again_at` (later fractions: rungs, as in successive halving), to the next
+decision step, where the runs still going are decided again against every member (a run stopped at
+an earlier one standing with the prediction it was stopped with): `decision_steps`. A run predicted
+only once its initial descent is over, or a member left inside the comparator's interval by the
+first decision, can still be stopped at a later one, at the cost of the compute up to it.
 
-The decisions of a group are one JSON file, `<out_dir>/.early_stop/<group_key>.json`, written under
-a lock by whichever job decides first; decisions in it are never changed (members added to the
+The decisions of a group are one JSON file, `<out_dir>/.early_stop/<group_key>.json` (each rung's
+decisions, and each member's latest), written under a lock by whichever job decides a rung first;
+decisions in it are never changed (members added to the
 grid later are decided then, against all members). With early stopping off, re-launching a sweep
 resumes its stopped runs to their end (`is_settled`).
 
-Letters: S a run's steps, F the fraction, P the probe step.
+Letters: S a run's steps, F the fraction, P the probe step (the first decision step).
 """
 
 from __future__ import annotations
@@ -64,28 +70,43 @@ STOP, CONTINUE, UNDECIDED = "stop", "continue", "undecided"  # a member's action
 DECISIONS_DIR = ".early_stop"  # under out_dir
 
 
-def probe_step(cfg: TrainConfig) -> int | None:
-    """P: the step a run of an early-stopped group trains to before the group is decided, F of its
-    steps rounded down to a multiple of train.log_every (so a record stands there); None when that
-    leaves no step before its end or none at all (the run is not early-stopped: it just trains)."""
+def decision_steps(cfg: TrainConfig) -> list[int]:
+    """P_0 < P_1 < ...: the steps at which a run's budget group is decided, one per rung: the
+    fraction early_stop.fraction, then each of early_stop.again_at, of its steps, rounded down to a
+    multiple of train.log_every (so a record stands there). [] when the first leaves no step before
+    its end or none at all (the run is not early-stopped: it just trains). ConfigError when two
+    rungs fall on the same log step (a run of too few steps for fractions that close)."""
     steps = compute_budget(cfg).steps
     every = cfg.train.log_every
-    step = int(math.floor(cfg.early_stop.fraction * steps / every)) * every
-    return step if 0 < step < steps else None
+    e = cfg.early_stop
+    fractions = (e.fraction, *e.again_at)
+    at = [int(math.floor(f * steps / every)) * every for f in fractions]
+    if not 0 < at[0] < steps:
+        return []
+    for (f, a), (g, b) in zip(zip(fractions, at), zip(fractions[1:], at[1:])):
+        if b <= a:
+            raise ConfigError(f"early_stop.again_at={list(e.again_at)}: a run of {steps} steps logging every {every} "
+                              f"is decided at the same step {a} at fractions {f:g} and {g:g}; accepted are fractions "
+                              f"at least train.log_every / steps = {every / steps:.3g} apart for this run")
+    return at
+
+
+def probe_step(cfg: TrainConfig) -> int | None:
+    """P: the step a run of an early-stopped group trains to before its group is first decided
+    (decision_steps' first); None when the run is not early-stopped."""
+    at = decision_steps(cfg)
+    return at[0] if at else None
 
 
 def probe_eval_steps(cfg: TrainConfig) -> frozenset[int]:
     """The steps at which a run evaluates besides every train.eval_every (with early_stop.enabled,
-    any run of the grid): its probe step P, where its group is decided from its eval loss, and the
-    log steps either side of P, where a larger run's decision reads it as a reference
-    (early_stop.floor): a run of S' > S steps reads it at P'/S' of its steps, within one of its own
-    log steps below F, which these records bracket:
+    any run of the grid): each decision step P (decision_steps), where its group is decided from its
+    eval loss, and the log steps either side of P, where a larger run's decision reads it as a
+    reference (early_stop.floor): a run of S' > S steps reads it at P'/S' of its steps, within one
+    of its own log steps below F, which these records bracket:
     P - log_every <= F S - log_every < P' S / S' <= F S < P + log_every."""
-    at = probe_step(cfg)
-    if at is None:
-        return frozenset()
     every, steps = cfg.train.log_every, compute_budget(cfg).steps
-    return frozenset(step for step in (at - every, at, at + every) if 0 < step <= steps)
+    return frozenset(step for at in decision_steps(cfg) for step in (at - every, at, at + every) if 0 < step <= steps)
 
 
 def is_settled(cfg: TrainConfig, state: str) -> bool:
@@ -120,6 +141,7 @@ class MemberDecision:
     best_interval: tuple[float, float] | None = None
     reason: str = ""
     predicted_from: str | None = None  # "curve law", or "collapse from <run>, E = ..." (early_stop.floor)
+    rung: int = 0  # the decision step it was taken at: 0 at early_stop.fraction, k at early_stop.again_at[k - 1]
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -199,22 +221,52 @@ def decisions_file(cfg: TrainConfig) -> Path:
     return Path(cfg.out_dir) / DECISIONS_DIR / f"{group_key(cfg)}.json"
 
 
-def read_decisions(cfg: TrainConfig) -> dict[str, MemberDecision]:
-    """The decisions taken for the group of `cfg` so far, by run folder name ({} before any)."""
+def read_rungs(cfg: TrainConfig) -> list[dict[str, MemberDecision]]:
+    """The decisions taken for the group of `cfg` at each rung so far, by run folder name ([]
+    before any). A file written before rungs existed holds one."""
     path = decisions_file(cfg)
     if not path.exists():
-        return {}
+        return []
     try:
         raw = json.loads(path.read_text())
-        return {name: MemberDecision.from_dict(d) for name, d in raw["members"].items()}
+        rungs = raw["rungs"] if "rungs" in raw else [raw["members"]]
+        return [{name: MemberDecision.from_dict(d) for name, d in members.items()} for members in rungs]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise DamagedFile(path, f"not an early-stopping decision file ({type(err).__name__}: {err})",
                           "delete it: the group is decided again from its runs' records") from None
 
 
+def read_decisions(cfg: TrainConfig) -> dict[str, MemberDecision]:
+    """Each member's latest decision for the group of `cfg` (a run stopped at a rung keeps its
+    stop), by run folder name ({} before any)."""
+    return latest_decisions(read_rungs(cfg))
+
+
+def latest_decisions(rungs: Sequence[dict[str, MemberDecision]]) -> dict[str, MemberDecision]:
+    latest: dict[str, MemberDecision] = {}
+    for members in rungs:
+        latest.update({name: d for name, d in members.items() if not _stopped(latest.get(name))})
+    return latest
+
+
+def _stopped(decision: MemberDecision | None) -> bool:
+    return decision is not None and decision.action == STOP
+
+
 def decision_for(cfg: TrainConfig) -> MemberDecision | None:
-    """This run's decision, if its group was decided with it."""
+    """This run's latest decision, if its group was decided with it."""
     return read_decisions(cfg).get(RunDir.for_config(cfg).path.name)
+
+
+def decided_past(cfg: TrainConfig, step: int) -> bool:
+    """Whether this run's group has decided it at a decision step at or past `step` (so the run
+    reached that step; a run stopped at an earlier one has not: the job that goes on from there
+    records its stop)."""
+    decision = decision_for(cfg)
+    if decision is None:
+        return False
+    at = decision_steps(cfg)
+    return decision.rung < len(at) and at[decision.rung] >= step
 
 
 @contextlib.contextmanager
@@ -229,11 +281,12 @@ def _group_lock(cfg: TrainConfig) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
-    """Decide the members of one budget group (every one past its probe step, or finished) that have
-    no decision yet, against all members; write them to the group's decisions file (under a lock:
-    the first job of a group to call this decides, the others read) and return every decision by
-    run folder name. Decisions already taken stand."""
+def decide_group(cfgs: Sequence[TrainConfig], rung: int = 0) -> dict[str, MemberDecision]:
+    """Decide, at decision step `rung` (decision_steps), the members of one budget group that have
+    no decision there yet and were not stopped at an earlier one (every member past that step, or
+    finished or stopped), against all members; write them to the group's decisions file (under a
+    lock: the first job of a group to call this decides, the others read) and return each member's
+    latest decision by run folder name. Decisions already taken stand."""
     if not cfgs:
         return {}
     keys = {group_key(c) for c in cfgs}
@@ -241,21 +294,26 @@ def decide_group(cfgs: Sequence[TrainConfig]) -> dict[str, MemberDecision]:
         raise ValueError(f"decide_group: the runs span {len(keys)} budget groups: {sorted(keys)}")
     first = cfgs[0]
     with _group_lock(first):
-        taken = read_decisions(first)
+        rungs = read_rungs(first)
+        rungs += [{} for _ in range(rung + 1 - len(rungs))]
+        before, taken = latest_decisions(rungs[:rung]), rungs[rung]
         names = [RunDir.for_config(c).path.name for c in cfgs]
-        if all(n in taken for n in names):
-            return taken
-        standings = group_standings(cfgs, taken)
-        new = {d.run: d for d in decide(standings, first.early_stop.margin, first.early_stop.beaten_by)
-               if d.run not in taken}
-        decided = {**taken, **new}
-        body = {"group": group_key(first), "fraction": first.early_stop.fraction, "margin": first.early_stop.margin,
-                "beaten_by": first.early_stop.beaten_by, "floor": check_floor(first.early_stop.floor, "early_stop.floor"),
-                "level": first.early_stop.level, "members": {n: d.to_dict() for n, d in decided.items()}}
+        if all(n in taken or _stopped(before.get(n)) for n in names):
+            return latest_decisions(rungs)
+        standings = group_standings(cfgs, {**before, **taken}, rung)
+        new = {d.run: dataclasses.replace(d, rung=rung)
+               for d in decide(standings, first.early_stop.margin, first.early_stop.beaten_by)
+               if d.run not in taken and not _stopped(before.get(d.run))}
+        rungs[rung] = {**taken, **new}
+        e = first.early_stop
+        body = {"group": group_key(first), "fraction": e.fraction, "again_at": list(e.again_at), "margin": e.margin,
+                "beaten_by": e.beaten_by, "floor": check_floor(e.floor, "early_stop.floor"), "level": e.level,
+                "members": {n: d.to_dict() for n, d in latest_decisions(rungs).items()},
+                "rungs": [{n: d.to_dict() for n, d in members.items()} for members in rungs]}
         atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
     for d in new.values():
-        log.info("%s: early stopping: %s (%s)", d.run, d.action, d.reason)
-    return decided
+        log.info("%s: early stopping at decision step %d: %s (%s)", d.run, rung, d.action, d.reason)
+    return latest_decisions(rungs)
 
 
 def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standing | None:
@@ -273,20 +331,21 @@ def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standi
         return Standing(name, loss, (loss, loss), False, "finished")
     if status == DIVERGED:
         return Standing(name, None, None, False, "diverged")
-    if status == STOPPED_EARLY and taken is not None and taken.predicted is not None:
+    if (status == STOPPED_EARLY or _stopped(taken)) and taken is not None and taken.predicted is not None:
         return Standing(name, taken.predicted, taken.interval, False, "stopped earlier",
                         taken.predicted_at_step, taken.steps, taken.predicted_from)
     return None
 
 
-def _predicted_standing(cfg: TrainConfig, p: Any) -> Standing:
-    """A member's standing from its prediction (a sweep.fit.predict.RunPrediction) at its probe step."""
-    at, name = probe_step(cfg), p.run
+def _predicted_standing(cfg: TrainConfig, p: Any, at: int) -> Standing:
+    """A member's standing from its prediction (a sweep.fit.predict.RunPrediction) at its decision
+    step `at`."""
+    name = p.run
     if p.prediction is None:
         return Standing(name, None, None, False, f"not predicted: {p.skipped}")
     seen = p.prediction.steps_seen
     if at is None or seen < at:
-        return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of probe step {at}")
+        return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of decision step {at}")
     reference = getattr(p.prediction, "reference", None)  # a CollapsePrediction's
     source = "curve law" if reference is None else f"collapse from {reference}, E = {p.prediction.floor:.4g}" + (
         f" {p.prediction.floor_from}" if p.prediction.floor_from else "")
@@ -328,10 +387,11 @@ def finished_elsewhere(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
     return out
 
 
-def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision]) -> list[Standing]:
+def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision], rung: int = 0) -> list[Standing]:
     """What every member of one budget group brings to its decision, in order: a finished run its
-    actual final eval loss, a run stopped earlier the prediction it was stopped with; the members to be predicted are
-    predicted together, each from its records up to its probe step, sharing the curve law's alpha,
+    actual final eval loss, a run stopped earlier the prediction it was stopped with (`taken`: each
+    member's latest decision); the members to be predicted are predicted together, each from its
+    records up to its decision step `rung` (decision_steps), sharing the curve law's alpha,
     A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
     annealing, and the group's runs at their different learning rates pin it down together. With
     early_stop.floor, a member with a finished run of another size at its settings in the sweep
@@ -343,9 +403,10 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
     if todo:
         e = cfgs[todo[0]].early_stop
         floor = check_floor(e.floor, "early_stop.floor")
-        predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], [probe_step(cfgs[i]) for i in todo],
+        at = [decision_steps(cfgs[i])[rung] for i in todo]
+        predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], at,
                                    n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed, floor=floor,
                                    references=[] if floor is None else finished_elsewhere(cfgs))
-        for i, p in zip(todo, predictions):
-            out[i] = _predicted_standing(cfgs[i], p)
+        for i, p, step in zip(todo, predictions, at):
+            out[i] = _predicted_standing(cfgs[i], p, step)
     return out

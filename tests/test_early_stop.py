@@ -10,11 +10,12 @@ import pytest
 
 from sweep.budget import compute_budget
 from sweep.config import validate
-from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, Standing, decide, decide_group, decisions_file,
-                              early_stopped_groups, group_key, is_settled, probe_eval_steps, probe_step,
-                              read_decisions)
+from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, MemberDecision, Standing, decide, decide_group,
+                              decided_past, decision_steps, decisions_file, early_stopped_groups, group_key,
+                              is_settled, probe_eval_steps, probe_step, read_decisions, read_rungs)
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import COMPLETE, DIVERGED, FAILED, STOPPED_EARLY
+from sweep.rundir import RunDir
 from sweep.run.loop import train
 
 ON = ("early_stop.enabled=true", "early_stop.fraction=0.5", "early_stop.resamples=50")
@@ -39,6 +40,17 @@ def test_the_probe_step_is_the_fraction_of_the_steps_on_a_log_step(tiny_config):
     assert probe_step(tiny_config(*ON)) == 40  # 81 steps, half, log_every 2
     assert probe_step(tiny_config(*ON, "early_stop.fraction=0.3", "train.log_every=4")) == 24  # 24.3 -> 24
     assert probe_step(tiny_config(*ON, "early_stop.fraction=0.01")) is None  # no log step before 0.81
+
+
+def test_with_again_at_a_run_is_decided_at_each_fraction_on_a_log_step_and_evaluates_at_each(tiny_config):
+    cfg = tiny_config(*ON, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]")  # 81 steps, log every 2
+    assert decision_steps(cfg) == [20, 40, 60] and probe_step(cfg) == 20
+    assert probe_eval_steps(cfg) == {18, 20, 22, 38, 40, 42, 58, 60, 62}
+    assert decision_steps(tiny_config(*ON)) == [40]  # decided once
+    close = tiny_config(*ON, "early_stop.fraction=0.25", "early_stop.again_at=[0.26]")  # 20.25 and 21.06: both 20
+    with pytest.raises(ConfigError, match=r"the same step 20 at fractions 0.25 and 0.26; accepted are fractions at "
+                                          r"least train.log_every / steps = 0.0247 apart"):
+        decision_steps(close)
 
 
 def test_a_run_evaluates_at_its_probe_step_and_either_side_so_a_larger_run_can_read_it_there(tiny_config):
@@ -149,6 +161,9 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
     ("early_stop.beaten_by=0", "early_stop.beaten_by=0: accepted is an integer >= 1"),
     ("early_stop.floor=-1", "early_stop.floor='-1': accepted is the irreducible loss E in nats/token"),
+    ("early_stop.again_at=[0.2]", r"early_stop.again_at=\[0.2\]: accepted are fractions .* increasing, above"),
+    ("early_stop.again_at=[0.5,0.4]", r"early_stop.again_at=\[0.5, 0.4\]: accepted"),
+    ("early_stop.again_at=[0.5,1.0]", r"early_stop.again_at=\[0.5, 1.0\]: accepted"),
 ])
 def test_settings_out_of_range_are_one_clear_error(tiny_config, override, message):
     with pytest.raises(ConfigError, match=message):
@@ -246,3 +261,45 @@ def test_a_damaged_decisions_file_names_itself(tiny_config):
 def test_runs_of_different_groups_are_never_decided_together(tiny_config):
     with pytest.raises(ValueError, match="2 budget groups"):
         decide_group([tiny_config(*ON), tiny_config(*ON, "model.d=48")])
+
+
+def test_a_later_decision_decides_only_the_runs_still_going_and_a_stopped_run_stands_with_its_prediction(
+        tiny_config, monkeypatch):
+    """The predictions are given (group_standings replaced: what each member brings at each decision
+    step); the bookkeeping is the product's: decisions per rung in the file, the latest per member,
+    a run stopped at 25% not decided again at 50%."""
+    a, b, c = (tiny_config(*ON, "early_stop.fraction=0.25", "early_stop.again_at=[0.5]", "early_stop.beaten_by=1",
+                           f"optim.lr={lr}") for lr in ("1e-2", "3e-1", "3e-2"))
+    name = {id(cfg): RunDir.for_config(cfg).path.name for cfg in (a, b, c)}
+    seen = []
+
+    def standings(cfgs, taken, rung):
+        seen.append((rung, {n: d.action for n, d in taken.items()}))
+        if rung == 0:  # b clearly worse; c too uncertain to tell
+            return [Standing(name[id(a)], 3.0, (2.99, 3.01), True), Standing(name[id(b)], 3.5, (3.49, 3.51), True),
+                    Standing(name[id(c)], 3.2, (2.9, 3.5), True)]
+        return [Standing(name[id(a)], 3.0, (2.99, 3.01), True),  # b stands with the prediction it was stopped with
+                Standing(name[id(b)], 3.5, (3.49, 3.51), False, "stopped earlier"),
+                Standing(name[id(c)], 3.2, (3.19, 3.21), True)]  # c now clearly worse
+    monkeypatch.setattr("sweep.early_stop.group_standings", standings)
+    first = decide_group([a, b, c], 0)
+    assert [first[name[id(x)]].action for x in (a, b, c)] == [CONTINUE, STOP, CONTINUE]
+    assert decided_past(a, 20) and not decided_past(a, 40)
+    second = decide_group([a, b, c], 1)
+    assert seen[-1] == (1, {name[id(a)]: CONTINUE, name[id(b)]: STOP, name[id(c)]: CONTINUE})  # each one's latest
+    assert [(second[name[id(x)]].action, second[name[id(x)]].rung) for x in (a, b, c)] == [
+        (CONTINUE, 1), (STOP, 0), (STOP, 1)]
+    assert decided_past(a, 40) and decided_past(c, 40) and not decided_past(b, 40)  # b's next job records its stop
+    rungs = read_rungs(a)
+    assert [sorted(r) for r in rungs] == [sorted(name.values()), sorted([name[id(a)], name[id(c)]])]
+    assert read_decisions(a) == second and json.loads(decisions_file(a).read_text())["again_at"] == [0.5]
+    assert decide_group([a, b, c], 1) == second and len(seen) == 2  # decided once per rung: read from the file
+
+
+def test_a_decisions_file_written_before_rungs_reads_as_the_first_decision(tiny_config):
+    cfg = tiny_config(*ON)
+    decision = MemberDecision(run="d32-x", action=STOP, predicted=3.0, interval=(2.9, 3.1))
+    decisions_file(cfg).parent.mkdir(parents=True)
+    decisions_file(cfg).write_text(json.dumps({"group": group_key(cfg), "members": {"d32-x": {
+        k: v for k, v in decision.to_dict().items() if k != "rung"}}}))
+    assert read_rungs(cfg) == [{"d32-x": decision}] and read_decisions(cfg) == {"d32-x": decision}

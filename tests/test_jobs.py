@@ -4,8 +4,8 @@ groups (which jobs, which waits for which, what each really spends), without run
 import json
 
 from launch.grid import compose_grid
-from launch.jobs import BRANCH, PROBE, REST, RUN, SEGMENT, job_plan, last_step
-from sweep.early_stop import CONTINUE, MemberDecision, decisions_file, group_key, probe_step
+from launch.jobs import BRANCH, PROBE, REST, RUN, RUNG, SEGMENT, job_plan, last_step
+from sweep.early_stop import CONTINUE, STOP, MemberDecision, decision_steps, decisions_file, group_key, probe_step
 from sweep.ladder import branch_step, cooldown_start
 from sweep.record import training_flops
 from tests.helpers import TINY
@@ -109,6 +109,41 @@ def test_each_member_of_an_early_stopped_group_gets_a_probe_to_its_probe_step_an
             assert probe.cosine_flops == 0 and rest.cosine_flops == rest.point.budget.flops  # the rest: the point
             assert probe.key != rest.key and rest.key == (rest.point.run.path.name, None)
     assert len({group_key(p.cfg) for p in grid}) == 2
+
+
+def test_with_again_at_each_member_gets_a_rung_per_later_decision_step_after_all_its_group_s_jobs_before_it(tmp_path):
+    grid = early_stop_grid(tmp_path, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]")
+    jobs = job_plan(grid)
+    assert sorted(j.kind for j in jobs) == [PROBE] * 4 + [REST] * 4 + [RUNG] * 8
+    group = {grid[0].run.path, grid[1].run.path}
+    mine = [j for j in jobs if j.point.run.path in group]
+    assert [j.kind for j in mine] == [PROBE, PROBE, RUNG, RUNG, RUNG, RUNG, REST, REST]  # each decision's jobs together
+    p0, p1, p2 = decision_steps(grid[0].cfg)
+    probes, first, second, rests = mine[0:2], mine[2:4], mine[4:6], mine[6:8]
+    for job, (start, end, until, after, rung) in zip([first[0], second[0], rests[0]], [
+            (p0, p1, p1, probes, 0), (p1, p2, p2, first, 1), (p2, grid[0].budget.steps, None, second, 2)]):
+        assert (job.first_step, job.last_step, job.until_step, list(job.after), job.rung) == (start, end, until, after, rung)
+        assert job.group == (grid[0].cfg, grid[1].cfg)  # decides its group at its first step, then trains on
+    assert sum(j.flops for j in mine if j.point is grid[0]) == grid[0].budget.flops
+    assert len({j.key for j in jobs}) == len(jobs)  # each job has its own manifest key
+    assert first[0].label.endswith(f"[rung: steps {p0} -> {p1}]") and first[0].cosine_flops == 0
+
+
+def test_a_rung_is_done_once_its_run_reached_its_end_step_or_was_decided_there_or_stopped(tmp_path):
+    grid = early_stop_grid(tmp_path, "early_stop.fraction=0.25", "early_stop.again_at=[0.5]")
+    rung = next(j for j in job_plan(grid) if j.kind == RUNG)
+    p0, p1 = decision_steps(rung.point.cfg)
+    write_decision = lambda **d: decisions_file(rung.point.cfg).write_text(json.dumps(  # noqa: E731
+        {"rungs": [{rung.point.run.path.name: MemberDecision(run=rung.point.run.path.name, **d).to_dict()}]}))
+    decisions_file(rung.point.cfg).parent.mkdir(parents=True)
+    write_decision(action=CONTINUE, rung=0)
+    assert not rung.done()  # decided at P0 to go on: not yet at P1
+    write_decision(action=CONTINUE, rung=1)
+    assert rung.done()
+    write_decision(action=STOP, rung=0)
+    assert not rung.done()  # stopped at P0: the rung's job records the stop (and is done then)
+    finish(rung.point, "stopped_early")
+    assert rung.done()
 
 
 def test_with_a_floor_a_group_s_rests_also_wait_for_the_smaller_runs_at_their_settings_planned_first(tmp_path):

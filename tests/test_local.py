@@ -135,10 +135,11 @@ LADDER = ["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "t
 
 class FakeSubmitted:
     """A job that ended at once (or raised, when failing): a ladder segment keeps its checkpoint,
-    an early-stopped run's probe logs records up to its probe step, a job that trains to its run's
-    end writes a complete result."""
+    an early-stopped run's probe or rung logs records up to its end step, a job that trains to its
+    run's end writes a complete result; when stopping, a rung or rest records its run stopped early
+    at its first step instead."""
 
-    def __init__(self, job, failing: bool):
+    def __init__(self, job, failing: bool, stopping: bool = False):
         self.job, self.paths = job, SimpleNamespace(stdout="log")
         self.error = RuntimeError(f"{job.label} failed") if failing else None
         if self.error is None:
@@ -147,11 +148,14 @@ class FakeSubmitted:
             if job.kind == "segment":
                 run.kept_checkpoint(job.last_step).parent.mkdir(parents=True, exist_ok=True)
                 run.kept_checkpoint(job.last_step).write_bytes(b"")
-            if job.kind == "probe":
+            if stopping:
+                run.write_result({"status": "stopped_early", "steps_done": job.first_step})
+            elif job.kind in ("probe", "rung"):
                 steps = range(2, job.last_step + 1, 2)
                 run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in steps))
-            if job.until_step is None:
+            if job.until_step is None and not stopping:
                 run.write_result({"status": "complete"})
+        self.stopping = stopping
 
     def done(self):
         return True
@@ -159,7 +163,9 @@ class FakeSubmitted:
     def results(self):
         if self.error:
             raise self.error
-        return [{"status": "segment"} if self.job.until_step is not None else self.job.point.run.read_result()]
+        if self.stopping or self.job.until_step is None:
+            return [self.job.point.run.read_result()]
+        return [{"status": "segment"}]
 
 
 def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
@@ -174,16 +180,16 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
     return grid, started, outcomes
 
 
-def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails):
-    """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`), 2 at a time;
-    returns the jobs started, in order, and the outcomes."""
+def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False):
+    """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`, stopping its run
+    where `stops(job)`), 2 at a time; returns the jobs started, in order, and the outcomes."""
     from launch.local import run_locally
 
     started = []
 
     def start(job, options, tasks, slot):
         started.append(job)
-        return FakeSubmitted(job, fails(job))
+        return FakeSubmitted(job, fails(job), stops(job))
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
@@ -269,6 +275,20 @@ def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed
     assert [(j.kind, j.point.run.path) for j in again] == [
         ("probe", grid[2].run.path), ("rest", grid[2].run.path), ("rest", grid[3].run.path)]
     assert [o.result["status"] for o in outcomes] == ["complete"] * 4
+
+
+def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_goes_on_to_the_next_decision(tmp_path, monkeypatch):
+    from launch.grid import compose_grid
+
+    grid = compose_grid([*EARLY_STOP, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]",
+                         f"out_dir={tmp_path / 'sweep'}"])
+    stopped = grid[1].run.path  # d16, lr 3e-3: stopped by the first decision (its first rung records it)
+    started, outcomes = run_with_fake_jobs(grid, tmp_path, monkeypatch, lambda job: False,
+                                           lambda job: job.kind == "rung" and job.rung == 0 and job.point.run.path == stopped)
+    order = [(j.kind, j.rung, j.point.run.path == stopped) for j in started if j.point in grid[:2]]
+    assert order == [("probe", 0, False), ("probe", 0, True), ("rung", 0, False), ("rung", 0, True),
+                     ("rung", 1, False), ("rest", 2, False)]  # its later jobs, done, are not run; the others' wait no more
+    assert [o.result["status"] for o in outcomes] == ["complete", "stopped_early", "complete", "complete"]
 
 
 def test_stopped_runs_are_counted_apart():

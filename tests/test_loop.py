@@ -506,3 +506,29 @@ def test_a_stopped_run_resumed_with_early_stopping_off_ends_at_the_loss_it_would
     assert resumed["final_eval_loss"] == never_stopped["final_eval_loss"]
     assert resumed["final_train_loss"] == never_stopped["final_train_loss"]
     assert resumed["early_stop"]["action"] == "stop"  # what was decided stays on record
+
+
+def test_a_run_the_first_decision_leaves_going_trains_to_the_next_decision_step_and_is_stopped_there(tiny_config):
+    """early_stop.again_at: decided at 25% (step 160 of 641) and again at 50% (320). At 160 the
+    runs' intervals are too wide to part them (measured: neither stopped); at 320 the far too high
+    learning rate lies clearly above the best and stops there, at the step of that decision."""
+    from sweep.early_stop import decide_group, decision_steps
+
+    cfgs = [tiny_config(*DECIDABLE, "early_stop.fraction=0.25", "early_stop.again_at=[0.5]", f"optim.lr={lr}")
+            for lr in ("1e-2", "3e-1")]
+    assert decision_steps(cfgs[0]) == [160, 320]
+    for cfg in cfgs:
+        assert train(cfg, until_step=160)["step"] == 160
+    first = decide_group(cfgs, 0)
+    assert [d.action for d in first.values()] == ["continue", "continue"]
+    for cfg in cfgs:
+        assert train(cfg, until_step=320)["step"] == 320  # decided to go on: to the next decision step
+    second = decide_group(cfgs, 1)
+    good, bad = cfgs
+    stopped, complete = train(bad), train(good)
+    assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 320
+    assert stopped["early_stop"]["action"] == "stop" and stopped["early_stop"]["rung"] == 1
+    assert stopped["early_stop"]["predicted_at_step"] == 320
+    assert complete["status"] == "complete" and complete["early_stop"]["rung"] == 1
+    assert second[stopped["run"]].interval[0] > second[complete["run"]].interval[1]
+    assert train(bad, until_step=320) == stopped  # its jobs run again: nothing to do

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 
-from launch.jobs import BRANCH, PROBE, REST, SEGMENT
+from launch.jobs import BRANCH, PROBE, REST, RUNG, SEGMENT
 from launch.submit import (SlurmOptions, early_stop_bound, ladder_saving, plan_grid, plan_totals, print_plan,
                            refresh_states, slurm_executor, submissions, submit_grid)
 from launch.queue import latest_job_entries, latest_jobs
 from launch.grid import split_grid
-from sweep.early_stop import group_key, probe_step
+from sweep.early_stop import decision_steps, group_key, probe_step
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
 from tests.helpers import TINY, compose_config
@@ -348,6 +348,25 @@ def test_a_rest_waits_with_afterok_for_every_probe_of_its_group_and_arrays_group
     waits = [after for _, after, _ in FakeExecutor.batches]
     assert len(waits) == len(set(waits)) == 1 + 2  # the probes (one bucket: a quarter run is cheap); a rest array a group
     assert all(e["after"].count(":") == 1 for e in entries if e.get("probe") is None)
+
+
+def test_with_again_at_each_rung_waits_with_afterok_for_its_group_s_jobs_ending_at_its_decision_step(
+        tmp_path, shared_cache_dir):
+    planned = plan_early_stop(tmp_path, shared_cache_dir, "early_stop.fraction=0.25", "early_stop.again_at=[0.5]")
+    rungs = by_kind(planned, RUNG)
+    assert len(rungs) == len(by_kind(planned, PROBE)) == len(by_kind(planned, REST)) == 4
+    FakeExecutor.batches = []
+    entries = submit_grid(planned, options(tmp_path, max_array_size=10), make_executor=FakeExecutor)
+    job_id = {(e["run"], e.get("probe", e.get("rung"))): e["job_id"] for e in entries}
+    for _, after, jobs in FakeExecutor.batches:
+        for job in jobs:
+            if job.fn.group is None:
+                continue  # a probe
+            group = [p for p in rungs if group_key(p.point.cfg) == group_key(job.fn.cfg)]
+            ends = decision_steps(job.fn.cfg)[job.fn.rung]  # the jobs it waits for end where it decides
+            assert after == ":".join(job_id[(p.point.run.path.name, ends)] for p in group)
+            assert job.fn.until_step == (decision_steps(job.fn.cfg)[1] if job.fn.rung == 0 else None)
+    assert sum(1 for e in entries if "rung" in e) == 4  # each rung in the manifest, apart from its probe and rest
 
 
 def test_a_probe_already_done_is_left_out_of_its_group_s_dependency_and_a_settled_member_is_not_submitted(

@@ -18,7 +18,9 @@ A run of an early-stopped budget group (sweep/early_stop.py) trains in two calls
 `{"status": SEGMENT_DONE, ...}` (no result.json); then, once its group is decided, `train(cfg)`:
 a run the decision stops records `status: stopped_early` at its checkpoint with its predicted final
 loss (result.json and the tracker's summary) and trains no further; any other trains to its end
-and records its decision beside its result. With early stopping off, `train(cfg)` resumes a run
+and records its decision beside its result. With early_stop.again_at, the calls between are
+`train(cfg, until_step=P_k)` to each later decision step, each after its group's decision at the
+one before, and stop the run there as above if that decision did. With early stopping off, `train(cfg)` resumes a run
 stopped early from its checkpoint to its end.
 """
 
@@ -54,7 +56,7 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.early_stop import STOP, MemberDecision, decision_for, is_settled, probe_eval_steps, result_fields
+from sweep.early_stop import STOP, MemberDecision, decided_past, decision_for, is_settled, probe_eval_steps, result_fields
 from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
                           training_flops)
@@ -134,8 +136,8 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
-    if stop_step < budget.steps and role is None and decision_for(cfg) is not None:
-        log.info("%s: its budget group is decided, so it is past its probe step %d: nothing to do", run.path, stop_step)
+    if stop_step < budget.steps and role is None and decided_past(cfg, stop_step):
+        log.info("%s: its budget group decided it at or past step %d: nothing to do", run.path, stop_step)
         return segment_done(run, stop_step)
     if role == BRANCH and not run.checkpoint_file.exists():
         check_trunk_checkpoint(cfg)
@@ -203,7 +205,7 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
     if previous is not None and is_settled(cfg, previous.get("status")):
         log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
         return previous
-    decision = decision_for(cfg) if cfg.early_stop.enabled and setup.stop_step == setup.budget.steps else None
+    decision = decision_for(cfg) if cfg.early_stop.enabled and run_role(cfg) is None else None
     if decision is not None and decision.action == STOP:
         return record_stop(setup, decision)
     if previous is not None and previous.get("status") == STOPPED_EARLY:  # early stopping is off now
