@@ -22,10 +22,10 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   (predict_sweep(..., shared=False)) and with exponents shared across each budget group (the default).
   Then early stopping replayed on those curves with one decision at 10%, 25% or 50%, with decisions
   at 25% and 50%, at 25%, 50% and 75%, and from 10% on at 2, 4 and 7 fractions (RUNGS: the runs
-  still going decided again later; the launcher decides each group once, at early_stop.fraction): the
-  compute it would save, with conf's early_stop.beaten_by and with 1 (one comparator).
+  still going decided again later, as the launcher does with early_stop.again_at): the compute it
+  would save, with conf's early_stop.beaten_by and with 1 (one comparator).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
-  (it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
+  (--stop-fraction, --again-at and --floor set early_stop.fraction, .again_at and .floor; it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
   step) against the full grid's; and per width whether the best lr (a stopped run stands with its
   predicted loss; the best must be a run that completed) is the full grid's.
@@ -197,7 +197,9 @@ def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
                      "below_comparator": below,  # stopped, yet (in the full grid) ended below their comparator
                      "regret": regret(actuals, chosen),
                      "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
-                     "stopped": sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early")}
+                     "stopped": sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"),
+                     "stopped_at": {r[axis]: r["steps_done"] / r["steps"] for r in stop_runs  # the fraction trained
+                                    if r["d"] == d and r["status"] == "stopped_early"}}
     return {"flops_used": used, "flops_full_grid": grid, "fraction_used": used / grid if grid else None,
             "saved": 1 - used / grid if grid else None, "runs": len(stop_runs),
             "stopped": sum(r["status"] == "stopped_early" for r in stop_runs), "axis": axis, "best": widths}
@@ -215,7 +217,7 @@ def probe_at(run, fraction: float) -> int | None:
     folder = FolderRun(run)
     cfg = train_config(folder.config(), folder.where, folder.remedy)
     return probe_step(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cfg),
-                                                          {"early_stop": {"fraction": fraction}})))
+                                                          {"early_stop": {"fraction": fraction, "again_at": []}})))
 
 
 def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict:
@@ -332,6 +334,9 @@ def main() -> None:
     parser.add_argument("--stop-fraction", type=float, default=STOP_FRACTION,
                         help=f"early_stop.fraction of the launcher's run (--only stop; default {STOP_FRACTION}); "
                              "with --floor the launcher's run sets early_stop.floor too (WORK/seedS/stop-fF-floorE)")
+    parser.add_argument("--again-at", default=None, metavar="F,F,...",
+                        help="early_stop.again_at of the launcher's run (--only stop): the later fractions at which "
+                             "the runs still going are decided again (WORK/seedS/stop-fF-againF_F...)")
     parser.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                         help=f"train.eval_every of the grid's runs (default {EVAL_EVERY}); 10 puts an eval record at "
                              "every width's probe step at 10%%, 25%% and 50%% (steps 20, 60, 130 of d16, d32, d48 at 10%%)")
@@ -347,9 +352,11 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
     early_stop = ["early_stop.enabled=true", f"early_stop.fraction={args.stop_fraction:g}",
-                  *([f"early_stop.floor={args.floor}"] if args.floor else [])]
-    stop_name = "stop" if (args.stop_fraction, args.floor) == (STOP_FRACTION, None) else \
-        f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "")
+                  *([f"early_stop.floor={args.floor}"] if args.floor else []),
+                  *([f"early_stop.again_at=[{args.again_at}]"] if args.again_at else [])]
+    stop_name = "stop" if (args.stop_fraction, args.floor, args.again_at) == (STOP_FRACTION, None, None) else \
+        f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "") + (
+            f"-again{args.again_at.replace(',', '_')}" if args.again_at else "")  # a comma would make Hydra sweep out_dir
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / stop_name
     prepare(cache)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
@@ -393,13 +400,14 @@ def main() -> None:
     if args.only in (None, "stop"):
         report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, overrides, early_stop)
         s = report["stop"] = stop_comparison(full, stopped, axis)
-        print(f"\nearly stopping at {args.stop_fraction:.0%}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
+        at = ", ".join(f"{float(f):.0%}" for f in [args.stop_fraction, *(args.again_at or "").split(",")] if f)
+        print(f"\nearly stopping at {at}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
         for d, w in s["best"].items():
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
                   f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
-                  f"{w['stopped']} (of which ended below the run they were judged worse than: {w['below_comparator']})")
+                  f"{', '.join(f'{v:g} at {f:.0%}' for v, f in sorted(w['stopped_at'].items())) or 'none'} (of which ended below the run they were judged worse than: {w['below_comparator']})")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
 

@@ -204,10 +204,12 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
 
 def _job_text(row: dict[str, Any]) -> str:
     """The status table's `job` column: the run's current Slurm job and its state; for a ladder's
-    trunk, the step its current segment ends at; for an early-stopped run's probe, its probe step."""
+    trunk, the step its current segment ends at; for an early-stopped run's probe or rung, the step
+    it ends at."""
     if not row.get("job_id"):
         return ""
-    part = next((f" ({name} to step {row[name]})" for name in ("segment", "probe") if row.get(name) is not None), "")
+    part = next((f" ({name} to step {row[name]})" for name in ("segment", "probe", "rung")
+                 if row.get(name) is not None), "")
     return f"{row['job_id']} {row['job_state'] or ''}".strip() + part
 
 

@@ -4,8 +4,9 @@ which job last ran each run folder.
 The manifest is `out_dir/sweep_manifest.jsonl`, one line per submitted job (appended, never
 rewritten): {"run", "path", "job_id", "bucket", "submitted"}; a ladder's jobs (launch/jobs.py) add
 "segment" (a trunk segment: the step it ends at) and "after" (the job id it waits for); an
-early-stopped run's probe adds "probe" (its probe step), its rest "after" (the ids of its group's
-probe jobs, ':'-joined).
+early-stopped run's probe adds "probe" (its probe step), a rung (early_stop.again_at) "rung" (the
+next decision step, where it ends) and "after", its rest "after" (the ids of its group's jobs
+that end where it decides, ':'-joined).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         entry = current_entry(entries_of[row["run"]], states)
         state = states.get(entry["job_id"])
         row.update(job_id=entry["job_id"], job_state=state, log=entry.get("log"))
-        for part in ("segment", "probe"):
+        for part in ("segment", "probe", "rung"):
             if entry.get(part) is not None:
                 row[part] = entry[part]
         if row["status"] not in ("started", "pending") or state is None:

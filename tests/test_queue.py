@@ -161,3 +161,20 @@ def test_a_probe_and_its_rest_are_two_jobs_and_the_run_is_at_the_first_not_compl
     append_manifest(tmp_path / "one", [{"run": "b", "path": "/x/b", "job_id": "12_1", "bucket": "s", "probe": 20}])
     launch.queue.attach_queue_state(rows, tmp_path / "one")
     assert rows[0]["status"] == "started"
+
+
+def test_a_rung_is_a_job_of_its_own_between_the_probe_and_the_rest(tmp_path, monkeypatch):
+    import launch.queue
+    from launch.queue import latest_job_entries
+
+    append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "12_0", "bucket": "s", "probe": 20},
+                               {"run": "a", "path": "/x/a", "job_id": "13_0", "bucket": "s", "rung": 40,
+                                "after": "12_0"},
+                               {"run": "a", "path": "/x/a", "job_id": "14_0", "bucket": "s", "after": "13_0"}])
+    assert {key: e["job_id"] for key, e in latest_job_entries(tmp_path).items()} == {
+        ("a", 20): "12_0", ("a", 40): "13_0", ("a", None): "14_0"}
+    rows = [{"run": "a", "status": "started"}]
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"12_0": "COMPLETED", "13_0": "RUNNING",
+                                                                 "14_0": "PENDING"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert (rows[0]["job_id"], rows[0]["rung"], rows[0]["status"]) == ("13_0", 40, "running")  # training to step 40
