@@ -129,9 +129,9 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 running.remove(entry)
                 free.append(slot)
                 end_job(job, submitted, outcomes, ended_well)
-                if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later rungs
-                    ended_well.update(id(j) for j in pending  # are done, and its group's next jobs wait on them
-                                      if j.point is job.point and j.kind in PARTIAL and j.done())
+                if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later jobs are done,
+                    ended_well.update(id(j) for j in pending  # and its group's next ones (and, as a reference,
+                                      if j.point is job.point and j.done())  # a larger group's) wait on them
             report_sweep(bar, points, outcomes, list({id(e[0].point): e[0].point for e in running}.values()))
     return [outcomes[id(p)] for p in points]
 
