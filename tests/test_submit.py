@@ -424,6 +424,20 @@ def test_the_plan_shows_probe_and_rest_jobs_and_the_most_early_stopping_can_save
     assert totals_unchanged(planned)
 
 
+def test_with_again_at_the_plan_shows_a_rung_row_per_later_decision_and_the_same_bound(tmp_path, shared_cache_dir):
+    from rich.console import Console
+
+    once = plan_early_stop(tmp_path / "once", shared_cache_dir)
+    planned = plan_early_stop(tmp_path, shared_cache_dir, "early_stop.again_at=[0.5,0.75]")
+    assert early_stop_bound(planned) == early_stop_bound(once)  # a bound at the first decision either way
+    assert sum(p.job.flops for p in planned) == pytest.approx(sum(p.job.flops for p in once))
+    console = Console(width=250, record=True)
+    print_plan(planned, console)
+    text = console.export_text()
+    assert "plan: 16 jobs" in text and text.count("│ rung ") == 8 and text.count("│ rest ") == 4
+    assert totals_unchanged(planned)
+
+
 def totals_unchanged(planned):
     """A probe and its rest are one point of the fit: counted once as a run from scratch."""
     totals = plan_totals(planned)
