@@ -255,27 +255,31 @@ def rule_defaults() -> tuple[float, int]:
 
 
 def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int,
-                floor: float | str | None = None) -> dict:
+                floor: float | str | None = None, keep_references: bool = False) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
     earlier stands with its prediction), at the given margin and beaten_by. A run stopped at
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
     With `floor`, each width's runs are predicted from the complete smaller widths where they can be
-    (replay's `floor`), the smaller widths' runs trained to their end (their compute is not saved)."""
+    (replay's `floor`), widths in turn from the smallest: a smaller run the replay stopped is no
+    reference (it has no final loss), as in the launcher; with `keep_references`, the widths below
+    the largest are not early-stopped at all (they train whole, the references of the next)."""
     from sweep.early_stop import Standing, decide
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
 
     runs = [(run, run.read_result() or {}) for run in iter_run_dirs(full)]
     runs = [(run, r) for run, r in runs if r.get("status") == "complete"]
-    saved, widths = 0.0, {}
-    for d in sorted({r["d"] for _, r in runs}):
+    saved, widths, gone = 0.0, {}, set()  # gone: the runs stopped so far (no references)
+    sizes = sorted({r["d"] for _, r in runs})
+    for d in sizes:
         members = [(run, r) for run, r in runs if r["d"] == d]
         stopped: dict[str, tuple[float, Standing, str]] = {}  # run -> (fraction, its standing, compared with)
-        for fraction in rungs:
+        for fraction in (rungs if not (keep_references and floor is not None and d != sizes[-1]) else ()):
             going = [(run, r) for run, r in members if r["run"] not in stopped]
-            references = [] if floor is None else with_smaller(full, d)[0][len(members):]
+            references = [] if floor is None else [run for run in with_smaller(full, d)[0][len(members):]
+                                                   if run.path.name not in gone]
             predictions = predict_runs([run for run, _ in going] + references,
                                        [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
                                        floor=floor)[:len(going)]
@@ -286,6 +290,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             for decision, standing in zip(decide(standings, margin, beaten_by), standings):
                 if decision.action == "stop":
                     stopped[decision.run] = (fraction, replace(standing, stoppable=False), decision.best_run)
+        gone |= set(stopped)
         best = min(members, key=lambda m: m[1]["final_eval_loss"])[1]
         saved += sum(trained_flops(r) * (1 - stopped[r["run"]][0]) for _, r in members if r["run"] in stopped)
         final = {r["run"]: r["final_eval_loss"] for _, r in members}
@@ -296,8 +301,8 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
                      "stopped": sorted((r[axis], stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
-    return {"rungs": list(rungs), "beaten_by": beaten_by, "saved": saved / grid_flops if grid_flops else None,
-            "best": widths}
+    return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references,
+            "saved": saved / grid_flops if grid_flops else None, "best": widths}
 
 
 def print_replay(name: str, figures: dict) -> None:

@@ -24,9 +24,9 @@ rest decides at the last step.
 
 A member already settled (finished, or stopped early while early stopping is on) keeps one plain
 job, done: it is not run again but counts in its group's decision. With early_stop.floor (a member
-predicted from the finished smaller run at its settings: sweep/fit/collapse.py) the groups are
-planned smallest model first, and a group's rests also wait for the jobs that end those smaller
-runs (references_of).
+predicted from the finished smaller run at its settings: sweep/fit/collapse.py) those smaller runs
+are plain runs, planned first, and a group's first decision also waits for the jobs that end them
+(references_of).
 
 Both launchers run this plan: Slurm orders it with `afterok` dependencies (launch/submit.py),
 the local launcher starts a job once its dependencies are done (launch/local.py). Pure: nothing
@@ -158,7 +158,8 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
     expanded) in grid order, each after the jobs it waits for: a plain run as it comes; a ladder
     where its trunk stands, each trunk segment followed by the branches that start at its end;
     an early-stopped group where its first member stands, its probes then its rests (with
-    early_stop.floor: every group where the first stands, smallest model first). A trunk's
+    early_stop.floor: every group after the other jobs, smallest model first; a run that a larger
+    run is predicted from is a plain run then: sweep/early_stop.py early_stopped_groups). A trunk's
     segments end at its branches' cooldown starts (the last one at its own end: it runs to the
     end then)."""
     branches: dict[str, list[GridPoint]] = {}
@@ -169,25 +170,22 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
               for members in early_stopped_groups([p.cfg for p in grid]).values()}
     in_group = {id(p) for members in groups.values() for p in members}
     floor = any(members[0].cfg.early_stop.floor is not None for members in groups.values())
-    if floor:  # every group where the first stands, smaller models first: their references end first
-        smallest_first = sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g]))
-        placed = {min(groups): [groups[g] for g in smallest_first]} if groups else {}
-    else:
-        placed = {i: [members] for i, members in groups.items()}
     jobs: list[Job] = []
     finals: dict[str, Job] = {}  # run folder name -> the job that ends it (early_stop.floor's references)
     for i, point in enumerate(grid):
         if point.role == TRUNK:
             jobs += _ladder_jobs(point, branches)
-        elif i in placed:
-            for members in placed[i]:
-                built = group_jobs(members, references_of(members, finals) if floor else ())
-                finals.update({j.point.run.path.name: j for j in built if j.kind in (RUN, REST)})
-                jobs += built
+        elif i in groups and not floor:
+            jobs += group_jobs(groups[i])
         elif point.role is None and id(point) not in in_group:
             job = Job(point, RUN, 0, point.budget.steps)
             finals[point.run.path.name] = job
             jobs.append(job)
+    if floor:  # after the plain runs (the references among them), smaller models first
+        for g in sorted(groups, key=lambda g: min(p.budget.n_params for p in groups[g])):
+            built = group_jobs(groups[g], references_of(groups[g], finals))
+            finals.update({j.point.run.path.name: j for j in built if j.kind in (RUN, REST)})
+            jobs += built
     return jobs
 
 

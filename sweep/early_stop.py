@@ -61,7 +61,7 @@ from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import check_floor
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
-from sweep.rundir import RunDir, group_key  # group_key: importable from here too
+from sweep.rundir import RunDir, group_key, size_key  # group_key: importable from here too
 from sweep.storage import atomic_write
 
 log = logging.getLogger("sweep.early_stop")
@@ -117,12 +117,32 @@ def is_settled(cfg: TrainConfig, state: str) -> bool:
 
 def early_stopped_groups(cfgs: Sequence[TrainConfig]) -> dict[str, list[int]]:
     """The groups of a grid that early stopping applies to, as group_key -> indices into `cfgs`:
-    early_stop.enabled, two members or more, each with a probe step. Other runs just train."""
+    early_stop.enabled, two members or more, each with a probe step, and, with early_stop.floor,
+    none of them a reference: a run that a larger run of the grid at its settings is predicted
+    from (the collapse of curves) trains whole, since a run stopped early has no final loss to
+    predict from. On the early-stopping benchmark's three-width grid, with decisions from 10% to
+    50%, stopping the d16 and d32 runs that could be stopped (at 15-30%) left the d48 runs at
+    those learning rates to the curve law, which could not stop them at 10%: 22.2% of the compute
+    saved, against 28.6% with the references trained whole (benchmarks/RESULTS.md). Other runs
+    just train."""
     groups: dict[str, list[int]] = {}
     for i, cfg in enumerate(cfgs):
         if cfg.early_stop.enabled and probe_step(cfg) is not None:
             groups.setdefault(group_key(cfg), []).append(i)
-    return {key: members for key, members in groups.items() if len(members) >= 2}
+    references = _references(cfgs)
+    return {key: members for key, members in groups.items()
+            if len(members) >= 2 and not any(i in references for i in members)}
+
+
+def _references(cfgs: Sequence[TrainConfig]) -> set[int]:
+    """The indices of the runs with early_stop.floor that a larger run of the grid with it, at the
+    same settings (sweep/rundir.py size_key), would be predicted from."""
+    floored = [(i, size_key(cfg), compute_budget(cfg).n_params) for i, cfg in enumerate(cfgs)
+               if cfg.early_stop.enabled and cfg.early_stop.floor is not None]
+    largest: dict[str, int] = {}
+    for _, key, n in floored:
+        largest[key] = max(largest.get(key, 0), n)
+    return {i for i, key, n in floored if n < largest[key]}
 
 
 @dataclass(frozen=True)

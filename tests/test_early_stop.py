@@ -68,6 +68,18 @@ def test_only_enabled_groups_of_two_or_more_runs_are_early_stopped(tiny_config):
     assert list(early_stopped_groups(cfgs).values()) == [[0, 1]]
 
 
+def test_with_a_floor_the_runs_a_larger_run_is_predicted_from_are_not_early_stopped(tiny_config):
+    """A run stopped early has no final loss: the smaller widths' groups, the references of the
+    larger's at their settings, train whole; without a floor each group is early-stopped."""
+    floor = ("early_stop.floor=true",)
+    cfgs = [tiny_config(*ON, *floor, f"model.d={d}", f"optim.lr={lr}") for d in (16, 32, 48) for lr in ("1e-3", "3e-3")]
+    assert list(early_stopped_groups(cfgs).values()) == [[4, 5]]  # d48's alone
+    other_lrs = [tiny_config(*ON, *floor, "model.d=16", f"optim.lr={lr}") for lr in ("1e-2", "3e-2")]
+    assert list(early_stopped_groups(cfgs[4:] + other_lrs).values()) == [[0, 1], [2, 3]]  # no larger run at 1e-2, 3e-2
+    plain = [tiny_config(*ON, f"model.d={d}", f"optim.lr={lr}") for d in (16, 32) for lr in ("1e-3", "3e-3")]
+    assert list(early_stopped_groups(plain).values()) == [[0, 1], [2, 3]]
+
+
 def test_a_stopped_run_is_settled_only_while_early_stopping_is_on(tiny_config):
     on, off = tiny_config(*ON), tiny_config()
     assert is_settled(on, STOPPED_EARLY) and not is_settled(off, STOPPED_EARLY)

@@ -146,23 +146,24 @@ def test_a_rung_is_done_once_its_run_reached_its_end_step_or_was_decided_there_o
     assert rung.done()
 
 
-def test_with_a_floor_a_group_s_rests_also_wait_for_the_smaller_runs_at_their_settings_planned_first(tmp_path):
-    # the larger width listed first: with early_stop.floor the smaller group is planned first all the same
+def test_with_a_floor_the_smaller_runs_train_whole_first_and_the_larger_group_s_decision_waits_for_them(tmp_path):
+    """A run stopped early has no final loss for a larger run to be predicted from: with
+    early_stop.floor the d16 runs, the references of the d32 runs at their settings, are plain runs."""
+    # the larger width listed first: the smaller runs are planned first all the same
     grid = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=true", "model.d=32,16",
                          "optim.lr=1e-3,3e-3", f"out_dir={tmp_path}"])
     jobs = job_plan(grid)
-    assert len(jobs) == 8
-    small = [j for j in jobs if j.point.cfg.model.d == 16]
-    large = [j for j in jobs if j.point.cfg.model.d == 32]
-    assert max(jobs.index(j) for j in small) < min(jobs.index(j) for j in large)  # references end first
-    small_rests = [j for j in small if j.kind == REST]
-    for rest in (j for j in large if j.kind == REST):
-        own_probes = tuple(j for j in large if j.kind == PROBE)
-        assert rest.after == own_probes + tuple(small_rests)  # its probes, then the d16 runs at its settings
-    assert all(j.after == tuple(k for k in small if k.kind == PROBE) for j in small_rests)  # nothing smaller
-    finish(small_rests[0].point, "complete")  # a finished reference is no longer waited for
-    rest = next(j for j in job_plan(grid) if j.kind == REST and j.point.cfg.model.d == 32)
+    assert [(j.kind, j.point.cfg.model.d) for j in jobs] == [(RUN, 16), (RUN, 16), (PROBE, 32), (PROBE, 32),
+                                                             (REST, 32), (REST, 32)]
+    small, probes = jobs[:2], jobs[2:4]
+    for rest in jobs[4:]:
+        assert rest.after == tuple(probes) + tuple(small)  # its probes, then the d16 runs at its settings
+    finish(small[0].point, "complete")  # a finished reference is no longer waited for
+    rest = next(j for j in job_plan(grid) if j.kind == REST)
     assert [j.point.cfg.model.d for j in rest.after].count(16) == 1
+    three = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=true", "model.d=16,32,48",
+                          "optim.lr=1e-3,3e-3", f"out_dir={tmp_path / 'three'}"])
+    assert [(j.kind, j.point.cfg.model.d) for j in job_plan(three)][:4] == [(RUN, 16), (RUN, 16), (RUN, 32), (RUN, 32)]
     without = job_plan(compose_grid([*TINY, "early_stop.enabled=true", "model.d=32,16", "optim.lr=1e-3,3e-3",
                                      f"out_dir={tmp_path / 'plain'}"]))
     assert all(j.point.cfg.model.d == 32 for j in without[:4])  # grid order, each group after its own probes only

@@ -277,7 +277,7 @@ def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed
     assert [o.result["status"] for o in outcomes] == ["complete"] * 4
 
 
-def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_and_the_larger_ones_go_on(tmp_path, monkeypatch):
+def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_goes_on(tmp_path, monkeypatch):
     from launch.grid import compose_grid
 
     grid = compose_grid([*EARLY_STOP, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]",
@@ -290,16 +290,19 @@ def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_and_the_larger_
                      ("rung", 1, False), ("rest", 2, False)]  # its later jobs, done, are not run; the others' wait no more
     assert [o.result["status"] for o in outcomes] == ["complete", "stopped_early", "complete", "complete"]
 
-    for point in grid:  # with early_stop.floor the d32 group's decisions wait for the d16 runs' last jobs too
+    for point in grid:
         point.run.result_file.unlink()
         point.run.metrics_file.unlink()
     floor = compose_grid([*EARLY_STOP, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]",
                           "early_stop.floor=true", f"out_dir={tmp_path / 'sweep'}"])
+    stopped = floor[3].run.path  # with early_stop.floor the d16 runs are the d32 runs' references: they train whole
     started, outcomes = run_with_fake_jobs(floor, tmp_path, monkeypatch, lambda job: False,
                                            lambda job: job.kind == "rung" and job.rung == 0 and job.point.run.path == stopped)
-    assert [o.result["status"] for o in outcomes] == ["complete", "stopped_early", "complete", "complete"]
-    assert [j.kind for j in started if j.point.cfg.model.d == 32] == ["probe", "probe", "rung", "rung", "rung", "rung",
-                                                                     "rest", "rest"]  # not cancelled by the stop
+    assert [(j.kind, j.point.cfg.model.d) for j in started][:2] == [("run", 16), ("run", 16)]
+    assert [(j.kind, j.rung) for j in started if j.point is floor[2]] == [
+        ("probe", 0), ("rung", 0), ("rung", 1), ("rest", 2)]
+    assert [o.result["status"] for o in outcomes] == ["complete", "complete", "complete", "stopped_early"]
+
 
 def test_stopped_runs_are_counted_apart():
     text = describe_runs([Outcome(None, {"status": "complete"}, None), Outcome(None, {"status": "stopped_early"}, None),
