@@ -261,11 +261,12 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
     earlier stands with its prediction), at the given margin and beaten_by. A run stopped at
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
-    With `floor`, each width's runs are predicted from the complete smaller widths where they can be
+    Each decision after the first is steadied by the one before (sweep/early_stop.py steadied), as
+    the launcher's are. With `floor`, each width's runs are predicted from the complete smaller widths where they can be
     (replay's `floor`), widths in turn from the smallest: a smaller run the replay stopped is no
     reference (it has no final loss), as in the launcher; with `keep_references`, the widths below
     the largest are not early-stopped at all (they train whole, the references of the next)."""
-    from sweep.early_stop import Standing, decide
+    from sweep.early_stop import Standing, decide, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
 
@@ -276,6 +277,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     for d in sizes:
         members = [(run, r) for run, r in runs if r["d"] == d]
         stopped: dict[str, tuple[float, Standing, str]] = {}  # run -> (fraction, its standing, compared with)
+        previous = None  # the decisions at the fraction before, by run (a later one is steadied by them)
         for fraction in (rungs if not (keep_references and floor is not None and d != sizes[-1]) else ()):
             going = [(run, r) for run, r in members if r["run"] not in stopped]
             references = [] if floor is None else [run for run in with_smaller(full, d)[0][len(members):]
@@ -287,7 +289,11 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
                          Standing(r["run"], p.prediction.predicted, tuple(p.prediction.interval), True)
                          for (_, r), p in zip(going, predictions)]
             standings += [s for _, s, _ in stopped.values()]
-            for decision, standing in zip(decide(standings, margin, beaten_by), standings):
+            if previous is not None:
+                standings = steadied(standings, previous)
+            decisions = decide(standings, margin, beaten_by)
+            previous = {d.run: d for d in decisions}
+            for decision, standing in zip(decisions, standings):
                 if decision.action == "stop":
                     stopped[decision.run] = (fraction, replace(standing, stoppable=False), decision.best_run)
         gone |= set(stopped)

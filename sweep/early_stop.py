@@ -193,6 +193,31 @@ class Standing:
     at_step: int | None = None
     steps: int | None = None
     predicted_from: str | None = None  # MemberDecision.predicted_from
+    compares: bool = True  # whether it may be a comparator (steadied: not one first predicted at a later decision)
+
+
+def steadied(standings: Sequence[Standing], previous: dict[str, MemberDecision]) -> list[Standing]:
+    """The standings at a later decision step (early_stop.again_at), each checked against the
+    member's decision at the one before (`previous`, by run): a prediction that moved since is as
+    uncertain as its move (its interval widened to hold the previous prediction), and a member
+    predicted now but not then may be stopped but stops no other (no comparator). On the
+    early-stopping benchmark's three-width grid the curve law, decided at 10, 15, 20, ... 50%, first
+    predicted d48's two highest learning rates at 20%, 9% and 22% below their final losses inside
+    intervals that missed them ([2.98, 3.30], [2.39, 3.03]), and as the two comparators they stopped
+    d48 lr 1.6e-2, the width's best; at 30% lr 6.4e-2 was again 11% low, [2.84, 3.29], having been
+    3.505 at 25% (benchmarks/RESULTS.md). A run that stands with an actual or an earlier stopping
+    loss is left as it is."""
+    out = []
+    for s in standings:
+        before = previous.get(s.run)
+        if s.loss is None or not s.stoppable:
+            out.append(s)
+        elif before is None or before.predicted is None:
+            out.append(dataclasses.replace(s, compares=False))
+        else:
+            lo, hi = s.interval
+            out.append(dataclasses.replace(s, interval=(min(lo, before.predicted), max(hi, before.predicted))))
+    return out
 
 
 def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list[MemberDecision]:
@@ -202,7 +227,7 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
     others, that member being the decision's `best_run`. With beaten_by = 1 that is the member whose
     loss the group is surest of; with 2, one member's over-sure interval cannot stop a run alone.
     The lowest predicted loss is never stopped; members without a loss stay undecided and are never
-    stopped."""
+    stopped; a member whose `compares` is false (steadied) is no comparator."""
     if not 0 <= margin < 1:
         raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
     if isinstance(beaten_by, bool) or not isinstance(beaten_by, int) or beaten_by < 1:
@@ -217,7 +242,7 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
         if s.loss is None:
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
-        others = sorted((o for o in ranked if o is not s), key=lambda o: (o.interval[1], o.loss))
+        others = sorted((o for o in ranked if o is not s and o.compares), key=lambda o: (o.interval[1], o.loss))
         beaten = min(beaten_by, len(others))  # the members it must be clearly worse than
         against = others[beaten - 1] if others else s
         vs = dict(best_run=against.run, best_predicted=against.loss, best_interval=against.interval)
@@ -321,6 +346,8 @@ def decide_group(cfgs: Sequence[TrainConfig], rung: int = 0) -> dict[str, Member
         if all(n in taken or _stopped(before.get(n)) for n in names):
             return latest_decisions(rungs)
         standings = group_standings(cfgs, {**before, **taken}, rung)
+        if rung:
+            standings = steadied(standings, before)
         new = {d.run: dataclasses.replace(d, rung=rung)
                for d in decide(standings, first.early_stop.margin, first.early_stop.beaten_by)
                if d.run not in taken and not _stopped(before.get(d.run))}

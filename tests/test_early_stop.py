@@ -12,7 +12,7 @@ from sweep.budget import compute_budget
 from sweep.config import validate
 from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, MemberDecision, Standing, decide, decide_group,
                               decided_past, decision_steps, decisions_file, early_stopped_groups, group_key,
-                              is_settled, probe_eval_steps, probe_step, read_decisions, read_rungs)
+                              is_settled, probe_eval_steps, probe_step, read_decisions, read_rungs, steadied)
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import COMPLETE, DIVERGED, FAILED, STOPPED_EARLY
 from sweep.rundir import RunDir
@@ -306,6 +306,22 @@ def test_a_later_decision_decides_only_the_runs_still_going_and_a_stopped_run_st
     assert [sorted(r) for r in rungs] == [sorted(name.values()), sorted([name[id(a)], name[id(c)]])]
     assert read_decisions(a) == second and json.loads(decisions_file(a).read_text())["again_at"] == [0.5]
     assert decide_group([a, b, c], 1) == second and len(seen) == 2  # decided once per rung: read from the file
+
+
+def test_at_a_later_decision_a_moved_prediction_widens_and_a_first_prediction_stops_no_other_run():
+    """What the curve law did at 20% on the benchmark: two runs first predicted there, far too low
+    inside narrow intervals, would have stopped the group's best as its two comparators."""
+    previous = {"best": MemberDecision("best", CONTINUE, predicted=3.43, interval=(3.3, 3.6)),
+                "moved": MemberDecision("moved", CONTINUE, predicted=3.50, interval=(2.7, 4.3)),
+                "new": MemberDecision("new", UNDECIDED)}
+    now = [predicted("best", 3.43, 0.09), predicted("moved", 3.06, 0.22), predicted("new", 2.71, 0.32),
+           Standing("done", 3.45, (3.45, 3.45), False, "finished")]
+    assert [d.action for d in decide(now, 0.0, 2)] == [STOP, CONTINUE, CONTINUE, CONTINUE]  # the best, stopped
+    steady = steadied(now, previous)
+    assert steady[1].interval == pytest.approx((2.84, 3.50)) and steady[1].compares  # it held 3.50 before
+    assert not steady[2].compares and steady[3] == now[3]  # first predicted now; a finished run as it was
+    assert [d.action for d in decide(steady, 0.0, 2)] == [CONTINUE, CONTINUE, CONTINUE, CONTINUE]
+    assert decide(steady, 0.0, 2)[0].best_run == "moved"  # the 2nd lowest high end, "new"'s 3.03 left out
 
 
 def test_a_decisions_file_written_before_rungs_reads_as_the_first_decision(tiny_config):
