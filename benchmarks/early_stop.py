@@ -243,7 +243,7 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict
 
 
 RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75),  # decided at these fractions, in turn
-         (0.1, 0.25), (0.1, 0.2, 0.3, 0.5), (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5))  # (the launcher decides once)
+         (0.1, 0.25), (0.1, 0.2, 0.3, 0.5), (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5))  # (early_stop.again_at)
 
 
 def rule_defaults() -> tuple[float, int]:
@@ -255,7 +255,7 @@ def rule_defaults() -> tuple[float, int]:
 
 
 def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int,
-                floor: float | str | None = None, keep_references: bool = False) -> dict:
+                floor: float | str | None = None, keep_references: bool = True) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
@@ -263,9 +263,10 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
     Each decision after the first is steadied by the one before (sweep/early_stop.py steadied), as
     the launcher's are. With `floor`, each width's runs are predicted from the complete smaller widths where they can be
-    (replay's `floor`), widths in turn from the smallest: a smaller run the replay stopped is no
-    reference (it has no final loss), as in the launcher; with `keep_references`, the widths below
-    the largest are not early-stopped at all (they train whole, the references of the next)."""
+    (replay's `floor`), widths in turn from the smallest: with `keep_references` (the launcher's
+    way: sweep/early_stop.py early_stopped_groups) the widths below the largest are not
+    early-stopped (they train whole, the references of the next); without, their runs are, and a
+    run stopped is no reference of the next width (it has no final loss)."""
     from sweep.early_stop import Standing, decide, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs

@@ -122,9 +122,9 @@ def early_stopped_groups(cfgs: Sequence[TrainConfig]) -> dict[str, list[int]]:
     from (the collapse of curves) trains whole, since a run stopped early has no final loss to
     predict from. On the early-stopping benchmark's three-width grid, with decisions from 10% to
     50%, stopping the d16 and d32 runs that could be stopped (at 15-30%) left the d48 runs at
-    those learning rates to the curve law, which could not stop them at 10%: 22.2% of the compute
-    saved, against 28.6% with the references trained whole (benchmarks/RESULTS.md). Other runs
-    just train."""
+    those learning rates to the curve law, which could not stop them at 10%: the launcher saved 22%
+    of the compute, against 29% with the references trained whole (benchmarks/RESULTS.md
+    "Deciding again later"). Other runs just train."""
     groups: dict[str, list[int]] = {}
     for i, cfg in enumerate(cfgs):
         if cfg.early_stop.enabled and probe_step(cfg) is not None:
