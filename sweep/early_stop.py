@@ -288,6 +288,7 @@ def read_decisions(cfg: TrainConfig) -> dict[str, MemberDecision]:
 
 
 def latest_decisions(rungs: Sequence[dict[str, MemberDecision]]) -> dict[str, MemberDecision]:
+    """Each member's decision at the last rung that decided it; a stop is never followed by another."""
     latest: dict[str, MemberDecision] = {}
     for members in rungs:
         latest.update({name: d for name, d in members.items() if not _stopped(latest.get(name))})
