@@ -25,7 +25,8 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   still going decided again later, as the launcher does with early_stop.again_at): the compute it
   would save, with conf's early_stop.beaten_by and with 1 (one comparator).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
-  (--stop-fraction, --again-at and --floor set early_stop.fraction, .again_at and .floor; it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
+  (--stop-fraction, --again-at and --floor set early_stop.fraction, .again_at and .floor; it needs
+  the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
   step) against the full grid's; and per width whether the best lr (a stopped run stands with its
   predicted loss; the best must be a run that completed) is the full grid's.
@@ -262,8 +263,8 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     earlier stands with its prediction), at the given margin and beaten_by. A run stopped at
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
     Each decision after the first is steadied by the one before (sweep/early_stop.py steadied), as
-    the launcher's are. With `floor`, each width's runs are predicted from the complete smaller widths where they can be
-    (replay's `floor`), widths in turn from the smallest: with `keep_references` (the launcher's
+    the launcher's are. With `floor`, each width's runs are predicted from the complete smaller
+    widths where they can be (replay's `floor`), widths in turn from the smallest: with `keep_references` (the launcher's
     way: sweep/early_stop.py early_stopped_groups) the widths below the largest are not
     early-stopped (they train whole, the references of the next); without, their runs are, and a
     run stopped is no reference of the next width (it has no final loss)."""
@@ -293,7 +294,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             if previous is not None:
                 standings = steadied(standings, previous)
             decisions = decide(standings, margin, beaten_by)
-            previous = {d.run: d for d in decisions}
+            previous = {decision.run: decision for decision in decisions}
             for decision, standing in zip(decisions, standings):
                 if decision.action == "stop":
                     stopped[decision.run] = (fraction, replace(standing, stoppable=False), decision.best_run)
