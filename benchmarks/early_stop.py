@@ -264,10 +264,11 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     F saves 1 - F of its compute; the best per width is kept when no run that ends best is stopped.
     Each decision after the first is steadied by the one before (sweep/early_stop.py steadied), as
     the launcher's are. With `floor`, each width's runs are predicted from the complete smaller
-    widths where they can be (replay's `floor`), widths in turn from the smallest: with `keep_references` (the launcher's
-    way: sweep/early_stop.py early_stopped_groups) the widths below the largest are not
-    early-stopped (they train whole, the references of the next); without, their runs are, and a
-    run stopped is no reference of the next width (it has no final loss)."""
+    widths where they can be (replay's `floor`), widths in turn from the smallest: with
+    `keep_references` (the launcher's way: sweep/early_stop.py early_stopped_groups) the widths
+    below the largest are not early-stopped (they train whole, the references of the next);
+    without, their runs are, and a run stopped is no reference of the next width (it has no final
+    loss)."""
     from sweep.early_stop import Standing, decide, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
@@ -417,10 +418,11 @@ def main() -> None:
         print(f"\nearly stopping at {at}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
         for d, w in s["best"].items():
+            stopped_at = ", ".join(f"{v:g} at {f:.0%}" for v, f in sorted(w["stopped_at"].items())) or "none"
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
                   f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
-                  f"{', '.join(f'{v:g} at {f:.0%}' for v, f in sorted(w['stopped_at'].items())) or 'none'} (of which ended below the run they were judged worse than: {w['below_comparator']})")
+                  f"{stopped_at} (of which ended below the run they were judged worse than: {w['below_comparator']})")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
 

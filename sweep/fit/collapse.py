@@ -14,9 +14,9 @@ f of its own steps (linear between its records). Both must be past their warmups
 not the same fraction of every run (min(optim.warmup_steps, warmup_max_fraction x S): the demo's
 runs warm up for 20 of d16's 200 steps, 50 of d32's 640), and where one of the two is still
 warming up the curves do not collapse (d32 read at 9.4% from d16, at step 19 of its 20: the
-learning rates up to 8e-3 came out 5-37% high, inside bands of 1-3%; benchmarks/RESULTS.md). E (`floor`) is the caller's: the corpus's true entropy rate where
-data=synthetic records it (`--floor true`), a value from an earlier fit, 0 (the plain ratio of
-the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
+learning rates up to 8e-3 came out 5-37% high, inside bands of 1-3%; benchmarks/RESULTS.md).
+E (`floor`) is the caller's: the corpus's true entropy rate where data=synthetic records it
+(`--floor true`), a value from an earlier fit, 0 (the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
 the finished runs below the run's size from their own finished smaller partners, made at the
 same fraction, has the smallest median error relative to the descent still to come. On the
 early-stopping benchmark's grids (d48 runs from their d32 references, 82 runs, 9 grids;

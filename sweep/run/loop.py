@@ -20,8 +20,8 @@ a run the decision stops records `status: stopped_early` at its checkpoint with 
 loss (result.json and the tracker's summary) and trains no further; any other trains to its end
 and records its decision beside its result. With early_stop.again_at, the calls between are
 `train(cfg, until_step=P_k)` to each later decision step, each after its group's decision at the
-one before, and stop the run there as above if that decision did. With early stopping off, `train(cfg)` resumes a run
-stopped early from its checkpoint to its end.
+one before, and stop the run there as above if that decision did. With early stopping off,
+`train(cfg)` resumes a run stopped early from its checkpoint to its end.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.early_stop import STOP, MemberDecision, decided_past, decision_for, is_settled, probe_eval_steps, result_fields
+from sweep.early_stop import (STOP, MemberDecision, decided_past, decision_for, is_settled, probe_eval_steps,
+                              result_fields)
 from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
                           training_flops)
