@@ -2,14 +2,15 @@
 (sweep/fit/replay.py, the same as `sweep suggest --replay`) on tables drawn from a known law over
 several seeds, and on finished sweeps.
 
-    nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01]
+    nice -n 5 python benchmarks/active_replay.py [--seeds 5] [--resamples 60] [--noise 0.01] [--size-noise 0]
         [--design wide|narrow] [--growth 1.0] [--count K] [--targets loss,n_opt|heldout] [--cost-exponent P] [--json OUT]
     nice -n 5 python benchmarks/active_replay.py --table runs/active-cpu [--holdout 1]
     python benchmarks/active_replay.py --from-json seeds0-8.json seeds9-17.json   # summarise earlier runs
     python benchmarks/active_replay.py --from-json a.json --versus b.json  # ... and a's active minus b's, by seed
 
 Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
-standard normal). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
+standard normal), and with --size-noise S times one exp(S x standard normal) per size, shared by its
+runs (a size's own offset from the law; the held-out error is still against the law). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
 6 sizes 1e6 .. 1e8 x 3 tokens per parameter 5, 20, 80 (18 runs). The largest size is held out. With
 a known law the held-out error is measured against the law itself (the noise-free loss of the held-out
 runs: the error of the extrapolation, not of one noisy run); on a finished sweep against the held-out
@@ -46,12 +47,18 @@ DESIGNS = {"wide": (np.geomspace(1e6, 3e8, 8), (5.0, 10.0, 20.0, 40.0, 80.0)),
 FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
-def known_law_table(seed: int, noise: float, design: str):
+def known_law_table(seed: int, noise: float, design: str, size_noise: float = 0.0):
+    """The design's runs at the known law, each loss times exp(noise x a standard normal) and, with
+    `size_noise`, times one exp(size_noise x a standard normal) shared by every run of a size (a size's
+    own offset from the law, as a size's shape or untuned hyperparameters give it: its runs repeat
+    each other's information about it). The size offsets come from their own generator, so the
+    per-run draws are those of `size_noise` 0."""
     sizes, ratios = DESIGNS[design]
     rng = np.random.default_rng(seed)
+    offsets = np.exp(size_noise * np.random.default_rng([seed, 1]).normal(size=len(sizes)))
     rows = [{"status": "complete", "run": f"N{n:.3g}-tpp{r:g}", "n_params": n, "tokens": n * r,
-             "loss": float(TRUE.predict(n, n * r) * np.exp(noise * rng.normal()))}
-            for n in sizes for r in ratios]
+             "loss": float(TRUE.predict(n, n * r) * offset * np.exp(noise * rng.normal()))}
+            for n, offset in zip(sizes, offsets) for r in ratios]
     return from_rows(rows, source=f"known law, {design} design, seed {seed}")
 
 
@@ -177,7 +184,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--resamples", type=int, default=60)
-    p.add_argument("--noise", type=float, default=0.01)
+    p.add_argument("--noise", type=float, default=0.01, help="each run's own log-normal noise")
+    p.add_argument("--size-noise", type=float, default=0.0,
+                   help="a log-normal offset shared by every run of a size (default 0: independent runs)")
     p.add_argument("--design", choices=tuple(DESIGNS), default="wide")
     p.add_argument("--growth", type=float, default=1.0)
     p.add_argument("--count", type=int, help="at most this many runs a round (default: no cap)")
@@ -218,7 +227,7 @@ def main() -> None:
         reps.append(rep)
     else:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            table = known_law_table(seed, args.noise, args.design)
+            table = known_law_table(seed, args.noise, args.design, args.size_noise)
             rep = replay(table, growth=args.growth, count=args.count, holdout=args.holdout, seed=seed,
                          resamples=args.resamples, truth=TRUE.predict, targets=tuple(args.targets.split(",")),
                          cost_exponent=args.cost_exponent)

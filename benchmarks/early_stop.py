@@ -75,8 +75,10 @@ ORACLE_MARGINS = (0.0, 0.005, 0.01)  # runs ending within this of their width's 
 STOP_FRACTION = 0.25  # early_stop.fraction of the launcher's run (--only stop)
 
 
-def prepare(cache: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *grid(LRS)[:4], f"data.cache_dir={cache}"],
+def prepare(cache: Path, widths: str = WIDTHS) -> None:
+    """The corpus in `cache`, as many tokens as the grid's widest run reads."""
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *grid(LRS, widths=widths)[:4],
+                           f"data.cache_dir={cache}"],
                           cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"sweep prepare failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
@@ -372,7 +374,7 @@ def main() -> None:
         f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "") + (
             f"-again{args.again_at.replace(',', '_')}" if args.again_at else "")  # a comma would make Hydra sweep out_dir
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / stop_name
-    prepare(cache)
+    prepare(cache, args.widths)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
                     "seed": args.seed, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
                     "work_dir": str(work)}
