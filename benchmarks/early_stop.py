@@ -223,12 +223,14 @@ def probe_at(run, fraction: float) -> int | None:
                                                           {"early_stop": {"fraction": fraction, "again_at": []}})))
 
 
-def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict:
+def oracle_saving(full: Path, fraction: float, margin: float, axis: str, references_whole: bool = False) -> dict:
     """The most any stopping rule could save on this grid at `fraction` without stopping a run that
     ends within `margin` (relative) of its width's best: every run that ends further above it stopped
     at its probe step (sweep/early_stop.py probe_step), the rest trained to their end. An upper
     bound set by the grid, not by the predictor: a grid whose learning rates all end near the best
-    leaves an early-stopping rule little to save."""
+    leaves an early-stopping rule little to save. `references_whole`: as with early_stop.floor, a
+    run that a wider run at its setting is predicted from trains whole (sweep/early_stop.py
+    early_stopped_groups)."""
     from sweep.rundir import iter_run_dirs
 
     runs = []
@@ -239,9 +241,13 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str) -> dict
         runs.append((result, (probe_at(run, fraction) or result["steps"]) / result["steps"]))
     best = {d: min(r["final_eval_loss"] for r, _ in runs if r["d"] == d) for d in {r["d"] for r, _ in runs}}
     grid_flops = sum(trained_flops(r) for r, _ in runs)
-    stoppable = [(r, seen) for r, seen in runs if r["final_eval_loss"] > (1 + margin) * best[r["d"]]]
+    present = {(r[axis], r["d"]) for r, _ in runs}  # (setting, width) of every complete run
+    referenced = {(r[axis], r["d"]) for r, _ in runs if any(v == r[axis] and d > r["d"] for v, d in present)}
+    stoppable = [(r, seen) for r, seen in runs if r["final_eval_loss"] > (1 + margin) * best[r["d"]]
+                 and not (references_whole and (r[axis], r["d"]) in referenced)]
     saved = sum(trained_flops(r) * (1 - seen) for r, seen in stoppable)
-    return {"fraction": fraction, "margin": margin, "saved": saved / grid_flops if grid_flops else None,
+    return {"fraction": fraction, "margin": margin, "references_whole": references_whole,
+            "saved": saved / grid_flops if grid_flops else None,
             "stoppable": sorted((r["d"], r[axis]) for r, _ in stoppable)}
 
 
@@ -384,11 +390,13 @@ def main() -> None:
           f"{args.batches or 8}; folders {work}")
     for r in results(full):
         print(f"  {r['run']:45s} steps {r['steps']:5d}  final eval loss {r['final_eval_loss']:.4f}")
-    report["oracle"] = [oracle_saving(full, fraction, margin, axis) for fraction in FRACTIONS for margin in ORACLE_MARGINS]
+    report["oracle"] = [oracle_saving(full, fraction, margin, axis, whole) for whole in (False, True)[:1 + bool(args.floor)]
+                        for fraction in FRACTIONS for margin in ORACLE_MARGINS]
     print("\nthe most any rule could save (every run ending more than the margin above its width's best stopped at "
-          "its probe step):")
+          "its probe step; with --floor also with the references, the runs a wider run is predicted from, whole):")
     for o in report["oracle"]:
-        print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}: {o['saved']:.1%} of the grid's FLOPs "
+        print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}{', references whole' if o['references_whole'] else ''}: "
+              f"{o['saved']:.1%} of the grid's FLOPs "
               f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {v:g}' for d, v in o['stoppable'])})")
     if args.only in (None, "replay"):
         from sweep.fit.collapse import check_floor
