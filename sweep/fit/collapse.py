@@ -23,9 +23,10 @@ early-stopping benchmark's grids (d48 runs from their d32 references, 82 runs, 9
 benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28% with E the true entropy rate,
 0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0; the loss-curve law
 (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict. Twice the width (d64 from d32,
-E 'auto') was no worse: 0.32% at 25%, 0.42% at 10%. A reference that has not learned at a setting
-(d16 at learning rates up to 4e-3, still on the unigram plateau at its end) predicts nothing there:
-d32 from it erred up to 27% at 25%, which the error one size down then carries into d64's bands.
+E 'auto') was no worse: 0.32% at 25%, 0.42% at 10%. A reference that has not learned at a
+setting (d16 at learning rates up to 4e-3, still in its initial fall from ln V at its end)
+predicts nothing there: d32 from it erred up to 27% at 25%, which the error one size down then
+carries into d64's bands.
 
 The interval is a band about the prediction, not a bootstrap: its half-width is the largest of
 - the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
