@@ -44,6 +44,8 @@ def read_grid(full: Path) -> tuple[dict[tuple[int, float], EvalCurve], float]:
         curves[(cfg.model.d, setting)] = EvalCurve(run.path.name, steps_E, loss_E, len(lr_S),
                                                    float(result["final_eval_loss"]), warmup)
         entropy = result.get("true_entropy_nats", entropy)
+    if not curves:
+        raise SystemExit(f"{full}: no complete runs there (a finished grid of benchmarks/early_stop.py: WORK/seedS/full)")
     if entropy is None:
         raise SystemExit(f"{full}: no complete run records true_entropy_nats (a data=synthetic grid is needed)")
     return curves, float(entropy)
