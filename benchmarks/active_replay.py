@@ -10,8 +10,9 @@ several seeds, and on finished sweeps.
 
 Known law: E=1.7, A=400, B=410, alpha=0.34, beta=0.28 (Hoffmann et al.'s, rounded), loss x exp(noise x
 standard normal), and with --size-noise S times one exp(S x standard normal) per size, shared by its
-runs (a size's own offset from the law; the held-out error is still against the law). Designs: wide, 8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow,
-6 sizes 1e6 .. 1e8 x 3 tokens per parameter 5, 20, 80 (18 runs). The largest size is held out. With
+runs (a size's own offset from the law; the held-out error is still against the law). Designs: wide,
+8 sizes 1e6 .. 3e8 x 5 tokens per parameter 5 .. 80 (40 runs); narrow, 6 sizes 1e6 .. 1e8 x 3 tokens
+per parameter 5, 20, 80 (18 runs). The largest size is held out. With
 a known law the held-out error is measured against the law itself (the noise-free loss of the held-out
 runs: the error of the extrapolation, not of one noisy run); on a finished sweep against the held-out
 runs' losses.
