@@ -45,7 +45,8 @@ def read_grid(full: Path) -> tuple[dict[tuple[int, float], EvalCurve], float]:
                                                    float(result["final_eval_loss"]), warmup)
         entropy = result.get("true_entropy_nats", entropy)
     if not curves:
-        raise SystemExit(f"{full}: no complete runs there (a finished grid of benchmarks/early_stop.py: WORK/seedS/full)")
+        raise SystemExit(f"{full}: no complete runs there (a finished grid of benchmarks/early_stop.py: "
+                         "WORK/seedS/full)")
     if entropy is None:
         raise SystemExit(f"{full}: no complete run records true_entropy_nats (a data=synthetic grid is needed)")
     return curves, float(entropy)
@@ -89,10 +90,12 @@ def main() -> None:
                         error = p.predicted / run.final - 1
                         errors.append(abs(error))
                         held += p.interval[0] <= run.final <= p.interval[1]
-                        cells.append(f"{s[0]:g}: {100 * error:+.2f}% +-{100 * (p.interval[1] - p.predicted) / p.predicted:.1f}%")
+                        half = (p.interval[1] - p.predicted) / p.predicted
+                        cells.append(f"{s[0]:g}: {100 * error:+.2f}% +-{100 * half:.1f}%")
                     head = f"  f={f:.2f} d{big} <- d{small} ({big / small:.2g}x) E {name} ({floor:.4g}):"
                     if not errors:
-                        print(f"{head} none predicted ({skipped} skipped: a run or reference in its warmup, or no record)")
+                        print(f"{head} none predicted ({skipped} skipped: a run or reference in its warmup, "
+                              "or no record)")
                         continue
                     print(f"{head} {len(errors)} predicted, {skipped} skipped; median |error| "
                           f"{100 * statistics.median(errors):.2f}%, worst {100 * max(errors):.2f}%, "
