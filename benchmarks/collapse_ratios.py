@@ -28,9 +28,9 @@ from sweep.rundir import CONFIG_REMEDY, iter_run_dirs
 FRACTIONS = "0.1,0.15,0.2,0.25,0.5"
 
 
-def read_grid(full: Path) -> tuple[dict[tuple[int, float], EvalCurve], float]:
+def read_grid(full: Path) -> tuple[dict[tuple[int, tuple[float, int]], EvalCurve], float]:
     """{(width, setting): the run's whole eval curve} over the grid's complete runs (the setting: its
-    learning rate, or (lr, batch size) where the batch varies), and the corpus's true entropy rate."""
+    (learning rate, batch size)), and the corpus's true entropy rate."""
     curves, entropy = {}, None
     for run in iter_run_dirs(full):
         result = run.read_result() or {}
@@ -91,7 +91,7 @@ def main() -> None:
                         errors.append(abs(error))
                         held += p.interval[0] <= run.final <= p.interval[1]
                         half = (p.interval[1] - p.predicted) / p.predicted
-                        cells.append(f"{s[0]:g}: {100 * error:+.2f}% +-{100 * half:.1f}%")
+                        cells.append(f"lr {s[0]:g} b{s[1]}: {100 * error:+.2f}% +-{100 * half:.1f}%")
                     head = f"  f={f:.2f} d{big} <- d{small} ({big / small:.2g}x) E {name} ({floor:.4g}):"
                     if not errors:
                         print(f"{head} none predicted ({skipped} skipped: a run or reference in its warmup, "
