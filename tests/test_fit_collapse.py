@@ -71,6 +71,27 @@ def test_the_error_one_size_down_sets_the_band_where_it_is_larger():
     assert hi - p.predicted == pytest.approx(p.one_size_down * p.predicted)
 
 
+def test_where_the_smallest_size_is_still_warming_up_the_error_one_size_down_is_read_later_and_widens_the_band():
+    """The d32 reference runs 3% above the shared shape until step 200: from d16 (warming up for 50
+    of its 200 steps) it comes out 3% high at 25%, where d16 can first be read. A d48 run seen at 10%
+    gets that error as its band, not the 1% a band without it would claim."""
+    from dataclasses import replace
+
+    d16 = replace(run_of("d16", 200, 1.6, every=5), warmup=50)
+    reference = run_of("d32", 640, 0.8, every=5)
+    bent = EvalCurve("d32", reference.steps_E, [loss * (1.03 if step <= 200 else 1.0)
+                                                   for step, loss in zip(reference.steps_E, reference.loss_E)],
+                     640, reference.final, warmup=50)
+    seen = replace(run_of("d48", 1300, 0.5, every=5, until=130), warmup=50)
+    p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=d16)
+    assert p.one_size_down_at == 0.25 and p.band_from == "one size down"
+    d32_at, d16_at = 1.03 * (E + 0.8 * universal(0.25)), E + 1.6 * universal(0.25)  # both read at 25%
+    assert p.one_size_down == pytest.approx((E + (d32_at - E) / (d16_at - E) * 1.6) / (E + 0.8) - 1, rel=1e-3)
+    assert p.interval[1] - p.predicted == pytest.approx(p.one_size_down * p.predicted)
+    assert p.one_size_down > 0.015  # against the 1% of min_band that the band would be without it
+    assert p.to_dict()["one_size_down_at"] == 0.25
+
+
 def test_what_cannot_be_predicted_says_why():
     reference = run_of("d32", 640, 0.8)
     with pytest.raises(CollapseError, match="no eval_loss record yet"):
@@ -122,10 +143,10 @@ def test_an_auto_floor_is_calibrated_where_every_pair_has_a_record_and_needs_eno
         calibrate_floor([*pairs[:2], (unfinished, pairs[2][1])], 0.25)
 
 
-def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_predicted_and_measures_nothing():
+def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_predicted_there():
     """Warmups of 50 steps: at 10% a d16 run of 200 steps is still in its warmup, a d32 one of 640
-    past it; the d32 run is not predicted from d16 there, nor does d16 -> d32 measure the
-    error one size down for d48 (the band falls back to the drift or min_band)."""
+    past it; the d32 run is not predicted from d16 there, and d16 -> d32 measures the error one
+    size down for d48 at the first of d32's eval records where d16 is past its warmup (25%)."""
     from dataclasses import replace
 
     d16 = replace(run_of("d16", 200, 1.0, every=5), warmup=50)
@@ -135,7 +156,8 @@ def test_a_run_or_reference_still_in_its_warmup_where_the_run_is_read_is_not_pre
         predict_by_collapse(d32_seen, d16, E, min_band=0.01, level=0.95)
     d48_seen = replace(run_of("d48", 1300, 0.5, every=5, until=130), warmup=50)
     p = predict_by_collapse(d48_seen, d32, E, min_band=0.01, level=0.95, reference_of_reference=d16)
-    assert p.one_size_down is None and p.predicted == pytest.approx(E + 0.5, rel=1e-3)
+    assert p.predicted == pytest.approx(E + 0.5, rel=1e-3)
+    assert p.one_size_down == pytest.approx(0.0, abs=1e-9) and p.one_size_down_at == 0.25
     with pytest.raises(CollapseError, match="the run is still in its warmup"):
         predict_by_collapse(replace(d48_seen, warmup=200), d32, E, min_band=0.01, level=0.95)
     pairs = [(replace(run_of(f"d32-{i}", 640, r, every=5), warmup=50),

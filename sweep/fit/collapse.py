@@ -32,7 +32,10 @@ The interval is a band about the prediction, not a bootstrap: its half-width is 
 - the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
 - one size down: where the reference has a finished reference of its own, the relative error of
   this same prediction made for the reference at the same f (the method's error, measured out of
-  sample at this learning rate and schedule), scaled to this prediction;
+  sample at this learning rate and schedule), scaled to this prediction; where the smallest of the
+  three cannot be read at f (still in its warmup), at the first of the reference's eval records
+  where it can (error_one_size_down): a band without it claimed 2-4% at 10% for runs that missed by
+  10-28%, narrower than the same runs' bands at 15%;
 - `min_band` x the prediction (conf/fit.yaml collapse_min_band).
 How often it holds the final loss is measured, not assumed (README "Predicting a run's final
 loss"); it is reported with the level of the curve law's intervals so that both read alike.
@@ -128,6 +131,7 @@ class CollapsePrediction:
     steps_seen: int  # the run's records seen up to this step (train or eval): as the curve law's
     steps: int
     one_size_down: float | None = None  # the relative error one size down, where measured
+    one_size_down_at: float | None = None  # the fraction of the reference's steps it was measured at
     ratio_step: int | None = None  # the eval record k was read at (<= steps_seen)
     floor_from: str | None = None  # where E came from when calibrated (floor 'auto')
 
@@ -138,7 +142,8 @@ class CollapsePrediction:
     def to_dict(self) -> dict:
         return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
                 "level": self.level, "reference": self.reference, "floor": self.floor, "ratio": self.ratio,
-                "band_from": self.band_from, "one_size_down": self.one_size_down, "ratio_step": self.ratio_step,
+                "band_from": self.band_from, "one_size_down": self.one_size_down,
+                "one_size_down_at": self.one_size_down_at, "ratio_step": self.ratio_step,
                 "floor_from": self.floor_from, "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen}
 
@@ -193,23 +198,45 @@ def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, m
     reducible = reference.final - floor
     predicted = floor + ratio * reducible
     parts = {"drift": max(abs(k - ratio) for k in ratios) * reducible, "min_band": min_band * predicted}
-    down = None
+    down = down_at = None
     if reference_of_reference is not None and reference_of_reference.final is not None:
-        fraction = last / run.steps
-        cut = int(fraction * reference.steps)
-        try:
-            own = predict_by_collapse(reference, reference_of_reference, floor, min_band=0.0, level=level,
-                                      until_step=cut)
-            down = abs(own.predicted / reference.final - 1)
+        measured = error_one_size_down(reference, reference_of_reference, floor, last / run.steps)
+        if measured is not None:
+            down, down_at = measured
             parts["one size down"] = down * predicted
-        except CollapseError:  # the reference has no eval record by then: not measured
-            pass
     band_from = max(parts, key=parts.get)
     half = parts[band_from]
     return CollapsePrediction(predicted=predicted, interval=(predicted - half, predicted + half), level=level,
                               reference=reference.name, floor=floor, ratio=ratio, band_from=band_from,
                               steps_seen=max(last, seen_until or 0), steps=run.steps, one_size_down=down,
-                              ratio_step=last)
+                              one_size_down_at=down_at, ratio_step=last)
+
+
+def error_one_size_down(reference: EvalCurve, smaller: EvalCurve, floor: float,
+                        fraction: float) -> tuple[float, float] | None:
+    """(|relative error| of `reference`'s final loss predicted from the finished `smaller` run at its
+    settings, the fraction of its steps it was read at): read at `fraction`, or, where the two cannot
+    be read there (no eval record of the smaller run yet, either still in its warmup), at the
+    reference's first eval record after it where they can. A band only widens with it, so a later
+    reading (smaller errors, as a rule) is kept rather than none: at 10% of the d64 runs of the
+    early-stopping benchmark's widest grid d16 is still in its warmup, and the lowest learning rates'
+    bands were the drift's 2-4% against errors of 10-28% (benchmarks/RESULTS.md). None where it
+    cannot be read at all or the prediction fails (a floor not below the losses)."""
+    steps_E = np.asarray(reference.steps_E, dtype=int)
+    cuts = [int(fraction * reference.steps), *steps_E[steps_E > fraction * reference.steps].tolist()]
+    for cut in cuts:
+        seen = steps_E[(steps_E > 0) & (steps_E <= cut)]
+        if not len(seen):
+            continue
+        at = int(seen[-1]) / reference.steps  # the eval record the prediction is read at
+        if not (smaller.has_record_by(at) and smaller.past_warmup_at(at) and reference.past_warmup_at(at)):
+            continue
+        try:
+            own = predict_by_collapse(reference, smaller, floor, min_band=0.0, level=0.0, until_step=cut)
+        except CollapseError:
+            return None
+        return abs(own.predicted / reference.final - 1), own.fraction_seen
+    return None
 
 
 @dataclass(frozen=True)
