@@ -16,10 +16,12 @@ and band half-width. Record the figures in benchmarks/RESULTS.md ("Widths twice 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from pathlib import Path
 
 from sweep.config import train_config
+from sweep.data.tokenizer import vocab_size
 from sweep.fit.collapse import CollapseError, EvalCurve, calibrate_floor, predict_by_collapse
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.predict import learning_rates
@@ -42,7 +44,8 @@ def read_grid(full: Path) -> tuple[dict[tuple[int, tuple[float, int]], EvalCurve
         steps_E, loss_E = zip(*sorted(dict(evals).items()))
         setting = (cfg.optim.lr, cfg.train.batch_size)
         curves[(cfg.model.d, setting)] = EvalCurve(run.path.name, steps_E, loss_E, len(lr_S),
-                                                   float(result["final_eval_loss"]), warmup)
+                                                   float(result["final_eval_loss"]), warmup,
+                                                   math.log(vocab_size(cfg.data)))
         entropy = result.get("true_entropy_nats", entropy)
     if not curves:
         raise SystemExit(f"{full}: no complete runs there (a finished grid of benchmarks/early_stop.py: "

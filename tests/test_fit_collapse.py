@@ -92,6 +92,39 @@ def test_where_the_smallest_size_is_still_warming_up_the_error_one_size_down_is_
     assert p.to_dict()["one_size_down_at"] == 0.25
 
 
+def test_a_curve_not_yet_below_a_uniform_guess_is_on_its_plateau_and_neither_predicts_nor_is_predicted():
+    """ln V (`uniform`) of 4.5: at 25% the d32 reference's eval loss is 4.7, still on the plateau
+    from which runs leave at different times; the d48 run (4.06) is below it."""
+    from dataclasses import replace
+
+    reference = replace(run_of("d32", 640, 0.8), uniform=4.5)
+    seen = replace(run_of("d48", 1300, 0.5, until=325), uniform=4.5)
+    with pytest.raises(CollapseError, match=r"d32 has not left its initial plateau at 25.0% of its 640 steps: its eval "
+                                            r"loss there, 4.70\d*, is not below ln V = 4.5"):
+        predict_by_collapse(seen, reference, E, min_band=0.01, level=0.95)
+    with pytest.raises(CollapseError, match="d48 has not left its initial plateau"):
+        predict_by_collapse(replace(seen, uniform=4.0), replace(reference, uniform=None), E, min_band=0.01, level=0.95)
+    later = replace(run_of("d48", 1300, 0.5, until=650), uniform=4.5)  # at 50% the reference is at 4.2
+    assert predict_by_collapse(later, reference, E, min_band=0.01, level=0.95).predicted == pytest.approx(3.5, rel=1e-4)
+
+
+def test_a_smaller_run_still_on_its_plateau_measures_no_error_one_size_down():
+    """d16 ends on its plateau (above ln V all along): its error predicting d32, however large, is
+    not the method's error for d48 from d32, which have both learned; the band is the drift or 1%."""
+    from dataclasses import replace
+
+    smallest = replace(run_of("d16", 200, 1.6), uniform=4.5)  # 4.6 at its end, 6.4 at 25%
+    reference = replace(run_of("d32", 640, 0.8), uniform=6.0)
+    bent = replace(reference, loss_E=[loss * (1.03 if step <= 200 else 1.0)
+                                      for step, loss in zip(reference.steps_E, reference.loss_E)])
+    seen = replace(run_of("d48", 1300, 0.5, until=325), uniform=6.0)
+    p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=smallest)
+    assert p.one_size_down is None and p.band_from == "min_band"
+    counted = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95,
+                                  reference_of_reference=replace(smallest, uniform=None))
+    assert counted.band_from == "one size down"  # the same smaller run, not known to be on its plateau
+
+
 def test_what_cannot_be_predicted_says_why():
     reference = run_of("d32", 640, 0.8)
     with pytest.raises(CollapseError, match="no eval_loss record yet"):

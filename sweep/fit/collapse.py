@@ -15,6 +15,10 @@ not the same fraction of every run (min(optim.warmup_steps, warmup_max_fraction 
 runs warm up for 20 of d16's 200 steps, 50 of d32's 640), and where one of the two is still
 warming up the curves do not collapse (d32 read at 9.4% from d16, at step 19 of its 20: the
 learning rates up to 8e-3 came out 5-37% high, inside bands of 1-3%; benchmarks/RESULTS.md).
+Both must also have left the initial plateau at f, their eval loss below ln V (`EvalCurve.uniform`,
+the loss of a uniform guess; plateau_error): a run leaves it later the narrower the model and the
+slower its learning rate, or not within its budget, so a curve still on it does not collapse with
+one that has left it (d64 from a d32 still above ln V at 10%: 4-28% too high).
 E (`floor`) is the caller's: the corpus's true entropy rate where data=synthetic records it
 (`--floor true`), a value from an earlier fit, 0 (the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
 the finished runs below the run's size from their own finished smaller partners, made at the
@@ -90,7 +94,8 @@ class CollapseError(ValueError):
 @dataclass(frozen=True)
 class EvalCurve:
     """A run's eval records (steps_E ascending, loss_E) and its budget's steps S; `final` its final
-    eval loss where it finished (None while it trains); `warmup` its warmup's steps."""
+    eval loss where it finished (None while it trains); `warmup` its warmup's steps; `uniform` ln V:
+    where its eval loss is not below it, it has not begun to learn (plateau_error)."""
 
     name: str
     steps_E: Sequence[int]
@@ -98,6 +103,7 @@ class EvalCurve:
     steps: int
     final: float | None = None
     warmup: int = 0  # its warmup's steps
+    uniform: float | None = None  # ln V, the loss of a uniform guess over its vocabulary (None: not checked)
 
     def has_record_by(self, fraction: float) -> bool:
         return len(self.steps_E) > 0 and fraction * self.steps >= self.steps_E[0]
@@ -164,6 +170,9 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
             raise CollapseError(f"{'the run' if curve is run else 'reference ' + curve.name} is still in its warmup "
                                 f"({curve.warmup} steps) at {last / run.steps:.1%} of its {curve.steps} steps, where "
                                 "the run is read: the curves of two sizes collapse past their warmups")
+    for curve, loss in ((run, float(loss_E[-1])), (reference, reference.loss_at(last / run.steps))):
+        if (why := plateau_error(curve, loss, last / run.steps)) is not None:
+            raise CollapseError(why)
     window = steps_E >= DRIFT_FROM * last
     ratios = []
     for step, loss in zip(steps_E[window], loss_E[window]):
@@ -177,6 +186,21 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
                                 f"the reference's there ({ref:.4g}): accepted is a floor below both")
         ratios.append((loss - floor) / (ref - floor))
     return ratios[-1], last, ratios
+
+
+def plateau_error(curve: EvalCurve, loss: float, fraction: float) -> str | None:
+    """Why `curve`, at eval loss `loss` at `fraction` of its steps, cannot be collapsed with another
+    size's curve: its loss is not yet below ln V (curve.uniform), the loss of a uniform guess, so it
+    is still on the initial plateau from which runs leave at different times (a slow learning rate,
+    a narrow model: later, or never within the budget); None when it is below (or uniform unknown).
+    On the early-stopping benchmark's six grids at 10% (benchmarks/RESULTS.md "Not from a curve
+    still on its plateau") the references above ln V predicted their larger runs 4-28% too high, and
+    their own references' errors widened the bands of runs they told nothing about."""
+    if curve.uniform is None or loss < curve.uniform:
+        return None
+    return (f"{curve.name} has not left its initial plateau at {fraction:.1%} of its {curve.steps} steps: its eval "
+            f"loss there, {loss:.4g}, is not below ln V = {curve.uniform:.4g} (a uniform guess); a curve that has not "
+            "begun to learn does not collapse with another size's")
 
 
 def predict_by_collapse(run: EvalCurve, reference: EvalCurve, floor: float, *, min_band: float, level: float,

@@ -281,7 +281,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     from it by the collapse of curves (sweep/fit/collapse.py), the reference's own reference (a
     third size) measuring the error one size down; the others keep the curve law's prediction
     (or skip reason). A run the collapse cannot predict (a floor not below its losses, no eval
-    record yet) keeps the curve law's too, its `collapse_skipped` saying why. `read` holds
+    record yet, it or its reference still above ln V) keeps the curve law's too, its `collapse_skipped` saying why. `read` holds
     _read_run's result for each prediction's run, then for each run read as a reference only."""
     from sweep.fit.defaults import fit_defaults
 
@@ -360,17 +360,19 @@ class _SizedRun:
     @classmethod
     def of(cls, read: tuple) -> "_SizedRun | None":
         from sweep.budget import compute_budget
+        from sweep.data.tokenizer import vocab_size
         from sweep.rundir import size_key
 
         p, cfg, curve, whole_evals, entropy = read
         try:
             n_params = compute_budget(cfg).n_params
+            uniform = math.log(vocab_size(cfg.data))  # ln V: a curve not below it has not begun to learn
         except ConfigError:  # a config whose budget cannot be planned: no size to compare
             return None
         steps = len(curve.lr_S)
         whole = EvalCurve(p.run, [k for k, _ in whole_evals], [v for _, v in whole_evals], steps, p.actual,
-                          curve.warmup)
-        seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual, curve.warmup)
+                          curve.warmup, uniform)
+        seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual, curve.warmup, uniform)
         last = max([*curve.train_steps, *curve.eval_steps], default=0)
         return cls(size_key(cfg), math.log(n_params), seen, whole, entropy, int(last))
 
