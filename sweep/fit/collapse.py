@@ -245,7 +245,8 @@ def error_one_size_down(reference: EvalCurve, smaller: EvalCurve, floor: float,
     reading (smaller errors, as a rule) is kept rather than none: at 10% of the d64 runs of the
     early-stopping benchmark's widest grid d16 is still in its warmup, and the lowest learning rates'
     bands were the drift's 2-4% against errors of 10-28% (benchmarks/RESULTS.md). None where it
-    cannot be read at all or the prediction fails (a floor not below the losses)."""
+    cannot be read at all or the prediction fails (a floor not below the losses, either run still
+    on its plateau there: plateau_error)."""
     steps_E = np.asarray(reference.steps_E, dtype=int)
     cuts = [int(fraction * reference.steps), *steps_E[steps_E > fraction * reference.steps].tolist()]
     for cut in cuts:
