@@ -97,8 +97,8 @@ def main() -> None:
                         cells.append(f"lr {s[0]:g} b{s[1]}: {100 * error:+.2f}% +-{100 * half:.1f}%")
                     head = f"  f={f:.2f} d{big} <- d{small} ({big / small:.2g}x) E {name} ({floor:.4g}):"
                     if not errors:
-                        print(f"{head} none predicted ({skipped} skipped: a run or reference in its warmup, "
-                              "or no record)")
+                        print(f"{head} none predicted ({skipped} skipped: a run or reference in its warmup or "
+                              "on its plateau, or no record)")
                         continue
                     print(f"{head} {len(errors)} predicted, {skipped} skipped; median |error| "
                           f"{100 * statistics.median(errors):.2f}%, worst {100 * max(errors):.2f}%, "
