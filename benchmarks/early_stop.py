@@ -277,7 +277,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     below the largest are not early-stopped (they train whole, the references of the next);
     without, their runs are, and a run stopped is no reference of the next width (it has no final
     loss)."""
-    from sweep.early_stop import Standing, decide, steadied
+    from sweep.early_stop import Standing, decide, predicted_standing, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
 
@@ -291,14 +291,12 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
         previous = None  # the decisions at the fraction before, by run (a later one is steadied by them)
         for fraction in (rungs if not (keep_references and floor is not None and d != sizes[-1]) else ()):
             going = [(run, r) for run, r in members if r["run"] not in stopped]
-            references = [] if floor is None else [run for run in with_smaller(full, d)[0][len(members):]
-                                                   if run.path.name not in gone]
+            smaller = [run for run in with_smaller(full, d)[0][len(members):] if run.path.name not in gone]
+            references = [] if floor is None else smaller
             predictions = predict_runs([run for run, _ in going] + references,
                                        [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
-                                       floor=floor)[:len(going)]
-            standings = [Standing(r["run"], None, None, False, str(p.skipped)) if p.prediction is None else
-                         Standing(r["run"], p.prediction.predicted, tuple(p.prediction.interval), True)
-                         for (_, r), p in zip(going, predictions)]
+                                       floor=floor, calibrators=smaller)[:len(going)]
+            standings = [predicted_standing(p, probe_at(run, fraction)) for (run, _), p in zip(going, predictions)]
             standings += [s for _, s, _ in stopped.values()]
             if previous is not None:
                 standings = steadied(standings, previous)

@@ -385,18 +385,32 @@ def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standi
     return None
 
 
-def _predicted_standing(cfg: TrainConfig, p: Any, at: int) -> Standing:
+def predicted_standing(p: Any, at: int | None) -> Standing:
     """A member's standing from its prediction (a sweep.fit.predict.RunPrediction) at its decision
-    step `at`."""
+    step `at`. The curve law's interval is acted on as calibrated on the sweep's finished smaller
+    runs (sweep/fit/calibration.py), or, where the sweep has no finished smaller run, as the
+    bootstrap's; where it has some but the law can predict none of them at that fraction of their
+    steps, the interval has no measure of the law's error there and stands for nothing: the member
+    is not stopped and is no comparator. On the early-stopping benchmark's six grids the law at 10%
+    could predict no smaller run, its intervals held the final loss for 62% of the runs, and one of
+    them, too sure, made a width's best learning rate look beaten (benchmarks/RESULTS.md
+    "Calibrated on the finished smaller runs")."""
+    from sweep.fit.curve_law import FinalLossPrediction
+
     name = p.run
     if p.prediction is None:
         return Standing(name, None, None, False, f"not predicted: {p.skipped}")
     seen = p.prediction.steps_seen
     if at is None or seen < at:
         return Standing(name, None, None, False, f"not predicted: records only up to step {seen} of decision step {at}")
-    reference = getattr(p.prediction, "reference", None)  # a CollapsePrediction's
-    source = "curve law" if reference is None else f"collapse from {reference}, E = {p.prediction.floor:.4g}" + (
-        f" {p.prediction.floor_from}" if p.prediction.floor_from else "")
+    if isinstance(p.prediction, FinalLossPrediction):
+        calibration = p.prediction.calibration
+        if calibration is not None and not calibration.measured:
+            return Standing(name, None, None, False, f"not acted on: the curve law's interval is {calibration.describe()}")
+        source = "curve law" if calibration is None else f"curve law, {calibration.describe()}"
+    else:
+        source = f"collapse from {p.prediction.reference}, E = {p.prediction.floor:.4g}" + (
+            f" {p.prediction.floor_from}" if p.prediction.floor_from else "")
     return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
                     source)
 
@@ -435,6 +449,25 @@ def finished_elsewhere(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
     return out
 
 
+def finished_smaller(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
+    """The complete runs of the group's sweep folder with fewer parameters than its members (as
+    their result.json records N): what the curve law's intervals of the members are calibrated on
+    (sweep/fit/predict.py calibrated_by_smaller), as a sweep's smaller runs finish first."""
+    from sweep.rundir import iter_run_dirs
+
+    n_params = compute_budget(cfgs[0]).n_params
+    out = []
+    for run in iter_run_dirs(cfgs[0].out_dir):
+        try:
+            result = run.read_result() or {}
+        except DamagedFile:  # a damaged result calibrates nothing; its own job reports it
+            continue
+        size = result.get("n_params")
+        if result.get("status") == COMPLETE and isinstance(size, (int, float)) and size < n_params:
+            out.append(run)
+    return out
+
+
 def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision], rung: int = 0) -> list[Standing]:
     """What every member of one budget group brings to its decision, in order: a finished run its
     actual final eval loss, a run stopped earlier the prediction it was stopped with (`taken`: each
@@ -443,7 +476,8 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
     A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
     annealing, and the group's runs at their different learning rates pin it down together. With
     early_stop.floor, a member with a finished run of another size at its settings in the sweep
-    folder is predicted from it instead (the collapse of curves, sweep/fit/collapse.py)."""
+    folder is predicted from it instead (the collapse of curves, sweep/fit/collapse.py). The curve
+    law's intervals are calibrated on the sweep's finished smaller runs (finished_smaller)."""
     from sweep.fit.predict import predict_runs
 
     out = [_recorded_standing(c, taken.get(RunDir.for_config(c).path.name)) for c in cfgs]
@@ -454,7 +488,8 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
         at = [decision_steps(cfgs[i])[rung] for i in todo]
         predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], at,
                                    n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed, floor=floor,
-                                   references=[] if floor is None else finished_elsewhere(cfgs))
+                                   references=[] if floor is None else finished_elsewhere(cfgs),
+                                   calibrators=finished_smaller(cfgs))
         for i, p, step in zip(todo, predictions, at):
-            out[i] = _predicted_standing(cfgs[i], p, step)
+            out[i] = predicted_standing(p, step)
     return out

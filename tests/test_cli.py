@@ -407,8 +407,8 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
     assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
     assert "5 of 6 runs predicted; over the 5 finished: median |error|" in out  # d16 at 2 tokens/param: still in
     # its initial descent at half its 113 steps
-    assert "caution: 5 of the runs predicted by the curve law were seen for part of their steps: their intervals " \
-           "hold the final loss less often than 95%" in out
+    assert "caution: " in out and "have intervals calibrated on the finished smaller runs" in out  # d32, d48
+    assert "have the bootstrap's interval only" in out and "with no finished smaller run" in out  # d16
 
 
 def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(small_sweep, capsys, wide_console):
@@ -434,8 +434,16 @@ def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_s
     result = json.loads(capsys.readouterr().out)
     seen = [r["fraction_seen"] for r in result["runs"] if not r["skipped"]]
     assert seen and all(f < 1 for f in seen)
-    assert result["caution"].startswith(f"{len(seen)} of the runs predicted by the curve law were seen for part of "
-                                        "their steps")
+    calibration = [r["calibration"] for r in result["runs"] if not r["skipped"]]
+    calibrated = sum(c is not None and c["runs"] > 0 for c in calibration)
+    unmeasured = sum(c is not None and c["runs"] == 0 for c in calibration)
+    alone = sum(c is None for c in calibration)
+    assert calibrated + unmeasured + alone == len(seen) and calibrated >= 1
+    assert (f"{calibrated} predicted by the curve law from part of their steps have intervals calibrated" in
+            result["caution"]) == (calibrated > 0)
+    assert (f"{unmeasured + alone} predicted by the curve law from part of their steps have the bootstrap's interval "
+            f"only ({unmeasured} because the law could predict none of the finished smaller runs at that fraction, "
+            f"{alone} with no finished smaller run)" in result["caution"]) == (unmeasured + alone > 0)
 
 
 def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):

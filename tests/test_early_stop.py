@@ -197,20 +197,53 @@ def probed_group(tiny_config, *lrs: str, tokens_per_param: float = 0.5) -> list:
     return cfgs
 
 
+def finished_smaller_runs(tiny_config) -> None:
+    """Two finished d16 runs of 225 steps (fewer parameters than TINY's d32), which the curve law
+    predicts from half their steps: what the d32 members' intervals are calibrated on."""
+    for lr in ("3e-3", "3e-2"):
+        train(tiny_config("model.d=16", "budget.tokens_per_param=4", f"optim.lr={lr}"))
+
+
 def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(tiny_config):
     """Runs of 321 steps, probed at 160: past their initial descent from ln V there, which the
     curve law needs (the 81-step TINY runs are still in it at their probe step 40: not predicted,
-    never stopped). Both are predicted together at their probe step and decided by the rule; on
-    runs this short and noisy their intervals overlap (measured: neither stopped)."""
+    never stopped). Both are predicted together at their probe step, their intervals calibrated on
+    the two finished smaller runs replayed at the same fraction, and decided by the rule; on runs
+    this short and noisy their intervals overlap (measured: neither stopped)."""
+    finished_smaller_runs(tiny_config)
     cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
     decisions = decide_group(cfgs)
     for d in decisions.values():
         (other,) = [o for o in decisions.values() if o is not d]  # two members: each is compared with the other
         assert d.predicted is not None and d.predicted_at_step == probe_step(cfgs[0]) == 160
+        # calibrated at 49%: the probe step's 160 / 321 of the steps, rounded down to a hundredth
+        assert d.predicted_from.startswith("curve law, calibrated on 2 finished smaller runs at 49%: +-"), d
         assert d.best_run == other.run and d.action == (STOP if d.interval[0] > other.interval[1] else CONTINUE)
     written = json.loads(decisions_file(cfgs[0]).read_text())
     assert written["fraction"] == 0.5 and written["beaten_by"] == 2 and set(written["members"]) == set(decisions)
     assert decide_group(list(reversed(cfgs))) == decisions  # decided once: a second call reads the file
+
+
+def test_a_curve_law_interval_that_no_finished_smaller_run_can_calibrate_is_not_acted_on(tiny_config):
+    """The same group beside two finished smaller runs that the law cannot predict at half their
+    steps (d16 runs of 25 steps, still in their initial descent): no measure of the law's error at
+    that fraction, so neither member is stopped nor compared with, and the decision says why."""
+    for lr in ("3e-3", "3e-2"):
+        train(tiny_config("model.d=16", f"optim.lr={lr}"))
+    cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
+    decisions = decide_group(cfgs)
+    assert len(decisions) == 2
+    for d in decisions.values():
+        assert d.action == UNDECIDED and d.predicted is None and d.best_run is None
+        assert d.reason == ("not acted on: the curve law's interval is not calibrated: none of the 2 finished "
+                            "smaller runs could be predicted at 49%")
+
+
+def test_in_a_sweep_without_a_smaller_run_the_bootstrap_interval_is_acted_on(tiny_config):
+    """One width: nothing to calibrate the law on, and nothing that shows it cannot predict there."""
+    cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
+    for d in decide_group(cfgs).values():
+        assert d.predicted is not None and d.predicted_from == "curve law" and d.action in (STOP, CONTINUE)
 
 
 def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its_settings(tiny_config):
@@ -229,7 +262,8 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     assert by_lr[3e-3].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-03")
     assert by_lr[3e-3].predicted_from.endswith(", E = 0")  # the floor it was predicted with
     assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
-    assert by_lr[1e-2].predicted_from in ("curve law", None)  # no d16 run at 1e-2: the curve law (or not predicted)
+    # no d16 run at 1e-2: the curve law, calibrated on the d16 runs (or not acted on)
+    assert by_lr[1e-2].predicted_from is None or by_lr[1e-2].predicted_from.startswith("curve law, calibrated on")
     for d in decisions.values():
         assert d.predicted is None or d.predicted_at_step == probe_step(members[0]) == 160
     assert json.loads(decisions_file(members[0]).read_text())["floor"] == 0.0

@@ -4,6 +4,7 @@ that cannot be predicted keep a one-line reason."""
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -47,6 +48,37 @@ def test_half_of_each_real_run_predicts_its_final_eval_loss(at_half):
     assert swept_axis(list(at_half.values())) == "d"  # widths differ first (then tokens per parameter)
 
 
+def width(run: str) -> int:
+    return int(run.split("-")[0][1:])  # d48-l1-... -> 48
+
+
+def test_a_run_s_interval_is_calibrated_on_the_finished_smaller_runs_replayed_at_its_fraction(at_half, small_sweep):
+    """Each run the curve law predicts at half its steps has its interval widened to the conformal
+    quantile (sweep/fit/calibration.py) of the law's relative errors on the finished runs with
+    fewer parameters, each cut at the same fraction of its own steps (rounded down to a hundredth)
+    and predicted as
+    `sweep predict --at-fraction` would; the smallest width has none, and keeps the bootstrap's."""
+    from sweep.fit.calibration import conformal_quantile
+
+    runs = list(iter_run_dirs(small_sweep))
+    for p in at_half.values():
+        if p.prediction is None:
+            continue
+        c = p.prediction.calibration
+        if width(p.run) == 16:
+            assert c is None and "calibration" in p.to_dict()
+            continue
+        smaller = [r for r in runs if width(r.path.name) < width(p.run)]
+        assert c.fraction == math.floor(p.prediction.fraction_seen * 100) / 100  # rounded down to a hundredth
+        replayed = predict_runs(smaller, None, c.fraction, n_resamples=1)
+        errors = [abs(q.error) / q.predicted for q in replayed if q.prediction is not None]
+        assert errors and c.n == len(errors) and c.tried == len(smaller)
+        assert (c.quantile, c.level) == pytest.approx(conformal_quantile(errors, 0.95))
+        lo, hi = p.prediction.interval
+        assert lo <= p.predicted * (1 - c.quantile) + 1e-12 and hi >= p.predicted * (1 + c.quantile) - 1e-12
+        assert p.to_dict()["calibration"]["runs"] == c.n
+
+
 def test_the_whole_curve_of_a_finished_run_predicts_its_own_end(small_sweep):
     predictions = predict_sweep(small_sweep, n_resamples=20)
     for p in predictions:
@@ -79,7 +111,10 @@ def test_the_runs_of_a_budget_group_are_fitted_together(small_sweep, tmp_path):
     assert a.prediction.steps_seen == b.prediction.steps_seen == 300 and c.prediction.fraction_seen == 1.0
     assert c.prediction == predict_run(runs[2], n_resamples=20).prediction  # alone in its group
     alone = predict_runs(runs, [300, 300, None], shared=False, n_resamples=20)
-    assert alone[0].prediction == predict_run(runs[0], until_step=300, n_resamples=20).prediction
+    by_itself = predict_run(runs[0], until_step=300, n_resamples=20).prediction
+    assert (alone[0].prediction.law, alone[0].prediction.predicted) == (by_itself.law, by_itself.predicted)
+    assert alone[0].prediction.calibration.n == 1  # c, finished and smaller, calibrates a's interval; alone, nothing
+    assert by_itself.calibration is None
     with pytest.raises(ValueError, match="3 runs and 2 until_steps"):
         predict_runs(runs, [300, 300])
 

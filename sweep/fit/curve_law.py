@@ -83,6 +83,7 @@ from typing import Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.calibration import Calibration
 
 DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024), for runs of 10^4 - 10^5 steps
 LAG_FRACTION = 0.01  # a run of S steps: lambda = 1 - 1 / (LAG_FRACTION S), an annealing lag of 1% of its steps
@@ -179,7 +180,8 @@ class CurveLaw:
 class FinalLossPrediction:
     """A run's predicted final eval loss at its last update S, with the percentile interval at
     `level`; `law` fitted on `n_points` train records up to `steps_seen`; `gap` the eval - train
-    law gap added; `block` the bootstrap's block length."""
+    law gap added; `block` the bootstrap's block length; `calibration` what widened the interval
+    beyond the bootstrap's (sweep/fit/calibration.py), None where nothing did."""
 
     predicted: float
     interval: tuple[float, float]
@@ -192,6 +194,7 @@ class FinalLossPrediction:
     n_resamples: int
     block: int
     rmse: float
+    calibration: Calibration | None = None  # set by sweep/fit/predict.py where finished smaller runs widened the interval
 
     @property
     def fraction_seen(self) -> float:
@@ -202,7 +205,7 @@ class FinalLossPrediction:
                 "L0": self.law.L0, "A": self.law.A, "alpha": self.law.alpha, "C": self.law.C, "gap": self.gap,
                 "steps_seen": self.steps_seen, "steps": self.steps, "fraction_seen": self.fraction_seen,
                 "n_points": self.n_points, "n_resamples": self.n_resamples, "block": self.block,
-                "rmse": self.rmse}
+                "rmse": self.rmse, "calibration": None if self.calibration is None else self.calibration.to_dict()}
 
 
 def window_means(values_S: np.ndarray, starts_P: np.ndarray, ends_P: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
                                 FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
+from sweep.fit.calibration import calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
@@ -233,7 +234,7 @@ def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int |
 def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
                  at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
                  level: float = 0.95, seed: int = 0, floor: float | str | None = None,
-                 references: Sequence[Any] = ()) -> list[RunPrediction]:
+                 references: Sequence[Any] = (), calibrators: Sequence[Any] = ()) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
     shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
@@ -241,16 +242,19 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     predict_final_losses), each keeping its own L0 and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone. With a `floor` (check_floor), a run that has a
     finished run of another size at its settings is predicted from it instead (with_references),
-    among `runs` and `references` (run folders only read as such: not predicted)."""
+    among `runs` and `references` (run folders only read as such: not predicted). The curve law's
+    intervals are calibrated on the finished runs among `runs`, `references` and `calibrators`
+    (calibrated_by_smaller)."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
                            n_resamples=n_resamples, level=level, seed=seed, floor=floor,
-                           references=[FolderRun(run) for run in references])
+                           references=[FolderRun(run) for run in references],
+                           calibrators=[FolderRun(run) for run in calibrators])
 
 
 def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
                     at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
                     level: float = 0.95, seed: int = 0, floor: float | str | None = None,
-                    references: Sequence[RunSource] = ()) -> list[RunPrediction]:
+                    references: Sequence[RunSource] = (), calibrators: Sequence[RunSource] = ()) -> list[RunPrediction]:
     """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
 
@@ -269,9 +273,112 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
             p = read[i][0]
             out[i] = replace(p, skipped=str(result)) if isinstance(result, CurveFitError) else \
                 replace(p, prediction=result)
+    out = calibrated_by_smaller(out, read, [*runs, *references, *calibrators], shared=shared, level=level, seed=seed)
     if floor is None:
         return out
     return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level)
+
+
+CALIBRATION_STEP = 0.01  # a run seen at F of its steps is calibrated at F rounded down to this
+
+
+def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any], pool: Sequence[RunSource], *,
+                          shared: bool, level: float, seed: int) -> list[RunPrediction]:
+    """Each run the curve law predicted, its interval widened (never narrowed) to the conformal
+    quantile at `level` (sweep/fit/calibration.py) of the curve law's relative errors on the
+    finished runs of `pool` with fewer parameters than it, each replayed at the fraction of its
+    steps the run was seen at, rounded down to CALIBRATION_STEP (replayed_errors; the rounding
+    bounds the replays of a sweep whose runs are at many fractions, and it only widens: less of a
+    curve seen, a larger error): a sweep's smaller runs finish first, so they are there to calibrate
+    a larger run's prediction while it trains, and a replay (--at-fraction) calibrates each run as it
+    could have been then. A run with no finished smaller run keeps the bootstrap's interval (its
+    `calibration` None), as does one none of whose finished smaller runs the law can predict at its
+    fraction (`calibration.n` 0: no measure of the law's error there). `read` holds _read_run's
+    result for each prediction's run."""
+    from sweep.budget import compute_budget
+
+    def n_params(cfg: Any) -> int | None:
+        try:
+            return compute_budget(cfg).n_params
+        except ConfigError:  # a config whose budget cannot be planned: no size to compare
+            return None
+
+    sources = [_Remembered(source) for source in {source.name: source for source in pool}.values()]  # each once
+    finished = {}  # run name -> N, for each finished run of the pool whose size is known
+    for source in sources:
+        r = _read_run(source, None, None)
+        if not isinstance(r, RunPrediction) and r[0].actual is not None and (n := n_params(r[1])) is not None:
+            finished[source.name] = n
+    targets = {}  # prediction index -> (its N, the fraction it is calibrated at)
+    for i, p in enumerate(predictions):
+        if isinstance(p.prediction, FinalLossPrediction) and (n := n_params(read[i][1])) is not None:
+            targets[i] = (n, math.floor(p.prediction.fraction_seen / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP)
+    errors = {}  # fraction -> [(a finished run's N, its relative error there)]
+    for fraction in sorted({f for _, f in targets.values()}):
+        largest = max(n for n, f in targets.values() if f == fraction)
+        replayed = [source for source in sources if finished.get(source.name, largest) < largest]
+        errors[fraction] = [(finished[name], e) for name, e in
+                            replayed_errors(replayed, fraction, shared=shared, seed=seed).items()]
+    out = list(predictions)
+    for i, (n, fraction) in targets.items():
+        tried = sum(m < n for m in finished.values())
+        if not tried:
+            continue
+        found = calibration([e for m, e in errors[fraction] if m < n], level, fraction, tried)
+        p = predictions[i]
+        out[i] = replace(p, prediction=replace(p.prediction, calibration=found,
+                                               interval=found.widen(p.prediction.predicted, p.prediction.interval)))
+    return out
+
+
+def replayed_errors(finished: Sequence[RunSource], fraction: float, *, shared: bool, seed: int) -> dict[str, float]:
+    """By run name, |predicted - actual| / predicted of the curve law on each of these finished runs
+    it can predict from the first `fraction` of their steps (the runs of a budget group together
+    where `shared`, as predict_sources fits them)."""
+    from sweep.rundir import group_key
+
+    groups: dict[str, list[tuple]] = {}
+    for i, source in enumerate(finished):
+        r = _read_run(source, fraction, None)
+        if not isinstance(r, RunPrediction) and r[0].actual is not None:
+            groups.setdefault(group_key(r[1]) if shared else str(i), []).append(r)
+    errors = {}
+    for members in groups.values():
+        for r, result in zip(members, predict_final_losses([m[2] for m in members], n_resamples=1, seed=seed)):
+            if isinstance(result, FinalLossPrediction):
+                errors[r[0].run] = abs(result.predicted - r[0].actual) / result.predicted
+    return errors
+
+
+class _Remembered:
+    """A RunSource whose reads are kept: calibration reads a finished run once per fraction."""
+
+    def __init__(self, source: RunSource):
+        self.source, self.name, self.sampled = source, source.name, source.sampled
+        self.where, self.remedy = source.where, source.remedy
+        self._kept: dict[str, Any] = {}
+
+    def _read(self, what: str) -> Any:
+        if what not in self._kept:
+            try:
+                self._kept[what] = getattr(self.source, what)()
+            except ConfigError as err:  # DamagedFile included: raised again at each read, as the source would
+                self._kept[what] = err
+        if isinstance(self._kept[what], ConfigError):
+            raise self._kept[what]
+        return self._kept[what]
+
+    def status(self) -> str:
+        return self._read("status")
+
+    def config(self) -> dict[str, Any]:
+        return self._read("config")
+
+    def result(self) -> dict[str, Any]:
+        return self._read("result")
+
+    def records(self) -> list[dict[str, Any]]:
+        return self._read("records")
 
 
 def with_references(predictions: list[RunPrediction], read: Sequence[Any], until_steps: Sequence[int | None],
@@ -432,24 +539,34 @@ def summarize(predictions: list[RunPrediction]) -> dict[str, Any]:
 
 
 def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> str | None:
-    """What `sweep predict` cautions about when runs were predicted from part of their curve: their
-    intervals cover less often than their level says. The figures are the early-stopping
-    benchmark's (benchmarks/RESULTS.md, "Predicting the final loss and early stopping" and
-    "Predicting from a finished smaller run"). None when every run predicted was seen whole."""
+    """What `sweep predict` cautions about when runs were predicted from part of their curve: the
+    curve law's intervals that no finished smaller run calibrates cover less often than their level
+    says, and calibrated ones hold at the level each states. The figures are the early-stopping
+    benchmark's (benchmarks/RESULTS.md, "Calibrated on the finished smaller runs" and "Not from a
+    curve still on its plateau"). None when every run predicted was seen whole."""
     partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
     if not partial:
         return None
-    by_law = sum(not isinstance(p.prediction, CollapsePrediction) for p in partial)
+    by_law = [p.prediction for p in partial if isinstance(p.prediction, FinalLossPrediction)]
+    calibrated = sum(q.calibration is not None and q.calibration.measured for q in by_law)
+    unmeasured = sum(q.calibration is not None and not q.calibration.measured for q in by_law)
+    alone = len(by_law) - calibrated - unmeasured
     parts = []
-    if by_law:
-        parts.append(f"{by_law} of the runs predicted by the curve law were seen for part of their steps: their "
-                     f"intervals hold the final loss less often than {level:.0%} (on the early-stopping benchmark the "
-                     "95% intervals held it for 70-94% of the runs at 25% of each run, 78-100% at 50%; README "
-                     "\"What to expect\" under sweep predict)")
-    if len(partial) > by_law:
-        parts.append(f"{len(partial) - by_law} predicted from a finished run of another size: on that benchmark "
-                     "their bands held it for 70-90% of the runs at 10%, 90-100% at 25%, all at 50%, the misses the "
-                     "slowest learning rates (README \"From a finished run of another size\")")
+    if calibrated:
+        parts.append(f"{calibrated} predicted by the curve law from part of their steps have intervals calibrated on "
+                     "the finished smaller runs (each holds at the level its `calibration` states if its error is "
+                     "like theirs; on the early-stopping benchmark they held the final loss for 250 of 252 runs at "
+                     "15-50%)")
+    if unmeasured or alone:
+        parts.append(f"{unmeasured + alone} predicted by the curve law from part of their steps have the bootstrap's "
+                     f"interval only ({unmeasured} because the law could predict none of the finished smaller runs at "
+                     f"that fraction, {alone} with no finished smaller run): such intervals hold the final loss less "
+                     f"often than {level:.0%} (27-67% of the runs at 10-50% on that benchmark; README \"Calibrated on "
+                     "the finished smaller runs\")")
+    if len(partial) > len(by_law):
+        parts.append(f"{len(partial) - len(by_law)} predicted from a finished run of another size: on that benchmark "
+                     "their bands held it for 41 of 42 runs at 10%, all at 15% and 25%, 58 of 60 at 50% (README "
+                     "\"From a finished run of another size\")")
     return "; ".join(parts)
 
 

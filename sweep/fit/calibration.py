@@ -1,0 +1,80 @@
+"""Split-conformal calibration of a predictor's intervals against runs whose answer is known.
+
+The curve law's bootstrap interval (sweep/fit/curve_law.py) measures how well the law fits the
+records seen, not how far the law's extrapolation can miss: from 10-25% of a run it held the final
+loss for about half the runs on the early-stopping benchmark (benchmarks/RESULTS.md "Calibrated on
+the finished smaller runs"). Finished runs say how far it misses: replayed at the same fraction of
+their steps, each gives a score s = |predicted - actual| / predicted. With n scores, the
+k-th smallest, k = ceil(level (n + 1)), is a relative half-width q such that a new run whose score
+is exchangeable with them has |predicted - actual| <= q predicted with probability at least level
+(Vovk et al. 2005; Angelopoulos and Bates 2021, "A gentle introduction to conformal prediction").
+With too few scores for that k (n < level / (1 - level): 19 at 95%) the largest is used, which
+holds with probability at least n / (n + 1), the level that is then stated.
+
+Which runs are exchangeable with which is the caller's claim (sweep/fit/predict.py: a sweep's
+finished smaller runs, which in a sweep finish first). Where there are such runs but the predictor
+can predict none of them at that fraction, there is no measure of its error there, and the
+Calibration says so (n = 0) rather than leaving the interval as if nothing had been tried.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Of `tried` finished runs replayed at `fraction` of their steps, the `n` the predictor could
+    predict give the relative half-width `quantile`, which holds with probability at least `level`
+    (n / (n + 1) where n is too small for the level asked). n = 0: none could be predicted, no
+    quantile, no level: the interval has no measure of the predictor's error."""
+
+    fraction: float
+    tried: int
+    n: int
+    quantile: float | None
+    level: float | None
+
+    @property
+    def measured(self) -> bool:
+        return self.n > 0
+
+    def widen(self, predicted: float, interval: tuple[float, float]) -> tuple[float, float]:
+        """`interval` widened, never narrowed, to hold predicted (1 -+ quantile); as it is with n = 0."""
+        if self.quantile is None:
+            return interval
+        return (min(interval[0], predicted * (1 - self.quantile)), max(interval[1], predicted * (1 + self.quantile)))
+
+    def to_dict(self) -> dict:
+        return {"fraction": self.fraction, "tried": self.tried, "runs": self.n, "relative_half_width": self.quantile,
+                "level": self.level}
+
+    def describe(self) -> str:
+        if not self.measured:
+            return (f"not calibrated: none of the {self.tried} finished smaller run{'s' if self.tried != 1 else ''} "
+                    f"could be predicted at {self.fraction:.0%}")
+        return (f"calibrated on {self.n} finished smaller run{'s' if self.n != 1 else ''} at {self.fraction:.0%}: "
+                f"+-{self.quantile:.2%}, holds at {self.level:.0%}")
+
+
+def conformal_quantile(scores: Sequence[float], level: float) -> tuple[float, float]:
+    """(q, the level q holds at): the ceil(level (n + 1))-th smallest of the n `scores`, or the
+    largest with n / (n + 1) where n is too small. ValueError for no scores or a level outside (0, 1)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r}: accepted is 0 < level < 1")
+    ordered = sorted(float(s) for s in scores)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("conformal_quantile: no scores")
+    k = math.ceil(level * (n + 1) - 1e-12)
+    return (ordered[k - 1], level) if k <= n else (ordered[-1], n / (n + 1))
+
+
+def calibration(scores: Sequence[float], level: float, fraction: float, tried: int) -> Calibration:
+    """The Calibration from the `scores` of the runs predicted among `tried` replayed (n = 0 for none)."""
+    if not scores:
+        return Calibration(fraction, tried, 0, None, None)
+    quantile, holds = conformal_quantile(scores, level)
+    return Calibration(fraction, tried, len(scores), quantile, holds)

@@ -1,0 +1,55 @@
+"""sweep/fit/calibration.py: the split-conformal quantile of known errors, which holds a new
+exchangeable error with probability at least its stated level."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sweep.fit.calibration import Calibration, calibration, conformal_quantile
+
+
+def test_the_quantile_is_the_ceil_level_n_plus_1_th_smallest_score():
+    scores = list(range(39, 0, -1))  # 1 .. 39, in any order
+    assert conformal_quantile(scores, 0.95) == (38, 0.95)  # ceil(0.95 * 40) = 38
+    assert conformal_quantile(scores, 0.9) == (36, 0.9)
+    assert conformal_quantile(list(range(1, 20)), 0.95) == (19, 0.95)  # n = 19: the largest, at the level asked
+
+
+def test_too_few_scores_give_the_largest_and_the_level_it_holds_at():
+    assert conformal_quantile([0.3, 0.1, 0.2], 0.95) == (0.3, 0.75)  # n / (n + 1)
+    assert conformal_quantile([0.02], 0.95) == (0.02, 0.5)
+
+
+def test_a_new_exchangeable_score_falls_under_the_quantile_at_the_stated_level():
+    """20,000 draws of 40 scores from one law: the 41st is under the quantile of the first 40 for
+    ceil(0.9 x 41) / 41 = 37 / 41 = 90.2% of the draws (exactly, for continuous scores); one rank
+    lower would hold 36 / 41 = 87.8%, 0.024 below, eleven standard errors (0.0021) away."""
+    rng = np.random.default_rng(0)
+    held = [rng_draw[-1] <= conformal_quantile(rng_draw[:-1], 0.9)[0]
+            for rng_draw in np.abs(rng.standard_t(3, size=(20_000, 41)))]
+    assert np.mean(held) == pytest.approx(37 / 41, abs=0.007)
+    few = [draw[-1] <= conformal_quantile(draw[:-1], 0.95)[0] for draw in rng.exponential(size=(20_000, 5))]
+    assert np.mean(few) == pytest.approx(4 / 5, abs=0.01)  # n = 4: the largest holds at 4 / 5, as stated
+
+
+def test_an_interval_is_widened_to_the_quantile_never_narrowed():
+    c = Calibration(fraction=0.25, tried=12, n=10, quantile=0.05, level=10 / 11)
+    assert c.widen(4.0, (3.9, 4.1)) == pytest.approx((3.8, 4.2))
+    assert c.widen(4.0, (3.5, 4.1)) == pytest.approx((3.5, 4.2))  # the bootstrap's low end was wider already
+    assert "calibrated on 10 finished smaller runs at 25%: +-5.00%, holds at 91%" == c.describe()
+    assert c.to_dict() == {"fraction": 0.25, "tried": 12, "runs": 10, "relative_half_width": 0.05, "level": 10 / 11}
+    assert c.measured
+
+
+def test_runs_tried_but_none_predicted_measure_nothing_and_a_level_outside_0_1_is_refused():
+    none = calibration([], 0.95, 0.1, tried=20)
+    assert none == Calibration(0.1, 20, 0, None, None) and not none.measured
+    assert none.widen(4.0, (3.9, 4.1)) == (3.9, 4.1)
+    assert none.describe() == "not calibrated: none of the 20 finished smaller runs could be predicted at 10%"
+    assert calibration([0.01, 0.03], 0.95, 0.5, tried=3) == Calibration(0.5, 3, 2, 0.03, 2 / 3)
+    with pytest.raises(ValueError, match="no scores"):
+        conformal_quantile([], 0.95)
+    for level in (0, 1, 1.5):
+        with pytest.raises(ValueError, match="accepted is 0 < level < 1"):
+            conformal_quantile([0.1], level)
