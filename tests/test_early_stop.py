@@ -216,8 +216,8 @@ def test_a_real_group_is_decided_once_from_its_runs_records_at_their_probe_step(
     for d in decisions.values():
         (other,) = [o for o in decisions.values() if o is not d]  # two members: each is compared with the other
         assert d.predicted is not None and d.predicted_at_step == probe_step(cfgs[0]) == 160
-        # calibrated at 49%: the probe step's 160 / 321 of the steps, rounded down to a hundredth
-        assert d.predicted_from.startswith("curve law, calibrated on 2 finished smaller runs at 49%: +-"), d
+        # calibrated at 49.5%: the probe step's 160 / 321 of the steps, rounded down to a 200th
+        assert d.predicted_from.startswith("curve law, calibrated on 2 finished smaller runs at 49.5%: +-"), d
         assert d.best_run == other.run and d.action == (STOP if d.interval[0] > other.interval[1] else CONTINUE)
     written = json.loads(decisions_file(cfgs[0]).read_text())
     assert written["fraction"] == 0.5 and written["beaten_by"] == 2 and set(written["members"]) == set(decisions)
@@ -236,7 +236,7 @@ def test_a_curve_law_interval_that_no_finished_smaller_run_can_calibrate_is_not_
     for d in decisions.values():
         assert d.action == UNDECIDED and d.predicted is None and d.best_run is None
         assert d.reason == ("not acted on: the curve law's interval is not calibrated: none of the 2 finished "
-                            "smaller runs could be predicted at 49%")
+                            "smaller runs could be predicted at 49.5%")
 
 
 def test_in_a_sweep_without_a_smaller_run_the_bootstrap_interval_is_acted_on(tiny_config):

@@ -37,7 +37,7 @@ def test_an_interval_is_widened_to_the_quantile_never_narrowed():
     c = Calibration(fraction=0.25, tried=12, n=10, quantile=0.05, level=10 / 11)
     assert c.widen(4.0, (3.9, 4.1)) == pytest.approx((3.8, 4.2))
     assert c.widen(4.0, (3.5, 4.1)) == pytest.approx((3.5, 4.2))  # the bootstrap's low end was wider already
-    assert "calibrated on 10 finished smaller runs at 25%: +-5.00%, holds at 91%" == c.describe()
+    assert "calibrated on 10 finished smaller runs at 25.0%: +-5.00%, holds at 91%" == c.describe()
     assert c.to_dict() == {"fraction": 0.25, "tried": 12, "runs": 10, "relative_half_width": 0.05, "level": 10 / 11}
     assert c.measured
 
@@ -46,7 +46,7 @@ def test_runs_tried_but_none_predicted_measure_nothing_and_a_level_outside_0_1_i
     none = calibration([], 0.95, 0.1, tried=20)
     assert none == Calibration(0.1, 20, 0, None, None) and not none.measured
     assert none.widen(4.0, (3.9, 4.1)) == (3.9, 4.1)
-    assert none.describe() == "not calibrated: none of the 20 finished smaller runs could be predicted at 10%"
+    assert none.describe() == "not calibrated: none of the 20 finished smaller runs could be predicted at 10.0%"
     assert calibration([0.01, 0.03], 0.95, 0.5, tried=3) == Calibration(0.5, 3, 2, 0.03, 2 / 3)
     with pytest.raises(ValueError, match="no scores"):
         conformal_quantile([], 0.95)

@@ -55,7 +55,7 @@ def width(run: str) -> int:
 def test_a_run_s_interval_is_calibrated_on_the_finished_smaller_runs_replayed_at_its_fraction(at_half, small_sweep):
     """Each run the curve law predicts at half its steps has its interval widened to the conformal
     quantile (sweep/fit/calibration.py) of the law's relative errors on the finished runs with
-    fewer parameters, each cut at the same fraction of its own steps (rounded down to a hundredth)
+    fewer parameters, each cut at the same fraction of its own steps (rounded down to a 200th)
     and predicted as
     `sweep predict --at-fraction` would; the smallest width has none, and keeps the bootstrap's."""
     from sweep.fit.calibration import conformal_quantile
@@ -69,7 +69,7 @@ def test_a_run_s_interval_is_calibrated_on_the_finished_smaller_runs_replayed_at
             assert c is None and "calibration" in p.to_dict()
             continue
         smaller = [r for r in runs if width(r.path.name) < width(p.run)]
-        assert c.fraction == math.floor(p.prediction.fraction_seen * 100) / 100  # rounded down to a hundredth
+        assert c.fraction == math.floor(p.prediction.fraction_seen * 200) / 200  # rounded down to a 200th
         replayed = predict_runs(smaller, None, c.fraction, n_resamples=1)
         errors = [abs(q.error) / q.predicted for q in replayed if q.prediction is not None]
         assert errors and c.n == len(errors) and c.tried == len(smaller)

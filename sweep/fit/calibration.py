@@ -54,8 +54,8 @@ class Calibration:
     def describe(self) -> str:
         if not self.measured:
             return (f"not calibrated: none of the {self.tried} finished smaller run{'s' if self.tried != 1 else ''} "
-                    f"could be predicted at {self.fraction:.0%}")
-        return (f"calibrated on {self.n} finished smaller run{'s' if self.n != 1 else ''} at {self.fraction:.0%}: "
+                    f"could be predicted at {self.fraction:.1%}")
+        return (f"calibrated on {self.n} finished smaller run{'s' if self.n != 1 else ''} at {self.fraction:.1%}: "
                 f"+-{self.quantile:.2%}, holds at {self.level:.0%}")
 
 

@@ -279,7 +279,7 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
     return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level)
 
 
-CALIBRATION_STEP = 0.01  # a run seen at F of its steps is calibrated at F rounded down to this
+CALIBRATION_STEP = 0.005  # a run seen at F of its steps is calibrated at F rounded down to this
 
 
 def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any], pool: Sequence[RunSource], *,
