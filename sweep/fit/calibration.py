@@ -1,9 +1,9 @@
 """Split-conformal calibration of a predictor's intervals against runs whose answer is known.
 
 The curve law's bootstrap interval (sweep/fit/curve_law.py) measures how well the law fits the
-records seen, not how far the law's extrapolation can miss: from 10-25% of a run it held the final
-loss for about half the runs on the early-stopping benchmark (benchmarks/RESULTS.md "Calibrated on
-the finished smaller runs"). Finished runs say how far it misses: replayed at the same fraction of
+records seen, not how far the law's extrapolation can miss: from 10-50% of a run it held the final
+loss for 53-80% of the runs on the early-stopping benchmark's six grids (benchmarks/RESULTS.md
+"Calibrated on the finished smaller runs"). Finished runs say how far it misses: replayed at the same fraction of
 their steps, each gives a score s = |predicted - actual| / predicted. With n scores, the
 k-th smallest, k = ceil(level (n + 1)), is a relative half-width q such that a new run whose score
 is exchangeable with them has |predicted - actual| <= q predicted with probability at least level

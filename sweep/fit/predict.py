@@ -303,16 +303,18 @@ def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any],
         except ConfigError:  # a config whose budget cannot be planned: no size to compare
             return None
 
+    targets = {}  # prediction index -> (its N, the fraction it is calibrated at)
+    for i, p in enumerate(predictions):
+        if isinstance(p.prediction, FinalLossPrediction) and (n := n_params(read[i][1])) is not None:
+            targets[i] = (n, math.floor(p.prediction.fraction_seen / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP)
+    if not targets:
+        return predictions
     sources = [_Remembered(source) for source in {source.name: source for source in pool}.values()]  # each once
     finished = {}  # run name -> N, for each finished run of the pool whose size is known
     for source in sources:
         r = _read_run(source, None, None)
         if not isinstance(r, RunPrediction) and r[0].actual is not None and (n := n_params(r[1])) is not None:
             finished[source.name] = n
-    targets = {}  # prediction index -> (its N, the fraction it is calibrated at)
-    for i, p in enumerate(predictions):
-        if isinstance(p.prediction, FinalLossPrediction) and (n := n_params(read[i][1])) is not None:
-            targets[i] = (n, math.floor(p.prediction.fraction_seen / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP)
     errors = {}  # fraction -> [(a finished run's N, its relative error there)]
     for fraction in sorted({f for _, f in targets.values()}):
         largest = max(n for n, f in targets.values() if f == fraction)
@@ -555,13 +557,13 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     if calibrated:
         parts.append(f"{calibrated} predicted by the curve law from part of their steps have intervals calibrated on "
                      "the finished smaller runs (each holds at the level its `calibration` states if its error is "
-                     "like theirs; on the early-stopping benchmark they held the final loss for 250 of 252 runs at "
+                     "like theirs; on the early-stopping benchmark they held the final loss for 249 of 252 runs at "
                      "15-50%)")
     if unmeasured or alone:
         parts.append(f"{unmeasured + alone} predicted by the curve law from part of their steps have the bootstrap's "
                      f"interval only ({unmeasured} because the law could predict none of the finished smaller runs at "
                      f"that fraction, {alone} with no finished smaller run): such intervals hold the final loss less "
-                     f"often than {level:.0%} (27-67% of the runs at 10-50% on that benchmark; README \"Calibrated on "
+                     f"often than {level:.0%} (27-85% of the runs at 10-50% on that benchmark; README \"Calibrated on "
                      "the finished smaller runs\")")
     if len(partial) > len(by_law):
         parts.append(f"{len(partial) - len(by_law)} predicted from a finished run of another size: on that benchmark "
