@@ -431,41 +431,33 @@ def finished_elsewhere(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
     rate, batch size, weight decay and tokens per parameter (as their result.json records them):
     where its members find a finished run of another size at their settings (early_stop.floor;
     sweep/fit/collapse.py, which checks the rest of the settings). Only these are read whole."""
-    from sweep.rundir import iter_run_dirs
-
     members = {RunDir.for_config(c).path.name for c in cfgs}
     settings = {(c.optim.lr, c.train.batch_size, c.optim.weight_decay, c.budget.tokens_per_param) for c in cfgs}
-    out = []
-    for run in iter_run_dirs(cfgs[0].out_dir):
-        if run.path.name in members:
-            continue
-        try:
-            result = run.read_result() or {}
-        except DamagedFile:  # a damaged result is no reference; its own job reports it
-            continue
-        recorded = tuple(result.get(k) for k in ("lr", "batch_size", "weight_decay", "tokens_per_param"))
-        if result.get("status") == COMPLETE and recorded in settings:
-            out.append(run)
-    return out
+    return [run for run, result in _complete_runs(cfgs[0].out_dir) if run.path.name not in members
+            and tuple(result.get(k) for k in ("lr", "batch_size", "weight_decay", "tokens_per_param")) in settings]
 
 
 def finished_smaller(cfgs: Sequence[TrainConfig]) -> list[RunDir]:
     """The complete runs of the group's sweep folder with fewer parameters than its members (as
     their result.json records N): what the curve law's intervals of the members are calibrated on
     (sweep/fit/predict.py calibrated_by_smaller), as a sweep's smaller runs finish first."""
+    n_params = compute_budget(cfgs[0]).n_params
+    return [run for run, result in _complete_runs(cfgs[0].out_dir)
+            if isinstance(result.get("n_params"), (int, float)) and result["n_params"] < n_params]
+
+
+def _complete_runs(out_dir: str) -> Iterator[tuple[RunDir, dict[str, Any]]]:
+    """(run folder, its result) for each complete run of the sweep folder; a damaged result is
+    passed over (it is neither a reference nor a calibrator; its own job reports it)."""
     from sweep.rundir import iter_run_dirs
 
-    n_params = compute_budget(cfgs[0]).n_params
-    out = []
-    for run in iter_run_dirs(cfgs[0].out_dir):
+    for run in iter_run_dirs(out_dir):
         try:
             result = run.read_result() or {}
-        except DamagedFile:  # a damaged result calibrates nothing; its own job reports it
+        except DamagedFile:
             continue
-        size = result.get("n_params")
-        if result.get("status") == COMPLETE and isinstance(size, (int, float)) and size < n_params:
-            out.append(run)
-    return out
+        if result.get("status") == COMPLETE:
+            yield run, result
 
 
 def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision], rung: int = 0) -> list[Standing]:

@@ -261,6 +261,8 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
     until_steps = [None] * len(runs) if until_steps is None else list(until_steps)
     if len(until_steps) != len(runs):
         raise ValueError(f"predict_runs: {len(runs)} runs and {len(until_steps)} until_steps")
+    # each source read once: predicted, then read whole as a reference or a calibrator
+    runs, references, calibrators = ([_Remembered(s) for s in sources] for sources in (runs, references, calibrators))
     read = [_read_run(run, at_fraction, until) for run, until in zip(runs, until_steps)]
     out: list[RunPrediction | None] = [r if isinstance(r, RunPrediction) else None for r in read]
     groups: dict[str, list[int]] = {}
@@ -309,7 +311,7 @@ def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any],
             targets[i] = (n, math.floor(p.prediction.fraction_seen / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP)
     if not targets:
         return predictions
-    sources = [_Remembered(source) for source in {source.name: source for source in pool}.values()]  # each once
+    sources = list({source.name: source for source in pool}.values())  # a run both a reference and a calibrator: once
     finished = {}  # run name -> N, for each finished run of the pool whose size is known
     for source in sources:
         r = _read_run(source, None, None)
@@ -353,7 +355,8 @@ def replayed_errors(finished: Sequence[RunSource], fraction: float, *, shared: b
 
 
 class _Remembered:
-    """A RunSource whose reads are kept: calibration reads a finished run once per fraction."""
+    """A RunSource whose reads are kept: predict_sources reads a run to predict it, whole as a
+    reference, and once per fraction as a calibrator."""
 
     def __init__(self, source: RunSource):
         self.source, self.name, self.sampled = source, source.name, source.sampled
