@@ -31,6 +31,7 @@ from sweep.rundir import RunDir
 log = logging.getLogger("sweep.grid")
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+NAMED_POINTS = 3  # an error shared by several grid points names this many of them
 
 
 def split_grid(overrides: Sequence[str], config_loader: ConfigLoader | None = None) -> list[list[str]]:
@@ -144,14 +145,31 @@ def build_grid(points: Sequence[Sequence[str]],
             check_data(cfg.data)
             grid.append(GridPoint(list(overrides), cfg, compute_budget(cfg)))
         except ConfigError as err:
-            errors.append(f"  {where}: {err}")
+            errors.append((where, str(err)))
         except Exception as err:  # Hydra / OmegaConf composition errors: wrong types, unknown choices
-            errors.append(f"  {where}: {composition_error(err)}")
+            errors.append((where, composition_error(err)))
     if errors:
-        raise ConfigError(
-            f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n" + "\n".join(errors)
-        )
+        raise ConfigError(f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n"
+                          + "\n".join(_grouped(errors, len(points))))
     return expand_ladders(grid, fixed)
+
+
+def _grouped(errors: Sequence[tuple[str, str]], n_points: int) -> list[str]:
+    """One line per distinct error, in order of first appearance, naming the points it holds for:
+    a bad setting that every point shares (early_stop.fraction=1.5 on a 400-point grid) is said
+    once, not 400 times."""
+    where_of: dict[str, list[str]] = {}
+    for where, message in errors:
+        where_of.setdefault(message, []).append(where)
+    lines = []
+    for message, wheres in where_of.items():
+        if len(wheres) == 1:
+            lines.append(f"  {wheres[0]}: {message}")
+            continue
+        named = "; ".join(wheres[:NAMED_POINTS]) + ("; ..." if len(wheres) > NAMED_POINTS else "")
+        which = "every point" if len(wheres) == n_points else f"{len(wheres)} points ({named})"
+        lines.append(f"  {which}: {message}")
+    return lines
 
 
 def expand_ladders(grid: Sequence[GridPoint], fixed: Iterable[str] = ()) -> list[GridPoint]:

@@ -46,8 +46,8 @@ def test_every_invalid_point_is_named_in_one_error(tmp_path):
         compose_grid(["model.d=64,100,130", "model.l=1,0", f"out_dir={tmp_path}"])
     message = str(err.value)
     assert message.startswith("5 of 6 grid points are invalid; nothing was run")
-    assert "model.d=100 model.l=1: model.d=100 is not a multiple of model.head_dim=64" in message
-    assert "model.d=64 model.l=0: model.l=0" in message
+    assert "\n  model.d=100 model.l=1: model.d=100 is not a multiple of model.head_dim=64" in message
+    assert "\n  3 points (model.d=64 model.l=0; model.d=100 model.l=0; model.d=130 model.l=0): model.l=0" in message
 
 
 def test_a_typo_in_a_grid_is_reported_with_its_point(tmp_path):
@@ -229,3 +229,20 @@ def test_a_ladder_is_refused_by_a_launcher_that_cannot_order_its_jobs(tmp_path, 
         sweep_with(launcher, tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2")
     assert ended.value.code == 2 and launcher.launched == []
     assert "add hydra/launcher=local (this machine) or hydra/launcher=slurm" in capsys.readouterr().err
+
+
+def test_an_error_every_point_shares_is_said_once(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        compose_grid(["model.d=64,128", "optim.lr=1e-3,2e-3,4e-3", "early_stop.fraction=1.5", f"out_dir={tmp_path}"])
+    lines = str(err.value).splitlines()
+    assert lines[0] == "6 of 6 grid points are invalid; nothing was run:"
+    assert lines[1:] == ["  every point: early_stop.fraction=1.5: accepted is a fraction of each run's steps in (0, 1)"]
+
+
+def test_an_error_some_points_share_names_the_first_of_them(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        compose_grid(["model.l=1,2,3,4", "model.d=64,100", f"out_dir={tmp_path}"])
+    message = str(err.value)
+    assert message.startswith("4 of 8 grid points are invalid")
+    assert "\n  4 points (model.l=1 model.d=100; model.l=2 model.d=100; model.l=3 model.d=100; ...): model.d=100 " \
+           "is not a multiple of model.head_dim=64" in message
