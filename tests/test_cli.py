@@ -680,7 +680,8 @@ def test_suggest_with_too_few_runs_says_what_the_fit_needs(tmp_path, capsys):
 
     table = write_runs(tmp_path / "few.csv", rows()[:3])
     assert main(["suggest", str(table), "--target-compute", "1e16"]) == 2
-    assert "3 runs are too few to fit the chinchilla law (5 parameters): need at least 6" in capsys.readouterr().out
+    assert "the 3 runs give 3 points to fit (the best run of each model size and token count): the chinchilla law " \
+           "(5 parameters) needs at least 6" in capsys.readouterr().out
 
 
 def test_an_experiment_preset_runs_end_to_end_at_a_tiny_size_and_states_its_verdict(tmp_path, capsys, wide_console):

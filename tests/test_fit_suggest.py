@@ -106,7 +106,8 @@ def test_the_interval_shrinks_about_the_fits_value():
 # --- one clear error for each mistake, before any compute -------------------------------------
 
 def test_too_few_runs_to_fit_is_one_clear_error():
-    with pytest.raises(ConfigError, match="5 runs are too few to fit the chinchilla law"):
+    with pytest.raises(ConfigError, match=r"the 5 runs give 5 points to fit .*: the chinchilla law \(5 parameters\) "
+                                          "needs at least 6"):
         suggest(law_table(np.geomspace(1e7, 1e8, 5), (20,)), candidates(), target_compute=1e19, count=1)
 
 
@@ -117,7 +118,8 @@ def test_a_learning_rate_grid_counts_as_its_best_run():
                       *(np.concatenate([getattr(rows, c), getattr(twice, c)])
                         for c in ("n_params_R", "tokens_R", "loss_R", "flops_R")))
     assert len(both) == 10
-    with pytest.raises(ConfigError, match="5 runs are too few"):
+    with pytest.raises(ConfigError, match=r"the 10 runs give 5 points to fit \(the best run of each model size and "
+                                          "token count\)"):
         suggest(both, candidates(), target_compute=1e19, count=1)
 
 

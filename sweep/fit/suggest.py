@@ -98,7 +98,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
                                or not math.isfinite(budget) or budget <= 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
-    table = fitted_points(table)
+    table = fitted_points(table, law)
     target_compute = check_target_compute(target_compute, table)
     done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
     pool = [c for c in candidates if (float(c.n_params), float(c.tokens)) not in done and c.flops <= target_compute]
@@ -120,14 +120,22 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
                       now, expected, proposals, len(pool), count, budget)
 
 
-def fitted_points(table: RunsTable) -> RunsTable:
-    """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs."""
+def fitted_points(table: RunsTable, law: str) -> RunsTable:
+    """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs,
+    at least one more than the `law` has parameters (else a ConfigError counting both)."""
     table = validate(table, 1, "sweep suggest")
     labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
     if len(labels) > 1:
         raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
                           "recipe at a time (a table of that recipe's runs)")
-    return table.select(best_points(table))
+    points = table.select(best_points(table))
+    needed = FORMS[law].n_params + 1
+    if len(points) < needed:  # a learning-rate grid at two sizes: many runs, two points
+        raise ConfigError(f"the {len(table)} runs give {len(points)} point{'s' if len(points) != 1 else ''} to fit "
+                          f"(the best run of each model size and token count): the {law} law "
+                          f"({FORMS[law].n_params} parameters) needs at least {needed}; train more sizes or tokens "
+                          "per parameter")
+    return points
 
 
 def target_intervals(fit, target_QxT: np.ndarray, target_compute: float, targets: Sequence[str],
@@ -178,7 +186,7 @@ def fit_at_target(table: RunsTable, *, target_compute: float, law: str = "chinch
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
     design.check_targets(targets)
     resamples, level, seed = fit_defaults().resolve_bootstrap(resamples, level, seed)
-    table = fitted_points(table)
+    table = fitted_points(table, law)
     fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
     laws = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False).laws()
     now = target_intervals(fit, design.target_samples(laws, target_compute, targets), target_compute, targets, level)
