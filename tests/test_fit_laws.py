@@ -145,6 +145,16 @@ def test_parametric_laws_see_the_best_run_of_each_point_and_one_recipe_at_a_time
         fit_law("chinchilla", table, recipe="c")
 
 
+def test_a_learning_rate_grid_at_two_sizes_is_too_few_points_and_says_so():
+    two_sizes = [r for r in rows() if r["run"].startswith(("r0-", "r7-")) and r["run"].endswith("-2")]
+    lrs = [dict(r, run=f"{r['run']}-lr{k}", final_eval_loss=r["final_eval_loss"] * (1 + k / 100))
+           for r in two_sizes for k in range(5)]
+    for law in ("chinchilla", "subscaling"):
+        with pytest.raises(ConfigError, match=rf"the 10 runs give 2 points to fit \(the best run of each model size "
+                                              rf"and token count\): the {law} law"):
+            fit_law(law, from_rows(lrs))
+
+
 def test_the_optimal_learning_rate_is_found_per_budget_or_per_size():
     rng = np.random.default_rng(0)
     lr_rows = []

@@ -119,7 +119,7 @@ def test_a_learning_rate_grid_counts_as_its_best_run():
                         for c in ("n_params_R", "tokens_R", "loss_R", "flops_R")))
     assert len(both) == 10
     with pytest.raises(ConfigError, match=r"the 10 runs give 5 points to fit \(the best run of each model size and "
-                                          "token count\)"):
+                                          r"token count\)"):
         suggest(both, candidates(), target_compute=1e19, count=1)
 
 

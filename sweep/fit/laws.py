@@ -205,8 +205,10 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
                           "--recipe NAME, or compare them with --law crossover")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
-        table = table.select(best_points(table, tags))
+        n_runs, table = len(table), table.select(best_points(table, tags))
         head["n_points"] = len(table)  # the best run of each (recipe, N, T)
+        if law in ("chinchilla", "subscaling"):
+            parametric.check_enough_points(n_runs, len(table), law)
     N, tokens, loss = table.n_params_R, table.tokens_R, table.loss_R
     if law in ("chinchilla", "subscaling"):
         fit = parametric.fit_law(law, N, tokens, loss, fix=fix_values(fix, table))

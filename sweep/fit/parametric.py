@@ -176,6 +176,18 @@ def run_arrays(N, tokens, loss):
     return arrays["N"], arrays["tokens"], arrays["loss"]
 
 
+def check_enough_points(n_runs: int, n_points: int, law: str) -> None:
+    """A fit of `law` to the `n_points` best runs (one per model size and token count) of `n_runs`
+    has at least one point more than the law has parameters, or a ConfigError counting both: a
+    learning-rate grid at two sizes is many runs and two points."""
+    n_params = FORMS[law].n_params
+    if n_points < n_params + 1:
+        raise ConfigError(f"the {n_runs} run{'s' if n_runs != 1 else ''} give{'s' if n_runs == 1 else ''} {n_points} "
+                          f"point{'s' if n_points != 1 else ''} to fit (the best run of each model size and token "
+                          f"count): the {law} law ({n_params} parameters) needs at least {n_params + 1}; train more "
+                          "sizes or tokens per parameter")
+
+
 def validate_runs(N, tokens, loss, *, n_params: int = 5, weights=None, law: str = "chinchilla"):
     """run_arrays, and enough runs to fit a law of n_params parameters, or a ConfigError.
 

@@ -17,7 +17,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import FORMS, bootstrap, fit_law, percentile_interval
+from sweep.fit.parametric import FORMS, bootstrap, check_enough_points, fit_law, percentile_interval
 from sweep.fit.table import RunsTable, best_points, validate
 
 
@@ -129,12 +129,7 @@ def fitted_points(table: RunsTable, law: str) -> RunsTable:
         raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
                           "recipe at a time (a table of that recipe's runs)")
     points = table.select(best_points(table))
-    needed = FORMS[law].n_params + 1
-    if len(points) < needed:  # a learning-rate grid at two sizes: many runs, two points
-        raise ConfigError(f"the {len(table)} runs give {len(points)} point{'s' if len(points) != 1 else ''} to fit "
-                          f"(the best run of each model size and token count): the {law} law "
-                          f"({FORMS[law].n_params} parameters) needs at least {needed}; train more sizes or tokens "
-                          "per parameter")
+    check_enough_points(len(table), len(points), law)
     return points
 
 
