@@ -239,11 +239,15 @@ def test_a_curve_law_interval_that_no_finished_smaller_run_can_calibrate_is_not_
                             "smaller runs could be predicted at 49.5%")
 
 
-def test_in_a_sweep_without_a_smaller_run_the_bootstrap_interval_is_acted_on(tiny_config):
-    """One width: nothing to calibrate the law on, and nothing that shows it cannot predict there."""
+def test_in_a_sweep_without_a_smaller_run_the_interval_is_calibrated_on_the_group_s_own_halves(tiny_config):
+    """One width: no finished smaller run to calibrate the law on; each member predicts its loss at
+    its probe from the first half of its records, and the group's errors there widen the intervals
+    acted on."""
     cfgs = probed_group(tiny_config, "3e-3", "3e-2", tokens_per_param=2)
     for d in decide_group(cfgs).values():
-        assert d.predicted is not None and d.predicted_from == "curve law" and d.action in (STOP, CONTINUE)
+        assert d.predicted is not None and d.action in (STOP, CONTINUE)
+        assert d.predicted_from.startswith("curve law, calibrated on its group's 2 curves, each predicted at 49.")
+        assert "from its first half: +-" in d.predicted_from and d.predicted_from.endswith("holds at 67%")
 
 
 def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its_settings(tiny_config):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.fit.calibration import Calibration, calibration, conformal_quantile
+from sweep.fit.calibration import SMALLER, Calibration, calibration, conformal_quantile
 
 
 def test_the_quantile_is_the_ceil_level_n_plus_1_th_smallest_score():
@@ -38,7 +38,8 @@ def test_an_interval_is_widened_to_the_quantile_never_narrowed():
     assert c.widen(4.0, (3.9, 4.1)) == pytest.approx((3.8, 4.2))
     assert c.widen(4.0, (3.5, 4.1)) == pytest.approx((3.5, 4.2))  # the bootstrap's low end was wider already
     assert "calibrated on 10 finished smaller runs at 25.0%: +-5.00%, holds at 91%" == c.describe()
-    assert c.to_dict() == {"fraction": 0.25, "tried": 12, "runs": 10, "relative_half_width": 0.05, "level": 10 / 11}
+    assert c.to_dict() == {"fraction": 0.25, "tried": 12, "runs": 10, "relative_half_width": 0.05, "level": 10 / 11,
+                           "on": SMALLER}
     assert c.measured
 
 

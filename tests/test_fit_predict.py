@@ -10,8 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from sweep.config import Schedule
+from sweep.config import Schedule, train_config
 from sweep.errors import ConfigError
+from sweep.fit.calibration import OWN_HALVES
 from sweep.fit.predict import (check_fraction, learning_rates, predict_run, predict_runs, predict_sweep, summarize,
                                swept_axis)
 from sweep.rundir import RunDir, iter_run_dirs
@@ -79,6 +80,39 @@ def test_a_run_s_interval_is_calibrated_on_the_finished_smaller_runs_replayed_at
         assert p.to_dict()["calibration"]["runs"] == c.n
 
 
+def test_with_no_finished_smaller_run_a_run_is_calibrated_on_its_own_first_half(small_sweep, tmp_path):
+    """The d48 runs alone in a folder (each its own budget group, nothing smaller): each, seen to
+    half its steps, is calibrated on its group's backtest, the law fitted to its records up to E / 2
+    and evaluated at E (its last eval record seen) under its own schedule and annealing lag, scored
+    against its eval loss at E; with one score the quantile is it, holding at 1 / 2."""
+    from sweep.fit.calibration import conformal_quantile
+    from sweep.fit.curve_law import Curve, decay_for, predict_final_losses
+
+    for run in iter_run_dirs(small_sweep):
+        if width(run.path.name) == 48:
+            shutil.copytree(run.path, tmp_path / run.path.name)
+    predictions = predict_sweep(tmp_path, 0.5, n_resamples=50)
+    assert len(predictions) == 2
+    for p in predictions:
+        run = RunDir(tmp_path / p.run)
+        lr_S, warmup = learning_rates(train_config(run.read_config(), "config.yaml", ""))
+        records = [r for r in run.read_metrics() if "step" in r and r["step"] <= 0.5 * len(lr_S)]
+        last = max(r["step"] for r in records if r.get("eval_loss") is not None)
+        half = [r for r in records if r["step"] <= last // 2]
+        train = [(r["step"], r["train_loss"]) for r in half if r.get("train_loss") is not None]
+        evals = [(r["step"], r["eval_loss"]) for r in half if r.get("eval_loss") is not None]
+        (backtest,) = predict_final_losses([Curve(lr_S[:last], *zip(*train), *zip(*evals), warmup=warmup)],
+                                           n_resamples=1, decay=decay_for(len(lr_S)))
+        at_last = next(r["eval_loss"] for r in records if r["step"] == last)
+        c = p.prediction.calibration
+        assert (c.on, c.n, c.tried) == (OWN_HALVES, 1, 1)
+        assert (c.quantile, c.level) == pytest.approx(conformal_quantile(
+            [abs(backtest.predicted - at_last) / backtest.predicted], 0.95))
+        lo, hi = p.prediction.interval
+        assert lo <= p.predicted * (1 - c.quantile) + 1e-12 and hi >= p.predicted * (1 + c.quantile) - 1e-12
+        assert "from its first half" in c.describe() and p.to_dict()["calibration"]["on"] == OWN_HALVES
+
+
 def test_the_whole_curve_of_a_finished_run_predicts_its_own_end(small_sweep):
     predictions = predict_sweep(small_sweep, n_resamples=20)
     for p in predictions:
@@ -114,7 +148,7 @@ def test_the_runs_of_a_budget_group_are_fitted_together(small_sweep, tmp_path):
     by_itself = predict_run(runs[0], until_step=300, n_resamples=20).prediction
     assert (alone[0].prediction.law, alone[0].prediction.predicted) == (by_itself.law, by_itself.predicted)
     assert alone[0].prediction.calibration.n == 1  # c, finished and smaller, calibrates a's interval; alone, nothing
-    assert by_itself.calibration is None
+    assert (by_itself.calibration.on, by_itself.calibration.n, by_itself.calibration.level) == (OWN_HALVES, 1, 0.5)
     with pytest.raises(ValueError, match="3 runs and 2 until_steps"):
         predict_runs(runs, [300, 300])
 

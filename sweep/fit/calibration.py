@@ -24,18 +24,25 @@ from dataclasses import dataclass
 from typing import Sequence
 
 
+SMALLER = "finished smaller runs"  # Calibration.on: the sweep's finished runs of fewer parameters, replayed
+OWN_HALVES = "own first halves"  # the budget group's curves, each predicting its own loss at F from its first F / 2
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Of `tried` finished runs replayed at `fraction` of their steps, the `n` the predictor could
     predict give the relative half-width `quantile`, which holds with probability at least `level`
     (n / (n + 1) where n is too small for the level asked). n = 0: none could be predicted, no
-    quantile, no level: the interval has no measure of the predictor's error."""
+    quantile, no level: the interval has no measure of the predictor's error. `on` says what was
+    replayed: SMALLER, or OWN_HALVES (`tried` curves of the run's budget group, each predicting its
+    eval loss at `fraction` of its steps from the records up to half of that)."""
 
     fraction: float
     tried: int
     n: int
     quantile: float | None
     level: float | None
+    on: str = SMALLER
 
     @property
     def measured(self) -> bool:
@@ -49,9 +56,15 @@ class Calibration:
 
     def to_dict(self) -> dict:
         return {"fraction": self.fraction, "tried": self.tried, "runs": self.n, "relative_half_width": self.quantile,
-                "level": self.level}
+                "level": self.level, "on": self.on}
 
     def describe(self) -> str:
+        if self.on == OWN_HALVES:
+            if not self.measured:
+                return (f"not calibrated: none of its group's {self.tried} curves could be predicted at "
+                        f"{self.fraction:.1%} from their first halves")
+            return (f"calibrated on its group's {self.n} curve{'s' if self.n != 1 else ''}, each predicted at "
+                    f"{self.fraction:.1%} from its first half: +-{self.quantile:.2%}, holds at {self.level:.0%}")
         if not self.measured:
             return (f"not calibrated: none of the {self.tried} finished smaller run{'s' if self.tried != 1 else ''} "
                     f"could be predicted at {self.fraction:.1%}")
@@ -72,9 +85,9 @@ def conformal_quantile(scores: Sequence[float], level: float) -> tuple[float, fl
     return (ordered[k - 1], level) if k <= n else (ordered[-1], n / (n + 1))
 
 
-def calibration(scores: Sequence[float], level: float, fraction: float, tried: int) -> Calibration:
+def calibration(scores: Sequence[float], level: float, fraction: float, tried: int, on: str = SMALLER) -> Calibration:
     """The Calibration from the `scores` of the runs predicted among `tried` replayed (n = 0 for none)."""
     if not scores:
-        return Calibration(fraction, tried, 0, None, None)
+        return Calibration(fraction, tried, 0, None, None, on)
     quantile, holds = conformal_quantile(scores, level)
-    return Calibration(fraction, tried, len(scores), quantile, holds)
+    return Calibration(fraction, tried, len(scores), quantile, holds, on)
