@@ -24,6 +24,10 @@ finished run of another size at its settings (sweep/rundir.py size_key) is predi
 run instead, by the collapse of loss curves across sizes (sweep/fit/collapse.py; with_references);
 the others keep the curve law.
 
+The curve law's intervals are calibrated (sweep/fit/calibration.py) on the law's errors on the
+sweep's finished smaller runs replayed at the run's fraction (calibrated_by_smaller), or, with no
+finished smaller run, on its budget group's own first halves (calibrated_by_own_halves).
+
 A run that cannot be predicted is kept with a one-line `skipped` reason: a ladder's trunk (no final
 loss of its own: its branches are the runs), a diverged run, no records yet, too few records after
 the warmup, still in its initial descent, no eval record yet, no annealing seen yet (wsd before
@@ -345,10 +349,11 @@ def calibrated_by_own_halves(predictions: list[RunPrediction], read: Sequence[An
     evaluated at E under the run's own schedule and annealing lag), scored by |predicted - actual|
     / predicted. The group's curves are not finished runs, and extrapolating from E / 2 to E is not
     extrapolating from E to the end (the annealing of the schedule's end is not in it): the claim is
-    measured, not guaranteed (benchmarks/RESULTS.md "Calibrated on its own first halves": the
-    bootstrap alone held 53-80% of final losses, these held 91-98%). A group none of whose halves can be
-    predicted keeps the bootstrap's interval (its `calibration` None), as before. `read` holds
-    _read_run's result for each prediction's run."""
+    measured, not guaranteed (benchmarks/RESULTS.md "Calibrated on its own first halves": on the
+    early-stopping benchmark's widths, each alone, these held 91-97% of the final losses at 15-50%
+    of the runs, where the bootstrap alone held 81-90% of the same runs). A group none of whose
+    halves can be predicted keeps the bootstrap's interval (its `calibration` None), as before.
+    `read` holds _read_run's result for each prediction's run."""
     from sweep.rundir import group_key
 
     groups: dict[str, list[int]] = {}
