@@ -3,11 +3,13 @@
 import csv
 import json
 import re
+import shutil
 
 import pytest
 
 from launch.cli import main, report_target
-from sweep.rundir import RunDir
+from sweep.fit.calibration import OWN_HALVES, SMALLER
+from sweep.rundir import RunDir, iter_run_dirs
 from sweep.run.loop import train
 
 
@@ -435,15 +437,31 @@ def test_sweep_predict_cautions_about_intervals_only_where_part_of_a_curve_was_s
     seen = [r["fraction_seen"] for r in result["runs"] if not r["skipped"]]
     assert seen and all(f < 1 for f in seen)
     calibration = [r["calibration"] for r in result["runs"] if not r["skipped"]]
-    calibrated = sum(c is not None and c["runs"] > 0 for c in calibration)
+    calibrated = sum(c is not None and c["runs"] > 0 and c["on"] == SMALLER for c in calibration)
+    own = sum(c is not None and c["runs"] > 0 and c["on"] == OWN_HALVES for c in calibration)
     unmeasured = sum(c is not None and c["runs"] == 0 for c in calibration)
     alone = sum(c is None for c in calibration)
-    assert calibrated + unmeasured + alone == len(seen) and calibrated >= 1
-    assert (f"{calibrated} predicted by the curve law from part of their steps have intervals calibrated" in
-            result["caution"]) == (calibrated > 0)
+    assert calibrated + own + unmeasured + alone == len(seen) and calibrated >= 1
+    assert (f"{calibrated} predicted by the curve law from part of their steps have intervals calibrated on the "
+            "finished smaller runs" in result["caution"]) == (calibrated > 0)
+    assert (f"{own} predicted by the curve law from part of their steps, with no finished smaller run, have intervals "
+            "calibrated on their group's own first halves" in result["caution"]) == (own > 0)
     assert (f"{unmeasured + alone} predicted by the curve law from part of their steps have the bootstrap's interval "
             f"only ({unmeasured} because the law could predict none of the finished smaller runs at that fraction, "
-            f"{alone} with no finished smaller run)" in result["caution"]) == (unmeasured + alone > 0)
+            f"{alone} with no finished smaller run and no first half it could predict)" in result["caution"]) == \
+        (unmeasured + alone > 0)
+
+
+def test_sweep_predict_of_one_width_cautions_that_its_intervals_are_calibrated_on_their_own_first_halves(
+        small_sweep, tmp_path, capsys):
+    for run in iter_run_dirs(small_sweep):
+        if run.path.name.startswith("d48-"):
+            shutil.copytree(run.path, tmp_path / run.path.name)
+    assert main(["predict", str(tmp_path), "--at-fraction", "0.5", "--json", "--bootstrap", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [r["calibration"]["on"] for r in result["runs"]] == [OWN_HALVES, OWN_HALVES]
+    assert result["caution"].startswith("2 predicted by the curve law from part of their steps, with no finished "
+                                        "smaller run, have intervals calibrated on their group's own first halves")
 
 
 def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys):
