@@ -392,10 +392,10 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
     on the group's own first halves (the bootstrap's, where none of those can be predicted:
     sweep/fit/predict.py calibrated_by_own_halves); where it has some but the law can predict none
     of them at that fraction of their steps, the interval has no measure of the law's error there
-    and stands for nothing: the member is not stopped and is no comparator. On the early-stopping benchmark's six grids the law at 10%
-    could predict no smaller run, its intervals held the final loss for 62% of the runs, and one of
-    them, too sure, made a width's best learning rate look beaten (benchmarks/RESULTS.md
-    "Calibrated on the finished smaller runs")."""
+    and stands for nothing: the member is not stopped and is no comparator. On the early-stopping
+    benchmark's six grids the law at 10% could predict no smaller run, its intervals held the final
+    loss for 62% of the runs, and one of them, too sure, made a width's best learning rate look
+    beaten (benchmarks/RESULTS.md "Calibrated on the finished smaller runs")."""
     from sweep.fit.curve_law import FinalLossPrediction
 
     name = p.run
