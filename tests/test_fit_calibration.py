@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.fit.calibration import SMALLER, Calibration, calibration, conformal_quantile
+from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration, conformal_quantile
 
 
 def test_the_quantile_is_the_ceil_level_n_plus_1_th_smallest_score():
@@ -54,3 +54,14 @@ def test_runs_tried_but_none_predicted_measure_nothing_and_a_level_outside_0_1_i
     for level in (0, 1, 1.5):
         with pytest.raises(ValueError, match="accepted is 0 < level < 1"):
             conformal_quantile([0.1], level)
+
+
+def test_a_calibration_on_the_group_s_own_first_halves_says_so():
+    own = calibration([0.02, 0.08], 0.95, 0.25, tried=3, on=OWN_HALVES)
+    assert (own.n, own.quantile, own.level, own.on) == (2, 0.08, pytest.approx(2 / 3), OWN_HALVES)
+    assert own.describe() == "calibrated on its group's 2 curves, each predicted at 25.0% from its first half: " \
+                             "+-8.00%, holds at 67%"
+    assert own.to_dict()["on"] == "own first halves"
+    nothing = calibration([], 0.95, 0.1, tried=3, on=OWN_HALVES)
+    assert not nothing.measured and nothing.describe() == ("not calibrated: none of its group's 3 curves could be "
+                                                           "predicted at 10.0% from their first halves")
