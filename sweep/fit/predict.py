@@ -51,7 +51,7 @@ from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
                                 FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
-from sweep.fit.calibration import OWN_HALVES, SMALLER, calibration
+from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, decay_for, predict_final_losses
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
@@ -333,10 +333,8 @@ def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any],
         tried = sum(m < n for m in finished.values())
         if not tried:
             continue
-        found = calibration([e for m, e in errors[fraction] if m < n], level, fraction, tried)
-        p = predictions[i]
-        out[i] = replace(p, prediction=replace(p.prediction, calibration=found,
-                                               interval=found.widen(p.prediction.predicted, p.prediction.interval)))
+        out[i] = _with_calibration(predictions[i], calibration([e for m, e in errors[fraction] if m < n], level,
+                                                               fraction, tried))
     return out
 
 
@@ -377,11 +375,15 @@ def calibrated_by_own_halves(predictions: list[RunPrediction], read: Sequence[An
         if not scores:
             continue
         for i in members:
-            p = predictions[i]
-            found = calibration(scores, level, p.prediction.fraction_seen, len(members), on=OWN_HALVES)
-            out[i] = replace(p, prediction=replace(p.prediction, calibration=found,
-                                                   interval=found.widen(p.prediction.predicted, p.prediction.interval)))
+            fraction = predictions[i].prediction.fraction_seen
+            out[i] = _with_calibration(predictions[i], calibration(scores, level, fraction, len(members), on=OWN_HALVES))
     return out
+
+
+def _with_calibration(p: RunPrediction, found: Calibration) -> RunPrediction:
+    """`p` with its curve-law interval widened to what `found` measured, and `found` recorded."""
+    return replace(p, prediction=replace(p.prediction, calibration=found,
+                                         interval=found.widen(p.prediction.predicted, p.prediction.interval)))
 
 
 def _cut(curve: Curve, upto: int, horizon: int) -> Curve:
