@@ -255,16 +255,16 @@ RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75),  # decided at 
          (0.1, 0.25), (0.1, 0.2, 0.3, 0.5), (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5))  # (early_stop.again_at)
 
 
-def rule_defaults() -> tuple[float, int]:
-    """early_stop.margin and early_stop.beaten_by as conf/train.yaml sets them."""
+def rule_defaults() -> tuple[float, int, float]:
+    """early_stop.margin, early_stop.beaten_by and early_stop.level as conf/train.yaml sets them."""
     from omegaconf import OmegaConf
 
     rule = OmegaConf.load(REPO / "conf" / "train.yaml").early_stop
-    return float(rule.margin), int(rule.beaten_by)
+    return float(rule.margin), int(rule.beaten_by), float(rule.level)
 
 
 def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int,
-                floor: float | str | None = None, keep_references: bool = True) -> dict:
+                floor: float | str | None = None, keep_references: bool = True, level: float = 0.95) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
@@ -276,7 +276,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     `keep_references` (the launcher's way: sweep/early_stop.py early_stopped_groups) the widths
     below the largest are not early-stopped (they train whole, the references of the next);
     without, their runs are, and a run stopped is no reference of the next width (it has no final
-    loss)."""
+    loss). `level`: the intervals' (early_stop.level)."""
     from sweep.early_stop import Standing, decide, predicted_standing, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
@@ -295,7 +295,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             references = [] if floor is None else smaller
             predictions = predict_runs([run for run, _ in going] + references,
                                        [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
-                                       floor=floor, calibrators=smaller)[:len(going)]
+                                       level=level, floor=floor, calibrators=smaller)[:len(going)]
             standings = [predicted_standing(p, probe_at(run, fraction)) for (run, _), p in zip(going, predictions)]
             standings += [s for _, s, _ in stopped.values()]
             if previous is not None:
@@ -316,7 +316,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
                      "stopped": sorted((r[axis], stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
-    return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references,
+    return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references, "level": level,
             "saved": saved / grid_flops if grid_flops else None, "best": widths}
 
 
@@ -360,6 +360,9 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                         help=f"train.eval_every of the grid's runs (default {EVAL_EVERY}); 10 puts an eval record at "
                              "every width's probe step at 10%%, 25%% and 50%% (steps 20, 60, 130 of d16, d32, d48 at 10%%)")
+    parser.add_argument("--level", type=float, default=None,
+                        help="the intervals' level of the early-stopping replay (default: early_stop.level of "
+                             "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
@@ -408,12 +411,14 @@ def main() -> None:
             report["replay"] = {"collapse": replay(full, True, axis, floor)}
             print_replay(f"from the complete smaller width where there is one (--floor {floor}), else the curve law",
                          report["replay"]["collapse"])
-        margin, beaten_by = rule_defaults()
+        margin, beaten_by, level = rule_defaults()
+        level = args.level if args.level is not None else level
         compared = sorted({1, beaten_by})  # one comparator, and conf's early_stop.beaten_by
-        report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor) for k in compared for rungs in RUNGS]
+        report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor, level=level)
+                           for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
-            print(f"  beaten_by {r['beaten_by']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
+            print(f"  beaten_by {r['beaten_by']}, level {r['level']:g}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
                   f"{r['saved']:.1%} of the grid's FLOPs saved; "
                   + "; ".join(f"d{d}: best kept {w['best_kept']}, ended below their comparator "
                               f"{w['below_comparator'] or 'none'}, stopped "
