@@ -70,3 +70,12 @@ def small_sweep(tmp_path_factory, shared_cache_dir):
             train(to_typed(compose_config(*TINY, f"out_dir={out}", f"data.cache_dir={shared_cache_dir}",
                                           f"model.d={d}", f"budget.tokens_per_param={tokens_per_param}")))
     return out
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """The `sweep` command's tables 250 columns wide, so that no cell is cut in what a test reads."""
+    monkeypatch.setenv("COLUMNS", "250")
+    from launch.commands.printing import console
+
+    monkeypatch.setattr(console, "width", 250)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import signal
 import subprocess
 import sys
@@ -120,3 +121,12 @@ def train_until_sigusr2(overrides: list[str], metrics_file: Path, lines: int = 1
         time.sleep(0.02)
     output, _ = proc.communicate(timeout=timeout)
     return proc.returncode, output
+
+
+def write_runs(path, rows, columns=("run", "n_params", "tokens", "final_eval_loss")):
+    """A runs table as a CSV file at `path` (the columns given, the rows' other keys left out)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

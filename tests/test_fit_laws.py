@@ -78,7 +78,7 @@ def test_min_tokens_per_param_leaves_runs_out_of_every_law_and_says_so():
         fit_law("chinchilla", table, min_tokens_per_param=100)
 
 
-@pytest.mark.slow  # about 10 s; test_cli.py's `sweep fit --recipe all` covers it end to end
+@pytest.mark.slow  # about 10 s; test_commands_fit.py's `sweep fit --recipe all` covers it end to end
 def test_recipe_all_fits_every_recipe_side_by_side():
     few = rows(seed=3, recipe="c")[:4]  # too few runs for a Chinchilla fit
     table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=2.0) + few)

@@ -19,7 +19,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from launch.grid import compose_grid
-from launch.cli import add_loop_options, loop_requested
+from launch.commands.suggest import add_loop_options, loop_requested
 from launch.suggest_loop import check_loop_options, launch_settings, run_from_args, run_rounds
 from sweep.errors import ConfigError
 from sweep.fit.design import Candidate

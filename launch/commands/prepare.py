@@ -1,0 +1,43 @@
+"""`sweep prepare`: the data a grid needs, tokenized once (here, or as one Slurm CPU job)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from launch.commands.printing import console
+
+
+def prepare(overrides: Sequence[str], config_name: str, workers: int, slurm: bool, time_min: int,
+            wait: bool) -> int:
+    from launch.prepare import prepare_grid, submit_prepare
+
+    if slurm:
+        job = submit_prepare(overrides, config_name, workers, time_min)
+        console.print(f"sweep prepare submitted as Slurm job {job.job_id}; log: {job.paths.stdout}")
+        if not wait:
+            return 0
+        summaries = job.result()
+    else:
+        summaries = prepare_grid(overrides, config_name, workers)
+    ready = True
+    for s in summaries:
+        console.print(f"[bold]{s['path']}[/bold] ({s['runs']} runs)", highlight=False)
+        console.print(f"  {s['train_tokens']:,} train tokens in {s['shards']} shard(s), {s['eval_tokens']:,} eval "
+                      f"tokens, V = {s['vocab_size']:,}; the largest run reads {s['largest_run_tokens']:,} "
+                      f"tokens = {s['largest_run_epochs']:.3g} epochs", highlight=False)
+        if s.get("worker_tokens_per_second"):
+            console.print(f"  tokenized at {s['worker_tokens_per_second']:,.0f} tokens/s per worker")
+        if s.get("true_entropy_nats") is not None:
+            console.print(f"  true entropy rate of the source: {s['true_entropy_nats']:.4f} nats/token")
+        density = s.get("density")
+        if density:
+            console.print("  density (" + ", ".join(f"{k} {density[k]:.4g}" for k in DENSITY_SHOWN if k in density)
+                          + ")", highlight=False)
+        if not s["ready"]:
+            ready = False
+            console.print(f"  [red]not enough:[/red] {s['problem']}", highlight=False)
+    return 0 if ready else 1
+
+
+DENSITY_SHOWN = ("documents_examined", "exact_duplicate_rate", "near_duplicate_rate", "unique_token_fraction")
+

@@ -1,0 +1,123 @@
+"""launch/commands/fit.py: `sweep fit` on a runs table or sweep, as YAML or JSON, with its warnings."""
+
+import csv
+import json
+
+import pytest
+
+from launch.cli import main
+from tests.helpers import write_runs
+
+
+def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
+    from tests.test_fit_laws import rows
+
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows())
+    assert main(["fit", "--runs-table", str(table), "--law", "chinchilla", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
+
+
+def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_json(tmp_path, capsys):
+    from tests.test_fit_laws import synthetic_rows
+
+    table = tmp_path / "runs.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss", "true_entropy_nats"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(synthetic_rows(1.69))
+    assert main(["fit", "--runs-table", str(table), "--compute", "1e23", "--fix", "E=true"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed:\n  E: 1.69" in out and out.index("identifiability:") < out.index("warning: n_opt: N_opt = ")
+    assert "true entropy of the synthetic corpus: 1.69 nats/token beside fitted E = 1.69" in out
+    assert main(["fit", "--runs-table", str(table), "--compute", "1e23", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["identifiability"] and "warning: n_opt: " in captured.err
+    assert main(["fit", "--runs-table", str(table), "--fix", "E=0"]) == 2
+    assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().out
+
+
+def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
+    assert main(["fit", "--law", "chinchilla"]) == 2
+    assert "a sweep folder or W&B group, or a .csv / .parquet runs file (or --runs-table FILE)" in capsys.readouterr().out
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
+    assert main(["fit", "--runs-table", str(table)]) == 2
+    assert "at least 6" in capsys.readouterr().out
+    assert main(["report", "--runs-table", str(table), "--upload"]) == 2  # said before any fit
+    assert "--upload logs to the sweep's W&B group" in capsys.readouterr().out
+
+
+def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
+    assert main(["fit", str(small_sweep), "--law", "chinchilla", "--upload"]) == 0
+    out = capsys.readouterr().out
+    assert "n_runs: 6" in out and "runs table with the chinchilla fit logged to W&B: offline in" in out
+    reports = sorted((small_sweep / "wandb").glob("offline-run-*"))
+    (table_file,) = (reports[-1] / "files" / "media" / "table").glob("runs_*.table.json")
+    logged = json.loads(table_file.read_text())
+    assert "pred_chinchilla" in logged["columns"] and len(logged["data"]) == 6
+    from tests.wandb_offline import read_offline_run
+
+    summary = read_offline_run(reports[-1]).summary
+    fitted = summary.get("fits") or {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("fits/")}
+    assert "chinchilla" in json.dumps(fitted) and "alpha" in json.dumps(fitted)
+    artifacts = [a for r in reports for a in read_offline_run(r).artifacts if a["type"] == "scaling-fit-chinchilla"]
+    assert artifacts and all(list(a["files"]) == ["fits.json"] for a in artifacts)  # versions of <group>-fit-chinchilla
+
+
+def test_fits_leave_out_a_damaged_run_with_one_line(small_sweep, tmp_path, capsys, caplog):
+    import shutil
+
+    from sweep.fit.table import read_curves
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(small_sweep, sweep, ignore=shutil.ignore_patterns("wandb", "report"))
+    first = sorted(p for p in sweep.iterdir() if (p / "result.json").exists())[0]
+    shutil.copytree(first, sweep / "z-bad-result")
+    (sweep / "z-bad-result" / "result.json").write_text('{"status": "complete", "n_par')
+    shutil.copytree(first, sweep / "z-bad-metrics")
+    metrics = sweep / "z-bad-metrics" / "metrics.jsonl"
+    metrics.write_text("garbage\n" + metrics.read_text())
+    assert main(["fit", str(sweep), "--law", "chinchilla", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_runs"] == 7  # the runs table reads result.json only
+    assert f"left out: {sweep / 'z-bad-result' / 'result.json'}: not valid JSON" in caplog.text
+    curves = read_curves(sweep)
+    assert len(curves.runs) == 6 and curves.excluded == {"damaged": 2}
+    assert f"left out: {metrics}: line 1 is not JSON" in caplog.text
+
+
+@pytest.mark.slow  # about 10 s; the comparison's numbers are test_fit_laws.py's compare tests
+def test_fit_compare_prints_each_held_out_run_with_its_predictions(tmp_path, capsys, wide_console):
+    from tests.test_fit_laws import rows
+
+    flops_column = [dict(r, flops=r["flops"] * (1e8 / r["n_params"]) ** 0.5) for r in rows()]  # not 6 N T
+    table = write_runs(tmp_path / "runs.csv", flops_column, ("run", "n_params", "tokens", "flops", "final_eval_loss"))
+    assert main(["fit", "--runs-table", str(table), "--law", "compare", "--by", "flops",
+                 "--min-tokens-per-param", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "tokens_per_param < 10: 8" in out and "min_tokens_per_param: 10.0" in out
+    assert "held-out runs (flops >= " in out and "pred chinchilla" in out and "pred subscaling" in out
+    assert "per_run" not in out  # the runs are in the table, not repeated as YAML
+    (held_out,) = [r for r in flops_column if r["flops"] == max(r["flops"] for r in flops_column)]
+    (line,) = [line for line in out.splitlines() if f" {held_out['run']} " in line]
+    assert "%" in line  # its relative errors
+
+
+def test_fit_recipe_all_prints_the_recipes_side_by_side(tmp_path, capsys, wide_console):
+    from tests.test_fit_laws import rows
+
+    table = write_runs(tmp_path / "runs.csv", rows(recipe="a") + rows(seed=2, recipe="b", E=2.0),
+                       ("run", "n_params", "tokens", "final_eval_loss", "recipe"))
+    assert main(["fit", "--runs-table", str(table), "--recipe", "all", "--json"]) == 0
+    fits = json.loads(capsys.readouterr().out)["recipes"]
+    assert main(["fit", "--runs-table", str(table), "--recipe", "all"]) == 0
+    out = capsys.readouterr().out
+    (header,) = [line for line in out.splitlines() if " a " in line and " b " in line]
+    (e_row,) = [line for line in out.splitlines() if line.strip(" │|").startswith("E ")]
+    assert f"{fits['a']['E']:.4g}" in e_row and f"{fits['b']['E']:.4g}" in e_row
+    assert header.index(" a ") < header.index(" b ")

@@ -1,0 +1,43 @@
+"""launch/commands/plan.py: `sweep plan` lists a grid's runs (or jobs) with their budgets, without training."""
+
+import re
+
+from launch.cli import main
+
+
+def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsys, wide_console):
+    assert main(["plan", "model.d=64,128", "model.l=1,2", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 4 runs" in out
+    assert f"{12 * 64**2 * 1 + 64 * 257:,}" in out  # N of d=64, l=1
+    assert "total: 4 runs (4 pending)" in out
+    assert not any(tmp_path.iterdir())
+
+
+def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
+    assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
+    assert "model.d=100 is not a multiple" in capsys.readouterr().out
+
+
+def test_plan_marks_a_damaged_point_and_names_its_file(tmp_path, capsys, wide_console):
+    from launch.grid import compose_grid
+
+    run = compose_grid(["model.d=64", f"out_dir={tmp_path}"])[0].run
+    run.path.mkdir()
+    run.result_file.write_text('{"status": "done"}')
+    assert main(["plan", "model.d=64,128", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "total: 2 runs (1 damaged, 1 pending)" in out
+    assert f"damaged: {run.result_file}: status 'done' is not one of complete, diverged, failed" in out
+
+
+def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_on_the_saving(tmp_path, capsys,
+                                                                                          wide_console):
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true"]
+    assert main(["plan", *grid, f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 6 jobs" in out and out.count("│ probe ") == 3 and out.count("│ rest ") == 3
+    saving = re.search(r"if all but each group's best stop at their probe step: saving at most (\d+)% of the compute "
+                       r"\(a bound", out)
+    assert saving and 50 <= int(saving[1]) <= 55  # 1 - (3 x 1/4 + 3/4) / 3, each P rounded down to a log step
+    assert not any(tmp_path.iterdir())
