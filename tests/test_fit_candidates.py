@@ -6,7 +6,7 @@ import pytest
 from sweep.budget import compute_budget
 from sweep.config import to_plain
 from sweep.errors import ConfigError
-from sweep.fit.candidates import NO_CONFIGS, candidate_set, candidate_widths, replaced
+from sweep.fit.candidates import NO_CONFIGS, candidate_set, candidate_widths, replaced, table_candidates
 from sweep.fit.table import from_rows
 from sweep.rundir import RunDir
 
@@ -108,6 +108,28 @@ def test_a_table_file_s_candidates_are_on_n_only_without_a_command(tmp_path):
         "n_params": (3e6,), "budget.tokens_per_param": (40.0,)}
     with pytest.raises(ConfigError, match="accepted for a table file .* are n_params, budget.tokens_per_param"):
         candidate_set(str(path), "model.d=64")
+
+
+def test_a_published_table_of_runs_at_every_ratio_gives_a_bounded_set_of_candidates():
+    """234 Chinchilla-scale runs, each at its own tokens per parameter and copies of a model differing
+    in the last digits of N, gave 9,540 candidates and a covariance too large to hold: the ratios are
+    spread over their range past suggest_max_ratios, a model's copies are one size."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n_R = np.repeat([7.3824672e7, 1.4e8, 5.5e8, 2.3e9], 50) + rng.integers(0, 400, 200)  # 4 models, copies
+    ratios_R = np.exp(rng.uniform(np.log(1.1), np.log(250), 200))
+    table = from_rows([{"run": f"r{i}", "status": "complete", "n_params": float(n), "tokens": float(n * r),
+                        "final_eval_loss": 3.0} for i, (n, r) in enumerate(zip(n_R, ratios_R))])
+    cands = table_candidates(table, {})
+    ratios = cands.axes["budget.tokens_per_param"]
+    assert len(ratios) <= 10 and ratios[0] == pytest.approx(ratios_R.min(), rel=0.05)
+    assert ratios[-1] == pytest.approx(ratios_R.max(), rel=0.05)
+    assert cands.axes["n_params"] == pytest.approx((7.38e7, 1.4e8, 5.5e8, 2.3e9, 4.6e9, 9.2e9), rel=1e-6)  # 4 models,
+    # then 2x and 4x the largest
+    assert len(cands.candidates) == 6 * len(ratios)
+    assert table_candidates(table, {"budget.tokens_per_param": (5.0, 20.0)}).axes["budget.tokens_per_param"] == (
+        5.0, 20.0)  # given values are taken as they are
 
 
 class FakeRun:

@@ -287,3 +287,18 @@ def test_the_noise_variance_is_the_fits_residual_spread_with_a_floor():
     residual_R = np.log(table.loss_R) - np.log(fit.predict(table.n_params_R, table.tokens_R))
     assert design.noise_variance(fit, 0.0) == pytest.approx(np.sum(residual_R ** 2) / (12 - 5))
     assert design.noise_variance(fit, 0.5) == 0.25
+
+
+def test_more_candidates_than_can_be_scored_at_once_is_one_clear_error(monkeypatch):
+    """Their joint covariance is (M + 2)^2 x 8 bytes: 9,540 candidates took a process down (a
+    segmentation fault) before suggest_max_candidates bounded them."""
+    import dataclasses
+
+    from sweep.fit.defaults import fit_defaults
+
+    monkeypatch.setattr(design, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), suggest_max_candidates=3))
+    rng = np.random.default_rng(0)
+    with pytest.raises(ConfigError, match=r"4 candidate runs: too many to score at once .* at most 3 "
+                                          r"\(suggest_max_candidates in conf/fit.yaml\): give fewer values with --candidates"):
+        choose(rng.normal(size=(50, 2)), rng.normal(size=(50, 4)), np.ones(4), 1e-4, count=1)
+    assert len(choose(rng.normal(size=(50, 2)), rng.normal(size=(50, 3)), np.ones(3), 1e-4, count=1).picked) == 1

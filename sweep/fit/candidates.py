@@ -22,8 +22,10 @@ from conf/train.yaml's.
 the three axes; the others keep the set above.
 
 A table file (.csv / .parquet) has no configs: its candidates are on N only, the table's distinct
-N and 2 x and 4 x the largest, each with every tokens-per-param value of the table (tokens / N to 3
-significant digits). They have no overrides: no command line can be given. `--candidates` there
+N (to 3 significant digits: copies of one model that differ in the last digits are one size) and
+2 x and 4 x the largest, each with every tokens-per-param value of the table (tokens / N to 3
+significant digits; past conf/fit.yaml's suggest_max_ratios of them, that many spread geometrically
+over their range). They have no overrides: no command line can be given. `--candidates` there
 accepts n_params and budget.tokens_per_param.
 
 Letters: N parameters, D width (model.d), L depth (model.l).
@@ -313,12 +315,22 @@ def replaced(overrides: Sequence[str], values: dict[str, Any]) -> tuple[str, ...
 def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> CandidateSet:
     """N x tokens-per-param candidates of a table without configs (module docstring)."""
     n_largest = float(table.n_params_R.max())
-    sizes = given.get(N_PARAMS) or tuple(sorted({float(n) for n in table.n_params_R}
+    sizes = given.get(N_PARAMS) or tuple(sorted({float(f"{n:.3g}") for n in table.n_params_R}
                                                 | {f * n_largest for f in TABLE_SIZE_FACTORS}))
-    ratios = given.get(RATIO) or tuple(sorted({float(f"{r:.3g}") for r in table.tokens_R / table.n_params_R}))
+    ratios = given.get(RATIO) or table_ratios(table.tokens_R / table.n_params_R, fit_defaults().suggest_max_ratios)
     candidates = tuple(Candidate(float(n), float(n) * r, label=f"N{short(n)}-tpp{r:g}")
                        for n in sizes for r in ratios)
     return CandidateSet(candidates, {N_PARAMS: tuple(sizes), RATIO: tuple(ratios)})
+
+
+def table_ratios(ratios_R: np.ndarray, max_ratios: int) -> tuple[float, ...]:
+    """A table's distinct tokens per parameter (to 3 significant digits); past max_ratios of them,
+    max_ratios spread geometrically over their range (to 2 significant digits): a published table
+    of runs at every ratio would otherwise give hundreds of candidates per size."""
+    distinct = sorted({float(f"{r:.3g}") for r in ratios_R})
+    if len(distinct) <= max_ratios:
+        return tuple(distinct)
+    return tuple(sorted({float(f"{r:.2g}") for r in np.geomspace(distinct[0], distinct[-1], max_ratios)}))
 
 
 def short(number: float) -> str:

@@ -36,6 +36,8 @@ class FitDefaults:
     suggest_noise_floor: float  # sweep suggest: least scatter of a new run's log loss about the law
     suggest_max_extrapolation: float  # sweep suggest: the target compute over the largest run's, at most
     suggest_max_widths: int  # sweep suggest: candidate widths spread geometrically past this many
+    suggest_max_ratios: int  # sweep suggest: a table file's tokens per parameter spread past this many
+    suggest_max_candidates: int  # sweep suggest: runs scored at once at most (memory)
     suggest_cost_exponent: float  # sweep suggest --budget: each pick the most variance removed per FLOPs^this
     replay_growth: float  # sweep suggest --replay: each round's budget over the compute spent so far
     replay_holdout: int  # sweep suggest --replay: the largest sizes held out

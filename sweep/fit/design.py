@@ -155,6 +155,15 @@ def check_budget(budget: float | None, cost_M: Sequence[float]) -> None:
                           f"({cheapest:.3g} FLOPs): accepted is at least that")
 
 
+def check_candidate_count(n_candidates: int, max_candidates: int) -> None:
+    """At most max_candidates runs scored at once: their joint covariance with the targets is a
+    (V, V) matrix, V = M + T, of V^2 x 8 bytes, copied as the greedy choice updates it."""
+    if n_candidates > max_candidates:
+        raise ConfigError(f"{n_candidates:,} candidate runs: too many to score at once (their covariance would take "
+                          f"{8 * (n_candidates + 2) ** 2 / 2**30:.1f} GiB); accepted: at most {max_candidates:,} "
+                          "(suggest_max_candidates in conf/fit.yaml): give fewer values with --candidates")
+
+
 def clipped_covariance(samples_QxV: np.ndarray) -> np.ndarray:
     """(V, V) covariance of the columns, each clipped to its central 95% (rows with a non-finite
     value left out)."""
@@ -192,6 +201,7 @@ def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray
     check_budget(budget, cost_M)
     p = check_cost_exponent(fit_defaults().suggest_cost_exponent if cost_exponent is None else cost_exponent)
     n_targets = target_QxT.shape[1]
+    check_candidate_count(candidate_QxM.shape[1], fit_defaults().suggest_max_candidates)
     cov_VxV = clipped_covariance(np.concatenate([target_QxT, candidate_QxM], axis=1))
     var0_T = np.diag(cov_VxV)[:n_targets].copy()
     if budget is None:  # K runs, whatever they cost
