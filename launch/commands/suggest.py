@@ -72,7 +72,7 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     table = load_runs_table(source)
     cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None)
     if not cands.candidates:
-        raise ConfigError(f"no candidate left: each of the {cands.left_out} points fails its config's checks, e.g. "
+        raise ConfigError(f"no candidate left: each of the {cands.left_out} points was left out, e.g. "
                           f"{cands.left_out_reason}; give other values with --candidates")
     result = propose(table, cands.candidates, target_compute=target_compute, law=law, count=count, budget=budget,
                      resamples=bootstrap, seed=seed)
@@ -87,6 +87,7 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
         for proposal, h, command in zip(out["proposals"], hours, commands):
             proposal.update(gpu_hours=h, command=command)
         out.update(source=str(source), base_run=cands.base.name if cands.base else None,
+                   left_out=cands.left_out, left_out_reason=cands.left_out_reason,
                    no_command=cands.why_no_command, gpu_hours=float(sum(hours)),
                    gpu_hours_assumed={"assumed_mfu": mfu, "device": device})
         print(json.dumps(jsonable(out), indent=2))
@@ -151,11 +152,13 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
     console.print(f"* GPU-hours: {how} / (assumed MFU {mfu:g} x the {device} bf16 peak): conf/hydra/launcher/"
                   "slurm.yaml's assumed_mfu and device. gain: the fraction of the targets' variance (mean over "
                   "them) each run removes, given the runs above it.", highlight=False)
+    left = f"; {cands.left_out} points left out (first: {cands.left_out_reason})" if cands.left_out else ""
+    axes = ", ".join(f"{k}={','.join(f'{v:g}' for v in vs)}" for k, vs in cands.axes.items())
     if cands.base is not None:
-        left = f"; {cands.left_out} points left out (first: {cands.left_out_reason})" if cands.left_out else ""
         console.print(f"candidates: the config of {cands.base.name} (the best complete run of the largest N) with "
-                      + ", ".join(f"{k}={','.join(f'{v:g}' for v in vs)}" for k, vs in cands.axes.items())
-                      + left, highlight=False)
+                      + axes + left, highlight=False)
+    else:
+        console.print(f"candidates: {axes}{left}", highlight=False)
     if cands.why_no_command is not None:
         console.print(f"no command line: {cands.why_no_command}", highlight=False)
         return

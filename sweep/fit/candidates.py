@@ -25,7 +25,10 @@ A table file (.csv / .parquet) has no configs: its candidates are on N only, the
 N (to 3 significant digits: copies of one model that differ in the last digits are one size) and
 2 x and 4 x the largest, each with every tokens-per-param value of the table (tokens / N to 3
 significant digits; past conf/fit.yaml's suggest_max_ratios of them, that many spread geometrically
-over their range). They have no overrides: no command line can be given. `--candidates` there
+over their range), less the pairs with fewer tokens than any run of the table (left out and counted,
+unless --candidates gives both axes): a small size at the table's smallest ratio would be a run
+far below every token count the law was fitted on, whose loss the bootstrap laws disagree on most
+and which the law is not known to describe. They have no overrides: no command line can be given. `--candidates` there
 accepts n_params and budget.tokens_per_param.
 
 Letters: N parameters, D width (model.d), L depth (model.l).
@@ -316,11 +319,16 @@ def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> C
     """N x tokens-per-param candidates of a table without configs (module docstring)."""
     n_largest = float(table.n_params_R.max())
     sizes = given.get(N_PARAMS) or tuple(sorted({float(f"{n:.3g}") for n in table.n_params_R}
-                                                | {f * n_largest for f in TABLE_SIZE_FACTORS}))
+                                                | {float(f"{f * n_largest:.3g}") for f in TABLE_SIZE_FACTORS}))
     ratios = given.get(RATIO) or table_ratios(table.tokens_R / table.n_params_R, fit_defaults().suggest_max_ratios)
-    candidates = tuple(Candidate(float(n), float(n) * r, label=f"N{short(n)}-tpp{r:g}")
-                       for n in sizes for r in ratios)
-    return CandidateSet(candidates, {N_PARAMS: tuple(sizes), RATIO: tuple(ratios)})
+    fewest = float(table.tokens_R.min())
+    pairs = [(float(n), r) for n in sizes for r in ratios]
+    below = [(n, r) for n, r in pairs if n * r < fewest and not (N_PARAMS in given and RATIO in given)]
+    candidates = tuple(Candidate(n, n * r, label=f"N{short(n)}-tpp{r:g}") for n, r in pairs if (n, r) not in below)
+    reason = None if not below else (f"N{short(below[0][0])}-tpp{below[0][1]:g}: {below[0][0] * below[0][1]:.3g} tokens, "
+                                     f"fewer than any run of the table ({fewest:.3g}): the law is not known to hold there")
+    return CandidateSet(candidates, {N_PARAMS: tuple(sizes), RATIO: tuple(ratios)}, left_out=len(below),
+                        left_out_reason=reason)
 
 
 def table_ratios(ratios_R: np.ndarray, max_ratios: int) -> tuple[float, ...]:
