@@ -30,6 +30,22 @@ def test_suggest_tables_the_runs_proposed_and_says_a_table_file_gives_no_command
     assert "no command line: a table file has no configs" in out and "python -m sweep.train" not in out
 
 
+def test_suggest_on_a_table_names_its_candidates_and_those_left_out_below_its_fewest_tokens(tmp_path, capsys,
+                                                                                            wide_console):
+    """A table whose smallest model never trained at its smallest ratio (as Chinchilla's): that pair
+    would be a run below every token count fitted, left out and said so, as text and JSON."""
+    from tests.test_fit_laws import rows
+
+    table = write_runs(tmp_path / "runs.csv", [r for r in rows() if not (r["n_params"] < 1.5e6 and r["tokens"] < 1e7)],
+                       ("run", "n_params", "tokens", "flops", "final_eval_loss"))
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--count", "1", "--bootstrap", "20"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the line as one, however the console wrapped it
+    assert re.search(r"candidates: n_params=1e\+06,.*budget.tokens_per_param=5,10,20,40; 1 point left out \(first: "
+                     r"N1e6-tpp5: 5e\+06 tokens, fewer than any run of the table \(9.65e\+06\)", out)
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--count", "1", "--bootstrap", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["left_out"] == 1  # 1e6 at 5 tokens per parameter, not 1.93e6
+
+
 def test_suggest_json_gives_each_proposal_its_gpu_hours_and_command(law_table, capsys):
     assert main(["suggest", str(law_table), "--target-compute", "1e21", "--budget", "2e19", "--bootstrap", "20",
                  "--json"]) == 0

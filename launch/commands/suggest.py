@@ -152,7 +152,8 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
     console.print(f"* GPU-hours: {how} / (assumed MFU {mfu:g} x the {device} bf16 peak): conf/hydra/launcher/"
                   "slurm.yaml's assumed_mfu and device. gain: the fraction of the targets' variance (mean over "
                   "them) each run removes, given the runs above it.", highlight=False)
-    left = f"; {cands.left_out} points left out (first: {cands.left_out_reason})" if cands.left_out else ""
+    left = (f"; {cands.left_out} point{'s' * (cands.left_out != 1)} left out (first: {cands.left_out_reason})"
+            if cands.left_out else "")
     axes = ", ".join(f"{k}={','.join(f'{v:g}' for v in vs)}" for k, vs in cands.axes.items())
     if cands.base is not None:
         console.print(f"candidates: the config of {cands.base.name} (the best complete run of the largest N) with "

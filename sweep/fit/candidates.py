@@ -323,7 +323,8 @@ def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> C
     ratios = given.get(RATIO) or table_ratios(table.tokens_R / table.n_params_R, fit_defaults().suggest_max_ratios)
     fewest = float(table.tokens_R.min())
     pairs = [(float(n), r) for n in sizes for r in ratios]
-    below = [(n, r) for n, r in pairs if n * r < fewest and not (N_PARAMS in given and RATIO in given)]
+    below = [(n, r) for n, r in pairs  # 1% below: the 3-digit rounding of N and ratio is no reason
+             if n * r < 0.99 * fewest and not (N_PARAMS in given and RATIO in given)]
     candidates = tuple(Candidate(n, n * r, label=f"N{short(n)}-tpp{r:g}") for n, r in pairs if (n, r) not in below)
     reason = None if not below else (f"N{short(below[0][0])}-tpp{below[0][1]:g}: {below[0][0] * below[0][1]:.3g} tokens, "
                                      f"fewer than any run of the table ({fewest:.3g}): the law is not known to hold there")
