@@ -112,8 +112,8 @@ def test_a_table_file_s_candidates_are_on_n_only_without_a_command(tmp_path):
 
 def test_a_published_table_of_runs_at_every_ratio_gives_a_bounded_set_of_candidates():
     """234 Chinchilla-scale runs, each at its own tokens per parameter and copies of a model differing
-    in the last digits of N, gave 9,540 candidates and a covariance too large to hold: the ratios are
-    spread over their range past suggest_max_ratios, a model's copies are one size."""
+    in the last digits of N, gave 29,468 candidates and a covariance too large to hold: the ratios
+    are spread over their range past suggest_max_ratios, a model's copies are one size."""
     import numpy as np
 
     rng = np.random.default_rng(0)

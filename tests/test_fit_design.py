@@ -290,7 +290,7 @@ def test_the_noise_variance_is_the_fits_residual_spread_with_a_floor():
 
 
 def test_more_candidates_than_can_be_scored_at_once_is_one_clear_error(monkeypatch):
-    """Their joint covariance is (M + 2)^2 x 8 bytes: 9,540 candidates took a process down (a
+    """Their joint covariance is (M + 2)^2 x 8 bytes: 29,468 candidates took a process down (a
     segmentation fault) before suggest_max_candidates bounded them."""
     import dataclasses
 
