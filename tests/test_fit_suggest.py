@@ -150,6 +150,15 @@ def test_a_budget_below_the_cheapest_candidate_left_is_one_clear_error(table, no
         suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=cheapest / 2)
 
 
+def test_more_candidates_than_can_be_scored_is_one_clear_error_before_any_fit(table, no_fit, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr(suggest_module, "fit_defaults",
+                        lambda: dataclasses.replace(fit_defaults(), suggest_max_candidates=3))
+    with pytest.raises(ConfigError, match=r"\d candidate runs: too many to score at once .* at most 3 "):
+        suggest(table, candidates(), target_compute=TARGET_COMPUTE, count=1)
+
+
 @pytest.mark.parametrize("budget", [0, -1e18, float("nan"), "1e19"])
 def test_a_budget_that_is_not_a_positive_number_is_one_clear_error(table, no_fit, budget):
     with pytest.raises(ConfigError, match=re.escape(f"--budget {budget!r}: accepted is a number of FLOPs > 0")):

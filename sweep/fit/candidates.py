@@ -28,8 +28,8 @@ significant digits; past conf/fit.yaml's suggest_max_ratios of them, that many s
 over their range), less the pairs with fewer tokens than any run of the table (left out and counted,
 unless --candidates gives both axes): a small size at the table's smallest ratio would be a run
 far below every token count the law was fitted on, whose loss the bootstrap laws disagree on most
-and which the law is not known to describe. They have no overrides: no command line can be given. `--candidates` there
-accepts n_params and budget.tokens_per_param.
+and which the law is not known to describe. They have no overrides: no command line can be given.
+`--candidates` there accepts n_params and budget.tokens_per_param.
 
 Letters: N parameters, D width (model.d), L depth (model.l).
 """

@@ -106,6 +106,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
         raise ConfigError(f"no candidate left to propose: of {len(candidates)}, every one was already run or costs "
                           f"more than the target compute ({target_compute:.3g} FLOPs); widen --candidates")
     design.check_budget(budget, [c.flops for c in pool])  # the user's mistakes before any compute
+    design.check_candidate_count(len(pool), defaults.suggest_max_candidates)
     fit = fit_law(law, table.n_params_R, table.tokens_R, table.loss_R, show_progress=False)
     boot = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False)
     laws = boot.laws()
