@@ -410,8 +410,9 @@ def _check_early_stop(cfg: TrainConfig) -> None:
         raise ConfigError(f"early_stop.fraction={e.fraction}: accepted is a fraction of each run's steps in (0, 1)")
     fractions = [e.fraction, *e.again_at]
     if any(not b > a for a, b in zip(fractions, fractions[1:])) or not all(f < 1 for f in fractions):
+        example = [round(e.fraction + (1 - e.fraction) * k / 3, 2) for k in (1, 2)]  # valid at this fraction
         raise ConfigError(f"early_stop.again_at={list(e.again_at)}: accepted are fractions of each run's steps, "
-                          f"increasing, above early_stop.fraction={e.fraction} and below 1 (e.g. [0.2, 0.3, 0.5])")
+                          f"increasing, above early_stop.fraction={e.fraction} and below 1 (e.g. {example})")
     if not 0 <= e.margin < 1:
         raise ConfigError(f"early_stop.margin={e.margin}: accepted is a relative margin in [0, 1) (0.01: 1% of "
                           "the best run's predicted loss)")

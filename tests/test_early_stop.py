@@ -173,7 +173,8 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
     ("early_stop.beaten_by=0", "early_stop.beaten_by=0: accepted is an integer >= 1"),
     ("early_stop.floor=-1", "early_stop.floor='-1': accepted is the irreducible loss E in nats/token"),
-    ("early_stop.again_at=[0.2]", r"early_stop.again_at=\[0.2\]: accepted are fractions .* increasing, above"),
+    ("early_stop.again_at=[0.2]", r"early_stop.again_at=\[0.2\]: accepted are fractions .* increasing, above "
+                                  r"early_stop.fraction=0.25 and below 1 \(e.g. \[0.5, 0.75\]\)"),  # a valid example
     ("early_stop.again_at=[0.5,0.4]", r"early_stop.again_at=\[0.5, 0.4\]: accepted"),
     ("early_stop.again_at=[0.5,1.0]", r"early_stop.again_at=\[0.5, 1.0\]: accepted"),
 ])
