@@ -25,7 +25,8 @@ import time
 import numpy as np
 
 from sweep.fit.identify import identifiability_flags
-from sweep.fit.parametric import ChinchillaLaw, bootstrap, fit_chinchilla, percentile_interval
+from sweep.fit.law_bootstrap import bootstrap, percentile_interval
+from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
 from sweep.record import training_flops
 
 TRUE = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)

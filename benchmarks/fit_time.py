@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 
-from sweep.fit import parametric
-from sweep.fit.parametric import bootstrap, fit_chinchilla, fit_subscaling
+from sweep.fit import law_bootstrap, parametric
+from sweep.fit.law_bootstrap import bootstrap
+from sweep.fit.parametric import fit_chinchilla, fit_subscaling
 
 
 def main() -> None:
@@ -54,13 +55,13 @@ def compare_chunking(fit, n_resamples: int) -> None:
     seconds: dict[str, list[float]] = {"one call": [], "chunks": []}
     thetas = {}
     for _ in range(2):
-        for name, chunks in (("one call", 1), ("chunks", parametric.BOOTSTRAP_CHUNKS)):
+        for name, chunks in (("one call", 1), ("chunks", law_bootstrap.BOOTSTRAP_CHUNKS)):
             start = time.perf_counter()
-            thetas[name] = parametric.bootstrap_thetas(fit, n_resamples, np.random.default_rng(0),
+            thetas[name] = law_bootstrap.bootstrap_thetas(fit, n_resamples, np.random.default_rng(0),
                                                        chunks=chunks, show_progress=False)[0]
             seconds[name].append(time.perf_counter() - start)
-    k = len(fit.optima_OxP[: 1 + parametric.MAX_EXTRA_OPTIMA]) + len(parametric.resample_start_grid(fit))
-    size = max(-(-n_resamples // parametric.BOOTSTRAP_CHUNKS), -(-parametric.MIN_CHUNK_PROBLEMS // k))
+    k = len(fit.optima_OxP[: 1 + parametric.MAX_EXTRA_OPTIMA]) + len(law_bootstrap.resample_start_grid(fit))
+    size = max(-(-n_resamples // law_bootstrap.BOOTSTRAP_CHUNKS), -(-law_bootstrap.MIN_CHUNK_PROBLEMS // k))
     for name, s in seconds.items():
         print(f"bootstrap {name}: {' '.join(f'{x:.1f}' for x in s)} s")
     print(f"chunks of {size} resamples x {k} starts: {min(seconds['chunks']) / min(seconds['one call']):.3f} x "

@@ -40,8 +40,8 @@ from launch.commands.sync import sync
 from launch.completion import SHELLS, bash_completion
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.law_bootstrap import BOOTSTRAP_METHODS
 from sweep.fit.laws import LAWS
-from sweep.fit.parametric import BOOTSTRAP_METHODS
 
 
 TRAINING_HELP = """\

@@ -12,10 +12,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from launch import api
+from sweep.config import to_typed
 from sweep.errors import ConfigError
 from sweep.fit.parametric import LawFit
 from sweep.run.loop import train
-from sweep.config import to_typed
 from tests.conftest import SMALL_SWEEP
 from tests.helpers import TINY, compose_config
 

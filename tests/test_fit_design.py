@@ -13,7 +13,8 @@ import pytest
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.design import Candidate, choose, optimum_at
-from sweep.fit.parametric import ChinchillaLaw, bootstrap, fit_law
+from sweep.fit.law_bootstrap import bootstrap
+from sweep.fit.parametric import ChinchillaLaw, fit_law
 from tests.known_law_tables import TRUE_LAW, law_table
 
 FITTED_SIZES = np.geomspace(1e7, 1e8, 4)

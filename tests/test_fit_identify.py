@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from sweep.fit.identify import identifiability_flags
-from sweep.fit.parametric import bootstrap, fit_chinchilla
-from tests.test_fit_parametric import TRUE_CHINCHILLA, noisy, pinned_runs, runs_grid
+from sweep.fit.law_bootstrap import bootstrap
+from sweep.fit.parametric import fit_chinchilla
+from tests.parametric_runs import TRUE_CHINCHILLA, noisy, pinned_runs, runs_grid
 
 
 @pytest.fixture(scope="module")

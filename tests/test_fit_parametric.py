@@ -1,5 +1,6 @@
 """sweep/fit/parametric.py: Chinchilla Approach 3 and the sub-scaling law recover the parameters
-of synthetic runs drawn from known laws; bootstrap intervals, held-out comparison, bad input."""
+of synthetic runs drawn from known laws; held parameters; bad input (the bootstrap:
+test_fit_law_bootstrap.py; the held-out comparison: test_fit_law_comparison.py)."""
 
 import re
 
@@ -7,45 +8,22 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.record import training_flops
 from sweep.fit import parametric
-from sweep.fit.parametric import (CHINCHILLA, SUBSCALING, ChinchillaLaw, LogRuns, SubScalingLaw,
-                                  bootstrap, chinchilla_start_grid, compare_laws,
-                                  fit_chinchilla, fit_subscaling, subscaling_start_grid)
-
-TRUE_CHINCHILLA = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
-# Chen et al.'s reported fit (README "The science: Sub-scaling and data density")
-TRUE_SUBSCALING = SubScalingLaw(E=1.372, A=455.345, B=61.929, alpha=0.289, beta=0.272,
-                                k_D=0.00810, k_N=0.00114)
-
-
-def runs_grid(tokens_per_param=(0.5, 2.5), n_sizes=8, n_ratios=6):
-    """N over 2.7 decades (1e7 .. 5e9) x tokens per parameter log-spaced in the given decades."""
-    n_NxT, tpp_NxT = np.meshgrid(np.logspace(7, 9.7, n_sizes),
-                                 np.logspace(*tokens_per_param, n_ratios), indexing="ij")
-    return n_NxT.ravel(), (n_NxT * tpp_NxT).ravel()
-
-
-def noisy(law, N_R, tokens_R, noise, seed=0):
-    """The law's loss times exp(noise x standard normal): ~noise relative scatter."""
-    return law.predict(N_R, tokens_R) * np.exp(noise * np.random.default_rng(seed).normal(size=N_R.size))
+from sweep.fit.law_bootstrap import bootstrap
+from sweep.fit.parametric import (CHINCHILLA, SUBSCALING, ChinchillaLaw, LogRuns, chinchilla_start_grid, fit_chinchilla,
+                                  fit_subscaling, subscaling_start_grid)
+from tests import parametric_runs
+from tests.parametric_runs import TRUE_CHINCHILLA, TRUE_SUBSCALING, runs_grid
 
 
 @pytest.fixture(scope="module")
 def chinchilla_runs():
-    N_R, tokens_R = runs_grid()  # 48 runs, 20 .. 320 tokens per parameter
-    return N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.01, seed=1)
+    return parametric_runs.chinchilla_runs()
 
 
 @pytest.fixture(scope="module")
 def chinchilla_fit(chinchilla_runs):
     return fit_chinchilla(*chinchilla_runs)
-
-
-@pytest.fixture(scope="module")
-def subscaling_runs():
-    N_R, tokens_R = runs_grid(tokens_per_param=(0.0, 3.3))  # OTR 1 .. 2000
-    return N_R, tokens_R, noisy(TRUE_SUBSCALING, N_R, tokens_R, 0.003, seed=1)
 
 
 # --- Chinchilla ------------------------------------------------------------------------------
@@ -156,33 +134,7 @@ def test_objective_gradient_matches_finite_differences(chinchilla_runs, form):
     np.testing.assert_allclose(grad_KxP, numeric_KxP, rtol=1e-5, atol=1e-9 * np.abs(grad_KxP).max())
 
 
-# --- bootstrap ---------------------------------------------------------------------------------
-
-def test_bootstrap_intervals_contain_the_truth(chinchilla_fit):
-    C = 1e21
-    boot = bootstrap(chinchilla_fit, n_resamples=200, seed=1, compute=C)
-    assert boot.n_resamples == 200
-    assert all(len(v) == 200 for v in boot.samples.values())
-    assert boot.converged_fraction > 0.95
-    truth = {**TRUE_CHINCHILLA.params(), "a": TRUE_CHINCHILLA.a, "b": TRUE_CHINCHILLA.b,
-             "tokens_per_param": TRUE_CHINCHILLA.tokens_per_param(C)}
-    for name, value in truth.items():
-        lo, hi = boot.intervals[name]
-        assert lo < value < hi, (name, lo, value, hi)
-    lo, hi = boot.intervals["alpha"]
-    assert hi - lo < 0.2  # informative, not just wide
-    assert boot.intervals["n_opt"][0] < boot.intervals["n_opt"][1]
-
-
-def test_bootstrap_is_deterministic_in_its_seed_and_level_is_configurable(chinchilla_fit):
-    first = bootstrap(chinchilla_fit, n_resamples=20, seed=7)
-    again = bootstrap(chinchilla_fit, n_resamples=20, seed=7)
-    other = bootstrap(chinchilla_fit, n_resamples=20, seed=8)
-    np.testing.assert_array_equal(first.samples["alpha"], again.samples["alpha"])
-    assert not np.array_equal(first.samples["alpha"], other.samples["alpha"])
-    narrow = bootstrap(chinchilla_fit, n_resamples=20, seed=7, level=0.5)
-    assert narrow.intervals["alpha"][1] - narrow.intervals["alpha"][0] < (
-        first.intervals["alpha"][1] - first.intervals["alpha"][0])
+# --- progress -------------------------------------------------------------------------------------
 
 
 def test_a_fit_shows_its_starts_stopped_and_finds_the_same_law(chinchilla_runs, chinchilla_fit, caplog,
@@ -195,40 +147,19 @@ def test_a_fit_shows_its_starts_stopped_and_finds_the_same_law(chinchilla_runs, 
     assert lines[-1] == "chinchilla fit: 4,500/4,500 starts stopped (100%)" and len(lines) <= 21
 
 
-def test_a_bootstrap_in_chunks_finds_the_fits_one_batched_call_finds(chinchilla_fit, monkeypatch):
-    """Its resamples run in chunks to show progress between them: the same draws and starts. The
-    batch size changes rounding (about 1e-16 in a gradient), which L-BFGS stopped at ftol carries
-    to about 1e-7 in theta: far inside the interval's width, and fixed for a fixed seed."""
-    rng = lambda: np.random.default_rng(3)  # noqa: E731
-    monkeypatch.setattr(parametric, "MIN_CHUNK_PROBLEMS", 1)
-    one = parametric.bootstrap_thetas(chinchilla_fit, 8, rng(), chunks=1, show_progress=False)
-    chunked = parametric.bootstrap_thetas(chinchilla_fit, 8, rng(), chunks=3, show_progress=False)
-    np.testing.assert_allclose(one[0], chunked[0], rtol=1e-6, atol=0)
-    np.testing.assert_array_equal(one[2], chunked[2])
+# --- the sub-scaling law --------------------------------------------------------------------------
 
-
-def test_a_bootstrap_gives_the_same_intervals_with_and_without_its_progress(chinchilla_fit, caplog, monkeypatch):
-    monkeypatch.setattr(parametric, "PROGRESS_DELAY_S", 0.0)  # a short one shows nothing otherwise
-    monkeypatch.setattr(parametric, "MIN_CHUNK_PROBLEMS", 300)  # 20 resamples x 37 starts: 3 chunks
-    with caplog.at_level("INFO", logger="sweep.progress"):
-        shown = bootstrap(chinchilla_fit, n_resamples=20, seed=7)
-    silent = bootstrap(chinchilla_fit, n_resamples=20, seed=7, show_progress=False)
-    np.testing.assert_array_equal(shown.theta_QxP, silent.theta_QxP)
-    assert shown.intervals == silent.intervals
-    lines = [r.message for r in caplog.records]
-    assert len(lines) == 3 and lines[0].startswith("bootstrap of the chinchilla fit: 9/20 resamples (45%), ETA ")
-    assert lines[-1] == "bootstrap of the chinchilla fit: 20/20 resamples (100%)"
-
-
-# --- sub-scaling law and the held-out comparison -------------------------------------------
 
 @pytest.fixture(scope="module")
-def subscaling_comparison(subscaling_runs):
-    return compare_laws(*subscaling_runs, cutoff=1e9, by="n_params")
+def subscaling_fit():
+    """The sub-scaling law fitted to the 36 runs below N = 1e9."""
+    N_R, tokens_R, loss_R = parametric_runs.subscaling_runs()
+    below_R = N_R < 1e9
+    return fit_subscaling(N_R[below_R], tokens_R[below_R], loss_R[below_R])
 
 
-def test_subscaling_law_recovers_its_parameters(subscaling_comparison):
-    fit = subscaling_comparison.fits["subscaling"]  # on the 36 runs below N = 1e9
+def test_subscaling_law_recovers_its_parameters(subscaling_fit):
+    fit = subscaling_fit
     assert fit.converged and fit.n_starts == 1296 and fit.n_runs == 36
     law = fit.law
     # 0.3% noise, N 1e7 .. 8e8, OTR 1 .. 2000
@@ -238,69 +169,6 @@ def test_subscaling_law_recovers_its_parameters(subscaling_comparison):
     # k: the right order of magnitude
     assert TRUE_SUBSCALING.k_D / 3 < law.k_D < TRUE_SUBSCALING.k_D * 3
     assert TRUE_SUBSCALING.k_N / 10 < law.k_N < TRUE_SUBSCALING.k_N * 10
-
-
-def test_held_out_error_favours_the_law_that_made_the_data(subscaling_comparison):
-    comparison = subscaling_comparison
-    assert comparison.n_train == 36 and comparison.n_held_out == 12
-    assert comparison.best == "subscaling"
-    sub, chin = comparison.errors["subscaling"], comparison.errors["chinchilla"]
-    assert sub.rms_log < chin.rms_log / 2
-    assert sub.mean_abs_rel < 0.01
-    assert set(comparison.predictions) == {"chinchilla", "subscaling"}
-    assert comparison.predictions["subscaling"].shape == (12,)
-
-
-def test_every_run_has_each_law_s_prediction_and_error(subscaling_comparison, subscaling_runs):
-    comparison = subscaling_comparison
-    held_out = comparison.per_run()
-    assert [run["name"] for run in held_out] == [f"run {i}" for i in comparison.held_out_rows]
-    assert all(run["held_out"] and run["n_params"] >= 1e9 for run in held_out)
-    N_R, tokens_R, loss_R = subscaling_runs
-    for k, (i, run) in enumerate(zip(comparison.held_out_rows, held_out)):
-        assert (run["n_params"], run["tokens"], run["loss"]) == (N_R[i], tokens_R[i], loss_R[i])
-        assert run["flops"] == pytest.approx(6 * N_R[i] * tokens_R[i])
-        for law in ("chinchilla", "subscaling"):
-            pred = comparison.predictions[law][k]
-            assert run[f"pred_{law}"] == pred
-            assert run[f"rel_error_{law}"] == pytest.approx(pred / loss_R[i] - 1)
-            assert run[f"log_error_{law}"] == pytest.approx(np.log(pred / loss_R[i]))
-    for law, err in comparison.errors.items():  # the aggregate errors are these runs' errors
-        assert err.mean_abs_rel == pytest.approx(np.mean([abs(r[f"rel_error_{law}"]) for r in held_out]))
-        assert err.max_abs_rel == pytest.approx(max(abs(r[f"rel_error_{law}"]) for r in held_out))
-    every = comparison.per_run(include_train=True)
-    assert len(every) == 48 and sum(r["held_out"] for r in every) == 12
-    train = [r for r in every if not r["held_out"]]
-    assert all(r["n_params"] < 1e9 for r in train)
-    fitted = comparison.fits["chinchilla"]  # a training run's prediction is the fitted law's
-    assert train[0]["pred_chinchilla"] == pytest.approx(fitted.predict(train[0]["n_params"], train[0]["tokens"]))
-
-
-def test_by_flops_cuts_on_the_given_flops_not_on_6NT(chinchilla_runs):
-    """A table whose flops column is not 6 N T (e.g. counting attention): the cut follows it."""
-    N_R, tokens_R, loss_R = chinchilla_runs
-    flops_R = 6 * N_R * tokens_R * (1e9 / N_R) ** 0.5  # smaller models cost relatively more
-    cutoff = 3e19
-    by_column_R, by_6NT_R = flops_R >= cutoff, 6 * N_R * tokens_R >= cutoff
-    assert by_column_R.sum() != by_6NT_R.sum()  # the two cuts differ on this table
-    names = [f"r{i}" for i in range(N_R.size)]
-    comparison = compare_laws(N_R, tokens_R, loss_R, cutoff=cutoff, by="flops", flops=flops_R, names=names,
-                              laws=("chinchilla",))
-    assert comparison.held_out_rows.tolist() == np.flatnonzero(by_column_R).tolist()
-    assert comparison.n_train == int((~by_column_R).sum())
-    assert [r["name"] for r in comparison.per_run()] == [names[i] for i in np.flatnonzero(by_column_R)]
-    assert [r["flops"] for r in comparison.per_run()] == flops_R[by_column_R].tolist()
-
-
-def test_on_chinchilla_data_both_laws_predict_well(chinchilla_runs):
-    N_R, tokens_R, loss_R = chinchilla_runs
-    comparison = compare_laws(N_R, tokens_R, loss_R, cutoff=3e19, by="flops")
-    held_out_R = training_flops(N_R, tokens_R) >= 3e19
-    assert comparison.held_out_rows.tolist() == np.flatnonzero(held_out_R).tolist()
-    for name, err in comparison.errors.items():
-        assert err.mean_abs_rel < 0.03, name
-    chin, sub = comparison.errors["chinchilla"], comparison.errors["subscaling"]
-    assert abs(chin.rms_log - sub.rms_log) < 0.01
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -336,27 +204,6 @@ def test_subscaling_needs_eight_runs():
         fit_subscaling(GOOD_N, GOOD_T, GOOD_LOSS)
 
 
-def test_bad_bootstrap_and_comparison_settings_are_refused(chinchilla_fit, chinchilla_runs):
-    with pytest.raises(ConfigError, match="n_resamples=1: accepted is a whole number >= 2"):
-        bootstrap(chinchilla_fit, n_resamples=1)
-    with pytest.raises(ConfigError, match=r"level=95: accepted is a probability in \(0, 1\)"):
-        bootstrap(chinchilla_fit, level=95)
-    with pytest.raises(ConfigError, match="leaves no run to predict"):
-        compare_laws(*chinchilla_runs, cutoff=1e12)
-    with pytest.raises(ConfigError, match="cutoff=2e\\+07 .* leaves 6 runs below it to fit on"):
-        compare_laws(*chinchilla_runs, cutoff=2e7)
-    with pytest.raises(ConfigError, match="by='tokens': accepted are 'n_params' and 'flops'"):
-        compare_laws(*chinchilla_runs, cutoff=1e9, by="tokens")
-    with pytest.raises(ConfigError, match="cutoff=-1: accepted is a number > 0"):
-        compare_laws(*chinchilla_runs, cutoff=-1)
-    with pytest.raises(ConfigError, match=r"flops: accepted is one finite number > 0 per run \(48\); got shape \(3,\)"):
-        compare_laws(*chinchilla_runs, cutoff=1e9, flops=[1.0, 2.0, 3.0])
-    with pytest.raises(ConfigError, match="flops: accepted is one finite number > 0 per run .*, 1 bad"):
-        compare_laws(*chinchilla_runs, cutoff=1e9, flops=np.r_[-1.0, np.ones(47)])
-    with pytest.raises(ConfigError, match=r"names: accepted is one name per run \(48\); got 2"):
-        compare_laws(*chinchilla_runs, cutoff=1e9, names=["a", "b"])
-
-
 def test_bad_weights_are_refused():
     with pytest.raises(ConfigError, match=re.escape("weights of shape (5,): accepted is one "
                                                     "weight per run, shape (6,)")):
@@ -366,46 +213,7 @@ def test_bad_weights_are_refused():
         fit_chinchilla(GOOD_N, GOOD_T, GOOD_LOSS, weights=[1, 1, -1, 1, 1, 1])
 
 
-# --- honest intervals at a bound, held parameters ---------------------------------------------------
-
-def pinned_runs():
-    """12 runs of the law above (E = 1.7) over one decade of N, 2% noise: the fit's E collapses to
-    about 1e-29 (the runs show no floor), though resamples of the same runs find E > 0."""
-    N_R = np.repeat(np.geomspace(1e6, 1e7, 4), 3)
-    tokens_R = N_R * np.tile([5.0, 20.0, 80.0], 4)
-    return N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.02, seed=2)
-
-
-@pytest.fixture(scope="module")
-def pinned_fit():
-    fit = fit_chinchilla(*pinned_runs())
-    assert fit.law.E < 1e-20  # the premise: the full-data optimum sits at the bound E -> 0
-    return fit
-
-
-@pytest.mark.parametrize("method", ["residual", "case"])
-def test_a_fit_pinned_at_e_zero_gets_the_bound_as_lower_end_and_a_wide_interval_not_a_zero_width_one(pinned_fit,
-                                                                                                    method):
-    boot = bootstrap(pinned_fit, n_resamples=20, seed=0, method=method)
-    assert boot.method == method
-    lo, hi = boot.intervals["E"]
-    assert lo == 0.0  # the bound, not 1e-29
-    assert hi > 0.5  # resamples started off the bound find a floor: the interval is honest about it
-    assert 0 < boot.at_bound["E"] < 1
-    assert boot.n_starts_per_resample == len(pinned_fit.optima_OxP) + 36  # conf/fit.yaml: 4 x 3 x 3 grid
-    optima_only = bootstrap(pinned_fit, n_resamples=20, seed=0, grid_starts=False, method=method)
-    assert optima_only.intervals["E"] == (0.0, 0.0) and optima_only.at_bound["E"] == 1.0  # as it was
-
-
-def test_the_resample_start_grid_is_scaled_to_the_runs_and_reaches_low_e(pinned_fit):
-    grid_KxP = parametric.resample_start_grid(pinned_fit)
-    lowest = pinned_fit.loss_R.min()
-    assert grid_KxP.shape == (36, 5)
-    assert np.exp(grid_KxP[:, 2]).min() == pytest.approx(1e-4 * lowest)
-    assert np.exp(grid_KxP[:, 2]).max() == pytest.approx(0.9 * lowest)
-    law = CHINCHILLA.law_of(grid_KxP[0])  # each start predicts losses of the runs' magnitude
-    pred_R = law.predict(pinned_fit.N_R, pinned_fit.tokens_R)
-    assert 0.3 < np.median(pred_R / pinned_fit.loss_R) < 3
+# --- held parameters ------------------------------------------------------------------------------
 
 
 def test_fixed_e_stays_exactly_at_its_value_and_the_rest_is_the_best_fit_given_it(chinchilla_runs):
@@ -428,41 +236,3 @@ def test_fix_accepts_e_between_zero_and_the_lowest_loss_and_names_the_bad_value(
         with pytest.raises(ConfigError) as err:
             fit_chinchilla(*chinchilla_runs, fix=fix)
         assert words in str(err.value)
-
-
-def test_a_residual_resample_keeps_every_run_and_draws_the_fits_own_scaled_residuals(chinchilla_fit):
-    """The residual bootstrap keeps the grid as designed: each resample is every run's fitted log
-    loss plus one of the fit's log residuals (centred, scaled by sqrt(R / (R - 5)) for the five
-    fitted parameters), so no resample can lose the sizes or budgets that pin E."""
-    fit = chinchilla_fit
-    log_loss_QxR = parametric.residual_resamples(fit, 50, np.random.default_rng(0))
-    log_pred_R = np.log(fit.predict(fit.N_R, fit.tokens_R))
-    residual_R = np.log(fit.loss_R) - log_pred_R
-    R = fit.n_runs
-    scaled_R = (residual_R - residual_R.mean()) * np.sqrt(R / (R - 5))
-    drawn_QxR = log_loss_QxR - log_pred_R
-    assert log_loss_QxR.shape == (50, R)
-    assert np.isin(np.round(drawn_QxR, 12), np.round(scaled_R, 12)).all()
-    assert len(np.unique(np.round(drawn_QxR[0], 12))) > 1  # drawn with replacement, not one shift
-
-
-@pytest.mark.parametrize("method", ["residual", "case"])
-def test_both_bootstraps_hold_the_truth_and_keep_a_held_e(chinchilla_fit, chinchilla_runs, method):
-    boot = bootstrap(chinchilla_fit, n_resamples=60, seed=3, method=method)
-    for name in ("E", "alpha", "beta"):
-        lo, hi = boot.intervals[name]
-        assert lo < TRUE_CHINCHILLA.params()[name] < hi, (name, lo, hi)
-    held = fit_chinchilla(*chinchilla_runs, fix={"E": 1.7})
-    held_boot = bootstrap(held, n_resamples=10, seed=0, method=method)
-    assert (held_boot.samples["E"] == 1.7).all()
-
-
-def test_an_unknown_bootstrap_method_is_named_with_the_accepted_ones(chinchilla_fit):
-    with pytest.raises(ConfigError, match="bootstrap method 'jackknife': accepted are case, residual"):
-        bootstrap(chinchilla_fit, n_resamples=10, method="jackknife")
-
-
-def test_an_interval_end_among_infinite_resamples_is_infinite_not_nan():
-    values_Q = np.array([1.0, 2.0, 3.0] + [np.inf] * 5)
-    lo, hi = parametric.percentile_interval(values_Q, 0.95)
-    assert lo == pytest.approx(1.175) and hi == np.inf

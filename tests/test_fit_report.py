@@ -337,7 +337,7 @@ def test_a_table_no_analysis_can_use_is_refused_before_writing(tmp_path):
 def synthetic_corpus_table():
     """12 runs of LAW_X (E = 1.7) over one decade of N, 2% noise, each carrying the corpus's
     true_entropy_nats = 1.7: the full-data fit's E collapses to ~1e-29 (no floor in the runs)."""
-    from tests.test_fit_parametric import pinned_runs
+    from tests.parametric_runs import pinned_runs
 
     N_R, tokens_R, loss_R = pinned_runs()
     return RunsTable(tuple(f"r{i}" for i in range(len(N_R))), N_R, tokens_R, loss_R, 6 * N_R * tokens_R,

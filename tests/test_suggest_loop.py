@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from launch.grid import compose_grid
 from launch.commands.suggest import add_loop_options, loop_requested
+from launch.grid import compose_grid
 from launch.suggest_loop import check_loop_options, launch_settings, run_from_args, run_rounds
 from sweep.errors import ConfigError
 from sweep.fit.design import Candidate

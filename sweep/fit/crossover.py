@@ -32,9 +32,8 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import (CHINCHILLA, ChinchillaLaw, LawFit, check_bootstrap_args,
-                                  bootstrap_thetas, fit_chinchilla, law_samples,
-                                  params_times_tokens, percentile_interval, validate_runs)
+from sweep.fit.law_bootstrap import bootstrap_thetas, check_bootstrap_args, law_samples, percentile_interval
+from sweep.fit.parametric import CHINCHILLA, ChinchillaLaw, LawFit, fit_chinchilla, params_times_tokens, validate_runs
 from sweep.record import training_flops
 
 DEFAULT_EXTEND = 10.0

@@ -1,6 +1,6 @@
 """Choosing the next runs of a scaling study: which (N, T) most sharpen what the fit is asked.
 
-The bootstrap of a parametric fit (sweep/fit/parametric.py `bootstrap`) gives Q laws that the
+The bootstrap of a parametric fit (sweep/fit/law_bootstrap.py `bootstrap`) gives Q laws that the
 runs cannot tell apart. Taken together they are a joint distribution of every quantity the laws
 predict: the log loss of each candidate run, and the targets (the log of the compute-optimal loss
 L*(C) and of N_opt(C) at a target compute C). Training a candidate m observes its log loss with

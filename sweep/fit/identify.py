@@ -2,8 +2,8 @@
 problem in words with its numbers, and what would fix it (README "Fitting scaling laws:
 Identifiability").
 
-Given a LawFit (sweep/fit/parametric.py), optionally its BootstrapResult and the compute C at
-which N_opt is reported, `identifiability_flags` lists:
+Given a LawFit (sweep/fit/parametric.py), optionally its BootstrapResult (sweep/fit/law_bootstrap.py)
+and the compute C at which N_opt is reported, `identifiability_flags` lists:
 
     bound          a parameter at or near a bound: E below e_floor_fraction x the lowest loss
                    (E -> 0), an exponent below exponent_floor or above exponent_ceiling, log A or

@@ -61,7 +61,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import check_bootstrap_args, percentile_interval
+from sweep.fit.law_bootstrap import check_bootstrap_args, percentile_interval
 from sweep.fit.table import RunsTable, jsonable, validate
 from sweep.record import training_flops
 

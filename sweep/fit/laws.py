@@ -185,7 +185,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     (required when the runs have several, except by crossover, which takes every recipe; "all" is
     fit_law's). bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's (None:
     conf/fit.yaml's)."""
-    from sweep.fit import crossover, envelope, hyperparams, isoflop, parametric
+    from sweep.fit import crossover, envelope, hyperparams, isoflop, law_bootstrap, law_comparison, parametric
     from sweep.fit.fixed import fix_values
 
     _check_law(law, fix)
@@ -220,7 +220,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
                        tokens_per_param=float(fit.law.tokens_per_param(C)))
         boot = None
         if bootstrap > 0:
-            boot = parametric.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed, compute=C,
+            boot = law_bootstrap.bootstrap(fit, n_resamples=bootstrap, level=level, seed=seed, compute=C,
                                         method=bootstrap_method)
             out["bootstrap"] = bootstrap_to_dict(boot)
         out["identifiability"] = fit_to_dict(fit, boot, C)["identifiability"]
@@ -231,7 +231,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
         if cutoff is None:  # hold out the largest size (or compute)
             values = N if by == "n_params" else table.flops_R
             cutoff = float(np.unique(values)[-1])
-        cmp = parametric.compare_laws(N, tokens, loss, cutoff=cutoff, by=by, flops=table.flops_R,
+        cmp = law_comparison.compare_laws(N, tokens, loss, cutoff=cutoff, by=by, flops=table.flops_R,
                                       names=table.names)
         return FittedLaw(law, cmp, table, jsonable({**head, **comparison_to_dict(cmp)}))
     if law == "isoflop":

@@ -50,7 +50,8 @@ from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design_bound import DesignBound, smallest_share_within
-from sweep.fit.parametric import FORMS, bootstrap, check_bootstrap_args, fit_law, percentile_interval
+from sweep.fit.law_bootstrap import bootstrap, check_bootstrap_args, percentile_interval
+from sweep.fit.parametric import FORMS, fit_law
 from sweep.fit.table import RunsTable
 
 BASELINES = ("random", "grid", "spread")

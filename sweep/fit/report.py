@@ -69,23 +69,23 @@ from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
 from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_isoflop, draw_loss_vs_flops,
                                draw_loss_vs_n, draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
-from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,
-                                   find_optima, fit_laws, fit_step_law, near_optimal_bands)
-from sweep.fit.isoflop import IsoFlopBudget, IsoFlopFit, fit_isoflop, group_budgets
 from sweep.fit.findings import assess_findings, needs_line
 from sweep.fit.findings.verdict import Finding
 from sweep.fit.fixed import fix_values
+from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw,
+                                   find_optima, fit_laws, fit_step_law, near_optimal_bands)
 from sweep.fit.identify import Flag, identifiability_flags
+from sweep.fit.isoflop import IsoFlopBudget, IsoFlopFit, fit_isoflop, group_budgets
+from sweep.fit.law_bootstrap import BootstrapResult, bootstrap, check_bootstrap_args, check_bootstrap_method
+from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.laws import (bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict,
                             truth_to_dict)
-from sweep.fit.parametric import (PROGRESS_DELAY_S, BootstrapResult, LawComparison, LawFit,
-                                  bootstrap, check_bootstrap_args, check_bootstrap_method, compare_laws,
-                                  fit_chinchilla, fit_subscaling)
+from sweep.fit.parametric import PROGRESS_DELAY_S, LawFit, fit_chinchilla, fit_subscaling
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
+from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
 from sweep.progress import progress
 from sweep.record import STOPPED_EARLY
-from sweep.fit.table import OPTIONAL, Curves, RunsTable, best_points, jsonable, validate
 from sweep.storage import atomic_write
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many

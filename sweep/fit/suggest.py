@@ -17,7 +17,8 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.parametric import FORMS, bootstrap, check_enough_points, fit_law, percentile_interval
+from sweep.fit.law_bootstrap import bootstrap, percentile_interval
+from sweep.fit.parametric import FORMS, check_enough_points, fit_law
 from sweep.fit.table import RunsTable, best_points, validate
 
 

@@ -22,8 +22,9 @@ from sweep.fit.defaults import fit_defaults
 from sweep.fit.findings.cells import (Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus,
                                       ratio_key)
 from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
+from sweep.fit.law_bootstrap import percentile_interval
+from sweep.fit.law_comparison import compare_laws
 from sweep.fit.laws import comparison_to_dict
-from sweep.fit.parametric import compare_laws, percentile_interval
 from sweep.fit.table import RunsTable, jsonable
 
 RATE_DIGITS = 2  # corpora are told apart by their duplicate rate rounded to this many decimals
@@ -150,7 +151,7 @@ def _token_gains(budgets: dict[float, dict[float, Cell]],
 
 def held_out_comparison(cells: list[Cell]) -> tuple[dict | None, str, bool | None]:
     """Chinchilla and sub-scaling fitted below the largest N of one corpus's cells, judged on its
-    largest-N cells (parametric.compare_laws, as `sweep report` section 2): (the comparison as a
+    largest-N cells (law_comparison.compare_laws, as `sweep report` section 2): (the comparison as a
     dict, a sentence, whether sub-scaling's mean abs relative error is lower; None: it cannot run)."""
     if not cells:
         return None, "the held-out comparison cannot run: the corpus has no runs", None

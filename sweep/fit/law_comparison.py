@@ -1,0 +1,122 @@
+"""The held-out comparison of the parametric laws (sweep/fit/parametric.py): each fitted on the runs
+below a size or compute cutoff, its error on the runs at or above it (`sweep fit --law compare`,
+the report's section 2).
+
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.fit.parametric import LawFit, fit_law, form_named, run_arrays, validate_runs
+from sweep.record import training_flops
+
+
+@dataclass(frozen=True)
+class HeldOutError:
+    mean_abs_rel: float  # mean |pred / loss - 1|
+    rms_log: float  # sqrt(mean (log pred - log loss)^2)
+    max_abs_rel: float  # max |pred / loss - 1|
+
+
+@dataclass(frozen=True)
+class LawComparison:
+    """Both laws fitted on the runs below the cutoff, judged on the runs at or above it.
+
+    The `_R` arrays are every input run (training and held-out); `held_out_R` marks those at or
+    above the cutoff, `predictions_R` is each law's prediction of every run."""
+
+    by: str  # n_params | flops
+    cutoff: float
+    n_train: int
+    n_held_out: int
+    fits: dict[str, LawFit]
+    errors: dict[str, HeldOutError]
+    held_out_rows: np.ndarray  # indices into the input of the held-out runs
+    predictions: dict[str, np.ndarray]  # law -> prediction of each held-out run
+    names: tuple[str, ...]
+    N_R: np.ndarray = field(repr=False)
+    tokens_R: np.ndarray = field(repr=False)
+    flops_R: np.ndarray = field(repr=False)  # C: the given flops, else 6 N T
+    loss_R: np.ndarray = field(repr=False)
+    held_out_R: np.ndarray = field(repr=False)
+    predictions_R: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def best(self) -> str:
+        """The law with the lower RMS log error on the held-out runs."""
+        return min(self.errors, key=lambda name: self.errors[name].rms_log)
+
+    def per_run(self, include_train: bool = False) -> list[dict]:
+        """One dict per held-out run (and each training run too with include_train), in input
+        order: name, n_params, tokens, flops, loss, held_out, and per law pred_LAW,
+        rel_error_LAW = pred / loss - 1 and log_error_LAW = log(pred / loss) (> 0: the law
+        predicts too high)."""
+        out = []
+        for i in range(len(self.loss_R)):
+            if not (include_train or self.held_out_R[i]):
+                continue
+            row = {"name": self.names[i], "n_params": float(self.N_R[i]), "tokens": float(self.tokens_R[i]),
+                   "flops": float(self.flops_R[i]), "loss": float(self.loss_R[i]),
+                   "held_out": bool(self.held_out_R[i])}
+            for law, pred_R in self.predictions_R.items():
+                ratio = float(pred_R[i] / self.loss_R[i])
+                row.update({f"pred_{law}": float(pred_R[i]), f"rel_error_{law}": ratio - 1,
+                            f"log_error_{law}": float(np.log(ratio))})
+            out.append(row)
+        return out
+
+
+def held_out_error(pred_R: np.ndarray, loss_R: np.ndarray) -> HeldOutError:
+    rel_R = pred_R / loss_R - 1
+    return HeldOutError(mean_abs_rel=float(np.mean(np.abs(rel_R))),
+                        rms_log=float(np.sqrt(np.mean(np.log(pred_R / loss_R) ** 2))),
+                        max_abs_rel=float(np.max(np.abs(rel_R))))
+
+
+def compare_laws(N, tokens, loss, *, cutoff: float, by: str = "n_params",
+                 laws: tuple[str, ...] = ("chinchilla", "subscaling"), flops=None,
+                 names=None) -> LawComparison:
+    """Fit each law on runs with N (by="n_params") or compute C (by="flops") below `cutoff`,
+    predict the runs at or above it and report each law's held-out error and every run's
+    prediction. C is `flops` where given (a runs table's flops column), else 6 N T; `names`
+    labels the runs in `per_run` (default "run 0", "run 1", ...)."""
+    N_R, tokens_R, loss_R = run_arrays(N, tokens, loss)
+    if by not in ("n_params", "flops"):
+        raise ConfigError(f"by={by!r}: accepted are 'n_params' and 'flops'")
+    if not isinstance(cutoff, (int, float, np.number)) or not cutoff > 0:
+        raise ConfigError(f"cutoff={cutoff!r}: accepted is a number > 0 (parameters or FLOPs)")
+    flops_R = training_flops(N_R, tokens_R) if flops is None else np.asarray(flops, dtype=np.float64)
+    if flops_R.shape != N_R.shape or not (np.isfinite(flops_R) & (flops_R > 0)).all():
+        raise ConfigError(f"flops: accepted is one finite number > 0 per run ({N_R.size}); got shape "
+                          f"{flops_R.shape}" + ("" if flops_R.shape != N_R.shape else
+                                                f", {int((~(np.isfinite(flops_R) & (flops_R > 0))).sum())} bad"))
+    names = tuple(f"run {i}" for i in range(N_R.size)) if names is None else tuple(str(n) for n in names)
+    if len(names) != N_R.size:
+        raise ConfigError(f"names: accepted is one name per run ({N_R.size}); got {len(names)}")
+    x_R = N_R if by == "n_params" else flops_R
+    train_R = x_R < cutoff
+    n_train, n_test = int(train_R.sum()), int((~train_R).sum())
+    if n_test == 0:
+        raise ConfigError(f"cutoff={cutoff:g} ({by}) leaves no run to predict: the largest run "
+                          f"has {by}={x_R.max():g}; accepted is a cutoff <= that")
+    forms = [form_named(name) for name in laws]
+    for form in forms:
+        try:
+            validate_runs(N_R[train_R], tokens_R[train_R], loss_R[train_R], n_params=form.n_params,
+                          law=form.name)
+        except ConfigError as exc:
+            raise ConfigError(f"cutoff={cutoff:g} ({by}) leaves {n_train} runs below it to fit "
+                              f"on: {exc}") from None
+    fits = {form.name: fit_law(form, N_R[train_R], tokens_R[train_R], loss_R[train_R]) for form in forms}
+    predictions_R = {name: f.predict(N_R, tokens_R) for name, f in fits.items()}
+    predictions = {name: p_R[~train_R] for name, p_R in predictions_R.items()}
+    return LawComparison(
+        by=by, cutoff=float(cutoff), n_train=n_train, n_held_out=n_test, fits=fits,
+        errors={name: held_out_error(p_R, loss_R[~train_R]) for name, p_R in predictions.items()},
+        held_out_rows=np.flatnonzero(~train_R), predictions=predictions, names=names, N_R=N_R,
+        tokens_R=tokens_R, flops_R=flops_R, loss_R=loss_R, held_out_R=~train_R, predictions_R=predictions_R)

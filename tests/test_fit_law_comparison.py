@@ -1,0 +1,105 @@
+"""sweep/fit/law_comparison.py: the laws fitted below a cutoff, each one's error on the runs at or
+above it, every held-out run's predictions; bad settings."""
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+from sweep.fit.law_comparison import compare_laws
+from sweep.record import training_flops
+from tests import parametric_runs
+
+
+@pytest.fixture(scope="module")
+def chinchilla_runs():
+    return parametric_runs.chinchilla_runs()
+
+
+@pytest.fixture(scope="module")
+def subscaling_runs():
+    return parametric_runs.subscaling_runs()
+
+
+@pytest.fixture(scope="module")
+def subscaling_comparison(subscaling_runs):
+    return compare_laws(*subscaling_runs, cutoff=1e9, by="n_params")
+
+
+def test_held_out_error_favours_the_law_that_made_the_data(subscaling_comparison):
+    comparison = subscaling_comparison
+    assert comparison.n_train == 36 and comparison.n_held_out == 12
+    assert comparison.best == "subscaling"
+    sub, chin = comparison.errors["subscaling"], comparison.errors["chinchilla"]
+    assert sub.rms_log < chin.rms_log / 2
+    assert sub.mean_abs_rel < 0.01
+    assert set(comparison.predictions) == {"chinchilla", "subscaling"}
+    assert comparison.predictions["subscaling"].shape == (12,)
+
+
+def test_every_run_has_each_law_s_prediction_and_error(subscaling_comparison, subscaling_runs):
+    comparison = subscaling_comparison
+    held_out = comparison.per_run()
+    assert [run["name"] for run in held_out] == [f"run {i}" for i in comparison.held_out_rows]
+    assert all(run["held_out"] and run["n_params"] >= 1e9 for run in held_out)
+    N_R, tokens_R, loss_R = subscaling_runs
+    for k, (i, run) in enumerate(zip(comparison.held_out_rows, held_out)):
+        assert (run["n_params"], run["tokens"], run["loss"]) == (N_R[i], tokens_R[i], loss_R[i])
+        assert run["flops"] == pytest.approx(6 * N_R[i] * tokens_R[i])
+        for law in ("chinchilla", "subscaling"):
+            pred = comparison.predictions[law][k]
+            assert run[f"pred_{law}"] == pred
+            assert run[f"rel_error_{law}"] == pytest.approx(pred / loss_R[i] - 1)
+            assert run[f"log_error_{law}"] == pytest.approx(np.log(pred / loss_R[i]))
+    for law, err in comparison.errors.items():  # the aggregate errors are these runs' errors
+        assert err.mean_abs_rel == pytest.approx(np.mean([abs(r[f"rel_error_{law}"]) for r in held_out]))
+        assert err.max_abs_rel == pytest.approx(max(abs(r[f"rel_error_{law}"]) for r in held_out))
+    every = comparison.per_run(include_train=True)
+    assert len(every) == 48 and sum(r["held_out"] for r in every) == 12
+    train = [r for r in every if not r["held_out"]]
+    assert all(r["n_params"] < 1e9 for r in train)
+    fitted = comparison.fits["chinchilla"]  # a training run's prediction is the fitted law's
+    assert train[0]["pred_chinchilla"] == pytest.approx(fitted.predict(train[0]["n_params"], train[0]["tokens"]))
+
+
+def test_by_flops_cuts_on_the_given_flops_not_on_6NT(chinchilla_runs):
+    """A table whose flops column is not 6 N T (e.g. counting attention): the cut follows it."""
+    N_R, tokens_R, loss_R = chinchilla_runs
+    flops_R = 6 * N_R * tokens_R * (1e9 / N_R) ** 0.5  # smaller models cost relatively more
+    cutoff = 3e19
+    by_column_R, by_6NT_R = flops_R >= cutoff, 6 * N_R * tokens_R >= cutoff
+    assert by_column_R.sum() != by_6NT_R.sum()  # the two cuts differ on this table
+    names = [f"r{i}" for i in range(N_R.size)]
+    comparison = compare_laws(N_R, tokens_R, loss_R, cutoff=cutoff, by="flops", flops=flops_R, names=names,
+                              laws=("chinchilla",))
+    assert comparison.held_out_rows.tolist() == np.flatnonzero(by_column_R).tolist()
+    assert comparison.n_train == int((~by_column_R).sum())
+    assert [r["name"] for r in comparison.per_run()] == [names[i] for i in np.flatnonzero(by_column_R)]
+    assert [r["flops"] for r in comparison.per_run()] == flops_R[by_column_R].tolist()
+
+
+def test_on_chinchilla_data_both_laws_predict_well(chinchilla_runs):
+    N_R, tokens_R, loss_R = chinchilla_runs
+    comparison = compare_laws(N_R, tokens_R, loss_R, cutoff=3e19, by="flops")
+    held_out_R = training_flops(N_R, tokens_R) >= 3e19
+    assert comparison.held_out_rows.tolist() == np.flatnonzero(held_out_R).tolist()
+    for name, err in comparison.errors.items():
+        assert err.mean_abs_rel < 0.03, name
+    chin, sub = comparison.errors["chinchilla"], comparison.errors["subscaling"]
+    assert abs(chin.rms_log - sub.rms_log) < 0.01
+
+
+def test_bad_comparison_settings_are_refused(chinchilla_runs):
+    with pytest.raises(ConfigError, match="leaves no run to predict"):
+        compare_laws(*chinchilla_runs, cutoff=1e12)
+    with pytest.raises(ConfigError, match="cutoff=2e\\+07 .* leaves 6 runs below it to fit on"):
+        compare_laws(*chinchilla_runs, cutoff=2e7)
+    with pytest.raises(ConfigError, match="by='tokens': accepted are 'n_params' and 'flops'"):
+        compare_laws(*chinchilla_runs, cutoff=1e9, by="tokens")
+    with pytest.raises(ConfigError, match="cutoff=-1: accepted is a number > 0"):
+        compare_laws(*chinchilla_runs, cutoff=-1)
+    with pytest.raises(ConfigError, match=r"flops: accepted is one finite number > 0 per run \(48\); got shape \(3,\)"):
+        compare_laws(*chinchilla_runs, cutoff=1e9, flops=[1.0, 2.0, 3.0])
+    with pytest.raises(ConfigError, match="flops: accepted is one finite number > 0 per run .*, 1 bad"):
+        compare_laws(*chinchilla_runs, cutoff=1e9, flops=np.r_[-1.0, np.ones(47)])
+    with pytest.raises(ConfigError, match=r"names: accepted is one name per run \(48\); got 2"):
+        compare_laws(*chinchilla_runs, cutoff=1e9, names=["a", "b"])
