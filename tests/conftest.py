@@ -79,3 +79,29 @@ def wide_console(monkeypatch):
     from launch.commands.printing import console
 
     monkeypatch.setattr(console, "width", 250)
+
+
+# --- runs of known parametric laws (tests/parametric_runs.py), for the fits' tests ---------------
+
+@pytest.fixture(scope="module")
+def chinchilla_runs():
+    """48 runs of a known Chinchilla law, 1% noise: (N_R, tokens_R, loss_R)."""
+    from tests import parametric_runs
+
+    return parametric_runs.chinchilla_runs()
+
+
+@pytest.fixture(scope="module")
+def chinchilla_fit(chinchilla_runs):
+    from sweep.fit.parametric import fit_chinchilla
+
+    return fit_chinchilla(*chinchilla_runs)
+
+
+@pytest.fixture(scope="module")
+def subscaling_runs():
+    """48 runs of Chen et al.'s sub-scaling law, 0.3% noise: (N_R, tokens_R, loss_R)."""
+    from tests import parametric_runs
+
+    return parametric_runs.subscaling_runs()
+

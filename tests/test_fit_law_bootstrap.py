@@ -9,18 +9,7 @@ from sweep.errors import ConfigError
 from sweep.fit import law_bootstrap
 from sweep.fit.law_bootstrap import bootstrap
 from sweep.fit.parametric import CHINCHILLA, fit_chinchilla
-from tests import parametric_runs
 from tests.parametric_runs import TRUE_CHINCHILLA, pinned_runs
-
-
-@pytest.fixture(scope="module")
-def chinchilla_runs():
-    return parametric_runs.chinchilla_runs()
-
-
-@pytest.fixture(scope="module")
-def chinchilla_fit(chinchilla_runs):
-    return fit_chinchilla(*chinchilla_runs)
 
 
 def test_bootstrap_intervals_contain_the_truth(chinchilla_fit):

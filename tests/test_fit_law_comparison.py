@@ -7,17 +7,6 @@ import pytest
 from sweep.errors import ConfigError
 from sweep.fit.law_comparison import compare_laws
 from sweep.record import training_flops
-from tests import parametric_runs
-
-
-@pytest.fixture(scope="module")
-def chinchilla_runs():
-    return parametric_runs.chinchilla_runs()
-
-
-@pytest.fixture(scope="module")
-def subscaling_runs():
-    return parametric_runs.subscaling_runs()
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,6 @@ from tests import parametric_runs
 from tests.parametric_runs import TRUE_CHINCHILLA, TRUE_SUBSCALING, runs_grid
 
 
-@pytest.fixture(scope="module")
-def chinchilla_runs():
-    return parametric_runs.chinchilla_runs()
-
-
-@pytest.fixture(scope="module")
-def chinchilla_fit(chinchilla_runs):
-    return fit_chinchilla(*chinchilla_runs)
-
-
 # --- Chinchilla ------------------------------------------------------------------------------
 
 def test_noise_free_runs_are_recovered_almost_exactly_from_one_batched_call(monkeypatch):
