@@ -322,13 +322,17 @@ def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> C
                                                 | {float(f"{f * n_largest:.3g}") for f in TABLE_SIZE_FACTORS}))
     ratios = given.get(RATIO) or table_ratios(table.tokens_R / table.n_params_R, fit_defaults().suggest_max_ratios)
     fewest = float(table.tokens_R.min())
-    pairs = [(float(n), r) for n in sizes for r in ratios]
-    below = [(n, r) for n, r in pairs  # 1% below: the 3-digit rounding of N and ratio is no reason
-             if n * r < 0.99 * fewest and not (N_PARAMS in given and RATIO in given)]
-    candidates = tuple(Candidate(n, n * r, label=f"N{short(n)}-tpp{r:g}") for n, r in pairs if (n, r) not in below)
+    keep_all = N_PARAMS in given and RATIO in given  # both axes given: taken as they are
+    candidates, below = [], []
+    for n in map(float, sizes):
+        for r in ratios:
+            if n * r < 0.99 * fewest and not keep_all:  # 1% below: the 3-digit rounding of N and ratio is no reason
+                below.append((n, r))
+            else:
+                candidates.append(Candidate(n, n * r, label=f"N{short(n)}-tpp{r:g}"))
     reason = None if not below else (f"N{short(below[0][0])}-tpp{below[0][1]:g}: {below[0][0] * below[0][1]:.3g} tokens, "
                                      f"fewer than any run of the table ({fewest:.3g}): the law is not known to hold there")
-    return CandidateSet(candidates, {N_PARAMS: tuple(sizes), RATIO: tuple(ratios)}, left_out=len(below),
+    return CandidateSet(tuple(candidates), {N_PARAMS: tuple(sizes), RATIO: tuple(ratios)}, left_out=len(below),
                         left_out_reason=reason)
 
 
