@@ -1,6 +1,5 @@
 """launch/commands/fit.py: `sweep fit` on a runs table or sweep, as YAML or JSON, with its warnings."""
 
-import csv
 import json
 
 import pytest
@@ -12,11 +11,7 @@ from tests.helpers import write_runs
 def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
     from tests.test_fit_laws import rows
 
-    table = tmp_path / "runs.csv"
-    with open(table, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows())
+    table = write_runs(tmp_path / "runs.csv", rows())
     assert main(["fit", "--runs-table", str(table), "--law", "chinchilla", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
@@ -25,12 +20,8 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
 def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_json(tmp_path, capsys):
     from tests.test_fit_laws import synthetic_rows
 
-    table = tmp_path / "runs.csv"
-    with open(table, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss", "true_entropy_nats"],
-                                extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(synthetic_rows(1.69))
+    table = write_runs(tmp_path / "runs.csv", synthetic_rows(1.69),
+                       ("run", "n_params", "tokens", "final_eval_loss", "true_entropy_nats"))
     assert main(["fit", "--runs-table", str(table), "--compute", "1e23", "--fix", "E=true"]) == 0
     out = capsys.readouterr().out
     assert "fixed:\n  E: 1.69" in out and out.index("identifiability:") < out.index("warning: n_opt: N_opt = ")

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from launch.cli import main
+from tests.helpers import write_runs
 
 
 @pytest.mark.slow
@@ -19,11 +20,7 @@ def test_the_fits_bootstrap_default_has_one_home_in_conf_fit_yaml(tmp_path, monk
 
     assert (fit_defaults().bootstrap, fit_defaults().seed) == (200, 0)  # README: 200 resamples, seed 0
     monkeypatch.setattr(launch.cli, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), bootstrap=7, seed=3))
-    table = tmp_path / "runs.csv"
-    with open(table, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows())
+    table = write_runs(tmp_path / "runs.csv", rows())
     assert main(["report", "--runs-table", str(table), "--out", str(tmp_path / "report")]) == 0
     boot = json.loads((tmp_path / "report" / "fits.json").read_text())["chinchilla"]["bootstrap"]
     assert (boot["n_resamples"], boot["seed"]) == (7, 3)

@@ -9,6 +9,8 @@ from sweep.errors import ConfigError
 from sweep.fit.candidates import NO_CONFIGS, candidate_set, candidate_widths, replaced, table_candidates
 from sweep.fit.table import from_rows
 from sweep.rundir import RunDir
+from tests.helpers import write_runs
+
 
 BASE_LR = "optim.lr=0.002"  # the tuned learning rate of the best run of the largest N
 
@@ -94,12 +96,7 @@ def test_a_table_file_s_candidates_are_on_n_only_without_a_command(tmp_path):
             for n in (1e6, 2e6) for r in (10, 20.0004)]
     path = tmp_path / "runs.csv"
     from_rows(rows)  # a valid table
-    import csv
-
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["run", "n_params", "tokens", "final_eval_loss"], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_runs(path, rows)
     cands = candidate_set(str(path))
     assert cands.axes == {"n_params": (1e6, 2e6, 4e6, 8e6), "budget.tokens_per_param": (10.0, 20.0)}
     assert len(cands.candidates) == 8 and all(c.overrides == () and c.steps is None for c in cands.candidates)
