@@ -5,7 +5,7 @@ figures (the `sweep` command, launch/cli.py, is the same from a shell).
 
     api.plan(["model.d=64,128", "optim.lr=1e-3,3e-3"])     # DataFrame: one row per grid point
     runs = api.load("runs/demo")                          # DataFrame: one row per run, nested fields dotted
-    runs = api.load("wandb:my-team/scaling-sweep/demo")   # ... or a W&B group, or a .csv / .parquet file
+    runs = api.load("wandb:my-team/scaling-sweep/demo")   # ... or a W&B group, or a runs file (.csv, .tsv, .json, .parquet)
     fitted = api.fit(runs[runs["lr"] == 3e-3], "chinchilla", bootstrap=100)
     fitted.fit.law.E, fitted.predict(1e8, 2e9)            # the typed fit (a LawFit) and its loss at (N, T)
     fitted.summary                                        # the dict `sweep fit --json` prints
@@ -63,18 +63,15 @@ def plan(overrides: Sequence[str] = (), config_name: str = "train"):
 
 def load(source: str | os.PathLike):
     """The runs of a sweep folder (with each run's Slurm job state, as `sweep status` shows), a
-    W&B group (`wandb:[ENTITY/]PROJECT/GROUP`) or a .csv / .parquet runs file, as a DataFrame:
+    W&B group (`wandb:[ENTITY/]PROJECT/GROUP`) or a runs file (.csv, .tsv, .json, .jsonl, .parquet),
+    as a DataFrame:
     one row per run, nested fields as dotted columns (`data_density.exact_duplicate_rate`),
     the columns of `sweep status --csv`. ConfigError for a missing folder or file."""
-    import pandas as pd
-
-    from sweep.fit.table import is_table_file
+    from sweep.fit.table import is_table_file, read_frame
 
     text = str(source)
     if is_table_file(text):
-        if not Path(text).is_file():
-            raise ConfigError(f"runs file {text} does not exist")
-        return pd.read_csv(text) if text.endswith(".csv") else pd.read_parquet(text)
+        return read_frame(text)
     return runs_frame(runs_of(text))
 
 
@@ -117,7 +114,7 @@ def runs_frame(rows: Sequence[dict[str, Any]]):
 
 def table_of(runs: Any):
     """A RunsTable (sweep/fit/table.py) from a DataFrame (`load`'s, filtered), a source (sweep folder,
-    wandb: group, .csv / .parquet file) or a RunsTable: its complete runs, the others counted."""
+    wandb: group, runs file: .csv, .tsv, .json, .jsonl, .parquet) or a RunsTable: its complete runs, the others counted."""
     from sweep.fit.table import RunsTable, from_frame, load_runs_table
 
     if isinstance(runs, RunsTable):
@@ -127,7 +124,7 @@ def table_of(runs: Any):
     if hasattr(runs, "columns"):
         return from_frame(runs, "a DataFrame")
     raise ConfigError(f"runs of type {type(runs).__name__}: accepted are a DataFrame, a sweep folder, a wandb: group, "
-                      "a .csv / .parquet file or a RunsTable")
+                      "a runs file (.csv, .tsv, .json, .jsonl, .parquet) or a RunsTable")
 
 
 def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, seed: int | None = None,

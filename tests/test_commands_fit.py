@@ -35,7 +35,7 @@ def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_js
 
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
-    assert "a sweep folder or W&B group, or a .csv / .parquet runs file (or --runs-table FILE)" in capsys.readouterr().out
+    assert "a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; or --runs-table FILE)" in capsys.readouterr().out
     table = tmp_path / "runs.csv"
     table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
     assert main(["fit", "--runs-table", str(table)]) == 2

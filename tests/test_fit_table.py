@@ -56,12 +56,20 @@ def test_runs_below_a_tokens_per_param_ratio_are_left_out_and_counted():
             table.with_min_tokens_per_param(bad)
 
 
-def test_file_loaders_read_csv_and_parquet(tmp_path):
+def test_file_loaders_read_csv_tsv_json_jsonl_and_parquet(tmp_path):
     frame = pd.DataFrame({"run": ["a", "b", "c", "d"], "n_params": [1e6, 2e6, 4e6, 8e6],
                           "tokens": [2e7, 4e7, 8e7, 1.6e8], "loss": [3.2, 3.0, 2.9, float("nan")],
                           "recipe": ["base", "base", "new", "new"], "status": ["complete"] * 3 + ["diverged"]})
-    for path in (tmp_path / "runs.csv", tmp_path / "runs.parquet"):
-        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
+    writers = {"runs.csv": lambda p: frame.to_csv(p, index=False),
+               "runs.tsv": lambda p: frame.to_csv(p, sep="\t", index=False),
+               "records.json": lambda p: frame.to_json(p, orient="records"),
+               "columns.json": lambda p: p.write_text(json.dumps(frame.to_dict("list"))),
+               "pandas.json": lambda p: frame.to_json(p),  # DataFrame.to_json's own layout: {column: {row: value}}
+               "runs.jsonl": lambda p: frame.to_json(p, orient="records", lines=True),
+               "runs.parquet": lambda p: frame.to_parquet(p)}
+    for name, write in writers.items():
+        path = tmp_path / name
+        write(path)
         table = load_runs_table(path)
         assert table.names == ("a", "b", "c") and table.excluded == {"diverged": 1}
         np.testing.assert_allclose(table.flops_R, 6 * table.n_params_R * table.tokens_R)
@@ -111,6 +119,40 @@ def test_a_columns_own_name_wins_over_its_aliases_and_one_letter_names_keep_thei
         from_frame(pd.DataFrame({"n_params": [1e6, 2e6], "d": [2e7, 4e7], "loss": [3.2, 3.0]}))
 
 
+@pytest.mark.parametrize("columns", [("Parameters", "Tokens", "Loss"), ("N_Params", "#tokens", "eval/loss"),
+                                     ("non_embedding_params", "Tokens-Seen", "Test Loss")])
+def test_a_columns_own_name_and_its_aliases_are_read_whatever_their_case_and_punctuation(columns):
+    frame = pd.DataFrame(dict(zip(columns, ([1e6, 2e6], [2e7, 4e7], [3.2, 3.0]))))
+    table = from_frame(frame, "published.csv")
+    assert table.n_params_R.tolist() == [1e6, 2e6] and table.tokens_R.tolist() == [2e7, 4e7]
+    assert table.loss_R.tolist() == [3.2, 3.0]
+    assert table.columns_read == dict(zip(("n_params", "tokens", "loss"), columns))
+
+
+def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
+    n_params, tokens = np.array([1e6, 2e6]), np.array([2e7, 4e7])
+    from_n = from_frame(pd.DataFrame({"N": n_params, "C": 6 * n_params * tokens, "loss": [3.2, 3.0]}))
+    np.testing.assert_allclose(from_n.tokens_R, tokens)
+    assert from_n.columns_read == {"n_params": "N", "flops": "C", "tokens": "flops / (6 n_params)"}
+    from_tokens = from_frame(pd.DataFrame({"tokens": tokens, "flops": 6 * n_params * tokens, "loss": [3.2, 3.0]}))
+    np.testing.assert_allclose(from_tokens.n_params_R, n_params)
+    assert from_tokens.columns_read == {"n_params": "flops / (6 tokens)"}
+    from_ratio = from_frame(pd.DataFrame({"n_params": n_params, "Tokens per param": [20, 20], "loss": [3.2, 3.0]}))
+    np.testing.assert_allclose(from_ratio.tokens_R, tokens)
+    assert from_ratio.columns_read == {"tokens": "n_params x Tokens per param"}
+    with pytest.raises(ConfigError, match=r"run 'row 1': flops = '\?' is not a number"):
+        from_frame(pd.DataFrame({"N": n_params, "C": [1.2e14, "?"], "loss": [3.2, 3.0]}))
+
+
+def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
+    frame = pd.DataFrame({"Params (M)": [1.0, 2.0], "Tokens (B)": [0.02, 0.04], "loss": [3.2, 3.0]})
+    with pytest.raises(ConfigError) as err:
+        from_frame(frame, "paper.csv")
+    message = str(err.value)
+    assert "paper.csv lacks the column(s) n_params, tokens; it has Params (M), Tokens (B), loss" in message
+    assert "Not read: 'Params (M)' as n_params, 'Tokens (B)' as tokens, a unit or qualifier in the name" in message
+
+
 def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
     frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):
@@ -147,8 +189,21 @@ def test_unknown_file_and_missing_file_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_runs_table(tmp_path / "nothing.parquet")
     (tmp_path / "runs.txt").write_text("n_params\n")
-    with pytest.raises(ConfigError, match=r"\.csv or \.parquet"):
+    with pytest.raises(ConfigError, match=r"a runs file is \.csv, \.tsv, \.json, \.jsonl or \.parquet, not '\.txt'"):
         from_file(tmp_path / "runs.txt")
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]', r"runs.json: not valid JSON \(.*line 1\)"),
+    ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]}', "an object of columns, each a list \\(all as long\\)"),
+    ("runs.json", '"n_params"', "a list of objects \\(one per run\\)"),
+    ("runs.jsonl", '{"n_params": 1e6}\n\n[1, 2]\n', "runs.jsonl, line 3: .* one object \\(a run\\) per line, not a list"),
+    ("runs.jsonl", '{"n_params": 1e6}\n{"n_params":\n', "runs.jsonl, line 2: not valid JSON"),
+])
+def test_a_malformed_json_runs_file_is_one_error_naming_where(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_runs_table(tmp_path / name)
 
 
 def write_run(root, name, status, n_params, records, loss=None):

@@ -18,17 +18,18 @@ from sweep.results import flatten
 
 
 def table_source(source: str | None, runs_file: Path | None) -> tuple[str | None, Path | None]:
-    """(source, runs_file) with a .csv / .parquet file given as the source taken as --runs-table."""
+    """(source, runs_file) with a runs file (.csv, .tsv, .json, .jsonl, .parquet) given as the source taken
+    as --runs-table."""
     from sweep.fit.table import is_table_file
 
     if (source is None) == (runs_file is None):
-        raise ConfigError("give a sweep folder or W&B group, or a .csv / .parquet runs file (or --runs-table "
-                          "FILE): one of them")
+        raise ConfigError("give a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; "
+                          "or --runs-table FILE): one of them")
     return (None, Path(source)) if source is not None and is_table_file(source) else (source, runs_file)
 
 
 def load_table(source: str | None, runs_file: Path | None, upload: bool = False):
-    """The runs table of a sweep folder / W&B group (with its rows) or of a CSV / parquet file."""
+    """The runs table of a sweep folder / W&B group (with its rows) or of a runs file."""
     from sweep.fit.table import from_file, from_rows
 
     source, runs_file = table_source(source, runs_file)

@@ -1,5 +1,6 @@
 """The runs table the fits read: one row per complete run with its size N (n_params), tokens T,
-compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's CSV / parquet file.
+compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's runs file (CSV, TSV,
+JSON, JSON lines or parquet).
 
 Only complete runs are kept; diverged, failed, unfinished and early-stopped runs are left out and
 counted by status (`RunsTable.excluded`), so a fit can say what it did not see. A run stopped early
@@ -45,22 +46,29 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *ME
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 # Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
-# Tokens", "Training FLOP"), read where the table lacks the column's own name; compared with case,
-# spaces and hyphens ignored, except the papers' one-letter names, compared exactly ("D" is tokens,
-# "d" a width).
+# Tokens", "Training FLOP"), read where the table lacks the column's own name. Names are compared
+# with case and punctuation ignored ("Loss", "#params", "eval/loss" and "Training-Tokens" are loss,
+# params, eval_loss and training_tokens), except the papers' one-letter names, compared exactly ("D"
+# is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match: its values are not tokens.
 COLUMN_ALIASES = {
-    "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "model_size", "model_params"),
-    "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "data_size", "dataset_size"),
-    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops"),
-    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss"),
+    "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "num_parameters", "model_size",
+                 "model_params", "model_parameters", "non_embedding_params", "nonembedding_params"),
+    "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
+               "tokens_seen", "total_tokens", "data_size", "dataset_size"),
+    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute"),
+    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss"),
     "lr": ("learning_rate", "peak_lr"),
     "batch_size": ("bs", "batch"),
     "weight_decay": ("wd",),
 }
+# A table with two of N, T and C gives the third by C = 6 N T, and N with tokens per parameter
+# gives T (columns_read says so).
+DERIVED = {"tokens": "flops / (6 n_params)", "n_params": "flops / (6 tokens)"}
+RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
-FILE_SUFFIXES = (".csv", ".parquet")
+FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -219,40 +227,88 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
 
 
 def from_file(path: str | os.PathLike) -> RunsTable:
-    """The runs table of a .csv or .parquet file with columns n_params, tokens and loss (or
-    final_eval_loss); optional flops, recipe, lr, batch_size, weight_decay, d, l,
-    true_entropy_nats, loss_stderr (the final eval loss's standard error), duplicate_rate (the
-    corpus's near-or-exact duplicate document rate), and a run name
-    (run or name). A `status` column, where present, keeps only the complete rows (the
-    stopped_early ones are set aside with their predicted_final_eval_loss and predicted_interval
-    columns, as `sweep status --csv` writes them); a `role` column leaves out the rows of ladder
-    trunks."""
+    """The runs table of a .csv, .tsv, .json (a list of records, or {column: [values]}), .jsonl (a
+    record per line) or .parquet file with columns n_params, tokens and loss (or final_eval_loss);
+    optional flops, recipe, lr, batch_size, weight_decay, d, l, true_entropy_nats, loss_stderr (the
+    final eval loss's standard error), duplicate_rate (the corpus's near-or-exact duplicate
+    document rate), and a run name (run or name). A `status` column, where present, keeps only the
+    complete rows (the stopped_early ones are set aside with their predicted_final_eval_loss and
+    predicted_interval columns, as `sweep status --csv` writes them); a `role` column leaves out the
+    rows of ladder trunks."""
+    return from_frame(read_frame(path), str(path))
+
+
+def read_frame(path: str | os.PathLike) -> Any:
+    """A runs file (FILE_SUFFIXES) as a pandas DataFrame, its columns as the file names them;
+    ConfigError for another suffix, a missing file, or one that cannot be read as a table."""
     import pandas as pd
 
     path = Path(path)
     if path.suffix not in FILE_SUFFIXES:
-        raise ConfigError(f"{path}: a runs file is {' or '.join(FILE_SUFFIXES)}, not {path.suffix or 'no suffix'!r}")
+        raise ConfigError(f"{path}: a runs file is {', '.join(FILE_SUFFIXES[:-1])} or {FILE_SUFFIXES[-1]}, "
+                          f"not {path.suffix or 'no suffix'!r}")
     if not path.is_file():
         raise ConfigError(f"runs file {path} does not exist")
     try:
-        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix in (".csv", ".tsv"):
+            return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+        return pd.DataFrame(_json_records(path))
+    except ConfigError:
+        raise
     except Exception as err:  # malformed file
         raise ConfigError(f"could not read {path}: {type(err).__name__}: {err}") from err
-    return from_frame(frame, str(path))
+
+
+def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
+    """The records of a .jsonl file (one object per line, blank lines skipped) or of a .json file
+    holding a list of objects or an object of equally long lists (a column each)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}, line {number}: not valid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise ConfigError(f"{path}, line {number}: a runs .jsonl holds one object (a run) per line, "
+                                  f"not a {type(record).__name__}")
+            records.append(record)
+        return records
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return data
+    columns = list(data.values()) if isinstance(data, dict) else []
+    if columns and (all(isinstance(v, list) for v in columns) and len({len(v) for v in columns}) == 1
+                    or all(isinstance(v, dict) for v in columns)):  # the second: pandas' DataFrame.to_json
+        return data
+    raise ConfigError(f"{path}: a runs .json holds a list of objects (one per run) or an object of columns, "
+                      f"each a list (all as long) or an object keyed by row (pandas' to_json), "
+                      f"not a {type(data).__name__} of that shape")
 
 
 def from_frame(frame: Any, source: str = "") -> RunsTable:
     """The runs table of a pandas DataFrame with the columns `from_file` reads (a runs file, or
     the table of a sweep a user filtered in a notebook); ConfigError naming a missing column."""
     where = source or "the runs table"
+    has = ", ".join(map(str, frame.columns))
     columns_read = _aliased_columns(frame.columns, where)
     frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
+    frame, derived = _derived_columns(frame)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        has = ", ".join(map(str, frame.columns))
         also = "; ".join(f"{c} may be named {', '.join(COLUMN_ALIASES[c])}" for c in missing)
         raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
-                          f"required: {', '.join(REQUIRED)} ({also})")
+                          f"required: {', '.join(REQUIRED)} ({also}; of n_params, tokens and flops "
+                          f"any two give the third, by flops = 6 n_params tokens){_unit_hint(frame.columns, missing)}")
+    columns_read = {**columns_read, **derived}
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
     excluded = {}
@@ -281,20 +337,17 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
 
 def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
     """{column: the frame's column read as it}, for each column the frame lacks under its own name
-    but has under one of its COLUMN_ALIASES, the first of them in that order (the loss: first
-    final_eval_loss, as `sweep status --csv` writes it); ConfigError where two of the frame's
-    columns are the same alias but for case or spacing."""
-    def key(name: Any) -> str:
-        text = str(name).strip()
-        return text if len(text) == 1 else text.casefold().replace(" ", "_").replace("-", "_")
-
+    but has under another spelling of it ("Loss", "N_Params") or under one of its COLUMN_ALIASES,
+    the first of them in that order (the loss: first final_eval_loss, as `sweep status --csv`
+    writes it); ConfigError where two of the frame's columns are the same name but for case or
+    punctuation."""
     present = [str(c) for c in columns]
     read = {}
     for name, aliases in COLUMN_ALIASES.items():
         if name in present:
             continue
-        for alias in (*(LOSS_ALIASES[1:] if name == "loss" else ()), *aliases):
-            found = [c for c in present if key(c) == key(alias)]
+        for alias in (name, *(LOSS_ALIASES[1:] if name == "loss" else ()), *aliases):
+            found = [c for c in present if _column_key(c) == _column_key(alias)]
             if len(found) > 1:
                 raise ConfigError(f"{where}: the columns {', '.join(map(repr, found))} could each be {name}; "
                                   f"keep one, or name the one to use {name!r}")
@@ -304,13 +357,59 @@ def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
     return read
 
 
+def _unit_hint(columns: Iterable[Any], missing: Sequence[str]) -> str:
+    """A sentence naming the frame's columns that would be a missing one but for a unit or a
+    qualifier in their names ("Tokens (B)"), which are not read: their values may be scaled."""
+    near = [(str(c), name) for name in missing for c in columns
+            if _column_key(c) not in RATIO_NAMES and any(
+                _column_key(c).startswith(_column_key(alias) + "_") for alias in (name, *COLUMN_ALIASES[name])
+                if len(alias) > 1)]
+    if not near:
+        return ""
+    shown = ", ".join(f"{c!r} as {name}" for c, name in near)
+    return (f". Not read: {shown}, a unit or qualifier in the name (its values may be in millions or "
+            f"billions); give plain counts under the column's own name")
+
+
+def _column_key(name: Any) -> str:
+    """A column name compared with case and punctuation ignored ("#Params" -> "params",
+    "eval/loss" -> "eval_loss"), a one-letter name as it is (D is tokens, d a width)."""
+    text = str(name).strip()
+    if len(text) == 1:
+        return text
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in text.casefold()).split())
+
+
+def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
+    """The frame with tokens computed from n_params and tokens per parameter, or n_params or tokens
+    from the other and flops (C = 6 N T), where it lacks one of them but has what gives it, and
+    {column: how it was computed}."""
+    derived = {}
+    ratio = next((c for c in frame.columns if _column_key(c) in RATIO_NAMES), None)
+    if "tokens" not in frame.columns and "n_params" in frame.columns and ratio is not None:
+        frame = frame.assign(tokens=_numeric(frame["n_params"]) * _numeric(frame[ratio]))
+        derived["tokens"] = f"n_params x {ratio}"
+    for name, other in (("tokens", "n_params"), ("n_params", "tokens")):
+        if name not in frame.columns and {other, "flops"} <= set(frame.columns):
+            frame = frame.assign(**{name: _numeric(frame["flops"]) / (6.0 * _numeric(frame[other]))})
+            derived[name] = DERIVED[name]
+    return frame, derived
+
+
+def _numeric(values: Any) -> Any:
+    """A column as numbers (a value that is none: NaN, which `validate` names)."""
+    import pandas as pd
+
+    return pd.to_numeric(values, errors="coerce")
+
+
 def is_table_file(source: str | os.PathLike) -> bool:
-    """Whether a source names a .csv / .parquet runs file (not a sweep folder or a W&B group)."""
+    """Whether a source names a runs file (FILE_SUFFIXES) (not a sweep folder or a W&B group)."""
     return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:
-    """A .csv / .parquet file, a sweep folder, or a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
+    """A runs file (.csv, .tsv, .json, .jsonl, .parquet), a sweep folder, or a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
     text = str(source)
     if is_table_file(text):
         return from_file(text)
