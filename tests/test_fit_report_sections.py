@@ -1,0 +1,32 @@
+"""sweep/fit/report_sections.py: report.md's text from the fits: the header says what was fitted to
+which runs, each section the table cannot support says why, each figure is saved and linked."""
+
+from __future__ import annotations
+
+from sweep.fit.report_fits import fit_all
+from sweep.fit.report_sections import report_markdown
+from tests.test_fit_report import BUDGETS, PNG_SIGNATURE, isoflop_rows, make_table, sections
+
+
+def test_the_header_says_which_runs_were_fitted_and_skipped_sections_say_why(tmp_path):
+    table = make_table(isoflop_rows(budgets=BUDGETS[:3]), {"diverged": 2})
+    fits = fit_all(table, None, n_resamples=10, seed=3, cutoff=None, compute=None, recipe=None)
+    figures = {}
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=3,
+                           out_dir=tmp_path, figures=figures)
+    header = text.split("\n## ")[0]
+    assert "- Runs used: 270 complete runs; excluded: 2 diverged" in header
+    assert "- Recipes: 'x' (135 runs), 'y' (135 runs)" in header
+    assert "- Sections 1-5 fit the 135 runs of recipe 'x'" in header
+    assert "see one point per (N, T): the lowest loss of the runs sharing them (a hyperparameter grid, seeds): " \
+           "15 points from 135 runs" in header
+    assert "- Bootstrap (section 1): 10 resamples of" in header and "seed 3" in header
+    assert "skipped: envelope" in header
+    by_number = sections(text)
+    assert by_number["4"].strip().endswith("Skipped: no loss curves were given: Approach 1 reads every run's "
+                                           "loss-vs-FLOPs curve (metrics.jsonl), so it needs a sweep folder")
+    assert {"loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "lr_ucurves", "batch_ucurves", "crossover"} <= \
+        set(figures)
+    for name, path in figures.items():
+        assert path.parent == tmp_path and path.read_bytes()[:8] == PNG_SIGNATURE
+        assert f"]({name}.png)" in text
