@@ -5,7 +5,7 @@ figures (the `sweep` command, launch/cli.py, is the same from a shell).
 
     api.plan(["model.d=64,128", "optim.lr=1e-3,3e-3"])     # DataFrame: one row per grid point
     runs = api.load("runs/demo")                          # DataFrame: one row per run, nested fields dotted
-    runs = api.load("wandb:my-team/scaling-sweep/demo")   # ... or a W&B group, or a runs file (.csv, .tsv, .json, .parquet)
+    runs = api.load("wandb:my-team/scaling-sweep/demo")   # ... or a W&B group, or a .csv / .tsv / .json file
     fitted = api.fit(runs[runs["lr"] == 3e-3], "chinchilla", bootstrap=100)
     fitted.fit.law.E, fitted.predict(1e8, 2e9)            # the typed fit (a LawFit) and its loss at (N, T)
     fitted.summary                                        # the dict `sweep fit --json` prints
@@ -114,7 +114,8 @@ def runs_frame(rows: Sequence[dict[str, Any]]):
 
 def table_of(runs: Any):
     """A RunsTable (sweep/fit/table.py) from a DataFrame (`load`'s, filtered), a source (sweep folder,
-    wandb: group, runs file: .csv, .tsv, .json, .jsonl, .parquet) or a RunsTable: its complete runs, the others counted."""
+    wandb: group, runs file: .csv, .tsv, .json, .jsonl, .parquet) or a RunsTable: its complete runs, the
+    others counted."""
     from sweep.fit.table import RunsTable, from_frame, load_runs_table
 
     if isinstance(runs, RunsTable):

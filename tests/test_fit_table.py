@@ -197,7 +197,8 @@ def test_unknown_file_and_missing_file_are_errors(tmp_path):
     ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]', r"runs.json: not valid JSON \(.*line 1\)"),
     ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]}', "an object of columns, each a list \\(all as long\\)"),
     ("runs.json", '"n_params"', "a list of objects \\(one per run\\)"),
-    ("runs.jsonl", '{"n_params": 1e6}\n\n[1, 2]\n', "runs.jsonl, line 3: .* one object \\(a run\\) per line, not a list"),
+    ("runs.jsonl", '{"n_params": 1e6}\n\n[1, 2]\n',
+     "runs.jsonl, line 3: .* one object \\(a run\\) per line, not a list"),
     ("runs.jsonl", '{"n_params": 1e6}\n{"n_params":\n', "runs.jsonl, line 2: not valid JSON"),
 ])
 def test_a_malformed_json_runs_file_is_one_error_naming_where(tmp_path, name, text, message):

@@ -263,7 +263,8 @@ def read_frame(path: str | os.PathLike) -> Any:
 
 def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
     """The records of a .jsonl file (one object per line, blank lines skipped) or of a .json file
-    holding a list of objects or an object of equally long lists (a column each)."""
+    holding a list of objects, or an object of columns: equally long lists, or objects keyed by row
+    (what pandas' DataFrame.to_json writes)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
         records = []
@@ -404,12 +405,13 @@ def _numeric(values: Any) -> Any:
 
 
 def is_table_file(source: str | os.PathLike) -> bool:
-    """Whether a source names a runs file (FILE_SUFFIXES) (not a sweep folder or a W&B group)."""
+    """Whether a source names a runs file (FILE_SUFFIXES), not a sweep folder or a W&B group."""
     return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:
-    """A runs file (.csv, .tsv, .json, .jsonl, .parquet), a sweep folder, or a W&B group (`wandb:[ENTITY/]PROJECT/GROUP`)."""
+    """A runs file (.csv, .tsv, .json, .jsonl, .parquet), a sweep folder, or a W&B group
+    (`wandb:[ENTITY/]PROJECT/GROUP`)."""
     text = str(source)
     if is_table_file(text):
         return from_file(text)
