@@ -129,6 +129,17 @@ def test_a_columns_own_name_and_its_aliases_are_read_whatever_their_case_and_pun
     assert table.columns_read == dict(zip(("n_params", "tokens", "loss"), columns))
 
 
+def test_step_laws_column_names_are_read_its_data_recipes_as_recipes():
+    # Step Law's released runs name the loss "smooth loss" and the data mixture "data_recipe"
+    frame = pd.DataFrame({"N": [1e6, 2e6], "D": [2e7, 4e7], "lr": [1e-3, 2e-3], "bs": [64, 128],
+                          "smooth loss": [3.2, 3.0], "data_recipe": ["en", "code"]})
+    table = from_frame(frame, "steplaw.csv")
+    assert table.loss_R.tolist() == [3.2, 3.0] and table.recipe == ("en", "code")
+    assert table.batch_size_R.tolist() == [64, 128]
+    assert table.columns_read == {"n_params": "N", "tokens": "D", "loss": "smooth loss", "recipe": "data_recipe",
+                                  "batch_size": "bs"}
+
+
 def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
     n_params, tokens = np.array([1e6, 2e6]), np.array([2e7, 4e7])
     from_n = from_frame(pd.DataFrame({"N": n_params, "C": 6 * n_params * tokens, "loss": [3.2, 3.0]}))

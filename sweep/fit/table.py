@@ -46,7 +46,7 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *ME
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 # Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
-# Tokens", "Training FLOP"), read where the table lacks the column's own name. Names are compared
+# Tokens", "Training FLOP"; Step Law's: "smooth loss", "data_recipe"), read where the table lacks the column's own name. Names are compared
 # with case and punctuation ignored ("Loss", "#params", "eval/loss" and "Training-Tokens" are loss,
 # params, eval_loss and training_tokens), except the papers' one-letter names, compared exactly ("D"
 # is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match: its values are not tokens.
@@ -56,7 +56,9 @@ COLUMN_ALIASES = {
     "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
                "tokens_seen", "total_tokens", "data_size", "dataset_size"),
     "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute"),
-    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss"),
+    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
+             "smooth_loss"),
+    "recipe": ("data_recipe",),
     "lr": ("learning_rate", "peak_lr"),
     "batch_size": ("bs", "batch"),
     "weight_decay": ("wd",),
