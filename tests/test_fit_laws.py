@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.laws import LAWS, fit_law
-from sweep.fit.table import from_rows
+from sweep.fit.table import from_frame, from_rows
 
 TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
 
@@ -99,6 +100,16 @@ def test_recipe_all_fits_every_recipe_side_by_side():
         fit_law("chinchilla", from_rows(few), recipe="all")
 
 
+def test_runs_of_several_recipes_are_not_fitted_as_one_and_the_error_names_the_column():
+    frame = pd.DataFrame(rows(recipe="chinchilla") + rows(seed=2, recipe="llama_3", E=1.6))
+    with pytest.raises(ConfigError, match=r"the runs belong to 2 recipes \(column 'recipe': chinchilla, llama_3\): "
+                                          r"fit one with --recipe NAME"):
+        fit_law("chinchilla", from_rows(frame.to_dict("records")))
+    studies = from_frame(frame.rename(columns={"recipe": "experiment"}), "isoflops.csv")
+    with pytest.raises(ConfigError, match=r"2 recipes \(column 'experiment': chinchilla, llama_3\)"):
+        fit_law("isoflop", studies)
+
+
 @pytest.mark.slow  # about 18 s; the crossover of two recipes is test_fit_crossover.py's
 def test_crossover_of_three_recipes_gives_every_pair_and_of_two_the_pair_s_keys_at_the_top():
     three = fit_law("crossover", from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=1.6)
@@ -138,7 +149,7 @@ def test_parametric_laws_see_the_best_run_of_each_point_and_one_recipe_at_a_time
     out = fit_law("chinchilla", from_rows(rows() + worse))
     assert (out["n_runs"], out["n_points"]) == (64, 32) and out["E"] == pytest.approx(1.7, rel=0.05)
     table = from_rows(rows(recipe="a") + rows(seed=2, recipe="b"))
-    with pytest.raises(ConfigError, match=r"2 recipes \(a, b\).*--recipe NAME"):
+    with pytest.raises(ConfigError, match=r"2 recipes \(column 'recipe': a, b\).*--recipe NAME"):
         fit_law("chinchilla", table)
     assert fit_law("chinchilla", table, recipe="b")["n_runs"] == 32
     with pytest.raises(ConfigError, match=r"--recipe 'c': the runs' recipes are \['a', 'b'\]"):

@@ -140,6 +140,17 @@ def test_step_laws_column_names_are_read_its_data_recipes_as_recipes():
                                   "batch_size": "bs"}
 
 
+def test_a_table_of_several_experiments_reads_each_as_a_recipe_unless_every_run_has_its_own():
+    # a table gathering published studies labels each "experiment": one law over two studies describes neither
+    frame = pd.DataFrame({"params": [1e6, 2e6, 1e6, 2e6], "tokens": [2e7, 4e7, 2e7, 4e7], "loss": [3.2, 3.0, 2.9, 2.7],
+                          "experiment": ["chinchilla", "chinchilla", "llama_3", "llama_3"]})
+    table = from_frame(frame, "isoflops.csv")
+    assert table.recipe == ("chinchilla", "chinchilla", "llama_3", "llama_3")
+    assert table.columns_read == {"n_params": "params", "recipe": "experiment"}
+    runs = from_frame(frame.assign(experiment=["a", "b", "c", "d"]), "runs.csv")  # a run id, not a recipe
+    assert runs.recipe is None and runs.columns_read == {"n_params": "params"}
+
+
 def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
     n_params, tokens = np.array([1e6, 2e6]), np.array([2e7, 4e7])
     from_n = from_frame(pd.DataFrame({"N": n_params, "C": 6 * n_params * tokens, "loss": [3.2, 3.0]}))

@@ -201,8 +201,9 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
         table = table.of_recipe(recipe)
         head.update(recipe=recipe, n_runs=len(table))
     elif len(labels) > 1 and law != "crossover":
-        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): fit one with "
-                          "--recipe NAME, or compare them with --law crossover")
+        column = table.columns_read.get("recipe", "recipe")
+        raise ConfigError(f"the runs belong to {len(labels)} recipes (column {column!r}: {', '.join(labels)}): fit "
+                          "one with --recipe NAME, or compare them with --law crossover")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
         n_runs, table = len(table), table.select(best_points(table, tags))

@@ -46,7 +46,8 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *ME
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 # Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
-# Tokens", "Training FLOP"; Step Law's: "smooth loss", "data_recipe"), read where the table lacks the column's own name. Names are compared
+# Tokens", "Training FLOP"; Step Law's: "smooth loss", "data_recipe"; a table gathering several
+# studies: "experiment", each a recipe fitted alone), read where the table lacks the column's own name. Names are compared
 # with case and punctuation ignored ("Loss", "#params", "eval/loss" and "Training-Tokens" are loss,
 # params, eval_loss and training_tokens), except the papers' one-letter names, compared exactly ("D"
 # is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match: its values are not tokens.
@@ -58,7 +59,7 @@ COLUMN_ALIASES = {
     "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute"),
     "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
              "smooth_loss"),
-    "recipe": ("data_recipe",),
+    "recipe": ("data_recipe", "experiment"),
     "lr": ("learning_rate", "peak_lr"),
     "batch_size": ("bs", "batch"),
     "weight_decay": ("wd",),
@@ -303,6 +304,8 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     where = source or "the runs table"
     has = ", ".join(map(str, frame.columns))
     columns_read = _aliased_columns(frame.columns, where)
+    if "recipe" in columns_read and len(frame) > 2 and frame[columns_read["recipe"]].nunique() == len(frame):
+        del columns_read["recipe"]  # a label of its own on every run names runs: it groups none into a recipe
     frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
     frame, derived = _derived_columns(frame)
     missing = [c for c in REQUIRED if c not in frame.columns]
