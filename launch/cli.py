@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="log the runs table (and --plot's figure) to the sweep's W&B group")
     f = sub.add_parser("fit", help="fit a scaling law to a sweep's complete runs")
     f.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
-    f.add_argument("--runs-table", type=Path, help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
+    f.add_argument("--runs-table", type=Path,
+                   help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
     f.add_argument("--law", default="chinchilla", choices=LAWS)
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
     f.add_argument("--bootstrap", type=int, help="resamples for confidence intervals (default: none; --law "
@@ -174,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
-    rp.add_argument("--runs-table", type=Path, help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
+    rp.add_argument("--runs-table", type=Path,
+                    help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
     rp.add_argument("--out", type=Path, help="report folder (default: SWEEP_DIR/report)")
     rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,
                     help="resamples for the confidence intervals (default: conf/fit.yaml)")
@@ -228,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sg.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap (and of --replay's "
                                                                      "random design)")
     sg.add_argument("--json", action="store_true", help="print the proposals (or the replay) as JSON")
+    sg.add_argument("--recipe", metavar="NAME", help="fit and follow this recipe's runs (required when the source "
+                                                     "holds several recipes; a table's recipe or experiment column)")
     sg.add_argument("--replay", metavar="TABLE", help="replay the choice on a finished runs table (any source) "
                                                       "against random, grid and spread designs")
     sg.add_argument("--growth", type=float, metavar="G", help="--replay: each round's budget over the compute spent "

@@ -149,3 +149,26 @@ def test_suggest_with_too_few_runs_says_what_the_fit_needs(tmp_path, capsys):
     assert main(["suggest", str(table), "--target-compute", "1e16"]) == 2
     assert "the 3 runs give 3 points to fit (the best run of each model size and token count): the chinchilla law " \
            "(5 parameters) needs at least 6" in capsys.readouterr().out
+
+
+def test_suggest_on_a_table_of_several_studies_asks_for_one_and_follows_its_runs(tmp_path, capsys, wide_console):
+    """A public collection of studies (an 'experiment' column): suggesting from all of them at once would
+    fit one law over several; --recipe picks one, whose runs alone give the candidates."""
+    from tests.test_fit_laws import rows
+
+    studies = [{**r, "experiment": "small"} for r in rows() if r["n_params"] < 2e7] + \
+        [{**r, "run": f"{r['run']}-big", "experiment": "big"} for r in rows(seed=2)]
+    table = write_runs(tmp_path / "studies.csv", studies,
+                       ("run", "n_params", "tokens", "flops", "final_eval_loss", "experiment"))
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--bootstrap", "20"]) == 2
+    assert "the runs belong to 2 recipes (column 'experiment': big, small): a suggestion fits one recipe's runs; " \
+           "give --recipe NAME" in " ".join(capsys.readouterr().out.split())
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--bootstrap", "20", "--count", "1",
+                 "--recipe", "small", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    alone = write_runs(tmp_path / "small.csv", [r for r in studies if r["experiment"] == "small"],
+                       ("run", "n_params", "tokens", "flops", "final_eval_loss"))
+    assert main(["suggest", str(alone), "--target-compute", "1e21", "--bootstrap", "20", "--count", "1", "--json"]) == 0
+    assert out == {**json.loads(capsys.readouterr().out), "source": str(table)}  # as if the table held its runs alone
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--recipe", "small", "--rounds", "1"]) == 2
+    assert "--recipe: not taken with --rounds" in capsys.readouterr().out

@@ -18,6 +18,7 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.replay import DESIGNS, ORACLE, STRATEGIES, replay
+from sweep.fit.table import RunsTable
 from tests.known_law_tables import law_table
 
 SIZES = np.geomspace(1e7, 1e9, 5)
@@ -174,3 +175,19 @@ def test_a_table_of_three_sizes_is_one_error_naming_them():  # the README demo's
     demo_like = law_table(np.geomspace(1e7, 1e8, 3), (5, 10, 20))
     with pytest.raises(ConfigError, match="the table has 3 model sizes: a replay needs at least 4"):
         replay(demo_like, resamples=20)
+
+
+def test_a_table_of_two_recipes_is_replayed_one_recipe_at_a_time():
+    """One law over two recipes describes neither: the replay asks which, and replays only its runs
+    (recipe 'a' has 3 sizes here, so its replay is the 3-size error, before any fit)."""
+    wide, narrow = law_table(np.geomspace(1e7, 1e8, 5), (5, 20)), law_table(np.geomspace(1e7, 1e8, 3), (5, 20))
+    both = RunsTable(wide.names + narrow.names, *(np.concatenate([getattr(wide, f), getattr(narrow, f)])
+                                                  for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")),
+                     recipe=("b",) * len(wide) + ("a",) * len(narrow))
+    with pytest.raises(ConfigError, match=r"the runs belong to 2 recipes \(column 'recipe': a, b\): a replay fits "
+                                          r"one recipe's runs; give --recipe NAME"):
+        replay(both, resamples=20)
+    with pytest.raises(ConfigError, match="the table has 3 model sizes: a replay needs at least 4"):
+        replay(both, resamples=20, recipe="a")
+    with pytest.raises(ConfigError, match="--recipe 'c': the runs' recipes are 'a', 'b'"):
+        replay(both, resamples=20, recipe="c")

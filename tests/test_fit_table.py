@@ -151,6 +151,22 @@ def test_a_table_of_several_experiments_reads_each_as_a_recipe_unless_every_run_
     assert runs.recipe is None and runs.columns_read == {"n_params": "params"}
 
 
+def test_only_recipe_is_the_table_of_one_recipe_or_a_clear_error_naming_them():
+    frame = pd.DataFrame({"n_params": [1e6, 2e6, 1e6], "tokens": [2e7, 4e7, 2e7], "loss": [3.2, 3.0, 2.9],
+                          "data_recipe": ["en", "en", "code"]})
+    table = from_frame(frame, "mix.csv")
+    assert table.only_recipe("code", "a fit").loss_R.tolist() == [2.9]
+    with pytest.raises(ConfigError, match=r"2 recipes \(column 'data_recipe': code, en\): a fit one recipe's runs; "
+                                          r"give --recipe NAME"):
+        table.only_recipe(None, "a fit")
+    with pytest.raises(ConfigError, match=r"--recipe 'fr': the runs' recipes are 'code', 'en'"):
+        table.only_recipe("fr", "a fit")
+    one = from_frame(frame.drop(columns="data_recipe"))
+    assert one.only_recipe(None, "a fit") is one
+    with pytest.raises(ConfigError, match=r"--recipe 'en': the runs' recipes are none \(no recipe column\)"):
+        one.only_recipe("en", "a fit")
+
+
 def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
     n_params, tokens = np.array([1e6, 2e6]), np.array([2e7, 4e7])
     from_n = from_frame(pd.DataFrame({"N": n_params, "C": 6 * n_params * tokens, "loss": [3.2, 3.0]}))

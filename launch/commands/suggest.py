@@ -27,19 +27,23 @@ def suggest_command(args: argparse.Namespace) -> int:
                  if getattr(args, k) is not None]
         if loose:
             raise ConfigError(f"{', '.join(loose)}: not taken by --replay (its target compute is the held-out runs' "
-                              "median; accepted: --law, --growth, --count, --holdout, --bootstrap, --seed, --json)")
+                              "median; accepted: --law, --growth, --count, --holdout, --bootstrap, --seed, --recipe, "
+                              "--json)")
         return replay(args.replay, args.law, args.growth, args.count, args.holdout, args.bootstrap, args.seed,
-                      args.json)
+                      args.json, args.recipe)
     loose = [f"--{k}" for k in ("growth", "holdout") if getattr(args, k) is not None]
     if loose:
         raise ConfigError(f"{', '.join(loose)}: taken only with --replay TABLE")
     if loop_requested(args):
+        if args.recipe is not None:
+            raise ConfigError("--recipe: not taken with --rounds / --until-width (the loop trains with the sweep's "
+                              "own settings and fits all its runs); suggest for a recipe without them")
         from launch.suggest_loop import run_from_args  # hydra and the launchers: only when the loop runs
         from sweep.fit.candidates import candidate_set
 
         return run_from_args(args, lambda table: candidate_set(args.sweep, args.candidates).candidates)
     return suggest(args.sweep, args.target_compute, args.law, args.budget, args.count, args.candidates,
-                   args.bootstrap, args.seed, args.json)
+                   args.bootstrap, args.seed, args.json, args.recipe)
 
 
 def add_loop_options(parser: argparse.ArgumentParser) -> None:
@@ -58,9 +62,11 @@ def loop_requested(args: argparse.Namespace) -> bool:
 
 
 def suggest(source: str, target_compute: float | None, law: str, budget: float | None, count: int | None,
-            candidates_text: str | None, bootstrap: int | None, seed: int, as_json: bool) -> int:
+            candidates_text: str | None, bootstrap: int | None, seed: int, as_json: bool,
+            recipe: str | None = None) -> int:
     """`sweep suggest`: the runs that most narrow the bootstrap intervals of L*(C) and N_opt(C) at
-    the target compute (sweep/fit/suggest.py), each with its cost and the command that trains it."""
+    the target compute (sweep/fit/suggest.py), each with its cost and the command that trains it;
+    `recipe`: whose runs are fitted and followed (required when the source has several)."""
     from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
     from sweep.fit.table import is_table_file, jsonable, load_runs_table
@@ -69,8 +75,8 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
     if count is not None and count < 1:
         raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
-    table = load_runs_table(source)
-    cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None)
+    table = load_runs_table(source).only_recipe(recipe, "a suggestion fits")
+    cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None, recipe=recipe)
     if not cands.candidates:
         raise ConfigError(f"no candidate left: each of the {cands.left_out} points was left out, e.g. "
                           f"{cands.left_out_reason}; give other values with --candidates")
@@ -169,14 +175,14 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
 
 
 def replay(source: str, law: str, growth: float | None, count: int | None, holdout: int | None,
-           bootstrap: int | None, seed: int, as_json: bool) -> int:
+           bootstrap: int | None, seed: int, as_json: bool, recipe: str | None = None) -> int:
     """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
     less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
     from sweep.fit.replay import DESIGNS, ORACLE, replay as replay_choice
     from sweep.fit.table import jsonable, load_runs_table
 
     result = replay_choice(load_runs_table(source), law=law, growth=growth, count=count, holdout=holdout, seed=seed,
-                           resamples=bootstrap)  # None: conf/fit.yaml's replay_* defaults
+                           resamples=bootstrap, recipe=recipe)  # None: conf/fit.yaml's replay_* defaults
     if as_json:
         print(json.dumps(jsonable(result.to_dict()), indent=2))
         return 0

@@ -91,15 +91,18 @@ class CandidateSet:
 
 
 def candidate_set(source: str, axes_text: str | None = None, *, table: RunsTable | None = None,
-                  api: Any = None) -> CandidateSet:
+                  api: Any = None, recipe: str | None = None) -> CandidateSet:
     """The candidates of `source` (module docstring); `axes_text` is --candidates. `table`: the
-    source's runs table when read already (a table file's); `api`: a W&B public API (tests)."""
+    source's runs table when read already (a table file's, of `recipe`); `api`: a W&B public API
+    (tests); `recipe`: the recipe whose runs the candidates follow (None: every run)."""
     source = str(source)
     if is_table_file(source):
         axes = parse_axes(axes_text, TABLE_AXES, "a table file (it has no configs)")
-        return table_candidates(table if table is not None else load_runs_table(source), axes)
+        if table is None:
+            table = load_runs_table(source).only_recipe(recipe, "candidates follow")
+        return table_candidates(table, axes)
     axes = parse_axes(axes_text, SWEEP_AXES, "a sweep folder or W&B group")
-    rows, base = sweep_base(source, api)
+    rows, base = sweep_base(source, api, recipe)
     return config_candidates(base, sweep_axes(rows), axes)
 
 
@@ -135,9 +138,9 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def sweep_base(source: str, api: Any = None) -> tuple[list[dict[str, Any]], BaseRun]:
-    """The source's runs (rows, as sweep/results.py gives them) and its base run: the complete run
-    of the largest N with the lowest final eval loss."""
+def sweep_base(source: str, api: Any = None, recipe: str | None = None) -> tuple[list[dict[str, Any]], BaseRun]:
+    """The source's runs (rows, as sweep/results.py gives them; of `recipe` only, where given) and its
+    base run: the complete run of the largest N with the lowest final eval loss."""
     from sweep.wandb_runs import parse_source
 
     wandb_sweep = parse_source(source)
@@ -151,9 +154,10 @@ def sweep_base(source: str, api: Any = None) -> tuple[list[dict[str, Any]], Base
         runs = train_runs(wandb_sweep, api)
         rows = [wandb_row(run) for run in runs]
     complete = [(i, r) for i, r in enumerate(rows) if r.get("status") == COMPLETE and _positive(r.get("n_params"))
-                and _finite(r.get("final_eval_loss"))]
+                and _finite(r.get("final_eval_loss")) and (recipe is None or (r.get("recipe") or "") == recipe)]
     if not complete:
-        raise ConfigError(f"{source} has no complete run with a final eval loss: no config to build candidates on")
+        raise ConfigError(f"{source} has no complete run{f' of recipe {recipe!r}' if recipe is not None else ''} "
+                          "with a final eval loss: no config to build candidates on")
     i, row = max(complete, key=lambda ir: (float(ir[1]["n_params"]), -float(ir[1]["final_eval_loss"])))
     if runs is None:
         return [r for _, r in complete], folder_base(row)

@@ -277,11 +277,14 @@ class Evaluator:
 def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = None, count: int | None = None,
            holdout: int | None = None, seed: int | None = None, resamples: int | None = None,
            level: float | None = None, max_fraction: float = 1.0, noise_floor: float | None = None,
-           targets: Sequence[str] = design.TARGETS, truth=None, cost_exponent: float | None = None) -> Replay:
+           targets: Sequence[str] = design.TARGETS, truth=None, cost_exponent: float | None = None,
+           recipe: str | None = None) -> Replay:
     """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
     seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
     round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
     known law's) that the held-out error is measured against in place of the held-out runs' losses.
+    recipe: the recipe whose runs are replayed (required when the table has several: one law over two
+    recipes describes neither).
     growth, holdout, noise_floor, resamples, level, seed, cost_exponent None: conf/fit.yaml's (replay_growth,
     replay_holdout, suggest_noise_floor, replay_resamples, level, seed, suggest_cost_exponent)."""
     defaults = fit_defaults()
@@ -304,7 +307,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
     heldout_targets = tuple(targets) == (HELDOUT,)
     if not heldout_targets:
         design.check_targets(targets)
-    cells = Cells.of(table)
+    cells = Cells.of(table.only_recipe(recipe, "a replay fits"))
     heldout_G = heldout_mask(cells, holdout)
     pool_G = ~heldout_G
     pool_flops = float(cells.cost_G[pool_G].sum())

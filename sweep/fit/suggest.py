@@ -125,11 +125,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
     """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs,
     at least one more than the `law` has parameters (else a ConfigError counting both)."""
-    table = validate(table, 1, "sweep suggest")
-    labels = sorted({r or "" for r in table.recipe}) if table.recipe is not None else []
-    if len(labels) > 1:
-        raise ConfigError(f"the runs belong to {len(labels)} recipes ({', '.join(labels)}): suggest runs for one "
-                          "recipe at a time (a table of that recipe's runs)")
+    table = validate(table, 1, "sweep suggest").only_recipe(None, "a suggestion fits")
     points = table.select(best_points(table))
     check_enough_points(len(table), len(points), law)
     return points

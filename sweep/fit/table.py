@@ -47,10 +47,11 @@ HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 # Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
 # Tokens", "Training FLOP"; Step Law's: "smooth loss", "data_recipe"; a table gathering several
-# studies: "experiment", each a recipe fitted alone), read where the table lacks the column's own name. Names are compared
-# with case and punctuation ignored ("Loss", "#params", "eval/loss" and "Training-Tokens" are loss,
-# params, eval_loss and training_tokens), except the papers' one-letter names, compared exactly ("D"
-# is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match: its values are not tokens.
+# studies: "experiment", each a recipe fitted alone), read where the table lacks the column's own
+# name. Names are compared with case and punctuation ignored ("Loss", "#params", "eval/loss" and
+# "Training-Tokens" are loss, params, eval_loss and training_tokens), except the papers' one-letter
+# names, compared exactly ("D" is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match:
+# its values are not tokens.
 COLUMN_ALIASES = {
     "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "num_parameters", "model_size",
                  "model_params", "model_parameters", "non_embedding_params", "nonembedding_params"),
@@ -140,6 +141,22 @@ class RunsTable:
         stopped = self.stopped.of_recipe(recipe) if self.stopped is not None else None
         labels = self.recipe or (None,) * len(self)
         return replace(self.select(np.array([(r or "") == recipe for r in labels], dtype=bool)), stopped=stopped)
+
+    def only_recipe(self, recipe: str | None, purpose: str) -> "RunsTable":
+        """The runs of `recipe` (`of_recipe`); with None the table itself when its runs have at most one
+        recipe. ConfigError for a recipe the table lacks, or for None when it has several (`purpose`:
+        what takes one recipe's runs), naming the column the recipes were read from."""
+        labels = sorted({r or "" for r in self.recipe}) if self.recipe is not None else []
+        column = self.columns_read.get("recipe", "recipe")
+        if recipe is None:
+            if len(labels) > 1:
+                raise ConfigError(f"the runs belong to {len(labels)} recipes (column {column!r}: {', '.join(labels)}): "
+                                  f"{purpose} one recipe's runs; give --recipe NAME")
+            return self
+        if recipe not in labels:
+            raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are "
+                              f"{', '.join(map(repr, labels)) if labels else 'none (no recipe column)'}")
+        return self.of_recipe(recipe)
 
     def with_stopped(self) -> "RunsTable":
         """Every run: the complete ones, then the stopped ones set aside, each standing with its
