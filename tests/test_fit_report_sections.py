@@ -3,6 +3,8 @@ which runs, each section the table cannot support says why, each figure is saved
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sweep.fit.report_fits import fit_all
 from sweep.fit.report_sections import report_markdown
 from tests.test_fit_report import BUDGETS, PNG_SIGNATURE, isoflop_rows, make_table, sections
@@ -30,3 +32,12 @@ def test_the_header_says_which_runs_were_fitted_and_skipped_sections_say_why(tmp
     for name, path in figures.items():
         assert path.parent == tmp_path and path.read_bytes()[:8] == PNG_SIGNATURE
         assert f"]({name}.png)" in text
+
+
+def test_the_header_names_the_column_the_recipes_were_read_from(tmp_path):
+    table = make_table(isoflop_rows(budgets=BUDGETS[:3]))
+    studies = replace(table, columns_read={"recipe": "experiment"})
+    fits = fit_all(studies, None, n_resamples=10, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
+                           out_dir=tmp_path, figures={})
+    assert "- Recipes (column 'experiment'): 'x' (135 runs), 'y' (135 runs)" in text

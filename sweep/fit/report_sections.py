@@ -68,7 +68,9 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
         lines.append(f"- Filter: runs with tokens / N < {fits.min_tokens_per_param:g} left out of every fit")
     if fits.tags_R is not None:
         counts = {n: int((fits.tags_R == n).sum()) for n in sorted(set(fits.tags_R.tolist()))}
-        lines.append("- Recipes: " + ", ".join(f"{n!r} ({k} runs)" for n, k in counts.items()))
+        column = table.columns_read.get("recipe")
+        lines.append(f"- Recipes{f' (column {column!r})' if column else ''}: "
+                     + ", ".join(f"{n!r} ({k} runs)" for n, k in counts.items()))
         if fits.recipe is not None:
             lines.append(f"- Sections 1-5 fit the {int(fits.main_R.sum())} runs of recipe {fits.recipe!r} "
                          "(one law over two recipes would describe neither); section 6 fits each recipe")
