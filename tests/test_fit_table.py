@@ -191,6 +191,17 @@ def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
     assert "Not read: 'Params (M)' as n_params, 'Tokens (B)' as tokens, a unit or qualifier in the name" in message
 
 
+@pytest.mark.parametrize("scale, column", [((1e-9, 1.0), "n_params"), ((1.0, 1e-9), "tokens")])
+def test_a_table_in_millions_or_billions_is_refused_naming_the_column(scale, column):
+    # Chinchilla's sizes in billions fit to the same E and exponents, but N_opt and the tokens per
+    # parameter then come out in the table's units: 0.02 tokens per parameter, silently
+    frame = pd.DataFrame({"N": np.array([7e7, 4e8, 1.6e9]) * scale[0], "D": np.array([1.4e9, 8e9, 3.2e10]) * scale[1],
+                          "loss": [3.2, 2.8, 2.5]})
+    with pytest.raises(ConfigError, match=rf"{column} of chin.csv spans .*: no language model has under 1000 .*"
+                                          r"look like millions or billions; give plain counts"):
+        from_frame(frame, "chin.csv")
+
+
 def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
     frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):

@@ -72,6 +72,7 @@ RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
+MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
 FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
@@ -355,7 +356,19 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
                     columns_read={name: alias for name, alias in columns_read.items() if alias != "final_eval_loss"})
-    return validate(table, 1, "a runs table")
+    return _in_counts(validate(table, 1, "a runs table"))
+
+
+def _in_counts(table: RunsTable) -> RunsTable:
+    """The table of a file, or a ConfigError where every N or every T is under MIN_COUNT: a published
+    table in millions or billions (a sweep's own runs count theirs, so only files are checked)."""
+    for column, what in (("n_params_R", "parameter"), ("tokens_R", "token")):
+        values_R = getattr(table, column)
+        if values_R.max() < MIN_COUNT:
+            raise ConfigError(f"{column[:-2]}{_of(table.source)} spans {values_R.min():.3g} .. {values_R.max():.3g}: "
+                              f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
+                              f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
+    return table
 
 
 def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
