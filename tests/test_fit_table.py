@@ -202,6 +202,13 @@ def test_a_table_in_millions_or_billions_is_refused_naming_the_column(scale, col
         from_frame(frame, "chin.csv")
 
 
+def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_tokens_per_parameter():
+    frame = pd.DataFrame({"params": [70.0, 400.0, 1600.0], "tokens": [1.4e9, 8e9, 3.2e10], "loss": [3.2, 2.8, 2.5]})
+    with pytest.raises(ConfigError, match=r"the runs of paper.csv train a median 2e\+07 tokens per parameter \(outside "
+                                          r"0.01 .. 1e\+06\): n_params or tokens look like millions or billions"):
+        from_frame(frame, "paper.csv")
+
+
 def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
     frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):

@@ -73,6 +73,7 @@ NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
+RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N or T in millions or billions
 FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
@@ -360,14 +361,21 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
 
 
 def _in_counts(table: RunsTable) -> RunsTable:
-    """The table of a file, or a ConfigError where every N or every T is under MIN_COUNT: a published
-    table in millions or billions (a sweep's own runs count theirs, so only files are checked)."""
+    """The table of a file, or a ConfigError where every N or every T is under MIN_COUNT, or the
+    median tokens per parameter is outside RATIO_RANGE (Chinchilla 20, the most overtrained small
+    models about 1e4): a published table in millions or billions (a sweep's own runs count theirs, so
+    only files are checked)."""
     for column, what in (("n_params_R", "parameter"), ("tokens_R", "token")):
         values_R = getattr(table, column)
         if values_R.max() < MIN_COUNT:
             raise ConfigError(f"{column[:-2]}{_of(table.source)} spans {values_R.min():.3g} .. {values_R.max():.3g}: "
                               f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
                               f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
+    ratio = float(np.median(table.tokens_R / table.n_params_R))
+    if not RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1]:
+        raise ConfigError(f"the runs{_of(table.source)} train a median {ratio:.3g} tokens per parameter (outside "
+                          f"{RATIO_RANGE[0]:g} .. {RATIO_RANGE[1]:g}): n_params or tokens look like millions or "
+                          f"billions; give both as plain counts")
     return table
 
 
