@@ -249,6 +249,14 @@ def test_unknown_file_and_missing_file_are_errors(tmp_path):
         from_file(tmp_path / "runs.txt")
 
 
+def test_a_csv_written_with_semicolons_or_tabs_is_read_too(tmp_path):
+    for sep in (";", "\t"):
+        path = tmp_path / "runs.csv"
+        path.write_text(sep.join(("n_params", "tokens", "loss")) + "\n" + sep.join(("1e6", "2e7", "3.2")) + "\n")
+        table = load_runs_table(path)
+        assert table.n_params_R.tolist() == [1e6] and table.loss_R.tolist() == [3.2]
+
+
 @pytest.mark.parametrize("name,text,message", [
     ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]', r"runs.json: not valid JSON \(.*line 1\)"),
     ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]}', "an object of columns, each a list \\(all as long\\)"),

@@ -275,7 +275,10 @@ def read_frame(path: str | os.PathLike) -> Any:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         if path.suffix in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+            (header,) = frame.columns if len(frame.columns) == 1 else (None,)
+            other = next((sep for sep in (";", "\t", "|") if header is not None and sep in str(header)), None)
+            return frame if other is None else pd.read_csv(path, sep=other)  # a .csv written with ; (or tabs)
         return pd.DataFrame(_json_records(path))
     except ConfigError:
         raise
