@@ -67,7 +67,7 @@ def load(source: str | os.PathLike):
     as a DataFrame:
     one row per run, nested fields as dotted columns (`data_density.exact_duplicate_rate`),
     the columns of `sweep status --csv`. ConfigError for a missing folder or file."""
-    from sweep.fit.table import is_table_file, read_frame
+    from sweep.fit.runs_file import is_table_file, read_frame
 
     text = str(source)
     if is_table_file(text):

@@ -56,36 +56,6 @@ def test_runs_below_a_tokens_per_param_ratio_are_left_out_and_counted():
             table.with_min_tokens_per_param(bad)
 
 
-def test_file_loaders_read_csv_tsv_json_jsonl_and_parquet(tmp_path):
-    frame = pd.DataFrame({"run": ["a", "b", "c", "d"], "n_params": [1e6, 2e6, 4e6, 8e6],
-                          "tokens": [2e7, 4e7, 8e7, 1.6e8], "loss": [3.2, 3.0, 2.9, float("nan")],
-                          "recipe": ["base", "base", "new", "new"], "status": ["complete"] * 3 + ["diverged"]})
-    writers = {"runs.csv": lambda p: frame.to_csv(p, index=False),
-               "runs.tsv": lambda p: frame.to_csv(p, sep="\t", index=False),
-               "records.json": lambda p: frame.to_json(p, orient="records"),
-               "columns.json": lambda p: p.write_text(json.dumps(frame.to_dict("list"))),
-               "pandas.json": lambda p: frame.to_json(p),  # DataFrame.to_json's own layout: {column: {row: value}}
-               "runs.jsonl": lambda p: frame.to_json(p, orient="records", lines=True),
-               "runs.parquet": lambda p: frame.to_parquet(p)}
-    for name, write in writers.items():
-        path = tmp_path / name
-        write(path)
-        table = load_runs_table(path)
-        assert table.names == ("a", "b", "c") and table.excluded == {"diverged": 1}
-        np.testing.assert_allclose(table.flops_R, 6 * table.n_params_R * table.tokens_R)
-        assert table.recipe == ("base", "base", "new")
-        assert table.lr_R is None
-        with pytest.raises(ConfigError, match="no 'lr' values"):
-            table.column("lr")
-
-
-def test_missing_column_names_what_the_file_has_and_needs(tmp_path):
-    path = tmp_path / "runs.csv"
-    pd.DataFrame({"n_params": [1e6], "loss": [3.0], "lr": [1e-3]}).to_csv(path, index=False)
-    with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; it has n_params, loss, lr; required"):
-        from_file(path)
-
-
 def test_a_dataframe_reads_like_a_file_and_names_its_missing_column():
     frame = pd.DataFrame({"run": ["a", "b"], "n_params": [1e6, 2e6], "tokens": [2e7, 4e7],
                           "final_eval_loss": [3.2, 3.0], "status": ["complete", "failed"]})
@@ -93,62 +63,6 @@ def test_a_dataframe_reads_like_a_file_and_names_its_missing_column():
     assert table.names == ("a",) and table.excluded == {"failed": 1} and table.loss_R.tolist() == [3.2]
     with pytest.raises(ConfigError, match=r"a notebook's runs lacks the column\(s\) tokens"):
         from_frame(frame.drop(columns="tokens"), "a notebook's runs")
-
-
-def test_a_published_tables_column_names_are_read_and_said():
-    # Epoch AI's Chinchilla replication data names its columns so; a paper's N, D, L too
-    epoch = pd.DataFrame({"Model Size": [1e6, 2e6], "Training Tokens": [2e7, 4e7], "Training FLOP": [1.3e14, 5e14],
-                          "loss": [3.2, 3.0]})
-    table = from_frame(epoch, "epoch.csv")
-    assert table.n_params_R.tolist() == [1e6, 2e6] and table.tokens_R.tolist() == [2e7, 4e7]
-    assert table.flops_R.tolist() == [1.3e14, 5e14]
-    assert table.columns_read == {"n_params": "Model Size", "tokens": "Training Tokens", "flops": "Training FLOP"}
-    paper = from_frame(pd.DataFrame({"N": [1e6, 2e6], "D": [2e7, 4e7], "L": [3.2, 3.0], "d": [64, 96],
-                                     "learning_rate": [1e-3, 2e-3]}))
-    assert paper.loss_R.tolist() == [3.2, 3.0] and paper.d_R.tolist() == [64, 96] and paper.lr_R.tolist() == [1e-3, 2e-3]
-    assert paper.columns_read == {"n_params": "N", "tokens": "D", "loss": "L", "lr": "learning_rate"}
-
-
-def test_a_columns_own_name_wins_over_its_aliases_and_one_letter_names_keep_their_case():
-    frame = pd.DataFrame({"n_params": [1e6, 2e6], "params": [9.0, 9.0], "tokens": [2e7, 4e7],
-                          "final_eval_loss": [3.2, 3.0], "eval_loss": [9.0, 9.0]})
-    table = from_frame(frame)
-    assert table.n_params_R.tolist() == [1e6, 2e6] and table.loss_R.tolist() == [3.2, 3.0]
-    assert table.columns_read == {}
-    with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; .*tokens may be named D, training_tokens"):
-        from_frame(pd.DataFrame({"n_params": [1e6, 2e6], "d": [2e7, 4e7], "loss": [3.2, 3.0]}))
-
-
-@pytest.mark.parametrize("columns", [("Parameters", "Tokens", "Loss"), ("N_Params", "#tokens", "eval/loss"),
-                                     ("non_embedding_params", "Tokens-Seen", "Test Loss")])
-def test_a_columns_own_name_and_its_aliases_are_read_whatever_their_case_and_punctuation(columns):
-    frame = pd.DataFrame(dict(zip(columns, ([1e6, 2e6], [2e7, 4e7], [3.2, 3.0]))))
-    table = from_frame(frame, "published.csv")
-    assert table.n_params_R.tolist() == [1e6, 2e6] and table.tokens_R.tolist() == [2e7, 4e7]
-    assert table.loss_R.tolist() == [3.2, 3.0]
-    assert table.columns_read == dict(zip(("n_params", "tokens", "loss"), columns))
-
-
-def test_step_laws_column_names_are_read_its_data_recipes_as_recipes():
-    # Step Law's released runs name the loss "smooth loss" and the data mixture "data_recipe"
-    frame = pd.DataFrame({"N": [1e6, 2e6], "D": [2e7, 4e7], "lr": [1e-3, 2e-3], "bs": [64, 128],
-                          "smooth loss": [3.2, 3.0], "data_recipe": ["en", "code"]})
-    table = from_frame(frame, "steplaw.csv")
-    assert table.loss_R.tolist() == [3.2, 3.0] and table.recipe == ("en", "code")
-    assert table.batch_size_R.tolist() == [64, 128]
-    assert table.columns_read == {"n_params": "N", "tokens": "D", "loss": "smooth loss", "recipe": "data_recipe",
-                                  "batch_size": "bs"}
-
-
-def test_a_table_of_several_experiments_reads_each_as_a_recipe_unless_every_run_has_its_own():
-    # a table gathering published studies labels each "experiment": one law over two studies describes neither
-    frame = pd.DataFrame({"params": [1e6, 2e6, 1e6, 2e6], "tokens": [2e7, 4e7, 2e7, 4e7], "loss": [3.2, 3.0, 2.9, 2.7],
-                          "experiment": ["chinchilla", "chinchilla", "llama_3", "llama_3"]})
-    table = from_frame(frame, "isoflops.csv")
-    assert table.recipe == ("chinchilla", "chinchilla", "llama_3", "llama_3")
-    assert table.columns_read == {"n_params": "params", "recipe": "experiment"}
-    runs = from_frame(frame.assign(experiment=["a", "b", "c", "d"]), "runs.csv")  # a run id, not a recipe
-    assert runs.recipe is None and runs.columns_read == {"n_params": "params"}
 
 
 def test_only_recipe_is_the_table_of_one_recipe_or_a_clear_error_naming_them():
@@ -165,54 +79,6 @@ def test_only_recipe_is_the_table_of_one_recipe_or_a_clear_error_naming_them():
     assert one.only_recipe(None, "a fit") is one
     with pytest.raises(ConfigError, match=r"--recipe 'en': the runs' recipes are none \(no recipe column\)"):
         one.only_recipe("en", "a fit")
-
-
-def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
-    n_params, tokens = np.array([1e6, 2e6]), np.array([2e7, 4e7])
-    from_n = from_frame(pd.DataFrame({"N": n_params, "C": 6 * n_params * tokens, "loss": [3.2, 3.0]}))
-    np.testing.assert_allclose(from_n.tokens_R, tokens)
-    assert from_n.columns_read == {"n_params": "N", "flops": "C", "tokens": "flops / (6 n_params)"}
-    from_tokens = from_frame(pd.DataFrame({"tokens": tokens, "flops": 6 * n_params * tokens, "loss": [3.2, 3.0]}))
-    np.testing.assert_allclose(from_tokens.n_params_R, n_params)
-    assert from_tokens.columns_read == {"n_params": "flops / (6 tokens)"}
-    from_ratio = from_frame(pd.DataFrame({"n_params": n_params, "Tokens per param": [20, 20], "loss": [3.2, 3.0]}))
-    np.testing.assert_allclose(from_ratio.tokens_R, tokens)
-    assert from_ratio.columns_read == {"tokens": "n_params x Tokens per param"}
-    with pytest.raises(ConfigError, match=r"run 'row 1': flops = '\?' is not a number"):
-        from_frame(pd.DataFrame({"N": n_params, "C": [1.2e14, "?"], "loss": [3.2, 3.0]}))
-
-
-def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
-    frame = pd.DataFrame({"Params (M)": [1.0, 2.0], "Tokens (B)": [0.02, 0.04], "loss": [3.2, 3.0]})
-    with pytest.raises(ConfigError) as err:
-        from_frame(frame, "paper.csv")
-    message = str(err.value)
-    assert "paper.csv lacks the column(s) n_params, tokens; it has Params (M), Tokens (B), loss" in message
-    assert "Not read: 'Params (M)' as n_params, 'Tokens (B)' as tokens, a unit or qualifier in the name" in message
-
-
-@pytest.mark.parametrize("scale, column", [((1e-9, 1.0), "n_params"), ((1.0, 1e-9), "tokens")])
-def test_a_table_in_millions_or_billions_is_refused_naming_the_column(scale, column):
-    # Chinchilla's sizes in billions fit to the same E and exponents, but N_opt and the tokens per
-    # parameter then come out in the table's units: 0.02 tokens per parameter, silently
-    frame = pd.DataFrame({"N": np.array([7e7, 4e8, 1.6e9]) * scale[0], "D": np.array([1.4e9, 8e9, 3.2e10]) * scale[1],
-                          "loss": [3.2, 2.8, 2.5]})
-    with pytest.raises(ConfigError, match=rf"{column} of chin.csv spans .*: no language model has under 1000 .*"
-                                          r"look like millions or billions; give plain counts"):
-        from_frame(frame, "chin.csv")
-
-
-def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_tokens_per_parameter():
-    frame = pd.DataFrame({"params": [70.0, 400.0, 1600.0], "tokens": [1.4e9, 8e9, 3.2e10], "loss": [3.2, 2.8, 2.5]})
-    with pytest.raises(ConfigError, match=r"the runs of paper.csv train a median 2e\+07 tokens per parameter \(outside "
-                                          r"0.01 .. 1e\+06\): n_params or tokens look like millions or billions"):
-        from_frame(frame, "paper.csv")
-
-
-def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
-    frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
-    with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):
-        from_frame(frame, "runs.csv")
 
 
 @pytest.mark.parametrize("column,value,shown", [("loss", float("nan"), "loss = nan"),
@@ -239,36 +105,6 @@ def test_too_few_runs_says_how_many_and_how_many_needed():
         validate(table, 6, "Approach 2")
     with pytest.raises(ConfigError, match="at least 1 complete runs"):
         from_rows([row("c", status="failed")])
-
-
-def test_unknown_file_and_missing_file_are_errors(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_runs_table(tmp_path / "nothing.parquet")
-    (tmp_path / "runs.txt").write_text("n_params\n")
-    with pytest.raises(ConfigError, match=r"a runs file is \.csv, \.tsv, \.json, \.jsonl or \.parquet, not '\.txt'"):
-        from_file(tmp_path / "runs.txt")
-
-
-def test_a_csv_written_with_semicolons_or_tabs_is_read_too(tmp_path):
-    for sep in (";", "\t"):
-        path = tmp_path / "runs.csv"
-        path.write_text(sep.join(("n_params", "tokens", "loss")) + "\n" + sep.join(("1e6", "2e7", "3.2")) + "\n")
-        table = load_runs_table(path)
-        assert table.n_params_R.tolist() == [1e6] and table.loss_R.tolist() == [3.2]
-
-
-@pytest.mark.parametrize("name,text,message", [
-    ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]', r"runs.json: not valid JSON \(.*line 1\)"),
-    ("runs.json", '{"n_params": [1e6, 2e6], "tokens": [2e7]}', "an object of columns, each a list \\(all as long\\)"),
-    ("runs.json", '"n_params"', "a list of objects \\(one per run\\)"),
-    ("runs.jsonl", '{"n_params": 1e6}\n\n[1, 2]\n',
-     "runs.jsonl, line 3: .* one object \\(a run\\) per line, not a list"),
-    ("runs.jsonl", '{"n_params": 1e6}\n{"n_params":\n', "runs.jsonl, line 2: not valid JSON"),
-])
-def test_a_malformed_json_runs_file_is_one_error_naming_where(tmp_path, name, text, message):
-    (tmp_path / name).write_text(text)
-    with pytest.raises(ConfigError, match=message):
-        load_runs_table(tmp_path / name)
 
 
 def write_run(root, name, status, n_params, records, loss=None):

@@ -20,7 +20,7 @@ from sweep.results import flatten
 def table_source(source: str | None, runs_file: Path | None) -> tuple[str | None, Path | None]:
     """(source, runs_file) with a runs file (.csv, .tsv, .json, .jsonl, .parquet) given as the source taken
     as --runs-table."""
-    from sweep.fit.table import is_table_file
+    from sweep.fit.runs_file import is_table_file
 
     if (source is None) == (runs_file is None):
         raise ConfigError("give a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; "

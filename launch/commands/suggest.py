@@ -69,7 +69,8 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     `recipe`: whose runs are fitted and followed (required when the source has several)."""
     from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
-    from sweep.fit.table import is_table_file, jsonable, load_runs_table
+    from sweep.fit.runs_file import is_table_file
+    from sweep.fit.table import jsonable, load_runs_table
 
     if target_compute is None:
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")

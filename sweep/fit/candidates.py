@@ -49,7 +49,8 @@ from sweep.config import TrainConfig, to_plain, validate
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design import Candidate
-from sweep.fit.table import RunsTable, is_table_file, load_runs_table
+from sweep.fit.runs_file import is_table_file
+from sweep.fit.table import RunsTable, load_runs_table
 from sweep.record import COMPLETE
 
 WIDTH, DEPTH, RATIO = "model.d", "model.l", "budget.tokens_per_param"

@@ -1,6 +1,6 @@
 """The runs table the fits read: one row per complete run with its size N (n_params), tokens T,
 compute C (flops) and final loss, from a sweep folder, a W&B group, or a user's runs file (CSV, TSV,
-JSON, JSON lines or parquet).
+JSON, JSON lines or parquet; its format and column names: sweep/fit/runs_file.py).
 
 Only complete runs are kept; diverged, failed, unfinished and early-stopped runs are left out and
 counted by status (`RunsTable.excluded`), so a fit can say what it did not see. A run stopped early
@@ -34,6 +34,7 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
+from sweep.fit.runs_file import check_counts, is_table_file, named_columns, read_frame
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -44,37 +45,9 @@ MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status 
                    "duplicate_rate": "data_density.near_or_exact_duplicate_rate"}
 OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *MEASURES)
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
-LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
-# Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
-# Tokens", "Training FLOP"; Step Law's: "smooth loss", "data_recipe"; a table gathering several
-# studies: "experiment", each a recipe fitted alone), read where the table lacks the column's own
-# name. Names are compared with case and punctuation ignored ("Loss", "#params", "eval/loss" and
-# "Training-Tokens" are loss, params, eval_loss and training_tokens), except the papers' one-letter
-# names, compared exactly ("D" is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match:
-# its values are not tokens.
-COLUMN_ALIASES = {
-    "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "num_parameters", "model_size",
-                 "model_params", "model_parameters", "non_embedding_params", "nonembedding_params"),
-    "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
-               "tokens_seen", "total_tokens", "data_size", "dataset_size"),
-    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute"),
-    "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
-             "smooth_loss"),
-    "recipe": ("data_recipe", "experiment"),
-    "lr": ("learning_rate", "peak_lr"),
-    "batch_size": ("bs", "batch"),
-    "weight_decay": ("wd",),
-}
-# A table with two of N, T and C gives the third by C = 6 N T, and N with tokens per parameter
-# gives T (columns_read says so).
-DERIVED = {"tokens": "flops / (6 n_params)", "n_params": "flops / (6 tokens)"}
-RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
-MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
-RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N or T in millions or billions
-FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -260,83 +233,11 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     return from_frame(read_frame(path), str(path))
 
 
-def read_frame(path: str | os.PathLike) -> Any:
-    """A runs file (FILE_SUFFIXES) as a pandas DataFrame, its columns as the file names them;
-    ConfigError for another suffix, a missing file, or one that cannot be read as a table."""
-    import pandas as pd
-
-    path = Path(path)
-    if path.suffix not in FILE_SUFFIXES:
-        raise ConfigError(f"{path}: a runs file is {', '.join(FILE_SUFFIXES[:-1])} or {FILE_SUFFIXES[-1]}, "
-                          f"not {path.suffix or 'no suffix'!r}")
-    if not path.is_file():
-        raise ConfigError(f"runs file {path} does not exist")
-    try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
-            (header,) = frame.columns if len(frame.columns) == 1 else (None,)
-            other = next((sep for sep in (";", "\t", "|") if header is not None and sep in str(header)), None)
-            return frame if other is None else pd.read_csv(path, sep=other)  # a .csv written with ; (or tabs)
-        return pd.DataFrame(_json_records(path))
-    except ConfigError:
-        raise
-    except Exception as err:  # malformed file
-        raise ConfigError(f"could not read {path}: {type(err).__name__}: {err}") from err
-
-
-def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
-    """The records of a .jsonl file (one object per line, blank lines skipped) or of a .json file
-    holding a list of objects, or an object of columns: equally long lists, or objects keyed by row
-    (what pandas' DataFrame.to_json writes)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"{path}, line {number}: not valid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise ConfigError(f"{path}, line {number}: a runs .jsonl holds one object (a run) per line, "
-                                  f"not a {type(record).__name__}")
-            records.append(record)
-        return records
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
-    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-        return data
-    columns = list(data.values()) if isinstance(data, dict) else []
-    if columns and (all(isinstance(v, list) for v in columns) and len({len(v) for v in columns}) == 1
-                    or all(isinstance(v, dict) for v in columns)):  # the second: pandas' DataFrame.to_json
-        return data
-    raise ConfigError(f"{path}: a runs .json holds a list of objects (one per run) or an object of columns, "
-                      f"each a list (all as long) or an object keyed by row (pandas' to_json), "
-                      f"not a {type(data).__name__} of that shape")
-
-
 def from_frame(frame: Any, source: str = "") -> RunsTable:
     """The runs table of a pandas DataFrame with the columns `from_file` reads (a runs file, or
-    the table of a sweep a user filtered in a notebook); ConfigError naming a missing column."""
-    where = source or "the runs table"
-    has = ", ".join(map(str, frame.columns))
-    columns_read = _aliased_columns(frame.columns, where)
-    if "recipe" in columns_read and len(frame) > 2 and frame[columns_read["recipe"]].nunique() == len(frame):
-        del columns_read["recipe"]  # a label of its own on every run names runs: it groups none into a recipe
-    frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
-    frame, derived = _derived_columns(frame)
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        also = "; ".join(f"{c} may be named {', '.join(COLUMN_ALIASES[c])}" for c in missing)
-        raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
-                          f"required: {', '.join(REQUIRED)} ({also}; of n_params, tokens and flops "
-                          f"any two give the third, by flops = 6 n_params tokens){_unit_hint(frame.columns, missing)}")
-    columns_read = {**columns_read, **derived}
+    the table of a sweep a user filtered in a notebook), found under a published table's names
+    (sweep/fit/runs_file.py); ConfigError naming a missing column."""
+    frame, columns_read = named_columns(frame, source or "the runs table", REQUIRED)
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
     excluded = {}
@@ -360,99 +261,9 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
                     columns_read={name: alias for name, alias in columns_read.items() if alias != "final_eval_loss"})
-    return _in_counts(validate(table, 1, "a runs table"))
-
-
-def _in_counts(table: RunsTable) -> RunsTable:
-    """The table of a file, or a ConfigError where every N or every T is under MIN_COUNT, or the
-    median tokens per parameter is outside RATIO_RANGE (Chinchilla 20, the most overtrained small
-    models about 1e4): a published table in millions or billions (a sweep's own runs count theirs, so
-    only files are checked)."""
-    for column, what in (("n_params_R", "parameter"), ("tokens_R", "token")):
-        values_R = getattr(table, column)
-        if values_R.max() < MIN_COUNT:
-            raise ConfigError(f"{column[:-2]}{_of(table.source)} spans {values_R.min():.3g} .. {values_R.max():.3g}: "
-                              f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
-                              f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
-    ratio = float(np.median(table.tokens_R / table.n_params_R))
-    if not RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1]:
-        raise ConfigError(f"the runs{_of(table.source)} train a median {ratio:.3g} tokens per parameter (outside "
-                          f"{RATIO_RANGE[0]:g} .. {RATIO_RANGE[1]:g}): n_params or tokens look like millions or "
-                          f"billions; give both as plain counts")
+    table = validate(table, 1, "a runs table")
+    check_counts(table.n_params_R, table.tokens_R, source)
     return table
-
-
-def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
-    """{column: the frame's column read as it}, for each column the frame lacks under its own name
-    but has under another spelling of it ("Loss", "N_Params") or under one of its COLUMN_ALIASES,
-    the first of them in that order (the loss: first final_eval_loss, as `sweep status --csv`
-    writes it); ConfigError where two of the frame's columns are the same name but for case or
-    punctuation."""
-    present = [str(c) for c in columns]
-    read = {}
-    for name, aliases in COLUMN_ALIASES.items():
-        if name in present:
-            continue
-        for alias in (name, *(LOSS_ALIASES[1:] if name == "loss" else ()), *aliases):
-            found = [c for c in present if _column_key(c) == _column_key(alias)]
-            if len(found) > 1:
-                raise ConfigError(f"{where}: the columns {', '.join(map(repr, found))} could each be {name}; "
-                                  f"keep one, or name the one to use {name!r}")
-            if found:
-                read[name] = found[0]
-                break
-    return read
-
-
-def _unit_hint(columns: Iterable[Any], missing: Sequence[str]) -> str:
-    """A sentence naming the frame's columns that would be a missing one but for a unit or a
-    qualifier in their names ("Tokens (B)"), which are not read: their values may be scaled."""
-    near = [(str(c), name) for name in missing for c in columns
-            if _column_key(c) not in RATIO_NAMES and any(
-                _column_key(c).startswith(_column_key(alias) + "_") for alias in (name, *COLUMN_ALIASES[name])
-                if len(alias) > 1)]
-    if not near:
-        return ""
-    shown = ", ".join(f"{c!r} as {name}" for c, name in near)
-    return (f". Not read: {shown}, a unit or qualifier in the name (its values may be in millions or "
-            f"billions); give plain counts under the column's own name")
-
-
-def _column_key(name: Any) -> str:
-    """A column name compared with case and punctuation ignored ("#Params" -> "params",
-    "eval/loss" -> "eval_loss"), a one-letter name as it is (D is tokens, d a width)."""
-    text = str(name).strip()
-    if len(text) == 1:
-        return text
-    return "_".join("".join(ch if ch.isalnum() else " " for ch in text.casefold()).split())
-
-
-def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
-    """The frame with tokens computed from n_params and tokens per parameter, or n_params or tokens
-    from the other and flops (C = 6 N T), where it lacks one of them but has what gives it, and
-    {column: how it was computed}."""
-    derived = {}
-    ratio = next((c for c in frame.columns if _column_key(c) in RATIO_NAMES), None)
-    if "tokens" not in frame.columns and "n_params" in frame.columns and ratio is not None:
-        frame = frame.assign(tokens=_numeric(frame["n_params"]) * _numeric(frame[ratio]))
-        derived["tokens"] = f"n_params x {ratio}"
-    for name, other in (("tokens", "n_params"), ("n_params", "tokens")):
-        if name not in frame.columns and {other, "flops"} <= set(frame.columns):
-            frame = frame.assign(**{name: _numeric(frame["flops"]) / (6.0 * _numeric(frame[other]))})
-            derived[name] = DERIVED[name]
-    return frame, derived
-
-
-def _numeric(values: Any) -> Any:
-    """A column as numbers (a value that is none: NaN, which `validate` names)."""
-    import pandas as pd
-
-    return pd.to_numeric(values, errors="coerce")
-
-
-def is_table_file(source: str | os.PathLike) -> bool:
-    """Whether a source names a runs file (FILE_SUFFIXES), not a sweep folder or a W&B group."""
-    return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def load_runs_table(source: str | os.PathLike) -> RunsTable:
