@@ -128,7 +128,7 @@ def fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int
     point_R = best_points(table, tags_R)
     main_flops = table.flops_R[main_R]
     fits = ReportFits(table, tags_R, chosen, main_R, point_R,
-                 compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff, bar=bar)
+                      compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff, bar=bar)
     points, main = fits.points, fits.main
     N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R
     fits.fixed = fix_values(fix, main)  # a bad --fix is the user's mistake: raised, nothing fitted
