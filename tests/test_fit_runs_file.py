@@ -177,3 +177,17 @@ def test_a_malformed_json_runs_file_is_one_error_naming_where(tmp_path, name, te
     (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_runs_table(tmp_path / name)
+
+
+def test_a_wandb_runs_export_keeps_its_finished_runs_and_counts_the_others():
+    # the CSV W&B's runs table exports: Name, State (finished, crashed, running, ...), the logged keys
+    export = pd.DataFrame({"Name": ["a", "b", "c", "d"], "State": ["finished", "crashed", "finished", "running"],
+                           "n_params": [1e6, 2e6, 4e6, 8e6], "tokens": [2e7, 4e7, 8e7, 1.6e8],
+                           "eval/loss": [3.2, 9.9, 2.9, 3.5]})
+    table = from_frame(export, "wandb_export.csv")
+    assert table.names == ("a", "c") and table.excluded == {"crashed": 1, "running": 1}
+    assert table.columns_read == {"loss": "eval/loss", "run": "Name",
+                                  "status": "State (W&B's finished read as complete)"}
+    ours = from_frame(export.rename(columns={"State": "Status"}).assign(Status=["complete", "diverged", "complete",
+                                                                              None]))
+    assert ours.names == ("a", "c") and ours.excluded == {"diverged": 1, "unknown": 1}

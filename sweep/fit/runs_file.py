@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.record import COMPLETE
 
 LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sweep give final_eval_loss
 # Other names a published table gives a column (Epoch AI's Chinchilla data: "Model Size", "Training
@@ -38,7 +39,10 @@ COLUMN_ALIASES = {
     "lr": ("learning_rate", "peak_lr"),
     "batch_size": ("bs", "batch"),
     "weight_decay": ("wd",),
+    "run": ("name", "run_name"),  # a W&B runs export's Name
+    "status": ("state",),  # a W&B runs export's State: its "finished" runs are complete (W&B_FINISHED)
 }
+WANDB_FINISHED = "finished"  # W&B's state of a run that ended without error; crashed, killed, ... are not
 # A table with two of N, T and C gives the third by C = 6 N T, and N with tokens per parameter
 # gives T (columns_read says so).
 DERIVED = {"tokens": "flops / (6 n_params)", "n_params": "flops / (6 tokens)"}
@@ -122,6 +126,12 @@ def named_columns(frame: Any, where: str, required: Sequence[str]) -> tuple[Any,
     if "recipe" in columns_read and len(frame) > 2 and frame[columns_read["recipe"]].nunique() == len(frame):
         del columns_read["recipe"]  # a label of its own on every run names runs: it groups none into a recipe
     frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
+    if "status" in frame.columns:
+        status = frame["status"].astype("string").str.strip().str.lower()
+        if (status == WANDB_FINISHED).any():  # a W&B export: finished, crashed, killed, running, ...
+            frame = frame.assign(status=status.replace({WANDB_FINISHED: COMPLETE}))
+            read_as = f"W&B's {WANDB_FINISHED} read as {COMPLETE}"
+            columns_read["status"] = f"{columns_read.get('status', 'status')} ({read_as})"
     frame, derived = _derived_columns(frame)
     missing = [c for c in required if c not in frame.columns]
     if missing:
