@@ -260,7 +260,8 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
-                    columns_read={name: alias for name, alias in columns_read.items() if alias != "final_eval_loss"})
+                    columns_read={name: alias for name, alias in columns_read.items()
+                                  if alias not in ("final_eval_loss", *NAME_COLUMNS)})  # our own names: nothing to say
     table = validate(table, 1, "a runs table")
     check_counts(table.n_params_R, table.tokens_R, source)
     return table
