@@ -191,3 +191,17 @@ def test_a_wandb_runs_export_keeps_its_finished_runs_and_counts_the_others():
     ours = from_frame(export.rename(columns={"State": "Status"}).assign(Status=["complete", "diverged", "complete",
                                                                               None]))
     assert ours.names == ("a", "c") and ours.excluded == {"diverged": 1, "unknown": 1}
+
+
+def test_numbers_with_thousands_separators_are_read_and_other_text_still_named(tmp_path):
+    # Epoch AI's "Chinchilla data - Updated data 3-26.csv" writes sizes as spreadsheets export them
+    path = tmp_path / "updated.csv"
+    path.write_text('training FLOP,model size,model size (millions),loss\n'
+                    '2.86E+21,"16,450,387,383.84",16450,2.284458716\n'
+                    '9.75E+18,"6,916,625,259.04",6917,4.967006148\n')
+    table = load_runs_table(path)
+    assert table.n_params_R.tolist() == [16450387383.84, 6916625259.04]
+    np.testing.assert_allclose(table.tokens_R, table.flops_R / (6 * table.n_params_R))
+    assert table.columns_read == {"n_params": "model size", "flops": "training FLOP", "tokens": "flops / (6 n_params)"}
+    with pytest.raises(ConfigError, match="run 'row 1': n_params = '74M' is not a number"):
+        from_frame(pd.DataFrame({"N": ["1,000,000", "74M"], "D": [2e7, 4e7], "loss": [3.2, 3.0]}), "sizes.csv")

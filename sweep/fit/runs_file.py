@@ -42,6 +42,8 @@ COLUMN_ALIASES = {
     "run": ("name", "run_name"),  # a W&B runs export's Name
     "status": ("state",),  # a W&B runs export's State: its "finished" runs are complete (W&B_FINISHED)
 }
+NUMERIC_COLUMNS = ("n_params", "tokens", "flops", "loss", "lr", "batch_size", "weight_decay")
+THOUSANDS = r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?([eE][-+]?\d+)?\s*"  # "16,450,387,383.84"
 WANDB_FINISHED = "finished"  # W&B's state of a run that ended without error; crashed, killed, ... are not
 # A table with two of N, T and C gives the third by C = 6 N T, and N with tokens per parameter
 # gives T (columns_read says so).
@@ -132,6 +134,7 @@ def named_columns(frame: Any, where: str, required: Sequence[str]) -> tuple[Any,
             frame = frame.assign(status=status.replace({WANDB_FINISHED: COMPLETE}))
             read_as = f"W&B's {WANDB_FINISHED} read as {COMPLETE}"
             columns_read["status"] = f"{columns_read.get('status', 'status')} ({read_as})"
+    frame = _without_thousands_separators(frame)
     frame, derived = _derived_columns(frame)
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -219,6 +222,24 @@ def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
             frame = frame.assign(**{name: _numeric(frame["flops"]) / (6.0 * _numeric(frame[other]))})
             derived[name] = DERIVED[name]
     return frame, derived
+
+
+def _without_thousands_separators(frame: Any) -> Any:
+    """The frame with each number written with thousands separators ("16,450,387,383.84", as
+    spreadsheets export them) in a numeric column (NUMERIC_COLUMNS) read as that number; any other
+    text stays, for the runs table's check to name."""
+    import pandas as pd
+
+    fixed = {}
+    for column in NUMERIC_COLUMNS:
+        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
+            text = frame[column].astype(str)
+            grouped = text.str.fullmatch(THOUSANDS)
+            if grouped.any():
+                fixed[column] = pd.Series([float(t.replace(",", "")) if g else v
+                                           for v, t, g in zip(frame[column], text, grouped)],
+                                          index=frame.index, dtype=object)
+    return frame.assign(**fixed) if fixed else frame
 
 
 def _numeric(values: Any) -> Any:
