@@ -74,7 +74,7 @@ from sweep.fit.parametric import PROGRESS_DELAY_S
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, ReportFits, fit_all
 from sweep.fit.report_sections import report_markdown
-from sweep.fit.table import OPTIONAL, Curves, RunsTable, jsonable, validate
+from sweep.fit.table import OPTIONAL, Curves, RunsTable, jsonable, of_source, validate
 from sweep.progress import progress
 from sweep.storage import atomic_write
 
@@ -135,7 +135,7 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     ran = [a for a in ANALYSES if a not in fits.skipped]
     if not ran and not fits.findings:  # a finding alone (l2_vs_decay's 2 sizes x 4 recipes) is a report
         reasons = "; ".join(f"{a}: {fits.skipped[a]}" for a in ANALYSES[1:])
-        raise ConfigError(f"no analysis can run on the runs table{_of(table.source)}: "
+        raise ConfigError(f"no analysis can run on the runs table{of_source(table.source)}: "
                           f"{fits.skipped['chinchilla']} (and {reasons})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,3 @@ def _fits_dict(fits: ReportFits) -> dict[str, Any]:
 def _num(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _of(source: str) -> str:
-    return f" of {source}" if source else ""

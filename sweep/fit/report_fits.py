@@ -24,7 +24,7 @@ from sweep.fit.isoflop import IsoFlopFit, fit_isoflop
 from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
-from sweep.fit.table import Curves, RunsTable, best_points
+from sweep.fit.table import Curves, RunsTable, best_points, of_source
 
 
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -119,7 +119,7 @@ def fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int
     main_R = np.ones(len(table), dtype=bool)
     names = sorted(set(tags_R.tolist())) if tags_R is not None else []
     if recipe is not None and recipe not in names:
-        raise ConfigError(f"recipe={recipe!r} is not in the runs table{_of(table.source)}; its recipes: "
+        raise ConfigError(f"recipe={recipe!r} is not in the runs table{of_source(table.source)}; its recipes: "
                           f"{', '.join(repr(n) for n in names) or 'none (no recipe column)'}")
     chosen = None
     if len(names) > 1:  # by default the first labelled recipe
@@ -215,7 +215,3 @@ def _fit_crossover(fits: ReportFits, names: list[str], n_resamples: int, seed: i
             raise ConfigError(f"recipe {name!r}: {err}") from None
     return crossovers_of_fits({name: fits.recipe_fits[name] for name in names}, n_resamples=n_resamples,
                               seed=seed)
-
-
-def _of(source: str) -> str:
-    return f" of {source}" if source else ""

@@ -93,7 +93,7 @@ class RunsTable:
             raise ConfigError(f"{name!r} is not a hyperparameter column; accepted: {', '.join(HYPERPARAMETERS)}")
         values_R = getattr(self, f"{name}_R")
         if values_R is None or not np.isfinite(values_R).any():
-            raise ConfigError(f"the runs table{_of(self.source)} has no {name!r} values")
+            raise ConfigError(f"the runs table{of_source(self.source)} has no {name!r} values")
         return values_R
 
     def select(self, keep_R: np.ndarray) -> "RunsTable":
@@ -172,7 +172,7 @@ class RunsTable:
         missing = int((~np.isfinite(self.true_entropy_nats_R)).sum())
         if values.size > 1 or missing:
             shown = ", ".join(f"{v:.6g}" for v in values[:5])
-            raise ConfigError(f"the runs{_of(self.source)} carry different true_entropy_nats ({shown}"
+            raise ConfigError(f"the runs{of_source(self.source)} carry different true_entropy_nats ({shown}"
                               f"{f'; {missing} runs none' if missing else ''}): a single true entropy needs "
                               f"every run trained on one synthetic corpus")
         return float(values[0])
@@ -288,13 +288,13 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
         bad_R = ~(np.isfinite(values_R) & (values_R > 0))
         if bad_R.any():
             i = int(np.argmax(bad_R))
-            raise ConfigError(f"run {table.names[i]!r}{_of(table.source)}: {column[:-2]} = {float(values_R[i])!r}; "
+            raise ConfigError(f"run {table.names[i]!r}{of_source(table.source)}: {column[:-2]} = {float(values_R[i])!r}; "
                               f"n_params, tokens, flops and loss must be finite and positive "
                               f"({int(bad_R.sum())} such row(s))")
     if len(table) < min_runs:
         left_out = f" ({_counts(table.excluded)} left out)" if table.excluded else ""
         raise ConfigError(f"{purpose} needs at least {min_runs} complete runs; the runs table"
-                          f"{_of(table.source)} has {len(table)}{left_out}")
+                          f"{of_source(table.source)} has {len(table)}{left_out}")
     return table
 
 
@@ -491,7 +491,8 @@ def _floats(values: Sequence[Any], column: str, names: Sequence[str]) -> np.ndar
     return out
 
 
-def _of(source: str) -> str:
+def of_source(source: str) -> str:
+    """' of SOURCE' for a message naming where the runs came from; '' for an unnamed table."""
     return f" of {source}" if source else ""
 
 
