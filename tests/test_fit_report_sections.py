@@ -20,8 +20,8 @@ def test_the_header_says_which_runs_were_fitted_and_skipped_sections_say_why(tmp
     assert "- Runs used: 270 complete runs; excluded: 2 diverged" in header
     assert "- Recipes: 'x' (135 runs), 'y' (135 runs)" in header
     assert "- Sections 1-5 fit the 135 runs of recipe 'x'" in header
-    assert "see one point per (N, T): the lowest loss of the runs sharing them (a hyperparameter grid, seeds): " \
-           "15 points from 135 runs" in header
+    assert "see one point per (N, T): the best setting of the runs sharing them (the lowest loss of a " \
+           "hyperparameter grid): 15 points from 135 runs" in header
     assert "- Bootstrap (section 1): 10 resamples of" in header and "seed 3" in header
     assert "skipped: envelope" in header
     by_number = sections(text)

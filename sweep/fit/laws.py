@@ -16,7 +16,7 @@
                  every pair of recipes (`pairs`), which recipe is lowest where (`lowest`)
 
 The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to one point per
-(recipe, N, T), the best run there (`table.best_points`); the others read every run. A table of
+(recipe, N, T), the best setting there, its seeds averaged (sweep/fit/points.py); the others read every run. A table of
 several recipes is fitted one recipe at a time (`recipe`), or each recipe side by side
 (recipe="all": {"recipes": {name: result}}), except by crossover, which takes every recipe.
 `min_tokens_per_param` leaves out runs with tokens / N below it from every law (counted in
@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.table import Curves, RunsTable, best_points, jsonable, validate
+from sweep.fit.points import point_table
+from sweep.fit.table import Curves, RunsTable, jsonable, validate
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
 
@@ -120,8 +121,8 @@ class FittedLaw:
     `predict(N, T)`, `law.n_opt(C)`, ...), LawComparison (compare), IsoFlopFit (isoflop),
     EnvelopeFit (envelope), HyperparamLaw (lr, batch; `optima` holds the U-curves it came from)
     or RecipeCrossovers (crossover). `bootstrap`: chinchilla / subscaling's BootstrapResult where
-    resampled. `table`: the runs it was fitted to (the parametric laws: the best run of each
-    (recipe, N, T)). `summary`: the JSON-able dict `sweep fit --json` prints."""
+    resampled. `table`: the runs it was fitted to (the parametric laws: the point of each
+    (recipe, N, T), sweep/fit/points.py). `summary`: the JSON-able dict `sweep fit --json` prints."""
 
     law: str
     fit: Any
@@ -206,8 +207,8 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
                           "one with --recipe NAME, or compare them with --law crossover")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
-        n_runs, table = len(table), table.select(best_points(table, tags))
-        head["n_points"] = len(table)  # the best run of each (recipe, N, T)
+        n_runs, table = len(table), point_table(table, tags)
+        head["n_points"] = len(table)  # the best setting of each (recipe, N, T)
         if law in ("chinchilla", "subscaling"):
             parametric.check_enough_points(n_runs, len(table), law)
     N, tokens, loss = table.n_params_R, table.tokens_R, table.loss_R

@@ -31,9 +31,10 @@ Which runs each fit sees:
   default the first labelled one in sorted order): one law fitted to two recipes at once
   describes neither.
   Section 6 fits each recipe.
-- The parametric fits (sections 1, 2, 6) see one point per (recipe, N, T): the lowest loss of
-  the runs that share them, as Hoffmann et al. and DeepSeek fit tuned runs; a learning-rate grid
-  would otherwise pull the law up by its worse runs. Approaches 1, 2 and the hyperparameter
+- The parametric fits (sections 1, 2, 6) see one point per (recipe, N, T): the best setting of
+  the runs that share them (sweep/fit/points.py: the lowest loss of a hyperparameter grid, as
+  Hoffmann et al. and DeepSeek fit tuned runs, a setting's seeds averaged); a learning-rate grid
+  would otherwise pull the law up by its worse runs, and the least of several seeds down. Approaches 1, 2 and the hyperparameter
   laws read every run (they pick the best per size / value themselves).
 - Runs stopped early (status stopped_early) are in no fit but the hyperparameter laws (section
   5), whose U-curves take them with their predicted final loss, marked as predicted (the table's
@@ -74,7 +75,7 @@ from sweep.fit.parametric import PROGRESS_DELAY_S
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, ReportFits, fit_all
 from sweep.fit.report_sections import report_markdown
-from sweep.fit.table import OPTIONAL, Curves, RunsTable, jsonable, of_source, validate
+from sweep.fit.table import LABELS, OPTIONAL, Curves, RunsTable, jsonable, of_source, validate
 from sweep.progress import progress
 from sweep.storage import atomic_write
 
@@ -164,7 +165,7 @@ def _rows(fits: ReportFits) -> list[dict[str, Any]]:
     another recipe: its own recipe's Chinchilla law, from section 6)."""
     table = fits.table
     optional = [c for c in OPTIONAL if c != "flops" and
-                (table.recipe if c == "recipe" else getattr(table, f"{c}_R")) is not None]
+                (getattr(table, c) if c in LABELS else getattr(table, f"{c}_R")) is not None]
     laws: list[tuple[str, np.ndarray, Any]] = []  # (name, runs it predicts, law)
     if fits.chinchilla is not None:
         laws.append(("chinchilla", fits.main_R, fits.chinchilla.law))
@@ -182,7 +183,7 @@ def _rows(fits: ReportFits) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"name": run, "n_params": float(table.n_params_R[i]), "tokens": float(table.tokens_R[i]),
                                "flops": float(table.flops_R[i]), "loss": float(table.loss_R[i])}
         for column in optional:
-            row[column] = table.recipe[i] if column == "recipe" else _num(getattr(table, f"{column}_R")[i])
+            row[column] = getattr(table, column)[i] if column in LABELS else _num(getattr(table, f"{column}_R")[i])
         row["tokens_per_param"] = float(table.tokens_R[i] / table.n_params_R[i])
         row["fitted"] = bool(fits.point_R[i])
         for name in ("chinchilla", "subscaling"):
@@ -205,7 +206,7 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 def _fits_dict(fits: ReportFits) -> dict[str, Any]:
     out: dict[str, Any] = {**fits.table.summary(), "min_tokens_per_param": fits.min_tokens_per_param,
                            "recipe": fits.recipe,
-                           "points": int((fits.main_R & fits.point_R).sum()),
+                           "points": len(fits.points),
                            "compute": fits.compute, "cutoff": fits.cutoff}
     if fits.chinchilla is not None:
         law, C = fits.chinchilla.law, fits.compute

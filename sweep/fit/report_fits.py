@@ -24,7 +24,8 @@ from sweep.fit.isoflop import IsoFlopFit, fit_isoflop
 from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
-from sweep.fit.table import Curves, RunsTable, best_points, of_source
+from sweep.fit.points import best_points, point_table
+from sweep.fit.table import Curves, RunsTable, of_source
 
 
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -54,7 +55,7 @@ class ReportFits:
     tags_R: np.ndarray | None  # recipe of each run (None: no recipe column)
     recipe: str | None  # the recipe of sections 1-5 when the table has several
     main_R: np.ndarray  # runs of that recipe (all runs without recipes)
-    point_R: np.ndarray  # the lowest loss of its (recipe, N, T): what the parametric fits see
+    point_R: np.ndarray  # a run of the best setting of its (recipe, N, T): what the parametric fits see (points.py)
     compute: float
     cutoff: float | None
     skipped: dict[str, str] = field(default_factory=dict)
@@ -79,7 +80,13 @@ class ReportFits:
 
     @property
     def points(self) -> RunsTable:
-        return self.table.select(self.main_R & self.point_R)
+        """The main recipe's points (sweep/fit/points.py: a setting's seeds averaged into one)."""
+        return self.points_of(self.main_R)
+
+    def points_of(self, runs_R: np.ndarray | None = None) -> RunsTable:
+        """The points of the runs where `runs_R` is true (None: every recipe's), one per (recipe, N, T)."""
+        keep_R = self.point_R if runs_R is None else runs_R & self.point_R
+        return point_table(self.table.select(keep_R), None if self.tags_R is None else self.tags_R[keep_R])
 
     def main_curves(self, curves: Curves) -> Curves:
         """The curves of the main recipe's runs when the names match (else all of them)."""
@@ -208,7 +215,7 @@ def _fit_crossover(fits: ReportFits, names: list[str], n_resamples: int, seed: i
         if name == fits.recipe and fits.chinchilla is not None:
             fits.recipe_fits[name] = fits.chinchilla
             continue
-        points = fits.table.select((fits.tags_R == name) & fits.point_R)
+        points = fits.points_of(fits.tags_R == name)
         try:
             fits.recipe_fits[name] = fit_chinchilla(points.n_params_R, points.tokens_R, points.loss_R)
         except ConfigError as err:

@@ -74,10 +74,14 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
         if fits.recipe is not None:
             lines.append(f"- Sections 1-5 fit the {int(fits.main_R.sum())} runs of recipe {fits.recipe!r} "
                          "(one law over two recipes would describe neither); section 6 fits each recipe")
-    n_main, n_points = int(fits.main_R.sum()), int((fits.main_R & fits.point_R).sum())
+    n_main, n_points = int(fits.main_R.sum()), len(fits.points)
+    n_averaged = int((fits.main_R & fits.point_R).sum())  # the runs of the points' settings, every seed
     if n_points < n_main:
-        lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the lowest loss of the "
-                     f"runs sharing them (a hyperparameter grid, seeds): {n_points} points from {n_main} runs")
+        seeds = (f"; a setting's seeds averaged into one point: {n_averaged} runs in {n_points} points"
+                 if n_averaged > n_points else "")
+        lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the best setting of the "
+                     f"runs sharing them (the lowest loss of a hyperparameter grid){seeds}: {n_points} points from "
+                     f"{n_main} runs")
     if fits.boot is not None:
         what = ("the fit's log residuals, the points kept where the grid put them" if fits.boot.method == "residual"
                 else "the points")
@@ -380,7 +384,7 @@ def _section_crossover(fits: ReportFits, out_dir: Path, figures: dict[str, Path]
                                       c.better_below) for c in pair.crossings])]
         lines.append("")
     lines.append(_figure(figures, out_dir, "crossover", "Compute-optimal loss per recipe",
-                         lambda: draw_crossover(fits.table.select(fits.point_R), result)))
+                         lambda: draw_crossover(fits.points_of(), result)))
     return "\n".join(lines)
 
 

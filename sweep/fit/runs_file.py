@@ -39,6 +39,7 @@ COLUMN_ALIASES = {
     "lr": ("learning_rate", "peak_lr"),
     "batch_size": ("bs", "batch"),
     "weight_decay": ("wd",),
+    "seed": ("random_seed", "run_seed", "replicate"),  # runs alike but for it are averaged (sweep/fit/points.py)
     "run": ("name", "run_name"),  # a W&B runs export's Name
     "status": ("state",),  # a W&B runs export's State: its "finished" runs are complete (W&B_FINISHED)
 }

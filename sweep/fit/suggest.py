@@ -19,7 +19,8 @@ from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import bootstrap, percentile_interval
 from sweep.fit.parametric import FORMS, check_enough_points, fit_law
-from sweep.fit.table import RunsTable, best_points, validate
+from sweep.fit.points import point_table
+from sweep.fit.table import RunsTable, validate
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def fitted_points(table: RunsTable, law: str) -> RunsTable:
     """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs,
     at least one more than the `law` has parameters (else a ConfigError counting both)."""
     table = validate(table, 1, "sweep suggest").only_recipe(None, "a suggestion fits")
-    points = table.select(best_points(table))
+    points = point_table(table)
     check_enough_points(len(table), len(points), law)
     return points
 

@@ -43,7 +43,8 @@ REQUIRED = ("n_params", "tokens", "loss")
 MEASURES = ("true_entropy_nats", "loss_stderr", "duplicate_rate")  # per-run numbers that are no grid coordinate
 MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status --csv` names them
                    "duplicate_rate": "data_density.near_or_exact_duplicate_rate"}
-OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", *MEASURES)
+OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "seed", *MEASURES)
+LABELS = ("recipe", "seed")  # columns read as text labels, not numbers
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
@@ -69,6 +70,7 @@ class RunsTable:
     loss_R: np.ndarray
     flops_R: np.ndarray
     recipe: tuple[str | None, ...] | None = None
+    seed: tuple[str | None, ...] | None = None  # a run's seed as a label: runs alike but for it are replicates
     lr_R: np.ndarray | None = None
     batch_size_R: np.ndarray | None = None
     weight_decay_R: np.ndarray | None = None
@@ -108,8 +110,8 @@ class RunsTable:
                        if getattr(self, f"{h}_R") is not None})
         arrays.update({f"{m}_R": getattr(self, f"{m}_R")[keep_R] for m in MEASURES
                        if getattr(self, f"{m}_R") is not None})
-        recipe = _pick(self.recipe, keep_R) if self.recipe is not None else None
-        return replace(self, names=_pick(self.names, keep_R), recipe=recipe, **arrays)
+        labels = {c: _pick(getattr(self, c), keep_R) for c in LABELS if getattr(self, c) is not None}
+        return replace(self, names=_pick(self.names, keep_R), **labels, **arrays)
 
     def of_recipe(self, recipe: str) -> "RunsTable":
         """The runs labelled `recipe` ("": the unlabelled ones), the stopped runs set aside too."""
@@ -148,14 +150,14 @@ class RunsTable:
             arrays[name] = None if mine is None and theirs is None else np.concatenate(
                 [np.full(n, np.nan) if mine is None else mine,
                  np.full(len(stopped), np.nan) if theirs is None else theirs])
-        recipe = None if self.recipe is None and stopped.recipe is None else (
-            (self.recipe or (None,) * n) + (stopped.recipe or (None,) * len(stopped)))
+        labels = {c: None if getattr(self, c) is None and getattr(stopped, c) is None else
+                  (getattr(self, c) or (None,) * n) + (getattr(stopped, c) or (None,) * len(stopped)) for c in LABELS}
         excluded = {k: v for k, v in self.excluded.items() if k != STOPPED_EARLY}
         for k, v in stopped.excluded.items():
             excluded[k] = excluded.get(k, 0) + v
         predicted_R = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(stopped), dtype=bool)])
         interval_Rx2 = np.concatenate([np.full((n, 2), np.nan), stopped.interval_Rx2])
-        return replace(self, names=self.names + stopped.names, recipe=recipe, excluded=excluded,
+        return replace(self, names=self.names + stopped.names, **labels, excluded=excluded,
                        predicted_R=predicted_R, interval_Rx2=interval_Rx2, stopped=None, **arrays)
 
     def is_predicted(self) -> np.ndarray:
@@ -224,7 +226,7 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
 def from_file(path: str | os.PathLike) -> RunsTable:
     """The runs table of a .csv, .tsv, .json (a list of records, or {column: [values]}), .jsonl (a
     record per line) or .parquet file with columns n_params, tokens and loss (or final_eval_loss);
-    optional flops, recipe, lr, batch_size, weight_decay, d, l, true_entropy_nats, loss_stderr (the
+    optional flops, recipe, lr, batch_size, weight_decay, d, l, seed, true_entropy_nats, loss_stderr (the
     final eval loss's standard error), duplicate_rate (the corpus's near-or-exact duplicate
     document rate), and a run name (run or name). A `status` column, where present, keeps only the
     complete rows (the stopped_early ones are set aside with their predicted_final_eval_loss and
@@ -369,20 +371,6 @@ def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_k
     return Curve(name, n_params, tokens_S, flops_S, loss_S)
 
 
-def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarray:
-    """(R,) True for the run with the lowest loss among those sharing its recipe tag, N and T:
-    the points parametric laws are fitted to (tuned runs, as Hoffmann et al. and DeepSeek fit),
-    so that a learning-rate grid does not pull a law up by its worse runs."""
-    best: dict[tuple, int] = {}
-    for i, key in enumerate(zip(tags_R if tags_R is not None else [""] * len(table),
-                                table.n_params_R.tolist(), table.tokens_R.tolist())):
-        if key not in best or table.loss_R[i] < table.loss_R[best[key]]:
-            best[key] = i
-    keep_R = np.zeros(len(table), dtype=bool)
-    keep_R[list(best.values())] = True
-    return keep_R
-
-
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN / Inf as None."""
     if isinstance(value, dict):
@@ -404,10 +392,17 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
                 for h in HYPERPARAMETERS}
     optional.update({f"{m}_R": _floats(columns[m], m, names) if any(_given(v) for v in columns[m]) else None
                      for m in MEASURES})
-    recipes = columns["recipe"]
-    recipe = tuple(str(v) if _given(v) else None for v in recipes) if any(_given(v) for v in recipes) else None
-    return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, recipe=recipe, excluded=excluded,
+    labels = {c: tuple(_label(v) if _given(v) else None for v in columns[c])
+              if any(_given(v) for v in columns[c]) else None for c in LABELS}
+    return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, **labels, excluded=excluded,
                      source=source, **optional)
+
+
+def _label(value: Any) -> str:
+    """A label as text; a whole number written as a float (a seed 1.0 from a CSV column with gaps) as "1"."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _measures(row: dict[str, Any]) -> dict[str, Any]:

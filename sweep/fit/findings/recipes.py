@@ -22,7 +22,8 @@ from sweep.fit.crossover import find_crossovers
 from sweep.fit.findings.cells import Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus
 from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
 from sweep.fit.laws import crossovers_to_dict
-from sweep.fit.table import RunsTable, best_points, jsonable
+from sweep.fit.points import point_table
+from sweep.fit.table import RunsTable, jsonable
 
 L2, NO_REGULARISATION = "l2", "none"
 L2_ARMS = (L2, NO_REGULARISATION, "coupled", "independent")  # coupled, independent: the weight-decay arms
@@ -198,7 +199,7 @@ def _crossover(table: RunsTable, recipes: tuple[str, ...], resamples: int, seed:
     best run, `resamples` bootstrap resamples), as a dict and its summary; (None, why) when the
     fit cannot run on these runs."""
     runs = table.select(np.array([r in recipes for r in table.recipe], dtype=bool))
-    runs = runs.select(best_points(runs, np.array(runs.recipe)))
+    runs = point_table(runs, np.array(runs.recipe))
     try:
         result = find_crossovers(runs.n_params_R, runs.tokens_R, runs.loss_R, np.array(runs.recipe),
                                  n_resamples=resamples, seed=seed)

@@ -1,0 +1,82 @@
+"""The points a parametric law is fitted to: the best setting of each (recipe, N, T), one point each.
+
+A setting is the runs of one (recipe, N, T) with the same hyperparameters (lr, batch_size,
+weight_decay, d, l) that differ only in their seed: replicates. Its loss is their mean loss, so that
+seeds tighten a point instead of lowering it: the least of k seeds' losses lies below their mean by
+about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
+prediction. Runs with no seed column, with a seed that repeats among runs alike in every recorded
+hyperparameter (they differ in something the table does not say), or without a seed, are each a
+setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter grid) the one of
+lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
+learning-rate grid does not pull a law up by its worse runs.
+
+Letters: R runs, P points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from sweep.fit.table import HYPERPARAMETERS, RunsTable
+
+
+def settings(table: RunsTable, tags_R: np.ndarray | None = None) -> list[list[int]]:
+    """The runs' indices grouped by setting (the module's docstring), in the order of each
+    setting's first run. `tags_R`: each run's recipe tag (None: one recipe)."""
+    groups: dict[tuple, list[int]] = {}
+    columns = [getattr(table, f"{h}_R") for h in HYPERPARAMETERS if getattr(table, f"{h}_R") is not None]
+    for i in range(len(table)):
+        hyper = tuple(None if math.isnan(c[i]) else float(c[i]) for c in columns)
+        tag = tags_R[i] if tags_R is not None else ""
+        groups.setdefault((tag, float(table.n_params_R[i]), float(table.tokens_R[i]), *hyper), []).append(i)
+    out = []
+    for runs in groups.values():
+        seeds = [table.seed[i] for i in runs] if table.seed is not None else [None] * len(runs)
+        if len(runs) > 1 and None not in seeds and len(set(seeds)) == len(runs):
+            out.append(runs)
+        else:
+            out.extend([i] for i in runs)
+    return sorted(out, key=lambda runs: runs[0])
+
+
+def _best(table: RunsTable, tags_R: np.ndarray | None) -> list[list[int]]:
+    """The setting of lowest mean loss of each (tag, N, T); the first of equals."""
+    best: dict[tuple, list[int]] = {}
+    for runs in settings(table, tags_R):
+        i = runs[0]
+        key = (tags_R[i] if tags_R is not None else "", float(table.n_params_R[i]), float(table.tokens_R[i]))
+        if key not in best or table.loss_R[runs].mean() < table.loss_R[best[key]].mean():
+            best[key] = runs
+    return sorted(best.values(), key=lambda runs: runs[0])
+
+
+def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarray:
+    """(R,) True for the runs of the best setting of their (recipe tag, N, T): every seed of it."""
+    keep_R = np.zeros(len(table), dtype=bool)
+    for runs in _best(table, tags_R):
+        keep_R[runs] = True
+    return keep_R
+
+
+def point_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable:
+    """The P points (P <= R): the best setting of each (recipe tag, N, T), one row each. A setting of
+    k > 1 seeds stands as its first run with the mean loss, its seeds' labels joined by "," and the
+    name "FIRST +k-1 seeds"; its loss_stderr (where every seed has one) is that of the mean,
+    sqrt(sum of squares) / k."""
+    best = _best(table, tags_R)
+    first_R = np.zeros(len(table), dtype=bool)
+    first_R[[runs[0] for runs in best]] = True
+    points = table.select(first_R)  # rows in the order of their first runs, as `best` is
+    if all(len(runs) == 1 for runs in best):
+        return points
+    loss_P = np.array([table.loss_R[runs].mean() for runs in best])
+    names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds" for name, runs in zip(points.names, best))
+    seed = tuple(",".join(table.seed[i] for i in runs) for runs in best) if table.seed is not None else None
+    changed = {}
+    if table.loss_stderr_R is not None:
+        changed["loss_stderr_R"] = np.array([np.sqrt(np.sum(table.loss_stderr_R[runs] ** 2)) / len(runs)
+                                             for runs in best])
+    return replace(points, names=names, loss_R=loss_P, seed=seed, **changed)
