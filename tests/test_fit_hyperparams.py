@@ -6,6 +6,7 @@ skipped budgets, cells that cannot support Step Law."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -319,3 +320,20 @@ def test_a_u_curve_whose_best_point_is_a_prediction_says_so(tmp_path):
     assert (large["best_predicted"], large["best_run"], large["n_predicted"]) == (True, "d64-k2", 4)
     chinchilla_sees = load_runs_table(tmp_path)
     assert len(chinchilla_sees) == 6 and chinchilla_sees.excluded == {"stopped_early": 8}
+
+
+def test_a_learning_rate_s_seeds_are_averaged_so_one_lucky_seed_does_not_move_the_optimum():
+    """Two seeds at each of 5 learning rates, the truth's optimum at 4e-3; seed 0 at 8e-3 ends lucky,
+    under every run at 4e-3, seed 1 there unlucky. Each lr stands at its seeds' mean: the optimum
+    stays near 4e-3 and the U-curve has 5 points, not 10; read as a grid without seeds, the lucky run
+    would be the best."""
+    lrs = np.array([1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2])
+    loss_X = 3.0 + 0.05 * np.log(lrs / 4e-3) ** 2
+    lr_R, loss_R = np.repeat(lrs, 2), np.repeat(loss_X, 2) + np.tile([0.001, -0.001], 5)
+    loss_R[6], loss_R[7] = 3.0 + 0.05 * np.log(2) ** 2 - 0.03, 3.0 + 0.05 * np.log(2) ** 2 + 0.03
+    base = table_of(np.full(10, 1e18), loss_R, lr_R=lr_R)
+    with_seeds = replace(base, seed=("0", "1") * 5)
+    group = find_optima(with_seeds, "lr", by="cell").groups[0]
+    assert (group.n_values, group.n_runs, group.best_value) == (5, 5, 4e-3)
+    assert group.opt_value == pytest.approx(4e-3, rel=0.05)
+    assert find_optima(base, "lr", by="cell").groups[0].best_value == 8e-3

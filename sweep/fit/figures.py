@@ -46,7 +46,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocat
 from sweep.fit.crossover import RecipeCrossovers
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit
-from sweep.fit.hyperparams import parabola_window
+from sweep.fit.hyperparams import parabola_window, ucurve_table
 from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_budgets
 from sweep.fit.predict import RunPrediction, swept_axis
 from sweep.fit.table import Curves, RunsTable
@@ -231,7 +231,7 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
     `runs`: the table find_optima was given; a point that is a run stopped early, standing with its
     predicted final loss, is drawn hollow with the prediction's interval as its bar."""
     param, label = optima.param, PARAM_LABEL[optima.param]
-    runs = runs.with_stopped()  # as find_optima took it: the indices of optima.group_runs are this table's
+    runs = ucurve_table(runs)  # as find_optima took it: the indices of optima.group_runs are this table's
     values_R = runs.column(param)
     predicted_R = runs.is_predicted()
     fig, (ax, ax_law) = new_axes(axes, 2, (11, 4.4))

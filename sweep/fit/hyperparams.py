@@ -20,7 +20,7 @@ DeepSeek state their law; by n_params: the longest-trained cell), with `n_cells`
 so. Cells of one run per hyperparameter value are skipped as any group is.
 
 Per cell, at each distinct value of the swept hyperparameter the lowest loss stands (the other
-hyperparameters free). A parabola of loss in ln(value) is fitted to the best value and up to
+hyperparameters free; runs differing only in their seed averaged first, `ucurve_table`). A parabola of loss in ln(value) is fitted to the best value and up to
 `neighbours` (conf/fit.yaml: 2) values on each side of it (at least 3 values; at an edge of the grid,
 more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
 sampled values is clipped to the nearest end ("clipped"), a parabola opening downward gives the
@@ -61,6 +61,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
+from sweep.fit.points import setting_table
 from sweep.fit.table import RunsTable, jsonable, validate
 
 PARAMS = ("lr", "batch_size")
@@ -239,7 +240,7 @@ def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol:
                 budgets: Sequence[float] | None = None, band: float | None = None,
                 neighbours: int | None = None) -> HyperparamOptima:
     """The optimum of `param` per group of `by` and per cell, over every run of `table`, its runs
-    stopped early with their predicted loss (`table.with_stopped()`: the indices of `group_runs`
+    stopped early with their predicted loss (`ucurve_table(table)`: the indices of `group_runs`
     are that table's); `budgets`: explicit group centres (FLOPs or sizes; not with by="cell"), as
     in isoflop.group_budgets. rel_tol, band, neighbours left at None are conf/fit.yaml's
     budget_tolerance, band and neighbours."""
@@ -255,7 +256,7 @@ def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol:
                           "are the centres of flops or n_params groups")
     if neighbours < 1:
         raise ConfigError(f"neighbours {neighbours!r}: the parabola takes at least 1 value on each side of the best")
-    table = validate(table.with_stopped(), MIN_VALUES, f"a {param} law")
+    table = validate(ucurve_table(table), MIN_VALUES, f"a {param} law")
     values_R = table.column(param)
     missing_R = ~(np.isfinite(values_R) & (values_R > 0))
     if missing_R.any():
@@ -275,6 +276,12 @@ def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol:
             groups.append(group)
             group_runs.append(runs)
     return HyperparamOptima(param, by, groups, group_runs, cells, band, dict(table.excluded))
+
+
+def ucurve_table(table: RunsTable) -> RunsTable:
+    """The runs a U-curve reads: every run, those stopped early standing with their predicted loss
+    (`with_stopped`), a setting's seeds averaged into one (sweep/fit/points.py `setting_table`)."""
+    return setting_table(table.with_stopped())
 
 
 def fit_laws(optima: HyperparamOptima, include_flagged: bool = False) -> HyperparamLaw:

@@ -10,7 +10,7 @@ setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter
 lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
 learning-rate grid does not pull a law up by its worse runs.
 
-Letters: R runs, P points.
+Letters: R runs, P points, G groups of runs.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ from sweep.fit.table import HYPERPARAMETERS, RunsTable
 
 def settings(table: RunsTable, tags_R: np.ndarray | None = None) -> list[list[int]]:
     """The runs' indices grouped by setting (the module's docstring), in the order of each
-    setting's first run. `tags_R`: each run's recipe tag (None: one recipe)."""
+    setting's first run. `tags_R`: each run's recipe tag (None: the table's recipe labels). A run
+    standing with its predicted loss (stopped early) is no replicate of a run that finished."""
+    tags_R = _tags(table) if tags_R is None else tags_R
     groups: dict[tuple, list[int]] = {}
     columns = [getattr(table, f"{h}_R") for h in HYPERPARAMETERS if getattr(table, f"{h}_R") is not None]
+    predicted_R = table.is_predicted()
     for i in range(len(table)):
         hyper = tuple(None if math.isnan(c[i]) else float(c[i]) for c in columns)
-        tag = tags_R[i] if tags_R is not None else ""
-        groups.setdefault((tag, float(table.n_params_R[i]), float(table.tokens_R[i]), *hyper), []).append(i)
+        key = (tags_R[i], bool(predicted_R[i]), float(table.n_params_R[i]), float(table.tokens_R[i]), *hyper)
+        groups.setdefault(key, []).append(i)
     out = []
     for runs in groups.values():
         seeds = [table.seed[i] for i in runs] if table.seed is not None else [None] * len(runs)
@@ -42,12 +45,18 @@ def settings(table: RunsTable, tags_R: np.ndarray | None = None) -> list[list[in
     return sorted(out, key=lambda runs: runs[0])
 
 
+def setting_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable:
+    """One row per setting: the table itself where no setting has several seeds (`averaged`)."""
+    return averaged(table, settings(table, tags_R))
+
+
 def _best(table: RunsTable, tags_R: np.ndarray | None) -> list[list[int]]:
     """The setting of lowest mean loss of each (tag, N, T); the first of equals."""
+    tags_R = _tags(table) if tags_R is None else tags_R
     best: dict[tuple, list[int]] = {}
     for runs in settings(table, tags_R):
         i = runs[0]
-        key = (tags_R[i] if tags_R is not None else "", float(table.n_params_R[i]), float(table.tokens_R[i]))
+        key = (tags_R[i], float(table.n_params_R[i]), float(table.tokens_R[i]))
         if key not in best or table.loss_R[runs].mean() < table.loss_R[best[key]].mean():
             best[key] = runs
     return sorted(best.values(), key=lambda runs: runs[0])
@@ -62,21 +71,31 @@ def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarra
 
 
 def point_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable:
-    """The P points (P <= R): the best setting of each (recipe tag, N, T), one row each. A setting of
-    k > 1 seeds stands as its first run with the mean loss, its seeds' labels joined by "," and the
-    name "FIRST +k-1 seeds"; its loss_stderr (where every seed has one) is that of the mean,
+    """The P points (P <= R): the best setting of each (recipe tag, N, T), one row each (`averaged`)."""
+    return averaged(table, _best(table, tags_R))
+
+
+def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
+    """One row per group of run indices (replicates; in the order given, each ordered by its first run):
+    a group of k > 1 seeds stands as its first run with the mean loss, its seeds' labels joined by ","
+    and the name "FIRST +k-1 seeds"; its loss_stderr (where every seed has one) is that of the mean,
     sqrt(sum of squares) / k."""
-    best = _best(table, tags_R)
+    groups = sorted(groups, key=lambda runs: runs[0])
     first_R = np.zeros(len(table), dtype=bool)
-    first_R[[runs[0] for runs in best]] = True
-    points = table.select(first_R)  # rows in the order of their first runs, as `best` is
-    if all(len(runs) == 1 for runs in best):
-        return points
-    loss_P = np.array([table.loss_R[runs].mean() for runs in best])
-    names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds" for name, runs in zip(points.names, best))
-    seed = tuple(",".join(table.seed[i] for i in runs) for runs in best) if table.seed is not None else None
+    first_R[[runs[0] for runs in groups]] = True
+    rows = table.select(first_R)  # in the order of their first runs, as `groups` is
+    if all(len(runs) == 1 for runs in groups):
+        return rows
+    loss_G = np.array([table.loss_R[runs].mean() for runs in groups])
+    names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds" for name, runs in zip(rows.names, groups))
+    seed = tuple(",".join(table.seed[i] for i in runs) for runs in groups) if table.seed is not None else None
     changed = {}
     if table.loss_stderr_R is not None:
         changed["loss_stderr_R"] = np.array([np.sqrt(np.sum(table.loss_stderr_R[runs] ** 2)) / len(runs)
-                                             for runs in best])
-    return replace(points, names=names, loss_R=loss_P, seed=seed, **changed)
+                                             for runs in groups])
+    return replace(rows, names=names, loss_R=loss_G, seed=seed, **changed)
+
+
+def _tags(table: RunsTable) -> np.ndarray:
+    """(R,) each run's recipe label, "" where none."""
+    return np.array([r or "" for r in table.recipe] if table.recipe is not None else [""] * len(table))

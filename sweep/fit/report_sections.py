@@ -18,7 +18,7 @@ from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_
                                draw_loss_vs_n, draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
 from sweep.fit.findings import needs_line
 from sweep.fit.findings.verdict import Finding
-from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands
+from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_table
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.isoflop import IsoFlopBudget, group_budgets
 from sweep.fit.laws import truth_to_dict
@@ -350,7 +350,7 @@ def _law_rows(hyper: HyperFit) -> list[tuple[Any, ...]]:
 
 
 def _near_optimal_band(fits: ReportFits) -> str:
-    main = fits.main.with_stopped()
+    main = ucurve_table(fits.main)  # as the U-curves read the runs
     key_G, group_R = group_budgets(main.flops_R)
     band = fit_defaults().band
     bands = near_optimal_bands(main, key_G, group_R, band)

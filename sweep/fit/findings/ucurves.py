@@ -49,7 +49,7 @@ from sweep.fit.findings.verdict import (CANNOT_TELL, FALLBACK_RELATIVE_STDERR, H
                                         combined, intervals_apart, lower_by, same_within_noise,
                                         stderr_or_fallback)
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands,
-                                   parabola_window)
+                                   parabola_window, ucurve_table)
 from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
 from sweep.fit.table import RunsTable
 
@@ -162,8 +162,8 @@ def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[
     """The U-curve of every (N, tokens) cell (per recipe) with at least MIN_VALUES distinct
     values of `param` (lr | batch_size), ordered by recipe, N, tokens; [] when none (or the
     table has no such column). `table`: every run, the stopped ones standing with their
-    prediction (`with_stopped` is applied)."""
-    table = table.with_stopped()
+    prediction, a setting's seeds averaged (`ucurve_table` is applied)."""
+    table = ucurve_table(table)
     values_R = getattr(table, f"{param}_R")
     if values_R is None or len(table) == 0:
         return []
