@@ -54,10 +54,15 @@ def test_points_of_other_sizes_and_recipes_stay_apart_and_keep_the_runs_order():
     assert points.loss_R.tolist() == pytest.approx([2.6, 3.1, 2.0])
 
 
-def test_the_mean_s_standard_error_combines_the_seeds():
-    table = from_rows([run("a", 3.0, seed=0, final_eval_loss_stderr=0.03),
+def test_the_mean_s_standard_error_is_the_seeds_spread_or_their_eval_errors_whichever_is_larger():
+    apart = from_rows([run("a", 3.0, seed=0, final_eval_loss_stderr=0.03),
                        run("b", 3.2, seed=1, final_eval_loss_stderr=0.04)])
-    assert point_table(table).loss_stderr_R.tolist() == pytest.approx([0.025])
+    alike = from_rows([run("a", 3.0, seed=0, final_eval_loss_stderr=0.03),
+                       run("b", 3.001, seed=1, final_eval_loss_stderr=0.04)])
+    unrecorded = from_rows([run("a", 3.0, seed=0), run("b", 3.2, seed=1)])
+    assert point_table(apart).loss_stderr_R.tolist() == pytest.approx([0.1])  # sd 0.141 / sqrt(2)
+    assert point_table(alike).loss_stderr_R.tolist() == pytest.approx([0.025])  # sqrt(0.03^2 + 0.04^2) / 2
+    assert point_table(unrecorded).loss_stderr_R.tolist() == pytest.approx([0.1])
 
 
 def test_a_runs_file_s_seed_column_is_read_under_its_usual_names():

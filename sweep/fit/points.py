@@ -10,22 +10,23 @@ setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter
 lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
 learning-rate grid does not pull a law up by its worse runs.
 
-Letters: R runs, P points, G groups of runs.
+Letters: R runs, P points, G groups of runs, K the replicates (seeds) of one setting.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Hashable, Sequence
 
 import numpy as np
 
 from sweep.fit.table import HYPERPARAMETERS, RunsTable
 
 
-def settings(table: RunsTable, tags_R: np.ndarray | None = None) -> list[list[int]]:
+def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list[list[int]]:
     """The runs' indices grouped by setting (the module's docstring), in the order of each
-    setting's first run. `tags_R`: each run's recipe tag (None: the table's recipe labels). A run
+    setting's first run. `tags_R`: each run's recipe tag, or any group key (None: the table's recipe labels). A run
     standing with its predicted loss (stopped early) is no replicate of a run that finished."""
     tags_R = _tags(table) if tags_R is None else tags_R
     groups: dict[tuple, list[int]] = {}
@@ -78,8 +79,9 @@ def point_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable
 def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     """One row per group of run indices (replicates; in the order given, each ordered by its first run):
     a group of k > 1 seeds stands as its first run with the mean loss, its seeds' labels joined by ","
-    and the name "FIRST +k-1 seeds"; its loss_stderr (where every seed has one) is that of the mean,
-    sqrt(sum of squares) / k."""
+    and the name "FIRST +k-1 seeds"; its loss_stderr is the mean's: the seeds' spread over sqrt(k)
+    (their sample standard deviation: what a rerun would move), or, where larger, that of their eval
+    losses' standard errors, sqrt(sum of squares) / k."""
     groups = sorted(groups, key=lambda runs: runs[0])
     first_R = np.zeros(len(table), dtype=bool)
     first_R[[runs[0] for runs in groups]] = True
@@ -89,13 +91,19 @@ def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     loss_G = np.array([table.loss_R[runs].mean() for runs in groups])
     names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds" for name, runs in zip(rows.names, groups))
     seed = tuple(",".join(table.seed[i] for i in runs) for runs in groups) if table.seed is not None else None
-    changed = {}
-    if table.loss_stderr_R is not None:
-        changed["loss_stderr_R"] = np.array([np.sqrt(np.sum(table.loss_stderr_R[runs] ** 2)) / len(runs)
-                                             for runs in groups])
-    return replace(rows, names=names, loss_R=loss_G, seed=seed, **changed)
+    stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
+    stderr_G = np.array([_stderr_of_mean(table.loss_R[runs], stderr_R[runs]) for runs in groups])
+    return replace(rows, names=names, loss_R=loss_G, seed=seed, loss_stderr_R=stderr_G)
 
 
 def _tags(table: RunsTable) -> np.ndarray:
     """(R,) each run's recipe label, "" where none."""
     return np.array([r or "" for r in table.recipe] if table.recipe is not None else [""] * len(table))
+
+
+def _stderr_of_mean(loss_K: np.ndarray, stderr_K: np.ndarray) -> float:
+    """The standard error of the mean of K >= 1 replicates' losses: the larger of their spread over
+    sqrt(K) (K > 1) and their eval standard errors' sqrt(sum of squares) / K (NaN parts ignored)."""
+    if len(loss_K) == 1:
+        return float(stderr_K[0])
+    return float(np.fmax(loss_K.std(ddof=1) / np.sqrt(len(loss_K)), np.sqrt(np.sum(stderr_K ** 2)) / len(loss_K)))

@@ -4,7 +4,9 @@ of recipes.py and scaling.py compare.
 A cell is the runs of one group (a recipe, a corpus) whose N and tokens agree within the fits'
 budget tolerance (sweep/fit/hyperparams.py `group_cells`); the run with the lowest loss stands for
 it (its learning rate, weight decay, ... were the best tried), with that run's eval standard error,
-or the fallback share of its loss where none was recorded (verdict.stderr_or_fallback).
+or the fallback share of its loss where none was recorded (verdict.stderr_or_fallback). Runs that
+differ only in their seed are first one run at their mean loss, its standard error the seeds'
+spread over sqrt(K) where that is larger (sweep/fit/points.py `averaged`).
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs.
 """
@@ -20,6 +22,7 @@ import numpy as np
 from sweep.fit.findings.verdict import FALLBACK_RELATIVE_STDERR, stderr_or_fallback
 from sweep.fit.hyperparams import group_cells
 from sweep.fit.isoflop import group_budgets
+from sweep.fit.points import averaged, settings
 from sweep.fit.table import RunsTable
 
 
@@ -52,13 +55,15 @@ def best_cells(table: RunsTable, group_R: Sequence[Hashable]) -> list[Cell]:
     """The best run of each (group, N, T) cell, ordered by group then N then T; runs whose group
     is None are left out. The cells are formed over all groups at once, so two groups' runs at
     one (N, T) fall in cells of the same N and T."""
-    keep = [i for i, g in enumerate(group_R) if g is not None]
-    if not keep:
+    keep_R = np.array([g is not None for g in group_R], dtype=bool)
+    if not keep_R.any():
         return []
-    rows = np.array(keep)
-    n_G, t_G, cell_of = group_cells(table.n_params_R[rows], table.tokens_R[rows])
+    table, group_R = table.select(keep_R), [g for g in group_R if g is not None]
+    replicates = settings(table, group_R)  # a setting's seeds: one row at their mean loss
+    table, group_R = averaged(table, replicates), [group_R[runs[0]] for runs in replicates]
+    n_G, t_G, cell_of = group_cells(table.n_params_R, table.tokens_R)
     best: dict[tuple, int] = {}
-    for i, cell in zip(rows.tolist(), cell_of.tolist()):
+    for i, cell in enumerate(cell_of.tolist()):
         key = (group_R[i], cell)
         if key not in best or table.loss_R[i] < table.loss_R[best[key]]:
             best[key] = i

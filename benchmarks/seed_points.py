@@ -1,0 +1,76 @@
+"""Seeds averaged into a point against the least of them: the bias and the intervals of a Chinchilla fit.
+
+Tables drawn from a known law (Hoffmann et al.'s form, E 1.7, A 400, B 410, alpha 0.34, beta 0.28):
+8 sizes 1e6 .. 1e8 x 5, 10, 20, 40 tokens per parameter, `--replicates` seeds per cell, each run's
+loss times exp(noise), noise ~ N(0, `--noise`). Each table is fitted twice by `sweep fit`'s own path
+(`fit_law`, `--bootstrap` case resamples): once with its seed column (the seeds of a cell averaged
+into one point, sweep/fit/points.py), once with the seed column dropped (read as a grid: the least
+run of each cell, as every fit did before). Printed per way, over `--tables` tables: the mean and
+spread of the fitted law's log error at a held-out run 4x the largest size (N 4e8, 20 tokens per
+parameter) and on the sampled cells, and how often the 95% bootstrap interval of E holds the true E.
+
+    python benchmarks/seed_points.py --tables 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from sweep.fit.laws import fit_law
+from sweep.fit.table import from_rows
+
+TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+SIZES, RATIOS = np.geomspace(1e6, 1e8, 8), (5, 10, 20, 40)
+HELD_OUT = (4e8, 20 * 4e8)
+
+
+def loss_of(law: dict, n, t):
+    return law["E"] + law["A"] / np.asarray(n) ** law["alpha"] + law["B"] / np.asarray(t) ** law["beta"]
+
+
+def table_rows(rng: np.random.Generator, replicates: int, noise: float) -> list[dict]:
+    rows = []
+    for n in SIZES:
+        for r in RATIOS:
+            for s in range(replicates):
+                rows.append({"run": f"n{n:.3g}-r{r}-s{s}", "status": "complete", "n_params": n, "tokens": r * n,
+                             "seed": s, "final_eval_loss": float(loss_of(TRUE, n, r * n) * np.exp(rng.normal(0, noise)))})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", type=int, default=32)
+    parser.add_argument("--replicates", type=int, default=3)
+    parser.add_argument("--noise", type=float, default=0.01)
+    parser.add_argument("--bootstrap", type=int, default=100)
+    args = parser.parse_args()
+    n_grid, t_grid = np.meshgrid(SIZES, RATIOS, indexing="ij")
+    t_grid = t_grid * n_grid
+    results = {"seeds averaged": [], "least of the seeds": []}
+    start = time.perf_counter()
+    for k in range(args.tables):
+        rows = table_rows(np.random.default_rng(k), args.replicates, args.noise)
+        ways = {"seeds averaged": rows, "least of the seeds": [{c: v for c, v in r.items() if c != "seed"} for r in rows]}
+        for way, source in ways.items():
+            out = fit_law("chinchilla", from_rows(source), bootstrap=args.bootstrap, seed=k)
+            law = {p: out[p] for p in TRUE}
+            held = float(np.log(loss_of(law, *HELD_OUT) / loss_of(TRUE, *HELD_OUT)))
+            cells = float(np.mean(np.log(loss_of(law, n_grid, t_grid) / loss_of(TRUE, n_grid, t_grid))))
+            lo, hi = out["bootstrap"]["intervals"]["E"]
+            results[way].append((held, cells, lo <= TRUE["E"] <= hi, out["n_points"]))
+    print(f"{args.tables} tables, {args.replicates} seeds per cell, {args.noise:.1%} noise, "
+          f"{args.bootstrap} bootstrap resamples; {time.perf_counter() - start:.0f} s")
+    print("| way | points | held-out log error: mean (sd) | on the cells: mean (sd) | E's 95% interval holds E |")
+    print("|---|---:|---:|---:|---:|")
+    for way, rows in results.items():
+        held, cells, covered, points = (np.array(c) for c in zip(*rows))
+        print(f"| {way} | {int(points[0])} | {held.mean():+.2%} ({held.std(ddof=1):.2%}) | "
+              f"{cells.mean():+.2%} ({cells.std(ddof=1):.2%}) | {int(covered.sum())} of {len(covered)} |")
+
+
+if __name__ == "__main__":
+    main()
