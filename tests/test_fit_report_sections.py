@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from sweep.fit.report_fits import fit_all
 from sweep.fit.report_sections import report_markdown
+from sweep.fit.table import from_rows
+from tests.test_fit_points import law_rows
 from tests.test_fit_report import BUDGETS, PNG_SIGNATURE, isoflop_rows, make_table, sections
 
 
@@ -41,3 +45,11 @@ def test_the_header_names_the_column_the_recipes_were_read_from(tmp_path):
     text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
                            out_dir=tmp_path, figures={})
     assert "- Recipes (column 'experiment'): 'x' (135 runs), 'y' (135 runs)" in text
+
+
+def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path):
+    table = from_rows(law_rows(seeds=2, noise=0.01, rng=np.random.default_rng(0)))
+    fits = fit_all(table, None, n_resamples=5, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=5, seed=0,
+                           out_dir=tmp_path, figures={})
+    assert "grid; the seeds of a setting averaged into one point, 64 runs in the 32): 32 points from 64 runs" in text

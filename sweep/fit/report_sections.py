@@ -77,10 +77,10 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
     n_main, n_points = int(fits.main_R.sum()), len(fits.points)
     n_averaged = int((fits.main_R & fits.point_R).sum())  # the runs of the points' settings, every seed
     if n_points < n_main:
-        seeds = (f"; a setting's seeds averaged into one point: {n_averaged} runs in {n_points} points"
+        seeds = (f"; the seeds of a setting averaged into one point, {n_averaged} runs in the {n_points}"
                  if n_averaged > n_points else "")
         lines.append(f"- The parametric fits (sections 1, 2, 6) see one point per (N, T): the best setting of the "
-                     f"runs sharing them (the lowest loss of a hyperparameter grid){seeds}: {n_points} points from "
+                     f"runs sharing them (the lowest loss of a hyperparameter grid{seeds}): {n_points} points from "
                      f"{n_main} runs")
     if fits.boot is not None:
         what = ("the fit's log residuals, the points kept where the grid put them" if fits.boot.method == "residual"
