@@ -61,6 +61,20 @@ def test_recovers_the_known_exponents():
     json.dumps(fit.to_dict())
 
 
+def test_a_size_s_seeds_are_averaged_before_its_budget_s_parabola():
+    """Two seeds per (N, C), one the law's loss x (1 + delta), the other x (1 - delta): averaged they
+    give the noise-free profiles exactly; read as a grid, the lesser of each pair is noise."""
+    points = isoflop_points()
+    exact = table_of(points)
+    delta_R = 0.01 * np.random.default_rng(0).uniform(0.2, 1.0, len(points))
+    pairs = table_of(points + points, np.concatenate([exact.loss_R * (1 + delta_R), exact.loss_R * (1 - delta_R)]))
+    seeded = dataclasses.replace(pairs, seed=("0",) * len(points) + ("1",) * len(points))
+    truth, averaged, least = fit_isoflop(exact), fit_isoflop(seeded), fit_isoflop(pairs)
+    assert averaged.runs == 2 * len(points) and averaged.used[0].n_runs == 7
+    assert averaged.a == pytest.approx(truth.a, rel=1e-9) and averaged.b == pytest.approx(truth.b, rel=1e-9)
+    assert abs(least.a - truth.a) > 1e-3
+
+
 def test_budgets_without_a_minimum_are_reported_and_excluded():
     points = isoflop_points()
     losses = list(table_of(points).loss_R)

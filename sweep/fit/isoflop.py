@@ -8,8 +8,9 @@ smallest; a budget's C is the geometric mean of its runs' FLOPs. With explicit b
 joins the nearest one (in log C) when within `rel_tol` of it, else it is left out and counted.
 Approach 2 needs an IsoFLOP design: several model sizes trained at the same C (tokens chosen per
 size so that 6 N T is the same). A sweep at a fixed tokens per parameter (e.g. 20 N) has one N
-per budget, and is told so. Where several runs share an N within a budget (a learning-rate grid,
-seeds), the lowest loss stands for that N.
+per budget, and is told so. Where several runs share an N within a budget (a learning-rate grid),
+the lowest loss stands for that N; runs differing only in their seed are first averaged into one
+(sweep/fit/points.py `setting_table`), so that the least of several seeds does not stand for it.
 
 The window (`isoflop_neighbours`, conf/fit.yaml: k = 3): each budget's parabola is fitted to its
 best (lowest-loss) size and k sizes on each side of it, 2k + 1 consecutive sizes, shifted inward at
@@ -62,6 +63,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import check_bootstrap_args, percentile_interval
+from sweep.fit.points import setting_table
 from sweep.fit.table import RunsTable, jsonable, validate
 from sweep.record import training_flops
 
@@ -284,7 +286,8 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
     if n_resamples != 0:
         n_resamples, level, seed = defaults.resolve_bootstrap(n_resamples, level, seed)
         check_bootstrap_args(n_resamples, level)
-    validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)")
+    n_runs = len(validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)"))
+    table = setting_table(table)
     budget_G, group_R = group_budgets(table.flops_R, rel_tol, budgets)
     fitted = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes, neighbours)
               for g, C in enumerate(budget_G) if (group_R == g).any()]
@@ -295,7 +298,7 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
     flops_U = [b.flops for b in used]
     result = IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
                         fit_power_law(flops_U, [b.d_opt for b in used]),
-                        fits, rel_tol, len(table), int((group_R < 0).sum()), dict(table.excluded), int(neighbours))
+                        fits, rel_tol, n_runs, int((group_R < 0).sum()), dict(table.excluded), int(neighbours))
     if not n_resamples:
         return result
     profiles = [w for b, w in fitted if b.excluded is None]
