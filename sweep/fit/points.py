@@ -2,7 +2,7 @@
 
 A setting is the runs of one (recipe, N, T) with the same hyperparameters (lr, batch_size,
 weight_decay, d, l) that differ only in their seed: replicates. Its loss is their mean loss, so that
-seeds tighten a point instead of lowering it: the least of k seeds' losses lies below their mean by
+seeds tighten a point instead of lowering it: the least of K seeds' losses lies below their mean by
 about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
 prediction. Runs with no seed column, with a seed that repeats among runs alike in every recorded
 hyperparameter (they differ in something the table does not say), or without a seed, are each a
@@ -26,8 +26,9 @@ from sweep.fit.table import HYPERPARAMETERS, RunsTable
 
 def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list[list[int]]:
     """The runs' indices grouped by setting (the module's docstring), in the order of each
-    setting's first run. `tags_R`: each run's recipe tag, or any group key (None: the table's recipe labels). A run
-    standing with its predicted loss (stopped early) is no replicate of a run that finished."""
+    setting's first run. `tags_R`: each run's recipe tag, or any group key (None: the table's recipe
+    labels). A run standing with its predicted loss (stopped early) is no replicate of a run that
+    finished."""
     tags_R = _tags(table) if tags_R is None else tags_R
     groups: dict[tuple, list[int]] = {}
     columns = [getattr(table, f"{h}_R") for h in HYPERPARAMETERS if getattr(table, f"{h}_R") is not None]
@@ -46,12 +47,12 @@ def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list
     return sorted(out, key=lambda runs: runs[0])
 
 
-def setting_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable:
+def setting_table(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> RunsTable:
     """One row per setting: the table itself where no setting has several seeds (`averaged`)."""
     return averaged(table, settings(table, tags_R))
 
 
-def _best(table: RunsTable, tags_R: np.ndarray | None) -> list[list[int]]:
+def _best(table: RunsTable, tags_R: Sequence[Hashable] | None) -> list[list[int]]:
     """The setting of lowest mean loss of each (tag, N, T); the first of equals."""
     tags_R = _tags(table) if tags_R is None else tags_R
     best: dict[tuple, list[int]] = {}
@@ -63,7 +64,7 @@ def _best(table: RunsTable, tags_R: np.ndarray | None) -> list[list[int]]:
     return sorted(best.values(), key=lambda runs: runs[0])
 
 
-def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarray:
+def best_points(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> np.ndarray:
     """(R,) True for the runs of the best setting of their (recipe tag, N, T): every seed of it."""
     keep_R = np.zeros(len(table), dtype=bool)
     for runs in _best(table, tags_R):
@@ -71,17 +72,17 @@ def best_points(table: RunsTable, tags_R: np.ndarray | None = None) -> np.ndarra
     return keep_R
 
 
-def point_table(table: RunsTable, tags_R: np.ndarray | None = None) -> RunsTable:
+def point_table(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> RunsTable:
     """The P points (P <= R): the best setting of each (recipe tag, N, T), one row each (`averaged`)."""
     return averaged(table, _best(table, tags_R))
 
 
 def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
-    """One row per group of run indices (replicates; in the order given, each ordered by its first run):
-    a group of k > 1 seeds stands as its first run with the mean loss, its seeds' labels joined by ","
-    and the name "FIRST +k-1 seeds"; its loss_stderr is the mean's: the seeds' spread over sqrt(k)
-    (their sample standard deviation: what a rerun would move), or, where larger, that of their eval
-    losses' standard errors, sqrt(sum of squares) / k."""
+    """One row per group of run indices (a setting's replicates, each group in increasing order), in
+    the order of their first runs: a group of K > 1 seeds stands as its first run with the mean loss,
+    its seeds' labels joined by "," and the name "FIRST +K-1 seeds"; its loss_stderr is the mean's
+    (`_stderr_of_mean`): the seeds' spread over sqrt(K) (what a rerun would move), or, where larger,
+    their eval standard errors' sqrt(sum of squares) / K."""
     groups = sorted(groups, key=lambda runs: runs[0])
     first_R = np.zeros(len(table), dtype=bool)
     first_R[[runs[0] for runs in groups]] = True
@@ -89,7 +90,8 @@ def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     if all(len(runs) == 1 for runs in groups):
         return rows
     loss_G = np.array([table.loss_R[runs].mean() for runs in groups])
-    names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds" for name, runs in zip(rows.names, groups))
+    names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds"
+                  for name, runs in zip(rows.names, groups))
     seed = tuple(",".join(table.seed[i] for i in runs) for runs in groups) if table.seed is not None else None
     stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
     stderr_G = np.array([_stderr_of_mean(table.loss_R[runs], stderr_R[runs]) for runs in groups])
