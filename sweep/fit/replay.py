@@ -4,7 +4,8 @@
 The table's runs are the pool. Its largest sizes (the `holdout` largest distinct N, every token
 budget of them) are held out: the test the fits extrapolate to, never chosen. A cell is one (N,
 tokens) of the pool: choosing it pays the FLOPs of every run in it (a learning-rate grid at that
-size is trained whole) and the fit sees its best loss, as every parametric fit of the project does.
+size is trained whole) and the fit sees its point, as every parametric fit of the project does (its
+best setting, a setting's seeds averaged: sweep/fit/points.py).
 
 Every design starts from the same seed design: the pool's cells in order of FLOPs, cheapest first,
 until they number at least the law's parameters + 2 and span 3 sizes and 2 token budgets (the
@@ -52,6 +53,7 @@ from sweep.fit.defaults import fit_defaults
 from sweep.fit.design_bound import DesignBound, smallest_share_within
 from sweep.fit.law_bootstrap import bootstrap, check_bootstrap_args, percentile_interval
 from sweep.fit.parametric import FORMS, fit_law
+from sweep.fit.points import point_table
 from sweep.fit.table import RunsTable
 
 BASELINES = ("random", "grid", "spread")
@@ -63,13 +65,14 @@ DESIGNS = (*STRATEGIES, ORACLE)
 
 @dataclass(frozen=True)
 class Cells:
-    """The table's distinct (N, T): best loss of each, FLOPs paid for each (all its runs)."""
+    """The table's distinct (N, T): the loss of each as the parametric fits see it (its best setting,
+    a setting's seeds averaged: sweep/fit/points.py), FLOPs paid for each (all its runs)."""
 
     n_params_G: np.ndarray
     tokens_G: np.ndarray
     loss_G: np.ndarray
     cost_G: np.ndarray
-    names: tuple[str, ...]  # the best run's name of each cell
+    names: tuple[str, ...]  # the name of each cell's point (its best run's, "+K-1 seeds" where averaged)
 
     @classmethod
     def of(cls, table: RunsTable) -> "Cells":
@@ -77,11 +80,13 @@ class Cells:
         for i, key in enumerate(zip(table.n_params_R.tolist(), table.tokens_R.tolist())):
             keys.setdefault(key, []).append(i)
         order = sorted(keys, key=lambda k: (k[0], k[1]))
-        best = [min(keys[k], key=lambda i: table.loss_R[i]) for k in order]
+        points = point_table(table)
+        point_of = {key: p for p, key in enumerate(zip(points.n_params_R.tolist(), points.tokens_R.tolist()))}
+        best = [point_of[k] for k in order]
         return cls(np.array([k[0] for k in order]), np.array([k[1] for k in order]),
-                   table.loss_R[best].astype(np.float64),
+                   points.loss_R[best].astype(np.float64),
                    np.array([float(table.flops_R[keys[k]].sum()) for k in order]),
-                   tuple(table.names[i] for i in best))
+                   tuple(points.names[p] for p in best))
 
     def __len__(self) -> int:
         return len(self.names)
