@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import DAMAGED, FINISHED, GRID_AXES, RUNNING, SETTINGS, STARTED, run_status
-from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs
+from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs, seedless_setting
 
 ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
 
@@ -31,7 +31,8 @@ def _coordinates(run: RunDir) -> dict[str, Any]:
     row = {name: _setting(run, cfg, SETTINGS[name]) for name in GRID_AXES}
     budget = cfg.get("budget")
     tokens_per_param = budget.get("tokens_per_param") if isinstance(budget, dict) else None
-    return {**row, "tokens_per_param": tokens_per_param, "recipe": cfg.get(SETTINGS["recipe"])}
+    return {**row, "tokens_per_param": tokens_per_param, "recipe": cfg.get(SETTINGS["recipe"]),
+            "setting": seedless_setting(cfg)}
 
 
 def _setting(run: RunDir, cfg: dict[str, Any], key: str) -> Any:

@@ -88,6 +88,25 @@ def is_identity_setting(key: str) -> bool:
     return sub is not None and rest.split(".")[0] not in sub
 
 
+def seedless_setting(config: Any) -> str | None:
+    """What runs that differ only in their seed share (replicates, averaged by the fits:
+    sweep/fit/points.py): the sha256 (12 hex digits) of a run's config as a plain mapping
+    (config.yaml, or the config a W&B run logged), reduced to the settings that change what is
+    trained (`is_identity_setting`), without the top-level `seed`. None for anything else."""
+    if not isinstance(config, dict):
+        return None
+
+    def settings(mapping: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+        for key, value in mapping.items():
+            if isinstance(value, dict):
+                yield from settings(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    kept = {k: v for k, v in settings(config) if k != "seed" and is_identity_setting(k)}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 # Settings that only exist for a schedule or a ladder: left out of the identity while they are
 # unused, so the runs of sweeps started before they existed keep their names (and hashes)
 WSD_ONLY = ("schedule", "cooldown_fraction", "cooldown_shape")  # optim.*, with optim.schedule=cosine

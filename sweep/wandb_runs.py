@@ -14,6 +14,7 @@ from typing import Any
 
 from sweep.errors import ConfigError
 from sweep.record import COORDINATES, FAILED, STARTED, STATUS_OF_WANDB_STATE, STATUSES
+from sweep.rundir import seedless_setting
 
 PREFIX = "wandb:"
 
@@ -66,7 +67,8 @@ def train_runs(sweep: WandbSweep, api: Any = None) -> list[Any]:
 def wandb_row(run: Any) -> dict[str, Any]:
     config, summary = dict(run.config), dict(run.summary_metrics)
     row = {k: config[k] for k in COORDINATES if k in config}
-    row.update(run=config.get("run", run.name), path=run.url, wandb_id=run.id, wandb_state=run.state)
+    row.update(run=config.get("run", run.name), path=run.url, wandb_id=run.id, wandb_state=run.state,
+               setting=seedless_setting(config.get("config")))
     if summary.get("status") in STATUSES:  # the run's result.json
         return {**row, **{k: v for k, v in summary.items() if not k.startswith("_") and "/" not in k},
                 "path": run.url}

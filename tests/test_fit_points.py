@@ -44,6 +44,15 @@ def test_without_seeds_or_with_a_seed_repeated_the_runs_are_a_grid_and_the_lowes
         assert settings(table) == [[i] for i in range(len(table))]
 
 
+def test_runs_of_a_sweep_that_differ_in_a_setting_no_column_shows_are_no_replicates():
+    """A sweep folder's rows carry their config but the seed, hashed (`setting`): two warmups at one lr
+    are two settings even with different seeds, and the better one is the point."""
+    table = from_rows([run("warm-0", 3.0, seed=0, setting="aaa"), run("warm-1", 3.2, seed=1, setting="aaa"),
+                       run("cold-2", 3.05, seed=2, setting="bbb")])
+    assert settings(table) == [[0, 1], [2]]
+    assert point_table(table).names == ("cold-2",)
+
+
 def test_points_of_other_sizes_and_recipes_stay_apart_and_keep_the_runs_order():
     table = from_rows([run("big-0", 2.5, n=4e6, tokens=8e7, seed=0), run("small-0", 3.0, seed=0),
                        run("big-1", 2.7, n=4e6, tokens=8e7, seed=1), run("small-1", 3.2, seed=1),

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from sweep.results import differing_settings, load_runs
-from sweep.rundir import RunDir
+from sweep.rundir import RunDir, run_name
 from sweep.run.loop import train
 
 
@@ -102,3 +102,17 @@ def test_every_row_carries_its_tokens_per_param_also_before_it_has_a_result(tiny
     rows = load_runs(tmp_path / "runs")
     assert sorted(r["tokens_per_param"] for r in rows) == [5, 20]
     assert {r["status"] for r in rows} == {"pending"}
+
+
+def test_runs_that_differ_only_in_their_seed_share_a_setting_and_no_others_do(tiny_config, tmp_path):
+    """The row's `setting` (sweep/rundir.py seedless_setting) is what the fits average seeds over:
+    a warmup no table column shows tells runs apart; where they log or evaluate does not."""
+    runs = {"seed 0": ("seed=0",), "seed 1": ("seed=1",), "seed 2, logged more": ("seed=2", "train.log_every=3"),
+            "seed 0, warmup 7": ("seed=0", "optim.warmup_steps=7")}
+    for overrides in runs.values():
+        pending = tiny_config(*overrides)
+        RunDir.for_config(pending).write_config(pending)
+    by_run = {r["run"]: r for r in load_runs(tmp_path / "runs")}
+    setting = {name: by_run[run_name(tiny_config(*overrides))]["setting"] for name, overrides in runs.items()}
+    assert setting["seed 0"] == setting["seed 1"] == setting["seed 2, logged more"]
+    assert setting["seed 0, warmup 7"] != setting["seed 0"] and len(setting["seed 0"]) == 12

@@ -92,3 +92,18 @@ def test_an_empty_or_unreachable_group_is_one_clear_error():
         load_wandb_runs(WandbSweep(None, "scaling", "demo"), api=Offline())
     with pytest.raises(ConfigError, match="could not read the runs of wandb:scaling/demo from W&B: UsageError: No API"):
         load_wandb_runs(WandbSweep(None, "scaling", "demo"))  # no API key here (tests/conftest.py wandb_isolated)
+
+
+def test_a_run_s_logged_config_but_its_seed_is_its_setting_which_its_replicates_share():
+    """The config every train run logs (sweep/tracking.py: `config`, the whole TrainConfig) gives the
+    row its `setting`, as config.yaml does a run folder's: seeds 0 and 1 share it, a warmup does not."""
+    def config(seed, warmup=50):
+        return {"seed": seed, "optim": {"lr": 3e-3, "warmup_steps": warmup}, "out_dir": f"runs/s{seed}"}
+
+    result = {"status": "complete", **COORDS, "final_eval_loss": 1.75}
+    api = FakeApi([api_run("a", "finished", result, seed=0, config=config(0)),
+                   api_run("b", "finished", result, seed=1, config=config(1)),
+                   api_run("c", "finished", result, seed=2, config=config(2, warmup=7)),
+                   api_run("d", "finished", result)])  # logged before the config was: no setting
+    a, b, c, d = load_wandb_runs(WandbSweep(None, "scaling", "demo"), api=api)
+    assert a["setting"] == b["setting"] != c["setting"] and d["setting"] is None

@@ -1,7 +1,10 @@
 """The points a parametric law is fitted to: the best setting of each (recipe, N, T), one point each.
 
 A setting is the runs of one (recipe, N, T) with the same hyperparameters (lr, batch_size,
-weight_decay, d, l) that differ only in their seed: replicates. Its loss is their mean loss, so that
+weight_decay, d, l) that differ only in their seed: replicates. A sweep folder's or a W&B group's runs
+also carry their whole config but the seed, hashed (the table's `setting`, sweep/results.py
+`seedless_setting`), so runs that differ in a setting no column shows (a warmup, a schedule) are
+never replicates. Its loss is their mean loss, so that
 seeds tighten a point instead of lowering it: the least of K seeds' losses lies below their mean by
 about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
 prediction. Runs with no seed column, with a seed that repeats among runs alike in every recorded
@@ -35,7 +38,8 @@ def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list
     predicted_R = table.is_predicted()
     for i in range(len(table)):
         hyper = tuple(None if math.isnan(c[i]) else float(c[i]) for c in columns)
-        key = (tags_R[i], bool(predicted_R[i]), float(table.n_params_R[i]), float(table.tokens_R[i]), *hyper)
+        setting = table.setting[i] if table.setting is not None else None
+        key = (tags_R[i], bool(predicted_R[i]), float(table.n_params_R[i]), float(table.tokens_R[i]), *hyper, setting)
         groups.setdefault(key, []).append(i)
     out = []
     for runs in groups.values():

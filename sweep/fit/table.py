@@ -43,8 +43,8 @@ REQUIRED = ("n_params", "tokens", "loss")
 MEASURES = ("true_entropy_nats", "loss_stderr", "duplicate_rate")  # per-run numbers that are no grid coordinate
 MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status --csv` names them
                    "duplicate_rate": "data_density.near_or_exact_duplicate_rate"}
-OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "seed", *MEASURES)
-LABELS = ("recipe", "seed")  # columns read as text labels, not numbers
+OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "seed", "setting", *MEASURES)
+LABELS = ("recipe", "seed", "setting")  # columns read as text labels, not numbers
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 NAME_COLUMNS = ("run", "name")
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
@@ -71,6 +71,8 @@ class RunsTable:
     flops_R: np.ndarray
     recipe: tuple[str | None, ...] | None = None
     seed: tuple[str | None, ...] | None = None  # a run's seed as a label: runs alike but for it are replicates
+    setting: tuple[str | None, ...] | None = None  # its config but the seed, hashed (sweep/results.py
+    # seedless_setting: a sweep folder's or W&B group's runs): replicates share it
     lr_R: np.ndarray | None = None
     batch_size_R: np.ndarray | None = None
     weight_decay_R: np.ndarray | None = None
