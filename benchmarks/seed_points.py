@@ -10,6 +10,13 @@ spread of the fitted law's log error at a held-out run 4x the largest size (N 4e
 parameter) and on the sampled cells, and how often the 95% bootstrap interval of E holds the true E.
 
     python benchmarks/seed_points.py --tables 32
+
+With `--sweep FOLDER` (a real sweep trained at several seeds, e.g. the demo's grid with `seed=0,1,2`)
+it prints instead each cell's seeds' spread, and the Chinchilla fit both ways, its E and 95% interval
+beside the corpus's true entropy rate where the runs carry one (data=synthetic).
+
+    python -m sweep.train -m --config-name demo 'seed=0,1,2' out_dir=runs/demo-seeds
+    python benchmarks/seed_points.py --sweep runs/demo-seeds
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ import time
 import numpy as np
 
 from sweep.fit.laws import fit_law
-from sweep.fit.table import from_rows
+from sweep.fit.points import settings
+from sweep.fit.table import from_rows, load_runs_table
+from sweep.results import load_source
 
 TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
 SIZES, RATIOS = np.geomspace(1e6, 1e8, 8), (5, 10, 20, 40)
@@ -41,13 +50,44 @@ def table_rows(rng: np.random.Generator, replicates: int, noise: float) -> list[
     return rows
 
 
+def real_sweep(folder: str, bootstrap: int) -> None:
+    """A real sweep's seeds: the spread per cell, then the fit with them averaged and read as a grid."""
+    table = load_runs_table(folder)
+    groups = sorted((runs for runs in settings(table) if len(runs) > 1),
+                    key=lambda runs: (table.n_params_R[runs[0]], table.tokens_R[runs[0]]))
+    print(f"{folder}: {len(table)} complete runs, {len(groups)} settings of several seeds")
+    print("| N | tokens | seeds | losses | mean | sd | sd / mean |")
+    print("|---:|---:|---:|---|---:|---:|---:|")
+    relative = []
+    for runs in groups:
+        loss_K = table.loss_R[runs]
+        relative.append(loss_K.std(ddof=1) / loss_K.mean())
+        print(f"| {table.n_params_R[runs[0]]:,.0f} | {table.tokens_R[runs[0]]:,.0f} | {len(runs)} | "
+              f"{', '.join(f'{v:.4f}' for v in loss_K)} | {loss_K.mean():.4f} | {loss_K.std(ddof=1):.4f} | "
+              f"{relative[-1]:.2%} |")
+    if relative:
+        print(f"seeds' relative sd: median {np.median(relative):.2%}, max {np.max(relative):.2%}")
+    h = table.true_entropy()
+    rows = load_source(folder)
+    for way, source in (("seeds averaged", rows),
+                        ("least of the seeds", [{k: v for k, v in r.items() if k not in ("seed", "setting")}
+                                                for r in rows])):
+        out = fit_law("chinchilla", from_rows(source), bootstrap=bootstrap, seed=0)
+        lo, hi = out["bootstrap"]["intervals"]["E"]
+        truth = "" if h is None else f"; true entropy {h:.4f}: E - h = {out['E'] - h:+.4f}, inside: {lo <= h <= hi}"
+        print(f"{way}: {out['n_points']} points, E = {out['E']:.4f} [{lo:.4f}, {hi:.4f}]{truth}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=32)
     parser.add_argument("--replicates", type=int, default=3)
     parser.add_argument("--noise", type=float, default=0.01)
     parser.add_argument("--bootstrap", type=int, default=100)
+    parser.add_argument("--sweep", help="a sweep folder trained at several seeds: its spread and fits instead")
     args = parser.parse_args()
+    if args.sweep:
+        return real_sweep(args.sweep, args.bootstrap)
     n_grid, t_grid = np.meshgrid(SIZES, RATIOS, indexing="ij")
     t_grid = t_grid * n_grid
     results = {"seeds averaged": [], "least of the seeds": []}
