@@ -28,11 +28,11 @@ def test_each_group_s_cell_stands_by_its_lowest_loss_with_that_run_s_stderr():
     assert b.fallback and b.stderr == pytest.approx(FALLBACK_RELATIVE_STDERR * 3.1)
 
 
-def test_a_cell_s_seeds_stand_as_one_run_at_their_mean_with_their_spread_as_its_stderr():
+def test_a_cell_s_seeds_stand_as_one_run_at_their_mean_with_their_spread_in_its_stderr():
     seeds = [dict(row(f"a-s{s}", "a", 1e6, 2e7, loss, 0.001, 64), seed=s) for s, loss in enumerate((3.0, 3.1, 3.2))]
     (cell,) = best_cells(from_rows(seeds + [row("b", "b", 1e6, 2e7, 2.0)]), ["a", "a", "a", None])
     assert (cell.run, cell.loss, cell.fallback) == ("a-s0 +2 seeds", pytest.approx(3.1), False)
-    assert cell.stderr == pytest.approx(0.1 / math.sqrt(3))
+    assert cell.stderr == pytest.approx(math.hypot(0.1 / math.sqrt(3), 0.001))
 
 
 def test_a_table_without_stderr_or_width_columns_gets_the_fallback_and_nan():

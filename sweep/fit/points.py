@@ -85,8 +85,7 @@ def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     """One row per group of run indices (a setting's replicates, each group in increasing order), in
     the order of their first runs: a group of K > 1 seeds stands as its first run with the mean loss,
     its seeds' labels joined by "," and the name "FIRST +K-1 seeds"; its loss_stderr is the mean's
-    (`_stderr_of_mean`): the seeds' spread over sqrt(K) (what a rerun would move), or, where larger,
-    their eval standard errors' sqrt(sum of squares) / K."""
+    (`_stderr_of_mean`)."""
     groups = sorted(groups, key=lambda runs: runs[0])
     first_R = np.zeros(len(table), dtype=bool)
     first_R[[runs[0] for runs in groups]] = True
@@ -108,8 +107,13 @@ def _tags(table: RunsTable) -> np.ndarray:
 
 
 def _stderr_of_mean(loss_K: np.ndarray, stderr_K: np.ndarray) -> float:
-    """The standard error of the mean of K >= 1 replicates' losses: the larger of their spread over
-    sqrt(K) (K > 1) and their eval standard errors' sqrt(sum of squares) / K (NaN parts ignored)."""
+    """The standard error of the mean of K >= 1 replicates' final eval losses: the seeds' spread over
+    sqrt(K) (what training again would move; K > 1) and the eval sample's error, which the seeds
+    share (they are evaluated on the same held-out tokens, so averaging does not shrink it: their
+    eval standard errors' mean), added in quadrature; the spread alone where no eval error was
+    recorded, NaN for one run without one."""
     if len(loss_K) == 1:
         return float(stderr_K[0])
-    return float(np.fmax(loss_K.std(ddof=1) / np.sqrt(len(loss_K)), np.sqrt(np.sum(stderr_K ** 2)) / len(loss_K)))
+    recorded_K = stderr_K[np.isfinite(stderr_K)]
+    shared = float(recorded_K.mean()) if len(recorded_K) else 0.0
+    return float(np.sqrt(loss_K.var(ddof=1) / len(loss_K) + shared ** 2))
