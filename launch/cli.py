@@ -55,6 +55,8 @@ training (Hydra's command line, not a subcommand; `sweep-train` is the same comm
 """
 
 
+COLUMN_HELP = ("read the runs file's COLUMN as NAME (n_params, tokens, loss, flops, recipe, lr, batch_size, "
+               "weight_decay, seed, ...), before any name it is otherwise looked for under; repeatable")
 SUBCOMMAND_EXAMPLES = {
     "plan": """\
     sweep plan model.d=64,128 model.l=1,2 optim.lr=1e-3,3e-3
@@ -172,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--fix", action="append", metavar="NAME=VALUE",
                    help="hold a parameter of the chinchilla / subscaling fit at a value: E=VALUE (nats/token), "
                         "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
+    f.add_argument("--column", action="append", metavar="NAME=COLUMN", help=COLUMN_HELP)
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
@@ -193,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "E=true (the runs' true_entropy_nats, data=synthetic), alpha=VALUE, beta=VALUE; repeatable")
     rp.add_argument("--min-tokens-per-param", type=float, metavar="X",
                     help="leave out runs with tokens / N < X from every fit (counted in excluded)")
+    rp.add_argument("--column", action="append", metavar="NAME=COLUMN", help=COLUMN_HELP)
     rp.add_argument("--upload", action="store_true", help="log the runs with predictions, the figures and the "
                                                          "fits to the sweep's W&B group")
     pr = sub.add_parser("predict", help="predict each run's final eval loss from its loss curve so far (the "
@@ -238,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                               f"(default {defaults.replay_growth:g}, conf/fit.yaml)")
     sg.add_argument("--holdout", type=int, metavar="H", help="--replay: the largest sizes held out (default "
                                                              f"{defaults.replay_holdout}, conf/fit.yaml)")
+    sg.add_argument("--column", action="append", metavar="NAME=COLUMN", help=COLUMN_HELP + " (a runs file or "
+                                                                                        "--replay's)")
     add_loop_options(sg)  # closing the loop: --rounds, --until-width
     sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
     sy.add_argument("sweep", type=Path, metavar="SWEEP_DIR")
@@ -272,11 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 defaults.bootstrap if args.law == "crossover" else 0
             return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
                        args.cutoff, args.by, args.upload, args.recipe, args.fix,
-                       args.min_tokens_per_param, args.bootstrap_method)
+                       args.min_tokens_per_param, args.bootstrap_method, args.column)
         if args.command == "report":
             return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
                           args.cutoff, args.recipe, args.upload, args.fix,
-                          args.min_tokens_per_param, args.bootstrap_method)
+                          args.min_tokens_per_param, args.bootstrap_method, args.column)
         if args.command == "predict":
             return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor)
         if args.command == "status":

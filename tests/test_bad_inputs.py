@@ -21,7 +21,7 @@ from launch.cli import main as sweep_cli
 from sweep.config import to_typed
 from sweep.data.local import prepare_token_cache
 from sweep.errors import ConfigError
-from tests.helpers import TINY, compose_config
+from tests.helpers import TINY, compose_config, write_runs
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="train.device=cuda is valid where CUDA is")
 NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -219,6 +219,32 @@ def test_a_bad_fix_is_one_line_naming_the_value_and_what_is_accepted(args, words
     out = capsys.readouterr().out
     assert all(word in " ".join(out.split()) for word in words) and "Traceback" not in out
     assert not (tmp_path / "report").exists()
+
+
+COLUMN_CASES = [  # --column NAME=COLUMN on a runs file: refused before any fit, naming the value and what is accepted
+    (["fit", "--column", "loss"], ["--column 'loss'", "NAME=COLUMN"]),
+    (["fit", "--column", "loss=c4_loss"], ["--column loss=c4_loss", "no column 'c4_loss'", "final_eval_loss"]),
+    (["fit", "--column", "los=final_eval_loss"], ["'los' is not a column the fits read", "accepted: n_params"]),
+    (["report", "--column", "loss=run", "--column", "recipe=run"], ["the column 'run' is given for loss, recipe"]),
+    (["suggest", "--target-compute", "1e20", "--column", "loss=a", "--column", "loss=b"], ["--column loss: given twice"]),
+]
+
+
+@pytest.mark.parametrize("args, words", COLUMN_CASES)
+def test_a_bad_column_is_one_line_naming_the_value_and_what_is_accepted(args, words, tmp_path, capsys):
+    from tests.test_fit_laws import rows
+
+    table = write_runs(tmp_path / "runs.csv", rows())
+    assert sweep_cli([args[0], str(table), *args[1:]]) == 2
+    out = capsys.readouterr().out
+    assert all(word in " ".join(out.split()) for word in words) and "Traceback" not in out
+    assert not (tmp_path / "report").exists()
+
+
+def test_column_is_for_a_runs_file_not_a_sweep_s_own_columns(small_sweep, capsys):
+    for command in (["fit"], ["report"], ["suggest", "--target-compute", "1e14"]):
+        assert sweep_cli([command[0], str(small_sweep), *command[1:], "--column", "loss=final_train_loss"]) == 2
+        assert "whose columns are its own" in capsys.readouterr().out
 
 
 def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):

@@ -17,6 +17,24 @@ def test_fit_of_a_runs_table_prints_the_estimates_as_json(tmp_path, capsys):
     assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_runs"] == 32 and out["converged"]
 
 
+def test_fit_reads_the_columns_the_user_names_and_says_so(tmp_path, capsys):
+    """A table whose loss is one of several eval sets' and whose N column has its own name."""
+    import csv
+
+    from tests.test_fit_laws import rows
+
+    with open(tmp_path / "open_lm.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["model", "params", "tokens", "c4_val", "pile_val"])
+        writer.writeheader()
+        writer.writerows({"model": r["run"], "params": r["n_params"], "tokens": r["tokens"],
+                          "c4_val": r["final_eval_loss"] + 1, "pile_val": r["final_eval_loss"]} for r in rows())
+    args = ["fit", str(tmp_path / "open_lm.csv"), "--json", "--column", "n_params=params", "--column", "loss=pile_val"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["E"] == pytest.approx(1.7, rel=0.05) and out["n_points"] == 32
+    assert out["columns_read"] == {"n_params": "params (--column)", "loss": "pile_val (--column)"}
+
+
 def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_json(tmp_path, capsys):
     from tests.test_fit_laws import synthetic_rows
 

@@ -45,6 +45,7 @@ def test_the_header_names_the_column_the_recipes_were_read_from(tmp_path):
     text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
                            out_dir=tmp_path, figures={})
     assert "- Recipes (column 'experiment'): 'x' (135 runs), 'y' (135 runs)" in text
+    assert "- Columns read: recipe from experiment" in text
 
 
 def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path):

@@ -45,6 +45,19 @@ def test_missing_column_names_what_the_file_has_and_needs(tmp_path):
         from_file(path)
 
 
+def test_a_column_the_user_names_is_read_before_any_alias_and_said():
+    """A table of several eval losses (open_lm's, per validation set) and its own names for N and T:
+    `--column NAME=COLUMN` picks which is which; a given column replaces one already so named."""
+    frame = pd.DataFrame({"params": [1e6, 2e6], "toks": [2e7, 4e7], "loss": [9.0, 9.0], "c4_val": [3.2, 3.0],
+                          "pile_val": [2.9, 2.7]})
+    table = from_frame(frame, "open_lm.csv", {"n_params": "params", "tokens": "toks", "loss": "pile_val"})
+    assert table.loss_R.tolist() == [2.9, 2.7] and table.n_params_R.tolist() == [1e6, 2e6]
+    assert table.columns_read == {"n_params": "params (--column)", "tokens": "toks (--column)",
+                                  "loss": "pile_val (--column)"}
+    with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens.*or name the file's own: --column tokens=COLUMN"):
+        from_frame(frame, "open_lm.csv", {"n_params": "params"})
+
+
 def test_a_published_tables_column_names_are_read_and_said():
     # Epoch AI's Chinchilla replication data names its columns so; a paper's N, D, L too
     epoch = pd.DataFrame({"Model Size": [1e6, 2e6], "Training Tokens": [2e7, 4e7], "Training FLOP": [1.3e14, 5e14],

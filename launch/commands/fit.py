@@ -28,16 +28,36 @@ def table_source(source: str | None, runs_file: Path | None) -> tuple[str | None
     return (None, Path(source)) if source is not None and is_table_file(source) else (source, runs_file)
 
 
-def load_table(source: str | None, runs_file: Path | None, upload: bool = False):
-    """The runs table of a sweep folder / W&B group (with its rows) or of a runs file."""
-    from sweep.fit.table import from_file, from_rows
+def given_columns(items: Sequence[str] | None) -> dict[str, str]:
+    """`--column NAME=COLUMN ...` as {NAME: COLUMN}; ConfigError for an item without "=" or a NAME
+    given twice (runs_file.py checks NAME and COLUMN against the file)."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, eq, column = item.partition("=")
+        name = name.strip()
+        if not eq or not name or not column:
+            raise ConfigError(f"--column {item!r}: accepted is NAME=COLUMN, a runs file's COLUMN read as the fits' "
+                              "NAME (e.g. --column loss=c4_val_loss --column n_params=nonembedding_params)")
+        if name in out:
+            raise ConfigError(f"--column {name}: given twice ({out[name]!r} and {column!r}); one column per name")
+        out[name] = column
+    return out
+
+
+def load_table(source: str | None, runs_file: Path | None, upload: bool = False,
+               columns: dict[str, str] | None = None):
+    """The runs table of a sweep folder / W&B group (with its rows) or of a runs file (`columns`:
+    {name: the file's column}, `--column`)."""
+    from sweep.fit.table import from_file, from_rows, given_for_sweep
 
     source, runs_file = table_source(source, runs_file)
     if runs_file is not None:
         if upload:
             raise ConfigError("--upload logs to the sweep's W&B group: give the sweep folder or wandb: group, "
                               "not --runs-table")
-        return from_file(runs_file), None
+        return from_file(runs_file, columns), None
+    if columns:
+        raise ConfigError(given_for_sweep(columns, str(source)))
     rows = runs_table(source)
     return from_rows(rows, source=source), rows
 
@@ -50,13 +70,14 @@ def has_curves(source: str) -> bool:
 def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, bootstrap: int, seed: int,
         compute: float | None, cutoff: float | None, by: str | None, upload: bool, recipe: str | None = None,
         fix: Sequence[str] | None = None,
-        min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> int:
+        min_tokens_per_param: float | None = None, bootstrap_method: str | None = None,
+        columns: Sequence[str] | None = None) -> int:
     import yaml
 
     from sweep.fit.laws import ALL_RECIPES, fit_law
     from sweep.fit.table import read_curves
 
-    table, rows = load_table(source, runs_file, upload)
+    table, rows = load_table(source, runs_file, upload, given_columns(columns))
     if upload and recipe == ALL_RECIPES:
         raise ConfigError(f"--upload logs one fit with its runs' predictions: give --recipe NAME, not "
                           f"--recipe {ALL_RECIPES}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from launch.commands.fit import has_curves, load_table, table_source
+from launch.commands.fit import given_columns, has_curves, load_table, table_source
 from launch.commands.printing import console
 from launch.commands.wandb_target import report_target
 from sweep.errors import ConfigError
@@ -14,13 +14,14 @@ from sweep.errors import ConfigError
 def report(source: str | None, runs_file: Path | None, out: Path | None, bootstrap: int, seed: int,
            compute: float | None, cutoff: float | None, recipe: str | None, upload: bool,
            fix: Sequence[str] | None = None,
-           min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> int:
+           min_tokens_per_param: float | None = None, bootstrap_method: str | None = None,
+           columns: Sequence[str] | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
 
     source, runs_file = table_source(source, runs_file)  # a runs file given as the source: its report beside it
-    table, rows = load_table(source, runs_file, upload)
+    table, rows = load_table(source, runs_file, upload, given_columns(columns))
     if out is None:
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
         out = base / "report"

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from rich.table import Table
 
+from launch.commands.fit import given_columns
 from launch.commands.conf_tree import conf_file
 from launch.commands.printing import console, num
 from sweep.errors import ConfigError
@@ -28,13 +29,16 @@ def suggest_command(args: argparse.Namespace) -> int:
         if loose:
             raise ConfigError(f"{', '.join(loose)}: not taken by --replay (its target compute is the held-out runs' "
                               "median; accepted: --law, --growth, --count, --holdout, --bootstrap, --seed, --recipe, "
-                              "--json)")
+                              "--column, --json)")
         return replay(args.replay, args.law, args.growth, args.count, args.holdout, args.bootstrap, args.seed,
-                      args.json, args.recipe)
+                      args.json, args.recipe, given_columns(args.column))
     loose = [f"--{k}" for k in ("growth", "holdout") if getattr(args, k) is not None]
     if loose:
         raise ConfigError(f"{', '.join(loose)}: taken only with --replay TABLE")
     if loop_requested(args):
+        if args.column:
+            raise ConfigError("--column: not taken with --rounds / --until-width (the loop reads a sweep folder, "
+                              "whose columns are its own)")
         if args.recipe is not None:
             raise ConfigError("--recipe: not taken with --rounds / --until-width (the loop trains with the sweep's "
                               "own settings and fits all its runs); suggest for a recipe without them")
@@ -43,7 +47,7 @@ def suggest_command(args: argparse.Namespace) -> int:
 
         return run_from_args(args, lambda table: candidate_set(args.sweep, args.candidates).candidates)
     return suggest(args.sweep, args.target_compute, args.law, args.budget, args.count, args.candidates,
-                   args.bootstrap, args.seed, args.json, args.recipe)
+                   args.bootstrap, args.seed, args.json, args.recipe, given_columns(args.column))
 
 
 def add_loop_options(parser: argparse.ArgumentParser) -> None:
@@ -63,10 +67,11 @@ def loop_requested(args: argparse.Namespace) -> bool:
 
 def suggest(source: str, target_compute: float | None, law: str, budget: float | None, count: int | None,
             candidates_text: str | None, bootstrap: int | None, seed: int, as_json: bool,
-            recipe: str | None = None) -> int:
+            recipe: str | None = None, columns: dict[str, str] | None = None) -> int:
     """`sweep suggest`: the runs that most narrow the bootstrap intervals of L*(C) and N_opt(C) at
     the target compute (sweep/fit/suggest.py), each with its cost and the command that trains it;
-    `recipe`: whose runs are fitted and followed (required when the source has several)."""
+    `recipe`: whose runs are fitted and followed (required when the source has several); `columns`:
+    a runs file's {name: its column} (`--column`)."""
     from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
     from sweep.fit.runs_file import is_table_file
@@ -76,7 +81,7 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
     if count is not None and count < 1:
         raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
-    table = load_runs_table(source).only_recipe(recipe, "a suggestion fits")
+    table = load_runs_table(source, columns).only_recipe(recipe, "a suggestion fits")
     cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None, recipe=recipe)
     if not cands.candidates:
         raise ConfigError(f"no candidate left: each of the {cands.left_out} points was left out, e.g. "
@@ -176,13 +181,15 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
 
 
 def replay(source: str, law: str, growth: float | None, count: int | None, holdout: int | None,
-           bootstrap: int | None, seed: int, as_json: bool, recipe: str | None = None) -> int:
+           bootstrap: int | None, seed: int, as_json: bool, recipe: str | None = None,
+           columns: dict[str, str] | None = None) -> int:
     """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
     less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
     from sweep.fit.replay import DESIGNS, ORACLE, replay as replay_choice
     from sweep.fit.table import jsonable, load_runs_table
 
-    result = replay_choice(load_runs_table(source), law=law, growth=growth, count=count, holdout=holdout, seed=seed,
+    runs = load_runs_table(source, columns)
+    result = replay_choice(runs, law=law, growth=growth, count=count, holdout=holdout, seed=seed,
                            resamples=bootstrap, recipe=recipe)  # None: conf/fit.yaml's replay_* defaults
     if as_json:
         print(json.dumps(jsonable(result.to_dict()), indent=2))

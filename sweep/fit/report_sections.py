@@ -59,6 +59,8 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
     lines = ["# Scaling-law report", "",
              f"- Source: `{table.source or 'a runs table'}`",
              f"- Runs used: {len(table)} complete runs; excluded: {excluded}"]
+    if table.columns_read:
+        lines.append("- Columns read: " + ", ".join(f"{name} from {read}" for name, read in table.columns_read.items()))
     if STOPPED_EARLY in table.excluded:
         predicted = len(table.stopped) if table.stopped is not None else 0
         lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -120,12 +120,15 @@ def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
                       f"not a {type(data).__name__} of that shape")
 
 
-def named_columns(frame: Any, where: str, required: Sequence[str]) -> tuple[Any, dict[str, str]]:
-    """The frame with its columns under the runs table's names (found by COLUMN_ALIASES, or computed:
-    DERIVED) and {column: the frame's column, or how it was computed}; ConfigError naming a
-    `required` column it neither has nor gives, and the columns it has."""
+def named_columns(frame: Any, where: str, required: Sequence[str], given: Mapping[str, str] | None = None,
+                  accepted: Sequence[str] = ()) -> tuple[Any, dict[str, str]]:
+    """The frame with its columns under the runs table's names (`given` by the user first, then
+    found by COLUMN_ALIASES, or computed: DERIVED) and {column: the frame's column, or how it was
+    computed}; ConfigError naming a `required` column it neither has nor gives, and the columns it
+    has. `given`: {name: the frame's column} (`--column NAME=COLUMN`), each name one of `accepted`."""
     has = ", ".join(map(str, frame.columns))
-    columns_read = _aliased_columns(frame.columns, where)
+    frame, columns_given = _given_columns(frame, given or {}, where, accepted)
+    columns_read = {**columns_given, **_aliased_columns(frame.columns, where)}
     if "recipe" in columns_read and len(frame) > 2 and frame[columns_read["recipe"]].nunique() == len(frame):
         del columns_read["recipe"]  # a label of its own on every run names runs: it groups none into a recipe
     frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
@@ -142,7 +145,8 @@ def named_columns(frame: Any, where: str, required: Sequence[str]) -> tuple[Any,
         also = "; ".join(f"{c} may be named {', '.join(COLUMN_ALIASES[c])}" for c in missing)
         raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
                           f"required: {', '.join(required)} ({also}; of n_params, tokens and flops "
-                          f"any two give the third, by flops = 6 n_params tokens){_unit_hint(frame.columns, missing)}")
+                          f"any two give the third, by flops = 6 n_params tokens; or name the file's own: "
+                          f"--column {missing[0]}=COLUMN){_unit_hint(frame.columns, missing)}")
     return frame, {**columns_read, **derived}
 
 
@@ -162,6 +166,30 @@ def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "")
         raise ConfigError(f"the runs{of} train a median {ratio:.3g} tokens per parameter (outside "
                           f"{RATIO_RANGE[0]:g} .. {RATIO_RANGE[1]:g}): n_params or tokens look like millions or "
                           f"billions; give both as plain counts")
+
+
+def _given_columns(frame: Any, given: Mapping[str, str], where: str,
+                   accepted: Sequence[str]) -> tuple[Any, dict[str, str]]:
+    """The frame with each `given` column ({name: the frame's column}) under its name, a column of
+    the frame already called by that name left out (the one given is read instead), and {name:
+    "COLUMN (--column)"}; ConfigError for a name the runs table does not read, a column the frame
+    lacks, or one column given for two names."""
+    present = [str(c) for c in frame.columns]
+    for name, column in given.items():
+        if name not in accepted:
+            raise ConfigError(f"--column {name}={column}: {name!r} is not a column the fits read; accepted: "
+                              f"{', '.join(accepted)}")
+        if column not in present:
+            raise ConfigError(f"--column {name}={column}: {where} has no column {column!r}; it has "
+                              f"{', '.join(present)}")
+    twice = sorted({c for c in given.values() if list(given.values()).count(c) > 1})
+    if twice:
+        raise ConfigError(f"--column: the column {twice[0]!r} is given for "
+                          f"{', '.join(n for n, c in given.items() if c == twice[0])}; one name a column")
+    replaced = [name for name, column in given.items()
+                if name in present and name != column and name not in given.values()]
+    frame = frame.drop(columns=replaced).rename(columns={column: name for name, column in given.items()})
+    return frame, {name: f"{column} (--column)" for name, column in given.items() if name != column}
 
 
 def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:

@@ -47,6 +47,7 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "se
 LABELS = ("recipe", "seed", "setting")  # columns read as text labels, not numbers
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 NAME_COLUMNS = ("run", "name")
+COLUMN_NAMES = (*REQUIRED, *OPTIONAL, "run", "status")  # what `--column NAME=COLUMN` may name
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 
@@ -225,7 +226,7 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
     return validate(table, 1, "a runs table")
 
 
-def from_file(path: str | os.PathLike) -> RunsTable:
+def from_file(path: str | os.PathLike, columns: dict[str, str] | None = None) -> RunsTable:
     """The runs table of a .csv, .tsv, .json (a list of records, or {column: [values]}), .jsonl (a
     record per line) or .parquet file with columns n_params, tokens and loss (or final_eval_loss);
     optional flops, recipe, lr, batch_size, weight_decay, d, l, seed, true_entropy_nats, loss_stderr (the
@@ -233,15 +234,17 @@ def from_file(path: str | os.PathLike) -> RunsTable:
     document rate), and a run name (run or name). A `status` column, where present, keeps only the
     complete rows (the stopped_early ones are set aside with their predicted_final_eval_loss and
     predicted_interval columns, as `sweep status --csv` writes them); a `role` column leaves out the
-    rows of ladder trunks."""
-    return from_frame(read_frame(path), str(path))
+    rows of ladder trunks. `columns`: {name: the file's column} (`--column NAME=COLUMN`), read
+    before any alias."""
+    return from_frame(read_frame(path), str(path), columns)
 
 
-def from_frame(frame: Any, source: str = "") -> RunsTable:
+def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = None) -> RunsTable:
     """The runs table of a pandas DataFrame with the columns `from_file` reads (a runs file, or
-    the table of a sweep a user filtered in a notebook), found under a published table's names
-    (sweep/fit/runs_file.py); ConfigError naming a missing column."""
-    frame, columns_read = named_columns(frame, source or "the runs table", REQUIRED)
+    the table of a sweep a user filtered in a notebook), found under the names `columns` gives
+    ({name: the frame's column}) or a published table's (sweep/fit/runs_file.py); ConfigError naming
+    a missing column."""
+    frame, columns_read = named_columns(frame, source or "the runs table", REQUIRED, columns, COLUMN_NAMES)
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
     excluded = {}
@@ -271,15 +274,25 @@ def from_frame(frame: Any, source: str = "") -> RunsTable:
     return table
 
 
-def load_runs_table(source: str | os.PathLike) -> RunsTable:
+def load_runs_table(source: str | os.PathLike, columns: dict[str, str] | None = None) -> RunsTable:
     """A runs file (.csv, .tsv, .json, .jsonl, .parquet), a sweep folder, or a W&B group
-    (`wandb:[ENTITY/]PROJECT/GROUP`)."""
+    (`wandb:[ENTITY/]PROJECT/GROUP`). `columns`: a runs file's {name: its column}; ConfigError
+    with any other source (a sweep's own columns are named already)."""
     text = str(source)
     if is_table_file(text):
-        return from_file(text)
+        return from_file(text, columns)
+    if columns:
+        raise ConfigError(given_for_sweep(columns, text))
     from sweep.results import load_source
 
     return from_rows(load_source(text), source=text)
+
+
+def given_for_sweep(columns: dict[str, str], source: str) -> str:
+    """The message for `--column` given with a sweep folder or W&B group."""
+    name, column = next(iter(columns.items()))
+    return (f"--column {name}={column}: {source} is a sweep folder or W&B group, whose columns are its own; "
+            "--column names a runs file's (.csv, .tsv, .json, .jsonl, .parquet)")
 
 
 def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
