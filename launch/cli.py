@@ -73,7 +73,8 @@ SUBCOMMAND_EXAMPLES = {
     sweep fit runs/demo                                # loss(N, T) = E + A/N^alpha + B/T^beta
     sweep fit runs/demo --law chinchilla --bootstrap 200 --json
     sweep fit runs/demo --law compare                  # fit the smaller runs, predict the largest
-    sweep fit --runs-table runs.csv --law isoflop""",
+    sweep fit --runs-table runs.csv --law isoflop
+    sweep fit open_lm.csv --column loss=pile_val       # a runs file's own column read as the loss""",
     "report": """\
     sweep report runs/demo                             # runs/demo/report/report.md and figures
     sweep report runs/demo --out demo-report --bootstrap 200""",
