@@ -58,6 +58,20 @@ def test_a_column_the_user_names_is_read_before_any_alias_and_said():
         from_frame(frame, "open_lm.csv", {"n_params": "params"})
 
 
+def test_two_different_aliases_of_one_column_are_refused_naming_both_and_the_way_to_choose():
+    """A table of total and non-embedding parameters, or of validation and test losses: which is N or
+    the loss is the user's to say, not the alias list's order."""
+    both = pd.DataFrame({"params": [1e6, 2e6], "non_embedding_params": [8e5, 1.7e6], "tokens": [2e7, 4e7],
+                         "val_loss": [3.2, 3.0], "test_loss": [3.3, 3.1]})
+    with pytest.raises(ConfigError, match=r"the columns 'params', 'non_embedding_params' could each be n_params; "
+                                          r"say which: --column n_params=COLUMN"):
+        from_frame(both, "both.csv")
+    table = from_frame(both, "both.csv", {"n_params": "non_embedding_params", "loss": "test_loss"})
+    assert table.n_params_R.tolist() == [8e5, 1.7e6] and table.loss_R.tolist() == [3.3, 3.1]
+    ours = from_frame(both.rename(columns={"params": "N_Params"}).assign(final_eval_loss=[3.25, 3.05]))
+    assert ours.columns_read["n_params"] == "N_Params" and ours.loss_R.tolist() == [3.25, 3.05]  # own names first
+
+
 def test_a_published_tables_column_names_are_read_and_said():
     # Epoch AI's Chinchilla replication data names its columns so; a paper's N, D, L too
     epoch = pd.DataFrame({"Model Size": [1e6, 2e6], "Training Tokens": [2e7, 4e7], "Training FLOP": [1.3e14, 5e14],

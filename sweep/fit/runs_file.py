@@ -194,23 +194,31 @@ def _given_columns(frame: Any, given: Mapping[str, str], where: str,
 
 def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
     """{column: the frame's column read as it}, for each column the frame lacks under its own name
-    but has under another spelling of it ("Loss", "N_Params") or under one of its COLUMN_ALIASES,
-    the first of them in that order (the loss: first final_eval_loss, as `sweep status --csv`
-    writes it); ConfigError where two of the frame's columns are the same name but for case or
-    punctuation."""
+    but has under another spelling of it ("Loss", "N_Params"; the loss: final_eval_loss, as `sweep
+    status --csv` writes it) or, failing that, under one of its COLUMN_ALIASES. ConfigError where two
+    of the frame's columns are the same name but for case or punctuation, or are two different
+    aliases of one column (`val_loss` and `test_loss`, `params` and `non_embedding_params`): which
+    one is meant is the user's to say (`--column NAME=COLUMN`)."""
     present = [str(c) for c in columns]
     read = {}
     for name, aliases in COLUMN_ALIASES.items():
         if name in present:
             continue
-        for alias in (name, *(LOSS_ALIASES[1:] if name == "loss" else ()), *aliases):
-            found = [c for c in present if _column_key(c) == _column_key(alias)]
+        own = [name, *(LOSS_ALIASES[1:] if name == "loss" else ())]
+        found_by_alias = [[c for c in present if _column_key(c) == _column_key(alias)] for alias in (*own, *aliases)]
+        for found in found_by_alias:
             if len(found) > 1:
                 raise ConfigError(f"{where}: the columns {', '.join(map(repr, found))} could each be {name}; "
-                                  f"keep one, or name the one to use {name!r}")
-            if found:
-                read[name] = found[0]
-                break
+                                  f"keep one, or say which: --column {name}=COLUMN")
+        own_found = [f[0] for f in found_by_alias[:len(own)] if f]
+        alias_found = [f[0] for f in found_by_alias[len(own):] if f]
+        if own_found:
+            read[name] = own_found[0]
+        elif len(alias_found) > 1:
+            raise ConfigError(f"{where}: the columns {', '.join(map(repr, alias_found))} could each be {name}; "
+                              f"say which: --column {name}=COLUMN")
+        elif alias_found:
+            read[name] = alias_found[0]
     return read
 
 
