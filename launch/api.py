@@ -112,30 +112,31 @@ def runs_frame(rows: Sequence[dict[str, Any]]):
     return frame
 
 
-def table_of(runs: Any):
+def table_of(runs: Any, columns: dict[str, str] | None = None):
     """A RunsTable (sweep/fit/table.py) from a DataFrame (`load`'s, filtered), a source (sweep folder,
     wandb: group, runs file: .csv, .tsv, .json, .jsonl, .parquet) or a RunsTable: its complete runs, the
-    others counted."""
+    others counted. `columns`: a DataFrame's or runs file's {name: its column} read as that name
+    (`sweep fit --column NAME=COLUMN`)."""
     from sweep.fit.table import RunsTable, from_frame, load_runs_table
 
     if isinstance(runs, RunsTable):
         return runs
     if isinstance(runs, (str, os.PathLike)):
-        return load_runs_table(runs)
+        return load_runs_table(runs, columns)
     if hasattr(runs, "columns"):
-        return from_frame(runs, "a DataFrame")
+        return from_frame(runs, "a DataFrame", columns)
     raise ConfigError(f"runs of type {type(runs).__name__}: accepted are a DataFrame, a sweep folder, a wandb: group, "
                       "a runs file (.csv, .tsv, .json, .jsonl, .parquet) or a RunsTable")
 
 
 def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, seed: int | None = None,
-        **options: Any):
+        columns: dict[str, str] | None = None, **options: Any):
     """Fit `law` (sweep/fit/laws.py LAWS: chinchilla, subscaling, compare, isoflop, envelope, lr,
     batch, crossover) to `runs` (see `table_of`; envelope reads the loss curves, so it needs a
     sweep folder) and return its FittedLaw: `.fit` the typed result (LawFit, IsoFlopFit, ...),
     `.predict(N, T)`, `.summary` the dict `sweep fit --json` prints, `.table` the runs fitted.
     `bootstrap` resamples (default as `sweep fit`: none, crossover conf/fit.yaml's), `seed`
-    (conf/fit.yaml's); other options as fit_result's (compute, cutoff, by, recipe, fix,
+    (conf/fit.yaml's), `columns` as `table_of`'s; other options as fit_result's (compute, cutoff, by, recipe, fix,
     min_tokens_per_param, bootstrap_method, level)."""
     from sweep.fit.defaults import fit_defaults
     from sweep.fit.laws import fit_result
@@ -147,7 +148,7 @@ def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, see
     curves = None
     if law == "envelope" and isinstance(runs, (str, os.PathLike)) and Path(runs).is_dir():
         curves = read_curves(runs)
-    return fit_result(law, table_of(runs), curves=curves, bootstrap=bootstrap,
+    return fit_result(law, table_of(runs, columns), curves=curves, bootstrap=bootstrap,
                       seed=defaults.seed if seed is None else seed, **options)
 
 

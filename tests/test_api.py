@@ -90,6 +90,25 @@ def test_a_figure_of_another_law_or_an_unknown_figure_is_a_config_error(fitted):
         api.draw("loss", fitted)
 
 
+def test_a_notebook_s_fit_averages_a_setting_s_seeds_and_reads_its_own_column_names(sweep):
+    """The sweep holds d16 at 1 token per parameter at seeds 0 and 1: one point, at their mean loss.
+    A frame whose loss column was renamed is read by naming it."""
+    import numpy as np
+
+    runs = api.load(sweep[0])
+    seeds = runs[(runs["d"] == 16) & (runs["tokens_per_param"] == 1)]
+    assert sorted(seeds["seed"]) == [0, 1] and seeds["setting"].nunique() == 1
+    whole = api.fit(runs, "chinchilla")
+    assert (whole.summary["n_runs"], whole.summary["n_points"]) == (7, 6)
+    point = whole.table.loss_R[np.isclose(whole.table.n_params_R, seeds["n_params"].iloc[0])
+                               & np.isclose(whole.table.tokens_R, seeds["tokens"].iloc[0])]
+    assert point.tolist() == pytest.approx([seeds["final_eval_loss"].mean()])
+    renamed = runs.rename(columns={"final_eval_loss": "c4_val"})
+    with pytest.raises(ConfigError, match="lacks the column\\(s\\) loss.*--column loss=COLUMN"):
+        api.fit(renamed)
+    assert api.fit(renamed, columns={"loss": "c4_val"}).summary["E"] == whole.summary["E"]
+
+
 def test_runs_that_cannot_be_read_are_config_errors(tmp_path):
     import pandas as pd
 
