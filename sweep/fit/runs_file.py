@@ -185,7 +185,7 @@ def _given_columns(frame: Any, given: Mapping[str, str], where: str,
     twice = sorted({c for c in given.values() if list(given.values()).count(c) > 1})
     if twice:
         raise ConfigError(f"--column: the column {twice[0]!r} is given for "
-                          f"{', '.join(n for n, c in given.items() if c == twice[0])}; one name a column")
+                          f"{', '.join(n for n, c in given.items() if c == twice[0])}; a column is read as one name")
     replaced = [name for name, column in given.items()
                 if name in present and name != column and name not in given.values()]
     frame = frame.drop(columns=replaced).rename(columns={column: name for name, column in given.items()})
