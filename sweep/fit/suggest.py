@@ -1,6 +1,7 @@
 """`sweep suggest`'s answer: the next runs that most sharpen what a fit is asked at a target compute.
 
-The law is fitted to the finished runs (the best run of each (N, T), as every parametric fit here)
+The law is fitted to the finished runs (the point of each (N, T), sweep/fit/points.py, as every
+parametric fit here)
 and bootstrapped; sweep/fit/design.py scores the candidates against the bootstrap's laws and
 chooses the set. The answer holds the intervals now (the bootstrap's percentile intervals of L*(C)
 and N_opt(C)), the set chosen with each run's gain, and the intervals' expected widths after it.
@@ -124,8 +125,8 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
 
 
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
-    """The points a suggestion fits: the best run of each (N, T) of one recipe's complete runs,
-    at least one more than the `law` has parameters (else a ConfigError counting both)."""
+    """The points a suggestion fits: the best setting of each (N, T) of one recipe's complete runs,
+    its seeds averaged (sweep/fit/points.py), at least one more than the `law` has parameters (else a ConfigError counting both)."""
     table = validate(table, 1, "sweep suggest").only_recipe(None, "a suggestion fits")
     points = point_table(table)
     check_enough_points(len(table), len(points), law)
