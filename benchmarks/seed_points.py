@@ -60,10 +60,10 @@ def real_sweep(folder: str, bootstrap: int) -> None:
     print("|---:|---:|---:|---|---:|---:|---:|")
     relative = []
     for runs in groups:
-        loss_K = table.loss_R[runs]
-        relative.append(loss_K.std(ddof=1) / loss_K.mean())
+        loss_J = table.loss_R[runs]
+        relative.append(loss_J.std(ddof=1) / loss_J.mean())
         print(f"| {table.n_params_R[runs[0]]:,.0f} | {table.tokens_R[runs[0]]:,.0f} | {len(runs)} | "
-              f"{', '.join(f'{v:.4f}' for v in loss_K)} | {loss_K.mean():.4f} | {loss_K.std(ddof=1):.4f} | "
+              f"{', '.join(f'{v:.4f}' for v in loss_J)} | {loss_J.mean():.4f} | {loss_J.std(ddof=1):.4f} | "
               f"{relative[-1]:.2%} |")
     if relative:
         print(f"seeds' relative sd: median {np.median(relative):.2%}, max {np.max(relative):.2%}")

@@ -65,7 +65,7 @@ def test_points_of_other_sizes_and_recipes_stay_apart_and_keep_the_runs_order():
 
 def test_the_mean_s_standard_error_adds_the_seeds_spread_and_the_eval_error_they_share():
     """The seeds are evaluated on the same held-out tokens: the eval sample's error is common to them
-    and does not shrink with K; what training again would move does."""
+    and does not shrink with J; what training again would move does."""
     apart = from_rows([run("a", 3.0, seed=0, final_eval_loss_stderr=0.03),
                        run("b", 3.2, seed=1, final_eval_loss_stderr=0.04)])
     alike = from_rows([run("a", 3.0, seed=0, final_eval_loss_stderr=0.03),

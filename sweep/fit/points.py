@@ -5,7 +5,7 @@ weight_decay, d, l) that differ only in their seed: replicates. A sweep folder's
 also carry their whole config but the seed, hashed (the table's `setting`, sweep/results.py
 `seedless_setting`), so runs that differ in a setting no column shows (a warmup, a schedule) are
 never replicates. Its loss is their mean loss, so that
-seeds tighten a point instead of lowering it: the least of K seeds' losses lies below their mean by
+seeds tighten a point instead of lowering it: the least of J seeds' losses lies below their mean by
 about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
 prediction. Runs with no seed column, with a seed that repeats among runs alike in every recorded
 hyperparameter (they differ in something the table does not say), or without a seed, are each a
@@ -13,7 +13,7 @@ setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter
 lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
 learning-rate grid does not pull a law up by its worse runs.
 
-Letters: R runs, P points, G groups of runs, K the replicates (seeds) of one setting.
+Letters: R runs, P points, G groups of runs, J the replicates (seeds) of one setting.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def point_table(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> R
 
 def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     """One row per group of run indices (a setting's replicates, each group in increasing order), in
-    the order of their first runs: a group of K > 1 seeds stands as its first run with the mean loss,
-    its seeds' labels joined by "," and the name "FIRST +K-1 seeds"; its loss_stderr is the mean's
+    the order of their first runs: a group of J > 1 seeds stands as its first run with the mean loss,
+    its seeds' labels joined by "," and the name "FIRST +J-1 seeds"; its loss_stderr is the mean's
     (`_stderr_of_mean`)."""
     groups = sorted(groups, key=lambda runs: runs[0])
     first_R = np.zeros(len(table), dtype=bool)
@@ -106,14 +106,14 @@ def _tags(table: RunsTable) -> np.ndarray:
     return np.array([r or "" for r in table.recipe] if table.recipe is not None else [""] * len(table))
 
 
-def _stderr_of_mean(loss_K: np.ndarray, stderr_K: np.ndarray) -> float:
-    """The standard error of the mean of K >= 1 replicates' final eval losses: the seeds' spread over
-    sqrt(K) (what training again would move; K > 1) and the eval sample's error, which the seeds
+def _stderr_of_mean(loss_J: np.ndarray, stderr_J: np.ndarray) -> float:
+    """The standard error of the mean of J >= 1 replicates' final eval losses: the seeds' spread over
+    sqrt(J) (what training again would move; J > 1) and the eval sample's error, which the seeds
     share (they are evaluated on the same held-out tokens, so averaging does not shrink it: their
     eval standard errors' mean), added in quadrature; the spread alone where no eval error was
     recorded, NaN for one run without one."""
-    if len(loss_K) == 1:
-        return float(stderr_K[0])
-    recorded_K = stderr_K[np.isfinite(stderr_K)]
-    shared = float(recorded_K.mean()) if len(recorded_K) else 0.0
-    return float(np.sqrt(loss_K.var(ddof=1) / len(loss_K) + shared ** 2))
+    if len(loss_J) == 1:
+        return float(stderr_J[0])
+    recorded_J = stderr_J[np.isfinite(stderr_J)]
+    shared = float(recorded_J.mean()) if len(recorded_J) else 0.0
+    return float(np.sqrt(loss_J.var(ddof=1) / len(loss_J) + shared ** 2))

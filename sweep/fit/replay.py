@@ -72,7 +72,7 @@ class Cells:
     tokens_G: np.ndarray
     loss_G: np.ndarray
     cost_G: np.ndarray
-    names: tuple[str, ...]  # the name of each cell's point (its best run's, "+K-1 seeds" where averaged)
+    names: tuple[str, ...]  # the name of each cell's point (its best run's, "+J-1 seeds" where averaged)
 
     @classmethod
     def of(cls, table: RunsTable) -> "Cells":

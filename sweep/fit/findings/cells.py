@@ -6,7 +6,7 @@ budget tolerance (sweep/fit/hyperparams.py `group_cells`); the run with the lowe
 it (its learning rate, weight decay, ... were the best tried), with that run's eval standard error,
 or the fallback share of its loss where none was recorded (verdict.stderr_or_fallback). Runs that
 differ only in their seed are first one run at their mean loss, its standard error the seeds'
-spread over sqrt(K) and the eval error they share, in quadrature (sweep/fit/points.py `averaged`).
+spread over sqrt(J) and the eval error they share, in quadrature (sweep/fit/points.py `averaged`).
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs.
 """
