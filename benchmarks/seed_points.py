@@ -7,7 +7,11 @@ loss times exp(noise), noise ~ N(0, `--noise`). Each table is fitted twice by `s
 into one point, sweep/fit/points.py), once with the seed column dropped (read as a grid: the least
 run of each cell, as every fit did before). Printed per way, over `--tables` tables: the mean and
 spread of the fitted law's log error at a held-out run 4x the largest size (N 4e8, 20 tokens per
-parameter) and on the sampled cells, and how often the 95% bootstrap interval of E holds the true E.
+parameter) and on the sampled cells, how often the 95% bootstrap interval of E holds the true E,
+and how often the report's misfit test (sweep/fit/points.py `misfit_test`: the residuals' variance
+against a point's from the seeds) says the points scatter beyond the seeds at p < 0.01 -- its false
+alarms on the Chinchilla truth, its power with `--truth kaplan` (Kaplan et al.'s L(N, D), a form
+the fit does not contain: benchmarks/active_replay.py `kaplan_loss`).
 
     python benchmarks/seed_points.py --tables 32
 
@@ -22,12 +26,14 @@ beside the corpus's true entropy rate where the runs carry one (data=synthetic).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
 
+from active_replay import kaplan_loss
 from sweep.fit.laws import fit_law
-from sweep.fit.points import settings
+from sweep.fit.points import misfit_test, point_table, seed_spread, settings
 from sweep.fit.table import from_rows, load_runs_table
 from sweep.results import load_source
 
@@ -40,13 +46,17 @@ def loss_of(law: dict, n, t):
     return law["E"] + law["A"] / np.asarray(n) ** law["alpha"] + law["B"] / np.asarray(t) ** law["beta"]
 
 
-def table_rows(rng: np.random.Generator, replicates: int, noise: float) -> list[dict]:
+TRUTHS = {"chinchilla": lambda n, t: loss_of(TRUE, n, t), "kaplan": kaplan_loss}
+
+
+def table_rows(rng: np.random.Generator, replicates: int, noise: float, truth: str = "chinchilla") -> list[dict]:
     rows = []
     for n in SIZES:
         for r in RATIOS:
             for s in range(replicates):
+                loss = float(TRUTHS[truth](n, r * n) * np.exp(rng.normal(0, noise)))
                 rows.append({"run": f"n{n:.3g}-r{r}-s{s}", "status": "complete", "n_params": n, "tokens": r * n,
-                             "seed": s, "final_eval_loss": float(loss_of(TRUE, n, r * n) * np.exp(rng.normal(0, noise)))})
+                             "seed": s, "final_eval_loss": loss})
     return rows
 
 
@@ -84,6 +94,8 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=3)
     parser.add_argument("--noise", type=float, default=0.01)
     parser.add_argument("--bootstrap", type=int, default=100)
+    parser.add_argument("--truth", choices=tuple(TRUTHS), default="chinchilla", help="the law the tables are drawn "
+                                                                                      "from")
     parser.add_argument("--sweep", help="a sweep folder trained at several seeds: its spread and fits instead")
     args = parser.parse_args()
     if args.sweep:
@@ -93,23 +105,31 @@ def main() -> None:
     results = {"seeds averaged": [], "least of the seeds": []}
     start = time.perf_counter()
     for k in range(args.tables):
-        rows = table_rows(np.random.default_rng(k), args.replicates, args.noise)
+        rows = table_rows(np.random.default_rng(k), args.replicates, args.noise, args.truth)
         ways = {"seeds averaged": rows, "least of the seeds": [{c: v for c, v in r.items() if c != "seed"} for r in rows]}
         for way, source in ways.items():
             out = fit_law("chinchilla", from_rows(source), bootstrap=args.bootstrap, seed=k)
-            law = {p: out[p] for p in TRUE}
-            held = float(np.log(loss_of(law, *HELD_OUT) / loss_of(TRUE, *HELD_OUT)))
-            cells = float(np.mean(np.log(loss_of(law, n_grid, t_grid) / loss_of(TRUE, n_grid, t_grid))))
+            law, truth = {p: out[p] for p in TRUE}, TRUTHS[args.truth]
+            held = float(np.log(loss_of(law, *HELD_OUT) / truth(*HELD_OUT)))
+            cells = float(np.mean(np.log(loss_of(law, n_grid, t_grid) / truth(n_grid, t_grid))))
             lo, hi = out["bootstrap"]["intervals"]["E"]
-            results[way].append((held, cells, lo <= TRUE["E"] <= hi, out["n_points"]))
-    print(f"{args.tables} tables, {args.replicates} seeds per cell, {args.noise:.1%} noise, "
-          f"{args.bootstrap} bootstrap resamples; {time.perf_counter() - start:.0f} s")
-    print("| way | points | held-out log error: mean (sd) | on the cells: mean (sd) | E's 95% interval holds E |")
-    print("|---|---:|---:|---:|---:|")
+            table = from_rows(source)
+            points, spread = point_table(table), seed_spread(table)
+            test = None if spread is None else misfit_test(
+                np.log(points.loss_R / loss_of(law, points.n_params_R, points.tokens_R)), len(TRUE), spread)
+            results[way].append((held, cells, lo <= TRUE["E"] <= hi, out["n_points"],
+                                 math.nan if test is None else test.p))
+    print(f"{args.tables} tables drawn from the {args.truth} law, {args.replicates} seeds per cell, {args.noise:.1%} "
+          f"noise, {args.bootstrap} bootstrap resamples; {time.perf_counter() - start:.0f} s")
+    print("| way | points | held-out log error: mean (sd) | on the cells: mean (sd) | E's 95% interval holds E "
+          "(chinchilla truth) | misfit test p < 0.01 |")
+    print("|---|---:|---:|---:|---:|---:|")
     for way, rows in results.items():
-        held, cells, covered, points = (np.array(c) for c in zip(*rows))
+        held, cells, covered, points, p = (np.array(c) for c in zip(*rows))
+        tested = np.isfinite(p)
+        misfit = f"{int((p[tested] < 0.01).sum())} of {int(tested.sum())}" if tested.any() else "- (no seeds)"
         print(f"| {way} | {int(points[0])} | {held.mean():+.2%} ({held.std(ddof=1):.2%}) | "
-              f"{cells.mean():+.2%} ({cells.std(ddof=1):.2%}) | {int(covered.sum())} of {len(covered)} |")
+              f"{cells.mean():+.2%} ({cells.std(ddof=1):.2%}) | {int(covered.sum())} of {len(covered)} | {misfit} |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sweep.fit.laws import fit_law
-from sweep.fit.points import best_points, point_table, settings
+from sweep.fit.points import SeedSpread, best_points, misfit_test, point_table, seed_spread, settings
 from sweep.fit.table import from_frame, from_rows
 
 TRUE = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
@@ -111,3 +111,27 @@ def test_a_law_fitted_to_three_seeds_per_point_is_not_pulled_below_the_truth():
         bias[name] = float(np.mean(np.log(fitted / truth)))
     assert abs(bias["seeds"]) < 0.002
     assert bias["grid"] < -0.006
+
+
+def test_the_seeds_spread_is_pooled_over_their_degrees_of_freedom():
+    """Two settings: 3 seeds (2 degrees of freedom) and 2 seeds (1). A run's relative sd pools their
+    variances by degrees of freedom; a point's divides each by its seeds."""
+    table = from_rows([run("a0", 3.0, seed=0), run("a1", 3.03, seed=1), run("a2", 2.97, seed=2),
+                       run("b0", 2.0, seed=0, n=4e6, tokens=8e7), run("b1", 2.04, seed=1, n=4e6, tokens=8e7),
+                       run("c", 1.0, n=8e6, tokens=1.6e8)])  # one seed: no spread
+    spread = seed_spread(table)
+    rel_a, rel_b = 0.03 / 3.0, np.std([2.0, 2.04], ddof=1) / 2.02
+    assert spread.dof == 3 and spread.relative_Z.tolist() == pytest.approx([rel_a, rel_b])
+    assert spread.pooled == pytest.approx(np.sqrt((2 * rel_a ** 2 + rel_b ** 2) / 3))
+    assert spread.of_a_point == pytest.approx(np.sqrt((2 * rel_a ** 2 / 3 + rel_b ** 2 / 2) / 3))
+    assert seed_spread(from_rows([run("x", 3.0), run("y", 3.1)])) is None
+
+
+def test_the_misfit_test_finds_a_scatter_beyond_the_seeds_and_not_one_within_them():
+    spread = SeedSpread(np.full(30, 0.01), np.full(30, 2.0))  # a point's relative se: 0.01 / sqrt(2)
+    rng = np.random.default_rng(0)
+    within = misfit_test(rng.normal(0, 0.01 / np.sqrt(2), 40), 5, spread)
+    beyond = misfit_test(rng.normal(0, 0.03, 40), 5, spread)
+    assert within.p > 0.05 and beyond.p < 1e-4 and beyond.f > 10
+    assert (within.dof_residual, within.dof_seeds) == (35, 30)
+    assert misfit_test(np.zeros(5), 5, spread) is None  # no residual degree of freedom

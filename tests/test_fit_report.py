@@ -158,6 +158,7 @@ def test_fits_json_holds_the_true_laws(full):
     lo, hi = chin["bootstrap"]["intervals"]["alpha"]
     assert lo <= chin["alpha"] <= hi
     assert chin["tokens_per_param"] == pytest.approx(float(LAW_X.tokens_per_param(BUDGETS[-1])), rel=0.1)
+    assert 0 < chin["rms_log_residual"] < 0.01 and chin["seed_spread"] is None and chin["misfit_test"] is None
     assert fits["isoflop"]["a"] == pytest.approx(LAW_X.a, abs=0.02)
     lo, hi = fits["isoflop"]["bootstrap"]["intervals"]["a"]
     assert lo < LAW_X.a < hi and fits["isoflop"]["bootstrap"]["n_resamples"] == 50

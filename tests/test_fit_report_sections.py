@@ -46,6 +46,7 @@ def test_the_header_names_the_column_the_recipes_were_read_from(tmp_path):
                            out_dir=tmp_path, figures={})
     assert "- Recipes (column 'experiment'): 'x' (135 runs), 'y' (135 runs)" in text
     assert "- Columns read: recipe from experiment" in text
+    assert "No setting was trained at several seeds" in text
 
 
 def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path):
@@ -54,3 +55,5 @@ def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path
     text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=5, seed=0,
                            out_dir=tmp_path, figures={})
     assert "grid; the seeds of a setting averaged into one point, 64 runs in the 32): 32 points from 64 runs" in text
+    noise = next(line for line in text.splitlines() if line.startswith("Noise:"))
+    assert "32 settings were trained at 2 seeds" in noise and "F on 27 and 32 degrees of freedom" in noise

@@ -13,18 +13,92 @@ setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter
 lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
 learning-rate grid does not pull a law up by its worse runs.
 
-Letters: R runs, P points, G groups of runs, J the replicates (seeds) of one setting.
+`seed_spread` says how far seeds move a run: what a law can be asked to fit within.
+
+Letters: R runs, P points, G groups of runs, J the replicates (seeds) of one setting, Z the settings
+trained at several seeds.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Hashable, Sequence
 
 import numpy as np
 
 from sweep.fit.table import HYPERPARAMETERS, RunsTable
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """The seed-to-seed spread of the Z settings trained at J >= 2 seeds: each one's sample standard
+    deviation over its mean loss (`relative_Z`) and its number of seeds (`seeds_Z`)."""
+
+    relative_Z: np.ndarray
+    seeds_Z: np.ndarray
+
+    @property
+    def pooled(self) -> float:
+        """The relative standard deviation of one run, pooled over the settings (their variances
+        weighted by their J - 1 degrees of freedom: with 2 seeds each, a median of the settings'
+        own estimates would read low)."""
+        dof_Z = self.seeds_Z - 1
+        return float(np.sqrt(np.sum(dof_Z * self.relative_Z ** 2) / np.sum(dof_Z)))
+
+    @property
+    def of_a_point(self) -> float:
+        """The relative standard error of a point, the mean of its setting's J seeds, pooled likewise."""
+        dof_Z = self.seeds_Z - 1
+        return float(np.sqrt(np.sum(dof_Z * self.relative_Z ** 2 / self.seeds_Z) / np.sum(dof_Z)))
+
+    @property
+    def dof(self) -> int:
+        """The degrees of freedom the pooled estimates rest on: the seeds beyond each setting's first."""
+        return int(np.sum(self.seeds_Z - 1))
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"settings": len(self.relative_Z), "seeds_median": float(np.median(self.seeds_Z)), "dof": self.dof,
+                "relative_sd_pooled": self.pooled, "relative_sd_max": float(self.relative_Z.max()),
+                "point_relative_se": self.of_a_point}
+
+
+@dataclass(frozen=True)
+class MisfitTest:
+    """Do the points scatter about a law by more than the seeds move a point? F = the residuals'
+    variance (their sum of squares over P - the law's parameters) over a point's variance from the
+    seeds (`SeedSpread.of_a_point` squared), against F(P - parameters, the seeds' dof): `p`, the
+    chance of an F this large were the law exact and the points off it by seed noise alone."""
+
+    rms: float  # of the P log residuals
+    f: float
+    dof_residual: int
+    dof_seeds: int
+    p: float
+
+
+F_DRAWS = 200_000  # draws of the F distribution the test's p is read from (numpy's, seeded: the same p each time)
+
+
+def misfit_test(residual_P: np.ndarray, n_parameters: int, spread: SeedSpread) -> MisfitTest | None:
+    """The test for the P log residuals of a law of `n_parameters` fitted to points whose seeds spread
+    as `spread`; None when P <= n_parameters (no residual degree of freedom) or the seeds did not move."""
+    dof_residual = len(residual_P) - n_parameters
+    if dof_residual < 1 or spread.of_a_point <= 0:
+        return None
+    f = float(np.sum(residual_P ** 2) / dof_residual / spread.of_a_point ** 2)
+    draws = np.random.default_rng(0).f(dof_residual, spread.dof, F_DRAWS)
+    return MisfitTest(float(np.sqrt(np.mean(residual_P ** 2))), f, dof_residual, spread.dof,
+                      float((np.sum(draws >= f) + 1) / (F_DRAWS + 1)))
+
+
+def seed_spread(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> SeedSpread | None:
+    """The spread of the table's settings of several seeds (`settings`); None when there is none."""
+    groups = [runs for runs in settings(table, tags_R) if len(runs) > 1]
+    if not groups:
+        return None
+    return SeedSpread(np.array([table.loss_R[runs].std(ddof=1) / table.loss_R[runs].mean() for runs in groups]),
+                      np.array([len(runs) for runs in groups], dtype=float))
 
 
 def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list[list[int]]:

@@ -213,6 +213,9 @@ def _fits_dict(fits: ReportFits) -> dict[str, Any]:
         out["chinchilla"] = {**fit_to_dict(fits.chinchilla, fits.boot, C), "compute": C, "n_opt": law.n_opt(C),
                              "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C),
                              **truth_to_dict(fits.main, fits.boot)}
+        rms, spread, test = fits.scatter()
+        out["chinchilla"].update(rms_log_residual=rms, seed_spread=None if spread is None else spread.to_dict(),
+                                 misfit_test=None if test is None else jsonable(test.__dict__))
         if fits.boot is not None:
             out["chinchilla"]["bootstrap"] = bootstrap_to_dict(fits.boot)
     if fits.subscaling is not None:

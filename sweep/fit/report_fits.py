@@ -3,11 +3,13 @@ sections 1-5, one point per (recipe, N, T) for the parametric laws) and every fi
 supports, each analysis that cannot run skipped with its own ConfigError message.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here G groups
-(budgets, ratios, recipes), X distinct values of a swept quantity, S the points of a curve.
+(budgets, ratios, recipes), X distinct values of a swept quantity, S the points of a curve, P the
+parametric fits' points.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,7 +26,7 @@ from sweep.fit.isoflop import IsoFlopFit, fit_isoflop
 from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
-from sweep.fit.points import best_points, point_table
+from sweep.fit.points import MisfitTest, SeedSpread, best_points, misfit_test, point_table, seed_spread
 from sweep.fit.table import Curves, RunsTable, of_source
 
 
@@ -87,6 +89,18 @@ class ReportFits:
         """The points of the runs where `runs_R` is true (None: every recipe's), one per (recipe, N, T)."""
         keep_R = self.point_R if runs_R is None else runs_R & self.point_R
         return point_table(self.table.select(keep_R), None if self.tags_R is None else self.tags_R[keep_R])
+
+    def scatter(self) -> tuple[float, SeedSpread | None, MisfitTest | None]:
+        """The rms log residual of the main recipe's points about the Chinchilla law (NaN without
+        one), the seed-to-seed spread of its settings trained at several seeds (None: none was), and
+        whether the points scatter by more than that (None: no law, no seeds, or too few points)."""
+        points, spread = self.points, seed_spread(self.main)
+        if self.chinchilla is None or not len(points):
+            return math.nan, spread, None
+        fit = self.chinchilla
+        residual_P = np.log(points.loss_R / fit.law.predict(points.n_params_R, points.tokens_R))
+        test = None if spread is None else misfit_test(residual_P, len(fit.params()) - len(fit.fixed or {}), spread)
+        return float(np.sqrt(np.mean(residual_P ** 2))), spread, test
 
     def main_curves(self, curves: Curves) -> Curves:
         """The curves of the main recipe's runs when the names match (else all of them)."""

@@ -30,6 +30,7 @@ from sweep.record import STOPPED_EARLY
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
 FIGURE_OF = {"lr": "lr_ucurves", "batch_size": "batch_ucurves"}
+MISFIT_P = 0.01  # section 1's noise line: a misfit test's p below this says the points scatter beyond the seeds
 
 
 def report_markdown(fits: ReportFits, *, curves: Curves | None, predictions: Sequence[RunPrediction] | None,
@@ -147,7 +148,8 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
                  ("objective (summed Huber)", _g(fit.objective)),
                  ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
              f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
-             f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter."]
+             f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter.",
+             "", _noise(fits)]
     truth = truth_to_dict(fits.main, boot)
     if truth:
         lo, hi = boot.intervals["E"]
@@ -163,6 +165,28 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
               _figure(figures, out_dir, "residuals", "Log residual of each point against N",
                       lambda: draw_residuals(points, fits.laws()))]
     return "\n".join(lines)
+
+
+def _noise(fits: ReportFits) -> str:
+    """How far the points lie from the law, beside how far seeds move a point: what the law can be
+    asked to fit within (sweep/fit/points.py `misfit_test`)."""
+    rms, spread, test = fits.scatter()
+    head = f"Noise: the {len(fits.points)} points scatter about the law by an rms {rms:.2%} (log residual)."
+    if spread is None:
+        return (f"{head} No setting was trained at several seeds, so how much of that a rerun would move is not "
+                "measured here; train a few points again (seed=1,2): their spread is what a law can be asked to fit "
+                "within.")
+    summary = spread.to_dict()
+    seeds = (f"{summary['settings']} settings were trained at {summary['seeds_median']:g} seeds (median): a run's "
+             f"loss moves by {spread.pooled:.2%} from seed to seed (sd, pooled over {spread.dof} degrees of freedom; "
+             f"the largest setting's {summary['relative_sd_max']:.2%}), a point's, the mean of its seeds, by "
+             f"{spread.of_a_point:.2%}.")
+    if test is None:
+        return f"{head} {seeds} Too few points beyond the law's parameters to test the scatter against it."
+    verdict = ("more than the seeds move: the law's misfit, or noise the seeds do not vary" if test.p < MISFIT_P
+               else "within what the seeds move")
+    return (f"{head} {seeds} The residuals' variance is {test.f:.3g} times a point's from the seeds (F on "
+            f"{test.dof_residual} and {test.dof_seeds} degrees of freedom, p = {test.p:.2g}): {verdict}.")
 
 
 def _section_subscaling(fits: ReportFits) -> str:
