@@ -1,19 +1,20 @@
 """The points a parametric law is fitted to: the best setting of each (recipe, N, T), one point each.
 
 A setting is the runs of one (recipe, N, T) with the same hyperparameters (lr, batch_size,
-weight_decay, d, l) that differ only in their seed: replicates. A sweep folder's or a W&B group's runs
-also carry their whole config but the seed, hashed (the table's `setting`, sweep/results.py
-`seedless_setting`), so runs that differ in a setting no column shows (a warmup, a schedule) are
-never replicates. Its loss is their mean loss, so that
+weight_decay, d, l) that differ only in their seed: replicates. Its loss is their mean loss, so that
 seeds tighten a point instead of lowering it: the least of J seeds' losses lies below their mean by
 about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
-prediction. Runs with no seed column, with a seed that repeats among runs alike in every recorded
-hyperparameter (they differ in something the table does not say), or without a seed, are each a
-setting of their own. Of the settings sharing a (recipe, N, T) (a hyperparameter grid) the one of
-lowest loss is the point: the tuned run, as Hoffmann et al. and DeepSeek fit, so that a
-learning-rate grid does not pull a law up by its worse runs.
+prediction. A sweep folder's or a W&B group's runs also carry their whole config but the seed,
+hashed (the table's `setting`, sweep/rundir.py `seedless_setting`), so runs that differ in a setting
+no column shows (a warmup, a schedule) are never replicates. Runs with no seed column, with a seed
+that repeats among runs alike in every recorded hyperparameter (they differ in something the table
+does not say), or without a seed, are each a setting of their own. Of the settings sharing a
+(recipe, N, T) (a hyperparameter grid) the one of lowest loss is the point: the tuned run, as
+Hoffmann et al. and DeepSeek fit, so that a learning-rate grid does not pull a law up by its worse
+runs.
 
-`seed_spread` says how far seeds move a run: what a law can be asked to fit within.
+`seed_spread` says how far seeds move a run, `misfit_test` whether a law's points scatter by more:
+what a law can be asked to fit within.
 
 Letters: R runs, P points, G groups of runs, J the replicates (seeds) of one setting, Z the settings
 trained at several seeds.
