@@ -35,6 +35,24 @@ def test_fit_reads_the_columns_the_user_names_and_says_so(tmp_path, capsys):
     assert out["columns_read"] == {"n_params": "params (--column)", "loss": "pile_val (--column)"}
 
 
+def test_fit_warns_when_the_points_scatter_about_the_law_beyond_what_the_seeds_move(tmp_path, capsys):
+    """Runs drawn from a law outside the fitted form (a bump in log N of 1%) at 2 seeds of 0.1% noise."""
+    import numpy as np
+
+    rng, rows = np.random.default_rng(0), []
+    for n in np.geomspace(1e6, 1e8, 8):
+        for ratio in (5, 10, 20, 40):
+            loss = (1.7 + 400 / n ** 0.34 + 410 / (ratio * n) ** 0.28) * (1 + 0.01 * np.sin(2 * np.log(n)))
+            rows += [{"run": f"{n:.0f}-{ratio}-{s}", "n_params": n, "tokens": ratio * n, "seed": s,
+                      "final_eval_loss": loss * np.exp(rng.normal(0, 0.001))} for s in (0, 1)]
+    table = write_runs(tmp_path / "runs.csv", rows, ("run", "n_params", "tokens", "seed", "final_eval_loss"))
+    assert main(["fit", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: misfit: the points scatter about the law by an rms" in out and "more than the seeds move" in out
+    assert main(["fit", str(table), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["misfit_test"]["p"] < 0.01
+
+
 def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_json(tmp_path, capsys):
     from tests.test_fit_laws import synthetic_rows
 

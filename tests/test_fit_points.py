@@ -106,6 +106,10 @@ def test_a_law_fitted_to_three_seeds_per_point_is_not_pulled_below_the_truth():
     for name, source in (("seeds", rows), ("grid", grid)):
         out = fit_law("chinchilla", from_rows(source), bootstrap=0)
         assert out["n_points"] == 32
+        if name == "seeds":  # the truth's own form: the points scatter by what the seeds move
+            assert out["seed_spread"]["dof"] == 64 and out["misfit_test"]["p"] > 0.01
+        else:
+            assert out["seed_spread"] is None and out["misfit_test"] is None
         law = {k: out[k] for k in TRUE}
         fitted = law["E"] + law["A"] / N ** law["alpha"] + law["B"] / T ** law["beta"]
         bias[name] = float(np.mean(np.log(fitted / truth)))

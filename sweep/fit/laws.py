@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.points import point_table
+from sweep.fit.points import law_scatter, noise_to_dict, point_table, seed_spread
 from sweep.fit.table import Curves, RunsTable, jsonable, validate
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
@@ -207,6 +207,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
                           "one with --recipe NAME, or compare them with --law crossover")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
+        spread = seed_spread(table, tags)
         n_runs, table = len(table), point_table(table, tags)
         head["n_points"] = len(table)  # the best setting of each (recipe, N, T)
         if law in ("chinchilla", "subscaling"):
@@ -214,7 +215,8 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     N, tokens, loss = table.n_params_R, table.tokens_R, table.loss_R
     if law in ("chinchilla", "subscaling"):
         fit = parametric.fit_law(law, N, tokens, loss, fix=fix_values(fix, table))
-        out = {**head, **fit_to_dict(fit)}
+        rms, test = law_scatter(fit.law.predict, table, len(fit.params()) - len(fit.fixed or {}), spread)
+        out = {**head, **fit_to_dict(fit), **noise_to_dict(rms, spread, test)}
         C = None
         if law == "chinchilla":
             C = float(table.flops_R.max()) if compute is None else compute

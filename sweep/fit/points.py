@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Hashable, Sequence
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class MisfitTest:
     p: float
 
 
+MISFIT_P = 0.01  # a misfit test's p below this: the points scatter about the law by more than the seeds move
 F_DRAWS = 200_000  # draws of the F distribution the test's p is read from (numpy's, seeded: the same p each time)
 
 
@@ -91,6 +92,21 @@ def misfit_test(residual_P: np.ndarray, n_parameters: int, spread: SeedSpread) -
     draws = np.random.default_rng(0).f(dof_residual, spread.dof, F_DRAWS)
     return MisfitTest(float(np.sqrt(np.mean(residual_P ** 2))), f, dof_residual, spread.dof,
                       float((np.sum(draws >= f) + 1) / (F_DRAWS + 1)))
+
+
+def law_scatter(predict, points: RunsTable, n_parameters: int,
+                spread: SeedSpread | None) -> tuple[float, MisfitTest | None]:
+    """The rms log residual of the `points` about a law (`predict(N, T)`, with `n_parameters` free) and
+    the misfit test against `spread` (None without seeds, or with too few points)."""
+    residual_P = np.log(points.loss_R / predict(points.n_params_R, points.tokens_R))
+    test = None if spread is None else misfit_test(residual_P, n_parameters, spread)
+    return float(np.sqrt(np.mean(residual_P ** 2))), test
+
+
+def noise_to_dict(rms: float, spread: SeedSpread | None, test: MisfitTest | None) -> dict[str, Any]:
+    """`sweep fit --json`'s and fits.json's figures of `law_scatter` and `seed_spread`."""
+    return {"rms_log_residual": rms, "seed_spread": None if spread is None else spread.to_dict(),
+            "misfit_test": None if test is None else dict(test.__dict__)}
 
 
 def seed_spread(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> SeedSpread | None:

@@ -73,6 +73,7 @@ from sweep.fit.law_bootstrap import check_bootstrap_args, check_bootstrap_method
 from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict, truth_to_dict
 from sweep.fit.parametric import PROGRESS_DELAY_S
 from sweep.fit.predict import RunPrediction, summarize
+from sweep.fit.points import noise_to_dict
 from sweep.fit.report_fits import ANALYSES, ReportFits, fit_all
 from sweep.fit.report_sections import report_markdown
 from sweep.fit.table import LABELS, OPTIONAL, Curves, RunsTable, jsonable, of_source, validate
@@ -213,9 +214,7 @@ def _fits_dict(fits: ReportFits) -> dict[str, Any]:
         out["chinchilla"] = {**fit_to_dict(fits.chinchilla, fits.boot, C), "compute": C, "n_opt": law.n_opt(C),
                              "d_opt": law.d_opt(C), "tokens_per_param": law.tokens_per_param(C),
                              **truth_to_dict(fits.main, fits.boot)}
-        rms, spread, test = fits.scatter()
-        out["chinchilla"].update(rms_log_residual=rms, seed_spread=None if spread is None else spread.to_dict(),
-                                 misfit_test=None if test is None else jsonable(test.__dict__))
+        out["chinchilla"].update(noise_to_dict(*fits.scatter()))
         if fits.boot is not None:
             out["chinchilla"]["bootstrap"] = bootstrap_to_dict(fits.boot)
     if fits.subscaling is not None:

@@ -26,7 +26,7 @@ from sweep.fit.isoflop import IsoFlopFit, fit_isoflop
 from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
-from sweep.fit.points import MisfitTest, SeedSpread, best_points, misfit_test, point_table, seed_spread
+from sweep.fit.points import MisfitTest, SeedSpread, best_points, law_scatter, point_table, seed_spread
 from sweep.fit.table import Curves, RunsTable, of_source
 
 
@@ -98,9 +98,8 @@ class ReportFits:
         if self.chinchilla is None or not len(points):
             return math.nan, spread, None
         fit = self.chinchilla
-        residual_P = np.log(points.loss_R / fit.law.predict(points.n_params_R, points.tokens_R))
-        test = None if spread is None else misfit_test(residual_P, len(fit.params()) - len(fit.fixed or {}), spread)
-        return float(np.sqrt(np.mean(residual_P ** 2))), spread, test
+        rms, test = law_scatter(fit.law.predict, points, len(fit.params()) - len(fit.fixed or {}), spread)
+        return rms, spread, test
 
     def main_curves(self, curves: Curves) -> Curves:
         """The curves of the main recipe's runs when the names match (else all of them)."""

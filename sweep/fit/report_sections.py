@@ -22,6 +22,7 @@ from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_ta
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.isoflop import IsoFlopBudget, group_budgets
 from sweep.fit.laws import truth_to_dict
+from sweep.fit.points import MISFIT_P
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
@@ -30,7 +31,6 @@ from sweep.record import STOPPED_EARLY
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
 FIGURE_OF = {"lr": "lr_ucurves", "batch_size": "batch_ucurves"}
-MISFIT_P = 0.01  # section 1's noise line: a misfit test's p below this says the points scatter beyond the seeds
 
 
 def report_markdown(fits: ReportFits, *, curves: Curves | None, predictions: Sequence[RunPrediction] | None,
