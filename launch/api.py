@@ -136,8 +136,8 @@ def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, see
     sweep folder) and return its FittedLaw: `.fit` the typed result (LawFit, IsoFlopFit, ...),
     `.predict(N, T)`, `.summary` the dict `sweep fit --json` prints, `.table` the runs fitted.
     `bootstrap` resamples (default as `sweep fit`: none, crossover conf/fit.yaml's), `seed`
-    (conf/fit.yaml's), `columns` as `table_of`'s; other options as fit_result's (compute, cutoff, by, recipe, fix,
-    min_tokens_per_param, bootstrap_method, level)."""
+    (conf/fit.yaml's), `columns` as `table_of`'s; other options as fit_result's (compute, cutoff, by,
+    recipe, fix, min_tokens_per_param, bootstrap_method, level)."""
     from sweep.fit.defaults import fit_defaults
     from sweep.fit.laws import fit_result
     from sweep.fit.table import read_curves

@@ -10,8 +10,8 @@ from typing import Sequence
 
 from rich.table import Table
 
-from launch.commands.fit import given_columns
 from launch.commands.conf_tree import conf_file
+from launch.commands.fit import given_columns
 from launch.commands.printing import console, num
 from sweep.errors import ConfigError
 

@@ -20,9 +20,9 @@ DeepSeek state their law; by n_params: the longest-trained cell), with `n_cells`
 so. Cells of one run per hyperparameter value are skipped as any group is.
 
 Per cell, at each distinct value of the swept hyperparameter the lowest loss stands (the other
-hyperparameters free; runs differing only in their seed averaged first, `ucurve_table`). A parabola of loss in ln(value) is fitted to the best value and up to
-`neighbours` (conf/fit.yaml: 2) values on each side of it (at least 3 values; at an edge of the grid,
-more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
+hyperparameters free; runs differing only in their seed averaged first, `ucurve_table`). A parabola
+of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2) values
+on each side of it (at least 3 values; at an edge of the grid, more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
 sampled values is clipped to the nearest end ("clipped"), a parabola opening downward gives the
 best sampled value ("no_curvature"). Only "vertex" groups (and cells) enter the laws unless
 include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left

@@ -34,8 +34,9 @@ Which runs each fit sees:
 - The parametric fits (sections 1, 2, 6) see one point per (recipe, N, T): the best setting of
   the runs that share them (sweep/fit/points.py: the lowest loss of a hyperparameter grid, as
   Hoffmann et al. and DeepSeek fit tuned runs, a setting's seeds averaged); a learning-rate grid
-  would otherwise pull the law up by its worse runs, and the least of several seeds down. Approaches 1, 2 and the hyperparameter
-  laws read every run (they pick the best per size / value themselves).
+  would otherwise pull the law up by its worse runs, and the least of several seeds down.
+  Approaches 1, 2 and the hyperparameter laws read every run (they pick the best per size / value
+  themselves, Approach 2 and the hyperparameter laws after averaging seeds too).
 - Runs stopped early (status stopped_early) are in no fit but the hyperparameter laws (section
   5), whose U-curves take them with their predicted final loss, marked as predicted (the table's
   `predicted` column, hollow markers with the prediction's interval in the figures).

@@ -126,7 +126,8 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
 
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
     """The points a suggestion fits: the best setting of each (N, T) of one recipe's complete runs,
-    its seeds averaged (sweep/fit/points.py), at least one more than the `law` has parameters (else a ConfigError counting both)."""
+    its seeds averaged (sweep/fit/points.py), at least one more than the `law` has parameters (else
+    a ConfigError counting both)."""
     table = validate(table, 1, "sweep suggest").only_recipe(None, "a suggestion fits")
     points = point_table(table)
     check_enough_points(len(table), len(points), law)
