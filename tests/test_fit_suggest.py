@@ -111,6 +111,25 @@ def test_too_few_runs_to_fit_is_one_clear_error():
         suggest(law_table(np.geomspace(1e7, 1e8, 5), (20,)), candidates(), target_compute=1e19, count=1)
 
 
+def test_a_suggestion_without_seeds_has_no_misfit_test_and_one_with_seeds_says_whether_they_are_exceeded(
+        suggestion, table):
+    """The intervals assume the law's form: where the points scatter beyond what seeds move a point,
+    the suggestion says so (`misfit`; the command prints a warning)."""
+    from dataclasses import replace
+
+    assert suggestion.misfit is None and suggestion.to_dict()["misfit_test"] is None
+    rng = np.random.default_rng(0)
+    bump_R = 1 + 0.02 * np.sin(3 * np.log(table.n_params_R))  # a form the law does not have
+    seeds = [replace(table, names=tuple(f"{n}-s{s}" for n in table.names), seed=(str(s),) * len(table),
+                     loss_R=table.loss_R * bump_R * np.exp(rng.normal(0, 0.001, len(table)))) for s in (0, 1)]
+    both = RunsTable(seeds[0].names + seeds[1].names,
+                     *(np.concatenate([getattr(seeds[0], c), getattr(seeds[1], c)])
+                       for c in ("n_params_R", "tokens_R", "loss_R", "flops_R")), seed=seeds[0].seed + seeds[1].seed)
+    answer = suggest(both, candidates(), target_compute=TARGET_COMPUTE, count=1, resamples=10, seed=0)
+    assert answer.n_points == 12 and answer.misfit.dof_seeds == 12 and answer.misfit.p < 0.01
+    assert answer.to_dict()["misfit_test"]["p"] == answer.misfit.p
+
+
 def test_a_learning_rate_grid_counts_as_its_best_run():
     rows = law_table(np.geomspace(1e7, 1e8, 5), (20,), seed=1)
     twice = law_table(np.geomspace(1e7, 1e8, 5), (20,), seed=2)

@@ -20,7 +20,7 @@ from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import bootstrap, percentile_interval
 from sweep.fit.parametric import FORMS, check_enough_points, fit_law
-from sweep.fit.points import point_table
+from sweep.fit.points import MisfitTest, law_scatter, point_table, seed_spread
 from sweep.fit.table import RunsTable, validate
 
 
@@ -46,6 +46,7 @@ class Suggestion:
     n_candidates: int
     count: int | None
     budget: float | None
+    misfit: MisfitTest | None = None  # the points' scatter against the seeds' (None: no seeds, or too few points)
 
     @property
     def flops(self) -> float:
@@ -54,6 +55,7 @@ class Suggestion:
     def to_dict(self) -> dict:
         return {
             "law": self.law, "target_compute": self.target_compute, "targets": list(self.targets),
+            "misfit_test": None if self.misfit is None else dict(self.misfit.__dict__),
             "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
             "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
             "count": self.count, "budget": self.budget, "flops": self.flops,
@@ -101,6 +103,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
                                or not math.isfinite(budget) or budget <= 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
+    spread = seed_spread(validate(table, 1, "sweep suggest"))
     table = fitted_points(table, law)
     target_compute = check_target_compute(target_compute, table)
     done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
@@ -120,8 +123,9 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     now = target_intervals(fit, target_QxT, target_compute, targets, level)
     expected = {t: shrunk_interval(*now[t], choice.width_ratio[t], log_scale=(t == "n_opt")) for t in targets}
     proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
+    _, misfit = law_scatter(fit.law.predict, table, len(fit.params()), spread)
     return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
-                      now, expected, proposals, len(pool), count, budget)
+                      now, expected, proposals, len(pool), count, budget, misfit)
 
 
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
