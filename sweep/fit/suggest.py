@@ -1,9 +1,8 @@
 """`sweep suggest`'s answer: the next runs that most sharpen what a fit is asked at a target compute.
 
 The law is fitted to the finished runs (the point of each (N, T), sweep/fit/points.py, as every
-parametric fit here)
-and bootstrapped; sweep/fit/design.py scores the candidates against the bootstrap's laws and
-chooses the set. The answer holds the intervals now (the bootstrap's percentile intervals of L*(C)
+parametric fit here) and bootstrapped; sweep/fit/design.py scores the candidates against the
+bootstrap's laws and chooses the set. The answer holds the intervals now (the bootstrap's percentile intervals of L*(C)
 and N_opt(C)), the set chosen with each run's gain, and the intervals' expected widths after it.
 """
 
