@@ -2,8 +2,10 @@
 
 The law is fitted to the finished runs (the point of each (N, T), sweep/fit/points.py, as every
 parametric fit here) and bootstrapped; sweep/fit/design.py scores the candidates against the
-bootstrap's laws and chooses the set. The answer holds the intervals now (the bootstrap's percentile intervals of L*(C)
-and N_opt(C)), the set chosen with each run's gain, and the intervals' expected widths after it.
+bootstrap's laws and chooses the set. The answer holds the intervals now (the bootstrap's
+percentile intervals of L*(C) and N_opt(C)), the set chosen with each run's gain, the intervals'
+expected widths after it, and whether the points scatter about the law by more than seeds move a
+point (sweep/fit/points.py `misfit_test`: the intervals assume the law's form).
 """
 
 from __future__ import annotations
