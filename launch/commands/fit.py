@@ -14,7 +14,7 @@ from launch.commands.printing import cell, console, num
 from launch.commands.status import runs_table
 from launch.commands.wandb_target import report_target
 from sweep.errors import ConfigError
-from sweep.fit.points import MISFIT_P
+from sweep.fit.points import MisfitTest
 from sweep.results import flatten
 
 
@@ -118,12 +118,9 @@ def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
     it, the true entropy beside E."""
     lines = [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"
              for flag in result.get("identifiability") or []]
-    test = result.get("misfit_test")
-    if test and test["p"] < MISFIT_P:
-        lines.append(f"warning: {prefix}misfit: the points scatter about the law by an rms {test['rms']:.2%}, more "
-                     f"than the seeds move a point (F = {test['f']:.3g} on {test['dof_residual']} and "
-                     f"{test['dof_seeds']} degrees of freedom, p = {test['p']:.2g}): the law's form, or noise the "
-                     "seeds do not vary")
+    test = MisfitTest(**result["misfit_test"]) if result.get("misfit_test") else None
+    if test is not None and test.beyond_seeds:
+        lines.append(f"warning: {prefix}misfit: {test.warning()}: the law's form, or noise the seeds do not vary")
     for name, fit_dict in (result.get("fits") or {}).items():
         lines += fit_warnings(fit_dict, f"{prefix}{name}: ")
     recipes = result.get("recipes")

@@ -14,7 +14,6 @@ from launch.commands.conf_tree import conf_file
 from launch.commands.fit import given_columns
 from launch.commands.printing import console, num
 from sweep.errors import ConfigError
-from sweep.fit.points import MISFIT_P
 
 
 TARGET_NAMES = {"loss": "L*(C)", "n_opt": "N_opt(C)"}
@@ -145,12 +144,9 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
         intervals.add_row(TARGET_NAMES[t], num(value, ".4g"), f"{num(lo, '.4g')} .. {num(hi, '.4g')}",
                           f"{num(new_lo, '.4g')} .. {num(new_hi, '.4g')}", f"x {num(ratio, '.2f')}")
     console.print(intervals)
-    misfit = result.misfit
-    if misfit is not None and misfit.p < MISFIT_P:
-        console.print(f"warning: the points scatter about the law by an rms {misfit.rms:.2%}, more than the seeds move "
-                      f"a point (F = {misfit.f:.3g} on {misfit.dof_residual} and {misfit.dof_seeds} degrees of "
-                      f"freedom, p = {misfit.p:.2g}): these intervals assume the law's form, which the runs contradict",
-                      highlight=False)
+    if result.misfit is not None and result.misfit.beyond_seeds:
+        console.print(f"warning: {result.misfit.warning()}: these intervals assume the law's form, which the runs "
+                      "contradict", highlight=False)
     configs = bool(cands.configs)
     table = Table(title=f"{len(result.proposals)} runs proposed of {result.n_candidates} candidates "
                         f"({result.flops:.3g} FLOPs, {sum(hours):.3g} GPU-hours*)")

@@ -64,6 +64,9 @@ class SeedSpread:
                 "point_relative_se": self.of_a_point}
 
 
+MISFIT_P = 0.01  # a misfit test's p below this: the points scatter about the law by more than the seeds move
+
+
 @dataclass(frozen=True)
 class MisfitTest:
     """Do the points scatter about a law by more than the seeds move a point? F = the residuals'
@@ -77,8 +80,17 @@ class MisfitTest:
     dof_seeds: int
     p: float
 
+    @property
+    def beyond_seeds(self) -> bool:
+        """Whether the points scatter about the law by more than the seeds move a point (p < MISFIT_P)."""
+        return self.p < MISFIT_P
 
-MISFIT_P = 0.01  # a misfit test's p below this: the points scatter about the law by more than the seeds move
+    def warning(self) -> str:
+        """The warning `sweep fit` and `sweep suggest` print where `beyond_seeds`, without its consequence."""
+        return (f"the points scatter about the law by an rms {self.rms:.2%}, more than the seeds move a point (F = "
+                f"{self.f:.3g} on {self.dof_residual} and {self.dof_seeds} degrees of freedom, p = {self.p:.2g})")
+
+
 F_DRAWS = 200_000  # draws of the F distribution the test's p is read from (numpy's, seeded: the same p each time)
 
 

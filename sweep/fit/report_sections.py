@@ -22,7 +22,6 @@ from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_ta
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.isoflop import IsoFlopBudget, group_budgets
 from sweep.fit.laws import truth_to_dict
-from sweep.fit.points import MISFIT_P
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
@@ -183,7 +182,7 @@ def _noise(fits: ReportFits) -> str:
              f"{spread.of_a_point:.2%}.")
     if test is None:
         return f"{head} {seeds} Too few points beyond the law's parameters to test the scatter against it."
-    verdict = ("more than the seeds move: the law's misfit, or noise the seeds do not vary" if test.p < MISFIT_P
+    verdict = ("more than the seeds move: the law's misfit, or noise the seeds do not vary" if test.beyond_seeds
                else "within what the seeds move")
     return (f"{head} {seeds} The residuals' variance is {test.f:.3g} times a point's from the seeds (F on "
             f"{test.dof_residual} and {test.dof_seeds} degrees of freedom, p = {test.p:.2g}): {verdict}.")
