@@ -143,6 +143,19 @@ def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
         from_frame(pd.DataFrame({"N": n_params, "C": [1.2e14, "?"], "loss": [3.2, 3.0]}))
 
 
+def test_an_isoflop_tables_budget_is_its_runs_compute_and_other_budgets_are_refused():
+    # Open-Athena's IsoFLOP tables give each run its budget's nominal C, up to a few times off 6 N T:
+    # grouping by 6 N T instead split 7 budgets into 30 groups of 1-3 runs, silently
+    n_params, tokens = np.array([1e8, 2e8, 4e8]), np.array([4e9, 2e9, 1e9])
+    frame = pd.DataFrame({"params": n_params, "tokens": tokens, "budget": [1e18, 1e18, 1e18], "loss": [3.2, 3.0, 3.1]})
+    table = from_frame(frame, "isoflops.csv")
+    np.testing.assert_allclose(table.flops_R, 1e18)
+    assert table.columns_read == {"n_params": "params", "flops": "budget"}
+    with pytest.raises(ConfigError, match=r"flops of runs.csv \(read from column 'budget'\) are a median 8.33e-10 times "
+                                          r"6 N T \(accepted: 0.1 .. 10\): not these runs' training compute"):
+        from_frame(frame.assign(budget=tokens), "runs.csv")  # a token budget
+
+
 def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
     frame = pd.DataFrame({"Params (M)": [1.0, 2.0], "Tokens (B)": [0.02, 0.04], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError) as err:

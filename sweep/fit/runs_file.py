@@ -32,7 +32,8 @@ COLUMN_ALIASES = {
                  "model_params", "model_parameters", "non_embedding_params", "nonembedding_params"),
     "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
                "tokens_seen", "total_tokens", "data_size", "dataset_size"),
-    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute"),
+    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute", "budget",
+              "compute_budget", "flops_budget", "flop_budget"),  # an IsoFLOP table's budget: its runs' nominal C
     "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
              "smooth_loss"),
     "recipe": ("data_recipe", "experiment"),
@@ -52,6 +53,9 @@ DERIVED = {"tokens": "flops / (6 n_params)", "n_params": "flops / (6 tokens)"}
 RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
 MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
 RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N or T in millions or billions
+# A file's flops over 6 N T, its median outside this: not the runs' training compute (a token budget, or
+# FLOPs in other units). IsoFLOP tables give each run its budget's nominal C, within a few times 6 N T.
+FLOPS_RATIO_RANGE = (0.1, 10.0)
 FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
@@ -166,6 +170,23 @@ def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "")
         raise ConfigError(f"the runs{of} train a median {ratio:.3g} tokens per parameter (outside "
                           f"{RATIO_RANGE[0]:g} .. {RATIO_RANGE[1]:g}): n_params or tokens look like millions or "
                           f"billions; give both as plain counts")
+
+
+def check_flops(n_params_R: np.ndarray, tokens_R: np.ndarray, flops_R: np.ndarray, column: str,
+                source: str = "") -> None:
+    """A ConfigError where a file's flops (R runs; NaN where a run has none), read from `column`,
+    are a median outside FLOPS_RATIO_RANGE times 6 N T: not the training compute of these runs, but
+    some other budget (tokens) or unit (PF-days), which would group an IsoFLOP fit wrongly."""
+    given_R = np.isfinite(flops_R)
+    if not given_R.any():
+        return
+    ratio = float(np.median(flops_R[given_R] / (6.0 * n_params_R[given_R] * tokens_R[given_R])))
+    if not FLOPS_RATIO_RANGE[0] <= ratio <= FLOPS_RATIO_RANGE[1]:
+        of = f" of {source}" if source else ""
+        raise ConfigError(f"flops{of} (read from column {column!r}) are a median {ratio:.3g} times 6 N T "
+                          f"(accepted: {FLOPS_RATIO_RANGE[0]:g} .. {FLOPS_RATIO_RANGE[1]:g}): not these runs' "
+                          f"training compute in FLOPs; give FLOPs, name another column "
+                          f"(--column flops=COLUMN), or leave the column out (C = 6 N T)")
 
 
 def _given_columns(frame: Any, given: Mapping[str, str], where: str,

@@ -34,7 +34,7 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.fit.runs_file import check_counts, is_table_file, named_columns, read_frame
+from sweep.fit.runs_file import check_counts, check_flops, is_table_file, named_columns, read_frame
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -271,6 +271,8 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
                                   if alias not in ("final_eval_loss", *NAME_COLUMNS)})  # our own names: nothing to say
     table = validate(table, 1, "a runs table")
     check_counts(table.n_params_R, table.tokens_R, source)
+    if "flops" in frame.columns:
+        check_flops(table.n_params_R, table.tokens_R, table.flops_R, columns_read.get("flops", "flops"), source)
     return table
 
 
