@@ -15,7 +15,7 @@ from sweep.errors import ConfigError
 from sweep.fit import suggest as suggest_module
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design import Candidate
-from sweep.fit.suggest import shrunk_interval, suggest
+from sweep.fit.suggest import already_run, shrunk_interval, suggest
 from sweep.fit.table import RunsTable
 from tests.known_law_tables import law_table
 
@@ -51,6 +51,15 @@ def no_fit(monkeypatch):
 
     monkeypatch.setattr(suggest_module, "fit_law", refuse)
     monkeypatch.setattr(suggest_module, "bootstrap", refuse)
+
+
+def test_a_candidate_a_fraction_of_a_percent_off_a_fitted_run_is_that_run(table):
+    # a table's candidates are its sizes and ratios to 3 significant digits: Epoch's 6,795,600,349
+    # parameters on 245,256,722 tokens came back as the first proposal, N 6.8e9 at 0.036 tokens/param
+    n, tokens = float(SIZES[1]), float(SIZES[1]) * 80
+    assert already_run(Candidate(n * 1.004, tokens * 0.997), table)
+    assert not already_run(Candidate(n * 1.03, tokens), table)
+    assert not already_run(Candidate(n, tokens * 1.03), table)
 
 
 # --- the answer -------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ SWEEP_AXES = (WIDTH, DEPTH, RATIO)  # what --candidates may set for a sweep fold
 N_PARAMS = "n_params"
 TABLE_AXES = (N_PARAMS, RATIO)  # ... and for a table file
 TABLE_SIZE_FACTORS = (2, 4)  # a table's candidate sizes beyond its largest N
+RATIO_QUANTILES = (0.05, 0.95)  # past suggest_max_ratios, a table's candidate ratios span these quantiles of its runs'
 NO_CONFIGS = "a table file has no configs, so no command line can be given"
 
 
@@ -343,12 +344,15 @@ def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> C
 
 def table_ratios(ratios_R: np.ndarray, max_ratios: int) -> tuple[float, ...]:
     """A table's distinct tokens per parameter (to 3 significant digits); past max_ratios of them,
-    max_ratios spread geometrically over their range (to 2 significant digits): a published table
-    of runs at every ratio would otherwise give hundreds of candidates per size."""
+    max_ratios spread geometrically (to 2 significant digits) over the middle RATIO_QUANTILES of the
+    runs' ratios: a published table of runs at every ratio would otherwise give hundreds of
+    candidates per size, and an IsoFLOP table's few runs at the far ends of its U-curves (Epoch's
+    0.036 tokens per parameter) would set the range, proposing runs no study would train."""
     distinct = sorted({float(f"{r:.3g}") for r in ratios_R})
     if len(distinct) <= max_ratios:
         return tuple(distinct)
-    return tuple(sorted({float(f"{r:.2g}") for r in np.geomspace(distinct[0], distinct[-1], max_ratios)}))
+    low, high = np.quantile(ratios_R, RATIO_QUANTILES)
+    return tuple(sorted({float(f"{r:.2g}") for r in np.geomspace(low, high, max_ratios)}))
 
 
 def short(number: float) -> str:

@@ -24,6 +24,10 @@ from sweep.fit.parametric import FORMS, check_enough_points, fit_law
 from sweep.fit.points import MisfitTest, law_scatter, point_table, seed_spread
 from sweep.fit.table import RunsTable, validate
 
+# A candidate within this of a fitted point in both N and tokens is that point, already run: a table's
+# candidates are its sizes and ratios to 3 significant digits, a few tenths of a percent off its runs.
+ALREADY_RUN_REL = 0.01
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -80,6 +84,13 @@ def check_target_compute(compute: float, table: RunsTable) -> float:
     return float(compute)
 
 
+def already_run(candidate: design.Candidate, table: RunsTable) -> bool:
+    """Whether a fitted point of `table` has the candidate's N and tokens, each within ALREADY_RUN_REL."""
+    near_R = ((np.abs(table.n_params_R / candidate.n_params - 1) <= ALREADY_RUN_REL)
+              & (np.abs(table.tokens_R / candidate.tokens - 1) <= ALREADY_RUN_REL))
+    return bool(near_R.any())
+
+
 def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_compute: float,
             law: str = "chinchilla", count: int | None = None, budget: float | None = None,
             resamples: int | None = None, seed: int | None = None, level: float | None = None,
@@ -107,8 +118,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     spread = seed_spread(validate(table, 1, "sweep suggest"))
     table = fitted_points(table, law)
     target_compute = check_target_compute(target_compute, table)
-    done = set(zip(table.n_params_R.tolist(), table.tokens_R.tolist()))
-    pool = [c for c in candidates if (float(c.n_params), float(c.tokens)) not in done and c.flops <= target_compute]
+    pool = [c for c in candidates if not already_run(c, table) and c.flops <= target_compute]
     if not pool:
         raise ConfigError(f"no candidate left to propose: of {len(candidates)}, every one was already run or costs "
                           f"more than the target compute ({target_compute:.3g} FLOPs); widen --candidates")
