@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.003, help="relative loss noise (sd of ln loss)")
     parser.add_argument("--level", type=float, default=0.95)
     parser.add_argument("--windows", default="all,2,3,4", help="neighbours to compare ('all': every size)")
+    parser.add_argument("--min-span", type=float, default=None,
+                        help="decades of N a window spans at least (default: conf/fit.yaml's isoflop_min_span)")
     args = parser.parse_args()
     n_X, budget_G = design(args.sizes, args.decades, args.budgets)
     true_a, top = LAW.a, budget_G[-1]
@@ -65,7 +67,8 @@ def main() -> None:
           f"({np.log10(n_X[-1] / n_X[0]):.2f} decades); {args.budgets} budgets {budget_G[0]:.2g} .. {top:.2g}; "
           f"optimum at {', '.join(f'{w:.2f}' for w in where)} of the ladder (log N); tokens per parameter "
           f"{budget_G[0] / (6 * n_X[-1] ** 2):.2g} .. {top / (6 * n_X[0] ** 2):.3g}; noise {args.noise}; "
-          f"{args.seeds} seeds x {args.resamples} resamples, level {args.level}")
+          f"{args.seeds} seeds x {args.resamples} resamples, level {args.level}; windows span at least "
+          f"{'conf/fit.yaml' if args.min_span is None else args.min_span}'s decades of N")
     windows = [None if w == "all" else int(w) for w in args.windows.split(",")]
     rows = []
     for k in windows:
@@ -75,7 +78,7 @@ def main() -> None:
             table = table_of(n_X, budget_G, args.noise, np.random.default_rng(seed))
             try:
                 fit = fit_isoflop(table, neighbours=k if k is not None else args.sizes,
-                                  n_resamples=args.resamples, level=args.level, seed=seed)
+                                  n_resamples=args.resamples, level=args.level, seed=seed, min_span=args.min_span)
             except ConfigError:
                 failed += 1
                 continue

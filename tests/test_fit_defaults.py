@@ -10,7 +10,7 @@ from sweep.fit.defaults import FitDefaults, fit_defaults
 
 def test_conf_fit_yaml_holds_every_default_the_readme_names():
     assert fit_defaults() == FitDefaults(bootstrap=200, bootstrap_method="case", seed=0, level=0.95, budget_tolerance=0.1, band=0.0025,
-                                         neighbours=2, isoflop_neighbours=3, min_log_spread=0.1,
+                                         neighbours=2, isoflop_neighbours=3, isoflop_min_span=1.0, min_log_spread=0.1,
                                          resample_e_fractions=(0.0001, 0.3, 0.6, 0.9),
                                          resample_exponents=(0.15, 0.4, 1.0), e_floor_fraction=0.001,
                                          exponent_floor=0.02, exponent_ceiling=3.0, log_coefficient_max=50,

@@ -13,7 +13,7 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.isoflop import fit_isoflop, fit_power_law, group_budgets, size_window
+from sweep.fit.isoflop import fit_isoflop, fit_power_law, group_budgets, size_window, t_quantile
 from sweep.fit.table import RunsTable
 
 # Hoffmann et al. 2022's fit: a = beta / (alpha + beta) = 0.4516, b = alpha / (alpha + beta) = 0.5484
@@ -169,11 +169,41 @@ def test_each_budget_records_the_sizes_its_parabola_took():
 
 
 def test_the_window_keeps_its_width_at_an_edge_and_takes_a_small_budget_whole():
-    assert size_window(best=8, n=16, neighbours=3) == (5, 12)
-    assert size_window(best=1, n=16, neighbours=3) == (0, 7)  # shifted inward
-    assert size_window(best=15, n=16, neighbours=3) == (9, 16)
-    assert size_window(best=0, n=7, neighbours=3) == (0, 7)
-    assert size_window(best=2, n=5, neighbours=3) == (0, 5)
+    logn_16, logn_7, logn_5 = (np.log(np.logspace(7, 9.5, n)) for n in (16, 7, 5))  # 2.5 decades
+    assert size_window(best=8, logn_X=logn_16, neighbours=3) == (5, 12)
+    assert size_window(best=1, logn_X=logn_16, neighbours=3) == (0, 7)  # shifted inward
+    assert size_window(best=15, logn_X=logn_16, neighbours=3) == (9, 16)
+    assert size_window(best=0, logn_X=logn_7, neighbours=3) == (0, 7)
+    assert size_window(best=2, logn_X=logn_5, neighbours=3) == (0, 5)
+    assert size_window(best=8, logn_X=logn_16, neighbours=3, min_span=0.5) == (5, 12)  # 7 sizes span 1 decade
+
+
+def test_a_window_of_densely_sampled_sizes_is_widened_to_its_least_span_the_nearer_side_first():
+    # 24 sizes over half a decade: 7 of them span 0.13 decades, too flat for a parabola
+    logn_X = np.log(np.logspace(8, 8.5, 24))
+    lo, hi = size_window(best=12, logn_X=logn_X, neighbours=3, min_span=0.25)
+    assert logn_X[hi - 1] - logn_X[lo] >= 0.25 * np.log(10) - 1e-12 and hi - lo == 13  # 12 steps of 0.0217
+    assert 12 - lo == hi - 1 - 12  # the best in the middle
+    assert size_window(best=1, logn_X=logn_X, neighbours=3, min_span=0.25) == (0, 13)  # at an edge: one side
+    assert size_window(best=12, logn_X=logn_X, neighbours=3, min_span=5.0) == (0, 24)  # no more sizes: all
+
+
+def test_densely_sampled_noisy_budgets_are_fitted_over_a_wider_window_and_say_so():
+    # 24 sizes over 1.5 decades per budget at 0.5% noise: 7 sizes span 0.39 decades
+    rng = np.random.default_rng(3)
+    points = isoflop_points(sizes=24, spread=1.7)
+    table = table_of(points)
+    noisy = table_of(points, table.loss_R * (1 + 5e-3 * rng.standard_normal(len(points))))
+    narrow, wide = fit_isoflop(noisy, min_span=0.0), fit_isoflop(noisy)  # conf/fit.yaml: a decade
+    assert all(b.n_sizes_fitted == 7 for b in narrow.budgets)
+    assert all(b.n_sizes_fitted > 7 and b.window.startswith("the best size and 3 each side, widened to span 1 "
+                                                            "decade of N") for b in wide.budgets)
+    assert all(np.log10(b.window_n_max / b.window_n_min) >= 1 - 1e-9 for b in wide.budgets)
+    true_a = BETA / (ALPHA + BETA)
+    assert len(wide.used) == 5 and abs(wide.a - true_a) < abs(narrow.a - true_a)
+    assert wide.to_dict()["min_span"] == 1.0
+    boot = fit_isoflop(noisy, n_resamples=100, seed=0).bootstrap
+    assert boot.valid_fraction == 1.0 and boot.intervals["a"][0] < true_a < boot.intervals["a"][1]
 
 
 def test_a_budget_whose_best_is_its_largest_size_is_excluded_with_the_reason():
@@ -212,9 +242,29 @@ def test_the_bootstrap_interval_of_the_exponent_holds_the_truth_on_a_seeded_nois
     assert fit_isoflop(noisy, n_resamples=None).bootstrap.n_resamples == 200  # conf/fit.yaml's
 
 
+def test_budgets_whose_optima_scatter_off_the_power_law_widen_its_intervals_to_the_laws_own():
+    # each budget's sizes shifted by its own factor, so its fitted optimum sits off the law by that
+    # much: the parabolas' own noise (the residual bootstrap) cannot see it, the law's residuals do
+    rng = np.random.default_rng(0)
+    shift_G = np.exp(rng.normal(0.0, 0.25, len(BUDGETS)))
+    points = [(n * shift_G[list(BUDGETS).index(c)], c) for n, c in isoflop_points()]
+    table = table_of(points)
+    losses = chinchilla(table.n_params_R / np.repeat(shift_G, 7) ** 2, table.tokens_R)  # optima moved off the law
+    fit = fit_isoflop(table_of(points, losses * (1 + 1e-3 * rng.standard_normal(len(points)))), n_resamples=200)
+    boot, law = fit.bootstrap, fit.n_opt
+    t_half = t_quantile(0.95, len(fit.used) - 2) * law.exponent_stderr
+    assert "a" in boot.widened and "b" in boot.widened
+    assert boot.intervals["a"][0] <= fit.a - t_half + 1e-9 and boot.intervals["a"][1] >= fit.a + t_half - 1e-9
+    assert boot.intervals["b"] == pytest.approx((1 - boot.intervals["a"][1], 1 - boot.intervals["a"][0]))
+    assert json.loads(json.dumps(fit.to_dict()))["bootstrap"]["widened"][:2] == ["a", "b"]
+    assert t_quantile(0.95, 6) == pytest.approx(2.447, rel=0.01)
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(neighbours=0), "isoflop_neighbours 0: accepted is a whole number >= 1"),
     (dict(neighbours=2.5), "isoflop_neighbours 2.5"),
+    (dict(min_span=-0.5), r"isoflop_min_span -0.5: accepted is a number of decades of N, 0 .. 10"),
+    (dict(min_span="1"), "isoflop_min_span '1'"),
     (dict(n_resamples=1), "n_resamples=1: accepted is a whole number >= 2"),
     (dict(n_resamples=20, level=1.5), "level=1.5: accepted is a probability"),
 ])

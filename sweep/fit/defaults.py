@@ -23,6 +23,7 @@ class FitDefaults:
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
     isoflop_neighbours: int  # model sizes each side of a budget's best in the IsoFLOP parabolas
+    isoflop_min_span: float  # decades of N an IsoFLOP window spans at least, widened where its sizes are dense
     min_log_spread: float  # Step Law: least RMS spread of the cells' (ln N, ln D) off one line
     resample_e_fractions: tuple[float, ...]  # bootstrap starts: E as fractions of the lowest loss
     resample_exponents: tuple[float, ...]  # bootstrap starts: alpha, beta values

@@ -186,7 +186,8 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
         lo, hi = boot.intervals["n_opt"]
         n_fit = float(iso.n_opt(boot.compute))
         ax_opt.errorbar([boot.compute], [n_fit], yerr=[[max(n_fit - lo, 0)], [max(hi - n_fit, 0)]], color="C0",
-                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap)")
+                        capsize=4, lw=1.2, label=f"{boot.level:.0%} interval of N_opt (bootstrap"
+                        + (", widened to the law's scatter)" if "n_opt" in boot.widened else ")"))
     if chinchilla is not None:
         ax_opt.plot(c_x, chinchilla.law.n_opt(c_x), color="C3", ls="--", lw=1.2,
                     label=f"Approach 3: N_opt ~ C^{chinchilla.law.a:.3f}")

@@ -22,7 +22,13 @@ each budget's optimum, that pull changes with C and biases the exponent (Porian 
 0.780 against a published 0.706 on 16 sizes per budget). A count of sizes rather than a loss margin
 around the best: the parabola then always has the same number of points (so the same noise), the
 rule does not depend on the noise or on the loss's scale, and it is the rule of the lr / batch laws
-(`neighbours`). Each budget records the sizes it fitted, their N range and the rule in words.
+(`neighbours`). Where the sizes are dense, 2k + 1 of them can span a factor 2 in N, too little
+curvature against the noise (Epoch AI's Chinchilla IsoFLOP data: 7 sizes over 5.9e8 .. 1.14e9 at
+3e19, a parabola opening downward): the window is widened one size at a time, on the side nearer
+the best in ln N, until it spans `isoflop_min_span` decades (1: on the ladders below 7 sizes span
+a decade, and nothing is widened; on ladders 2.5 times as dense it cut the exponent's sd 4-fold
+and the budgets excluded from 39 to 0, benchmarks/isoflop_coverage.py --min-span). Each budget records the sizes it fitted, their N range and
+the rule in words.
 On synthetic ladders of 16 sizes over 2.5 decades at 6 budgets (benchmarks/isoflop_coverage.py,
 RESULTS.md) the all-sizes parabola's a was off by -0.015 (sd 0.004), the window's by -0.001;
 k = 3 because k = 2 loses budgets at 1% noise (32 of 600 excluded) and k = 4 keeps enough of
@@ -230,6 +236,9 @@ class IsoFlopBootstrap:
     valid_fraction: float  # resamples where every used budget's parabola opened upward
     budgets_without_residuals: int  # used budgets fitted to exactly 3 sizes (no spread from them)
     method: str = "residual bootstrap of each budget's parabola (sizes fixed), power laws refitted"
+    # the intervals the power law's own scatter widened: the budgets' N_opt lie further off the law
+    # than their parabolas' noise explains (widened_by_scatter)
+    widened: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({**self.__dict__, "intervals": {k: list(v) for k, v in self.intervals.items()}})
@@ -239,7 +248,8 @@ class IsoFlopBootstrap:
 class IsoFlopFit(AllocationExponents):
     """N_opt = n_opt.coefficient * C^a and T_opt = d_opt.coefficient * C^b (a = n_opt.exponent,
     b = d_opt.exponent = 1 - a, since T_opt = C / (6 N_opt)) over the used budgets; every budget
-    is listed, excluded ones with their reason. `neighbours`: the window's k (module docstring);
+    is listed, excluded ones with their reason. `neighbours`, `min_span`: the window's k and least
+    span in decades of N (module docstring);
     `bootstrap`: the exponents' intervals when asked for."""
 
     n_opt: PowerLaw
@@ -250,6 +260,7 @@ class IsoFlopFit(AllocationExponents):
     runs_outside_budgets: int = 0
     excluded_runs: dict[str, int] = field(default_factory=dict)
     neighbours: int | None = None
+    min_span: float | None = None
     bootstrap: IsoFlopBootstrap | None = None
 
     @property
@@ -262,7 +273,7 @@ class IsoFlopFit(AllocationExponents):
                "budgets_used": len(self.used), "n_opt": self.n_opt.to_dict(), "d_opt": self.d_opt.to_dict(),
                "budgets": [b.to_dict() for b in self.budgets], "rel_tol": self.rel_tol, "runs": self.runs,
                "runs_outside_budgets": self.runs_outside_budgets, "excluded_runs": dict(self.excluded_runs),
-               "neighbours": self.neighbours}
+               "neighbours": self.neighbours, "min_span": self.min_span}
         if self.bootstrap is not None:
             out["bootstrap"] = self.bootstrap.to_dict()
         return out
@@ -270,14 +281,18 @@ class IsoFlopFit(AllocationExponents):
 
 def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
                 min_sizes: int = MIN_SIZES, neighbours: int | None = None, n_resamples: int | None = 0,
-                level: float | None = None, seed: int | None = None) -> IsoFlopFit:
-    """Approach 2 on the table's complete runs. rel_tol, neighbours None: conf/fit.yaml's
-    budget_tolerance, isoflop_neighbours. n_resamples 0: no intervals; K >= 2: a bootstrap of K
+                level: float | None = None, seed: int | None = None, min_span: float | None = None) -> IsoFlopFit:
+    """Approach 2 on the table's complete runs. rel_tol, neighbours, min_span None: conf/fit.yaml's
+    budget_tolerance, isoflop_neighbours, isoflop_min_span. n_resamples 0: no intervals; K >= 2: a bootstrap of K
     resamples; None (like level, seed None): conf/fit.yaml's. ConfigError when fewer than 2 budgets
     are usable."""
     defaults = fit_defaults()
     rel_tol = defaults.budget_tolerance if rel_tol is None else rel_tol
     neighbours = defaults.isoflop_neighbours if neighbours is None else neighbours
+    min_span = defaults.isoflop_min_span if min_span is None else min_span
+    if isinstance(min_span, bool) or not isinstance(min_span, (int, float)) or not 0 <= min_span < 10:
+        raise ConfigError(f"isoflop_min_span {min_span!r}: accepted is a number of decades of N, 0 .. 10 (0: the "
+                          "window is the best size and isoflop_neighbours each side, however close they lie)")
     if min_sizes < 3:
         raise ConfigError(f"min_sizes {min_sizes!r}: a parabola needs at least 3 model sizes per budget")
     if not isinstance(neighbours, (int, np.integer)) or isinstance(neighbours, bool) or neighbours < 1:
@@ -289,8 +304,8 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
     n_runs = len(validate(table, 2 * min_sizes, "Approach 2 (IsoFLOP parabolas)"))
     table = setting_table(table)
     budget_G, group_R = group_budgets(table.flops_R, rel_tol, budgets)
-    fitted = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes, neighbours)
-              for g, C in enumerate(budget_G) if (group_R == g).any()]
+    fitted = [_fit_budget(C, table.n_params_R[group_R == g], table.loss_R[group_R == g], min_sizes, neighbours,
+                          min_span) for g, C in enumerate(budget_G) if (group_R == g).any()]
     fits = [b for b, _ in fitted]
     used = [b for b in fits if b.excluded is None]
     if len(used) < 2:
@@ -298,36 +313,90 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
     flops_U = [b.flops for b in used]
     result = IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
                         fit_power_law(flops_U, [b.d_opt for b in used]),
-                        fits, rel_tol, n_runs, int((group_R < 0).sum()), dict(table.excluded), int(neighbours))
+                        fits, rel_tol, n_runs, int((group_R < 0).sum()), dict(table.excluded), int(neighbours),
+                        float(min_span))
     if not n_resamples:
         return result
     profiles = [w for b, w in fitted if b.excluded is None]
-    boot = bootstrap_isoflop(np.array(flops_U), profiles, neighbours, n_resamples, level, seed)
-    return replace(result, bootstrap=boot)
+    boot = bootstrap_isoflop(np.array(flops_U), profiles, neighbours, n_resamples, level, seed, min_span)
+    return replace(result, bootstrap=widened_by_scatter(boot, np.array(flops_U), np.array([b.n_opt for b in used])))
 
 
-def size_window(best: int, n: int, neighbours: int) -> tuple[int, int]:
-    """[lo, hi): the best size and `neighbours` on each side, 2 neighbours + 1 consecutive sizes
-    shifted inward at an edge; all n sizes when n <= 2 neighbours + 1."""
-    width = 2 * neighbours + 1
+def widened_by_scatter(boot: IsoFlopBootstrap, flops_U: np.ndarray, n_opt_U: np.ndarray) -> IsoFlopBootstrap:
+    """The bootstrap's intervals, each widened to the least-squares t interval of the power law
+    ln N_opt = ln k + a ln C over the U used budgets where that is wider. The bootstrap resamples
+    the noise within each budget's parabola; budgets whose optima scatter about the law by more
+    than that (a misfit of the power law, or noise shared by a budget's runs) are seen only in the
+    law's residuals (Llama 3's IsoFLOP runs: residual bootstrap a +-0.012, the law's t interval
+    +-0.049). U = 2 leaves no residual: the bootstrap's intervals stand."""
+    dof = len(flops_U) - 2
+    if dof < 1:
+        return boot
+    logc_U, logn_U = np.log(flops_U), np.log(n_opt_U)
+    dc_U = logc_U - logc_U.mean()
+    sxx = float(dc_U @ dc_U)
+    a = float(dc_U @ (logn_U - logn_U.mean())) / sxx
+    residual_U = logn_U - logn_U.mean() - a * dc_U
+    scale = float(np.sqrt(residual_U @ residual_U / dof))
+    t = t_quantile(boot.level, dof)
+    at_max = float(np.log(boot.compute) - logc_U.mean())
+    logn_max = float(logn_U.mean() + a * at_max)
+    half_a, half_logn = t * scale / np.sqrt(sxx), t * scale * np.sqrt(1 / len(flops_U) + at_max**2 / sxx)
+    n_lo, n_hi = np.exp(logn_max - half_logn), np.exp(logn_max + half_logn)
+    law = {"a": (a - half_a, a + half_a), "b": (1 - a - half_a, 1 - a + half_a), "n_opt": (n_lo, n_hi),
+           "d_opt": (boot.compute / training_flops(n_hi, 1.0), boot.compute / training_flops(n_lo, 1.0))}
+    intervals, widened = dict(boot.intervals), []
+    for name, (lo, hi) in law.items():
+        now_lo, now_hi = intervals[name]
+        if not (np.isfinite(now_lo) and np.isfinite(now_hi)) or lo < now_lo or hi > now_hi:
+            intervals[name] = (float(np.nanmin([lo, now_lo])), float(np.nanmax([hi, now_hi])))
+            widened.append(name)
+    return replace(boot, intervals=intervals, widened=tuple(widened))
+
+
+def t_quantile(level: float, dof: int) -> float:
+    """The two-sided `level` quantile of Student's t with `dof` degrees of freedom (200,000 seeded
+    draws: about 0.3% off; numpy has no t quantile and the library does not depend on scipy)."""
+    return float(np.quantile(np.abs(np.random.default_rng(0).standard_t(dof, 200_000)), level))
+
+
+def size_window(best: int, logn_X: np.ndarray, neighbours: int, min_span: float = 0.0) -> tuple[int, int]:
+    """[lo, hi) of the sizes ln N_X (increasing): the best size and `neighbours` on each side,
+    2 neighbours + 1 consecutive sizes shifted inward at an edge, then widened one size at a time
+    (on the side nearer the best in ln N, where there is one) until they span at least `min_span`
+    decades of N; all the sizes when there are at most 2 neighbours + 1."""
+    n, width = len(logn_X), 2 * neighbours + 1
     if n <= width:
         return 0, n
     lo = min(max(best - neighbours, 0), n - width)
-    return lo, lo + width
+    hi = lo + width
+    while logn_X[hi - 1] - logn_X[lo] < min_span * np.log(10) * (1 - 1e-9) and (lo > 0 or hi < n):
+        nearer_below = logn_X[best] - logn_X[lo] <= logn_X[hi - 1] - logn_X[best]
+        if lo > 0 and (nearer_below or hi == n):
+            lo -= 1
+        else:
+            hi += 1
+    return lo, hi
 
 
 def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes: int,
-                neighbours: int) -> tuple[IsoFlopBudget, BudgetProfile | None]:
+                neighbours: int, min_span: float) -> tuple[IsoFlopBudget, BudgetProfile | None]:
     """The budget and its profile (None when it has too few sizes)."""
     n_X, loss_X, _ = best_per_value(n_params_R, loss_R)
     base = dict(flops=float(C), n_runs=len(n_params_R), n_sizes=len(n_X), n_params_min=float(n_X[0]),
                 n_params_max=float(n_X[-1]))
     if len(n_X) < min_sizes:
         return IsoFlopBudget(**base, excluded=f"{len(n_X)} model size(s), needs {min_sizes}"), None
-    lo, hi = size_window(int(np.argmin(loss_X)), len(n_X), neighbours)
-    rule = (f"all {len(n_X)} sizes (at most 2 x {neighbours} + 1)" if hi - lo == len(n_X) else
-            f"the best size and {neighbours} each side: {hi - lo} of {len(n_X)} sizes"
-            + (" (shifted at an edge)" if loss_X[lo:hi].argmin() != neighbours else ""))
+    width = 2 * neighbours + 1
+    lo, hi = size_window(int(np.argmin(loss_X)), np.log(n_X), neighbours, min_span)
+    if len(n_X) <= width:
+        rule = f"all {len(n_X)} sizes (at most 2 x {neighbours} + 1)"
+    elif hi - lo > width:
+        rule = (f"the best size and {neighbours} each side, widened to span {min_span:g} "
+                f"decade{'' if min_span == 1 else 's'} of N: {hi - lo} of {len(n_X)} sizes")
+    else:
+        rule = (f"the best size and {neighbours} each side: {hi - lo} of {len(n_X)} sizes"
+                + (" (shifted at an edge)" if loss_X[lo:hi].argmin() != neighbours else ""))
     base.update(n_sizes_fitted=hi - lo, window_n_min=float(n_X[lo]), window_n_max=float(n_X[hi - 1]), window=rule)
     profile = BudgetProfile(np.log(n_X), loss_X, lo, hi)
     logn_W, loss_W = profile.logn_X[lo:hi], loss_X[lo:hi]
@@ -359,7 +428,7 @@ class BudgetProfile:
 
 
 def bootstrap_isoflop(flops_U: np.ndarray, profiles: Sequence[BudgetProfile], neighbours: int, n_resamples: int,
-                      level: float, seed: int) -> IsoFlopBootstrap:
+                      level: float, seed: int, min_span: float = 0.0) -> IsoFlopBootstrap:
     """The residual bootstrap of the module docstring over the used budgets' profiles: per
     resample and budget, the window's fitted losses times (1 + a relative residual drawn from all
     used windows'), the window chosen again around the resample's best size (so its choice varies
@@ -374,13 +443,13 @@ def bootstrap_isoflop(flops_U: np.ndarray, profiles: Sequence[BudgetProfile], ne
         draw_QxW = rng.integers(len(pooled_I), size=(n_resamples, len(fitted_W)))
         loss_QxX = np.tile(p.loss_X, (n_resamples, 1))
         loss_QxX[:, p.lo:p.hi] = fitted_W * (1 + pooled_I[draw_QxW])
-        width = p.hi - p.lo
-        lo_Q = np.clip(loss_QxX.argmin(axis=1) - neighbours, 0, len(p.loss_X) - width)
-        for lo in np.unique(lo_Q):
-            rows = lo_Q == lo
-            logn_W = p.logn_X[lo:lo + width]
+        best_Q = loss_QxX.argmin(axis=1)
+        for best in np.unique(best_Q):
+            rows = best_Q == best
+            lo, hi = size_window(int(best), p.logn_X, neighbours, min_span)
+            logn_W = p.logn_X[lo:hi]
             solve_3xW = np.linalg.pinv(_parabola_design(logn_W))
-            coef_Qx3 = loss_QxX[rows, lo:lo + width] @ solve_3xW.T
+            coef_Qx3 = loss_QxX[rows, lo:hi] @ solve_3xW.T
             c2_Q, c1_Q = coef_Qx3[:, 0], coef_Qx3[:, 1]
             with np.errstate(divide="ignore", invalid="ignore"):
                 logn_opt_QxU[rows, u] = np.where(c2_Q > 0, logn_W.mean() - c1_Q / (2 * c2_Q), np.nan)

@@ -255,11 +255,14 @@ def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) 
                  + (f" {1 - boot.valid_fraction:.0%} of resamples had a parabola opening downward (no value)."
                     if boot.valid_fraction < 1 else "")
                  + (f" {boot.budgets_without_residuals} budget(s) fitted to exactly 3 sizes add no spread."
-                    if boot.budgets_without_residuals else ""))
+                    if boot.budgets_without_residuals else "")
+                 + (f" Widened to the power law's own t interval ({', '.join(boot.widened)}): the budgets' N_opt lie "
+                    "further off the law than their parabolas' noise explains." if boot.widened else ""))
     lines = [title, "",
              f"Per compute budget, a parabola of final loss in ln N through its best size and {iso.neighbours} "
-             f"sizes on each side ({2 * iso.neighbours + 1}; a budget of fewer is fitted whole; conf/fit.yaml "
-             "isoflop_neighbours); its minimum is N_opt(C), T_opt = C / (6 N_opt).",
+             f"sizes on each side ({2 * iso.neighbours + 1}; a budget of fewer is fitted whole), widened where "
+             f"they span less than {iso.min_span:g} decade{'' if iso.min_span == 1 else 's'} of N (conf/fit.yaml "
+             "isoflop_neighbours, isoflop_min_span); its minimum is N_opt(C), T_opt = C / (6 N_opt).",
              "", _md_table(("C (FLOPs)", "runs", "sizes", "sizes fitted (N range)", "N_opt", "T_opt",
                             "loss at minimum", "status"), rows), "",
              f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
