@@ -134,6 +134,19 @@ def test_crossover_needs_two_labelled_recipes():
     assert sorted(out["recipes"]) == ["a", "b"] and isinstance(out["summary"], str)
 
 
+@pytest.mark.parametrize("options, words", [
+    (dict(compute=-1.0), r"--compute -1.0: accepted is a number of FLOPs > 0"),
+    (dict(compute=0), r"--compute 0: accepted is a number of FLOPs > 0"),
+    (dict(compute=float("nan")), r"--compute nan: accepted"),
+    (dict(bootstrap=-5), r"n_resamples=-5: accepted is a whole number >= 2 \(--bootstrap"),  # was: no intervals, silently
+])
+def test_a_compute_or_resample_count_out_of_range_is_named_before_any_fit(options, words):
+    with pytest.raises(ConfigError, match=words):
+        fit_law("chinchilla", from_rows(rows()), **options)
+    with pytest.raises(ConfigError, match=words):
+        fit_law("chinchilla", from_rows(rows()), recipe="all", **options)
+
+
 def test_unknown_laws_and_missing_curves_are_named():
     table = from_rows(rows())
     with pytest.raises(ConfigError, match="--law 'kaplan': accepted are " + ", ".join(LAWS)):

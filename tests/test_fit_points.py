@@ -138,4 +138,6 @@ def test_the_misfit_test_finds_a_scatter_beyond_the_seeds_and_not_one_within_the
     beyond = misfit_test(rng.normal(0, 0.03, 40), 5, spread)
     assert within.p > 0.05 and beyond.p < 1e-4 and beyond.f > 10
     assert (within.dof_residual, within.dof_seeds) == (35, 30)
+    assert within.p_text == f"p = {within.p:.2g}"
+    assert beyond.p_text == "p < 5e-06" and "p < 5e-06)" in beyond.warning()  # no F draw as large: a bound, not a value
     assert misfit_test(np.zeros(5), 5, spread) is None  # no residual degree of freedom

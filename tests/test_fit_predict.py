@@ -195,6 +195,10 @@ def test_a_source_without_runs_is_one_clear_error(tmp_path):
         predict_sweep(tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="holds no run folders"):
         predict_sweep(tmp_path)
+    (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n1e6,2e7,3.2\n")
+    with pytest.raises(ConfigError, match=r"runs.csv is a file: sweep predict reads each run's curve .*not a runs "
+                                          r"table; give the sweep folder"):  # was: "does not exist"
+        predict_sweep(tmp_path / "runs.csv")
     # a W&B group: tests/test_wandb_records.py
     with pytest.raises(ConfigError, match="a W&B sweep is wandb:ENTITY/PROJECT/GROUP"):
         predict_sweep("wandb:group-only")

@@ -43,6 +43,9 @@ def test_missing_column_names_what_the_file_has_and_needs(tmp_path):
     pd.DataFrame({"n_params": [1e6], "loss": [3.0], "lr": [1e-3]}).to_csv(path, index=False)
     with pytest.raises(ConfigError, match=r"lacks the column\(s\) tokens; it has n_params, loss, lr; required"):
         from_file(path)
+    pd.DataFrame({"n_params": [1e6], "tokens": [2e7]}).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match=r"loss may be named final_eval_loss, L, "):  # sweep status --csv's name too
+        from_file(path)
 
 
 def test_a_column_the_user_names_is_read_before_any_alias_and_said():

@@ -27,12 +27,14 @@ how many; `excluded` then counts only the stopped runs without a prediction).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.law_bootstrap import check_bootstrap_args
 from sweep.fit.points import law_scatter, noise_to_dict, point_table, seed_spread
 from sweep.fit.table import Curves, RunsTable, jsonable, validate
 
@@ -152,16 +154,22 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
     options = dict(curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by, level=level,
                    fix=fix, bootstrap_method=bootstrap_method)
     if recipe == ALL_RECIPES and law in LAWS and law != "crossover":  # crossover takes every recipe anyway
-        _check_law(law, fix)
+        _check_law(law, fix, bootstrap, compute)
         table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
         labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
         return _fit_each_recipe(law, table, _head(law, table, min_tokens_per_param), labels, **options)
     return fit_result(law, table, recipe=recipe, min_tokens_per_param=min_tokens_per_param, **options).summary
 
 
-def _check_law(law: str, fix: Any) -> None:
+def _check_law(law: str, fix: Any, bootstrap: int = 0, compute: float | None = None) -> None:
     if law not in LAWS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
+    if bootstrap != 0:  # 0: no intervals
+        check_bootstrap_args(bootstrap, 0.5)
+    if compute is not None and (isinstance(compute, bool) or not isinstance(compute, (int, float))
+                                or not math.isfinite(compute) or compute <= 0):
+        raise ConfigError(f"--compute {compute!r}: accepted is a number of FLOPs > 0 (the C at which N_opt, T_opt "
+                          "and the tokens per parameter are given)")
     if fix and law not in ("chinchilla", "subscaling"):
         raise ConfigError(f"--fix with --law {law}: parameters are held only in the chinchilla and subscaling "
                           "fits; accepted: --law chinchilla or --law subscaling")
@@ -189,7 +197,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     from sweep.fit import crossover, envelope, hyperparams, isoflop, law_bootstrap, law_comparison, parametric
     from sweep.fit.fixed import fix_values
 
-    _check_law(law, fix)
+    _check_law(law, fix, bootstrap, compute)
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
     head = _head(law, table, min_tokens_per_param)
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
@@ -204,7 +212,8 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     elif len(labels) > 1 and law != "crossover":
         column = table.columns_read.get("recipe", "recipe")
         raise ConfigError(f"the runs belong to {len(labels)} recipes (column {column!r}: {', '.join(labels)}): fit "
-                          "one with --recipe NAME, or compare them with --law crossover")
+                          "one with --recipe NAME, each alone side by side with --recipe all, or compare them with "
+                          "--law crossover")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
         spread = seed_spread(table, tags)

@@ -85,10 +85,16 @@ class MisfitTest:
         """Whether the points scatter about the law by more than the seeds move a point (p < MISFIT_P)."""
         return self.p < MISFIT_P
 
+    @property
+    def p_text(self) -> str:
+        """"p = 0.003", or "p < 5e-06" where no F draw reached this F (the least p the draws can give)."""
+        floor = 1 / (F_DRAWS + 1)
+        return f"p < {floor:.1g}" if self.p <= floor * (1 + 1e-9) else f"p = {self.p:.2g}"
+
     def warning(self) -> str:
         """The warning `sweep fit` and `sweep suggest` print where `beyond_seeds`, without its consequence."""
         return (f"the points scatter about the law by an rms {self.rms:.2%}, more than the seeds move a point (F = "
-                f"{self.f:.3g} on {self.dof_residual} and {self.dof_seeds} degrees of freedom, p = {self.p:.2g})")
+                f"{self.f:.3g} on {self.dof_residual} and {self.dof_seeds} degrees of freedom, {self.p_text})")
 
 
 F_DRAWS = 200_000  # draws of the F distribution the test's p is read from (numpy's, seeded: the same p each time)

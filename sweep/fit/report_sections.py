@@ -185,7 +185,7 @@ def _noise(fits: ReportFits) -> str:
     verdict = ("more than the seeds move: the law's misfit, or noise the seeds do not vary" if test.beyond_seeds
                else "within what the seeds move")
     return (f"{head} {seeds} The residuals' variance is {test.f:.3g} times a point's from the seeds (F on "
-            f"{test.dof_residual} and {test.dof_seeds} degrees of freedom, p = {test.p:.2g}): {verdict}.")
+            f"{test.dof_residual} and {test.dof_seeds} degrees of freedom, {test.p_text}): {verdict}.")
 
 
 def _section_subscaling(fits: ReportFits) -> str:

@@ -146,7 +146,8 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
     frame, derived = _derived_columns(frame)
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        also = "; ".join(f"{c} may be named {', '.join(COLUMN_ALIASES[c])}" for c in missing)
+        other_names = {c: (*LOSS_ALIASES[1:], *COLUMN_ALIASES[c]) if c == "loss" else COLUMN_ALIASES[c] for c in missing}
+        also = "; ".join(f"{c} may be named {', '.join(names)}" for c, names in other_names.items())
         raise ConfigError(f"{where} lacks the column(s) {', '.join(missing)}; it has {has}; "
                           f"required: {', '.join(required)} ({also}; of n_params, tokens and flops "
                           f"any two give the third, by flops = 6 n_params tokens; or name the file's own: "
