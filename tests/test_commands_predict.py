@@ -6,6 +6,8 @@ import shutil
 import pytest
 
 from launch.cli import main
+from launch.commands.predict import holds_at
+from sweep.fit.calibration import Calibration
 from sweep.fit.calibration import OWN_HALVES, SMALLER
 from sweep.rundir import iter_run_dirs
 
@@ -15,10 +17,17 @@ def test_sweep_predict_tables_each_run_s_predicted_final_loss(small_sweep, capsy
     out = capsys.readouterr().out
     assert "final eval loss predicted from the loss curve, each cut at 0.5 of its steps" in out
     assert "95% interval" in out and "50% (312/625)" in out  # the longest run: d=48, 2 tokens per parameter
+    assert "holds at" in out  # the level each calibrated interval holds at, not the 95% asked: n / (n + 1) of few runs
     assert "5 of 6 runs predicted; over the 5 finished: median |error|" in out  # d16 at 2 tokens/param: still in
     # its initial descent at half its 113 steps
     assert "caution: " in out and "have intervals calibrated on the finished smaller runs" in out  # d32, d48
     assert "have the bootstrap's interval only" in out and "with no finished smaller run" in out  # d16
+
+
+def test_the_level_an_interval_holds_at_is_the_calibrations_or_none_measured():
+    assert holds_at(None) == "-"
+    assert holds_at(Calibration(0.25, 3, 1, 0.05, 0.5)) == "50%"
+    assert holds_at(Calibration(0.25, 3, 0, None, None)) == "not measured"
 
 
 def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(small_sweep, capsys, wide_console):

@@ -33,8 +33,9 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
     cut = f", each cut at {at_fraction:g} of its steps" if at_fraction is not None else ""
     how = "the loss curve" if floor is None else f"the loss curve or a finished run of another size (floor E = {floor})"
     table = Table(title=f"{source}: final eval loss predicted from {how}{cut}")
+    calibrated = any(getattr(p.prediction, "calibration", None) is not None for p in predictions)
     columns = ("run", "status", "seen", *(("from",) if floor is not None else ()), "predicted",
-               f"{level:.0%} interval", "actual", "error")
+               f"{level:.0%} interval", *(("holds at",) if calibrated else ()), "actual", "error")
     for col in columns:
         table.add_column(col, justify="left" if col in ("run", "status", "from") else "right")
     for p in predictions:
@@ -43,9 +44,10 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
         lo, hi = p.prediction.interval
         error = "-" if p.error is None else f"{p.error:+.4f} ({p.relative_error:+.2%})"
         source_of = (getattr(p.prediction, "reference", None) or "curve law",) if floor is not None else ()
+        holds = (holds_at(getattr(p.prediction, "calibration", None)),) if calibrated else ()
         table.add_row(p.run, p.status, f"{p.prediction.fraction_seen:.0%} ({p.prediction.steps_seen:,}/"
                       f"{p.prediction.steps:,})", *source_of, f"{p.predicted:.4f}", f"{lo:.4f} .. {hi:.4f}",
-                      num(p.actual, ".4f"), error)
+                      *holds, num(p.actual, ".4f"), error)
     console.print(table)
     for p in predictions:
         if p.skipped is not None:
@@ -67,3 +69,11 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
         console.print(f"caution: {caution}", highlight=False)
     return 0
 
+
+def holds_at(found) -> str:
+    """The level a run's calibrated interval holds at, in a cell: what the calibration measured (n / (n + 1)
+    where its runs are too few for the level asked), "not measured" where it could measure nothing, "-" where
+    no calibration touched the interval (the bootstrap's, at its nominal level)."""
+    if found is None:
+        return "-"
+    return f"{found.level:.0%}" if found.measured else "not measured"
