@@ -61,18 +61,23 @@ class Outcome:
     error: BaseException | None  # what the job raised
 
 
-def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:
-    """Run the jobs of every point that is not settled (launch/jobs.py job_plan: a ladder's
-    trunk segments and branches, an early-stopped group's probes and rests, each started once
-    the jobs it waits for are done); returns one Outcome per point (settled ones, finished or
-    stopped early, without running them again). A job whose dependency did not end well (failed,
-    damaged, held elsewhere) is not run: its point is `cancelled`, and running the sweep again
-    runs it."""
+def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> list[int]:
+    """The GPUs to share out among the runs; ConfigError for a parallelism below 1, runs x GPUs that
+    do not fit in visible_gpus (or, without visible_gpus, in the CUDA GPUs this machine has), or a
+    batch that the ranks of a run cannot split. Before any run starts, and in a dry run too."""
     if options.parallelism < 1:
         raise ConfigError(f"hydra.launcher.parallelism={options.parallelism}: must be >= 1")
-    gpus = list(options.visible_gpus if options.visible_gpus is not None
-                else range(options.parallelism * options.gpus_per_run))
-    if options.gpus_per_run * options.parallelism > len(gpus):
+    needed = options.parallelism * options.gpus_per_run
+    if options.visible_gpus is None and needed:
+        import torch
+
+        found = torch.cuda.device_count()
+        if found < needed:
+            raise ConfigError(f"hydra.launcher: {options.parallelism} runs x gpus_per_run={options.gpus_per_run} "
+                              f"need {needed} GPUs; this machine has {found} CUDA GPU(s): accepted is "
+                              f"gpus_per_run=0 (CPU), or parallelism x gpus_per_run <= {found}")
+    gpus = list(options.visible_gpus if options.visible_gpus is not None else range(needed))
+    if needed > len(gpus):
         raise ConfigError(f"hydra.launcher: {options.parallelism} runs x {options.gpus_per_run} GPUs do not fit "
                           f"in visible_gpus={gpus}")
     tasks = options.tasks_per_run or max(1, options.gpus_per_run)
@@ -80,6 +85,18 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         if point.cfg.train.batch_size % tasks:
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                               f"not divisible by the {tasks} ranks of each run")
+    return gpus
+
+
+def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:
+    """Run the jobs of every point that is not settled (launch/jobs.py job_plan: a ladder's
+    trunk segments and branches, an early-stopped group's probes and rests, each started once
+    the jobs it waits for are done); returns one Outcome per point (settled ones, finished or
+    stopped early, without running them again). A job whose dependency did not end well (failed,
+    damaged, held elsewhere) is not run: its point is `cancelled`, and running the sweep again
+    runs it."""
+    gpus = check_local_options(points, options)
+    tasks = options.tasks_per_run or max(1, options.gpus_per_run)
     outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if is_settled(p.cfg, p.state())}
     if len(outcomes):
         stopped = any((o.result or {}).get("status") == STOPPED_EARLY for o in outcomes.values())

@@ -94,6 +94,29 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
         options.with_aliases({"folder"})
 
 
+@pytest.mark.parametrize("found, options, words", [
+    (0, dict(gpus_per_run=1), r"1 runs x gpus_per_run=1 need 1 GPUs; this machine has 0 CUDA GPU\(s\): accepted is "
+                              r"gpus_per_run=0 \(CPU\)"),  # was: trained on the CPU, silently
+    (2, dict(gpus_per_run=2, parallelism=2), r"need 4 GPUs; this machine has 2"),
+    (2, dict(parallelism=0), r"hydra.launcher.parallelism=0: must be >= 1"),
+    (0, dict(gpus_per_run=2, visible_gpus=[0]), r"1 runs x 2 GPUs do not fit in visible_gpus=\[0\]"),
+])
+def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypatch, found, options, words):
+    import torch
+
+    from launch.local import check_local_options
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: found)
+    chosen = {**dict(folder="f", dry_run=True, parallelism=1, gpus_per_run=0, visible_gpus=None, tasks_per_run=None,
+                     timeout_min=60, poll_s=1.0, submitit_folder=None), **options}
+    with pytest.raises(ConfigError, match=words):
+        check_local_options([], LocalOptions(**chosen))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    if "parallelism" not in options or options["parallelism"] > 0:
+        assert check_local_options([], LocalOptions(**{**chosen, "visible_gpus": None})) == list(
+            range(chosen["parallelism"] * chosen["gpus_per_run"]))
+
+
 # --- the sweep's progress: runs ended of all, counts, running runs, ETA from planned FLOPs -------
 
 class FakePoint:

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, grid_points
 from launch.launcher_names import given_options
-from launch.local import LocalOptions, run_locally
+from launch.local import LocalOptions, check_local_options, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
                            submit_grid)
@@ -185,10 +185,12 @@ class LocalLauncher(ProjectLauncher):
     conf_name = "local"
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
+        check_local_options(grid, self.options)  # what the launch would refuse, the dry run refuses too
         return plan_local(grid)
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
-        planned = self.plan(grid)
+        with user_errors_exit():
+            planned = self.plan(grid)
         print_plan(planned, Console(width=200))
         if self.options.dry_run:
             return []
