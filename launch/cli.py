@@ -20,7 +20,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -261,8 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and getattr(args, "overrides", None) is not None and all("=" in x and not x.startswith("-") for x in extra):
         args.overrides += extra  # overrides after an option (`sweep prepare data=c4 --workers 8 out_dir=...`)
-    elif extra:
-        parser.parse_args(argv)  # argparse's own error for what is not an override
+    elif extra:  # the subcommand's own usage, not the top level's, and the option meant where one is near
+        command = sub.choices[args.command]
+        options = sorted(set(re.findall(r"--[\w-]+", command.format_usage())))
+        near = [m for x in extra if x.startswith("-") for m in difflib.get_close_matches(x.split("=")[0], options, 1)]
+        command.error(f"unrecognized arguments: {' '.join(extra)}"
+                      + (f"; did you mean {', '.join(near)}?" if near else ""))
     if args.command == "experiment" and args.name is None:
         parser.error(f"sweep experiment NAME: give a preset's NAME; accepted: {', '.join(experiment_presets())}")
     if args.command == "completion":

@@ -35,6 +35,14 @@ def test_overrides_after_an_option_are_overrides_and_anything_else_is_refused(tm
     assert stop.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
+def test_a_misspelt_option_shows_the_subcommands_usage_and_the_option_meant(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "runs.csv", "--bootstap", "50"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("usage: sweep fit ")  # was: the top level's usage
+    assert "sweep fit: error: unrecognized arguments: --bootstap 50; did you mean --bootstrap?" in err
+
+
 def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["experiment"])
