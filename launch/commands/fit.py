@@ -142,9 +142,9 @@ def recipes_side_by_side(results: dict[str, dict[str, Any]]) -> Table:
                    and (v is None or isinstance(v, (int, float, str, bool)))} for name, result in results.items()}
     keys = list(dict.fromkeys(k for fields in flat.values() for k in fields))
     table = Table(title="each recipe fitted alone (--json: every field)")
-    table.add_column("")
-    for name in results:
-        table.add_column(name, justify="right")
+    table.add_column("", overflow="fold")
+    for name in results:  # folded, not cut: two recipes alike but for their ends (llama3_..._raw_loss, ..._exp_loss)
+        table.add_column(name, justify="right", overflow="fold")
     for key in keys:
         table.add_row(key, *(cell(flat[name].get(key)) for name in results))
     return table
