@@ -4,6 +4,8 @@ lacks refused before any fit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,17 @@ def test_sections_1_to_5_fit_the_first_recipe_and_the_parametric_laws_its_best_r
     assert fits.crossover is not None and set(fits.hyper) == {"lr", "batch_size"}
     assert set(fits.skipped) == {"envelope"} and "no loss curves were given" in fits.skipped["envelope"]
     assert set(fits.skipped) <= set(ANALYSES)
+
+
+@pytest.mark.parametrize("column, compared", [("experiment", False), ("experiment (--column)", True)])
+def test_recipes_that_are_separate_studies_are_fitted_alone_and_never_crossed(two_recipes, column, compared):
+    # a table gathering published studies (an `experiment` column): their losses are on different data
+    studies = dataclasses.replace(two_recipes, columns_read={"recipe": column})
+    fits = fit_all(studies, None, n_resamples=10, seed=0, cutoff=None, compute=None, recipe=None)
+    assert set(fits.recipe_fits) == ({"x", "y"} if compared else set())
+    assert (fits.crossover is not None) == compared
+    if not compared:
+        assert fits.skipped["crossover"].startswith("the recipes are separate studies (column 'experiment')")
 
 
 def test_a_recipe_the_table_lacks_is_refused_naming_its_recipes(two_recipes):

@@ -17,6 +17,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits
+from sweep.fit.runs_file import STUDY_COLUMNS
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
 from sweep.fit.findings.verdict import Finding
 from sweep.fit.fixed import fix_values
@@ -221,6 +222,11 @@ def _fit_crossover(fits: ReportFits, names: list[str], n_resamples: int, seed: i
                           "with recipe=NAME, or give a table with a recipe column)")
     if "" in names:
         raise ConfigError(f"{int((fits.tags_R == '').sum())} runs have no recipe label")
+    column = fits.table.columns_read.get("recipe")
+    if column in STUDY_COLUMNS:
+        raise ConfigError(f"the recipes are separate studies (column {column!r}), whose losses are measured on "
+                          "different data: a crossover compares recipes evaluated alike (to compare these anyway: "
+                          f"--column recipe={column})")
     if len(names) < 2:
         raise ConfigError(f"a crossover compares 2 or more recipes; the runs are tagged with {len(names)}: "
                           f"{', '.join(repr(n) for n in names)}")

@@ -44,6 +44,9 @@ COLUMN_ALIASES = {
     "run": ("name", "run_name"),  # a W&B runs export's Name
     "status": ("state",),  # a W&B runs export's State: its "finished" runs are complete (W&B_FINISHED)
 }
+# A recipe read from these names labels separate studies, trained and evaluated on different data:
+# each is fitted alone, and their losses are never compared (no crossover).
+STUDY_COLUMNS = ("experiment",)
 NUMERIC_COLUMNS = ("n_params", "tokens", "flops", "loss", "lr", "batch_size", "weight_decay")
 THOUSANDS = r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?([eE][-+]?\d+)?\s*"  # "16,450,387,383.84"
 WANDB_FINISHED = "finished"  # W&B's state of a run that ended without error; crashed, killed, ... are not
