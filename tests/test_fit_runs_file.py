@@ -129,6 +129,8 @@ def test_a_table_of_several_experiments_reads_each_as_a_recipe_unless_every_run_
     assert table.columns_read == {"n_params": "params", "recipe": "experiment"}
     runs = from_frame(frame.assign(experiment=["a", "b", "c", "d"]), "runs.csv")  # a run id, not a recipe
     assert runs.recipe is None and runs.columns_read == {"n_params": "params"}
+    given = from_frame(frame, "isoflops.csv", {"recipe": "experiment"})  # named by the user: read as it is
+    assert given.recipe == table.recipe and given.columns_read["recipe"] == "experiment (--column)"
 
 
 def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():

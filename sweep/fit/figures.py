@@ -299,29 +299,37 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
     """Every recipe's points (those of `points` with its recipe label) and frontier loss*(C);
     every pair's crossings (dashed) and, with two recipes, the bootstrap interval of the first
     crossing."""
-    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    many = len(result.recipes) > 3  # the legend beside the axes, crossings unlabelled (the report lists them)
+    fig, (ax,) = new_axes(ax, 1, (10.5 if many else 7.5, 4.8))
     recipe_R = np.array([r if r is not None else "" for r in points.recipe or ("",) * len(points)])
     c_x = np.geomspace(*result.compute_range, 300)
     for k, name in enumerate(result.recipes):
         runs = points.select(recipe_R == name)
-        ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=f"{name}: runs")
-        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6, label=f"{name}: loss*(C)")
+        ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=name if many else f"{name}: runs")
+        ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6,
+                label=None if many else f"{name}: loss*(C)")  # many: one entry a recipe, its runs and line
     if len(result.pairs) == 1 and result.pairs[0].compute_interval is not None:
         ax.axvspan(*result.pairs[0].compute_interval, color="0.5", alpha=0.2,
                    label=f"{result.level:.0%} bootstrap interval of the crossing")
     for pair in result.pairs:
         for c in pair.crossings:
             ax.axvline(c.compute, color="k", ls="--", lw=1)
-            ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
-                        xytext=(6, 12), textcoords="offset points", fontsize=8)
+            if not many:
+                ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
+                            xytext=(6, 12), textcoords="offset points", fontsize=8, annotation_clip=True)
     if not any(p.crossings for p in result.pairs):
         ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
                 transform=ax.transAxes, fontsize=8)
     log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
-    ax.legend(fontsize=7)
+    if many:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        fig.subplots_adjust(right=0.6)
+    else:
+        ax.legend(fontsize=7)
     crossing = sum(p.crosses for p in result.pairs)
-    ax.set_title(f"Crossover of {', '.join(repr(r) for r in result.recipes)} "
-                 f"({crossing} of {len(result.pairs)} pair(s) cross)", fontsize=9)
+    named = f"{len(result.recipes)} recipes" if many else ", ".join(repr(r) for r in result.recipes)
+    ax.set_title(f"Crossover of {named} ({crossing} of {len(result.pairs)} pair(s) cross"
+                 + (", dashed: where" if many and crossing else "") + ")", fontsize=9)
     return fig
 
 

@@ -136,8 +136,9 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
     has = ", ".join(map(str, frame.columns))
     frame, columns_given = _given_columns(frame, given or {}, where, accepted)
     columns_read = {**columns_given, **_aliased_columns(frame.columns, where)}
-    if "recipe" in columns_read and len(frame) > 2 and frame[columns_read["recipe"]].nunique() == len(frame):
-        del columns_read["recipe"]  # a label of its own on every run names runs: it groups none into a recipe
+    if ("recipe" in columns_read and "recipe" not in columns_given and len(frame) > 2
+            and frame[columns_read["recipe"]].nunique() == len(frame)):
+        del columns_read["recipe"]  # an alias labelling every run its own names runs: it groups none into a recipe
     frame = frame.rename(columns={alias: name for name, alias in columns_read.items()})
     if "status" in frame.columns:
         status = frame["status"].astype("string").str.strip().str.lower()
