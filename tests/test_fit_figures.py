@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.fit.figures import (MAX_SERIES, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_isoflop, draw_loss_vs_flops,
-                               draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
+from sweep.fit.figures import (MAX_SERIES, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_crossover, draw_isoflop,
+                               draw_loss_vs_flops, draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
                                draw_recipe_difference, draw_residuals, draw_ucurves, save)
 from sweep.fit.hyperparams import find_optima
 from sweep.fit.isoflop import fit_isoflop
@@ -172,3 +172,25 @@ def test_findings_otr_of_many_ratios_has_a_colour_bar_and_keeps_the_exponents_re
     low, high = left.get_ylim()
     assert -0.1 < low < 0.03 and 0.05 < high < 0.1  # the points' scale, not the wild interval's
     assert "cut at the panel's edge" in left.get_legend().get_texts()[0].get_text()
+
+
+@pytest.mark.parametrize("n_recipes", [2, 4])
+def test_a_crossover_of_many_recipes_has_one_legend_entry_each_beside_the_axes(n_recipes):
+    from sweep.fit.crossover import crossovers_of_fits
+    from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
+
+    laws = [(f"r{k}", ChinchillaLaw(E=1.7 - 0.1 * k, A=400.0 + 50 * k, B=410.0, alpha=0.34, beta=0.28))
+            for k in range(n_recipes)]
+    runs = make_table(isoflop_rows(recipes=laws, budgets=np.logspace(17, 19, 3)))
+    recipe_R = np.array(runs.recipe)
+    fits = {name: fit_chinchilla(runs.n_params_R[recipe_R == name], runs.tokens_R[recipe_R == name],
+                                 runs.loss_R[recipe_R == name]) for name, _ in laws}
+    fig = draw_crossover(runs, crossovers_of_fits(fits, n_resamples=5, seed=0))
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    if n_recipes > 3:  # beside the axes: the plot stays readable
+        assert labels == [name for name, _ in laws] and ax.get_position().x1 < 0.7
+        assert ax.get_title().startswith(f"Crossover of {n_recipes} recipes")
+    else:
+        assert labels[:4] == ["r0: runs", "r0: loss*(C)", "r1: runs", "r1: loss*(C)"]
+
