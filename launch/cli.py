@@ -118,6 +118,18 @@ class SubcommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def negative_values_joined(argv: list[str]) -> list[str]:
+    """`--target-compute -1e21` as `--target-compute=-1e21`: argparse reads a negative number in
+    scientific notation as an option, and would say the option has no value instead of checking it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.fullmatch(r"-\d[\d.]*([eE][-+]?\d+)?", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = fit_defaults()
     parser = argparse.ArgumentParser(prog="sweep", description=__doc__, epilog=TRAINING_HELP,
@@ -260,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. out_dir=...)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(negative_values_joined(sys.argv[1:] if argv is None else list(argv)))
     if extra and getattr(args, "overrides", None) is not None and all("=" in x and not x.startswith("-") for x in extra):
         args.overrides += extra  # overrides after an option (`sweep prepare data=c4 --workers 8 out_dir=...`)
     elif extra:  # the subcommand's own usage, not the top level's, and the option meant where one is near

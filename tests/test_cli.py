@@ -43,6 +43,20 @@ def test_a_misspelt_option_shows_the_subcommands_usage_and_the_option_meant(caps
     assert "sweep fit: error: unrecognized arguments: --bootstap 50; did you mean --bootstrap?" in err
 
 
+def test_a_negative_number_in_scientific_notation_is_an_options_value_and_checked(tmp_path, capsys):
+    from launch.cli import negative_values_joined
+    from tests.helpers import write_runs
+
+    assert negative_values_joined(["suggest", "r.csv", "--target-compute", "-1e21", "--json"]) == [
+        "suggest", "r.csv", "--target-compute=-1e21", "--json"]
+    assert negative_values_joined(["fit", "--json", "runs"]) == ["fit", "--json", "runs"]
+    rows = [{"run": f"r{i}", "n_params": n, "tokens": 20 * n, "final_eval_loss": 3.0 - 0.1 * i}
+            for i, n in enumerate((1e6, 2e6, 4e6, 8e6))]
+    runs = write_runs(tmp_path / "runs.csv", rows)
+    assert main(["fit", str(runs), "--compute", "-1e21"]) == 2  # was: "expected one argument"
+    assert "--compute -1e+21: accepted is a number of FLOPs > 0" in capsys.readouterr().out
+
+
 def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["experiment"])
