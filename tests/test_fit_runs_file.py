@@ -161,6 +161,23 @@ def test_an_isoflop_tables_budget_is_its_runs_compute_and_other_budgets_are_refu
         from_frame(frame.assign(budget=tokens), "runs.csv")  # a token budget
 
 
+def test_a_configs_key_paths_give_the_hyperparameters_as_a_wandb_export_names_them():
+    # Marin's IsoFLOP runs as W&B exports them (Levanter's keys), and this project's own config keys
+    frame = pd.DataFrame({"Name": ["a", "b", "c"], "parameter_count": [1e8, 2e8, 4e8], "tokens": [4e9, 2e9, 1e9],
+                          "eval/paloma/macro_loss": [3.2, 3.0, 3.1], "trainer.train_batch_size": [64, 32, 16],
+                          "optimizer.learning_rate": [1e-3, 8e-4, 6e-4], "optim.weight_decay": [0.1, 0.1, 0.1]})
+    table = from_frame(frame, "marin.csv", {"loss": "eval/paloma/macro_loss"})
+    assert table.columns_read == {"loss": "eval/paloma/macro_loss (--column)", "n_params": "parameter_count",
+                                  "lr": "optimizer.learning_rate", "batch_size": "trainer.train_batch_size",
+                                  "weight_decay": "optim.weight_decay", "run": "Name"}
+    assert table.lr_R.tolist() == [1e-3, 8e-4, 6e-4] and table.batch_size_R.tolist() == [64, 32, 16]
+    logged = frame.drop(columns="optimizer.learning_rate").assign(**{"train/lr": [1e-5, 1e-5, 1e-5]})
+    assert from_frame(logged, "wandb.csv", {"loss": "eval/paloma/macro_loss"}).lr_R is None  # a metric, not the setting
+    two = frame.assign(**{"optim.lr": [1e-3, 8e-4, 6e-4]})  # two key paths ending in a name of lr: the user says
+    with pytest.raises(ConfigError, match=r"'optimizer.learning_rate', 'optim.lr' could each be lr; say which"):
+        from_frame(two, "marin.csv", {"loss": "eval/paloma/macro_loss"})
+
+
 def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
     frame = pd.DataFrame({"Params (M)": [1.0, 2.0], "Tokens (B)": [0.02, 0.04], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError) as err:

@@ -29,7 +29,8 @@ LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sw
 # its values are not tokens.
 COLUMN_ALIASES = {
     "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "num_parameters", "model_size",
-                 "model_params", "model_parameters", "non_embedding_params", "nonembedding_params"),
+                 "model_params", "model_parameters", "non_embedding_params", "nonembedding_params", "parameter_count",
+                 "param_count"),
     "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
                "tokens_seen", "total_tokens", "data_size", "dataset_size"),
     "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute", "budget",
@@ -38,7 +39,7 @@ COLUMN_ALIASES = {
              "smooth_loss"),
     "recipe": ("data_recipe", "experiment"),
     "lr": ("learning_rate", "peak_lr"),
-    "batch_size": ("bs", "batch"),
+    "batch_size": ("bs", "batch", "train_batch_size", "global_batch_size"),
     "weight_decay": ("wd",),
     "seed": ("random_seed", "run_seed", "replicate"),  # runs alike but for it are averaged (sweep/fit/points.py)
     "run": ("name", "run_name"),  # a W&B runs export's Name
@@ -47,6 +48,10 @@ COLUMN_ALIASES = {
 # A recipe read from these names labels separate studies, trained and evaluated on different data:
 # each is fitted alone, and their losses are never compared (no crossover).
 STUDY_COLUMNS = ("experiment",)
+# Read also as the last part of a config's key path ("optim.lr", "optimizer.learning_rate",
+# "train.batch_size", as a W&B runs export names a run's config), where no column has the name itself;
+# never a logged metric's ("train/lr": the schedule's last learning rate, not the run's).
+KEY_PATH_NAMES = ("lr", "batch_size", "weight_decay", "seed")
 NUMERIC_COLUMNS = ("n_params", "tokens", "flops", "loss", "lr", "batch_size", "weight_decay")
 THOUSANDS = r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?([eE][-+]?\d+)?\s*"  # "16,450,387,383.84"
 WANDB_FINISHED = "finished"  # W&B's state of a run that ended without error; crashed, killed, ... are not
@@ -245,6 +250,14 @@ def _aliased_columns(columns: Iterable[Any], where: str) -> dict[str, str]:
                               f"say which: --column {name}=COLUMN")
         elif alias_found:
             read[name] = alias_found[0]
+        elif name in KEY_PATH_NAMES:  # a config's key path, as a W&B runs export names it: optim.lr, train.batch_size
+            leaf = [c for c in present if "." in c and "/" not in c  # a logged metric (train/lr) is no setting
+                    and _column_key(c.rsplit(".", 1)[-1]) in {_column_key(a) for a in (name, *aliases)}]
+            if len(leaf) > 1:
+                raise ConfigError(f"{where}: the columns {', '.join(map(repr, leaf))} could each be {name}; "
+                                  f"say which: --column {name}=COLUMN")
+            if leaf:
+                read[name] = leaf[0]
     return read
 
 
