@@ -27,8 +27,8 @@ curvature against the noise (Epoch AI's Chinchilla IsoFLOP data: 7 sizes over 5.
 3e19, a parabola opening downward): the window is widened one size at a time, on the side nearer
 the best in ln N, until it spans `isoflop_min_span` decades (1: on the ladders below 7 sizes span
 a decade, and nothing is widened; on ladders 2.5 times as dense it cut the exponent's sd 4-fold
-and the budgets excluded from 39 to 0, benchmarks/isoflop_coverage.py --min-span). Each budget records the sizes it fitted, their N range and
-the rule in words.
+and the budgets excluded from 39 to 0, benchmarks/isoflop_coverage.py --min-span). Each budget
+records the sizes it fitted, their N range and the rule in words.
 On synthetic ladders of 16 sizes over 2.5 decades at 6 budgets (benchmarks/isoflop_coverage.py,
 RESULTS.md) the all-sizes parabola's a was off by -0.015 (sd 0.004), the window's by -0.001;
 k = 3 because k = 2 loses budgets at 1% noise (32 of 600 excluded) and k = 4 keeps enough of
@@ -283,9 +283,10 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
                 min_sizes: int = MIN_SIZES, neighbours: int | None = None, n_resamples: int | None = 0,
                 level: float | None = None, seed: int | None = None, min_span: float | None = None) -> IsoFlopFit:
     """Approach 2 on the table's complete runs. rel_tol, neighbours, min_span None: conf/fit.yaml's
-    budget_tolerance, isoflop_neighbours, isoflop_min_span. n_resamples 0: no intervals; K >= 2: a bootstrap of K
-    resamples; None (like level, seed None): conf/fit.yaml's. ConfigError when fewer than 2 budgets
-    are usable."""
+    budget_tolerance, isoflop_neighbours, isoflop_min_span. n_resamples 0: no intervals; K >= 2: a
+    bootstrap of K resamples, its intervals widened to the power law's own scatter where that is
+    wider (widened_by_scatter); None (like level, seed None): conf/fit.yaml's. ConfigError when
+    fewer than 2 budgets are usable."""
     defaults = fit_defaults()
     rel_tol = defaults.budget_tolerance if rel_tol is None else rel_tol
     neighbours = defaults.isoflop_neighbours if neighbours is None else neighbours
