@@ -306,10 +306,11 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
             raise ConfigError(f"column {column[:-2]} has shape {values_R.shape}, expected ({len(table)},)")
         bad_R = ~(np.isfinite(values_R) & (values_R > 0))
         if bad_R.any():
-            i = int(np.argmax(bad_R))
-            raise ConfigError(f"run {table.names[i]!r}{of_source(table.source)}: {column[:-2]} = {float(values_R[i])!r}; "
-                              f"n_params, tokens, flops and loss must be finite and positive "
-                              f"({int(bad_R.sum())} such row(s))")
+            i, name = int(np.argmax(bad_R)), column[:-2]
+            read = table.columns_read.get(name)  # where the file's own column or a computation gave it
+            raise ConfigError(f"run {table.names[i]!r}{of_source(table.source)}: {name} = {float(values_R[i])!r}"
+                              + (f" (read as {read})" if read else "") + "; n_params, tokens, flops and loss must "
+                              f"be finite and positive ({int(bad_R.sum())} such row(s))")
     if len(table) < min_runs:
         left_out = f" ({_counts(table.excluded)} left out)" if table.excluded else ""
         raise ConfigError(f"{purpose} needs at least {min_runs} complete runs; the runs table"
