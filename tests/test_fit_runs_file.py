@@ -146,7 +146,7 @@ def test_the_third_of_n_tokens_and_flops_comes_from_the_other_two_and_is_said():
     assert from_ratio.columns_read == {"tokens": "n_params x Tokens per param"}
     with pytest.raises(ConfigError, match=r"run 'row 1': flops = '\?' is not a number"):
         from_frame(pd.DataFrame({"N": n_params, "C": [1.2e14, "?"], "loss": [3.2, 3.0]}))
-    with pytest.raises(ConfigError, match=r"run 'row 1': tokens = -4166666.6+ \(read as flops / \(6 n_params\)\); "):
+    with pytest.raises(ConfigError, match=r"run 'row 1': tokens = -4166666.6+5 \(read as flops / \(6 n_params\)\); "):
         from_frame(pd.DataFrame({"N": n_params, "C": [1.2e14, -5e13], "loss": [3.2, 3.0]}))  # the column to look at
 
 
