@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -177,6 +178,14 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     return submitted
 
 
+def user_error_in(err: Exception) -> Exception:
+    """A job's failure as the ConfigError its run raised (a damaged checkpoint or token cache: one
+    line to the user, its traceback in the run's log), else as it is. submitit hands the run's
+    error back as text, in a FailedJobError holding the whole trace."""
+    raised = re.findall(r"^sweep\.errors\.(?:ConfigError|DamagedFile|StorageError): (.+)$", str(err), re.M)
+    return ConfigError(raised[-1]) if raised else err
+
+
 def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: set[int]) -> None:
     """Record how a job ended: a segment that kept its checkpoint, or a probe past its probe
     step, has ended well (its run's outcome waits for the run's end, unless it ended there);
@@ -185,7 +194,7 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
     try:
         outcome = Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
     except Exception as err:  # the run's own failure, with the job's traceback
-        outcome = Outcome(point, point.run.read_result(), err)
+        outcome = Outcome(point, point.run.read_result(), user_error_in(err))
     if job.kind in PARTIAL and outcome.error is None and job.done():
         ended_well.add(id(job))
         if job.until_step is not None and not is_settled(point.cfg, point.state()):

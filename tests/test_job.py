@@ -60,6 +60,19 @@ def test_an_error_after_the_run_finished_keeps_its_result(tiny_config):
     assert RunDir.for_config(cfg).read_result()["status"] == "complete"
 
 
+def test_a_failed_resumption_of_a_run_stopped_early_keeps_its_decision_and_says_why(tiny_config):
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    stopped = {"status": "stopped_early", "steps_done": 4, "predicted_final_eval_loss": 3.1,
+               "predicted_interval": [3.0, 3.2], "early_stop": {"best_run": "other"}}
+    run.write_result(stopped)
+    result = record_failure(cfg, "ConfigError: checkpoint latest.pt cannot be loaded", "Traceback ...")
+    assert result == {**stopped, "resume_failed": {"error": "ConfigError: checkpoint latest.pt cannot be loaded",
+                                                   "traceback": "Traceback ..."}}
+    assert run.read_result() == result  # was: status failed, the prediction and decision gone
+
+
 def test_a_trunk_segment_job_stops_at_its_segment_end_and_is_requeued_as_the_same_segment(tmp_path,
                                                                                            shared_cache_dir):
     from launch.grid import compose_grid

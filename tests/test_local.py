@@ -117,6 +117,18 @@ def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypa
             range(chosen["parallelism"] * chosen["gpus_per_run"]))
 
 
+def test_a_runs_own_user_error_comes_back_from_its_job_as_one_line_not_the_jobs_trace():
+    from launch.local import user_error_in
+
+    trace = ("Job (task=0) failed during processing with trace:\n----------------------\nTraceback (most recent "
+             "call last):\n  File \"loop.py\", line 1, in run\nsweep.errors.ConfigError: checkpoint runs/a/latest.pt "
+             "cannot be loaded (RuntimeError: PytorchStreamReader failed reading zip archive); move it away\n")
+    err = user_error_in(RuntimeError(trace))
+    assert isinstance(err, ConfigError) and str(err).startswith("checkpoint runs/a/latest.pt cannot be loaded")
+    other = RuntimeError("Traceback ...\nZeroDivisionError: division by zero")
+    assert user_error_in(other) is other  # a bug stays a bug, with its trace
+
+
 # --- the sweep's progress: runs ended of all, counts, running runs, ETA from planned FLOPs -------
 
 class FakePoint:

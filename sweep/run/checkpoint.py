@@ -113,8 +113,10 @@ def load_checkpoint(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     except Exception as err:
+        # torch's first sentence only: the rest is its advice for files of its own (weights_only=False)
+        reason = (str(err).strip().splitlines() or [""])[0].split(". ")[0]
         raise ConfigError(
-            f"checkpoint {path} cannot be loaded ({type(err).__name__}: {err}); it does not "
+            f"checkpoint {path} cannot be loaded ({type(err).__name__}: {reason}); it does not "
             "match this run's config or is damaged: move it away to restart the run from step 0"
         ) from err
     torch.set_rng_state(state["rng_cpu"])

@@ -234,14 +234,19 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
 
 def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> dict[str, Any]:
     """Write result.json with status failed (a re-launch resumes the run from its checkpoint),
-    and config.yaml if the run failed before writing it, so `sweep status` lists the run. Best
+    and config.yaml if the run failed before writing it, so `sweep status` lists the run; a run
+    stopped early whose resumption failed keeps its result, the failure under `resume_failed`. Best
     effort: where even that cannot be written (a full disk), the log says so."""
     run = RunDir.for_config(cfg)
     previous = run.read_result()
     if previous is not None and previous.get("status") in FINISHED:
         return previous  # it ended before the error (e.g. a signal while W&B was closing): keep it
     fields = {"error": error, **({"traceback": trace} if trace else {})}
-    result = _result(cfg, compute_budget(cfg), FAILED, **fields)
+    if previous is not None and previous.get("status") == STOPPED_EARLY:
+        # resuming a stopped run failed (a damaged checkpoint): its decision and predicted loss stay
+        result = {**previous, "resume_failed": fields}
+    else:
+        result = _result(cfg, compute_budget(cfg), FAILED, **fields)
     try:
         if not run.config_file.exists():
             run.write_config(cfg)
