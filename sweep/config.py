@@ -423,9 +423,12 @@ def _check_early_stop(cfg: TrainConfig) -> None:
                           "stopped run must be clearly worse than; 1: the surest one alone)")
     if not 0 < e.level < 1:
         raise ConfigError(f"early_stop.level={e.level}: accepted is an interval level in (0, 1)")
-    from sweep.fit.collapse import check_floor
+    from sweep.fit.collapse import TRUE_FLOOR, check_floor
 
-    check_floor(e.floor, "early_stop.floor")
+    if check_floor(e.floor, "early_stop.floor") == TRUE_FLOOR and cfg.data.source is not DataSource.synthetic:
+        raise ConfigError(f"early_stop.floor=true with data={cfg.data.source.value}: the true entropy rate is known "
+                          "only for data=synthetic; accepted here: early_stop.floor=auto (calibrated on the finished "
+                          "smaller runs) or a number (E in nats/token, e.g. from a Chinchilla fit)")
     if not e.enabled:
         return
     if cfg.budget.branch:

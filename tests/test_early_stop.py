@@ -177,6 +177,8 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
                                   r"early_stop.fraction=0.25 and below 1 \(e.g. \[0.5, 0.75\]\)"),  # a valid example
     ("early_stop.again_at=[0.5,0.4]", r"early_stop.again_at=\[0.5, 0.4\]: accepted"),
     ("early_stop.again_at=[0.5,1.0]", r"early_stop.again_at=\[0.5, 1.0\]: accepted"),
+    ("early_stop.floor=true", r"early_stop.floor=true with data=embedded: the true entropy rate is known only for "
+                              r"data=synthetic; accepted here: early_stop.floor=auto"),  # was: trained, E unknown
 ])
 def test_settings_out_of_range_are_one_clear_error(tiny_config, override, message):
     with pytest.raises(ConfigError, match=message):

@@ -150,7 +150,7 @@ def test_with_a_floor_the_smaller_runs_train_whole_first_and_the_larger_group_s_
     """A run stopped early has no final loss for a larger run to be predicted from: with
     early_stop.floor the d16 runs, the references of the d32 runs at their settings, are plain runs."""
     # the larger width listed first: the smaller runs are planned first all the same
-    grid = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=true", "model.d=32,16",
+    grid = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=auto", "model.d=32,16",
                          "optim.lr=1e-3,3e-3", f"out_dir={tmp_path}"])
     jobs = job_plan(grid)
     assert [(j.kind, j.point.cfg.model.d) for j in jobs] == [(RUN, 16), (RUN, 16), (PROBE, 32), (PROBE, 32),
@@ -161,7 +161,7 @@ def test_with_a_floor_the_smaller_runs_train_whole_first_and_the_larger_group_s_
     finish(small[0].point, "complete")  # a finished reference is no longer waited for
     rest = next(j for j in job_plan(grid) if j.kind == REST)
     assert [j.point.cfg.model.d for j in rest.after].count(16) == 1
-    three = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=true", "model.d=16,32,48",
+    three = compose_grid([*TINY, "early_stop.enabled=true", "early_stop.floor=auto", "model.d=16,32,48",
                           "optim.lr=1e-3,3e-3", f"out_dir={tmp_path / 'three'}"])
     assert [(j.kind, j.point.cfg.model.d) for j in job_plan(three)][:4] == [(RUN, 16), (RUN, 16), (RUN, 32), (RUN, 32)]
     without = job_plan(compose_grid([*TINY, "early_stop.enabled=true", "model.d=32,16", "optim.lr=1e-3,3e-3",

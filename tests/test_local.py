@@ -329,7 +329,7 @@ def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_goes_on(tmp_pat
         point.run.result_file.unlink()
         point.run.metrics_file.unlink()
     floor = compose_grid([*EARLY_STOP, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]",
-                          "early_stop.floor=true", f"out_dir={tmp_path / 'sweep'}"])
+                          "early_stop.floor=auto", f"out_dir={tmp_path / 'sweep'}"])
     stopped = floor[3].run.path  # with early_stop.floor the d16 runs are the d32 runs' references: they train whole
     started, outcomes = run_with_fake_jobs(floor, tmp_path, monkeypatch, lambda job: False,
                                            lambda job: job.kind == "rung" and job.rung == 0 and job.point.run.path == stopped)
