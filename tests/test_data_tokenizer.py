@@ -115,7 +115,8 @@ def test_one_factory_makes_the_tokenizer_of_each_kind(tmp_path):
 
 @pytest.mark.parametrize("source, kind, message", [
     ("embedded", "none", "data.tokenizer=none only goes with data=synthetic"),
-    ("files", "none", "data.tokenizer=none only goes with data=synthetic"),
+    ("files", "none", "data.tokenizer=none only goes with data=synthetic .*; with data=files accepted are byte, bpe, "
+                      "pretrained"),
     ("synthetic", "byte", "data.tokenizer=byte does not go with data.source=synthetic: accepted are none"),
     ("hf", "bpe", "data.tokenizer=bpe does not go with data.source=hf: accepted are pretrained, byte"),
     ("hf", "none", "data.tokenizer=none does not go with data.source=hf: accepted are pretrained, byte"),

@@ -48,7 +48,8 @@ def check_tokenizer(data: DataConfig) -> None:
     source, kind = DataSource(data.source), TokenizerKind(data.tokenizer)
     if kind not in ACCEPTED_KINDS[source]:
         if ACCEPTED_KINDS[source] == _TEXT_KINDS and kind is TokenizerKind.none:
-            raise ConfigError("data.tokenizer=none only goes with data=synthetic (whose ids are its tokens)")
+            raise ConfigError(f"data.tokenizer=none only goes with data=synthetic (whose ids are its tokens); with "
+                              f"data={source.value} accepted are {', '.join(k.value for k in _TEXT_KINDS)}")
         raise ConfigError(f"data.tokenizer={kind.value} does not go with data.source={source.value}: "
                           f"accepted are {', '.join(k.value for k in ACCEPTED_KINDS[source])}")
     if kind is TokenizerKind.pretrained and not data.tokenizer_name:
