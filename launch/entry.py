@@ -81,10 +81,11 @@ def main() -> None:
 
 def dry_run_args(args: list[str]) -> list[str]:
     """`--dry-run` is the grid sweeper's `hydra.sweeper.dry_run=true`: whatever the launcher,
-    the plan is printed and nothing runs. Without `-m` it plans the one run (a grid of one)."""
+    the plan is printed and nothing runs. Without `-m` it plans the one run (a grid of one: the
+    config's own `hydra.sweeper.params`, as conf/demo.yaml's, are a multirun's and not read)."""
     args = [arg for arg in args if arg != "--dry-run"]
     if not any(arg in ("-m", "--multirun") for arg in args):
-        args.insert(0, "-m")
+        args = ["-m", *args, "hydra.sweeper.params=null"]
     return [*args, "hydra.sweeper.dry_run=true"]
 
 

@@ -182,6 +182,12 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
 def test_dry_run_of_a_single_run_plans_that_one_run(tmp_path):
     out = dry_run(tmp_path, "model.d=48")
     assert "plan: 1 runs" in out and "total: 1 runs (1 pending)" in out
+    from launch.entry import dry_run_args
+
+    # a config's own sweep (conf/demo.yaml's hydra.sweeper.params) is a multirun's: the single run is one run
+    assert dry_run_args(["--config-name", "demo", "--dry-run"]) == [
+        "-m", "--config-name", "demo", "hydra.sweeper.params=null", "hydra.sweeper.dry_run=true"]
+    assert dry_run_args(["-m", "model.d=16,32", "--dry-run"]) == ["-m", "model.d=16,32", "hydra.sweeper.dry_run=true"]
 
 
 LADDER = [o for o in TINY if not o.startswith("budget.tokens_per_param=")] + ["optim.schedule=wsd", "budget.branch=true"]
