@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from sweep.errors import ConfigError, DamagedFile
 
@@ -266,6 +267,13 @@ def _field_types(cls: type) -> dict[str, Any]:
             for f in dataclasses.fields(cls)}
 
 
+# What a key a config leaves at ??? takes, said when it is not given.
+MISSING_VALUE_HINTS = {
+    "data.vocab_size": "the tokenizer's vocabulary size, + 1 with data.add_bos=true (data.tokenizer=byte: 257; "
+                       "`sweep prepare` says the right value when it is wrong)",
+}
+
+
 def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     """The composed DictConfig (without its `hydra` node) as TrainConfig dataclasses."""
     if isinstance(cfg, TrainConfig):
@@ -274,6 +282,10 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
         plain = {k: OmegaConf.to_container(cfg[k], resolve=True, throw_on_missing=True)
                  if OmegaConf.is_config(cfg[k]) else cfg[k] for k in cfg if k != "hydra"}
     except Exception as err:  # a missing value, most often
+        key = getattr(err, "full_key", None)
+        if isinstance(err, MissingMandatoryValue) and key:
+            raise ConfigError(f"{key} has no value (??? in its config): give {key}=VALUE"
+                              + (f"; {MISSING_VALUE_HINTS[key]}" if key in MISSING_VALUE_HINTS else "")) from err
         raise ConfigError(f"incomplete config: {err}") from err
     # Values were checked against the schema by OmegaConf; building the dataclasses directly
     # is much faster than OmegaConf.to_object, which matters for grids of hundreds of points.

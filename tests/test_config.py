@@ -42,6 +42,13 @@ def test_a_wrong_type_fails_at_compose_time():
         compose_config("model.d=wide")
 
 
+def test_a_value_a_config_leaves_unset_is_named_with_what_it_takes():
+    cfg = compose_config("data=hf", "data.hf_path=/tmp/corpus", "data.tokenizer=byte")
+    with pytest.raises(ConfigError, match=r"^data.vocab_size has no value \(\?\?\? in its config\): give "
+                                          r"data.vocab_size=VALUE; the tokenizer's vocabulary size.*byte: 257"):
+        to_typed(cfg)  # was: OmegaConf's "Missing mandatory value: vocab_size / full_key: ... object_type=DataConfig"
+
+
 def test_an_unknown_choice_names_the_accepted_ones():
     with pytest.raises(ConfigCompositionException) as err:
         compose_config("optim.weight_decay_mode=decoupled")
