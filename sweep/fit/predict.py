@@ -139,7 +139,8 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
 
         return predict_sources(wandb_run_sources(parse_source(text)), None, at_fraction, **options)
     if not Path(text).is_dir():
-        is_file = ("is a file: sweep predict reads each run's curve (metrics.jsonl or its W&B history), not a runs table; "
+        is_file = ("is a file: sweep predict reads each run's curve (metrics.jsonl or its W&B history), "
+                   "not a runs table; "
                    "give the sweep folder or wandb:[ENTITY/]PROJECT/GROUP")
         raise ConfigError(f"sweep folder {text} {is_file if Path(text).exists() else 'does not exist'}")
     runs = list(iter_run_dirs(text))

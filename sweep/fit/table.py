@@ -336,7 +336,8 @@ def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
 
         return read_wandb_curves(parse_source(text), loss)
     if not Path(text).is_dir():
-        is_file = ("is a file: the loss curves are read from run folders (metrics.jsonl) or W&B histories, not a runs table; "
+        is_file = ("is a file: the loss curves are read from run folders (metrics.jsonl) or W&B histories, "
+                   "not a runs table; "
                    "give the sweep folder or wandb:[ENTITY/]PROJECT/GROUP")
         raise ConfigError(f"sweep folder {text} {is_file if Path(text).exists() else 'does not exist'}")
     runs, excluded = [], {}
