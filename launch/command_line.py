@@ -24,6 +24,7 @@ from sweep.preflight import check_writable_dir
 # the command line is left to Hydra alone.
 _MULTIRUN_FLAGS = ("-m", "--multirun")
 _CONFIG_NAME_FLAGS = ("-cn", "--config-name")
+PLANNER_KEYS = ("budget.trunk", "budget.ladder_tokens_per_param")  # the ladder planner's, never a grid's
 
 
 def check_command_line(args: Sequence[str]) -> None:
@@ -103,6 +104,10 @@ def check_multirun(overrides: list[str], config_name: str = "train") -> None:
         fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
     except Exception as err:  # a malformed override
         raise ConfigError(composition_error(err)) from err
+    planned = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in PLANNER_KEYS]
+    if planned:  # a grid of trunks by hand would be 0 runs, silently
+        raise ConfigError(f"{planned[0]}: {' and '.join(PLANNER_KEYS)} are set by the planner of a budget.branch=true "
+                          "grid for the ladder members it makes; leave them out of the command line")
     base = _compose(fixed, config_name, return_hydra_config=True)
     experiment_scale(base)  # a scale the experiment lacks: one error before Hydra creates any folder
     out_dir_swept = any(o.split("=", 1)[0].lstrip("+") == "out_dir" for o in overrides if o not in fixed)

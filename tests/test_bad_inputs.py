@@ -111,6 +111,8 @@ IN_PROCESS_CASES = [
     (["-m", "model.l=1,2", "hydra/launcher=slurm", "hydra.launcher.timeout_mi=60"],
      ["hydra.launcher.timeout_mi", "hydra/launcher=slurm", "accepted", "timeout_min", "max_num_timeout"]),
     (["-m", "model.l=1,2", "hydra.launcher.timeout_min=60"], ["hydra/launcher=basic", "local or slurm"]),
+    (["-m", "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=5,10", "budget.trunk=true"],
+     ["budget.trunk=true", "set by the planner of a budget.branch=true grid"]),  # was: a grid of 0 runs, exit 0
     (["logger.mode=sometimes"], ["sometimes", "auto, online, offline"]),
     (["budget.tokens_per_param=inf"], ["budget.tokens_per_param=inf", "finite"]),
     (["model.l=0"], ["model.l=0", ">= 1"]),
