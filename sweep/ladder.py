@@ -118,8 +118,9 @@ def plan_ladders(cfgs: Sequence[TrainConfig], labels: Sequence[str] | None = Non
         steps = tuple(branch_step(b) for b in branches)
         for b, c in zip(branches, steps):
             if c < warm:
-                errors.append(f"budget.tokens_per_param={b.budget.tokens_per_param:g} in the ladder of "
-                              f"{labels[members[0]]}: its cooldown would start at step {c}, before the trunk's "
+                errors.append(f"budget.tokens_per_param={b.budget.tokens_per_param:g} in its ladder (budgets "
+                              f"{','.join(f'{x:g}' for x in budgets)}; first point: {labels[members[0]]}): its "
+                              f"cooldown would start at step {c}, before the trunk's "
                               f"warmup ends at step {warm}: the trunk cannot reach it. Use larger budgets, a "
                               f"smaller optim.cooldown_fraction or a shorter warmup")
         ladders.append(Ladder(trunk, branches, steps))
