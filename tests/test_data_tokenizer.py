@@ -132,3 +132,6 @@ def test_a_pretrained_tokenizer_needs_its_name_and_hf_data_its_path():
         check_tokenizer(config("pretrained", source="hf", hf_path="somewhere"))
     with pytest.raises(ConfigError, match="data=hf needs data.hf_path"):
         check_tokenizer(config("byte", source="hf"))
+    with pytest.raises(ConfigError, match=r"data.vocab_size=512 with data.tokenizer=byte: the byte tokenizer has 257 "
+                                          r"ids .*give data.vocab_size=257"):  # was: 512 ignored, silently
+        check_tokenizer(config("byte", source="hf", hf_path="somewhere"))

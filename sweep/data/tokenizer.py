@@ -57,6 +57,10 @@ def check_tokenizer(data: DataConfig) -> None:
                           "(google-t5/t5-base) or a local tokenizer folder")
     if source is DataSource.hf and not data.hf_path:
         raise ConfigError("data=hf needs data.hf_path: a dataset name on the hub or a local dataset folder")
+    if source is DataSource.hf and kind is TokenizerKind.byte and data.vocab_size != BYTE_VOCAB_SIZE:
+        raise ConfigError(f"data.vocab_size={data.vocab_size} with data.tokenizer=byte: the byte tokenizer has "
+                          f"{BYTE_VOCAB_SIZE} ids (256 bytes and EOS, no BOS: data.add_bos is not used with it); "
+                          f"give data.vocab_size={BYTE_VOCAB_SIZE}")
 
 
 def vocab_size(data: DataConfig) -> int:
