@@ -68,6 +68,22 @@ def test_re_running_a_complete_point_does_nothing_and_says_so(tiny_config, caplo
     assert "already complete" in caplog.text
 
 
+def test_a_finished_run_whose_result_was_deleted_is_written_again_with_its_final_losses(tiny_config):
+    # the README's remedy for a damaged result.json: delete it and re-run; the checkpoint is at the last step
+    cfg = tiny_config()
+    first = train(cfg)
+    run = RunDir.for_config(cfg)
+    run.result_file.unlink()
+    again = train(cfg)
+    assert again["status"] == "complete" and again["final_eval_loss"] == first["final_eval_loss"]  # was: None
+    assert again["steps_done"] == first["steps_done"] and again["final_train_loss"] == first["final_train_loss"]
+    run.result_file.unlink()
+    lines = run.metrics_file.read_text().splitlines()
+    run.metrics_file.write_text("\n".join(lines[:-1]) + "\n")  # the last record gone too: measured again
+    third = train(cfg)
+    assert third["final_eval_loss"] == pytest.approx(first["final_eval_loss"], rel=1e-6)
+
+
 def interrupted_by_a_signal(cfg, monkeypatch) -> RunDir:
     """Train `cfg` until a SIGUSR2 'arrives' during step StopAtStep.at; its run folder."""
     with monkeypatch.context() as patch:

@@ -397,12 +397,28 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
             save()
         except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
             log.warning("%s: the final checkpoint was not written: %s", run.path.name, err)
+        if state.record.get("step") != state.step:  # resumed at its last step (result.json deleted): nothing trained
+            state.record = last_record(setup, state.step, lambda: evaluate(model, eval_tokens, cfg, placement))
         # the last log_every steps
         state.record["train_loss"], = distributed.mean([state.losses.final()], world, placement.device)
         result = _finish(setup, state, speed, tracker, COMPLETE)
         if stop.signal is not None and writes:
             log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
         return result
+
+
+def last_record(setup: RunSetup, step: int, evaluate_now: Any) -> dict[str, Any]:
+    """The metrics record of a run that resumed with nothing left to train (its checkpoint at its
+    last step, its result.json deleted): metrics.jsonl's record at that step, its eval loss
+    measured again (`evaluate_now`: (loss, stderr)) where the record is gone or lacks it; so the
+    result written again holds the run's final losses, never None."""
+    records = [r for r in setup.run.read_metrics() if r["step"] == step] if setup.writes else []
+    budget = setup.budget
+    record = dict(records[-1]) if records else {"step": step, "tokens": step * budget.tokens_per_step,
+                                                 "flops": training_flops(budget.n_params, step * budget.tokens_per_step)}
+    if record.get("eval_loss") is None:
+        record["eval_loss"], record["eval_loss_stderr"] = evaluate_now()
+    return record
 
 
 def start_from_trunk(setup: RunSetup, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: RunState,
