@@ -457,10 +457,21 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
         for bucket in options.bucket_specs():
             for (name, after_id), runs in groups.items():
                 if name == bucket.name:
-                    entries += _submit_array(runs, bucket, after_id, options, make_executor, limit, submitted)
+                    try:
+                        entries += _submit_array(runs, bucket, after_id, options, make_executor, limit, submitted)
+                    except submitit.core.utils.FailedJobError as err:  # sbatch refused it (a partition, an account)
+                        _record(todo, entries)  # the arrays queued before it stay tracked
+                        queued = f"; {len(entries)} job(s) before it were queued" if entries else ""
+                        raise ConfigError(f"sbatch refused bucket {bucket.name}'s job array: "
+                                          f"{str(err).strip().splitlines()[-1]}{queued}") from err
+    _record(todo, entries)
+    return entries
+
+
+def _record(todo: Sequence[tuple[PlannedRun, Any]], entries: list[dict]) -> None:
+    """The submitted jobs' manifest entries, each in its sweep's out_dir/sweep_manifest.jsonl."""
     for out_dir in {Path(p.point.cfg.out_dir) for p, _ in todo}:
         append_manifest(out_dir, [e for e in entries if Path(e["path"]).parent == out_dir])
-    return entries
 
 
 def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None, options: SlurmOptions,

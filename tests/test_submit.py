@@ -75,6 +75,25 @@ def test_runs_are_bucketed_by_cost_and_arrays_split_at_max_array_size(tmp_path, 
     assert all((p.point.run.path / "config.yaml").exists() for p in planned)  # `sweep status` lists queued runs
 
 
+def test_an_array_sbatch_refuses_is_one_error_and_the_arrays_queued_before_it_stay_tracked(tmp_path, shared_cache_dir):
+    import submitit
+
+    class RefusingRest(FakeExecutor):
+        @contextlib.contextmanager
+        def batch(self):
+            if self.bucket.name == "rest":
+                raise submitit.core.utils.FailedJobError("sbatch: error: Batch job submission failed: Invalid "
+                                                         "partition name specified")
+            with super().batch():
+                yield
+
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16,32")
+    with pytest.raises(ConfigError, match=r"sbatch refused bucket rest's job array: sbatch: error: .*Invalid partition "
+                                          r"name specified; 1 job\(s\) before it were queued"):  # was: a traceback
+        submit_grid(planned, options(tmp_path), make_executor=RefusingRest)
+    assert set(latest_jobs(tmp_path / "runs")) == {p.point.run.path.name for p in planned if p.bucket.name == "tiny"}
+
+
 def test_each_submitted_run_records_the_overrides_of_its_grid_point(tmp_path, shared_cache_dir):
     planned = plan(tmp_path, shared_cache_dir, "model.d=16,32")
     submit_grid(planned, options(tmp_path), make_executor=FakeExecutor)

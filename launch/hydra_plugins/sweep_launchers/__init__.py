@@ -225,7 +225,8 @@ class SlurmLauncher(ProjectLauncher):
         with submission_lock(Path(p.point.cfg.out_dir) for p in planned):  # one submitter per sweep
             refresh_states(planned)
             print_plan(planned, Console(width=200))
-            job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
+            with user_errors_exit():  # sbatch refusing an array (a partition, an account): one line
+                job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
         return [submitted(p, job_of) for p in planned]
 
 
