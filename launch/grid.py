@@ -252,7 +252,12 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
     from hydra.core.global_hydra import GlobalHydra
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        base = compose(config_name, overrides=fixed_overrides(overrides), return_hydra_config=True)
+        try:
+            base = compose(config_name, overrides=fixed_overrides(overrides), return_hydra_config=True)
+        except ConfigError:
+            raise
+        except Exception as err:  # Hydra's: a preset or config group option that does not exist, a bad type
+            raise ConfigError(composition_error(err)) from err
         loader = GlobalHydra.instance().config_loader()
         composer = GridComposer(lambda point: compose(config_name, overrides=point), loader.repository.group_exists)
         return build_grid(grid_points(base, overrides, loader), composer)

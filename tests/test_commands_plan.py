@@ -17,6 +17,8 @@ def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsy
 def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
     assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
     assert "model.d=100 is not a multiple" in capsys.readouterr().out
+    assert main(["plan", "+experiment=nope", f"out_dir={tmp_path}"]) == 2  # was: Hydra's 50-line traceback
+    assert "Could not find 'experiment/nope'; Available options in 'experiment': batch_ucurve" in capsys.readouterr().out
 
 
 def test_plan_marks_a_damaged_point_and_names_its_file(tmp_path, capsys, wide_console):
