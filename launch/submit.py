@@ -38,6 +38,11 @@ from sweep.record import COMPLETE, DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
 
+# hydra.launcher.* counts, each a whole number at least this (check_values)
+WHOLE_OPTIONS = {"gpus_per_node": 0, "cpus_per_task": 1, "nodes": 1, "array_parallelism": 1, "max_requeues": 0}
+BUCKET_KEYS = {"name", "max_hours", "time_min"}  # every bucket's; gpus_per_node may be added
+
+
 @dataclass
 class SlurmOptions:
     """`hydra.launcher.*` of conf/hydra/launcher/slurm.yaml (the defaults live there); with
@@ -84,6 +89,7 @@ class SlurmOptions:
         `timeout_min`, that every run goes to (a run longer than one attempt continues over
         requeues, within max_requeues); a GPU count in `gres` is `gpus_per_node`. ConfigError
         where an alias and ours disagree."""
+        self.check_values()
         changes: dict[str, Any] = {"folder": aliased_value(self, "submitit_folder", "folder", given),
                                    "max_requeues": aliased_value(self, "max_num_timeout", "max_requeues", given)}
         if self.timeout_min is not None:
@@ -113,6 +119,26 @@ class SlurmOptions:
             raise ConfigError(f"hydra.launcher.cpus_per_gpu={self.cpus_per_gpu} and hydra.launcher.cpus_per_task="
                               f"{self.cpus_per_task}: Slurm takes one of them")
         return dataclasses.replace(self, **changes)
+
+    def check_values(self) -> None:
+        """ConfigError for a count or size that is not a number of the kind it must be, or a bucket
+        without its keys (Hydra does not type a launcher's options: `mem_gb=lots` reached sbatch)."""
+        for key, least in WHOLE_OPTIONS.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")
+        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, (int, float))
+                                        or not self.mem_gb > 0):
+            raise ConfigError(f"hydra.launcher.mem_gb={self.mem_gb!r}: accepted is a number of GiB > 0, or null "
+                              "(mem_per_gpu / mem_per_cpu, or the partition's default)")
+        for bucket in self.buckets:
+            keys = set(bucket) if isinstance(bucket, dict) else set()
+            if not BUCKET_KEYS <= keys or keys - BUCKET_KEYS - {"gpus_per_node"} or not all(
+                    isinstance(bucket[k], (int, float)) and not isinstance(bucket[k], bool)
+                    for k in keys - {"name"}):
+                raise ConfigError(f"hydra.launcher.buckets: {bucket!r}: each bucket is {{name, max_hours, time_min}} "
+                                  "(+ gpus_per_node), numbers but the name, e.g. {name: small, max_hours: 1, "
+                                  "time_min: 90}")
 
     def tasks_per_job(self, bucket: Bucket) -> int:
         """Tasks per node: one per GPU (DDP ranks), unless set."""

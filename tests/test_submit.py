@@ -2,6 +2,7 @@
 
 import contextlib
 import itertools
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -205,6 +206,20 @@ def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(t
     with pytest.raises(ConfigError) as err:
         options(tmp_path, **kw).with_aliases(given)
     assert all(word in str(err.value) for word in words)
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(mem_gb="lots"), "hydra.launcher.mem_gb='lots': accepted is a number of GiB > 0"),  # was: 'lots' x 1024
+    (dict(cpus_per_task=0), "hydra.launcher.cpus_per_task=0: accepted is a whole number >= 1"),
+    (dict(gpus_per_node="two"), "hydra.launcher.gpus_per_node='two': accepted is a whole number >= 0"),
+    (dict(buckets=[{"name": "x", "max_hours": 1, "time_mins": 60}]),  # was: KeyError: 'time_min'
+     "hydra.launcher.buckets: {'name': 'x', 'max_hours': 1, 'time_mins': 60}: each bucket is {name, max_hours, "
+     "time_min}"),
+    (dict(buckets=[{"name": "x", "max_hours": "1h", "time_min": 60}]), "numbers but the name"),
+])
+def test_a_slurm_option_of_the_wrong_kind_is_named_before_any_plan(tmp_path, kw, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        options(tmp_path, **kw).with_aliases(set())
 
 
 def test_the_same_value_under_both_names_is_accepted(tmp_path):
