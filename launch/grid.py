@@ -25,7 +25,7 @@ from sweep.config import TrainConfig, check_key, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
 from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, plan_ladders, with_budget
-from sweep.record import DAMAGED
+from sweep.record import DAMAGED, FINISHED
 from sweep.rundir import RunDir
 
 log = logging.getLogger("sweep.grid")
@@ -129,6 +129,22 @@ class GridPoint:
         except DamagedFile as err:
             return err
         return None
+
+
+def rewrite_damaged_configs(grid: Sequence[GridPoint]) -> list[str]:
+    """For each run that ended (result.json says so) but whose config.yaml cannot be read, the
+    config written again from its grid point (the run folder's name is that config's hash), as
+    CONFIG_REMEDY tells the user: a finished run is not run again, so nothing else rewrites it.
+    Returns the runs rewritten."""
+    rewritten = []
+    for point in grid:
+        if point.state() in FINISHED and point.run.config_file.exists():
+            try:
+                point.run.read_config()
+            except DamagedFile:
+                point.run.write_config(point.cfg)
+                rewritten.append(point.run.path.name)
+    return rewritten
 
 
 def build_grid(points: Sequence[Sequence[str]],
@@ -354,7 +370,6 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
     from sweep.data.access import check_epochs
     from sweep.data.streamed import is_streamed, open_prepared, prepared_path
     from sweep.preflight import check_run_inputs
-    from sweep.record import FINISHED
 
     unfinished = [point for point in grid if point.state() not in FINISHED]
     problems: dict[tuple, str | None] = {}  # one check per distinct device, out_dir and corpus

@@ -70,6 +70,23 @@ def test_a_point_whose_result_cannot_be_read_is_damaged_and_says_which_file(tmp_
     assert str(grid[0].damage()).startswith(f"{grid[0].run.result_file}: not valid JSON")
 
 
+def test_a_finished_runs_damaged_config_is_written_again_from_its_grid_point(tmp_path):
+    # CONFIG_REMEDY says "re-run the sweep's command to rewrite it"; a finished run is not run again
+    from launch.grid import rewrite_damaged_configs
+    from sweep.rundir import RunDir
+
+    grid = compose_grid(["model.d=64,128", "model.l=2", f"out_dir={tmp_path}"])
+    for point in grid:
+        point.run.write_config(point.cfg)
+        point.run.write_result({"status": "complete", "final_eval_loss": 3.0})
+    grid[0].run.config_file.write_text("[1, 2]\n")
+    grid[1].run.result_file.unlink()  # not finished: its own run writes its config
+    grid[1].run.config_file.write_text("[1, 2]\n")
+    assert rewrite_damaged_configs(grid) == [grid[0].run.path.name]
+    assert RunDir(grid[0].run.path).read_config()["model"]["d"] == 64
+    assert grid[1].run.config_file.read_text() == "[1, 2]\n"
+
+
 def test_a_grid_skips_its_damaged_point_trains_the_others_and_names_what_it_skipped(tmp_path, shared_cache_dir):
     from tests.test_local import multirun, results
 

@@ -21,7 +21,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from launch.grid import GridComposer, GridPoint, build_grid, check_data_ready, grid_points
+from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, grid_points,
+                         rewrite_damaged_configs)
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, check_local_options, run_locally
 from launch.queue import submission_lock
@@ -101,6 +102,10 @@ class GridSweeper(Sweeper):
                 raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
                                   "are decided together, then go on, which only the project's launchers do: add "
                                   "hydra/launcher=local (this machine) or hydra/launcher=slurm")
+        rewritten = rewrite_damaged_configs(grid)
+        if rewritten:
+            log.info("config.yaml written again for %d finished run(s) it was damaged in: %s", len(rewritten),
+                     ", ".join(rewritten))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
