@@ -50,6 +50,9 @@ def plan(overrides: Sequence[str] = (), config_name: str = "train"):
     from sweep.record import SETTINGS, setting_value
     from sweep.results import ROW_COORDINATES
 
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"overrides={overrides!r}: accepted is a list of override strings, as on the command line: "
+                          "[\"model.d=64,128\", \"optim.lr=1e-3,3e-3\"]")
     rows = []
     for point in compose_grid(list(overrides), config_name):
         b = point.budget

@@ -62,6 +62,12 @@ def test_plan_gives_one_row_per_point_with_its_budget_state_and_folder(sweep):
 def test_a_bad_override_is_one_config_error_naming_the_point(tmp_path):
     with pytest.raises(ConfigError, match="model.d=100 is not a multiple"):
         api.plan(["model.d=64,100", f"out_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"overrides='model.d=64,128': accepted is a list of override strings"):
+        api.plan("model.d=64,128")  # was: "missing EQUAL at '<EOF>'", a character at a time
+    with pytest.raises(ConfigError, match=r"Key 'dd' not in 'ModelConfig'"):
+        api.plan(["model.dd=64"])  # was: Hydra's ConfigCompositionException
+    with pytest.raises(ConfigError, match=r"Cannot find primary config 'demoo'"):
+        api.plan(["model.d=64"], config_name="demoo")  # was: MissingConfigException and the search path
 
 
 def test_a_notebook_loads_filters_fits_and_draws_onto_its_own_axes(fitted):
