@@ -158,6 +158,36 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     return {i: s for i, s in states.items() if i in ids}
 
 
+# Pending reasons waiting will not resolve: the job asks for more than the partition or account allows.
+STUCK_REASONS = {
+    "PartitionConfig": "the job asks for more CPUs, memory, GPUs or time than the partition allows",
+    "ReqNodeNotAvail": "the nodes it asks for are down, drained or reserved",
+    "PartitionNodeLimit": "the job asks for more nodes than the partition allows",
+    "PartitionTimeLimit": "the job's time limit is above the partition's",
+    "AssocGrpCPULimit": "the account's CPU limit", "AssocGrpGRES": "the account's GPU limit",
+    "InvalidAccount": "the account is not valid", "InvalidQOS": "the QOS is not valid",
+}
+
+
+def pending_reasons(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
+    """job id -> the reason Slurm gives for a pending job (squeue's %r: Resources, Priority,
+    Dependency, PartitionConfig, ...). Empty when no Slurm client is installed."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    try:
+        out = subprocess.run(["squeue", "-h", "-t", "PD", "-o", "%i|%r", "-j", ",".join(ids)],
+                             capture_output=True, text=True, timeout=timeout_s)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return {}
+    reasons: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        job_id, _, reason = line.partition("|")
+        for task in expand_job_ids(job_id) if job_id else []:
+            reasons[task] = reason.strip()
+    return {i: r for i, r in reasons.items() if i in ids}
+
+
 def max_array_size(timeout_s: float = 30) -> int:
     """The cluster's MaxArraySize (array indices run 0 .. MaxArraySize - 1)."""
     out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=timeout_s)
@@ -180,6 +210,7 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
     states = job_states(e["job_id"] for r in rows for e in entries_of.get(r["run"], []))
+    pending: list[dict] = []
     for row in rows:
         if row["run"] not in entries_of:
             continue
@@ -195,6 +226,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
             continue
         if state in ACTIVE_STATES:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
+            if state == "PENDING":
+                pending.append(row)
         elif state == "CANCELLED":
             row["status"] = "cancelled"
             after = entry.get("after") or ""
@@ -206,6 +239,9 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"
+    reasons = pending_reasons(row["job_id"] for row in pending)
+    for row in pending:
+        row["job_reason"] = reasons.get(row["job_id"])
 
 
 def current_entry(entries: list[dict], states: dict[str, str]) -> dict:

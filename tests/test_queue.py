@@ -1,6 +1,6 @@
 """launch/queue.py: the sweep manifest and Slurm job states."""
 
-from launch.queue import MANIFEST, append_manifest, job_states, latest_jobs
+from launch.queue import MANIFEST, append_manifest, job_states, latest_jobs, pending_reasons
 
 
 def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
@@ -15,7 +15,7 @@ def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
 
 def test_without_slurm_no_state_is_known(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no sacct, no squeue
-    assert job_states(["1_0"]) == {}
+    assert job_states(["1_0"]) == {} and pending_reasons(["1_0"]) == {}
 
 
 def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path, monkeypatch):
@@ -56,6 +56,22 @@ def test_pending_array_ranges_are_expanded_to_their_tasks():
     assert expand_job_ids("11_[3,5-7]") == ["11_3", "11_5", "11_6", "11_7"]
     assert expand_job_ids("11_[0-8:4%2]") == ["11_0", "11_4", "11_8"]
     assert expand_job_ids("11_4") == ["11_4"] and expand_job_ids("12") == ["12"]
+
+
+def test_a_pending_job_carries_the_reason_slurm_gives_and_status_says_when_waiting_will_not_start_it(
+        tmp_path, monkeypatch, capsys):
+    import launch.queue
+    from launch.commands.status import _job_text
+
+    rows = [{"run": "a", "status": "pending"}, {"run": "b", "status": "pending"}]
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"5_{i}", "bucket": "s"}
+                               for i, r in enumerate("ab")])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"5_0": "PENDING", "5_1": "PENDING"})
+    monkeypatch.setattr(launch.queue, "pending_reasons", lambda ids: {"5_0": "PartitionConfig", "5_1": "Priority"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert [r["job_reason"] for r in rows] == ["PartitionConfig", "Priority"]
+    assert _job_text(rows[0]) == "5_0 PENDING (PartitionConfig)"  # was: "5_0 PENDING", forever
+    assert "PartitionConfig" in launch.queue.STUCK_REASONS and "Priority" not in launch.queue.STUCK_REASONS
 
 
 def test_a_cancelled_job_shows_as_cancelled_not_failed(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from launch.commands.printing import console, duration, num
 from launch.commands.wandb_target import report_target
+from launch.queue import STUCK_REASONS
 from sweep.progress import progress
 from sweep.results import flatten
 from sweep.storage import atomic_write
@@ -128,6 +129,11 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
+        if r.get("job_reason") in STUCK_REASONS:
+            console.print(f"queued: {r['path']}: job {r['job_id']} waits for {r['job_reason']}: "
+                          f"{STUCK_REASONS[r['job_reason']]}; waiting will not start it (scancel it, lower "
+                          "hydra.launcher.cpus_per_task / mem_gb / gpus_per_node or a bucket's time_min, and "
+                          "submit again)", highlight=False)
         if r["status"] == "cancelled":
             console.print(f"cancelled: {r['path']}: {r.get('error', '')}")
         if r["status"] == "stopped_early":
@@ -176,7 +182,8 @@ def _job_text(row: dict[str, Any]) -> str:
         return ""
     part = next((f" ({name} to step {row[name]})" for name in ("segment", "probe", "rung")
                  if row.get(name) is not None), "")
-    return f"{row['job_id']} {row['job_state'] or ''}".strip() + part
+    reason = f" ({row['job_reason']})" if row.get("job_reason") else ""  # why a pending job waits
+    return f"{row['job_id']} {row['job_state'] or ''}".strip() + reason + part
 
 
 def _predicted_text(row: dict[str, Any]) -> str:
