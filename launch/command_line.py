@@ -9,7 +9,7 @@ every override's key); the sweeper then checks each grid point (launch/grid.py b
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -86,14 +86,30 @@ def check_launcher_keys(overrides: list[str], config_name: str = "train") -> Non
 def check_single_run(overrides: list[str], config_name: str = "train") -> None:
     """Compose, validate and check the inputs of one run, as `python -m sweep.train` would."""
     cfg = to_typed(_compose(overrides, config_name))
-    if cfg.experiment.name is not None:
-        raise ConfigError(f"+experiment={cfg.experiment.name} is a grid: run it with -m (python -m sweep.train -m "
-                          f"{' '.join(overrides)}), or see its runs first with sweep plan {' '.join(overrides)}")
+    check_not_a_preset(cfg, overrides)
     validate(cfg)
     check_data(cfg.data)
     problems = data_problems([GridPoint(overrides, cfg, compute_budget(cfg))])
     if problems:
         raise ConfigError(problems[0])
+
+
+def check_not_a_preset(cfg: Any, overrides: Sequence[str]) -> None:
+    """A paper's preset (+experiment=NAME) is a grid: one ConfigError for it as a single run."""
+    if cfg.experiment.name is not None:
+        raise ConfigError(f"+experiment={cfg.experiment.name} is a grid: run it with -m (python -m sweep.train -m "
+                          f"{' '.join(overrides)}), or see its runs first with sweep plan {' '.join(overrides)}")
+
+
+def check_single_dry_run(args: Sequence[str]) -> None:
+    """What a single run's --dry-run (`args`: the command line without it) refuses as the run itself
+    would, before it is planned as a grid of one (launch/entry.py dry_run_args): a preset; its
+    inputs are not checked, as a dry run's are not."""
+    parsed = _parse_args(args)
+    if parsed is None:
+        return
+    overrides, _, config_name = parsed
+    check_not_a_preset(to_typed(_compose(overrides, config_name)), overrides)
 
 
 def check_multirun(overrides: list[str], config_name: str = "train") -> None:

@@ -68,11 +68,13 @@ def main() -> None:
 
     Hydra's own plugin scan finds the sweeper and launchers in the installed `hydra_plugins`
     namespace (pyproject.toml). `--dry-run`: see `dry_run_args`."""
-    from launch.command_line import check_command_line
+    from launch.command_line import check_command_line, check_single_dry_run
 
-    if "--dry-run" in sys.argv:
-        sys.argv[1:] = dry_run_args(sys.argv[1:])
     try:
+        if "--dry-run" in sys.argv:
+            if not any(arg in ("-m", "--multirun") for arg in sys.argv[1:]):
+                check_single_dry_run([arg for arg in sys.argv[1:] if arg != "--dry-run"])
+            sys.argv[1:] = dry_run_args(sys.argv[1:])
         check_command_line(sys.argv[1:])  # before Hydra creates any folder
     except ConfigError as err:
         exit_on_user_error(err)

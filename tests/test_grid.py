@@ -205,6 +205,10 @@ def test_dry_run_of_a_single_run_plans_that_one_run(tmp_path):
     assert dry_run_args(["--config-name", "demo", "--dry-run"]) == [
         "-m", "--config-name", "demo", "hydra.sweeper.params=null", "hydra.sweeper.dry_run=true"]
     assert dry_run_args(["-m", "model.d=16,32", "--dry-run"]) == ["-m", "model.d=16,32", "hydra.sweeper.dry_run=true"]
+    from launch.command_line import check_single_dry_run
+
+    with pytest.raises(ConfigError, match=r"\+experiment=lr_ucurve is a grid: run it with -m"):
+        check_single_dry_run(["+experiment=lr_ucurve", f"out_dir={tmp_path}"])  # was: its 12 runs planned
 
 
 LADDER = [o for o in TINY if not o.startswith("budget.tokens_per_param=")] + ["optim.schedule=wsd", "budget.branch=true"]
