@@ -132,6 +132,9 @@ def table_of(runs: Any, columns: dict[str, str] | None = None):
                       "a runs file (.csv, .tsv, .json, .jsonl, .parquet) or a RunsTable")
 
 
+FIT_OPTIONS = ("compute", "cutoff", "by", "recipe", "fix", "min_tokens_per_param", "bootstrap_method", "level")
+
+
 def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, seed: int | None = None,
         columns: dict[str, str] | None = None, **options: Any):
     """Fit `law` (sweep/fit/laws.py LAWS: chinchilla, subscaling, compare, isoflop, envelope, lr,
@@ -145,6 +148,10 @@ def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, see
     from sweep.fit.laws import fit_result
     from sweep.fit.table import read_curves
 
+    unknown = sorted(set(options) - set(FIT_OPTIONS))
+    if unknown:
+        raise ConfigError(f"fit(..., {', '.join(f'{k}=' for k in unknown)}): not an option of fit; accepted: "
+                          f"bootstrap, seed, columns, {', '.join(FIT_OPTIONS)}")
     defaults = fit_defaults()
     if bootstrap is None:
         bootstrap = defaults.bootstrap if law == "crossover" else 0

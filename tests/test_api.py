@@ -59,6 +59,12 @@ def test_plan_gives_one_row_per_point_with_its_budget_state_and_folder(sweep):
         p.name for p in out.iterdir()}
 
 
+def test_a_misspelt_fit_option_names_the_accepted_ones():
+    with pytest.raises(ConfigError, match=r"fit\(\.\.\., boostrap=\): not an option of fit; accepted: bootstrap, "
+                                          r"seed, columns, compute"):  # was: TypeError naming fit_result
+        api.fit("runs.csv", "chinchilla", boostrap=100)
+
+
 def test_a_bad_override_is_one_config_error_naming_the_point(tmp_path):
     with pytest.raises(ConfigError, match="model.d=100 is not a multiple"):
         api.plan(["model.d=64,100", f"out_dir={tmp_path}"])
