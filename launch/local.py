@@ -62,6 +62,11 @@ class Outcome:
     error: BaseException | None  # what the job raised
 
 
+def ranks_per_run(options: LocalOptions) -> int:
+    """The processes of one run: tasks_per_run, else one per GPU (at least one)."""
+    return options.tasks_per_run or max(1, options.gpus_per_run)
+
+
 def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> list[int]:
     """The GPUs to share out among the runs; ConfigError for a parallelism below 1, runs x GPUs that
     do not fit in visible_gpus (or, without visible_gpus, in the CUDA GPUs this machine has), or a
@@ -81,7 +86,7 @@ def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> l
     if needed > len(gpus):
         raise ConfigError(f"hydra.launcher: {options.parallelism} runs x {options.gpus_per_run} GPUs do not fit "
                           f"in visible_gpus={gpus}")
-    tasks = options.tasks_per_run or max(1, options.gpus_per_run)
+    tasks = ranks_per_run(options)
     for point in points:
         if point.cfg.train.batch_size % tasks:
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
@@ -97,7 +102,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     damaged, held elsewhere) is not run: its point is `cancelled`, and running the sweep again
     runs it."""
     gpus = check_local_options(points, options)
-    tasks = options.tasks_per_run or max(1, options.gpus_per_run)
+    tasks = ranks_per_run(options)
     outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if is_settled(p.cfg, p.state())}
     if len(outcomes):
         stopped = any((o.result or {}).get("status") == STOPPED_EARLY for o in outcomes.values())
