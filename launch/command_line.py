@@ -9,20 +9,20 @@ every override's key); the sweeper then checks each grid point (launch/grid.py b
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems, experiment_scale
 from sweep.budget import compute_budget
-from sweep.config import to_typed, validate
+from sweep.config import TrainConfig, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError
 from sweep.preflight import check_writable_dir
 
 # Hydra flags this check understands; with any other flag (--help, --cfg, --config-path, ...)
 # the command line is left to Hydra alone.
-_MULTIRUN_FLAGS = ("-m", "--multirun")
+MULTIRUN_FLAGS = ("-m", "--multirun")
 _CONFIG_NAME_FLAGS = ("-cn", "--config-name")
 PLANNER_KEYS = ("budget.trunk", "budget.ladder_tokens_per_param")  # the ladder planner's, never a grid's
 
@@ -47,7 +47,7 @@ def _parse_args(args: Sequence[str]) -> tuple[list[str], bool, str] | None:
     rest = list(args)
     while rest:
         arg = rest.pop(0)
-        if arg in _MULTIRUN_FLAGS:
+        if arg in MULTIRUN_FLAGS:
             multirun = True
         elif arg in _CONFIG_NAME_FLAGS and rest:
             config_name = rest.pop(0)
@@ -94,7 +94,7 @@ def check_single_run(overrides: list[str], config_name: str = "train") -> None:
         raise ConfigError(problems[0])
 
 
-def check_not_a_preset(cfg: Any, overrides: Sequence[str]) -> None:
+def check_not_a_preset(cfg: TrainConfig, overrides: Sequence[str]) -> None:
     """A paper's preset (+experiment=NAME) is a grid: one ConfigError for it as a single run."""
     if cfg.experiment.name is not None:
         raise ConfigError(f"+experiment={cfg.experiment.name} is a grid: run it with -m (python -m sweep.train -m "

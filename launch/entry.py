@@ -72,7 +72,7 @@ def main() -> None:
 
     try:
         if "--dry-run" in sys.argv:
-            if not any(arg in ("-m", "--multirun") for arg in sys.argv[1:]):
+            if not is_multirun(sys.argv[1:]):
                 check_single_dry_run([arg for arg in sys.argv[1:] if arg != "--dry-run"])
             sys.argv[1:] = dry_run_args(sys.argv[1:])
         check_command_line(sys.argv[1:])  # before Hydra creates any folder
@@ -81,12 +81,18 @@ def main() -> None:
     _task()
 
 
+def is_multirun(args: list[str]) -> bool:
+    from launch.command_line import MULTIRUN_FLAGS
+
+    return any(arg in MULTIRUN_FLAGS for arg in args)
+
+
 def dry_run_args(args: list[str]) -> list[str]:
     """`--dry-run` is the grid sweeper's `hydra.sweeper.dry_run=true`: whatever the launcher,
     the plan is printed and nothing runs. Without `-m` it plans the one run (a grid of one: the
     config's own `hydra.sweeper.params`, as conf/demo.yaml's, are a multirun's and not read)."""
     args = [arg for arg in args if arg != "--dry-run"]
-    if not any(arg in ("-m", "--multirun") for arg in args):
+    if not is_multirun(args):
         args = ["-m", *args, "hydra.sweeper.params=null"]
     return [*args, "hydra.sweeper.dry_run=true"]
 
