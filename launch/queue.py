@@ -158,14 +158,15 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     return {i: s for i, s in states.items() if i in ids}
 
 
-# Pending reasons waiting will not resolve: the job asks for more than the partition or account allows.
+# Pending reasons waiting will not resolve (a group limit, Resources or Priority do resolve), each
+# with what to change before submitting again.
 STUCK_REASONS = {
-    "PartitionConfig": "the job asks for more CPUs, memory, GPUs or time than the partition allows",
-    "ReqNodeNotAvail": "the nodes it asks for are down, drained or reserved",
-    "PartitionNodeLimit": "the job asks for more nodes than the partition allows",
-    "PartitionTimeLimit": "the job's time limit is above the partition's",
-    "AssocGrpCPULimit": "the account's CPU limit", "AssocGrpGRES": "the account's GPU limit",
-    "InvalidAccount": "the account is not valid", "InvalidQOS": "the QOS is not valid",
+    "PartitionConfig": "the job asks for more CPUs, memory, GPUs or time than the partition allows: lower "
+                       "hydra.launcher.cpus_per_task / mem_gb / gpus_per_node or a bucket's time_min",
+    "PartitionNodeLimit": "the job asks for more nodes than the partition allows: lower hydra.launcher.nodes",
+    "PartitionTimeLimit": "the job's time limit is above the partition's: lower the bucket's time_min",
+    "InvalidAccount": "the account is not valid: give hydra.launcher.account one that is",
+    "InvalidQOS": "the QOS is not valid: give hydra.launcher.qos one that is",
 }
 
 

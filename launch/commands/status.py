@@ -130,10 +130,9 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
         if r.get("job_reason") in STUCK_REASONS:
-            console.print(f"queued: {r['path']}: job {r['job_id']} waits for {r['job_reason']}: "
-                          f"{STUCK_REASONS[r['job_reason']]}; waiting will not start it (scancel it, lower "
-                          "hydra.launcher.cpus_per_task / mem_gb / gpus_per_node or a bucket's time_min, and "
-                          "submit again)", highlight=False)
+            console.print(f"queued: {r['path']}: job {r['job_id']} waits for {r['job_reason']}, which waiting will "
+                          f"not resolve: {STUCK_REASONS[r['job_reason']]}; scancel it and submit again",
+                          highlight=False)
         if r["status"] == "cancelled":
             console.print(f"cancelled: {r['path']}: {r.get('error', '')}")
         if r["status"] == "stopped_early":
