@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from launch.grid import GridPoint, build_grid
+from launch.grid import GridPoint, build_grid, data_problems
 from launch.job import TrainJob
 from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value
@@ -273,6 +273,17 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         f"to run: {len(todo)} {unit}, {hours(todo):.3g} GPU-hours")
     for line in plan_notes(planned):
         console.print(line, highlight=False)
+
+
+def print_not_ready(grid: Sequence[GridPoint], runs_here: bool, console: Console) -> None:
+    """After a dry run's plan: what would stop the grid from starting (a corpus not prepared or
+    too small, files missing, a folder that cannot be written), as the launch would refuse it,
+    so that it can be put right before the launch; the plan itself stands."""
+    problems = data_problems(grid, runs_here)
+    if problems:
+        console.print("not ready to launch (the launch would refuse it, nothing would run):", markup=False)
+        for problem in problems:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
 def plan_notes(planned: Sequence[PlannedRun]) -> list[str]:

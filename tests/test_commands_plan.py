@@ -14,6 +14,14 @@ def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsy
     assert not any(tmp_path.iterdir())
 
 
+def test_plan_names_what_would_stop_the_launch(tmp_path, capsys, wide_console):
+    cache = tmp_path / "cache"
+    assert main(["plan", "model.d=64,128", "data=synthetic", f"data.cache_dir={cache}", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 2 runs" in out and "not ready to launch" in out and "data=synthetic is not prepared" in out
+    assert not any(tmp_path.iterdir())
+
+
 def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
     assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
     assert "model.d=100 is not a multiple" in capsys.readouterr().out

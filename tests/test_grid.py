@@ -196,6 +196,15 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
     assert "plan: 16 runs" in out and "total: 16 runs (16 pending)" in out
 
 
+def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
+    cache = tmp_path / "cache"  # data=synthetic, never prepared: the launch would refuse the grid
+    out = dry_run(tmp_path, "model.d=16,32", "data=synthetic", f"data.cache_dir={cache}", multirun=True)
+    assert "plan: 2 runs" in out
+    assert "not ready to launch" in out and "data=synthetic is not prepared" in out and "sweep prepare" in out
+    assert not cache.exists()
+    assert "not ready to launch" not in dry_run(tmp_path, "model.d=16,32", multirun=True)  # the embedded corpus
+
+
 def test_dry_run_of_a_single_run_plans_that_one_run(tmp_path):
     out = dry_run(tmp_path, "model.d=48")
     assert "plan: 1 runs" in out and "total: 1 runs (1 pending)" in out

@@ -12,7 +12,7 @@ from launch.commands.printing import console
 def plan(overrides: Sequence[str], config_name: str) -> int:
     from launch.grid import compose_grid
     from launch.jobs import RUN
-    from launch.submit import plan_local, plan_notes
+    from launch.submit import plan_local, plan_notes, print_not_ready
 
     grid = compose_grid(overrides, config_name)
     planned = plan_local(grid)  # a ladder's trunk segments and branches, early stopping's probes and rests: jobs
@@ -42,5 +42,6 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
         damage = point.damage()
         if damage is not None:
             console.print(f"damaged: {damage}", highlight=False)
+    print_not_ready(grid, False, console)  # the device is checked where the runs start, as on Slurm
     return 0
 

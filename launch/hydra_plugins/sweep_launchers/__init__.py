@@ -26,8 +26,8 @@ from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, 
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, check_local_options, run_locally
 from launch.queue import submission_lock
-from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_plan, refresh_states,
-                           submit_grid)
+from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_not_ready, print_plan,
+                           refresh_states, submit_grid)
 from sweep.early_stop import early_stopped_groups
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.record import DAMAGED, FINISHED
@@ -90,7 +90,10 @@ class GridSweeper(Sweeper):
         if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
             with user_errors_exit():
                 planned = self.launcher.plan(grid) if ours else plan_local(grid)
-            print_plan(planned, Console(width=200))
+            console = Console(width=200)
+            print_plan(planned, console)
+            with user_errors_exit():
+                print_not_ready(grid, getattr(self.launcher, "runs_here", True), console)
             return [[]]
         if not ours and any(point.role is not None for point in grid):
             with user_errors_exit():
