@@ -36,6 +36,16 @@ def test_a_figure_is_drawn_onto_the_axes_it_is_given(table):
     assert len(user.axes) == 2  # nothing added beside the user's axes
 
 
+def test_a_loss_axis_names_nats_per_token_only_for_losses_a_sweep_recorded(tmp_path):
+    published = tmp_path / "published.csv"  # a runs file's own `loss` column: bits, nats, per byte, who knows
+    published.write_text("loss,n_params,tokens\n3.1,1e6,2e7\n2.9,2e6,4e7\n")
+    fig = draw_loss_vs_n(load_runs_table(published), LAW_X)
+    assert fig.axes[0].get_ylabel() == "final loss (the runs file's unit)"
+    swept = tmp_path / "status.csv"  # what `sweep status --csv` writes: final_eval_loss, in nats/token
+    swept.write_text("final_eval_loss,n_params,tokens\n3.1,1e6,2e7\n2.9,2e6,4e7\n")
+    assert draw_loss_vs_n(load_runs_table(swept), LAW_X).axes[0].get_ylabel() == "final loss (nats/token)"
+
+
 def test_a_two_panel_figure_takes_a_pair_of_axes(table):
     iso = fit_isoflop(table)
     user = Figure()

@@ -103,7 +103,7 @@ def draw_loss_vs_n(points: RunsTable, law: Any, ax: Any = None) -> Figure:
         ax.scatter(N, law.predict(N, tokens), marker="x", color="k", s=18, label="fitted law")
         fig.colorbar(sc, ax=ax, label="tokens per parameter T / N")
         ax.legend(fontsize=8)
-    log_axes(ax, "parameters N", "final loss (nats/token)")
+    log_axes(ax, "parameters N", f"final loss ({points.loss_unit})")
     ax.set_title(f"Loss against model size: Approach 3 fit (E = {law.E:.3g}, alpha = {law.alpha:.3g}, "
                  f"beta = {law.beta:.3g})", fontsize=9)
     return fig
@@ -123,7 +123,7 @@ def draw_loss_vs_flops(points: RunsTable, law: Any, compute: float, ax: Any = No
                label=f"C = {compute:.3g}: N_opt = {float(law.n_opt(compute)):.3g}, "
                      f"T/N = {float(law.tokens_per_param(compute)):.3g}")
     ax.legend(fontsize=8)
-    log_axes(ax, "training compute C (FLOPs)", "final loss (nats/token)")
+    log_axes(ax, "training compute C (FLOPs)", f"final loss ({points.loss_unit})")
     ax.set_title("Loss against compute with the fitted compute-optimal frontier", fontsize=9)
     return fig
 
@@ -170,7 +170,7 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
             n_x = np.geomspace(b.window_n_min, b.window_n_max, 80)
             ax.plot(n_x, b.curvature * np.log(n_x / b.n_opt) ** 2 + b.loss_opt, color=colours[g], lw=1.2)
             ax.plot(b.n_opt, b.loss_opt, "*", color=colours[g], ms=12, mec="k", mew=0.6)
-    log_axes(ax, "parameters N", "final loss (nats/token)")
+    log_axes(ax, "parameters N", f"final loss ({runs.loss_unit})")
     if not labelled:
         fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label="compute budget C (FLOPs)")
         if any(b.excluded for b in iso.budgets):
@@ -320,7 +320,7 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
     if not any(p.crossings for p in result.pairs):
         ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
                 transform=ax.transAxes, fontsize=8)
-    log_axes(ax, "training compute C (FLOPs)", "final loss; lines: loss*(C) (nats/token)")
+    log_axes(ax, "training compute C (FLOPs)", f"final loss; lines: loss*(C) ({points.loss_unit})")
     if many:
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.subplots_adjust(right=0.6)

@@ -131,7 +131,7 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
     law = fit.law
     point = {**fit.params(), "a": law.a, "b": law.b, "G": law.G, "n_opt": float(law.n_opt(C)),
              "d_opt": float(law.d_opt(C)), "tokens_per_param": float(law.tokens_per_param(C))}
-    meaning = {"E": "irreducible loss (nats/token)", "A": "size term coefficient", "B": "data term coefficient",
+    meaning = {"E": f"irreducible loss ({fits.main.loss_unit})", "A": "size term coefficient", "B": "data term coefficient",
                "alpha": "size exponent", "beta": "data exponent", "a": "N_opt grows as C^a",
                "b": "T_opt grows as C^b", "G": "allocation constant", "n_opt": f"N_opt at C = {C:.3g}",
                "d_opt": f"T_opt at C = {C:.3g} (tokens)", "tokens_per_param": f"T_opt / N_opt at C = {C:.3g}"}

@@ -52,6 +52,10 @@ PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_int
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 
 
+LOSS_UNIT = "nats/token"  # the loss a run folder records (final_eval_loss, as `sweep status --csv` writes it)
+FILE_LOSS_UNIT = "the runs file's unit"  # any other loss column: nats, bits or per byte, as its table has it
+
+
 @dataclass(frozen=True)
 class RunsTable:
     """R complete runs. Every `*_R` array has shape (R,); an optional hyperparameter column is
@@ -88,6 +92,7 @@ class RunsTable:
     predicted_R: np.ndarray | None = None
     interval_Rx2: np.ndarray | None = None
     stopped: "RunsTable | None" = None
+    loss_unit: str = LOSS_UNIT  # a runs file's own loss column: FILE_LOSS_UNIT (its unit is the file's)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -268,7 +273,8 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
                     columns_read={name: alias for name, alias in columns_read.items()
-                                  if alias not in ("final_eval_loss", *NAME_COLUMNS)})  # our own names: nothing to say
+                                  if alias not in ("final_eval_loss", *NAME_COLUMNS)},  # our own names: nothing to say
+                    loss_unit=LOSS_UNIT if columns_read.get("loss") == "final_eval_loss" else FILE_LOSS_UNIT)
     table = validate(table, 1, "a runs table")
     check_counts(table.n_params_R, table.tokens_R, source)
     if "flops" in frame.columns:
