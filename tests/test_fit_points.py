@@ -44,6 +44,22 @@ def test_without_seeds_or_with_a_seed_repeated_the_runs_are_a_grid_and_the_lowes
         assert settings(table) == [[i] for i in range(len(table))]
 
 
+def test_one_run_without_a_seed_among_its_setting_s_seeded_repeats_is_one_more_replicate():
+    """A published table gives seeds to the repeats of a setting only (datablations: seeds 1-4 and the
+    first run blank); runs of other settings have no seed at all. Was: a TypeError joining the labels,
+    or (blank beside seeds) every run its own setting and the luckiest seed the point."""
+    table = from_frame(pd.DataFrame({
+        "n_params": [1e6] * 5 + [2e6, 2e6], "tokens": [2e7] * 5 + [4e7, 4e7], "loss": [3.0, 3.1, 3.2, 3.3, 3.4, 2.9, 2.8],
+        "lr": [1e-3] * 5 + [1e-3, 2e-3], "seed": [None, 1, 2, 3, 4, None, None]}))
+    assert settings(table) == [[0, 1, 2, 3, 4], [5], [6]]
+    points = point_table(table)
+    assert points.loss_R.tolist() == pytest.approx([3.2, 2.8]) and points.seed == ("no seed,1,2,3,4", None)
+    assert seed_spread(table).seeds_Z.tolist() == [5]
+    two_blanks = from_frame(pd.DataFrame({"n_params": [1e6] * 3, "tokens": [2e7] * 3, "loss": [3.0, 3.1, 3.2],
+                                          "seed": [None, None, 1]}))
+    assert settings(two_blanks) == [[0], [1], [2]]  # which blank is which seed? each a setting of its own
+
+
 def test_runs_of_a_sweep_that_differ_in_a_setting_no_column_shows_are_no_replicates():
     """A sweep folder's rows carry their config but the seed, hashed (`setting`): two warmups at one lr
     are two settings even with different seeds, and the better one is the point."""

@@ -6,9 +6,11 @@ seeds tighten a point instead of lowering it: the least of J seeds' losses lies 
 about the seeds' spread (0.85 standard deviations for 3), a bias the law would carry into every
 prediction. A sweep folder's or a W&B group's runs also carry their whole config but the seed,
 hashed (the table's `setting`, sweep/rundir.py `seedless_setting`), so runs that differ in a setting
-no column shows (a warmup, a schedule) are never replicates. Runs with no seed column, with a seed
-that repeats among runs alike in every recorded hyperparameter (they differ in something the table
-does not say), or without a seed, are each a setting of their own. Of the settings sharing a
+no column shows (a warmup, a schedule) are never replicates. Runs with no seed column, or with a
+seed that repeats among runs alike in every recorded hyperparameter (they differ in something the
+table does not say), are each a setting of their own; so are runs alike without a seed. One run
+without a seed among seeded runs alike in every recorded hyperparameter is one more replicate (a
+published table often gives a seed only to the repeats of a setting's first run). Of the settings sharing a
 (recipe, N, T) (a hyperparameter grid) the one of lowest loss is the point: the tuned run, as
 Hoffmann et al. and DeepSeek fit, so that a learning-rate grid does not pull a law up by its worse
 runs.
@@ -29,6 +31,9 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from sweep.fit.table import HYPERPARAMETERS, RunsTable
+
+
+NO_SEED = "no seed"  # a replicate without a seed, in its setting's joined seed labels
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ def settings(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> list
     out = []
     for runs in groups.values():
         seeds = [table.seed[i] for i in runs] if table.seed is not None else [None] * len(runs)
-        if len(runs) > 1 and None not in seeds and len(set(seeds)) == len(runs):
+        if len(runs) > 1 and seeds.count(None) < len(runs) and len(set(seeds)) == len(runs):  # one blank at most
             out.append(runs)
         else:
             out.extend([i] for i in runs)
@@ -204,7 +209,8 @@ def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     loss_G = np.array([table.loss_R[runs].mean() for runs in groups])
     names = tuple(name if len(runs) == 1 else f"{name} +{len(runs) - 1} seeds"
                   for name, runs in zip(rows.names, groups))
-    seed = tuple(",".join(table.seed[i] for i in runs) for runs in groups) if table.seed is not None else None
+    seed = tuple(table.seed[runs[0]] if len(runs) == 1 else ",".join(table.seed[i] or NO_SEED for i in runs)
+                 for runs in groups) if table.seed is not None else None
     stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
     stderr_G = np.array([_stderr_of_mean(table.loss_R[runs], stderr_R[runs]) for runs in groups])
     return replace(rows, names=names, loss_R=loss_G, seed=seed, loss_stderr_R=stderr_G)
