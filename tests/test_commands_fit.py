@@ -69,6 +69,17 @@ def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_js
     assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().out
 
 
+def test_fit_warns_when_runs_repeat_their_data_beyond_a_few_epochs(tmp_path, capsys):
+    from tests.test_fit_laws import synthetic_rows
+
+    rows = [{**row, "epochs": 1.0 if i else 12.0} for i, row in enumerate(synthetic_rows(1.69))]
+    table = write_runs(tmp_path / "runs.csv", rows, ("run", "n_params", "tokens", "final_eval_loss", "epochs"))
+    assert main(["fit", str(table), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["repeated_data"] == {"runs": 1, "max_epochs": 12.0, "limit": 4.0}
+    assert "warning: repeated data: 1 run(s) read their training data more than 4 times over" in captured.err
+
+
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
     assert "a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; or --runs-table FILE)" in capsys.readouterr().out

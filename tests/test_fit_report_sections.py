@@ -47,6 +47,13 @@ def test_the_header_names_the_column_the_recipes_were_read_from(tmp_path):
     assert "- Recipes (column 'experiment'): 'x' (135 runs), 'y' (135 runs)" in text
     assert "- Columns read: recipe from experiment" in text
     assert "No setting was trained at several seeds" in text
+    assert "Repeated data" not in text
+    epochs_R = np.where(np.arange(len(table)) < 3, 20.0, 1.0)  # three runs read their data 20 times over
+    fits = fit_all(replace(table, epochs_R=epochs_R), None, n_resamples=10, seed=0, cutoff=None, compute=None,
+                   recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
+                           out_dir=tmp_path, figures={})
+    assert "- **Repeated data**: 3 run(s) read their training data more than 4 times over (up to 20 epochs)" in text
 
 
 def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path):

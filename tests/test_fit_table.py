@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from sweep.errors import ConfigError
-from sweep.fit.table import from_file, from_frame, from_rows, load_runs_table, read_curves, validate
+from sweep.fit.table import (from_file, from_frame, from_rows, load_runs_table, read_curves, repeated_data_text,
+                             validate)
 from sweep.rundir import RunDir
 
 
@@ -280,3 +281,17 @@ def test_eval_stderr_and_duplicate_rate_are_read_from_rows_and_from_a_status_csv
     assert table.loss_stderr_R[0] == pytest.approx(0.01) and np.isnan(table.loss_stderr_R[1])
     assert table.duplicate_rate_R.tolist() == [0.0, 0.3]
     assert from_rows([{k: v for k, v in rows[0].items() if k != "final_eval_loss_stderr"}]).loss_stderr_R is None
+
+
+def test_runs_that_repeat_their_data_beyond_a_few_epochs_are_counted_for_the_warning(tmp_path):
+    """Datablations' table gives unique tokens (epochs = tokens / unique); a sweep's rows their `epochs`."""
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,tokens,unique_tokens,loss\n1e8,2e9,2e9,3.0\n1e8,2e10,2e9,2.9\n1e8,2e11,1e8,3.1\n")
+    table = from_file(path)
+    assert table.columns_read["epochs"] == "tokens / unique_tokens" and table.epochs_R.tolist() == [1, 10, 2000]
+    assert table.repeated_data() == {"runs": 2, "max_epochs": 2000.0, "limit": 4.0}
+    assert "2 run(s) read their training data more than 4 times over" in repeated_data_text(table.repeated_data())
+    assert table.select(np.array([True, False, False])).repeated_data() is None
+    rows = [{"status": "complete", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.0, "epochs": e}
+            for e in (0.02, 0.5)]
+    assert from_rows(rows).repeated_data() is None

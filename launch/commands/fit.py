@@ -15,6 +15,7 @@ from launch.commands.status import runs_table
 from launch.commands.wandb_target import report_target
 from sweep.errors import ConfigError
 from sweep.fit.points import MisfitTest
+from sweep.fit.table import repeated_data_text
 from sweep.results import flatten
 
 
@@ -116,8 +117,10 @@ def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
     crossover prefixed by its name, one of --recipe all by its recipe), a scatter about the law
     beyond what the seeds move (the misfit test, sweep/fit/points.py) and, where the runs carry
     it, the true entropy beside E."""
-    lines = [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"
-             for flag in result.get("identifiability") or []]
+    repeated = result.get("repeated_data")
+    lines = [f"warning: {prefix}repeated data: {repeated_data_text(repeated)}"] if repeated else []
+    lines += [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"
+              for flag in result.get("identifiability") or []]
     test = MisfitTest(**result["misfit_test"]) if result.get("misfit_test") else None
     if test is not None and test.beyond_seeds:
         lines.append(f"warning: {prefix}misfit: {test.warning()}: the law's form, or noise the seeds do not vary")

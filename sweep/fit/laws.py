@@ -179,6 +179,8 @@ def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dic
     head: dict[str, Any] = {"law": law, "source": table.source, "n_runs": len(table), "excluded": table.excluded}
     if table.columns_read:
         head["columns_read"] = dict(table.columns_read)
+    if table.repeated_data() is not None:
+        head["repeated_data"] = table.repeated_data()
     if min_tokens_per_param is not None:
         head["min_tokens_per_param"] = min_tokens_per_param
     return head

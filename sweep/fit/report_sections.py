@@ -25,7 +25,7 @@ from sweep.fit.laws import truth_to_dict
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
-from sweep.fit.table import Curves
+from sweep.fit.table import Curves, repeated_data_text
 from sweep.record import STOPPED_EARLY
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
@@ -61,6 +61,8 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
              f"- Runs used: {len(table)} complete runs; excluded: {excluded}"]
     if table.columns_read:
         lines.append("- Columns read: " + ", ".join(f"{name} from {read}" for name, read in table.columns_read.items()))
+    if table.repeated_data() is not None:
+        lines.append(f"- **Repeated data**: {repeated_data_text(table.repeated_data())}")
     if STOPPED_EARLY in table.excluded:
         predicted = len(table.stopped) if table.stopped is not None else 0
         lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "

@@ -39,8 +39,9 @@ COLUMN_ALIASES = {
              "smooth_loss"),
     "recipe": ("data_recipe", "experiment"),
     "lr": ("learning_rate", "peak_lr"),
-    "batch_size": ("bs", "batch", "train_batch_size", "global_batch_size"),
+    "batch_size": ("bs", "batch", "train_batch_size", "global_batch_size", "global_bs"),
     "weight_decay": ("wd",),
+    "epochs": ("epoch", "n_epochs", "num_epochs"),  # passes over the training data (repeated tokens: MAX_EPOCHS)
     "seed": ("random_seed", "run_seed", "replicate"),  # runs alike but for it are averaged (sweep/fit/points.py)
     "run": ("name", "run_name"),  # a W&B runs export's Name
     "status": ("state",),  # a W&B runs export's State: its "finished" runs are complete (W&B_FINISHED)
@@ -59,6 +60,7 @@ WANDB_FINISHED = "finished"  # W&B's state of a run that ended without error; cr
 # gives T (columns_read says so).
 DERIVED = {"tokens": "flops / (6 n_params)", "n_params": "flops / (6 tokens)"}
 RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
+UNIQUE_TOKENS_NAMES = ("unique_tokens", "n_unique_tokens")  # a data-constrained table's: epochs = tokens / it
 MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
 RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N or T in millions or billions
 # A file's flops over 6 N T, its median outside this: not the runs' training compute (a token budget, or
@@ -297,6 +299,10 @@ def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
         if name not in frame.columns and {other, "flops"} <= set(frame.columns):
             frame = frame.assign(**{name: _numeric(frame["flops"]) / (6.0 * _numeric(frame[other]))})
             derived[name] = DERIVED[name]
+    unique = next((c for c in frame.columns if _column_key(c) in UNIQUE_TOKENS_NAMES), None)
+    if "epochs" not in frame.columns and "tokens" in frame.columns and unique is not None:
+        frame = frame.assign(epochs=_numeric(frame["tokens"]) / _numeric(frame[unique]))
+        derived["epochs"] = f"tokens / {unique}"
     return frame, derived
 
 

@@ -40,7 +40,7 @@ from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, 
 log = logging.getLogger("sweep.fit")
 
 REQUIRED = ("n_params", "tokens", "loss")
-MEASURES = ("true_entropy_nats", "loss_stderr", "duplicate_rate")  # per-run numbers that are no grid coordinate
+MEASURES = ("true_entropy_nats", "loss_stderr", "duplicate_rate", "epochs")  # per-run numbers, no grid coordinate
 MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status --csv` names them
                    "duplicate_rate": "data_density.near_or_exact_duplicate_rate"}
 OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "seed", "setting", *MEASURES)
@@ -52,6 +52,10 @@ PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_int
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 
 
+# Passes over the training data beyond which repeated tokens are worth markedly less than new ones
+# (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models": up to about 4 nearly as much);
+# the laws here count every token as new, so a fit of such runs is warned about (`repeated_data`).
+MAX_EPOCHS = 4.0
 LOSS_UNIT = "nats/token"  # the loss a run folder records (final_eval_loss, as `sweep status --csv` writes it)
 FILE_LOSS_UNIT = "the runs file's unit"  # any other loss column: nats, bits or per byte, as its table has it
 
@@ -86,6 +90,7 @@ class RunsTable:
     true_entropy_nats_R: np.ndarray | None = None  # a synthetic corpus's entropy rate (nats/token), NaN where absent
     loss_stderr_R: np.ndarray | None = None  # the final eval loss's standard error over eval batches, NaN where absent
     duplicate_rate_R: np.ndarray | None = None  # the corpus's near-or-exact duplicate document rate (data density)
+    epochs_R: np.ndarray | None = None  # passes over the run's training data (a run folder's `epochs`), NaN where absent
     excluded: dict[str, int] = field(default_factory=dict)
     source: str = ""
     columns_read: dict[str, str] = field(default_factory=dict)  # a column read under another name (COLUMN_ALIASES)
@@ -203,6 +208,17 @@ class RunsTable:
             return self if stopped is self.stopped else replace(self, stopped=stopped)
         excluded = {**self.excluded, f"tokens_per_param < {ratio:g}": int((~keep_R).sum())}
         return replace(self.select(keep_R), excluded=excluded, stopped=stopped)
+
+    def repeated_data(self) -> dict[str, Any] | None:
+        """{"runs", "max_epochs", "limit"}: the runs that read their training data more than
+        MAX_EPOCHS times over (`epochs`, a runs file's `unique_tokens`); None where none does or the
+        source does not say."""
+        if self.epochs_R is None or not np.isfinite(self.epochs_R).any():
+            return None
+        over_R = np.nan_to_num(self.epochs_R, nan=0.0) > MAX_EPOCHS
+        if not over_R.any():
+            return None
+        return {"runs": int(over_R.sum()), "max_epochs": float(np.nanmax(self.epochs_R)), "limit": MAX_EPOCHS}
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
@@ -511,6 +527,14 @@ def _floats(values: Sequence[Any], column: str, names: Sequence[str]) -> np.ndar
         except (TypeError, ValueError):
             raise ConfigError(f"run {names[i]!r}: {column} = {v!r} is not a number") from None
     return out
+
+
+def repeated_data_text(repeated: dict[str, Any]) -> str:
+    """The warning for a table's `repeated_data`: what it means for the fits, and the remedy."""
+    return (f"{repeated['runs']} run(s) read their training data more than {repeated['limit']:g} times over (up to "
+            f"{repeated['max_epochs']:.3g} epochs): the laws count every token as new, but repeated tokens are worth "
+            "less (Muennighoff et al. 2023), so the data term and T_opt read them as more data than they are "
+            "(remedy: fit the runs of at most a few epochs, a runs file filtered on its epochs or unique tokens)")
 
 
 def of_source(source: str) -> str:
