@@ -54,6 +54,10 @@ def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(w
     flags = by_parameter(identifiability_flags(well_sampled, wide))
     assert "spans 4.0 orders of magnitude (more than 2)" in flags["G"].problem  # conf/fit.yaml max_orders
     assert "A" not in flags  # under one order
+    # more sizes and longer runs are there already (2.7 decades of N, 2 of tokens per parameter): the
+    # remedy says so and names what else would pin G (was: "more model sizes ... and longer runs")
+    assert flags["G"].remedy.startswith("the runs already span 2.7 decades of N and tokens per parameter 3.16 .. 316")
+    assert "scatter about the law by an rms 0.8%" in flags["G"].remedy and "--law compare" in flags["G"].remedy
 
 
 def test_n_opt_beyond_the_sampled_sizes_is_an_extrapolation_by_a_stated_factor(well_sampled):

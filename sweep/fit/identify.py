@@ -74,7 +74,30 @@ def identifiability_flags(fit: Any, boot: Any = None, compute: float | None = No
     if fit.form == "subscaling":  # there A, alpha go with the tokens and B, beta with N
         swap = {"alpha": "beta", "beta": "alpha", "A": "B", "B": "A"}
         flags = [Flag(f.parameter, f.problem, REMEDY[swap.get(f.parameter, f.parameter)]) for f in flags]
+    covered = _coverage_remedy(fit)
+    if covered is not None:  # more sizes and longer runs are there already: say what else leaves it loose
+        flags = [Flag(f.parameter, f.problem, covered) if f.parameter in SPAN_PARAMETERS else f for f in flags]
     return [f for f in flags if f.parameter not in fit.fixed]
+
+
+SPAN_PARAMETERS = ("E", "alpha", "A", "beta", "B", "a", "b", "G")  # what more sizes or longer runs would pin
+WIDE_DECADES = 1.5  # N and tokens per parameter each spanning this many decades: a design that is wide already
+
+
+def _coverage_remedy(fit: Any) -> str | None:
+    """The remedy for a parameter the runs leave loose although they span WIDE_DECADES of N and of
+    tokens per parameter (more sizes and longer runs, REMEDY's words, are there already); None for a
+    narrower design."""
+    n_R, ratio_R = np.asarray(fit.N_R, dtype=float), np.asarray(fit.tokens_R, dtype=float) / np.asarray(fit.N_R)
+    n_decades, ratio_decades = (float(np.log10(v.max() / v.min())) for v in (n_R, ratio_R))
+    if min(n_decades, ratio_decades) < WIDE_DECADES:
+        return None
+    predicted_R = np.asarray(fit.law.predict(n_R, np.asarray(fit.tokens_R, dtype=float)), dtype=float)
+    rms = float(np.sqrt(np.mean(np.log(np.asarray(fit.loss_R, dtype=float) / predicted_R) ** 2)))
+    return (f"the runs already span {n_decades:.1f} decades of N and tokens per parameter {ratio_R.min():.3g} .. "
+            f"{ratio_R.max():.3g}, and scatter about the law by an rms {rms:.1%}: a form that fits them better "
+            f"(--law compare), leaving out runs it does not describe (--min-tokens-per-param), seeds to measure the "
+            f"noise; or {FIX_E}")
 
 
 def _flag(parameter: str, problem: str) -> Flag:
