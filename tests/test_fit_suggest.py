@@ -66,6 +66,7 @@ def test_a_candidate_a_fraction_of_a_percent_off_a_fitted_run_is_that_run(table)
 
 def test_candidates_already_run_or_costing_more_than_the_target_are_left_out(suggestion):
     assert suggestion.n_candidates == len(candidates()) - 2
+    assert suggestion.left_out == {"already run": 1, "cost more than the target compute": 1}  # said, not silent
     labels = [p.candidate.label for p in suggestion.proposals]
     assert len(labels) == 2 and not {"already run", "too costly"} & set(labels)
     assert all(p.candidate.flops <= TARGET_COMPUTE for p in suggestion.proposals)

@@ -11,7 +11,7 @@ point (sweep/fit/points.py `misfit_test`: the intervals assume the law's form).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +27,7 @@ from sweep.fit.table import RunsTable, validate
 # A candidate within this of a fitted point in both N and tokens is that point, already run: a table's
 # candidates are its sizes and ratios to 3 significant digits, a few tenths of a percent off its runs.
 ALREADY_RUN_REL = 0.01
+ALREADY_RAN, OVER_TARGET = "already run", "cost more than the target compute"  # why a candidate is left out
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Suggestion:
     count: int | None
     budget: float | None
     misfit: MisfitTest | None = None  # the points' scatter against the seeds' (None: no seeds, or too few points)
+    left_out: dict[str, int] = field(default_factory=dict)  # candidates not in the pool, by why (LEFT_OUT)
 
     @property
     def flops(self) -> float:
@@ -63,6 +65,7 @@ class Suggestion:
             "misfit_test": None if self.misfit is None else dict(self.misfit.__dict__),
             "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
             "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
+            "left_out": dict(self.left_out),
             "count": self.count, "budget": self.budget, "flops": self.flops,
             "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
             "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
@@ -118,7 +121,10 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     spread = seed_spread(validate(table, 1, "sweep suggest"))
     table = fitted_points(table, law)
     target_compute = check_target_compute(target_compute, table)
-    pool = [c for c in candidates if not already_run(c, table) and c.flops <= target_compute]
+    ran_C = [already_run(c, table) for c in candidates]
+    left_out = {why: n for why, n in ((ALREADY_RAN, sum(ran_C)), (OVER_TARGET, sum(
+        c.flops > target_compute and not ran for c, ran in zip(candidates, ran_C)))) if n}
+    pool = [c for c, ran in zip(candidates, ran_C) if not ran and c.flops <= target_compute]
     if not pool:
         raise ConfigError(f"no candidate left to propose: of {len(candidates)}, every one was already run or costs "
                           f"more than the target compute ({target_compute:.3g} FLOPs); widen --candidates")
@@ -136,7 +142,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
     _, misfit = law_scatter(fit.law.predict, table, len(fit.params()), spread)
     return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
-                      now, expected, proposals, len(pool), count, budget, misfit)
+                      now, expected, proposals, len(pool), count, budget, misfit, left_out)
 
 
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
