@@ -317,7 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         return 2
-
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it landed
+        print("interrupted (Ctrl-C): what was written is kept (prepared shards, finished runs, checkpoints); "
+              "re-run the same command to go on", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

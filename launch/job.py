@@ -30,6 +30,22 @@ from sweep.run.loop import RunInterrupted, record_failure, train
 log = logging.getLogger("sweep.job")
 
 
+INTERRUPTED = "interrupted"  # a local job's run stopped by a signal, its checkpoint saved (not in result.json)
+
+
+def interrupted_result(stop: RunInterrupted) -> dict[str, Any]:
+    """What a local job returns for a run a signal stopped: its status, step and the message."""
+    return {"status": INTERRUPTED, "step": stop.step, "signal": stop.signal_name, "error": str(stop)}
+
+
+def _cluster() -> str | None:
+    """submitit's name for where this job runs ("local", "slurm", ...); None outside a job."""
+    try:
+        return submitit.JobEnvironment().cluster
+    except RuntimeError:
+        return None
+
+
 class TrainJob(submitit.helpers.Checkpointable):
     """Picklable: holds only the typed config of its run, for a ladder's trunk segment or an
     early-stopped run's probe or rung the step it stops at (`until_step`; None: the run's end), and
@@ -56,6 +72,8 @@ class TrainJob(submitit.helpers.Checkpointable):
             return held_result(held)
         except RunInterrupted as stop:
             log.warning("%s", stop)
+            if _cluster() == "local":  # the local launcher reads how it ended (launch/local.py)
+                return interrupted_result(stop)
             handler = signal.getsignal(signal.Signals[stop.signal_name])
             if callable(handler):  # submitit's: checkpoint() + requeue + exit, or refuse
                 try:

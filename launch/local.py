@@ -5,13 +5,19 @@ segments and branches start once the job they wait for is done, an early-stopped
 once all its probes are; a failed segment or probe leaves its dependants not run (`cancelled`),
 and running the sweep again runs them. A damaged run (a file of it cannot be read) is skipped
 with its one line and every other run goes on. The command waits until every run has ended.
+Ctrl-C stops the sweep cleanly: the runs ignore the terminal's SIGINT and are sent SIGTERM by the
+launcher instead, so each finishes its step and saves its checkpoint (a second Ctrl-C stops waiting
+for them); a run stopped by a signal is `interrupted`, and running the sweep again resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import re
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -21,7 +27,7 @@ from typing import Any, Sequence
 import submitit
 
 from launch.grid import GridPoint
-from launch.job import TrainJob
+from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan, last_step
 from launch.launcher_names import aliased_value
 from launch.queue import append_manifest
@@ -34,6 +40,11 @@ from sweep.rundir import describe_holder
 log = logging.getLogger("sweep.launch")
 
 CANCELLED = "cancelled"  # a job not run because the one it waits for did not end well (as `sweep status` says)
+
+
+class SweepInterrupted(Exception):
+    """Runs of the sweep were stopped by a signal (Ctrl-C, SIGTERM), each with its checkpoint saved:
+    the message names them and says how to resume."""
 
 @dataclass
 class LocalOptions:
@@ -124,7 +135,8 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[Job, Any, list[int]]] = []
-    with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar:
+    with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar, \
+            stopping_on_ctrl_c(running, pending):
         while pending or running:
             for job in pending[:]:
                 failed = next((a for a in job.after if not waits_well(a, ended_well, outcomes, running, pending)),
@@ -132,7 +144,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 if failed is not None:
                     pending.remove(job)
                     if id(job.point) not in outcomes:
-                        outcomes[id(job.point)] = cancelled_outcome(job, failed)
+                        outcomes[id(job.point)] = cancelled_outcome(job, failed, outcomes)
             for job in [j for j in pending if all(id(a) in ended_well for a in j.after)]:
                 if id(job.point) in outcomes:  # its run ended in an earlier job (e.g. diverged before its probe step)
                     pending.remove(job)
@@ -156,7 +168,38 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     ended_well.update(id(j) for j in pending  # and its group's next ones (and, as a reference,
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
             report_sweep(bar, points, outcomes, list({id(e[0].point): e[0].point for e in running}.values()))
+    interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
+    if interrupted:
+        steps = ", ".join(f"{o.point.run.path.name} (step {o.result.get('step')})" for o in interrupted[:3])
+        more = f" and {len(interrupted) - 3} more" if len(interrupted) > 3 else ""
+        raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal, each with its checkpoint saved: "
+                               f"{steps}{more}; re-run the same command to resume them")
     return [outcomes[id(p)] for p in points]
+
+
+@contextlib.contextmanager
+def stopping_on_ctrl_c(running: list[tuple[Job, Any, list[int]]], pending: list[Job]) -> Any:
+    """Ctrl-C while runs train: start no more jobs, send each running job SIGTERM (its controller
+    passes it to the run, which saves its checkpoint at the end of its step), and go on waiting for
+    them, so that their ends are recorded; a second Ctrl-C stops waiting (the runs still save)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pending.clear()
+        names = ", ".join(dict.fromkeys(job.point.run.path.name for job, _, _ in running))
+        log.warning("Ctrl-C: stopping %d running run(s) at the end of their step, each saving its checkpoint%s",
+                    len(running), f": {names}" if names else "")
+        for _, submitted, _ in running:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(submitted.job_id), signal.SIGTERM)
+        try:
+            while any(not submitted.done() for _, submitted, _ in running):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            raise SweepInterrupted("stopped waiting: the runs stopped by Ctrl-C save their checkpoints on their own; "
+                                   "re-run the same command to resume them") from None
+        raise SweepInterrupted(f"Ctrl-C: {len(running)} run(s) stopped, each with its checkpoint saved: {names}; "
+                               "re-run the same command to resume them") from None
 
 
 def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],
@@ -173,7 +216,8 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
     executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
                                gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
-    submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung))
+    with sigint_ignored():  # the terminal's Ctrl-C is the launcher's to pass on (stopping_on_ctrl_c)
+        submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung))
     entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
              "bucket": "local", "log": str(submitted.paths.stdout)}
     if job.kind in PARTIAL:
@@ -181,6 +225,18 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     append_manifest(Path(point.cfg.out_dir), [entry])
     log.info("started %s (pid %s%s)", job.label, submitted.job_id, f", GPUs {slot}" if slot else "")
     return submitted
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Any:
+    """SIGINT ignored while a job's processes start, which inherit it: a Ctrl-C in the terminal
+    then reaches only this launcher, not submitit's controller (which would kill the run a second
+    later, before its checkpoint) nor the run."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def user_error_in(err: Exception) -> Exception:
@@ -208,14 +264,17 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
     elif job.kind not in PARTIAL and outcome.error is None:
         ended_well.add(id(job))
     outcomes[id(point)] = outcome
-    status = (outcome.result or {}).get("status", "failed")
-    log.info("%s: %s, eval loss %s (log %s)", job.label, status, (outcome.result or {}).get("final_eval_loss"),
-             submitted.paths.stdout)
+    result = outcome.result or {}
+    status, loss = result.get("status", "failed"), result.get("final_eval_loss")
+    what = f"eval loss {loss}" if loss is not None else f"at step {result['step']}" if "step" in result else ""
+    log.info("%s: %s%s (log %s)", job.label, status, f", {what}" if what else "", submitted.paths.stdout)
 
 
-def cancelled_outcome(job: Job, failed: Job) -> Outcome:
+def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Outcome:
     """A job not run because a job it waits for (`failed`) did not end well."""
-    reason = f"not run: {failed.label} did not end well; running the sweep again runs it"
+    ended = (outcomes.get(id(failed.point)) or Outcome(failed.point, None, None)).result or {}
+    how = "was interrupted (its checkpoint is saved)" if ended.get("status") == INTERRUPTED else "did not end well"
+    reason = f"not run: {failed.label} {how}; running the sweep again runs it"
     log.warning("%s: cancelled: %s", job.label, reason)
     return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 

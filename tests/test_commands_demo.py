@@ -65,3 +65,27 @@ def test_an_experiment_preset_runs_end_to_end_at_a_tiny_size_and_states_its_verd
     assert "## Findings" in report and "### lr_ucurve: cannot tell from these runs" in report
     assert (out_dir / "report" / "finding_lr_ucurve.png").is_file()
     assert len(list(out_dir.glob("d16-l1-b8-lr*"))) == 3
+
+
+def test_on_ctrl_c_the_demo_waits_for_its_launcher_to_stop_its_runs_instead_of_killing_it(tmp_path):
+    """Ctrl-C reaches the demo and its launcher alike; subprocess.call alone kills the launcher at once,
+    leaving its runs training unseen. Here a stand-in launcher takes 0.5 s to stop, then exits 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = ("import pathlib, sys, time\n"
+             f"pathlib.Path({str(tmp_path / 'ready')!r}).touch()\n"
+             "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    time.sleep(0.5)\n"
+             f"    pathlib.Path({str(tmp_path / 'stopped')!r}).touch()\n    sys.exit(130)\n")
+    demo = (f"import sys\nfrom launch.commands.demo import call_taking_no_ctrl_c\n"
+            f"sys.exit(call_taking_no_ctrl_c([sys.executable, '-c', {child!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", demo], start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    while not (tmp_path / "ready").exists():
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert (tmp_path / "stopped").exists()  # the launcher had its time to stop

@@ -169,15 +169,16 @@ LADDER = ["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "t
 
 
 class FakeSubmitted:
-    """A job that ended at once (or raised, when failing): a ladder segment keeps its checkpoint,
-    an early-stopped run's probe or rung logs records up to its end step, a job that trains to its
-    run's end writes a complete result; when stopping, a rung or rest records its run stopped early
-    at its first step instead."""
+    """A job that ended at once (or raised, when failing; or was stopped by a signal before its
+    end, when `interrupted`): a ladder segment keeps its checkpoint, an early-stopped run's probe or
+    rung logs records up to its end step, a job that trains to its run's end writes a complete
+    result; when stopping, a rung or rest records its run stopped early at its first step instead."""
 
-    def __init__(self, job, failing: bool, stopping: bool = False):
+    def __init__(self, job, failing: bool, stopping: bool = False, interrupted: bool = False):
         self.job, self.paths = job, SimpleNamespace(stdout="log")
         self.error = RuntimeError(f"{job.label} failed") if failing else None
-        if self.error is None:
+        self.interrupted = interrupted
+        if self.error is None and not interrupted:
             run = job.point.run
             run.path.mkdir(parents=True, exist_ok=True)
             if job.kind == "segment":
@@ -198,6 +199,8 @@ class FakeSubmitted:
     def results(self):
         if self.error:
             raise self.error
+        if self.interrupted:
+            return [{"status": "interrupted", "step": self.job.first_step + 1, "error": "SIGTERM received"}]
         if self.stopping or self.job.until_step is None:
             return [self.job.point.run.read_result()]
         return [{"status": "segment"}]
@@ -215,16 +218,17 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
     return grid, started, outcomes
 
 
-def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False):
+def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False, interrupts=lambda job: False):
     """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`, stopping its run
-    where `stops(job)`), 2 at a time; returns the jobs started, in order, and the outcomes."""
+    where `stops(job)`, stopped by a signal where `interrupts(job)`), 2 at a time; returns the jobs
+    started, in order, and the outcomes."""
     from launch.local import run_locally
 
     started = []
 
     def start(job, options, tasks, slot):
         started.append(job)
-        return FakeSubmitted(job, fails(job), stops(job))
+        return FakeSubmitted(job, fails(job), stops(job), interrupts(job))
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
@@ -251,6 +255,53 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
     _, last, outcomes = run_fake_ladder(tmp_path, monkeypatch)
     assert [(j.kind, j.point.run.path) for j in last] == [("branch", grid[1].run.path)]
     assert all(o.result["status"] == "complete" for o in outcomes)
+
+
+def test_a_segment_stopped_by_a_signal_is_interrupted_not_failed_and_the_sweep_says_how_to_resume(
+        tmp_path, monkeypatch, caplog):
+    from launch.grid import compose_grid
+    from launch.local import SweepInterrupted
+
+    grid = compose_grid([*LADDER, f"out_dir={tmp_path / 'sweep'}"])
+    with pytest.raises(SweepInterrupted, match=r"1 run\(s\) stopped by a signal, each with its checkpoint saved: "
+                                               r"d16-\S+ \(step \d+\); re-run the same command to resume them"):
+        run_with_fake_jobs(grid, tmp_path, monkeypatch, fails=lambda job: False,
+                           interrupts=lambda job: job.kind == "segment" and job.first_step > 0)
+    assert "was interrupted (its checkpoint is saved); running the sweep again runs it" in caplog.text
+    assert "failed" not in caplog.text  # was: the segment failed, then submitit's UncompletedJobError traceback
+
+
+def test_ctrl_c_stops_a_local_sweep_s_runs_at_a_checkpoint_in_one_line_and_a_re_run_finishes_them(
+        tmp_path, shared_cache_dir):
+    """The terminal's Ctrl-C reaches the whole process group; only the launcher takes it, and stops its
+    run with SIGTERM (was: three KeyboardInterrupt tracebacks, and the run killed before its checkpoint)."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.2",
+           "model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
+           "budget.tokens_per_param=40", "data.eval_tokens=2048", "train.device=cpu", "logger=none",
+           f"data.cache_dir={shared_cache_dir}", f"out_dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(
+            len(p.read_text().splitlines()) >= 3 for p in out.glob("*/metrics.jsonl")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted: Ctrl-C: 1 run(s) stopped, each with its checkpoint saved" in output
+    assert "Traceback" not in output
+    (run,) = list(iter_run_dirs(out))
+    assert run.checkpoint_file.exists() and run.read_result() is None
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run.read_result()["status"] == "complete"
+    logs = (run.path / ".." / ".submitit").resolve()
+    assert any("resum" in p.read_text().lower() for p in logs.glob("*_log.out"))
 
 
 def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(tmp_path, shared_cache_dir):

@@ -4,6 +4,7 @@ the demo's grid from conf/demo.yaml, an experiment's from its preset."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,13 +60,25 @@ def prepare_train_report(overrides: Sequence[str], config_name: str, out_dir: Pa
     cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", config_name, *overrides]
     if code == 0:
         console.print("running: " + " ".join(cmd[1:]), highlight=False)
-        code = subprocess.call(cmd)
+        code = call_taking_no_ctrl_c(cmd)
     status(out_dir, plot=out_dir / "scaling.png", csv_path=out_dir / "runs.csv")
     if code == 0:
         defaults = fit_defaults()
         report(str(out_dir), None, out_dir / "report", bootstrap=defaults.bootstrap, seed=defaults.seed,
                compute=None, cutoff=None, recipe=None, upload=False)
     return code
+
+
+def call_taking_no_ctrl_c(cmd: Sequence[str]) -> int:
+    """Run the sweep's launcher and wait for it. The terminal's Ctrl-C reaches both processes: the
+    launcher stops its runs at a checkpoint (launch/local.py) and exits 130, which this one waits for
+    instead of killing it (as subprocess.call does on a KeyboardInterrupt). A handler, not SIG_IGN, so
+    that the launcher, which execs afresh, gets Python's own."""
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        return subprocess.call(cmd)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def entropy_line(law: dict[str, Any], rows: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ import abc
 import contextlib
 import dataclasses
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -24,7 +25,7 @@ from rich.console import Console
 from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, grid_points,
                          rewrite_damaged_configs)
 from launch.launcher_names import given_options
-from launch.local import LocalOptions, check_local_options, run_locally
+from launch.local import LocalOptions, SweepInterrupted, check_local_options, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_not_ready, print_plan,
                            refresh_states, submit_grid)
@@ -206,7 +207,11 @@ class LocalLauncher(ProjectLauncher):
             for p in planned:  # each run this launch starts records the overrides that made it
                 if p.to_submit:
                     p.point.run.record_overrides(p.point.overrides)
-            outcomes = run_locally(grid, self.options)
+            try:
+                outcomes = run_locally(grid, self.options)
+            except SweepInterrupted as stop:  # Ctrl-C or a run's SIGTERM: one line, exit code 130
+                print(f"interrupted: {stop}", file=sys.stderr)
+                raise SystemExit(130) from None
         return [JobReturn(overrides=list(o.point.overrides),
                           status=JobStatus.FAILED if o.error else JobStatus.COMPLETED,
                           _return_value=o.error or (o.result or {}).get("final_eval_loss")) for o in outcomes]
