@@ -24,7 +24,7 @@ from sweep.budget import Budget, compute_budget
 from sweep.config import TrainConfig, check_key, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
-from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, plan_ladders, with_budget
+from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, lost_trunk_checkpoint, plan_ladders, with_budget
 from sweep.record import DAMAGED, FINISHED
 from sweep.rundir import RunDir
 
@@ -365,8 +365,9 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
     """What stops an unfinished point from starting: a streamed corpus (hf, c4, synthetic)
     without prepared shards holding enough tokens for it; a local corpus (files) whose files are
     missing, unreadable or hold no document; train.device=cuda without CUDA (when the runs start on this machine,
-    `runs_here`); an out_dir or
-    data.cache_dir that cannot be written (sweep/preflight.py). Each problem named once."""
+    `runs_here`); an out_dir or data.cache_dir that cannot be written (sweep/preflight.py); a cooldown
+    branch whose trunk ended without the checkpoint it starts from (sweep/ladder.py
+    lost_trunk_checkpoint). Each problem named once."""
     from sweep.data.access import check_epochs
     from sweep.data.streamed import is_streamed, open_prepared, prepared_path
     from sweep.preflight import check_run_inputs
@@ -378,6 +379,8 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
         if inputs not in problems:
             problems[inputs] = _input_problem(point.cfg, lambda cfg: check_run_inputs(cfg, runs_here))
     errors = list(dict.fromkeys(p for p in problems.values() if p))
+    errors += [lost for point in unfinished if point.role == BRANCH and not point.run.checkpoint_file.exists()
+               for lost in [lost_trunk_checkpoint(point.cfg)] if lost]
     by_entry: dict[Path, list[GridPoint]] = {}
     for point in unfinished:
         if is_streamed(point.cfg.data):

@@ -65,6 +65,36 @@ def branch_step(cfg: TrainConfig) -> int:
     return cooldown_start(compute_budget(cfg).steps, cfg.optim.cooldown_fraction)
 
 
+RETRAIN_TRUNK = ("it is made only by training the trunk: move the trunk's folder {trunk} away and run the "
+                 "sweep again (its finished branches are kept; the trunk trains again to the same checkpoints)")
+
+
+def lost_trunk_checkpoint(cfg: TrainConfig) -> str | None:
+    """For a branch `cfg` not yet started on its own: the problem, when its trunk has ended without
+    the checkpoint the branch starts from (deleted since), which no launch of the grid can make
+    again; None otherwise (kept, or still to be made by the trunk's segment)."""
+    trunk = RunDir.for_config(trunk_config(cfg))
+    path, step = trunk.kept_checkpoint(branch_step(cfg)), branch_step(cfg)
+    if path.exists() or (trunk.read_result() or {}).get("status") not in FINISHED:
+        return None
+    return (f"{path} does not exist, though its trunk has ended: the cooldown branch {RunDir.for_config(cfg).path.name} "
+            f"starts from the trunk's checkpoint at step {step}; " + RETRAIN_TRUNK.format(trunk=trunk.path))
+
+
+def check_trunk_checkpoint(cfg: TrainConfig) -> None:
+    """A branch `cfg` (not yet started on its own) can start: its trunk has kept its checkpoint at
+    the branch's cooldown start. ConfigError naming the checkpoint and the remedy otherwise."""
+    path, step = RunDir.for_config(trunk_config(cfg)).kept_checkpoint(branch_step(cfg)), branch_step(cfg)
+    if path.exists():
+        return
+    lost = lost_trunk_checkpoint(cfg)
+    if lost is not None:
+        raise ConfigError(lost)
+    raise ConfigError(f"{path} does not exist: this cooldown branch starts from its trunk's checkpoint at step "
+                      f"{step}; the trunk's segment up to that step must run first (the launchers order it so: "
+                      "run the whole grid)")
+
+
 def trunk_segment_done(trunk: TrainConfig, step: int) -> bool:
     """Whether the trunk has kept its checkpoint at `step` (or has ended)."""
     run = RunDir.for_config(trunk)

@@ -174,6 +174,29 @@ def test_a_branch_before_its_trunk_segment_is_one_clear_error_naming_the_checkpo
     assert not RunDir.for_config(small).path.exists()
 
 
+def test_a_branch_whose_ended_trunk_lost_or_damaged_its_checkpoint_says_to_train_the_trunk_again(ladder):
+    """Was: 'the trunk's segment must run first (run the whole grid)', which failed the same way each
+    time, and for a truncated checkpoint 'move it away to restart the run', which restarts nothing."""
+    from sweep.ladder import lost_trunk_checkpoint
+
+    small, large = ladder.branches
+    train(ladder.trunk, until_step=33)
+    train(ladder.trunk)  # to its end, having kept its checkpoints at steps 33 and 65
+    trunk = RunDir.for_config(ladder.trunk)
+    assert lost_trunk_checkpoint(small) is None
+    trunk.kept_checkpoint(65).write_bytes(trunk.kept_checkpoint(65).read_bytes()[:1000])  # truncated
+    with pytest.raises(ConfigError, match=f"checkpoint {trunk.kept_checkpoint(65)} cannot be loaded .*; this cooldown "
+                                          f"branch starts from it, and it is made only by training the trunk: move "
+                                          f"the trunk's folder {trunk.path} away"):
+        train(large)
+    trunk.kept_checkpoint(33).unlink()  # deleted
+    lost = lost_trunk_checkpoint(small)
+    assert f"{trunk.kept_checkpoint(33)} does not exist, though its trunk has ended" in lost
+    assert "its finished branches are kept" in lost
+    with pytest.raises(ConfigError, match="though its trunk has ended"):
+        train(small)
+
+
 def test_only_a_trunk_stops_at_a_segment_end(ladder):
     small, _ = ladder.branches
     with pytest.raises(ValueError, match="until_step=33: only a ladder's trunk"):

@@ -234,6 +234,22 @@ def test_a_branch_grid_becomes_per_ladder_one_trunk_and_a_branch_per_budget_whos
     assert len({p.run.path for p in grid}) == 8  # the trunk and the branch of the largest budget are two runs
 
 
+def test_a_branch_whose_ended_trunk_lost_its_checkpoint_stops_the_launch_naming_the_remedy(tmp_path):
+    """Was: the plan called the trunk's segment complete and the branch failed in its job, each time."""
+    from launch.grid import data_problems
+
+    grid = compose_grid([*LADDER, "budget.tokens_per_param=1,2", f"out_dir={tmp_path}"])
+    trunk, *branches = grid
+    assert data_problems(grid) == []
+    trunk.run.path.mkdir(parents=True)
+    trunk.run.write_result({"status": "complete", "role": "trunk"})  # ended; its kept checkpoints deleted
+    problems = data_problems(grid)
+    assert len(problems) == len(branches) == 2
+    for problem, branch in zip(problems, branches):
+        assert "does not exist, though its trunk has ended" in problem and f"{trunk.run.path} away" in problem
+        assert f"cooldown branch {branch.run.path.name} starts from" in problem
+
+
 def test_plain_points_stay_plain_runs_beside_the_ladders(tmp_path):
     grid = compose_grid([*LADDER, "budget.branch=false,true", "budget.tokens_per_param=1,2", f"out_dir={tmp_path}"])
     assert [p.role for p in grid] == [None, None, "trunk", "branch", "branch"]

@@ -58,7 +58,8 @@ from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
 from sweep.early_stop import (STOP, MemberDecision, decided_past, decision_for, is_settled, probe_eval_steps,
                               result_fields)
-from sweep.ladder import SEGMENT_DONE, branch_step, check_planned, is_member, ladder_steps, member_result_fields, trunk_config
+from sweep.ladder import (RETRAIN_TRUNK, SEGMENT_DONE, branch_step, check_planned, check_trunk_checkpoint, is_member,
+                          ladder_steps, member_result_fields, trunk_config)
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
                           training_flops)
 from sweep.run.preempt import StopRequest
@@ -168,15 +169,6 @@ def trunk_checkpoint(cfg: TrainConfig) -> tuple[RunDir, Path]:
     """A branch's trunk folder and the trunk's kept checkpoint it starts from."""
     trunk = RunDir.for_config(trunk_config(cfg))
     return trunk, trunk.kept_checkpoint(branch_step(cfg))
-
-
-def check_trunk_checkpoint(cfg: TrainConfig) -> None:
-    """A branch can start: its trunk has kept its checkpoint at the branch's cooldown start."""
-    _, path = trunk_checkpoint(cfg)
-    if not path.exists():
-        raise ConfigError(f"{path} does not exist: this cooldown branch starts from its trunk's checkpoint at "
-                          f"step {branch_step(cfg)}; the trunk's segment up to that step must run first (the "
-                          "launchers order it so: run the whole grid)")
 
 
 @contextlib.contextmanager
@@ -427,13 +419,17 @@ def start_from_trunk(setup: RunSetup, model: torch.nn.Module, optimizer: torch.o
     (model, optimizer, RNG, run state) and the trunk's metrics records up to there, written into
     the branch's metrics.jsonl and sent to its tracker (its curve is whole, as a resumed run's)."""
     trunk, path = trunk_checkpoint(setup.cfg)
-    saved = load_checkpoint(path, model, optimizer)
+    try:
+        saved = load_checkpoint(path, model, optimizer)
+    except ConfigError as err:  # the trunk's file, not this run's: moving it away would not restart anything
+        raise ConfigError(f"{str(err).split('; ')[0]}; this cooldown branch starts from it, and "
+                          + RETRAIN_TRUNK.format(trunk=trunk.path)) from err
     if saved is None:
         check_trunk_checkpoint(setup.cfg)  # removed since the check before the start: raises
     start = branch_step(setup.cfg)
     if saved["step"] != start:
-        raise ConfigError(f"{path} is at step {saved['step']}, not at step {start}: it is damaged; move the "
-                          "trunk's folder away to run it again")
+        raise ConfigError(f"{path} is at step {saved['step']}, not at step {start}: it is damaged; "
+                          + RETRAIN_TRUNK.format(trunk=trunk.path))
     state.load_state_dict(saved)
     state.trunk_seconds = state.clock.prior_seconds
     if setup.writes:
