@@ -80,6 +80,7 @@ def test_the_trunk_stops_at_each_segment_end_keeps_its_checkpoint_there_and_ends
                                                                      "step-00000065.pt"]
     assert (result["status"], result["role"], result["steps_done"]) == ("complete", "trunk", 65)
     assert result["tokens"] == 65 * 128 and result["flops"] == 6 * result["n_params"] * 65 * 128
+    assert result["epochs"] == pytest.approx(65 * 128 / result["train_tokens_available"])  # not B's 81 steps
     assert trunk.read_result() == result
     lrs = [r["lr"] for r in trunk.read_metrics()]
     assert lrs[:4] == [3e-3 * s / 8 for s in (2, 4, 6, 8)] and set(lrs[3:]) == {3e-3}  # it never cools down

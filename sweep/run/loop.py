@@ -507,8 +507,9 @@ def _end_segment(setup: RunSetup, state: RunState, speed: Speed, tracker: Tracke
     if state.losses.recent:
         state.record["train_loss"], = distributed.mean([state.losses.final()], setup.world, setup.placement.device)
     tokens = step * budget.tokens_per_step
+    read = {k: setup.facts[k] * tokens / budget.tokens for k in ("epochs", "unique_epochs") if k in setup.facts}
     return _finish(setup, state, speed, tracker, COMPLETE, steps_done=step, tokens=tokens,
-                   flops=training_flops(budget.n_params, tokens))
+                   flops=training_flops(budget.n_params, tokens), **read)  # epochs of what it read, not of B
 
 
 @torch.no_grad()
