@@ -112,8 +112,12 @@ def test_without_an_eval_split_the_first_train_documents_are_held_out(c4_dir, t5
 
 def test_runs_find_the_shards_as_one_stream_and_need_them_prepared(c4_dir, t5_dir, tmp_path):
     data = c4_config(c4_dir, t5_dir, tmp_path)
-    with pytest.raises(ConfigError, match="not prepared.*sweep prepare"):
+    with pytest.raises(ConfigError, match=f"data.hf_path={data.hf_path} is not prepared .*does not exist.*sweep prepare"):
         open_corpus(data, seq_len=16)
+    prepared_path(data).mkdir(parents=True)  # a prepare that failed before its manifest (no network)
+    with pytest.raises(ConfigError, match="holds no manifest.json: a `sweep prepare` did not finish there"):
+        open_corpus(data, seq_len=16)
+    prepared_path(data).rmdir()
     prepare_streamed(data, train_tokens=10**9)
     corpus = open_corpus(data, seq_len=16)
     tokens = corpus.train_tokens()

@@ -128,10 +128,12 @@ def open_prepared(data: DataConfig, seq_len: int) -> TokenStore:
     entry = prepared_path(data)
     manifest_file = entry / MANIFEST_FILE
     if not manifest_file.exists():
-        raise ConfigError(
-            f"data={DataSource(data.source).value} is not prepared ({entry} does not exist): run "
-            "`sweep prepare` with the sweep's overrides first (README: Data)"
-        )
+        source = DataSource(data.source)
+        what = f"data.hf_path={data.hf_path}" if source is DataSource.hf else f"data={source.value}"
+        where = (f"{entry} holds no {MANIFEST_FILE}: a `sweep prepare` did not finish there" if entry.exists()
+                 else f"{entry} does not exist")
+        raise ConfigError(f"{what} is not prepared ({where}): run `sweep prepare` with the sweep's overrides "
+                          "first (README: Data)")
     corpus = _check_entry(entry, data, verify_checksums=False)
     if corpus.n_train_tokens < seq_len + 1 or corpus.manifest["eval"]["n_tokens"] < seq_len + 1:
         raise ConfigError(
