@@ -19,7 +19,7 @@ whole. Why: at fixed C the loss in x = ln N is E' + A e^(-alpha x) + B' e^(beta 
 near its minimum; sizes far from it (a decade away, where a model sees a few tokens per parameter)
 pull the vertex towards the side sampled further, and as a design's sizes sit differently around
 each budget's optimum, that pull changes with C and biases the exponent (Porian et al. 2024;
-0.780 against a published 0.706 on 16 sizes per budget). A count of sizes rather than a loss margin
+benchmarks/isoflop_coverage.py measures it on tables from a known law). A count of sizes rather than a loss margin
 around the best: the parabola then always has the same number of points (so the same noise), the
 rule does not depend on the noise or on the loss's scale, and it is the rule of the lr / batch laws
 (`neighbours`). Where the sizes are dense, 2k + 1 of them can span a factor 2 in N, too little
