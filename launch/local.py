@@ -40,6 +40,7 @@ from sweep.rundir import describe_holder
 log = logging.getLogger("sweep.launch")
 
 CANCELLED = "cancelled"  # a job not run because the one it waits for did not end well (as `sweep status` says)
+HELD = "running"  # the outcome of a run another live process trains (held_outcome): not started here
 
 
 class SweepInterrupted(Exception):
@@ -273,8 +274,13 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
 def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Outcome:
     """A job not run because a job it waits for (`failed`) did not end well."""
     ended = (outcomes.get(id(failed.point)) or Outcome(failed.point, None, None)).result or {}
-    how = "was interrupted (its checkpoint is saved)" if ended.get("status") == INTERRUPTED else "did not end well"
-    reason = f"not run: {failed.label} {how}; running the sweep again runs it"
+    if ended.get("status") == HELD:
+        how, then = f"is training in another process ({describe_holder(ended['held_by'])})", "once it has ended"
+    elif ended.get("status") == INTERRUPTED:
+        how, then = "was interrupted (its checkpoint is saved)", ""
+    else:
+        how, then = "did not end well", ""
+    reason = f"not run: {failed.label} {how}; running the sweep again{f' {then}' if then else ''} runs it"
     log.warning("%s: cancelled: %s", job.label, reason)
     return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 
@@ -294,8 +300,10 @@ def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int 
     first few)."""
     counts = Counter("failed" if o.error is not None and not o.result else (o.result or {}).get("status", "failed")
                      for o in outcomes)
-    counts.pop("running", None)  # held by another process: ended here
+    held = counts.pop(HELD, 0)  # held by another process: ended here, training there
     parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    if held:
+        parts.append(f"{held} training in another process")
     if running:
         names = [p.run.path.name for p in running]
         more = f" +{len(names) - names_shown}" if len(names) > names_shown else ""
@@ -306,4 +314,4 @@ def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int 
 def held_outcome(point: GridPoint, holder: dict[str, Any]) -> Outcome:
     """A run another live process trains (sweep/rundir.py RunDir.hold): not started here."""
     log.info("%s: held by %s: not started", point.run.path.name, describe_holder(holder))
-    return Outcome(point, {"status": "running", "held_by": holder}, None)
+    return Outcome(point, {"status": HELD, "held_by": holder}, None)

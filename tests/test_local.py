@@ -158,7 +158,19 @@ def test_failed_and_held_runs_are_counted_apart():
     text = describe_runs([outcome({"status": "complete"}), outcome(None, RuntimeError("boom")),
                           outcome({"status": "failed"}, RuntimeError("nan")), outcome({"status": "diverged"}),
                           outcome({"status": "running", "held_by": {}})], [])
-    assert text == "1 complete, 1 diverged, 2 failed"
+    assert text == "1 complete, 1 diverged, 2 failed, 1 training in another process"
+
+
+def test_a_job_waiting_on_a_run_another_process_trains_says_so_not_that_it_failed():
+    """Was: 'not run: ... did not end well' for a trunk whose segment another launcher was still training."""
+    from launch.local import cancelled_outcome
+
+    trunk, branch = SimpleNamespace(label="trunk [steps 225 -> 449]"), SimpleNamespace(label="branch tpp10")
+    trunk.point, branch.point = SimpleNamespace(), SimpleNamespace()
+    held = {id(trunk.point): Outcome(trunk.point, {"status": "running", "held_by": {"pid": 7, "host": "n1"}}, None)}
+    reason = cancelled_outcome(branch, trunk, held).result["error"]
+    assert reason == ("not run: trunk [steps 225 -> 449] is training in another process (pid 7 on n1 since None); "
+                      "running the sweep again once it has ended runs it")
 
 
 # --- a cooldown-branch ladder: its jobs in dependency order -------------------------------------
