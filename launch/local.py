@@ -168,7 +168,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later jobs are done,
                     ended_well.update(id(j) for j in pending  # and its group's next ones (and, as a reference,
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
-            report_sweep(bar, points, outcomes, list({id(e[0].point): e[0].point for e in running}.values()))
+            report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running])
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
         steps = ", ".join(f"{o.point.run.path.name} (step {o.result.get('step')})" for o in interrupted[:3])
@@ -285,14 +285,21 @@ def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Ou
     return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 
 
-def report_sweep(bar: Any, points: Sequence[GridPoint], outcomes: dict[int, Outcome],
-                 running: Sequence[GridPoint]) -> None:
+def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: dict[int, Outcome],
+                 running: Sequence[Job]) -> None:
     """The bar's runs ended out of all, the counts by outcome and the runs training now; its ETA
-    from planned FLOPs: those of ended runs, and of running runs the part their steps have done."""
-    total = sum(p.budget.flops for p in points)
-    done = sum(p.budget.flops for p in points if id(p) in outcomes)
-    done += sum(p.budget.flops * min(1.0, last_step(p.run.metrics_file) / max(p.budget.steps, 1)) for p in running)
-    bar.update(done=len(outcomes), info=describe_runs(outcomes.values(), running), work=(done, total))
+    from the FLOPs of the jobs' own steps (a ladder's segments and branches, an early-stopped run's
+    probe and rest, each counted once): those of the jobs ended (or of runs ended, not to be run),
+    and of each running job the part of its steps its run's metrics.jsonl has reached."""
+    active = {id(j) for j in running}
+    total = sum(j.flops for j in jobs)
+    done = sum(j.flops for j in jobs
+               if id(j) not in active and (id(j) in ended_well or id(j.point) in outcomes))
+    for job in running:
+        steps = max(1, job.last_step - job.first_step)
+        done += job.flops * min(1.0, max(0.0, (last_step(job.point.run.metrics_file) - job.first_step) / steps))
+    points = list({id(j.point): j.point for j in running}.values())
+    bar.update(done=len(outcomes), info=describe_runs(outcomes.values(), points), work=(done, total))
 
 
 def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int = 3) -> str:

@@ -144,12 +144,27 @@ def test_the_sweep_reports_runs_ended_and_an_eta_from_the_flops_done(tmp_path):
                                (("ended", 1e15), ("running", 2e15), ("waiting", 1e15)))
     (tmp_path / "running").mkdir()
     (tmp_path / "running" / "metrics.jsonl").write_text('{"step": 5}\n')  # half its 10 steps
+    jobs = [SimpleNamespace(point=p, flops=p.budget.flops, first_step=0, last_step=10)
+            for p in (ended, running, waiting)]
     outcomes = {id(ended): Outcome(ended, {"status": "complete"}, None)}
     with progress(3, "sweep", enabled=False) as bar:
-        report_sweep(bar, [ended, running, waiting], outcomes, [running])
+        report_sweep(bar, jobs, {id(jobs[0])}, outcomes, [jobs[1]])
     assert bar.done == 1
     assert bar.work == (2e15, 4e15)  # the ended run's 1e15 and half of the running one's 2e15
     assert bar.info == "1 complete, 1 running: running"
+
+
+def test_a_ladder_s_eta_counts_each_job_s_own_steps_once(tmp_path):
+    """A branch's metrics.jsonl begins with its trunk's records up to its start c: only its steps after c
+    are its own work (was: its whole budget's FLOPs, half of them reached the moment it started)."""
+    trunk, branch = FakePoint(tmp_path / "trunk", 0, 100), FakePoint(tmp_path / "branch", 0, 100)
+    (tmp_path / "branch").mkdir()
+    (tmp_path / "branch" / "metrics.jsonl").write_text('{"step": 80}\n')  # the trunk's records, to c = 80
+    segment = SimpleNamespace(point=trunk, flops=8e14, first_step=0, last_step=80)
+    cooldown = SimpleNamespace(point=branch, flops=2e14, first_step=80, last_step=100)
+    with progress(2, "sweep", enabled=False) as bar:
+        report_sweep(bar, [segment, cooldown], {id(segment)}, {}, [cooldown])
+    assert bar.work == (8e14, 1e15)  # the segment, and none of the branch's own 20 steps yet
 
 
 def test_failed_and_held_runs_are_counted_apart():
