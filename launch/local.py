@@ -30,7 +30,7 @@ from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan, last_step
 from launch.launcher_names import aliased_value
-from launch.queue import append_manifest
+from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
 from sweep.errors import ConfigError
 from sweep.progress import progress
@@ -220,7 +220,7 @@ def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> A
     with sigint_ignored():  # the terminal's Ctrl-C is the launcher's to pass on (stopping_on_ctrl_c)
         submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung))
     entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
-             "bucket": "local", "log": str(submitted.paths.stdout)}
+             "bucket": LOCAL_BUCKET, "log": str(submitted.paths.stdout)}
     if job.kind in PARTIAL:
         entry[job.kind] = job.last_step
     append_manifest(Path(point.cfg.out_dir), [entry])

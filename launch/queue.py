@@ -126,6 +126,15 @@ def _manifest_entry(line: bytes) -> dict | None:
     return entry
 
 
+LOCAL_BUCKET = "local"  # the manifest's bucket of a job the local launcher started: its job id is a pid
+
+
+def slurm_job_ids(entries: Iterable[dict]) -> list[str]:
+    """The job ids of the manifest entries Slurm ran (not the local launcher's pids, which Slurm
+    does not know: asking about them costs sacct and squeue a call each, seconds on a busy host)."""
+    return [e["job_id"] for e in entries if e.get("bucket") != LOCAL_BUCKET]
+
+
 def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     """job id (e.g. '123_4' for an array task) -> Slurm state ('RUNNING', 'TIMEOUT', ...).
     Jobs Slurm does not know are left out. Empty when no Slurm client is installed."""
@@ -210,7 +219,7 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
-    states = job_states(e["job_id"] for r in rows for e in entries_of.get(r["run"], []))
+    states = job_states(slurm_job_ids(e for r in rows for e in entries_of.get(r["run"], [])))
     pending: list[dict] = []
     for row in rows:
         if row["run"] not in entries_of:

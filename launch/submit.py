@@ -30,7 +30,7 @@ from launch.job import TrainJob
 from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
-                          max_array_size)
+                          max_array_size, slurm_job_ids)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step
 from sweep.errors import ConfigError
@@ -233,7 +233,7 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
     for out_dir in {Path(p.point.cfg.out_dir) for p in planned}:
         latest.update(latest_job_entries(out_dir))
     open_jobs = [p for p in planned if not is_settled(p.point.cfg, p.state) and p.job.key in latest]
-    states = job_states(latest[p.job.key]["job_id"] for p in open_jobs)
+    states = job_states(slurm_job_ids(latest[p.job.key] for p in open_jobs))
     for p in open_jobs:
         entry = latest[p.job.key]
         if states.get(entry["job_id"]) in ACTIVE_STATES:

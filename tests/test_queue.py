@@ -35,6 +35,19 @@ def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path
     assert d == {"run": "d", "status": "pending"}
 
 
+def test_slurm_is_asked_only_about_its_own_jobs_not_the_local_launcher_s_pids(tmp_path, monkeypatch):
+    """Was: `sweep status` on a local sweep asked sacct and squeue about every pid (9 s on this host)."""
+    import launch.queue
+
+    append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "4242", "bucket": "local"},
+                               {"run": "b", "path": "/x/b", "job_id": "5_0", "bucket": "small"}])
+    asked = []
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: asked.extend(ids) or {})
+    rows = [{"run": "a", "status": "started"}, {"run": "b", "status": "started"}]
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert asked == ["5_0"] and rows[0]["job_id"] == "4242" and rows[0]["status"] == "started"
+
+
 def test_a_bad_manifest_line_is_skipped_with_one_warning_naming_file_and_line(tmp_path, caplog):
     append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "1_0", "bucket": "small"}])
     with open(tmp_path / MANIFEST, "a") as f:
