@@ -267,10 +267,12 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
         counts[p.state] = counts.get(p.state, 0) + 1
     todo = [p for p in planned if p.to_submit]
     hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
+    estimated = any(p.gpu_hours is not None for p in planned)  # Slurm's buckets; not this machine's runs
     console.print(
         f"total: {len(planned)} {unit} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-        f"{sum(p.job.flops for p in planned):.3e} FLOPs, {hours(planned):.3g} GPU-hours estimated; "
-        f"to run: {len(todo)} {unit}, {hours(todo):.3g} GPU-hours")
+        f"{sum(p.job.flops for p in planned):.3e} FLOPs"
+        + (f", {hours(planned):.3g} GPU-hours estimated" if estimated else "")
+        + f"; to run: {len(todo)} {unit}" + (f", {hours(todo):.3g} GPU-hours" if estimated else ""))
     for line in plan_notes(planned):
         console.print(line, highlight=False)
 

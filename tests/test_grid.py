@@ -194,6 +194,7 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
     out = dry_run(tmp_path, "model.d=16,32", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)", "logger=glob(*)",
                   multirun=True)
     assert "plan: 16 runs" in out and "total: 16 runs (16 pending)" in out
+    assert "GPU-hours" not in out  # estimated for Slurm's buckets only (was: "0 GPU-hours estimated")
 
 
 def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
