@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--compiled", action="store_true", help="the softmax and loss compiled, as in a compiled run")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: chunk,bf16 of one child process
     args = parser.parse_args()
+    chunks = [int(c) for c in args.chunks.split(",")]
+    if 0 not in chunks:  # the ratios are to the whole logits: measure them first, always
+        chunks = [0, *chunks]
     if args.variant:
         chunk, bf16 = (int(x) for x in args.variant.split(","))
         print(json.dumps(one_variant(args.d, args.batch, chunk, bool(bf16), args.steps, args.compiled)))
@@ -88,8 +91,8 @@ def main() -> None:
           f"{', compiled' if args.compiled else ', eager'}")
     print(f"{'precision':>9} {'chunk':>6} {'ms/pass':>8} {'x whole':>7} {'peak MB':>8} {'x whole':>7}")
     for precision in args.precisions.split(","):
-        whole = None
-        for chunk in (int(c) for c in args.chunks.split(",")):
+        whole = None  # the first row: the whole logits
+        for chunk in sorted(chunks, key=lambda c: c != 0):  # the whole logits first
             out = subprocess.run([*base_cmd, "--variant", f"{chunk},{int(precision == 'bf16')}"], capture_output=True,
                                  text=True, check=True).stdout
             row = json.loads(out.strip().splitlines()[-1])
