@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return experiment(args.name, args.overrides)
         return demo(args.out_dir)
     except ConfigError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)  # a log's lines are not cut
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it landed
         print("interrupted (Ctrl-C): what was written is kept (prepared shards, finished runs, checkpoints); "

@@ -366,8 +366,8 @@ def validate(cfg: TrainConfig) -> None:
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every)
     _positive("train.checkpoint_every_minutes", t.checkpoint_every_minutes)
-    if t.peak_tflops is not None:
-        _positive("train.peak_tflops", t.peak_tflops)
+    if t.peak_tflops is not None and not t.peak_tflops > 0:
+        raise ConfigError(f"train.peak_tflops={t.peak_tflops}: accepted: {FLOAT_RANGES['train.peak_tflops']}")
     if t.loss_chunk_tokens is not None and t.loss_chunk_tokens < 1:
         raise ConfigError(f"train.loss_chunk_tokens={t.loss_chunk_tokens}: must be >= 1 (tokens per chunk of the "
                           "fused head and loss), or null for the whole logits")
@@ -464,8 +464,8 @@ def _check_finite(cfg: TrainConfig) -> None:
     float field of the schema, naming the value and the accepted range."""
     for name, value in _float_fields(cfg):
         if value is not None and not math.isfinite(value):
-            accepted = FLOAT_RANGES.get(name, "a finite number")
-            raise ConfigError(f"{name}={value}: must be a finite number; accepted: {accepted}")
+            accepted = FLOAT_RANGES.get(name)
+            raise ConfigError(f"{name}={value}: must be a finite number" + (f"; accepted: {accepted}" if accepted else ""))
 
 
 # What validate accepts for each float field (named when inf or nan is given).

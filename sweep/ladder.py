@@ -151,11 +151,13 @@ def plan_ladders(cfgs: Sequence[TrainConfig], labels: Sequence[str] | None = Non
                 errors.append(f"budget.tokens_per_param={b.budget.tokens_per_param:g} in its ladder (budgets "
                               f"{','.join(f'{x:g}' for x in budgets)}; first point: {labels[members[0]]}): its "
                               f"cooldown would start at step {c}, before the trunk's "
-                              f"warmup ends at step {warm}: the trunk cannot reach it. Use larger budgets, a "
-                              f"smaller optim.cooldown_fraction or a shorter warmup")
+                              f"warmup ends at step {warm}: the trunk cannot reach it. Use "
+                              + ("" if first.optim.cooldown_fraction >= 1 else "larger budgets, ")
+                              + "a smaller optim.cooldown_fraction or a shorter warmup")
         ladders.append(Ladder(trunk, branches, steps))
     if errors:
-        raise ConfigError(f"{len(errors)} problem(s) with the cooldown-branch ladders; nothing was run:\n"
+        many = f"{len(errors)} problems" if len(errors) > 1 else "a problem"
+        raise ConfigError(f"{many} with the cooldown-branch ladders; nothing was run:\n"
                           + "\n".join(f"  {e}" for e in errors))
     return ladders
 

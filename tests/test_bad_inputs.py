@@ -126,6 +126,8 @@ IN_PROCESS_CASES = [
     (["optim.warmup_steps=-1"], ["optim.warmup_steps=-1", ">= 0"]),
     (["model.rope_base=inf"], ["model.rope_base=inf", "> 0"]),
     (["train.peak_tflops=inf"], ["train.peak_tflops=inf", "> 0"]),
+    (["train.peak_tflops=0"], ["train.peak_tflops=0.0", "> 0, or null"]),
+    (["optim.schedule=wsd", "optim.cooldown_fraction=nan"], ["optim.cooldown_fraction=nan", "finite"]),
     (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
     (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),
     (["train.batch_size=0"], ["train.batch_size=0", "> 0"]),

@@ -91,7 +91,7 @@ def test_branching_without_a_budget_grid_is_one_clear_error(tiny_config):
 
 def test_every_ladder_problem_is_named_in_the_one_error(tiny_config):
     points = grid(tiny_config, ("budget.tokens_per_param=0.5",), ("budget.tokens_per_param=0.5", "optim.lr=1e-3"))
-    with pytest.raises(ConfigError, match=r"2 problem\(s\).*nothing was run:\n  lr=3e-3: .*\n  lr=1e-3: "):
+    with pytest.raises(ConfigError, match=r"2 problems .*nothing was run:\n  lr=3e-3: .*\n  lr=1e-3: "):
         plan_ladders(points, labels=["lr=3e-3", "lr=1e-3"])
 
 

@@ -185,9 +185,11 @@ def check_token_files(entry: Path, manifest: dict, *, checksum_max_bytes: float 
         path = entry / name
         expected = int(n_tokens) * dtype.itemsize
         size = path.stat().st_size if path.is_file() else None
+        if size is None:
+            raise unusable(entry, f"{name}, which its manifest lists, is missing", streamed=streamed)
         if size != expected:
-            raise unusable(entry, f"{name} holds {size if size is not None else 'no'} bytes where the "
-                                  f"manifest's {n_tokens} {dtype.name} tokens need {expected}", streamed=streamed)
+            raise unusable(entry, f"{name} holds {size} bytes where the manifest's {n_tokens} {dtype.name} "
+                                  f"tokens need {expected}", streamed=streamed)
         if checksum_max_bytes is not None and size <= checksum_max_bytes and sha256_file(path) != sha:
             raise unusable(entry, f"{name} does not match the sha256 in its manifest", streamed=streamed)
 
