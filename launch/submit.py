@@ -483,6 +483,7 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
         return []
     limit = options.max_array_size or max_array_size()
     submitted: dict[int, str] = {}  # id(PlannedRun) -> its Slurm job id
+    recorded: set[Path] = set()  # the run folders whose launch overrides.yaml has recorded
     entries: list[dict] = []
     depth: dict[int, int] = {}
     for p, after in todo:
@@ -497,7 +498,8 @@ def submit_grid(planned: Sequence[PlannedRun], options: SlurmOptions,
             for (name, after_id), runs in groups.items():
                 if name == bucket.name:
                     try:
-                        entries += _submit_array(runs, bucket, after_id, options, make_executor, limit, submitted)
+                        entries += _submit_array(runs, bucket, after_id, options, make_executor, limit, submitted,
+                                                 recorded)
                     except submitit.core.utils.FailedJobError as err:  # sbatch refused it (a partition, an account)
                         _record(todo, entries)  # the arrays queued before it stay tracked
                         queued = f"; {len(entries)} job(s) before it were queued" if entries else ""
@@ -515,7 +517,7 @@ def _record(todo: Sequence[tuple[PlannedRun, Any]], entries: list[dict]) -> None
 
 def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None, options: SlurmOptions,
                   make_executor: Callable[[SlurmOptions, Bucket, str | None], Any], limit: int,
-                  submitted: dict[int, str]) -> list[dict]:
+                  submitted: dict[int, str], recorded: set[Path]) -> list[dict]:
     """Submit jobs of one bucket waiting for the same jobs (`after`: their ids, ':'-joined) as job
     arrays of at most `limit` tasks; records each one's id in `submitted`; returns their manifest
     entries."""
@@ -523,8 +525,10 @@ def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None,
     for start in range(0, len(runs), limit):
         chunk = runs[start:start + limit]
         for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
-            p.point.run.write_config(p.point.cfg)
-            p.point.run.record_overrides(p.point.overrides)
+            if p.point.run.path not in recorded:  # once per run, not per job (a trunk's segments)
+                recorded.add(p.point.run.path)
+                p.point.run.write_config(p.point.cfg)
+                p.point.run.record_overrides(p.point.overrides)
         executor = make_executor(options, bucket, after)
         with executor.batch():
             jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step, group=p.job.group,

@@ -343,6 +343,8 @@ def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(t
     assert len(entries) == 4
     segments = [e["segment"] for e in entries if "segment" in e]
     assert len(segments) == len(set(segments)) == 2  # each trunk segment trained once
+    trunk = next(r for r in iter_run_dirs(out) if r.read_result().get("role") == "trunk")
+    assert len(trunk.read_overrides_history()) == 1  # one launch, one entry (was: one per segment)
     again = multirun(out, shared_cache_dir, *ladder)
     assert again.returncode == 0 and "3 of 3 runs are finished: not run again" in again.stdout + again.stderr
     assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4

@@ -204,9 +204,8 @@ class LocalLauncher(ProjectLauncher):
         if self.options.dry_run:
             return []
         with user_errors_exit():
-            for p in planned:  # each run this launch starts records the overrides that made it
-                if p.to_submit:
-                    p.point.run.record_overrides(p.point.overrides)
+            for point in {id(p.point): p.point for p in planned if p.to_submit}.values():  # once per run, not
+                point.run.record_overrides(point.overrides)  # per job (a trunk's segments): what made it
             try:
                 outcomes = run_locally(grid, self.options)
             except SweepInterrupted as stop:  # Ctrl-C or a run's SIGTERM: one line, exit code 130
