@@ -43,7 +43,7 @@ def test_chinchilla_gives_the_published_quantities_and_intervals():
 def test_compare_holds_out_the_largest_size_by_default():
     out = fit_law("compare", from_rows(rows()))
     assert out["n_held_out"] == 4 and out["cutoff"] == pytest.approx(1e8)
-    assert set(out["held_out_errors"]) == {"chinchilla", "subscaling"}
+    assert set(out["held_out_errors"]) == {"chinchilla", "subscaling", "kaplan"}
     assert out["held_out_errors"]["chinchilla"]["rms_log"] < 0.02
 
 

@@ -10,7 +10,7 @@ import pytest
 from sweep.errors import ConfigError
 from sweep.fit import parametric
 from sweep.fit.law_bootstrap import bootstrap
-from sweep.fit.parametric import (CHINCHILLA, SUBSCALING, ChinchillaLaw, LogRuns, chinchilla_start_grid, fit_chinchilla,
+from sweep.fit.parametric import (CHINCHILLA, KAPLAN, SUBSCALING, ChinchillaLaw, LogRuns, chinchilla_start_grid, fit_chinchilla,
                                   fit_subscaling, subscaling_start_grid)
 from tests import parametric_runs
 from tests.parametric_runs import TRUE_CHINCHILLA, TRUE_SUBSCALING, runs_grid
@@ -107,11 +107,11 @@ def test_weights_count_runs(chinchilla_runs):
         np.testing.assert_allclose(g_w, g_2, rtol=1e-10, atol=1e-300)
 
 
-@pytest.mark.parametrize("form", [CHINCHILLA, SUBSCALING], ids=lambda f: f.name)
+@pytest.mark.parametrize("form", [CHINCHILLA, SUBSCALING, KAPLAN], ids=lambda f: f.name)
 def test_objective_gradient_matches_finite_differences(chinchilla_runs, form):
     runs = LogRuns.of(*chinchilla_runs)
     rng = np.random.default_rng(3)
-    centre = [6.0, 6.0, 0.5, 0.3, 0.3, -4.0, -6.0][: form.n_params]
+    centre = [20.0, 22.0, 0.6, 0.8] if form is KAPLAN else [6.0, 6.0, 0.5, 0.3, 0.3, -4.0, -6.0][: form.n_params]
     theta_KxP = np.array(centre) + 0.3 * rng.normal(size=(4, form.n_params))
     w_KxR = rng.random((4, 48))
     _, grad_KxP = form.objective(theta_KxP, runs, w_KxR)

@@ -165,7 +165,7 @@ def test_fits_json_holds_the_true_laws(full):
     assert 0.3 < fits["envelope"]["a"] < 0.6
     assert fits["lr"]["exponent"] == pytest.approx(-0.125, abs=0.02)
     assert fits["batch_size"]["exponent"] == pytest.approx(0.3271, abs=0.02)
-    assert fits["held_out"]["n_held_out"] == 1 and set(fits["held_out"]["held_out_errors"]) == {"chinchilla", "subscaling"}
+    assert fits["held_out"]["n_held_out"] == 1 and set(fits["held_out"]["held_out_errors"]) == {"chinchilla", "subscaling", "kaplan"}
     lo, hi = fits["crossover"]["compute_interval"]
     assert fits["crossover"]["crossings"][0]["compute"] == pytest.approx(CROSSING, rel=0.5) and lo < CROSSING < hi
 

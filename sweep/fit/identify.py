@@ -68,7 +68,10 @@ class Flag:
 
 def identifiability_flags(fit: Any, boot: Any = None, compute: float | None = None) -> list[Flag]:
     """The flags of `fit` (a LawFit), its bootstrap `boot` (a BootstrapResult, optional) and the
-    compute C of its N_opt (optional; Chinchilla only); empty when the data pin everything down."""
+    compute C of its N_opt (optional; Chinchilla only); empty when the data pin everything down.
+    Kaplan's form (fitted only for the held-out comparison, unbootstrapped): its convergence alone."""
+    if fit.form == "kaplan":
+        return _convergence_flags(fit, boot)
     flags = [*_bound_flags(fit), *_interval_flags(fit, boot), *_extrapolation_flags(fit, compute),
              *_convergence_flags(fit, boot)]
     if fit.form == "subscaling":  # there A, alpha go with the tokens and B, beta with N

@@ -1,4 +1,5 @@
-"""The held-out comparison of the parametric laws (sweep/fit/parametric.py): each fitted on the runs
+"""The held-out comparison of the parametric laws (sweep/fit/parametric.py: Chinchilla's, the
+sub-scaling law and Kaplan et al.'s, as the sub-scaling paper compares them): each fitted on the runs
 below a size or compute cutoff, its error on the runs at or above it (`sweep fit --law compare`,
 the report's section 2).
 
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.parametric import LawFit, fit_law, form_named, run_arrays, validate_runs
+from sweep.fit.parametric import COMPARED_FORMS, LawFit, fit_law, form_named, run_arrays, validate_runs
 from sweep.record import training_flops
+
+COMPARED_LAWS = tuple(COMPARED_FORMS)  # chinchilla, subscaling, kaplan
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class HeldOutError:
 
 @dataclass(frozen=True)
 class LawComparison:
-    """Both laws fitted on the runs below the cutoff, judged on the runs at or above it.
+    """Each law fitted on the runs below the cutoff, judged on the runs at or above it.
 
     The `_R` arrays are every input run (training and held-out); `held_out_R` marks those at or
     above the cutoff, `predictions_R` is each law's prediction of every run."""
@@ -79,7 +82,7 @@ def held_out_error(pred_R: np.ndarray, loss_R: np.ndarray) -> HeldOutError:
 
 
 def compare_laws(N, tokens, loss, *, cutoff: float, by: str = "n_params",
-                 laws: tuple[str, ...] = ("chinchilla", "subscaling"), flops=None,
+                 laws: tuple[str, ...] = COMPARED_LAWS, flops=None,
                  names=None) -> LawComparison:
     """Fit each law on runs with N (by="n_params") or compute C (by="flops") below `cutoff`,
     predict the runs at or above it and report each law's held-out error and every run's

@@ -3,8 +3,9 @@
     chinchilla   Approach 3: E, A, B, alpha, beta, a, b, G, N_opt / T_opt (d_opt) / tokens per
                  parameter at `compute`, convergence; with bootstrap > 0, percentile intervals
     subscaling   the sub-optimal law of README "The science: Sub-scaling and data density", the same robust way
-    compare      both laws fitted below a cutoff (N or C, C the table's flops column where given,
-                 else 6 N T), their errors on the runs above it, each run's predictions (per_run)
+    compare      Chinchilla's, the sub-scaling and Kaplan's laws fitted below a cutoff (N or C, C the
+                 table's flops column where given, else 6 N T), their errors on the runs above it, each
+                 run's predictions (per_run)
     isoflop      Approach 2: parabolas per compute budget (around its best size), N_opt and T_opt
                  power laws of C; with bootstrap > 0, percentile intervals of a, b, N_opt, T_opt
     envelope     Approach 1: the lower envelope of every run's loss-vs-FLOPs curve

@@ -139,6 +139,26 @@ class SubScalingLaw:
                 "k_D": self.k_D, "k_N": self.k_N}
 
 
+@dataclass(frozen=True)
+class KaplanLaw:
+    """loss(N, T) = ((N_c / N)^(alpha_N / alpha_D) + D_c / T)^alpha_D (Kaplan et al. 2020, eq. 1.5):
+    no floor, the two terms inside one power. Fitted only to be compared held out (`--law compare`),
+    as the sub-scaling paper compares it; it has no compute-optimal allocation of its own here."""
+
+    N_c: float
+    D_c: float
+    alpha_N: float
+    alpha_D: float
+
+    def predict(self, N, tokens) -> np.ndarray:
+        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            return ((self.N_c / N) ** (self.alpha_N / self.alpha_D) + self.D_c / tokens) ** self.alpha_D
+
+    def params(self) -> dict[str, float]:
+        return {"N_c": self.N_c, "D_c": self.D_c, "alpha_N": self.alpha_N, "alpha_D": self.alpha_D}
+
+
 # --- input checks --------------------------------------------------------------------------
 
 def run_arrays(N, tokens, loss):
@@ -303,6 +323,28 @@ def subscaling_objective(theta_WxP, runs: LogRuns, w_WxR, delta: float = HUBER_D
     return f_W, grad_WxP
 
 
+def kaplan_objective(theta_WxP, runs: LogRuns, w_WxR, delta: float = HUBER_DELTA):
+    """theta = (log_N_c, log_D_c, alpha_N, alpha_D): log loss = alpha_D log(e^u_N + e^u_D), u_N =
+    (alpha_N / alpha_D)(log N_c - log N), u_D = log D_c - log T, summed as Huber of the log residual
+    like the other forms; the log-sum-exp is shifted by its larger term, so no start overflows."""
+    log_nc, log_dc, alpha_n, alpha_d = (c[:, None] for c in theta_WxP.T)
+    gap_WxR = log_nc - runs.logN_R  # log N_c - log N
+    u_n = alpha_n / alpha_d * gap_WxR
+    u_d = log_dc - runs.log_tokens_R
+    top = np.maximum(u_n, u_d)
+    log_s = top + np.log(np.exp(u_n - top) + np.exp(u_d - top))
+    share_n, share_d = np.exp(u_n - log_s), np.exp(u_d - log_s)  # each term's part of the sum
+    r_WxR = alpha_d * log_s - runs.log_loss_R
+    c_WxR = np.clip(r_WxR, -delta, delta)
+    h_WxR = c_WxR * (r_WxR - 0.5 * c_WxR)
+    if w_WxR is not None:
+        h_WxR, c_WxR = h_WxR * w_WxR, c_WxR * w_WxR
+    grad_WxP = np.stack([(c_WxR * alpha_n * share_n).sum(axis=1), (c_WxR * alpha_d * share_d).sum(axis=1),
+                         (c_WxR * share_n * gap_WxR).sum(axis=1), (c_WxR * (log_s - share_n * u_n)).sum(axis=1)],
+                        axis=1)
+    return h_WxR.sum(axis=1), grad_WxP
+
+
 # --- start grids -----------------------------------------------------------------------------
 
 ALPHA_BETA_STARTS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -329,6 +371,15 @@ def subscaling_start_grid() -> np.ndarray:
     log_k = tuple(np.log(K_STARTS))
     return _grid(LOG_AB_STARTS, LOG_AB_STARTS, SUBSCALING_LOG_E_STARTS,
                  SUBSCALING_EXPONENT_STARTS, SUBSCALING_EXPONENT_STARTS, log_k, log_k)
+
+
+KAPLAN_LOG_SCALE_STARTS = (5.0, 15.0, 25.0, 35.0)  # log N_c, log D_c (Kaplan et al.: about 31 and 30)
+KAPLAN_EXPONENT_STARTS = (0.05, 0.2, 0.5)  # alpha_N, alpha_D (Kaplan et al.: 0.076 and 0.103)
+
+
+def kaplan_start_grid() -> np.ndarray:
+    """4 x 4 x 3 x 3 = 144 starts of (log_N_c, log_D_c, alpha_N, alpha_D)."""
+    return _grid(KAPLAN_LOG_SCALE_STARTS, KAPLAN_LOG_SCALE_STARTS, KAPLAN_EXPONENT_STARTS, KAPLAN_EXPONENT_STARTS)
 
 
 def _grid(*axes) -> np.ndarray:
@@ -366,11 +417,19 @@ def _subscaling_law(theta_P) -> SubScalingLaw:
                          k_D=_exp(log_kd), k_N=_exp(log_kn))
 
 
+def _kaplan_law(theta_P) -> KaplanLaw:
+    log_nc, log_dc, alpha_n, alpha_d = (float(v) for v in theta_P)
+    return KaplanLaw(N_c=_exp(log_nc), D_c=_exp(log_dc), alpha_N=alpha_n, alpha_D=alpha_d)
+
+
 CHINCHILLA = Form("chinchilla", ("log_A", "log_B", "log_E", "alpha", "beta"),
                   chinchilla_objective, chinchilla_start_grid, _chinchilla_law)
 SUBSCALING = Form("subscaling", ("log_A", "log_B", "log_E", "alpha", "beta", "log_k_D", "log_k_N"),
                   subscaling_objective, subscaling_start_grid, _subscaling_law)
-FORMS = {form.name: form for form in (CHINCHILLA, SUBSCALING)}
+KAPLAN = Form("kaplan", ("log_N_c", "log_D_c", "alpha_N", "alpha_D"), kaplan_objective, kaplan_start_grid,
+              _kaplan_law)
+FORMS = {form.name: form for form in (CHINCHILLA, SUBSCALING)}  # the laws fitted, bootstrapped, suggested from
+COMPARED_FORMS = {**FORMS, KAPLAN.name: KAPLAN}  # and those also fitted for the held-out comparison alone
 
 
 # --- fitting -------------------------------------------------------------------------------------
@@ -379,8 +438,8 @@ FORMS = {form.name: form for form in (CHINCHILLA, SUBSCALING)}
 class LawFit:
     """The best of the grid: its law, objective (summed Huber) and convergence."""
 
-    form: str  # chinchilla | subscaling
-    law: ChinchillaLaw | SubScalingLaw
+    form: str  # chinchilla | subscaling | kaplan
+    law: ChinchillaLaw | SubScalingLaw | KaplanLaw
     objective: float
     converged: bool
     reason: str  # gtol | ftol | max_iter | line_search (see sweep.fit.lbfgs)
@@ -587,9 +646,9 @@ def distinct_optima(form: Form, N_R, tokens_R, x_SxP: np.ndarray, f_S: np.ndarra
 
 
 def form_named(form: Form | str) -> Form:
-    """A law's Form given itself or its name (chinchilla, subscaling); ConfigError naming the others."""
+    """A law's Form given itself or its name (chinchilla, subscaling, kaplan); ConfigError naming the others."""
     if isinstance(form, Form):
         return form
-    if form not in FORMS:
-        raise ConfigError(f"law={form!r} is not known; accepted: {', '.join(FORMS)}")
-    return FORMS[form]
+    if form not in COMPARED_FORMS:
+        raise ConfigError(f"law={form!r} is not known; accepted: {', '.join(COMPARED_FORMS)}")
+    return COMPARED_FORMS[form]

@@ -211,7 +211,8 @@ def _section_subscaling(fits: ReportFits) -> str:
                                    f"{fits.skipped['held_out']}")
         return "\n".join(lines)
     cmp = fits.comparison
-    lines += ["", f"Held-out comparison: both laws fitted on the {cmp.n_train} points with {cmp.by} < "
+    lines += ["", f"Held-out comparison: each law ({', '.join(cmp.fits)}; Kaplan et al.'s is ((N_c / N)^(alpha_N / "
+                  f"alpha_D) + D_c / T)^alpha_D, no floor) fitted on the {cmp.n_train} points with {cmp.by} < "
                   f"{cmp.cutoff:.4g}, judged on the {cmp.n_held_out} at or above it.", "",
               _md_table(("law", "mean abs rel error", "max abs rel error", "RMS log error"),
                         [(name, _pct(e.mean_abs_rel), _pct(e.max_abs_rel), _g(e.rms_log))

@@ -158,7 +158,8 @@ def held_out_comparison(cells: list[Cell]) -> tuple[dict | None, str, bool | Non
     N_X = np.array([c.n_params for c in cells])
     try:
         cmp = compare_laws(N_X, [c.tokens for c in cells], [c.loss for c in cells], cutoff=float(N_X.max()),
-                           flops=[c.flops for c in cells], names=[c.run for c in cells])
+                           flops=[c.flops for c in cells], names=[c.run for c in cells],
+                           laws=("chinchilla", "subscaling"))  # the finding's two
     except ConfigError as err:
         return None, f"the held-out comparison cannot run ({err})", None
     chin, sub = cmp.errors["chinchilla"].mean_abs_rel, cmp.errors["subscaling"].mean_abs_rel
