@@ -81,7 +81,7 @@ def test_a_manifest_is_replaced_whole_and_readable_by_the_group(tmp_path):
 
 @pytest.mark.parametrize("streamed, remedy", [
     (False, "token cache entry .* is unusable: .*; delete that folder to have it rebuilt"),
-    (True, "prepared corpus .* is unusable: .*; delete that folder and run `sweep prepare` again"),
+    (True, "prepared corpus .* is unusable: .*; run `sweep prepare` with the sweep.s overrides again .*delete that folder"),
 ])
 def test_a_damaged_entry_is_one_error_naming_the_folder_and_what_to_do(tmp_path, streamed, remedy):
     with pytest.raises(ConfigError, match=remedy):

@@ -138,6 +138,41 @@ def test_a_damaged_shard_is_reported_not_read(c4_dir, t5_dir, tmp_path):
         open_prepared(data, seq_len=16)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "altered", "deleted"])
+def test_sweep_prepare_makes_a_damaged_shard_again_from_its_unit_and_keeps_the_others(c4_dir, t5_dir, tmp_path, damage,
+                                                                                    caplog):
+    """Was: 'delete that folder and run sweep prepare again', every shard re-tokenized (hours for C4)."""
+    data = c4_config(c4_dir, t5_dir, tmp_path)
+    corpus = prepare_streamed(data, train_tokens=10**9)
+    first, second = (corpus.path / s["file"] for s in corpus.manifest["shards"][:2])
+    whole, kept = first.read_bytes(), second.stat().st_mtime_ns
+    if damage == "truncated":
+        first.write_bytes(whole[:-2])
+    elif damage == "altered":
+        first.write_bytes(bytes([whole[0] ^ 1]) + whole[1:])
+    else:
+        first.unlink()
+    if damage != "altered":  # a run checks sizes only; an altered byte is caught by `sweep prepare`'s checksums
+        with pytest.raises(ConfigError, match="train-00000.bin.*run `sweep prepare` with the sweep's overrides again"):
+            open_prepared(data, seq_len=16)
+    again = prepare_streamed(data, train_tokens=10**9)
+    assert first.read_bytes() == whole and second.stat().st_mtime_ns == kept
+    assert again.manifest["shards"] == corpus.manifest["shards"]
+    assert "made again from their units (damaged or missing): train-00000.bin" in caplog.text
+    open_prepared(data, seq_len=16)
+
+
+def test_a_shard_whose_unit_no_longer_gives_it_is_one_clear_error(c4_dir, t5_dir, tmp_path):
+    data = c4_config(c4_dir, t5_dir, tmp_path)
+    corpus = prepare_streamed(data, train_tokens=100)
+    manifest = json.loads((corpus.path / "manifest.json").read_text())
+    manifest["shards"][0]["sha256"] = "0" * 64  # as if the dataset had changed since
+    (corpus.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="train-00000.bin is damaged, and its unit 0 no longer tokenizes to the "
+                                          "shard its manifest records"):
+        prepare_streamed(data, train_tokens=100)
+
+
 @pytest.mark.parametrize("damage", ["a shard entry that is not an object", "no vocab_size"])
 def test_a_manifest_with_an_incomplete_entry_names_its_folder_and_the_fix(c4_dir, t5_dir, tmp_path, damage):
     data = c4_config(c4_dir, t5_dir, tmp_path)

@@ -142,8 +142,9 @@ def unusable(entry: Path, what: str, *, streamed: bool) -> ConfigError:
     """The error for a damaged entry: what is wrong, and how to get a good one (a local corpus's
     entry is rebuilt by the next run, a streamed one by `sweep prepare`). Never rebuilt over."""
     if streamed:
-        return ConfigError(f"prepared corpus {entry} is unusable: {what}; delete that folder and run "
-                           "`sweep prepare` again")
+        return ConfigError(f"prepared corpus {entry} is unusable: {what}; run `sweep prepare` with the sweep's "
+                           "overrides again (it makes a damaged or missing train shard again from its source); "
+                           "where that cannot, delete that folder and run it again")
     return ConfigError(f"token cache entry {entry} is unusable: {what}; delete that folder to "
                        "have it rebuilt")
 

@@ -53,6 +53,7 @@ from sweep.data.store import (
     check_token_files,
     entry_lock,
     read_manifest,
+    sha256_file,
     token_dtype,
     unusable,
     write_manifest,
@@ -183,7 +184,7 @@ def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> T
         for stale in entry.glob("*.tmp-*"):  # left by a killed prepare
             stale.unlink()
         if (entry / MANIFEST_FILE).exists():
-            corpus = _check_entry(entry, data, verify_checksums=True)
+            corpus = _checked_or_repaired(data, entry)
             manifest = corpus.manifest
         else:
             manifest = _new_manifest(data, entry)
@@ -196,6 +197,49 @@ def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> T
             manifest["density"] = _density(data, entry, manifest)
             _save(entry, manifest)
         return _check_entry(entry, data, verify_checksums=False)
+
+
+def _checked_or_repaired(data: DataConfig, entry: Path) -> TokenStore:
+    """The entry checked whole (sizes and checksums); a train shard that is missing, truncated or
+    altered is made again from its unit first (tokenizing is deterministic: the new shard must
+    have the manifest's sha256, or its source has changed and the error says so). A manifest of
+    another corpus or version, or a damaged eval split, stays the error it is."""
+    try:
+        return _check_entry(entry, data, verify_checksums=True)
+    except ConfigError as damage:
+        manifest = read_manifest(entry, streamed=True)
+        if (manifest.get("version") != PREPARED_VERSION or manifest.get("description") != describe_source(data)
+                or not isinstance(manifest.get("shards"), list)
+                or not all(isinstance(s, dict) and {"unit", "file", "n_tokens", "sha256"} <= s.keys()
+                           for s in manifest["shards"])):
+            raise
+        remade = _remake_shards(data, entry, manifest)
+        if not remade:
+            raise damage
+        log.warning("%s: made again from their units (damaged or missing): %s", entry.name, ", ".join(remade))
+        return _check_entry(entry, data, verify_checksums=True)
+
+
+def _remake_shards(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> list[str]:
+    """Tokenize again the unit of each shard whose file is missing or differs from its manifest
+    entry; returns their file names. ConfigError where a unit no longer gives its shard."""
+    itemsize = token_dtype(int(manifest["vocab_size"])).itemsize
+    skip0 = (manifest.get("eval") or {}).get("records_from_unit0", 0)
+    remade = []
+    for shard in manifest["shards"]:
+        path = entry / shard["file"]
+        if (path.is_file() and path.stat().st_size == int(shard["n_tokens"]) * itemsize
+                and sha256_file(path) == shard["sha256"]):
+            continue
+        made = _tokenize_unit(data, str(entry), int(shard["unit"]), skip0 if int(shard["unit"]) == 0 else 0)
+        tmp = entry / made.pop("tmp")
+        if made["sha256"] != shard["sha256"]:
+            tmp.unlink()
+            raise unusable(entry, f"{shard['file']} is damaged, and its unit {shard['unit']} no longer tokenizes to "
+                                  "the shard its manifest records (the dataset or tokenizer changed)", streamed=True)
+        os.replace(tmp, path)
+        remade.append(shard["file"])
+    return remade
 
 
 def _new_manifest(data: DataConfig, entry: Path) -> dict[str, Any]:
