@@ -62,6 +62,11 @@ PROGRESS_DELAY_S = 1.0  # a fit or bootstrap shows progress once it has taken th
 
 # --- the laws ------------------------------------------------------------------------------
 
+def float64s(*values) -> tuple[np.ndarray, ...]:
+    """Each of N, tokens, ... as a float64 array (a law's inputs)."""
+    return tuple(np.asarray(v, dtype=np.float64) for v in values)
+
+
 def params_times_tokens(C) -> np.ndarray:
     """N·T that a compute C pays for: C = training_flops(N, T) = 6·N·T is linear in N·T."""
     return np.asarray(C, dtype=np.float64) / training_flops(1.0, 1.0)
@@ -80,7 +85,7 @@ class ChinchillaLaw:
     beta: float
 
     def predict(self, N, tokens) -> np.ndarray:
-        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
+        N, tokens = float64s(N, tokens)
         return self.E + self.A / N**self.alpha + self.B / tokens**self.beta
 
     @property
@@ -128,7 +133,7 @@ class SubScalingLaw:
     k_N: float
 
     def predict(self, N, tokens) -> np.ndarray:
-        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
+        N, tokens = float64s(N, tokens)
         otr = tokens / N
         r_d = 1 + 1 / (1 + np.exp(-self.k_D * otr))
         r_n = 1 + 1 / (1 + np.exp(-self.k_N * otr))
@@ -150,13 +155,13 @@ class KaplanLaw:
     alpha_N: float
     alpha_D: float
 
-    def predict(self, N, tokens) -> np.ndarray:
-        N, tokens = np.asarray(N, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
-        with np.errstate(over="ignore"):
-            return ((self.N_c / N) ** (self.alpha_N / self.alpha_D) + self.D_c / tokens) ** self.alpha_D
-
     def params(self) -> dict[str, float]:
         return {"N_c": self.N_c, "D_c": self.D_c, "alpha_N": self.alpha_N, "alpha_D": self.alpha_D}
+
+    def predict(self, N, tokens) -> np.ndarray:
+        N, tokens = float64s(N, tokens)
+        with np.errstate(over="ignore"):
+            return ((self.N_c / N) ** (self.alpha_N / self.alpha_D) + self.D_c / tokens) ** self.alpha_D
 
 
 # --- input checks --------------------------------------------------------------------------
