@@ -25,6 +25,8 @@ from sweep.preflight import check_writable_dir
 MULTIRUN_FLAGS = ("-m", "--multirun")
 _CONFIG_NAME_FLAGS = ("-cn", "--config-name")
 PLANNER_KEYS = ("budget.trunk", "budget.ladder_tokens_per_param")  # the ladder planner's, never a grid's
+DRY_RUN_OVERRIDES = ("hydra.sweeper.dry_run=true", "hydra.launcher.dry_run=true")  # --dry-run's, and the launchers'
+
 
 
 def check_command_line(args: Sequence[str]) -> None:
@@ -127,7 +129,8 @@ def check_multirun(overrides: list[str], config_name: str = "train") -> None:
     base = _compose(fixed, config_name, return_hydra_config=True)
     experiment_scale(base)  # a scale the experiment lacks: one error before Hydra creates any folder
     out_dir_swept = any(o.split("=", 1)[0].lstrip("+") == "out_dir" for o in overrides if o not in fixed)
-    if not out_dir_swept:
+    dry_run = any(o in DRY_RUN_OVERRIDES for o in overrides)  # plans, writes nothing: its plan names the folder
+    if not out_dir_swept and not dry_run:
         check_writable_dir("out_dir", base.out_dir)
 
 

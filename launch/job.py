@@ -38,6 +38,16 @@ def interrupted_result(stop: RunInterrupted) -> dict[str, Any]:
     return {"status": INTERRUPTED, "step": stop.step, "signal": stop.signal_name, "error": str(stop)}
 
 
+class StoppedBeforeTraining(BaseException):
+    """SIGTERM to a local job before its training loop holds the stop signals (while it starts,
+    loads its data, builds its model): it stops there, with nothing new to save. A BaseException,
+    as KeyboardInterrupt is: never recorded as the run's failure."""
+
+
+def _stop_before_training(signum: int, frame: Any) -> None:
+    raise StoppedBeforeTraining
+
+
 def _cluster() -> str | None:
     """submitit's name for where this job runs ("local", "slurm", ...); None outside a job."""
     try:
@@ -63,10 +73,21 @@ class TrainJob(submitit.helpers.Checkpointable):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
         if _num_tasks() > 1:  # one task per GPU: torch.distributed's variables, from submitit's view
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        # submitit's own SIGTERM handler only logs it: a local job stopped while it starts would train on
+        previous = signal.signal(signal.SIGTERM, _stop_before_training) if _cluster() == "local" else None
         try:
             if self.group is not None:  # every rank: the first to take the lock decides, the others read
                 decide_group(self.group, getattr(self, "rung", 0))  # (a job pickled before rungs: 0)
             return train(self.cfg, until_step=self.until_step)
+        except StoppedBeforeTraining:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
+            result = _result_or_none(self.cfg)
+            if result.get("status") in FINISHED:  # it ended just before the signal
+                return result
+            log.warning("SIGTERM received before training started: nothing new to save; re-run the same command "
+                        "to resume")
+            return {"status": INTERRUPTED, "step": None, "signal": "SIGTERM",
+                    "error": "SIGTERM received before training started"}
         except RunHeld as held:  # another process trains the run: skipped, not failed
             log.warning("%s", held)
             return held_result(held)
@@ -97,6 +118,9 @@ class TrainJob(submitit.helpers.Checkpointable):
                     and run.holder() is None:  # a live holder records its own outcome
                 record_failure(self.cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission | None:
         """Called by submitit on SIGUSR2: the same job again, to resume; None (no requeue) once
@@ -106,6 +130,14 @@ class TrainJob(submitit.helpers.Checkpointable):
             log.info("%s: already %s: not requeued", RunDir.for_config(self.cfg).path.name, result["status"])
             return None
         return super().checkpoint(*args, **kwargs)
+
+
+def _result_or_none(cfg: TrainConfig) -> dict[str, Any]:
+    """The run's result.json, or {} where there is none or it cannot be read."""
+    try:
+        return RunDir.for_config(cfg).read_result() or {}
+    except DamagedFile:
+        return {}
 
 
 def held_result(held: RunHeld) -> dict[str, Any]:

@@ -171,11 +171,16 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running])
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
-        steps = ", ".join(f"{o.point.run.path.name} (step {o.result.get('step')})" for o in interrupted[:3])
-        more = f" and {len(interrupted) - 3} more" if len(interrupted) > 3 else ""
         raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal, each with its checkpoint saved: "
-                               f"{steps}{more}; re-run the same command to resume them")
+                               f"{where_stopped(interrupted)}; re-run the same command to resume them")
     return [outcomes[id(p)] for p in points]
+
+
+def where_stopped(interrupted: Sequence[Outcome], names_shown: int = 3) -> str:
+    """'NAME (step 12), NAME (before its first step) and 2 more'."""
+    at = lambda o: "before its first step" if o.result.get("step") is None else f"step {o.result['step']}"  # noqa: E731
+    parts = [f"{o.point.run.path.name} ({at(o)})" for o in interrupted[:names_shown]]
+    return ", ".join(parts) + (f" and {len(interrupted) - names_shown} more" if len(interrupted) > names_shown else "")
 
 
 @contextlib.contextmanager
@@ -199,8 +204,22 @@ def stopping_on_ctrl_c(running: list[tuple[Job, Any, list[int]]], pending: list[
         except KeyboardInterrupt:
             raise SweepInterrupted("stopped waiting: the runs stopped by Ctrl-C save their checkpoints on their own; "
                                    "re-run the same command to resume them") from None
-        raise SweepInterrupted(f"Ctrl-C: {len(running)} run(s) stopped, each with its checkpoint saved: {names}; "
-                               "re-run the same command to resume them") from None
+        ended = [Outcome(job.point, _job_result(submitted), None) for job, submitted, _ in running]
+        stopped = [o for o in ended if (o.result or {}).get("status") == INTERRUPTED]
+        finished = [o for o in ended if (o.result or {}).get("status") != INTERRUPTED]
+        also = f"; {len(finished)} ended before it could stop: {', '.join(o.point.run.path.name for o in finished)}" \
+            if finished else ""
+        raise SweepInterrupted(f"Ctrl-C: {len(stopped)} run(s) stopped, each with its checkpoint saved"
+                               f"{': ' + where_stopped(stopped) if stopped else ''}{also}; re-run the same command "
+                               "to go on") from None
+
+
+def _job_result(submitted: Any) -> dict[str, Any] | None:
+    """What a job that has ended returned (rank 0's), None where it raised or wrote nothing."""
+    try:
+        return submitted.results()[0]
+    except Exception:  # noqa: BLE001 (its failure is its run's, named by `sweep status`)
+        return None
 
 
 def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],

@@ -89,3 +89,23 @@ def test_a_trunk_segment_job_stops_at_its_segment_end_and_is_requeued_as_the_sam
     assert requeued.function.until_step == first.until_step  # a requeued segment resumes to the same end
     assert job() == {"status": SEGMENT_DONE, "run": first.point.run.path.name, "step": first.last_step}
     assert first.done() and first.point.run.read_result() is None
+
+
+def test_a_local_job_stopped_while_it_starts_stops_there_not_after_its_whole_budget(tiny_config, monkeypatch):
+    """submitit's SIGTERM handler only logs the signal: before the training loop held it, a local job sent
+    SIGTERM (the launcher's Ctrl-C) trained its whole budget. Now it stops there, as interrupted."""
+    import os
+    import signal
+
+    import launch.job
+
+    def starting(cfg, until_step=None):  # the signal arrives while the run loads its data
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the job")
+    monkeypatch.setattr(launch.job, "_cluster", lambda: "local")
+    monkeypatch.setattr(launch.job, "train", starting)
+    before = signal.getsignal(signal.SIGTERM)
+    result = TrainJob(tiny_config())()
+    assert result["status"] == "interrupted" and result["step"] is None
+    assert signal.getsignal(signal.SIGTERM) is before  # submitit's handler back once the job ends
+    assert RunDir.for_config(tiny_config()).read_result() is None  # no failure recorded
