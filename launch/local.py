@@ -82,9 +82,9 @@ def ranks_per_run(options: LocalOptions) -> int:
 def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> list[int]:
     """The GPUs to share out among the runs; ConfigError for a parallelism below 1, runs x GPUs that
     do not fit in visible_gpus (or, without visible_gpus, in the CUDA GPUs this machine has), or a
-    batch that the ranks of a run cannot split. Before any run starts, and in a dry run too."""
-    if options.parallelism < 1:
-        raise ConfigError(f"hydra.launcher.parallelism={options.parallelism}: must be >= 1")
+    batch that the ranks of a run cannot split; an option of the wrong kind (`check_option_values`).
+    Before any run starts, and in a dry run too."""
+    check_option_values(options)
     needed = options.parallelism * options.gpus_per_run
     if options.visible_gpus is None and needed:
         import torch
@@ -104,6 +104,29 @@ def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> l
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                               f"not divisible by the {tasks} ranks of each run")
     return gpus
+
+
+# hydra.launcher.* that must be whole numbers, with the least each accepts (Hydra does not type a
+# launcher's options: `timeout_min=abc` reached submitit, `parallelism=two` a comparison)
+WHOLE_OPTIONS = {"parallelism": 1, "gpus_per_run": 0, "timeout_min": 1}
+
+
+def check_option_values(options: LocalOptions) -> None:
+    """ConfigError naming an option of the wrong kind or range, and what is accepted."""
+    from sweep.preflight import check_writable_dir
+
+    for key, least in WHOLE_OPTIONS.items():
+        value = getattr(options, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")
+    tasks = options.tasks_per_run
+    if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
+        raise ConfigError(f"hydra.launcher.tasks_per_run={tasks!r}: accepted is a whole number >= 1, or null (one "
+                          "rank per GPU)")
+    poll = options.poll_s
+    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not 0 <= poll < float("inf"):
+        raise ConfigError(f"hydra.launcher.poll_s={poll!r}: accepted is a number of seconds >= 0")
+    check_writable_dir("hydra.launcher.folder", options.folder)
 
 
 def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outcome]:

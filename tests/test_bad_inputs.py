@@ -127,6 +127,8 @@ IN_PROCESS_CASES = [
     (["model.rope_base=inf"], ["model.rope_base=inf", "> 0"]),
     (["train.peak_tflops=inf"], ["train.peak_tflops=inf", "> 0"]),
     (["train.peak_tflops=0"], ["train.peak_tflops=0.0", "> 0, or null"]),
+    (["seed=-1"], ["seed=-1", "whole number >= 0"]),  # was: a numpy traceback after the corpus was built
+    (["out_dir="], ["out_dir=''", "a folder path"]),  # was: the token cache written at /token_cache
     (["optim.schedule=wsd", "optim.cooldown_fraction=nan"], ["optim.cooldown_fraction=nan", "finite"]),
     (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
     (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),

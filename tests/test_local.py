@@ -98,8 +98,17 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
     (0, dict(gpus_per_run=1), r"1 runs x gpus_per_run=1 need 1 GPUs; this machine has 0 CUDA GPU\(s\): accepted is "
                               r"gpus_per_run=0 \(CPU\)"),  # was: trained on the CPU, silently
     (2, dict(gpus_per_run=2, parallelism=2), r"need 4 GPUs; this machine has 2"),
-    (2, dict(parallelism=0), r"hydra.launcher.parallelism=0: must be >= 1"),
+    (2, dict(parallelism=0), r"hydra.launcher.parallelism=0: accepted is a whole number >= 1"),
     (0, dict(gpus_per_run=2, visible_gpus=[0]), r"1 runs x 2 GPUs do not fit in visible_gpus=\[0\]"),
+    # each was a raw traceback (submitit's int('abc'), a str < int) or accepted in silence
+    (0, dict(parallelism="two"), r"hydra.launcher.parallelism='two': accepted is a whole number >= 1"),
+    (0, dict(timeout_min="abc"), r"hydra.launcher.timeout_min='abc': accepted is a whole number >= 1"),
+    (0, dict(timeout_min=0), r"hydra.launcher.timeout_min=0: accepted is a whole number >= 1"),
+    (0, dict(gpus_per_run=-1), r"hydra.launcher.gpus_per_run=-1: accepted is a whole number >= 0"),
+    (0, dict(gpus_per_run=1.5), r"hydra.launcher.gpus_per_run=1.5: accepted is a whole number >= 0"),
+    (0, dict(tasks_per_run=0), r"hydra.launcher.tasks_per_run=0: accepted is a whole number >= 1, or null"),
+    (0, dict(poll_s=-1), r"hydra.launcher.poll_s=-1: accepted is a number of seconds >= 0"),
+    (0, dict(folder="/dev/null/x"), r"hydra.launcher.folder='/dev/null/x' is under /dev/null, which is a file"),
 ])
 def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypatch, found, options, words):
     import torch
@@ -112,7 +121,9 @@ def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypa
     with pytest.raises(ConfigError, match=words):
         check_local_options([], LocalOptions(**chosen))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
-    if "parallelism" not in options or options["parallelism"] > 0:
+    if set(options) <= {"gpus_per_run", "parallelism", "visible_gpus"} and options.get("parallelism", 1) != 0 \
+            and isinstance(options.get("gpus_per_run", 0), int) and options.get("gpus_per_run", 0) >= 0 \
+            and isinstance(options.get("parallelism", 1), int):
         assert check_local_options([], LocalOptions(**{**chosen, "visible_gpus": None})) == list(
             range(chosen["parallelism"] * chosen["gpus_per_run"]))
 
