@@ -43,7 +43,9 @@ def test_suggest_on_a_table_names_its_candidates_and_those_left_out_below_its_fe
     assert re.search(r"candidates: n_params=1e\+06,.*budget.tokens_per_param=5,10,20,40; 1 point left out \(first: "
                      r"N1e6-tpp5: 5e\+06 tokens, fewer than any run of the table \(9.65e\+06\)", out)
     assert main(["suggest", str(table), "--target-compute", "1e21", "--count", "1", "--bootstrap", "20", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["left_out"] == 1  # 1e6 at 5 tokens per parameter, not 1.93e6
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["left_out"] == 1  # 1e6 at 5 tokens per parameter, not 1.93e6
+    assert printed["candidates_left_out"]["already run"] > 0  # the fitted points' own (N, T), counted apart
 
 
 def test_suggest_json_gives_each_proposal_its_gpu_hours_and_command(law_table, capsys):

@@ -181,7 +181,7 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
         return
     console.print("commands:", highlight=False)
     for command in commands:
-        console.print(f"  {command}", highlight=False, soft_wrap=True)
+        console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)  # data.paths=[...] is no markup
 
 
 def replay(source: str, law: str, growth: float | None, count: int | None, holdout: int | None,

@@ -65,7 +65,7 @@ class Suggestion:
             "misfit_test": None if self.misfit is None else dict(self.misfit.__dict__),
             "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
             "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
-            "left_out": dict(self.left_out),
+            "candidates_left_out": dict(self.left_out),
             "count": self.count, "budget": self.budget, "flops": self.flops,
             "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
             "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
