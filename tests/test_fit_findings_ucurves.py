@@ -106,6 +106,12 @@ def test_the_finding_draws_its_figure_and_says_its_numbers():
     assert len(finding.header) == len(finding.rows[0])
     d = finding.to_dict()
     assert d["verdict"] in VERDICTS and d["details"]["resamples"] == 50 and len(d["details"]["cells"]) == 2
+    assert finding.draw().axes[0].get_ylabel() == "final loss (nats/token)"  # a sweep's own losses
+    from dataclasses import replace
+
+    from sweep.fit.table import FILE_LOSS_UNIT
+    published = replace(make_table(lr_cells([(1e7, 1e-2), (1e8, 3e-3)])), loss_unit=FILE_LOSS_UNIT)
+    assert assess_lr_ucurve(published, **FAST).draw().axes[0].get_ylabel() == "final loss (the runs file's unit)"
 
 
 # --- batch_ucurve -----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from sweep.fit.envelope import EnvelopeFit
 from sweep.fit.hyperparams import parabola_window, ucurve_table
 from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_budgets
 from sweep.fit.predict import RunPrediction, swept_axis
-from sweep.fit.table import Curves, RunsTable
+from sweep.fit.table import LOSS_UNIT, Curves, RunsTable
 from sweep.record import training_flops
 
 DPI = 110  # the report's PNGs
@@ -334,7 +334,7 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
 
 
 def draw_best_loss_by_recipe(series: Mapping[str, tuple[Any, Any, Any]], ax: Any = None,
-                             title: str = "Best loss per recipe") -> Figure:
+                             title: str = "Best loss per recipe", unit: str = LOSS_UNIT) -> Figure:
     """One line per recipe (or recipe and tokens-per-parameter group): `series` maps its label to
     (N_X, loss_X, stderr_X), the best loss of each (N, tokens) cell with its eval standard error
     as the error bar; log x."""
@@ -343,14 +343,15 @@ def draw_best_loss_by_recipe(series: Mapping[str, tuple[Any, Any, Any]], ax: Any
         order = np.argsort(n_X)
         ax.errorbar(np.asarray(n_X)[order], np.asarray(loss_X)[order], yerr=np.asarray(se_X)[order], fmt="o-",
                     color=f"C{k}", ms=4, lw=1.2, capsize=2, label=label)
-    log_axes(ax, "parameters N", "best final loss (nats/token)")
+    log_axes(ax, "parameters N", f"best final loss ({unit})")
     ax.legend(fontsize=7, title="bars: eval standard error", title_fontsize=7)
     ax.set_title(title, fontsize=9)
     return fig
 
 
 def draw_recipe_difference(x_label: str, series: Mapping[str, tuple[Any, Any, Any]],
-                           diff: tuple[Any, Any, Any], z: float, diff_label: str, axes: Any = None) -> Figure:
+                           diff: tuple[Any, Any, Any], z: float, diff_label: str, axes: Any = None,
+                           unit: str = LOSS_UNIT) -> Figure:
     """Left: each recipe's best loss (`series`: label -> (x_X, loss_X, stderr_X)) against the
     swept size x (width d or N), error bars its standard error. Right: the difference of the two
     (`diff`: (x_X, diff_X, stderr_X), `diff_label` what it is) with its band of +-z standard
@@ -358,7 +359,7 @@ def draw_recipe_difference(x_label: str, series: Mapping[str, tuple[Any, Any, An
     fig, (ax, ax_diff) = new_axes(axes, 2, (11, 4.4))
     for k, (label, (x_X, loss_X, se_X)) in enumerate(series.items()):
         ax.errorbar(x_X, loss_X, yerr=se_X, fmt="o-", color=f"C{k}", ms=4, lw=1.2, capsize=2, label=label)
-    log_axes(ax, x_label, "best final loss (nats/token)")
+    log_axes(ax, x_label, f"best final loss ({unit})")
     ax.legend(fontsize=8, title="bars: eval standard error", title_fontsize=7)
     ax.set_title("Best loss per recipe", fontsize=9)
     x_X, diff_X, se_X = (np.asarray(v, dtype=float) for v in diff)
@@ -366,7 +367,7 @@ def draw_recipe_difference(x_label: str, series: Mapping[str, tuple[Any, Any, An
                          label=f"+-{z:g} combined standard errors")
     ax_diff.plot(x_X, diff_X, "o-", color="C2", ms=4, lw=1.2, label=diff_label)
     ax_diff.axhline(0, color="0.3", lw=0.8)
-    log_axes(ax_diff, x_label, f"{diff_label} (nats/token)", y_log=False)
+    log_axes(ax_diff, x_label, f"{diff_label} ({unit})", y_log=False)
     ax_diff.legend(fontsize=8)
     ax_diff.set_title("Difference of the recipes (> 0: the second recipe is lower)", fontsize=9)
     return fig
@@ -375,7 +376,8 @@ def draw_recipe_difference(x_label: str, series: Mapping[str, tuple[Any, Any, An
 CORPUS_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
-def draw_loss_vs_tokens_by_corpus(series: Sequence[tuple[float, float, Any, Any, Any]], ax: Any = None) -> Figure:
+def draw_loss_vs_tokens_by_corpus(series: Sequence[tuple[float, float, Any, Any, Any]], ax: Any = None,
+                                  unit: str = LOSS_UNIT) -> Figure:
     """Loss against tokens T, one line per (corpus, size N): `series` holds (duplicate rate, N,
     tokens_X, loss_X, stderr_X); one colour per corpus (its duplicate rate in the legend), one
     marker per size; bars: eval standard error; log-log."""
@@ -391,14 +393,14 @@ def draw_loss_vs_tokens_by_corpus(series: Sequence[tuple[float, float, Any, Any,
         ax.plot([], [], "-", color=colour, lw=2, label=f"duplicate rate {rate:.2f}")
     for k, n in enumerate(sizes):
         ax.plot([], [], CORPUS_MARKERS[k % len(CORPUS_MARKERS)], color="0.3", ms=5, label=f"N = {n:.3g}")
-    log_axes(ax, "tokens T", "best final loss (nats/token)")
+    log_axes(ax, "tokens T", f"best final loss ({unit})")
     ax.legend(fontsize=7, title="colour: corpus; marker: size", title_fontsize=7)
     ax.set_title("Loss against tokens per size and corpus (bars: eval standard error)", fontsize=9)
     return fig
 
 
 def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
-             lines: Sequence[tuple[float, Any, Any, float, float]], axes: Any = None) -> Figure:
+             lines: Sequence[tuple[float, Any, Any, float, float]], axes: Any = None, unit: str = LOSS_UNIT) -> Figure:
     """Left: the compute exponent alpha_C of each over-training ratio r = T / N against r (log x),
     bars its interval (`interval_Kx2`). Right: ln L against ln C per ratio with its fitted line:
     `lines` holds (r, lnC_X, lnL_X, intercept, slope), one colour per ratio."""
@@ -427,7 +429,7 @@ def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
         x = np.linspace(lnC_X.min(), lnC_X.max(), 20)
         ax_fit.plot(x, intercept + slope * x, color=colour, lw=1.1)
     ax_fit.set_xlabel("ln C (FLOPs)")
-    ax_fit.set_ylabel("ln L (final loss, nats/token)")
+    ax_fit.set_ylabel(f"ln L (final loss, {unit})")
     ax_fit.grid(True, alpha=0.3)
     if labelled:
         ax_fit.legend(fontsize=7)
@@ -476,7 +478,7 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
     return fig
 
 
-def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None) -> Figure:
+def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None, unit: str = LOSS_UNIT) -> Figure:
     """A U-curve finding's cells (sweep/fit/findings/ucurves.py UCurve: n_params, tokens, recipe,
     value_X, loss_X, stderr_X, shape, opt_value, interval), one line per cell coloured by its size
     N: the best loss at each value with its standard error as bars, the optimum (star) with its
@@ -496,7 +498,7 @@ def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None) -> F
             lo, hi = c.interval
             ax.errorbar([c.opt_value], [loss], xerr=[[max(c.opt_value - lo, 0)], [max(hi - c.opt_value, 0)]],
                         fmt="*", color=colour, ms=11, mec="k", mew=0.6, elinewidth=1.4, capsize=3)
-    log_axes(ax, label, "final loss (nats/token)", y_log=False)
+    log_axes(ax, label, f"final loss ({unit})", y_log=False)
     if labelled:
         ax.legend(fontsize=7, title="bars: eval stderr; stars: optimum [interval]", title_fontsize=7)
     else:
@@ -506,7 +508,8 @@ def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None) -> F
     return fig
 
 
-def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax: Any = None) -> Figure:
+def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax: Any = None,
+                       unit: str = LOSS_UNIT) -> Figure:
     """Each cell's optimal batch size (bars: its interval) against its best loss (bars: its
     standard error), coloured by N, hollow where the optimum is no parabola vertex (left out of
     the fit); the fitted line B_opt = coefficient L^slope (`fit`: its dict, None: not fitted).
@@ -529,7 +532,7 @@ def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax:
         l_x = np.geomspace(min(losses) * 0.98, max(losses) * 1.02, 50)
         ax.plot(l_x, fit["coefficient"] * l_x ** fit["slope"], color="C3", lw=1.2,
                 label=f"B_opt = {fit['coefficient']:.3g} L^{fit['slope']:.3g} (s +- {fit['slope_stderr']:.2g})")
-    log_axes(ax, "best final loss L (nats/token)", "optimal batch size B_opt")
+    log_axes(ax, f"best final loss L ({unit})", "optimal batch size B_opt")
     ax.legend(fontsize=7, title="hollow: no vertex, not fitted", title_fontsize=7)
     ax.set_title("Optimal batch size against the loss", fontsize=9)
     return fig

@@ -84,7 +84,8 @@ def assess_l2_vs_decay(table: RunsTable, *, resamples: int, seed: int) -> Findin
     def draw():
         from sweep.fit.figures import draw_best_loss_by_recipe
 
-        return draw_best_loss_by_recipe(series, title="l2_vs_decay: best loss per recipe against N")
+        return draw_best_loss_by_recipe(series, title="l2_vs_decay: best loss per recipe against N",
+                                        unit=table.loss_unit)
 
     note = fallback_note(cells)
     if not compared:
@@ -166,7 +167,8 @@ def assess_lr_crossover(table: RunsTable, *, resamples: int, seed: int) -> Findi
     def draw():
         from sweep.fit.figures import draw_recipe_difference
 
-        return draw_recipe_difference(x_label, series, diff_series, Z, "loss(lr-constant) - loss(lr-2-over-d)")
+        return draw_recipe_difference(x_label, series, diff_series, Z, "loss(lr-constant) - loss(lr-2-over-d)",
+                                      unit=table.loss_unit)
 
     note = fallback_note([c for p in pairs for c in p.values()])
     if not pairs:

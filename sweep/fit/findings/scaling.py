@@ -103,7 +103,7 @@ def assess_density_subscaling(table: RunsTable, *, resamples: int, seed: int) ->
     def draw():
         from sweep.fit.figures import draw_loss_vs_tokens_by_corpus
 
-        return draw_loss_vs_tokens_by_corpus(series)
+        return draw_loss_vs_tokens_by_corpus(series, unit=table.loss_unit)
 
     gains_text = ", ".join(f"N = {n:.3g}: g = {gains[most][n]['gain']:.3g} ± {gains[most][n]['stderr']:.2g} vs "
                            f"{gains[least][n]['gain']:.3g} ± {gains[least][n]['stderr']:.2g}" for n in shared)
@@ -202,7 +202,8 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     def draw():
         from sweep.fit.figures import draw_otr
 
-        return draw_otr(ratio_K, [fits[r]["alpha"] for r in ratio_K], [fits[r]["interval"] for r in ratio_K], lines)
+        return draw_otr(ratio_K, [fits[r]["alpha"] for r in ratio_K], [fits[r]["interval"] for r in ratio_K], lines,
+                        unit=table.loss_unit)
 
     def shown(r: float) -> str:
         return f"alpha_C = {fits[r]['alpha']:.3g} ± {fits[r]['stderr']:.2g} at r = {r:g}"

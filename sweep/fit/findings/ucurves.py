@@ -205,7 +205,7 @@ def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding 
         else:
             verdict, because = CANNOT_TELL, _summary(problems)
     return _finding("lr_ucurve", LR_CLAIM, LR_RULE, verdict, because, curves, resamples, seed,
-                    lambda: draw_finding_ucurves(curves, "lr"))
+                    lambda: draw_finding_ucurves(curves, "lr", unit=table.loss_unit))
 
 
 def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
@@ -230,7 +230,7 @@ def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Findi
         because = _summary([_flat_because(c, "batch_size", claim=False) if c.shape == FLAT else
                             _edge_because(c, "batch_size") for c in curves if c.shape != U])
     return _finding("batch_ucurve", BATCH_CLAIM, BATCH_RULE, verdict, because, curves, resamples, seed,
-                    lambda: draw_finding_ucurves(curves, "batch_size"))
+                    lambda: draw_finding_ucurves(curves, "batch_size", unit=table.loss_unit))
 
 
 def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
@@ -259,7 +259,7 @@ def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Find
     details = {"param": "batch_size", "z": Z, "level": LEVEL, "resamples": resamples, "seed": seed,
                "cells": [c.to_dict() for c in curves], "fit": fit}
     return Finding("batch_vs_loss", BATCH_LOSS_CLAIM, BATCH_LOSS_RULE, verdict, because, (*HEADER, "in fit"), rows,
-                   lambda: draw_batch_vs_loss(curves, fit), details)
+                   lambda: draw_batch_vs_loss(curves, fit, unit=table.loss_unit), details)
 
 
 # --- the pieces ---------------------------------------------------------------------------------
