@@ -54,6 +54,15 @@ def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().out
 
 
+def test_status_output_paths_that_cannot_be_written_are_one_line_before_the_table(tmp_path, capsys):
+    """Was: a NotADirectoryError traceback for --plot, and the training runs' disk advice for --csv."""
+    (tmp_path / "afile").write_text("")
+    assert main(["status", str(tmp_path), "--plot", str(tmp_path / "afile" / "x.png")]) == 2
+    assert f"--plot {tmp_path / 'afile' / 'x.png'}: its folder" in capsys.readouterr().out
+    assert main(["status", str(tmp_path), "--csv", str(tmp_path)]) == 2
+    assert "is a folder; accepted: a file path" in capsys.readouterr().out
+
+
 def test_status_upload_logs_the_table_and_plot_to_the_sweep_s_wandb_group(tiny_config, tmp_path, capsys):
     train(tiny_config("logger.mode=offline"))  # logger=none: W&B settings are still recorded
     plot = tmp_path / "scaling.png"

@@ -41,7 +41,7 @@ def plan(overrides: Sequence[str], config_name: str) -> int:
     for point in grid:
         damage = point.damage()
         if damage is not None:
-            console.print(f"damaged: {damage}", highlight=False)
+            console.print(f"damaged: {damage}", highlight=False, soft_wrap=True)  # one line, for grep
     print_not_ready(grid, False, console)  # the device is checked where the runs start, as on Slurm
     return 0
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from launch.commands.printing import console, duration, num
 from launch.commands.wandb_target import report_target
 from launch.queue import STUCK_REASONS
+from sweep.errors import ConfigError
 from sweep.progress import progress
 from sweep.results import flatten
 from sweep.storage import atomic_write
@@ -99,8 +100,14 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
 
 def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool, interval_s: float, upload: bool,
             rows_only: bool, parquet: Path | None) -> Any:
+    from sweep.preflight import check_writable_dir
     from sweep.results import differing_settings
 
+    for option, path in (("--plot", plot), ("--csv", csv_path), ("--parquet", parquet)):
+        if path is not None:  # before the table is read (or waited for): one line, not a traceback at the end
+            if Path(path).is_dir():
+                raise ConfigError(f"{option} {path}: is a folder; accepted: a file path")
+            check_writable_dir(f"{option} {path}: its folder", Path(path).parent)
     if follow:
         wait(source, interval_s)
     rows = runs_table(source)
@@ -144,7 +151,7 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                 if r.get("wandb_id") else f" (traceback: {r['path']}/result.json)"
             console.print(f"failed: {r['path']}: {r.get('error', '')}{where}")
         elif r["status"] == "damaged":
-            console.print(f"damaged: {r['error']}", highlight=False)
+            console.print(f"damaged: {r['error']}", highlight=False, soft_wrap=True)
     if csv_path is not None:
         flat = [flatten(r) for r in rows]
         columns = sorted({k for r in flat for k in r if k != "traceback"})
