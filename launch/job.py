@@ -81,7 +81,7 @@ class TrainJob(submitit.helpers.Checkpointable):
             return train(self.cfg, until_step=self.until_step)
         except StoppedBeforeTraining:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
-            result = _result_or_none(self.cfg)
+            result = _result_or_empty(self.cfg)
             if result.get("status") in FINISHED:  # it ended just before the signal
                 return result
             log.warning("SIGTERM received before training started: nothing new to save; re-run the same command "
@@ -132,7 +132,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         return super().checkpoint(*args, **kwargs)
 
 
-def _result_or_none(cfg: TrainConfig) -> dict[str, Any]:
+def _result_or_empty(cfg: TrainConfig) -> dict[str, Any]:
     """The run's result.json, or {} where there is none or it cannot be read."""
     try:
         return RunDir.for_config(cfg).read_result() or {}

@@ -47,6 +47,7 @@ class SweepInterrupted(Exception):
     """Runs of the sweep were stopped by a signal (Ctrl-C, SIGTERM), each with its checkpoint saved:
     the message names them and says how to resume."""
 
+
 @dataclass
 class LocalOptions:
     """`hydra.launcher.*` of conf/hydra/launcher/local.yaml (the defaults live there)."""
@@ -209,8 +210,8 @@ def where_stopped(interrupted: Sequence[Outcome], names_shown: int = 3) -> str:
 @contextlib.contextmanager
 def stopping_on_ctrl_c(running: list[tuple[Job, Any, list[int]]], pending: list[Job]) -> Any:
     """Ctrl-C while runs train: start no more jobs, send each running job SIGTERM (its controller
-    passes it to the run, which saves its checkpoint at the end of its step), and go on waiting for
-    them, so that their ends are recorded; a second Ctrl-C stops waiting (the runs still save)."""
+    passes it to the run, which saves its checkpoint at the end of its step), wait for them, and say
+    how each ended; a second Ctrl-C stops waiting (the runs still save)."""
     try:
         yield
     except KeyboardInterrupt:
