@@ -267,6 +267,7 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    check_override_keys(overrides)  # a misspelt key: the accepted ones and a guess, before Hydra's own words
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         try:
             base = compose(config_name, overrides=fixed_overrides(overrides), return_hydra_config=True)

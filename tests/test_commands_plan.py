@@ -25,6 +25,8 @@ def test_plan_names_what_would_stop_the_launch(tmp_path, capsys, wide_console):
 def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
     assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
     assert "model.d=100 is not a multiple" in capsys.readouterr().out
+    assert main(["plan", "modle.d=64", f"out_dir={tmp_path}"]) == 2  # as sweep.train says it (was: Hydra's words)
+    assert "unknown key 'modle' in the config; accepted keys: model" in capsys.readouterr().out
     assert main(["plan", "+experiment=nope", f"out_dir={tmp_path}"]) == 2  # was: Hydra's 50-line traceback
     assert "Could not find 'experiment/nope'; Available options in 'experiment': batch_ucurve" in capsys.readouterr().out
 

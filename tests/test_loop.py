@@ -316,6 +316,7 @@ def test_a_run_that_trained_to_its_budget_is_complete_even_if_its_final_checkpoi
         result = train(cfg)
     assert result["status"] == "complete" and RunDir.for_config(cfg).read_result()["status"] == "complete"
     assert "the final checkpoint was not written" in caplog.text and "No space left on device" in caplog.text
+    assert "nothing to re-run" in caplog.text and "re-run the same command" not in caplog.text
 
 
 def test_a_disk_without_room_for_a_checkpoint_fails_the_run_before_its_first_step(tiny_config, monkeypatch):

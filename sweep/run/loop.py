@@ -388,7 +388,8 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
         try:
             save()
         except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
-            log.warning("%s: the final checkpoint was not written: %s", run.path.name, err)
+            log.warning("%s: the final checkpoint was not written (%s); the run is complete and its result is "
+                        "written next: nothing to re-run", run.path.name, str(err).split(". Free space")[0])
         if state.record.get("step") != state.step:  # resumed at its last step (result.json deleted): nothing trained
             state.record = last_record(setup, state.step, lambda: evaluate(model, eval_tokens, cfg, placement))
         # the last log_every steps
