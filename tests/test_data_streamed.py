@@ -138,13 +138,15 @@ def test_a_damaged_shard_is_reported_not_read(c4_dir, t5_dir, tmp_path):
         open_prepared(data, seq_len=16)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "altered", "deleted"])
+@pytest.mark.parametrize("damage", ["truncated", "altered", "deleted", "eval deleted"])
 def test_sweep_prepare_makes_a_damaged_shard_again_from_its_unit_and_keeps_the_others(c4_dir, t5_dir, tmp_path, damage,
                                                                                     caplog):
     """Was: 'delete that folder and run sweep prepare again', every shard re-tokenized (hours for C4)."""
     data = c4_config(c4_dir, t5_dir, tmp_path)
     corpus = prepare_streamed(data, train_tokens=10**9)
     first, second = (corpus.path / s["file"] for s in corpus.manifest["shards"][:2])
+    if damage == "eval deleted":
+        first = corpus.path / "eval.bin"
     whole, kept = first.read_bytes(), second.stat().st_mtime_ns
     if damage == "truncated":
         first.write_bytes(whole[:-2])
@@ -153,12 +155,12 @@ def test_sweep_prepare_makes_a_damaged_shard_again_from_its_unit_and_keeps_the_o
     else:
         first.unlink()
     if damage != "altered":  # a run checks sizes only; an altered byte is caught by `sweep prepare`'s checksums
-        with pytest.raises(ConfigError, match="train-00000.bin.*run `sweep prepare` with the sweep's overrides again"):
+        with pytest.raises(ConfigError, match=f"{first.name}.*run `sweep prepare` with the sweep's overrides again"):
             open_prepared(data, seq_len=16)
     again = prepare_streamed(data, train_tokens=10**9)
     assert first.read_bytes() == whole and second.stat().st_mtime_ns == kept
-    assert again.manifest["shards"] == corpus.manifest["shards"]
-    assert "made again from their units (damaged or missing): train-00000.bin" in caplog.text
+    assert again.manifest["shards"] == corpus.manifest["shards"] and again.manifest["eval"] == corpus.manifest["eval"]
+    assert f"made again from their units (damaged or missing): {first.name}" in caplog.text
     open_prepared(data, seq_len=16)
 
 

@@ -200,10 +200,10 @@ def prepare_streamed(data: DataConfig, train_tokens: int, workers: int = 1) -> T
 
 
 def _checked_or_repaired(data: DataConfig, entry: Path) -> TokenStore:
-    """The entry checked whole (sizes and checksums); a train shard that is missing, truncated or
-    altered is made again from its unit first (tokenizing is deterministic: the new shard must
-    have the manifest's sha256, or its source has changed and the error says so). A manifest of
-    another corpus or version, or a damaged eval split, stays the error it is."""
+    """The entry checked whole (sizes and checksums); a train shard (or the eval split) that is
+    missing, truncated or altered is made again from its unit first (tokenizing is deterministic:
+    the new file must have the manifest's sha256, or its source has changed and the error says so).
+    A manifest of another corpus or version stays the error it is."""
     try:
         return _check_entry(entry, data, verify_checksums=True)
     except ConfigError as damage:
@@ -221,8 +221,9 @@ def _checked_or_repaired(data: DataConfig, entry: Path) -> TokenStore:
 
 
 def _remake_shards(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> list[str]:
-    """Tokenize again the unit of each shard whose file is missing or differs from its manifest
-    entry; returns their file names. ConfigError where a unit no longer gives its shard."""
+    """Tokenize again the unit of each shard (and the eval split) whose file is missing or differs
+    from its manifest entry; returns their file names. ConfigError where one no longer comes out
+    as recorded."""
     itemsize = token_dtype(int(manifest["vocab_size"])).itemsize
     skip0 = (manifest.get("eval") or {}).get("records_from_unit0", 0)
     remade = []
@@ -239,6 +240,15 @@ def _remake_shards(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> l
                                   "the shard its manifest records (the dataset or tokenizer changed)", streamed=True)
         os.replace(tmp, path)
         remade.append(shard["file"])
+    held_out = manifest.get("eval") or {}
+    path = entry / EVAL_FILE
+    if {"n_tokens", "sha256"} <= held_out.keys() and not (
+            path.is_file() and path.stat().st_size == int(held_out["n_tokens"]) * itemsize
+            and sha256_file(path) == held_out["sha256"]):
+        if _prepare_eval(data, entry)["sha256"] != held_out["sha256"]:  # written over the damaged one
+            raise unusable(entry, f"{EVAL_FILE} is damaged, and the eval split no longer tokenizes to the one its "
+                                  "manifest records (the dataset or tokenizer changed)", streamed=True)
+        remade.append(EVAL_FILE)
     return remade
 
 
