@@ -4,7 +4,8 @@ Users of hydra-submitit-launcher write `submitit_folder`, `max_num_timeout` and 
 here they are `folder`, `max_requeues` and the time limits of `buckets` (README "Running on
 Slurm" has the table). In conf/hydra/launcher/*.yaml such a name is null: not given. Given, it
 takes the place of ours. Ours counts as given when its value differs from the default of the
-launcher's YAML; both given with different values is one ConfigError naming both.
+launcher's YAML; both given with different values is one ConfigError naming both. Hydra does not
+type a launcher's options either: `check_whole_numbers` refuses a count of the wrong kind.
 """
 
 from __future__ import annotations
@@ -35,3 +36,12 @@ def aliased_value(options: Any, alias: str, ours: str, given: set[str]) -> Any:
         raise ConfigError(f"hydra.launcher.{alias}={value} and hydra.launcher.{ours}={own} disagree: "
                           f"{alias} is hydra-submitit-launcher's name for {ours}; give one of them")
     return value
+
+
+def check_whole_numbers(options: Any, least_of: dict[str, int]) -> None:
+    """ConfigError for an option of `least_of` that is not a whole number >= its least value
+    (`timeout_min=abc` reached submitit, `parallelism=two` a comparison, `nodes=1.5` sbatch)."""
+    for key, least in least_of.items():
+        value = getattr(options, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")

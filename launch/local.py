@@ -29,7 +29,7 @@ import submitit
 from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan, last_step
-from launch.launcher_names import aliased_value
+from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
 from sweep.errors import ConfigError
@@ -107,19 +107,14 @@ def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> l
     return gpus
 
 
-# hydra.launcher.* that must be whole numbers, with the least each accepts (Hydra does not type a
-# launcher's options: `timeout_min=abc` reached submitit, `parallelism=two` a comparison)
-WHOLE_OPTIONS = {"parallelism": 1, "gpus_per_run": 0, "timeout_min": 1}
+WHOLE_OPTIONS = {"parallelism": 1, "gpus_per_run": 0, "timeout_min": 1}  # hydra.launcher.* counts, their least
 
 
 def check_option_values(options: LocalOptions) -> None:
     """ConfigError naming an option of the wrong kind or range, and what is accepted."""
     from sweep.preflight import check_writable_dir
 
-    for key, least in WHOLE_OPTIONS.items():
-        value = getattr(options, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")
+    check_whole_numbers(options, WHOLE_OPTIONS)
     tasks = options.tasks_per_run
     if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
         raise ConfigError(f"hydra.launcher.tasks_per_run={tasks!r}: accepted is a whole number >= 1, or null (one "

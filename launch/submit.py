@@ -28,7 +28,7 @@ from rich.table import Table
 from launch.grid import GridPoint, build_grid, data_problems
 from launch.job import TrainJob
 from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
-from launch.launcher_names import aliased_value
+from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size, slurm_job_ids)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
@@ -123,10 +123,7 @@ class SlurmOptions:
     def check_values(self) -> None:
         """ConfigError for a count or size that is not a number of the kind it must be, or a bucket
         without its keys (Hydra does not type a launcher's options: `mem_gb=lots` reached sbatch)."""
-        for key, least in WHOLE_OPTIONS.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")
+        check_whole_numbers(self, WHOLE_OPTIONS)
         if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, (int, float))
                                         or not self.mem_gb > 0):
             raise ConfigError(f"hydra.launcher.mem_gb={self.mem_gb!r}: accepted is a number of GiB > 0, or null "

@@ -227,10 +227,12 @@ def _remake_shards(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> l
     itemsize = token_dtype(int(manifest["vocab_size"])).itemsize
     skip0 = (manifest.get("eval") or {}).get("records_from_unit0", 0)
     remade = []
+    def intact(path: Path, recorded: dict[str, Any]) -> bool:  # its recorded size and sha256
+        return (path.is_file() and path.stat().st_size == int(recorded["n_tokens"]) * itemsize
+                and sha256_file(path) == recorded["sha256"])
+
     for shard in manifest["shards"]:
-        path = entry / shard["file"]
-        if (path.is_file() and path.stat().st_size == int(shard["n_tokens"]) * itemsize
-                and sha256_file(path) == shard["sha256"]):
+        if intact(entry / shard["file"], shard):
             continue
         made = _tokenize_unit(data, str(entry), int(shard["unit"]), skip0 if int(shard["unit"]) == 0 else 0)
         tmp = entry / made.pop("tmp")
@@ -238,13 +240,10 @@ def _remake_shards(data: DataConfig, entry: Path, manifest: dict[str, Any]) -> l
             tmp.unlink()
             raise unusable(entry, f"{shard['file']} is damaged, and its unit {shard['unit']} no longer tokenizes to "
                                   "the shard its manifest records (the dataset or tokenizer changed)", streamed=True)
-        os.replace(tmp, path)
+        os.replace(tmp, entry / shard["file"])
         remade.append(shard["file"])
     held_out = manifest.get("eval") or {}
-    path = entry / EVAL_FILE
-    if {"n_tokens", "sha256"} <= held_out.keys() and not (
-            path.is_file() and path.stat().st_size == int(held_out["n_tokens"]) * itemsize
-            and sha256_file(path) == held_out["sha256"]):
+    if {"n_tokens", "sha256"} <= held_out.keys() and not intact(entry / EVAL_FILE, held_out):
         if _prepare_eval(data, entry)["sha256"] != held_out["sha256"]:  # written over the damaged one
             raise unusable(entry, f"{EVAL_FILE} is damaged, and the eval split no longer tokenizes to the one its "
                                   "manifest records (the dataset or tokenizer changed)", streamed=True)
