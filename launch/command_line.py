@@ -43,6 +43,25 @@ def check_command_line(args: Sequence[str]) -> None:
         check_single_run(overrides, config_name)
 
 
+def flags_first(args: Sequence[str]) -> list[str]:
+    """`args` with -m / --multirun and the config name's flag before the overrides: Hydra's
+    argparse takes the overrides only as one run of words, so `model.d=64 -m lr=1e-3` was a usage
+    error. Unchanged where another flag appears (Hydra's own, left to it)."""
+    flags, overrides = [], []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in MULTIRUN_FLAGS or arg.startswith("--config-name="):
+            flags.append(arg)
+        elif arg in _CONFIG_NAME_FLAGS and rest:
+            flags += [arg, rest.pop(0)]
+        elif arg.startswith("-"):
+            return list(args)
+        else:
+            overrides.append(arg)
+    return [*flags, *overrides]
+
+
 def _parse_args(args: Sequence[str]) -> tuple[list[str], bool, str] | None:
     """(overrides, multirun, config name), or None for flags this check leaves to Hydra."""
     overrides, multirun, config_name = [], False, "train"

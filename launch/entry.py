@@ -68,9 +68,11 @@ def main() -> None:
 
     Hydra's own plugin scan finds the sweeper and launchers in the installed `hydra_plugins`
     namespace (pyproject.toml). `--dry-run`: see `dry_run_args`."""
-    from launch.command_line import check_command_line, check_single_dry_run
+    from launch.command_line import check_command_line, check_single_dry_run, flags_first
 
     try:
+        sys.argv[1:] = flags_first([arg for arg in sys.argv[1:] if arg != "--dry-run"]) + (
+            ["--dry-run"] if "--dry-run" in sys.argv else [])
         if "--dry-run" in sys.argv:
             if not is_multirun(sys.argv[1:]):
                 check_single_dry_run([arg for arg in sys.argv[1:] if arg != "--dry-run"])

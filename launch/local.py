@@ -64,8 +64,11 @@ class LocalOptions:
 
     def with_aliases(self, given: set[str]) -> "LocalOptions":
         """`submitit_folder`, when given, is `folder` (launch/launcher_names.py); `timeout_min`
-        has hydra-submitit-launcher's name and meaning already."""
-        return dataclasses.replace(self, folder=aliased_value(self, "submitit_folder", "folder", given))
+        has hydra-submitit-launcher's name and meaning already. An option of the wrong kind is
+        refused here, at the launcher's setup: before the grid is composed or multirun.yaml written."""
+        options = dataclasses.replace(self, folder=aliased_value(self, "submitit_folder", "folder", given))
+        check_option_values(options)
+        return options
 
 
 @dataclass

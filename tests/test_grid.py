@@ -197,6 +197,16 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
     assert "GPU-hours" not in out  # estimated for Slurm's buckets only (was: "0 GPU-hours estimated")
 
 
+def test_the_multirun_flag_may_come_after_the_overrides(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *TINY, "model.d=16,32", "-m", f"out_dir={tmp_path / 'x'}",
+                           "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "plan: 2 runs" in proc.stdout, proc.stdout + proc.stderr  # was Hydra's usage
+    from launch.command_line import flags_first
+
+    assert flags_first(["a=1", "-m", "b=2", "-cn", "demo"]) == ["-m", "-cn", "demo", "a=1", "b=2"]
+    assert flags_first(["a=1", "--info", "b=2"]) == ["a=1", "--info", "b=2"]  # Hydra's own flags: left to it
+
+
 def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
     cache = tmp_path / "cache"  # data=synthetic, never prepared: the launch would refuse the grid
     out = dry_run(tmp_path, "model.d=16,32", "data=synthetic", f"data.cache_dir={cache}", multirun=True)

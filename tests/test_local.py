@@ -86,6 +86,17 @@ def test_a_local_run_records_its_overrides_and_takes_hydra_submitit_launcher_s_f
     assert Path(entry["log"]).parent == logs
 
 
+def test_an_option_of_the_wrong_kind_is_refused_before_the_sweeps_multirun_yaml_is_written_over(tmp_path,
+                                                                                                shared_cache_dir):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "multirun.yaml").write_text("the last launch's settings, read by sweep suggest --rounds\n")
+    proc = multirun(out, shared_cache_dir, "model.d=16", "hydra.launcher.parallelism=two")
+    assert proc.returncode == 2 and "hydra.launcher.parallelism='two': accepted is" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr and "validated" not in proc.stdout + proc.stderr
+    assert (out / "multirun.yaml").read_text().startswith("the last launch's")  # was: written over, then refused
+
+
 def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
     options = LocalOptions(folder="runs/.submitit", dry_run=False, parallelism=1, gpus_per_run=0, visible_gpus=None,
                            tasks_per_run=None, timeout_min=60, poll_s=1.0, submitit_folder="/shared/logs")
