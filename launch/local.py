@@ -193,14 +193,21 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running])
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
-        raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal, each with its checkpoint saved: "
+        raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal{saved(interrupted)}: "
                                f"{where_stopped(interrupted)}; re-run the same command to resume them")
     return [outcomes[id(p)] for p in points]
 
 
+def saved(interrupted: Sequence[Outcome]) -> str:
+    """', each with its checkpoint saved' unless one ended before it could save."""
+    return "" if any((o.result or {}).get("signalled") for o in interrupted) else ", each with its checkpoint saved"
+
+
 def where_stopped(interrupted: Sequence[Outcome], names_shown: int = 3) -> str:
     """'NAME (step 12), NAME (before its first step) and 2 more'."""
-    at = lambda o: "before its first step" if o.result.get("step") is None else f"step {o.result['step']}"  # noqa: E731
+    at = lambda o: (f"ended by a signal or a crash before it wrote a result: {o.result['log']}"  # noqa: E731
+                    if o.result.get("signalled")
+                    else "before its first step" if o.result.get("step") is None else f"step {o.result['step']}")
     parts = [f"{o.point.run.path.name} ({at(o)})" for o in interrupted[:names_shown]]
     return ", ".join(parts) + (f" and {len(interrupted) - names_shown} more" if len(interrupted) > names_shown else "")
 
@@ -226,22 +233,28 @@ def stopping_on_ctrl_c(running: list[tuple[Job, Any, list[int]]], pending: list[
         except KeyboardInterrupt:
             raise SweepInterrupted("stopped waiting: the runs stopped by Ctrl-C save their checkpoints on their own; "
                                    "re-run the same command to resume them") from None
-        ended = [Outcome(job.point, _job_result(submitted), None) for job, submitted, _ in running]
+        ended = [job_outcome(job.point, submitted) for job, submitted, _ in running]
         stopped = [o for o in ended if (o.result or {}).get("status") == INTERRUPTED]
         finished = [o for o in ended if (o.result or {}).get("status") != INTERRUPTED]
-        also = f"; {len(finished)} ended before it could stop: {', '.join(o.point.run.path.name for o in finished)}" \
-            if finished else ""
-        raise SweepInterrupted(f"Ctrl-C: {len(stopped)} run(s) stopped, each with its checkpoint saved"
+        also = f"; {len(finished)} ended before it could stop: " + ", ".join(
+            f"{o.point.run.path.name} ({(o.result or {}).get('status', 'failed')})" for o in finished) if finished else ""
+        raise SweepInterrupted(f"Ctrl-C: {len(stopped)} run(s) stopped{saved(stopped)}"
                                f"{': ' + where_stopped(stopped) if stopped else ''}{also}; re-run the same command "
                                "to go on") from None
 
 
-def _job_result(submitted: Any) -> dict[str, Any] | None:
-    """What a job that has ended returned (rank 0's), None where it raised or wrote nothing."""
+def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
+    """How a job that has ended ended: rank 0's result; a run's own failure, with the job's traceback
+    (submitit pickles what a run raises); or, where the process wrote no result at all (a SIGTERM or
+    Ctrl-C in its first seconds, before its handlers are set; the OOM killer; a crash of the
+    interpreter), `interrupted` at once, not submitit's UncompletedJobError after 15 s: running the
+    sweep again resumes the run from its last checkpoint, if it kept one."""
+    if not submitted.paths.result_pickle.exists():
+        return Outcome(point, {"status": INTERRUPTED, "signalled": True, "log": str(submitted.paths.stdout)}, None)
     try:
-        return submitted.results()[0]
-    except Exception:  # noqa: BLE001 (its failure is its run's, named by `sweep status`)
-        return None
+        return Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
+    except Exception as err:  # noqa: BLE001 (the run's own failure, named by its log and `sweep status`)
+        return Outcome(point, point.run.read_result(), user_error_in(err))
 
 
 def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],
@@ -294,10 +307,7 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
     step, has ended well (its run's outcome waits for the run's end, unless it ended there);
     any other job ends its point."""
     point = job.point
-    try:
-        outcome = Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
-    except Exception as err:  # the run's own failure, with the job's traceback
-        outcome = Outcome(point, point.run.read_result(), user_error_in(err))
+    outcome = job_outcome(point, submitted)
     if job.kind in PARTIAL and outcome.error is None and job.done():
         ended_well.add(id(job))
         if job.until_step is not None and not is_settled(point.cfg, point.state()):

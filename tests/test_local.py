@@ -224,7 +224,7 @@ class FakeSubmitted:
     result; when stopping, a rung or rest records its run stopped early at its first step instead."""
 
     def __init__(self, job, failing: bool, stopping: bool = False, interrupted: bool = False):
-        self.job, self.paths = job, SimpleNamespace(stdout="log")
+        self.job, self.paths = job, SimpleNamespace(stdout="log", result_pickle=SimpleNamespace(exists=lambda: True))
         self.error = RuntimeError(f"{job.label} failed") if failing else None
         self.interrupted = interrupted
         if self.error is None and not interrupted:
@@ -351,6 +351,31 @@ def test_ctrl_c_stops_a_local_sweep_s_runs_at_a_checkpoint_in_one_line_and_a_re_
     assert run.read_result()["status"] == "complete"
     logs = (run.path / ".." / ".submitit").resolve()
     assert any("resum" in p.read_text().lower() for p in logs.glob("*_log.out"))
+
+
+def test_a_run_sigtermed_while_its_process_starts_is_interrupted_at_once_not_failed_with_a_traceback(tmp_path):
+    """Before a run's handlers are set, SIGTERM ends its process with no result written: submitit
+    waited 15 s, then its UncompletedJobError came back as the sweep's traceback (exit code 1)."""
+    import os
+    import re
+    import signal
+
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sweep.train", "-m", "hydra/launcher=local", "hydra.launcher.poll_s=0.1",
+           "model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
+           "budget.tokens_per_param=2", "train.device=cpu", "logger=none", f"out_dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        started = re.search(r"started \S+ \(pid (\d+)", line)
+        if started:
+            os.kill(int(started.group(1)), signal.SIGTERM)  # its job's controller, which passes it on
+    output = "".join(lines)
+    assert proc.wait(timeout=60) == 130, output
+    assert re.search(r"interrupted: 1 run\(s\) stopped by a signal: d16-\S+ \(ended by a signal or a crash before it "
+                     r"wrote a result: \S+_log.out\); re-run the same command to resume them", output), output
+    assert "Traceback" not in output and "failed" not in output
 
 
 def test_a_ladder_trains_locally_each_segment_once_and_a_re_run_trains_nothing(tmp_path, shared_cache_dir):

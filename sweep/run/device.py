@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 
 import torch
 
 from sweep.config import Device, Precision, TrainLoopConfig
 from sweep.errors import ConfigError
+
+# Under bf16 autocast an eager nn.RMSNorm gets bf16 activations and its fp32 gain: torch warns once
+# that it cannot use its fused kernel and takes the composite one, which computes in fp32 and returns
+# bf16, as intended here. The warning tells a user nothing to act on.
+warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight", category=UserWarning)
 
 
 @dataclass(frozen=True)
