@@ -113,6 +113,15 @@ def test_budgets_group_runs_within_the_tolerance():
         group_budgets(np.ones(3), rel_tol=1.5)
 
 
+def test_two_sizes_each_shared_by_several_runs_are_never_one_group():
+    # "(Mis)Fitting Scaling Laws": two sizes 8% apart, each in a learning-rate grid, were one lr cell
+    n_R = np.array([57.2e6, 57.2e6, 62.1e6, 62.1e6, 58.0e6, 62.5e6])
+    assert group_budgets(n_R, rel_tol=0.1, designs_apart=0.01)[1].tolist() == [0, 0, 1, 1, 0, 1]  # a value of
+    assert group_budgets(n_R, rel_tol=0.1)[1].tolist() == [0] * 6  # one run joins the size it is near; budgets chain
+    extracted = np.array([73824672.0, 73824672.0, 73824689.0, 73824689.0])  # Epoch's, differing in the 7th digit
+    assert group_budgets(extracted, rel_tol=0.1, designs_apart=0.01)[1].tolist() == [0, 0, 0, 0]
+
+
 def test_explicit_budgets_count_the_runs_outside_them():
     points = isoflop_points(budgets=[1e18, 1e20]) + [(1e8, 1e19)]
     fit = fit_isoflop(table_of(points), budgets=[1e18, 1e20])

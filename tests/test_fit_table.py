@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from sweep.errors import ConfigError
-from sweep.fit.table import (from_file, from_frame, from_rows, load_runs_table, read_curves, repeated_data_text,
-                             validate)
+from sweep.fit.table import (copied_losses_text, flops_spread_text, from_file, from_frame, from_rows, load_runs_table,
+                             read_curves, repeated_data_text, validate)
 from sweep.rundir import RunDir
 
 
@@ -281,6 +281,29 @@ def test_eval_stderr_and_duplicate_rate_are_read_from_rows_and_from_a_status_csv
     assert table.loss_stderr_R[0] == pytest.approx(0.01) and np.isnan(table.loss_stderr_R[1])
     assert table.duplicate_rate_R.tolist() == [0.0, 0.3]
     assert from_rows([{k: v for k, v in rows[0].items() if k != "final_eval_loss_stderr"}]).loss_stderr_R is None
+
+
+def test_losses_repeated_to_their_last_digit_in_other_runs_are_named_as_copies(tmp_path):
+    """(Mis)Fitting Scaling Laws' table: one run's loss at two learning rates, 13 times over."""
+    path = tmp_path / "runs.csv"
+    path.write_text("run,n_params,tokens,lr,loss\na,1e8,2e9,0.002,3.836628066841513\nb,1e8,2e9,0.004,3.836628066841513\n"
+                    "c,1e8,2e9,0.008,3.9\nd,2e8,4e9,0.004,3.9\n")
+    copied = from_file(path).copied_losses()
+    assert copied == {"runs": 2, "values": 1, "example": {"runs": ["a", "b"], "loss": 3.836628066841513}}
+    assert "2 runs share 1 loss value(s) to the last of their digits (e.g. 'a' and 'b'" in copied_losses_text(copied)
+    assert from_file(path).select(np.array([True, False, True, True])).copied_losses() is None  # 3.9 twice: rounded
+
+
+def test_flops_counted_with_another_n_than_n_params_are_warned_about_but_not_an_isoflop_budget(tmp_path):
+    """(Mis)Fitting's C = 6 N_total D beside --column n_params=N_no_emb: 1.18 .. 4.75 times 6 N T."""
+    path = tmp_path / "runs.csv"
+    path.write_text("N_total,N_no_emb,D,C,loss\n6e7,1.2e7,1e9,3.6e17,3.9\n1.2e9,1e9,2e10,1.44e20,2.9\n")
+    assert from_file(path, {"n_params": "N_total", "tokens": "D"}).flops_spread() is None  # C = 6 N T, as counted
+    spread = from_file(path, {"n_params": "N_no_emb", "tokens": "D"}).flops_spread()
+    assert spread == {"low": pytest.approx(1.2), "high": pytest.approx(5.0), "limit": 2.0}
+    assert flops_spread_text(spread).startswith("the flops column is 1.2 .. 5 times 6 N T over the runs")
+    path.write_text(path.read_text().replace("C,", "budget,"))  # an IsoFLOP table's nominal budgets: by design
+    assert from_file(path, {"n_params": "N_no_emb", "tokens": "D"}).flops_spread() is None
 
 
 def test_runs_that_repeat_their_data_beyond_a_few_epochs_are_counted_for_the_warning(tmp_path):

@@ -15,7 +15,7 @@ from launch.commands.status import runs_table
 from launch.commands.wandb_target import report_target
 from sweep.errors import ConfigError
 from sweep.fit.points import MisfitTest
-from sweep.fit.table import repeated_data_text
+from sweep.fit.table import copied_losses_text, flops_spread_text, repeated_data_text
 from sweep.results import flatten
 
 
@@ -119,6 +119,10 @@ def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
     it, the true entropy beside E."""
     repeated = result.get("repeated_data")
     lines = [f"warning: {prefix}repeated data: {repeated_data_text(repeated)}"] if repeated else []
+    if result.get("copied_losses"):
+        lines.append(f"warning: {prefix}copied losses: {copied_losses_text(result['copied_losses'])}")
+    if result.get("flops_spread"):
+        lines.append(f"warning: {prefix}flops: {flops_spread_text(result['flops_spread'])}")
     lines += [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"
               for flag in result.get("identifiability") or []]
     test = MisfitTest(**result["misfit_test"]) if result.get("misfit_test") else None

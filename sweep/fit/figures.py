@@ -400,13 +400,19 @@ def draw_loss_vs_tokens_by_corpus(series: Sequence[tuple[float, float, Any, Any,
 
 
 def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
-             lines: Sequence[tuple[float, Any, Any, float, float]], axes: Any = None, unit: str = LOSS_UNIT) -> Figure:
+             lines: Sequence[tuple[float, Any, Any, float, float]], axes: Any = None, unit: str = LOSS_UNIT,
+             stderr_K: Any = None) -> Figure:
     """Left: the compute exponent alpha_C of each over-training ratio r = T / N against r (log x),
-    bars its interval (`interval_Kx2`). Right: ln L against ln C per ratio with its fitted line:
-    `lines` holds (r, lnC_X, lnL_X, intercept, slope), one colour per ratio."""
+    bars its interval (`interval_Kx2`; where it is NaN, +- 1.96 `stderr_K`). Right: ln L against
+    ln C per ratio with its fitted line: `lines` holds (r, lnC_X, lnL_X, intercept, slope), one
+    colour per ratio."""
     fig, (ax, ax_fit) = new_axes(axes, 2, (11, 4.4))
     ratio_K, alpha_K = np.asarray(ratio_K, dtype=float), np.asarray(alpha_K, dtype=float)
     lo_K, hi_K = np.asarray(interval_Kx2, dtype=float).reshape(-1, 2).T
+    by_stderr = ~np.isfinite(lo_K) & (stderr_K is not None)
+    if by_stderr.any():
+        se_K = np.asarray(stderr_K, dtype=float)
+        lo_K, hi_K = np.where(by_stderr, alpha_K - 1.96 * se_K, lo_K), np.where(by_stderr, alpha_K + 1.96 * se_K, hi_K)
     norm = LogNorm(ratio_K.min(), ratio_K.max() * 1.0001)
     yerr = np.nan_to_num(np.maximum([alpha_K - lo_K, hi_K - alpha_K], 0))
     # the panel spans the estimates and their typical interval: one ratio's wild bootstrap interval
@@ -415,7 +421,9 @@ def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
     low, high = float(alpha_K.min()) - pad, float(alpha_K.max()) + pad
     clipped = bool((alpha_K - yerr[0] < low).any() or (alpha_K + yerr[1] > high).any())
     ax.errorbar(ratio_K, alpha_K, yerr=yerr, fmt="o-", color="C0", ms=5, lw=1.2, capsize=3,
-                label="alpha_C (bars: bootstrap interval" + (", cut at the panel's edge)" if clipped else ")"))
+                label="alpha_C (bars: bootstrap interval" + ("; +- 1.96 s.e. for ratios of < 5 sizes"
+                                                              if by_stderr.any() else "")
+                + (", cut at the panel's edge)" if clipped else ")"))
     log_axes(ax, "over-training ratio r = T / N", "compute exponent alpha_C", y_log=False)
     ax.set_ylim(low, high)
     ax.legend(fontsize=8)

@@ -356,13 +356,17 @@ def fit_step_law(param: str, cells: Sequence[HyperparamGroup], n_cells: int | No
                    tuple(float(np.sqrt(v)) for v in np.diag(cov_JxJ)), se_log_c, n, float(np.sqrt(ssr / n)))
 
 
+DESIGNS_APART = 0.01  # two sizes each shared by several runs and further apart are two cells (group_budgets)
+
+
 def group_cells(n_params_R: np.ndarray, tokens_R: np.ndarray,
                 rel_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n_params_G, tokens_G, cell_R): the (N, tokens) cells, ordered by N then tokens, and each
-    run's cell: runs whose N agree within rel_tol (None: conf/fit.yaml's budget_tolerance) and,
+    run's cell: runs whose N agree within rel_tol (None: conf/fit.yaml's budget_tolerance; two values
+    of N each shared by several runs and more than DESIGNS_APART apart are two sizes) and,
     among those, whose tokens do (each chained as isoflop.group_budgets chains FLOPs)."""
     n_params_R, tokens_R = np.asarray(n_params_R, dtype=float), np.asarray(tokens_R, dtype=float)
-    sizes, size_R = group_budgets(n_params_R, rel_tol)
+    sizes, size_R = group_budgets(n_params_R, rel_tol, designs_apart=DESIGNS_APART)
     cell_R = np.empty(len(n_params_R), dtype=int)
     n_params_G, tokens_G = [], []
     for s in range(len(sizes)):

@@ -4,7 +4,10 @@ T_opt = c_T C^b fitted by least squares in log space (`d_opt`: T_opt, the publis
 
 How budgets are formed (`group_budgets`): without explicit budgets, runs sorted by FLOPs are
 chained into one budget while their FLOPs stay within `rel_tol` (conf/fit.yaml: 10%) of the budget's
-smallest; a budget's C is the geometric mean of its runs' FLOPs. With explicit budgets, each run
+smallest; a budget's C is the geometric mean of its runs' FLOPs. Sizes are grouped the same way,
+except that two values of N each shared by several runs and more than 1% apart (a design's sizes:
+"(Mis)Fitting Scaling Laws"' 57.2M and 62.1M, 8% apart, each in a learning-rate grid) are never
+one size; Epoch's extracted Chinchilla sizes that differ in their 7th digit stay one. With explicit budgets, each run
 joins the nearest one (in log C) when within `rel_tol` of it, else it is left out and counted.
 Approach 2 needs an IsoFLOP design: several model sizes trained at the same C (tokens chosen per
 size so that 6 N T is the same). A sweep at a fixed tokens per parameter (e.g. 20 N) has one N
@@ -147,11 +150,13 @@ def fit_parabola(x_I: Sequence[float], y_I: Sequence[float]) -> Parabola:
     return Parabola(float(c2), float(c1), float(c0), x0)
 
 
-def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None,
-                  budgets: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
+                  designs_apart: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(budget_G, group_R): the compute budgets and each run's index into them (-1: in none).
     See the module docstring for how budgets are formed; the same grouping serves model sizes
-    (pass n_params as `flops_R`). rel_tol None: conf/fit.yaml's budget_tolerance."""
+    (pass n_params as `flops_R`). rel_tol None: conf/fit.yaml's budget_tolerance. `designs_apart`
+    (sizes: `group_cells`): two values each shared by several runs and more than this apart
+    (relative) are never one group, whatever rel_tol."""
     flops_R = np.asarray(flops_R, dtype=float)
     rel_tol = fit_defaults().budget_tolerance if rel_tol is None else rel_tol
     if not (np.isfinite(rel_tol) and 0 <= rel_tol < 1):
@@ -165,10 +170,17 @@ def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None,
         return budget_G, np.where(within_R, nearest_R, -1)
     order_R = np.argsort(flops_R, kind="stable")
     group_R = np.empty(len(flops_R), dtype=int)
-    g, first = -1, None
+    value_V, count_V = np.unique(flops_R, return_counts=True)
+    recurs = dict(zip(value_V.tolist(), (count_V > 1).tolist()))
+    g, first, design = -1, None, None  # design: the group's latest value shared by several runs
     for i in order_R:
-        if first is None or flops_R[i] > first * (1 + rel_tol):
-            g, first = g + 1, flops_R[i]
+        value = float(flops_R[i])
+        other_design = (designs_apart is not None and recurs[value] and design is not None
+                        and value > design * (1 + designs_apart))
+        if first is None or value > first * (1 + rel_tol) or other_design:
+            g, first, design = g + 1, value, None
+        if recurs[value]:
+            design = value
         group_R[i] = g
     budget_G = np.array([np.exp(np.log(flops_R[group_R == k]).mean()) for k in range(g + 1)])
     return budget_G, group_R

@@ -87,7 +87,7 @@ def comparison_to_dict(cmp: Any) -> dict[str, Any]:
     """The held-out errors, the fits, and `per_run`: every run (held_out true or false) with each
     law's prediction, relative and log error."""
     return {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
-            "best": cmp.best, "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
+            "best": cmp.best, "best_is_clear": cmp.best_is_clear, "verdict": cmp.verdict(), "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
             "per_run": cmp.per_run(include_train=True),
             "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()}}
 
@@ -182,6 +182,10 @@ def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dic
         head["columns_read"] = dict(table.columns_read)
     if table.repeated_data() is not None:
         head["repeated_data"] = table.repeated_data()
+    if table.copied_losses() is not None:
+        head["copied_losses"] = table.copied_losses()
+    if table.flops_spread() is not None:
+        head["flops_spread"] = table.flops_spread()
     if min_tokens_per_param is not None:
         head["min_tokens_per_param"] = min_tokens_per_param
     return head

@@ -25,7 +25,7 @@ from sweep.fit.laws import truth_to_dict
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
-from sweep.fit.table import Curves, repeated_data_text
+from sweep.fit.table import Curves, copied_losses_text, flops_spread_text, repeated_data_text
 from sweep.record import STOPPED_EARLY
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many
@@ -63,6 +63,10 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
         lines.append("- Columns read: " + ", ".join(f"{name} from {read}" for name, read in table.columns_read.items()))
     if table.repeated_data() is not None:
         lines.append(f"- **Repeated data**: {repeated_data_text(table.repeated_data())}")
+    if table.copied_losses() is not None:
+        lines.append(f"- **Copied losses**: {copied_losses_text(table.copied_losses())}")
+    if table.flops_spread() is not None:
+        lines.append(f"- **FLOPs**: {flops_spread_text(table.flops_spread())}")
     if STOPPED_EARLY in table.excluded:
         predicted = len(table.stopped) if table.stopped is not None else 0
         lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "
@@ -217,7 +221,7 @@ def _section_subscaling(fits: ReportFits) -> str:
               _md_table(("law", "mean abs rel error", "max abs rel error", "RMS log error"),
                         [(name, _pct(e.mean_abs_rel), _pct(e.max_abs_rel), _g(e.rms_log))
                          for name, e in cmp.errors.items()]), "",
-              f"Lower held-out error: **{cmp.best}**."]
+              f"Lower held-out error: **{cmp.verdict()}**."]
     held_out = cmp.per_run()
     shown = (f"the first {MAX_HELD_OUT_ROWS} of the {len(held_out)} held-out points"
              if len(held_out) > MAX_HELD_OUT_ROWS else "each held-out point")

@@ -27,14 +27,15 @@ LOSS_ALIASES = ("loss", "final_eval_loss")  # a file's loss column; rows of a sw
 # "Training-Tokens" are loss, params, eval_loss and training_tokens), except the papers' one-letter
 # names, compared exactly ("D" is tokens, "d" a width). A unit in a name ("Tokens (B)") is no match:
 # its values are not tokens.
+BUDGET_NAMES = ("budget", "compute_budget", "flops_budget", "flop_budget")  # an IsoFLOP table's: its runs' nominal C
 COLUMN_ALIASES = {
     "n_params": ("N", "params", "parameters", "n_parameters", "num_params", "num_parameters", "model_size",
                  "model_params", "model_parameters", "non_embedding_params", "nonembedding_params", "parameter_count",
                  "param_count"),
     "tokens": ("D", "training_tokens", "train_tokens", "n_tokens", "num_tokens", "tokens_trained",
                "tokens_seen", "total_tokens", "data_size", "dataset_size"),
-    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute", "budget",
-              "compute_budget", "flops_budget", "flop_budget"),  # an IsoFLOP table's budget: its runs' nominal C
+    "flops": ("C", "compute", "training_flop", "training_flops", "train_flops", "training_compute",
+              *BUDGET_NAMES),
     "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
              "smooth_loss"),
     "recipe": ("data_recipe", "experiment"),
@@ -275,6 +276,11 @@ def _unit_hint(columns: Iterable[Any], missing: Sequence[str]) -> str:
     shown = ", ".join(f"{c!r} as {name}" for c, name in near)
     return (f". Not read: {shown}, a unit or qualifier in the name (its values may be in millions or "
             f"billions); give plain counts under the column's own name")
+
+
+def is_budget_column(column: str) -> bool:
+    """Whether a column read as flops is an IsoFLOP table's budget (its runs' nominal C, not 6 N T each)."""
+    return _column_key(column.split(" (")[0]) in BUDGET_NAMES
 
 
 def _column_key(name: Any) -> str:

@@ -34,7 +34,7 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.fit.runs_file import check_counts, check_flops, is_table_file, named_columns, read_frame
+from sweep.fit.runs_file import check_counts, check_flops, is_budget_column, is_table_file, named_columns, read_frame
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -56,6 +56,8 @@ UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` cou
 # (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models": up to about 4 nearly as much);
 # the laws here count every token as new, so a fit of such runs is warned about (`repeated_data`).
 MAX_EPOCHS = 4.0
+FLOPS_SPREAD = 2.0  # a file's C / (6 N T) varying more than this factor over its runs is warned about (flops_spread)
+COPY_DECIMALS = 6  # a loss given to more decimals than this, repeated to the last digit, is a copy (copied_losses)
 LOSS_UNIT = "nats/token"  # the loss a run folder records (final_eval_loss, as `sweep status --csv` writes it)
 FILE_LOSS_UNIT = "the runs file's unit"  # any other loss column: nats, bits or per byte, as its table has it
 
@@ -219,6 +221,32 @@ class RunsTable:
         if not over_R.any():
             return None
         return {"runs": int(over_R.sum()), "max_epochs": float(np.nanmax(self.epochs_R)), "limit": MAX_EPOCHS}
+
+    def copied_losses(self) -> dict[str, Any] | None:
+        """{"runs", "values", "example"}: runs whose loss, given to more than COPY_DECIMALS decimals,
+        is another run's to the last digit (a row's loss copied into another: "(Mis)Fitting Scaling
+        Laws"' table holds 13 such pairs, each at two learning rates, which made an lr U-curve flat);
+        None where no loss repeats so."""
+        precise_R = np.isfinite(self.loss_R) & (np.round(self.loss_R, COPY_DECIMALS) != self.loss_R)
+        value_V, count_V = np.unique(self.loss_R[precise_R], return_counts=True)
+        copied_V = value_V[count_V > 1]
+        if not len(copied_V):
+            return None
+        runs = [self.names[i] for i in np.flatnonzero(self.loss_R == copied_V[0])[:2]]
+        return {"runs": int(np.isin(self.loss_R, copied_V).sum()), "values": len(copied_V),
+                "example": {"runs": runs, "loss": float(copied_V[0])}}
+
+    def flops_spread(self) -> dict[str, Any] | None:
+        """{"low", "high", "limit"}: the least and greatest C / (6 N T) over the runs where they are more
+        than FLOPS_SPREAD apart (a file's flops counted with another N than its n_params: `--column
+        n_params=N_no_emb` beside C = 6 N_total D, as "(Mis)Fitting Scaling Laws"' table has it, gave
+        1.18 .. 4.75); None otherwise (a sweep's C is 6 N T; an IsoFLOP table's budget column is its
+        runs' nominal C, several times 6 N T apart by design)."""
+        if is_budget_column(self.columns_read.get("flops", "")):
+            return None
+        ratio_R = self.flops_R / training_flops(self.n_params_R, self.tokens_R)
+        low, high = float(ratio_R.min()), float(ratio_R.max())
+        return {"low": low, "high": high, "limit": FLOPS_SPREAD} if high > FLOPS_SPREAD * low else None
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "runs": len(self), "excluded": dict(self.excluded)}
@@ -535,6 +563,23 @@ def repeated_data_text(repeated: dict[str, Any]) -> str:
             f"{repeated['max_epochs']:.3g} epochs): the laws count every token as new, but repeated tokens are worth "
             "less (Muennighoff et al. 2023), so the data term and T_opt read them as more data than they are "
             "(remedy: fit the runs of at most a few epochs, a runs file filtered on its epochs or unique tokens)")
+
+
+def copied_losses_text(copied: dict[str, Any]) -> str:
+    """The warning for a table's `copied_losses`: what it means for the fits, and what to do."""
+    a, b = copied["example"]["runs"]
+    return (f"{copied['runs']} runs share {copied['values']} loss value(s) to the last of their digits (e.g. {a!r} and "
+            f"{b!r}: {copied['example']['loss']!r}): runs that differ do not end at the same loss to 1e-6, so these "
+            "are copies of one row in another, or values read off a plot (a digitized table), less precise than their "
+            "digits; every fit and U-curve reads each as a measurement (check the table at its source)")
+
+
+def flops_spread_text(spread: dict[str, Any]) -> str:
+    """The warning for a table's `flops_spread`: what it means for the fits, and the remedy."""
+    return (f"the flops column is {spread['low']:.3g} .. {spread['high']:.3g} times 6 N T over the runs (more than "
+            f"{spread['limit']:g}x apart): it counts another N than n_params (total against non-embedding "
+            "parameters?); the IsoFLOP budgets and the lr / batch laws in C read it as each run's compute (remedy: "
+            "an n_params column counted as the flops were, or leave the flops out: C = 6 N T)")
 
 
 def of_source(source: str) -> str:

@@ -29,6 +29,7 @@ from sweep.fit.table import RunsTable, jsonable
 
 RATE_DIGITS = 2  # corpora are told apart by their duplicate rate rounded to this many decimals
 MIN_RATIOS, MIN_SIZES = 3, 3  # otr: ratios needed, each with this many sizes
+MIN_BOOTSTRAP_CELLS = 5  # otr: a ratio's bootstrap interval needs this many cells (3 on a line gave [0.122, 0.122])
 OTR_THRESHOLD, OTR_PLATEAU = 20.0, 50.0  # the paper's threshold range of the over-training ratio
 
 DENSITY_CLAIM = ("as data density (redundancy) rises the loss curve bends: more tokens buy less (sub-scaling), and "
@@ -203,7 +204,7 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
         from sweep.fit.figures import draw_otr
 
         return draw_otr(ratio_K, [fits[r]["alpha"] for r in ratio_K], [fits[r]["interval"] for r in ratio_K], lines,
-                        unit=table.loss_unit)
+                        unit=table.loss_unit, stderr_K=[fits[r]["stderr"] for r in ratio_K])
 
     def shown(r: float) -> str:
         return f"alpha_C = {fits[r]['alpha']:.3g} ± {fits[r]['stderr']:.2g} at r = {r:g}"
@@ -223,8 +224,10 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
         compared = f"{shown(smallest)} against {shown(threshold)} (difference {drop:+.3g} ± {se:.2g})"
         flat = (f"; the ratios >= {OTR_PLATEAU:g} ({', '.join(f'{r:g}' for r in plateau)}) agree within noise"
                 if len(plateau) >= 2 and not spread else "")
+        untested = (f"; whether it then stays constant is not tested: {len(plateau)} ratio(s) >= {OTR_PLATEAU:g} "
+                    f"with {MIN_SIZES} sizes, 2 needed" if len(plateau) < 2 else "")
         if drop > Z * se and not spread:
-            verdict, because = HELD, f"alpha_C shrinks: {compared}{flat}"
+            verdict, because = HELD, f"alpha_C shrinks: {compared}{flat}{untested}"
         elif -drop > Z * se:
             verdict, because = NOT_HELD, f"alpha_C grows with the ratio: {compared}"
         elif drop > Z * se:
@@ -261,7 +264,8 @@ def _power_law(cells: list[Cell], resamples: int, rng: np.random.Generator, leve
     """Least squares of ln L on ln C over one ratio's cells: alpha_C (minus the slope), its
     standard error (the larger of the residuals' and of the losses' eval standard errors carried
     through the fit: a near-perfect line of few points does not claim more than the evals allow), lambda_C, and the percentile interval of alpha_C over `resamples` resamples of
-    the cells drawn with replacement (a resample of one C only is left out)."""
+    the cells drawn with replacement (a resample of one C only is left out; none below
+    MIN_BOOTSTRAP_CELLS cells, whose few resamples give an interval of no width)."""
     lnC_X = np.log([c.flops for c in cells])
     lnL_X = np.log([c.loss for c in cells])
     slope, intercept = np.polyfit(lnC_X, lnL_X, 1)
@@ -273,7 +277,7 @@ def _power_law(cells: list[Cell], resamples: int, rng: np.random.Generator, leve
     measured = math.sqrt(float((((lnC_X - lnC_X.mean()) * se_lnL_X) ** 2).sum())) / sxx
     stderr = max(scatter, measured)
     interval = (math.nan, math.nan)
-    if resamples >= 2:
+    if resamples >= 2 and len(cells) >= MIN_BOOTSTRAP_CELLS:
         pick_QxX = rng.integers(0, len(cells), size=(resamples, len(cells)))
         x_QxX, y_QxX = lnC_X[pick_QxX], lnL_X[pick_QxX]
         dx_QxX = x_QxX - x_QxX.mean(axis=1, keepdims=True)
