@@ -271,7 +271,9 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
     ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
     grouped = "(N, tokens) cell" if by_cell else "compute budget"
     log_axes(ax, label, f"loss above the {'cell' if by_cell else 'budget'}'s best (%)", y_log=False)
-    ax.legend(fontsize=7, title="stars: optimum" + ("" if labelled else "; colour: C"), title_fontsize=7)
+    ax.legend(fontsize=7, title="stars: optimum", title_fontsize=7)
+    if not labelled:  # more groups than legend entries: their colour is their C
+        fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label=f"{grouped}'s compute C (FLOPs)")
     ax.set_title(f"U-curves: best loss at each {label} per {grouped}", fontsize=9)
     for status, marker in (("vertex", "o"), ("clipped", "v"), ("no_curvature", "x")):
         shown = [h for h in optima.groups if h.status == status]
