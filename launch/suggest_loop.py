@@ -53,6 +53,7 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import OmegaConf
 
+from launch.command_line import check_command_line
 from launch.grid import GridPoint, compose_grid, with_override
 from launch.prepare import corpus_needs
 from launch.queue import attach_queue_state, manifest_entries
@@ -150,6 +151,8 @@ def run_rounds(sweep_dir: str | os.PathLike, *, candidates_for: Callable[[RunsTa
     sweep_dir = check_sweep_source(sweep_dir)
     if suggest_options.get("target_compute") is None:
         raise ConfigError("the loop needs a target compute (--target-compute C)")
+    if train is None:  # the sweep's own launcher: its recorded settings checked before any fit or record
+        check_launch_settings(launch_settings(sweep_dir))
     train = train or train_points
     fit_options = {k: suggest_options[k] for k in FIT_OPTIONS if suggest_options.get(k) is not None}
     record = read_rounds(sweep_dir)
@@ -285,9 +288,22 @@ def launch_settings(sweep_dir: Path) -> LaunchSettings:
     return LaunchSettings(("hydra/launcher=local",), "local", "default (no multirun.yaml)")
 
 
+def check_launch_settings(settings: LaunchSettings) -> None:
+    """ConfigError for a launcher option the launch would refuse (a misspelt `hydra.launcher.*` in
+    multirun.yaml), naming where the settings were read."""
+    try:
+        check_command_line(["-m", *settings.hydra_overrides])
+    except ConfigError as err:
+        raise ConfigError(f"{err} (the sweep's launcher settings, read from {settings.source}: the rounds launch with "
+                          "them)") from None
+
+
 def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> None:
     """Train the points through the sweep's own launcher (module docstring) and return once each has
-    ended. A point whose command fails is logged and left to its run's outcome."""
+    ended. A point whose command fails is logged and left to its run's outcome; one the launch
+    refuses (exit code 2: a user error, before any compute) stops the loop with its message, the
+    round left open in rounds.jsonl, so that the same command, once it is fixed, trains the round's
+    recorded proposals."""
     settings = launch_settings(sweep_dir)
     prepare_streamed_data(points)
     for point in points:
@@ -296,6 +312,10 @@ def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: 
         proc = subprocess.run(cmd, cwd=os.getcwd(), capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            if proc.returncode == 2 and tail and tail[-1].startswith("error: "):
+                raise ConfigError(f"{point.run.path.name}: the launch refused it: {tail[-1][len('error: '):]}; fix it "
+                                  "and run the same command again: the round's proposals are recorded and are "
+                                  "trained then")
             log.warning("%s: the launch command exited %d: %s", point.run.path.name, proc.returncode, " | ".join(tail))
     if settings.queued:
         wait_for_runs(sweep_dir, [p.run.path.name for p in points], wait_interval_s)
