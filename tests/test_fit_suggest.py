@@ -84,6 +84,23 @@ def test_the_expected_interval_is_no_wider_than_the_interval_now(suggestion):
     assert lo < hi and 0 < math.log(hi_after / lo_after) <= math.log(hi / lo)  # N_opt's width: a factor
 
 
+def test_an_n_opt_at_the_end_of_the_search_is_named_not_given_as_an_estimate(suggestion):
+    from sweep.fit import design
+    from sweep.fit.suggest import edge_warning
+
+    assert suggestion.n_opt_edge is None  # the known law: an optimum inside 0.05 .. 2e4 tokens per parameter
+    compute = 1e20
+    end = np.sqrt(compute / (6 * design.RATIOS_K[-1]))  # the audit's sweep: 1.826e7 = sqrt(C / (6 x 0.05)) at 1e14
+    assert design.search_edge_share(np.array([end, 2 * end, np.nan]), compute) == pytest.approx(0.5)
+    now = {"loss": (2.0, 1.9, 2.1), "n_opt": (end, end, end * 10)}
+    draws = np.log(np.array([[2.0, end]] * 3 + [[2.0, end * 10]]))  # end x 10: 200 tokens per parameter
+    assert "the fit's N_opt(C) is at an end of the search over tokens per parameter (0.05 .. 20000)" in edge_warning(
+        now, draws, ("loss", "n_opt"), compute)
+    inside = {"loss": (2.0, 1.9, 2.1), "n_opt": (end * 10, end, end * 20)}
+    assert edge_warning(inside, draws, ("loss", "n_opt"), compute).startswith(
+        "75% of the bootstrap laws' N_opt(C) are at an end")
+
+
 def test_the_answer_says_what_was_asked(suggestion):
     assert (suggestion.law, suggestion.target_compute, suggestion.count, suggestion.budget) == \
         ("chinchilla", TARGET_COMPUTE, 2, None)

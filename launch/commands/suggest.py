@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Sequence
 
 from rich.table import Table
@@ -135,15 +136,20 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
     console.print(f"criterion: {result.criterion}; targets: "
                   + ", ".join(f"log {TARGET_NAMES[t]}" for t in result.targets), highlight=False)
     intervals = Table(title=f"at C: the fit's value, its {level} interval now and the one expected after the runs")
-    for column in ("", "fit", f"{level} interval now", "expected after", "width after / now"):
+    for column in ("", "fit", f"{level} interval now", "expected after", "width after / now (N_opt's in log)"):
         intervals.add_column(column, justify="left" if not column else "right")
     for t in result.targets:
         value, lo, hi = result.now[t]
         new_lo, new_hi = result.expected[t]
-        ratio = (new_hi - new_lo) / (hi - lo) if hi > lo else float("nan")
+        if t == "n_opt" and lo > 0 and new_lo > 0:  # shrunk in log, as the criterion's variance is of log N_opt
+            ratio = math.log(new_hi / new_lo) / math.log(hi / lo) if hi > lo else float("nan")
+        else:
+            ratio = (new_hi - new_lo) / (hi - lo) if hi > lo else float("nan")
         intervals.add_row(TARGET_NAMES[t], num(value, ".4g"), f"{num(lo, '.4g')} .. {num(hi, '.4g')}",
                           f"{num(new_lo, '.4g')} .. {num(new_hi, '.4g')}", f"x {num(ratio, '.2f')}")
     console.print(intervals)
+    if result.n_opt_edge is not None:
+        console.print(f"warning: {result.n_opt_edge}", highlight=False)
     if result.misfit is not None and result.misfit.beyond_seeds:
         console.print(f"warning: {result.misfit.warning()}: these intervals assume the law's form, which the runs "
                       "contradict", highlight=False)

@@ -111,6 +111,17 @@ def optimum_at(law, compute: float) -> tuple[float, float]:
     return float(loss_K[k]), float(n_K[k])
 
 
+def search_edge_share(n_opt: np.ndarray, compute: float) -> float:
+    """The share of N_opt values (one, or a bootstrap's) at an end of the RATIOS_K search: a law with no
+    compute-optimal size inside 0.05 .. 2e4 tokens per parameter, its N_opt the search's end."""
+    n_opt = np.atleast_1d(np.asarray(n_opt, dtype=float))
+    n_opt = n_opt[np.isfinite(n_opt)]
+    if not len(n_opt):
+        return 0.0
+    ratio = compute / (6.0 * n_opt**2)
+    return float(((ratio <= RATIOS_K[0] * 1.001) | (ratio >= RATIOS_K[-1] / 1.001)).mean())
+
+
 def target_samples(laws: Sequence, compute: float, targets: Sequence[str] = TARGETS) -> np.ndarray:
     """(Q, T) log values of the targets under each law (NaN where a law has no optimum)."""
     check_targets(targets)

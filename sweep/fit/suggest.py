@@ -54,6 +54,7 @@ class Suggestion:
     budget: float | None
     misfit: MisfitTest | None = None  # the points' scatter against the seeds' (None: no seeds, or too few points)
     left_out: dict[str, int] = field(default_factory=dict)  # candidates not in the pool, by why (LEFT_OUT)
+    n_opt_edge: str | None = None  # the warning when N_opt(C) is the search's end, not an optimum (`edge_warning`)
 
     @property
     def flops(self) -> float:
@@ -65,7 +66,7 @@ class Suggestion:
             "misfit_test": None if self.misfit is None else dict(self.misfit.__dict__),
             "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
             "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
-            "candidates_left_out": dict(self.left_out),
+            "candidates_left_out": dict(self.left_out), "n_opt_edge": self.n_opt_edge,
             "count": self.count, "budget": self.budget, "flops": self.flops,
             "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
             "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
@@ -141,8 +142,25 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     expected = {t: shrunk_interval(*now[t], choice.width_ratio[t], log_scale=(t == "n_opt")) for t in targets}
     proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
     _, misfit = law_scatter(fit.law.predict, table, len(fit.params()), spread)
+    edge = edge_warning(now, target_QxT, targets, target_compute) if "n_opt" in targets else None
     return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
-                      now, expected, proposals, len(pool), count, budget, misfit, left_out)
+                      now, expected, proposals, len(pool), count, budget, misfit, left_out, edge)
+
+
+def edge_warning(now: dict[str, tuple[float, float, float]], target_QxT: np.ndarray, targets: Sequence[str],
+                 target_compute: float) -> str | None:
+    """Where the fit's N_opt(C), or a bootstrap law's, is the end of the search over tokens per
+    parameter (design.RATIOS_K): the law has no compute-optimal size there (a fitted alpha or beta
+    near 0), and N_opt or an end of its interval is the search's limit, not an estimate."""
+    fitted = design.search_edge_share(now["n_opt"][0], target_compute)
+    drawn = design.search_edge_share(np.exp(target_QxT[:, list(targets).index("n_opt")]), target_compute)
+    if not fitted and drawn < 0.025:
+        return None
+    lo, hi = design.RATIOS_K[0], design.RATIOS_K[-1]
+    which = "the fit's N_opt(C) is" if fitted else f"{drawn:.0%} of the bootstrap laws' N_opt(C) are"
+    return (f"{which} at an end of the search over tokens per parameter ({lo:g} .. {hi:g}): the law has no "
+            "compute-optimal size there (an exponent near 0), so N_opt(C)" + ("" if fitted else "'s interval")
+            + " is the search's limit, not an estimate; runs at larger and smaller N at this compute pin it")
 
 
 def fitted_points(table: RunsTable, law: str) -> RunsTable:
