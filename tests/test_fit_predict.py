@@ -5,6 +5,7 @@ that cannot be predicted keep a one-line reason."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import numpy as np
@@ -184,6 +185,18 @@ def test_runs_that_cannot_be_predicted_say_why(small_sweep, tmp_path):
     assert all(p.prediction is None for p in by_name.values())
 
 
+def test_a_finished_run_whose_metrics_were_cut_short_is_skipped_not_read_as_its_whole_curve(small_sweep, tmp_path):
+    source = next(r for r in iter_run_dirs(small_sweep) if "d48" in r.path.name and "tpp2" in r.path.name)
+    sweep = tmp_path / "sweep"
+    shutil.copytree(source.path, sweep / source.path.name, ignore=shutil.ignore_patterns("*.pt", "wandb"))
+    run = RunDir(sweep / source.path.name)
+    text = run.metrics_file.read_bytes()
+    run.metrics_file.write_bytes(text[:len(text) // 2])  # cut mid-line: the torn line is dropped, the rest read
+    (p,) = predict_sweep(sweep, n_resamples=20)
+    assert p.prediction is None and p.actual is not None
+    assert re.match(r"complete, but its metrics.jsonl ends at step \d+ of its \d+: the file was cut short", p.skipped)
+
+
 @pytest.mark.parametrize("fraction", [0, -0.5, 1.5, float("nan"), True, "half"])
 def test_a_fraction_outside_0_1_is_one_clear_error(fraction):
     with pytest.raises(ConfigError, match="accepted is a fraction of each run's steps in \\(0, 1\\]"):
@@ -262,8 +275,8 @@ def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_th
 
 
 def test_a_true_floor_needs_a_synthetic_corpus(small_sweep):
-    for p in predict_sweep(small_sweep, 0.5, floor="true", n_resamples=20):
-        assert p.collapse_skipped.endswith("records no true_entropy_nats (only data=synthetic does): give --floor E")
-        assert p.prediction is None or p.prediction.to_dict()["method"] == "curve law"
+    with pytest.raises(ConfigError, match=r"--floor true: each reference's true entropy rate, which only "
+                                          r"data=synthetic records; no run of \S+ reads it: give --floor E"):
+        predict_sweep(small_sweep, 0.5, floor="true", n_resamples=20)  # was: a skip line for every run, exit code 0
     with pytest.raises(ConfigError, match="--floor 'abc': accepted is the irreducible loss E"):
         predict_sweep(small_sweep, 0.5, floor="abc")

@@ -146,7 +146,18 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     runs = list(iter_run_dirs(text))
     if not runs:
         raise ConfigError(f"{text} holds no run folders (folders with a config.yaml)")
+    if floor == TRUE_FLOOR and not any(_reads_synthetic(run) for run in runs):
+        raise ConfigError(f"--floor {TRUE_FLOOR}: each reference's true entropy rate, which only data=synthetic "
+                          f"records; no run of {text} reads it: give --floor E (a number, e.g. a Chinchilla fit's E) "
+                          f"or --floor {AUTO_FLOOR} (calibrated on the finished runs of two smaller sizes)")
     return predict_runs(runs, None, at_fraction, **options)
+
+
+def _reads_synthetic(run: Any) -> bool:
+    try:
+        return (run.read_config().get("data") or {}).get("source") == "synthetic"
+    except DamagedFile:
+        return False
 
 
 class RunSource(Protocol):
@@ -556,7 +567,7 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
     """(the run's RunPrediction without a prediction yet, its config, its Curve, all its eval
     records (step, loss) uncut, its true_entropy_nats or None), or the RunPrediction skipped with
     its reason."""
-    from sweep.record import DIVERGED, PENDING, TRUNK, run_role
+    from sweep.record import COMPLETE, DIVERGED, PENDING, TRUNK, run_role
 
     name, status, coordinates, actual = run.name, "damaged", {}, None
 
@@ -576,6 +587,10 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
             return skip("no records yet")
         lr_S, warmup = learning_rates(cfg)
         records = sorted({r["step"]: r for r in run.records() if "step" in r}.values(), key=lambda r: r["step"])
+        last = records[-1]["step"] if records else 0
+        if status == COMPLETE and not run.sampled and last < len(lr_S) - cfg.train.log_every:
+            return skip(f"complete, but its metrics.jsonl ends at step {last} of its {len(lr_S)}: the file was cut "
+                        "short (damaged), and a curve seen in part would pass for one seen whole")
         full_evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
         if at_fraction is not None:
             records = [r for r in records if r["step"] <= at_fraction * len(lr_S)]
