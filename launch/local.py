@@ -95,9 +95,10 @@ def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> l
 
         found = torch.cuda.device_count()
         if found < needed:
+            also = f", or parallelism x gpus_per_run <= {found}" if found else ""
             raise ConfigError(f"hydra.launcher: {options.parallelism} runs x gpus_per_run={options.gpus_per_run} "
                               f"need {needed} GPUs; this machine has {found} CUDA GPU(s): accepted is "
-                              f"gpus_per_run=0 (CPU), or parallelism x gpus_per_run <= {found}")
+                              f"gpus_per_run=0 (CPU){also}")
     gpus = list(options.visible_gpus if options.visible_gpus is not None else range(needed))
     if needed > len(gpus):
         raise ConfigError(f"hydra.launcher: {options.parallelism} runs x {options.gpus_per_run} GPUs do not fit "
@@ -118,6 +119,11 @@ def check_option_values(options: LocalOptions) -> None:
     from sweep.preflight import check_writable_dir
 
     check_whole_numbers(options, WHOLE_OPTIONS)
+    gpus = options.visible_gpus
+    if gpus is not None and (not isinstance(gpus, list) or any(
+            isinstance(g, bool) or not isinstance(g, int) or g < 0 for g in gpus) or len(set(gpus)) != len(gpus)):
+        raise ConfigError(f"hydra.launcher.visible_gpus={gpus!r}: accepted is a list of distinct GPU indices >= 0 "
+                          "(e.g. [0,1,2,3]), or null (0 .. parallelism x gpus_per_run - 1)")
     tasks = options.tasks_per_run
     if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
         raise ConfigError(f"hydra.launcher.tasks_per_run={tasks!r}: accepted is a whole number >= 1, or null (one "

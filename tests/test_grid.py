@@ -163,6 +163,14 @@ def test_the_sweeper_hands_its_validated_grid_to_a_project_launcher_without_comp
     assert launcher.grid[0].budget.n_params < launcher.grid[2].budget.n_params
 
 
+def test_what_the_launcher_refuses_of_a_grid_is_refused_before_the_sweep_writes_anything(tmp_path):
+    launcher = local_launcher(ComposesNothing, tmp_path)
+    launcher.options.tasks_per_run = 3  # the batch of 4 does not split over 3 ranks
+    with pytest.raises(SystemExit):
+        sweep_with(launcher, tmp_path / "sweep", "model.d=16,32")
+    assert not hasattr(launcher, "grid") and not (tmp_path / "sweep" / "multirun.yaml").exists()
+
+
 def test_a_launcher_that_is_not_the_projects_gets_the_override_lists(tmp_path):
     launcher = ThirdParty()
     sweep_with(launcher, tmp_path, "model.d=16,32")

@@ -106,6 +106,9 @@ class GridSweeper(Sweeper):
                 raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
                                   "are decided together, then go on, which only the project's launchers do: add "
                                   "hydra/launcher=local (this machine) or hydra/launcher=slurm")
+        if ours:  # what the launcher would refuse of this grid (GPUs, ranks, buckets), before anything is written
+            with user_errors_exit():
+                self.launcher.check(grid)
         rewritten = rewrite_damaged_configs(grid)
         if rewritten:
             log.info("config.yaml written again for %d finished run(s) it was damaged in: %s", len(rewritten),
@@ -182,6 +185,10 @@ class ProjectLauncher(Launcher):
         """What `launch_grid` would do with each point (the dry-run table)."""
 
     @abc.abstractmethod
+    def check(self, grid: Sequence[GridPoint]) -> None:
+        """ConfigError for what `launch_grid` would refuse of `grid`; writes and submits nothing."""
+
+    @abc.abstractmethod
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
         """Run or submit a validated grid (`options.dry_run`: print its plan and return none)."""
 
@@ -192,6 +199,9 @@ class LocalLauncher(ProjectLauncher):
 
     options_class = LocalOptions
     conf_name = "local"
+
+    def check(self, grid: Sequence[GridPoint]) -> None:
+        check_local_options(grid, self.options)
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
         check_local_options(grid, self.options)  # what the launch would refuse, the dry run refuses too
@@ -223,6 +233,9 @@ class SlurmLauncher(ProjectLauncher):
     options_class = SlurmOptions
     conf_name = "slurm"
     runs_here = False  # jobs start on compute nodes: no device check on the submitting machine
+
+    def check(self, grid: Sequence[GridPoint]) -> None:
+        plan_slurm(grid, self.options, slurm_states=False)  # buckets, ranks, signal delay: no Slurm query
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
         """With each run's Slurm state (queued or running from its latest job)."""
