@@ -308,6 +308,9 @@ def config_grids(config: DictConfig) -> list[list[str]]:
     conf/experiment/), then the chosen scale's `overrides`, and one grid per entry of its `grids`
     (each a list of overrides: an arm of the experiment, e.g. one recipe) or one grid without."""
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    if not OmegaConf.is_dict(params) and not isinstance(params, dict):
+        raise ConfigError(f"hydra.sweeper.params={params!r}: accepted is a mapping of override keys to their values "
+                          "(as conf/demo.yaml declares its grid), or null")
     declared = [f"{key}={value}" for key, value in params.items()]
     scale = experiment_scale(config)
     if scale is None:

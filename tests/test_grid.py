@@ -317,3 +317,13 @@ def test_an_error_some_points_share_names_the_first_of_them(tmp_path):
     assert message.startswith("4 of 8 grid points are invalid")
     assert "\n  4 points (model.l=1 model.d=100; model.l=2 model.d=100; model.l=3 model.d=100; ...): model.d=100 " \
            "is not a multiple of model.head_dim=64" in message
+
+
+def test_sweeper_params_that_are_not_a_mapping_are_one_error():
+    from omegaconf import OmegaConf
+
+    from launch.grid import config_grids
+
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.params=5: accepted is a mapping of override keys to their "
+                                          r"values"):  # was: AttributeError: 'int' object has no attribute 'items'
+        config_grids(OmegaConf.create({"hydra": {"sweeper": {"params": 5}}}))
