@@ -48,3 +48,13 @@ def test_a_small_real_sweep_runs_through_sweep_report(small_sweep, capsys):
     (artifact,) = [a for r in reports for a in read_offline_run(r).artifacts if a["type"] == "scaling-report"]
     assert artifact["name"] == f"{small_sweep.name}-report"
     assert {"report.md", "runs.csv", "fits.json", "loss_vs_n.png", "residuals.png"} <= set(artifact["files"])
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_fit(tmp_path, capsys, monkeypatch):
+    from tests.test_fit_laws import rows
+
+    table = write_runs(tmp_path / "runs.csv", rows())
+    monkeypatch.setattr("sweep.fit.report.write_report", lambda *a, **k: pytest.fail("fitted before the check"))
+    assert main(["report", str(table), "--out", str(table)]) == 2  # a file: was FileExistsError after the fits
+    out = capsys.readouterr().out
+    assert "--out=" in out and "is a file; accepted: a folder this user can write" in out

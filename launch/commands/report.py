@@ -19,12 +19,14 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
     from sweep.fit.table import read_curves
+    from sweep.preflight import check_writable_dir
 
     source, runs_file = table_source(source, runs_file)  # a runs file given as the source: its report beside it
     table, rows = load_table(source, runs_file, upload, given_columns(columns))
     if out is None:
         base = Path(source) if source and Path(source).is_dir() else Path(runs_file or "wandb").parent
         out = base / "report"
+    check_writable_dir("--out", out)  # before any fit (was: a FileExistsError traceback after the fits)
     curves = None
     if source and has_curves(source):
         try:
