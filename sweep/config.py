@@ -366,6 +366,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"seed={cfg.seed}: accepted is a whole number >= 0")
     if not str(cfg.out_dir).strip():  # '' puts ${out_dir}/token_cache at the file system's root
         raise ConfigError(f"out_dir={cfg.out_dir!r}: accepted is a folder path (the root of the run folders)")
+    if not str(cfg.data.cache_dir).strip():  # '' tokenized the corpus into the current folder
+        raise ConfigError(f"data.cache_dir={cfg.data.cache_dir!r}: accepted is a folder path (the token caches; "
+                          "default ${{out_dir}}/token_cache)")
     _positive("train.batch_size", t.batch_size)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every)

@@ -129,6 +129,7 @@ IN_PROCESS_CASES = [
     (["train.peak_tflops=0"], ["train.peak_tflops=0.0", "> 0, or null"]),
     (["seed=-1"], ["seed=-1", "whole number >= 0"]),  # was: a numpy traceback after the corpus was built
     (["out_dir="], ["out_dir=''", "a folder path"]),  # was: the token cache written at /token_cache
+    (["data.cache_dir="], ["data.cache_dir=''", "a folder path"]),  # was: the corpus tokenized into the cwd
     (["optim.schedule=wsd", "optim.cooldown_fraction=nan"], ["optim.cooldown_fraction=nan", "finite"]),
     (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
     (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),
