@@ -38,10 +38,14 @@ def aliased_value(options: Any, alias: str, ours: str, given: set[str]) -> Any:
     return value
 
 
-def check_whole_numbers(options: Any, least_of: dict[str, int]) -> None:
+def check_whole_numbers(options: Any, least_of: dict[str, int], or_null: str | None = None) -> None:
     """ConfigError for an option of `least_of` that is not a whole number >= its least value
-    (`timeout_min=abc` reached submitit, `parallelism=two` a comparison, `nodes=1.5` sbatch)."""
+    (`timeout_min=abc` reached submitit, `parallelism=two` a comparison, `nodes=1.5` sbatch);
+    `or_null`: the options may be null, which means this."""
     for key, least in least_of.items():
         value = getattr(options, key)
+        if value is None and or_null is not None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}")
+            null = f", or null ({or_null})" if or_null is not None else ""
+            raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is a whole number >= {least}{null}")

@@ -119,6 +119,8 @@ def check_option_values(options: LocalOptions) -> None:
     from sweep.preflight import check_writable_dir
 
     check_whole_numbers(options, WHOLE_OPTIONS)
+    if not isinstance(options.dry_run, bool):
+        raise ConfigError(f"hydra.launcher.dry_run={options.dry_run!r}: accepted is true or false")
     gpus = options.visible_gpus
     if gpus is not None and (not isinstance(gpus, list) or any(
             isinstance(g, bool) or not isinstance(g, int) or g < 0 for g in gpus) or len(set(gpus)) != len(gpus)):

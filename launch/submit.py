@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -38,8 +39,14 @@ from sweep.record import COMPLETE, DAMAGED, FINISHED
 
 log = logging.getLogger("sweep.launch")
 
-# hydra.launcher.* counts, each a whole number at least this (check_values)
+# hydra.launcher.* counts, each a whole number at least this (check_values); the second set may be null
 WHOLE_OPTIONS = {"gpus_per_node": 0, "cpus_per_task": 1, "nodes": 1, "array_parallelism": 1, "max_requeues": 0}
+NULLABLE_WHOLE_OPTIONS = {"tasks_per_node": 1, "cpus_per_gpu": 1, "gpus_per_task": 1, "max_array_size": 1,
+                          "max_num_timeout": 0, "timeout_min": 1}
+TEXT_OPTIONS = ("partition", "account", "qos", "constraint", "exclude", "gres", "comment", "name", "mem_per_gpu",
+                "mem_per_cpu")  # sbatch's words: a string or null (a list reached sbatch as its Python repr)
+SLURM_MEMORY = re.compile(r"\d+(\.\d+)?[KMGT]?")  # --mem-per-gpu / --mem-per-cpu: 8G, 4096M, 16000
+GRES_ITEM = re.compile(r"[A-Za-z_][\w.-]*(:[\w.-]+)?(:\d+)?")  # name[:type][:count]: gpu, gpu:2, gpu:a100:2
 BUCKET_KEYS = {"name", "max_hours", "time_min"}  # every bucket's; gpus_per_node may be added
 
 
@@ -124,6 +131,25 @@ class SlurmOptions:
         """ConfigError for a count or size that is not a number of the kind it must be, or a bucket
         without its keys (Hydra does not type a launcher's options: `mem_gb=lots` reached sbatch)."""
         check_whole_numbers(self, WHOLE_OPTIONS)
+        check_whole_numbers(self, NULLABLE_WHOLE_OPTIONS, or_null="the default")
+        for key in TEXT_OPTIONS:
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
+                raise ConfigError(f"hydra.launcher.{key}={getattr(self, key)!r}: accepted is text (sbatch's value, e.g. "
+                                  f"a comma-separated list), or null")
+        for key in ("mem_per_gpu", "mem_per_cpu"):
+            if getattr(self, key) is not None and not SLURM_MEMORY.fullmatch(getattr(self, key)):
+                raise ConfigError(f"hydra.launcher.{key}={getattr(self, key)!r}: accepted is a size as sbatch takes it "
+                                  "(8G, 4096M, 16000), or null")
+        if self.gres is not None and not all(GRES_ITEM.fullmatch(item.strip()) for item in self.gres.split(",")):
+            raise ConfigError(f"hydra.launcher.gres={self.gres!r}: accepted is sbatch's --gres, name[:type][:count] "
+                              "items joined by commas (gpu:2, gpu:a100:2), or null")
+        for key, kind, what in (("stderr_to_stdout", bool, "true or false"), ("dry_run", bool, "true or false"),
+                                ("setup", list, "a list of shell lines"),
+                                ("additional_parameters", dict, "a mapping of sbatch options to values"),
+                                ("srun_args", (list, type(None)), "a list of srun arguments, or null")):
+            value = getattr(self, key)
+            if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+                raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is {what}")
         if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, (int, float))
                                         or not self.mem_gb > 0):
             raise ConfigError(f"hydra.launcher.mem_gb={self.mem_gb!r}: accepted is a number of GiB > 0, or null "

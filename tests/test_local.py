@@ -120,6 +120,9 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
     (0, dict(tasks_per_run=0), r"hydra.launcher.tasks_per_run=0: accepted is a whole number >= 1, or null"),
     (0, dict(poll_s=-1), r"hydra.launcher.poll_s=-1: accepted is a number of seconds >= 0"),
     (0, dict(folder="/dev/null/x"), r"hydra.launcher.folder='/dev/null/x' is under /dev/null, which is a file"),
+    (0, dict(visible_gpus=-1), r"hydra.launcher.visible_gpus=-1: accepted is a list of distinct GPU indices >= 0"),
+    (0, dict(visible_gpus=[0, 0]), r"visible_gpus=\[0, 0\]: accepted is a list of distinct GPU indices"),
+    (0, dict(dry_run="maybe"), r"hydra.launcher.dry_run='maybe': accepted is true or false"),
 ])
 def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypatch, found, options, words):
     import torch

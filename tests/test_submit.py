@@ -216,6 +216,17 @@ def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(t
      "hydra.launcher.buckets: {'name': 'x', 'max_hours': 1, 'time_mins': 60}: each bucket is {name, max_hours, "
      "time_min}"),
     (dict(buckets=[{"name": "x", "max_hours": "1h", "time_min": 60}]), "numbers but the name"),
+    # each below passed a dry run without a word (tasks_per_node=0 read as one per GPU)
+    (dict(tasks_per_node=0), "hydra.launcher.tasks_per_node=0: accepted is a whole number >= 1, or null"),
+    (dict(max_num_timeout=-1), "hydra.launcher.max_num_timeout=-1: accepted is a whole number >= 0, or null"),
+    (dict(max_array_size=0), "hydra.launcher.max_array_size=0: accepted is a whole number >= 1, or null"),
+    (dict(gpus_per_task=-1), "hydra.launcher.gpus_per_task=-1: accepted is a whole number >= 1, or null"),
+    (dict(gres="gpu:a100:x"), "hydra.launcher.gres='gpu:a100:x': accepted is sbatch's --gres"),
+    (dict(mem_per_cpu="-4G"), "hydra.launcher.mem_per_cpu='-4G': accepted is a size as sbatch takes it"),
+    (dict(partition=["a"]), "hydra.launcher.partition=['a']: accepted is text"),
+    (dict(setup="notalist"), "hydra.launcher.setup='notalist': accepted is a list of shell lines"),
+    (dict(additional_parameters=5), "hydra.launcher.additional_parameters=5: accepted is a mapping"),
+    (dict(stderr_to_stdout="maybe"), "hydra.launcher.stderr_to_stdout='maybe': accepted is true or false"),
 ])
 def test_a_slurm_option_of_the_wrong_kind_is_named_before_any_plan(tmp_path, kw, words):
     with pytest.raises(ConfigError, match=re.escape(words)):

@@ -62,6 +62,9 @@ class GridSweeper(Sweeper):
     print the plan and launch nothing, whatever the launcher."""
 
     def __init__(self, params: Any = None, dry_run: bool = False) -> None:
+        if not isinstance(dry_run, bool):
+            with user_errors_exit():
+                raise ConfigError(f"hydra.sweeper.dry_run={dry_run!r}: accepted is true or false (--dry-run sets it)")
         self.dry_run = dry_run
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
