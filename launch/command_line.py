@@ -130,6 +130,7 @@ def check_single_dry_run(args: Sequence[str]) -> None:
     if parsed is None:
         return
     overrides, _, config_name = parsed
+    check_override_keys(overrides)
     check_not_a_preset(to_typed(_compose(overrides, config_name)), overrides)
 
 

@@ -21,7 +21,7 @@ from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
-from sweep.config import TrainConfig, check_key, to_typed, validate
+from sweep.config import TrainConfig, check_key, check_not_null, to_typed, validate
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
 from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, lost_trunk_checkpoint, plan_ladders, with_budget
@@ -240,6 +240,11 @@ def check_override_keys(overrides: Iterable[str]) -> None:
         if ("=" in override and not key.startswith(("+", "~", "hydra")) and "@" not in key
                 and "/" not in key and not (CONF_DIR / key).is_dir()):
             check_key(key)
+            if override.split("=", 1)[1].strip() == "null":
+                check_not_null(key)
+        elif "=" in override and (CONF_DIR / key).is_dir() and override.split("=", 1)[1].strip() in ("null", ""):
+            options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
+            raise ConfigError(f"{override}: {key} is a config group; accepted: {', '.join(options)}")
 
 
 def composition_error(err: Exception) -> str:

@@ -251,7 +251,8 @@ def check_key(key: str) -> None:
         accepted = [f.name for f in dataclasses.fields(section)]
         if part not in accepted:
             where = ".".join(parts[:depth])
-            close = difflib.get_close_matches(part, accepted, n=1)
+            close = difflib.get_close_matches(part, accepted, n=1) or [
+                KEY_SYNONYMS[part] for _ in (0,) if KEY_SYNONYMS.get(part) in accepted]
             hint = f"; did you mean {'.'.join([*parts[:depth], close[0]])}?" if close else ""
             raise ConfigError(f"{key}: unknown key {part!r} in {where or 'the config'}; accepted keys"
                               f"{' of ' + where if where else ''}: {', '.join(accepted)}{hint}")
@@ -259,6 +260,23 @@ def check_key(key: str) -> None:
         if depth < len(parts) - 1 and not dataclasses.is_dataclass(field_type):
             raise ConfigError(f"{key}: {'.'.join(parts[:depth + 1])} is a value, not a section")
         section = field_type
+
+
+KEY_SYNONYMS = {"learning_rate": "lr", "wd": "weight_decay", "bs": "batch_size", "width": "d", "d_model": "d",
+                "depth": "l", "n_layers": "l", "num_layers": "l"}  # other codebases' names: check_key's did-you-mean
+
+
+def check_not_null(key: str) -> None:
+    """ConfigError for `key=null` where the schema's field takes a value (was OmegaConf's "field
+    'model.d' is not Optional"); `key` is a schema key (check_key first)."""
+    section: Any = TrainConfig
+    *sections, leaf = key.split(".")
+    for part in sections:
+        section = _field_types(section)[part]
+    kind = str(next(f.type for f in dataclasses.fields(section) if f.name == leaf))
+    if "Optional" not in kind and "None" not in kind and not dataclasses.is_dataclass(_field_types(section)[leaf]):
+        raise ConfigError(f"{key}=null: {key} takes a value ({kind}); null is accepted only by settings that may be "
+                          "left unset")
 
 
 def _field_types(cls: type) -> dict[str, Any]:

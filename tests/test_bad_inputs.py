@@ -147,6 +147,9 @@ IN_PROCESS_CASES = [
     (["+modle.d=64"], ["modle", "accepted keys", "model"]),
     (["+model.width=64"], ["model.width", "accepted keys of model"]),
     (["data.synthetic.sed=1"], ["data.synthetic.sed", "did you mean data.synthetic.seed"]),
+    (["optim.learning_rate=1e-3"], ["optim.learning_rate", "did you mean optim.lr"]),  # another codebase's name
+    (["model.d=null"], ["model.d=null", "takes a value (int)"]),  # was: "field 'model.d' is not Optional"
+    (["data=null"], ["data=null", "config group; accepted: c4, embedded"]),  # was: "Got NoneType"
     (["data=nope"], ["data/nope", "embedded", "files"]),
     (["train.device=gpu"], ["gpu", "auto, cpu, cuda"]),
     (["data=files"], ["data=files needs data.paths"]),
