@@ -512,6 +512,13 @@ FLOAT_RANGES = {
     "data.synthetic.eos_prob": "(0, 1)",
     "data.synthetic.zipf": ">= 0",
     "data.synthetic.repeat_fraction": "[0, 1)",
+    "optim.cooldown_fraction": "(0, 1]",
+    "early_stop.fraction": "(0, 1)",
+    "early_stop.margin": "[0, 1)",
+    "early_stop.level": "(0, 1)",
+    "logger.start.backoff_s": ">= 0",
+    "logger.start.init_timeout_s": "> 0",
+    "logger.start.max_total_s": "> 0",
 }
 
 
