@@ -384,6 +384,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"seed={cfg.seed}: accepted is a whole number >= 0")
     if not str(cfg.out_dir).strip():  # '' puts ${out_dir}/token_cache at the file system's root
         raise ConfigError(f"out_dir={cfg.out_dir!r}: accepted is a folder path (the root of the run folders)")
+    if cfg.recipe is not None and not str(cfg.recipe).strip():  # an empty label: a crossover's recipe without a name
+        raise ConfigError(f"recipe={cfg.recipe!r}: accepted is a label (e.g. recipe=baseline), or null")
     if not str(cfg.data.cache_dir).strip():  # '' tokenized the corpus into the current folder
         raise ConfigError(f"data.cache_dir={cfg.data.cache_dir!r}: accepted is a folder path (the token caches; "
                           "default ${{out_dir}}/token_cache)")

@@ -130,6 +130,7 @@ IN_PROCESS_CASES = [
     (["seed=-1"], ["seed=-1", "whole number >= 0"]),  # was: a numpy traceback after the corpus was built
     (["out_dir="], ["out_dir=''", "a folder path"]),  # was: the token cache written at /token_cache
     (["data.cache_dir="], ["data.cache_dir=''", "a folder path"]),  # was: the corpus tokenized into the cwd
+    (["recipe="], ["recipe=''", "accepted is a label"]),
     (["optim.schedule=wsd", "optim.cooldown_fraction=nan"], ["optim.cooldown_fraction=nan", "finite"]),
     (["train.checkpoint_every_minutes=inf"], ["train.checkpoint_every_minutes=inf", "> 0"]),
     (["train.divergence_factor=inf"], ["train.divergence_factor=inf", "> 1"]),
@@ -279,7 +280,8 @@ def test_sweep_fit_isoflop_refuses_a_bootstrap_of_one_resample_before_fitting(tm
     (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n" + "".join(f"{n},{t},{l}\n" for n, t, l in rows))
     assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "isoflop", "--bootstrap", "1"]) == 2
     out = capsys.readouterr().out
-    assert "n_resamples=1: accepted is a whole number >= 2" in out and "Traceback" not in out
+    assert "--bootstrap 1: accepted is 0 (no intervals) or a whole number of resamples >= 2" in out
+    assert "Traceback" not in out
 
 
 @pytest.mark.parametrize("tokens_per_param, sizes, words", [

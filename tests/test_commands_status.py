@@ -54,6 +54,11 @@ def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().out
 
 
+def test_status_waits_between_checks_a_positive_number_of_seconds(tmp_path, capsys):
+    assert main(["status", str(tmp_path), "--wait", "--interval", "-1"]) == 2
+    assert "--interval -1.0: accepted is a number of seconds > 0" in capsys.readouterr().out
+
+
 def test_status_output_paths_that_cannot_be_written_are_one_line_before_the_table(tmp_path, capsys):
     """Was: a NotADirectoryError traceback for --plot, and the training runs' disk advice for --csv."""
     (tmp_path / "afile").write_text("")

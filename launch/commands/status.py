@@ -89,6 +89,8 @@ def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow:
            interval_s: float = 10.0, upload: bool = False, as_json: bool = False, parquet: Path | None = None) -> int:
     """`sweep status`: the runs table printed, and written as CSV / parquet / a plot where asked;
     with `as_json` the rows are printed as JSON on stdout, everything else goes to stderr."""
+    if isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or not 0 < interval_s < float("inf"):
+        raise ConfigError(f"--interval {interval_s!r}: accepted is a number of seconds > 0 (between checks with --wait)")
     if not as_json:
         return _status(str(source), plot, csv_path, follow, interval_s, upload, False, parquet)
     stdout = sys.stdout

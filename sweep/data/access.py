@@ -35,7 +35,7 @@ def check_epochs(data: DataConfig, n_train_tokens: int, tokens_read: int, seq_le
                 if is_streamed(data) else "add documents")
         raise ConfigError(
             f"{run}: reads {tokens_read:,} train tokens but the corpus holds {n_train_tokens:,} "
-            f"({epochs:.2f} epochs, more than data.max_epochs={data.max_epochs:g}); needs "
+            f"({epochs:.3g} epochs, more than data.max_epochs={data.max_epochs:g}); needs "
             f"{tokens_needed(tokens_read, seq_len, data.max_epochs):,} prepared tokens: {hint}, "
             "or allow repetition with data.max_epochs=N (or null)"
         )
