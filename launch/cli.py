@@ -108,13 +108,15 @@ SUBCOMMAND_EXAMPLES = {
 
 
 class SubcommandParser(argparse.ArgumentParser):
-    """A subcommand's parser: its examples (SUBCOMMAND_EXAMPLES) after its options, as written."""
+    """A subcommand's parser: its examples (SUBCOMMAND_EXAMPLES) after its options, as written;
+    options by their whole names only (`--round 1` was taken for `--rounds 1`, and trained)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         examples = SUBCOMMAND_EXAMPLES.get(str(kwargs.get("prog", "")).split()[-1])
         if examples and "epilog" not in kwargs:
             kwargs["epilog"] = "examples:\n" + examples
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
 

@@ -43,6 +43,13 @@ def test_a_misspelt_option_shows_the_subcommands_usage_and_the_option_meant(caps
     assert "sweep fit: error: unrecognized arguments: --bootstap 50; did you mean --bootstrap?" in err
 
 
+def test_an_option_is_read_by_its_whole_name_only(capsys):
+    with pytest.raises(SystemExit) as stop:  # was: --round 1 taken for --rounds 1, and a run trained
+        main(["suggest", "runs", "--target-compute", "1e14", "--round", "1"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --round 1; did you mean --rounds?" in capsys.readouterr().err
+
+
 def test_a_negative_number_in_scientific_notation_is_an_options_value_and_checked(tmp_path, capsys):
     from launch.cli import negative_values_joined
     from tests.helpers import write_runs
