@@ -231,3 +231,14 @@ def test_sampled_records_are_each_fitted_against_their_own_window():
     assert abs(contiguous.predicted / whole.predicted - 1) > 2e-3
     (wrong,) = predict_final_losses([replace(sampled, train_window=0)])
     assert isinstance(wrong, CurveFitError) and "train_window=0: accepted is None or an integer >= 1" in str(wrong)
+
+
+def test_an_interval_never_reaches_below_a_loss_of_zero():
+    from dataclasses import replace
+
+    from sweep.fit.curve_law import FinalLossPrediction
+
+    law = CurveLaw(L0=2.0, A=1.0, alpha=0.5, C=0.1)
+    wide = FinalLossPrediction(2.0, (-0.09, 3.23), 0.95, law, 0.0, 100, 600, 20, 50, 4, 0.01)  # a run seen to 16%
+    assert wide.interval == (0.0, 3.23)
+    assert replace(wide, interval=(-4.5, 2.6)).interval == (0.0, 2.6)  # widened later (calibration): clipped too

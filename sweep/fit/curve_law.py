@@ -203,6 +203,13 @@ class FinalLossPrediction:
     rmse: float
     calibration: Calibration | None = None  # set by sweep/fit/predict.py where finished smaller runs widened the interval
 
+    def __post_init__(self) -> None:
+        """A cross-entropy is never below 0: an interval's lower end is clipped there (a run seen to
+        16% had -0.09 .. 3.23)."""
+        lo, hi = self.interval
+        if lo < 0:
+            object.__setattr__(self, "interval", (0.0, hi))
+
     @property
     def fraction_seen(self) -> float:
         return self.steps_seen / self.steps
