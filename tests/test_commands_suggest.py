@@ -44,7 +44,7 @@ def test_suggest_on_a_table_names_its_candidates_and_those_left_out_below_its_fe
                      r"N1e6-tpp5: 5e\+06 tokens, fewer than any run of the table \(9.65e\+06\)", out)
     assert main(["suggest", str(table), "--target-compute", "1e21", "--count", "1", "--bootstrap", "20", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["left_out"] == 1  # 1e6 at 5 tokens per parameter, not 1.93e6
+    assert printed["invalid_points"] == 1  # 1e6 at 5 tokens per parameter, not 1.93e6
     assert printed["candidates_left_out"]["already run"] > 0  # the fitted points' own (N, T), counted apart
 
 

@@ -100,12 +100,12 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
         for proposal, h, command in zip(out["proposals"], hours, commands):
             proposal.update(gpu_hours=h, command=command)
         out.update(source=str(source), base_run=cands.base.name if cands.base else None,
-                   left_out=cands.left_out, left_out_reason=cands.left_out_reason,
+                   invalid_points=cands.left_out, invalid_point_reason=cands.left_out_reason,
                    no_command=cands.why_no_command, gpu_hours=float(sum(hours)),
                    gpu_hours_assumed={"assumed_mfu": mfu, "device": device})
         print(json.dumps(jsonable(out), indent=2))
         return 0
-    print_suggestion(result, cands, hours, commands, source, mfu, device)
+    print_suggestion(result, cands, hours, commands, f"{source} (recipe {recipe})" if recipe else source, mfu, device)
     return 0
 
 

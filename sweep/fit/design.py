@@ -216,7 +216,7 @@ def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray
     cov_VxV = clipped_covariance(np.concatenate([target_QxT, candidate_QxM], axis=1))
     var0_T = np.diag(cov_VxV)[:n_targets].copy()
     if budget is None:  # K runs, whatever they cost
-        criterion = f"the most of the targets' variance removed by {count} runs"
+        criterion = f"the most of the targets' variance removed by {count} run{'s' * (count != 1)}"
         picked, gain, var_T = _greedy(cov_VxV, var0_T, cost_M, noise_var, count, None, cost_exponent=0.0)
     else:
         criterion = f"the most of the targets' variance removed per FLOPs^{p:g}, within the budget"

@@ -157,7 +157,7 @@ class Replay:
 def heldout_mask(cells: Cells, holdout: int) -> np.ndarray:
     sizes = np.unique(cells.n_params_G)
     if len(sizes) < 4:
-        raise ConfigError(f"the table has {len(sizes)} model sizes: a replay needs at least 4 (3 in the pool for its "
+        raise ConfigError(f"the table has {len(sizes)} model size{'s' * (len(sizes) != 1)}: a replay needs at least 4 (3 in the pool for its "
                           "seed design, and the largest held out as the test)")
     if isinstance(holdout, bool) or not isinstance(holdout, numbers.Integral) or not 1 <= holdout < len(sizes) - 2:
         raise ConfigError(f"--holdout {holdout!r}: the table has {len(sizes)} sizes; accepted is 1 .. "
