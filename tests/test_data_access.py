@@ -12,7 +12,7 @@ from sweep.errors import ConfigError
 def test_a_run_reading_more_than_max_epochs_fails_with_both_numbers(tiny_config):
     data = dataclasses.replace(tiny_config().data, max_epochs=1.0)
     assert check_epochs(data, 1000, 500, 16, "run-a") == pytest.approx(0.5)
-    with pytest.raises(ConfigError, match=r"run-b: reads 3,000 train tokens but the corpus holds 1,000 \(3.00 "
+    with pytest.raises(ConfigError, match=r"run-b: reads 3,000 train tokens but the corpus holds 1,000 \(3 "
                                           r"epochs, more than data.max_epochs=1\); needs 3,017 .*add documents.*"
                                           r"data.max_epochs=N"):
         check_epochs(data, 1000, 3000, 16, "run-b")
