@@ -81,7 +81,9 @@ class LawComparison:
                f"{self.n_held_out} held-out run(s)")
         if self.best_is_clear:
             return f"{self.best} ({how})"
-        return f"{self.best}, not clearly ({how}: within their spread; at least {MIN_HELD_OUT_TO_RANK} runs to rank)"
+        if self.n_held_out < MIN_HELD_OUT_TO_RANK:
+            return f"{self.best}, not clearly ({how}: at least {MIN_HELD_OUT_TO_RANK} are needed to rank the laws)"
+        return f"{self.best}, not clearly ({how}: the difference is within their spread)"
 
     def per_run(self, include_train: bool = False) -> list[dict]:
         """One dict per held-out run (and each training run too with include_train), in input
