@@ -60,6 +60,15 @@ def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(w
     assert "scatter about the law by an rms 0.8%" in flags["G"].remedy and "--law compare" in flags["G"].remedy
 
 
+def test_an_exponent_interval_reaching_below_zero_says_the_loss_rises_in_some_resamples(well_sampled):
+    boot = bootstrap(well_sampled, n_resamples=5, seed=0)
+    negative = dataclasses.replace(boot, intervals={**boot.intervals, "beta": (-2.15, 489.0)},
+                                   at_bound={**boot.at_bound, "beta": 0.28})  # OLMo's ladder on its C4 loss
+    problem = by_parameter(identifiability_flags(well_sampled, negative))["beta"].problem
+    assert "(28% of resamples below 0.02); below 0 in some: the loss rising with more tokens" in problem
+    assert "at the bound" not in problem  # was: as if beta were held at a bound
+
+
 def test_n_opt_beyond_the_sampled_sizes_is_an_extrapolation_by_a_stated_factor(well_sampled):
     C = 1e26
     flags = by_parameter(identifiability_flags(well_sampled, None, C))

@@ -141,8 +141,11 @@ def _interval_flags(fit: Any, boot: Any) -> list[Flag]:
             out.append(_flag(name, f"{what} reaches the bound E = 0{bound_words}: the runs cannot tell E "
                                    f"from 0"))
         elif name in ("alpha", "beta") and (lo < d.exponent_floor or hi > d.exponent_ceiling):
+            below = f" ({share:.0%} of resamples below {d.exponent_floor:g})" if share else ""
+            rising = (f"; below 0 in some: the loss rising with more {'parameters' if name == 'alpha' else 'tokens'}, "
+                      "which the law does not describe" if lo < 0 else "")
             out.append(_flag(name, f"{what} reaches below {d.exponent_floor:g} or above "
-                                   f"{d.exponent_ceiling:g}{bound_words}"))
+                                   f"{d.exponent_ceiling:g}{below}{rising}"))
         elif name in ("A", "B") and share:
             out.append(_flag(name, f"{what}: {share:.0%} of resamples run off to infinity (log {name} > "
                                    f"{d.log_coefficient_max:g})"))
