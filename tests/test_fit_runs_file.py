@@ -200,6 +200,13 @@ def test_a_table_in_millions_or_billions_is_refused_naming_the_column(scale, col
         from_frame(frame, "chin.csv")
 
 
+def test_tokens_computed_from_flops_in_another_unit_name_the_flops_column():
+    frame = pd.DataFrame({"params": [1.9e8, 6e8, 1.28e9], "gflops": [4.4e9, 4.3e10, 2.0e11], "loss": [1.0, 0.9, 0.8]})
+    with pytest.raises(ConfigError, match=r"tokens of ladder.csv spans .* \(computed as flops / \(6 n_params\), the "
+                                          r"flops read from 'gflops \(--column\)': FLOPs in another unit"):
+        from_frame(frame, "ladder.csv", {"flops": "gflops"})  # OLMo's ladder: was a word on the tokens alone
+
+
 def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_tokens_per_parameter():
     frame = pd.DataFrame({"params": [70.0, 400.0, 1600.0], "tokens": [1.4e9, 8e9, 3.2e10], "loss": [3.2, 2.8, 2.5]})
     with pytest.raises(ConfigError, match=r"the runs of paper.csv train a median 2e\+07 tokens per parameter \(outside "

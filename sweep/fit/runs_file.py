@@ -167,15 +167,20 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
     return frame, {**columns_read, **derived}
 
 
-def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "") -> None:
+def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "",
+                 columns_read: Mapping[str, str] | None = None) -> None:
     """A ConfigError where every N or every T (R runs of a file) is under MIN_COUNT, or their median
     tokens per parameter is outside RATIO_RANGE (Chinchilla 20, the most overtrained small models about
     1e4): a published table in millions or billions. A sweep's own runs count theirs: only files are
-    checked."""
+    checked. `columns_read`: where each was read (a DERIVED one is named with its flops column)."""
     of = f" of {source}" if source else ""
+    read = dict(columns_read or {})
     for name, values_R, what in (("n_params", n_params_R, "parameter"), ("tokens", tokens_R, "token")):
         if values_R.max() < MIN_COUNT:
-            raise ConfigError(f"{name}{of} spans {values_R.min():.3g} .. {values_R.max():.3g}: "
+            derived = (f" (computed as {DERIVED[name]}, the flops read from {read.get('flops', 'flops')!r}: FLOPs in "
+                       "another unit, such as GFLOPs or PF-days, would give these)" if read.get(name) == DERIVED[name]
+                       else "")
+            raise ConfigError(f"{name}{of} spans {values_R.min():.3g} .. {values_R.max():.3g}{derived}: "
                               f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
                               f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
     ratio = float(np.median(tokens_R / n_params_R))
