@@ -155,8 +155,8 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
                       "contradict", highlight=False)
     configs = bool(cands.configs)
     left_out = "".join(f"; {n} left out: {why}" for why, n in result.left_out.items())
-    table = Table(title=f"{len(result.proposals)} runs proposed of {result.n_candidates} candidates{left_out} "
-                        f"({result.flops:.3g} FLOPs, {sum(hours):.3g} GPU-hours*)")
+    table = Table(title=f"{len(result.proposals)} runs proposed ({result.flops:.3g} FLOPs, {sum(hours):.3g} "
+                        f"GPU-hours*) of {result.n_candidates} candidates{left_out}")
     columns = ("run", *(("d", "l") if configs else ()), "tokens/param", "N", "tokens", "steps", "FLOPs",
                "GPU-hours*", "gain")
     for column in columns:
