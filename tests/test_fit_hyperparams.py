@@ -110,7 +110,8 @@ def test_bad_input_is_an_error():
     flops, losses, lrs = swept(lambda c: LR_C * c**LR_E, lambda c: 2.0)
     with pytest.raises(ConfigError, match="needs at least 2 flops groups.*0 of 5 qualify.*skipped"):
         fit_hyperparameter_law(table_of(flops, losses, lr_R=[1e-3] * len(flops)), "lr")  # one lr only
-    with pytest.raises(ConfigError, match="has no 'batch_size' values"):
+    with pytest.raises(ConfigError, match=r"has no 'batch_size' values \(a runs file's column batch_size, bs, .*; "
+                                          r"under another name: --column batch_size=COLUMN\)"):
         fit_hyperparameter_law(table_of(flops, losses, lr_R=lrs), "batch_size")
     with pytest.raises(ConfigError, match="param 'wd'"):
         fit_hyperparameter_law(table_of(flops, losses, lr_R=lrs), "wd")

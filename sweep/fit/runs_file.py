@@ -39,7 +39,7 @@ COLUMN_ALIASES = {
     "loss": ("L", "final_loss", "eval_loss", "val_loss", "validation_loss", "test_loss", "final_val_loss",
              "smooth_loss"),
     "recipe": ("data_recipe", "experiment"),
-    "lr": ("learning_rate", "peak_lr"),
+    "lr": ("learning_rate", "peak_lr", "learning_rate_peak", "peak_learning_rate", "max_lr"),
     "batch_size": ("bs", "batch", "train_batch_size", "global_batch_size", "global_bs"),
     "weight_decay": ("wd",),
     "epochs": ("epoch", "n_epochs", "num_epochs"),  # passes over the training data (repeated tokens: MAX_EPOCHS)

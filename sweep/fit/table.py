@@ -34,7 +34,8 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.fit.runs_file import check_counts, check_flops, is_budget_column, is_table_file, named_columns, read_frame
+from sweep.fit.runs_file import (COLUMN_ALIASES, check_counts, check_flops, is_budget_column, is_table_file,
+                                 named_columns, read_frame)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -110,7 +111,9 @@ class RunsTable:
             raise ConfigError(f"{name!r} is not a hyperparameter column; accepted: {', '.join(HYPERPARAMETERS)}")
         values_R = getattr(self, f"{name}_R")
         if values_R is None or not np.isfinite(values_R).any():
-            raise ConfigError(f"the runs table{of_source(self.source)} has no {name!r} values")
+            names = ", ".join((name, *COLUMN_ALIASES.get(name, ())))
+            raise ConfigError(f"the runs table{of_source(self.source)} has no {name!r} values (a runs file's column "
+                              f"{names}; under another name: --column {name}=COLUMN)")
         return values_R
 
     def select(self, keep_R: np.ndarray) -> "RunsTable":
