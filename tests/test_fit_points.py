@@ -157,3 +157,16 @@ def test_the_misfit_test_finds_a_scatter_beyond_the_seeds_and_not_one_within_the
     assert within.p_text == f"p = {within.p:.2g}"
     assert beyond.p_text == "p < 5e-06" and "p < 5e-06)" in beyond.warning()  # no F draw as large: a bound, not a value
     assert misfit_test(np.zeros(5), 5, spread) is None  # no residual degree of freedom
+
+
+def test_a_best_loss_rising_with_more_tokens_at_one_size_is_counted_for_the_warning():
+    from sweep.fit.points import loss_rises, loss_rises_text
+
+    falling = [run("a", 3.3, tokens=1e7), run("b", 3.1, tokens=2e7), run("c", 3.0, tokens=4e7),
+               run("c-bad-lr", 3.4, lr=1e-1, tokens=4e7)]  # a worse lr at the larger budget: not the point
+    assert loss_rises(from_rows(falling)) is None
+    rising = from_rows([*falling, run("d", 3.2, tokens=8e7)])  # OLMo's C4 column: 9.36 -> 9.56 at 190M
+    found = loss_rises(rising)
+    assert found == {"rises": 1, "steps": 3, "example": {"n_params": 1e6, "tokens": [4e7, 8e7], "loss": [3.0, 3.2]}}
+    assert loss_rises_text(found).startswith("at a fixed N, 1 of 3 steps to more tokens raise the best loss by more "
+                                             "than 0.5% (e.g. N = 1e+06: 3 at T = 4e+07, 3.2 at T = 8e+07)")

@@ -36,7 +36,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.law_bootstrap import check_bootstrap_args
-from sweep.fit.points import law_scatter, noise_to_dict, point_table, seed_spread
+from sweep.fit.points import law_scatter, loss_rises, noise_to_dict, point_table, seed_spread
 from sweep.fit.table import Curves, RunsTable, jsonable, validate
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
@@ -190,6 +190,9 @@ def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dic
         head["copied_losses"] = table.copied_losses()
     if table.flops_spread() is not None:
         head["flops_spread"] = table.flops_spread()
+    rising = loss_rises(table)
+    if rising is not None:
+        head["loss_rises"] = rising
     if min_tokens_per_param is not None:
         head["min_tokens_per_param"] = min_tokens_per_param
     return head

@@ -195,6 +195,40 @@ def point_table(table: RunsTable, tags_R: Sequence[Hashable] | None = None) -> R
     return averaged(table, _best(table, tags_R))
 
 
+RISE_TOLERANCE = 0.005  # at one N, a point of more tokens above one of fewer by more than this is a rise
+
+
+def loss_rises(table: RunsTable) -> dict[str, Any] | None:
+    """{"rises", "steps", "example"}: at one (recipe, N), the steps from one token budget's point to the
+    next larger one's whose loss rises by more than RISE_TOLERANCE, of all such steps; None where
+    none does. Every law here has the loss falling with tokens: OLMo's ladder's C4 loss column rose
+    9.36 -> 9.56 from 5x to 10x Chinchilla at 190M, a column that is not these runs' loss."""
+    points = point_table(table)
+    tags_R = _tags(points)
+    rises, steps, example = 0, 0, None
+    for key in sorted({(tags_R[i], float(points.n_params_R[i])) for i in range(len(points))}, key=str):
+        at_P = np.flatnonzero([(tags_R[i], float(points.n_params_R[i])) == key for i in range(len(points))])
+        at_P = at_P[np.argsort(points.tokens_R[at_P])]
+        for a, b in zip(at_P, at_P[1:]):
+            steps += 1
+            if points.loss_R[b] > points.loss_R[a] * (1 + RISE_TOLERANCE):
+                rises += 1
+                example = example or {"n_params": float(points.n_params_R[a]),
+                                      "tokens": [float(points.tokens_R[a]), float(points.tokens_R[b])],
+                                      "loss": [float(points.loss_R[a]), float(points.loss_R[b])]}
+    return {"rises": rises, "steps": steps, "example": example} if rises else None
+
+
+def loss_rises_text(rising: dict[str, Any]) -> str:
+    """The warning for `loss_rises`: what it means for the fits, and what to check."""
+    e = rising["example"]
+    return (f"at a fixed N, {rising['rises']} of {rising['steps']} steps to more tokens raise the best loss by more than "
+            f"{RISE_TOLERANCE:.1%} (e.g. N = {e['n_params']:.3g}: {e['loss'][0]:.4g} at T = {e['tokens'][0]:.3g}, "
+            f"{e['loss'][1]:.4g} at T = {e['tokens'][1]:.3g}); every law here has the loss falling with tokens, so "
+            "these runs are not one law's (a loss column of something else, data repeated for many epochs, a "
+            "schedule cut short, runs that diverged?)")
+
+
 def averaged(table: RunsTable, groups: list[list[int]]) -> RunsTable:
     """One row per group of run indices (a setting's replicates, each group in increasing order), in
     the order of their first runs: a group of J > 1 seeds stands as its first run with the mean loss,

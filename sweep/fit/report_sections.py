@@ -22,6 +22,7 @@ from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_ta
 from sweep.fit.identify import Flag, identifiability_flags
 from sweep.fit.isoflop import IsoFlopBudget, group_budgets
 from sweep.fit.laws import truth_to_dict
+from sweep.fit.points import loss_rises, loss_rises_text
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
@@ -67,6 +68,9 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
         lines.append(f"- **Copied losses**: {copied_losses_text(table.copied_losses())}")
     if table.flops_spread() is not None:
         lines.append(f"- **FLOPs**: {flops_spread_text(table.flops_spread())}")
+    rising = loss_rises(table)
+    if rising is not None:
+        lines.append(f"- **Loss rising with tokens**: {loss_rises_text(rising)}")
     if STOPPED_EARLY in table.excluded:
         predicted = len(table.stopped) if table.stopped is not None else 0
         lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "
