@@ -318,3 +318,12 @@ def test_runs_that_repeat_their_data_beyond_a_few_epochs_are_counted_for_the_war
     rows = [{"status": "complete", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.0, "epochs": e}
             for e in (0.02, 0.5)]
     assert from_rows(rows).repeated_data() is None
+
+
+def test_json_values_keep_an_unbounded_end_apart_from_one_that_cannot_be_told():
+    from sweep.fit.table import jsonable
+
+    # OLMo's ladder: B's interval [9.2e-90, inf] printed as [9.2e-90, null], read as missing
+    assert jsonable({"B": (9.2e-90, float("inf")), "x": np.float64("nan"), "n": np.int64(3)}) == {
+        "B": [9.2e-90, "inf"], "x": None, "n": 3}
+    assert jsonable([-np.inf]) == ["-inf"]

@@ -446,7 +446,8 @@ def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_k
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN / Inf as None."""
+    """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN as None (no value),
+    +-Inf as the strings "inf" / "-inf" (an unbounded interval's end: None read as missing)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -454,6 +455,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
         return float(value) if math.isfinite(value) else None
     return value
 
