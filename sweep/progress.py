@@ -69,6 +69,7 @@ class Bar:
         self.start = float(start)
         self.started_at = time.monotonic()
         self.shown = False  # anything printed yet (False: the loop is still inside its delay)
+        self.ended = False  # the loop is over (finish): a count short of the total has no ETA
         self._next = self._threshold_after(self.done)
         self._logged: tuple | None = None
 
@@ -99,8 +100,8 @@ class Bar:
         unit = f" {self.unit}" if self.unit else ""
         percent = f" ({self.done / self.total:.0%})" if self.total > 0 else ""
         parts = [f"{self.name}: {format_amount(self.done)}/{format_amount(self.total)}{unit}{percent}"]
-        if self.done < self.total:
-            parts.append(f"ETA {format_duration(self.eta())}")
+        if self.done < self.total:  # a loop ended short of its total (a run diverged, stopped): no ETA
+            parts.append("ended short of its total" if self.ended else f"ETA {format_duration(self.eta())}")
         if self.info:
             parts.append(self.info)
         return ", ".join(parts)
@@ -113,6 +114,7 @@ class Bar:
 
     def finish(self) -> None:
         """The final line, once the loop has shown anything or outlived its delay."""
+        self.ended = True
         if self.enabled and (self.shown or time.monotonic() - self.started_at >= self.delay_s) \
                 and self._logged != self._state():
             self._log()
