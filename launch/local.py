@@ -213,11 +213,17 @@ def saved(interrupted: Sequence[Outcome]) -> str:
 
 def where_stopped(interrupted: Sequence[Outcome], names_shown: int = 3) -> str:
     """'NAME (step 12), NAME (before its first step) and 2 more'."""
-    at = lambda o: (f"ended by a signal or a crash before it wrote a result: {o.result['log']}"  # noqa: E731
-                    if o.result.get("signalled")
-                    else "before its first step" if o.result.get("step") is None else f"step {o.result['step']}")
-    parts = [f"{o.point.run.path.name} ({at(o)})" for o in interrupted[:names_shown]]
+    parts = [f"{o.point.run.path.name} ({stopped_at(o.result or {})})" for o in interrupted[:names_shown]]
     return ", ".join(parts) + (f" and {len(interrupted) - names_shown} more" if len(interrupted) > names_shown else "")
+
+
+def stopped_at(result: dict[str, Any]) -> str:
+    """Where an interrupted run stopped: its step, before its first step, or, for a process that wrote
+    no result (job_outcome), that and its log."""
+    if result.get("signalled"):
+        log_file = f": {result['log']}" if result.get("log") else ", before its log was opened"
+        return f"ended by a signal or a crash before it wrote a result{log_file}"
+    return "before its first step" if result.get("step") is None else f"step {result['step']}"
 
 
 @contextlib.contextmanager
@@ -258,7 +264,9 @@ def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
     interpreter), `interrupted` at once, not submitit's UncompletedJobError after 15 s: running the
     sweep again resumes the run from its last checkpoint, if it kept one."""
     if not submitted.paths.result_pickle.exists():
-        return Outcome(point, {"status": INTERRUPTED, "signalled": True, "log": str(submitted.paths.stdout)}, None)
+        log_file = Path(submitted.paths.stdout)
+        return Outcome(point, {"status": INTERRUPTED, "signalled": True,
+                               "log": str(log_file) if log_file.exists() else None}, None)
     try:
         return Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
     except Exception as err:  # noqa: BLE001 (the run's own failure, named by its log and `sweep status`)
@@ -336,7 +344,9 @@ def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Ou
     if ended.get("status") == HELD:
         how, then = f"is training in another process ({describe_holder(ended['held_by'])})", "once it has ended"
     elif ended.get("status") == INTERRUPTED:
-        how, then = "was interrupted (its checkpoint is saved)", ""
+        saved_or_not = "it resumes from its last checkpoint, if it kept one" if ended.get("signalled") else \
+            "its checkpoint is saved"
+        how, then = f"was interrupted ({saved_or_not})", ""
     else:
         how, then = "did not end well", ""
     reason = f"not run: {failed.label} {how}; running the sweep again{f' {then}' if then else ''} runs it"

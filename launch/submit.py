@@ -45,7 +45,7 @@ NULLABLE_WHOLE_OPTIONS = {"tasks_per_node": 1, "cpus_per_gpu": 1, "gpus_per_task
                           "max_num_timeout": 0, "timeout_min": 1}
 TEXT_OPTIONS = ("partition", "account", "qos", "constraint", "exclude", "gres", "comment", "name", "mem_per_gpu",
                 "mem_per_cpu")  # sbatch's words: a string or null (a list reached sbatch as its Python repr)
-SLURM_MEMORY = re.compile(r"\d+(\.\d+)?[KMGT]?")  # --mem-per-gpu / --mem-per-cpu: 8G, 4096M, 16000
+SLURM_MEMORY = re.compile(r"\d+([KMGT]B?)?", re.IGNORECASE)  # --mem-per-gpu / --mem-per-cpu: 8G, 80g, 4096M, 16000
 GRES_ITEM = re.compile(r"[A-Za-z_][\w.-]*(:[\w.-]+)?(:\d+)?")  # name[:type][:count]: gpu, gpu:2, gpu:a100:2
 BUCKET_KEYS = {"name", "max_hours", "time_min"}  # every bucket's; gpus_per_node may be added
 
@@ -97,6 +97,8 @@ class SlurmOptions:
         requeues, within max_requeues); a GPU count in `gres` is `gpus_per_node`. ConfigError
         where an alias and ours disagree."""
         self.check_values()
+        self = dataclasses.replace(self, **{key: str(getattr(self, key)) for key in TEXT_OPTIONS  # sbatch's text
+                                            if isinstance(getattr(self, key), int)})
         changes: dict[str, Any] = {"folder": aliased_value(self, "submitit_folder", "folder", given),
                                    "max_requeues": aliased_value(self, "max_num_timeout", "max_requeues", given)}
         if self.timeout_min is not None:
@@ -118,7 +120,7 @@ class SlurmOptions:
         # unless ours was given too
         memory = [f"{key}={getattr(self, key)}" for key in ("mem_per_gpu", "mem_per_cpu")
                   if getattr(self, key) is not None]
-        if memory and "mem_gb" in given:
+        if memory and "mem_gb" in given and self.mem_gb is not None:  # mem_gb=null: no --mem
             memory.insert(0, f"mem_gb={self.mem_gb}")
         if len(memory) > 1:
             raise ConfigError(f"hydra.launcher.{' and hydra.launcher.'.join(memory)}: Slurm takes one of them")
@@ -132,15 +134,16 @@ class SlurmOptions:
         without its keys (Hydra does not type a launcher's options: `mem_gb=lots` reached sbatch)."""
         check_whole_numbers(self, WHOLE_OPTIONS)
         check_whole_numbers(self, NULLABLE_WHOLE_OPTIONS, or_null="the default")
-        for key in TEXT_OPTIONS:
-            if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
-                raise ConfigError(f"hydra.launcher.{key}={getattr(self, key)!r}: accepted is text (sbatch's value, e.g. "
-                                  f"a comma-separated list), or null")
+        for key in TEXT_OPTIONS:  # a number is sbatch's text too (mem_per_cpu=4096, account=12345)
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                raise ConfigError(f"hydra.launcher.{key}={value!r}: accepted is text (sbatch's value, e.g. "
+                                  f"a comma-separated list, quoted on the command line), or null")
         for key in ("mem_per_gpu", "mem_per_cpu"):
-            if getattr(self, key) is not None and not SLURM_MEMORY.fullmatch(getattr(self, key)):
+            if getattr(self, key) is not None and not SLURM_MEMORY.fullmatch(str(getattr(self, key))):
                 raise ConfigError(f"hydra.launcher.{key}={getattr(self, key)!r}: accepted is a size as sbatch takes it "
                                   "(8G, 4096M, 16000), or null")
-        if self.gres is not None and not all(GRES_ITEM.fullmatch(item.strip()) for item in self.gres.split(",")):
+        if self.gres is not None and not all(GRES_ITEM.fullmatch(item.strip()) for item in str(self.gres).split(",")):
             raise ConfigError(f"hydra.launcher.gres={self.gres!r}: accepted is sbatch's --gres, name[:type][:count] "
                               "items joined by commas (gpu:2, gpu:a100:2), or null")
         for key, kind, what in (("stderr_to_stdout", bool, "true or false"), ("dry_run", bool, "true or false"),

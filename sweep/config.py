@@ -254,6 +254,9 @@ def check_key(key: str) -> None:
             close = difflib.get_close_matches(part, accepted, n=1) or [
                 KEY_SYNONYMS[part] for _ in (0,) if KEY_SYNONYMS.get(part) in accepted]
             hint = f"; did you mean {'.'.join([*parts[:depth], close[0]])}?" if close else ""
+            homes = _homes(parts[-1]) if depth == 0 and not close else []
+            if len(homes) == 1:  # `lr=1e-3`: a section's key given without its section
+                hint = f"; did you mean {homes[0]}?"
             raise ConfigError(f"{key}: unknown key {part!r} in {where or 'the config'}; accepted keys"
                               f"{' of ' + where if where else ''}: {', '.join(accepted)}{hint}")
         field_type = _field_types(section)[part]
@@ -266,6 +269,13 @@ KEY_SYNONYMS = {"learning_rate": "lr", "wd": "weight_decay", "bs": "batch_size",
                 "depth": "l", "n_layers": "l", "num_layers": "l"}  # other codebases' names: check_key's did-you-mean
 
 
+def _homes(name: str) -> list[str]:
+    """The dotted keys of the sections' settings called `name` (or the name KEY_SYNONYMS gives it)."""
+    wanted = {name, KEY_SYNONYMS.get(name, name)}
+    return [f"{section}.{f.name}" for section, cls in _SECTIONS.items() for f in dataclasses.fields(cls)
+            if f.name in wanted and not dataclasses.is_dataclass(_field_types(cls)[f.name])]
+
+
 def check_not_null(key: str) -> None:
     """ConfigError for `key=null` where the schema's field takes a value (was OmegaConf's "field
     'model.d' is not Optional"); `key` is a schema key (check_key first)."""
@@ -273,8 +283,10 @@ def check_not_null(key: str) -> None:
     *sections, leaf = key.split(".")
     for part in sections:
         section = _field_types(section)[part]
+    if dataclasses.is_dataclass(_field_types(section)[leaf]):
+        raise ConfigError(f"{key}=null: {key} is a section of settings; set its keys instead ({key}.KEY=VALUE)")
     kind = str(next(f.type for f in dataclasses.fields(section) if f.name == leaf))
-    if "Optional" not in kind and "None" not in kind and not dataclasses.is_dataclass(_field_types(section)[leaf]):
+    if "Optional" not in kind and "None" not in kind:
         raise ConfigError(f"{key}=null: {key} takes a value ({kind}); null is accepted only by settings that may be "
                           "left unset")
 
@@ -388,7 +400,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"recipe={cfg.recipe!r}: accepted is a label (e.g. recipe=baseline), or null")
     if not str(cfg.data.cache_dir).strip():  # '' tokenized the corpus into the current folder
         raise ConfigError(f"data.cache_dir={cfg.data.cache_dir!r}: accepted is a folder path (the token caches; "
-                          "default ${{out_dir}}/token_cache)")
+                          "default ${out_dir}/token_cache)")
     _positive("train.batch_size", t.batch_size)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every)

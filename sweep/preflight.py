@@ -39,8 +39,10 @@ def check_local_corpus(data: DataConfig) -> None:
 
 def check_writable_dir(name: str, path: str | Path) -> None:
     """`path` is a folder this process can write, or can be created as one (without creating it)."""
-    target = Path(os.path.expanduser(str(path))).absolute()
     accepted = "a folder this user can write, or a path where one can be created"
+    if not str(path).strip():  # '' is the current folder: `sweep report --out ''` wrote over ./runs.csv
+        raise ConfigError(f"{name}={str(path)!r}: accepted: {accepted} (give . for the current one)")
+    target = Path(os.path.expanduser(str(path))).absolute()
     existing = target
     while not existing.exists() and existing != existing.parent:  # the nearest existing ancestor
         existing = existing.parent

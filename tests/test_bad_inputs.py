@@ -149,6 +149,9 @@ IN_PROCESS_CASES = [
     (["+model.width=64"], ["model.width", "accepted keys of model"]),
     (["data.synthetic.sed=1"], ["data.synthetic.sed", "did you mean data.synthetic.seed"]),
     (["optim.learning_rate=1e-3"], ["optim.learning_rate", "did you mean optim.lr"]),  # another codebase's name
+    (["lr=1e-3"], ["unknown key 'lr' in the config", "did you mean optim.lr"]),  # a section's key without it
+    (["width=64"], ["did you mean model.d"]),
+    (["optim=null"], ["optim=null: optim is a section of settings"]),
     (["model.d=null"], ["model.d=null", "takes a value (int)"]),  # was: "field 'model.d' is not Optional"
     (["data=null"], ["data=null", "config group; accepted: c4, embedded"]),  # was: "Got NoneType"
     (["data=nope"], ["data/nope", "embedded", "files"]),

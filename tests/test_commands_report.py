@@ -58,3 +58,6 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_any_fit(tmp_path
     assert main(["report", str(table), "--out", str(table)]) == 2  # a file: was FileExistsError after the fits
     out = capsys.readouterr().out
     assert "--out=" in out and "is a file; accepted: a folder this user can write" in out
+    with pytest.raises(SystemExit) as stop:  # was: the report written over ./runs.csv
+        main(["report", str(table), "--out", ""])
+    assert stop.value.code == 2 and "argument --out: an empty path" in capsys.readouterr().err

@@ -118,6 +118,8 @@ def test_two_sizes_each_shared_by_several_runs_are_never_one_group():
     n_R = np.array([57.2e6, 57.2e6, 62.1e6, 62.1e6, 58.0e6, 62.5e6])
     assert group_budgets(n_R, rel_tol=0.1, designs_apart=0.01)[1].tolist() == [0, 0, 1, 1, 0, 1]  # a value of
     assert group_budgets(n_R, rel_tol=0.1)[1].tolist() == [0] * 6  # one run joins the size it is near; budgets chain
+    chained = np.repeat([1.000e6, 1.006e6, 1.012e6], 3)  # each 0.6% from the next, the ends 1.2% apart
+    assert group_budgets(chained, rel_tol=0.1, designs_apart=0.01)[1].tolist() == [0] * 6 + [1] * 3
     extracted = np.array([73824672.0, 73824672.0, 73824689.0, 73824689.0])  # Epoch's, differing in the 7th digit
     assert group_budgets(extracted, rel_tol=0.1, designs_apart=0.01)[1].tolist() == [0, 0, 0, 0]
 

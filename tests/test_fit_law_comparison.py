@@ -25,6 +25,13 @@ def test_held_out_error_favours_the_law_that_made_the_data(subscaling_comparison
     assert comparison.predictions["subscaling"].shape == (12,)
     assert comparison.errors["kaplan"].rms_log > sub.rms_log
     assert comparison.best_is_clear and comparison.verdict().startswith("subscaling (RMS log error ")
+    from dataclasses import replace
+
+    from sweep.fit.law_comparison import HeldOutError
+
+    close = {**comparison.errors, "subscaling": HeldOutError(0.004, 0.00395, 0.005),
+             "chinchilla": HeldOutError(0.004, 0.00404, 0.005)}  # 2% apart: held-out runs share their size's error
+    assert not replace(comparison, errors=close).best_is_clear
 
 
 def test_a_law_is_not_named_the_better_on_two_held_out_runs_or_within_their_spread(chinchilla_runs):

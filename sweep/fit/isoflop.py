@@ -172,14 +172,14 @@ def group_budgets(flops_R: np.ndarray, rel_tol: float | None = None, budgets: Se
     group_R = np.empty(len(flops_R), dtype=int)
     value_V, count_V = np.unique(flops_R, return_counts=True)
     recurs = dict(zip(value_V.tolist(), (count_V > 1).tolist()))
-    g, first, design = -1, None, None  # design: the group's latest value shared by several runs
+    g, first, design = -1, None, None  # design: the group's first value shared by several runs
     for i in order_R:
         value = float(flops_R[i])
         other_design = (designs_apart is not None and recurs[value] and design is not None
                         and value > design * (1 + designs_apart))
         if first is None or value > first * (1 + rel_tol) or other_design:
             g, first, design = g + 1, value, None
-        if recurs[value]:
+        if recurs[value] and design is None:
             design = value
         group_R[i] = g
     budget_G = np.array([np.exp(np.log(flops_R[group_R == k]).mean()) for k in range(g + 1)])

@@ -229,7 +229,10 @@ class RunsTable:
         """{"runs", "values", "example"}: runs whose loss, given to more than COPY_DECIMALS decimals,
         is another run's to the last digit (a row's loss copied into another: "(Mis)Fitting Scaling
         Laws"' table holds 13 such pairs, each at two learning rates, which made an lr U-curve flat);
-        None where no loss repeats so."""
+        None where no loss repeats so, or the runs are a sweep's or a W&B group's own (two of its runs
+        that train alike, a warmup capped alike, end alike)."""
+        if not is_table_file(self.source):
+            return None
         precise_R = np.isfinite(self.loss_R) & (np.round(self.loss_R, COPY_DECIMALS) != self.loss_R)
         value_V, count_V = np.unique(self.loss_R[precise_R], return_counts=True)
         copied_V = value_V[count_V > 1]
