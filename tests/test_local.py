@@ -213,6 +213,16 @@ def test_a_job_waiting_on_a_run_another_process_trains_says_so_not_that_it_faile
                       "running the sweep again once it has ended runs it")
 
 
+def test_a_job_waiting_on_a_run_killed_before_its_result_claims_no_checkpoint_it_may_not_have():
+    from launch.local import cancelled_outcome
+
+    trunk, branch = SimpleNamespace(label="trunk [steps 0 -> 129]"), SimpleNamespace(label="branch tpp1")
+    trunk.point, branch.point = SimpleNamespace(), SimpleNamespace()
+    killed = {id(trunk.point): Outcome(trunk.point, {"status": "interrupted", "signalled": True, "log": None}, None)}
+    reason = cancelled_outcome(branch, trunk, killed).result["error"]  # was: "(its checkpoint is saved)", none was
+    assert "was interrupted (it resumes from its last checkpoint, if it kept one)" in reason
+
+
 # --- a cooldown-branch ladder: its jobs in dependency order -------------------------------------
 
 LADDER = ["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",

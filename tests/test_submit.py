@@ -223,6 +223,7 @@ def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(t
     (dict(gpus_per_task=-1), "hydra.launcher.gpus_per_task=-1: accepted is a whole number >= 1, or null"),
     (dict(gres="gpu:a100:x"), "hydra.launcher.gres='gpu:a100:x': accepted is sbatch's --gres"),
     (dict(mem_per_cpu="-4G"), "hydra.launcher.mem_per_cpu='-4G': accepted is a size as sbatch takes it"),
+    (dict(mem_per_gpu="8.5G"), "hydra.launcher.mem_per_gpu='8.5G': accepted is a size"),  # sbatch: "Invalid --mem"
     (dict(partition=["a"]), "hydra.launcher.partition=['a']: accepted is text"),
     (dict(setup="notalist"), "hydra.launcher.setup='notalist': accepted is a list of shell lines"),
     (dict(additional_parameters=5), "hydra.launcher.additional_parameters=5: accepted is a mapping"),
@@ -231,6 +232,16 @@ def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(t
 def test_a_slurm_option_of_the_wrong_kind_is_named_before_any_plan(tmp_path, kw, words):
     with pytest.raises(ConfigError, match=re.escape(words)):
         options(tmp_path, **kw).with_aliases(set())
+
+
+@pytest.mark.parametrize("kw, given", [
+    (dict(mem_per_cpu=4096), set()), (dict(account=12345), set()),  # Hydra reads them as ints: sbatch's text
+    (dict(mem_per_gpu="80g"), set()), (dict(mem_per_gpu="16GB"), set()),  # sbatch takes these (--test-only)
+    (dict(mem_gb=None, mem_per_gpu="80G"), {"mem_gb", "mem_per_gpu"}),  # mem_gb=null: no --mem beside it
+])
+def test_slurm_settings_sbatch_takes_are_accepted(tmp_path, kw, given):
+    resolved = options(tmp_path, **kw).with_aliases(given)
+    assert all(str(getattr(resolved, key)) == str(value) for key, value in kw.items() if value is not None)
 
 
 def test_the_same_value_under_both_names_is_accepted(tmp_path):
