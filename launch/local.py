@@ -43,6 +43,23 @@ CANCELLED = "cancelled"  # a job not run because the one it waits for did not en
 HELD = "running"  # the outcome of a run another live process trains (held_outcome): not started here
 
 
+class RunFailed(Exception):
+    """A run of a local sweep failed in its own process (a bug, a lost DDP peer): the message names
+    it, the last line of its error and its log, where the whole traceback is; the job's error is
+    the cause (HYDRA_FULL_ERROR=1 shows it)."""
+
+
+def run_failed(outcome: Outcome, log_file: str | None) -> RunFailed:
+    """The one-line RunFailed of an Outcome whose job raised something other than a user's mistake."""
+    lines = [line.strip() for line in str(outcome.error).strip().splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception|Exit)\b", line)]  # the trace's last:
+    last = (raised or lines or [type(outcome.error).__name__])[-1]  # submitit adds the log paths after it
+    where = f"; its log: {log_file}" if log_file else ""
+    failed = RunFailed(f"{outcome.point.run.path.name}: {last}{where}")
+    failed.__cause__ = outcome.error
+    return failed
+
+
 class SweepInterrupted(Exception):
     """Runs of the sweep were stopped by a signal (Ctrl-C, SIGTERM), each with its checkpoint saved:
     the message names them and says how to resume."""
@@ -270,7 +287,10 @@ def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
     try:
         return Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
     except Exception as err:  # noqa: BLE001 (the run's own failure, named by its log and `sweep status`)
-        return Outcome(point, point.run.read_result(), user_error_in(err))
+        outcome = Outcome(point, point.run.read_result(), user_error_in(err))
+        if isinstance(outcome.error, ConfigError):
+            return outcome
+        return dataclasses.replace(outcome, error=run_failed(outcome, str(submitted.paths.stdout)))
 
 
 def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],

@@ -4,6 +4,7 @@ runs, the validated grid handed to the launcher, and `--dry-run` with any launch
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -327,3 +328,26 @@ def test_sweeper_params_that_are_not_a_mapping_are_one_error():
     with pytest.raises(ConfigError, match=r"hydra.sweeper.params=5: accepted is a mapping of override keys to their "
                                           r"values"):  # was: AttributeError: 'int' object has no attribute 'items'
         config_grids(OmegaConf.create({"hydra": {"sweeper": {"params": 5}}}))
+
+
+def test_runs_that_failed_in_their_processes_end_the_sweep_in_one_line_each_naming_its_log(capsys, monkeypatch):
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.sweep_launchers import raise_failures
+    from launch.local import Outcome, run_failed
+
+    point = SimpleNamespace(run=SimpleNamespace(path=Path("runs/d48-l1-lr1e-3")))
+    trace = "Traceback (most recent call last):\n  ...\nRuntimeError: [gloo/pair.cc:537] Read error: Connection reset by peer"
+    failed = run_failed(Outcome(point, None, RuntimeError(trace)), "runs/.submitit/7_0_log.out")
+    results = [JobReturn(overrides=["model.d=48"], status=JobStatus.FAILED, _return_value=failed),
+               JobReturn(overrides=["model.d=32"], status=JobStatus.COMPLETED, _return_value=3.1)]
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stop:  # was: 75 lines of the run's traceback, from Hydra
+        raise_failures(results)
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and "error: 1 of 2 runs failed (every other run went on" in err
+    assert "  d48-l1-lr1e-3: RuntimeError: [gloo/pair.cc:537] Read error: Connection reset by peer; its log: " \
+           "runs/.submitit/7_0_log.out" in err and "Traceback" not in err
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(RuntimeError, match="Connection reset by peer"):
+        raise_failures(results)

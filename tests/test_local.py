@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from launch.local import LocalOptions, Outcome, describe_runs, report_sweep
+from launch.local import LocalOptions, Outcome, RunFailed, describe_runs, report_sweep
 from launch.queue import latest_jobs
 from sweep.errors import ConfigError
 from sweep.progress import progress
@@ -303,7 +303,7 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
     assert [(j.kind, j.point.cfg.budget.tokens_per_param) for j in started] == [
         ("segment", 2), ("branch", 0.5), ("segment", 2)]  # the second segment failed
     trunk, *branches = outcomes
-    assert isinstance(trunk.error, RuntimeError)
+    assert isinstance(trunk.error, RunFailed) and isinstance(trunk.error.__cause__, RuntimeError)  # one line, its log
     assert [o.result["status"] for o in branches] == ["complete", "cancelled", "cancelled"]
     assert "did not end well; running the sweep again runs it" in branches[1].result["error"]
 
@@ -443,7 +443,7 @@ def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed
         point.run.metrics_file.unlink()
     _, started, outcomes = run_fake_early_stop(tmp_path, monkeypatch, failing_probe=grid[2].run.path)
     assert [o.result["status"] for o in outcomes[:2]] == ["complete", "complete"]  # the other group goes on
-    assert isinstance(outcomes[2].error, RuntimeError) and outcomes[3].result["status"] == "cancelled"
+    assert isinstance(outcomes[2].error.__cause__, RuntimeError) and outcomes[3].result["status"] == "cancelled"
     assert "[probe: steps 0 -> " in outcomes[3].result["error"]  # names the probe that did not end well
     assert not any(j.kind == "rest" and j.point.run.path in (grid[2].run.path, grid[3].run.path) for j in started)
 

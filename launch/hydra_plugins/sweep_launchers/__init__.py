@@ -10,6 +10,7 @@ import abc
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,7 +26,7 @@ from rich.console import Console
 from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, grid_points,
                          rewrite_damaged_configs)
 from launch.launcher_names import given_options
-from launch.local import LocalOptions, SweepInterrupted, check_local_options, run_locally
+from launch.local import LocalOptions, RunFailed, SweepInterrupted, check_local_options, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_not_ready, print_plan,
                            refresh_states, submit_grid)
@@ -127,13 +128,17 @@ class GridSweeper(Sweeper):
 
 def raise_failures(results: Sequence[JobReturn]) -> None:
     """After every job has run: name the damaged runs the launcher skipped (exit code 2 when
-    nothing else failed), then raise the first failure of a run, if any."""
-    skipped, failure = [], None
+    nothing else failed); the runs that failed in their own processes (RunFailed), one line each
+    naming its log, exit code 1 (HYDRA_FULL_ERROR=1: the first one's traceback); else raise the
+    first failure of a run, if any."""
+    skipped, failed, failure = [], [], None
     for result in results:
         try:
             _ = result.return_value
         except DamagedFile as err:
             skipped.append(err)
+        except RunFailed as err:
+            failed.append(err)
         except Exception as err:  # noqa: BLE001 (raised below, once every result is seen)
             failure = failure or err
     if skipped:
@@ -141,6 +146,13 @@ def raise_failures(results: Sequence[JobReturn]) -> None:
                   len(results), "\n".join(f"  {err}" for err in skipped))
     if failure is not None:
         raise failure
+    if failed:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise failed[0].__cause__ or failed[0]
+        print(f"error: {len(failed)} of {len(results)} runs failed (every other run went on; each traceback is in "
+              "its log; re-run the same command to resume them from their checkpoints):\n"
+              + "\n".join(f"  {err}" for err in failed), file=sys.stderr)
+        raise SystemExit(1)
     if skipped:
         raise SystemExit(2)
 
