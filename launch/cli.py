@@ -39,7 +39,7 @@ from launch.commands.report import report
 from launch.commands.status import status
 from launch.commands.suggest import add_loop_options, suggest_command
 from launch.commands.sync import sync
-from launch.completion import SHELLS, bash_completion
+from launch.completion import SHELLS, bash_completion, path_value
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import BOOTSTRAP_METHODS
@@ -107,14 +107,6 @@ SUBCOMMAND_EXAMPLES = {
 }
 
 
-def given_path(text: str) -> Path:
-    """A path option's value; an empty one is refused (Path('') is the current folder: `sweep report
-    --out ''` wrote the report over ./runs.csv)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path: give a path (. for the current folder)")
-    return Path(text)
-
-
 class SubcommandParser(argparse.ArgumentParser):
     """A subcommand's parser: its examples (SUBCOMMAND_EXAMPLES) after its options, as written;
     options by their whole names only (`--round 1` was taken for `--rounds 1`, and trained)."""
@@ -159,19 +151,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--wait", action="store_true", help="with --slurm: wait for the job and print its summary")
     s = sub.add_parser("status", help="table of the runs in a sweep folder or a W&B group")
     s.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")
-    s.add_argument("--plot", type=given_path, help="write a PNG of final loss against N and FLOPs")
-    s.add_argument("--csv", type=given_path, help="write the runs table as CSV")
+    s.add_argument("--plot", type=path_value, help="write a PNG of final loss against N and FLOPs")
+    s.add_argument("--csv", type=path_value, help="write the runs table as CSV")
     s.add_argument("--json", action="store_true",
                    help="print the runs table as JSON rows (nested fields dotted, as in the CSV) on stdout; the "
                         "rest goes to stderr")
-    s.add_argument("--parquet", type=given_path, metavar="FILE", help="write the runs table as parquet")
+    s.add_argument("--parquet", type=path_value, metavar="FILE", help="write the runs table as parquet")
     s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
     s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
     s.add_argument("--upload", action="store_true",
                    help="log the runs table (and --plot's figure) to the sweep's W&B group")
     f = sub.add_parser("fit", help="fit a scaling law to a sweep's complete runs")
     f.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
-    f.add_argument("--runs-table", type=given_path,
+    f.add_argument("--runs-table", type=path_value,
                    help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
     f.add_argument("--law", default="chinchilla", choices=LAWS)
     f.add_argument("--json", action="store_true", help="print the estimates as JSON")
@@ -203,9 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--upload", action="store_true", help="log the runs with predictions and the fit to W&B")
     rp = sub.add_parser("report", help="write every fit the runs support as Markdown + figures + CSV")
     rp.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
-    rp.add_argument("--runs-table", type=given_path,
+    rp.add_argument("--runs-table", type=path_value,
                     help="a runs file (.csv, .tsv, .json, .jsonl, .parquet) with n_params, tokens, loss columns")
-    rp.add_argument("--out", type=given_path, help="report folder (default: SWEEP_DIR/report)")
+    rp.add_argument("--out", type=path_value, help="report folder (default: SWEEP_DIR/report)")
     rp.add_argument("--bootstrap", type=int, default=defaults.bootstrap,
                     help="resamples for the confidence intervals (default: conf/fit.yaml)")
     rp.add_argument("--bootstrap-method", choices=BOOTSTRAP_METHODS,
@@ -271,10 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                                         "--replay's)")
     add_loop_options(sg)  # closing the loop: --rounds, --until-width
     sy = sub.add_parser("sync", help="upload a sweep's offline W&B runs, several at once, skipping what was synced")
-    sy.add_argument("sweep", type=given_path, metavar="SWEEP_DIR")
+    sy.add_argument("sweep", type=path_value, metavar="SWEEP_DIR")
     sy.add_argument("--jobs", type=int, help="W&B runs uploaded at once (default: conf/sync.yaml)")
     d = sub.add_parser("demo", help="run the small local scaling sweep of conf/demo.yaml")
-    d.add_argument("--out-dir", type=given_path, help="where the runs go (default: conf/demo.yaml's out_dir)")
+    d.add_argument("--out-dir", type=path_value, help="where the runs go (default: conf/demo.yaml's out_dir)")
     e = sub.add_parser("experiment", help="run a paper's finding (conf/experiment/NAME.yaml) here: prepare, "
                                           "train, report with its verdict")
     e.add_argument("name", nargs="?", choices=experiment_presets(), metavar="NAME",

@@ -36,6 +36,15 @@ def _words(words: list[str]) -> str:
     return " ".join(words)
 
 
+def path_value(text: str) -> Path:
+    """The type of every path option of `sweep`: its values complete as file names (`_value_case`);
+    an empty one is refused (Path('') is the current folder: `sweep report --out ''` wrote the
+    report over ./runs.csv)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give a path (. for the current folder)")
+    return Path(text)
+
+
 def _value_case(action: argparse.Action) -> str | None:
     """The bash `case` branch for the word after `action`'s option, if the option takes a value."""
     if action.nargs == 0:
@@ -43,7 +52,7 @@ def _value_case(action: argparse.Action) -> str | None:
     pattern = "|".join(action.option_strings)
     if action.choices is not None:
         reply = f'COMPREPLY=($(compgen -W "{_words([str(c) for c in action.choices])}" -- "$cur"))'
-    elif action.type is Path:
+    elif action.type is path_value:
         reply = 'COMPREPLY=($(compgen -f -- "$cur"))'
     else:
         return f"                {pattern}) return ;;"  # a number or a name: nothing to offer

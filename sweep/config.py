@@ -251,8 +251,9 @@ def check_key(key: str) -> None:
         accepted = [f.name for f in dataclasses.fields(section)]
         if part not in accepted:
             where = ".".join(parts[:depth])
-            close = difflib.get_close_matches(part, accepted, n=1) or [
-                KEY_SYNONYMS[part] for _ in (0,) if KEY_SYNONYMS.get(part) in accepted]
+            close = difflib.get_close_matches(part, accepted, n=1)
+            if not close and KEY_SYNONYMS.get(part) in accepted:  # another codebase's name: learning_rate
+                close = [KEY_SYNONYMS[part]]
             hint = f"; did you mean {'.'.join([*parts[:depth], close[0]])}?" if close else ""
             homes = _homes(parts[-1]) if depth == 0 and not close else []
             if len(homes) == 1:  # `lr=1e-3`: a section's key given without its section
