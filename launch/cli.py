@@ -24,7 +24,6 @@ import difflib
 import logging
 import re
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 # each subcommand's work and output: launch/commands/NAME.py; here, only the command line
