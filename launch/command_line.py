@@ -43,6 +43,22 @@ def check_command_line(args: Sequence[str]) -> None:
         check_single_run(overrides, config_name)
 
 
+HYDRA_MODES = ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")  # Hydra's: each excludes -m
+RUN_CONFIGS = ("train", "demo")  # the configs a run or sweep starts from (conf/*.yaml; the others are parts)
+
+
+def check_flags(args: Sequence[str]) -> None:
+    """ConfigError for flags Hydra refuses with a traceback (-m beside --cfg / --info) or misreads
+    (-cn without a name took the next override as the config's name)."""
+    given = list(args)
+    mode = next((a for a in given if a in HYDRA_MODES), None)
+    if mode is not None and any(a in MULTIRUN_FLAGS for a in given):
+        raise ConfigError(f"-m and {mode}: Hydra takes one of them; drop -m ({mode} job prints one run's config)")
+    for i, arg in enumerate(given):
+        if arg in _CONFIG_NAME_FLAGS and (i + 1 == len(given) or "=" in given[i + 1] or given[i + 1].startswith("-")):
+            raise ConfigError(f"{arg} needs a config name after it; accepted: {', '.join(RUN_CONFIGS)}")
+
+
 def flags_first(args: Sequence[str]) -> list[str]:
     """`args` with -m / --multirun and the config name's flag before the overrides: Hydra's
     argparse takes the overrides only as one run of words, so `model.d=64 -m lr=1e-3` was a usage

@@ -68,9 +68,10 @@ def main() -> None:
 
     Hydra's own plugin scan finds the sweeper and launchers in the installed `hydra_plugins`
     namespace (pyproject.toml). `--dry-run`: see `dry_run_args`."""
-    from launch.command_line import check_command_line, check_single_dry_run, flags_first
+    from launch.command_line import check_command_line, check_flags, check_single_dry_run, flags_first
 
     try:
+        check_flags([arg for arg in sys.argv[1:] if arg != "--dry-run"])
         sys.argv[1:] = flags_first([arg for arg in sys.argv[1:] if arg != "--dry-run"]) + (
             ["--dry-run"] if "--dry-run" in sys.argv else [])
         if "--dry-run" in sys.argv:

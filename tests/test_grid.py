@@ -1,6 +1,7 @@
 """launch/grid.py and the grid sweeper: grid expansion, validation of every point before any
 runs, the validated grid handed to the launcher, and `--dry-run` with any launcher."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -214,6 +215,19 @@ def test_the_multirun_flag_may_come_after_the_overrides(tmp_path):
 
     assert flags_first(["a=1", "-m", "b=2", "-cn", "demo"]) == ["-m", "-cn", "demo", "a=1", "b=2"]
     assert flags_first(["a=1", "--info", "b=2"]) == ["a=1", "--info", "b=2"]  # Hydra's own flags: left to it
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-m", "--cfg", "job", "model.d=64"], "-m and --cfg: Hydra takes one of them"),  # was Hydra's ValueError trace
+    (["-cn"], "-cn needs a config name after it; accepted: train, demo"),  # was: config 'hydra.sweeper.params=null'
+    (["--config-name", "model.d=64"], "--config-name needs a config name"),
+])
+def test_flags_hydra_refuses_with_a_traceback_or_misreads_are_one_error(args, words):
+    from launch.command_line import check_flags
+
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        check_flags(args)
+    check_flags(["--cfg", "job", "-cn", "demo", "model.d=64"])  # each alone is Hydra's to run
 
 
 def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
