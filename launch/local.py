@@ -61,8 +61,8 @@ def run_failed(outcome: Outcome, log_file: str | None) -> RunFailed:
 
 
 class SweepInterrupted(Exception):
-    """Runs of the sweep were stopped by a signal (Ctrl-C, SIGTERM), each with its checkpoint saved:
-    the message names them and says how to resume."""
+    """Runs of the sweep were stopped by a signal (Ctrl-C, SIGTERM, a kill before they wrote a result):
+    the message names them, where each stopped, and says how to resume."""
 
 
 @dataclass

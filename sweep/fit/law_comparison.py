@@ -79,8 +79,9 @@ class LawComparison:
         return bool(d_H.mean() + Z_RANK * d_H.std(ddof=1) / np.sqrt(len(d_H)) < 0)
 
     def verdict(self) -> str:
-        """'chinchilla (RMS log error 0.0083 against 0.0088 for subscaling, over 2 held-out runs: within
-        their spread, no law is ranked)' or the clear one."""
+        """'chinchilla (RMS log error ... for subscaling, over 4 held-out run(s))' where `best_is_clear`;
+        else the same with ', not clearly' and why: too few held-out runs, or a difference within their
+        spread."""
         best, other = self.errors[self.best], self.errors[self.runner_up]
         how = (f"RMS log error {best.rms_log:.3g} against {other.rms_log:.3g} for {self.runner_up}, over "
                f"{self.n_held_out} held-out run(s)")

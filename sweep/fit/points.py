@@ -205,10 +205,12 @@ def loss_rises(table: RunsTable) -> dict[str, Any] | None:
     9.36 -> 9.56 from 5x to 10x Chinchilla at 190M, a column that is not these runs' loss."""
     points = point_table(table)
     tags_R = _tags(points)
+    sizes: dict[tuple, list[int]] = {}  # (recipe tag, N) -> its points
+    for i in range(len(points)):
+        sizes.setdefault((tags_R[i], float(points.n_params_R[i])), []).append(i)
     rises, steps, example = 0, 0, None
-    for key in sorted({(tags_R[i], float(points.n_params_R[i])) for i in range(len(points))}, key=str):
-        at_P = np.flatnonzero([(tags_R[i], float(points.n_params_R[i])) == key for i in range(len(points))])
-        at_P = at_P[np.argsort(points.tokens_R[at_P])]
+    for at_P in sizes.values():
+        at_P = sorted(at_P, key=lambda i: points.tokens_R[i])
         for a, b in zip(at_P, at_P[1:]):
             steps += 1
             if points.loss_R[b] > points.loss_R[a] * (1 + RISE_TOLERANCE):

@@ -233,9 +233,7 @@ class RunsTable:
         that train alike, a warmup capped alike, end alike)."""
         if not is_table_file(self.source):
             return None
-        precise_R = np.isfinite(self.loss_R) & (np.round(self.loss_R, COPY_DECIMALS) != self.loss_R)
-        value_V, count_V = np.unique(self.loss_R[precise_R], return_counts=True)
-        copied_V = value_V[count_V > 1]
+        copied_V = copied_values(self.loss_R)
         if not len(copied_V):
             return None
         runs = [self.names[i] for i in np.flatnonzero(self.loss_R == copied_V[0])[:2]]
@@ -572,6 +570,13 @@ def repeated_data_text(repeated: dict[str, Any]) -> str:
             f"{repeated['max_epochs']:.3g} epochs): the laws count every token as new, but repeated tokens are worth "
             "less (Muennighoff et al. 2023), so the data term and T_opt read them as more data than they are "
             "(remedy: fit the runs of at most a few epochs, a runs file filtered on its epochs or unique tokens)")
+
+
+def copied_values(loss_R: np.ndarray) -> np.ndarray:
+    """The losses given to more than COPY_DECIMALS decimals that occur more than once in `loss_R`."""
+    precise_R = np.isfinite(loss_R) & (np.round(loss_R, COPY_DECIMALS) != loss_R)
+    value_V, count_V = np.unique(loss_R[precise_R], return_counts=True)
+    return value_V[count_V > 1]
 
 
 def copied_losses_text(copied: dict[str, Any]) -> str:

@@ -51,7 +51,7 @@ from sweep.fit.findings.verdict import (CANNOT_TELL, FALLBACK_RELATIVE_STDERR, H
 from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands,
                                    parabola_window, ucurve_table)
 from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
-from sweep.fit.table import COPY_DECIMALS, RunsTable
+from sweep.fit.table import RunsTable, copied_values
 
 U, FLAT, EDGE = "U", "FLAT", "EDGE"
 FLAT_SPAN = 4.0  # a FLAT cell spans at least this factor in the swept value
@@ -386,9 +386,7 @@ def _flat_because(c: UCurve, param: str, claim: bool = True) -> str:
     text = (f"at {c.where()} every {label} from {_g(c.value_X[0])} to {_g(c.value_X[-1])} "
             f"({c.value_X[-1] / c.value_X[0]:.3g}x) is within noise of the best (loss {c.best_loss:.4f} +- "
             f"{c.best_stderr:.2g})")
-    precise_X = np.round(c.loss_X, COPY_DECIMALS) != c.loss_X
-    value_V, count_V = np.unique(c.loss_X[precise_X], return_counts=True)
-    copies = int(count_V[count_V > 1].sum())
+    copies = int(np.isin(c.loss_X, copied_values(c.loss_X)).sum())
     copied = (f"; {copies} of its {len(c.loss_X)} losses are one another's to the last digit, copies rather than "
               "runs (see the copied losses above)") if copies else ""
     return text + (f": the loss does not depend on the {label} there, no U" if claim else ": no U") + copied
