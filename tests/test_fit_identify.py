@@ -86,6 +86,18 @@ def test_exponents_at_or_beyond_their_bounds_and_huge_coefficients_are_flagged(w
     assert "runs off to infinity (log A = 60.0 > 50)" in flags["A"].problem
 
 
+def test_a_fitted_exponent_below_zero_says_the_loss_rises_and_that_there_is_no_allocation(well_sampled):
+    law = dataclasses.replace(well_sampled.law, beta=-0.1)
+    theta_P = well_sampled.theta_P.copy()
+    theta_P[4] = -0.1
+    flags = by_parameter(identifiability_flags(dataclasses.replace(well_sampled, law=law, theta_P=theta_P), None,
+                                               1e21))
+    assert flags["beta"].problem == "beta = -0.1 is below 0: the fitted loss rises with more tokens"
+    assert ("N_opt, T_opt and tokens per parameter at C = 1e+21 are undefined: the law has no compute-optimal "
+            "allocation (beta = -0.1 <= 0: the fitted loss does not fall with more tokens)") == flags["n_opt"].problem
+    assert "d_opt" not in flags and "tokens_per_param" not in flags  # one flag, not three saying 'nan'
+
+
 def test_too_few_converged_resamples_and_held_parameters(pinned):
     boot = bootstrap(pinned, n_resamples=5, seed=0)
     rough = dataclasses.replace(boot, converged_fraction=0.5)

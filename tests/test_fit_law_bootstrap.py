@@ -134,6 +134,13 @@ def test_an_interval_end_among_infinite_resamples_is_infinite_not_nan():
     assert lo == pytest.approx(1.175) and hi == np.inf
 
 
+def test_an_allocation_most_resampled_laws_lack_has_no_interval_not_one_of_the_few():
+    few_Q = np.array([1e9, 2e9] + [np.nan] * 18)  # 10% of the laws with an N_opt: more than 1 - 0.95 without
+    assert all(np.isnan(law_bootstrap._allocation_interval(few_Q, 0.95)))
+    most_Q = np.array([1e9, 2e9] * 20 + [np.nan])
+    assert law_bootstrap._allocation_interval(most_Q, 0.95) == law_bootstrap.percentile_interval(most_Q, 0.95)
+
+
 def test_bad_bootstrap_settings_are_refused(chinchilla_fit):
     with pytest.raises(ConfigError, match="n_resamples=1: accepted is a whole number >= 2"):
         bootstrap(chinchilla_fit, n_resamples=1)

@@ -40,6 +40,18 @@ def test_chinchilla_gives_the_published_quantities_and_intervals():
     assert lo <= out["E"] <= hi and out["bootstrap"]["n_resamples"] == 50
 
 
+def test_runs_whose_loss_rises_with_tokens_are_fitted_and_told_not_a_traceback():
+    data = [r for r in rows(noise=0.0)]
+    for r in data:  # the loss rising 0.05 nats with each doubling of tokens at a fixed N (a loss of another domain)
+        r["final_eval_loss"] = 2.0 + 400.0 / r["n_params"] ** 0.34 + 0.05 * np.log2(r["tokens"] / r["n_params"])
+    out = fit_law("chinchilla", from_rows(data), bootstrap=20, compute=1e21)
+    json.dumps(out)  # was: TypeError: float() argument must be ... not 'complex'
+    assert out["beta"] < 0 and out["n_opt"] is None and out["d_opt"] is None
+    assert out["loss_rises"]["rises"] == out["loss_rises"]["steps"] == 24
+    assert [f["parameter"] for f in out["identifiability"] if "compute-optimal" in f["problem"]] == ["n_opt"]
+    assert out["bootstrap"]["intervals"]["n_opt"] == [None, None]
+
+
 def test_compare_holds_out_the_largest_size_by_default():
     out = fit_law("compare", from_rows(rows()))
     assert out["n_held_out"] == 4 and out["cutoff"] == pytest.approx(1e8)

@@ -81,6 +81,16 @@ def test_compute_optimal_allocation_minimises_loss_at_fixed_compute():
     assert law.n_opt(100 * C) / law.n_opt(C) == pytest.approx(100**law.a)
 
 
+@pytest.mark.parametrize("alpha, beta", [(0.3, -0.1), (-0.1, 0.3), (-0.2, -0.1), (0.3, 0.0)])
+def test_a_law_whose_loss_does_not_fall_with_both_n_and_tokens_has_no_allocation_not_a_complex_one(alpha, beta):
+    law = ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=alpha, beta=beta)
+    assert np.isnan(law.G) and isinstance(law.G, float)  # was complex for a negative base: a TypeError downstream
+    assert np.isnan(law.n_opt(1e21)) and np.isnan(law.d_opt(1e21)) and np.isnan(law.loss_opt(1e21))
+    G_Q = parametric.allocation_constant(np.full(2, 400.0), np.full(2, 410.0), np.array([0.34, alpha]),
+                                         np.array([0.28, beta]))
+    assert G_Q[0] == pytest.approx(TRUE_CHINCHILLA.G) and np.isnan(G_Q[1])  # resampled laws: the same rule
+
+
 def test_objective_is_the_summed_huber_of_log_residuals(chinchilla_runs):
     N_R, tokens_R, loss_R = chinchilla_runs
     law = ChinchillaLaw(E=1.6, A=300.0, B=500.0, alpha=0.3, beta=0.3)

@@ -64,3 +64,16 @@ def test_the_header_says_a_setting_s_seeds_were_averaged_into_one_point(tmp_path
     assert "grid; the seeds of a setting averaged into one point, 64 runs in the 32): 32 points from 64 runs" in text
     noise = next(line for line in text.splitlines() if line.startswith("Noise:"))
     assert "32 settings were trained at 2 seeds" in noise and "F on 27 and 32 degrees of freedom" in noise
+
+
+def test_a_law_with_no_compute_optimal_allocation_is_reported_as_such_and_the_report_is_written(tmp_path):
+    rows = law_rows(seeds=1, noise=0.0, rng=np.random.default_rng(0))
+    for r in rows:  # the loss rising with tokens at a fixed N: the fitted beta below 0
+        r["final_eval_loss"] = 2.0 + 400.0 / r["n_params"] ** 0.34 + 0.05 * np.log2(r["tokens"] / r["n_params"])
+    fits = fit_all(from_rows(rows), None, n_resamples=5, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=5, seed=0,
+                           out_dir=tmp_path, figures={})  # was: TypeError on a complex N_opt, no report
+    chinchilla = sections(text)["1"]
+    assert "No compute-optimal allocation at C = " in chinchilla and "beta = -" in chinchilla
+    assert "| n_opt | n/a | [n/a, n/a] |" in chinchilla
+    assert "- **Loss rising with tokens**: at a fixed N, 24 of 24 steps" in text

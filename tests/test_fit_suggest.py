@@ -4,6 +4,7 @@ expected interval is never wider than the interval now); the answer is plain JSO
 mistake (too few runs, a target compute out of range, a bad count or budget, no candidate left) is
 one ConfigError naming the value, raised before the fit."""
 
+import dataclasses
 import json
 import math
 import re
@@ -99,6 +100,19 @@ def test_an_n_opt_at_the_end_of_the_search_is_named_not_given_as_an_estimate(sug
     inside = {"loss": (2.0, 1.9, 2.1), "n_opt": (end * 10, end, end * 20)}
     assert edge_warning(inside, draws, ("loss", "n_opt"), compute).startswith(
         "75% of the bootstrap laws' N_opt(C) are at an end")
+
+
+def test_a_law_with_no_allocation_and_runs_whose_loss_rises_are_warned_about(suggestion, table):
+    from sweep.fit.parametric import fit_law
+    from sweep.fit.suggest import fit_warnings
+
+    assert suggestion.warnings == ()
+    loss_R = table.loss_R * (table.tokens_R / table.n_params_R) ** 0.15  # rising with tokens at a fixed N
+    rising = dataclasses.replace(table, loss_R=loss_R)
+    fit = fit_law("chinchilla", rising.n_params_R, rising.tokens_R, rising.loss_R, show_progress=False)
+    warnings = fit_warnings(rising, fit, TARGET_COMPUTE)
+    assert warnings[0].startswith("loss rising with tokens: at a fixed N, 8 of 8 steps")
+    assert "the law has no compute-optimal allocation (beta = " in warnings[1]
 
 
 def test_the_answer_says_what_was_asked(suggestion):

@@ -148,6 +148,8 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
         intervals.add_row(TARGET_NAMES[t], num(value, ".4g"), f"{num(lo, '.4g')} .. {num(hi, '.4g')}",
                           f"{num(new_lo, '.4g')} .. {num(new_hi, '.4g')}", f"x {num(ratio, '.2f')}")
     console.print(intervals)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", highlight=False)
     if result.n_opt_edge is not None:
         console.print(f"warning: {result.n_opt_edge}", highlight=False)
     if result.misfit is not None and result.misfit.beyond_seeds:

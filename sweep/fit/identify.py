@@ -103,6 +103,19 @@ def _coverage_remedy(fit: Any) -> str | None:
             f"noise; or {FIX_E}")
 
 
+def no_allocation_flag(law: Any, compute: float) -> Flag:
+    """The flag of a Chinchilla law with a fitted alpha or beta at or below 0 (law.G NaN): the loss
+    along C = 6 N T has no minimum."""
+    falls = [f"{name} = {value:.3g} <= 0: the fitted loss does not fall with more {what}"
+             for name, value, what in (("alpha", law.alpha, "parameters"), ("beta", law.beta, "tokens"))
+             if not value > 0]
+    return Flag("n_opt", f"N_opt, T_opt and tokens per parameter at C = {compute:.3g} are undefined: the law has no "
+                         f"compute-optimal allocation ({'; '.join(falls)})",
+                "check that the loss falls with N and with tokens in the runs (a loss column of another domain, "
+                "data repeated for many epochs or schedules cut short can make it rise), or fit only the runs where "
+                "it does")
+
+
 def _flag(parameter: str, problem: str) -> Flag:
     return Flag(parameter, problem, REMEDY[parameter])
 
@@ -117,7 +130,10 @@ def _bound_flags(fit: Any) -> list[Flag]:
                               f"the lowest loss {lowest:.4g}): the runs show no floor"))
     for name in ("alpha", "beta"):
         if params[name] < d.exponent_floor:
-            out.append(_flag(name, f"{name} = {params[name]:.3g} is at its bound 0 (below {d.exponent_floor:g})"))
+            grows = {"alpha": "parameters", "beta": "tokens"}[name]
+            where = (f"at its bound 0 (below {d.exponent_floor:g})" if params[name] >= 0
+                     else f"below 0: the fitted loss rises with more {grows}")
+            out.append(_flag(name, f"{name} = {params[name]:.3g} is {where}"))
         elif params[name] > d.exponent_ceiling:
             out.append(_flag(name, f"{name} = {params[name]:.3g} is implausibly steep (above {d.exponent_ceiling:g})"))
     for name in ("A", "B"):
@@ -161,6 +177,8 @@ def _extrapolation_flags(fit: Any, compute: float | None) -> list[Flag]:
     law = fit.law
     if compute is None or not hasattr(law, "n_opt"):
         return []
+    if not math.isfinite(law.G):
+        return [no_allocation_flag(law, compute)]
     out = []
     checks = (("n_opt", "N_opt", float(law.n_opt(compute)), fit.N_R, "sampled N"),
               ("d_opt", "T_opt", float(law.d_opt(compute)), fit.tokens_R, "sampled tokens"),

@@ -20,7 +20,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.parametric import (CHINCHILLA, FORMS, MAX_EXTRA_OPTIMA, PROGRESS_DELAY_S, ChinchillaLaw, LawFit, LogRuns,
-                                  held_mask, hold, minimize_form, params_times_tokens)
+                                  allocation_constant, held_mask, hold, minimize_form, params_times_tokens)
 from sweep.progress import progress
 
 # a bootstrap runs its resamples in up to BOOTSTRAP_CHUNKS batched calls, to show progress between
@@ -218,8 +218,21 @@ def bootstrap(fit: LawFit, *, n_resamples: int | None = None, level: float | Non
     return BootstrapResult(
         fit=fit, n_resamples=n_resamples, level=level, seed=seed, compute=compute,
         n_starts_per_resample=k, converged_fraction=float(converged_Q.mean()),
-        intervals={name: percentile_interval(v_Q, level) for name, v_Q in samples.items()},
+        intervals={name: (_allocation_interval if name in ALLOCATION else percentile_interval)(v_Q, level)
+                   for name, v_Q in samples.items()},
         samples=samples, theta_QxP=theta_QxP, at_bound=at_bound, method=method)
+
+
+ALLOCATION = ("G", "n_opt", "d_opt", "tokens_per_param")  # NaN in a resampled law with no compute-optimal allocation
+
+
+def _allocation_interval(values_Q: np.ndarray, level: float) -> tuple[float, float]:
+    """The percentile interval of an allocation quantity, or NaN ends where more than 1 - level of the
+    resampled laws have none (an exponent at or below 0): an interval of the few that have one would
+    be read as the whole bootstrap's."""
+    if np.mean(np.isnan(values_Q)) > 1 - level:
+        return float("nan"), float("nan")
+    return percentile_interval(values_Q, level)
 
 
 def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) -> dict:
@@ -234,7 +247,7 @@ def law_samples(form: str, theta_QxP: np.ndarray, compute: float | None = None) 
     with np.errstate(all="ignore"):
         out["a"] = beta / (alpha + beta)
         out["b"] = alpha / (alpha + beta)
-        out["G"] = (alpha * out["A"] / (beta * out["B"])) ** (1 / (alpha + beta))
+        out["G"] = allocation_constant(out["A"], out["B"], alpha, beta)
         if compute is not None:
             out["n_opt"] = out["G"] * params_times_tokens(compute) ** out["a"]
             out["d_opt"] = params_times_tokens(compute) ** out["b"] / out["G"]

@@ -72,6 +72,18 @@ def params_times_tokens(C) -> np.ndarray:
     return np.asarray(C, dtype=np.float64) / training_flops(1.0, 1.0)
 
 
+def allocation_constant(A, B, alpha, beta) -> np.ndarray:
+    """G = (alpha A / (beta B))^(1 / (alpha + beta)), of one law or of arrays of them: the loss
+    along C = 6 N T has a minimum only where both exponents are positive (with either one at or
+    below 0 the loss falls, or rises, all the way to an end: e.g. a loss that rises with tokens at
+    fixed N), so G is NaN there and so are N_opt and T_opt."""
+    A, B, alpha, beta = float64s(A, B, alpha, beta)
+    has_minimum = (alpha > 0) & (beta > 0)
+    with np.errstate(all="ignore"):
+        G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
+    return np.where(has_minimum, G, np.nan)
+
+
 @dataclass(frozen=True)
 class ChinchillaLaw:
     """loss(N, T) = E + A / N^alpha + B / T^beta and its compute-optimal allocation (C = 6 N T).
@@ -90,7 +102,8 @@ class ChinchillaLaw:
 
     @property
     def G(self) -> float:
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+        """N_opt(C) = G (C / 6)^a; NaN where the law has no compute-optimal allocation."""
+        return float(allocation_constant(self.A, self.B, self.alpha, self.beta))
 
     @property
     def a(self) -> float:
@@ -640,9 +653,10 @@ def distinct_optima(form: Form, N_R, tokens_R, x_SxP: np.ndarray, f_S: np.ndarra
     for s in order_S[:MAX_OPTIMA_CHECKED]:
         if not f_S[s] <= OPTIMUM_SLACK * f_best:
             break
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # an end point whose loss overflows: inf - inf is NaN, not distinct
             log_loss_R = np.log(form.law_of(x_SxP[s]).predict(N_R, tokens_R))
-        if all(np.max(np.abs(log_loss_R - other)) > DISTINCT_FIT for other in kept_logL):
+            distinct = all(np.max(np.abs(log_loss_R - other)) > DISTINCT_FIT for other in kept_logL)
+        if distinct:
             kept.append(s)
             kept_logL.append(log_loss_R)
             if len(kept) == keep:

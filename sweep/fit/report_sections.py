@@ -156,8 +156,7 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
                  ("starts converged", f"{fit.n_converged_starts:,} of {fit.n_starts:,}"),
                  ("objective (summed Huber)", _g(fit.objective)),
                  ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
-             f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
-             f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter.",
+             _allocation(law, point, C),
              "", _noise(fits)]
     truth = truth_to_dict(fits.main, boot)
     if truth:
@@ -508,6 +507,14 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _allocation(law: Any, point: dict[str, float], C: float) -> str:
+    if not math.isfinite(point["G"]):
+        return (f"No compute-optimal allocation at C = {C:.3g} FLOPs: the fitted loss does not fall with both N and "
+                f"tokens (alpha = {law.alpha:.3g}, beta = {law.beta:.3g}); see what the data cannot pin down below.")
+    return (f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
+            f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter.")
 
 
 def _g(value: Any) -> str:

@@ -19,9 +19,10 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.identify import no_allocation_flag
 from sweep.fit.law_bootstrap import bootstrap, percentile_interval
 from sweep.fit.parametric import FORMS, check_enough_points, fit_law
-from sweep.fit.points import MisfitTest, law_scatter, point_table, seed_spread
+from sweep.fit.points import MisfitTest, law_scatter, loss_rises, loss_rises_text, point_table, seed_spread
 from sweep.fit.table import RunsTable, validate
 
 # A candidate within this of a fitted point in both N and tokens is that point, already run: a table's
@@ -55,6 +56,7 @@ class Suggestion:
     misfit: MisfitTest | None = None  # the points' scatter against the seeds' (None: no seeds, or too few points)
     left_out: dict[str, int] = field(default_factory=dict)  # candidates not in the pool, by why (LEFT_OUT)
     n_opt_edge: str | None = None  # the warning when N_opt(C) is the search's end, not an optimum (`edge_warning`)
+    warnings: tuple[str, ...] = ()  # what the runs or the fitted law say against the fit (`fit_warnings`)
 
     @property
     def flops(self) -> float:
@@ -66,7 +68,7 @@ class Suggestion:
             "misfit_test": None if self.misfit is None else dict(self.misfit.__dict__),
             "criterion": self.criterion, "n_points": self.n_points, "level": self.level,
             "resamples": self.resamples, "seed": self.seed, "n_candidates": self.n_candidates,
-            "candidates_left_out": dict(self.left_out), "n_opt_edge": self.n_opt_edge,
+            "candidates_left_out": dict(self.left_out), "n_opt_edge": self.n_opt_edge, "warnings": list(self.warnings),
             "count": self.count, "budget": self.budget, "flops": self.flops,
             "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
             "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
@@ -144,7 +146,21 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     _, misfit = law_scatter(fit.law.predict, table, len(fit.params()), spread)
     edge = edge_warning(now, target_QxT, targets, target_compute) if "n_opt" in targets else None
     return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
-                      now, expected, proposals, len(pool), count, budget, misfit, left_out, edge)
+                      now, expected, proposals, len(pool), count, budget, misfit, left_out, edge,
+                      fit_warnings(table, fit, target_compute))
+
+
+def fit_warnings(points: RunsTable, fit, target_compute: float) -> tuple[str, ...]:
+    """The points' loss rising with tokens (sweep/fit/points.py loss_rises) and a fitted Chinchilla law
+    with no compute-optimal allocation: the suggestion's N_opt(C) is then no estimate."""
+    out = []
+    rising = loss_rises(points)
+    if rising:
+        out.append(f"loss rising with tokens: {loss_rises_text(rising)}")
+    if fit.form == "chinchilla" and not math.isfinite(fit.law.G):
+        flag = no_allocation_flag(fit.law, target_compute)
+        out.append(f"{flag.problem} (remedy: {flag.remedy})")
+    return tuple(out)
 
 
 def edge_warning(now: dict[str, tuple[float, float, float]], target_QxT: np.ndarray, targets: Sequence[str],
