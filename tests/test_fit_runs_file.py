@@ -214,6 +214,19 @@ def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_token
         from_frame(frame, "paper.csv")
 
 
+def test_a_perplexity_read_as_the_loss_is_refused_by_its_name_or_its_values():
+    # CS336's IsoFLOP table as perplexities was fitted without a word: a = 0.43 for the truth's 0.51
+    sizes = {"params": [1e8, 4e8, 1.6e9], "tokens": [2e9, 8e9, 3.2e10]}
+    with pytest.raises(ConfigError, match=r"the loss of runs.csv is read from 'val_ppl', a perplexity: the laws fit a "
+                                          r"per-token loss; give the mean per-token loss, ln\(perplexity\)"):
+        from_frame(pd.DataFrame({**sizes, "val_ppl": [24.5, 16.4, 12.2]}), "runs.csv", {"loss": "val_ppl"})
+    with pytest.raises(ConfigError, match=r"the loss of runs.csv read from 'score' spans 45 .. 1330: above any "
+                                          r"per-token loss \(ln of a 256k-token vocabulary is 12.5 nats, 18 bits\)"):
+        from_frame(pd.DataFrame({**sizes, "score": [1330.0, 200.0, 45.0]}), "runs.csv", {"loss": "score"})
+    for name, loss in (("log_ppl", [3.2, 2.8, 2.5]), ("score", [3.2, 2.8, 2.5]), ("bits", [19.0, 12.0, 8.0])):
+        assert len(from_frame(pd.DataFrame({**sizes, name: loss}), "runs.csv", {"loss": name})) == 3
+
+
 def test_two_columns_that_differ_only_in_case_are_refused_naming_both():
     frame = pd.DataFrame({"Model Size": [1e6, 2e6], "model_size": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.2, 3.0]})
     with pytest.raises(ConfigError, match="'Model Size', 'model_size' could each be n_params"):

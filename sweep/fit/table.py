@@ -34,8 +34,8 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.fit.runs_file import (COLUMN_ALIASES, check_counts, check_flops, is_budget_column, is_table_file,
-                                 named_columns, read_frame)
+from sweep.fit.runs_file import (COLUMN_ALIASES, check_counts, check_flops, check_loss_unit, is_budget_column,
+                                 is_table_file, named_columns, read_frame)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -325,6 +325,7 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
                     loss_unit=LOSS_UNIT if columns_read.get("loss") == "final_eval_loss" else FILE_LOSS_UNIT)
     table = validate(table, 1, "a runs table")
     check_counts(table.n_params_R, table.tokens_R, source, columns_read)
+    check_loss_unit(table.loss_R, columns_read.get("loss", "loss"), source)
     if "flops" in frame.columns:
         check_flops(table.n_params_R, table.tokens_R, table.flops_R, columns_read.get("flops", "flops"), source)
     return table
