@@ -77,6 +77,29 @@ def test_n_opt_beyond_the_sampled_sizes_is_an_extrapolation_by_a_stated_factor(w
     assert "d_opt" in flags
 
 
+def test_a_compute_far_beyond_every_run_is_flagged_even_with_n_opt_and_t_opt_inside_their_ranges(well_sampled):
+    # a large N on few tokens and a small N on many (an IsoFLOP table's corners): each of N_opt(1e22) = 5e9 and
+    # T_opt = 3.3e11 inside the runs' range, but no run within 16x of that compute (CS336's table at 1e23)
+    corners = dataclasses.replace(well_sampled, N_R=np.array([1e8, 1e10]), tokens_R=np.array([1e12, 1e9]),
+                                  loss_R=np.array([2.5, 2.5]))
+    assert identifiability_flags(corners, None, 1.8e21) == []  # 3x the largest run's 6e20: conf's compute_extrapolation
+    flags = by_parameter(identifiability_flags(corners, None, 1e22))
+    assert list(flags) == ["compute"]
+    assert flags["compute"].problem.startswith("C = 1e+22 is 16.7x the largest run's 6 N T (6e+20): N_opt, T_opt")
+
+
+def test_a_sub_scaling_k_whose_sigmoid_is_flat_over_every_run_is_flagged():
+    from sweep.fit.parametric import fit_law
+
+    N_R, tokens_R = runs_grid()
+    fit = fit_law("subscaling", N_R, tokens_R, noisy(TRUE_CHINCHILLA, N_R, tokens_R, 0.01, seed=1), show_progress=False)
+    ratio_R = tokens_R / N_R
+    for k, bound in ((0.001 / ratio_R.max(), "only an upper bound"), (10 / ratio_R.min(), "only a lower bound")):
+        flat = dataclasses.replace(fit, law=dataclasses.replace(fit.law, k_D=float(k)))
+        flag = by_parameter(identifiability_flags(flat))["k_D"]
+        assert bound in flag.problem and flag.remedy == "more token-per-parameter ratios, from under- to over-trained"
+
+
 def test_exponents_at_or_beyond_their_bounds_and_huge_coefficients_are_flagged(well_sampled):
     theta_P = well_sampled.theta_P.copy()
     theta_P[[0, 3]] = 60.0, 0.01  # log A = 60 (A = 1e26), alpha = 0.01

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sweep.fit.defaults import fit_defaults
+from sweep.record import training_flops
 
 MORE_SIZES = "more model sizes over a wider N range (larger N)"
 LONGER_RUNS = "longer runs (more tokens per parameter) at several sizes"
@@ -47,6 +48,7 @@ REMEDY = {
     "d_opt": "runs of T_opt tokens at this compute, or report at a compute the runs reach",
     "tokens_per_param": "runs at the tokens per parameter the law prefers at this compute",
     "fit": "more runs, or a simpler law (--fix E=VALUE removes the flattest direction)",
+    "compute": "runs at a larger compute near N_opt, or report N_opt at a compute the runs reach",
 }
 POSITIVE = ("E", "A", "B", "G", "k_D", "k_N", "n_opt", "d_opt", "tokens_per_param")
 
@@ -136,10 +138,29 @@ def _bound_flags(fit: Any) -> list[Flag]:
             out.append(_flag(name, f"{name} = {params[name]:.3g} is {where}"))
         elif params[name] > d.exponent_ceiling:
             out.append(_flag(name, f"{name} = {params[name]:.3g} is implausibly steep (above {d.exponent_ceiling:g})"))
+    if fit.form == "subscaling":
+        out += _sigmoid_reach_flags(params, np.asarray(fit.tokens_R, dtype=float) / np.asarray(fit.N_R, dtype=float))
     for name in ("A", "B"):
         if params[name] > 0 and math.log(params[name]) > d.log_coefficient_max:
             out.append(_flag(name, f"{name} = {params[name]:.3g} runs off to infinity (log {name} = "
                                    f"{math.log(params[name]):.1f} > {d.log_coefficient_max:g})"))
+    return out
+
+
+def _sigmoid_reach_flags(params: dict[str, float], ratio_R: np.ndarray) -> list[Flag]:
+    """Sub-scaling's R = 1 + sigmoid(k T/N) is the same at every run where k T/N stays below the reach's
+    low end (R = 1.5) or above its high end (R = 2): k is then pinned only from one side (CS336's
+    Chinchilla-exact table: k_D = 7.9e-30 reported with nothing flagged)."""
+    low, high = fit_defaults().subscaling_k_reach
+    out = []
+    for name in ("k_D", "k_N"):
+        k = params[name]
+        if k * ratio_R.max() < low:
+            out.append(_flag(name, f"{name} = {k:.3g}: {name} T/N is below {low:g} at every run (R = 1.5 at all of "
+                                   "them), so the runs give only an upper bound on it"))
+        elif k * ratio_R.min() > high:
+            out.append(_flag(name, f"{name} = {k:.3g}: {name} T/N is above {high:g} at every run (R = 2 at all of "
+                                   "them), so the runs give only a lower bound on it"))
     return out
 
 
@@ -194,6 +215,12 @@ def _extrapolation_flags(fit: Any, compute: float | None) -> list[Flag]:
         elif value < lo:
             out.append(_flag(name, f"{label} = {value:.3g} at C = {compute:.3g} is {lo / value:.3g}x below the "
                                    f"smallest {what} ({lo:.3g}): an extrapolation"))
+    largest = float(np.max(training_flops(fit.N_R, fit.tokens_R)))
+    if not out and compute > fit_defaults().compute_extrapolation * largest:
+        # each of N_opt, T_opt inside its sampled range, but no run near both: CS336's IsoFLOP table at 1e23
+        out.append(_flag("compute", f"C = {compute:.3g} is {compute / largest:.3g}x the largest run's 6 N T "
+                                    f"({largest:.3g}): N_opt, T_opt and the loss there are an extrapolation, though "
+                                    "each lies inside the runs' ranges"))
     return out
 
 

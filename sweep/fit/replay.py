@@ -41,6 +41,7 @@ Letters: R runs, G cells (distinct (N, T) of the pool), Q bootstrap laws.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -52,9 +53,10 @@ from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design_bound import DesignBound, smallest_share_within
 from sweep.fit.law_bootstrap import bootstrap, check_bootstrap_args, percentile_interval
-from sweep.fit.parametric import FORMS, fit_law
+from sweep.fit.parametric import FORMS, PROGRESS_DELAY_S, fit_law
 from sweep.fit.points import point_table
 from sweep.fit.table import RunsTable
+from sweep.progress import progress
 
 BASELINES = ("random", "grid", "spread")
 HELDOUT = "heldout"  # targets=("heldout",): the criterion sharpens the held-out runs' predicted losses
@@ -283,13 +285,14 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
            holdout: int | None = None, seed: int | None = None, resamples: int | None = None,
            level: float | None = None, max_fraction: float = 1.0, noise_floor: float | None = None,
            targets: Sequence[str] = design.TARGETS, truth=None, cost_exponent: float | None = None,
-           recipe: str | None = None) -> Replay:
+           recipe: str | None = None, show_progress: bool = True) -> Replay:
     """Replay the active choice and the baselines on `table` (module docstring); deterministic for a
     seed. Each round's budget is `growth` x the compute spent so far (1: the compute doubles each
     round), with at most `count` runs a round (None: no cap). truth: a function (N, T) -> loss (a
     known law's) that the held-out error is measured against in place of the held-out runs' losses.
     recipe: the recipe whose runs are replayed (required when the table has several: one law over two
-    recipes describes neither).
+    recipes describes neither). show_progress: a bar of the rounds (plain lines off a terminal) once the
+    replay has taken PROGRESS_DELAY_S.
     growth, holdout, noise_floor, resamples, level, seed, cost_exponent None: conf/fit.yaml's (replay_growth,
     replay_holdout, suggest_noise_floor, replay_resamples, level, seed, suggest_cost_exponent)."""
     defaults = fit_defaults()
@@ -328,41 +331,46 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
 
     active, rounds, criterion = list(start), [], ""
     picks, gain = list(start), 0.0  # this round's
-    while True:
-        spent = float(cells.cost_G[active].sum())
-        designs = {"active": list(active)}
-        for s in BASELINES:
-            same = fitting_walk if s == "random" else nearest_prefix
-            designs[s] = same(orders[s], cells.cost_G, spent)
-        if evaluator.bound is not None:
-            designs[ORACLE] = evaluator.bound.best(cells.cost_G, pool, start, spent, oracle_rng,
-                                                   starts=list(designs.values()))[0]
-        evaluations = {s: evaluator.evaluate(s, chosen) for s, chosen in designs.items()}
-        rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
-        left = [g for g in rest if g not in active]
-        if not left or spent / pool_flops >= max_fraction:
-            break
-        fit, boot = evaluator.fit(active)
-        picks, gain = [], 0.0
-        if fit is not None:
-            laws = boot.laws()
-            cand = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]), float(cells.cost_G[g]))
-                    for g in left]
-            if heldout_targets:  # the log loss of each held-out run
-                tested = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]))
-                          for g in np.flatnonzero(heldout_G)]
-                target_QxT, names = design.candidate_samples(laws, tested), tuple(f"{HELDOUT}{i}" for i in
-                                                                                   range(len(tested)))
-            else:
-                target_QxT, names = design.target_samples(laws, target_compute, targets), tuple(targets)
-            choice = design.choose(target_QxT, design.candidate_samples(laws, cand), cells.cost_G[left],
-                                   design.noise_variance(fit, noise_floor), count=count,
-                                   budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
-                                   cost_exponent=cost_exponent)
-            picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
-        if not picks:  # no fit, or no candidate tells anything: the cheapest next
-            picks = [min(left, key=lambda g: cells.cost_G[g])]
-        active += picks
+    rounds_expected = expected_rounds(float(cells.cost_G[start].sum()), pool_flops, growth, max_fraction)
+    with progress(rounds_expected, "sweep suggest --replay", unit="rounds", delay_s=PROGRESS_DELAY_S,
+                  enabled=show_progress) as bar:
+        while True:
+            spent = float(cells.cost_G[active].sum())
+            designs = {"active": list(active)}
+            for s in BASELINES:
+                same = fitting_walk if s == "random" else nearest_prefix
+                designs[s] = same(orders[s], cells.cost_G, spent)
+            if evaluator.bound is not None:
+                designs[ORACLE] = evaluator.bound.best(cells.cost_G, pool, start, spent, oracle_rng,
+                                                       starts=list(designs.values()))[0]
+            evaluations = {s: evaluator.evaluate(s, chosen) for s, chosen in designs.items()}
+            rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
+            bar.update(done=len(rounds), total=max(bar.total, len(rounds)),
+                       info=f"{spent / pool_flops:.1%} of the pool's compute")
+            left = [g for g in rest if g not in active]
+            if not left or spent / pool_flops >= max_fraction:
+                break
+            fit, boot = evaluator.fit(active)
+            picks, gain = [], 0.0
+            if fit is not None:
+                laws = boot.laws()
+                cand = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]), float(cells.cost_G[g]))
+                        for g in left]
+                if heldout_targets:  # the log loss of each held-out run
+                    tested = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]))
+                              for g in np.flatnonzero(heldout_G)]
+                    target_QxT, names = design.candidate_samples(laws, tested), tuple(f"{HELDOUT}{i}" for i in
+                                                                                       range(len(tested)))
+                else:
+                    target_QxT, names = design.target_samples(laws, target_compute, targets), tuple(targets)
+                choice = design.choose(target_QxT, design.candidate_samples(laws, cand), cells.cost_G[left],
+                                       design.noise_variance(fit, noise_floor), count=count,
+                                       budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
+                                       cost_exponent=cost_exponent)
+                picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
+            if not picks:  # no fit, or no candidate tells anything: the cheapest next
+                picks = [min(left, key=lambda g: cells.cost_G[g])]
+            active += picks
     orders["active"] = list(active)
     full = evaluator.evaluate("full", pool)
     within = None if evaluator.bound is None else smallest_share_within(evaluator.bound, cells.cost_G, pool, start,
@@ -371,6 +379,12 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                   tuple(cells.names[g] for g in start), tuple(cells.names[g] for g in np.flatnonzero(heldout_G)),
                   full, tuple(rounds), criterion, {s: tuple(cells.names[g] for g in o) for s, o in orders.items()},
                   within)
+
+
+def expected_rounds(seed_flops: float, pool_flops: float, growth: float, max_fraction: float) -> int:
+    """About how many rounds a replay plays: the seed design's, then one each time the compute spent grows
+    (1 + growth)-fold, until the pool (or max_fraction of it) is spent; for the progress bar's ETA."""
+    return 1 + max(1, math.ceil(math.log(max_fraction * pool_flops / seed_flops) / math.log1p(growth)))
 
 
 def training_flops_of(cells: Cells, mask_G: np.ndarray) -> np.ndarray:
