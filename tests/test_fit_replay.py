@@ -137,6 +137,28 @@ def test_to_dict_is_json_and_says_when_each_design_reached_the_full_error(replay
     assert reached is None or reached in [r.evaluations["active"].fraction for r in replayed.rounds]
 
 
+def test_a_noise_free_table_is_said_to_be_one_no_design_can_be_told_apart_on(replayed):
+    assert not replayed.exact and replayed.to_dict()["exact"] is False
+    exact = replay(law_table(SIZES, RATIOS, noise=0.0), resamples=5, growth=1.0, holdout=1, seed=0)
+    assert exact.exact and exact.full.heldout_error < 1e-6
+
+
+@pytest.mark.slow  # about 40 s: 16 rounds of 5 designs' fits
+def test_a_round_where_the_criterion_sees_nothing_to_gain_takes_the_cheapest_runs_its_budget_holds():
+    exact = replay(law_table(np.geomspace(1e7, 1e9, 9), (5, 10, 20, 40, 80), noise=0.0), resamples=5, growth=1.0,
+                   holdout=1, seed=0)
+    # a bootstrap of identical laws: was one run a round, 33 rounds for these 40 runs, 58 for CS336's noise-free 72
+    assert len(exact.rounds) <= 16 and max(len(r.picked) for r in exact.rounds[1:]) > 1
+
+
+def test_the_cheapest_runs_within_a_budget_and_at_least_one():
+    from sweep.fit.replay import cheapest_within
+
+    cost_G = np.array([5.0, 1.0, 2.0, 4.0])
+    assert cheapest_within([0, 1, 2, 3], cost_G, 3.5) == [1, 2]
+    assert cheapest_within([0, 3], cost_G, 1.0) == [3]  # over the budget: the cheapest alone
+
+
 def test_a_seed_gives_one_replay(table):
     """Two rounds (the seed design and one choice), replayed twice."""
     one = replay(table, resamples=8, growth=1.0, seed=3, max_fraction=0.02)  # any count: one seed, one replay

@@ -232,6 +232,11 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     console.print(f"the whole pool: held-out error {num(result.full.heldout_error, '.2%')}, L* width "
                   f"{num(result.full.width_loss, '.2%')}, N_opt factor {num(result.full.width_n_opt, '.3g')}",
                   highlight=False)
+    if result.exact:
+        console.print(f"the whole pool's law errs {result.full.heldout_error:.2g} on the held-out runs: the table is "
+                      "noise-free (or the law fits it exactly), so every design that pins the law's parameters reaches "
+                      "it, and the designs cannot be told apart by their errors here", highlight=False)
+        return 0
     reached = {s: result.reached(s) for s in DESIGNS if s in result.rounds[0].evaluations}
     console.print("within 10% of the whole pool's held-out error from then on, from: " + ", ".join(
         f"{s} {'never' if f is None else f'{f:.1%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),

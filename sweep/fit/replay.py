@@ -59,6 +59,7 @@ from sweep.fit.table import RunsTable
 from sweep.progress import progress
 
 BASELINES = ("random", "grid", "spread")
+EXACT_ERROR = 1e-6  # the whole pool's held-out error below this: the law fits the table exactly (Replay.exact)
 HELDOUT = "heldout"  # targets=("heldout",): the criterion sharpens the held-out runs' predicted losses
 STRATEGIES = ("active", *BASELINES)
 ORACLE = "oracle"  # the design the whole pool's fit expects to err least at the round's compute
@@ -136,6 +137,13 @@ class Replay:
     oracle_within: float | None = None  # the smallest share of the pool's compute (steps of 5%) from which the
     # oracle expects an error within 10% of the whole pool's; None when the whole pool does not fit
 
+    @property
+    def exact(self) -> bool:
+        """The whole pool's law errs less than EXACT_ERROR on the held-out runs: a noise-free table (CS336's
+        IsoFLOP runs), where every design that pins the law's parameters reaches it and none can be told
+        apart from another by its error."""
+        return bool(self.full.heldout_error < EXACT_ERROR)
+
     def reached(self, strategy: str = "active", tolerance: float = 0.1) -> float | None:
         """The smallest fraction of the pool's compute from which on (that round and every later one)
         `strategy`'s held-out error stays within `tolerance` (relative) of the whole pool's; None if
@@ -153,6 +161,7 @@ class Replay:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["reached_full_error_at"] = {s: self.reached(s) for s in DESIGNS}
+        out["exact"] = self.exact
         return out
 
 
@@ -368,8 +377,8 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                                        budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
                                        cost_exponent=cost_exponent)
                 picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
-            if not picks:  # no fit, or no candidate tells anything: the cheapest next
-                picks = [min(left, key=lambda g: cells.cost_G[g])]
+            if not picks:  # no fit, or no candidate tells anything (a noise-free table): the cheapest next,
+                picks = cheapest_within(left, cells.cost_G, growth * spent)  # as many as the round's budget holds
             active += picks
     orders["active"] = list(active)
     full = evaluator.evaluate("full", pool)
@@ -385,6 +394,18 @@ def expected_rounds(seed_flops: float, pool_flops: float, growth: float, max_fra
     """About how many rounds a replay plays: the seed design's, then one each time the compute spent grows
     (1 + growth)-fold, until the pool (or max_fraction of it) is spent; for the progress bar's ETA."""
     return 1 + max(1, math.ceil(math.log(max_fraction * pool_flops / seed_flops) / math.log1p(growth)))
+
+
+def cheapest_within(left: Sequence[int], cost_G: np.ndarray, budget: float) -> list[int]:
+    """The cheapest of `left` whose summed cost is within `budget`, at least one: a round's picks where the
+    criterion sees nothing to gain (one run a round had a noise-free 72-run table take 58 rounds)."""
+    picks, spent = [], 0.0
+    for g in sorted(left, key=lambda g: cost_G[g]):
+        if picks and spent + cost_G[g] > budget:
+            break
+        picks.append(g)
+        spent += float(cost_G[g])
+    return picks
 
 
 def training_flops_of(cells: Cells, mask_G: np.ndarray) -> np.ndarray:
