@@ -20,8 +20,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import logging
+import os
 import re
 import sys
 from typing import Any, Sequence
@@ -43,6 +45,7 @@ from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import BOOTSTRAP_METHODS
 from sweep.fit.laws import LAWS
+from sweep.storage import output_failed
 
 
 TRAINING_HELP = """\
@@ -289,39 +292,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if args.command == "plan":
-            return plan(args.overrides, args.config_name)
-        if args.command == "prepare":
-            return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
-        if args.command == "fit":
-            bootstrap = args.bootstrap if args.bootstrap is not None else \
-                defaults.bootstrap if args.law == "crossover" else 0
-            return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
-                       args.cutoff, args.by, args.upload, args.recipe, args.fix,
-                       args.min_tokens_per_param, args.bootstrap_method, args.column)
-        if args.command == "report":
-            return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
-                          args.cutoff, args.recipe, args.upload, args.fix,
-                          args.min_tokens_per_param, args.bootstrap_method, args.column)
-        if args.command == "predict":
-            return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor)
-        if args.command == "status":
-            return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
-                          args.parquet)
-        if args.command == "suggest":
-            return suggest_command(args)
-        if args.command == "sync":
-            return sync(args.sweep, args.jobs)
-        if args.command == "experiment":
-            return experiment(args.name, args.overrides)
-        return demo(args.out_dir)
+        code = dispatch(args, defaults)
+        sys.stdout.flush()  # a full disk under `> FILE` is met here, not after exit where it cannot be told
+        return code
     except ConfigError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)  # a log's lines are not cut
+        print_error(str(err))
         return 2
+    except OSError as err:  # a full disk under a figure, a CSV, or stdout redirected to a file: one line
+        line = output_failed(err)
+        if line is None:
+            raise
+        print_error(line)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it landed
         print("interrupted (Ctrl-C): what was written is kept (prepared shards, finished runs, checkpoints); "
               "re-run the same command to go on", file=sys.stderr)
         return 130
+
+
+def print_error(text: str) -> None:
+    """`error: TEXT` on the console (a log's lines are not cut), or on stderr where stdout is the full disk
+    itself (`sweep fit --json > FILE`): then what stdout still buffers is dropped, which at exit would be a
+    second traceback."""
+    try:
+        console.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+    except OSError:
+        print(f"error: {text}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def dispatch(args: argparse.Namespace, defaults) -> int:
+    """Run the parsed subcommand; its exit code."""
+    if args.command == "plan":
+        return plan(args.overrides, args.config_name)
+    if args.command == "prepare":
+        return prepare(args.overrides, args.config_name, args.workers, args.slurm, args.time_min, args.wait)
+    if args.command == "fit":
+        bootstrap = args.bootstrap if args.bootstrap is not None else \
+            defaults.bootstrap if args.law == "crossover" else 0
+        return fit(args.sweep, args.runs_table, args.law, args.json, bootstrap, args.seed, args.compute,
+                   args.cutoff, args.by, args.upload, args.recipe, args.fix,
+                   args.min_tokens_per_param, args.bootstrap_method, args.column)
+    if args.command == "report":
+        return report(args.sweep, args.runs_table, args.out, args.bootstrap, args.seed, args.compute,
+                      args.cutoff, args.recipe, args.upload, args.fix,
+                      args.min_tokens_per_param, args.bootstrap_method, args.column)
+    if args.command == "predict":
+        return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor)
+    if args.command == "status":
+        return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
+                      args.parquet)
+    if args.command == "suggest":
+        return suggest_command(args)
+    if args.command == "sync":
+        return sync(args.sweep, args.jobs)
+    if args.command == "experiment":
+        return experiment(args.name, args.overrides)
+    return demo(args.out_dir)
 
 
 if __name__ == "__main__":

@@ -132,13 +132,13 @@ class GridPoint:
 
 
 def rewrite_damaged_configs(grid: Sequence[GridPoint]) -> list[str]:
-    """For each run that ended (result.json says so) but whose config.yaml cannot be read, the
+    """For each run that ended (result.json says so) but whose config.yaml cannot be read or is gone, the
     config written again from its grid point (the run folder's name is that config's hash), as
     CONFIG_REMEDY tells the user: a finished run is not run again, so nothing else rewrites it.
     Returns the runs rewritten."""
     rewritten = []
     for point in grid:
-        if point.state() in FINISHED and point.run.config_file.exists():
+        if point.state() in FINISHED:  # a config.yaml missing too: the folder is still shown (as damaged)
             try:
                 point.run.read_config()
             except DamagedFile:

@@ -285,6 +285,8 @@ class RunDir:
         """config.yaml as a plain mapping; DamagedFile when it is not one."""
         try:
             config = yaml.safe_load(self.config_file.read_text())
+        except FileNotFoundError:
+            raise DamagedFile(self.config_file, "is missing", CONFIG_REMEDY) from None
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise DamagedFile(self.config_file, f"not YAML ({_first_line(err)})", CONFIG_REMEDY) from None
         if not isinstance(config, dict):
@@ -438,8 +440,9 @@ def _finite(record: Any) -> Any:
 
 
 def iter_run_dirs(root: str | os.PathLike) -> Iterable[RunDir]:
-    """Every run folder directly under a sweep root (those with a config.yaml), sorted."""
+    """Every run folder directly under a sweep root (those with a config.yaml, or a result.json whose
+    config.yaml is gone: shown damaged, not dropped with its finished result), sorted."""
     root = Path(root)
     for path in sorted(root.iterdir()) if root.is_dir() else []:
-        if (path / "config.yaml").is_file():
+        if (path / "config.yaml").is_file() or (path / "result.json").is_file():
             yield RunDir(path)

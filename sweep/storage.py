@@ -9,6 +9,7 @@ the file, the OS error and the free space left there: one line, no chain of trac
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -47,8 +48,22 @@ def write_failed(path: Path, err: OSError) -> StorageError:
     """The error for a failed write of `path` (raise it `from None`: the message says it all)."""
     reason = f"[Errno {err.errno}] {err.strerror}" if err.strerror else str(err)
     return StorageError(f"cannot write {path}: {reason}; {describe_bytes(free_bytes(path))} free on its "
-                        "file system. Free space (or fix the permission) and re-run the same command: the run "
-                        "resumes from its last checkpoint")
+                        "file system. Free space (or fix the permission) and re-run the same command: what was "
+                        "written before is kept (a run resumes from its last checkpoint)")
+
+
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)  # the file system's, not the program's
+
+
+def output_failed(err: OSError) -> str | None:
+    """The one line for a write the file system refused (`DISK_ERRNOS`) anywhere in a command (a figure,
+    stdout redirected to a full disk); None for another OSError, which is the program's to show."""
+    if err.errno not in DISK_ERRNOS:
+        return None
+    where = Path(err.filename) if err.filename else None
+    free = f"; {describe_bytes(free_bytes(where))} free on its file system" if where is not None else ""
+    return (f"cannot write {where if where is not None else 'the output'}: [Errno {err.errno}] {err.strerror}{free}. "
+            "Free space and re-run the same command: what was written before is kept")
 
 
 def atomic_write(path: Path, data: str | bytes | Callable[[BinaryIO], None]) -> None:
@@ -69,6 +84,9 @@ def atomic_write(path: Path, data: str | bytes | Callable[[BinaryIO], None]) -> 
         tmp = None
         fsync_dir(path.parent)
     except OSError as err:
+        if tmp is not None:  # before the free space is measured: the half-written file is no longer there
+            Path(tmp).unlink(missing_ok=True)
+            tmp = None
         raise write_failed(path, err) from None
     finally:
         if tmp is not None:

@@ -1,5 +1,9 @@
 """launch/cli.py: the `sweep` command line (help, examples, overrides after options, presets)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from launch.cli import main
@@ -70,3 +74,15 @@ def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "sweep experiment NAME: give a preset's NAME; accepted: batch_ucurve" in err
     assert "overrides" not in err.splitlines()[-1]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to stand for a full disk")
+def test_a_full_disk_under_a_commands_output_is_one_error_line_not_a_traceback(tmp_path):
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n" + "".join(f"{n},{20 * n},{2 + 400 / n ** 0.34 + 410 / (20 * n) ** 0.28}\n"
+                                                       for n in (1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7, 6.4e7)))
+    with open("/dev/full", "w") as full:  # `sweep fit ... --json > FILE` on a full disk
+        done = subprocess.run([sys.executable, "-m", "launch.cli", "fit", str(table), "--json"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error: cannot write the output: [Errno 28] No space left on device. Free space and re-run" in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +108,14 @@ def test_the_files_are_checked_against_the_manifest_sizes_always_checksums_when_
     with pytest.raises(ConfigError, match=r"manifest\.json has an incomplete entry"):
         check_token_files(tmp_path, {"dtype": "uint16", "shards": [{"file": "x"}], "eval": {}},
                           checksum_max_bytes=None, streamed=True)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to stand for a full disk")
+def test_a_split_written_to_a_full_disk_is_one_error_naming_it_not_a_traceback():
+    from sweep.data.store import SplitWriter
+    from sweep.errors import StorageError
+
+    writer = SplitWriter(Path("/dev/full"), np.dtype(np.uint16), 512)
+    with pytest.raises(StorageError, match=r"cannot write /dev/full: \[Errno 28\] No space left on device"):
+        writer.write(np.arange(500_000) % 512)  # more than the file's buffer: written, and refused, at once
+        writer.close()

@@ -77,15 +77,17 @@ def test_a_finished_runs_damaged_config_is_written_again_from_its_grid_point(tmp
     from launch.grid import rewrite_damaged_configs
     from sweep.rundir import RunDir
 
-    grid = compose_grid(["model.d=64,128", "model.l=2", f"out_dir={tmp_path}"])
+    grid = compose_grid(["model.d=64,128,256", "model.l=2", f"out_dir={tmp_path}"])
     for point in grid:
         point.run.write_config(point.cfg)
         point.run.write_result({"status": "complete", "final_eval_loss": 3.0})
     grid[0].run.config_file.write_text("[1, 2]\n")
     grid[1].run.result_file.unlink()  # not finished: its own run writes its config
     grid[1].run.config_file.write_text("[1, 2]\n")
-    assert rewrite_damaged_configs(grid) == [grid[0].run.path.name]
+    grid[2].run.config_file.unlink()  # gone: the finished run was dropped from every table, and never rewritten
+    assert rewrite_damaged_configs(grid) == [grid[0].run.path.name, grid[2].run.path.name]
     assert RunDir(grid[0].run.path).read_config()["model"]["d"] == 64
+    assert RunDir(grid[2].run.path).read_config()["model"]["d"] == 256
     assert grid[1].run.config_file.read_text() == "[1, 2]\n"
 
 

@@ -46,7 +46,7 @@ def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_conf
     RunDir.for_config(healthy).write_config(healthy)
     damaged = {}
     for lr, damage in ((2e-3, "truncated result"), (3e-3, "list result"), (4e-3, "garbage config"),
-                       (5e-3, "config without model.d")):
+                       (5e-3, "config without model.d"), (6e-3, "config gone")):
         cfg = tiny_config(f"optim.lr={lr}")
         run = RunDir.for_config(cfg)
         run.write_config(cfg)
@@ -57,6 +57,9 @@ def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_conf
             run.result_file.write_text("[]")
         elif damage == "garbage config":
             run.config_file.write_text("\x00\x01: : [")
+        elif damage == "config gone":  # a finished run: was dropped from every table without a word
+            run.result_file.write_text('{"status": "complete", "final_eval_loss": 3.0}')
+            run.config_file.unlink()
         else:
             run.config_file.write_text(run.config_file.read_text().replace("  d: 32\n", ""))
     rows = {r["run"]: r for r in load_runs(tmp_path / "runs")}
@@ -70,6 +73,7 @@ def test_a_damaged_run_is_a_row_of_its_own_and_the_other_runs_are_read(tiny_conf
     assert any("result.json: holds a list, not a JSON object" in e for e in errors)
     assert any("config.yaml: not YAML" in e for e in errors)
     assert any("config.yaml: lacks the setting model.d" in e for e in errors)
+    assert any("config.yaml: is missing; re-run the sweep's command to rewrite it" in e for e in errors)
 
 
 def test_a_damaged_run_s_unknown_settings_are_not_settings_that_differ(tiny_config, tmp_path):

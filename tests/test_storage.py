@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from sweep.errors import StorageError
-from sweep.storage import atomic_write, describe_bytes
+from sweep.storage import atomic_write, describe_bytes, output_failed
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -57,3 +57,11 @@ def test_sizes_are_described_in_binary_units():
     assert describe_bytes(10 * 1024) == "10.0 KiB"
     assert describe_bytes(3 * 1024 ** 3) == "3.0 GiB"
     assert describe_bytes(None) == "unknown"
+
+
+def test_a_write_the_file_system_refuses_anywhere_is_one_line_and_another_os_error_is_not_ours(tmp_path):
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "loss_vs_n.png"))
+    assert output_failed(full).startswith(f"cannot write {tmp_path / 'loss_vs_n.png'}: [Errno 28] No space left on "
+                                          "device; ") and "free on its file system" in output_failed(full)
+    assert output_failed(OSError(errno.ENOSPC, "No space left on device")).startswith("cannot write the output:")
+    assert output_failed(OSError(errno.ENOENT, "No such file or directory", "x")) is None

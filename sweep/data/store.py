@@ -34,7 +34,7 @@ from sweep.config import TokenizerKind
 from sweep.data.shards import ShardedTokens
 from sweep.data.tokenizer import Tokenizer, load_tokenizer
 from sweep.errors import ConfigError
-from sweep.storage import atomic_write
+from sweep.storage import atomic_write, write_failed
 
 log = logging.getLogger("sweep.data")
 
@@ -100,7 +100,9 @@ class SplitWriter:
     when `eos_id` is given) and distinct ids as it goes."""
 
     def __init__(self, path: Path, dtype: np.dtype, V: int, eos_id: int | None = None):
-        self._file = open(path, "wb")
+        self.path = path
+        with self._failing_as_storage_error():
+            self._file = open(path, "wb")
         self._dtype = dtype
         self.sha256 = hashlib.sha256()
         self.n_tokens = 0
@@ -113,7 +115,8 @@ class SplitWriter:
             return
         stream_T = np.asarray(stream_T)
         raw = stream_T.astype(self._dtype, copy=False).tobytes()
-        self._file.write(raw)
+        with self._failing_as_storage_error():
+            self._file.write(raw)
         self.sha256.update(raw)
         self.n_tokens += len(stream_T)
         if self._eos_id is not None:
@@ -124,9 +127,19 @@ class SplitWriter:
         return int(self._used_V.sum())
 
     def close(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with self._failing_as_storage_error():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    @contextlib.contextmanager
+    def _failing_as_storage_error(self) -> Iterator[None]:
+        """A full disk (or any failed write) is one StorageError naming the file and the free space; the
+        half-written split is rebuilt by the next run or `sweep prepare` (its manifest is written last)."""
+        try:
+            yield
+        except OSError as err:
+            raise write_failed(self.path, err) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -51,6 +52,7 @@ from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_bu
 from sweep.fit.predict import RunPrediction, swept_axis
 from sweep.fit.table import LOSS_UNIT, Curves, RunsTable
 from sweep.record import training_flops
+from sweep.storage import atomic_write
 
 DPI = 110  # the report's PNGs
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
@@ -74,9 +76,11 @@ def new_axes(ax: Any, n: int, figsize: tuple[float, float], **subplots: Any) -> 
 
 
 def save(fig: Figure, path: str | os.PathLike, dpi: int = DPI) -> None:
-    """Lay the figure out and write it (PNG by the suffix), without pyplot."""
+    """Lay the figure out and write it (PNG by the suffix), without pyplot, all at once: a full disk
+    leaves the old file (or none), not a cut PNG, and is one StorageError naming it."""
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    path = Path(path)
+    atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format=path.suffix.lstrip(".") or "png"))
 
 
 def draw_loss_vs_n(points: RunsTable, law: Any, ax: Any = None) -> Figure:
