@@ -60,6 +60,10 @@ log = logging.getLogger("sweep.rundir")
 
 RESUME_REMEDY = "delete it and re-run the command: the run resumes from its last checkpoint, if any"
 CONFIG_REMEDY = "re-run the sweep's command to rewrite it, or delete the run folder"
+# result.json's values that the runs table, the fits and `sweep status` read as numbers (null where unknown)
+NUMERIC_RESULT_KEYS = ("d", "l", "batch_size", "lr", "weight_decay", "tokens_per_param", "n_params", "tokens",
+                       "flops", "steps", "steps_done", "final_train_loss", "final_eval_loss", "final_eval_loss_stderr",
+                       "wall_seconds", "trained_flops", "predicted_final_eval_loss")
 OVERRIDES_REMEDY = "delete the damaged entry (or the file: it is a record, the run does not read it)"
 METRICS_REMEDY = ("delete the damaged line(s) to keep the rest of the curve, or delete the run folder "
                   "to train the run again")
@@ -336,6 +340,9 @@ class RunDir:
         if result.get("status") not in STATUSES:
             raise DamagedFile(self.result_file, f"status {result.get('status')!r} is not one of "
                               f"{', '.join(STATUSES)}", RESUME_REMEDY)
+        for key in NUMERIC_RESULT_KEYS:  # what the tables and fits read as numbers: "abc" was a traceback
+            if result.get(key) is not None and not _is_number(result[key]):
+                raise DamagedFile(self.result_file, f"{key} = {result[key]!r} is not a number", RESUME_REMEDY)
         return result
 
     def state(self) -> str:
@@ -417,7 +424,14 @@ def _metrics_record(path: Path, number: int, line: bytes) -> dict[str, Any]:
         raise DamagedFile(path, f"line {number} is not JSON", METRICS_REMEDY) from None
     if not isinstance(record, dict) or not isinstance(record.get("step"), int):
         raise DamagedFile(path, f"line {number} is not a record with an integer step", METRICS_REMEDY)
+    for key, value in record.items():  # every value a run logs is a number (NaN and inf as null)
+        if value is not None and not _is_number(value):
+            raise DamagedFile(path, f"line {number}: {key} = {value!r} is not a number", METRICS_REMEDY)
     return record
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _kind(value: Any) -> str:

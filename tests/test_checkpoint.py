@@ -66,6 +66,19 @@ def test_a_damaged_checkpoint_is_a_clear_error_naming_the_file(tmp_path):
         load_checkpoint(path, model, optimizer)
 
 
+def test_a_checkpoint_garbled_in_place_is_refused_by_its_checksums_not_resumed_to_another_loss(tmp_path):
+    path = tmp_path / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    save_checkpoint(path, model, optimizer, {"step": 7})
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2  # inside the weights: the size and the zip's layout unchanged, torch.load took it
+    data[middle:middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match=r"latest.pt is damaged: its record .* fails its CRC-32 check .* move it "
+                                          r"away to restart the run from step 0, or put back a copy"):
+        load_checkpoint(path, *model_and_optimizer(1))
+
+
 def test_loading_runs_no_pickled_code(tmp_path):
     class Evil:
         def __reduce__(self):

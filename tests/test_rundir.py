@@ -128,6 +128,8 @@ def test_temporaries_of_kept_checkpoints_are_stale_temporaries_too(tmp_path):
     ("[1, 2]", "holds a list, not a JSON object"),
     ('{"final_eval_loss": 3.1}', "status None is not one of"),
     ('{"status": "running"}', "status 'running' is not one of"),
+    ('{"status": "complete", "final_eval_loss": "abc"}', "final_eval_loss = 'abc' is not a number"),  # a traceback
+    ('{"status": "complete", "n_params": true}', "n_params = True is not a number"),
 ])
 def test_a_damaged_result_is_one_error_naming_the_file_and_the_fix(tmp_path, text, problem):
     run = RunDir(tmp_path / "r")
@@ -167,7 +169,8 @@ def test_a_torn_last_metrics_line_was_never_acknowledged_and_is_dropped(tmp_path
     assert run.metrics_file.read_text().endswith('"train_loss": 1.0}\n')
 
 
-@pytest.mark.parametrize("bad_line", ['{"step": 4, "train_lo', "[4]", '{"train_loss": 1.0}'])
+@pytest.mark.parametrize("bad_line", ['{"step": 4, "train_lo', "[4]", '{"train_loss": 1.0}',
+                                      '{"step": 4, "train_loss": "x"}'])  # the last: a traceback in predict, report
 def test_a_bad_metrics_line_in_the_middle_means_the_file_is_damaged(tmp_path, bad_line):
     run = RunDir(tmp_path / "r")
     run.path.mkdir()
@@ -175,7 +178,7 @@ def test_a_bad_metrics_line_in_the_middle_means_the_file_is_damaged(tmp_path, ba
     with open(run.metrics_file, "a") as f:
         f.write(bad_line + "\n")
     run.append_metrics({"step": 6, "train_loss": 1.0})
-    with pytest.raises(DamagedFile, match="line 2 is not") as caught:
+    with pytest.raises(DamagedFile, match="line 2(:.*)? is not") as caught:
         run.read_metrics()
     assert str(caught.value).startswith(f"{run.metrics_file}: ")
 

@@ -13,6 +13,7 @@ holding the run state less its step. Loaded with `weights_only=True`: no pickled
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,6 +100,18 @@ def checkpoint_step(path: Path) -> int | None:
                           "away to restart the run from step 0") from err
 
 
+def damaged_record(path: Path) -> str | None:
+    """The first record of the checkpoint (a zip archive, as torch.save writes it) whose bytes do not match
+    the CRC-32 written with them, or None. torch.load does not check them: a checkpoint garbled in place (same
+    size) loaded, and its run resumed to a different loss without a word. A file that is no zip archive at
+    all is left to torch.load's error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None
+
+
 def load_checkpoint(
     path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any] | None:
@@ -106,6 +119,10 @@ def load_checkpoint(
     with them (for RunState.load_state_dict), else None."""
     if not path.exists():
         return None
+    damaged = damaged_record(path)
+    if damaged is not None:
+        raise ConfigError(f"checkpoint {path} is damaged: its record {damaged} fails its CRC-32 check (bytes changed "
+                          "after it was written); move it away to restart the run from step 0, or put back a copy")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format_version") != FORMAT_VERSION:
