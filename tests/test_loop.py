@@ -319,6 +319,29 @@ def test_a_run_that_trained_to_its_budget_is_complete_even_if_its_final_checkpoi
     assert "nothing to re-run" in caplog.text and "re-run the same command" not in caplog.text
 
 
+def test_a_finished_run_writes_its_result_before_its_final_checkpoint_which_may_fill_the_disk(tiny_config,
+                                                                                              monkeypatch):
+    import sweep.rundir
+    from sweep.storage import atomic_write
+
+    cfg = tiny_config()
+    full = []
+
+    def checkpoint_fills_the_disk(obj, f, *args, **kwargs):
+        full.append(True)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def refused_once_full(path, data):
+        if full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        atomic_write(path, data)
+
+    monkeypatch.setattr(torch, "save", checkpoint_fills_the_disk)
+    monkeypatch.setattr(sweep.rundir, "atomic_write", refused_once_full)
+    assert train(cfg)["status"] == "complete" and full  # was: the checkpoint first, then no room for the result
+    assert RunDir.for_config(cfg).read_result()["status"] == "complete"
+
+
 def test_a_disk_without_room_for_a_checkpoint_fails_the_run_before_its_first_step(tiny_config, monkeypatch):
     cfg = tiny_config()
     run = RunDir.for_config(cfg)

@@ -385,16 +385,16 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
             return _end_probe(setup, state, tracker, save)
         if setup.stop_step < budget.steps:
             return _end_segment(setup, state, speed, tracker, save)
-        try:
-            save()
-        except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
-            log.warning("%s: the final checkpoint was not written (%s); the run is complete and its result is "
-                        "written next: nothing to re-run", run.path.name, str(err).split(". Free space")[0])
         if state.record.get("step") != state.step:  # resumed at its last step (result.json deleted): nothing trained
             state.record = last_record(setup, state.step, lambda: evaluate(model, eval_tokens, cfg, placement))
         # the last log_every steps
         state.record["train_loss"], = distributed.mean([state.losses.final()], world, placement.device)
-        result = _finish(setup, state, speed, tracker, COMPLETE)
+        result = _finish(setup, state, speed, tracker, COMPLETE)  # the result first: a few hundred bytes that a
+        try:  # nearly full disk still takes, where the checkpoint before it had failed and the run was lost
+            save()
+        except StorageError as err:  # a finished run needs its result, not a checkpoint to resume from
+            log.warning("%s: the final checkpoint was not written (%s); the run is complete and its result is "
+                        "written: nothing to re-run", run.path.name, str(err).split(". Free space")[0])
         if stop.signal is not None and writes:
             log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
         return result
