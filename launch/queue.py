@@ -219,7 +219,10 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
-    states = job_states(slurm_job_ids(e for r in rows for e in entries_of.get(r["run"], [])))
+    entries = [e for r in rows for e in entries_of.get(r["run"], [])]
+    waited_for = [a for e in entries if e.get("bucket") != LOCAL_BUCKET  # for why a job was cancelled
+                  for a in str(e.get("after") or "").split(":") if a]
+    states = job_states([*slurm_job_ids(entries), *waited_for])
     pending: list[dict] = []
     for row in rows:
         if row["run"] not in entries_of:
@@ -240,18 +243,32 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
                 pending.append(row)
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            after = entry.get("after") or ""
-            waited = "" if not after else (
-                f" (it waited for job {after}, which did not end well; running the sweep again submits it again)"
-                if ":" not in after else f" (it waited for jobs {after.replace(':', ', ')}, one of which did not "
-                                         "end well; running the sweep again submits it again)")
-            row["error"] = f"Slurm job {entry['job_id']} was cancelled{waited}; log: {entry.get('log')}"
+            row["error"] = (f"Slurm job {entry['job_id']} was cancelled{cancelled_why(entry, states)}; log: "
+                            f"{entry.get('log')}")
         else:
             row["status"] = "failed"
             row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"
     reasons = pending_reasons(row["job_id"] for row in pending)
     for row in pending:
         row["job_reason"] = reasons.get(row["job_id"])
+
+
+def cancelled_why(entry: dict, states: dict[str, str]) -> str:
+    """Why a cancelled job was cancelled, where its manifest entry and Slurm tell: a job it waited for
+    (`after`) that ended other than COMPLETED (Slurm cancels a job whose dependency cannot be met);
+    nothing where every one of those completed (a user's scancel: it was blamed on a job that had
+    COMPLETED); "may have" where Slurm no longer knows them."""
+    after = [a for a in str(entry.get("after") or "").split(":") if a]
+    if not after:
+        return ""
+    again = "running the sweep again submits it again"
+    failed = [f"{a} ({states[a]})" for a in after if states.get(a) not in (None, "COMPLETED")]
+    if failed:
+        return f" (it waited for job{'s' * (len(failed) > 1)} {', '.join(failed)}, which did not complete; {again})"
+    if all(states.get(a) == "COMPLETED" for a in after):
+        return f" (not for a job it waited for: {', '.join(after)} completed; {again})"
+    return f" (it waited for job{'s' * (len(after) > 1)} {', '.join(after)}: if one did not complete, Slurm " \
+           f"cancelled it; {again})"
 
 
 def current_entry(entries: list[dict], states: dict[str, str]) -> dict:

@@ -242,7 +242,7 @@ def test_a_failed_segment_leaves_its_dependants_cancelled_and_a_rerun_resubmits_
     corpus.unlink()  # valid when submitted, missing when the first segment runs
     done = status(out, "--wait", "--interval", "2")
     assert "1 failed" in done.stdout and "2 cancelled" in done.stdout, done.stdout + slurm_cluster.diagnose()
-    assert "which did not end well; running the sweep again submits it again" in " ".join(done.stdout.split())
+    assert "which did not complete; running the sweep again submits it again" in " ".join(done.stdout.split())
     corpus.write_text(text)
     again = submit(out, tmp_path / "cache", *grid, buckets=CPU)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -132,7 +132,14 @@ def test_a_trunk_shows_its_current_segment_and_a_dependant_of_a_failed_segment_s
     launch.queue.attach_queue_state(rows, tmp_path)
     assert rows[0]["status"] == "failed" and rows[0]["job_id"] == "9"
     assert rows[1]["status"] == "cancelled"
-    assert "waited for job 9, which did not end well; running the sweep again submits it again" in rows[1]["error"]
+    assert "waited for job 9 (FAILED), which did not complete; running the sweep again submits it again" in rows[1][
+        "error"]
+
+    rows = [{"run": "t", "status": "started"}, {"run": "b", "status": "pending"}]  # the user's scancel of b
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"8": "COMPLETED", "9": "COMPLETED", "10": "CANCELLED"})
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[1]["status"] == "cancelled"  # was blamed on job 9, which had completed
+    assert "(not for a job it waited for: 9 completed; running the sweep again" in rows[1]["error"]
 
 
 def test_a_trunk_between_two_segments_stays_started(tmp_path, monkeypatch):
@@ -183,7 +190,7 @@ def test_a_probe_and_its_rest_are_two_jobs_and_the_run_is_at_the_first_not_compl
     launch.queue.attach_queue_state(rows, tmp_path)
     assert rows[0]["status"] == "failed" and rows[0]["job_id"] == "12_0"  # the probe that failed
     assert rows[1]["status"] == "cancelled"
-    assert ("waited for jobs 12_0, 12_1, one of which did not end well; running the sweep again submits it again"
+    assert ("waited for job 12_0 (FAILED), which did not complete; running the sweep again submits it again"
             in rows[1]["error"])
 
     rows = [{"run": "b", "status": "started"}]  # between its probe and its rest, before the rest is submitted
