@@ -215,7 +215,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     `queued` or `running`; a job cancelled (scancel, or by Slurm because a job it waited for
     failed) makes it `cancelled`; any other job that ended without a result (killed, out of
     memory, node failure, time-outs past max_requeues) makes it `failed`, never complete. A trunk
-    between two segments, a run between its probe and its rest, stays `started`."""
+    between two segments, a run between its probe and its rest, stays `started`. A `failed` run submitted
+    again is `queued` or `running` while its new job is live."""
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
@@ -233,7 +234,9 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         for part in ("segment", "probe", "rung"):
             if entry.get(part) is not None:
                 row[part] = entry[part]
-        if row["status"] not in ("started", "pending") or state is None:
+        if row["status"] == "failed" and state in ACTIVE_STATES:  # submitted again: its result.json is the
+            row.pop("error", None)  # last attempt's, and this job resumes it (it showed failed, and --wait ended)
+        elif row["status"] not in ("started", "pending") or state is None:
             continue
         if part_end(entry) is not None and state == "COMPLETED":  # between a trunk's segments, or probe and rest
             continue

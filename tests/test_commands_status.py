@@ -152,6 +152,18 @@ def test_waiting_off_a_terminal_prints_a_line_per_change(monkeypatch, capsys, wi
     assert capsys.readouterr().out.splitlines() == ["sweep: 1 running, 1 queued", "sweep: 1 complete, 1 running"]
 
 
+def test_waiting_stops_at_jobs_pending_for_a_reason_waiting_will_not_resolve(monkeypatch, capsys, wide_console):
+    from launch.commands.status import wait
+
+    stuck = [{**row, "job_reason": "PartitionConfig"} for row in rows("queued")]  # more CPUs than the node has
+    polls(monkeypatch, rows("complete") + stuck)
+    wait("sweep", interval_s=0)  # was: waited forever, silent
+    assert capsys.readouterr().out.splitlines() == []
+    polls(monkeypatch, rows("queued") + stuck, rows("complete") + stuck)  # a job that will start is waited for
+    wait("sweep", interval_s=0)
+    assert capsys.readouterr().out.splitlines() == ["sweep: 2 queued"]
+
+
 def test_waiting_on_a_terminal_draws_a_bar_of_runs_ended_with_the_counts(monkeypatch):
     import io
 

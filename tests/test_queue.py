@@ -142,6 +142,19 @@ def test_a_trunk_shows_its_current_segment_and_a_dependant_of_a_failed_segment_s
     assert "(not for a job it waited for: 9 completed; running the sweep again" in rows[1]["error"]
 
 
+def test_a_failed_run_submitted_again_is_queued_then_running_while_its_new_job_lives(tmp_path, monkeypatch):
+    import launch.queue
+
+    append_manifest(tmp_path, [{"run": "r", "path": "/x/r", "job_id": "55_1", "bucket": "s"}])
+    append_manifest(tmp_path, [{"run": "r", "path": "/x/r", "job_id": "56_1", "bucket": "s"}])  # sweep run again
+    for state, shown in (("PENDING", "queued"), ("RUNNING", "running"), ("FAILED", "failed")):
+        rows = [{"run": "r", "status": "failed", "error": "time limit reached and not requeued"}]
+        monkeypatch.setattr(launch.queue, "job_states", lambda ids, state=state: {"55_1": "TIMEOUT", "56_1": state})
+        launch.queue.attach_queue_state(rows, tmp_path)
+        assert (rows[0]["status"], rows[0]["job_id"]) == (shown, "56_1")  # was: failed, and --wait stopped
+        assert ("error" in rows[0]) == (shown == "failed")
+
+
 def test_a_trunk_between_two_segments_stays_started(tmp_path, monkeypatch):
     import launch.queue
 

@@ -49,13 +49,17 @@ def runs_table(source: str) -> list[dict[str, Any]]:
 
 
 def wait(source: str, interval_s: float) -> None:
-    """Follow a sweep until no run is queued or running: on a terminal a bar of the runs ended
+    """Follow a sweep until no run is queued or running (but for jobs pending for a reason waiting will not
+    resolve, STUCK_REASONS, which the table after names): on a terminal a bar of the runs ended
     with the counts by status and an ETA from the steps done; otherwise a plain line per change."""
 
     def summary() -> tuple[list[dict[str, Any]], str, bool]:
         rows = runs_table(source)
         counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
-        active = counts["running"] + counts["queued"]
+        # a job pending for a reason waiting will not resolve (PartitionConfig: more CPUs than the node has)
+        # is not waited for: the table after says what to change (it hung here, silent)
+        stuck = sum(r["status"] == "queued" and r.get("job_reason") in STUCK_REASONS for r in rows)
+        active = counts["running"] + counts["queued"] - stuck
         return rows, ", ".join(f"{n} {s}" for s, n in counts.items() if n), active > 0
 
     rows, counts, active = summary()
