@@ -100,7 +100,9 @@ class TrainJob(submitit.helpers.Checkpointable):
                 try:
                     handler(int(signal.Signals[stop.signal_name]), None)
                 except submitit.core.utils.UncompletedJobError as refused:
-                    record_failure(self.cfg, f"time limit reached and not requeued: {refused}")
+                    record_failure(self.cfg, f"time limit reached and not requeued: {refused}; its last checkpoint "
+                                             "is kept: run the sweep's command again (a longer time_min for its "
+                                             "bucket, or more hydra.launcher.max_requeues) and it resumes there")
                     raise
             sys.exit(128 + int(signal.Signals[stop.signal_name]))  # e.g. SIGTERM on pre-emption
         except DamagedFile:
