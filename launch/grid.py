@@ -167,7 +167,32 @@ def build_grid(points: Sequence[Sequence[str]],
     if errors:
         raise ConfigError(f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n"
                           + "\n".join(_grouped(errors, len(points))))
-    return expand_ladders(grid, fixed)
+    return expand_ladders(one_point_per_run(grid), fixed)
+
+
+def one_point_per_run(grid: Sequence[GridPoint]) -> list[GridPoint]:
+    """The grid with points of one run folder and one config kept once (`optim.lr=3e-3,0.003`); a
+    ConfigError where points share a run folder but differ in settings that do not change what is
+    trained (`logger=glob(*)`, `train.log_every=5,10`): one folder cannot hold both, and the second
+    was skipped as "already complete" while the plan counted it twice."""
+    from sweep.config import to_plain
+    from sweep.results import flatten
+
+    kept: dict[Path, GridPoint] = {}
+    clashes: list[str] = []
+    for point in grid:
+        first = kept.setdefault(point.run.path, point)
+        if first is point:
+            continue
+        a, b = flatten(to_plain(first.cfg)), flatten(to_plain(point.cfg))
+        differ = [f"{k}={a.get(k)!r} / {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        if differ:
+            clashes.append(f"  {point.run.path.name}: {', '.join(differ)}")
+    if clashes:
+        raise ConfigError(f"{len(clashes)} grid point(s) are the run of another point, differing only in settings "
+                          "that do not change what is trained (so they share its run folder, which holds one of "
+                          "them); give one value of each:\n" + "\n".join(clashes))
+    return list(kept.values())
 
 
 def _grouped(errors: Sequence[tuple[str, str]], n_points: int) -> list[str]:

@@ -110,10 +110,11 @@ def test_a_grid_skips_its_damaged_point_trains_the_others_and_names_what_it_skip
 
 
 def test_glob_range_and_choice_sweeps_compose_into_a_grid(tmp_path):
-    # `sweep plan` composes this way; glob() lists a config group's options (here: logger)
-    grid = compose_grid(["logger=glob(*)", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)", f"out_dir={tmp_path}"])
+    # `sweep plan` composes this way; glob() lists a config group's options (here: data)
+    grid = compose_grid(["data=glob([embedded,synthetic])", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)",
+                         f"out_dir={tmp_path}"])
     assert len(grid) == 8
-    assert {p.cfg.logger.kind.value for p in grid} == {"none", "wandb"}
+    assert {p.cfg.data.source.value for p in grid} == {"embedded", "synthetic"}
     assert {p.cfg.seed for p in grid} == {0, 1}
     assert {p.cfg.optim.lr for p in grid} == {1e-3, 3e-3}
 
@@ -185,7 +186,7 @@ def test_a_launcher_that_is_not_the_projects_gets_the_override_lists(tmp_path):
 def test_a_dry_run_prints_the_plan_and_neither_launches_nor_writes_anything(tmp_path, capsys):
     launcher = ThirdParty()
     out_dir = tmp_path / "sweep"
-    sweep_with(launcher, out_dir, "model.d=16,32", "logger=glob(*)", dry_run=True)
+    sweep_with(launcher, out_dir, "model.d=16,32", "data=glob([embedded,synthetic])", dry_run=True)
     assert launcher.launched == []
     assert "plan: 4 runs" in capsys.readouterr().out
     assert not out_dir.exists()
@@ -203,8 +204,8 @@ def dry_run(tmp_path, *overrides, multirun=False):
 
 
 def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(tmp_path):
-    out = dry_run(tmp_path, "model.d=16,32", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)", "logger=glob(*)",
-                  multirun=True)
+    out = dry_run(tmp_path, "model.d=16,32", "seed=range(0,2)", "optim.lr=choice(1e-3,3e-3)",
+                  "data=glob([embedded,synthetic])", multirun=True)
     assert "plan: 16 runs" in out and "total: 16 runs (16 pending)" in out
     assert "GPU-hours" not in out  # estimated for Slurm's buckets only (was: "0 GPU-hours estimated")
 
@@ -367,3 +368,13 @@ def test_runs_that_failed_in_their_processes_end_the_sweep_in_one_line_each_nami
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(RuntimeError, match="Connection reset by peer"):
         raise_failures(results)
+
+
+def test_points_of_one_run_folder_are_one_run_and_points_differing_only_in_what_does_not_change_the_run_an_error():
+    assert len(compose_grid(["model.d=64", "optim.lr=3e-3,0.003"])) == 1  # the same config twice: one run
+    for sweep, differing in (("logger=none,wandb", "logger.kind='none' / 'wandb'"),
+                             ("train.log_every=5,10", "train.log_every=5 / 10")):
+        with pytest.raises(ConfigError, match="1 grid point\\(s\\) are the run of another point, differing only in "
+                                              "settings that do not change what is trained") as err:
+            compose_grid(["model.d=64", sweep])  # was: planned and counted twice, the second 'already complete'
+        assert differing in str(err.value)
