@@ -215,7 +215,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     `queued` or `running`; a job cancelled (scancel, or by Slurm because a job it waited for
     failed) makes it `cancelled`; any other job that ended without a result (killed, out of
     memory, node failure, time-outs past max_requeues) makes it `failed`, never complete. A trunk
-    between two segments, a run between its probe and its rest, stays `started`. A `failed` run submitted
+    between two segments, a run between its probe and its rest, is `queued` while its next job waits
+    and stays `started` where none is submitted. A `failed` run submitted
     again is `queued` or `running` while its new job is live."""
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
