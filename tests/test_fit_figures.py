@@ -87,6 +87,10 @@ def test_predicted_against_actual_is_one_series_per_width_with_its_intervals():
     assert labels == ["predicted = actual", "width d = 32", "width d = 64"]
     assert "actual final eval loss" in ax.get_xlabel() and "first 50%" in ax.get_ylabel()
     assert "4 finished runs" in ax.get_title()
+    assert ax.get_xlim() == ax.get_ylim()  # one scale on both axes (was: x 3.6-3.95 beside y 2.1-4.0)
+    scored = fabricated_predictions()
+    predicted = [p.predicted for p in scored if p.predicted is not None]
+    assert ax.get_ylim()[0] < min(predicted) and ax.get_ylim()[1] > max(predicted)
     with pytest.raises(ValueError, match="no finished run was predicted"):
         draw_predicted_vs_actual(fabricated_predictions()[-1:])
 

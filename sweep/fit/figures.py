@@ -155,7 +155,7 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
     """Left: each budget's best loss per size, its parabola and minimum. Right: the minima against
     C with Approach 2's power law (and its bootstrap interval), beside Approach 3's N_opt(C) when
     `chinchilla` (a LawFit) is given."""
-    fig, (ax, ax_opt) = new_axes(axes, 2, (11, 4.4))
+    fig, (ax, ax_opt) = new_axes(axes, 2, (11, 5.2))
     budget_G = np.array([b.flops for b in iso.budgets])
     _, group_R = group_budgets(runs.flops_R, iso.rel_tol, budget_G)
     norm = LogNorm(budget_G.min(), budget_G.max() * 1.0001)
@@ -179,7 +179,9 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
         fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label="compute budget C (FLOPs)")
         if any(b.excluded for b in iso.budgets):
             ax.plot([], [], "o", color="0.3", alpha=0.5, ms=4, label="faded: budget excluded")
-    ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7)
+    # under the axes, not over them: inside, it hid a budget's parabola and its minimum (CS336's table)
+    ax.legend(fontsize=7, title="stars: parabola minima; hollow: sizes outside the window", title_fontsize=7,
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.set_title("IsoFLOP profiles", fontsize=9)
     used = iso.used
     c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
@@ -476,11 +478,13 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
         label = None if key is None else f"{SWEPT_LABEL[key]} = {value:g}"
         ax.errorbar(actual, predicted, yerr=[np.maximum(predicted - lo, 0), np.maximum(hi - predicted, 0)], fmt="o",
                     ms=4, color=colour, ecolor=colour, elinewidth=1, capsize=2, alpha=0.85, label=label)
-    actual_all = [p.actual for p in scored]
-    low, high = min(actual_all), max(actual_all)
+    both = [p.actual for p in scored] + [p.predicted for p in scored]  # one scale on both axes: a miss looks its size
+    low, high = min(both), max(both)
     pad = 0.05 * (high - low) or 0.05 * high
     ax.plot([low - pad, high + pad], [low - pad, high + pad], color="0.4", ls="--", lw=1, label="predicted = actual")
     ax.set_xlim(low - pad, high + pad)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_aspect("equal", adjustable="box")
     seen = max(p.prediction.fraction_seen for p in scored)
     ax.set_xlabel("actual final eval loss (nats/token)")
     ax.set_ylabel(f"predicted from at most the first {seen:.0%} of the curve (nats/token)")
