@@ -378,3 +378,18 @@ def test_points_of_one_run_folder_are_one_run_and_points_differing_only_in_what_
                                               "settings that do not change what is trained") as err:
             compose_grid(["model.d=64", sweep])  # was: planned and counted twice, the second 'already complete'
         assert differing in str(err.value)
+
+
+def test_every_run_a_local_sweep_will_train_is_listed_pending_from_its_start(tmp_path, monkeypatch):
+    import launch.local
+    from launch.local import SweepInterrupted
+    from sweep.results import load_runs
+
+    def interrupted_at_once(grid, options):  # Ctrl-C before the first run wrote anything
+        raise SweepInterrupted("Ctrl-C")
+
+    monkeypatch.setattr(launch.local, "run_locally", interrupted_at_once)  # Hydra imports the plugin afresh
+    with pytest.raises(SystemExit):
+        sweep_with(local_launcher(LocalLauncher, tmp_path), tmp_path, "model.d=16,32", "seed=range(0,2)")
+    rows = load_runs(tmp_path)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"pending"}  # was: folders of overrides.yaml, no row

@@ -230,7 +230,8 @@ class LocalLauncher(ProjectLauncher):
             return []
         with user_errors_exit():
             for point in {id(p.point): p.point for p in planned if p.to_submit}.values():  # once per run, not
-                point.run.record_overrides(point.overrides)  # per job (a trunk's segments): what made it
+                point.run.write_config(point.cfg)  # per job (a trunk's segments): `sweep status` lists it (pending)
+                point.run.record_overrides(point.overrides)  # from now on, as Slurm's; and what made it
             try:
                 outcomes = run_locally(grid, self.options)
             except SweepInterrupted as stop:  # Ctrl-C or a run's SIGTERM: one line, exit code 130
