@@ -108,6 +108,8 @@ def test_the_files_are_checked_against_the_manifest_sizes_always_checksums_when_
     with pytest.raises(ConfigError, match=r"manifest\.json has an incomplete entry"):
         check_token_files(tmp_path, {"dtype": "uint16", "shards": [{"file": "x"}], "eval": {}},
                           checksum_max_bytes=None, streamed=True)
+    with pytest.raises(ConfigError, match=r"incomplete entry \(ValueError: train\.bin: n_tokens = 'many' is not a count"):
+        check_token_files(tmp_path, {**manifest, "n_train_tokens": "many"}, checksum_max_bytes=None, streamed=False)
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to stand for a full disk")

@@ -192,6 +192,9 @@ def check_token_files(entry: Path, manifest: dict, *, checksum_max_bytes: float 
     try:
         files = token_files(manifest)
         dtype = np.dtype(manifest["dtype"])
+        for name, n_tokens, _ in files:  # a count that is not a whole number was int()'s traceback below
+            if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
+                raise ValueError(f"{name}: n_tokens = {n_tokens!r} is not a count of tokens")
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise unusable(entry, f"{MANIFEST_FILE} has an incomplete entry ({type(err).__name__}: {err})",
                        streamed=streamed) from err
