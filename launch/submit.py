@@ -33,7 +33,8 @@ from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size, slurm_job_ids)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
-from sweep.early_stop import early_stopped_groups, is_settled, probe_step
+from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
+from sweep.fit.curve_law import MIN_POINTS as CURVE_MIN_POINTS
 from sweep.errors import ConfigError
 from sweep.record import COMPLETE, DAMAGED, FINISHED
 
@@ -402,10 +403,18 @@ def early_stop_saving(planned: Sequence[PlannedRun]) -> str:
     decided)'."""
     t = early_stop_bound(planned)
     hours = lambda h: "" if h is None else f", {h:.3g} GPU-hours"  # noqa: E731
-    return (f"early stopping: its groups with every run to its end: {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; "
+    line = (f"early stopping: its groups with every run to its end: {t.flops:.3e} FLOPs{hours(t.gpu_hours)}; "
             f"at least {t.least_flops:.3e} FLOPs{hours(t.least_gpu_hours)} if all but each group's best stop at "
             f"their probe step: saving at most {100 * t.saving:.0f}% of the compute (a bound: which runs stop "
             f"is known once each group is decided)")
+    runs = [p.point.cfg for p in {id(p.point): p for p in planned if p.job.kind in (PROBE, REST)}.values()]
+    records = [n for n in map(records_at_last_decision, runs) if n is not None]
+    few = [n for n in records if n < CURVE_MIN_POINTS]
+    if few:  # a probe too short to fit: the bound above is not to be had (18 jobs run, nothing stopped)
+        line += (f"; but {len(few)} of {len(records)} runs hold only {min(few)}-{max(few)} train-loss records past "
+                 f"their warmup at their last decision step, where the curve law needs {CURVE_MIN_POINTS}: they "
+                 "cannot be stopped by it (a smaller train.log_every, or a later early_stop.fraction / again_at)")
+    return line
 
 
 def gres_gpus(gres: str | None) -> int | None:

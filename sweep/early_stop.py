@@ -91,6 +91,18 @@ def decision_steps(cfg: TrainConfig) -> list[int]:
     return at
 
 
+def records_at_last_decision(cfg: TrainConfig) -> int | None:
+    """How many train-loss records past its warmup a run holds at its last decision step (about what the
+    curve law fits; it needs MIN_POINTS); None for a run that is not early-stopped."""
+    from sweep.run.optim import warmup_steps
+
+    at = decision_steps(cfg)
+    if not at:
+        return None
+    every = cfg.train.log_every
+    return max(0, at[-1] // every - warmup_steps(cfg.optim, compute_budget(cfg).steps) // every)
+
+
 def probe_step(cfg: TrainConfig) -> int | None:
     """P: the step a run of an early-stopped group trains to before its group is first decided
     (decision_steps' first); None when the run is not early-stopped."""

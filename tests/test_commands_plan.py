@@ -53,3 +53,13 @@ def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_o
                        r"\(a bound", out)
     assert saving and 50 <= int(saving[1]) <= 55  # 1 - (3 x 1/4 + 3/4) / 3, each P rounded down to a log step
     assert not any(tmp_path.iterdir())
+
+
+def test_plan_of_an_early_stopped_grid_whose_probes_are_too_short_to_fit_says_so(tmp_path, capsys, wide_console):
+    grid = ["optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true", f"out_dir={tmp_path}"]
+    assert main(["plan", "model.d=512", *grid]) == 0  # 2,901 steps, a probe at 720: 43 records past the warmup
+    assert "train-loss records past" not in capsys.readouterr().out
+    assert main(["plan", "model.d=64", *grid]) == 0  # 48 steps, a probe at 10: one record past the warmup
+    out = " ".join(capsys.readouterr().out.split())
+    assert "but 3 of 3 runs hold only 1-1 train-loss records past their warmup at their last decision step, where " \
+           "the curve law needs 8: they cannot be stopped by it" in out
