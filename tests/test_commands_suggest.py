@@ -127,6 +127,17 @@ def known_law_table(tmp_path):
     return write_runs(tmp_path / "known.csv", rows)
 
 
+def test_suggest_on_a_noise_free_table_says_why_it_proposes_no_run(tmp_path, capsys, wide_console):
+    from tests.test_fit_laws import rows
+
+    exact = [{**r, "final_eval_loss": 1.7 + 400 / r["n_params"] ** 0.34 + 410 / r["tokens"] ** 0.28} for r in rows()]
+    table = write_runs(tmp_path / "exact.csv", exact, ("run", "n_params", "tokens", "flops", "final_eval_loss"))
+    assert main(["suggest", str(table), "--target-compute", "1e21", "--count", "2", "--bootstrap", "20"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 runs proposed" in out  # was: an empty table, nothing said why
+    assert "no run is proposed: none removes any of the targets' variance" in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target-compute", "1e30"], "--target-compute 1e+30: accepted is a number of FLOPs from the smallest run's"),
     (["--target-compute", "1e21", "--budget", "1e10"], "--budget 1e+10 FLOPs is smaller than the cheapest candidate"),

@@ -171,6 +171,9 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
                       "-" if c.steps is None else f"{c.steps:,}", f"{c.flops:.3g}", num(h, ".3g"),
                       f"{p.gain:.1%}")
     console.print(table)
+    if not result.proposals:  # an empty table, and nothing said why (CS336's noise-free table)
+        console.print("no run is proposed: none removes any of the targets' variance (the bootstrap laws agree at "
+                      "the target compute: intervals of zero width, as a table without noise gives)", highlight=False)
     how = ("FLOPs per token (attention included) x tokens" if configs else "6 N T (a table file: no shape, attention "
            "left out)")
     console.print(f"* GPU-hours: {how} / (assumed MFU {mfu:g} x the {device} bf16 peak): conf/hydra/launcher/"
