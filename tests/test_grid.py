@@ -388,7 +388,10 @@ def test_every_run_a_local_sweep_will_train_is_listed_pending_from_its_start(tmp
     def interrupted_at_once(grid, options):  # Ctrl-C before the first run wrote anything
         raise SweepInterrupted("Ctrl-C")
 
-    monkeypatch.setattr(launch.local, "run_locally", interrupted_at_once)  # Hydra imports the plugin afresh
+    import hydra_plugins.sweep_launchers
+
+    monkeypatch.setattr(hydra_plugins.sweep_launchers, "run_locally", interrupted_at_once)
+    monkeypatch.setattr(launch.local, "run_locally", interrupted_at_once)  # where Hydra imports the plugin afresh
     with pytest.raises(SystemExit):
         sweep_with(local_launcher(LocalLauncher, tmp_path), tmp_path, "model.d=16,32", "seed=range(0,2)")
     rows = load_runs(tmp_path)
