@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 
 from launch.cli import main
@@ -85,7 +86,7 @@ def test_suggest_on_a_sweep_folder_prints_the_command_that_trains_each_run(tiny_
 
 @pytest.mark.slow  # about 19 s; the replay itself (rounds, baselines at the same compute, held-out runs) is test_fit_replay.py's
 def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_path, capsys, wide_console):
-    table = known_law_table(tmp_path)
+    table = known_law_table(tmp_path, noise=0.01)  # without noise the designs cannot be told apart (exact)
     assert main(["suggest", "--replay", str(table), "--bootstrap", "20", "--growth", "10"]) == 0
     out = capsys.readouterr().out
     assert "replay of the active choice, chinchilla law, 20 bootstrap resamples (seed 0)" in out
@@ -119,10 +120,11 @@ def test_suggest_replay_json_is_the_replay_s_record_with_conf_s_replay_resamples
     assert 0 < out["oracle_within"] <= 1 and out["full"]["expected_vs_full"] == 1.0
 
 
-def known_law_table(tmp_path):
-    """4 sizes x 3 token budgets of a known Chinchilla law, without noise."""
+def known_law_table(tmp_path, noise=0.0):
+    """4 sizes x 3 token budgets of a known Chinchilla law, without noise (or with log-normal `noise`)."""
+    rng = np.random.default_rng(0)
     rows = [{"run": f"n{i}-t{j}", "n_params": n, "tokens": n * r,
-             "final_eval_loss": 1.7 + 400 / n ** 0.34 + 410 / (n * r) ** 0.28}
+             "final_eval_loss": (1.7 + 400 / n ** 0.34 + 410 / (n * r) ** 0.28) * float(np.exp(noise * rng.normal()))}
             for i, n in enumerate((1e6, 3e6, 1e7, 3e7)) for j, r in enumerate((5, 20, 80))]
     return write_runs(tmp_path / "known.csv", rows)
 
