@@ -216,8 +216,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     failed) makes it `cancelled`; any other job that ended without a result (killed, out of
     memory, node failure, time-outs past max_requeues) makes it `failed`, never complete. A trunk
     between two segments, a run between its probe and its rest, is `queued` while its next job waits
-    and stays `started` where none is submitted. A `failed` run submitted
-    again is `queued` or `running` while its new job is live."""
+    and stays `started` where none is submitted. A `failed` run submitted again is `queued` or
+    `running` while its new job is live."""
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
@@ -260,8 +260,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
 def cancelled_why(entry: dict, states: dict[str, str]) -> str:
     """Why a cancelled job was cancelled, where its manifest entry and Slurm tell: a job it waited for
     (`after`) that ended other than COMPLETED (Slurm cancels a job whose dependency cannot be met);
-    nothing where every one of those completed (a user's scancel: it was blamed on a job that had
-    COMPLETED); "may have" where Slurm no longer knows them."""
+    that none did, where every one of those completed (a user's scancel: it was blamed on a job that had
+    COMPLETED); that it may have been one, where Slurm no longer knows them."""
     after = [a for a in str(entry.get("after") or "").split(":") if a]
     if not after:
         return ""

@@ -411,7 +411,8 @@ def early_stop_saving(planned: Sequence[PlannedRun]) -> str:
     records = [n for n in map(records_at_last_decision, runs) if n is not None]
     few = [n for n in records if n < CURVE_MIN_POINTS]
     if few:  # a probe too short to fit: the bound above is not to be had (18 jobs run, nothing stopped)
-        line += (f"; but {len(few)} of {len(records)} runs hold only {min(few)}-{max(few)} train-loss records past "
+        held = f"{min(few)}" if min(few) == max(few) else f"{min(few)}-{max(few)}"
+        line += (f"; but {len(few)} of {len(records)} runs hold only {held} train-loss record{'s' * (held != '1')} past "
                  f"their warmup at their last decision step, where the curve law needs {CURVE_MIN_POINTS}: they "
                  "cannot be stopped by it (a smaller train.log_every, or a later early_stop.fraction / again_at)")
     return line

@@ -61,5 +61,5 @@ def test_plan_of_an_early_stopped_grid_whose_probes_are_too_short_to_fit_says_so
     assert "train-loss records past" not in capsys.readouterr().out
     assert main(["plan", "model.d=64", *grid]) == 0  # 48 steps, a probe at 10: one record past the warmup
     out = " ".join(capsys.readouterr().out.split())
-    assert "but 3 of 3 runs hold only 1-1 train-loss records past their warmup at their last decision step, where " \
+    assert "but 3 of 3 runs hold only 1 train-loss record past their warmup at their last decision step, where " \
            "the curve law needs 8: they cannot be stopped by it" in out
