@@ -229,11 +229,25 @@ class RunDir:
         return self.checkpoint_dir / f"step-{step:08d}.pt"
     lock_file = property(lambda self: self.path / ".lock")
 
+    def make_folder(self) -> None:
+        """Create the run folder (and its parents) where it is not there; a ConfigError where a file stands
+        where it, or its checkpoints folder, goes (a FileExistsError traceback, or a run that trained until
+        its first checkpoint could not be written)."""
+        for folder in (self.path, self.checkpoint_dir):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"{folder} is a file where a folder of the run goes; accepted: a folder (move the "
+                                  "file away and re-run the same command)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file where one of its parents goes
+            raise ConfigError(f"{self.path} cannot be made: a file stands where one of its folders goes; accepted: "
+                              "folders (move the file away, or set out_dir elsewhere)") from None
+
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
         """Hold the run folder for this process until the block ends; `RunHeld` (naming the
         holder) when another live process holds it."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.make_folder()
         fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             if not self._try_flock(fd, fcntl.LOCK_EX):
@@ -281,7 +295,7 @@ class RunDir:
         return False
 
     def write_config(self, cfg: TrainConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.make_folder()
         text = yaml.safe_dump(to_plain(cfg), sort_keys=False)
         atomic_write(self.config_file, text)
 
@@ -301,7 +315,7 @@ class RunDir:
         """Append one launch's overrides (a YAML list, as Hydra's overrides.yaml) and its time to
         overrides.yaml, whose earlier entries stay as written: a re-launch with other but
         equivalent overrides (the same identity) is one more entry."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.make_folder()
         entry = yaml.safe_dump([{"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                                  "overrides": [str(o) for o in overrides]}], sort_keys=False)
         try:

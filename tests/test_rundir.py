@@ -255,3 +255,22 @@ def test_a_damaged_overrides_record_is_named_with_what_to_do(tiny_config, text):
     with pytest.raises(DamagedFile) as err:
         run.read_overrides()
     assert "overrides.yaml" in str(err.value) and "delete" in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["run folder", "checkpoints", "parent"])
+def test_a_file_where_a_folder_of_the_run_goes_is_one_error_before_anything_is_written(tmp_path, where):
+    run = RunDir(tmp_path / "sweep" / "r")
+    if where == "run folder":  # was: FileExistsError's traceback
+        run.path.parent.mkdir()
+        run.path.write_text("x")
+    elif where == "checkpoints":  # was: 20 steps trained, then the checkpoint could not be written
+        run.path.mkdir(parents=True)
+        run.checkpoint_dir.write_text("x")
+    else:
+        (tmp_path / "sweep").write_text("x")
+    with pytest.raises(ConfigError, match="is a file where a folder of the run goes|a file stands where one of its "
+                                          "folders goes"):
+        run.make_folder()
+    with pytest.raises(ConfigError):
+        with run.hold():
+            pass
