@@ -190,6 +190,19 @@ def test_a_manifest_with_an_incomplete_entry_names_its_folder_and_the_fix(c4_dir
         open_prepared(data, seq_len=16)
 
 
+def test_sweep_prepare_over_a_truncated_manifest_says_to_delete_the_folder_not_to_run_itself_again(c4_dir, t5_dir,
+                                                                                                      tmp_path):
+    data = c4_config(c4_dir, t5_dir, tmp_path)
+    corpus = prepare_streamed(data, train_tokens=100)
+    manifest_file = corpus.path / "manifest.json"
+    manifest_file.write_text(manifest_file.read_text()[:40])
+    with pytest.raises(ConfigError, match=r"manifest\.json is missing, not valid JSON or not a JSON object, so its "
+                                          r"shards cannot be checked or made again: delete that folder and run this "
+                                          r"command again") as err:
+        prepare_streamed(data, train_tokens=100)
+    assert "run `sweep prepare`" not in str(err.value)  # was its advice, from `sweep prepare` itself
+
+
 def test_a_wrong_vocab_size_names_the_right_one(c4_dir, t5_dir, tmp_path):
     with pytest.raises(ConfigError, match=rf"data.vocab_size=32101.*{T5_SIZE} entries \+ 1 BOS = {T5_SIZE + 1}"):
         prepare_streamed(c4_config(c4_dir, t5_dir, tmp_path, vocab_size=32101), train_tokens=100)

@@ -207,7 +207,12 @@ def _checked_or_repaired(data: DataConfig, entry: Path) -> TokenStore:
     try:
         return _check_entry(entry, data, verify_checksums=True)
     except ConfigError as damage:
-        manifest = read_manifest(entry, streamed=True)
+        try:
+            manifest = read_manifest(entry, streamed=True)
+        except ConfigError:  # its advice is to run `sweep prepare`, this very command
+            raise ConfigError(f"prepared corpus {entry}: its {MANIFEST_FILE} is missing, not valid JSON or not a JSON "
+                              "object, so its shards cannot be checked or made again: delete that folder and run this "
+                              "command again") from None
         if (manifest.get("version") != PREPARED_VERSION or manifest.get("description") != describe_source(data)
                 or not isinstance(manifest.get("shards"), list)
                 or not all(isinstance(s, dict) and {"unit", "file", "n_tokens", "sha256"} <= s.keys()
