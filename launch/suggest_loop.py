@@ -62,6 +62,7 @@ from sweep.errors import ConfigError
 from sweep.fit.design import Candidate
 from sweep.fit.rounds import ENDED, PROPOSED, STOPPED, Round, append_event, read_rounds, relative_width
 from sweep.fit.suggest import fit_at_target, suggest
+from sweep.preflight import check_writable_dir
 from sweep.fit.table import RunsTable, load_runs_table
 from sweep.record import COMPLETE
 from sweep.results import load_runs
@@ -151,6 +152,9 @@ def run_rounds(sweep_dir: str | os.PathLike, *, candidates_for: Callable[[RunsTa
     sweep_dir = check_sweep_source(sweep_dir)
     if suggest_options.get("target_compute") is None:
         raise ConfigError("the loop needs a target compute (--target-compute C)")
+    # its rounds are recorded in the sweep folder and its runs trained there: a read-only one was found
+    # only after the first fit (25 s), when the round could not be recorded
+    check_writable_dir("the rounds' record", Path(sweep_dir) / "suggest")
     if train is None:  # the sweep's own launcher: its recorded settings checked before any fit or record
         check_launch_settings(launch_settings(sweep_dir))
     train = train or train_points

@@ -218,6 +218,20 @@ def test_launcher_settings_the_launch_would_refuse_stop_the_loop_in_one_error_an
     assert open_round.ended is None  # left open: the same command, fixed, trains its recorded proposal
 
 
+def test_a_sweep_folder_the_rounds_cannot_be_recorded_in_is_one_error_before_any_fit(law_sweep, monkeypatch):
+    import sweep.preflight
+
+    def fit_reached(*args, **kwargs):
+        raise AssertionError("a fit was reached")
+
+    monkeypatch.setattr(sweep.preflight.os, "access", lambda path, mode: Path(path) != law_sweep)  # read-only
+    monkeypatch.setattr("launch.suggest_loop.suggest", fit_reached)
+    monkeypatch.setattr("launch.suggest_loop.fit_at_target", fit_reached)
+    with pytest.raises(ConfigError, match=r"the rounds' record=.*suggest' cannot be created: .* is read-only"):
+        run_rounds(law_sweep, candidates_for=lambda table: [], rounds=1,
+                   suggest_options={**OPTIONS, "target_compute": 1e15}, train=lambda *a: None)
+
+
 @pytest.mark.parametrize("rounds, width, message", [
     (0, None, "--rounds 0: accepted is a whole number of rounds >= 1"),
     (2.5, None, "--rounds 2.5"),
