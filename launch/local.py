@@ -36,9 +36,11 @@ from sweep.errors import ConfigError
 from sweep.progress import progress
 from sweep.record import DAMAGED, STOPPED_EARLY
 from sweep.rundir import describe_holder
+from sweep.storage import describe_bytes, free_bytes
 
 log = logging.getLogger("sweep.launch")
 
+NEARLY_FULL_BYTES = 1 << 20  # a run that ended without a result on a disk with less free than this: said so
 CANCELLED = "cancelled"  # a job not run because the one it waits for did not end well (as `sweep status` says)
 HELD = "running"  # the outcome of a run another live process trains (held_outcome): not started here
 
@@ -239,6 +241,10 @@ def stopped_at(result: dict[str, Any]) -> str:
     no result (job_outcome), that and its log."""
     if result.get("signalled"):
         log_file = f": {result['log']}" if result.get("log") else ", before its log was opened"
+        free = result.get("free_bytes")
+        if free is not None and free < NEARLY_FULL_BYTES:  # its result, submitit's and its log all refused
+            return (f"ended without a result, with {describe_bytes(free)} free on its disk: a full disk? (free space; "
+                    f"its log may be cut{log_file})")
         return f"ended by a signal or a crash before it wrote a result{log_file}"
     return "before its first step" if result.get("step") is None else f"step {result['step']}"
 
@@ -283,7 +289,8 @@ def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
     if not submitted.paths.result_pickle.exists():
         log_file = Path(submitted.paths.stdout)
         return Outcome(point, {"status": INTERRUPTED, "signalled": True,
-                               "log": str(log_file) if log_file.exists() else None}, None)
+                               "log": str(log_file) if log_file.exists() else None,
+                               "free_bytes": free_bytes(point.run.path)}, None)
     try:
         return Outcome(point, submitted.results()[0], None)  # rank 0 wrote it
     except Exception as err:  # noqa: BLE001 (the run's own failure, named by its log and `sweep status`)

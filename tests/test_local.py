@@ -521,3 +521,15 @@ def test_early_stopping_stops_the_hopeless_run_at_its_probe_step_a_re_run_trains
     assert after[1e-2] == best  # the finished run is not touched
     steps = [json.loads(line)["step"] for line in (out / stopped["run"] / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == stopped["steps"]  # from its checkpoint on, each step once
+
+
+def test_a_run_that_ended_without_a_result_on_a_full_disk_is_said_to_have_one():
+    from launch.local import stopped_at
+
+    crashed = {"status": "interrupted", "signalled": True, "log": "/x/1_0_log.out"}
+    assert stopped_at({**crashed, "free_bytes": 50 << 30}) == ("ended by a signal or a crash before it wrote a result: "
+                                                              "/x/1_0_log.out")
+    # its result.json, submitit's result and its log all refused: was said to be a signal or a crash
+    assert stopped_at({**crashed, "free_bytes": 16 << 10}) == ("ended without a result, with 16.0 KiB free on its disk: "
+                                                              "a full disk? (free space; its log may be cut: "
+                                                              "/x/1_0_log.out)")
