@@ -60,10 +60,10 @@ def output_failed(err: OSError) -> str | None:
     stdout redirected to a full disk); None for another OSError, which is the program's to show."""
     if err.errno not in DISK_ERRNOS:
         return None
-    where = Path(err.filename) if err.filename else None
-    free = f"; {describe_bytes(free_bytes(where))} free on its file system" if where is not None else ""
-    return (f"cannot write {where if where is not None else 'the output'}: [Errno {err.errno}] {err.strerror}{free}. "
-            "Free space and re-run the same command: what was written before is kept")
+    if err.filename:
+        return str(write_failed(Path(err.filename), err))
+    return (f"cannot write the output: [Errno {err.errno}] {err.strerror}. Free space and re-run the same command: "
+            "what was written before is kept")
 
 
 def atomic_write(path: Path, data: str | bytes | Callable[[BinaryIO], None]) -> None:
