@@ -124,7 +124,7 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
         given_options(cfg.hydra.launcher, "slurm"))  # submitit_folder is folder
     executor = submitit.SlurmExecutor(folder=options.folder)
     params: dict[str, Any] = dict(job_name="sweep-prepare", time=time_min, nodes=1, ntasks_per_node=1,
-                                  cpus_per_task=workers, setup=list(options.setup), stderr_to_stdout=True,
+                                  cpus_per_task=workers, setup=options.setup_lines(), stderr_to_stdout=True,
                                   additional_parameters=dict(options.additional_parameters))
     if options.mem_gb is not None:
         params["mem"] = f"{int(options.mem_gb * 1024)}M"

@@ -251,10 +251,27 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
                             f"{entry.get('log')}")
         else:
             row["status"] = "failed"
-            row["error"] = f"Slurm job {entry['job_id']} ended {state} without a result; log: {entry.get('log')}"
+            row["error"] = (f"Slurm job {entry['job_id']} ended {state} without a result{log_ends(entry.get('log'))}; "
+                            f"log: {entry.get('log')}")
     reasons = pending_reasons(row["job_id"] for row in pending)
     for row in pending:
         row["job_reason"] = reasons.get(row["job_id"])
+
+
+LOG_TAIL_BYTES = 4096  # what is read of a job's log for its last line
+
+
+def log_ends(log: str | None) -> str:
+    """`; its log ends: LINE` with the last non-empty line of a job's log (a setup line that failed,
+    an out-of-memory kill, a Python error), or "" where the log is missing or empty."""
+    try:
+        with open(log or "", "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return f"; its log ends: {last[:300]}" if last else ""
 
 
 def cancelled_why(entry: dict, states: dict[str, str]) -> str:

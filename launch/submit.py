@@ -90,6 +90,13 @@ class SlurmOptions:
     timeout_min: int | None  # hydra-submitit-launcher's single time limit: one bucket for all runs
     buckets: list[dict[str, Any]] = field(default_factory=list)
 
+    def setup_lines(self) -> list[str]:
+        """`setup` as the batch script runs it: under `set -e`, so that a line that fails (a
+        `module load` of a missing module, a `source` of a missing venv) ends the job there, its
+        error the log's last words, instead of the job going on to fail later on a missing
+        interpreter or library; `set +e` after it leaves submitit's own lines as they were."""
+        return ["set -e", *self.setup, "set +e"] if self.setup else []
+
     def with_aliases(self, given: set[str]) -> "SlurmOptions":
         """The options once hydra-submitit-launcher's names are resolved (`given`: the options set
         away from their defaults, launch/launcher_names.py given_options): `submitit_folder` is
@@ -447,7 +454,7 @@ def slurm_executor(options: SlurmOptions, bucket: Bucket, after: str | None = No
         time=bucket.time_min,
         nodes=options.nodes,
         ntasks_per_node=options.tasks_per_job(bucket),
-        setup=list(options.setup),
+        setup=options.setup_lines(),
         additional_parameters=dict(options.additional_parameters),
         array_parallelism=options.array_parallelism,
         signal_delay_s=options.signal_delay_s,

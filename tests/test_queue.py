@@ -35,6 +35,22 @@ def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path
     assert d == {"run": "d", "status": "pending"}
 
 
+def test_a_failed_job_s_row_quotes_the_last_line_of_its_log(tmp_path, monkeypatch):
+    """Was: only the log's path; a setup line that failed (a venv not there) was one `cat` away."""
+    import launch.queue
+
+    log = tmp_path / "7_0_log.out"
+    log.write_text("x" * 9000 + "\nslurm_script: line 17: /venv/bin/activate: No such file or directory\n\n")
+    append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "7_0", "bucket": "s", "log": str(log)},
+                               {"run": "b", "path": "/x/b", "job_id": "7_1", "bucket": "s", "log": "/gone.out"}])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"7_0": "FAILED", "7_1": "FAILED"})
+    rows = [{"run": "a", "status": "started"}, {"run": "b", "status": "started"}]
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["error"] == (f"Slurm job 7_0 ended FAILED without a result; its log ends: slurm_script: line 17: "
+                                f"/venv/bin/activate: No such file or directory; log: {log}")
+    assert rows[1]["error"] == "Slurm job 7_1 ended FAILED without a result; log: /gone.out"
+
+
 def test_slurm_is_asked_only_about_its_own_jobs_not_the_local_launcher_s_pids(tmp_path, monkeypatch):
     """Was: `sweep status` on a local sweep asked sacct and squeue about every pid (9 s on this host)."""
     import launch.queue

@@ -182,6 +182,22 @@ def test_without_them_sbatch_gets_our_memory_cpus_gpus_and_one_log(tmp_path, no_
     assert "--error" in sbatch_text(options(tmp_path, stderr_to_stdout=False))
 
 
+def test_a_failing_setup_line_ends_the_job_before_its_command(tmp_path, no_slurm_needed):
+    o = options(tmp_path, setup=["echo first", "false", "echo after"])
+    executor = slurm_executor(o, o.bucket_specs()[0])
+    parameters = {**executor.parameters, "use_srun": False}
+    script = tmp_path / "job.sh"
+    script.write_text(_make_sbatch_string(command="echo command", folder=o.folder, **parameters))
+    ran = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert ran.returncode != 0 and ran.stdout.split() == ["first"]  # neither the line after nor the command
+    o.setup = ["echo first", "echo second"]
+    parameters = {**slurm_executor(o, o.bucket_specs()[0]).parameters, "use_srun": False}
+    script.write_text(_make_sbatch_string(command="false; echo command", folder=o.folder, **parameters))
+    ran = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert ran.stdout.split() == ["first", "second", "command"]  # submitit's own lines run as before
+    assert "set -e" not in sbatch_text(options(tmp_path))  # no setup, no change
+
+
 def test_hydra_submitit_launcher_names_mean_what_they_mean_there(tmp_path):
     resolved = options(tmp_path, submitit_folder="/shared/%j", max_num_timeout=5, timeout_min=90,
                        gres="gpu:2").with_aliases(set())
