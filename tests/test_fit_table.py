@@ -186,6 +186,29 @@ def test_a_synthetic_corpus_true_entropy_column_is_read_kept_and_must_agree(tmp_
     assert from_rows(rows[1:]).true_entropy() is None and from_rows(rows[1:]).true_entropy_nats_R is None
 
 
+def test_runs_of_two_corpora_or_vocabularies_are_one_error_unless_recipes_keep_them_apart(tmp_path):
+    """Was: `data=glob([embedded,synthetic])` in one folder, fitted as one law (bytes and synthetic ids)."""
+    byte, ids = dict(data="embedded", tokenizer="byte", vocab_size=257), dict(data="synthetic", tokenizer="none",
+                                                                             vocab_size=8192)
+    rows = [row("a", **byte), row("b", n=2e6, **byte), row("c", **ids), row("d", status="failed", **ids)]
+    with pytest.raises(ConfigError, match=r"the runs of sweep were trained on 2 corpora or vocabularies "
+                                          r"\(data/tokenizer/vocab_size: embedded/byte/257: 2 runs; synthetic/none/8192: "
+                                          r"1 runs\).*sweep status SOURCE --csv runs.csv"):
+        from_rows(rows, source="sweep")
+    assert from_rows(rows[:2] + rows[3:]).names == ("a", "b")  # a failed run's corpus is not fitted
+    assert from_rows([row("a", **byte), row("b")]).names == ("a", "b")  # a row that does not say: not counted
+    labelled = [row("a", recipe="bytes", **byte), row("c", recipe="ids", **ids)]
+    assert from_rows(labelled).only_recipe("ids", "a fit takes").names == ("c",)
+    with pytest.raises(ConfigError, match="2 corpora"):
+        from_rows(labelled + [row("e", recipe="ids", **byte)])
+    path = tmp_path / "runs.csv"  # as `sweep status --csv` writes them
+    pd.DataFrame(rows[:3]).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="2 corpora"):
+        from_file(path)
+    pd.DataFrame(rows[:3]).drop(columns=["tokenizer"]).to_csv(path, index=False)  # a table of another kind
+    assert len(from_file(path)) == 3
+
+
 def write_grid_run(root, name, status, n_params, lr, loss, d=64, batch_size=16, predicted=None, interval=None):
     """A run folder of an lr grid as a run leaves it, without training: config.yaml (its settings)
     and result.json; a stopped_early run's result.json also carries its prediction (the final

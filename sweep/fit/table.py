@@ -47,6 +47,7 @@ MEASURE_ALIASES = {"loss_stderr": "final_eval_loss_stderr",  # as `sweep status 
 OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "seed", "setting", *MEASURES)
 LABELS = ("recipe", "seed", "setting")  # columns read as text labels, not numbers
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
+CORPUS_KEYS = ("data", "tokenizer", "vocab_size")  # what a run's loss per token is measured on (check_one_corpus)
 NAME_COLUMNS = ("run", "name")
 COLUMN_NAMES = (*REQUIRED, *OPTIONAL, "run", "status")  # what `--column NAME=COLUMN` may name
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
@@ -273,6 +274,7 @@ def from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> RunsTable:
             continue
         kept.append({**row, "loss": row.get("loss", row.get("final_eval_loss")), **_measures(row)})
         names.append(_name(row, i))
+    check_one_corpus(kept, source)
     columns = {c: [r.get(c) for r in kept] for c in REQUIRED + OPTIONAL}
     actual = {name: row["loss"] for name, row in zip(names, kept) if _finite(row["loss"])}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped, source, actual))
@@ -317,6 +319,9 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
             stopped = [(str(r[name_column]) if name_column else f"row {i}", r)
                        for i, r in zip(stopped_rows.index, stopped_rows.to_dict("records"))]
         frame = frame[(status_R == COMPLETE).to_numpy()]
+    if all(k in frame.columns for k in CORPUS_KEYS):  # as `sweep status --csv` writes them
+        check_one_corpus(frame[[*CORPUS_KEYS, *(["recipe"] if "recipe" in frame.columns else [])]].to_dict("records"),
+                         source)
     names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
@@ -475,6 +480,30 @@ def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, 
               if any(_given(v) for v in columns[c]) else None for c in LABELS}
     return RunsTable(tuple(names), n_params_R, tokens_R, loss_R, flops_R, **labels, excluded=excluded,
                      source=source, **optional)
+
+
+def check_one_corpus(rows: Sequence[dict[str, Any]], source: str = "") -> None:
+    """ConfigError where the runs were trained on different corpora or vocabularies (CORPUS_KEYS:
+    a run folder's `data`, `tokenizer`, `vocab_size`): a loss in nats per token of one is not that
+    of another (another entropy, another token), so no law fits them together. Runs whose recipes
+    each hold one corpus pass: `--recipe` (or the crossover) takes them one recipe at a time.
+    Unknown values (a row without them) are not counted as a corpus."""
+    corpus_of = [tuple(v if _given(v) else None for v in (row.get(k) for k in CORPUS_KEYS)) for row in rows]
+    corpora: dict[tuple, int] = {}
+    recipes: dict[str, set[tuple]] = {}
+    for row, corpus in zip(rows, corpus_of):
+        if all(v is None for v in corpus):
+            continue
+        corpora[corpus] = corpora.get(corpus, 0) + 1
+        recipes.setdefault(str(row.get("recipe") or ""), set()).add(corpus)
+    if len(corpora) <= 1 or (len(recipes) > 1 and all(len(c) == 1 for c in recipes.values())):
+        return
+    shown = "; ".join(f"{'/'.join(str(v) for v in corpus)}: {n} runs" for corpus, n in corpora.items())
+    raise ConfigError(f"the runs{of_source(source)} were trained on {len(corpora)} corpora or vocabularies "
+                      f"({'/'.join(CORPUS_KEYS)}: {shown}): a loss per token of one is not a loss of another, so "
+                      "one law cannot fit them; fit each alone: `sweep status SOURCE --csv runs.csv`, keep one's "
+                      "rows (its columns data, tokenizer, vocab_size) and fit that file (a sweep per corpus in its "
+                      "own out_dir, or labelled recipe=NAME to be fitted with --recipe NAME, keeps them apart)")
 
 
 def _label(value: Any) -> str:
