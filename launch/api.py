@@ -53,6 +53,10 @@ def plan(overrides: Sequence[str] = (), config_name: str = "train"):
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
         raise ConfigError(f"overrides={overrides!r}: accepted is a list of override strings, as on the command line: "
                           "[\"model.d=64,128\", \"optim.lr=1e-3,3e-3\"]")
+    flags = [o for o in overrides if o.startswith("-")]
+    if flags:
+        raise ConfigError(f"overrides: {', '.join(map(repr, flags))} is a command-line flag, not an override; accepted "
+                          "are overrides (KEY=VALUE), with the config as api.plan(overrides, config_name=\"demo\")")
     rows = []
     for point in compose_grid(list(overrides), config_name):
         b = point.budget
@@ -173,8 +177,13 @@ def draw(figure: str, what: Any, ax: Any = None):
     if figure not in FIGURES:
         raise ConfigError(f"figure {figure!r}: accepted are {', '.join(FIGURES)}")
     if figure == "loss_vs_size":
-        rows = what.to_dict("records") if hasattr(what, "to_dict") else \
-            runs_of(str(what)) if isinstance(what, (str, os.PathLike)) else what
+        if isinstance(what, (str, os.PathLike)):
+            what = load(what)  # a sweep folder, a wandb: group or a runs file
+        if not hasattr(what, "to_dict") and not (isinstance(what, (list, tuple)) and all(isinstance(r, dict)
+                                                                                          for r in what)):
+            raise ConfigError(f"figure 'loss_vs_size' draws runs (api.load(source), a sweep folder, a wandb: group or "
+                              f"a runs file); given a {type(what).__name__}")
+        rows = what.to_dict("records") if hasattr(what, "to_dict") else what
         return draw_loss_vs_size([{k: _plain(v) for k, v in r.items()} for r in rows], ax)
     laws = FIGURES[figure]
     law = getattr(what, "law", None)

@@ -152,10 +152,16 @@ def load_source(source: str) -> list[dict[str, Any]]:
     wandb_sweep = parse_source(source)
     if wandb_sweep is not None:
         return load_wandb_runs(wandb_sweep)
+    if not str(source).strip():
+        raise ConfigError(f"source {source!r} is empty; accepted: {SWEEP_SOURCES}")
     sweep_dir = Path(source)
     check_sweep_folder(sweep_dir)
     rows = load_runs(sweep_dir)
     if not rows:
+        run = RunDir(sweep_dir)
+        if run.config_file.exists() or run.result_file.exists():  # a run folder itself, not its sweep's
+            raise ConfigError(f"{sweep_dir} is a run folder; accepted: {SWEEP_SOURCES}: give its sweep folder, "
+                              f"{sweep_dir.resolve().parent}")
         raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
     return rows
 

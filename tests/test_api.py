@@ -72,6 +72,10 @@ def test_a_bad_override_is_one_config_error_naming_the_point(tmp_path):
         api.plan("model.d=64,128")  # was: "missing EQUAL at '<EOF>'", a character at a time
     with pytest.raises(ConfigError, match=r"unknown key 'dd' in model; accepted keys of model: d, l"):
         api.plan(["model.dd=64"])  # was: Hydra's ConfigCompositionException
+    with pytest.raises(ConfigError, match=r"'--config-name' is a command-line flag, not an override; accepted are "
+                                          r"overrides \(KEY=VALUE\), with the config as api.plan\(overrides, "
+                                          r"config_name=\"demo\"\)"):
+        api.plan(["--config-name", "demo"])  # was: "token recognition error at: '-'"
     with pytest.raises(ConfigError, match=r"Cannot find primary config 'demoo'"):
         api.plan(["model.d=64"], config_name="demoo")  # was: MissingConfigException and the search path
 
@@ -100,6 +104,26 @@ def test_a_figure_of_another_law_or_an_unknown_figure_is_a_config_error(fitted):
         api.draw("isoflop", fitted)
     with pytest.raises(ConfigError, match="figure 'loss': accepted are loss_vs_n, "):
         api.draw("loss", fitted)
+    with pytest.raises(ConfigError, match=r"figure 'loss_vs_size' draws runs \(api.load\(source\).*given a FittedLaw"):
+        api.draw("loss_vs_size", fitted)  # was: TypeError, 'FittedLaw' object is not iterable
+
+
+def test_a_figure_given_the_wrong_count_of_axes_says_how_many_it_draws(fitted):
+    runs, fitted = fitted
+    left, right = Figure().subplots(1, 2)
+    with pytest.raises(ConfigError, match=r"this figure draws one panel: give ax=one Axes; given 2 Axes"):
+        api.draw("loss_vs_n", fitted, ax=[left, right])  # was: AttributeError, 'list' object has no attribute
+    with pytest.raises(ConfigError, match=r"draws 2 panels \(left, right\): give ax=\[left, right\]; given 1 Axes"):
+        api.draw("loss_vs_size", runs, ax=left)  # was: ValueError
+    assert api.draw("loss_vs_n", fitted, ax=[left]) is left.figure
+
+
+def test_loss_vs_size_draws_a_runs_file_as_api_load_reads_it(fitted, tmp_path):
+    runs, _ = fitted
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    figure = api.draw("loss_vs_size", tmp_path / "runs.csv")  # was: "is a file ... --runs-table FILE"
+    assert [len(line.get_xdata()) for line in figure.axes[0].lines] == [
+        len(line.get_xdata()) for line in api.draw("loss_vs_size", runs).axes[0].lines]
 
 
 def test_a_notebook_s_fit_averages_a_setting_s_seeds_and_reads_its_own_column_names(sweep):
@@ -130,6 +154,14 @@ def test_runs_that_cannot_be_read_are_config_errors(tmp_path):
         api.load(tmp_path / "nope.csv")
     with pytest.raises(ConfigError, match="lacks the column\\(s\\) n_params"):
         api.fit(pd.DataFrame({"tokens": [1e6], "loss": [3.0]}))
+    with pytest.raises(ConfigError, match="source '' is empty; accepted: a sweep folder"):
+        api.load("")  # was: ". holds no run folders"
+    run = tmp_path / "sweep" / "d16-l1-b4-lr3.0e-03-wd0.1-tpp1-0123abcd"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\n")
+    with pytest.raises(ConfigError, match=f"is a run folder; accepted: a sweep folder .*: give its sweep folder, "
+                                          f"{tmp_path / 'sweep'}"):
+        api.load(run)  # was: "holds no run folders (folders with a config.yaml)", of a folder with one
 
 
 def test_importing_and_drawing_leave_matplotlib_s_backend_as_the_user_set_it():

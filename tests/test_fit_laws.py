@@ -178,8 +178,11 @@ def test_parametric_laws_see_the_best_run_of_each_point_and_one_recipe_at_a_time
     with pytest.raises(ConfigError, match=r"2 recipes \(column 'recipe': a, b\).*--recipe NAME"):
         fit_law("chinchilla", table)
     assert fit_law("chinchilla", table, recipe="b")["n_runs"] == 32
-    with pytest.raises(ConfigError, match=r"--recipe 'c': the runs' recipes are \['a', 'b'\]"):
+    with pytest.raises(ConfigError, match=r"--recipe 'c': the runs' recipes are 'a', 'b'"):
         fit_law("chinchilla", table, recipe="c")
+    with pytest.raises(ConfigError, match=r"--recipe 'none': the runs have no recipe \(no recipe column, or none "
+                                          r"set\): fit them without --recipe"):  # was: "the runs' recipes are none"
+        fit_law("chinchilla", from_rows(rows()), recipe="none")
 
 
 def test_a_learning_rate_grid_at_two_sizes_is_too_few_points_and_says_so():
@@ -280,6 +283,15 @@ def test_fix_e_holds_e_at_a_value_or_at_the_runs_true_entropy():
     assert truth["E"] == pytest.approx(1.69, rel=1e-15) and truth["bootstrap"]["intervals"]["E"] == [
         pytest.approx(1.69, rel=1e-15)] * 2
     assert truth["true_entropy_nats"] == 1.69 and truth["E_interval_contains_truth"] is True
+
+
+def test_fix_from_python_takes_true_and_one_string_as_the_command_line_does():
+    """Was: fix={"E": True} held E at 1.0, and fix="E=1.6" was read a character at a time."""
+    truth = fit_law("chinchilla", from_rows(synthetic_rows(1.69)), fix={"E": True})
+    assert truth["E"] == pytest.approx(1.69, rel=1e-15) and truth["fixed"] == {"E": 1.69}
+    assert fit_law("chinchilla", from_rows(rows()), fix="E=1.6")["fixed"] == {"E": 1.6}
+    with pytest.raises(ConfigError, match="--fix E=False: accepted is a number, or for E True"):
+        fit_law("chinchilla", from_rows(rows()), fix={"E": False})
 
 
 def test_chinchilla_shows_the_true_entropy_beside_e_and_whether_its_interval_holds_it():

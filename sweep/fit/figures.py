@@ -44,6 +44,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
+from sweep.errors import ConfigError
 from sweep.fit.crossover import RecipeCrossovers
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.envelope import EnvelopeFit
@@ -64,14 +65,16 @@ VIRIDIS = colormaps["viridis"]
 def new_axes(ax: Any, n: int, figsize: tuple[float, float], **subplots: Any) -> tuple[Figure, list[Any]]:
     """The figure and the `n` axes to draw on: the caller's (`ax`: one Axes, or a sequence of n),
     or a fresh Figure of `figsize` with n axes side by side (`subplots`: Figure.subplots' options,
-    sharey=True)."""
+    sharey=True). ConfigError for another count of axes, or for something that is not one."""
     if ax is None:
         fig = Figure(figsize=figsize)
         axes = fig.subplots(1, n, **subplots)
         return fig, list(np.atleast_1d(axes))
-    axes = list(np.ravel(np.asarray(ax, dtype=object))) if n > 1 else [ax]
-    if len(axes) != n:
-        raise ValueError(f"this figure draws onto {n} axes (left, right); {len(axes)} were given")
+    axes = list(np.ravel(np.asarray(ax, dtype=object))) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    if len(axes) != n or not all(hasattr(a, "figure") and hasattr(a, "plot") for a in axes):
+        wanted = "one panel: give ax=one Axes" if n == 1 else f"{n} panels (left, right): give ax=[left, right]"
+        given = f"{len(axes)} Axes" if all(hasattr(a, "plot") for a in axes) else f"{type(ax).__name__} {ax!r:.60}"
+        raise ConfigError(f"this figure draws {wanted}; given {given}")
     return axes[0].figure, axes
 
 

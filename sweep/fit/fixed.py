@@ -19,15 +19,22 @@ TRUE = "true"
 
 
 def fix_values(specs: Iterable[str] | Mapping[str, object] | None, table: RunsTable) -> dict[str, float]:
-    """{name: value} of `specs` ("NAME=VALUE" strings, or a mapping), E=true read from the runs'
-    true_entropy_nats; ConfigError naming the bad spec and what is accepted."""
+    """{name: value} of `specs` ("NAME=VALUE" strings, one such string, or a mapping whose E may be
+    True), E=true read from the runs' true_entropy_nats; ConfigError naming the bad spec and what is accepted."""
     if not specs:
         return {}
+    if isinstance(specs, str):  # one "NAME=VALUE" (from Python: fix="E=1.69"), not its characters
+        specs = [specs]
     pairs = list(specs.items()) if isinstance(specs, Mapping) else [_split(spec) for spec in specs]
     fixed: dict[str, object] = {}
     for name, value in pairs:
         if name in fixed:
             raise ConfigError(f"--fix {name}={value}: {name} is given twice; accepted is one value per parameter")
+        if value is True:  # from Python: fix={"E": True}, as --fix E=true (it was held at 1.0)
+            value = TRUE
+        elif value is False:
+            raise ConfigError(f"--fix {name}=False: accepted is a number, or for E True (the runs' "
+                              "true_entropy_nats)")
         if isinstance(value, str) and value.strip().lower() == TRUE:
             if name != "E":
                 raise ConfigError(f"--fix {name}={value}: only E takes 'true' (the runs' true_entropy_nats); "
