@@ -35,7 +35,7 @@ from launch.commands.fit import fit
 from launch.commands.plan import plan
 from launch.commands.predict import predict
 from launch.commands.prepare import prepare
-from launch.commands.printing import console
+from launch.commands.printing import console, styled
 from launch.commands.report import report
 from launch.commands.status import status
 from launch.commands.suggest import add_loop_options, suggest_command
@@ -315,7 +315,7 @@ def print_error(text: str) -> None:
     itself (`sweep fit --json > FILE`): then what stdout still buffers is dropped, which at exit would be a
     second traceback."""
     try:
-        console.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+        console.print(styled("red", "error:", f" {text}"), highlight=False, soft_wrap=True)
     except OSError:
         print(f"error: {text}", file=sys.stderr)
         with contextlib.suppress(OSError, ValueError):

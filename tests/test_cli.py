@@ -39,6 +39,16 @@ def test_overrides_after_an_option_are_overrides_and_anything_else_is_refused(tm
     assert stop.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
+def test_brackets_in_an_error_are_printed_as_they_are(tmp_path, capsys, wide_console):
+    """Was: rich read them as its markup tags: `[/nonexistent/x.txt]` a MarkupError traceback, and
+    `[cosine, wsd]` dropped from the accepted values."""
+    assert main(["plan", "logger=none", "data=files", f"data.paths=[{tmp_path}/x.txt]", f"out_dir={tmp_path}"]) == 2
+    out = capsys.readouterr().out
+    assert "data.paths=[/tmp/" in out and f"]: data.paths: '{tmp_path}/x.txt' does not exist" in out
+    assert main(["plan", "optim.schedule=cosin", f"out_dir={tmp_path}"]) == 2
+    assert "Invalid value 'cosin', expected one of [cosine, wsd]" in capsys.readouterr().out
+
+
 def test_a_misspelt_option_shows_the_subcommands_usage_and_the_option_meant(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["fit", "runs.csv", "--bootstap", "50"])

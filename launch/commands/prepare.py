@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from launch.commands.printing import console
+from launch.commands.printing import console, styled
 
 
 def prepare(overrides: Sequence[str], config_name: str, workers: int, slurm: bool, time_min: int,
@@ -21,7 +21,7 @@ def prepare(overrides: Sequence[str], config_name: str, workers: int, slurm: boo
         summaries = prepare_grid(overrides, config_name, workers)
     ready = True
     for s in summaries:
-        console.print(f"[bold]{s['path']}[/bold] ({s['runs']} runs)", highlight=False)
+        console.print(styled("bold", str(s["path"]), f" ({s['runs']} runs)"), highlight=False)
         console.print(f"  {s['train_tokens']:,} train tokens in {s['shards']} shard(s), {s['eval_tokens']:,} eval "
                       f"tokens, V = {s['vocab_size']:,}; the largest run reads {s['largest_run_tokens']:,} "
                       f"tokens = {s['largest_run_epochs']:.3g} epochs", highlight=False)
@@ -35,7 +35,7 @@ def prepare(overrides: Sequence[str], config_name: str, workers: int, slurm: boo
                           + ")", highlight=False)
         if not s["ready"]:
             ready = False
-            console.print(f"  [red]not enough:[/red] {s['problem']}", highlight=False)
+            console.print(styled("red", "  not enough:", f" {s['problem']}"), highlight=False)
     return 0 if ready else 1
 
 

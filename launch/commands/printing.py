@@ -7,10 +7,18 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 
-# Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns.
-console = Console() if sys.stdout.isatty() else Console(width=200)
+# Tables are wide: outside a terminal (logs, CI) do not cut them at 80 columns. No markup: what is printed
+# holds paths and lists in brackets (`[/data/x.txt]`, `[cosine, wsd]`) that rich would read as its tags
+# (a MarkupError traceback, or the words dropped); styles are given as Text (`styled`).
+console = Console(markup=False) if sys.stdout.isatty() else Console(width=200, markup=False)
+
+
+def styled(style: str, head: str, rest: str) -> Text:
+    """`head` in `style` (e.g. "red"), then `rest` as it is, brackets and all."""
+    return Text.assemble((head, style), rest)
 
 
 def num(x: Any, fmt: str) -> str:

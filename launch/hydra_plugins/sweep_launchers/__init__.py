@@ -95,7 +95,7 @@ class GridSweeper(Sweeper):
         if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
             with user_errors_exit():
                 planned = self.launcher.plan(grid) if ours else plan_local(grid)
-            console = Console(width=200)
+            console = Console(width=200, markup=False)
             print_plan(planned, console)
             with user_errors_exit():
                 print_not_ready(grid, getattr(self.launcher, "runs_here", True), console)
@@ -225,7 +225,7 @@ class LocalLauncher(ProjectLauncher):
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
         with user_errors_exit():
             planned = self.plan(grid)
-        print_plan(planned, Console(width=200))
+        print_plan(planned, Console(width=200, markup=False))
         if self.options.dry_run:
             return []
         with user_errors_exit():
@@ -261,11 +261,11 @@ class SlurmLauncher(ProjectLauncher):
         with user_errors_exit():
             planned = plan_slurm(grid, self.options, slurm_states=self.options.dry_run)
         if self.options.dry_run:
-            print_plan(planned, Console(width=200))
+            print_plan(planned, Console(width=200, markup=False))
             return []
         with submission_lock(Path(p.point.cfg.out_dir) for p in planned):  # one submitter per sweep
             refresh_states(planned)
-            print_plan(planned, Console(width=200))
+            print_plan(planned, Console(width=200, markup=False))
             with user_errors_exit():  # sbatch refusing an array (a partition, an account): one line
                 job_of = {e["run"]: e["job_id"] for e in submit_grid(planned, self.options)}
         return [submitted(p, job_of) for p in planned]
