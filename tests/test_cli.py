@@ -44,7 +44,7 @@ def test_brackets_in_an_error_are_printed_as_they_are(tmp_path, capsys, wide_con
     `[cosine, wsd]` dropped from the accepted values."""
     assert main(["plan", "logger=none", "data=files", f"data.paths=[{tmp_path}/x.txt]", f"out_dir={tmp_path}"]) == 2
     out = capsys.readouterr().out
-    assert "data.paths=[/tmp/" in out and f"]: data.paths: '{tmp_path}/x.txt' does not exist" in out
+    assert "data.paths=[/tmp/" in out and f"data.paths: '{tmp_path}/x.txt' does not exist" in out
     assert main(["plan", "optim.schedule=cosin", f"out_dir={tmp_path}"]) == 2
     assert "Invalid value 'cosin', expected one of [cosine, wsd]" in capsys.readouterr().out
 
