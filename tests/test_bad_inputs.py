@@ -127,7 +127,8 @@ IN_PROCESS_CASES = [
     (["model.rope_base=inf"], ["model.rope_base=inf", "> 0"]),
     (["train.peak_tflops=inf"], ["train.peak_tflops=inf", "> 0"]),
     (["train.peak_tflops=0"], ["train.peak_tflops=0.0", "> 0, or null"]),
-    (["seed=-1"], ["seed=-1", "whole number >= 0"]),  # was: a numpy traceback after the corpus was built
+    (["seed=-1"], ["seed=-1", "whole number in [0, 2^63)"]),  # was: a numpy traceback after the corpus was built
+    (["seed=99999999999999999999"], ["seed=99999999999999999999", "[0, 2^63)"]),  # was: torch's, in a failed run
     (["out_dir="], ["out_dir=''", "a folder path"]),  # was: the token cache written at /token_cache
     (["data.cache_dir="], ["data.cache_dir=''", "a folder path"]),  # was: the corpus tokenized into the cwd
     (["recipe="], ["recipe=''", "accepted is a label"]),
