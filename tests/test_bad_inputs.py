@@ -76,6 +76,8 @@ ENTRY_POINT_CASES = [
     (["-m", "model.l=1,2", "data=synthetic", "data.vocab_size=8"], ["2 of 2 grid points", "data.synthetic.branching=8"]),
     (["-m", "optim.lr=1e-3,3e-3", "early_stop.fraction=2"], ["early_stop.fraction=2.0", "in (0, 1)"]),
     (["-m", "optim.lr=1e-3,3e-3", "early_stop.enabled=true"], ["early_stop.enabled=true", "hydra/launcher=local"]),
+    (["-m", "optim.lr=1e-3,3e-3", "early_stop.enabled=true", "--dry-run"],  # was: a plan, exit 0, "saving at most"
+     ["early_stop.enabled=true", "hydra/launcher=local"]),
 ]
 
 

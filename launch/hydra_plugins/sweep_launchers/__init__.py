@@ -92,14 +92,7 @@ class GridSweeper(Sweeper):
                 check_data_ready(grid, runs_here=getattr(self.launcher, "runs_here", True))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
-        if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
-            with user_errors_exit():
-                planned = self.launcher.plan(grid) if ours else plan_local(grid)
-            console = Console(width=200, markup=False)
-            print_plan(planned, console)
-            with user_errors_exit():
-                print_not_ready(grid, getattr(self.launcher, "runs_here", True), console)
-            return [[]]
+        # what Hydra's own launchers cannot run: the same one error in a dry run
         if not ours and any(point.role is not None for point in grid):
             with user_errors_exit():
                 raise ConfigError("budget.branch=true: a cooldown-branch ladder runs as trunk segments and branches "
@@ -110,6 +103,14 @@ class GridSweeper(Sweeper):
                 raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
                                   "are decided together, then go on, which only the project's launchers do: add "
                                   "hydra/launcher=local (this machine) or hydra/launcher=slurm")
+        if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
+            with user_errors_exit():
+                planned = self.launcher.plan(grid) if ours else plan_local(grid)
+            console = Console(width=200, markup=False)
+            print_plan(planned, console)
+            with user_errors_exit():
+                print_not_ready(grid, getattr(self.launcher, "runs_here", True), console)
+            return [[]]
         if ours:  # what the launcher would refuse of this grid (GPUs, ranks, buckets), before anything is written
             with user_errors_exit():
                 self.launcher.check(grid)
