@@ -220,9 +220,12 @@ def test_a_perplexity_read_as_the_loss_is_refused_by_its_name_or_its_values():
     with pytest.raises(ConfigError, match=r"the loss of runs.csv is read from 'val_ppl', a perplexity: the laws fit a "
                                           r"per-token loss; give the mean per-token loss, ln\(perplexity\)"):
         from_frame(pd.DataFrame({**sizes, "val_ppl": [24.5, 16.4, 12.2]}), "runs.csv", {"loss": "val_ppl"})
-    with pytest.raises(ConfigError, match=r"the loss of runs.csv read from 'score' spans 45 .. 1330: above any "
-                                          r"per-token loss \(ln of a 256k-token vocabulary is 12.5 nats, 18 bits\)"):
+    with pytest.raises(ConfigError, match=r"the loss of runs.csv read from 'score' spans 45 .. 1330, every value above "
+                                          r"any per-token loss \(20; ln of a 256k-token vocabulary is 12.5 nats, 18 "
+                                          r"bits\)"):
         from_frame(pd.DataFrame({**sizes, "score": [1330.0, 200.0, 45.0]}), "runs.csv", {"loss": "score"})
+    with pytest.raises(ConfigError, match=r"spans 7.9 .. 520, 2 of 3 values above any per-token loss"):
+        from_frame(pd.DataFrame({**sizes, "score": [520.0, 31.0, 7.9]}), "runs.csv", {"loss": "score"})  # was: fitted
     for name, loss in (("log_ppl", [3.2, 2.8, 2.5]), ("score", [3.2, 2.8, 2.5]), ("bits", [19.0, 12.0, 8.0])):
         assert len(from_frame(pd.DataFrame({**sizes, name: loss}), "runs.csv", {"loss": name})) == 3
 
