@@ -5,6 +5,7 @@ Identifiability").
 Given a LawFit (sweep/fit/parametric.py), optionally its BootstrapResult (sweep/fit/law_bootstrap.py)
 and the compute C at which N_opt is reported, `identifiability_flags` lists:
 
+    design         fewer than 3 distinct model sizes (or token counts): E and that term not separable
     bound          a parameter at or near a bound: E below e_floor_fraction x the lowest loss
                    (E -> 0), an exponent below exponent_floor or above exponent_ceiling, log A or
                    log B above log_coefficient_max
@@ -82,6 +83,7 @@ def identifiability_flags(fit: Any, boot: Any = None, compute: float | None = No
     covered = _coverage_remedy(fit)
     if covered is not None:  # more sizes and longer runs are there already: say what else leaves it loose
         flags = [Flag(f.parameter, f.problem, covered) if f.parameter in SPAN_PARAMETERS else f for f in flags]
+    flags = [*_design_flags(fit), *flags]  # a span of two sizes is no coverage: more sizes, whatever it spans
     return [f for f in flags if f.parameter not in fit.fixed]
 
 
@@ -116,6 +118,27 @@ def no_allocation_flag(law: Any, compute: float) -> Flag:
                 "check that the loss falls with N and with tokens in the runs (a loss column of another domain, "
                 "data repeated for many epochs or schedules cut short can make it rise), or fit only the runs where "
                 "it does")
+
+
+def _design_flags(fit: Any) -> list[Flag]:
+    """A term the design cannot separate from the floor E: fewer than 3 distinct model sizes (or token
+    counts) leave E, the term's coefficient and its exponent, three parameters, to 2 values of N (T),
+    so the fit lands where its start and bounds put it (2 sizes: E 0.17 and alpha 0.09 for the truth's
+    1.69 and 0.34, N_opt 3.6x off, with nothing flagged). One fewer is needed per parameter held
+    (--fix E=...). Chinchilla's size exponent is alpha; sub-scaling's, beta."""
+    size_exponent, token_exponent = ("beta", "alpha") if fit.form == "subscaling" else ("alpha", "beta")
+    out = []
+    for exponent, values, what in ((size_exponent, fit.N_R, "model sizes N"), (token_exponent, fit.tokens_R,
+                                                                              "token counts T")):
+        distinct = np.unique(np.round(np.log10(np.asarray(values, dtype=float)), 3))
+        needed = 3 - sum(p in fit.fixed for p in ("E", exponent))
+        if len(distinct) < needed:
+            shown = ", ".join(f"{10 ** v:.3g}" for v in distinct)
+            out.append(Flag(exponent, f"the runs have {len(distinct)} distinct {what} ({shown}): E, {exponent} and "
+                                       f"its coefficient need at least {needed}, so their values (and N_opt) are set "
+                                       f"by where the fit started, not by the runs",
+                            REMEDY["alpha" if what.startswith("model") else "beta"]))
+    return out
 
 
 def _flag(parameter: str, problem: str) -> Flag:
