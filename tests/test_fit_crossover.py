@@ -90,6 +90,21 @@ def test_when_one_recipe_dominates_there_is_no_crossing_and_a_winner(fits):
     assert "'x' has the lower compute-optimal loss throughout" in result.summary()
 
 
+def test_two_recipes_of_one_law_cross_within_the_noise_and_no_crossing_is_claimed():
+    """Was: "'a' has the lower compute-optimal loss below C = 3.47e+15, 'b' above it; 82% of resamples
+    cross", for two recipes drawn from one law, in every seed tried."""
+    result = find_crossover(*recipe_runs({"a": LAW_X, "b": LAW_X}, seed=2), n_resamples=100, seed=0)
+    assert result.lower_beyond_noise == () and not result.supported
+    assert result.summary().startswith("no crossing the data support in C = [") if result.crosses else \
+        "but not beyond the noise" in result.summary()
+    assert "the data do not tell the two recipes apart" in result.summary()
+
+
+def test_a_real_crossing_is_beyond_the_noise_on_both_sides(xy_result):
+    assert xy_result.supported and set(xy_result.lower_beyond_noise) == {"x", "y"}
+    assert xy_result.summary().startswith("'x' has the lower compute-optimal loss below C = ")
+
+
 def test_a_range_that_excludes_the_crossing_names_the_winner_there(fits):
     pair = {"x": fits["x"], "y": fits["y"]}
     above = crossover_of_fits(pair, compute_range=(1e21, 1e23), n_resamples=20)

@@ -62,10 +62,26 @@ class CrossoverResult:
     cross_fraction: float  # resamples whose laws cross in range
     compute_interval: tuple[float, float] | None  # of the first crossing, over those resamples
     n_opt_intervals: dict[str, tuple[float, float]] | None  # recipe -> N_opt there
+    # the recipes whose loss* is lower than the other's beyond the noise somewhere in range (the level's
+    # bootstrap interval of their difference excludes 0 at some C); None without resamples
+    lower_beyond_noise: tuple[str, ...] | None = None
 
     @property
     def crosses(self) -> bool:
         return bool(self.crossings)
+
+    @property
+    def supported(self) -> bool:
+        """A crossing the data support: each recipe lower than the other beyond the noise on its side
+        (two recipes of one law cross somewhere in nearly every resample, within the noise)."""
+        return self.crosses and (self.lower_beyond_noise is None or len(self.lower_beyond_noise) == 2)
+
+    def _noise_text(self) -> str:
+        apart = self.lower_beyond_noise or ()
+        interval = f"the {self.level:.0%} bootstrap interval of the difference of their compute-optimal losses"
+        if not apart:
+            return f"{interval} holds 0 at every C in range: the data do not tell the two recipes apart"
+        return f"only {apart[0]!r} is lower beyond the noise anywhere in range ({interval} excludes 0 only there)"
 
     @property
     def first(self) -> Crossing | None:
@@ -77,9 +93,15 @@ class CrossoverResult:
         spread = (f"{self.cross_fraction:.0%} of {self.n_resamples} bootstrap resamples cross "
                   f"{where}")
         if not self.crossings:
-            return (f"no crossing {where}: {self.winner!r} has the lower compute-optimal loss "
-                    f"throughout ({spread})")
+            text = f"no crossing {where}: {self.winner!r} has the lower compute-optimal loss throughout ({spread})"
+            if self.lower_beyond_noise is not None and self.winner not in self.lower_beyond_noise:
+                text += f"; but not beyond the noise: {self._noise_text()}"
+            return text
         first = self.crossings[0]
+        if not self.supported:
+            return (f"no crossing the data support {where}: the fitted frontiers cross at C = "
+                    + ", ".join(f"{c.compute:.3g}" for c in self.crossings) + f" FLOPs, but {self._noise_text()}; "
+                    f"{spread}")
         other = self.recipes[1] if first.better_below == self.recipes[0] else self.recipes[0]
         n_opt = ", ".join(f"{n:.3g} for {r!r}" for r, n in first.n_opt.items())
         text = (f"{first.better_below!r} has the lower compute-optimal loss below "
@@ -127,9 +149,11 @@ class RecipeCrossovers:
         lo, hi = self.compute_range
         stretches = ", ".join(f"{s.recipe!r} for C in [{s.compute_from:.3g}, {s.compute_to:.3g}]"
                               for s in self.lowest)
-        crossing = [p for p in self.pairs if p.crosses]
+        crossing = [p for p in self.pairs if p.supported]
+        within = sum(p.crosses and not p.supported for p in self.pairs)
         text = (f"lowest compute-optimal loss in C = [{lo:.3g}, {hi:.3g}] FLOPs: {stretches}; "
-                f"{len(crossing)} of {len(self.pairs)} pairs cross in range")
+                f"{len(crossing)} of {len(self.pairs)} pairs cross in range"
+                + (f" beyond the noise ({within} more within it)" if within else ""))
         if crossing:
             text += " (" + "; ".join(f"{p.recipes[0]!r} / {p.recipes[1]!r} at C = "
                                      + ", ".join(f"{c.compute:.3g}" for c in p.crossings)
@@ -326,6 +350,13 @@ def pair_crossover(pair: dict[str, LawFit], samples_x: dict, samples_y: dict,
     winner = None if crossings else (x if delta_1xG[0, GRID_POINTS // 2] < 0 else y)
     first_Q = first_crossings(samples_x, samples_y, logC_G)
     crossed_Q = np.isfinite(first_Q)
+    lower_beyond_noise = None
+    if first_Q.size:
+        with np.errstate(invalid="ignore"):
+            delta_QxG = loss_opt_QxG(samples_x, np.exp(logC_G)) - loss_opt_QxG(samples_y, np.exp(logC_G))
+            tail = 50.0 * (1.0 - level)
+            lo_G, hi_G = np.nanpercentile(delta_QxG, [tail, 100.0 - tail], axis=0)
+        lower_beyond_noise = tuple(r for r, beyond_G in ((x, hi_G < 0), (y, lo_G > 0)) if beyond_G.any())
     compute_interval = n_opt_intervals = None
     if crossed_Q.any():
         C_Q = first_Q[crossed_Q]
@@ -336,7 +367,7 @@ def pair_crossover(pair: dict[str, LawFit], samples_x: dict, samples_y: dict,
     return CrossoverResult(
         recipes=(x, y), fits=dict(pair), compute_range=compute_range, crossings=crossings, winner=winner, n_resamples=n_resamples, level=level, seed=seed,
         cross_fraction=float(crossed_Q.mean()), compute_interval=compute_interval,
-        n_opt_intervals=n_opt_intervals)
+        n_opt_intervals=n_opt_intervals, lower_beyond_noise=lower_beyond_noise)
 
 
 def lowest_stretches(laws: dict[str, ChinchillaLaw],

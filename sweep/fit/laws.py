@@ -95,7 +95,9 @@ def comparison_to_dict(cmp: Any) -> dict[str, Any]:
 def crossover_to_dict(r: Any) -> dict[str, Any]:
     """One pair of recipes (a CrossoverResult)."""
     return {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
-            "crosses": r.crosses, "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
+            "crosses": r.crosses, "supported": r.supported,
+            "lower_beyond_noise": list(r.lower_beyond_noise) if r.lower_beyond_noise is not None else None,
+            "crossings": [vars(c) for c in r.crossings], "winner": r.winner,
             "n_resamples": r.n_resamples, "level": r.level, "cross_fraction": r.cross_fraction,
             "compute_interval": list(r.compute_interval) if r.compute_interval else None,
             "n_opt_intervals": {k: list(v) for k, v in r.n_opt_intervals.items()} if r.n_opt_intervals else None,
