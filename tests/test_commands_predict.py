@@ -86,7 +86,9 @@ def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys)
     result = json.loads(capsys.readouterr().out)
     assert result["at_fraction"] == 0.05 and len(result["runs"]) == 6
     skipped = [r for r in result["runs"] if r["skipped"]]
-    assert skipped and all("the curve law needs at least 8" in r["skipped"] for r in skipped)
+    assert skipped and all("the curve law needs at least 8" in r["skipped"]  # too few records to fit, or
+                           or "needed to tell where the initial descent ends" in r["skipped"]  # to test the descent
+                           for r in skipped)
     assert all(r["actual"] is not None for r in result["runs"])  # finished runs: the actual loss beside
     predicted = [r for r in result["runs"] if not r["skipped"]]
     assert all(len(r["interval"]) == 2 and r["error"] == pytest.approx(r["predicted"] - r["actual"])

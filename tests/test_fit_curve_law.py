@@ -99,6 +99,19 @@ def test_a_wsd_run_is_predicted_once_its_cooldown_has_begun():
         predict_final_loss(lr_S, *cut(records, 0.5), warmup=WARMUP)
     p = predict_final_loss(lr_S, *cut(records, 0.9), warmup=WARMUP, n_resamples=100)
     assert p.predicted == pytest.approx(records[-1], rel=0.01)
+    with pytest.raises(CurveFitError, match="no annealing seen yet"):  # before the descent's test: was "still in
+        predict_final_loss(lr_S, *cut(records, 0.1), warmup=WARMUP)  # its initial descent"
+
+
+def test_eight_or_nine_records_all_at_the_peak_rate_are_too_few_to_tell_the_descent_has_ended():
+    """Was: fewer than 10 records there read as no descent at all, and a run still falling fast was
+    predicted 20% off, outside its interval, and used to stop another."""
+    lr_S = schedule()
+    train_steps, train, eval_steps, evals = curve(lr_S, noise=0.002, seed=1)[:4]
+    seen = train_steps <= 140  # 9 records after the 50-step warmup, the rate still at its peak
+    with pytest.raises(CurveFitError, match="9 train_loss records after the warmup at the peak learning rate .* at "
+                                            "least 10 are needed to tell where the initial descent ends"):
+        predict_final_loss(lr_S, train_steps[seen], train[seen], eval_steps[:1], evals[:1], warmup=WARMUP)
 
 
 def test_the_prediction_is_the_same_for_the_same_seed():

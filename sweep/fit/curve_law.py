@@ -114,7 +114,9 @@ def plunge_end(s1: np.ndarray, steps_P: np.ndarray, loss_P: np.ndarray) -> int |
     describes; 0 when it cannot be told. Only the records where the learning rate is still at
     least PLUNGE_RATE of its peak are looked at (annealing steepens the curve against S1 too).
     None while the descent is still going on: its steepest point is in the last third of those
-    records, or after it the loss falls faster in the second half of them than in the first. A
+    records, or after it the loss falls faster in the second half of them than in the first.
+    With fewer than 2 x PLUNGE_SMOOTH such records: 0 where later records (a lower rate) follow them,
+    a CurveFitError where none does (the run is still where its descent would be: too few to tell). A
     run whose descent ended within its warmup (a high learning rate) leaves a flat, noisy stretch
     whose steepest point is noise and can fall late: it reads as None too, even when finished
     (the early-stopping benchmark's d32 at lr 6.4e-2 and 1.28e-1). Letting such runs through by a
@@ -122,8 +124,12 @@ def plunge_end(s1: np.ndarray, steps_P: np.ndarray, loss_P: np.ndarray) -> int |
     rate_P = np.diff(s1)[np.minimum(steps_P, len(s1) - 1) - 1]  # the learning rate of each record's last update
     high = rate_P >= PLUNGE_RATE * rate_P.max()
     steps_P, loss_P = steps_P[high], loss_P[high]
-    if len(loss_P) < 2 * PLUNGE_SMOOTH:
+    if len(loss_P) < 2 * PLUNGE_SMOOTH and not high.all():  # a curve seen past its peak rate: not told, 0
         return 0
+    if len(loss_P) < 2 * PLUNGE_SMOOTH:  # all at the peak: was 0 too, and 8 or 9 records still falling fast fitted
+        raise CurveFitError(f"{len(loss_P)} train_loss records after the warmup at the peak learning rate (at least "
+                            f"{PLUNGE_RATE:.0%} of it): at least {2 * PLUNGE_SMOOTH} are needed to tell where the "
+                            "initial descent ends (later in the run, or a smaller train.log_every)")
     smooth = np.convolve(loss_P, np.ones(PLUNGE_SMOOTH) / PLUNGE_SMOOTH, mode="valid")
     at = steps_P[PLUNGE_SMOOTH // 2: PLUNGE_SMOOTH // 2 + len(smooth)]
     slope = np.diff(smooth) / np.maximum(np.diff(s1[at]), 1e-300)
@@ -332,7 +338,12 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
         raise CurveFitError(f"train_window={curve.train_window!r}: accepted is None or an integer >= 1")
     else:  # rows may be missing (sampled): each record covers its own train_window updates
         starts_all = np.maximum(t_steps - int(curve.train_window), 0)
+    seen = int(max(t_steps.max() if len(t_steps) else 0, e_steps.max() if len(e_steps) else 0))
     keep = (starts_all >= max(1, warmup)) & (t_steps > starts_all) & np.isfinite(t_loss)
+    # said before the descent's test, which a wsd run before its cooldown failed ("still in its initial descent")
+    if keep.sum() >= MIN_POINTS and s2[seen] <= 1e-12 * s2[-1] and s2[-1] > 0:
+        raise CurveFitError(f"no annealing seen yet (the learning rate has not decayed by step {seen}, a wsd run "
+                            "before its cooldown): the law's annealing term C cannot be fitted")
     if keep.sum() >= MIN_POINTS:
         start = plunge_end(s1, t_steps[keep], t_loss[keep])
         if start is None:
@@ -344,7 +355,6 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
     if len(y_P) < MIN_POINTS:
         raise CurveFitError(f"{len(y_P)} train_loss records after the warmup (step {warmup}); the curve law "
                             f"needs at least {MIN_POINTS}")
-    seen = int(max(t_steps.max(), e_steps.max() if len(e_steps) else 0))
     e_keep = (e_steps >= max(1, warmup)) & (e_steps <= seen) & np.isfinite(e_loss)
     at_E, ye_E = e_steps[e_keep][-GAP_POINTS:], e_loss[e_keep][-GAP_POINTS:]
     if len(at_E) == 0:
