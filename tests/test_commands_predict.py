@@ -36,6 +36,10 @@ def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(sma
     assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "┃ from " in out
     assert out.count("d16-l1-b4-lr3.0e-03") >= 2  # the d32 runs' reference (the nearest smaller size)
     assert "predicted from a finished run of another size: on that benchmark their bands held it" in out
+    assert main(["predict", str(small_sweep), "--bootstrap", "20", "--floor", "0"]) == 0  # the runs seen whole
+    out = capsys.readouterr().out  # was: "median |error| 0.00%, ... for 100%", each its own final loss given back
+    assert "finished run(s) predicted from a smaller one with their own curve seen whole are not scored" in out
+    assert "median |error| 0.00%" not in out
     assert main(["predict", str(small_sweep), "--floor", "-1"]) == 2
     assert "--floor '-1': accepted is the irreducible loss E in nats/token" in capsys.readouterr().out
     # an 'auto' floor with too few finished pairs: one line per reason, naming the runs it holds for

@@ -195,6 +195,10 @@ def test_a_finished_run_whose_metrics_were_cut_short_is_skipped_not_read_as_its_
     (p,) = predict_sweep(sweep, n_resamples=20)
     assert p.prediction is None and p.actual is not None
     assert re.match(r"complete, but its metrics.jsonl ends at step \d+ of its \d+: the file was cut short", p.skipped)
+    lines = text.splitlines(keepends=True)
+    run.metrics_file.write_bytes(b"".join(lines[:-1]))  # its last record alone lost (was: predicted, a step short)
+    (p,) = predict_sweep(sweep, n_resamples=20)
+    assert p.prediction is None and "the file was cut short" in p.skipped
 
 
 @pytest.mark.parametrize("fraction", [0, -0.5, 1.5, float("nan"), True, "half"])

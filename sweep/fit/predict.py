@@ -588,7 +588,8 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
         lr_S, warmup = learning_rates(cfg)
         records = sorted({r["step"]: r for r in run.records() if "step" in r}.values(), key=lambda r: r["step"])
         last = records[-1]["step"] if records else 0
-        if status == COMPLETE and not run.sampled and last < len(lr_S) - cfg.train.log_every:
+        if status == COMPLETE and not run.sampled and last < len(lr_S):  # a run logs its last step (loop.py):
+            # was `- log_every`, and a file that lost its last line (step 135 of 140) passed for a whole curve
             return skip(f"complete, but its metrics.jsonl ends at step {last} of its {len(lr_S)}: the file was cut "
                         "short (damaged), and a curve seen in part would pass for one seen whole")
         full_evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
@@ -611,11 +612,16 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
 
 def summarize(predictions: list[RunPrediction]) -> dict[str, Any]:
     """Over the finished runs predicted: how many, the median and worst |relative error|, and the
-    fraction whose interval holds the actual loss; and how many runs were predicted and skipped."""
-    scored = [p for p in predictions if p.error is not None]
+    fraction whose interval holds the actual loss; and how many runs were predicted and skipped.
+    A run predicted from a smaller one with its own curve seen whole is not scored: the collapse then
+    gives back its own final loss (`--floor` on a finished sweep said 0.00% error, 100% covered)."""
+    finished = [p for p in predictions if p.error is not None]
+    scored = [p for p in finished
+              if not (isinstance(p.prediction, CollapsePrediction) and p.prediction.steps_seen >= p.prediction.steps)]
     rel = np.abs([p.relative_error for p in scored])
     return {"runs": len(predictions), "predicted": sum(p.prediction is not None for p in predictions),
             "skipped": sum(p.skipped is not None for p in predictions), "finished_predicted": len(scored),
+            "unscored_seen_whole": len(finished) - len(scored),
             "median_abs_relative_error": float(np.median(rel)) if len(rel) else None,
             "max_abs_relative_error": float(rel.max()) if len(rel) else None,
             "coverage": float(np.mean([p.covered for p in scored])) if scored else None}
