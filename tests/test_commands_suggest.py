@@ -150,6 +150,7 @@ def test_suggest_on_a_noise_free_table_says_why_it_proposes_no_run(tmp_path, cap
     (["--target-compute", "1e21", "--candidates", "n_params=many"], "n_params='many': accepted is a number > 0"),
     ([], "--target-compute C is required"),
     (["--target-compute", "1e21", "--growth", "2"], "--growth: taken only with --replay TABLE"),
+    (["--target-compute", "1e21", "--bootstrap", "0"], "--bootstrap 0: accepted is a whole number >= 2"),
 ])
 def test_suggest_s_bad_inputs_are_one_clear_error(law_table, capsys, wide_console, args, message):
     assert main(["suggest", str(law_table), "--bootstrap", "20", *args]) == 2
