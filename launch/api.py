@@ -188,7 +188,8 @@ def draw(figure: str, what: Any, ax: Any = None):
     laws = FIGURES[figure]
     law = getattr(what, "law", None)
     if law not in laws:
-        given = f"a {law} fit" if isinstance(law, str) else f"a {type(what).__name__}"
+        given = f"{'an' if law[:1] in ('i', 'e') else 'a'} {law} fit" if isinstance(law, str) else \
+            f"a {type(what).__name__}"
         raise ConfigError(f"figure {figure!r} draws a fit of {' or '.join(laws)} (api.fit(runs, {laws[0]!r})); "
                           f"given {given}")
     fit, table = what.fit, what.table

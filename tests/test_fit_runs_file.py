@@ -290,5 +290,5 @@ def test_numbers_with_thousands_separators_are_read_and_other_text_still_named(t
     assert table.n_params_R.tolist() == [16450387383.84, 6916625259.04]
     np.testing.assert_allclose(table.tokens_R, table.flops_R / (6 * table.n_params_R))
     assert table.columns_read == {"n_params": "model size", "flops": "training FLOP", "tokens": "flops / (6 n_params)"}
-    with pytest.raises(ConfigError, match="run 'row 1': n_params = '74M' is not a number"):
+    with pytest.raises(ConfigError, match="run 'row 1' of sizes.csv: n_params = '74M' is not a number"):
         from_frame(pd.DataFrame({"N": ["1,000,000", "74M"], "D": [2e7, 4e7], "loss": [3.2, 3.0]}), "sizes.csv")

@@ -104,7 +104,7 @@ def test_too_few_runs_says_how_many_and_how_many_needed():
     table = from_rows([row("a"), row("b"), row("c", status="failed")])
     with pytest.raises(ConfigError, match=r"Approach 2 needs at least 6 complete runs; .* has 2 \(1 failed left out\)"):
         validate(table, 6, "Approach 2")
-    with pytest.raises(ConfigError, match="at least 1 complete runs"):
+    with pytest.raises(ConfigError, match="at least 1 complete run;"):
         from_rows([row("c", status="failed")])
 
 

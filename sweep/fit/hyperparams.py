@@ -256,7 +256,7 @@ def find_optima(table: RunsTable, param: str = "lr", by: str = "flops", rel_tol:
                           "are the centres of flops or n_params groups")
     if neighbours < 1:
         raise ConfigError(f"neighbours {neighbours!r}: the parabola takes at least 1 value on each side of the best")
-    table = validate(ucurve_table(table), MIN_VALUES, f"a {param} law")
+    table = validate(ucurve_table(table), MIN_VALUES, f"{'an' if param == 'lr' else 'a'} {param} law")
     values_R = table.column(param)
     missing_R = ~(np.isfinite(values_R) & (values_R > 0))
     if missing_R.any():

@@ -373,7 +373,7 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
                               f"be finite and positive ({int(bad_R.sum())} such row(s))")
     if len(table) < min_runs:
         left_out = f" ({_counts(table.excluded)} left out)" if table.excluded else ""
-        raise ConfigError(f"{purpose} needs at least {min_runs} complete runs; the runs table"
+        raise ConfigError(f"{purpose} needs at least {min_runs} complete run{'s' * (min_runs != 1)}; the runs table"
                           f"{of_source(table.source)} has {len(table)}{left_out}")
     return table
 
@@ -469,12 +469,12 @@ def jsonable(value: Any) -> Any:
 
 
 def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, int], source: str) -> RunsTable:
-    n_params_R, tokens_R, loss_R = (_floats(columns[c], c, names) for c in REQUIRED)
-    flops_R = _floats(columns["flops"], "flops", names)
+    n_params_R, tokens_R, loss_R = (_floats(columns[c], c, names, source) for c in REQUIRED)
+    flops_R = _floats(columns["flops"], "flops", names, source)
     flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
-    optional = {f"{h}_R": _floats(columns[h], h, names) if any(_given(v) for v in columns[h]) else None
+    optional = {f"{h}_R": _floats(columns[h], h, names, source) if any(_given(v) for v in columns[h]) else None
                 for h in HYPERPARAMETERS}
-    optional.update({f"{m}_R": _floats(columns[m], m, names) if any(_given(v) for v in columns[m]) else None
+    optional.update({f"{m}_R": _floats(columns[m], m, names, source) if any(_given(v) for v in columns[m]) else None
                      for m in MEASURES})
     labels = {c: tuple(_label(v) if _given(v) else None for v in columns[c])
               if any(_given(v) for v in columns[c]) else None for c in LABELS}
@@ -581,8 +581,8 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _floats(values: Sequence[Any], column: str, names: Sequence[str]) -> np.ndarray:
-    """None -> NaN; a value that is not a number -> ConfigError naming it, its column and run."""
+def _floats(values: Sequence[Any], column: str, names: Sequence[str], source: str = "") -> np.ndarray:
+    """None -> NaN; a value that is not a number -> ConfigError naming it, its column, run and source."""
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         if v is None:
@@ -590,7 +590,7 @@ def _floats(values: Sequence[Any], column: str, names: Sequence[str]) -> np.ndar
         try:
             out[i] = float(v)
         except (TypeError, ValueError):
-            raise ConfigError(f"run {names[i]!r}: {column} = {v!r} is not a number") from None
+            raise ConfigError(f"run {names[i]!r}{of_source(source)}: {column} = {v!r} is not a number") from None
     return out
 
 
