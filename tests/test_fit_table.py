@@ -186,6 +186,13 @@ def test_a_synthetic_corpus_true_entropy_column_is_read_kept_and_must_agree(tmp_
     assert from_rows(rows[1:]).true_entropy() is None and from_rows(rows[1:]).true_entropy_nats_R is None
 
 
+def test_a_status_column_is_read_whatever_its_case():
+    frame = pd.DataFrame({"n_params": [1e6, 2e6, 4e6], "tokens": [2e7, 4e7, 8e7], "loss": [3.2, 3.0, 2.9],
+                          "status": ["COMPLETE", " Complete", "FAILED"]})
+    table = from_frame(frame, "runs.csv")  # was: every run left out, as not "complete"
+    assert len(table) == 2 and table.excluded == {"failed": 1}
+
+
 def test_runs_of_two_corpora_or_vocabularies_are_one_error_unless_recipes_keep_them_apart(tmp_path):
     """Was: `data=glob([embedded,synthetic])` in one folder, fitted as one law (bytes and synthetic ids)."""
     byte, ids = dict(data="embedded", tokenizer="byte", vocab_size=257), dict(data="synthetic", tokenizer="none",
