@@ -228,6 +228,10 @@ def test_a_budget_whose_best_is_its_largest_size_is_excluded_with_the_reason():
         assert len(excluded) == 1 and reason in excluded[0].excluded
         assert excluded[0].window == "the best size and 3 each side: 7 of 12 sizes (shifted at an edge)"
         assert excluded[0].window_n_max == pytest.approx(1e10) and len(fit.used) == 2
+        (flag,) = fit.to_dict()["identifiability"]  # two budgets left: said (was: a = 0.27 in [-3.4, 0.44], silent)
+        assert flag["parameter"] == "a" and flag["problem"].startswith("N_opt(C) is a power law through 2 compute "
+                                                                       "budget(s) (of 3; left out: C = 1e+23: ")
+        assert "at least 3 compute budgets" in flag["remedy"]
 
 
 def test_the_bootstrap_interval_of_the_exponent_holds_the_truth_on_a_seeded_noisy_table():
