@@ -130,6 +130,10 @@ def test_each_source_names_the_tokenizers_it_accepts(source, kind, message):
 def test_a_pretrained_tokenizer_needs_its_name_and_hf_data_its_path():
     with pytest.raises(ConfigError, match="data.tokenizer=pretrained needs data.tokenizer_name"):
         check_tokenizer(config("pretrained", source="hf", hf_path="somewhere"))
+    with pytest.raises(ConfigError, match=r"data.tokenizer_name='/nonexistent/tok' is not a folder; accepted: a "
+                                          r"local folder holding the tokenizer, or a hub name"):
+        check_tokenizer(config("pretrained", tokenizer_name="/nonexistent/tok"))  # was: "the corpus is too small"
+    check_tokenizer(config("pretrained", tokenizer_name="google-t5/t5-base"))  # a hub name: loaded later
     with pytest.raises(ConfigError, match="data=hf needs data.hf_path"):
         check_tokenizer(config("byte", source="hf"))
     with pytest.raises(ConfigError, match=r"data.vocab_size=512 with data.tokenizer=byte: the byte tokenizer has 257 "

@@ -55,6 +55,11 @@ def check_tokenizer(data: DataConfig) -> None:
     if kind is TokenizerKind.pretrained and not data.tokenizer_name:
         raise ConfigError("data.tokenizer=pretrained needs data.tokenizer_name: a hub name "
                           "(google-t5/t5-base) or a local tokenizer folder")
+    name = str(data.tokenizer_name or "")
+    if kind is TokenizerKind.pretrained and name.startswith(("/", "./", "../", "~")) and \
+            not Path(os.path.expanduser(name)).is_dir():  # a path, not a hub name: it was refused later, for
+        raise ConfigError(f"data.tokenizer_name={name!r} is not a folder; accepted: a local folder holding the "
+                          "tokenizer, or a hub name (google-t5/t5-base)")  # another reason (a corpus too small)
     if source is DataSource.hf and not data.hf_path:
         raise ConfigError("data=hf needs data.hf_path: a dataset name on the hub or a local dataset folder")
     if source is DataSource.hf and kind is TokenizerKind.byte and data.vocab_size != BYTE_VOCAB_SIZE:
