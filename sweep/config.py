@@ -262,6 +262,11 @@ def check_key(key: str) -> None:
                               f"{' of ' + where if where else ''}: {', '.join(accepted)}{hint}")
         field_type = _field_types(section)[part]
         if depth < len(parts) - 1 and not dataclasses.is_dataclass(field_type):
+            if parts[:depth + 1] == ["experiment", "scales"]:  # a mapping, but the preset's, read before the overrides
+                raise ConfigError(f"{key}: experiment.scales is the preset's own table of scales, applied before the "
+                                  "command line, so it cannot be overridden there; give the keys themselves "
+                                  "(`+experiment=NAME model.d=32 optim.lr=1e-2,2e-2` replace the preset's), or "
+                                  "edit a copy of conf/experiment/NAME.yaml")
             raise ConfigError(f"{key}: {'.'.join(parts[:depth + 1])} is a value, not a section")
         section = field_type
 

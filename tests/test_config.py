@@ -82,3 +82,13 @@ def test_a_missing_file_is_named():
     cfg = to_typed(compose_config("data=files", "data.paths=[/nonexistent/corpus.txt]"))
     with pytest.raises(ConfigError, match="/nonexistent/corpus.txt"):
         validate(cfg)
+
+
+def test_a_key_inside_a_value_is_refused_and_a_preset_s_scales_say_what_to_give_instead():
+    from sweep.config import check_key
+
+    with pytest.raises(ConfigError, match=r"optim.lr.x: optim.lr is a value, not a section"):
+        check_key("optim.lr.x")
+    with pytest.raises(ConfigError, match=r"experiment.scales is the preset's own table of scales, applied before "
+                                          r"the command line"):  # was: "experiment.scales is a value"
+        check_key("experiment.scales.cpu.overrides")
