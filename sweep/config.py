@@ -398,8 +398,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"optim.final_lr_fraction={o.final_lr_fraction}: must be in [0, 1]")
     if o.grad_clip is not None and o.grad_clip <= 0:
         raise ConfigError(f"optim.grad_clip={o.grad_clip}: must be > 0, or null for no clipping")
-    if not 0 <= cfg.seed < 2**63:  # numpy's generators take no negative one, torch.manual_seed none of 2^63 or more:
-        raise ConfigError(f"seed={cfg.seed}: accepted is a whole number in [0, 2^63)")  # either after the folder is made
+    # numpy's generators take no negative seed, torch.manual_seed none of 2^63 or more: either after the folder is made
+    if not 0 <= cfg.seed < 2**63:
+        raise ConfigError(f"seed={cfg.seed}: accepted is a whole number in [0, 2^63)")
     if not str(cfg.out_dir).strip():  # '' puts ${out_dir}/token_cache at the file system's root
         raise ConfigError(f"out_dir={cfg.out_dir!r}: accepted is a folder path (the root of the run folders)")
     if cfg.recipe is not None and not str(cfg.recipe).strip():  # an empty label: a crossover's recipe without a name

@@ -213,7 +213,7 @@ def test_unreadable_datasets_and_fields_are_named(c4_dir, t5_dir, tmp_path):
         prepare_streamed(c4_config(tmp_path / "no-such-folder", t5_dir, tmp_path), train_tokens=100)
     with pytest.raises(ConfigError, match="data.text_field='body'.*'text'"):
         prepare_streamed(c4_config(c4_dir, t5_dir, tmp_path, text_field="body"), train_tokens=100)
-    with pytest.raises(ConfigError, match="data.tokenizer_name=.*cannot be loaded"):
+    with pytest.raises(ConfigError, match="data.tokenizer_name=.*no-tokenizer' is not a folder"):
         prepare_streamed(c4_config(c4_dir, tmp_path / "no-tokenizer", tmp_path), train_tokens=100)
 
 

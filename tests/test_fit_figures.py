@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from sweep.errors import ConfigError
 from sweep.fit.figures import (MAX_SERIES, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_crossover, draw_isoflop,
                                draw_loss_vs_flops, draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
                                draw_recipe_difference, draw_residuals, draw_ucurves, save)
@@ -52,7 +53,7 @@ def test_a_two_panel_figure_takes_a_pair_of_axes(table):
     pair = user.subplots(1, 2)
     assert draw_isoflop(table, iso, axes=pair) is user
     assert pair[0].get_title() == "IsoFLOP profiles" and pair[1].get_title() == "Compute-optimal model size"
-    with pytest.raises(ValueError, match="draws onto 2 axes"):
+    with pytest.raises(ConfigError, match=r"draws 2 panels \(left, right\): give ax=\[left, right\]; given 1 Axes"):
         draw_isoflop(table, iso, axes=pair[0])
 
 

@@ -306,7 +306,8 @@ def test_a_bad_ladder_is_one_clear_error_before_anything_runs(tmp_path, override
 
 
 def test_a_dry_run_plans_the_trunk_segments_and_branches_with_the_saving_over_cosine_runs(tmp_path):
-    out = dry_run(tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2,4", multirun=True)
+    out = dry_run(tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2,4",
+                  "hydra/launcher=local", multirun=True)  # Hydra's basic launcher: the launch's one error (below)
     assert "plan: 6 jobs" in out and "total: 6 jobs (6 pending)" in out
     assert out.count("trunk tpp=4") == 3 and out.count("branch tpp=") == 3
     assert "the same grid as cosine runs from scratch" in out and "saving" in out

@@ -109,12 +109,12 @@ def by_run(predictions):
     return {p.run: p for p in predictions}
 
 
-@pytest.mark.parametrize("fraction", [0.25, None])
+@pytest.mark.parametrize("fraction", [0.5, None])
 def test_a_sampled_wandb_history_predicts_what_the_whole_folder_records_predict(group, tmp_path, fraction):
     """W&B sends every 4th train row (SAMPLES); each row is taken to cover its own log_every
     updates. The records lie exactly on the law, so any subset of them pins the same law: the
     predictions are the folders' (every record) within 0.1%, what is left being the alpha grid
-    (1.05% apart) and where the fit starts (measured: 0.06% at most, at 25%)."""
+    (1.05% apart) and where the fit starts (measured at 25%: 0.06% at most)."""
     folder, service, api, truths = group
     from_folders = by_run(predict_sweep(folder, fraction, n_resamples=20))
     sources = wandb_run_sources(SWEEP, api=api, cache_dir=tmp_path / "cache", samples=SAMPLES)
@@ -128,16 +128,18 @@ def test_a_sampled_wandb_history_predicts_what_the_whole_folder_records_predict(
 
 
 def test_taking_a_sampled_rows_window_from_the_previous_row_seen_would_predict_otherwise(group, tmp_path):
-    """What the window is for: at 25% of the runs the previous row seen (40 updates back) as each
-    row's start moves the predictions by up to 1.4% (measured), 14 times the tolerance above."""
+    """What the window is for: at half of the runs the previous row seen (40 updates back) as each
+    row's start moves the predictions by up to 0.35% (measured), 3.5 times the tolerance above (1.4%
+    at 25%, where the rows seen are now too few, all at the peak rate, for a prediction)."""
     folder, _, api, truths = group
-    from_folders = by_run(predict_sweep(folder, 0.25, n_resamples=20))
+    from_folders = by_run(predict_sweep(folder, 0.5, n_resamples=20))
     sources = wandb_run_sources(SWEEP, api=api, cache_dir=tmp_path / "cache", samples=SAMPLES)
     for source in sources:
         source.sampled = False  # records taken as contiguous, as a folder's are
-    windowless = by_run(predict_sources(sources, at_fraction=0.25, n_resamples=20))
-    worst = max(abs(windowless[name].predicted / from_folders[name].predicted - 1) for name in truths)
-    assert worst > 0.01
+    windowless = by_run(predict_sources(sources, at_fraction=0.5, n_resamples=20))
+    worst = max(abs(windowless[name].predicted / from_folders[name].predicted - 1) for name in truths
+                if windowless[name].prediction is not None)  # a run of 8 sampled rows all at the peak: too few
+    assert worst > 0.003
 
 
 def test_the_histories_are_read_once_per_metric_and_then_from_the_cache(group, tmp_path):

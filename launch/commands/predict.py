@@ -65,8 +65,9 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
                  f"{summary['median_abs_relative_error']:.2%}, worst {summary['max_abs_relative_error']:.2%}, "
                  f"the interval holds the actual loss for {summary['coverage']:.0%}")
     if summary["unscored_seen_whole"]:
-        line += (f"; {summary['unscored_seen_whole']} finished run(s) predicted from a smaller one with their own curve seen whole are not "
-                 "scored (that gives back their own final loss: give --at-fraction F to test the prediction)")
+        line += (f"; {summary['unscored_seen_whole']} finished run(s) predicted from a smaller one with their own "
+                 "curve seen whole are not scored (that gives back their own final loss: give --at-fraction F to "
+                 "test the prediction)")
     console.print(line, highlight=False)
     if caution:
         console.print(f"caution: {caution}", highlight=False)

@@ -222,9 +222,9 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
                           "with recipe=NAME (or fit_law, whose recipe='all' gives their summaries side by side)")
     if recipe is not None and not (recipe == ALL_RECIPES and law == "crossover"):
         if recipe not in labels:
-            raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {', '.join(map(repr, labels))}" if labels else
-                              f"--recipe {recipe!r}: the runs have no recipe (no recipe column, or none set): "
-                              "fit them without --recipe")
+            raise ConfigError(f"--recipe {recipe!r}: the runs' recipes are {', '.join(map(repr, labels))}"
+                              if labels else f"--recipe {recipe!r}: the runs have no recipe (no recipe column, or "
+                              "none set): fit them without --recipe")
         table = table.of_recipe(recipe)
         head.update(recipe=recipe, n_runs=len(table))
     elif len(labels) > 1 and law != "crossover":

@@ -208,9 +208,9 @@ def check_loss_unit(loss_R: np.ndarray, column: str, source: str = "") -> None:
     above = int((loss_R > MAX_TOKEN_LOSS).sum())
     if above:  # any: a perplexity of 7.9 .. 520 has its best runs below MAX_TOKEN_LOSS (it was fitted, silently)
         raise ConfigError(f"the loss{of} read from {column!r} spans {np.min(loss_R):.4g} .. {np.max(loss_R):.4g}, "
-                          f"{'every value' if above == len(loss_R) else f'{above} of {len(loss_R)} values'} above any "
-                          f"per-token loss ({MAX_TOKEN_LOSS:g}; ln of a 256k-token vocabulary is 12.5 nats, 18 bits): a "
-                          f"perplexity, or a loss summed over a sequence? {give}")
+                          f"{'every value' if above == len(loss_R) else f'{above} of {len(loss_R)} values'} above "
+                          f"any per-token loss ({MAX_TOKEN_LOSS:g}; ln of a 256k-token vocabulary is 12.5 nats, 18 "
+                          f"bits): a perplexity, or a loss summed over a sequence? {give}")
 
 
 def check_flops(n_params_R: np.ndarray, tokens_R: np.ndarray, flops_R: np.ndarray, column: str,

@@ -311,7 +311,8 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
     name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
     stopped = None
     if "status" in frame.columns:
-        status_R = frame["status"].fillna("unknown").astype(str).str.strip().str.lower()  # "COMPLETE" left every run out
+        # any case: "COMPLETE" left every run out
+        status_R = frame["status"].fillna("unknown").astype(str).str.strip().str.lower()
         for status, count in status_R[status_R != COMPLETE].value_counts().items():
             excluded[status] = int(count)
         stopped_rows = frame[(status_R == STOPPED_EARLY).to_numpy()]

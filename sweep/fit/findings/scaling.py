@@ -42,8 +42,9 @@ DENSITY_RULE = (f"corpora told apart by their near-or-exact duplicate rate (to 0
                 f"held-out: on the most redundant corpus, the Chinchilla and sub-scaling laws fitted below its "
                 f"largest N predict the largest-N runs; sub-scaling wins when it predicts them better beyond their "
                 f"spread (`sweep fit --law compare`'s rule: 3 or more held-out runs, a lower mean |log error| by 2 "
-                f"standard errors of the paired differences, an RMS log error 10% lower). Held when both parts hold; did not hold when the gain is larger on the most redundant "
-                f"corpus by the noise rule at every shared N; otherwise cannot tell")
+                f"standard errors of the paired differences, an RMS log error 10% lower). Held when both parts "
+                f"hold; did not hold when the gain is larger on the most redundant corpus by the noise rule at every "
+                f"shared N; otherwise cannot tell")
 OTR_CLAIM = ("per over-training ratio r = tokens per parameter, the loss follows L = lambda_C C^-alpha_C; alpha_C "
              "shrinks as r grows, up to a threshold (20-50), then stays about constant")
 OTR_RULE = (f"per ratio r (ratios within the fits' budget tolerance are one) with {MIN_SIZES} or more sizes, least squares of ln L on ln C "
