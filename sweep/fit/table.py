@@ -489,7 +489,7 @@ def check_one_corpus(rows: Sequence[dict[str, Any]], source: str = "") -> None:
     of another (another entropy, another token), so no law fits them together. Runs whose recipes
     each hold one corpus pass: `--recipe` (or the crossover) takes them one recipe at a time.
     Unknown values (a row without them) are not counted as a corpus."""
-    corpus_of = [tuple(v if _given(v) else None for v in (row.get(k) for k in CORPUS_KEYS)) for row in rows]
+    corpus_of = [tuple(_label(v) if _given(v) else None for v in (row.get(k) for k in CORPUS_KEYS)) for row in rows]
     corpora: dict[tuple, int] = {}
     recipes: dict[str, set[tuple]] = {}
     for row, corpus in zip(rows, corpus_of):
