@@ -33,6 +33,7 @@ from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size, slurm_job_ids)
 from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
+from sweep.config import Schedule
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
 from sweep.fit.curve_law import MIN_POINTS as CURVE_MIN_POINTS
 from sweep.errors import ConfigError
@@ -324,10 +325,29 @@ def print_not_ready(grid: Sequence[GridPoint], runs_here: bool, console: Console
 
 def plan_notes(planned: Sequence[PlannedRun]) -> list[str]:
     """The lines under a plan's totals: `ladder_saving` when it has ladders, `early_stop_saving`
-    when it has early-stopped groups."""
+    when it has early-stopped groups, `unused_wsd_keys` when a cosine run was given a wsd key."""
     kinds = {p.job.kind for p in planned}
     return ([ladder_saving(planned)] if kinds & {SEGMENT, BRANCH} else []) + (
-        [early_stop_saving(planned)] if kinds & {PROBE, REST} else [])
+        [early_stop_saving(planned)] if kinds & {PROBE, REST} else []) + unused_wsd_keys(planned)
+
+
+WSD_KEYS = ("optim.cooldown_fraction", "optim.cooldown_shape")  # read by optim.schedule=wsd alone
+
+
+def unused_wsd_keys(planned: Sequence[PlannedRun]) -> list[str]:
+    """A note where runs of optim.schedule=cosine were given a wsd key on the command line: it changes
+    nothing there (the run is the default's, the same folder), which was said nowhere."""
+    given: dict[str, int] = {}
+    for point in {id(p.point): p.point for p in planned}.values():
+        if point.cfg.optim.schedule is Schedule.cosine:
+            for override in point.overrides:
+                if override.lstrip("+").split("=", 1)[0] in WSD_KEYS:
+                    given[override.lstrip("+")] = given.get(override.lstrip("+"), 0) + 1
+    if not given:
+        return []
+    shown = ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
+    return [f"note: {shown}: read by optim.schedule=wsd alone; with cosine it changes nothing (the run is the "
+            "default's); add optim.schedule=wsd for a cooldown"]
 
 
 @dataclass(frozen=True)

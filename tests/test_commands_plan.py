@@ -63,3 +63,12 @@ def test_plan_of_an_early_stopped_grid_whose_probes_are_too_short_to_fit_says_so
     out = " ".join(capsys.readouterr().out.split())
     assert "but 3 of 3 runs hold only 1 train-loss record past their warmup at their last decision step, where " \
            "the curve law needs 8: they cannot be stopped by it" in out
+
+
+def test_a_wsd_key_given_to_cosine_runs_is_said_to_change_nothing(tmp_path, capsys, wide_console):
+    """Was: silent, the runs being the default's (the same folder) whatever the value."""
+    assert main(["plan", "model.d=64,128", "optim.cooldown_fraction=0.3", f"out_dir={tmp_path}"]) == 0
+    assert ("note: optim.cooldown_fraction=0.3 (2 runs): read by optim.schedule=wsd alone; with cosine it changes "
+            "nothing") in capsys.readouterr().out
+    assert main(["plan", "optim.schedule=wsd", "optim.cooldown_fraction=0.3", f"out_dir={tmp_path}"]) == 0
+    assert "note:" not in capsys.readouterr().out
