@@ -47,6 +47,7 @@ from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
 from sweep.rundir import RunDir, size_key
+from sweep.storage import tail_lines
 
 RUN, SEGMENT, PROBE, RUNG, REST = "run", "segment", "probe", "rung", "rest"  # a Job's kind, beside BRANCH
 PARTIAL = (SEGMENT, PROBE, RUNG)  # kinds that train part of a run and leave it to a later job
@@ -138,14 +139,7 @@ def probe_done(point: GridPoint, step: int) -> bool:
 def last_step(metrics_file: Path) -> int:
     """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
     end, so it costs the same at any length."""
-    try:
-        with open(metrics_file, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 4096))
-            lines = f.read().split(b"\n")[:-1]  # the part after the last newline is torn or empty
-    except OSError:
-        return 0
-    for line in reversed(lines):
+    for line in reversed(tail_lines(metrics_file)[:-1]):  # after the last newline: torn or empty
         try:
             return int(json.loads(line)["step"])
         except (ValueError, KeyError, TypeError):  # the first, cut by the seek

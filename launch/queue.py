@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from sweep.storage import tail_lines
+
 log = logging.getLogger("sweep.launch")
 
 MANIFEST = "sweep_manifest.jsonl"
@@ -258,19 +260,11 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         row["job_reason"] = reasons.get(row["job_id"])
 
 
-LOG_TAIL_BYTES = 4096  # what is read of a job's log for its last line
-
-
 def log_ends(log: str | None) -> str:
     """`; its log ends: LINE` with the last non-empty line of a job's log (a setup line that failed,
     an out-of-memory kill, a Python error), or "" where the log is missing or empty."""
-    try:
-        with open(log or "", "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    lines = tail_lines(log) if log else []
+    last = next((line.strip() for line in reversed(lines) if line.strip()), b"").decode("utf-8", "replace")
     return f"; its log ends: {last[:300]}" if last else ""
 
 

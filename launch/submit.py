@@ -38,6 +38,7 @@ from sweep.early_stop import early_stopped_groups, is_settled, probe_step, recor
 from sweep.fit.curve_law import MIN_POINTS as CURVE_MIN_POINTS
 from sweep.errors import ConfigError
 from sweep.record import COMPLETE, DAMAGED, FINISHED
+from sweep.rundir import WSD_ONLY
 
 log = logging.getLogger("sweep.launch")
 
@@ -331,7 +332,7 @@ def plan_notes(planned: Sequence[PlannedRun]) -> list[str]:
         [early_stop_saving(planned)] if kinds & {PROBE, REST} else []) + unused_wsd_keys(planned)
 
 
-WSD_KEYS = ("optim.cooldown_fraction", "optim.cooldown_shape")  # read by optim.schedule=wsd alone
+WSD_KEYS = tuple(f"optim.{k}" for k in WSD_ONLY if k != "schedule")  # read by optim.schedule=wsd alone
 
 
 def unused_wsd_keys(planned: Sequence[PlannedRun]) -> list[str]:

@@ -1,4 +1,5 @@
-"""The one atomic write, free space on a file system, and the one error a failed write becomes.
+"""The one atomic write, free space on a file system, the one error a failed write becomes, and the
+end of a growing file read without reading the rest (`tail_lines`).
 
 `atomic_write(path, data)` writes a temporary file beside `path`, fsyncs it, renames it over
 `path` and fsyncs the folder: a reader sees the old file or the new one, never half of one. The
@@ -119,3 +120,18 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+TAIL_BYTES = 4096  # what `tail_lines` reads of a file's end
+
+
+def tail_lines(path: str | os.PathLike, nbytes: int = TAIL_BYTES) -> list[bytes]:
+    """The lines within the last `nbytes` of a file, split at each newline, at the same cost at any
+    length: the first may be cut by the seek, the last is what follows the last newline (empty, or
+    a line still being written); [] where the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - nbytes))
+            return f.read().split(b"\n")
+    except OSError:
+        return []
