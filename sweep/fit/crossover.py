@@ -348,12 +348,11 @@ def pair_crossover(pair: dict[str, LawFit], samples_x: dict, samples_y: dict,
     crossings = tuple(crossing(laws, x, y, float(np.exp(c)))
                       for c in sorted(bisect(px, py, rows, b_lo, b_hi)))
     winner = None if crossings else (x if delta_1xG[0, GRID_POINTS // 2] < 0 else y)
-    first_Q = first_crossings(samples_x, samples_y, logC_G)
+    first_Q, delta_QxG = first_crossings(samples_x, samples_y, logC_G)
     crossed_Q = np.isfinite(first_Q)
     lower_beyond_noise = None
     if first_Q.size:
         with np.errstate(invalid="ignore"):
-            delta_QxG = loss_opt_QxG(samples_x, np.exp(logC_G)) - loss_opt_QxG(samples_y, np.exp(logC_G))
             tail = 50.0 * (1.0 - level)
             lo_G, hi_G = np.nanpercentile(delta_QxG, [tail, 100.0 - tail], axis=0)
         lower_beyond_noise = tuple(r for r, beyond_G in ((x, hi_G < 0), (y, lo_G > 0)) if beyond_G.any())
@@ -395,14 +394,15 @@ def _check_extend(extend) -> None:
         raise ConfigError(f"extend={extend!r}: accepted is a factor >= 1")
 
 
-def first_crossings(params_x, params_y, logC_G: np.ndarray) -> np.ndarray:
-    """C of the first crossing of each law pair q in the grid's range, NaN where none."""
+def first_crossings(params_x, params_y, logC_G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C of the first crossing of each law pair q in the grid's range, NaN where none; and
+    loss*_x - loss*_y of each pair at each grid point (Q x G)."""
     rows, lo, hi, delta_QxG = sign_changes(params_x, params_y, logC_G)
     first_Q = np.full(delta_QxG.shape[0], np.nan)
     if rows.size:
         rows, at = np.unique(rows, return_index=True)  # nonzero() is row-major: lowest C first
         first_Q[rows] = np.exp(bisect(params_x, params_y, rows, lo[at], hi[at]))
-    return first_Q
+    return first_Q, delta_QxG
 
 
 def crossing(laws: dict[str, ChinchillaLaw], x: str, y: str, C: float) -> Crossing:
