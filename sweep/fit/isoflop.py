@@ -71,6 +71,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.identify import Flag
 from sweep.fit.law_bootstrap import check_bootstrap_args, percentile_interval
 from sweep.fit.points import setting_table
 from sweep.fit.table import RunsTable, jsonable, validate
@@ -289,21 +290,20 @@ class IsoFlopFit(AllocationExponents):
                "neighbours": self.neighbours, "min_span": self.min_span}
         if self.bootstrap is not None:
             out["bootstrap"] = self.bootstrap.to_dict()
-        out["identifiability"] = self.flags()
+        out["identifiability"] = [flag.to_dict() for flag in self.flags()]
         return out
 
-    def flags(self) -> list[dict[str, str]]:
-        """What the budgets cannot pin down, as the parametric fits' flags ({parameter, problem,
-        remedy}): a power law through fewer than MIN_USED_BUDGETS budgets (2: a = 0.27 in [-3.42, 0.44]
-        for the truth's 0.45, with nothing said)."""
+    def flags(self) -> list[Flag]:
+        """What the budgets cannot pin down, as the parametric fits' flags: a power law through fewer
+        than MIN_USED_BUDGETS budgets (2: a = 0.27 in [-3.42, 0.44] for the truth's 0.45, with nothing
+        said)."""
         if len(self.used) >= MIN_USED_BUDGETS:
             return []
         left = [f"C = {b.flops:.3g}: {b.excluded}" for b in self.budgets if b.excluded is not None]
-        return [{"parameter": "a", "problem": f"N_opt(C) is a power law through {len(self.used)} compute budget(s) "
-                                              f"(of {len(self.budgets)}" + (f"; left out: {'; '.join(left)}" if left
-                                                                            else "") + "): no scatter to judge it by, "
-                                              "its exponent and interval rest on the parabolas alone",
-                 "remedy": f"at least {MIN_USED_BUDGETS} compute budgets, each with sizes on both sides of its best"}]
+        return [Flag("a", f"N_opt(C) is a power law through {len(self.used)} compute budget(s) (of "
+                          f"{len(self.budgets)}" + (f"; left out: {'; '.join(left)}" if left else "")
+                     + "): no scatter to judge it by, its exponent and interval rest on the parabolas alone",
+                     f"at least {MIN_USED_BUDGETS} compute budgets, each with sizes on both sides of its best")]
 
 
 def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,

@@ -278,7 +278,7 @@ def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) 
              f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
              f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
              f"over {len(iso.used)} budgets{compare}.{intervals}", "",
-             _cannot_pin_down([Flag(**flag) for flag in iso.flags()], {}), "",
+             _cannot_pin_down(iso.flags(), {}), "",
              _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
                      lambda: draw_isoflop(fits.main, iso, chin))]
     return "\n".join(lines)
