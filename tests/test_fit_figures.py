@@ -96,6 +96,24 @@ def test_predicted_against_actual_is_one_series_per_width_with_its_intervals():
         draw_predicted_vs_actual(fabricated_predictions()[-1:])
 
 
+def test_predicted_against_actual_shows_each_interval_whole_or_marks_where_it_is_cut():
+    from dataclasses import replace
+    user = Figure()
+    ax = user.subplots()
+    draw_predicted_vs_actual(fabricated_predictions(), ax=ax)  # intervals +-0.03 round points 2.6 .. 3.02
+    low, high = ax.get_ylim()
+    assert low < 2.62 - 0.03 and high > 3.02 + 0.03  # every bar whole (they ran off the axes)
+    wide = [replace(p, prediction=replace(p.prediction, interval=(1.0, 9.0))) if p.run == "a" else p
+            for p in fabricated_predictions()]
+    ax = Figure().subplots()
+    draw_predicted_vs_actual(wide, ax=ax)
+    low, high = ax.get_ylim()
+    assert 1.0 < low < 2.6 and 3.02 < high < 9.0  # a bar wider than the points' span does not squash them
+    marks = {line.get_marker(): list(line.get_xdata()) for line in ax.get_lines() if line.get_marker() in "^v"}
+    assert marks == {"^": [3.0], "v": [3.0]}  # at run a's actual loss, on both edges
+    assert "interval runs past the axes" in ax.get_legend_handles_labels()[1]
+
+
 def test_u_curves_draw_runs_stopped_early_hollow_with_their_interval(tmp_path):
     """2 widths x 7 lrs, the 4 far ones of each stopped early (predicted +-0.02)."""
     write_lr_sweep(tmp_path)

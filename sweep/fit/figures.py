@@ -482,11 +482,11 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
         ax.errorbar(actual, predicted, yerr=[np.maximum(predicted - lo, 0), np.maximum(hi - predicted, 0)], fmt="o",
                     ms=4, color=colour, ecolor=colour, elinewidth=1, capsize=2, alpha=0.85, label=label)
     both = [p.actual for p in scored] + [p.predicted for p in scored]  # one scale on both axes: a miss looks its size
-    low, high = min(both), max(both)
-    pad = 0.05 * (high - low) or 0.05 * high
-    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="0.4", ls="--", lw=1, label="predicted = actual")
-    ax.set_xlim(low - pad, high + pad)
-    ax.set_ylim(low - pad, high + pad)
+    low, high = _interval_view(both, [p.prediction.interval for p in scored])
+    ax.plot([low, high], [low, high], color="0.4", ls="--", lw=1, label="predicted = actual")
+    _mark_cut_bars(ax, [(p.actual, *p.prediction.interval) for p in scored], low, high)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
     ax.set_aspect("equal", adjustable="box")
     seen = max(p.prediction.fraction_seen for p in scored)
     ax.set_xlabel("actual final eval loss (nats/token)")
@@ -497,6 +497,30 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
     ax.set_title(f"Final loss predicted by the curve law, {len(scored)} finished runs (bars: {level:.0%} interval)",
                  fontsize=9)
     return fig
+
+
+def _interval_view(points: Sequence[float], intervals: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The axis range that shows every point and every interval, but an interval reaching more than the
+    points' own span beyond them is cut at that (a bar from a curve seen in its first tenth can span
+    half the loss range, and would squash every point into a corner)."""
+    low, high = min(points), max(points)
+    span = (high - low) or 0.05 * high
+    ends = [e for interval in intervals for e in interval]
+    low, high = max(min(ends + [low]), low - span), min(max(ends + [high]), high + span)
+    pad = 0.05 * (high - low)
+    return low - pad, high + pad
+
+
+def _mark_cut_bars(ax: Any, bars: Sequence[tuple[float, float, float]], low: float, high: float) -> None:
+    """A triangle at the edge of the axes where a bar (x, its low end, its high end) runs past the
+    range (low, high): it is drawn cut, and the mark says so."""
+    above = [x for x, _, top in bars if top > high]
+    below = [x for x, bottom, _ in bars if bottom < low]
+    if above:
+        ax.plot(above, [high] * len(above), "^", color="0.3", ms=5, clip_on=False, label="interval runs past the axes")
+    if below:
+        ax.plot(below, [low] * len(below), "v", color="0.3", ms=5, clip_on=False,
+                label=None if above else "interval runs past the axes")
 
 
 def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None, unit: str = LOSS_UNIT) -> Figure:
