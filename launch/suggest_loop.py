@@ -27,7 +27,9 @@ whole grid path runs (validation, data checks, skip-if-finished, the manifest, o
 A streamed corpus is first extended to what the proposals read (as `sweep prepare`). Local: the
 command returns once the run ended. Slurm: it returns once queued; the loop then waits like
 `sweep status --wait` (the runs' states from their folders and Slurm's jobs) until none of the
-round's runs is queued or running.
+round's runs is queued or running. Before the first fit the launch is tried as a dry run of one
+of the sweep's runs with those settings (`check_launch_accepts`), so a setting it would refuse is
+one error with nothing fitted or recorded.
 
 Resuming: nothing is lost or done twice. Every event is a line written and fsynced before the
 loop goes on; run folders are named by their identity. A loop started again on the same folder
@@ -58,7 +60,7 @@ from launch.grid import GridPoint, compose_grid, with_override
 from launch.prepare import corpus_needs
 from launch.queue import attach_queue_state, manifest_entries
 from sweep.data.streamed import is_streamed, prepare_streamed
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.design import Candidate
 from sweep.fit.rounds import ENDED, PROPOSED, STOPPED, Round, append_event, read_rounds, relative_width
 from sweep.fit.suggest import fit_at_target, suggest
@@ -66,7 +68,7 @@ from sweep.preflight import check_writable_dir
 from sweep.fit.table import RunsTable, load_runs_table
 from sweep.record import COMPLETE
 from sweep.results import load_runs
-from sweep.rundir import iter_run_dirs
+from sweep.rundir import RunDir, iter_run_dirs
 
 log = logging.getLogger("sweep.suggest")
 
@@ -157,6 +159,7 @@ def run_rounds(sweep_dir: str | os.PathLike, *, candidates_for: Callable[[RunsTa
     check_writable_dir("the rounds' record", Path(sweep_dir) / "suggest")
     if train is None:  # the sweep's own launcher: its recorded settings checked before any fit or record
         check_launch_settings(launch_settings(sweep_dir))
+        check_launch_accepts(sweep_dir)
     train = train or train_points
     fit_options = {k: suggest_options[k] for k in FIT_OPTIONS if suggest_options.get(k) is not None}
     record = read_rounds(sweep_dir)
@@ -300,6 +303,34 @@ def check_launch_settings(settings: LaunchSettings) -> None:
     except ConfigError as err:
         raise ConfigError(f"{err} (the sweep's launcher settings, read from {settings.source}: the rounds launch with "
                           "them)") from None
+
+
+def check_launch_accepts(sweep_dir: Path) -> None:
+    """ConfigError, before any fit or record, where the launch would refuse the sweep's launcher
+    settings (a value out of range, `hydra.launcher.parallelism=0`): a dry run of one of its runs
+    under those settings, the launch's own checks (it was found only at the first proposal's
+    launch, after the fit and a recorded round). A folder with no run's overrides is left to them."""
+    settings = launch_settings(sweep_dir)
+    run, overrides = next(((run, o) for run in iter_run_dirs(sweep_dir) if (o := readable_overrides(run))),
+                          (None, None))
+    if overrides is None:
+        return
+    cmd = [sys.executable, "-m", "sweep.train", "-m", *settings.hydra_overrides, *overrides, "--dry-run"]
+    proc = subprocess.run(cmd, cwd=os.getcwd(), capture_output=True, text=True)
+    tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+    if proc.returncode == 2 and tail and tail[-1].startswith("error: "):
+        raise ConfigError(f"{tail[-1][len('error: '):]} (a dry run of {run.path.name}'s overrides with the sweep's "
+                          f"launcher settings, read from {settings.source}: the rounds launch the same way; fix it "
+                          "there or in the run's overrides.yaml)")
+
+
+def readable_overrides(run: RunDir) -> list[str] | None:
+    """A run's latest overrides; None where none are recorded or its overrides.yaml is damaged
+    (the loop's launch names that, for the runs it trains)."""
+    try:
+        return run.read_overrides()
+    except DamagedFile:
+        return None
 
 
 def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> None:

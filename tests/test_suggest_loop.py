@@ -193,10 +193,10 @@ def test_an_interrupted_round_is_finished_from_its_record_without_choosing_again
     assert events == ["proposed", "ended", "stopped"]
 
 
-def test_launcher_settings_the_launch_would_refuse_stop_the_loop_in_one_error_and_lose_no_round(
-        law_sweep, shared_cache_dir, monkeypatch):
-    """A misspelt hydra.launcher.* in multirun.yaml: was a fit, a proposal recorded, the launch refused,
-    the round recorded as ended with its run failed (error: null), exit code 0."""
+def test_launcher_settings_the_launch_would_refuse_stop_the_loop_in_one_error_before_any_fit(
+        law_sweep, shared_cache_dir):
+    """A misspelt hydra.launcher.* in multirun.yaml, or a value only the launch refuses: was a fit,
+    a proposal recorded, then the launch's refusal, which named nothing the user could fix there."""
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
     options = {**OPTIONS, "target_compute": target_of(law_sweep)}
     saved = {"hydra": {"overrides": {"hydra": ["hydra/launcher=local", "hydra.launcher.parallelizm=1"], "task": []},
@@ -206,13 +206,24 @@ def test_launcher_settings_the_launch_would_refuse_stop_the_loop_in_one_error_an
                                           r"accepted: .* \(the sweep's launcher settings, read from .*multirun.yaml"):
         run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options)
     assert not rounds_path(law_sweep).exists()  # before any fit or record
-    saved["hydra"]["overrides"]["hydra"][1] = "hydra.launcher.parallelism=two"  # a value only the launch refuses
+    saved["hydra"]["overrides"]["hydra"][1] = "hydra.launcher.parallelism=0"  # a value only the launch refuses
     (law_sweep / "multirun.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(saved)))
-    refused = subprocess.CompletedProcess([], 2, "", "error: hydra.launcher.parallelism='two': accepted is a whole "
-                                                    "number >= 1\n")
+    with pytest.raises(ConfigError, match=r"^hydra.launcher.parallelism=0: accepted is a whole number >= 1 \(a dry "
+                                          r"run of d.*'s overrides with the sweep's launcher settings, read from "
+                                          r".*multirun.yaml: the rounds launch the same way"):
+        run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options)
+    assert not rounds_path(law_sweep).exists()
+
+
+def test_a_proposal_the_launch_refuses_stops_the_loop_with_its_round_left_open(law_sweep, shared_cache_dir,
+                                                                               monkeypatch):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    options = {**OPTIONS, "target_compute": target_of(law_sweep)}
+    refused = subprocess.CompletedProcess([], 2, "", "error: data.paths: /gone does not exist\n")
+    monkeypatch.setattr("launch.suggest_loop.check_launch_accepts", lambda sweep_dir: None)
     monkeypatch.setattr("launch.suggest_loop.subprocess.run", lambda *a, **k: refused)
-    with pytest.raises(ConfigError, match=r": the launch refused it: hydra.launcher.parallelism='two': accepted is a "
-                                          r"whole number >= 1; fix it and run the same command again"):
+    with pytest.raises(ConfigError, match=r": the launch refused it: data.paths: /gone does not exist; fix it and "
+                                          r"run the same command again"):
         run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1, suggest_options=options)
     (open_round,) = read_rounds(law_sweep).rounds
     assert open_round.ended is None  # left open: the same command, fixed, trains its recorded proposal
