@@ -358,8 +358,9 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
     e_keep = (e_steps >= max(1, warmup)) & (e_steps <= seen) & np.isfinite(e_loss)
     at_E, ye_E = e_steps[e_keep][-GAP_POINTS:], e_loss[e_keep][-GAP_POINTS:]
     if len(at_E) == 0:
-        raise CurveFitError(f"no eval_loss record after the warmup (step {warmup}) yet: the eval - train gap "
-                            "is not known")
+        raise CurveFitError(f"no eval_loss record from the warmup's end (step {warmup}) to step {seen}: the eval - "
+                            "train gap is not known (a later cut, or a run evaluating more often, train.eval_every, "
+                            "has one)")
     x_PxG, z_P, x_ExG, z_E, x_G, z_last = _features(s1, s2, starts_P, ends_P, at_E, steps)
     if float(np.ptp(z_P)) <= 1e-12 * max(1.0, float(z_last)) and float(z_last) > float(z_P.max()) * (1 + 1e-9):
         raise CurveFitError(f"no annealing seen yet (the learning rate has not decayed by step {seen}, a wsd run "
