@@ -106,6 +106,23 @@ def test_flagged_and_skipped_budgets_are_reported():
     assert len(fit_hyperparameter_law(table_of(flops, loss, lr_R=lr), "lr", include_flagged=True).used) == 4
 
 
+def test_a_best_value_at_the_grid_s_end_is_not_a_vertex_wherever_the_parabola_turns():
+    """Was "vertex" at 0.057 in the report's section 5 while the Findings called the same cell EDGE (best
+    lr at the grid's end): the parabola's curvature comes from the far side, nothing sampled turns up."""
+    lr = [0.0125, 0.025, 0.05, 0.1, 0.2]
+    loss = [3.30, 3.10, 3.02, 3.00, 2.995]  # falling ever more slowly: the vertex lands inside, the best is 0.2
+    u_curve = dict(flops=[1e19] * 3, lr=[1e-3, 2e-3, 4e-3], loss=[2.9, 2.8, 2.9])  # a second budget, a vertex
+    for values, end in ((loss, "highest"), (loss[::-1], "lowest")):
+        table = table_of([1e18] * 5 + u_curve["flops"], values + u_curve["loss"], lr_R=lr + u_curve["lr"])
+        group, other = fit_hyperparameter_law(table, "lr", include_flagged=True).groups
+        best = 0.2 if end == "highest" else 0.0125
+        assert group.status == "clipped" and group.opt_value == best and group.opt_loss == 2.995
+        assert f"{best:g} is the grid's {end}: the optimum is not bracketed (the parabola's vertex" in group.note
+        assert other.status == "vertex"
+    with pytest.raises(ConfigError, match=r"^an lr law needs at least 2 flops groups .* 1 of 2 qualify"):
+        fit_hyperparameter_law(table, "lr")
+
+
 def test_bad_input_is_an_error():
     flops, losses, lrs = swept(lambda c: LR_C * c**LR_E, lambda c: 2.0)
     with pytest.raises(ConfigError, match="needs at least 2 flops groups.*0 of 5 qualify.*skipped"):

@@ -23,8 +23,9 @@ Per cell, at each distinct value of the swept hyperparameter the lowest loss sta
 hyperparameters free; runs differing only in their seed averaged first, `ucurve_table`). A parabola
 of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2) values
 on each side of it (at least 3 values; at an edge of the grid, more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
-sampled values is clipped to the nearest end ("clipped"), a parabola opening downward gives the
-best sampled value ("no_curvature"). Only "vertex" groups (and cells) enter the laws unless
+sampled values is clipped to the nearest end ("clipped"), and so is a best sampled value at an end
+of the grid wherever the vertex falls (nothing sampled turns up beyond it: the Findings' EDGE); a
+parabola opening downward gives the best sampled value ("no_curvature"). Only "vertex" groups (and cells) enter the laws unless
 include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left
 is an error.
 
@@ -67,6 +68,7 @@ from sweep.fit.table import RunsTable, jsonable, validate
 PARAMS = ("lr", "batch_size")
 BY = ("flops", "n_params", "cell")
 STATUSES = ("vertex", "clipped", "no_curvature", "skipped")
+A_LAW = {"lr": "an lr law", "batch_size": "a batch_size law"}  # as a message reads it
 MIN_VALUES = 3
 MIN_CELLS = 3  # cells a Step Law form needs
 STEP_LAW_VARIABLES = {"lr": ("n_params", "tokens"), "batch_size": ("tokens",)}
@@ -290,11 +292,11 @@ def fit_laws(optima: HyperparamOptima, include_flagged: bool = False) -> Hyperpa
     param, by, groups = optima.param, optima.by, optima.groups
     used = [g for g in groups if _usable(g, include_flagged)]
     if by == "cell" and len(used) >= 2 and len(group_budgets(np.array([g.key for g in used]))[0]) < 2:
-        raise ConfigError(f"a {param} law in C needs cells with an optimum at 2 or more compute budgets; the "
+        raise ConfigError(f"{A_LAW[param]} in C needs cells with an optimum at 2 or more compute budgets; the "
                           f"{len(used)} of {len(groups)} cells that qualify are all at C = {used[0].key:.3g}")
     if len(used) < 2:
         notes = "; ".join(_describe(g, by) + f": {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
-        raise ConfigError(f"a {param} law needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
+        raise ConfigError(f"{A_LAW[param]} needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
                           f"distinct {param} values; {len(used)} of {len(groups)} qualify ({notes})")
     law = fit_power_law([g.key for g in used], [g.opt_value for g in used])
     loss_law = None
@@ -464,6 +466,11 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
         return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
                                note="the parabola around the best opens downward: the best sampled value stands")
     x = parabola.vertex
+    if i in (0, len(value_X) - 1) and logv_X[0] < x < logv_X[-1]:  # nothing seen turns up beyond the best
+        end = "lowest" if i == 0 else "highest"
+        return HyperparamGroup(**base, status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
+                               note=f"the best sampled value {value_X[i]:.4g} is the grid's {end}: the optimum is not "
+                                    f"bracketed (the parabola's vertex {np.exp(x):.4g} is not taken)")
     clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
     if clipped != x:
         return HyperparamGroup(**base, status="clipped", opt_value=float(np.exp(clipped)),

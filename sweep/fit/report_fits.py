@@ -21,7 +21,7 @@ from sweep.fit.runs_file import STUDY_COLUMNS
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
 from sweep.fit.findings.verdict import Finding
 from sweep.fit.fixed import fix_values
-from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw, find_optima, fit_laws,
+from sweep.fit.hyperparams import (A_LAW, MIN_VALUES, HyperparamGroup, HyperparamLaw, StepLaw, find_optima, fit_laws,
                                    fit_step_law)
 from sweep.fit.isoflop import IsoFlopFit, fit_isoflop
 from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
@@ -199,7 +199,7 @@ def _fit_hyper(main: RunsTable, param: str) -> HyperFit:
     if all(g.status == "skipped" for g in optima.cells):
         most = max(g.n_values for g in optima.cells)
         raise ConfigError(f"no (N, tokens) cell has {MIN_VALUES} distinct {param} values (at most {most} in each of "
-                          f"{len(optima.cells)} cell(s)): a {param} law needs a {param} grid per cell")
+                          f"{len(optima.cells)} cell(s)): {A_LAW[param]} needs a {param} grid per cell")
     law, law_error = None, None
     try:
         law = fit_laws(optima)
