@@ -122,6 +122,23 @@ def test_runs_of_several_recipes_are_not_fitted_as_one_and_the_error_names_the_c
         fit_law("isoflop", studies)
 
 
+def test_runs_of_two_corpus_densities_are_not_fitted_as_one_law_unless_recipes_keep_them_apart():
+    """Was: every (N, T) point the lower loss of the two corpora, a law of neither, and nothing said."""
+    dense = [{**r, "run": r["run"] + "-dense", "data_density": {"near_or_exact_duplicate_rate": 0.9}}
+             for r in rows(seed=2, E=1.4)]
+    plain = [{**r, "data_density": {"near_or_exact_duplicate_rate": 0.0}} for r in rows()]
+    with pytest.raises(ConfigError, match=r"the runs come from 2 corpora of different density \(duplicate rate 0.00: "
+                                          r"32 runs; 0.90: 32 runs\): --law chinchilla fits one corpus, .* label each "
+                                          r"corpus's runs recipe=NAME"):
+        fit_law("chinchilla", from_rows(plain + dense))
+    with pytest.raises(ConfigError, match="--law isoflop fits one corpus"):
+        fit_law("isoflop", from_rows(plain + dense))
+    labelled = [{**r, "recipe": "plain"} for r in plain] + [{**r, "recipe": "dense"} for r in dense]
+    assert fit_law("chinchilla", from_rows(labelled), recipe="dense")["E"] == pytest.approx(1.4, rel=0.05)
+    alike = [{**r, "data_density": {"near_or_exact_duplicate_rate": 0.0001}} for r in rows()]  # one corpus, measured
+    assert fit_law("chinchilla", from_rows(plain + [{**r, "run": r["run"] + "-b"} for r in alike]))["n_runs"] == 64
+
+
 @pytest.mark.slow  # about 18 s; the crossover of two recipes is test_fit_crossover.py's
 def test_crossover_of_three_recipes_gives_every_pair_and_of_two_the_pair_s_keys_at_the_top():
     three = fit_law("crossover", from_rows(rows(recipe="a") + rows(seed=2, recipe="b", E=1.6)

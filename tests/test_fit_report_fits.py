@@ -61,3 +61,20 @@ def test_the_envelope_reads_the_main_recipes_curves_only(two_recipes):
     assert {c.name for c in kept.runs} == {n for n, r in zip(two_recipes.names, two_recipes.recipe) if r == "y"} & \
         {c.name for c in curves.runs}
     assert 0 < len(kept.runs) < len(curves.runs)
+
+
+def test_sections_1_to_5_fit_one_corpus_density_the_one_with_the_most_runs(two_recipes):
+    """Two corpora (duplicate rates 0.0 and 0.9) at the same (N, T), no recipe to tell them apart: each
+    point was the lower loss of the two, a law of neither."""
+    from sweep.fit.table import from_rows
+    from tests.test_fit_laws import rows
+
+    plain = [{**r, "data_density": {"near_or_exact_duplicate_rate": 0.0}} for r in rows()]
+    dense = [{**r, "run": r["run"] + "-dense", "data_density": {"near_or_exact_duplicate_rate": 0.9}}
+             for r in rows(seed=2, E=1.4) if r["tokens"] / r["n_params"] != 40]  # 24 runs, fewer than plain's 32
+    table = from_rows(plain + dense)
+    fits = fit_all(table, None, n_resamples=10, seed=0, cutoff=None, compute=None, recipe=None)
+    assert fits.density == 0.0 and int(fits.main_R.sum()) == 32 and len(fits.main) == 32
+    assert len(fits.points) == 32 and set(fits.points.names) == {r["run"] for r in plain}
+    assert fits.chinchilla.law.E == pytest.approx(1.7, rel=0.05)  # plain's law, not the mixture's
+

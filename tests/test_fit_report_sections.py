@@ -77,3 +77,17 @@ def test_a_law_with_no_compute_optimal_allocation_is_reported_as_such_and_the_re
     assert "No compute-optimal allocation at C = " in chinchilla and "beta = -" in chinchilla
     assert "| n_opt | n/a | [n/a, n/a] |" in chinchilla
     assert "- **Loss rising with tokens**: at a fixed N, 24 of 24 steps" in text
+
+
+def test_the_header_names_the_corpus_density_sections_1_to_5_fit_when_the_runs_hold_several(tmp_path):
+    from tests.test_fit_laws import rows
+
+    plain = [{**r, "data_density": {"near_or_exact_duplicate_rate": 0.0}} for r in rows()]
+    dense = [{**r, "run": r["run"] + "-dense", "data_density": {"near_or_exact_duplicate_rate": 0.9}}
+             for r in rows(seed=2, E=1.4)[:20]]
+    fits = fit_all(from_rows(plain + dense), None, n_resamples=10, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
+                           out_dir=tmp_path, figures={})
+    header = text.split("\n## ")[0]
+    assert "- Corpora of 2 densities (duplicate rate: 0.00 (32 runs), 0.90 (20 runs)): sections 1-5 fit the 32 " \
+           "runs of duplicate rate 0.00, the most" in header

@@ -232,6 +232,8 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
         raise ConfigError(f"the runs belong to {len(labels)} recipes (column {column!r}: {', '.join(labels)}): fit "
                           "one with --recipe NAME, each alone side by side with --recipe all, or compare them with "
                           "--law crossover")
+    for label in (labels or [""]) if law == "crossover" else [None]:  # a recipe's runs of one corpus
+        (table if label is None else table.of_recipe(label)).check_one_density(f"--law {law}")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
         spread = seed_spread(table, tags)

@@ -28,7 +28,7 @@ from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
 from sweep.fit.points import MisfitTest, SeedSpread, best_points, law_scatter, point_table, seed_spread
-from sweep.fit.table import Curves, RunsTable, of_source
+from sweep.fit.table import RATE_DIGITS, Curves, RunsTable, of_source
 
 
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")
@@ -57,10 +57,11 @@ class ReportFits:
     table: RunsTable  # every run
     tags_R: np.ndarray | None  # recipe of each run (None: no recipe column)
     recipe: str | None  # the recipe of sections 1-5 when the table has several
-    main_R: np.ndarray  # runs of that recipe (all runs without recipes)
+    main_R: np.ndarray  # runs of that recipe (all runs without recipes), of its corpus `density`
     point_R: np.ndarray  # a run of the best setting of its (recipe, N, T): what the parametric fits see (points.py)
     compute: float
     cutoff: float | None
+    density: float | None = None  # the duplicate rate of sections 1-5's corpus when the recipe's runs hold several
     skipped: dict[str, str] = field(default_factory=dict)
     fixed: dict[str, float] = field(default_factory=dict)  # --fix: parameters held in sections 1, 2
     chinchilla: LawFit | None = None
@@ -78,8 +79,9 @@ class ReportFits:
 
     @property
     def main(self) -> RunsTable:
-        """The runs of sections 1-5 (the stopped ones set aside with them: of that recipe)."""
-        return self.table if self.recipe is None else self.table.of_recipe(self.recipe)
+        """The runs of sections 1-5 (the stopped ones set aside with them: of that recipe and corpus)."""
+        main = self.table if self.recipe is None else self.table.of_recipe(self.recipe)
+        return main if self.density is None else main.of_density(self.density)
 
     @property
     def points(self) -> RunsTable:
@@ -129,6 +131,16 @@ class ReportFits:
         return {name: fit for name, fit in made.items() if fit is not None}
 
 
+def corpus_tags(table: RunsTable, tags_R: np.ndarray | None) -> np.ndarray | None:
+    """(R,) each run's recipe tag, with its corpus's duplicate rate where the table holds several
+    (RunsTable.densities): the runs a point is the best of."""
+    if len(table.densities()) < 2:
+        return tags_R
+    rate_R = np.round(table.duplicate_rate_R, RATE_DIGITS)
+    recipe_R = tags_R if tags_R is not None else np.full(len(table), "")
+    return np.array([f"{r}|{rate}" for r, rate in zip(recipe_R, rate_R)])
+
+
 def fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int, cutoff: float | None,
             compute: float | None, recipe: str | None, fix: Any = None,
             bootstrap_method: str | None = None, bar: Any = None) -> ReportFits:
@@ -146,9 +158,14 @@ def fit_all(table: RunsTable, curves: Curves | None, n_resamples: int, seed: int
     if len(names) > 1:  # by default the first labelled recipe
         chosen = recipe if recipe is not None else next(n for n in names if n)
         main_R = tags_R == chosen
-    point_R = best_points(table, tags_R)
+    densities = (table if chosen is None else table.of_recipe(chosen)).densities()
+    density = max(densities, key=lambda rate: (densities[rate], -rate)) if len(densities) > 1 else None
+    corpus_R = corpus_tags(table, tags_R)
+    if density is not None:  # one corpus: the one with the most runs (a law over two describes neither)
+        main_R &= np.round(table.duplicate_rate_R, RATE_DIGITS) == density
+    point_R = best_points(table, corpus_R)  # the best setting per (recipe, corpus, N, T)
     main_flops = table.flops_R[main_R]
-    fits = ReportFits(table, tags_R, chosen, main_R, point_R,
+    fits = ReportFits(table, tags_R, chosen, main_R, point_R, density=density,
                       compute=float(main_flops.max()) if compute is None else float(compute), cutoff=cutoff, bar=bar)
     points, main = fits.points, fits.main
     N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R

@@ -86,6 +86,13 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
         if fits.recipe is not None:
             lines.append(f"- Sections 1-5 fit the {int(fits.main_R.sum())} runs of recipe {fits.recipe!r} "
                          "(one law over two recipes would describe neither); section 6 fits each recipe")
+    if fits.density is not None:
+        rates = (table if fits.recipe is None else table.of_recipe(fits.recipe)).densities()
+        lines.append(f"- Corpora of {len(rates)} densities (duplicate rate: "
+                     + ", ".join(f"{rate:.2f} ({k} runs)" for rate, k in rates.items())
+                     + f"): sections 1-5 fit the {int(fits.main_R.sum())} runs of duplicate rate {fits.density:.2f}, "
+                     "the most (one law over two corpora would describe neither; label each corpus recipe=NAME to "
+                     "choose); the Findings compare them")
     n_main, n_points = int(fits.main_R.sum()), len(fits.points)
     n_averaged = int((fits.main_R & fits.point_R).sum())  # the runs of the points' settings, every seed
     if n_points < n_main:

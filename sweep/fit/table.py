@@ -48,6 +48,7 @@ OPTIONAL = ("flops", "recipe", "lr", "batch_size", "weight_decay", "d", "l", "se
 LABELS = ("recipe", "seed", "setting")  # columns read as text labels, not numbers
 HYPERPARAMETERS = ("lr", "batch_size", "weight_decay", "d", "l")
 CORPUS_KEYS = ("data", "tokenizer", "vocab_size")  # what a run's loss per token is measured on (check_one_corpus)
+RATE_DIGITS = 2  # corpora are told apart by their duplicate rate rounded to this many decimals (`densities`)
 NAME_COLUMNS = ("run", "name")
 COLUMN_NAMES = (*REQUIRED, *OPTIONAL, "run", "status")  # what `--column NAME=COLUMN` may name
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
@@ -137,6 +138,32 @@ class RunsTable:
         stopped = self.stopped.of_recipe(recipe) if self.stopped is not None else None
         labels = self.recipe or (None,) * len(self)
         return replace(self.select(np.array([(r or "") == recipe for r in labels], dtype=bool)), stopped=stopped)
+
+    def densities(self) -> dict[float, int]:
+        """The runs per corpus density, each rate rounded to RATE_DIGITS (runs without one not
+        counted): two rates are two corpora (a synthetic corpus's `repeat_fraction`, two files
+        corpora), whose losses one law does not describe together."""
+        if self.duplicate_rate_R is None:
+            return {}
+        rates = [round(float(r), RATE_DIGITS) for r in self.duplicate_rate_R if math.isfinite(r)]
+        return {rate: rates.count(rate) for rate in sorted(set(rates))}
+
+    def of_density(self, rate: float) -> "RunsTable":
+        """The runs whose duplicate rate rounds to `rate` (`densities`), the stopped runs set aside too."""
+        stopped = self.stopped.of_density(rate) if self.stopped is not None else None
+        rate_R = np.full(len(self), np.nan) if self.duplicate_rate_R is None else self.duplicate_rate_R
+        return replace(self.select(np.round(rate_R, RATE_DIGITS) == rate), stopped=stopped)
+
+    def check_one_density(self, what: str) -> None:
+        """ConfigError where the runs come from corpora of different densities (`densities`), naming
+        them and how to fit one (`what`: the fit that takes one corpus)."""
+        rates = self.densities()
+        if len(rates) > 1:
+            shown = "; ".join(f"{rate:.{RATE_DIGITS}f}: {n} runs" for rate, n in rates.items())
+            raise ConfigError(f"the runs{of_source(self.source)} come from {len(rates)} corpora of different density "
+                              f"(duplicate rate {shown}): {what} fits one corpus, a law over two describes neither; "
+                              "label each corpus's runs recipe=NAME (the density_subscaling preset does) and give "
+                              "--recipe NAME, or compare them in `sweep report` (its density_subscaling finding)")
 
     def only_recipe(self, recipe: str | None, purpose: str) -> "RunsTable":
         """The runs of `recipe` (`of_recipe`); with None the table itself when its runs have at most one

@@ -25,9 +25,8 @@ from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, 
 from sweep.fit.law_bootstrap import percentile_interval
 from sweep.fit.law_comparison import compare_laws
 from sweep.fit.laws import comparison_to_dict
-from sweep.fit.table import RunsTable, jsonable
+from sweep.fit.table import RATE_DIGITS, RunsTable, jsonable
 
-RATE_DIGITS = 2  # corpora are told apart by their duplicate rate rounded to this many decimals
 MIN_RATIOS, MIN_SIZES = 3, 3  # otr: ratios needed, each with this many sizes
 MIN_BOOTSTRAP_CELLS = 5  # otr: a ratio's bootstrap interval needs this many cells (3 on a line gave [0.122, 0.122])
 OTR_THRESHOLD, OTR_PLATEAU = 20.0, 50.0  # the paper's threshold range of the over-training ratio
