@@ -46,6 +46,21 @@ def test_two_model_sizes_are_flagged_as_too_few_for_e_and_the_size_term_unless_e
     assert not any("distinct" in f.problem for f in held)
 
 
+def test_runs_all_at_about_one_tokens_per_parameter_are_flagged_as_not_setting_the_allocation():
+    """Cerebras-GPT's published table: 7 sizes at 19.6 .. 20.2 tokens per parameter. A known law sampled
+    so, noise-free, gave N_opt 5.8x off with only the extrapolation flagged."""
+    N_R = np.geomspace(1.1e8, 1.3e10, 7)
+    tokens_R = 20 * N_R * np.linspace(0.98, 1.01, 7)
+    flags = by_parameter(identifiability_flags(fit_chinchilla(N_R, tokens_R, TRUE_CHINCHILLA.predict(N_R, tokens_R))))
+    assert flags["a"].problem.startswith("every run is at about one tokens per parameter (19.6 .. 20.2): N and T grow "
+                                         "together")
+    assert "other tokens per parameter" in flags["a"].remedy
+    N2_R = np.concatenate([N_R, N_R])
+    tokens2_R = np.concatenate([tokens_R, 2 * tokens_R])  # and twice as many tokens: separable
+    two_ratios = identifiability_flags(fit_chinchilla(N2_R, tokens2_R, TRUE_CHINCHILLA.predict(N2_R, tokens2_R)))
+    assert not any("one tokens per parameter" in f.problem for f in two_ratios)
+
+
 def test_e_collapsed_to_zero_is_flagged_with_its_number_and_the_remedy(pinned):
     flag = by_parameter(identifiability_flags(pinned))["E"]
     assert "collapsed to its bound 0" in flag.problem and f"{pinned.law.E:.3g}" in flag.problem

@@ -519,5 +519,6 @@ def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
     if all(b.n_sizes < min_sizes for b in fits):
         message += (f". Approach 2 needs an IsoFLOP design: at least {min_sizes} model sizes trained at the same "
                     "compute (tokens chosen per size so that 6 N T is the same); a sweep at a fixed tokens per "
-                    "parameter has one size per budget (Approach 3, the parametric fit, suits such a sweep)")
+                    "parameter has one size per budget (Approach 3, the parametric fit, takes runs of any design, but to "
+                    "set N_opt it too needs runs at 2 or more tokens per parameter)")
     return message
