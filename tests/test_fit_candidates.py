@@ -132,6 +132,22 @@ def test_a_published_table_of_runs_at_every_ratio_gives_a_bounded_set_of_candida
         5.0, 20.0)  # given values are taken as they are
 
 
+def test_a_table_at_one_tokens_per_parameter_gets_candidates_at_other_ratios():
+    """Cerebras-GPT's 7 models at 19.6 .. 20.2 tokens per parameter: the candidates were those five
+    ratios only, so `sweep suggest` could propose nothing the law needed (and N2.56e8-tpp19.6, 2% from a
+    run it had)."""
+    import numpy as np
+
+    n_R = np.geomspace(1.1e8, 1.3e10, 7)
+    table = from_rows([{"run": f"r{i}", "status": "complete", "n_params": float(n), "tokens": float(n * r),
+                        "final_eval_loss": 3.0} for i, (n, r) in enumerate(zip(n_R, (19.6, 19.8, 19.9, 20.0, 20.2,
+                                                                                        19.8, 20.0)))])
+    assert table_candidates(table, {}).axes["budget.tokens_per_param"] == (5.0, 10.0, 20.0, 40.0, 80.0)
+    two = from_rows([{"run": f"r{i}-{r}", "status": "complete", "n_params": float(n), "tokens": float(n * r),
+                      "final_eval_loss": 3.0} for i, n in enumerate(n_R) for r in (10.1, 19.8 + i / 10)])
+    assert table_candidates(two, {}).axes["budget.tokens_per_param"] == (10.1, 20.0)  # two ratios: the table's
+
+
 class FakeRun:
     """A W&B public-API Run as sweep/wandb_runs.py reads it."""
 

@@ -24,8 +24,9 @@ the three axes; the others keep the set above.
 A table file (.csv / .parquet) has no configs: its candidates are on N only, the table's distinct
 N (to 3 significant digits: copies of one model that differ in the last digits are one size) and
 2 x and 4 x the largest, each with every tokens-per-param value of the table (tokens / N to 3
-significant digits; past conf/fit.yaml's suggest_max_ratios of them, that many spread geometrically
-over their range), less the pairs with fewer tokens than any run of the table (left out and counted,
+significant digits, values within 5% of each other one; past conf/fit.yaml's suggest_max_ratios of
+them, that many spread geometrically over their range; a table at one ratio r: r / 4, r / 2, r,
+2 r and 4 r, since its law needs runs at other ratios to set N_opt), less the pairs with fewer tokens than any run of the table (left out and counted,
 unless --candidates gives both axes): a small size at the table's smallest ratio would be a run
 far below every token count the law was fitted on, whose loss the bootstrap laws disagree on most
 and which the law is not known to describe. They have no overrides: no command line can be given.
@@ -58,6 +59,8 @@ SWEEP_AXES = (WIDTH, DEPTH, RATIO)  # what --candidates may set for a sweep fold
 N_PARAMS = "n_params"
 TABLE_AXES = (N_PARAMS, RATIO)  # ... and for a table file
 TABLE_SIZE_FACTORS = (2, 4)  # a table's candidate sizes beyond its largest N
+RATIO_SAME = 1.05  # a table's tokens per parameter within this factor of a group's first are one ratio (rounding)
+ONE_RATIO_FACTORS = (0.25, 0.5, 1, 2, 4)  # a table at one ratio r: candidates at these multiples of r
 RATIO_QUANTILES = (0.05, 0.95)  # past suggest_max_ratios, a table's candidate ratios span these quantiles of its runs'
 NO_CONFIGS = "a table file has no configs, so no command line can be given"
 
@@ -343,16 +346,34 @@ def table_candidates(table: RunsTable, given: dict[str, tuple[float, ...]]) -> C
 
 
 def table_ratios(ratios_R: np.ndarray, max_ratios: int) -> tuple[float, ...]:
-    """A table's distinct tokens per parameter (to 3 significant digits); past max_ratios of them,
-    max_ratios spread geometrically (to 2 significant digits) over the middle RATIO_QUANTILES of the
-    runs' ratios: a published table of runs at every ratio would otherwise give hundreds of
-    candidates per size, and an IsoFLOP table's few runs at the far ends of its U-curves (Epoch's
-    0.036 tokens per parameter) would set the range, proposing runs no study would train."""
-    distinct = sorted({float(f"{r:.3g}") for r in ratios_R})
+    """A table's distinct tokens per parameter (to 3 significant digits; ratios within
+    RATIO_SAME of the next are one, their median to 2 digits: Cerebras-GPT's 19.6 .. 20.2 are its
+    one nominal 20); past max_ratios of them, max_ratios spread geometrically (to 2 significant
+    digits) over the middle RATIO_QUANTILES of the runs' ratios: a published table of runs at every
+    ratio would otherwise give hundreds of candidates per size, and an IsoFLOP table's few runs at
+    the far ends of its U-curves (Epoch's 0.036 tokens per parameter) would set the range, proposing
+    runs no study would train. A table at one ratio gets ONE_RATIO_FACTORS of it besides: its law
+    cannot set the allocation (sweep/fit/identify.py), and only runs at other ratios can."""
+    distinct = _merged(sorted({float(f"{r:.3g}") for r in ratios_R}))
+    if len(distinct) == 1:
+        return tuple(sorted({float(f"{f * distinct[0]:.2g}") for f in ONE_RATIO_FACTORS}))
     if len(distinct) <= max_ratios:
         return tuple(distinct)
     low, high = np.quantile(ratios_R, RATIO_QUANTILES)
     return tuple(sorted({float(f"{r:.2g}") for r in np.geomspace(low, high, max_ratios)}))
+
+
+def _merged(ratios: list[float]) -> list[float]:
+    """Sorted ratios with each run of them within RATIO_SAME of its first taken as one (not chained:
+    a table of ratios 2% apart keeps them 5% apart): its median to 2 significant digits (a lone
+    ratio is kept as it is)."""
+    runs: list[list[float]] = []
+    for r in ratios:
+        if runs and r <= runs[-1][0] * RATIO_SAME:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    return [run[0] if len(run) == 1 else float(f"{float(np.median(run)):.2g}") for run in runs]
 
 
 def short(number: float) -> str:
