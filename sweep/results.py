@@ -171,6 +171,8 @@ def check_sweep_folder(sweep_dir: Path) -> None:
     if sweep_dir.is_dir():
         return
     if sweep_dir.exists():
-        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit` and `sweep report` "
-                          "read a CSV or parquet table of runs with --runs-table FILE)")
+        from sweep.fit.runs_file import FILE_SUFFIXES
+
+        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit`, `report` and `suggest` "
+                          f"also read a table of runs: a file ending {', '.join(FILE_SUFFIXES)})")
     raise ConfigError(f"{sweep_dir} does not exist; accepted: {SWEEP_SOURCES}")

@@ -250,6 +250,21 @@ def test_a_csv_written_with_semicolons_or_tabs_is_read_too(tmp_path):
         path.write_text(sep.join(("n_params", "tokens", "loss")) + "\n" + sep.join(("1e6", "2e7", "3.2")) + "\n")
         table = load_runs_table(path)
         assert table.n_params_R.tolist() == [1e6] and table.loss_R.tolist() == [3.2]
+    # a European spreadsheet's export: ; between columns, a decimal comma (was read as 2566, "a perplexity?")
+    path.write_text("params;tokens;loss;lr\n111000000;2220000000;2,566;0,003\n256000000;5120000000;2,6;0,0015\n")
+    table = load_runs_table(path)
+    assert table.loss_R.tolist() == [2.566, 2.6] and table.lr_R.tolist() == [0.003, 0.0015]
+
+
+def test_a_runs_file_s_suffix_is_read_whatever_its_case(tmp_path):
+    path = tmp_path / "RUNS.CSV"  # as Excel on Windows writes it: was "is a file ... --runs-table FILE"
+    path.write_text("n_params,tokens,loss\n1e6,2e7,3.2\n2e6,4e7,3.0\n")
+    assert load_runs_table(path).loss_R.tolist() == [3.2, 3.0]
+    card = tmp_path / "model_card.md"
+    card.write_text("| model | loss |\n")
+    with pytest.raises(ConfigError, match=r"model_card.md is a file; accepted: a sweep folder .* \(`sweep fit`, `report` "
+                                          r"and `suggest` also read a table of runs: a file ending \.csv, \.tsv"):
+        load_runs_table(card)
 
 
 @pytest.mark.parametrize("name,text,message", [

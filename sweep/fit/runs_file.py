@@ -73,7 +73,7 @@ FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 def is_table_file(source: str | os.PathLike) -> bool:
     """Whether a source names a runs file (FILE_SUFFIXES), not a sweep folder or a W&B group."""
-    return Path(str(source)).suffix in FILE_SUFFIXES and not str(source).startswith("wandb:")
+    return Path(str(source)).suffix.lower() in FILE_SUFFIXES and not str(source).startswith("wandb:")
 
 
 def read_frame(path: str | os.PathLike) -> Any:
@@ -82,19 +82,23 @@ def read_frame(path: str | os.PathLike) -> Any:
     import pandas as pd
 
     path = Path(path)
-    if path.suffix not in FILE_SUFFIXES:
+    suffix = path.suffix.lower()  # X.CSV, as Excel on Windows writes it
+    if suffix not in FILE_SUFFIXES:
         raise ConfigError(f"{path}: a runs file is {', '.join(FILE_SUFFIXES[:-1])} or {FILE_SUFFIXES[-1]}, "
                           f"not {path.suffix or 'no suffix'!r}")
     if not path.is_file():
         raise ConfigError(f"runs file {path} does not exist")
     try:
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             return pd.read_parquet(path)
-        if path.suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+        if suffix in (".csv", ".tsv"):
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
             (header,) = frame.columns if len(frame.columns) == 1 else (None,)
             other = next((sep for sep in (";", "\t", "|") if header is not None and sep in str(header)), None)
-            return frame if other is None else pd.read_csv(path, sep=other)  # a .csv written with ; (or tabs)
+            if other is None:
+                return frame
+            frame = pd.read_csv(path, sep=other)  # a .csv written with ; (or tabs)
+            return _decimal_commas(frame) if other == ";" else frame
         return pd.DataFrame(_json_records(path))
     except ConfigError:
         raise
@@ -107,7 +111,7 @@ def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
     holding a list of objects, or an object of columns: equally long lists, or objects keyed by row
     (what pandas' DataFrame.to_json writes)."""
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -338,6 +342,26 @@ def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
         frame = frame.assign(epochs=_numeric(frame["tokens"]) / _numeric(frame[unique]))
         derived["epochs"] = f"tokens / {unique}"
     return frame, derived
+
+
+DECIMAL_COMMA = r"\s*[-+]?\d+(,\d+)?([eE][-+]?\d+)?\s*"  # "2,566": a ;-separated file's decimal comma
+
+
+def _decimal_commas(frame: Any) -> Any:
+    """A ;-separated file's text columns whose every value is a number written with a decimal comma
+    (as a spreadsheet in a European locale exports it: "2,566" is 2.566) read as numbers; the
+    thousands-separator reading would make it 2566."""
+    import pandas as pd
+
+    fixed = {}
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        given = frame[column].dropna().astype(str)
+        if len(given) and given.str.fullmatch(DECIMAL_COMMA).all() and given.str.contains(",").any():
+            fixed[column] = pd.to_numeric(frame[column].astype(str).str.replace(",", ".", regex=False),
+                                          errors="coerce").where(frame[column].notna())
+    return frame.assign(**fixed) if fixed else frame
 
 
 def _without_thousands_separators(frame: Any) -> Any:
