@@ -256,6 +256,24 @@ def test_a_csv_written_with_semicolons_or_tabs_is_read_too(tmp_path):
     assert table.loss_R.tolist() == [2.566, 2.6] and table.lr_R.tolist() == [0.003, 0.0015]
 
 
+def test_comment_lines_before_the_header_are_skipped_and_a_column_named_twice_is_refused(tmp_path):
+    path = tmp_path / "cerebras.csv"
+    path.write_text("# Cerebras-GPT, from the HF model card\n# Pile test xent\nparams,tokens,loss\n1e6,2e7,3.2\n")
+    assert load_runs_table(path).loss_R.tolist() == [3.2]  # was: "it has # Cerebras-GPT, ..."
+    path.write_text("params,tokens,loss,loss\n1e6,2e7,3.3,3.2\n2e6,4e7,3.1,3.0\n")  # was: the first fitted, silently
+    with pytest.raises(ConfigError, match=r"cerebras.csv: its header names two columns 'loss', read as loss: rename "
+                                          r"one, or choose with --column loss=loss \(the first\) or --column "
+                                          r"loss=loss.1 \(the second\)"):
+        load_runs_table(path)
+    assert load_runs_table(path, columns={"loss": "loss.1"}).loss_R.tolist() == [3.2, 3.0]
+    assert load_runs_table(path, columns={"loss": "loss"}).loss_R.tolist() == [3.3, 3.1]
+    path.write_text("N,D,Loss,Loss\n1e6,2e7,3.3,3.2\n2e6,4e7,3.1,3.0\n")  # read by an alias
+    with pytest.raises(ConfigError, match="names two columns 'Loss', read as loss"):
+        load_runs_table(path)
+    path.write_text("params,tokens,loss,note,note\n1e6,2e7,3.3,a,b\n")  # a column no fit reads: no matter
+    assert load_runs_table(path).loss_R.tolist() == [3.3]
+
+
 def test_a_runs_file_s_suffix_is_read_whatever_its_case(tmp_path):
     path = tmp_path / "RUNS.CSV"  # as Excel on Windows writes it: was "is a file ... --runs-table FILE"
     path.write_text("n_params,tokens,loss\n1e6,2e7,3.2\n2e6,4e7,3.0\n")

@@ -69,6 +69,7 @@ RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N 
 # FLOPs in other units). IsoFLOP tables give each run its budget's nominal C, within a few times 6 N T.
 FLOPS_RATIO_RANGE = (0.1, 10.0)
 FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+NAMED_TWICE = "named_twice"  # a read frame's attrs: the names its header gives two columns
 
 
 def is_table_file(source: str | os.PathLike) -> bool:
@@ -92,13 +93,15 @@ def read_frame(path: str | os.PathLike) -> Any:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            comments = _leading_comments(path)  # "# from the model card": was read as the header
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", skiprows=comments)
             (header,) = frame.columns if len(frame.columns) == 1 else (None,)
             other = next((sep for sep in (";", "\t", "|") if header is not None and sep in str(header)), None)
-            if other is None:
-                return frame
-            frame = pd.read_csv(path, sep=other)  # a .csv written with ; (or tabs)
-            return _decimal_commas(frame) if other == ";" else frame
+            if other is not None:
+                frame = pd.read_csv(path, sep=other, skiprows=comments)  # a .csv written with ; (or tabs)
+            frame = _decimal_commas(frame) if other == ";" else frame
+            frame.attrs[NAMED_TWICE] = _named_twice(path, other or ("\t" if suffix == ".tsv" else ","), comments)
+            return frame
         return pd.DataFrame(_json_records(path))
     except ConfigError:
         raise
@@ -149,6 +152,13 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
     has = ", ".join(map(str, frame.columns))
     frame, columns_given = _given_columns(frame, given or {}, where, accepted)
     columns_read = {**columns_given, **_aliased_columns(frame.columns, where)}
+    own = {c: c for c in frame.columns if c in COLUMN_ALIASES or c == "loss"}  # read under its own name
+    twice = [(name, column) for name, column in {**own, **columns_read}.items()
+             if column in frame.attrs.get(NAMED_TWICE, ()) and name not in (given or {})]
+    if twice:  # the first column of the name was read, with nothing said
+        name, column = twice[0]
+        raise ConfigError(f"{where}: its header names two columns {column!r}, read as {name}: rename one, or choose "
+                          f"with --column {name}={column} (the first) or --column {name}={column}.1 (the second)")
     if ("recipe" in columns_read and "recipe" not in columns_given and len(frame) > 2
             and frame[columns_read["recipe"]].nunique() == len(frame)):
         del columns_read["recipe"]  # an alias labelling every run its own names runs: it groups none into a recipe
@@ -342,6 +352,29 @@ def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
         frame = frame.assign(epochs=_numeric(frame["tokens"]) / _numeric(frame[unique]))
         derived["epochs"] = f"tokens / {unique}"
     return frame, derived
+
+
+def _leading_comments(path: Path) -> int:
+    """How many lines before the header start with # (a note on where the table came from)."""
+    count = 0
+    with path.open(encoding="utf-8-sig", errors="replace") as lines:
+        for line in lines:
+            if not line.lstrip().startswith("#"):
+                break
+            count += 1
+    return count
+
+
+def _named_twice(path: Path, sep: str, skip: int) -> list[str]:
+    """The names a csv file's header gives two columns (pandas reads the second as NAME.1)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as lines:
+        for _ in range(skip):
+            next(lines, None)
+        header = next(csv.reader(lines, delimiter=sep), [])
+    names = [h.strip() for h in header]
+    return sorted({n for n in names if n and names.count(n) > 1})
 
 
 DECIMAL_COMMA = r"\s*[-+]?\d+(,\d+)?([eE][-+]?\d+)?\s*"  # "2,566": a ;-separated file's decimal comma
