@@ -61,6 +61,18 @@ def test_recovers_the_known_exponents():
     json.dumps(fit.to_dict())
 
 
+def test_flops_counted_from_another_n_than_the_one_fitted_are_flagged_as_setting_t_opt_off():
+    """The status CSV's flops (total N) with --column n_params=n_params_nonembedding: T_opt = C / (6 N_opt)
+    came out 1.5x the best run's tokens and b 0.43 for 0.49, silently."""
+    table = table_of(isoflop_points())
+    assert fit_isoflop(table).flags() == []
+    counted_otherwise = dataclasses.replace(table, n_params_R=table.n_params_R / np.linspace(1.2, 2.3, len(table)))
+    (flag,) = fit_isoflop(counted_otherwise).flags()
+    assert flag.parameter == "b" and flag.problem.startswith("the runs' flops are 1.2 .. 2.3 x 6 N T (median 1.7")
+    nominal = dataclasses.replace(table, flops_R=table.flops_R * np.linspace(0.97, 1.03, len(table)))
+    assert fit_isoflop(nominal).flags() == []  # a nominal budget a few % off each run's 6 N T: no matter
+
+
 def test_a_size_s_seeds_are_averaged_before_its_budget_s_parabola():
     """Two seeds per (N, C), one the law's loss x (1 + delta), the other x (1 - delta): averaged they
     give the noise-free profiles exactly; read as a grid, the lesser of each pair is noise."""

@@ -78,6 +78,7 @@ from sweep.fit.table import RunsTable, jsonable, validate
 from sweep.record import training_flops
 
 MIN_SIZES = 3
+FLOPS_AGREE = 1.05  # the runs' median flops / (6 N T) within this factor: C = 6 N T, as T_opt = C / (6 N_opt) takes
 MIN_USED_BUDGETS = 3  # budgets a power law of N_opt(C) is judged over; fewer: flagged (IsoFlopFit.flags)
 
 
@@ -276,6 +277,7 @@ class IsoFlopFit(AllocationExponents):
     neighbours: int | None = None
     min_span: float | None = None
     bootstrap: IsoFlopBootstrap | None = None
+    flops_ratio: tuple[float, float, float] = (1.0, 1.0, 1.0)  # the runs' flops / (6 N T): least, median, most
 
     @property
     def used(self) -> list[IsoFlopBudget]:
@@ -297,13 +299,23 @@ class IsoFlopFit(AllocationExponents):
         """What the budgets cannot pin down, as the parametric fits' flags: a power law through fewer
         than MIN_USED_BUDGETS budgets (2: a = 0.27 in [-3.42, 0.44] for the truth's 0.45, with nothing
         said)."""
-        if len(self.used) >= MIN_USED_BUDGETS:
-            return []
-        left = [f"C = {b.flops:.3g}: {b.excluded}" for b in self.budgets if b.excluded is not None]
-        return [Flag("a", f"N_opt(C) is a power law through {len(self.used)} compute budget(s) (of "
-                          f"{len(self.budgets)}" + (f"; left out: {'; '.join(left)}" if left else "")
-                     + "): no scatter to judge it by, its exponent and interval rest on the parabolas alone",
-                     f"at least {MIN_USED_BUDGETS} compute budgets, each with sizes on both sides of its best")]
+        flags = []
+        if len(self.used) < MIN_USED_BUDGETS:
+            left = [f"C = {b.flops:.3g}: {b.excluded}" for b in self.budgets if b.excluded is not None]
+            flags.append(Flag("a", f"N_opt(C) is a power law through {len(self.used)} compute budget(s) (of "
+                                   f"{len(self.budgets)}" + (f"; left out: {'; '.join(left)}" if left else "")
+                              + "): no scatter to judge it by, its exponent and interval rest on the parabolas alone",
+                              f"at least {MIN_USED_BUDGETS} compute budgets, each with sizes on both sides of its "
+                              "best"))
+        low, median, high = self.flops_ratio
+        if not 1 / FLOPS_AGREE <= median <= FLOPS_AGREE:  # a nominal budget's few % either way is no matter
+            flags.append(Flag("b", f"the runs' flops are {low:.3g} .. {high:.3g} x 6 N T (median {median:.3g}): T_opt = C / (6 N_opt) and "
+                                   "b = 1 - a assume C = 6 N T, so T_opt is off by that factor and b with it (N "
+                                   "counted otherwise than the flops were, as --column n_params=n_params_nonembedding "
+                                   "beside a flops column of the total N)",
+                              "N and flops of one count: the N the flops were computed from, or no flops column "
+                              "(then C = 6 N T)"))
+        return flags
 
 
 def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequence[float] | None = None,
@@ -339,10 +351,11 @@ def fit_isoflop(table: RunsTable, rel_tol: float | None = None, budgets: Sequenc
     if len(used) < 2:
         raise ConfigError(_too_few_budgets(fits, min_sizes))
     flops_U = [b.flops for b in used]
+    ratio_R = table.flops_R / training_flops(table.n_params_R, table.tokens_R)
     result = IsoFlopFit(fit_power_law(flops_U, [b.n_opt for b in used]),
                         fit_power_law(flops_U, [b.d_opt for b in used]),
                         fits, rel_tol, n_runs, int((group_R < 0).sum()), dict(table.excluded), int(neighbours),
-                        float(min_span))
+                        float(min_span), flops_ratio=(float(ratio_R.min()), float(np.median(ratio_R)), float(ratio_R.max())))
     if not n_resamples:
         return result
     profiles = [w for b, w in fitted if b.excluded is None]
