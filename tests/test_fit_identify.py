@@ -85,6 +85,9 @@ def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(w
     # remedy says so and names what else would pin G (was: "more model sizes ... and longer runs")
     assert flags["G"].remedy.startswith("the runs already span 2.7 decades of N and tokens per parameter 3.16 .. 316")
     assert "scatter about the law by an rms 0.8%" in flags["G"].remedy and "--law compare" in flags["G"].remedy
+    none = dataclasses.replace(boot, intervals={**boot.intervals, "G": (float("nan"), float("nan"))})
+    assert by_parameter(identifiability_flags(well_sampled, none))["G"].problem == (
+        "no 95% interval: no resample gave it a finite value")  # was: "its 95% interval [nan, nan] is not ..."
 
 
 def test_an_exponent_interval_reaching_below_zero_says_the_loss_rises_in_some_resamples(well_sampled):

@@ -91,3 +91,21 @@ def test_the_header_names_the_corpus_density_sections_1_to_5_fit_when_the_runs_h
     header = text.split("\n## ")[0]
     assert "- Corpora of 2 densities (duplicate rate: 0.00 (32 runs), 0.90 (20 runs)): sections 1-5 fit the 32 " \
            "runs of duplicate rate 0.00, the most" in header
+
+
+def test_an_allocation_the_runs_do_not_set_is_stated_as_the_law_s_and_flagged(tmp_path):
+    """Cerebras-GPT's 7 sizes at 20 tokens per parameter: was "Compute-optimal allocation ...: N_opt = 4.318e+20
+    parameters, T_opt = 8.878 tokens, 0.0 tokens per parameter", as if the runs had set it."""
+    from tests.test_fit_laws import TRUE
+
+    n_R = np.geomspace(1.1e8, 1.3e10, 7)
+    rows = [{"run": f"r{i}", "status": "complete", "n_params": n, "tokens": 20 * n,
+             "final_eval_loss": TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / (20 * n) ** TRUE["beta"]}
+            for i, n in enumerate(n_R)]
+    fits = fit_all(from_rows(rows), None, n_resamples=10, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=0,
+                           out_dir=tmp_path, figures={})
+    (line,) = [ln for ln in sections(text)["1"].splitlines() if "compute-optimal allocation" in ln.lower()]
+    assert line.startswith("The fitted law's compute-optimal allocation at C = ") and "which the runs do not set " \
+        "(flagged below: G, a," in line
+    assert "every run is at about one tokens per parameter (20 .. 20)" in sections(text)["1"]

@@ -187,6 +187,11 @@ def test_a_column_with_a_unit_in_its_name_is_not_read_and_the_error_says_why():
     message = str(err.value)
     assert "paper.csv lacks the column(s) n_params, tokens; it has Params (M), Tokens (B), loss" in message
     assert "Not read: 'Params (M)' as n_params, 'Tokens (B)' as tokens, a unit or qualifier in the name" in message
+    assert "millions or billions" in message
+    bits = pd.DataFrame({"params": [1e6, 2e6], "tokens": [2e7, 4e7], "loss_bits": [4.6, 4.3]})
+    with pytest.raises(ConfigError, match=r"Not read: 'loss_bits' as loss, a unit or qualifier in the name \(read it "
+                                          r"with --column loss=COLUMN if it is a loss per token, in nats or bits"):
+        from_frame(bits, "bits.csv")  # was: "its values may be in millions or billions"
 
 
 @pytest.mark.parametrize("scale, column", [((1e-9, 1.0), "n_params"), ((1.0, 1e-9), "tokens")])

@@ -226,6 +226,8 @@ def _interval_flags(fit: Any, boot: Any) -> list[Flag]:
         elif name in POSITIVE and lo > 0 and math.isfinite(hi) and math.log10(hi / lo) > d.max_orders:
             out.append(_flag(name, f"{what} spans {math.log10(hi / lo):.1f} orders of magnitude (more than "
                                    f"{d.max_orders:g})"))
+        elif name in POSITIVE and not (math.isfinite(lo) or math.isfinite(hi)):  # was "[nan, nan] is not a ..."
+            out.append(_flag(name, f"no {boot.level:.0%} interval: no resample gave it a finite value"))
         elif name in POSITIVE and not (lo > 0 and math.isfinite(hi)):
             out.append(_flag(name, f"{what} is not a finite positive range"))
     return out

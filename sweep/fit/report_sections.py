@@ -153,6 +153,7 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
                "b": "T_opt grows as C^b", "G": "allocation constant", "n_opt": f"N_opt at C = {C:.3g}",
                "d_opt": f"T_opt at C = {C:.3g} (tokens)", "tokens_per_param": f"T_opt / N_opt at C = {C:.3g}"}
     rows = [(name, _g(point[name]), _interval(boot.intervals.get(name)), meaning[name]) for name in point]
+    flags = identifiability_flags(fit, boot, C)
     status = "converged" if fit.converged else "**NOT converged**"
     lines = [title, "",
              f"Fitted on {fit.n_runs} points by minimising the summed Huber loss (delta 1e-3) of log-loss residuals "
@@ -163,7 +164,7 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
                  ("starts converged", f"{fit.n_converged_starts:,} of {fit.n_starts:,}"),
                  ("objective (summed Huber)", _g(fit.objective)),
                  ("bootstrap resamples converged", f"{boot.converged_fraction:.0%} of {boot.n_resamples}")]), "",
-             _allocation(law, point, C),
+             _allocation(law, point, C, flags),
              "", _noise(fits)]
     truth = truth_to_dict(fits.main, boot)
     if truth:
@@ -171,7 +172,7 @@ def _section_chinchilla(fits: ReportFits, out_dir: Path, figures: dict[str, Path
         lines += ["", f"True entropy of the synthetic corpus: {truth['true_entropy_nats']:.4g} nats/token, beside the "
                       f"fitted E = {_g(law.E)} [{_g(lo)}, {_g(hi)}]: "
                       + ("inside E's interval." if truth["E_interval_contains_truth"] else "**outside E's interval**.")]
-    lines += ["", _cannot_pin_down(identifiability_flags(fit, boot, C), fit.fixed)]
+    lines += ["", _cannot_pin_down(flags, fit.fixed)]
     points = fits.points
     lines += ["", _figure(figures, out_dir, "loss_vs_n", "Final loss against N with the fitted law",
                           lambda: draw_loss_vs_n(points, law)),
@@ -517,12 +518,18 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _allocation(law: Any, point: dict[str, float], C: float) -> str:
+ALLOCATION = ("a", "b", "G", "n_opt", "d_opt", "tokens_per_param")  # what a flag on any of them leaves unset
+
+
+def _allocation(law: Any, point: dict[str, float], C: float, flags: Sequence[Any] = ()) -> str:
     if not math.isfinite(point["G"]):
         return (f"No compute-optimal allocation at C = {C:.3g} FLOPs: the fitted loss does not fall with both N and "
                 f"tokens (alpha = {law.alpha:.3g}, beta = {law.beta:.3g}); see what the data cannot pin down below.")
-    return (f"Compute-optimal allocation at C = {C:.3g} FLOPs: N_opt = {_g(point['n_opt'])} parameters, "
-            f"T_opt = {_g(point['d_opt'])} tokens, {point['tokens_per_param']:.1f} tokens per parameter.")
+    flagged = sorted({f.parameter for f in flags if f.parameter in ALLOCATION})
+    said = (f"The fitted law's compute-optimal allocation at C = {C:.3g} FLOPs, which the runs do not set (flagged "
+            f"below: {', '.join(flagged)})" if flagged else f"Compute-optimal allocation at C = {C:.3g} FLOPs")
+    return (f"{said}: N_opt = {_g(point['n_opt'])} parameters, T_opt = {_g(point['d_opt'])} tokens, "
+            f"{_g(point['tokens_per_param'])} tokens per parameter.")
 
 
 def _g(value: Any) -> str:

@@ -316,8 +316,10 @@ def _unit_hint(columns: Iterable[Any], missing: Sequence[str]) -> str:
     if not near:
         return ""
     shown = ", ".join(f"{c!r} as {name}" for c, name in near)
-    return (f". Not read: {shown}, a unit or qualifier in the name (its values may be in millions or "
-            f"billions); give plain counts under the column's own name")
+    scaled = ("read it with --column loss=COLUMN if it is a loss per token, in nats or bits, not a "
+              "perplexity" if all(name == "loss" for _, name in near) else
+              "its values may be in millions or billions; give plain counts under the column's own name")
+    return f". Not read: {shown}, a unit or qualifier in the name ({scaled})"
 
 
 def is_budget_column(column: str) -> bool:
