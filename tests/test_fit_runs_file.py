@@ -279,6 +279,16 @@ def test_comment_lines_before_the_header_are_skipped_and_a_column_named_twice_is
     assert load_runs_table(path).loss_R.tolist() == [3.3]
 
 
+def test_runs_as_the_wandb_api_gives_them_nested_are_read_by_their_dotted_paths(tmp_path):
+    runs = [{"name": f"r{i}", "state": "finished", "config": {"n_params": n, "optim": {"lr": 1e-3}},
+             "summary": {"tokens": 20 * n, "eval_loss": 3.0 - 0.1 * i}} for i, n in enumerate((1e6, 2e6, 4e6))]
+    path = tmp_path / "wandb_runs.json"
+    path.write_text(json.dumps(runs))  # was: "it has name, state, config, summary"
+    table = load_runs_table(path, columns={"n_params": "config.n_params", "tokens": "summary.tokens",
+                                           "loss": "summary.eval_loss"})
+    assert table.n_params_R.tolist() == [1e6, 2e6, 4e6] and table.loss_R.tolist() == pytest.approx([3.0, 2.9, 2.8])
+
+
 def test_a_runs_file_s_suffix_is_read_whatever_its_case(tmp_path):
     path = tmp_path / "RUNS.CSV"  # as Excel on Windows writes it: was "is a file ... --runs-table FILE"
     path.write_text("n_params,tokens,loss\n1e6,2e7,3.2\n2e6,4e7,3.0\n")

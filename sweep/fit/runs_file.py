@@ -102,7 +102,10 @@ def read_frame(path: str | os.PathLike) -> Any:
             frame = _decimal_commas(frame) if other == ";" else frame
             frame.attrs[NAMED_TWICE] = _named_twice(path, other or ("\t" if suffix == ".tsv" else ","), comments)
             return frame
-        return pd.DataFrame(_json_records(path))
+        records = _json_records(path)
+        if isinstance(records, list) and any(isinstance(v, dict) for r in records for v in r.values()):
+            return pd.json_normalize(records)  # W&B's API runs: {"config": {...}, "summary": {...}} as config.KEY
+        return pd.DataFrame(records)
     except ConfigError:
         raise
     except Exception as err:  # malformed file
