@@ -199,3 +199,18 @@ def test_each_recipe_is_bootstrapped_once_and_its_resamples_reused_in_every_pair
     alone = crossover_of_fits({"x": xyz_result.fits["x"], "y": xyz_result.fits["y"]}, n_resamples=100, seed=0)
     assert alone.compute_interval == xyz_result.pair("x", "y").compute_interval
     assert alone.cross_fraction == xyz_result.pair("x", "y").cross_fraction
+
+
+def test_a_recipe_too_few_runs_to_fit_is_left_out_while_two_remain():
+    """A third recipe of one run stopped the whole comparison ("recipe 'lonely': 1 runs are too few")."""
+    N_R, tokens_R, loss_R, tag_R = recipe_runs({"x": LAW_X, "y": LAW_Y})
+    N3, tokens3, loss3 = (np.append(a, a[0]) for a in (N_R, tokens_R, loss_R))
+    result = find_crossovers(N3, tokens3, loss3, np.append(tag_R, "lonely"), n_resamples=10, seed=0)
+    assert result.recipes == ("x", "y") and list(result.skipped) == ["lonely"]
+    assert result.skipped["lonely"].startswith("1 run is too few to fit the chinchilla law")
+    assert "left out: 'lonely' (" in result.summary()
+    assert result.runs_compute == (pytest.approx(float((6 * N_R * tokens_R).min())),
+                                   pytest.approx(float((6 * N_R * tokens_R).max())))
+    assert f"(the runs: [{result.runs_compute[0]:.3g}, {result.runs_compute[1]:.3g}])" in result.summary()
+    with pytest.raises(ConfigError, match="recipe 'lonely'"):  # two of them, one of one run: nothing to compare
+        find_crossovers(N3[-31:], tokens3[-31:], loss3[-31:], np.append(tag_R, "lonely")[-31:], n_resamples=10)

@@ -207,6 +207,34 @@ def test_findings_otr_of_many_ratios_has_a_colour_bar_and_keeps_the_exponents_re
     assert "cut at the panel's edge" in left.get_legend().get_texts()[0].get_text()
 
 
+def test_a_crossing_within_the_noise_is_drawn_dotted_unlabelled_and_not_counted_as_a_crossing():
+    """Two recipes of one law (the report said "the data do not tell the two recipes apart") were
+    drawn as "1 of 1 pair(s) cross", labelled crossings and a shaded interval."""
+    from dataclasses import replace
+
+    from sweep.fit.crossover import crossovers_of_fits
+    from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
+
+    laws = [("x", ChinchillaLaw(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)),
+            ("y", ChinchillaLaw(E=1.75, A=380.0, B=420.0, alpha=0.33, beta=0.29))]  # crossing in range
+    runs = make_table(isoflop_rows(recipes=laws, budgets=np.logspace(17, 19, 3)))
+    recipe_R = np.array(runs.recipe)
+    fits = {name: fit_chinchilla(runs.n_params_R[recipe_R == name], runs.tokens_R[recipe_R == name],
+                                 runs.loss_R[recipe_R == name]) for name, _ in laws}
+    result = crossovers_of_fits(fits, n_resamples=5, seed=0)
+    assert result.pairs[0].crossings
+    within = replace(result, pairs=(replace(result.pairs[0], lower_beyond_noise=()),))
+    (ax,) = draw_crossover(runs, within).axes
+    assert "(0 of 1 pair(s) cross beyond the noise)" in ax.get_title()
+    assert not ax.texts and not ax.patches  # no crossing labelled, no interval shaded
+    assert "fitted crossing within the noise" in ax.get_legend_handles_labels()[1]
+    beyond = replace(result, pairs=(replace(result.pairs[0], lower_beyond_noise=("x", "y")),))
+    (ax,) = draw_crossover(runs, beyond).axes
+    assert "(1 of 1 pair(s) cross beyond the noise)" in ax.get_title() and ax.texts
+    for label in ax.texts:  # a label past the middle of the axes is set to the left of its line
+        assert label.get_ha() == ("right" if label.xy[0] > np.sqrt(np.prod(ax.get_xlim())) else "left")
+
+
 @pytest.mark.parametrize("n_recipes", [2, 4])
 def test_a_crossover_of_many_recipes_has_one_legend_entry_each_beside_the_axes(n_recipes):
     from sweep.fit.crossover import crossovers_of_fits

@@ -26,7 +26,7 @@ recipes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -140,6 +140,8 @@ class RecipeCrossovers:
     n_resamples: int
     level: float
     seed: int
+    runs_compute: tuple[float, float] | None = None  # the least and most compute of the recipes' runs
+    skipped: dict[str, str] = field(default_factory=dict)  # recipe -> why it could not be fitted (left out)
 
     def pair(self, x: str, y: str) -> CrossoverResult:
         """The pair of recipes x and y (either order)."""
@@ -151,14 +153,24 @@ class RecipeCrossovers:
                               for s in self.lowest)
         crossing = [p for p in self.pairs if p.supported]
         within = sum(p.crosses and not p.supported for p in self.pairs)
-        text = (f"lowest compute-optimal loss in C = [{lo:.3g}, {hi:.3g}] FLOPs: {stretches}; "
+        runs = (f" (the runs: [{self.runs_compute[0]:.3g}, {self.runs_compute[1]:.3g}])"
+                if self.runs_compute is not None else "")
+        text = (f"lowest compute-optimal loss in C = [{lo:.3g}, {hi:.3g}] FLOPs{runs}: {stretches}; "
                 f"{len(crossing)} of {len(self.pairs)} pairs cross in range"
                 + (f" beyond the noise ({within} more within it)" if within else ""))
         if crossing:
             text += " (" + "; ".join(f"{p.recipes[0]!r} / {p.recipes[1]!r} at C = "
                                      + ", ".join(f"{c.compute:.3g}" for c in p.crossings)
                                      + f", {p.cross_fraction:.0%} of resamples cross" for p in crossing) + ")"
+        if self.skipped:
+            text += "; left out: " + "; ".join(f"{name!r} ({why})" for name, why in self.skipped.items())
         return text
+
+    def beyond_noise(self, recipe: str) -> list[str]:
+        """The recipes `recipe` is lower than beyond the noise somewhere in range (its pairs'
+        `lower_beyond_noise`; every other recipe where no resamples were drawn)."""
+        return [next(r for r in p.recipes if r != recipe) for p in self.pairs
+                if recipe in p.recipes and (p.lower_beyond_noise is None or recipe in p.lower_beyond_noise)]
 
 
 def frontier_loss(p: dict[str, np.ndarray], C) -> np.ndarray:
@@ -253,7 +265,7 @@ def find_crossover(N, tokens, loss, recipe, *, compute_range: tuple[float, float
     where their compute-optimal losses cross in compute_range (default: the runs' range of
     C = 6 N T widened `extend` x each way), with a bootstrap interval for the first crossing
     (n_resamples, level, seed None: conf/fit.yaml's)."""
-    fits = fit_recipes(N, tokens, loss, recipe, 2, compute_range, extend, n_resamples, level)
+    fits, _ = fit_recipes(N, tokens, loss, recipe, 2, compute_range, extend, n_resamples, level)
     return crossover_of_fits(fits, compute_range=compute_range, extend=extend,
                              n_resamples=n_resamples, level=level, seed=seed)
 
@@ -262,28 +274,35 @@ def find_crossovers(N, tokens, loss, recipe, *, compute_range: tuple[float, floa
                     extend: float = DEFAULT_EXTEND, n_resamples: int | None = None,
                     level: float | None = None, seed: int | None = None) -> RecipeCrossovers:
     """find_crossover for two or more recipes: a Chinchilla law per recipe, every pair's
-    crossings (sorted pairs), which recipe is lowest where."""
-    fits = fit_recipes(N, tokens, loss, recipe, None, compute_range, extend, n_resamples, level)
-    return crossovers_of_fits(fits, compute_range=compute_range, extend=extend,
-                              n_resamples=n_resamples, level=level, seed=seed)
+    crossings (sorted pairs), which recipe is lowest where; a recipe too few runs to fit is left
+    out (`skipped`) while two remain."""
+    fits, skipped = fit_recipes(N, tokens, loss, recipe, None, compute_range, extend, n_resamples, level)
+    return replace(crossovers_of_fits(fits, compute_range=compute_range, extend=extend,
+                                      n_resamples=n_resamples, level=level, seed=seed), skipped=skipped)
 
 
 def fit_recipes(N, tokens, loss, recipe, exactly, compute_range, extend, n_resamples,
-                level) -> dict[str, LawFit]:
-    """{recipe: Chinchilla fit}, every argument checked and every recipe's runs validated
-    before any is fitted."""
+                level) -> tuple[dict[str, LawFit], dict[str, str]]:
+    """({recipe: Chinchilla fit}, {recipe left out: why}), every argument checked and every
+    recipe's runs validated before any is fitted. Of two or more recipes (`exactly` None), one with
+    too few runs is left out while 2 remain (a third recipe of one run stopped the whole
+    comparison); of exactly two, or with fewer than 2 left, it is a ConfigError."""
     n_resamples, level, _ = fit_defaults().resolve_bootstrap(n_resamples, level, None)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
     if compute_range is not None:
         _check_range(compute_range)
     runs = split_recipes(N, tokens, loss, recipe, exactly)
+    skipped = {}
     for name, (n_R, tokens_R, loss_R) in runs.items():
         try:
             validate_runs(n_R, tokens_R, loss_R, n_params=CHINCHILLA.n_params, law="chinchilla")
         except ConfigError as exc:
-            raise ConfigError(f"recipe {name!r}: {exc}") from None
-    return {name: fit_chinchilla(*arrays) for name, arrays in runs.items()}
+            skipped[name] = str(exc)
+    if skipped and (exactly is not None or len(runs) - len(skipped) < 2):  # fewer than two left to compare
+        name, why = next(iter(skipped.items()))
+        raise ConfigError(f"recipe {name!r}: {why}")
+    return {name: fit_chinchilla(*arrays) for name, arrays in runs.items() if name not in skipped}, skipped
 
 
 def crossover_of_fits(fits: dict[str, LawFit], *,
@@ -330,9 +349,10 @@ def crossovers_of_fits(fits: dict[str, LawFit], *,
     pairs = tuple(pair_crossover({x: fits[x], y: fits[y]}, samples[x], samples[y], (lo, hi),
                                  n_resamples, level, seed)
                   for i, x in enumerate(names) for y in names[i + 1:])
+    C_R = np.concatenate([training_flops(f.N_R, f.tokens_R) for f in fits.values()])
     return RecipeCrossovers(recipes=tuple(names), fits=dict(fits), compute_range=(lo, hi), pairs=pairs,
                             lowest=lowest_stretches(laws, (lo, hi)), n_resamples=n_resamples,
-                            level=level, seed=seed)
+                            level=level, seed=seed, runs_compute=(float(C_R.min()), float(C_R.max())))
 
 
 def pair_crossover(pair: dict[str, LawFit], samples_x: dict, samples_y: dict,

@@ -308,8 +308,8 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
 
 def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) -> Figure:
     """Every recipe's points (those of `points` with its recipe label) and frontier loss*(C);
-    every pair's crossings (dashed) and, with two recipes, the bootstrap interval of the first
-    crossing."""
+    every pair's crossings the data support (dashed) and, with two recipes, the bootstrap interval
+    of the first; the fits' crossings within the noise dotted grey, unlabelled."""
     many = len(result.recipes) > 3  # the legend beside the axes, crossings unlabelled (the report lists them)
     fig, (ax,) = new_axes(ax, 1, (10.5 if many else 7.5, 4.8))
     recipe_R = np.array([r if r is not None else "" for r in points.recipe or ("",) * len(points)])
@@ -319,15 +319,24 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
         ax.scatter(runs.flops_R, runs.loss_R, color=f"C{k}", s=14, alpha=0.5, label=name if many else f"{name}: runs")
         ax.plot(c_x, result.fits[name].law.loss_opt(c_x), color=f"C{k}", lw=1.6,
                 label=None if many else f"{name}: loss*(C)")  # many: one entry a recipe, its runs and line
-    if len(result.pairs) == 1 and result.pairs[0].compute_interval is not None:
-        ax.axvspan(*result.pairs[0].compute_interval, color="0.5", alpha=0.2,
+    (only,) = result.pairs if len(result.pairs) == 1 else (None,)
+    if only is not None and only.supported and only.compute_interval is not None:
+        ax.axvspan(*only.compute_interval, color="0.5", alpha=0.2,
                    label=f"{result.level:.0%} bootstrap interval of the crossing")
+    middle = np.sqrt(c_x[0] * c_x[-1])
+    noise_label = None if many else "fitted crossing within the noise"  # many: the legend names the recipes
     for pair in result.pairs:
         for c in pair.crossings:
+            if not pair.supported:  # the fits cross, the data do not tell the recipes apart there
+                ax.axvline(c.compute, color="0.6", ls=":", lw=1, label=noise_label)
+                noise_label = None
+                continue
             ax.axvline(c.compute, color="k", ls="--", lw=1)
-            if not many:
+            if not many:  # the label on the side with room: one past the middle runs off the axes
+                left = c.compute > middle
                 ax.annotate(f"{pair.recipes[0]} / {pair.recipes[1]} at C = {c.compute:.3g}", (c.compute, c.loss),
-                            xytext=(6, 12), textcoords="offset points", fontsize=8, annotation_clip=True)
+                            xytext=(-6 if left else 6, 12), textcoords="offset points", fontsize=8,
+                            ha="right" if left else "left", annotation_clip=True)
     if not any(p.crossings for p in result.pairs):
         ax.text(0.02, 0.03, f"no crossing in range: {result.lowest[0].recipe!r} is lowest throughout",
                 transform=ax.transAxes, fontsize=8)
@@ -337,9 +346,9 @@ def draw_crossover(points: RunsTable, result: RecipeCrossovers, ax: Any = None) 
         fig.subplots_adjust(right=0.6)
     else:
         ax.legend(fontsize=7)
-    crossing = sum(p.crosses for p in result.pairs)
+    crossing = sum(p.supported for p in result.pairs)
     named = f"{len(result.recipes)} recipes" if many else ", ".join(repr(r) for r in result.recipes)
-    ax.set_title(f"Crossover of {named} ({crossing} of {len(result.pairs)} pair(s) cross"
+    ax.set_title(f"Crossover of {named} ({crossing} of {len(result.pairs)} pair(s) cross beyond the noise"
                  + (", dashed: where" if many and crossing else "") + ")", fontsize=9)
     return fig
 
@@ -494,7 +503,8 @@ def draw_predicted_vs_actual(predictions: Sequence[RunPrediction], ax: Any = Non
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     level = scored[0].prediction.level
-    ax.set_title(f"Final loss predicted by the curve law, {len(scored)} finished runs (bars: {level:.0%} interval)",
+    runs = "1 finished run" if len(scored) == 1 else f"{len(scored)} finished runs"
+    ax.set_title(f"Final loss predicted by the curve law, {runs} (bars: {level:.0%} interval)",
                  fontsize=9)
     return fig
 

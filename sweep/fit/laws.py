@@ -111,7 +111,9 @@ def crossovers_to_dict(r: Any) -> dict[str, Any]:
     the top level, as before there were pairs."""
     pairs = [{k: v for k, v in crossover_to_dict(p).items() if k != "fits"} for p in r.pairs]
     out = {"recipes": list(r.recipes), "summary": r.summary(), "compute_range": list(r.compute_range),
-           "n_resamples": r.n_resamples, "level": r.level, "lowest": [vars(s) for s in r.lowest]}
+           "runs_compute": list(r.runs_compute) if r.runs_compute is not None else None,
+           "n_resamples": r.n_resamples, "level": r.level, "lowest": [vars(s) for s in r.lowest],
+           "skipped": dict(r.skipped)}
     if len(pairs) == 1:
         out.update(pairs[0])
     return {**out, "pairs": pairs, "fits": {name: fit_to_dict(f) for name, f in r.fits.items()}}

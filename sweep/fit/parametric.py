@@ -226,8 +226,9 @@ def validate_runs(N, tokens, loss, *, n_params: int = 5, weights=None, law: str 
     finite number >= 0 per run."""
     N_R, tokens_R, loss_R = run_arrays(N, tokens, loss)
     if len(N_R) < n_params + 1:
-        raise ConfigError(f"{len(N_R)} runs are too few to fit the {law} law ({n_params} "
-                          f"parameters): need at least {n_params + 1}")
+        count = "1 run is" if len(N_R) == 1 else f"{len(N_R)} runs are"
+        raise ConfigError(f"{count} too few to fit the {law} law ({n_params} parameters): need at least "
+                          f"{n_params + 1}")
     for name, arr in (("N", N_R), ("tokens", tokens_R)):
         distinct = np.unique(arr)
         if distinct.size < 2:

@@ -85,7 +85,7 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
                      + ", ".join(f"{n!r} ({k} runs)" for n, k in counts.items()))
         if fits.recipe is not None:
             lines.append(f"- Sections 1-5 fit the {int(fits.main_R.sum())} runs of recipe {fits.recipe!r} "
-                         "(one law over two recipes would describe neither); section 6 fits each recipe")
+                         "(one law over several recipes would describe neither); section 6 fits each recipe")
     if fits.density is not None:
         rates = (table if fits.recipe is None else table.of_recipe(fits.recipe)).densities()
         lines.append(f"- Corpora of {len(rates)} densities (duplicate rate: "
@@ -419,9 +419,16 @@ def _section_crossover(fits: ReportFits, out_dir: Path, figures: dict[str, Path]
              "loss*(C) = loss(N_opt(C), T_opt(C)); every pair of recipes, each recipe's bootstrap "
              f"({result.n_resamples} resamples) shared by its pairs.", "",
              _md_table(("recipe", "points", "E", "A", "B", "alpha", "beta", "a", "b", "converged"), rows), "",
-             "Lowest compute-optimal loss:", "",
-             _md_table(("C from (FLOPs)", "C to (FLOPs)", "lowest loss*"),
-                       [(f"{s.compute_from:.4g}", f"{s.compute_to:.4g}", s.recipe) for s in result.lowest]), ""]
+             *([f"Left out (too few runs to fit): " + "; ".join(f"{n!r}: {why}" for n, why in result.skipped.items()),
+                "", ] if result.skipped else []),
+             "Lowest compute-optimal loss of the fitted laws, over the runs' compute "
+             + (f"[{result.runs_compute[0]:.3g}, {result.runs_compute[1]:.3g}] " if result.runs_compute else "")
+             + "widened 10x each way; the last column says whom the leader is lower than beyond the noise "
+             "anywhere in range (none: the order is the fits', within the noise):", "",
+             _md_table(("C from (FLOPs)", "C to (FLOPs)", "lowest loss*", "lower beyond the noise than"),
+                       [(f"{s.compute_from:.4g}", f"{s.compute_to:.4g}", s.recipe,
+                         ", ".join(result.beyond_noise(s.recipe)) or "none: within the noise")
+                        for s in result.lowest]), ""]
     for pair in result.pairs:
         x, y = pair.recipes
         lines += [f"### {x} / {y}", "", f"**{pair.summary()}**."]
