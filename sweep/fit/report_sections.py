@@ -419,7 +419,7 @@ def _section_crossover(fits: ReportFits, out_dir: Path, figures: dict[str, Path]
              "loss*(C) = loss(N_opt(C), T_opt(C)); every pair of recipes, each recipe's bootstrap "
              f"({result.n_resamples} resamples) shared by its pairs.", "",
              _md_table(("recipe", "points", "E", "A", "B", "alpha", "beta", "a", "b", "converged"), rows), "",
-             *([f"Left out (too few runs to fit): " + "; ".join(f"{n!r}: {why}" for n, why in result.skipped.items()),
+             *(["Left out (too few runs to fit): " + "; ".join(f"{n!r}: {why}" for n, why in result.skipped.items()),
                 "", ] if result.skipped else []),
              "Lowest compute-optimal loss of the fitted laws, over the runs' compute "
              + (f"[{result.runs_compute[0]:.3g}, {result.runs_compute[1]:.3g}] " if result.runs_compute else "")
