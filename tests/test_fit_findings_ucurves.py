@@ -71,6 +71,19 @@ def test_lr_ucurve_cannot_tell_when_the_grid_does_not_bracket_the_optimum():
     assert finding.verdict == CANNOT_TELL
     assert "does not bracket the optimum at N=1e+08" in finding.because and "extend lr above 0.03" in finding.because
     assert finding.rows[1][-1] == f"{EDGE} (open above)"
+    edge = max(finding.details["cells"], key=lambda c: c["n_params"])
+    low, high = edge["optimum_interval"]
+    assert edge["optimum"] == pytest.approx(LRS[-1]) and low <= edge["optimum"] <= high
+    assert "(at the grid's end: the optimum may lie beyond)" in finding.rows[1][4]
+
+
+def test_a_best_value_at_the_grid_s_end_stands_inside_its_own_interval():
+    """The vertex of a U whose optimum (0.025) lies between the grid's last two values (best: 0.03, the
+    end): the estimate is the end, as hyperparams clips it, and the redraws were not (0.01 [0.0062,
+    0.0066] in a real sweep's report)."""
+    (curve,) = ucurves(make_table([(1e8, LRS, u_losses(LRS, 0.025))]), "lr", **FAST)
+    low, high = curve.interval
+    assert curve.opt_value == pytest.approx(LRS[-1]) and low <= curve.opt_value <= high
 
 
 def test_lr_ucurve_cannot_tell_when_the_optimum_intervals_overlap():

@@ -472,8 +472,9 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
                                note=f"the best sampled value {value_X[i]:.4g} is the grid's {end}: the optimum is not "
                                     f"bracketed (the parabola's vertex {np.exp(x):.4g} is not taken)")
     clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
-    if clipped != x:
-        return HyperparamGroup(**base, status="clipped", opt_value=float(np.exp(clipped)),
+    if clipped != x:  # the grid's end itself (exp(ln 0.03) is 0.029999999999999995)
+        end = float(value_X[0] if clipped == logv_X[0] else value_X[-1])
+        return HyperparamGroup(**base, status="clipped", opt_value=end,
                                opt_loss=float(parabola(clipped)),
                                note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
                                     f"[{value_X[0]:.4g}, {value_X[-1]:.4g}]: clipped")

@@ -140,7 +140,10 @@ class UCurve:
         return f"{recipe}N={self.n_params:.3g}, T={self.tokens:.3g}"
 
     def row(self) -> tuple[Any, ...]:
-        status = "" if self.is_vertex else f" ({self.optimum.status})"
+        at_end = self.shape == EDGE and self.opt_value is not None and bool(
+            np.isclose(self.opt_value, self.value_X[[0, -1]], rtol=1e-9).any())
+        status = (" (at the grid's end: the optimum may lie beyond)" if at_end and not self.is_vertex
+                  else "" if self.is_vertex else f" ({self.optimum.status})")
         optimum = f"{_g(self.opt_value)} [{_g(self.interval[0])}, {_g(self.interval[1])}]{status}"
         fallback = " (fallback)" if self.fallback_X[self.best] else ""
         predicted = " (predicted)" if self.predicted_X[self.best] else ""
@@ -292,8 +295,10 @@ def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray
 
 def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, neighbours: int) -> np.ndarray:
     """(K,) the optimum of each redrawn U-curve, as fit_group finds it: a parabola in ln value
-    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range (a
-    parabola opening downward: the redraw's best value)."""
+    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range, and
+    to the grid's end where the redraw's best is there (a parabola opening downward: the redraw's
+    best value). Without the end's rule an EDGE cell's interval, [0.0062, 0.0066], left out its own
+    estimate 0.01."""
     logv_X = np.log(value_X)
     best_K = np.argmin(loss_KxX, axis=1)
     logopt_K = logv_X[best_K].copy()
@@ -305,8 +310,11 @@ def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, neighbours: int) 
         c_3xK = np.linalg.lstsq(design_Wx3, loss_KxX[draws, lo:hi].T, rcond=None)[0]
         upward_K = c_3xK[0] > 0
         vertex_K = logv_X[lo:hi].mean() - c_3xK[1] / (2 * np.where(upward_K, c_3xK[0], 1.0))
-        logopt_K[draws] = np.where(upward_K, np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
-    return np.exp(logopt_K)
+        at_end = i in (0, len(value_X) - 1)  # nothing sampled turns up beyond it (hyperparams fit_group)
+        logopt_K[draws] = np.where(upward_K & (not at_end), np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
+    sampled_K = np.isin(logopt_K, logv_X)  # a sampled value itself, not exp(ln value) a digit off
+    return np.where(sampled_K, value_X[np.searchsorted(logv_X, logopt_K).clip(0, len(value_X) - 1)],
+                    np.exp(logopt_K))
 
 
 def _shape(value_X: np.ndarray, loss_X: np.ndarray, stderr_X: np.ndarray) -> tuple[str, str | None]:
