@@ -450,3 +450,17 @@ def test_a_finding_alone_is_a_report(tmp_path):
     result = write_report(table, tmp_path / "out", bootstrap_resamples=20)
     report = result.markdown.read_text()
     assert "### l2_vs_decay: held" in report and (tmp_path / "out" / "finding_l2_vs_decay.png").is_file()
+
+
+def test_a_report_written_again_removes_the_figures_it_no_longer_draws_and_nothing_else(tmp_path):
+    """A crossover.png of recipes the source no longer had stayed beside a report.md saying section 6 was
+    skipped."""
+    rows = isoflop_rows(budgets=BUDGETS[:3])
+    first = write_report(make_table(rows), tmp_path, bootstrap_resamples=10)
+    assert "crossover" in first.figures
+    (tmp_path / "notes.png").write_bytes(PNG_SIGNATURE)  # the user's own file
+    one_recipe = make_table([{k: v for k, v in r.items() if k != "recipe"} for r in rows if r["recipe"] == "x"])
+    again = write_report(one_recipe, tmp_path, bootstrap_resamples=10)
+    assert "crossover" not in again.figures and not (tmp_path / "crossover.png").exists()
+    assert (tmp_path / "notes.png").exists()
+    assert {p.stem for p in tmp_path.glob("*.png")} == set(again.figures) | {"notes"}

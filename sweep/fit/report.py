@@ -157,10 +157,25 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     fits_dict = jsonable(fits_dict)
     json_path = out_dir / "fits.json"
     atomic_write(json_path, json.dumps(fits_dict, indent=2, allow_nan=False) + "\n")
+    _remove_stale_figures(out_dir, figures)
     return ReportResult(out_dir, markdown, figures, fits_dict, dict(fits.skipped), csv_path, json_path, rows)
 
 
 # --- runs.csv and fits.json ---------------------------------------------------------------------
+
+REPORT_FIGURES = ("loss_vs_n", "loss_vs_flops", "residuals", "isoflop", "frontier", "lr_ucurves", "batch_ucurves",
+                  "crossover", "predicted_vs_actual")  # the sections' figures (the module docstring), and finding_NAME
+
+
+def _remove_stale_figures(out_dir: Path, written: dict[str, Path]) -> None:
+    """Delete the report's figures an earlier report left in `out_dir` that this one did not draw
+    (a crossover.png of recipes the source no longer has, beside a report.md saying none): only
+    names the report writes, never another file."""
+    for path in out_dir.glob("*.png"):
+        ours = path.stem in REPORT_FIGURES or path.stem.startswith("finding_")
+        if ours and path.stem not in written:
+            path.unlink(missing_ok=True)
+
 
 def _rows(fits: ReportFits) -> list[dict[str, Any]]:
     """Every run: its numbers, the optional columns present, and each law's prediction (a run of
