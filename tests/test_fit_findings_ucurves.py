@@ -120,6 +120,10 @@ def test_the_finding_draws_its_figure_and_says_its_numbers():
     d = finding.to_dict()
     assert d["verdict"] in VERDICTS and d["details"]["resamples"] == 50 and len(d["details"]["cells"]) == 2
     assert finding.draw().axes[0].get_ylabel() == "final loss (nats/token)"  # a sweep's own losses
+    fig = finding.draw()
+    fig.canvas.draw()  # the legend beside the axes, off the curves (it covered a cell's points)
+    (ax,) = fig.axes
+    assert ax.get_legend().get_window_extent().x0 > ax.get_window_extent().x1
     from dataclasses import replace
 
     from sweep.fit.table import FILE_LOSS_UNIT

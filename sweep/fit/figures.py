@@ -533,29 +533,36 @@ def _mark_cut_bars(ax: Any, bars: Sequence[tuple[float, float, float]], low: flo
                 label=None if above else "interval runs past the axes")
 
 
+LINE_STYLES = ("-", "--", ":", "-.")  # the cells of one size N, in increasing tokens
+
+
 def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None, unit: str = LOSS_UNIT) -> Figure:
     """A U-curve finding's cells (sweep/fit/findings/ucurves.py UCurve: n_params, tokens, recipe,
     value_X, loss_X, stderr_X, shape, opt_value, interval), one line per cell coloured by its size
     N: the best loss at each value with its standard error as bars, the optimum (star) with its
     interval as a horizontal bar. Log x."""
     label = PARAM_LABEL[param]
-    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    labelled = len(curves) <= MAX_SERIES
+    fig, (ax,) = new_axes(ax, 1, (10.0 if labelled else 7.5, 4.8))  # room for the legend beside the axes
     sizes = [c.n_params for c in curves]
     norm = LogNorm(min(sizes), max(sizes) * 1.0001)
-    labelled = len(curves) <= MAX_SERIES
+    seen: dict[float, int] = {}  # cells of one size so far: their line styles tell their token budgets apart
     for c in sorted(curves, key=lambda c: (c.n_params, c.tokens)):
         colour = VIRIDIS(0.9 * norm(c.n_params))
+        style = LINE_STYLES[seen.get(c.n_params, 0) % len(LINE_STYLES)]
+        seen[c.n_params] = seen.get(c.n_params, 0) + 1
         name = (f"{c.recipe}: " if c.recipe else "") + f"N = {c.n_params:.2g}, T = {c.tokens:.2g} ({c.shape})"
-        ax.errorbar(c.value_X, c.loss_X, yerr=c.stderr_X, fmt="o-", color=colour, ms=4, lw=1.1, elinewidth=0.8,
-                    capsize=2, label=name if labelled else None)
+        ax.errorbar(c.value_X, c.loss_X, yerr=c.stderr_X, fmt="o", ls=style, color=colour, ms=4, lw=1.1,
+                    elinewidth=0.8, capsize=2, label=name if labelled else None)
         if c.opt_value is not None:
             loss = float(np.min(c.loss_X))
             lo, hi = c.interval
             ax.errorbar([c.opt_value], [loss], xerr=[[max(c.opt_value - lo, 0)], [max(hi - c.opt_value, 0)]],
                         fmt="*", color=colour, ms=11, mec="k", mew=0.6, elinewidth=1.4, capsize=3)
     log_axes(ax, label, f"final loss ({unit})", y_log=False)
-    if labelled:
-        ax.legend(fontsize=7, title="bars: eval stderr; stars: optimum [interval]", title_fontsize=7)
+    if labelled:  # beside the axes: inside, it covered a curve's points
+        ax.legend(fontsize=7, title="bars: eval stderr;\nstars: optimum [interval]", title_fontsize=7,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     else:
         fig.colorbar(ScalarMappable(norm=norm, cmap=VIRIDIS), ax=ax, label="parameters N (bars: eval stderr; "
                                                                            "stars: optimum [interval])")
@@ -569,7 +576,7 @@ def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax:
     standard error), coloured by N, hollow where the optimum is no parabola vertex (left out of
     the fit); the fitted line B_opt = coefficient L^slope (`fit`: its dict, None: not fitted).
     Log-log."""
-    fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
+    fig, (ax,) = new_axes(ax, 1, (10.0, 4.8))  # room for the legend beside the axes
     sizes = [c.n_params for c in curves]
     norm = LogNorm(min(sizes), max(sizes) * 1.0001)
     for c in curves:
@@ -588,7 +595,8 @@ def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax:
         ax.plot(l_x, fit["coefficient"] * l_x ** fit["slope"], color="C3", lw=1.2,
                 label=f"B_opt = {fit['coefficient']:.3g} L^{fit['slope']:.3g} (s +- {fit['slope_stderr']:.2g})")
     log_axes(ax, f"best final loss L ({unit})", "optimal batch size B_opt")
-    ax.legend(fontsize=7, title="hollow: no vertex, not fitted", title_fontsize=7)
+    ax.legend(fontsize=7, title="hollow: no vertex, not fitted", title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the axes, off the points
     ax.set_title("Optimal batch size against the loss", fontsize=9)
     return fig
 
