@@ -85,6 +85,10 @@ def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(w
     # remedy says so and names what else would pin G (was: "more model sizes ... and longer runs")
     assert flags["G"].remedy.startswith("the runs already span 2.7 decades of N and tokens per parameter 3.16 .. 316")
     assert "scatter about the law by an rms 0.8%" in flags["G"].remedy and "--law compare" in flags["G"].remedy
+    runaway = dataclasses.replace(boot, intervals={**boot.intervals, "B": (7.76, 1.67e15)},
+                                  at_bound={**boot.at_bound, "B": 0.005})
+    assert "0.5% of resamples run off to infinity" in by_parameter(identifiability_flags(well_sampled, runaway))[
+        "B"].problem  # 1 of 200: was "0% of resamples run off"
     none = dataclasses.replace(boot, intervals={**boot.intervals, "G": (float("nan"), float("nan"))})
     assert by_parameter(identifiability_flags(well_sampled, none))["G"].problem == (
         "no 95% interval: no resample gave it a finite value")  # was: "its 95% interval [nan, nan] is not ..."

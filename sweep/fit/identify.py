@@ -201,6 +201,11 @@ def _sigmoid_reach_flags(params: dict[str, float], ratio_R: np.ndarray) -> list[
     return out
 
 
+def _share(share: float) -> str:
+    """A share of resamples as a percentage that is never 0% when some are (1 of 200: 0.5%)."""
+    return f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.1%}"
+
+
 def _interval_flags(fit: Any, boot: Any) -> list[Flag]:
     if boot is None:
         return []
@@ -210,18 +215,18 @@ def _interval_flags(fit: Any, boot: Any) -> list[Flag]:
     for name, (lo, hi) in boot.intervals.items():
         what = f"its {boot.level:.0%} interval [{lo:.3g}, {hi:.3g}]"
         share = at_bound.get(name)
-        bound_words = f" ({share:.0%} of resamples at the bound)" if share else ""
+        bound_words = f" ({_share(share)} of resamples at the bound)" if share else ""
         if name == "E" and lo <= 0:
             out.append(_flag(name, f"{what} reaches the bound E = 0{bound_words}: the runs cannot tell E "
                                    f"from 0"))
         elif name in ("alpha", "beta") and (lo < d.exponent_floor or hi > d.exponent_ceiling):
-            below = f" ({share:.0%} of resamples below {d.exponent_floor:g})" if share else ""
+            below = f" ({_share(share)} of resamples below {d.exponent_floor:g})" if share else ""
             rising = (f"; below 0 in some: the loss rising with more {'parameters' if name == 'alpha' else 'tokens'}, "
                       "which the law does not describe" if lo < 0 else "")
             out.append(_flag(name, f"{what} reaches below {d.exponent_floor:g} or above "
                                    f"{d.exponent_ceiling:g}{below}{rising}"))
         elif name in ("A", "B") and share:
-            out.append(_flag(name, f"{what}: {share:.0%} of resamples run off to infinity (log {name} > "
+            out.append(_flag(name, f"{what}: {_share(share)} of resamples run off to infinity (log {name} > "
                                    f"{d.log_coefficient_max:g})"))
         elif name in POSITIVE and lo > 0 and math.isfinite(hi) and math.log10(hi / lo) > d.max_orders:
             out.append(_flag(name, f"{what} spans {math.log10(hi / lo):.1f} orders of magnitude (more than "

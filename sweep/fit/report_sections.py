@@ -540,7 +540,8 @@ def _allocation(law: Any, point: dict[str, float], C: float, flags: Sequence[Any
 
 
 def _g(value: Any) -> str:
-    if value is None or not math.isfinite(float(value)):
+    """A number to 4 digits; an unbounded one as inf (an interval's end no resample bounds), n/a for none."""
+    if value is None or math.isnan(float(value)):
         return "n/a"
     return f"{float(value):.4g}"
 
