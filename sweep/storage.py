@@ -48,9 +48,10 @@ def describe_bytes(n: int | None) -> str:
 def write_failed(path: Path, err: OSError) -> StorageError:
     """The error for a failed write of `path` (raise it `from None`: the message says it all)."""
     reason = f"[Errno {err.errno}] {err.strerror}" if err.strerror else str(err)
+    in_a_run = (path.parent / "config.yaml").exists()  # a run folder's file (a report's has no checkpoint)
     return StorageError(f"cannot write {path}: {reason}; {describe_bytes(free_bytes(path))} free on its "
                         "file system. Free space (or fix the permission) and re-run the same command: what was "
-                        "written before is kept (a run resumes from its last checkpoint)")
+                        "written before is kept" + (" (a run resumes from its last checkpoint)" if in_a_run else ""))
 
 
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)  # the file system's, not the program's

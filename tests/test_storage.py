@@ -30,6 +30,10 @@ def test_a_failed_atomic_write_names_the_file_and_the_free_space_and_keeps_the_o
     assert err.value.__cause__ is None and err.value.__suppress_context__
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # the temporary file is removed
+    assert "checkpoint" not in str(err.value)  # not a run's folder (a report's: it has none)
+    (tmp_path / "config.yaml").write_text("model: {}\n")
+    with pytest.raises(StorageError, match=r"what was written before is kept \(a run resumes from its last checkpoint"):
+        atomic_write(path, "new")
 
 
 def test_atomic_write_takes_bytes_or_a_writer_function(tmp_path):
