@@ -1,6 +1,7 @@
 """Progress of a long loop (a local sweep, `sweep prepare`, `sweep status --wait`, a bootstrap,
 `sweep report`): a live rich bar when stderr is a terminal, plain log lines when it is not
-(Slurm logs, CI, pipes): at most about 20 per loop plus the final one; nothing when disabled.
+(Slurm logs, CI, pipes): at most about 20 per loop plus the final one, none for a loop inside
+another's (a bootstrap inside `sweep report`: the outer loop's lines name it); nothing when disabled.
 
     with progress(total, "prepare c4", unit="tokens") as bar:
         bar.advance(n)                     # or bar.update(done=...)
@@ -169,6 +170,7 @@ class RichBar(Bar):
 
 
 _LIVE: dict[str, Any] = {"progress": None, "users": 0}  # the one live display and the bars on it
+_PLAIN = {"active": 0}  # plain bars logging now: one inside another logs nothing (a log holds about 20 lines)
 
 
 def _shared_display(console: Any) -> Any:
@@ -197,10 +199,13 @@ def progress(total: float, name: str, *, unit: str = "", start: float = 0, enabl
 
         console = Console(stderr=True)
     if not enabled or console is None or not console.is_terminal:
-        bar = Bar(total, name, unit, start, delay_s, enabled)
+        nested = _PLAIN["active"] > 0  # inside another plain bar (a bootstrap in `sweep report`): the outer
+        bar = Bar(total, name, unit, start, delay_s, enabled and not nested)  # one's lines say it (its info)
+        _PLAIN["active"] += bar.enabled
         try:
             yield bar
         finally:
+            _PLAIN["active"] -= bar.enabled
             bar.finish()
         return
     rich_bar = RichBar(total, name, unit, start, delay_s, console=console)

@@ -64,6 +64,21 @@ def test_a_plain_loop_logs_twenty_lines_and_the_last_one_says_all_is_done(caplog
     assert lines[-1] == "bootstrap: 1,000/1,000 resamples (100%)"
 
 
+def test_a_plain_loop_inside_another_logs_nothing_and_the_outer_one_names_it(caplog):
+    """`sweep report` in a log: its 9 fits' bar and every bootstrap and fit inside it, 50-88 lines."""
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(3, "sweep report", unit="fits") as outer:
+        for fit in ("chinchilla", "bootstrap", "isoflop"):
+            outer.update(info=fit)
+            with progress(1000, f"{fit} inner", unit="resamples") as inner:
+                inner.advance(1000)
+            outer.advance()
+    lines = [r.message for r in caplog.records]
+    assert not any("inner" in line for line in lines) and len(lines) <= 4
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(10, "alone afterwards") as bar:
+        bar.advance(10)  # the count of active bars went back to 0
+    assert caplog.records[-1].message == "alone afterwards: 10/10 (100%)"
+
+
 def test_a_plain_loop_that_stops_short_still_logs_where_it_stopped(caplog):
     with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(100, "prepare", unit="tokens") as bar:
         bar.update(done=3, info="unit 0")
