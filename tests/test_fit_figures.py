@@ -191,6 +191,19 @@ def test_findings_otr_draws_the_exponents_against_the_ratio_and_the_fitted_lines
     assert [t.get_text() for t in right.get_legend().get_texts()] == ["r = 5: alpha_C = 0.2", "r = 20: alpha_C = 0.1"]
     fitted = right.get_lines()[1]
     assert fitted.get_ydata()[0] == pytest.approx(7.2 - 0.2 * 30.0)
+    ratios = [5.0, 10.0, 20.0, 40.0]  # each swept ratio labelled (1-2-5 steps left 40 bare)
+    (left, _) = draw_otr(ratios, [0.2, 0.15, 0.1, 0.08], [[np.nan, np.nan]] * 4, lines).axes
+    assert list(left.get_xticks()) == ratios and [left.xaxis.get_major_formatter()(r, 0) for r in ratios] == [
+        "5", "10", "20", "40"]
+
+
+def test_a_log_loss_axis_over_a_factor_of_five_or_more_labels_at_least_three_ticks():
+    from sweep.fit.figures import log_axes
+
+    ax = Figure().subplots()
+    ax.plot([1e15, 1e20], [2.4, 11.0])  # a crossover's frontiers: labelled 5 and 10 only
+    log_axes(ax, "C", "loss")
+    assert len(ax.get_yticks()) >= 3 and all(2.0 < t < 12.0 for t in ax.get_yticks())
 
 
 def test_findings_otr_of_many_ratios_has_a_colour_bar_and_keeps_the_exponents_readable_past_a_wild_interval():

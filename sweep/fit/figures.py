@@ -445,6 +445,8 @@ def draw_otr(ratio_K: Any, alpha_K: Any, interval_Kx2: Any,
                                                               if by_stderr.any() else "")
                 + (", cut at the panel's edge)" if clipped else ")"))
     log_axes(ax, "over-training ratio r = T / N", "compute exponent alpha_C", y_log=False)
+    ax.xaxis.set_major_locator(FixedLocator(ratio_K))  # the swept ratios themselves (1-2-5 steps left r = 40 bare)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_ylim(low, high)
     ax.legend(fontsize=8)
     ax.set_title("Compute exponent per over-training ratio (L = lambda_C C^-alpha_C)", fontsize=9)
@@ -626,6 +628,8 @@ def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
         ticks = MaxNLocator(nbins=5, steps=[1, 2, 5, 10]).tick_values(lo, hi)  # 3.46, 3.47 (not 3.4625)
     else:
         ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+        if sum(lo <= t <= hi for t in ticks) < 3:  # 2.4 .. 11 labelled only 5 and 10
+            ticks = LogLocator(subs=(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)).tick_values(lo, hi)
     kept = [t for t in ticks if lo <= t <= hi]
     axis.set_major_locator(FixedLocator(kept))
     axis.set_minor_locator(NullLocator())
