@@ -588,16 +588,16 @@ def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None,
     entries: list[dict] = []
     for start in range(0, len(runs), limit):
         chunk = runs[start:start + limit]
-        for p in chunk:  # the run folder exists from submission on, so `sweep status` lists it
-            if p.point.run.path not in recorded:  # once per run, not per job (a trunk's segments)
-                recorded.add(p.point.run.path)
-                p.point.run.write_config(p.point.cfg)
-                p.point.run.record_overrides(p.point.overrides)
         executor = make_executor(options, bucket, after)
         with executor.batch():
             jobs = [executor.submit(TrainJob(p.point.cfg, until_step=p.job.until_step, group=p.job.group,
                                                rung=p.job.rung))
                     for p in chunk]
+        for p in chunk:  # once queued (a refused sbatch recorded a launch that never was), the run folder exists,
+            if p.point.run.path not in recorded:  # so `sweep status` lists it; once per run, not per job
+                recorded.add(p.point.run.path)
+                p.point.run.write_config(p.point.cfg)  # (the job writes the same config.yaml when it starts)
+                p.point.run.record_overrides(p.point.overrides)
         for p, job in zip(chunk, jobs):
             paths = getattr(job, "paths", None)
             submitted[id(p)] = str(job.job_id)

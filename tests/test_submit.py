@@ -93,6 +93,9 @@ def test_an_array_sbatch_refuses_is_one_error_and_the_arrays_queued_before_it_st
                                           r"name specified; 1 job\(s\) before it were queued"):  # was: a traceback
         submit_grid(planned, options(tmp_path), make_executor=RefusingRest)
     assert set(latest_jobs(tmp_path / "runs")) == {p.point.run.path.name for p in planned if p.bucket.name == "tiny"}
+    for p in planned:  # the refused array's run records no launch (overrides.yaml said one happened)
+        queued = p.bucket.name == "tiny"
+        assert (p.point.run.read_overrides() is not None) == queued == (p.point.run.path / "config.yaml").exists()
 
 
 def test_each_submitted_run_records_the_overrides_of_its_grid_point(tmp_path, shared_cache_dir):
