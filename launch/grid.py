@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -272,6 +273,11 @@ def check_override_keys(overrides: Iterable[str]) -> None:
             raise ConfigError(f"{override}: {key} is a config group; accepted: {', '.join(options)}")
 
 
+WRONG_TYPE = re.compile(r"Value '(?P<value>.*)' (?:of type '\w+' could not be converted to (?P<kind>\w+)|is not a "
+                        r"valid (?P<bool>bool)) .*?full_key: (?P<key>\S+)")
+ACCEPTED_TYPE = {"Float": "a number", "Integer": "a whole number", "Boolean": "true or false"}  # OmegaConf's types
+
+
 def composition_error(err: Exception) -> str:
     """Hydra's or OmegaConf's error as one line: its message without the advice to append a key
     with `+` and without OmegaConf's internal object type."""
@@ -281,6 +287,10 @@ def composition_error(err: Exception) -> str:
     if "Config search path:" in lines:
         lines = lines[:lines.index("Config search path:")]
     kept = [line for line in lines if line and not line.startswith(("To append", "object_type", "reference_type", "Set the env"))]
+    typed = WRONG_TYPE.search(" ".join(kept))
+    if typed is not None:  # "Value 'abc' of type 'str' could not be converted to Float; full_key: optim.lr"
+        kind = "Boolean" if typed["bool"] else typed["kind"]
+        return f"{typed['key']}={typed['value']}: accepted is {ACCEPTED_TYPE.get(kind, kind)}"
     return " ".join(line if line.endswith((":", ".", ";")) else line + ";" for line in kept).rstrip(";") \
         or type(err).__name__
 

@@ -145,8 +145,8 @@ IN_PROCESS_CASES = [
     (["data=synthetic", "data.vocab_size=8"], ["data.synthetic.branching=8", "[1, 7]"]),
     (["data=synthetic", "data.tokenizer=byte"], ["data.tokenizer=byte", "accepted are none"]),
     (["data.tokenizer=none"], ["data.tokenizer=none", "only goes with data=synthetic"]),
-    (["model.d=wide"], ["model.d", "wide", "Integer"]),
-    (["model.d=[64,128]"], ["model.d", "list", "Integer"]),
+    (["model.d=wide"], ["model.d=wide: accepted is a whole number"]),
+    (["model.d=[64,128]"], ["model.d=[64, 128]: accepted is a whole number"]),
     (["model.dd=64"], ["model.dd", "accepted keys of model", "head_dim", "did you mean model.d"]),
     (["+modle.d=64"], ["modle", "accepted keys", "model"]),
     (["+model.width=64"], ["model.width", "accepted keys of model"]),
@@ -170,7 +170,10 @@ IN_PROCESS_CASES = [
     (["data.cache_dir={a_file}/cache"], ["data.cache_dir=", "which is a file"]),
     pytest.param(["out_dir={read_only}/runs"], ["out_dir=", "read-only"], marks=NOT_ROOT),
     (["-m", "model.l=1,2", "out_dir={a_file}"], ["out_dir=", "is a file"]),
-    (["-m", "model.l=1,2", "optim.lr=abc"], ["optim.lr", "abc"]),
+    (["-m", "model.l=1,2", "optim.lr=abc"], ["optim.lr=abc: accepted is a number"]),
+    (["optim.lr=abc"], ["optim.lr=abc: accepted is a number"]),  # was OmegaConf's "could not be converted to Float"
+    (["model.d=1.5"], ["model.d=1.5: accepted is a whole number"]),
+    (["train.compile=maybe"], ["train.compile=maybe: accepted is true or false"]),
 ]
 
 
@@ -207,7 +210,7 @@ def test_sweep_status_of_a_file_says_it_is_a_file_and_fit_reads_a_runs_file_give
     assert "lacks the column(s) n_params, tokens, loss" in capsys.readouterr().out
     (tmp_path / "runs.txt").write_text("d,l\n")
     assert sweep_cli(["fit", str(tmp_path / "runs.txt")]) == 2
-    assert "--runs-table FILE" in capsys.readouterr().out
+    assert "a file ending .csv, .tsv, .json, .jsonl, .parquet" in capsys.readouterr().out  # was: use --runs-table
 
 
 FIX_CASES = [  # `sweep fit` / `sweep report` --fix: refused before any fit, naming the value and what is accepted
