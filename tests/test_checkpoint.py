@@ -53,6 +53,22 @@ def test_the_file_keeps_the_layout_of_format_version_1_and_such_files_load(tmp_p
         "step": 9, "wall_seconds": 7.5, "losses": {"since_log": [2.5], "recent": [2.5]}}
 
 
+def test_a_checkpoint_of_another_run_is_refused_naming_both_and_one_of_no_name_loads(tmp_path):
+    """A trunk's checkpoint copied into a cosine run of the same shape resumed to another loss (5.4477 for
+    its own 5.5370), with nothing said."""
+    path = tmp_path / "latest.pt"
+    model, optimizer = model_and_optimizer(0)
+    save_checkpoint(path, model, optimizer, {"step": 5}, run="d16-wsd-trunk")
+    assert torch.load(path, weights_only=True)["run"] == "d16-wsd-trunk"
+    assert load_checkpoint(path, *model_and_optimizer(1), run="d16-wsd-trunk") == {"step": 5}
+    with pytest.raises(ConfigError, match=r"checkpoint .*latest.pt was written by the run d16-wsd-trunk, not by "
+                                          r"d16-cosine: copied in from another run; move it away"):
+        load_checkpoint(path, *model_and_optimizer(1), run="d16-cosine")
+    saved = torch.load(path, weights_only=True)
+    torch.save({k: v for k, v in saved.items() if k != "run"}, path)  # written before checkpoints named their run
+    assert load_checkpoint(path, *model_and_optimizer(1), run="d16-cosine") == {"step": 5}
+
+
 def test_no_checkpoint_means_start_from_zero(tmp_path):
     model, optimizer = model_and_optimizer(0)
     assert load_checkpoint(tmp_path / "latest.pt", model, optimizer) is None

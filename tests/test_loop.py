@@ -126,6 +126,22 @@ def test_a_crash_is_recorded_as_failed_and_the_rerun_resumes_from_the_last_check
     assert resumed["final_eval_loss"] == reference["final_eval_loss"]
 
 
+def test_a_checkpoint_copied_in_from_another_run_is_refused_before_any_step(tiny_config, tmp_path):
+    """Another run of the same shape's checkpoint resumed this one into that run's loss, with exit code 0."""
+    other = tiny_config("optim.lr=1e-2", "train.checkpoint_every_minutes=1e-9")
+    train(other)
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.checkpoint_file.parent.mkdir(parents=True)
+    shutil.copy(RunDir.for_config(other).checkpoint_file, run.checkpoint_file)
+    with pytest.raises(ConfigError, match=rf"written by the run {RunDir.for_config(other).path.name}, not by "
+                                          rf"{run.path.name}: copied in from another run"):
+        train(cfg)
+    assert not run.metrics_file.exists() and "copied in from another run" in run.read_result()["error"]
+    run.checkpoint_file.unlink()  # moved away, as the message says: the run trains from step 0
+    assert train(cfg)["status"] == "complete"
+
+
 def test_a_torn_last_metrics_line_is_dropped_and_the_run_resumes_exactly_the_same(
         tiny_config, tmp_path, monkeypatch):
     reference = train(tiny_config(f"out_dir={tmp_path / 'uninterrupted'}"))

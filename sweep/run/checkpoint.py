@@ -7,8 +7,8 @@ the file and the free space (the temporary file is removed). It holds the model,
 the step (which is also the data position: the reader is a function of (seed, step, rank) and
 the learning rate a function of the step), the RNG states, and the rest of the run's state
 (sweep/run/state.py RunState.state_dict: wall time, recent losses, step timer). The file's layout
-(FORMAT_VERSION 1): {format_version, step, model, optimizer, rng_cpu, rng_cuda, extra}, `extra`
-holding the run state less its step. Loaded with `weights_only=True`: no pickled code runs on load.
+(FORMAT_VERSION 1): {format_version, run, step, model, optimizer, rng_cpu, rng_cuda, extra}, `run`
+the name of the run folder that wrote it (checked on load), `extra` the run state less its step. Loaded with `weights_only=True`: no pickled code runs on load.
 """
 
 from __future__ import annotations
@@ -26,14 +26,20 @@ from sweep.storage import atomic_write, describe_bytes, free_bytes, write_whole
 FORMAT_VERSION = 1
 
 
+class WrongRun(Exception):
+    """A checkpoint written by another run (its name)."""
+
+
 def save_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, run_state: dict[str, Any]
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, run_state: dict[str, Any], run: str | None = None
 ) -> None:
     """Save the model, the optimizer, the RNG states and `run_state` (RunState.state_dict(): a
-    `step` and plain values) to `path`, whole or not at all."""
+    `step` and plain values) to `path`, whole or not at all; `run`: the name of the run folder
+    that wrote it, which `load_checkpoint` checks."""
     extra = {k: v for k, v in run_state.items() if k != "step"}
     state = {
         "format_version": FORMAT_VERSION,
+        "run": run,
         "step": run_state["step"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -113,10 +119,12 @@ def damaged_record(path: Path) -> str | None:
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, run: str | None = None
 ) -> dict[str, Any] | None:
     """Restore model, optimizer and RNG from `path` if it exists and return the run state saved
-    with them (for RunState.load_state_dict), else None."""
+    with them (for RunState.load_state_dict), else None. `run`: the run folder it must have been
+    written by (a checkpoint naming another run is a ConfigError: one copied in from a run of the same
+    shape resumed into a wrong loss, with nothing said; one written before runs were named passes)."""
     if not path.exists():
         return None
     damaged = damaged_record(path)
@@ -127,8 +135,14 @@ def load_checkpoint(
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {state.get('format_version')} != {FORMAT_VERSION}")
+        written_by = state.get("run")
+        if run is not None and written_by is not None and written_by != run:
+            raise WrongRun(written_by)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+    except WrongRun as err:
+        raise ConfigError(f"checkpoint {path} was written by the run {err}, not by {run}: copied in from another "
+                          "run; move it away to restart this run from step 0, or put back its own") from None
     except Exception as err:
         # torch's first sentence only: the rest is its advice for files of its own (weights_only=False)
         reason = (str(err).strip().splitlines() or [""])[0].split(". ")[0]

@@ -264,7 +264,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     eval_tokens = setup.corpus.eval_tokens()
 
     state = RunState.start(t.log_every, placement.device, origin=setup.started_at)
-    saved = load_checkpoint(run.checkpoint_file, model, optimizer)
+    saved = load_checkpoint(run.checkpoint_file, model, optimizer, run=run.path.name)
     if saved is not None:
         state.load_state_dict(saved)
         if state.step >= setup.stop_step and run_role(cfg) is None and setup.stop_step < budget.steps:
@@ -272,6 +272,9 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                      run.path.name, state.step, setup.stop_step)
             tracker.interrupted()
             return segment_done(run, setup.stop_step)
+        if state.step > setup.stop_step and run_role(cfg) != TRUNK:  # no run of this config gets there
+            raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past this run's last step "
+                              f"{setup.stop_step}: not its checkpoint; move it away to restart the run from step 0")
         if state.step > setup.stop_step:  # a trunk past a segment end whose checkpoint it did not keep
             raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past step {setup.stop_step} where "
                               f"this trunk should have kept {run.kept_checkpoint(setup.stop_step).name}: its "
@@ -305,7 +308,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
 
     def save() -> None:
         if writes:
-            save_checkpoint(run.checkpoint_file, model, optimizer, state.state_dict())
+            save_checkpoint(run.checkpoint_file, model, optimizer, state.state_dict(), run=run.path.name)
 
     divergence_limit = t.divergence_factor * math.log(shape.vocab_size)
     # With early stopping on, every run also evaluates at its probe step P and the log steps either
@@ -421,7 +424,7 @@ def start_from_trunk(setup: RunSetup, model: torch.nn.Module, optimizer: torch.o
     the branch's metrics.jsonl and sent to its tracker (its curve is whole, as a resumed run's)."""
     trunk, path = trunk_checkpoint(setup.cfg)
     try:
-        saved = load_checkpoint(path, model, optimizer)
+        saved = load_checkpoint(path, model, optimizer, run=trunk.path.name)
     except ConfigError as err:  # the trunk's file, not this run's: moving it away would not restart anything
         raise ConfigError(f"{str(err).split('; ')[0]}; this cooldown branch starts from it, and "
                           + RETRAIN_TRUNK.format(trunk=trunk.path)) from err
