@@ -166,6 +166,17 @@ def run_name_prefix(cfg: TrainConfig) -> str:
     return "-".join(_config_labels(cfg))
 
 
+def settings_prefix(config: dict[str, Any]) -> str | None:
+    """run_name_prefix of a config.yaml read as a plain mapping; None where a setting it names is
+    missing or not a number (the reader of that file says so)."""
+    try:
+        values = (config["model"]["d"], config["model"]["l"], config["train"]["batch_size"], config["optim"]["lr"],
+                  config["optim"]["weight_decay"], config["budget"]["tokens_per_param"])
+        return "-".join(_grid_labels(*values))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def legacy_run_name_prefix(cfg: TrainConfig) -> str:
     """The prefix run folders had before tokens per parameter joined it, `d512-l8-b256-lr3.0e-03-wd0.1`:
     sweep/rundir.py finds a run started then under it (the hash that follows is the same)."""

@@ -157,6 +157,30 @@ def test_a_damaged_config_is_one_error_naming_the_file(tmp_path, text, problem):
     assert str(caught.value).startswith(f"{run.config_file}: ") and "\n" not in str(caught.value)
 
 
+def test_a_config_edited_to_settings_its_folder_name_does_not_have_is_damaged(tiny_config):
+    """A complete run's config.yaml edited to lr 0.01 in a folder lr3.0e-03: `sweep status` showed 0.01,
+    the fits took it, `sweep suggest` proposed runs at it."""
+    import yaml
+
+    cfg = tiny_config("optim.lr=3e-3")
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    assert run.read_config()["optim"]["lr"] == 3e-3
+    edited = yaml.safe_load(run.config_file.read_text())
+    edited["optim"]["lr"] = 0.01
+    run.config_file.write_text(yaml.safe_dump(edited))
+    with pytest.raises(DamagedFile, match=r"config.yaml: does not match its run folder's name: its settings read "
+                                          r"d\d+-l\d+-b\d+-lr1.0e-02-.*\(edited after the run was made\?\); re-run"):
+        run.read_config()
+    legacy = RunDir(run.path.parent / legacy_run_name(cfg))  # an old folder's name without -tpp: its settings match
+    legacy.write_config(cfg)
+    assert legacy.read_config()["optim"]["lr"] == 3e-3
+    elsewhere = RunDir(run.path.parent / "my-copy")  # not a run's name: nothing to compare with
+    elsewhere.path.mkdir()
+    elsewhere.config_file.write_text(yaml.safe_dump(edited))
+    assert elsewhere.read_config()["optim"]["lr"] == 0.01
+
+
 def test_a_torn_last_metrics_line_was_never_acknowledged_and_is_dropped(tmp_path):
     run = RunDir(tmp_path / "r")
     run.path.mkdir()
