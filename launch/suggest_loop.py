@@ -44,6 +44,8 @@ to go further give a larger N.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import logging
 import os
 import subprocess
@@ -51,7 +53,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from omegaconf import OmegaConf
 
@@ -74,6 +76,7 @@ log = logging.getLogger("sweep.suggest")
 
 REPO = Path(__file__).resolve().parent.parent
 MULTIRUN_FILE = "multirun.yaml"
+LOCK_FILE = ".rounds.lock"  # in the folder's suggest/: held by the loop running there
 ACTIVE = ("queued", "running")  # a run's status while its job has not ended (launch/queue.py attach_queue_state)
 FIT_OPTIONS = ("target_compute", "law", "resamples", "seed", "level")  # what the fit before / after takes
 
@@ -101,7 +104,7 @@ class LoopResult:
     width: float  # L*'s relative interval width then (NaN where unknown)
 
 
-Train = Callable[[Path, Sequence[GridPoint]], None]
+Train = Callable[[Path, Sequence[GridPoint]], Optional[dict[str, str]]]  # -> {run: why its launch failed}
 
 
 def run_from_args(args: argparse.Namespace, candidates_for: Callable[[RunsTable], Sequence[Candidate]],
@@ -161,6 +164,29 @@ def run_rounds(sweep_dir: str | os.PathLike, *, candidates_for: Callable[[RunsTa
         check_launch_settings(launch_settings(sweep_dir))
         check_launch_accepts(sweep_dir)
     train = train or train_points
+    with loop_lock(sweep_dir):
+        return _loop(sweep_dir, candidates_for, suggest_options, rounds, until_width, train)
+
+
+@contextlib.contextmanager
+def loop_lock(sweep_dir: Path) -> Iterator[None]:
+    """Held while a loop runs on the folder (flock on suggest/.rounds.lock, released when the
+    process ends); ConfigError when another loop holds it: two loops at once recorded one round
+    twice, the second calling the run the first was training failed."""
+    path = Path(sweep_dir) / "suggest" / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another `sweep suggest --rounds` is running on {sweep_dir} (it holds {path}): let it "
+                              "end, or stop it and run this command again (its rounds are recorded)") from None
+        yield
+
+
+def _loop(sweep_dir: Path, candidates_for: Callable[[RunsTable], Sequence[Candidate]], suggest_options: dict[str, Any],
+          rounds: int, until_width: float | None, train: Train) -> LoopResult:
+    """run_rounds once its checks have passed and its lock is held."""
     fit_options = {k: suggest_options[k] for k in FIT_OPTIONS if suggest_options.get(k) is not None}
     record = read_rounds(sweep_dir)
     if record.open_round is not None:
@@ -214,8 +240,8 @@ def stop(sweep_dir: Path, record, reason: str, detail: str, width: float) -> Loo
 def finish_round(sweep_dir: Path, round_: Round, points: Sequence[GridPoint], train: Train,
                  fit_options: dict[str, Any]) -> None:
     """Train the round's points, wait, refit; record the outcomes and the fit after (`ended`)."""
-    train(sweep_dir, points)
-    outcomes = [outcome(p) for p in points]
+    reasons = train(sweep_dir, points) or {}  # run -> why its launch command failed (train_points)
+    outcomes = [outcome(p, reasons.get(p.run.path.name)) for p in points]
     failed = [o["run"] for o in outcomes if o["status"] != COMPLETE]
     if failed:
         log.warning("round %d: %d of %d run(s) did not complete (%s): the refit takes the others",
@@ -225,13 +251,17 @@ def finish_round(sweep_dir: Path, round_: Round, points: Sequence[GridPoint], tr
                  n_complete=complete_runs(sweep_dir))
 
 
-def outcome(point: GridPoint) -> dict[str, Any]:
+def outcome(point: GridPoint, launch_error: str | None = None) -> dict[str, Any]:
     """A proposal's run once its job ended: complete, diverged, or failed (no result, or a failed
-    one), with its final eval loss."""
+    one), with its final eval loss and, failed, why: its result's error, else its launch command's
+    (`launch_error`), else that it wrote no result (the error was null, the cause only on the console)."""
     result = point.run.read_result() or {}
     status = result.get("status") or "failed"
+    error = result.get("error") or (launch_error if status != COMPLETE else None)
+    if status == "failed" and error is None and not result:
+        error = f"no result.json in {point.run.path}: the run did not end (its log, or the launch's output, says why)"
     return {"run": point.run.path.name, "status": status, "final_eval_loss": result.get("final_eval_loss"),
-            "error": result.get("error")}
+            "error": error}
 
 
 def has_same_runs(sweep_dir: Path, last: Round) -> bool:
@@ -333,14 +363,16 @@ def readable_overrides(run: RunDir) -> list[str] | None:
         return None
 
 
-def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> None:
+def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> dict[str, str]:
     """Train the points through the sweep's own launcher (module docstring) and return once each has
-    ended. A point whose command fails is logged and left to its run's outcome; one the launch
+    ended, with {run: why its launch command failed} for those whose command failed (logged, and
+    left to the run's outcome, which records it where the run wrote no error of its own); one the launch
     refuses (exit code 2: a user error, before any compute) stops the loop with its message, the
     round left open in rounds.jsonl, so that the same command, once it is fixed, trains the round's
     recorded proposals."""
     settings = launch_settings(sweep_dir)
     prepare_streamed_data(points)
+    reasons: dict[str, str] = {}
     for point in points:
         cmd = [sys.executable, "-m", "sweep.train", "-m", *settings.hydra_overrides, *point.overrides]
         log.info("%s: %s", point.run.path.name, " ".join(cmd[1:]))
@@ -351,9 +383,11 @@ def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: 
                 raise ConfigError(f"{point.run.path.name}: the launch refused it: {tail[-1][len('error: '):]}; fix it "
                                   "and run the same command again: the round's proposals are recorded and are "
                                   "trained then")
-            log.warning("%s: the launch command exited %d: %s", point.run.path.name, proc.returncode, " | ".join(tail))
+            reasons[point.run.path.name] = f"the launch command exited {proc.returncode}: {' | '.join(tail)}"
+            log.warning("%s: %s", point.run.path.name, reasons[point.run.path.name])
     if settings.queued:
         wait_for_runs(sweep_dir, [p.run.path.name for p in points], wait_interval_s)
+    return reasons
 
 
 def prepare_streamed_data(points: Sequence[GridPoint]) -> None:

@@ -313,12 +313,19 @@ def test_the_report_of_a_folder_with_rounds_has_an_active_rounds_section(law_swe
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
     run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
                suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=StandIn())
+
+    def launch_failed(sweep_dir, points):
+        return {p.run.path.name: "the launch command exited 1: out of memory" for p in points}
+
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=2,
+               suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=launch_failed)
     report = write_report(load_runs_table(law_sweep), tmp_path / "report", bootstrap_resamples=20)
     text = report.markdown.read_text()
     section = text[text.index("## 8. Active rounds"):]
-    (r,) = read_rounds(law_sweep).rounds
+    r, failed = read_rounds(law_sweep).rounds
     assert f"`{r.runs[0]}` (complete)" in section and " -> " in section
-    assert "The loop stopped after 1 round(s): the rounds asked for are done" in section
+    assert f"- `{failed.runs[0]}` (round 2): the launch command exited 1: out of memory" in section
+    assert "The loop stopped after 2 round(s): the rounds asked for are done" in section
 
 
 # --- for real: the local launcher, a tiny sweep ----------------------------------------------------
@@ -379,3 +386,34 @@ def test_on_slurm_the_proposals_are_submitted_as_jobs_and_waited_for(slurm_clust
     entry = [json.loads(line) for line in (law_sweep / "sweep_manifest.jsonl").read_text().splitlines()][-1]
     assert entry["run"] == r.runs[0] and entry["bucket"] == "cpu"  # a Slurm job of the sweep's bucket
     assert slurm_cluster.final_state(entry["job_id"]) == "COMPLETED"
+
+
+def test_a_proposal_whose_launch_failed_is_recorded_failed_with_why(law_sweep, shared_cache_dir):
+    """Its error was null in rounds.jsonl while the console printed the cause."""
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+
+    def launch_failed(sweep_dir, points):
+        return {p.run.path.name: "the launch command exited 1: NameError: name 're' is not defined" for p in points}
+
+    run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+               suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=launch_failed)
+    (record,) = read_rounds(law_sweep).rounds
+    (failed,) = record.ended["outcomes"]
+    assert failed["status"] == "failed" and failed["error"].endswith("NameError: name 're' is not defined")
+
+
+def test_a_second_loop_on_the_same_folder_is_refused_while_the_first_runs(law_sweep):
+    """Two loops at once recorded round 4 twice, and the second called the run the first was training failed."""
+    import fcntl
+
+    from launch.suggest_loop import LOCK_FILE
+
+    lock = law_sweep / "suggest" / LOCK_FILE
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the first loop, in this process's stead
+        with pytest.raises(ConfigError, match=r"another `sweep suggest --rounds` is running on .*sweep \(it holds "
+                                              r".*\.rounds\.lock\): let it end"):
+            run_rounds(law_sweep, candidates_for=lambda table: [], rounds=1,
+                       suggest_options={**OPTIONS, "target_compute": 1e15}, train=lambda *a: None)
+    assert not rounds_path(law_sweep).exists()

@@ -492,6 +492,10 @@ def _section_active_rounds(source: str) -> str | None:
              "the round chose from and of the refit once its runs ended (\"training\": not ended).", "",
              _md_table(("round", "runs proposed (outcome)", "FLOPs", "L*(C) before -> after",
                         "N_opt(C) before -> after"), rows), ""]
+    failures = [f"`{o['run']}` (round {r.number}): {o['error']}" for r in record.rounds
+                for o in (r.ended or {}).get("outcomes") or [] if o.get("status") != "complete" and o.get("error")]
+    if failures:
+        lines += ["Runs that did not complete, and why:", "", *(f"- {f}" for f in failures), ""]
     if record.stopped is not None:
         reason = record.stopped.get("reason")
         lines.append(f"The loop stopped after {record.stopped.get('round')} round(s): "
