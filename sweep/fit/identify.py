@@ -130,8 +130,9 @@ def _design_flags(fit: Any) -> list[Flag]:
     1.69 and 0.34, N_opt 3.6x off, with nothing flagged). One fewer is needed per parameter held
     (--fix E=...). Chinchilla's size exponent is alpha; sub-scaling's, beta. Runs all at about one
     tokens per parameter (within ONE_RATIO_SPREAD) lie on one line T = r N: the two power laws in N
-    and in T are one in N there (a known law sampled at 20 tokens per parameter, noise-free, gave
-    N_opt 5.8x off; with 0.5% noise alpha 0.08 for 0.34), unless an exponent or coefficient is held."""
+    and in T are one in N there (a known law at Cerebras-GPT's 7 sizes and 20 tokens per parameter,
+    0.5% noise: no allocation in 10 of 20 seeds, N_opt a median 14x off in the rest; benchmarks/
+    one_ratio.py), unless an exponent or coefficient is held."""
     size_exponent, token_exponent = ("beta", "alpha") if fit.form == "subscaling" else ("alpha", "beta")
     out = []
     for exponent, values, what in ((size_exponent, fit.N_R, "model sizes N"), (token_exponent, fit.tokens_R,
