@@ -32,7 +32,7 @@ from launch.jobs import PARTIAL, Job, job_plan, last_step
 from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 from sweep.progress import progress
 from sweep.record import DAMAGED, STOPPED_EARLY
 from sweep.rundir import describe_holder
@@ -395,14 +395,14 @@ def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: 
         steps = max(1, job.last_step - job.first_step)
         done += job.flops * min(1.0, max(0.0, (last_step(job.point.run.metrics_file) - job.first_step) / steps))
     points = list({id(j.point): j.point for j in running}.values())
-    bar.update(done=len(outcomes), info=describe_runs(outcomes.values(), points), work=(done, total))
+    ended = sum((o.result or {}).get("status") != HELD for o in outcomes.values())  # a held run trains on elsewhere
+    bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total))
 
 
 def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int = 3) -> str:
     """'2 complete, 1 failed, 1 stopped_early, 2 running: d16-..., d32-...' (running names: the
     first few)."""
-    counts = Counter("failed" if o.error is not None and not o.result else (o.result or {}).get("status", "failed")
-                     for o in outcomes)
+    counts = Counter(_outcome_status(o) for o in outcomes)
     held = counts.pop(HELD, 0)  # held by another process: ended here, training there
     parts = [f"{n} {status}" for status, n in sorted(counts.items())]
     if held:
@@ -412,6 +412,13 @@ def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int 
         more = f" +{len(names) - names_shown}" if len(names) > names_shown else ""
         parts.append(f"{len(running)} running: {', '.join(names[:names_shown])}{more}")
     return ", ".join(parts)
+
+
+def _outcome_status(outcome: Outcome) -> str:
+    """An outcome's status as the progress line counts it: a damaged run was skipped, not failed."""
+    if outcome.error is not None and not outcome.result:
+        return "damaged" if isinstance(outcome.error, DamagedFile) else "failed"
+    return (outcome.result or {}).get("status", "failed")
 
 
 def held_outcome(point: GridPoint, holder: dict[str, Any]) -> Outcome:

@@ -12,7 +12,7 @@ import pytest
 
 from launch.local import LocalOptions, Outcome, RunFailed, describe_runs, report_sweep
 from launch.queue import latest_jobs
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, DamagedFile
 from sweep.progress import progress
 from sweep.rundir import RunDir, iter_run_dirs
 
@@ -192,13 +192,25 @@ def test_a_ladder_s_eta_counts_each_job_s_own_steps_once(tmp_path):
     assert bar.work == (8e14, 1e15)  # the segment, and none of the branch's own 20 steps yet
 
 
-def test_failed_and_held_runs_are_counted_apart():
+def test_failed_damaged_and_held_runs_are_counted_apart(tmp_path):
     def outcome(result, error=None):
         return Outcome(None, result, error)
     text = describe_runs([outcome({"status": "complete"}), outcome(None, RuntimeError("boom")),
                           outcome({"status": "failed"}, RuntimeError("nan")), outcome({"status": "diverged"}),
-                          outcome({"status": "running", "held_by": {}})], [])
-    assert text == "1 complete, 1 diverged, 2 failed, 1 training in another process"
+                          outcome({"status": "running", "held_by": {}}),
+                          outcome(None, DamagedFile(tmp_path / "result.json", "holds status 'compleet'", "delete it"))],
+                         [])
+    assert text == "1 complete, 1 damaged, 1 diverged, 2 failed, 1 training in another process"  # damaged: skipped
+
+
+def test_a_run_another_process_trains_is_not_counted_as_ended(tmp_path):
+    """Was "sweep: 2/2 runs ended (100%)", exit 0, while an orphaned run still trained."""
+    point = FakePoint(tmp_path / "a", 0, 100)
+    job = SimpleNamespace(point=point, flops=1e14, first_step=0, last_step=100)
+    held = Outcome(point, {"status": "running", "held_by": {}}, None)
+    with progress(1, "sweep", enabled=False) as bar:
+        report_sweep(bar, [job], set(), {id(point): held}, [])
+    assert bar.done == 0 and "1 training in another process" in bar.info
 
 
 def test_a_job_waiting_on_a_run_another_process_trains_says_so_not_that_it_failed():
