@@ -376,7 +376,9 @@ def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Ou
         how, then = f"was interrupted ({saved_or_not})", ""
     else:
         how, then = "did not end well", ""
-    reason = f"not run: {failed.label} {how}; running the sweep again{f' {then}' if then else ''} runs it"
+    # the run, not the segment waited for: [56 -> 112] "was interrupted" when [0 -> 56] was, and it never started
+    waited = failed.label if failed.point is job.point or not ended else failed.point.run.path.name
+    reason = f"not run: {waited} {how}; running the sweep again{f' {then}' if then else ''} runs it"
     log.warning("%s: cancelled: %s", job.label, reason)
     return Outcome(job.point, {"status": CANCELLED, "error": reason}, None)
 

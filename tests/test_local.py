@@ -218,21 +218,22 @@ def test_a_job_waiting_on_a_run_another_process_trains_says_so_not_that_it_faile
     from launch.local import cancelled_outcome
 
     trunk, branch = SimpleNamespace(label="trunk [steps 225 -> 449]"), SimpleNamespace(label="branch tpp10")
-    trunk.point, branch.point = SimpleNamespace(), SimpleNamespace()
+    trunk.point, branch.point = SimpleNamespace(run=SimpleNamespace(path=Path("d16-trunk"))), SimpleNamespace()
     held = {id(trunk.point): Outcome(trunk.point, {"status": "running", "held_by": {"pid": 7, "host": "n1"}}, None)}
     reason = cancelled_outcome(branch, trunk, held).result["error"]
-    assert reason == ("not run: trunk [steps 225 -> 449] is training in another process (pid 7 on n1 since None); "
+    assert reason == ("not run: d16-trunk is training in another process (pid 7 on n1 since None); "
                       "running the sweep again once it has ended runs it")
 
 
 def test_a_job_waiting_on_a_run_killed_before_its_result_claims_no_checkpoint_it_may_not_have():
     from launch.local import cancelled_outcome
 
-    trunk, branch = SimpleNamespace(label="trunk [steps 0 -> 129]"), SimpleNamespace(label="branch tpp1")
-    trunk.point, branch.point = SimpleNamespace(), SimpleNamespace()
+    trunk, branch = SimpleNamespace(label="trunk [steps 56 -> 112]"), SimpleNamespace(label="branch tpp1")
+    trunk.point, branch.point = SimpleNamespace(run=SimpleNamespace(path=Path("d16-trunk"))), SimpleNamespace()
     killed = {id(trunk.point): Outcome(trunk.point, {"status": "interrupted", "signalled": True, "log": None}, None)}
     reason = cancelled_outcome(branch, trunk, killed).result["error"]  # was: "(its checkpoint is saved)", none was
     assert "was interrupted (it resumes from its last checkpoint, if it kept one)" in reason
+    assert reason.startswith("not run: d16-trunk was") and "56 -> 112" not in reason  # [0 -> 56] was, not that
 
 
 # --- a cooldown-branch ladder: its jobs in dependency order -------------------------------------
