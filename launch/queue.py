@@ -19,7 +19,7 @@ import logging
 import re
 import subprocess
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sweep.storage import tail_lines
 
@@ -149,10 +149,7 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
         out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids + arrays)],
                              capture_output=True, text=True, timeout=timeout_s)
         if out.returncode == 0:
-            for line in out.stdout.splitlines():
-                job_id, _, state = line.partition("|")
-                for task in expand_job_ids(job_id) if job_id else []:
-                    states[task] = state.split()[0] if state else "UNKNOWN"
+            states.update(_by_task(out.stdout, lambda state: state.split()[0] if state else "UNKNOWN"))
             for i in ids:
                 if i not in states and i.split("_")[0] in states:
                     states[i] = states[i.split("_")[0]]
@@ -160,13 +157,23 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
         if missing:  # accounting lags or is off: ask the controller
             out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
                                  capture_output=True, text=True, timeout=timeout_s)
-            for line in out.stdout.splitlines():
-                job_id, _, state = line.partition("|")
-                for task in expand_job_ids(job_id) if job_id else []:
-                    states[task] = state
+            states.update(_by_task(out.stdout, lambda state: state))
     except FileNotFoundError:
         return {}
     return {i: s for i, s in states.items() if i in ids}
+
+
+def _by_task(lines: str, state_of: Callable[[str], str]) -> dict[str, str]:
+    """task id -> state from sacct's or squeue's `ID|STATE` lines; a task's own line wins over a
+    line of the array's tasks left (`214_[1-2%2]|CANCELLED by 0` after `scancel 214_2`: its finished
+    214_1 read CANCELLED, and a running task PENDING)."""
+    own: dict[str, str] = {}
+    ranged: dict[str, str] = {}
+    for line in lines.splitlines():
+        job_id, _, state = line.partition("|")
+        for task in expand_job_ids(job_id) if job_id else []:
+            (ranged if "[" in job_id else own)[task] = state_of(state)
+    return {**ranged, **own}
 
 
 # Pending reasons waiting will not resolve (a group limit, Resources or Priority do resolve), each

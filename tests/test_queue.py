@@ -18,6 +18,17 @@ def test_without_slurm_no_state_is_known(tmp_path, monkeypatch):
     assert job_states(["1_0"]) == {} and pending_reasons(["1_0"]) == {}
 
 
+def test_a_task_s_own_line_wins_over_the_line_of_its_array_s_tasks_left(tmp_path, monkeypatch):
+    """After `scancel 214_2` (pending), sacct's line 214_[1-2%2]|CANCELLED covered 214_1, which had
+    completed: `sweep status` showed its finished run CANCELLED (and a running task PENDING)."""
+    for name, text in (("sacct", "214_0|COMPLETED\n214_1|COMPLETED\n214_[1-2%2]|CANCELLED by 0\n"), ("squeue", "")):
+        (tmp_path / name).write_text(f"#!/bin/sh\ncat <<'END'\n{text}END\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert job_states(["214_0", "214_1", "214_2"]) == {"214_0": "COMPLETED", "214_1": "COMPLETED",
+                                                       "214_2": "CANCELLED"}
+
+
 def test_a_job_that_ended_without_a_result_shows_as_failed_with_its_log(tmp_path, monkeypatch):
     import launch.queue
 
