@@ -35,9 +35,7 @@ here submits or trains.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from launch.grid import GridPoint
@@ -46,8 +44,7 @@ from sweep.early_stop import decided_past, decision_steps, early_stopped_groups,
 from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
-from sweep.rundir import RunDir, size_key
-from sweep.storage import tail_lines
+from sweep.rundir import RunDir, last_step, size_key
 
 RUN, SEGMENT, PROBE, RUNG, REST = "run", "segment", "probe", "rung", "rest"  # a Job's kind, beside BRANCH
 PARTIAL = (SEGMENT, PROBE, RUNG)  # kinds that train part of a run and leave it to a later job
@@ -134,17 +131,6 @@ def probe_done(point: GridPoint, step: int) -> bool:
     if state in FINISHED or state == STOPPED_EARLY or decided_past(point.cfg, step):
         return True
     return last_step(point.run.metrics_file) >= step
-
-
-def last_step(metrics_file: Path) -> int:
-    """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
-    end, so it costs the same at any length."""
-    for line in reversed(tail_lines(metrics_file)[:-1]):  # after the last newline: torn or empty
-        try:
-            return int(json.loads(line)["step"])
-        except (ValueError, KeyError, TypeError):  # the first, cut by the seek
-            continue
-    return 0
 
 
 def job_plan(grid: Sequence[GridPoint]) -> list[Job]:

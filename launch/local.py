@@ -28,14 +28,14 @@ import submitit
 
 from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
-from launch.jobs import PARTIAL, Job, job_plan, last_step
+from launch.jobs import PARTIAL, Job, job_plan
 from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
 from sweep.errors import ConfigError, DamagedFile
 from sweep.progress import progress
 from sweep.record import DAMAGED, STOPPED_EARLY
-from sweep.rundir import describe_holder
+from sweep.rundir import describe_holder, last_step
 from sweep.storage import describe_bytes, free_bytes
 
 log = logging.getLogger("sweep.launch")

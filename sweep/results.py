@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import DAMAGED, FINISHED, GRID_AXES, RUNNING, SETTINGS, STARTED, run_status
-from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs, seedless_setting
+from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs, last_step, seedless_setting
 
 ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
 
@@ -53,7 +53,9 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     # a live process holds it: a run training now (on this machine, or a failed one being retried)
     held = recorded not in FINISHED and run.holder() is not None
     if result is not None:
-        return {**row, **result, "run": row["run"], "path": row["path"], "status": run_status(recorded, held, True)}
+        status = run_status(recorded, held, True)
+        now = {"steps_done": last_step(run.metrics_file)} if status == RUNNING else {}  # a failed run resuming
+        return {**row, **result, "run": row["run"], "path": row["path"], "status": status, **now}
     metrics = run.read_metrics()
     last = metrics[-1] if metrics else {}
     evals = [r for r in metrics if r.get("eval_loss") is not None]

@@ -55,7 +55,7 @@ import yaml
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import FINISHED, STATUSES, legacy_run_name_prefix, run_name_prefix, run_status, settings_prefix
-from sweep.storage import atomic_write, write_failed
+from sweep.storage import atomic_write, tail_lines, write_failed
 
 log = logging.getLogger("sweep.rundir")
 
@@ -208,6 +208,17 @@ def run_name(cfg: TrainConfig) -> str:
 def legacy_run_name(cfg: TrainConfig) -> str:
     """The name the run's folder had before tokens per parameter joined the prefix (same hash)."""
     return f"{legacy_run_name_prefix(cfg)}-{run_hash(cfg)}"
+
+
+def last_step(metrics_file: Path) -> int:
+    """The step of the last whole line of a run's metrics.jsonl (0: none yet); reads only its
+    end, so it costs the same at any length."""
+    for line in reversed(tail_lines(metrics_file)[:-1]):  # after the last newline: torn or empty
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):  # the first, cut by the seek
+            continue
+    return 0
 
 
 class RunDir:

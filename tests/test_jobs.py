@@ -4,7 +4,7 @@ groups (which jobs, which waits for which, what each really spends), without run
 import json
 
 from launch.grid import compose_grid
-from launch.jobs import BRANCH, PROBE, REST, RUN, RUNG, SEGMENT, job_plan, last_step
+from launch.jobs import BRANCH, PROBE, REST, RUN, RUNG, SEGMENT, job_plan
 from sweep.early_stop import CONTINUE, STOP, MemberDecision, decision_steps, decisions_file, group_key, probe_step
 from sweep.ladder import branch_step, cooldown_start
 from sweep.record import training_flops
@@ -222,11 +222,3 @@ def test_a_probe_is_done_once_its_run_logged_its_probe_step_or_its_group_decided
     assert third.done()
     decisions.write_text('{"members": ')  # a damaged decisions file: not done, never a traceback
     assert not second.done()
-
-
-def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path):
-    metrics = tmp_path / "metrics.jsonl"
-    assert last_step(metrics) == 0  # no file yet
-    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
-                               for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
-    assert last_step(metrics) == 39

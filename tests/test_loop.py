@@ -120,6 +120,7 @@ def test_a_crash_is_recorded_as_failed_and_the_rerun_resumes_from_the_last_check
             train(cfg)
     failed = run.read_result()
     assert failed["status"] == "failed" and "node lost" in failed["error"] and "Traceback" in failed["traceback"]
+    assert failed["steps_done"] == run.read_metrics()[-1]["step"] > 0  # where it got to (sweep status showed 0)
 
     resumed = train(cfg)
     assert resumed["status"] == "complete"

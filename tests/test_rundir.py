@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import ConfigError, DamagedFile, StorageError
-from sweep.rundir import RunDir, legacy_run_name, run_name, size_key
+from sweep.rundir import RunDir, last_step, legacy_run_name, run_name, size_key
 
 
 def test_name_is_readable_coordinates_plus_hash(tiny_config):
@@ -298,3 +298,11 @@ def test_a_file_where_a_folder_of_the_run_goes_is_one_error_before_anything_is_w
     with pytest.raises(ConfigError):
         with run.hold():
             pass
+
+
+def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path):
+    metrics = tmp_path / "metrics.jsonl"
+    assert last_step(metrics) == 0  # no file yet
+    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
+                               for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
+    assert last_step(metrics) == 39

@@ -63,7 +63,7 @@ from sweep.ladder import (RETRAIN_TRUNK, SEGMENT_DONE, branch_step, check_planne
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
                           training_flops)
 from sweep.run.preempt import StopRequest
-from sweep.rundir import RunDir, RunHeld
+from sweep.rundir import RunDir, RunHeld, last_step
 from sweep.storage import atomic_write
 from sweep.run.state import RunState
 from sweep.run.loss import step_loss
@@ -238,7 +238,7 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
         # resuming a stopped run failed (a damaged checkpoint): its decision and predicted loss stay
         result = {**previous, "resume_failed": fields}
     else:
-        result = _result(cfg, compute_budget(cfg), FAILED, **fields)
+        result = _result(cfg, compute_budget(cfg), FAILED, steps_done=last_step(run.metrics_file), **fields)
     try:
         if not run.config_file.exists():
             run.write_config(cfg)
