@@ -200,3 +200,19 @@ def test_status_shows_a_run_stopped_early_with_its_predicted_final_loss_and_coun
     assert "5.4321 [5.1000, 5.7000]" in out and "predicted" in out  # the column, shown when a run was stopped
     assert f"stopped early: {stopped.path}: predicted final eval loss 5.4321 [5.1000, 5.7000]; its interval" in out
     assert run_fraction_done({"status": "stopped_early", "steps": 80, "steps_done": 20}) == 1.0  # ended
+
+
+def test_on_a_console_narrower_than_the_table_every_value_is_printed_whole(tiny_config, tmp_path, capsys,
+                                                                            monkeypatch):
+    """At 100 columns lr printed as `3.0…`, status `com…`, N `7,1…`."""
+    from launch.commands.printing import console
+
+    cfg = tiny_config("seed=1")
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    run.write_result({"status": "complete", "steps": 9, "steps_done": 9, "final_eval_loss": 3.1234,
+                      "n_params": 71234, "tokens": 123456})
+    monkeypatch.setattr(console, "width", 60)
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and "complete" in out and "3.00e-03" in out and "71,234" in out

@@ -81,6 +81,18 @@ def wait(source: str, interval_s: float) -> None:
         bar.update(done=sum(r["status"] in ENDED for r in rows), total=len(rows), info=counts)
 
 
+def print_whole(table: Table) -> None:
+    """The table with every value and heading whole: on a console narrower than the table, rich
+    cut them (lr `3.0…`, status `com…`, two settings both `optim.wa…`); the lines wrap instead."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum  # not capped at the width
+    wide = console if natural <= console.width else Console(width=natural, markup=False, file=console.file,
+                                                           force_terminal=console.is_terminal)
+    wide.print(table)
+
+
 def run_fraction_done(row: dict[str, Any]) -> float:
     """1 for a run that has ended; its steps done of its steps where the row has both; else 0."""
     if row["status"] in ENDED:
@@ -138,7 +150,7 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                       num(r.get("tokens"), ","), duration(r.get("wall_seconds")),
                       _job_text(r))
     if not rows_only:
-        console.print(table)
+        print_whole(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
