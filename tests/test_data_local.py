@@ -107,6 +107,19 @@ def test_the_key_follows_tokenizer_vocab_files_and_eval_size(tmp_path, corpus):
     assert cache_entry_path(config(tmp_path, [corpus])) != base
 
 
+def test_a_bpe_vocabulary_larger_than_the_corpus_supports_says_what_it_costs_and_what_fits(tmp_path, corpus, caplog):
+    """A 280 KB corpus at data.vocab_size 8192 learned 375 entries: N counted 8192 embedding rows, 98% never seen."""
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        cache = prepare_token_cache(config(tmp_path, [corpus], tokenizer="bpe", vocab=60000), SEQ_LEN)
+    learned = cache.manifest["bpe_trained_size"]
+    assert learned < 60000
+    (warning,) = [r.getMessage() for r in caplog.records if "the BPE learned" in r.getMessage()]
+    assert f"the BPE learned {learned} of the 60000 entries" in warning and "counted in N" in warning
+    assert warning.endswith(f"data.vocab_size={learned} fits this corpus")
+
+
 def test_bpe_entry_keeps_its_tokenizer(tmp_path, corpus):
     cache = prepare_token_cache(config(tmp_path, [corpus], tokenizer="bpe", vocab=320), SEQ_LEN)
     assert cache.path.name.startswith("files-bpe-v320-")

@@ -177,8 +177,10 @@ def _tokenize_corpus(data: DataConfig, folder: Path) -> dict:
         tokenizer, eval_docs, eval_ids = _hold_out(data, hash_M, bytes_M, order_M)
     tokenizer.save(folder)
     if isinstance(tokenizer, BpeTokenizer) and tokenizer.trained_size < V:
-        log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus "
-                    "has too few distinct merges", tokenizer.trained_size, V)
+        log.warning("the BPE learned %d of the %d entries of data.vocab_size: the corpus has too few distinct "
+                    "merges, and the model's embedding and head keep rows for all %d ids, counted in N and in its "
+                    "token budget though never seen; data.vocab_size=%d fits this corpus", tokenizer.trained_size, V,
+                    V, tokenizer.trained_size)
 
     # Last pass: tokenize and write. Train documents stream to disk in corpus order.
     is_eval_M = np.zeros(n_docs, dtype=bool)
