@@ -159,6 +159,7 @@ def test_otr_exponent_shrinking_then_flat_holds_and_is_recovered():
     assert ratios[0]["lambda"] == pytest.approx(60.0, rel=0.2)
     json.dumps(finding.to_dict())  # fits.json takes it as it is
     assert "r = 5" in finding.because and "r = 20" in finding.because and "not tested" not in finding.because
+    assert finding.details["plateau_tested"] is True
     five = assess_otr(otr_table(SHRINKING, sizes=(*OTR_SIZES, 1e8), excess=(0,) * 5), resamples=50, seed=0)
     for fitted in five.details["ratios"]:
         lo, hi = fitted["interval"]
@@ -169,6 +170,7 @@ def test_otr_held_without_two_ratios_past_the_plateau_says_the_plateau_was_not_t
     finding = assess_otr(otr_table({5: 0.10, 10: 0.08, 20: 0.06}), resamples=50, seed=0)
     assert finding.verdict == HELD  # the "(Mis)Fitting" table: held, silently on half of the claim
     assert "whether it then stays constant is not tested: 0 ratio(s) >= 50 with 3 sizes, 2 needed" in finding.because
+    assert finding.details["plateau_tested"] is False  # fits.json says so too, not only the sentence
 
 
 def test_otr_ratios_a_little_above_the_one_asked_for_are_one_ratio():

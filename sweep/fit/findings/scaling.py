@@ -195,7 +195,8 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     ratio_K = list(fits)
     header = ("ratio T/N", "sizes", "alpha_C", f"{level:.0%} bootstrap interval", "lambda_C")
     rows = [(f"{r:g}", f"{f['sizes']}", plus_minus(f["alpha"], f["stderr"]),
-             f"[{f['interval'][0]:.3g}, {f['interval'][1]:.3g}]" if math.isfinite(f["interval"][0]) else "-",
+             f"[{f['interval'][0]:.3g}, {f['interval'][1]:.3g}]" if math.isfinite(f["interval"][0])
+             else f"none (< {MIN_BOOTSTRAP_CELLS} cells)",
              f"{f['lambda']:.4g}") for r, f in fits.items()]
     left_out = sorted(set(by_ratio) - set(fitted))
     details: dict[str, Any] = {"z": Z, "level": level, "resamples": resamples, "seed": seed, "group": group,
@@ -245,6 +246,7 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
         because += f" (on the runs of {group}, the largest of the table's recipe / corpus groups)"
     if left_out:
         because += f" (ratios with fewer than {MIN_SIZES} sizes left out: {', '.join(f'{r:g}' for r in left_out)})"
+    details["plateau_tested"] = len(plateau) >= 2  # held with it untested says so here too, not only in `because`
     return Finding(name="otr", claim=OTR_CLAIM, rule=OTR_RULE, verdict=verdict, because=because, header=header,
                    rows=tuple(rows), draw=draw, details=jsonable(details))
 
