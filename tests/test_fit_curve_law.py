@@ -126,6 +126,11 @@ def test_curves_it_cannot_predict_from_say_why():
     train_steps, train, eval_steps, evals = cut(curve(lr_S, noise=0.01, seed=3), 0.5)
     with pytest.raises(CurveFitError, match="5 train_loss records after the warmup .* at least 8"):
         predict_final_loss(lr_S, train_steps[:10], train[:10], eval_steps, evals, warmup=WARMUP)
+    early_steps, early, early_eval_steps, early_evals = cut(curve(lr_S, noise=0.01, seed=3), 0.08)
+    with pytest.raises(CurveFitError, match=r"^7 train_loss records after the warmup \(step 50\) and its initial "
+                                            r"descent \(to step 90\); the curve law needs at least 8"):
+        predict_final_loss(lr_S, early_steps, early, early_eval_steps, early_evals, warmup=WARMUP)  # said "after
+        # the warmup" alone, with more records there than it named
     with pytest.raises(CurveFitError, match=r"no eval_loss record from the warmup's end \(step \d+\) to step \d+: the "
                                             r"eval - train gap is not known \(.*train.eval_every"):
         predict_final_loss(lr_S, train_steps, train, [], [], warmup=WARMUP)

@@ -344,17 +344,20 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
     if keep.sum() >= MIN_POINTS and s2[seen] <= 1e-12 * s2[-1] and s2[-1] > 0:
         raise CurveFitError(f"no annealing seen yet (the learning rate has not decayed by step {seen}, a wsd run "
                             "before its cooldown): the law's annealing term C cannot be fitted")
+    descent = ""
     if keep.sum() >= MIN_POINTS:
         start = plunge_end(s1, t_steps[keep], t_loss[keep])
         if start is None:
             raise CurveFitError("still in its initial descent (the loss has not yet begun to level off), or too "
                                 "noisy after the warmup to tell where that descent ended: the law describes the "
                                 "curve after it")
+        if (t_steps[keep] <= start).any():  # said: 6 "after the warmup" where 10 were, 4 of them in the descent
+            descent = f" and its initial descent (to step {start})"
         keep &= t_steps > start
     starts_P, ends_P, y_P = starts_all[keep], t_steps[keep], t_loss[keep]
     if len(y_P) < MIN_POINTS:
-        raise CurveFitError(f"{len(y_P)} train_loss records after the warmup (step {warmup}); the curve law "
-                            f"needs at least {MIN_POINTS}")
+        raise CurveFitError(f"{len(y_P)} train_loss records after the warmup (step {warmup}){descent}; the curve "
+                            f"law needs at least {MIN_POINTS}")
     e_keep = (e_steps >= max(1, warmup)) & (e_steps <= seen) & np.isfinite(e_loss)
     at_E, ye_E = e_steps[e_keep][-GAP_POINTS:], e_loss[e_keep][-GAP_POINTS:]
     if len(at_E) == 0:
