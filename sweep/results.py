@@ -172,9 +172,8 @@ def check_sweep_folder(sweep_dir: Path) -> None:
     """`sweep_dir` is a folder; a file or a missing path is a ConfigError saying what is accepted."""
     if sweep_dir.is_dir():
         return
-    if sweep_dir.exists():
-        from sweep.fit.runs_file import FILE_SUFFIXES
+    from sweep.fit.runs_file import FILE_SUFFIXES
 
-        raise ConfigError(f"{sweep_dir} is a file; accepted: {SWEEP_SOURCES} (`sweep fit`, `report` and `suggest` "
-                          f"also read a table of runs: a file ending {', '.join(FILE_SUFFIXES)})")
-    raise ConfigError(f"{sweep_dir} does not exist; accepted: {SWEEP_SOURCES}")
+    tables = f" (`sweep fit`, `report` and `suggest` also read a table of runs: a file ending {', '.join(FILE_SUFFIXES)})"
+    raise ConfigError(f"{sweep_dir} {'is a file' if sweep_dir.exists() else 'does not exist'}; accepted: "
+                      f"{SWEEP_SOURCES}{tables}")

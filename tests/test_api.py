@@ -148,7 +148,8 @@ def test_a_notebook_s_fit_averages_a_setting_s_seeds_and_reads_its_own_column_na
 def test_runs_that_cannot_be_read_are_config_errors(tmp_path):
     import pandas as pd
 
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=r"nope does not exist; accepted: a sweep folder .* also read a table of runs: "
+                                          r"a file ending \.csv"):  # was: a folder or wandb: only
         api.load(tmp_path / "nope")
     with pytest.raises(ConfigError, match="runs file .*nope.csv does not exist"):
         api.load(tmp_path / "nope.csv")

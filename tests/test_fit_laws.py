@@ -181,7 +181,8 @@ def test_unknown_laws_and_missing_curves_are_named():
     table = from_rows(rows())
     with pytest.raises(ConfigError, match="--law 'kaplan': accepted are " + ", ".join(LAWS)):
         fit_law("kaplan", table)
-    with pytest.raises(ConfigError, match="metrics.jsonl"):
+    with pytest.raises(ConfigError, match=r"reads each run's loss curve \(its metrics.jsonl, or its W&B history\): "
+                                          r"give a sweep folder or a W&B group"):  # was: "not ... a W&B group"
         fit_law("envelope", table)
     with pytest.raises(ConfigError, match="6"):
         fit_law("chinchilla", from_rows(rows()[:3]))

@@ -274,8 +274,9 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
         return FittedLaw(law, iso, table, jsonable({**head, **iso.to_dict()}))
     if law == "envelope":
         if curves is None:
-            raise ConfigError("--law envelope reads each run's metrics.jsonl: give a sweep folder, not a "
-                              "runs-table file or a W&B group")
+            raise ConfigError("--law envelope reads each run's loss curve (its metrics.jsonl, or its W&B history): "
+                              "give a sweep folder or a W&B group, whose runs have curves; a table of final "
+                              "losses has none")
         env = envelope.fit_envelope(curves)
         return FittedLaw(law, env, table, jsonable({**head, **env.to_dict()}), curves=curves)
     if law in ("lr", "batch"):
