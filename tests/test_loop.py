@@ -175,6 +175,16 @@ def test_a_run_with_a_damaged_file_stops_with_one_line_before_any_compute(tiny_c
     assert sorted(p.name for p in run.path.iterdir()) == ["checkpoints", "metrics.jsonl"]
 
 
+def test_a_stop_signal_under_slurm_says_the_job_is_requeued_else_to_re_run(tmp_path, monkeypatch):
+    """A timed-out Slurm job's log said to re-run the command while submitit requeued it 20 s later."""
+    run = RunDir(tmp_path / "r")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert str(RunInterrupted(run, 9, "SIGUSR2")).endswith("at step 9; re-run the same command to resume")
+    monkeypatch.setenv("SLURM_JOB_ID", "212")
+    assert "requeued while it has requeues left (hydra.launcher.max_requeues), else re-run" in str(
+        RunInterrupted(run, 9, "SIGUSR2"))
+
+
 def test_a_real_sigusr2_interrupts_a_training_process_which_then_resumes(tmp_path, shared_cache_dir):
     overrides = [*TINY, "budget.tokens_per_param=1", "train.log_every=1", "train.eval_every=50",
                  f"data.cache_dir={shared_cache_dir}", f"out_dir={tmp_path / 'runs'}"]

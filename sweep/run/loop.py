@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import shutil
 import signal
 import time
@@ -77,8 +78,10 @@ class RunInterrupted(Exception):
     """A stop signal arrived: the checkpoint is saved and the run can be resumed."""
 
     def __init__(self, run: RunDir, step: int, signal_name: str):
-        super().__init__(f"{signal_name} received: saved {run.checkpoint_file} at step {step}; "
-                         "re-run the same command to resume")
+        then = ("a Slurm job that timed out is requeued while it has requeues left (hydra.launcher.max_requeues), "
+                "else re-run the same command to resume" if os.environ.get("SLURM_JOB_ID")
+                else "re-run the same command to resume")
+        super().__init__(f"{signal_name} received: saved {run.checkpoint_file} at step {step}; {then}")
         self.run, self.step, self.signal_name = run, step, signal_name
 
 
