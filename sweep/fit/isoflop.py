@@ -531,7 +531,7 @@ def _too_few_budgets(fits: list[IsoFlopBudget], min_sizes: int) -> str:
                f"{sum(b.excluded is None for b in fits)} of {len(fits)} are ({lines})")
     if all(b.n_sizes < min_sizes for b in fits):
         message += (f". Approach 2 needs an IsoFLOP design: at least {min_sizes} model sizes trained at the same "
-                    "compute (tokens chosen per size so that 6 N T is the same); a sweep at a fixed tokens per "
-                    "parameter has one size per budget (Approach 3, the parametric fit, takes runs of any design, but to "
-                    "set N_opt it too needs runs at 2 or more tokens per parameter)")
+                    "compute (tokens chosen per size so that 6 N T is the same); a sweep over sizes at set tokens per "
+                    "parameter has one or two sizes per budget (Approach 3, the parametric fit, takes runs of any "
+                    "design, but to set N_opt it too needs runs at 2 or more tokens per parameter)")
     return message

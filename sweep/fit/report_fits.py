@@ -216,7 +216,7 @@ def _fit_hyper(main: RunsTable, param: str) -> HyperFit:
     if all(g.status == "skipped" for g in optima.cells):
         most = max(g.n_values for g in optima.cells)
         raise ConfigError(f"no (N, tokens) cell has {MIN_VALUES} distinct {param} values (at most {most} in each of "
-                          f"{len(optima.cells)} cell(s)): {A_LAW[param]} needs a {param} grid per cell")
+                          f"{len(optima.cells)} cell(s)): {A_LAW[param]} needs a grid of {param} values per cell")
     law, law_error = None, None
     try:
         law = fit_laws(optima)
