@@ -32,6 +32,14 @@ def test_a_resumed_run_counts_from_its_start(caplog):
     assert not any(r.message.startswith("run: 9/") for r in caplog.records)
 
 
+def test_a_run_that_stops_between_log_steps_ends_its_bar_at_the_step_it_reached(caplog):
+    """A run diverged at step 5 (logging every 10) ended on "0/35 steps (0%)"."""
+    with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(35, "run") as progress:
+        for _ in range(5):
+            progress.advance()
+    assert caplog.records[-1].message == "run: 5/35 steps (14%), ended short of its total"
+
+
 def test_the_ranks_other_than_0_report_nothing(caplog):
     with caplog.at_level(logging.INFO, logger="sweep.progress"), bar(10, "run", enabled=False) as progress:
         for _ in range(10):

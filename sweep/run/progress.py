@@ -47,4 +47,8 @@ def bar(total: int, name: str, start: int = 0, enabled: bool = True) -> Iterator
     """The step bar of a run of `total` steps resumed at `start`; silent when not `enabled` (the
     ranks other than 0 of a distributed run: rank 0 reports)."""
     with progress(total, name, unit="steps", start=start, enabled=enabled) as shared:
-        yield StepBar(shared)
+        steps = StepBar(shared)
+        try:
+            yield steps
+        finally:  # the last line at the step it stopped at (a run diverged at step 5 said 0/35), not its last log's
+            shared.done = steps.steps
