@@ -166,15 +166,16 @@ def run_name_prefix(cfg: TrainConfig) -> str:
     return "-".join(_config_labels(cfg))
 
 
-def settings_prefix(config: dict[str, Any]) -> str | None:
-    """run_name_prefix of a config.yaml read as a plain mapping; None where a setting it names is
-    missing or not a number (the reader of that file says so)."""
+def settings_prefixes(config: dict[str, Any]) -> tuple[str, str] | None:
+    """(run_name_prefix, legacy_run_name_prefix) of a config.yaml read as a plain mapping; None where
+    a setting they name is missing or not a number (the reader of that file says so)."""
     try:
-        values = (config["model"]["d"], config["model"]["l"], config["train"]["batch_size"], config["optim"]["lr"],
-                  config["optim"]["weight_decay"], config["budget"]["tokens_per_param"])
-        return "-".join(_grid_labels(*values))
+        labels = _grid_labels(config["model"]["d"], config["model"]["l"], config["train"]["batch_size"],
+                              config["optim"]["lr"], config["optim"]["weight_decay"],
+                              config["budget"]["tokens_per_param"])
     except (KeyError, TypeError, ValueError):
         return None
+    return "-".join(labels), "-".join(labels[:-1])
 
 
 def legacy_run_name_prefix(cfg: TrainConfig) -> str:

@@ -54,7 +54,7 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import FINISHED, STATUSES, legacy_run_name_prefix, run_name_prefix, run_status, settings_prefix
+from sweep.record import FINISHED, STATUSES, legacy_run_name_prefix, run_name_prefix, run_status, settings_prefixes
 from sweep.storage import atomic_write, tail_lines, write_failed
 
 log = logging.getLogger("sweep.rundir")
@@ -195,11 +195,6 @@ def run_hash(cfg: TrainConfig) -> str:
 RUN_NAME = re.compile(r"d\d+-l\d+-b\d+-lr.+?-wd")  # a run folder's name (run_name), not any folder
 
 
-def _legacy_match(name: str, prefix: str) -> bool:
-    """Whether `name` is a legacy run name (before tokens per parameter joined it) of `prefix`."""
-    return name.startswith(prefix.rsplit("-tpp", 1)[0] + "-") and "-tpp" not in name
-
-
 def run_name(cfg: TrainConfig) -> str:
     """Readable prefix (the grid coordinates, sweep/record.py) + hash of the whole identity."""
     return f"{run_name_prefix(cfg)}-{run_hash(cfg)}"
@@ -329,11 +324,11 @@ class RunDir:
             raise DamagedFile(self.config_file, f"not YAML ({_first_line(err)})", CONFIG_REMEDY) from None
         if not isinstance(config, dict):
             raise DamagedFile(self.config_file, f"holds {_kind(config)}, not a mapping of settings", CONFIG_REMEDY)
-        prefix = settings_prefix(config)
-        if RUN_NAME.match(self.path.name) and prefix is not None and not self.path.name.startswith(prefix + "-") \
-                and not _legacy_match(self.path.name, prefix):  # lr 0.01 read from a folder lr3.0e-03 that trained 3e-3
-            raise DamagedFile(self.config_file, f"does not match its run folder's name: its settings read {prefix} "
-                                                "(edited after the run was made?)", CONFIG_REMEDY)
+        prefixes = settings_prefixes(config)  # the name's and the legacy name's (run_name, legacy_run_name)
+        if RUN_NAME.match(self.path.name) and prefixes is not None and not any(
+                re.fullmatch(re.escape(p) + r"-[0-9a-f]{8}", self.path.name) for p in prefixes):
+            raise DamagedFile(self.config_file, f"does not match its run folder's name: its settings read "
+                                                f"{prefixes[0]} (edited after the run was made?)", CONFIG_REMEDY)
         return config
 
     def record_overrides(self, overrides: Iterable[str]) -> None:
