@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from sweep.errors import ConfigError
-from sweep.fit.figures import (MAX_SERIES, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_crossover, draw_isoflop,
+from sweep.fit.figures import (MAX_SERIES, NO_U_LABEL, PREDICTED_LABEL, draw_best_loss_by_recipe, draw_crossover, draw_isoflop,
                                draw_loss_vs_flops, draw_loss_vs_n, draw_loss_vs_tokens_by_corpus, draw_otr, draw_predicted_vs_actual,
                                draw_recipe_difference, draw_residuals, draw_ucurves, save)
 from sweep.fit.hyperparams import find_optima
@@ -35,6 +35,45 @@ def test_a_figure_is_drawn_onto_the_axes_it_is_given(table):
     assert len(points.get_offsets()) == len(table)  # one residual per run, the true law's: small
     assert np.abs(points.get_offsets()[:, 1]).max() < 5  # % (noise and the lr / batch grid's U-terms)
     assert len(user.axes) == 2  # nothing added beside the user's axes
+
+
+def test_residuals_are_coloured_by_the_series_of_loss_vs_n_with_the_legend_beside_the_axes(table):
+    """Every residual was one colour (loss_vs_n beside it: a colour per budget or T / N)."""
+    by_n = draw_loss_vs_n(table, LAW_X).axes[0]
+    series = {label: tuple(c.get_facecolor()[0][:3]) for c, label in zip(by_n.collections, by_n.get_legend_handles_labels()[1])}
+    ax = draw_residuals(table, {"true law": LAW_X, "again": LAW_X}).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert [label for label in labels if label.startswith("C = ")] == list(series)  # the same groups, same order
+    for label, line in zip(labels, ax.get_legend_handles_labels()[0]):
+        if label in series:
+            assert tuple(line.get_color()[:3]) == series[label]  # the same colour as there
+    drawn = {tuple(c[:3]) for c in ax.collections[0].get_facecolors()}
+    assert drawn == set(series.values())  # each run in its series' colour
+    assert ax.get_xlabel() == "parameters N" and "log residual" in ax.get_ylabel()
+    assert ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted()).x0 > 1  # beside the axes
+
+
+def test_a_u_curve_cell_without_a_u_is_its_points_only_and_no_curve_dips_below_a_cell_s_best():
+    """Two cells of 5 lrs: one a U, one a hump (its parabola opens downward: no_curvature), which
+    was drawn as a parabola opening downward, reaching below the cell's best."""
+    lr_X = np.array([1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
+    u_X = 3.0 + 0.03 * np.log(lr_X / 1e-2) ** 2
+    hump_X = 3.5 + np.array([0.0, 0.015, 0.02, 0.015, 0.001])
+    frame = pd.DataFrame({"n_params": [1e6] * 5 + [4e6] * 5, "tokens": [2e7] * 5 + [8e7] * 5,
+                          "loss": np.r_[u_X, hump_X], "lr": np.r_[lr_X, lr_X]})
+    runs = from_frame(frame)
+    optima = find_optima(runs, "lr", by="cell")
+    assert [g.status for g in optima.groups] == ["vertex", "no_curvature"]
+    ax = draw_ucurves(runs, optima).axes[0]
+    curves = [line for line in ax.get_lines() if line.get_linestyle() == "-" and len(line.get_xdata()) > 5]
+    assert len(curves) == 1  # the U's parabola alone
+    star = min(line.get_ydata()[0] for line in ax.get_lines() if line.get_marker() == "*")
+    assert np.nanmin(curves[0].get_ydata()) >= star - 1e-9  # not below its optimum
+    (joined,) = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    np.testing.assert_allclose(joined.get_xdata(), lr_X)
+    np.testing.assert_allclose(joined.get_ydata(), 100 * (hump_X / hump_X.min() - 1))
+    assert [label for label in ax.get_legend_handles_labels()[1] if NO_U_LABEL in label] == [
+        f"N = 4e+06, T = 8e+07 ({NO_U_LABEL})"]
 
 
 def test_a_loss_axis_names_nats_per_token_only_for_losses_a_sweep_recorded(tmp_path):

@@ -59,6 +59,7 @@ DPI = 110  # the report's PNGs
 MAX_SERIES = 10  # loss_vs_n draws one line per budget / tokens-per-parameter group up to this many
 PARAM_LABEL = {"lr": "learning rate", "batch_size": "batch size"}
 PREDICTED_LABEL = "predicted (stopped early)"  # the U-curves' legend entry for a run stopped early
+NO_U_LABEL = "no U: its parabola opens downward, points only"  # the U-curves' cells without a curve
 VIRIDIS = colormaps["viridis"]
 
 
@@ -86,21 +87,36 @@ def save(fig: Figure, path: str | os.PathLike, dpi: int = DPI) -> None:
     atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format=path.suffix.lstrip(".") or "png"))
 
 
+def point_series(points: RunsTable) -> tuple[np.ndarray, np.ndarray, str]:
+    """(key_G, group_R, kind): the series loss_vs_n and residuals draw, one per compute budget
+    (kind "C") or per tokens-per-parameter ratio ("T/N"), whichever the design has fewer of."""
+    by_c, by_t = group_budgets(points.flops_R), group_budgets(points.tokens_R / points.n_params_R)
+    return (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "T/N")
+
+
+def series_label(key: float, kind: str) -> str:
+    """A point_series group's legend entry."""
+    return f"C = {key:.2g} FLOPs" if kind == "C" else f"T/N = {key:.3g}"
+
+
+def series_colours(n: int) -> np.ndarray:
+    """The colours of n point_series groups, in increasing key."""
+    return VIRIDIS(np.linspace(0, 0.9, n))
+
+
 def draw_loss_vs_n(points: RunsTable, law: Any, ax: Any = None) -> Figure:
     """One series per compute budget or per tokens-per-parameter ratio (whichever the design has
-    fewer of), each with the law along it; else points coloured by T / N and the law's values.
-    `law`: a ChinchillaLaw or SubScalingLaw (a LawFit's `.law`)."""
-    N, tokens, loss, C = points.n_params_R, points.tokens_R, points.loss_R, points.flops_R
+    fewer of: `point_series`), each with the law along it; else points coloured by T / N and the
+    law's values. `law`: a ChinchillaLaw or SubScalingLaw (a LawFit's `.law`)."""
+    N, tokens, loss = points.n_params_R, points.tokens_R, points.loss_R
     tpp = tokens / N
     fig, (ax,) = new_axes(ax, 1, (7.5, 4.8))
-    by_c, by_t = group_budgets(C), group_budgets(tpp)
-    key_G, group_R, kind = (*by_c, "C") if len(by_c[0]) <= len(by_t[0]) else (*by_t, "T/N")
+    key_G, group_R, kind = point_series(points)
     if len(key_G) <= MAX_SERIES:
-        colours = VIRIDIS(np.linspace(0, 0.9, len(key_G)))
+        colours = series_colours(len(key_G))
         for g, key in enumerate(key_G):
             in_R = group_R == g
-            label = f"C = {key:.2g} FLOPs" if kind == "C" else f"T/N = {key:.3g}"
-            ax.scatter(N[in_R], loss[in_R], color=colours[g], s=22, zorder=3, label=label)
+            ax.scatter(N[in_R], loss[in_R], color=colours[g], s=22, zorder=3, label=series_label(key, kind))
             n_x = np.geomspace(N[in_R].min(), N[in_R].max(), 60) if np.ptp(N[in_R]) else N[in_R][:1]
             t_x = key / training_flops(n_x, 1.0) if kind == "C" else key * n_x
             ax.plot(n_x, law.predict(n_x, t_x), color=colours[g], lw=1.2)
@@ -140,16 +156,35 @@ RESIDUAL_MARKERS = ("o", "^", "s", "D")
 
 def draw_residuals(points: RunsTable, laws: Mapping[str, Any], ax: Any = None) -> Figure:
     """Each law's log residual ln(loss / predicted) in % against N, with its RMS; `laws` maps a
-    name (chinchilla, subscaling) to a law or fit with `predict(N, T)`."""
-    fig, (ax,) = new_axes(ax, 1, (7.5, 4.2))
+    name (chinchilla, subscaling) to a law or fit with `predict(N, T)`. A marker per law, a colour
+    per series of loss_vs_n (`point_series`: its colours and legend entries, so a trend in one
+    budget's or ratio's residuals reads against that figure); more series than MAX_SERIES: coloured
+    by T / N with a colour bar, as there. The legend beside the axes."""
+    fig, (ax,) = new_axes(ax, 1, (9.5, 4.2))  # room for the legend beside the axes
+    key_G, group_R, kind = point_series(points)
+    labelled = len(key_G) <= MAX_SERIES
+    colours = series_colours(len(key_G))
+    colour = (dict(color=colours[group_R]) if labelled else
+              dict(c=points.tokens_R / points.n_params_R, norm=LogNorm(), cmap=VIRIDIS))
     for (name, law), marker in zip(laws.items(), RESIDUAL_MARKERS):
         resid = np.log(points.loss_R / law.predict(points.n_params_R, points.tokens_R))
         rms = float(np.sqrt(np.mean(resid**2)))
-        ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8,
-                   label=f"{name} (RMS {100 * rms:.2g}%)")
+        drawn = ax.scatter(points.n_params_R, 100 * resid, marker=marker, s=22, alpha=0.8, zorder=3, **colour)
+        ax.plot([], [], marker, color="0.3", ls="none", label=f"{name} (RMS {100 * rms:.2g}%)")
+    if labelled:
+        for key, c in zip(key_G, colours):
+            ax.plot([], [], "s", color=c, ls="none", label=series_label(key, kind))
+    elif laws:
+        fig.colorbar(drawn, ax=ax, label="tokens per parameter T / N")
     ax.axhline(0, color="0.3", lw=0.8)
     log_axes(ax, "parameters N", "log residual ln(loss / loss_fit) (%)", y_log=False)
-    ax.legend(fontsize=8)
+    title = "marker: law; colour: " + (f"{kind}, as in loss_vs_n" if labelled else "T / N (the colour bar)")
+    if labelled:  # beside the axes, off the points
+        ax.legend(fontsize=7, title=title, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
+    else:  # the colour bar is beside them: the legend under the axes
+        ax.legend(fontsize=7, title=title, title_fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  ncol=len(laws))
     ax.set_title("Residuals of the fitted laws (in-sample)", fontsize=9)
     return fig
 
@@ -235,7 +270,9 @@ def draw_frontier(curves: Curves, env: EnvelopeFit, axes: Any = None) -> Figure:
 def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = None, axes: Any = None) -> Figure:
     """Left: per group (budget, or (N, tokens) cell), the best loss at each value relative to the
     group's best (%), the parabola fitted around the best and its optimum; the near-optimal band as
-    a line. Right: the optima against C with the power law and Step Law's value at each group's
+    a line. A group whose parabola opens downward (no_curvature) has no U: its points are joined by a
+    dotted line and its legend entry says so; no curve is drawn below the group's lowest marked point
+    (its best run, or the fitted optimum where that is lower). Right: the optima against C with the power law and Step Law's value at each group's
     (N, D). `optima`: a HyperparamOptima (param, by, groups, group_runs: sweep/fit/hyperparams.py
     find_optima); `law`: its HyperparamLaw (fit_laws) and `step_law` its StepLaw, where fitted.
     `runs`: the table find_optima was given; a point that is a run stopped early, standing with its
@@ -249,7 +286,7 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
     norm = LogNorm(min(keys), max(keys) * 1.0001)
     by_cell = optima.by == "cell"
     labelled = len(optima.groups) <= MAX_SERIES
-    any_predicted = False
+    any_predicted = no_u = False
     for group, members in zip(optima.groups, optima.group_runs):
         if group.status == "skipped":
             continue
@@ -257,6 +294,12 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
         value_X, loss_X, best_X = best_per_value(values_R[members], runs.loss_R[members])
         best = group.best_loss
         name = f"N = {group.n_params:.2g}, T = {group.tokens:.2g}" if by_cell else f"C = {group.key:.2g}"
+        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
+        parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
+        if not parabola.opens_upward:  # no U: its points joined, never a parabola opening downward
+            ax.plot(value_X, 100 * (loss_X / best - 1), ":", color=colour, lw=1.0)
+            name += f" ({NO_U_LABEL})"
+            no_u = True
         actual_X = ~predicted_R[members[best_X]]
         ax.plot(value_X[actual_X], 100 * (loss_X[actual_X] / best - 1), "o", color=colour, ms=4,
                 label=name if labelled else None)
@@ -267,15 +310,19 @@ def draw_ucurves(runs: RunsTable, optima: Any, law: Any = None, step_law: Any = 
             ax.errorbar(value_X[~actual_X], 100 * (loss / best - 1), yerr=yerr, fmt="o", mfc="none", color=colour,
                         ms=4, elinewidth=0.8, capsize=2)
             any_predicted = True
-        lo, hi = parabola_window(int(np.argmin(loss_X)), len(value_X), fit_defaults().neighbours)
-        parabola = fit_parabola(np.log(value_X[lo:hi]), loss_X[lo:hi])
-        x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
-        ax.plot(np.exp(x), 100 * (parabola(x) / best - 1), color=colour, lw=1.1)
+        if parabola.opens_upward:
+            x = np.linspace(np.log(value_X[lo]), np.log(value_X[hi - 1]), 60)
+            lowest = min(best, group.opt_loss)  # its best run, or the fitted optimum (the star) where lower
+            # nothing below the lowest marked point (a best run at the grid's end, the vertex inside: not taken)
+            curve = np.where(parabola(x) >= lowest * (1 - 1e-9), parabola(x), np.nan)
+            ax.plot(np.exp(x), 100 * (curve / best - 1), color=colour, lw=1.1)
         if group.opt_value is not None:
             ax.plot(group.opt_value, 100 * (group.opt_loss / best - 1), "*", color=colour, ms=11, mec="k",
                     mew=0.6)
     if any_predicted:
         ax.plot([], [], "o", mfc="none", color="0.3", ms=4, label=PREDICTED_LABEL)
+    if no_u and not labelled:  # labelled: the cell's own entry says so
+        ax.plot([], [], "o:", color="0.3", ms=4, lw=1.0, label=f"dotted: {NO_U_LABEL}")
     band = fit_defaults().band
     ax.axhline(100 * band, color="C3", ls="--", lw=0.9, label=f"near-optimal band ({band:.2%})")
     grouped = "(N, tokens) cell" if by_cell else "compute budget"
