@@ -5,7 +5,7 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.crossover import (crossover_of_fits, crossovers_of_fits, find_crossover, find_crossovers,
-                                  law_crossings)
+                                  law_crossings, recipes_kept)
 from sweep.fit.parametric import ChinchillaLaw, fit_chinchilla
 
 # X is better at small compute; Y (lower E, larger A and B) wins from C = 1.56e19 on
@@ -214,3 +214,14 @@ def test_a_recipe_too_few_runs_to_fit_is_left_out_while_two_remain():
     assert f"(the runs: [{result.runs_compute[0]:.3g}, {result.runs_compute[1]:.3g}])" in result.summary()
     with pytest.raises(ConfigError, match="recipe 'lonely'"):  # two of them, one of one run: nothing to compare
         find_crossovers(N3[-31:], tokens3[-31:], loss3[-31:], np.append(tag_R, "lonely")[-31:], n_resamples=10)
+
+
+def test_the_rule_of_recipes_left_out_keeps_two_or_more_and_otherwise_names_the_first():
+    """One rule for find_crossovers and the report's crossover (sweep/fit/report_fits.py)."""
+    why = {"lonely": "1 run is too few", "pair": "2 runs are too few"}
+    assert recipes_kept(["lonely", "x", "y"], {"lonely": why["lonely"]}) == ["x", "y"]
+    assert recipes_kept(["x", "y"], {}, exactly=2) == ["x", "y"]
+    with pytest.raises(ConfigError, match="^recipe 'lonely': 1 run is too few$"):  # exactly two: none left out
+        recipes_kept(["lonely", "x"], {"lonely": why["lonely"]}, exactly=2)
+    with pytest.raises(ConfigError, match="^recipe 'lonely': 1 run is too few$"):  # one left: nothing to compare
+        recipes_kept(["lonely", "pair", "x"], why)

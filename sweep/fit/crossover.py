@@ -284,9 +284,8 @@ def find_crossovers(N, tokens, loss, recipe, *, compute_range: tuple[float, floa
 def fit_recipes(N, tokens, loss, recipe, exactly, compute_range, extend, n_resamples,
                 level) -> tuple[dict[str, LawFit], dict[str, str]]:
     """({recipe: Chinchilla fit}, {recipe left out: why}), every argument checked and every
-    recipe's runs validated before any is fitted. Of two or more recipes (`exactly` None), one with
-    too few runs is left out while 2 remain (a third recipe of one run stopped the whole
-    comparison); of exactly two, or with fewer than 2 left, it is a ConfigError."""
+    recipe's runs validated before any is fitted; one with too few runs is left out by
+    `recipes_kept`'s rule."""
     n_resamples, level, _ = fit_defaults().resolve_bootstrap(n_resamples, level, None)
     check_bootstrap_args(n_resamples, level)
     _check_extend(extend)
@@ -299,10 +298,19 @@ def fit_recipes(N, tokens, loss, recipe, exactly, compute_range, extend, n_resam
             validate_runs(n_R, tokens_R, loss_R, n_params=CHINCHILLA.n_params, law="chinchilla")
         except ConfigError as exc:
             skipped[name] = str(exc)
-    if skipped and (exactly is not None or len(runs) - len(skipped) < 2):  # fewer than two left to compare
-        name, why = next(iter(skipped.items()))
+    return {name: fit_chinchilla(*runs[name]) for name in recipes_kept(list(runs), skipped, exactly)}, skipped
+
+
+def recipes_kept(names: list[str], unfit: dict[str, str], exactly: int | None = None) -> list[str]:
+    """The recipes of `names` a crossover compares: those not in `unfit` (recipe -> why it cannot be
+    fitted). Of two or more recipes (`exactly` None) one that cannot be fitted is left out while 2
+    remain (a third recipe of one run stopped the whole comparison); of exactly two, or with fewer
+    than 2 left, ConfigError naming the first one left out and why."""
+    kept = [name for name in names if name not in unfit]
+    if unfit and (exactly is not None or len(kept) < 2):
+        name, why = next(iter(unfit.items()))
         raise ConfigError(f"recipe {name!r}: {why}")
-    return {name: fit_chinchilla(*arrays) for name, arrays in runs.items() if name not in skipped}, skipped
+    return kept
 
 
 def crossover_of_fits(fits: dict[str, LawFit], *,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits
+from sweep.fit.crossover import RecipeCrossovers, crossovers_of_fits, recipes_kept
 from sweep.fit.runs_file import STUDY_COLUMNS
 from sweep.fit.envelope import EnvelopeFit, fit_envelope
 from sweep.fit.findings.verdict import Finding
@@ -255,11 +255,8 @@ def _fit_crossover(fits: ReportFits, names: list[str], n_resamples: int, seed: i
         points = fits.points_of(fits.tags_R == name)
         try:
             fits.recipe_fits[name] = fit_chinchilla(points.n_params_R, points.tokens_R, points.loss_R)
-        except ConfigError as err:  # left out while two recipes remain (crossover.py fit_recipes)
+        except ConfigError as err:
             skipped[name] = str(err)
-    fitted = [name for name in names if name not in skipped]
-    if len(fitted) < 2:
-        name = next(iter(skipped))
-        raise ConfigError(f"recipe {name!r}: {skipped[name]}")
+    fitted = recipes_kept(names, skipped)  # left out while two recipes remain, as find_crossovers does
     return replace(crossovers_of_fits({name: fits.recipe_fits[name] for name in fitted}, n_resamples=n_resamples,
                                       seed=seed), skipped=skipped)
