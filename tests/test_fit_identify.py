@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sweep.fit.identify import identifiability_flags
+from sweep.fit.identify import Flag, identifiability_flags, one_per_parameter
 from sweep.fit.law_bootstrap import bootstrap
 from sweep.fit.parametric import fit_chinchilla
 from tests.parametric_runs import TRUE_CHINCHILLA, noisy, pinned_runs, runs_grid
@@ -73,6 +73,19 @@ def test_an_interval_reaching_e_zero_is_flagged_with_the_share_of_resamples_at_t
     flags = [f for f in identifiability_flags(pinned, boot) if f.parameter == "E"]
     assert any("reaches the bound E = 0" in f.problem and f"{boot.at_bound['E']:.0%} of resamples" in f.problem
                for f in flags)
+
+
+def test_a_parameter_flagged_twice_is_one_flag_with_both_problems_and_each_remedy_once(pinned):
+    boot = bootstrap(pinned, n_resamples=20, seed=0)
+    flags = identifiability_flags(pinned, boot)
+    twice = [f for f in flags if f.parameter == "E"]
+    assert len(twice) == 2  # collapsed to 0, and its interval reaching 0: one remedy, given twice
+    merged = one_per_parameter(flags)
+    assert [f.parameter for f in merged] == list(dict.fromkeys(f.parameter for f in flags))
+    (e,) = [f for f in merged if f.parameter == "E"]
+    assert e.problem == f"{twice[0].problem}; and {twice[1].problem}" and e.remedy == twice[0].remedy
+    other = one_per_parameter([Flag("G", "wide", "more sizes"), Flag("G", "wider", "longer runs")])
+    assert other == [Flag("G", "wide; and wider", "more sizes; also longer runs")]
 
 
 def test_an_interval_over_more_orders_of_magnitude_than_conf_allows_is_flagged(well_sampled):

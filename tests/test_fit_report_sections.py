@@ -109,3 +109,19 @@ def test_an_allocation_the_runs_do_not_set_is_stated_as_the_law_s_and_flagged(tm
     assert line.startswith("The fitted law's compute-optimal allocation at C = ") and "which the runs do not set " \
         "(flagged below: G, a," in line
     assert "every run is at about one tokens per parameter (20 .. 20)" in sections(text)["1"]
+
+
+def test_what_the_data_cannot_pin_down_lists_each_parameter_once_with_its_remedy_once(tmp_path):
+    """A law without a floor: E collapsed to 0 and its interval reaching 0 were two entries of E, the
+    same remedy twice."""
+    rng = np.random.default_rng(1)
+    rows = [{"run": f"r{i}-{j}", "status": "complete", "n_params": n, "tokens": r * n,
+             "final_eval_loss": (30 / n ** 0.15 + 40 / (r * n) ** 0.12) * np.exp(0.01 * rng.standard_normal())}
+            for i, n in enumerate([1e6, 3e6, 1e7, 3e7, 1e8]) for j, r in enumerate([2, 5, 10, 20, 50])]
+    fits = fit_all(from_rows(rows), None, n_resamples=20, seed=0, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=20, seed=0,
+                           out_dir=tmp_path, figures={})
+    entries = [line for line in sections(text)["1"].splitlines() if line.startswith("- **E**")]
+    assert len(entries) == 1
+    assert "collapsed to its bound 0" in entries[0] and "reaches the bound E = 0" in entries[0]
+    assert entries[0].count("Remedy:") == 1 and entries[0].count("--fix E=VALUE") == 1

@@ -107,6 +107,19 @@ def _coverage_remedy(fit: Any) -> str | None:
             f"noise; or {FIX_E}")
 
 
+def one_per_parameter(flags: list[Flag]) -> list[Flag]:
+    """The flags with one per parameter, in the order each first appears: a parameter flagged twice
+    (E collapsed to 0 and its interval reaching 0) gets its problems joined and each distinct remedy
+    once."""
+    problems: dict[str, list[str]] = {}
+    remedies: dict[str, list[str]] = {}
+    for f in flags:
+        problems.setdefault(f.parameter, []).append(f.problem)
+        if f.remedy not in remedies.setdefault(f.parameter, []):
+            remedies[f.parameter].append(f.remedy)
+    return [Flag(name, "; and ".join(problems[name]), "; also ".join(remedies[name])) for name in problems]
+
+
 def no_allocation_flag(law: Any, compute: float) -> Flag:
     """The flag of a Chinchilla law with a fitted alpha or beta at or below 0 (law.G NaN): the loss
     along C = 6 N T has no minimum."""

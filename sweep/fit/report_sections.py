@@ -19,7 +19,7 @@ from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_
 from sweep.fit.findings import needs_line
 from sweep.fit.findings.verdict import Finding
 from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_table
-from sweep.fit.identify import Flag, identifiability_flags
+from sweep.fit.identify import Flag, identifiability_flags, one_per_parameter
 from sweep.fit.isoflop import IsoFlopBudget, group_budgets
 from sweep.fit.laws import truth_to_dict
 from sweep.fit.points import loss_rises, loss_rises_text
@@ -247,12 +247,13 @@ def _section_subscaling(fits: ReportFits) -> str:
 
 
 def _cannot_pin_down(flags: list[Flag], fixed: dict[str, float]) -> str:
-    """The identifiability flags as a short Markdown list (sweep/fit/identify.py)."""
+    """The identifiability flags as a short Markdown list (sweep/fit/identify.py), one entry per
+    parameter (`one_per_parameter`: E collapsed to 0 and its interval reaching 0 are one entry)."""
     held = f" ({', '.join(f'{k} held at {v:.6g}' for k, v in fixed.items())})" if fixed else ""
     if not flags:
         return f"What the data cannot pin down{held}: nothing flagged."
     return "\n".join([f"What the data cannot pin down{held}:", ""] +
-                     [f"- **{f.parameter}**: {f.problem}. Remedy: {f.remedy}." for f in flags])
+                     [f"- **{f.parameter}**: {f.problem}. Remedy: {f.remedy}." for f in one_per_parameter(flags)])
 
 
 def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) -> str:
