@@ -3,6 +3,8 @@ fresh Figure of the report's size, without pyplot."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -243,6 +245,20 @@ def test_a_log_loss_axis_over_a_factor_of_five_or_more_labels_at_least_three_tic
     ax.plot([1e15, 1e20], [2.4, 11.0])  # a crossover's frontiers: labelled 5 and 10 only
     log_axes(ax, "C", "loss")
     assert len(ax.get_yticks()) >= 3 and all(2.0 < t < 12.0 for t in ax.get_yticks())
+
+
+def test_a_log_axis_wider_than_one_and_a_half_decades_with_one_power_of_ten_labels_at_least_three_ticks():
+    from sweep.fit.figures import log_axes
+
+    ax = Figure().subplots()
+    ax.plot([2e6, 6e7], [0.1, -0.2])  # residuals against N: only 1e7 was labelled
+    log_axes(ax, "N", "residual", y_log=False)
+    lo, hi = ax.get_xlim()
+    assert sum(lo <= t <= hi for t in ax.get_xticks()) >= 3
+    ax = Figure().subplots()
+    ax.plot([1e14, 1e19], [2.0, 3.0])  # five decades keep their powers of 10
+    log_axes(ax, "C", "loss", y_log=False)
+    assert all(math.log10(t) == round(math.log10(t)) for t in ax.get_xticks())
 
 
 def test_findings_otr_of_many_ratios_has_a_colour_bar_and_keeps_the_exponents_readable_past_a_wild_interval():

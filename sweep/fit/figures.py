@@ -664,12 +664,13 @@ def log_axes(ax: Any, xlabel: str, ylabel: str, y_log: bool = True) -> None:
 
 
 def readable_ticks(axis: Any, limits: Sequence[float]) -> None:
-    """A log axis over less than 1.5 decades (a loss axis, an lr grid), where the default would
-    label no tick or crowd its minor ones, gets a few plain ticks: linear steps (2.4, 2.8, ...)
-    within a factor 5, else 1-2-5 steps per decade; a wider axis keeps its decades."""
+    """A log axis over less than 1.5 decades (a loss axis, an lr grid), or one that holds fewer than
+    two powers of 10 (3e6 .. 9e7 labelled only 1e7), where the default would label one tick or none,
+    or crowd its minor ones, gets a few plain ticks: linear steps (2.4, 2.8, ...) within a factor 5,
+    else 1-2-5 steps per decade; a wider axis keeps its decades."""
     lo, hi = limits
     axis.set_minor_formatter(NullFormatter())
-    if not (lo > 0 and hi / lo < 10**1.5):
+    if not lo > 0 or (hi / lo >= 10**1.5 and math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) >= 1):
         return
     if hi / lo < 5:
         ticks = MaxNLocator(nbins=5, steps=[1, 2, 5, 10]).tick_values(lo, hi)  # 3.46, 3.47 (not 3.4625)
