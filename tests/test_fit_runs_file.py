@@ -219,6 +219,24 @@ def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_token
         from_frame(frame, "paper.csv")
 
 
+def test_a_tokens_column_of_flops_is_refused_as_compute_and_read_as_flops_when_told(tmp_path):
+    """A train_tokens column holding 6 N T was refused as 'millions or billions' (2.15e+11 tokens per
+    parameter): read as FLOPs it gives Chinchilla's 20, which the error now says, with the way to read it."""
+    n_params = np.array([1e8, 4e8, 1.6e9])
+    path = tmp_path / "compute.csv"
+    pd.DataFrame({"n_params": n_params, "train_tokens": 6 * n_params * 20 * n_params,
+                  "loss": [3.2, 2.8, 2.5]}).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match=r"the tokens of .*compute.csv \(read from column 'train_tokens'\) are a "
+                                          r"median 4.8e\+10 per parameter, beyond any training run; read as FLOPs "
+                                          r"\(C = 6 N T\) they give a median 20 tokens per parameter: the column looks "
+                                          r"like training compute, not tokens.*--column flops=train_tokens, or name it "
+                                          r"flops, C, compute") as refused:
+        from_file(path)
+    assert "millions or billions" not in str(refused.value)
+    table = from_file(path, {"flops": "train_tokens"})  # the remedy the error gives
+    np.testing.assert_allclose(table.tokens_R, 20 * n_params)
+
+
 def test_a_perplexity_read_as_the_loss_is_refused_by_its_name_or_its_values():
     # CS336's IsoFLOP table as perplexities was fitted without a word: a = 0.43 for the truth's 0.51
     sizes = {"params": [1e8, 4e8, 1.6e9], "tokens": [2e9, 8e9, 3.2e10]}

@@ -65,6 +65,12 @@ RATIO_NAMES = ("tokens_per_param", "tokens_per_parameter")
 UNIQUE_TOKENS_NAMES = ("unique_tokens", "n_unique_tokens")  # a data-constrained table's: epochs = tokens / it
 MIN_COUNT = 1000  # fewer parameters or tokens than this in every run of a file: in millions or billions
 RATIO_RANGE = (1e-2, 1e6)  # a file's median tokens per parameter outside it: N or T in millions or billions
+# Tokens per parameter of real runs (Chinchilla 20, the most overtrained small models about 1e4), and
+# the most parameters of any model: a file's tokens per parameter above RATIO_RANGE that read as FLOPs
+# (T = C / (6 N)) fall in TYPICAL_RATIO, and read with N in millions or billions do not, are a compute
+# column given as the tokens (check_counts says so).
+TYPICAL_RATIO = (1.0, 1e4)
+MAX_PARAMS = 1e13
 # A file's flops over 6 N T, its median outside this: not the runs' training compute (a token budget, or
 # FLOPs in other units). IsoFLOP tables give each run its budget's nominal C, within a few times 6 N T.
 FLOPS_RATIO_RANGE = (0.1, 10.0)
@@ -202,10 +208,42 @@ def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "",
                               f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
                               f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
     ratio = float(np.median(tokens_R / n_params_R))
+    tokens_column = str(read.get("tokens", "tokens")).split(" (")[0]  # columns_read's 'COLUMN (--column)'
+    as_flops = _flops_as_tokens(n_params_R, tokens_R) if read.get("tokens") not in DERIVED.values() else None
+    if as_flops is not None and not _scaled_sizes_fit(n_params_R, ratio):
+        raise ConfigError(_flops_as_tokens_text(ratio, as_flops, tokens_column, of))
     if not RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1]:
+        flops = (f"; or, if {tokens_column!r} holds FLOPs (C = 6 N T, giving a median {as_flops:.3g} tokens per "
+                 f"parameter), read it as flops: --column flops={tokens_column}" if as_flops is not None else "")
         raise ConfigError(f"the runs{of} train a median {ratio:.3g} tokens per parameter (outside "
                           f"{RATIO_RANGE[0]:g} .. {RATIO_RANGE[1]:g}): n_params or tokens look like millions or "
-                          f"billions; give both as plain counts")
+                          f"billions; give both as plain counts{flops}")
+
+
+def _flops_as_tokens(n_params_R: np.ndarray, tokens_R: np.ndarray) -> float | None:
+    """The median tokens per parameter the tokens give read as FLOPs (T = C / (6 N)), where their own
+    median tokens per parameter is above RATIO_RANGE and that is within TYPICAL_RATIO; None otherwise."""
+    if float(np.median(tokens_R / n_params_R)) <= RATIO_RANGE[1]:
+        return None
+    as_flops = float(np.median(tokens_R / (6.0 * n_params_R ** 2)))
+    return as_flops if TYPICAL_RATIO[0] <= as_flops <= TYPICAL_RATIO[1] else None
+
+
+def _scaled_sizes_fit(n_params_R: np.ndarray, ratio: float) -> bool:
+    """Whether N read as millions or billions gives a median tokens per parameter (`ratio` as read)
+    within TYPICAL_RATIO, and no model above MAX_PARAMS."""
+    return any(TYPICAL_RATIO[0] <= ratio / unit <= TYPICAL_RATIO[1] and n_params_R.max() * unit <= MAX_PARAMS
+               for unit in (1e6, 1e9))
+
+
+def _flops_as_tokens_text(ratio: float, as_flops: float, column: str, of: str) -> str:
+    """The error for a tokens column holding FLOPs (`_flops_as_tokens`)."""
+    flops_names = ", ".join(("flops", *COLUMN_ALIASES["flops"][:6]))
+    return (f"the tokens{of} (read from column {column!r}) are a median {ratio:.3g} per parameter, beyond any "
+            f"training run; read as FLOPs (C = 6 N T) they give a median {as_flops:.3g} tokens per parameter: the "
+            f"column looks like training compute, not tokens. Give the tokens each run trained on as the tokens "
+            f"column, or read this column as flops (--column flops={column}, or name it {flops_names}): the "
+            f"tokens are then computed as {DERIVED['tokens']}")
 
 
 MAX_TOKEN_LOSS = 20.0  # no per-token loss is above this: ln of a 256k vocabulary is 12.5 nats, 18 bits
