@@ -237,6 +237,28 @@ def test_a_tokens_column_of_flops_is_refused_as_compute_and_read_as_flops_when_t
     np.testing.assert_allclose(table.tokens_R, 20 * n_params)
 
 
+def test_rows_of_a_file_are_named_by_their_line_or_record(tmp_path):
+    """A row was named by its 0-based data row ('row 7' for the NaN on line 10, below a comment and a
+    blank line): a user counting lines in an editor landed on another row."""
+    csv = tmp_path / "runs.csv"
+    csv.write_text("# from the paper\nn_params,tokens,loss\n" + "".join(
+        f"{n},{20 * n},{loss}\n" + ("\n" if i == 3 else "")
+        for i, (n, loss) in enumerate(zip(range(1000000, 9000000, 1000000), [3.2, 3.1, 3.0, 2.9, 2.8, 2.7, "", 2.5]))))
+    assert csv.read_text().splitlines()[9] == "7000000,140000000,"
+    with pytest.raises(ConfigError, match=r"run 'line 10' of .*runs.csv: loss = nan"):
+        from_file(csv)
+    tsv = tmp_path / "runs.tsv"
+    tsv.write_text("n_params\ttokens\tloss\n\n1000000\t20000000\t3.2\n2000000\t40000000\t3.0\n")
+    assert from_file(tsv).names == ("line 3", "line 4")
+    records = [{"n_params": 1e6, "tokens": 2e7, "loss": 3.2}, {"n_params": 2e6, "tokens": 4e7, "loss": 3.0},
+               {"n_params": 4e6, "tokens": 8e7, "loss": -1.0}]
+    (tmp_path / "runs.json").write_text(json.dumps(records))
+    with pytest.raises(ConfigError, match=r"run 'record 3' of .*runs.json: loss = -1.0"):
+        from_file(tmp_path / "runs.json")
+    (tmp_path / "runs.jsonl").write_text("\n".join([json.dumps(records[0]), "", json.dumps(records[1])]))
+    assert from_file(tmp_path / "runs.jsonl").names == ("line 1", "line 3")
+
+
 def test_a_perplexity_read_as_the_loss_is_refused_by_its_name_or_its_values():
     # CS336's IsoFLOP table as perplexities was fitted without a word: a = 0.43 for the truth's 0.51
     sizes = {"params": [1e8, 4e8, 1.6e9], "tokens": [2e9, 8e9, 3.2e10]}

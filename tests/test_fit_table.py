@@ -89,7 +89,7 @@ def test_bad_values_name_the_run_and_value(tmp_path, column, value, shown):
     frame = pd.DataFrame({"n_params": [1e6, 2e6], "tokens": [2e7, 4e7], "loss": [3.0, 2.9]})
     frame.loc[1, column] = value
     frame.to_csv(tmp_path / "runs.csv", index=False)
-    with pytest.raises(ConfigError, match=f"run 'row 1'.*{shown}"):
+    with pytest.raises(ConfigError, match=f"run 'line 3'.*{shown}"):  # the file's line: the header is line 1
         from_file(tmp_path / "runs.csv")
 
 

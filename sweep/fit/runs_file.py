@@ -76,6 +76,10 @@ MAX_PARAMS = 1e13
 FLOPS_RATIO_RANGE = (0.1, 10.0)
 FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 NAMED_TWICE = "named_twice"  # a read frame's attrs: the names its header gives two columns
+# A read frame's attrs: each row's name in messages, as the user finds it in the file: a .csv's or
+# .tsv's (and a .jsonl's) "line 10" (its line, 1-based, the header, comment and blank lines counted,
+# as an editor numbers them), a .json's or .parquet's "record 3" (1-based).
+ROW_NAMES = "row_names"
 
 
 def is_table_file(source: str | os.PathLike) -> bool:
@@ -97,7 +101,7 @@ def read_frame(path: str | os.PathLike) -> Any:
         raise ConfigError(f"runs file {path} does not exist")
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            return _with_row_names(pd.read_parquet(path), None)
         if suffix in (".csv", ".tsv"):
             comments = _leading_comments(path)  # "# from the model card": was read as the header
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", skiprows=comments)
@@ -106,12 +110,15 @@ def read_frame(path: str | os.PathLike) -> Any:
             if other is not None:
                 frame = pd.read_csv(path, sep=other, skiprows=comments)  # a .csv written with ; (or tabs)
             frame = _decimal_commas(frame) if other == ";" else frame
-            frame.attrs[NAMED_TWICE] = _named_twice(path, other or ("\t" if suffix == ".tsv" else ","), comments)
-            return frame
+            sep = other or ("\t" if suffix == ".tsv" else ",")
+            frame.attrs[NAMED_TWICE] = _named_twice(path, sep, comments)
+            return _with_row_names(frame, _data_lines(path, sep, comments))
         records = _json_records(path)
+        lines = _jsonl_lines(path) if suffix == ".jsonl" else None
         if isinstance(records, list) and any(isinstance(v, dict) for r in records for v in r.values()):
-            return pd.json_normalize(records)  # W&B's API runs: {"config": {...}, "summary": {...}} as config.KEY
-        return pd.DataFrame(records)
+            # W&B's API runs: {"config": {...}, "summary": {...}} as config.KEY
+            return _with_row_names(pd.json_normalize(records), lines)
+        return _with_row_names(pd.DataFrame(records), lines)
     except ConfigError:
         raise
     except Exception as err:  # malformed file
@@ -406,6 +413,40 @@ def _leading_comments(path: Path) -> int:
                 break
             count += 1
     return count
+
+
+def _with_row_names(frame: Any, lines: Sequence[int] | None) -> Any:
+    """The frame with its rows' names (ROW_NAMES) in its attrs: "line N" for each row's line in the
+    file (`lines`), where they are as many as its rows; else "record N", N its place (1-based)."""
+    if lines is not None and len(lines) == len(frame):
+        frame.attrs[ROW_NAMES] = [f"line {n}" for n in lines]
+    else:
+        frame.attrs[ROW_NAMES] = [f"record {n}" for n in range(1, len(frame) + 1)]
+    return frame
+
+
+def _data_lines(path: Path, sep: str, skip: int) -> list[int]:
+    """The line (1-based, in the whole file) each data row of a csv file starts on, as pandas reads
+    them: after `skip` comment lines and the header, blank lines (pandas skips them) naming no row."""
+    import csv
+
+    starts = []
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as lines:
+        for _ in range(skip):
+            next(lines, None)
+        reader = csv.reader(lines, delimiter=sep)
+        before = 0  # lines read by the end of the previous record
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                starts.append(skip + before + 1)
+            before = reader.line_num
+    return starts[1:]  # the first is the header
+
+
+def _jsonl_lines(path: Path) -> list[int]:
+    """The line (1-based) of each record of a .jsonl file: its non-blank lines."""
+    text = path.read_text(encoding="utf-8")
+    return [number for number, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
 def _named_twice(path: Path, sep: str, skip: int) -> list[str]:

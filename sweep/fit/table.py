@@ -34,8 +34,8 @@ import numpy as np
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
-from sweep.fit.runs_file import (COLUMN_ALIASES, check_counts, check_flops, check_loss_unit, is_budget_column,
-                                 is_table_file, named_columns, read_frame)
+from sweep.fit.runs_file import (COLUMN_ALIASES, ROW_NAMES, check_counts, check_flops, check_loss_unit,
+                                 is_budget_column, is_table_file, named_columns, read_frame)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -326,6 +326,8 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
     the table of a sweep a user filtered in a notebook), found under the names `columns` gives
     ({name: the frame's column}) or a published table's (sweep/fit/runs_file.py); ConfigError naming
     a missing column."""
+    row_names = list(frame.attrs.get(ROW_NAMES) or [f"row {i}" for i in frame.index])  # a file's: "line 10"
+    frame = frame.reset_index(drop=True)  # a row's place: its name in row_names
     frame, columns_read = named_columns(frame, source or "the runs table", REQUIRED, columns, COLUMN_NAMES)
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
@@ -344,13 +346,13 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
             excluded[status] = int(count)
         stopped_rows = frame[(status_R == STOPPED_EARLY).to_numpy()]
         if len(stopped_rows):
-            stopped = [(str(r[name_column]) if name_column else f"row {i}", r)
+            stopped = [(str(r[name_column]) if name_column else row_names[i], r)
                        for i, r in zip(stopped_rows.index, stopped_rows.to_dict("records"))]
         frame = frame[(status_R == COMPLETE).to_numpy()]
     if all(k in frame.columns for k in CORPUS_KEYS):  # as `sweep status --csv` writes them
         check_one_corpus(frame[[*CORPUS_KEYS, *(["recipe"] if "recipe" in frame.columns else [])]].to_dict("records"),
                          source)
-    names = [str(v) for v in frame[name_column]] if name_column else [f"row {i}" for i in frame.index]
+    names = [str(v) for v in frame[name_column]] if name_column else [row_names[i] for i in frame.index]
     columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in REQUIRED + OPTIONAL}
     table = replace(_build(names, columns, excluded, source), stopped=_set_aside(stopped or [], source),
                     columns_read={name: alias for name, alias in columns_read.items()
