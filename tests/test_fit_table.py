@@ -93,6 +93,31 @@ def test_bad_values_name_the_run_and_value(tmp_path, column, value, shown):
         from_file(tmp_path / "runs.csv")
 
 
+def test_an_exact_duplicate_row_of_a_file_is_dropped_with_one_warning_naming_its_line(tmp_path, caplog):
+    """A row pasted twice was a second run: n_runs 8 of 7 points, the bootstrap drawing that point twice
+    as often. Rows that differ in any column (a seed) stay."""
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,tokens,loss,seed\n"
+                    "1000000,20000000,3.2,0\n"
+                    "2000000,40000000,3.0,0\n"
+                    "2000000,40000000,3.0,0\n"  # line 4: line 3 again
+                    "2000000,40000000,3.0,1\n"  # another seed: a run of its own
+                    "4000000,80000000,2.9,0\n"
+                    "\n"
+                    "1000000,20000000,3.2,0\n")  # line 8: line 2 again
+    with caplog.at_level("WARNING", logger="sweep.fit"):
+        table = from_file(path)
+    assert table.names == ("line 2", "line 3", "line 5", "line 6")
+    assert table.excluded == {"exact duplicate": 2}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{path}: 2 row(s) repeat an earlier row in every column, dropped" in warning
+    assert warning.endswith("line 4 (as line 3), line 8 (as line 2)")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sweep.fit"):
+        assert len(from_frame(pd.read_csv(path).drop_duplicates())) == 4
+    assert not caplog.records
+
+
 def test_a_complete_run_without_a_loss_or_with_text_is_an_error():
     with pytest.raises(ConfigError, match="run 'b'.*loss = nan"):
         from_rows([row("a"), row("b", loss=None)])

@@ -53,6 +53,9 @@ NAME_COLUMNS = ("run", "name")
 COLUMN_NAMES = (*REQUIRED, *OPTIONAL, "run", "status")  # what `--column NAME=COLUMN` may name
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
+EXACT_DUPLICATE = "exact duplicate"  # what `excluded` counts a runs file's rows repeating an earlier row as
+MAX_SHOWN = 10  # rows named in a warning, the rest counted
+_EMPTY = object()  # an empty cell, as `_cell_key` compares it
 
 
 # Passes over the training data beyond which repeated tokens are worth markedly less than new ones
@@ -328,10 +331,10 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
     a missing column."""
     row_names = list(frame.attrs.get(ROW_NAMES) or [f"row {i}" for i in frame.index])  # a file's: "line 10"
     frame = frame.reset_index(drop=True)  # a row's place: its name in row_names
+    frame, excluded = _without_duplicates(frame, row_names, source or "the runs table")
     frame, columns_read = named_columns(frame, source or "the runs table", REQUIRED, columns, COLUMN_NAMES)
     frame = frame.rename(columns={alias: name for name, alias in MEASURE_ALIASES.items()
                                   if name not in frame.columns and alias in frame.columns})
-    excluded = {}
     if "role" in frame.columns:
         trunk_R = (frame["role"] == TRUNK).to_numpy()
         if trunk_R.any():
@@ -364,6 +367,40 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
     if "flops" in frame.columns:
         check_flops(table.n_params_R, table.tokens_R, table.flops_R, columns_read.get("flops", "flops"), source)
     return table
+
+
+def _without_duplicates(frame: Any, row_names: Sequence[str], where: str) -> tuple[Any, dict[str, int]]:
+    """The frame without the rows that repeat an earlier row in every column (a row pasted twice: it
+    would count as two runs, and the bootstrap draw it twice as often), the first kept, and {EXACT_DUPLICATE:
+    how many were dropped} ({} where none); one warning naming each dropped row and the row it repeats
+    (`row_names`, by place)."""
+    first_of: dict[tuple, int] = {}
+    repeats = {}  # a dropped row's place: the place of the row it repeats
+    for i, row in enumerate(frame.itertuples(index=False, name=None)):
+        first = first_of.setdefault(tuple(_cell_key(v) for v in row), i)
+        if first != i:
+            repeats[i] = first
+    if not repeats:
+        return frame, {}
+    shown = ", ".join(f"{row_names[i]} (as {row_names[first]})" for i, first in list(repeats.items())[:MAX_SHOWN])
+    more = f" and {len(repeats) - MAX_SHOWN} more" if len(repeats) > MAX_SHOWN else ""
+    log.warning("warning: %s: %d row(s) repeat an earlier row in every column, dropped (each run is counted once; a copy "
+                "would weigh twice in the fits and their bootstrap): %s%s", where, len(repeats), shown, more)
+    keep_R = np.ones(len(frame), dtype=bool)
+    keep_R[list(repeats)] = False
+    return frame[keep_R], {EXACT_DUPLICATE: len(repeats)}
+
+
+def _cell_key(value: Any) -> Any:
+    """A cell as compared between rows: an empty one (NaN, None) equal to another empty one, an
+    unhashable one (a list in a JSON record) by its text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _EMPTY
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 def load_runs_table(source: str | os.PathLike, columns: dict[str, str] | None = None) -> RunsTable:
