@@ -143,24 +143,49 @@ def job_states(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
     ids = sorted(set(job_ids))
     if not ids:
         return {}
-    states: dict[str, str] = {}
     arrays = sorted({i.split("_")[0] for i in ids if "_" in i})  # an array cancelled before any task
     try:                                                        # started is one line: its job id
         out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids + arrays)],
                              capture_output=True, text=True, timeout=timeout_s)
-        if out.returncode == 0:
-            states.update(_by_task(out.stdout, lambda state: state.split()[0] if state else "UNKNOWN"))
-            for i in ids:
-                if i not in states and i.split("_")[0] in states:
-                    states[i] = states[i.split("_")[0]]
-        missing = [i for i in ids if i not in states]
-        if missing:  # accounting lags or is off: ask the controller
-            out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
-                                 capture_output=True, text=True, timeout=timeout_s)
-            states.update(_by_task(out.stdout, lambda state: state))
+        states, ranged = _sacct_states(out.stdout if out.returncode == 0 else "", ids)
+        # not in accounting (it lags, or is off), or PENDING on the line of an array's tasks left, which
+        # sacct does not update when one of them is cancelled (`308_[1-2%3]|PENDING` after `scancel 308_2`)
+        unsure = [i for i in ids if i not in states or (i in ranged and states[i] == "PENDING")]
+        if unsure:  # the controller knows what is pending or running now
+            live = squeue_states(unsure, timeout_s)
+            for i in unsure:
+                if i in (live or {}):
+                    states[i] = live[i]
+                elif live is not None and i in states:
+                    del states[i]  # cancelled since: Slurm no longer knows it as pending
     except FileNotFoundError:
         return {}
     return {i: s for i, s in states.items() if i in ids}
+
+
+def _sacct_states(lines: str, ids: list[str]) -> tuple[dict[str, str], set[str]]:
+    """task id -> state from sacct's lines (a task with no line of its own takes its array's), and the
+    tasks whose state came from a line of the array's tasks left (`11_[2-5%3]`), not their own."""
+    states = _by_task(lines, lambda state: state.split()[0] if state else "UNKNOWN")
+    for i in ids:
+        if i not in states and i.split("_")[0] in states:
+            states[i] = states[i.split("_")[0]]
+    own = {job_id for job_id, _, _ in (line.partition("|") for line in lines.splitlines()) if "[" not in job_id}
+    return states, {i for i in states if i not in own}
+
+
+def squeue_states(job_ids: list[str], timeout_s: float = 30) -> dict[str, str] | None:
+    """job id -> state of the jobs the Slurm controller lists as pending or running (an ended job
+    is not listed); None when it did not answer (no squeue, a time-out, an error). squeue exits 1
+    with `Invalid job id specified` when it knows none of them: an answer, all gone."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(job_ids)],
+                             capture_output=True, text=True, timeout=timeout_s)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return {} if "Invalid job id" in out.stderr else None
+    return _by_task(out.stdout, lambda state: state)
 
 
 def _by_task(lines: str, state_of: Callable[[str], str]) -> dict[str, str]:
@@ -234,6 +259,7 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     waited_for = [a for e in entries if e.get("bucket") != LOCAL_BUCKET  # for why a job was cancelled
                   for a in str(e.get("after") or "").split(":") if a]
     states = job_states([*slurm_job_ids(entries), *waited_for])
+    gone = gone_before_start([e for e in entries if e["job_id"] not in states and not log_written(e)])
     pending: list[dict] = []
     for row in rows:
         if row["run"] not in entries_of:
@@ -246,6 +272,11 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
                 row[part] = entry[part]
         if row["status"] == "failed" and state in ACTIVE_STATES:  # submitted again: its result.json is the
             row.pop("error", None)  # last attempt's, and this job resumes it (it showed failed, and --wait ended)
+        elif row["status"] == "pending" and state is None and entry["job_id"] in gone:
+            row["status"] = "cancelled"
+            row["error"] = (f"Slurm job {entry['job_id']} was cancelled before it started: Slurm no longer knows it "
+                            f"and it wrote no log; running the sweep again submits it again")
+            continue
         elif row["status"] not in ("started", "pending") or state is None:
             continue
         if part_end(entry) is not None and state == "COMPLETED":  # between a trunk's segments, or probe and rest
@@ -256,8 +287,9 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
                 pending.append(row)
         elif state == "CANCELLED":
             row["status"] = "cancelled"
-            row["error"] = (f"Slurm job {entry['job_id']} was cancelled{cancelled_why(entry, states)}; log: "
-                            f"{entry.get('log')}")
+            where = f"{log_ends(entry['log'])}; log: {entry['log']}" if log_written(entry) else \
+                "; it never started (no log)"
+            row["error"] = f"Slurm job {entry['job_id']} was cancelled{cancelled_why(entry, states)}{where}"
         else:
             row["status"] = "failed"
             row["error"] = (f"Slurm job {entry['job_id']} ended {state} without a result{log_ends(entry.get('log'))}; "
@@ -267,12 +299,69 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
         row["job_reason"] = reasons.get(row["job_id"])
 
 
+# How long after its submission a job Slurm knows nothing of (no squeue line, no sacct record) and
+# that wrote no log may be taken for one cancelled before it started: sbatch returns once the
+# controller holds the job, and squeue asks the controller, but accounting (sacct) lags it.
+GONE_AFTER_S = 60
+
+
+def log_written(entry: dict) -> bool:
+    """Whether a Slurm job's log file exists: Slurm opens it as the job starts."""
+    return bool(entry.get("log")) and Path(entry["log"]).exists()
+
+
+def gone_before_start(entries: list[dict], now: datetime.datetime | None = None) -> set[str]:
+    """The job ids of these Slurm jobs (with no sacct record, no log) that the controller no longer
+    lists as pending or running, submitted at least GONE_AFTER_S ago: a pending array task cancelled
+    with scancel leaves no record at all. Empty where squeue did not answer."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    old = [e["job_id"] for e in entries if e.get("bucket") != LOCAL_BUCKET and e.get("log")
+           and _age_s(e, now) >= GONE_AFTER_S]
+    live = squeue_states(old) if old else None
+    return set() if live is None else {i for i in old if i not in live}
+
+
+def _age_s(entry: dict, now: datetime.datetime) -> float:
+    """Seconds since the manifest entry's submission; 0 where it has no readable time."""
+    try:
+        return (now - datetime.datetime.fromisoformat(entry["submitted"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+
+
+# Lines a log may end with that say nothing of why the job ended: submitit passing a signal on, srun's
+# exit code (the lines before it say why), W&B's service stopped by the same signal.
+LOG_NOISE = re.compile(r"^(submitit WARNING .*Bypassing signal|\S+ \S+ submitit Bypassing signal|srun: error: "
+                       r"\S+: tasks? [\d,-]+: Exited with exit code|wandb: )")
+
+
 def log_ends(log: str | None) -> str:
-    """`; its log ends: LINE` with the last non-empty line of a job's log (a setup line that failed,
-    an out-of-memory kill, a Python error), or "" where the log is missing or empty."""
-    lines = tail_lines(log) if log else []
-    last = next((line.strip() for line in reversed(lines) if line.strip()), b"").decode("utf-8", "replace")
-    return f"; its log ends: {last[:300]}" if last else ""
+    """`; its log ends: LINE` with the last line of a job's log that says something (a setup line
+    that failed, an out-of-memory kill, a Python error, a stop signal's checkpoint), or "" where the
+    log is missing or empty. Skipped: what Python prints as `Exception ignored in ...` with its
+    traceback (an atexit callback of W&B's whose service a scancel stopped too) and LOG_NOISE."""
+    lines = [line.decode("utf-8", "replace").rstrip() for line in tail_lines(log)] if log else []
+    meaningful = [line for line in _without_ignored_exceptions(lines) if line.strip() and not LOG_NOISE.match(line)]
+    last = (meaningful or [line for line in lines if line.strip()] or [""])[-1].strip()
+    return f"; its log ends: {last[:500]}" if last else ""
+
+
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def _without_ignored_exceptions(lines: list[str]) -> list[str]:
+    """The lines but for each `Exception ignored in ...` block: that line, its traceback (indented
+    lines) and the exception's line that ends it."""
+    kept, skipping = [], False
+    for line in lines:
+        if line.startswith("Exception ignored in"):
+            skipping = True
+        elif skipping and line.strip() and not line.startswith((" ", "Traceback", *CHAINED)):
+            skipping = False  # the exception's own line ends the block
+            continue
+        if not skipping:
+            kept.append(line)
+    return kept
 
 
 def cancelled_why(entry: dict, states: dict[str, str]) -> str:

@@ -254,3 +254,121 @@ def test_a_rung_is_a_job_of_its_own_between_the_probe_and_the_rest(tmp_path, mon
                                                                  "14_0": "PENDING"})
     launch.queue.attach_queue_state(rows, tmp_path)
     assert (rows[0]["job_id"], rows[0]["rung"], rows[0]["status"]) == ("13_0", 40, "running")  # training to step 40
+
+
+def fake_slurm(folder, monkeypatch, sacct: str, squeue: str, squeue_exit: int = 0, squeue_error: str = ""):
+    """sacct and squeue that print these lines (squeue exiting `squeue_exit` with `squeue_error` on stderr)."""
+    for name, text, code, error in (("sacct", sacct, 0, ""), ("squeue", squeue, squeue_exit, squeue_error)):
+        (folder / name).write_text(f"#!/bin/sh\ncat <<'END'\n{text}END\necho '{error}' >&2\nexit {code}\n")
+        (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def manifest_submitted(out_dir, entries, seconds_ago: float) -> None:
+    """The manifest's lines as a submission `seconds_ago` wrote them."""
+    import datetime
+    import json
+
+    when = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds_ago)
+    with open(out_dir / MANIFEST, "a") as f:
+        for entry in entries:
+            f.write(json.dumps({**entry, "submitted": when.isoformat(timespec="seconds")}) + "\n")
+
+
+def test_a_pending_task_cancelled_before_it_started_shows_as_cancelled_not_pending_forever(tmp_path, monkeypatch):
+    """`scancel 308_2` while pending leaves no sacct record and no squeue line: status said `pending`
+    forever. Right after submission (accounting lags) or where squeue does not answer it stays pending."""
+    import launch.queue
+
+    bin_dir, out_dir = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir(), out_dir.mkdir()
+    entries = [{"run": f"r{i}", "path": f"/x/r{i}", "job_id": f"308_{i}", "bucket": "s",
+                "log": str(tmp_path / f"308_{i}_0_log.out")} for i in range(3)]
+    (tmp_path / "308_0_0_log.out").write_text("done\n")
+
+    def status_of(seconds_ago, **slurm):
+        (out_dir / MANIFEST).unlink(missing_ok=True)
+        manifest_submitted(out_dir, entries, seconds_ago)
+        fake_slurm(bin_dir, monkeypatch, **slurm)
+        rows = [{"run": "r0", "status": "complete"}, {"run": "r1", "status": "pending"},
+                {"run": "r2", "status": "pending"}]
+        launch.queue.attach_queue_state(rows, out_dir)
+        return rows
+
+    rows = status_of(3600, sacct="308_0|COMPLETED\n", squeue="308_1|PENDING\n")
+    assert [r["status"] for r in rows] == ["complete", "queued", "cancelled"]
+    assert rows[2]["error"] == ("Slurm job 308_2 was cancelled before it started: Slurm no longer knows it and it "
+                                "wrote no log; running the sweep again submits it again")
+    rows = status_of(3600, sacct="308_0|COMPLETED\n", squeue="", squeue_exit=1,
+                     squeue_error="slurm_load_jobs error: Invalid job id specified")  # knows none of them
+    assert [r["status"] for r in rows] == ["complete", "cancelled", "cancelled"]
+    rows = status_of(5, sacct="", squeue="")  # just submitted: accounting lags, a controller may too
+    assert [r["status"] for r in rows] == ["complete", "pending", "pending"]
+    rows = status_of(3600, sacct="308_0|COMPLETED\n", squeue="", squeue_exit=1,
+                     squeue_error="slurm_load_jobs error: Unable to contact slurm controller")
+    assert [r["status"] for r in rows] == ["complete", "pending", "pending"]  # no answer: nothing concluded
+
+
+def test_a_task_cancelled_while_its_array_s_line_in_sacct_still_says_pending_is_not_pending(tmp_path, monkeypatch):
+    """sacct does not update the line of an array's tasks left: after `scancel 308_2` it still read
+    `308_[1-2%3]|PENDING`, and status showed 308_2 PENDING; the controller (squeue) knows better."""
+    fake_slurm(tmp_path, monkeypatch, sacct="308_0|RUNNING\n308_[1-2%3]|PENDING\n", squeue="308_[1%3]|PENDING\n")
+    assert job_states(["308_0", "308_1", "308_2"]) == {"308_0": "RUNNING", "308_1": "PENDING"}
+    fake_slurm(tmp_path, monkeypatch, sacct="308_0|RUNNING\n308_[1-2%3]|PENDING\n", squeue="", squeue_exit=1,
+               squeue_error="slurm_load_jobs error: Socket timed out")  # no answer: sacct's word stands
+    assert job_states(["308_0", "308_1", "308_2"]) == {"308_0": "RUNNING", "308_1": "PENDING", "308_2": "PENDING"}
+
+
+def test_a_job_cancelled_before_it_started_says_so_instead_of_naming_a_log_never_written(tmp_path, monkeypatch):
+    """Was: `Slurm job 209_0 was cancelled; log: .../209_0_0_log.out`, a file that does not exist."""
+    import launch.queue
+
+    log = tmp_path / "209_1_0_log.out"
+    log.write_text("2026-12-06 06:23:12,799 sweep.job SIGTERM received: saved /x/b/checkpoints/latest.pt at step 91\n")
+    append_manifest(tmp_path, [{"run": "a", "path": "/x/a", "job_id": "209_0", "bucket": "s",
+                                "log": str(tmp_path / "209_0_0_log.out")},
+                               {"run": "b", "path": "/x/b", "job_id": "209_1", "bucket": "s", "log": str(log)}])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"209_0": "CANCELLED", "209_1": "CANCELLED"})
+    rows = [{"run": "a", "status": "pending"}, {"run": "b", "status": "started"}]
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert rows[0]["error"] == "Slurm job 209_0 was cancelled; it never started (no log)"
+    assert rows[1]["error"] == ("Slurm job 209_1 was cancelled; its log ends: 2026-12-06 06:23:12,799 sweep.job "
+                                f"SIGTERM received: saved /x/b/checkpoints/latest.pt at step 91; log: {log}")
+
+
+SCANCELLED_LOG = """\
+2026-12-06 06:23:12,791 sweep.tracking d16: W&B finish failed (ConnectionResetError: Connection lost); no more
+2026-12-06 06:23:12,799 sweep.job SIGTERM received: saved /x/checkpoints/latest.pt at step 91; re-run to resume
+submitit WARNING (2026-12-06 06:23:12,799) - Bypassing signal SIGTERM
+2026-12-06 06:23:12,799 submitit Bypassing signal SIGTERM
+Exception ignored in atexit callback: <function _start_and_connect_service.<locals>.teardown_atexit at 0x7fe2>
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/wandb/sdk/lib/service/service_connection.py", line 79, in teardown_atexit
+    conn.teardown(hooks.exit_code)
+           ^^^^^^^^^^^^^^^
+  File "/python3.11/asyncio/streams.py", line 166, in _drain_helper
+    raise ConnectionResetError('Connection lost')
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/python3.11/asyncio/streams.py", line 166, in _drain_helper
+ConnectionResetError: Connection lost
+srun: error: localhost: task 0: Exited with exit code 143
+"""
+
+
+def test_the_line_quoted_from_a_job_s_log_is_its_last_meaningful_one_not_an_ignored_atexit_traceback(tmp_path):
+    """A scancel'd run with W&B: its log ended with W&B's atexit traceback (its service got the SIGTERM
+    too) and srun's exit code; the line that says what happened is the checkpoint's."""
+    from launch.queue import log_ends
+
+    log = tmp_path / "log.out"
+    log.write_text(SCANCELLED_LOG)
+    assert log_ends(str(log)) == ("; its log ends: 2026-12-06 06:23:12,799 sweep.job SIGTERM received: saved "
+                                  "/x/checkpoints/latest.pt at step 91; re-run to resume")
+    log.write_text("Traceback (most recent call last):\n  File \"x.py\", line 1\nModuleNotFoundError: No module named "
+                   "'sweep'\nsrun: error: node7: task 0: Exited with exit code 1\n")  # a real error stays the cause
+    assert log_ends(str(log)) == "; its log ends: ModuleNotFoundError: No module named 'sweep'"
+    log.write_text("srun: error: node7: task 0: Exited with exit code 1\n")  # nothing else: the line itself
+    assert log_ends(str(log)) == "; its log ends: srun: error: node7: task 0: Exited with exit code 1"
