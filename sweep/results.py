@@ -9,7 +9,8 @@ from typing import Any, Iterable
 
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import DAMAGED, FINISHED, GRID_AXES, RUNNING, SETTINGS, STARTED, run_status
-from sweep.rundir import CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs, last_step, seedless_setting
+from sweep.rundir import (CONFIG_REMEDY, RunDir, is_identity_setting, iter_run_dirs, last_step, no_run_folders,
+                          seedless_setting)
 
 ROW_COORDINATES = (*GRID_AXES, "tokens_per_param", "recipe")  # every run folder's row has them (sweep/record.py)
 
@@ -164,7 +165,7 @@ def load_source(source: str) -> list[dict[str, Any]]:
         if run.config_file.exists() or run.result_file.exists():  # a run folder itself, not its sweep's
             raise ConfigError(f"{sweep_dir} is a run folder; accepted: {SWEEP_SOURCES}: give its sweep folder, "
                               f"{sweep_dir.resolve().parent}")
-        raise ConfigError(f"{sweep_dir} holds no run folders (folders with a config.yaml)")
+        raise ConfigError(no_run_folders(sweep_dir))
     return rows
 
 

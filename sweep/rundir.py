@@ -487,6 +487,21 @@ def _finite(record: Any) -> Any:
     return record
 
 
+def no_run_folders(root: str | os.PathLike, shown: int = 3) -> str:
+    """What to say of a folder with no run folders directly under it: `runs holds no run folders
+    (...)`, and where folders under it are sweep folders (they hold run folders: `runs/` of
+    `runs/mini`, `runs/one`), the first `shown` of them and how many more, to give one of them."""
+    root = Path(root)
+    sweeps = [path for path in sorted(root.iterdir()) if path.is_dir() and next(iter(iter_run_dirs(path)), None)] \
+        if root.is_dir() else []
+    text = f"{root} holds no run folders (folders with a config.yaml)"
+    if not sweeps:
+        return text
+    more = f" and {len(sweeps) - shown} more" if len(sweeps) > shown else ""
+    return (f"{text}; it holds sweep folders: {', '.join(str(path) for path in sweeps[:shown])}{more}; "
+            f"give one of them")
+
+
 def iter_run_dirs(root: str | os.PathLike) -> Iterable[RunDir]:
     """Every run folder directly under a sweep root (those with a config.yaml, or a result.json whose
     config.yaml is gone: shown damaged, not dropped with its finished result), sorted."""

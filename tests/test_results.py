@@ -120,3 +120,24 @@ def test_runs_that_differ_only_in_their_seed_share_a_setting_and_no_others_do(ti
     setting = {name: by_run[run_name(tiny_config(*overrides))]["setting"] for name, overrides in runs.items()}
     assert setting["seed 0"] == setting["seed 1"] == setting["seed 2, logged more"]
     assert setting["seed 0, warmup 7"] != setting["seed 0"] and len(setting["seed 0"]) == 12
+
+
+def test_a_folder_of_sweep_folders_is_refused_naming_a_few_of_them_to_give_one(tmp_path):
+    """Was: `runs holds no run folders`, of a runs/ holding runs/mini, runs/one, ..."""
+    import pytest
+
+    from sweep.errors import ConfigError
+    from sweep.results import load_source
+
+    for sweep in ("mini", "one", "two", "zeta", "big"):
+        (tmp_path / "runs" / sweep / "d16-l1-aaaa").mkdir(parents=True)
+        (tmp_path / "runs" / sweep / "d16-l1-aaaa" / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "runs" / "notes").mkdir()  # a folder without run folders is not a sweep folder
+    runs = tmp_path / "runs"
+    with pytest.raises(ConfigError) as err:
+        load_source(str(runs))
+    assert str(err.value) == (f"{runs} holds no run folders (folders with a config.yaml); it holds sweep folders: "
+                              f"{runs / 'big'}, {runs / 'mini'}, {runs / 'one'} and 2 more; give one of them")
+    with pytest.raises(ConfigError) as err:
+        load_source(str(runs / "notes"))
+    assert str(err.value) == f"{runs / 'notes'} holds no run folders (folders with a config.yaml)"

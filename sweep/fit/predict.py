@@ -123,7 +123,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
     fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0, 'true' or 'auto'."""
     from sweep.fit.defaults import fit_defaults
-    from sweep.rundir import iter_run_dirs
+    from sweep.rundir import iter_run_dirs, no_run_folders
 
     check_fraction(at_fraction)
     floor = check_floor(floor)
@@ -145,7 +145,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
         raise ConfigError(f"sweep folder {text} {is_file if Path(text).exists() else 'does not exist'}")
     runs = list(iter_run_dirs(text))
     if not runs:
-        raise ConfigError(f"{text} holds no run folders (folders with a config.yaml)")
+        raise ConfigError(no_run_folders(text))
     if floor == TRUE_FLOOR and not any(_reads_synthetic(run) for run in runs):
         raise ConfigError(f"--floor {TRUE_FLOOR}: each reference's true entropy rate, which only data=synthetic "
                           f"records; no run of {text} reads it: give --floor E (a number, e.g. a Chinchilla fit's E) "
