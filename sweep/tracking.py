@@ -155,7 +155,23 @@ class WandbTracker(Tracker):
         with StopRequest():
             if self._safely("finish", close):
                 write_tracked_step(self.tracked_step_file, self.last_logged)
+            else:
+                end_wandb_service()
         self.run = None
+
+
+def end_wandb_service() -> None:
+    """After a W&B run failed to finish: end this process's connection to W&B's service now, so that
+    W&B's own exit hook does not try again. A scancel stops the service process with the same
+    SIGTERM as the run; its exit hook then printed a 25-line `Exception ignored in atexit callback
+    ... ConnectionResetError` traceback at the end of the job's log. (W&B's teardown would wait for
+    a live service at exit anyway: it waits now instead.)"""
+    import wandb
+
+    try:
+        wandb.teardown()
+    except Exception:  # the service is gone: nothing left to end
+        pass
 
 
 def read_tracked_step(path: Path) -> int:

@@ -536,3 +536,41 @@ def test_a_run_stopped_early_ends_its_wandb_run_with_the_status_and_the_predicte
     assert last.summary["status"] == "stopped_early" and last.exit_code == 0
     assert last.summary["predicted_final_eval_loss"] == result["predicted_final_eval_loss"]
     assert last.summary["predicted_interval"] == result["predicted_interval"]
+
+
+STOPPED_SERVICE = """
+import os, pathlib, signal, sys, time
+import wandb
+from sweep.tracking import WandbTracker
+
+run = wandb.init(mode="offline", project="tests", dir=sys.argv[1])
+tracker = WandbTracker(run, "r", pathlib.Path(sys.argv[1]) / "tracked_step.json")
+tracker.log({"step": 1, "tokens": 8, "flops": 1.0, "train_loss": 5.0})
+me = str(os.getpid())
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == me:
+            os.kill(int(pid), signal.SIGTERM)  # scancel's SIGTERM reaches W&B's service process too
+    except OSError:
+        pass
+time.sleep(1)
+tracker.interrupted()
+print("exited normally")
+"""
+
+
+def test_a_scancel_that_also_stops_wandb_s_service_leaves_no_atexit_traceback_in_the_log(tmp_path):
+    """Was: after the run's checkpoint line, `W&B finish failed (ConnectionResetError...)` and then a
+    25-line `Exception ignored in atexit callback ... ConnectionResetError` from W&B's exit hook."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "stopped_service.py"
+    script.write_text(STOPPED_SERVICE)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}  # its own service, not this process's
+    env["PYTHONPATH"] = str(Path(tracking_module.__file__).parents[1])
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0 and "exited normally" in out.stdout, out.stderr
+    assert "W&B finish failed" in out.stderr  # the one line saying W&B lost the end of this attempt
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
