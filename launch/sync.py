@@ -135,16 +135,29 @@ def upload(item: Upload, command: Callable[[Path], Sequence[str]], timeout_s: fl
     return UploadResult(item.label, "synced" if pending else "skipped", done, time.perf_counter() - started)
 
 
+def check_wandb_login() -> None:
+    """Before the first `wandb sync`: without credentials each one fails alike (`No API key
+    configured`, 400 runs, 400 failures); one error instead, saying how to log in."""
+    from sweep.tracking import wandb_login_found
+
+    found, host = wandb_login_found()
+    if not found:
+        raise ConfigError(f"no W&B login for {host}: nothing uploaded; log in with `wandb login` (or set "
+                          f"WANDB_API_KEY; WANDB_BASE_URL for another server), then run sweep sync again")
+
+
 def sync_sweep(sweep_dir: Path, jobs: int, command: Callable[[Path], Sequence[str]] | None = None,
                on_result: Callable[[UploadResult, int, int], None] = lambda result, done, total: None,
                timeout_s: float | None = None) -> SyncSummary:
     """Upload every offline W&B run of the sweep, `jobs` at once, each attempt by `command`
     (default wandb_sync_command) within `timeout_s`; `on_result(result, done, total)` is called
     as each finishes."""
-    command = command or wandb_sync_command
+    uses_wandb_sync, command = command is None, command or wandb_sync_command
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"--jobs {jobs!r}: accepted is an integer >= 1 (W&B runs uploaded at once)")
     uploads = find_uploads(sweep_dir)
+    if uses_wandb_sync and any(not is_synced(a) for item in uploads if not item.held for a in item.attempts):
+        check_wandb_login()
     summary = SyncSummary()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(upload, item, command, timeout_s) for item in uploads]

@@ -433,6 +433,23 @@ def api_key_configured() -> bool:
         return False
 
 
+def wandb_login_found() -> tuple[bool, str]:
+    """Whether W&B finds credentials as `wandb sync` looks for them (WANDB_API_KEY, an identity
+    token file, a `wandb login` entry in ~/.netrc for its host, an api_key in its settings file),
+    without prompting; and that host. Where this W&B has no such function, api_key_configured()."""
+    try:
+        from wandb.sdk import wandb_setup
+        from wandb.sdk.lib import wbauth
+    except ImportError:
+        return api_key_configured(), os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    host = wandb_setup.singleton().settings.base_url
+    try:
+        found = wbauth.authenticate_session(host=host, source="sweep sync", prompt=False, update_session=False)
+    except Exception:  # credentials found but malformed: `wandb sync` says what is wrong with them
+        return True, host
+    return found is not None, host
+
+
 def upload_report(rows: list[dict[str, Any]], figures: dict[str, Path], *, project: str, entity: str | None,
                   group: str, mode: LoggerMode, folder: Path, fits: dict[str, Any] | None = None,
                   files: Sequence[Path] = (), kind: str | None = None) -> str:

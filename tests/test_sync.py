@@ -139,6 +139,7 @@ def test_an_interrupted_or_failed_sync_run_again_uploads_only_what_is_left(sweep
     fake_wandb_sync.fail()
     first_round = len(fake_wandb_sync.calls())
     monkeypatch.setattr(launch.sync, "wandb_sync_command", fake_wandb_sync)
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
     assert main(["sync", str(sweep), "--jobs", "2"]) == 0
     again = names(c["attempt"] for c in fake_wandb_sync.calls()[first_round:])
     assert again == ["offline-run-20260102_030405-aaaa1111", "offline-run-20260103_000000-aaaa1111"]
@@ -149,6 +150,7 @@ def test_an_interrupted_or_failed_sync_run_again_uploads_only_what_is_left(sweep
 def test_a_failed_upload_is_a_nonzero_exit_with_its_log(sweep, fake_wandb_sync, capsys, monkeypatch):
     fake_wandb_sync.fail("offline-run-20260101_120000-bbbb2222")
     monkeypatch.setattr(launch.sync, "wandb_sync_command", fake_wandb_sync)
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
     assert main(["sync", str(sweep), "--jobs", "4"]) == 1
     out = capsys.readouterr().out
     assert "2 synced, 1 skipped, 1 failed W&B runs" in out
@@ -182,3 +184,26 @@ def test_an_upload_that_hangs_is_killed_after_the_time_limit_and_counted_failed(
     assert {r.label for r in summary.of("failed")} == {"d64-l2-aaaa1111", "d96-l2-bbbb2222", "wandb/rep0rt01"}
     assert all("no upload within 0.5 s (killed)" in r.log for r in summary.of("failed"))
     assert not any(is_synced(a) for u in find_uploads(sweep) if u.label != "d128-l2-cccc3333" for a in u.attempts)
+
+
+def test_without_a_wandb_login_sync_starts_nothing_and_says_once_how_to_log_in(sweep, fake_wandb_sync, tmp_path,
+                                                                             capsys, monkeypatch):
+    """Was: one `wandb sync` per run, each failing `Error: No API key configured` (400 runs, 400 failures)."""
+    import wandb
+
+    wandb.teardown()  # W&B's settings as a new `sweep sync` process reads them (an earlier test had a key)
+    monkeypatch.setattr(launch.sync, "wandb_sync_command", fake_wandb_sync)
+    assert main(["sync", str(sweep), "--jobs", "2"]) == 2
+    out = capsys.readouterr().out
+    assert out.strip() == ("error: no W&B login for http://127.0.0.1:9: nothing uploaded; log in with `wandb login` "
+                           "(or set WANDB_API_KEY; WANDB_BASE_URL for another server), then run sweep sync again")
+    assert fake_wandb_sync.calls() == []
+
+    netrc = tmp_path / "netrc"  # what `wandb login` writes
+    netrc.write_text("machine 127.0.0.1:9\n  login user\n  password " + "y" * 40 + "\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert main(["sync", str(sweep), "--jobs", "2"]) == 0 and len(fake_wandb_sync.calls()) == 5
+
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    assert main(["sync", str(sweep), "--jobs", "2"]) == 0  # all synced: no login needed to skip them
