@@ -60,7 +60,7 @@ def record_overrides(cfg: DictConfig) -> None:
     except DamagedFile:
         return
     if state not in FINISHED and state != RUNNING:
-        run.record_overrides(HydraConfig.get().overrides.task)
+        run.record_overrides(HydraConfig.get().overrides.task, HydraConfig.get().job.config_name)
 
 
 def main() -> None:

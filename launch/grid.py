@@ -103,6 +103,7 @@ class GridPoint:
     overrides: list[str]
     cfg: TrainConfig
     budget: Budget
+    config_name: str = "train"  # the config the overrides apply to (conf/<name>.yaml: --config-name)
 
     @functools.cached_property
     def run(self) -> RunDir:
@@ -148,9 +149,10 @@ def rewrite_damaged_configs(grid: Sequence[GridPoint]) -> list[str]:
     return rewritten
 
 
-def build_grid(points: Sequence[Sequence[str]],
-               compose: Callable[[list[str]], DictConfig | TrainConfig]) -> list[GridPoint]:
-    """Compose and validate every point; raise one ConfigError naming every invalid point."""
+def build_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], DictConfig | TrainConfig],
+               config_name: str = "train") -> list[GridPoint]:
+    """Compose and validate every point (each overrides of the config `config_name`); raise one
+    ConfigError naming every invalid point."""
     check_override_keys({o for overrides in points for o in overrides})
     grid, errors = [], []
     fixed = _fixed_overrides(points)
@@ -160,7 +162,7 @@ def build_grid(points: Sequence[Sequence[str]],
             cfg = to_typed(compose(list(overrides)))
             validate(cfg)
             check_data(cfg.data)
-            grid.append(GridPoint(list(overrides), cfg, compute_budget(cfg)))
+            grid.append(GridPoint(list(overrides), cfg, compute_budget(cfg), config_name))
         except ConfigError as err:
             errors.append((where, str(err)))
         except Exception as err:  # Hydra / OmegaConf composition errors: wrong types, unknown choices
@@ -244,10 +246,10 @@ def expand_ladders(grid: Sequence[GridPoint], fixed: Iterable[str] = ()) -> list
         top = ladder.trunk.budget.tokens_per_param
         planner = f"budget.ladder_tokens_per_param={top:g}"
         trunk_overrides = [*with_override(by_budget[top].overrides, planner), "budget.trunk=true"]
-        expanded.append(GridPoint(trunk_overrides, ladder.trunk, compute_budget(ladder.trunk)))
+        expanded.append(GridPoint(trunk_overrides, ladder.trunk, compute_budget(ladder.trunk), members[0].config_name))
         for branch in ladder.branches:
             overrides = with_override(by_budget[branch.budget.tokens_per_param].overrides, planner)
-            expanded.append(GridPoint(overrides, branch, compute_budget(branch)))
+            expanded.append(GridPoint(overrides, branch, compute_budget(branch), members[0].config_name))
     return expanded
 
 
@@ -317,7 +319,7 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
             raise ConfigError(composition_error(err)) from err
         loader = GlobalHydra.instance().config_loader()
         composer = GridComposer(lambda point: compose(config_name, overrides=point), loader.repository.group_exists)
-        return build_grid(grid_points(base, overrides, loader), composer)
+        return build_grid(grid_points(base, overrides, loader), composer, config_name)
 
 
 def fixed_overrides(overrides: Sequence[str]) -> list[str]:

@@ -597,7 +597,7 @@ def _submit_array(runs: Sequence[PlannedRun], bucket: Bucket, after: str | None,
             if p.point.run.path not in recorded:  # so `sweep status` lists it; once per run, not per job
                 recorded.add(p.point.run.path)
                 p.point.run.write_config(p.point.cfg)  # (the job writes the same config.yaml when it starts)
-                p.point.run.record_overrides(p.point.overrides)
+                p.point.run.record_overrides(p.point.overrides, p.point.config_name)
         for p, job in zip(chunk, jobs):
             paths = getattr(job, "paths", None)
             submitted[id(p)] = str(job.job_id)

@@ -331,13 +331,15 @@ class RunDir:
                                                 f"{prefixes[0]} (edited after the run was made?)", CONFIG_REMEDY)
         return config
 
-    def record_overrides(self, overrides: Iterable[str]) -> None:
-        """Append one launch's overrides (a YAML list, as Hydra's overrides.yaml) and its time to
-        overrides.yaml, whose earlier entries stay as written: a re-launch with other but
-        equivalent overrides (the same identity) is one more entry."""
+    def record_overrides(self, overrides: Iterable[str], config_name: str = "train") -> None:
+        """Append one launch's overrides (a YAML list, as Hydra's overrides.yaml), the config they
+        apply to (`config_name`: conf/<name>.yaml, `--config-name`) and its time to overrides.yaml,
+        whose earlier entries stay as written: a re-launch with other but equivalent overrides (the
+        same identity) is one more entry."""
         self.make_folder()
         entry = yaml.safe_dump([{"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                                 "overrides": [str(o) for o in overrides]}], sort_keys=False)
+                                 "config_name": str(config_name), "overrides": [str(o) for o in overrides]}],
+                               sort_keys=False)
         try:
             previous = self.overrides_file.read_text() if self.overrides_file.exists() else ""
         except (OSError, UnicodeDecodeError) as err:
@@ -345,7 +347,8 @@ class RunDir:
         atomic_write(self.overrides_file, previous + ("" if not previous or previous.endswith("\n") else "\n") + entry)
 
     def read_overrides_history(self) -> list[dict[str, Any]]:
-        """Every launch recorded in overrides.yaml, oldest first: `{at, overrides}` each; [] for a
+        """Every launch recorded in overrides.yaml, oldest first: `{at, config_name, overrides}` each
+        (no config_name in an entry written before they named it); [] for a
         run launched before the file existed; DamagedFile when it is not such a list."""
         if not self.overrides_file.exists():
             return []
@@ -358,6 +361,12 @@ class RunDir:
             raise DamagedFile(self.overrides_file, f"holds {_kind(history)}, not a list of {{at, overrides}} "
                               "entries", OVERRIDES_REMEDY)
         return history
+
+    def read_config_name(self) -> str | None:
+        """The config the latest launch's overrides apply to (`demo` for `--config-name demo`), or
+        None when none was recorded (no launch recorded, or one from before entries named it)."""
+        history = self.read_overrides_history()
+        return str(history[-1]["config_name"]) if history and history[-1].get("config_name") else None
 
     def read_overrides(self) -> list[str] | None:
         """The overrides of the latest launch (the command line that made config.yaml, less

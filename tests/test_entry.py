@@ -22,6 +22,7 @@ def test_a_single_run_records_its_overrides_once_per_launch_that_trains_it(tmp_p
     run, = iter_run_dirs(out)
     assert len(run.read_overrides_history()) == 1
     assert run.read_overrides() == overrides
+    assert run.read_config_name() == "train"  # the config they apply to (`--config-name demo`: demo)
 
 
 def test_a_single_run_that_asks_for_cooldown_branches_is_one_error_and_leaves_no_folder(tmp_path):

@@ -35,6 +35,12 @@ def test_hydra_range_and_choice_syntax_expand_too():
     assert len(split_grid(["seed=range(0,3)", "optim.lr=choice(1e-3,3e-3)"])) == 6
 
 
+def test_each_grid_point_knows_the_config_its_overrides_apply_to(tmp_path):
+    """Its run's overrides.yaml records it: `model.d=16` of --config-name demo is another run than of train."""
+    assert {p.config_name for p in compose_grid(["model.d=16,32", f"out_dir={tmp_path}"], "demo")} == {"demo"}
+    assert {p.config_name for p in compose_grid(["model.d=64,128", f"out_dir={tmp_path}"])} == {"train"}
+
+
 def test_compose_grid_gives_budgets_and_pending_state(tmp_path):
     grid = compose_grid(["model.d=64,128", "model.l=2", f"out_dir={tmp_path}"])
     assert [p.cfg.model.d for p in grid] == [64, 128]

@@ -271,6 +271,21 @@ def test_each_launch_s_overrides_are_recorded_and_the_latest_read_back(tiny_conf
     assert run.read_overrides() == ["optim.lr=3e-3", "model.d=32"]
 
 
+def test_the_record_says_which_config_the_overrides_apply_to_and_an_older_record_stays_readable(tiny_config):
+    """Was: a `--config-name demo` run recorded `model.d=16, ...` alone: composed with conf/train.yaml,
+    the recorded overrides make another run."""
+    run = RunDir.for_config(tiny_config())
+    run.path.mkdir(parents=True)
+    run.overrides_file.write_text("- at: '2026-12-02T09:58:59+00:00'\n  overrides:\n  - model.d=32\n")  # before
+    assert run.read_overrides() == ["model.d=32"] and run.read_config_name() is None
+    run.record_overrides(["model.d=16", "budget.tokens_per_param=5"], "demo")
+    assert run.read_overrides() == ["model.d=16", "budget.tokens_per_param=5"] and run.read_config_name() == "demo"
+    assert "\n  config_name: demo\n  overrides:\n  - model.d=16\n" in run.overrides_file.read_text()
+    run.record_overrides(["model.d=32"])  # the project's default config
+    assert run.read_config_name() == "train"
+    assert [e.get("config_name") for e in run.read_overrides_history()] == [None, "demo", "train"]
+
+
 @pytest.mark.parametrize("text", ["- [unclosed", "a: mapping\n", "- at: x\n  overrides: model.d=32\n"])
 def test_a_damaged_overrides_record_is_named_with_what_to_do(tiny_config, text):
     run = RunDir.for_config(tiny_config())

@@ -85,7 +85,8 @@ class GridSweeper(Sweeper):
         ours = callable(getattr(self.launcher, "launch_grid", None))
         dry_run = self.dry_run or (ours and self.launcher.options.dry_run)
         with user_errors_exit():
-            grid = build_grid(points, grid_composer(self.hydra_context, self.config))
+            grid = build_grid(points, grid_composer(self.hydra_context, self.config),
+                              self.config.hydra.job.config_name)
             if not dry_run:
                 # prepared corpora hold every run's tokens, files are readable, folders writable;
                 # the device only where the runs start on this machine (not Slurm's login node)
@@ -193,7 +194,8 @@ class ProjectLauncher(Launcher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.hydra_context is not None and self.config is not None
         with user_errors_exit():
-            grid = build_grid(job_overrides, grid_composer(self.hydra_context, self.config))
+            grid = build_grid(job_overrides, grid_composer(self.hydra_context, self.config),
+                              self.config.hydra.job.config_name)
         return self.launch_grid(grid)
 
     @abc.abstractmethod
@@ -232,7 +234,8 @@ class LocalLauncher(ProjectLauncher):
         with user_errors_exit():
             for point in {id(p.point): p.point for p in planned if p.to_submit}.values():  # once per run, not
                 point.run.write_config(point.cfg)  # per job (a trunk's segments): `sweep status` lists it (pending)
-                point.run.record_overrides(point.overrides)  # from now on, as Slurm's; and what made it
+                # from now on, as Slurm's; and what made it (the overrides of --config-name's config)
+                point.run.record_overrides(point.overrides, point.config_name)
             try:
                 outcomes = run_locally(grid, self.options)
             except SweepInterrupted as stop:  # Ctrl-C or a run's SIGTERM: one line, exit code 130
