@@ -188,6 +188,7 @@ def test_a_corpus_too_small_for_the_eval_split_says_how_many_tokens(tmp_path):
     with pytest.raises(ConfigError, match=r"holds only 17 tokens.*data\.eval_tokens=2000"):
         prepare_token_cache(config(tmp_path, [path]), SEQ_LEN)
     assert not any((tmp_path / "cache").glob("files-*"))  # nothing half-made is kept
+    assert list((tmp_path / "cache").iterdir()) == []  # was: its .files-byte-...lock, one per failed attempt
 
 
 def test_a_train_split_shorter_than_a_sequence_says_how_many_tokens(tmp_path, corpus):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from sweep.data.store import (
     SplitWriter,
     TokenStore,
     check_token_files,
+    entry_lock,
     read_manifest,
     token_dtype,
     write_manifest,
@@ -121,3 +125,37 @@ def test_a_split_written_to_a_full_disk_is_one_error_naming_it_not_a_traceback()
     with pytest.raises(StorageError, match=r"cannot write /dev/full: \[Errno 28\] No space left on device"):
         writer.write(np.arange(500_000) % 512)  # more than the file's buffer: written, and refused, at once
         writer.close()
+
+
+def test_a_failed_build_removes_its_lock_file_and_a_waiter_locks_the_new_one(tmp_path):
+    """A build that fails (a corpus too small for the run) left `.{entry}.lock` behind; now it removes
+    it, still holding it, and a process that waited on the removed file locks the file at the path."""
+    entry = tmp_path / "files-byte-v257-abc"
+    lock_file = tmp_path / f".{entry.name}.lock"
+    waiter_holds = threading.Event()
+    checked = []
+
+    def waiter():
+        with entry_lock(entry):
+            waiter_holds.set()
+            with open(lock_file, "a") as f:  # a third process finds the lock held: the waiter's is the file's
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    checked.append("free")
+                except BlockingIOError:
+                    checked.append("held")
+
+    with pytest.raises(ConfigError, match="too small"):
+        with entry_lock(entry):
+            thread = threading.Thread(target=waiter)
+            thread.start()
+            time.sleep(0.2)  # the waiter has opened the file and waits on its lock
+            assert not waiter_holds.is_set()
+            raise ConfigError("the corpus is too small")
+    thread.join(10)
+    assert waiter_holds.is_set() and checked == ["held"]
+    assert lock_file.exists()  # the waiter's own, left as a build that ends well leaves it
+    with pytest.raises(ConfigError):
+        with entry_lock(entry):
+            raise ConfigError("again")
+    assert list(tmp_path.iterdir()) == []

@@ -217,18 +217,56 @@ def check_token_files(entry: Path, manifest: dict, *, checksum_max_bytes: float 
 
 @contextlib.contextmanager
 def entry_lock(entry: Path) -> Iterator[None]:
-    """Hold the exclusive flock of `entry` (the file `.{name}.lock` beside it, created if needed;
-    never deleted, since deleting a lock file lets two processes lock two different files)."""
-    with open(entry.parent / f".{entry.name}.lock", "a") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another process to finish preparing %s", entry)
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    """Hold the exclusive flock of `entry` (the file `.{name}.lock` beside it, created if needed).
+    A build that fails (a corpus too small for the run, an interrupt) removes the file while still
+    holding its lock, so no lock file of an entry that was never made stays behind; a process that
+    was waiting for it then holds a file no longer at that path, and locks the new one instead
+    (`_lock_file_at`): two processes never hold two different lock files of one entry."""
+    path = entry.parent / f".{entry.name}.lock"
+    with _lock_file_at(path, entry):
         try:
             yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
+@contextlib.contextmanager
+def _lock_file_at(path: Path, entry: Path) -> Iterator[None]:
+    """The exclusive flock of the file at `path`, taken again until the file locked is still the
+    one at `path` (a holder may have removed it meanwhile)."""
+    waiting = False
+    while True:
+        f = open(path, "a")
+        try:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not waiting:
+                    log.info("waiting for another process to finish preparing %s", entry)
+                waiting = True
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            if _same_file(f.fileno(), path):
+                break
+        except BaseException:
+            f.close()
+            raise
+        f.close()  # a removed file: its lock goes with it
+    try:
+        yield
+    finally:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        f.close()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file `fd` is the file now at `path`."""
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def sha256_file(path: Path) -> str:
