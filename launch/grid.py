@@ -416,7 +416,7 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
     lost_trunk_checkpoint). Each problem named once."""
     from sweep.data.access import check_epochs
     from sweep.data.streamed import is_streamed, open_prepared, prepared_path
-    from sweep.preflight import check_run_inputs
+    from sweep.preflight import check_folder_path, check_run_inputs
 
     unfinished = [point for point in grid if point.state() not in FINISHED]
     problems: dict[tuple, str | None] = {}  # one check per distinct device, out_dir and corpus
@@ -432,7 +432,8 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
         if is_streamed(point.cfg.data):
             by_entry.setdefault(prepared_path(point.cfg.data), []).append(point)
     for points in by_entry.values():
-        try:
+        try:  # a cache_dir that is a file: that, not "not prepared" (check_run_inputs may have said it)
+            check_folder_path("data.cache_dir", points[0].cfg.data.cache_dir)
             corpus = open_prepared(points[0].cfg.data, max(p.cfg.model.seq_len for p in points))
         except ConfigError as err:
             errors.append(str(err))
@@ -443,7 +444,7 @@ def data_problems(grid: Sequence[GridPoint], runs_here: bool = True) -> list[str
                              point.cfg.model.seq_len, point.run.path.name)
             except ConfigError as err:
                 errors.append(str(err))
-    return errors
+    return list(dict.fromkeys(errors))
 
 
 def _input_problem(cfg: TrainConfig, check: Callable[[TrainConfig], None]) -> str | None:

@@ -20,6 +20,7 @@ from sweep.data.access import check_epochs
 from sweep.data.local import prepare_token_cache
 from sweep.data.streamed import is_streamed, prepare_streamed, tokens_needed
 from sweep.errors import ConfigError
+from sweep.preflight import check_writable_dir
 
 log = logging.getLogger("sweep.prepare")
 
@@ -52,9 +53,13 @@ def corpus_needs(grid: Sequence[GridPoint]) -> list[CorpusNeed]:
 
 
 def prepare_grid(overrides: Sequence[str], config_name: str = "train", workers: int = 1) -> list[dict[str, Any]]:
-    """Prepare every corpus of the grid; one summary per corpus (also logged)."""
+    """Prepare every corpus of the grid; one summary per corpus (also logged). Every corpus's
+    data.cache_dir is checked first (sweep/preflight.py), before any is tokenized."""
+    needs = corpus_needs(compose_grid(overrides, config_name))
+    for need in needs:
+        check_writable_dir("data.cache_dir", need.data.cache_dir)
     summaries = []
-    for need in corpus_needs(compose_grid(overrides, config_name)):
+    for need in needs:
         if is_streamed(need.data):
             corpus = prepare_streamed(need.data, need.train_tokens, workers)
         else:

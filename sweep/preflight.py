@@ -3,12 +3,15 @@ the device it asks for, folders it can write, local corpus files it can read.
 
 Used for a single run (`python -m sweep.train`, before Hydra creates the run's folder) and for
 every grid (launch/grid.py check_data_ready, before the first job starts). Each check raises
-ConfigError naming the value and what is accepted; none of them creates a file or a folder.
+ConfigError naming the value and what is accepted; none of them leaves a file or a folder (the
+write check makes one and removes it at once).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from pathlib import Path
 
 from sweep.config import DataConfig, TrainConfig
@@ -30,25 +33,46 @@ def check_run_inputs(cfg: TrainConfig, runs_here: bool = True) -> None:
 
 def check_local_corpus(data: DataConfig) -> None:
     """A corpus built by the first run (embedded, files): its cache folder can be written and
-    its files hold documents."""
+    its files hold documents. A prepared (streamed) corpus's cache folder is only read by runs:
+    it is not a file (was: 'not prepared', and the `sweep prepare` it advised failed)."""
     if is_streamed(data):
+        check_folder_path("data.cache_dir", data.cache_dir)
         return
     check_writable_dir("data.cache_dir", data.cache_dir)
     check_documents(data)
 
 
-def check_writable_dir(name: str, path: str | Path) -> None:
-    """`path` is a folder this process can write, or can be created as one (without creating it)."""
-    accepted = "a folder this user can write, or a path where one can be created"
+READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
+WRITABLE = "a folder this user can write, or a path where one can be created"
+
+
+def check_folder_path(name: str, path: str | Path) -> Path:
+    """`path` names a folder, or a place for one: not '', not a file nor under one. Returns its
+    nearest existing ancestor (itself when it exists)."""
     if not str(path).strip():  # '' is the current folder: `sweep report --out ''` wrote over ./runs.csv
-        raise ConfigError(f"{name}={str(path)!r}: accepted: {accepted} (give . for the current one)")
+        raise ConfigError(f"{name}={str(path)!r}: accepted: {WRITABLE} (give . for the current one)")
     target = Path(os.path.expanduser(str(path))).absolute()
     existing = target
     while not existing.exists() and existing != existing.parent:  # the nearest existing ancestor
         existing = existing.parent
     if not existing.is_dir():
         where = "is a file" if existing == target else f"is under {existing}, which is a file"
-        raise ConfigError(f"{name}={str(path)!r} {where}; accepted: {accepted}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is read-only" if existing == target else f"cannot be created: {existing} is read-only"
-        raise ConfigError(f"{name}={str(path)!r} {what}; accepted: {accepted}")
+        raise ConfigError(f"{name}={str(path)!r} {where}; accepted: {WRITABLE}")
+    return existing
+
+
+def check_writable_dir(name: str, path: str | Path) -> None:
+    """`path` is a folder this process can write, or can be created as one: a folder made in it
+    (or in its nearest existing ancestor) and removed at once says so. Permissions alone said yes
+    to root for /proc or a read-only mount, and the run failed later."""
+    target = Path(os.path.expanduser(str(path))).absolute()
+    existing = check_folder_path(name, path)
+    refusal = None if os.access(existing, os.W_OK | os.X_OK) else "is read-only"
+    if refusal is None:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".sweep-write-check-", dir=existing))
+        except OSError as err:
+            refusal = "is read-only" if err.errno in READ_ONLY_ERRORS else f"refuses a new folder ({err.strerror})"
+    if refusal is not None:
+        what = refusal if existing == target else f"cannot be created: {existing} {refusal}"
+        raise ConfigError(f"{name}={str(path)!r} {what}; accepted: {WRITABLE}")

@@ -89,3 +89,15 @@ def test_prepare_as_a_slurm_job_reads_a_glob_sweep_for_its_slurm_settings():
     # the grid's first point is composed for the launcher settings: glob() needs Hydra's config loader
     with pytest.raises(ConfigError, match="add hydra/launcher=slurm"):
         submit_prepare(["logger=glob(*)", "model.d=64,128"], "train", workers=1, time_min=1)
+
+
+def test_a_cache_dir_that_is_a_file_is_said_at_once_by_the_grid_and_by_prepare(tmp_path):
+    """Was: the grid said 'data=synthetic is not prepared', and the `sweep prepare` it advised said
+    'cannot be created ([Errno 20] Not a directory ...)'; data=embedded said 'is a file' at once."""
+    (tmp_path / "afile").write_text("")
+    overrides = [*TINY, "data=synthetic", f"data.cache_dir={tmp_path}/afile", f"out_dir={tmp_path}/runs"]
+    with pytest.raises(ConfigError) as err:
+        check_data_ready(compose_grid(overrides))
+    assert str(err.value).count("afile' is a file; accepted") == 1 and "not prepared" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"data.cache_dir='.*afile' is a file; accepted"):
+        prepare_grid(overrides)
