@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import submitit
 
+from launch.eta import JobTimes, eval_flops
 from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan
@@ -185,6 +186,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     g = options.gpus_per_run
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[Job, Any, list[int]]] = []
+    times = JobTimes()
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar, \
             stopping_on_ctrl_c(running, pending):
         while pending or running:
@@ -208,16 +210,20 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     continue
                 slot = free.pop(0)
                 running.append((job, start_job(job, options, tasks, slot), slot))
+                times.start(id(job))
             time.sleep(options.poll_s)
             for entry in [r for r in running if r[1].done()]:
                 job, submitted, slot = entry
                 running.remove(entry)
                 free.append(slot)
-                end_job(job, submitted, outcomes, ended_well)
+                ended = end_job(job, submitted, outcomes, ended_well)
+                times.end(id(job), timed_flops(job), ended.result or {})
                 if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later jobs are done,
                     ended_well.update(id(j) for j in pending  # and its group's next ones (and, as a reference,
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
-            report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running])
+            eta_s = times.seconds_left([(id(j), timed_flops(j), steps_fraction(j)) for j, _, _ in running],
+                                       [timed_flops(j) for j in pending], options.parallelism)
+            report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
         raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal{saved(interrupted)}: "
@@ -345,17 +351,17 @@ def user_error_in(err: Exception) -> Exception:
     return ConfigError(raised[-1]) if raised else err
 
 
-def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: set[int]) -> None:
-    """Record how a job ended: a segment that kept its checkpoint, or a probe past its probe
-    step, has ended well (its run's outcome waits for the run's end, unless it ended there);
-    any other job ends its point."""
+def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: set[int]) -> Outcome:
+    """Record how a job ended, and return it: a segment that kept its checkpoint, or a probe past
+    its probe step, has ended well (its run's outcome waits for the run's end, unless it ended
+    there); any other job ends its point."""
     point = job.point
     outcome = job_outcome(point, submitted)
     if job.kind in PARTIAL and outcome.error is None and job.done():
         ended_well.add(id(job))
         if job.until_step is not None and not is_settled(point.cfg, point.state()):
             log.info("%s: %s done (log %s)", job.label, job.kind, submitted.paths.stdout)
-            return
+            return outcome
     elif job.kind not in PARTIAL and outcome.error is None:
         ended_well.add(id(job))
     outcomes[id(point)] = outcome
@@ -363,6 +369,7 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
     status, loss = result.get("status", "failed"), result.get("final_eval_loss")
     what = f"eval loss {loss}" if loss is not None else f"at step {result['step']}" if "step" in result else ""
     log.info("%s: %s%s (log %s)", job.label, status, f", {what}" if what else "", submitted.paths.stdout)
+    return outcome
 
 
 def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Outcome:
@@ -384,21 +391,34 @@ def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Ou
 
 
 def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: dict[int, Outcome],
-                 running: Sequence[Job]) -> None:
+                 running: Sequence[Job], eta_s: float | None = None) -> None:
     """The bar's runs ended out of all, the counts by outcome and the runs training now; its ETA
-    from the FLOPs of the jobs' own steps (a ladder's segments and branches, an early-stopped run's
-    probe and rest, each counted once): those of the jobs ended (or of runs ended, not to be run),
-    and of each running job the part of its steps its run's metrics.jsonl has reached."""
+    `eta_s` (launch/eta.py, once a job has ended), before that from the FLOPs of the jobs' own
+    steps (a ladder's segments and branches, an early-stopped run's probe and rest, each counted
+    once): those of the jobs ended (or of runs ended, not to be run), and of each running job the
+    part of its steps its run's metrics.jsonl has reached."""
     active = {id(j) for j in running}
     total = sum(j.flops for j in jobs)
     done = sum(j.flops for j in jobs
                if id(j) not in active and (id(j) in ended_well or id(j.point) in outcomes))
     for job in running:
-        steps = max(1, job.last_step - job.first_step)
-        done += job.flops * min(1.0, max(0.0, (last_step(job.point.run.metrics_file) - job.first_step) / steps))
+        done += job.flops * steps_fraction(job)
     points = list({id(j.point): j.point for j in running}.values())
     ended = sum((o.result or {}).get("status") != HELD for o in outcomes.values())  # a held run trains on elsewhere
-    bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total))
+    bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total), eta_s=eta_s)
+
+
+def timed_flops(job: Job) -> float:
+    """What a job's time is modelled on (launch/eta.py): the FLOPs of its steps and of its evals."""
+    cfg = job.point.cfg
+    return job.flops + eval_flops(job.point.budget.n_params, cfg.data.eval_tokens, job.first_step, job.last_step,
+                                  cfg.train.eval_every)
+
+
+def steps_fraction(job: Job) -> float:
+    """The part of a running job's steps its run's metrics.jsonl has reached (0 to 1)."""
+    steps = max(1, job.last_step - job.first_step)
+    return min(1.0, max(0.0, (last_step(job.point.run.metrics_file) - job.first_step) / steps))
 
 
 def describe_runs(outcomes: Any, running: Sequence[GridPoint], names_shown: int = 3) -> str:

@@ -9,7 +9,9 @@ another's (a bootstrap inside `sweep report`: the outer loop's lines name it); n
 
 The ETA is the remaining work over the rate observed since the loop began (`eta_seconds`). By
 default the work is the bar's own count; `update(work=(done, total))` gives a separate measure
-(a sweep's bar counts runs, its ETA comes from their FLOPs). With `delay_s`, a loop that ends
+(a sweep's bar counts runs, its ETA comes from their FLOPs), and `update(eta_s=...)` the caller's
+own estimate of the seconds left, counted down until the next one (a local sweep models each run's
+start-up apart from its FLOPs: launch/eta.py). With `delay_s`, a loop that ends
 sooner shows nothing at all (a fit of half a second prints no bar).
 """
 
@@ -67,6 +69,7 @@ class Bar:
         self.total, self.done, self.info = float(total), float(start), ""
         self.work: tuple[float, float] | None = None  # (done, total) for the ETA when not the bar's own
         self.work_start: float | None = None
+        self.estimate: tuple[float, float] | None = None  # (seconds left, when) given by the caller
         self.start = float(start)
         self.started_at = time.monotonic()
         self.shown = False  # anything printed yet (False: the loop is still inside its delay)
@@ -78,7 +81,7 @@ class Bar:
         self.update(done=self.done + n)
 
     def update(self, done: float | None = None, total: float | None = None, info: str | None = None,
-               work: tuple[float, float] | None = None) -> None:
+               work: tuple[float, float] | None = None, eta_s: float | None = None) -> None:
         if total is not None:
             self.total = float(total)
         if done is not None:
@@ -89,10 +92,15 @@ class Bar:
             if self.work_start is None:
                 self.work_start = float(work[0])
             self.work = (float(work[0]), float(work[1]))
+        if eta_s is not None:
+            self.estimate = (float(eta_s), time.monotonic())
         if self.enabled and time.monotonic() - self.started_at >= self.delay_s:
             self.show()
 
     def eta(self) -> float | None:
+        if self.estimate is not None:
+            seconds_left, given_at = self.estimate
+            return max(0.0, seconds_left - (time.monotonic() - given_at))
         done, total = self.work if self.work is not None else (self.done, self.total)
         start = self.work_start if self.work is not None else self.start
         return eta_seconds(done, total, time.monotonic() - self.started_at, start or 0.0)

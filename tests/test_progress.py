@@ -102,6 +102,18 @@ def test_a_separate_work_measure_gives_the_eta():
         assert round(bar.eta()) == 3000
 
 
+def test_the_caller_s_estimate_gives_the_eta_in_the_line_and_counts_down(caplog):
+    """A local sweep's estimate (launch/eta.py) is what its log line says, not the rate over its FLOPs."""
+    caplog.set_level(logging.INFO, logger="sweep.progress")
+    with progress(4, "sweep", unit="runs ended") as bar:
+        bar.started_at -= 10.0
+        bar.update(done=1, work=(1.0, 100.0), eta_s=190.0)  # the rate over the work would say 990 s
+        assert "ETA 3m10s" in caplog.text
+        seconds_left, given_at = bar.estimate
+        bar.estimate = (seconds_left, given_at - 40.0)
+        assert round(bar.eta()) == 150
+
+
 def test_a_loop_shorter_than_its_delay_shows_nothing(caplog):
     with caplog.at_level(logging.INFO, logger="sweep.progress"), progress(10, "fit", delay_s=60) as bar:
         bar.advance(10)

@@ -1,0 +1,85 @@
+import pytest
+
+from launch import eta
+from launch.eta import JobTimes, eval_flops, training_seconds
+from sweep.progress import eta_seconds
+
+# The demo grid model.d=16,32,48 model.l=1 budget.tokens_per_param=2,5 on 2 slots (2 CPU cores):
+# its jobs' FLOPs (steps and evals) in the order they start, and what the first one to end recorded.
+DEMO_FLOPS = [1.087e9, 2.01e9, 6.37e9, 1.394e10, 2.17e10, 5.30e10]
+FIRST_RESULT = {"status": "complete", "wall_seconds": 1.99, "first_step_seconds": 0.231, "startup_seconds": 9.37}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(eta.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_after_the_first_tiny_run_the_eta_is_near_the_time_left(clock):
+    """Measured: the first run ended 14.1 s into the sweep, which then took 187 s more; the bar said
+    ETA 13m22s (802 s), a rate over all FLOPs that counted the run's 12 s of start-up as compute."""
+    times = JobTimes()
+    times.start(0)
+    times.start(1)
+    clock[0] = 14.1
+    times.end(0, DEMO_FLOPS[0], FIRST_RESULT)
+    left = times.seconds_left([(1, DEMO_FLOPS[1], 0.0)], DEMO_FLOPS[2:], slots=2)
+    assert 187 / 1.5 < left < 187 * 1.5
+    assert eta_seconds(DEMO_FLOPS[0], sum(DEMO_FLOPS), 14.1) > 187 * 4  # the rate over the whole sweep's FLOPs
+
+
+def test_a_job_s_time_splits_into_overhead_and_seconds_per_flop(clock):
+    times = JobTimes()
+    times.start(0)
+    clock[0] = 30.0
+    times.end(0, 1e10, {"wall_seconds": 21.0, "first_step_seconds": 1.0, "startup_seconds": 9.0})
+    assert times.overheads == [10.0] and times.seconds == 20.0
+    assert times.duration(2e10) == pytest.approx(50.0)  # 10 s + twice the 20 s of training
+
+
+def test_the_jobs_left_are_laid_out_on_the_free_slots(clock):
+    times = JobTimes()
+    times.start(0)
+    clock[0] = 20.0
+    times.end(0, 1e10, {"wall_seconds": 11.0, "first_step_seconds": 1.0, "startup_seconds": 10.0})  # 10 s + 10 s
+    assert times.seconds_left([], [1e10, 1e10, 1e10], slots=3) == pytest.approx(20.0)
+    assert times.seconds_left([], [1e10, 1e10, 1e10], slots=1) == pytest.approx(60.0)
+    times.start(1)
+    clock[0] = 25.0  # 5 s into a 20 s job
+    assert times.seconds_left([(1, 1e10, 0.0)], [], slots=2) == pytest.approx(15.0)
+    assert times.seconds_left([(1, 1e10, 0.0)], [1e10, 1e10], slots=2) == pytest.approx(35.0)
+
+
+def test_no_estimate_before_a_job_ended_with_its_times(clock):
+    times = JobTimes()
+    times.start(0)
+    assert times.seconds_left([(0, 1e10, 0.5)], [1e10], slots=1) is None
+    clock[0] = 3.0
+    times.end(0, 1e10, {"status": "failed", "error": "boom"})  # no times in its result: not measured
+    assert times.seconds_left([], [1e10], slots=1) is None
+
+
+def test_a_resumed_run_s_clock_counts_no_more_than_its_job_s_time_after_start_up():
+    """A resumed run's wall_seconds holds its earlier attempts too."""
+    result = {"wall_seconds": 500.0, "first_step_seconds": 1.0, "startup_seconds": 8.0}
+    assert training_seconds(result, elapsed_s=30.0) == 22.0
+    assert training_seconds({**result, "own_wall_seconds": 11.0}, elapsed_s=30.0) == 10.0  # a branch's own clock
+    assert training_seconds({"status": "failed"}, elapsed_s=30.0) is None
+
+
+def test_a_job_s_evals_count_one_forward_pass_per_eval_token():
+    assert eval_flops(1000, 500, 0, 250, 100) == 2 * 1000 * 500 * 3  # at steps 100, 200 and its last, 250
+    assert eval_flops(1000, 500, 0, 200, 100) == 2 * 1000 * 500 * 2
+    assert eval_flops(1000, 500, 80, 100, 100) == 2 * 1000 * 500  # a branch from step 80: its own
+
+
+def test_a_running_job_past_a_logged_step_goes_at_its_own_pace(clock):
+    times = JobTimes()
+    times.start(0)
+    clock[0] = 20.0
+    times.end(0, 1e10, {"wall_seconds": 11.0, "first_step_seconds": 1.0, "startup_seconds": 10.0})  # 10 s + 10 s
+    times.start(1)
+    clock[0] = 50.0  # 30 s in, 10 s of overhead: its first quarter took 20 s (the model says 40 s for all)
+    assert times.seconds_left([(1, 4e10, 0.25)], [], slots=1) == pytest.approx(60.0)
