@@ -6,7 +6,7 @@ tiny run's evals are nearly half its compute, a large one's a tenth.
 
 A rate over the whole sweep's FLOPs (what the bar used before) counts every run's start-up as
 compute: after the first tiny runs of a grid, whose start-up is most of their time, it read
-5-10x the time left. Here a job's time splits by its own record: the seconds its result.json
+4-10x the time left. Here a job's time splits by its own record: the seconds its result.json
 gives its steps after the first one (`wall_seconds` less `first_step_seconds`, a branch's own
 clock) are training, the rest of the time the launcher saw it run is overhead.
 """
@@ -43,11 +43,14 @@ class JobTimes:
 
     def __init__(self) -> None:
         self.started_at: dict[int, float] = {}
+        self.fraction_at_start: dict[int, float] = {}  # a resumed run's metrics.jsonl reaches its checkpoint
         self.overheads: list[float] = []
         self.seconds, self.flops = 0.0, 0.0  # training seconds, and FLOPs, of the ended jobs measured
 
-    def start(self, key: int) -> None:
+    def start(self, key: int, fraction: float = 0.0) -> None:
+        """A job starts, `fraction` of its steps already in its run's metrics (a resumed run)."""
         self.started_at[key] = time.monotonic()
+        self.fraction_at_start[key] = fraction
 
     def elapsed(self, key: int) -> float:
         return time.monotonic() - self.started_at[key]
@@ -55,7 +58,7 @@ class JobTimes:
     def end(self, key: int, flops: float, result: dict[str, Any]) -> None:
         """A job has ended: measured when its result says how long its steps took."""
         elapsed = self.elapsed(key)
-        del self.started_at[key]
+        del self.started_at[key], self.fraction_at_start[key]
         training = training_seconds(result, elapsed)
         if training is None or flops <= 0:
             return
@@ -71,12 +74,12 @@ class JobTimes:
         return sum(self.overheads) / len(self.overheads) + flops * self.seconds / self.flops
 
     def running_seconds_left(self, key: int, flops: float, fraction: float) -> float:
-        """A running job's seconds left: at its own pace once it has reached a logged step
-        (`fraction` of its steps, in its time after the modelled overhead), else the model's."""
-        elapsed = self.elapsed(key)
-        if fraction > 0:
+        """A running job's seconds left: at its own pace once it has logged a step since it started
+        (the `fraction` of its steps gained in its time after the modelled overhead), else the model's."""
+        elapsed, gained = self.elapsed(key), fraction - self.fraction_at_start[key]
+        if gained > 0:
             overhead = sum(self.overheads) / len(self.overheads)
-            return (1 - fraction) / fraction * max(0.0, elapsed - overhead)
+            return (1 - fraction) / gained * max(0.0, elapsed - overhead)
         return self.duration(flops) - elapsed
 
     def seconds_left(self, running: Sequence[tuple[int, float, float]], pending: Sequence[float],

@@ -210,7 +210,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     continue
                 slot = free.pop(0)
                 running.append((job, start_job(job, options, tasks, slot), slot))
-                times.start(id(job))
+                times.start(id(job), steps_fraction(job))
             time.sleep(options.poll_s)
             for entry in [r for r in running if r[1].done()]:
                 job, submitted, slot = entry

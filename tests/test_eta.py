@@ -83,3 +83,7 @@ def test_a_running_job_past_a_logged_step_goes_at_its_own_pace(clock):
     times.start(1)
     clock[0] = 50.0  # 30 s in, 10 s of overhead: its first quarter took 20 s (the model says 40 s for all)
     assert times.seconds_left([(1, 4e10, 0.25)], [], slots=1) == pytest.approx(60.0)
+    times.start(2, fraction=0.5)  # resumed from its checkpoint half-way: its pace is from there
+    clock[0] = 80.0
+    assert times.seconds_left([(2, 4e10, 0.5)], [], slots=1) == pytest.approx(20.0)  # 50 s modelled, 30 s in
+    assert times.seconds_left([(2, 4e10, 0.6)], [], slots=1) == pytest.approx(80.0)  # a tenth in 20 s, 4 tenths left
