@@ -414,16 +414,20 @@ def sweep_group(group: str | None, out_dir: str | os.PathLike) -> str:
 
 
 def resolve_mode(mode: LoggerMode) -> str | None:
-    """`auto`: WANDB_MODE when set (None: W&B reads it), else online if an API key is configured."""
+    """`auto`: WANDB_MODE when set (None: W&B reads it), else online if W&B finds a login for its
+    host as it looks for one (wandb_login_found): W&B 0.31's default host is not api.wandb.ai, and a
+    ~/.netrc entry read for api.wandb.ai alone sent a logged-in user offline, and one logged in there
+    online to a host that had no key for it."""
     if mode is not LoggerMode.auto:
         return mode.value
     if os.environ.get("WANDB_MODE"):
         return None
-    return "online" if api_key_configured() else "offline"
+    return "online" if wandb_login_found()[0] else "offline"
 
 
 def api_key_configured() -> bool:
-    """WANDB_API_KEY, or a `wandb login` entry in ~/.netrc (or $NETRC) for the W&B host."""
+    """WANDB_API_KEY, or a `wandb login` entry in ~/.netrc (or $NETRC) for the W&B host
+    (WANDB_BASE_URL, else api.wandb.ai): for a W&B without wbauth (wandb_login_found)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
     host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname

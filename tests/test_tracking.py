@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -426,17 +427,26 @@ def test_logger_none_and_other_ranks_track_nothing(tiny_config):
     assert type(open_tracker(tiny_config(*WANDB), {}, is_main=False)) is Tracker
 
 
-def test_mode_auto_is_online_only_with_an_api_key(tmp_path, monkeypatch):
-    monkeypatch.delenv("WANDB_BASE_URL")  # the key of api.wandb.ai, W&B's default host
-    assert resolve_mode(LoggerMode.auto) == "offline"
-    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    assert resolve_mode(LoggerMode.auto) == "online"
-    monkeypatch.delenv("WANDB_API_KEY")
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "y" * 40 + "\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
-    assert resolve_mode(LoggerMode.auto) == "online"
+def test_mode_auto_is_online_only_with_an_api_key_for_the_host_w_and_b_uses(tmp_path, monkeypatch):
+    """A login is looked for as W&B looks for it: at its default host (W&B 0.31's is not
+    api.wandb.ai: a key kept for api.wandb.ai alone said online, and one for its host offline)."""
+    import wandb
+    from wandb.sdk.lib import urls
+
+    with monkeypatch.context() as env:
+        env.delenv("WANDB_BASE_URL")
+        wandb.teardown()  # W&B's settings as a new process reads them
+        assert resolve_mode(LoggerMode.auto) == "offline"
+        env.setenv("WANDB_API_KEY", "x" * 40)
+        assert resolve_mode(LoggerMode.auto) == "online"
+        env.delenv("WANDB_API_KEY")
+        netrc = tmp_path / "netrc"
+        env.setenv("NETRC", str(netrc))
+        for host, mode in (("elsewhere.example", "offline"), (urlparse(urls.DEFAULT_BASE_URL).netloc, "online")):
+            netrc.write_text(f"machine {host}\n  login user\n  password " + "y" * 40 + "\n")
+            netrc.chmod(0o600)
+            assert resolve_mode(LoggerMode.auto) == mode, host
+    wandb.teardown()  # the other tests' settings (their unreachable WANDB_BASE_URL) again
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert resolve_mode(LoggerMode.auto) is None  # W&B reads WANDB_MODE itself
     assert resolve_mode(LoggerMode.offline) == "offline"
