@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import submitit
 
-from launch.eta import JobTimes, eval_flops
+from launch.eta import JobTimes, JobWork, eval_flops
 from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan
@@ -217,12 +217,12 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 running.remove(entry)
                 free.append(slot)
                 ended = end_job(job, submitted, outcomes, ended_well)
-                times.end(id(job), timed_flops(job), ended.result or {})
+                times.end(id(job), timed_work(job), ended.result or {})
                 if id(job.point) in outcomes:  # its run ended (stopped at a rung, diverged): its later jobs are done,
                     ended_well.update(id(j) for j in pending  # and its group's next ones (and, as a reference,
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
-            eta_s = times.seconds_left([(id(j), timed_flops(j), steps_fraction(j)) for j, _, _ in running],
-                                       [timed_flops(j) for j in pending], options.parallelism)
+            eta_s = times.seconds_left([(id(j), timed_work(j), steps_fraction(j)) for j, _, _ in running],
+                                       [timed_work(j) for j in pending], options.parallelism)
             report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
@@ -408,11 +408,12 @@ def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: 
     bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total), eta_s=eta_s)
 
 
-def timed_flops(job: Job) -> float:
-    """What a job's time is modelled on (launch/eta.py): the FLOPs of its steps and of its evals."""
+def timed_work(job: Job) -> JobWork:
+    """What a job's time is modelled on (launch/eta.py): its steps, and the FLOPs of its steps and
+    of its evals."""
     cfg = job.point.cfg
-    return job.flops + eval_flops(job.point.budget.n_params, cfg.data.eval_tokens, job.first_step, job.last_step,
-                                  cfg.train.eval_every)
+    return JobWork(job.last_step - job.first_step, job.flops + eval_flops(
+        job.point.budget.n_params, cfg.data.eval_tokens, job.first_step, job.last_step, cfg.train.eval_every))
 
 
 def steps_fraction(job: Job) -> float:
