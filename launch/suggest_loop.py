@@ -20,8 +20,9 @@ launcher's settings are the Hydra overrides (`hydra/launcher=...`, `hydra.launch
 sweep's latest multirun, which Hydra's grid sweeper saved in `<sweep_dir>/multirun.yaml`
 (hydra.overrides.hydra). Without that file (runs started one by one) the launcher is local with
 its defaults, unless the sweep manifest shows Slurm jobs (then a ConfigError: the Slurm settings
-are not recorded). Each proposal is run as a one-point grid, `python -m sweep.train -m
-<launcher overrides> <its overrides>`, one after another (the project's launchers take a grid
+are not recorded). Each proposal is run as a one-point grid, `python -m sweep.train
+[--config-name NAME] -m <launcher overrides> <its overrides>` (NAME the config the base run's
+overrides applied to), one after another (the project's launchers take a grid
 of a command line, whose points are a product of values; proposals are single points): the
 whole grid path runs (validation, data checks, skip-if-finished, the manifest, overrides.yaml).
 A streamed corpus is first extended to what the proposals read (as `sweep prepare`). Local: the
@@ -288,9 +289,9 @@ def proposal_points(sweep_dir: Path, candidate: Candidate) -> list[GridPoint]:
         raise ConfigError(f"candidate {candidate.label or candidate.n_params!r} has no overrides to train it with "
                           "(candidates of a runs table have no configs): --rounds needs a sweep folder")
     overrides = list(candidate.overrides)
-    points = compose_grid(overrides)
+    points = compose_grid(overrides, candidate.config_name)
     if any(Path(p.cfg.out_dir).resolve() != sweep_dir.resolve() for p in points):  # the base run's out_dir was relative
-        points = compose_grid(with_override(overrides, f"out_dir={sweep_dir.resolve()}"))
+        points = compose_grid(with_override(overrides, f"out_dir={sweep_dir.resolve()}"), candidate.config_name)
     return points
 
 
@@ -298,7 +299,7 @@ def recorded_points(sweep_dir: Path, round_: Round) -> list[GridPoint]:
     """An interrupted round's proposals, from their recorded overrides."""
     return [p for proposal in round_.proposals for p in proposal_points(
         sweep_dir, Candidate(proposal["n_params"], proposal["tokens"], proposal["flops"], proposal.get("label", ""),
-                             tuple(proposal.get("overrides") or ())))]
+                             tuple(proposal.get("overrides") or ()), config_name=proposal.get("config_name") or "train"))]
 
 
 def launch_settings(sweep_dir: Path) -> LaunchSettings:
@@ -345,7 +346,8 @@ def check_launch_accepts(sweep_dir: Path) -> None:
                           (None, None))
     if overrides is None:
         return
-    cmd = [sys.executable, "-m", "sweep.train", "-m", *settings.hydra_overrides, *overrides, "--dry-run"]
+    cmd = [sys.executable, "-m", "sweep.train", *config_name_argument(readable_config_name(run)), "-m",
+           *settings.hydra_overrides, *overrides, "--dry-run"]
     proc = subprocess.run(cmd, cwd=os.getcwd(), capture_output=True, text=True)
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
     if proc.returncode == 2 and tail and tail[-1].startswith("error: "):
@@ -363,6 +365,19 @@ def readable_overrides(run: RunDir) -> list[str] | None:
         return None
 
 
+def readable_config_name(run: RunDir) -> str:
+    """The config a run's latest overrides applied to (overrides.yaml), 'train' where unnamed."""
+    try:
+        return run.read_config_name() or "train"
+    except DamagedFile:
+        return "train"
+
+
+def config_name_argument(config_name: str) -> list[str]:
+    """`--config-name NAME` for `python -m sweep.train`, nothing for conf/train.yaml."""
+    return [] if config_name == "train" else ["--config-name", config_name]
+
+
 def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> dict[str, str]:
     """Train the points through the sweep's own launcher (module docstring) and return once each has
     ended, with {run: why its launch command failed} for those whose command failed (logged, and
@@ -374,7 +389,8 @@ def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: 
     prepare_streamed_data(points)
     reasons: dict[str, str] = {}
     for point in points:
-        cmd = [sys.executable, "-m", "sweep.train", "-m", *settings.hydra_overrides, *point.overrides]
+        cmd = [sys.executable, "-m", "sweep.train", *config_name_argument(point.config_name), "-m",
+               *settings.hydra_overrides, *point.overrides]
         log.info("%s: %s", point.run.path.name, " ".join(cmd[1:]))
         proc = subprocess.run(cmd, cwd=os.getcwd(), capture_output=True, text=True)
         if proc.returncode != 0:

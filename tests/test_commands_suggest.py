@@ -188,3 +188,11 @@ def test_suggest_on_a_table_of_several_studies_asks_for_one_and_follows_its_runs
     assert out == {**json.loads(capsys.readouterr().out), "source": str(table)}  # as if the table held its runs alone
     assert main(["suggest", str(table), "--target-compute", "1e21", "--recipe", "small", "--rounds", "1"]) == 2
     assert "--recipe: not taken with --rounds" in capsys.readouterr().out
+
+
+def test_a_proposal_s_command_names_the_config_file_its_overrides_apply_to():
+    from launch.commands.suggest import train_command
+
+    assert train_command(["model.d=64", "out_dir=runs/my demo"], "demo") == \
+        "python -m sweep.train --config-name demo model.d=64 'out_dir=runs/my demo'"
+    assert train_command(["model.d=64"]) == "python -m sweep.train model.d=64"

@@ -200,6 +200,31 @@ def test_overrides_that_rebuild_the_base_config_are_its_command_line(tiny_config
                                    {"model.d": 64, "model.l": 1, "budget.tokens_per_param": 2.0})
 
 
+def test_overrides_recorded_with_their_config_name_are_the_command_line_on_that_config(tmp_path):
+    """`sweep demo` records `--config-name demo` beside its overrides: they rebuild the run from
+    conf/demo.yaml, so the candidates keep them (the axes replaced) and name that config, not every
+    setting in which conf/demo.yaml differs from conf/train.yaml."""
+    from sweep.fit.candidates import composed_config
+
+    for d in (16, 32, 48):
+        for ratio in (1, 2):
+            overrides = [f"model.d={d}", "model.l=1", f"budget.tokens_per_param={ratio}",
+                         f"out_dir={tmp_path / 'runs'}"]
+            cfg = composed_config(overrides, "demo")
+            budget = compute_budget(cfg)
+            run = RunDir.for_config(cfg)
+            run.write_config(cfg)
+            run.record_overrides(overrides, config_name="demo")
+            run.write_result({"status": "complete", "d": d, "l": 1, "tokens_per_param": ratio,
+                              "n_params": budget.n_params, "tokens": budget.tokens, "flops": budget.flops,
+                              "steps": budget.steps, "final_eval_loss": 5.0 - d / 100 - ratio / 10})
+    cands = candidate_set(str(tmp_path / "runs"), "model.d=64 budget.tokens_per_param=2")
+    (c,) = cands.candidates
+    assert cands.why_no_command is None and c.config_name == "demo"
+    assert c.overrides == ("model.d=64", "model.l=1", "budget.tokens_per_param=2.0", f"out_dir={tmp_path / 'runs'}")
+    assert to_plain(composed_config(c.overrides, "demo")) == to_plain(cands.configs[c.label])
+
+
 def test_overrides_of_another_config_file_give_way_to_the_settings_that_differ_from_conf(
         tiny_config, tmp_path, shared_cache_dir):
     """A sweep run with --config-name demo records only its command line's overrides: composed onto

@@ -328,6 +328,30 @@ def test_the_report_of_a_folder_with_rounds_has_an_active_rounds_section(law_swe
     assert "The loop stopped after 2 round(s): the rounds asked for are done" in section
 
 
+def test_a_proposal_on_a_sweep_of_another_config_file_is_composed_and_launched_on_that_file(
+        tmp_path, monkeypatch, shared_cache_dir):
+    """A `sweep demo` run's overrides apply to conf/demo.yaml (its overrides.yaml says so): the
+    round composes the proposal there and launches it with `--config-name demo`; on conf/train.yaml
+    the same overrides would train another model (its width, batch, data...)."""
+    from launch import suggest_loop
+    from launch.suggest_loop import proposal_points, train_points
+    from sweep.fit.candidates import composed_config
+
+    overrides = ("model.d=48", "model.l=1", "budget.tokens_per_param=1", f"out_dir={tmp_path}",
+                 f"data.cache_dir={shared_cache_dir}")
+    b = compose_grid(list(overrides), "demo")[0].budget
+    (point,) = proposal_points(tmp_path, Candidate(b.n_params, b.tokens, b.flops, "d48-l1-tpp1", overrides, b.steps,
+                                                   config_name="demo"))
+    assert point.config_name == "demo" and point.cfg == composed_config(overrides, "demo")
+    launched = []
+    monkeypatch.setattr(suggest_loop, "prepare_streamed_data", lambda points: None)
+    monkeypatch.setattr(suggest_loop.subprocess, "run",
+                        lambda cmd, **kw: launched.append(cmd) or subprocess.CompletedProcess(cmd, 0, "", ""))
+    assert train_points(tmp_path, [point]) == {}
+    (cmd,) = launched
+    assert cmd[1:6] == ["-m", "sweep.train", "--config-name", "demo", "-m"] and set(overrides) <= set(cmd[6:])
+
+
 # --- for real: the local launcher, a tiny sweep ----------------------------------------------------
 
 def multirun(sweep_dir: Path, cache: Path, *overrides: str) -> subprocess.CompletedProcess:

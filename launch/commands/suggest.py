@@ -95,7 +95,7 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     mfu, device = launcher["assumed_mfu"], launcher["device"]
     hours = [proposal_gpu_hours(p.candidate, cands.configs.get(p.candidate.label), mfu, device)
              for p in result.proposals]
-    commands = [train_command(p.candidate.overrides) if cands.why_no_command is None else None
+    commands = [train_command(p.candidate.overrides, p.candidate.config_name) if cands.why_no_command is None else None
                 for p in result.proposals]
     if as_json:
         out = result.to_dict()
@@ -123,10 +123,12 @@ def proposal_gpu_hours(candidate, cfg, mfu: float, device: str) -> float:
     return candidate.flops / (mfu * peak_flops(device)) / 3600
 
 
-def train_command(overrides: Sequence[str]) -> str:
+def train_command(overrides: Sequence[str], config_name: str = "train") -> str:
+    """`python -m sweep.train [--config-name NAME] OVERRIDES`, quoted for a shell."""
     import shlex
 
-    return " ".join(["python -m sweep.train", *(shlex.quote(o) for o in overrides)])
+    named = [] if config_name == "train" else ["--config-name", shlex.quote(config_name)]
+    return " ".join(["python -m sweep.train", *named, *(shlex.quote(o) for o in overrides)])
 
 
 def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[str | None], source: str,

@@ -13,10 +13,10 @@ are the ones the sweep tuned) and vary three axes:
 Each point is the base config with those three set; sweep/budget.py gives its N, tokens, steps
 and FLOPs. A point that fails sweep/config.py `validate` or the budget (fewer tokens than one
 step) is left out, and counted. Its command line is the base run's own overrides (its
-overrides.yaml) with the three axes replaced, when they rebuild its config from conf/train.yaml;
-otherwise (none recorded, as for a W&B run, or a sweep of another --config-name, whose
-overrides.yaml holds only the command line's overrides) every setting of its config that differs
-from conf/train.yaml's.
+overrides.yaml) with the three axes replaced, on the config they were applied to (`--config-name
+demo` for a `sweep demo` run: overrides.yaml names it), when they rebuild its config from that
+file; otherwise (none recorded, as for a W&B run, or a config file changed since the run) every
+setting of its config that differs from conf/train.yaml's.
 
 `--candidates "model.d=64,96,128 model.l=2,4 budget.tokens_per_param=10,20,40"` replaces any of
 the three axes; the others keep the set above.
@@ -68,12 +68,14 @@ NO_CONFIGS = "a table file has no configs, so no command line can be given"
 @dataclass(frozen=True)
 class BaseRun:
     """The run whose config the candidates take: its name, typed config, and the overrides that
-    trained it (None, with `why_no_command`, when they cannot be given)."""
+    trained it, applied to conf/<config_name>.yaml (None, with `why_no_command`, when they cannot be
+    given)."""
 
     name: str
     cfg: TrainConfig
     overrides: tuple[str, ...] | None
     why_no_command: str | None = None
+    config_name: str = "train"
 
 
 @dataclass(frozen=True)
@@ -178,20 +180,21 @@ def folder_base(row: dict[str, Any]) -> BaseRun:
     overrides = run.read_overrides()
     if overrides is None:  # a run from before overrides.yaml: its settings that differ from conf/'s
         return _rebuilt(run.path.name, cfg, f"{run.path.name} recorded no overrides")
-    if not rebuilds(cfg, overrides):  # e.g. a sweep of another --config-name (conf/demo.yaml): its
-        # overrides.yaml holds the command line's overrides, not the config file they applied to
+    config_name = run.read_config_name() or "train"  # overrides.yaml names the config they applied to
+    if not rebuilds(cfg, overrides, config_name):  # e.g. a config file changed since, or an entry from
+        # before overrides.yaml named its config (conf/demo.yaml's runs were recorded as conf/train.yaml's)
         return _rebuilt(run.path.name, cfg, f"{run.path.name}'s overrides do not rebuild its config from "
-                                            "conf/train.yaml")
-    return BaseRun(run.path.name, cfg, tuple(overrides))
+                                            f"conf/{config_name}.yaml")
+    return BaseRun(run.path.name, cfg, tuple(overrides), config_name=config_name)
 
 
-def rebuilds(cfg: TrainConfig, overrides: Sequence[str]) -> bool:
-    """Whether conf/train.yaml composed with `overrides` is `cfg`, setting for setting."""
+def rebuilds(cfg: TrainConfig, overrides: Sequence[str], config_name: str = "train") -> bool:
+    """Whether conf/<config_name>.yaml composed with `overrides` is `cfg`, setting for setting."""
     from sweep.results import flatten
 
     try:
-        composed = composed_config(overrides)
-    except Exception:  # noqa: BLE001 (an override conf/train.yaml does not take: it does not rebuild)
+        composed = composed_config(overrides, config_name)
+    except Exception:  # noqa: BLE001 (an override the config does not take, a config that is gone: no rebuild)
         return False
     return flatten(to_plain(composed)) == flatten(to_plain(cfg))
 
@@ -224,8 +227,8 @@ def differing_overrides(cfg: TrainConfig) -> list[str]:
     return [f"{key}={override_value(value)}" for key, value in mine.items() if default.get(key, object()) != value]
 
 
-def composed_config(overrides: Sequence[str] = ()) -> TrainConfig:
-    """conf/train.yaml composed with `overrides` (none: its defaults), typed."""
+def composed_config(overrides: Sequence[str] = (), config_name: str = "train") -> TrainConfig:
+    """conf/<config_name>.yaml composed with `overrides` (none: its defaults), typed."""
     from importlib.resources import files
 
     from hydra import compose, initialize_config_dir
@@ -234,9 +237,9 @@ def composed_config(overrides: Sequence[str] = ()) -> TrainConfig:
 
     try:
         with initialize_config_dir(config_dir=str(files("conf")), version_base=None):
-            return to_typed(compose("train", overrides=list(overrides)))
+            return to_typed(compose(config_name, overrides=list(overrides)))
     except ValueError:  # Hydra is initialized already (inside a Hydra app): compose there
-        return to_typed(compose("train", overrides=list(overrides)))
+        return to_typed(compose(config_name, overrides=list(overrides)))
 
 
 def override_value(value: Any) -> str:
@@ -306,7 +309,7 @@ def config_candidates(base: BaseRun, sweep: dict[str, tuple[float, ...]],
                 values = {WIDTH: int(d), DEPTH: int(l), RATIO: ratio}
                 overrides = () if base.overrides is None else replaced(base.overrides, values)
                 candidates.append(Candidate(float(budget.n_params), float(budget.tokens), float(budget.flops), label,
-                                            overrides, budget.steps))
+                                            overrides, budget.steps, base.config_name))
                 configs[label] = cfg
     return CandidateSet(tuple(candidates), axes, base, left_out, reason, configs)
 

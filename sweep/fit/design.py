@@ -50,7 +50,8 @@ MIN_GAIN = 1e-9  # a run removing less of the targets' variance than this tells 
 @dataclass(frozen=True)
 class Candidate:
     """A run that could be trained next: its N, tokens, FLOPs (6 N T unless given), a label, and the
-    Hydra overrides that train it (empty when the source has no configs, e.g. a table file)."""
+    Hydra overrides that train it (empty when the source has no configs, e.g. a table file), applied
+    to conf/<config_name>.yaml (`--config-name`)."""
 
     n_params: float
     tokens: float
@@ -58,6 +59,7 @@ class Candidate:
     label: str = ""
     overrides: tuple[str, ...] = ()
     steps: int | None = None
+    config_name: str = "train"
 
     def __post_init__(self) -> None:
         if not self.flops:

@@ -75,7 +75,8 @@ class Suggestion:
             "proposals": [{"label": p.candidate.label, "n_params": p.candidate.n_params,
                            "tokens": p.candidate.tokens, "tokens_per_param": p.candidate.tokens_per_param,
                            "flops": p.candidate.flops, "steps": p.candidate.steps, "gain": p.gain,
-                           "overrides": list(p.candidate.overrides)} for p in self.proposals],
+                           "overrides": list(p.candidate.overrides), "config_name": p.candidate.config_name}
+                          for p in self.proposals],
         }
 
 
