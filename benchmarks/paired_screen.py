@@ -23,6 +23,18 @@ reference's own noise) cancel in it. q is fixed here, not calibrated: the screen
 grid would need, not whether a calibration could give it. Per q and beaten_by: the compute saved
 (6 N x the tokens trained, the grid's whole compute in the denominator), the runs stopped (lr,
 fraction, final loss above the width's best), and whether a run ending the width's best was stopped.
+
+A second rule reads the same two intervals as a test of the difference rather than as two bands
+that must not overlap: each interval's half-width on the side that faces the other (s's low side
+h_s, b's high side h_b) is taken as 1.96 (the intervals' level, 95%) standard errors of an
+independent estimate, and s is stopped when the difference is above the one-sided quantile z_L of
+its standard error:
+
+    P_s - P_b > (z_L / 1.96) * sqrt(h_s^2 + h_b^2)
+
+(the textbook test: two 95% intervals that do not overlap is a test at about 99.5% for
+independent estimates). It is calibrated only as far as the intervals are; the predictions' shared
+errors, which the paired rule banks on, are not in it.
 """
 
 from __future__ import annotations
@@ -30,9 +42,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from statistics import NormalDist
 
 BANDS = (0.003, 0.005, 0.0075, 0.01, 0.02)
 BEATEN_BY = (1, 2)
+TEST_LEVELS = (0.9, 0.95, 0.99)  # one-sided levels of the difference test
+INTERVAL_LEVEL = 0.95  # the replay's intervals' (benchmarks/early_stop.py: early_stop.level)
 
 
 def grid_results(full: Path) -> dict[str, dict]:
@@ -51,24 +66,49 @@ def trained_flops(result: dict) -> float:
 
 def paired_replay(replay: dict, results: dict[str, dict], q: float, beaten_by: int) -> dict:
     """The widest width's members decided at each replayed fraction by P_s > (1 + q) P_b."""
+    return replay_rule(replay, results, beaten_by, lambda s, b: s["predicted"] > (1 + q) * b["predicted"]) | {"q": q}
+
+
+def difference_test_replay(replay: dict, results: dict[str, dict], level: float, beaten_by: int) -> dict:
+    """The same members decided by the one-sided test of P_s - P_b at `level` (module docstring)."""
+    z = NormalDist().inv_cdf(level) / NormalDist().inv_cdf((1 + INTERVAL_LEVEL) / 2)
+
+    def beats(s: dict, b: dict) -> bool:
+        h_s, h_b = s["predicted"] - s["interval"][0], b["interval"][1] - b["predicted"]
+        return s["predicted"] - b["predicted"] > z * (h_s ** 2 + h_b ** 2) ** 0.5
+
+    return replay_rule(replay, results, beaten_by, beats) | {"level": level}
+
+
+def replay_rule(replay: dict, results: dict[str, dict], beaten_by: int, beats) -> dict:
+    """The widest width's members decided at each replayed fraction: one still going is stopped
+    when `beats(it, other)` holds for at least beaten_by others (a member stopped earlier stands
+    with the prediction it was stopped with; the lowest prediction is never stopped)."""
     widest = max(r["d"] for r in results.values())
-    stopped: dict[str, tuple[float, float]] = {}  # run -> (fraction stopped at, prediction it stands with)
+    stopped: dict[str, tuple[float, dict]] = {}  # run -> (fraction stopped at, the record it stands with)
     for fraction in sorted(replay, key=float):
         members = [r for r in replay[fraction]["runs"] if r["d"] == widest and r["run"] in results]
         going = [r for r in members if r["run"] not in stopped and r.get("predicted") is not None]
-        standing = {r["run"]: r["predicted"] for r in going} | {n: p for n, (_, p) in stopped.items()}
-        lowest = min(standing.values(), default=None)
+        standing = {r["run"]: r for r in going} | {n: r for n, (_, r) in stopped.items()}
+        lowest = min((r["predicted"] for r in standing.values()), default=None)
         for r in going:
-            others = sorted(p for n, p in standing.items() if n != r["run"])
-            if len(others) >= beaten_by and r["predicted"] > lowest and r["predicted"] > (1 + q) * others[beaten_by - 1]:
-                stopped[r["run"]] = (float(fraction), r["predicted"])
+            others = [o for n, o in standing.items() if n != r["run"]]
+            if len(others) >= beaten_by and r["predicted"] > lowest \
+                    and sum(beats(r, o) for o in others) >= beaten_by:
+                stopped[r["run"]] = (float(fraction), r)
     final = {n: r["final_eval_loss"] for n, r in results.items() if r["d"] == widest}
     best = min(final.values())
     saved = sum(trained_flops(results[n]) * (1 - f) for n, (f, _) in stopped.items())
-    return {"q": q, "beaten_by": beaten_by, "width": widest,
+    return {"beaten_by": beaten_by, "width": widest,
             "saved": saved / sum(trained_flops(r) for r in results.values()),
             "stopped": sorted((results[n]["lr"], f, final[n] / best - 1) for n, (f, _) in stopped.items()),
             "best_stopped": any(final[n] <= best for n in stopped)}
+
+
+def describe(r: dict) -> str:
+    runs = ", ".join(f"lr {lr:g} at {f:.0%} (+{above:.2%})" for lr, f, above in r["stopped"])
+    return (f"{r['saved']:.1%} of the grid's FLOPs saved; d{r['width']} stopped: {runs or 'none'}"
+            f"{'; THE BEST STOPPED' if r['best_stopped'] else ''}")
 
 
 def main() -> None:
@@ -83,11 +123,11 @@ def main() -> None:
         print(f"\n{replay_path} ({len(results)} complete runs in {full}):")
         for q in BANDS:
             for k in BEATEN_BY:
-                r = paired_replay(replay, results, q, k)
-                runs = ", ".join(f"lr {lr:g} at {f:.0%} (+{above:.2%})" for lr, f, above in r["stopped"])
-                print(f"  q {q:.2%} beaten_by {k}: {r['saved']:.1%} of the grid's FLOPs saved; d{r['width']} "
-                      f"stopped: {runs or 'none'}{'; THE BEST STOPPED' if r['best_stopped'] else ''}")
-
+                print(f"  paired, q {q:.2%} beaten_by {k}: {describe(paired_replay(replay, results, q, k))}")
+        for level in TEST_LEVELS:
+            for k in BEATEN_BY:
+                print(f"  difference test at {level:.0%}, beaten_by {k}: "
+                      f"{describe(difference_test_replay(replay, results, level, k))}")
 
 if __name__ == "__main__":
     main()
