@@ -31,6 +31,7 @@ from launch.grid import GridPoint
 from launch.job import INTERRUPTED, TrainJob
 from launch.jobs import PARTIAL, Job, job_plan
 from launch.launcher_names import aliased_value, check_whole_numbers
+from launch.local_queue import announced
 from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
 from sweep.errors import ConfigError, DamagedFile
@@ -187,8 +188,11 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[Job, Any, list[int]]] = []
     times = JobTimes()
+    to_train: dict[Path, set[str]] = {}  # what `sweep status` shows queued while this runs
+    for job in pending:
+        to_train.setdefault(Path(job.point.cfg.out_dir), set()).add(job.point.run.path.name)
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar, \
-            stopping_on_ctrl_c(running, pending):
+            stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
         while pending or running:
             for job in pending[:]:
                 failed = next((a for a in job.after if not waits_well(a, ended_well, outcomes, running, pending)),

@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from launch.local_queue import runs_queued_locally
 from sweep.storage import tail_lines
 
 log = logging.getLogger("sweep.launch")
@@ -251,7 +252,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     memory, node failure, time-outs past max_requeues) makes it `failed`, never complete. A trunk
     between two segments, a run between its probe and its rest, is `queued` while its next job waits
     and stays `started` where none is submitted. A `failed` run submitted again is `queued` or
-    `running` while its new job is live."""
+    `running` while its new job is live. A `pending` or `started` run that a live local launcher
+    has still to train is `queued` (launch/local_queue.py)."""
     entries_of: dict[str, list[dict]] = {}
     for entry in latest_job_entries(out_dir).values():
         entries_of.setdefault(entry["run"], []).append(entry)
@@ -297,6 +299,10 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     reasons = pending_reasons(row["job_id"] for row in pending)
     for row in pending:
         row["job_reason"] = reasons.get(row["job_id"])
+    queued_locally = runs_queued_locally(out_dir)
+    for row in rows:
+        if row["status"] in ("pending", "started") and row["run"] in queued_locally:
+            row["status"] = "queued"  # a live local launcher has it still to train (launch/local_queue.py)
 
 
 # How long after its submission a job Slurm knows nothing of (no squeue line, no sacct record) and

@@ -332,6 +332,19 @@ def test_a_ladder_runs_each_job_after_its_dependency_and_a_failed_segment_leaves
     assert all(o.result["status"] == "complete" for o in outcomes)
 
 
+def test_while_the_launcher_runs_sweep_status_reads_the_runs_it_has_still_to_train_as_queued(tmp_path, monkeypatch):
+    """Their folders say only pending: `sweep status --wait` took them for runs nobody would train."""
+    from launch.grid import compose_grid
+    from launch.local_queue import runs_queued_locally
+
+    grid = compose_grid([*LADDER, f"out_dir={tmp_path / 'sweep'}"])
+    seen = []
+    monkeypatch.setattr("launch.local.time.sleep", lambda s: seen.append(runs_queued_locally(tmp_path / "sweep")))
+    run_with_fake_jobs(grid, tmp_path, monkeypatch, fails=lambda job: False)
+    assert seen[0] == {p.run.path.name for p in grid}
+    assert runs_queued_locally(tmp_path / "sweep") == set()  # it ended: none
+
+
 def test_a_segment_stopped_by_a_signal_is_interrupted_not_failed_and_the_sweep_says_how_to_resume(
         tmp_path, monkeypatch, caplog):
     from launch.grid import compose_grid

@@ -372,3 +372,16 @@ def test_the_line_quoted_from_a_job_s_log_is_its_last_meaningful_one_not_an_igno
     assert log_ends(str(log)) == "; its log ends: ModuleNotFoundError: No module named 'sweep'"
     log.write_text("srun: error: node7: task 0: Exited with exit code 1\n")  # nothing else: the line itself
     assert log_ends(str(log)) == "; its log ends: srun: error: node7: task 0: Exited with exit code 1"
+
+
+def test_a_run_a_live_local_launcher_has_still_to_train_is_queued_not_pending(tmp_path, monkeypatch):
+    """`sweep status --wait` ended at `1 complete, 3 pending` while the launcher trained the other 3."""
+    import launch.queue
+    from launch.local_queue import announced
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sacct
+    rows = [{"run": "a", "status": "complete"}, {"run": "b", "status": "pending"}, {"run": "c", "status": "started"},
+            {"run": "d", "status": "pending"}]
+    with announced({tmp_path: ["a", "b", "c"]}):
+        launch.queue.attach_queue_state(rows, tmp_path)
+    assert [r["status"] for r in rows] == ["complete", "queued", "queued", "pending"]  # d: no launcher has it
