@@ -322,8 +322,17 @@ def print_error(text: str) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def check_seed(args: argparse.Namespace) -> None:
+    """Every subcommand's --seed, before any fit: a negative one was numpy's traceback in the bootstrap
+    (`default_rng(-1)`), and was taken without a word where no bootstrap ran."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed {seed}: accepted is a whole number >= 0")
+
+
 def dispatch(args: argparse.Namespace, defaults) -> int:
     """Run the parsed subcommand; its exit code."""
+    check_seed(args)
     if args.command == "plan":
         return plan(args.overrides, args.config_name)
     if args.command == "prepare":

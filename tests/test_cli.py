@@ -78,6 +78,23 @@ def test_a_negative_number_in_scientific_notation_is_an_options_value_and_checke
     assert "--compute -1e+21: accepted is a number of FLOPs > 0" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", [
+    ["fit", "RUNS", "--bootstrap", "5"], ["fit", "RUNS", "--law", "isoflop", "--bootstrap", "5"],
+    ["fit", "RUNS", "--law", "crossover", "--bootstrap", "5"], ["report", "RUNS", "--out", "OUT", "--bootstrap", "5"],
+    ["suggest", "RUNS", "--target-compute", "1e15"], ["predict", "OUT"]])
+def test_a_negative_seed_is_one_error_before_any_fit(tmp_path, capsys, command):
+    """Was: numpy's `ValueError: expected non-negative integer` traceback from the bootstrap."""
+    from tests.helpers import write_runs
+
+    rows = [{"run": f"r{i}{j}", "n_params": n, "tokens": k * n, "final_eval_loss": 2 + 400 / n ** 0.34 + 410 / (k * n) ** 0.28}
+            for i, n in enumerate((1e6, 2e6, 4e6, 8e6)) for j, k in enumerate((5, 20, 80))]
+    runs = write_runs(tmp_path / "runs.csv", rows)
+    argv = [str(runs) if a == "RUNS" else str(tmp_path / "out") if a == "OUT" else a for a in command]
+    assert main([*argv, "--seed", "-1"]) == 2
+    assert "error: --seed -1: accepted is a whole number >= 0" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
 def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["experiment"])
