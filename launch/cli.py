@@ -35,7 +35,7 @@ from launch.commands.fit import fit
 from launch.commands.plan import plan
 from launch.commands.predict import predict
 from launch.commands.prepare import prepare
-from launch.commands.printing import console, styled
+from launch.commands.printing import error_console, styled
 from launch.commands.report import report
 from launch.commands.status import status
 from launch.commands.suggest import add_loop_options, suggest_command
@@ -311,13 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_error(text: str) -> None:
-    """`error: TEXT` on the console (a log's lines are not cut), or on stderr where stdout is the full disk
-    itself (`sweep fit --json > FILE`): then what stdout still buffers is dropped, which at exit would be a
-    second traceback."""
+    """`error: TEXT` on stderr (stdout holds only the command's output: `--json` stays JSON), red on a
+    terminal, a log's lines not cut. Where stdout is the full disk itself (`sweep fit --json > FILE`),
+    what it still buffers is dropped, which at exit would be a second traceback."""
+    with contextlib.suppress(OSError):  # stderr itself unwritable: nowhere left to tell it
+        error_console.print(styled("red", "error:", f" {text}"), highlight=False, soft_wrap=True)
     try:
-        console.print(styled("red", "error:", f" {text}"), highlight=False, soft_wrap=True)
-    except OSError:
-        print(f"error: {text}", file=sys.stderr)
+        sys.stdout.flush()
+    except (OSError, ValueError):
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 

@@ -204,13 +204,13 @@ def test_a_held_out_split_that_takes_every_document_says_what_the_user_controls(
 def test_sweep_status_of_a_file_says_it_is_a_file_and_fit_reads_a_runs_file_given_so(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("d,l\n")
     assert sweep_cli(["status", str(tmp_path / "runs.csv")]) == 2
-    out = capsys.readouterr().out
-    assert "runs.csv is a file" in out and "a sweep folder" in out and "wandb:" in out
+    err = capsys.readouterr().err
+    assert "runs.csv is a file" in err and "a sweep folder" in err and "wandb:" in err
     assert sweep_cli(["fit", str(tmp_path / "runs.csv")]) == 2  # read as --runs-table: its columns are named
-    assert "lacks the column(s) n_params, tokens, loss" in capsys.readouterr().out
+    assert "lacks the column(s) n_params, tokens, loss" in capsys.readouterr().err
     (tmp_path / "runs.txt").write_text("d,l\n")
     assert sweep_cli(["fit", str(tmp_path / "runs.txt")]) == 2
-    assert "a file ending .csv, .tsv, .json, .jsonl, .parquet" in capsys.readouterr().out  # was: use --runs-table
+    assert "a file ending .csv, .tsv, .json, .jsonl, .parquet" in capsys.readouterr().err  # was: use --runs-table
 
 
 FIX_CASES = [  # `sweep fit` / `sweep report` --fix: refused before any fit, naming the value and what is accepted
@@ -236,8 +236,8 @@ def test_a_bad_fix_is_one_line_naming_the_value_and_what_is_accepted(args, words
         writer.writeheader()
         writer.writerows(rows())
     assert sweep_cli([args[0], "--runs-table", str(table), *args[1:]]) == 2
-    out = capsys.readouterr().out
-    assert all(word in " ".join(out.split()) for word in words) and "Traceback" not in out
+    err = capsys.readouterr().err
+    assert all(word in " ".join(err.split()) for word in words) and "Traceback" not in err
     assert not (tmp_path / "report").exists()
 
 
@@ -256,21 +256,21 @@ def test_a_bad_column_is_one_line_naming_the_value_and_what_is_accepted(args, wo
 
     table = write_runs(tmp_path / "runs.csv", rows())
     assert sweep_cli([args[0], str(table), *args[1:]]) == 2
-    out = capsys.readouterr().out
-    assert all(word in " ".join(out.split()) for word in words) and "Traceback" not in out
+    err = capsys.readouterr().err
+    assert all(word in " ".join(err.split()) for word in words) and "Traceback" not in err
     assert not (tmp_path / "report").exists()
 
 
 def test_column_is_for_a_runs_file_not_a_sweep_s_own_columns(small_sweep, capsys):
     for command in (["fit"], ["report"], ["suggest", "--target-compute", "1e14"]):
         assert sweep_cli([command[0], str(small_sweep), *command[1:], "--column", "loss=final_train_loss"]) == 2
-        assert "whose columns are its own" in capsys.readouterr().out
+        assert "whose columns are its own" in capsys.readouterr().err
 
 
 def test_sweep_plan_names_a_typo_and_the_accepted_keys(capsys):
     assert sweep_cli(["plan", *TINY, "modle.d=64,128"]) == 2
-    out = capsys.readouterr().out
-    assert "did you mean model" in out and "accepted keys" in out and "Traceback" not in out
+    err = capsys.readouterr().err
+    assert "did you mean model" in err and "accepted keys" in err and "Traceback" not in err
 
 
 @NO_CUDA
@@ -288,9 +288,9 @@ def test_sweep_fit_isoflop_refuses_a_bootstrap_of_one_resample_before_fitting(tm
     rows = [(n, c / (6 * n), 2 + 0.01 * np.log(n / 4e7) ** 2) for c in (1e18, 1e19) for n in sizes]
     (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n" + "".join(f"{n},{t},{l}\n" for n, t, l in rows))
     assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "isoflop", "--bootstrap", "1"]) == 2
-    out = capsys.readouterr().out
-    assert "--bootstrap 1: accepted is 0 (no intervals) or a whole number of resamples >= 2" in out
-    assert "Traceback" not in out
+    err = capsys.readouterr().err
+    assert "--bootstrap 1: accepted is 0 (no intervals) or a whole number of resamples >= 2" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("tokens_per_param, sizes, words", [
@@ -308,10 +308,10 @@ def test_sweep_fit_lr_by_cell_names_what_step_law_lacks(tokens_per_param, sizes,
                 lines.append(f"r{n:.0f}-{tpp}-{i},{n},{tpp * n},{3.0 + 0.05 * (i - 1.6) ** 2},{lr}")
     (tmp_path / "runs.csv").write_text("\n".join(lines) + "\n")
     assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "lr", "--by", "cell"]) == 2
-    out = " ".join(capsys.readouterr().out.split())
+    err = " ".join(capsys.readouterr().err.split())
     for word in words:
-        assert word in out
-    assert "Traceback" not in out
+        assert word in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -328,6 +328,6 @@ def test_bad_fit_options_are_named_before_any_fit(tmp_path, capsys, args, messag
                                                         for k, n in enumerate((1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7))))
     out_dir = tmp_path / "report"
     assert sweep_cli([*args, "--runs-table", str(table), *(["--out", str(out_dir)] if args[0] == "report" else [])]) == 2
-    printed = capsys.readouterr().out.replace("\n", "")
+    printed = capsys.readouterr().err.replace("\n", "")
     assert message.format(table=table) in printed and "Traceback" not in printed
     assert not out_dir.exists()

@@ -43,10 +43,10 @@ def test_brackets_in_an_error_are_printed_as_they_are(tmp_path, capsys, wide_con
     """Was: rich read them as its markup tags: `[/nonexistent/x.txt]` a MarkupError traceback, and
     `[cosine, wsd]` dropped from the accepted values."""
     assert main(["plan", "logger=none", "data=files", f"data.paths=[{tmp_path}/x.txt]", f"out_dir={tmp_path}"]) == 2
-    out = capsys.readouterr().out
-    assert "data.paths=[/tmp/" in out and f"data.paths: '{tmp_path}/x.txt' does not exist" in out
+    err = capsys.readouterr().err
+    assert "data.paths=[/tmp/" in err and f"data.paths: '{tmp_path}/x.txt' does not exist" in err
     assert main(["plan", "optim.schedule=cosin", f"out_dir={tmp_path}"]) == 2
-    assert "Invalid value 'cosin', expected one of [cosine, wsd]" in capsys.readouterr().out
+    assert "Invalid value 'cosin', expected one of [cosine, wsd]" in capsys.readouterr().err
 
 
 def test_a_misspelt_option_shows_the_subcommands_usage_and_the_option_meant(capsys):
@@ -75,7 +75,7 @@ def test_a_negative_number_in_scientific_notation_is_an_options_value_and_checke
             for i, n in enumerate((1e6, 2e6, 4e6, 8e6))]
     runs = write_runs(tmp_path / "runs.csv", rows)
     assert main(["fit", str(runs), "--compute", "-1e21"]) == 2  # was: "expected one argument"
-    assert "--compute -1e+21: accepted is a number of FLOPs > 0" in capsys.readouterr().out
+    assert "--compute -1e+21: accepted is a number of FLOPs > 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [
@@ -91,7 +91,7 @@ def test_a_negative_seed_is_one_error_before_any_fit(tmp_path, capsys, command):
     runs = write_runs(tmp_path / "runs.csv", rows)
     argv = [str(runs) if a == "RUNS" else str(tmp_path / "out") if a == "OUT" else a for a in command]
     assert main([*argv, "--seed", "-1"]) == 2
-    assert "error: --seed -1: accepted is a whole number >= 0" in capsys.readouterr().out
+    assert "error: --seed -1: accepted is a whole number >= 0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -101,6 +101,16 @@ def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "sweep experiment NAME: give a preset's NAME; accepted: batch_ucurve" in err
     assert "overrides" not in err.splitlines()[-1]
+
+
+def test_an_error_goes_to_stderr_so_that_json_on_stdout_stays_json(tmp_path):
+    """Was: `error: ...` on stdout: `sweep fit X --json > out.json` kept the error as its result."""
+    table = tmp_path / "runs.csv"
+    table.write_text("n_params,tokens,loss\n" + "".join(f"{n},{20 * n},3.0\n" for n in (0.06, 0.5, 4, 16)))
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "fit", str(table), "--json"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"error: n_params of {table} spans 0.06 .. 16") and "Traceback" not in done.stderr
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to stand for a full disk")

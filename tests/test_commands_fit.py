@@ -66,7 +66,7 @@ def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_js
     captured = capsys.readouterr()
     assert json.loads(captured.out)["identifiability"] and "warning: n_opt: " in captured.err
     assert main(["fit", "--runs-table", str(table), "--fix", "E=0"]) == 2
-    assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().out
+    assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().err
 
 
 def test_fit_warns_when_runs_repeat_their_data_beyond_a_few_epochs(tmp_path, capsys):
@@ -82,13 +82,13 @@ def test_fit_warns_when_runs_repeat_their_data_beyond_a_few_epochs(tmp_path, cap
 
 def test_fit_without_a_source_or_with_too_few_runs_is_one_clear_error(tmp_path, capsys):
     assert main(["fit", "--law", "chinchilla"]) == 2
-    assert "a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; or --runs-table FILE)" in capsys.readouterr().out
+    assert "a sweep folder or W&B group, or a runs file (.csv, .tsv, .json, .jsonl, .parquet; or --runs-table FILE)" in capsys.readouterr().err
     table = tmp_path / "runs.csv"
     table.write_text("n_params,tokens,loss\n1e6,2e7,3.1\n2e6,4e7,2.9\n")
     assert main(["fit", "--runs-table", str(table)]) == 2
-    assert "at least 6" in capsys.readouterr().out
+    assert "at least 6" in capsys.readouterr().err
     assert main(["report", "--runs-table", str(table), "--upload"]) == 2  # said before any fit
-    assert "--upload logs to the sweep's W&B group" in capsys.readouterr().out
+    assert "--upload logs to the sweep's W&B group" in capsys.readouterr().err
 
 
 def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
@@ -99,6 +99,9 @@ def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
     (table_file,) = (reports[-1] / "files" / "media" / "table").glob("runs_*.table.json")
     logged = json.loads(table_file.read_text())
     assert "pred_chinchilla" in logged["columns"] and len(logged["data"]) == 6
+    assert main(["fit", str(small_sweep), "--law", "chinchilla", "--upload", "--json"]) == 0
+    captured = capsys.readouterr()  # was: the W&B line after the JSON, on stdout
+    assert json.loads(captured.out)["n_runs"] == 6 and "fit logged to W&B: offline in" in captured.err
     from tests.wandb_offline import read_offline_run
 
     summary = read_offline_run(reports[-1]).summary

@@ -24,11 +24,11 @@ def test_plan_names_what_would_stop_the_launch(tmp_path, capsys, wide_console):
 
 def test_plan_of_a_bad_grid_is_one_clear_error(tmp_path, capsys):
     assert main(["plan", "model.d=64,100", f"out_dir={tmp_path}"]) == 2
-    assert "model.d=100 is not a multiple" in capsys.readouterr().out
+    assert "model.d=100 is not a multiple" in capsys.readouterr().err
     assert main(["plan", "modle.d=64", f"out_dir={tmp_path}"]) == 2  # as sweep.train says it (was: Hydra's words)
-    assert "unknown key 'modle' in the config; accepted keys: model" in capsys.readouterr().out
+    assert "unknown key 'modle' in the config; accepted keys: model" in capsys.readouterr().err
     assert main(["plan", "+experiment=nope", f"out_dir={tmp_path}"]) == 2  # was: Hydra's 50-line traceback
-    assert "Could not find 'experiment/nope'; Available options in 'experiment': batch_ucurve" in capsys.readouterr().out
+    assert "Could not find 'experiment/nope'; Available options in 'experiment': batch_ucurve" in capsys.readouterr().err
 
 
 def test_plan_marks_a_damaged_point_and_names_its_file(tmp_path, capsys, wide_console):

@@ -41,7 +41,7 @@ def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(sma
     assert "finished run(s) predicted from a smaller one with their own curve seen whole are not scored" in out
     assert "median |error| 0.00%" not in out
     assert main(["predict", str(small_sweep), "--floor", "-1"]) == 2
-    assert "--floor '-1': accepted is the irreducible loss E in nats/token" in capsys.readouterr().out
+    assert "--floor '-1': accepted is the irreducible loss E in nats/token" in capsys.readouterr().err
     # an 'auto' floor with too few finished pairs: one line per reason, naming the runs it holds for
     assert main(["predict", str(small_sweep), "--at-fraction", "0.5", "--bootstrap", "20", "--floor", "auto"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("not from a reference")]
@@ -107,6 +107,6 @@ def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys)
 ])
 def test_sweep_predict_bad_input_is_one_clear_error(tmp_path, capsys, args, message):
     assert main(["predict", str(tmp_path), *args]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
     assert main(["predict", str(tmp_path)]) == 2
-    assert "holds no run folders" in capsys.readouterr().out
+    assert "holds no run folders" in capsys.readouterr().err

@@ -56,8 +56,8 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_any_fit(tmp_path
     table = write_runs(tmp_path / "runs.csv", rows())
     monkeypatch.setattr("sweep.fit.report.write_report", lambda *a, **k: pytest.fail("fitted before the check"))
     assert main(["report", str(table), "--out", str(table)]) == 2  # a file: was FileExistsError after the fits
-    out = capsys.readouterr().out
-    assert "--out=" in out and "is a file; accepted: a folder this user can write" in out
+    err = capsys.readouterr().err
+    assert "--out=" in err and "is a file; accepted: a folder this user can write" in err
     with pytest.raises(SystemExit) as stop:  # was: the report written over ./runs.csv
         main(["report", str(table), "--out", ""])
     assert stop.value.code == 2 and "argument --out: an empty path" in capsys.readouterr().err

@@ -51,21 +51,21 @@ def test_status_shows_a_damaged_run_with_its_one_line_and_every_other_run(
 
 def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["status", str(tmp_path / "nope")]) == 2
-    assert "does not exist" in capsys.readouterr().out
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_status_waits_between_checks_a_positive_number_of_seconds(tmp_path, capsys):
     assert main(["status", str(tmp_path), "--wait", "--interval", "-1"]) == 2
-    assert "--interval -1.0: accepted is a number of seconds > 0" in capsys.readouterr().out
+    assert "--interval -1.0: accepted is a number of seconds > 0" in capsys.readouterr().err
 
 
 def test_status_output_paths_that_cannot_be_written_are_one_line_before_the_table(tmp_path, capsys):
     """Was: a NotADirectoryError traceback for --plot, and the training runs' disk advice for --csv."""
     (tmp_path / "afile").write_text("")
     assert main(["status", str(tmp_path), "--plot", str(tmp_path / "afile" / "x.png")]) == 2
-    assert f"--plot {tmp_path / 'afile' / 'x.png'}: its folder" in capsys.readouterr().out
+    assert f"--plot {tmp_path / 'afile' / 'x.png'}: its folder" in capsys.readouterr().err
     assert main(["status", str(tmp_path), "--csv", str(tmp_path)]) == 2
-    assert "is a folder; accepted: a file path" in capsys.readouterr().out
+    assert "is a folder; accepted: a file path" in capsys.readouterr().err
 
 
 def test_status_upload_logs_the_table_and_plot_to_the_sweep_s_wandb_group(tiny_config, tmp_path, capsys):

@@ -154,8 +154,8 @@ def test_suggest_on_a_noise_free_table_says_why_it_proposes_no_run(tmp_path, cap
 ])
 def test_suggest_s_bad_inputs_are_one_clear_error(law_table, capsys, wide_console, args, message):
     assert main(["suggest", str(law_table), "--bootstrap", "20", *args]) == 2
-    out = capsys.readouterr().out
-    assert message in out and "Traceback" not in out and len(out.strip().splitlines()) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_suggest_with_too_few_runs_says_what_the_fit_needs(tmp_path, capsys):
@@ -164,7 +164,7 @@ def test_suggest_with_too_few_runs_says_what_the_fit_needs(tmp_path, capsys):
     table = write_runs(tmp_path / "few.csv", rows()[:3])
     assert main(["suggest", str(table), "--target-compute", "1e16"]) == 2
     assert "the 3 runs give 3 points to fit (the best run of each model size and token count): the chinchilla law " \
-           "(5 parameters) needs at least 6" in capsys.readouterr().out
+           "(5 parameters) needs at least 6" in capsys.readouterr().err
 
 
 def test_suggest_on_a_table_of_several_studies_asks_for_one_and_follows_its_runs(tmp_path, capsys, wide_console):
@@ -178,7 +178,7 @@ def test_suggest_on_a_table_of_several_studies_asks_for_one_and_follows_its_runs
                        ("run", "n_params", "tokens", "flops", "final_eval_loss", "experiment"))
     assert main(["suggest", str(table), "--target-compute", "1e21", "--bootstrap", "20"]) == 2
     assert "the runs belong to 2 recipes (column 'experiment': big, small): a suggestion fits one recipe's runs; " \
-           "give --recipe NAME" in " ".join(capsys.readouterr().out.split())
+           "give --recipe NAME" in " ".join(capsys.readouterr().err.split())
     assert main(["suggest", str(table), "--target-compute", "1e21", "--bootstrap", "20", "--count", "1",
                  "--recipe", "small", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -187,7 +187,7 @@ def test_suggest_on_a_table_of_several_studies_asks_for_one_and_follows_its_runs
     assert main(["suggest", str(alone), "--target-compute", "1e21", "--bootstrap", "20", "--count", "1", "--json"]) == 0
     assert out == {**json.loads(capsys.readouterr().out), "source": str(table)}  # as if the table held its runs alone
     assert main(["suggest", str(table), "--target-compute", "1e21", "--recipe", "small", "--rounds", "1"]) == 2
-    assert "--recipe: not taken with --rounds" in capsys.readouterr().out
+    assert "--recipe: not taken with --rounds" in capsys.readouterr().err
 
 
 def test_a_proposal_s_command_names_the_config_file_its_overrides_apply_to():

@@ -34,4 +34,4 @@ def test_uploading_runs_without_wandb_settings_is_a_clear_error(tiny_config, tmp
     del old["logger"]  # as written before runs were tracked
     config_file.write_text(yaml.safe_dump(old))
     assert main(["status", str(tmp_path / "runs"), "--upload"]) == 2
-    assert "has no logger settings" in capsys.readouterr().out
+    assert "has no logger settings" in capsys.readouterr().err

@@ -156,7 +156,7 @@ def test_a_failed_upload_is_a_nonzero_exit_with_its_log(sweep, fake_wandb_sync, 
     assert "2 synced, 1 skipped, 1 failed W&B runs" in out
     assert "failed: d96-l2-bbbb2222" in out and "upload refused (simulated)" in out
     assert main(["sync", str(sweep), "--jobs", "0"]) == 2
-    assert "--jobs 0: accepted is an integer >= 1" in capsys.readouterr().out
+    assert "--jobs 0: accepted is an integer >= 1" in capsys.readouterr().err
 
 
 def test_a_run_still_training_is_left_for_later(sweep, fake_wandb_sync):
@@ -194,8 +194,8 @@ def test_without_a_wandb_login_sync_starts_nothing_and_says_once_how_to_log_in(s
     wandb.teardown()  # W&B's settings as a new `sweep sync` process reads them (an earlier test had a key)
     monkeypatch.setattr(launch.sync, "wandb_sync_command", fake_wandb_sync)
     assert main(["sync", str(sweep), "--jobs", "2"]) == 2
-    out = capsys.readouterr().out
-    assert out.strip() == ("error: no W&B login for http://127.0.0.1:9: nothing uploaded; log in with `wandb login` "
+    err = capsys.readouterr().err
+    assert err.strip() == ("error: no W&B login for http://127.0.0.1:9: nothing uploaded; log in with `wandb login` "
                            "(or set WANDB_API_KEY; WANDB_BASE_URL for another server), then run sweep sync again")
     assert fake_wandb_sync.calls() == []
 

@@ -245,8 +245,8 @@ def test_sweep_predict_of_an_unreachable_group_is_one_line(monkeypatch, capsys):
 
     monkeypatch.setattr(sweep.wandb_records, "train_runs", offline)
     assert main(["predict", "wandb:team/scaling/demo"]) == 2
-    out = capsys.readouterr().out
-    assert out.strip() == "error: could not read the runs of wandb:team/scaling/demo from W&B: ConnectionError: " \
+    err = capsys.readouterr().err
+    assert err.strip() == "error: could not read the runs of wandb:team/scaling/demo from W&B: ConnectionError: " \
                           "no network"
 
 

@@ -108,7 +108,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
 
         where = upload_report(table_rows(table, result), {}, fits={law: result}, kind=f"fit-{law}",
                               **report_target(source, rows))
-        console.print(f"runs table with the {law} fit logged to W&B: {where}")
+        print(f"runs table with the {law} fit logged to W&B: {where}", file=sys.stderr if as_json else sys.stdout)
     return 0
 
 

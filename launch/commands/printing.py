@@ -1,4 +1,4 @@
-"""The console every `sweep` subcommand prints to, and the number formats of its tables."""
+"""The console every `sweep` subcommand prints to (its errors: on stderr), and the number formats of its tables."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from rich.text import Text
 # holds paths and lists in brackets (`[/data/x.txt]`, `[cosine, wsd]`) that rich would read as its tags
 # (a MarkupError traceback, or the words dropped); styles are given as Text (`styled`).
 console = Console(markup=False) if sys.stdout.isatty() else Console(width=200, markup=False)
+# `error: ...` lines: on stderr, so that stdout holds only a command's output (`--json` stays JSON, `> FILE`
+# keeps no error as its result); red on a terminal, a log's lines not cut, as on `console`.
+error_console = Console(markup=False, stderr=True) if sys.stderr.isatty() else \
+    Console(width=200, markup=False, stderr=True)
 
 
 def styled(style: str, head: str, rest: str) -> Text:
