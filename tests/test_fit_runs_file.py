@@ -354,6 +354,23 @@ def test_a_malformed_json_runs_file_is_one_error_naming_where(tmp_path, name, te
         load_runs_table(tmp_path / name)
 
 
+@pytest.mark.parametrize("name,data,message", [
+    ("runs.csv", "n_params,tokens,loss\n1e6,2e7,3.2\n# caf\xe9\n".encode("latin-1"),
+     r"runs.csv is not UTF-8 text: line 3 holds the byte 0xe9 .*; save it as UTF-8 .*accepted: UTF-8 text"),
+    ("runs.tsv", "n_params\ttokens\tloss\u00e9\n".encode("latin-1"), r"runs.tsv is not UTF-8 text: line 1 holds"),
+    ("runs.json", '[{"n_params": 1e6, "name": "caf\u00e9"}]'.encode("latin-1"), r"runs.json is not UTF-8 text: line 1"),
+    ("runs.csv", b"", r"runs.csv is empty: a runs file holds a header line naming its columns \(n_params, tokens, loss"),
+    ("runs.csv", b"# from the paper\n# table 3\n", r"runs.csv holds only # comment lines: a runs file holds a header"),
+])
+def test_a_file_not_utf8_or_without_a_header_says_so_and_what_is_accepted(tmp_path, name, data, message):
+    """Was: pandas' own words, `UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 ...` and
+    `EmptyDataError: No columns to parse from file`."""
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_runs_table(tmp_path / name)
+    assert "Error" not in str(raised.value)
+
+
 def test_a_wandb_runs_export_keeps_its_finished_runs_and_counts_the_others():
     # the CSV W&B's runs table exports: Name, State (finished, crashed, running, ...), the logged keys
     export = pd.DataFrame({"Name": ["a", "b", "c", "d"], "State": ["finished", "crashed", "finished", "running"],

@@ -121,8 +121,35 @@ def read_frame(path: str | os.PathLike) -> Any:
         return _with_row_names(pd.DataFrame(records), lines)
     except ConfigError:
         raise
+    except UnicodeDecodeError as err:  # was: pandas' "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe8 ..."
+        raise _not_utf8(path, err) from err
+    except pd.errors.EmptyDataError as err:  # was: pandas' "EmptyDataError: No columns to parse from file"
+        raise _no_table(path) from err
     except Exception as err:  # malformed file
         raise ConfigError(f"could not read {path}: {type(err).__name__}: {err}") from err
+
+
+def _not_utf8(path: Path, err: UnicodeDecodeError) -> ConfigError:
+    """The error for a runs file in another encoding than UTF-8 (Excel's Latin-1 / Windows-1252),
+    naming the line of its first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as whole:
+        err = whole  # its place in the whole file: pandas decodes it in chunks
+    line = data[:err.start].count(b"\n") + 1
+    return ConfigError(f"{path} is not UTF-8 text: line {line} holds the byte 0x{err.object[err.start]:02x} "
+                       f"(another encoding, e.g. Latin-1 or Windows-1252); save it as UTF-8 (Excel: CSV UTF-8) "
+                       f"and re-run; accepted: UTF-8 text (.csv, .tsv, .json, .jsonl) or .parquet")
+
+
+def _no_table(path: Path) -> ConfigError:
+    """The error for a .csv / .tsv runs file without a header line: empty, or only # comments."""
+    lines = [line for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines() if line.strip()]
+    what = "is empty" if not lines else "holds only # comment lines" if all(
+        line.lstrip().startswith("#") for line in lines) else "holds no header line"
+    return ConfigError(f"{path} {what}: a runs file holds a header line naming its columns (n_params, tokens, loss, "
+                       f"...) and then one line per run")
 
 
 def _json_records(path: Path) -> list[dict[str, Any]] | dict[str, list[Any]]:
