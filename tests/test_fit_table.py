@@ -218,6 +218,18 @@ def test_a_status_column_is_read_whatever_its_case():
     assert len(table) == 2 and table.excluded == {"failed": 1}
 
 
+def test_runs_whose_status_counts_none_as_complete_name_the_statuses_that_count():
+    """Was: `needs at least 1 complete run; ... has 0 (3 weird left out)`, without what counts."""
+    frame = pd.DataFrame({"n_params": [1e6, 2e6, 4e6], "tokens": [2e7, 4e7, 8e7], "loss": [3.2, 3.0, 2.9],
+                          "status": ["weird"] * 3})
+    with pytest.raises(ConfigError, match=r"has 0 \(3 weird left out; a run is fitted when its status is 'complete', "
+                                          r"or W&B's 'finished'\)"):
+        validate(from_frame(frame, "runs.csv"), 1, "a runs table")
+    short = from_frame(frame.drop(columns="status"), "runs.csv").with_min_tokens_per_param(100)
+    with pytest.raises(ConfigError, match=r"has 0 \(3 tokens_per_param < 100 left out\)$"):  # no status: not said
+        validate(short, 1, "a runs table")
+
+
 def test_runs_of_two_corpora_or_vocabularies_are_one_error_unless_recipes_keep_them_apart(tmp_path):
     """Was: `data=glob([embedded,synthetic])` in one folder, fitted as one law (bytes and synthetic ids)."""
     byte, ids = dict(data="embedded", tokenizer="byte", vocab_size=257), dict(data="synthetic", tokenizer="none",

@@ -35,7 +35,7 @@ import numpy as np
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
 from sweep.fit.runs_file import (COLUMN_ALIASES, ROW_NAMES, check_counts, check_flops, check_loss_unit,
-                                 is_budget_column, is_table_file, named_columns, read_frame)
+                                 WANDB_FINISHED, is_budget_column, is_table_file, named_columns, read_frame)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -439,12 +439,18 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
                               + (f" (read as {read})" if read else "") + "; n_params, tokens, flops and loss must "
                               f"be finite and positive ({int(bad_R.sum())} such row(s))")
     if len(table) < min_runs:
-        left_out = f" ({_counts(table.excluded)} left out)" if table.excluded else ""
+        fitted = (f"; a run is fitted when its status is {COMPLETE!r}, or W&B's {WANDB_FINISHED!r}"
+                  if len(table) == 0 and _statuses(table.excluded) else "")  # was: "(25 weird left out)" alone
+        left_out = f" ({_counts(table.excluded)} left out{fitted})" if table.excluded else ""
         raise ConfigError(f"{purpose} needs at least {min_runs} complete run{'s' * (min_runs != 1)}; the runs table"
                           f"{of_source(table.source)} has {len(table)}{left_out}")
     return table
 
 
+def _statuses(excluded: dict[str, int]) -> list[str]:
+    """The runs' statuses among a table's left-out counts (a word each: failed, crashed, a file's own);
+    not its other reasons (trunk, exact duplicate, tokens_per_param < X, no loss records)."""
+    return [k for k in excluded if k != TRUNK and k.replace("_", "").isalpha()]
 
 
 def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
