@@ -255,12 +255,18 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
         others = sorted((o for o in ranked if o is not s and o.compares), key=lambda o: (o.interval[1], o.loss))
+        if not others:  # every other member unpredicted, or first predicted at this decision step (steadied)
+            alone = "no member to compare it with: the others are not predicted, or first predicted at this " \
+                    "decision step (a comparator from the next one on)"
+            decisions.append(MemberDecision(action=CONTINUE, reason=(s.reason or "finished") if not s.stoppable
+                                            else alone, **common))
+            continue
         beaten = min(beaten_by, len(others))  # the members it must be clearly worse than
-        against = others[beaten - 1] if others else s
+        against = others[beaten - 1]
         vs = dict(best_run=against.run, best_predicted=against.loss, best_interval=against.interval)
         if not s.stoppable:
             decisions.append(MemberDecision(action=CONTINUE, reason=s.reason or "finished", **common, **vs))
-        elif s is not best and others and s.interval[0] > (1 + margin) * against.interval[1]:
+        elif s is not best and s.interval[0] > (1 + margin) * against.interval[1]:
             also = f", as above {beaten - 1} other member{'s' if beaten > 2 else ''} with a lower high end" \
                 if beaten > 1 else ""
             decisions.append(MemberDecision(

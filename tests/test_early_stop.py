@@ -365,6 +365,15 @@ def test_at_a_later_decision_a_moved_prediction_widens_and_a_first_prediction_st
     assert decide(steady, 0.0, 2)[0].best_run == "moved"  # the 2nd lowest high end, "new"'s 3.03 left out
 
 
+def test_a_member_with_no_comparator_goes_on_and_says_why_not_that_it_is_no_worse_than_itself():
+    """Every member first predicted at a later decision step: none may compare; the reason read
+    'not clearly worse than 0 member (up to <itself>)', with itself as the comparator."""
+    steady = steadied([predicted("a", 3.9, 0.05), predicted("b", 3.5, 0.05)], {"a": MemberDecision("a", UNDECIDED),
+                                                                               "b": MemberDecision("b", UNDECIDED)})
+    for d in decide(steady, 0.0, 2):
+        assert d.action == CONTINUE and d.best_run is None and d.reason.startswith("no member to compare it with")
+
+
 def test_a_decisions_file_written_before_rungs_reads_as_the_first_decision(tiny_config):
     cfg = tiny_config(*ON)
     decision = MemberDecision(run="d32-x", action=STOP, predicted=3.0, interval=(2.9, 3.1))
