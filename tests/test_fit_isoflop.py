@@ -308,3 +308,35 @@ def test_a_bad_window_in_conf_fit_yaml_is_named(monkeypatch):
     monkeypatch.setattr(isoflop, "fit_defaults", lambda: bad)
     with pytest.raises(ConfigError, match="isoflop_neighbours -1: accepted is a whole number >= 1"):
         fit_isoflop(table_of(isoflop_points()))
+
+
+def noisy_chinchilla_design(seed, noise=0.01):
+    """An Epoch-style IsoFLOP table: 8 budgets 6e18 .. 3e21, a ladder of 20 sizes 44M .. 16B kept
+    where 1 <= T / N <= 400 (77 runs, 9-10 sizes a budget), loss x exp(noise x normal)."""
+    rng, points, losses = np.random.default_rng(seed), [], []
+    for c in np.geomspace(6e18, 3e21, 8):
+        for n in np.geomspace(44e6, 16e9, 20):
+            if 1 <= c / (6 * n) / n <= 400:
+                points.append((n, c))
+                losses.append(chinchilla(n, c / (6 * n)) * np.exp(rng.normal(0, noise)))
+    return table_of(points, losses)
+
+
+@pytest.mark.parametrize("seed", [200, 201, 208])
+def test_the_bootstrap_leaves_out_a_resampled_budget_whose_minimum_the_point_fit_would_not_accept(seed):
+    # 1% noise: some resamples' parabolas are nearly flat, their vertex decades outside the sizes; kept,
+    # they put a's interval at [-2.0, 0.51], [-0.14, 0.59], [-0.21, 0.52] (point fits 0.40 .. 0.43 +- ~0.04)
+    fit = fit_isoflop(noisy_chinchilla_design(seed), n_resamples=100, seed=0)
+    lo, hi = fit.bootstrap.intervals["a"]
+    true_a = BETA / (ALPHA + BETA)
+    assert 0.25 < lo < true_a < hi < 0.6
+    assert fit.bootstrap.valid_fraction == 1.0 and 0.5 < fit.bootstrap.accepted_fraction < 1
+
+
+def test_a_bootstrap_that_leaves_out_many_resampled_budgets_says_so():
+    fit = fit_isoflop(noisy_chinchilla_design(200), n_resamples=100, seed=0)
+    assert fit.bootstrap.accepted_fraction < fit_defaults().min_converged_fraction
+    (flag,) = [f for f in fit.flags() if "bootstrap resamples" in f.problem]
+    assert flag.parameter == "a" and f"only {fit.bootstrap.accepted_fraction:.0%} gave a minimum" in flag.problem
+    quiet = fit_isoflop(noisy_chinchilla_design(200, noise=0.001), n_resamples=100, seed=0)
+    assert quiet.bootstrap.accepted_fraction == 1.0 and not [f for f in quiet.flags() if "bootstrap" in f.problem]

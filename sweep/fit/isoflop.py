@@ -51,9 +51,15 @@ residuals are leverage-adjusted (r / sqrt(1 - h)), centred, relative to the fitt
 over the used budgets: a window of 7 sizes leaves 4 degrees of freedom, too few to estimate its
 own noise (per-budget residuals covered the true a in 89% of 100 seeds at 95% on the low-noise
 table of benchmarks/RESULTS.md, pooled 91%), and a final loss's seed-to-seed noise is about
-proportional to it. Percentile intervals of a, b, and N_opt, T_opt at the largest used budget. A
-resample whose parabola opens downward gives no value (`valid_fraction`); a window of exactly 3
-sizes has no residuals (`budgets_without_residuals`; with none anywhere the interval has no width).
+proportional to it. Percentile intervals of a, b, and N_opt, T_opt at the largest used budget.
+Each resample's budget takes the point fit's rule (`accepted_minimum`): where its parabola opens
+downward or its vertex lies outside the sizes fitted, that budget is left out of that resample's
+power law (`accepted_fraction`), as the point fit leaves it out; keeping such vertices (a nearly
+flat parabola's lies decades away) put the lower end of a's interval below 0 in 3 of 10 seeds at
+1% noise on an 8-budget table whose point fit was 0.444 +- 0.037. A resample with fewer than 2
+accepted budgets gives no value (`valid_fraction`); under min_converged_fraction accepted is
+flagged. A window of exactly 3 sizes has no residuals (`budgets_without_residuals`; with none
+anywhere the interval has no width).
 
 Also the small pieces the other fits share: `PowerLaw` / `fit_power_law`, `fit_parabola`.
 
@@ -248,8 +254,11 @@ class IsoFlopBootstrap:
     seed: int
     compute: float
     intervals: dict[str, tuple[float, float]]
-    valid_fraction: float  # resamples where every used budget's parabola opened upward
+    valid_fraction: float  # resamples with a power law: 2 or more budgets whose minimum was accepted
     budgets_without_residuals: int  # used budgets fitted to exactly 3 sizes (no spread from them)
+    # of the used budgets over the resamples, the share whose parabola gave an accepted minimum (opened
+    # upward, vertex within the sizes fitted: `accepted_minimum`); the others are left out of that resample
+    accepted_fraction: float = 1.0
     method: str = "residual bootstrap of each budget's parabola (sizes fixed), power laws refitted"
     # the intervals the power law's own scatter widened: the budgets' N_opt lie further off the law
     # than their parabolas' noise explains (widened_by_scatter)
@@ -307,6 +316,17 @@ class IsoFlopFit(AllocationExponents):
                               + "): no scatter to judge it by, its exponent and interval rest on the parabolas alone",
                               f"at least {MIN_USED_BUDGETS} compute budgets, each with sizes on both sides of its "
                               "best"))
+        boot = self.bootstrap
+        minimum = fit_defaults().min_converged_fraction
+        if boot is not None and min(boot.accepted_fraction, boot.valid_fraction) < minimum:
+            flags.append(Flag("a", f"of the used budgets' parabolas over {boot.n_resamples} bootstrap resamples, only "
+                                   f"{boot.accepted_fraction:.0%} gave a minimum within their sizes (below "
+                                   f"{minimum:.0%}; the others opened downward or had their vertex outside, and were left "
+                                   f"out of that resample" + (f"; {1 - boot.valid_fraction:.0%} of resamples kept fewer "
+                                   "than 2 budgets" if boot.valid_fraction < 1 else "")
+                              + "): the parabolas are barely curved against the noise, the intervals are rough",
+                              "more sizes on both sides of each budget's best, or sizes spanning a wider range of N, or "
+                              "repeated seeds per size"))
         low, median, high = self.flops_ratio
         if not 1 / FLOPS_AGREE <= median <= FLOPS_AGREE:  # a nominal budget's few % either way is no matter
             flags.append(Flag("b", f"the runs' flops are {low:.3g} .. {high:.3g} x 6 N T (median {median:.3g}): T_opt = C / (6 N_opt) and "
@@ -446,7 +466,7 @@ def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes:
         return IsoFlopBudget(**base, curvature=parabola.c2,
                              excluded="the parabola opens downward (no minimum)"), profile
     logn_opt = parabola.vertex
-    if not logn_W[0] <= logn_opt <= logn_W[-1]:
+    if not accepted_minimum(parabola.c2, logn_opt, logn_W):
         where = (f"the sampled range [{n_X[0]:.4g}, {n_X[-1]:.4g}]"
                  if not np.log(n_X[0]) <= logn_opt <= np.log(n_X[-1]) else
                  f"the {hi - lo} sizes fitted around the best, [{n_X[lo]:.4g}, {n_X[hi - 1]:.4g}]")
@@ -456,6 +476,15 @@ def _fit_budget(C: float, n_params_R: np.ndarray, loss_R: np.ndarray, min_sizes:
     t_opt = float(C / training_flops(n_opt, 1.0))
     return (IsoFlopBudget(**base, n_opt=n_opt, d_opt=t_opt, loss_opt=float(parabola(logn_opt)), curvature=parabola.c2),
             profile)
+
+
+def accepted_minimum(c2: Any, logn_opt: Any, logn_W: np.ndarray) -> Any:
+    """Whether a budget's parabola gives its N_opt: it opens upward (c2 > 0) and its vertex ln N_opt
+    lies within the window of sizes fitted, ln N_W (increasing). The one rule of the point fit
+    (`_fit_budget`, which says which part failed) and of each bootstrap resample; elementwise over
+    arrays of c2 and ln N_opt."""
+    with np.errstate(invalid="ignore"):
+        return (np.asarray(c2) > 0) & (logn_W[0] <= np.asarray(logn_opt)) & (np.asarray(logn_opt) <= logn_W[-1])
 
 
 @dataclass(frozen=True)
@@ -493,17 +522,34 @@ def bootstrap_isoflop(flops_U: np.ndarray, profiles: Sequence[BudgetProfile], ne
             coef_Qx3 = loss_QxX[rows, lo:hi] @ solve_3xW.T
             c2_Q, c1_Q = coef_Qx3[:, 0], coef_Qx3[:, 1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                logn_opt_QxU[rows, u] = np.where(c2_Q > 0, logn_W.mean() - c1_Q / (2 * c2_Q), np.nan)
-    logc_U = np.log(flops_U)
-    dc_U = logc_U - logc_U.mean()
-    a_Q = (logn_opt_QxU - logn_opt_QxU.mean(axis=1, keepdims=True)) @ dc_U / (dc_U @ dc_U)
+                vertex_Q = logn_W.mean() - c1_Q / (2 * c2_Q)
+            logn_opt_QxU[rows, u] = np.where(accepted_minimum(c2_Q, vertex_Q, logn_W), vertex_Q, np.nan)
     compute = float(np.max(flops_U))
+    a_Q, logn_max_Q = _power_laws_of_resamples(np.log(flops_U), logn_opt_QxU, np.log(compute))
     with np.errstate(over="ignore", divide="ignore"):
-        n_opt_Q = np.exp(logn_opt_QxU.mean(axis=1) + a_Q * dc_U.max())
+        n_opt_Q = np.exp(logn_max_Q)
         samples = {"a": a_Q, "b": 1 - a_Q, "n_opt": n_opt_Q, "d_opt": compute / training_flops(n_opt_Q, 1.0)}
     return IsoFlopBootstrap(n_resamples, float(level), int(seed), compute,
                             {k: percentile_interval(v_Q, level) for k, v_Q in samples.items()},
-                            float(np.isfinite(a_Q).mean()), int(without_residuals))
+                            float(np.isfinite(a_Q).mean()), int(without_residuals),
+                            accepted_fraction=float(np.isfinite(logn_opt_QxU).mean()))
+
+
+def _power_laws_of_resamples(logc_U: np.ndarray, logn_opt_QxU: np.ndarray,
+                             logc_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """(a_Q, ln N_opt at logc_max per resample): ln N_opt = ln k + a ln C fitted per resample over
+    the budgets whose minimum it accepted (finite ln N_opt), as the point fit leaves a budget out;
+    NaN where fewer than 2 were accepted."""
+    used_QxU = np.isfinite(logn_opt_QxU)
+    count_Q = used_QxU.sum(axis=1)
+    y_QxU = np.where(used_QxU, logn_opt_QxU, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cbar_Q = (used_QxU * logc_U).sum(axis=1) / count_Q
+        ybar_Q = y_QxU.sum(axis=1) / count_Q
+        dc_QxU = np.where(used_QxU, logc_U - cbar_Q[:, None], 0.0)
+        a_Q = (dc_QxU * (y_QxU - ybar_Q[:, None])).sum(axis=1) / (dc_QxU**2).sum(axis=1)
+    a_Q = np.where(count_Q >= 2, a_Q, np.nan)
+    return a_Q, ybar_Q + a_Q * (logc_max - cbar_Q)
 
 
 def _parabola_design(logn_W: np.ndarray) -> np.ndarray:

@@ -271,7 +271,10 @@ def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) 
                  f"the sizes fixed, the windows chosen again): a in {_interval(boot.intervals['a'])}, b in {_interval(boot.intervals['b'])}; "
                  f"at C = {boot.compute:.3g}, N_opt in {_interval(boot.intervals['n_opt'])}, "
                  f"T_opt in {_interval(boot.intervals['d_opt'])}."
-                 + (f" {1 - boot.valid_fraction:.0%} of resamples had a parabola opening downward (no value)."
+                 + (f" {1 - boot.accepted_fraction:.0%} of the budgets' resampled parabolas opened downward or had "
+                    "their minimum outside the sizes fitted, and were left out of that resample, as the fit leaves "
+                    "such a budget out." if boot.accepted_fraction < 1 else "")
+                 + (f" {1 - boot.valid_fraction:.0%} of resamples kept fewer than 2 budgets (no value)."
                     if boot.valid_fraction < 1 else "")
                  + (f" {boot.budgets_without_residuals} budget(s) fitted to exactly 3 sizes add no spread."
                     if boot.budgets_without_residuals else "")
