@@ -323,3 +323,12 @@ def test_a_crossover_of_many_recipes_has_one_legend_entry_each_beside_the_axes(n
     else:
         assert labels[:4] == ["r0: runs", "r0: loss*(C)", "r1: runs", "r1: loss*(C)"]
 
+
+
+def test_an_isoflop_interval_of_no_width_is_neither_drawn_nor_in_the_legend():
+    from tests.test_fit_isoflop import three_sizes_at_two_budgets
+    table = three_sizes_at_two_budgets()
+    iso = fit_isoflop(table, n_resamples=20, seed=0)
+    assert iso.bootstrap.no_width
+    labels = [t.get_text() for t in draw_isoflop(table, iso).axes[1].get_legend().get_texts()]
+    assert labels and not [label for label in labels if "interval" in label]

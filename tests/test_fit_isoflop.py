@@ -340,3 +340,21 @@ def test_a_bootstrap_that_leaves_out_many_resampled_budgets_says_so():
     assert flag.parameter == "a" and f"only {fit.bootstrap.accepted_fraction:.0%} gave a minimum" in flag.problem
     quiet = fit_isoflop(noisy_chinchilla_design(200, noise=0.001), n_resamples=100, seed=0)
     assert quiet.bootstrap.accepted_fraction == 1.0 and not [f for f in quiet.flags() if "bootstrap" in f.problem]
+
+
+def three_sizes_at_two_budgets():
+    """2 budgets of exactly 3 sizes (Pythia checkpoints' accidental budgets): a parabola through
+    3 points leaves no residuals, so every bootstrap resample is the same."""
+    return table_of([(n_opt_true(c) * f, c) for c in (1e19, 1e21) for f in (0.3, 1.0, 3.0)])
+
+
+def test_an_interval_of_no_width_says_why_instead_of_reading_as_an_interval():
+    boot = fit_isoflop(three_sizes_at_two_budgets(), n_resamples=20, seed=0).bootstrap
+    lo, hi = boot.intervals["a"]
+    assert lo == pytest.approx(hi) and boot.budgets_without_residuals == 2
+    assert boot.no_width.startswith("2 of the used budgets were fitted to exactly 3 sizes")
+    assert boot.to_dict()["no_width"] == boot.no_width
+    rng = np.random.default_rng(3)
+    points = ladder_points()
+    noisy = table_of(points, table_of(points).loss_R * np.exp(0.003 * rng.standard_normal(len(points))))
+    assert fit_isoflop(noisy, n_resamples=20, seed=0).bootstrap.no_width is None

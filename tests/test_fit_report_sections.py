@@ -125,3 +125,13 @@ def test_what_the_data_cannot_pin_down_lists_each_parameter_once_with_its_remedy
     assert len(entries) == 1
     assert "collapsed to its bound 0" in entries[0] and "reaches the bound E = 0" in entries[0]
     assert entries[0].count("Remedy:") == 1 and entries[0].count("--fix E=VALUE") == 1
+
+
+def test_an_isoflop_interval_of_no_width_reads_n_a_with_why(tmp_path):
+    from tests.test_fit_isoflop import three_sizes_at_two_budgets
+    fits = fit_all(three_sizes_at_two_budgets(), None, n_resamples=10, seed=3, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=3,
+                           out_dir=tmp_path, figures={})
+    isoflop = sections(text)["3"]
+    assert "95% intervals (10 resamples): n/a, 2 of the used budgets were fitted to exactly 3 sizes" in isoflop
+    assert " in [" not in isoflop  # was: a in [0.4516, 0.4516]

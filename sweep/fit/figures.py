@@ -225,7 +225,7 @@ def draw_isoflop(runs: RunsTable, iso: IsoFlopFit, chinchilla: Any = None, axes:
     c_x = np.geomspace(min(b.flops for b in iso.budgets) / 2, max(b.flops for b in iso.budgets) * 2, 50)
     ax_opt.plot([b.flops for b in used], [b.n_opt for b in used], "*", color="C0", ms=10, label="parabola minima")
     ax_opt.plot(c_x, iso.n_opt(c_x), color="C0", lw=1.2, label=f"Approach 2: N_opt ~ C^{iso.a:.3f}")
-    if iso.bootstrap is not None:
+    if iso.bootstrap is not None and iso.bootstrap.no_width is None:  # an interval of no width: no bar, no label
         boot = iso.bootstrap
         lo, hi = boot.intervals["n_opt"]
         n_fit = float(iso.n_opt(boot.compute))

@@ -264,8 +264,21 @@ class IsoFlopBootstrap:
     # than their parabolas' noise explains (widened_by_scatter)
     widened: tuple[str, ...] = ()
 
+    @property
+    def no_width(self) -> str | None:
+        """Why the intervals have no width (every resample gave the same a), or None where a's has one.
+        A report or figure then says "n/a" and why, not an interval [x, x]."""
+        lo, hi = self.intervals["a"]
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > 1e-9 * max(1.0, abs(lo)):
+            return None
+        if self.budgets_without_residuals:
+            return (f"{self.budgets_without_residuals} of the used budgets were fitted to exactly 3 sizes, which a "
+                    "parabola passes through: no residuals to resample, so every resample gave the same a")
+        return "every resample gave the same a"
+
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({**self.__dict__, "intervals": {k: list(v) for k, v in self.intervals.items()}})
+        return jsonable({**self.__dict__, "intervals": {k: list(v) for k, v in self.intervals.items()},
+                         "no_width": self.no_width})
 
 
 @dataclass(frozen=True)

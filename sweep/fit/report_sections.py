@@ -267,6 +267,8 @@ def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) 
     compare = (f" (Approach 3: a = {chin.law.a:.4g}, b = {chin.law.b:.4g})" if chin is not None else "")
     boot = iso.bootstrap
     intervals = ("" if boot is None else
+                 f" {boot.level:.0%} intervals ({boot.n_resamples} resamples): n/a, {boot.no_width}."
+                 if boot.no_width else
                  f" {boot.level:.0%} intervals ({boot.n_resamples} resamples; a residual bootstrap of the parabolas, "
                  f"the sizes fixed, the windows chosen again): a in {_interval(boot.intervals['a'])}, b in {_interval(boot.intervals['b'])}; "
                  f"at C = {boot.compute:.3g}, N_opt in {_interval(boot.intervals['n_opt'])}, "
