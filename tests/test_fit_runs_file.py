@@ -201,8 +201,22 @@ def test_a_table_in_millions_or_billions_is_refused_naming_the_column(scale, col
     frame = pd.DataFrame({"N": np.array([7e7, 4e8, 1.6e9]) * scale[0], "D": np.array([1.4e9, 8e9, 3.2e10]) * scale[1],
                           "loss": [3.2, 2.8, 2.5]})
     with pytest.raises(ConfigError, match=rf"{column} of chin.csv spans .*: no language model has under 1000 .*"
-                                          r"look like millions or billions; give plain counts"):
+                                          r"looks? like millions or billions; give plain counts"):
         from_frame(frame, "chin.csv")
+
+
+@pytest.mark.parametrize("column", ["n_params", "tokens"])
+def test_one_run_under_a_thousand_is_refused_naming_that_run_and_its_value(column):
+    # params and tokens in millions, the largest model 16000 (16B): every N under 1000 was the check,
+    # so this fitted silently and printed N_opt 3408 at C = 3e9
+    n_M = np.array([60.0, 400.0, 2000.0, 16000.0])
+    frame = pd.DataFrame({"name": ["a", "b", "c", "d"], "params": n_M if column == "n_params" else n_M * 1e6,
+                          "tokens": n_M * (20e6 if column == "n_params" else 1.0), "loss": [3.2, 2.8, 2.5, 2.3]})
+    read_from = "params" if column == "n_params" else "tokens"
+    with pytest.raises(ConfigError, match=rf"{column} of both.csv spans 60 .. 1.6e\+04: no language model has under "
+                                          rf"1000 \w+ \(run 'a' has {column} = 60\), so '{read_from}' looks like "
+                                          r"millions or billions; give plain counts in every row"):
+        from_frame(frame, "both.csv")
 
 
 def test_tokens_computed_from_flops_in_another_unit_name_the_flops_column():
@@ -214,9 +228,12 @@ def test_tokens_computed_from_flops_in_another_unit_name_the_flops_column():
 
 def test_a_table_with_n_in_millions_and_tokens_as_counts_is_refused_by_its_tokens_per_parameter():
     frame = pd.DataFrame({"params": [70.0, 400.0, 1600.0], "tokens": [1.4e9, 8e9, 3.2e10], "loss": [3.2, 2.8, 2.5]})
-    with pytest.raises(ConfigError, match=r"the runs of paper.csv train a median 2e\+07 tokens per parameter \(outside "
-                                          r"0.01 .. 1e\+06\): n_params or tokens look like millions or billions"):
+    with pytest.raises(ConfigError, match=r"n_params of paper.csv spans 70 .. 1.6e\+03: no language model has under "
+                                          r"1000 parameters \(run 'row 0' has n_params = 70\), so 'params' looks like "
+                                          r"millions") as refused:
         from_frame(frame, "paper.csv")
+    # N 60 .. 16000 in millions with plain tokens: --column flops=tokens was offered, and taking it fitted E = 5e-56
+    assert "flops" not in str(refused.value)
 
 
 def test_a_tokens_column_of_flops_is_refused_as_compute_and_read_as_flops_when_told(tmp_path):
@@ -397,3 +414,12 @@ def test_numbers_with_thousands_separators_are_read_and_other_text_still_named(t
     assert table.columns_read == {"n_params": "model size", "flops": "training FLOP", "tokens": "flops / (6 n_params)"}
     with pytest.raises(ConfigError, match="run 'row 1' of sizes.csv: n_params = '74M' is not a number"):
         from_frame(pd.DataFrame({"N": ["1,000,000", "74M"], "D": [2e7, 4e7], "loss": [3.2, 3.0]}), "sizes.csv")
+
+
+def test_a_column_given_for_another_name_is_not_then_reported_missing_as_itself():
+    frame = pd.DataFrame({"n_params": [1e8, 4e8, 1.6e9], "tokens": [2e9, 8e9, 3.2e10], "loss": [3.2, 2.8, 2.5]})
+    # was: "grid.csv lacks the column(s) tokens; it has n_params, tokens, loss"
+    with pytest.raises(ConfigError, match=r"--column loss=tokens: 'tokens' is read as loss, so it cannot also be the "
+                                          r"tokens column, and grid.csv has no other; read another column as loss "
+                                          r"\(it has n_params, tokens, loss\), or name the file's tokens column too"):
+        from_frame(frame, "grid.csv", {"loss": "tokens"})

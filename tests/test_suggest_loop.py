@@ -257,7 +257,7 @@ def test_bad_loop_options_are_one_error_naming_the_value(rounds, width, message)
 
 @pytest.mark.parametrize("source", ["runs.csv", "wandb:team/project/group", "missing-folder"])
 def test_a_source_that_cannot_train_is_one_error(tmp_path, source):
-    (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n1,2,3\n")
+    (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n1e6,2e7,3\n")
     given = str(tmp_path / source) if not source.startswith("wandb:") else source
     with pytest.raises(ConfigError, match="needs a sweep folder.*a runs table or a W&B group cannot train"):
         run_rounds(given, candidates_for=lambda t: [], rounds=1, suggest_options={"target_compute": 1e15})

@@ -215,6 +215,12 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
     frame = _without_thousands_separators(frame)
     frame, derived = _derived_columns(frame)
     missing = [c for c in required if c not in frame.columns]
+    taken = [(name, column) for name, column in (given or {}).items() if column in missing]
+    if taken:  # `--column loss=tokens`: was "lacks the column(s) tokens; it has ..., tokens, ..."
+        name, column = taken[0]
+        raise ConfigError(f"--column {name}={column}: {column!r} is read as {name}, so it cannot also be the "
+                          f"{column} column, and {where} has no other; read another column as {name} (it has "
+                          f"{has}), or name the file's {column} column too: --column {column}=COLUMN")
     if missing:
         other_names = {c: (*LOSS_ALIASES[1:], *COLUMN_ALIASES[c]) if c == "loss" else COLUMN_ALIASES[c] for c in missing}
         also = "; ".join(f"{c} may be named {', '.join(names)}" for c, names in other_names.items())
@@ -226,21 +232,28 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
 
 
 def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "",
-                 columns_read: Mapping[str, str] | None = None) -> None:
-    """A ConfigError where every N or every T (R runs of a file) is under MIN_COUNT, or their median
-    tokens per parameter is outside RATIO_RANGE (Chinchilla 20, the most overtrained small models about
-    1e4): a published table in millions or billions. A sweep's own runs count theirs: only files are
-    checked. `columns_read`: where each was read (a DERIVED one is named with its flops column)."""
+                 columns_read: Mapping[str, str] | None = None, names: Sequence[str] | None = None) -> None:
+    """A ConfigError where any N or T (R runs of a file, `names` theirs) is under MIN_COUNT, or their
+    median tokens per parameter is outside RATIO_RANGE (Chinchilla 20, the most overtrained small models
+    about 1e4): a published table in millions or billions (one run of N = 60 among sizes up to 16000 is
+    60M of a table in millions: the largest above MIN_COUNT hid it). A sweep's own runs count theirs: only
+    files are checked. `columns_read`: where each was read (a DERIVED one is named with its flops column)."""
     of = f" of {source}" if source else ""
     read = dict(columns_read or {})
     for name, values_R, what in (("n_params", n_params_R, "parameter"), ("tokens", tokens_R, "token")):
-        if values_R.max() < MIN_COUNT:
-            derived = (f" (computed as {DERIVED[name]}, the flops read from {read.get('flops', 'flops')!r}: FLOPs in "
-                       "another unit, such as GFLOPs or PF-days, would give these)" if read.get(name) == DERIVED[name]
-                       else "")
-            raise ConfigError(f"{name}{of} spans {values_R.min():.3g} .. {values_R.max():.3g}{derived}: "
-                              f"no language model has under {MIN_COUNT} {what}s, so these look like millions or "
-                              f"billions; give plain counts (N_opt, T_opt and tokens per parameter are read in them)")
+        if values_R.min() >= MIN_COUNT:
+            continue
+        derived = (f" (computed as {DERIVED[name]}, the flops read from {read.get('flops', 'flops')!r}: FLOPs in "
+                   "another unit, such as GFLOPs or PF-days, would give these)" if read.get(name) == DERIVED[name]
+                   else "")
+        smallest = int(np.argmin(values_R))
+        run = f" (run {names[smallest]!r} has {name} = {values_R[smallest]:.4g})" if names is not None else ""
+        column = "these look" if derived else f"{str(read.get(name, name)).split(' (')[0]!r} looks"
+        raise ConfigError(f"{name}{of} spans {values_R.min():.3g} .. {values_R.max():.3g}{derived}: "
+                          f"no language model has under {MIN_COUNT} {what}s{run}, so {column} like millions or "
+                          f"billions; give plain counts in every row (N_opt, T_opt and tokens per parameter are read "
+                          "in them)")
+    # from here every N >= MIN_COUNT: N read as plain counts is plausible, and so is the FLOPs reading offered
     ratio = float(np.median(tokens_R / n_params_R))
     tokens_column = str(read.get("tokens", "tokens")).split(" (")[0]  # columns_read's 'COLUMN (--column)'
     as_flops = _flops_as_tokens(n_params_R, tokens_R) if read.get("tokens") not in DERIVED.values() else None

@@ -362,7 +362,7 @@ def from_frame(frame: Any, source: str = "", columns: dict[str, str] | None = No
                                   if alias not in ("final_eval_loss", *NAME_COLUMNS)},  # our own names: nothing to say
                     loss_unit=LOSS_UNIT if columns_read.get("loss") == "final_eval_loss" else FILE_LOSS_UNIT)
     table = validate(table, 1, "a runs table")
-    check_counts(table.n_params_R, table.tokens_R, source, columns_read)
+    check_counts(table.n_params_R, table.tokens_R, source, columns_read, table.names)
     check_loss_unit(table.loss_R, columns_read.get("loss", "loss"), source)
     if "flops" in frame.columns:
         check_flops(table.n_params_R, table.tokens_R, table.flops_R, columns_read.get("flops", "flops"), source)
