@@ -4,6 +4,7 @@ per-run loss curves of a sweep folder."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -394,3 +395,13 @@ def test_json_values_keep_an_unbounded_end_apart_from_one_that_cannot_be_told():
     assert jsonable({"B": (9.2e-90, float("inf")), "x": np.float64("nan"), "n": np.int64(3)}) == {
         "B": [9.2e-90, "inf"], "x": None, "n": 3}
     assert jsonable([-np.inf]) == ["-inf"]
+
+
+def test_a_size_beyond_any_float_names_the_value_written_and_numpy_says_nothing(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("name,n_params,tokens,loss\nbig,1e308,1.5e7,8.15\nsmall,3e6,3e7,7.6\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: "record.py:33: RuntimeWarning: overflow encountered in multiply"
+        with pytest.raises(ConfigError, match=r"run 'big' of .*huge.csv: flops = inf, computed as 6 n_params tokens "
+                                              r"from n_params = 1e\+308 and tokens = 1.5e\+07: beyond any float"):
+            load_runs_table(path)

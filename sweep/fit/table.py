@@ -424,6 +424,16 @@ def given_for_sweep(columns: dict[str, str], source: str) -> str:
             "--column names a runs file's (.csv, .tsv, .json, .jsonl, .parquet)")
 
 
+def _overflow(table: RunsTable, i: int, name: str) -> str:
+    """Where run i's flops are infinite as 6 n_params tokens of two finite values: those values, as
+    the user wrote them (n_params = 1e308 read as "flops = inf" alone)."""
+    n_params, tokens = float(table.n_params_R[i]), float(table.tokens_R[i])
+    if name != "flops" or not (np.isinf(table.flops_R[i]) and np.isfinite(n_params) and np.isfinite(tokens)):
+        return ""
+    return (f", computed as 6 n_params tokens from n_params = {n_params:.4g} and tokens = {tokens:.4g}: beyond any "
+            "float, so one of them is not a count of parameters or tokens")
+
+
 def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
     """The table unchanged, or a ConfigError naming the first run whose N, T, C or loss is not a
     finite positive number, or saying how many runs `purpose` needs."""
@@ -436,7 +446,8 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
             i, name = int(np.argmax(bad_R)), column[:-2]
             read = table.columns_read.get(name)  # where the file's own column or a computation gave it
             raise ConfigError(f"run {table.names[i]!r}{of_source(table.source)}: {name} = {float(values_R[i])!r}"
-                              + (f" (read as {read})" if read else "") + "; n_params, tokens, flops and loss must "
+                              + (f" (read as {read})" if read else "") + _overflow(table, i, name)
+                              + "; n_params, tokens, flops and loss must "
                               f"be finite and positive ({int(bad_R.sum())} such row(s))")
     if len(table) < min_runs:
         fitted = (f"; a run is fitted when its status is {COMPLETE!r}, or W&B's {WANDB_FINISHED!r}"
@@ -544,7 +555,8 @@ def jsonable(value: Any) -> Any:
 def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, int], source: str) -> RunsTable:
     n_params_R, tokens_R, loss_R = (_floats(columns[c], c, names, source) for c in REQUIRED)
     flops_R = _floats(columns["flops"], "flops", names, source)
-    flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
+    with np.errstate(over="ignore", invalid="ignore"):  # n_params = 1e308: validate names it, not numpy
+        flops_R = np.where(np.isnan(flops_R), training_flops(n_params_R, tokens_R), flops_R)
     optional = {f"{h}_R": _floats(columns[h], h, names, source) if any(_given(v) for v in columns[h]) else None
                 for h in HYPERPARAMETERS}
     optional.update({f"{m}_R": _floats(columns[m], m, names, source) if any(_given(v) for v in columns[m]) else None
