@@ -178,3 +178,13 @@ def test_too_few_converged_resamples_and_held_parameters(pinned):
         "fit"].problem
     held = fit_chinchilla(*pinned_runs(), fix={"E": 1.7})
     assert "E" not in by_parameter(identifiability_flags(held))  # a held E is the user's, not the data's
+
+
+def test_a_remedy_does_not_suggest_holding_e_when_e_is_held(pinned):
+    held = fit_chinchilla(*pinned_runs(), fix={"E": 1.7})
+    rough = dataclasses.replace(bootstrap(held, n_resamples=5, seed=0), converged_fraction=0.5)
+    flags = identifiability_flags(held, rough, 1e30)  # a compute far beyond the runs: more flags
+    assert flags and not [f.remedy for f in flags if "--fix E" in f.remedy]  # was: "(--fix E=VALUE removes ..."
+    free = identifiability_flags(pinned, dataclasses.replace(bootstrap(pinned, n_resamples=5, seed=0),
+                                                             converged_fraction=0.5), 1e30)
+    assert [f.remedy for f in free if "--fix E" in f.remedy]

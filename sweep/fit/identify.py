@@ -84,7 +84,14 @@ def identifiability_flags(fit: Any, boot: Any = None, compute: float | None = No
     if covered is not None:  # more sizes and longer runs are there already: say what else leaves it loose
         flags = [Flag(f.parameter, f.problem, covered) if f.parameter in SPAN_PARAMETERS else f for f in flags]
     flags = [*_design_flags(fit), *flags]  # a span of two sizes is no coverage: more sizes, whatever it spans
+    if "E" in fit.fixed:  # held already (--fix E=1.69): a remedy does not suggest holding it
+        flags = [Flag(f.parameter, f.problem, _without_holding_e(f.remedy)) for f in flags]
     return [f for f in flags if f.parameter not in fit.fixed]
+
+
+def _without_holding_e(remedy: str) -> str:
+    """The remedy without its suggestion to hold E (FIX_E, or the convergence remedy's)."""
+    return remedy.replace(f"; or {FIX_E}", "").replace(" (--fix E=VALUE removes the flattest direction)", "")
 
 
 SPAN_PARAMETERS = ("E", "alpha", "A", "beta", "B", "a", "b", "G")  # what more sizes or longer runs would pin
