@@ -75,6 +75,9 @@ def test_the_crossing_of_the_fitted_laws_with_its_interval(fits):
     lo, hi = result.compute_interval
     assert lo < truth < hi and hi / lo < 20
     assert result.cross_fraction > 0.9
+    range_lo, range_hi = result.compute_range  # was "... resamples cross in C = [2.7e+13, 4.32e+20] FLOPs": an interval?
+    assert (f"of 200 bootstrap resamples cross somewhere in the search range C = [{range_lo:.3g}, {range_hi:.3g}] FLOPs"
+            in result.summary())
     n_lo, n_hi = result.n_opt_intervals["y"]
     assert n_lo < first.n_opt["y"] < n_hi
     assert result.winner is None

@@ -90,8 +90,9 @@ class CrossoverResult:
     def summary(self) -> str:
         lo, hi = self.compute_range
         where = f"in C = [{lo:.3g}, {hi:.3g}] FLOPs"
-        spread = (f"{self.cross_fraction:.0%} of {self.n_resamples} bootstrap resamples cross "
-                  f"{where}")
+        # the range searched, not an interval of the crossing (compute_interval is that)
+        spread = (f"{self.cross_fraction:.0%} of {self.n_resamples} bootstrap resamples cross somewhere in the "
+                  f"search range C = [{lo:.3g}, {hi:.3g}] FLOPs")
         if not self.crossings:
             text = f"no crossing {where}: {self.winner!r} has the lower compute-optimal loss throughout ({spread})"
             if self.lower_beyond_noise is not None and self.winner not in self.lower_beyond_noise:
