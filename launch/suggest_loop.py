@@ -391,7 +391,7 @@ def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: 
     for point in points:
         cmd = [sys.executable, "-m", "sweep.train", *config_name_argument(point.config_name), "-m",
                *settings.hydra_overrides, *point.overrides]
-        log.info("%s: %s", point.run.path.name, " ".join(cmd[1:]))
+        log.info("%s: python %s", point.run.path.name, " ".join(cmd[1:]))
         proc = subprocess.run(cmd, cwd=os.getcwd(), capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]

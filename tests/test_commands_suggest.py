@@ -196,3 +196,14 @@ def test_a_proposal_s_command_names_the_config_file_its_overrides_apply_to():
     assert train_command(["model.d=64", "out_dir=runs/my demo"], "demo") == \
         "python -m sweep.train --config-name demo model.d=64 'out_dir=runs/my demo'"
     assert train_command(["model.d=64"]) == "python -m sweep.train model.d=64"
+
+
+def test_a_sweep_folder_s_proposal_trains_into_that_folder_from_wherever_it_is_pasted(tmp_path, monkeypatch):
+    """The base run's out_dir was relative (`out_dir=runs/demo`): pasted elsewhere, it started a new sweep."""
+    from launch.commands.suggest import in_sweep_folder
+
+    (tmp_path / "runs" / "demo").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert in_sweep_folder(["model.d=64", "out_dir=runs/demo"], "runs/demo") == [
+        "model.d=64", f"out_dir={tmp_path / 'runs' / 'demo'}"]
+    assert in_sweep_folder(["model.d=64"], "wandb:team/project/group") == ["model.d=64"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 from typing import Sequence
 
 from rich.table import Table
@@ -95,8 +96,8 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     mfu, device = launcher["assumed_mfu"], launcher["device"]
     hours = [proposal_gpu_hours(p.candidate, cands.configs.get(p.candidate.label), mfu, device)
              for p in result.proposals]
-    commands = [train_command(p.candidate.overrides, p.candidate.config_name) if cands.why_no_command is None else None
-                for p in result.proposals]
+    commands = [train_command(in_sweep_folder(p.candidate.overrides, source), p.candidate.config_name)
+                if cands.why_no_command is None else None for p in result.proposals]
     if as_json:
         out = result.to_dict()
         for proposal, h, command in zip(out["proposals"], hours, commands):
@@ -121,6 +122,17 @@ def proposal_gpu_hours(candidate, cfg, mfu: float, device: str) -> float:
     if cfg is not None:
         return estimate_gpu_hours(cfg, compute_budget(cfg), mfu, device)
     return candidate.flops / (mfu * peak_flops(device)) / 3600
+
+
+def in_sweep_folder(overrides: Sequence[str], source: str) -> list[str]:
+    """A sweep folder's proposal trains into that folder wherever the command is pasted: its
+    out_dir the folder's absolute path (the base run's was often relative, `out_dir=runs/demo`,
+    which from another directory trains a new sweep). A W&B source's overrides as they are."""
+    from launch.grid import with_override
+
+    if not Path(source).is_dir():
+        return list(overrides)
+    return with_override(overrides, f"out_dir={Path(source).resolve()}")
 
 
 def train_command(overrides: Sequence[str], config_name: str = "train") -> str:
