@@ -426,7 +426,9 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
         calibration = p.prediction.calibration
         if calibration is not None and not calibration.measured:
             return Standing(name, None, None, False, f"not acted on: the curve law's interval is {calibration.describe()}")
-        source = "curve law" if calibration is None else f"curve law, {calibration.describe()}"
+        source = f"curve law, {calibration.describe()}" if calibration is not None else \
+            "curve law, the bootstrap's interval (not calibrated: no finished smaller run, and none of the group's " \
+            "first halves could be predicted; such intervals held 27-85% of final losses on the benchmark)"
     else:
         source = f"collapse from {p.prediction.reference}, E = {p.prediction.floor:.4g}" + (
             f" {p.prediction.floor_from}" if p.prediction.floor_from else "")

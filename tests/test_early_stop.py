@@ -374,6 +374,20 @@ def test_a_member_with_no_comparator_goes_on_and_says_why_not_that_it_is_no_wors
         assert d.action == CONTINUE and d.best_run is None and d.reason.startswith("no member to compare it with")
 
 
+def test_a_member_predicted_with_the_bootstrap_s_interval_alone_says_so_in_its_decision():
+    """Its decision said only 'curve law': a run stopped on such an interval (it missed the final
+    loss by 4.8% in an audit) looked as founded as one calibrated on finished runs."""
+    from sweep.early_stop import predicted_standing
+    from sweep.fit.curve_law import CurveLaw, FinalLossPrediction
+    from sweep.fit.predict import RunPrediction
+
+    law = CurveLaw(L0=3.0, A=1.0, alpha=0.5, C=0.1)
+    bare = FinalLossPrediction(4.07, (4.02, 4.15), 0.95, law, 0.0, steps_seen=160, steps=320, n_points=20,
+                               n_resamples=200, block=2, rmse=0.01)
+    standing = predicted_standing(RunPrediction("r", "running", prediction=bare), 160)
+    assert standing.predicted_from.startswith("curve law, the bootstrap's interval (not calibrated")
+
+
 def test_a_decisions_file_written_before_rungs_reads_as_the_first_decision(tiny_config):
     cfg = tiny_config(*ON)
     decision = MemberDecision(run="d32-x", action=STOP, predicted=3.0, interval=(2.9, 3.1))
