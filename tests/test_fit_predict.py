@@ -199,6 +199,9 @@ def test_a_finished_run_whose_metrics_were_cut_short_is_skipped_not_read_as_its_
     run.metrics_file.write_bytes(b"".join(lines[:-1]))  # its last record alone lost (was: predicted, a step short)
     (p,) = predict_sweep(sweep, n_resamples=20)
     assert p.prediction is None and "the file was cut short" in p.skipped
+    run.metrics_file.write_bytes(b"")  # emptied: it said 'ends at step 0 ... cut short'
+    (p,) = predict_sweep(sweep, n_resamples=20)
+    assert p.prediction is None and p.skipped.startswith("complete, but its metrics.jsonl holds no record")
 
 
 @pytest.mark.parametrize("fraction", [0, -0.5, 1.5, float("nan"), True, "half"])

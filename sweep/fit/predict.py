@@ -590,6 +590,9 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
         last = records[-1]["step"] if records else 0
         if status == COMPLETE and not run.sampled and last < len(lr_S):  # a run logs its last step (loop.py):
             # was `- log_every`, and a file that lost its last line (step 135 of 140) passed for a whole curve
+            if not records:
+                return skip("complete, but its metrics.jsonl holds no record (empty, or lost): no curve to predict "
+                            "from; its final loss stands in result.json")
             return skip(f"complete, but its metrics.jsonl ends at step {last} of its {len(lr_S)}: the file was cut "
                         "short (damaged), and a curve seen in part would pass for one seen whole")
         full_evals = [(r["step"], r["eval_loss"]) for r in records if r.get("eval_loss") is not None]
