@@ -193,6 +193,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
         to_train.setdefault(Path(job.point.cfg.out_dir), set()).add(job.point.run.path.name)
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar, \
             stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
+        report_sweep(bar, jobs, ended_well, outcomes, [], None)  # the runs settled already, counted by status
         while pending or running:
             for job in pending[:]:
                 failed = next((a for a in job.after if not waits_well(a, ended_well, outcomes, running, pending)),

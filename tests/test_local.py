@@ -345,6 +345,19 @@ def test_while_the_launcher_runs_sweep_status_reads_the_runs_it_has_still_to_tra
     assert runs_queued_locally(tmp_path / "sweep") == set()  # it ended: none
 
 
+def test_a_re_run_of_a_finished_sweep_ends_on_its_counts_by_status(tmp_path, monkeypatch, caplog):
+    """Nothing to run: its last line was `sweep: 4/4 runs ended (100%)` without them."""
+    import logging
+
+    run_fake_ladder(tmp_path, monkeypatch)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        _, started, _ = run_fake_ladder(tmp_path, monkeypatch)
+    assert started == []
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("sweep:")][-1] == \
+        "sweep: 4/4 runs ended (100%), 4 complete"
+
+
 def test_a_segment_stopped_by_a_signal_is_interrupted_not_failed_and_the_sweep_says_how_to_resume(
         tmp_path, monkeypatch, caplog):
     from launch.grid import compose_grid
