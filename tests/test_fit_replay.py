@@ -167,6 +167,22 @@ def test_a_seed_gives_one_replay(table):
     assert json.dumps(one.to_dict()) == json.dumps(two.to_dict())
 
 
+def test_the_progress_reads_100_percent_only_at_the_last_round(table, monkeypatch, caplog):
+    """The rounds are estimated ahead; past the estimate it read 6/6, 7/7, 8/8 rounds (100%)."""
+    import logging
+
+    import sweep.fit.replay
+
+    monkeypatch.setattr(sweep.fit.replay, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(sweep.fit.replay, "expected_rounds", lambda *a: 1)  # an estimate that falls short
+    with caplog.at_level(logging.INFO):
+        done = replay(table, resamples=8, growth=1.0, seed=3, max_fraction=0.1)
+    lines = [r.getMessage() for r in caplog.records if "rounds (" in r.getMessage()]
+    assert len(done.rounds) >= 3 and lines
+    assert [line for line in lines if "(100%)" in line] == lines[-1:]
+    assert lines[-1].startswith(f"sweep suggest --replay: {len(done.rounds)}/{len(done.rounds)} rounds (100%)")
+
+
 @pytest.mark.parametrize("holdout", [0, 3, -1, 1.5, "1"])
 def test_a_holdout_out_of_range_is_one_clear_error(table, holdout):
     with pytest.raises(ConfigError, match=re.escape(f"--holdout {holdout!r}: the table has 5 sizes; accepted is 1 .. 2")):

@@ -354,10 +354,12 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                                                        starts=list(designs.values()))[0]
             evaluations = {s: evaluator.evaluate(s, chosen) for s, chosen in designs.items()}
             rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
-            bar.update(done=len(rounds), total=max(bar.total, len(rounds)),
-                       info=f"{spent / pool_flops:.1%} of the pool's compute")
             left = [g for g in rest if g not in active]
-            if not left or spent / pool_flops >= max_fraction:
+            last = not left or spent / pool_flops >= max_fraction
+            # the estimate is a guess: past it, one more round than done (it read 6/6, then 7/7, 8/8 at 100%)
+            bar.update(done=len(rounds), total=len(rounds) if last else max(bar.total, len(rounds) + 1),
+                       info=f"{spent / pool_flops:.1%} of the pool's compute")
+            if last:
                 break
             fit, boot = evaluator.fit(active)
             picks, gain = [], 0.0
