@@ -4,13 +4,13 @@ A Slurm job is queued in Slurm, which `sweep status` asks; a local launcher's ru
 launcher's own process, and until it starts one its folder says only `pending` (or `started`,
 between an early-stopped run's probe and its rest), as for a run nobody will train: `sweep status
 --wait` returned there while the launcher went on training the rest (1 complete, 3 pending). So
-while it runs, the local launcher keeps a file per sweep folder, `<out_dir>/.local_queue/<host>-<pid>.json`
-(its runs, host, pid and start), under an exclusive flock that the kernel drops when the process
+while it runs, the local launcher keeps a file per sweep folder,
+`<out_dir>/.local_queue/<host>-<pid>.json` (its runs, host, pid and start), under an exclusive flock that the kernel drops when the process
 ends, however it ends; a reader that can take a shared lock on a file knows its launcher is gone.
 
-    with announced(points):            # launch/local.py, around its loop
+    with announced({out_dir: run_names}):   # launch/local.py, around its loop
         ...
-    runs_queued_locally(out_dir)       # launch/queue.py: those runs read `queued`
+    runs_queued_locally(out_dir)             # launch/queue.py: those runs read `queued`
 """
 
 from __future__ import annotations
