@@ -253,6 +253,11 @@ def expand_ladders(grid: Sequence[GridPoint], fixed: Iterable[str] = ()) -> list
     return expanded
 
 
+def config_name_argument(config_name: str) -> list[str]:
+    """`--config-name NAME` for `python -m sweep.train`, nothing for conf/train.yaml."""
+    return [] if config_name == "train" else ["--config-name", config_name]
+
+
 def with_override(overrides: Sequence[str], override: str) -> list[str]:
     """`overrides` with `override` set: replacing one of the same key, else appended."""
     key = override.split("=", 1)[0]

@@ -59,7 +59,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from omegaconf import OmegaConf
 
 from launch.command_line import check_command_line
-from launch.grid import GridPoint, compose_grid, with_override
+from launch.grid import GridPoint, compose_grid, config_name_argument, with_override
 from launch.prepare import corpus_needs
 from launch.queue import attach_queue_state, manifest_entries
 from sweep.data.streamed import is_streamed, prepare_streamed
@@ -371,11 +371,6 @@ def readable_config_name(run: RunDir) -> str:
         return run.read_config_name() or "train"
     except DamagedFile:
         return "train"
-
-
-def config_name_argument(config_name: str) -> list[str]:
-    """`--config-name NAME` for `python -m sweep.train`, nothing for conf/train.yaml."""
-    return [] if config_name == "train" else ["--config-name", config_name]
 
 
 def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> dict[str, str]:

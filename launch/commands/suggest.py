@@ -139,8 +139,10 @@ def train_command(overrides: Sequence[str], config_name: str = "train") -> str:
     """`python -m sweep.train [--config-name NAME] OVERRIDES`, quoted for a shell."""
     import shlex
 
-    named = [] if config_name == "train" else ["--config-name", shlex.quote(config_name)]
-    return " ".join(["python -m sweep.train", *named, *(shlex.quote(o) for o in overrides)])
+    from launch.grid import config_name_argument
+
+    return " ".join(["python -m sweep.train", *(shlex.quote(a) for a in config_name_argument(config_name)),
+                     *(shlex.quote(o) for o in overrides)])
 
 
 def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[str | None], source: str,
