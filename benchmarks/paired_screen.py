@@ -35,18 +35,31 @@ its standard error:
 (the textbook test: two 95% intervals that do not overlap is a test at about 99.5% for
 independent estimates). It is calibrated only as far as the intervals are; the predictions' shared
 errors, which the paired rule banks on, are not in it.
+
+With --own-halves, a band q calibrated at each decision fraction F as a sweep could (nothing
+finished at the widest width): each member predicted by the collapse at F (`sweep predict
+--at-fraction F --floor auto`, its ratio k read at its last eval record s) is also predicted AT s
+from its ratio at its first eval record past s / 2, r = that prediction / its loss at s; q is the
+split-conformal 95% quantile of |r_s / r_b - 1| over the group's pairs (their own first halves,
+backtested), and the paired rule is replayed with it. Printed per F: q, and the pairs' actual
+|(P_s / P_b) / (L_s(1) / L_b(1)) - 1| (median, largest, how many within q).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from itertools import combinations
 from pathlib import Path
 from statistics import NormalDist
+
+import numpy as np
 
 BANDS = (0.003, 0.005, 0.0075, 0.01, 0.02)
 BEATEN_BY = (1, 2)
 TEST_LEVELS = (0.9, 0.95, 0.99)  # one-sided levels of the difference test
+DECISIONS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)  # --own-halves: the product's decision fractions
 INTERVAL_LEVEL = 0.95  # the replay's intervals' (benchmarks/early_stop.py: early_stop.level)
 
 
@@ -105,6 +118,56 @@ def replay_rule(replay: dict, results: dict[str, dict], beaten_by: int, beats) -
             "best_stopped": any(final[n] <= best for n in stopped)}
 
 
+def eval_records(full: Path, run: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps_E, loss_E) of a run's eval records in its metrics.jsonl."""
+    records = [json.loads(line) for line in (full / run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    evals = sorted({r["step"]: r["eval_loss"] for r in records if r.get("eval_loss") is not None}.items())
+    return np.array([s for s, _ in evals], float), np.array([v for _, v in evals], float)
+
+
+def own_halves_members(full: Path, results: dict[str, dict], fraction: float) -> list[dict]:
+    """The widest width's members predicted by the collapse at `fraction`, each with r: its loss at
+    its last eval record s predicted from its ratio at its first record past s / 2, over its loss there."""
+    from sweep.fit.predict import predict_sweep
+
+    widest = max(r["d"] for r in results.values())
+    members = []
+    for p in predict_sweep(full, fraction, floor="auto", n_resamples=20):
+        c = p.prediction
+        if results.get(p.run, {}).get("d") != widest or getattr(c, "reference", None) is None:
+            continue
+        steps_E, loss_E = eval_records(full, p.run)
+        ref_steps_E, ref_loss_E = eval_records(full, c.reference)
+        scale = results[c.reference]["steps_done"] / results[p.run]["steps_done"]  # the reference's steps per the run's
+        ref_at = lambda step: float(np.interp(step * scale, ref_steps_E, ref_loss_E))
+        first = int(np.flatnonzero(steps_E >= c.ratio_step / 2)[0])
+        k_half = (loss_E[first] - c.floor) / (ref_at(steps_E[first]) - c.floor)
+        at_s = float(loss_E[steps_E == c.ratio_step][0])
+        members.append({"run": p.run, "d": widest, "lr": results[p.run]["lr"], "predicted": c.predicted,
+                        "final": p.actual, "r": (c.floor + k_half * (ref_at(c.ratio_step) - c.floor)) / at_s})
+    return members
+
+
+def own_halves_replay(full: Path, results: dict[str, dict], level: float = 0.95) -> None:
+    """--own-halves (module docstring): per decision fraction the band q and how the pairs' final
+    errors stand against it, then the paired rule replayed with it."""
+    replay = {}
+    for fraction in DECISIONS:
+        members = own_halves_members(full, results, fraction)
+        pairs = list(combinations(members, 2))
+        if not pairs:
+            continue
+        scores = sorted(abs(a["r"] / b["r"] - 1) for a, b in pairs)
+        q = scores[min(math.ceil(level * (len(scores) + 1)), len(scores)) - 1]
+        final = [abs(a["predicted"] / b["predicted"] / (a["final"] / b["final"]) - 1) for a, b in pairs]
+        print(f"  own halves at {fraction:.0%}: {len(members)} members, q {q:.2%}; the pairs' final errors: median "
+              f"{np.median(final):.2%}, largest {max(final):.2%}, {sum(e <= q for e in final)} of {len(final)} within q")
+        replay[str(fraction)] = {"runs": [m | {"q": q} for m in members]}
+    for k in BEATEN_BY:
+        result = replay_rule(replay, results, k, lambda s, b: s["predicted"] > (1 + s["q"]) * b["predicted"])
+        print(f"  own halves' q, beaten_by {k}: {describe(result)}")
+
+
 def describe(r: dict) -> str:
     runs = ", ".join(f"lr {lr:g} at {f:.0%} (+{above:.2%})" for lr, f, above in r["stopped"])
     return (f"{r['saved']:.1%} of the grid's FLOPs saved; d{r['width']} stopped: {runs or 'none'}"
@@ -114,6 +177,8 @@ def describe(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pairs", nargs="+", help="REPLAY.json GRID_FOLDER, in pairs")
+    parser.add_argument("--own-halves", action="store_true",
+                        help="also the band q calibrated on the group's own first halves (module docstring)")
     args = parser.parse_args()
     if len(args.pairs) % 2:
         parser.error("give each replay JSON with its grid folder (WORK/seedS/full)")
@@ -128,6 +193,8 @@ def main() -> None:
             for k in BEATEN_BY:
                 print(f"  difference test at {level:.0%}, beaten_by {k}: "
                       f"{describe(difference_test_replay(replay, results, level, k))}")
+        if args.own_halves:
+            own_halves_replay(Path(full), results)
 
 if __name__ == "__main__":
     main()
