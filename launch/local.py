@@ -42,6 +42,7 @@ from sweep.storage import describe_bytes, free_bytes
 
 log = logging.getLogger("sweep.launch")
 
+PLAIN_EVERY_S = 60  # off a terminal, a progress line a minute while runs train (spacing out: sweep/progress.py)
 NEARLY_FULL_BYTES = 1 << 20  # a run that ended without a result on a disk with less free than this: said so
 CANCELLED = "cancelled"  # a job not run because the one it waits for did not end well (as `sweep status` says)
 HELD = "running"  # the outcome of a run another live process trains (held_outcome): not started here
@@ -191,10 +192,11 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     to_train: dict[Path, set[str]] = {}  # what `sweep status` shows queued while this runs
     for job in pending:
         to_train.setdefault(Path(job.point.cfg.out_dir), set()).add(job.point.run.path.name)
-    with progress(len(points), "sweep", unit="runs ended", start=len(outcomes)) as bar, \
+    with progress(len(points), "sweep", unit="runs ended", start=len(outcomes), every_s=PLAIN_EVERY_S) as bar, \
             stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
         report_sweep(bar, jobs, ended_well, outcomes, [], None)  # the runs settled already, counted by status
         while pending or running:
+            running_before = len(running)
             for job in pending[:]:
                 failed = next((a for a in job.after if not waits_well(a, ended_well, outcomes, running, pending)),
                               None)
@@ -216,6 +218,8 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 slot = free.pop(0)
                 running.append((job, start_job(job, options, tasks, slot), slot))
                 times.start(id(job), steps_fraction(job))
+            if len(running) > running_before:  # off a terminal, a line naming the runs training now
+                report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], event=True)
             time.sleep(options.poll_s)
             for entry in [r for r in running if r[1].done()]:
                 job, submitted, slot = entry
@@ -396,12 +400,13 @@ def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Ou
 
 
 def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: dict[int, Outcome],
-                 running: Sequence[Job], eta_s: float | None = None) -> None:
+                 running: Sequence[Job], eta_s: float | None = None, event: bool = False) -> None:
     """The bar's runs ended out of all, the counts by outcome and the runs training now; its ETA
-    `eta_s` (launch/eta.py, once a job has ended), before that from the FLOPs of the jobs' own
-    steps (a ladder's segments and branches, an early-stopped run's probe and rest, each counted
-    once): those of the jobs ended (or of runs ended, not to be run), and of each running job the
-    part of its steps its run's metrics.jsonl has reached."""
+    `eta_s` (launch/eta.py, once a job has ended; None: the last one given, counted down), before
+    that from the FLOPs of the jobs' own steps (a ladder's segments and branches, an early-stopped
+    run's probe and rest, each counted once): those of the jobs ended (or of runs ended, not to be
+    run), and of each running job the part of its steps its run's metrics.jsonl has reached.
+    `event` (a job started): off a terminal, a line now."""
     active = {id(j) for j in running}
     total = sum(j.flops for j in jobs)
     done = sum(j.flops for j in jobs
@@ -410,7 +415,8 @@ def report_sweep(bar: Any, jobs: Sequence[Job], ended_well: set[int], outcomes: 
         done += job.flops * steps_fraction(job)
     points = list({id(j.point): j.point for j in running}.values())
     ended = sum((o.result or {}).get("status") != HELD for o in outcomes.values())  # a held run trains on elsewhere
-    bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total), eta_s=eta_s)
+    bar.update(done=ended, info=describe_runs(outcomes.values(), points), work=(done, total), eta_s=eta_s,
+               event=event)
 
 
 def timed_work(job: Job) -> JobWork:

@@ -2,6 +2,10 @@
 `sweep report`): a live rich bar when stderr is a terminal, plain log lines when it is not
 (Slurm logs, CI, pipes): at most about 20 per loop plus the final one, none for a loop inside
 another's (a bootstrap inside `sweep report`: the outer loop's lines name it); nothing when disabled.
+A loop whose count moves seldom (a local sweep's runs ended) can ask for more plain lines: one at
+each event it names (`update(event=True)`: a run started) and, with `every_s`, one per interval
+while it goes (`plain_interval_s`: `every_s` at first, 1/20 of the time elapsed later, at most
+10 x `every_s`).
 
     with progress(total, "prepare c4", unit="tokens") as bar:
         bar.advance(n)                     # or bar.update(done=...)
@@ -27,6 +31,7 @@ from typing import Any, Iterator
 log = logging.getLogger("sweep.progress")
 
 PLAIN_LINES = 20  # a plain loop logs at every 1/20 of its total, plus the final line
+LONGEST_INTERVAL = 10  # a plain loop's periodic lines (every_s) space out to at most 10 x every_s
 
 
 def eta_seconds(done: float, total: float, elapsed_s: float, start: float = 0.0) -> float | None:
@@ -37,6 +42,13 @@ def eta_seconds(done: float, total: float, elapsed_s: float, start: float = 0.0)
     if done <= start or elapsed_s <= 0:
         return None
     return (total - done) * elapsed_s / (done - start)
+
+
+def plain_interval_s(every_s: float, elapsed_s: float) -> float:
+    """Seconds between a plain loop's periodic lines: 1/20 of the time elapsed, at least `every_s`
+    and at most 10 x `every_s` (every_s=60: a line a minute for the first 20 minutes, then spacing
+    out to one every 10 minutes from 200 minutes on)."""
+    return min(max(every_s, elapsed_s / PLAIN_LINES), LONGEST_INTERVAL * every_s)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -64,8 +76,10 @@ class Bar:
     """What a loop reports to: plain log lines (this class), a rich bar (RichBar), or nothing
     (enabled=False)."""
 
-    def __init__(self, total: float, name: str, unit: str, start: float, delay_s: float, enabled: bool = True):
+    def __init__(self, total: float, name: str, unit: str, start: float, delay_s: float, enabled: bool = True,
+                 every_s: float | None = None):
         self.name, self.unit, self.enabled, self.delay_s = name, unit, enabled, delay_s
+        self.every_s = every_s  # plain mode: a line at least this often too (plain_interval_s); None: not
         self.total, self.done, self.info = float(total), float(start), ""
         self.work: tuple[float, float] | None = None  # (done, total) for the ETA when not the bar's own
         self.work_start: float | None = None
@@ -76,12 +90,14 @@ class Bar:
         self.ended = False  # the loop is over (finish): a count short of the total has no ETA
         self._next = self._threshold_after(self.done)
         self._logged: tuple | None = None
+        self._logged_at = self.started_at
 
     def advance(self, n: float = 1) -> None:
         self.update(done=self.done + n)
 
     def update(self, done: float | None = None, total: float | None = None, info: str | None = None,
-               work: tuple[float, float] | None = None, eta_s: float | None = None) -> None:
+               work: tuple[float, float] | None = None, eta_s: float | None = None, event: bool = False) -> None:
+        """`event`: something the log should show now (a run started): a plain line whatever the count."""
         if total is not None:
             self.total = float(total)
         if done is not None:
@@ -95,7 +111,7 @@ class Bar:
         if eta_s is not None:
             self.estimate = (float(eta_s), time.monotonic())
         if self.enabled and time.monotonic() - self.started_at >= self.delay_s:
-            self.show()
+            self.show(event)
 
     def eta(self) -> float | None:
         if self.estimate is not None:
@@ -115,11 +131,19 @@ class Bar:
             parts.append(self.info)
         return ", ".join(parts)
 
-    def show(self) -> None:
-        """Plain mode: a line at each 1/20 of the total crossed."""
-        if self.done >= self._next or (self.done >= self.total and self._logged != self._state()):
+    def show(self, event: bool = False) -> None:
+        """Plain mode: a line at each 1/20 of the total crossed, at an event that changed the line's
+        state, and, with `every_s`, once an interval has passed since the last line."""
+        changed = self._logged != self._state()
+        if self.done >= self._next or (changed and (event or self.done >= self.total)) or self._interval_passed():
             self._next = self._threshold_after(self.done)
             self._log()
+
+    def _interval_passed(self) -> bool:
+        if self.every_s is None:
+            return False
+        now = time.monotonic()
+        return now - self._logged_at >= plain_interval_s(self.every_s, now - self.started_at)
 
     def finish(self) -> None:
         """The final line, once the loop has shown anything or outlived its delay."""
@@ -131,6 +155,7 @@ class Bar:
     def _log(self) -> None:
         log.info("%s", self.line())
         self._logged = self._state()
+        self._logged_at = time.monotonic()
         self.shown = True
 
     def _state(self) -> tuple:
@@ -152,7 +177,7 @@ class RichBar(Bar):
         self.progress: Any = None
         self.task: Any = None
 
-    def show(self) -> None:
+    def show(self, event: bool = False) -> None:
         if self.progress is None:
             self.progress = _shared_display(self.console)
             self.task = self.progress.add_task(self.name, total=self.total, completed=self.done,
@@ -197,10 +222,11 @@ def _shared_display(console: Any) -> Any:
 
 @contextlib.contextmanager
 def progress(total: float, name: str, *, unit: str = "", start: float = 0, enabled: bool = True,
-             delay_s: float = 0.0, console: Any = None) -> Iterator[Bar]:
+             delay_s: float = 0.0, every_s: float | None = None, console: Any = None) -> Iterator[Bar]:
     """A Bar for a loop of `total` (in `unit`s, from `start`): rich on a terminal (stderr, or
     `console` when given: a rich Console), plain log lines otherwise, silent when not `enabled`.
-    Nothing is shown before `delay_s` seconds have passed. While a rich bar is live, log lines
+    Nothing is shown before `delay_s` seconds have passed. Off a terminal, `every_s` adds a line
+    per interval while the loop goes (plain_interval_s). While a rich bar is live, log lines
     written to stderr appear above it."""
     if console is None and enabled and sys.stderr.isatty():
         from rich.console import Console
@@ -208,7 +234,7 @@ def progress(total: float, name: str, *, unit: str = "", start: float = 0, enabl
         console = Console(stderr=True)
     if not enabled or console is None or not console.is_terminal:
         nested = _PLAIN["active"] > 0  # inside another plain bar (a bootstrap in `sweep report`): the outer
-        bar = Bar(total, name, unit, start, delay_s, enabled and not nested)  # one's lines say it (its info)
+        bar = Bar(total, name, unit, start, delay_s, enabled and not nested, every_s)  # one's lines say it (its info)
         _PLAIN["active"] += bar.enabled
         try:
             yield bar

@@ -3,6 +3,7 @@ failures reported after every run, and data-parallel runs with two processes on 
 sweep's progress (runs ended, counts, an ETA from planned FLOPs)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,10 +294,11 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
     return grid, started, outcomes
 
 
-def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False, interrupts=lambda job: False):
+def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False, interrupts=lambda job: False,
+                       parallelism=2):
     """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`, stopping its run
-    where `stops(job)`, stopped by a signal where `interrupts(job)`), 2 at a time; returns the jobs
-    started, in order, and the outcomes."""
+    where `stops(job)`, stopped by a signal where `interrupts(job)`), `parallelism` at a time;
+    returns the jobs started, in order, and the outcomes."""
     from launch.local import run_locally
 
     started = []
@@ -305,7 +307,7 @@ def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: Fal
         started.append(job)
         return FakeSubmitted(job, fails(job), stops(job), interrupts(job))
     monkeypatch.setattr("launch.local.start_job", start)
-    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
+    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=parallelism, gpus_per_run=0,
                            visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
     return started, run_locally(grid, options)
 
@@ -490,6 +492,25 @@ def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed
     assert [(j.kind, j.point.run.path) for j in again] == [
         ("probe", grid[2].run.path), ("rest", grid[2].run.path), ("rest", grid[3].run.path)]
     assert [o.result["status"] for o in outcomes] == ["complete"] * 4
+
+
+def test_off_a_terminal_each_run_s_start_logs_a_progress_line_naming_it(tmp_path, monkeypatch, caplog):
+    """One run at a time in a log file: no progress line until the first run ended (minutes of silence
+    on the demo), though README shows `..., 1 running: RUN` lines."""
+    import logging
+
+    from launch.grid import compose_grid
+
+    grid = compose_grid(["model.d=16", "model.l=1", "model.head_dim=16", "model.seq_len=32", "train.batch_size=4",
+                         "data.eval_tokens=2048", "train.device=cpu", "logger=none", "budget.tokens_per_param=0.5",
+                         "optim.lr=1e-3,3e-3", f"out_dir={tmp_path / 'sweep'}"])
+    first, second = (p.run.path.name for p in grid)
+    with caplog.at_level(logging.INFO):
+        run_with_fake_jobs(grid, tmp_path, monkeypatch, fails=lambda job: False, parallelism=1)
+    lines = [re.sub(r"ETA [^,]+, ", "", r.getMessage()) for r in caplog.records if r.getMessage().startswith("sweep:")]
+    assert lines == [f"sweep: 0/2 runs ended (0%), 1 running: {first}", "sweep: 1/2 runs ended (50%), 1 complete",
+                     f"sweep: 1/2 runs ended (50%), 1 complete, 1 running: {second}",
+                     "sweep: 2/2 runs ended (100%), 2 complete"]
 
 
 def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_goes_on(tmp_path, monkeypatch):

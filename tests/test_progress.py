@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from sweep.progress import eta_seconds, format_duration, progress
+from sweep.progress import eta_seconds, format_duration, plain_interval_s, progress
 from sweep.run.progress import bar
 
 
@@ -112,6 +112,53 @@ def test_the_caller_s_estimate_gives_the_eta_in_the_line_and_counts_down(caplog)
         seconds_left, given_at = bar.estimate
         bar.estimate = (seconds_left, given_at - 40.0)
         assert round(bar.eta()) == 150
+
+
+class FakeClock:
+    """time.monotonic for sweep/progress.py, moved on by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_plain_periodic_lines_come_every_interval_spacing_out_to_ten_of_them():
+    assert [plain_interval_s(60, elapsed) for elapsed in (0, 600, 2400, 6000, 86400)] == [60, 60, 120, 300, 600]
+
+
+def test_a_plain_loop_with_every_s_logs_a_line_per_interval_while_its_count_stands_still(caplog, monkeypatch):
+    """A local sweep of one run at a time in a log file printed nothing until its first run ended:
+    minutes of silence in the demo, days on a large run."""
+    clock = FakeClock()
+    monkeypatch.setattr("sweep.progress.time.monotonic", clock)
+    caplog.set_level(logging.INFO, logger="sweep.progress")
+    with progress(2, "sweep", unit="runs ended", every_s=60) as bar:
+        for second in range(1, 30 * 60 + 1):  # half an hour polled every second, the first run still training
+            clock.now += 1
+            bar.update(done=0, work=(second, 4000.0), info="1 running: d64")
+        lines = [r.message for r in caplog.records]
+        assert len(lines) == 27  # a minute apart for 20 minutes, then 1/20 of the time elapsed
+        assert lines[0] == "sweep: 0/2 runs ended (0%), ETA 1h06m, 1 running: d64"  # a unit a second, 3940 left
+    with progress(2, "sweep", unit="runs ended") as bar:  # without every_s: the count's lines alone
+        for second in range(1, 600):
+            clock.now += 1
+            bar.update(done=0, work=(second, 4000.0))
+    assert len(caplog.records) == 27 + 1  # its final line only
+
+
+def test_a_plain_loop_logs_a_line_at_each_event_that_changed_it(caplog):
+    caplog.set_level(logging.INFO, logger="sweep.progress")
+    with progress(100, "sweep", unit="runs ended") as bar:
+        bar.update(done=0, info="1 running: a", event=True)
+        bar.update(done=0, info="1 running: a", event=True)  # nothing new: no second line
+        bar.update(done=0, info="1 running: b")  # not an event, the count not past 1/20: no line
+        bar.update(done=0, info="2 running: b, c", event=True)
+        bar.update(done=1, info="1 complete, 1 running: c")
+    assert [r.message for r in caplog.records] == [
+        "sweep: 0/100 runs ended (0%), ETA ?, 1 running: a", "sweep: 0/100 runs ended (0%), ETA ?, 2 running: b, c",
+        "sweep: 1/100 runs ended (1%), ended short of its total, 1 complete, 1 running: c"]
 
 
 def test_a_loop_shorter_than_its_delay_shows_nothing(caplog):
