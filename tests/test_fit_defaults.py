@@ -15,7 +15,7 @@ def test_conf_fit_yaml_holds_every_default_the_readme_names():
                                          resample_exponents=(0.15, 0.4, 1.0), e_floor_fraction=0.001,
                                          exponent_floor=0.02, exponent_ceiling=3.0, log_coefficient_max=50,
                                          max_orders=2, compute_extrapolation=3.0,
-                                         subscaling_k_reach=(0.01, 5.0), min_converged_fraction=0.9, suggest_count=4,
+                                         subscaling_min_r_spread=0.05, min_converged_fraction=0.9, suggest_count=4,
                                          suggest_noise_floor=0.003, suggest_max_extrapolation=1e6,
                                          suggest_max_widths=10, suggest_max_ratios=10, suggest_max_candidates=5000,
                                          suggest_cost_exponent=0.4, replay_growth=1.0,

@@ -9,7 +9,7 @@ import pytest
 from sweep.fit.identify import Flag, identifiability_flags, one_per_parameter
 from sweep.fit.law_bootstrap import bootstrap
 from sweep.fit.parametric import fit_chinchilla
-from tests.parametric_runs import TRUE_CHINCHILLA, noisy, pinned_runs, runs_grid
+from tests.parametric_runs import TRUE_CHINCHILLA, TRUE_SUBSCALING, noisy, pinned_runs, runs_grid, subscaling_runs
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,46 @@ def test_a_sub_scaling_k_whose_sigmoid_is_flat_over_every_run_is_flagged():
         flat = dataclasses.replace(fit, law=dataclasses.replace(fit.law, k_D=float(k)))
         flag = by_parameter(identifiability_flags(flat))["k_D"]
         assert bound in flag.problem and flag.remedy == "more token-per-parameter ratios, from under- to over-trained"
+
+
+def test_a_sub_scaling_k_saturated_over_the_runs_is_flagged_though_k_t_over_n_stays_under_5_at_one():
+    """The published law at 5 .. 600 tokens per parameter, 0.3% noise: the fit's k_D 0.936 for the
+    truth's 0.0081, R_D 1.991 .. 2.000 at every run, and `identifiability: []` (k_D T/N 4.68 at the
+    smallest ratio passed the old check, k_D T/N above 5 at every run)."""
+    from sweep.fit.parametric import fit_law
+
+    N_R = np.repeat(np.logspace(7.3, 9.8, 8), 5)
+    tokens_R = N_R * np.tile([5.0, 20.0, 60.0, 200.0, 600.0], 8)
+    loss_R = TRUE_SUBSCALING.predict(N_R, tokens_R) * (1 + 0.003 * np.random.default_rng(0).standard_normal(40))
+    fit = fit_law("subscaling", N_R, tokens_R, loss_R, show_progress=False)
+    assert fit.law.k_D > 0.5  # two orders of magnitude off: the data cannot tell it
+    flag = by_parameter(identifiability_flags(fit))["k_D"]
+    assert flag.problem.startswith(f"k_D = {fit.law.k_D:.3g}: its R_D = 1 + sigmoid(k_D T/N) is 1.991 .. 2.000 over "
+                                   "the runs (k_D T/N 4.68 .. 562), a spread under 0.05: saturated at 2, so the runs "
+                                   "give only a lower bound on it")
+
+
+def test_a_sub_scaling_k_the_runs_reach_is_not_flagged():
+    """The published law at 1 .. 2000 tokens per parameter, 0.3% noise: R_D runs from 1.5 to 2 and
+    R_N from 1.5 to 1.87 over the runs, and the fit finds both k."""
+    from sweep.fit.parametric import fit_law
+
+    fit = fit_law("subscaling", *subscaling_runs(), show_progress=False)
+    assert fit.law.k_D == pytest.approx(TRUE_SUBSCALING.k_D, rel=0.1)
+    assert fit.law.k_N == pytest.approx(TRUE_SUBSCALING.k_N, rel=0.3)
+    assert not {"k_D", "k_N"} & set(by_parameter(identifiability_flags(fit)))
+
+
+def test_a_sub_scaling_k_whose_r_is_nearly_constant_mid_range_is_flagged_as_not_pinned():
+    from sweep.fit.parametric import fit_law
+
+    N_R, tokens_R, loss_R = subscaling_runs()
+    fit = fit_law("subscaling", N_R, tokens_R, loss_R, show_progress=False)
+    narrow = dataclasses.replace(fit, tokens_R=N_R * np.linspace(20, 25, N_R.size),
+                                 law=dataclasses.replace(fit.law, k_D=0.03))  # R_D 1.646 .. 1.679
+    flag = by_parameter(identifiability_flags(narrow))["k_D"]
+    assert "1.646 .. 1.679 over the runs" in flag.problem and flag.problem.endswith("nearly constant, so the runs do "
+                                                                                    "not pin it")
 
 
 def test_exponents_at_or_beyond_their_bounds_and_huge_coefficients_are_flagged(well_sampled):

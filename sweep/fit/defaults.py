@@ -33,7 +33,7 @@ class FitDefaults:
     log_coefficient_max: float  # log A, log B above this: a coefficient running off to infinity
     max_orders: float  # an interval spanning more orders of magnitude than this is flagged
     compute_extrapolation: float  # N_opt at a compute over this many times the largest run's: flagged
-    subscaling_k_reach: tuple[float, ...]  # k T/N below the first / above the second for every run: k not pinned
+    subscaling_min_r_spread: float  # sub-scaling's R = 1 + sigmoid(k T/N) spreading less over the runs: k not pinned
     min_converged_fraction: float  # fewer bootstrap resamples converged than this is flagged
     suggest_count: int  # sweep suggest: runs proposed when no --count nor --budget is given
     suggest_noise_floor: float  # sweep suggest: least scatter of a new run's log loss about the law
@@ -48,7 +48,7 @@ class FitDefaults:
     collapse_min_band: float  # sweep predict --floor: the collapse prediction's least half-width, relative
 
     def __post_init__(self) -> None:
-        for name in ("resample_e_fractions", "resample_exponents", "subscaling_k_reach"):
+        for name in ("resample_e_fractions", "resample_exponents"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,

@@ -133,6 +133,12 @@ class ChinchillaLaw:
         return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta}
 
 
+def overtraining_factor(k: float, otr) -> np.ndarray:
+    """Sub-scaling's R = 1 + 1 / (1 + exp(-k OTR)) at tokens per parameter `otr`: 1.5 at OTR 0,
+    rising to 2 (saturated) once k OTR passes a few units."""
+    return 1 + 1 / (1 + np.exp(-k * np.asarray(otr, dtype=float)))
+
+
 @dataclass(frozen=True)
 class SubScalingLaw:
     """loss(N, T) = A R_D / T^alpha + B R_N / N^beta + E, R_x = 1 + sigmoid(k_x T / N)."""
@@ -148,8 +154,7 @@ class SubScalingLaw:
     def predict(self, N, tokens) -> np.ndarray:
         N, tokens = float64s(N, tokens)
         otr = tokens / N
-        r_d = 1 + 1 / (1 + np.exp(-self.k_D * otr))
-        r_n = 1 + 1 / (1 + np.exp(-self.k_N * otr))
+        r_d, r_n = overtraining_factor(self.k_D, otr), overtraining_factor(self.k_N, otr)
         return self.A * r_d / tokens**self.alpha + self.B * r_n / N**self.beta + self.E
 
     def params(self) -> dict[str, float]:
