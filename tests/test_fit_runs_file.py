@@ -336,6 +336,16 @@ def test_comment_lines_before_the_header_are_skipped_and_a_column_named_twice_is
     assert load_runs_table(path).loss_R.tolist() == [3.3]
 
 
+def test_blank_lines_among_the_leading_comments_are_skipped_and_rows_keep_their_lines(tmp_path):
+    """Was: a blank line between two leading # comments stopped the count, and the second comment
+    was read as the header ("it has # Pile test xent")."""
+    path = tmp_path / "cerebras.csv"
+    path.write_text("\n# Cerebras-GPT, from the HF model card\n\n# Pile test xent\n\nparams,tokens,loss,loss\n"
+                    "1e6,2e7,3.3,3.2\n\n2e6,4e7,3.1,3.0\n")
+    table = load_runs_table(path, columns={"loss": "loss.1"})  # the header's two 'loss' found: it is the header
+    assert table.loss_R.tolist() == [3.2, 3.0] and table.names == ("line 7", "line 9")
+
+
 def test_runs_as_the_wandb_api_gives_them_nested_are_read_by_their_dotted_paths(tmp_path):
     runs = [{"name": f"r{i}", "state": "finished", "config": {"n_params": n, "optim": {"lr": 1e-3}},
              "summary": {"tokens": 20 * n, "eval_loss": 3.0 - 0.1 * i}} for i, n in enumerate((1e6, 2e6, 4e6))]

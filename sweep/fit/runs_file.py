@@ -445,11 +445,12 @@ def _derived_columns(frame: Any) -> tuple[Any, dict[str, str]]:
 
 
 def _leading_comments(path: Path) -> int:
-    """How many lines before the header start with # (a note on where the table came from)."""
+    """How many lines come before the header: those that start with # (a note on where the table came
+    from) and the blank lines among them; the header is the first line that is neither."""
     count = 0
     with path.open(encoding="utf-8-sig", errors="replace") as lines:
         for line in lines:
-            if not line.lstrip().startswith("#"):
+            if line.strip() and not line.lstrip().startswith("#"):
                 break
             count += 1
     return count
@@ -467,7 +468,7 @@ def _with_row_names(frame: Any, lines: Sequence[int] | None) -> Any:
 
 def _data_lines(path: Path, sep: str, skip: int) -> list[int]:
     """The line (1-based, in the whole file) each data row of a csv file starts on, as pandas reads
-    them: after `skip` comment lines and the header, blank lines (pandas skips them) naming no row."""
+    them: after `skip` comment (and blank) lines and the header, blank lines (pandas skips them) naming no row."""
     import csv
 
     starts = []
