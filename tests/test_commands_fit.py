@@ -69,6 +69,24 @@ def test_fit_prints_identifiability_warnings_after_the_yaml_or_on_stderr_with_js
     assert "--fix E=0: accepted is 0 < E < the lowest loss" in capsys.readouterr().err
 
 
+def test_fit_isoflop_prints_an_interval_of_no_width_as_n_a_beside_why(tmp_path, capsys):
+    """Was: `a: [0.4516, 0.4516]` in the YAML beside no_width's reason; the report and its figure
+    already said n/a. The JSON keeps the numbers (and no_width) for a program."""
+    from tests.test_fit_isoflop import three_sizes_at_two_budgets
+
+    fit = three_sizes_at_two_budgets()
+    rows = [{"run": f"r{i}", "n_params": n, "tokens": t, "final_eval_loss": loss}
+            for i, (n, t, loss) in enumerate(zip(fit.n_params_R, fit.tokens_R, fit.loss_R))]
+    table = write_runs(tmp_path / "runs.csv", rows)
+    assert main(["fit", str(table), "--law", "isoflop", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "  intervals:\n    a: n/a\n    b: n/a\n    n_opt: n/a\n    d_opt: n/a\n" in out
+    assert "no_width: '2 of the used budgets were fitted to exactly 3 sizes" in out
+    assert main(["fit", str(table), "--law", "isoflop", "--bootstrap", "20", "--json"]) == 0
+    boot = json.loads(capsys.readouterr().out)["bootstrap"]
+    assert boot["intervals"]["a"][0] == pytest.approx(boot["intervals"]["a"][1]) and boot["no_width"]
+
+
 def test_fit_warns_when_runs_repeat_their_data_beyond_a_few_epochs(tmp_path, capsys):
     from tests.test_fit_laws import synthetic_rows
 

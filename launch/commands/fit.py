@@ -87,20 +87,21 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     result = fit_law(law, table, curves=curves, bootstrap=bootstrap, seed=seed, compute=compute, cutoff=cutoff, by=by,
                      recipe=recipe, fix=fix,
                      min_tokens_per_param=min_tokens_per_param, bootstrap_method=bootstrap_method)
+    readable = no_width_as_n_a(result)  # what the YAML shows; the JSON keeps the numbers
     if as_json:
         print(json.dumps(result, indent=2))
     elif "recipes" in result and isinstance(result["recipes"], dict):  # --recipe all
-        head = {k: v for k, v in result.items() if k not in ("recipes", "skipped")}
+        head = {k: v for k, v in readable.items() if k not in ("recipes", "skipped")}
         console.print(yaml.safe_dump(head, sort_keys=False), highlight=False)
-        console.print(recipes_side_by_side(result["recipes"]))
+        console.print(recipes_side_by_side(readable["recipes"]))
         for name, why in result["skipped"].items():
             console.print(f"recipe {name!r} skipped: {why}", highlight=False)
     elif law == "compare":
-        console.print(yaml.safe_dump({k: v for k, v in result.items() if k != "per_run"}, sort_keys=False),
+        console.print(yaml.safe_dump({k: v for k, v in readable.items() if k != "per_run"}, sort_keys=False),
                       highlight=False)
         console.print(held_out_table(result))
     else:
-        console.print(yaml.safe_dump(result, sort_keys=False), highlight=False)
+        console.print(yaml.safe_dump(readable, sort_keys=False), highlight=False)
     for line in fit_warnings(result):  # after the YAML; with --json on stderr, so stdout stays JSON
         print(line, file=sys.stderr if as_json else sys.stdout)
     if upload:
@@ -110,6 +111,20 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
                               **report_target(source, rows))
         print(f"runs table with the {law} fit logged to W&B: {where}", file=sys.stderr if as_json else sys.stdout)
     return 0
+
+
+def no_width_as_n_a(result: Any) -> Any:
+    """The fit's dict with the intervals of each bootstrap that has no width (an IsoFLOP bootstrap's
+    `no_width` says why: sweep/fit/isoflop.py) read "n/a", as the report reads them, not [x, x];
+    at any depth (the fits of --recipe all). The dict given is not changed."""
+    if isinstance(result, list):
+        return [no_width_as_n_a(v) for v in result]
+    if not isinstance(result, dict):
+        return result
+    out = {k: no_width_as_n_a(v) for k, v in result.items()}
+    if out.get("no_width") and isinstance(out.get("intervals"), dict):
+        out["intervals"] = {k: "n/a" for k in out["intervals"]}
+    return out
 
 
 def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
