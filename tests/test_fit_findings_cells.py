@@ -8,7 +8,7 @@ import math
 import pytest
 
 from sweep.fit.findings.cells import best_cells, by_tokens_per_param, fallback_note, plus_minus
-from sweep.fit.findings.verdict import FALLBACK_RELATIVE_STDERR
+from sweep.fit.noise import FALLBACK_RELATIVE_STDERR
 from sweep.fit.table import from_rows
 
 

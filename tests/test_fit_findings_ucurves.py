@@ -6,13 +6,17 @@ fallback."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from sweep.fit.findings.ucurves import (EDGE, FLAT, U, assess_batch_ucurve, assess_batch_vs_loss,
                                         assess_lr_ucurve, ucurves)
-from sweep.fit.findings.verdict import CANNOT_TELL, FALLBACK_RELATIVE_STDERR, HELD, NOT_HELD, VERDICTS
+from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, VERDICTS
+from sweep.fit.hyperparams import find_optima
+from sweep.fit.noise import FALLBACK_RELATIVE_STDERR
 from sweep.fit.table import RunsTable
 
 LRS = np.geomspace(1e-3, 3e-2, 6)
@@ -84,6 +88,26 @@ def test_a_best_value_at_the_grid_s_end_stands_inside_its_own_interval():
     (curve,) = ucurves(make_table([(1e8, LRS, u_losses(LRS, 0.025))]), "lr", **FAST)
     low, high = curve.interval
     assert curve.opt_value == pytest.approx(LRS[-1]) and low <= curve.opt_value <= high
+
+
+def test_the_findings_and_the_lr_law_give_one_verdict_on_a_grid_end_within_noise():
+    """/work/audit_predict/es2's cell: lr 0.01, 0.03, 0.3, the best 0.03 and 0.3 only 1.5 standard
+    errors above it. Was: the Findings said EDGE ("extend lr above 0.3") while section 5 (find_optima)
+    said 'vertex' at 0.0896, a parabola whose vertex lay 2.1% below every measured loss."""
+    table = RunsTable(("a", "b", "c"), np.full(3, 20480.0), np.full(3, 102400.0),
+                      np.array([3.8211, 3.5969, 3.6131]), np.full(3, 1.258e10), lr_R=np.array([0.01, 0.03, 0.3]),
+                      batch_size_R=np.full(3, 8.0), loss_stderr_R=np.array([0.0079, 0.0078, 0.0081]), source="es2")
+    (cell,) = ucurves(table, "lr", **FAST)
+    (group,) = find_optima(table, "lr").groups
+    assert cell.shape == EDGE and cell.open_side == "above"
+    assert group.status == cell.optimum.status == "clipped" and group.opt_value == cell.opt_value == 0.03
+    assert "0.3 (loss 3.613) is within noise of the best 3.597 at 0.03" in group.note
+    assert "not bracketed above; the parabola's vertex 0.08964, 2.1% below the best loss, is not taken" in group.note
+    low, high = cell.interval
+    assert low <= cell.opt_value <= high  # the redraws take the same rule
+    apart = replace(table, loss_stderr_R=np.full(3, 0.002))  # the end 8 standard errors above: a U
+    (cell,) = ucurves(apart, "lr", **FAST)
+    assert cell.shape == U and find_optima(apart, "lr").groups[0].status == cell.optimum.status == "vertex"
 
 
 def test_lr_ucurve_cannot_tell_when_the_optimum_intervals_overlap():

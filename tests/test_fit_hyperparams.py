@@ -123,6 +123,23 @@ def test_a_best_value_at_the_grid_s_end_is_not_a_vertex_wherever_the_parabola_tu
         fit_hyperparameter_law(table, "lr")
 
 
+def test_a_best_inside_the_grid_with_an_end_within_noise_is_not_a_vertex():
+    """Was "vertex" in section 5 where the Findings said EDGE: a grid end within the noise rule
+    (sweep/fit/noise.py, 2 combined standard errors; here the fallback 0.2% of the loss) of the best
+    does not bracket the optimum, however the parabola turns; the best sampled value stands."""
+    lr = [1e-3, 1.5e-3, 2e-3]  # 2x: too narrow to be FLAT
+    u_curve = dict(flops=[1e19] * 3, lr=[1e-3, 2e-3, 4e-3], loss=[2.9, 2.8, 2.9])  # a second budget, a vertex
+    table = table_of([1e18] * 3 + u_curve["flops"], [3.005, 3.0, 3.01] + u_curve["loss"], lr_R=lr + u_curve["lr"])
+    group, other = find_optima(table, "lr").groups
+    assert group.status == "clipped" and group.opt_value == 1.5e-3 and group.opt_loss == 3.0
+    assert group.note.startswith("the grid's lowest 0.001 (loss 3.005) and highest 0.002 (loss 3.01) are within noise "
+                                 "of the best 3 at 0.0015 (Z = 2 combined standard errors): the optimum is not "
+                                 "bracketed below and above; the parabola's vertex")
+    assert other.status == "vertex"
+    steep = table_of([1e18] * 3, [3.1, 3.0, 3.1], lr_R=lr)  # both ends 0.1 above: bracketed
+    assert find_optima(steep, "lr").groups[0].status == "vertex"
+
+
 def test_bad_input_is_an_error():
     flops, losses, lrs = swept(lambda c: LR_C * c**LR_E, lambda c: 2.0)
     with pytest.raises(ConfigError, match="needs at least 2 flops groups.*0 of 5 qualify.*skipped"):

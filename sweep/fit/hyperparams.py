@@ -24,9 +24,12 @@ hyperparameters free; runs differing only in their seed averaged first, `ucurve_
 of loss in ln(value) is fitted to the best value and up to `neighbours` (conf/fit.yaml: 2) values
 on each side of it (at least 3 values; at an edge of the grid, more from the other side). Its vertex is the optimum (`status` "vertex"); a vertex outside the
 sampled values is clipped to the nearest end ("clipped"), and so is a best sampled value at an end
-of the grid wherever the vertex falls (nothing sampled turns up beyond it: the Findings' EDGE); a
-parabola opening downward gives the best sampled value ("no_curvature"). Only "vertex" groups (and cells) enter the laws unless
-include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left
+of the grid wherever the vertex falls (nothing sampled turns up beyond it: the Findings' EDGE), and
+a best value inside the grid with a grid end within noise of it (`bracketed_sides`: the noise rule
+of sweep/fit/noise.py, the one decision the Findings' U / EDGE read too, `ucurve_shape`): the grid
+does not bracket the optimum, and the best sampled value stands, not a vertex extrapolated below
+every measured loss. A parabola opening downward gives the best sampled value ("no_curvature").
+Only "vertex" groups (and cells) enter the laws unless include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left
 is an error.
 
 The Step Law forms (`fit_step_law`) are fitted on the cells' optima, by least squares of ln opt on
@@ -61,7 +64,8 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.isoflop import PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
+from sweep.fit.isoflop import Parabola, PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
+from sweep.fit.noise import Z, lower_by, same_within_noise, stderr_or_fallback
 from sweep.fit.points import setting_table
 from sweep.fit.table import RunsTable, jsonable, validate
 
@@ -74,6 +78,9 @@ MIN_CELLS = 3  # cells a Step Law form needs
 STEP_LAW_VARIABLES = {"lr": ("n_params", "tokens"), "batch_size": ("tokens",)}
 STEP_LAW_FORM = {"lr": "lr_opt = c N^a D^b", "batch_size": "B_opt = c D^b"}
 EXPONENT_OF = {"n_params": "a", "tokens": "b"}  # Step Law's names of the exponents on N and on D
+U, FLAT, EDGE = "U", "FLAT", "EDGE"  # a U-curve's shape (`ucurve_shape`)
+FLAT_SPAN = 4.0  # a FLAT U-curve spans at least this factor in the swept value
+PREDICTION_Z = 1.96  # a stopped run's predicted interval is +- this many standard errors
 
 
 @dataclass(frozen=True)
@@ -471,6 +478,10 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
         return HyperparamGroup(**base, status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
                                note=f"the best sampled value {value_X[i]:.4g} is the grid's {end}: the optimum is not "
                                     f"bracketed (the parabola's vertex {np.exp(x):.4g} is not taken)")
+    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, point_stderrs(table, members[best_X])[0]))
+    if 0 < i < len(value_X) - 1 and not (below and above):  # the best inside the grid, an end within noise of it
+        return HyperparamGroup(**base, status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
+                               note=_not_bracketed(value_X, loss_X, below, above, parabola))
     clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
     if clipped != x:  # the grid's end itself (exp(ln 0.03) is 0.029999999999999995)
         end = float(value_X[0] if clipped == logv_X[0] else value_X[-1])
@@ -479,6 +490,64 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
                                note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
                                     f"[{value_X[0]:.4g}, {value_X[-1]:.4g}]: clipped")
     return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
+
+
+def _not_bracketed(value_X: np.ndarray, loss_X: np.ndarray, below: bool, above: bool, parabola: Parabola) -> str:
+    """The note of a U-curve whose best value is inside the grid while a grid end lies within noise
+    of the best: the optimum is not bracketed there, and the vertex is not taken."""
+    i = int(np.argmin(loss_X))
+    ends = [f"{which} {value_X[k]:.4g} (loss {loss_X[k]:.4g})" for which, k, bracketed
+            in (("lowest", 0, below), ("highest", -1, above)) if not bracketed]
+    side = "below and above" if not (below or above) else "below" if not below else "above"
+    depth = (loss_X[i] - parabola(parabola.vertex)) / loss_X[i]
+    return (f"the grid's {' and '.join(ends)} {'is' if len(ends) == 1 else 'are'} within noise of the best "
+            f"{loss_X[i]:.4g} at {value_X[i]:.4g} (Z = {Z:g} combined standard errors): the optimum is not "
+            f"bracketed {side}; the parabola's vertex {np.exp(parabola.vertex):.4g}, {depth:.1%} below the best loss, "
+            "is not taken")
+
+
+def point_stderrs(table: RunsTable, runs_X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(stderr_X, fallback_X): the standard error of each point of a U-curve, the run runs_X[x]
+    standing for it: its eval standard error, or where it has none the fallback share of its loss
+    (`fallback_X`, sweep/fit/noise.py); a run stopped early, standing with its predicted loss, at
+    least a quarter of its prediction's 95% interval."""
+    stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
+    fallback_X = ~(np.isfinite(stderr_R[runs_X]) & (stderr_R[runs_X] > 0))
+    stderr_X = np.array([stderr_or_fallback(float(table.loss_R[r]), stderr_R[r]) for r in runs_X])
+    predicted_X = table.is_predicted()[runs_X]
+    if predicted_X.any() and table.interval_Rx2 is not None:
+        spread_X = (table.interval_Rx2[runs_X, 1] - table.interval_Rx2[runs_X, 0]) / (2 * PREDICTION_Z)
+        stderr_X = np.where(predicted_X & np.isfinite(spread_X), np.fmax(stderr_X, spread_X), stderr_X)
+    return stderr_X, fallback_X
+
+
+def bracketed_sides(loss_KxX: np.ndarray, stderr_X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(below_K, above_K): for each of K U-curves over one grid of X values (a cell's, or its
+    redraws), whether the grid brackets the optimum below (above): the best value is not the
+    grid's lowest (highest), and that end's loss lies above the best by the noise rule
+    (sweep/fit/noise.py lower_by). The one rule for a found optimum: the Findings' shape U
+    (`ucurve_shape`) and the status "vertex" (`fit_group`) both need both sides."""
+    loss_KxX = np.atleast_2d(loss_KxX)
+    best_K = np.argmin(loss_KxX, axis=1)
+    best_loss_K, best_stderr_K = loss_KxX[np.arange(len(best_K)), best_K], stderr_X[best_K]
+    below_K = (best_K > 0) & lower_by(best_loss_K, best_stderr_K, loss_KxX[:, 0], stderr_X[0])
+    above_K = (best_K < loss_KxX.shape[1] - 1) & lower_by(best_loss_K, best_stderr_K, loss_KxX[:, -1], stderr_X[-1])
+    return below_K, above_K
+
+
+def ucurve_shape(value_X: np.ndarray, loss_X: np.ndarray, stderr_X: np.ndarray) -> tuple[str, str | None]:
+    """(U | FLAT | EDGE, the side an EDGE grid leaves open: below | above | both). FLAT: every
+    value's loss within noise of the best over at least FLAT_SPAN in the value; U: the grid
+    brackets the optimum on both sides (`bracketed_sides`); else EDGE."""
+    i = int(np.argmin(loss_X))
+    b, se = loss_X[i], stderr_X[i]
+    if (all(same_within_noise(loss, s, b, se) for loss, s in zip(loss_X, stderr_X))
+            and value_X[-1] / value_X[0] >= FLAT_SPAN):
+        return FLAT, None
+    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, stderr_X))
+    if below and above:
+        return U, None
+    return EDGE, "both" if not (below or above) else ("below" if not below else "above")
 
 
 def parabola_window(i: int, n: int, neighbours: int) -> tuple[int, int]:

@@ -4,9 +4,10 @@ of recipes.py and scaling.py compare.
 A cell is the runs of one group (a recipe, a corpus) whose N and tokens agree within the fits'
 budget tolerance (sweep/fit/hyperparams.py `group_cells`); the run with the lowest loss stands for
 it (its learning rate, weight decay, ... were the best tried), with that run's eval standard error,
-or the fallback share of its loss where none was recorded (verdict.stderr_or_fallback). Runs that
-differ only in their seed are first one run at their mean loss, its standard error the seeds'
-spread over sqrt(J) and the eval error they share, in quadrature (sweep/fit/points.py `averaged`).
+or the fallback share of its loss where none was recorded (sweep/fit/noise.py stderr_or_fallback).
+Runs that differ only in their seed are first one run at their mean loss, its standard error the
+seeds' spread over sqrt(J) and the eval error they share, in quadrature (sweep/fit/points.py
+`averaged`).
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs.
 """
@@ -19,9 +20,9 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from sweep.fit.findings.verdict import FALLBACK_RELATIVE_STDERR, stderr_or_fallback
 from sweep.fit.hyperparams import group_cells
 from sweep.fit.isoflop import group_budgets
+from sweep.fit.noise import FALLBACK_RELATIVE_STDERR, stderr_or_fallback
 from sweep.fit.points import averaged, settings
 from sweep.fit.table import RunsTable
 

@@ -4,7 +4,7 @@ against weight decay (l2_vs_decay) and a constant learning rate against one scal
 
 Each (recipe, N, tokens) cell stands by its best run (over the learning rates and weight decays
 tried) with that run's eval standard error (sweep/fit/findings/cells.py); two recipes' losses
-differ by the noise rule of verdict.py (more than Z combined standard errors).
+differ by the noise rule of sweep/fit/noise.py (more than Z combined standard errors).
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; here X the
 (N, tokens) cells compared.
@@ -20,8 +20,9 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.crossover import find_crossovers
 from sweep.fit.findings.cells import Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus
-from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
+from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Finding
 from sweep.fit.laws import crossovers_to_dict
+from sweep.fit.noise import Z, combined, lower_by
 from sweep.fit.points import point_table
 from sweep.fit.table import RunsTable, jsonable
 

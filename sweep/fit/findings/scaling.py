@@ -3,7 +3,7 @@ loss curve and the sub-scaling law predicts held-out runs better (density_subsca
 compute exponent shrinks with the over-training ratio up to a threshold (otr).
 
 Each (group, N, tokens) cell stands by its best run with its eval standard error
-(sweep/fit/findings/cells.py); losses differ by verdict.py's noise rule, and two fitted
+(sweep/fit/findings/cells.py); losses differ by sweep/fit/noise.py's rule, and two fitted
 exponents differ when they are more than Z combined standard errors apart.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; here X the
@@ -21,10 +21,11 @@ from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.findings.cells import (Cell, best_cells, by_tokens_per_param, fallback_note, plus_minus,
                                       ratio_key)
-from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Z, Finding, combined, lower_by
+from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Finding
 from sweep.fit.law_bootstrap import percentile_interval
 from sweep.fit.law_comparison import compare_laws
 from sweep.fit.laws import comparison_to_dict
+from sweep.fit.noise import Z, combined, lower_by
 from sweep.fit.table import RATE_DIGITS, RunsTable, jsonable
 
 MIN_RATIOS, MIN_SIZES = 3, 3  # otr: ratios needed, each with this many sizes

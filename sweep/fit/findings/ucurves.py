@@ -12,19 +12,21 @@ None when the table holds no runs that test it (the finding is then absent from 
 The U-curve of a cell. Runs are grouped into (N, tokens) cells as the hyperparameter laws group
 them (sweep/fit/hyperparams.py `group_cells`; per recipe when the table has several); at each
 distinct value of the swept hyperparameter the lowest loss stands (the other hyperparameters
-free), with that run's eval standard error (`verdict.stderr_or_fallback`; a run stopped early
-stands with its predicted loss, and at least a quarter of its prediction's 95% interval as its
-standard error). A cell with at least 3 distinct values is a U-curve; its shape:
+free), with that run's standard error (hyperparams `point_stderrs`: its eval standard error or
+the fallback, sweep/fit/noise.py; a run stopped early stands with its predicted loss, and at least
+a quarter of its prediction's 95% interval as its standard error). A cell with at least 3 distinct
+values is a U-curve; its shape (hyperparams `ucurve_shape`):
 
-    FLAT  every value's loss is within noise of the best (verdict.same_within_noise) over a span
+    FLAT  every value's loss is within noise of the best (noise.same_within_noise) over a span
           of at least FLAT_SPAN (4x) in the value: the loss does not depend on it there;
     U     the best value is inside the grid and both grid ends lie above the best by the noise
-          rule (verdict.lower_by);
+          rule (noise.lower_by; hyperparams `bracketed_sides`);
     EDGE  otherwise: the best is at a grid end, or a grid end is within noise of the best (the
           grid does not bracket the optimum on that side: `open_side` below / above / both).
 
 Its optimum is hyperparams' (`fit_group`: the vertex of a parabola in ln value around the best,
-clipped to the sampled range), with a LEVEL (95%) interval from `resamples` redraws of every
+clipped to the sampled range; "vertex" only in a U cell, the same `bracketed_sides` deciding, else
+the best sampled value), with a LEVEL (95%) interval from `resamples` redraws of every
 point's loss within its standard error (normal, numpy's generator seeded with `seed`), the
 parabola refitted on each redraw in the same window rule (`parabola_window`) and clipped the same
 way. The redraws' parabolas are fitted all at once (one least-squares solve per window), the same
@@ -45,18 +47,15 @@ import numpy as np
 
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.figures import PARAM_LABEL, draw_batch_vs_loss, draw_finding_ucurves
-from sweep.fit.findings.verdict import (CANNOT_TELL, FALLBACK_RELATIVE_STDERR, HELD, NOT_HELD, Z, Finding,
-                                        combined, intervals_apart, lower_by, same_within_noise,
-                                        stderr_or_fallback)
-from sweep.fit.hyperparams import (MIN_VALUES, HyperparamGroup, fit_group, group_cells, near_optimal_bands,
-                                   parabola_window, ucurve_table)
+from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Finding, intervals_apart
+from sweep.fit.hyperparams import (EDGE, FLAT, FLAT_SPAN, MIN_VALUES, U, HyperparamGroup, bracketed_sides, fit_group,
+                                   group_cells, near_optimal_bands, parabola_window, point_stderrs, ucurve_shape,
+                                   ucurve_table)
 from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
+from sweep.fit.noise import FALLBACK_RELATIVE_STDERR, Z, combined, lower_by
 from sweep.fit.table import RunsTable, copied_values
 
-U, FLAT, EDGE = "U", "FLAT", "EDGE"
-FLAT_SPAN = 4.0  # a FLAT cell spans at least this factor in the swept value
 LEVEL = 0.95  # the optimum's and the slope's intervals
-PREDICTION_Z = 1.96  # a stopped run's predicted interval is +- this many standard errors
 
 LR_CLAIM = ("Final loss against peak learning rate at Chinchilla-optimal training is U-shaped at every model size, "
             "and the optimum moves with size.")
@@ -272,33 +271,29 @@ def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray
             n_params: float, tokens: float, resamples: int, rng: np.random.Generator, neighbours: int) -> UCurve:
     value_X, loss_X, index_X = best_per_value(values_R[runs], table.loss_R[runs])
     best_R = runs[index_X]
-    stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
-    fallback_X = ~(np.isfinite(stderr_R[best_R]) & (stderr_R[best_R] > 0))
-    stderr_X = np.array([stderr_or_fallback(float(table.loss_R[r]), stderr_R[r]) for r in best_R])
+    stderr_X, fallback_X = point_stderrs(table, best_R)
     predicted_X = table.is_predicted()[best_R]
-    if predicted_X.any() and table.interval_Rx2 is not None:
-        spread_X = (table.interval_Rx2[best_R, 1] - table.interval_Rx2[best_R, 0]) / (2 * PREDICTION_Z)
-        stderr_X = np.where(predicted_X & np.isfinite(spread_X), np.fmax(stderr_X, spread_X), stderr_X)
     in_cell_R = np.zeros(len(table), dtype=bool)
     in_cell_R[runs] = True
     key = float(np.exp(np.log(table.flops_R[runs]).mean()))
     band = near_optimal_bands(table, np.array([key]), np.where(in_cell_R, 0, -1))[0]
     optimum = fit_group(table, values_R, in_cell_R, key, band, neighbours)
     draws_KxX = loss_X + stderr_X * rng.standard_normal((resamples, len(value_X)))
-    opt_draws_K = _redrawn_optima(value_X, draws_KxX, neighbours)
+    opt_draws_K = _redrawn_optima(value_X, draws_KxX, stderr_X, neighbours)
     tail = 100 * (1 - LEVEL) / 2
     lo, hi = np.percentile(opt_draws_K, [tail, 100 - tail])
-    shape, open_side = _shape(value_X, loss_X, stderr_X)
+    shape, open_side = ucurve_shape(value_X, loss_X, stderr_X)
     return UCurve(param, recipe, n_params, tokens, value_X, loss_X, stderr_X, fallback_X, predicted_X, optimum,
                   opt_draws_K, draws_KxX.min(axis=1), (float(lo), float(hi)), shape, open_side)
 
 
-def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, neighbours: int) -> np.ndarray:
+def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, stderr_X: np.ndarray, neighbours: int) -> np.ndarray:
     """(K,) the optimum of each redrawn U-curve, as fit_group finds it: a parabola in ln value
-    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range, and
-    to the grid's end where the redraw's best is there (a parabola opening downward: the redraw's
-    best value). Without the end's rule an EDGE cell's interval, [0.0062, 0.0066], left out its own
-    estimate 0.01."""
+    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range; the
+    redraw's best value where the redraw's grid does not bracket it (hyperparams bracketed_sides,
+    the points' standard errors `stderr_X`: a best at the grid's end, or an end within noise of it)
+    or the parabola opens downward. Without the end's rule an EDGE cell's interval, [0.0062, 0.0066],
+    left out its own estimate 0.01."""
     logv_X = np.log(value_X)
     best_K = np.argmin(loss_KxX, axis=1)
     logopt_K = logv_X[best_K].copy()
@@ -310,25 +305,11 @@ def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, neighbours: int) 
         c_3xK = np.linalg.lstsq(design_Wx3, loss_KxX[draws, lo:hi].T, rcond=None)[0]
         upward_K = c_3xK[0] > 0
         vertex_K = logv_X[lo:hi].mean() - c_3xK[1] / (2 * np.where(upward_K, c_3xK[0], 1.0))
-        at_end = i in (0, len(value_X) - 1)  # nothing sampled turns up beyond it (hyperparams fit_group)
-        logopt_K[draws] = np.where(upward_K & (not at_end), np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
+        below_K, above_K = bracketed_sides(loss_KxX[draws], stderr_X)  # as hyperparams fit_group decides
+        logopt_K[draws] = np.where(upward_K & below_K & above_K, np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
     sampled_K = np.isin(logopt_K, logv_X)  # a sampled value itself, not exp(ln value) a digit off
     return np.where(sampled_K, value_X[np.searchsorted(logv_X, logopt_K).clip(0, len(value_X) - 1)],
                     np.exp(logopt_K))
-
-
-def _shape(value_X: np.ndarray, loss_X: np.ndarray, stderr_X: np.ndarray) -> tuple[str, str | None]:
-    """(U | FLAT | EDGE, the side an EDGE grid leaves open: below | above | both)."""
-    i = int(np.argmin(loss_X))
-    b, se = loss_X[i], stderr_X[i]
-    if (all(same_within_noise(loss, s, b, se) for loss, s in zip(loss_X, stderr_X))
-            and value_X[-1] / value_X[0] >= FLAT_SPAN):
-        return FLAT, None
-    below = i > 0 and lower_by(b, se, loss_X[0], stderr_X[0])
-    above = i < len(loss_X) - 1 and lower_by(b, se, loss_X[-1], stderr_X[-1])
-    if below and above:
-        return U, None
-    return EDGE, "both" if not (below or above) else ("below" if not below else "above")
 
 
 def _size_moves(curves: Sequence[UCurve]) -> tuple[list[tuple[UCurve, UCurve]], list[str]]:
