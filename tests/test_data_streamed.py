@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -201,6 +202,18 @@ def test_sweep_prepare_over_a_truncated_manifest_says_to_delete_the_folder_not_t
                                           r"command again") as err:
         prepare_streamed(data, train_tokens=100)
     assert "run `sweep prepare`" not in str(err.value)  # was its advice, from `sweep prepare` itself
+
+
+def test_a_copy_of_the_data_files_alone_reads_config_en_from_its_en_folder(c4_dir, t5_dir, tmp_path):
+    """README "Preparing C4": a local copy holding en/c4-*.json.gz without the hub's README.md
+    (whose `configs:` block names `en`) gives the stream the full copy gives (was: "BuilderConfig
+    'en' not found. Available: ['default']")."""
+    files_only = tmp_path / "files-only"
+    shutil.copytree(c4_dir / "en", files_only / "en")
+    with_card = prepare_streamed(c4_config(c4_dir, t5_dir, tmp_path / "with-card"), train_tokens=10**9)
+    without = prepare_streamed(c4_config(files_only, t5_dir, tmp_path / "without-card"), train_tokens=10**9)
+    assert [s["sha256"] for s in without.manifest["shards"]] == [s["sha256"] for s in with_card.manifest["shards"]]
+    assert without.manifest["eval"]["sha256"] == with_card.manifest["eval"]["sha256"]
 
 
 def test_a_wrong_vocab_size_names_the_right_one(c4_dir, t5_dir, tmp_path):

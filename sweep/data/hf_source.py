@@ -3,8 +3,11 @@
 `data.hf_path` is a dataset name on the hub (`allenai/c4`; read through the local HF cache, or
 the network where there is one) or a local dataset folder (a copy of C4 with
 `en/c4-train.*.json.gz`, or any folder of .json(l)(.gz) / .parquet / .csv / .txt files that
-`datasets.load_dataset` reads); `data.hf_name` its configuration (`en`). Streaming never
-downloads a whole split: C4's English train split is 1,024 files of about 356,000 documents.
+`datasets.load_dataset` reads); `data.hf_name` its configuration (`en`). A local copy holding
+only the data files (`en/...`, without the hub's README.md whose `configs:` block names `en`)
+reads configuration `en` as the hub lays it out: the files under its folder `en/`, each split
+by its file names (`c4-train.*`, `c4-validation.*`). Streaming never downloads a whole split:
+C4's English train split is 1,024 files of about 356,000 documents.
 
 A unit is one data file of the train split (`IterableDataset.shard`), so `sweep prepare` can
 tokenize units in parallel processes and the prepared stream does not depend on how many
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from pathlib import Path
 from typing import Any, Iterator
 
 from sweep.config import DataConfig
@@ -54,7 +58,20 @@ def _load(path: str, name: str | None, split: str) -> Any:
     opens it for every unit."""
     import datasets
 
+    if _is_config_folder(path, name):
+        return datasets.load_dataset(path, data_dir=name, split=split, streaming=True)
     return datasets.load_dataset(path, name, split=split, streaming=True)
+
+
+def _is_config_folder(path: str, name: str | None) -> bool:
+    """Whether configuration `name` of the local folder `path` is read from its subfolder `name`:
+    the folder has one, and no dataset card (README.md `configs:`) names `name`, as a copy of
+    the hub's `en/c4-*.json.gz` files alone (was: "BuilderConfig 'en' not found")."""
+    import datasets
+
+    if not name or not Path(path, name).is_dir():
+        return False
+    return name not in datasets.get_dataset_config_names(path)
 
 
 def unit_count(data: DataConfig) -> int:
