@@ -1,5 +1,6 @@
 """Cheap checks of what a run needs from the machine, before anything is created or computed:
-the device it asks for, folders it can write, local corpus files it can read.
+the device it asks for, folders it can write, local corpus files it can read, a local corpus's
+token cache entry that is whole.
 
 Used for a single run (`python -m sweep.train`, before Hydra creates the run's folder) and for
 every grid (launch/grid.py check_data_ready, before the first job starts). Each check raises
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sweep.config import DataConfig, TrainConfig
 from sweep.data.corpus import check_documents
+from sweep.data.local import check_cache_entry
 from sweep.data.streamed import is_streamed
 from sweep.run.device import check_device
 from sweep.errors import ConfigError
@@ -32,14 +34,17 @@ def check_run_inputs(cfg: TrainConfig, runs_here: bool = True) -> None:
 
 
 def check_local_corpus(data: DataConfig) -> None:
-    """A corpus built by the first run (embedded, files): its cache folder can be written and
-    its files hold documents. A prepared (streamed) corpus's cache folder is only read by runs:
-    it is not a file (was: 'not prepared', and the `sweep prepare` it advised failed)."""
+    """A corpus built by the first run (embedded, files): its cache folder can be written, its
+    files hold documents, and its token cache entry, once built, has the files its manifest
+    lists (was: a truncated train.bin passed `sweep plan` and failed every job at its start). A
+    prepared (streamed) corpus's cache folder is only read by runs: it is not a file (was: 'not
+    prepared', and the `sweep prepare` it advised failed)."""
     if is_streamed(data):
         check_folder_path("data.cache_dir", data.cache_dir)
         return
     check_writable_dir("data.cache_dir", data.cache_dir)
     check_documents(data)
+    check_cache_entry(data)
 
 
 READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)

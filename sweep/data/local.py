@@ -329,8 +329,41 @@ def _check_eval_reached(data: DataConfig, n_eval: int, n_total: int) -> None:
 # Opening and checking
 
 
+def check_cache_entry(data: DataConfig) -> None:
+    """The entry of `data`, where one exists, is whole: its manifest fits the config and its
+    files have the sizes it lists (no checksum: a stat per file, cheap enough for every grid
+    before its first job, as a prepared corpus's shards are checked). None yet: the first run
+    builds it."""
+    entry = cache_entry_path(data)
+    if entry.exists():
+        manifest = _checked_manifest(entry, data)
+        check_token_files(entry, manifest, checksum_max_bytes=None, streamed=False)
+
+
 def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenStore:
     """Check an existing entry against its manifest and the config; wrap it."""
+    manifest = _checked_manifest(entry, data)
+    # Hashing a multi-GB file would cost every run seconds: above 1 GB sizes alone are
+    # checked, the checksum stays in the manifest for `sha256sum` by hand.
+    check_token_files(entry, manifest, checksum_max_bytes=_CHECKSUM_MAX_BYTES, streamed=False)
+    cache = TokenStore(path=entry, manifest=manifest, vocab_size=vocab_size(data), eos_id=int(manifest["eos_id"]))
+    if manifest["tokenizer"] in (TokenizerKind.bpe.value, TokenizerKind.pretrained.value):
+        try:
+            cache.tokenizer()
+        except Exception as err:  # tokenizers raises plain Exceptions for a bad file
+            raise _unusable(entry, f"its tokenizer cannot be loaded ({err})") from err
+    if manifest["n_train_tokens"] < seq_len + 1:
+        raise ConfigError(
+            f"the {manifest['source']} corpus leaves {manifest['n_train_tokens']} train tokens "
+            f"after holding out {manifest['n_eval_tokens']} eval tokens, fewer than one "
+            f"sequence of model.seq_len + 1 = {seq_len + 1} tokens: add documents, or lower "
+            "data.eval_tokens or model.seq_len"
+        )
+    return cache
+
+
+def _checked_manifest(entry: Path, data: DataConfig) -> dict:
+    """An existing entry's manifest, with every field the config decides as the config needs it."""
     V = vocab_size(data)
     manifest = read_manifest(entry, streamed=False)
     if any(k not in manifest for k in _MANIFEST_KEYS):
@@ -349,23 +382,7 @@ def _open_entry(entry: Path, data: DataConfig, seq_len: int) -> TokenStore:
         if manifest[name] != value:
             raise _unusable(entry, f"its manifest says {name}={manifest[name]!r} where the "
                                    f"config needs {value!r}")
-    # Hashing a multi-GB file would cost every run seconds: above 1 GB sizes alone are
-    # checked, the checksum stays in the manifest for `sha256sum` by hand.
-    check_token_files(entry, manifest, checksum_max_bytes=_CHECKSUM_MAX_BYTES, streamed=False)
-    cache = TokenStore(path=entry, manifest=manifest, vocab_size=V, eos_id=int(manifest["eos_id"]))
-    if manifest["tokenizer"] in (TokenizerKind.bpe.value, TokenizerKind.pretrained.value):
-        try:
-            cache.tokenizer()
-        except Exception as err:  # tokenizers raises plain Exceptions for a bad file
-            raise _unusable(entry, f"its tokenizer cannot be loaded ({err})") from err
-    if manifest["n_train_tokens"] < seq_len + 1:
-        raise ConfigError(
-            f"the {manifest['source']} corpus leaves {manifest['n_train_tokens']} train tokens "
-            f"after holding out {manifest['n_eval_tokens']} eval tokens, fewer than one "
-            f"sequence of model.seq_len + 1 = {seq_len + 1} tokens: add documents, or lower "
-            "data.eval_tokens or model.seq_len"
-        )
-    return cache
+    return manifest
 
 
 def _unusable(entry: Path, what: str) -> ConfigError:
