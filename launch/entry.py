@@ -35,8 +35,7 @@ def _task(cfg: DictConfig) -> float | None:
     """Hydra task: returns the final eval loss (so Hydra sweepers can optimise it)."""
     try:
         check_planned(to_typed(cfg))  # before the run's folder gets its overrides.yaml
-        record_overrides(cfg)
-        result = train(cfg)
+        result = train_recorded(cfg)
     except RunInterrupted as stop:
         log.warning("%s", stop)
         sys.exit(128 + int(signal.Signals[stop.signal_name]))
@@ -48,6 +47,21 @@ def _task(cfg: DictConfig) -> float | None:
             raise  # the grid sweeper names it once every other point has run (a damaged one is skipped)
         exit_on_user_error(err)
     return result.get("final_eval_loss")
+
+
+def train_recorded(cfg: DictConfig) -> dict:
+    """`record_overrides`, then train; a run that fails before it starts (a corpus too small for
+    its tokenizer, an interrupt while tokenizing) leaves no run folder this launch made (was: one
+    holding only overrides.yaml, that `sweep status` did not list)."""
+    run = RunDir.for_config(to_typed(cfg))
+    made_here = not run.path.exists()
+    record_overrides(cfg)
+    try:
+        return train(cfg)
+    except BaseException:
+        if made_here:
+            run.remove_if_unstarted()
+        raise
 
 
 def record_overrides(cfg: DictConfig) -> None:

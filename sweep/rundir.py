@@ -331,6 +331,20 @@ class RunDir:
                                                 f"{prefixes[0]} (edited after the run was made?)", CONFIG_REMEDY)
         return config
 
+    def remove_if_unstarted(self) -> bool:
+        """Remove the folder when it holds nothing but overrides.yaml: what a launch that made it
+        and then failed before the run started leaves (a corpus too small for its tokenizer), a
+        folder `sweep status` does not list. Never one holding anything else (a config, a lock,
+        metrics, a checkpoint, a result). Returns whether it was removed."""
+        try:
+            if [p.name for p in self.path.iterdir()] != [self.overrides_file.name]:
+                return False
+            self.overrides_file.unlink()
+            self.path.rmdir()
+        except OSError:  # gone, or another process wrote into it meanwhile
+            return False
+        return True
+
     def record_overrides(self, overrides: Iterable[str], config_name: str = "train") -> None:
         """Append one launch's overrides (a YAML list, as Hydra's overrides.yaml), the config they
         apply to (`config_name`: conf/<name>.yaml, `--config-name`) and its time to overrides.yaml,

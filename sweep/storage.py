@@ -116,6 +116,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def nearest_existing(path: str | os.PathLike) -> Path:
+    """`path` (absolute) where it exists, else its nearest ancestor that does."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing
+
+
+def remove_empty_folders(path: str | os.PathLike, up_to: str | os.PathLike) -> None:
+    """Remove `path` and its parents below `up_to` (`nearest_existing` before they were made)
+    while each is an empty folder: what a failed start made and left empty. Stops at the first
+    that holds anything (another process's files, or this one's)."""
+    folder, up_to = Path(path).absolute(), Path(up_to).absolute()
+    while up_to in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+        folder = folder.parent
+
+
 def current_umask() -> int:
     """The process's umask (reading it means setting it: set it straight back)."""
     mask = os.umask(0o022)

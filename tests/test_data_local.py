@@ -187,8 +187,13 @@ def test_a_corpus_too_small_for_the_eval_split_says_how_many_tokens(tmp_path):
     path.write_text("only a few words")  # 16 bytes + EOS = 17 tokens
     with pytest.raises(ConfigError, match=r"holds only 17 tokens.*data\.eval_tokens=2000"):
         prepare_token_cache(config(tmp_path, [path]), SEQ_LEN)
-    assert not any((tmp_path / "cache").glob("files-*"))  # nothing half-made is kept
-    assert list((tmp_path / "cache").iterdir()) == []  # was: its .files-byte-...lock, one per failed attempt
+    # nothing half-made is kept: not its .files-byte-...lock (was: one per failed attempt), nor the
+    # data.cache_dir this build made (was: an empty token_cache/ beside the run folders)
+    assert not (tmp_path / "cache").exists()
+    (tmp_path / "cache").mkdir()  # one that was there before stays
+    with pytest.raises(ConfigError, match=r"holds only 17 tokens"):
+        prepare_token_cache(config(tmp_path, [path]), SEQ_LEN)
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_a_train_split_shorter_than_a_sequence_says_how_many_tokens(tmp_path, corpus):

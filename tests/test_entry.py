@@ -34,6 +34,19 @@ def test_a_single_run_that_asks_for_cooldown_branches_is_one_error_and_leaves_no
     assert list(iter_run_dirs(out)) == [] and not any(out.rglob("overrides.yaml"))
 
 
+def test_a_single_run_that_fails_before_it_starts_leaves_no_run_folder(tmp_path):
+    """A files corpus too small for a BPE fails while the first run tokenizes it (was: a run folder holding only
+    overrides.yaml, which `sweep status` did not list, and an empty token_cache/)."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("a short document " * 20)
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *TINY, "data=files", f"data.paths=[{tmp_path}/corpus]",
+                           "data.tokenizer=bpe", f"out_dir={out}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "too small for data.tokenizer=bpe" in proc.stderr, proc.stdout + proc.stderr
+    assert list(out.iterdir()) == []
+
+
 def help_page(*args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "sweep.train", *args, "--help"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)

@@ -321,3 +321,14 @@ def test_the_last_step_is_read_from_the_last_whole_line_of_the_metrics(tmp_path)
     metrics.write_text("".join(json.dumps({"step": s, "train_loss": 1.0, "pad": "x" * 300}) + "\n"
                                for s in range(1, 40)) + '{"step": 40, "tra')  # a torn last line
     assert last_step(metrics) == 39
+
+
+def test_a_folder_holding_only_its_overrides_is_removed_and_no_other(tmp_path):
+    """What a launch that failed before its run started leaves; never a folder holding anything else."""
+    unstarted, configured = RunDir(tmp_path / "unstarted"), RunDir(tmp_path / "configured")
+    for run in (unstarted, configured):
+        run.record_overrides(["model.d=32"])
+    configured.config_file.write_text("model: {d: 32}\n")
+    assert unstarted.remove_if_unstarted() and not unstarted.path.exists()
+    assert not configured.remove_if_unstarted() and configured.overrides_file.exists()
+    assert not RunDir(tmp_path / "never-made").remove_if_unstarted()

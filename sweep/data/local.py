@@ -55,7 +55,7 @@ from sweep.data.store import (
 from sweep.data.tokenizer import BpeTokenizer, Tokenizer, new_tokenizer, vocab_size
 from sweep.errors import ConfigError
 from sweep.progress import progress
-from sweep.storage import fsync_dir
+from sweep.storage import fsync_dir, nearest_existing, remove_empty_folders
 
 log = logging.getLogger("sweep.data")
 
@@ -96,15 +96,20 @@ def prepare_token_cache(data: DataConfig, seq_len: int) -> TokenStore:
         raise ConfigError(f"model.seq_len={seq_len}: must be >= 1")
     entry = cache_entry_path(data)
     if not entry.exists():  # entries appear complete (by rename) or not at all
+        existing = nearest_existing(entry.parent)
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(
                 f"data.cache_dir={data.cache_dir!r} cannot be created ({err})"
             ) from err
-        with entry_lock(entry):
-            if not entry.exists():  # another process may have built it while we waited
-                _build_entry(data, entry)
+        try:
+            with entry_lock(entry):
+                if not entry.exists():  # another process may have built it while we waited
+                    _build_entry(data, entry)
+        except BaseException:  # a corpus too small, an interrupt: no empty data.cache_dir stays behind
+            remove_empty_folders(entry.parent, existing)
+            raise
     return _open_entry(entry, data, seq_len)
 
 
