@@ -1,9 +1,11 @@
 """sweep/fit/lbfgs.py: batched L-BFGS on problems with known minima, each problem on its own."""
 
+import warnings
+
 import numpy as np
 import pytest
 
-from sweep.fit.lbfgs import minimize
+from sweep.fit.lbfgs import History, minimize
 
 
 def quadratics(conditions, p=6, seed=0):
@@ -104,3 +106,14 @@ def test_each_iteration_reports_the_problems_stopped_and_changes_nothing():
     np.testing.assert_array_equal(watched.x_SxP, quiet.x_SxP)
     assert stopped == sorted(stopped) and stopped[-1] == len(conditions)
     assert len(stopped) == quiet.n_iter_S.max() + 1  # one per iteration, and the end
+
+
+def test_a_pair_whose_y_dot_y_underflows_is_kept_as_before_without_a_warning():
+    """y = 1e-170: y.y underflows to 0 while s.y = 1e-170 > 0 (was: numpy's 'divide by zero' RuntimeWarning, with
+    the source line, in `sweep experiment otr`'s output). The history is what the division gave before."""
+    history = History.empty(m=2, p=1, k=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history.push(0, np.array([[1.0, 1.0]]), np.array([[1e-170, 2.0]]))
+    np.testing.assert_array_equal(history.rho_MxW[0], [1e170, 0.5])
+    np.testing.assert_array_equal(history.gamma_W, [np.inf, 0.5])

@@ -165,8 +165,11 @@ class History:
         slot = it % len(self.rho_MxW)
         self.s_MxPxW[slot] = step_PxW
         self.y_MxPxW[slot] = dy_PxW
-        self.rho_MxW[slot] = np.where(keep_W, 1.0 / np.where(keep_W, sy_W, 1.0), 0.0)
-        self.gamma_W = np.where(keep_W, sy_W / np.where(keep_W, yy_W, 1.0), self.gamma_W)
+        # y.y underflows to 0 where y is below ~1e-162 though s.y > 0 (seen in `sweep experiment otr`'s
+        # subscaling fit): s.y / 0 = inf as before, without numpy's RuntimeWarning in the command's output.
+        with np.errstate(divide="ignore", over="ignore"):
+            self.rho_MxW[slot] = np.where(keep_W, 1.0 / np.where(keep_W, sy_W, 1.0), 0.0)
+            self.gamma_W = np.where(keep_W, sy_W / np.where(keep_W, yy_W, 1.0), self.gamma_W)
 
     def forget(self, rows_W: np.ndarray) -> None:
         self.rho_MxW[:, rows_W] = 0.0
