@@ -444,6 +444,7 @@ def validate(cfg: TrainConfig) -> None:
     _positive("logger.start.max_total_s", start.max_total_s)
     if start.backoff_s < 0:
         raise ConfigError(f"logger.start.backoff_s={start.backoff_s}: must be >= 0")
+    _check_wandb_names(cfg.logger)
     if d.eval_tokens < m.seq_len + 1:
         raise ConfigError(
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "
@@ -460,6 +461,35 @@ def validate(cfg: TrainConfig) -> None:
         for p in d.paths:
             if not any(ch in p for ch in "*?[") and not Path(p).exists():
                 raise ConfigError(f"data.paths: {p!r} does not exist")
+
+
+# W&B's rules for the names a run is filed under, as wandb.init checks the project (wandb/sdk/
+# wandb_settings.py validate_project). The entity is the part of a run's path before the project, so the
+# same characters break it; the group names the report's artifacts (`<group>-report`), which refuse '/'.
+WANDB_NAME_MAX_CHARS = 128
+WANDB_FORBIDDEN_CHARS = {"logger.project": "/\\#?%:", "logger.entity": "/\\#?%:", "logger.group": "/"}
+WANDB_NAME_DEFAULTS = {"logger.entity": "null: the API key's default entity",
+                       "logger.group": "null: the sweep's name, the last part of out_dir"}
+
+
+def _check_wandb_names(logger: LoggerConfig) -> None:
+    """logger.project, .entity and .group as W&B accepts them, with logger=wandb: a name W&B refuses
+    made every run of a sweep train untracked (W&B never stops training), a fixed mistake, not an outage."""
+    if logger.kind is not LoggerKind.wandb:
+        return
+    for key, name in (("logger.project", logger.project), ("logger.entity", logger.entity),
+                      ("logger.group", logger.group)):
+        if name is None:  # entity and group only: their defaults
+            continue
+        forbidden = WANDB_FORBIDDEN_CHARS[key]
+        found = [ch for ch in forbidden if ch in name]
+        if name.strip() and len(name) <= WANDB_NAME_MAX_CHARS and not found:
+            continue
+        problem = (f"contains {' '.join(found)}" if found else
+                   "is empty" if not name.strip() else f"has {len(name)} characters")
+        default = f", or {WANDB_NAME_DEFAULTS[key]}" if key in WANDB_NAME_DEFAULTS else ""
+        raise ConfigError(f"{key}={name!r} {problem}: W&B accepts a name of 1 to {WANDB_NAME_MAX_CHARS} "
+                          f"characters without any of {' '.join(forbidden)}{default}")
 
 
 def _check_early_stop(cfg: TrainConfig) -> None:

@@ -92,3 +92,29 @@ def test_a_key_inside_a_value_is_refused_and_a_preset_s_scales_say_what_to_give_
     with pytest.raises(ConfigError, match=r"experiment.scales is the preset's own table of scales, applied before "
                                           r"the command line"):  # was: "experiment.scales is a value"
         check_key("experiment.scales.cpu.overrides")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("logger.project=my/proj", r"logger.project='my/proj' contains /: W&B accepts a name of 1 to 128 characters "
+                               r"without any of / \\ # \? % :"),
+    ("logger.project=a:b?c", r"logger.project='a:b\?c' contains \? :"),
+    ("logger.project=", r"logger.project='' is empty: W&B accepts a name of 1 to 128"),
+    (f"logger.project={'p' * 129}", r"has 129 characters: W&B accepts a name of 1 to 128"),
+    ("logger.entity=", r"logger.entity='' is empty: .* or null: the API key's default entity"),
+    ("logger.entity=team/x", r"logger.entity='team/x' contains /"),
+    ("logger.group=", r"logger.group='' is empty: .* or null: the sweep's name"),
+    ("logger.group=a/b", r"logger.group='a/b' contains /: W&B accepts a name of 1 to 128 characters without any of /"),
+])
+def test_a_wandb_name_wandb_refuses_is_refused_before_any_run(override, message):
+    """wandb.init refused the name when each run started, and the run trained untracked: a whole
+    sweep without tracking, for a mistake in the config."""
+    cfg = to_typed(compose_config(override))
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_wandb_names_are_not_checked_without_wandb_and_the_accepted_ones_pass():
+    validate(to_typed(compose_config("logger=none", "logger.project=my/proj", "logger.group=")))
+    validate(to_typed(compose_config("logger.project='my-proj_2.0 (test)'", "logger.entity=my-team",
+                                     "logger.group='lr:grid#1'")))
+    validate(to_typed(compose_config(f"logger.project={'p' * 128}")))
