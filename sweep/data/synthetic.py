@@ -159,7 +159,8 @@ def entropy_rate(spec: SyntheticSpec) -> float:
 def check_vocab(spec: SyntheticSpec, V: int, eos_id: int) -> None:
     """Raise ConfigError unless V, the EOS id and data.synthetic.branching fit together."""
     if not 2 <= V <= _MAX_V:
-        raise ConfigError(f"vocabulary size V={V}: the synthetic language needs 2 <= V <= 2^32")
+        raise ConfigError(f"data.vocab_size={V}: the synthetic language needs a vocabulary of 2 <= V <= 2^32 "
+                          "(one id is EOS)")
     if not 0 <= eos_id < V:
         raise ConfigError(f"eos_id={eos_id}: must be an id in [0, V) = [0, {V})")
     if spec.branching > V - 1:
