@@ -13,7 +13,8 @@ from typing import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from launch.grid import CONF_DIR, GridPoint, check_override_keys, composition_error, data_problems, experiment_scale
+from launch.grid import (CONF_DIR, RUN_CONFIGS, GridPoint, check_override_keys, composition_error, data_problems,
+                         experiment_scale)
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig, to_typed, validate
 from sweep.data.checks import check_data
@@ -44,7 +45,6 @@ def check_command_line(args: Sequence[str]) -> None:
 
 
 HYDRA_MODES = ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")  # Hydra's: each excludes -m
-RUN_CONFIGS = ("train", "demo")  # the configs a run or sweep starts from (conf/*.yaml; the others are parts)
 
 
 def check_flags(args: Sequence[str]) -> None:

@@ -267,8 +267,10 @@ def with_override(overrides: Sequence[str], override: str) -> list[str]:
 
 def check_override_keys(overrides: Iterable[str]) -> None:
     """Every plain `key=value` override names a key of the schema (sweep/config.py check_key):
-    a typo is refused with the accepted keys, never with Hydra's advice to add it with `+`."""
+    a typo is refused with the accepted keys, never with Hydra's advice to add it with `+`. A
+    character Hydra's grammar reads only quoted is refused first (check_override_characters)."""
     for override in overrides:
+        check_override_characters(override)
         key = override.split("=", 1)[0]
         if ("=" in override and not key.startswith(("+", "~", "hydra")) and "@" not in key
                 and "/" not in key and not (CONF_DIR / key).is_dir()):
@@ -280,9 +282,41 @@ def check_override_keys(overrides: Iterable[str]) -> None:
             raise ConfigError(f"{override}: {key} is a config group; accepted: {', '.join(options)}")
 
 
+UNREADABLE_CHARACTER = re.compile(r"token recognition error at: '(?P<character>.+)'")  # Hydra's lexer
+
+
+def check_override_characters(override: str) -> None:
+    """ConfigError for a value holding a character Hydra's override grammar reads only in quotes
+    (`logger.group=run#1`), saying how to quote it (was: Hydra's "LexerNoViableAltException")."""
+    try:
+        OverridesParser.create().parse_override(override)
+    except Exception as err:
+        unreadable = UNREADABLE_CHARACTER.search(str(err))
+        if unreadable is None or "=" not in override:  # another mistake: composing names it
+            return
+        key, value = override.split("=", 1)
+        character = unreadable["character"]
+        raise ConfigError(f"{override}: {character!r} is read only inside quotes; quote the value, the double quotes "
+                          f"for Hydra inside single quotes for the shell: '{key}={_quote_items(value, character)}'"
+                          ) from None
+
+
+def _quote_items(value: str, character: str) -> str:
+    """`value` with each item holding `character` in double quotes: `a#1` -> `"a#1"`, a list's or a
+    sweep's items one by one (`[a#1,b]` -> `["a#1",b]`)."""
+    listed = value.startswith("[") and value.endswith("]")
+    items = (value[1:-1] if listed else value).split(",")
+    quoted = ",".join(f'"{item}"' if character in item else item for item in items)
+    return f"[{quoted}]" if listed else quoted
+
+
 WRONG_TYPE = re.compile(r"Value '(?P<value>.*)' (?:of type '\w+' could not be converted to (?P<kind>\w+)|is not a "
                         r"valid (?P<bool>bool)) .*?full_key: (?P<key>\S+)")
 ACCEPTED_TYPE = {"Float": "a number", "Integer": "a whole number", "Boolean": "true or false"}  # OmegaConf's types
+NOT_A_LIST = re.compile(r"Error merging override [^=\s]+=(?P<value>.*?);? Invalid value assigned: \w+ is not a "
+                        r"ListConfig.*?full_key: (?P<key>\S+)")
+NO_CONFIG = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
+RUN_CONFIGS = ("train", "demo")  # the configs a run or sweep starts from (conf/*.yaml; the others are parts)
 
 
 def composition_error(err: Exception) -> str:
@@ -298,6 +332,13 @@ def composition_error(err: Exception) -> str:
     if typed is not None:  # "Value 'abc' of type 'str' could not be converted to Float; full_key: optim.lr"
         kind = "Boolean" if typed["bool"] else typed["kind"]
         return f"{typed['key']}={typed['value']}: accepted is {ACCEPTED_TYPE.get(kind, kind)}"
+    listed = NOT_A_LIST.search(" ".join(kept))
+    if listed is not None:  # "Invalid value assigned: str is not a ListConfig, list or tuple. full_key: data.paths"
+        key, value = listed["key"], listed["value"]
+        return f"{key}={value}: accepted is a list, {key}=[{value}] (several: {key}=[a,b])"
+    missing = NO_CONFIG.search(" ".join(kept))
+    if missing is not None:  # "Cannot find primary config 'nope'. Check that it's in your config search path."
+        return f"--config-name {missing['name']}: no such config in conf/; accepted: {', '.join(RUN_CONFIGS)}"
     return " ".join(line if line.endswith((":", ".", ";")) else line + ";" for line in kept).rstrip(";") \
         or type(err).__name__
 

@@ -174,6 +174,15 @@ IN_PROCESS_CASES = [
     (["optim.lr=abc"], ["optim.lr=abc: accepted is a number"]),  # was OmegaConf's "could not be converted to Float"
     (["model.d=1.5"], ["model.d=1.5: accepted is a whole number"]),
     (["train.compile=maybe"], ["train.compile=maybe: accepted is true or false"]),
+    # were OmegaConf's "str is not a ListConfig, list or tuple", Hydra's "LexerNoViableAltException" and
+    # "Cannot find primary config 'nope'", the synthetic language's "vocabulary size V=1"
+    (["data=files", "data.paths=corp/a0.txt"], ["data.paths=corp/a0.txt: accepted is a list, data.paths=[corp/a0.txt]"]),
+    (["-m", "model.l=1,2", "logger.tags=x"], ["logger.tags=x: accepted is a list, logger.tags=[x]"]),
+    (["logger.group=run#1"], ["logger.group=run#1: '#' is read only inside quotes", "'logger.group=\"run#1\"'"]),
+    (["-m", "model.l=1,2", "logger.tags=[a#1,b]"], ["'#' is read only inside quotes", "'logger.tags=[\"a#1\",b]'"]),
+    (["--config-name=nope"], ["--config-name nope: no such config in conf/; accepted: train, demo"]),
+    (["-m", "model.l=1,2", "--config-name=nope"], ["--config-name nope: no such config", "train, demo"]),
+    (["data=synthetic", "data.vocab_size=1"], ["data.vocab_size=1: the synthetic language needs", "2 <= V"]),
 ]
 
 

@@ -239,6 +239,18 @@ def test_flags_hydra_refuses_with_a_traceback_or_misreads_are_one_error(args, wo
     check_flags(["--cfg", "job", "-cn", "demo", "model.d=64"])  # each alone is Hydra's to run
 
 
+def test_sweep_plan_says_how_to_give_a_list_to_quote_and_which_configs_exist(tmp_path):
+    """The grid's composition errors in the project's words (were OmegaConf's and Hydra's)."""
+    with pytest.raises(ConfigError, match=re.escape("logger.tags=x: accepted is a list, logger.tags=[x]")):
+        compose_grid([*TINY, "model.d=16,32", "logger.tags=x", f"out_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=re.escape("""quote the value, the double quotes for Hydra inside single """
+                                                    """quotes for the shell: 'logger.group="a#1",b'""")):
+        compose_grid([*TINY, "logger.group=a#1,b", f"out_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=re.escape("--config-name nope: no such config in conf/; accepted: train")):
+        compose_grid([*TINY, f"out_dir={tmp_path}"], config_name="nope")
+    assert [p.cfg.logger.group for p in compose_grid([*TINY, 'logger.group="a#1"', f"out_dir={tmp_path}"])] == ["a#1"]
+
+
 def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
     cache = tmp_path / "cache"  # data=synthetic, never prepared: the launch would refuse the grid
     out = dry_run(tmp_path, "model.d=16,32", "data=synthetic", f"data.cache_dir={cache}", multirun=True)
