@@ -338,7 +338,7 @@ def composition_error(err: Exception) -> str:
         return f"{key}={value}: accepted is a list, {key}=[{value}] (several: {key}=[a,b])"
     missing = NO_CONFIG.search(" ".join(kept))
     if missing is not None:  # "Cannot find primary config 'nope'. Check that it's in your config search path."
-        return f"--config-name {missing['name']}: no such config in conf/; accepted: {', '.join(RUN_CONFIGS)}"
+        return f"Cannot find primary config {missing['name']!r}; accepted config names: {', '.join(RUN_CONFIGS)}"
     return " ".join(line if line.endswith((":", ".", ";")) else line + ";" for line in kept).rstrip(";") \
         or type(err).__name__
 

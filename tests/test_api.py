@@ -76,7 +76,7 @@ def test_a_bad_override_is_one_config_error_naming_the_point(tmp_path):
                                           r"overrides \(KEY=VALUE\), with the config as api.plan\(overrides, "
                                           r"config_name=\"demo\"\)"):
         api.plan(["--config-name", "demo"])  # was: "token recognition error at: '-'"
-    with pytest.raises(ConfigError, match=r"Cannot find primary config 'demoo'"):
+    with pytest.raises(ConfigError, match=r"Cannot find primary config 'demoo'; accepted config names: train, demo"):
         api.plan(["model.d=64"], config_name="demoo")  # was: MissingConfigException and the search path
 
 

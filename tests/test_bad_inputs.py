@@ -180,8 +180,8 @@ IN_PROCESS_CASES = [
     (["-m", "model.l=1,2", "logger.tags=x"], ["logger.tags=x: accepted is a list, logger.tags=[x]"]),
     (["logger.group=run#1"], ["logger.group=run#1: '#' is read only inside quotes", "'logger.group=\"run#1\"'"]),
     (["-m", "model.l=1,2", "logger.tags=[a#1,b]"], ["'#' is read only inside quotes", "'logger.tags=[\"a#1\",b]'"]),
-    (["--config-name=nope"], ["--config-name nope: no such config in conf/; accepted: train, demo"]),
-    (["-m", "model.l=1,2", "--config-name=nope"], ["--config-name nope: no such config", "train, demo"]),
+    (["--config-name=nope"], ["Cannot find primary config 'nope'; accepted config names: train, demo"]),
+    (["-m", "model.l=1,2", "--config-name=nope"], ["primary config 'nope'; accepted config names: train, demo"]),
     (["data=synthetic", "data.vocab_size=1"], ["data.vocab_size=1: the synthetic language needs", "2 <= V"]),
 ]
 

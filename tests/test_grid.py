@@ -246,7 +246,7 @@ def test_sweep_plan_says_how_to_give_a_list_to_quote_and_which_configs_exist(tmp
     with pytest.raises(ConfigError, match=re.escape("""quote the value, the double quotes for Hydra inside single """
                                                     """quotes for the shell: 'logger.group="a#1",b'""")):
         compose_grid([*TINY, "logger.group=a#1,b", f"out_dir={tmp_path}"])
-    with pytest.raises(ConfigError, match=re.escape("--config-name nope: no such config in conf/; accepted: train")):
+    with pytest.raises(ConfigError, match=re.escape("primary config 'nope'; accepted config names: train, demo")):
         compose_grid([*TINY, f"out_dir={tmp_path}"], config_name="nope")
     assert [p.cfg.logger.group for p in compose_grid([*TINY, 'logger.group="a#1"', f"out_dir={tmp_path}"])] == ["a#1"]
 
