@@ -22,7 +22,8 @@ from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
-from sweep.config import TrainConfig, check_key, check_not_null, to_typed, validate
+from sweep.config import (TrainConfig, check_key, check_not_null, check_not_section, section_keys, to_typed,
+                          validate)
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
 from sweep.ladder import BRANCH, TRUNK, is_member, ladder_key, lost_trunk_checkpoint, plan_ladders, with_budget
@@ -268,18 +269,42 @@ def with_override(overrides: Sequence[str], override: str) -> list[str]:
 def check_override_keys(overrides: Iterable[str]) -> None:
     """Every plain `key=value` override names a key of the schema (sweep/config.py check_key):
     a typo is refused with the accepted keys, never with Hydra's advice to add it with `+`. A
-    character Hydra's grammar reads only quoted is refused first (check_override_characters)."""
+    character Hydra's grammar reads only quoted is refused first (check_override_characters), a
+    removal (`~model.d`) next; a section given a value (`model=big`) is refused with its keys."""
     for override in overrides:
         check_override_characters(override)
+        check_not_removed(override)
         key = override.split("=", 1)[0]
         if ("=" in override and not key.startswith(("+", "~", "hydra")) and "@" not in key
                 and "/" not in key and not (CONF_DIR / key).is_dir()):
             check_key(key)
+            check_not_section(key, override.split("=", 1)[1])
             if override.split("=", 1)[1].strip() == "null":
                 check_not_null(key)
         elif "=" in override and (CONF_DIR / key).is_dir() and override.split("=", 1)[1].strip() in ("null", ""):
-            options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
-            raise ConfigError(f"{override}: {key} is a config group; accepted: {', '.join(options)}")
+            raise ConfigError(f"{override}: {key} is a config group; accepted: {', '.join(group_options(key))}")
+
+
+def check_not_removed(override: str) -> None:
+    """ConfigError for `~key` (was OmegaConf's "ModelConfig (DictConfig) does not support deletion", and a
+    KeyError traceback for `~model`): every setting has a value, so a setting is set, never removed.
+    Hydra's own keys (`~hydra.sweeper.params`) are Hydra's to remove."""
+    key = override.split("=", 1)[0].lstrip("~")
+    if not override.startswith("~") or key.startswith("hydra"):
+        return
+    if (CONF_DIR / key).is_dir():
+        accepted = f"{key}=NAME, accepted: {', '.join(group_options(key))}"
+    else:
+        check_key(key)
+        keys = section_keys(key)
+        accepted = (f"{key}.{keys[0]}=..., {key}.{keys[1]}=...; accepted keys of {key}: {', '.join(keys)}" if keys
+                    else f"{key}=VALUE")
+    raise ConfigError(f"{override}: settings cannot be removed, only set ({accepted})")
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group of the tree (conf/GROUP/NAME.yaml)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 UNREADABLE_CHARACTER = re.compile(r"token recognition error at: '(?P<character>.+)'")  # Hydra's lexer
@@ -437,7 +462,7 @@ def experiment_scale(config: DictConfig) -> dict[str, Any] | None:
 
 def experiment_names() -> list[str]:
     """The experiment presets of the config tree (conf/experiment/NAME.yaml)."""
-    return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    return group_options("experiment")
 
 
 def _strings(values: Any) -> bool:

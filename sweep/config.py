@@ -282,15 +282,33 @@ def _homes(name: str) -> list[str]:
             if f.name in wanted and not dataclasses.is_dataclass(_field_types(cls)[f.name])]
 
 
+def section_keys(key: str) -> list[str]:
+    """The keys of the section of settings `key` names (`model`: d, l, ...), none where `key` names
+    a setting; `key` is a schema key (check_key first)."""
+    section: Any = TrainConfig
+    for part in key.split("."):
+        section = _field_types(section)[part]
+    return [f.name for f in dataclasses.fields(section)] if dataclasses.is_dataclass(section) else []
+
+
+def check_not_section(key: str, value: str) -> None:
+    """ConfigError for `key=value` where `key` is a section of settings (`model=big`, `optim=null`; was
+    OmegaConf's "str is not a subclass of ModelConfig"): no value replaces a section, its keys are
+    set one by one; `key` is a schema key (check_key first)."""
+    keys = section_keys(key)
+    if keys:
+        examples = ", ".join(f"{key}.{name}=..." for name in keys[:2])
+        raise ConfigError(f"{key}={value}: {key} is a section of settings, not a config group; set its keys instead "
+                          f"({examples}); accepted keys of {key}: {', '.join(keys)}")
+
+
 def check_not_null(key: str) -> None:
     """ConfigError for `key=null` where the schema's field takes a value (was OmegaConf's "field
-    'model.d' is not Optional"); `key` is a schema key (check_key first)."""
+    'model.d' is not Optional"); `key` is a schema key naming a setting (check_not_section first)."""
     section: Any = TrainConfig
     *sections, leaf = key.split(".")
     for part in sections:
         section = _field_types(section)[part]
-    if dataclasses.is_dataclass(_field_types(section)[leaf]):
-        raise ConfigError(f"{key}=null: {key} is a section of settings; set its keys instead ({key}.KEY=VALUE)")
     kind = str(next(f.type for f in dataclasses.fields(section) if f.name == leaf))
     if "Optional" not in kind and "None" not in kind:
         raise ConfigError(f"{key}=null: {key} takes a value ({kind}); null is accepted only by settings that may be "

@@ -183,6 +183,16 @@ IN_PROCESS_CASES = [
     (["--config-name=nope"], ["Cannot find primary config 'nope'; accepted config names: train, demo"]),
     (["-m", "model.l=1,2", "--config-name=nope"], ["primary config 'nope'; accepted config names: train, demo"]),
     (["data=synthetic", "data.vocab_size=1"], ["data.vocab_size=1: the synthetic language needs", "2 <= V"]),
+    # were OmegaConf's "str is not a subclass of ModelConfig", "ModelConfig (DictConfig) does not support
+    # deletion" and, for a whole section, a KeyError traceback
+    (["model=big"], ["model=big: model is a section of settings, not a config group", "(model.d=..., model.l=...)",
+                     "accepted keys of model: d, l, head_dim"]),
+    (["-m", "model.l=1,2", "model=big"], ["model=big: model is a section of settings", "accepted keys of model"]),
+    (["logger.start=x"], ["logger.start=x: logger.start is a section", "accepted keys of logger.start: attempts"]),
+    (["~model.d"], ["~model.d: settings cannot be removed, only set (model.d=VALUE)"]),
+    (["-m", "model.l=1,2", "~model.d"], ["~model.d: settings cannot be removed, only set (model.d=VALUE)"]),
+    (["~model"], ["~model: settings cannot be removed, only set (model.d=..., model.l=...; accepted keys of model"]),
+    (["~data"], ["~data: settings cannot be removed, only set (data=NAME, accepted: c4, embedded"]),
 ]
 
 

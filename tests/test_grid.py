@@ -251,6 +251,15 @@ def test_sweep_plan_says_how_to_give_a_list_to_quote_and_which_configs_exist(tmp
     assert [p.cfg.logger.group for p in compose_grid([*TINY, 'logger.group="a#1"', f"out_dir={tmp_path}"])] == ["a#1"]
 
 
+def test_sweep_plan_says_a_section_takes_its_keys_and_a_setting_is_set_not_removed(tmp_path):
+    """Were OmegaConf's "str is not a subclass of ModelConfig" and "does not support deletion"."""
+    with pytest.raises(ConfigError, match=re.escape("model=big: model is a section of settings, not a config group; "
+                                                    "set its keys instead (model.d=..., model.l=...)")):
+        compose_grid([*TINY, "model.l=1,2", "model=big", f"out_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match=re.escape("~model.d: settings cannot be removed, only set (model.d=VALUE)")):
+        compose_grid([*TINY, "model.l=1,2", "~model.d", f"out_dir={tmp_path}"])
+
+
 def test_a_dry_run_names_what_would_stop_the_launch_after_its_plan(tmp_path):
     cache = tmp_path / "cache"  # data=synthetic, never prepared: the launch would refuse the grid
     out = dry_run(tmp_path, "model.d=16,32", "data=synthetic", f"data.cache_dir={cache}", multirun=True)
