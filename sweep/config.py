@@ -10,6 +10,7 @@ Letters (README "The science: Letters"): D width, L depth, V vocabulary size, T 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import enum
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf, read_write
 from omegaconf.errors import MissingMandatoryValue
 
 from sweep.errors import ConfigError, DamagedFile
@@ -37,6 +38,11 @@ class TokenizerKind(enum.Enum):
     bpe = "bpe"  # byte-level BPE trained on the corpus (HF tokenizers), V = data.vocab_size
     pretrained = "pretrained"  # a `transformers` tokenizer (data.tokenizer_name), + BOS if asked
     none = "none"  # the source emits token ids itself (synthetic), V = data.vocab_size
+
+
+# V of the tokenizers whose size is their own, not a setting: data.vocab_size is filled with it where a
+# config leaves it at ??? (data=hf data.tokenizer=byte; to_typed). The others' V is data.vocab_size.
+OWN_VOCAB_SIZES = {TokenizerKind.byte: 257}  # 256 byte values + end-of-document
 
 
 class WeightDecayMode(enum.Enum):
@@ -103,7 +109,7 @@ class SyntheticConfig:
 class DataConfig:
     source: DataSource = MISSING
     tokenizer: TokenizerKind = MISSING
-    vocab_size: int = MISSING  # V for bpe / pretrained (+ BOS) / none (the byte tokenizer: 257)
+    vocab_size: int = MISSING  # V for bpe / pretrained (+ BOS) / none (byte: its own 257, OWN_VOCAB_SIZES)
     paths: List[str] = MISSING  # `files` source: files, folders or glob patterns
     text_field: str = MISSING  # field / column holding the text
     eval_tokens: int = MISSING  # size of the fixed held-out split, in tokens
@@ -323,8 +329,8 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 # What a key a config leaves at ??? takes, said when it is not given.
 MISSING_VALUE_HINTS = {
-    "data.vocab_size": "the tokenizer's vocabulary size, + 1 with data.add_bos=true (data.tokenizer=byte: 257; "
-                       "`sweep prepare` says the right value when it is wrong)",
+    "data.vocab_size": "the tokenizer's vocabulary size, + 1 with data.add_bos=true (`sweep prepare` says the right "
+                       "value when it is wrong)",
 }
 
 
@@ -332,6 +338,7 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     """The composed DictConfig (without its `hydra` node) as TrainConfig dataclasses."""
     if isinstance(cfg, TrainConfig):
         return cfg
+    cfg = _with_own_vocab_size(cfg)
     try:
         plain = {k: OmegaConf.to_container(cfg[k], resolve=True, throw_on_missing=True)
                  if OmegaConf.is_config(cfg[k]) else cfg[k] for k in cfg if k != "hydra"}
@@ -351,6 +358,23 @@ def to_typed(cfg: DictConfig | TrainConfig) -> TrainConfig:
     except TypeError:  # a key added with `+key=value` that the schema does not have
         _check_keys(cfg)
         raise
+
+
+def _with_own_vocab_size(cfg: DictConfig) -> DictConfig:
+    """`cfg` with data.vocab_size set to the tokenizer's own size (OWN_VOCAB_SIZES) where the config
+    leaves it at ??? (data=hf data.tokenizer=byte: 257): only a tokenizer whose size the config cannot
+    know (a pretrained one) needs data.vocab_size given. `cfg` itself is left as it is."""
+    data = cfg.get("data")
+    if (not isinstance(data, DictConfig) or not OmegaConf.is_missing(data, "vocab_size")
+            or OmegaConf.is_missing(data, "tokenizer")):
+        return cfg
+    own = next((size for kind, size in OWN_VOCAB_SIZES.items() if data.tokenizer in (kind, kind.value)), None)
+    if own is None:
+        return cfg
+    sized = copy.deepcopy(cfg)
+    with read_write(sized):
+        sized.data.vocab_size = own
+    return sized
 
 
 def _check_keys(cfg: DictConfig, prefix: str = "") -> None:

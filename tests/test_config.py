@@ -2,6 +2,7 @@
 
 import pytest
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from sweep.config import DataSource, TrainConfig, WeightDecayMode, to_typed, validate
@@ -43,10 +44,20 @@ def test_a_wrong_type_fails_at_compose_time():
 
 
 def test_a_value_a_config_leaves_unset_is_named_with_what_it_takes():
-    cfg = compose_config("data=hf", "data.hf_path=/tmp/corpus", "data.tokenizer=byte")
+    cfg = compose_config("data=hf", "data.hf_path=/tmp/corpus", "data.tokenizer_name=google-t5/t5-base")
     with pytest.raises(ConfigError, match=r"^data.vocab_size has no value \(\?\?\? in its config\): give "
-                                          r"data.vocab_size=VALUE; the tokenizer's vocabulary size.*byte: 257"):
+                                          r"data.vocab_size=VALUE; the tokenizer's vocabulary size, \+ 1 with "
+                                          r"data.add_bos=true"):
         to_typed(cfg)  # was: OmegaConf's "Missing mandatory value: vocab_size / full_key: ... object_type=DataConfig"
+
+
+def test_a_tokenizer_that_fixes_its_size_needs_no_vocab_size_given():
+    """data=hf data.tokenizer=byte: V is the byte tokenizer's 257 (was: data.vocab_size=257 by hand)."""
+    cfg = compose_config("data=hf", "data.hf_path=/tmp/corpus", "data.tokenizer=byte")
+    assert to_typed(cfg).data.vocab_size == 257
+    assert OmegaConf.is_missing(cfg.data, "vocab_size")  # the composed config is left as it is
+    assert to_typed(compose_config("data=hf", "data.hf_path=/tmp/corpus", "data.tokenizer=byte",
+                                   "data.vocab_size=300")).data.vocab_size == 300  # given: check_tokenizer refuses it
 
 
 def test_an_unknown_choice_names_the_accepted_ones():

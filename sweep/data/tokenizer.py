@@ -26,10 +26,10 @@ from typing import Iterable
 
 import numpy as np
 
-from sweep.config import DataConfig, DataSource, TokenizerKind
+from sweep.config import OWN_VOCAB_SIZES, DataConfig, DataSource, TokenizerKind
 from sweep.errors import ConfigError
 
-BYTE_VOCAB_SIZE = 257  # 256 byte values + EOS
+BYTE_VOCAB_SIZE = OWN_VOCAB_SIZES[TokenizerKind.byte]  # 256 byte values + EOS
 BYTE_EOS_ID = 256
 BPE_EOS = "<eos>"
 BPE_EOS_ID = 0  # the first special token the trainer adds
