@@ -195,6 +195,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes), every_s=PLAIN_EVERY_S) as bar, \
             stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
         report_sweep(bar, jobs, ended_well, outcomes, [], None)  # the runs settled already, counted by status
+        eta_s = None
         while pending or running:
             running_before = len(running)
             for job in pending[:]:
@@ -219,9 +220,10 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                 running.append((job, start_job(job, options, tasks, slot), slot))
                 times.start(id(job), steps_fraction(job))
             if len(running) > running_before:  # off a terminal, a line naming the runs training now
-                report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], event=True)
+                report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s, event=True)
             time.sleep(options.poll_s)
-            for entry in [r for r in running if r[1].done()]:
+            ended_now = [r for r in running if r[1].done()]
+            for entry in ended_now:
                 job, submitted, slot = entry
                 running.remove(entry)
                 free.append(slot)
@@ -232,7 +234,9 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
             eta_s = times.seconds_left([(id(j), timed_work(j), steps_fraction(j)) for j, _, _ in running],
                                        [timed_work(j) for j in pending], options.parallelism)
-            report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
+            if not (ended_now and free and any(all(id(a) in ended_well for a in j.after) for j in pending)):
+                report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
+            # else a job starts at once in the freed slot: its line (event) says both, not two lines 5 ms apart
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
         raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal{saved(interrupted)}: "
