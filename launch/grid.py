@@ -341,6 +341,7 @@ ACCEPTED_TYPE = {"Float": "a number", "Integer": "a whole number", "Boolean": "t
 NOT_A_LIST = re.compile(r"Error merging override [^=\s]+=(?P<value>.*?);? Invalid value assigned: \w+ is not a "
                         r"ListConfig.*?full_key: (?P<key>\S+)")
 NO_CONFIG = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
+NOT_IN_DEFAULTS = re.compile(r"Could not override '(?P<group>[^']+)'\. No match in the defaults list")
 RUN_CONFIGS = ("train", "demo")  # the configs a run or sweep starts from (conf/*.yaml; the others are parts)
 
 
@@ -361,6 +362,11 @@ def composition_error(err: Exception) -> str:
     if listed is not None:  # "Invalid value assigned: str is not a ListConfig, list or tuple. full_key: data.paths"
         key, value = listed["key"], listed["value"]
         return f"{key}={value}: accepted is a list, {key}=[{value}] (several: {key}=[a,b])"
+    absent = NOT_IN_DEFAULTS.search(" ".join(kept))
+    if absent is not None and (CONF_DIR / absent["group"]).is_dir():  # `experiment=otr`: Hydra adds it only with +
+        group = absent["group"]
+        return (f"{group}=...: {group} is not in the config's defaults list, so it is added with a leading +: "
+                f"+{group}=NAME; accepted: {', '.join(group_options(group))}")
     missing = NO_CONFIG.search(" ".join(kept))
     if missing is not None:  # "Cannot find primary config 'nope'. Check that it's in your config search path."
         return f"Cannot find primary config {missing['name']!r}; accepted config names: {', '.join(RUN_CONFIGS)}"

@@ -193,6 +193,10 @@ IN_PROCESS_CASES = [
     (["-m", "model.l=1,2", "~model.d"], ["~model.d: settings cannot be removed, only set (model.d=VALUE)"]),
     (["~model"], ["~model: settings cannot be removed, only set (model.d=..., model.l=...; accepted keys of model"]),
     (["~data"], ["~data: settings cannot be removed, only set (data=NAME, accepted: c4, embedded"]),
+    # was Hydra's "Could not override 'experiment'. No match in the defaults list."
+    (["experiment=otr"], ["experiment=...: experiment is not in the config's defaults list", "+experiment=NAME",
+                          "accepted: ", "otr"]),
+    (["-m", "model.l=1,2", "experiment=otr"], ["+experiment=NAME", "otr"]),
 ]
 
 
