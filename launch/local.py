@@ -196,6 +196,10 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
         report_sweep(bar, jobs, ended_well, outcomes, [], None)  # the runs settled already, counted by status
         eta_s = None
+
+        def ready(job: Job) -> bool:  # every job it waits for ended well
+            return all(id(a) in ended_well for a in job.after)
+
         while pending or running:
             running_before = len(running)
             for job in pending[:]:
@@ -205,7 +209,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     pending.remove(job)
                     if id(job.point) not in outcomes:
                         outcomes[id(job.point)] = cancelled_outcome(job, failed, outcomes)
-            for job in [j for j in pending if all(id(a) in ended_well for a in j.after)]:
+            for job in [j for j in pending if ready(j)]:
                 if id(job.point) in outcomes:  # its run ended in an earlier job (e.g. diverged before its probe step)
                     pending.remove(job)
                     continue
@@ -234,7 +238,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                                       if j.point is job.point and j.done())  # a larger group's) wait on them
             eta_s = times.seconds_left([(id(j), timed_work(j), steps_fraction(j)) for j, _, _ in running],
                                        [timed_work(j) for j in pending], options.parallelism)
-            if not (ended_now and free and any(all(id(a) in ended_well for a in j.after) for j in pending)):
+            if not (ended_now and free and any(ready(j) for j in pending)):
                 report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
             # else a job starts at once in the freed slot: its line (event) says both, not two lines 5 ms apart
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
