@@ -108,12 +108,16 @@ def test_each_iteration_reports_the_problems_stopped_and_changes_nothing():
     assert len(stopped) == quiet.n_iter_S.max() + 1  # one per iteration, and the end
 
 
-def test_a_pair_whose_y_dot_y_underflows_is_kept_as_before_without_a_warning():
-    """y = 1e-170: y.y underflows to 0 while s.y = 1e-170 > 0 (was: numpy's 'divide by zero' RuntimeWarning, with
-    the source line, in `sweep experiment otr`'s output). The history is what the division gave before."""
+def test_a_pair_whose_y_dot_y_underflows_is_skipped_without_a_warning():
+    """y = 1e-170: y.y underflows to 0 while s.y = 1e-170 > 0. The pair's scale s.y / y.y would be inf
+    (the next direction inf or nan: the problem stopped by its line search), and numpy warned 'divide by
+    zero' with the source line in `sweep experiment otr`'s output. It is skipped as a non-positive
+    curvature is (rho 0, the scale unchanged); the other problem's pair is kept."""
     history = History.empty(m=2, p=1, k=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         history.push(0, np.array([[1.0, 1.0]]), np.array([[1e-170, 2.0]]))
-    np.testing.assert_array_equal(history.rho_MxW[0], [1e170, 0.5])
-    np.testing.assert_array_equal(history.gamma_W, [np.inf, 0.5])
+        direction = history.direction(np.array([[1.0, 1.0]]), 1)
+    np.testing.assert_array_equal(history.rho_MxW[0], [0.0, 0.5])
+    np.testing.assert_array_equal(history.gamma_W, [1.0, 0.5])
+    assert np.all(np.isfinite(direction))

@@ -139,7 +139,8 @@ def next_trial(lo_J, hi_J, f_lo_J, gd_lo_J, f_hi_J) -> np.ndarray:
 class History:
     """The last m (s, y) pairs of the W running problems, in a ring of m slots shared by all:
     every iteration writes one slot per problem, an empty pair (rho = 0, a no-op in the
-    two-loop recursion) where the step failed or the curvature s.y was not positive."""
+    two-loop recursion) where the step failed, the curvature s.y was not positive, or 1 / s.y or
+    s.y / y.y is not finite."""
 
     s_MxPxW: np.ndarray
     y_MxPxW: np.ndarray
@@ -161,15 +162,18 @@ class History:
 
     def push(self, it: int, step_PxW: np.ndarray, dy_PxW: np.ndarray) -> None:
         sy_W, yy_W = dot(step_PxW, dy_PxW), dot(dy_PxW, dy_PxW)
-        keep_W = (sy_W > 0) & (sy_W > 1e-12 * yy_W)
+        # A pair is kept where its curvature s.y is positive against y.y and both 1 / s.y and the
+        # scale s.y / y.y are finite: y.y underflows to 0 where y is below ~1e-162 though s.y > 0
+        # (seen in `sweep experiment otr`'s subscaling fit), and such a pair, whose scale would be
+        # inf and the next direction inf or nan, is skipped as a non-positive curvature is.
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            rho_W, gamma_W = 1.0 / sy_W, sy_W / yy_W
+        keep_W = (sy_W > 1e-12 * yy_W) & (yy_W > 0) & np.isfinite(rho_W) & np.isfinite(gamma_W)
         slot = it % len(self.rho_MxW)
         self.s_MxPxW[slot] = step_PxW
         self.y_MxPxW[slot] = dy_PxW
-        # y.y underflows to 0 where y is below ~1e-162 though s.y > 0 (seen in `sweep experiment otr`'s
-        # subscaling fit): s.y / 0 = inf as before, without numpy's RuntimeWarning in the command's output.
-        with np.errstate(divide="ignore", over="ignore"):
-            self.rho_MxW[slot] = np.where(keep_W, 1.0 / np.where(keep_W, sy_W, 1.0), 0.0)
-            self.gamma_W = np.where(keep_W, sy_W / np.where(keep_W, yy_W, 1.0), self.gamma_W)
+        self.rho_MxW[slot] = np.where(keep_W, rho_W, 0.0)
+        self.gamma_W = np.where(keep_W, gamma_W, self.gamma_W)
 
     def forget(self, rows_W: np.ndarray) -> None:
         self.rho_MxW[:, rows_W] = 0.0
