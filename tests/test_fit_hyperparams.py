@@ -133,11 +133,65 @@ def test_a_best_inside_the_grid_with_an_end_within_noise_is_not_a_vertex():
     group, other = find_optima(table, "lr").groups
     assert group.status == "clipped" and group.opt_value == 1.5e-3 and group.opt_loss == 3.0
     assert group.note.startswith("the grid's lowest 0.001 (loss 3.005) and highest 0.002 (loss 3.01) are within noise "
-                                 "of the best 3 at 0.0015 (Z = 2 combined standard errors): the optimum is not "
-                                 "bracketed below and above; the parabola's vertex")
+                                 "of the best 3 at 0.0015 (Z = 2 combined standard errors, each assumed 0.2% of the "
+                                 "run's loss: none in the table): the optimum is not bracketed below and above; the "
+                                 "parabola's vertex 0.001341, level with the best loss, is not taken")
     assert other.status == "vertex"
     steep = table_of([1e18] * 3, [3.1, 3.0, 3.1], lr_R=lr)  # both ends 0.1 above: bracketed
     assert find_optima(steep, "lr").groups[0].status == "vertex"
+
+
+def test_a_note_within_noise_says_the_standard_errors_were_measured_or_assumed():
+    """The note said "(Z = 2 combined standard errors)" alone where the table had none and every run counted
+    with an assumed 0.2% of its loss: whether an end is "within noise" then rests on that assumption."""
+    lr = [1e-3, 1.5e-3, 2e-3]
+    measured = replace(table_of([1e18] * 3, [3.005, 3.0, 3.01], lr_R=lr), loss_stderr_R=np.full(3, 0.004))
+    note = find_optima(measured, "lr").groups[0].note
+    assert "(Z = 2 combined standard errors): the optimum is not bracketed below and above" in note
+    assumed = find_optima(table_of([1e18] * 3, [3.005, 3.0, 3.01], lr_R=lr), "lr").groups[0].note
+    assert "(Z = 2 combined standard errors, each assumed 0.2% of the run's loss: none in the table)" in assumed
+
+
+def test_a_vertex_level_with_or_above_the_best_reads_level_not_minus_zero_percent():
+    """Was "the parabola's vertex 0.004921, -0.0% below the best loss" (misfit.csv, 62M at 4.2B tokens)."""
+    lr = [1e-3, 2e-3, 4e-3, 8e-3]
+    note = find_optima(table_of([1e18] * 4, [3.7498, 3.6445, 3.5906, 3.6064], lr_R=lr), "lr").groups[0].note
+    assert "the parabola's vertex 0.004923, level with the best loss, is not taken" in note
+
+
+def test_losses_tied_at_the_best_are_named_not_broken_by_the_grid_s_order():
+    """misfit.csv's 62M cell at 0.21B tokens: lr 0.002 and 0.004 both 5.5648 (copied rows). np.argmin took
+    the first, so the note read "the best sampled value 0.002 is the grid's lowest" (extend below) as if 0.002
+    alone were best; the tie is now named, and the grid's lowest, level with the best, leaves it open below."""
+    lr = [2e-3, 4e-3, 8e-3]
+    group = find_optima(table_of([1e18] * 3, [5.5648123, 5.5648123, 5.6260123], lr_R=lr), "lr").groups[0]
+    assert group.status == "clipped" and "is the grid's lowest" not in group.note
+    assert group.note.startswith("the grid's lowest 0.002 (loss 5.565) is within noise of the best 5.565, shared by "
+                                 "0.002 and 0.004 (copies of one loss, see the copied losses; the grid cannot tell "
+                                 "them apart)")
+    assert "the optimum is not bracketed below;" in group.note
+    tie = find_optima(table_of([1e18] * 3, [5.5648, 5.5648, 5.6260], lr_R=lr), "lr").groups[0].note
+    assert "shared by 0.002 and 0.004 (a tie to the last digit;" in tie  # 4 decimals: not called copies
+
+
+def test_a_flat_cell_reads_flat_as_the_findings_read_it():
+    """misfit.csv's 62M cell at 1.57B tokens: section 5 said "the grid's lowest, not bracketed" while the
+    Findings called the same cell FLAT (every lr within noise of the best over 4x); one rule, one reading."""
+    lr = [2e-3, 4e-3, 8e-3]
+    group = find_optima(table_of([1e18] * 3, [3.8366, 3.8366, 3.8441], lr_R=lr), "lr").groups[0]
+    assert group.status == "clipped" and group.note.startswith(
+        "every value from 0.002 to 0.008 (4x) is within noise of the best 3.837, shared by 0.002 and 0.004")
+    assert group.note.endswith("the loss does not depend on it there (FLAT), the optimum is not bracketed")
+
+
+def test_a_vertex_below_every_measured_loss_by_more_than_noise_says_so():
+    """misfit.csv's 1.18B cell: an exact 3-point parabola dragged by a +10.6% point put the vertex loss 2.673
+    0.45% below every run, and nothing said so."""
+    table = table_of([1e18] * 3, [2.7044, 2.6851, 2.9692], lr_R=[4e-4, 1e-3, 4e-3])
+    group = find_optima(table, "lr").groups[0]
+    assert group.status == "vertex" and group.note.startswith(
+        "the parabola's vertex loss 2.673 is 0.4% below every measured loss, more than the noise (Z = 2 combined")
+    assert find_optima(table_of([1e18] * 3, [2.9, 2.8, 2.9], lr_R=[1e-3, 2e-3, 4e-3]), "lr").groups[0].note is None
 
 
 def test_bad_input_is_an_error():

@@ -28,7 +28,12 @@ of the grid wherever the vertex falls (nothing sampled turns up beyond it: the F
 a best value inside the grid with a grid end within noise of it (`bracketed_sides`: the noise rule
 of sweep/fit/noise.py, the one decision the Findings' U / EDGE read too, `ucurve_shape`): the grid
 does not bracket the optimum, and the best sampled value stands, not a vertex extrapolated below
-every measured loss. A parabola opening downward gives the best sampled value ("no_curvature").
+every measured loss. A cell the Findings call FLAT (`ucurve_shape`: every value within noise of the best)
+is "clipped" with a note saying so; values sharing the best loss to the last digit are named in the
+note (the grid's order does not pick one: a tie with a grid end leaves that side open, as
+`bracketed_sides` reads it). A vertex whose loss lies below every measured loss by more than the noise
+says so in its note. The notes say where the standard errors were assumed (noise.noise_rule_text).
+A parabola opening downward gives the best sampled value ("no_curvature").
 Only "vertex" groups (and cells) enter the laws unless include_flagged=True. Groups with fewer than 3 distinct values are skipped and reported; none left
 is an error.
 
@@ -65,9 +70,9 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.isoflop import Parabola, PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
-from sweep.fit.noise import Z, lower_by, same_within_noise, stderr_or_fallback
+from sweep.fit.noise import lower_by, noise_rule_text, same_within_noise, stderr_or_fallback
 from sweep.fit.points import setting_table
-from sweep.fit.table import RunsTable, jsonable, validate
+from sweep.fit.table import RunsTable, copied_values, jsonable, validate
 
 PARAMS = ("lr", "batch_size")
 BY = ("flops", "n_params", "cell")
@@ -472,16 +477,25 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
     if not parabola.opens_upward:
         return HyperparamGroup(**base, status="no_curvature", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
                                note="the parabola around the best opens downward: the best sampled value stands")
+    stderr_X, fallback_X = point_stderrs(table, members[best_X])
+    noise = noise_rule_text(bool(fallback_X.any()))
+    best = _best_text(value_X, loss_X, copied_values(table.loss_R))
+    clipped_here = dict(status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]))
+    if ucurve_shape(value_X, loss_X, stderr_X)[0] == FLAT:  # as the Findings read the cell
+        return HyperparamGroup(**base, **clipped_here, note=(
+            f"every value from {value_X[0]:.4g} to {value_X[-1]:.4g} ({value_X[-1] / value_X[0]:.3g}x) is within "
+            f"noise of {best} ({noise}): the loss does not depend on it there (FLAT), the optimum is not bracketed"))
     x = parabola.vertex
-    if i in (0, len(value_X) - 1) and logv_X[0] < x < logv_X[-1]:  # nothing seen turns up beyond the best
+    tied = int((loss_X == loss_X[i]).sum()) > 1  # the grid's order would pick among equal losses
+    if not tied and i in (0, len(value_X) - 1) and logv_X[0] < x < logv_X[-1]:  # nothing seen turns up beyond it
         end = "lowest" if i == 0 else "highest"
-        return HyperparamGroup(**base, status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
+        return HyperparamGroup(**base, **clipped_here,
                                note=f"the best sampled value {value_X[i]:.4g} is the grid's {end}: the optimum is not "
                                     f"bracketed (the parabola's vertex {np.exp(x):.4g} is not taken)")
-    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, point_stderrs(table, members[best_X])[0]))
-    if 0 < i < len(value_X) - 1 and not (below and above):  # the best inside the grid, an end within noise of it
-        return HyperparamGroup(**base, status="clipped", opt_value=float(value_X[i]), opt_loss=float(loss_X[i]),
-                               note=_not_bracketed(value_X, loss_X, below, above, parabola))
+    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, stderr_X))
+    if (tied or 0 < i < len(value_X) - 1) and not (below and above):  # an end within noise of the best
+        return HyperparamGroup(**base, **clipped_here,
+                               note=_not_bracketed(value_X, loss_X, below, above, parabola, best, noise))
     clipped = float(np.clip(x, logv_X[0], logv_X[-1]))
     if clipped != x:  # the grid's end itself (exp(ln 0.03) is 0.029999999999999995)
         end = float(value_X[0] if clipped == logv_X[0] else value_X[-1])
@@ -489,20 +503,40 @@ def fit_group(table: RunsTable, values_R: np.ndarray, in_group_R: np.ndarray, ke
                                opt_loss=float(parabola(clipped)),
                                note=f"the vertex {np.exp(x):.4g} lies outside the sampled "
                                     f"[{value_X[0]:.4g}, {value_X[-1]:.4g}]: clipped")
-    return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=float(parabola(x)))
+    opt_loss = float(parabola(x))
+    below_every = bool(lower_by(opt_loss, 0.0, loss_X[i], stderr_X[i]))
+    return HyperparamGroup(**base, status="vertex", opt_value=float(np.exp(x)), opt_loss=opt_loss, note=(
+        f"the parabola's vertex loss {opt_loss:.4g} is {(loss_X[i] - opt_loss) / loss_X[i]:.1%} below every measured "
+        f"loss, more than the noise ({noise}): that depth rests on the parabola's shape, not on a run"
+        if below_every else None))
 
 
-def _not_bracketed(value_X: np.ndarray, loss_X: np.ndarray, below: bool, above: bool, parabola: Parabola) -> str:
-    """The note of a U-curve whose best value is inside the grid while a grid end lies within noise
-    of the best: the optimum is not bracketed there, and the vertex is not taken."""
+def _best_text(value_X: np.ndarray, loss_X: np.ndarray, copied: np.ndarray) -> str:
+    """'the best LOSS at VALUE', or where several values share the best loss to the last digit,
+    which ones (the grid's order would otherwise pick one), and whether the table's copied losses
+    hold it (sweep/fit/table.py copied_values)."""
+    i = int(np.argmin(loss_X))
+    tied_X = loss_X == loss_X[i]
+    if tied_X.sum() == 1:
+        return f"the best {loss_X[i]:.4g} at {value_X[i]:.4g}"
+    what = "copies of one loss, see the copied losses" if np.isin(loss_X[i], copied) else "a tie to the last digit"
+    return (f"the best {loss_X[i]:.4g}, shared by {' and '.join(f'{v:.4g}' for v in value_X[tied_X])} ({what}; the "
+            "grid cannot tell them apart)")
+
+
+def _not_bracketed(value_X: np.ndarray, loss_X: np.ndarray, below: bool, above: bool, parabola: Parabola,
+                   best: str, noise: str) -> str:
+    """The note of a U-curve whose best value is inside the grid (or tied with another) while a grid
+    end lies within noise of the best (`best`: _best_text; `noise`: noise_rule_text): the optimum
+    is not bracketed there, and the vertex is not taken."""
     i = int(np.argmin(loss_X))
     ends = [f"{which} {value_X[k]:.4g} (loss {loss_X[k]:.4g})" for which, k, bracketed
             in (("lowest", 0, below), ("highest", -1, above)) if not bracketed]
     side = "below and above" if not (below or above) else "below" if not below else "above"
     depth = (loss_X[i] - parabola(parabola.vertex)) / loss_X[i]
-    return (f"the grid's {' and '.join(ends)} {'is' if len(ends) == 1 else 'are'} within noise of the best "
-            f"{loss_X[i]:.4g} at {value_X[i]:.4g} (Z = {Z:g} combined standard errors): the optimum is not "
-            f"bracketed {side}; the parabola's vertex {np.exp(parabola.vertex):.4g}, {depth:.1%} below the best loss, "
+    where = "level with the best loss" if round(100 * depth, 1) <= 0 else f"{depth:.1%} below the best loss"
+    return (f"the grid's {' and '.join(ends)} {'is' if len(ends) == 1 else 'are'} within noise of {best} ({noise}): "
+            f"the optimum is not bracketed {side}; the parabola's vertex {np.exp(parabola.vertex):.4g}, {where}, "
             "is not taken")
 
 

@@ -27,6 +27,14 @@ def stderr_or_fallback(loss: float, stderr: float | None) -> float:
     return float(stderr)
 
 
+def noise_rule_text(assumed: bool) -> str:
+    """The noise rule as a note names it, saying where the standard errors were assumed (`assumed`:
+    some run compared had none recorded, so FALLBACK_RELATIVE_STDERR of its loss stood in)."""
+    rule = f"Z = {Z:g} combined standard errors"
+    return rule + (f", each assumed {FALLBACK_RELATIVE_STDERR:.1%} of the run's loss: none in the table" if assumed
+                   else "")
+
+
 def combined(se_a: Any, se_b: Any) -> Any:
     return _plain(np.hypot(se_a, se_b))
 
