@@ -77,8 +77,85 @@ def test_lr_ucurve_cannot_tell_when_the_grid_does_not_bracket_the_optimum():
     assert finding.rows[1][-1] == f"{EDGE} (open above)"
     edge = max(finding.details["cells"], key=lambda c: c["n_params"])
     low, high = edge["optimum_interval"]
-    assert edge["optimum"] == pytest.approx(LRS[-1]) and low <= edge["optimum"] <= high
+    assert edge["optimum"] == pytest.approx(LRS[-1]) and low <= edge["optimum"] and high is None
+    assert edge["optimum_interval_open"] == "above"
     assert "(at the grid's end: the optimum may lie beyond)" in finding.rows[1][4]
+
+
+def test_an_edge_cell_s_interval_is_open_beyond_the_grid_not_of_zero_width():
+    """misfit.csv's report printed '0.004 [0.004, 0.004] (at the grid's end: the optimum may lie beyond)' for 15
+    cells: a 95% interval of no width beside 'may lie beyond'. The side the grid leaves open is open."""
+    lrs = np.array([1e-3, 2e-3, 4e-3])
+    table = make_table([(7.68e7, lrs, [4.7698, 4.5198, 4.4432])], stderr=None)
+    (curve,) = ucurves(table, "lr", **FAST)
+    assert curve.shape == EDGE and curve.open_side == "above"
+    assert curve.interval == (0.004, np.inf) and curve.interval_open == "above"
+    row = curve.row()[4]
+    assert row.startswith("0.004 [>= 0.004]") and "[0.004, 0.004]" not in row
+    assert curve.to_dict()["optimum_interval"] == [0.004, None]
+    flat = make_table([(1e8, LRS, 3.0 + 1e-4 * (np.arange(len(LRS)) % 2))])
+    (curve,) = ucurves(flat, "lr", **FAST)
+    assert curve.shape == FLAT and curve.interval_open == "both" and curve.row()[4].startswith("0.001 [-]")
+
+
+def test_redraws_that_lose_a_bracket_open_the_interval_on_that_side():
+    """misfit.csv's 1.18B cell (lr 0.0004, 0.001, 0.004; losses 2.7044, 2.6851, 2.9692; no stderr: 0.2% each):
+    29% of redraws lose the lower bracket and were recorded at 0.001, the interval's top, so the interval read
+    [0.000693, 0.001], mixing the vertex with the best sampled value. More than 2.5% open below: open below."""
+    (curve,) = ucurves(make_table([(1.18e9, [4e-4, 1e-3, 4e-3], [2.7044, 2.6851, 2.9692])], stderr=None), "lr",
+                       resamples=2000, seed=0)
+    assert curve.shape == U and curve.is_vertex and curve.opt_value == pytest.approx(7.042e-4, rel=1e-3)
+    assert curve.interval_open == "below" and curve.interval[1] >= curve.opt_value
+    assert curve.row()[4].startswith("0.000704") and "[<= " in curve.row()[4]
+    (steep,) = ucurves(make_table(lr_cells([(1e7, 5e-3)])), "lr", **FAST)  # no redraw loses a bracket: closed
+    assert steep.interval_open is None and steep.interval[0] < 5e-3 < steep.interval[1]
+
+
+def table_of_cells(cells, stderr=None):
+    """cells: (N, tokens, lrs, losses) each; no loss_stderr column (stderr None)."""
+    n_R = np.concatenate([np.full(len(v), n, dtype=float) for n, _, v, _ in cells])
+    t_R = np.concatenate([np.full(len(v), t, dtype=float) for _, t, v, _ in cells])
+    lr_R = np.concatenate([np.asarray(v, dtype=float) for _, _, v, _ in cells])
+    loss_R = np.concatenate([np.asarray(loss, dtype=float) for _, _, _, loss in cells])
+    return RunsTable(tuple(f"run{i}" for i in range(len(n_R))), n_R, t_R, loss_R, 6 * n_R * t_R, lr_R=lr_R,
+                     batch_size_R=np.full(len(n_R), 64.0),
+                     loss_stderr_R=None if stderr is None else np.full(len(n_R), stderr), source="test")
+
+
+def test_a_flat_cell_resting_on_copied_losses_cannot_decide_lr_ucurve():
+    """misfit.csv: the only FLAT cell (62M, 1.57B tokens) held lr 0.002 and 0.004 at one copied loss 3.83661234,
+    and lr_ucurve read 'did not hold' off it, the same sentence calling its losses copies."""
+    u = (1e7, 2e8, [1e-3, 3e-3, 1e-2], [3.1201234, 3.0001234, 3.1301234])
+    copied = (6.2e7, 1.57e9, [2e-3, 4e-3, 8e-3], [3.83661234, 3.83661234, 3.84411234])
+    finding = assess_lr_ucurve(table_of_cells([u, copied]), **FAST)
+    assert finding.verdict == CANNOT_TELL
+    assert "2 of its 3 losses are copies of another run's" in finding.because
+    assert "cannot decide the claim" in finding.because
+    measured = (1e8, 2e9, [1e-3, 2e-3, 4e-3], [3.50012, 3.50034, 3.50056])
+    finding = assess_lr_ucurve(table_of_cells([u, copied, measured]), **FAST)
+    assert finding.verdict == NOT_HELD and "N=1e+08" in finding.because
+    assert "(1 FLAT cell(s) resting on copied losses left out)" in finding.because
+
+
+def test_lr_ucurve_quotes_the_flat_cell_nearest_chinchilla_s_twenty_tokens_per_parameter():
+    """oellm's table: 'did not hold' quoted a cell at 126 tokens per parameter, while the claim is about
+    Chinchilla-optimal training and a FLAT cell at 20 existed."""
+    flat = [1e-3, 2e-3, 4e-3]
+    far = (4.76e7, 6e9, flat, [3.50012, 3.50034, 3.50056])  # 126 tokens per parameter, first in the table
+    near = (5.88e8, 1.2e10, flat, [3.10012, 3.10034, 3.10056])  # 20
+    finding = assess_lr_ucurve(table_of_cells([far, near]), **FAST)
+    assert finding.verdict == NOT_HELD
+    assert finding.because.startswith("at N=5.88e+08, T=1.2e+10 (20.4 tokens per parameter) every learning rate")
+    assert "(1 more FLAT cell(s) in the table)" in finding.because
+
+
+def test_a_flat_verdict_says_when_the_noise_was_assumed():
+    """The verdict's "within noise" rested on an assumed 0.2% per run (no stderr in the table), unsaid."""
+    flat = (1e8, 2e9, [1e-3, 2e-3, 4e-3], [3.50012, 3.50034, 3.50056])
+    because = assess_lr_ucurve(table_of_cells([flat]), **FAST).because
+    assert "(loss 3.5001 +- 0.007; Z = 2 combined standard errors, each assumed 0.2% of the run's loss: none" in because
+    because = assess_lr_ucurve(table_of_cells([flat], stderr=1e-3), **FAST).because
+    assert "(loss 3.5001 +- 0.001; Z = 2 combined standard errors)" in because
 
 
 def test_a_best_value_at_the_grid_s_end_stands_inside_its_own_interval():

@@ -605,7 +605,7 @@ def draw_finding_ucurves(curves: Sequence[Any], param: str, ax: Any = None, unit
                     elinewidth=0.8, capsize=2, label=name if labelled else None)
         if c.opt_value is not None:
             loss = float(np.min(c.loss_X))
-            lo, hi = c.interval
+            lo, hi = np.clip(c.interval, c.value_X[0], c.value_X[-1])  # an open side: the bar stops at the grid
             ax.errorbar([c.opt_value], [loss], xerr=[[max(c.opt_value - lo, 0)], [max(hi - c.opt_value, 0)]],
                         fmt="*", color=colour, ms=11, mec="k", mew=0.6, elinewidth=1.4, capsize=3)
     log_axes(ax, label, f"final loss ({unit})", y_log=False)
@@ -631,7 +631,7 @@ def draw_batch_vs_loss(curves: Sequence[Any], fit: Mapping[str, Any] | None, ax:
     for c in curves:
         colour = VIRIDIS(0.9 * norm(c.n_params))
         opt = c.opt_value if c.opt_value is not None else float(c.value_X[int(np.argmin(c.loss_X))])
-        loss, lo, hi = float(np.min(c.loss_X)), *c.interval
+        loss, lo, hi = float(np.min(c.loss_X)), *np.clip(c.interval, c.value_X[0], c.value_X[-1])  # open: grid's end
         ax.errorbar([loss], [opt], xerr=[float(c.stderr_X[int(np.argmin(c.loss_X))])],
                     yerr=[[max(opt - lo, 0)], [max(hi - opt, 0)]], fmt="o", color=colour,
                     mfc=colour if c.is_vertex else "none", ms=6, elinewidth=1, capsize=2,

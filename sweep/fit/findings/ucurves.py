@@ -30,7 +30,16 @@ the best sampled value), with a LEVEL (95%) interval from `resamples` redraws of
 point's loss within its standard error (normal, numpy's generator seeded with `seed`), the
 parabola refitted on each redraw in the same window rule (`parabola_window`) and clipped the same
 way. The redraws' parabolas are fitted all at once (one least-squares solve per window), the same
-fit as isoflop.fit_parabola.
+fit as isoflop.fit_parabola. A redraw whose grid does not bracket its optimum on a side (the same
+`bracketed_sides`) leaves the optimum open there: it stands at its best sampled value, and the
+interval is open on that side (-inf below, +inf above; printed ">= lo", "<= hi", or "-" when open
+on both) where more than (1 - LEVEL) / 2 of the redraws leave it open -- or where the cell itself
+does (EDGE, FLAT): an interval no wider than the grid's end said nothing of what lies beyond it.
+
+lr_ucurve's evidence: a FLAT cell decides "did not hold" only where none of its losses is a copy
+(sweep/fit/table.py copied_values over the table: a copied loss is no second measurement); a FLAT
+cell resting on copies counts as "cannot tell". Of the FLAT cells, the one quoted is the nearest
+CHINCHILLA_TOKENS_PER_PARAM (the claim is about Chinchilla-optimal training).
 
 Letters (README "The science: Letters"): N parameters, T tokens, R runs; and here X the distinct
 values of the swept hyperparameter in one cell, K the redraws, I the cells of the batch-vs-loss
@@ -52,10 +61,11 @@ from sweep.fit.hyperparams import (EDGE, FLAT, FLAT_SPAN, MIN_VALUES, U, Hyperpa
                                    group_cells, near_optimal_bands, parabola_window, point_stderrs, ucurve_shape,
                                    ucurve_table)
 from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
-from sweep.fit.noise import FALLBACK_RELATIVE_STDERR, Z, combined, lower_by
+from sweep.fit.noise import FALLBACK_RELATIVE_STDERR, Z, combined, lower_by, noise_rule_text
 from sweep.fit.table import RunsTable, copied_values
 
 LEVEL = 0.95  # the optimum's and the slope's intervals
+CHINCHILLA_TOKENS_PER_PARAM = 20.0  # lr_ucurve's claim is at Chinchilla-optimal training: its evidence nearest this
 
 LR_CLAIM = ("Final loss against peak learning rate at Chinchilla-optimal training is U-shaped at every model size, "
             "and the optimum moves with size.")
@@ -69,10 +79,12 @@ _SHAPES = (f"per (N, tokens) cell, the best loss at each value; a cell is U when
            f"both grid ends are above it, FLAT when every value is within noise of the best over at least "
            f"{FLAT_SPAN:g}x, else EDGE (the grid does not bracket the optimum); {_NOISE}")
 _OPTIMUM = (f"the optimum is the vertex of a parabola in ln value around the best, its {LEVEL:.0%} interval from "
-            "redrawing every point's loss within its standard error and refitting")
+            "redrawing every point's loss within its standard error and refitting, open on a side where the cell or "
+            f"more than {(1 - LEVEL) / 2:.1%} of the redraws do not bracket the optimum there")
 LR_RULE = (f"{_SHAPES}; {_OPTIMUM}. Held: at least 2 model sizes, every cell U, and the optimum intervals of the "
-           "smallest and largest size do not overlap. Did not hold: some cell is FLAT (no U there). Otherwise cannot "
-           "tell.")
+           "smallest and largest size do not overlap. Did not hold: some cell is FLAT (no U there) and none of its "
+           f"losses is a copy of another (the cell quoted: the nearest {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per "
+           "parameter). Otherwise cannot tell (a FLAT cell resting on copied losses among them).")
 BATCH_RULE = (f"{_SHAPES}. Held: every cell U. Did not hold: in some cell the smallest batch is the best and below "
               "the next batch by the noise rule (small batches better there). Otherwise cannot tell.")
 BATCH_LOSS_RULE = (f"per (N, tokens) cell with at least {MIN_VALUES} batch sizes, {_OPTIMUM}; the best loss with its "
@@ -90,8 +102,9 @@ class UCurve:
     each, stderr_X its standard error (`fallback_X`: the fallback was used; `predicted_X`: a
     run stopped early's predicted loss); `optimum` hyperparams' fit_group of the cell;
     `opt_draws_K` and `best_loss_draws_K` the optimum and the best loss of each redraw;
-    `interval` the optimum's LEVEL interval; `shape` U / FLAT / EDGE, `open_side` (EDGE) the
-    side the grid leaves open: "below", "above" or "both"."""
+    `interval` the optimum's LEVEL interval, -inf / +inf on a side left open; `shape` U / FLAT /
+    EDGE, `open_side` (EDGE) the side the grid leaves open: "below", "above" or "both";
+    `copied_X` whether each point's loss is one of the table's copied losses."""
 
     param: str
     recipe: str | None
@@ -108,6 +121,7 @@ class UCurve:
     interval: tuple[float, float]
     shape: str
     open_side: str | None
+    copied_X: np.ndarray
 
     @property
     def best(self) -> int:
@@ -130,6 +144,16 @@ class UCurve:
         return self.optimum.opt_value
 
     @property
+    def interval_open(self) -> str | None:
+        """The side the optimum's interval leaves open: below | above | both, None when closed."""
+        below, above = math.isinf(self.interval[0]), math.isinf(self.interval[1])
+        return "both" if below and above else "below" if below else "above" if above else None
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.n_params
+
+    @property
     def is_vertex(self) -> bool:
         return self.optimum.status == "vertex"
 
@@ -143,7 +167,7 @@ class UCurve:
             np.isclose(self.opt_value, self.value_X[[0, -1]], rtol=1e-9).any())
         status = (" (at the grid's end: the optimum may lie beyond)" if at_end and not self.is_vertex
                   else "" if self.is_vertex else f" ({self.optimum.status})")
-        optimum = f"{_g(self.opt_value)} [{_g(self.interval[0])}, {_g(self.interval[1])}]{status}"
+        optimum = f"{_opt(self)}{status}"
         fallback = " (fallback)" if self.fallback_X[self.best] else ""
         predicted = " (predicted)" if self.predicted_X[self.best] else ""
         return ((f"{self.recipe}: " if self.recipe else "") + _g(self.n_params), _g(self.tokens),
@@ -157,7 +181,8 @@ class UCurve:
                 "stderr_fallback": self.fallback_X.tolist(), "predicted": self.predicted_X.tolist(),
                 "best_value": self.best_value, "best_loss": self.best_loss, "best_stderr": self.best_stderr,
                 "optimum": self.opt_value, "optimum_status": self.optimum.status,
-                "optimum_interval": list(self.interval), "shape": self.shape, "open_side": self.open_side}
+                "optimum_interval": [v if math.isfinite(v) else None for v in self.interval],
+                "optimum_interval_open": self.interval_open, "shape": self.shape, "open_side": self.open_side}
 
 
 def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[UCurve]:
@@ -165,6 +190,7 @@ def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[
     values of `param` (lr | batch_size), ordered by recipe, N, tokens; [] when none (or the
     table has no such column). `table`: every run, the stopped ones standing with their
     prediction, a setting's seeds averaged (`ucurve_table` is applied)."""
+    copied = copied_values(table.loss_R)
     table = ucurve_table(table)
     values_R = getattr(table, f"{param}_R")
     if values_R is None or len(table) == 0:
@@ -182,7 +208,7 @@ def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[
             if len(np.unique(values_R[runs])) < MIN_VALUES:
                 continue
             out.append(_ucurve(table, param, values_R, runs, recipe or None, float(n_params), float(tokens),
-                               resamples, rng, neighbours))
+                               resamples, rng, neighbours, copied))
     return out
 
 
@@ -191,14 +217,15 @@ def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding 
     curves = ucurves(table, "lr", resamples=resamples, seed=seed)
     if not curves:
         return None
-    flat = [c for c in curves if c.shape == FLAT]
-    if flat:
+    flat = sorted((c for c in curves if c.shape == FLAT), key=lambda c: _from_chinchilla(c))
+    measured = [c for c in flat if not c.copied_X.any()]
+    if measured:
         verdict = NOT_HELD
-        because = _flat_because(flat[0], "lr") + (f" ({len(flat) - 1} more FLAT cell(s) in the table)"
-                                                  if len(flat) > 1 else "")
+        because = _flat_because(measured[0], "lr") + _more_flat(len(measured) - 1, len(flat) - len(measured))
     else:
         moves, problems = _size_moves(curves)
-        problems = [_edge_because(c, "lr") for c in curves if c.shape == EDGE] + problems
+        problems = ([_copied_flat_because(c) for c in flat] + [_edge_because(c, "lr") for c in curves
+                                                                if c.shape == EDGE] + problems)
         if not problems:
             verdict = HELD
             because = ("every cell is U-shaped and the optimum moves with size: " +
@@ -268,7 +295,8 @@ def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Find
 # --- the pieces ---------------------------------------------------------------------------------
 
 def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray, recipe: str | None,
-            n_params: float, tokens: float, resamples: int, rng: np.random.Generator, neighbours: int) -> UCurve:
+            n_params: float, tokens: float, resamples: int, rng: np.random.Generator, neighbours: int,
+            copied: np.ndarray) -> UCurve:
     value_X, loss_X, index_X = best_per_value(values_R[runs], table.loss_R[runs])
     best_R = runs[index_X]
     stderr_X, fallback_X = point_stderrs(table, best_R)
@@ -279,24 +307,29 @@ def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray
     band = near_optimal_bands(table, np.array([key]), np.where(in_cell_R, 0, -1))[0]
     optimum = fit_group(table, values_R, in_cell_R, key, band, neighbours)
     draws_KxX = loss_X + stderr_X * rng.standard_normal((resamples, len(value_X)))
-    opt_draws_K = _redrawn_optima(value_X, draws_KxX, stderr_X, neighbours)
-    tail = 100 * (1 - LEVEL) / 2
-    lo, hi = np.percentile(opt_draws_K, [tail, 100 - tail])
+    opt_draws_K, open_below_K, open_above_K = _redrawn_optima(value_X, draws_KxX, stderr_X, neighbours)
     shape, open_side = ucurve_shape(value_X, loss_X, stderr_X)
+    cell_open = "both" if shape == FLAT else open_side
+    interval = _open_interval(opt_draws_K, open_below_K | (cell_open in ("below", "both")),
+                              open_above_K | (cell_open in ("above", "both")))
     return UCurve(param, recipe, n_params, tokens, value_X, loss_X, stderr_X, fallback_X, predicted_X, optimum,
-                  opt_draws_K, draws_KxX.min(axis=1), (float(lo), float(hi)), shape, open_side)
+                  opt_draws_K, draws_KxX.min(axis=1), interval, shape, open_side, np.isin(loss_X, copied))
 
 
-def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, stderr_X: np.ndarray, neighbours: int) -> np.ndarray:
-    """(K,) the optimum of each redrawn U-curve, as fit_group finds it: a parabola in ln value
-    on hyperparams' window around the redraw's best, its vertex clipped to the sampled range; the
-    redraw's best value where the redraw's grid does not bracket it (hyperparams bracketed_sides,
-    the points' standard errors `stderr_X`: a best at the grid's end, or an end within noise of it)
-    or the parabola opens downward. Without the end's rule an EDGE cell's interval, [0.0062, 0.0066],
-    left out its own estimate 0.01."""
+def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, stderr_X: np.ndarray,
+                    neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(opt_K, open_below_K, open_above_K): the optimum of each redrawn U-curve, as fit_group finds
+    it: a parabola in ln value on hyperparams' window around the redraw's best, its vertex clipped
+    to the sampled range; the redraw's best value where the redraw's grid does not bracket it
+    (hyperparams bracketed_sides, the points' standard errors `stderr_X`: a best at the grid's end,
+    or an end within noise of it) or the parabola opens downward. Without the end's rule an EDGE
+    cell's interval, [0.0062, 0.0066], left out its own estimate 0.01. `open_below_K` /
+    `open_above_K`: the redraw's grid does not bracket its optimum on that side (its best value is
+    no estimate there, only where the grid stops telling: `_open_interval` counts them)."""
     logv_X = np.log(value_X)
     best_K = np.argmin(loss_KxX, axis=1)
     logopt_K = logv_X[best_K].copy()
+    below_K, above_K = bracketed_sides(loss_KxX, stderr_X)  # as hyperparams fit_group decides
     for i in np.unique(best_K):
         lo, hi = parabola_window(int(i), len(value_X), neighbours)
         x_W = logv_X[lo:hi] - logv_X[lo:hi].mean()
@@ -305,11 +338,24 @@ def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, stderr_X: np.ndar
         c_3xK = np.linalg.lstsq(design_Wx3, loss_KxX[draws, lo:hi].T, rcond=None)[0]
         upward_K = c_3xK[0] > 0
         vertex_K = logv_X[lo:hi].mean() - c_3xK[1] / (2 * np.where(upward_K, c_3xK[0], 1.0))
-        below_K, above_K = bracketed_sides(loss_KxX[draws], stderr_X)  # as hyperparams fit_group decides
-        logopt_K[draws] = np.where(upward_K & below_K & above_K, np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
+        bracketed_K = below_K[draws] & above_K[draws]
+        logopt_K[draws] = np.where(upward_K & bracketed_K, np.clip(vertex_K, logv_X[0], logv_X[-1]), logv_X[i])
     sampled_K = np.isin(logopt_K, logv_X)  # a sampled value itself, not exp(ln value) a digit off
-    return np.where(sampled_K, value_X[np.searchsorted(logv_X, logopt_K).clip(0, len(value_X) - 1)],
-                    np.exp(logopt_K))
+    opt_K = np.where(sampled_K, value_X[np.searchsorted(logv_X, logopt_K).clip(0, len(value_X) - 1)],
+                     np.exp(logopt_K))
+    return opt_K, ~below_K, ~above_K
+
+
+def _open_interval(opt_K: np.ndarray, open_below_K: np.ndarray, open_above_K: np.ndarray) -> tuple[float, float]:
+    """The LEVEL interval of the redrawn optima `opt_K`, a redraw left open below ranked below
+    every estimate (-inf) and one left open above above every one (+inf): a side is open (-inf,
+    +inf) where more than (1 - LEVEL) / 2 of the redraws leave it open; else that side's
+    percentile of the whole sample, read off the redraws not open on it."""
+    tail = (1 - LEVEL) / 2
+    below, above = float(open_below_K.mean()), float(open_above_K.mean())
+    lo = -math.inf if below > tail else float(np.quantile(opt_K[~open_below_K], (tail - below) / (1 - below)))
+    hi = math.inf if above > tail else float(np.quantile(opt_K[~open_above_K], (1 - tail) / (1 - above)))
+    return lo, hi
 
 
 def _size_moves(curves: Sequence[UCurve]) -> tuple[list[tuple[UCurve, UCurve]], list[str]]:
@@ -373,13 +419,32 @@ def _finding(name: str, claim: str, rule: str, verdict: str, because: str, curve
 
 def _flat_because(c: UCurve, param: str, claim: bool = True) -> str:
     label = PARAM_LABEL[param]
-    text = (f"at {c.where()} every {label} from {_g(c.value_X[0])} to {_g(c.value_X[-1])} "
-            f"({c.value_X[-1] / c.value_X[0]:.3g}x) is within noise of the best (loss {c.best_loss:.4f} +- "
-            f"{c.best_stderr:.2g})")
-    copies = int(np.isin(c.loss_X, copied_values(c.loss_X)).sum())
+    text = (f"at {c.where()} ({c.tokens_per_param:.3g} tokens per parameter) every {label} from "
+            f"{_g(c.value_X[0])} to {_g(c.value_X[-1])} ({c.value_X[-1] / c.value_X[0]:.3g}x) is within noise of the "
+            f"best (loss {c.best_loss:.4f} +- {c.best_stderr:.2g}; {noise_rule_text(bool(c.fallback_X.any()))})")
+    copies = int(c.copied_X.sum())
     copied = (f"; {copies} of its {len(c.loss_X)} losses are one another's to the last digit, copies rather than "
               "runs (see the copied losses above)") if copies else ""
     return text + (f": the loss does not depend on the {label} there, no U" if claim else ": no U") + copied
+
+
+def _copied_flat_because(c: UCurve) -> str:
+    """Why a FLAT cell resting on copied losses decides nothing."""
+    return (f"at {c.where()} every lr from {_g(c.value_X[0])} to {_g(c.value_X[-1])} is within noise of the best, "
+            f"but {int(c.copied_X.sum())} of its {len(c.loss_X)} losses are copies of another run's (see the copied "
+            "losses above): no second measurement, so that flat curve cannot decide the claim")
+
+
+def _more_flat(measured: int, copied: int) -> str:
+    """' (N more FLAT cell(s) in the table; M FLAT cell(s) resting on copied losses left out)'."""
+    parts = ([f"{measured} more FLAT cell(s) in the table"] if measured else []) + (
+        [f"{copied} FLAT cell(s) resting on copied losses left out"] if copied else [])
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _from_chinchilla(c: UCurve) -> float:
+    """How far a cell's tokens per parameter lie from Chinchilla's 20, in ln."""
+    return abs(math.log(c.tokens_per_param / CHINCHILLA_TOKENS_PER_PARAM))
 
 
 def _edge_because(c: UCurve, param: str) -> str:
@@ -396,7 +461,10 @@ def _summary(reasons: Sequence[str], shown: int = 2) -> str:
 
 
 def _opt(c: UCurve) -> str:
-    return f"{_g(c.opt_value)} [{_g(c.interval[0])}, {_g(c.interval[1])}]"
+    """'OPT [LO, HI]', an interval open on a side as '[>= LO]' / '[<= HI]', open on both '[-]'."""
+    lo, hi = c.interval
+    shown = {None: f"{_g(lo)}, {_g(hi)}", "below": f"<= {_g(hi)}", "above": f">= {_g(lo)}", "both": "-"}
+    return f"{_g(c.opt_value)} [{shown[c.interval_open]}]"
 
 
 def _g(value: Any) -> str:
