@@ -89,6 +89,13 @@ def test_a_published_tables_column_names_are_read_and_said():
     assert paper.columns_read == {"n_params": "N", "tokens": "D", "loss": "L", "lr": "learning_rate"}
 
 
+def test_a_published_loss_standard_error_column_is_read_as_loss_stderr():
+    """OpenEuroLLM's lr table gives each loss's standard error as `loss_se`: it was not read, and every run
+    counted with the assumed 0.2% of its loss."""
+    table = from_frame(pd.DataFrame({"N": [1e6, 2e6], "D": [2e7, 4e7], "loss": [3.2, 3.0], "loss_se": [0.001, 0.002]}))
+    assert table.loss_stderr_R.tolist() == [0.001, 0.002] and table.columns_read["loss_stderr"] == "loss_se"
+
+
 def test_a_columns_own_name_wins_over_its_aliases_and_one_letter_names_keep_their_case():
     frame = pd.DataFrame({"n_params": [1e6, 2e6], "params": [9.0, 9.0], "tokens": [2e7, 4e7],
                           "final_eval_loss": [3.2, 3.0], "eval_loss": [9.0, 9.0]})

@@ -43,6 +43,7 @@ COLUMN_ALIASES = {
     "lr": ("learning_rate", "peak_lr", "learning_rate_peak", "peak_learning_rate", "max_lr"),
     "batch_size": ("bs", "batch", "train_batch_size", "global_batch_size", "global_bs"),
     "weight_decay": ("wd",),
+    "loss_stderr": ("loss_se", "loss_sem", "eval_loss_stderr", "eval_loss_se", "val_loss_se"),  # the loss's standard error
     "epochs": ("epoch", "n_epochs", "num_epochs"),  # passes over the training data (repeated tokens: MAX_EPOCHS)
     "seed": ("random_seed", "run_seed", "replicate"),  # runs alike but for it are averaged (sweep/fit/points.py)
     "run": ("name", "run_name"),  # a W&B runs export's Name
