@@ -247,6 +247,9 @@ def test_batch_ucurve_did_not_hold_where_the_smallest_batch_is_best_beyond_noise
     finding = assess_batch_ucurve(make_table(batch_cells([(1e7, 100.0), (1e8, 8.0)]), "batch_size"), **FAST)
     assert finding.verdict == NOT_HELD
     assert "smallest batch 32 is the best" in finding.because and "N=1e+08" in finding.because
+    assert "standard errors; Z = 2 combined standard errors): small batches" in finding.because
+    assumed = assess_batch_ucurve(make_table(batch_cells([(1e7, 100.0), (1e8, 8.0)]), "batch_size", stderr=None), **FAST)
+    assert "each assumed 0.2% of the run's loss: none in the table): small batches" in assumed.because
 
 
 def test_batch_ucurve_cannot_tell_when_the_largest_batch_is_best():

@@ -249,8 +249,8 @@ def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Findi
         gap, noise = c.loss_X[1] - c.loss_X[0], Z * combined(c.stderr_X[0], c.stderr_X[1])
         verdict = NOT_HELD
         because = (f"at {c.where()} the smallest batch {_g(c.value_X[0])} is the best, {gap:.3g} below batch "
-                   f"{_g(c.value_X[1])} (more than the noise {noise:.3g}, {gap / noise * Z:.2f} standard errors): "
-                   "small batches are better there")
+                   f"{_g(c.value_X[1])} (more than the noise {noise:.3g}, {gap / noise * Z:.2f} standard errors; "
+                   f"{noise_rule_text(bool(c.fallback_X[:2].any()))}): small batches are better there")
     elif all(c.shape == U for c in curves):
         verdict = HELD
         because = (f"all {len(curves)} cell(s) are U-shaped: the best batch is inside the grid and both ends are "
