@@ -426,3 +426,47 @@ def test_a_learning_rate_s_seeds_are_averaged_so_one_lucky_seed_does_not_move_th
     assert (group.n_values, group.n_runs, group.best_value) == (5, 5, 4e-3)
     assert group.opt_value == pytest.approx(4e-3, rel=0.05)
     assert find_optima(base, "lr", by="cell").groups[0].best_value == 8e-3
+
+
+def open_above_sweep(bracketed=2, open_above=3):
+    """Budgets of 4 lr values each: the first `bracketed` around their optimum, the next `open_above`
+    entirely below it (the best at the grid's highest lr)."""
+    flops, lrs, losses = [], [], []
+    for b, c in enumerate(np.logspace(17, 21, bracketed + open_above)):
+        opt = LR_C * c**LR_E
+        for k in (range(-2, 2) if b < bracketed else range(-7, -3)):
+            flops.append(c)
+            lrs.append(opt * 2.0 ** (k + 0.3))
+            losses.append(2.0 + 0.05 * np.log(lrs[-1] / opt) ** 2)
+    return table_of(flops, losses, lr_R=lrs)
+
+
+def test_a_law_on_a_censored_sample_says_so():
+    """Was silent: misfit.csv's lr law took 22 of 78 cells (54 open above) with nothing said beside
+    its exponents; now a flag names the count used and the sides the others leave open."""
+    law = fit_hyperparameter_law(open_above_sweep(2, 3), "lr")
+    [flag] = law.flags()
+    assert flag.parameter == "exponent"
+    assert "fitted on 2 of the 5 compute budgets with 3 or more lr values" in flag.problem
+    assert "of the other 3, 3 open above" in flag.problem and "censored sample" in flag.problem
+    assert law.to_dict()["identifiability"] == [flag.to_dict()]
+    assert [g.open_side for g in law.groups] == [None, None, "above", "above", "above"]
+    assert fit_hyperparameter_law(open_above_sweep(3, 2), "lr").flags() == []  # most bracketed: no flag
+
+
+def test_a_law_s_error_counts_the_groups_reasons_then_names_a_few():
+    """Was one 8 KB line naming every group's note (OpenEuroLLM's 30 budgets)."""
+    with pytest.raises(ConfigError) as err:
+        fit_hyperparameter_law(open_above_sweep(1, 12), "lr")
+    message = str(err.value)
+    assert ("1 of 13 qualify: 1 with an interior optimum, 12 with the best at an end of the grid. E.g. flops=" in message)
+    assert message.count("flops=") == 4 and "; and 8 more. `sweep report` lists every group's status" in message
+    assert len(message) < 1500
+
+
+def test_the_law_names_its_grouping():
+    """Was only `by: flops`, while `sweep report` fitted every cell and gave another law of the same name."""
+    table = cell_table(GRID_CELLS, step_lr)
+    by_flops = fit_hyperparameter_law(table, "lr").to_dict()
+    assert by_flops["grouping"].startswith("per compute budget (--by flops, the default)")
+    assert fit_hyperparameter_law(table, "lr", by="cell").to_dict()["grouping"].startswith("per (N, tokens) cell")

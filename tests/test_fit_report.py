@@ -265,7 +265,8 @@ def test_section_5_gives_step_law_beside_deepseek_per_cell(full):
     text = sections(result.markdown.read_text())["5"]
     assert "Per (N, tokens) cell" in text
     assert "| law | form | c | exponents | stderr | points | rms ln residual |" in text
-    assert "| DeepSeek (2024), in C | lr_opt = c C^e |" in text
+    assert "| DeepSeek (2024), in C, per (N, tokens) cell | lr_opt = c C^e |" in text
+    assert "`sweep fit --law lr --by cell` gives it; `sweep fit`'s default (--by flops) takes one" in text
     row = f"| Step Law (Li et al. 2025), in N, D | lr_opt = c N^a D^b | {step['c']:.4g} | a = {step['a']:.4g}, "
     assert row in text
     assert "| Step Law (Li et al. 2025), in D | B_opt = c D^b |" in text and "Kaplan (2020)" in text

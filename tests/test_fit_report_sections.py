@@ -135,3 +135,17 @@ def test_an_isoflop_interval_of_no_width_reads_n_a_with_why(tmp_path):
     isoflop = sections(text)["3"]
     assert "95% intervals (10 resamples): n/a, 2 of the used budgets were fitted to exactly 3 sizes" in isoflop
     assert " in [" not in isoflop  # was: a in [0.4516, 0.4516]
+
+
+def test_section_5_names_its_grouping_and_flags_a_law_on_a_censored_sample(tmp_path):
+    """Was silent on both: misfit.csv's law in C was fitted per cell here and per budget by `sweep fit`,
+    on 22 of 78 cells (54 open above) with nothing said beside its exponents."""
+    from tests.test_fit_hyperparams import open_above_sweep
+    fits = fit_all(open_above_sweep(2, 3), None, n_resamples=10, seed=3, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=3,
+                           out_dir=tmp_path, figures={})
+    lr = sections(text)["5"]
+    assert "Per compute budget (as `sweep fit --law lr`, --by flops)" in lr
+    assert "| DeepSeek (2024), in C, per compute budget | lr_opt = c C^e |" in lr
+    assert "- **exponent**: fitted on 2 of the 5 compute budgets with 3 or more lr values" in lr
+    assert "3 open above" in lr

@@ -69,6 +69,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.identify import Flag
 from sweep.fit.isoflop import Parabola, PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
 from sweep.fit.noise import lower_by, noise_rule_text, same_within_noise, stderr_or_fallback
 from sweep.fit.points import setting_table
@@ -129,6 +130,7 @@ class HyperparamGroup:
     n_cells: int = 1
     n_predicted: int = 0
     best_predicted: bool = False
+    open_side: str | None = None  # where the grid leaves the optimum open (`open_side`): below | above | both
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({**self.__dict__, "band": self.band.to_dict()})
@@ -216,6 +218,11 @@ class HyperparamLaw:
     def cells_used(self) -> list[HyperparamGroup]:
         return [g for g in self.cells if _usable(g, self.include_flagged)]
 
+    def flags(self) -> list[Flag]:
+        """What the optima cannot pin down, as the parametric fits' flags (`censoring_flags`)."""
+        cells = self.cells if self.step_law is not None else ()
+        return censoring_flags(self.param, self.by, self.groups, cells, self.include_flagged)
+
     @property
     def alpha_B(self) -> float | None:
         return -1.0 / self.loss_law.exponent if self.loss_law else None
@@ -225,9 +232,13 @@ class HyperparamLaw:
         return self.loss_law.coefficient if self.loss_law else None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"param": self.param, "by": self.by, "coefficient": self.law.coefficient,
+        out: dict[str, Any] = {"param": self.param, "by": self.by,
+                               "grouping": grouping_text(self.by, any(g.n_cells > 1 for g in self.groups)),
+                               "coefficient": self.law.coefficient,
                                "exponent": self.law.exponent, "exponent_stderr": self.law.exponent_stderr,
-                               "groups_used": len(self.used), "power_law": self.law.to_dict(), "band": self.band,
+                               "groups_used": len(self.used),
+                               "identifiability": [flag.to_dict() for flag in self.flags()],
+                               "power_law": self.law.to_dict(), "band": self.band,
                                "include_flagged": self.include_flagged,
                                "step_law": self.step_law.to_dict() if self.step_law else None,
                                "step_law_skipped": self.step_law_skipped,
@@ -307,9 +318,9 @@ def fit_laws(optima: HyperparamOptima, include_flagged: bool = False) -> Hyperpa
         raise ConfigError(f"{A_LAW[param]} in C needs cells with an optimum at 2 or more compute budgets; the "
                           f"{len(used)} of {len(groups)} cells that qualify are all at C = {used[0].key:.3g}")
     if len(used) < 2:
-        notes = "; ".join(_describe(g, by) + f": {g.status}" + (f" ({g.note})" if g.note else "") for g in groups)
         raise ConfigError(f"{A_LAW[param]} needs at least 2 {by} groups with an optimum inside at least {MIN_VALUES} "
-                          f"distinct {param} values; {len(used)} of {len(groups)} qualify ({notes})")
+                          f"distinct {param} values; {len(used)} of {len(groups)} qualify: "
+                          f"{_reasons_summary(groups, by)}")
     law = fit_power_law([g.key for g in used], [g.opt_value for g in used])
     loss_law = None
     if param == "batch_size" and len({g.opt_loss for g in used}) >= 2:
@@ -405,7 +416,8 @@ def _fit_cells(table: RunsTable, values_R: np.ndarray, members: np.ndarray, rel_
         key = float(np.exp(np.log(table.flops_R[runs]).mean()))
         cell_band = near_optimal_bands(table, np.array([key]), np.where(in_cell_R, 0, -1), band)[0]
         cell = fit_group(table, values_R, in_cell_R, key, cell_band, neighbours)
-        cells.append(replace(cell, n_params=float(n_params), tokens=float(tokens)))
+        cells.append(replace(cell, n_params=float(n_params), tokens=float(tokens),
+                             open_side=open_side(table, values_R, runs)))
         cell_runs.append(runs)
     return cells, cell_runs
 
@@ -431,6 +443,104 @@ def _group_optimum(table: RunsTable, values_R: np.ndarray, members: np.ndarray, 
         note = what if note is None else f"{what}; {note}"
     group = replace(chosen, key=float(key), n_runs=len(members), band=group_band, note=note, n_cells=len(cells))
     return group, cell_runs[i]
+
+
+REASON_EXAMPLES = 4  # groups named in a law's error, beside the counts of every reason
+
+
+def _reasons_summary(groups: Sequence[HyperparamGroup], by: str) -> str:
+    """Why the groups gave no optimum for a law: how many of each reason (`reason`), then at most
+    REASON_EXAMPLES groups with their note, and where every group's is listed."""
+    reason_G = [reason(g) for g in groups]
+    counts = {what: reason_G.count(what) for what in REASONS if what in reason_G}
+    first = [reason_G.index(what) for what in counts if what != REASONS[0]]  # one group of each other reason
+    failed = [g for g, what in zip(range(len(groups)), reason_G) if what != REASONS[0]]
+    examples = (first + [g for g in failed if g not in first])[:REASON_EXAMPLES]
+    named = "; ".join(_describe(groups[g], by) + f": {groups[g].status}"
+                      + (f" ({groups[g].note})" if groups[g].note else "") for g in sorted(examples))
+    more = len(failed) - len(examples)
+    return (", ".join(f"{k} {what}" for what, k in counts.items()) + f". E.g. {named}"
+            + (f"; and {more} more" if more > 0 else "")
+            + ". `sweep report` lists every group's status and note (section 5)")
+
+
+REASONS = ("with an interior optimum", "with a grid end within noise of the best", "with the best at an end of the grid",
+           "with the vertex outside the grid", "with a parabola opening downward",
+           f"with too few values (under {MIN_VALUES})")
+
+
+def reason(group: HyperparamGroup) -> str:
+    """A group's optimum in a few words: an interior optimum (vertex), an end within noise of an
+    interior best, the best at an end of the grid, a vertex outside the grid, no curvature, too
+    few values."""
+    if group.status == "vertex":
+        return REASONS[0]
+    if group.status == "skipped":
+        return REASONS[5]
+    if group.status == "no_curvature":
+        return REASONS[4]
+    if group.best_value in (group.value_min, group.value_max):
+        return REASONS[2]
+    return REASONS[1] if group.open_side is not None else REASONS[3]
+
+
+def grouping_text(by: str, several_cells: bool) -> str:
+    """How a law's groups were made, for its output: `by`, and where a budget holds several cells
+    (`several_cells`) that `sweep report` takes every cell instead."""
+    if by == "cell":
+        return "per (N, tokens) cell (--by cell), each cell at its own C"
+    if by == "n_params":
+        return "per model size (--by n_params); a size of several (N, tokens) cells takes its longest-trained cell's"
+    text = "per compute budget (--by flops, the default)"
+    if several_cells:
+        text += ("; a budget of several (N, tokens) cells takes its lowest-loss cell's optimum, while `sweep report` "
+                 "fits every cell at its own C (--by cell gives that law)")
+    return text
+
+
+def open_side(table: RunsTable, values_R: np.ndarray, members: np.ndarray) -> str | None:
+    """Where the grid of the U-curve of the runs `members` leaves the optimum open: below, above,
+    both (`bracketed_sides`: the best at that end, or that end within noise of the best); None
+    where it brackets it on both sides or has fewer than MIN_VALUES values."""
+    value_X, loss_X, best_X = best_per_value(values_R[members], table.loss_R[members])
+    if len(value_X) < MIN_VALUES:
+        return None
+    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, point_stderrs(table, members[best_X])[0]))
+    if below and above:
+        return None
+    return "both" if not (below or above) else "below" if not below else "above"
+
+
+CENSORED_SHARE = 0.5  # a law on fewer than this share of the groups with a grid is flagged (`censoring_flags`)
+GROUPS_OF = {"flops": "compute budgets", "n_params": "model sizes", "cell": "(N, tokens) cells"}
+
+
+def censoring_flags(param: str, by: str, groups: Sequence[HyperparamGroup], cells: Sequence[HyperparamGroup],
+                    include_flagged: bool = False) -> list[Flag]:
+    """A flag per law (the power law in C or N: "exponent"; Step Law's form over `cells`, given
+    where it was fitted: "step_law", unless by cell, where the two read the same cells) fitted on fewer than CENSORED_SHARE of the groups
+    with at least MIN_VALUES values: the others' optima lie outside (or at the edge of) their grid,
+    so the law rests on a censored sample, the groups whose optimum the grid happened to bracket."""
+    laws = [("exponent", GROUPS_OF[by], groups)]
+    if cells and by != "cell":
+        laws.append(("step_law", GROUPS_OF["cell"], cells))
+    flags = []
+    for parameter, what, pool in laws:
+        gridded = [g for g in pool if g.status != "skipped"]
+        used = [g for g in gridded if _usable(g, include_flagged)]
+        if not gridded or len(used) >= CENSORED_SHARE * len(gridded):
+            continue
+        sides = {side: sum(g.open_side == side for g in gridded if g not in used) for side in ("above", "below", "both")}
+        open_text = ", ".join(f"{k} open " + ("on both sides" if side == "both" else side)
+                              for side, k in sides.items() if k)
+        flags.append(Flag(parameter, f"fitted on {len(used)} of the {len(gridded)} {what} with {MIN_VALUES} or more "
+                                     f"{param} values, those whose grid brackets the optimum; of the other "
+                                     f"{len(gridded) - len(used)}, {open_text or 'none open'} (the best at that end of "
+                                     f"the grid or within noise of it): the law rests on a censored sample, selected "
+                                     "for optima inside the grids",
+                          f"widen the {param} grid on the open side of those {what} until the loss rises beyond "
+                          "noise on both sides of each best"))
+    return flags
 
 
 def _describe(group: HyperparamGroup, by: str) -> str:

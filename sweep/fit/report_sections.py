@@ -338,13 +338,17 @@ def _section_hyperparameters(fits: ReportFits, out_dir: Path, figures: dict[str,
                  g.best_run + (" (predicted)" if g.best_predicted else ""), _g(g.best_loss), _g(g.opt_value),
                  g.status, g.note or "")
                 for g in sorted(hyper.groups, key=lambda g: (round(math.log(g.key), 1), g.n_params or 0))]
+        law_name = "lr" if param == "lr" else "batch"
         if hyper.by == "cell":
             what = (f"Per (N, tokens) cell (some compute budget holds several cells, whose optima are not merged), a "
                     f"parabola of the best loss at each {label} in ln({param}); its vertex is the optimum (only "
-                    "'vertex' cells enter the laws).")
+                    f"'vertex' cells enter the laws). The law in C is over the cells, each at its own C: "
+                    f"`sweep fit --law {law_name} --by cell` gives it; `sweep fit`'s default (--by flops) takes one "
+                    "optimum per compute budget, its lowest-loss cell's, and so another law.")
         else:
-            what = (f"Per compute budget, a parabola of the best loss at each {label} in ln({param}); its vertex is "
-                    "the optimum (only 'vertex' budgets enter the laws).")
+            what = (f"Per compute budget (as `sweep fit --law {law_name}`, --by flops), a parabola of the best loss "
+                    f"at each {label} in ln({param}); its vertex is the optimum (only 'vertex' budgets enter the "
+                    "laws).")
         predicted = sum(g.n_predicted for g in hyper.groups)
         if predicted:
             what += (f" {predicted} points are runs stopped early, standing with their predicted final loss "
@@ -358,6 +362,8 @@ def _section_hyperparameters(fits: ReportFits, out_dir: Path, figures: dict[str,
             lines += [_md_table(("law", "form", "c", "exponents", "stderr", "points", "rms ln residual"), law_rows),
                       "", "The rms ln residual is the scatter of the optima about each law: a law in C alone "
                           "scatters where optima at one C differ with (N, D).", ""]
+        if hyper.law is not None and hyper.law.flags():
+            lines += [_cannot_pin_down(hyper.law.flags(), {}), ""]
         if hyper.law is None:
             lines.append(f"Power law not fitted: {fits.skipped[f'{param}_law']}")
         if hyper.step_law is None:
@@ -382,7 +388,8 @@ def _law_rows(hyper: HyperFit) -> list[tuple[Any, ...]]:
     rows = []
     if hyper.law is not None:
         law = hyper.law.law
-        rows.append(("DeepSeek (2024), in C", f"{hyper.param}_opt = c C^e", _g(law.coefficient),
+        per = "per (N, tokens) cell" if hyper.by == "cell" else "per compute budget"
+        rows.append((f"DeepSeek (2024), in C, {per}", f"{hyper.param}_opt = c C^e", _g(law.coefficient),
                      f"e = {law.exponent:.4g}", f"e +- {_g(law.exponent_stderr)}", law.n_points,
                      _g(law.rms_log_residual)))
     step = hyper.step_law
