@@ -180,3 +180,15 @@ def test_fit_recipe_all_prints_the_recipes_side_by_side(tmp_path, capsys, wide_c
     (e_row,) = [line for line in out.splitlines() if line.strip(" │|").startswith("E ")]
     assert f"{fits['a']['E']:.4g}" in e_row and f"{fits['b']['E']:.4g}" in e_row
     assert header.index(" a ") < header.index(" b ")
+
+
+def test_fit_warns_when_its_points_come_from_lr_grids_that_do_not_bracket_the_optimum(tmp_path, capsys):
+    from tests.test_fit_hyperparams import GRID_CELLS, cell_table, step_lr
+
+    fit = cell_table(GRID_CELLS, step_lr, grid=range(-7, -3))  # every grid below its optimum
+    rows = [{"run": f"r{i}", "n_params": n, "tokens": t, "lr": lr, "final_eval_loss": loss}
+            for i, (n, t, lr, loss) in enumerate(zip(fit.n_params_R, fit.tokens_R, fit.lr_R, fit.loss_R))]
+    table = write_runs(tmp_path / "runs.csv", rows, ("run", "n_params", "tokens", "lr", "final_eval_loss"))
+    assert main(["fit", str(table)]) == 0
+    assert ("warning: untuned points: in 9 of the 9 (N, tokens) cells with 3 or more lr values (of 9 cells) the grid "
+            "does not bracket the optimum (open 9 above)") in capsys.readouterr().out

@@ -358,3 +358,13 @@ def test_an_interval_of_no_width_says_why_instead_of_reading_as_an_interval():
     points = ladder_points()
     noisy = table_of(points, table_of(points).loss_R * np.exp(0.003 * rng.standard_normal(len(points))))
     assert fit_isoflop(noisy, n_resamples=20, seed=0).bootstrap.no_width is None
+
+
+def test_a_law_through_two_budgets_says_so_in_its_headline_and_rounds():
+    """Was "a = 0.5727 +- n/a" from OpenEuroLLM's 2 budgets, four digits for a line through 2 points."""
+    fit = fit_isoflop(three_sizes_at_two_budgets())
+    assert fit.headline().startswith("from 2 compute budgets only, a line through 2 points, not a law (no scatter to "
+                                     "judge it by; 3 or more budgets make one): N_opt ~ ")
+    assert f"C^{fit.a:.2g}, T_opt ~ " in fit.headline() and fit.to_dict()["headline"] == fit.headline()
+    many = fit_isoflop(table_of(ladder_points()))
+    assert many.headline().startswith("N_opt = ") and f"over {len(many.used)} budgets" in many.headline()

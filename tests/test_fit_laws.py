@@ -342,3 +342,14 @@ def test_fix_with_a_law_that_holds_nothing_and_runs_of_two_corpora_are_refused()
     mixed[0]["true_entropy_nats"] = 1.5
     with pytest.raises(ConfigError, match=r"different true_entropy_nats \(1.5, 1.7\)"):
         fit_law("chinchilla", from_rows(mixed), fix=["E=true"])
+
+
+def test_a_chinchilla_fit_on_lr_grids_that_do_not_bracket_the_optimum_says_its_points_are_upper_bounds():
+    """Was silent: misfit.csv's 81 points took their loss from lr grids open in 56 cells, upper bounds
+    on the tuned loss, as "(Mis)Fitting Scaling Laws" warns."""
+    from tests.test_fit_hyperparams import GRID_CELLS, cell_table, step_lr
+    open_above = cell_table(GRID_CELLS, step_lr, grid=range(-7, -3))  # every grid below its optimum
+    counts = fit_law("chinchilla", open_above)["untuned_points"]
+    assert counts == {"param": "lr", "cells": 9, "gridded": 9, "open": 9, "open_above": 9, "open_below": 0,
+                      "open_both": 0}
+    assert "untuned_points" not in fit_law("chinchilla", cell_table(GRID_CELLS, step_lr))  # bracketed

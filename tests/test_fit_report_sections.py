@@ -135,6 +135,8 @@ def test_an_isoflop_interval_of_no_width_reads_n_a_with_why(tmp_path):
     isoflop = sections(text)["3"]
     assert "95% intervals (10 resamples): n/a, 2 of the used budgets were fitted to exactly 3 sizes" in isoflop
     assert " in [" not in isoflop  # was: a in [0.4516, 0.4516]
+    assert "From 2 compute budgets only, a line through 2 points, not a law" in isoflop  # was: a = 0.4516 +- n/a
+    assert "+- n/a" not in isoflop
 
 
 def test_section_5_names_its_grouping_and_flags_a_law_on_a_censored_sample(tmp_path):
@@ -149,3 +151,17 @@ def test_section_5_names_its_grouping_and_flags_a_law_on_a_censored_sample(tmp_p
     assert "| DeepSeek (2024), in C, per compute budget | lr_opt = c C^e |" in lr
     assert "- **exponent**: fitted on 2 of the 5 compute budgets with 3 or more lr values" in lr
     assert "3 open above" in lr
+
+
+def test_the_header_says_when_the_points_come_from_lr_grids_that_do_not_bracket_the_optimum(tmp_path):
+    """Was silent: misfit.csv's header said "the best setting of the runs sharing them" while 56 of its
+    81 points' lr grids left the optimum open: upper bounds on the tuned loss."""
+    from tests.test_fit_hyperparams import GRID_CELLS, cell_table, step_lr
+    table = cell_table(GRID_CELLS, step_lr, grid=range(-7, -3))  # every grid below its optimum
+    fits = fit_all(table, None, n_resamples=10, seed=3, cutoff=None, compute=None, recipe=None)
+    text = report_markdown(fits, curves=None, predictions=None, prediction_fraction=None, n_resamples=10, seed=3,
+                           out_dir=tmp_path, figures={})
+    header = text.split("\n## ")[0]
+    assert ("- **Untuned points** (sections 1, 2): in 9 of the 9 (N, tokens) cells with 3 or more lr values (of 9 "
+            "cells) the grid does not bracket the optimum (open 9 above): those points' best loss is an upper bound"
+            in header)

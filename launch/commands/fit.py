@@ -14,6 +14,7 @@ from launch.commands.printing import cell, console, num
 from launch.commands.status import runs_table
 from launch.commands.wandb_target import report_target
 from sweep.errors import ConfigError
+from sweep.fit.hyperparams import upper_bound_text
 from sweep.fit.points import MisfitTest, loss_rises_text
 from sweep.fit.table import copied_losses_text, flops_spread_text, repeated_data_text
 from sweep.results import flatten
@@ -138,6 +139,8 @@ def fit_warnings(result: dict[str, Any], prefix: str = "") -> list[str]:
         lines.append(f"warning: {prefix}copied losses: {copied_losses_text(result['copied_losses'])}")
     if result.get("flops_spread"):
         lines.append(f"warning: {prefix}flops: {flops_spread_text(result['flops_spread'])}")
+    if result.get("untuned_points"):
+        lines.append(f"warning: {prefix}untuned points: {upper_bound_text(result['untuned_points'])}")
     if result.get("loss_rises"):
         lines.append(f"warning: {prefix}loss rising with tokens: {loss_rises_text(result['loss_rises'])}")
     lines += [f"warning: {prefix}{flag['parameter']}: {flag['problem']} (remedy: {flag['remedy']})"

@@ -543,6 +543,48 @@ def censoring_flags(param: str, by: str, groups: Sequence[HyperparamGroup], cell
     return flags
 
 
+UPPER_BOUND_SHARE = 0.25  # of the cells with a grid, the share left open that a parametric fit warns of
+
+
+def upper_bound_cells(param: str, cells: Sequence[HyperparamGroup]) -> dict[str, Any] | None:
+    """Of the (N, tokens) cells with MIN_VALUES or more `param` values, those whose grid leaves the
+    optimum open (`open_side`, by `bracketed_sides`): their best loss, a parametric fit's point
+    (sweep/fit/points.py), is an upper bound on the tuned loss. A dict of the counts (cells, with a
+    grid, open, open below / above / on both sides) where at least UPPER_BOUND_SHARE of those with
+    a grid are open; else None."""
+    gridded = [c for c in cells if c.status != "skipped"]
+    open_cells = [c for c in gridded if c.open_side is not None]
+    if not gridded or len(open_cells) < UPPER_BOUND_SHARE * len(gridded):
+        return None
+    return {"param": param, "cells": len(cells), "gridded": len(gridded), "open": len(open_cells),
+            **{f"open_{side}": sum(c.open_side == side for c in open_cells) for side in ("above", "below", "both")}}
+
+
+def upper_bound_text(counts: dict[str, Any]) -> str:
+    """`upper_bound_cells`' counts in words."""
+    sides = ", ".join(f"{counts[f'open_{side}']} {'on both sides' if side == 'both' else side}"
+                      for side in ("above", "below", "both") if counts[f"open_{side}"])
+    return (f"in {counts['open']} of the {counts['gridded']} (N, tokens) cells with {MIN_VALUES} or more "
+            f"{counts['param']} values (of {counts['cells']} cells) the grid does not bracket the optimum (open "
+            f"{sides}): those points' best loss is an upper bound on the tuned loss, and the law is fitted to it "
+            f"(widen those {counts['param']} grids, or read the fit as one of untuned runs)")
+
+
+def grid_upper_bounds(table: RunsTable) -> dict[str, Any] | None:
+    """`upper_bound_cells` of the table's lr grid, else of its batch-size grid: the first with a
+    cell of MIN_VALUES values and enough cells open; None where neither."""
+    for param in PARAMS:
+        if getattr(table, f"{param}_R") is None:
+            continue
+        try:
+            counts = upper_bound_cells(param, find_optima(table, param, by="cell").cells)
+        except ConfigError:  # no such grid (every value missing, too few runs)
+            continue
+        if counts is not None:
+            return counts
+    return None
+
+
 def _describe(group: HyperparamGroup, by: str) -> str:
     if by == "cell":
         return f"N={group.n_params:.3g} T={group.tokens:.3g}"

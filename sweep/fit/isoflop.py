@@ -306,7 +306,7 @@ class IsoFlopFit(AllocationExponents):
         return [b for b in self.budgets if b.excluded is None]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"approach": 2, "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),
+        out = {"approach": 2, "headline": self.headline(), "a": jsonable(self.a), "a_stderr": jsonable(self.n_opt.exponent_stderr),
                "b": jsonable(self.b), "b_stderr": jsonable(self.d_opt.exponent_stderr),
                "budgets_used": len(self.used), "n_opt": self.n_opt.to_dict(), "d_opt": self.d_opt.to_dict(),
                "budgets": [b.to_dict() for b in self.budgets], "rel_tol": self.rel_tol, "runs": self.runs,
@@ -316,6 +316,20 @@ class IsoFlopFit(AllocationExponents):
             out["bootstrap"] = self.bootstrap.to_dict()
         out["identifiability"] = [flag.to_dict() for flag in self.flags()]
         return out
+
+    def headline(self) -> str:
+        """The law in one line: N_opt = c C^a and T_opt = c C^b over the used budgets, with a's and b's
+        standard errors; through fewer than MIN_USED_BUDGETS budgets, two digits and what it is, a
+        line through that many points and no law judged by its scatter (IsoFlopFit.flags)."""
+        n = len(self.used)
+        if n < MIN_USED_BUDGETS:
+            return (f"from {n} compute budget{'s' if n != 1 else ''} only, a line through {n} point"
+                    f"{'s' if n != 1 else ''}, not a law (no scatter to judge it by; {MIN_USED_BUDGETS} or more budgets "
+                    f"make one): N_opt ~ {self.n_opt.coefficient:.2g} C^{self.a:.2g}, "
+                    f"T_opt ~ {self.d_opt.coefficient:.2g} C^{self.b:.2g}")
+        return (f"N_opt = {self.n_opt.coefficient:.4g} C^a with a = {self.a:.4g} +- {self.n_opt.exponent_stderr:.2g}; "
+                f"T_opt = {self.d_opt.coefficient:.4g} C^b with b = {self.b:.4g} +- {self.d_opt.exponent_stderr:.2g} "
+                f"over {n} budgets")
 
     def flags(self) -> list[Flag]:
         """What the budgets cannot pin down, as the parametric fits' flags: a power law through fewer

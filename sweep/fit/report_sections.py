@@ -18,9 +18,9 @@ from sweep.fit.figures import (PARAM_LABEL, draw_crossover, draw_frontier, draw_
                                draw_loss_vs_n, draw_predicted_vs_actual, draw_residuals, draw_ucurves, save)
 from sweep.fit.findings import needs_line
 from sweep.fit.findings.verdict import Finding
-from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_table
+from sweep.fit.hyperparams import HyperparamGroup, near_optimal_bands, ucurve_table, upper_bound_cells, upper_bound_text
 from sweep.fit.identify import Flag, identifiability_flags, one_per_parameter
-from sweep.fit.isoflop import IsoFlopBudget, group_budgets
+from sweep.fit.isoflop import MIN_USED_BUDGETS, IsoFlopBudget, IsoFlopFit, group_budgets
 from sweep.fit.laws import truth_to_dict
 from sweep.fit.points import loss_rises, loss_rises_text
 from sweep.fit.predict import RunPrediction, summarize
@@ -71,6 +71,9 @@ def _header(fits: ReportFits, n_resamples: int, seed: int) -> str:
     rising = loss_rises(table)
     if rising is not None:
         lines.append(f"- **Loss rising with tokens**: {loss_rises_text(rising)}")
+    untuned = _untuned_points(fits)
+    if untuned is not None:
+        lines.append(f"- **Untuned points** (sections 1, 2): {upper_bound_text(untuned)}")
     if STOPPED_EARLY in table.excluded:
         predicted = len(table.stopped) if table.stopped is not None else 0
         lines.append(f"- Runs stopped early ({table.excluded[STOPPED_EARLY]}): in no fit but the learning-rate and "
@@ -256,6 +259,17 @@ def _cannot_pin_down(flags: list[Flag], fixed: dict[str, float]) -> str:
                      [f"- **{f.parameter}**: {f.problem}. Remedy: {f.remedy}." for f in one_per_parameter(flags)])
 
 
+def _isoflop_law(iso: IsoFlopFit) -> str:
+    """Section 3's law: N_opt = c C^a, T_opt = c C^b with standard errors over the used budgets; from
+    fewer than MIN_USED_BUDGETS, the fit's headline (two digits, and that it is a line, not a law)."""
+    if len(iso.used) < MIN_USED_BUDGETS:
+        headline = iso.headline()
+        return headline[0].upper() + headline[1:]
+    return (f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
+            f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
+            f"over {len(iso.used)} budgets")
+
+
 def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) -> str:
     title = "## 3. Approach 2: IsoFLOP profiles"
     if fits.isoflop is None:
@@ -289,9 +303,7 @@ def _section_isoflop(fits: ReportFits, out_dir: Path, figures: dict[str, Path]) 
              "isoflop_neighbours, isoflop_min_span); its minimum is N_opt(C), T_opt = C / (6 N_opt).",
              "", _md_table(("C (FLOPs)", "runs", "sizes", "sizes fitted (N range)", "N_opt", "T_opt",
                             "loss at minimum", "status"), rows), "",
-             f"N_opt = {iso.n_opt.coefficient:.4g} C^a with a = {iso.a:.4g} +- {_g(iso.n_opt.exponent_stderr)}; "
-             f"T_opt = {iso.d_opt.coefficient:.4g} C^b with b = {iso.b:.4g} +- {_g(iso.d_opt.exponent_stderr)} "
-             f"over {len(iso.used)} budgets{compare}.{intervals}", "",
+             f"{_isoflop_law(iso)}{compare}.{intervals}", "",
              _cannot_pin_down(iso.flags(), {}), "",
              _figure(figures, out_dir, "isoflop", "IsoFLOP parabolas and N_opt(C)",
                      lambda: draw_isoflop(fits.main, iso, chin))]
@@ -375,6 +387,19 @@ def _section_hyperparameters(fits: ReportFits, out_dir: Path, figures: dict[str,
     if fits.hyper:
         parts.append(_near_optimal_band(fits))
     return "\n\n".join(parts)
+
+
+def _untuned_points(fits: ReportFits) -> dict[str, Any] | None:
+    """`upper_bound_cells` of section 5's lr groups, else its batch-size groups (each group one
+    (N, tokens) cell there: by cell wherever a budget holds several), where the parametric fits
+    had points."""
+    if fits.chinchilla is None and fits.subscaling is None:
+        return None
+    for param in ("lr", "batch_size"):
+        counts = upper_bound_cells(param, fits.hyper[param].groups) if param in fits.hyper else None
+        if counts is not None:
+            return counts
+    return None
 
 
 def _predicted_points(group: HyperparamGroup) -> str:
