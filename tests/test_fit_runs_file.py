@@ -440,3 +440,18 @@ def test_a_column_given_for_another_name_is_not_then_reported_missing_as_itself(
                                           r"tokens column, and grid.csv has no other; read another column as loss "
                                           r"\(it has n_params, tokens, loss\), or name the file's tokens column too"):
         from_frame(frame, "grid.csv", {"loss": "tokens"})
+
+
+def test_a_wandb_panel_export_is_recognised_and_told_what_to_write_instead():
+    """Was "lacks the column(s) n_params, tokens, loss; it has Step, Group: ..." naming all 49
+    columns (3,300 characters) of a W&B panel export (pile-scaling-0.8.csv), with no hint."""
+    runs = [f"{n}M_{s}step_x{n}{s}" for n in (70, 160, 410) for s in (1024, 2048, 3072)]
+    columns = {"Step": [1, 2]} | {f"Group: {r} - test/lm_loss{end}": [3.1, 3.0] for r in runs
+                                  for end in ("", "__MIN", "__MAX")}
+    with pytest.raises(ConfigError) as err:
+        from_frame(pd.DataFrame(columns), "panel.csv")
+    message = str(err.value)
+    assert message.startswith("panel.csv looks like a W&B panel export: a column per run and metric (9 such, e.g. "
+                              "'Group: 70M_1024step_x701024 - test/lm_loss') and a row per step")
+    assert "write a table with one row per run and its n_params, tokens and final loss" in message
+    assert "its 28 columns begin 'Step', " in message and len(message) < 600

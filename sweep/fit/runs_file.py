@@ -222,6 +222,9 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
         raise ConfigError(f"--column {name}={column}: {column!r} is read as {name}, so it cannot also be the "
                           f"{column} column, and {where} has no other; read another column as {name} (it has "
                           f"{has}), or name the file's {column} column too: --column {column}=COLUMN")
+    panel = _wandb_panel_hint(frame.columns, where)
+    if missing and panel is not None:
+        raise ConfigError(panel)
     if missing:
         other_names = {c: (*LOSS_ALIASES[1:], *COLUMN_ALIASES[c]) if c == "loss" else COLUMN_ALIASES[c] for c in missing}
         also = "; ".join(f"{c} may be named {', '.join(names)}" for c, names in other_names.items())
@@ -230,6 +233,25 @@ def named_columns(frame: Any, where: str, required: Sequence[str], given: Mappin
                           f"any two give the third, by flops = 6 n_params tokens; or name the file's own: "
                           f"--column {missing[0]}=COLUMN){_unit_hint(frame.columns, missing)}")
     return frame, {**columns_read, **derived}
+
+
+PANEL_SUFFIXES = ("__MIN", "__MAX")  # a W&B panel export's band around each run's curve
+PANEL_EXAMPLES = 3  # columns a panel export's error names
+
+
+def _wandb_panel_hint(columns: Sequence[Any], where: str) -> str | None:
+    """The error for a W&B panel export ("Step", then per run "Group: RUN - metric" with its
+    __MIN / __MAX: one column per run and a row per step), saying what to write instead; None for
+    a table of another shape."""
+    names = [str(c) for c in columns]
+    curves = [c for c in names if " - " in c and not c.endswith(PANEL_SUFFIXES)]
+    if len(curves) < 2 or not (any(c.endswith(PANEL_SUFFIXES) for c in names) or "Step" in names):
+        return None
+    shown = ", ".join(repr(c) for c in names[:PANEL_EXAMPLES])
+    return (f"{where} looks like a W&B panel export: a column per run and metric ({len(curves)} such, e.g. "
+            f"{curves[0]!r}) and a row per step, while a fit reads a row per run: write a table with one row per "
+            f"run and its n_params, tokens and final loss (columns run, n_params, tokens, loss; sweep fit FILE reads "
+            f"it); its {len(names)} columns begin {shown}")
 
 
 def check_counts(n_params_R: np.ndarray, tokens_R: np.ndarray, source: str = "",
