@@ -19,6 +19,7 @@ from sweep.record import training_flops
 COMPARED_LAWS = tuple(COMPARED_FORMS)  # chinchilla, subscaling, kaplan
 MIN_HELD_OUT_TO_RANK, Z_RANK = 3, 2.0  # a law is named the better over this many held-out runs, this clearly,
 MIN_RANK_GAP = 0.1  # and with an RMS log error this much lower (relative)
+MISS_FACTOR = 3.0  # a law misses the held-out runs when each is off, on one side, by this x its in-sample scatter
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,40 @@ class LawComparison:
     def verdict(self) -> str:
         """'chinchilla (RMS log error ... for subscaling, over 4 held-out run(s))' where `best_is_clear`;
         else the same with ', not clearly' and why: too few held-out runs, or a difference within their
-        spread."""
+        spread. Where every law misses every held-out run on one side (`misses`), a sentence says so."""
         best, other = self.errors[self.best], self.errors[self.runner_up]
         how = (f"RMS log error {best.rms_log:.3g} against {other.rms_log:.3g} for {self.runner_up}, over "
                f"{self.n_held_out} held-out run(s)")
         if self.best_is_clear:
-            return f"{self.best} ({how})"
-        if self.n_held_out < MIN_HELD_OUT_TO_RANK:
-            return f"{self.best}, not clearly ({how}: at least {MIN_HELD_OUT_TO_RANK} are needed to rank the laws)"
-        return f"{self.best}, not clearly ({how}: the difference is within their spread)"
+            ranked = f"{self.best} ({how})"
+        elif self.n_held_out < MIN_HELD_OUT_TO_RANK:
+            ranked = f"{self.best}, not clearly ({how}: at least {MIN_HELD_OUT_TO_RANK} are needed to rank the laws)"
+        else:
+            ranked = f"{self.best}, not clearly ({how}: the difference is within their spread)"
+        misses = self.misses()
+        if not misses:
+            return ranked
+        each = "; ".join(f"{law} {m['side']}-predicts all {self.n_held_out} ({m['min_rel']:+.2%} .. "
+                         f"{m['max_rel']:+.2%}; in-sample rms {m['in_sample_rms_log']:.2%})" for law, m in misses.items())
+        return (f"{ranked}. No law predicts the held-out runs within {MISS_FACTOR:g}x its in-sample scatter: {each}")
+
+    def misses(self) -> dict[str, dict]:
+        """Per law, where every law misses every held-out run on one side (each run's |log error|
+        above MISS_FACTOR x the law's rms log residual on the training runs): the side (over |
+        under), the held-out relative errors' least and most, and that in-sample rms; {} where any
+        law predicts a held-out run within that, or from both sides."""
+        train_R = ~self.held_out_R
+        out = {}
+        for law, pred_R in self.predictions_R.items():
+            log_R = np.log(pred_R / self.loss_R)
+            in_sample = float(np.sqrt(np.mean(log_R[train_R] ** 2)))
+            held_H = log_R[self.held_out_R]
+            if not (np.all(held_H > 0) or np.all(held_H < 0)) or np.abs(held_H).min() <= MISS_FACTOR * in_sample:
+                return {}
+            rel_H = np.expm1(held_H)
+            out[law] = {"side": "over" if held_H[0] > 0 else "under", "min_rel": float(rel_H.min()),
+                        "max_rel": float(rel_H.max()), "in_sample_rms_log": in_sample}
+        return out
 
     def per_run(self, include_train: bool = False) -> list[dict]:
         """One dict per held-out run (and each training run too with include_train), in input

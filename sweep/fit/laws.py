@@ -90,7 +90,7 @@ def comparison_to_dict(cmp: Any) -> dict[str, Any]:
     """The held-out errors, the fits, and `per_run`: every run (held_out true or false) with each
     law's prediction, relative and log error."""
     return {"by": cmp.by, "cutoff": cmp.cutoff, "n_train": cmp.n_train, "n_held_out": cmp.n_held_out,
-            "best": cmp.best, "best_is_clear": cmp.best_is_clear, "verdict": cmp.verdict(), "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
+            "best": cmp.best, "best_is_clear": cmp.best_is_clear, "verdict": cmp.verdict(), "misses": cmp.misses(), "held_out_errors": {name: vars(e) for name, e in cmp.errors.items()},
             "per_run": cmp.per_run(include_train=True),
             "fits": {name: fit_to_dict(f) for name, f in cmp.fits.items()}}
 
