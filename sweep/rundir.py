@@ -11,9 +11,11 @@ an older sweep's command resumes or skips its runs instead of training them agai
   config.yaml      the resolved config (written at start)
   overrides.yaml   the command-line overrides of each launch that started or submitted the run,
                    with its time, oldest first (Hydra's .hydra/overrides.yaml, with a history)
-  checkpoints/     latest.pt, written atomically (sweep/run/checkpoint.py)
+  checkpoints/     latest.pt, written atomically (sweep/run/checkpoint.py); a ladder trunk also
+                   keeps step-XXXXXXXX.pt at each branch's cooldown start (`kept_checkpoint`)
   metrics.jsonl    one JSON line per log step (and per eval)
-  result.json      written atomically, last; its `status` is complete | diverged | failed
+  result.json      written atomically, last; its `status` is complete | diverged | failed |
+                   stopped_early (sweep/record.py STATUSES)
   .lock            held (flock) by the one process training the run; names that process
 
 Every file is read back defensively: one that cannot be read (truncated, not JSON / YAML, not
@@ -403,8 +405,8 @@ class RunDir:
         return result
 
     def state(self) -> str:
-        """The run's status (sweep/record.py run_status): complete | diverged | failed (from
-        result.json), running (a live process holds the folder), started (a checkpoint or metrics
+        """The run's status (sweep/record.py run_status): complete | diverged | failed |
+        stopped_early (from result.json), running (a live process holds the folder), started (a checkpoint or metrics
         exist) or pending; DamagedFile when result.json, or the metrics.jsonl a resume would read,
         cannot be read."""
         result = self.read_result()
