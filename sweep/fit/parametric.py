@@ -1,8 +1,9 @@
 """Parametric loss laws loss(N, T) fitted the Chinchilla Approach 3 way (README "The science:
 Approach 3: the parametric law" and "The science: Sub-scaling and data density").
 
-Two laws, both fitted by minimising the SUM over runs of Huber_delta(LSE(terms) - log loss),
-delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
+Two laws fitted, bootstrapped and suggested from (FORMS), and a third fitted only for the held-out
+comparison (COMPARED_FORMS), all fitted by minimising the SUM over runs of
+Huber_delta(LSE(terms) - log loss) (alpha_D LSE(terms) for kaplan), delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
 the start that ends lowest and reporting its convergence:
 
     chinchilla   loss = E + A / N^alpha + B / T^beta
@@ -17,14 +18,18 @@ the start that ends lowest and reporting its convergence:
                  1.5 to 2 as OTR grows (more over-training, less return); k < 0 would reverse
                  that, and log k puts k of 1e-4 .. 1e-1 on one scale for the optimiser.
                  grid: 1,296 starts (see SUBSCALING_EXPONENT_STARTS below)
+    kaplan       loss = ((N_c / N)^(alpha_N / alpha_D) + D_c / T)^alpha_D   (Kaplan et al. 2020,
+                 eq. 1.5: no floor; `--law compare` only, as the sub-scaling paper compares it)
+                 terms: (alpha_N / alpha_D)(log_N_c - log N), log_D_c - log T
+                 grid: 144 starts (KAPLAN_LOG_SCALE_STARTS x KAPLAN_EXPONENT_STARTS)
 
 A fit needs at least one run more than the law has parameters (6 for Chinchilla, 8 for the
-sub-scaling law), two distinct N and two distinct T, and finite N, T, loss > 0.
+sub-scaling law, 5 for Kaplan's), two distinct N and two distinct T, and finite N, T, loss > 0.
 
 Also here: the compute-optimal allocation of a Chinchilla law (G, a, b, N_opt, T_opt, tokens
 per parameter), `--fix` (parameters held at a value) and the grid's distinct local optima (the
 bootstrap's starts). The bootstrap is sweep/fit/law_bootstrap.py, the held-out comparison of the
-two laws sweep/fit/law_comparison.py.
+three laws sweep/fit/law_comparison.py.
 
 Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here
 S starts of a grid, W the rows of one objective evaluation, P a law's parameters (theta),

@@ -1,8 +1,10 @@
-"""The project's Hydra plugins: the grid sweeper (the default) and the Slurm launcher. Hydra
+"""The project's Hydra plugins: the grid sweeper (the default), the local launcher
+(`hydra/launcher=local`: the runs on this machine) and the Slurm launcher. Hydra
 instantiates plugins only from the `hydra_plugins` namespace, so pyproject.toml installs this
 folder as `hydra_plugins.sweep_launchers`, where Hydra's own plugin scan finds them (under
 editable and regular installs). Configs: conf/hydra/{sweeper,launcher}/*.yaml. The logic
-lives in launch/grid.py and launch/submit.py."""
+lives in launch/grid.py (the grid), launch/local.py (where a local run's process is started) and
+launch/submit.py (the plans, and the Slurm jobs submitted)."""
 
 from __future__ import annotations
 
