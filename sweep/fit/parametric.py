@@ -3,8 +3,9 @@ Approach 3: the parametric law" and "The science: Sub-scaling and data density")
 
 Two laws fitted, bootstrapped and suggested from (FORMS), and a third fitted only for the held-out
 comparison (COMPARED_FORMS), all fitted by minimising the SUM over runs of
-Huber_delta(LSE(terms) - log loss) (alpha_D LSE(terms) for kaplan), delta = 1e-3, by ONE batched L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping
-the start that ends lowest and reporting its convergence:
+Huber_delta(LSE(terms) - log loss) (alpha_D LSE(terms) for kaplan), delta = 1e-3, by ONE batched
+L-BFGS call (sweep.fit.lbfgs) from every start of a grid, keeping the start that ends lowest and
+reporting its convergence:
 
     chinchilla   loss = E + A / N^alpha + B / T^beta
                  terms: log_A - alpha log N, log_B - beta log T, log_E
