@@ -44,7 +44,9 @@ The interval is a band about the prediction, not a bootstrap: its half-width is 
 How often it holds the final loss is measured, not assumed (README "Predicting a run's final
 loss"); it is reported with the level of the curve law's intervals so that both read alike.
 
-Letters: S a run's steps, f the fraction of them seen, E eval records (as arrays: steps_E, loss_E).
+Letters: S a run's steps, f the fraction of them seen, P the finished pairs and G the candidate
+floors of calibrate_floor. EvalCurve's fields steps_E, loss_E keep the E (eval records) that
+sweep/fit/predict.py and the curve law's arrays use; in formulas E is the floor alone.
 """
 
 from __future__ import annotations

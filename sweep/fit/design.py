@@ -24,8 +24,9 @@ than the earlier rule, the better of those two sets (benchmarks/RESULTS.md). Eac
 column is clipped to its central 95% before the covariance, so a resample whose coefficient ran
 off to infinity does not decide.
 
-Letters: Q bootstrap laws, M candidates, T targets (T is also tokens elsewhere: here only as an
-axis letter), K points of the optimum's search.
+Letters: Q bootstrap laws, U candidates, Y targets, Z = Y + U their columns together (the targets
+first), K points of the optimum's search (RATIOS_K; K is the head dimension elsewhere: here only as
+an axis letter).
 """
 
 from __future__ import annotations
@@ -125,26 +126,26 @@ def search_edge_share(n_opt: np.ndarray, compute: float) -> float:
 
 
 def target_samples(laws: Sequence, compute: float, targets: Sequence[str] = TARGETS) -> np.ndarray:
-    """(Q, T) log values of the targets under each law (NaN where a law has no optimum)."""
+    """(Q, Y) log values of the targets under each law (NaN where a law has no optimum)."""
     check_targets(targets)
-    out_QxT = np.empty((len(laws), len(targets)))
+    out_QxY = np.empty((len(laws), len(targets)))
     for q, law in enumerate(laws):
         loss, n = optimum_at(law, compute)
         values = {"loss": loss, "n_opt": n}
         with np.errstate(all="ignore"):
-            out_QxT[q] = [np.log(values[t]) for t in targets]
-    return out_QxT
+            out_QxY[q] = [np.log(values[t]) for t in targets]
+    return out_QxY
 
 
 def candidate_samples(laws: Sequence, candidates: Sequence[Candidate]) -> np.ndarray:
-    """(Q, M) log predicted loss of each candidate under each law."""
-    n_M = np.array([c.n_params for c in candidates], dtype=np.float64)
-    t_M = np.array([c.tokens for c in candidates], dtype=np.float64)
-    out_QxM = np.empty((len(laws), len(candidates)))
+    """(Q, U) log predicted loss of each candidate under each law."""
+    n_U = np.array([c.n_params for c in candidates], dtype=np.float64)
+    t_U = np.array([c.tokens for c in candidates], dtype=np.float64)
+    out_QxU = np.empty((len(laws), len(candidates)))
     for q, law in enumerate(laws):
         with np.errstate(all="ignore"):
-            out_QxM[q] = np.log(np.asarray(law.predict(n_M, t_M), dtype=np.float64))
-    return out_QxM
+            out_QxU[q] = np.log(np.asarray(law.predict(n_U, t_U), dtype=np.float64))
+    return out_QxU
 
 
 def check_targets(targets: Sequence[str]) -> None:
@@ -160,9 +161,9 @@ def check_count(count: int | None) -> None:
         raise ConfigError(f"--count {count!r}: accepted is a whole number >= 1")
 
 
-def check_budget(budget: float | None, cost_M: Sequence[float]) -> None:
+def check_budget(budget: float | None, cost_U: Sequence[float]) -> None:
     """None (no bound) or a budget of FLOPs that affords at least the cheapest candidate."""
-    cheapest = float(np.min(cost_M))
+    cheapest = float(np.min(cost_U))
     if budget is not None and budget < cheapest:
         raise ConfigError(f"--budget {budget:.3g} FLOPs is smaller than the cheapest candidate "
                           f"({cheapest:.3g} FLOPs): accepted is at least that")
@@ -170,25 +171,25 @@ def check_budget(budget: float | None, cost_M: Sequence[float]) -> None:
 
 def check_candidate_count(n_candidates: int, max_candidates: int) -> None:
     """At most max_candidates runs scored at once: their joint covariance with the targets is a
-    (V, V) matrix, V = M + T, of V^2 x 8 bytes, copied as the greedy choice updates it."""
+    (Z, Z) matrix, Z = Y + U, of Z^2 x 8 bytes, copied as the greedy choice updates it."""
     if n_candidates > max_candidates:
         raise ConfigError(f"{n_candidates:,} candidate runs: too many to score at once (their covariance would take "
                           f"{8 * (n_candidates + 2) ** 2 / 2**30:.1f} GiB); accepted: at most {max_candidates:,} "
                           "(suggest_max_candidates in conf/fit.yaml): give fewer values with --candidates")
 
 
-def clipped_covariance(samples_QxV: np.ndarray) -> np.ndarray:
-    """(V, V) covariance of the columns, each clipped to its central 95% (rows with a non-finite
+def clipped_covariance(samples_QxZ: np.ndarray) -> np.ndarray:
+    """(Z, Z) covariance of the columns, each clipped to its central 95% (rows with a non-finite
     value left out)."""
-    finite_Q = np.isfinite(samples_QxV).all(axis=1)
-    x_QxV = samples_QxV[finite_Q]
-    if len(x_QxV) < 3:
-        raise ConfigError(f"only {len(x_QxV)} of {len(samples_QxV)} bootstrap laws give finite predictions: "
+    finite_Q = np.isfinite(samples_QxZ).all(axis=1)
+    x_QxZ = samples_QxZ[finite_Q]
+    if len(x_QxZ) < 3:
+        raise ConfigError(f"only {len(x_QxZ)} of {len(samples_QxZ)} bootstrap laws give finite predictions: "
                           "too few to tell which runs would sharpen the fit")
-    lo_V, hi_V = np.percentile(x_QxV, [CLIP_PERCENT, 100 - CLIP_PERCENT], axis=0)
-    x_QxV = np.clip(x_QxV, lo_V, hi_V)
-    x_QxV = x_QxV - x_QxV.mean(axis=0)
-    return x_QxV.T @ x_QxV / (len(x_QxV) - 1)
+    lo_Z, hi_Z = np.percentile(x_QxZ, [CLIP_PERCENT, 100 - CLIP_PERCENT], axis=0)
+    x_QxZ = np.clip(x_QxZ, lo_Z, hi_Z)
+    x_QxZ = x_QxZ - x_QxZ.mean(axis=0)
+    return x_QxZ.T @ x_QxZ / (len(x_QxZ) - 1)
 
 
 def check_cost_exponent(cost_exponent: float) -> float:
@@ -200,7 +201,7 @@ def check_cost_exponent(cost_exponent: float) -> float:
     return float(cost_exponent)
 
 
-def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray, noise_var: float, *,
+def choose(target_QxY: np.ndarray, candidate_QxU: np.ndarray, cost_U: np.ndarray, noise_var: float, *,
            count: int | None = None, budget: float | None = None,
            targets: Sequence[str] = TARGETS, cost_exponent: float | None = None) -> Choice:
     """The set of candidates (at most `count`, total cost within `budget`; at least one bound) that
@@ -210,53 +211,53 @@ def choose(target_QxT: np.ndarray, candidate_QxM: np.ndarray, cost_M: np.ndarray
     if count is None and budget is None:
         raise ConfigError("choose: give a count of runs, a budget of FLOPs, or both")
     check_count(count)
-    cost_M = np.asarray(cost_M, dtype=np.float64)
-    check_budget(budget, cost_M)
+    cost_U = np.asarray(cost_U, dtype=np.float64)
+    check_budget(budget, cost_U)
     p = check_cost_exponent(fit_defaults().suggest_cost_exponent if cost_exponent is None else cost_exponent)
-    n_targets = target_QxT.shape[1]
-    check_candidate_count(candidate_QxM.shape[1], fit_defaults().suggest_max_candidates)
-    cov_VxV = clipped_covariance(np.concatenate([target_QxT, candidate_QxM], axis=1))
-    var0_T = np.diag(cov_VxV)[:n_targets].copy()
-    if budget is None:  # K runs, whatever they cost
+    n_targets = target_QxY.shape[1]
+    check_candidate_count(candidate_QxU.shape[1], fit_defaults().suggest_max_candidates)
+    cov_ZxZ = clipped_covariance(np.concatenate([target_QxY, candidate_QxU], axis=1))
+    var0_Y = np.diag(cov_ZxZ)[:n_targets].copy()
+    if budget is None:  # `count` runs, whatever they cost
         criterion = f"the most of the targets' variance removed by {count} run{'s' * (count != 1)}"
-        picked, gain, var_T = _greedy(cov_VxV, var0_T, cost_M, noise_var, count, None, cost_exponent=0.0)
+        picked, gain, var_Y = _greedy(cov_ZxZ, var0_Y, cost_U, noise_var, count, None, cost_exponent=0.0)
     else:
         criterion = f"the most of the targets' variance removed per FLOPs^{p:g}, within the budget"
-        picked, gain, var_T = _greedy(cov_VxV, var0_T, cost_M, noise_var, count, budget, cost_exponent=p)
+        picked, gain, var_Y = _greedy(cov_ZxZ, var0_Y, cost_U, noise_var, count, budget, cost_exponent=p)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio_T = np.sqrt(np.where(var0_T > 0, var_T / var0_T, 1.0))
-    return Choice(tuple(picked), tuple(gain), {t: float(r) for t, r in zip(targets, ratio_T)}, criterion,
-                  tuple(targets), float(cost_M[list(picked)].sum()) if picked else 0.0,
-                  {t: float(v) for t, v in zip(targets, var0_T)})
+        ratio_Y = np.sqrt(np.where(var0_Y > 0, var_Y / var0_Y, 1.0))
+    return Choice(tuple(picked), tuple(gain), {t: float(r) for t, r in zip(targets, ratio_Y)}, criterion,
+                  tuple(targets), float(cost_U[list(picked)].sum()) if picked else 0.0,
+                  {t: float(v) for t, v in zip(targets, var0_Y)})
 
 
-def _greedy(cov_VxV: np.ndarray, var0_T: np.ndarray, cost_M: np.ndarray, noise_var: float,
+def _greedy(cov_ZxZ: np.ndarray, var0_Y: np.ndarray, cost_U: np.ndarray, noise_var: float,
             count: int | None, budget: float | None, cost_exponent: float):
-    n_targets = len(var0_T)
-    cov = cov_VxV.copy()
+    n_targets = len(var0_Y)
+    cov = cov_ZxZ.copy()
     left = np.inf if budget is None else float(budget)
-    weight_T = np.where(var0_T > 0, 1.0 / np.where(var0_T > 0, var0_T, 1.0), 0.0) / n_targets
+    weight_Y = np.where(var0_Y > 0, 1.0 / np.where(var0_Y > 0, var0_Y, 1.0), 0.0) / n_targets
     picked: list[int] = []
     gains: list[float] = []
-    open_M = np.ones(len(cost_M), dtype=bool)
+    open_U = np.ones(len(cost_U), dtype=bool)
     while count is None or len(picked) < count:
-        affordable_M = open_M & (cost_M <= left)
-        if not affordable_M.any():
+        affordable_U = open_U & (cost_U <= left)
+        if not affordable_U.any():
             break
-        m_idx = n_targets + np.arange(len(cost_M))
-        denom_M = np.diag(cov)[m_idx] + noise_var
-        gain_M = (weight_T[:, None] * cov[:n_targets][:, m_idx] ** 2).sum(axis=0) / denom_M
-        score_M = gain_M / cost_M ** cost_exponent
-        score_M = np.where(affordable_M, score_M, -np.inf)
-        j = int(np.argmax(score_M))
-        if not gain_M[j] > MIN_GAIN:
+        m_idx = n_targets + np.arange(len(cost_U))
+        denom_U = np.diag(cov)[m_idx] + noise_var
+        gain_U = (weight_Y[:, None] * cov[:n_targets][:, m_idx] ** 2).sum(axis=0) / denom_U
+        score_U = gain_U / cost_U ** cost_exponent
+        score_U = np.where(affordable_U, score_U, -np.inf)
+        j = int(np.argmax(score_U))
+        if not gain_U[j] > MIN_GAIN:
             break
         v = n_targets + j
         cov = cov - np.outer(cov[:, v], cov[v, :]) / (cov[v, v] + noise_var)
         picked.append(j)
-        gains.append(float(gain_M[j]))
-        open_M[j] = False
-        left -= cost_M[j]
+        gains.append(float(gain_U[j]))
+        open_U[j] = False
+        left -= cost_U[j]
     return picked, gains, np.diag(cov)[:n_targets].copy()
 
 

@@ -11,7 +11,7 @@ updates (Curve.train_window), not the updates since the previous row seen.
 
 Each run's schedule is its own: the learning rate of every update up to its budget, from its
 config (sweep/run/optim.py lr_at; a ladder member's warmup is its trunk's, as in training).
-`at_fraction` F replays the past: each run's records are cut at F of its steps first (what the
+`at_fraction` f replays the past: each run's records are cut at f of its steps first (what the
 predictor would have said then); a finished run then gets its actual final eval loss and the error.
 
 The runs of one budget group (sweep/rundir.py group_key: the same model, tokens, data and
@@ -34,7 +34,7 @@ the warmup, still in its initial descent, no eval record yet, no annealing seen 
 its cooldown), an unreadable folder, a W&B run without the config training logs or whose history
 cannot be read.
 
-Letters: S a run's steps, F the fraction of them seen.
+Letters: S a run's steps, f the fraction of them seen.
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
     return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level)
 
 
-CALIBRATION_STEP = 0.005  # a run seen at F of its steps is calibrated at F rounded down to this
+CALIBRATION_STEP = 0.005  # a run seen at f of its steps is calibrated at f rounded down to this
 
 
 def calibrated_by_smaller(predictions: list[RunPrediction], read: Sequence[Any], pool: Sequence[RunSource], *,
@@ -356,11 +356,11 @@ def calibrated_by_own_halves(predictions: list[RunPrediction], read: Sequence[An
                              seed: int) -> list[RunPrediction]:
     """Each curve-law prediction that nothing calibrated (no finished smaller run: the smallest
     width, a sweep of one width), its interval widened (never narrowed) to the conformal quantile
-    at `level` of its budget group's backtests: each member seen up to its last eval record E
-    predicts its eval loss at E from its records up to E / 2 (the law fitted to the first half,
-    evaluated at E under the run's own schedule and annealing lag), scored by |predicted - actual|
-    / predicted. The group's curves are not finished runs, and extrapolating from E / 2 to E is not
-    extrapolating from E to the end (the annealing of the schedule's end is not in it): the claim is
+    at `level` of its budget group's backtests: each member seen up to its last eval record, at
+    step s, predicts its eval loss at s from its records up to s / 2 (the law fitted to the first
+    half, evaluated at s under the run's own schedule and annealing lag), scored by |predicted - actual|
+    / predicted. The group's curves are not finished runs, and extrapolating from s / 2 to s is not
+    extrapolating from s to the end (the annealing of the schedule's end is not in it): the claim is
     measured, not guaranteed (benchmarks/RESULTS.md "Calibrated on its own first halves": on the
     early-stopping benchmark's widths, each alone, these held 91-97% of the final losses at 15-50%
     of the runs, where the bootstrap alone held 81-90% of the same runs). A group none of whose
@@ -374,7 +374,7 @@ def calibrated_by_own_halves(predictions: list[RunPrediction], read: Sequence[An
             groups.setdefault(group_key(read[i][1]) if shared else str(i), []).append(i)
     out = list(predictions)
     for members in groups.values():
-        halves: dict[int, list[tuple[Curve, float]]] = {}  # a run's steps S -> (its first half, its loss at E)
+        halves: dict[int, list[tuple[Curve, float]]] = {}  # a run's steps S -> (its first half, its loss at s)
         for i in members:
             curve = read[i][2]
             last = max((s for s in curve.eval_steps if s <= len(curve.lr_S)), default=0)
