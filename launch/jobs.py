@@ -42,7 +42,7 @@ from launch.grid import GridPoint
 from sweep.config import TrainConfig
 from sweep.early_stop import decided_past, decision_steps, early_stopped_groups, is_settled
 from sweep.errors import DamagedFile
-from sweep.ladder import BRANCH, TRUNK, branch_step, trunk_config, trunk_segment_done
+from sweep.ladder import BRANCH, TRUNK, branch_step, segment_ends, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
 from sweep.rundir import RunDir, last_step, size_key
 
@@ -172,7 +172,7 @@ def job_plan(grid: Sequence[GridPoint]) -> list[Job]:
 def _ladder_jobs(trunk: GridPoint, branches: dict[str, list[GridPoint]]) -> list[Job]:
     """A ladder's jobs: its trunk's segments, each followed by the branches that start at its end."""
     members = branches.get(trunk.run.path.name, [])
-    ends = sorted({branch_step(b.cfg) for b in members})
+    ends = segment_ends(branch_step(b.cfg) for b in members)
     jobs: list[Job] = []
     first, previous = 0, ()
     for end in ends:

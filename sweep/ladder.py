@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig
@@ -101,10 +101,16 @@ def trunk_segment_done(trunk: TrainConfig, step: int) -> bool:
     return run.kept_checkpoint(step).exists() or (run.read_result() or {}).get("status") in FINISHED
 
 
+def segment_ends(branch_steps: Iterable[int]) -> tuple[int, ...]:
+    """A trunk's stop steps from its branches' cooldown starts c: ascending and distinct (the last
+    is the trunk's end)."""
+    return tuple(sorted(set(branch_steps)))
+
+
 @dataclass(frozen=True)
 class Ladder:
-    """One trunk and its branches (ascending budgets); `segments`: the trunk's stop steps,
-    ascending and distinct (every branch's cooldown start; the last is the trunk's end)."""
+    """One trunk and its branches (ascending budgets); `segments`: the trunk's stop steps
+    (segment_ends of its branches' cooldown starts)."""
 
     trunk: TrainConfig
     branches: tuple[TrainConfig, ...]
@@ -112,7 +118,7 @@ class Ladder:
 
     @property
     def segments(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.branch_steps)))
+        return segment_ends(self.branch_steps)
 
 
 def ladder_key(cfg: TrainConfig) -> str:

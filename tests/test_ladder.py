@@ -10,7 +10,7 @@ import pytest
 from sweep.config import validate
 from sweep.errors import ConfigError
 from sweep.ladder import (BRANCH, TRUNK, branch_step, cooldown_start, is_member, ladder_key, ladder_steps,
-                          member_result_fields, plan_ladders, trunk_config, trunk_segment_done)
+                          member_result_fields, plan_ladders, segment_ends, trunk_config, trunk_segment_done)
 from sweep.rundir import RunDir
 
 WSD = ("optim.schedule=wsd", "budget.branch=true", "optim.warmup_steps=1000")  # warmup: 10% of the trunk's S
@@ -46,6 +46,11 @@ def test_budgets_with_the_same_cooldown_start_share_a_segment(tiny_config):
     ladder, = plan_ladders(grid(tiny_config, ("budget.tokens_per_param=0.25",), ("budget.tokens_per_param=0.2502",),
                                 ("budget.tokens_per_param=0.5",)))
     assert ladder.branch_steps == (33, 33, 65) and ladder.segments == (33, 65)
+
+
+def test_a_trunks_segment_ends_are_its_branches_cooldown_starts_ascending_and_distinct():
+    assert segment_ends([65, 33, 33, 120]) == (33, 65, 120)  # what launch/jobs.py plans the trunk's jobs by
+    assert segment_ends(c for c in (7,)) == (7,)
 
 
 def test_a_members_trunk_its_ladders_steps_and_its_branch_step(tiny_config):
