@@ -15,7 +15,6 @@ from sweep.data.synthetic import (
     entropy_rate,
     log_prob,
     successors,
-    token_stream,
 )
 from sweep.errors import ConfigError
 
@@ -31,6 +30,16 @@ def outcome_probs(s: SyntheticSpec) -> np.ndarray:
     """The J + 1 next-token probabilities of every context, sorted: EOS, (1 - e) q_j."""
     q_J = 1.0 / np.arange(1, s.branching + 1) ** s.zipf
     return np.sort(np.concatenate([[s.eos_prob], (1 - s.eos_prob) * q_J / q_J.sum()]))
+
+
+def token_stream(s: SyntheticSpec, V: int, eos_id: int, stream: str, n_tokens: int) -> np.ndarray:
+    """The first n_tokens tokens of `stream`: its documents back to back, the last one cut."""
+    n_docs = int(n_tokens * s.eos_prob) + 64
+    while True:
+        tokens_T, _ = document_tokens(s, V, eos_id, stream, 0, n_docs)
+        if len(tokens_T) >= n_tokens:
+            return tokens_T[:n_tokens]
+        n_docs *= 2
 
 
 def copies(docs: list[np.ndarray]) -> list[bool]:
@@ -130,15 +139,15 @@ def test_documents_are_self_contained_pure_functions_of_their_index():
         assert np.array_equal(log_prob(s, V, EOS, d), whole_T[start : start + len(d)])
 
 
-def test_the_token_stream_is_the_documents_back_to_back_cut_to_length():
+def test_document_tokens_are_the_documents_back_to_back_and_a_shorter_range_is_a_prefix():
     s = spec()
     docs_T, lengths_M = document_tokens(s, V, EOS, "eval", 0, 200)
+    assert docs_T.dtype == np.uint32 and len(docs_T) == lengths_M.sum()
     assert np.array_equal(np.cumsum(lengths_M) - 1, np.flatnonzero(docs_T == EOS))
-    stream_T = token_stream(s, V, EOS, "eval", 3000)
-    assert stream_T.dtype == np.uint32 and len(stream_T) == 3000
-    assert np.array_equal(stream_T, docs_T[:3000])
-    assert np.array_equal(token_stream(s, V, EOS, "eval", 1234), stream_T[:1234])
-    assert len(token_stream(s, V, EOS, "eval", 0)) == 0
+    assert np.array_equal(docs_T, np.concatenate(documents(s, V, EOS, "eval", 0, 200)))
+    first_T, _ = document_tokens(s, V, EOS, "eval", 0, 50)
+    assert np.array_equal(first_T, docs_T[:len(first_T)])
+    assert len(document_tokens(s, V, EOS, "eval", 0, 0)[0]) == 0
 
 
 def test_the_seed_fixes_everything_and_another_seed_gives_another_chain():

@@ -25,8 +25,7 @@ generated and however many lanes generate it (`lanes` is a speed knob only). As 
 depend on the context, a document's length is drawn first, from x_0 (geometric: P(length = n) =
 e (1 - e)^(n - 1), EOS included), then its non-EOS tokens from x_1, x_2, ... with probabilities
 q_j: the same distribution as an EOS-or-not draw at every step, and lengths are known before any
-token is (`document_lengths`: a preparer can place every document of a range without generating
-it). "train" and "eval" draw differently but walk the same chain.
+token is (`document_lengths` gives a range's lengths without generating its tokens). "train" and "eval" draw differently but walk the same chain.
 
 Stream layout: each document's tokens, the last of them the EOS the chain emitted (no second
 one is added): doc0 EOS doc1 EOS ... An empty document (just EOS) happens with probability e.
@@ -70,9 +69,6 @@ STREAMS = ("train", "eval")
 DEFAULT_LANES = 1 << 13  # fastest measured on one core; a speed knob only
 
 _PREFIX = "data.synthetic."
-# token_stream generates batches of this many documents, capped at about _CHUNK_TOKENS tokens
-# (256 MB): many documents per lane keep the lanes busy until the end.
-_CHUNK_DOCS, _CHUNK_TOKENS = 1 << 16, 1 << 26
 _GUIDE_BITS = 12  # drawing an outcome looks up a table of 2^12 cells of [0, 1)
 _MAX_V = 1 << 32  # ids are uint32, and the offset's multiply-shift needs V - 1 < 2^32
 
@@ -247,24 +243,6 @@ def document_lengths(spec: SyntheticSpec, stream: str, first_doc: int,
     keys_M = _keys(_key(spec.seed, _STREAM_DRAWS, _STREAM_CODE[stream]),
                    _fresh_indices(spec, stream, docs_M))
     return _lengths(math.log1p(-spec.eos_prob), keys_M)
-
-
-def token_stream(spec: SyntheticSpec, V: int, eos_id: int, stream: str, n_tokens: int, *,
-                 lanes: int = DEFAULT_LANES) -> np.ndarray:
-    """The first n_tokens tokens of `stream` (uint32, exactly n_tokens; the last document is
-    usually cut). A shorter stream is a prefix of a longer one."""
-    if n_tokens < 0:
-        raise ValueError(f"n_tokens={n_tokens}: must be >= 0")
-    out_T = np.empty(n_tokens, dtype=np.uint32)
-    filled, next_doc = 0, 0
-    per_chunk = max(64, min(_CHUNK_DOCS, int(_CHUNK_TOKENS * spec.eos_prob)))
-    while filled < n_tokens:
-        n_docs = min(per_chunk, int((n_tokens - filled) * spec.eos_prob * 1.1) + 64)
-        chunk_T, _ = document_tokens(spec, V, eos_id, stream, next_doc, n_docs, lanes=lanes)
-        take = min(len(chunk_T), n_tokens - filled)
-        out_T[filled : filled + take] = chunk_T[:take]
-        filled, next_doc = filled + take, next_doc + n_docs
-    return out_T
 
 
 # --- validation -------------------------------------------------------------------------------
