@@ -13,7 +13,7 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.parametric import ChinchillaLaw
-from sweep.fit.report import PNG_SIGNATURE, write_report
+from sweep.fit.report import write_report
 from sweep.fit.table import Curve, Curves, RunsTable, from_rows
 
 # recipe x is better at small compute, y (lower E, larger A and B) from C = 1.56e19 on; both have
@@ -24,6 +24,7 @@ CROSSING = 1.5638e19
 BUDGETS = np.logspace(17.5, 20.5, 4)
 SIZE_FACTORS = (1 / 6, 1 / 2.5, 1.0, 2.5, 6.0)  # x N_opt(C)
 GRID = (1 / 3, 1.0, 3.0)  # x the optimal lr / batch size
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # the first 8 bytes of every PNG file
 
 
 def lr_opt(c):

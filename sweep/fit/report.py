@@ -81,8 +81,6 @@ from sweep.fit.table import LABELS, OPTIONAL, Curves, RunsTable, jsonable, of_so
 from sweep.progress import progress
 from sweep.storage import atomic_write
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
 
 @dataclass
 class ReportResult:
