@@ -101,6 +101,31 @@ def test_a_t5_sentencepiece_folder_loads_with_bos_and_eos_around_each_document(t
     assert tok.encode_batch(texts) == tok._hf(texts, add_special_tokens=False)["input_ids"]
 
 
+class PublicOnlyTokenizer:
+    """A transformers tokenizer as its public API shows it: a fast one's `backend_tokenizer`, no privates."""
+
+    eos_token_id = 1
+
+    def __init__(self, backend):
+        self.backend_tokenizer = backend
+
+    def __len__(self):
+        return 300
+
+
+def test_a_pretrained_tokenizer_encodes_through_its_public_backend_tokenizer(tmp_path):
+    from sweep.data.tokenizer import PretrainedTokenizer
+    from tests.c4_fixture import write_t5_tokenizer
+
+    import transformers
+
+    folder = write_t5_tokenizer(tmp_path / "t5", vocab=300)
+    hf = transformers.T5Tokenizer.from_pretrained(str(folder))  # as PretrainedTokenizer.load reads a bare spiece.model
+    texts = ["Plain words.", "  leading spaces and ünïcode ✓", ""]
+    public = PretrainedTokenizer(PublicOnlyTokenizer(hf.backend_tokenizer), add_bos=False, vocab_size=300, name="t5")
+    assert public.encode_batch(texts) == hf(texts, add_special_tokens=False)["input_ids"]
+
+
 def test_one_factory_makes_the_tokenizer_of_each_kind(tmp_path):
     assert isinstance(new_tokenizer(config("byte")), ByteTokenizer)
     bpe = new_tokenizer(config("bpe", vocab=320), small_corpus())

@@ -221,7 +221,7 @@ class PretrainedTokenizer(Tokenizer):
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         # The `tokenizers` backend of the same tokenizer, without offsets: about 1.4x faster than
         # calling the transformers tokenizer, the same ids (tests/test_data_tokenizer.py).
-        backend = getattr(self._hf, "_tokenizer", None)
+        backend = getattr(self._hf, "backend_tokenizer", None)  # a fast tokenizer's (a slow one has none)
         if backend is not None and hasattr(backend, "encode_batch_fast"):
             return [e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
         return self._hf(texts, add_special_tokens=False, return_attention_mask=False,
