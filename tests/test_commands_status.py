@@ -202,6 +202,28 @@ def test_status_shows_a_run_stopped_early_with_its_predicted_final_loss_and_coun
     assert run_fraction_done({"status": "stopped_early", "steps": 80, "steps_done": 20}) == 1.0  # ended
 
 
+def test_a_pending_jobs_column_gives_the_reason_slurm_gives_and_a_reason_waiting_will_not_resolve_is_said(
+        tiny_config, tmp_path, capsys, wide_console, monkeypatch):
+    import launch.queue
+    from launch.queue import append_manifest
+
+    folders = []
+    for seed in (1, 2):
+        cfg = tiny_config(f"seed={seed}")
+        RunDir.for_config(cfg).write_config(cfg)
+        folders.append(RunDir.for_config(cfg).path)
+    append_manifest(tmp_path / "runs", [{"run": f.name, "path": str(f), "job_id": f"5_{i}", "bucket": "s"}
+                                        for i, f in enumerate(folders)])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"5_0": "PENDING", "5_1": "PENDING"})
+    monkeypatch.setattr(launch.queue, "pending_reasons", lambda ids: {"5_0": "PartitionConfig", "5_1": "Priority"})
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "5_0 PENDING (PartitionConfig)" in out and "5_1 PENDING (Priority)" in out  # was: "5_0 PENDING", forever
+    assert "2 queued" in out
+    assert f"queued: {folders[0]}: job 5_0 waits for PartitionConfig, which waiting will not resolve" in out
+    assert "job 5_1 waits" not in out  # Priority: waiting resolves it
+
+
 def test_on_a_console_narrower_than_the_table_every_value_is_printed_whole(tiny_config, tmp_path, capsys,
                                                                             monkeypatch):
     """At 100 columns lr printed as `3.0…`, status `com…`, N `7,1…`."""
