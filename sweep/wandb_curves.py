@@ -1,5 +1,5 @@
 """A sweep's loss curves read back from W&B, for Approach 1 (sweep/fit/envelope.py), as
-sweep/fit/table.py read_curves gives them from run folders' metrics.jsonl:
+sweep/fit/curves.py read_curves gives them from run folders' metrics.jsonl:
 
     sweep fit wandb:ENTITY/PROJECT/GROUP --law envelope      sweep report wandb:ENTITY/PROJECT/GROUP
 
@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import numpy as np
 
 from sweep.errors import ConfigError
-from sweep.fit.curves import LOSS_KEYS, Curve, Curves
+from sweep.fit.curves import LOSS_KEYS, Curve, Curves, excluded_text
 from sweep.record import COMPLETE, TRUNK, is_fit_point, training_flops
 from sweep.storage import atomic_write
 from sweep.tracking import METRICS
@@ -81,7 +81,7 @@ def read_wandb_curves(sweep: WandbSweep, loss: str = "auto", api: Any = None, ca
             continue
         complete.append((run, row))
     if not complete:
-        raise ConfigError(f"{sweep} holds no complete runs" + (f" ({_counts(excluded)})" if excluded else ""))
+        raise ConfigError(f"{sweep} holds no complete runs" + (f" ({excluded_text(excluded)})" if excluded else ""))
     reader = history_reader(cache_dir, samples)
     keys = ("eval_loss",) if loss == "auto" else (loss,)
     curves = reader.curves(complete, keys[0])
@@ -180,6 +180,3 @@ def _attr(run: Any, name: str) -> Any:
     except AttributeError:
         return None
 
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

@@ -14,7 +14,8 @@ import pytest
 from sweep.errors import ConfigError
 from sweep.fit.parametric import ChinchillaLaw
 from sweep.fit.report import write_report
-from sweep.fit.table import Curve, Curves, RunsTable, from_rows
+from sweep.fit.curves import Curve, Curves
+from sweep.fit.table import RunsTable, from_rows
 
 # recipe x is better at small compute, y (lower E, larger A and B) from C = 1.56e19 on; both have
 # the same N_opt(C), so one IsoFLOP design brackets both optima

@@ -11,7 +11,7 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.report_fits import ANALYSES, fit_all
-from sweep.fit.table import Curve, Curves
+from sweep.fit.curves import Curve, Curves
 from tests.test_fit_report import BUDGETS, isoflop_rows, make_table
 
 

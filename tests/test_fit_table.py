@@ -1,5 +1,4 @@
-"""sweep/fit/table.py: the runs table the fits read, from rows, files and sweep folders, and the
-per-run loss curves of a sweep folder."""
+"""sweep/fit/table.py: the runs table the fits read, from rows, files and sweep folders."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import yaml
 
 from sweep.errors import ConfigError
 from sweep.fit.table import (copied_losses_text, flops_spread_text, from_file, from_frame, from_rows, load_runs_table,
-                             read_curves, repeated_data_text, validate)
+                             repeated_data_text, validate)
 from sweep.rundir import RunDir
 
 
@@ -154,38 +153,6 @@ def test_a_sweep_folder_loads_through_the_runs_table(tmp_path):
     assert table.names == ("a",) and table.excluded == {"diverged": 1}
     assert table.loss_R[0] == 3.5 and table.flops_R[0] == 6.0 * 100 * 1000
     assert json.dumps(table.summary())
-
-
-def test_curves_take_eval_loss_where_every_run_has_it(tmp_path):
-    a = [{"step": s, "tokens": 100 * s, "flops": 6e4 * s, "train_loss": 5.0 - s, "eval_loss": 5.5 - s}
-         for s in (1, 2, 3)]
-    write_run(tmp_path, "a", "complete", 100, a, loss=2.5)
-    b = [{"step": s, "tokens": 100 * s, "train_loss": 4.0 - s, **({"eval_loss": 4.5 - s} if s > 1 else {})}
-         for s in (1, 2, 3)]
-    write_run(tmp_path, "b", "complete", 200, b, loss=1.5)
-    write_run(tmp_path, "c", "failed", 300, b)
-    curves = read_curves(tmp_path)
-    assert curves.loss_key == "eval_loss" and curves.excluded == {"failed": 1}
-    first, second = curves.runs
-    np.testing.assert_array_equal(first.loss_S, [4.5, 3.5, 2.5])
-    np.testing.assert_array_equal(second.loss_S, [2.5, 1.5])  # only the records with an eval
-    np.testing.assert_array_equal(second.flops_S, [6.0 * 200 * 200, 6.0 * 200 * 300])  # 6 N tokens
-    assert read_curves(tmp_path, loss="train_loss").runs[1].loss_S.tolist() == [3.0, 2.0, 1.0]
-    write_run(tmp_path, "d", "complete", 100, [{"step": 1, "tokens": 100, "train_loss": 4.0}], loss=4.0)
-    curves = read_curves(tmp_path, loss="eval_loss")
-    assert len(curves.runs) == 2 and curves.excluded == {"failed": 1, "no eval_loss records": 1}
-
-
-def test_curves_fall_back_to_train_loss_for_every_run(tmp_path):
-    write_run(tmp_path, "a", "complete", 100, [{"step": s, "tokens": s, "train_loss": 4.0, "eval_loss": 4.1}
-                                               for s in (1, 2)])
-    write_run(tmp_path, "b", "complete", 100, [{"step": s, "tokens": s, "train_loss": 4.0} for s in (1, 2)])
-    curves = read_curves(tmp_path)
-    assert curves.loss_key == "train_loss" and [len(c.loss_S) for c in curves.runs] == [2, 2]
-    with pytest.raises(ConfigError, match="wandb:ENTITY/PROJECT/GROUP"):  # a W&B group: tests/test_wandb_curves.py
-        read_curves("wandb:group")
-    with pytest.raises(ConfigError, match="'val' is not one of auto, eval_loss, train_loss"):
-        read_curves(tmp_path, loss="val")
 
 
 def test_a_status_csv_loads_with_final_eval_loss(tmp_path):
@@ -386,15 +353,6 @@ def test_runs_that_repeat_their_data_beyond_a_few_epochs_are_counted_for_the_war
     rows = [{"status": "complete", "n_params": 1e6, "tokens": 2e7, "final_eval_loss": 3.0, "epochs": e}
             for e in (0.02, 0.5)]
     assert from_rows(rows).repeated_data() is None
-
-
-def test_json_values_keep_an_unbounded_end_apart_from_one_that_cannot_be_told():
-    from sweep.fit.table import jsonable
-
-    # OLMo's ladder: B's interval [9.2e-90, inf] printed as [9.2e-90, null], read as missing
-    assert jsonable({"B": (9.2e-90, float("inf")), "x": np.float64("nan"), "n": np.int64(3)}) == {
-        "B": [9.2e-90, "inf"], "x": None, "n": 3}
-    assert jsonable([-np.inf]) == ["-inf"]
 
 
 def test_a_size_beyond_any_float_names_the_value_written_and_numpy_says_nothing(tmp_path):

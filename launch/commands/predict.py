@@ -18,7 +18,7 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
     (sweep/fit/collapse.py)."""
     from sweep.fit.collapse import check_floor
     from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
-    from sweep.fit.table import jsonable
+    from sweep.jsonable import jsonable
 
     floor = check_floor(floor)
     predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed, floor=floor)

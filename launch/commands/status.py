@@ -231,7 +231,7 @@ def json_rows(rows: list[dict[str, Any]]) -> str:
     """The rows flattened like the CSV (every column in every row, null where a run lacks it) as
     a JSON list, one row per line."""
     from launch.api import flat_rows
-    from sweep.fit.table import jsonable
+    from sweep.jsonable import jsonable
 
     columns, flat = flat_rows(rows)
     lines = [json.dumps(jsonable({c: r.get(c) for c in columns}), allow_nan=False) for r in flat]

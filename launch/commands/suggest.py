@@ -79,7 +79,8 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
     from sweep.fit.runs_file import is_table_file
-    from sweep.fit.table import jsonable, load_runs_table
+    from sweep.fit.table import load_runs_table
+    from sweep.jsonable import jsonable
 
     if target_compute is None:
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
@@ -219,7 +220,8 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
     less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
     from sweep.fit.replay import DESIGNS, ORACLE, replay as replay_choice
-    from sweep.fit.table import jsonable, load_runs_table
+    from sweep.fit.table import load_runs_table
+    from sweep.jsonable import jsonable
 
     runs = load_runs_table(source, columns)
     result = replay_choice(runs, law=law, growth=growth, count=count, holdout=holdout, seed=seed,

@@ -27,7 +27,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.curves import Curve, Curves
 from sweep.fit.isoflop import AllocationExponents, PowerLaw, fit_power_law
-from sweep.fit.table import jsonable
+from sweep.jsonable import jsonable
 from sweep.record import training_flops
 
 MIN_SIZES = 3

@@ -51,7 +51,8 @@ from sweep.fit.envelope import EnvelopeFit
 from sweep.fit.hyperparams import parabola_window, ucurve_table
 from sweep.fit.isoflop import IsoFlopFit, best_per_value, fit_parabola, group_budgets
 from sweep.fit.predict import RunPrediction, swept_axis
-from sweep.fit.table import LOSS_UNIT, Curves, RunsTable
+from sweep.fit.curves import Curves
+from sweep.fit.table import LOSS_UNIT, RunsTable
 from sweep.record import training_flops
 from sweep.storage import atomic_write
 

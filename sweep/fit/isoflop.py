@@ -80,7 +80,8 @@ from sweep.fit.defaults import fit_defaults
 from sweep.fit.identify import Flag
 from sweep.fit.law_bootstrap import check_bootstrap_args, percentile_interval
 from sweep.fit.points import setting_table
-from sweep.fit.table import RunsTable, jsonable, validate
+from sweep.fit.table import RunsTable, validate
+from sweep.jsonable import jsonable
 from sweep.record import training_flops
 
 MIN_SIZES = 3

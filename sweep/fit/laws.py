@@ -40,7 +40,9 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.law_bootstrap import check_bootstrap_args
 from sweep.fit.points import law_scatter, loss_rises, noise_to_dict, point_table, seed_spread
-from sweep.fit.table import Curves, RunsTable, jsonable, validate
+from sweep.fit.curves import Curves
+from sweep.fit.table import RunsTable, validate
+from sweep.jsonable import jsonable
 
 LAWS = ("chinchilla", "subscaling", "compare", "isoflop", "envelope", "lr", "batch", "crossover")
 

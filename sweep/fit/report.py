@@ -77,7 +77,9 @@ from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.points import noise_to_dict
 from sweep.fit.report_fits import ANALYSES, ReportFits, fit_all
 from sweep.fit.report_sections import report_markdown
-from sweep.fit.table import LABELS, OPTIONAL, Curves, RunsTable, jsonable, of_source, validate
+from sweep.fit.curves import Curves
+from sweep.fit.table import LABELS, OPTIONAL, RunsTable, of_source, validate
+from sweep.jsonable import jsonable
 from sweep.progress import progress
 from sweep.storage import atomic_write
 

@@ -28,7 +28,8 @@ from sweep.fit.law_bootstrap import BootstrapResult, bootstrap
 from sweep.fit.law_comparison import LawComparison, compare_laws
 from sweep.fit.parametric import LawFit, fit_chinchilla, fit_subscaling
 from sweep.fit.points import MisfitTest, SeedSpread, best_points, law_scatter, point_table, seed_spread
-from sweep.fit.table import RATE_DIGITS, Curves, RunsTable, of_source
+from sweep.fit.curves import Curves
+from sweep.fit.table import RATE_DIGITS, RunsTable, of_source
 
 
 ANALYSES = ("chinchilla", "subscaling", "held_out", "isoflop", "envelope", "lr", "batch_size", "crossover")

@@ -26,7 +26,8 @@ from sweep.fit.points import loss_rises, loss_rises_text
 from sweep.fit.predict import RunPrediction, summarize
 from sweep.fit.report_fits import ANALYSES, HyperFit, ReportFits
 from sweep.fit.rounds import STOP_REASONS, read_rounds, rounds_path
-from sweep.fit.table import Curves, copied_losses_text, flops_spread_text, repeated_data_text
+from sweep.fit.curves import Curves
+from sweep.fit.table import copied_losses_text, flops_spread_text, repeated_data_text
 from sweep.record import STOPPED_EARLY
 
 MAX_HELD_OUT_ROWS = 50  # section 2 lists the held-out points up to this many

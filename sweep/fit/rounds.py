@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep.errors import DamagedFile, StorageError
-from sweep.fit.table import jsonable
+from sweep.jsonable import jsonable
 
 ROUNDS_FILE = Path("suggest") / "rounds.jsonl"
 PROPOSED, ENDED, STOPPED = "proposed", "ended", "stopped"

@@ -12,12 +12,7 @@ which take it in with `with_stopped` and mark it `predicted`. A cooldown-branch 
 trunk (role "trunk", sweep/ladder.py) is no point of a fit: it is left out, counted as "trunk". `validate` is the one check
 every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
-Also the per-run loss-vs-FLOPs curves of a sweep folder (each complete run's metrics.jsonl) or of
-a W&B group (each run's history: sweep/wandb_curves.py), which Approach 1 (sweep/fit/envelope.py)
-reads.
-
-Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs; and here S the records
-of one run's curve.
+Letters (README "The science: Letters"): N parameters, T tokens, C compute, R runs.
 """
 
 from __future__ import annotations
@@ -27,15 +22,15 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from sweep.errors import ConfigError, DamagedFile
-from sweep.fit.curves import LOSS_KEYS, Curve, Curves  # noqa: F401 (Curve, Curves: read_curves' result)
+from sweep.errors import ConfigError
+from sweep.fit.curves import excluded_text
 from sweep.fit.runs_file import (COLUMN_ALIASES, ROW_NAMES, check_counts, check_flops, check_loss_unit,
                                  WANDB_FINISHED, is_budget_column, is_table_file, named_columns, read_frame)
+from sweep.jsonable import jsonable  # noqa: F401 (sweep/fit/hyperparams.py's import of it, until that file's own edit)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
@@ -452,7 +447,7 @@ def validate(table: RunsTable, min_runs: int, purpose: str) -> RunsTable:
     if len(table) < min_runs:
         fitted = (f"; a run is fitted when its status is {COMPLETE!r}, or W&B's {WANDB_FINISHED!r}"
                   if len(table) == 0 and _statuses(table.excluded) else "")  # was: "(25 weird left out)" alone
-        left_out = f" ({_counts(table.excluded)} left out{fitted})" if table.excluded else ""
+        left_out = f" ({excluded_text(table.excluded)} left out{fitted})" if table.excluded else ""
         raise ConfigError(f"{purpose} needs at least {min_runs} complete run{'s' * (min_runs != 1)}; the runs table"
                           f"{of_source(table.source)} has {len(table)}{left_out}")
     return table
@@ -462,94 +457,6 @@ def _statuses(excluded: dict[str, int]) -> list[str]:
     """The runs' statuses among a table's left-out counts (a word each: failed, crashed, a file's own);
     not its other reasons (trunk, exact duplicate, tokens_per_param < X, no loss records)."""
     return [k for k in excluded if k != TRUNK and k.replace("_", "").isalpha()]
-
-
-def read_curves(sweep_dir: str | os.PathLike, loss: str = "auto") -> Curves:
-    """Each complete run's metrics.jsonl (a W&B group: its history) as a loss-vs-FLOPs curve. loss = "auto" takes the
-    eval_loss records where every complete run has at least two of them, else every run's
-    train_loss records (one kind of loss for all runs: the two are not comparable). A record's C
-    is its `flops` (6 N tokens where absent)."""
-    from sweep.rundir import iter_run_dirs
-
-    text = str(sweep_dir)
-    if loss not in LOSS_KEYS:
-        raise ConfigError(f"loss {loss!r} is not one of {', '.join(LOSS_KEYS)}")
-    if text.startswith("wandb:"):  # the runs' W&B histories (one sampled request per run, cached)
-        from sweep.wandb_curves import read_wandb_curves
-        from sweep.wandb_runs import parse_source
-
-        return read_wandb_curves(parse_source(text), loss)
-    if not Path(text).is_dir():
-        is_file = ("is a file: the loss curves are read from run folders (metrics.jsonl) or W&B histories, "
-                   "not a runs table; "
-                   "give the sweep folder or wandb:[ENTITY/]PROJECT/GROUP")
-        raise ConfigError(f"sweep folder {text} {is_file if Path(text).exists() else 'does not exist'}")
-    runs, excluded = [], {}
-    for run in iter_run_dirs(text):
-        try:
-            status, curve = _complete_run(run)
-        except DamagedFile as err:
-            log.warning("left out: %s", err)
-            status, curve = DAMAGED, None
-        if curve is None:
-            excluded[status] = excluded.get(status, 0) + 1
-            continue
-        runs.append(curve)
-    if not runs:
-        raise ConfigError(f"{text} holds no complete runs{f' ({_counts(excluded)})' if excluded else ''}")
-    if loss == "auto":
-        enough_evals = all(sum(r.get("eval_loss") is not None for r in records) >= 2 for _, _, records in runs)
-        loss = "eval_loss" if enough_evals else "train_loss"
-    curves = [_curve(name, n_params, records, loss) for name, n_params, records in runs]
-    if None in curves:
-        excluded[f"no {loss} records"] = curves.count(None)
-    return Curves([c for c in curves if c is not None], loss, excluded, text)
-
-
-def _complete_run(run) -> tuple[str, tuple[str, float, list[dict[str, Any]]] | None]:
-    """The run's status, and its (name, N, records by step) when complete; DamagedFile when its
-    result.json or metrics.jsonl cannot be read."""
-    from sweep.rundir import RESUME_REMEDY
-
-    result = run.read_result() or {}
-    status = result.get("status", "unfinished") if is_fit_point(result) else TRUNK
-    if status != COMPLETE:
-        return status, None
-    n_params = result.get("n_params")
-    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
-        raise DamagedFile(run.result_file, f"n_params = {n_params!r} is not a number", RESUME_REMEDY)
-    return status, (run.path.name, float(n_params), _by_step(run.read_metrics()))
-
-
-def _by_step(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per step (the last written), in step order."""
-    return sorted({r["step"]: r for r in records if "step" in r}.values(), key=lambda r: r["step"])
-
-
-def _curve(name: str, n_params: float, records: Sequence[dict[str, Any]], loss_key: str) -> Curve | None:
-    points = [r for r in records if r.get(loss_key) is not None and r.get("tokens")]
-    if not points:
-        return None
-    tokens_S = np.array([r["tokens"] for r in points], dtype=float)
-    flops_S = np.array([r.get("flops") or training_flops(n_params, r["tokens"]) for r in points], dtype=float)
-    loss_S = np.array([r[loss_key] for r in points], dtype=float)
-    return Curve(name, n_params, tokens_S, flops_S, loss_S)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars and arrays as Python numbers and lists, NaN as None (no value),
-    +-Inf as the strings "inf" / "-inf" (an unbounded interval's end: None read as missing)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _build(names: list[str], columns: dict[str, list[Any]], excluded: dict[str, int], source: str) -> RunsTable:
@@ -715,6 +622,3 @@ def of_source(source: str) -> str:
     """' of SOURCE' for a message naming where the runs came from; '' for an unnamed table."""
     return f" of {source}" if source else ""
 
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

@@ -24,7 +24,8 @@ from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, Finding
 from sweep.fit.laws import crossovers_to_dict
 from sweep.fit.noise import Z, combined, lower_by
 from sweep.fit.points import point_table
-from sweep.fit.table import RunsTable, jsonable
+from sweep.fit.table import RunsTable
+from sweep.jsonable import jsonable
 
 L2, NO_REGULARISATION = "l2", "none"
 L2_ARMS = (L2, NO_REGULARISATION, "coupled", "independent")  # coupled, independent: the weight-decay arms

@@ -26,7 +26,8 @@ from sweep.fit.law_bootstrap import percentile_interval
 from sweep.fit.law_comparison import compare_laws
 from sweep.fit.laws import comparison_to_dict
 from sweep.fit.noise import Z, combined, lower_by
-from sweep.fit.table import RATE_DIGITS, RunsTable, jsonable
+from sweep.fit.table import RATE_DIGITS, RunsTable
+from sweep.jsonable import jsonable
 
 MIN_RATIOS, MIN_SIZES = 3, 3  # otr: ratios needed, each with this many sizes
 MIN_BOOTSTRAP_CELLS = 5  # otr: a ratio's bootstrap interval needs this many cells (3 on a line gave [0.122, 0.122])
