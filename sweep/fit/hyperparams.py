@@ -73,7 +73,8 @@ from sweep.fit.identify import Flag
 from sweep.fit.isoflop import Parabola, PowerLaw, best_per_value, fit_parabola, fit_power_law, group_budgets
 from sweep.fit.noise import lower_by, noise_rule_text, same_within_noise, stderr_or_fallback
 from sweep.fit.points import setting_table
-from sweep.fit.table import RunsTable, copied_values, jsonable, validate
+from sweep.fit.table import RunsTable, copied_values, validate
+from sweep.jsonable import jsonable
 
 PARAMS = ("lr", "batch_size")
 BY = ("flops", "n_params", "cell")

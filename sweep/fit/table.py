@@ -30,7 +30,6 @@ from sweep.errors import ConfigError
 from sweep.fit.curves import excluded_text
 from sweep.fit.runs_file import (COLUMN_ALIASES, ROW_NAMES, check_counts, check_flops, check_loss_unit,
                                  WANDB_FINISHED, is_budget_column, is_table_file, named_columns, read_frame)
-from sweep.jsonable import jsonable  # noqa: F401 (sweep/fit/hyperparams.py's import of it, until that file's own edit)
 from sweep.record import COMPLETE, DAMAGED, STOPPED_EARLY, TRUNK, is_fit_point, training_flops
 
 log = logging.getLogger("sweep.fit")
