@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from sweep.config import Schedule
-from sweep.fit.curve_law import (DECAY, Curve, CurveFitError, CurveLaw, decay_for, predict_final_loss,
-                                  predict_final_losses, schedule_areas)
+from sweep.fit import curve_law
+from sweep.fit.curve_law import DECAY, Curve, CurveFitError, CurveLaw, decay_for, predict_final_losses, schedule_areas
+from sweep.fit.defaults import fit_defaults
 from sweep.run.optim import lr_at
 from tests.helpers import optim_config
 
@@ -43,6 +44,14 @@ def cut(records, fraction: float):
     return train_steps[keep], train[keep], eval_steps[keep_eval], evals[keep_eval]
 
 
+def predict_one(lr_S, train_steps, train_loss, eval_steps, eval_loss, *, warmup: int = 0, **options):
+    """One curve predicted alone (predict_final_losses of one), its CurveFitError raised."""
+    (result,) = predict_final_losses([Curve(lr_S, train_steps, train_loss, eval_steps, eval_loss, warmup)], **options)
+    if isinstance(result, CurveFitError):
+        raise result
+    return result
+
+
 def test_the_areas_of_a_schedule_are_its_summed_rate_and_its_decayed_drops():
     s1, s2 = schedule_areas(np.full(10, 0.5))
     assert np.allclose(s1, 0.5 * np.arange(11)) and not s2.any()  # constant: no annealing
@@ -70,7 +79,7 @@ def test_the_whole_curve_gives_back_the_law_it_was_drawn_from():
     area's curvature partly mimics (measured: 0.524 for 0.6); the final loss is exact regardless."""
     lr_S = schedule()
     records = curve(lr_S, noise=0.002, seed=0)
-    p = predict_final_loss(lr_S, *cut(records, 1.0), warmup=WARMUP, n_resamples=100)
+    p = predict_one(lr_S, *cut(records, 1.0), warmup=WARMUP, n_resamples=100)
     assert p.law.alpha == pytest.approx(TRUE.alpha, rel=0.05)
     assert p.law.C == pytest.approx(TRUE.C, rel=0.15) and p.law.A == pytest.approx(TRUE.A, rel=0.1)
     assert p.law.L0 == pytest.approx(TRUE.L0, abs=0.05) and p.gap == pytest.approx(GAP, abs=0.005)
@@ -86,7 +95,7 @@ def test_half_a_cosine_curve_predicts_its_end_and_the_interval_covers_it_near_it
     covered, errors = 0, []
     for seed in range(20):
         records = curve(lr_S, noise=0.01, seed=seed)
-        p = predict_final_loss(lr_S, *cut(records, 0.5), warmup=WARMUP, n_resamples=100, seed=seed)
+        p = predict_one(lr_S, *cut(records, 0.5), warmup=WARMUP, n_resamples=100, seed=seed)
         covered += p.interval[0] <= records[-1] <= p.interval[1]
         errors.append(abs(p.predicted / records[-1] - 1))
     assert covered >= 16 and np.median(errors) < 0.01
@@ -96,11 +105,11 @@ def test_a_wsd_run_is_predicted_once_its_cooldown_has_begun():
     lr_S = schedule(Schedule.wsd)
     records = curve(lr_S, noise=0.002, seed=1)
     with pytest.raises(CurveFitError, match="no annealing seen yet"):
-        predict_final_loss(lr_S, *cut(records, 0.5), warmup=WARMUP)
-    p = predict_final_loss(lr_S, *cut(records, 0.9), warmup=WARMUP, n_resamples=100)
+        predict_one(lr_S, *cut(records, 0.5), warmup=WARMUP)
+    p = predict_one(lr_S, *cut(records, 0.9), warmup=WARMUP, n_resamples=100)
     assert p.predicted == pytest.approx(records[-1], rel=0.01)
     with pytest.raises(CurveFitError, match="no annealing seen yet"):  # before the descent's test: was "still in
-        predict_final_loss(lr_S, *cut(records, 0.1), warmup=WARMUP)  # its initial descent"
+        predict_one(lr_S, *cut(records, 0.1), warmup=WARMUP)  # its initial descent"
 
 
 def test_eight_or_nine_records_all_at_the_peak_rate_are_too_few_to_tell_the_descent_has_ended():
@@ -111,35 +120,47 @@ def test_eight_or_nine_records_all_at_the_peak_rate_are_too_few_to_tell_the_desc
     seen = train_steps <= 140  # 9 records after the 50-step warmup, the rate still at its peak
     with pytest.raises(CurveFitError, match="9 train_loss records after the warmup at the peak learning rate .* at "
                                             "least 10 are needed to tell where the initial descent ends"):
-        predict_final_loss(lr_S, train_steps[seen], train[seen], eval_steps[:1], evals[:1], warmup=WARMUP)
+        predict_one(lr_S, train_steps[seen], train[seen], eval_steps[:1], evals[:1], warmup=WARMUP)
 
 
 def test_the_prediction_is_the_same_for_the_same_seed():
     lr_S = schedule()
     records = cut(curve(lr_S, noise=0.01, seed=2), 0.5)
-    first = predict_final_loss(lr_S, *records, warmup=WARMUP, n_resamples=50, seed=7)
-    assert predict_final_loss(lr_S, *records, warmup=WARMUP, n_resamples=50, seed=7) == first
+    first = predict_one(lr_S, *records, warmup=WARMUP, n_resamples=50, seed=7)
+    assert predict_one(lr_S, *records, warmup=WARMUP, n_resamples=50, seed=7) == first
+
+
+def test_resamples_level_and_seed_left_out_are_conf_fit_yamls(monkeypatch):
+    """Was: 200, 0.95 and 0 written in the function's signature, so a changed conf/fit.yaml did not reach it."""
+    conf = replace(fit_defaults(), bootstrap=20, level=0.5, seed=3)
+    monkeypatch.setattr(curve_law, "fit_defaults", lambda: conf)
+    lr_S = schedule()
+    records = cut(curve(lr_S, noise=0.01, seed=2), 0.5)
+    assert predict_one(lr_S, *records, warmup=WARMUP) == predict_one(lr_S, *records, warmup=WARMUP, n_resamples=20,
+                                                                      level=0.5, seed=3)
+    assert predict_one(lr_S, *records, warmup=WARMUP) != predict_one(lr_S, *records, warmup=WARMUP, n_resamples=20,
+                                                                      level=0.95, seed=3)
 
 
 def test_curves_it_cannot_predict_from_say_why():
     lr_S = schedule()
     train_steps, train, eval_steps, evals = cut(curve(lr_S, noise=0.01, seed=3), 0.5)
     with pytest.raises(CurveFitError, match="5 train_loss records after the warmup .* at least 8"):
-        predict_final_loss(lr_S, train_steps[:10], train[:10], eval_steps, evals, warmup=WARMUP)
+        predict_one(lr_S, train_steps[:10], train[:10], eval_steps, evals, warmup=WARMUP)
     early_steps, early, early_eval_steps, early_evals = cut(curve(lr_S, noise=0.01, seed=3), 0.08)
     with pytest.raises(CurveFitError, match=r"^7 train_loss records after the warmup \(step 50\) and its initial "
                                             r"descent \(to step 90\); the curve law needs at least 8"):
-        predict_final_loss(lr_S, early_steps, early, early_eval_steps, early_evals, warmup=WARMUP)  # said "after
+        predict_one(lr_S, early_steps, early, early_eval_steps, early_evals, warmup=WARMUP)  # said "after
         # the warmup" alone, with more records there than it named
     with pytest.raises(CurveFitError, match=r"no eval_loss record from the warmup's end \(step \d+\) to step \d+: the "
                                             r"eval - train gap is not known \(.*train.eval_every"):
-        predict_final_loss(lr_S, train_steps, train, [], [], warmup=WARMUP)
+        predict_one(lr_S, train_steps, train, [], [], warmup=WARMUP)
     with pytest.raises(CurveFitError, match="beyond the schedule's 100 steps"):
-        predict_final_loss(lr_S[:100], train_steps, train, eval_steps, evals, warmup=WARMUP)
+        predict_one(lr_S[:100], train_steps, train, eval_steps, evals, warmup=WARMUP)
     with pytest.raises(CurveFitError, match="level"):
-        predict_final_loss(lr_S, train_steps, train, eval_steps, evals, level=1.5)
+        predict_one(lr_S, train_steps, train, eval_steps, evals, level=1.5)
     with pytest.raises(CurveFitError, match="n_resamples"):
-        predict_final_loss(lr_S, train_steps, train, eval_steps, evals, n_resamples=0)
+        predict_one(lr_S, train_steps, train, eval_steps, evals, n_resamples=0)
 
 
 LRS = (1e-3, 2e-3, 4e-3)  # a budget group: the same law in the forward area, each run at its own peak
@@ -213,7 +234,7 @@ def test_a_run_still_in_its_initial_descent_is_not_predicted():
     s1, _ = schedule_areas(lr_S)
     falling = 5.5 - 40 * s1[steps] ** 2  # concave: steeper as it goes
     with pytest.raises(CurveFitError, match="still in its initial descent"):
-        predict_final_loss(lr_S, steps, falling, [100, 200, 300, 400, 500], falling[9::10], warmup=WARMUP)
+        predict_one(lr_S, steps, falling, [100, 200, 300, 400, 500], falling[9::10], warmup=WARMUP)
 
 
 @pytest.mark.parametrize("seen, earlier", [(0.25, 0.75), (0.25, 0.5), (0.5, 0.25)])
@@ -223,10 +244,10 @@ def test_the_interval_holds_what_the_earlier_records_predicted(seen, earlier):
     of the records seen, mirrored about the prediction."""
     lr_S = schedule()
     records = cut(curve(lr_S, noise=0.01, seed=4), seen)
-    p = predict_final_loss(lr_S, *records, warmup=WARMUP, n_resamples=50)
+    p = predict_one(lr_S, *records, warmup=WARMUP, n_resamples=50)
     steps, train, eval_steps, evals = records
     earlier_at = int(earlier * p.steps_seen)
-    early = predict_final_loss(lr_S, steps[steps <= earlier_at], train[steps <= earlier_at],
+    early = predict_one(lr_S, steps[steps <= earlier_at], train[steps <= earlier_at],
                                eval_steps[eval_steps <= earlier_at], evals[eval_steps <= earlier_at], warmup=WARMUP,
                                n_resamples=1)
     drift = abs(p.predicted - early.predicted)

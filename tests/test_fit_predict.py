@@ -4,6 +4,7 @@ that cannot be predicted keep a one-line reason."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -13,9 +14,10 @@ import pytest
 
 from sweep.config import Schedule, train_config
 from sweep.errors import ConfigError
+from sweep.fit import predict
 from sweep.fit.calibration import OWN_HALVES
-from sweep.fit.predict import (check_fraction, learning_rates, predict_run, predict_runs, predict_sweep, summarize,
-                               swept_axis)
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.predict import check_fraction, learning_rates, predict_runs, predict_sweep, summarize, swept_axis
 from sweep.rundir import RunDir, iter_run_dirs
 from sweep.run.optim import lr_at
 
@@ -144,14 +146,24 @@ def test_the_runs_of_a_budget_group_are_fitted_together(small_sweep, tmp_path):
         (b.prediction.law.alpha, b.prediction.law.A, b.prediction.law.C)
     assert a.prediction.law.L0 != b.prediction.law.L0
     assert a.prediction.steps_seen == b.prediction.steps_seen == 300 and c.prediction.fraction_seen == 1.0
-    assert c.prediction == predict_run(runs[2], n_resamples=20).prediction  # alone in its group
+    assert c.prediction == predict_runs(runs[2:], n_resamples=20)[0].prediction  # alone in its group
     alone = predict_runs(runs, [300, 300, None], shared=False, n_resamples=20)
-    by_itself = predict_run(runs[0], until_step=300, n_resamples=20).prediction
+    by_itself = predict_runs(runs[:1], [300], n_resamples=20)[0].prediction
     assert (alone[0].prediction.law, alone[0].prediction.predicted) == (by_itself.law, by_itself.predicted)
     assert alone[0].prediction.calibration.n == 1  # c, finished and smaller, calibrates a's interval; alone, nothing
     assert (by_itself.calibration.on, by_itself.calibration.n, by_itself.calibration.level) == (OWN_HALVES, 1, 0.5)
     with pytest.raises(ValueError, match="3 runs and 2 until_steps"):
         predict_runs(runs, [300, 300])
+
+
+def test_resamples_level_and_seed_left_out_are_conf_fit_yamls(small_sweep, monkeypatch):
+    """Was: predict_runs wrote 200, 0.95 and 0 in its signature, so a changed conf/fit.yaml did not reach it."""
+    monkeypatch.setattr(predict, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), bootstrap=20, level=0.5,
+                                                                             seed=3))
+    runs = [r for r in iter_run_dirs(small_sweep) if "d48" in r.path.name]
+    by_conf = predict_runs(runs, None, 0.5)
+    assert by_conf == predict_runs(runs, None, 0.5, n_resamples=20, level=0.5, seed=3)
+    assert by_conf != predict_runs(runs, None, 0.5, n_resamples=20, level=0.95, seed=3)
 
 
 def test_a_run_still_training_is_predicted_without_an_actual_loss(small_sweep, tmp_path):

@@ -91,6 +91,7 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.fit.calibration import Calibration
+from sweep.fit.defaults import fit_defaults
 
 DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024), for runs of 10^4 - 10^5 steps
 LAG_FRACTION = 0.01  # a run of S steps: lambda = 1 - 1 / (LAG_FRACTION S), an annealing lag of 1% of its steps
@@ -285,11 +286,15 @@ def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_BxP: np.ndarray):
 
 @dataclass(frozen=True)
 class Curve:
-    """One run's records so far and its schedule (predict_final_loss's arguments). train_window:
-    None when the train records are all there (a run folder's metrics.jsonl): each one covers the
-    updates since the previous record; k when rows may be missing (a W&B sampled history): a
-    record at step k covers the updates (k - train_window, k], clipped at 0 (the run's
-    train.log_every: sweep/run/loop.py logs the mean loss of the last log_every updates)."""
+    """One run's records so far and its schedule. lr_S: the learning rate of every update of the
+    run's budget (S of them). train_steps / train_loss: the train_loss records (step k: the mean
+    loss of the updates since the previous record); eval_steps / eval_loss: the eval records (the
+    loss after k updates); steps beyond S are an error. warmup: records up to this step are not
+    fitted. train_window: None when the train records are all there (a run folder's
+    metrics.jsonl): each one covers the updates since the previous record; k when rows may be
+    missing (a W&B sampled history): a record at step k covers the updates (k - train_window, k],
+    clipped at 0 (the run's train.log_every: sweep/run/loop.py logs the mean loss of the last
+    log_every updates)."""
 
     lr_S: Sequence[float]
     train_steps: Sequence[int]
@@ -371,34 +376,19 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
     return _Prepared(y_P, x_PxG, z_P, x_ExG, z_E, ye_E, x_G, z_last, seen, steps)
 
 
-def predict_final_loss(lr_S: Sequence[float], train_steps: Sequence[int], train_loss: Sequence[float],
-                       eval_steps: Sequence[int], eval_loss: Sequence[float], *, warmup: int = 0,
-                       n_resamples: int = 200, level: float = 0.95, seed: int = 0,
-                       decay: float | None = None) -> FinalLossPrediction:
-    """Fit the law to a run's records so far and predict its eval loss after its last update.
-
-    lr_S: the learning rate of every update of the run's budget (S of them). train_steps /
-    train_loss: the train_loss records (step k: the mean loss of the updates since the previous
-    record); eval_steps / eval_loss: the eval records (the loss after k updates); steps beyond
-    S are an error. warmup: records up to this step are not fitted. decay: lambda, by default
-    decay_for(S). CurveFitError when too few records remain, the initial descent is not over, no
-    eval record was seen, or the annealing term cannot be identified."""
-    (result,) = predict_final_losses([Curve(lr_S, train_steps, train_loss, eval_steps, eval_loss, warmup)],
-                                     n_resamples=n_resamples, level=level, seed=seed, decay=decay)
-    if isinstance(result, CurveFitError):
-        raise result
-    return result
-
-
-def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resamples: int = 200,
-                         level: float = 0.95, seed: int = 0,
+def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resamples: int | None = None,
+                         level: float | None = None, seed: int | None = None,
                          decay: float | None = None) -> list[FinalLossPrediction | CurveFitError]:
     """Each curve's predicted final eval loss (or the CurveFitError saying why it has none), in
     order. shared: the curves that can be fitted share alpha, A and C (each keeps its own L0 and
     eval-train gap): the curves of one budget group, whose learning rates differ; alone, each is
     fitted with its own four. The interval is the bootstrap's, widened where needed to hold the
     predictions that the first quarter, half and 3/4 of each curve's records give (DRIFT_AT; those
-    that can be made), mirrored about it."""
+    that can be made), mirrored about it. decay: lambda, by default decay_for(S). Bootstrap
+    resamples, level and seed default to conf/fit.yaml's. A curve's CurveFitError: too few records
+    remain, the initial descent is not over, no eval record was seen, or the annealing term cannot
+    be identified."""
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     if not 0 < level < 1:
         raise CurveFitError(f"level={level!r}: accepted is 0 < level < 1")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:

@@ -53,6 +53,7 @@ from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapseP
                                 FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
 from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, decay_for, predict_final_losses
+from sweep.fit.defaults import fit_defaults
 
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
 SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("budget", "tokens_per_param"),
@@ -122,7 +123,6 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
     fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0, 'true' or 'auto'."""
-    from sweep.fit.defaults import fit_defaults
     from sweep.rundir import iter_run_dirs, no_run_folders
 
     check_fraction(at_fraction)
@@ -241,17 +241,9 @@ def learning_rates(cfg: Any) -> tuple[np.ndarray, int]:
     return lr_S, warmup_steps(cfg.optim, steps if warmup_of is None else warmup_of)
 
 
-def predict_run(run: Any, at_fraction: float | None = None, *, until_step: int | None = None, n_resamples: int = 200,
-                level: float = 0.95, seed: int = 0) -> RunPrediction:
-    """One run folder (a RunDir) predicted alone, or skipped with its reason; from its records up to
-    `at_fraction` of its steps, or up to step `until_step` (early stopping's probe step), or all."""
-    (prediction,) = predict_runs([run], [until_step], at_fraction, n_resamples=n_resamples, level=level, seed=seed)
-    return prediction
-
-
 def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
-                 at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                 level: float = 0.95, seed: int = 0, floor: float | str | None = None,
+                 at_fraction: float | None = None, *, shared: bool = True, n_resamples: int | None = None,
+                 level: float | None = None, seed: int | None = None, floor: float | str | None = None,
                  references: Sequence[Any] = (), calibrators: Sequence[Any] = ()) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
@@ -262,7 +254,7 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     finished run of another size at its settings is predicted from it instead (with_references),
     among `runs` and `references` (run folders only read as such: not predicted). The curve law's
     intervals are calibrated on the finished runs among `runs`, `references` and `calibrators`
-    (calibrated_by_smaller)."""
+    (calibrated_by_smaller). Bootstrap resamples, level and seed default to conf/fit.yaml's."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
                            n_resamples=n_resamples, level=level, seed=seed, floor=floor,
                            references=[FolderRun(run) for run in references],
@@ -270,11 +262,13 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
 
 
 def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
-                    at_fraction: float | None = None, *, shared: bool = True, n_resamples: int = 200,
-                    level: float = 0.95, seed: int = 0, floor: float | str | None = None,
+                    at_fraction: float | None = None, *, shared: bool = True, n_resamples: int | None = None,
+                    level: float | None = None, seed: int | None = None, floor: float | str | None = None,
                     references: Sequence[RunSource] = (), calibrators: Sequence[RunSource] = ()) -> list[RunPrediction]:
     """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
+
+    n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
 
     until_steps = [None] * len(runs) if until_steps is None else list(until_steps)
     if len(until_steps) != len(runs):
@@ -469,8 +463,6 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     (or skip reason). A run the collapse cannot predict (a floor not below its losses, no eval
     record yet, it or its reference still above ln V) keeps the curve law's too, its `collapse_skipped` saying why. `read` holds
     _read_run's result for each prediction's run, then for each run read as a reference only."""
-    from sweep.fit.defaults import fit_defaults
-
     sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
     sized = {i: r for i, r in sized.items() if r is not None}
 
