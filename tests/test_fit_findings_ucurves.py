@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from sweep.fit.defaults import fit_defaults
+from sweep.fit.findings import ucurves as ucurves_module
 from sweep.fit.findings.ucurves import (EDGE, FLAT, U, assess_batch_ucurve, assess_batch_vs_loss,
                                         assess_lr_ucurve, ucurves)
 from sweep.fit.findings.verdict import CANNOT_TELL, HELD, NOT_HELD, VERDICTS
@@ -204,6 +206,19 @@ def test_the_interval_covers_the_true_vertex_of_a_noiseless_u():
     assert curve.opt_value == pytest.approx(5e-3, rel=1e-6)
     lo, hi = curve.interval
     assert lo < 5e-3 < hi and hi / lo < 2
+
+
+def test_the_intervals_are_at_conf_fit_yamls_level_and_say_it(monkeypatch):
+    """Was: LEVEL = 0.95 in the module, so conf/fit.yaml's `level` changed otr's intervals but not these."""
+    monkeypatch.setattr(ucurves_module, "fit_defaults", lambda: replace(fit_defaults(), level=0.5))
+    finding = assess_lr_ucurve(make_table(lr_cells([(1e7, 1e-2), (1e8, 3e-3)])), **FAST)
+    assert finding.details["level"] == 0.5 and "optimum [50%]" in finding.header and "its 50% interval" in finding.rule
+    (curve,) = ucurves(make_table(lr_cells([(1e7, 5e-3)])), "lr", **FAST)
+    assert curve.interval == tuple(np.percentile(curve.opt_draws_K, [25, 75]))
+    table = make_table(loss_cells(lambda loss: 100 * (loss / 3.0) ** -4), "batch_size")
+    finding = assess_batch_vs_loss(table, **FAST)
+    assert "50% redraw interval" in finding.because and "its 50% interval" in finding.rule
+    assert finding.details["level"] == 0.5 and "optimum [50%]" in finding.header
 
 
 def test_a_run_without_an_eval_stderr_counts_with_the_fallback():

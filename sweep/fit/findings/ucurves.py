@@ -26,14 +26,14 @@ values is a U-curve; its shape (hyperparams `ucurve_shape`):
 
 Its optimum is hyperparams' (`fit_group`: the vertex of a parabola in ln value around the best,
 clipped to the sampled range; "vertex" only in a U cell, the same `bracketed_sides` deciding, else
-the best sampled value), with a LEVEL (95%) interval from `resamples` redraws of every
+the best sampled value), with an interval at conf/fit.yaml's `level` (95%) from `resamples` redraws of every
 point's loss within its standard error (normal, numpy's generator seeded with `seed`), the
 parabola refitted on each redraw in the same window rule (`parabola_window`) and clipped the same
 way. The redraws' parabolas are fitted all at once (one least-squares solve per window), the same
 fit as isoflop.fit_parabola. A redraw whose grid does not bracket its optimum on a side (the same
 `bracketed_sides`) leaves the optimum open there: it stands at its best sampled value, and the
 interval is open on that side (-inf below, +inf above; printed ">= lo", "<= hi", or "-" when open
-on both) where more than (1 - LEVEL) / 2 of the redraws leave it open -- or where the cell itself
+on both) where more than (1 - level) / 2 of the redraws leave it open -- or where the cell itself
 does (EDGE, FLAT): an interval no wider than the grid's end said nothing of what lies beyond it.
 
 lr_ucurve's evidence: a FLAT cell decides "did not hold" only where none of its losses is a copy
@@ -64,7 +64,6 @@ from sweep.fit.isoflop import best_per_value, fit_power_law, group_budgets
 from sweep.fit.noise import FALLBACK_RELATIVE_STDERR, Z, combined, lower_by, noise_rule_text
 from sweep.fit.table import RunsTable, copied_values
 
-LEVEL = 0.95  # the optimum's and the slope's intervals
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # lr_ucurve's claim is at Chinchilla-optimal training: its evidence nearest this
 
 LR_CLAIM = ("Final loss against peak learning rate at Chinchilla-optimal training is U-shaped at every model size, "
@@ -78,22 +77,36 @@ _NOISE = (f"two losses differ when they are more than Z = {Z:g} combined eval st
 _SHAPES = (f"per (N, tokens) cell, the best loss at each value; a cell is U when its best value is inside the grid and "
            f"both grid ends are above it, FLAT when every value is within noise of the best over at least "
            f"{FLAT_SPAN:g}x, else EDGE (the grid does not bracket the optimum); {_NOISE}")
-_OPTIMUM = (f"the optimum is the vertex of a parabola in ln value around the best, its {LEVEL:.0%} interval from "
-            "redrawing every point's loss within its standard error and refitting, open on a side where the cell or "
-            f"more than {(1 - LEVEL) / 2:.1%} of the redraws do not bracket the optimum there")
-LR_RULE = (f"{_SHAPES}; {_OPTIMUM}. Held: at least 2 model sizes, every cell U, and the optimum intervals of the "
-           "smallest and largest size do not overlap. Did not hold: some cell is FLAT (no U there) and none of its "
-           f"losses is a copy of another (the cell quoted: the nearest {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per "
-           "parameter). Otherwise cannot tell (a FLAT cell resting on copied losses among them).")
 BATCH_RULE = (f"{_SHAPES}. Held: every cell U. Did not hold: in some cell the smallest batch is the best and below "
               "the next batch by the noise rule (small batches better there). Otherwise cannot tell.")
-BATCH_LOSS_RULE = (f"per (N, tokens) cell with at least {MIN_VALUES} batch sizes, {_OPTIMUM}; the best loss with its "
-                   "standard error. Over the cells whose optimum is a vertex, least squares of ln B_opt = c + s ln L, "
-                   "s's standard error the larger of the regression's and the spread of s over the redraws. Held: at "
-                   f"least 3 such cells and s < 0 by more than Z = {Z:g} standard errors (B_opt grows as L falls). "
-                   f"Did not hold: at least 3 such cells and s > 0 by more than {Z:g} standard errors. Otherwise "
-                   "cannot tell.")
-HEADER = ("N", "tokens", "values swept", "best value", f"optimum [{LEVEL:.0%}]", "best loss +- stderr", "shape")
+
+
+def optimum_rule(level: float) -> str:
+    """How a cell's optimum and its interval at `level` are found, as a rule's text says it."""
+    return (f"the optimum is the vertex of a parabola in ln value around the best, its {level:.0%} interval from "
+            "redrawing every point's loss within its standard error and refitting, open on a side where the cell or "
+            f"more than {(1 - level) / 2:.1%} of the redraws do not bracket the optimum there")
+
+
+def lr_rule(level: float) -> str:
+    return (f"{_SHAPES}; {optimum_rule(level)}. Held: at least 2 model sizes, every cell U, and the optimum intervals "
+            "of the smallest and largest size do not overlap. Did not hold: some cell is FLAT (no U there) and none "
+            f"of its losses is a copy of another (the cell quoted: the nearest {CHINCHILLA_TOKENS_PER_PARAM:g} tokens "
+            "per parameter). Otherwise cannot tell (a FLAT cell resting on copied losses among them).")
+
+
+def batch_loss_rule(level: float) -> str:
+    return (f"per (N, tokens) cell with at least {MIN_VALUES} batch sizes, {optimum_rule(level)}; the best loss with "
+            "its standard error. Over the cells whose optimum is a vertex, least squares of ln B_opt = c + s ln L, "
+            "s's standard error the larger of the regression's and the spread of s over the redraws. Held: at "
+            f"least 3 such cells and s < 0 by more than Z = {Z:g} standard errors (B_opt grows as L falls). "
+            f"Did not hold: at least 3 such cells and s > 0 by more than {Z:g} standard errors. Otherwise "
+            "cannot tell.")
+
+
+def table_header(level: float) -> tuple[str, ...]:
+    """The columns of a finding's table of cells, the optimum's interval at `level`."""
+    return ("N", "tokens", "values swept", "best value", f"optimum [{level:.0%}]", "best loss +- stderr", "shape")
 
 
 @dataclass(frozen=True)
@@ -102,7 +115,7 @@ class UCurve:
     each, stderr_X its standard error (`fallback_X`: the fallback was used; `predicted_X`: a
     run stopped early's predicted loss); `optimum` hyperparams' fit_group of the cell;
     `opt_draws_K` and `best_loss_draws_K` the optimum and the best loss of each redraw;
-    `interval` the optimum's LEVEL interval, -inf / +inf on a side left open; `shape` U / FLAT /
+    `interval` the optimum's interval at conf/fit.yaml's `level`, -inf / +inf on a side left open; `shape` U / FLAT /
     EDGE, `open_side` (EDGE) the side the grid leaves open: "below", "above" or "both";
     `copied_X` whether each point's loss is one of the table's copied losses."""
 
@@ -185,11 +198,13 @@ class UCurve:
                 "optimum_interval_open": self.interval_open, "shape": self.shape, "open_side": self.open_side}
 
 
-def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[UCurve]:
+def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int, level: float | None = None) -> list[UCurve]:
     """The U-curve of every (N, tokens) cell (per recipe) with at least MIN_VALUES distinct
     values of `param` (lr | batch_size), ordered by recipe, N, tokens; [] when none (or the
     table has no such column). `table`: every run, the stopped ones standing with their
-    prediction, a setting's seeds averaged (`ucurve_table` is applied)."""
+    prediction, a setting's seeds averaged (`ucurve_table` is applied). The optimum's interval
+    is at `level`, by default conf/fit.yaml's."""
+    level = fit_defaults().level if level is None else level
     copied = copied_values(table.loss_R)
     table = ucurve_table(table)
     values_R = getattr(table, f"{param}_R")
@@ -208,13 +223,14 @@ def ucurves(table: RunsTable, param: str, *, resamples: int, seed: int) -> list[
             if len(np.unique(values_R[runs])) < MIN_VALUES:
                 continue
             out.append(_ucurve(table, param, values_R, runs, recipe or None, float(n_params), float(tokens),
-                               resamples, rng, neighbours, copied))
+                               resamples, rng, neighbours, copied, level))
     return out
 
 
 def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
     """Final loss against peak learning rate is U-shaped at every size, the optimum moving with size."""
-    curves = ucurves(table, "lr", resamples=resamples, seed=seed)
+    level = fit_defaults().level
+    curves = ucurves(table, "lr", resamples=resamples, seed=seed, level=level)
     if not curves:
         return None
     flat = sorted((c for c in curves if c.shape == FLAT), key=lambda c: _from_chinchilla(c))
@@ -233,13 +249,14 @@ def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding 
                                  f"N={large.n_params:.3g}" for small, large in moves) + " (intervals apart)")
         else:
             verdict, because = CANNOT_TELL, _summary(problems)
-    return _finding("lr_ucurve", LR_CLAIM, LR_RULE, verdict, because, curves, resamples, seed,
+    return _finding("lr_ucurve", LR_CLAIM, lr_rule(level), verdict, because, curves, resamples, seed, level,
                     lambda: draw_finding_ucurves(curves, "lr", unit=table.loss_unit))
 
 
 def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
     """Final loss against batch size is U-shaped: small batches are not better."""
-    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed)
+    level = fit_defaults().level
+    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed, level=level)
     if not curves:
         return None
     small_better = [c for c in curves if c.best == 0 and
@@ -259,17 +276,18 @@ def assess_batch_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Findi
         verdict = CANNOT_TELL
         because = _summary([_flat_because(c, "batch_size", claim=False) if c.shape == FLAT else
                             _edge_because(c, "batch_size") for c in curves if c.shape != U])
-    return _finding("batch_ucurve", BATCH_CLAIM, BATCH_RULE, verdict, because, curves, resamples, seed,
+    return _finding("batch_ucurve", BATCH_CLAIM, BATCH_RULE, verdict, because, curves, resamples, seed, level,
                     lambda: draw_finding_ucurves(curves, "batch_size", unit=table.loss_unit))
 
 
 def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Finding | None:
     """The optimal batch size grows as the loss falls (Kaplan's B_opt = B* / L^(1/alpha_B))."""
-    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed)
+    level = fit_defaults().level
+    curves = ucurves(table, "batch_size", resamples=resamples, seed=seed, level=level)
     if len(curves) < 2:
         return None
     used = [c for c in curves if c.is_vertex]
-    fit = _slope(used) if len(used) >= 3 else None
+    fit = _slope(used, level) if len(used) >= 3 else None
     if fit is None:
         verdict = CANNOT_TELL
         why = (f"fewer than 3 cells with an interior optimum ({len(used)} of {len(curves)} have a parabola vertex)"
@@ -278,7 +296,7 @@ def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Find
     else:
         s, se = fit["slope"], fit["slope_stderr"]
         numbers = (f"ln B_opt = c + s ln L over {len(used)} cells: s = {s:.3g} +- {se:.2g} "
-                   f"({LEVEL:.0%} redraw interval [{fit['slope_interval'][0]:.3g}, {fit['slope_interval'][1]:.3g}])")
+                   f"({level:.0%} redraw interval [{fit['slope_interval'][0]:.3g}, {fit['slope_interval'][1]:.3g}])")
         if s < 0 and -s > Z * se:
             verdict, because = HELD, f"{numbers}, below 0 by more than {Z:g} stderr: B_opt grows as L falls"
         elif s > Z * se:
@@ -286,9 +304,10 @@ def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Find
         else:
             verdict, because = CANNOT_TELL, f"{numbers}: within {Z:g} stderr of 0 (slope within noise)"
     rows = tuple((*c.row(), "yes" if c.is_vertex and fit is not None else "no") for c in curves)
-    details = {"param": "batch_size", "z": Z, "level": LEVEL, "resamples": resamples, "seed": seed,
+    details = {"param": "batch_size", "z": Z, "level": level, "resamples": resamples, "seed": seed,
                "cells": [c.to_dict() for c in curves], "fit": fit}
-    return Finding("batch_vs_loss", BATCH_LOSS_CLAIM, BATCH_LOSS_RULE, verdict, because, (*HEADER, "in fit"), rows,
+    return Finding("batch_vs_loss", BATCH_LOSS_CLAIM, batch_loss_rule(level), verdict, because,
+                   (*table_header(level), "in fit"), rows,
                    lambda: draw_batch_vs_loss(curves, fit, unit=table.loss_unit), details)
 
 
@@ -296,7 +315,7 @@ def assess_batch_vs_loss(table: RunsTable, *, resamples: int, seed: int) -> Find
 
 def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray, recipe: str | None,
             n_params: float, tokens: float, resamples: int, rng: np.random.Generator, neighbours: int,
-            copied: np.ndarray) -> UCurve:
+            copied: np.ndarray, level: float) -> UCurve:
     value_X, loss_X, index_X = best_per_value(values_R[runs], table.loss_R[runs])
     best_R = runs[index_X]
     stderr_X, fallback_X = point_stderrs(table, best_R)
@@ -311,7 +330,7 @@ def _ucurve(table: RunsTable, param: str, values_R: np.ndarray, runs: np.ndarray
     shape, open_side = ucurve_shape(value_X, loss_X, stderr_X)
     cell_open = "both" if shape == FLAT else open_side
     interval = _open_interval(opt_draws_K, open_below_K | (cell_open in ("below", "both")),
-                              open_above_K | (cell_open in ("above", "both")))
+                              open_above_K | (cell_open in ("above", "both")), level)
     return UCurve(param, recipe, n_params, tokens, value_X, loss_X, stderr_X, fallback_X, predicted_X, optimum,
                   opt_draws_K, draws_KxX.min(axis=1), interval, shape, open_side, np.isin(loss_X, copied))
 
@@ -346,12 +365,13 @@ def _redrawn_optima(value_X: np.ndarray, loss_KxX: np.ndarray, stderr_X: np.ndar
     return opt_K, ~below_K, ~above_K
 
 
-def _open_interval(opt_K: np.ndarray, open_below_K: np.ndarray, open_above_K: np.ndarray) -> tuple[float, float]:
-    """The LEVEL interval of the redrawn optima `opt_K`, a redraw left open below ranked below
+def _open_interval(opt_K: np.ndarray, open_below_K: np.ndarray, open_above_K: np.ndarray,
+                   level: float) -> tuple[float, float]:
+    """The `level` interval of the redrawn optima `opt_K`, a redraw left open below ranked below
     every estimate (-inf) and one left open above above every one (+inf): a side is open (-inf,
-    +inf) where more than (1 - LEVEL) / 2 of the redraws leave it open; else that side's
+    +inf) where more than (1 - level) / 2 of the redraws leave it open; else that side's
     percentile of the whole sample, read off the redraws not open on it."""
-    tail = (1 - LEVEL) / 2
+    tail = (1 - level) / 2
     below, above = float(open_below_K.mean()), float(open_above_K.mean())
     lo = -math.inf if below > tail else float(np.quantile(opt_K[~open_below_K], (tail - below) / (1 - below)))
     hi = math.inf if above > tail else float(np.quantile(opt_K[~open_above_K], (1 - tail) / (1 - above)))
@@ -386,10 +406,11 @@ def _size_moves(curves: Sequence[UCurve]) -> tuple[list[tuple[UCurve, UCurve]], 
     return moves, problems
 
 
-def _slope(used: Sequence[UCurve]) -> dict[str, Any] | None:
+def _slope(used: Sequence[UCurve], level: float) -> dict[str, Any] | None:
     """ln B_opt = c + s ln L over the cells `used` (best loss L, vertex B_opt): s, its regression
     standard error, its spread over the redraws (each cell's redrawn optimum against its redrawn
-    best loss) and the stderr used, the larger; None when the losses are all equal."""
+    best loss), the stderr used, the larger, and the redraws' interval at `level`; None when the
+    losses are all equal."""
     loss_I = np.array([c.best_loss for c in used])
     if np.ptp(np.log(loss_I)) == 0:
         return None
@@ -400,7 +421,7 @@ def _slope(used: Sequence[UCurve]) -> dict[str, Any] | None:
     slope_K = (dl_IxK * (logb_IxK - logb_IxK.mean(axis=0))).sum(axis=0) / (dl_IxK**2).sum(axis=0)
     slope_K = slope_K[np.isfinite(slope_K)]
     spread = float(slope_K.std(ddof=1)) if len(slope_K) > 1 else math.nan
-    tail = 100 * (1 - LEVEL) / 2
+    tail = 100 * (1 - level) / 2
     interval = [float(v) for v in np.percentile(slope_K, [tail, 100 - tail])] if len(slope_K) else [math.nan] * 2
     stderr = float(np.nanmax([law.exponent_stderr, spread]))
     return {"form": "ln B_opt = c + s ln L", "slope": law.exponent, "slope_stderr": stderr,
@@ -411,10 +432,11 @@ def _slope(used: Sequence[UCurve]) -> dict[str, Any] | None:
 
 
 def _finding(name: str, claim: str, rule: str, verdict: str, because: str, curves: Sequence[UCurve],
-             resamples: int, seed: int, draw: Any) -> Finding:
-    details = {"param": curves[0].param, "z": Z, "flat_span": FLAT_SPAN, "level": LEVEL, "resamples": resamples,
+             resamples: int, seed: int, level: float, draw: Any) -> Finding:
+    details = {"param": curves[0].param, "z": Z, "flat_span": FLAT_SPAN, "level": level, "resamples": resamples,
                "seed": seed, "cells": [c.to_dict() for c in curves]}
-    return Finding(name, claim, rule, verdict, because, HEADER, tuple(c.row() for c in curves), draw, details)
+    return Finding(name, claim, rule, verdict, because, table_header(level), tuple(c.row() for c in curves), draw,
+                   details)
 
 
 def _flat_because(c: UCurve, param: str, claim: bool = True) -> str:
