@@ -436,14 +436,16 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
                     source)
 
 
-def result_fields(decision: MemberDecision) -> dict[str, Any]:
+def result_fields(decision: MemberDecision, level: float) -> dict[str, Any]:
     """What result.json (and the W&B summary) of a decided run records: for a stopped one its
-    predicted final eval loss and interval at top level (what the lr / batch laws read), and the
+    predicted final eval loss, its interval and the interval's level (early_stop.level) at top level
+    (what the lr / batch laws read: the level turns the interval into a standard error), and the
     whole decision under `early_stop`."""
     out: dict[str, Any] = {"early_stop": decision.to_dict()}
     if decision.action == STOP:
         out.update(predicted_final_eval_loss=decision.predicted,
-                   predicted_interval=list(decision.interval) if decision.interval else None)
+                   predicted_interval=list(decision.interval) if decision.interval else None,
+                   predicted_interval_level=level)
     return out
 
 

@@ -12,7 +12,8 @@ from sweep.budget import compute_budget
 from sweep.config import validate
 from sweep.early_stop import (CONTINUE, STOP, UNDECIDED, MemberDecision, Standing, decide, decide_group,
                               decided_past, decision_steps, decisions_file, early_stopped_groups, group_key,
-                              is_settled, probe_eval_steps, probe_step, read_decisions, read_rungs, steadied)
+                              is_settled, probe_eval_steps, probe_step, read_decisions, read_rungs, result_fields,
+                              steadied)
 from sweep.errors import ConfigError, DamagedFile
 from sweep.record import COMPLETE, DIVERGED, FAILED, STOPPED_EARLY
 from sweep.rundir import RunDir
@@ -386,6 +387,15 @@ def test_a_member_predicted_with_the_bootstrap_s_interval_alone_says_so_in_its_d
                                n_resamples=200, block=2, rmse=0.01)
     standing = predicted_standing(RunPrediction("r", "running", prediction=bare), 160)
     assert standing.predicted_from.startswith("curve law, the bootstrap's interval (not calibrated")
+
+
+def test_a_stopped_run_records_its_interval_s_level_beside_it():
+    """Was: no level in result.json, so the lr / batch laws read every interval as a 95% one (at
+    early_stop.level=0.8 a stopped run's standard error came out 1.5x too small)."""
+    stop = MemberDecision(run="d32-x", action=STOP, predicted=3.0, interval=(2.9, 3.1))
+    fields = result_fields(stop, 0.8)
+    assert (fields["predicted_interval"], fields["predicted_interval_level"]) == ([2.9, 3.1], 0.8)
+    assert "predicted_interval_level" not in result_fields(MemberDecision(run="d32-y", action=CONTINUE), 0.8)
 
 
 def test_a_decisions_file_written_before_rungs_reads_as_the_first_decision(tiny_config):

@@ -326,5 +326,5 @@ def test_recipes_are_kept_apart_and_a_stopped_run_stands_with_its_prediction():
     curves = ucurves(replace(table, stopped=stopped), "lr", **FAST)
     assert [(c.recipe, len(c.value_X)) for c in curves] == [("a", len(LRS) + 1), ("b", len(LRS))]
     a = curves[0]
-    assert a.predicted_X[-1] and a.stderr_X[-1] == pytest.approx(0.4 / (2 * 1.96))
+    assert a.predicted_X[-1] and a.stderr_X[-1] == pytest.approx(0.4 / (2 * 1.96), rel=1e-4)  # no level recorded: 95%
     assert a.opt_value == pytest.approx(1e-2, rel=0.05)

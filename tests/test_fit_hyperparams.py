@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.hyperparams import find_optima, fit_hyperparameter_law, fit_step_law, group_cells
+from sweep.fit.hyperparams import find_optima, fit_hyperparameter_law, fit_step_law, group_cells, point_stderrs
 from sweep.fit.laws import fit_law
 from sweep.fit.table import RunsTable
 
@@ -395,6 +395,21 @@ def test_runs_stopped_early_stand_in_the_lr_law_with_their_predicted_loss(tmp_pa
     assert every_run_complete.excluded_runs == {}
     summary = law.to_dict()["groups"][0]
     assert (summary["n_predicted"], summary["best_predicted"]) == (4, False)
+
+
+def test_a_stopped_run_s_standard_error_is_its_interval_at_the_level_it_was_predicted_at(tmp_path):
+    """Was: every interval read as +- 1.96 standard errors; one at early_stop.level=0.8 is +- 1.28, so its
+    standard error came out 1.5x too small. A result.json written before the level was recorded: 95%."""
+    from tests.test_fit_table import write_grid_run
+    from sweep.fit.table import load_runs_table
+
+    write_grid_run(tmp_path, "a", "complete", 1e6, 1e-3, 3.0)
+    write_grid_run(tmp_path, "s80", "stopped_early", 1e6, 4e-3, 3.9, predicted=3.2, interval=[3.0, 3.4], level=0.8)
+    write_grid_run(tmp_path, "s95", "stopped_early", 1e6, 8e-3, 3.9, predicted=3.3, interval=[3.1, 3.5])
+    table = load_runs_table(tmp_path).with_stopped()
+    stderr_X, _ = point_stderrs(replace(table, loss_stderr_R=np.full(len(table), 1e-4)), np.arange(len(table)))
+    assert table.names == ("a", "s80", "s95") and stderr_X[0] == 1e-4
+    assert stderr_X[1:] == pytest.approx([0.2 / 1.2816, 0.2 / 1.96], rel=1e-3)
 
 
 def test_a_u_curve_whose_best_point_is_a_prediction_says_so(tmp_path):

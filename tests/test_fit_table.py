@@ -221,10 +221,11 @@ def test_runs_of_two_corpora_or_vocabularies_are_one_error_unless_recipes_keep_t
     assert len(from_file(path)) == 3
 
 
-def write_grid_run(root, name, status, n_params, lr, loss, d=64, batch_size=16, predicted=None, interval=None):
+def write_grid_run(root, name, status, n_params, lr, loss, d=64, batch_size=16, predicted=None, interval=None,
+                   level=None):
     """A run folder of an lr grid as a run leaves it, without training: config.yaml (its settings)
     and result.json; a stopped_early run's result.json also carries its prediction (the final
-    eval loss of its last record, `loss`, is not it)."""
+    eval loss of its last record, `loss`, is not it) and, with `level`, its interval's level."""
     run = RunDir(root / name)
     run.path.mkdir(parents=True)
     settings = {"model": {"d": d, "l": 2}, "train": {"batch_size": batch_size},
@@ -237,6 +238,8 @@ def write_grid_run(root, name, status, n_params, lr, loss, d=64, batch_size=16, 
     if status == "stopped_early":
         result.update(predicted_final_eval_loss=predicted, predicted_interval=interval,
                       early_stop={"run": name, "action": "stop", "predicted": predicted, "interval": interval})
+        if level is not None:
+            result["predicted_interval_level"] = level
     run.write_result(result)
 
 

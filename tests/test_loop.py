@@ -556,6 +556,7 @@ def test_a_run_its_group_stops_records_its_prediction_at_its_probe_step_and_the_
     assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 320  # never before its probe step
     lo, hi = stopped["predicted_interval"]
     assert lo <= stopped["predicted_final_eval_loss"] <= hi and lo > complete["early_stop"]["interval"][1]
+    assert stopped["predicted_interval_level"] == bad.early_stop.level  # what turns the interval into a stderr
     assert stopped["early_stop"]["action"] == "stop" and stopped["early_stop"]["best_run"] == complete["run"]
     assert stopped["trained_flops"] == pytest.approx(stopped["flops"] * 320 / 641)
     assert stopped["flops"] == complete["flops"]  # its coordinates stay its budget's (same group, same cell)

@@ -63,6 +63,7 @@ table gives it); B_star and alpha_B are Kaplan's constants.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
@@ -87,7 +88,6 @@ STEP_LAW_FORM = {"lr": "lr_opt = c N^a D^b", "batch_size": "B_opt = c D^b"}
 EXPONENT_OF = {"n_params": "a", "tokens": "b"}  # Step Law's names of the exponents on N and on D
 U, FLAT, EDGE = "U", "FLAT", "EDGE"  # a U-curve's shape (`ucurve_shape`)
 FLAT_SPAN = 4.0  # a FLAT U-curve spans at least this factor in the swept value
-PREDICTION_Z = 1.96  # a stopped run's predicted interval is +- this many standard errors
 
 
 @dataclass(frozen=True)
@@ -697,15 +697,23 @@ def point_stderrs(table: RunsTable, runs_X: np.ndarray) -> tuple[np.ndarray, np.
     """(stderr_X, fallback_X): the standard error of each point of a U-curve, the run runs_X[x]
     standing for it: its eval standard error, or where it has none the fallback share of its loss
     (`fallback_X`, sweep/fit/noise.py); a run stopped early, standing with its predicted loss, at
-    least a quarter of its prediction's 95% interval."""
+    least its prediction's interval taken as +- z standard errors, z the normal quantile of the
+    interval's level (early_stop.level, as its result.json records it: `interval_z`; 1.96 at 95%,
+    about a quarter of the interval)."""
     stderr_R = table.loss_stderr_R if table.loss_stderr_R is not None else np.full(len(table), np.nan)
     fallback_X = ~(np.isfinite(stderr_R[runs_X]) & (stderr_R[runs_X] > 0))
     stderr_X = np.array([stderr_or_fallback(float(table.loss_R[r]), stderr_R[r]) for r in runs_X])
     predicted_X = table.is_predicted()[runs_X]
     if predicted_X.any() and table.interval_Rx2 is not None:
-        spread_X = (table.interval_Rx2[runs_X, 1] - table.interval_Rx2[runs_X, 0]) / (2 * PREDICTION_Z)
+        z_X = np.array([interval_z(level) for level in table.interval_levels()[runs_X]])
+        spread_X = (table.interval_Rx2[runs_X, 1] - table.interval_Rx2[runs_X, 0]) / (2 * z_X)
         stderr_X = np.where(predicted_X & np.isfinite(spread_X), np.fmax(stderr_X, spread_X), stderr_X)
     return stderr_X, fallback_X
+
+
+def interval_z(level: float) -> float:
+    """The standard errors each side of a normal interval at `level` (1.96 at 0.95)."""
+    return NormalDist().inv_cdf((1 + level) / 2)
 
 
 def bracketed_sides(loss_KxX: np.ndarray, stderr_X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,9 +6,9 @@ Only complete runs are kept; diverged, failed, unfinished and early-stopped runs
 counted by status (`RunsTable.excluded`), so a fit can say what it did not see. A run stopped early
 (status stopped_early, sweep/early_stop.py) is no point of a parametric fit: it never reached its
 budget. It is set aside (`RunsTable.stopped`) with its predicted final loss as its loss and the
-prediction's interval (result.json's predicted_final_eval_loss and predicted_interval; a stopped run
-without a numeric prediction is counted there instead) for the learning-rate and batch-size laws,
-which take it in with `with_stopped` and mark it `predicted`. A cooldown-branch ladder's
+prediction's interval (result.json's predicted_final_eval_loss, predicted_interval and its level
+predicted_interval_level; a stopped run without a numeric prediction is counted there instead) for
+the learning-rate and batch-size laws, which take it in with `with_stopped` and mark it `predicted`. A cooldown-branch ladder's
 trunk (role "trunk", sweep/ladder.py) is no point of a fit: it is left out, counted as "trunk". `validate` is the one check
 every fit runs first: finite, positive N, T, C and loss, and enough runs.
 
@@ -46,6 +46,8 @@ RATE_DIGITS = 2  # corpora are told apart by their duplicate rate rounded to thi
 NAME_COLUMNS = ("run", "name")
 COLUMN_NAMES = (*REQUIRED, *OPTIONAL, "run", "status")  # what `--column NAME=COLUMN` may name
 PREDICTED_LOSS, PREDICTED_INTERVAL = "predicted_final_eval_loss", "predicted_interval"  # a stopped run's (result.json)
+PREDICTED_INTERVAL_LEVEL = "predicted_interval_level"  # ... and its interval's level (early_stop.level)
+UNRECORDED_LEVEL = 0.95  # an interval's level where a result.json written before it was recorded lacks it
 UNPREDICTED = f"{STOPPED_EARLY} without a predicted loss"  # what `excluded` counts them as once stopped runs are in
 EXACT_DUPLICATE = "exact duplicate"  # what `excluded` counts a runs file's rows repeating an earlier row as
 MAX_SHOWN = 10  # rows named in a warning, the rest counted
@@ -72,8 +74,8 @@ class RunsTable:
     `stopped`: the runs stopped early, set aside (None: the source has none); their table's loss is
     the predicted final loss, its `excluded` counts the stopped runs without one. `with_stopped`
     gives every run, complete and stopped, with `predicted_R` (True: the loss is a prediction) and
-    `interval_Rx2` (the prediction's [lo, hi], NaN where none); a table without stopped runs in it
-    has predicted_R None."""
+    `interval_Rx2` (the prediction's [lo, hi], NaN where none) at `interval_level_R` (NaN where not
+    recorded: `interval_levels`); a table without stopped runs in it has predicted_R None."""
 
     names: tuple[str, ...]
     n_params_R: np.ndarray
@@ -98,6 +100,7 @@ class RunsTable:
     columns_read: dict[str, str] = field(default_factory=dict)  # a column read under another name (COLUMN_ALIASES)
     predicted_R: np.ndarray | None = None
     interval_Rx2: np.ndarray | None = None
+    interval_level_R: np.ndarray | None = None
     stopped: "RunsTable | None" = None
     loss_unit: str = LOSS_UNIT  # a runs file's own loss column: FILE_LOSS_UNIT (its unit is the file's)
 
@@ -120,7 +123,7 @@ class RunsTable:
         aside unchanged: `of_recipe` and `with_min_tokens_per_param` filter those too)."""
         keep_R = np.asarray(keep_R, dtype=bool)
         arrays = {f: getattr(self, f)[keep_R] for f in ("n_params_R", "tokens_R", "loss_R", "flops_R")}
-        for name in ("predicted_R", "interval_Rx2"):
+        for name in ("predicted_R", "interval_Rx2", "interval_level_R"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)[keep_R]
         arrays.update({f"{h}_R": getattr(self, f"{h}_R")[keep_R] for h in HYPERPARAMETERS
@@ -180,9 +183,9 @@ class RunsTable:
 
     def with_stopped(self) -> "RunsTable":
         """Every run: the complete ones, then the stopped ones set aside, each standing with its
-        predicted final loss (`predicted_R` True, `interval_Rx2` its interval); `excluded` then
-        counts the stopped runs without a prediction (UNPREDICTED) instead of every stopped run.
-        The table itself when no run was stopped."""
+        predicted final loss (`predicted_R` True, `interval_Rx2` its interval at `interval_level_R`);
+        `excluded` then counts the stopped runs without a prediction (UNPREDICTED) instead of every
+        stopped run. The table itself when no run was stopped."""
         if self.stopped is None:
             return self
         stopped, n = self.stopped, len(self)
@@ -200,12 +203,18 @@ class RunsTable:
             excluded[k] = excluded.get(k, 0) + v
         predicted_R = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(stopped), dtype=bool)])
         interval_Rx2 = np.concatenate([np.full((n, 2), np.nan), stopped.interval_Rx2])
-        return replace(self, names=self.names + stopped.names, **labels, excluded=excluded,
-                       predicted_R=predicted_R, interval_Rx2=interval_Rx2, stopped=None, **arrays)
+        interval_level_R = np.concatenate([np.full(n, np.nan), stopped.interval_levels()])
+        return replace(self, names=self.names + stopped.names, **labels, excluded=excluded, predicted_R=predicted_R,
+                       interval_Rx2=interval_Rx2, interval_level_R=interval_level_R, stopped=None, **arrays)
 
     def is_predicted(self) -> np.ndarray:
         """(R,) True where a run's loss is its predicted final loss (a run stopped early)."""
         return self.predicted_R if self.predicted_R is not None else np.zeros(len(self), dtype=bool)
+
+    def interval_levels(self) -> np.ndarray:
+        """(R,) the level of each run's predicted interval: its recorded one, else UNRECORDED_LEVEL."""
+        level_R = np.full(len(self), np.nan) if self.interval_level_R is None else self.interval_level_R
+        return np.where(np.isfinite(level_R), level_R, UNRECORDED_LEVEL)
 
     def true_entropy(self) -> float | None:
         """The runs' `true_entropy_nats` (the entropy rate of a data=synthetic corpus: the loss no
@@ -515,7 +524,8 @@ def _measures(row: dict[str, Any]) -> dict[str, Any]:
 def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
                actual: dict[str, float] | None = None) -> RunsTable | None:
     """The table of the runs stopped early, (name, row) each: loss = the row's
-    predicted_final_eval_loss, interval_Rx2 its predicted_interval ([lo, hi], NaN where absent);
+    predicted_final_eval_loss, interval_Rx2 its predicted_interval ([lo, hi], NaN where absent),
+    interval_level_R its predicted_interval_level (NaN where absent or not a probability);
     the rows without a finite numeric prediction are counted in its `excluded` (UNPREDICTED).
     None when there is no stopped run.
 
@@ -539,7 +549,14 @@ def _set_aside(stopped: Sequence[tuple[str, dict[str, Any]]], source: str,
     columns = {c: [row.get(c) for _, row in kept] for c in REQUIRED + OPTIONAL}
     table = _build([name for name, _ in kept], columns, {UNPREDICTED: unpredicted} if unpredicted else {}, source)
     interval_Rx2 = np.array([_interval(row.get(PREDICTED_INTERVAL)) for _, row in kept], dtype=float).reshape(-1, 2)
-    return replace(table, predicted_R=np.ones(len(kept), dtype=bool), interval_Rx2=interval_Rx2)
+    interval_level_R = np.array([_level(row.get(PREDICTED_INTERVAL_LEVEL)) for _, row in kept], dtype=float)
+    return replace(table, predicted_R=np.ones(len(kept), dtype=bool), interval_Rx2=interval_Rx2,
+                   interval_level_R=interval_level_R)
+
+
+def _level(value: Any) -> float:
+    """A predicted_interval_level: a probability in (0, 1), else NaN (read as UNRECORDED_LEVEL)."""
+    return float(value) if _finite(value) and 0 < float(value) < 1 else math.nan
 
 
 def _interval(value: Any) -> tuple[float, float]:

@@ -481,7 +481,7 @@ def record_stop(setup: RunSetup, decision: MemberDecision) -> dict[str, Any]:
                      trained_flops=training_flops(budget.n_params, step * budget.tokens_per_step),
                      wall_seconds=last.get("wall_seconds"),
                      reason=f"stopped early at step {step} of {budget.steps}: {decision.reason}",
-                     **setup.facts, **result_fields(decision))
+                     **setup.facts, **result_fields(decision, cfg.early_stop.level))
     if not setup.writes:
         return result
     run.truncate_metrics(after_step=step)

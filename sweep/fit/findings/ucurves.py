@@ -14,8 +14,9 @@ them (sweep/fit/hyperparams.py `group_cells`; per recipe when the table has seve
 distinct value of the swept hyperparameter the lowest loss stands (the other hyperparameters
 free), with that run's standard error (hyperparams `point_stderrs`: its eval standard error or
 the fallback, sweep/fit/noise.py; a run stopped early stands with its predicted loss, and at least
-a quarter of its prediction's 95% interval as its standard error). A cell with at least 3 distinct
-values is a U-curve; its shape (hyperparams `ucurve_shape`):
+its prediction's interval over 2 z as its standard error, z the normal quantile of the interval's
+level, early_stop.level: a quarter of a 95% interval). A cell with at least 3 distinct values is
+a U-curve; its shape (hyperparams `ucurve_shape`):
 
     FLAT  every value's loss is within noise of the best (noise.same_within_noise) over a span
           of at least FLAT_SPAN (4x) in the value: the loss does not depend on it there;
@@ -72,8 +73,8 @@ BATCH_CLAIM = "Final loss against batch size at Chinchilla-optimal training is U
 BATCH_LOSS_CLAIM = "The optimal batch size grows as the loss falls (Kaplan's B_opt = B* / L^(1/alpha_B))."
 
 _NOISE = (f"two losses differ when they are more than Z = {Z:g} combined eval standard errors apart (a run without "
-          f"one counts with {FALLBACK_RELATIVE_STDERR:.1%} of its loss, a run stopped early with at least a quarter "
-          "of its prediction's 95% interval)")
+          f"one counts with {FALLBACK_RELATIVE_STDERR:.1%} of its loss, a run stopped early with at least its "
+          "prediction's interval over 2 z, z the normal quantile of the interval's level: a quarter of a 95% one)")
 _SHAPES = (f"per (N, tokens) cell, the best loss at each value; a cell is U when its best value is inside the grid and "
            f"both grid ends are above it, FLAT when every value is within noise of the best over at least "
            f"{FLAT_SPAN:g}x, else EDGE (the grid does not bracket the optimum); {_NOISE}")
