@@ -112,7 +112,8 @@ class Block(nn.Module):
         return x_BxTxD + self.mlp(self.mlp_norm(x_BxTxD))
 
 
-HEAD_ALIGN = 64  # the head's matmul runs on V rounded up to a multiple of this (see Transformer.logits)
+HEAD_ALIGN = 64  # the head's matmul runs on V rounded up to a multiple of this (see Transformer.logits; the
+# chunked loss, sweep/run/loss.py, pads the head it multiplies by the same)
 
 
 class Transformer(nn.Module):

@@ -12,7 +12,7 @@
   scales the stored gradients.
 
 Letters: B batch, T sequence length, D width, V vocabulary, N = B x T tokens, C tokens per chunk,
-Vp = V rounded up to a multiple of ALIGN_ROWS.
+Vp = V rounded up to a multiple of HEAD_ALIGN (model/transformer.py, which pads its head the same way).
 Both run inside the step's autocast (the head's matmuls in bf16 where it is on), softmax and loss
 in fp32. The training loop and benchmarks/throughput.py build theirs with `step_loss`.
 """
@@ -25,9 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from model.transformer import HEAD_ALIGN
 from sweep.run.device import Placement
-
-ALIGN_ROWS = 64  # the chunked loss pads the head to a multiple of this many rows in its matmuls
 
 
 def next_token_loss(logits_BxTxV: torch.Tensor, targets_BxT: torch.Tensor) -> torch.Tensor:
@@ -74,7 +73,7 @@ compiled_chunk_loss_and_grad = torch.compile(chunk_loss_and_grad)
 class LinearCrossEntropy(torch.autograd.Function):
     """mean_n CE(hidden_NxD[n] @ weight_VxD^T, targets_N[n]), C rows at a time, with both
     gradients computed in the forward pass (see the module docstring). The head weight is
-    padded with zero rows to Vp, a multiple of ALIGN_ROWS, for the matmuls: C x V logits at
+    padded with zero rows to Vp, a multiple of HEAD_ALIGN, for the matmuls: C x V logits at
     V = 32,101 have an odd row stride, which keeps cuBLAS off its aligned tensor-core kernels
     (RESULTS "The GPU path on an H200"); the padded columns are left out of the loss."""
 
@@ -86,7 +85,7 @@ class LinearCrossEntropy(torch.autograd.Function):
         acc = torch.promote_types(dtype, torch.float32)  # the loss and the head's gradient: fp32 at least
         loss_and_grad = compiled_chunk_loss_and_grad if compiled else chunk_loss_and_grad
         N, (V, D) = hidden_NxD.shape[0], weight_VxD.shape
-        Vp = -(-V // ALIGN_ROWS) * ALIGN_ROWS
+        Vp = -(-V // HEAD_ALIGN) * HEAD_ALIGN
         with torch.autocast(device_type, enabled=False):
             w_VpxD = F.pad(weight_VxD.to(dtype), (0, 0, 0, Vp - V))
             h_NxD = hidden_NxD.to(dtype)
