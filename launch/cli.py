@@ -41,6 +41,7 @@ from launch.commands.status import status
 from launch.commands.suggest import add_loop_options, suggest_command
 from launch.commands.sync import sync
 from launch.completion import SHELLS, bash_completion, path_value
+from launch.queue import POLL_INTERVAL_S
 from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import BOOTSTRAP_METHODS
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "rest goes to stderr")
     s.add_argument("--parquet", type=path_value, metavar="FILE", help="write the runs table as parquet")
     s.add_argument("--wait", action="store_true", help="follow the sweep until no run is queued or running")
-    s.add_argument("--interval", type=float, default=10.0, help="seconds between checks with --wait")
+    s.add_argument("--interval", type=float, default=POLL_INTERVAL_S, help="seconds between checks with --wait")
     s.add_argument("--upload", action="store_true",
                    help="log the runs table (and --plot's figure) to the sweep's W&B group")
     f = sub.add_parser("fit", help="fit a scaling law to a sweep's complete runs")

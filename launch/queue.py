@@ -28,6 +28,8 @@ log = logging.getLogger("sweep.launch")
 
 MANIFEST = "sweep_manifest.jsonl"
 SUBMIT_LOCK = ".submit.lock"
+POLL_INTERVAL_S = 10.0  # seconds between looks at a sweep's runs and jobs while waiting (`sweep status --wait`,
+# `sweep suggest --rounds` waiting for a round's runs)
 
 # States in which a job still holds (or waits for) its run: do not submit the run again.
 ACTIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED",

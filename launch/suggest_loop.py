@@ -61,7 +61,7 @@ from omegaconf import OmegaConf
 from launch.command_line import check_command_line
 from launch.grid import GridPoint, compose_grid, config_name_argument, with_override
 from launch.prepare import corpus_needs
-from launch.queue import attach_queue_state, manifest_entries
+from launch.queue import POLL_INTERVAL_S, attach_queue_state, manifest_entries
 from sweep.data.streamed import is_streamed, prepare_streamed
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.design import Candidate
@@ -373,7 +373,8 @@ def readable_config_name(run: RunDir) -> str:
         return "train"
 
 
-def train_points(sweep_dir: Path, points: Sequence[GridPoint], wait_interval_s: float = 10.0) -> dict[str, str]:
+def train_points(sweep_dir: Path, points: Sequence[GridPoint],
+                 wait_interval_s: float = POLL_INTERVAL_S) -> dict[str, str]:
     """Train the points through the sweep's own launcher (module docstring) and return once each has
     ended, with {run: why its launch command failed} for those whose command failed (logged, and
     left to the run's outcome, which records it where the run wrote no error of its own); one the launch

@@ -238,3 +238,19 @@ def test_on_a_console_narrower_than_the_table_every_value_is_printed_whole(tiny_
     assert main(["status", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "…" not in out and "complete" in out and "3.00e-03" in out and "71,234" in out
+
+
+def test_status_wait_and_the_suggest_loop_poll_at_the_one_interval(monkeypatch, tmp_path):
+    """Was: 10 s written in launch/cli.py, launch/commands/status.py and launch/suggest_loop.py."""
+    import inspect
+
+    import launch.cli
+    from launch.commands.status import status
+    from launch.queue import POLL_INTERVAL_S
+    from launch.suggest_loop import train_points
+
+    asked = []
+    monkeypatch.setattr(launch.cli, "status", lambda *args: asked.append(args[4]) or 0)
+    assert main(["status", str(tmp_path), "--wait"]) == 0 and asked == [POLL_INTERVAL_S]
+    assert inspect.signature(status).parameters["interval_s"].default == POLL_INTERVAL_S
+    assert inspect.signature(train_points).parameters["wait_interval_s"].default == POLL_INTERVAL_S

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from launch.commands.printing import console, duration, num
 from launch.commands.wandb_target import report_target
-from launch.queue import STUCK_REASONS
+from launch.queue import POLL_INTERVAL_S, STUCK_REASONS
 from sweep.errors import ConfigError
 from sweep.progress import progress
 from sweep.results import flatten
@@ -102,7 +102,8 @@ def run_fraction_done(row: dict[str, Any]) -> float:
 
 
 def status(source: str | Path, plot: Path | None, csv_path: Path | None, follow: bool = False,
-           interval_s: float = 10.0, upload: bool = False, as_json: bool = False, parquet: Path | None = None) -> int:
+           interval_s: float = POLL_INTERVAL_S, upload: bool = False, as_json: bool = False,
+           parquet: Path | None = None) -> int:
     """`sweep status`: the runs table printed, and written as CSV / parquet / a plot where asked;
     with `as_json` the rows are printed as JSON on stdout, everything else goes to stderr."""
     if isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or not 0 < interval_s < float("inf"):
