@@ -150,7 +150,7 @@ def fit(runs: Any, law: str = "chinchilla", *, bootstrap: int | None = None, see
     recipe, fix, min_tokens_per_param, bootstrap_method, level)."""
     from sweep.fit.defaults import fit_defaults
     from sweep.fit.laws import fit_result
-    from sweep.fit.curves import read_curves
+    from sweep.fit.curve_reader import read_curves
 
     unknown = sorted(set(options) - set(FIT_OPTIONS))
     if unknown:

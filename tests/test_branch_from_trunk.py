@@ -11,7 +11,7 @@ import torch
 
 import sweep.run.loop as train_module
 from sweep.errors import ConfigError
-from sweep.fit.curves import read_curves
+from sweep.fit.curve_reader import read_curves
 from sweep.fit.table import from_rows
 from sweep.ladder import SEGMENT_DONE, plan_ladders
 from sweep.results import load_runs

@@ -132,7 +132,7 @@ def test_fit_upload_logs_the_runs_with_their_predictions(small_sweep, capsys):
 def test_fits_leave_out_a_damaged_run_with_one_line(small_sweep, tmp_path, capsys, caplog):
     import shutil
 
-    from sweep.fit.curves import read_curves
+    from sweep.fit.curve_reader import read_curves
 
     sweep = tmp_path / "sweep"
     shutil.copytree(small_sweep, sweep, ignore=shutil.ignore_patterns("wandb", "report"))

@@ -10,7 +10,8 @@ import pytest
 
 from sweep.errors import ConfigError
 from sweep.fit.envelope import fit_envelope
-from sweep.fit.curves import Curve, Curves, read_curves
+from sweep.fit.curve_reader import read_curves
+from sweep.fit.curves import Curve, Curves
 from tests.test_fit_isoflop import ALPHA, BETA, chinchilla
 from tests.test_fit_table import write_run
 

@@ -15,7 +15,7 @@ import sweep.wandb_curves
 import sweep.wandb_runs
 from launch.cli import main
 from sweep.errors import ConfigError
-from sweep.fit.curves import read_curves
+from sweep.fit.curve_reader import read_curves
 from sweep.wandb_curves import read_wandb_curves
 from sweep.wandb_runs import WandbSweep
 from tests.test_fit_envelope import law_curve

@@ -78,7 +78,7 @@ def fit(source: str | None, runs_file: Path | None, law: str, as_json: bool, boo
     import yaml
 
     from sweep.fit.laws import ALL_RECIPES, fit_law
-    from sweep.fit.curves import read_curves
+    from sweep.fit.curve_reader import read_curves
 
     table, rows = load_table(source, runs_file, upload, given_columns(columns))
     if upload and recipe == ALL_RECIPES:

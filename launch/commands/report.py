@@ -18,7 +18,7 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
            columns: Sequence[str] | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
     from sweep.fit.report import write_report
-    from sweep.fit.curves import read_curves
+    from sweep.fit.curve_reader import read_curves
     from sweep.preflight import check_writable_dir
 
     source, runs_file = table_source(source, runs_file)  # a runs file given as the source: its report beside it
