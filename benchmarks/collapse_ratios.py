@@ -41,9 +41,9 @@ def read_grid(full: Path) -> tuple[dict[tuple[int, tuple[float, int]], EvalCurve
         cfg = train_config(run.read_config(), str(run.config_file), CONFIG_REMEDY)
         lr_S, warmup = learning_rates(cfg)
         evals = [(r["step"], r["eval_loss"]) for r in run.read_metrics() if r.get("eval_loss") is not None]
-        steps_E, loss_E = zip(*sorted(dict(evals).items()))
+        steps_J, loss_J = zip(*sorted(dict(evals).items()))
         setting = (cfg.optim.lr, cfg.train.batch_size)
-        curves[(cfg.model.d, setting)] = EvalCurve(run.path.name, steps_E, loss_E, len(lr_S),
+        curves[(cfg.model.d, setting)] = EvalCurve(run.path.name, steps_J, loss_J, len(lr_S),
                                                    float(result["final_eval_loss"]), warmup,
                                                    math.log(vocab_size(cfg.data)))
         entropy = result.get("true_entropy_nats", entropy)

@@ -119,7 +119,7 @@ def replay_rule(replay: dict, results: dict[str, dict], beaten_by: int, beats) -
 
 
 def eval_records(full: Path, run: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps_E, loss_E) of a run's eval records in its metrics.jsonl."""
+    """(steps_J, loss_J) of a run's eval records in its metrics.jsonl."""
     records = [json.loads(line) for line in (full / run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     evals = sorted({r["step"]: r["eval_loss"] for r in records if r.get("eval_loss") is not None}.items())
     return np.array([s for s, _ in evals], float), np.array([v for _, v in evals], float)
@@ -136,13 +136,13 @@ def own_halves_members(full: Path, results: dict[str, dict], fraction: float) ->
         c = p.prediction
         if results.get(p.run, {}).get("d") != widest or getattr(c, "reference", None) is None:
             continue
-        steps_E, loss_E = eval_records(full, p.run)
-        ref_steps_E, ref_loss_E = eval_records(full, c.reference)
+        steps_J, loss_J = eval_records(full, p.run)
+        ref_steps_J, ref_loss_J = eval_records(full, c.reference)
         scale = results[c.reference]["steps_done"] / results[p.run]["steps_done"]  # the reference's steps per the run's
-        ref_at = lambda step: float(np.interp(step * scale, ref_steps_E, ref_loss_E))
-        first = int(np.flatnonzero(steps_E >= c.ratio_step / 2)[0])
-        k_half = (loss_E[first] - c.floor) / (ref_at(steps_E[first]) - c.floor)
-        at_s = float(loss_E[steps_E == c.ratio_step][0])
+        ref_at = lambda step: float(np.interp(step * scale, ref_steps_J, ref_loss_J))
+        first = int(np.flatnonzero(steps_J >= c.ratio_step / 2)[0])
+        k_half = (loss_J[first] - c.floor) / (ref_at(steps_J[first]) - c.floor)
+        at_s = float(loss_J[steps_J == c.ratio_step][0])
         members.append({"run": p.run, "d": widest, "lr": results[p.run]["lr"], "predicted": c.predicted,
                         "final": p.actual, "r": (c.floor + k_half * (ref_at(c.ratio_step) - c.floor)) / at_s})
     return members

@@ -20,14 +20,14 @@ def universal(f):
 
 def run_of(name, steps, reducible, every=25, until=None, noise=0.0, seed=0):
     """A run of `steps` whose reducible loss ends at `reducible`, eval every `every` steps."""
-    steps_E = np.arange(every, steps + 1, every)
-    loss_E = E + reducible * universal(steps_E / steps)
-    loss_E = loss_E + np.random.default_rng(seed).normal(0, noise, len(loss_E))
+    steps_J = np.arange(every, steps + 1, every)
+    loss_J = E + reducible * universal(steps_J / steps)
+    loss_J = loss_J + np.random.default_rng(seed).normal(0, noise, len(loss_J))
     final = float(E + reducible)
     if until is not None:
-        keep = steps_E <= until
-        return EvalCurve(name, steps_E[keep].tolist(), loss_E[keep].tolist(), steps, None)
-    return EvalCurve(name, steps_E.tolist(), loss_E.tolist(), steps, final)
+        keep = steps_J <= until
+        return EvalCurve(name, steps_J[keep].tolist(), loss_J[keep].tolist(), steps, None)
+    return EvalCurve(name, steps_J.tolist(), loss_J.tolist(), steps, final)
 
 
 def test_on_curves_that_collapse_exactly_the_final_loss_is_recovered_from_a_quarter():
@@ -61,8 +61,8 @@ def test_the_error_one_size_down_sets_the_band_where_it_is_larger():
     smallest = run_of("d16", 200, 1.6)
     reference = run_of("d32", 640, 0.8)
     # the reference lags the shape early on: predicted from d16 at 25% it comes out 3% high
-    bent = EvalCurve("d32", reference.steps_E, [loss * (1.03 if step <= 200 else 1.0)
-                                                   for step, loss in zip(reference.steps_E, reference.loss_E)],
+    bent = EvalCurve("d32", reference.steps_J, [loss * (1.03 if step <= 200 else 1.0)
+                                                   for step, loss in zip(reference.steps_J, reference.loss_J)],
                      640, reference.final)
     seen = run_of("d48", 1300, 0.5, until=325)
     p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=smallest)
@@ -79,8 +79,8 @@ def test_where_the_smallest_size_is_still_warming_up_the_error_one_size_down_is_
 
     d16 = replace(run_of("d16", 200, 1.6, every=5), warmup=50)
     reference = run_of("d32", 640, 0.8, every=5)
-    bent = EvalCurve("d32", reference.steps_E, [loss * (1.03 if step <= 200 else 1.0)
-                                                   for step, loss in zip(reference.steps_E, reference.loss_E)],
+    bent = EvalCurve("d32", reference.steps_J, [loss * (1.03 if step <= 200 else 1.0)
+                                                   for step, loss in zip(reference.steps_J, reference.loss_J)],
                      640, reference.final, warmup=50)
     seen = replace(run_of("d48", 1300, 0.5, every=5, until=130), warmup=50)
     p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=d16)
@@ -115,8 +115,8 @@ def test_a_smaller_run_still_on_its_plateau_measures_no_error_one_size_down():
 
     smallest = replace(run_of("d16", 200, 1.6), uniform=4.5)  # 4.6 at its end, 6.4 at 25%
     reference = replace(run_of("d32", 640, 0.8), uniform=6.0)
-    bent = replace(reference, loss_E=[loss * (1.03 if step <= 200 else 1.0)
-                                      for step, loss in zip(reference.steps_E, reference.loss_E)])
+    bent = replace(reference, loss_J=[loss * (1.03 if step <= 200 else 1.0)
+                                      for step, loss in zip(reference.steps_J, reference.loss_J)])
     seen = replace(run_of("d48", 1300, 0.5, until=325), uniform=6.0)
     p = predict_by_collapse(seen, bent, E, min_band=0.01, level=0.95, reference_of_reference=smallest)
     assert p.one_size_down is None and p.band_from == "min_band"
@@ -204,8 +204,8 @@ def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused_and_runs_that_
     descent, so the best E is the lowest loss read, which is no floor. Runs flat after the quarter
     have no descent to measure against and leave too few pairs."""
     def falling(name, steps, start, final):
-        steps_E = list(range(25, steps + 1, 25))
-        return EvalCurve(name, steps_E, np.interp(steps_E, [25, steps], [start, final]).tolist(), steps, final)
+        steps_J = list(range(25, steps + 1, 25))
+        return EvalCurve(name, steps_J, np.interp(steps_J, [25, steps], [start, final]).tolist(), steps, final)
 
     pairs = [(falling(f"d32-{i}", 640, 3.35 + 0.1 * i, 3.2 + 0.1 * i), falling(f"d16-{i}", 200, 6.0 + i, 3.25 + 0.1 * i))
              for i in range(3)]

@@ -44,9 +44,9 @@ The interval is a band about the prediction, not a bootstrap: its half-width is 
 How often it holds the final loss is measured, not assumed (README "Predicting a run's final
 loss"); it is reported with the level of the curve law's intervals so that both read alike.
 
-Letters: S a run's steps, f the fraction of them seen, P the finished pairs and G the candidate
-floors of calibrate_floor. EvalCurve's fields steps_E, loss_E keep the E (eval records) that
-sweep/fit/predict.py and the curve law's arrays use; in formulas E is the floor alone.
+Letters: S a run's steps, f the fraction of them seen, J a run's eval records (EvalCurve's
+steps_J, loss_J, as in the curve law's arrays), P the finished pairs and G the candidate floors of
+calibrate_floor; E is the floor alone.
 """
 
 from __future__ import annotations
@@ -95,20 +95,20 @@ class CollapseError(ValueError):
 
 @dataclass(frozen=True)
 class EvalCurve:
-    """A run's eval records (steps_E ascending, loss_E) and its budget's steps S; `final` its final
+    """A run's eval records (steps_J ascending, loss_J) and its budget's steps S; `final` its final
     eval loss where it finished (None while it trains); `warmup` its warmup's steps; `uniform` ln V:
     where its eval loss is not below it, it has not begun to learn (plateau_error)."""
 
     name: str
-    steps_E: Sequence[int]
-    loss_E: Sequence[float]
+    steps_J: Sequence[int]
+    loss_J: Sequence[float]
     steps: int
     final: float | None = None
     warmup: int = 0  # its warmup's steps
     uniform: float | None = None  # ln V, the loss of a uniform guess over its vocabulary (None: not checked)
 
     def has_record_by(self, fraction: float) -> bool:
-        return len(self.steps_E) > 0 and fraction * self.steps >= self.steps_E[0]
+        return len(self.steps_J) > 0 and fraction * self.steps >= self.steps_J[0]
 
     def past_warmup_at(self, fraction: float) -> bool:
         return fraction * self.steps >= self.warmup
@@ -118,8 +118,8 @@ class EvalCurve:
         if not self.has_record_by(fraction):
             raise CollapseError(f"reference {self.name} has no eval record by step {fraction * self.steps:.0f} "
                                 f"({fraction:.1%} of its {self.steps} steps, as far as the run was seen)")
-        return float(np.interp(fraction * self.steps, np.asarray(self.steps_E, dtype=float),
-                               np.asarray(self.loss_E, dtype=float)))
+        return float(np.interp(fraction * self.steps, np.asarray(self.steps_J, dtype=float),
+                               np.asarray(self.loss_J, dtype=float)))
 
 
 @dataclass(frozen=True)
@@ -160,24 +160,24 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
                    until_step: int | None = None) -> tuple[float, int, list[float]]:
     """(k at the run's last eval record up to `until_step`, that record's step, k at each record
     of [s/2, s]); CollapseError when the run has no eval record yet or a loss is not above the floor."""
-    steps_E = np.asarray(run.steps_E, dtype=int)
-    loss_E = np.asarray(run.loss_E, dtype=float)
-    seen = np.isfinite(loss_E) & (steps_E > 0) & ((steps_E <= until_step) if until_step is not None else True)
-    steps_E, loss_E = steps_E[seen], loss_E[seen]
-    if len(steps_E) == 0:
+    steps_J = np.asarray(run.steps_J, dtype=int)
+    loss_J = np.asarray(run.loss_J, dtype=float)
+    seen = np.isfinite(loss_J) & (steps_J > 0) & ((steps_J <= until_step) if until_step is not None else True)
+    steps_J, loss_J = steps_J[seen], loss_J[seen]
+    if len(steps_J) == 0:
         raise CollapseError("no eval_loss record yet")
-    last = int(steps_E[-1])
+    last = int(steps_J[-1])
     for curve in (run, reference):
         if not curve.past_warmup_at(last / run.steps):  # warmups differ in fraction: in one, curves do not collapse
             raise CollapseError(f"{'the run' if curve is run else 'reference ' + curve.name} is still in its warmup "
                                 f"({curve.warmup} steps) at {last / run.steps:.1%} of its {curve.steps} steps, where "
                                 "the run is read: the curves of two sizes collapse past their warmups")
-    for curve, loss in ((run, float(loss_E[-1])), (reference, reference.loss_at(last / run.steps))):
+    for curve, loss in ((run, float(loss_J[-1])), (reference, reference.loss_at(last / run.steps))):
         if (why := plateau_error(curve, loss, last / run.steps)) is not None:
             raise CollapseError(why)
-    window = steps_E >= DRIFT_FROM * last
+    window = steps_J >= DRIFT_FROM * last
     ratios = []
-    for step, loss in zip(steps_E[window], loss_E[window]):
+    for step, loss in zip(steps_J[window], loss_J[window]):
         at = step / run.steps
         readable = reference.has_record_by(at) and run.past_warmup_at(at) and reference.past_warmup_at(at)
         if step < last and not readable:
@@ -249,10 +249,10 @@ def error_one_size_down(reference: EvalCurve, smaller: EvalCurve, floor: float,
     bands were the drift's 2-4% against errors of 10-28% (benchmarks/RESULTS.md). None where it
     cannot be read at all or the prediction fails (a floor not below the losses, either run still
     on its plateau there: plateau_error)."""
-    steps_E = np.asarray(reference.steps_E, dtype=int)
-    cuts = [int(fraction * reference.steps), *steps_E[steps_E > fraction * reference.steps].tolist()]
+    steps_J = np.asarray(reference.steps_J, dtype=int)
+    cuts = [int(fraction * reference.steps), *steps_J[steps_J > fraction * reference.steps].tolist()]
     for cut in cuts:
-        seen = steps_E[(steps_E > 0) & (steps_E <= cut)]
+        seen = steps_J[(steps_J > 0) & (steps_J <= cut)]
         if not len(seen):
             continue
         at = int(seen[-1]) / reference.steps  # the eval record the prediction is read at
@@ -304,9 +304,9 @@ def calibrate_floor(pairs: Sequence[tuple[EvalCurve, EvalCurve]], fraction: floa
     real-text grid it still did worse than E = 0 at 10% (4.7% against 3.5%) and reached the lowest
     loss read at 25%: CollapseError there, as with fewer than MIN_FLOOR_PAIRS finished pairs."""
     usable = [(run, partner) for run, partner in pairs if run.final is not None and partner.final is not None
-              and len(run.steps_E) and len(partner.steps_E)]
+              and len(run.steps_J) and len(partner.steps_J)]
     if usable:
-        first = max(max(run.steps_E[0] / run.steps, partner.steps_E[0] / partner.steps, run.warmup / run.steps,
+        first = max(max(run.steps_J[0] / run.steps, partner.steps_J[0] / partner.steps, run.warmup / run.steps,
                         partner.warmup / partner.steps) for run, partner in usable)
         at = min(max(fraction, first), 1.0)
         usable = [(run, partner) for run, partner in usable

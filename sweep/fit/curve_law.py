@@ -77,8 +77,9 @@ Not done: a wsd run seen
 only before its cooldown has S2 = 0 so far and C is not identified: it raises CurveFitError
 (`sweep predict` shows it as the run's skip reason).
 
-Letters: S a run's updates (its budget's steps), P fitted records, E eval records, G the alpha grid,
-B bootstrap resamples.
+Letters: S a run's updates (its budget's steps), P fitted records, J eval records, G the alpha grid,
+Q bootstrap resamples, Y the blocks of one resample, I the free parameters of one subset of
+(L0, A, C), U the updates of one chunk of the momentum sum.
 """
 
 from __future__ import annotations
@@ -163,15 +164,15 @@ def schedule_areas(lr_S: np.ndarray, decay: float = DECAY) -> tuple[np.ndarray, 
     chunk = len(drop_S) if decay == 0 else max(1, min(len(drop_S), int(30 / -math.log(decay))))
     carry = 0.0
     for start in range(0, len(drop_S), chunk):
-        drop_K = drop_S[start:start + chunk]
-        k_K = np.arange(len(drop_K), dtype=float)
+        drop_U = drop_S[start:start + chunk]
+        k_U = np.arange(len(drop_U), dtype=float)
         if decay == 0:
-            m_K = drop_K.copy()
+            m_U = drop_U.copy()
         else:
-            power_K = decay ** k_K
-            m_K = power_K * (np.cumsum(drop_K / power_K) + decay * carry)
-        momentum_S[start:start + len(drop_K)] = m_K
-        carry = m_K[-1]
+            power_U = decay ** k_U
+            m_U = power_U * (np.cumsum(drop_U / power_U) + decay * carry)
+        momentum_S[start:start + len(drop_U)] = m_U
+        carry = m_U[-1]
     s1 = np.concatenate([[0.0], np.cumsum(lr_S)])
     s2 = np.concatenate([[0.0], np.cumsum(momentum_S)])
     return s1, s2
@@ -235,53 +236,53 @@ def window_means(values_S: np.ndarray, starts_P: np.ndarray, ends_P: np.ndarray)
     return (cum[ends_P] - cum[starts_P]) / (ends_P - starts_P)
 
 
-def _features(s1: np.ndarray, s2: np.ndarray, starts_P: np.ndarray, ends_P: np.ndarray, at_E: np.ndarray,
+def _features(s1: np.ndarray, s2: np.ndarray, starts_P: np.ndarray, ends_P: np.ndarray, at_J: np.ndarray,
               last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For every alpha: the train records' window means of S1^-alpha (P, G), at the eval steps
-    (E, G) and at S (G,); and S2's window means (P,), at the eval steps (E,) and at S."""
+    (J, G) and at S (G,); and S2's window means (P,), at the eval steps (J,) and at S."""
     top = int(ends_P.max()) if len(ends_P) else 1
     s1_window = s1[:top].copy()
     s1_window[0] = 1.0  # S1(0) = 0: in no window (the records fitted start after the first update)
     x_PxG = np.empty((len(starts_P), len(ALPHAS)))
     for g, alpha in enumerate(ALPHAS):
         x_PxG[:, g] = window_means(s1_window ** -alpha, starts_P, ends_P)
-    x_ExG = s1[at_E][:, None] ** -ALPHAS[None, :]
+    x_JxG = s1[at_J][:, None] ** -ALPHAS[None, :]
     x_G = s1[last] ** -ALPHAS
-    return x_PxG, window_means(s2[:top], starts_P, ends_P), x_ExG, s2[at_E], x_G, np.asarray(s2[last])
+    return x_PxG, window_means(s2[:top], starts_P, ends_P), x_JxG, s2[at_J], x_G, np.asarray(s2[last])
 
 
-def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_BxP: np.ndarray):
+def _solve(x_PxG: np.ndarray, z_P: np.ndarray, y_QxP: np.ndarray):
     """For each resample b and alpha g, the least-squares (L0, A, C) >= 0 of y = L0 + A x - C z and
-    its sum of squares, each (B, G): every subset of the three kept free (the others at their bound
+    its sum of squares, each (Q, G): every subset of the three kept free (the others at their bound
     0) solved in closed form, the best feasible one kept (a non-negative least-squares problem of
     three unknowns has its optimum on one of these faces)."""
     n_points, n_alphas = x_PxG.shape
     design_GxPx3 = np.stack([np.ones((n_alphas, n_points)), x_PxG.T,
                              np.broadcast_to(-z_P, (n_alphas, n_points))], axis=-1)
     gram_Gx3x3 = np.einsum("gpi,gpj->gij", design_GxPx3, design_GxPx3)
-    rhs_BxGx3 = np.stack([np.broadcast_to(y_BxP.sum(1)[:, None], (len(y_BxP), n_alphas)), y_BxP @ x_PxG,
-                          np.broadcast_to(-(y_BxP @ z_P)[:, None], (len(y_BxP), n_alphas))], axis=-1)  # (B, G, 3)
-    yy_B = (y_BxP ** 2).sum(1)
-    best_sse = np.full(rhs_BxGx3.shape[:2], np.inf)
-    best_BxGx3 = np.zeros(rhs_BxGx3.shape)
+    rhs_QxGx3 = np.stack([np.broadcast_to(y_QxP.sum(1)[:, None], (len(y_QxP), n_alphas)), y_QxP @ x_PxG,
+                          np.broadcast_to(-(y_QxP @ z_P)[:, None], (len(y_QxP), n_alphas))], axis=-1)  # (Q, G, 3)
+    yy_Q = (y_QxP ** 2).sum(1)
+    best_sse = np.full(rhs_QxGx3.shape[:2], np.inf)
+    best_QxGx3 = np.zeros(rhs_QxGx3.shape)
     for free in ((0, 1, 2), (0, 1), (0, 2), (1, 2), (0,), (1,), (2,)):
         idx = np.array(free)
-        sub_GxKxK = gram_Gx3x3[:, idx[:, None], idx[None, :]]
-        scale_GxK = np.sqrt(np.maximum(np.einsum("gkk->gk", sub_GxKxK), 1e-300))
+        sub_GxIxI = gram_Gx3x3[:, idx[:, None], idx[None, :]]
+        scale_GxI = np.sqrt(np.maximum(np.einsum("gkk->gk", sub_GxIxI), 1e-300))
         # scaled to unit diagonal so that the determinant test means "the columns are independent"
-        unit_GxKxK = sub_GxKxK / (scale_GxK[:, :, None] * scale_GxK[:, None, :])
-        solvable_G = np.abs(np.linalg.det(unit_GxKxK)) > 1e-12
-        unit_GxKxK = np.where(solvable_G[:, None, None], unit_GxKxK, np.eye(len(idx)))
-        rhs_BxGxK = rhs_BxGx3[:, :, idx] / scale_GxK
-        coef_BxGxK = np.linalg.solve(unit_GxKxK[None], rhs_BxGxK[..., None])[..., 0] / scale_GxK
-        coef_BxGx3 = np.zeros(best_BxGx3.shape)
-        coef_BxGx3[:, :, idx] = coef_BxGxK
-        sse = yy_B[:, None] - 2 * (coef_BxGx3 * rhs_BxGx3).sum(-1) + \
-            np.einsum("bgi,gij,bgj->bg", coef_BxGx3, gram_Gx3x3, coef_BxGx3)
-        better = solvable_G[None] & (coef_BxGxK >= 0).all(-1) & (sse < best_sse)
+        unit_GxIxI = sub_GxIxI / (scale_GxI[:, :, None] * scale_GxI[:, None, :])
+        solvable_G = np.abs(np.linalg.det(unit_GxIxI)) > 1e-12
+        unit_GxIxI = np.where(solvable_G[:, None, None], unit_GxIxI, np.eye(len(idx)))
+        rhs_QxGxI = rhs_QxGx3[:, :, idx] / scale_GxI
+        coef_QxGxI = np.linalg.solve(unit_GxIxI[None], rhs_QxGxI[..., None])[..., 0] / scale_GxI
+        coef_QxGx3 = np.zeros(best_QxGx3.shape)
+        coef_QxGx3[:, :, idx] = coef_QxGxI
+        sse = yy_Q[:, None] - 2 * (coef_QxGx3 * rhs_QxGx3).sum(-1) + \
+            np.einsum("bgi,gij,bgj->bg", coef_QxGx3, gram_Gx3x3, coef_QxGx3)
+        better = solvable_G[None] & (coef_QxGxI >= 0).all(-1) & (sse < best_sse)
         best_sse = np.where(better, sse, best_sse)
-        best_BxGx3 = np.where(better[..., None], coef_BxGx3, best_BxGx3)
-    return best_BxGx3[..., 0], best_BxGx3[..., 1], best_BxGx3[..., 2], np.maximum(best_sse, 0.0)
+        best_QxGx3 = np.where(better[..., None], coef_QxGx3, best_QxGx3)
+    return best_QxGx3[..., 0], best_QxGx3[..., 1], best_QxGx3[..., 2], np.maximum(best_sse, 0.0)
 
 
 @dataclass(frozen=True)
@@ -312,9 +313,9 @@ class _Prepared:
     y_P: np.ndarray
     x_PxG: np.ndarray
     z_P: np.ndarray
-    x_ExG: np.ndarray
-    z_E: np.ndarray
-    ye_E: np.ndarray
+    x_JxG: np.ndarray
+    z_J: np.ndarray
+    ye_J: np.ndarray
     x_G: np.ndarray
     z_last: np.ndarray
     seen: int
@@ -364,16 +365,16 @@ def _prepare(curve: Curve, decay: float | None) -> _Prepared:
         raise CurveFitError(f"{len(y_P)} train_loss records after the warmup (step {warmup}){descent}; the curve "
                             f"law needs at least {MIN_POINTS}")
     e_keep = (e_steps >= max(1, warmup)) & (e_steps <= seen) & np.isfinite(e_loss)
-    at_E, ye_E = e_steps[e_keep][-GAP_POINTS:], e_loss[e_keep][-GAP_POINTS:]
-    if len(at_E) == 0:
+    at_J, ye_J = e_steps[e_keep][-GAP_POINTS:], e_loss[e_keep][-GAP_POINTS:]
+    if len(at_J) == 0:
         raise CurveFitError(f"no eval_loss record from the warmup's end (step {warmup}) to step {seen}: the eval - "
                             "train gap is not known (a later cut, or a run evaluating more often, train.eval_every, "
                             "has one)")
-    x_PxG, z_P, x_ExG, z_E, x_G, z_last = _features(s1, s2, starts_P, ends_P, at_E, steps)
+    x_PxG, z_P, x_JxG, z_J, x_G, z_last = _features(s1, s2, starts_P, ends_P, at_J, steps)
     if float(np.ptp(z_P)) <= 1e-12 * max(1.0, float(z_last)) and float(z_last) > float(z_P.max()) * (1 + 1e-9):
         raise CurveFitError(f"no annealing seen yet (the learning rate has not decayed by step {seen}, a wsd run "
                             "before its cooldown): the law's annealing term C cannot be fitted")
-    return _Prepared(y_P, x_PxG, z_P, x_ExG, z_E, ye_E, x_G, z_last, seen, steps)
+    return _Prepared(y_P, x_PxG, z_P, x_JxG, z_J, ye_J, x_G, z_last, seen, steps)
 
 
 def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resamples: int | None = None,
@@ -457,14 +458,14 @@ def _predict_jointly(curves: Sequence[_Prepared], n_resamples: int, level: float
         laws.append(CurveLaw(l0, a, float(ALPHAS[g]), cc))
         fitted_P = l0 + a * c.x_PxG[:, g] - cc * c.z_P
         residuals.append(c.y_P - fitted_P)
-        gaps.append(float((c.ye_E - (l0 + a * c.x_ExG[:, g] - cc * c.z_E)).mean()))
+        gaps.append(float((c.ye_J - (l0 + a * c.x_JxG[:, g] - cc * c.z_J)).mean()))
         finals.append(float(l0 + a * c.x_G[g] - cc * c.z_last))
         n = len(c.y_P)
         block = max(1, math.ceil(n ** (1 / 3)))
-        starts_BxK = rng.integers(0, n - block + 1, size=(n_resamples, math.ceil(n / block)))
-        index_BxP = (starts_BxK[:, :, None] + np.arange(block)).reshape(n_resamples, -1)[:, :n]
+        starts_QxY = rng.integers(0, n - block + 1, size=(n_resamples, math.ceil(n / block)))
+        index_QxP = (starts_QxY[:, :, None] + np.arange(block)).reshape(n_resamples, -1)[:, :n]
         blocks.append(block)
-        resampled.append(fitted_P[None, :] + residuals[-1][index_BxP])
+        resampled.append(fitted_P[None, :] + residuals[-1][index_QxP])
     bparams, bcriterion = fit(resampled)
     bg = np.argmin(bcriterion, axis=1)  # each resample's alpha
     rows = np.arange(n_resamples)
@@ -473,11 +474,11 @@ def _predict_jointly(curves: Sequence[_Prepared], n_resamples: int, level: float
     for c, law, residual_P, final, gap, block, (bl0, ba, bc) in zip(
             curves, laws, residuals, finals, gaps, blocks, bparams):
         bl0, ba, bc = bl0[rows, bg], ba[rows, bg], bc[rows, bg]
-        law_BxE = bl0[:, None] + ba[:, None] * c.x_ExG[:, bg].T - bc[:, None] * c.z_E[None, :]
-        gap_draw_BxE = rng.integers(0, len(c.ye_E), size=(n_resamples, len(c.ye_E)))
-        gap_B = (c.ye_E[gap_draw_BxE] - law_BxE[rows[:, None], gap_draw_BxE]).mean(1)
-        final_B = bl0 + ba * c.x_G[bg] - bc * c.z_last + gap_B
-        lo, hi = np.quantile(final_B, [tail, 1 - tail])
+        law_QxJ = bl0[:, None] + ba[:, None] * c.x_JxG[:, bg].T - bc[:, None] * c.z_J[None, :]
+        gap_draw_QxJ = rng.integers(0, len(c.ye_J), size=(n_resamples, len(c.ye_J)))
+        gap_Q = (c.ye_J[gap_draw_QxJ] - law_QxJ[rows[:, None], gap_draw_QxJ]).mean(1)
+        final_Q = bl0 + ba * c.x_G[bg] - bc * c.z_last + gap_Q
+        lo, hi = np.quantile(final_Q, [tail, 1 - tail])
         out.append(FinalLossPrediction(
             predicted=final + gap, interval=(float(lo), float(hi)), level=level, law=law, gap=gap,
             steps_seen=c.seen, steps=c.steps, n_points=len(c.y_P), n_resamples=n_resamples, block=block,
@@ -490,30 +491,30 @@ def _solve_shared(curves: Sequence[_Prepared], y_per_curve: Sequence[np.ndarray]
     weighted least squares (curve r weighs weights[r]) in closed form: each curve's L0 is its mean
     residual, so (A, C) solve one 2 x 2 system of the curves' centred sums. C < 0 is clipped to 0
     (A then fitted alone); an alpha that would need A < 0 is not a solution (SSE inf). Returns per
-    curve (L0, A, C), each (B, G), and the weighted SSE (B, G)."""
+    curve (L0, A, C), each (Q, G), and the weighted SSE (Q, G)."""
     stats = []
-    for c, y_BxP, w in zip(curves, y_per_curve, weights):
-        mx_G, mz, my_B = c.x_PxG.mean(0), c.z_P.mean(), y_BxP.mean(1)
-        cx_PxG, cz_P, cy_BxP = c.x_PxG - mx_G, c.z_P - mz, y_BxP - my_B[:, None]
-        stats.append(dict(w=w, mx=mx_G, mz=mz, my=my_B, xx=(cx_PxG ** 2).sum(0), zz=float(cz_P @ cz_P),
-                          xz=cz_P @ cx_PxG, xy=cy_BxP @ cx_PxG, zy=cy_BxP @ cz_P, yy=(cy_BxP ** 2).sum(1)))
+    for c, y_QxP, w in zip(curves, y_per_curve, weights):
+        mx_G, mz, my_Q = c.x_PxG.mean(0), c.z_P.mean(), y_QxP.mean(1)
+        cx_PxG, cz_P, cy_QxP = c.x_PxG - mx_G, c.z_P - mz, y_QxP - my_Q[:, None]
+        stats.append(dict(w=w, mx=mx_G, mz=mz, my=my_Q, xx=(cx_PxG ** 2).sum(0), zz=float(cz_P @ cz_P),
+                          xz=cz_P @ cx_PxG, xy=cy_QxP @ cx_PxG, zy=cy_QxP @ cz_P, yy=(cy_QxP ** 2).sum(1)))
     sxx = sum(t["w"] * t["xx"] for t in stats)  # (G,)
     sxz = sum(t["w"] * t["xz"] for t in stats)  # (G,)
     szz = sum(t["w"] * t["zz"] for t in stats)
-    sxy = sum(t["w"] * t["xy"] for t in stats)  # (B, G)
-    szy = sum(t["w"] * t["zy"] for t in stats)[:, None]  # (B, 1)
+    sxy = sum(t["w"] * t["xy"] for t in stats)  # (Q, G)
+    szy = sum(t["w"] * t["zy"] for t in stats)[:, None]  # (Q, 1)
     det = sxx * szz - sxz ** 2
     det = np.where(np.abs(det) > 1e-12 * np.maximum(sxx * szz, 1e-300), det, np.inf)  # z no help: C = 0 below
-    a_BxG = (sxy * szz - szy * sxz) / det
+    a_QxG = (sxy * szz - szy * sxz) / det
     minus_c = (szy * sxx - sxy * sxz) / det  # the model is y = L0 + A x - C z
     clipped = minus_c >= 0
-    a_BxG = np.where(clipped, sxy / np.maximum(sxx, 1e-300), a_BxG)
-    c_BxG = np.where(clipped, 0.0, -minus_c)
-    out, total = [], np.zeros(a_BxG.shape)
+    a_QxG = np.where(clipped, sxy / np.maximum(sxx, 1e-300), a_QxG)
+    c_QxG = np.where(clipped, 0.0, -minus_c)
+    out, total = [], np.zeros(a_QxG.shape)
     for t in stats:
-        l0 = t["my"][:, None] - a_BxG * t["mx"] + c_BxG * t["mz"]
-        sse = (t["yy"][:, None] - 2 * a_BxG * t["xy"] + 2 * c_BxG * t["zy"][:, None] + a_BxG ** 2 * t["xx"]
-               - 2 * a_BxG * c_BxG * t["xz"] + c_BxG ** 2 * t["zz"])
-        out.append((l0, a_BxG, c_BxG))
+        l0 = t["my"][:, None] - a_QxG * t["mx"] + c_QxG * t["mz"]
+        sse = (t["yy"][:, None] - 2 * a_QxG * t["xy"] + 2 * c_QxG * t["zy"][:, None] + a_QxG ** 2 * t["xx"]
+               - 2 * a_QxG * c_QxG * t["xz"] + c_QxG ** 2 * t["zz"])
+        out.append((l0, a_QxG, c_QxG))
         total += t["w"] * np.maximum(sse, 0.0)
-    return out, np.where(a_BxG >= 0, total, np.inf)
+    return out, np.where(a_QxG >= 0, total, np.inf)

@@ -34,7 +34,7 @@ the warmup, still in its initial descent, no eval record yet, no annealing seen 
 its cooldown), an unreadable folder, a W&B run without the config training logs or whose history
 cannot be read.
 
-Letters: S a run's steps, f the fraction of them seen.
+Letters: S a run's steps, f the fraction of them seen, J a run's eval records.
 """
 
 from __future__ import annotations
@@ -482,10 +482,10 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     def calibrated(i: int, until_step: int | None) -> FloorCalibration:
         """floor 'auto' for run i: E calibrated on the finished pairs whose larger run is smaller
         than run i (one size down and below), at the fraction of its steps run i was read at."""
-        steps_E = [s for s in sized[i].seen.steps_E if until_step is None or s <= until_step]
-        if not steps_E:
+        steps_J = [s for s in sized[i].seen.steps_J if until_step is None or s <= until_step]
+        if not steps_J:
             raise CollapseError("no eval_loss record yet")
-        key = (round(steps_E[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
+        key = (round(steps_J[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
         if key not in calibrations:
             below = [(sized[j].whole, sized[k].whole) for j, k in pairs.items() if sized[j].ln_n < sized[i].ln_n - 1e-9]
             calibrations[key] = calibrate_floor(below, key[0])

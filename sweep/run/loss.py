@@ -4,14 +4,14 @@
   cross-entropy. At V = 32,101 the fp32 logits and their gradient are the largest tensors of the
   step (B = 32, T = 512: 2.1 GB each).
 - `ChunkedHeadLoss` (`train.loss_chunk_tokens`): the output head and the cross-entropy fused,
-  C tokens at a time. Each chunk's logits (C x V) are made, turned into the chunk's loss and the
+  U tokens at a time. Each chunk's logits (U x V) are made, turned into the chunk's loss and the
   gradients of the hidden states and of the head weight, and dropped, all in the forward pass, so
   neither the whole logits nor their gradient ever exist (the "fused linear cross-entropy" of
   Liger Kernel and Apple's cut-cross-entropy, here in plain PyTorch; in a compiled run each
   chunk's softmax, loss and gradient are one torch.compile'd function). The backward pass only
   scales the stored gradients.
 
-Letters: B batch, T sequence length, D width, V vocabulary, N = B x T tokens, C tokens per chunk,
+Letters: B batch, T sequence length, D width, V vocabulary, W = B x T tokens, U tokens per chunk,
 Vp = V rounded up to a multiple of HEAD_ALIGN (model/transformer.py, which pads its head the same way).
 Both run inside the step's autocast (the head's matmuls in bf16 where it is on), softmax and loss
 in fp32. The training loop and benchmarks/throughput.py build theirs with `step_loss`.
@@ -54,67 +54,67 @@ def matmul_dtype(device_type: str, dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
-def chunk_loss_and_grad(logits_CxVp: torch.Tensor, targets_C: torch.Tensor, n_tokens: int, vocab: int,
+def chunk_loss_and_grad(logits_UxVp: torch.Tensor, targets_U: torch.Tensor, n_tokens: int, vocab: int,
                         grad_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """A chunk's summed cross-entropy over the first `vocab` (V) of its Vp logit columns (fp32 at
-    least) and d(mean loss)/d(logits) = (softmax - one_hot) / N in `grad_dtype`, Vp columns wide
+    least) and d(mean loss)/d(logits) = (softmax - one_hot) / W in `grad_dtype`, Vp columns wide
     with the padding's zero (compiled: one or two kernels)."""
-    logits_CxV = logits_CxVp[:, :vocab].to(torch.promote_types(logits_CxVp.dtype, torch.float32))
-    lse_C = torch.logsumexp(logits_CxV, dim=1)
-    loss = (lse_C - logits_CxV.gather(1, targets_C[:, None]).squeeze(1)).sum()
-    grad_CxV = logits_CxV.sub_(lse_C[:, None]).exp_()
-    grad_CxV.scatter_add_(1, targets_C[:, None], torch.full_like(lse_C[:, None], -1.0))
-    return loss, F.pad(grad_CxV.div_(n_tokens).to(grad_dtype), (0, logits_CxVp.shape[1] - vocab))
+    logits_UxV = logits_UxVp[:, :vocab].to(torch.promote_types(logits_UxVp.dtype, torch.float32))
+    lse_U = torch.logsumexp(logits_UxV, dim=1)
+    loss = (lse_U - logits_UxV.gather(1, targets_U[:, None]).squeeze(1)).sum()
+    grad_UxV = logits_UxV.sub_(lse_U[:, None]).exp_()
+    grad_UxV.scatter_add_(1, targets_U[:, None], torch.full_like(lse_U[:, None], -1.0))
+    return loss, F.pad(grad_UxV.div_(n_tokens).to(grad_dtype), (0, logits_UxVp.shape[1] - vocab))
 
 
 compiled_chunk_loss_and_grad = torch.compile(chunk_loss_and_grad)
 
 
 class LinearCrossEntropy(torch.autograd.Function):
-    """mean_n CE(hidden_NxD[n] @ weight_VxD^T, targets_N[n]), C rows at a time, with both
+    """mean_n CE(hidden_WxD[n] @ weight_VxD^T, targets_W[n]), U rows at a time, with both
     gradients computed in the forward pass (see the module docstring). The head weight is
-    padded with zero rows to Vp, a multiple of HEAD_ALIGN, for the matmuls: C x V logits at
+    padded with zero rows to Vp, a multiple of HEAD_ALIGN, for the matmuls: U x V logits at
     V = 32,101 have an odd row stride, which keeps cuBLAS off its aligned tensor-core kernels
     (RESULTS "The GPU path on an H200"); the padded columns are left out of the loss."""
 
     @staticmethod
-    def forward(ctx, hidden_NxD: torch.Tensor, weight_VxD: torch.Tensor, targets_N: torch.Tensor,
+    def forward(ctx, hidden_WxD: torch.Tensor, weight_VxD: torch.Tensor, targets_W: torch.Tensor,
                 chunk: int, compiled: bool) -> torch.Tensor:
-        device_type = hidden_NxD.device.type
+        device_type = hidden_WxD.device.type
         dtype = matmul_dtype(device_type, weight_VxD.dtype)
         acc = torch.promote_types(dtype, torch.float32)  # the loss and the head's gradient: fp32 at least
         loss_and_grad = compiled_chunk_loss_and_grad if compiled else chunk_loss_and_grad
-        N, (V, D) = hidden_NxD.shape[0], weight_VxD.shape
+        W, (V, D) = hidden_WxD.shape[0], weight_VxD.shape
         Vp = -(-V // HEAD_ALIGN) * HEAD_ALIGN
         with torch.autocast(device_type, enabled=False):
             w_VpxD = F.pad(weight_VxD.to(dtype), (0, 0, 0, Vp - V))
-            h_NxD = hidden_NxD.to(dtype)
-            loss_sum = torch.zeros((), dtype=acc, device=hidden_NxD.device)
-            grad_h_NxD = torch.empty_like(hidden_NxD)
+            h_WxD = hidden_WxD.to(dtype)
+            loss_sum = torch.zeros((), dtype=acc, device=hidden_WxD.device)
+            grad_h_WxD = torch.empty_like(hidden_WxD)
             grad_w_VpxD = torch.zeros((Vp, D), dtype=acc, device=weight_VxD.device)
-            for start in range(0, N, chunk):
-                h_CxD = h_NxD[start:start + chunk]
-                loss, grad_CxVp = loss_and_grad(h_CxD @ w_VpxD.T, targets_N[start:start + chunk], N, V, dtype)
+            for start in range(0, W, chunk):
+                h_UxD = h_WxD[start:start + chunk]
+                loss, grad_UxVp = loss_and_grad(h_UxD @ w_VpxD.T, targets_W[start:start + chunk], W, V, dtype)
                 loss_sum += loss
-                grad_h_NxD[start:start + chunk] = grad_CxVp @ w_VpxD
-                grad_w_VpxD += (grad_CxVp.T @ h_CxD).to(acc)  # summed over the chunks in fp32
-        ctx.save_for_backward(grad_h_NxD, grad_w_VpxD[:V].to(weight_VxD.dtype))
-        return loss_sum / N
+                grad_h_WxD[start:start + chunk] = grad_UxVp @ w_VpxD
+                grad_w_VpxD += (grad_UxVp.T @ h_UxD).to(acc)  # summed over the chunks in fp32
+        ctx.save_for_backward(grad_h_WxD, grad_w_VpxD[:V].to(weight_VxD.dtype))
+        return loss_sum / W
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor):
-        grad_h_NxD, grad_w_VxD = ctx.saved_tensors
-        return (grad_h_NxD * grad_loss.to(grad_h_NxD.dtype), grad_w_VxD * grad_loss.to(grad_w_VxD.dtype),
+        grad_h_WxD, grad_w_VxD = ctx.saved_tensors
+        return (grad_h_WxD * grad_loss.to(grad_h_WxD.dtype), grad_w_VxD * grad_loss.to(grad_w_VxD.dtype),
                 None, None, None)
 
 
-def linear_cross_entropy(hidden_NxD: torch.Tensor, weight_VxD: torch.Tensor, targets_N: torch.Tensor,
+def linear_cross_entropy(hidden_WxD: torch.Tensor, weight_VxD: torch.Tensor, targets_W: torch.Tensor,
                          chunk: int, compiled: bool = False) -> torch.Tensor:
-    """Mean cross-entropy of the logits hidden_NxD @ weight_VxD^T, C = `chunk` rows at a time
+    """Mean cross-entropy of the logits hidden_WxD @ weight_VxD^T, U = `chunk` rows at a time
     (`compiled`: each chunk's softmax, loss and gradient in torch.compile'd kernels)."""
     if chunk < 1:
         raise ValueError(f"chunk={chunk}: a chunk holds at least one token")
-    return LinearCrossEntropy.apply(hidden_NxD, weight_VxD, targets_N, chunk, compiled)
+    return LinearCrossEntropy.apply(hidden_WxD, weight_VxD, targets_W, chunk, compiled)
 
 
 class ChunkedHeadLoss(nn.Module):
