@@ -251,6 +251,21 @@ def test_isoflop_records_each_budgets_window_and_gives_intervals_with_a_bootstra
     assert lo < 0.28 / (0.34 + 0.28) < hi and out["bootstrap"]["seed"] == 3
 
 
+
+def test_a_seed_left_out_is_conf_fit_yamls(monkeypatch):
+    """Was: fit_law and fit_result wrote seed=0 in their signatures, so a changed conf/fit.yaml seed did not reach
+    a notebook's call."""
+    import dataclasses
+
+    from sweep.fit import laws
+    from sweep.fit.defaults import fit_defaults
+
+    monkeypatch.setattr(laws, "fit_defaults", lambda: dataclasses.replace(fit_defaults(), seed=3))
+    table = from_rows(rows())
+    by_conf = fit_law("chinchilla", table, bootstrap=5)
+    assert by_conf["bootstrap"]["seed"] == 3
+    assert by_conf == fit_law("chinchilla", table, bootstrap=5, seed=3)
+
 def test_the_learning_rate_per_cell_gives_step_laws_form_in_n_and_d():
     """Sizes x tokens per parameter, an lr grid in each cell around lr_opt = 1.79 N^-0.713 D^0.307
     (Step Law's fit): --by cell finds it; --by flops keeps one optimum per budget beside it."""

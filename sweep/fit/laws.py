@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import ConfigError
+from sweep.fit.curves import Curves
+from sweep.fit.defaults import fit_defaults
 from sweep.fit.law_bootstrap import check_bootstrap_args
 from sweep.fit.points import law_scatter, loss_rises, noise_to_dict, point_table, seed_spread
-from sweep.fit.curves import Curves
 from sweep.fit.table import RunsTable, validate
 from sweep.jsonable import jsonable
 
@@ -153,7 +154,8 @@ class FittedLaw:
         return self.fit.predict(n_params, tokens)
 
 
-def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
+def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0,
+            seed: int | None = None,
             compute: float | None = None, cutoff: float | None = None, by: str | None = None,
             level: float | None = None, recipe: str | None = None, fix: Any = None,
             min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> dict[str, Any]:
@@ -207,7 +209,8 @@ def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dic
     return head
 
 
-def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0, seed: int = 0,
+def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, bootstrap: int = 0,
+               seed: int | None = None,
                compute: float | None = None, cutoff: float | None = None, by: str | None = None,
                level: float | None = None, recipe: str | None = None, fix: Any = None,
                min_tokens_per_param: float | None = None, bootstrap_method: str | None = None) -> FittedLaw:
@@ -215,10 +218,12 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     ConfigError when the table cannot support it. `fix`: parameters of chinchilla / subscaling held
     at a value (sweep/fit/fixed.py: "E=1.69", "E=true"). `recipe`: the recipe whose runs are fitted
     (required when the runs have several, except by crossover, which takes every recipe; "all" is
-    fit_law's). bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's (None:
-    conf/fit.yaml's)."""
+    fit_law's). bootstrap_method: residual | case, the chinchilla / subscaling bootstrap's; seed: the
+    bootstrap's (None: conf/fit.yaml's)."""
     from sweep.fit import crossover, envelope, hyperparams, isoflop, law_bootstrap, law_comparison, parametric
     from sweep.fit.fixed import fix_values
+
+    seed = fit_defaults().seed if seed is None else seed
 
     _check_law(law, fix, bootstrap, compute)
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")

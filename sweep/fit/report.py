@@ -105,7 +105,7 @@ class ReportResult:
 
 
 def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None = None,
-                 bootstrap_resamples: int, seed: int = 0, cutoff: float | None = None,
+                 bootstrap_resamples: int, seed: int | None = None, cutoff: float | None = None,
                  compute: float | None = None, recipe: str | None = None, fix: Any = None,
                  min_tokens_per_param: float | None = None, bootstrap_method: str | None = None,
                  predictions: Sequence[RunPrediction] | None = None,
@@ -121,7 +121,8 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     runs' final losses predicted from their curves cut at `prediction_fraction` of their steps
     (sweep/fit/predict.py predict_sweep), section 7 (none without them). ConfigError (nothing
     written) when no analysis can run and no finding is present, or `fix` or `bootstrap_method` is
-    not accepted."""
+    not accepted. `seed`: the bootstrap's (None: conf/fit.yaml's)."""
+    seed = fit_defaults().seed if seed is None else seed
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
