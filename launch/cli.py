@@ -43,7 +43,7 @@ from launch.commands.sync import sync
 from launch.completion import SHELLS, bash_completion, path_value
 from launch.queue import POLL_INTERVAL_S
 from sweep.errors import ConfigError
-from sweep.fit.defaults import fit_defaults
+from sweep.fit.defaults import FitDefaults, fit_defaults
 from sweep.fit.law_bootstrap import BOOTSTRAP_METHODS
 from sweep.fit.laws import LAWS
 from sweep.storage import output_failed
@@ -135,8 +135,9 @@ def negative_values_joined(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    defaults = fit_defaults()
+def build_parser(defaults: FitDefaults) -> tuple[argparse.ArgumentParser, Any]:
+    """The `sweep` parser and its subparsers' action (each subcommand's options, `defaults` the
+    fits' conf/fit.yaml values its --bootstrap and --seed show)."""
     parser = argparse.ArgumentParser(prog="sweep", description=__doc__, epilog=TRAINING_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=SubcommandParser)
@@ -277,6 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. out_dir=...)")
     c = sub.add_parser("completion", help="print the bash completion script of this command")
     c.add_argument("shell", choices=SHELLS)
+    return parser, sub
+
+
+def parse(parser: argparse.ArgumentParser, sub: Any, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line as parsed: Hydra overrides given after an option joined to the others, an
+    unknown option refused by its subcommand's usage with the option it likely meant."""
     args, extra = parser.parse_known_args(negative_values_joined(sys.argv[1:] if argv is None else list(argv)))
     if extra and getattr(args, "overrides", None) is not None and all("=" in x and not x.startswith("-") for x in extra):
         args.overrides += extra  # overrides after an option (`sweep prepare data=c4 --workers 8 out_dir=...`)
@@ -288,6 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                       + (f"; did you mean {', '.join(near)}?" if near else ""))
     if args.command == "experiment" and args.name is None:
         parser.error(f"sweep experiment NAME: give a preset's NAME; accepted: {', '.join(experiment_presets())}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    defaults = fit_defaults()
+    parser, sub = build_parser(defaults)
+    args = parse(parser, sub, argv)
     if args.command == "completion":
         sys.stdout.write(bash_completion(parser))
         return 0
@@ -332,7 +346,7 @@ def check_seed(args: argparse.Namespace) -> None:
         raise ConfigError(f"--seed {seed}: accepted is a whole number >= 0")
 
 
-def dispatch(args: argparse.Namespace, defaults) -> int:
+def dispatch(args: argparse.Namespace, defaults: FitDefaults) -> int:
     """Run the parsed subcommand; its exit code."""
     check_seed(args)
     if args.command == "plan":
