@@ -91,7 +91,7 @@ def test_an_n_opt_at_the_end_of_the_search_is_named_not_given_as_an_estimate(sug
 
     assert suggestion.n_opt_edge is None  # the known law: an optimum inside 0.05 .. 2e4 tokens per parameter
     compute = 1e20
-    end = np.sqrt(compute / (6 * design.RATIOS_K[-1]))  # the audit's sweep: 1.826e7 = sqrt(C / (6 x 0.05)) at 1e14
+    end = np.sqrt(compute / (6 * design.RATIOS_O[-1]))  # the audit's sweep: 1.826e7 = sqrt(C / (6 x 0.05)) at 1e14
     assert design.search_edge_share(np.array([end, 2 * end, np.nan]), compute) == pytest.approx(0.5)
     now = {"loss": (2.0, 1.9, 2.1), "n_opt": (end, end, end * 10)}
     draws = np.log(np.array([[2.0, end]] * 3 + [[2.0, end * 10]]))  # end x 10: 200 tokens per parameter

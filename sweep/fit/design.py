@@ -25,8 +25,7 @@ column is clipped to its central 95% before the covariance, so a resample whose 
 off to infinity does not decide.
 
 Letters: Q bootstrap laws, U candidates, Y targets, Z = Y + U their columns together (the targets
-first), K points of the optimum's search (RATIOS_K; K is the head dimension elsewhere: here only as
-an axis letter).
+first), O points of the optimum's search (RATIOS_O).
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from sweep.record import training_flops
 
 TARGETS = ("loss", "n_opt")  # what the criterion sharpens: log L*(C), log N_opt(C)
 CLIP_PERCENT = 2.5  # each bootstrap column is clipped to its [2.5, 97.5] percentiles
-RATIOS_K = np.geomspace(0.05, 2e4, 1201)  # tokens per parameter searched for the optimum at C
+RATIOS_O = np.geomspace(0.05, 2e4, 1201)  # tokens per parameter searched for the optimum at C
 MIN_GAIN = 1e-9  # a run removing less of the targets' variance than this tells nothing: a target every law
 # agrees on has, after centring, a round-off variance (~1e-30) that would otherwise turn round-off into gains
 
@@ -93,17 +92,17 @@ class Choice:
 
 def optimum_at(law, compute: float) -> tuple[float, float]:
     """(L*, N_opt) of a law at compute C = 6 N T: its lowest predicted loss over the tokens per
-    parameter in RATIOS_K (N = sqrt(C / (6 r)), T = r N), refined by a parabola in log r."""
-    n_K = np.sqrt(compute / (6.0 * RATIOS_K))
+    parameter in RATIOS_O (N = sqrt(C / (6 r)), T = r N), refined by a parabola in log r."""
+    n_O = np.sqrt(compute / (6.0 * RATIOS_O))
     with np.errstate(all="ignore"):
-        loss_K = np.asarray(law.predict(n_K, RATIOS_K * n_K), dtype=np.float64)
-    loss_K = np.where(np.isfinite(loss_K), loss_K, np.inf)
-    k = int(np.argmin(loss_K))
-    if not np.isfinite(loss_K[k]):
+        loss_O = np.asarray(law.predict(n_O, RATIOS_O * n_O), dtype=np.float64)
+    loss_O = np.where(np.isfinite(loss_O), loss_O, np.inf)
+    k = int(np.argmin(loss_O))
+    if not np.isfinite(loss_O[k]):
         return float("nan"), float("nan")
-    log_r = np.log(RATIOS_K)
-    if 0 < k < len(RATIOS_K) - 1:
-        y0, y1, y2 = loss_K[k - 1: k + 2]
+    log_r = np.log(RATIOS_O)
+    if 0 < k < len(RATIOS_O) - 1:
+        y0, y1, y2 = loss_O[k - 1: k + 2]
         curvature = y0 - 2 * y1 + y2
         if curvature > 0:
             step = 0.5 * (y0 - y2) / curvature  # in units of the grid's spacing
@@ -111,18 +110,18 @@ def optimum_at(law, compute: float) -> tuple[float, float]:
             n = float(np.sqrt(compute / (6.0 * r)))
             with np.errstate(all="ignore"):  # a bootstrap law with runaway coefficients: inf, not a warning
                 return float(law.predict(np.array([n]), np.array([r * n]))[0]), n
-    return float(loss_K[k]), float(n_K[k])
+    return float(loss_O[k]), float(n_O[k])
 
 
 def search_edge_share(n_opt: np.ndarray, compute: float) -> float:
-    """The share of N_opt values (one, or a bootstrap's) at an end of the RATIOS_K search: a law with no
+    """The share of N_opt values (one, or a bootstrap's) at an end of the RATIOS_O search: a law with no
     compute-optimal size inside 0.05 .. 2e4 tokens per parameter, its N_opt the search's end."""
     n_opt = np.atleast_1d(np.asarray(n_opt, dtype=float))
     n_opt = n_opt[np.isfinite(n_opt)]
     if not len(n_opt):
         return 0.0
     ratio = compute / (6.0 * n_opt**2)
-    return float(((ratio <= RATIOS_K[0] * 1.001) | (ratio >= RATIOS_K[-1] / 1.001)).mean())
+    return float(((ratio <= RATIOS_O[0] * 1.001) | (ratio >= RATIOS_O[-1] / 1.001)).mean())
 
 
 def target_samples(laws: Sequence, compute: float, targets: Sequence[str] = TARGETS) -> np.ndarray:

@@ -167,13 +167,13 @@ def fit_warnings(points: RunsTable, fit, target_compute: float) -> tuple[str, ..
 def edge_warning(now: dict[str, tuple[float, float, float]], target_QxT: np.ndarray, targets: Sequence[str],
                  target_compute: float) -> str | None:
     """Where the fit's N_opt(C), or a bootstrap law's, is the end of the search over tokens per
-    parameter (design.RATIOS_K): the law has no compute-optimal size there (a fitted alpha or beta
+    parameter (design.RATIOS_O): the law has no compute-optimal size there (a fitted alpha or beta
     near 0), and N_opt or an end of its interval is the search's limit, not an estimate."""
     fitted = design.search_edge_share(now["n_opt"][0], target_compute)
     drawn = design.search_edge_share(np.exp(target_QxT[:, list(targets).index("n_opt")]), target_compute)
     if not fitted and drawn < 0.025:
         return None
-    lo, hi = design.RATIOS_K[0], design.RATIOS_K[-1]
+    lo, hi = design.RATIOS_O[0], design.RATIOS_O[-1]
     which = "the fit's N_opt(C) is" if fitted else f"{drawn:.0%} of the bootstrap laws' N_opt(C) are"
     return (f"{which} at an end of the search over tokens per parameter ({lo:g} .. {hi:g}): the law has no "
             "compute-optimal size there (an exponent near 0), so N_opt(C)" + ("" if fitted else "'s interval")
