@@ -408,7 +408,17 @@ def validate(cfg: TrainConfig) -> None:
     language that fits its vocabulary) is `sweep.data.checks.check_data`, which every caller
     runs right after this."""
     _check_finite(cfg)
-    m, o, t, d = cfg.model, cfg.optim, cfg.train, cfg.data
+    _check_model(cfg.model)
+    _check_optim(cfg.optim)
+    _check_run_settings(cfg)
+    _check_train(cfg.train)
+    _check_budget(cfg)
+    _check_early_stop(cfg)
+    _check_logger(cfg.logger)
+    _check_data_settings(cfg.data, cfg.model)
+
+
+def _check_model(m: ModelConfig) -> None:
     _positive("model.d", m.d)
     if m.l < 1:
         raise ConfigError(f"model.l={m.l}: depth must be an integer >= 1")
@@ -424,6 +434,9 @@ def validate(cfg: TrainConfig) -> None:
     _positive("model.mlp_ratio", m.mlp_ratio)
     _positive("model.seq_len", m.seq_len)
     _positive("model.rope_base", m.rope_base)
+
+
+def _check_optim(o: OptimConfig) -> None:
     _positive("optim.lr", o.lr)
     if o.weight_decay < 0:
         raise ConfigError(f"optim.weight_decay={o.weight_decay}: must be >= 0")
@@ -440,6 +453,14 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"optim.final_lr_fraction={o.final_lr_fraction}: must be in [0, 1]")
     if o.grad_clip is not None and o.grad_clip <= 0:
         raise ConfigError(f"optim.grad_clip={o.grad_clip}: must be > 0, or null for no clipping")
+    if not 0 < o.cooldown_fraction <= 1:
+        raise ConfigError(f"optim.cooldown_fraction={o.cooldown_fraction}: must be in (0, 1]")
+    if o.cooldown_shape not in COOLDOWN_SHAPES:
+        raise ConfigError(f"optim.cooldown_shape={o.cooldown_shape}: accepted: {', '.join(COOLDOWN_SHAPES)}")
+
+
+def _check_run_settings(cfg: TrainConfig) -> None:
+    """The top-level settings: seed, out_dir, recipe, and the token caches' folder."""
     # numpy's generators take no negative seed, torch.manual_seed none of 2^63 or more: either after the folder is made
     if not 0 <= cfg.seed < 2**63:
         raise ConfigError(f"seed={cfg.seed}: accepted is a whole number in [0, 2^63)")
@@ -450,6 +471,9 @@ def validate(cfg: TrainConfig) -> None:
     if not str(cfg.data.cache_dir).strip():  # '' tokenized the corpus into the current folder
         raise ConfigError(f"data.cache_dir={cfg.data.cache_dir!r}: accepted is a folder path (the token caches; "
                           "default ${out_dir}/token_cache)")
+
+
+def _check_train(t: TrainLoopConfig) -> None:
     _positive("train.batch_size", t.batch_size)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every)
@@ -464,12 +488,11 @@ def validate(cfg: TrainConfig) -> None:
             f"train.divergence_factor={t.divergence_factor}: must be > 1 (a multiple of the "
             "loss ln(V) of a uniform guess)"
         )
-    _positive("budget.tokens_per_param", cfg.budget.tokens_per_param)
-    if not 0 < o.cooldown_fraction <= 1:
-        raise ConfigError(f"optim.cooldown_fraction={o.cooldown_fraction}: must be in (0, 1]")
-    if o.cooldown_shape not in COOLDOWN_SHAPES:
-        raise ConfigError(f"optim.cooldown_shape={o.cooldown_shape}: accepted: {', '.join(COOLDOWN_SHAPES)}")
-    b = cfg.budget
+
+
+def _check_budget(cfg: TrainConfig) -> None:
+    b, o = cfg.budget, cfg.optim
+    _positive("budget.tokens_per_param", b.tokens_per_param)
     if b.branch and o.schedule is not Schedule.wsd:
         raise ConfigError(f"budget.branch=true with optim.schedule={o.schedule.value}: cooldown branches need "
                           "optim.schedule=wsd (a cosine run decays over its whole length: nothing to share)")
@@ -479,14 +502,20 @@ def validate(cfg: TrainConfig) -> None:
     if b.ladder_tokens_per_param is not None and b.ladder_tokens_per_param < b.tokens_per_param:
         raise ConfigError(f"budget.tokens_per_param={b.tokens_per_param:g} is above its ladder's largest "
                           f"budget.ladder_tokens_per_param={b.ladder_tokens_per_param:g}")
-    _check_early_stop(cfg)
-    start = cfg.logger.start
+
+
+def _check_logger(logger: LoggerConfig) -> None:
+    start = logger.start
     _positive("logger.start.attempts", start.attempts)
     _positive("logger.start.init_timeout_s", start.init_timeout_s)
     _positive("logger.start.max_total_s", start.max_total_s)
     if start.backoff_s < 0:
         raise ConfigError(f"logger.start.backoff_s={start.backoff_s}: must be >= 0")
-    _check_wandb_names(cfg.logger)
+    _check_wandb_names(logger)
+
+
+def _check_data_settings(d: DataConfig, m: ModelConfig) -> None:
+    """The data settings that need no data (sweep.data.checks.check_data has the rest)."""
     if d.eval_tokens < m.seq_len + 1:
         raise ConfigError(
             f"data.eval_tokens={d.eval_tokens}: the held-out split needs at least one sequence "
@@ -503,7 +532,6 @@ def validate(cfg: TrainConfig) -> None:
         for p in d.paths:
             if not any(ch in p for ch in "*?[") and not Path(p).exists():
                 raise ConfigError(f"data.paths: {p!r} does not exist")
-
 
 # W&B's rules for the names a run is filed under, as wandb.init checks the project (wandb/sdk/
 # wandb_settings.py validate_project). The entity is the part of a run's path before the project, so the
