@@ -131,9 +131,10 @@ def test_density_figure_has_one_colour_per_corpus():
 OTR_SIZES = (1e6, 3e6, 1e7, 3e7)
 
 
-def otr_table(alphas, noise=0.002, seed=0, sizes=OTR_SIZES, excess=(0, 0, 0, 0)):
+def otr_table(alphas, noise=0.002, seed=0, sizes=OTR_SIZES, excess=(0, 0, 0, 0), stderr=STDERR):
     """Per ratio r (alphas: r -> alpha_C) and size: loss = 60 C^-alpha_C times log-normal noise;
-    the tokens of size i are r N (1 + excess[i]) (rounded up to whole steps)."""
+    the tokens of size i are r N (1 + excess[i]) (rounded up to whole steps); each loss's standard
+    error `stderr` (None: no column)."""
     rng = np.random.default_rng(seed)
     rows = []
     for ratio, alpha in alphas.items():
@@ -141,7 +142,7 @@ def otr_table(alphas, noise=0.002, seed=0, sizes=OTR_SIZES, excess=(0, 0, 0, 0))
             tokens = ratio * n * (1 + more)
             loss = 60.0 * (6 * n * tokens) ** -alpha * float(np.exp(noise * rng.normal()))
             rows.append({"status": "complete", "run": f"r{ratio}-{n:g}", "n_params": n, "tokens": tokens,
-                         "loss": loss, "loss_stderr": STDERR})
+                         "loss": loss, **({"loss_stderr": stderr} if stderr is not None else {})})
     return from_rows(rows)
 
 
@@ -177,6 +178,18 @@ def test_otr_ratios_a_little_above_the_one_asked_for_are_one_ratio():
     finding = assess_otr(otr_table(SHRINKING, excess=(0, 0.03, 0.06, 0.01)), resamples=50, seed=0)  # 20 -> 21.2
     assert [r["ratio"] for r in finding.details["ratios"]] == [5, 10, 20, 50, 100]  # each group's least
     assert all(r["sizes"] == 4 for r in finding.details["ratios"]) and finding.verdict == HELD
+
+
+def test_otr_says_when_its_standard_errors_rest_on_the_assumed_ones():
+    """Was: a noise-free table without standard errors read "within noise: alpha_C = 0.1 ± 0.00031", the whole
+    ± from the assumed 0.2% of each loss, and said nothing of it (the other findings do)."""
+    finding = assess_otr(otr_table({5: 0.1, 10: 0.0998, 20: 0.0995}, noise=0.0, stderr=None), resamples=50, seed=0)
+    assert finding.verdict == CANNOT_TELL
+    assert "have no recorded eval standard error and count with 0.2% of the loss" in finding.because
+    assert "rests on them" in finding.because and all(row[2].endswith("*") for row in finding.rows)
+    measured = assess_otr(otr_table({5: 0.1, 10: 0.0998, 20: 0.0995}, noise=0.0), resamples=50, seed=0)
+    assert "no recorded eval standard error" not in measured.because
+    assert not any(row[2].endswith("*") for row in measured.rows)
 
 
 def test_otr_exponent_growing_did_not_hold():

@@ -196,7 +196,7 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     fits = {r: _power_law(mine, resamples, rng, level) for (r, mine), rng in zip(fitted.items(), rngs)}
     ratio_K = list(fits)
     header = ("ratio T/N", "sizes", "alpha_C", f"{level:.0%} bootstrap interval", "lambda_C")
-    rows = [(f"{r:g}", f"{f['sizes']}", plus_minus(f["alpha"], f["stderr"]),
+    rows = [(f"{r:g}", f"{f['sizes']}", plus_minus(f["alpha"], f["stderr"], _on_fallback(f)),
              f"[{f['interval'][0]:.3g}, {f['interval'][1]:.3g}]" if math.isfinite(f["interval"][0])
              else f"none (< {MIN_BOOTSTRAP_CELLS} cells)",
              f"{f['lambda']:.4g}") for r, f in fits.items()]
@@ -244,6 +244,10 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
                        f"{shown(b)}")
         else:
             verdict, because = CANNOT_TELL, f"within noise: {compared}"
+    assumed = [c for r, f in fits.items() if _on_fallback(f) for c in fitted[r]]
+    if assumed:  # alpha_C's standard error rests on the losses' standard errors, and those were assumed
+        because += (fallback_note(assumed) + ": alpha_C's standard error (marked *) rests on them, not on the "
+                    "scatter about the line")
     if group is not None:
         because += f" (on the runs of {group}, the largest of the table's recipe / corpus groups)"
     if left_out:
@@ -251,6 +255,12 @@ def assess_otr(table: RunsTable, *, resamples: int, seed: int) -> Finding | None
     details["plateau_tested"] = len(plateau) >= 2  # held with it untested says so here too, not only in `because`
     return Finding(name="otr", claim=OTR_CLAIM, rule=OTR_RULE, verdict=verdict, because=because, header=header,
                    rows=tuple(rows), draw=draw, details=jsonable(details))
+
+
+def _on_fallback(fit: dict[str, Any]) -> bool:
+    """Whether a ratio's alpha_C standard error is its losses' (larger than the scatter about the
+    line) and some of those losses count with the fallback standard error."""
+    return fit["stderr_from"] == "evals" and fit["fallback"]
 
 
 def largest_group(table: RunsTable) -> tuple[list[str | None], str | None]:
@@ -295,6 +305,7 @@ def _power_law(cells: list[Cell], resamples: int, rng: np.random.Generator, leve
         slope_Q = np.where(sxx_Q > 1e-12 * max(sxx, 1e-300), slope_Q, np.nan)
         if np.isfinite(slope_Q).any():
             interval = percentile_interval(-slope_Q, level)
-    return {"alpha": float(-slope), "stderr": stderr, "lambda": float(np.exp(intercept)), "intercept": float(intercept),
+    return {"alpha": float(-slope), "stderr": stderr, "stderr_from": "evals" if measured > scatter else "scatter",
+            "fallback": any(c.fallback for c in cells), "lambda": float(np.exp(intercept)), "intercept": float(intercept),
             "interval": interval, "sizes": len({ratio_key(c.n_params, 3) for c in cells}),
             "lnC": lnC_X.tolist(), "lnL": lnL_X.tolist(), "cells": [c.to_dict() for c in cells]}
