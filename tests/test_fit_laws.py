@@ -368,3 +368,6 @@ def test_a_chinchilla_fit_on_lr_grids_that_do_not_bracket_the_optimum_says_its_p
     assert counts == {"param": "lr", "cells": 9, "gridded": 9, "open": 9, "open_above": 9, "open_below": 0,
                       "open_both": 0}
     assert "untuned_points" not in fit_law("chinchilla", cell_table(GRID_CELLS, step_lr))  # bracketed
+    wider = [(n, r * n) for n in np.geomspace(1e6, 1e8, 5) for r in (5, 20, 80)]  # enough points below the cutoff
+    compared = fit_law("compare", cell_table(wider, step_lr, grid=range(-7, -3)))  # both laws fitted on such points
+    assert compared["untuned_points"]["open_above"] == compared["untuned_points"]["cells"] == 15

@@ -21,7 +21,7 @@ The parametric laws (chinchilla, subscaling, compare, crossover) are fitted to o
 several recipes is fitted one recipe at a time (`recipe`), or each recipe side by side
 (recipe="all": {"recipes": {name: result}}), except by crossover, which takes every recipe.
 `min_tokens_per_param` leaves out runs with tokens / N below it from every law (counted in
-`excluded`). Where the chinchilla / subscaling points come from lr (or batch-size) grids of 3 or
+`excluded`). Where the chinchilla / subscaling (and compare's) points come from lr (or batch-size) grids of 3 or
 more values that leave the optimum open in a quarter of the cells or more (sweep/fit/hyperparams.py
 `grid_upper_bounds`), `untuned_points` counts them: those points are upper bounds on the tuned
 loss. Runs stopped early are no point of any law (counted in `excluded` as stopped_early)
@@ -248,7 +248,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
         (table if label is None else table.of_recipe(label)).check_one_density(f"--law {law}")
     if law in ("chinchilla", "subscaling", "compare", "crossover"):
         tags = np.array([r or "" for r in table.recipe]) if table.recipe is not None else None
-        if law in ("chinchilla", "subscaling"):
+        if law in ("chinchilla", "subscaling", "compare"):  # compare fits both on the same points
             untuned = hyperparams.grid_upper_bounds(table)
             if untuned is not None:  # the points' hyperparameter grids leave their optimum open
                 head["untuned_points"] = untuned
