@@ -460,13 +460,21 @@ def test_a_law_on_a_censored_sample_says_so():
     """Was silent: misfit.csv's lr law took 22 of 78 cells (54 open above) with nothing said beside
     its exponents; now a flag names the count used and the sides the others leave open."""
     law = fit_hyperparameter_law(open_above_sweep(2, 3), "lr")
-    [flag] = law.flags()
+    flag, _through_two = law.flags()
     assert flag.parameter == "exponent"
     assert "fitted on 2 of the 5 compute budgets with 3 or more lr values" in flag.problem
     assert "of the other 3, 3 open above" in flag.problem and "censored sample" in flag.problem
-    assert law.to_dict()["identifiability"] == [flag.to_dict()]
+    assert law.to_dict()["identifiability"][0] == flag.to_dict()
     assert [g.open_side for g in law.groups] == [None, None, "above", "above", "above"]
     assert fit_hyperparameter_law(open_above_sweep(3, 2), "lr").flags() == []  # most bracketed: no flag
+
+
+def test_a_law_through_two_optima_says_it_is_a_line_through_two_points():
+    """Was 'exponent -0.604, exponent_stderr null, groups_used 2' with no flag, where IsoFLOP's law through 2
+    budgets says what it is."""
+    [flag] = fit_hyperparameter_law(open_above_sweep(2, 0), "lr").flags()
+    assert flag.parameter == "exponent" and "2 compute budgets only: a line through 2 points" in flag.problem
+    assert fit_hyperparameter_law(open_above_sweep(3, 0), "lr").flags() == []
 
 
 def test_a_law_s_error_counts_the_groups_reasons_then_names_a_few():

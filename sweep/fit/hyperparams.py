@@ -220,9 +220,16 @@ class HyperparamLaw:
         return [g for g in self.cells if _usable(g, self.include_flagged)]
 
     def flags(self) -> list[Flag]:
-        """What the optima cannot pin down, as the parametric fits' flags (`censoring_flags`)."""
+        """What the optima cannot pin down, as the parametric fits' flags (`censoring_flags`), and a
+        power law through 2 optima only: a line through 2 points, no scatter to judge it by."""
         cells = self.cells if self.step_law is not None else ()
-        return censoring_flags(self.param, self.by, self.groups, cells, self.include_flagged)
+        flags = censoring_flags(self.param, self.by, self.groups, cells, self.include_flagged)
+        if len(self.used) == 2:
+            what = GROUPS_OF[self.by]
+            flags.append(Flag("exponent", f"fitted through the optima of 2 {what} only: a line through 2 points, "
+                                          "with no scatter to judge it by (no standard error)",
+                              f"sweep {self.param} at 3 or more {what}, bracketing each optimum"))
+        return flags
 
     @property
     def alpha_B(self) -> float | None:
