@@ -141,7 +141,8 @@ def test_suggest_on_a_noise_free_table_says_why_it_proposes_no_run(tmp_path, cap
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target-compute", "1e30"], "--target-compute 1e+30: accepted is a number of FLOPs from the smallest run's"),
+    (["--target-compute", "1e30"], "--target-compute 1e+30: accepted is a number of FLOPs from the smallest run's "
+     "(3e+13) to 1e+06 x the largest run's (2.4e+18), 2.4e+24"),  # was '... largest run's (2.4e+24)': the product
     (["--target-compute", "1e21", "--budget", "1e10"], "--budget 1e+10 FLOPs is smaller than the cheapest candidate"),
     (["--target-compute", "1e21", "--count", "0"], "--count 0: accepted is a whole number >= 1"),
     (["--target-compute", "1e21", "--candidates", "n_params=1e6 budget.tokens_per_param=5"],

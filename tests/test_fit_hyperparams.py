@@ -493,3 +493,5 @@ def test_the_law_names_its_grouping():
     by_flops = fit_hyperparameter_law(table, "lr").to_dict()
     assert by_flops["grouping"].startswith("per compute budget (--by flops, the default)")
     assert fit_hyperparameter_law(table, "lr", by="cell").to_dict()["grouping"].startswith("per (N, tokens) cell")
+    assert fit_hyperparameter_law(table, "lr", by="n_params").to_dict()["grouping"].endswith(
+        "takes its longest-trained cell's optimum")  # was cut after "cell's"

@@ -498,7 +498,7 @@ def grouping_text(by: str, several_cells: bool) -> str:
     if by == "cell":
         return "per (N, tokens) cell (--by cell), each cell at its own C"
     if by == "n_params":
-        return "per model size (--by n_params); a size of several (N, tokens) cells takes its longest-trained cell's"
+        return "per model size (--by n_params); a size of several (N, tokens) cells takes its longest-trained cell's optimum"
     text = "per compute budget (--by flops, the default)"
     if several_cells:
         text += ("; a budget of several (N, tokens) cells takes its lowest-loss cell's optimum, while `sweep report` "

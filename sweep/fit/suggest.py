@@ -87,7 +87,7 @@ def check_target_compute(compute: float, table: RunsTable) -> float:
     if isinstance(compute, bool) or not isinstance(compute, (int, float)) or not math.isfinite(compute) \
             or not lo <= compute <= limit * hi:
         raise ConfigError(f"--target-compute {compute!r}: accepted is a number of FLOPs from the smallest run's "
-                          f"({lo:.3g}) to {limit:g} x the largest run's ({limit * hi:.3g})")
+                          f"({lo:.3g}) to {limit:g} x the largest run's ({hi:.3g}), {limit * hi:.3g}")
     return float(compute)
 
 
