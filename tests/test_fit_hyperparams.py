@@ -469,11 +469,27 @@ def test_a_law_on_a_censored_sample_says_so():
     assert fit_hyperparameter_law(open_above_sweep(3, 2), "lr").flags() == []  # most bracketed: no flag
 
 
+def test_by_cell_the_censored_flag_says_step_law_reads_the_same_cells():
+    """Was: section 5 flagged only the law in C, though Step Law's row rests on the same censored cells."""
+    inside = [GRID_CELLS[i] for i in (0, 1, 3)]  # two sizes, two tokens per parameter: off one line, Step Law fitted
+    bracketed = cell_table(inside, step_lr)
+    open_above = cell_table([c for c in GRID_CELLS if c not in inside], step_lr, grid=range(-7, -3))
+    both = RunsTable(tuple(f"run{i}" for i in range(len(bracketed) + len(open_above))),
+                     *(np.concatenate([getattr(bracketed, k), getattr(open_above, k)])
+                       for k in ("n_params_R", "tokens_R", "loss_R", "flops_R")),
+                     lr_R=np.concatenate([bracketed.lr_R, open_above.lr_R]))
+    law = fit_hyperparameter_law(both, "lr", by="cell")
+    assert law.step_law is not None
+    [flag] = law.flags()
+    assert "fitted on 3 of the 9 (N, tokens) cells" in flag.problem
+    assert "the law in C and Step Law's forms alike: both read these cells" in flag.problem
+
+
 def test_a_law_through_two_optima_says_it_is_a_line_through_two_points():
     """Was 'exponent -0.604, exponent_stderr null, groups_used 2' with no flag, where IsoFLOP's law through 2
     budgets says what it is."""
     [flag] = fit_hyperparameter_law(open_above_sweep(2, 0), "lr").flags()
-    assert flag.parameter == "exponent" and "2 compute budgets only: a line through 2 points" in flag.problem
+    assert flag.parameter == "exponent_stderr" and "2 compute budgets only: a line through 2 points" in flag.problem
     assert fit_hyperparameter_law(open_above_sweep(3, 0), "lr").flags() == []
 
 

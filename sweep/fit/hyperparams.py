@@ -226,7 +226,7 @@ class HyperparamLaw:
         flags = censoring_flags(self.param, self.by, self.groups, cells, self.include_flagged)
         if len(self.used) == 2:
             what = GROUPS_OF[self.by]
-            flags.append(Flag("exponent", f"fitted through the optima of 2 {what} only: a line through 2 points, "
+            flags.append(Flag("exponent_stderr", f"fitted through the optima of 2 {what} only: a line through 2 points, "
                                           "with no scatter to judge it by (no standard error)",
                               f"sweep {self.param} at 3 or more {what}, bracketing each optimum"))
         return flags
@@ -529,11 +529,12 @@ def censoring_flags(param: str, by: str, groups: Sequence[HyperparamGroup], cell
     where it was fitted: "step_law", unless by cell, where the two read the same cells) fitted on fewer than CENSORED_SHARE of the groups
     with at least MIN_VALUES values: the others' optima lie outside (or at the edge of) their grid,
     so the law rests on a censored sample, the groups whose optimum the grid happened to bracket."""
-    laws = [("exponent", GROUPS_OF[by], groups)]
+    same_cells = " (the law in C and Step Law's forms alike: both read these cells)" if cells and by == "cell" else ""
+    laws = [("exponent", GROUPS_OF[by], groups, same_cells)]
     if cells and by != "cell":
-        laws.append(("step_law", GROUPS_OF["cell"], cells))
+        laws.append(("step_law", GROUPS_OF["cell"], cells, ""))
     flags = []
-    for parameter, what, pool in laws:
+    for parameter, what, pool, which in laws:
         gridded = [g for g in pool if g.status != "skipped"]
         used = [g for g in gridded if _usable(g, include_flagged)]
         if not gridded or len(used) >= CENSORED_SHARE * len(gridded):
@@ -545,7 +546,7 @@ def censoring_flags(param: str, by: str, groups: Sequence[HyperparamGroup], cell
                                      f"{param} values, those whose grid brackets the optimum; of the other "
                                      f"{len(gridded) - len(used)}, {open_text or 'none open'} (the best at that end of "
                                      f"the grid or within noise of it): the law rests on a censored sample, selected "
-                                     "for optima inside the grids",
+                                     f"for optima inside the grids{which}",
                           f"widen the {param} grid on the open side of those {what} until the loss rises beyond "
                           "noise on both sides of each best"))
     return flags
