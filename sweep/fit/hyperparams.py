@@ -462,7 +462,7 @@ def _reasons_summary(groups: Sequence[HyperparamGroup], by: str) -> str:
     reason_G = [reason(g) for g in groups]
     counts = {what: reason_G.count(what) for what in REASONS if what in reason_G}
     first = [reason_G.index(what) for what in counts if what != REASONS[0]]  # one group of each other reason
-    failed = [g for g, what in zip(range(len(groups)), reason_G) if what != REASONS[0]]
+    failed = [g for g, what in enumerate(reason_G) if what != REASONS[0]]
     examples = (first + [g for g in failed if g not in first])[:REASON_EXAMPLES]
     named = "; ".join(_describe(groups[g], by) + f": {groups[g].status}"
                       + (f" ({groups[g].note})" if groups[g].note else "") for g in sorted(examples))
