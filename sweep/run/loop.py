@@ -251,6 +251,44 @@ def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> di
     return result
 
 
+NOTHING_TO_DO = "nothing to do"  # `restore`: the run's checkpoint is already at its probe step
+
+
+def restore(setup: RunSetup, model: Transformer, optimizer: torch.optim.Optimizer, state: RunState,
+            tracker: Tracker) -> str | None:
+    """Where the run starts: from its checkpoint (its metrics.jsonl cut back to the checkpoint's
+    step, the tracker caught up on what it may not hold), from its trunk's kept checkpoint (a
+    branch without one of its own), or from step 0 (a metrics.jsonl left by an attempt that never
+    reached a checkpoint removed). NOTHING_TO_DO where the checkpoint is already at the run's
+    probe step; ConfigError where it is past the run's last step (not this run's checkpoint)."""
+    cfg, run, budget = setup.cfg, setup.run, setup.budget
+    saved = load_checkpoint(run.checkpoint_file, model, optimizer, run=run.path.name)
+    if saved is None:
+        if run_role(cfg) == BRANCH:
+            start_from_trunk(setup, model, optimizer, state, tracker)
+        elif run.metrics_file.exists() and setup.writes:
+            run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
+        return None
+    state.load_state_dict(saved)
+    if state.step >= setup.stop_step and run_role(cfg) is None and setup.stop_step < budget.steps:
+        log.info("%s: its checkpoint is at step %d, at or past its probe step %d: nothing to do",
+                 run.path.name, state.step, setup.stop_step)
+        return NOTHING_TO_DO
+    if state.step > setup.stop_step and run_role(cfg) != TRUNK:  # no run of this config gets there
+        raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past this run's last step "
+                          f"{setup.stop_step}: not its checkpoint; move it away to restart the run from step 0")
+    if state.step > setup.stop_step:  # a trunk past a segment end whose checkpoint it did not keep
+        raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past step {setup.stop_step} where "
+                          f"this trunk should have kept {run.kept_checkpoint(setup.stop_step).name}: its "
+                          "branches from there cannot start; move the trunk's folder away to run it again")
+    if setup.writes:
+        logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
+        tracker.catch_up(r for r in logged if r["step"] <= state.step)  # what W&B may not hold
+        run.truncate_metrics(after_step=state.step)
+    log.info("%s: resuming from step %d of %d", run.path.name, state.step, budget.steps)
+    return None
+
+
 def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     cfg, budget, run, placement, world, writes = (setup.cfg, setup.budget, setup.run, setup.placement, setup.world,
                                                   setup.writes)
@@ -267,30 +305,9 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
     eval_tokens = setup.corpus.eval_tokens()
 
     state = RunState.start(t.log_every, placement.device, origin=setup.started_at)
-    saved = load_checkpoint(run.checkpoint_file, model, optimizer, run=run.path.name)
-    if saved is not None:
-        state.load_state_dict(saved)
-        if state.step >= setup.stop_step and run_role(cfg) is None and setup.stop_step < budget.steps:
-            log.info("%s: its checkpoint is at step %d, at or past its probe step %d: nothing to do",
-                     run.path.name, state.step, setup.stop_step)
-            tracker.interrupted()
-            return segment_done(run, setup.stop_step)
-        if state.step > setup.stop_step and run_role(cfg) != TRUNK:  # no run of this config gets there
-            raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past this run's last step "
-                              f"{setup.stop_step}: not its checkpoint; move it away to restart the run from step 0")
-        if state.step > setup.stop_step:  # a trunk past a segment end whose checkpoint it did not keep
-            raise ConfigError(f"{run.checkpoint_file} is at step {state.step}, past step {setup.stop_step} where "
-                              f"this trunk should have kept {run.kept_checkpoint(setup.stop_step).name}: its "
-                              "branches from there cannot start; move the trunk's folder away to run it again")
-        if writes:
-            logged = run.read_metrics()  # what the interrupted attempt logged, here and to the tracker
-            tracker.catch_up(r for r in logged if r["step"] <= state.step)  # what W&B may not hold
-            run.truncate_metrics(after_step=state.step)
-        log.info("%s: resuming from step %d of %d", run.path.name, state.step, budget.steps)
-    elif run_role(cfg) == BRANCH:
-        start_from_trunk(setup, model, optimizer, state, tracker)
-    elif run.metrics_file.exists() and writes:
-        run.metrics_file.unlink()  # a run that never reached a checkpoint starts over
+    if restore(setup, model, optimizer, state, tracker) == NOTHING_TO_DO:
+        tracker.interrupted()
+        return segment_done(run, setup.stop_step)
     if writes:
         check_room_for_checkpoint(run.checkpoint_file, model)  # before any compute is spent
     if placement.compile:  # the whole forward as one graph, in place (state_dict keys unchanged): on an H200 at
