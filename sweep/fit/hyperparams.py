@@ -513,7 +513,13 @@ def open_side(table: RunsTable, values_R: np.ndarray, members: np.ndarray) -> st
     value_X, loss_X, best_X = best_per_value(values_R[members], table.loss_R[members])
     if len(value_X) < MIN_VALUES:
         return None
-    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, point_stderrs(table, members[best_X])[0]))
+    return unbracketed_side(loss_X, point_stderrs(table, members[best_X])[0])
+
+
+def unbracketed_side(loss_X: np.ndarray, stderr_X: np.ndarray) -> str | None:
+    """The side a grid's best losses leave the optimum open (`bracketed_sides`): below, above or
+    both; None where it is bracketed on both."""
+    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, stderr_X))
     if below and above:
         return None
     return "both" if not (below or above) else "below" if not below else "above"
@@ -747,10 +753,8 @@ def ucurve_shape(value_X: np.ndarray, loss_X: np.ndarray, stderr_X: np.ndarray) 
     if (all(same_within_noise(loss, s, b, se) for loss, s in zip(loss_X, stderr_X))
             and value_X[-1] / value_X[0] >= FLAT_SPAN):
         return FLAT, None
-    below, above = (bool(side[0]) for side in bracketed_sides(loss_X, stderr_X))
-    if below and above:
-        return U, None
-    return EDGE, "both" if not (below or above) else ("below" if not below else "above")
+    side = unbracketed_side(loss_X, stderr_X)
+    return (U, None) if side is None else (EDGE, side)
 
 
 def parabola_window(i: int, n: int, neighbours: int) -> tuple[int, int]:

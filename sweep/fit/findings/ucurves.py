@@ -234,7 +234,7 @@ def assess_lr_ucurve(table: RunsTable, *, resamples: int, seed: int) -> Finding 
     curves = ucurves(table, "lr", resamples=resamples, seed=seed, level=level)
     if not curves:
         return None
-    flat = sorted((c for c in curves if c.shape == FLAT), key=lambda c: _from_chinchilla(c))
+    flat = sorted((c for c in curves if c.shape == FLAT), key=_from_chinchilla)
     measured = [c for c in flat if not c.copied_X.any()]
     if measured:
         verdict = NOT_HELD
