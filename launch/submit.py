@@ -37,6 +37,7 @@ from sweep.config import Schedule
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
 from sweep.fit.curve_law import MIN_POINTS as CURVE_MIN_POINTS
 from sweep.errors import ConfigError
+from sweep.preflight import check_writable_dir
 from sweep.record import COMPLETE, DAMAGED, FINISHED
 from sweep.rundir import WSD_ONLY
 
@@ -137,6 +138,8 @@ class SlurmOptions:
         if self.cpus_per_gpu is not None and "cpus_per_task" in given:
             raise ConfigError(f"hydra.launcher.cpus_per_gpu={self.cpus_per_gpu} and hydra.launcher.cpus_per_task="
                               f"{self.cpus_per_task}: Slurm takes one of them")
+        # submitit writes each array's job files there before sbatch: /proc/x was its traceback, after the plan
+        check_writable_dir("hydra.launcher.folder", changes["folder"])
         return dataclasses.replace(self, **changes)
 
     def check_values(self) -> None:

@@ -202,13 +202,23 @@ def test_a_failing_setup_line_ends_the_job_before_its_command(tmp_path, no_slurm
 
 
 def test_hydra_submitit_launcher_names_mean_what_they_mean_there(tmp_path):
-    resolved = options(tmp_path, submitit_folder="/shared/%j", max_num_timeout=5, timeout_min=90,
+    shared = f"{tmp_path}/shared/%j"
+    resolved = options(tmp_path, submitit_folder=shared, max_num_timeout=5, timeout_min=90,
                        gres="gpu:2").with_aliases(set())
-    assert resolved.folder == "/shared/%j" and resolved.max_requeues == 5 and resolved.gpus_per_node == 2
+    assert resolved.folder == shared and resolved.max_requeues == 5 and resolved.gpus_per_node == 2
     assert [(b.name, b.time_min, b.gpus_per_node) for b in resolved.bucket_specs()] == [("timeout_min", 90, 2)]
     unchanged = options(tmp_path).with_aliases(set())
     assert unchanged == options(tmp_path)
 
+
+
+@pytest.mark.parametrize("name", ["folder", "submitit_folder"])
+def test_a_folder_submitit_cannot_write_is_refused_with_the_options_before_anything_is_submitted(tmp_path, name):
+    (tmp_path / "a_file").write_text("")
+    for bad, words in ((f"{tmp_path}/a_file/%j", "which is a file"), ("/proc/x/%j", "cannot be created")):
+        with pytest.raises(ConfigError) as err:
+            options(tmp_path, **{name: bad}).with_aliases({name})
+        assert f"hydra.launcher.folder={bad!r}" in str(err.value) and words in str(err.value)
 
 @pytest.mark.parametrize("kw, given, words", [
     (dict(max_num_timeout=5, max_requeues=2), {"max_requeues"}, ["max_num_timeout=5", "max_requeues=2"]),
