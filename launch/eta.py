@@ -90,6 +90,8 @@ class JobTimes:
     def __init__(self) -> None:
         self.started_at: dict[int, float] = {}
         self.fraction_at_start: dict[int, float] = {}  # a resumed run's metrics.jsonl reaches its checkpoint
+        self.first_seen: dict[int, tuple[float, float]] = {}  # (when, fraction): its first progress noticed
+        self.last_seen: dict[int, tuple[float, float]] = {}  # (when, fraction): its latest progress noticed
         self.overheads: list[float] = []
         self.trained: list[tuple[float, JobWork]] = []  # (T, work) of the ended jobs measured
         self._pace: tuple[float, float] | None = None  # fit_pace(trained), kept until a job ends
@@ -106,6 +108,8 @@ class JobTimes:
         """A job has ended: measured when its result says how long its steps took."""
         elapsed = self.elapsed(key)
         del self.started_at[key], self.fraction_at_start[key]
+        self.first_seen.pop(key, None)
+        self.last_seen.pop(key, None)
         training = training_seconds(result, elapsed)
         if training is None or work.flops <= 0 or work.steps <= 0:
             return
@@ -127,13 +131,21 @@ class JobTimes:
         return sum(self.overheads) / len(self.overheads) + pace[0] * work.steps + pace[1] * work.flops
 
     def running_seconds_left(self, key: int, work: JobWork, fraction: float) -> float:
-        """A running job's seconds left: at its own pace once it has logged a step since it started
-        (the `fraction` of its steps gained in its time after the modelled overhead), else the model's."""
-        elapsed, gained = self.elapsed(key), fraction - self.fraction_at_start[key]
-        if gained > 0:
-            overhead = sum(self.overheads) / len(self.overheads)
-            return (1 - fraction) / gained * max(0.0, elapsed - overhead)
-        return self.duration(work) - elapsed
+        """A running job's seconds left: at its own pace once two of its progress points have been
+        noticed since it started (the fraction gained between the first and the latest, over the time
+        between them; less the time since the latest), else the model's. Reading its pace from its
+        start instead (the overhead being the ended jobs' mean) took a larger run's longer start-up
+        for training: after its first logged step the ETA read 6-13x the time left, and rose until
+        the next record."""
+        now = time.monotonic()
+        if fraction > self.last_seen.get(key, (now, self.fraction_at_start[key]))[1]:
+            self.first_seen.setdefault(key, (now, fraction))
+            self.last_seen[key] = (now, fraction)
+        first, last = self.first_seen.get(key), self.last_seen.get(key)
+        if first is not None and last[1] > first[1]:
+            seconds_per_fraction = (last[0] - first[0]) / (last[1] - first[1])
+            return (1 - last[1]) * seconds_per_fraction - (now - last[0])
+        return self.duration(work) - self.elapsed(key)
 
     def seconds_left(self, running: Sequence[tuple[int, JobWork, float]], pending: Sequence[JobWork],
                      slots: int) -> float | None:

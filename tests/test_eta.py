@@ -76,18 +76,45 @@ def test_a_job_s_evals_count_one_forward_pass_per_eval_token():
     assert eval_flops(1000, 500, 80, 100, 100) == 2 * 1000 * 500  # a branch from step 80: its own
 
 
-def test_a_running_job_past_a_logged_step_goes_at_its_own_pace(clock):
-    times = JobTimes()
+def ended_one_job(times: JobTimes, clock) -> None:
+    """A job of 100 steps, 1e10 FLOPs that took 20 s: 10 s of overhead, 10 s of training."""
     times.start(0)
     clock[0] = 20.0
-    times.end(0, JobWork(100, 1e10), {"wall_seconds": 11.0, "first_step_seconds": 1.0, "startup_seconds": 10.0})  # 10 s + 10 s
+    times.end(0, JobWork(100, 1e10), {"wall_seconds": 11.0, "first_step_seconds": 1.0, "startup_seconds": 10.0})
+
+
+def test_a_running_job_goes_at_its_own_pace_between_two_progress_points(clock):
+    times = JobTimes()
+    ended_one_job(times, clock)
     times.start(1)
-    clock[0] = 50.0  # 30 s in, 10 s of overhead: its first quarter took 20 s (the model says 40 s for all)
-    assert times.seconds_left([(1, JobWork(400, 4e10), 0.25)], [], slots=1) == pytest.approx(60.0)
+    work = JobWork(400, 4e10)  # modelled: 10 s + 40 s
+    clock[0] = 50.0  # 30 s in, its first progress noticed: one point, the model's time left
+    assert times.seconds_left([(1, work, 0.25)], [], slots=1) == pytest.approx(20.0)
+    clock[0] = 60.0  # a tenth more in 10 s: 100 s a whole, 0.65 of it left
+    assert times.seconds_left([(1, work, 0.35)], [], slots=1) == pytest.approx(65.0)
+    clock[0] = 65.0  # no new record yet: the time left falls with the clock, it does not rise
+    assert times.seconds_left([(1, work, 0.35)], [], slots=1) == pytest.approx(60.0)
     times.start(2, fraction=0.5)  # resumed from its checkpoint half-way: its pace is from there
-    clock[0] = 80.0
-    assert times.seconds_left([(2, JobWork(400, 4e10), 0.5)], [], slots=1) == pytest.approx(20.0)  # 50 s modelled, 30 s in
-    assert times.seconds_left([(2, JobWork(400, 4e10), 0.6)], [], slots=1) == pytest.approx(80.0)  # a tenth in 20 s, 4 tenths left
+    clock[0] = 95.0
+    assert times.seconds_left([(2, work, 0.5)], [], slots=1) == pytest.approx(20.0)  # 50 s modelled, 30 s in
+    clock[0] = 100.0
+    times.seconds_left([(2, work, 0.6)], [], slots=1)
+    clock[0] = 120.0
+    assert times.seconds_left([(2, work, 0.8)], [], slots=1) == pytest.approx(20.0)  # a fifth in 20 s, a fifth left
+
+
+def test_a_larger_run_s_longer_start_up_is_not_read_as_its_pace(clock):
+    """Seen on a 6-run grid: with the ended runs' start-up at 10 s, a larger run that took 40 s to
+    start and logged its first 2.5% of steps at 42 s read ETA (1 - 0.025) / 0.025 x 32 s = 21 min,
+    rising until its next record, where about 80 s were left."""
+    times = JobTimes()
+    ended_one_job(times, clock)
+    times.start(1)
+    work = JobWork(400, 4e10)
+    clock[0] = 62.0
+    times.seconds_left([(1, work, 0.025)], [], slots=1)
+    clock[0] = 64.0  # 2.5% of its steps in 2 s
+    assert times.seconds_left([(1, work, 0.05)], [], slots=1) == pytest.approx(76.0)
 
 
 def test_once_two_model_sizes_ended_a_job_s_time_is_seconds_per_step_plus_seconds_per_flop():
