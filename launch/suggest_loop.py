@@ -66,7 +66,7 @@ from sweep.data.streamed import is_streamed, prepare_streamed
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.design import Candidate
 from sweep.fit.rounds import ENDED, PROPOSED, STOPPED, Round, append_event, read_rounds, relative_width
-from sweep.fit.suggest import fit_at_target, suggest
+from sweep.fit.suggest import TargetFit, fit_at_target, suggest
 from sweep.preflight import check_writable_dir
 from sweep.fit.table import RunsTable, load_runs_table
 from sweep.record import COMPLETE
@@ -100,6 +100,7 @@ class LaunchSettings:
 @dataclass(frozen=True)
 class LoopResult:
     rounds: int  # rounds recorded in the folder when the loop stopped
+    ran: int  # rounds of them trained by this call (0: a re-run after the loop had stopped)
     reason: str  # rounds | width | no_candidate (sweep/fit/rounds.py STOP_REASONS)
     detail: str  # one line saying why
     width: float  # L*'s relative interval width then (NaN where unknown)
@@ -120,7 +121,7 @@ def run_from_args(args: argparse.Namespace, candidates_for: Callable[[RunsTable]
                "resamples": getattr(args, "bootstrap", None), "seed": getattr(args, "seed", None)}
     result = run_rounds(args.sweep, candidates_for=candidates_for, suggest_options=options, rounds=args.rounds,
                         until_width=getattr(args, "until_width", None), train=train)
-    print(f"stopped after {result.rounds} round(s): {result.detail}; rounds recorded in "
+    print(f"stopped: {result.detail}; {result.ran} round(s) run by this command, {result.rounds} recorded in "
           f"{Path(args.sweep) / 'suggest' / 'rounds.jsonl'} (`sweep report {args.sweep}`: Active rounds)")
     return 0
 
@@ -190,10 +191,12 @@ def _loop(sweep_dir: Path, candidates_for: Callable[[RunsTable], Sequence[Candid
     """run_rounds once its checks have passed and its lock is held."""
     fit_options = {k: suggest_options[k] for k in FIT_OPTIONS if suggest_options.get(k) is not None}
     record = read_rounds(sweep_dir)
+    ran = 0
     if record.open_round is not None:
         log.info("round %d was interrupted: training its proposals (finished runs are skipped)",
                  record.open_round.number)
         finish_round(sweep_dir, record.open_round, recorded_points(sweep_dir, record.open_round), train, fit_options)
+        ran += 1
     while True:
         record = read_rounds(sweep_dir)
         last = record.rounds[-1] if record.rounds else None
@@ -205,10 +208,10 @@ def _loop(sweep_dir: Path, candidates_for: Callable[[RunsTable], Sequence[Candid
             before = fit_at_target(load_runs_table(sweep_dir), **fit_options)
             width = relative_width(before.now["loss"])
         if until_width is not None and width < until_width:
-            return stop(sweep_dir, record, "width", f"L*(C)'s interval is {width:.3g} of L*, narrower than the "
-                        f"{until_width:g} asked", width)
+            return stop(sweep_dir, record, ran, "width", f"L*(C)'s interval is {width:.3g} of L*, narrower "
+                        f"than the {until_width:g} asked", width)
         if record.done >= rounds:
-            return stop(sweep_dir, record, "rounds", f"{record.done} of {rounds} rounds done"
+            return stop(sweep_dir, record, ran, "rounds", f"{record.done} of {rounds} rounds done"
                         + (f" (L*(C)'s interval is {width:.3g} of L*, not yet below {until_width:g})"
                            if until_width is not None else ""), width)
         table = load_runs_table(sweep_dir)
@@ -218,7 +221,7 @@ def _loop(sweep_dir: Path, candidates_for: Callable[[RunsTable], Sequence[Candid
             suggestion = suggest(table, list(candidates_for(table)), **suggest_options)
         except ConfigError as err:
             if str(err).startswith("no candidate left"):
-                return stop(sweep_dir, record, "no_candidate", str(err), width)
+                return stop(sweep_dir, record, ran, "no_candidate", str(err), width)
             raise
         points = [proposal_points(sweep_dir, p.candidate) for p in suggestion.proposals]
         number = (last.number if last is not None else 0) + 1
@@ -226,21 +229,25 @@ def _loop(sweep_dir: Path, candidates_for: Callable[[RunsTable], Sequence[Candid
                                 runs=[p.run.path.name for ps in points for p in ps])
         log.info("round %d: %d run(s) proposed (%.3g FLOPs): %s", number, len(points), suggestion.flops,
                  ", ".join(p.candidate.label for p in suggestion.proposals))
-        finish_round(sweep_dir, Round(number, proposed), [p for ps in points for p in ps], train, fit_options)
+        finish_round(sweep_dir, Round(number, proposed), [p for ps in points for p in ps], train, fit_options,
+                     before)
+        ran += 1
 
 
-def stop(sweep_dir: Path, record, reason: str, detail: str, width: float) -> LoopResult:
-    """Record why the loop stopped (once: the same stop again, on a re-run, is not written twice)."""
+def stop(sweep_dir: Path, record, ran: int, reason: str, detail: str, width: float) -> LoopResult:
+    """Record why the loop stopped (once: the same stop again, on a re-run, is not written twice);
+    the caller says it."""
     seen = record.stopped
     if seen is None or seen.get("reason") != reason or seen.get("round") != record.done:
         append_event(sweep_dir, STOPPED, record.done, reason=reason, detail=detail, width=width)
-    log.info("stopped: %s", detail)
-    return LoopResult(record.done, reason, detail, width)
+    return LoopResult(record.done, ran, reason, detail, width)
 
 
 def finish_round(sweep_dir: Path, round_: Round, points: Sequence[GridPoint], train: Train,
-                 fit_options: dict[str, Any]) -> None:
-    """Train the round's points, wait, refit; record the outcomes and the fit after (`ended`)."""
+                 fit_options: dict[str, Any], before: TargetFit | None = None) -> None:
+    """Train the round's points, wait, refit; record the outcomes and the fit after (`ended`) and
+    say them (`round_ended_line`; `before`: the fit the round was chosen on, None for a round
+    resumed from its record)."""
     reasons = train(sweep_dir, points) or {}  # run -> why its launch command failed (train_points)
     outcomes = [outcome(p, reasons.get(p.run.path.name)) for p in points]
     failed = [o["run"] for o in outcomes if o["status"] != COMPLETE]
@@ -250,6 +257,26 @@ def finish_round(sweep_dir: Path, round_: Round, points: Sequence[GridPoint], tr
     after = fit_at_target(load_runs_table(sweep_dir), **fit_options)
     append_event(sweep_dir, ENDED, round_.number, outcomes=outcomes, after=after.to_dict(),
                  n_complete=complete_runs(sweep_dir))
+    log.info("%s", round_ended_line(round_.number, outcomes, before, after))
+
+
+def round_ended_line(number: int, outcomes: Sequence[dict[str, Any]], before: TargetFit | None,
+                     after: TargetFit) -> str:
+    """'round 2 ended: d96-...: complete, loss 3.4121; L*(C) 3.2 [3.1, 3.4] -> 3.25 [3.2, 3.3] (its
+    interval 9.4% -> 3.1% of L*)': what `sweep report`'s section 8 says of the round, on the console."""
+    runs = "; ".join(f"{o['run']}: {o['status']}" + (f", loss {o['final_eval_loss']:.4f}"
+                                                      if isinstance(o.get("final_eval_loss"), (int, float)) else "")
+                     for o in outcomes)
+
+    def loss_star(fit: TargetFit) -> str:
+        value, lo, hi = fit.now["loss"]
+        return f"{value:.4g} [{lo:.4g}, {hi:.4g}]"
+
+    width_after = relative_width(after.now["loss"])
+    if before is None:
+        return f"round {number} ended: {runs}; L*(C) now {loss_star(after)} (its interval {width_after:.1%} of L*)"
+    return (f"round {number} ended: {runs}; L*(C) {loss_star(before)} -> {loss_star(after)} (its interval "
+            f"{relative_width(before.now['loss']):.1%} -> {width_after:.1%} of L*)")
 
 
 def outcome(point: GridPoint, launch_error: str | None = None) -> dict[str, Any]:

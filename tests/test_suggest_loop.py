@@ -275,11 +275,27 @@ def test_the_command_line_options_ask_for_the_loop_and_reach_it(law_sweep, share
     add_loop_options(parser)
     assert not loop_requested(parser.parse_args([str(law_sweep)]))
     args = parser.parse_args([str(law_sweep), "--target-compute", str(target_of(law_sweep)), "--count", "1",
-                              "--bootstrap", "20", "--rounds", "1", "--until-width", "0.5"])
+                              "--bootstrap", "20", "--rounds", "1", "--until-width", "0.01"])
     assert loop_requested(args)
     cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96")
     assert run_from_args(args, lambda table: cands, train=StandIn()) == 0
-    assert "stopped after" in capsys.readouterr().out
+    assert "1 round(s) run by this command, 1 recorded" in capsys.readouterr().out
+    assert run_from_args(args, lambda table: cands, train=StandIn()) == 0  # the loop had stopped: nothing run
+    said = capsys.readouterr().out
+    assert said.startswith("stopped: 1 of 1 rounds done") and "0 round(s) run by this command, 1 recorded" in said
+
+
+def test_a_round_s_end_is_said_with_its_runs_and_l_star_before_and_after(law_sweep, shared_cache_dir, caplog):
+    cands = candidates_of(law_sweep, shared_cache_dir, "model.d=96,128", "budget.tokens_per_param=1,4")
+    with caplog.at_level("INFO", logger="sweep.suggest"):
+        run_rounds(law_sweep, candidates_for=lambda table: cands, rounds=1,
+                   suggest_options={**OPTIONS, "target_compute": target_of(law_sweep)}, train=StandIn())
+    ended = [r.getMessage() for r in caplog.records if r.getMessage().startswith("round 1 ended: ")]
+    assert len(ended) == 1
+    proposed = json.loads(rounds_path(law_sweep).read_text().splitlines()[0])["runs"]
+    assert all(f"{run}: complete, loss " in ended[0] for run in proposed)
+    assert "L*(C) " in ended[0] and " -> " in ended[0] and "of L*)" in ended[0]
+    assert not [r for r in caplog.records if r.getMessage().startswith("stopped")]  # said once, by the command
 
 
 def test_the_launcher_settings_are_the_sweep_s_latest_multirun_s(tmp_path):
