@@ -428,8 +428,8 @@ def early_stop_bound(planned: Sequence[PlannedRun]) -> EarlyStopBound:
 
 
 def early_stop_saving(planned: Sequence[PlannedRun]) -> str:
-    """'early stopping: its groups with every run to its end: 7.50e+15 FLOPs, 1.9 GPU-hours; at
-    least 3.00e+15 FLOPs, 0.8 GPU-hours if all but each group's best stop at their probe step:
+    """'early stopping: its groups with every run to its end: 7.500e+15 FLOPs, 1.9 GPU-hours; at
+    least 3.000e+15 FLOPs, 0.8 GPU-hours if all but each group's best stop at their probe step:
     saving at most 60% of the compute (a bound: which runs stop is known once each group is
     decided)'."""
     t = early_stop_bound(planned)
