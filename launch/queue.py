@@ -262,6 +262,9 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
     entries = [e for r in rows for e in entries_of.get(r["run"], [])]
     waited_for = [a for e in entries if e.get("bucket") != LOCAL_BUCKET  # for why a job was cancelled
                   for a in str(e.get("after") or "").split(":") if a]
+    from sweep.results import planned_budget
+    from sweep.rundir import RunDir
+
     states = job_states([*slurm_job_ids(entries), *waited_for])
     gone = gone_before_start([e for e in entries if e["job_id"] not in states and not log_written(e)])
     pending: list[dict] = []
@@ -287,6 +290,8 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
             continue
         if state in ACTIVE_STATES:
             row["status"] = "running" if state in RUNNING_STATES else "queued"
+            if row["status"] == "running" and "steps" not in row and row.get("path"):  # started, no file written yet
+                row.update(planned_budget(RunDir(Path(row["path"]))))  # as a running run's (README: status)
             if state == "PENDING":
                 pending.append(row)
         elif state == "CANCELLED":

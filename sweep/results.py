@@ -63,7 +63,7 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     status = run_status(recorded, held, started=bool(metrics) or run.checkpoint_file.exists())
     return {
         **row,
-        **(_planned(run) if status in (STARTED, RUNNING) else {}),
+        **(planned_budget(run) if status in (STARTED, RUNNING) else {}),
         "status": status,
         "steps_done": last.get("step", 0),
         "final_train_loss": last.get("train_loss"),
@@ -72,13 +72,14 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     }
 
 
-_PLANNED: dict[tuple[str, int], dict[str, Any]] = {}  # (config file, its mtime_ns) -> _planned's answer
+_PLANNED: dict[tuple[str, int], dict[str, Any]] = {}  # (config file, its mtime_ns) -> planned_budget's answer
 
 
-def _planned(run: RunDir) -> dict[str, Any]:
+def planned_budget(run: RunDir) -> dict[str, Any]:
     """A run in progress's N, tokens and steps, from its config's budget (a finished run's come
     from its result.json; a pending run's are left out: a grid of hundreds queued would compose
-    each config to show them). About 30 ms a run the first time (the config merged with its
+    each config to show them; one that Slurm runs before its folder is written gets them in
+    launch/queue.py). About 30 ms a run the first time (the config merged with its
     schema), then remembered while its config file is unchanged: `sweep status --follow` polls."""
     from sweep.budget import compute_budget
     from sweep.config import train_config

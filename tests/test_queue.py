@@ -383,3 +383,23 @@ def test_a_run_a_live_local_launcher_has_still_to_train_is_queued_not_pending(tm
     with announced({tmp_path: ["a", "b", "c"]}):
         launch.queue.attach_queue_state(rows, tmp_path)
     assert [r["status"] for r in rows] == ["complete", "queued", "queued", "pending"]  # d: no launcher has it
+
+
+def test_a_run_slurm_runs_before_it_wrote_a_file_shows_its_planned_budget(tiny_config, tmp_path, monkeypatch):
+    """Was: `running │ 0 │ - │ - │ -`: the planned N, tokens and steps were read only for a folder
+    whose own files said started or running, not for one that Slurm's RUNNING made running."""
+    import launch.queue
+    from sweep.budget import compute_budget
+    from sweep.results import load_runs
+    from sweep.rundir import RunDir
+
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)  # submitted: its config, no metrics, no lock yet
+    append_manifest(tmp_path / "runs", [{"run": run.path.name, "path": str(run.path), "job_id": "509", "bucket": "s"}])
+    rows = load_runs(tmp_path / "runs")
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"509": "RUNNING"})
+    launch.queue.attach_queue_state(rows, tmp_path / "runs")
+    budget = compute_budget(cfg)
+    assert rows[0]["status"] == "running"
+    assert (rows[0]["n_params"], rows[0]["tokens"], rows[0]["steps"]) == (budget.n_params, budget.tokens, budget.steps)
