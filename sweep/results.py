@@ -61,11 +61,14 @@ def _read_row(run: RunDir) -> dict[str, Any]:
     last = metrics[-1] if metrics else {}
     evals = [r for r in metrics if r.get("eval_loss") is not None]
     status = run_status(recorded, held, started=bool(metrics) or run.checkpoint_file.exists())
+    # a started run's steps done: where it resumes (its checkpoint's step); else (no checkpoint yet: a branch
+    # holding its trunk's records; a live run, whose checkpoint lags) its last metrics record's
+    saved = saved_step(run) if status == STARTED else None
     return {
         **row,
         **(planned_budget(run) if status in (STARTED, RUNNING) else {}),
         "status": status,
-        "steps_done": last.get("step", 0),
+        "steps_done": last.get("step", 0) if saved is None else saved,
         "final_train_loss": last.get("train_loss"),
         "final_eval_loss": evals[-1]["eval_loss"] if evals else None,
         "wall_seconds": last.get("wall_seconds"),
@@ -92,6 +95,28 @@ def planned_budget(run: RunDir) -> dict[str, Any]:
         except ConfigError:  # a budget that cannot be planned: its run fails at start and says why
             _PLANNED[key] = {}
     return _PLANNED[key]
+
+
+_CHECKPOINT_STEPS: dict[tuple[str, int], int | None] = {}  # (checkpoint file, its mtime_ns) -> its step
+
+
+def saved_step(run: RunDir) -> int | None:
+    """The step of the run's checkpoint, where a resume starts (None: no checkpoint, or one that
+    cannot be read, which resuming names). A run stopped by a signal saves it at the step it names,
+    up to train.log_every - 1 steps past its last metrics record. The checkpoint's pickle is read,
+    its tensors memory-mapped, not loaded, and its step remembered while the file is unchanged."""
+    try:
+        key = (str(run.checkpoint_file), run.checkpoint_file.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return None
+    if key not in _CHECKPOINT_STEPS:
+        from sweep.run.checkpoint import checkpoint_step
+
+        try:
+            _CHECKPOINT_STEPS[key] = checkpoint_step(run.checkpoint_file)
+        except ConfigError:
+            _CHECKPOINT_STEPS[key] = None
+    return _CHECKPOINT_STEPS[key]
 
 
 def differing_settings(rows: list[dict[str, Any]], shown: Iterable[str] = ()) -> dict[str, list[Any]]:

@@ -35,6 +35,27 @@ def test_a_started_run_shows_its_planned_size_tokens_and_steps_a_pending_one_doe
     assert rows[2e-3]["status"] == "pending" and "n_params" not in rows[2e-3]
 
 
+def test_a_started_run_shows_the_step_its_checkpoint_resumes_from_not_its_last_metrics_record(tiny_config, tmp_path):
+    """After SIGTERM the launcher said `checkpoint saved ... (step 131)` and `sweep status` showed
+    `started 130/200`: its last metrics record's step (train.log_every 10), not where it resumes."""
+    import torch
+
+    from sweep.run.checkpoint import save_checkpoint
+
+    cfg = tiny_config()
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    run.append_metrics({"step": 2, "train_loss": 4.0, "wall_seconds": 1.0})
+    model = torch.nn.Linear(2, 2)
+    save_checkpoint(run.checkpoint_file, model, torch.optim.AdamW(model.parameters()), {"step": 3},
+                    run=run.path.name)
+    [row] = load_runs(tmp_path / "runs")
+    assert (row["status"], row["steps_done"], row["final_train_loss"]) == ("started", 3, 4.0)
+    run.checkpoint_file.write_bytes(b"damaged")  # resuming names it; the table falls back to the metrics
+    [row] = load_runs(tmp_path / "runs")
+    assert (row["status"], row["steps_done"]) == ("started", 2)
+
+
 def test_folders_without_a_config_are_not_runs(tmp_path):
     (tmp_path / "token_cache").mkdir()
     assert load_runs(tmp_path) == []
