@@ -254,3 +254,14 @@ def test_status_wait_and_the_suggest_loop_poll_at_the_one_interval(monkeypatch, 
     assert main(["status", str(tmp_path), "--wait"]) == 0 and asked == [POLL_INTERVAL_S]
     assert inspect.signature(status).parameters["interval_s"].default == POLL_INTERVAL_S
     assert inspect.signature(train_points).parameters["wait_interval_s"].default == POLL_INTERVAL_S
+
+
+def test_a_finished_trunk_shows_its_own_steps_not_its_longest_branch_s(tiny_config, tmp_path, capsys, wide_console):
+    """Was `complete │ 56/70`: a ladder's trunk ends where its longest branch's cooldown starts."""
+    cfg = tiny_config("seed=1")
+    run = RunDir.for_config(cfg)
+    run.write_config(cfg)
+    run.write_result({"status": "complete", "role": "trunk", "steps": 70, "steps_done": 56, "n_params": 71234})
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "56/56 trunk" in out and "56/70" not in out

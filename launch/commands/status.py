@@ -19,6 +19,7 @@ from launch.commands.wandb_target import report_target
 from launch.queue import POLL_INTERVAL_S, STUCK_REASONS
 from sweep.errors import ConfigError
 from sweep.progress import progress
+from sweep.record import TRUNK
 from sweep.results import flatten
 from sweep.storage import atomic_write
 
@@ -141,7 +142,7 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
                 "eval loss", *(("predicted",) if predicted else ()), "N", "tokens", "wall", "job"):
         table.add_column(col, justify="left" if col in ("status", "job") else "right")
     for i, r in enumerate(rows):
-        steps = f"{r.get('steps_done') or 0}/{r['steps']}" if r.get("steps") else str(r.get("steps_done", "-"))
+        steps = _steps_text(r)
         table.add_row(num(r["d"], ""), num(r["l"], ""), num(r["batch_size"], ""), num(r["lr"], ".2e"),
                       num(r["weight_decay"], "g"), num(r["seed"], ""), num(r.get("tokens_per_param"), "g"),
                       *(_setting_text(values[i]) for values in differing.values()), r["status"], steps,
@@ -197,6 +198,16 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
         where = upload_report(rows, {"scaling": plot} if plot is not None else {}, **report_target(source, rows))
         console.print(f"runs table{' and plot' if plot is not None else ''} logged to W&B: {where}")
     return rows if rows_only else 0
+
+
+def _steps_text(row: dict[str, Any]) -> str:
+    """The status table's `steps` column: steps done / the run's steps. A ladder's trunk ends where
+    its longest branch's cooldown starts, short of its budget's steps: a finished one reads
+    `56/56 trunk` (its `56/70` beside `complete` read as unfinished)."""
+    done = row.get("steps_done") or 0
+    if row.get("role") == TRUNK and row["status"] == "complete":
+        return f"{done}/{done} trunk"
+    return f"{done}/{row['steps']}" if row.get("steps") else str(row.get("steps_done", "-"))
 
 
 def _job_text(row: dict[str, Any]) -> str:
