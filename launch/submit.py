@@ -329,10 +329,13 @@ def print_not_ready(grid: Sequence[GridPoint], runs_here: bool, console: Console
 
 def plan_notes(planned: Sequence[PlannedRun]) -> list[str]:
     """The lines under a plan's totals: `ladder_saving` when it has ladders, `early_stop_saving`
-    when it has early-stopped groups, `unused_wsd_keys` when a cosine run was given a wsd key."""
+    when it has early-stopped groups, `unused_wsd_keys` when a cosine run was given a wsd key,
+    `unused_early_stop_keys` when early_stop.* was given without early_stop.enabled=true, and
+    `runs_without_a_decision_step` when early stopping is on for runs too short to be decided."""
     kinds = {p.job.kind for p in planned}
     return ([ladder_saving(planned)] if kinds & {SEGMENT, BRANCH} else []) + (
-        [early_stop_saving(planned)] if kinds & {PROBE, REST} else []) + unused_wsd_keys(planned)
+        [early_stop_saving(planned)] if kinds & {PROBE, REST} else []) + unused_wsd_keys(planned) + (
+        unused_early_stop_keys(planned) + runs_without_a_decision_step(planned))
 
 
 WSD_KEYS = tuple(f"optim.{k}" for k in WSD_ONLY if k != "schedule")  # read by optim.schedule=wsd alone
@@ -342,7 +345,7 @@ def unused_wsd_keys(planned: Sequence[PlannedRun]) -> list[str]:
     """A note where runs of optim.schedule=cosine were given a wsd key on the command line: it changes
     nothing there (the run is the default's, the same folder), which was said nowhere."""
     given: dict[str, int] = {}
-    for point in {id(p.point): p.point for p in planned}.values():
+    for point in _points(planned):
         if point.cfg.optim.schedule is Schedule.cosine:
             for override in point.overrides:
                 if override.lstrip("+").split("=", 1)[0] in WSD_KEYS:
@@ -352,6 +355,49 @@ def unused_wsd_keys(planned: Sequence[PlannedRun]) -> list[str]:
     shown = ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
     return [f"note: {shown}: read by optim.schedule=wsd alone; with cosine it changes nothing (the run is the "
             "default's); add optim.schedule=wsd for a cooldown"]
+
+
+def unused_early_stop_keys(planned: Sequence[PlannedRun]) -> list[str]:
+    """A note where runs without early_stop.enabled=true were given another early_stop key on the
+    command line: it changes nothing (`early_stop.fraction=0.9` alone planned plain runs, unsaid)."""
+    given: dict[str, int] = {}
+    for point in _points(planned):
+        if not point.cfg.early_stop.enabled:
+            for override in point.overrides:
+                key = override.lstrip("+").split("=", 1)[0]
+                if key.startswith("early_stop.") and key != "early_stop.enabled":
+                    given[override.lstrip("+")] = given.get(override.lstrip("+"), 0) + 1
+    if not given:
+        return []
+    shown = ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
+    return [f"note: {shown}: read with early_stop.enabled=true alone; without it every run trains to its end "
+            "(add early_stop.enabled=true to early-stop the grid)"]
+
+
+def runs_without_a_decision_step(planned: Sequence[PlannedRun]) -> list[str]:
+    """A note where runs with early_stop.enabled=true are not early-stopped because their first
+    decision step, early_stop.fraction of their steps rounded down to a train.log_every step, is
+    step 0 (sweep/early_stop.py decision_steps): they train to their end, early_stop.again_at's
+    later decisions too. Was silent: `early_stop.fraction=0.001`, or the demo's 35-step runs logging
+    every 10 at the default 0.25, planned plain runs."""
+    short = [p for p in _points(planned) if p.cfg.early_stop.enabled and probe_step(p.cfg) is None]
+    if not short:
+        return []
+    steps = sorted({p.budget.steps for p in short})
+    every = sorted({p.cfg.train.log_every for p in short})
+    fractions = sorted({p.cfg.early_stop.fraction for p in short})
+    least = max(p.cfg.train.log_every / p.budget.steps for p in short)
+    later = ", early_stop.again_at's decisions dropped too" if any(p.cfg.early_stop.again_at for p in short) else ""
+    span = lambda v: f"{v[0]:g}" if len(v) == 1 else f"{v[0]:g}-{v[-1]:g}"  # noqa: E731
+    return [f"note: early_stop.enabled=true, but {len(short)} of {len(_points(planned))} runs are not early-stopped: "
+            f"early_stop.fraction={span(fractions)} of their {span(steps)} steps falls before their first log step "
+            f"(train.log_every={span(every)}), so they train to their end{later}; accepted: a fraction of at least "
+            f"train.log_every / steps = {least:.3g}, or a smaller train.log_every"]
+
+
+def _points(planned: Sequence[PlannedRun]) -> list[GridPoint]:
+    """The grid points of a plan, each once (a point may be several jobs)."""
+    return list({id(p.point): p.point for p in planned}.values())
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,23 @@ def test_a_wsd_key_given_to_cosine_runs_is_said_to_change_nothing(tmp_path, caps
             "nothing") in capsys.readouterr().out
     assert main(["plan", "optim.schedule=wsd", "optim.cooldown_fraction=0.3", f"out_dir={tmp_path}"]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_early_stopping_settings_that_stop_nothing_are_said_in_the_plan(tmp_path, capsys, wide_console):
+    """Was silent: a fraction before the first log step (the demo's 35-step runs logging every 10 at
+    the default 0.25, or early_stop.fraction=0.001, again_at dropped with it), or early_stop keys
+    given without early_stop.enabled=true, planned plain runs with no word."""
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3", f"out_dir={tmp_path}"]  # 48 steps, train.log_every=10
+    assert main(["plan", *grid, "early_stop.enabled=true", "early_stop.fraction=0.001",
+                 "early_stop.again_at=[0.5]"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("note: early_stop.enabled=true, but 2 of 2 runs are not early-stopped: early_stop.fraction=0.001 of "
+            "their 48 steps falls before their first log step (train.log_every=10), so they train to their end, "
+            "early_stop.again_at's decisions dropped too; accepted: a fraction of at least train.log_every / steps "
+            "= 0.208, or a smaller train.log_every") in out
+    assert main(["plan", *grid, "early_stop.fraction=0.9", "early_stop.again_at=[0.95]"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("note: early_stop.fraction=0.9 (2 runs), early_stop.again_at=[0.95] (2 runs): read with "
+            "early_stop.enabled=true alone; without it every run trains to its end") in out
+    assert main(["plan", *grid, "early_stop.enabled=true", "early_stop.fraction=0.5"]) == 0  # probed at 20
+    assert "note:" not in capsys.readouterr().out
