@@ -59,7 +59,7 @@ from typing import Any, Iterator, Sequence
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
-from sweep.fit.collapse import check_floor
+from sweep.fit.collapse import CollapsePrediction, check_floor
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
 from sweep.rundir import RunDir, group_key, size_key  # group_key: importable from here too
 from sweep.storage import atomic_write
@@ -206,6 +206,7 @@ class Standing:
     steps: int | None = None
     predicted_from: str | None = None  # MemberDecision.predicted_from
     compares: bool = True  # whether it may be a comparator (steadied: not one first predicted at a later decision)
+    not_collapsed: str = ""  # with early_stop.floor, a member not predicted by the collapse: why (collapse_note)
 
 
 def steadied(standings: Sequence[Standing], previous: dict[str, MemberDecision]) -> list[Standing]:
@@ -239,7 +240,8 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
     others, that member being the decision's `best_run`. With beaten_by = 1 that is the member whose
     loss the group is surest of; with 2, one member's over-sure interval cannot stop a run alone.
     The lowest predicted loss is never stopped; members without a loss stay undecided and are never
-    stopped; a member whose `compares` is false (steadied) is no comparator."""
+    stopped; a member whose `compares` is false (steadied) is no comparator. A member's
+    `not_collapsed` (why early_stop.floor's collapse did not predict it) ends its reason."""
     if not 0 <= margin < 1:
         raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
     if isinstance(beaten_by, bool) or not isinstance(beaten_by, int) or beaten_by < 1:
@@ -277,7 +279,8 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
             reason = "the group's best" if s is best else \
                 f"not clearly worse than {beaten} member{'s' if beaten > 1 else ''} (up to {against.run})"
             decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **vs))
-    return decisions
+    return [dataclasses.replace(d, reason=f"{d.reason}; {s.not_collapsed}") if s.not_collapsed else d
+            for d, s in zip(decisions, standings)]
 
 
 def decisions_file(cfg: TrainConfig) -> Path:
@@ -506,5 +509,18 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
                                    references=[] if floor is None else finished_elsewhere(cfgs),
                                    calibrators=finished_smaller(cfgs))
         for i, p, step in zip(todo, predictions, at):
-            out[i] = predicted_standing(p, step)
+            out[i] = dataclasses.replace(predicted_standing(p, step),
+                                         not_collapsed="" if floor is None else collapse_note(p))
     return out
+
+
+def collapse_note(p: Any) -> str:
+    """Why a member of a group decided with early_stop.floor is not predicted by the collapse from
+    a finished run of another size (p: a sweep.fit.predict.RunPrediction); "" where it is. Its
+    reason said only the curve law's ('still in its initial descent'), not that its reference was
+    still on its initial plateau at that fraction, or that the sweep held none at its settings."""
+    if isinstance(p.prediction, CollapsePrediction):
+        return ""
+    why = p.collapse_skipped or ("the sweep folder holds no finished run of another size at its settings (learning "
+                                 "rate, batch size, weight decay, tokens per parameter, ...) to predict it from")
+    return f"not from the collapse (early_stop.floor): {why}"

@@ -270,11 +270,37 @@ def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its
     assert by_lr[3e-3].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-03")
     assert by_lr[3e-3].predicted_from.endswith(", E = 0")  # the floor it was predicted with
     assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
-    # no d16 run at 1e-2: the curve law, calibrated on the d16 runs (or not acted on)
+    # no d16 run at 1e-2: the curve law, calibrated on the d16 runs (or not acted on), and its reason says why
     assert by_lr[1e-2].predicted_from is None or by_lr[1e-2].predicted_from.startswith("curve law, calibrated on")
+    assert by_lr[1e-2].reason.endswith("; not from the collapse (early_stop.floor): the sweep folder holds no "
+                                       "finished run of another size at its settings (learning rate, batch size, "
+                                       "weight decay, tokens per parameter, ...) to predict it from"), by_lr[1e-2]
+    assert "not from the collapse" not in by_lr[3e-3].reason + by_lr[3e-2].reason
     for d in decisions.values():
         assert d.predicted is None or d.predicted_at_step == probe_step(members[0]) == 160
     assert json.loads(decisions_file(members[0]).read_text())["floor"] == 0.0
+
+
+def test_with_a_floor_a_member_the_collapse_skipped_says_why_beside_the_curve_law_s_reason():
+    """With early_stop.floor=true and every smaller run finished, the d32 members that the collapse
+    did not predict said only `not predicted: still in its initial descent` (or that the curve
+    law's interval was not calibrated), never that their d16 reference was still on its initial
+    plateau at that fraction (newuser3 audit, runs/esf)."""
+    from sweep.early_stop import collapse_note, predicted_standing
+    from sweep.fit.predict import RunPrediction
+
+    plateau = ("d16-l1-b8-lr2.5e-04-wd0.1-tpp10-0b4e5b55 has not left its initial plateau at 50.0% of its 70 steps: "
+               "its eval loss there, 5.872, is not below ln V = 5.545 (a uniform guess)")
+    p = RunPrediction("d32-lr2.5e-04", "running", skipped="still in its initial descent", collapse_skipped=plateau)
+    standing = predicted_standing(p, 100)
+    note = collapse_note(p)
+    assert note == f"not from the collapse (early_stop.floor): {plateau}"
+    from dataclasses import replace
+
+    [d] = decide([replace(standing, not_collapsed=note)], 0.0, 2)
+    assert d.action == UNDECIDED and d.reason == f"not predicted: still in its initial descent; {note}"
+    going = decide([replace(predicted("a", 3.0, 0.1), not_collapsed=note), predicted("b", 3.05, 0.1)], 0.0, 2)
+    assert going[0].reason.endswith(f"; {note}") and "not from the collapse" not in going[1].reason
 
 
 def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_smaller_sizes(tiny_config):
