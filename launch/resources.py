@@ -67,23 +67,47 @@ def check_signal_delay(buckets: Sequence[Bucket], signal_delay_s: int) -> None:
                           "as a time-out)")
 
 
-def pick_bucket(gpu_hours: float, buckets: Sequence[Bucket], max_requeues: int) -> Bucket:
-    """The first bucket whose max_hours covers the estimate; past the last one, the last one,
-    provided the run fits in its time limit x (1 + max_requeues) attempts (it resumes from its
-    checkpoint at each requeue)."""
+def pick_bucket(gpu_hours: float, buckets: Sequence[Bucket]) -> Bucket:
+    """The first bucket whose max_hours covers the estimate; past the last one, the last one (the
+    run continues over requeues, resuming from its checkpoint: `check_attempts`)."""
     if not buckets:
         raise ConfigError("hydra.launcher.buckets is empty: give at least one {name, max_hours, time_min}")
-    for bucket in buckets:
-        if gpu_hours <= bucket.max_hours:
-            return bucket
-    last = buckets[-1]
-    wall_min = 60 * gpu_hours / max(1, last.gpus_per_node)
-    attempts = math.ceil(wall_min / last.time_min)
-    if attempts > 1 + max_requeues:
-        raise ConfigError(
-            f"a run estimated at {gpu_hours:.1f} GPU-hours needs {attempts} attempts of the largest "
-            f"bucket {last.name!r} ({last.time_min} min x {last.gpus_per_node} GPUs) but "
-            f"hydra.launcher.max_requeues={max_requeues} allows {1 + max_requeues}: add a larger "
-            "bucket or allow more requeues"
-        )
-    return last
+    return next((bucket for bucket in buckets if gpu_hours <= bucket.max_hours), buckets[-1])
+
+
+def wall_minutes(gpu_hours: float, bucket: Bucket, nodes: int) -> float:
+    """A run's estimated wall time on its bucket's GPUs (nodes x gpus_per_node; a CPU job counts as one)."""
+    return 60 * gpu_hours / max(1, nodes * bucket.gpus_per_node)
+
+
+def attempts_needed(gpu_hours: float, bucket: Bucket, nodes: int) -> int:
+    """Attempts of the bucket's time limit the run takes (it resumes from its checkpoint at each requeue)."""
+    return max(1, math.ceil(wall_minutes(gpu_hours, bucket, nodes) / bucket.time_min))
+
+
+def check_attempts(jobs: Sequence[tuple[str, float, Bucket]], max_requeues: int, nodes: int) -> None:
+    """One ConfigError naming each bucket with a job (label, estimated GPU-hours, its bucket) that
+    needs more than its 1 + max_requeues attempts: every such job would end timed out. Each names
+    the bucket's longest job and what would hold it (a time_min, or max_requeues)."""
+    allowed = 1 + max_requeues
+    short: dict[str, list[tuple[str, float, Bucket]]] = {}
+    for label, hours, bucket in jobs:
+        if attempts_needed(hours, bucket, nodes) > allowed:
+            short.setdefault(bucket.name, []).append((label, hours, bucket))
+    errors = []
+    for name, over in short.items():
+        label, hours, bucket = max(over, key=lambda job: job[1])
+        wall = wall_minutes(hours, bucket, nodes)
+        gpus = max(1, nodes * bucket.gpus_per_node)
+        larger = ", or a bucket with a larger max_hours after it" if hours > bucket.max_hours else ""
+        others = f" (and {len(over) - 1} more of its jobs)" if len(over) > 1 else ""
+        errors.append(
+            f"bucket {name!r}: {label}{others}, estimated at {hours:.3g} GPU-hours = {wall:.0f} min on {gpus} "
+            f"GPU{'s' * (gpus != 1)}, needs {attempts_needed(hours, bucket, nodes)} attempts but time_min="
+            f"{bucket.time_min} x (max_requeues={max_requeues} + 1) = {bucket.time_min * allowed} min allows "
+            f"{allowed}: give bucket {name!r} time_min >= {math.ceil(wall / allowed)}, or hydra.launcher.max_requeues"
+            f" >= {attempts_needed(hours, bucket, nodes) - 1}{larger}")
+    if errors:
+        raise ConfigError("hydra.launcher.buckets: a job would end timed out (each requeue resumes from its "
+                          "checkpoint, max_requeues times); nothing was submitted:\n"
+                          + "\n".join(f"  {e}" for e in errors))

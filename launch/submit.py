@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_pla
 from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
                           max_array_size, slurm_job_ids)
-from launch.resources import Bucket, check_signal_delay, estimate_gpu_hours, pick_bucket
+from launch.resources import Bucket, check_attempts, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.config import Schedule
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
 from sweep.fit.curve_law import MIN_POINTS as CURVE_MIN_POINTS
@@ -178,6 +179,7 @@ class SlurmOptions:
                 raise ConfigError(f"hydra.launcher.buckets: {bucket!r}: each bucket is {{name, max_hours, time_min}} "
                                   "(+ gpus_per_node), numbers but the name, e.g. {name: small, max_hours: 1, "
                                   "time_min: 90}")
+        check_bucket_values(self.buckets)
 
     def tasks_per_job(self, bucket: Bucket) -> int:
         """Tasks per node: one per GPU (DDP ranks), unless set."""
@@ -186,6 +188,34 @@ class SlurmOptions:
     def bucket_specs(self) -> list[Bucket]:
         return [Bucket(name=b["name"], max_hours=float(b["max_hours"]), time_min=int(b["time_min"]),
                        gpus_per_node=int(b.get("gpus_per_node", self.gpus_per_node))) for b in self.buckets]
+
+
+def check_bucket_values(buckets: Sequence[dict[str, Any]]) -> None:
+    """ConfigError for a bucket whose max_hours is not a finite number >= 0, whose time_min or
+    gpus_per_node is not a whole number (>= 1, >= 0), whose name another bucket has, or whose
+    max_hours does not exceed the one before it (a run goes to the first bucket that covers it:
+    a later bucket with less would never get one)."""
+    for bucket in buckets:
+        hours = bucket["max_hours"]
+        if not (math.isfinite(hours) and hours >= 0):
+            raise ConfigError(f"hydra.launcher.buckets: bucket {bucket['name']!r} has max_hours={hours}: accepted is "
+                              "a finite number of GPU-hours >= 0 (the largest estimate of a run it takes)")
+        for key, least in (("time_min", 1), ("gpus_per_node", 0)):
+            value = bucket.get(key, least)
+            if not (math.isfinite(value) and value == int(value) and value >= least):
+                raise ConfigError(f"hydra.launcher.buckets: bucket {bucket['name']!r} has {key}={value}: accepted "
+                                  f"is a whole number >= {least}")
+    names = [bucket["name"] for bucket in buckets]
+    twice = sorted({repr(name) for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"hydra.launcher.buckets: the name {', '.join(twice)} is given to more than one bucket: "
+                          "accepted is a name of its own for each (each bucket is its own job array)")
+    for before, after in zip(buckets, buckets[1:]):
+        if not after["max_hours"] > before["max_hours"]:
+            raise ConfigError(
+                f"hydra.launcher.buckets: bucket {after['name']!r} (max_hours={after['max_hours']}) comes after "
+                f"{before['name']!r} (max_hours={before['max_hours']}): max_hours must increase from one bucket to "
+                "the next (a run goes to the first bucket whose max_hours covers it); list them by max_hours")
 
 
 @dataclass
@@ -234,8 +264,8 @@ def plan_local(grid: Sequence[GridPoint]) -> list[PlannedRun]:
 def plan_slurm(grid: Sequence[GridPoint], options: SlurmOptions, slurm_states: bool = True) -> list[PlannedRun]:
     """A validated grid's jobs planned for Slurm: each job's estimated GPU-hours (of its own
     steps), bucket and state (`slurm_states`: queued or running from its latest job); one
-    ConfigError naming every point whose batch does not split over its bucket's ranks, before
-    anything is submitted."""
+    ConfigError naming each bucket too short for its longest job's attempts, or every point whose
+    batch does not split over its bucket's ranks, before anything is submitted."""
     buckets = options.bucket_specs()
     check_signal_delay(buckets, options.signal_delay_s)
     planned, errors = [], []
@@ -243,12 +273,13 @@ def plan_slurm(grid: Sequence[GridPoint], options: SlurmOptions, slurm_states: b
         point = job.point
         run_hours = estimate_gpu_hours(point.cfg, point.budget, options.assumed_mfu, options.device)
         hours = run_hours * job.share
-        bucket = pick_bucket(hours, buckets, options.max_requeues)
+        bucket = pick_bucket(hours, buckets)
         ranks = options.nodes * options.tasks_per_job(bucket)
         if point.cfg.train.batch_size % ranks:
             errors.append(f"  {' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                           f"not divisible by the {ranks} ranks of bucket {bucket.name!r}")
         planned.append(PlannedRun(job, hours, bucket, job_state(job), run_gpu_hours=run_hours))
+    check_attempts([(p.job.label, p.gpu_hours, p.bucket) for p in planned], options.max_requeues, options.nodes)
     if errors:
         raise ConfigError(f"{len(errors)} of {len(planned)} jobs are invalid; nothing was submitted:\n"
                           + "\n".join(dict.fromkeys(errors)))

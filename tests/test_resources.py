@@ -2,7 +2,7 @@
 
 import pytest
 
-from launch.resources import Bucket, estimate_gpu_hours, pick_bucket
+from launch.resources import Bucket, check_attempts, estimate_gpu_hours, pick_bucket
 from model import flops_per_token
 from sweep.budget import compute_budget, model_shape
 from sweep.errors import ConfigError
@@ -26,15 +26,30 @@ def test_unknown_device_or_bad_mfu_is_a_clear_error(tiny_config):
 
 
 def test_each_run_goes_to_the_first_bucket_that_covers_it():
-    assert pick_bucket(0.1, BUCKETS, max_requeues=0).name == "small"
-    assert pick_bucket(0.5, BUCKETS, max_requeues=0).name == "small"
-    assert pick_bucket(3.0, BUCKETS, max_requeues=0).name == "medium"
+    assert pick_bucket(0.1, BUCKETS).name == "small"
+    assert pick_bucket(0.5, BUCKETS).name == "small"
+    assert pick_bucket(3.0, BUCKETS).name == "medium"
+    assert pick_bucket(60, BUCKETS).name == "large"  # past the last one: continues over requeues
 
 
 def test_a_run_past_the_last_bucket_must_fit_in_its_requeues():
-    assert pick_bucket(60, BUCKETS, max_requeues=2).name == "large"  # 3 attempts of 24 h
-    with pytest.raises(ConfigError, match="needs 3 attempts .* allows 2"):
-        pick_bucket(60, BUCKETS, max_requeues=1)
+    check_attempts([("big", 60, BUCKETS[-1])], max_requeues=2, nodes=1)  # 3 attempts of 24 h
+    with pytest.raises(ConfigError, match="needs 3 attempts .* allows 2.*or a bucket with a larger max_hours"):
+        check_attempts([("big", 60, BUCKETS[-1])], max_requeues=1, nodes=1)
+
+
+def test_a_run_inside_a_bucket_must_fit_in_its_attempts_too():
+    # the audit's case: 1.06 GPU-hours in a 5-hour bucket of 10 minutes needs 7 attempts, 4 allowed
+    short = Bucket("a", 5, 10, 1)
+    with pytest.raises(ConfigError, match=r"bucket 'a': run1 \(and 1 more of its jobs\), estimated at 1.06 GPU-hours "
+                                          r"= 64 min on 1 GPU, needs 7 attempts but time_min=10 x \(max_requeues=3 "
+                                          r"\+ 1\) = 40 min allows 4: give bucket 'a' time_min >= 16, or "
+                                          r"hydra.launcher.max_requeues >= 6$"):
+        check_attempts([("run0", 1.0, short), ("run1", 1.06, short), ("run2", 0.1, short)], max_requeues=3, nodes=1)
+    check_attempts([("run1", 1.06, Bucket("a", 5, 16, 1))], max_requeues=3, nodes=1)  # what the error proposes
+    check_attempts([("run1", 1.06, short)], max_requeues=6, nodes=1)
+    check_attempts([("run1", 1.06, Bucket("a", 5, 10, 4))], max_requeues=1, nodes=1)  # 16 min on 4 GPUs
+    check_attempts([("run1", 1.06, short)], max_requeues=1, nodes=4)  # on 4 nodes
 
 
 def test_a_signal_delay_must_fit_in_every_bucket_with_room_for_start_up():

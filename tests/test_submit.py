@@ -142,6 +142,18 @@ def test_a_signal_delay_that_does_not_fit_a_bucket_is_refused_before_submitting(
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_bucket_whose_attempts_cannot_hold_its_runs_is_refused_before_submitting(tmp_path, shared_cache_dir):
+    # every run fits bucket `slow`'s max_hours, but at this MFU one needs ~8 minutes, 4 attempts of 2 minutes; 2
+    # (max_requeues=1) would end it timed out; it was accepted (checked only for runs past the last bucket)
+    slow = dict(assumed_mfu=1e-8, buckets=[{"name": "slow", "max_hours": 1, "time_min": 2}])
+    with pytest.raises(ConfigError, match=r"bucket 'slow': d32-\S+ \(and 1 more of its jobs\), estimated at .* "
+                                          r"GPU-hours = \d+ min on 1 GPU, needs \d+ attempts but time_min=2 x "
+                                          r"\(max_requeues=1 \+ 1\) = 4 min allows 2: give bucket 'slow' time_min >= "):
+        plan(tmp_path, shared_cache_dir, "seed=0,1", **slow)
+    assert not (tmp_path / "runs").exists()
+    plan(tmp_path, shared_cache_dir, "seed=0,1", **{**slow, "max_requeues": 3})
+
+
 def test_runs_held_by_a_live_job_or_process_are_not_submitted_again(tmp_path, shared_cache_dir):
     planned = plan(tmp_path, shared_cache_dir, "seed=0,1")
     with planned[0].point.run.hold():
@@ -257,6 +269,22 @@ def test_an_alias_and_our_name_given_different_values_is_one_error_naming_both(t
     (dict(setup="notalist"), "hydra.launcher.setup='notalist': accepted is a list of shell lines"),
     (dict(additional_parameters=5), "hydra.launcher.additional_parameters=5: accepted is a mapping"),
     (dict(stderr_to_stdout="maybe"), "hydra.launcher.stderr_to_stdout='maybe': accepted is true or false"),
+    # each below passed a dry run without a word (nan, 2.5: int() of it at bucket_specs, a traceback or 2)
+    (dict(buckets=[{"name": "a", "max_hours": -1, "time_min": 10}]),
+     "bucket 'a' has max_hours=-1: accepted is a finite number of GPU-hours >= 0"),
+    (dict(buckets=[{"name": "a", "max_hours": float("nan"), "time_min": 10}]), "bucket 'a' has max_hours=nan"),
+    (dict(buckets=[{"name": "a", "max_hours": float("inf"), "time_min": 10}]), "bucket 'a' has max_hours=inf"),
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": 2.5}]),
+     "bucket 'a' has time_min=2.5: accepted is a whole number >= 1"),
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": float("nan")}]), "bucket 'a' has time_min=nan"),
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": 10, "gpus_per_node": -1}]),
+     "bucket 'a' has gpus_per_node=-1: accepted is a whole number >= 0"),
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": 10}, {"name": "b", "max_hours": 0.5, "time_min": 60}]),
+     "bucket 'b' (max_hours=0.5) comes after 'a' (max_hours=1): max_hours must increase"),
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": 10}, {"name": "b", "max_hours": 1, "time_min": 60}]),
+     "bucket 'b' (max_hours=1) comes after 'a' (max_hours=1)"),  # b would never get a run
+    (dict(buckets=[{"name": "a", "max_hours": 1, "time_min": 10}, {"name": "a", "max_hours": 2, "time_min": 60}]),
+     "the name 'a' is given to more than one bucket"),  # its runs were submitted once per bucket of the name
 ])
 def test_a_slurm_option_of_the_wrong_kind_is_named_before_any_plan(tmp_path, kw, words):
     with pytest.raises(ConfigError, match=re.escape(words)):
