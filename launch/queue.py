@@ -12,6 +12,7 @@ that end where it decides, ':'-joined).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import json
@@ -207,13 +208,95 @@ def _by_task(lines: str, state_of: Callable[[str], str]) -> dict[str, str]:
 # Pending reasons waiting will not resolve (a group limit, Resources or Priority do resolve), each
 # with what to change before submitting again.
 STUCK_REASONS = {
-    "PartitionConfig": "the job asks for more CPUs, memory, GPUs or time than the partition allows: lower "
-                       "hydra.launcher.cpus_per_task / mem_gb / gpus_per_node or a bucket's time_min",
+    "PartitionConfig": "the job asks for more nodes, CPUs, memory, GPUs or time than the partition allows: lower "
+                       "hydra.launcher.nodes / cpus_per_task / mem_gb / gpus_per_node or a bucket's time_min",
     "PartitionNodeLimit": "the job asks for more nodes than the partition allows: lower hydra.launcher.nodes",
     "PartitionTimeLimit": "the job's time limit is above the partition's: lower the bucket's time_min",
     "InvalidAccount": "the account is not valid: give hydra.launcher.account one that is",
     "InvalidQOS": "the QOS is not valid: give hydra.launcher.qos one that is",
 }
+
+
+# Reasons whose remedy `unmet_requests` can name from the job's request and the partition's nodes
+SIZE_REASONS = ("PartitionConfig", "PartitionNodeLimit")
+GPU_COUNT = re.compile(r"gpu(?::[^:,(]+)?:(\d+)")  # gres:gpu:2, gres/gpu:a100:2, gpu:1(S:0)
+MEMORY = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)", re.IGNORECASE)
+MB_PER_UNIT = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 ** 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRequest:
+    """Nodes, and what each node holds (or must hold): CPUs, memory in MB (None: unknown), GPUs."""
+
+    nodes: int
+    cpus: int
+    mem_mb: float | None
+    gpus: int
+
+
+def gpu_count(gres: str) -> int:
+    return max((int(n) for n in GPU_COUNT.findall(gres)), default=0)
+
+
+def memory_mb(text: str) -> float | None:
+    match = MEMORY.fullmatch(text.strip().rstrip("+"))
+    return None if match is None else float(match[1]) * MB_PER_UNIT[match[2].upper()]
+
+
+def _slurm_lines(cmd: list[str], timeout_s: float) -> list[str]:
+    """The lines a Slurm query prints; none when it did not answer."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return []
+    return out.stdout.splitlines() if out.returncode == 0 else []
+
+
+def job_request(job_id: str, timeout_s: float = 30) -> tuple[str, NodeRequest] | None:
+    """A pending job's partition and request per node (squeue), or None when Slurm did not say."""
+    for line in _slurm_lines(["squeue", "-h", "-j", job_id, "-o", "%P|%D|%C|%m|%b"], timeout_s):
+        partition, nodes, cpus, mem, gres = (line.split("|") + [""] * 5)[:5]
+        if nodes.isdigit() and cpus.isdigit():
+            return partition, NodeRequest(int(nodes), -(-int(cpus) // max(1, int(nodes))), memory_mb(mem),
+                                          gpu_count(gres))
+    return None
+
+
+def partition_nodes(partition: str, timeout_s: float = 30) -> NodeRequest | None:
+    """A partition's node count and the most any of its nodes holds (sinfo), or None."""
+    rows = [(line.split("|") + [""] * 4)[:4]
+            for line in _slurm_lines(["sinfo", "-h", "-p", partition, "-o", "%D|%c|%m|%G"], timeout_s)]
+    rows = [r for r in rows if r[0].isdigit() and r[1].rstrip("+").isdigit()]
+    if not rows:
+        return None
+    mems = [memory_mb(r[2]) for r in rows]
+    return NodeRequest(sum(int(r[0]) for r in rows), max(int(r[1].rstrip("+")) for r in rows),
+                       None if None in mems else max(mems), max(gpu_count(r[3]) for r in rows))
+
+
+def unmet_requests(job_id: str, timeout_s: float = 30) -> list[str]:
+    """What a pending job asks for that its partition does not have, each with the option to lower
+    ('nodes=2 where partition debug has 1 node: lower hydra.launcher.nodes'); empty where Slurm did
+    not say."""
+    request = job_request(job_id, timeout_s)
+    has = None if request is None else partition_nodes(request[0], timeout_s)
+    if request is None or has is None:
+        return []
+    partition, asks = request
+    unmet = []
+    if asks.nodes > has.nodes:
+        unmet.append(f"nodes={asks.nodes} where partition {partition} has {has.nodes} node{'s' * (has.nodes != 1)}: "
+                     "lower hydra.launcher.nodes")
+    if asks.cpus > has.cpus:
+        unmet.append(f"{asks.cpus} CPUs per node where its nodes have {has.cpus}: lower hydra.launcher.cpus_per_task "
+                     "(or cpus_per_gpu)")
+    if asks.mem_mb is not None and has.mem_mb is not None and asks.mem_mb > has.mem_mb:
+        unmet.append(f"{asks.mem_mb / 1024:.3g} GiB of memory per node where its nodes have "
+                     f"{has.mem_mb / 1024:.3g}: lower hydra.launcher.mem_gb (or mem_per_gpu / mem_per_cpu)")
+    if asks.gpus > has.gpus:
+        unmet.append(f"{asks.gpus} GPUs per node where its nodes have {has.gpus}: lower hydra.launcher.gpus_per_node "
+                     "(or gres, a bucket's gpus_per_node)")
+    return unmet
 
 
 def pending_reasons(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, str]:
@@ -233,6 +316,13 @@ def pending_reasons(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, 
         for task in expand_job_ids(job_id) if job_id else []:
             reasons[task] = reason.strip()
     return {i: r for i, r in reasons.items() if i in ids}
+
+
+def slurm_partitions(timeout_s: float = 10) -> list[str] | None:
+    """The partitions of the cluster (sinfo, hidden ones too; the default's `*` dropped); None
+    when it did not say (no sinfo, a time-out, an error, none listed)."""
+    names = [line.strip().rstrip("*") for line in _slurm_lines(["sinfo", "--all", "-h", "-o", "%P"], timeout_s)]
+    return list(dict.fromkeys(name for name in names if name)) or None
 
 
 def max_array_size(timeout_s: float = 30) -> int:
@@ -304,8 +394,14 @@ def attach_queue_state(rows: list[dict], out_dir: Path) -> None:
             row["error"] = (f"Slurm job {entry['job_id']} ended {state} without a result{log_ends(entry.get('log'))}; "
                             f"log: {entry.get('log')}")
     reasons = pending_reasons(row["job_id"] for row in pending)
+    unmet_of: dict[str, list[str]] = {}  # by array: its tasks ask for the same
     for row in pending:
         row["job_reason"] = reasons.get(row["job_id"])
+        if row["job_reason"] in SIZE_REASONS:
+            array = row["job_id"].split("_")[0]
+            if array not in unmet_of:
+                unmet_of[array] = unmet_requests(row["job_id"])
+            row["job_unmet"] = unmet_of[array]
     queued_locally = runs_queued_locally(out_dir)
     for row in rows:
         if row["status"] in ("pending", "started") and row["run"] in queued_locally:

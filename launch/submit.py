@@ -32,7 +32,7 @@ from launch.job import TrainJob
 from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
-                          max_array_size, slurm_job_ids)
+                          max_array_size, slurm_job_ids, slurm_partitions)
 from launch.resources import Bucket, check_attempts, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.config import Schedule
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
@@ -188,6 +188,19 @@ class SlurmOptions:
     def bucket_specs(self) -> list[Bucket]:
         return [Bucket(name=b["name"], max_hours=float(b["max_hours"]), time_min=int(b["time_min"]),
                        gpus_per_node=int(b.get("gpus_per_node", self.gpus_per_node))) for b in self.buckets]
+
+
+def check_partition(partition: str | None, partitions: Callable[[], list[str] | None] = slurm_partitions) -> None:
+    """ConfigError for a partition (or one of a comma-separated list, as sbatch takes it) the
+    cluster does not have, before anything is written (sbatch refused it after the sweep's files
+    were); nothing is asked of Slurm without one given, and nothing refused when it does not say."""
+    if partition is None:
+        return
+    known = partitions()
+    unknown = [name for name in str(partition).split(",") if known is not None and name.strip() not in known]
+    if unknown:
+        raise ConfigError(f"hydra.launcher.partition={partition}: the cluster has no partition "
+                          f"{', '.join(map(repr, unknown))}; accepted: {', '.join(known)} (sinfo)")
 
 
 def check_bucket_values(buckets: Sequence[dict[str, Any]]) -> None:

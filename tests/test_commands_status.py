@@ -224,6 +224,26 @@ def test_a_pending_jobs_column_gives_the_reason_slurm_gives_and_a_reason_waiting
     assert "job 5_1 waits" not in out  # Priority: waiting resolves it
 
 
+def test_a_job_pending_past_its_partition_s_nodes_is_told_which_option_to_lower(
+        tiny_config, tmp_path, capsys, wide_console, monkeypatch):
+    import launch.queue
+    from launch.queue import append_manifest
+
+    cfg = tiny_config()
+    RunDir.for_config(cfg).write_config(cfg)
+    folder = RunDir.for_config(cfg).path
+    append_manifest(tmp_path / "runs", [{"run": folder.name, "path": str(folder), "job_id": "5_0", "bucket": "s"}])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: {"5_0": "PENDING"})
+    monkeypatch.setattr(launch.queue, "pending_reasons", lambda ids: {"5_0": "PartitionConfig"})
+    monkeypatch.setattr(launch.queue, "unmet_requests",
+                        lambda job_id: ["nodes=2 where partition debug has 1 node: lower hydra.launcher.nodes"])
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("job 5_0 waits for PartitionConfig, which waiting will not resolve: the job asks for nodes=2 where "
+            "partition debug has 1 node: lower hydra.launcher.nodes; scancel it and submit again") in out
+    assert "cpus_per_task" not in out  # was: lower cpus_per_task / mem_gb / gpus_per_node, never nodes
+
+
 def test_on_a_console_narrower_than_the_table_every_value_is_printed_whole(tiny_config, tmp_path, capsys,
                                                                             monkeypatch):
     """At 100 columns lr printed as `3.0…`, status `com…`, N `7,1…`."""

@@ -279,3 +279,32 @@ def test_early_stopping_on_slurm_stops_the_hopeless_run_after_afterok_on_both_pr
     again = submit(out, shared_cache_dir, *EARLY_STOP, buckets=CPU)
     assert again.returncode == 0 and "not submitted again" in again.stdout + again.stderr
     assert len((out / "sweep_manifest.jsonl").read_text().splitlines()) == 4  # a re-run submits nothing
+
+
+def test_a_partition_the_cluster_lacks_is_refused_before_anything_is_written(slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    for dry in (["--dry-run"], []):  # was: the dry run passed; the launch wrote multirun.yaml, .submitit/ and
+        sub = submit(out, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.5",  # the manifest, then
+                     "hydra.launcher.partition=nosuch", *dry, buckets=CPU)  # sbatch refused it
+        assert sub.returncode == 2, sub.stdout + sub.stderr
+        assert (f"error: hydra.launcher.partition=nosuch: the cluster has no partition 'nosuch'; accepted: "
+                f"{slurm_cluster.partition}") in sub.stderr, sub.stderr
+        assert not out.exists()
+
+
+def test_a_job_asking_for_more_nodes_than_the_partition_has_is_told_to_lower_nodes(
+        slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    sub = submit(out, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.5", "hydra.launcher.nodes=2",
+                 buckets=CPU)
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    entry, = latest_jobs(out).values()
+    try:
+        deadline = time.monotonic() + 60  # the controller gives the reason once its scheduler has looked at the job
+        while "which waiting will not resolve" not in (shown := " ".join(status(out).stdout.split())) and \
+                time.monotonic() < deadline:
+            time.sleep(2)
+        assert "PENDING (Partition" in shown and "which waiting will not resolve" in shown, shown  # NodeLimit or Config
+        assert "nodes=2 where partition" in shown and "lower hydra.launcher.nodes" in shown, shown
+    finally:
+        slurm("scancel", entry["job_id"].split("_")[0])

@@ -1,6 +1,7 @@
 """launch/queue.py: the sweep manifest and Slurm job states."""
 
-from launch.queue import MANIFEST, append_manifest, job_states, latest_jobs, pending_reasons
+from launch.queue import (MANIFEST, append_manifest, job_states, latest_jobs, pending_reasons, slurm_partitions,
+                          unmet_requests)
 
 
 def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
@@ -110,6 +111,55 @@ def test_a_pending_job_carries_the_reason_slurm_gives_and_which_reasons_waiting_
     launch.queue.attach_queue_state(rows, tmp_path)
     assert [r["job_reason"] for r in rows] == ["PartitionConfig", "Priority"]
     assert "PartitionConfig" in launch.queue.STUCK_REASONS and "Priority" not in launch.queue.STUCK_REASONS
+
+
+def slurm_tools(tmp_path, monkeypatch, **outputs: str) -> None:
+    """Slurm tools on PATH that print `outputs[name]` (squeue, sinfo, ...)."""
+    for name, text in outputs.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\ncat <<'END'\n{text}END\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+
+
+def test_a_job_its_partition_cannot_hold_names_each_request_past_the_partition_s_nodes(tmp_path, monkeypatch):
+    """`hydra.launcher.nodes=2` with the default cpus_per_task=8, mem_gb=64 on the one-node, 2-CPU, 24 GB testbed:
+    pending PartitionConfig forever, and the remedy named cpus_per_task / mem_gb but never nodes."""
+    slurm_tools(tmp_path, monkeypatch, squeue="debug|2|16|64G|gres:gpu:1\n", sinfo="1|2|24105|gpu:1\n")
+    assert unmet_requests("513_0") == [
+        "nodes=2 where partition debug has 1 node: lower hydra.launcher.nodes",
+        "8 CPUs per node where its nodes have 2: lower hydra.launcher.cpus_per_task (or cpus_per_gpu)",
+        "64 GiB of memory per node where its nodes have 23.5: lower hydra.launcher.mem_gb (or mem_per_gpu / "
+        "mem_per_cpu)"]
+    slurm_tools(tmp_path, monkeypatch, squeue="gpu|1|2|8G|gres:gpu:a100:4\n", sinfo="3|64|512000|gpu:a100:2(S:0)\n")
+    assert unmet_requests("7") == ["4 GPUs per node where its nodes have 2: lower hydra.launcher.gpus_per_node "
+                                   "(or gres, a bucket's gpus_per_node)"]
+    slurm_tools(tmp_path, monkeypatch, squeue="debug|1|1|100M|N/A\n")
+    assert unmet_requests("8") == []  # fits (and sinfo printed nothing): nothing to name
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    assert unmet_requests("8") == []  # no Slurm: the reason's general remedy stands
+
+
+def test_the_partitions_are_sinfo_s_with_the_default_s_mark_dropped(tmp_path, monkeypatch):
+    slurm_tools(tmp_path, monkeypatch, sinfo="debug*\ngpu\ngpu\n")
+    assert slurm_partitions() == ["debug", "gpu"]
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    assert slurm_partitions() is None  # no sinfo: nothing is known, nothing refused
+
+
+def test_a_job_pending_for_its_size_carries_what_it_asks_beyond_the_partition(tmp_path, monkeypatch):
+    import launch.queue
+
+    rows = [{"run": r, "status": "pending"} for r in "abc"]
+    append_manifest(tmp_path, [{"run": r, "path": f"/x/{r}", "job_id": f"5_{i}", "bucket": "s"}
+                               for i, r in enumerate("abc")])
+    monkeypatch.setattr(launch.queue, "job_states", lambda ids: dict.fromkeys(ids, "PENDING"))
+    monkeypatch.setattr(launch.queue, "pending_reasons",
+                        lambda ids: {"5_0": "PartitionConfig", "5_1": "PartitionConfig", "5_2": "Priority"})
+    asked = []
+    monkeypatch.setattr(launch.queue, "unmet_requests", lambda job_id: asked.append(job_id) or ["nodes=2 ..."])
+    launch.queue.attach_queue_state(rows, tmp_path)
+    assert [r.get("job_unmet") for r in rows] == [["nodes=2 ..."], ["nodes=2 ..."], None]
+    assert asked == ["5_0"]  # once per array: its tasks ask for the same
 
 
 def test_a_cancelled_job_shows_as_cancelled_not_failed(tmp_path, monkeypatch):

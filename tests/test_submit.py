@@ -154,6 +154,19 @@ def test_a_bucket_whose_attempts_cannot_hold_its_runs_is_refused_before_submitti
     plan(tmp_path, shared_cache_dir, "seed=0,1", **{**slow, "max_requeues": 3})
 
 
+def test_a_partition_the_cluster_lacks_is_refused_naming_those_it_has():
+    from launch.submit import check_partition
+
+    with pytest.raises(ConfigError, match=r"partition=nosuch: the cluster has no partition 'nosuch'; accepted: "
+                                          r"debug, gpu \(sinfo\)"):
+        check_partition("nosuch", lambda: ["debug", "gpu"])
+    with pytest.raises(ConfigError, match="no partition 'cpu'; accepted: debug, gpu"):
+        check_partition("gpu,cpu", lambda: ["debug", "gpu"])  # sbatch takes a list
+    check_partition("debug,gpu", lambda: ["debug", "gpu"])
+    check_partition("anything", lambda: None)  # Slurm did not say (no sinfo): sbatch decides, as before
+    check_partition(None, lambda: pytest.fail("no partition given: Slurm is not asked"))
+
+
 def test_runs_held_by_a_live_job_or_process_are_not_submitted_again(tmp_path, shared_cache_dir):
     planned = plan(tmp_path, shared_cache_dir, "seed=0,1")
     with planned[0].point.run.hold():

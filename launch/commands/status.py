@@ -157,9 +157,10 @@ def _status(source: str, plot: Path | None, csv_path: Path | None, follow: bool,
     console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in rows:
         if r.get("job_reason") in STUCK_REASONS:
+            remedy = (f"the job asks for {'; '.join(r['job_unmet'])}" if r.get("job_unmet")
+                      else STUCK_REASONS[r["job_reason"]])
             console.print(f"queued: {r['path']}: job {r['job_id']} waits for {r['job_reason']}, which waiting will "
-                          f"not resolve: {STUCK_REASONS[r['job_reason']]}; scancel it and submit again",
-                          highlight=False)
+                          f"not resolve: {remedy}; scancel it and submit again", highlight=False)
         if r["status"] == "cancelled":
             console.print(f"cancelled: {r['path']}: {r.get('error', '')}")
         if r["status"] == "stopped_early":

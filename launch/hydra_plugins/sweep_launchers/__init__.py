@@ -30,8 +30,8 @@ from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, 
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, RunFailed, SweepInterrupted, check_local_options, run_locally
 from launch.queue import submission_lock
-from launch.submit import (PlannedRun, SlurmOptions, plan_local, plan_slurm, print_not_ready, print_plan,
-                           refresh_states, submit_grid)
+from launch.submit import (PlannedRun, SlurmOptions, check_partition, plan_local, plan_slurm, print_not_ready,
+                           print_plan, refresh_states, submit_grid)
 from sweep.early_stop import early_stopped_groups
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.record import DAMAGED, FINISHED
@@ -258,10 +258,13 @@ class SlurmLauncher(ProjectLauncher):
 
     def check(self, grid: Sequence[GridPoint]) -> None:
         plan_slurm(grid, self.options, slurm_states=False)  # buckets, ranks, signal delay: no Slurm query
+        check_partition(self.options.partition)  # one sinfo, where a partition is given
 
     def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
         """With each run's Slurm state (queued or running from its latest job)."""
-        return plan_slurm(grid, self.options, slurm_states=True)
+        planned = plan_slurm(grid, self.options, slurm_states=True)
+        check_partition(self.options.partition)  # what the launch would refuse, the dry run refuses too
+        return planned
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
         with user_errors_exit():
