@@ -382,11 +382,16 @@ def end_job(job: Job, submitted: Any, outcomes: dict[int, Outcome], ended_well: 
     elif job.kind not in PARTIAL and outcome.error is None:
         ended_well.add(id(job))
     outcomes[id(point)] = outcome
-    result = outcome.result or {}
-    status, loss = result.get("status", "failed"), result.get("final_eval_loss")
-    what = f"eval loss {loss}" if loss is not None else f"at step {result['step']}" if "step" in result else ""
-    log.info("%s: %s%s (log %s)", job.label, status, f", {what}" if what else "", submitted.paths.stdout)
+    log.info("%s: %s (log %s)", job.label, how_it_ended(outcome.result or {}), submitted.paths.stdout)
     return outcome
+
+
+def how_it_ended(result: dict[str, Any]) -> str:
+    """A run's end for its launcher line: `complete, eval loss 5.7285` (4 decimals, as the training
+    log and `sweep status` print it), `interrupted, at step 130`, or the status alone."""
+    status, loss = result.get("status", "failed"), result.get("final_eval_loss")
+    what = f"eval loss {loss:.4f}" if loss is not None else f"at step {result['step']}" if "step" in result else ""
+    return status + (f", {what}" if what else "")
 
 
 def cancelled_outcome(job: Job, failed: Job, outcomes: dict[int, Outcome]) -> Outcome:

@@ -594,3 +594,12 @@ def test_a_run_that_ended_without_a_result_on_a_full_disk_is_said_to_have_one():
     assert stopped_at({**crashed, "free_bytes": 16 << 10}) == ("ended without a result, with 16.0 KiB free on its disk: "
                                                               "a full disk? (free space; its log may be cut: "
                                                               "/x/1_0_log.out)")
+
+
+def test_a_runs_end_line_gives_its_loss_to_4_decimals_as_the_log_and_status_do():
+    """Was `complete, eval loss 5.728483255952597`."""
+    from launch.local import how_it_ended
+
+    assert how_it_ended({"status": "complete", "final_eval_loss": 5.728483255952597}) == "complete, eval loss 5.7285"
+    assert how_it_ended({"status": "interrupted", "step": 130}) == "interrupted, at step 130"
+    assert how_it_ended({}) == "failed"
