@@ -78,7 +78,7 @@ class LocalOptions:
     dry_run: bool
     parallelism: int  # runs at once
     gpus_per_run: int  # 0: CPU
-    visible_gpus: list[int] | None  # GPUs to share out; null: 0 .. parallelism x gpus_per_run - 1
+    visible_gpus: list[int] | None  # GPUs to share out; null: 0 .. runs at once x gpus_per_run - 1
     tasks_per_run: int | None  # null: one per GPU (DDP ranks), 1 on CPU
     timeout_min: int  # a run still going after this is stopped (it checkpoints first)
     poll_s: float  # how often to look at running jobs
@@ -105,32 +105,44 @@ def ranks_per_run(options: LocalOptions) -> int:
     return options.tasks_per_run or max(1, options.gpus_per_run)
 
 
-def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> list[int]:
-    """The GPUs to share out among the runs; ConfigError for a parallelism below 1, runs x GPUs that
-    do not fit in visible_gpus (or, without visible_gpus, in the CUDA GPUs this machine has), or a
-    batch that the ranks of a run cannot split; an option of the wrong kind (`check_option_values`).
-    Before any run starts, and in a dry run too."""
+def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> list[list[int]]:
+    """The GPUs of each run that may train at once (`runs_at_once` slots, each gpus_per_run GPUs,
+    empty on CPU); ConfigError for a parallelism below 1, runs x GPUs that do not fit in
+    visible_gpus (or, without visible_gpus, in the CUDA GPUs this machine has), or a batch that the
+    ranks of a run cannot split; an option of the wrong kind (`check_option_values`). Before any
+    run starts, and in a dry run too."""
     check_option_values(options)
-    needed = options.parallelism * options.gpus_per_run
+    runs, todo = runs_at_once(points, options)
+    needed = runs * options.gpus_per_run
+    asked = (f"gpus_per_run={options.gpus_per_run} x {runs} runs at once (parallelism={options.parallelism}; "
+             f"the grid has {todo} to run) need {needed} GPUs")
     if options.visible_gpus is None and needed:
         import torch
 
         found = torch.cuda.device_count()
         if found < needed:
             also = f", or parallelism x gpus_per_run <= {found}" if found else ""
-            raise ConfigError(f"hydra.launcher: {options.parallelism} runs x gpus_per_run={options.gpus_per_run} "
-                              f"need {needed} GPUs; this machine has {found} CUDA GPU(s): accepted is "
+            raise ConfigError(f"hydra.launcher: {asked}; this machine has {found} CUDA GPU(s): accepted is "
                               f"gpus_per_run=0 (CPU){also}")
     gpus = list(options.visible_gpus if options.visible_gpus is not None else range(needed))
     if needed > len(gpus):
-        raise ConfigError(f"hydra.launcher: {options.parallelism} runs x {options.gpus_per_run} GPUs do not fit "
-                          f"in visible_gpus={gpus}")
+        raise ConfigError(f"hydra.launcher: {asked}, more than visible_gpus={gpus}")
     tasks = ranks_per_run(options)
     for point in points:
         if point.cfg.train.batch_size % tasks:
             raise ConfigError(f"{' '.join(point.overrides)}: train.batch_size={point.cfg.train.batch_size} is "
                               f"not divisible by the {tasks} ranks of each run")
-    return gpus
+    g = options.gpus_per_run
+    return [gpus[i * g:(i + 1) * g] for i in range(runs)]
+
+
+def runs_at_once(points: Sequence[GridPoint], options: LocalOptions) -> tuple[int, int]:
+    """(the most runs the launcher trains at once, the grid's jobs to run): `parallelism`, or fewer
+    where fewer jobs are left to run (parallelism=8 on a 2-run grid trains 2 at once, on 2 GPUs
+    of gpus_per_run=1). A ladder's or early-stopped group's jobs are counted each, an upper bound
+    on those that can run together."""
+    todo = sum(not is_settled(job.point.cfg, job.point.state()) for job in job_plan(points))
+    return min(options.parallelism, todo), todo
 
 
 WHOLE_OPTIONS = {"parallelism": 1, "gpus_per_run": 0, "timeout_min": 1}  # hydra.launcher.* counts, their least
@@ -147,7 +159,7 @@ def check_option_values(options: LocalOptions) -> None:
     if gpus is not None and (not isinstance(gpus, list) or any(
             isinstance(g, bool) or not isinstance(g, int) or g < 0 for g in gpus) or len(set(gpus)) != len(gpus)):
         raise ConfigError(f"hydra.launcher.visible_gpus={gpus!r}: accepted is a list of distinct GPU indices >= 0 "
-                          "(e.g. [0,1,2,3]), or null (0 .. parallelism x gpus_per_run - 1)")
+                          "(e.g. [0,1,2,3]), or null (0 .. runs at once x gpus_per_run - 1)")
     tasks = options.tasks_per_run
     if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
         raise ConfigError(f"hydra.launcher.tasks_per_run={tasks!r}: accepted is a whole number >= 1, or null (one "
@@ -165,7 +177,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     stopped early, without running them again). A job whose dependency did not end well (failed,
     damaged, held elsewhere) is not run: its point is `cancelled`, and running the sweep again
     runs it."""
-    gpus = check_local_options(points, options)
+    free = check_local_options(points, options)  # one GPU slot per run training at once
     tasks = ranks_per_run(options)
     outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if is_settled(p.cfg, p.state())}
     if len(outcomes):
@@ -185,8 +197,6 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     ended_well = {id(j) for j in jobs if j.kind in PARTIAL and j.point.state() != DAMAGED
                   and j.done()}  # a finished trunk's segments too: its branches may not be
     pending = [j for j in jobs if id(j.point) not in outcomes and id(j) not in ended_well]
-    g = options.gpus_per_run
-    free = [gpus[i * g:(i + 1) * g] for i in range(options.parallelism)]  # one GPU slot per concurrent run
     running: list[tuple[Job, Any, list[int]]] = []
     times = JobTimes()
     to_train: dict[Path, set[str]] = {}  # what `sweep status` shows queued while this runs

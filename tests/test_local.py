@@ -107,11 +107,13 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
 
 
 @pytest.mark.parametrize("found, options, words", [
-    (0, dict(gpus_per_run=1), r"1 runs x gpus_per_run=1 need 1 GPUs; this machine has 0 CUDA GPU\(s\): accepted is "
-                              r"gpus_per_run=0 \(CPU\)"),  # was: trained on the CPU, silently
+    (0, dict(gpus_per_run=1), r"gpus_per_run=1 x 1 runs at once \(parallelism=1; the grid has 2 to run\) need 1 GPUs; "
+                              r"this machine has 0 CUDA GPU\(s\): accepted is gpus_per_run=0 \(CPU\)"),  # was: trained
+    # on the CPU, silently
     (2, dict(gpus_per_run=2, parallelism=2), r"need 4 GPUs; this machine has 2"),
     (2, dict(parallelism=0), r"hydra.launcher.parallelism=0: accepted is a whole number >= 1"),
-    (0, dict(gpus_per_run=2, visible_gpus=[0]), r"1 runs x 2 GPUs do not fit in visible_gpus=\[0\]"),
+    (0, dict(gpus_per_run=2, visible_gpus=[0]), r"gpus_per_run=2 x 1 runs at once .* need 2 GPUs, more than "
+                                                r"visible_gpus=\[0\]"),
     # each was a raw traceback (submitit's int('abc'), a str < int) or accepted in silence
     (0, dict(parallelism="two"), r"hydra.launcher.parallelism='two': accepted is a whole number >= 1"),
     (0, dict(timeout_min="abc"), r"hydra.launcher.timeout_min='abc': accepted is a whole number >= 1"),
@@ -125,22 +127,47 @@ def test_local_options_take_submitit_folder_for_folder_unless_both_disagree():
     (0, dict(visible_gpus=[0, 0]), r"visible_gpus=\[0, 0\]: accepted is a list of distinct GPU indices"),
     (0, dict(dry_run="maybe"), r"hydra.launcher.dry_run='maybe': accepted is true or false"),
 ])
-def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypatch, found, options, words):
+def test_local_options_a_launch_would_refuse_are_refused_before_any_run(monkeypatch, tmp_path, found, options, words):
     import torch
 
+    from launch.grid import compose_grid
     from launch.local import check_local_options
+
+    grid = compose_grid(["model.d=64,128", f"out_dir={tmp_path}"])
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: found)
     chosen = {**dict(folder="f", dry_run=True, parallelism=1, gpus_per_run=0, visible_gpus=None, tasks_per_run=None,
                      timeout_min=60, poll_s=1.0, submitit_folder=None), **options}
     with pytest.raises(ConfigError, match=words):
-        check_local_options([], LocalOptions(**chosen))
+        check_local_options(grid, LocalOptions(**chosen))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     if set(options) <= {"gpus_per_run", "parallelism", "visible_gpus"} and options.get("parallelism", 1) != 0 \
             and isinstance(options.get("gpus_per_run", 0), int) and options.get("gpus_per_run", 0) >= 0 \
             and isinstance(options.get("parallelism", 1), int):
-        assert check_local_options([], LocalOptions(**{**chosen, "visible_gpus": None})) == list(
-            range(chosen["parallelism"] * chosen["gpus_per_run"]))
+        g = chosen["gpus_per_run"]
+        assert check_local_options(grid, LocalOptions(**{**chosen, "visible_gpus": None})) == [
+            list(range(i * g, (i + 1) * g)) for i in range(chosen["parallelism"])]
+
+
+def test_gpus_are_counted_for_the_runs_that_train_at_once_not_for_parallelism_alone(monkeypatch, tmp_path):
+    """Was: parallelism=8 x gpus_per_run=1 on a 2-run grid needed 8 GPUs, named "8 runs"."""
+    import torch
+
+    from launch.grid import compose_grid
+    from launch.local import check_local_options
+
+    grid = compose_grid(["model.d=64,128", f"out_dir={tmp_path}"])
+    options = LocalOptions(folder=str(tmp_path / "f"), dry_run=True, parallelism=8, gpus_per_run=1, visible_gpus=None,
+                           tasks_per_run=None, timeout_min=60, poll_s=1.0, submitit_folder=None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_local_options(grid, options) == [[0], [1]]  # a slot per run
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match=r"hydra.launcher: gpus_per_run=1 x 2 runs at once \(parallelism=8; the grid "
+                                          r"has 2 to run\) need 2 GPUs; this machine has 1 CUDA GPU"):
+        check_local_options(grid, options)
+    grid[0].run.path.mkdir(parents=True)
+    grid[0].run.result_file.write_text(json.dumps({"status": "complete"}))
+    assert check_local_options(grid, options) == [[0]]  # one run left: one GPU
 
 
 def test_a_runs_own_user_error_comes_back_from_its_job_as_one_line_not_the_jobs_trace():
