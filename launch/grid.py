@@ -383,6 +383,12 @@ def _fixed_overrides(points: Sequence[Sequence[str]]) -> set[str]:
 
 def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[GridPoint]:
     """The grid of a command line, composed with the project's config tree (for `sweep plan`)."""
+    return compose_sweep(overrides, config_name)[1]
+
+
+def compose_sweep(overrides: Sequence[str], config_name: str = "train") -> tuple[DictConfig, list[GridPoint]]:
+    """A command line's multirun config, as Hydra composes it before the sweep (with its hydra
+    config: `hydra.launcher` is the launcher chosen), and its grid."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -396,7 +402,7 @@ def compose_grid(overrides: Sequence[str], config_name: str = "train") -> list[G
             raise ConfigError(composition_error(err)) from err
         loader = GlobalHydra.instance().config_loader()
         composer = GridComposer(lambda point: compose(config_name, overrides=point), loader.repository.group_exists)
-        return build_grid(grid_points(base, overrides, loader), composer, config_name)
+        return base, build_grid(grid_points(base, overrides, loader), composer, config_name)
 
 
 def fixed_overrides(overrides: Sequence[str]) -> list[str]:
@@ -473,6 +479,23 @@ def experiment_names() -> list[str]:
 
 def _strings(values: Any) -> bool:
     return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def check_jobs_in_order(grid: Sequence[GridPoint]) -> None:
+    """ConfigError for a grid whose jobs must run in order (a cooldown-branch ladder's segments
+    and branches, an early-stopped group's probes, decision and rests), for a launcher that runs
+    points as it is given them (Hydra's basic launcher, any launcher not the project's). Said
+    before the data is checked: preparing it would not make the grid runnable there."""
+    from sweep.early_stop import early_stopped_groups
+
+    if any(point.role is not None for point in grid):
+        raise ConfigError("budget.branch=true: a cooldown-branch ladder runs as trunk segments and branches "
+                          "in order, which only the project's launchers do: add hydra/launcher=local "
+                          "(this machine) or hydra/launcher=slurm")
+    if early_stopped_groups([point.cfg for point in grid]):
+        raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
+                          "are decided together, then go on, which only the project's launchers do: add "
+                          "hydra/launcher=local (this machine) or hydra/launcher=slurm")
 
 
 def check_data_ready(grid: Sequence[GridPoint], runs_here: bool = True) -> None:

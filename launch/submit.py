@@ -324,17 +324,18 @@ def _mark_queued(planned: list[PlannedRun]) -> None:
             p.job_id, p.job_bucket = entry["job_id"], entry.get("bucket")
 
 
-def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
+def print_plan(planned: Sequence[PlannedRun], console: Console, folders: bool = False) -> None:
     """One row per job (a trunk segment's, branch's, probe's or rest's steps `first -> last`,
-    with the FLOPs and GPU-hours of those steps alone), then the totals; with ladders also the
-    line of `ladder_saving`, with early stopping that of `early_stop_saving`."""
+    with the FLOPs and GPU-hours of those steps alone; `folders`: and its run folder, as `sweep
+    plan` shows it), then the totals; with ladders also the line of `ladder_saving`, with early
+    stopping that of `early_stop_saving`."""
     jobs = any(p.job.kind != RUN for p in planned)
     unit = "jobs" if jobs else "runs"
     table = Table(title=f"plan: {len(planned)} {unit}")
     columns = ("d", "l", "batch", "lr", "wd", "N", *(("job",) if jobs else ()), "tokens", "steps", "FLOPs",
-               "GPU-h", "bucket", "state")
+               "GPU-h", "bucket", "state", *(("run folder",) if folders else ()))
     for col in columns:
-        table.add_column(col, justify="left" if col in ("job", "bucket", "state") else "right")
+        table.add_column(col, justify="left" if col in ("job", "bucket", "state", "run folder") else "right")
     for p in planned:
         cfg, b, job = p.point.cfg, p.point.budget, p.job
         steps = f"{job.first_step:,} -> {job.last_step:,}" if job.kind != RUN else f"{b.steps:,}"
@@ -343,7 +344,7 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
                       f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", *kind, f"{b.tokens:,}", steps,
                       f"{job.flops:.2e}", "-" if p.gpu_hours is None else f"{p.gpu_hours:.3g}",
                       p.job_bucket or (p.bucket.name if p.bucket else "local"),
-                      p.state + (f" ({p.job_id})" if p.job_id else ""))
+                      p.state + (f" ({p.job_id})" if p.job_id else ""), *((str(p.point.run.path),) if folders else ()))
     console.print(table)
     counts: dict[str, int] = {}
     for p in planned:
@@ -351,9 +352,10 @@ def print_plan(planned: Sequence[PlannedRun], console: Console) -> None:
     todo = [p for p in planned if p.to_submit]
     hours = lambda runs: sum(p.gpu_hours or 0.0 for p in runs)  # noqa: E731
     estimated = any(p.gpu_hours is not None for p in planned)  # Slurm's buckets; not this machine's runs
+    tokens = sum((p.job.last_step - p.job.first_step) * p.point.budget.tokens_per_step for p in planned)
     console.print(
         f"total: {len(planned)} {unit} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-        f"{sum(p.job.flops for p in planned):.3e} FLOPs"
+        f"{tokens:,} tokens, {sum(p.job.flops for p in planned):.3e} FLOPs"
         + (f", {hours(planned):.3g} GPU-hours estimated" if estimated else "")
         + f"; to run: {len(todo)} {unit}" + (f", {hours(todo):.3g} GPU-hours" if estimated else ""))
     for line in plan_notes(planned):

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from launch.cli import main
 
 
@@ -45,7 +47,7 @@ def test_plan_marks_a_damaged_point_and_names_its_file(tmp_path, capsys, wide_co
 
 def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_on_the_saving(tmp_path, capsys,
                                                                                           wide_console):
-    grid = ["model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true"]
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true", "hydra/launcher=local"]
     assert main(["plan", *grid, f"out_dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert "plan: 6 jobs" in out and out.count("│ probe ") == 3 and out.count("│ rest ") == 3
@@ -56,7 +58,7 @@ def test_plan_of_an_early_stopped_grid_lists_probe_and_rest_jobs_and_the_bound_o
 
 
 def test_plan_of_an_early_stopped_grid_whose_probes_are_too_short_to_fit_says_so(tmp_path, capsys, wide_console):
-    grid = ["optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true", f"out_dir={tmp_path}"]
+    grid = ["optim.lr=1e-3,3e-3,1e-2", "early_stop.enabled=true", "hydra/launcher=local", f"out_dir={tmp_path}"]
     assert main(["plan", "model.d=512", *grid]) == 0  # 2,901 steps, a probe at 720: 43 records past the warmup
     assert "train-loss records past" not in capsys.readouterr().out
     assert main(["plan", "model.d=64", *grid]) == 0  # 48 steps, a probe at 10: one record past the warmup
@@ -79,7 +81,7 @@ def test_early_stopping_settings_that_stop_nothing_are_said_in_the_plan(tmp_path
     the default 0.25, or early_stop.fraction=0.001, again_at dropped with it), or early_stop keys
     given without early_stop.enabled=true, planned plain runs with no word."""
     grid = ["model.d=64", "optim.lr=1e-3,3e-3", f"out_dir={tmp_path}"]  # 48 steps, train.log_every=10
-    assert main(["plan", *grid, "early_stop.enabled=true", "early_stop.fraction=0.001",
+    assert main(["plan", *grid, "hydra/launcher=local", "early_stop.enabled=true", "early_stop.fraction=0.001",
                  "early_stop.again_at=[0.5]"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert ("note: early_stop.enabled=true, but 2 of 2 runs are not early-stopped: early_stop.fraction=0.001 of "
@@ -90,5 +92,39 @@ def test_early_stopping_settings_that_stop_nothing_are_said_in_the_plan(tmp_path
     out = " ".join(capsys.readouterr().out.split())
     assert ("note: early_stop.fraction=0.9 (2 runs), early_stop.again_at=[0.95] (2 runs): read with "
             "early_stop.enabled=true alone; without it every run trains to its end") in out
-    assert main(["plan", *grid, "early_stop.enabled=true", "early_stop.fraction=0.5"]) == 0  # probed at 20
+    assert main(["plan", *grid, "hydra/launcher=local", "early_stop.enabled=true", "early_stop.fraction=0.5"]) == 0  # probed at 20
     assert "note:" not in capsys.readouterr().out
+
+
+def test_plan_under_slurm_gives_each_jobs_gpu_hours_and_bucket_as_the_dry_run_does(tmp_path, capsys, wide_console,
+                                                                                  monkeypatch):
+    """Was: always planned as local runs (no GPU-h, no bucket, the ladder's saving without GPU-hours)."""
+    import launch.submit
+
+    monkeypatch.setattr(launch.submit, "job_states", lambda ids: pytest.fail("sweep plan asked Slurm"))
+    grid = ["model.d=64,128", "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=5,10"]
+    assert main(["plan", *grid, "hydra/launcher=slurm", f"out_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU-h" in out and "│ small " in out and "GPU-hours estimated" in out and str(tmp_path) in out
+    assert re.search(r"as planned \(cooldown branches\): [\d.e+]+ FLOPs, [\d.e+-]+ GPU-hours", out)
+    assert not any(tmp_path.iterdir())
+
+
+def test_plan_refuses_what_the_chosen_launcher_would(tmp_path, capsys):
+    """Was: rc 0 for a grid Hydra's basic launcher cannot run, which the dry run and the launch refuse."""
+    grid = ["model.d=64", "optim.lr=1e-3,3e-3", "early_stop.enabled=true", f"out_dir={tmp_path}"]
+    assert main(["plan", *grid]) == 2
+    assert "only the project's launchers do: add hydra/launcher=local" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ended:  # the launcher's setup ends the command, as under python -m sweep.train
+        main(["plan", *grid, "hydra/launcher=local", "hydra.launcher.parallelism=0"])
+    assert ended.value.code == 2 and "hydra.launcher.parallelism=0: accepted is a whole number >= 1" in capsys.readouterr().err
+
+
+def test_plan_of_a_folder_says_it_takes_the_sweeps_overrides(tmp_path, capsys):
+    """Was Hydra's `missing EQUAL at '<EOF>'` (sweep status takes a folder, sweep plan the overrides)."""
+    assert main(["plan", str(tmp_path)]) == 2
+    assert (f"{tmp_path}: sweep plan takes the sweep's overrides (KEY=VALUE, as python -m sweep.train -m takes them), "
+            f"not a folder: e.g. sweep plan --config-name demo model.d=16,32 (sweep status {tmp_path} lists") \
+        in " ".join(capsys.readouterr().err.split())
+    assert main(["plan", "model.d=64", "demo"]) == 2
+    assert "demo: sweep plan takes the sweep's overrides" in capsys.readouterr().err

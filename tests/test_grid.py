@@ -348,6 +348,16 @@ def test_a_ladder_is_refused_by_a_launcher_that_cannot_order_its_jobs(tmp_path, 
     assert "add hydra/launcher=local (this machine) or hydra/launcher=slurm" in capsys.readouterr().err
 
 
+def test_a_launcher_that_cannot_order_jobs_is_refused_before_the_data_is_checked(tmp_path, capsys):
+    """Was: first `the grid's inputs are not ready ... sweep prepare`, and once prepared, the refusal."""
+    launcher = ThirdParty()
+    with pytest.raises(SystemExit) as ended:
+        sweep_with(launcher, tmp_path, *[o for o in LADDER if o not in TINY], "budget.tokens_per_param=1,2",
+                   "data=synthetic", f"data.cache_dir={tmp_path / 'cache'}")
+    err = capsys.readouterr().err
+    assert ended.value.code == 2 and "add hydra/launcher=local" in err and "not prepared" not in err
+
+
 def test_an_error_every_point_shares_is_said_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         compose_grid(["model.d=64,128", "optim.lr=1e-3,2e-3,4e-3", "early_stop.fraction=1.5", f"out_dir={tmp_path}"])

@@ -1,47 +1,46 @@
-"""`sweep plan`: a grid's runs (or jobs) with N, tokens, steps, FLOPs and state, without training."""
+"""`sweep plan`: a grid's runs (or jobs) with N, tokens, steps, FLOPs and state, planned as the
+chosen launcher would run them (under `hydra/launcher=slurm` with GPU-hours and buckets), without
+training, submitting or asking Slurm anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
-from rich.table import Table
-
 from launch.commands.printing import console
+from sweep.errors import ConfigError
 
 
 def plan(overrides: Sequence[str], config_name: str) -> int:
-    from launch.grid import compose_grid
-    from launch.jobs import RUN
-    from launch.submit import plan_local, plan_notes, print_not_ready
+    from hydra_plugins.sweep_launchers import configured_launcher, launcher_plan
 
-    grid = compose_grid(overrides, config_name)
-    planned = plan_local(grid)  # a ladder's trunk segments and branches, early stopping's probes and rests: jobs
-    ladders = any(p.job.kind != RUN for p in planned)
-    unit = "jobs" if ladders else "runs"
-    table = Table(title=f"plan: {len(planned)} {unit}", show_lines=False)
-    for col in ("d", "l", "batch", "lr", "wd", "N", *(("job",) if ladders else ()), "tokens", "steps", "FLOPs",
-                "state", "run folder"):
-        table.add_column(col, justify="left" if col in ("job", "state", "run folder") else "right")
-    states: dict[str, int] = {}
-    for p in planned:
-        job, cfg, b, state = p.job, p.point.cfg, p.point.budget, p.state
-        states[state] = states.get(state, 0) + 1
-        kind = (job.role,) if ladders else ()
-        steps = f"{job.first_step:,} -> {job.last_step:,}" if job.kind != RUN else f"{b.steps:,}"
-        table.add_row(str(cfg.model.d), str(cfg.model.l), str(cfg.train.batch_size), f"{cfg.optim.lr:.2e}",
-                      f"{cfg.optim.weight_decay:g}", f"{b.n_params:,}", *kind, f"{b.tokens:,}", steps,
-                      f"{job.flops:.2e}", state, str(p.point.run.path))
-    console.print(table)
-    total_flops = sum(p.job.flops for p in planned)
-    total_tokens = sum((p.job.last_step - p.job.first_step) * p.point.budget.tokens_per_step for p in planned)
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-    console.print(f"total: {len(planned)} {unit} ({counts}), {total_tokens:,} tokens, {total_flops:.3e} FLOPs")
-    for line in plan_notes(planned):
-        console.print(line, highlight=False)
+    from launch.command_line import check_launcher_keys
+    from launch.grid import compose_sweep
+    from launch.submit import print_not_ready, print_plan
+
+    check_overrides(overrides)
+    check_launcher_keys(list(overrides), config_name)  # a misspelt launcher option: the accepted ones
+    config, grid = compose_sweep(overrides, config_name)
+    launcher = configured_launcher(config)
+    planned = launcher_plan(launcher, grid, query=False)  # what the launcher refuses, refused as in --dry-run
+    print_plan(planned, console, folders=True)
     for point in grid:
         damage = point.damage()
         if damage is not None:
             console.print(f"damaged: {damage}", highlight=False, soft_wrap=True)  # one line, for grep
-    print_not_ready(grid, False, console)  # the device is checked where the runs start, as on Slurm
+    # the device is checked where the runs start: on this machine, not under Slurm
+    print_not_ready(grid, getattr(launcher, "runs_here", True), console)
     return 0
 
+
+def check_overrides(arguments: Sequence[str]) -> None:
+    """ConfigError for an argument that is no override (KEY=VALUE, or Hydra's `~KEY`): `sweep plan
+    runs/x`, a folder as `sweep status` takes it, was Hydra's `missing EQUAL at '<EOF>'`."""
+    for argument in arguments:
+        if "=" in argument or argument.startswith("~"):
+            continue
+        folder = Path(argument).is_dir()
+        raise ConfigError(f"{argument}: sweep plan takes the sweep's overrides (KEY=VALUE, as python -m sweep.train -m "
+                          f"takes them), not {'a folder' if folder else 'a word without ='}: e.g. sweep plan "
+                          "--config-name demo model.d=16,32" + (f" (sweep status {argument} lists that folder's runs)"
+                                                                 if folder else ""))

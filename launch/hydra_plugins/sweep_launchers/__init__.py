@@ -25,14 +25,13 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from launch.grid import (GridComposer, GridPoint, build_grid, check_data_ready, grid_points,
-                         rewrite_damaged_configs)
+from launch.grid import (CONF_DIR, GridComposer, GridPoint, build_grid, check_data_ready, check_jobs_in_order,
+                         grid_points, rewrite_damaged_configs)
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, RunFailed, SweepInterrupted, check_local_options, run_locally
 from launch.queue import submission_lock
 from launch.submit import (PlannedRun, SlurmOptions, check_partition, plan_local, plan_slurm, print_not_ready,
                            print_plan, refresh_states, submit_grid)
-from sweep.early_stop import early_stopped_groups
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.record import DAMAGED, FINISHED
 
@@ -89,26 +88,17 @@ class GridSweeper(Sweeper):
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config),
                               self.config.hydra.job.config_name)
+            if not ours:  # what Hydra's own launchers cannot run: the same one error in a dry run, and
+                check_jobs_in_order(grid)  # before the data: preparing it would not make the grid run there
             if not dry_run:
                 # prepared corpora hold every run's tokens, files are readable, folders writable;
                 # the device only where the runs start on this machine (not Slurm's login node)
                 check_data_ready(grid, runs_here=getattr(self.launcher, "runs_here", True))
         done = sum(point.state() in FINISHED for point in grid)
         log.info("grid of %d runs validated (%d already finished, skipped when reached)", len(grid), done)
-        # what Hydra's own launchers cannot run: the same one error in a dry run
-        if not ours and any(point.role is not None for point in grid):
-            with user_errors_exit():
-                raise ConfigError("budget.branch=true: a cooldown-branch ladder runs as trunk segments and branches "
-                                  "in order, which only the project's launchers do: add hydra/launcher=local "
-                                  "(this machine) or hydra/launcher=slurm")
-        if not ours and early_stopped_groups([point.cfg for point in grid]):
-            with user_errors_exit():
-                raise ConfigError("early_stop.enabled=true: the runs of a budget group train to their probe step, "
-                                  "are decided together, then go on, which only the project's launchers do: add "
-                                  "hydra/launcher=local (this machine) or hydra/launcher=slurm")
         if dry_run:  # the plan, as the launcher would run it; nothing is written or launched
             with user_errors_exit():
-                planned = self.launcher.plan(grid) if ours else plan_local(grid)
+                planned = launcher_plan(self.launcher, grid)
             console = Console(width=200, markup=False)
             print_plan(planned, console)
             with user_errors_exit():
@@ -128,6 +118,36 @@ class GridSweeper(Sweeper):
         with user_errors_exit():  # a run's ConfigError (a full disk, ...): one line, after every run
             raise_failures(results)
         return [results]
+
+
+def launcher_plan(launcher: Launcher, grid: Sequence[GridPoint], query: bool = True) -> list[PlannedRun]:
+    """`grid` planned as `launcher` would run it (ConfigError for what it would refuse): a project
+    launcher's own plan (`query`: with the runs Slurm holds queued or running; False: the run
+    folders alone say, nothing is asked); under any other launcher (Hydra's basic one) the runs one
+    after another on this machine, a grid whose jobs must run in order refused."""
+    if callable(getattr(launcher, "launch_grid", None)):  # a project launcher, by what it can do (see sweep)
+        return launcher.plan(grid, query)
+    check_jobs_in_order(grid)
+    return plan_local(grid)
+
+
+def configured_launcher(config: DictConfig) -> Launcher:
+    """The launcher `config` (a multirun's, composed with its hydra config) chooses, instantiated
+    and set up as Hydra does it for a multirun (its options checked), to plan with (`sweep plan`)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from hydra.errors import InstantiationException
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=None)  # no job runs
+        try:
+            return Plugins.instance().instantiate_launcher(hydra_context=context, task_function=lambda cfg: None,
+                                                           config=config)
+        except InstantiationException as err:  # an option it does not know (`+hydra.launcher.foo=1`): its words
+            if isinstance(err.__cause__, ConfigError):
+                raise err.__cause__ from None
+            raise
 
 
 def raise_failures(results: Sequence[JobReturn]) -> None:
@@ -201,8 +221,9 @@ class ProjectLauncher(Launcher):
         return self.launch_grid(grid)
 
     @abc.abstractmethod
-    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
-        """What `launch_grid` would do with each point (the dry-run table)."""
+    def plan(self, grid: Sequence[GridPoint], query: bool = True) -> list[PlannedRun]:
+        """What `launch_grid` would do with each point (the dry-run table); `query`: ask the
+        scheduler which runs it holds (Slurm), else the run folders alone say (`sweep plan`)."""
 
     @abc.abstractmethod
     def check(self, grid: Sequence[GridPoint]) -> None:
@@ -223,9 +244,9 @@ class LocalLauncher(ProjectLauncher):
     def check(self, grid: Sequence[GridPoint]) -> None:
         check_local_options(grid, self.options)
 
-    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
+    def plan(self, grid: Sequence[GridPoint], query: bool = True) -> list[PlannedRun]:
         check_local_options(grid, self.options)  # what the launch would refuse, the dry run refuses too
-        return plan_local(grid)
+        return plan_local(grid)  # a run held by a live process is `running` from its folder: nothing to query
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
         with user_errors_exit():
@@ -260,9 +281,9 @@ class SlurmLauncher(ProjectLauncher):
         plan_slurm(grid, self.options, slurm_states=False)  # buckets, ranks, signal delay: no Slurm query
         check_partition(self.options.partition)  # one sinfo, where a partition is given
 
-    def plan(self, grid: Sequence[GridPoint]) -> list[PlannedRun]:
-        """With each run's Slurm state (queued or running from its latest job)."""
-        planned = plan_slurm(grid, self.options, slurm_states=True)
+    def plan(self, grid: Sequence[GridPoint], query: bool = True) -> list[PlannedRun]:
+        """With each run's Slurm state (queued or running from its latest job) when `query`."""
+        planned = plan_slurm(grid, self.options, slurm_states=query)
         check_partition(self.options.partition)  # what the launch would refuse, the dry run refuses too
         return planned
 
