@@ -419,12 +419,32 @@ def grid_points(config: DictConfig, arguments: Sequence[str], config_loader: Con
     """The points of a multirun: each of the config's own grids (`config_grids`) with the command
     line's `arguments` after it (a key given on the command line replaces the config's), expanded;
     their union, in order, a point listed by two grids once."""
+    check_one_experiment(arguments)
     points: list[list[str]] = []
     for grid in config_grids(config):
         for point in split_grid([*grid, *arguments], config_loader):
             if point not in points:
                 points.append(point)
     return points
+
+
+def check_one_experiment(arguments: Sequence[str]) -> None:
+    """ConfigError for a sweep over a preset or its scale (`+experiment=a,b`, `experiment.scale=cpu,paper`):
+    the chosen preset's scale gives the grid once, for the whole command, so the points were the
+    default run, or one grid under two scales, refused as points that differ only in settings that
+    do not change what is trained."""
+    parser = OverridesParser.create()
+    for argument in arguments:
+        try:
+            override = parser.parse_override(argument)
+        except Exception:  # noqa: BLE001 (a malformed override: composing names it)
+            continue
+        key = override.key_or_group
+        if override.is_sweep_override() and (key == "experiment" or key.startswith("experiment.")):
+            values = list(override.sweep_string_iterator())
+            one_by_one = ", then ".join(f"{argument.split('=', 1)[0]}={v}" for v in values)
+            raise ConfigError(f"{argument}: a command runs one +experiment at one experiment.scale (the preset's "
+                              f"scale gives the whole command its grid); run one command per value: {one_by_one}")
 
 
 def config_grids(config: DictConfig) -> list[list[str]]:

@@ -358,6 +358,18 @@ def test_a_launcher_that_cannot_order_jobs_is_refused_before_the_data_is_checked
     assert ended.value.code == 2 and "add hydra/launcher=local" in err and "not prepared" not in err
 
 
+@pytest.mark.parametrize("sweep, one_by_one", [
+    (["+experiment=lr_ucurve", "experiment.scale=cpu,paper"], "experiment.scale=cpu, then experiment.scale=paper"),
+    (["+experiment=lr_ucurve,batch_ucurve"], "+experiment=lr_ucurve, then +experiment=batch_ucurve"),
+])
+def test_a_sweep_over_presets_or_scales_asks_for_one_command_per_value(tmp_path, sweep, one_by_one):
+    """Was: points "that differ only in settings that do not change what is trained", in a 1,000-character line."""
+    with pytest.raises(ConfigError, match=re.escape(f"a command runs one +experiment at one experiment.scale (the "
+                                                    f"preset's scale gives the whole command its grid); run one "
+                                                    f"command per value: {one_by_one}")):
+        compose_grid([*sweep, "logger=none", f"out_dir={tmp_path}"])
+
+
 def test_an_error_every_point_shares_is_said_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         compose_grid(["model.d=64,128", "optim.lr=1e-3,2e-3,4e-3", "early_stop.fraction=1.5", f"out_dir={tmp_path}"])
