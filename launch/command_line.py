@@ -13,8 +13,8 @@ from typing import Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from launch.grid import (CONF_DIR, RUN_CONFIGS, GridPoint, check_override_keys, composition_error, data_problems,
-                         experiment_scale)
+from launch.grid import (CONF_DIR, RUN_CONFIGS, GridPoint, check_override_keys, check_sweeps, composition_error,
+                         data_problems, experiment_scale)
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig, to_typed, validate
 from sweep.data.checks import check_data
@@ -158,6 +158,7 @@ def check_multirun(overrides: list[str], config_name: str = "train") -> None:
         fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
     except Exception as err:  # a malformed override
         raise ConfigError(composition_error(err)) from err
+    check_sweeps(overrides)  # of a preset or Hydra's settings: one value per command (was Hydra's words, rc 1)
     planned = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in PLANNER_KEYS]
     if planned:  # a grid of trunks by hand would be 0 runs, silently
         raise ConfigError(f"{planned[0]}: {' and '.join(PLANNER_KEYS)} are set by the planner of a budget.branch=true "

@@ -9,6 +9,7 @@ the validated grid to the project's launchers (launch/hydra_plugins/sweep_launch
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -168,6 +169,8 @@ def build_grid(points: Sequence[Sequence[str]], compose: Callable[[list[str]], D
             errors.append((where, str(err)))
         except Exception as err:  # Hydra / OmegaConf composition errors: wrong types, unknown choices
             errors.append((where, composition_error(err)))
+    if len(points) == 1 and errors:  # no label: its overrides are the whole command line
+        raise ConfigError(f"the grid's one point is invalid; nothing was run: {errors[0][1]}")
     if errors:
         raise ConfigError(f"{len(errors)} of {len(points)} grid points are invalid; nothing was run:\n"
                           + "\n".join(_grouped(errors, len(points))))
@@ -316,14 +319,27 @@ def check_override_characters(override: str) -> None:
     try:
         OverridesParser.create().parse_override(override)
     except Exception as err:
-        unreadable = UNREADABLE_CHARACTER.search(str(err))
-        if unreadable is None or "=" not in override:  # another mistake: composing names it
+        if "=" not in override:  # no override at all: composing names it
             return
         key, value = override.split("=", 1)
-        character = unreadable["character"]
-        raise ConfigError(f"{override}: {character!r} is read only inside quotes; quote the value, the double quotes "
-                          f"for Hydra inside single quotes for the shell: '{key}={_quote_items(value, character)}'"
-                          ) from None
+        unreadable = UNREADABLE_CHARACTER.search(str(err))
+        if unreadable is not None:
+            character = unreadable["character"]
+            raise ConfigError(f"{override}: {character!r} is read only inside quotes; quote the value, the double "
+                              f"quotes for Hydra inside single quotes for the shell: "
+                              f"'{key}={_quote_items(value, character)}'") from None
+        raise ConfigError(f"{override}: Hydra's override grammar cannot read the value ({err}); a text holding = [ ] "
+                          f"{{ }} , or : is read only inside quotes, the double quotes for Hydra inside single quotes "
+                          f"for the shell: '{key}={_quoted(value)}'") from None
+
+
+def _quoted(value: str) -> str:
+    """`value` with its text in double quotes: a list's items each (`[--a=1,b]` -> `["--a=1","b"]`),
+    else the whole (`node3,node[5-7]` -> `"node3,node[5-7]"`)."""
+    listed = value.startswith("[") and value.endswith("]")
+    if not listed:
+        return f'"{value}"'
+    return "[" + ",".join(item if item.startswith('"') else f'"{item}"' for item in value[1:-1].split(",")) + "]"
 
 
 def _quote_items(value: str, character: str) -> str:
@@ -342,6 +358,9 @@ NOT_A_LIST = re.compile(r"Error merging override [^=\s]+=(?P<value>.*?);? Invali
                         r"ListConfig.*?full_key: (?P<key>\S+)")
 NO_CONFIG = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
 NOT_IN_DEFAULTS = re.compile(r"Could not override '(?P<group>[^']+)'\. No match in the defaults list")
+NOT_IN_STRUCT = re.compile(r"Could not override '(?P<key>[^']+)'\. To append to your config use \+(?P=key)="
+                           r"(?P<value>.*?) Key '(?P<sub>[^']+)' is not in struct")
+TWO_CHOICES = re.compile(r"Multiple values for (?P<group>[\w/]+)\.")
 RUN_CONFIGS = ("train", "demo")  # the configs a run or sweep starts from (conf/*.yaml; the others are parts)
 
 
@@ -349,10 +368,18 @@ def composition_error(err: Exception) -> str:
     """Hydra's or OmegaConf's error as one line: its message without the advice to append a key
     with `+` and without OmegaConf's internal object type."""
     lines = [line.strip() for line in str(err).splitlines()]
-    if err.__cause__ is not None:  # "Error merging override": the reason is the cause
-        lines += [line.strip() for line in str(err.__cause__).splitlines()]
+    if err.__cause__ is not None and str(err.__cause__) != "None":  # "Error merging override": the reason is
+        lines += [line.strip() for line in str(err.__cause__).splitlines()]  # the cause (a parser's: no words)
     if "Config search path:" in lines:
         lines = lines[:lines.index("Config search path:")]
+    new_key = NOT_IN_STRUCT.search(" ".join(lines))
+    if new_key is not None:  # `hydra.launcher.additional_parameters={exclusive:true}`: a key the mapping lacks
+        return _new_keys_error(new_key["key"], new_key["value"], new_key["sub"])
+    twice = TWO_CHOICES.search(" ".join(lines))
+    if twice is not None and (CONF_DIR / twice["group"]).is_dir():  # `+experiment=a +experiment=b`
+        group = twice["group"]
+        return (f"+{group}=...: given twice; a command takes one {group} (one command per {group}); "
+                f"accepted: {', '.join(group_options(group))}")
     kept = [line for line in lines if line and not line.startswith(("To append", "object_type", "reference_type", "Set the env"))]
     typed = WRONG_TYPE.search(" ".join(kept))
     if typed is not None:  # "Value 'abc' of type 'str' could not be converted to Float; full_key: optim.lr"
@@ -372,6 +399,19 @@ def composition_error(err: Exception) -> str:
         return f"Cannot find primary config {missing['name']!r}; accepted config names: {', '.join(RUN_CONFIGS)}"
     return " ".join(line if line.endswith((":", ".", ";")) else line + ";" for line in kept).rstrip(";") \
         or type(err).__name__
+
+
+def _new_keys_error(key: str, value: str, missing: str) -> str:
+    """A mapping given whole whose key `missing` the config's mapping at `key` lacks: each key added
+    with a leading + instead, one override each (`+hydra.launcher.additional_parameters.exclusive=true`)."""
+    try:
+        given = OverridesParser.create().parse_override(f"{key}={value}").value()
+    except Exception:  # noqa: BLE001 (the value is Hydra's own echo of the override: it parsed once)
+        given = None
+    adds = ([f"+{key}.{k}={json.dumps(v) if isinstance(v, bool) or v is None else v}" for k, v in given.items()]
+            if isinstance(given, dict) else [f"+{key}.{missing}=VALUE"])
+    return (f"{key}={value}: {missing!r} is not a key of {key}, and a mapping given whole sets only the keys it "
+            f"has; add a new key with a leading +, one override each: {' '.join(adds)}")
 
 
 def _fixed_overrides(points: Sequence[Sequence[str]]) -> set[str]:
@@ -419,7 +459,7 @@ def grid_points(config: DictConfig, arguments: Sequence[str], config_loader: Con
     """The points of a multirun: each of the config's own grids (`config_grids`) with the command
     line's `arguments` after it (a key given on the command line replaces the config's), expanded;
     their union, in order, a point listed by two grids once."""
-    check_one_experiment(arguments)
+    check_sweeps(arguments)
     points: list[list[str]] = []
     for grid in config_grids(config):
         for point in split_grid([*grid, *arguments], config_loader):
@@ -428,11 +468,13 @@ def grid_points(config: DictConfig, arguments: Sequence[str], config_loader: Con
     return points
 
 
-def check_one_experiment(arguments: Sequence[str]) -> None:
-    """ConfigError for a sweep over a preset or its scale (`+experiment=a,b`, `experiment.scale=cpu,paper`):
-    the chosen preset's scale gives the grid once, for the whole command, so the points were the
-    default run, or one grid under two scales, refused as points that differ only in settings that
-    do not change what is trained."""
+def check_sweeps(arguments: Sequence[str]) -> None:
+    """ConfigError for a sweep over what takes one value per command: a preset or its scale
+    (`+experiment=a,b`, `experiment.scale=cpu,paper`: the chosen preset's scale gives the grid once,
+    for the whole command, so the points were the default run, or one grid under two scales,
+    refused as points that differ only in settings that do not change what is trained); Hydra's own
+    settings (`hydra.launcher.parallelism=2,3`: Hydra's "Sweeping over Hydra's configuration is not
+    supported", exit code 1, with its advice on tracebacks)."""
     parser = OverridesParser.create()
     for argument in arguments:
         try:
@@ -440,11 +482,15 @@ def check_one_experiment(arguments: Sequence[str]) -> None:
         except Exception:  # noqa: BLE001 (a malformed override: composing names it)
             continue
         key = override.key_or_group
-        if override.is_sweep_override() and (key == "experiment" or key.startswith("experiment.")):
-            values = list(override.sweep_string_iterator())
-            one_by_one = ", then ".join(f"{argument.split('=', 1)[0]}={v}" for v in values)
+        if not override.is_sweep_override():
+            continue
+        one_by_one = ", then ".join(f"{argument.split('=', 1)[0]}={v}" for v in override.sweep_string_iterator())
+        if key == "experiment" or key.startswith("experiment."):
             raise ConfigError(f"{argument}: a command runs one +experiment at one experiment.scale (the preset's "
                               f"scale gives the whole command its grid); run one command per value: {one_by_one}")
+        if key.startswith("hydra."):
+            raise ConfigError(f"{argument}: Hydra's own settings (hydra.*) take one value per command, Hydra sweeps "
+                              f"only the run's; run one command per value: {one_by_one}")
 
 
 def config_grids(config: DictConfig) -> list[list[str]]:

@@ -370,6 +370,39 @@ def test_a_sweep_over_presets_or_scales_asks_for_one_command_per_value(tmp_path,
         compose_grid([*sweep, "logger=none", f"out_dir={tmp_path}"])
 
 
+def test_a_value_hydras_grammar_cannot_read_names_its_override_and_the_quoted_form(tmp_path):
+    """Was `no viable alternative at input '[--cpu-bind='; None`: no key, a stray None."""
+    with pytest.raises(ConfigError) as err:
+        compose_grid([*TINY, "hydra/launcher=slurm", "hydra.launcher.srun_args=[--cpu-bind=none,-v]",
+                      f"out_dir={tmp_path}"])
+    assert str(err.value).startswith("hydra.launcher.srun_args=[--cpu-bind=none,-v]: Hydra's override grammar")
+    assert str(err.value).endswith("""'hydra.launcher.srun_args=["--cpu-bind=none","-v"]'""")
+    assert "None" not in str(err.value)
+
+
+def test_a_mapping_given_whole_with_a_new_key_says_to_add_each_key_with_a_plus(tmp_path):
+    """Was `Could not override ... Key 'exclusive' is not in struct`."""
+    with pytest.raises(ConfigError, match=re.escape("+hydra.launcher.additional_parameters.exclusive=true "
+                                                    "+hydra.launcher.additional_parameters.nice=5")):
+        compose_grid([*TINY, "hydra/launcher=slurm", "hydra.launcher.additional_parameters={exclusive:true,nice:5}",
+                      f"out_dir={tmp_path}"])
+    compose_grid([*TINY, "hydra/launcher=slurm", "+hydra.launcher.additional_parameters.exclusive=true",
+                  f"out_dir={tmp_path}"])  # the form it names is accepted
+
+
+def test_a_sweep_of_hydras_own_settings_asks_for_one_command_per_value(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("hydra.launcher.parallelism=2,3: Hydra's own settings (hydra.*) take "
+                                                    "one value per command")):
+        compose_grid([*TINY, "hydra/launcher=local", "hydra.launcher.parallelism=2,3", f"out_dir={tmp_path}"])
+
+
+def test_the_error_of_a_one_point_grid_does_not_echo_the_command_line_as_its_label(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        compose_grid([*TINY, "budget.tokens_per_param=0", f"out_dir={tmp_path}"])
+    assert str(err.value) == ("the grid's one point is invalid; nothing was run: budget.tokens_per_param=0.0: must "
+                              "be > 0")
+
+
 def test_an_error_every_point_shares_is_said_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         compose_grid(["model.d=64,128", "optim.lr=1e-3,2e-3,4e-3", "early_stop.fraction=1.5", f"out_dir={tmp_path}"])
