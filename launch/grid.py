@@ -482,15 +482,15 @@ def check_sweeps(arguments: Sequence[str]) -> None:
         except Exception:  # noqa: BLE001 (a malformed override: composing names it)
             continue
         key = override.key_or_group
-        if not override.is_sweep_override():
+        preset, hydra = key == "experiment" or key.startswith("experiment."), key.startswith("hydra.")
+        if not override.is_sweep_override() or not (preset or hydra):
             continue
         one_by_one = ", then ".join(f"{argument.split('=', 1)[0]}={v}" for v in override.sweep_string_iterator())
-        if key == "experiment" or key.startswith("experiment."):
+        if preset:
             raise ConfigError(f"{argument}: a command runs one +experiment at one experiment.scale (the preset's "
                               f"scale gives the whole command its grid); run one command per value: {one_by_one}")
-        if key.startswith("hydra."):
-            raise ConfigError(f"{argument}: Hydra's own settings (hydra.*) take one value per command, Hydra sweeps "
-                              f"only the run's; run one command per value: {one_by_one}")
+        raise ConfigError(f"{argument}: Hydra's own settings (hydra.*) take one value per command, Hydra sweeps "
+                          f"only the run's; run one command per value: {one_by_one}")
 
 
 def config_grids(config: DictConfig) -> list[list[str]]:
