@@ -346,9 +346,23 @@ def check_seed(args: argparse.Namespace) -> None:
         raise ConfigError(f"--seed {seed}: accepted is a whole number >= 0")
 
 
+LEAST_RESAMPLES = {"fit": 2, "report": 2, "predict": 1, "suggest": 2}  # each subcommand's least --bootstrap
+
+
+def check_bootstrap(args: argparse.Namespace, defaults: FitDefaults) -> None:
+    """Every subcommand's --bootstrap, before any table is read: past conf/fit.yaml's max_resamples the
+    resamples' arrays were numpy's 67 GiB allocation traceback (or the OOM killer, no word) after the fits."""
+    n_resamples = getattr(args, "bootstrap", None)
+    if n_resamples is None or (args.command == "fit" and n_resamples == 0):  # fit's 0: no intervals
+        return
+    defaults.check_resamples(n_resamples, "--bootstrap", LEAST_RESAMPLES[args.command],
+                             "0 (no intervals) or " if args.command == "fit" else "")
+
+
 def dispatch(args: argparse.Namespace, defaults: FitDefaults) -> int:
     """Run the parsed subcommand; its exit code."""
     check_seed(args)
+    check_bootstrap(args, defaults)
     if args.command == "plan":
         return plan(args.overrides, args.config_name)
     if args.command == "prepare":

@@ -574,8 +574,9 @@ def _check_early_stop(cfg: TrainConfig) -> None:
     if not 0 <= e.margin < 1:
         raise ConfigError(f"early_stop.margin={e.margin}: accepted is a relative margin in [0, 1) (0.01: 1% of "
                           "the best run's predicted loss)")
-    if e.resamples < 1:
-        raise ConfigError(f"early_stop.resamples={e.resamples}: accepted is an integer >= 1")
+    from sweep.fit.defaults import fit_defaults
+
+    fit_defaults().check_resamples(e.resamples, "early_stop.resamples", 1)  # was a 67 GiB allocation after the probes
     if e.beaten_by < 1:
         raise ConfigError(f"early_stop.beaten_by={e.beaten_by}: accepted is an integer >= 1 (how many members a "
                           "stopped run must be clearly worse than; 1: the surest one alone)")

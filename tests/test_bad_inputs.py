@@ -327,7 +327,7 @@ def test_sweep_fit_isoflop_refuses_a_bootstrap_of_one_resample_before_fitting(tm
     (tmp_path / "runs.csv").write_text("n_params,tokens,loss\n" + "".join(f"{n},{t},{l}\n" for n, t, l in rows))
     assert sweep_cli(["fit", "--runs-table", str(tmp_path / "runs.csv"), "--law", "isoflop", "--bootstrap", "1"]) == 2
     err = capsys.readouterr().err
-    assert "--bootstrap 1: accepted is 0 (no intervals) or a whole number of resamples >= 2" in err
+    assert "--bootstrap 1: accepted is 0 (no intervals) or a whole number >= 2, at most 10000" in err
     assert "Traceback" not in err
 
 

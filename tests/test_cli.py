@@ -96,6 +96,18 @@ def test_a_negative_seed_is_one_error_before_any_fit(tmp_path, capsys, command):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command, least", [
+    (["fit", "RUNS"], "0 (no intervals) or a whole number >= 2"), (["report", "RUNS", "--out", "OUT"], "a whole number >= 2"),
+    (["predict", "OUT"], "a whole number >= 1"), (["suggest", "RUNS", "--target-compute", "1e15"], "a whole number >= 2")])
+def test_a_bootstrap_past_max_resamples_is_one_error_before_the_source_is_read(tmp_path, capsys, command, least):
+    """Was: numpy's 67 GiB allocation traceback after the fits (report: the OOM killer, no word)."""
+    argv = [str(tmp_path / "absent.csv") if a == "RUNS" else str(tmp_path / "out") if a == "OUT" else a for a in command]
+    assert main([*argv, "--bootstrap", "1000000000"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --bootstrap 1000000000: accepted is {least}, at most 10000 (conf/fit.yaml max_resamples" in err
+    assert "absent" not in err and not (tmp_path / "out").exists()
+
+
 def test_sweep_experiment_without_a_name_names_the_presets(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["experiment"])

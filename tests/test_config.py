@@ -129,3 +129,12 @@ def test_wandb_names_are_not_checked_without_wandb_and_the_accepted_ones_pass():
     validate(to_typed(compose_config("logger.project='my-proj_2.0 (test)'", "logger.entity=my-team",
                                      "logger.group='lr:grid#1'")))
     validate(to_typed(compose_config(f"logger.project={'p' * 128}")))
+
+
+def test_early_stop_resamples_past_max_resamples_is_refused_before_any_run():
+    """Was: accepted by the dry run; the probes trained, then a 67 GiB allocation failed both runs."""
+    cfg = to_typed(compose_config("early_stop.resamples=1000000000"))
+    with pytest.raises(ConfigError, match=r"^early_stop.resamples=1000000000: accepted is a whole number >= 1, "
+                                          r"at most 10000"):
+        validate(cfg)
+    validate(to_typed(compose_config("early_stop.resamples=10000")))

@@ -3,8 +3,10 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from sweep.fit import isoflop
+from sweep.errors import ConfigError
 from sweep.fit.defaults import FitDefaults, fit_defaults
 
 
@@ -19,7 +21,8 @@ def test_conf_fit_yaml_holds_every_default_the_readme_names():
                                          suggest_noise_floor=0.003, suggest_max_extrapolation=1e6,
                                          suggest_max_widths=10, suggest_max_ratios=10, suggest_max_candidates=5000,
                                          suggest_cost_exponent=0.4, replay_growth=1.0,
-                                         replay_holdout=1, replay_resamples=60, collapse_min_band=0.01)
+                                         replay_holdout=1, replay_resamples=60, collapse_min_band=0.01,
+                                         max_resamples=10000)
 
 
 def test_an_argument_left_at_none_takes_the_value_of_conf_fit_yaml(monkeypatch):
@@ -35,3 +38,13 @@ def test_a_bootstrap_left_at_none_takes_resamples_level_and_seed_from_conf_fit_y
     defaults = fit_defaults()
     assert defaults.resolve_bootstrap(None, None, None) == (200, 0.95, 0)
     assert defaults.resolve_bootstrap(20, 0.5, 7) == (20, 0.5, 7)  # explicit values win
+
+
+@pytest.mark.parametrize("n_resamples", [0, 10001, 10**9, 2.5, True, "20"])
+def test_a_resample_count_past_max_resamples_or_not_whole_is_one_error_naming_the_range(n_resamples):
+    """Was: 1e9 resamples accepted, then numpy's 67 GiB allocation traceback after the fits."""
+    with pytest.raises(ConfigError, match=rf"^--bootstrap {n_resamples!r}: accepted is a whole number >= 1, at "
+                                          r"most 10000 \(conf/fit.yaml max_resamples"):
+        fit_defaults().check_resamples(n_resamples, "--bootstrap", 1)
+    fit_defaults().check_resamples(10000, "--bootstrap", 1)
+    fit_defaults().check_resamples(np.int64(1), "early_stop.resamples", 1)

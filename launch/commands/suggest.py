@@ -25,8 +25,6 @@ def suggest_command(args: argparse.Namespace) -> int:
     """`sweep suggest`'s arguments to `suggest` or `replay` (one source: SOURCE or --replay TABLE)."""
     if (args.sweep is None) == (args.replay is None):
         raise ConfigError("give a SOURCE to suggest runs for, or --replay TABLE (one of them)")
-    if args.bootstrap is not None and args.bootstrap < 2:  # was: the library's "n_resamples=0"
-        raise ConfigError(f"--bootstrap {args.bootstrap}: accepted is a whole number >= 2 (resamples of the fit)")
     if args.replay is not None:
         loose = [f"--{k.replace('_', '-')}" for k in ("target_compute", "budget", "candidates")
                  if getattr(args, k) is not None]

@@ -392,8 +392,10 @@ def predict_final_losses(curves: Sequence[Curve], *, shared: bool = True, n_resa
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     if not 0 < level < 1:
         raise CurveFitError(f"level={level!r}: accepted is 0 < level < 1")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise CurveFitError(f"n_resamples={n_resamples!r}: accepted is an integer >= 1")
+    try:
+        fit_defaults().check_resamples(n_resamples, "n_resamples", 1)
+    except ConfigError as err:  # the curves' own error class, as for their other arguments
+        raise CurveFitError(str(err)) from None
     out: list[FinalLossPrediction | CurveFitError | None] = []
     prepared: dict[int, _Prepared] = {}
     for i, curve in enumerate(curves):

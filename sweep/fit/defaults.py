@@ -10,7 +10,10 @@ import functools
 from dataclasses import dataclass
 from importlib.resources import files
 
+import numpy as np
 import yaml
+
+from sweep.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class FitDefaults:
     bootstrap_method: str  # residual | case: what a parametric fit's bootstrap resamples
     seed: int  # seed of the bootstrap
     level: float  # probability of the percentile intervals
+    max_resamples: int  # most resamples of any bootstrap (memory grows with them)
     budget_tolerance: float  # relative FLOPs tolerance within one compute budget
     band: float  # near-optimal: within this relative margin of a budget's best loss
     neighbours: int  # values each side of the best in the lr / batch parabolas
@@ -50,6 +54,17 @@ class FitDefaults:
     def __post_init__(self) -> None:
         for name in ("resample_e_fractions", "resample_exponents"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+
+    def check_resamples(self, n_resamples, name: str, least: int, accepted_also: str = "") -> None:
+        """ConfigError naming `name` (`--bootstrap`, `early_stop.resamples`) unless `n_resamples` is a
+        whole number from `least` to max_resamples: more resamples' arrays did not fit in memory, after
+        the fits or the probes had run (`accepted_also`: another accepted value, said first)."""
+        whole = isinstance(n_resamples, (int, np.integer)) and not isinstance(n_resamples, bool)
+        if not whole or not least <= n_resamples <= self.max_resamples:
+            given = f"{name} {n_resamples!r}" if name.startswith("--") else f"{name}={n_resamples!r}"
+            raise ConfigError(f"{given}: accepted is {accepted_also}a whole number >= {least}, at most "
+                              f"{self.max_resamples} (conf/fit.yaml max_resamples; more only outgrow memory: the intervals' "
+                              "Monte Carlo error is already negligible)")
 
     def resolve_bootstrap(self, n_resamples: int | None, level: float | None,
                           seed: int | None) -> tuple[int, float, int]:

@@ -268,8 +268,6 @@ def percentile_interval(values_Q: np.ndarray, level: float) -> tuple[float, floa
 
 
 def check_bootstrap_args(n_resamples, level) -> None:
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
-        raise ConfigError(f"n_resamples={n_resamples!r}: accepted is a whole number >= 2 (--bootstrap of sweep fit, "
-                          "report, suggest)")
+    fit_defaults().check_resamples(n_resamples, "n_resamples", 2)
     if not 0 < level < 1:
         raise ConfigError(f"level={level!r}: accepted is a probability in (0, 1), e.g. 0.95")

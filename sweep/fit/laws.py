@@ -177,11 +177,7 @@ def _check_law(law: str, fix: Any, bootstrap: int = 0, compute: float | None = N
     if law not in LAWS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(LAWS)}")
     if bootstrap != 0:  # 0: no intervals
-        try:
-            check_bootstrap_args(bootstrap, 0.5)
-        except ConfigError:
-            raise ConfigError(f"--bootstrap {bootstrap!r}: accepted is 0 (no intervals) or a whole number of "
-                              "resamples >= 2") from None
+        fit_defaults().check_resamples(bootstrap, "--bootstrap", 2, "0 (no intervals) or ")
     if compute is not None and (isinstance(compute, bool) or not isinstance(compute, (int, float))
                                 or not math.isfinite(compute) or compute <= 0):
         raise ConfigError(f"--compute {compute!r}: accepted is a number of FLOPs > 0 (the C at which N_opt, T_opt "

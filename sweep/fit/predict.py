@@ -128,9 +128,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     check_fraction(at_fraction)
     floor = check_floor(floor)
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ConfigError(f"--bootstrap {n_resamples!r}: accepted is an integer >= 1 (the resamples of each run's "
-                          "interval)")
+    fit_defaults().check_resamples(n_resamples, "--bootstrap", 1)
     text = str(source)
     options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed, floor=floor)
     if text.startswith("wandb:"):
