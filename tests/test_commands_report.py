@@ -61,3 +61,10 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_any_fit(tmp_path
     with pytest.raises(SystemExit) as stop:  # was: the report written over ./runs.csv
         main(["report", str(table), "--out", ""])
     assert stop.value.code == 2 and "argument --out: an empty path" in capsys.readouterr().err
+
+
+def test_a_cutoff_not_above_0_is_refused_before_the_runs_are_read(tmp_path, capsys):
+    """Was: rc 0, the whole report written, "skipped held_out: cutoff=-3.0" among the skipped."""
+    assert main(["report", str(tmp_path / "absent"), "--cutoff", "-3", "--out", str(tmp_path / "out")]) == 2
+    assert "error: cutoff=-3.0: accepted is a number > 0 (parameters or FLOPs)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

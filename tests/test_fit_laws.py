@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -288,7 +289,7 @@ def test_the_learning_rate_per_cell_gives_step_laws_form_in_n_and_d():
     per_budget = fit_law("lr", from_rows(lr_rows))
     assert per_budget["by"] == "flops" and per_budget["step_law"] == step
     json.dumps(per_cell)
-    with pytest.raises(ConfigError, match="by='cell'"):  # a cutoff is in N or C
+    with pytest.raises(ConfigError, match="--by cell with --law compare: accepted are --law compare: n_params, flops"):
         fit_law("compare", from_rows(rows()), by="cell")
 
 
@@ -371,3 +372,15 @@ def test_a_chinchilla_fit_on_lr_grids_that_do_not_bracket_the_optimum_says_its_p
     wider = [(n, r * n) for n in np.geomspace(1e6, 1e8, 5) for r in (5, 20, 80)]  # enough points below the cutoff
     compared = fit_law("compare", cell_table(wider, step_lr, grid=range(-7, -3)))  # both laws fitted on such points
     assert compared["untuned_points"]["open_above"] == compared["untuned_points"]["cells"] == 15
+
+
+@pytest.mark.parametrize("law, options, message", [
+    ("chinchilla", dict(cutoff=1e5), "--cutoff 100000 with --law chinchilla: the cutoff is --law compare's"),
+    ("isoflop", dict(by="cell"), "--by cell with --law isoflop: accepted are --law compare: n_params, flops; "
+                                 "--law lr: n_params, flops, cell"),
+    ("compare", dict(cutoff=-3.0), "cutoff=-3.0: accepted is a number > 0"),
+])
+def test_cutoff_and_by_given_to_a_law_that_takes_none_are_refused(law, options, message):
+    """Was: ignored without a word (rc 0)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        fit_law(law, from_rows(rows()), **options)

@@ -17,10 +17,13 @@ def report(source: str | None, runs_file: Path | None, out: Path | None, bootstr
            min_tokens_per_param: float | None = None, bootstrap_method: str | None = None,
            columns: Sequence[str] | None = None) -> int:
     """`sweep report`: every fit the runs support, as a folder of Markdown, figures and CSV."""
+    from sweep.fit.law_comparison import check_cutoff
     from sweep.fit.report import write_report
     from sweep.fit.curve_reader import read_curves
     from sweep.preflight import check_writable_dir
 
+    if cutoff is not None:  # before the predictions and the fits (was: "skipped held_out" after them, rc 0)
+        check_cutoff(cutoff)
     source, runs_file = table_source(source, runs_file)  # a runs file given as the source: its report beside it
     table, rows = load_table(source, runs_file, upload, given_columns(columns))
     if out is None:

@@ -144,6 +144,13 @@ def held_out_error(pred_R: np.ndarray, loss_R: np.ndarray) -> HeldOutError:
                         max_abs_rel=float(np.max(np.abs(rel_R))))
 
 
+def check_cutoff(cutoff: float) -> None:
+    """ConfigError unless `cutoff` (N or C, the held-out comparison's) is a number > 0: `sweep report`
+    took --cutoff -3 and said so only among the skipped analyses, after every fit."""
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.number)) or not cutoff > 0:
+        raise ConfigError(f"cutoff={cutoff!r}: accepted is a number > 0 (parameters or FLOPs)")
+
+
 def compare_laws(N, tokens, loss, *, cutoff: float, by: str = "n_params",
                  laws: tuple[str, ...] = COMPARED_LAWS, flops=None,
                  names=None) -> LawComparison:
@@ -154,8 +161,7 @@ def compare_laws(N, tokens, loss, *, cutoff: float, by: str = "n_params",
     N_R, tokens_R, loss_R = run_arrays(N, tokens, loss)
     if by not in ("n_params", "flops"):
         raise ConfigError(f"by={by!r}: accepted are 'n_params' and 'flops'")
-    if not isinstance(cutoff, (int, float, np.number)) or not cutoff > 0:
-        raise ConfigError(f"cutoff={cutoff!r}: accepted is a number > 0 (parameters or FLOPs)")
+    check_cutoff(cutoff)
     flops_R = training_flops(N_R, tokens_R) if flops is None else np.asarray(flops, dtype=np.float64)
     if flops_R.shape != N_R.shape or not (np.isfinite(flops_R) & (flops_R > 0)).all():
         raise ConfigError(f"flops: accepted is one finite number > 0 per run ({N_R.size}); got shape "

@@ -40,7 +40,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit.curves import Curves
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.law_bootstrap import check_bootstrap_args
+from sweep.fit.law_comparison import check_cutoff
 from sweep.fit.points import law_scatter, loss_rises, noise_to_dict, point_table, seed_spread
 from sweep.fit.table import RunsTable, validate
 from sweep.jsonable import jsonable
@@ -167,6 +167,7 @@ def fit_law(law: str, table: RunsTable, *, curves: Curves | None = None, bootstr
                    fix=fix, bootstrap_method=bootstrap_method)
     if recipe == ALL_RECIPES and law in LAWS and law != "crossover":  # crossover takes every recipe anyway
         _check_law(law, fix, bootstrap, compute)
+        _check_cutoff_and_by(law, cutoff, by)
         table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
         labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []
         return _fit_each_recipe(law, table, _head(law, table, min_tokens_per_param), labels, **options)
@@ -185,6 +186,23 @@ def _check_law(law: str, fix: Any, bootstrap: int = 0, compute: float | None = N
     if fix and law not in ("chinchilla", "subscaling"):
         raise ConfigError(f"--fix with --law {law}: parameters are held only in the chinchilla and subscaling "
                           "fits; accepted: --law chinchilla or --law subscaling")
+
+
+BY_OF_LAW = {"compare": ("n_params", "flops"), "lr": ("n_params", "flops", "cell"),
+             "batch": ("n_params", "flops", "cell")}  # the laws that take --by, and its values each accepts
+
+
+def _check_cutoff_and_by(law: str, cutoff: float | None, by: str | None) -> None:
+    """--cutoff is the held-out comparison's, --by its and the lr / batch laws': given to another law
+    they were ignored without a word."""
+    if cutoff is not None and law != "compare":
+        raise ConfigError(f"--cutoff {cutoff:g} with --law {law}: the cutoff is --law compare's (fit below it, "
+                          "predict above); give --law compare, or leave --cutoff out")
+    if cutoff is not None:
+        check_cutoff(cutoff)
+    if by is not None and by not in BY_OF_LAW.get(law, ()):
+        takes = "; ".join(f"--law {name}: {', '.join(values)}" for name, values in BY_OF_LAW.items())
+        raise ConfigError(f"--by {by} with --law {law}: accepted are {takes}")
 
 
 def _head(law: str, table: RunsTable, min_tokens_per_param: float | None) -> dict[str, Any]:
@@ -222,6 +240,7 @@ def fit_result(law: str, table: RunsTable, *, curves: Curves | None = None, boot
     seed = fit_defaults().seed if seed is None else seed
 
     _check_law(law, fix, bootstrap, compute)
+    _check_cutoff_and_by(law, cutoff, by)
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, f"--law {law}")
     head = _head(law, table, min_tokens_per_param)
     labels = sorted({r for r in table.recipe if r is not None}) if table.recipe is not None else []

@@ -71,6 +71,7 @@ from sweep.errors import ConfigError
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.findings import assess_findings
 from sweep.fit.law_bootstrap import check_bootstrap_args, check_bootstrap_method
+from sweep.fit.law_comparison import check_cutoff
 from sweep.fit.laws import bootstrap_to_dict, comparison_to_dict, crossovers_to_dict, fit_to_dict, truth_to_dict
 from sweep.fit.parametric import PROGRESS_DELAY_S
 from sweep.fit.predict import RunPrediction, summarize
@@ -125,6 +126,8 @@ def write_report(table: RunsTable, out_dir: str | Path, *, curves: Curves | None
     seed = fit_defaults().seed if seed is None else seed
     table = validate(table.with_min_tokens_per_param(min_tokens_per_param), 1, "a report")
     check_bootstrap_args(bootstrap_resamples, fit_defaults().level)
+    if cutoff is not None:
+        check_cutoff(cutoff)
     if compute is not None and not (math.isfinite(compute) and compute > 0):
         raise ConfigError(f"compute={compute!r}: accepted is a number of FLOPs > 0")
     if bootstrap_method is not None:
