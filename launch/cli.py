@@ -34,7 +34,7 @@ from launch.commands.demo import demo, experiment
 from launch.commands.fit import fit
 from launch.commands.plan import plan
 from launch.commands.predict import predict
-from launch.commands.prepare import prepare
+from launch.commands.prepare import SLURM_TIME_MIN, prepare
 from launch.commands.printing import error_console, styled
 from launch.commands.report import report
 from launch.commands.status import status
@@ -151,7 +151,7 @@ def build_parser(defaults: FitDefaults) -> tuple[argparse.ArgumentParser, Any]:
     r.add_argument("--workers", type=int, default=1, help="tokenizer processes (one unit, a data file, each)")
     r.add_argument("--slurm", action="store_true",
                    help="run as one Slurm CPU job with the overrides' hydra/launcher=slurm settings")
-    r.add_argument("--time-min", type=int, default=1440, help="time limit of the --slurm job, minutes")
+    r.add_argument("--time-min", type=int, help=f"time limit of the --slurm job, minutes (default {SLURM_TIME_MIN})")
     r.add_argument("--wait", action="store_true", help="with --slurm: wait for the job and print its summary")
     s = sub.add_parser("status", help="table of the runs in a sweep folder or a W&B group")
     s.add_argument("sweep", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP")

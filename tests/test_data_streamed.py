@@ -252,3 +252,15 @@ def test_the_synthetic_source_records_its_true_entropy_and_prepare_shows_its_pro
     assert corpus.manifest["n_units"] is None and corpus.eos_id == 63
     train = corpus.train_tokens()[np.arange(corpus.n_train_tokens)]
     assert train.max() < 64 and (train == 63).sum() == corpus.manifest["n_train_documents"]
+
+
+def test_workers_past_twice_the_usable_cores_are_one_error(monkeypatch):
+    """Was: --workers 64 on 2 cores not done in 120 s (1 worker: 13 s), a process and a tokenizer each."""
+    from sweep.data import streamed
+
+    monkeypatch.setattr(streamed, "usable_cores", lambda: 2)
+    for workers in (0, 5, 100000, 2.5):
+        with pytest.raises(ConfigError, match=rf"^--workers {workers}: accepted is a whole number from 1 to 4 "
+                                              r"\(2 per core of the 2"):
+            streamed.check_workers(workers)
+    streamed.check_workers(4)
