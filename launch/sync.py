@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from sweep.errors import ConfigError
-from sweep.rundir import iter_run_dirs
+from sweep.rundir import iter_run_dirs, no_run_folders
 
 OFFLINE_GLOB = "offline-run-*"
 LOG_NAME = "sweep-sync.log"
@@ -94,10 +94,14 @@ class SyncSummary:
 def find_uploads(sweep_dir: Path) -> list[Upload]:
     """Every W&B run with offline attempts in the sweep folder: each run folder's, and those in
     the sweep folder's own `wandb/` (reports), one upload per W&B run id."""
-    if not sweep_dir.is_dir():
-        raise ConfigError(f"sweep folder {sweep_dir} does not exist")
+    if not sweep_dir.is_dir():  # a file was "does not exist"
+        raise ConfigError(f"{sweep_dir} {'is a file' if sweep_dir.exists() else 'does not exist'}; accepted: a sweep "
+                          "folder (the out_dir of a sweep, holding its run folders)")
+    runs = list(iter_run_dirs(sweep_dir))
+    if not runs and not (sweep_dir / "wandb").is_dir():  # was "0 synced", rc 0, where status and fit refuse it
+        raise ConfigError(no_run_folders(sweep_dir))
     uploads = []
-    for run in iter_run_dirs(sweep_dir):
+    for run in runs:
         attempts = sorted((run.path / "wandb").glob(OFFLINE_GLOB), key=start_key)
         if attempts:
             uploads.append(Upload(run.path.name, attempts, held=run.holder() is not None))

@@ -41,3 +41,11 @@ def test_sync_takes_its_jobs_and_time_limit_from_conf_and_says_a_run_still_train
     assert "d64-l2-aaaa1111: skipped" in out
     assert f"{tmp_path}: 0 synced, 1 skipped, 1 held, 0 failed W&B runs" in out
     assert "held: d96-l2-bbbb2222 is still training; sync it when it stops" in out
+
+
+def test_a_sweep_without_offline_runs_says_there_is_nothing_to_sync(tmp_path, capsys):
+    """Was: "0 synced, 0 failed W&B runs", as if uploads had been tried."""
+    (tmp_path / "d64-l2-aaaa1111").mkdir()
+    (tmp_path / "d64-l2-aaaa1111" / "config.yaml").write_text("seed: 0\n")
+    assert sync(tmp_path, None) == 0
+    assert "nothing to sync: no run holds an offline W&B run" in capsys.readouterr().out

@@ -106,8 +106,18 @@ def test_every_offline_run_of_a_sweep_is_found_with_its_attempts_in_order_of_sta
     assert names(uploads["d64-l2-aaaa1111"].attempts) == [
         "offline-run-20260101_120000-aaaa1111", "offline-run-20260102_030405-aaaa1111",
         "offline-run-20260103_000000-aaaa1111"]
-    with pytest.raises(ConfigError, match="sweep folder .*nowhere does not exist"):
+    with pytest.raises(ConfigError, match="nowhere does not exist; accepted: a sweep folder"):
         find_uploads(sweep / "nowhere")
+
+
+def test_a_file_or_a_folder_without_runs_is_one_error_saying_which(tmp_path):
+    """Was: "sweep folder afile does not exist" for a file, and "0 synced" (rc 0) for an empty folder."""
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="afile is a file; accepted: a sweep folder"):
+        find_uploads(tmp_path / "afile")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="empty holds no run folders"):
+        find_uploads(tmp_path / "empty")
 
 
 def test_runs_upload_in_parallel_each_runs_attempts_one_after_the_other_in_order(sweep, fake_wandb_sync):

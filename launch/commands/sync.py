@@ -21,6 +21,10 @@ def sync(source: Path, jobs: int | None) -> int:
         console.print(f"[{done}/{total}] {result.label}: {result.outcome}{attempts}", highlight=False)
 
     summary = sync_sweep(source, jobs, on_result=progress, timeout_s=defaults["timeout_s"])
+    if not summary.results:
+        console.print(f"{source}: nothing to sync: no run holds an offline W&B run (wandb/offline-run-*; runs "
+                      "logged online or with logger=none have none)", highlight=False)
+        return 0
     console.print(f"{source}: {summary.line()} W&B runs", highlight=False)
     for result in summary.of("held"):
         console.print(f"held: {result.label} is still training; sync it when it stops", highlight=False)
