@@ -303,3 +303,15 @@ def test_more_candidates_than_can_be_scored_at_once_is_one_clear_error(monkeypat
                                           r"\(suggest_max_candidates in conf/fit.yaml\): give fewer values with --candidates"):
         choose(rng.normal(size=(50, 2)), rng.normal(size=(50, 4)), np.ones(4), 1e-4, count=1)
     assert len(choose(rng.normal(size=(50, 2)), rng.normal(size=(50, 3)), np.ones(3), 1e-4, count=1).picked) == 1
+
+
+def test_a_count_over_the_candidates_is_said_as_the_runs_it_can_propose(laws):
+    """Was: "removed by 100000 runs" above 12 runs proposed."""
+    candidates = small_and_large()
+    choice = choose(*samples(laws, candidates), [c.flops for c in candidates], 1e-4, count=100000)
+    n = len(candidates)
+    assert len(choice.picked) <= n
+    assert choice.criterion == (f"the most of the targets' variance removed by {n} runs (every candidate: --count "
+                                f"100000 asks for more than the {n})")
+    assert choose(*samples(laws, candidates), [c.flops for c in candidates], 1e-4, count=2).criterion == \
+        "the most of the targets' variance removed by 2 runs"

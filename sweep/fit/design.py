@@ -200,6 +200,14 @@ def check_cost_exponent(cost_exponent: float) -> float:
     return float(cost_exponent)
 
 
+def _count_criterion(count: int, n_candidates: int) -> str:
+    """How a set of `count` runs is chosen, said of the runs it can hold: --count 100000 of 12
+    candidates was "removed by 100000 runs" above 12 proposals."""
+    runs = min(count, n_candidates)
+    every = f" (every candidate: --count {count} asks for more than the {n_candidates})" if count > n_candidates else ""
+    return f"the most of the targets' variance removed by {runs} run{'s' * (runs != 1)}{every}"
+
+
 def choose(target_QxY: np.ndarray, candidate_QxU: np.ndarray, cost_U: np.ndarray, noise_var: float, *,
            count: int | None = None, budget: float | None = None,
            targets: Sequence[str] = TARGETS, cost_exponent: float | None = None) -> Choice:
@@ -218,7 +226,7 @@ def choose(target_QxY: np.ndarray, candidate_QxU: np.ndarray, cost_U: np.ndarray
     cov_ZxZ = clipped_covariance(np.concatenate([target_QxY, candidate_QxU], axis=1))
     var0_Y = np.diag(cov_ZxZ)[:n_targets].copy()
     if budget is None:  # `count` runs, whatever they cost
-        criterion = f"the most of the targets' variance removed by {count} run{'s' * (count != 1)}"
+        criterion = _count_criterion(count, candidate_QxU.shape[1])
         picked, gain, var_Y = _greedy(cov_ZxZ, var0_Y, cost_U, noise_var, count, None, cost_exponent=0.0)
     else:
         criterion = f"the most of the targets' variance removed per FLOPs^{p:g}, within the budget"
