@@ -208,3 +208,21 @@ def test_a_sweep_folder_s_proposal_trains_into_that_folder_from_wherever_it_is_p
     assert in_sweep_folder(["model.d=64", "out_dir=runs/demo"], "runs/demo") == [
         "model.d=64", f"out_dir={tmp_path / 'runs' / 'demo'}"]
     assert in_sweep_folder(["model.d=64"], "wandb:team/project/group") == ["model.d=64"]
+
+
+def test_suggest_names_a_runs_state_as_sweep_fit_does(tmp_path, capsys, monkeypatch):
+    """Was: on two Slurm-cancelled runs `sweep fit` said "2 cancelled left out", `sweep suggest` "2 pending"
+    (it read the folders without Slurm's state)."""
+    import launch.queue
+    from sweep.config import to_typed
+    from sweep.rundir import RunDir
+    from tests.helpers import TINY, compose_config
+
+    cfg = to_typed(compose_config(*TINY, f"out_dir={tmp_path}"))
+    RunDir.for_config(cfg).write_config(cfg)  # never started: its folder alone says pending
+    monkeypatch.setattr(launch.queue, "attach_queue_state",
+                        lambda rows, sweep_dir: [row.update(status="cancelled") for row in rows])
+    for command in (["fit"], ["suggest", "--target-compute", "1e15"], ["suggest", "--replay"]):
+        where = len(command) if command[-1] == "--replay" else 1
+        assert main([*command[:where], str(tmp_path), *command[where:]]) == 2
+        assert "(1 cancelled left out;" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from typing import Sequence
 from rich.table import Table
 
 from launch.commands.conf_tree import conf_file
-from launch.commands.fit import given_columns
+from launch.commands.fit import given_columns, load_table
 from launch.commands.printing import console, num
 from sweep.errors import ConfigError
 
@@ -77,14 +77,13 @@ def suggest(source: str, target_compute: float | None, law: str, budget: float |
     from sweep.fit.candidates import candidate_set
     from sweep.fit.suggest import suggest as propose
     from sweep.fit.runs_file import is_table_file
-    from sweep.fit.table import load_runs_table
     from sweep.jsonable import jsonable
 
     if target_compute is None:
         raise ConfigError("--target-compute C is required (FLOPs, e.g. 1e21), unless --replay TABLE is given")
     if count is not None and count < 1:
         raise ConfigError(f"--count {count}: accepted is a whole number >= 1")
-    table = load_runs_table(source, columns).only_recipe(recipe, "a suggestion fits")
+    table = load_table(source, None, columns=columns)[0].only_recipe(recipe, "a suggestion fits")  # as sweep fit reads it
     cands = candidate_set(source, candidates_text, table=table if is_table_file(source) else None, recipe=recipe)
     if not cands.candidates:
         raise ConfigError(f"no candidate left: each of the {cands.left_out} points was left out, e.g. "
@@ -218,10 +217,9 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     """`sweep suggest --replay TABLE`: would the active choice have reached the table's answer for
     less compute than random, bottom-up grid and spread designs (sweep/fit/replay.py)?"""
     from sweep.fit.replay import DESIGNS, ORACLE, replay as replay_choice
-    from sweep.fit.table import load_runs_table
     from sweep.jsonable import jsonable
 
-    runs = load_runs_table(source, columns)
+    runs = load_table(source, None, columns=columns)[0]  # as sweep fit reads it: Slurm's cancelled, not "pending"
     result = replay_choice(runs, law=law, growth=growth, count=count, holdout=holdout, seed=seed,
                            resamples=bootstrap, recipe=recipe)  # None: conf/fit.yaml's replay_* defaults
     if as_json:
