@@ -23,7 +23,7 @@ from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.budget import Budget, compute_budget
-from sweep.config import (TrainConfig, check_key, check_not_null, check_not_section, section_keys, to_typed,
+from sweep.config import (TrainConfig, check_bool, check_key, check_not_null, check_not_section, section_keys, to_typed,
                           validate)
 from sweep.data.checks import check_data
 from sweep.errors import ConfigError, DamagedFile
@@ -282,6 +282,7 @@ def check_override_keys(overrides: Iterable[str]) -> None:
                 and "/" not in key and not (CONF_DIR / key).is_dir()):
             check_key(key)
             check_not_section(key, override.split("=", 1)[1])
+            check_bool(key, override.split("=", 1)[1])
             if override.split("=", 1)[1].strip() == "null":
                 check_not_null(key)
         elif "=" in override and (CONF_DIR / key).is_dir() and override.split("=", 1)[1].strip() in ("null", ""):

@@ -311,14 +311,32 @@ def check_not_section(key: str, value: str) -> None:
 def check_not_null(key: str) -> None:
     """ConfigError for `key=null` where the schema's field takes a value (was OmegaConf's "field
     'model.d' is not Optional"); `key` is a schema key naming a setting (check_not_section first)."""
+    kind = _setting_type(key)
+    if "Optional" not in kind and "None" not in kind:
+        raise ConfigError(f"{key}=null: {key} takes a value ({kind}); null is accepted only by settings that may be "
+                          "left unset")
+
+
+def check_bool(key: str, value: str) -> None:
+    """ConfigError for `key=value` where the schema's field is true or false and `value` is neither
+    (nor null where the field may be unset): OmegaConf took `early_stop.enabled=2` (any whole number
+    but 0, and yes / on) as true, where `maybe` was refused. A sweep's values are checked one by one
+    (its points); `key` is a schema key naming a setting (check_not_section first)."""
+    kind = _setting_type(key)
+    word = value.strip().lower()
+    if kind.replace("Optional[", "").rstrip("]") != "bool" or word in ("true", "false") or "," in word \
+            or "(" in word or word.startswith("${") or (word == "null" and "Optional" in kind):
+        return
+    raise ConfigError(f"{key}={value}: accepted is true or false" + (", or null" if "Optional" in kind else ""))
+
+
+def _setting_type(key: str) -> str:
+    """The schema's type of the setting `key` names, as written (`bool`, `Optional[int]`)."""
     section: Any = TrainConfig
     *sections, leaf = key.split(".")
     for part in sections:
         section = _field_types(section)[part]
-    kind = str(next(f.type for f in dataclasses.fields(section) if f.name == leaf))
-    if "Optional" not in kind and "None" not in kind:
-        raise ConfigError(f"{key}=null: {key} takes a value ({kind}); null is accepted only by settings that may be "
-                          "left unset")
+    return str(next(f.type for f in dataclasses.fields(section) if f.name == leaf))
 
 
 def _field_types(cls: type) -> dict[str, Any]:

@@ -138,3 +138,17 @@ def test_early_stop_resamples_past_max_resamples_is_refused_before_any_run():
                                           r"at most 10000"):
         validate(cfg)
     validate(to_typed(compose_config("early_stop.resamples=10000")))
+
+
+@pytest.mark.parametrize("key, value, accepted", [
+    ("early_stop.enabled", "2", "true or false"), ("budget.count_embedding", "yes", "true or false"),
+    ("train.compile", "1", "true or false, or null")])
+def test_a_true_or_false_setting_takes_only_true_or_false(key, value, accepted):
+    """Was: early_stop.enabled=2 taken as true (OmegaConf: any whole number but 0), where maybe was refused."""
+    from sweep.config import check_bool
+
+    with pytest.raises(ConfigError, match=f"^{key}={value}: accepted is {accepted}$"):
+        check_bool(key, value)
+    for fine in ("true", "False", "true,false"):
+        check_bool(key, fine)
+    check_bool("model.d", "2")

@@ -479,3 +479,11 @@ def test_every_run_a_local_sweep_will_train_is_listed_pending_from_its_start(tmp
         sweep_with(local_launcher(LocalLauncher, tmp_path), tmp_path, "model.d=16,32", "seed=range(0,2)")
     rows = load_runs(tmp_path)
     assert len(rows) == 4 and {r["status"] for r in rows} == {"pending"}  # was: folders of overrides.yaml, no row
+
+
+def test_a_true_or_false_setting_given_a_number_is_refused_at_each_point(tmp_path):
+    """Was: early_stop.enabled=2 planned as early stopping on (OmegaConf took it as true)."""
+    with pytest.raises(ConfigError, match="early_stop.enabled=2: accepted is true or false"):
+        compose_grid(["early_stop.enabled=true,2", "model.d=16", f"out_dir={tmp_path}"], "demo")
+    with pytest.raises(ConfigError, match="early_stop.enabled=2: accepted is true or false"):
+        compose_grid(["early_stop.enabled=2", "model.d=16", f"out_dir={tmp_path}"], "demo")
