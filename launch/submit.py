@@ -390,34 +390,33 @@ WSD_KEYS = tuple(f"optim.{k}" for k in WSD_ONLY if k != "schedule")  # read by o
 def unused_wsd_keys(planned: Sequence[PlannedRun]) -> list[str]:
     """A note where runs of optim.schedule=cosine were given a wsd key on the command line: it changes
     nothing there (the run is the default's, the same folder), which was said nowhere."""
-    given: dict[str, int] = {}
-    for point in _points(planned):
-        if point.cfg.optim.schedule is Schedule.cosine:
-            for override in point.overrides:
-                if override.lstrip("+").split("=", 1)[0] in WSD_KEYS:
-                    given[override.lstrip("+")] = given.get(override.lstrip("+"), 0) + 1
-    if not given:
-        return []
-    shown = ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
+    shown = overrides_unread(planned, lambda point: point.cfg.optim.schedule is Schedule.cosine,
+                             lambda key: key in WSD_KEYS)
     return [f"note: {shown}: read by optim.schedule=wsd alone; with cosine it changes nothing (the run is the "
-            "default's); add optim.schedule=wsd for a cooldown"]
+            "default's); add optim.schedule=wsd for a cooldown"] if shown else []
 
 
 def unused_early_stop_keys(planned: Sequence[PlannedRun]) -> list[str]:
     """A note where runs without early_stop.enabled=true were given another early_stop key on the
     command line: it changes nothing (`early_stop.fraction=0.9` alone planned plain runs, unsaid)."""
+    shown = overrides_unread(planned, lambda point: not point.cfg.early_stop.enabled,
+                             lambda key: key.startswith("early_stop.") and key != "early_stop.enabled")
+    return [f"note: {shown}: read with early_stop.enabled=true alone; without it every run trains to its end "
+            "(add early_stop.enabled=true to early-stop the grid)"] if shown else []
+
+
+def overrides_unread(planned: Sequence[PlannedRun], unread_at: Callable[[GridPoint], bool],
+                     is_key: Callable[[str], bool]) -> str:
+    """'KEY=VALUE (2 runs), ...': the command line's overrides of the keys `is_key` names, given to
+    points where `unread_at` says nothing reads them; '' where there are none."""
     given: dict[str, int] = {}
     for point in _points(planned):
-        if not point.cfg.early_stop.enabled:
+        if unread_at(point):
             for override in point.overrides:
-                key = override.lstrip("+").split("=", 1)[0]
-                if key.startswith("early_stop.") and key != "early_stop.enabled":
-                    given[override.lstrip("+")] = given.get(override.lstrip("+"), 0) + 1
-    if not given:
-        return []
-    shown = ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
-    return [f"note: {shown}: read with early_stop.enabled=true alone; without it every run trains to its end "
-            "(add early_stop.enabled=true to early-stop the grid)"]
+                override = override.lstrip("+")
+                if is_key(override.split("=", 1)[0]):
+                    given[override] = given.get(override, 0) + 1
+    return ", ".join(f"{o} ({n} run{'s' * (n != 1)})" for o, n in given.items())
 
 
 def runs_without_a_decision_step(planned: Sequence[PlannedRun]) -> list[str]:
