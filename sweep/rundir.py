@@ -56,7 +56,8 @@ import yaml
 
 from sweep.config import TrainConfig, to_plain
 from sweep.errors import ConfigError, DamagedFile
-from sweep.record import FINISHED, STATUSES, legacy_run_name_prefix, run_name_prefix, run_status, settings_prefixes
+from sweep.record import (COMPLETE, FINISHED, STATUSES, STOPPED_EARLY, TRUNK, legacy_run_name_prefix, run_name_prefix,
+                          run_status, settings_prefixes)
 from sweep.storage import atomic_write, tail_lines, write_failed
 
 log = logging.getLogger("sweep.rundir")
@@ -402,6 +403,9 @@ class RunDir:
         for key in NUMERIC_RESULT_KEYS:  # what the tables and fits read as numbers: "abc" was a traceback
             if result.get(key) is not None and not _is_number(result[key]):
                 raise DamagedFile(self.result_file, f"{key} = {result[key]!r} is not a number", RESUME_REMEDY)
+        problem = result_contradiction(result)
+        if problem is not None:
+            raise DamagedFile(self.result_file, problem, RESUME_REMEDY)
         return result
 
     def state(self) -> str:
@@ -462,6 +466,31 @@ class RunDir:
         """Replace metrics.jsonl with `records`, all at once (a ladder branch starts with its
         trunk's)."""
         atomic_write(self.metrics_file, "".join(json.dumps(_finite(r)) + "\n" for r in records))
+
+
+def result_contradiction(result: dict[str, Any]) -> str | None:
+    """What a result.json says against itself, read alike by every command (its numbers checked
+    first): `complete` short of its steps (hand-edited, or a bug: status, the fits and the report
+    took its loss there for the run's final one), an `early_stop` decision that is no object, or a
+    stopped run whose decision holds the prediction its result lacks (status showed it as none)."""
+    done, steps = result.get("steps_done"), result.get("steps")
+    if (result["status"] == COMPLETE and result.get("role") != TRUNK  # a trunk ends at its cooldown start
+            and done is not None and steps is not None and done < steps):
+        return (f"status complete, but steps_done {done:g} is below its steps {steps:g} (a complete run "
+                "trained them all)")
+    decision = result.get("early_stop")
+    if decision is not None and not isinstance(decision, dict):
+        return f"early_stop = {_clipped(decision)} is not an early-stopping decision (an object)"
+    if (result["status"] == STOPPED_EARLY and result.get("predicted_final_eval_loss") is None
+            and decision is not None and decision.get("predicted") is not None):
+        return (f"status stopped_early without its predicted_final_eval_loss, which its early_stop decision "
+                f"holds ({_clipped(decision['predicted'])})")
+    return None
+
+
+def _clipped(value: Any, chars: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= chars else shown[:chars] + "..."
 
 
 def read_json_object(path: Path, remedy: str) -> dict[str, Any]:

@@ -130,6 +130,11 @@ def test_temporaries_of_kept_checkpoints_are_stale_temporaries_too(tmp_path):
     ('{"status": "running"}', "status 'running' is not one of"),
     ('{"status": "complete", "final_eval_loss": "abc"}', "final_eval_loss = 'abc' is not a number"),  # a traceback
     ('{"status": "complete", "n_params": true}', "n_params = True is not a number"),
+    ('{"status": "complete", "steps": 140, "steps_done": 35}',  # was read as complete, its loss at 35 as final
+     "status complete, but steps_done 35 is below its steps 140 (a complete run trained them all)"),
+    ('{"status": "stopped_early", "early_stop": "garbage"}', "early_stop = 'garbage' is not an early-stopping decision"),
+    ('{"status": "stopped_early", "early_stop": {"predicted": 5.3884}}',  # was shown as "predicted final eval loss -"
+     "status stopped_early without its predicted_final_eval_loss, which its early_stop decision holds (5.3884)"),
 ])
 def test_a_damaged_result_is_one_error_naming_the_file_and_the_fix(tmp_path, text, problem):
     run = RunDir(tmp_path / "r")
@@ -141,6 +146,17 @@ def test_a_damaged_result_is_one_error_naming_the_file_and_the_fix(tmp_path, tex
     assert isinstance(caught.value, ConfigError) and "\n" not in message
     assert message.startswith(f"{run.result_file}: ") and problem in message
     assert "delete it and re-run the command" in message
+
+
+def test_a_result_that_ended_short_of_its_steps_for_a_reason_it_says_is_not_damaged(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    for result in ({"status": "complete", "role": "trunk", "steps": 130, "steps_done": 65},  # its cooldown start
+                   {"status": "diverged", "steps": 140, "steps_done": 12},
+                   {"status": "stopped_early", "steps": 140, "steps_done": 35, "early_stop": {"action": "stop"}},
+                   {"status": "complete", "steps": 140, "steps_done": 140}, {"status": "complete"}):
+        run.write_result(result)
+        assert run.read_result() == result
 
 
 @pytest.mark.parametrize("text, problem", [
