@@ -40,11 +40,12 @@ from typing import Sequence
 
 from launch.grid import GridPoint
 from sweep.config import TrainConfig
-from sweep.early_stop import decided_past, decision_steps, early_stopped_groups, is_settled
+from sweep.early_stop import decision_steps, early_stopped_groups, is_settled
 from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, segment_ends, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
-from sweep.rundir import RunDir, last_step, size_key
+from sweep.run.checkpoint import saved_at_or_past
+from sweep.rundir import RunDir, size_key
 
 RUN, SEGMENT, PROBE, RUNG, REST = "run", "segment", "probe", "rung", "rest"  # a Job's kind, beside BRANCH
 PARTIAL = (SEGMENT, PROBE, RUNG)  # kinds that train part of a run and leave it to a later job
@@ -121,16 +122,17 @@ class Job:
 
 
 def probe_done(point: GridPoint, step: int) -> bool:
-    """Whether a run is past its decision step P = `step`: its group has decided it there or
-    later, or it is finished or stopped, or its metrics.jsonl's last record is at P or later
-    (train() logs a record at every log step, and P is one). Raises DamagedFile when its
-    decisions file or result cannot be read."""
+    """Whether a run is past its decision step P = `step`: it is finished or stopped, or its
+    checkpoint is at P or later (saved after its metrics record at P: a probe whose checkpoint write
+    failed, on a full disk, is not done, and runs again; its group's decision, even one taken, needs
+    the checkpoint to stop the run at, or to go on from). Raises DamagedFile when its result cannot
+    be read."""
     state = point.state()
     if state == DAMAGED:
         return False
-    if state in FINISHED or state == STOPPED_EARLY or decided_past(point.cfg, step):
+    if state in FINISHED or state == STOPPED_EARLY:
         return True
-    return last_step(point.run.metrics_file) >= step
+    return saved_at_or_past(point.run.checkpoint_file, step)
 
 
 def job_plan(grid: Sequence[GridPoint]) -> list[Job]:

@@ -3,6 +3,8 @@ groups (which jobs, which waits for which, what each really spends), without run
 
 import json
 
+import torch
+
 from launch.grid import compose_grid
 from launch.jobs import BRANCH, PROBE, REST, RUN, RUNG, SEGMENT, job_plan
 from sweep.early_stop import CONTINUE, STOP, MemberDecision, decision_steps, decisions_file, group_key, probe_step
@@ -83,6 +85,12 @@ def early_stop_grid(tmp_path, *more):
                          f"out_dir={tmp_path}", *more])
 
 
+def save_checkpoint_at(point, step):
+    """The run's latest.pt at `step` (what probe_done reads of it)."""
+    point.run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"step": step}, point.run.checkpoint_file)
+
+
 def finish(point, status):
     point.run.path.mkdir(parents=True, exist_ok=True)
     point.run.write_result({"status": status})
@@ -129,7 +137,7 @@ def test_with_again_at_each_member_gets_a_rung_per_later_decision_step_after_all
     assert first[0].label.endswith(f"[rung: steps {p0} -> {p1}]") and first[0].cosine_flops == 0
 
 
-def test_a_rung_is_done_once_its_run_reached_its_end_step_or_was_decided_there_or_stopped(tmp_path):
+def test_a_rung_is_done_once_its_run_saved_its_checkpoint_at_its_end_step_or_stopped(tmp_path):
     grid = early_stop_grid(tmp_path, "early_stop.fraction=0.25", "early_stop.again_at=[0.5]")
     rung = next(j for j in job_plan(grid) if j.kind == RUNG)
     p0, p1 = decision_steps(rung.point.cfg)
@@ -139,7 +147,10 @@ def test_a_rung_is_done_once_its_run_reached_its_end_step_or_was_decided_there_o
     write_decision(action=CONTINUE, rung=0)
     assert not rung.done()  # decided at P0 to go on: not yet at P1
     write_decision(action=CONTINUE, rung=1)
+    assert not rung.done()  # decided at P1, its checkpoint there not saved (a full disk): trained again to P1
+    save_checkpoint_at(rung.point, p1)
     assert rung.done()
+    save_checkpoint_at(rung.point, p0)
     write_decision(action=STOP, rung=0)
     assert not rung.done()  # stopped at P0: the rung's job records the stop (and is done then)
     finish(rung.point, "stopped_early")
@@ -201,24 +212,29 @@ def test_runs_outside_an_early_stopped_group_keep_one_plain_job(tmp_path):
     assert [j.kind for j in job_plan(early_stop_grid(tmp_path, "early_stop.enabled=false"))] == [RUN] * 4
 
 
-def test_a_probe_is_done_once_its_run_logged_its_probe_step_or_its_group_decided_it_or_it_finished(tmp_path):
+def test_a_probe_is_done_once_its_run_saved_its_checkpoint_at_its_probe_step_or_it_finished(tmp_path):
     grid = early_stop_grid(tmp_path)
     probes = [j for j in job_plan(grid) if j.kind == PROBE]
     first, second, third = probes[:3]
     assert not any(j.done() for j in probes)
     run = first.point.run
     run.path.mkdir(parents=True)
-    run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(2, first.last_step, 2)))
-    assert not first.done()  # a record short of P
-    with open(run.metrics_file, "a") as f:
-        f.write(json.dumps({"step": first.last_step}) + "\n")
+    run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(2, first.last_step + 1, 2)))
+    save_checkpoint_at(first.point, first.last_step - 2)
+    assert not first.done()  # a checkpoint short of P
+    assert run.read_metrics()[-1]["step"] == first.last_step  # its record at P is written before its checkpoint:
+    save_checkpoint_at(first.point, first.last_step)  # a checkpoint write that failed there (a full disk) was done
     assert first.done()
     decisions = decisions_file(second.point.cfg)
     decisions.parent.mkdir(parents=True, exist_ok=True)
-    decision = MemberDecision(run=second.point.run.path.name, action=CONTINUE)
+    decision = MemberDecision(run=second.point.run.path.name, action=STOP)
     decisions.write_text(json.dumps({"members": {decision.run: decision.to_dict()}}))
+    assert not second.done()  # decided from its record at P, without its checkpoint: trained again to P first
+    save_checkpoint_at(second.point, second.last_step)
     assert second.done()
     finish(third.point, "diverged")
     assert third.done()
-    decisions.write_text('{"members": ')  # a damaged decisions file: not done, never a traceback
-    assert not second.done()
+    decisions.write_text('{"members": ')  # a damaged decisions file: the rest's decision names it, never a traceback
+    assert second.done()  # was: not done, announced as "probe: steps 0 -> P" for a run at its last step
+    second.point.run.checkpoint_file.write_bytes(b"not a checkpoint")
+    assert not second.done()  # a damaged checkpoint: not done, never a traceback (its load names it)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from launch.local import LocalOptions, Outcome, RunFailed, describe_runs, report_sweep
 from launch.queue import latest_jobs
@@ -292,6 +293,8 @@ class FakeSubmitted:
             elif job.kind in ("probe", "rung"):
                 steps = range(2, job.last_step + 1, 2)
                 run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in steps))
+                run.checkpoint_dir.mkdir(parents=True, exist_ok=True)  # saved after its record at its end step
+                torch.save({"step": job.last_step}, run.checkpoint_file)
             if job.until_step is None and not stopping:
                 run.write_result({"status": "complete"})
         self.stopping = stopping
@@ -509,6 +512,7 @@ def test_an_early_stopped_group_runs_all_its_probes_before_any_rest_and_a_failed
     for point in grid:
         point.run.result_file.unlink()
         point.run.metrics_file.unlink()
+        point.run.checkpoint_file.unlink(missing_ok=True)  # a probe is done by its checkpoint at P
     _, started, outcomes = run_fake_early_stop(tmp_path, monkeypatch, failing_probe=grid[2].run.path)
     assert [o.result["status"] for o in outcomes[:2]] == ["complete", "complete"]  # the other group goes on
     assert isinstance(outcomes[2].error.__cause__, RuntimeError) and outcomes[3].result["status"] == "cancelled"
@@ -557,6 +561,7 @@ def test_a_run_stopped_at_a_rung_trains_no_further_and_its_group_goes_on(tmp_pat
     for point in grid:
         point.run.result_file.unlink()
         point.run.metrics_file.unlink()
+        point.run.checkpoint_file.unlink(missing_ok=True)  # a probe is done by its checkpoint at P
     floor = compose_grid([*EARLY_STOP, "early_stop.fraction=0.25", "early_stop.again_at=[0.5,0.75]",
                           "early_stop.floor=auto", f"out_dir={tmp_path / 'sweep'}"])
     stopped = floor[3].run.path  # with early_stop.floor the d16 runs are the d32 runs' references: they train whole

@@ -22,6 +22,7 @@ import sweep.run.loop as train_module
 from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.results import load_runs
 from sweep.rundir import RunDir
+from sweep.budget import compute_budget
 from sweep.config import to_typed
 from sweep.run.loop import RunInterrupted, evaluate, train
 from tests.helpers import TINY, HostReads, StopAtStep, compose_config, node_lost_at, train_until_sigusr2
@@ -529,6 +530,46 @@ def test_an_early_stopped_run_stops_at_its_probe_step_with_its_checkpoint_and_no
     assert train(cfg, until_step=40)["step"] == 40  # again: nothing to do
     with pytest.raises(ValueError, match="only a ladder's trunk or an early-stopped run"):
         train(tiny_config(), until_step=40)
+
+
+def decide_stop(cfg, step: int) -> None:
+    """The run's budget group decided it stopped at `step` (its decisions file, as decide_group writes it)."""
+    from sweep.early_stop import STOP, MemberDecision, decisions_file
+
+    run = RunDir.for_config(cfg)
+    decision = MemberDecision(run=run.path.name, action=STOP, predicted=5.0, interval=(4.9, 5.1),
+                              predicted_at_step=step, steps=compute_budget(cfg).steps, reason="worse than the best")
+    decisions_file(cfg).parent.mkdir(parents=True, exist_ok=True)
+    decisions_file(cfg).write_text(json.dumps({"members": {run.path.name: decision.to_dict()}}))
+
+
+def test_a_probe_whose_checkpoint_write_failed_trains_again_to_its_probe_step_where_its_stop_is_then_recorded(
+        tiny_config, monkeypatch):
+    """Its metrics record at P is written before its checkpoint: a full disk at the checkpoint left
+    the record, and the probe counted done; the group then stopped it and found no checkpoint."""
+    import launch.jobs
+    from sweep.run.checkpoint import checkpoint_step
+
+    cfg = tiny_config(*EARLY_STOP)
+    run = RunDir.for_config(cfg)
+
+    def disk_full(obj, f, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", disk_full)
+        with pytest.raises(StorageError, match="No space left on device"):
+            train(cfg, until_step=40)
+    assert run.read_metrics()[-1]["step"] == 40 and not run.checkpoint_file.exists()
+    point = type("Point", (), {"cfg": cfg, "run": run, "state": lambda self: run.state()})()
+    assert not launch.jobs.probe_done(point, 40)  # was: done, its metrics.jsonl at P
+    decide_stop(cfg, 40)  # its group decided from its record at P
+
+    assert train(cfg, until_step=40)["step"] == 40  # was: "decided at or past step 40: nothing to do"
+    assert checkpoint_step(run.checkpoint_file) == 40 and launch.jobs.probe_done(point, 40)
+    assert [m["step"] for m in run.read_metrics()] == list(range(2, 41, 2))  # trained again, once each
+    stopped = train(cfg)  # was: "its checkpoint is gone; set early_stop.enabled=false to train it from the start"
+    assert stopped["status"] == "stopped_early" and stopped["steps_done"] == 40
 
 
 def test_with_early_stopping_on_every_run_evaluates_at_its_probe_step_and_the_log_steps_either_side(

@@ -106,6 +106,16 @@ def checkpoint_step(path: Path) -> int | None:
                           "away to restart the run from step 0") from err
 
 
+def saved_at_or_past(path: Path, step: int) -> bool:
+    """Whether a checkpoint at `step` or later is at `path` (a readable one: a damaged one is not, and
+    its run's next load says so)."""
+    try:
+        saved = checkpoint_step(path)
+    except ConfigError:
+        return False
+    return saved is not None and saved >= step
+
+
 def damaged_record(path: Path) -> str | None:
     """The first record of the checkpoint (a zip archive, as torch.save writes it) whose bytes do not match
     the CRC-32 written with them, or None. torch.load does not check them: a checkpoint garbled in place (same

@@ -47,7 +47,8 @@ from model import Transformer
 from model.arithmetic import flops_per_token
 from sweep.run import distributed, progress
 from sweep.budget import Budget, compute_budget, model_shape
-from sweep.run.checkpoint import check_room_for_checkpoint, checkpoint_step, load_checkpoint, save_checkpoint
+from sweep.run.checkpoint import (check_room_for_checkpoint, checkpoint_step, load_checkpoint, save_checkpoint,
+                                  saved_at_or_past)
 from sweep.config import TrainConfig, to_typed, validate
 from sweep.errors import ConfigError, StorageError
 from sweep.data import TrainReader, eval_batches
@@ -57,8 +58,8 @@ from sweep.data.prefetch import Prefetcher
 from sweep.run.device import Placement, resolve_placement
 from sweep.run.distributed import World, world_from_env
 from sweep.run.optim import build_optimizer, lr_at
-from sweep.early_stop import (STOP, MemberDecision, decided_past, decision_for, is_settled, probe_eval_steps,
-                              result_fields)
+from sweep.early_stop import (STOP, MemberDecision, decided_past, decision_for, decision_steps, is_settled,
+                              probe_eval_steps, result_fields)
 from sweep.ladder import (RETRAIN_TRUNK, SEGMENT_DONE, branch_step, check_planned, check_trunk_checkpoint, is_member,
                           ladder_steps, member_result_fields, trunk_config)
 from sweep.record import (BRANCH, COMPLETE, DIVERGED, FAILED, FINISHED, STOPPED_EARLY, TRUNK, Coordinates, run_role,
@@ -141,7 +142,8 @@ def train(cfg: TrainConfig | DictConfig, until_step: int | None = None) -> dict[
         log.info("%s: already %s (final eval loss %s): nothing to do",
                  run.path, previous["status"], previous.get("final_eval_loss"))
         return previous
-    if stop_step < budget.steps and role is None and decided_past(cfg, stop_step):
+    if (stop_step < budget.steps and role is None and decided_past(cfg, stop_step)
+            and saved_at_or_past(run.checkpoint_file, stop_step)):  # without it: trained again to there
         log.info("%s: its budget group decided it at or past step %d: nothing to do", run.path, stop_step)
         return segment_done(run, stop_step)
     if role == BRANCH and not run.checkpoint_file.exists():
@@ -202,7 +204,7 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
         log.info("%s: already %s by another process: nothing to do", run.path, previous["status"])
         return previous
     decision = decision_for(cfg) if cfg.early_stop.enabled and run_role(cfg) is None else None
-    if decision is not None and decision.action == STOP:
+    if decision is not None and decision.action == STOP and not trains_again_to_its_stop(setup, decision):
         return record_stop(setup, decision)
     if previous is not None and previous.get("status") == STOPPED_EARLY:  # early stopping is off now
         log.info("%s: stopped early at step %s; early stopping is off: resuming it to its end", run.path.name,
@@ -225,6 +227,17 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
         else:
             tracker.interrupted()  # KeyboardInterrupt, SystemExit: not the run's failure
         raise
+
+
+def trains_again_to_its_stop(setup: RunSetup, decision: MemberDecision) -> bool:
+    """Whether this call trains a run its group stopped at decision step D to D once more: it is
+    the call that ends at D (its probe's or rung's job), and the run's checkpoint is not there (its
+    write failed, a full disk, after the metrics record the group was decided from). The stop is
+    recorded by the call after, at the checkpoint this one saves."""
+    at = decision_steps(setup.cfg)
+    if decision.rung >= len(at) or setup.stop_step != at[decision.rung]:
+        return False
+    return not saved_at_or_past(setup.run.checkpoint_file, at[decision.rung])
 
 
 def record_failure(cfg: TrainConfig, error: str, trace: str | None = None) -> dict[str, Any]:
