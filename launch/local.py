@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -34,11 +35,11 @@ from launch.launcher_names import aliased_value, check_whole_numbers
 from launch.local_queue import announced
 from launch.queue import LOCAL_BUCKET, append_manifest
 from sweep.early_stop import is_settled
-from sweep.errors import ConfigError, DamagedFile
+from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.progress import progress
-from sweep.record import DAMAGED, STOPPED_EARLY
+from sweep.record import DAMAGED, FAILED, STOPPED_EARLY
 from sweep.rundir import describe_holder, last_step
-from sweep.storage import describe_bytes, free_bytes
+from sweep.storage import describe_bytes, free_bytes, output_failed, tail_lines
 
 log = logging.getLogger("sweep.launch")
 
@@ -202,6 +203,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     to_train: dict[Path, set[str]] = {}  # what `sweep status` shows queued while this runs
     for job in pending:
         to_train.setdefault(Path(job.point.cfg.out_dir), set()).add(job.point.run.path.name)
+    refused: str | None = None  # a run's files could not be written (a full disk): no run starts after it
     with progress(len(points), "sweep", unit="runs ended", start=len(outcomes), every_s=PLAIN_EVERY_S) as bar, \
             stopping_on_ctrl_c(running, pending), announced({d: sorted(r) for d, r in to_train.items()}):
         report_sweep(bar, jobs, ended_well, outcomes, [], None)  # the runs settled already, counted by status
@@ -231,7 +233,16 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     outcomes[id(job.point)] = held_outcome(job.point, holder)
                     continue
                 slot = free.pop(0)
-                running.append((job, start_job(job, options, tasks, slot), slot))
+                try:
+                    submitted = start_job(job, options, tasks, slot)
+                except (StorageError, OSError) as err:  # its config.yaml, submitit's files, the manifest
+                    refused = refused_write(err)
+                    if refused is None:
+                        raise
+                    free.append(slot)
+                    pending.clear()  # the runs training go on to their end; none starts
+                    break
+                running.append((job, submitted, slot))
                 times.start(id(job), steps_fraction(job))
             if len(running) > running_before:  # off a terminal, a line naming the runs training now
                 report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s, event=True)
@@ -251,11 +262,30 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
             if not (ended_now and free and any(ready(j) for j in pending)):
                 report_sweep(bar, jobs, ended_well, outcomes, [e[0] for e in running], eta_s)
             # else a job starts at once in the freed slot: its line (event) says both, not two lines 5 ms apart
+    if refused is not None:
+        raise StorageError(stopped_by_full_disk(refused, outcomes.values(), len(points)))
     interrupted = [o for o in outcomes.values() if (o.result or {}).get("status") == INTERRUPTED]
     if interrupted:
         raise SweepInterrupted(f"{len(interrupted)} run(s) stopped by a signal{saved(interrupted)}: "
                                f"{where_stopped(interrupted)}; re-run the same command to resume them")
     return [outcomes[id(p)] for p in points]
+
+
+def refused_write(err: Exception) -> str | None:
+    """What a write refused by the file system says (a full disk: a StorageError, or an OSError of
+    DISK_ERRNOS from submitit's own files), less its advice; None for another error."""
+    said = str(err) if isinstance(err, StorageError) else output_failed(err) if isinstance(err, OSError) else None
+    return None if said is None else said.split(". Free space")[0]
+
+
+def stopped_by_full_disk(refused: str, outcomes: Any, n_points: int) -> str:
+    """The one line that ends a sweep whose next run's files could not be written: why, what ended
+    (kept as it is) and what is left, and how to go on."""
+    ended = list(outcomes)
+    done = describe_runs(ended, []) if ended else "none"
+    return (f"{refused}. The sweep started no more runs: runs ended {done} (kept as they are); "
+            f"{n_points - len(ended)} of {n_points} left to train. Free space and re-run the same command: "
+            "it goes on from there (a run resumes from its last checkpoint)")
 
 
 def saved(interrupted: Sequence[Outcome]) -> str:
@@ -320,6 +350,9 @@ def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
     interpreter), `interrupted` at once, not submitit's UncompletedJobError after 15 s: running the
     sweep again resumes the run from its last checkpoint, if it kept one."""
     if not submitted.paths.result_pickle.exists():
+        left = failure_left_by(point, submitted)
+        if left is not None:
+            return left
         log_file = Path(submitted.paths.stdout)
         return Outcome(point, {"status": INTERRUPTED, "signalled": True,
                                "log": str(log_file) if log_file.exists() else None,
@@ -331,6 +364,39 @@ def job_outcome(point: GridPoint, submitted: Any) -> Outcome:
         if isinstance(outcome.error, ConfigError):
             return outcome
         return dataclasses.replace(outcome, error=run_failed(outcome, str(submitted.paths.stdout)))
+
+
+def failure_left_by(point: GridPoint, submitted: Any) -> Outcome | None:
+    """How a job that left no result pickle ended, where its run says so: submitit writes the pickle
+    beside the job's log, most often on the run's disk, so a full disk loses it after the run's own
+    error (which read `interrupted`, its reason lost). The run's result.json written since the job
+    was submitted (a failure: its error, one line where it is a user's; an end: as it is), else a
+    user's error (a full disk's StorageError) last in the job's log; None where neither says (a
+    signal or a kill before the run wrote anything)."""
+    result = result_since(point.run.result_file, Path(submitted.paths.submitted_pickle))
+    failure = None if result is None else result.get("resume_failed") or (
+        result if result.get("status") == FAILED else None)
+    if result is not None and failure is None:
+        return Outcome(point, result, None)
+    tail = b"\n".join(tail_lines(submitted.paths.stdout)).decode(errors="replace")
+    said = user_error_in(Exception(f"{(failure or {}).get('traceback') or ''}\n{tail}"))
+    if isinstance(said, ConfigError):
+        return Outcome(point, result, said)
+    if failure is None:
+        return None
+    error = Exception(failure.get("traceback") or failure.get("error") or "failed")
+    return Outcome(point, result, run_failed(Outcome(point, result, error), str(submitted.paths.stdout)))
+
+
+def result_since(result_file: Path, submitted_pickle: Path) -> dict[str, Any] | None:
+    """The run's result.json where it was written after the job's submission (not an earlier
+    attempt's), else None; None too where it cannot be read (its damage is said where it is read)."""
+    try:
+        if result_file.stat().st_mtime < submitted_pickle.stat().st_mtime:
+            return None
+        return json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], running: Sequence[tuple],
@@ -401,6 +467,8 @@ def how_it_ended(result: dict[str, Any]) -> str:
     log and `sweep status` print it), `interrupted, at step 130`, or the status alone."""
     status, loss = result.get("status", "failed"), result.get("final_eval_loss")
     what = f"eval loss {loss:.4f}" if loss is not None else f"at step {result['step']}" if "step" in result else ""
+    if result.get("signalled"):  # no result of its own: a kill, or a full disk (said here, not only at the end)
+        what = stopped_at(result)
     return status + (f", {what}" if what else "")
 
 

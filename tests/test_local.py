@@ -635,3 +635,96 @@ def test_a_runs_end_line_gives_its_loss_to_4_decimals_as_the_log_and_status_do()
     assert how_it_ended({"status": "complete", "final_eval_loss": 5.728483255952597}) == "complete, eval loss 5.7285"
     assert how_it_ended({"status": "interrupted", "step": 130}) == "interrupted, at step 130"
     assert how_it_ended({}) == "failed"
+class NoPickleJob:
+    """A local job that ended without submitit's result pickle (on a full disk with its run): its
+    submitted pickle, its log (`log` written to it) and no result pickle."""
+
+    def __init__(self, folder: Path, log: str = ""):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "1_submitted.pkl").write_bytes(b"")
+        (folder / "1_0_log.out").write_text(log)
+        self.paths = SimpleNamespace(result_pickle=folder / "1_0_result.pkl", submitted_pickle=folder / "1_submitted.pkl",
+                                     stdout=str(folder / "1_0_log.out"))
+
+
+FULL = "cannot write runs/a/metrics.jsonl: [Errno 28] No space left on device; 0 B free on its file system"
+
+
+def test_a_job_that_left_no_result_pickle_on_a_full_disk_ends_with_its_run_s_own_error_not_interrupted(tmp_path):
+    """submitit's result pickle is on the run's full disk too: the run's failure read `interrupted`, its
+    reason lost (its result.json, or the job's log, held it)."""
+    import os
+
+    from launch.local import job_outcome
+
+    point = SimpleNamespace(run=RunDir(tmp_path / "run"))
+    point.run.path.mkdir()
+    trace = f"Traceback (most recent call last):\n  File \"loop.py\"\nsweep.errors.StorageError: {FULL}\n"
+    in_log = job_outcome(point, NoPickleJob(tmp_path / "a", f"...\n{trace}"))  # no result.json: no room for it
+    assert isinstance(in_log.error, ConfigError) and str(in_log.error) == FULL and in_log.result is None
+    job = NoPickleJob(tmp_path / "b")  # submitted, then its run wrote its result.json
+    point.run.write_result({"status": "failed", "error": f"StorageError: {FULL}", "traceback": trace})
+    recorded = job_outcome(point, job)  # its log cut: its result.json says why
+    assert str(recorded.error) == FULL and recorded.result["status"] == "failed"
+    job = NoPickleJob(tmp_path / "c")
+    point.run.write_result({"status": "failed", "error": "RuntimeError: boom", "traceback": "RuntimeError: boom\n"})
+    bug = job_outcome(point, job)
+    assert isinstance(bug.error, RunFailed) and str(bug.error) == f"run: RuntimeError: boom; its log: {tmp_path}/c/1_0_log.out"
+    job = NoPickleJob(tmp_path / "d")
+    point.run.write_result({"status": "complete", "final_eval_loss": 3.0})
+    complete = job_outcome(point, job)  # it ended, then its pickle found no room
+    assert complete.error is None and complete.result["status"] == "complete"
+    earlier = NoPickleJob(tmp_path / "e")
+    os.utime(point.run.result_file, (1, 1))  # an earlier attempt's result: not this job's
+    killed = job_outcome(point, earlier)
+    assert killed.error is None and killed.result["status"] == "interrupted" and killed.result["signalled"]
+
+
+def test_a_job_that_ended_without_a_result_on_a_full_disk_says_so_in_its_own_line(tmp_path, monkeypatch, caplog):
+    """Said only in the sweep's summary, which a full disk kept from printing."""
+    import logging
+
+    from launch.local import end_job
+
+    point = SimpleNamespace(run=RunDir(tmp_path / "run"))
+    job = SimpleNamespace(point=point, kind="rest", label="run [rest: steps 35 -> 140]")
+    monkeypatch.setattr("launch.local.free_bytes", lambda path: 4096)
+    with caplog.at_level(logging.INFO, logger="sweep.launch"):
+        end_job(job, NoPickleJob(tmp_path / "a"), {}, set())
+    assert f"run [rest: steps 35 -> 140]: interrupted, ended without a result, with 4.0 KiB free on its disk: a full " \
+           f"disk? (free space; its log may be cut: {tmp_path}/a/1_0_log.out) (log {tmp_path}/a/1_0_log.out)" in caplog.text
+
+
+def test_a_full_disk_refusing_the_next_run_s_files_ends_the_sweep_in_one_line_saying_what_ended(tmp_path, monkeypatch):
+    """It stopped on the next run's config.yaml with that line alone, before the sweep's summary."""
+    import errno
+    import os
+
+    from launch.grid import compose_grid
+    from launch.local import refused_write, run_locally
+    from sweep.errors import StorageError
+    from sweep.storage import write_failed
+
+    plain = [o for o in LADDER if not o.startswith(("optim.schedule", "budget."))]
+    grid = compose_grid([*plain, "optim.lr=1e-3,2e-3,3e-3", f"out_dir={tmp_path / 'sweep'}"])
+    started = []
+
+    def start(job, options, tasks, slot):
+        if len(started) == 2:
+            raise write_failed(job.point.run.config_file, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        started.append(job)
+        return FakeSubmitted(job, False)
+
+    monkeypatch.setattr("launch.local.start_job", start)
+    options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=2, gpus_per_run=0,
+                           visible_gpus=None, tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
+    with pytest.raises(StorageError) as stopped:
+        run_locally(grid, options)
+    assert re.fullmatch(r"cannot write \S+/config.yaml: \[Errno 28\] No space left on device; .* free on its file "
+                        r"system. The sweep started no more runs: runs ended 2 complete \(kept as they are\); 1 of 3 "
+                        r"left to train. Free space and re-run the same command: it goes on from there \(a run resumes "
+                        r"from its last checkpoint\)", str(stopped.value))
+    assert [RunDir(p.run.path).state() for p in grid[:2]] == ["complete", "complete"]
+    pickle = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "1_submitted.pkl"))  # submitit's own
+    assert refused_write(pickle).startswith(f"cannot write {tmp_path}/1_submitted.pkl: [Errno 28] No space left")
+    assert refused_write(OSError(errno.EBADF, "Bad file descriptor")) is None  # not the disk's: raised as it is
