@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model import Transformer, TransformerShape
-from sweep.run.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
+from sweep.run.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint, saved_at_or_past
 from sweep.errors import ConfigError, StorageError
 
 SHAPE = TransformerShape(d=16, l=1, vocab_size=11, seq_len=8, head_dim=8, mlp_ratio=4, rope_base=1e4)
@@ -131,3 +131,14 @@ def test_the_size_estimate_checked_before_the_first_step_is_a_checkpoint_without
     model, optimizer = model_and_optimizer(0)
     save_checkpoint(path, model, optimizer, {"step": 1})
     assert checkpoint_bytes(model) <= path.stat().st_size < checkpoint_bytes(model) + 32 * 1024
+
+
+def test_a_checkpoint_is_saved_at_or_past_a_step_only_where_a_readable_one_is_there(tmp_path):
+    path = tmp_path / "latest.pt"
+    assert not saved_at_or_past(path, 35)  # none: its write failed (a full disk)
+    torch.save({"step": 34}, path)
+    assert not saved_at_or_past(path, 35)
+    torch.save({"step": 35}, path)
+    assert saved_at_or_past(path, 35) and saved_at_or_past(path, 20)
+    path.write_bytes(b"not a checkpoint")
+    assert not saved_at_or_past(path, 35)  # damaged: its run's load names it
