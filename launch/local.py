@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -38,7 +37,7 @@ from sweep.early_stop import is_settled
 from sweep.errors import ConfigError, DamagedFile, StorageError
 from sweep.progress import progress
 from sweep.record import DAMAGED, FAILED, STOPPED_EARLY
-from sweep.rundir import describe_holder, last_step
+from sweep.rundir import RunDir, describe_holder, last_step
 from sweep.storage import describe_bytes, free_bytes, output_failed, tail_lines
 
 log = logging.getLogger("sweep.launch")
@@ -283,7 +282,7 @@ def stopped_by_full_disk(refused: str, outcomes: Any, n_points: int) -> str:
     (kept as it is) and what is left, and how to go on."""
     ended = list(outcomes)
     done = describe_runs(ended, []) if ended else "none"
-    return (f"{refused}. The sweep started no more runs: runs ended {done} (kept as they are); "
+    return (f"{refused}. The sweep started no more runs: runs ended: {done} (kept as they are); "
             f"{n_points - len(ended)} of {n_points} left to train. Free space and re-run the same command: "
             "it goes on from there (a run resumes from its last checkpoint)")
 
@@ -373,7 +372,7 @@ def failure_left_by(point: GridPoint, submitted: Any) -> Outcome | None:
     was submitted (a failure: its error, one line where it is a user's; an end: as it is), else a
     user's error (a full disk's StorageError) last in the job's log; None where neither says (a
     signal or a kill before the run wrote anything)."""
-    result = result_since(point.run.result_file, Path(submitted.paths.submitted_pickle))
+    result = result_since(point.run, Path(submitted.paths.submitted_pickle))
     failure = None if result is None else result.get("resume_failed") or (
         result if result.get("status") == FAILED else None)
     if result is not None and failure is None:
@@ -388,14 +387,14 @@ def failure_left_by(point: GridPoint, submitted: Any) -> Outcome | None:
     return Outcome(point, result, run_failed(Outcome(point, result, error), str(submitted.paths.stdout)))
 
 
-def result_since(result_file: Path, submitted_pickle: Path) -> dict[str, Any] | None:
+def result_since(run: RunDir, submitted_pickle: Path) -> dict[str, Any] | None:
     """The run's result.json where it was written after the job's submission (not an earlier
     attempt's), else None; None too where it cannot be read (its damage is said where it is read)."""
     try:
-        if result_file.stat().st_mtime < submitted_pickle.stat().st_mtime:
+        if run.result_file.stat().st_mtime < submitted_pickle.stat().st_mtime:
             return None
-        return json.loads(result_file.read_text())
-    except (OSError, ValueError):
+        return run.read_result()
+    except (OSError, DamagedFile):
         return None
 
 

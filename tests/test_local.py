@@ -721,7 +721,7 @@ def test_a_full_disk_refusing_the_next_run_s_files_ends_the_sweep_in_one_line_sa
     with pytest.raises(StorageError) as stopped:
         run_locally(grid, options)
     assert re.fullmatch(r"cannot write \S+/config.yaml: \[Errno 28\] No space left on device; .* free on its file "
-                        r"system. The sweep started no more runs: runs ended 2 complete \(kept as they are\); 1 of 3 "
+                        r"system. The sweep started no more runs: runs ended: 2 complete \(kept as they are\); 1 of 3 "
                         r"left to train. Free space and re-run the same command: it goes on from there \(a run resumes "
                         r"from its last checkpoint\)", str(stopped.value))
     assert [RunDir(p.run.path).state() for p in grid[:2]] == ["complete", "complete"]
