@@ -543,6 +543,34 @@ def decide_stop(cfg, step: int) -> None:
     decisions_file(cfg).write_text(json.dumps({"members": {run.path.name: decision.to_dict()}}))
 
 
+def test_a_stopped_run_whose_resumption_fails_before_its_first_step_keeps_its_stopped_result_and_says_so(
+        tiny_config, monkeypatch):
+    cfg = tiny_config(*EARLY_STOP)
+    run = RunDir.for_config(cfg)
+    train(cfg, until_step=40)
+    decide_stop(cfg, 40)
+    stopped = train(cfg)
+    assert stopped["status"] == "stopped_early"
+    off = dataclasses.replace(cfg, early_stop=dataclasses.replace(cfg.early_stop, enabled=False))
+    with monkeypatch.context() as patch:  # no room for its checkpoint
+        patch.setattr(checkpoint_module, "free_bytes", lambda path: 10_000)
+        with pytest.raises(StorageError, match=r"no room for checkpoint .*; its stopped_early result \(step 40, its "
+                                               r"prediction and decision\) is kept as it was"):
+            train(off)
+    kept = run.read_result()  # was: status failed, steps_done 40, the prediction and decision gone
+    assert {k: v for k, v in kept.items() if k != "resume_failed"} == stopped
+    assert "no room for checkpoint" in kept["resume_failed"]["error"]
+    assert load_runs(run.path.parent)[0]["status"] == "stopped_early"  # what `sweep status` shows
+    saved = run.checkpoint_file.read_bytes()
+    run.checkpoint_file.write_bytes(saved[:100] + bytes(b ^ 0xFF for b in saved[100:200]) + saved[200:])
+    with pytest.raises(ConfigError, match="is damaged: .*; its stopped_early result .* is kept as it was"):
+        train(off)
+    assert run.read_result()["status"] == "stopped_early"
+    run.checkpoint_file.write_bytes(saved)
+    resumed = train(off)  # past its first new step its stop no longer holds: complete
+    assert resumed["status"] == "complete" and resumed["steps_done"] == 81 and "resume_failed" not in resumed
+
+
 def test_a_probe_whose_checkpoint_write_failed_trains_again_to_its_probe_step_where_its_stop_is_then_recorded(
         tiny_config, monkeypatch):
     """Its metrics record at P is written before its checkpoint: a full disk at the checkpoint left

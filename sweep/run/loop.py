@@ -208,9 +208,7 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
         return record_stop(setup, decision)
     if previous is not None and previous.get("status") == STOPPED_EARLY:  # early stopping is off now
         log.info("%s: stopped early at step %s; early stopping is off: resuming it to its end", run.path.name,
-                 previous.get("steps_done"))
-        if world.is_main:
-            run.result_file.unlink(missing_ok=True)
+                 previous.get("steps_done"))  # its result stays until its first new step (drop_stopped_result)
     if world.is_main:
         for stale in run.remove_stale_temporaries():
             log.info("%s: removed %s, left by a process killed mid-write", run.path.name, stale.name)
@@ -223,7 +221,11 @@ def _train_holding(setup: RunSetup) -> dict[str, Any]:
         raise
     except BaseException as err:
         if world.is_main and isinstance(err, Exception):
-            tracker.finish(record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc()))
+            recorded = record_failure(cfg, f"{type(err).__name__}: {err}", traceback.format_exc())
+            tracker.finish(recorded)
+            if recorded.get("status") == STOPPED_EARLY and isinstance(err, ConfigError):  # one line: say so in it
+                err.args = (f"{err}; its stopped_early result (step {recorded.get('steps_done')}, its prediction "
+                            "and decision) is kept as it was, this failure under its resume_failed",)
         else:
             tracker.interrupted()  # KeyboardInterrupt, SystemExit: not the run's failure
         raise
@@ -369,6 +371,7 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
                 if writes:
                     log.info("%s: first step done in %.1f s, %.1f s after the start", run.path.name,
                              timer.first_step_seconds, timer.startup_seconds)
+                    drop_stopped_result(run)
 
             last = step == budget.steps
             stops = step == setup.stop_step  # the run's last step, or a trunk's segment end (logged as any step)
@@ -434,6 +437,15 @@ def _train(setup: RunSetup, tracker: Tracker) -> dict[str, Any]:
         if stop.signal is not None and writes:
             log.info("%s: %s after the last step: ignored, the run is complete", run.path.name, stop.signal.name)
         return result
+
+
+def drop_stopped_result(run: RunDir) -> None:
+    """A run stopped early, resumed with early stopping off, is past its stop once its first new step
+    is done: its stopped_early result.json goes then, not before, so a failure before that step (no
+    room for its checkpoint, a damaged one) leaves that record as it was (record_failure)."""
+    previous = run.read_result()
+    if previous is not None and previous.get("status") == STOPPED_EARLY:
+        run.result_file.unlink()
 
 
 def last_record(setup: RunSetup, step: int, evaluate_now: Any) -> dict[str, Any]:
