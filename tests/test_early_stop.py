@@ -171,7 +171,7 @@ def test_a_finished_run_is_compared_with_its_actual_loss_and_is_never_stopped():
     ("early_stop.fraction=1", "early_stop.fraction=1.0: accepted is a fraction"),
     ("early_stop.margin=-0.1", "early_stop.margin=-0.1: accepted is a relative margin"),
     ("early_stop.level=1", "early_stop.level=1.0: accepted is an interval level"),
-    ("early_stop.resamples=0", "early_stop.resamples=0: accepted is an integer >= 1"),
+    ("early_stop.resamples=0", "early_stop.resamples=0: accepted is a whole number >= 1, at most 10000"),
     ("early_stop.beaten_by=0", "early_stop.beaten_by=0: accepted is an integer >= 1"),
     ("early_stop.floor=-1", "early_stop.floor='-1': accepted is the irreducible loss E in nats/token"),
     ("early_stop.again_at=[0.2]", r"early_stop.again_at=\[0.2\]: accepted are fractions .* increasing, above "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 
 from launch.jobs import BRANCH, PROBE, REST, RUNG, SEGMENT
@@ -502,6 +503,8 @@ def test_a_probe_already_done_is_left_out_of_its_group_s_dependency_and_a_settle
     done.path.mkdir(parents=True)
     p = probe_step(planned[0].point.cfg)
     done.metrics_file.write_text("".join(f'{{"step": {s}}}\n' for s in range(2, p + 1, 2)))
+    done.checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"step": p}, done.checkpoint_file)  # a probe is done once its checkpoint is at its step
     stopped = by_kind(planned, PROBE)[3].point.run  # stopped early: settled while early stopping is on
     stopped.path.mkdir(parents=True)
     stopped.write_result({"status": "stopped_early"})

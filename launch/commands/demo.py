@@ -56,7 +56,7 @@ def prepare_train_report(overrides: Sequence[str], config_name: str, out_dir: Pa
     status`), then, when every run ended well, its report in out_dir/report."""
     shown = " ".join([*(["--config-name", config_name] if config_name != "train" else []), *overrides])
     console.print(f"preparing the corpus: sweep prepare {shown}", highlight=False)
-    code = prepare(overrides, config_name, workers=1, slurm=False, time_min=0, wait=False)
+    code = prepare(overrides, config_name, workers=1, slurm=False, time_min=None, wait=False)
     cmd = [sys.executable, "-m", "sweep.train", "--multirun", "--config-name", config_name, *overrides]
     if code == 0:
         console.print("running: " + " ".join(cmd[1:]), highlight=False)
