@@ -137,11 +137,11 @@ def check_local_options(points: Sequence[GridPoint], options: LocalOptions) -> l
 
 
 def runs_at_once(points: Sequence[GridPoint], options: LocalOptions) -> tuple[int, int]:
-    """(the most runs the launcher trains at once, the grid's jobs to run): `parallelism`, or fewer
-    where fewer jobs are left to run (parallelism=8 on a 2-run grid trains 2 at once, on 2 GPUs
-    of gpus_per_run=1). A ladder's or early-stopped group's jobs are counted each, an upper bound
-    on those that can run together."""
-    todo = sum(not is_settled(job.point.cfg, job.point.state()) for job in job_plan(points))
+    """(the most runs the launcher trains at once, the grid's runs to train): `parallelism`, or fewer
+    where fewer runs are left (parallelism=8 on a 2-run grid trains 2 at once, on 2 GPUs of
+    gpus_per_run=1). A run's jobs (a probe and its rest, a trunk's segments) train one after
+    another, so the runs not settled bound the jobs at once, without planning the jobs again."""
+    todo = sum(not is_settled(point.cfg, point.state()) for point in points)
     return min(options.parallelism, todo), todo
 
 
