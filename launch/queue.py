@@ -264,8 +264,13 @@ def job_request(job_id: str, timeout_s: float = 30) -> tuple[str, NodeRequest] |
 
 def partition_nodes(partition: str, timeout_s: float = 30) -> NodeRequest | None:
     """A partition's node count and the most any of its nodes holds (sinfo), or None."""
-    rows = [(line.split("|") + [""] * 4)[:4]
-            for line in _slurm_lines(["sinfo", "-h", "-p", partition, "-o", "%D|%c|%m|%G"], timeout_s)]
+    return nodes_held([(line.split("|") + [""] * 4)[:4]
+                       for line in _slurm_lines(["sinfo", "-h", "-p", partition, "-o", "%D|%c|%m|%G"], timeout_s)])
+
+
+def nodes_held(rows: list[list[str]]) -> NodeRequest | None:
+    """The node count and the most any node holds of sinfo's `%D|%c|%m|%G` rows (one per group of
+    nodes alike), or None when none of them reads."""
     rows = [r for r in rows if r[0].isdigit() and r[1].rstrip("+").isdigit()]
     if not rows:
         return None
@@ -318,11 +323,27 @@ def pending_reasons(job_ids: Iterable[str], timeout_s: float = 30) -> dict[str, 
     return {i: r for i, r in reasons.items() if i in ids}
 
 
-def slurm_partitions(timeout_s: float = 10) -> list[str] | None:
-    """The partitions of the cluster (sinfo, hidden ones too; the default's `*` dropped); None
-    when it did not say (no sinfo, a time-out, an error, none listed)."""
-    names = [line.strip().rstrip("*") for line in _slurm_lines(["sinfo", "--all", "-h", "-o", "%P"], timeout_s)]
-    return list(dict.fromkeys(name for name in names if name)) or None
+@dataclasses.dataclass(frozen=True)
+class Partitions:
+    """The cluster's partitions (sinfo, hidden ones too), each with its node count and the most any
+    of its nodes holds (None where sinfo's line did not read), and the default one (sinfo's `*`)."""
+
+    nodes: dict[str, NodeRequest | None]
+    default: str | None
+
+
+def slurm_partitions(timeout_s: float = 10) -> Partitions | None:
+    """The cluster's partitions and their nodes, in one sinfo call; None when it did not say (no
+    sinfo, a time-out, an error, none listed)."""
+    rows: dict[str, list[list[str]]] = {}
+    default = None
+    for line in _slurm_lines(["sinfo", "--all", "-N", "-h", "-o", "%P|%D|%c|%m|%G"], timeout_s):  # a line a node
+        name, *row = (line.split("|") + [""] * 5)[:5]
+        if name.strip().endswith("*"):
+            default = name.strip().rstrip("*")
+        if name.strip().rstrip("*"):
+            rows.setdefault(name.strip().rstrip("*"), []).append(row)
+    return Partitions({name: nodes_held(r) for name, r in rows.items()}, default) if rows else None
 
 
 def max_array_size(timeout_s: float = 30) -> int:

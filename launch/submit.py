@@ -31,8 +31,8 @@ from launch.grid import GridPoint, build_grid, data_problems
 from launch.job import TrainJob
 from launch.jobs import BRANCH, PARTIAL, PROBE, REST, RUN, SEGMENT, Job, job_plan
 from launch.launcher_names import aliased_value, check_whole_numbers
-from launch.queue import (ACTIVE_STATES, RUNNING_STATES, append_manifest, job_states, latest_job_entries,
-                          max_array_size, slurm_job_ids, slurm_partitions)
+from launch.queue import (ACTIVE_STATES, RUNNING_STATES, NodeRequest, Partitions, append_manifest, job_states,
+                          latest_job_entries, max_array_size, memory_mb, slurm_job_ids, slurm_partitions)
 from launch.resources import Bucket, check_attempts, check_signal_delay, estimate_gpu_hours, pick_bucket
 from sweep.config import Schedule
 from sweep.early_stop import early_stopped_groups, is_settled, probe_step, records_at_last_decision
@@ -190,17 +190,120 @@ class SlurmOptions:
                        gpus_per_node=int(b.get("gpus_per_node", self.gpus_per_node))) for b in self.buckets]
 
 
-def check_partition(partition: str | None, partitions: Callable[[], list[str] | None] = slurm_partitions) -> None:
+@dataclass(frozen=True)
+class NodeAsk:
+    """What one setting asks of each node of a job (of its partition, for `nodes`): `amount` of
+    `resource` (a launch.queue.NodeRequest field: nodes, cpus, mem_mb, gpus), the setting's value
+    times `per` (`per_what`: tasks per node, GPUs per node, CPUs per node) times `mb_per_unit`."""
+
+    setting: str  # as given: "hydra.launcher.cpus_per_task=999", "bucket 'big' has gpus_per_node=8"
+    resource: str
+    amount: float
+    per: int = 1
+    per_what: str = ""
+    mb_per_unit: float = 1  # memory: MB per unit of the setting's value (mem_gb: 1024)
+
+
+def check_partition(partition: str | None, asks: Sequence[NodeAsk] = (),
+                    partitions: Callable[[], Partitions | None] = slurm_partitions) -> None:
     """ConfigError for a partition (or one of a comma-separated list, as sbatch takes it) the
-    cluster does not have, before anything is written (sbatch refused it after the sweep's files
-    were); nothing is asked of Slurm without one given, and nothing refused when it does not say."""
-    if partition is None:
+    cluster does not have, or for a request (`asks`) more than any node of it holds (nodes: more
+    than it has), before anything is written: sbatch refused the one after the sweep's files were,
+    and took the other, to pend forever (PartitionConfig). No partition given: the cluster's
+    default (sinfo's `*`). One sinfo call, none when there is neither a partition nor a request;
+    nothing refused where Slurm does not say (no sinfo, a line it does not read, unknown memory)."""
+    if partition is None and not asks:
         return
     known = partitions()
-    unknown = [name for name in str(partition).split(",") if known is not None and name.strip() not in known]
+    if known is None:
+        return
+    names = [name.strip() for name in str(partition).split(",")] if partition is not None else [known.default]
+    unknown = [name for name in names if partition is not None and name not in known.nodes]
     if unknown:
         raise ConfigError(f"hydra.launcher.partition={partition}: the cluster has no partition "
-                          f"{', '.join(map(repr, unknown))}; accepted: {', '.join(known)} (sinfo)")
+                          f"{', '.join(map(repr, unknown))}; accepted: {', '.join(known.nodes)} (sinfo)")
+    held = most_held([known.nodes.get(name) for name in names if name is not None])
+    where = (f"the partition {names[0]!r}{' (the default)' * (partition is None)} has" if len(names) == 1
+             else f"the partitions {', '.join(map(repr, names))} have")
+    for ask in asks:
+        if held is not None and getattr(held, ask.resource) is not None and ask.amount > getattr(held, ask.resource):
+            raise ConfigError(unheld(ask, held, where))
+
+
+def most_held(held: Sequence[NodeRequest | None]) -> NodeRequest | None:
+    """The most any node of several partitions holds of each (sbatch takes the first partition of
+    a list that can run the job); None where one of them is not known."""
+    known = [h for h in held if h is not None]
+    if not known or len(known) < len(held):
+        return None
+    mems = [h.mem_mb for h in known]
+    return NodeRequest(max(h.nodes for h in known), max(h.cpus for h in known),
+                       max(m for m in mems if m is not None) if None not in mems else None, max(h.gpus for h in known))
+
+
+def unheld(ask: NodeAsk, held: NodeRequest, where: str) -> str:
+    """'hydra.launcher.cpus_per_task=999: the partition 'debug' has at most 2 CPUs per node
+    (sinfo); accepted: 1..2', for an ask past what `held` holds."""
+    given = ask.setting + (f" (x {ask.per} {ask.per_what})" if ask.per > 1 else "")
+    if ask.resource == "nodes":
+        return f"{given}: {where} {held.nodes} node{'s' * (held.nodes != 1)} (sinfo); accepted: 1..{held.nodes}"
+    if ask.resource == "mem_mb":
+        most = held.mem_mb / ask.per / ask.mb_per_unit
+        accepted = f"up to {math.floor(most * 10) / 10:g} (GiB), or null" if ask.mb_per_unit == 1024 else \
+            f"up to {math.floor(most)}M"
+        return (f"{given}: {where} at most {held.mem_mb / 1024:.3g} GiB of memory per node (sinfo); "
+                f"accepted: {accepted}")
+    has, least, what = (held.cpus, 1, "CPU") if ask.resource == "cpus" else (held.gpus, 0, "GPU")
+    most = has // ask.per
+    accepted = f"{least}..{most}" if most >= least else f"none with {ask.per} {ask.per_what} (fewer of them)"
+    return f"{given}: {where} at most {has} {what}{'s' * (has != 1)} per node (sinfo); accepted: {accepted}"
+
+
+def node_asks(options: SlurmOptions, buckets: Sequence[Bucket]) -> list[NodeAsk]:
+    """What the jobs of `buckets` ask of their partition and its nodes, setting by setting: sbatch's
+    --nodes, then each bucket's GPUs, --cpus-per-task (or --cpus-per-gpu) and --mem (or
+    --mem-per-gpu / --mem-per-cpu), as `slurm_executor` passes them."""
+    asks = [NodeAsk(f"hydra.launcher.nodes={options.nodes}", "nodes", options.nodes)]
+    for bucket in buckets:
+        asks += bucket_asks(options, bucket)
+    return asks
+
+
+def bucket_asks(options: SlurmOptions, bucket: Bucket) -> list[NodeAsk]:
+    """What each job of one bucket asks of a node: GPUs, CPUs, memory."""
+    gpus, tasks = bucket.gpus_per_node, options.tasks_per_job(bucket)
+    if gres_gpus(options.gres) is not None:
+        gpu_setting = f"hydra.launcher.gres={options.gres}"
+    elif gpus != options.gpus_per_node:
+        gpu_setting = f"hydra.launcher.buckets: bucket {bucket.name!r} has gpus_per_node={gpus}"
+    else:
+        gpu_setting = f"hydra.launcher.gpus_per_node={gpus}"
+    asks = [NodeAsk(gpu_setting, "gpus", gpus)]
+    if options.cpus_per_gpu is None:
+        cpus = options.cpus_per_task * tasks
+        asks.append(NodeAsk(f"hydra.launcher.cpus_per_task={options.cpus_per_task}", "cpus", cpus, tasks,
+                            "tasks per node"))
+    else:
+        cpus = options.cpus_per_gpu * gpus  # no GPU: none asked this way
+        asks.append(NodeAsk(f"hydra.launcher.cpus_per_gpu={options.cpus_per_gpu}", "cpus", cpus, gpus,
+                            "GPUs per node"))
+    for key, per, per_what in (("mem_per_gpu", gpus, "GPUs per node"), ("mem_per_cpu", cpus, "CPUs per node")):
+        value = getattr(options, key)
+        mb = None if value is None else memory_mb(str(value))
+        if mb is not None and per:
+            asks.append(NodeAsk(f"hydra.launcher.{key}={value}", "mem_mb", mb * per, per, per_what))
+    if options.mem_per_gpu is None and options.mem_per_cpu is None and options.mem_gb is not None:
+        asks.append(NodeAsk(f"hydra.launcher.mem_gb={options.mem_gb}", "mem_mb", options.mem_gb * 1024,
+                            mb_per_unit=1024))
+    return asks
+
+
+def check_planned_requests(planned: Sequence[PlannedRun], options: SlurmOptions,
+                           partitions: Callable[[], Partitions | None] = slurm_partitions) -> None:
+    """check_partition of the options' partition with what the planned jobs' buckets ask of it (a
+    bucket no job goes to asks nothing)."""
+    buckets = list({p.bucket.name: p.bucket for p in planned}.values())
+    check_partition(options.partition, node_asks(options, buckets), partitions)
 
 
 def check_bucket_values(buckets: Sequence[dict[str, Any]]) -> None:

@@ -130,3 +130,13 @@ def write_runs(path, rows, columns=("run", "n_params", "tokens", "final_eval_los
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def slurm_tools(folder: Path, monkeypatch, **outputs: str) -> None:
+    """Slurm tools on PATH that print `outputs[name]` (squeue, sinfo, ...), written to `folder`;
+    `sinfo=""` hides a cluster this machine may run (no partition known: nothing refused)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in outputs.items():
+        (folder / name).write_text(f"#!/bin/sh\ncat <<'END'\n{text}END\n")
+        (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from launch.cli import main
+from tests.helpers import slurm_tools
 
 
 def test_plan_lists_every_point_with_its_budget_without_training(tmp_path, capsys, wide_console):
@@ -102,12 +103,23 @@ def test_plan_under_slurm_gives_each_jobs_gpu_hours_and_bucket_as_the_dry_run_do
     import launch.submit
 
     monkeypatch.setattr(launch.submit, "job_states", lambda ids: pytest.fail("sweep plan asked Slurm"))
+    slurm_tools(tmp_path / "bin", monkeypatch, sinfo="")  # planned for a GPU cluster, not this machine's Slurm
     grid = ["model.d=64,128", "optim.schedule=wsd", "budget.branch=true", "budget.tokens_per_param=5,10"]
-    assert main(["plan", *grid, "hydra/launcher=slurm", f"out_dir={tmp_path}"]) == 0
+    assert main(["plan", *grid, "hydra/launcher=slurm", f"out_dir={tmp_path / 'sweep'}"]) == 0
     out = capsys.readouterr().out
-    assert "GPU-h" in out and "│ small " in out and "GPU-hours estimated" in out and str(tmp_path) in out
+    assert "GPU-h" in out and "│ small " in out and "GPU-hours estimated" in out and str(tmp_path / "sweep") in out
     assert re.search(r"as planned \(cooldown branches\): [\d.e+]+ FLOPs, [\d.e+-]+ GPU-hours", out)
-    assert not any(tmp_path.iterdir())
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_plan_under_slurm_refuses_a_request_no_node_of_the_partition_holds(tmp_path, capsys, monkeypatch):
+    """As the dry run and the launch do (was: planned, then submitted to pend forever, PartitionConfig)."""
+    slurm_tools(tmp_path / "bin", monkeypatch, sinfo="debug*|1|2|24105|gpu:1\n")  # the single-node testbed
+    assert main(["plan", "model.d=64,128", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=999",
+                 f"out_dir={tmp_path / 'sweep'}"]) == 2
+    assert ("error: hydra.launcher.cpus_per_task=999: the partition 'debug' (the default) has at most 2 CPUs per node "
+            "(sinfo); accepted: 1..2") in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_plan_refuses_what_the_chosen_launcher_would(tmp_path, capsys):

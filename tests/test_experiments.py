@@ -14,6 +14,7 @@ from hydra_plugins.sweep_launchers import launcher_options
 from launch.grid import compose_grid, experiment_names
 from launch.submit import SlurmOptions, plan_slurm
 from sweep.errors import ConfigError
+from tests.helpers import slurm_tools
 
 REPO = Path(__file__).resolve().parent.parent
 FINDINGS = ("lr_ucurve", "batch_ucurve", "l2_vs_decay", "lr_crossover", "density_subscaling", "otr", "batch_vs_loss")
@@ -90,7 +91,8 @@ def test_a_preset_without_multirun_is_one_error_saying_to_add_m(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_the_papers_scale_dry_run_on_slurm_shows_gpu_hours_and_writes_nothing(tmp_path):
+def test_the_papers_scale_dry_run_on_slurm_shows_gpu_hours_and_writes_nothing(tmp_path, monkeypatch):
+    slurm_tools(tmp_path / "bin", monkeypatch, sinfo="")  # planned for a GPU cluster, not this machine's Slurm
     proc = cli("-m", "+experiment=batch_vs_loss", "experiment.scale=paper", "hydra/launcher=slurm", "logger=none",
                f"out_dir={tmp_path / 'x'}", "--dry-run")
     assert proc.returncode == 0, proc.stderr

@@ -7,6 +7,7 @@ hydra-submitit-launcher's option names in a real sbatch."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,10 +25,11 @@ CLUSTER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.laun
            "hydra.launcher.array_parallelism=2", "hydra.launcher.max_array_size=null"]
 
 
-def submit(out: Path, cache: Path, *overrides: str, buckets: str) -> subprocess.CompletedProcess:
+def submit(out: Path, cache: Path, *overrides: str, buckets: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "sweep.train", "-m", *CLUSTER, f"hydra.launcher.buckets={buckets}", *RUN,
            f"data.cache_dir={cache}", f"out_dir={out}", *overrides]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
 
 
 def status(out: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -292,11 +294,31 @@ def test_a_partition_the_cluster_lacks_is_refused_before_anything_is_written(slu
         assert not out.exists()
 
 
+def test_a_request_no_node_of_the_partition_holds_is_refused_before_anything_is_written(
+        slurm_cluster, tmp_path, shared_cache_dir):
+    out = tmp_path / "sweep"
+    for dry in (["--dry-run"], []):  # was: submitted, then pending forever (PartitionNodeLimit, PartitionConfig)
+        cpus = slurm_cluster.cpus
+        for ask, words in (("nodes=2", "has 1 node (sinfo); accepted: 1..1"),
+                           (f"cpus_per_task={cpus + 1}",
+                            f"has at most {cpus} CPUs per node (sinfo); accepted: 1..{cpus}")):
+            sub = submit(out, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.5", f"hydra.launcher.{ask}",
+                         *dry, buckets=CPU)
+            assert sub.returncode == 2, sub.stdout + sub.stderr
+            assert (f"error: hydra.launcher.{ask}: the partition '{slurm_cluster.partition}' (the default) "
+                    f"{words}") in sub.stderr, sub.stderr
+            assert not out.exists()
+
+
 def test_a_job_asking_for_more_nodes_than_the_partition_has_is_told_to_lower_nodes(
         slurm_cluster, tmp_path, shared_cache_dir):
     out = tmp_path / "sweep"
+    no_sinfo = tmp_path / "bin"  # where sinfo does not say what the nodes hold, the request is not refused
+    no_sinfo.mkdir()
+    (no_sinfo / "sinfo").write_text("#!/bin/sh\nexit 1\n")
+    (no_sinfo / "sinfo").chmod(0o755)
     sub = submit(out, shared_cache_dir, "model.d=16", "budget.tokens_per_param=0.5", "hydra.launcher.nodes=2",
-                 buckets=CPU)
+                 buckets=CPU, env={**os.environ, "PATH": f"{no_sinfo}:{os.environ['PATH']}"})
     assert sub.returncode == 0, sub.stdout + sub.stderr
     entry, = latest_jobs(out).values()
     try:

@@ -1,7 +1,8 @@
 """launch/queue.py: the sweep manifest and Slurm job states."""
 
-from launch.queue import (MANIFEST, append_manifest, job_states, latest_jobs, pending_reasons, slurm_partitions,
-                          unmet_requests)
+from launch.queue import (MANIFEST, NodeRequest, Partitions, append_manifest, job_states, latest_jobs,
+                          pending_reasons, slurm_partitions, unmet_requests)
+from tests.helpers import slurm_tools
 
 
 def test_the_manifest_keeps_the_latest_job_of_each_run(tmp_path):
@@ -113,14 +114,6 @@ def test_a_pending_job_carries_the_reason_slurm_gives_and_which_reasons_waiting_
     assert "PartitionConfig" in launch.queue.STUCK_REASONS and "Priority" not in launch.queue.STUCK_REASONS
 
 
-def slurm_tools(tmp_path, monkeypatch, **outputs: str) -> None:
-    """Slurm tools on PATH that print `outputs[name]` (squeue, sinfo, ...)."""
-    for name, text in outputs.items():
-        (tmp_path / name).write_text(f"#!/bin/sh\ncat <<'END'\n{text}END\n")
-        (tmp_path / name).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-
-
 def test_a_job_its_partition_cannot_hold_names_each_request_past_the_partition_s_nodes(tmp_path, monkeypatch):
     """`hydra.launcher.nodes=2` with the default cpus_per_task=8, mem_gb=64 on the one-node, 2-CPU, 24 GB testbed:
     pending PartitionConfig forever, and the remedy named cpus_per_task / mem_gb but never nodes."""
@@ -139,9 +132,14 @@ def test_a_job_its_partition_cannot_hold_names_each_request_past_the_partition_s
     assert unmet_requests("8") == []  # no Slurm: the reason's general remedy stands
 
 
-def test_the_partitions_are_sinfo_s_with_the_default_s_mark_dropped(tmp_path, monkeypatch):
-    slurm_tools(tmp_path, monkeypatch, sinfo="debug*\ngpu\ngpu\n")
-    assert slurm_partitions() == ["debug", "gpu"]
+def test_the_partitions_are_sinfo_s_each_with_what_its_nodes_hold_and_the_default_is_the_one_marked(
+        tmp_path, monkeypatch):
+    slurm_tools(tmp_path, monkeypatch, sinfo="debug*|1|2|24105|gpu:1\ngpu|1|64|512000|gpu:a100:8(S:0-1)\n"
+                                             "gpu|1|32|256000|(null)\nodd|?|?|?|?\n")
+    assert slurm_partitions() == Partitions({"debug": NodeRequest(1, 2, 24105, 1), "gpu": NodeRequest(2, 64, 512000, 8),
+                                             "odd": None}, default="debug")  # odd: its line does not read
+    slurm_tools(tmp_path, monkeypatch, sinfo="debug|1|2|N/A|(null)\n")
+    assert slurm_partitions() == Partitions({"debug": NodeRequest(1, 2, None, 0)}, default=None)  # memory unknown
     monkeypatch.setenv("PATH", str(tmp_path / "none"))
     assert slurm_partitions() is None  # no sinfo: nothing is known, nothing refused
 

@@ -14,12 +14,12 @@ from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
 from launch.jobs import BRANCH, PROBE, REST, RUNG, SEGMENT
 from launch.submit import (SlurmOptions, early_stop_bound, ladder_saving, plan_grid, plan_totals, print_plan,
                            refresh_states, slurm_executor, submissions, submit_grid)
-from launch.queue import latest_job_entries, latest_jobs
+from launch.queue import NodeRequest, Partitions, latest_job_entries, latest_jobs
 from launch.grid import split_grid
 from sweep.early_stop import decision_steps, group_key, probe_step
 from sweep.errors import ConfigError
 from sweep.rundir import RunDir
-from tests.helpers import TINY, compose_config
+from tests.helpers import TINY, compose_config, slurm_tools
 
 
 def options(tmp_path, **kw) -> SlurmOptions:
@@ -158,14 +158,73 @@ def test_a_bucket_whose_attempts_cannot_hold_its_runs_is_refused_before_submitti
 def test_a_partition_the_cluster_lacks_is_refused_naming_those_it_has():
     from launch.submit import check_partition
 
+    cluster = lambda: Partitions({"debug": TESTBED_NODE, "gpu": GPU_NODES}, default="debug")  # noqa: E731
     with pytest.raises(ConfigError, match=r"partition=nosuch: the cluster has no partition 'nosuch'; accepted: "
                                           r"debug, gpu \(sinfo\)"):
-        check_partition("nosuch", lambda: ["debug", "gpu"])
+        check_partition("nosuch", partitions=cluster)
     with pytest.raises(ConfigError, match="no partition 'cpu'; accepted: debug, gpu"):
-        check_partition("gpu,cpu", lambda: ["debug", "gpu"])  # sbatch takes a list
-    check_partition("debug,gpu", lambda: ["debug", "gpu"])
-    check_partition("anything", lambda: None)  # Slurm did not say (no sinfo): sbatch decides, as before
-    check_partition(None, lambda: pytest.fail("no partition given: Slurm is not asked"))
+        check_partition("gpu,cpu", partitions=cluster)  # sbatch takes a list
+    check_partition("debug,gpu", partitions=cluster)
+    check_partition("anything", partitions=lambda: None)  # Slurm did not say (no sinfo): sbatch decides, as before
+    check_partition(None, partitions=lambda: pytest.fail("no partition given, nothing asked: Slurm is not asked"))
+
+
+TESTBED_NODE = NodeRequest(nodes=1, cpus=2, mem_mb=24105, gpus=1)  # the single-node testbed's partition, debug
+GPU_NODES = NodeRequest(nodes=3, cpus=64, mem_mb=512000, gpus=8)
+TWO_PARTITIONS = Partitions({"debug": TESTBED_NODE, "gpu": GPU_NODES}, default="debug")
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(cpus_per_task=999), "hydra.launcher.cpus_per_task=999: the partition 'debug' (the default) has at most 2 "
+                              "CPUs per node (sinfo); accepted: 1..2"),
+    (dict(mem_gb=100000), "hydra.launcher.mem_gb=100000: the partition 'debug' (the default) has at most 23.5 GiB "
+                          "of memory per node (sinfo); accepted: up to 23.5 (GiB), or null"),
+    (dict(gpus_per_node=8), "hydra.launcher.gpus_per_node=8: the partition 'debug' (the default) has at most 1 GPU "
+                            "per node (sinfo); accepted: 0..1"),
+    (dict(nodes=5), "hydra.launcher.nodes=5: the partition 'debug' (the default) has 1 node (sinfo); accepted: 1..1"),
+    (dict(partition="gpu", nodes=5), "hydra.launcher.nodes=5: the partition 'gpu' has 3 nodes (sinfo); accepted: 1..3"),
+    (dict(partition="debug,gpu", gpus_per_node=10), "hydra.launcher.gpus_per_node=10: the partitions 'debug', 'gpu' "
+                                                   "have at most 8 GPUs per node (sinfo); accepted: 0..8"),
+    (dict(tasks_per_node=2, cpus_per_task=2), "hydra.launcher.cpus_per_task=2 (x 2 tasks per node): the partition "
+                                              "'debug' (the default) has at most 2 CPUs per node (sinfo); "
+                                              "accepted: 1..1"),
+    (dict(mem_gb=None, mem_per_gpu="32G"), "hydra.launcher.mem_per_gpu=32G: the partition 'debug' (the default) has at "
+                                           "most 23.5 GiB of memory per node (sinfo); accepted: up to 24105M"),
+    (dict(buckets=[{"name": "tiny", "max_hours": 1e-9, "time_min": 2},
+                   {"name": "rest", "max_hours": 1, "time_min": 5, "gpus_per_node": 2}]),
+     "hydra.launcher.buckets: bucket 'rest' has gpus_per_node=2: the partition 'debug' (the default) has at most 1 GPU "
+     "per node (sinfo); accepted: 0..1"),
+])
+def test_a_request_no_node_of_its_partition_holds_is_refused_naming_the_setting_and_the_most(
+        tmp_path, shared_cache_dir, kw, message):
+    """Was: submitted, then pending forever (PartitionConfig / PartitionNodeLimit); only `sweep status` said why."""
+    from launch.submit import check_planned_requests
+
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16,32", "train.batch_size=40", **kw)  # a batch for every
+    # count of ranks asked here; d=16 goes to bucket tiny, d=32 to rest
+    with pytest.raises(ConfigError) as err:
+        check_planned_requests(planned, options(tmp_path, **kw), lambda: TWO_PARTITIONS)
+    assert str(err.value) == message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_what_the_partition_holds_is_refused_only_where_slurm_says_and_a_bucket_with_no_job_asks_nothing(
+        tmp_path, shared_cache_dir):
+    from launch.submit import check_planned_requests
+
+    buckets = [{"name": "tiny", "max_hours": 1e-9, "time_min": 2}, {"name": "huge", "max_hours": 1, "time_min": 5,
+                                                                     "gpus_per_node": 8}]
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16", buckets=buckets)  # every job in tiny: huge asks nothing
+    check_planned_requests(planned, options(tmp_path, buckets=buckets), lambda: TWO_PARTITIONS)
+    big = options(tmp_path, cpus_per_task=999, mem_gb=100000)
+    planned = plan(tmp_path, shared_cache_dir, "model.d=16", cpus_per_task=999, mem_gb=100000)
+    for unknown in (None, Partitions({"debug": None}, default="debug"), Partitions({"debug": TESTBED_NODE}, None)):
+        check_planned_requests(planned, big, lambda: unknown)  # no sinfo, a line it does not read, no default
+    big = options(tmp_path, mem_gb=100000)
+    no_memory = Partitions({"debug": NodeRequest(1, 2, None, 1)}, default="debug")
+    check_planned_requests(planned, big, lambda: no_memory)  # memory unknown: not refused
+    fits = options(tmp_path, partition="debug,gpu", cpus_per_task=64, gpus_per_node=8, mem_gb=500)
+    check_planned_requests(planned, fits, lambda: TWO_PARTITIONS)  # sbatch picks the partition that holds it
 
 
 def test_runs_held_by_a_live_job_or_process_are_not_submitted_again(tmp_path, shared_cache_dir):
@@ -329,7 +388,8 @@ def test_timeout_min_keeps_the_requeue_rule_and_the_signal_delay_check(tmp_path,
         plan(tmp_path, shared_cache_dir, options_for=lambda o: o.with_aliases(set()), timeout_min=2, signal_delay_s=120)
 
 
-def test_a_hydra_submitit_launcher_command_line_plans_end_to_end(tmp_path):
+def test_a_hydra_submitit_launcher_command_line_plans_end_to_end(tmp_path, monkeypatch):
+    slurm_tools(tmp_path / "bin", monkeypatch, sinfo="")  # planned for a GPU cluster, not this machine's Slurm
     out_dir = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "sweep.train", "-m", "--dry-run", "hydra/launcher=slurm", *TINY, "model.d=16,32",
            "hydra.launcher.timeout_min=60", "hydra.launcher.max_num_timeout=5", "hydra.launcher.gres=gpu:2",

@@ -30,7 +30,7 @@ from launch.grid import (CONF_DIR, GridComposer, GridPoint, build_grid, check_da
 from launch.launcher_names import given_options
 from launch.local import LocalOptions, RunFailed, SweepInterrupted, check_local_options, run_locally
 from launch.queue import submission_lock
-from launch.submit import (PlannedRun, SlurmOptions, check_partition, plan_local, plan_slurm, print_not_ready,
+from launch.submit import (PlannedRun, SlurmOptions, check_planned_requests, plan_local, plan_slurm, print_not_ready,
                            print_plan, refresh_states, submit_grid)
 from sweep.errors import ConfigError, DamagedFile, exit_on_user_error
 from sweep.record import DAMAGED, FINISHED
@@ -278,13 +278,13 @@ class SlurmLauncher(ProjectLauncher):
     runs_here = False  # jobs start on compute nodes: no device check on the submitting machine
 
     def check(self, grid: Sequence[GridPoint]) -> None:
-        plan_slurm(grid, self.options, slurm_states=False)  # buckets, ranks, signal delay: no Slurm query
-        check_partition(self.options.partition)  # one sinfo, where a partition is given
+        planned = plan_slurm(grid, self.options, slurm_states=False)  # buckets, ranks, signal delay: no Slurm query
+        check_planned_requests(planned, self.options)  # one sinfo: the partition, and what its nodes hold
 
     def plan(self, grid: Sequence[GridPoint], query: bool = True) -> list[PlannedRun]:
         """With each run's Slurm state (queued or running from its latest job) when `query`."""
         planned = plan_slurm(grid, self.options, slurm_states=query)
-        check_partition(self.options.partition)  # what the launch would refuse, the dry run refuses too
+        check_planned_requests(planned, self.options)  # what the launch would refuse, the dry run refuses too
         return planned
 
     def launch_grid(self, grid: Sequence[GridPoint]) -> Sequence[JobReturn]:
