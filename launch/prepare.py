@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from launch.grid import GridPoint, compose_grid
 from sweep.config import DataConfig
@@ -21,6 +21,9 @@ from sweep.data.local import prepare_token_cache
 from sweep.data.streamed import is_streamed, prepare_streamed, tokens_needed
 from sweep.errors import ConfigError
 from sweep.preflight import check_writable_dir
+
+if TYPE_CHECKING:
+    from launch.submit import NodeAsk
 
 log = logging.getLogger("sweep.prepare")
 
@@ -103,6 +106,16 @@ class PrepareJob:
         return prepare_grid(self.overrides, self.config_name, self.workers)
 
 
+def prepare_asks(workers: int, mem_gb: float | None) -> list[NodeAsk]:
+    """What the prepare job asks of a node: a CPU per worker, and hydra.launcher.mem_gb."""
+    from launch.submit import NodeAsk
+
+    asks = [NodeAsk(f"--workers {workers}", "cpus", workers)]
+    if mem_gb is not None:
+        asks.append(NodeAsk(f"hydra.launcher.mem_gb={mem_gb}", "mem_mb", mem_gb * 1024, mb_per_unit=1024))
+    return asks
+
+
 def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, time_min: int) -> Any:
     """Submit `sweep prepare` as one CPU job, with the Slurm settings of the sweep's own
     `hydra/launcher=slurm` overrides (partition, account, qos, setup, folder); returns the job."""
@@ -114,7 +127,7 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
     from hydra_plugins.sweep_launchers import launcher_options
     from launch.grid import CONF_DIR, split_grid
     from launch.launcher_names import given_options
-    from launch.submit import SlurmOptions
+    from launch.submit import SlurmOptions, check_partition
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         loader = GlobalHydra.instance().config_loader()  # a glob() sweep lists its group's options
@@ -127,6 +140,7 @@ def submit_prepare(overrides: Sequence[str], config_name: str, workers: int, tim
                           "hydra.launcher.partition=...)")
     options: SlurmOptions = launcher_options(SlurmOptions, launcher).with_aliases(
         given_options(cfg.hydra.launcher, "slurm"))  # submitit_folder is folder
+    check_partition(options.partition, prepare_asks(workers, options.mem_gb))  # before sbatch: it pended forever
     executor = submitit.SlurmExecutor(folder=options.folder)
     params: dict[str, Any] = dict(job_name="sweep-prepare", time=time_min, nodes=1, ntasks_per_node=1,
                                   cpus_per_task=workers, setup=options.setup_lines(), stderr_to_stdout=True,

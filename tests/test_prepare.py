@@ -15,7 +15,7 @@ from launch.cli import main
 from sweep.errors import ConfigError
 from sweep.run.loop import train
 from tests.c4_fixture import write_c4, write_t5_tokenizer
-from tests.helpers import TINY
+from tests.helpers import TINY, slurm_tools
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,6 +89,22 @@ def test_prepare_as_a_slurm_job_reads_a_glob_sweep_for_its_slurm_settings():
     # the grid's first point is composed for the launcher settings: glob() needs Hydra's config loader
     with pytest.raises(ConfigError, match="add hydra/launcher=slurm"):
         submit_prepare(["logger=glob(*)", "model.d=64,128"], "train", workers=1, time_min=1)
+
+
+def test_prepare_as_a_slurm_job_refuses_a_partition_or_request_the_cluster_cannot_hold_before_submitting(
+        tmp_path, monkeypatch):
+    """Was: sbatch refused an unknown partition, and took --workers 999 to pend forever (PartitionConfig)."""
+    slurm_tools(tmp_path / "bin", monkeypatch, sinfo="debug*|1|2|24105|gpu:1\n")  # the single-node testbed
+    grid = ["hydra/launcher=slurm", "model.d=64,128", f"out_dir={tmp_path / 'sweep'}"]
+    with pytest.raises(ConfigError, match=r"^--workers 999: the partition 'debug' \(the default\) has at most 2 CPUs "
+                                          r"per node \(sinfo\); accepted: 1..2$"):
+        submit_prepare(grid, "train", workers=999, time_min=5)
+    with pytest.raises(ConfigError, match=r"^hydra.launcher.mem_gb=64: the partition 'debug' \(the default\) has at "
+                                          r"most 23.5 GiB of memory per node \(sinfo\); accepted: up to 23.5"):
+        submit_prepare(grid, "train", workers=1, time_min=5)  # the launcher's default mem_gb
+    with pytest.raises(ConfigError, match="hydra.launcher.partition=nosuch: the cluster has no partition 'nosuch'"):
+        submit_prepare([*grid, "hydra.launcher.partition=nosuch"], "train", workers=1, time_min=5)
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_a_cache_dir_that_is_a_file_is_said_at_once_by_the_grid_and_by_prepare(tmp_path):
