@@ -18,6 +18,7 @@ import traceback
 from typing import Any, Sequence
 
 import submitit
+import torch
 
 from sweep.config import TrainConfig
 from sweep.early_stop import decide_group
@@ -62,15 +63,18 @@ class TrainJob(submitit.helpers.Checkpointable):
     for the part of an early-stopped run after a decision step the configs of its budget group
     (`group`, itself included) and that step's index (`rung`): the group is decided there first
     (sweep/early_stop.py decide_group: the first job of the group decides, the others read its
-    decisions), then the run trains on or records its stop."""
+    decisions), then the run trains on or records its stop. `threads`: the torch threads of its
+    process, where the local launcher trains several CPU runs at once (None: torch's default, every
+    core); not part of the config, so a run's name and results do not depend on it."""
 
     def __init__(self, cfg: TrainConfig, until_step: int | None = None,
-                 group: Sequence[TrainConfig] | None = None, rung: int = 0):
+                 group: Sequence[TrainConfig] | None = None, rung: int = 0, threads: int | None = None):
         self.cfg, self.until_step, self.group = cfg, until_step, tuple(group) if group else None
-        self.rung = rung
+        self.rung, self.threads = rung, threads
 
     def __call__(self) -> dict[str, Any]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
+        use_threads(getattr(self, "threads", None))  # (a job pickled before threads: torch's default)
         if _num_tasks() > 1:  # one task per GPU: torch.distributed's variables, from submitit's view
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         # submitit's own SIGTERM handler only logs it: a local job stopped while it starts would train on
@@ -132,6 +136,15 @@ class TrainJob(submitit.helpers.Checkpointable):
             log.info("%s: already %s: not requeued", RunDir.for_config(self.cfg).path.name, result["status"])
             return None
         return super().checkpoint(*args, **kwargs)
+
+
+def use_threads(threads: int | None) -> None:
+    """Set this process's torch threads (None: leave torch's default) and log it once."""
+    if threads is None:
+        return
+    torch.set_num_threads(threads)
+    log.info("torch threads: %d (the local launcher's share of the cores for its CPU runs at once)",
+             torch.get_num_threads())
 
 
 def _result_or_empty(cfg: TrainConfig) -> dict[str, Any]:

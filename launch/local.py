@@ -8,6 +8,8 @@ with its one line and every other run goes on. The command waits until every run
 Ctrl-C stops the sweep cleanly: the runs ignore the terminal's SIGINT and are sent SIGTERM by the
 launcher instead, so each finishes its step and saves its checkpoint (a second Ctrl-C stops waiting
 for them); a run stopped by a signal is `interrupted`, and running the sweep again resumes it.
+CPU runs trained at once share the cores: each process gets its part of them as torch threads
+(`torch_threads_per_run`), unless the user set OMP_NUM_THREADS.
 """
 
 from __future__ import annotations
@@ -145,6 +147,40 @@ def runs_at_once(points: Sequence[GridPoint], options: LocalOptions) -> tuple[in
     return min(options.parallelism, todo), todo
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a Slurm or taskset share), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def torch_threads_per_run(processes: int, options: LocalOptions) -> int | None:
+    """The torch threads of each run's process where `processes` CPU processes train at once (the runs
+    at once x the ranks of each): the cores shared out, at least one each. None (torch's default:
+    every core) for one process at a time, for GPU runs, and where the user set OMP_NUM_THREADS
+    (the runs inherit it: theirs is kept). Two d16 runs at once on 2 cores, each at torch's 2
+    threads, took 70-111 s for 400 steps against 9 s at one thread each (a grid both ways:
+    benchmarks/local_threads.py)."""
+    if options.gpus_per_run or processes <= 1 or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return max(1, usable_cores() // processes)
+
+
+def describe_threads(runs: int, tasks: int, options: LocalOptions) -> str | None:
+    """The launcher's line on the torch threads of CPU runs trained at once: '2 CPU runs at once: 1
+    torch thread each (2 cores)', or that the user's OMP_NUM_THREADS is kept; None where one
+    process trains at a time or the runs are on GPUs."""
+    processes = runs * tasks
+    if options.gpus_per_run or processes <= 1:
+        return None
+    at_once = f"{runs} CPU run{'s' if runs > 1 else ''} at once" + (f" x {tasks} ranks" if tasks > 1 else "")
+    threads = torch_threads_per_run(processes, options)
+    if threads is None:
+        return f"{at_once}: OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} kept as set"
+    return f"{at_once}: {threads} torch thread{'s' if threads > 1 else ''} each ({usable_cores()} cores)"
+
+
 WHOLE_OPTIONS = {"parallelism": 1, "gpus_per_run": 0, "timeout_min": 1}  # hydra.launcher.* counts, their least
 
 
@@ -179,6 +215,10 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
     runs it."""
     free = check_local_options(points, options)  # one GPU slot per run training at once
     tasks = ranks_per_run(options)
+    threads = torch_threads_per_run(len(free) * tasks, options)
+    said = describe_threads(len(free), tasks, options)
+    if said is not None:
+        log.info("%s", said)
     outcomes = {id(p): Outcome(p, p.run.read_result(), None) for p in points if is_settled(p.cfg, p.state())}
     if len(outcomes):
         stopped = any((o.result or {}).get("status") == STOPPED_EARLY for o in outcomes.values())
@@ -233,7 +273,7 @@ def run_locally(points: Sequence[GridPoint], options: LocalOptions) -> list[Outc
                     continue
                 slot = free.pop(0)
                 try:
-                    submitted = start_job(job, options, tasks, slot)
+                    submitted = start_job(job, options, tasks, slot, threads)
                 except (StorageError, OSError) as err:  # its config.yaml, submitit's files, the manifest
                     refused = refused_write(err)
                     if refused is None:
@@ -405,15 +445,17 @@ def waits_well(after: Job, ended_well: set[int], outcomes: dict[int, Outcome], r
             or (after in pending and id(after.point) not in outcomes))
 
 
-def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int]) -> Any:
-    """Start one job in its own process on `slot`'s GPUs; its manifest entry names it."""
+def start_job(job: Job, options: LocalOptions, tasks: int, slot: list[int], threads: int | None = None) -> Any:
+    """Start one job in its own process on `slot`'s GPUs, at `threads` torch threads (None: torch's
+    default); its manifest entry names it."""
     point = job.point
     point.run.write_config(point.cfg)
     executor = submitit.LocalExecutor(folder=options.folder, max_num_timeout=0)
     executor.update_parameters(timeout_min=options.timeout_min, tasks_per_node=tasks,
                                gpus_per_node=len(slot), visible_gpus=slot, stderr_to_stdout=True)
     with sigint_ignored():  # the terminal's Ctrl-C is the launcher's to pass on (stopping_on_ctrl_c)
-        submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung))
+        submitted = executor.submit(TrainJob(point.cfg, until_step=job.until_step, group=job.group, rung=job.rung,
+                                             threads=threads))
     entry = {"run": point.run.path.name, "path": str(point.run.path), "job_id": str(submitted.job_id),
              "bucket": LOCAL_BUCKET, "log": str(submitted.paths.stdout)}
     if job.kind in PARTIAL:

@@ -109,3 +109,19 @@ def test_a_local_job_stopped_while_it_starts_stops_there_not_after_its_whole_bud
     assert result["status"] == "interrupted" and result["step"] is None
     assert signal.getsignal(signal.SIGTERM) is before  # submitit's handler back once the job ends
     assert RunDir.for_config(tiny_config()).read_result() is None  # no failure recorded
+
+
+def test_a_job_given_threads_trains_at_that_many_torch_threads_and_one_without_at_torch_s_default(
+        tiny_config, monkeypatch):
+    import torch
+
+    seen = []
+    monkeypatch.setattr("launch.job.train", lambda cfg, until_step=None: seen.append(torch.get_num_threads()) or {})
+    default = torch.get_num_threads()
+    try:
+        TrainJob(tiny_config(), threads=default + 1)()
+        torch.set_num_threads(default)
+        TrainJob(tiny_config())()
+    finally:
+        torch.set_num_threads(default)
+    assert seen == [default + 1, default]

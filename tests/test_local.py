@@ -2,6 +2,7 @@
 failures reported after every run, and data-parallel runs with two processes on CPU; the
 sweep's progress (runs ended, counts, an ETA from planned FLOPs)."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -325,16 +326,19 @@ def run_fake_ladder(tmp_path, monkeypatch, failing_segment=None):
 
 
 def run_with_fake_jobs(grid, tmp_path, monkeypatch, fails, stops=lambda job: False, interrupts=lambda job: False,
-                       parallelism=2):
+                       parallelism=2, threads_given=None):
     """run_locally on `grid` with FakeSubmitted jobs (failing where `fails(job)`, stopping its run
     where `stops(job)`, stopped by a signal where `interrupts(job)`), `parallelism` at a time;
-    returns the jobs started, in order, and the outcomes."""
+    returns the jobs started, in order, and the outcomes; `threads_given` (a list): each job's torch
+    threads appended to it."""
     from launch.local import run_locally
 
     started = []
 
-    def start(job, options, tasks, slot):
+    def start(job, options, tasks, slot, threads=None):
         started.append(job)
+        if threads_given is not None:
+            threads_given.append(threads)
         return FakeSubmitted(job, fails(job), stops(job), interrupts(job))
     monkeypatch.setattr("launch.local.start_job", start)
     options = LocalOptions(folder=str(tmp_path / "submitit"), dry_run=False, parallelism=parallelism, gpus_per_run=0,
@@ -709,7 +713,7 @@ def test_a_full_disk_refusing_the_next_run_s_files_ends_the_sweep_in_one_line_sa
     grid = compose_grid([*plain, "optim.lr=1e-3,2e-3,3e-3", f"out_dir={tmp_path / 'sweep'}"])
     started = []
 
-    def start(job, options, tasks, slot):
+    def start(job, options, tasks, slot, threads=None):
         if len(started) == 2:
             raise write_failed(job.point.run.config_file, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
         started.append(job)
@@ -728,3 +732,61 @@ def test_a_full_disk_refusing_the_next_run_s_files_ends_the_sweep_in_one_line_sa
     pickle = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "1_submitted.pkl"))  # submitit's own
     assert refused_write(pickle).startswith(f"cannot write {tmp_path}/1_submitted.pkl: [Errno 28] No space left")
     assert refused_write(OSError(errno.EBADF, "Bad file descriptor")) is None  # not the disk's: raised as it is
+
+
+def run_three_fake_runs_at_parallelism(parallelism, tmp_path, monkeypatch):
+    """The torch threads each job of a 3-run CPU grid got, `parallelism` at a time, on 4 cores."""
+    from launch.grid import compose_grid
+
+    plain = [o for o in LADDER if not o.startswith(("optim.schedule", "budget."))]
+    grid = compose_grid([*plain, "optim.lr=1e-3,2e-3,3e-3", f"out_dir={tmp_path / 'sweep'}"])
+    monkeypatch.setattr("launch.local.usable_cores", lambda: 4)
+    threads = []
+    run_with_fake_jobs(grid, tmp_path, monkeypatch, lambda job: False, parallelism=parallelism, threads_given=threads)
+    return threads
+
+
+def test_cpu_runs_trained_at_once_share_the_cores_as_torch_threads_and_the_launcher_says_so(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with caplog.at_level("INFO", logger="sweep.launch"):
+        assert run_three_fake_runs_at_parallelism(2, tmp_path, monkeypatch) == [2, 2, 2]
+    assert caplog.text.count("2 CPU runs at once: 2 torch threads each (4 cores)") == 1
+
+
+def test_omp_num_threads_set_by_the_user_is_kept_for_cpu_runs_at_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with caplog.at_level("INFO", logger="sweep.launch"):
+        assert run_three_fake_runs_at_parallelism(2, tmp_path, monkeypatch) == [None, None, None]
+    assert "2 CPU runs at once: OMP_NUM_THREADS=3 kept as set" in caplog.text
+
+
+def test_one_cpu_run_at_a_time_and_gpu_runs_keep_torch_s_default_threads(tmp_path, monkeypatch, caplog):
+    from launch.local import torch_threads_per_run
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with caplog.at_level("INFO", logger="sweep.launch"):
+        assert run_three_fake_runs_at_parallelism(1, tmp_path, monkeypatch) == [None, None, None]
+    assert "torch thread" not in caplog.text
+    gpus = LocalOptions(folder=str(tmp_path), dry_run=False, parallelism=2, gpus_per_run=1, visible_gpus=None,
+                        tasks_per_run=None, timeout_min=1, poll_s=0, submitit_folder=None)
+    assert torch_threads_per_run(2, gpus) is None
+    cpu = dataclasses.replace(gpus, gpus_per_run=0)
+    monkeypatch.setattr("launch.local.usable_cores", lambda: 16)
+    assert torch_threads_per_run(2 * 2, cpu) == 4  # 2 runs at once x 2 ranks each
+    monkeypatch.setattr("launch.local.usable_cores", lambda: 2)
+    assert torch_threads_per_run(3, cpu) == 1  # more processes than cores: one each
+
+
+def test_each_process_of_cpu_runs_trained_at_once_trains_at_its_share_of_the_cores(tmp_path, shared_cache_dir,
+                                                                                   monkeypatch):
+    from launch.local import usable_cores
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the launcher's subprocess inherits the environment
+    out = tmp_path / "sweep"
+    ran = multirun(out, shared_cache_dir, "model.d=16", "optim.lr=1e-3,2e-3", "hydra.launcher.parallelism=2")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    share = max(1, usable_cores() // 2)
+    assert f"2 CPU runs at once: {share} torch thread" in ran.stdout + ran.stderr
+    logs = [Path(e["log"]).read_text() for e in latest_jobs(out).values()]
+    assert len(logs) == 2 and all(f"torch threads: {share} " in text for text in logs)
