@@ -30,9 +30,11 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
   step) against the full grid's; and per width whether the best lr (a stopped run stands with its
   predicted loss; the best must be a run that completed) is the full grid's.
---batches sweeps the batch size instead (train.batch_size, at the one learning rate --lrs gives; the
-same tokens, so a smaller batch takes more steps): the best setting per width is then the best batch
-size. One --batches value with several --lrs is the learning-rate grid at that batch size. Prints a
+--batches sweeps the batch size (train.batch_size; the same tokens, so a smaller batch takes more
+steps): at the one learning rate --lrs gives, the best setting per width is the best batch size;
+with several --lrs the grid is every lr at every batch size (one budget group per width, as a
+researcher's joint sweep is) and the best setting is the best (lr, batch) pair, shown as "0.016@b8".
+One --batches value with several --lrs is the learning-rate grid at that batch size. Prints a
 table; writes everything as JSON to --out. Record the figures, with the machine, date and command, in
 benchmarks/RESULTS.md.
 """
@@ -64,10 +66,25 @@ def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS, eval_every:
             "logger=none"]
 
 
-def swept(batches: str | None) -> str:
-    """The coordinate a width's runs differ in: the batch size when --batches gives several, else the
-    learning rate (at the one batch size --batches gives, or the demo's 8)."""
-    return "batch_size" if batches and "," in batches else "lr"
+JOINT = "lr,batch_size"  # the axis of a grid over both: a setting is the pair, shown as "0.016@b8"
+
+
+def swept(batches: str | None, lrs: str = LRS) -> str:
+    """The coordinate a width's runs differ in: both (JOINT) when --batches and --lrs give several,
+    the batch size when only --batches does, else the learning rate (at the one batch size --batches
+    gives, or the demo's 8)."""
+    several = bool(batches and "," in batches)
+    return (JOINT if "," in lrs else "batch_size") if several else "lr"
+
+
+def setting(coordinates, axis: str) -> float | str:
+    """A run's value on `axis` (a result.json or a prediction's coordinates): the lr or the batch
+    size, or for JOINT the pair as "lr@bB" (one key, as the best setting of a width is one run)."""
+    return f"{coordinates['lr']:g}@b{coordinates['batch_size']}" if axis == JOINT else coordinates[axis]
+
+
+def shown(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 FRACTIONS = (0.1, 0.25, 0.5)
@@ -151,9 +168,9 @@ def replay(full: Path, shared: bool, axis: str, floor: float | str | None = None
         widths = {}
         for d in sorted({p.coordinates["d"] for p in predictions}):
             members = [p for p in predictions if p.coordinates["d"] == d]
-            actuals = {p.coordinates[axis]: p.actual for p in members if p.actual is not None}
+            actuals = {setting(p.coordinates, axis): p.actual for p in members if p.actual is not None}
             actual = best_setting(actuals)
-            predicted = best_setting({p.coordinates[axis]: p.predicted for p in members if p.predicted is not None})
+            predicted = best_setting({setting(p.coordinates, axis): p.predicted for p in members if p.predicted is not None})
             widths[d] = {"best_actual": actual, "best_predicted": predicted, "same": actual == predicted,
                          "regret": regret(actuals, predicted)}
         out[fraction] = {"summary": summary, "axis": axis, "best": widths,
@@ -189,19 +206,19 @@ def stop_comparison(full: Path, stopped: Path, axis: str) -> dict:
     final = {r["run"]: r["final_eval_loss"] for r in full_runs}
     widths = {}
     for d in sorted({r["d"] for r in full_runs}):
-        actuals = {r[axis]: r["final_eval_loss"] for r in full_runs if r["d"] == d}
+        actuals = {setting(r, axis): r["final_eval_loss"] for r in full_runs if r["d"] == d}
         actual = best_setting(actuals)
-        standing = {r[axis]: standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
+        standing = {setting(r, axis): standing_loss(r) for r in stop_runs if r["d"] == d and standing_loss(r) is not None}
         chosen = best_setting(standing)
-        chosen_run = next((r for r in stop_runs if r["d"] == d and r[axis] == chosen), None)
-        below = sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"
+        chosen_run = next((r for r in stop_runs if r["d"] == d and setting(r, axis) == chosen), None)
+        below = sorted(setting(r, axis) for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"
                        and final[r["run"]] < final.get((r.get("early_stop") or {}).get("best_run"), math.inf))
         widths[d] = {"best_full": actual, "best_early_stop": chosen, "same": actual == chosen,
                      "below_comparator": below,  # stopped, yet (in the full grid) ended below their comparator
                      "regret": regret(actuals, chosen),
                      "best_completed": chosen_run is not None and chosen_run["status"] == "complete",
-                     "stopped": sorted(r[axis] for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"),
-                     "stopped_at": {r[axis]: r["steps_done"] / r["steps"] for r in stop_runs  # the fraction trained
+                     "stopped": sorted(setting(r, axis) for r in stop_runs if r["d"] == d and r["status"] == "stopped_early"),
+                     "stopped_at": {setting(r, axis): r["steps_done"] / r["steps"] for r in stop_runs  # the fraction trained
                                     if r["d"] == d and r["status"] == "stopped_early"}}
     return {"flops_used": used, "flops_full_grid": grid, "fraction_used": used / grid if grid else None,
             "saved": 1 - used / grid if grid else None, "runs": len(stop_runs),
@@ -241,14 +258,14 @@ def oracle_saving(full: Path, fraction: float, margin: float, axis: str, referen
         runs.append((result, (probe_at(run, fraction) or result["steps"]) / result["steps"]))
     best = {d: min(r["final_eval_loss"] for r, _ in runs if r["d"] == d) for d in {r["d"] for r, _ in runs}}
     grid_flops = sum(trained_flops(r) for r, _ in runs)
-    present = {(r[axis], r["d"]) for r, _ in runs}  # (setting, width) of every complete run
-    referenced = {(r[axis], r["d"]) for r, _ in runs if any(v == r[axis] and d > r["d"] for v, d in present)}
+    present = {(setting(r, axis), r["d"]) for r, _ in runs}  # (setting, width) of every complete run
+    referenced = {(setting(r, axis), r["d"]) for r, _ in runs if any(v == setting(r, axis) and d > r["d"] for v, d in present)}
     stoppable = [(r, seen) for r, seen in runs if r["final_eval_loss"] > (1 + margin) * best[r["d"]]
-                 and not (references_whole and (r[axis], r["d"]) in referenced)]
+                 and not (references_whole and (setting(r, axis), r["d"]) in referenced)]
     saved = sum(trained_flops(r) * (1 - seen) for r, seen in stoppable)
     return {"fraction": fraction, "margin": margin, "references_whole": references_whole,
             "saved": saved / grid_flops if grid_flops else None,
-            "stoppable": sorted((r["d"], r[axis]) for r, _ in stoppable)}
+            "stoppable": sorted((r["d"], setting(r, axis)) for r, _ in stoppable)}
 
 
 RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75),  # decided at these fractions, in turn
@@ -311,9 +328,9 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
         final = {r["run"]: r["final_eval_loss"] for _, r in members}
         widths[d] = {"best_kept": best["run"] not in stopped,
                      # stopped, yet ended below the run it was judged worse than: the rule's promise broken
-                     "below_comparator": sorted(r[axis] for _, r in members if r["run"] in stopped
+                     "below_comparator": sorted(setting(r, axis) for _, r in members if r["run"] in stopped
                                                 and final[r["run"]] < final[stopped[r["run"]][2]]),
-                     "stopped": sorted((r[axis], stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
+                     "stopped": sorted((setting(r, axis), stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
     return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references, "level": level,
@@ -366,12 +383,9 @@ def main() -> None:
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     args = parser.parse_args()
-    if args.batches and "," in args.batches and "," in args.lrs:
-        parser.error(f"--batches {args.batches} sweeps the batch size at one learning rate: give one --lrs, not "
-                     f"{args.lrs} (or one batch size to sweep the learning rate at it)")
-    axis, overrides = swept(args.batches), grid(args.lrs, args.batches, args.widths, args.eval_every)
+    axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every)
     size = len(args.widths.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
-    name = {"lr": "lr", "batch_size": "batch"}[axis]
+    name = {"lr": "lr", "batch_size": "batch", JOINT: "lr@batch"}[axis]
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
     early_stop = ["early_stop.enabled=true", f"early_stop.fraction={args.stop_fraction:g}",
@@ -398,7 +412,7 @@ def main() -> None:
     for o in report["oracle"]:
         print(f"  at {o['fraction']:.0%}, margin {o['margin']:.1%}{', references whole' if o['references_whole'] else ''}: "
               f"{o['saved']:.1%} of the grid's FLOPs "
-              f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {v:g}' for d, v in o['stoppable'])})")
+              f"({len(o['stoppable'])} runs: {', '.join(f'd{d} {name} {shown(v)}' for d, v in o['stoppable'])})")
     if args.only in (None, "replay"):
         from sweep.fit.collapse import check_floor
 
@@ -422,7 +436,7 @@ def main() -> None:
                   f"{r['saved']:.1%} of the grid's FLOPs saved; "
                   + "; ".join(f"d{d}: best kept {w['best_kept']}, ended below their comparator "
                               f"{w['below_comparator'] or 'none'}, stopped "
-                              + (", ".join(f"{name} {v:g} at {f:.0%} (ends {e:+.2%})" for v, f, e in w["stopped"]) or "none")
+                              + (", ".join(f"{name} {shown(v)} at {f:.0%} (ends {e:+.2%})" for v, f, e in w["stopped"]) or "none")
                               for d, w in r["best"].items()))
     if args.only in (None, "stop"):
         report["stop_wall_seconds"] = train_grid(stopped, cache, args.seed, overrides, early_stop)
@@ -431,7 +445,7 @@ def main() -> None:
         print(f"\nearly stopping at {at}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
         for d, w in s["best"].items():
-            stopped_at = ", ".join(f"{v:g} at {f:.0%}" for v, f in sorted(w["stopped_at"].items())) or "none"
+            stopped_at = ", ".join(f"{shown(v)} at {f:.0%}" for v, f in sorted(w["stopped_at"].items())) or "none"
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
                   f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
