@@ -216,6 +216,17 @@ def test_dry_run_with_hydras_basic_launcher_plans_glob_range_and_choice_sweeps(t
     assert "GPU-hours" not in out  # estimated for Slurm's buckets only (was: "0 GPU-hours estimated")
 
 
+@pytest.mark.parametrize("flags", [["-m"], ["-m", "--dry-run"]])
+def test_hydras_basic_launcher_refuses_a_grid_whose_jobs_run_in_order_before_anything_is_written(tmp_path, flags):
+    out_dir = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "sweep.train", *flags, *TINY, "optim.lr=1e-3,3e-3",
+                           "early_stop.enabled=true", f"out_dir={out_dir}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("only the project's launchers do: add hydra/launcher=local") == 1
+    assert "Traceback" not in proc.stderr and not out_dir.exists()
+
+
 def test_the_multirun_flag_may_come_after_the_overrides(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sweep.train", *TINY, "model.d=16,32", "-m", f"out_dir={tmp_path / 'x'}",
                            "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=300)

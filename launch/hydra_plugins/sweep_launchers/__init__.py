@@ -88,9 +88,9 @@ class GridSweeper(Sweeper):
         with user_errors_exit():
             grid = build_grid(points, grid_composer(self.hydra_context, self.config),
                               self.config.hydra.job.config_name)
-            if not ours:  # what Hydra's own launchers cannot run: the same one error in a dry run, and
-                check_jobs_in_order(grid)  # before the data: preparing it would not make the grid run there
             if not dry_run:
+                if not ours:  # what Hydra's own launchers cannot run (a dry run's plan says it too), before
+                    check_jobs_in_order(grid)  # the data: preparing it would not make the grid run there
                 # prepared corpora hold every run's tokens, files are readable, folders writable;
                 # the device only where the runs start on this machine (not Slurm's login node)
                 check_data_ready(grid, runs_here=getattr(self.launcher, "runs_here", True))
