@@ -58,10 +58,13 @@ EVAL_EVERY = 25
 LRS = "1e-3,2e-3,4e-3,8e-3,1.6e-2,3.2e-2"
 
 
-def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS, eval_every: int = EVAL_EVERY) -> list[str]:
+def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS, eval_every: int = EVAL_EVERY,
+         data: str = "synthetic") -> list[str]:
     """The sweep's overrides for learning rates `lrs` (comma-separated) and, if given, batch sizes
-    `batches` (comma-separated; the demo's 8 otherwise); an eval record every `eval_every` steps."""
-    return ["--config-name", "demo", f"model.d={widths}", "model.l=2", "budget.tokens_per_param=20", f"optim.lr={lrs}",
+    `batches` (comma-separated; the demo's 8 otherwise); an eval record every `eval_every` steps; the
+    corpus `data` (the demo's synthetic one, or `embedded`: real prose, byte tokens)."""
+    return ["--config-name", "demo", f"model.d={widths}", "model.l=2", *([f"data={data}"] if data != "synthetic" else []),
+            "budget.tokens_per_param=20", f"optim.lr={lrs}",
             *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", f"train.eval_every={eval_every}",
             "logger=none"]
 
@@ -92,9 +95,10 @@ ORACLE_MARGINS = (0.0, 0.005, 0.01)  # runs ending within this of their width's 
 STOP_FRACTION = 0.25  # early_stop.fraction of the launcher's run (--only stop)
 
 
-def prepare(cache: Path, widths: str = WIDTHS) -> None:
+def prepare(cache: Path, widths: str = WIDTHS, data: str = "synthetic") -> None:
     """The corpus in `cache`, as many tokens as the grid's widest run reads."""
-    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *grid(LRS, widths=widths)[:4],
+    corpus = grid(LRS, widths=widths, data=data)
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "prepare", *corpus[:corpus.index("budget.tokens_per_param=20")],
                            f"data.cache_dir={cache}"],
                           cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
@@ -382,8 +386,11 @@ def main() -> None:
                              "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
+    parser.add_argument("--data", choices=("synthetic", "embedded"), default="synthetic",
+                        help="the corpus: the demo's synthetic one (a known entropy rate; default) or `embedded` "
+                             "(prose that ships with Python, byte tokens: real text); give each its own --work-dir")
     args = parser.parse_args()
-    axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every)
+    axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every, args.data)
     size = len(args.widths.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
     name = {"lr": "lr", "batch_size": "batch", JOINT: "lr@batch"}[axis]
     sys.path.insert(0, str(REPO))
@@ -395,9 +402,9 @@ def main() -> None:
         f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "") + (
             f"-again{args.again_at.replace(',', '_')}" if args.again_at else "")  # a comma would make Hydra sweep out_dir
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / stop_name
-    prepare(cache, args.widths)
+    prepare(cache, args.widths, args.data)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
-                    "seed": args.seed, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
+                    "seed": args.seed, "data": args.data, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
                     "work_dir": str(work)}
     if not complete(full, size):
         report["full_wall_seconds"] = train_grid(full, cache, args.seed, overrides, [])
