@@ -121,10 +121,13 @@ def train_grid(out: Path, cache: Path, seed: int, overrides: list[str], extra: l
     return time.perf_counter() - started
 
 
-def complete(out: Path, size: int) -> bool:
-    """Whether all `size` runs of the grid finished in `out`."""
-    runs = results(out)
-    return len(runs) == size and all(r["status"] == "complete" for r in runs)
+def complete(out: Path, widths: str, lrs: str, batches: str | None) -> bool:
+    """Whether every run of the grid (each width x lr x batch size, comma-separated; the demo's batch
+    8 where `batches` is None) finished in `out`, whatever else the folder holds (was: a count of
+    the folder's runs, which a folder of other widths could match)."""
+    done = {(r["d"], r["lr"], r["batch_size"]) for r in results(out) if r["status"] == "complete"}
+    return all((int(d), float(lr), int(b)) in done for d in widths.split(",") for lr in lrs.split(",")
+               for b in (batches or "8").split(","))
 
 
 def best_setting(losses: dict[float, float]) -> float | None:
@@ -391,7 +394,6 @@ def main() -> None:
                              "(prose that ships with Python, byte tokens: real text); give each its own --work-dir")
     args = parser.parse_args()
     axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every, args.data)
-    size = len(args.widths.split(",")) * len(args.lrs.split(",")) * len((args.batches or "8").split(","))
     name = {"lr": "lr", "batch_size": "batch", JOINT: "lr@batch"}[axis]
     sys.path.insert(0, str(REPO))
     work, cache = args.work_dir, args.work_dir / "token_cache"
@@ -406,7 +408,7 @@ def main() -> None:
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
                     "seed": args.seed, "data": args.data, "widths": args.widths, "floor": args.floor, "lrs": args.lrs, "batches": args.batches, "grid": overrides,
                     "work_dir": str(work)}
-    if not complete(full, size):
+    if not complete(full, args.widths, args.lrs, args.batches):
         report["full_wall_seconds"] = train_grid(full, cache, args.seed, overrides, [])
     print(f"machine: {report['machine']}; seed {args.seed}; widths {args.widths}; lrs {args.lrs}; batches "
           f"{args.batches or 8}; folders {work}")
