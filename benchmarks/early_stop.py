@@ -25,8 +25,8 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   still going decided again later, as the launcher does with early_stop.again_at): the compute it
   would save, with conf's early_stop.beaten_by and with 1 (one comparator).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
-  (--stop-fraction, --again-at and --floor set early_stop.fraction, .again_at and .floor; it needs
-  the full grid too: it is trained first if missing). Compute used: the sum over runs of
+  (--stop-fraction, --again-at, --floor and --beaten-by set early_stop.fraction, .again_at, .floor and
+  .beaten_by; it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
   6 N x the tokens actually trained (a stopped run: its probe step's, steps_done x tokens per
   step) against the full grid's; and per width whether the best lr (a stopped run stands with its
   predicted loss; the best must be a run that completed) is the full grid's.
@@ -389,6 +389,9 @@ def main() -> None:
                              "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
+    parser.add_argument("--beaten-by", type=int, default=None,
+                        help="early_stop.beaten_by of the launcher's run (--only stop; default: conf's) "
+                             "(WORK/seedS/stop-...-bK)")
     parser.add_argument("--data", choices=("synthetic", "embedded"), default="synthetic",
                         help="the corpus: the demo's synthetic one (a known entropy rate; default) or `embedded` "
                              "(prose that ships with Python, byte tokens: real text); give each its own --work-dir")
@@ -399,10 +402,13 @@ def main() -> None:
     work, cache = args.work_dir, args.work_dir / "token_cache"
     early_stop = ["early_stop.enabled=true", f"early_stop.fraction={args.stop_fraction:g}",
                   *([f"early_stop.floor={args.floor}"] if args.floor else []),
-                  *([f"early_stop.again_at=[{args.again_at}]"] if args.again_at else [])]
-    stop_name = "stop" if (args.stop_fraction, args.floor, args.again_at) == (STOP_FRACTION, None, None) else \
-        f"stop-f{args.stop_fraction:g}" + (f"-floor{args.floor}" if args.floor else "") + (
-            f"-again{args.again_at.replace(',', '_')}" if args.again_at else "")  # a comma would make Hydra sweep out_dir
+                  *([f"early_stop.again_at=[{args.again_at}]"] if args.again_at else []),
+                  *([f"early_stop.beaten_by={args.beaten_by}"] if args.beaten_by is not None else [])]
+    stop_name = "stop" if (args.stop_fraction, args.floor, args.again_at, args.beaten_by) == (
+        STOP_FRACTION, None, None, None) else f"stop-f{args.stop_fraction:g}" + (
+            f"-floor{args.floor}" if args.floor else "") + (
+            f"-again{args.again_at.replace(',', '_')}" if args.again_at else "") + (  # a comma would make Hydra sweep out_dir
+            f"-b{args.beaten_by}" if args.beaten_by is not None else "")
     full, stopped = work / f"seed{args.seed}" / "full", work / f"seed{args.seed}" / stop_name
     prepare(cache, args.widths, args.data)
     report: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
