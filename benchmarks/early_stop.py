@@ -23,7 +23,12 @@ identity settings, so they change no run's training): 25% of the d32 runs (160 s
   Then early stopping replayed on those curves with one decision at 10%, 25% or 50%, with decisions
   at 25% and 50%, at 25%, 50% and 75%, and from 10% on at 2, 4 and 7 fractions (RUNGS: the runs
   still going decided again later, as the launcher does with early_stop.again_at): the compute it
-  would save, with conf's early_stop.beaten_by and with 1 (one comparator).
+  would save, with conf's early_stop.beaten_by and with 1 (one comparator). The replay reads each
+  run's last eval record at or before a decision step; the launcher's runs evaluate at the
+  decision step itself (sweep/early_stop.py probe_eval_steps), so the two decide on the same
+  records only where every decision step is an eval step of the grid (--eval-every 5, the log
+  step): with 10, seed 1 of the real-text d32-d64 grid read step 330 for the launcher's 335 at 15%,
+  and one run stopped in the replay went on in the launcher's run (benchmarks/RESULTS.md).
 - stop: the same grid with early_stop.enabled=true early_stop.fraction=0.25 into WORK/seedS/stop
   (--stop-fraction, --again-at, --floor and --beaten-by set early_stop.fraction, .again_at, .floor and
   .beaten_by; it needs the full grid too: it is trained first if missing). Compute used: the sum over runs of
@@ -383,7 +388,8 @@ def main() -> None:
                              "the runs still going are decided again (WORK/seedS/stop-fF-againF_F...)")
     parser.add_argument("--eval-every", type=int, default=EVAL_EVERY,
                         help=f"train.eval_every of the grid's runs (default {EVAL_EVERY}); 10 puts an eval record at "
-                             "every width's probe step at 10%%, 25%% and 50%% (steps 20, 60, 130 of d16, d32, d48 at 10%%)")
+                             "every width's probe step at 10%%, 25%% and 50%% (steps 20, 60, 130 of d16, d32, d48 at 10%%); 5 (the log "
+                             "step) at every decision step of any rung, as the launcher's runs evaluate")
     parser.add_argument("--level", type=float, default=None,
                         help="the intervals' level of the early-stopping replay (default: early_stop.level of "
                              "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
