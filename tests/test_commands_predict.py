@@ -35,7 +35,10 @@ def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(sma
     out = capsys.readouterr().out
     assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "┃ from " in out
     assert out.count("d16-l1-b4-lr3.0e-03") >= 2  # the d32 runs' reference (the nearest smaller size)
-    assert "predicted from a finished run of another size: on that benchmark their bands held it" in out
+    flat = " ".join(out.split())  # the caution wraps at the console's width
+    assert "2 predicted from a finished smaller run, their bands holding its error measured one size down" in flat
+    assert "predicted from a finished run of another size with no smaller third size to measure the method's " \
+           "error by" in flat and "read them as rough" in flat  # d16 (from d32) and d32 (from d16)
     assert main(["predict", str(small_sweep), "--bootstrap", "20", "--floor", "0"]) == 0  # the runs seen whole
     out = capsys.readouterr().out  # was: "median |error| 0.00%, ... for 100%", each its own final loss given back
     assert "finished run(s) predicted from a smaller one with their own curve seen whole are not scored" in out

@@ -278,6 +278,11 @@ def test_with_a_floor_each_run_is_predicted_from_the_finished_run_of_the_nearest
         assert reference.coordinates["tokens_per_param"] == p.coordinates["tokens_per_param"]
         assert abs(p.relative_error) < 0.01 and p.covered, p.to_dict()
         assert p.prediction.one_size_down is not None  # d32's own prediction from d16 measured the error
+        assert p.prediction.measured_below and p.prediction.to_dict()["measured_below"]  # d48 > d32 > d16
+    others = [p for p in predictions.values() if p.coordinates["d"] != 48 and p.prediction is not None
+              and p.prediction.to_dict()["method"] == "collapse"]
+    assert others and not any(p.prediction.measured_below for p in others)  # d16 from d32; d32 from d16, its
+    # error measured (if at all) by d16 from d48, a larger size: not the chain the benchmarks' coverage is of
     without = {p.run: p for p in predict_sweep(small_sweep, 0.5, n_resamples=20)}
     assert all(p.prediction is None or p.prediction.to_dict()["method"] == "curve law" for p in without.values())
 

@@ -142,6 +142,8 @@ class CollapsePrediction:
     one_size_down_at: float | None = None  # the fraction of the reference's steps it was measured at
     ratio_step: int | None = None  # the eval record k was read at (<= steps_seen)
     floor_from: str | None = None  # where E came from when calibrated (floor 'auto')
+    measured_below: bool = False  # one_size_down measured on a third size below the reference, itself below the
+    # run: the chain whose bands the benchmarks' coverage figures are of (sweep/fit/predict.py partly_seen_caution)
 
     @property
     def fraction_seen(self) -> float:
@@ -151,8 +153,8 @@ class CollapsePrediction:
         return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
                 "level": self.level, "reference": self.reference, "floor": self.floor, "ratio": self.ratio,
                 "band_from": self.band_from, "one_size_down": self.one_size_down,
-                "one_size_down_at": self.one_size_down_at, "ratio_step": self.ratio_step,
-                "floor_from": self.floor_from, "steps_seen": self.steps_seen,
+                "one_size_down_at": self.one_size_down_at, "measured_below": self.measured_below,
+                "ratio_step": self.ratio_step, "floor_from": self.floor_from, "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen}
 
 
