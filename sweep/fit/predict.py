@@ -627,8 +627,9 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     curve law's intervals that nothing calibrates cover less often than their level says, and
     calibrated ones hold at the level each states (on finished smaller runs) or did on the benchmark
     (on the group's own first halves). The figures are the early-stopping
-    benchmark's (benchmarks/RESULTS.md, "Calibrated on the finished smaller runs" and "Not from a
-    curve still on its plateau"). None when every run predicted was seen whole."""
+    benchmark's (benchmarks/RESULTS.md, "Calibrated on the finished smaller runs", "Not from a
+    curve still on its plateau" and, for the collapse's bands on real text with and without a
+    third, smaller size, "Two widths on real text"). None when every run predicted was seen whole."""
     partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
     if not partial:
         return None
