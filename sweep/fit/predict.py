@@ -515,10 +515,9 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
-        if calibration is not None:
-            prediction = replace(prediction, floor_from=calibration.describe())
-        if prediction.one_size_down is not None and sized[down].ln_n < sized[ref].ln_n < run.ln_n:
-            prediction = replace(prediction, measured_below=True)
+        prediction = replace(prediction, floor_from=None if calibration is None else calibration.describe(),
+                             measured_below=prediction.one_size_down is not None
+                             and sized[down].ln_n < sized[ref].ln_n < run.ln_n)
         out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
 
@@ -666,10 +665,10 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     if len(by_collapse) > below:
         parts.append(f"{len(by_collapse) - below} predicted from a finished run of another size with no smaller third "
                      "size to measure the method's error by (a reference larger than the run, or none below the "
-                     "reference): their bands are "
-                     "mostly the ratio's drift, which held the final loss for 70-100% of the runs on the synthetic "
-                     "corpus with E known, but on real prose with E = 0 for 2-10 of 30 at 10%, 18-20 of 30 at 25%, "
-                     "22-27 of 30 at 50%: read them as rough (README \"From a finished run of another size\")")
+                     "reference): their bands are mostly the ratio's drift, which held the final loss for 70-100% of "
+                     "the runs on the synthetic corpus with E known, but on real prose with E = 0 for 2-10 of 30 at "
+                     "10%, 18-20 of 30 at 25%, 22-27 of 30 at 50%: read them as rough (README \"From a finished run "
+                     "of another size\")")
     return "; ".join(parts)
 
 
