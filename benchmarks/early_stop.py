@@ -465,11 +465,12 @@ def main() -> None:
         at = ", ".join(f"{float(f):.0%}" for f in [args.stop_fraction, *(args.again_at or "").split(",")] if f)
         print(f"\nearly stopping at {at}: {s['stopped']} of {s['runs']} runs stopped; FLOPs {s['flops_used']:.3e} of "
               f"the full grid's {s['flops_full_grid']:.3e} ({s['saved']:.0%} saved; goal: at least 40%)")
+        names = {"batch": "batches", "lr@batch": "lr@batch pairs"}.get(name, f"{name}s")  # not "batchs"
         for d, w in s["best"].items():
             stopped_at = ", ".join(f"{shown(v)} at {f:.0%}" for v, f in sorted(w["stopped_at"].items())) or "none"
             print(f"  d{d}: best {name} {w['best_early_stop']} (full grid: {w['best_full']}; its actual loss "
                   f"{'-' if w['regret'] is None else format(w['regret'], '+.2%')} above the best) "
-                  f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {name}s "
+                  f"{'same' if w['same'] else 'DIFFERS'}; best completed: {w['best_completed']}; stopped {names} "
                   f"{stopped_at} (of which ended below the run they were judged worse than: {w['below_comparator']})")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1, default=str))
