@@ -121,7 +121,8 @@ def summarise(reps) -> dict:
 def replay_of(d: dict) -> Replay:
     """A Replay back from its to_dict() (a --json file of an earlier run)."""
     rounds = tuple(Round(r["round"], tuple(r["picked"]), r["gain"],
-                         {s: Evaluation(**e) for s, e in r["evaluations"].items()}) for r in d["rounds"])
+                         {s: Evaluation(**e) for s, e in r["evaluations"].items()},
+                         r.get("expected_width_ratio", {})) for r in d["rounds"])
     plain = {k: v for k, v in d.items() if k in Replay.__dataclass_fields__ and k not in ("rounds", "full")}
     plain.update(seed_design=tuple(d["seed_design"]), heldout=tuple(d["heldout"]),
                  orders={s: tuple(o) for s, o in d["orders"].items()})
@@ -178,6 +179,32 @@ def print_summary(reps, summary) -> None:
         reached = [rep.reached(s) for rep in reps]
         shown = ", ".join("never" if r is None else f"{100 * r:.1f}%" for r in reached)
         print(f"  {s}: within 10% of it at {shown}")
+    print_narrowing(reps)
+
+
+NARROWING_BINS = (0.0, 0.001, 0.01, 0.1, 1.0)  # shares of the pool's compute the picks were chosen at
+
+
+def print_narrowing(reps) -> None:
+    """The criterion's expected narrowing of L*'s and N_opt's intervals (`sweep suggest`'s "expected after")
+    against the realised one, pooled over the seeds' rounds, by the share of the pool's compute chosen at."""
+    pooled: dict[str, list] = {}
+    for rep in reps:
+        for target, rows in rep.width_ratios().items():
+            pooled.setdefault(target, []).extend(rows)
+    if not pooled:
+        return
+    print("The criterion's expected narrowing of each interval (width after a round's picks / before) against the "
+          "realised, pooled over the seeds' rounds (N_opt's width in log):")
+    for target, rows in pooled.items():
+        f_K, e_K, r_K = np.array(rows).T
+        for lo, hi in zip(NARROWING_BINS, NARROWING_BINS[1:]):
+            m = (f_K >= lo) & (f_K < hi)
+            if m.any():
+                q = np.percentile(r_K[m] / e_K[m], [25, 50, 75])
+                print(f"  {target:>6}, chosen at {100 * lo:g}-{100 * hi:g}% of the pool: {int(m.sum())} rounds, expected x "
+                      f"{np.median(e_K[m]):.2f}, realised x {np.median(r_K[m]):.2f} (median); realised / expected "
+                      f"{q[1]:.2f} ({q[0]:.2f} .. {q[2]:.2f}); realised at most the expected in {np.mean(r_K[m] <= e_K[m]):.0%}")
 
 
 def print_versus(reps, others) -> None:

@@ -97,6 +97,10 @@ def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_pa
         assert re.search(rf"│ {design} +│", out)
     assert "expected / whole" in out
     assert "the whole pool: held-out error" in out
+    assert re.search(r"L\*\(C\)'s interval, after each round's picks over before them \(median over \d+ rounds\): x "
+                     r"[01]\.\d\d expected by the criterion, x \d\.\d\d realised; realised at most the expected in \d+% "
+                     "of them", out)
+    assert "N_opt(C)'s interval (in log), after each round's picks" in out
     assert "within 10% of the whole pool's held-out error from then on, from: active " in out
     assert re.search(r"the oracle expects to be within 10% of the whole pool's error from \d+% of its compute: no design "
                      "can expect it for less", out)

@@ -137,6 +137,43 @@ def test_to_dict_is_json_and_says_when_each_design_reached_the_full_error(replay
     assert reached is None or reached in [r.evaluations["active"].fraction for r in replayed.rounds]
 
 
+def test_each_round_of_the_criterion_s_picks_says_how_far_it_expected_the_intervals_to_narrow(replayed):
+    assert replayed.rounds[0].expected_width_ratio == {}  # the seed design is not the criterion's
+    chosen = [r for r in replayed.rounds[1:] if r.expected_width_ratio]
+    assert chosen, "no round of the criterion's picks"
+    for r in chosen:
+        assert set(r.expected_width_ratio) == {"loss", "n_opt"}
+        assert all(0 <= v <= 1 for v in r.expected_width_ratio.values())  # picks only remove variance
+
+
+def test_the_expected_narrowing_is_set_against_the_realised_one_round_by_round(replayed):
+    from sweep.fit.replay import realised_width_ratio
+
+    by_target = {n.target: n for n in replayed.narrowing()}
+    assert set(by_target) == {"loss", "n_opt"}
+    pairs = [(r.expected_width_ratio["loss"],
+              realised_width_ratio("loss", before.evaluations["active"], r.evaluations["active"]))
+             for before, r in zip(replayed.rounds, replayed.rounds[1:]) if r.expected_width_ratio]
+    pairs = [(e, a) for e, a in pairs if np.isfinite(e) and np.isfinite(a)]
+    loss = by_target["loss"]
+    assert loss.rounds == len(pairs)
+    assert loss.expected == pytest.approx(np.median([e for e, _ in pairs]))
+    assert loss.realised == pytest.approx(np.median([a for _, a in pairs]))
+    assert loss.at_most_expected == pytest.approx(np.mean([a <= e for e, a in pairs]))
+    assert json.loads(json.dumps(replayed.to_dict()))["narrowing"][0]["rounds"] > 0
+
+
+def test_the_realised_width_ratio_of_n_opt_is_of_its_log_interval():
+    from sweep.fit.replay import Evaluation, realised_width_ratio
+
+    before = Evaluation("active", 9, 1.0, 0.1, 0.01, 0.20, 100.0)  # L* +-10%; N_opt's hi / lo a factor 100
+    after = Evaluation("active", 10, 2.0, 0.2, 0.01, 0.10, 10.0)
+    assert realised_width_ratio("loss", before, after) == pytest.approx(0.5)
+    assert realised_width_ratio("n_opt", before, after) == pytest.approx(0.5)  # ln 10 / ln 100
+    unread = Evaluation("active", 10, 2.0, 0.2, float("nan"), float("nan"), float("nan"))  # a fit that failed
+    assert np.isnan(realised_width_ratio("loss", before, unread)) and np.isnan(realised_width_ratio("n_opt", unread, after))
+
+
 def test_a_noise_free_table_is_said_to_be_one_no_design_can_be_told_apart_on(replayed):
     assert not replayed.exact and replayed.to_dict()["exact"] is False
     exact = replay(law_table(SIZES, RATIOS, noise=0.0), resamples=5, growth=1.0, holdout=1, seed=0)

@@ -260,6 +260,11 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     console.print("within 10% of the whole pool's held-out error from then on, from: " + ", ".join(
         f"{s} {'never' if f is None else f'{f:.1%} of the pool' + chr(39) + 's compute'}" for s, f in reached.items()),
         highlight=False)
+    for n in result.narrowing():
+        width = "interval" if n.target == "loss" else "interval (in log)"
+        console.print(f"{TARGET_NAMES[n.target]}'s {width}, after each round's picks over before them (median over "
+                      f"{n.rounds} rounds): x {n.expected:.2f} expected by the criterion, x {n.realised:.2f} realised; "
+                      f"realised at most the expected in {n.at_most_expected:.0%} of them", highlight=False)
     if result.oracle_within is not None:
         console.print(f"the {ORACLE} expects to be within 10% of the whole pool's error from "
                       f"{result.oracle_within:.0%} of its compute: no design can expect it for less", highlight=False)

@@ -26,7 +26,9 @@ Each round of the active design is compared with the others at the same compute 
 take the prefix of their order whose FLOPs are nearest the active design's, random walks its order
 taking each cell that still fits): the fitted law's error on the
 held-out runs (mean |predicted / actual - 1|) and the width of the bootstrap interval of L* and
-N_opt at the target compute. A fit that fails (too few runs) reads NaN.
+N_opt at the target compute. A fit that fails (too few runs) reads NaN. And the criterion's own
+promise, `sweep suggest`'s "expected after": each round's picks were expected to narrow the targets'
+intervals by a factor; Replay.narrowing sets it against the factor the next fit's bootstrap shows.
 
 And against what no design can expect to beat (sweep/fit/design_bound.py), linearised at the whole
 pool's fit: each design's expected held-out error over the whole pool's (the noise of one table's
@@ -117,6 +119,24 @@ class Round:
     picked: tuple[str, ...]  # the cells the active design added this round (best run's names)
     gain: float  # the criterion's expected gain of the round's picks
     evaluations: dict[str, Evaluation]
+    expected_width_ratio: dict[str, float] = field(default_factory=dict)  # per target (TARGETS' names), the
+    # width of its interval the criterion expected after the picks over the width before them (`sweep suggest`'s
+    # "expected after" over "now"); empty for the seed design, and where the picks were not the criterion's
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """How far the active design's intervals narrowed each round against what the criterion expected,
+    per target, over the rounds where both can be read: the medians of the expected and the realised
+    width ratio (after the round's picks over before them; N_opt's width in log, as the criterion's
+    variance is of log N_opt), and the share of those rounds whose realised ratio was at most the
+    expected one (about half, were the expectation unbiased)."""
+
+    target: str
+    rounds: int
+    expected: float
+    realised: float
+    at_most_expected: float
 
 
 @dataclass(frozen=True)
@@ -158,11 +178,46 @@ class Replay:
             fraction = (e.fraction if fraction is None else fraction) if within else None
         return fraction
 
+    def width_ratios(self) -> dict[str, list[tuple[float, float, float]]]:
+        """Per target, for each round of the criterion's picks where both can be read: (the share of the
+        pool's compute the picks were chosen at, the width ratio the criterion expected, the realised one)."""
+        out: dict[str, list[tuple[float, float, float]]] = {}
+        for before, after in zip(self.rounds, self.rounds[1:]):
+            b, a = before.evaluations.get("active"), after.evaluations.get("active")
+            if a is None or b is None:
+                continue
+            for target, expected in after.expected_width_ratio.items():
+                realised = realised_width_ratio(target, b, a)
+                if math.isfinite(expected) and math.isfinite(realised):
+                    out.setdefault(target, []).append((b.fraction, expected, realised))
+        return out
+
+    def narrowing(self) -> list[Narrowing]:
+        """The criterion's expected narrowing of each target's interval against the realised one (Narrowing)."""
+        out = []
+        for target, rows in self.width_ratios().items():
+            _, e_K, r_K = np.array(rows).T
+            out.append(Narrowing(target, len(rows), float(np.median(e_K)), float(np.median(r_K)),
+                                 float(np.mean(r_K <= e_K))))
+        return out
+
     def to_dict(self) -> dict:
         out = asdict(self)
+        out["narrowing"] = [asdict(n) for n in self.narrowing()]
         out["reached_full_error_at"] = {s: self.reached(s) for s in DESIGNS}
         out["exact"] = self.exact
         return out
+
+
+def realised_width_ratio(target: str, before: Evaluation, after: Evaluation) -> float:
+    """A target's interval width after a round over before it: L*'s relative width; N_opt's log of its
+    factor hi / lo (the width of log N_opt's interval); NaN where either cannot be read."""
+    if target == "loss":
+        b, a = before.width_loss, after.width_loss
+    else:
+        b, a = (math.log(w) if w > 0 and math.isfinite(w) else math.nan
+                for w in (before.width_n_opt, after.width_n_opt))
+    return a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else math.nan
 
 
 def heldout_mask(cells: Cells, holdout: int) -> np.ndarray:
@@ -339,7 +394,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
     oracle_rng = np.random.default_rng([seed, 1])  # the oracle's search, apart from the random order
 
     active, rounds, criterion = list(start), [], ""
-    picks, gain = list(start), 0.0  # this round's
+    picks, gain, expected = list(start), 0.0, {}  # this round's
     rounds_expected = expected_rounds(float(cells.cost_G[start].sum()), pool_flops, growth, max_fraction)
     with progress(rounds_expected, "sweep suggest --replay", unit="rounds", delay_s=PROGRESS_DELAY_S,
                   enabled=show_progress) as bar:
@@ -353,7 +408,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                 designs[ORACLE] = evaluator.bound.best(cells.cost_G, pool, start, spent, oracle_rng,
                                                        starts=list(designs.values()))[0]
             evaluations = {s: evaluator.evaluate(s, chosen) for s, chosen in designs.items()}
-            rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations))
+            rounds.append(Round(len(rounds), tuple(cells.names[g] for g in picks), gain, evaluations, expected))
             left = [g for g in rest if g not in active]
             last = not left or spent / pool_flops >= max_fraction
             # the estimate is a guess: past it, one more round than done (it read 6/6, then 7/7, 8/8 at 100%)
@@ -362,7 +417,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
             if last:
                 break
             fit, boot = evaluator.fit(active)
-            picks, gain = [], 0.0
+            picks, gain, expected = [], 0.0, {}
             if fit is not None:
                 laws = boot.laws()
                 cand = [design.Candidate(float(cells.n_params_G[g]), float(cells.tokens_G[g]), float(cells.cost_G[g]))
@@ -379,6 +434,8 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                                        budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
                                        cost_exponent=cost_exponent)
                 picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
+                if choice.picked and not heldout_targets:
+                    expected = dict(choice.width_ratio)
             if not picks:  # no fit, or no candidate tells anything (a noise-free table): the cheapest next,
                 picks = cheapest_within(left, cells.cost_G, growth * spent)  # as many as the round's budget holds
             active += picks
