@@ -171,7 +171,8 @@ def test_the_realised_width_ratio_of_n_opt_is_of_its_log_interval():
     assert realised_width_ratio("loss", before, after) == pytest.approx(0.5)
     assert realised_width_ratio("n_opt", before, after) == pytest.approx(0.5)  # ln 10 / ln 100
     unread = Evaluation("active", 10, 2.0, 0.2, float("nan"), float("nan"), float("nan"))  # a fit that failed
-    assert np.isnan(realised_width_ratio("loss", before, unread)) and np.isnan(realised_width_ratio("n_opt", unread, after))
+    assert np.isnan(realised_width_ratio("loss", before, unread))
+    assert np.isnan(realised_width_ratio("n_opt", unread, after))
 
 
 def test_a_noise_free_table_is_said_to_be_one_no_design_can_be_told_apart_on(replayed):
