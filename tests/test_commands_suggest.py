@@ -24,6 +24,8 @@ def test_suggest_tables_the_runs_proposed_and_says_a_table_file_gives_no_command
     assert "criterion: the most of the targets' variance removed by 2 runs; targets: log L*(C), log N_opt(C)" in out
     (loss_row,) = [line for line in out.splitlines() if "L*(C)" in line and ".." in line]
     assert loss_row.count("..") == 2 and "x 0." in loss_row  # now, expected after, a narrower width
+    assert ("expected after (L*(C), N_opt(C)): the fit redone with the proposed runs added at the law's loss and its "
+            "scatter") in out
     assert re.search(r"2 runs proposed \(\S+ FLOPs, \S+ GPU-hours\*\) of \d+ candidates", out)
     assert "assumed MFU 0.35 x the h100-sxm bf16 peak" in out  # conf/hydra/launcher/slurm.yaml's
     labels = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│ N") and "-tpp" in line]
@@ -98,7 +100,7 @@ def test_suggest_replay_compares_the_active_choice_with_the_usual_designs(tmp_pa
     assert "expected / whole" in out
     assert "the whole pool: held-out error" in out
     assert re.search(r"L\*\(C\)'s interval, after each round's picks over before them \(median over \d+ rounds\): x "
-                     r"[01]\.\d\d expected by the criterion, x \d\.\d\d realised; realised at most the expected in \d+% "
+                     r"\d\.\d\d expected \('expected after'\), x \d\.\d\d realised; realised at most the expected in \d+% "
                      "of them", out)
     assert "N_opt(C)'s interval (in log), after each round's picks" in out
     assert "within 10% of the whole pool's held-out error from then on, from: active " in out

@@ -20,7 +20,7 @@ def test_conf_fit_yaml_holds_every_default_the_readme_names():
                                          subscaling_min_r_spread=0.05, min_converged_fraction=0.9, suggest_count=4,
                                          suggest_noise_floor=0.003, suggest_max_extrapolation=1e6,
                                          suggest_max_widths=10, suggest_max_ratios=10, suggest_max_candidates=5000,
-                                         suggest_cost_exponent=0.4, replay_growth=1.0,
+                                         suggest_cost_exponent=0.4, suggest_expect_draws=3, replay_growth=1.0,
                                          replay_holdout=1, replay_resamples=60, collapse_min_band=0.01,
                                          max_resamples=10000)
 

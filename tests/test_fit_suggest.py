@@ -1,6 +1,7 @@
 """sweep/fit/suggest.py: `sweep suggest`'s answer on a table from a known law. Candidates already
-run or costing more than the target compute are left out; the proposals narrow the intervals (the
-expected interval is never wider than the interval now); the answer is plain JSON; every user
+run or costing more than the target compute are left out; the proposals are expected to narrow the
+intervals (read from the table refitted with them added; the criterion's linear-Gaussian update where
+every refit fails); the answer is plain JSON; every user
 mistake (too few runs, a target compute out of range, a bad count or budget, no candidate left) is
 one ConfigError naming the value, raised before the fit."""
 
@@ -16,7 +17,7 @@ from sweep.errors import ConfigError
 from sweep.fit import suggest as suggest_module
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design import Candidate
-from sweep.fit.suggest import already_run, shrunk_interval, suggest
+from sweep.fit.suggest import LINEAR, REFIT, already_run, suggest
 from sweep.fit.table import RunsTable
 from tests.known_law_tables import law_table
 
@@ -78,11 +79,25 @@ def test_a_table_without_large_runs_is_proposed_a_large_run_first(suggestion):
     assert suggestion.proposals[0].gain > suggestion.proposals[1].gain > 0
 
 
-def test_the_expected_interval_is_no_wider_than_the_interval_now(suggestion):
+def test_the_large_runs_proposed_are_expected_to_narrow_both_intervals(suggestion):
     (_, lo, hi), (lo_after, hi_after) = suggestion.now["loss"], suggestion.expected["loss"]
-    assert lo < hi and 0 < hi_after - lo_after <= hi - lo
+    assert lo < hi and 0 < hi_after - lo_after < hi - lo
     (_, lo, hi), (lo_after, hi_after) = suggestion.now["n_opt"], suggestion.expected["n_opt"]
-    assert lo < hi and 0 < math.log(hi_after / lo_after) <= math.log(hi / lo)  # N_opt's width: a factor
+    assert lo < hi and 0 < math.log(hi_after / lo_after) < math.log(hi / lo)  # N_opt's width: a factor
+    assert suggestion.expected_from == {"loss": REFIT, "n_opt": REFIT}
+
+
+def test_where_every_refit_fails_the_expectation_is_the_criterion_s_update(table, monkeypatch):
+    from sweep.fit import expected
+
+    def failing(*args, **kwargs):
+        raise ConfigError("the refit failed")
+
+    monkeypatch.setattr(expected, "fit_law", failing)
+    answer = suggest(table, candidates(), target_compute=TARGET_COMPUTE, count=2, resamples=20, seed=0)
+    assert answer.expected_from == {"loss": LINEAR, "n_opt": LINEAR}
+    (_, lo, hi), (lo_after, hi_after) = answer.now["loss"], answer.expected["loss"]
+    assert 0 < hi_after - lo_after < hi - lo  # the update only removes variance
 
 
 def test_an_n_opt_at_the_end_of_the_search_is_named_not_given_as_an_estimate(suggestion):
@@ -129,6 +144,7 @@ def test_to_dict_is_plain_json(suggestion):
     assert out["proposals"][0]["tokens_per_param"] == pytest.approx(20)
     assert set(out["now"]) == set(out["expected"]) == {"loss", "n_opt"}
     assert out["now"]["loss"]["interval"] == list(suggestion.now["loss"][1:])
+    assert out["expected"]["n_opt"] == {"interval": list(suggestion.expected["n_opt"]), "from": REFIT}
 
 
 def test_a_budget_bounds_the_proposals_cost(table):
@@ -136,12 +152,6 @@ def test_a_budget_bounds_the_proposals_cost(table):
     answer = suggest(table, candidates(), target_compute=TARGET_COMPUTE, budget=budget, resamples=20, seed=0)
     assert answer.proposals and answer.flops <= budget
     assert answer.count is None and answer.budget == budget
-
-
-def test_the_interval_shrinks_about_the_fits_value():
-    assert shrunk_interval(2.0, 1.8, 2.4, 0.5, log_scale=False) == pytest.approx((1.9, 2.2))
-    assert shrunk_interval(1e9, 1e8, 1e10, 0.5, log_scale=True) == pytest.approx((10 ** 8.5, 10 ** 9.5))
-    assert shrunk_interval(2.0, float("nan"), 2.4, 0.5, log_scale=False)[1] == 2.4  # no interval: as it was
 
 
 # --- one clear error for each mistake, before any compute -------------------------------------

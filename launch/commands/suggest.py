@@ -164,6 +164,15 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
         intervals.add_row(TARGET_NAMES[t], num(value, ".4g"), f"{num(lo, '.4g')} .. {num(hi, '.4g')}",
                           f"{num(new_lo, '.4g')} .. {num(new_hi, '.4g')}", f"x {num(ratio, '.2f')}")
     console.print(intervals)
+    from sweep.fit.suggest import LINEAR, REFIT
+
+    for how, said in ((REFIT, "the fit redone with the proposed runs added at the law's loss and its scatter (the "
+                              "median width of a few such refits)"),
+                      (LINEAR, "the criterion's linear-Gaussian update, as every refit with the runs added failed "
+                               "(replays find it optimistic)")):
+        names = [TARGET_NAMES[t] for t, basis in result.expected_from.items() if basis == how]
+        if names:
+            console.print(f"expected after ({', '.join(names)}): {said}", highlight=False)
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False)
     if result.n_opt_edge is not None:
@@ -263,7 +272,7 @@ def replay(source: str, law: str, growth: float | None, count: int | None, holdo
     for n in result.narrowing():
         width = "interval" if n.target == "loss" else "interval (in log)"
         console.print(f"{TARGET_NAMES[n.target]}'s {width}, after each round's picks over before them (median over "
-                      f"{n.rounds} rounds): x {n.expected:.2f} expected by the criterion, x {n.realised:.2f} realised; "
+                      f"{n.rounds} rounds): x {n.expected:.2f} expected ('expected after'), x {n.realised:.2f} realised; "
                       f"realised at most the expected in {n.at_most_expected:.0%} of them", highlight=False)
     if result.oracle_within is not None:
         console.print(f"the {ORACLE} expects to be within 10% of the whole pool's error from "

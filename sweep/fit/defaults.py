@@ -46,6 +46,7 @@ class FitDefaults:
     suggest_max_ratios: int  # sweep suggest: a table file's tokens per parameter spread past this many
     suggest_max_candidates: int  # sweep suggest: runs scored at once at most (memory)
     suggest_cost_exponent: float  # sweep suggest --budget: each pick the most variance removed per FLOPs^this
+    suggest_expect_draws: int  # sweep suggest: refits of the table with the proposals added, for "expected after"
     replay_growth: float  # sweep suggest --replay: each round's budget over the compute spent so far
     replay_holdout: int  # sweep suggest --replay: the largest sizes held out
     replay_resamples: int  # sweep suggest --replay: bootstrap resamples of each fit

@@ -26,9 +26,11 @@ Each round of the active design is compared with the others at the same compute 
 take the prefix of their order whose FLOPs are nearest the active design's, random walks its order
 taking each cell that still fits): the fitted law's error on the
 held-out runs (mean |predicted / actual - 1|) and the width of the bootstrap interval of L* and
-N_opt at the target compute. A fit that fails (too few runs) reads NaN. And the criterion's own
-promise, `sweep suggest`'s "expected after": each round's picks were expected to narrow the targets'
-intervals by a factor; Replay.narrowing sets it against the factor the next fit's bootstrap shows.
+N_opt at the target compute. A fit that fails (too few runs) reads NaN. And `sweep suggest`'s
+promise, its "expected after": each round's picks were expected to narrow the targets' intervals by
+a factor (read as `sweep suggest` reads it, sweep/fit/expected.py: the round's fit redone with the
+picks added at the law's loss and its scatter); Replay.narrowing sets it against the factor the next
+fit's bootstrap shows.
 
 And against what no design can expect to beat (sweep/fit/design_bound.py), linearised at the whole
 pool's fit: each design's expected held-out error over the whole pool's (the noise of one table's
@@ -54,6 +56,7 @@ from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design_bound import DesignBound, smallest_share_within
+from sweep.fit.expected import check_draws, refit_width_ratio, target_intervals
 from sweep.fit.law_bootstrap import bootstrap, check_bootstrap_args, percentile_interval
 from sweep.fit.parametric import FORMS, PROGRESS_DELAY_S, fit_law
 from sweep.fit.points import point_table
@@ -120,13 +123,14 @@ class Round:
     gain: float  # the criterion's expected gain of the round's picks
     evaluations: dict[str, Evaluation]
     expected_width_ratio: dict[str, float] = field(default_factory=dict)  # per target (TARGETS' names), the
-    # width of its interval the criterion expected after the picks over the width before them (`sweep suggest`'s
-    # "expected after" over "now"); empty for the seed design, and where the picks were not the criterion's
+    # width of its interval expected after the picks over the width before them (`sweep suggest`'s "expected
+    # after" over "now", sweep/fit/expected.py); empty for the seed design, and where the picks were not the
+    # criterion's
 
 
 @dataclass(frozen=True)
 class Narrowing:
-    """How far the active design's intervals narrowed each round against what the criterion expected,
+    """How far the active design's intervals narrowed each round against what `sweep suggest` expected,
     per target, over the rounds where both can be read: the medians of the expected and the realised
     width ratio (after the round's picks over before them; N_opt's width in log, as the criterion's
     variance is of log N_opt), and the share of those rounds whose realised ratio was at most the
@@ -193,7 +197,7 @@ class Replay:
         return out
 
     def narrowing(self) -> list[Narrowing]:
-        """The criterion's expected narrowing of each target's interval against the realised one (Narrowing)."""
+        """The expected narrowing of each target's interval against the realised one (Narrowing)."""
         out = []
         for target, rows in self.width_ratios().items():
             _, e_K, r_K = np.array(rows).T
@@ -367,6 +371,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
         defaults.suggest_cost_exponent if cost_exponent is None else cost_exponent)
     resamples, level, seed = defaults.resolve_bootstrap(
         defaults.replay_resamples if resamples is None else resamples, level, seed)
+    check_draws(defaults.suggest_expect_draws)
     check_bootstrap_args(resamples, level)  # else every fit's bootstrap fails and reads NaN, silently
     if law not in FORMS:
         raise ConfigError(f"--law {law!r}: accepted are {', '.join(FORMS)}")
@@ -429,13 +434,20 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                                                                                        range(len(tested)))
                 else:
                     target_QxT, names = design.target_samples(laws, target_compute, targets), tuple(targets)
+                noise_var = design.noise_variance(fit, noise_floor)
                 choice = design.choose(target_QxT, design.candidate_samples(laws, cand), cells.cost_G[left],
-                                       design.noise_variance(fit, noise_floor), count=count,
+                                       noise_var, count=count,
                                        budget=max(growth * spent, float(cells.cost_G[left].min())), targets=names,
                                        cost_exponent=cost_exponent)
                 picks, gain, criterion = [left[i] for i in choice.picked], choice.total_gain, choice.criterion
-                if choice.picked and not heldout_targets:
-                    expected = dict(choice.width_ratio)
+                if choice.picked and not heldout_targets:  # as `sweep suggest` says it: refits with the picks added
+                    idx = sorted(active)
+                    now = target_intervals(fit, target_QxT, target_compute, names, evaluator.level)
+                    ratio = refit_width_ratio(law, cells.n_params_G[idx], cells.tokens_G[idx], cells.loss_G[idx],
+                                              fit, now, cells.n_params_G[picks], cells.tokens_G[picks], noise_var,
+                                              target_compute=target_compute, resamples=resamples, seed=seed,
+                                              level=evaluator.level, draws=defaults.suggest_expect_draws)
+                    expected = {t: r if math.isfinite(r) else choice.width_ratio[t] for t, r in ratio.items()}
             if not picks:  # no fit, or no candidate tells anything (a noise-free table): the cheapest next,
                 picks = cheapest_within(left, cells.cost_G, growth * spent)  # as many as the round's budget holds
             active += picks

@@ -3,9 +3,10 @@
 The law is fitted to the finished runs (the point of each (N, T), sweep/fit/points.py, as every
 parametric fit here) and bootstrapped; sweep/fit/design.py scores the candidates against the
 bootstrap's laws and chooses the set. The answer holds the intervals now (the bootstrap's
-percentile intervals of L*(C) and N_opt(C)), the set chosen with each run's gain, the intervals'
-expected widths after it, and whether the points scatter about the law by more than seeds move a
-point (sweep/fit/points.py `misfit_test`: the intervals assume the law's form).
+percentile intervals of L*(C) and N_opt(C)), the set chosen with each run's gain, the intervals
+expected after it (the table refitted with the runs added, sweep/fit/expected.py), and whether the
+points scatter about the law by more than seeds move a point (sweep/fit/points.py `misfit_test`: the
+intervals assume the law's form).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
+from sweep.fit.expected import check_draws, refit_width_ratio, shrunk_interval, target_intervals
 from sweep.fit.identify import no_allocation_flag
-from sweep.fit.law_bootstrap import bootstrap, percentile_interval
+from sweep.fit.law_bootstrap import bootstrap
 from sweep.fit.parametric import FORMS, check_enough_points, fit_law
 from sweep.fit.points import MisfitTest, law_scatter, loss_rises, loss_rises_text, point_table, seed_spread
 from sweep.fit.table import RunsTable, validate
@@ -29,6 +31,7 @@ from sweep.fit.table import RunsTable, validate
 # candidates are its sizes and ratios to 3 significant digits, a few tenths of a percent off its runs.
 ALREADY_RUN_REL = 0.01
 ALREADY_RAN, OVER_TARGET = "already run", "cost more than the target compute"  # why a candidate is left out
+REFIT, LINEAR = "refit", "linear-Gaussian"  # what an interval expected after the runs was read from
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Suggestion:
     left_out: dict[str, int] = field(default_factory=dict)  # candidates not in the pool, by why (LEFT_OUT)
     n_opt_edge: str | None = None  # the warning when N_opt(C) is the search's end, not an optimum (`edge_warning`)
     warnings: tuple[str, ...] = ()  # what the runs or the fitted law say against the fit (`fit_warnings`)
+    # target -> REFIT (the table refitted with the proposals added, sweep/fit/expected.py) or LINEAR (every
+    # refit failed: the criterion's linear-Gaussian update); {} with no proposal (the intervals stay)
+    expected_from: dict[str, str] = field(default_factory=dict)
 
     @property
     def flops(self) -> float:
@@ -71,7 +77,7 @@ class Suggestion:
             "candidates_left_out": dict(self.left_out), "n_opt_edge": self.n_opt_edge, "warnings": list(self.warnings),
             "count": self.count, "budget": self.budget, "flops": self.flops,
             "now": {t: {"value": v, "interval": [lo, hi]} for t, (v, lo, hi) in self.now.items()},
-            "expected": {t: {"interval": list(iv)} for t, iv in self.expected.items()},
+            "expected": {t: {"interval": list(iv), "from": self.expected_from.get(t)} for t, iv in self.expected.items()},
             "proposals": [{"label": p.candidate.label, "n_params": p.candidate.n_params,
                            "tokens": p.candidate.tokens, "tokens_per_param": p.candidate.tokens_per_param,
                            "flops": p.candidate.flops, "steps": p.candidate.steps, "gain": p.gain,
@@ -119,6 +125,7 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     if count is None and budget is None:
         count = defaults.suggest_count
     design.check_count(count)
+    check_draws(defaults.suggest_expect_draws)
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
                                or not math.isfinite(budget) or budget <= 0):
         raise ConfigError(f"--budget {budget!r}: accepted is a number of FLOPs > 0")
@@ -138,17 +145,38 @@ def suggest(table: RunsTable, candidates: Sequence[design.Candidate], *, target_
     boot = bootstrap(fit, n_resamples=resamples, seed=seed, level=level, show_progress=False)
     laws = boot.laws()
     target_QxT = design.target_samples(laws, target_compute, targets)
+    noise_var = design.noise_variance(fit, noise_floor)
     choice = design.choose(target_QxT, design.candidate_samples(laws, pool), np.array([c.flops for c in pool]),
-                           design.noise_variance(fit, noise_floor), count=count, budget=budget, targets=targets,
-                           cost_exponent=cost_exponent)
+                           noise_var, count=count, budget=budget, targets=targets, cost_exponent=cost_exponent)
     now = target_intervals(fit, target_QxT, target_compute, targets, level)
-    expected = {t: shrunk_interval(*now[t], choice.width_ratio[t], log_scale=(t == "n_opt")) for t in targets}
     proposals = tuple(Proposal(pool[i], g) for i, g in zip(choice.picked, choice.gain))
+    ratio, expected_from = expected_width_ratio(law, table, fit, now, [p.candidate for p in proposals], choice,
+                                                noise_var, target_compute=target_compute, resamples=resamples,
+                                                seed=seed, level=level)
+    expected = {t: shrunk_interval(*now[t], ratio[t], log_scale=(t == "n_opt")) for t in targets}
     _, misfit = law_scatter(fit.law.predict, table, len(fit.params()), spread)
     edge = edge_warning(now, target_QxT, targets, target_compute) if "n_opt" in targets else None
     return Suggestion(law, target_compute, tuple(targets), choice.criterion, len(table), level, resamples, seed,
                       now, expected, proposals, len(pool), count, budget, misfit, left_out, edge,
-                      fit_warnings(table, fit, target_compute))
+                      fit_warnings(table, fit, target_compute), expected_from)
+
+
+def expected_width_ratio(law: str, points: RunsTable, fit, now: dict[str, tuple[float, float, float]],
+                         proposals: Sequence[design.Candidate], choice: design.Choice, noise_var: float, *,
+                         target_compute: float, resamples: int, seed: int,
+                         level: float) -> tuple[dict[str, float], dict[str, str]]:
+    """Per target, the width after the proposals over the width now, and what it was read from: the
+    points refitted with the proposals added (sweep/fit/expected.py, conf/fit.yaml's suggest_expect_draws
+    draws), or, for a target no refit gave a width, the criterion's linear-Gaussian update. No proposal:
+    every ratio 1 (the intervals stay), read from nothing."""
+    if not proposals:
+        return {t: 1.0 for t in now}, {}
+    ratio = refit_width_ratio(law, points.n_params_R, points.tokens_R, points.loss_R, fit, now,
+                              np.array([c.n_params for c in proposals]), np.array([c.tokens for c in proposals]),
+                              noise_var, target_compute=target_compute, resamples=resamples, seed=seed, level=level,
+                              draws=fit_defaults().suggest_expect_draws)
+    expected_from = {t: REFIT if math.isfinite(r) else LINEAR for t, r in ratio.items()}
+    return {t: r if math.isfinite(r) else choice.width_ratio[t] for t, r in ratio.items()}, expected_from
 
 
 def fit_warnings(points: RunsTable, fit, target_compute: float) -> tuple[str, ...]:
@@ -188,29 +216,6 @@ def fitted_points(table: RunsTable, law: str) -> RunsTable:
     points = point_table(table)
     check_enough_points(len(table), len(points), law)
     return points
-
-
-def target_intervals(fit, target_QxT: np.ndarray, target_compute: float, targets: Sequence[str],
-                     level: float) -> dict[str, tuple[float, float, float]]:
-    """Each target's (the fit's value at C, the bootstrap's percentile interval lo, hi) from the
-    bootstrap laws' log values target_QxT (NaN where a law has none)."""
-    point = dict(zip(("loss", "n_opt"), design.optimum_at(fit.law, target_compute)))
-    now = {}
-    for t, log_Q in zip(targets, target_QxT.T):
-        values_Q = np.exp(log_Q[np.isfinite(log_Q)])
-        lo, hi = percentile_interval(values_Q, level) if len(values_Q) >= 2 else (float("nan"),) * 2
-        now[t] = (point[t], lo, hi)
-    return now
-
-
-def shrunk_interval(point: float, lo: float, hi: float, ratio: float, log_scale: bool) -> tuple[float, float]:
-    """The interval [lo, hi] with its width times `ratio` about `point` (in log for a quantity spanning
-    factors, N_opt)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return lo, hi
-    if log_scale and lo > 0 and point > 0:
-        return (float(point * (lo / point) ** ratio), float(point * (hi / point) ** ratio))
-    return float(point - (point - lo) * ratio), float(point + (hi - point) * ratio)
 
 
 @dataclass(frozen=True)
