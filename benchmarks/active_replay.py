@@ -186,15 +186,15 @@ NARROWING_BINS = (0.0, 0.001, 0.01, 0.1, 1.0)  # shares of the pool's compute th
 
 
 def print_narrowing(reps) -> None:
-    """The criterion's expected narrowing of L*'s and N_opt's intervals (`sweep suggest`'s "expected after")
-    against the realised one, pooled over the seeds' rounds, by the share of the pool's compute chosen at."""
+    """The narrowing of L*'s and N_opt's intervals `sweep suggest` expects (its "expected after", read from
+    refits with the picks added: sweep/fit/expected.py) against the realised one, pooled over the seeds' rounds, by the share of the pool's compute chosen at."""
     pooled: dict[str, list] = {}
     for rep in reps:
         for target, rows in rep.width_ratios().items():
             pooled.setdefault(target, []).extend(rows)
     if not pooled:
         return
-    print("The criterion's expected narrowing of each interval (width after a round's picks / before) against the "
+    print("The expected narrowing of each interval ('expected after'; width after a round's picks / before) against the "
           "realised, pooled over the seeds' rounds (N_opt's width in log):")
     for target, rows in pooled.items():
         f_K, e_K, r_K = np.array(rows).T
