@@ -198,12 +198,13 @@ def print_narrowing(reps) -> None:
           "realised, pooled over the seeds' rounds (N_opt's width in log):")
     for target, rows in pooled.items():
         f_K, e_K, r_K = np.array(rows).T
-        for lo, hi in zip(NARROWING_BINS, NARROWING_BINS[1:]):
-            m = (f_K >= lo) & (f_K < hi)
+        bins = [(f"{100 * lo:g}-{100 * hi:g}% of the pool", (f_K >= lo) & (f_K < hi))
+                for lo, hi in zip(NARROWING_BINS, NARROWING_BINS[1:])] + [("any share (all rounds)", f_K >= 0)]
+        for where, m in bins:
             if m.any():
                 q = np.percentile(r_K[m] / e_K[m], [25, 50, 75])
                 at_most = np.mean(r_K[m] <= e_K[m])
-                print(f"  {target:>6}, chosen at {100 * lo:g}-{100 * hi:g}% of the pool: {int(m.sum())} rounds, "
+                print(f"  {target:>6}, chosen at {where}: {int(m.sum())} rounds, "
                       f"expected x {np.median(e_K[m]):.2f}, realised x {np.median(r_K[m]):.2f} (median); realised / "
                       f"expected {q[1]:.2f} ({q[0]:.2f} .. {q[2]:.2f}); realised at most the expected in {at_most:.0%}")
 
