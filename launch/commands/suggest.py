@@ -145,6 +145,8 @@ def train_command(overrides: Sequence[str], config_name: str = "train") -> str:
 
 def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[str | None], source: str,
                      mfu: float, device: str) -> None:
+    from sweep.fit.suggest import LINEAR, REFIT
+
     level = f"{result.level:.0%}"
     console.print(f"{source}: {result.law} law fitted to {result.n_points} (N, tokens) points, {result.resamples} "
                   f"bootstrap resamples (seed {result.seed}); target compute C = {result.target_compute:.3g} FLOPs",
@@ -164,8 +166,6 @@ def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[s
         intervals.add_row(TARGET_NAMES[t], num(value, ".4g"), f"{num(lo, '.4g')} .. {num(hi, '.4g')}",
                           f"{num(new_lo, '.4g')} .. {num(new_hi, '.4g')}", f"x {num(ratio, '.2f')}")
     console.print(intervals)
-    from sweep.fit.suggest import LINEAR, REFIT
-
     for how, said in ((REFIT, "the fit redone with the proposed runs added at the law's loss and its scatter (the "
                               "median width of a few such refits)"),
                       (LINEAR, "the criterion's linear-Gaussian update, as every refit with the runs added failed "

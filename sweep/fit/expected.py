@@ -4,10 +4,10 @@ Now: the fitted law's value at the target compute C with the bootstrap laws' per
 
 Expected after: `sweep suggest` chooses its runs by a linear-Gaussian update over the bootstrap
 laws (sweep/fit/design.py). Read as a promise, that update was optimistic: replayed on tables drawn
-from a known law, the intervals narrowed about 10% less in width than it said, on a public table up
-to 40% less (benchmarks/RESULTS.md, "The narrowing the criterion expects"); the choice's own noise
-among many candidates explained little of it ("Where the optimism comes from"). So the expectation
-is measured the way the realised interval will be: the proposed runs are added to the fitted
+from a known law, the intervals came out about 10% wider than it said, on a public table up to 1.4
+(L*) and 1.8 (N_opt) times as wide (benchmarks/RESULTS.md, "The narrowing the criterion
+expects"); the choice's own noise among many candidates explained little of it ("Where the
+optimism comes from"). So the expectation is measured the way the realised interval will be: the proposed runs are added to the fitted
 points at the law's predicted loss x exp(sigma z) (sigma^2 the scatter the criterion assumes,
 design.noise_variance; z standard normal), the law is refitted and bootstrapped as the table's own
 fit is, and each target's width is the median over `draws` such draws (seeded by the bootstrap's
