@@ -17,6 +17,7 @@ def suggestion(loss=(3.0, 2.7, 3.3), n_opt=(1e6, 5e5, 2e6), flops=(1e12, 3e12)):
     return {"law": "chinchilla", "target_compute": 1e15, "criterion": "count", "level": 0.95,
             "now": {"loss": {"value": loss[0], "interval": list(loss[1:])},
                     "n_opt": {"value": n_opt[0], "interval": list(n_opt[1:])}},
+            "expected": {"loss": {"interval": [2.8, 3.2], "from": "refit"}},
             "proposals": [{"label": f"p{i}", "n_params": 1e5, "tokens": 2e6, "flops": f, "gain": 0.1,
                            "overrides": ["model.d=64"]} for i, f in enumerate(flops)]}
 
@@ -36,6 +37,7 @@ def test_a_round_proposed_then_ended_reads_back_with_its_fit_before_and_after(tm
     assert (r.number, r.runs, r.flops) == (1, ["run-a", "run-b"], 4e12)
     assert r.before("loss") == (3.0, 2.7, 3.3) and r.after("loss") == (3.0, 2.9, 3.1)
     assert r.after("n_opt") == (1e6, 8e5, 1.2e6)
+    assert r.expected("loss") == (2.8, 3.2) and r.expected("n_opt") is None  # what sweep suggest expected after
     assert record.done == 1 and record.open_round is None and record.stopped is None
     lines = rounds_path(tmp_path).read_text().splitlines()
     assert [json.loads(line)["event"] for line in lines] == [PROPOSED, ENDED]  # one JSON object per line

@@ -340,6 +340,7 @@ def test_the_report_of_a_folder_with_rounds_has_an_active_rounds_section(law_swe
     section = text[text.index("## 8. Active rounds"):]
     r, failed = read_rounds(law_sweep).rounds
     assert f"`{r.runs[0]}` (complete)" in section and " -> " in section
+    assert f"(expected [{r.expected('loss')[0]:.4g}, " in section  # the interval sweep suggest expected after
     assert f"- `{failed.runs[0]}` (round 2): the launch command exited 1: out of memory" in section
     assert "The loop stopped after 2 round(s): the rounds asked for are done" in section
 

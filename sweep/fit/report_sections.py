@@ -520,15 +520,15 @@ def _section_active_rounds(source: str) -> str | None:
     for r in record.rounds:
         status = {o["run"]: o["status"] for o in (r.ended or {}).get("outcomes") or []}
         runs = ", ".join(f"`{name}` ({status.get(name, 'training')})" for name in r.runs) or "none"
-        rows.append((r.number, runs, _g(r.flops), *(f"{_triple(r.before(t))} -> {_triple(r.after(t))}"
-                                                   for t in ("loss", "n_opt"))))
+        rows.append((r.number, runs, _g(r.flops), *(_before_after(r, t) for t in ("loss", "n_opt"))))
     level = first.get("level")
     lines = [title, "",
              f"`sweep suggest --rounds`: each round proposed the runs that most narrow the "
              f"{_pct(level) if level else ''} bootstrap intervals of L*(C) and N_opt(C) at C = "
              f"{_g(first.get('target_compute'))} FLOPs ({first.get('law')} law; {first.get('criterion')}), trained "
              "them with the sweep's own launcher and refitted. Before -> after: the value [interval] of the fit "
-             "the round chose from and of the refit once its runs ended (\"training\": not ended).", "",
+             "the round chose from and of the refit once its runs ended (\"training\": not ended); in brackets "
+             "the interval `sweep suggest` expected after the round's runs.", "",
              _md_table(("round", "runs proposed (outcome)", "FLOPs", "L*(C) before -> after",
                         "N_opt(C) before -> after"), rows), ""]
     failures = [f"`{o['run']}` (round {r.number}): {o['error']}" for r in record.rounds
@@ -543,6 +543,13 @@ def _section_active_rounds(source: str) -> str | None:
         lines.append(f"The loop has not stopped: round {record.rounds[-1].number} is training or was interrupted "
                      "(the same `sweep suggest --rounds` command resumes it).")
     return "\n".join(lines)
+
+
+def _before_after(r, target: str) -> str:
+    """A round's `value [lo, hi] -> value [lo, hi] (expected [lo, hi])` of a target."""
+    expected = r.expected(target)
+    return (f"{_triple(r.before(target))} -> {_triple(r.after(target))}"
+            + ("" if expected is None else f" (expected {_interval(expected)})"))
 
 
 def _triple(entry: tuple[float, float, float] | None) -> str:

@@ -96,6 +96,13 @@ class Round:
         """(value, lo, hi) of `target` (loss: L*(C), n_opt: N_opt(C)) in the fit the round chose from."""
         return _triple(self.proposed["suggestion"].get("now", {}).get(target))
 
+    def expected(self, target: str) -> tuple[float, float] | None:
+        """(lo, hi) of `target`'s interval `sweep suggest` expected after the round's runs (None where the
+        record has none)."""
+        entry = self.proposed["suggestion"].get("expected", {}).get(target) or {}
+        lo, hi = (entry.get("interval") or [None, None])[:2]
+        return None if lo is None or hi is None else (float(lo), float(hi))
+
     def after(self, target: str) -> tuple[float, float, float] | None:
         """(value, lo, hi) of `target` in the refit once the round's runs ended (None before)."""
         return None if self.ended is None else _triple((self.ended.get("after") or {}).get(target))
