@@ -17,7 +17,8 @@ from sweep.errors import ConfigError
 from sweep.fit import suggest as suggest_module
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design import Candidate
-from sweep.fit.suggest import LINEAR, REFIT, already_run, suggest
+from sweep.fit.expected import LINEAR, REFIT
+from sweep.fit.suggest import already_run, suggest
 from sweep.fit.table import RunsTable
 from tests.known_law_tables import law_table
 

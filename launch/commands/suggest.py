@@ -145,7 +145,7 @@ def train_command(overrides: Sequence[str], config_name: str = "train") -> str:
 
 def print_suggestion(result, cands, hours: Sequence[float], commands: Sequence[str | None], source: str,
                      mfu: float, device: str) -> None:
-    from sweep.fit.suggest import LINEAR, REFIT
+    from sweep.fit.expected import LINEAR, REFIT
 
     level = f"{result.level:.0%}"
     console.print(f"{source}: {result.law} law fitted to {result.n_points} (N, tokens) points, {result.resamples} "

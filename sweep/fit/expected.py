@@ -34,6 +34,8 @@ from sweep.fit import design
 from sweep.fit.law_bootstrap import bootstrap, percentile_interval
 from sweep.fit.parametric import fit_law
 
+REFIT, LINEAR = "refit", "linear-Gaussian"  # what an interval expected after the runs was read from
+
 
 def target_intervals(fit, target_QxY: np.ndarray, target_compute: float, targets: Sequence[str],
                      level: float) -> dict[str, tuple[float, float, float]]:
@@ -87,6 +89,14 @@ def refit_width_ratio(law: str, n_params_R: np.ndarray, tokens_R: np.ndarray, lo
         after_W = after_W[np.isfinite(after_W)]
         out[t] = float(np.median(after_W) / now_width) if len(after_W) and math.isfinite(now_width) else math.nan
     return out
+
+
+def or_linear(refit_ratio: dict[str, float],
+              linear_ratio: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """Each target's refit ratio, or the criterion's linear-Gaussian one where no refit gave a width
+    (NaN); and which of the two (REFIT, LINEAR) each is."""
+    from_ = {t: REFIT if math.isfinite(r) else LINEAR for t, r in refit_ratio.items()}
+    return {t: r if from_[t] == REFIT else linear_ratio[t] for t, r in refit_ratio.items()}, from_
 
 
 def check_draws(draws: int) -> None:

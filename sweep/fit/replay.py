@@ -56,7 +56,7 @@ from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.design_bound import DesignBound, smallest_share_within
-from sweep.fit.expected import check_draws, refit_width_ratio, target_intervals
+from sweep.fit.expected import check_draws, or_linear, refit_width_ratio, target_intervals
 from sweep.fit.law_bootstrap import bootstrap, check_bootstrap_args, percentile_interval
 from sweep.fit.parametric import FORMS, PROGRESS_DELAY_S, fit_law
 from sweep.fit.points import point_table
@@ -447,7 +447,7 @@ def replay(table: RunsTable, *, law: str = "chinchilla", growth: float | None = 
                                               fit, now, cells.n_params_G[picks], cells.tokens_G[picks], noise_var,
                                               target_compute=target_compute, resamples=resamples, seed=seed,
                                               level=evaluator.level, draws=defaults.suggest_expect_draws)
-                    expected = {t: r if math.isfinite(r) else choice.width_ratio[t] for t, r in ratio.items()}
+                    expected, _ = or_linear(ratio, choice.width_ratio)
             if not picks:  # no fit, or no candidate tells anything (a noise-free table): the cheapest next,
                 picks = cheapest_within(left, cells.cost_G, growth * spent)  # as many as the round's budget holds
             active += picks

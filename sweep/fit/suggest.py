@@ -20,7 +20,7 @@ import numpy as np
 from sweep.errors import ConfigError
 from sweep.fit import design
 from sweep.fit.defaults import fit_defaults
-from sweep.fit.expected import check_draws, refit_width_ratio, shrunk_interval, target_intervals
+from sweep.fit.expected import check_draws, or_linear, refit_width_ratio, shrunk_interval, target_intervals
 from sweep.fit.identify import no_allocation_flag
 from sweep.fit.law_bootstrap import bootstrap
 from sweep.fit.parametric import FORMS, check_enough_points, fit_law
@@ -31,7 +31,6 @@ from sweep.fit.table import RunsTable, validate
 # candidates are its sizes and ratios to 3 significant digits, a few tenths of a percent off its runs.
 ALREADY_RUN_REL = 0.01
 ALREADY_RAN, OVER_TARGET = "already run", "cost more than the target compute"  # why a candidate is left out
-REFIT, LINEAR = "refit", "linear-Gaussian"  # what an interval expected after the runs was read from
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,8 @@ class Suggestion:
     left_out: dict[str, int] = field(default_factory=dict)  # candidates not in the pool, by why (LEFT_OUT)
     n_opt_edge: str | None = None  # the warning when N_opt(C) is the search's end, not an optimum (`edge_warning`)
     warnings: tuple[str, ...] = ()  # what the runs or the fitted law say against the fit (`fit_warnings`)
-    # target -> REFIT (the table refitted with the proposals added, sweep/fit/expected.py) or LINEAR (every
-    # refit failed: the criterion's linear-Gaussian update); {} with no proposal (the intervals stay)
+    # target -> expected.REFIT (the table refitted with the proposals added, sweep/fit/expected.py) or
+    # expected.LINEAR (every refit failed: the criterion's linear-Gaussian update); {} with no proposal
     expected_from: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -175,8 +174,7 @@ def expected_width_ratio(law: str, points: RunsTable, fit, now: dict[str, tuple[
                               np.array([c.n_params for c in proposals]), np.array([c.tokens for c in proposals]),
                               noise_var, target_compute=target_compute, resamples=resamples, seed=seed, level=level,
                               draws=fit_defaults().suggest_expect_draws)
-    expected_from = {t: REFIT if math.isfinite(r) else LINEAR for t, r in ratio.items()}
-    return {t: r if math.isfinite(r) else choice.width_ratio[t] for t, r in ratio.items()}, expected_from
+    return or_linear(ratio, choice.width_ratio)
 
 
 def fit_warnings(points: RunsTable, fit, target_compute: float) -> tuple[str, ...]:
