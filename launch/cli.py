@@ -231,11 +231,12 @@ def build_parser(defaults: FitDefaults) -> tuple[argparse.ArgumentParser, Any]:
                                                   "conf/fit.yaml)")
     pr.add_argument("--seed", type=int, default=defaults.seed, help="seed of the bootstrap")
     pr.add_argument("--floor", metavar="E|true|auto",
-                    help="predict each run that has a finished run of another size at its settings (lr, batch, "
-                         "weight decay, tokens per parameter, schedule, data, seed) from that run, by the collapse of "
-                         "loss curves above the irreducible loss E: a number (nats/token), 'true' for the "
-                         "corpus's true entropy rate (data=synthetic), or 'auto': E calibrated on the finished runs "
-                         "of the two sizes below the run (at least 3 pairs at the same settings)")
+                    help="predict each run that has finished runs of another size at its settings but the lr "
+                         "(batch, weight decay, tokens per parameter, schedule, data, seed) from them, by the collapse "
+                         "of loss curves above the irreducible loss E, matched by the summed learning rate: a number "
+                         "(nats/token), 'true' for the corpus's true entropy rate (data=synthetic), or 'auto': E "
+                         "calibrated on the finished runs of the two sizes below the run (at least 3 pairs at the "
+                         "same settings)")
     sg = sub.add_parser("suggest", help="propose the next runs that most narrow the intervals of L*(C) and N_opt(C) "
                                         "at a target compute, with their cost and command line")
     sg.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")

@@ -45,7 +45,7 @@ from sweep.errors import DamagedFile
 from sweep.ladder import BRANCH, TRUNK, branch_step, segment_ends, trunk_config, trunk_segment_done
 from sweep.record import DAMAGED, FINISHED, STOPPED_EARLY, training_flops
 from sweep.run.checkpoint import saved_at_or_past
-from sweep.rundir import RunDir, size_key
+from sweep.rundir import RunDir, reference_key
 
 RUN, SEGMENT, PROBE, RUNG, REST = "run", "segment", "probe", "rung", "rest"  # a Job's kind, beside BRANCH
 PARTIAL = (SEGMENT, PROBE, RUNG)  # kinds that train part of a run and leave it to a later job
@@ -187,12 +187,14 @@ def _ladder_jobs(trunk: GridPoint, branches: dict[str, list[GridPoint]]) -> list
 
 def references_of(members: Sequence[GridPoint], finals: dict[str, Job]) -> tuple[Job, ...]:
     """With early_stop.floor: the jobs that end the smaller runs of the grid at a member's settings
-    (sweep/rundir.py size_key), planned before (`finals`: run folder name -> its job), which the
-    group's rests wait for, so that each member can be predicted from a finished smaller run."""
-    keys = {size_key(p.cfg) for p in members}
+    but the learning rate (sweep/rundir.py reference_key: a member is predicted from the smaller
+    runs whose learning rates bracket its matched one, sweep/fit/collapse.py area_matched), planned
+    before (`finals`: run folder name -> its job), which the group's rests wait for, so that each
+    member can be predicted from finished smaller runs."""
+    keys = {reference_key(p.cfg) for p in members}
     smallest = min(p.budget.n_params for p in members)
     return tuple(job for job in finals.values()
-                 if job.point.budget.n_params < smallest and size_key(job.point.cfg) in keys)
+                 if job.point.budget.n_params < smallest and reference_key(job.point.cfg) in keys)
 
 
 def group_jobs(members: Sequence[GridPoint], references: tuple[Job, ...] = ()) -> list[Job]:

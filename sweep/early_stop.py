@@ -61,7 +61,7 @@ from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import CollapsePrediction, check_floor
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
-from sweep.rundir import RunDir, group_key, size_key  # group_key: importable from here too
+from sweep.rundir import RunDir, group_key, reference_key  # group_key: importable from here too
 from sweep.storage import atomic_write
 
 log = logging.getLogger("sweep.early_stop")
@@ -148,8 +148,8 @@ def early_stopped_groups(cfgs: Sequence[TrainConfig]) -> dict[str, list[int]]:
 
 def _references(cfgs: Sequence[TrainConfig]) -> set[int]:
     """The indices of the runs with early_stop.floor that a larger run of the grid with it, at the
-    same settings (sweep/rundir.py size_key), would be predicted from."""
-    floored = [(i, size_key(cfg), compute_budget(cfg).n_params) for i, cfg in enumerate(cfgs)
+    same settings but the learning rate (sweep/rundir.py reference_key), would be predicted from."""
+    floored = [(i, reference_key(cfg), compute_budget(cfg).n_params) for i, cfg in enumerate(cfgs)
                if cfg.early_stop.enabled and cfg.early_stop.floor is not None]
     largest: dict[str, int] = {}
     for _, key, n in floored:
@@ -493,8 +493,9 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
     records up to its decision step `rung` (decision_steps), sharing the curve law's alpha,
     A and C (sweep/fit/predict.py predict_runs): at the probe step each member has seen little
     annealing, and the group's runs at their different learning rates pin it down together. With
-    early_stop.floor, a member with a finished run of another size at its settings in the sweep
-    folder is predicted from it instead (the collapse of curves, sweep/fit/collapse.py). The curve
+    early_stop.floor, a member with finished runs of another size at its settings but the learning
+    rate in the sweep folder is predicted from them instead (the collapse of curves, matched by the
+    summed learning rate: sweep/fit/collapse.py). The curve
     law's intervals are calibrated on the sweep's finished smaller runs (finished_smaller)."""
     from sweep.fit.predict import predict_runs
 
@@ -521,6 +522,6 @@ def collapse_note(p: Any) -> str:
     still on its initial plateau at that fraction, or that the sweep held none at its settings."""
     if isinstance(p.prediction, CollapsePrediction):
         return ""
-    why = p.collapse_skipped or ("the sweep folder holds no finished run of another size at its settings (learning "
-                                 "rate, batch size, weight decay, tokens per parameter, ...) to predict it from")
+    why = p.collapse_skipped or ("the sweep folder holds no finished run of another size at its settings but the "
+                                 "learning rate (batch size, weight decay, tokens per parameter, ...) to predict it from")
     return f"not from the collapse (early_stop.floor): {why}"

@@ -147,14 +147,16 @@ def group_key(cfg: TrainConfig) -> str:
     return f"d{cfg.model.d}-l{cfg.model.l}-tpp{cfg.budget.tokens_per_param:g}-{_digest_without(cfg, GROUP_FREE_SETTINGS)[:8]}"
 
 
-SIZE_SETTINGS = (("model", "d"), ("model", "l"))  # what the runs of one size ladder vary
+REFERENCE_SETTINGS = (("model", "d"), ("model", "l"), ("optim", "lr"))  # what a run and its collapse references vary
 
 
-def size_key(cfg: TrainConfig) -> str:
-    """The runs that differ only in model size (width, depth): the same tokens per parameter,
-    learning rate, batch size, weight decay, schedule, data and seed (sweep/fit/collapse.py predicts
-    one from another). A hash of its identity without model.d and model.l."""
-    return _digest_without(cfg, SIZE_SETTINGS)[:12]
+def reference_key(cfg: TrainConfig) -> str:
+    """The runs a run can be predicted from by the collapse of curves (sweep/fit/collapse.py): those
+    that differ from it only in model size (width, depth) and learning rate (a reference of another
+    size is matched by its summed learning rate: collapse.area_matched), with the same tokens per
+    parameter, batch size, weight decay, schedule, data and seed. A hash of its identity without
+    model.d, model.l and optim.lr."""
+    return _digest_without(cfg, REFERENCE_SETTINGS)[:12]
 
 
 def _digest_without(cfg: TrainConfig, settings: tuple[tuple[str, str], ...]) -> str:

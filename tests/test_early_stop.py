@@ -75,8 +75,13 @@ def test_with_a_floor_the_runs_a_larger_run_is_predicted_from_are_not_early_stop
     floor = ("early_stop.floor=true",)
     cfgs = [tiny_config(*ON, *floor, f"model.d={d}", f"optim.lr={lr}") for d in (16, 32, 48) for lr in ("1e-3", "3e-3")]
     assert list(early_stopped_groups(cfgs).values()) == [[4, 5]]  # d48's alone
+    # a larger run is matched with the smaller size at a higher learning rate (sweep/fit/collapse.py
+    # area_matched): smaller runs at other learning rates are its references too ...
     other_lrs = [tiny_config(*ON, *floor, "model.d=16", f"optim.lr={lr}") for lr in ("1e-2", "3e-2")]
-    assert list(early_stopped_groups(cfgs[4:] + other_lrs).values()) == [[0, 1], [2, 3]]  # no larger run at 1e-2, 3e-2
+    assert list(early_stopped_groups(cfgs[4:] + other_lrs).values()) == [[0, 1]]
+    # ... but not at another batch size
+    other_batch = [tiny_config(*ON, *floor, "model.d=16", "train.batch_size=8", f"optim.lr={lr}") for lr in ("1e-2", "3e-2")]
+    assert list(early_stopped_groups(cfgs[4:] + other_batch).values()) == [[0, 1], [2, 3]]
     plain = [tiny_config(*ON, f"model.d={d}", f"optim.lr={lr}") for d in (16, 32) for lr in ("1e-3", "3e-3")]
     assert list(early_stopped_groups(plain).values()) == [[0, 1], [2, 3]]
 
@@ -254,27 +259,32 @@ def test_in_a_sweep_without_a_smaller_run_the_interval_is_calibrated_on_the_grou
         assert "from its first half: +-" in d.predicted_from and d.predicted_from.endswith("holds at 67%")
 
 
-def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_run_at_its_settings(tiny_config):
-    """d32 runs probed at half their steps; d16 runs at the same settings finished: with
-    early_stop.floor each member with one is predicted from it (the collapse of curves), a member
-    without one by the curve law, as before."""
+def test_with_a_floor_a_member_is_predicted_from_the_finished_smaller_runs_at_its_settings(tiny_config):
+    """d32 runs probed at half their steps; d16 runs at the same settings but the learning rate
+    finished: with early_stop.floor each member with them is predicted from them (the collapse of
+    curves, the reference matched by its summed learning rate), a member without them by the curve
+    law, as before."""
     for lr in ("3e-3", "3e-2"):
         train(tiny_config("model.d=16", f"optim.lr={lr}", "budget.tokens_per_param=2"))
     members = [tiny_config(*ON, "early_stop.floor=0", f"optim.lr={lr}", "budget.tokens_per_param=2",
-                           "train.eval_every=6")  # probe step 160 falls between two evals (156, 162)
-               for lr in ("3e-3", "3e-2", "1e-2")]
+                           "train.eval_every=6", *more)  # probe step 160 falls between two evals (156, 162)
+               for lr, more in (("3e-3", ()), ("3e-2", ()), ("1e-2", ("optim.weight_decay=0.3",)))]
     for cfg in members:
         train(cfg, until_step=probe_step(cfg))
     decisions = decide_group(members)
     by_lr = {cfg.optim.lr: decisions[name] for cfg, name in zip(members, decisions)}
+    # d32 runs twice d16's steps and more: matched with d16 at a higher lr, between the two d16 runs
     assert by_lr[3e-3].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-03")
+    assert " and d16-l1-b4-lr3.0e-02" in by_lr[3e-3].predicted_from and "interpolated at lr" in by_lr[3e-3].predicted_from
     assert by_lr[3e-3].predicted_from.endswith(", E = 0")  # the floor it was predicted with
-    assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02")
-    # no d16 run at 1e-2: the curve law, calibrated on the d16 runs (or not acted on), and its reason says why
+    # matched above the d16 runs' lrs: the nearest, as it is
+    assert by_lr[3e-2].predicted_from.startswith("collapse from d16-l1-b4-lr3.0e-02-wd0.1-tpp2-")
+    assert "interpolated" not in by_lr[3e-2].predicted_from
+    # no d16 run at weight decay 0.3: the curve law, calibrated on the d16 runs (or not acted on), and its reason says why
     assert by_lr[1e-2].predicted_from is None or by_lr[1e-2].predicted_from.startswith("curve law, calibrated on")
     assert by_lr[1e-2].reason.endswith("; not from the collapse (early_stop.floor): the sweep folder holds no "
-                                       "finished run of another size at its settings (learning rate, batch size, "
-                                       "weight decay, tokens per parameter, ...) to predict it from"), by_lr[1e-2]
+                                       "finished run of another size at its settings but the learning rate (batch "
+                                       "size, weight decay, tokens per parameter, ...) to predict it from"), by_lr[1e-2]
     assert "not from the collapse" not in by_lr[3e-3].reason + by_lr[3e-2].reason
     for d in decisions.values():
         assert d.predicted is None or d.predicted_at_step == probe_step(members[0]) == 160

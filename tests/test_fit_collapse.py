@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.fit.collapse import (MIN_FLOOR_PAIRS, CollapseError, EvalCurve, calibrate_floor, check_floor, collapse_ratio,
-                                predict_by_collapse)
+from sweep.fit.collapse import (MIN_FLOOR_PAIRS, CollapseError, EvalCurve, area_matched, calibrate_floor, check_floor,
+                                collapse_ratio, predict_by_collapse)
 
 E = 3.0
 
@@ -214,3 +214,43 @@ def test_an_auto_floor_that_runs_up_to_the_lowest_loss_is_refused_and_runs_that_
     flat = [(falling(f"d32-{i}", 640, 3.2 + 0.1 * i, 3.2 + 0.1 * i), partner) for i, (_, partner) in enumerate(pairs)]
     with pytest.raises(CollapseError, match="found 0 finished pairs one size down"):
         calibrate_floor(flat, 0.25)
+
+
+def run_by_area(name, steps, lr, reducible, every=25, until=None):
+    """A run whose reducible loss falls with the learning rate summed so far, lr x step (a flat
+    schedule's), from 3x its end: its shape in the fraction of its steps depends on lr x steps."""
+    steps_J = np.arange(every, steps + 1, every)
+    area_end = lr * steps
+    shape = lambda area: 1 + 2.0 * np.exp(-area / 0.5)  # noqa: E731
+    loss_J = E + reducible * shape(lr * steps_J) / shape(area_end)
+    keep = steps_J <= (until if until is not None else steps)
+    return EvalCurve(name, steps_J[keep].tolist(), loss_J[keep].tolist(), steps,
+                     None if until is not None else float(E + reducible))
+
+
+def test_the_reference_matched_by_summed_learning_rate_is_the_smaller_size_at_lr_times_the_step_ratio():
+    references = [(lr, run_by_area(f"d32-lr{lr:g}", 650, lr, 0.8)) for lr in (1e-3, 2e-3, 4e-3, 8e-3)]
+    curve, lr = area_matched(references, 2e-3, 1300)  # twice the steps: the reference at twice the lr
+    assert lr == pytest.approx(4e-3) and curve is references[2][1]
+    # between two references: log loss linear in log lr, so half way in log lr the geometric mean
+    curve, lr = area_matched(references, 1e-3 * 2 ** 0.5, 1300)
+    a, b = references[1][1], references[2][1]
+    assert lr == pytest.approx(2e-3 * 2 ** 0.5) and "interpolated" in curve.name
+    assert curve.loss_J == pytest.approx(np.sqrt(np.multiply(a.loss_J, b.loss_J)).tolist())
+    assert curve.final == pytest.approx((a.final * b.final) ** 0.5) and curve.steps == 650
+    # outside the references' lrs: the nearest as it is, never extrapolated
+    assert area_matched(references, 8e-3, 1300) == (references[3][1], 8e-3)
+    assert area_matched(references, 1e-4, 1300) == (references[0][1], 1e-3)
+    with pytest.raises(CollapseError, match="no finished reference"):
+        area_matched([], 1e-3, 1300)
+
+
+def test_curves_that_fall_with_the_summed_learning_rate_collapse_with_the_matched_reference_not_the_same_lr():
+    references = [(lr, run_by_area(f"d32-lr{lr:g}", 650, lr, 0.8)) for lr in (1e-3, 2e-3, 4e-3, 8e-3)]
+    seen = run_by_area("d48-lr2e-3", 1300, 2e-3, 0.5, every=50, until=325)  # its records at the reference's fractions
+    matched, _ = area_matched(references, 2e-3, 1300)
+    same_lr = references[1][1]
+    by_area = predict_by_collapse(seen, matched, E, min_band=0.0, level=0.95)
+    by_lr = predict_by_collapse(seen, same_lr, E, min_band=0.0, level=0.95)
+    assert by_area.predicted == pytest.approx(E + 0.5, rel=1e-6)
+    assert by_lr.predicted < (E + 0.5) * 0.99  # at one lr the smaller run is further behind at the fraction: read low

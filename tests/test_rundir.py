@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import ConfigError, DamagedFile, StorageError
-from sweep.rundir import RunDir, last_step, legacy_run_name, run_name, size_key
+from sweep.rundir import RunDir, last_step, legacy_run_name, run_name, reference_key
 
 
 def test_name_is_readable_coordinates_plus_hash(tiny_config):
@@ -72,14 +72,14 @@ def test_identity_ignores_where_and_how_often_but_not_what_is_trained(tiny_confi
         assert run_name(tiny_config(changed)) != base, changed
 
 
-def test_a_size_ladder_is_the_runs_that_differ_only_in_width_and_depth(tiny_config):
+def test_a_runs_collapse_references_differ_from_it_only_in_width_depth_and_learning_rate(tiny_config):
     base = tiny_config()
     same = [tiny_config("model.d=48"), tiny_config("model.l=2"), tiny_config("model.d=64", "model.l=3"),
-            tiny_config("train.log_every=4")]
-    other = [tiny_config("optim.lr=1e-2"), tiny_config("train.batch_size=8"), tiny_config("optim.weight_decay=0.3"),
+            tiny_config("train.log_every=4"), tiny_config("optim.lr=1e-2"), tiny_config("model.d=48", "optim.lr=3e-3")]
+    other = [tiny_config("train.batch_size=8"), tiny_config("optim.weight_decay=0.3"),
              tiny_config("budget.tokens_per_param=1"), tiny_config("seed=1"), tiny_config("optim.warmup_steps=3")]
-    assert all(size_key(c) == size_key(base) for c in same)
-    assert all(size_key(c) != size_key(base) for c in other)
+    assert all(reference_key(c) == reference_key(base) for c in same)
+    assert all(reference_key(c) != reference_key(base) for c in other)
 
 
 def test_name_has_no_timestamp_and_is_stable(tiny_config):

@@ -14,8 +14,8 @@ def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: in
             floor: str | None = None) -> int:
     """`sweep predict`: each run's final eval loss predicted from its loss curve so far (or, with
     `at_fraction`, from the first part of it), with its interval; the error of the finished ones.
-    With `floor`, a run with a finished run of another size at its settings is predicted from it
-    (sweep/fit/collapse.py)."""
+    With `floor`, a run with finished runs of another size at its settings but the learning rate is
+    predicted from them (sweep/fit/collapse.py)."""
     from sweep.fit.collapse import check_floor
     from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
     from sweep.jsonable import jsonable

@@ -2,10 +2,12 @@
 loss curves across sizes (Qiu et al. 2025, arXiv 2507.02119, "scaling collapse").
 
 Runs that differ only in model size (width, depth), trained at the same tokens per parameter, with
-the same learning rate, batch size, weight decay, schedule, data and seed (sweep/rundir.py
-size_key), trace one curve once each run's loss above the irreducible loss E is divided by its
-final value and its steps by its own steps. So a run seen up to a fraction f of its steps, with a
-finished run of another size (its reference) at the same settings, is predicted as
+the same batch size, weight decay, schedule, data and seed, and learning rates matched so that
+each has summed as much learning rate by each fraction of its steps (area_matched; the runs a run
+can be matched with: sweep/rundir.py reference_key), trace one curve once each run's loss above
+the irreducible loss E is divided by its final value and its steps by its own steps. So a run
+seen up to a fraction f of its steps, with finished runs of another size at its settings (its
+reference: the one matched to it, interpolated between two of them), is predicted as
 
     L(1) = E + k (L_ref(1) - E),    k = (L(f) - E) / (L_ref(f) - E)
 
@@ -23,10 +25,10 @@ E (`floor`) is the caller's: the corpus's true entropy rate where data=synthetic
 (`--floor true`), a value from an earlier fit, 0 (the plain ratio of the losses), or `auto`: calibrated one size down (`calibrate_floor`), the E whose prediction of
 the finished runs below the run's size from their own finished smaller partners, made at the
 same fraction, has the smallest median error relative to the descent still to come. On the
-early-stopping benchmark's grids (d48 runs from their d32 references, 82 runs, 9 grids;
-benchmarks/RESULTS.md) the median |error| at 25% of a run was 0.28% with E the true entropy rate,
-0.47% and 0.73% with E 5% and 10% below it, and 1.3% with E = 0; the loss-curve law
-(sweep/fit/curve_law.py) gave 1.8% on the runs it could predict. Twice the width (d64 from d32,
+early-stopping benchmark's grids (d48 runs from their d32 references at their own learning rate,
+before area_matched; 82 runs, 9 grids; benchmarks/RESULTS.md) the median |error| at 25% of a run
+was 0.28% with E the true entropy rate, 0.47% and 0.73% with E 5% and 10% below it, and 1.3%
+with E = 0; the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict. Twice the width (d64 from d32,
 E 'auto') was no worse: 0.32% at 25%, 0.42% at 10%. A reference that has not learned at a
 setting (d16 at learning rates up to 4e-3, still on its plateau at its end) predicts nothing
 there: d32 from it erred up to 27% at 25%, and its error one size down widened d64's bands to
@@ -190,6 +192,50 @@ def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,
                                 f"the reference's there ({ref:.4g}): accepted is a floor below both")
         ratios.append((loss - floor) / (ref - floor))
     return ratios[-1], last, ratios
+
+
+def area_matched(references: Sequence[tuple[float, EvalCurve]], lr: float, steps: int) -> tuple[EvalCurve, float]:
+    """(the reference curve whose summed learning rate by each fraction of its steps is the run's,
+    that learning rate): the run trains `steps` steps at peak `lr`; `references` are (peak lr,
+    finished curve) of one other size at the run's other settings, so of one number of steps S_ref
+    and one schedule's shape. The summed learning rate by a fraction f (the "forward area" S1 of
+    Tissue et al. 2024, the variable their loss-curve law reads; sweep/fit/curve_law.py) is
+    lr f S under one shape, so the reference that has summed as much by each fraction is the one at
+    lr_ref = lr S / S_ref: a larger run is matched with a smaller run at a higher learning rate.
+    Its curve is interpolated between the two references whose lrs bracket lr_ref (log loss linear
+    in log lr, record by record, and its final loss alike); where lr_ref lies outside their lrs,
+    the nearest reference is taken as it is (no extrapolation). Of one reference alone, that one.
+
+    Why: at one learning rate the two sizes' curves do not collapse where the learning rate is
+    slow: a run leaves its initial plateau, and its loss falls fastest, after a summed learning
+    rate that is about the same at every size, which a larger run's longer budget reaches at an
+    earlier fraction of its steps. On real text (benchmarks/RESULTS.md "The reference matched by
+    its summed learning rate") d48 predicted from d32 at 25% of its steps erred by a median 3.1-4.5%
+    read at one learning rate, 2.0-2.2% matched."""
+    if not references:
+        raise CollapseError("no finished reference at the run's other settings")
+    ordered = sorted(references, key=lambda pair: pair[0])
+    lrs = [ref_lr for ref_lr, _ in ordered]
+    target = lr * steps / ordered[0][1].steps
+    for ref_lr, reference in ordered:
+        if math.isclose(ref_lr, target, rel_tol=1e-6):
+            return reference, ref_lr
+    upper = int(np.searchsorted(lrs, target))
+    if upper in (0, len(lrs)):
+        nearest_lr, nearest = ordered[min(upper, len(lrs) - 1)]
+        return nearest, nearest_lr
+    (lr_a, a), (lr_b, b) = ordered[upper - 1], ordered[upper]
+    w = math.log(target / lr_a) / math.log(lr_b / lr_a)
+    steps_J = np.asarray(a.steps_J, dtype=float)
+    steps_J = steps_J[(steps_J >= b.steps_J[0]) & (steps_J <= b.steps_J[-1])] if len(b.steps_J) else steps_J[:0]
+    log_a = np.log(np.interp(steps_J, np.asarray(a.steps_J, dtype=float), np.asarray(a.loss_J, dtype=float)))
+    log_b = np.log(np.interp(steps_J, np.asarray(b.steps_J, dtype=float), np.asarray(b.loss_J, dtype=float)))
+    final = None
+    if a.final is not None and b.final is not None:
+        final = float(math.exp((1 - w) * math.log(a.final) + w * math.log(b.final)))
+    curve = EvalCurve(f"{a.name} and {b.name} interpolated at lr {target:.3g}", [int(s) for s in steps_J],
+                      np.exp((1 - w) * log_a + w * log_b).tolist(), a.steps, final, a.warmup, a.uniform)
+    return curve, target
 
 
 def plateau_error(curve: EvalCurve, loss: float, fraction: float) -> str | None:

@@ -19,10 +19,10 @@ seed; learning rate, batch size or weight decay differ) are fitted together, sha
 alpha, A and C (sweep/fit/curve_law.py predict_final_losses); `shared=False` fits each alone.
 
 With a floor E (`floor`: a number, 'true' for the corpus's true entropy rate, or 'auto' for E
-calibrated on the finished runs of two smaller sizes: collapse.calibrate_floor), a run with a
-finished run of another size at its settings (sweep/rundir.py size_key) is predicted from that
-run instead, by the collapse of loss curves across sizes (sweep/fit/collapse.py; with_references);
-the others keep the curve law.
+calibrated on the finished runs of two smaller sizes: collapse.calibrate_floor), a run with
+finished runs of another size at its settings but the learning rate (sweep/rundir.py reference_key)
+is predicted from them instead, by the collapse of loss curves across sizes, the reference matched
+by its summed learning rate (sweep/fit/collapse.py; with_references); the others keep the curve law.
 
 The curve law's intervals are calibrated (sweep/fit/calibration.py) on the law's errors on the
 sweep's finished smaller runs replayed at the run's fraction (calibrated_by_smaller), or, with no
@@ -50,7 +50,7 @@ import numpy as np
 from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
-                                FloorCalibration, calibrate_floor, check_floor, predict_by_collapse)
+                                FloorCalibration, area_matched, calibrate_floor, check_floor, predict_by_collapse)
 from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, decay_for, predict_final_losses
 from sweep.fit.defaults import fit_defaults
@@ -119,7 +119,7 @@ def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *
     """Every run folder of the sweep folder `source`, or every train run of the W&B group
     `source` = wandb:[ENTITY/]PROJECT/GROUP, predicted (or skipped with its reason), the runs of a
     budget group together unless `shared` is False; with a `floor` (check_floor), a run with a
-    finished run of another size at its settings is predicted from it (sweep/fit/collapse.py).
+    finished run of another size at its settings but the lr is predicted from it (sweep/fit/collapse.py).
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
     fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0, 'true' or 'auto'."""
@@ -249,7 +249,7 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     batch size and weight decay) are fitted together, sharing alpha, A and C (sweep/fit/curve_law.py
     predict_final_losses), each keeping its own L0 and gap; a run that cannot be fitted is
     skipped and leaves the others' fit alone. With a `floor` (check_floor), a run that has a
-    finished run of another size at its settings is predicted from it instead (with_references),
+    finished run of another size at its settings but the lr is predicted from it instead (with_references),
     among `runs` and `references` (run folders only read as such: not predicted). The curve law's
     intervals are calibrated on the finished runs among `runs`, `references` and `calibrators`
     (calibrated_by_smaller). Bootstrap resamples, level and seed default to conf/fit.yaml's."""
@@ -454,27 +454,38 @@ class _Remembered:
 
 def with_references(predictions: list[RunPrediction], read: Sequence[Any], until_steps: Sequence[int | None],
                     floor: float | str, level: float) -> list[RunPrediction]:
-    """Each run that has a finished run of another size at the same settings (sweep/rundir.py
-    size_key; its reference: the nearest smaller size by N, else the nearest larger) predicted
-    from it by the collapse of curves (sweep/fit/collapse.py), the reference's own reference (a
-    third size) measuring the error one size down; the others keep the curve law's prediction
-    (or skip reason). A run the collapse cannot predict (a floor not below its losses, no eval
-    record yet, it or its reference still above ln V) keeps the curve law's too, its `collapse_skipped` saying why. `read` holds
-    _read_run's result for each prediction's run, then for each run read as a reference only."""
+    """Each run that has finished runs of another size at its settings but the learning rate
+    (sweep/rundir.py reference_key; that size: the nearest smaller by N, else the nearest larger)
+    predicted from them by the collapse of curves (sweep/fit/collapse.py): from the reference
+    that has summed as much learning rate by each fraction of its steps (collapse.area_matched),
+    a third size, matched alike, measuring the error one size down; the others keep the curve
+    law's prediction (or skip reason). A run the collapse cannot predict (a floor not below its
+    losses, no eval record yet, it or its reference still above ln V) keeps the curve law's too,
+    its `collapse_skipped` saying why. `read` holds _read_run's result for each prediction's run,
+    then for each run read as a reference only."""
     sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
     sized = {i: r for i, r in sized.items() if r is not None}
+    finished: dict[tuple[str, float], list[_SizedRun]] = {}  # (reference key, ln N) -> its finished runs
+    for r in sized.values():
+        if r.whole.final is not None:
+            finished.setdefault((r.key, round(r.ln_n, 9)), []).append(r)
 
-    def nearest(i: int, exclude: tuple[int, ...]) -> int | None:
-        """The finished run of another size at run i's settings: the nearest smaller in N (as a
-        sweep's smaller runs finish first), else the nearest larger."""
-        others = [(r.ln_n > sized[i].ln_n, abs(r.ln_n - sized[i].ln_n), j) for j, r in sized.items()
-                  if r.key == sized[i].key and r.whole.final is not None and j not in exclude
-                  and abs(r.ln_n - sized[i].ln_n) > 1e-9]
+    def nearest_size(key: str, ln_n: float, exclude: tuple[float, ...]) -> float | None:
+        """The size (ln N) with finished runs at `key` nearest to ln_n: the nearest smaller (as a
+        sweep's smaller runs finish first), else the nearest larger; sizes in `exclude` left out."""
+        others = [(size > ln_n, abs(size - ln_n), size) for k, size in finished
+                  if k == key and all(abs(size - x) > 1e-9 for x in exclude)]
         return min(others)[2] if others else None
 
-    # each finished run with a finished smaller one at its settings -> the nearest such (floor 'auto')
-    pairs = {j: k for j, r in sized.items() if r.whole.final is not None
-             and (k := nearest(j, (j,))) is not None and sized[k].ln_n < r.ln_n}
+    def matched(key: str, size: float, lr: float, steps: int) -> tuple[EvalCurve, float]:
+        return area_matched([(r.lr, r.whole) for r in finished[(key, size)]], lr, steps)
+
+    # each finished run with a finished smaller size at its settings -> its matched partner (floor 'auto')
+    pairs: dict[int, EvalCurve] = {}
+    for j, r in sized.items():
+        smaller = nearest_size(r.key, r.ln_n, (r.ln_n,))
+        if r.whole.final is not None and smaller is not None and smaller < r.ln_n:
+            pairs[j] = matched(r.key, smaller, r.lr, r.whole.steps)[0]
     calibrations: dict[tuple[float, float], FloorCalibration] = {}
 
     def calibrated(i: int, until_step: int | None) -> FloorCalibration:
@@ -485,7 +496,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
             raise CollapseError("no eval_loss record yet")
         key = (round(steps_J[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
         if key not in calibrations:
-            below = [(sized[j].whole, sized[k].whole) for j, k in pairs.items() if sized[j].ln_n < sized[i].ln_n - 1e-9]
+            below = [(sized[j].whole, partner) for j, partner in pairs.items() if sized[j].ln_n < sized[i].ln_n - 1e-9]
             calibrations[key] = calibrate_floor(below, key[0])
         return calibrations[key]
 
@@ -493,42 +504,47 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     for i, run in sized.items():
         if i >= len(predictions):  # a reference only: read, not predicted
             continue
-        ref = nearest(i, (i,))
-        if ref is None:
+        ref_size = nearest_size(run.key, run.ln_n, (run.ln_n,))
+        if ref_size is None:
             continue
-        down = nearest(ref, (i, ref))
+        down_size = nearest_size(run.key, ref_size, (run.ln_n, ref_size))
         calibration = None
         try:
+            reference, ref_lr = matched(run.key, ref_size, run.lr, run.whole.steps)
+            down = None if down_size is None else matched(run.key, down_size, ref_lr, reference.steps)[0]
             if floor == AUTO_FLOOR:
                 calibration = calibrated(i, until_steps[i])
                 e_floor = calibration.floor
+            elif floor == TRUE_FLOOR:
+                e_floor = next((r.entropy for r in finished[(run.key, ref_size)] if r.entropy is not None), None)
             else:
-                e_floor = sized[ref].entropy if floor == TRUE_FLOOR else floor
+                e_floor = floor
             if e_floor is None:
-                out[i] = replace(out[i], collapse_skipped=f"reference {sized[ref].whole.name} records no true_"
+                out[i] = replace(out[i], collapse_skipped=f"reference {reference.name} records no true_"
                                                           "entropy_nats (only data=synthetic does): give --floor E")
                 continue
-            prediction = predict_by_collapse(run.seen, sized[ref].whole, float(e_floor), level=level,
+            prediction = predict_by_collapse(run.seen, reference, float(e_floor), level=level,
                                              min_band=fit_defaults().collapse_min_band, until_step=until_steps[i],
-                                             reference_of_reference=None if down is None else sized[down].whole,
-                                             seen_until=run.seen_until)
+                                             reference_of_reference=down, seen_until=run.seen_until)
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
         prediction = replace(prediction, floor_from=None if calibration is None else calibration.describe(),
                              measured_below=prediction.one_size_down is not None
-                             and sized[down].ln_n < sized[ref].ln_n < run.ln_n)
+                             and down_size < ref_size < run.ln_n)
         out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
 
 
 @dataclass(frozen=True)
 class _SizedRun:
-    """A run read for the collapse predictor: its size key and ln N, its eval records seen (cut
-    as the curve law's) and whole, its final eval loss where finished, its true_entropy_nats."""
+    """A run read for the collapse predictor: its reference key (sweep/rundir.py), ln N and peak
+    learning rate, its eval records seen (cut as the curve law's) and whole, its final eval loss
+    where finished, its true_entropy_nats."""
 
     key: str
     ln_n: float
+    lr: float
     seen: EvalCurve
     whole: EvalCurve
     entropy: float | None
@@ -538,7 +554,7 @@ class _SizedRun:
     def of(cls, read: tuple) -> "_SizedRun | None":
         from sweep.budget import compute_budget
         from sweep.data.tokenizer import vocab_size
-        from sweep.rundir import size_key
+        from sweep.rundir import reference_key
 
         p, cfg, curve, whole_evals, entropy = read
         try:
@@ -551,7 +567,7 @@ class _SizedRun:
                           curve.warmup, uniform)
         seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual, curve.warmup, uniform)
         last = max([*curve.train_steps, *curve.eval_steps], default=0)
-        return cls(size_key(cfg), math.log(n_params), seen, whole, entropy, int(last))
+        return cls(reference_key(cfg), math.log(n_params), float(cfg.optim.lr), seen, whole, entropy, int(last))
 
 
 def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
@@ -628,7 +644,8 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     (on the group's own first halves). The figures are the early-stopping
     benchmark's (benchmarks/RESULTS.md, "Calibrated on the finished smaller runs", "Not from a
     curve still on its plateau" and, for the collapse's bands on real text with and without a
-    third, smaller size, "Two widths on real text"). None when every run predicted was seen whole."""
+    third, smaller size, "Two widths on real text" and "The reference matched by its summed learning
+    rate"). None when every run predicted was seen whole."""
     partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
     if not partial:
         return None
@@ -660,14 +677,15 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     if below:
         parts.append(f"{below} predicted from a finished smaller run, their bands holding its error measured one size "
                      "down (a third, smaller size): on that benchmark such bands held the final loss for 41 of 42 runs "
-                     "at 10%, all at 15% and 25%, 58 of 60 at 50% (synthetic corpus); on real prose with E = 0, 28, 26 "
-                     "and 29 of 30 at 10, 25 and 50% (README \"From a finished run of another size\")")
+                     "at 10%, all at 15% and 25%, 58 of 60 at 50% (synthetic corpus, the reference read at the run's "
+                     "own learning rate); on real prose with E = 0, 27, 22 and 26 of 30 at 10, 25 and 50% (README "
+                     "\"From a finished run of another size\")")
     if len(by_collapse) > below:
         parts.append(f"{len(by_collapse) - below} predicted from a finished run of another size with no smaller third "
                      "size to measure the method's error by (a reference larger than the run, or none below the "
                      "reference): their bands are mostly the ratio's drift, which held the final loss for 70-100% of "
-                     "the runs on the synthetic corpus with E known, but on real prose with E = 0 for 2-10 of 30 at "
-                     "10%, 18-20 of 30 at 25%, 22-27 of 30 at 50%: read them as rough (README \"From a finished run "
+                     "the runs on the synthetic corpus with E known, but on real prose with E = 0 for 4-18 of 30 at "
+                     "10%, 21-24 of 30 at 25%, 27-28 of 30 at 50%: read them as rough (README \"From a finished run "
                      "of another size\")")
     return "; ".join(parts)
 
