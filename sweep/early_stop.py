@@ -523,5 +523,6 @@ def collapse_note(p: Any) -> str:
     if isinstance(p.prediction, CollapsePrediction):
         return ""
     why = p.collapse_skipped or ("the sweep folder holds no finished run of another size at its settings but the "
-                                 "learning rate (batch size, weight decay, tokens per parameter, ...) to predict it from")
+                                 "learning rate (batch size, weight decay, tokens per parameter, ...) to predict it "
+                                 "from")
     return f"not from the collapse (early_stop.floor): {why}"

@@ -28,11 +28,12 @@ same fraction, has the smallest median error relative to the descent still to co
 early-stopping benchmark's grids (d48 runs from their d32 references at their own learning rate,
 before area_matched; 82 runs, 9 grids; benchmarks/RESULTS.md) the median |error| at 25% of a run
 was 0.28% with E the true entropy rate, 0.47% and 0.73% with E 5% and 10% below it, and 1.3%
-with E = 0; the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict. Twice the width (d64 from d32,
-E 'auto') was no worse: 0.32% at 25%, 0.42% at 10%. A reference that has not learned at a
-setting (d16 at learning rates up to 4e-3, still on its plateau at its end) predicts nothing
-there: d32 from it erred up to 27% at 25%, and its error one size down widened d64's bands to
-17-35% around predictions that erred under 1%, until plateau_error refused such pairs.
+with E = 0; the loss-curve law (sweep/fit/curve_law.py) gave 1.8% on the runs it could predict.
+Twice the width (d64 from d32, E 'auto') was no worse: 0.32% at 25%, 0.42% at 10%. A reference
+that has not learned at a setting (d16 at learning rates up to 4e-3, still on its plateau at its
+end) predicts nothing there: d32 from it erred up to 27% at 25%, and its error one size down
+widened d64's bands to 17-35% around predictions that erred under 1%, until plateau_error refused
+such pairs.
 
 The interval is a band about the prediction, not a bootstrap: its half-width is the largest of
 - the ratio's drift: how far k, read at each eval record in [s/2, s], moves the prediction;
