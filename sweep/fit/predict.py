@@ -480,9 +480,10 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     def matched(key: str, size: float, lr: float, steps: int) -> tuple[EvalCurve, float]:
         return area_matched([(r.lr, r.whole) for r in finished[(key, size)]], lr, steps)
 
-    # each finished run with a finished smaller size at its settings -> its matched partner (floor 'auto')
+    # floor 'auto': each finished run with a finished smaller size at its settings -> its matched partner
+    # (an interpolated curve each: built only where an E is calibrated on them)
     pairs: dict[int, EvalCurve] = {}
-    for j, r in sized.items():
+    for j, r in sized.items() if floor == AUTO_FLOOR else ():
         smaller = nearest_size(r.key, r.ln_n, (r.ln_n,))
         if r.whole.final is not None and smaller is not None and smaller < r.ln_n:
             pairs[j] = matched(r.key, smaller, r.lr, r.whole.steps)[0]
