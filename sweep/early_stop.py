@@ -416,7 +416,9 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
     and stands for nothing: the member is not stopped and is no comparator. On the early-stopping
     benchmark's six grids the law at 10% could predict no smaller run, its intervals held the final
     loss for 62% of the runs, and one of them, too sure, made a width's best learning rate look
-    beaten (benchmarks/RESULTS.md "Calibrated on the finished smaller runs")."""
+    beaten (benchmarks/RESULTS.md "Calibrated on the finished smaller runs"). The collapse's band
+    alike: calibrated on the sweep's finished pairs of smaller sizes where it has some, and not
+    acted on where it has some but none could be predicted at that fraction."""
     from sweep.fit.curve_law import FinalLossPrediction
 
     name = p.run
@@ -433,8 +435,12 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
             "curve law, the bootstrap's interval (not calibrated: no finished smaller run, and none of the group's " \
             "first halves could be predicted; such intervals held 27-85% of final losses on the benchmark)"
     else:
+        calibration = p.prediction.calibration
+        if calibration is not None and not calibration.measured:
+            return Standing(name, None, None, False, f"not acted on: the collapse's band is {calibration.describe()}")
         source = f"collapse from {p.prediction.reference}, E = {p.prediction.floor:.4g}" + (
-            f" {p.prediction.floor_from}" if p.prediction.floor_from else "")
+            f" {p.prediction.floor_from}" if p.prediction.floor_from else "") + (
+            f", its band {calibration.describe()}" if calibration is not None else "")
     return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
                     source)
 

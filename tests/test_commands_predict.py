@@ -36,7 +36,9 @@ def test_sweep_predict_with_a_floor_says_which_run_each_prediction_came_from(sma
     assert "from the loss curve or a finished run of another size (floor E = 0.0)" in out and "┃ from " in out
     assert out.count("d16-l1-b4-lr3.0e-03") >= 2  # the d32 runs' reference (the nearest smaller size)
     flat = " ".join(out.split())  # the caution wraps at the console's width
-    assert "2 predicted from a finished smaller run, their bands holding its error measured one size down" in flat
+    assert "2 predicted from a finished run of another size have bands calibrated on the finished runs of the " \
+           "nearest smaller size" in flat  # d48: on its two d32 runs, each predicted from d16
+    assert "┃ holds at " in out and out.count(" 67% ") == 2  # two scores: the larger holds at 2 / 3
     assert "predicted from a finished run of another size with no smaller third size to measure the method's " \
            "error by" in flat and "read them as rough" in flat  # d16 (from d32) and d32 (from d16)
     assert main(["predict", str(small_sweep), "--bootstrap", "20", "--floor", "0"]) == 0  # the runs seen whole

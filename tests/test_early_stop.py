@@ -4,6 +4,7 @@ from its runs' records at their probe step."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -423,6 +424,29 @@ def test_a_member_predicted_with_the_bootstrap_s_interval_alone_says_so_in_its_d
                                n_resamples=200, block=2, rmse=0.01)
     standing = predicted_standing(RunPrediction("r", "running", prediction=bare), 160)
     assert standing.predicted_from.startswith("curve law, the bootstrap's interval (not calibrated")
+
+
+def test_a_collapse_band_is_acted_on_as_calibrated_on_finished_pairs_and_not_where_none_was_predicted():
+    """Like the curve law's: a band whose pairs below were tried but none could be predicted at that
+    fraction measures nothing there and stands for nothing; a calibrated one says what it holds at."""
+    from sweep.early_stop import predicted_standing
+    from sweep.fit.calibration import PAIRS, calibration
+    from sweep.fit.collapse import CollapsePrediction
+    from sweep.fit.predict import RunPrediction
+
+    bare = CollapsePrediction(2.0, (1.98, 2.02), 0.95, "d32-x", 0.0, 0.9, "min_band", steps_seen=160, steps=640)
+    none = dataclasses.replace(bare, calibration=calibration([], 0.95, 0.25, tried=10, on=PAIRS))
+    standing = predicted_standing(RunPrediction("r", "running", prediction=none), 160)
+    assert (standing.loss, standing.interval, standing.stoppable) == (None, None, False)
+    assert standing.reason == ("not acted on: the collapse's band is not calibrated: none of the 10 finished smaller "
+                               "runs could be predicted from its smaller partner at 25.0%")
+    measured = dataclasses.replace(bare, calibration=calibration([0.01, 0.04], 0.95, 0.25, tried=2, on=PAIRS))
+    standing = predicted_standing(RunPrediction("r", "running", prediction=measured), 160)
+    assert standing.interval == (1.98, 2.02) and standing.predicted_from == (
+        "collapse from d32-x, E = 0, its band calibrated on 2 finished smaller runs, each predicted from its smaller "
+        "partner at 25.0%: +-4.00%, holds at 67%")
+    assert predicted_standing(RunPrediction("r", "running", prediction=bare), 160).predicted_from == \
+        "collapse from d32-x, E = 0"
 
 
 def test_a_stopped_run_records_its_interval_s_level_beside_it():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration, conformal_quantile
+from sweep.fit.calibration import OWN_HALVES, PAIRS, SMALLER, Calibration, calibration, conformal_quantile
 
 
 def test_the_quantile_is_the_ceil_level_n_plus_1_th_smallest_score():
@@ -65,3 +65,15 @@ def test_a_calibration_on_the_group_s_own_first_halves_says_so():
     nothing = calibration([], 0.95, 0.1, tried=3, on=OWN_HALVES)
     assert not nothing.measured and nothing.describe() == ("not calibrated: none of its group's 3 curves could be "
                                                            "predicted at 10.0% from their first halves")
+
+
+def test_a_calibration_on_finished_pairs_of_smaller_sizes_says_so():
+    """The collapse's bands (sweep/fit/predict.py with_references): each finished run of fewer
+    parameters predicted from its finished smaller partner."""
+    pairs = calibration([0.03, 0.07], 0.95, 0.25, tried=2, on=PAIRS)
+    assert pairs.describe() == ("calibrated on 2 finished smaller runs, each predicted from its smaller partner at "
+                                "25.0%: +-7.00%, holds at 67%")
+    assert pairs.to_dict()["on"] == "finished pairs of smaller sizes"
+    nothing = calibration([], 0.95, 0.1, tried=10, on=PAIRS)
+    assert not nothing.measured and nothing.describe() == ("not calibrated: none of the 10 finished smaller runs "
+                                                           "could be predicted from its smaller partner at 10.0%")

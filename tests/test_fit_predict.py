@@ -15,7 +15,7 @@ import pytest
 from sweep.config import Schedule, train_config
 from sweep.errors import ConfigError
 from sweep.fit import predict
-from sweep.fit.calibration import OWN_HALVES
+from sweep.fit.calibration import OWN_HALVES, PAIRS
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.predict import check_fraction, learning_rates, predict_runs, predict_sweep, summarize, swept_axis
 from sweep.rundir import RunDir, iter_run_dirs
@@ -285,6 +285,36 @@ def test_with_a_floor_each_run_is_predicted_from_the_finished_run_of_the_nearest
     # error measured (if at all) by d16 from d48, a larger size: not the chain the benchmarks' coverage is of
     without = {p.run: p for p in predict_sweep(small_sweep, 0.5, n_resamples=20)}
     assert all(p.prediction is None or p.prediction.to_dict()["method"] == "curve law" for p in without.values())
+
+
+def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller_sizes(small_sweep):
+    """d48 at half its steps, from d32 (E = 0): its band is widened to the larger error of the two
+    d32 runs (the sweep's finished runs smaller than it with a finished smaller partner), each
+    predicted from its d16 partner seen up to the fraction d48's ratio was read at (rounded down to
+    CALIBRATION_STEP), and says it holds at 2 / 3 (two scores: sweep/fit/calibration.py). d32 and
+    d16 have no such pair below them: their bands stay uncalibrated."""
+    predictions = {p.run: p for p in predict_sweep(small_sweep, 0.5, floor=0.0, n_resamples=20)}
+    collapsed = [p for p in predictions.values() if p.prediction is not None
+                 and p.prediction.to_dict()["method"] == "collapse"]
+    assert {p.coordinates["d"] for p in collapsed} == {16, 32, 48}
+    for p in collapsed:
+        band = p.prediction.calibration
+        if p.coordinates["d"] != 48:
+            assert band is None and p.prediction.to_dict()["calibration"] is None
+            continue
+        assert (band.on, band.tried, band.n, band.level) == (PAIRS, 2, 2, pytest.approx(2 / 3))
+        ratio_at = p.prediction.ratio_step / p.prediction.steps
+        assert band.fraction == pytest.approx(math.floor(ratio_at / predict.CALIBRATION_STEP + 1e-9)
+                                              * predict.CALIBRATION_STEP)
+        pairs = [q for q in predict_sweep(small_sweep, band.fraction, floor=0.0, n_resamples=20)
+                 if q.coordinates["d"] == 32]
+        assert all(q.prediction.reference.startswith("d16-") for q in pairs)
+        assert band.quantile == pytest.approx(max(abs(q.prediction.predicted - q.actual) / q.prediction.predicted
+                                                  for q in pairs))
+        lo, hi = p.prediction.interval
+        assert min(p.prediction.predicted - lo, hi - p.prediction.predicted) >= \
+            band.quantile * p.prediction.predicted - 1e-12
+        assert p.prediction.to_dict()["calibration"]["on"] == PAIRS
 
 
 def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_the_curve_law(small_sweep):

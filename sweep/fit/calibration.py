@@ -26,6 +26,8 @@ from typing import Sequence
 
 SMALLER = "finished smaller runs"  # Calibration.on: the sweep's finished runs of fewer parameters, replayed
 OWN_HALVES = "own first halves"  # the budget group's curves, each predicting its own loss at F from its first F / 2
+PAIRS = "finished pairs of smaller sizes"  # the collapse's: finished runs of fewer parameters, each predicted from
+# its finished smaller partner (sweep/fit/predict.py with_references)
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class Calibration:
     (n / (n + 1) where n is too small for the level asked). n = 0: none could be predicted, no
     quantile, no level: the interval has no measure of the predictor's error. `on` says what was
     replayed: SMALLER, or OWN_HALVES (`tried` curves of the run's budget group, each predicting its
-    eval loss at `fraction` of its steps from the records up to half of that)."""
+    eval loss at `fraction` of its steps from the records up to half of that), or PAIRS (`tried`
+    finished runs of fewer parameters than the run, each predicted by the collapse from its finished
+    smaller partner, seen up to `fraction` of its steps)."""
 
     fraction: float
     tried: int
@@ -65,6 +69,13 @@ class Calibration:
                         f"{self.fraction:.1%} from their first halves")
             return (f"calibrated on its group's {self.n} curve{'s' if self.n != 1 else ''}, each predicted at "
                     f"{self.fraction:.1%} from its first half: +-{self.quantile:.2%}, holds at {self.level:.0%}")
+        if self.on == PAIRS:
+            if not self.measured:
+                runs = f"finished smaller run{'s' if self.tried != 1 else ''}"
+                return (f"not calibrated: none of the {self.tried} {runs} could be predicted from its smaller partner "
+                        f"at {self.fraction:.1%}")
+            return (f"calibrated on {self.n} finished smaller run{'s' if self.n != 1 else ''}, each predicted from its "
+                    f"smaller partner at {self.fraction:.1%}: +-{self.quantile:.2%}, holds at {self.level:.0%}")
         if not self.measured:
             return (f"not calibrated: none of the {self.tried} finished smaller run{'s' if self.tried != 1 else ''} "
                     f"could be predicted at {self.fraction:.1%}")

@@ -26,7 +26,9 @@ by its summed learning rate (sweep/fit/collapse.py; with_references); the others
 
 The curve law's intervals are calibrated (sweep/fit/calibration.py) on the law's errors on the
 sweep's finished smaller runs replayed at the run's fraction (calibrated_by_smaller), or, with no
-finished smaller run, on its budget group's own first halves (calibrated_by_own_halves).
+finished smaller run, on its budget group's own first halves (calibrated_by_own_halves); the
+collapse's bands on the finished runs of the nearest smaller size, each predicted from its own
+smaller partner at the run's fraction (with_references).
 
 A run that cannot be predicted is kept with a one-line `skipped` reason: a ladder's trunk (no final
 loss of its own: its branches are the runs), a diverged run, no records yet, too few records after
@@ -39,6 +41,7 @@ Letters: S a run's steps, f the fraction of them seen, J a run's eval records.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -51,7 +54,7 @@ from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
                                 FloorCalibration, area_matched, calibrate_floor, check_floor, predict_by_collapse)
-from sweep.fit.calibration import OWN_HALVES, SMALLER, Calibration, calibration
+from sweep.fit.calibration import OWN_HALVES, PAIRS, SMALLER, Calibration, calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, decay_for, predict_final_losses
 from sweep.fit.defaults import fit_defaults
 
@@ -480,13 +483,17 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     def matched(key: str, size: float, lr: float, steps: int) -> tuple[EvalCurve, float]:
         return area_matched([(r.lr, r.whole) for r in finished[(key, size)]], lr, steps)
 
-    # floor 'auto': each finished run with a finished smaller size at its settings -> its matched partner
-    # (an interpolated curve each: built only where an E is calibrated on them)
-    pairs: dict[int, EvalCurve] = {}
-    for j, r in sized.items() if floor == AUTO_FLOOR else ():
-        smaller = nearest_size(r.key, r.ln_n, (r.ln_n,))
-        if r.whole.final is not None and smaller is not None and smaller < r.ln_n:
-            pairs[j] = matched(r.key, smaller, r.lr, r.whole.steps)[0]
+    @functools.cache
+    def finished_pairs() -> dict[int, EvalCurve]:
+        """Each finished run with a finished smaller size at its settings -> its matched partner (an
+        interpolated curve each: built once, where a floor 'auto' or a band is calibrated on them)."""
+        pairs = {}
+        for j, r in sized.items():
+            smaller = nearest_size(r.key, r.ln_n, (r.ln_n,))
+            if r.whole.final is not None and smaller is not None and smaller < r.ln_n:
+                pairs[j] = matched(r.key, smaller, r.lr, r.whole.steps)[0]
+        return pairs
+
     calibrations: dict[tuple[float, float], FloorCalibration] = {}
 
     def calibrated(i: int, until_step: int | None) -> FloorCalibration:
@@ -497,9 +504,43 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
             raise CollapseError("no eval_loss record yet")
         key = (round(steps_J[-1] / sized[i].seen.steps, 4), sized[i].ln_n)
         if key not in calibrations:
-            below = [(sized[j].whole, partner) for j, partner in pairs.items() if sized[j].ln_n < sized[i].ln_n - 1e-9]
+            below = [(sized[j].whole, partner) for j, partner in finished_pairs().items()
+                     if sized[j].ln_n < sized[i].ln_n - 1e-9]
             calibrations[key] = calibrate_floor(below, key[0])
         return calibrations[key]
+
+    bands: dict[tuple[float, float, float], Calibration] = {}
+
+    def band_calibration(i: int, prediction: CollapsePrediction) -> Calibration | None:
+        """The conformal calibration of run i's band (sweep/fit/calibration.py, PAIRS): each finished
+        pair whose larger run is of the nearest size below run i that has pairs, its larger run
+        predicted from its partner with the same floor, seen up to the fraction run i's ratio was
+        read at (rounded down to CALIBRATION_STEP, which only widens), scored |predicted - final| /
+        predicted; None with no such pair. A sweep's smaller runs finish first, so they are there
+        while run i trains. The nearest size only: a step further down the collapse errs more (on
+        real text d32 from d16 by a median 8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its errors would
+        say little of run i's."""
+        below = [j for j in finished_pairs() if sized[j].ln_n < sized[i].ln_n - 1e-9]
+        if not below:
+            return None
+        nearest = max(sized[j].ln_n for j in below)
+        below = [j for j in below if abs(sized[j].ln_n - nearest) < 1e-9]
+        fraction = math.floor(prediction.ratio_step / prediction.steps / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP
+        key = (fraction, round(sized[i].ln_n, 9), prediction.floor)
+        if key not in bands:
+            scores = []
+            for j in below:
+                e_floor = sized[j].entropy if floor == TRUE_FLOOR else prediction.floor
+                if e_floor is None:
+                    continue
+                try:
+                    own = predict_by_collapse(sized[j].whole, finished_pairs()[j], e_floor, min_band=0.0, level=0.0,
+                                              until_step=int(fraction * sized[j].whole.steps))
+                except CollapseError:  # not predicted at that fraction (no record yet, a warmup, a plateau)
+                    continue
+                scores.append(abs(own.predicted - sized[j].whole.final) / own.predicted)
+            bands[key] = calibration(scores, level, fraction, len(below), on=PAIRS)
+        return bands[key]
 
     out = list(predictions)
     for i, run in sized.items():
@@ -509,13 +550,13 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         if ref_size is None:
             continue
         down_size = nearest_size(run.key, ref_size, (run.ln_n, ref_size))
-        calibration = None
+        floor_calibration = None
         try:
             reference, ref_lr = matched(run.key, ref_size, run.lr, run.whole.steps)
             down = None if down_size is None else matched(run.key, down_size, ref_lr, reference.steps)[0]
             if floor == AUTO_FLOOR:
-                calibration = calibrated(i, until_steps[i])
-                e_floor = calibration.floor
+                floor_calibration = calibrated(i, until_steps[i])
+                e_floor = floor_calibration.floor
             elif floor == TRUE_FLOOR:
                 e_floor = next((r.entropy for r in finished[(run.key, ref_size)] if r.entropy is not None), None)
             else:
@@ -530,9 +571,12 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
-        prediction = replace(prediction, floor_from=None if calibration is None else calibration.describe(),
+        prediction = replace(prediction, floor_from=None if floor_calibration is None else floor_calibration.describe(),
                              measured_below=prediction.one_size_down is not None
                              and down_size < ref_size < run.ln_n)
+        if (band := band_calibration(i, prediction)) is not None:
+            prediction = replace(prediction, calibration=band,
+                                 interval=band.widen(prediction.predicted, prediction.interval))
         out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
 
@@ -645,8 +689,8 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
     (on the group's own first halves). The figures are the early-stopping
     benchmark's (benchmarks/RESULTS.md, "Calibrated on the finished smaller runs", "Not from a
     curve still on its plateau" and, for the collapse's bands on real text with and without a
-    third, smaller size, "Two widths on real text" and "The reference matched by its summed learning
-    rate"). None when every run predicted was seen whole."""
+    third, smaller size, "Two widths on real text", "The reference matched by its summed learning
+    rate" and "The collapse's bands calibrated"). None when every run predicted was seen whole."""
     partial = [p for p in predictions if p.prediction is not None and p.prediction.steps_seen < p.prediction.steps]
     if not partial:
         return None
@@ -674,6 +718,13 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
                      f"intervals hold the final loss less often than {level:.0%} (27-85% of the runs at 10-50% on that "
                      "benchmark; README \"Calibrated on the finished smaller runs\")")
     by_collapse = [p.prediction for p in partial if isinstance(p.prediction, CollapsePrediction)]
+    banded = [q for q in by_collapse if q.calibration is not None and q.calibration.measured]
+    if banded:
+        parts.append(f"{len(banded)} predicted from a finished run of another size have bands calibrated on the "
+                     "finished runs of the nearest smaller size, each predicted from its smaller partner (each holds "
+                     "at the level its `calibration` states if its error is like theirs; on real prose, d64 from "
+                     "d48 calibrated on d48 from d32, 30 of 30 held at 10, 25 and 50%)")
+    by_collapse = [q for q in by_collapse if q.calibration is None or not q.calibration.measured]
     below = sum(q.measured_below for q in by_collapse)
     if below:
         parts.append(f"{below} predicted from a finished smaller run, their bands holding its error measured one size "
