@@ -51,9 +51,9 @@ where the sweep has finished runs of fewer parameters than the run, each with a 
 partner, the band is widened (never narrowed) to the conformal quantile of the errors of those of
 the nearest such size (sweep/fit/calibration.py; sweep/fit/predict.py with_references), each
 predicted from its partner at the fraction the run was seen at: `calibration`, which states the
-level it holds at (n / (n + 1) for n < 19 pairs at 95%). Without such pairs the band is the parts' alone, and how
-often it holds is measured, not assumed (README "Predicting a run's final loss"); `level` is the
-curve law's, so that both read alike.
+level it holds at (n / (n + 1) for n < 19 pairs at 95%). Without such pairs the band is the parts'
+alone, and how often it holds is measured, not assumed (README "Predicting a run's final loss");
+`level` is the curve law's, so that both read alike.
 
 Letters: S a run's steps, f the fraction of them seen, J a run's eval records (EvalCurve's
 steps_J, loss_J, as in the curve law's arrays), P the finished pairs and G the candidate floors of

@@ -518,8 +518,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         read at (rounded down to CALIBRATION_STEP, which only widens), scored |predicted - final| /
         predicted; None with no such pair. A sweep's smaller runs finish first, so they are there
         while run i trains. The nearest size only: a step further down the collapse errs more (on
-        real text d32 from d16 by a median 8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its errors would
-        say little of run i's."""
+        real text d32 from d16 by a median 8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its
+        errors would say little of run i's."""
         below = [j for j in finished_pairs() if sized[j].ln_n < sized[i].ln_n - 1e-9]
         if not below:
             return None
