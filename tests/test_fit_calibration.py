@@ -3,10 +3,13 @@ exchangeable error with probability at least its stated level."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from sweep.fit.calibration import OWN_HALVES, PAIRS, SMALLER, Calibration, calibration, conformal_quantile
+from sweep.fit.calibration import (GAPS, OWN_HALVES, PAIRS, SMALLER, Calibration, calibration, conformal_quantile,
+                                   gap_calibration, gap_scores)
 
 
 def test_the_quantile_is_the_ceil_level_n_plus_1_th_smallest_score():
@@ -77,3 +80,64 @@ def test_a_calibration_on_finished_pairs_of_smaller_sizes_says_so():
     nothing = calibration([], 0.95, 0.1, tried=10, on=PAIRS)
     assert not nothing.measured and nothing.describe() == ("not calibrated: none of the 10 finished smaller runs "
                                                            "could be predicted from its smaller partner at 10.0%")
+
+
+def test_a_gap_score_is_how_far_the_higher_prediction_s_ratio_to_the_lower_overstates_the_final_one():
+    """(predicted, final) pairs: the higher prediction over the lower, against the same two finals;
+    an error both share (every prediction 10% high) cancels; a gap predicted too wide scores above 0."""
+    assert gap_scores([(2.2, 2.0), (3.3, 3.0)]) == [pytest.approx(0.0)]  # both 10% high
+    assert gap_scores([(2.0, 2.0), (2.4, 2.2)]) == [pytest.approx((2.4 / 2.0) / (2.2 / 2.0) - 1)]  # +9.1%: too wide
+    assert gap_scores([(2.4, 2.2), (2.0, 2.0)]) == gap_scores([(2.0, 2.0), (2.4, 2.2)])  # the order given is no matter
+    assert gap_scores([(2.0, 2.2), (2.4, 2.2)])[0] == pytest.approx(1.2 - 1)  # predicted apart, ended level
+    assert gap_scores([(2.0, 1.8), (2.2, 2.2)])[0] < 0  # the gap understated
+    assert len(gap_scores([(float(i), float(i)) for i in range(1, 11)])) == 45  # two at a time
+    assert gap_scores([(2.0, 2.0)]) == []
+
+
+def test_the_gaps_bound_holds_at_its_level_on_gaps_drawn_from_a_known_law():
+    """Runs whose predictions err by a factor all of them share and one of each run's own (the
+    truth known): the gaps between 10 calibration runs bound a new draw's gaps, one-sided, at least
+    as often as the level they state (10 / 11), where the 45 pairs counted as exchangeable scores
+    (their 95% quantile, the 2nd largest) hold less often than 95%; and the error all share cancels:
+    the bound is far narrower than the single predictions' band."""
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        shared = rng.normal(0, 0.05)
+        return [(f * (1 + shared + rng.normal(0, 0.005)), f) for f in rng.uniform(2.0, 3.0, n)]
+
+    held = held_as_pairs = tried = 0
+    for _ in range(500):
+        calibrating = draw(10)
+        gaps = gap_calibration(calibrating, 0.95, 0.25, tried=10)
+        assert (gaps.n, gaps.level, gaps.on) == (10, pytest.approx(10 / 11), GAPS)
+        as_pairs = calibration(gap_scores(calibrating), 0.95, 0.25, tried=10)
+        new = gap_scores(draw(10))
+        held += sum(s <= gaps.quantile for s in new)
+        held_as_pairs += sum(s <= as_pairs.quantile for s in new)
+        tried += len(new)
+    assert held / tried >= 10 / 11 and held_as_pairs / tried < 0.95 <= held / tried + 0.01
+    band = calibration([abs(p - f) / p for p, f in draw(10)], 0.95, 0.25, tried=10, on=PAIRS)
+    assert gaps.quantile < band.quantile / 2 or band.quantile < 0.02
+
+
+def test_with_enough_runs_the_gaps_bound_is_the_quantile_at_the_runs_level_not_the_largest():
+    replayed = [(2.0 + 0.01 * i, 2.0 + 0.01 * i * (1 + 0.1 * (i % 3))) for i in range(1, 41)]  # 40 runs, 780 gaps
+    gaps = gap_calibration(replayed, 0.95, 0.5, tried=40)
+    scores = sorted(gap_scores(replayed))
+    k = math.ceil(0.95 * 41)  # 39 of 41
+    assert (gaps.n, gaps.level) == (40, 0.95)
+    assert gaps.quantile == scores[math.ceil(k / 41 * len(scores)) - 1] < scores[-1]
+    assert not gap_calibration([(2.0, 2.1)], 0.95, 0.5, tried=3).measured  # one run: no gap
+
+
+def test_a_calibration_of_gaps_says_what_it_bounds_and_where_it_could_not():
+    gaps = gap_calibration([(2.0, 2.0), (2.2, 2.1), (2.5, 2.4)], 0.95, 0.25, tried=3)
+    assert gaps.quantile == pytest.approx(max(gap_scores([(2.0, 2.0), (2.2, 2.1), (2.5, 2.4)])))
+    assert gaps.describe() == ("calibrated on the gaps between 3 finished smaller runs, each predicted from its smaller "
+                               f"partner at 25.0%: a predicted ratio overstates the final one by at most "
+                               f"{gaps.quantile:+.2%}, holds at 75%")
+    assert gaps.to_dict()["on"] == "gaps between finished runs of a smaller size"
+    nothing = gap_calibration([], 0.95, 0.1, tried=10)
+    assert not nothing.measured and nothing.describe() == ("not calibrated: fewer than two of the 10 finished smaller "
+                                                           "runs could be predicted from their smaller partners at 10.0%")

@@ -15,7 +15,7 @@ import pytest
 from sweep.config import Schedule, train_config
 from sweep.errors import ConfigError
 from sweep.fit import predict
-from sweep.fit.calibration import OWN_HALVES, PAIRS
+from sweep.fit.calibration import GAPS, OWN_HALVES, PAIRS, gap_scores
 from sweep.fit.defaults import fit_defaults
 from sweep.fit.predict import check_fraction, learning_rates, predict_runs, predict_sweep, summarize, swept_axis
 from sweep.rundir import RunDir, iter_run_dirs
@@ -291,8 +291,9 @@ def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller
     """d48 at half its steps, from d32 (E = 0): its band is widened to the larger error of the two
     d32 runs (the sweep's finished runs smaller than it with a finished smaller partner), each
     predicted from its d16 partner seen up to the fraction d48's ratio was read at (rounded down to
-    CALIBRATION_STEP), and says it holds at 2 / 3 (two scores: sweep/fit/calibration.py). d32 and
-    d16 have no such pair below them: their bands stay uncalibrated."""
+    CALIBRATION_STEP), and says it holds at 2 / 3 (two scores: sweep/fit/calibration.py); the gaps
+    between two predictions are calibrated on the one gap between those two runs'. d32 and d16 have
+    no such pair below them: their bands stay uncalibrated."""
     predictions = {p.run: p for p in predict_sweep(small_sweep, 0.5, floor=0.0, n_resamples=20)}
     collapsed = [p for p in predictions.values() if p.prediction is not None
                  and p.prediction.to_dict()["method"] == "collapse"]
@@ -300,7 +301,7 @@ def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller
     for p in collapsed:
         band = p.prediction.calibration
         if p.coordinates["d"] != 48:
-            assert band is None and p.prediction.to_dict()["calibration"] is None
+            assert band is None and p.prediction.to_dict()["calibration"] is None and p.prediction.gaps is None
             continue
         assert (band.on, band.tried, band.n, band.level) == (PAIRS, 2, 2, pytest.approx(2 / 3))
         ratio_at = p.prediction.ratio_step / p.prediction.steps
@@ -315,6 +316,9 @@ def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller
         assert min(p.prediction.predicted - lo, hi - p.prediction.predicted) >= \
             band.quantile * p.prediction.predicted - 1e-12
         assert p.prediction.to_dict()["calibration"]["on"] == PAIRS
+        gaps = p.prediction.gaps  # the same two d32 runs' predictions, two at a time: one gap
+        assert (gaps.on, gaps.n, gaps.fraction, gaps.level) == (GAPS, 2, band.fraction, pytest.approx(2 / 3))
+        assert [gaps.quantile] == pytest.approx(gap_scores([(q.prediction.predicted, q.actual) for q in pairs]))
 
 
 def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_the_curve_law(small_sweep):

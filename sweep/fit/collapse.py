@@ -158,6 +158,8 @@ class CollapsePrediction:
     # run: the chain whose bands the benchmarks' coverage figures are of (sweep/fit/predict.py partly_seen_caution)
     calibration: Calibration | None = None  # set by sweep/fit/predict.py where finished pairs of smaller sizes
     # widened the band (calibration.PAIRS)
+    gaps: Calibration | None = None  # set with it: the same runs' predictions two at a time (calibration.GAPS), what
+    # early stopping compares two runs predicted alike by (sweep/early_stop.py decide)
 
     @property
     def fraction_seen(self) -> float:
@@ -170,7 +172,8 @@ class CollapsePrediction:
                 "one_size_down_at": self.one_size_down_at, "measured_below": self.measured_below,
                 "ratio_step": self.ratio_step, "floor_from": self.floor_from, "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen,
-                "calibration": None if self.calibration is None else self.calibration.to_dict()}
+                "calibration": None if self.calibration is None else self.calibration.to_dict(),
+                "gaps": None if self.gaps is None else self.gaps.to_dict()}
 
 
 def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,

@@ -54,7 +54,7 @@ from sweep.config import train_config
 from sweep.errors import ConfigError, DamagedFile
 from sweep.fit.collapse import (AUTO_FLOOR, TRUE_FLOOR, CollapseError, CollapsePrediction, EvalCurve,
                                 FloorCalibration, area_matched, calibrate_floor, check_floor, predict_by_collapse)
-from sweep.fit.calibration import OWN_HALVES, PAIRS, SMALLER, Calibration, calibration
+from sweep.fit.calibration import OWN_HALVES, PAIRS, SMALLER, Calibration, calibration, gap_calibration
 from sweep.fit.curve_law import Curve, CurveFitError, FinalLossPrediction, decay_for, predict_final_losses
 from sweep.fit.defaults import fit_defaults
 
@@ -509,17 +509,18 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
             calibrations[key] = calibrate_floor(below, key[0])
         return calibrations[key]
 
-    bands: dict[tuple[float, float, float], Calibration] = {}
+    bands: dict[tuple[float, float, float], tuple[Calibration, Calibration]] = {}
 
-    def band_calibration(i: int, prediction: CollapsePrediction) -> Calibration | None:
-        """The conformal calibration of run i's band (sweep/fit/calibration.py, PAIRS): each finished
-        pair whose larger run is of the nearest size below run i that has pairs, its larger run
-        predicted from its partner with the same floor, seen up to the fraction run i's ratio was
-        read at (rounded down to CALIBRATION_STEP, which only widens), scored |predicted - final| /
-        predicted; None with no such pair. A sweep's smaller runs finish first, so they are there
-        while run i trains. The nearest size only: a step further down the collapse errs more (on
-        real text d32 from d16 by a median 8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its
-        errors would say little of run i's."""
+    def band_calibration(i: int, prediction: CollapsePrediction) -> tuple[Calibration, Calibration] | None:
+        """The conformal calibrations of run i's band (sweep/fit/calibration.py, PAIRS) and of the gaps
+        between two runs predicted alike (GAPS): each finished pair whose larger run is of the nearest
+        size below run i that has pairs, its larger run predicted from its partner with the same
+        floor, seen up to the fraction run i's ratio was read at (rounded down to CALIBRATION_STEP,
+        which only widens); the band from the scores |predicted - final| / predicted, the gaps from
+        those runs' (predicted, final) two at a time (calibration.gap_calibration); None with no such pair.
+        A sweep's smaller runs finish first, so they are there while run i trains. The nearest size
+        only: a step further down the collapse errs more (on real text d32 from d16 by a median
+        8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its errors would say little of run i's."""
         below = [j for j in finished_pairs() if sized[j].ln_n < sized[i].ln_n - 1e-9]
         if not below:
             return None
@@ -528,7 +529,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         fraction = math.floor(prediction.ratio_step / prediction.steps / CALIBRATION_STEP + 1e-9) * CALIBRATION_STEP
         key = (fraction, round(sized[i].ln_n, 9), prediction.floor)
         if key not in bands:
-            scores = []
+            replayed = []  # (predicted, final) of each run of `below` the collapse predicts at that fraction
             for j in below:
                 e_floor = sized[j].entropy if floor == TRUE_FLOOR else prediction.floor
                 if e_floor is None:
@@ -538,8 +539,9 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
                                               until_step=int(fraction * sized[j].whole.steps))
                 except CollapseError:  # not predicted at that fraction (no record yet, a warmup, a plateau)
                     continue
-                scores.append(abs(own.predicted - sized[j].whole.final) / own.predicted)
-            bands[key] = calibration(scores, level, fraction, len(below), on=PAIRS)
+                replayed.append((own.predicted, sized[j].whole.final))
+            bands[key] = (calibration([abs(p - f) / p for p, f in replayed], level, fraction, len(below), on=PAIRS),
+                          gap_calibration(replayed, level, fraction, len(below)))
         return bands[key]
 
     out = list(predictions)
@@ -574,8 +576,9 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         prediction = replace(prediction, floor_from=None if floor_calibration is None else floor_calibration.describe(),
                              measured_below=prediction.one_size_down is not None
                              and down_size < ref_size < run.ln_n)
-        if (band := band_calibration(i, prediction)) is not None:
-            prediction = replace(prediction, calibration=band,
+        if (calibrated_by := band_calibration(i, prediction)) is not None:
+            band, gaps = calibrated_by
+            prediction = replace(prediction, calibration=band, gaps=gaps,
                                  interval=band.widen(prediction.predicted, prediction.interval))
         out[i] = replace(out[i], prediction=prediction, skipped=None)
     return out
