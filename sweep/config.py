@@ -186,6 +186,10 @@ class EarlyStopConfig:
     # E, 'true' or 'auto': predict from a finished smaller run (sweep/fit/collapse.py). None, not MISSING: a
     # config written before the setting existed (a queued job's, a run folder's) reads as off
     floor: Optional[str] = None
+    # compare two members predicted from finished smaller runs by the gap between their predictions, calibrated on
+    # the size below (sweep/early_stop.py clearly_worse); false: by their two intervals. False, not MISSING: a
+    # config written before the setting existed (a queued job's, a run folder's) compares as it did
+    gaps: bool = False
 
 
 @dataclass

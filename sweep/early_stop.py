@@ -25,7 +25,11 @@ high ends): on that benchmark at batch size 4 the d48 group's surest member at 2
 rate late in its initial descent, was [3.372, 3.415] and ended at 3.459, and with k = 1 runs that
 ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. The group's best
 (lowest predicted) is never stopped either: its lo is at most its prediction, at most b's, at most
-hi_b. A run that cannot be predicted
+hi_b. With early_stop.gaps, two members both predicted by the collapse with calibrated gaps are
+compared by the gap between their predictions instead, P_r > (1 + q)(1 + margin) P_b (clearly_worse;
+q from the size below: sweep/fit/calibration.py gap_calibration), which asks about half the gap two
+calibrated bands do; a run is then stopped only while `beaten_by` members it is clearly worse than go
+on (decide). A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
 checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end,
@@ -59,6 +63,7 @@ from typing import Any, Iterator, Sequence
 from sweep.budget import compute_budget
 from sweep.config import TrainConfig
 from sweep.errors import ConfigError, DamagedFile
+from sweep.fit.calibration import Calibration
 from sweep.fit.collapse import CollapsePrediction, check_floor
 from sweep.record import COMPLETE, DIVERGED, FINISHED, STOPPED_EARLY
 from sweep.rundir import RunDir, group_key, reference_key  # group_key: importable from here too
@@ -207,12 +212,24 @@ class Standing:
     predicted_from: str | None = None  # MemberDecision.predicted_from
     compares: bool = True  # whether it may be a comparator (steadied: not one first predicted at a later decision)
     not_collapsed: str = ""  # with early_stop.floor, a member not predicted by the collapse: why (collapse_note)
+    gaps: Calibration | None = None  # with early_stop.gaps, a collapse prediction's calibrated gaps (calibration.GAPS)
+    span: tuple[float, float] | None = None  # the lowest and highest of its predictions at this decision step and the
+    # one before (steadied; None: its loss alone), what a comparison of gaps reads
+
+    @property
+    def low(self) -> float:
+        return self.loss if self.span is None else self.span[0]
+
+    @property
+    def high(self) -> float:
+        return self.loss if self.span is None else self.span[1]
 
 
 def steadied(standings: Sequence[Standing], previous: dict[str, MemberDecision]) -> list[Standing]:
     """The standings at a later decision step (early_stop.again_at), each checked against the
     member's decision at the one before (`previous`, by run): a prediction that moved since is as
-    uncertain as its move (its interval widened to hold the previous prediction), and a member
+    uncertain as its move (its interval widened to hold the previous prediction, its `span` the two
+    predictions, which a comparison of gaps reads), and a member
     predicted now but not then may be stopped but stops no other (no comparator). On the
     early-stopping benchmark's three-width grid the curve law, decided at 10, 15, 20, ... 50%, first
     predicted d48's two highest learning rates at 20%, 9% and 22% below their final losses inside
@@ -229,19 +246,45 @@ def steadied(standings: Sequence[Standing], previous: dict[str, MemberDecision])
             out.append(dataclasses.replace(s, compares=False))
         else:
             lo, hi = s.interval
-            out.append(dataclasses.replace(s, interval=(min(lo, before.predicted), max(hi, before.predicted))))
+            out.append(dataclasses.replace(s, interval=(min(lo, before.predicted), max(hi, before.predicted)),
+                                           span=(min(s.loss, before.predicted), max(s.loss, before.predicted))))
     return out
 
 
+def gap_band(s: Standing, o: Standing) -> float | None:
+    """q for comparing s with o by the gap between their predictions: the larger of their calibrated
+    gaps' one-sided quantiles, at least 0 (early_stop.gaps); None where either has none measured (a
+    member predicted by the curve law, a finished or an earlier-stopped one, a grid with no size
+    below its smaller one to calibrate on), so the two are compared by their intervals."""
+    if s.gaps is None or o.gaps is None or not (s.gaps.measured and o.gaps.measured):
+        return None
+    return max(0.0, s.gaps.quantile, o.gaps.quantile)
+
+
+def clearly_worse(s: Standing, o: Standing, margin: float) -> bool:
+    """Whether member s's final loss is, at the level of their calibrations, above (1 + margin) times
+    member o's: by the gap between their predictions where both have calibrated gaps (gap_band),
+
+        P_s > (1 + q) (1 + margin) P_o,
+
+    each prediction the one least in s's favour where it moved since the decision step before
+    (Standing.low, .high); else by their intervals, lo_s > (1 + margin) hi_o."""
+    q = gap_band(s, o)
+    if q is None:
+        return s.interval[0] > (1 + margin) * o.interval[1]
+    return s.low > (1 + q) * (1 + margin) * o.high
+
+
 def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list[MemberDecision]:
-    """The rule, pure: each stoppable member with a loss is stopped when the low end of its
-    interval is above (1 + margin) times the high ends of `beaten_by` other members (of every other
-    member with a loss, where there are fewer): above the beaten_by-th lowest high end among the
-    others, that member being the decision's `best_run`. With beaten_by = 1 that is the member whose
-    loss the group is surest of; with 2, one member's over-sure interval cannot stop a run alone.
-    The lowest predicted loss is never stopped; members without a loss stay undecided and are never
-    stopped; a member whose `compares` is false (steadied) is no comparator. A member's
-    `not_collapsed` (why early_stop.floor's collapse did not predict it) ends its reason."""
+    """The rule, pure: each stoppable member with a loss is stopped when it is clearly worse
+    (clearly_worse) than `beaten_by` other members that go on (than every other member with a loss,
+    where there are fewer); the `beaten_by`-th of those, by high end, is the decision's `best_run`. By intervals
+    alone that is: the low end of its interval above (1 + margin) times the beaten_by-th lowest high
+    end among the others. With beaten_by = 1 that is the member whose loss the group is surest of;
+    with 2, one member's over-sure interval cannot stop a run alone. The lowest predicted loss is
+    never stopped; members without a loss stay undecided and are never stopped; a member whose
+    `compares` is false (steadied) is no comparator. A member's `not_collapsed` (why
+    early_stop.floor's collapse did not predict it) ends its reason."""
     if not 0 <= margin < 1:
         raise ConfigError(f"early_stop.margin={margin}: accepted is a relative margin in [0, 1)")
     if isinstance(beaten_by, bool) or not isinstance(beaten_by, int) or beaten_by < 1:
@@ -249,6 +292,18 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
                           "stopped run must be clearly worse than)")
     ranked = [s for s in standings if s.loss is not None]
     best = min(ranked, key=lambda s: s.loss) if ranked else None
+    others = {s.run: sorted((o for o in ranked if o is not s and o.compares), key=lambda o: (o.interval[1], o.loss))
+              for s in ranked}
+    beaten = {s.run: min(beaten_by, len(others[s.run])) for s in ranked}  # the members it must be clearly worse than
+    beating = {s.run: [o for o in others[s.run] if clearly_worse(s, o, margin)] for s in ranked
+               if s.stoppable and s is not best and others[s.run]}
+    stopped = {run for run, by in beating.items() if len(by) >= beaten[run]}
+    while True:  # a run stops only while beaten_by members it is clearly worse than go on (by intervals alone they
+        # always do: the beaten_by-th lowest high end cannot be stopped; comparing gaps, one could be)
+        short = {run for run in stopped if sum(o.run not in stopped for o in beating[run]) < beaten[run]}
+        if not short:
+            break
+        stopped -= short
     decisions = []
     for s in standings:
         common = dict(run=s.run, predicted=s.loss, interval=s.interval, predicted_at_step=s.at_step, steps=s.steps,
@@ -256,31 +311,43 @@ def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list
         if s.loss is None:
             decisions.append(MemberDecision(action=UNDECIDED, reason=s.reason or "not predicted", **common))
             continue
-        others = sorted((o for o in ranked if o is not s and o.compares), key=lambda o: (o.interval[1], o.loss))
-        if not others:  # every other member unpredicted, or first predicted at this decision step (steadied)
+        if not others[s.run]:  # every other member unpredicted, or first predicted at this decision step (steadied)
             alone = "no member to compare it with: the others are not predicted, or first predicted at this " \
                     "decision step (a comparator from the next one on)"
             decisions.append(MemberDecision(action=CONTINUE, reason=(s.reason or "finished") if not s.stoppable
                                             else alone, **common))
             continue
-        beaten = min(beaten_by, len(others))  # the members it must be clearly worse than
-        against = others[beaten - 1]
-        vs = dict(best_run=against.run, best_predicted=against.loss, best_interval=against.interval)
+        k = beaten[s.run]
+        if s.run in stopped:
+            against = [o for o in beating[s.run] if o.run not in stopped][k - 1]
+            also = f", as above {k - 1} other member{'s' if k > 2 else ''} with a lower high end" if k > 1 else ""
+            decisions.append(MemberDecision(action=STOP, **common, **_versus(against),
+                                            reason=_stop_reason(s, against, margin) + also))
+            continue
+        against = others[s.run][k - 1]
         if not s.stoppable:
-            decisions.append(MemberDecision(action=CONTINUE, reason=s.reason or "finished", **common, **vs))
-        elif s is not best and s.interval[0] > (1 + margin) * against.interval[1]:
-            also = f", as above {beaten - 1} other member{'s' if beaten > 2 else ''} with a lower high end" \
-                if beaten > 1 else ""
-            decisions.append(MemberDecision(
-                action=STOP, **common, **vs,
-                reason=f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {against.run}'s "
-                       f"[{against.interval[0]:.4f}, {against.interval[1]:.4f}] by more than {margin:.2%}{also}"))
+            reason = s.reason or "finished"
+        elif s is best:
+            reason = "the group's best"
         else:
-            reason = "the group's best" if s is best else \
-                f"not clearly worse than {beaten} member{'s' if beaten > 1 else ''} (up to {against.run})"
-            decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **vs))
+            reason = f"not clearly worse than {k} member{'s' if k > 1 else ''} (up to {against.run})"
+        decisions.append(MemberDecision(action=CONTINUE, reason=reason, **common, **_versus(against)))
     return [dataclasses.replace(d, reason=f"{d.reason}; {s.not_collapsed}") if s.not_collapsed else d
             for d, s in zip(decisions, standings)]
+
+
+def _versus(against: Standing) -> dict[str, Any]:
+    return dict(best_run=against.run, best_predicted=against.loss, best_interval=against.interval)
+
+
+def _stop_reason(s: Standing, against: Standing, margin: float) -> str:
+    q = gap_band(s, against)
+    if q is None:
+        return (f"its interval [{s.interval[0]:.4f}, {s.interval[1]:.4f}] lies above {against.run}'s "
+                f"[{against.interval[0]:.4f}, {against.interval[1]:.4f}] by more than {margin:.2%}")
+    return (f"its predicted loss {s.low:.4f} lies {s.low / against.high - 1:.2%} above {against.run}'s "
+            f"{against.high:.4f}, more than the gaps' calibrated {q:+.2%} and the margin {margin:.2%} together "
+            f"({s.gaps.describe()})")
 
 
 def decisions_file(cfg: TrainConfig) -> Path:
@@ -377,6 +444,7 @@ def decide_group(cfgs: Sequence[TrainConfig], rung: int = 0) -> dict[str, Member
         e = first.early_stop
         body = {"group": group_key(first), "fraction": e.fraction, "again_at": list(e.again_at), "margin": e.margin,
                 "beaten_by": e.beaten_by, "floor": check_floor(e.floor, "early_stop.floor"), "level": e.level,
+                "gaps": e.gaps,
                 "members": {n: d.to_dict() for n, d in latest_decisions(rungs).items()},
                 "rungs": [{n: d.to_dict() for n, d in members.items()} for members in rungs]}
         atomic_write(decisions_file(first), lambda f: f.write(json.dumps(body, indent=1).encode()))
@@ -406,7 +474,7 @@ def _recorded_standing(cfg: TrainConfig, taken: MemberDecision | None) -> Standi
     return None
 
 
-def predicted_standing(p: Any, at: int | None) -> Standing:
+def predicted_standing(p: Any, at: int | None, gaps: bool = False) -> Standing:
     """A member's standing from its prediction (a sweep.fit.predict.RunPrediction) at its decision
     step `at`. The curve law's interval is acted on as calibrated on the sweep's finished smaller
     runs (sweep/fit/calibration.py), or, where the sweep has no finished smaller run, as calibrated
@@ -418,7 +486,9 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
     loss for 62% of the runs, and one of them, too sure, made a width's best learning rate look
     beaten (benchmarks/RESULTS.md "Calibrated on the finished smaller runs"). The collapse's band
     alike: calibrated on the sweep's finished pairs of smaller sizes where it has some, and not
-    acted on where it has some but none could be predicted at that fraction."""
+    acted on where it has some but none could be predicted at that fraction. With `gaps`
+    (early_stop.gaps) a collapse prediction also brings the calibration of the gaps between two
+    predictions (decide compares two members that both have one by it)."""
     from sweep.fit.curve_law import FinalLossPrediction
 
     name = p.run
@@ -441,6 +511,10 @@ def predicted_standing(p: Any, at: int | None) -> Standing:
         source = f"collapse from {p.prediction.reference}, E = {p.prediction.floor:.4g}" + (
             f" {p.prediction.floor_from}" if p.prediction.floor_from else "") + (
             f", its band {calibration.describe()}" if calibration is not None else "")
+        if gaps and p.prediction.gaps is not None:
+            return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at,
+                            p.prediction.steps, f"{source}; the gaps {p.prediction.gaps.describe()}",
+                            gaps=p.prediction.gaps)
     return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
                     source)
 
@@ -516,7 +590,7 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
                                    references=[] if floor is None else finished_elsewhere(cfgs),
                                    calibrators=finished_smaller(cfgs))
         for i, p, step in zip(todo, predictions, at):
-            out[i] = dataclasses.replace(predicted_standing(p, step),
+            out[i] = dataclasses.replace(predicted_standing(p, step, e.gaps),
                                          not_collapsed="" if floor is None else collapse_note(p))
     return out
 

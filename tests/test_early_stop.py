@@ -326,11 +326,15 @@ def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_s
     for cfg in members:
         train(cfg, until_step=probe_step(cfg))
     decisions = decide_group(members)
-    assert json.loads(decisions_file(members[0]).read_text())["floor"] == "auto"
+    body = json.loads(decisions_file(members[0]).read_text())
+    assert (body["floor"], body["gaps"]) == ("auto", True)
     for cfg, name in zip(members, decisions):
         source = decisions[name].predicted_from
         assert source.startswith(f"collapse from d32-l1-b4-lr{cfg.optim.lr:.1e}"), source
         assert "calibrated on 3 finished pairs one size down at 50% of their steps" in source, source
+        # the d32 runs below, each predicted from its d16 partner, calibrate the gaps between two members too
+        assert "; the gaps calibrated on the gaps between 3 finished smaller runs, each predicted from its smaller " \
+               "partner at 4" in source, source
 
 
 def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):
@@ -447,6 +451,105 @@ def test_a_collapse_band_is_acted_on_as_calibrated_on_finished_pairs_and_not_whe
         "partner at 25.0%: +-4.00%, holds at 67%")
     assert predicted_standing(RunPrediction("r", "running", prediction=bare), 160).predicted_from == \
         "collapse from d32-x, E = 0"
+
+
+def gapped(run: str, loss: float, half_width: float, q: float, span: tuple[float, float] | None = None) -> Standing:
+    """A member predicted by the collapse whose gaps are calibrated to q (early_stop.gaps)."""
+    from sweep.fit.calibration import GAPS, Calibration
+
+    return dataclasses.replace(predicted(run, loss, half_width), span=span,
+                               gaps=Calibration(0.25, 10, 10, q, 10 / 11, GAPS))
+
+
+def test_two_members_with_calibrated_gaps_are_compared_by_the_gap_between_their_predictions():
+    """Their intervals overlap (+-5%), but the gaps say a predicted ratio overstates the final one by
+    at most 2%: 3.10 > 1.02 x 3.00 is clearly worse; 3.05 is not; with a 2% margin neither is."""
+    from sweep.early_stop import clearly_worse, gap_band
+
+    best, worse, near = gapped("best", 3.00, 0.15, 0.02), gapped("worse", 3.10, 0.15, 0.02), gapped("near", 3.05, 0.15, 0.02)
+    assert gap_band(worse, best) == 0.02 and clearly_worse(worse, best, 0.0) and not clearly_worse(near, best, 0.0)
+    by_run = {d.run: d for d in decide([best, worse, near], 0.0, beaten_by=1)}
+    assert by_run["worse"].action == STOP and by_run["worse"].best_run == "best"
+    assert by_run["worse"].reason.startswith("its predicted loss 3.1000 lies 3.33% above best's 3.0000, more than the "
+                                             "gaps' calibrated +2.00% and the margin 0.00% together (calibrated on")
+    assert by_run["near"].action == CONTINUE and by_run["best"].action == CONTINUE
+    assert {d.run: d.action for d in decide([best, worse, near], 0.02, 1)}["worse"] == CONTINUE  # 3.1212 > 3.10
+    wide = [gapped("best", 3.00, 0.15, 0.05), gapped("worse", 3.10, 0.15, 0.02)]  # the larger of two quantiles
+    assert {d.run: d.action for d in decide(wide, 0.0, 1)}["worse"] == CONTINUE
+    by_intervals = [predicted("best", 3.00, 0.15), predicted("worse", 3.10, 0.15)]  # early_stop.gaps=false
+    assert {d.run: d.action for d in decide(by_intervals, 0.0, 1)}["worse"] == CONTINUE
+
+
+def test_a_member_without_calibrated_gaps_is_compared_by_intervals():
+    """A finished member (its actual loss), one predicted by the curve law, or a gap calibration that
+    measured nothing: the intervals decide, as without early_stop.gaps."""
+    from sweep.early_stop import gap_band
+    from sweep.fit.calibration import gap_calibration
+
+    finished = Standing("done", 3.00, (3.00, 3.00), False, "finished")
+    assert gap_band(gapped("worse", 3.10, 0.15, 0.02), finished) is None
+    assert {d.run: d.action for d in decide([finished, gapped("worse", 3.10, 0.15, 0.02)], 0.0, 1)}["worse"] == CONTINUE
+    assert {d.run: d.action for d in decide([finished, gapped("worse", 3.10, 0.05, 0.02)], 0.0, 1)}["worse"] == STOP
+    unmeasured = dataclasses.replace(gapped("best", 3.0, 0.15, 0.0), gaps=gap_calibration([], 0.95, 0.25, tried=10))
+    assert gap_band(gapped("worse", 3.10, 0.15, 0.02), unmeasured) is None
+
+
+def test_a_gap_quantile_below_zero_counts_as_zero_and_never_stops_a_lower_prediction():
+    from sweep.early_stop import gap_band
+
+    standings = [gapped("a", 3.00, 0.1, -0.05), gapped("b", 2.99, 0.1, -0.05), gapped("c", 3.001, 0.1, -0.05)]
+    assert gap_band(standings[0], standings[1]) == 0.0
+    by_run = {d.run: d.action for d in decide(standings, 0.0, 1)}
+    assert by_run == {"a": STOP, "b": CONTINUE, "c": STOP}  # 3.00 and 3.001 above 2.99: no more, at q = 0
+
+
+def test_a_prediction_that_moved_since_the_decision_before_is_compared_by_its_least_telling_end():
+    """steadied keeps each prediction's move as its span: the run's lower end against the
+    comparator's higher one (both predictions stand for the gap)."""
+    before = {"best": MemberDecision("best", CONTINUE, predicted=3.04), "worse": MemberDecision("worse", CONTINUE, predicted=3.05)}
+    now = steadied([gapped("best", 3.00, 0.15, 0.02), gapped("worse", 3.15, 0.15, 0.02)], before)
+    assert (now[0].span, now[1].span) == ((3.00, 3.04), (3.05, 3.15))
+    assert {d.run: d.action for d in decide(now, 0.0, 1)}["worse"] == CONTINUE  # 3.05 < 1.02 x 3.04
+    moved_less = steadied([gapped("best", 3.00, 0.15, 0.02), gapped("worse", 3.15, 0.15, 0.02)],
+                          {**before, "worse": MemberDecision("worse", CONTINUE, predicted=3.12)})
+    assert {d.run: d.action for d in decide(moved_less, 0.0, 1)}["worse"] == STOP  # 3.12 > 3.1008
+
+
+def test_with_gaps_every_stopped_run_is_clearly_worse_than_beaten_by_members_that_go_on():
+    from sweep.early_stop import clearly_worse
+
+    rng = __import__("random").Random(1)
+    for _ in range(300):
+        standings = []
+        for i in range(rng.randint(2, 7)):
+            loss, q = rng.uniform(3.0, 3.4), rng.choice((-0.01, 0.0, 0.01, 0.05))
+            standings.append(gapped(f"r{i}", loss, rng.choice((0.01, 0.1)), q) if rng.random() < 0.7
+                             else predicted(f"r{i}", loss, rng.choice((0.0, 0.01, 0.1))))
+        beaten_by, margin = rng.choice((1, 2, 3)), rng.choice((0.0, 0.01))
+        decisions = {d.run: d for d in decide(standings, margin, beaten_by)}
+        assert decisions[min(standings, key=lambda s: s.loss).run].action == CONTINUE
+        going_on = [s for s in standings if decisions[s.run].action == CONTINUE]
+        for s in standings:
+            if decisions[s.run].action == STOP:
+                beaten = [o for o in going_on if clearly_worse(s, o, margin)]
+                assert decisions[s.run].best_run in {o.run for o in beaten}
+                assert len(beaten) >= min(beaten_by, len(standings) - 1)
+
+
+def test_a_collapse_prediction_brings_its_gaps_to_its_standing_only_with_early_stop_gaps():
+    from sweep.early_stop import predicted_standing
+    from sweep.fit.calibration import PAIRS, calibration, gap_calibration
+    from sweep.fit.collapse import CollapsePrediction
+    from sweep.fit.predict import RunPrediction
+
+    gaps = gap_calibration([(2.0, 2.0), (2.2, 2.1)], 0.95, 0.25, tried=2)
+    collapse = CollapsePrediction(2.0, (1.9, 2.1), 0.95, "d32-x", 0.0, 0.9, "min_band", steps_seen=160, steps=640,
+                                  calibration=calibration([0.01, 0.05], 0.95, 0.25, tried=2, on=PAIRS), gaps=gaps)
+    on = predicted_standing(RunPrediction("r", "running", prediction=collapse), 160, gaps=True)
+    assert on.gaps is gaps and on.predicted_from.endswith(f"; the gaps {gaps.describe()}")
+    off = predicted_standing(RunPrediction("r", "running", prediction=collapse), 160)
+    assert off.gaps is None and "the gaps" not in off.predicted_from
+    assert collapse.to_dict()["gaps"]["on"] == "gaps between finished runs of a smaller size"
 
 
 def test_a_stopped_run_records_its_interval_s_level_beside_it():
