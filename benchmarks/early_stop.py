@@ -284,16 +284,17 @@ RUNGS = ((0.1,), (0.25,), (0.5,), (0.25, 0.5), (0.25, 0.5, 0.75),  # decided at 
          (0.1, 0.25), (0.1, 0.2, 0.3, 0.5), (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5))  # (early_stop.again_at)
 
 
-def rule_defaults() -> tuple[float, int, float]:
-    """early_stop.margin, early_stop.beaten_by and early_stop.level as conf/train.yaml sets them."""
+def rule_defaults() -> tuple[float, int, float, bool]:
+    """early_stop.margin, .beaten_by, .level and .gaps as conf/train.yaml sets them."""
     from omegaconf import OmegaConf
 
     rule = OmegaConf.load(REPO / "conf" / "train.yaml").early_stop
-    return float(rule.margin), int(rule.beaten_by), float(rule.level)
+    return float(rule.margin), int(rule.beaten_by), float(rule.level), bool(rule.gaps)
 
 
 def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, beaten_by: int,
-                floor: float | str | None = None, keep_references: bool = True, level: float = 0.95) -> dict:
+                floor: float | str | None = None, keep_references: bool = True, level: float = 0.95,
+                gaps: bool = True) -> dict:
     """Early stopping replayed on the full grid's curves with decisions at several fractions: at
     each, the runs still going are predicted together from their records up to it (as a group's
     deciding job does) and decided by sweep/early_stop.py's rule against every member (a run stopped
@@ -305,7 +306,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
     `keep_references` (the launcher's way: sweep/early_stop.py early_stopped_groups) the widths
     below the largest are not early-stopped (they train whole, the references of the next);
     without, their runs are, and a run stopped is no reference of the next width (it has no final
-    loss). `level`: the intervals' (early_stop.level)."""
+    loss). `level`: the intervals' (early_stop.level); `gaps`: early_stop.gaps."""
     from sweep.early_stop import Standing, decide, predicted_standing, steadied
     from sweep.fit.predict import predict_runs
     from sweep.rundir import iter_run_dirs
@@ -325,7 +326,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             predictions = predict_runs([run for run, _ in going] + references,
                                        [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
                                        level=level, floor=floor, calibrators=smaller)[:len(going)]
-            standings = [predicted_standing(p, probe_at(run, fraction)) for (run, _), p in zip(going, predictions)]
+            standings = [predicted_standing(p, probe_at(run, fraction), gaps) for (run, _), p in zip(going, predictions)]
             standings += [s for _, s, _ in stopped.values()]
             if previous is not None:
                 standings = steadied(standings, previous)
@@ -345,7 +346,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
                      "stopped": sorted((setting(r, axis), stopped[r["run"]][0], r["final_eval_loss"] / best["final_eval_loss"] - 1)
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
-    return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references, "level": level,
+    return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references, "level": level, "gaps": gaps,
             "saved": saved / grid_flops if grid_flops else None, "best": widths}
 
 
@@ -393,6 +394,9 @@ def main() -> None:
     parser.add_argument("--level", type=float, default=None,
                         help="the intervals' level of the early-stopping replay (default: early_stop.level of "
                              "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
+    parser.add_argument("--gaps", choices=("true", "false"), default=None,
+                        help="early_stop.gaps of the early-stopping replay (default: conf/train.yaml's): compare two "
+                             "runs predicted from finished smaller runs by their calibrated gap, or by their intervals")
     parser.add_argument("--batches", default=None, help="sweep these batch sizes (comma-separated) at the one "
                         "learning rate --lrs gives, instead of the learning rate; one batch size: the lr grid at it")
     parser.add_argument("--beaten-by", type=int, default=None,
@@ -446,14 +450,15 @@ def main() -> None:
             report["replay"] = {"collapse": replay(full, True, axis, floor)}
             print_replay(f"from the complete smaller width where there is one (--floor {floor}), else the curve law",
                          report["replay"]["collapse"])
-        margin, beaten_by, level = rule_defaults()
+        margin, beaten_by, level, gaps = rule_defaults()
         level = args.level if args.level is not None else level
+        gaps = {"true": True, "false": False}.get(args.gaps, gaps)
         compared = sorted({1, beaten_by})  # one comparator, and conf's early_stop.beaten_by
-        report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor, level=level)
+        report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor, level=level, gaps=gaps)
                            for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
-            print(f"  beaten_by {r['beaten_by']}, level {r['level']:g}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
+            print(f"  beaten_by {r['beaten_by']}, level {r['level']:g}, gaps {r['gaps']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
                   f"{r['saved']:.1%} of the grid's FLOPs saved; "
                   + "; ".join(f"d{d}: best kept {w['best_kept']}, ended below their comparator "
                               f"{w['below_comparator'] or 'none'}, stopped "
