@@ -27,9 +27,9 @@ ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. Th
 (lowest predicted) is never stopped either: its lo is at most its prediction, at most b's, at most
 hi_b. With early_stop.gaps, two members both predicted by the collapse with calibrated gaps are
 compared by the gap between their predictions instead, P_r > (1 + q)(1 + margin) P_b (clearly_worse;
-q from the size below: sweep/fit/calibration.py gap_calibration), which asks about half the gap two
-calibrated bands do; a run is then stopped only while `beaten_by` members it is clearly worse than go
-on (decide). A run that cannot be predicted
+q from the size below: sweep/fit/calibration.py gap_calibration), which on real text asks a fifth to
+a half of the gap two calibrated bands do; a run is then stopped only while `beaten_by` members it
+is clearly worse than go on (decide). A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
 checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end,
@@ -278,9 +278,9 @@ def clearly_worse(s: Standing, o: Standing, margin: float) -> bool:
 def decide(standings: Sequence[Standing], margin: float, beaten_by: int) -> list[MemberDecision]:
     """The rule, pure: each stoppable member with a loss is stopped when it is clearly worse
     (clearly_worse) than `beaten_by` other members that go on (than every other member with a loss,
-    where there are fewer); the `beaten_by`-th of those, by high end, is the decision's `best_run`. By intervals
-    alone that is: the low end of its interval above (1 + margin) times the beaten_by-th lowest high
-    end among the others. With beaten_by = 1 that is the member whose loss the group is surest of;
+    where there are fewer); the `beaten_by`-th of those, by high end, is the decision's `best_run`.
+    By intervals alone that is: the low end of its interval above (1 + margin) times the
+    beaten_by-th lowest high end among the others. With beaten_by = 1 that is the member whose loss the group is surest of;
     with 2, one member's over-sure interval cannot stop a run alone. The lowest predicted loss is
     never stopped; members without a loss stay undecided and are never stopped; a member whose
     `compares` is false (steadied) is no comparator. A member's `not_collapsed` (why
