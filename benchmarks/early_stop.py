@@ -334,7 +334,10 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             previous = {decision.run: decision for decision in decisions}
             for decision, standing in zip(decisions, standings):
                 if decision.action == "stop":
-                    stopped[decision.run] = (fraction, replace(standing, stoppable=False), decision.best_run)
+                    # as the launcher's decisions file keeps it (sweep/early_stop.py _recorded_standing): its
+                    # prediction and interval, no calibrated gaps (compared by its interval from then on)
+                    stopped[decision.run] = (fraction, replace(standing, stoppable=False, gaps=None, span=None),
+                                             decision.best_run)
         gone |= set(stopped)
         best = min(members, key=lambda m: m[1]["final_eval_loss"])[1]
         saved += sum(trained_flops(r) * (1 - stopped[r["run"]][0]) for _, r in members if r["run"] in stopped)
