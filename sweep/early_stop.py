@@ -492,6 +492,7 @@ def predicted_standing(p: Any, at: int | None, gaps: bool = False) -> Standing:
     from sweep.fit.curve_law import FinalLossPrediction
 
     name = p.run
+    compared_by = None  # the collapse's calibrated gaps, with early_stop.gaps
     if p.prediction is None:
         return Standing(name, None, None, False, f"not predicted: {p.skipped}")
     seen = p.prediction.steps_seen
@@ -512,11 +513,10 @@ def predicted_standing(p: Any, at: int | None, gaps: bool = False) -> Standing:
             f" {p.prediction.floor_from}" if p.prediction.floor_from else "") + (
             f", its band {calibration.describe()}" if calibration is not None else "")
         if gaps and p.prediction.gaps is not None:
-            return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at,
-                            p.prediction.steps, f"{source}; the gaps {p.prediction.gaps.describe()}",
-                            gaps=p.prediction.gaps)
+            compared_by = p.prediction.gaps
+            source = f"{source}; the gaps {compared_by.describe()}"
     return Standing(name, p.prediction.predicted, tuple(p.prediction.interval), True, "", at, p.prediction.steps,
-                    source)
+                    source, gaps=compared_by)
 
 
 def result_fields(decision: MemberDecision, level: float) -> dict[str, Any]:
