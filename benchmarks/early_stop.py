@@ -325,7 +325,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
             references = [] if floor is None else smaller
             predictions = predict_runs([run for run, _ in going] + references,
                                        [probe_at(run, fraction) for run, _ in going] + [None] * len(references),
-                                       level=level, floor=floor, calibrators=smaller)[:len(going)]
+                                       level=level, floor=floor, calibrators=smaller, margin=margin)[:len(going)]
             standings = [predicted_standing(p, probe_at(run, fraction), gaps) for (run, _), p in zip(going, predictions)]
             standings += [s for _, s, _ in stopped.values()]
             if previous is not None:

@@ -27,8 +27,9 @@ ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. Th
 (lowest predicted) is never stopped either: its lo is at most its prediction, at most b's, at most
 hi_b. With early_stop.gaps, two members both predicted by the collapse with calibrated gaps are
 compared by the gap between their predictions instead, P_r > (1 + q)(1 + margin) P_b (clearly_worse;
-q from the size below: sweep/fit/calibration.py gap_calibration), which on real text asks a fifth to
-a half of the gap two calibrated bands do; a run is then stopped only while `beaten_by` members it
+q from the size below: the predicted gap beyond the margin past which no pair of its runs would
+have been stopped wrongly, sweep/fit/calibration.py gap_calibration), which on real text asks a
+tenth to a fifth of the gap two calibrated bands do; a run is then stopped only while `beaten_by` members it
 is clearly worse than go on (decide). A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
@@ -253,7 +254,7 @@ def steadied(standings: Sequence[Standing], previous: dict[str, MemberDecision])
 
 def gap_band(s: Standing, o: Standing) -> float | None:
     """q for comparing s with o by the gap between their predictions: the larger of their calibrated
-    gaps' one-sided quantiles, at least 0 (early_stop.gaps); None where either has none measured (a
+    gaps' quantiles, at least 0 (early_stop.gaps); None where either has none measured (a
     member predicted by the curve law, a finished or an earlier-stopped one, a grid with no size
     below its smaller one to calibrate on), so the two are compared by their intervals."""
     if s.gaps is None or o.gaps is None or not (s.gaps.measured and o.gaps.measured):
@@ -588,7 +589,7 @@ def group_standings(cfgs: Sequence[TrainConfig], taken: dict[str, MemberDecision
         predictions = predict_runs([RunDir.for_config(cfgs[i]) for i in todo], at,
                                    n_resamples=e.resamples, level=e.level, seed=cfgs[todo[0]].seed, floor=floor,
                                    references=[] if floor is None else finished_elsewhere(cfgs),
-                                   calibrators=finished_smaller(cfgs))
+                                   calibrators=finished_smaller(cfgs), margin=e.margin)
         for i, p, step in zip(todo, predictions, at):
             out[i] = dataclasses.replace(predicted_standing(p, step, e.gaps),
                                          not_collapsed="" if floor is None else collapse_note(p))

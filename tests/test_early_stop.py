@@ -462,8 +462,8 @@ def gapped(run: str, loss: float, half_width: float, q: float, span: tuple[float
 
 
 def test_two_members_with_calibrated_gaps_are_compared_by_the_gap_between_their_predictions():
-    """Their intervals overlap (+-5%), but the gaps say a predicted ratio overstates the final one by
-    at most 2%: 3.10 > 1.02 x 3.00 is clearly worse; 3.05 is not; with a 2% margin neither is."""
+    """Their intervals overlap (+-5%), but the gaps say two runs predicted more than 2% apart end
+    apart: 3.10 > 1.02 x 3.00 is clearly worse; 3.05 is not; with a 2% margin neither is."""
     from sweep.early_stop import clearly_worse, gap_band
 
     best, worse, near = gapped("best", 3.00, 0.15, 0.02), gapped("worse", 3.10, 0.15, 0.02), gapped("near", 3.05, 0.15, 0.02)

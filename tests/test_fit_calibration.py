@@ -3,6 +3,7 @@ exchangeable error with probability at least its stated level."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -82,43 +83,60 @@ def test_a_calibration_on_finished_pairs_of_smaller_sizes_says_so():
                                                            "could be predicted from its smaller partner at 10.0%")
 
 
-def test_a_gap_score_is_how_far_the_higher_prediction_s_ratio_to_the_lower_overstates_the_final_one():
-    """(predicted, final) pairs: the higher prediction over the lower, against the same two finals;
-    an error both share (every prediction 10% high) cancels; a gap predicted too wide scores above 0."""
-    assert gap_scores([(2.2, 2.0), (3.3, 3.0)]) == [pytest.approx(0.0)]  # both 10% high
-    assert gap_scores([(2.0, 2.0), (2.4, 2.2)]) == [pytest.approx((2.4 / 2.0) / (2.2 / 2.0) - 1)]  # +9.1%: too wide
-    assert gap_scores([(2.4, 2.2), (2.0, 2.0)]) == gap_scores([(2.0, 2.0), (2.4, 2.2)])  # the order given is no matter
-    assert gap_scores([(2.0, 2.2), (2.4, 2.2)])[0] == pytest.approx(1.2 - 1)  # predicted apart, ended level
-    assert gap_scores([(2.0, 1.8), (2.2, 2.2)])[0] < 0  # the gap understated
+def test_a_gap_score_is_how_far_apart_two_predictions_were_where_stopping_the_higher_would_have_been_wrong():
+    """(predicted, final) pairs: the higher prediction over the lower where the higher did not end
+    more than the margin above the lower; 0 where it did, however far the gap was overstated (a stop
+    there is right); the predicted ratio counted beyond the margin, and never below 0."""
+    assert gap_scores([(2.2, 2.0), (3.3, 3.0)]) == [0.0]  # both 10% high, ended in the predicted order
+    assert gap_scores([(2.0, 2.0), (2.4, 2.2)]) == [0.0]  # predicted 20% apart, ended 10%: stopping 2.4 is right
+    assert gap_scores([(2.0, 2.2), (2.4, 2.2)]) == [pytest.approx(0.2)]  # predicted 20% apart, ended level
+    assert gap_scores([(2.0, 2.3), (2.2, 2.2)]) == [pytest.approx(0.1)]  # predicted 10% apart, ended the other way
+    assert gap_scores([(2.2, 2.2), (2.0, 2.3)]) == gap_scores([(2.0, 2.3), (2.2, 2.2)])  # the order given is no matter
+    assert gap_scores([(2.0, 2.0), (2.4, 2.08)], margin=0.05) == [pytest.approx(1.2 / 1.05 - 1)]  # 4% apart: within
+    assert gap_scores([(2.0, 2.2), (2.02, 2.0)], margin=0.05) == [0.0]  # wrong way round, but predicted within it
     assert len(gap_scores([(float(i), float(i)) for i in range(1, 11)])) == 45  # two at a time
     assert gap_scores([(2.0, 2.0)]) == []
+    with pytest.raises(ValueError, match="margin=1.5"):
+        gap_scores([(2.0, 2.0), (2.4, 2.2)], margin=1.5)
 
 
 def test_the_gaps_bound_holds_at_its_level_on_gaps_drawn_from_a_known_law():
-    """Runs whose predictions err by a factor all of them share and one of each run's own (the
-    truth known): the gaps between 10 calibration runs bound a new draw's gaps, one-sided, at least
-    as often as the level they state (10 / 11), where the 45 pairs counted as exchangeable scores
-    (their 95% quantile, the 2nd largest) hold less often than 95%; and the error all share cancels:
-    the bound is far narrower than the single predictions' band."""
+    """Runs whose predictions err by a factor all of them share and one of each run's own, their
+    final losses 10% apart at most (the truth known, and close enough that pairs end in the other
+    order): with the gaps between 10 calibration runs, a new draw's pairs are stopped wrongly
+    (predicted more than q apart, the higher not ending above the lower) less often than the stated
+    10 / 11 allows; the stop is never asked a wider gap than the bound on how far a predicted ratio
+    overstates the final one, and acts on more pairs; the error all share cancels: the gap asked is
+    far narrower than the single predictions' band."""
     rng = np.random.default_rng(0)
 
     def draw(n):
         shared = rng.normal(0, 0.05)
-        return [(f * (1 + shared + rng.normal(0, 0.005)), f) for f in rng.uniform(2.0, 3.0, n)]
+        return [(f * (1 + shared + rng.normal(0, 0.03)), f) for f in rng.uniform(2.0, 2.2, n)]
 
-    held = held_as_pairs = tried = 0
+    def stops(pairs, q):  # (acted on, of them stopped wrongly)
+        ordered = [sorted(two, reverse=True) for two in itertools.combinations(pairs, 2)]
+        acted = [(h, low) for h, low in ordered if h[0] > (1 + q) * low[0]]
+        return len(acted), sum(h[1] <= low[1] for h, low in acted)
+
+    held = tried = wrong = acted = acted_overstated = 0
     for _ in range(500):
         calibrating = draw(10)
         gaps = gap_calibration(calibrating, 0.95, 0.25, tried=10)
         assert (gaps.n, gaps.level, gaps.on) == (10, pytest.approx(10 / 11), GAPS)
-        as_pairs = calibration(gap_scores(calibrating), 0.95, 0.25, tried=10)
-        new = gap_scores(draw(10))
-        held += sum(s <= gaps.quantile for s in new)
-        held_as_pairs += sum(s <= as_pairs.quantile for s in new)
-        tried += len(new)
-    assert held / tried >= 10 / 11 and held_as_pairs / tried < 0.95 <= held / tried + 0.01
+        overstated = max(0.0, *((h[0] / low[0]) / (h[1] / low[1]) - 1 for h, low in
+                                (sorted(two, reverse=True) for two in itertools.combinations(calibrating, 2))))
+        assert gaps.quantile <= overstated
+        new = draw(10)
+        held += sum(s <= gaps.quantile for s in gap_scores(new))
+        tried += 45
+        n_acted, n_wrong = stops(new, gaps.quantile)
+        acted, wrong = acted + n_acted, wrong + n_wrong
+        acted_overstated += stops(new, overstated)[0]
+    assert held / tried >= 10 / 11 and wrong / tried <= 1 / 11
+    assert acted > 1.5 * acted_overstated
     band = calibration([abs(p - f) / p for p, f in draw(10)], 0.95, 0.25, tried=10, on=PAIRS)
-    assert gaps.quantile < band.quantile / 2 or band.quantile < 0.02
+    assert gaps.quantile < band.quantile / 2
 
 
 def test_with_enough_runs_the_gaps_bound_is_the_quantile_at_the_runs_level_not_the_largest():
@@ -132,11 +150,15 @@ def test_with_enough_runs_the_gaps_bound_is_the_quantile_at_the_runs_level_not_t
 
 
 def test_a_calibration_of_gaps_says_what_it_bounds_and_where_it_could_not():
-    gaps = gap_calibration([(2.0, 2.0), (2.2, 2.1), (2.5, 2.4)], 0.95, 0.25, tried=3)
-    assert gaps.quantile == pytest.approx(max(gap_scores([(2.0, 2.0), (2.2, 2.1), (2.5, 2.4)])))
+    gaps = gap_calibration([(2.0, 2.1), (2.2, 2.1), (2.5, 2.4)], 0.95, 0.25, tried=3)  # 2.2 ended level with 2.0
+    assert gaps.quantile == pytest.approx(max(gap_scores([(2.0, 2.1), (2.2, 2.1), (2.5, 2.4)]))) == pytest.approx(0.1)
     assert gaps.describe() == ("calibrated on the gaps between 3 finished smaller runs, each predicted from its smaller "
-                               f"partner at 25.0%: a predicted ratio overstates the final one by at most "
-                               f"{gaps.quantile:+.2%}, holds at 75%")
+                               f"partner at 25.0%: two predicted more than {gaps.quantile:+.2%} apart end more than the "
+                               "margin apart, holds at 75%")
+    at_margin = gap_calibration([(2.0, 2.0), (2.2, 2.09), (2.5, 2.4)], 0.95, 0.25, tried=3, margin=0.05)
+    assert at_margin.quantile == pytest.approx(2.2 / 2.0 / 1.05 - 1)  # 2.2 ends 4.5% above 2.0: within the margin
+    assert "more than +4.76% beyond the margin 5.00% apart" in at_margin.describe()
+    assert at_margin.to_dict()["margin"] == 0.05 and "margin" not in calibration([0.1], 0.9, 0.25, 1).to_dict()
     assert gaps.to_dict()["on"] == "gaps between finished runs of a smaller size"
     nothing = gap_calibration([], 0.95, 0.1, tried=10)
     assert not nothing.measured and nothing.describe() == ("not calibrated: fewer than two of the 10 finished smaller "

@@ -292,7 +292,8 @@ def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller
     d32 runs (the sweep's finished runs smaller than it with a finished smaller partner), each
     predicted from its d16 partner seen up to the fraction d48's ratio was read at (rounded down to
     CALIBRATION_STEP), and says it holds at 2 / 3 (two scores: sweep/fit/calibration.py); the gaps
-    between two predictions are calibrated on the one gap between those two runs'. d32 and d16 have
+    between two predictions are calibrated on the one gap between those two runs', at the margin
+    early stopping asks (0 unless given). d32 and d16 have
     no such pair below them: their bands stay uncalibrated."""
     predictions = {p.run: p for p in predict_sweep(small_sweep, 0.5, floor=0.0, n_resamples=20)}
     collapsed = [p for p in predictions.values() if p.prediction is not None
@@ -319,6 +320,10 @@ def test_a_band_from_the_collapse_is_calibrated_on_the_finished_pairs_of_smaller
         gaps = p.prediction.gaps  # the same two d32 runs' predictions, two at a time: one gap
         assert (gaps.on, gaps.n, gaps.fraction, gaps.level) == (GAPS, 2, band.fraction, pytest.approx(2 / 3))
         assert [gaps.quantile] == pytest.approx(gap_scores([(q.prediction.predicted, q.actual) for q in pairs]))
+        at_margin = next(q.prediction.gaps for q in predict_sweep(small_sweep, 0.5, floor=0.0, n_resamples=20,
+                                                                  margin=0.5) if q.run == p.run)
+        assert at_margin.margin == 0.5 and [at_margin.quantile] == pytest.approx(  # early_stop.margin's calibration
+            gap_scores([(q.prediction.predicted, q.actual) for q in pairs], margin=0.5))
 
 
 def test_an_auto_floor_without_enough_finished_pairs_below_a_run_leaves_it_to_the_curve_law(small_sweep):

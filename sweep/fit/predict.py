@@ -118,22 +118,26 @@ def check_fraction(at_fraction: float | None) -> None:
 
 def predict_sweep(source: str | os.PathLike, at_fraction: float | None = None, *, n_resamples: int | None = None,
                   level: float | None = None, seed: int | None = None, shared: bool = True,
-                  floor: float | str | None = None) -> list[RunPrediction]:
+                  floor: float | str | None = None, margin: float = 0.0) -> list[RunPrediction]:
     """Every run folder of the sweep folder `source`, or every train run of the W&B group
     `source` = wandb:[ENTITY/]PROJECT/GROUP, predicted (or skipped with its reason), the runs of a
     budget group together unless `shared` is False; with a `floor` (check_floor), a run with a
     finished run of another size at its settings but the lr is predicted from it (sweep/fit/collapse.py).
+    The gaps between two such predictions are calibrated for early_stop.margin `margin`.
     Bootstrap resamples, level and seed default to conf/fit.yaml's. ConfigError for a folder that
     does not exist or holds no run, a W&B group that holds no train runs or cannot be read, a
-    fraction outside (0, 1], fewer than 1 resample or a floor that is not a number >= 0, 'true' or 'auto'."""
+    fraction outside (0, 1], fewer than 1 resample, a floor that is not a number >= 0, 'true' or
+    'auto', or a margin outside [0, 1)."""
     from sweep.rundir import iter_run_dirs, no_run_folders
 
     check_fraction(at_fraction)
     floor = check_floor(floor)
+    if not 0 <= margin < 1:
+        raise ConfigError(f"--margin {margin!r}: accepted is a relative margin in [0, 1), as early_stop.margin")
     n_resamples, level, seed = fit_defaults().resolve_bootstrap(n_resamples, level, seed)
     fit_defaults().check_resamples(n_resamples, "--bootstrap", 1)
     text = str(source)
-    options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed, floor=floor)
+    options = dict(shared=shared, n_resamples=n_resamples, level=level, seed=seed, floor=floor, margin=margin)
     if text.startswith("wandb:"):
         from sweep.wandb_records import wandb_run_sources
         from sweep.wandb_runs import parse_source
@@ -245,7 +249,8 @@ def learning_rates(cfg: Any) -> tuple[np.ndarray, int]:
 def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None = None,
                  at_fraction: float | None = None, *, shared: bool = True, n_resamples: int | None = None,
                  level: float | None = None, seed: int | None = None, floor: float | str | None = None,
-                 references: Sequence[Any] = (), calibrators: Sequence[Any] = ()) -> list[RunPrediction]:
+                 references: Sequence[Any] = (), calibrators: Sequence[Any] = (),
+                 margin: float = 0.0) -> list[RunPrediction]:
     """Run folders (RunDirs) predicted, in order, or skipped with their reasons; each from its
     records up to its `until_steps` entry (None: all of them) and `at_fraction` of its steps.
     shared: the runs of one budget group (sweep/rundir.py group_key: they differ only in lr,
@@ -255,17 +260,19 @@ def predict_runs(runs: Sequence[Any], until_steps: Sequence[int | None] | None =
     finished run of another size at its settings but the lr is predicted from it instead (with_references),
     among `runs` and `references` (run folders only read as such: not predicted). The curve law's
     intervals are calibrated on the finished runs among `runs`, `references` and `calibrators`
-    (calibrated_by_smaller). Bootstrap resamples, level and seed default to conf/fit.yaml's."""
+    (calibrated_by_smaller); the collapse's gaps at early_stop.margin `margin` (with_references).
+    Bootstrap resamples, level and seed default to conf/fit.yaml's."""
     return predict_sources([FolderRun(run) for run in runs], until_steps, at_fraction, shared=shared,
                            n_resamples=n_resamples, level=level, seed=seed, floor=floor,
                            references=[FolderRun(run) for run in references],
-                           calibrators=[FolderRun(run) for run in calibrators])
+                           calibrators=[FolderRun(run) for run in calibrators], margin=margin)
 
 
 def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None] | None = None,
                     at_fraction: float | None = None, *, shared: bool = True, n_resamples: int | None = None,
                     level: float | None = None, seed: int | None = None, floor: float | str | None = None,
-                    references: Sequence[RunSource] = (), calibrators: Sequence[RunSource] = ()) -> list[RunPrediction]:
+                    references: Sequence[RunSource] = (), calibrators: Sequence[RunSource] = (),
+                    margin: float = 0.0) -> list[RunPrediction]:
     """predict_runs for runs from any source (RunSource: folders, W&B runs)."""
     from sweep.rundir import group_key
 
@@ -292,7 +299,8 @@ def predict_sources(runs: Sequence[RunSource], until_steps: Sequence[int | None]
     out = calibrated_by_own_halves(out, read, shared=shared, level=level, seed=seed)
     if floor is None:
         return out
-    return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level)
+    return with_references(out, [*read, *(_read_run(r, None, None) for r in references)], until_steps, floor, level,
+                           margin)
 
 
 CALIBRATION_STEP = 0.005  # a run seen at f of its steps is calibrated at f rounded down to this
@@ -456,7 +464,7 @@ class _Remembered:
 
 
 def with_references(predictions: list[RunPrediction], read: Sequence[Any], until_steps: Sequence[int | None],
-                    floor: float | str, level: float) -> list[RunPrediction]:
+                    floor: float | str, level: float, margin: float = 0.0) -> list[RunPrediction]:
     """Each run that has finished runs of another size at its settings but the learning rate
     (sweep/rundir.py reference_key; that size: the nearest smaller by N, else the nearest larger)
     predicted from them by the collapse of curves (sweep/fit/collapse.py): from the reference
@@ -465,7 +473,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
     law's prediction (or skip reason). A run the collapse cannot predict (a floor not below its
     losses, no eval record yet, it or its reference still above ln V) keeps the curve law's too,
     its `collapse_skipped` saying why. `read` holds _read_run's result for each prediction's run,
-    then for each run read as a reference only."""
+    then for each run read as a reference only. The gaps between two predictions are calibrated for
+    early_stop.margin `margin` (band_calibration)."""
     sized = {i: _SizedRun.of(r) for i, r in enumerate(read) if not isinstance(r, RunPrediction)}
     sized = {i: r for i, r in sized.items() if r is not None}
     finished: dict[tuple[str, float], list[_SizedRun]] = {}  # (reference key, ln N) -> its finished runs
@@ -517,7 +526,8 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         size below run i that has pairs, its larger run predicted from its partner with the same
         floor, seen up to the fraction run i's ratio was read at (rounded down to CALIBRATION_STEP,
         which only widens); the band from the scores |predicted - final| / predicted, the gaps from
-        those runs' (predicted, final) two at a time (calibration.gap_calibration); None with no such pair.
+        those runs' (predicted, final) two at a time at `margin` (calibration.gap_calibration); None with
+        no such pair.
         A sweep's smaller runs finish first, so they are there while run i trains. The nearest size
         only: a step further down the collapse errs more (on real text d32 from d16 by a median
         8.6-11.2% at 25%, d48 from d32 by 2.0-2.2%), so its errors would say little of run i's."""
@@ -541,7 +551,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
                     continue
                 replayed.append((own.predicted, sized[j].whole.final))
             bands[key] = (calibration([abs(p - f) / p for p, f in replayed], level, fraction, len(below), on=PAIRS),
-                          gap_calibration(replayed, level, fraction, len(below)))
+                          gap_calibration(replayed, level, fraction, len(below), margin))
         return bands[key]
 
     out = list(predictions)
