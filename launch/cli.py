@@ -237,6 +237,9 @@ def build_parser(defaults: FitDefaults) -> tuple[argparse.ArgumentParser, Any]:
                          "(nats/token), 'true' for the corpus's true entropy rate (data=synthetic), or 'auto': E "
                          "calibrated on the finished runs of the two sizes below the run (at least 3 pairs at the "
                          "same settings)")
+    pr.add_argument("--margin", type=float, default=0.0, metavar="M",
+                    help="with --floor: the early_stop.margin in [0, 1) that the gaps between two runs' predictions "
+                         "(--json 'gaps') are calibrated for (default 0)")
     sg = sub.add_parser("suggest", help="propose the next runs that most narrow the intervals of L*(C) and N_opt(C) "
                                         "at a target compute, with their cost and command line")
     sg.add_argument("sweep", nargs="?", metavar="SWEEP_DIR | wandb:[ENTITY/]PROJECT/GROUP | RUNS.csv")
@@ -379,7 +382,7 @@ def dispatch(args: argparse.Namespace, defaults: FitDefaults) -> int:
                       args.cutoff, args.recipe, args.upload, args.fix,
                       args.min_tokens_per_param, args.bootstrap_method, args.column)
     if args.command == "predict":
-        return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor)
+        return predict(args.sweep, args.at_fraction, args.json, args.bootstrap, args.seed, args.floor, args.margin)
     if args.command == "status":
         return status(args.sweep, args.plot, args.csv, args.wait, args.interval, args.upload, args.json,
                       args.parquet)

@@ -109,6 +109,7 @@ def test_sweep_predict_json_holds_every_run_and_the_summary(small_sweep, capsys)
     (["--at-fraction", "0"], "--at-fraction 0.0: accepted is a fraction of each run's steps in (0, 1]"),
     (["--at-fraction", "1.2"], "--at-fraction 1.2: accepted is a fraction"),
     (["--bootstrap", "0"], "--bootstrap 0: accepted is a whole number >= 1"),
+    (["--margin", "1"], "--margin 1.0: accepted is a relative margin in [0, 1), as early_stop.margin"),
 ])
 def test_sweep_predict_bad_input_is_one_clear_error(tmp_path, capsys, args, message):
     assert main(["predict", str(tmp_path), *args]) == 2

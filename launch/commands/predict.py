@@ -11,22 +11,23 @@ from sweep.fit.defaults import fit_defaults
 
 
 def predict(source: str, at_fraction: float | None, as_json: bool, bootstrap: int | None, seed: int,
-            floor: str | None = None) -> int:
+            floor: str | None = None, margin: float = 0.0) -> int:
     """`sweep predict`: each run's final eval loss predicted from its loss curve so far (or, with
     `at_fraction`, from the first part of it), with its interval; the error of the finished ones.
     With `floor`, a run with finished runs of another size at its settings but the learning rate is
-    predicted from them (sweep/fit/collapse.py)."""
+    predicted from them (sweep/fit/collapse.py), the gaps between two such predictions calibrated for
+    early_stop.margin `margin` (in the JSON)."""
     from sweep.fit.collapse import check_floor
     from sweep.fit.predict import partly_seen_caution, predict_sweep, summarize
     from sweep.jsonable import jsonable
 
     floor = check_floor(floor)
-    predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed, floor=floor)
+    predictions = predict_sweep(source, at_fraction, n_resamples=bootstrap, seed=seed, floor=floor, margin=margin)
     summary = summarize(predictions)
     level = next((p.prediction.level for p in predictions if p.prediction is not None), fit_defaults().level)
     caution = partly_seen_caution(predictions, level)
     if as_json:
-        print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "floor": floor,
+        print(json.dumps(jsonable({"source": str(source), "at_fraction": at_fraction, "floor": floor, "margin": margin,
                                    "summary": summary, "caution": caution,
                                    "runs": [p.to_dict() for p in predictions]}), indent=2, allow_nan=False))
         return 0
