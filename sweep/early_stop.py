@@ -28,9 +28,9 @@ ended below it (0.1-0.6% above the best) were stopped; with k = 2 they go on. Th
 hi_b. With early_stop.gaps, two members both predicted by the collapse with calibrated gaps are
 compared by the gap between their predictions instead, P_r > (1 + q)(1 + margin) P_b (clearly_worse;
 q from the size below: the predicted gap beyond the margin past which no pair of its runs would
-have been stopped wrongly, sweep/fit/calibration.py gap_calibration), which on real text asks a
-tenth to a fifth of the gap two calibrated bands do; a run is then stopped only while `beaten_by` members it
-is clearly worse than go on (decide). A run that cannot be predicted
+have been stopped wrongly, sweep/fit/calibration.py gap_calibration), which on real text at 10% of
+a d64 run asks a gap of 1-9% where two calibrated bands ask 47-55%; a run is then stopped only
+while `beaten_by` members it is clearly worse than go on (decide). A run that cannot be predicted
 (too few records, a diverged or failed run) is never stopped and is no comparator either; no run
 is stopped before its P. Members then go on: a stopped one records `status: stopped_early` at its
 checkpoint with the prediction (result.json and W&B: sweep/run/loop.py), the others train to their end,
