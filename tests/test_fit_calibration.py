@@ -153,11 +153,11 @@ def test_a_calibration_of_gaps_says_what_it_bounds_and_where_it_could_not():
     gaps = gap_calibration([(2.0, 2.1), (2.2, 2.1), (2.5, 2.4)], 0.95, 0.25, tried=3)  # 2.2 ended level with 2.0
     assert gaps.quantile == pytest.approx(max(gap_scores([(2.0, 2.1), (2.2, 2.1), (2.5, 2.4)]))) == pytest.approx(0.1)
     assert gaps.describe() == ("calibrated on the gaps between 3 finished smaller runs, each predicted from its smaller "
-                               f"partner at 25.0%: two predicted more than {gaps.quantile:+.2%} apart end more than the "
-                               "margin apart, holds at 75%")
+                               f"partner at 25.0%: two predicted more than {gaps.quantile:+.2%} apart end in that order, "
+                               "holds at 75%")
     at_margin = gap_calibration([(2.0, 2.0), (2.2, 2.09), (2.5, 2.4)], 0.95, 0.25, tried=3, margin=0.05)
     assert at_margin.quantile == pytest.approx(2.2 / 2.0 / 1.05 - 1)  # 2.2 ends 4.5% above 2.0: within the margin
-    assert "more than +4.76% beyond the margin 5.00% apart" in at_margin.describe()
+    assert "more than +4.76% beyond the margin 5.00% apart end more than the margin apart" in at_margin.describe()
     assert at_margin.to_dict()["margin"] == 0.05 and "margin" not in calibration([0.1], 0.9, 0.25, 1).to_dict()
     assert gaps.to_dict()["on"] == "gaps between finished runs of a smaller size"
     nothing = gap_calibration([], 0.95, 0.1, tried=10)

@@ -89,11 +89,10 @@ class Calibration:
             if not self.measured:
                 return (f"not calibrated: fewer than two of the {self.tried} finished smaller runs could be predicted "
                         f"from their smaller partners at {self.fraction:.1%}")
-            beyond = f"more than {self.quantile:+.2%} beyond the margin {self.margin:.2%}" if self.margin else \
-                f"more than {self.quantile:+.2%}"
+            ends = (f"more than {self.quantile:+.2%} beyond the margin {self.margin:.2%} apart end more than the "
+                    "margin apart") if self.margin else f"more than {self.quantile:+.2%} apart end in that order"
             return (f"calibrated on the gaps between {self.n} finished smaller runs, each predicted from its smaller "
-                    f"partner at {self.fraction:.1%}: two predicted {beyond} apart end more than the margin apart, "
-                    f"holds at {self.level:.0%}")
+                    f"partner at {self.fraction:.1%}: two predicted {ends}, holds at {self.level:.0%}")
         if self.on == PAIRS:
             if not self.measured:
                 runs = f"finished smaller run{'s' if self.tried != 1 else ''}"
