@@ -316,13 +316,14 @@ def test_with_a_floor_a_member_the_collapse_skipped_says_why_beside_the_curve_la
 
 def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_smaller_sizes(tiny_config):
     """d16 and d32 runs finished at three learning rates: the d48 members probed at half their
-    steps are predicted from d32, with E calibrated on the three d16 -> d32 pairs, and say so."""
+    steps are predicted from d32, with E calibrated on the three d16 -> d32 pairs, and say so; the
+    gaps between two members are calibrated for the group's early_stop.margin."""
     lrs = ("3e-3", "1e-2", "3e-2")
     for d in (16, 32):
         for lr in lrs:
             train(tiny_config(f"model.d={d}", f"optim.lr={lr}", "budget.tokens_per_param=2"))
-    members = [tiny_config(*ON, "early_stop.floor=auto", "model.d=48", f"optim.lr={lr}", "budget.tokens_per_param=2")
-               for lr in lrs]
+    members = [tiny_config(*ON, "early_stop.floor=auto", "early_stop.margin=0.05", "model.d=48", f"optim.lr={lr}",
+                           "budget.tokens_per_param=2") for lr in lrs]
     for cfg in members:
         train(cfg, until_step=probe_step(cfg))
     decisions = decide_group(members)
@@ -335,6 +336,7 @@ def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_s
         # the d32 runs below, each predicted from its d16 partner, calibrate the gaps between two members too
         assert "; the gaps calibrated on the gaps between 3 finished smaller runs, each predicted from its smaller " \
                "partner at 4" in source, source
+        assert "beyond the margin 5.00% apart end more than the margin apart" in source, source
 
 
 def test_a_run_added_to_a_decided_group_is_decided_then_and_the_others_stand(tiny_config):
