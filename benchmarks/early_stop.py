@@ -350,6 +350,7 @@ def rung_replay(full: Path, rungs: tuple[float, ...], axis: str, margin: float, 
                                        for _, r in members if r["run"] in stopped)}
     grid_flops = sum(trained_flops(r) for _, r in runs)
     return {"rungs": list(rungs), "beaten_by": beaten_by, "keep_references": keep_references, "level": level, "gaps": gaps,
+            "margin": margin,
             "saved": saved / grid_flops if grid_flops else None, "best": widths}
 
 
@@ -397,6 +398,9 @@ def main() -> None:
     parser.add_argument("--level", type=float, default=None,
                         help="the intervals' level of the early-stopping replay (default: early_stop.level of "
                              "conf/train.yaml); the launcher's run (--only stop) keeps conf's")
+    parser.add_argument("--margin", type=float, default=None,
+                        help="early_stop.margin of the early-stopping replay, in [0, 1) (default: conf/train.yaml's); "
+                             "the launcher's run (--only stop) keeps conf's")
     parser.add_argument("--gaps", choices=("true", "false"), default=None,
                         help="early_stop.gaps of the early-stopping replay (default: conf/train.yaml's): compare two "
                              "runs predicted from finished smaller runs by their calibrated gap, or by their intervals")
@@ -455,13 +459,14 @@ def main() -> None:
                          report["replay"]["collapse"])
         margin, beaten_by, level, gaps = rule_defaults()
         level = args.level if args.level is not None else level
+        margin = args.margin if args.margin is not None else margin
         gaps = {"true": True, "false": False}.get(args.gaps, gaps)
         compared = sorted({1, beaten_by})  # one comparator, and conf's early_stop.beaten_by
         report["rungs"] = [rung_replay(full, rungs, axis, margin, k, floor, level=level, gaps=gaps)
                            for k in compared for rungs in RUNGS]
         print("\nearly stopping replayed with decisions at several fractions (a run stopped at F saves 1 - F of it):")
         for r in report["rungs"]:
-            print(f"  beaten_by {r['beaten_by']}, level {r['level']:g}, gaps {r['gaps']}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
+            print(f"  beaten_by {r['beaten_by']}, level {r['level']:g}, gaps {r['gaps']}, margin {r['margin']:.1%}, decided at {', '.join(f'{f:.0%}' for f in r['rungs'])}: "
                   f"{r['saved']:.1%} of the grid's FLOPs saved; "
                   + "; ".join(f"d{d}: best kept {w['best_kept']}, ended below their comparator "
                               f"{w['below_comparator'] or 'none'}, stopped "
