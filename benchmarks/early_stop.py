@@ -413,6 +413,8 @@ def main() -> None:
                         help="the corpus: the demo's synthetic one (a known entropy rate; default) or `embedded` "
                              "(prose that ships with Python, byte tokens: real text); give each its own --work-dir")
     args = parser.parse_args()
+    if args.margin is not None and not 0 <= args.margin < 1:
+        parser.error(f"--margin {args.margin}: accepted is a relative margin in [0, 1), as early_stop.margin")
     axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every, args.data)
     name = {"lr": "lr", "batch_size": "batch", JOINT: "lr@batch"}[axis]
     sys.path.insert(0, str(REPO))
