@@ -67,11 +67,23 @@ def grid(lrs: str, batches: str | None = None, widths: str = WIDTHS, eval_every:
          data: str = "synthetic") -> list[str]:
     """The sweep's overrides for learning rates `lrs` (comma-separated) and, if given, batch sizes
     `batches` (comma-separated; the demo's 8 otherwise); an eval record every `eval_every` steps; the
-    corpus `data` (the demo's synthetic one, or `embedded`: real prose, byte tokens)."""
-    return ["--config-name", "demo", f"model.d={widths}", "model.l=2", *([f"data={data}"] if data != "synthetic" else []),
+    corpus `data` (corpus_overrides)."""
+    return ["--config-name", "demo", f"model.d={widths}", "model.l=2", *corpus_overrides(data),
             "budget.tokens_per_param=20", f"optim.lr={lrs}",
             *([f"train.batch_size={batches}"] if batches else []), "train.log_every=5", f"train.eval_every={eval_every}",
             "logger=none"]
+
+
+def corpus_overrides(data: str) -> list[str]:
+    """The data overrides of corpus `data`: `synthetic` (the demo's; none), `embedded` (prose that
+    ships with Python, byte tokens), or a path: a folder of .txt files (one document each) or a
+    file, read with data=files in byte tokens as `embedded` is (a larger real corpus than
+    embedded's 2 MB, which the widest runs read more than once)."""
+    if data == "synthetic":
+        return []
+    if data == "embedded":
+        return ["data=embedded"]
+    return ["data=files", f"data.paths=[{Path(data).resolve()}]", "data.tokenizer=byte"]
 
 
 JOINT = "lr,batch_size"  # the axis of a grid over both: a setting is the pair, shown as "0.016@b8"
@@ -409,10 +421,13 @@ def main() -> None:
     parser.add_argument("--beaten-by", type=int, default=None,
                         help="early_stop.beaten_by of the launcher's run (--only stop; default: conf's) "
                              "(WORK/seedS/stop-...-bK)")
-    parser.add_argument("--data", choices=("synthetic", "embedded"), default="synthetic",
-                        help="the corpus: the demo's synthetic one (a known entropy rate; default) or `embedded` "
-                             "(prose that ships with Python, byte tokens: real text); give each its own --work-dir")
+    parser.add_argument("--data", default="synthetic",
+                        help="the corpus: the demo's synthetic one (a known entropy rate; default), `embedded` "
+                             "(prose that ships with Python, byte tokens: real text), or a folder of .txt files "
+                             "(data=files, byte tokens); give each its own --work-dir")
     args = parser.parse_args()
+    if args.data not in ("synthetic", "embedded") and not Path(args.data).exists():
+        parser.error(f"--data {args.data}: accepted are synthetic, embedded, or an existing folder or file of text")
     if args.margin is not None and not 0 <= args.margin < 1:
         parser.error(f"--margin {args.margin}: accepted is a relative margin in [0, 1), as early_stop.margin")
     axis, overrides = swept(args.batches, args.lrs), grid(args.lrs, args.batches, args.widths, args.eval_every, args.data)

@@ -343,3 +343,48 @@ def test_a_true_floor_needs_a_synthetic_corpus(small_sweep):
         predict_sweep(small_sweep, 0.5, floor="true", n_resamples=20)  # was: a skip line for every run, exit code 0
     with pytest.raises(ConfigError, match="--floor 'abc': accepted is the irreducible loss E"):
         predict_sweep(small_sweep, 0.5, floor="abc")
+
+
+def test_a_collapse_prediction_records_the_passes_over_the_data_of_the_run_and_its_reference(small_sweep, tmp_path):
+    """Each run predicted from another size records how many times it and its reference read their
+    train tokens by their ends (their budgets' tokens over the train tokens their results record); a
+    run that reads them at least REPEATS_MORE_BY passes more than its reference, past the first, is
+    flagged `repeats_more` and the caution names it. A run still training (no result) takes the
+    train tokens its reference recorded: a run and its references read the same data."""
+    from sweep.fit.collapse import REPEATS_MORE_BY
+    from sweep.fit.predict import partly_seen_caution
+
+    def results(folder):
+        return {r.path.name: r.read_result() for r in iter_run_dirs(folder)}
+
+    by_name = results(small_sweep)
+    for p in predict_sweep(small_sweep, 0.5, floor=0.0, n_resamples=20):
+        if p.prediction is None or p.prediction.to_dict()["method"] != "collapse":
+            continue
+        reference = next(r for name, r in by_name.items() if name in p.prediction.reference)
+        assert p.prediction.epochs == pytest.approx((by_name[p.run]["epochs"], reference["epochs"]))
+        assert p.prediction.to_dict()["epochs"] == {"run": p.prediction.epochs[0], "reference": p.prediction.epochs[1]}
+        assert not p.prediction.repeats_more  # tiny budgets: far under one pass
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(small_sweep, sweep, ignore=shutil.ignore_patterns("*.pt", "wandb"))
+    widest = [r for r in iter_run_dirs(sweep) if r.path.name.startswith("d48-")]
+    reference_epochs = max(r["epochs"] for name, r in by_name.items() if name.startswith("d32-"))
+    for run in widest:  # d48 as if its corpus had been small: it reads its train tokens 1 + REPEATS_MORE_BY times
+        result = run.read_result()
+        run.write_result({**result, "train_tokens_available": result["tokens"] / (1 + REPEATS_MORE_BY)})
+    still = widest[0]  # and one of them still training: its passes come from its reference's train tokens
+    still.result_file.unlink()
+    predictions = {p.run: p for p in predict_sweep(sweep, 0.5, floor=0.0, n_resamples=20)}
+    for run in widest[1:]:
+        p = predictions[run.path.name].prediction
+        assert p.epochs == pytest.approx((1 + REPEATS_MORE_BY, reference_epochs)) and p.repeats_more
+    train_tokens = next(r["train_tokens_available"] for name, r in by_name.items() if name.startswith("d32-"))
+    assert predictions[still.path.name].prediction.epochs[0] == pytest.approx(
+        by_name[still.path.name]["tokens"] / train_tokens)  # d32's train tokens: d48 reads them under one pass
+    assert not predictions[still.path.name].prediction.repeats_more
+    caution = partly_seen_caution(list(predictions.values()), 0.9)
+    assert f"{len(widest) - 1} predicted from a reference that reads its train tokens fewer times (" in caution
+    assert f"{widest[1].path.name}: {1 + REPEATS_MORE_BY:.2f} passes by its end, its reference " \
+           f"{reference_epochs:.2f}" in caution
+    assert "read them as rough, or prepare more data" in caution
