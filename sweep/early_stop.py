@@ -512,10 +512,7 @@ def predicted_standing(p: Any, at: int | None, gaps: bool = False) -> Standing:
             return Standing(name, None, None, False, f"not acted on: the collapse's band is {calibration.describe()}")
         source = f"collapse from {p.prediction.reference}, E = {p.prediction.floor:.4g}" + (
             f" {p.prediction.floor_from}" if p.prediction.floor_from else "") + (
-            f", its band {calibration.describe()}" if calibration is not None else "") + (
-            f"; it reads its train tokens {p.prediction.epochs[0]:.2f} times by its end, its reference "
-            f"{p.prediction.epochs[1]:.2f} (repeated tokens the collapse does not see: read it as rough)"
-            if p.prediction.repeats_more else "")
+            f", its band {calibration.describe()}" if calibration is not None else "")
         if gaps and p.prediction.gaps is not None:
             compared_by = p.prediction.gaps
             source = f"{source}; the gaps {compared_by.describe()}"

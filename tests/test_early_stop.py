@@ -314,27 +314,6 @@ def test_with_a_floor_a_member_the_collapse_skipped_says_why_beside_the_curve_la
     assert going[0].reason.endswith(f"; {note}") and "not from the collapse" not in going[1].reason
 
 
-def test_a_member_predicted_from_a_reference_that_repeats_its_data_less_says_so_in_its_decision():
-    """A member that will read its train tokens 2.41 times, predicted from a reference size that
-    reads them 1.13 times (d96 from d64 on the 2 MB embedded corpus): its decision's
-    predicted_from says both and to read the prediction as rough; one that repeats no more than its
-    reference (d64, 1.13, from d48, 0.66) says nothing of it."""
-    from sweep.early_stop import predicted_standing
-    from sweep.fit.collapse import CollapsePrediction
-    from sweep.fit.predict import RunPrediction
-
-    def member(epochs: tuple[float, float]) -> Standing:
-        prediction = CollapsePrediction(3.0, (2.9, 3.1), 0.9, "d64-lr4e-3", 0.0, 1.1, "drift", 100, 400,
-                                        epochs=epochs)
-        return predicted_standing(RunPrediction("d96-lr4e-3", "running", prediction=prediction), 100)
-
-    repeats = member((2.41, 1.13))
-    assert repeats.loss == 3.0 and repeats.predicted_from == (
-        "collapse from d64-lr4e-3, E = 0; it reads its train tokens 2.41 times by its end, its reference 1.13 "
-        "(repeated tokens the collapse does not see: read it as rough)")
-    assert member((1.13, 0.66)).predicted_from == "collapse from d64-lr4e-3, E = 0"
-
-
 def test_with_an_auto_floor_members_are_predicted_with_e_calibrated_on_the_two_smaller_sizes(tiny_config):
     """d16 and d32 runs finished at three learning rates: the d48 members probed at half their
     steps are predicted from d32, with E calibrated on the three d16 -> d32 pairs, and say so; the

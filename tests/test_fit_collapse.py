@@ -254,18 +254,3 @@ def test_curves_that_fall_with_the_summed_learning_rate_collapse_with_the_matche
     by_lr = predict_by_collapse(seen, same_lr, E, min_band=0.0, level=0.95)
     assert by_area.predicted == pytest.approx(E + 0.5, rel=1e-6)
     assert by_lr.predicted < (E + 0.5) * 0.99  # at one lr the smaller run is further behind at the fraction: read low
-
-
-@pytest.mark.parametrize("epochs, repeats_more", [
-    (None, False),  # passes unknown (results from before epochs were recorded)
-    ((1.13, 0.66), False),  # d64 from d48 on the embedded corpus: 0.13 of a pass repeated
-    ((2.41, 1.13), True),  # d96 from d64 there: 1.28 passes more than its reference
-    ((1.5, 0.2), True), ((1.49, 0.2), False),  # past the first pass, REPEATS_MORE_BY = 0.5 more
-    ((3.0, 2.6), False),  # both repeat, about alike
-    ((0.9, 0.3), False),  # three times the reference's passes, but none repeated
-])
-def test_a_run_repeats_its_data_more_than_its_reference_by_half_a_pass_past_the_first(epochs, repeats_more):
-    from sweep.fit.collapse import CollapsePrediction
-
-    prediction = CollapsePrediction(3.0, (2.9, 3.1), 0.9, "ref", 0.0, 1.1, "drift", 100, 400, epochs=epochs)
-    assert prediction.repeats_more is repeats_more and prediction.to_dict()["repeats_more"] is repeats_more

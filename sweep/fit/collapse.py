@@ -74,7 +74,6 @@ from sweep.fit.calibration import Calibration
 TRUE_FLOOR = "true"  # a floor of 'true': each reference's true_entropy_nats (data=synthetic records it)
 AUTO_FLOOR = "auto"  # a floor of 'auto': E calibrated on finished pairs of smaller sizes (calibrate_floor)
 MIN_FLOOR_PAIRS = 3  # finished (run, smaller partner) pairs that an 'auto' floor is calibrated on, at least
-REPEATS_MORE_BY = 0.5  # a run reads its train tokens this many passes more than its reference (past the first): repeats_more
 DRIFT_FROM = 0.5  # the drift is read over the eval records from this fraction of the records' last step on
 
 
@@ -161,21 +160,10 @@ class CollapsePrediction:
     # widened the band (calibration.PAIRS)
     gaps: Calibration | None = None  # set with it: the same runs' predictions two at a time (calibration.GAPS), what
     # early stopping compares two runs predicted alike by (sweep/early_stop.py decide)
-    epochs: tuple[float, float] | None = None  # passes over the train tokens by the end: (the run's, the
-    # reference's), where both are known (sweep/fit/predict.py)
 
     @property
     def fraction_seen(self) -> float:
         return self.steps_seen / self.steps
-
-    @property
-    def repeats_more(self) -> bool:
-        """Whether the run reads its train tokens at least REPEATS_MORE_BY passes more than its
-        reference does, past the first pass of each: its curve's last part bends with repeated tokens
-        where the reference's does not, which the collapse does not see (on the 2 MB embedded corpus
-        d96, 2.41 passes, from d64, 1.13, predicted low, its band holding 7 of 10 at 10%; README
-        "--floor"). d64 (1.13) from d48 (0.66) does not count: 0.13 of a pass repeated."""
-        return self.epochs is not None and self.epochs[0] >= max(1.0, self.epochs[1]) + REPEATS_MORE_BY
 
     def to_dict(self) -> dict:
         return {"method": "collapse", "predicted": self.predicted, "interval": list(self.interval),
@@ -185,9 +173,7 @@ class CollapsePrediction:
                 "ratio_step": self.ratio_step, "floor_from": self.floor_from, "steps_seen": self.steps_seen,
                 "steps": self.steps, "fraction_seen": self.fraction_seen,
                 "calibration": None if self.calibration is None else self.calibration.to_dict(),
-                "gaps": None if self.gaps is None else self.gaps.to_dict(),
-                "epochs": None if self.epochs is None else {"run": self.epochs[0], "reference": self.epochs[1]},
-                "repeats_more": self.repeats_more}
+                "gaps": None if self.gaps is None else self.gaps.to_dict()}
 
 
 def collapse_ratio(run: EvalCurve, reference: EvalCurve, floor: float,

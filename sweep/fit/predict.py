@@ -61,7 +61,6 @@ from sweep.fit.defaults import fit_defaults
 SWEPT = ("d", "l", "tokens_per_param", "batch_size", "lr", "weight_decay")  # a run's coordinates, in this order
 SETTING_OF = {"d": ("model", "d"), "l": ("model", "l"), "tokens_per_param": ("budget", "tokens_per_param"),
               "batch_size": ("train", "batch_size"), "lr": ("optim", "lr"), "weight_decay": ("optim", "weight_decay")}
-DATA_FACTS = ("true_entropy_nats", "epochs", "train_tokens_available", "tokens")  # what a result tells the collapse of its data
 REPORT_FRACTION = 0.5  # `sweep report`'s predicted-against-actual figure replays each run at half its steps
 
 
@@ -584,12 +583,9 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
         except CollapseError as err:
             out[i] = replace(out[i], collapse_skipped=str(err))
             continue
-        ref_run = finished[(run.key, ref_size)][0]  # a size's runs read alike: the same tokens, the same passes
-        epochs = (run.epochs_by_end(ref_run), ref_run.epochs_by_end(ref_run))
         prediction = replace(prediction, floor_from=None if floor_calibration is None else floor_calibration.describe(),
                              measured_below=prediction.one_size_down is not None
-                             and down_size < ref_size < run.ln_n,
-                             epochs=None if None in epochs else epochs)
+                             and down_size < ref_size < run.ln_n)
         if (calibrated_by := band_calibration(i, prediction)) is not None:
             band, gaps = calibrated_by
             prediction = replace(prediction, calibration=band, gaps=gaps,
@@ -602,8 +598,7 @@ def with_references(predictions: list[RunPrediction], read: Sequence[Any], until
 class _SizedRun:
     """A run read for the collapse predictor: its reference key (sweep/rundir.py), ln N and peak
     learning rate, its eval records seen (cut as the curve law's) and whole, its final eval loss
-    where finished, its true_entropy_nats; the tokens its budget trains on and, where it has a
-    result, how many train tokens its data had (result.json)."""
+    where finished, its true_entropy_nats."""
 
     key: str
     ln_n: float
@@ -612,16 +607,6 @@ class _SizedRun:
     whole: EvalCurve
     entropy: float | None
     seen_until: int  # the last step of its records seen (train or eval)
-    tokens: int = 0
-    train_tokens: float | None = None
-
-    def epochs_by_end(self, reference: "_SizedRun") -> float | None:
-        """The passes over its train tokens the run makes by its end (a run stopped early: had it
-        gone on): its budget's tokens over the train tokens its result records, or while it has none
-        those `reference`'s records (a run and its references read the same data: sweep/rundir.py
-        reference_key); None when neither records them."""
-        train_tokens = self.train_tokens or reference.train_tokens
-        return None if not train_tokens else self.tokens / train_tokens
 
     @classmethod
     def of(cls, read: tuple) -> "_SizedRun | None":
@@ -629,10 +614,9 @@ class _SizedRun:
         from sweep.data.tokenizer import vocab_size
         from sweep.rundir import reference_key
 
-        p, cfg, curve, whole_evals, facts = read
+        p, cfg, curve, whole_evals, entropy = read
         try:
-            budget = compute_budget(cfg)
-            n_params = budget.n_params
+            n_params = compute_budget(cfg).n_params
             uniform = math.log(vocab_size(cfg.data))  # ln V: a curve not below it has not begun to learn
         except ConfigError:  # a config whose budget cannot be planned: no size to compare
             return None
@@ -641,17 +625,13 @@ class _SizedRun:
                           curve.warmup, uniform)
         seen = EvalCurve(p.run, curve.eval_steps, curve.eval_loss, steps, p.actual, curve.warmup, uniform)
         last = max([*curve.train_steps, *curve.eval_steps], default=0)
-        train_tokens, epochs = facts.get("train_tokens_available"), facts.get("epochs")
-        if train_tokens is None and epochs and facts.get("tokens"):  # a result from before train_tokens_available
-            train_tokens = facts["tokens"] / epochs
-        return cls(reference_key(cfg), math.log(n_params), float(cfg.optim.lr), seen, whole,
-                   facts.get("true_entropy_nats"), int(last), budget.tokens, train_tokens)
+        return cls(reference_key(cfg), math.log(n_params), float(cfg.optim.lr), seen, whole, entropy, int(last))
 
 
 def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None):
     """(the run's RunPrediction without a prediction yet, its config, its Curve, all its eval
-    records (step, loss) uncut, its result's DATA_FACTS that are finite numbers), or the
-    RunPrediction skipped with its reason."""
+    records (step, loss) uncut, its true_entropy_nats or None), or the RunPrediction skipped with
+    its reason."""
     from sweep.record import COMPLETE, DIVERGED, PENDING, TRUNK, run_role
 
     name, status, coordinates, actual = run.name, "damaged", {}, None
@@ -691,10 +671,9 @@ def _read_run(run: RunSource, at_fraction: float | None, until_step: int | None)
             return skip("no train_loss records" + (f" in the first {at_fraction:g} of its steps" if at_fraction else ""))
         curve = Curve(lr_S, *zip(*train), *(zip(*evals) if evals else ((), ())), warmup=warmup,
                       train_window=cfg.train.log_every if run.sampled else None)
-        result = run.result()
-        facts = {k: float(result[k]) for k in DATA_FACTS
-                 if isinstance(result.get(k), (int, float)) and math.isfinite(result[k]) and result[k] >= 0}
-        return RunPrediction(name, status, coordinates, actual=actual), cfg, curve, full_evals, facts
+        entropy = run.result().get("true_entropy_nats")
+        return RunPrediction(name, status, coordinates, actual=actual), cfg, curve, full_evals, \
+            float(entropy) if isinstance(entropy, (int, float)) and math.isfinite(entropy) else None
     except (DamagedFile, ConfigError) as err:
         return skip(str(err))
 
@@ -773,25 +752,7 @@ def partly_seen_caution(predictions: Sequence[RunPrediction], level: float) -> s
                      "the runs on the synthetic corpus with E known, but on real prose with E = 0 for 4-18 of 30 at "
                      "10%, 21-24 of 30 at 25%, 27-28 of 30 at 50%: read them as rough (README \"From a finished run "
                      "of another size\")")
-    if note := repeats_more_note(partial):
-        parts.append(note)
     return "; ".join(parts)
-
-
-def repeats_more_note(predictions: Sequence[RunPrediction]) -> str | None:
-    """The caution for runs predicted from a reference that repeats its data less (CollapsePrediction.
-    repeats_more), naming them with their passes; None when there are none."""
-    more = [p for p in predictions if isinstance(p.prediction, CollapsePrediction) and p.prediction.repeats_more]
-    if not more:
-        return None
-    named = "; ".join(f"{p.run}: {p.prediction.epochs[0]:.2f} passes by its end, its reference "
-                      f"{p.prediction.epochs[1]:.2f}" for p in more[:2])
-    etc = "; ..." if len(more) > 2 else ""
-    return (f"{len(more)} predicted from a reference that reads its train tokens fewer times ({named}{etc}): "
-            "repeated tokens bend the end of a curve where the reference's does not, and the collapse does not see "
-            "it (on the 2 MB embedded corpus d96, 2.41 passes, from d64, 1.13, erred low by a median 1.9% at 25%, "
-            "its band holding 7 of 10 runs at 10%): read them as rough, or prepare more data (`sweep prepare` prints "
-            "the largest run's passes)")
 
 
 def swept_axis(predictions: list[RunPrediction]) -> str | None:
